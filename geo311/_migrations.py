@@ -1,0 +1,42 @@
+"""Versioned schema steps. Each step runs once, in order, inside one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from geo311 import store as s
+
+
+def _v1(conn: Connection) -> None:
+    s.metadata.create_all(
+        conn,
+        tables=[s.requests, s.import_runs, s.import_rejects, s.work_orders, s.plans],
+    )
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "service requests, import runs and rejects, work orders, plans", _v1),
+]
+
+
+def apply_migrations(engine: Engine) -> int:
+    with engine.begin() as conn:
+        s.metadata.create_all(conn, tables=[s.schema_version])
+        if conn.dialect.name == "postgresql":
+            # Serialise concurrent first starts (several API workers, tests in parallel).
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(311311)"))
+        done = set(conn.execute(sa.select(s.schema_version.c.version)).scalars())
+        for version, description, step in MIGRATIONS:
+            if version in done:
+                continue
+            step(conn)
+            conn.execute(
+                s.schema_version.insert().values(
+                    version=version, description=description, applied_at=datetime.now(UTC)
+                )
+            )
+        return max([v for v, _, _ in MIGRATIONS] + list(done))

@@ -1,0 +1,190 @@
+"""The ``geo311`` command line.
+
+geo311's own commands live here; ``routing``, ``maps`` and ``api`` add theirs through the
+``geo311.commands`` entry points (so geo311 imports none of them).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from geo311._plugins import load_group
+from geo311.catalogue import load_catalogue
+from geo311.errors import Geo311Error
+from geo311.settings import Settings, get_settings
+from geo311.store import Store
+
+app = typer.Typer(
+    help="geo311: 311 intake, duplicate clustering, crew routes and maps for public works.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option("--database-url", help="SQLAlchemy URL (default: GEO311_DATABASE_URL or sqlite:///geo311.db)"),
+]
+
+
+def settings_with(database_url: str | None = None) -> Settings:
+    """Return the settings, with the database URL overridden when given.
+
+    Parameters
+    ----------
+    database_url : str, optional
+        A database URL from the command line.
+
+    Returns
+    -------
+    Settings
+        The settings to use.
+    """
+    settings = get_settings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    return settings
+
+
+def parse_local_time(text: str, timezone: str) -> datetime:
+    """Parse ``2015-10-06T07:00`` (local time unless an offset is given) into an aware datetime.
+
+    Parameters
+    ----------
+    text : str
+        ISO 8601 date-time.
+    timezone : str
+        The city's time zone for times without an offset.
+
+    Returns
+    -------
+    datetime
+        Timezone-aware datetime.
+    """
+    from zoneinfo import ZoneInfo
+
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO time such as 2015-10-06T07:00") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(timezone))
+    return value
+
+
+@app.command("import")
+def import_command(
+    files: Annotated[list[Path], typer.Argument(help="Boston CSV export(s) (.csv/.csv.gz) or Open311 JSON")],
+    database_url: DatabaseOption = None,
+    rejects: Annotated[Path | None, typer.Option(help="rejects CSV path (default FILE.rejects.csv)")] = None,
+    geocode: Annotated[bool, typer.Option(help="geocode rows that need it after the import")] = True,
+) -> None:
+    """Import 311 service requests; bad rows go to a rejects CSV with row, field and reason."""
+    from geo311.ingest import import_file
+
+    settings = settings_with(database_url)
+    catalogue = load_catalogue(settings.services_file)
+    with Store(settings.database_url) as store:
+        for path in files:
+            summary = import_file(
+                store, path, catalogue, timezone=settings.timezone, rejects_path=rejects, progress=True
+            )
+            for line in summary.lines():
+                typer.echo(line)
+        if geocode:
+            _geocode_pending(store, settings)
+
+
+def _geocode_pending(store: Store, settings: Settings) -> None:
+    try:
+        from geo311.geocoding import geocode_pending_requests
+    except ImportError:  # the geocoder is optional until its data is present
+        return
+    result = geocode_pending_requests(store, settings=settings)
+    typer.echo(result)
+
+
+@app.command("metrics")
+def metrics_command(
+    database_url: DatabaseOption = None,
+    by: Annotated[str, typer.Option(help="group by 'service' or 'neighborhood' or 'service,neighborhood'")] = "service",
+) -> None:
+    """Print the service metrics: requests, open, closed, days to close, share within SLA."""
+    from geo311.metrics import format_metrics_table, service_metrics
+
+    settings = settings_with(database_url)
+    with Store(settings.database_url) as store:
+        table = service_metrics(store, by=[b.strip() for b in by.split(",") if b.strip()])
+    typer.echo(format_metrics_table(table))
+
+
+@app.command("demo")
+def demo_command(
+    out: Annotated[Path, typer.Option(help="folder for the demo's outputs")] = Path("out"),
+    at: Annotated[str, typer.Option(help="the morning to plan, local time")] = "2015-10-06T07:00",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Run the main job on the embedded Boston data: import, metrics, work orders, plan, maps."""
+    from geo311.demo import DemoContext
+    from geo311.ingest import import_file
+    from geo311.metrics import format_metrics_table, service_metrics
+
+    t0 = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    settings = settings_with(database_url or f"sqlite:///{(out / 'demo.db').resolve()}")
+    if settings.database_url.startswith("sqlite:///"):
+        db_file = Path(settings.database_url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(db_file) + suffix).unlink(missing_ok=True)
+    catalogue = load_catalogue(settings.services_file)
+    with Store(settings.database_url) as store:
+        if not settings.database_url.startswith("sqlite"):
+            store.drop_all()
+            store.migrate()
+        typer.echo(f"== store: {settings.database_url}")
+        summary = import_file(
+            store,
+            settings.boston_311_file,
+            catalogue,
+            timezone=settings.timezone,
+            rejects_path=out / "rejects.csv",
+            progress=True,
+        )
+        for line in summary.lines():
+            typer.echo(line)
+        typer.echo("\n== service metrics (Boston 311, 2015)")
+        typer.echo(format_metrics_table(service_metrics(store, by=["service"])))
+        ctx = DemoContext(
+            settings=settings,
+            store=store,
+            catalogue=catalogue,
+            out_dir=out,
+            at=parse_local_time(at, settings.timezone),
+        )
+        for name, step in load_group("geo311.demo_steps"):
+            typer.echo(f"\n== {name.split('_', 1)[-1]}")
+            step(ctx)
+    typer.echo(f"\ndemo finished in {time.perf_counter() - t0:.1f} s; outputs in {out.resolve()}")
+
+
+def _register_plugins() -> None:
+    for _name, register in load_group("geo311.commands"):
+        register(app)
+
+
+def main() -> None:
+    """Entry point of the ``geo311`` console script: errors become one clear line, exit 2."""
+    _register_plugins()
+    try:
+        app()
+    except Geo311Error as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+
+
+__all__ = ["app", "main", "parse_local_time", "settings_with"]

@@ -1,0 +1,697 @@
+"""Import 311 service requests: Boston CSV exports (2015 and current schema) and Open311 JSON.
+
+Every row is validated. Bad rows are rejected with their row number, field and reason (kept
+in the store and written to a rejects CSV); good rows are upserted on their source id, one
+transaction per batch, so re-importing a file adds nothing and a changed row updates.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from geo311.catalogue import OTHER_SERVICE_CODE, Catalogue
+from geo311.errors import InputError
+from geo311.model import PLACEHOLDER_LAT, PLACEHOLDER_LON
+from geo311.store import Store
+
+BOSTON_SOURCE = "boston"
+OPEN311_SOURCE = "open311"
+
+# The 2015 upper-case export schema -> the current lower-case one (the canonical names here).
+BOSTON_2015_COLUMNS = {
+    "CASE_ENQUIRY_ID": "case_enquiry_id",
+    "OPEN_DT": "open_dt",
+    "TARGET_DT": "target_dt",
+    "CLOSED_DT": "closed_dt",
+    "OnTime_Status": "ontime",
+    "CASE_STATUS": "case_status",
+    "CLOSURE_REASON": "closure_reason",
+    "CASE_TITLE": "case_title",
+    "TYPE": "type",
+    "Location": "location",
+    "neighborhood": "neighborhood",
+    "LOCATION_ZIPCODE": "location_zipcode",
+    "LATITUDE": "latitude",
+    "LONGITUDE": "longitude",
+    "Source": "source",
+    "SubmittedPhoto": "submittedphoto",
+}
+REQUIRED_COLUMNS = ("case_enquiry_id", "open_dt", "case_status", "type")
+BOSTON_2015_TIME_FORMAT = "%m/%d/%Y %I:%M:%S %p"
+# A close logged at most this long before the open is clock skew, not an error.
+CLOCK_SKEW = pd.Timedelta(minutes=10)
+
+# Boston closure categories -> catalogue states.
+CLOSURE_STATES = {
+    "case resolved": "fixed",
+    "internal case performed by highway": "fixed",
+    "duplicate of existing case": "duplicate",
+    "case invalid": "invalid",
+    "case referred to external agency": "referred",
+    "case noted": "closed",
+    "case closed": "closed",
+    "": "closed",
+}
+
+
+@dataclass
+class Reject:
+    """A rejected input row: where it is, which field is at fault, why, and the raw text."""
+
+    row_number: int
+    field: str
+    reason: str
+    raw: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the reject as a plain dict (the rejects CSV's columns)."""
+        return {"row_number": self.row_number, "field": self.field, "reason": self.reason, "raw": self.raw}
+
+
+@dataclass
+class ImportSummary:
+    """What an import did: counts of new, updated, unchanged and rejected rows."""
+
+    path: str
+    format: str = ""
+    rows_read: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    needs_geocoding: int = 0
+    rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    unknown_types: Counter[str] = field(default_factory=Counter)
+    import_run_id: int | None = None
+    rejects_path: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def stored(self) -> int:
+        """Rows now stored from this file (new + updated + unchanged)."""
+        return self.new + self.updated + self.unchanged
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the summary as a JSON-friendly dict."""
+        return {
+            "path": self.path,
+            "format": self.format,
+            "rows_read": self.rows_read,
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "needs_geocoding": self.needs_geocoding,
+            "rejected_by_reason": dict(self.rejected_by_reason),
+            "unknown_types_kept_as_other": dict(self.unknown_types),
+            "rejects_path": self.rejects_path,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def lines(self) -> list[str]:
+        """Return the summary as human-readable lines."""
+        out = [
+            f"import {self.path} ({self.format}): {self.rows_read} rows read in {self.seconds:.1f} s",
+            f"  new {self.new}, updated {self.updated}, unchanged {self.unchanged}, "
+            f"rejected {self.rejected}, needs geocoding {self.needs_geocoding}",
+        ]
+        for reason, n in self.rejected_by_reason.most_common():
+            out.append(f"  rejected: {n} x {reason}")
+        for t, n in self.unknown_types.most_common():
+            out.append(f"  unknown type kept as '{OTHER_SERVICE_CODE}': {n} x {t!r}")
+        if self.rejects_path:
+            out.append(f"  rejected rows written to {self.rejects_path}")
+        return out
+
+
+@dataclass
+class _Batch:
+    rows: list[dict[str, Any]]
+    rejects: list[Reject]
+
+
+def _open_text(path: Path) -> IO[str]:
+    with path.open("rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return path.open("r", encoding="utf-8-sig", newline="")
+
+
+def detect_format(path: Path) -> str:
+    """Return ``boston_csv`` or ``open311_json`` for an input file.
+
+    Parameters
+    ----------
+    path : Path
+        The input file (plain or gzip).
+
+    Returns
+    -------
+    str
+        The format name.
+    """
+    with _open_text(path) as fh:
+        head = fh.read(4096).lstrip()
+    if head.startswith("[") or head.startswith("{"):
+        return "open311_json"
+    return "boston_csv"
+
+
+def _row_hash(values: Sequence[str]) -> str:
+    return hashlib.blake2b("\x1f".join(values).encode(), digest_size=12).hexdigest()
+
+
+def _parse_times(col: pd.Series, fmt: str | None, tz: str) -> pd.Series:
+    text = col.str.strip()
+    if fmt is not None:
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+    else:
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=False)
+    if getattr(parsed.dt, "tz", None) is None:
+        parsed = parsed.dt.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+    return parsed.dt.tz_convert(UTC)
+
+
+def _py_datetimes(series: pd.Series) -> list[datetime | None]:
+    out: list[datetime | None] = []
+    for v in series.array:
+        out.append(None if v is pd.NaT or pd.isna(v) else v.to_pydatetime())
+    return out
+
+
+class _BostonBatcher:
+    """Turns chunks of raw CSV records into validated request rows and rejects."""
+
+    def __init__(self, header: list[str], catalogue: Catalogue, tz: str) -> None:
+        self.catalogue = catalogue
+        self.tz = tz
+        self.header = header
+        canonical = [BOSTON_2015_COLUMNS.get(h.strip(), h.strip().lower()) for h in header]
+        self.upper = any(h.strip() in ("CASE_ENQUIRY_ID", "OPEN_DT") for h in header)
+        self.time_format = BOSTON_2015_TIME_FORMAT if self.upper else None
+        missing = [c for c in REQUIRED_COLUMNS if c not in canonical]
+        if missing:
+            raise InputError(
+                f"the header lacks column(s) {', '.join(missing)}: a Boston 311 export needs "
+                f"{', '.join(REQUIRED_COLUMNS)} (2015 schema: CASE_ENQUIRY_ID, OPEN_DT, "
+                "CASE_STATUS, TYPE)",
+                field="header",
+            )
+        self.index = {c: i for i, c in enumerate(canonical)}
+        self.display = {c: header[i].strip() for c, i in self.index.items()}
+        self.seen_ids: dict[str, int] = {}
+        self.unknown_types: Counter[str] = Counter()
+        types = {t.lower(): s for s in catalogue.services.values() for t in s.boston_types}
+        self.type_lookup = types
+
+    def col(self, df: pd.DataFrame, name: str) -> pd.Series:
+        if name in self.index:
+            return df[self.index[name]]
+        return pd.Series([""] * len(df), index=df.index, dtype=object)
+
+    def process(self, records: list[list[str]], line_numbers: list[int]) -> _Batch:
+        df = pd.DataFrame(records)
+        n = len(df)
+        reason = np.full(n, "", dtype=object)
+        fieldname = np.full(n, "", dtype=object)
+
+        def reject(mask: np.ndarray, fld: str, why: pd.Series | np.ndarray | str) -> None:
+            m = mask & (reason == "")
+            if not m.any():
+                return
+            fieldname[m] = self.display.get(fld, fld)
+            reason[m] = why[m] if not isinstance(why, str) else why
+
+        ids = self.col(df, "case_enquiry_id").str.strip()
+        reject((ids == "").to_numpy(), "case_enquiry_id", "missing case id; every row needs its own CASE_ENQUIRY_ID")
+
+        # A row duplicating an id seen earlier in the same file is rejected (the first one wins).
+        dup_reason = np.full(n, "", dtype=object)
+        for i, rid in enumerate(ids.array):
+            if not rid or reason[i]:
+                continue
+            if rid in self.seen_ids:
+                dup_reason[i] = f"duplicate CASE_ENQUIRY_ID {rid}: same id as row {self.seen_ids[rid]}; keep one row per case"
+            else:
+                self.seen_ids[rid] = line_numbers[i]
+        reject(dup_reason != "", "case_enquiry_id", dup_reason)
+
+        fmt_hint = "MM/DD/YYYY hh:mm:ss AM" if self.upper else "YYYY-MM-DD hh:mm:ss"
+        times: dict[str, pd.Series] = {}
+        for name in ("open_dt", "target_dt", "closed_dt"):
+            raw = self.col(df, name).fillna("").astype(str)
+            parsed = _parse_times(raw, self.time_format, self.tz)
+            bad = (raw.str.strip() != "").to_numpy() & parsed.isna().to_numpy()
+            why = np.array([f"unparseable date {v!r}; write it as {fmt_hint}" for v in raw.array], dtype=object)
+            reject(bad, name, why)
+            times[name] = parsed
+        reject(times["open_dt"].isna().to_numpy(), "open_dt", f"missing open time; write it as {fmt_hint}")
+        # Crews logging their own repairs close cases seconds "before" opening them (clock
+        # skew): within CLOCK_SKEW the close time is taken as the open time.
+        gap = times["closed_dt"] - times["open_dt"]
+        close_before = (gap < -CLOCK_SKEW).fillna(False).to_numpy()
+        reject(close_before, "closed_dt", "closed before it was opened; check OPEN_DT and CLOSED_DT")
+        skewed = ((gap < pd.Timedelta(0)) & (gap >= -CLOCK_SKEW)).fillna(False)
+        times["closed_dt"] = times["closed_dt"].where(~skewed, times["open_dt"])
+
+        lat_raw = self.col(df, "latitude").fillna("").astype(str).str.strip()
+        lon_raw = self.col(df, "longitude").fillna("").astype(str).str.strip()
+        lat = pd.to_numeric(lat_raw, errors="coerce")
+        lon = pd.to_numeric(lon_raw, errors="coerce")
+        for raw, val, name, lo, hi in ((lat_raw, lat, "latitude", -90, 90), (lon_raw, lon, "longitude", -180, 180)):
+            not_number = (raw != "").to_numpy() & val.isna().to_numpy()
+            why = np.array([f"{v!r} is not a number; give decimal degrees" for v in raw.array], dtype=object)
+            reject(not_number, name, why)
+            out = ((val < lo) | (val > hi)).fillna(False).to_numpy()
+            why = np.array([f"{v} is outside {lo}..{hi}; give decimal degrees (EPSG:4326)" for v in val.array], dtype=object)
+            reject(out, name, why)
+        one_only = (lat.isna() != lon.isna()).to_numpy()
+        reject(one_only, "latitude", "latitude and longitude must both be given or both be empty")
+
+        types = self.col(df, "type").fillna("").astype(str).str.strip()
+        reject((types == "").to_numpy(), "type", "missing TYPE; give the Boston request type")
+        status_raw = self.col(df, "case_status").fillna("").astype(str).str.strip().str.lower()
+        bad_status = ~status_raw.isin(["open", "closed"]).to_numpy()
+        why = np.array([f"status {v!r} is neither Open nor Closed" for v in status_raw.array], dtype=object)
+        reject(bad_status, "case_status", why)
+
+        placeholder = ((lat.round(4) == PLACEHOLDER_LAT) & (lon.round(4) == PLACEHOLDER_LON)).to_numpy()
+        no_point = (lat.isna() | lon.isna()).to_numpy()
+        needs_geo = placeholder | no_point
+
+        closure = self.col(df, "closure_reason").fillna("").astype(str).str.strip()
+        locations = self.col(df, "location").fillna("").astype(str).str.strip()
+        zips = self.col(df, "location_zipcode").fillna("").astype(str).str.strip()
+        hoods = self.col(df, "neighborhood").fillna("").astype(str).str.strip()
+        channels = self.col(df, "source").fillna("").astype(str).str.strip()
+        titles = self.col(df, "case_title").fillna("").astype(str).str.strip()
+
+        opened = _py_datetimes(times["open_dt"])
+        target = _py_datetimes(times["target_dt"])
+        closed = _py_datetimes(times["closed_dt"])
+
+        rows: list[dict[str, Any]] = []
+        rejects: list[Reject] = []
+        for i in range(n):
+            rec = records[i]
+            if reason[i]:
+                rejects.append(Reject(line_numbers[i], str(fieldname[i]), str(reason[i]), ",".join(rec)))
+                continue
+            btype = types.iat[i]
+            service = self.type_lookup.get(btype.lower())
+            if service is None:
+                service = self.catalogue.services[OTHER_SERVICE_CODE]
+                self.unknown_types[btype] += 1
+            is_open = status_raw.iat[i] == "open"
+            category = closure.iat[i]
+            state = "open" if is_open else CLOSURE_STATES.get(category.lower(), "closed")
+            requested = opened[i]
+            assert requested is not None
+            expected = target[i] or requested + timedelta(hours=service.sla_hours)
+            closed_at = None if is_open else closed[i]
+            notes = ""
+            if not is_open:
+                notes = category or "Closed"
+                if closed_at is not None:
+                    notes += f" on {closed_at.astimezone().strftime('%Y-%m-%d')}"
+            zipcode = zips.iat[i]
+            if zipcode:
+                zipcode = zipcode.split(".")[0].zfill(5)
+            geo = bool(needs_geo[i])
+            rows.append(
+                {
+                    "service_request_id": ids.iat[i],
+                    "source": BOSTON_SOURCE,
+                    "source_id": ids.iat[i],
+                    "service_code": service.code,
+                    "service_name": service.name,
+                    "source_type": btype,
+                    "status": state,
+                    "status_notes": notes,
+                    "description": titles.iat[i],
+                    "requested_datetime": requested,
+                    "updated_datetime": closed_at or requested,
+                    "expected_datetime": expected,
+                    "closed_datetime": closed_at,
+                    "address": " ".join(locations.iat[i].split()),
+                    "zipcode": zipcode,
+                    "lat": None if geo else float(lat.iat[i]),
+                    "lon": None if geo else float(lon.iat[i]),
+                    "media_url": "",
+                    "channel": channels.iat[i],
+                    "neighborhood": hoods.iat[i],
+                    "closure_category": "" if is_open else (category or "Case Closed"),
+                    "needs_geocoding": geo,
+                    "geocode_match_type": "",
+                    "geocode_score": None,
+                    "work_order_id": None,
+                    "row_hash": _row_hash(rec),
+                }
+            )
+        return _Batch(rows, rejects)
+
+
+def _iter_boston_batches(
+    fh: IO[str], catalogue: Catalogue, tz: str, batch_size: int, on_rows: Callable[[int], None]
+) -> Iterator[tuple[_Batch, _BostonBatcher]]:
+    reader = csv.reader(fh)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputError("the file is empty: expected a header row", field="header") from None
+    batcher = _BostonBatcher(header, catalogue, tz)
+    width = len(header)
+    records: list[list[str]] = []
+    lines: list[int] = []
+    early: list[Reject] = []
+    while True:
+        try:
+            rec = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            early.append(Reject(reader.line_num, "row", f"malformed CSV: {exc}; fix the quoting"))
+            continue
+        line = reader.line_num
+        if not rec or all(not v.strip() for v in rec):
+            early.append(Reject(line, "row", "empty line; remove it"))
+        elif len(rec) != width:
+            early.append(
+                Reject(
+                    line,
+                    "row",
+                    f"row has {len(rec)} columns but the header has {width}; "
+                    "check for a missing or extra comma",
+                    ",".join(rec),
+                )
+            )
+        else:
+            records.append(rec)
+            lines.append(line)
+        if len(records) >= batch_size:
+            batch = batcher.process(records, lines)
+            batch.rejects[:0] = early
+            on_rows(len(records) + len(early))
+            yield batch, batcher
+            records, lines, early = [], [], []
+    if records or early:
+        batch = batcher.process(records, lines) if records else _Batch([], [])
+        batch.rejects[:0] = early
+        on_rows(len(records) + len(early))
+        yield batch, batcher
+
+
+def _parse_iso(value: Any, fld: str, tz: str) -> datetime:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{fld} is missing; give an ISO 8601 time such as 2015-10-06T07:00:00-04:00", field=fld)
+    try:
+        ts = pd.Timestamp(value.strip())
+    except (ValueError, TypeError):
+        raise InputError(f"{fld} {value!r} is not an ISO 8601 time (e.g. 2015-10-06T07:00:00-04:00)", field=fld) from None
+    if ts.tzinfo is None:
+        ts = ts.tz_localize(tz)
+    return ts.tz_convert(UTC).to_pydatetime()
+
+
+def open311_record_to_row(record: dict[str, Any], catalogue: Catalogue, tz: str) -> dict[str, Any]:
+    """Validate one Open311 GeoReport v2 request (a JSON object) and return its table row.
+
+    Parameters
+    ----------
+    record : dict
+        One element of a GeoReport v2 ``requests.json`` list.
+    catalogue : Catalogue
+        Service catalogue (``service_code`` must be in it).
+    tz : str
+        Time zone for times written without an offset.
+
+    Returns
+    -------
+    dict
+        The row for :meth:`geo311.store.Store.insert_request_rows`.
+
+    Raises
+    ------
+    InputError
+        Naming the field at fault and the fix.
+    """
+    if not isinstance(record, dict):
+        raise InputError("each element must be a JSON object of GeoReport v2 fields", field="row")
+    rid = str(record.get("service_request_id") or "").strip()
+    if not rid:
+        raise InputError("service_request_id is missing; every request needs one", field="service_request_id")
+    code = str(record.get("service_code") or "").strip()
+    if code not in catalogue.services:
+        raise InputError(
+            f"service_code {code!r} is not in the catalogue; use one of {', '.join(sorted(catalogue.services))}",
+            field="service_code",
+        )
+    service = catalogue.services[code]
+    requested = _parse_iso(record.get("requested_datetime"), "requested_datetime", tz)
+    updated = _parse_iso(record["updated_datetime"], "updated_datetime", tz) if record.get("updated_datetime") else None
+    expected = (
+        _parse_iso(record["expected_datetime"], "expected_datetime", tz)
+        if record.get("expected_datetime")
+        else requested + timedelta(hours=service.sla_hours)
+    )
+    status = str(record.get("status") or "open").strip().lower()
+    if status not in catalogue.states:
+        raise InputError(f"status {status!r} is unknown; use open or closed", field="status")
+    lat_v, lon_v = record.get("lat"), record.get("long")
+    lat: float | None = None
+    lon: float | None = None
+    if lat_v not in (None, "") or lon_v not in (None, ""):
+        try:
+            lat, lon = float(lat_v), float(lon_v)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise InputError(f"lat/long {lat_v!r}, {lon_v!r} are not numbers; give decimal degrees", field="lat") from None
+        if not -90 <= lat <= 90:
+            raise InputError(f"lat {lat} is outside -90..90; give decimal degrees", field="lat")
+        if not -180 <= lon <= 180:
+            raise InputError(f"long {lon} is outside -180..180; give decimal degrees", field="long")
+    address = str(record.get("address") or "").strip()
+    if lat is None and not address:
+        raise InputError("a request needs lat and long or an address", field="lat")
+    needs_geo = lat is None or (round(lat, 4) == PLACEHOLDER_LAT and round(lon or 0, 4) == PLACEHOLDER_LON)
+    state = catalogue.states[status]
+    closed_at = (updated or requested) if not state.is_open else None
+    if closed_at is not None and closed_at < requested:
+        raise InputError("updated_datetime of a closed request is before requested_datetime", field="updated_datetime")
+    return {
+        "service_request_id": rid,
+        "source": OPEN311_SOURCE,
+        "source_id": rid,
+        "service_code": code,
+        "service_name": service.name,
+        "source_type": str(record.get("service_name") or ""),
+        "status": status,
+        "status_notes": str(record.get("status_notes") or ""),
+        "description": str(record.get("description") or "")[:4000],
+        "requested_datetime": requested,
+        "updated_datetime": updated or requested,
+        "expected_datetime": expected,
+        "closed_datetime": closed_at,
+        "address": address,
+        "zipcode": str(record.get("zipcode") or ""),
+        "lat": None if needs_geo else lat,
+        "lon": None if needs_geo else lon,
+        "media_url": str(record.get("media_url") or ""),
+        "channel": str(record.get("agency_responsible") and "open311" or "open311"),
+        "neighborhood": "",
+        "closure_category": "" if state.is_open else state.label,
+        "needs_geocoding": needs_geo,
+        "geocode_match_type": "",
+        "geocode_score": None,
+        "work_order_id": None,
+        "row_hash": _row_hash([json.dumps(record, sort_keys=True, default=str)]),
+    }
+
+
+def _iter_open311_batches(
+    fh: IO[str], catalogue: Catalogue, tz: str, batch_size: int, on_rows: Callable[[int], None]
+) -> Iterator[_Batch]:
+    try:
+        data = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"the file is not valid JSON (line {exc.lineno}): {exc.msg}", field="file") from None
+    if isinstance(data, dict) and "service_requests" in data:
+        data = data["service_requests"]
+    if not isinstance(data, list):
+        raise InputError("an Open311 file must be a JSON list of requests", field="file")
+    seen: dict[str, int] = {}
+    batch = _Batch([], [])
+    for number, record in enumerate(data, start=1):
+        try:
+            row = open311_record_to_row(record, catalogue, tz)
+            if row["service_request_id"] in seen:
+                raise InputError(
+                    f"duplicate service_request_id {row['service_request_id']}: same id as "
+                    f"element {seen[row['service_request_id']]}; keep one per request",
+                    field="service_request_id",
+                )
+            seen[row["service_request_id"]] = number
+            batch.rows.append(row)
+        except InputError as exc:
+            batch.rejects.append(Reject(number, exc.field or "row", str(exc), json.dumps(record, default=str)[:2000]))
+        if len(batch.rows) + len(batch.rejects) >= batch_size:
+            on_rows(len(batch.rows) + len(batch.rejects))
+            yield batch
+            batch = _Batch([], [])
+    on_rows(len(batch.rows) + len(batch.rejects))
+    yield batch
+
+
+def _store_batch(store: Store, run_id: int, batch: _Batch, summary: ImportSummary) -> None:
+    with store.begin() as conn:
+        by_source: dict[str, list[dict[str, Any]]] = {}
+        for row in batch.rows:
+            by_source.setdefault(row["source"], []).append(row)
+        new_rows: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        for source, rows in by_source.items():
+            existing = store.existing_hashes(conn, source, [r["source_id"] for r in rows])
+            for r in rows:
+                found = existing.get(r["source_id"])
+                if found is None:
+                    new_rows.append(r)
+                elif found[1] == r["row_hash"]:
+                    summary.unchanged += 1
+                else:
+                    r["service_request_id"] = found[0]
+                    changed.append(r)
+        store.insert_request_rows(conn, new_rows)
+        store.update_request_rows(conn, changed)
+        store.add_rejects(conn, run_id, [r.as_dict() for r in batch.rejects])
+    summary.new += len(new_rows)
+    summary.updated += len(changed)
+    summary.rejected += len(batch.rejects)
+    summary.needs_geocoding += sum(1 for r in batch.rows if r["needs_geocoding"])
+    for rj in batch.rejects:
+        summary.rejected_by_reason[f"{rj.field}: {_reason_kind(rj.reason)}"] += 1
+
+
+def _reason_kind(reason: str) -> str:
+    # Group reasons in the summary without the row-specific values.
+    for marker in ("unparseable date", "duplicate", "not a number", "is outside", "columns but", "empty line", "missing", "closed before", "not in the catalogue", "neither Open"):
+        if marker in reason:
+            return marker
+    return reason.split(";")[0][:60]
+
+
+def write_rejects_csv(rejects: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Write rejected rows (row_number, field, reason, raw) to a CSV file.
+
+    Parameters
+    ----------
+    rejects : sequence of dict
+        Rejects as stored by the import.
+    path : str or Path
+        Output file.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=["row_number", "field", "reason", "raw"], extrasaction="ignore")
+        w.writeheader()
+        for r in rejects:
+            w.writerow(r)
+    return path
+
+
+def import_file(
+    store: Store,
+    path: str | Path,
+    catalogue: Catalogue,
+    *,
+    timezone: str = "America/New_York",
+    rejects_path: str | Path | None = None,
+    batch_size: int = 20_000,
+    progress: bool = False,
+) -> ImportSummary:
+    """Import a Boston CSV export (either schema, plain or gzip) or an Open311 JSON file.
+
+    Parameters
+    ----------
+    store : Store
+        Where the requests go.
+    path : str or Path
+        The input file.
+    catalogue : Catalogue
+        Service catalogue (maps Boston types and validates service codes).
+    timezone : str, keyword-only
+        Local time zone of times written without an offset.
+    rejects_path : str or Path, keyword-only, optional
+        Where to write the rejects CSV; default ``./<file name>.rejects.csv`` (only written
+        when anything is rejected).
+    batch_size : int, keyword-only
+        Rows per transaction.
+    progress : bool, keyword-only
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    ImportSummary
+        Counts of new, updated, unchanged and rejected rows.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or is neither format (row-level problems are rejects instead).
+    """
+    import time
+
+    from tqdm import tqdm
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"input file {path} does not exist; give the path of a Boston CSV or Open311 JSON file", field="path")
+    t0 = time.perf_counter()
+    fmt = detect_format(path)
+    summary = ImportSummary(path=str(path), format=fmt)
+    with store.begin() as conn:
+        run_id = store.start_import_run(conn, str(path))
+    summary.import_run_id = run_id
+    bar = tqdm(desc=f"importing {path.name}", unit=" rows", disable=not progress, mininterval=0.5)
+
+    def on_rows(n: int) -> None:
+        summary.rows_read += n
+        bar.update(n)
+
+    try:
+        with _open_text(path) as fh:
+            if fmt == "open311_json":
+                for batch in _iter_open311_batches(fh, catalogue, timezone, batch_size, on_rows):
+                    _store_batch(store, run_id, batch, summary)
+            else:
+                batcher = None
+                for batch, batcher in _iter_boston_batches(fh, catalogue, timezone, batch_size, on_rows):
+                    _store_batch(store, run_id, batch, summary)
+                if batcher is not None:
+                    summary.unknown_types = batcher.unknown_types
+    finally:
+        bar.close()
+    summary.seconds = time.perf_counter() - t0
+    if summary.rejected:
+        out = Path(rejects_path) if rejects_path else Path.cwd() / (path.name + ".rejects.csv")
+        summary.rejects_path = str(write_rejects_csv(store.rejects_of(run_id), out))
+    store.finish_import_run(run_id, summary.as_dict())
+    return summary

@@ -1,0 +1,128 @@
+"""Domain types of geo311: service requests (Open311 GeoReport v2 fields) and work orders.
+
+Plain frozen dataclasses; database rows stay in :mod:`geo311.store`. Every datetime is
+timezone-aware.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+# The City Hall point that Boston's exports use when a case has no real location.
+PLACEHOLDER_LAT = 42.3594
+PLACEHOLDER_LON = -71.0587
+
+
+def is_placeholder_point(lat: float | None, lon: float | None) -> bool:
+    """Return whether a point is Boston's City Hall placeholder rather than a location.
+
+    Parameters
+    ----------
+    lat, lon : float or None
+        The point, in degrees.
+
+    Returns
+    -------
+    bool
+        True when the point rounds to (42.3594, -71.0587).
+    """
+    if lat is None or lon is None:
+        return False
+    return round(lat, 4) == PLACEHOLDER_LAT and round(lon, 4) == PLACEHOLDER_LON
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRequest:
+    """One 311 service request: the Open311 GeoReport v2 fields plus where it came from.
+
+    Attributes
+    ----------
+    service_request_id : str
+        Open311 id (for Boston records, the ``CASE_ENQUIRY_ID``).
+    service_code : str
+        Catalogue service code (``other`` for an unmapped Boston type).
+    status : str
+        Catalogue state code (``open``, ``fixed``, ``duplicate`` ...).
+    requested_datetime, updated_datetime, expected_datetime, closed_datetime : datetime
+        Report time, last change, SLA due time and closure time (timezone-aware).
+    lat, long : float or None
+        Location in EPSG:4326; ``None`` until geocoded when ``needs_geocoding``.
+    source, source_id : str
+        Source system (``boston``, ``open311``) and its id; re-imports upsert on these.
+    """
+
+    service_request_id: str
+    service_code: str
+    status: str
+    requested_datetime: datetime
+    source: str
+    source_id: str
+    service_name: str = ""
+    status_notes: str = ""
+    description: str = ""
+    updated_datetime: datetime | None = None
+    expected_datetime: datetime | None = None
+    closed_datetime: datetime | None = None
+    address: str = ""
+    zipcode: str = ""
+    lat: float | None = None
+    long: float | None = None
+    media_url: str = ""
+    channel: str = ""
+    neighborhood: str = ""
+    closure_category: str = ""
+    source_type: str = ""
+    needs_geocoding: bool = False
+    geocode_match_type: str = ""
+    geocode_score: float | None = None
+    work_order_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def with_changes(self, **changes: Any) -> ServiceRequest:
+        """Return a copy with some fields changed."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkOrder:
+    """Nearby open reports of one defect, merged into one job for a crew.
+
+    Attributes
+    ----------
+    work_order_id : int
+        Store id.
+    service_group : str
+        Catalogue group (``potholes``, ``streetlights``).
+    service_code : str
+        Service of the first report (decides on-site time and skill).
+    lat, lon : float
+        Representative point, snapped to the street network (EPSG:4326).
+    opened : datetime
+        Earliest request time of the members.
+    sla_due : datetime
+        Earliest SLA due time of the members.
+    report_count : int
+        Number of member requests.
+    status : str
+        Catalogue state code.
+    member_ids : tuple of str
+        ``service_request_id`` of every member.
+    """
+
+    work_order_id: int
+    service_group: str
+    service_code: str
+    lat: float
+    lon: float
+    opened: datetime
+    sla_due: datetime
+    report_count: int
+    status: str
+    member_ids: tuple[str, ...] = ()
+    address: str = ""
+    closed_datetime: datetime | None = None
+    closure_category: str = ""
+    status_notes: str = ""
+    failed_repair_of: int | None = None

@@ -1,0 +1,699 @@
+"""The store: the only module that talks SQL (SQLAlchemy 2 Core).
+
+SQLite is the embedded default; PostgreSQL 15 (psycopg 3) is the production store, reached
+through the same URL setting. The schema is created and upgraded by the versioned steps
+in :mod:`geo311._migrations`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from geo311.errors import NotFoundError
+from geo311.model import ServiceRequest, WorkOrder
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware datetimes stored as UTC (naive UTC in SQLite, timestamptz in PostgreSQL)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        """Convert an aware datetime to UTC; refuse a naive one."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: geo311 stores timezone-aware times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        """Return an aware UTC datetime."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("description", sa.String(200), nullable=False),
+    sa.Column("applied_at", UTCDateTime, nullable=False),
+)
+
+requests = sa.Table(
+    "service_requests",
+    metadata,
+    sa.Column("service_request_id", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("source_id", sa.String(64), nullable=False),
+    sa.Column("service_code", sa.String(64), nullable=False),
+    sa.Column("service_name", sa.String(200), nullable=False, default=""),
+    sa.Column("source_type", sa.String(200), nullable=False, default=""),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("status_notes", sa.Text, nullable=False, default=""),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("requested_datetime", UTCDateTime, nullable=False),
+    sa.Column("updated_datetime", UTCDateTime),
+    sa.Column("expected_datetime", UTCDateTime),
+    sa.Column("closed_datetime", UTCDateTime),
+    sa.Column("address", sa.String(300), nullable=False, default=""),
+    sa.Column("zipcode", sa.String(10), nullable=False, default=""),
+    sa.Column("lat", sa.Float),
+    sa.Column("lon", sa.Float),
+    sa.Column("media_url", sa.String(500), nullable=False, default=""),
+    sa.Column("channel", sa.String(64), nullable=False, default=""),
+    sa.Column("neighborhood", sa.String(100), nullable=False, default=""),
+    sa.Column("closure_category", sa.String(100), nullable=False, default=""),
+    sa.Column("needs_geocoding", sa.Boolean, nullable=False, default=False),
+    sa.Column("geocode_match_type", sa.String(32), nullable=False, default=""),
+    sa.Column("geocode_score", sa.Float),
+    sa.Column("work_order_id", sa.Integer, index=True),
+    sa.Column("row_hash", sa.String(32), nullable=False, default=""),
+    sa.UniqueConstraint("source", "source_id", name="uq_service_requests_source"),
+    sa.Index("ix_service_requests_status", "status"),
+    sa.Index("ix_service_requests_service_requested", "service_code", "requested_datetime"),
+    sa.Index("ix_service_requests_requested", "requested_datetime"),
+    sa.Index("ix_service_requests_lat_lon", "lat", "lon"),
+    sa.Index("ix_service_requests_needs_geocoding", "needs_geocoding"),
+)
+
+import_runs = sa.Table(
+    "import_runs",
+    metadata,
+    sa.Column("import_run_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("path", sa.String(500), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("summary", sa.Text, nullable=False, default="{}"),
+)
+
+import_rejects = sa.Table(
+    "import_rejects",
+    metadata,
+    sa.Column("reject_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("import_run_id", sa.Integer, nullable=False, index=True),
+    sa.Column("row_number", sa.Integer, nullable=False),
+    sa.Column("field", sa.String(64), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("raw", sa.Text, nullable=False, default=""),
+)
+
+work_orders = sa.Table(
+    "work_orders",
+    metadata,
+    sa.Column("work_order_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("service_group", sa.String(32), nullable=False),
+    sa.Column("service_code", sa.String(64), nullable=False),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("opened", UTCDateTime, nullable=False),
+    sa.Column("sla_due", UTCDateTime, nullable=False),
+    sa.Column("report_count", sa.Integer, nullable=False, default=1),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("address", sa.String(300), nullable=False, default=""),
+    sa.Column("closed_datetime", UTCDateTime),
+    sa.Column("closure_category", sa.String(100), nullable=False, default=""),
+    sa.Column("status_notes", sa.Text, nullable=False, default=""),
+    sa.Column("failed_repair_of", sa.Integer),
+    sa.Index("ix_work_orders_status_group", "status", "service_group"),
+    sa.Index("ix_work_orders_opened", "opened"),
+    sa.Index("ix_work_orders_lat_lon", "lat", "lon"),
+)
+
+plans = sa.Table(
+    "plans",
+    metadata,
+    sa.Column("plan_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("plan_date", sa.String(10), nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False, default="plan"),
+    sa.Column("parent_plan_id", sa.Integer),
+    sa.Column("payload", sa.Text, nullable=False),
+)
+
+REQUEST_COLUMNS = tuple(c.name for c in requests.columns)
+
+
+def _normalise_url(url: str) -> str:
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for a database URL (SQLite file or PostgreSQL via psycopg 3).
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL; ``postgresql://`` is read as ``postgresql+psycopg://``.
+
+    Returns
+    -------
+    Engine
+        The engine; SQLite gets WAL mode and foreign keys on.
+    """
+    url = _normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _row_to_request(row: sa.Row[Any]) -> ServiceRequest:
+    m = row._mapping
+    return ServiceRequest(
+        service_request_id=m["service_request_id"],
+        service_code=m["service_code"],
+        status=m["status"],
+        requested_datetime=m["requested_datetime"],
+        source=m["source"],
+        source_id=m["source_id"],
+        service_name=m["service_name"],
+        status_notes=m["status_notes"],
+        description=m["description"],
+        updated_datetime=m["updated_datetime"],
+        expected_datetime=m["expected_datetime"],
+        closed_datetime=m["closed_datetime"],
+        address=m["address"],
+        zipcode=m["zipcode"],
+        lat=m["lat"],
+        long=m["lon"],
+        media_url=m["media_url"],
+        channel=m["channel"],
+        neighborhood=m["neighborhood"],
+        closure_category=m["closure_category"],
+        source_type=m["source_type"],
+        needs_geocoding=bool(m["needs_geocoding"]),
+        geocode_match_type=m["geocode_match_type"],
+        geocode_score=m["geocode_score"],
+        work_order_id=m["work_order_id"],
+    )
+
+
+def request_to_row(req: ServiceRequest, *, row_hash: str = "") -> dict[str, Any]:
+    """Return the table row (a dict of column values) for a service request.
+
+    Parameters
+    ----------
+    req : ServiceRequest
+        The request.
+    row_hash : str, optional
+        Hash of the source record, used to tell changed re-imports from unchanged ones.
+
+    Returns
+    -------
+    dict
+        Column name to value.
+    """
+    return {
+        "service_request_id": req.service_request_id,
+        "source": req.source,
+        "source_id": req.source_id,
+        "service_code": req.service_code,
+        "service_name": req.service_name,
+        "source_type": req.source_type,
+        "status": req.status,
+        "status_notes": req.status_notes,
+        "description": req.description,
+        "requested_datetime": req.requested_datetime,
+        "updated_datetime": req.updated_datetime,
+        "expected_datetime": req.expected_datetime,
+        "closed_datetime": req.closed_datetime,
+        "address": req.address,
+        "zipcode": req.zipcode,
+        "lat": req.lat,
+        "lon": req.long,
+        "media_url": req.media_url,
+        "channel": req.channel,
+        "neighborhood": req.neighborhood,
+        "closure_category": req.closure_category,
+        "needs_geocoding": req.needs_geocoding,
+        "geocode_match_type": req.geocode_match_type,
+        "geocode_score": req.geocode_score,
+        "work_order_id": req.work_order_id,
+        "row_hash": row_hash,
+    }
+
+
+def _row_to_work_order(row: sa.Row[Any], member_ids: Sequence[str] = ()) -> WorkOrder:
+    m = row._mapping
+    return WorkOrder(
+        work_order_id=m["work_order_id"],
+        service_group=m["service_group"],
+        service_code=m["service_code"],
+        lat=m["lat"],
+        lon=m["lon"],
+        opened=m["opened"],
+        sla_due=m["sla_due"],
+        report_count=m["report_count"],
+        status=m["status"],
+        member_ids=tuple(member_ids),
+        address=m["address"],
+        closed_datetime=m["closed_datetime"],
+        closure_category=m["closure_category"],
+        status_notes=m["status_notes"],
+        failed_repair_of=m["failed_repair_of"],
+    )
+
+
+class Store:
+    """Access to the geo311 database.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy database URL.
+    create : bool, keyword-only
+        Create or upgrade the schema on open (default True).
+    """
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.url = _normalise_url(url)
+        self.engine = make_engine(self.url)
+        if create:
+            self.migrate()
+
+    @property
+    def dialect(self) -> str:
+        """Name of the SQL dialect (``sqlite`` or ``postgresql``)."""
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        """Release the engine's connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ------------------------------------------------------------------------
+    def migrate(self) -> int:
+        """Create or upgrade the schema to the newest version.
+
+        Returns
+        -------
+        int
+            The schema version after upgrading.
+        """
+        from geo311._migrations import apply_migrations
+
+        return apply_migrations(self.engine)
+
+    def schema_version(self) -> int:
+        """Return the applied schema version (0 for an empty database)."""
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("schema_version"):
+                return 0
+            return int(conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0)
+
+    def drop_all(self) -> None:
+        """Drop every geo311 table (used by tests and ``geo311 demo --fresh``)."""
+        metadata.drop_all(self.engine)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """Open a transaction; commits on success, rolls back on error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    # -- service requests --------------------------------------------------------------
+    def existing_hashes(self, conn: Connection, source: str, source_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """Return ``source_id -> (service_request_id, row_hash)`` for ids already stored.
+
+        Parameters
+        ----------
+        conn : Connection
+            Open connection (inside the import's transaction).
+        source : str
+            Source system.
+        source_ids : sequence of str
+            Ids to look up.
+
+        Returns
+        -------
+        dict
+            The ids found.
+        """
+        found: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(source_ids), 5000):
+            chunk = list(source_ids[start : start + 5000])
+            rows = conn.execute(
+                sa.select(requests.c.source_id, requests.c.service_request_id, requests.c.row_hash)
+                .where(requests.c.source == source)
+                .where(requests.c.source_id.in_(chunk))
+            )
+            for sid, rid, h in rows:
+                found[sid] = (rid, h)
+        return found
+
+    def insert_request_rows(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert new request rows (dicts from :func:`request_to_row`) in one statement."""
+        if rows:
+            conn.execute(requests.insert(), list(rows))
+
+    def update_request_rows(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Update stored requests from re-imported source rows, keyed by ``service_request_id``.
+
+        Fields geo311 owns (work order link) are kept.
+        """
+        if not rows:
+            return
+        cols = [c for c in REQUEST_COLUMNS if c not in ("service_request_id", "work_order_id")]
+        stmt = (
+            requests.update()
+            .where(requests.c.service_request_id == sa.bindparam("_id"))
+            .values({c: sa.bindparam(c) for c in cols})
+        )
+        conn.execute(stmt, [{"_id": r["service_request_id"], **{c: r[c] for c in cols}} for r in rows])
+
+    def add_request(self, req: ServiceRequest) -> ServiceRequest:
+        """Store one new request (e.g. from an Open311 POST) and return it."""
+        with self.begin() as conn:
+            conn.execute(requests.insert(), [request_to_row(req)])
+        return req
+
+    def get_request(self, service_request_id: str) -> ServiceRequest:
+        """Return one request by its Open311 id.
+
+        Raises
+        ------
+        NotFoundError
+            If no request has this id.
+        """
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(requests).where(requests.c.service_request_id == service_request_id)
+            ).first()
+        if row is None:
+            raise NotFoundError(f"service_request_id {service_request_id!r} does not exist")
+        return _row_to_request(row)
+
+    def query_requests(
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        service_codes: Sequence[str] | None = None,
+        statuses: Sequence[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        needs_geocoding: bool | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
+        work_order_id: int | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[ServiceRequest]:
+        """Return requests matching every given filter.
+
+        Parameters
+        ----------
+        ids, service_codes, statuses : sequence of str, optional
+            Keep only these request ids, services or state codes.
+        start, end : datetime, optional
+            Keep requests with ``start <= requested_datetime < end``.
+        needs_geocoding : bool, optional
+            Keep only rows still (or no longer) needing geocoding.
+        bbox : (min_lon, min_lat, max_lon, max_lat), optional
+            Keep only requests inside this box.
+        work_order_id : int, optional
+            Keep only members of this work order.
+        limit, offset : int
+            Paging.
+        newest_first : bool
+            Order by requested time descending instead of ascending.
+
+        Returns
+        -------
+        list of ServiceRequest
+            The requests, ordered by requested time (then id).
+        """
+        stmt = sa.select(requests)
+        if ids is not None:
+            stmt = stmt.where(requests.c.service_request_id.in_(list(ids)))
+        if service_codes is not None:
+            stmt = stmt.where(requests.c.service_code.in_(list(service_codes)))
+        if statuses is not None:
+            stmt = stmt.where(requests.c.status.in_(list(statuses)))
+        if start is not None:
+            stmt = stmt.where(requests.c.requested_datetime >= start)
+        if end is not None:
+            stmt = stmt.where(requests.c.requested_datetime < end)
+        if needs_geocoding is not None:
+            stmt = stmt.where(requests.c.needs_geocoding == needs_geocoding)
+        if bbox is not None:
+            min_lon, min_lat, max_lon, max_lat = bbox
+            stmt = stmt.where(
+                requests.c.lat.between(min_lat, max_lat), requests.c.lon.between(min_lon, max_lon)
+            )
+        if work_order_id is not None:
+            stmt = stmt.where(requests.c.work_order_id == work_order_id)
+        order = requests.c.requested_datetime
+        stmt = stmt.order_by(order.desc() if newest_first else order, requests.c.service_request_id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+        with self.engine.connect() as conn:
+            return [_row_to_request(r) for r in conn.execute(stmt)]
+
+    def count_requests(self, *, source: str | None = None) -> int:
+        """Return how many requests are stored (optionally from one source)."""
+        stmt = sa.select(sa.func.count()).select_from(requests)
+        if source is not None:
+            stmt = stmt.where(requests.c.source == source)
+        with self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def update_request_fields(self, service_request_id: str, **values: Any) -> None:
+        """Change some columns of one stored request.
+
+        Raises
+        ------
+        NotFoundError
+            If no request has this id.
+        """
+        if "long" in values:
+            values["lon"] = values.pop("long")
+        with self.begin() as conn:
+            res = conn.execute(
+                requests.update()
+                .where(requests.c.service_request_id == service_request_id)
+                .values(**values)
+            )
+            if res.rowcount == 0:
+                raise NotFoundError(f"service_request_id {service_request_id!r} does not exist")
+
+    def set_geocodes(self, results: Iterable[dict[str, Any]]) -> int:
+        """Write geocoding results: dicts with ``service_request_id``, ``lat``, ``lon``,
+        ``geocode_match_type``, ``geocode_score`` and ``needs_geocoding``.
+
+        Returns
+        -------
+        int
+            Number of rows written.
+        """
+        rows = [dict(r, _id=r["service_request_id"]) for r in results]
+        if not rows:
+            return 0
+        stmt = (
+            requests.update()
+            .where(requests.c.service_request_id == sa.bindparam("_id"))
+            .values(
+                lat=sa.bindparam("lat"),
+                lon=sa.bindparam("lon"),
+                geocode_match_type=sa.bindparam("geocode_match_type"),
+                geocode_score=sa.bindparam("geocode_score"),
+                needs_geocoding=sa.bindparam("needs_geocoding"),
+            )
+        )
+        with self.begin() as conn:
+            conn.execute(stmt, rows)
+        return len(rows)
+
+    def requests_frame_rows(self, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+        """Return the given columns of every stored request as tuples (for metrics and maps)."""
+        cols = [requests.c[c] for c in columns]
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.select(*cols))]
+
+    # -- import bookkeeping ------------------------------------------------------------
+    def start_import_run(self, conn: Connection, path: str) -> int:
+        """Record the start of an import and return its id."""
+        res = conn.execute(
+            import_runs.insert().values(path=path, started_at=datetime.now(UTC), summary="{}")
+        )
+        return int(res.inserted_primary_key[0])  # type: ignore[index]
+
+    def finish_import_run(self, import_run_id: int, summary: dict[str, Any]) -> None:
+        """Store an import's summary."""
+        with self.begin() as conn:
+            conn.execute(
+                import_runs.update()
+                .where(import_runs.c.import_run_id == import_run_id)
+                .values(finished_at=datetime.now(UTC), summary=json.dumps(summary, default=str))
+            )
+
+    def add_rejects(self, conn: Connection, import_run_id: int, rejects: Sequence[dict[str, Any]]) -> None:
+        """Keep rejected rows with their reason (dicts: row_number, field, reason, raw)."""
+        if rejects:
+            conn.execute(
+                import_rejects.insert(), [dict(r, import_run_id=import_run_id) for r in rejects]
+            )
+
+    def rejects_of(self, import_run_id: int) -> list[dict[str, Any]]:
+        """Return the rejected rows of one import run."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(import_rejects)
+                .where(import_rejects.c.import_run_id == import_run_id)
+                .order_by(import_rejects.c.row_number)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    # -- plans (JSON documents produced by routing; geo311 only keeps them) -------------
+    def save_plan(
+        self, payload: dict[str, Any], *, plan_date: str, kind: str = "plan", parent_plan_id: int | None = None
+    ) -> int:
+        """Store a plan document (JSON-serialisable dict) and return its id.
+
+        Parameters
+        ----------
+        payload : dict
+            The plan as JSON-friendly data.
+        plan_date : str
+            The day planned, ``YYYY-MM-DD``.
+        kind : str, keyword-only
+            ``plan``, ``replan`` or ``simulation``.
+        parent_plan_id : int, keyword-only, optional
+            The plan this one re-plans.
+
+        Returns
+        -------
+        int
+            The new plan id.
+        """
+        with self.begin() as conn:
+            res = conn.execute(
+                plans.insert().values(
+                    created_at=datetime.now(UTC),
+                    plan_date=plan_date,
+                    kind=kind,
+                    parent_plan_id=parent_plan_id,
+                    payload=json.dumps(payload, default=str),
+                )
+            )
+            return int(res.inserted_primary_key[0])  # type: ignore[index]
+
+    def get_plan(self, plan_id: int) -> dict[str, Any]:
+        """Return a stored plan document (with ``plan_id``, ``kind``, ``parent_plan_id`` added).
+
+        Raises
+        ------
+        NotFoundError
+            If no plan has this id.
+        """
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(plans).where(plans.c.plan_id == plan_id)).first()
+        if row is None:
+            raise NotFoundError(f"plan {plan_id} does not exist")
+        m = row._mapping
+        doc: dict[str, Any] = json.loads(m["payload"])
+        doc.update(plan_id=m["plan_id"], kind=m["kind"], parent_plan_id=m["parent_plan_id"])
+        return doc
+
+    def update_plan(self, plan_id: int, payload: dict[str, Any]) -> None:
+        """Replace a stored plan document (e.g. after a crew marks a stop done).
+
+        Raises
+        ------
+        NotFoundError
+            If no plan has this id.
+        """
+        with self.begin() as conn:
+            res = conn.execute(
+                plans.update().where(plans.c.plan_id == plan_id).values(payload=json.dumps(payload, default=str))
+            )
+            if res.rowcount == 0:
+                raise NotFoundError(f"plan {plan_id} does not exist")
+
+    # -- work orders (rows; the rules live in geo311.workorders) -------------------------
+    def get_work_order(self, work_order_id: int) -> WorkOrder:
+        """Return one work order with its member ids.
+
+        Raises
+        ------
+        NotFoundError
+            If no work order has this id.
+        """
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(work_orders).where(work_orders.c.work_order_id == work_order_id)
+            ).first()
+            if row is None:
+                raise NotFoundError(f"work order {work_order_id} does not exist")
+            members = conn.execute(
+                sa.select(requests.c.service_request_id)
+                .where(requests.c.work_order_id == work_order_id)
+                .order_by(requests.c.requested_datetime)
+            ).scalars()
+            return _row_to_work_order(row, list(members))
+
+    def query_work_orders(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        groups: Sequence[str] | None = None,
+        ids: Sequence[int] | None = None,
+        limit: int | None = None,
+    ) -> list[WorkOrder]:
+        """Return work orders (with member ids) matching every given filter, oldest first."""
+        stmt = sa.select(work_orders)
+        if statuses is not None:
+            stmt = stmt.where(work_orders.c.status.in_(list(statuses)))
+        if groups is not None:
+            stmt = stmt.where(work_orders.c.service_group.in_(list(groups)))
+        if ids is not None:
+            stmt = stmt.where(work_orders.c.work_order_id.in_(list(ids)))
+        stmt = stmt.order_by(work_orders.c.opened, work_orders.c.work_order_id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(stmt))
+            wo_ids = [r._mapping["work_order_id"] for r in rows]
+            members: dict[int, list[str]] = {i: [] for i in wo_ids}
+            for start in range(0, len(wo_ids), 5000):
+                chunk = wo_ids[start : start + 5000]
+                for wid, rid in conn.execute(
+                    sa.select(requests.c.work_order_id, requests.c.service_request_id)
+                    .where(requests.c.work_order_id.in_(chunk))
+                    .order_by(requests.c.requested_datetime)
+                ):
+                    members[wid].append(rid)
+        return [_row_to_work_order(r, members[r._mapping["work_order_id"]]) for r in rows]
