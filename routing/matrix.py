@@ -1,0 +1,402 @@
+"""Many-to-many travel-time and distance matrices between snapped points, with their paths.
+
+Each origin and destination is a :class:`~routing.graph.Snap` somewhere along an edge. The
+search graph is the street graph's CSR matrix plus one virtual node per origin (edges to the
+ends it can drive to: the rest of its edge, and for a two-way street the opposite way) and one
+per destination (edges from the ends it can be reached from), plus a direct edge when an
+origin and a destination lie on the same edge in driving order. One
+``scipy.sparse.csgraph.dijkstra`` run per origin then gives exact times, the predecessor tree
+gives the distance driven along the fastest path and the path itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
+
+from geo311.errors import InputError, RoutingError
+from routing.graph import Snap, StreetGraph
+
+__all__ = ["PathEdge", "RoutePath", "TravelTimeMatrix", "travel_time_matrix"]
+
+_NODE_EPS = 1e-9
+_KEEP_PREDECESSORS_MAX = 8_000_000  # int32 entries kept after a matrix call (32 MB)
+
+
+@dataclass(frozen=True, slots=True)
+class PathEdge:
+    """One street edge (or the part of it) driven along a path.
+
+    Attributes
+    ----------
+    edge : int
+        Edge index in the :class:`~routing.graph.StreetGraph`.
+    u, v : int
+        OSM ids of the edge's start and end nodes; ``key`` is its networkx key.
+    name, highway : str
+        Street name (``""`` when unnamed) and OSM class.
+    start_fraction, end_fraction : float
+        The part of the edge driven (0..1 from ``u`` to ``v``); 0 and 1 for a whole edge.
+    length_m, travel_time_s : float
+        Length and travel time of the part driven.
+    coords : list of tuple of float
+        ``(lat, lon)`` polyline of the part driven, following the street geometry.
+    bearing_start, bearing_end : float
+        Compass bearings (degrees) where the part starts and ends, for turn instructions.
+    """
+
+    edge: int
+    u: int
+    v: int
+    key: int
+    name: str
+    highway: str
+    start_fraction: float
+    end_fraction: float
+    length_m: float
+    travel_time_s: float
+    coords: list[tuple[float, float]]
+    bearing_start: float
+    bearing_end: float
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePath:
+    """The fastest path between two snapped points.
+
+    Attributes
+    ----------
+    origin, destination : Snap
+        The two points.
+    nodes : list of int
+        OSM ids of the street nodes passed, in order (empty when both are on one edge).
+    edges : list of PathEdge
+        The (partial) edges driven, in order.
+    duration_s, distance_m : float
+        Total travel time and length (equal to the matrix entries).
+    """
+
+    origin: Snap
+    destination: Snap
+    nodes: list[int]
+    edges: list[PathEdge]
+    duration_s: float
+    distance_m: float
+
+    @property
+    def coords(self) -> list[tuple[float, float]]:
+        """Return the whole polyline ``(lat, lon)`` from the origin's street point to the end."""
+        out: list[tuple[float, float]] = [(self.origin.snapped_lat, self.origin.snapped_lon)]
+        for edge in self.edges:
+            for point in edge.coords:
+                if point != out[-1]:
+                    out.append(point)
+        end = (self.destination.snapped_lat, self.destination.snapped_lon)
+        if end != out[-1] and not self.edges:
+            out.append(end)
+        return out
+
+
+class TravelTimeMatrix:
+    """Travel times and distances between snapped origins and destinations.
+
+    Attributes
+    ----------
+    durations_s : numpy.ndarray
+        ``(n_from, n_to)`` fastest travel times in seconds.
+    distances_m : numpy.ndarray
+        ``(n_from, n_to)`` lengths of those fastest paths in metres.
+    snaps_from, snaps_to : list of Snap
+        The origins and destinations, in matrix order.
+    graph : StreetGraph
+        The graph searched.
+    """
+
+    def __init__(
+        self,
+        graph: StreetGraph,
+        snaps_from: list[Snap],
+        snaps_to: list[Snap],
+        durations_s: np.ndarray,
+        distances_m: np.ndarray,
+        search: _SearchGraph,
+        predecessors: dict[int, np.ndarray],
+    ) -> None:
+        self.graph = graph
+        self.snaps_from = snaps_from
+        self.snaps_to = snaps_to
+        self.durations_s = durations_s
+        self.distances_m = distances_m
+        self._search = search
+        self._pred = predecessors
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_from, n_to)``."""
+        return (len(self.snaps_from), len(self.snaps_to))
+
+    def path(self, i: int, j: int) -> RoutePath:
+        """Return the fastest path from origin ``i`` to destination ``j``.
+
+        Parameters
+        ----------
+        i, j : int
+            Row (origin) and column (destination) of the matrix.
+
+        Returns
+        -------
+        RoutePath
+            Nodes, edges with names, lengths and times, and the street polyline.
+
+        Raises
+        ------
+        InputError
+            When ``i`` or ``j`` is out of range.
+        RoutingError
+            When the destination cannot be reached from the origin.
+        """
+        n_from, n_to = self.shape
+        if not 0 <= i < n_from:
+            raise InputError(f"origin index i={i} is outside 0..{n_from - 1}", field="i")
+        if not 0 <= j < n_to:
+            raise InputError(f"destination index j={j} is outside 0..{n_to - 1}", field="j")
+        origin, dest = self.snaps_from[i], self.snaps_to[j]
+        if not np.isfinite(self.durations_s[i, j]):
+            raise RoutingError(
+                f"destination {j} {dest.label!r} cannot be reached from origin {i} "
+                f"{origin.label!r} on {self.graph.summary.source}"
+            )
+        pred = self._pred.get(i)
+        if pred is None:
+            pred = self._search.predecessors([i])[0]
+            self._pred[i] = pred
+        s = self._search
+        source, target = s.n_graph + i, s.n_graph + s.n_from + j
+        steps: list[int] = []  # positions in the search CSR, from the target back
+        node = target
+        while node != source:
+            parent = int(pred[node])
+            if parent < 0:  # pragma: no cover - guarded by the finite check above
+                raise RoutingError(f"no path from origin {i} to destination {j}")
+            steps.append(s.position(parent, node))
+            node = parent
+        steps.reverse()
+        g = self.graph
+        edges: list[PathEdge] = []
+        nodes: list[int] = []
+        for pos in steps:
+            col = int(s.csr.indices[pos])
+            if col < s.n_graph:
+                nodes.append(int(g.node_ids[col]))
+            e = int(s.edge[pos])
+            if e < 0:  # a zero-length attachment of a point that sits on a node
+                continue
+            f0, f1 = float(s.f0[pos]), float(s.f1[pos])
+            coords = g.edge_coords(e, f0, f1)
+            b0, b1 = _bearings(coords) if (f0, f1) != (0.0, 1.0) else g.edge_bearings(e)
+            edges.append(
+                PathEdge(
+                    edge=e,
+                    u=int(g.node_ids[g.edge_u[e]]),
+                    v=int(g.node_ids[g.edge_v[e]]),
+                    key=int(g.edge_key[e]),
+                    name=g.edge_name[e],
+                    highway=g.edge_highway[e],
+                    start_fraction=f0,
+                    end_fraction=f1,
+                    length_m=float(s.length[pos]),
+                    travel_time_s=float(s.csr.data[pos]),
+                    coords=coords,
+                    bearing_start=b0,
+                    bearing_end=b1,
+                )
+            )
+        return RoutePath(
+            origin=origin,
+            destination=dest,
+            nodes=nodes,
+            edges=edges,
+            duration_s=float(self.durations_s[i, j]),
+            distance_m=float(self.distances_m[i, j]),
+        )
+
+
+def _bearings(coords: list[tuple[float, float]]) -> tuple[float, float]:
+    from routing.graph import bearing
+
+    (a, b), (c, d) = coords[0], coords[1]
+    (e, f), (g, h) = coords[-2], coords[-1]
+    return bearing(a, b, c, d), bearing(e, f, g, h)
+
+
+class _SearchGraph:
+    """The street CSR plus virtual origin and destination nodes (private to this module)."""
+
+    def __init__(self, graph: StreetGraph, snaps_from: list[Snap], snaps_to: list[Snap]) -> None:
+        n = graph.n_nodes
+        nf, nt = len(snaps_from), len(snaps_to)
+        self.n_graph, self.n_from, self.n_to = n, nf, nt
+        m = n + nf + nt
+        base = graph.time_csr
+        rows = [np.repeat(np.arange(n, dtype=np.int64), np.diff(base.indptr))]
+        cols = [base.indices.astype(np.int64)]
+        times = [base.data]
+        lengths = [graph.length_csr.data]
+        edges = [graph.csr_edge.astype(np.int64)]
+        f0s = [np.zeros(base.nnz)]
+        f1s = [np.ones(base.nnz)]
+        extra: list[tuple[int, int, float, float, int, float, float]] = []
+        t, length = graph.edge_time_s, graph.edge_length_m
+        u_of, v_of, rev = graph.edge_u, graph.edge_v, graph.edge_reverse
+
+        def sides(snap: Snap) -> list[tuple[int, float]]:
+            out = [(snap.edge, snap.fraction)]
+            r = int(rev[snap.edge])
+            if r >= 0:
+                out.append((r, 1.0 - snap.fraction))
+            return out
+
+        for a, snap in enumerate(snaps_from):
+            src = n + a
+            for e, f in sides(snap):
+                extra.append((src, int(v_of[e]), (1 - f) * t[e], (1 - f) * length[e], e, f, 1.0))
+            if snap.fraction <= _NODE_EPS:
+                extra.append((src, int(u_of[snap.edge]), 0.0, 0.0, -1, 0.0, 0.0))
+        on_edge: dict[int, list[tuple[int, float]]] = {}
+        for b, snap in enumerate(snaps_to):
+            dst = n + nf + b
+            for e, f in sides(snap):
+                extra.append((int(u_of[e]), dst, f * t[e], f * length[e], e, 0.0, f))
+                on_edge.setdefault(e, []).append((dst, f))
+            if snap.fraction >= 1.0 - _NODE_EPS:
+                extra.append((int(v_of[snap.edge]), dst, 0.0, 0.0, -1, 1.0, 1.0))
+        for a, snap in enumerate(snaps_from):
+            for e, fa in sides(snap):
+                for dst, fb in on_edge.get(e, ()):
+                    if fb >= fa:
+                        extra.append(
+                            (n + a, dst, (fb - fa) * t[e], (fb - fa) * length[e], e, fa, fb)
+                        )
+        if extra:
+            arr = np.array(extra, dtype=float)
+            rows.append(arr[:, 0].astype(np.int64))
+            cols.append(arr[:, 1].astype(np.int64))
+            times.append(arr[:, 2])
+            lengths.append(arr[:, 3])
+            edges.append(arr[:, 4].astype(np.int64))
+            f0s.append(arr[:, 5])
+            f1s.append(arr[:, 6])
+        row, col, time = np.concatenate(rows), np.concatenate(cols), np.concatenate(times)
+        order = np.lexsort((time, col, row))  # fastest parallel entry first
+        row, col = row[order], col[order]
+        first = np.ones(row.size, dtype=bool)
+        first[1:] = (row[1:] != row[:-1]) | (col[1:] != col[:-1])
+        keep = order[first]
+        indptr = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row[first], minlength=m), out=indptr[1:])
+        self.csr = sp.csr_matrix((time[keep], col[first].astype(np.int32), indptr), shape=(m, m))
+        self.length = np.concatenate(lengths)[keep]
+        self.edge = np.concatenate(edges)[keep]
+        self.f0 = np.concatenate(f0s)[keep]
+        self.f1 = np.concatenate(f1s)[keep]
+        self.m = m
+        self._keys = row[first] * m + col[first]  # sorted: row-major, columns ascending
+
+    def position(self, parent: int, node: int) -> int:
+        """Return the index into the CSR data of the entry ``parent -> node``."""
+        return int(np.searchsorted(self._keys, parent * self.m + node))
+
+    def predecessors(self, origins: Sequence[int]) -> np.ndarray:
+        """Return predecessor rows (one per origin index) of the fastest-path trees."""
+        idx = np.asarray(origins, dtype=np.int64) + self.n_graph
+        _, pred = dijkstra(self.csr, directed=True, indices=idx, return_predecessors=True)
+        return np.asarray(pred, dtype=np.int32)
+
+    def solve(self, origins: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return times and path lengths to every destination, and predecessor rows."""
+        idx = origins + self.n_graph
+        dist, pred = dijkstra(self.csr, directed=True, indices=idx, return_predecessors=True)
+        targets = np.arange(self.n_graph + self.n_from, self.m)
+        pred = np.asarray(pred, dtype=np.int32)
+        return dist[:, targets], self._path_lengths(pred)[:, targets], pred
+
+    def _path_lengths(self, pred: np.ndarray) -> np.ndarray:
+        """Return the length of every tree path (pointer doubling over predecessor rows)."""
+        k, m = pred.shape
+        valid = pred >= 0
+        self_index = np.broadcast_to(np.arange(m, dtype=np.int32), (k, m))
+        anc = np.where(valid, pred, self_index)
+        acc = np.zeros((k, m))
+        keys = pred[valid].astype(np.int64) * m + np.nonzero(valid)[1]
+        acc[valid] = self.length[np.searchsorted(self._keys, keys)]
+        while True:
+            nxt = np.take_along_axis(anc, anc, axis=1)
+            acc += np.take_along_axis(acc, anc, axis=1)
+            if np.array_equal(nxt, anc):
+                return acc
+            anc = nxt
+
+
+def travel_time_matrix(
+    graph: StreetGraph,
+    snaps_from: Sequence[Snap],
+    snaps_to: Sequence[Snap] | None = None,
+    *,
+    chunk_size: int = 32,
+) -> TravelTimeMatrix:
+    """Compute many-to-many travel times and distances between snapped points.
+
+    Parameters
+    ----------
+    graph : StreetGraph
+        The street graph the points were snapped to.
+    snaps_from : sequence of Snap
+        Origins (rows), e.g. from :meth:`StreetGraph.snap_many`.
+    snaps_to : sequence of Snap, optional
+        Destinations (columns); default the origins (a square matrix).
+    chunk_size : int
+        Origins searched per batch (bounds memory: about ``chunk_size * nodes * 40`` bytes).
+
+    Returns
+    -------
+    TravelTimeMatrix
+        ``durations_s`` and ``distances_m`` arrays and :meth:`TravelTimeMatrix.path`.
+        Travel starts at the origin's street point in any direction its street allows and
+        ends at the destination's, including the partial edges at both ends.
+
+    Raises
+    ------
+    InputError
+        When an item is not a Snap of this graph or ``chunk_size`` is not positive.
+    """
+    origins = list(snaps_from)
+    targets = origins if snaps_to is None else list(snaps_to)
+    if chunk_size < 1:
+        raise InputError(f"chunk_size={chunk_size} must be at least 1", field="chunk_size")
+    for name, items in (("snaps_from", origins), ("snaps_to", targets)):
+        for k, item in enumerate(items):
+            if not isinstance(item, Snap) or not 0 <= item.edge < graph.n_edges:
+                raise InputError(
+                    f"{name}[{k}] is {item!r}, not a Snap of this graph; snap points with "
+                    "graph.snap_many(lats, lons) first",
+                    field=name,
+                )
+    search = _SearchGraph(graph, origins, targets)
+    nf, nt = len(origins), len(targets)
+    durations = np.full((nf, nt), np.inf)
+    distances = np.full((nf, nt), np.inf)
+    keep = nf * search.m <= _KEEP_PREDECESSORS_MAX
+    predecessors: dict[int, np.ndarray] = {}
+    for start in range(0, nf, chunk_size):
+        chunk = np.arange(start, min(start + chunk_size, nf))
+        d, length, pred = search.solve(chunk)
+        durations[chunk] = d
+        distances[chunk] = np.where(np.isfinite(d), length, np.inf)
+        if keep:
+            for row, i in enumerate(chunk):
+                predecessors[int(i)] = pred[row].copy()
+    return TravelTimeMatrix(graph, origins, targets, durations, distances, search, predecessors)
