@@ -28,7 +28,10 @@ app = typer.Typer(
 
 DatabaseOption = Annotated[
     str | None,
-    typer.Option("--database-url", help="SQLAlchemy URL (default: GEO311_DATABASE_URL or sqlite:///geo311.db)"),
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy URL (default: GEO311_DATABASE_URL or sqlite:///geo311.db)",
+    ),
 ]
 
 
@@ -79,10 +82,16 @@ def parse_local_time(text: str, timezone: str) -> datetime:
 
 @app.command("import")
 def import_command(
-    files: Annotated[list[Path], typer.Argument(help="Boston CSV export(s) (.csv/.csv.gz) or Open311 JSON")],
+    files: Annotated[
+        list[Path], typer.Argument(help="Boston CSV export(s) (.csv/.csv.gz) or Open311 JSON")
+    ],
     database_url: DatabaseOption = None,
-    rejects: Annotated[Path | None, typer.Option(help="rejects CSV path (default FILE.rejects.csv)")] = None,
-    geocode: Annotated[bool, typer.Option(help="geocode rows that need it after the import")] = True,
+    rejects: Annotated[
+        Path | None, typer.Option(help="rejects CSV path (default FILE.rejects.csv)")
+    ] = None,
+    geocode: Annotated[
+        bool, typer.Option(help="geocode rows that need it after the import")
+    ] = True,
 ) -> None:
     """Import 311 service requests; bad rows go to a rejects CSV with row, field and reason."""
     from geo311.ingest import import_file
@@ -92,7 +101,12 @@ def import_command(
     with Store(settings.database_url) as store:
         for path in files:
             summary = import_file(
-                store, path, catalogue, timezone=settings.timezone, rejects_path=rejects, progress=True
+                store,
+                path,
+                catalogue,
+                timezone=settings.timezone,
+                rejects_path=rejects,
+                progress=True,
             )
             for line in summary.lines():
                 typer.echo(line)
@@ -112,7 +126,9 @@ def _geocode_pending(store: Store, settings: Settings) -> None:
 @app.command("metrics")
 def metrics_command(
     database_url: DatabaseOption = None,
-    by: Annotated[str, typer.Option(help="group by 'service' or 'neighborhood' or 'service,neighborhood'")] = "service",
+    by: Annotated[
+        str, typer.Option(help="group by 'service' or 'neighborhood' or 'service,neighborhood'")
+    ] = "service",
 ) -> None:
     """Print the service metrics: requests, open, closed, days to close, share within SLA."""
     from geo311.metrics import format_metrics_table, service_metrics
@@ -121,6 +137,25 @@ def metrics_command(
     with Store(settings.database_url) as store:
         table = service_metrics(store, by=[b.strip() for b in by.split(",") if b.strip()])
     typer.echo(format_metrics_table(table))
+
+
+@app.command("geocode")
+def geocode_command(
+    in_csv: Annotated[Path, typer.Argument(help="input CSV with a header row")],
+    address_column: Annotated[
+        str, typer.Option("--address-column", help="column holding the address text")
+    ],
+    out: Annotated[Path, typer.Option("-o", "--out", help="output CSV path")],
+    data_dir: Annotated[
+        Path | None, typer.Option(help="data folder with osm/ (default: settings)")
+    ] = None,
+) -> None:
+    """Geocode a CSV offline: add lat, lon, match_type, score, matched_address columns."""
+    from geo311.geocoding import Geocoder, geocode_csv, summarise
+
+    geocoder = Geocoder.from_data_dir(data_dir or get_settings().data_dir)
+    counts = geocode_csv(in_csv, out, address_column=address_column, geocoder=geocoder)
+    typer.echo(f"{summarise(counts.elements())}; wrote {out}")
 
 
 @app.command("demo")

@@ -1,0 +1,316 @@
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from geo311._address import normalise_zip, parse_address, street_key
+from geo311.errors import InputError
+from geo311.geocoding import Geocoder, geocode_csv, geocode_pending_requests
+from geo311.model import ServiceRequest
+from geo311.settings import REPO_DATA_DIR, Settings
+from geo311.store import Store
+
+OSM = REPO_DATA_DIR / "osm"
+
+
+def metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    dy = (lat2 - lat1) * 111_320.0
+    dx = (lon2 - lon1) * 111_320.0 * math.cos(math.radians(lat1))
+    return math.hypot(dx, dy)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("geocache")
+
+
+@pytest.fixture(scope="module")
+def geocoder(cache_dir: Path) -> Geocoder:
+    # Built from scratch (empty cache folder), then cached there.
+    return Geocoder.from_data_dir(REPO_DATA_DIR, cache_dir=cache_dir)
+
+
+# -- parsing -----------------------------------------------------------------------------
+def test_street_key_expands_abbreviations() -> None:
+    assert (
+        street_key("Commonwealth Ave") == street_key("Commonwealth Avenue") == "COMMONWEALTH AVENUE"
+    )
+    assert street_key("Mass Ave") == "MASSACHUSETTS AVENUE"
+    assert street_key("W Newton St") == "WEST NEWTON STREET"
+    assert street_key("St Botolph St") == "SAINT BOTOLPH STREET"
+    assert street_key("Land Blvd") == "LAND BOULEVARD"
+    assert street_key("Cambridge Pkwy") == "CAMBRIDGE PARKWAY"
+    assert street_key("Rutland Sq") == "RUTLAND SQUARE"
+    assert street_key("Trinity Pl") == "TRINITY PLACE"
+
+
+def test_parse_house_range_double_spaces_and_zip_without_zero() -> None:
+    p = parse_address("145-151 Ipswich St  Boston  MA  02215")
+    assert (p.kind, p.street, p.number_low, p.number_high, p.city, p.zipcode) == (
+        "address",
+        "Ipswich St",
+        145,
+        151,
+        "Boston",
+        "02215",
+    )
+    q = parse_address("145-151 Ipswich St Boston MA 2215")
+    assert (q.street, q.zipcode, q.city) == ("Ipswich St", "02215", "Boston")
+    assert normalise_zip("2215.0") == "02215"
+
+
+def test_parse_intersection_and_fallback_parser() -> None:
+    p = parse_address("INTERSECTION of Commonwealth Ave & Fairfield St  Boston  MA")
+    assert (p.kind, p.street, p.street2) == ("intersection", "Commonwealth Ave", "Fairfield St")
+    # No suffix and single spaces: the regex path gives way to usaddress.
+    f = parse_address("70-74 Fenway Boston MA 02115")
+    assert (f.kind, f.street, f.number_low, f.zipcode) == ("address", "Fenway", 70, "02115")
+
+
+# -- forward -----------------------------------------------------------------------------
+def test_address_point_with_abbreviation_and_zip_forms(geocoder: Geocoder) -> None:
+    a = geocoder.geocode("300 Newbury St  Boston  MA  02115")
+    b = geocoder.geocode("300 Newbury Street Boston MA 2115")
+    assert a.match_type == b.match_type == "address_point"
+    assert a.matched_address.startswith("300 Newbury Street")
+    assert (a.lat, a.lon) == (b.lat, b.lon)
+    assert a.score == 1.0
+    # The point is the OSM building tagged 300 Newbury Street.
+    rev = geocoder.reverse(a.lat, a.lon)  # type: ignore[arg-type]
+    assert rev.address in ("300 Newbury Street", "298-300 Newbury Street")
+    assert rev.address_distance_m is not None
+    assert rev.address_distance_m < 1.0
+
+
+def test_house_range_uses_the_range_numbers(geocoder: Geocoder) -> None:
+    street = geocoder.index.streets["MARLBOROUGH STREET"]
+    known = sorted(street.exact)
+    n = next(k for k in known if k > 100 and k - 2 not in street.exact)
+    r = geocoder.geocode(f"{n - 2}-{n} Marlborough St  Boston  MA  02116")
+    assert r.match_type == "address_point"
+    assert r.matched_address.startswith(f"{n - 2}-{n} Marlborough Street")
+    x, y, _ = street.exact[n]
+    lat, lon = geocoder._wgs(x, y)
+    assert metres(r.lat, r.lon, lat, lon) < 1.0  # type: ignore[arg-type]
+
+
+def test_example_range_on_a_street_without_numbers(geocoder: Geocoder) -> None:
+    r = geocoder.geocode("145-151 Ipswich St  Boston  MA  02215")
+    assert r.match_type == "street"
+    assert r.matched_address == "Ipswich Street, 02215"
+    assert 0 < r.score < 0.5
+    assert "145-151" in r.reason
+    rev = geocoder.reverse(r.lat, r.lon)  # type: ignore[arg-type]
+    assert rev.street == "Ipswich Street" and rev.street_distance_m < 1.0
+
+
+def test_mass_ave_and_west_newton(geocoder: Geocoder) -> None:
+    assert geocoder.match_street("Mass Ave") == ("Massachusetts Avenue", 1.0)
+    assert geocoder.match_street("W Newton St") == ("West Newton Street", 1.0)
+    assert geocoder.match_street("E Newton St") is None  # not West Newton by fuzziness
+    assert geocoder.match_street("Beaver Pl") == ("Beaver Place", 1.0)
+    assert geocoder.match_street("Comonwealth Ave") is not None  # typo, fuzzy
+    assert geocoder.match_street("Harrison Ave") is None
+
+
+def test_intersection_is_where_both_streets_meet(geocoder: Geocoder) -> None:
+    r = geocoder.geocode("INTERSECTION of Commonwealth Ave & Fairfield St  Boston  MA")
+    assert r.match_type == "intersection"
+    assert r.matched_address == "Commonwealth Avenue & Fairfield Street"
+    rev = geocoder.reverse(r.lat, r.lon)  # type: ignore[arg-type]
+    assert rev.street_distance_m < 5.0
+    assert rev.street in ("Commonwealth Avenue", "Fairfield Street")
+    # The same corner with the streets swapped is the same point.
+    s = geocoder.geocode("INTERSECTION of Fairfield Street & Commonwealth Avenue Boston MA")
+    assert metres(r.lat, r.lon, s.lat, s.lon) < 1.0  # type: ignore[arg-type]
+
+
+def test_streets_that_do_not_meet(geocoder: Geocoder) -> None:
+    r = geocoder.geocode("INTERSECTION of Marlborough St & Newbury St  Boston  MA")
+    assert r.match_type == "none" and r.lat is None
+    assert "do not meet" in r.reason
+
+
+def test_street_alone_is_its_middle_with_low_confidence(geocoder: Geocoder) -> None:
+    r = geocoder.geocode("Fairfield Street")
+    assert r.match_type == "street" and r.score < 0.5
+    rev = geocoder.reverse(r.lat, r.lon)  # type: ignore[arg-type]
+    assert rev.street == "Fairfield Street" and rev.street_distance_m < 1.0
+
+
+def test_interpolation_between_two_known_numbers_on_the_same_side(geocoder: Geocoder) -> None:
+    street = geocoder.index.streets["MARLBOROUGH STREET"]
+    nums = list(street.numbers.nums[0])
+    n0, n1 = next(
+        (int(a), int(b))
+        for a, b in zip(nums, nums[1:], strict=False)
+        if b - a >= 4 and a + 2 not in street.exact and a > 100
+    )
+    target = n0 + 2
+    r = geocoder.geocode(f"{target} Marlborough St  Boston  MA  02116")
+    assert r.match_type == "interpolated"
+    assert 0.5 < r.score < 1.0
+    p0 = geocoder._wgs(*street.exact[n0][:2])
+    p1 = geocoder._wgs(*street.exact[n1][:2])
+    d0, d1 = metres(r.lat, r.lon, *p0), metres(r.lat, r.lon, *p1)  # type: ignore[arg-type]
+    whole = metres(*p0, *p1)
+    # On the straight line between the two neighbours, at the right fraction.
+    assert abs(d0 + d1 - whole) < 1.0
+    assert d0 == pytest.approx(whole * (target - n0) / (n1 - n0), abs=1.0)
+
+
+def test_outside_the_extract_is_none_with_reason(geocoder: Geocoder) -> None:
+    r = geocoder.geocode("15 Cummins Hwy  Roslindale  MA  02131")
+    assert (r.match_type, r.lat, r.lon, r.score) == ("none", None, None, 0.0)
+    assert "outside the embedded OSM extract" in r.reason
+    s = geocoder.geocode("20 Parker Hill Ave  Boston  MA  02120")
+    assert s.match_type == "none" and "not in the embedded OSM extract" in s.reason
+    t = geocoder.geocode("1500 Washington St  Boston  MA  02118")
+    assert t.match_type == "none" and "cannot be placed" in t.reason
+    assert geocoder.geocode("").reason == "empty address"
+
+
+def test_geocode_many_keeps_order_and_handles_missing(geocoder: Geocoder) -> None:
+    frame = geocoder.geocode_many(
+        ["300 Newbury St Boston MA 02115", None, "300 Newbury St Boston MA 02115", float("nan")]
+    )
+    assert list(frame.columns) == [
+        "address",
+        "lat",
+        "lon",
+        "match_type",
+        "score",
+        "matched_address",
+        "reason",
+    ]
+    assert list(frame["match_type"]) == ["address_point", "none", "address_point", "none"]
+    assert frame["lat"].iloc[0] == frame["lat"].iloc[2]
+    assert math.isnan(frame["lat"].iloc[1])
+
+
+# -- reverse -----------------------------------------------------------------------------
+def test_reverse_nearest_street_and_address(geocoder: Geocoder) -> None:
+    r = geocoder.geocode("INTERSECTION of Boylston St & Dartmouth St Boston MA")
+    assert r.match_type == "intersection"
+    # About 30 m north of the corner, on Dartmouth Street.
+    rev = geocoder.reverse(r.lat + 0.00027, r.lon)  # type: ignore[operator]
+    assert rev.street == "Dartmouth Street"
+    assert rev.street_distance_m < 15
+    assert rev.address and rev.address_distance_m is not None and rev.address_distance_m < 100
+    with pytest.raises(InputError, match="lat/lon"):
+        geocoder.reverse(142.0, -71.0)
+
+
+# -- cache ---------------------------------------------------------------------------------
+def test_index_cache_is_written_and_reused(geocoder: Geocoder, cache_dir: Path) -> None:
+    files = list(cache_dir.glob("geocoder-*.pkl"))
+    assert len(files) == 1
+    again = Geocoder.from_data_dir(REPO_DATA_DIR, cache_dir=cache_dir)
+    assert list(cache_dir.glob("geocoder-*.pkl")) == files
+    assert again.geocode("300 Newbury St Boston MA 02115") == geocoder.geocode(
+        "300 Newbury St Boston MA 02115"
+    )
+
+
+def test_missing_file_names_the_argument(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="drive_osm"):
+        Geocoder.from_files(
+            tmp_path / "nope.osm", OSM / "boston_backbay_addresses.osm.bz2", use_cache=False
+        )
+
+
+# -- CSV and CLI -----------------------------------------------------------------------------
+def test_csv_cli_round_trip(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from geo311.cli import app
+
+    monkeypatch.setenv("GEO311_CACHE_DIR", str(cache_dir))
+    src = tmp_path / "in.csv"
+    pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "where": [
+                "300 Newbury St  Boston  MA  02115",
+                "INTERSECTION of Commonwealth Ave & Fairfield St  Boston  MA",
+                "15 Cummins Hwy  Roslindale  MA  02131",
+            ],
+        }
+    ).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(
+        app, ["geocode", str(src), "--address-column", "where", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 address_point, 1 intersection, 1 none" in result.output
+    frame = pd.read_csv(out, dtype={"id": str})
+    assert list(frame.columns) == [
+        "id",
+        "where",
+        "lat",
+        "lon",
+        "match_type",
+        "score",
+        "matched_address",
+    ]
+    assert list(frame["id"]) == ["a", "b", "c"]
+    assert list(frame["match_type"]) == ["address_point", "intersection", "none"]
+    assert frame["lat"].notna().tolist() == [True, True, False]
+
+
+def test_csv_with_unknown_column_names_it(tmp_path: Path, geocoder: Geocoder) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text("id,addr\n1,300 Newbury St\n")
+    with pytest.raises(InputError, match="'where' is not a column"):
+        geocode_csv(src, tmp_path / "out.csv", address_column="where", geocoder=geocoder)
+
+
+# -- import integration ----------------------------------------------------------------------
+def _request(rid: str, address: str, zipcode: str = "") -> ServiceRequest:
+    return ServiceRequest(
+        service_request_id=rid,
+        service_code="pothole",
+        status="open",
+        requested_datetime=datetime(2015, 10, 6, 12, 0, tzinfo=UTC),
+        source="boston",
+        source_id=rid,
+        address=address,
+        zipcode=zipcode,
+        needs_geocoding=True,
+    )
+
+
+def test_geocode_pending_requests(store: Store, geocoder: Geocoder, tmp_path: Path) -> None:
+    store.add_request(_request("r1", "300 Newbury St Boston MA", "02115"))
+    store.add_request(_request("r2", "INTERSECTION of Commonwealth Ave & Fairfield St Boston MA"))
+    store.add_request(_request("r3", "15 Cummins Hwy Roslindale MA 02131", "02131"))
+    store.add_request(_request("r4", ""))
+    done = ServiceRequest(
+        service_request_id="r5",
+        service_code="pothole",
+        status="open",
+        requested_datetime=datetime(2015, 10, 6, 12, 0, tzinfo=UTC),
+        source="boston",
+        source_id="r5",
+        address="300 Newbury St",
+        lat=42.35,
+        long=-71.08,
+    )
+    store.add_request(done)
+    settings = Settings(database_url=store.url, data_dir=REPO_DATA_DIR)
+    line = geocode_pending_requests(store, settings=settings, geocoder=geocoder)
+    assert line.startswith("geocoding: 4 requests: 1 address_point, 1 intersection, 2 none")
+    r1, r2, r3, r4, r5 = (store.get_request(f"r{i}") for i in range(1, 6))
+    assert r1.geocode_match_type == "address_point" and not r1.needs_geocoding
+    assert r1.lat is not None and abs(r1.lat - 42.3487) < 0.001
+    assert r2.geocode_match_type == "intersection" and not r2.needs_geocoding
+    for r in (r3, r4):
+        assert r.geocode_match_type == "none" and r.needs_geocoding and r.lat is None
+    assert (r5.lat, r5.long, r5.geocode_match_type) == (42.35, -71.08, "")
+    # Nothing left to do: a second run says so and changes nothing.
+    assert "2 none" in geocode_pending_requests(store, settings=settings, geocoder=geocoder)
