@@ -1,0 +1,499 @@
+"""GeoReport v2 logic behind the Open311 router: documents, queries and the POST of a request."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from api.errors import Open311HTTPError
+from geo311.catalogue import Catalogue
+from geo311.errors import NotFoundError
+from geo311.model import ServiceRequest
+from geo311.settings import Settings
+from geo311.store import Store
+
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+JURISDICTION_ID = "boston.gov"
+AGENCY = "Boston Public Works Department"
+OPEN311_SOURCE = "open311"
+DEFAULT_WINDOW = timedelta(days=90)
+MAX_REQUESTS = 1000
+MAX_DESCRIPTION = 4000
+# A POST with no location inside this box (Boston and neighbours) is rejected.
+SERVICE_AREA = (-71.20, 42.22, -70.98, 42.41)  # min_lon, min_lat, max_lon, max_lat
+
+# Attribute definitions per service group (GeoReport v2 "service definition").
+_ATTRIBUTES: dict[str, list[dict[str, Any]]] = {
+    "potholes": [
+        {
+            "variable": True,
+            "code": "size",
+            "datatype": "singlevaluelist",
+            "required": False,
+            "datatype_description": "pick the closest size",
+            "order": 1,
+            "description": "How large is the pothole?",
+            "values": [
+                {"key": "small", "name": "Smaller than a dinner plate"},
+                {"key": "medium", "name": "Up to a car tyre"},
+                {"key": "large", "name": "Larger than a car tyre"},
+            ],
+        },
+        {
+            "variable": True,
+            "code": "in_travel_lane",
+            "datatype": "singlevaluelist",
+            "required": False,
+            "datatype_description": "yes or no",
+            "order": 2,
+            "description": "Is it in a travel lane?",
+            "values": [{"key": "yes", "name": "Yes"}, {"key": "no", "name": "No"}],
+        },
+    ],
+    "streetlights": [
+        {
+            "variable": True,
+            "code": "pole_number",
+            "datatype": "string",
+            "required": False,
+            "datatype_description": "the number painted on the pole, if you can see it",
+            "order": 1,
+            "description": "Pole number",
+            "values": [],
+        },
+    ],
+}
+
+
+def attribute_definitions(catalogue: Catalogue, service_code: str) -> list[dict[str, Any]]:
+    """Return the GeoReport v2 attribute definitions of one service.
+
+    Parameters
+    ----------
+    catalogue : Catalogue
+        The service catalogue.
+    service_code : str
+        The service.
+
+    Returns
+    -------
+    list of dict
+        Attribute definitions (empty when the service has none).
+    """
+    return [dict(a) for a in _ATTRIBUTES.get(catalogue.service(service_code).group, [])]
+
+
+def discovery(base_url: str) -> dict[str, Any]:
+    """Return the service discovery document for an API served at ``base_url``."""
+    return {
+        "changeset": "2025-01-01T00:00:00Z",
+        "contact": "Boston Public Works, geo311 service desk (311 or boston.gov/311)",
+        "key_service": "ask the Public Works service desk for an api_key",
+        "endpoints": [
+            {
+                "specification": SPECIFICATION,
+                "url": base_url.rstrip("/"),
+                "changeset": "2025-01-01T00:00:00Z",
+                "type": "production",
+                "formats": ["application/json", "text/xml"],
+            }
+        ],
+    }
+
+
+def services(catalogue: Catalogue) -> list[dict[str, Any]]:
+    """Return ``GET services``: every catalogue service as a GeoReport v2 service."""
+    return [
+        {
+            "service_code": s.code,
+            "service_name": s.name,
+            "description": s.description,
+            "metadata": bool(_ATTRIBUTES.get(s.group)),
+            "type": "realtime",
+            "keywords": ", ".join(s.keywords),
+            "group": catalogue.groups.get(s.group, s.group),
+        }
+        for s in catalogue.services.values()
+    ]
+
+
+def iso(value: datetime | None, tz: ZoneInfo) -> str | None:
+    """Format a time as ISO 8601 with its offset in the city's zone (None stays None)."""
+    if value is None:
+        return None
+    return value.astimezone(tz).isoformat(timespec="seconds")
+
+
+def request_out(
+    req: ServiceRequest, catalogue: Catalogue, tz: ZoneInfo, *, notice: str | None = None
+) -> dict[str, Any]:
+    """Return a stored request as a GeoReport v2 ``request`` (citizen status open/closed).
+
+    Parameters
+    ----------
+    req : ServiceRequest
+        The stored request.
+    catalogue : Catalogue
+        Gives the citizen-facing status of the state and the service name.
+    tz : ZoneInfo
+        The city's zone for the times.
+    notice : str, optional
+        A ``service_notice`` to show.
+
+    Returns
+    -------
+    dict
+        The GeoReport v2 fields.
+    """
+    state = catalogue.states.get(req.status)
+    status = state.open311 if state is not None else "closed"
+    service = catalogue.services.get(req.service_code)
+    return {
+        "service_request_id": req.service_request_id,
+        "status": status,
+        "status_notes": req.status_notes or None,
+        "service_name": req.service_name or (service.name if service else None),
+        "service_code": req.service_code,
+        "description": req.description or None,
+        "agency_responsible": AGENCY,
+        "service_notice": notice,
+        "requested_datetime": iso(req.requested_datetime, tz),
+        "updated_datetime": iso(req.updated_datetime, tz),
+        "expected_datetime": iso(req.expected_datetime, tz),
+        "address": req.address or None,
+        "address_id": None,
+        "zipcode": req.zipcode or None,
+        "lat": req.lat,
+        "long": req.long,
+        "media_url": req.media_url or None,
+    }
+
+
+def split_list(value: str | None) -> list[str] | None:
+    """Split a comma-delimited query value (None or blank gives None)."""
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    return items or None
+
+
+def parse_time(value: str, field: str, tz: ZoneInfo) -> datetime:
+    """Parse an ISO 8601 time (local time when it has no offset) or raise a 400 naming it."""
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise Open311HTTPError(
+            400, f"{field}: {value!r} is not ISO 8601; send e.g. 2015-10-06T07:00:00-04:00"
+        ) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
+
+
+@dataclass(frozen=True)
+class RequestQuery:
+    """The filters of ``GET requests`` after applying the spec's defaults."""
+
+    ids: list[str] | None
+    service_codes: list[str] | None
+    statuses: list[str] | None
+    start: datetime | None
+    end: datetime | None
+    limit: int
+    offset: int
+
+
+def build_query(
+    catalogue: Catalogue,
+    *,
+    service_request_id: str | None,
+    service_code: str | None,
+    start_date: str | None,
+    end_date: str | None,
+    status: str | None,
+    page: int,
+    page_size: int,
+    tz: ZoneInfo,
+    now: datetime,
+) -> RequestQuery:
+    """Apply the GeoReport v2 rules to the query parameters of ``GET requests``.
+
+    ``service_request_id`` overrides every other filter. Without dates the last 90 days are
+    searched; a window may not span more than 90 days; at most 1,000 requests per page.
+
+    Returns
+    -------
+    RequestQuery
+        The filters for :meth:`geo311.store.Store.query_requests`.
+
+    Raises
+    ------
+    Open311HTTPError
+        400 naming the bad parameter and the fix.
+    """
+    offset = (page - 1) * page_size
+    ids = split_list(service_request_id)
+    if ids is not None:
+        return RequestQuery(ids, None, None, None, None, page_size, offset)
+    codes = split_list(service_code)
+    for code in codes or []:
+        if code not in catalogue.services:
+            raise Open311HTTPError(
+                400,
+                f"service_code: {code!r} is not a service; use one of "
+                f"{', '.join(sorted(catalogue.services))} (see services.json)",
+            )
+    statuses = None
+    wanted = split_list(status)
+    if wanted is not None:
+        for w in wanted:
+            if w not in ("open", "closed"):
+                raise Open311HTTPError(400, f"status: {w!r} is not open or closed; use open,closed")
+        statuses = [s.code for s in catalogue.states.values() if s.open311 in wanted]
+    start = parse_time(start_date, "start_date", tz) if start_date else None
+    end = parse_time(end_date, "end_date", tz) if end_date else None
+    if start is None and end is None:
+        end, start = now, now - DEFAULT_WINDOW
+    elif start is None:
+        assert end is not None
+        start = end - DEFAULT_WINDOW
+    elif end is None:
+        end = start + DEFAULT_WINDOW
+    if end < start:
+        raise Open311HTTPError(400, "end_date: it is before start_date; swap the two dates")
+    if end - start > DEFAULT_WINDOW:
+        raise Open311HTTPError(
+            400,
+            "end_date: the window from start_date to end_date spans more than 90 days; "
+            "ask for at most 90 days at a time",
+        )
+    return RequestQuery(None, codes, statuses, start, end, page_size, offset)
+
+
+def query_requests(store: Store, query: RequestQuery) -> list[ServiceRequest]:
+    """Run a :class:`RequestQuery` on the store, newest requests first."""
+    return store.query_requests(
+        ids=query.ids,
+        service_codes=query.service_codes,
+        statuses=query.statuses,
+        start=query.start,
+        end=query.end,
+        limit=query.limit,
+        offset=query.offset,
+        newest_first=True,
+    )
+
+
+def validate_attributes(
+    catalogue: Catalogue, service_code: str, given: Mapping[str, str]
+) -> dict[str, str]:
+    """Check ``attribute[CODE]`` values against the service definition.
+
+    Returns
+    -------
+    dict
+        Attribute code -> value.
+
+    Raises
+    ------
+    Open311HTTPError
+        400 for an unknown attribute, a missing required one or a value not in the list.
+    """
+    defs = {a["code"]: a for a in attribute_definitions(catalogue, service_code)}
+    problems = []
+    for code, value in given.items():
+        if code not in defs:
+            known = ", ".join(defs) or "none"
+            problems.append(
+                f"attribute[{code}]: service {service_code!r} has no such attribute; "
+                f"its attributes are: {known}"
+            )
+            continue
+        keys = [v["key"] for v in defs[code]["values"]]
+        if keys and value not in keys:
+            problems.append(f"attribute[{code}]: {value!r} is not allowed; use one of {keys}")
+    for code, d in defs.items():
+        if d["required"] and not given.get(code):
+            problems.append(f"attribute[{code}]: required for service {service_code!r}; send it")
+    if problems:
+        raise Open311HTTPError(400, *problems)
+    return dict(given)
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    """A validated ``POST requests`` body."""
+
+    service_code: str
+    lat: float | None
+    long: float | None
+    address_string: str
+    description: str
+    media_url: str
+    attributes: dict[str, str]
+
+
+def new_request_id() -> str:
+    """Return a fresh, unguessable service_request_id for a request posted through Open311."""
+    return "G" + secrets.token_hex(8)
+
+
+def check_location(
+    lat: float | None, long: float | None, address_string: str | None
+) -> tuple[float | None, float | None]:
+    """Validate the location fields: lat and long together, or an address_string.
+
+    Raises
+    ------
+    Open311HTTPError
+        400 naming the missing or out-of-area field.
+    """
+    if (lat is None) != (long is None):
+        missing = "long" if long is None else "lat"
+        raise Open311HTTPError(400, f"{missing}: send lat and long together (WGS 84 degrees)")
+    if lat is None and not (address_string or "").strip():
+        raise Open311HTTPError(
+            400,
+            "lat/long or address_string: a location is required; send lat and long, "
+            "or address_string",
+        )
+    if lat is not None and long is not None:
+        min_lon, min_lat, max_lon, max_lat = SERVICE_AREA
+        if not (min_lat <= lat <= max_lat and min_lon <= long <= max_lon):
+            raise Open311HTTPError(
+                400,
+                f"lat/long: ({lat}, {long}) is outside the service area "
+                f"(lat {min_lat}..{max_lat}, long {min_lon}..{max_lon}); check the point",
+            )
+    return lat, long
+
+
+def geocode_address(geocoder: Any, address: str) -> tuple[float, float, str, float | None]:
+    """Geocode an address_string offline, or raise a 400 that says how to fix it.
+
+    Returns
+    -------
+    tuple
+        ``(lat, lon, match_type, score)``.
+    """
+    from geo311.errors import GeocodingError
+
+    try:
+        result = geocoder.geocode(address)
+    except GeocodingError as exc:
+        raise Open311HTTPError(400, f"address_string: {exc}") from None
+    if result is None or getattr(result, "lat", None) is None:
+        reason = getattr(result, "reason", "") or "not found in the city's address list"
+        raise Open311HTTPError(
+            400,
+            f"address_string: {address!r} could not be located ({reason}); "
+            "send lat and long instead, or a full street address with its number",
+        )
+    return float(result.lat), float(result.lon), str(result.match_type), result.score
+
+
+def find_by_token(store: Store, token: str) -> str | None:
+    """Return the service_request_id of the request posted with this token (None if unknown)."""
+    with store.begin() as conn:
+        found = store.existing_hashes(conn, OPEN311_SOURCE, [token])
+    hit = found.get(token)
+    return hit[0] if hit else None
+
+
+def build_request(
+    new: NewRequest,
+    catalogue: Catalogue,
+    *,
+    token: str,
+    now: datetime,
+    geocoded: tuple[float, float, str, float | None] | None,
+) -> ServiceRequest:
+    """Return the ServiceRequest to store for a validated POST."""
+    service = catalogue.service(new.service_code)
+    lat, lon = new.lat, new.long
+    match_type, score = "", None
+    if geocoded is not None:
+        lat, lon, match_type, score = geocoded
+    extra_text = "".join(f"\n{k}: {v}" for k, v in sorted(new.attributes.items()))
+    return ServiceRequest(
+        service_request_id=new_request_id(),
+        service_code=service.code,
+        service_name=service.name,
+        status="open",
+        requested_datetime=now,
+        updated_datetime=now,
+        expected_datetime=now + service.sla,
+        source=OPEN311_SOURCE,
+        source_id=token,
+        description=(new.description + extra_text).strip(),
+        address=new.address_string,
+        lat=lat,
+        long=lon,
+        media_url=new.media_url,
+        channel="open311",
+        geocode_match_type=match_type or ("client" if new.lat is not None else ""),
+        geocode_score=score,
+    )
+
+
+def now_utc() -> datetime:
+    """Return the current time (UTC, aware)."""
+    return datetime.now(UTC)
+
+
+def tz_of(settings: Settings) -> ZoneInfo:
+    """Return the city's time zone."""
+    return ZoneInfo(settings.timezone)
+
+
+def get_request_or_404(store: Store, service_request_id: str) -> ServiceRequest:
+    """Return a request or raise the spec's 404 naming the id."""
+    try:
+        return store.get_request(service_request_id)
+    except NotFoundError:
+        raise Open311HTTPError(
+            404,
+            f"service_request_id: {service_request_id!r} does not exist; "
+            "check the id returned by POST requests",
+        ) from None
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What happened to a posted request: its id and the notice for the citizen."""
+
+    service_request_id: str
+    service_notice: str
+    work_order_id: int | None
+    joined: bool
+
+
+def store_and_assign(store: Store, catalogue: Catalogue, req: ServiceRequest) -> Intake:
+    """Store a posted request and put it in a work order (joining a nearby open one).
+
+    Parameters
+    ----------
+    store : Store
+        The store.
+    catalogue : Catalogue
+        Decides the service group and duplicate radius.
+    req : ServiceRequest
+        The new request.
+
+    Returns
+    -------
+    Intake
+        The id and the ``service_notice`` (says when the report joined an existing job).
+    """
+    from geo311.workorders import assign_request
+
+    store.add_request(req)
+    assignment = assign_request(store, req, catalogue)
+    return Intake(
+        service_request_id=req.service_request_id,
+        service_notice=str(assignment.message),
+        work_order_id=assignment.work_order_id,
+        joined=bool(assignment.joined),
+    )

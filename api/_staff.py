@@ -1,0 +1,119 @@
+"""Conversions shared by the staff routers: work orders to JSON/GeoJSON, times, backlog."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from geo311.catalogue import Catalogue
+from geo311.errors import InputError
+from geo311.model import WorkOrder
+
+# Backlog age buckets: (label, upper bound in days).
+AGE_BUCKETS = ((" 0-2 days", 2.0), (" 2-7 days", 7.0), (" 7-30 days", 30.0), ("30+ days", 1e9))
+
+
+def iso(value: datetime | None, tz: ZoneInfo) -> str | None:
+    """Format a time as ISO 8601 with offset in the city's zone."""
+    return None if value is None else value.astimezone(tz).isoformat(timespec="seconds")
+
+
+def work_order_out(wo: WorkOrder, catalogue: Catalogue, tz: ZoneInfo) -> dict[str, Any]:
+    """Return a work order as the JSON the staff endpoints send."""
+    state = catalogue.states.get(wo.status)
+    return {
+        "work_order_id": wo.work_order_id,
+        "service_group": wo.service_group,
+        "service_code": wo.service_code,
+        "lat": wo.lat,
+        "lon": wo.lon,
+        "opened": iso(wo.opened, tz),
+        "sla_due": iso(wo.sla_due, tz),
+        "report_count": wo.report_count,
+        "status": wo.status,
+        "open311_status": state.open311 if state else "closed",
+        "member_ids": list(wo.member_ids),
+        "address": wo.address,
+        "closed_datetime": iso(wo.closed_datetime, tz),
+        "closure_category": wo.closure_category,
+        "status_notes": wo.status_notes,
+        "failed_repair_of": wo.failed_repair_of,
+    }
+
+
+def work_orders_geojson(
+    orders: list[WorkOrder], catalogue: Catalogue, tz: ZoneInfo
+) -> dict[str, Any]:
+    """Return work orders as a GeoJSON FeatureCollection of points (EPSG:4326)."""
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [wo.lon, wo.lat]},
+                "properties": {
+                    k: v
+                    for k, v in work_order_out(wo, catalogue, tz).items()
+                    if k not in ("lat", "lon")
+                },
+            }
+            for wo in orders
+        ],
+    }
+
+
+def parse_at(text: str, tz: ZoneInfo, *, field: str = "at") -> datetime:
+    """Parse an ISO 8601 time (local time when it has no offset).
+
+    Raises
+    ------
+    InputError
+        Naming the field when the text is not ISO 8601.
+    """
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"{field}: {text!r} is not ISO 8601; send e.g. 2015-10-06T07:00", field=field
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+
+
+def backlog(orders: list[WorkOrder], *, now: datetime) -> list[dict[str, Any]]:
+    """Count open work orders by service group and age bucket.
+
+    Parameters
+    ----------
+    orders : list of WorkOrder
+        The open work orders.
+    now : datetime
+        The moment ages are measured at.
+
+    Returns
+    -------
+    list of dict
+        ``service_group``, ``age``, ``work_orders``, ``reports``, ``overdue`` per non-empty cell.
+    """
+    counts: Counter[tuple[str, str]] = Counter()
+    reports: Counter[tuple[str, str]] = Counter()
+    overdue: Counter[tuple[str, str]] = Counter()
+    for wo in orders:
+        age_days = (now - wo.opened).total_seconds() / 86400.0
+        label = next(lbl for lbl, upper in AGE_BUCKETS if age_days < upper).strip()
+        key = (wo.service_group, label)
+        counts[key] += 1
+        reports[key] += wo.report_count
+        overdue[key] += int(wo.sla_due < now)
+    order = {lbl.strip(): i for i, (lbl, _) in enumerate(AGE_BUCKETS)}
+    return [
+        {
+            "service_group": g,
+            "age": a,
+            "work_orders": counts[(g, a)],
+            "reports": reports[(g, a)],
+            "overdue": overdue[(g, a)],
+        }
+        for g, a in sorted(counts, key=lambda k: (k[0], order[k[1]]))
+    ]

@@ -1,0 +1,158 @@
+"""The FastAPI application: ``create_app`` wires settings, store, catalogue, routers, errors.
+
+``geo311 serve`` runs ``uvicorn.run("api.app:create_app", factory=True)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import install_error_handlers
+from api.routers import crews, open311, planner, plans, workorders
+from geo311.catalogue import Catalogue, load_catalogue
+from geo311.settings import Settings, get_settings
+from geo311.store import Store
+
+
+class BodySizeLimit:
+    """ASGI middleware: answer 413 to a body larger than ``max_bytes`` (declared or streamed).
+
+    Parameters
+    ----------
+    app : ASGIApp
+        The wrapped application.
+    max_bytes : int
+        Largest accepted request body.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the declared length, then count streamed bytes while the app reads them."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_bytes:
+                    await self._reject(send)
+                    return
+        # Read the body up to the limit first, then replay it to the app.
+        chunks: list[bytes] = []
+        total = 0
+        more = scope["method"] not in ("GET", "HEAD", "DELETE", "OPTIONS")
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            if total > self.max_bytes:
+                await self._reject(send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _reject(self, send: Send) -> None:
+        text = (
+            f'{{"detail": "request body is larger than {self.max_bytes} bytes; '
+            'send a smaller body", "field": null}'
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(text)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": text})
+
+
+def _default_geocoder(settings: Settings) -> Any:
+    from geo311.geocoding import Geocoder
+
+    return Geocoder.from_data_dir(settings.data_dir)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    catalogue: Catalogue | None = None,
+    geocoder_factory: Callable[[Settings], Any] | None = None,
+) -> FastAPI:
+    """Build the geo311 API.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Defaults to the process settings (``GEO311_*`` environment variables).
+    store : Store, keyword-only, optional
+        An open store to use (default: opened from ``settings.database_url`` at start-up
+        and closed at shutdown).
+    catalogue : Catalogue, keyword-only, optional
+        Defaults to ``settings.services_file``.
+    geocoder_factory : callable, keyword-only, optional
+        ``settings -> geocoder`` for ``address_string`` (default: the offline
+        :class:`geo311.geocoding.Geocoder`), built on first use.
+
+    Returns
+    -------
+    FastAPI
+        The application.
+    """
+    settings = settings or get_settings()
+    catalogue = catalogue or load_catalogue(settings.services_file)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = store is None
+        app.state.store = store if store is not None else Store(settings.database_url)
+        try:
+            yield
+        finally:
+            if own:
+                app.state.store.close()
+
+    app = FastAPI(
+        title="geo311",
+        version="0.1.0",
+        summary="Open311 GeoReport v2 for citizens; work orders, plans, crews and maps for staff.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.catalogue = catalogue
+    app.state.geocoder = None
+    app.state.geocoder_factory = geocoder_factory or _default_geocoder
+    if store is not None:
+        app.state.store = store
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    for module in (open311, workorders, plans, crews, planner):
+        app.include_router(module.router)
+    return app

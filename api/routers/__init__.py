@@ -1,0 +1,1 @@
+"""One router per resource: open311, workorders, plans, crews, planner."""

@@ -1,0 +1,105 @@
+"""Crew endpoints: a crew's itinerary (JSON, HTML, GPX) and marking a stop done.
+
+A crew token (role ``crew:<id>``) sees only its own itinerary; dispatchers and planners see all.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path
+from fastapi.responses import HTMLResponse, Response
+
+from api import _plans
+from api.deps import CatalogueDep, StaffDep, StoreDep
+from api.schemas import Itinerary, Problem, StopDone
+
+router = APIRouter(
+    prefix="/plans/{plan_id}/crews",
+    tags=["crews"],
+    responses={
+        401: {"model": Problem},
+        403: {"model": Problem},
+        404: {"model": Problem},
+        422: {"model": Problem},
+    },
+)
+PlanId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+CrewId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+def _allow(role: str, crew_id: str) -> None:
+    if role.startswith("crew:") and role != f"crew:{crew_id}":
+        raise HTTPException(
+            403, f"a crew token sees only its own itinerary; this one is for {role[5:]!r}"
+        )
+
+
+@router.get(
+    "/{crew_id}.html",
+    response_class=HTMLResponse,
+    summary="A crew's itinerary (HTML)",
+    responses={200: {"content": {"text/html": {}}}},
+)
+def get_itinerary_html(
+    plan_id: PlanId, crew_id: CrewId, role: StaffDep, store: StoreDep
+) -> HTMLResponse:
+    """Return the itinerary as a printable HTML page."""
+    _allow(role, crew_id)
+    it = _plans.itinerary(store, store.get_plan(plan_id), crew_id)
+    return HTMLResponse(_plans.itinerary_html(it))
+
+
+@router.get(
+    "/{crew_id}.gpx",
+    response_class=Response,
+    summary="A crew's itinerary (GPX)",
+    responses={200: {"content": {"application/gpx+xml": {}}}},
+)
+def get_itinerary_gpx(
+    plan_id: PlanId, crew_id: CrewId, role: StaffDep, store: StoreDep
+) -> Response:
+    """Return the itinerary as GPX 1.1 for a navigation device."""
+    _allow(role, crew_id)
+    it = _plans.itinerary(store, store.get_plan(plan_id), crew_id)
+    return Response(_plans.itinerary_gpx(it), media_type="application/gpx+xml")
+
+
+@router.get("/{crew_id}", response_model=Itinerary, summary="A crew's itinerary (JSON)")
+def get_itinerary(
+    plan_id: PlanId, crew_id: CrewId, role: StaffDep, store: StoreDep
+) -> dict[str, Any]:
+    """Return the crew's ordered stops with address, service, reports and times."""
+    _allow(role, crew_id)
+    return _plans.itinerary(store, store.get_plan(plan_id), crew_id)
+
+
+@router.post(
+    "/{crew_id}/stops/{job_id}/done",
+    response_model=Itinerary,
+    summary="Mark a stop done",
+    responses={409: {"model": Problem}},
+)
+def stop_done(
+    plan_id: PlanId,
+    crew_id: CrewId,
+    job_id: Annotated[str, Path(max_length=64)],
+    body: StopDone,
+    role: StaffDep,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+) -> dict[str, Any]:
+    """Mark a stop done: closes its work order (and its requests) with the crew's note."""
+    _allow(role, crew_id)
+    if role == "planner":
+        raise HTTPException(403, "planners may not mark stops; use a crew or dispatcher token")
+    return _plans.mark_stop_done(
+        store,
+        catalogue,
+        plan_id,
+        crew_id,
+        job_id,
+        status=body.status,
+        closure_category=body.closure_category,
+        note=body.note,
+    )

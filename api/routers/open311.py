@@ -1,0 +1,358 @@
+"""Open311 GeoReport v2 for citizens' apps, mounted at ``/open311/v2``.
+
+Every resource exists as ``.json`` and ``.xml`` (the format is the path suffix); errors are
+the spec's ``[{"code": ..., "description": ...}]`` (``<errors><error>`` in XML).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Header, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+
+from api import _open311 as o
+from api import _xml
+from api.deps import CatalogueDep, GeocoderDep, SettingsDep, StoreDep
+from api.errors import Open311HTTPError
+from api.schemas import (
+    Discovery,
+    Open311Error,
+    PostResponse,
+    Service,
+    ServiceDefinition,
+    ServiceRequestOut,
+    TokenResponse,
+)
+from geo311.catalogue import Catalogue
+from geo311.store import Store
+
+Format = Annotated[Literal["json", "xml"], Path(description="json or xml")]
+_XML = "text/xml; charset=utf-8"
+
+
+def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    out: dict[int | str, dict[str, Any]] = {
+        200: {"content": {"application/xml": {}, "text/xml": {}}},
+    }
+    for code in codes:
+        out[code] = {
+            "model": list[Open311Error],
+            "description": "GeoReport v2 error list",
+            "content": {"application/xml": {}, "text/xml": {}},
+        }
+    return out
+
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"], responses=_responses(400))
+
+
+def _render(
+    fmt: str, root: str, payload: list[dict[str, Any]] | dict[str, Any], *, status: int = 200
+) -> Response:
+    if fmt == "xml":
+        body = (
+            _xml.render_list(root, payload)
+            if isinstance(payload, list)
+            else _xml.render_object(root, payload)
+        )
+        return Response(body, status_code=status, media_type=_XML)
+    return JSONResponse(payload, status_code=status)
+
+
+def _check_jurisdiction(jurisdiction_id: str | None) -> None:
+    if jurisdiction_id and jurisdiction_id != o.JURISDICTION_ID:
+        raise Open311HTTPError(
+            404,
+            f"jurisdiction_id: {jurisdiction_id!r} is not served here; use "
+            f"{o.JURISDICTION_ID!r} or leave it out",
+        )
+
+
+Jurisdiction = Annotated[str | None, Query(max_length=100, description="optional; boston.gov")]
+
+
+@router.get(
+    "/discovery.{response_format}",
+    response_model=Discovery,
+    summary="Service discovery",
+)
+def get_discovery(request: Request, response_format: Format) -> Response:
+    """Return the service discovery document (where the endpoint is, which formats)."""
+    base = str(request.url_for("get_discovery", response_format="json")).rsplit("/", 1)[0]
+    return _render(response_format, "discovery", o.discovery(base))
+
+
+@router.get(
+    "/services.{response_format}",
+    response_model=list[Service],
+    summary="List services",
+    responses=_responses(404),
+)
+def list_services(
+    response_format: Format, catalogue: CatalogueDep, jurisdiction_id: Jurisdiction = None
+) -> Response:
+    """Return every service citizens can report, with its code, name, group and keywords."""
+    _check_jurisdiction(jurisdiction_id)
+    return _render(response_format, "services", o.services(catalogue))
+
+
+@router.get(
+    "/services/{service_code}.{response_format}",
+    response_model=ServiceDefinition,
+    summary="Service definition",
+    responses=_responses(404),
+)
+def service_definition(
+    service_code: Annotated[str, Path(max_length=64)],
+    response_format: Format,
+    catalogue: CatalogueDep,
+    jurisdiction_id: Jurisdiction = None,
+) -> Response:
+    """Return the attribute definitions of one service (``attribute[CODE]`` in a POST)."""
+    _check_jurisdiction(jurisdiction_id)
+    if service_code not in catalogue.services:
+        raise Open311HTTPError(
+            404,
+            f"service_code: {service_code!r} does not exist; use one of "
+            f"{', '.join(sorted(catalogue.services))} (see services.json)",
+        )
+    doc = {
+        "service_code": service_code,
+        "attributes": o.attribute_definitions(catalogue, service_code),
+    }
+    return _render(response_format, "service_definition", doc)
+
+
+@router.get(
+    "/requests.{response_format}",
+    response_model=list[ServiceRequestOut],
+    summary="Query service requests",
+    responses=_responses(404),
+)
+def list_requests(
+    response_format: Format,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+    service_request_id: Annotated[
+        str | None,
+        Query(max_length=20_000, description="comma-delimited ids; overrides every other filter"),
+    ] = None,
+    service_code: Annotated[
+        str | None, Query(max_length=1000, description="comma-delimited service codes")
+    ] = None,
+    start_date: Annotated[
+        str | None, Query(max_length=40, description="ISO 8601; window of at most 90 days")
+    ] = None,
+    end_date: Annotated[str | None, Query(max_length=40, description="ISO 8601")] = None,
+    status: Annotated[
+        str | None, Query(max_length=20, description="open, closed or open,closed")
+    ] = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="page number (extension)")] = 1,
+    page_size: Annotated[
+        int, Query(ge=1, le=o.MAX_REQUESTS, description="requests per page (extension)")
+    ] = o.MAX_REQUESTS,
+    jurisdiction_id: Jurisdiction = None,
+) -> Response:
+    """Return service requests, newest first: by default those of the last 90 days, 1,000 max."""
+    _check_jurisdiction(jurisdiction_id)
+    tz = o.tz_of(settings)
+    query = o.build_query(
+        catalogue,
+        service_request_id=service_request_id,
+        service_code=service_code,
+        start_date=start_date,
+        end_date=end_date,
+        status=status,
+        page=page,
+        page_size=page_size,
+        tz=tz,
+        now=o.now_utc(),
+    )
+    found = o.query_requests(store, query)
+    items = [o.request_out(r, catalogue, tz) for r in found]
+    return _render(response_format, "service_requests", items)
+
+
+@router.get(
+    "/requests/{service_request_id}.{response_format}",
+    response_model=list[ServiceRequestOut],
+    summary="One service request",
+    responses=_responses(404),
+)
+def get_request(
+    service_request_id: Annotated[str, Path(max_length=64)],
+    response_format: Format,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+    jurisdiction_id: Jurisdiction = None,
+) -> Response:
+    """Return one service request (a list of one, as the spec says)."""
+    _check_jurisdiction(jurisdiction_id)
+    req = o.get_request_or_404(store, service_request_id)
+    items = [o.request_out(req, catalogue, o.tz_of(settings))]
+    return _render(response_format, "service_requests", items)
+
+
+@router.get(
+    "/tokens/{token}.{response_format}",
+    response_model=list[TokenResponse],
+    summary="Request id from a token",
+    responses=_responses(404),
+)
+def get_token(
+    token: Annotated[str, Path(max_length=64)],
+    response_format: Format,
+    store: StoreDep,
+    jurisdiction_id: Jurisdiction = None,
+) -> Response:
+    """Return the service_request_id of the request that was posted with this token."""
+    _check_jurisdiction(jurisdiction_id)
+    found = o.find_by_token(store, token)
+    if found is None:
+        raise Open311HTTPError(
+            404, f"token: {token!r} is unknown; use the token returned by POST requests"
+        )
+    return _render(
+        response_format, "service_requests", [{"service_request_id": found, "token": token}]
+    )
+
+
+class _PostForm(BaseModel):
+    """The documented fields of ``POST requests`` (``attribute[CODE]`` fields come on top)."""
+
+    api_key: str
+    service_code: str
+    jurisdiction_id: str | None = None
+    lat: float | None = None
+    long: float | None = None
+    address_string: str | None = None
+    address_id: str | None = None
+    email: str | None = None
+    device_id: str | None = None
+    account_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    description: str | None = None
+    media_url: str | None = None
+
+
+@router.post(
+    "/requests.{response_format}",
+    response_model=list[PostResponse],
+    summary="Create a service request",
+    responses=_responses(403, 404),
+)
+async def post_request(
+    request: Request,
+    response_format: Format,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+    geocoder: GeocoderDep,
+    service_code: Annotated[str, Form(max_length=64)],
+    api_key: Annotated[
+        str | None, Form(max_length=200, description="required: a key from GEO311_API_KEYS")
+    ] = None,
+    lat: Annotated[float | None, Form(ge=-90, le=90, description="WGS 84 latitude")] = None,
+    long: Annotated[float | None, Form(ge=-180, le=180, description="WGS 84 longitude")] = None,
+    address_string: Annotated[str | None, Form(max_length=300)] = None,
+    address_id: Annotated[str | None, Form(max_length=100)] = None,
+    email: Annotated[str | None, Form(max_length=200)] = None,
+    device_id: Annotated[str | None, Form(max_length=200)] = None,
+    account_id: Annotated[str | None, Form(max_length=200)] = None,
+    first_name: Annotated[str | None, Form(max_length=200)] = None,
+    last_name: Annotated[str | None, Form(max_length=200)] = None,
+    phone: Annotated[str | None, Form(max_length=50)] = None,
+    description: Annotated[str | None, Form(max_length=o.MAX_DESCRIPTION)] = None,
+    media_url: Annotated[str | None, Form(max_length=500)] = None,
+    jurisdiction_id: Annotated[str | None, Form(max_length=100)] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=64,
+            description="optional; a retry with the same key returns the first request",
+        ),
+    ] = None,
+) -> Response:
+    """Create a service request from a form-encoded body (``attribute[CODE]`` for attributes).
+
+    A report near an open work order of the same service group joins it; ``service_notice``
+    says so. Contact fields (email, name, phone) are accepted but not stored.
+    """
+    if api_key is None or not any(_same(api_key, k) for k in settings.api_keys):
+        raise Open311HTTPError(
+            403, "api_key: missing or not valid; ask the city for an api_key (key_service)"
+        )
+    _check_jurisdiction(jurisdiction_id)
+    if service_code not in catalogue.services:
+        raise Open311HTTPError(
+            400,
+            f"service_code: {service_code!r} is not a service; use one of "
+            f"{', '.join(sorted(catalogue.services))} (see services.json)",
+        )
+    form = await request.form()
+    attributes = {
+        str(k)[len("attribute[") : -1]: str(v)
+        for k, v in form.multi_items()
+        if str(k).startswith("attribute[") and str(k).endswith("]")
+    }
+    attributes = o.validate_attributes(catalogue, service_code, attributes)
+    lat, long = o.check_location(lat, long, address_string)
+    new = o.NewRequest(
+        service_code=service_code,
+        lat=lat,
+        long=long,
+        address_string=(address_string or "").strip(),
+        description=(description or "").strip(),
+        media_url=(media_url or "").strip(),
+        attributes=attributes,
+    )
+    token = idempotency_key or o.secrets.token_hex(16)
+    result = await run_in_threadpool(_create, store, catalogue, geocoder, new, token)
+    body = [
+        {
+            "service_request_id": result.service_request_id,
+            "token": token,
+            "service_notice": result.service_notice,
+            "account_id": None,
+        }
+    ]
+    return _render(response_format, "service_requests", body)
+
+
+def _same(a: str, b: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def _create(
+    store: Store, catalogue: Catalogue, geocoder: Callable[[], Any], new: o.NewRequest, token: str
+) -> o.Intake:
+    existing = o.find_by_token(store, token)
+    if existing is not None:
+        return o.Intake(
+            existing, "this report was already received (same Idempotency-Key)", None, False
+        )
+    geocoded = None
+    if new.lat is None:
+        geocoded = o.geocode_address(geocoder(), new.address_string)
+    req = o.build_request(new, catalogue, token=token, now=o.now_utc(), geocoded=geocoded)
+    try:
+        return o.store_and_assign(store, catalogue, req)
+    except IntegrityError:
+        # A concurrent retry with the same Idempotency-Key stored it first.
+        existing = o.find_by_token(store, token)
+        if existing is None:
+            raise
+        return o.Intake(
+            existing, "this report was already received (same Idempotency-Key)", None, False
+        )

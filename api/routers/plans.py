@@ -1,0 +1,81 @@
+"""Dispatcher endpoints for plans: solve a day, read it (JSON, GeoJSON, map), re-plan."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from fastapi.responses import HTMLResponse
+
+from api import _plans
+from api.deps import CatalogueDep, DispatcherDep, PlannerDep, SettingsDep, StoreDep
+from api.schemas import FeatureCollection, PlanOut, PlanRequest, Problem, ReplanRequest
+
+router = APIRouter(
+    prefix="/plans",
+    tags=["dispatcher"],
+    responses={401: {"model": Problem}, 403: {"model": Problem}, 422: {"model": Problem}},
+)
+PlanId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.post("", response_model=PlanOut, summary="Plan a day", responses={400: {"model": Problem}})
+def create_plan(
+    body: PlanRequest,
+    _role: DispatcherDep,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Solve the crews' routes for a morning and store the plan (runs in a worker thread)."""
+    return _plans.create_plan(store, catalogue, settings, body)
+
+
+@router.get(
+    "/{plan_id}", response_model=PlanOut, summary="A plan", responses={404: {"model": Problem}}
+)
+def get_plan(plan_id: PlanId, _role: PlannerDep, store: StoreDep) -> dict[str, Any]:
+    """Return a stored plan: summary, routes, unassigned work with reasons."""
+    return store.get_plan(plan_id)
+
+
+@router.get(
+    "/{plan_id}/geojson",
+    response_model=FeatureCollection,
+    summary="A plan as GeoJSON",
+    responses={404: {"model": Problem}},
+)
+def get_plan_geojson(plan_id: PlanId, _role: PlannerDep, store: StoreDep) -> dict[str, Any]:
+    """Return the plan's routes (lines) and stops (points) as GeoJSON (EPSG:4326)."""
+    return _plans.plan_geojson(store, store.get_plan(plan_id))
+
+
+@router.get(
+    "/{plan_id}/map",
+    response_class=HTMLResponse,
+    summary="A plan's map (HTML)",
+    responses={200: {"content": {"text/html": {}}}, 404: {"model": Problem}},
+)
+def get_plan_map(
+    plan_id: PlanId, _role: PlannerDep, store: StoreDep, catalogue: CatalogueDep
+) -> HTMLResponse:
+    """Return the plan drawn on a Folium map (a self-contained HTML page)."""
+    return HTMLResponse(_plans.plan_map_html(store, catalogue, store.get_plan(plan_id)))
+
+
+@router.post(
+    "/{plan_id}/replan",
+    response_model=PlanOut,
+    summary="Re-plan during the day",
+    responses={404: {"model": Problem}},
+)
+def replan(
+    plan_id: PlanId,
+    body: ReplanRequest,
+    _role: DispatcherDep,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Re-plan from now: keep locked stops, add urgent work; stored as a child plan."""
+    return _plans.replan(store, catalogue, settings, plan_id, body)

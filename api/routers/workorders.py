@@ -1,0 +1,137 @@
+"""Dispatcher endpoints for work orders: list and filter (JSON or GeoJSON), change status."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from api import _staff
+from api.deps import CatalogueDep, DispatcherDep, SettingsDep, StaffDep, StoreDep
+from api.schemas import FeatureCollection, Problem, StatusChange, WorkOrderOut
+from geo311.catalogue import Catalogue
+from geo311.errors import InputError
+from geo311.model import WorkOrder
+from geo311.store import Store
+
+router = APIRouter(
+    prefix="/workorders",
+    tags=["dispatcher"],
+    responses={
+        401: {"model": Problem},
+        403: {"model": Problem},
+        422: {"model": Problem},
+    },
+)
+
+StatusFilter = Annotated[
+    str | None,
+    Query(max_length=200, description="comma-delimited state codes, e.g. open,scheduled"),
+]
+GroupFilter = Annotated[
+    str | None, Query(max_length=200, description="comma-delimited groups, e.g. potholes")
+]
+Limit = Annotated[int, Query(ge=1, le=100_000, description="at most this many")]
+
+
+def _split(value: str | None) -> list[str] | None:
+    items = [v.strip() for v in (value or "").split(",") if v.strip()]
+    return items or None
+
+
+def _query(
+    store: Store, catalogue: Catalogue, status: str | None, group: str | None, limit: int
+) -> list[WorkOrder]:
+    statuses = _split(status)
+    for s in statuses or []:
+        catalogue.state(s)
+    groups = _split(group)
+    for g in groups or []:
+        if catalogue.groups and g not in catalogue.groups:
+            raise InputError(
+                f"group: {g!r} is unknown; use one of {', '.join(catalogue.groups)}",
+                field="group",
+            )
+    return store.query_work_orders(statuses=statuses, groups=groups, limit=limit)
+
+
+@router.get("", response_model=list[WorkOrderOut], summary="List work orders")
+def list_work_orders(
+    _role: StaffDep,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+    status: StatusFilter = None,
+    group: GroupFilter = None,
+    limit: Limit = 1000,
+) -> list[dict[str, object]]:
+    """Return work orders, oldest first, filtered by state and service group."""
+    tz = _staff.ZoneInfo(settings.timezone)
+    orders = _query(store, catalogue, status, group, limit)
+    return [_staff.work_order_out(wo, catalogue, tz) for wo in orders]
+
+
+@router.get(".geojson", response_model=FeatureCollection, summary="Work orders as GeoJSON points")
+def work_orders_geojson(
+    _role: StaffDep,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+    status: StatusFilter = None,
+    group: GroupFilter = None,
+    limit: Limit = 1000,
+) -> dict[str, object]:
+    """Return the filtered work orders as a GeoJSON FeatureCollection (EPSG:4326)."""
+    tz = _staff.ZoneInfo(settings.timezone)
+    orders = _query(store, catalogue, status, group, limit)
+    return _staff.work_orders_geojson(orders, catalogue, tz)
+
+
+@router.get(
+    "/{work_order_id}",
+    response_model=WorkOrderOut,
+    summary="One work order",
+    responses={404: {"model": Problem}},
+)
+def get_work_order(
+    work_order_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    _role: StaffDep,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+) -> dict[str, object]:
+    """Return one work order with its member request ids."""
+    wo = store.get_work_order(work_order_id)
+    return _staff.work_order_out(wo, catalogue, _staff.ZoneInfo(settings.timezone))
+
+
+@router.post(
+    "/{work_order_id}/status",
+    response_model=WorkOrderOut,
+    summary="Change a work order's status",
+    responses={404: {"model": Problem}, 409: {"model": Problem}},
+)
+def change_status(
+    work_order_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    change: StatusChange,
+    _role: DispatcherDep,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+) -> dict[str, object]:
+    """Move a work order to another state; closing it closes its requests with the note.
+
+    Open states may move to any state; a closed or fixed work order cannot change (409).
+    """
+    from api._workflow import apply_status
+
+    wo = apply_status(
+        store,
+        catalogue,
+        work_order_id,
+        status=change.status,
+        note=change.note,
+        closure_category=change.closure_category,
+        timezone=settings.timezone,
+    )
+    return _staff.work_order_out(wo, catalogue, _staff.ZoneInfo(settings.timezone))
