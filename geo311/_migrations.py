@@ -18,8 +18,23 @@ def _v1(conn: Connection) -> None:
     )
 
 
+def _v2(conn: Connection) -> None:
+    # Work-order anchors (the first report's point). A database created after this column was
+    # added to the table definition already has it from step 1.
+    have = {c["name"] for c in sa.inspect(conn).get_columns("work_orders")}
+    for name in ("anchor_lat", "anchor_lon"):
+        if name not in have:
+            conn.execute(sa.text(f"ALTER TABLE work_orders ADD COLUMN {name} FLOAT"))
+    conn.execute(
+        sa.text(
+            "UPDATE work_orders SET anchor_lat = lat, anchor_lon = lon WHERE anchor_lat IS NULL"
+        )
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "service requests, import runs and rejects, work orders, plans", _v1),
+    (2, "work-order anchor point (anchor_lat, anchor_lon)", _v2),
 ]
 
 

@@ -147,9 +147,7 @@ class Catalogue:
         return self._boston_index().get(boston_type.strip().lower())
 
     def _boston_index(self) -> dict[str, Service]:
-        return {
-            t.strip().lower(): s for s in self.services.values() for t in s.boston_types
-        }
+        return {t.strip().lower(): s for s in self.services.values() for t in s.boston_types}
 
     def open_state_codes(self) -> list[str]:
         """Return the codes of every state in the open group."""

@@ -21,11 +21,13 @@ from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from geo311.catalogue import OTHER_SERVICE_CODE, Catalogue
 from geo311.errors import InputError
 from geo311.model import PLACEHOLDER_LAT, PLACEHOLDER_LON
-from geo311.store import Store
+from geo311.store import REQUEST_COLUMNS, Store
 
 BOSTON_SOURCE = "boston"
 OPEN311_SOURCE = "open311"
@@ -78,7 +80,12 @@ class Reject:
 
     def as_dict(self) -> dict[str, Any]:
         """Return the reject as a plain dict (the rejects CSV's columns)."""
-        return {"row_number": self.row_number, "field": self.field, "reason": self.reason, "raw": self.raw}
+        return {
+            "row_number": self.row_number,
+            "field": self.field,
+            "reason": self.reason,
+            "raw": self.raw,
+        }
 
 
 @dataclass
@@ -139,7 +146,7 @@ class ImportSummary:
 
 @dataclass
 class _Batch:
-    rows: list[dict[str, Any]]
+    frame: pd.DataFrame  # good rows, columns = store.REQUEST_COLUMNS, times tz-aware UTC
     rejects: list[Reject]
 
 
@@ -178,7 +185,9 @@ def _row_hash(values: Sequence[str]) -> str:
 def _parse_times(col: pd.Series, fmt: str | None, tz: str) -> pd.Series:
     text = col.str.strip()
     if fmt is not None:
-        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        arrow = pa.array(text.tolist(), type=pa.string())
+        stamps = pc.strptime(arrow, format=fmt, unit="s", error_is_null=True)
+        parsed = pd.Series(stamps.to_numpy(zero_copy_only=False), index=col.index)
     else:
         parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=False)
     if getattr(parsed.dt, "tz", None) is None:
@@ -186,11 +195,26 @@ def _parse_times(col: pd.Series, fmt: str | None, tz: str) -> pd.Series:
     return parsed.dt.tz_convert(UTC)
 
 
-def _py_datetimes(series: pd.Series) -> list[datetime | None]:
-    out: list[datetime | None] = []
-    for v in series.array:
-        out.append(None if v is pd.NaT or pd.isna(v) else v.to_pydatetime())
-    return out
+_TIME_COLUMNS = ("requested_datetime", "updated_datetime", "expected_datetime", "closed_datetime")
+
+
+def rows_to_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Return request rows (dicts of column values) as a frame of the store's columns.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        Rows as made by :func:`open311_record_to_row` or :func:`geo311.store.request_to_row`.
+
+    Returns
+    -------
+    DataFrame
+        One row per request; time columns are tz-aware UTC.
+    """
+    frame = pd.DataFrame(list(rows), columns=list(REQUEST_COLUMNS))
+    for col in _TIME_COLUMNS:
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    return frame
 
 
 class _BostonBatcher:
@@ -215,8 +239,11 @@ class _BostonBatcher:
         self.display = {c: header[i].strip() for c, i in self.index.items()}
         self.seen_ids: dict[str, int] = {}
         self.unknown_types: Counter[str] = Counter()
-        types = {t.lower(): s for s in catalogue.services.values() for t in s.boston_types}
-        self.type_lookup = types
+        self.type_codes = {
+            t.lower(): s.code for s in catalogue.services.values() for t in s.boston_types
+        }
+        self.sla_hours = {s.code: s.sla_hours for s in catalogue.services.values()}
+        self.service_names = {s.code: s.name for s in catalogue.services.values()}
 
     def col(self, df: pd.DataFrame, name: str) -> pd.Series:
         if name in self.index:
@@ -229,26 +256,36 @@ class _BostonBatcher:
         reason = np.full(n, "", dtype=object)
         fieldname = np.full(n, "", dtype=object)
 
-        def reject(mask: np.ndarray, fld: str, why: pd.Series | np.ndarray | str) -> None:
+        def reject(mask: np.ndarray, fld: str, why: str, values: Any = None) -> None:
+            """Reject rows in ``mask`` not yet rejected; ``why`` may format the value as ``{v}``."""
             m = mask & (reason == "")
             if not m.any():
                 return
             fieldname[m] = self.display.get(fld, fld)
-            reason[m] = why[m] if not isinstance(why, str) else why
+            if values is None:
+                reason[m] = why
+            else:
+                vals = np.asarray(values, dtype=object)
+                for i in np.flatnonzero(m):
+                    reason[i] = why.format(v=vals[i])
 
         ids = self.col(df, "case_enquiry_id").str.strip()
-        reject((ids == "").to_numpy(), "case_enquiry_id", "missing case id; every row needs its own CASE_ENQUIRY_ID")
+        reject(
+            (ids == "").to_numpy(),
+            "case_enquiry_id",
+            "missing case id; every row needs its own CASE_ENQUIRY_ID",
+        )
 
         # A row duplicating an id seen earlier in the same file is rejected (the first one wins).
         dup_reason = np.full(n, "", dtype=object)
-        for i, rid in enumerate(ids.array):
-            if not rid or reason[i]:
-                continue
-            if rid in self.seen_ids:
-                dup_reason[i] = f"duplicate CASE_ENQUIRY_ID {rid}: same id as row {self.seen_ids[rid]}; keep one row per case"
-            else:
-                self.seen_ids[rid] = line_numbers[i]
-        reject(dup_reason != "", "case_enquiry_id", dup_reason)
+        seen = self.seen_ids
+        for i, rid in enumerate(ids.tolist()):
+            first = seen.setdefault(rid, line_numbers[i])
+            if first != line_numbers[i] and rid and not reason[i]:
+                dup_reason[i] = (
+                    f"duplicate CASE_ENQUIRY_ID {rid}: same id as row {first}; keep one row per case"
+                )
+        reject(dup_reason != "", "case_enquiry_id", "{v}", dup_reason)
 
         fmt_hint = "MM/DD/YYYY hh:mm:ss AM" if self.upper else "YYYY-MM-DD hh:mm:ss"
         times: dict[str, pd.Series] = {}
@@ -256,15 +293,20 @@ class _BostonBatcher:
             raw = self.col(df, name).fillna("").astype(str)
             parsed = _parse_times(raw, self.time_format, self.tz)
             bad = (raw.str.strip() != "").to_numpy() & parsed.isna().to_numpy()
-            why = np.array([f"unparseable date {v!r}; write it as {fmt_hint}" for v in raw.array], dtype=object)
-            reject(bad, name, why)
+            reject(bad, name, "unparseable date {v!r}; write it as " + fmt_hint, raw)
             times[name] = parsed
-        reject(times["open_dt"].isna().to_numpy(), "open_dt", f"missing open time; write it as {fmt_hint}")
+        reject(
+            times["open_dt"].isna().to_numpy(),
+            "open_dt",
+            f"missing open time; write it as {fmt_hint}",
+        )
         # Crews logging their own repairs close cases seconds "before" opening them (clock
         # skew): within CLOCK_SKEW the close time is taken as the open time.
         gap = times["closed_dt"] - times["open_dt"]
         close_before = (gap < -CLOCK_SKEW).fillna(False).to_numpy()
-        reject(close_before, "closed_dt", "closed before it was opened; check OPEN_DT and CLOSED_DT")
+        reject(
+            close_before, "closed_dt", "closed before it was opened; check OPEN_DT and CLOSED_DT"
+        )
         skewed = ((gap < pd.Timedelta(0)) & (gap >= -CLOCK_SKEW)).fillna(False)
         times["closed_dt"] = times["closed_dt"].where(~skewed, times["open_dt"])
 
@@ -272,13 +314,20 @@ class _BostonBatcher:
         lon_raw = self.col(df, "longitude").fillna("").astype(str).str.strip()
         lat = pd.to_numeric(lat_raw, errors="coerce")
         lon = pd.to_numeric(lon_raw, errors="coerce")
-        for raw, val, name, lo, hi in ((lat_raw, lat, "latitude", -90, 90), (lon_raw, lon, "longitude", -180, 180)):
+        for raw, val, name, lo, hi in (
+            (lat_raw, lat, "latitude", -90, 90),
+            (lon_raw, lon, "longitude", -180, 180),
+        ):
             not_number = (raw != "").to_numpy() & val.isna().to_numpy()
-            why = np.array([f"{v!r} is not a number; give decimal degrees" for v in raw.array], dtype=object)
-            reject(not_number, name, why)
+            reject(not_number, name, "{v!r} is not a number; give decimal degrees", raw)
             out = ((val < lo) | (val > hi)).fillna(False).to_numpy()
-            why = np.array([f"{v} is outside {lo}..{hi}; give decimal degrees (EPSG:4326)" for v in val.array], dtype=object)
-            reject(out, name, why)
+            bounds = f"{lo}..{hi}"
+            reject(
+                out,
+                name,
+                "{v} is outside " + bounds + "; give decimal degrees (EPSG:4326)",
+                val,
+            )
         one_only = (lat.isna() != lon.isna()).to_numpy()
         reject(one_only, "latitude", "latitude and longitude must both be given or both be empty")
 
@@ -286,83 +335,94 @@ class _BostonBatcher:
         reject((types == "").to_numpy(), "type", "missing TYPE; give the Boston request type")
         status_raw = self.col(df, "case_status").fillna("").astype(str).str.strip().str.lower()
         bad_status = ~status_raw.isin(["open", "closed"]).to_numpy()
-        why = np.array([f"status {v!r} is neither Open nor Closed" for v in status_raw.array], dtype=object)
-        reject(bad_status, "case_status", why)
+        reject(
+            bad_status,
+            "case_status",
+            "status {v!r} is neither Open nor Closed",
+            status_raw,
+        )
 
-        placeholder = ((lat.round(4) == PLACEHOLDER_LAT) & (lon.round(4) == PLACEHOLDER_LON)).to_numpy()
+        placeholder = (
+            (lat.round(4) == PLACEHOLDER_LAT) & (lon.round(4) == PLACEHOLDER_LON)
+        ).to_numpy()
         no_point = (lat.isna() | lon.isna()).to_numpy()
         needs_geo = placeholder | no_point
 
         closure = self.col(df, "closure_reason").fillna("").astype(str).str.strip()
-        locations = self.col(df, "location").fillna("").astype(str).str.strip()
-        zips = self.col(df, "location_zipcode").fillna("").astype(str).str.strip()
-        hoods = self.col(df, "neighborhood").fillna("").astype(str).str.strip()
-        channels = self.col(df, "source").fillna("").astype(str).str.strip()
-        titles = self.col(df, "case_title").fillna("").astype(str).str.strip()
+        good = reason == ""
+        rejects = [
+            Reject(line_numbers[i], str(fieldname[i]), str(reason[i]), ",".join(records[i]))
+            for i in np.flatnonzero(~good)
+        ]
+        if not good.any():
+            return _Batch(pd.DataFrame(columns=list(REQUEST_COLUMNS)), rejects)
 
-        opened = _py_datetimes(times["open_dt"])
-        target = _py_datetimes(times["target_dt"])
-        closed = _py_datetimes(times["closed_dt"])
+        def keep(series: pd.Series) -> pd.Series:
+            return series[good].reset_index(drop=True)
 
-        rows: list[dict[str, Any]] = []
-        rejects: list[Reject] = []
-        for i in range(n):
-            rec = records[i]
-            if reason[i]:
-                rejects.append(Reject(line_numbers[i], str(fieldname[i]), str(reason[i]), ",".join(rec)))
-                continue
-            btype = types.iat[i]
-            service = self.type_lookup.get(btype.lower())
-            if service is None:
-                service = self.catalogue.services[OTHER_SERVICE_CODE]
-                self.unknown_types[btype] += 1
-            is_open = status_raw.iat[i] == "open"
-            category = closure.iat[i]
-            state = "open" if is_open else CLOSURE_STATES.get(category.lower(), "closed")
-            requested = opened[i]
-            assert requested is not None
-            expected = target[i] or requested + timedelta(hours=service.sla_hours)
-            closed_at = None if is_open else closed[i]
-            notes = ""
-            if not is_open:
-                notes = category or "Closed"
-                if closed_at is not None:
-                    notes += f" on {closed_at.astimezone().strftime('%Y-%m-%d')}"
-            zipcode = zips.iat[i]
-            if zipcode:
-                zipcode = zipcode.split(".")[0].zfill(5)
-            geo = bool(needs_geo[i])
-            rows.append(
-                {
-                    "service_request_id": ids.iat[i],
-                    "source": BOSTON_SOURCE,
-                    "source_id": ids.iat[i],
-                    "service_code": service.code,
-                    "service_name": service.name,
-                    "source_type": btype,
-                    "status": state,
-                    "status_notes": notes,
-                    "description": titles.iat[i],
-                    "requested_datetime": requested,
-                    "updated_datetime": closed_at or requested,
-                    "expected_datetime": expected,
-                    "closed_datetime": closed_at,
-                    "address": " ".join(locations.iat[i].split()),
-                    "zipcode": zipcode,
-                    "lat": None if geo else float(lat.iat[i]),
-                    "lon": None if geo else float(lon.iat[i]),
-                    "media_url": "",
-                    "channel": channels.iat[i],
-                    "neighborhood": hoods.iat[i],
-                    "closure_category": "" if is_open else (category or "Case Closed"),
-                    "needs_geocoding": geo,
-                    "geocode_match_type": "",
-                    "geocode_score": None,
-                    "work_order_id": None,
-                    "row_hash": _row_hash(rec),
-                }
-            )
-        return _Batch(rows, rejects)
+        btype = keep(types)
+        codes = btype.str.lower().map(self.type_codes)
+        unknown = codes.isna()
+        if unknown.any():
+            self.unknown_types.update(btype[unknown].tolist())
+        codes = codes.fillna(OTHER_SERVICE_CODE).astype(object)
+        is_open = keep(status_raw) == "open"
+        category = keep(closure)
+        state = category.str.lower().map(CLOSURE_STATES).fillna("closed").astype(object)
+        state = state.where(~is_open, "open")
+        requested = keep(times["open_dt"])
+        sla = pd.to_timedelta(codes.map(self.sla_hours).astype(float), unit="h")
+        expected = keep(times["target_dt"]).fillna(requested + sla)
+        closed_at = keep(times["closed_dt"]).where(~is_open)
+        category = category.where(category != "", "Case Closed").where(~is_open, "")
+        closed_day = closed_at.dt.tz_convert(self.tz).dt.strftime("%Y-%m-%d")
+        notes = (category + " on " + closed_day.fillna("")).where(closed_at.notna(), category)
+        zipcode = keep(self.col(df, "location_zipcode")).fillna("").astype(str).str.strip()
+        zipcode = zipcode.str.replace(r"\.0*$", "", regex=True)
+        zipcode = zipcode.where(zipcode == "", zipcode.str.zfill(5))
+        geo = pd.Series(needs_geo[good])
+        ids_good = keep(ids)
+        raw_good = df[good].reset_index(drop=True)
+        row_hash = pd.util.hash_pandas_object(raw_good, index=False).map("{:016x}".format)
+        frame = pd.DataFrame(
+            {
+                "service_request_id": ids_good,
+                "source": BOSTON_SOURCE,
+                "source_id": ids_good,
+                "service_code": codes,
+                "service_name": codes.map(self.service_names),
+                "source_type": btype,
+                "status": state,
+                "status_notes": notes,
+                "description": keep(self.col(df, "case_title")).fillna("").astype(str).str.strip(),
+                "requested_datetime": requested,
+                "updated_datetime": closed_at.fillna(requested),
+                "expected_datetime": expected,
+                "closed_datetime": closed_at,
+                "address": keep(self.col(df, "location"))
+                .fillna("")
+                .astype(str)
+                .str.replace(r"\s+", " ", regex=True)
+                .str.strip(),
+                "zipcode": zipcode,
+                "lat": keep(lat).where(~geo),
+                "lon": keep(lon).where(~geo),
+                "media_url": "",
+                "channel": keep(self.col(df, "source")).fillna("").astype(str).str.strip(),
+                "neighborhood": keep(self.col(df, "neighborhood"))
+                .fillna("")
+                .astype(str)
+                .str.strip(),
+                "closure_category": category,
+                "needs_geocoding": geo,
+                "geocode_match_type": "",
+                "geocode_score": np.nan,
+                "work_order_id": pd.array([None] * len(ids_good), dtype="Int64"),
+                "row_hash": row_hash,
+            },
+            columns=list(REQUEST_COLUMNS),
+        )
+        return _Batch(frame, rejects)
 
 
 def _iter_boston_batches(
@@ -387,7 +447,7 @@ def _iter_boston_batches(
             early.append(Reject(reader.line_num, "row", f"malformed CSV: {exc}; fix the quoting"))
             continue
         line = reader.line_num
-        if not rec or all(not v.strip() for v in rec):
+        if not rec or (len(rec) == 1 and not rec[0].strip()):
             early.append(Reject(line, "row", "empty line; remove it"))
         elif len(rec) != width:
             early.append(
@@ -409,7 +469,7 @@ def _iter_boston_batches(
             yield batch, batcher
             records, lines, early = [], [], []
     if records or early:
-        batch = batcher.process(records, lines) if records else _Batch([], [])
+        batch = batcher.process(records, lines) if records else _Batch(rows_to_frame([]), [])
         batch.rejects[:0] = early
         on_rows(len(records) + len(early))
         yield batch, batcher
@@ -417,11 +477,15 @@ def _iter_boston_batches(
 
 def _parse_iso(value: Any, fld: str, tz: str) -> datetime:
     if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{fld} is missing; give an ISO 8601 time such as 2015-10-06T07:00:00-04:00", field=fld)
+        raise InputError(
+            f"{fld} is missing; give an ISO 8601 time such as 2015-10-06T07:00:00-04:00", field=fld
+        )
     try:
         ts = pd.Timestamp(value.strip())
     except (ValueError, TypeError):
-        raise InputError(f"{fld} {value!r} is not an ISO 8601 time (e.g. 2015-10-06T07:00:00-04:00)", field=fld) from None
+        raise InputError(
+            f"{fld} {value!r} is not an ISO 8601 time (e.g. 2015-10-06T07:00:00-04:00)", field=fld
+        ) from None
     if ts.tzinfo is None:
         ts = ts.tz_localize(tz)
     return ts.tz_convert(UTC).to_pydatetime()
@@ -453,7 +517,9 @@ def open311_record_to_row(record: dict[str, Any], catalogue: Catalogue, tz: str)
         raise InputError("each element must be a JSON object of GeoReport v2 fields", field="row")
     rid = str(record.get("service_request_id") or "").strip()
     if not rid:
-        raise InputError("service_request_id is missing; every request needs one", field="service_request_id")
+        raise InputError(
+            "service_request_id is missing; every request needs one", field="service_request_id"
+        )
     code = str(record.get("service_code") or "").strip()
     if code not in catalogue.services:
         raise InputError(
@@ -462,7 +528,11 @@ def open311_record_to_row(record: dict[str, Any], catalogue: Catalogue, tz: str)
         )
     service = catalogue.services[code]
     requested = _parse_iso(record.get("requested_datetime"), "requested_datetime", tz)
-    updated = _parse_iso(record["updated_datetime"], "updated_datetime", tz) if record.get("updated_datetime") else None
+    updated = (
+        _parse_iso(record["updated_datetime"], "updated_datetime", tz)
+        if record.get("updated_datetime")
+        else None
+    )
     expected = (
         _parse_iso(record["expected_datetime"], "expected_datetime", tz)
         if record.get("expected_datetime")
@@ -478,7 +548,9 @@ def open311_record_to_row(record: dict[str, Any], catalogue: Catalogue, tz: str)
         try:
             lat, lon = float(lat_v), float(lon_v)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise InputError(f"lat/long {lat_v!r}, {lon_v!r} are not numbers; give decimal degrees", field="lat") from None
+            raise InputError(
+                f"lat/long {lat_v!r}, {lon_v!r} are not numbers; give decimal degrees", field="lat"
+            ) from None
         if not -90 <= lat <= 90:
             raise InputError(f"lat {lat} is outside -90..90; give decimal degrees", field="lat")
         if not -180 <= lon <= 180:
@@ -486,11 +558,16 @@ def open311_record_to_row(record: dict[str, Any], catalogue: Catalogue, tz: str)
     address = str(record.get("address") or "").strip()
     if lat is None and not address:
         raise InputError("a request needs lat and long or an address", field="lat")
-    needs_geo = lat is None or (round(lat, 4) == PLACEHOLDER_LAT and round(lon or 0, 4) == PLACEHOLDER_LON)
+    needs_geo = lat is None or (
+        round(lat, 4) == PLACEHOLDER_LAT and round(lon or 0, 4) == PLACEHOLDER_LON
+    )
     state = catalogue.states[status]
     closed_at = (updated or requested) if not state.is_open else None
     if closed_at is not None and closed_at < requested:
-        raise InputError("updated_datetime of a closed request is before requested_datetime", field="updated_datetime")
+        raise InputError(
+            "updated_datetime of a closed request is before requested_datetime",
+            field="updated_datetime",
+        )
     return {
         "service_request_id": rid,
         "source": OPEN311_SOURCE,
@@ -527,13 +604,16 @@ def _iter_open311_batches(
     try:
         data = json.load(fh)
     except json.JSONDecodeError as exc:
-        raise InputError(f"the file is not valid JSON (line {exc.lineno}): {exc.msg}", field="file") from None
+        raise InputError(
+            f"the file is not valid JSON (line {exc.lineno}): {exc.msg}", field="file"
+        ) from None
     if isinstance(data, dict) and "service_requests" in data:
         data = data["service_requests"]
     if not isinstance(data, list):
         raise InputError("an Open311 file must be a JSON list of requests", field="file")
     seen: dict[str, int] = {}
-    batch = _Batch([], [])
+    rows: list[dict[str, Any]] = []
+    rejects: list[Reject] = []
     for number, record in enumerate(data, start=1):
         try:
             row = open311_record_to_row(record, catalogue, tz)
@@ -544,49 +624,73 @@ def _iter_open311_batches(
                     field="service_request_id",
                 )
             seen[row["service_request_id"]] = number
-            batch.rows.append(row)
+            rows.append(row)
         except InputError as exc:
-            batch.rejects.append(Reject(number, exc.field or "row", str(exc), json.dumps(record, default=str)[:2000]))
-        if len(batch.rows) + len(batch.rejects) >= batch_size:
-            on_rows(len(batch.rows) + len(batch.rejects))
-            yield batch
-            batch = _Batch([], [])
-    on_rows(len(batch.rows) + len(batch.rejects))
-    yield batch
+            raw = json.dumps(record, default=str)[:2000]
+            rejects.append(Reject(number, exc.field or "row", str(exc), raw))
+        if len(rows) + len(rejects) >= batch_size:
+            on_rows(len(rows) + len(rejects))
+            yield _Batch(rows_to_frame(rows), rejects)
+            rows, rejects = [], []
+    on_rows(len(rows) + len(rejects))
+    yield _Batch(rows_to_frame(rows), rejects)
 
 
 def _store_batch(store: Store, run_id: int, batch: _Batch, summary: ImportSummary) -> None:
+    frame = batch.frame
     with store.begin() as conn:
-        by_source: dict[str, list[dict[str, Any]]] = {}
-        for row in batch.rows:
-            by_source.setdefault(row["source"], []).append(row)
-        new_rows: list[dict[str, Any]] = []
-        changed: list[dict[str, Any]] = []
-        for source, rows in by_source.items():
-            existing = store.existing_hashes(conn, source, [r["source_id"] for r in rows])
-            for r in rows:
-                found = existing.get(r["source_id"])
+        is_new = np.ones(len(frame), dtype=bool)
+        is_changed = np.zeros(len(frame), dtype=bool)
+        for source, part in frame.groupby("source", sort=False):
+            existing = store.existing_hashes(conn, str(source), part["source_id"].tolist())
+            if not existing:
+                continue
+            for pos, sid, h in zip(part.index, part["source_id"], part["row_hash"], strict=True):
+                found = existing.get(sid)
                 if found is None:
-                    new_rows.append(r)
-                elif found[1] == r["row_hash"]:
-                    summary.unchanged += 1
-                else:
-                    r["service_request_id"] = found[0]
-                    changed.append(r)
-        store.insert_request_rows(conn, new_rows)
-        store.update_request_rows(conn, changed)
+                    continue
+                is_new[pos] = False
+                if found[1] != h:
+                    is_changed[pos] = True
+                    frame.at[pos, "service_request_id"] = found[0]
+        store.insert_request_frame(conn, frame[is_new])
+        store.update_request_rows(conn, _frame_rows(frame[is_changed]))
         store.add_rejects(conn, run_id, [r.as_dict() for r in batch.rejects])
-    summary.new += len(new_rows)
-    summary.updated += len(changed)
+    summary.new += int(is_new.sum())
+    summary.updated += int(is_changed.sum())
+    summary.unchanged += int((~is_new & ~is_changed).sum())
     summary.rejected += len(batch.rejects)
-    summary.needs_geocoding += sum(1 for r in batch.rows if r["needs_geocoding"])
+    summary.needs_geocoding += int(frame["needs_geocoding"].astype(bool).sum())
     for rj in batch.rejects:
         summary.rejected_by_reason[f"{rj.field}: {_reason_kind(rj.reason)}"] += 1
 
 
+def _frame_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for rec in frame.to_dict("records"):
+        for key, value in rec.items():
+            if value is pd.NaT or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+                rec[key] = None
+            elif isinstance(value, pd.Timestamp):
+                rec[key] = value.to_pydatetime()
+        rows.append({str(k): v for k, v in rec.items()})
+    return rows
+
+
 def _reason_kind(reason: str) -> str:
     # Group reasons in the summary without the row-specific values.
-    for marker in ("unparseable date", "duplicate", "not a number", "is outside", "columns but", "empty line", "missing", "closed before", "not in the catalogue", "neither Open"):
+    for marker in (
+        "unparseable date",
+        "duplicate",
+        "not a number",
+        "is outside",
+        "columns but",
+        "empty line",
+        "missing",
+        "closed before",
+        "not in the catalogue",
+        "neither Open",
+    ):
         if marker in reason:
             return marker
     return reason.split(";")[0][:60]
@@ -610,7 +714,9 @@ def write_rejects_csv(rejects: Sequence[dict[str, Any]], path: str | Path) -> Pa
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=["row_number", "field", "reason", "raw"], extrasaction="ignore")
+        w = csv.DictWriter(
+            fh, fieldnames=["row_number", "field", "reason", "raw"], extrasaction="ignore"
+        )
         w.writeheader()
         for r in rejects:
             w.writerow(r)
@@ -663,7 +769,10 @@ def import_file(
 
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"input file {path} does not exist; give the path of a Boston CSV or Open311 JSON file", field="path")
+        raise InputError(
+            f"input file {path} does not exist; give the path of a Boston CSV or Open311 JSON file",
+            field="path",
+        )
     t0 = time.perf_counter()
     fmt = detect_format(path)
     summary = ImportSummary(path=str(path), format=fmt)
@@ -682,11 +791,14 @@ def import_file(
                 for batch in _iter_open311_batches(fh, catalogue, timezone, batch_size, on_rows):
                     _store_batch(store, run_id, batch, summary)
             else:
-                batcher = None
-                for batch, batcher in _iter_boston_batches(fh, catalogue, timezone, batch_size, on_rows):
+                last = None
+                for batch, batcher in _iter_boston_batches(
+                    fh, catalogue, timezone, batch_size, on_rows
+                ):
                     _store_batch(store, run_id, batch, summary)
-                if batcher is not None:
-                    summary.unknown_types = batcher.unknown_types
+                    last = batcher
+                if last is not None:
+                    summary.unknown_types = last.unknown_types
     finally:
         bar.close()
     summary.seconds = time.perf_counter() - t0

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -90,7 +91,12 @@ requests = sa.Table(
     sa.Index("ix_service_requests_service_requested", "service_code", "requested_datetime"),
     sa.Index("ix_service_requests_requested", "requested_datetime"),
     sa.Index("ix_service_requests_lat_lon", "lat", "lon"),
-    sa.Index("ix_service_requests_needs_geocoding", "needs_geocoding"),
+    sa.Index(
+        "ix_service_requests_needs_geocoding",
+        "needs_geocoding",
+        sqlite_where=sa.text("needs_geocoding"),
+        postgresql_where=sa.text("needs_geocoding"),
+    ),
 )
 
 import_runs = sa.Table(
@@ -131,6 +137,10 @@ work_orders = sa.Table(
     sa.Column("closure_category", sa.String(100), nullable=False, default=""),
     sa.Column("status_notes", sa.Text, nullable=False, default=""),
     sa.Column("failed_repair_of", sa.Integer),
+    # The first report's point: the work order's fixed centre for duplicate matching
+    # (added by schema step 2).
+    sa.Column("anchor_lat", sa.Float),
+    sa.Column("anchor_lon", sa.Float),
     sa.Index("ix_work_orders_status_group", "status", "service_group"),
     sa.Index("ix_work_orders_opened", "opened"),
     sa.Index("ix_work_orders_lat_lon", "lat", "lon"),
@@ -148,6 +158,7 @@ plans = sa.Table(
 )
 
 REQUEST_COLUMNS = tuple(c.name for c in requests.columns)
+_TIME_COLUMN_NAMES = frozenset(c.name for c in requests.columns if isinstance(c.type, UTCDateTime))
 
 
 def _normalise_url(url: str) -> str:
@@ -178,6 +189,8 @@ def make_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA cache_size=-131072")  # 128 MiB page cache: bulk imports
+            cur.execute("PRAGMA temp_store=MEMORY")
             cur.close()
 
         return engine
@@ -344,7 +357,9 @@ class Store:
             yield conn
 
     # -- service requests --------------------------------------------------------------
-    def existing_hashes(self, conn: Connection, source: str, source_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    def existing_hashes(
+        self, conn: Connection, source: str, source_ids: Sequence[str]
+    ) -> dict[str, tuple[str, str]]:
         """Return ``source_id -> (service_request_id, row_hash)`` for ids already stored.
 
         Parameters
@@ -362,16 +377,50 @@ class Store:
             The ids found.
         """
         found: dict[str, tuple[str, str]] = {}
+        mark = "?" if self.dialect == "sqlite" else "%s"
         for start in range(0, len(source_ids), 5000):
             chunk = list(source_ids[start : start + 5000])
-            rows = conn.execute(
-                sa.select(requests.c.source_id, requests.c.service_request_id, requests.c.row_hash)
-                .where(requests.c.source == source)
-                .where(requests.c.source_id.in_(chunk))
+            sql = (
+                "SELECT source_id, service_request_id, row_hash FROM service_requests "
+                f"WHERE source = {mark} AND source_id IN ({', '.join([mark] * len(chunk))})"
             )
-            for sid, rid, h in rows:
+            for sid, rid, h in conn.exec_driver_sql(sql, (source, *chunk)):
                 found[sid] = (rid, h)
         return found
+
+    def insert_request_frame(self, conn: Connection, frame: pd.DataFrame) -> None:
+        """Insert new requests from a frame of :data:`REQUEST_COLUMNS` in one executemany.
+
+        The fast path of the import: values go to the driver as tuples, with the time
+        columns (tz-aware UTC) converted once per column for the dialect.
+
+        Parameters
+        ----------
+        conn : Connection
+            Open connection inside the batch's transaction.
+        frame : DataFrame
+            One row per new request.
+        """
+        if frame.empty:
+            return
+        columns: list[list[Any]] = []
+        for name in REQUEST_COLUMNS:
+            col = frame[name]
+            if name in _TIME_COLUMN_NAMES:
+                utc = pd.to_datetime(col, utc=True)
+                if self.dialect == "sqlite":
+                    text = utc.dt.tz_localize(None).dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+                    columns.append(text.astype(object).where(utc.notna(), None).tolist())
+                else:
+                    values = utc.astype(object).where(utc.notna(), None).tolist()
+                    columns.append([v.to_pydatetime() if v is not None else None for v in values])
+            elif name == "needs_geocoding":
+                columns.append([bool(v) for v in col.tolist()])
+            else:
+                columns.append(col.astype(object).where(col.notna(), None).tolist())
+        marks = ", ".join(["?" if self.dialect == "sqlite" else "%s"] * len(REQUEST_COLUMNS))
+        sql = f"INSERT INTO service_requests ({', '.join(REQUEST_COLUMNS)}) VALUES ({marks})"
+        conn.exec_driver_sql(sql, list(zip(*columns, strict=True)))
 
     def insert_request_rows(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Insert new request rows (dicts from :func:`request_to_row`) in one statement."""
@@ -391,7 +440,9 @@ class Store:
             .where(requests.c.service_request_id == sa.bindparam("_id"))
             .values({c: sa.bindparam(c) for c in cols})
         )
-        conn.execute(stmt, [{"_id": r["service_request_id"], **{c: r[c] for c in cols}} for r in rows])
+        conn.execute(
+            stmt, [{"_id": r["service_request_id"], **{c: r[c] for c in cols}} for r in rows]
+        )
 
     def add_request(self, req: ServiceRequest) -> ServiceRequest:
         """Store one new request (e.g. from an Open311 POST) and return it."""
@@ -511,8 +562,13 @@ class Store:
                 raise NotFoundError(f"service_request_id {service_request_id!r} does not exist")
 
     def set_geocodes(self, results: Iterable[dict[str, Any]]) -> int:
-        """Write geocoding results: dicts with ``service_request_id``, ``lat``, ``lon``,
-        ``geocode_match_type``, ``geocode_score`` and ``needs_geocoding``.
+        """Write geocoding results to the stored requests.
+
+        Parameters
+        ----------
+        results : iterable of dict
+            Dicts with ``service_request_id``, ``lat``, ``lon``, ``geocode_match_type``,
+            ``geocode_score`` and ``needs_geocoding``.
 
         Returns
         -------
@@ -560,7 +616,9 @@ class Store:
                 .values(finished_at=datetime.now(UTC), summary=json.dumps(summary, default=str))
             )
 
-    def add_rejects(self, conn: Connection, import_run_id: int, rejects: Sequence[dict[str, Any]]) -> None:
+    def add_rejects(
+        self, conn: Connection, import_run_id: int, rejects: Sequence[dict[str, Any]]
+    ) -> None:
         """Keep rejected rows with their reason (dicts: row_number, field, reason, raw)."""
         if rejects:
             conn.execute(
@@ -579,7 +637,12 @@ class Store:
 
     # -- plans (JSON documents produced by routing; geo311 only keeps them) -------------
     def save_plan(
-        self, payload: dict[str, Any], *, plan_date: str, kind: str = "plan", parent_plan_id: int | None = None
+        self,
+        payload: dict[str, Any],
+        *,
+        plan_date: str,
+        kind: str = "plan",
+        parent_plan_id: int | None = None,
     ) -> int:
         """Store a plan document (JSON-serialisable dict) and return its id.
 
@@ -638,7 +701,9 @@ class Store:
         """
         with self.begin() as conn:
             res = conn.execute(
-                plans.update().where(plans.c.plan_id == plan_id).values(payload=json.dumps(payload, default=str))
+                plans.update()
+                .where(plans.c.plan_id == plan_id)
+                .values(payload=json.dumps(payload, default=str))
             )
             if res.rowcount == 0:
                 raise NotFoundError(f"plan {plan_id} does not exist")
@@ -697,3 +762,153 @@ class Store:
                 ):
                     members[wid].append(rid)
         return [_row_to_work_order(r, members[r._mapping["work_order_id"]]) for r in rows]
+
+    def lock_work_orders(self, conn: Connection) -> None:
+        """Serialise work-order grouping inside this transaction (PostgreSQL advisory lock).
+
+        SQLite serialises writers itself; the lock is a no-op there.
+        """
+        if self.dialect == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(311003)"))
+
+    def clear_work_orders(self, conn: Connection) -> None:
+        """Delete every work order and unlink every request (before a full rebuild)."""
+        conn.execute(
+            requests.update()
+            .where(requests.c.work_order_id.is_not(None))
+            .values(work_order_id=None)
+        )
+        conn.execute(work_orders.delete())
+
+    def insert_work_orders(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """Insert work-order rows (dicts of ``work_orders`` columns) and return their new ids.
+
+        Ids come back in the order of ``rows``.
+        """
+        if not rows:
+            return []
+        stmt = work_orders.insert().returning(
+            work_orders.c.work_order_id, sort_by_parameter_order=True
+        )
+        return [int(i) for i in conn.execute(stmt, list(rows)).scalars()]
+
+    def update_work_orders(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Update work orders from dicts holding ``work_order_id`` and the columns to change.
+
+        Every dict must name the same columns.
+        """
+        if not rows:
+            return
+        cols = [c for c in rows[0] if c != "work_order_id"]
+        stmt = (
+            work_orders.update()
+            .where(work_orders.c.work_order_id == sa.bindparam("_id"))
+            .values({c: sa.bindparam(c) for c in cols})
+        )
+        conn.execute(stmt, [{"_id": r["work_order_id"], **{c: r[c] for c in cols}} for r in rows])
+
+    def link_requests(self, conn: Connection, links: Sequence[tuple[str, int | None]]) -> None:
+        """Set ``work_order_id`` of requests from ``(service_request_id, work_order_id)`` pairs."""
+        if not links:
+            return
+        stmt = (
+            requests.update()
+            .where(requests.c.service_request_id == sa.bindparam("_id"))
+            .values(work_order_id=sa.bindparam("_wo"))
+        )
+        conn.execute(stmt, [{"_id": rid, "_wo": wo} for rid, wo in links])
+
+    def work_order_anchors_near(
+        self,
+        conn: Connection,
+        *,
+        group: str,
+        bbox: tuple[float, float, float, float],
+        opened_until: datetime,
+        closed_since: datetime,
+    ) -> list[dict[str, Any]]:
+        """Return work orders of a group that may take or flag a new report.
+
+        Parameters
+        ----------
+        conn : Connection
+            Open connection (inside the grouping transaction).
+        group : str
+            Service group.
+        bbox : (min_lon, min_lat, max_lon, max_lat)
+            Box the anchor must lie in.
+        opened_until : datetime
+            Keep work orders opened at or before this time.
+        closed_since : datetime
+            Keep work orders still open or closed at or after this time.
+
+        Returns
+        -------
+        list of dict
+            ``work_order_id``, ``anchor_lat``, ``anchor_lon``, ``closed_datetime``, ``opened``,
+            ``failed_repair_of``, ``status``; by id.
+        """
+        min_lon, min_lat, max_lon, max_lat = bbox
+        c = work_orders.c
+        stmt = (
+            sa.select(
+                c.work_order_id,
+                c.anchor_lat,
+                c.anchor_lon,
+                c.closed_datetime,
+                c.opened,
+                c.failed_repair_of,
+                c.status,
+            )
+            .where(c.service_group == group)
+            .where(c.anchor_lat.between(min_lat, max_lat), c.anchor_lon.between(min_lon, max_lon))
+            .where(c.opened <= opened_until)
+            .where(sa.or_(c.closed_datetime.is_(None), c.closed_datetime >= closed_since))
+            .order_by(c.work_order_id)
+        )
+        return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    def work_order_members(
+        self, conn: Connection, work_order_ids: Sequence[int]
+    ) -> dict[int, list[ServiceRequest]]:
+        """Return the member requests of work orders, each list ordered by time then id."""
+        out: dict[int, list[ServiceRequest]] = {int(i): [] for i in work_order_ids}
+        ids = list(out)
+        for start in range(0, len(ids), 5000):
+            rows = conn.execute(
+                sa.select(requests)
+                .where(requests.c.work_order_id.in_(ids[start : start + 5000]))
+                .order_by(requests.c.requested_datetime, requests.c.service_request_id)
+            )
+            for r in rows:
+                out[int(r._mapping["work_order_id"])].append(_row_to_request(r))
+        return out
+
+    def update_requests_in(
+        self, conn: Connection, service_request_ids: Sequence[str], **values: Any
+    ) -> int:
+        """Set the same column values on several requests; return how many rows changed."""
+        if not service_request_ids:
+            return 0
+        res = conn.execute(
+            requests.update()
+            .where(requests.c.service_request_id.in_(list(service_request_ids)))
+            .values(**values)
+        )
+        return int(res.rowcount)
+
+    def work_order_ids_open_at(
+        self, at: datetime, *, groups: Sequence[str] | None = None
+    ) -> list[int]:
+        """Return ids of work orders opened at or before ``at`` and not closed by then."""
+        c = work_orders.c
+        stmt = (
+            sa.select(c.work_order_id)
+            .where(c.opened <= at)
+            .where(sa.or_(c.closed_datetime.is_(None), c.closed_datetime > at))
+            .order_by(c.opened, c.work_order_id)
+        )
+        if groups is not None:
+            stmt = stmt.where(c.service_group.in_(list(groups)))
+        with self.engine.connect() as conn:
+            return [int(i) for i in conn.execute(stmt).scalars()]

@@ -1,0 +1,196 @@
+"""Service metrics that matter to a public-works department.
+
+Per service (and/or neighbourhood): requests, open, closed, median and 90th-percentile days
+to close, and the share closed within the SLA (``closed_datetime <= expected_datetime``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from geo311.errors import InputError
+from geo311.store import Store
+
+GROUP_COLUMNS = {"service": "service_code", "neighborhood": "neighborhood", "status": "status"}
+_FRAME_COLUMNS = [
+    "service_request_id",
+    "service_code",
+    "neighborhood",
+    "status",
+    "requested_datetime",
+    "expected_datetime",
+    "closed_datetime",
+]
+
+
+def requests_frame(store: Store) -> pd.DataFrame:
+    """Return the stored requests' metric columns as a DataFrame (times tz-aware UTC).
+
+    Parameters
+    ----------
+    store : Store
+        The store to read.
+
+    Returns
+    -------
+    DataFrame
+        One row per request.
+    """
+    frame = pd.DataFrame(store.requests_frame_rows(_FRAME_COLUMNS), columns=_FRAME_COLUMNS)
+    for col in ("requested_datetime", "expected_datetime", "closed_datetime"):
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    return frame
+
+
+def compute_metrics(frame: pd.DataFrame, *, by: Sequence[str] = ("service",)) -> pd.DataFrame:
+    """Compute service metrics from a requests frame.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Columns as returned by :func:`requests_frame`.
+    by : sequence of str, keyword-only
+        Grouping: any of ``service``, ``neighborhood``, ``status``.
+
+    Returns
+    -------
+    DataFrame
+        One row per group plus a final ``all`` row: ``requests``, ``open``, ``closed``,
+        ``median_days_to_close``, ``p90_days_to_close``, ``share_within_sla``.
+
+    Raises
+    ------
+    InputError
+        If ``by`` names an unknown grouping.
+    """
+    unknown = [b for b in by if b not in GROUP_COLUMNS]
+    if unknown:
+        raise InputError(
+            f"by={unknown} is unknown; group by any of {', '.join(GROUP_COLUMNS)}", field="by"
+        )
+    cols = [GROUP_COLUMNS[b] for b in by]
+    work = frame.copy()
+    work["is_closed"] = work["closed_datetime"].notna()
+    work["days_to_close"] = (
+        work["closed_datetime"] - work["requested_datetime"]
+    ).dt.total_seconds() / 86400.0
+    work["within_sla"] = work["is_closed"] & (work["closed_datetime"] <= work["expected_datetime"])
+
+    def summarise(g: pd.DataFrame) -> pd.Series:
+        closed_days = g.loc[g["is_closed"], "days_to_close"]
+        n_closed = int(g["is_closed"].sum())
+        return pd.Series(
+            {
+                "requests": len(g),
+                "open": len(g) - n_closed,
+                "closed": n_closed,
+                "median_days_to_close": float(closed_days.median()) if n_closed else np.nan,
+                "p90_days_to_close": float(closed_days.quantile(0.9)) if n_closed else np.nan,
+                "share_within_sla": float(g["within_sla"].sum() / n_closed) if n_closed else np.nan,
+            }
+        )
+
+    if cols:
+        table = work.groupby(cols, sort=True)[list(work.columns)].apply(summarise).reset_index()
+    else:
+        table = pd.DataFrame()
+    total = summarise(work).to_frame().T
+    for c in cols:
+        total[c] = "all"
+    table = pd.concat([table, total[cols + list(total.columns.drop(cols))]], ignore_index=True)
+    for c in ("requests", "open", "closed"):
+        table[c] = table[c].astype(int)
+    return table.rename(columns={v: k for k, v in GROUP_COLUMNS.items() if v in cols})
+
+
+def service_metrics(store: Store, *, by: Sequence[str] = ("service",)) -> pd.DataFrame:
+    """Compute the service metrics of every stored request.
+
+    Parameters
+    ----------
+    store : Store
+        The store to read.
+    by : sequence of str, keyword-only
+        Grouping (see :func:`compute_metrics`).
+
+    Returns
+    -------
+    DataFrame
+        The metrics table.
+    """
+    return compute_metrics(requests_frame(store), by=by)
+
+
+def backlog_by_age(
+    frame: pd.DataFrame, *, at: datetime, bins_days: Sequence[float] = (0, 1, 2, 7, 14, 30, 90)
+) -> pd.DataFrame:
+    """Count requests open at ``at`` per service by age bucket.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Columns as returned by :func:`requests_frame`.
+    at : datetime
+        The moment (timezone-aware).
+    bins_days : sequence of float, keyword-only
+        Bucket edges in days; the last bucket is open-ended.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``service``, ``age``, ``open`` (count).
+    """
+    if at.tzinfo is None:
+        raise InputError("at must be timezone-aware (e.g. 2015-10-06T07:00-04:00)", field="at")
+    at_ts = pd.Timestamp(at).tz_convert("UTC")
+    is_open = (frame["requested_datetime"] <= at_ts) & (
+        frame["closed_datetime"].isna() | (frame["closed_datetime"] > at_ts)
+    )
+    open_now = frame.loc[is_open].copy()
+    age = (at_ts - open_now["requested_datetime"]).dt.total_seconds() / 86400.0
+    edges = [*bins_days, np.inf]
+    labels = [
+        f"{edges[i]:g}-{edges[i + 1]:g} d" if np.isfinite(edges[i + 1]) else f">{edges[i]:g} d"
+        for i in range(len(edges) - 1)
+    ]
+    open_now["age"] = pd.cut(age, bins=edges, labels=labels, right=False)
+    table = (
+        open_now.groupby(["service_code", "age"], observed=False)
+        .size()
+        .rename("open")
+        .reset_index()
+    )
+    return table.rename(columns={"service_code": "service"})
+
+
+def format_metrics_table(table: pd.DataFrame) -> str:
+    """Return the metrics table as aligned text for the terminal.
+
+    Parameters
+    ----------
+    table : DataFrame
+        As returned by :func:`compute_metrics`.
+
+    Returns
+    -------
+    str
+        The table, days with one decimal and shares as percentages.
+    """
+    shown = table.copy()
+    for c in ("median_days_to_close", "p90_days_to_close"):
+        shown[c] = shown[c].map(lambda v: "-" if pd.isna(v) else f"{v:.1f}")
+    shown["share_within_sla"] = shown["share_within_sla"].map(
+        lambda v: "-" if pd.isna(v) else f"{100 * v:.1f}%"
+    )
+    shown = shown.rename(
+        columns={
+            "median_days_to_close": "median days",
+            "p90_days_to_close": "p90 days",
+            "share_within_sla": "within SLA",
+        }
+    )
+    return shown.to_string(index=False)
