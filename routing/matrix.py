@@ -73,7 +73,9 @@ class RoutePath:
     origin, destination : Snap
         The two points.
     nodes : list of int
-        OSM ids of the street nodes passed, in order (empty when both are on one edge).
+        OSM ids of the street nodes the path passes, in order: the start node of an edge
+        driven from its start and the end node of an edge driven to its end (empty when
+        both points lie on one edge between its nodes).
     edges : list of PathEdge
         The (partial) edges driven, in order.
     duration_s, distance_m : float
@@ -189,20 +191,22 @@ class TravelTimeMatrix:
         edges: list[PathEdge] = []
         nodes: list[int] = []
         for pos in steps:
-            col = int(s.csr.indices[pos])
-            if col < s.n_graph:
-                nodes.append(int(g.node_ids[col]))
             e = int(s.edge[pos])
-            if e < 0:  # a zero-length attachment of a point that sits on a node
-                continue
             f0, f1 = float(s.f0[pos]), float(s.f1[pos])
+            if e < 0 or (f1 - f0 <= _NODE_EPS and len(steps) > 1):
+                continue  # a zero-length attachment of a point that sits on a node
+            u, v = int(g.node_ids[g.edge_u[e]]), int(g.node_ids[g.edge_v[e]])
+            if f0 <= _NODE_EPS and (not nodes or nodes[-1] != u):
+                nodes.append(u)
+            if f1 >= 1.0 - _NODE_EPS:
+                nodes.append(v)
             coords = g.edge_coords(e, f0, f1)
             b0, b1 = _bearings(coords) if (f0, f1) != (0.0, 1.0) else g.edge_bearings(e)
             edges.append(
                 PathEdge(
                     edge=e,
-                    u=int(g.node_ids[g.edge_u[e]]),
-                    v=int(g.node_ids[g.edge_v[e]]),
+                    u=u,
+                    v=v,
                     key=int(g.edge_key[e]),
                     name=g.edge_name[e],
                     highway=g.edge_highway[e],
