@@ -1,0 +1,99 @@
+"""Service metrics: days to close, percentiles, share within SLA, backlog by age."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from geo311.errors import InputError
+from geo311.metrics import backlog_by_age, compute_metrics, format_metrics_table, service_metrics
+from geo311.model import ServiceRequest
+from geo311.store import Store
+
+T0 = datetime(2015, 10, 1, 12, tzinfo=UTC)
+
+
+def frame(rows: list[tuple[str, str, float, float | None, float]]) -> pd.DataFrame:
+    """rows: (service, neighborhood, opened_day, closed_day or None, due_day)."""
+    records = []
+    for i, (svc, hood, opened, closed, due) in enumerate(rows):
+        records.append(
+            {
+                "service_request_id": str(i),
+                "service_code": svc,
+                "neighborhood": hood,
+                "status": "open" if closed is None else "fixed",
+                "requested_datetime": T0 + timedelta(days=opened),
+                "expected_datetime": T0 + timedelta(days=due),
+                "closed_datetime": None if closed is None else T0 + timedelta(days=closed),
+            }
+        )
+    out = pd.DataFrame(records)
+    for c in ("requested_datetime", "expected_datetime", "closed_datetime"):
+        out[c] = pd.to_datetime(out[c], utc=True)
+    return out
+
+
+def test_days_to_close_and_sla_share_by_hand() -> None:
+    data = frame(
+        [
+            ("pothole", "Back Bay", 0, 1, 2),  # 1 day, within SLA
+            ("pothole", "Back Bay", 0, 3, 2),  # 3 days, late
+            ("pothole", "South End", 0, 2, 2),  # 2 days, exactly on time counts as within
+            ("pothole", "South End", 0, None, 2),  # open
+            ("streetlight_outage", "Back Bay", 0, 10, 15),
+        ]
+    )
+    table = compute_metrics(data, by=["service"]).set_index("service")
+    pot = table.loc["pothole"]
+    assert (pot["requests"], pot["open"], pot["closed"]) == (4, 1, 3)
+    assert pot["median_days_to_close"] == pytest.approx(2.0)
+    assert pot["p90_days_to_close"] == pytest.approx(2.8)  # linear interpolation of 1, 2, 3
+    assert pot["share_within_sla"] == pytest.approx(2 / 3)
+    assert table.loc["all", "requests"] == 5
+    by_hood = compute_metrics(data, by=["service", "neighborhood"])
+    row = by_hood[(by_hood.service == "pothole") & (by_hood.neighborhood == "South End")].iloc[0]
+    assert (row["requests"], row["share_within_sla"]) == (2, 1.0)
+    assert "66.7%" in format_metrics_table(table.reset_index())
+
+
+def test_unknown_grouping_is_named() -> None:
+    with pytest.raises(InputError, match="ward"):
+        compute_metrics(frame([("pothole", "x", 0, 1, 2)]), by=["ward"])
+
+
+def test_backlog_by_age_counts_what_was_open_then() -> None:
+    data = frame(
+        [
+            ("pothole", "x", 0, None, 2),  # open, 10 days old at T0+10
+            ("pothole", "x", 9.5, None, 12),  # open, half a day old
+            ("pothole", "x", 0, 5, 2),  # closed before: not in the backlog
+            ("pothole", "x", 11, None, 13),  # reported later: not yet in the backlog
+        ]
+    )
+    table = backlog_by_age(data, at=T0 + timedelta(days=10))
+    counts = dict(zip(table["age"].astype(str), table["open"], strict=True))
+    assert counts["0-1 d"] == 1 and counts["7-14 d"] == 1 and sum(counts.values()) == 2
+    with pytest.raises(InputError, match="timezone-aware"):
+        backlog_by_age(data, at=datetime(2015, 10, 1))
+
+
+def test_service_metrics_reads_the_store(store: Store) -> None:
+    store.add_request(
+        ServiceRequest(
+            service_request_id="1",
+            service_code="pothole",
+            status="fixed",
+            requested_datetime=T0,
+            closed_datetime=T0 + timedelta(hours=12),
+            expected_datetime=T0 + timedelta(hours=48),
+            source="t",
+            source_id="1",
+            neighborhood="Back Bay",
+        )
+    )
+    table = service_metrics(store, by=["neighborhood"]).set_index("neighborhood")
+    assert table.loc["Back Bay", "median_days_to_close"] == pytest.approx(0.5)
+    assert table.loc["Back Bay", "share_within_sla"] == 1.0

@@ -1,0 +1,124 @@
+"""The store on SQLite and on the real local PostgreSQL: same assertions on both."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from geo311.errors import NotFoundError
+from geo311.model import ServiceRequest
+from geo311.store import Store, request_to_row
+
+T0 = datetime(2015, 10, 6, 11, 0, tzinfo=UTC)
+
+
+def make_request(
+    rid: str, *, minutes: int = 0, code: str = "pothole", status: str = "open"
+) -> ServiceRequest:
+    return ServiceRequest(
+        service_request_id=rid,
+        service_code=code,
+        status=status,
+        requested_datetime=T0 + timedelta(minutes=minutes),
+        source="test",
+        source_id=rid,
+        lat=42.35 + minutes * 1e-4,
+        long=-71.08,
+        address=f"{minutes} Boylston St",
+        expected_datetime=T0 + timedelta(hours=48),
+    )
+
+
+def test_schema_is_versioned_and_migrate_is_idempotent(store: Store) -> None:
+    assert store.schema_version() >= 1
+    assert store.migrate() == store.schema_version()
+    tables = set(sa.inspect(store.engine).get_table_names())
+    assert {"service_requests", "work_orders", "import_runs", "import_rejects", "plans"} <= tables
+
+
+def test_round_trip_keeps_fields_and_timezone(store: Store) -> None:
+    local = timezone(timedelta(hours=-4))
+    req = make_request("r1").with_changes(
+        requested_datetime=datetime(2015, 10, 6, 7, 0, tzinfo=local),
+        description="deep",
+        media_url="http://x/y.jpg",
+    )
+    store.add_request(req)
+    back = store.get_request("r1")
+    assert back.requested_datetime == req.requested_datetime  # same instant
+    assert back.requested_datetime.utcoffset() == timedelta(0)
+    assert (back.description, back.media_url, back.lat, back.long) == (
+        "deep",
+        "http://x/y.jpg",
+        req.lat,
+        req.long,
+    )
+
+
+def test_naive_datetimes_are_refused(store: Store) -> None:
+    req = make_request("r1").with_changes(requested_datetime=datetime(2015, 10, 6, 7, 0))
+    with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+        store.add_request(req)
+
+
+def test_query_filters(store: Store) -> None:
+    with store.begin() as conn:
+        store.insert_request_rows(
+            conn,
+            [
+                request_to_row(make_request("a", minutes=0)),
+                request_to_row(make_request("b", minutes=10, code="streetlight_outage")),
+                request_to_row(make_request("c", minutes=20, status="fixed")),
+            ],
+        )
+    assert [r.service_request_id for r in store.query_requests()] == ["a", "b", "c"]
+    assert [r.service_request_id for r in store.query_requests(newest_first=True, limit=2)] == [
+        "c",
+        "b",
+    ]
+    assert [r.service_request_id for r in store.query_requests(service_codes=["pothole"])] == [
+        "a",
+        "c",
+    ]
+    assert [r.service_request_id for r in store.query_requests(statuses=["open"])] == ["a", "b"]
+    window = store.query_requests(start=T0 + timedelta(minutes=5), end=T0 + timedelta(minutes=20))
+    assert [r.service_request_id for r in window] == ["b"]
+    assert [r.service_request_id for r in store.query_requests(ids=["c", "a"])] == ["a", "c"]
+    assert store.count_requests() == 3
+
+
+def test_unique_source_id(store: Store) -> None:
+    store.add_request(make_request("a"))
+    with pytest.raises(sa.exc.IntegrityError):
+        store.add_request(make_request("a"))
+
+
+def test_missing_objects_raise_not_found(store: Store) -> None:
+    with pytest.raises(NotFoundError, match="'nope'"):
+        store.get_request("nope")
+    with pytest.raises(NotFoundError, match="plan 99"):
+        store.get_plan(99)
+    with pytest.raises(NotFoundError, match="work order 7"):
+        store.get_work_order(7)
+
+
+def test_plans_are_kept_as_documents(store: Store) -> None:
+    pid = store.save_plan({"routes": [{"crew": "P1"}]}, plan_date="2015-10-06")
+    doc = store.get_plan(pid)
+    assert doc["routes"] == [{"crew": "P1"}] and doc["plan_id"] == pid and doc["kind"] == "plan"
+    store.update_plan(pid, {"routes": []})
+    assert store.get_plan(pid)["routes"] == []
+    child = store.save_plan(
+        {"routes": []}, plan_date="2015-10-06", kind="replan", parent_plan_id=pid
+    )
+    assert store.get_plan(child)["parent_plan_id"] == pid
+
+
+def test_failed_batch_leaves_no_half_batch(store: Store) -> None:
+    store.add_request(make_request("a"))
+    rows = [request_to_row(make_request("b")), request_to_row(make_request("a"))]  # second collides
+    with pytest.raises(sa.exc.IntegrityError), store.begin() as conn:
+        store.insert_request_rows(conn, rows)
+    assert [r.service_request_id for r in store.query_requests()] == ["a"]
