@@ -45,9 +45,17 @@ def render_map(
         from maps.openwork import open_work_map
 
         orders = store.query_work_orders(statuses=catalogue.open_state_codes())
-        fmap: Any = open_work_map(orders, catalogue, at=datetime.now(UTC), settings=settings)
+        fmap: Any = open_work_map(
+            orders,
+            catalogue,
+            at=datetime.now(UTC),
+            boundary=settings.boundary_file,
+            timezone=settings.timezone,
+        )
         return str(fmap.get_root().render())
-    from maps.hotspots import hotspot_map
+    from maps.hotspots import hotspots_map, requests_frame
 
-    fmap = hotspot_map(store, catalogue, settings=settings)
+    fmap = hotspots_map(
+        requests_frame(store), catalogue, permutations=99, timezone=settings.timezone
+    )
     return str(fmap.get_root().render())

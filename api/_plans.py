@@ -66,7 +66,7 @@ def replan(
     dict
         The new plan document (``kind='replan'``, ``parent_plan_id=plan_id``).
     """
-    from routing.replan import replan_day
+    from routing.dispatch import replan_day
 
     parent = store.get_plan(plan_id)
     at = parse_at(body.at, ZoneInfo(settings.timezone))

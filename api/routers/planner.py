@@ -52,11 +52,9 @@ def get_metrics(
     from geo311.metrics import service_metrics
 
     frame = service_metrics(store, by=by.split(","))
-    frame = frame.reset_index() if frame.index.name or None in frame.index.names else frame
-    records: list[dict[str, Any]] = (
-        frame.astype(object).where(frame.notna(), None).to_dict("records")
-    )
-    return records
+    frame = frame if frame.index.names == [None] else frame.reset_index()
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [{str(k): v for k, v in row.items()} for row in clean.to_dict("records")]
 
 
 @router.get("/backlog", response_model=list[BacklogRow], summary="Backlog by age")
