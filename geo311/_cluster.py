@@ -18,8 +18,11 @@ of a group that are open at the same time have anchors more than the radius apar
 second was opened while the first was closed; the result only depends on the reports' order.
 
 Distances are in a projected CRS (metres); times are integers (microseconds since the epoch).
-The grid index has cells of twice the radius and checks the 2x2 cells a disc can touch; cells drop work orders
-that closed before any future report's failed-repair window, so memory and time stay linear.
+Speed: a KD-tree (``scipy.spatial.cKDTree.query_pairs``) finds every pair of same-group points
+within the radius; a vectorised fixed point bounds each potential work order's close time, so
+pairs that can never matter are dropped and most points (no earlier point whose work order could
+be open or recently closed nearby) open their own work order without entering the Python loop.
+The loop then runs only over the remaining points and their few candidates.
 """
 
 from __future__ import annotations
@@ -31,13 +34,13 @@ from typing import Any
 
 import numpy as np
 from pyproj import Transformer
+from scipy.spatial import cKDTree
 
 INF_TIME = np.iinfo(np.int64).max
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 METRIC_CRS = "EPSG:26986"  # NAD83 / Massachusetts Mainland, metres
-_KEY_SHIFT = 1 << 25
-_GROUP_SHIFT = 1 << 50
+_NOT_ANCHOR = -(1 << 62)  # close time of a point that opened no work order
 
 
 def to_micros(dt: datetime) -> int:
@@ -154,124 +157,151 @@ def group_points(
         empty = np.zeros(0, dtype=np.int64)
         return Grouping(labels, joined, point_failed, empty, empty, empty)
 
-    g_o = group[order]
-    r_o = radius[g_o]
-    x_o = x[order]
-    y_o = y[order]
-    # Grid cells of side 2 * radius: a disc of the radius touches at most 2 x 2 cells, the
-    # point's own cell and its neighbours on the side of the cell the point lies in.
-    side = 2.0 * r_o
-    fx = (x_o - x_o.min()) / side
-    fy = (y_o - y_o.min()) / side
-    ix = np.floor(fx).astype(np.int64) + 1
-    iy = np.floor(fy).astype(np.int64) + 1
-    if ix.max() >= _KEY_SHIFT - 1 or iy.max() >= _KEY_SHIFT - 1:
-        raise ValueError("points span too large an area for the grid; group one city at a time")
-    keys = g_o * _GROUP_SHIFT + ix * _KEY_SHIFT + iy
-    sx = np.where(fx - (ix - 1) < 0.5, -_KEY_SHIFT, _KEY_SHIFT)
-    sy = np.where(fy - (iy - 1) < 0.5, -1, 1)
-    lab, jn, pf, anchors, wclose, wfail = _run(
-        order.tolist(),
-        x_o.tolist(),
-        y_o.tolist(),
-        t[order].tolist(),
-        close[order].tolist(),
-        keys.tolist(),
-        (keys + sx).tolist(),
-        (keys + sy).tolist(),
-        (keys + sx + sy).tolist(),
-        (r_o * r_o).tolist(),
-        (t[order] - window[g_o]).tolist(),
+    n_valid = order.size
+    pos = np.full(n, -1, dtype=np.int64)
+    pos[order] = np.arange(n_valid)
+    # Every pair of points of one group within the radius, earlier one first (KD-tree, C speed).
+    firsts, seconds = [], []
+    for g in np.unique(group[order]).tolist():
+        sel = order[group[order] == g]
+        if sel.size < 2:
+            continue
+        tree = cKDTree(np.column_stack([x[sel], y[sel]]))
+        pairs = tree.query_pairs(radius[g] * (1 + 1e-9) + 1e-9, output_type="ndarray")
+        a, b = sel[pairs[:, 0]], sel[pairs[:, 1]]
+        swap = pos[a] > pos[b]
+        firsts.append(np.where(swap, b, a))
+        seconds.append(np.where(swap, a, b))
+    if firsts:
+        pa = np.concatenate(firsts)
+        pb = np.concatenate(seconds)
+    else:
+        pa = pb = np.zeros(0, dtype=np.int64)
+    # The exact test of the rule (same float operations as choose_work_order).
+    dx = x[pa] - x[pb]
+    dy = y[pa] - y[pb]
+    d2 = dx * dx + dy * dy
+    keep = d2 <= radius[group[pb]] ** 2
+    pa, pb, d2 = pa[keep], pb[keep], d2[keep]
+    # Upper bound of the close time of a work order anchored at each point: its members are
+    # later points within the radius that arrive while it is open (a fixed point).
+    bound = close.copy()
+    by_a = np.argsort(pos[pa], kind="stable")
+    sa_, sb_ = pa[by_a], pb[by_a]
+    if sa_.size:
+        heads = np.flatnonzero(np.r_[True, sa_[1:] != sa_[:-1]])
+        owners = sa_[heads]
+        closes_b, t_b = close[sb_], t[sb_]
+        while True:
+            vals = np.where(t_b < bound[sa_], closes_b, np.iinfo(np.int64).min)
+            top = np.maximum(bound[owners], np.maximum.reduceat(vals, heads))
+            if np.array_equal(top, bound[owners]):
+                break
+            bound[owners] = top
+    # A pair matters when the earlier point's work order could still be open, or closed
+    # within the failed-repair window, at the later point's time.
+    lo_b = t[pb] - window[group[pb]]
+    rel = bound[pa] >= lo_b
+    pa, pb, d2 = pa[rel], pb[rel], d2[rel]
+    # Points with no such pair open a work order of their own without looking anything up.
+    by_b = np.lexsort((pos[pa], pos[pb]))
+    pa, pb, d2 = pa[by_b], pb[by_b], d2[by_b]
+    need = np.unique(pos[pb])
+    need_idx = order[need]
+    ptr = np.searchsorted(pos[pb], need, side="left").tolist() + [int(pb.size)]
+    is_need = np.zeros(n, dtype=bool)
+    is_need[need_idx] = True
+    wclose_a = np.where(is_need, _NOT_ANCHOR, close)
+    wclose_a[~valid] = _NOT_ANCHOR
+    lab_a = np.where(valid, np.arange(n), -1)
+    lab_l, jn_l, pf_l, wclose_l, wfail_l = _run(
+        need_idx.tolist(),
+        t[need_idx].tolist(),
+        close[need_idx].tolist(),
+        (t[need_idx] - window[group[need_idx]]).tolist(),
+        ptr,
+        pa.tolist(),
+        d2.tolist(),
+        lab_a.tolist(),
+        wclose_a.tolist(),
+        [-1] * n,
     )
-    labels[order] = lab
-    joined[order] = jn
-    point_failed[order] = pf
+    lab_p = np.asarray(lab_l, dtype=np.int64)
+    point_failed_p = np.full(n, -1, dtype=np.int64)
+    point_failed_p[need_idx] = pf_l
+    joined[need_idx] = jn_l
+    # Number work orders by their anchor's arrival (the order they opened).
+    anchor_pts = order[(lab_p[order] == order)]
+    number = np.full(n, -1, dtype=np.int64)
+    number[anchor_pts] = np.arange(anchor_pts.size)
+    labels[valid] = number[lab_p[valid]]
+    has_pf = point_failed_p >= 0
+    point_failed[has_pf] = number[point_failed_p[has_pf]]
+    wclose_arr = np.asarray(wclose_l, dtype=np.int64)
+    wfail_arr = np.asarray(wfail_l, dtype=np.int64)[anchor_pts]
+    wfail_num = np.where(wfail_arr >= 0, number[np.maximum(wfail_arr, 0)], -1)
     return Grouping(
         labels,
         joined,
         point_failed,
-        np.asarray(anchors, dtype=np.int64),
-        np.asarray(wclose, dtype=np.int64),
-        np.asarray(wfail, dtype=np.int64),
+        anchor_pts.astype(np.int64),
+        wclose_arr[anchor_pts],
+        wfail_num,
     )
 
 
 def _run(
-    idx: list[int],
-    xs: list[float],
-    ys: list[float],
+    need: list[int],
     ts: list[int],
     cs: list[int],
-    keys: list[int],
-    keys_x: list[int],
-    keys_y: list[int],
-    keys_xy: list[int],
-    r2s: list[float],
     los: list[int],
-) -> tuple[list[int], list[bool], list[int], list[int], list[int], list[int]]:
-    # The sequential core: one pass in arrival order over plain Python lists (a few dict
-    # look-ups per point), so the rule stays easy to read and to mirror in the store path.
-    grid: dict[int, list[int]] = {}
-    ax: list[float] = []
-    ay: list[float] = []
-    wclose: list[int] = []
-    wfail: list[int] = []
-    anchors: list[int] = []
-    n = len(xs)
-    lab = [-1] * n
-    jn = [False] * n
-    pf = [-1] * n
-    get = grid.get
-    rows = zip(idx, xs, ys, ts, cs, keys, keys_x, keys_y, keys_xy, r2s, los, strict=True)
-    for k, (i, px, py, tp, cp, kp, kx, ky, kxy, r2, lo) in enumerate(rows):
+    ptr: list[int],
+    cand: list[int],
+    cand_d2: list[float],
+    lab: list[int],
+    wclose: list[int],
+    wfail: list[int],
+) -> tuple[list[int], list[bool], list[int], list[int], list[int]]:
+    # The sequential core, only for points with a candidate: candidates are the earlier
+    # points within the radius (sorted by arrival), a work order is known by its anchor point,
+    # and a point that is no anchor has a close time below every window. Ties go to the
+    # earlier anchor because comparisons are strict and candidates come in arrival order.
+    jn = [False] * len(need)
+    pf = [-1] * len(need)
+    for k, j in enumerate(need):
+        tp = ts[k]
+        lo = los[k]
         best = -1
         bd = 0.0
         fr = -1
         fc = -1
-        for cell in (get(kp), get(kx), get(ky), get(kxy)):
-            if cell is None:
+        for q in range(ptr[k], ptr[k + 1]):
+            i = cand[q]
+            c = wclose[i]
+            if c < lo:
                 continue
-            stale = 0
-            for w in cell:
-                c = wclose[w]
-                if c < lo:
-                    stale += 1
-                    continue
-                dx = ax[w] - px
-                dy = ay[w] - py
-                d2 = dx * dx + dy * dy
-                if d2 <= r2:
-                    if c > tp:
-                        if best < 0 or d2 < bd or (d2 == bd and w < best):
-                            best = w
-                            bd = d2
-                    elif c > fc or (c == fc and w < fr):
-                        fc = c
-                        fr = w
-            if stale > 4 and 2 * stale > len(cell):
-                cell[:] = [w for w in cell if wclose[w] >= lo]
+            if c > tp:
+                d2 = cand_d2[q]
+                if best < 0 or d2 < bd:
+                    best = i
+                    bd = d2
+            elif c > fc:
+                fc = c
+                fr = i
         pf[k] = fr
+        cp = cs[k]
         if best >= 0:
-            lab[k] = best
+            lab[j] = best
             jn[k] = True
             if cp > wclose[best]:
                 wclose[best] = cp
             if wfail[best] < 0 and fr >= 0:
                 wfail[best] = fr
         else:
-            w = len(anchors)
-            anchors.append(i)
-            ax.append(px)
-            ay.append(py)
-            wclose.append(cp)
-            wfail.append(fr)
-            lab[k] = w
-            cell = get(kp)
-            if cell is None:
-                grid[kp] = [w]
-            else:
-                cell.append(w)
-    return lab, jn, pf, anchors, wclose, wfail
+            lab[j] = j
+            wclose[j] = cp
+            wfail[j] = fr
+    return lab, jn, pf, wclose, wfail
 
 
 def choose_work_order(
