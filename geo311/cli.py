@@ -114,13 +114,17 @@ def import_command(
             _geocode_pending(store, settings)
 
 
+# A street-only match puts a report at the street's middle: not a location a crew can drive
+# to, so the import keeps such rows flagged for a person to place (score 0.35 < 0.5).
+IMPORT_MIN_GEOCODE_SCORE = 0.5
+
+
 def _geocode_pending(store: Store, settings: Settings) -> None:
-    try:
-        from geo311.geocoding import geocode_pending_requests
-    except ImportError:  # the geocoder is optional until its data is present
-        return
-    result = geocode_pending_requests(store, settings=settings)
-    typer.echo(result)
+    from geo311.geocoding import geocode_pending_requests
+
+    typer.echo(
+        geocode_pending_requests(store, settings=settings, min_score=IMPORT_MIN_GEOCODE_SCORE)
+    )
 
 
 @app.command("metrics")
@@ -168,6 +172,7 @@ def demo_command(
     from geo311.demo import DemoContext
     from geo311.ingest import import_file
     from geo311.metrics import format_metrics_table, service_metrics
+    from geo311.workorders import merged_report_count, open_work_orders_at, rebuild_work_orders
 
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -194,13 +199,35 @@ def demo_command(
             typer.echo(line)
         typer.echo("\n== service metrics (Boston 311, 2015)")
         typer.echo(format_metrics_table(service_metrics(store, by=["service"])))
+        typer.echo("\n== offline geocoding of the rows without a location")
+        _geocode_pending(store, settings)
+        moment = parse_local_time(at, settings.timezone)
+        typer.echo("\n== work orders from duplicate reports")
+        built = rebuild_work_orders(store, catalogue)
+        typer.echo(
+            f"{built.work_orders} work orders from {built.requests_grouped} located reports "
+            f"({built.reports_merged} reports merged into earlier ones, "
+            f"{built.failed_repairs} possible failed repairs, "
+            f"{built.skipped_no_location} reports without a location skipped)"
+        )
+        open_now = open_work_orders_at(store, moment, catalogue=catalogue)
+        by_group: dict[str, int] = {}
+        for wo in open_now:
+            by_group[wo.service_group] = by_group.get(wo.service_group, 0) + 1
+        groups_text = ", ".join(f"{g} {n}" for g, n in sorted(by_group.items()))
+        typer.echo(
+            f"open at {moment:%Y-%m-%d %H:%M %Z}: {len(open_now)} work orders ({groups_text}), "
+            f"{merged_report_count(open_now)} reports merged into them"
+        )
         ctx = DemoContext(
             settings=settings,
             store=store,
             catalogue=catalogue,
             out_dir=out,
-            at=parse_local_time(at, settings.timezone),
+            at=moment,
         )
+        ctx.results["work_orders_built"] = True
+        ctx.results["open_work_orders"] = open_now
         for name, step in load_group("geo311.demo_steps"):
             typer.echo(f"\n== {name.split('_', 1)[-1]}")
             step(ctx)

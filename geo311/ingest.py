@@ -251,7 +251,8 @@ class _BostonBatcher:
         return pd.Series([""] * len(df), index=df.index, dtype=object)
 
     def process(self, records: list[list[str]], line_numbers: list[int]) -> _Batch:
-        df = pd.DataFrame(records)
+        # Object columns of the raw strings: every record has the header's width here.
+        df = pd.DataFrame(records, dtype=object)
         n = len(df)
         reason = np.full(n, "", dtype=object)
         fieldname = np.full(n, "", dtype=object)
@@ -290,7 +291,7 @@ class _BostonBatcher:
         fmt_hint = "MM/DD/YYYY hh:mm:ss AM" if self.upper else "YYYY-MM-DD hh:mm:ss"
         times: dict[str, pd.Series] = {}
         for name in ("open_dt", "target_dt", "closed_dt"):
-            raw = self.col(df, name).fillna("").astype(str)
+            raw = self.col(df, name)
             parsed = _parse_times(raw, self.time_format, self.tz)
             bad = (raw.str.strip() != "").to_numpy() & parsed.isna().to_numpy()
             reject(bad, name, "unparseable date {v!r}; write it as " + fmt_hint, raw)
@@ -310,8 +311,8 @@ class _BostonBatcher:
         skewed = ((gap < pd.Timedelta(0)) & (gap >= -CLOCK_SKEW)).fillna(False)
         times["closed_dt"] = times["closed_dt"].where(~skewed, times["open_dt"])
 
-        lat_raw = self.col(df, "latitude").fillna("").astype(str).str.strip()
-        lon_raw = self.col(df, "longitude").fillna("").astype(str).str.strip()
+        lat_raw = self.col(df, "latitude").str.strip()
+        lon_raw = self.col(df, "longitude").str.strip()
         lat = pd.to_numeric(lat_raw, errors="coerce")
         lon = pd.to_numeric(lon_raw, errors="coerce")
         for raw, val, name, lo, hi in (
@@ -331,9 +332,9 @@ class _BostonBatcher:
         one_only = (lat.isna() != lon.isna()).to_numpy()
         reject(one_only, "latitude", "latitude and longitude must both be given or both be empty")
 
-        types = self.col(df, "type").fillna("").astype(str).str.strip()
+        types = self.col(df, "type").str.strip()
         reject((types == "").to_numpy(), "type", "missing TYPE; give the Boston request type")
-        status_raw = self.col(df, "case_status").fillna("").astype(str).str.strip().str.lower()
+        status_raw = self.col(df, "case_status").str.strip().str.lower()
         bad_status = ~status_raw.isin(["open", "closed"]).to_numpy()
         reject(
             bad_status,
@@ -348,7 +349,7 @@ class _BostonBatcher:
         no_point = (lat.isna() | lon.isna()).to_numpy()
         needs_geo = placeholder | no_point
 
-        closure = self.col(df, "closure_reason").fillna("").astype(str).str.strip()
+        closure = self.col(df, "closure_reason").str.strip()
         good = reason == ""
         rejects = [
             Reject(line_numbers[i], str(fieldname[i]), str(reason[i]), ",".join(records[i]))
@@ -377,7 +378,7 @@ class _BostonBatcher:
         category = category.where(category != "", "Case Closed").where(~is_open, "")
         closed_day = closed_at.dt.tz_convert(self.tz).dt.strftime("%Y-%m-%d")
         notes = (category + " on " + closed_day.fillna("")).where(closed_at.notna(), category)
-        zipcode = keep(self.col(df, "location_zipcode")).fillna("").astype(str).str.strip()
+        zipcode = keep(self.col(df, "location_zipcode")).str.strip()
         zipcode = zipcode.str.replace(r"\.0*$", "", regex=True)
         zipcode = zipcode.where(zipcode == "", zipcode.str.zfill(5))
         geo = pd.Series(needs_geo[good])
@@ -394,7 +395,7 @@ class _BostonBatcher:
                 "source_type": btype,
                 "status": state,
                 "status_notes": notes,
-                "description": keep(self.col(df, "case_title")).fillna("").astype(str).str.strip(),
+                "description": keep(self.col(df, "case_title")).str.strip(),
                 "requested_datetime": requested,
                 "updated_datetime": closed_at.fillna(requested),
                 "expected_datetime": expected,
@@ -408,7 +409,7 @@ class _BostonBatcher:
                 "lat": keep(lat).where(~geo),
                 "lon": keep(lon).where(~geo),
                 "media_url": "",
-                "channel": keep(self.col(df, "source")).fillna("").astype(str).str.strip(),
+                "channel": keep(self.col(df, "source")).str.strip(),
                 "neighborhood": keep(self.col(df, "neighborhood"))
                 .fillna("")
                 .astype(str)
