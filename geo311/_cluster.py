@@ -166,7 +166,7 @@ def group_points(
         sel = order[group[order] == g]
         if sel.size < 2:
             continue
-        tree = cKDTree(np.column_stack([x[sel], y[sel]]))
+        tree = cKDTree(np.column_stack([x[sel], y[sel]]), balanced_tree=False, compact_nodes=False)
         pairs = tree.query_pairs(radius[g] * (1 + 1e-9) + 1e-9, output_type="ndarray")
         a, b = sel[pairs[:, 0]], sel[pairs[:, 1]]
         swap = pos[a] > pos[b]
@@ -204,11 +204,13 @@ def group_points(
     rel = bound[pa] >= lo_b
     pa, pb, d2 = pa[rel], pb[rel], d2[rel]
     # Points with no such pair open a work order of their own without looking anything up.
-    by_b = np.lexsort((pos[pa], pos[pb]))
-    pa, pb, d2 = pa[by_b], pb[by_b], d2[by_b]
-    need = np.unique(pos[pb])
+    pos_b = pos[pb]
+    by_b = np.argsort(pos_b * n_valid + pos[pa])
+    pa, d2, pos_b = pa[by_b], d2[by_b], pos_b[by_b]
+    heads_b = np.flatnonzero(np.r_[True, pos_b[1:] != pos_b[:-1]]) if pos_b.size else pos_b
+    need = pos_b[heads_b]
     need_idx = order[need]
-    ptr = np.searchsorted(pos[pb], need, side="left").tolist() + [int(pb.size)]
+    ptr = heads_b.tolist() + [int(pos_b.size)]
     is_need = np.zeros(n, dtype=bool)
     is_need[need_idx] = True
     wclose_a = np.where(is_need, _NOT_ANCHOR, close)
