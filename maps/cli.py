@@ -1,15 +1,286 @@
-"""Commands and demo steps that the maps package adds to the geo311 CLI."""
+"""Commands and demo steps that the maps package adds to the geo311 CLI.
+
+``geo311 map open|routes|hotspots [--out DIR] [--at TIME]`` and the ``30_maps`` demo step.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 
+from geo311.catalogue import Catalogue, load_catalogue
+from geo311.errors import InputError, NotFoundError
+from geo311.settings import Settings
+from geo311.store import Store
+from maps._common import write_map
+from maps.hotspots import hotspots_map, requests_frame
+from maps.openwork import open_work_map
+from maps.routes import CrewRoute, route_drawings_from_plan, write_route_maps
+
+OutOption = Annotated[Path, typer.Option("--out", help="folder the HTML maps are written to")]
+AtOption = Annotated[
+    str | None, typer.Option("--at", help="moment the map shows, local time (default: now)")
+]
+DbOption = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy URL")]
+
+
+def write_open_work(
+    store: Store, catalogue: Catalogue, settings: Settings, out_dir: Path, *, at: datetime
+) -> Path:
+    """Write ``open_work.html`` from the open work orders in the store.
+
+    Parameters
+    ----------
+    store : Store
+        The store.
+    catalogue : Catalogue
+        The service catalogue.
+    settings : Settings
+        Settings (boundary file, time zone).
+    out_dir : Path
+        Output folder.
+    at : datetime, keyword-only
+        The moment the map shows.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    orders = store.query_work_orders(statuses=catalogue.open_state_codes())
+    m = open_work_map(
+        orders, catalogue, at=at, boundary=settings.boundary_file, timezone=settings.timezone
+    )
+    return write_map(m, out_dir / "open_work.html")
+
+
+def write_hotspots(store: Store, catalogue: Catalogue, settings: Settings, out_dir: Path) -> Path:
+    """Write ``hotspots.html`` from every stored request with a real location.
+
+    Parameters
+    ----------
+    store : Store
+        The store.
+    catalogue : Catalogue
+        The service catalogue.
+    settings : Settings
+        Settings (time zone).
+    out_dir : Path
+        Output folder.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    m = hotspots_map(requests_frame(store), catalogue, timezone=settings.timezone)
+    return write_map(m, out_dir / "hotspots.html")
+
+
+def newest_plan_id(store: Store) -> int:
+    """Return the id of the newest stored plan.
+
+    Parameters
+    ----------
+    store : Store
+        The store.
+
+    Returns
+    -------
+    int
+        The highest plan id.
+
+    Raises
+    ------
+    NotFoundError
+        If no plan is stored (run ``geo311 plan`` first).
+    """
+    latest = getattr(store, "latest_plan_id", None)
+    if callable(latest):
+        found = latest()
+        if found is None:
+            raise NotFoundError("no plan is stored; run `geo311 plan` first")
+        return int(found)
+    # Plan ids are autoincrement integers: walk up to the last one.
+    newest = None
+    plan_id = 1
+    misses = 0
+    while misses < 50:
+        try:
+            store.get_plan(plan_id)
+            newest, misses = plan_id, 0
+        except NotFoundError:
+            misses += 1
+        plan_id += 1
+    if newest is None:
+        raise NotFoundError("no plan is stored; run `geo311 plan` first")
+    return newest
+
+
+def _crew_links(out_dir: Path) -> Callable[[str], tuple[str | None, str | None]]:
+    def links(crew_id: str) -> tuple[str | None, str | None]:
+        itinerary = next((p.name for p in sorted(out_dir.glob(f"itinerary*{crew_id}*.html"))), None)
+        gpx = next((p.name for p in sorted(out_dir.glob(f"*{crew_id}*.gpx"))), None)
+        return itinerary, gpx
+
+    return links
+
+
+def drawings_from_plan_document(plan: dict[str, Any], out_dir: Path) -> list[CrewRoute]:
+    """Convert a stored plan document into route drawings (links to files in ``out_dir``).
+
+    Parameters
+    ----------
+    plan : dict
+        ``Plan.to_dict()`` output plus ``locations`` (``[[lat, lon], ...]`` per matrix index)
+        and, per route, an optional street ``geometry``.
+    out_dir : Path
+        Folder holding the crews' itineraries and GPX files.
+
+    Returns
+    -------
+    list of CrewRoute
+        One per crew with jobs.
+
+    Raises
+    ------
+    InputError
+        If the plan has neither ``locations`` nor VROOM-style step ``location`` points.
+    """
+    locations = plan.get("locations") or []
+    has_points = any(
+        s.get("location") is not None for r in plan.get("routes", []) for s in r.get("steps", [])
+    )
+    if not locations and not has_points:
+        raise InputError(
+            "the plan has no 'locations' (lat, lon per matrix index); re-run `geo311 plan` "
+            "with a routing version that stores them",
+            field="locations",
+        )
+    labels = plan.get("labels") or {}
+    return route_drawings_from_plan(
+        plan, locations=locations, labels=labels, links=_crew_links(out_dir)
+    )
+
+
+def _context(database_url: str | None) -> tuple[Settings, Catalogue]:
+    from geo311.cli import settings_with
+
+    settings = settings_with(database_url)
+    return settings, load_catalogue(settings.services_file)
+
+
+def _at(text: str | None, timezone: str) -> datetime:
+    from geo311.cli import parse_local_time
+
+    if text is None:
+        return datetime.now(ZoneInfo(timezone))
+    return parse_local_time(text, timezone)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this package's commands to the geo311 CLI."""
+    """Add ``geo311 map open|routes|hotspots`` to the geo311 CLI.
+
+    Parameters
+    ----------
+    app : typer.Typer
+        The geo311 application.
+    """
+    map_app = typer.Typer(help="Write Folium maps as standalone HTML.", no_args_is_help=True)
+
+    @map_app.command("open")
+    def open_command(
+        out: OutOption = Path("out"), at: AtOption = None, database_url: DbOption = None
+    ) -> None:
+        """Dispatcher map of open work orders by service, with SLA badges."""
+        settings, catalogue = _context(database_url)
+        with Store(settings.database_url) as store:
+            path = write_open_work(store, catalogue, settings, out, at=_at(at, settings.timezone))
+        typer.echo(str(path))
+
+    @map_app.command("routes")
+    def routes_command(
+        out: OutOption = Path("out"),
+        plan_id: Annotated[
+            int | None, typer.Option("--plan-id", help="plan to draw (default: newest)")
+        ] = None,
+        database_url: DbOption = None,
+    ) -> None:
+        """Crew route maps (all crews, and one per crew) of a stored plan."""
+        settings, _catalogue = _context(database_url)
+        with Store(settings.database_url) as store:
+            pid = plan_id if plan_id is not None else newest_plan_id(store)
+            plan = store.get_plan(pid)
+        drawings = drawings_from_plan_document(plan, out)
+        if not drawings:
+            raise InputError(f"plan {pid} has no crew with jobs; nothing to draw", field="plan")
+        for path in write_route_maps(drawings, out, boundary=settings.boundary_file):
+            typer.echo(str(path))
+
+    @map_app.command("hotspots")
+    def hotspots_command(out: OutOption = Path("out"), database_url: DbOption = None) -> None:
+        """Planner map: heat map, H3 counts per quarter, Gi* hot spots, weekly slider."""
+        settings, catalogue = _context(database_url)
+        with Store(settings.database_url) as store:
+            path = write_hotspots(store, catalogue, settings, out)
+        typer.echo(str(path))
+
+    app.add_typer(map_app, name="map")
+
+
+def _drawings_from_results(results: dict[str, Any], out_dir: Path) -> Sequence[CrewRoute]:
+    drawings = results.get("route_drawings")
+    if drawings:
+        return list(drawings)
+    plan = results.get("plan")
+    if plan is None:
+        return []
+    doc = plan.to_dict() if hasattr(plan, "to_dict") else dict(plan)
+    locations = results.get("locations") or doc.get("locations") or []
+    return route_drawings_from_plan(
+        doc,
+        locations=locations,
+        path_between=results.get("path_between"),
+        labels=results.get("labels") or doc.get("labels"),
+        links=_crew_links(out_dir),
+    )
 
 
 def demo_step(ctx: Any) -> None:
-    """Run this package's part of ``geo311 demo``."""
+    """Write the open-work, hotspot and (when a plan is available) route maps; print paths.
+
+    Reads from ``ctx.results`` (left by earlier steps):
+
+    * ``route_drawings``: a list of :class:`~maps.routes.CrewRoute`, drawn as given; or
+    * ``plan`` (a ``routing.solve.Plan`` or its ``to_dict()``) with ``locations``
+      (``[(lat, lon), ...]`` per matrix index), and optionally ``path_between``
+      (``(i, j) -> [(lat, lon), ...]`` street path) and ``labels`` (job id -> label).
+
+    Without either, the routes map is skipped with a note. Leaves ``ctx.results["maps"]``,
+    the list of written files.
+
+    Parameters
+    ----------
+    ctx : geo311.demo.DemoContext
+        The demo context.
+    """
+    out = Path(ctx.out_dir)
+    written = [
+        write_open_work(ctx.store, ctx.catalogue, ctx.settings, out, at=ctx.at),
+        write_hotspots(ctx.store, ctx.catalogue, ctx.settings, out),
+    ]
+    drawings = _drawings_from_results(ctx.results, out)
+    if drawings:
+        written += write_route_maps(
+            drawings, out, boundary=ctx.settings.boundary_file, timezone=ctx.settings.timezone
+        )
+    else:
+        typer.echo("routes map skipped: no plan in the demo results (ctx.results['plan'])")
+    for path in written:
+        typer.echo(f"map: {path}")
+    ctx.results["maps"] = written
