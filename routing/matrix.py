@@ -309,6 +309,16 @@ class _SearchGraph:
         self.f1 = np.concatenate(f1s)[keep]
         self.m = m
         self._keys = row[first] * m + col[first]  # sorted: row-major, columns ascending
+        # in-neighbours of every street node in the street graph (padded with -1)
+        base_t = graph.length_csr.tocsc()
+        degree = np.diff(base_t.indptr)
+        width = max(int(degree.max()), 1)
+        slot = np.arange(base_t.nnz) - np.repeat(base_t.indptr[:-1], degree)
+        cols_of = np.repeat(np.arange(n), degree)
+        self._in_nbr = np.full((n, width), -1, dtype=np.int32)
+        self._in_len = np.zeros((n, width))
+        self._in_nbr[cols_of, slot] = base_t.indices
+        self._in_len[cols_of, slot] = base_t.data
 
     def position(self, parent: int, node: int) -> int:
         """Return the index into the CSR data of the entry ``parent -> node``."""
@@ -326,23 +336,43 @@ class _SearchGraph:
         dist, pred = dijkstra(self.csr, directed=True, indices=idx, return_predecessors=True)
         targets = np.arange(self.n_graph + self.n_from, self.m)
         pred = np.asarray(pred, dtype=np.int32)
-        return dist[:, targets], self._path_lengths(pred)[:, targets], pred
+        return dist[:, targets], self._path_lengths(pred, targets), pred
 
-    def _path_lengths(self, pred: np.ndarray) -> np.ndarray:
-        """Return the length of every tree path (pointer doubling over predecessor rows)."""
+    def _path_lengths(self, pred: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """Return the length of the tree path to each target column, for every row of ``pred``.
+
+        All (row, target) walks go up their trees together, one edge per step, dropping the
+        walks that reached their root; edge lengths come from the padded in-neighbour table
+        (street edges) or the sorted CSR keys (edges of the virtual nodes).
+        """
         k, m = pred.shape
-        valid = pred >= 0
-        self_index = np.broadcast_to(np.arange(m, dtype=np.int32), (k, m))
-        anc = np.where(valid, pred, self_index)
-        acc = np.zeros((k, m))
-        keys = pred[valid].astype(np.int64) * m + np.nonzero(valid)[1]
-        acc[valid] = self.length[np.searchsorted(self._keys, keys)]
-        while True:
-            nxt = np.take_along_axis(anc, anc, axis=1)
-            acc += np.take_along_axis(acc, anc, axis=1)
-            if np.array_equal(nxt, anc):
-                return acc
-            anc = nxt
+        n = self.n_graph
+        nt = targets.size
+        flat_pred = pred.ravel()
+        out = np.zeros(k * nt)
+        walk = np.arange(k * nt)
+        base = np.repeat(np.arange(k, dtype=np.int64) * m, nt)
+        node = np.tile(targets.astype(np.int64), k)
+        while walk.size:
+            parent = flat_pred[base + node].astype(np.int64)
+            alive = parent >= 0
+            if not alive.all():
+                walk, base, node, parent = walk[alive], base[alive], node[alive], parent[alive]
+                if not walk.size:
+                    break
+            virtual = (parent >= n) | (node >= n)
+            length = np.empty(walk.size)
+            if virtual.any():
+                keys = parent[virtual] * m + node[virtual]
+                length[virtual] = self.length[np.searchsorted(self._keys, keys)]
+            street = ~virtual
+            if street.any():
+                sn, sp_ = node[street], parent[street]
+                slot = (self._in_nbr[sn] == sp_[:, None]).argmax(axis=1)
+                length[street] = self._in_len[sn, slot]
+            out[walk] += length
+            node = parent
+        return out.reshape(k, nt)
 
 
 def travel_time_matrix(
@@ -350,7 +380,7 @@ def travel_time_matrix(
     snaps_from: Sequence[Snap],
     snaps_to: Sequence[Snap] | None = None,
     *,
-    chunk_size: int = 32,
+    chunk_size: int = 64,
 ) -> TravelTimeMatrix:
     """Compute many-to-many travel times and distances between snapped points.
 
