@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -612,14 +612,8 @@ def open_work_orders_at(
             changes.update(
                 status="open", closed_datetime=None, closure_category="", status_notes=""
             )
-        out.append(_replace(wo, changes))
+        out.append(replace(wo, **changes))
     return out
-
-
-def _replace(wo: WorkOrder, changes: dict[str, Any]) -> WorkOrder:
-    from dataclasses import replace
-
-    return replace(wo, **changes)
 
 
 def merged_report_count(work_orders: Iterable[WorkOrder]) -> int:
