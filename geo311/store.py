@@ -691,6 +691,15 @@ class Store:
         doc.update(plan_id=m["plan_id"], kind=m["kind"], parent_plan_id=m["parent_plan_id"])
         return doc
 
+    def latest_plan_id(self, *, kind: str | None = None) -> int | None:
+        """Return the id of the newest stored plan (optionally of one kind), or ``None``."""
+        stmt = sa.select(sa.func.max(plans.c.plan_id))
+        if kind is not None:
+            stmt = stmt.where(plans.c.kind == kind)
+        with self.engine.connect() as conn:
+            value = conn.execute(stmt).scalar()
+        return None if value is None else int(value)
+
     def update_plan(self, plan_id: int, payload: dict[str, Any]) -> None:
         """Replace a stored plan document (e.g. after a crew marks a stop done).
 

@@ -105,6 +105,7 @@ def test_missing_objects_raise_not_found(store: Store) -> None:
 
 
 def test_plans_are_kept_as_documents(store: Store) -> None:
+    assert store.latest_plan_id() is None
     pid = store.save_plan({"routes": [{"crew": "P1"}]}, plan_date="2015-10-06")
     doc = store.get_plan(pid)
     assert doc["routes"] == [{"crew": "P1"}] and doc["plan_id"] == pid and doc["kind"] == "plan"
@@ -114,6 +115,7 @@ def test_plans_are_kept_as_documents(store: Store) -> None:
         {"routes": []}, plan_date="2015-10-06", kind="replan", parent_plan_id=pid
     )
     assert store.get_plan(child)["parent_plan_id"] == pid
+    assert store.latest_plan_id() == child and store.latest_plan_id(kind="plan") == pid
 
 
 def test_failed_batch_leaves_no_half_batch(store: Store) -> None:
