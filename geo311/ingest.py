@@ -14,6 +14,7 @@ import io
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,6 +54,8 @@ BOSTON_2015_COLUMNS = {
 }
 REQUIRED_COLUMNS = ("case_enquiry_id", "open_dt", "case_status", "type")
 BOSTON_2015_TIME_FORMAT = "%m/%d/%Y %I:%M:%S %p"
+# Compressed files count more: about 50 bytes a row gzipped, 250 plain.
+_BYTES_PER_ROW_ESTIMATE = 200
 # A close logged at most this long before the open is clock skew, not an error.
 CLOCK_SKEW = pd.Timedelta(minutes=10)
 
@@ -733,6 +736,7 @@ def import_file(
     rejects_path: str | Path | None = None,
     batch_size: int = 20_000,
     progress: bool = False,
+    bulk: bool | None = None,
 ) -> ImportSummary:
     """Import a Boston CSV export (either schema, plain or gzip) or an Open311 JSON file.
 
@@ -753,6 +757,10 @@ def import_file(
         Rows per transaction.
     progress : bool, keyword-only
         Show a progress bar on stderr.
+    bulk : bool, keyword-only, optional
+        Rebuild the secondary indexes after the load instead of updating them row by row
+        (see :meth:`geo311.store.Store.bulk_load`). Default: when the file likely holds more
+        rows than the store.
 
     Returns
     -------
@@ -786,8 +794,10 @@ def import_file(
         summary.rows_read += n
         bar.update(n)
 
+    if bulk is None:
+        bulk = path.stat().st_size / _BYTES_PER_ROW_ESTIMATE > max(100_000, store.count_requests())
     try:
-        with _open_text(path) as fh:
+        with store.bulk_load() if bulk else nullcontext(), _open_text(path) as fh:
             if fmt == "open311_json":
                 for batch in _iter_open311_batches(fh, catalogue, timezone, batch_size, on_rows):
                     _store_batch(store, run_id, batch, summary)

@@ -337,7 +337,37 @@ class Store:
         """
         from geo311._migrations import apply_migrations
 
-        return apply_migrations(self.engine)
+        version = apply_migrations(self.engine)
+        self.ensure_indexes()
+        return version
+
+    def ensure_indexes(self) -> None:
+        """Create any index of the schema that is missing (e.g. after an interrupted bulk load)."""
+        with self.begin() as conn:
+            for table in metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Load many requests fast, rebuilding the request table's indexes afterwards.
+
+        On SQLite the secondary indexes are dropped for the duration and rebuilt after
+        (a sorted build beats per-row updates); other dialects load as usual.
+
+        Primary and unique keys stay, so upserts and duplicate checks still hold. If the
+        process dies inside, the next :meth:`migrate` recreates the missing indexes.
+        """
+        if self.dialect != "sqlite":
+            yield
+            return
+        with self.begin() as conn:
+            for index in requests.indexes:
+                conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
+        try:
+            yield
+        finally:
+            self.ensure_indexes()
 
     def schema_version(self) -> int:
         """Return the applied schema version (0 for an empty database)."""

@@ -124,3 +124,12 @@ def test_failed_batch_leaves_no_half_batch(store: Store) -> None:
     with pytest.raises(sa.exc.IntegrityError), store.begin() as conn:
         store.insert_request_rows(conn, rows)
     assert [r.service_request_id for r in store.query_requests()] == ["a"]
+
+
+def test_bulk_load_rebuilds_indexes(store: Store) -> None:
+    names = {ix["name"] for ix in sa.inspect(store.engine).get_indexes("service_requests")}
+    with store.bulk_load(), store.begin() as conn:
+        store.insert_request_rows(conn, [request_to_row(make_request("a"))])
+    after = {ix["name"] for ix in sa.inspect(store.engine).get_indexes("service_requests")}
+    assert after == names and "ix_service_requests_status" in after
+    assert store.count_requests() == 1
