@@ -55,7 +55,5 @@ def render_map(
         return str(fmap.get_root().render())
     from maps.hotspots import hotspots_map, requests_frame
 
-    fmap = hotspots_map(
-        requests_frame(store), catalogue, permutations=99, timezone=settings.timezone
-    )
+    fmap = hotspots_map(requests_frame(store), catalogue, timezone=settings.timezone)
     return str(fmap.get_root().render())

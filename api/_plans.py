@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import html
+import importlib
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from fastapi import HTTPException
 
 from api._staff import parse_at
 from api.schemas import PlanRequest, ReplanRequest
@@ -21,6 +24,17 @@ def _stored(
 ) -> dict[str, Any]:
     plan_id = store.save_plan(plan_doc, plan_date=plan_date, kind=kind, parent_plan_id=parent)
     return store.get_plan(plan_id)
+
+
+def _pipeline(name: str) -> Any:
+    """Return a function of the Boston planning pipeline (``routing.dispatch``), or 503."""
+    try:
+        dispatch = importlib.import_module("routing.dispatch")
+    except ImportError:
+        raise HTTPException(
+            503, "the planning pipeline (routing.dispatch) is not installed on this server"
+        ) from None
+    return getattr(dispatch, name)
 
 
 def create_plan(
@@ -40,9 +54,8 @@ def create_plan(
     dict
         The stored plan document with its ``plan_id``.
     """
-    from routing.dispatch import plan_day
-
     at = parse_at(body.at, ZoneInfo(settings.timezone))
+    plan_day = _pipeline("plan_day")
     plan = plan_day(
         store,
         catalogue,
@@ -66,10 +79,9 @@ def replan(
     dict
         The new plan document (``kind='replan'``, ``parent_plan_id=plan_id``).
     """
-    from routing.dispatch import replan_day
-
     parent = store.get_plan(plan_id)
     at = parse_at(body.at, ZoneInfo(settings.timezone))
+    replan_day = _pipeline("replan_day")
     plan = replan_day(
         store,
         catalogue,

@@ -260,3 +260,28 @@ class Itinerary(BaseModel):
     travel_s: float
     distance_m: float
     service_s: float
+
+
+STAFF_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "description": text}
+    for code, text in {
+        400: "invalid value (the body names the field and the fix)",
+        401: "missing or unknown bearer token",
+        403: "the token's role may not do this",
+        404: "no such object",
+        409: "not allowed in the object's current state",
+        413: "request body too large",
+        422: "request does not validate",
+        500: "internal error (no details are disclosed)",
+        503: "a part of the service is not installed",
+    }.items()
+}
+
+# For routes whose success is HTML/GPX: errors are still JSON ``Problem`` bodies.
+NON_JSON_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {
+        "description": entry["description"],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for code, entry in STAFF_RESPONSES.items()
+}

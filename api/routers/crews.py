@@ -12,17 +12,12 @@ from fastapi.responses import HTMLResponse, Response
 
 from api import _plans
 from api.deps import CatalogueDep, StaffDep, StoreDep
-from api.schemas import Itinerary, Problem, StopDone
+from api.schemas import NON_JSON_ERRORS, STAFF_RESPONSES, Itinerary, Problem, StopDone
 
 router = APIRouter(
     prefix="/plans/{plan_id}/crews",
     tags=["crews"],
-    responses={
-        401: {"model": Problem},
-        403: {"model": Problem},
-        404: {"model": Problem},
-        422: {"model": Problem},
-    },
+    responses=STAFF_RESPONSES,
 )
 PlanId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 CrewId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -39,7 +34,7 @@ def _allow(role: str, crew_id: str) -> None:
     "/{crew_id}.html",
     response_class=HTMLResponse,
     summary="A crew's itinerary (HTML)",
-    responses={200: {"content": {"text/html": {}}}},
+    responses={**NON_JSON_ERRORS, 200: {"content": {"text/html": {}}}},
 )
 def get_itinerary_html(
     plan_id: PlanId, crew_id: CrewId, role: StaffDep, store: StoreDep
@@ -54,7 +49,7 @@ def get_itinerary_html(
     "/{crew_id}.gpx",
     response_class=Response,
     summary="A crew's itinerary (GPX)",
-    responses={200: {"content": {"application/gpx+xml": {}}}},
+    responses={**NON_JSON_ERRORS, 200: {"content": {"application/gpx+xml": {}}}},
 )
 def get_itinerary_gpx(
     plan_id: PlanId, crew_id: CrewId, role: StaffDep, store: StoreDep

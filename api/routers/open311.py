@@ -39,7 +39,7 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     out: dict[int | str, dict[str, Any]] = {
         200: {"content": {"application/xml": {}, "text/xml": {}}},
     }
-    for code in codes:
+    for code in (*codes, 413, 500):
         out[code] = {
             "model": list[Open311Error],
             "description": "GeoReport v2 error list",
@@ -48,7 +48,7 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"], responses=_responses(400))
+router = APIRouter(prefix="/open311/v2", tags=["open311"], responses=_responses(400, 404))
 
 
 def _render(

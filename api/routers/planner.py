@@ -10,11 +10,11 @@ from fastapi.responses import HTMLResponse
 
 from api import _staff
 from api.deps import CatalogueDep, PlannerDep, SettingsDep, StoreDep
-from api.schemas import BacklogRow, MetricsRow, Problem
+from api.schemas import NON_JSON_ERRORS, STAFF_RESPONSES, BacklogRow, MetricsRow
 
 router = APIRouter(
     tags=["planner"],
-    responses={401: {"model": Problem}, 403: {"model": Problem}, 422: {"model": Problem}},
+    responses=STAFF_RESPONSES,
 )
 
 MapName = Literal["hotspots", "open-work", "plan"]
@@ -24,7 +24,7 @@ MapName = Literal["hotspots", "open-work", "plan"]
     "/maps/{name}",
     response_class=HTMLResponse,
     summary="A planner's map (HTML)",
-    responses={200: {"content": {"text/html": {}}}, 404: {"model": Problem}},
+    responses={**NON_JSON_ERRORS, 200: {"content": {"text/html": {}}}},
 )
 def get_map(
     name: Annotated[MapName, Path(description="hotspots, open-work or plan")],
@@ -51,6 +51,8 @@ def get_metrics(
     """Return per-service (and/or neighbourhood) metrics: median and p90 days to close, SLA share."""
     from geo311.metrics import service_metrics
 
+    if store.count_requests() == 0:
+        return []  # service_metrics needs at least one request
     frame = service_metrics(store, by=by.split(","))
     frame = frame if frame.index.names == [None] else frame.reset_index()
     clean = frame.astype(object).where(frame.notna(), None)

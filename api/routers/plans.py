@@ -9,12 +9,20 @@ from fastapi.responses import HTMLResponse
 
 from api import _plans
 from api.deps import CatalogueDep, DispatcherDep, PlannerDep, SettingsDep, StoreDep
-from api.schemas import FeatureCollection, PlanOut, PlanRequest, Problem, ReplanRequest
+from api.schemas import (
+    NON_JSON_ERRORS,
+    STAFF_RESPONSES,
+    FeatureCollection,
+    PlanOut,
+    PlanRequest,
+    Problem,
+    ReplanRequest,
+)
 
 router = APIRouter(
     prefix="/plans",
     tags=["dispatcher"],
-    responses={401: {"model": Problem}, 403: {"model": Problem}, 422: {"model": Problem}},
+    responses=STAFF_RESPONSES,
 )
 PlanId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
@@ -54,7 +62,7 @@ def get_plan_geojson(plan_id: PlanId, _role: PlannerDep, store: StoreDep) -> dic
     "/{plan_id}/map",
     response_class=HTMLResponse,
     summary="A plan's map (HTML)",
-    responses={200: {"content": {"text/html": {}}}, 404: {"model": Problem}},
+    responses={**NON_JSON_ERRORS, 200: {"content": {"text/html": {}}}},
 )
 def get_plan_map(
     plan_id: PlanId, _role: PlannerDep, store: StoreDep, catalogue: CatalogueDep

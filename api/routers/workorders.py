@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from api import _staff
 from api.deps import CatalogueDep, DispatcherDep, SettingsDep, StaffDep, StoreDep
-from api.schemas import FeatureCollection, Problem, StatusChange, WorkOrderOut
+from api.schemas import STAFF_RESPONSES, FeatureCollection, Problem, StatusChange, WorkOrderOut
 from geo311.catalogue import Catalogue
 from geo311.errors import InputError
 from geo311.model import WorkOrder
@@ -17,11 +17,7 @@ from geo311.store import Store
 router = APIRouter(
     prefix="/workorders",
     tags=["dispatcher"],
-    responses={
-        401: {"model": Problem},
-        403: {"model": Problem},
-        422: {"model": Problem},
-    },
+    responses=STAFF_RESPONSES,
 )
 
 StatusFilter = Annotated[
