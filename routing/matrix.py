@@ -339,40 +339,37 @@ class _SearchGraph:
         return dist[:, targets], self._path_lengths(pred, targets), pred
 
     def _path_lengths(self, pred: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        """Return the length of the tree path to each target column, for every row of ``pred``.
+        """Return the tree-path length to each target column, for every row of ``pred``.
 
-        All (row, target) walks go up their trees together, one edge per step, dropping the
-        walks that reached their root; edge lengths come from the padded in-neighbour table
-        (street edges) or the sorted CSR keys (edges of the virtual nodes).
+        Pointer doubling: every node's accumulated length and ancestor are updated together
+        until all ancestors are roots (about log2 of the deepest path rounds). Edge lengths
+        to the parent come from the padded in-neighbour table (street edges) or the sorted
+        CSR keys (edges of the virtual nodes).
         """
         k, m = pred.shape
         n = self.n_graph
-        nt = targets.size
-        flat_pred = pred.ravel()
-        out = np.zeros(k * nt)
-        walk = np.arange(k * nt)
-        base = np.repeat(np.arange(k, dtype=np.int64) * m, nt)
-        node = np.tile(targets.astype(np.int64), k)
-        while walk.size:
-            parent = flat_pred[base + node].astype(np.int64)
-            alive = parent >= 0
-            if not alive.all():
-                walk, base, node, parent = walk[alive], base[alive], node[alive], parent[alive]
-                if not walk.size:
-                    break
-            virtual = (parent >= n) | (node >= n)
-            length = np.empty(walk.size)
-            if virtual.any():
-                keys = parent[virtual] * m + node[virtual]
-                length[virtual] = self.length[np.searchsorted(self._keys, keys)]
-            street = ~virtual
-            if street.any():
-                sn, sp_ = node[street], parent[street]
-                slot = (self._in_nbr[sn] == sp_[:, None]).argmax(axis=1)
-                length[street] = self._in_len[sn, slot]
-            out[walk] += length
-            node = parent
-        return out.reshape(k, nt)
+        valid = pred >= 0
+        acc = np.zeros((k, m))
+        graph_pred = pred[:, :n]
+        slot = (self._in_nbr[None, :, :] == graph_pred[:, :, None]).argmax(axis=2)
+        node = np.arange(n)[None, :]
+        found = self._in_nbr[node, slot] == graph_pred
+        acc[:, :n] = np.where(found, self._in_len[node, slot], 0.0)
+        other = valid.copy()
+        other[:, :n] &= ~found
+        rows, cols = np.nonzero(other)
+        if rows.size:
+            keys = pred[rows, cols].astype(np.int64) * m + cols
+            acc[rows, cols] = self.length[np.searchsorted(self._keys, keys)]
+        offsets = (np.arange(k, dtype=np.int64) * m)[:, None]
+        anc = (np.where(valid, pred, np.arange(m, dtype=np.int32)[None, :]) + offsets).ravel()
+        flat = acc.ravel()
+        while True:
+            nxt = anc[anc]
+            flat += flat[anc]
+            if np.array_equal(nxt, anc):
+                return flat.reshape(k, m)[:, targets]
+            anc = nxt
 
 
 def travel_time_matrix(
@@ -380,7 +377,7 @@ def travel_time_matrix(
     snaps_from: Sequence[Snap],
     snaps_to: Sequence[Snap] | None = None,
     *,
-    chunk_size: int = 64,
+    chunk_size: int = 32,
 ) -> TravelTimeMatrix:
     """Compute many-to-many travel times and distances between snapped points.
 
