@@ -1,0 +1,199 @@
+"""Latency and throughput of the Open311 API on loopback with a large store.
+
+Generates N stored requests (default 100,000, spread over the last 365 days) in a fresh
+PostgreSQL schema, starts a real uvicorn on 127.0.0.1 and measures p50/p99 latency and
+requests/s of ``GET /open311/v2/requests.json`` (1 client, then 50 concurrent clients) and of
+``POST /open311/v2/requests.json`` at 50 concurrent clients. Baseline in the same run:
+``GET /open311/v2/discovery.json`` (no database work) at the same concurrency.
+
+    .venv/bin/python bench/api_bench.py [--requests 100000] [--count 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from geo311.model import ServiceRequest
+from geo311.store import Store, request_to_row
+
+PG = os.environ.get("GEO311_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+KEY = "bench-key"
+CODES = ["pothole", "streetlight_outage", "general_lighting", "streetlight_knockdown"]
+
+
+def generate(store: Store, n: int, seed: int = 0) -> None:
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    rows = []
+    for i in range(n):
+        t = now - timedelta(seconds=rng.uniform(0, 365 * 86400))
+        code = rng.choice(CODES)
+        closed = rng.random() < 0.7
+        req = ServiceRequest(
+            service_request_id=f"B{i:08d}",
+            service_code=code,
+            service_name=code,
+            status="fixed" if closed else "open",
+            status_notes="Repaired by crew" if closed else "",
+            requested_datetime=t,
+            updated_datetime=t,
+            expected_datetime=t + timedelta(days=2),
+            source="bench",
+            source_id=str(i),
+            description=f"bench report {i}",
+            address=f"{rng.randint(1, 400)} Boylston St",
+            zipcode="02116",
+            lat=42.34 + rng.random() * 0.03,
+            long=-71.10 + rng.random() * 0.04,
+        )
+        rows.append(request_to_row(req))
+        if len(rows) == 10_000:
+            with store.begin() as conn:
+                store.insert_request_rows(conn, rows)
+            rows = []
+    if rows:
+        with store.begin() as conn:
+            store.insert_request_rows(conn, rows)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def run(
+    base: str, method: str, path: str, count: int, clients: int
+) -> tuple[list[float], float]:
+    sem = asyncio.Semaphore(clients)
+    lat: list[float] = []
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
+
+        async def one(i: int) -> None:
+            async with sem:
+                t = time.perf_counter()
+                if method == "GET":
+                    r = await client.get(path)
+                else:
+                    r = await client.post(
+                        path,
+                        data={
+                            "api_key": KEY,
+                            "service_code": "pothole",
+                            "lat": f"{42.34 + (i % 97) * 0.0003:.6f}",
+                            "long": f"{-71.09 + (i // 97) * 0.0003:.6f}",
+                            "description": "bench post",
+                        },
+                    )
+                lat.append((time.perf_counter() - t) * 1000)
+                assert r.status_code == 200, r.text[:300]
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(count)))
+        return lat, time.perf_counter() - t0
+
+
+def report(name: str, lat: list[float], wall: float) -> None:
+    q = statistics.quantiles(lat, n=100)
+    print(
+        f"{name:<58} n={len(lat):>5}  p50={q[49]:7.1f} ms  p99={q[98]:7.1f} ms  {len(lat) / wall:7.1f} req/s"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=100_000, help="stored requests to generate")
+    ap.add_argument("--count", type=int, default=1000, help="HTTP requests per measurement")
+    ap.add_argument("--clients", type=int, default=50)
+    args = ap.parse_args()
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{PG}{'&' if '?' in PG else '?'}options=-csearch_path%3D{schema}"
+    proc = None
+    try:
+        store = Store(url)
+        t = time.perf_counter()
+        generate(store, args.requests)
+        with store.begin() as conn:
+            conn.execute(sa.text("ANALYZE"))
+        print(
+            f"generated {store.count_requests():,} stored requests in {time.perf_counter() - t:.1f} s"
+        )
+        store.close()
+        port = free_port()
+        env = dict(os.environ, GEO311_DATABASE_URL=url, GEO311_API_KEYS=json.dumps([KEY]))
+        geo311 = Path(sys.executable).with_name("geo311")
+        proc = subprocess.Popen(
+            [str(geo311), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env
+        )
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/open311/v2/discovery.json", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        n = args.count
+        c = args.clients
+        size = len(httpx.get(f"{base}/open311/v2/requests.json").json())
+        print(f"GET requests.json returns {size} requests (90-day default window, 1,000 max)\n")
+        asyncio.run(run(base, "GET", "/open311/v2/requests.json", 20, 1))  # warm-up
+        report(
+            "baseline: GET discovery.json, 1 client",
+            *asyncio.run(run(base, "GET", "/open311/v2/discovery.json", n, 1)),
+        )
+        report(
+            f"baseline: GET discovery.json, {c} clients",
+            *asyncio.run(run(base, "GET", "/open311/v2/discovery.json", n, c)),
+        )
+        report(
+            "GET requests.json (1,000 per page), 1 client",
+            *asyncio.run(run(base, "GET", "/open311/v2/requests.json", n // 4, 1)),
+        )
+        report(
+            "GET requests.json?page_size=50, 1 client",
+            *asyncio.run(run(base, "GET", "/open311/v2/requests.json?page_size=50", n, 1)),
+        )
+        report(
+            f"GET requests.json (1,000 per page), {c} clients",
+            *asyncio.run(run(base, "GET", "/open311/v2/requests.json", n // 4, c)),
+        )
+        report(
+            f"GET requests.json?page_size=50, {c} clients",
+            *asyncio.run(run(base, "GET", "/open311/v2/requests.json?page_size=50", n, c)),
+        )
+        report(
+            f"POST requests.json, {c} clients",
+            *asyncio.run(run(base, "POST", "/open311/v2/requests.json", n, c)),
+        )
+        print("\ntarget: p99 <= 50 ms for GET requests.json")
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
