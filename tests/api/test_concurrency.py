@@ -146,12 +146,6 @@ def test_2000_concurrent_posts_none_lost_or_doubled(posted: tuple) -> None:
 
 @pytest.mark.slow
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason="geo311.workorders.assign_request races on live reports: it only joins work orders "
-    "opened at or before the report's requested_datetime, so a report stamped earlier but "
-    "committed after a neighbour's opens a second work order (reported to the lead)",
-)
 def test_concurrent_duplicates_merge_into_one_work_order_per_place(posted: tuple) -> None:
     results, stored, orders = posted
     wo_of_cluster: dict[int, set[int | None]] = {}
