@@ -43,6 +43,9 @@ from geo311.settings import REPO_DATA_DIR
 from geo311.store import Store
 
 Snap = Callable[[float, float], tuple[float, float]]
+# Live reports are stamped when received but committed in any order: a report may join a work
+# order opened up to this long after its own time (concurrent POSTs near the same defect).
+LIVE_ARRIVAL_SLACK = timedelta(minutes=10)
 _M_PER_DEG_LAT = 111_000.0
 
 
@@ -381,7 +384,7 @@ def assign_request(
             conn,
             group=service.group,
             bbox=bbox,
-            opened_until=t,
+            opened_until=t + LIVE_ARRIVAL_SLACK,
             closed_since=t - rule.failed_repair,
         )
         xs, ys = project(
