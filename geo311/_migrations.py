@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -38,12 +39,26 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
 ]
 
 
-def apply_migrations(engine: Engine) -> int:
+def apply_migrations(engine: Engine, *, attempts: int = 5) -> int:
+    # PostgreSQL serialises first starts with an advisory lock. SQLite has no such lock for
+    # DDL: a process that loses the race finds the tables made by the winner and retries.
+    for attempt in range(attempts):
+        try:
+            return _apply(engine)
+        except (sa.exc.OperationalError, sa.exc.IntegrityError):
+            if engine.dialect.name != "sqlite" or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _apply(engine: Engine) -> int:
     with engine.begin() as conn:
-        s.metadata.create_all(conn, tables=[s.schema_version])
         if conn.dialect.name == "postgresql":
-            # Serialise concurrent first starts (several API workers, tests in parallel).
+            # Serialise concurrent first starts (several API workers, tests in parallel),
+            # before anything is created.
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(311311)"))
+        s.metadata.create_all(conn, tables=[s.schema_version])
         done = set(conn.execute(sa.select(s.schema_version.c.version)).scalars())
         for version, description, step in MIGRATIONS:
             if version in done:

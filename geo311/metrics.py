@@ -94,10 +94,10 @@ def compute_metrics(frame: pd.DataFrame, *, by: Sequence[str] = ("service",)) ->
             }
         )
 
-    if cols:
+    if cols and not work.empty:
         table = work.groupby(cols, sort=True)[list(work.columns)].apply(summarise).reset_index()
     else:
-        table = pd.DataFrame()
+        table = pd.DataFrame(columns=cols)
     total = summarise(work).to_frame().T
     for c in cols:
         total[c] = "all"

@@ -97,3 +97,9 @@ def test_service_metrics_reads_the_store(store: Store) -> None:
     table = service_metrics(store, by=["neighborhood"]).set_index("neighborhood")
     assert table.loc["Back Bay", "median_days_to_close"] == pytest.approx(0.5)
     assert table.loc["Back Bay", "share_within_sla"] == 1.0
+
+
+def test_empty_store_gives_an_all_row_of_zeros(store: Store) -> None:
+    table = service_metrics(store, by=["service", "neighborhood"])
+    assert len(table) == 1 and table.iloc[0]["service"] == "all"
+    assert table.iloc[0]["requests"] == 0 and pd.isna(table.iloc[0]["median_days_to_close"])

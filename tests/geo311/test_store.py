@@ -133,3 +133,18 @@ def test_bulk_load_rebuilds_indexes(store: Store) -> None:
     after = {ix["name"] for ix in sa.inspect(store.engine).get_indexes("service_requests")}
     assert after == names and "ix_service_requests_status" in after
     assert store.count_requests() == 1
+
+
+def test_concurrent_first_migrations_do_not_collide(store_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def open_store(_: int) -> int:
+        s = Store(store_url)
+        try:
+            return s.schema_version()
+        finally:
+            s.close()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        versions = list(pool.map(open_store, range(4)))
+    assert len(set(versions)) == 1 and versions[0] >= 1
