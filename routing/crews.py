@@ -1,0 +1,398 @@
+"""Crews and yards from a TOML file (``data/crews.toml`` by default), validated.
+
+The file holds clock times ("07:00") in the city's time zone and yard coordinates; a
+:class:`CrewConfig` turns them into routing objects for one day with :meth:`CrewConfig.depots`
+and :meth:`CrewConfig.crews`, once the caller knows each yard's matrix location index (after
+snapping the yard to the street graph).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from geo311.errors import ConfigurationError
+from routing.problem import Break, Crew, Depot, TimeWindow
+
+
+@dataclass(frozen=True, slots=True)
+class BreakSpec:
+    """A break as written in the file: minutes and the window of its start (clock times)."""
+
+    id: str
+    minutes: float
+    windows: tuple[tuple[time, time], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Yard:
+    """A yard (depot) as written in the file.
+
+    Attributes
+    ----------
+    id, label : str
+        Id and name.
+    lat, lon : float
+        Location, EPSG:4326.
+    open, close : datetime.time
+        Opening hours (local time).
+    assumed : bool
+        True when the location is an assumption, not city data.
+    note : str
+        Where the location comes from.
+    osm_node : int or None
+        The OSM node id of the point, when it is one.
+    """
+
+    id: str
+    label: str
+    lat: float
+    lon: float
+    open: time
+    close: time
+    assumed: bool = False
+    note: str = ""
+    osm_node: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CrewSpec:
+    """A crew as written in the file (clock times, yard ids)."""
+
+    id: str
+    label: str
+    skills: frozenset[str]
+    shift_start: time
+    shift_end: time
+    breaks: tuple[BreakSpec, ...]
+    capacity: float
+    capacity_unit: str
+    start_yard: str
+    end_yard: str
+    cost_per_hour: float
+
+
+def _seconds(origin: datetime, day: date, t: time) -> float:
+    tz = origin.tzinfo
+    return (datetime.combine(day, t, tzinfo=tz) - origin).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class CrewConfig:
+    """All yards and crews of a crew file.
+
+    Attributes
+    ----------
+    timezone : str
+        IANA time zone of the clock times.
+    yards : tuple of Yard
+        The yards.
+    crews : tuple of CrewSpec
+        The crews.
+    source : str
+        The file it was read from.
+    """
+
+    timezone: str
+    yards: tuple[Yard, ...]
+    crews: tuple[CrewSpec, ...]
+    source: str = ""
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The time zone object."""
+        return ZoneInfo(self.timezone)
+
+    def origin(self, day: date) -> datetime:
+        """Return local midnight of ``day``: the natural problem origin."""
+        return datetime.combine(day, time(0), tzinfo=self.tz)
+
+    def depots(self, location_index: dict[str, int], *, origin: datetime) -> tuple[Depot, ...]:
+        """Return the yards as depots for the day of ``origin``.
+
+        Parameters
+        ----------
+        location_index : dict
+            Yard id -> matrix location index (after snapping the yard).
+        origin : datetime
+            Problem origin (aware); opening hours are taken on its local date.
+
+        Returns
+        -------
+        tuple of Depot
+
+        Raises
+        ------
+        ConfigurationError
+            When a yard has no location index.
+        """
+        day = origin.astimezone(self.tz).date()
+        out = []
+        for y in self.yards:
+            if y.id not in location_index:
+                raise ConfigurationError(
+                    f"yard {y.id!r} has no location index: pass location_index[{y.id!r}]",
+                    field="location_index",
+                )
+            out.append(
+                Depot(
+                    id=y.id,
+                    location_index=location_index[y.id],
+                    open_s=_seconds(origin, day, y.open),
+                    close_s=_seconds(origin, day, y.close),
+                    label=y.label,
+                )
+            )
+        return tuple(out)
+
+    def crews_for(self, *, origin: datetime, ids: list[str] | None = None) -> tuple[Crew, ...]:
+        """Return routing crews for the day of ``origin``.
+
+        Parameters
+        ----------
+        origin : datetime
+            Problem origin (aware).
+        ids : list of str, optional
+            Keep only these crews (in this order).
+
+        Returns
+        -------
+        tuple of Crew
+
+        Raises
+        ------
+        ConfigurationError
+            When an id in ``ids`` is not a crew of the file.
+        """
+        day = origin.astimezone(self.tz).date()
+        by_id = {c.id: c for c in self.crews}
+        chosen = list(self.crews)
+        if ids is not None:
+            missing = [i for i in ids if i not in by_id]
+            if missing:
+                raise ConfigurationError(
+                    f"unknown crew ids {missing}; the crew file has {sorted(by_id)}", field="ids"
+                )
+            chosen = [by_id[i] for i in ids]
+        out = []
+        for c in chosen:
+            breaks = tuple(
+                Break(
+                    duration_s=b.minutes * 60.0,
+                    windows=tuple(
+                        TimeWindow(_seconds(origin, day, a), _seconds(origin, day, z))
+                        for a, z in b.windows
+                    ),
+                    id=b.id,
+                )
+                for b in c.breaks
+            )
+            out.append(
+                Crew(
+                    id=c.id,
+                    skills=c.skills,
+                    shift=TimeWindow(
+                        _seconds(origin, day, c.shift_start), _seconds(origin, day, c.shift_end)
+                    ),
+                    capacity=c.capacity,
+                    start_depot=c.start_yard,
+                    end_depot=c.end_yard,
+                    breaks=breaks,
+                    cost_per_hour=c.cost_per_hour,
+                    label=c.label,
+                )
+            )
+        return tuple(out)
+
+
+def default_crews_file() -> Path:
+    """Return the path of the embedded ``data/crews.toml``."""
+    from geo311.settings import REPO_DATA_DIR
+
+    return REPO_DATA_DIR / "crews.toml"
+
+
+def load_crews(
+    path: str | Path | None = None, *, known_skills: set[str] | None = None
+) -> CrewConfig:
+    """Read and validate a crew file.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The TOML file; default ``data/crews.toml``.
+    known_skills : set of str, optional
+        Valid skills (e.g. the catalogue's); a crew naming another one is an error.
+
+    Returns
+    -------
+    CrewConfig
+
+    Raises
+    ------
+    ConfigurationError
+        Listing every problem, each naming the crew or yard id and the field.
+    """
+    p = Path(path) if path is not None else default_crews_file()
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(f"crew file {p} does not exist", field="crews") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"crew file {p} is not valid TOML: {exc}", field="crews") from exc
+    return parse_crews(data, source=str(p), known_skills=known_skills)
+
+
+def parse_crews(
+    data: dict[str, Any], *, source: str = "<data>", known_skills: set[str] | None = None
+) -> CrewConfig:
+    """Validate crew-file data (already parsed TOML or JSON) into a :class:`CrewConfig`.
+
+    Parameters
+    ----------
+    data : dict
+        ``{"timezone": ..., "yards": {id: {...}}, "crews": {id: {...}}}``.
+    source : str
+        Name used in error messages.
+    known_skills : set of str, optional
+        Valid skills.
+
+    Returns
+    -------
+    CrewConfig
+
+    Raises
+    ------
+    ConfigurationError
+        Listing every problem at once.
+    """
+    errors: list[str] = []
+    tz_name = data.get("timezone", "America/New_York")
+    try:
+        ZoneInfo(str(tz_name))
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.append(f"timezone {tz_name!r} is not an IANA time zone (e.g. America/New_York)")
+
+    def clock(where: str, value: Any) -> time:
+        if isinstance(value, time):
+            return value
+        try:
+            return time.fromisoformat(str(value))
+        except ValueError:
+            errors.append(f'{where}: {value!r} is not a clock time; write it as "HH:MM"')
+            return time(0)
+
+    def number(where: str, value: Any, *, minimum: float = 0.0) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            errors.append(f"{where}: {value!r} must be a number")
+            return 0.0
+        if not math.isfinite(value) or value < minimum:
+            errors.append(f"{where}: {value!r} must be a finite number >= {minimum:g}")
+        return float(value)
+
+    yards = []
+    for yid, y in (data.get("yards") or {}).items():
+        w = f"yard {yid!r}"
+        lat = number(f"{w} field 'lat'", y.get("lat"), minimum=-90)
+        lon = number(f"{w} field 'lon'", y.get("lon"), minimum=-180)
+        if lat > 90 or lon > 180:
+            errors.append(f"{w}: lat/lon ({lat}, {lon}) out of range")
+        o, c = (
+            clock(f"{w} field 'open'", y.get("open", "00:00")),
+            clock(f"{w} field 'close'", y.get("close", "23:59")),
+        )
+        if c <= o:
+            errors.append(f"{w}: close {c} is not after open {o}")
+        yards.append(
+            Yard(
+                id=yid,
+                label=str(y.get("label", yid)),
+                lat=lat,
+                lon=lon,
+                open=o,
+                close=c,
+                assumed=bool(y.get("assumed", False)),
+                note=str(y.get("note", "")),
+                osm_node=y.get("osm_node"),
+            )
+        )
+    if not yards:
+        errors.append(f"{source}: no [yards.<id>] table; add at least one yard")
+    yard_ids = {y.id for y in yards}
+
+    crews = []
+    for cid, c in (data.get("crews") or {}).items():
+        w = f"crew {cid!r}"
+        skills = c.get("skills")
+        if (
+            not isinstance(skills, list)
+            or not skills
+            or not all(isinstance(s, str) for s in skills)
+        ):
+            errors.append(
+                f"{w} field 'skills': give a non-empty list of skills, e.g. [\"asphalt\"]"
+            )
+            skills = []
+        elif known_skills is not None and set(skills) - known_skills:
+            errors.append(
+                f"{w} field 'skills': {sorted(set(skills) - known_skills)} unknown; "
+                f"known skills are {sorted(known_skills)}"
+            )
+        shift = c.get("shift")
+        if not isinstance(shift, list) or len(shift) != 2:
+            errors.append(f'{w} field \'shift\': write it as ["07:00", "15:30"]')
+            shift = ["00:00", "00:00"]
+        s0, s1 = clock(f"{w} field 'shift'", shift[0]), clock(f"{w} field 'shift'", shift[1])
+        if s1 <= s0:
+            errors.append(f"{w} field 'shift': end {s1} is not after start {s0}")
+        breaks = []
+        for k, b in enumerate(c.get("breaks", [])):
+            bw = f"{w} break {k}"
+            win = b.get("window")
+            if not isinstance(win, list) or len(win) != 2:
+                errors.append(f'{bw} field \'window\': write it as ["11:00", "13:00"]')
+                win = ["00:00", "00:00"]
+            a, z = clock(f"{bw} field 'window'", win[0]), clock(f"{bw} field 'window'", win[1])
+            if z < a:
+                errors.append(f"{bw} field 'window': end {z} is before start {a}")
+            breaks.append(
+                BreakSpec(
+                    id=str(b.get("id", f"break{k}")),
+                    minutes=number(f"{bw} field 'minutes'", b.get("minutes")),
+                    windows=((a, z),),
+                )
+            )
+        for fld in ("start_yard", "end_yard"):
+            if c.get(fld, "yard") not in yard_ids:
+                errors.append(
+                    f"{w} field {fld!r}: {c.get(fld, 'yard')!r} is not a yard "
+                    f"(known: {sorted(yard_ids)})"
+                )
+        crews.append(
+            CrewSpec(
+                id=cid,
+                label=str(c.get("label", cid)),
+                skills=frozenset(skills),
+                shift_start=s0,
+                shift_end=s1,
+                breaks=tuple(breaks),
+                capacity=number(f"{w} field 'capacity'", c.get("capacity")),
+                capacity_unit=str(c.get("capacity_unit", "")),
+                start_yard=str(c.get("start_yard", "yard")),
+                end_yard=str(c.get("end_yard", "yard")),
+                cost_per_hour=number(f"{w} field 'cost_per_hour'", c.get("cost_per_hour", 0.0)),
+            )
+        )
+    if not crews:
+        errors.append(f"{source}: no [crews.<id>] table; add at least one crew")
+    if errors:
+        raise ConfigurationError(
+            f"crew file {source} is invalid ({len(errors)} error(s)):\n- " + "\n- ".join(errors),
+            field="crews",
+        )
+    return CrewConfig(timezone=str(tz_name), yards=tuple(yards), crews=tuple(crews), source=source)
