@@ -1,0 +1,355 @@
+"""The replay loop of routing.simulate: in-memory work orders, one routing problem per morning.
+
+Pure in-memory: no store, no street graph. Travel comes as a global matrix over location indices
+(yards and report points); each day's problem takes the sub-matrix of the yards and that day's
+jobs. Clustering uses the anchor rule of :mod:`geo311.workorders` through its one-report core
+:func:`geo311._cluster.choose_work_order`, with the simulated repair time as each work order's
+close time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+import numpy as np
+
+from geo311._cluster import INF_TIME, choose_work_order, project, to_micros
+from geo311.catalogue import Catalogue
+from geo311.errors import InputError
+from geo311.workorders import group_rules
+from routing.crews import CrewConfig, CrewSpec
+from routing.problem import Depot, Job, Problem, priority_from_sla
+from routing.solve import Plan, solve
+
+
+@dataclass(frozen=True, slots=True)
+class SimReport:
+    """One report replayed by the simulation.
+
+    Attributes
+    ----------
+    id : str
+        ``service_request_id``.
+    service_code : str
+        Catalogue service code (decides group, skill, on-site time, radius).
+    requested : datetime
+        When it arrived (aware).
+    lat, lon : float
+        Its point (EPSG:4326), used by the clustering rule.
+    location_index : int
+        Its row/column in the global travel matrix (a work order is driven to its anchor's).
+    sla_due : datetime
+        SLA due time (aware).
+    actual_closed : datetime or None
+        When the City closed it (for the side-by-side comparison only).
+    """
+
+    id: str
+    service_code: str
+    requested: datetime
+    lat: float
+    lon: float
+    location_index: int
+    sla_due: datetime
+    actual_closed: datetime | None = None
+
+
+@dataclass
+class SimWorkOrder:
+    """A work order inside the replay (mutable while the replay runs)."""
+
+    number: int
+    group: str
+    service_code: str
+    anchor: int  # index of the anchor report
+    x: float
+    y: float
+    members: list[int] = field(default_factory=list)
+    close_us: int = INF_TIME  # planned repair time (microseconds), INF while unplanned
+    repaired: datetime | None = None
+    crew_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DayLog:
+    """What happened on one simulated working day.
+
+    Attributes
+    ----------
+    day : date
+        The local date.
+    morning : datetime
+        The planning moment.
+    open_work_orders, open_reports : int
+        Backlog at the planning moment (before the day's work).
+    served : int
+        Work orders repaired that day.
+    busy_s, available_s : float
+        Crew time spent driving and on site, and crew time available (shift minus breaks).
+    solve_time_s : float
+        Wall-clock solver time.
+    hit_time_limit : bool
+        Whether the solver stopped at its time limit (then the day may not be reproducible).
+    """
+
+    day: date
+    morning: datetime
+    open_work_orders: int
+    open_reports: int
+    served: int
+    busy_s: float
+    available_s: float
+    solve_time_s: float
+    hit_time_limit: bool
+
+
+@dataclass
+class ReplayOutput:
+    """Raw output of :func:`replay_core`: repair time per report, daily logs, work orders."""
+
+    repaired: list[datetime | None]
+    work_order_of: list[int]
+    days: list[DayLog]
+    work_orders: list[SimWorkOrder]
+
+
+def working_days(start: date, end: date) -> list[date]:
+    """Return Monday-Friday dates from ``start`` to ``end`` inclusive."""
+    out = []
+    d = start
+    while d <= end:
+        if d.weekday() < 5:
+            out.append(d)
+        d += timedelta(days=1)
+    return out
+
+
+def replay_core(
+    reports: Sequence[SimReport],
+    *,
+    durations_s: np.ndarray,
+    distances_m: np.ndarray | None,
+    yard_index: dict[str, int],
+    crew_config: CrewConfig,
+    crews: Sequence[CrewSpec],
+    catalogue: Catalogue,
+    days: Sequence[date],
+    plan_time: time,
+    time_limit_s: float,
+    seed: int,
+    solution_limit: int | None,
+    metaheuristic: str = "NONE",
+    min_days: int | None = None,
+    until_repaired: Sequence[int] = (),
+) -> ReplayOutput:
+    n = len(reports)
+    order = sorted(range(n), key=lambda i: (reports[i].requested, reports[i].id))
+    rules = group_rules(catalogue)
+    if n:
+        xs, ys = project([r.lat for r in reports], [r.lon for r in reports])
+    else:
+        xs = ys = np.zeros(0)
+    dist = durations_s if distances_m is None else distances_m
+    wos: list[SimWorkOrder] = []
+    open_by_group: dict[str, list[int]] = {}
+    wo_of = [-1] * n
+    repaired: list[datetime | None] = [None] * n
+    logs: list[DayLog] = []
+    pos = 0
+    cfg = crew_config.__class__(
+        timezone=crew_config.timezone,
+        yards=crew_config.yards,
+        crews=tuple(crews),
+        source=crew_config.source,
+    )
+    tz = cfg.tz
+
+    def arrive_until(limit: datetime | None) -> None:
+        nonlocal pos
+        while pos < n and (limit is None or reports[order[pos]].requested <= limit):
+            i = order[pos]
+            pos += 1
+            rep = reports[i]
+            svc = catalogue.service(rep.service_code)
+            rule = rules.get(svc.group)
+            t_us = to_micros(rep.requested)
+            cands = open_by_group.setdefault(svc.group, [])
+            # drop work orders repaired by now; the rest stay in opening order
+            cands[:] = [w for w in cands if wos[w].close_us > t_us]
+            best = -1
+            if rule is not None and cands:
+                best, _ = choose_work_order(
+                    float(xs[i]),
+                    float(ys[i]),
+                    t_us,
+                    t_us,
+                    rule.radius_m * rule.radius_m,
+                    [wos[w].x for w in cands],
+                    [wos[w].y for w in cands],
+                    [wos[w].close_us for w in cands],
+                )
+            if best >= 0:
+                wo = wos[cands[best]]
+                wo.members.append(i)
+                wo_of[i] = wo.number
+                if wo.repaired is not None:  # joins before the planned repair: fixed with it
+                    repaired[i] = wo.repaired
+            else:
+                wo = SimWorkOrder(
+                    number=len(wos),
+                    group=svc.group,
+                    service_code=rep.service_code,
+                    anchor=i,
+                    x=float(xs[i]),
+                    y=float(ys[i]),
+                    members=[i],
+                )
+                wos.append(wo)
+                cands.append(wo.number)
+                wo_of[i] = wo.number
+
+    for d_i, day in enumerate(days):
+        if (
+            min_days is not None
+            and d_i >= min_days
+            and all(repaired[i] is not None for i in until_repaired)
+        ):
+            break
+        morning = datetime.combine(day, plan_time, tzinfo=tz)
+        arrive_until(morning)
+        m_us = to_micros(morning)
+        open_wos = [w for w in wos if w.close_us > m_us and w.repaired is None]
+        open_reports = sum(len(w.members) for w in open_wos)
+        origin = cfg.origin(day)
+        plan, problem = _plan_day(
+            open_wos,
+            reports,
+            durations_s=durations_s,
+            distances_m=dist,
+            yard_index=yard_index,
+            cfg=cfg,
+            catalogue=catalogue,
+            origin=origin,
+            morning=morning,
+            time_limit_s=time_limit_s,
+            seed=seed,
+            solution_limit=solution_limit,
+            metaheuristic=metaheuristic,
+        )
+        served = 0
+        busy = 0.0
+        for route in plan.routes:
+            if route.job_ids:
+                busy += route.travel_s + route.service_s
+            for step in route.steps:
+                if step.type != "job" or step.ref is None:
+                    continue
+                wo = wos[int(step.ref)]
+                when = problem.clock(step.departure_s)
+                wo.close_us = to_micros(when)
+                wo.repaired = when
+                wo.crew_id = route.crew_id
+                for i in wo.members:
+                    repaired[i] = when
+                served += 1
+        available = sum(
+            c.shift.end_s - c.shift.start_s - sum(b.duration_s for b in c.breaks)
+            for c in problem.crews
+        )
+        logs.append(
+            DayLog(
+                day=day,
+                morning=morning,
+                open_work_orders=len(open_wos),
+                open_reports=open_reports,
+                served=served,
+                busy_s=busy,
+                available_s=available,
+                solve_time_s=plan.summary.solve_time_s,
+                hit_time_limit=bool(open_wos) and plan.summary.solve_time_s >= 0.95 * time_limit_s,
+            )
+        )
+    # reports arriving after the last morning (up to the end of the replay) still count
+    if logs:
+        last_end = datetime.combine(logs[-1].day + timedelta(days=1), time(0), tzinfo=tz)
+        arrive_until(last_end)
+    return ReplayOutput(repaired=repaired, work_order_of=wo_of, days=logs, work_orders=wos)
+
+
+def _plan_day(
+    open_wos: list[SimWorkOrder],
+    reports: Sequence[SimReport],
+    *,
+    durations_s: np.ndarray,
+    distances_m: np.ndarray,
+    yard_index: dict[str, int],
+    cfg: CrewConfig,
+    catalogue: Catalogue,
+    origin: datetime,
+    morning: datetime,
+    time_limit_s: float,
+    seed: int,
+    solution_limit: int | None,
+    metaheuristic: str,
+) -> tuple[Plan, Problem]:
+    # local location indices: yards first (in file order), then one per job
+    yard_ids = [y.id for y in cfg.yards]
+    glob = [yard_index[y] for y in yard_ids]
+    jobs: list[Job] = []
+    for k, wo in enumerate(open_wos):
+        svc = catalogue.service(wo.service_code)
+        members = [reports[i] for i in wo.members]
+        sla_due = min(r.sla_due for r in members)
+        glob.append(reports[wo.anchor].location_index)
+        jobs.append(
+            Job(
+                id=f"wo-{wo.number}",
+                location_index=len(yard_ids) + k,
+                service_s=svc.on_site_minutes_for(len(members)) * 60.0,
+                skill=svc.skill,
+                demand=svc.demand,
+                priority=priority_from_sla(sla_due, day_start=morning),
+                sla_due_s=(sla_due - origin).total_seconds(),
+                ref=str(wo.number),
+            )
+        )
+    idx = np.asarray(glob, dtype=np.int64)
+    sub_d = durations_s[np.ix_(idx, idx)]
+    sub_m = distances_m[np.ix_(idx, idx)]
+    depots: tuple[Depot, ...] = cfg.depots(
+        {y: i for i, y in enumerate(yard_ids)}, origin=origin
+    )
+    problem = Problem(
+        depots=depots,
+        crews=cfg.crews_for(origin=origin),
+        jobs=tuple(jobs),
+        durations_s=sub_d,
+        distances_m=sub_m,
+        origin=origin,
+    )
+    plan = solve(
+        problem,
+        time_limit_s=time_limit_s,
+        seed=seed,
+        workers=1,
+        solution_limit=solution_limit,
+        metaheuristic=metaheuristic,
+    )
+    return plan, problem
+
+
+def quantile(values: np.ndarray, q: float) -> float:
+    """Linear quantile where ``inf`` (never repaired) counts as larger than everything."""
+    if values.size == 0:
+        return math.nan
+    big = 1e12
+    v = float(np.quantile(np.where(np.isfinite(values), values, big), q))
+    return math.inf if v >= big / 2 else v
+
+
+def check_aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None:
+        raise InputError(f"{name} must be timezone-aware (e.g. 2015-09-01T00:00-04:00)", field=name)

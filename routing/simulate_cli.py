@@ -1,0 +1,128 @@
+"""The ``geo311 simulate`` command: a planner's what-if replay of a season with K crews."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from geo311.errors import InputError
+
+
+def parse_date(text: str, *, option: str) -> date:
+    """Return a ``YYYY-MM-DD`` date, or raise an error naming the option.
+
+    Parameters
+    ----------
+    text : str
+        The date text.
+    option : str
+        The option name for the message (``--from``).
+
+    Returns
+    -------
+    datetime.date
+    """
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(
+            f"{option} {text!r} is not a date; write it as YYYY-MM-DD (e.g. 2015-09-01)",
+            field=option,
+        ) from None
+
+
+def parse_sweep(text: str) -> list[int]:
+    """Return the crew counts of ``--crews-sweep``: ``1..6``, ``2-4`` or ``1,2,4``.
+
+    Parameters
+    ----------
+    text : str
+        The option value.
+
+    Returns
+    -------
+    list of int
+        Crew counts, each at least 1.
+    """
+    try:
+        for sep in ("..", "-"):
+            if sep in text:
+                a, b = text.split(sep, 1)
+                lo, hi = int(a), int(b)
+                if lo < 1 or hi < lo or hi > 50:
+                    raise ValueError
+                return list(range(lo, hi + 1))
+        out = [int(x) for x in text.split(",") if x.strip()]
+        if not out or min(out) < 1:
+            raise ValueError
+        return out
+    except ValueError:
+        raise InputError(
+            f"--crews-sweep {text!r} is not a crew range; write e.g. 1..6 (1 to 50) or 1,2,4",
+            field="--crews-sweep",
+        ) from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``geo311 simulate`` to the geo311 CLI.
+
+    Parameters
+    ----------
+    app : typer.Typer
+        The geo311 application.
+    """
+
+    @app.command("simulate")
+    def simulate_command(
+        start: Annotated[str, typer.Option("--from", help="first day, YYYY-MM-DD")] = "2015-09-01",
+        end: Annotated[str, typer.Option("--to", help="last day, YYYY-MM-DD")] = "2015-11-30",
+        crews_file: Annotated[
+            Path | None, typer.Option("--crews", help="crew file (default data/crews.toml)")
+        ] = None,
+        service: Annotated[
+            str | None, typer.Option("--service", help="potholes or streetlights (default both)")
+        ] = None,
+        crews: Annotated[
+            int | None, typer.Option("--crews-count", help="crews per group (default: the file's)")
+        ] = None,
+        sweep: Annotated[
+            str | None, typer.Option("--crews-sweep", help="crew counts to try, e.g. 1..6")
+        ] = None,
+        target: Annotated[
+            float | None,
+            typer.Option("--target-median-days", help="target median days (0.6 / 7 default)"),
+        ] = None,
+        time_limit: Annotated[
+            float, typer.Option("--time-limit", help="solver safety limit per day, seconds")
+        ] = 10.0,
+        seed: Annotated[int, typer.Option("--seed", help="solver seed")] = 0,
+        out: Annotated[
+            Path, typer.Option("--out", help="folder for simulation.json and simulate.png")
+        ] = Path("out"),
+    ) -> None:
+        """Replay the embedded 2015 reports with K crews; compare days to repair with the City's."""
+        from routing.simulate import run_simulation
+
+        result = run_simulation(
+            start=parse_date(start, option="--from"),
+            end=parse_date(end, option="--to"),
+            crews_file=crews_file,
+            service=service,
+            crews=crews,
+            crews_sweep=parse_sweep(sweep) if sweep else None,
+            target_median_days=target,
+            time_limit_s=time_limit,
+            seed=seed,
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        doc = out / "simulation.json"
+        doc.write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
+        png = result.plot(out / "simulate.png")
+        typer.echo(result.table())
+        for note in result.notes:
+            typer.echo(f"note: {note}")
+        typer.echo(f"wrote {doc} and {png}")
