@@ -319,9 +319,7 @@ def _plan_day(
     idx = np.asarray(glob, dtype=np.int64)
     sub_d = durations_s[np.ix_(idx, idx)]
     sub_m = distances_m[np.ix_(idx, idx)]
-    depots: tuple[Depot, ...] = cfg.depots(
-        {y: i for i, y in enumerate(yard_ids)}, origin=origin
-    )
+    depots: tuple[Depot, ...] = cfg.depots({y: i for i, y in enumerate(yard_ids)}, origin=origin)
     problem = Problem(
         depots=depots,
         crews=cfg.crews_for(origin=origin),

@@ -30,8 +30,15 @@ def plot_result(result: SimulationResult, path: Path) -> Path:
     cmap = plt.get_cmap("viridis")
     for row, gr in enumerate(groups):
         ax_e, ax_b = axes[row]
+        if gr.actual.reports == 0:
+            for ax in (ax_e, ax_b):
+                ax.text(0.5, 0.5, f"{gr.group}: no reports to replay", ha="center", va="center")
+                ax.set_axis_off()
+            continue
         x, y = _ecdf(gr.actual.days)
-        ax_e.step(x, y, where="post", color="black", lw=2, label=f"City actual (n={gr.actual.reports})")
+        ax_e.step(
+            x, y, where="post", color="black", lw=2, label=f"City actual (n={gr.actual.reports})"
+        )
         for k, run in enumerate(gr.runs):
             color = cmap(k / max(1, len(gr.runs) - 1)) if len(gr.runs) > 1 else "#d9480f"
             x, y = _ecdf(run.simulated.days)
@@ -42,6 +49,7 @@ def plot_result(result: SimulationResult, path: Path) -> Path:
         ax_e.set_xlabel("days from report to repair")
         ax_e.set_ylabel("share of reports repaired")
         ax_e.set_ylim(0, 1.02)
+        ax_e.set_xlim(left=0)
         ax_e.set_title(f"{gr.group}: days to repair (target median {gr.target_median_days:g} d)")
         ax_e.legend(fontsize=8, loc="lower right")
         if gr.actual_backlog:
@@ -64,7 +72,9 @@ def plot_result(result: SimulationResult, path: Path) -> Path:
         ax_b.set_ylabel("open reports")
         ax_b.legend(fontsize=8, loc="upper left")
         ax_b.tick_params(axis="x", labelrotation=30)
-    fig.suptitle(f"geo311 simulate {result.start} .. {result.end} (seed {result.settings.get('seed')})")
+    fig.suptitle(
+        f"geo311 simulate {result.start} .. {result.end} (seed {result.settings.get('seed')})"
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -313,14 +313,13 @@ class SimulationResult:
                     f"{_fmt(s.p90_days):>9}{_pct(s.within_sla):>8}{_pct(r.utilisation):>7}{mark}"
                 )
             target = f"target median <= {gr.target_median_days:g} days: "
-            lines.append(
-                target
-                + (
-                    f"smallest crew count meeting it = {gr.smallest_crews} (*)"
-                    if gr.smallest_crews is not None
-                    else "no crew count tried meets it"
-                )
-            )
+            if gr.actual.reports == 0:
+                verdict = "no reports of this group to replay in the season and extract"
+            elif gr.smallest_crews is not None:
+                verdict = f"smallest crew count meeting it = {gr.smallest_crews} (*)"
+            else:
+                verdict = "no crew count tried meets it"
+            lines.append(target + verdict)
         return "\n".join(lines)
 
     def plot(self, path: str | Path) -> Path:
@@ -366,7 +365,9 @@ def _crews_of(config: CrewConfig, skill: str, count: int | None) -> list[CrewSpe
     if count < 1:
         raise InputError(f"crew count {count} must be at least 1", field="crews")
     base = having[0]
-    return [replace(base, id=f"{base.id}#{k + 1}", label=f"{base.label} #{k + 1}") for k in range(count)]
+    return [
+        replace(base, id=f"{base.id}#{k + 1}", label=f"{base.label} #{k + 1}") for k in range(count)
+    ]
 
 
 def replay(
@@ -459,7 +460,11 @@ def replay(
     hi = datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz)
     stop = hi + timedelta(days=drain_days)
     mine = sorted(
-        (r for r in reports if cat.service(r.service_code).group == group and lo <= r.requested < stop),
+        (
+            r
+            for r in reports
+            if cat.service(r.service_code).group == group and lo <= r.requested < stop
+        ),
         key=lambda r: (r.requested, r.id),
     )
     measured = [i for i, r in enumerate(mine) if r.requested < hi]
@@ -594,8 +599,10 @@ def load_season(
     from routing.matrix import travel_time_matrix
 
     g = graph if graph is not None else load_street_graph()
-    path = Path(data_file) if data_file is not None else REPO_DATA_DIR / "boston311" / (
-        "boston311_2015_streetlights_potholes.csv.gz"
+    path = (
+        Path(data_file)
+        if data_file is not None
+        else REPO_DATA_DIR / "boston311" / ("boston311_2015_streetlights_potholes.csv.gz")
     )
     tz = crew_config.tz
     lo = datetime.combine(start, time(0), tzinfo=tz)
@@ -603,8 +610,13 @@ def load_season(
     with tempfile.TemporaryDirectory(prefix="geo311-sim-") as tmp:
         store = Store(f"sqlite:///{tmp}/season.db")
         try:
-            import_file(store, path, catalogue, timezone=crew_config.timezone,
-                        rejects_path=Path(tmp) / "rejects.csv")
+            import_file(
+                store,
+                path,
+                catalogue,
+                timezone=crew_config.timezone,
+                rejects_path=Path(tmp) / "rejects.csv",
+            )
             reqs = store.query_requests(start=lo, end=hi)
         finally:
             store.close()
@@ -654,7 +666,8 @@ def load_season(
             lat=float(r.lat),  # type: ignore[arg-type]
             lon=float(r.long),  # type: ignore[arg-type]
             location_index=loc[k],
-            sla_due=r.expected_datetime or (r.requested_datetime + catalogue.service(r.service_code).sla),
+            sla_due=r.expected_datetime
+            or (r.requested_datetime + catalogue.service(r.service_code).sla),
             actual_closed=r.closed_datetime,
         )
         for k, r in enumerate(inside)
@@ -675,7 +688,9 @@ def _actual_backlog(
     for d in days:
         t = datetime.combine(d, plan_time, tzinfo=tz)
         n = sum(
-            1 for r in reports if r.requested <= t and (r.actual_closed is None or r.actual_closed > t)
+            1
+            for r in reports
+            if r.requested <= t and (r.actual_closed is None or r.actual_closed > t)
         )
         out.append((d, n))
     return tuple(out)
@@ -766,18 +781,24 @@ def run_simulation(
         raise InputError(f"solution_limit={solution_limit} must be >= 1", field="solution_limit")
     counts: list[int | None]
     if crews_sweep is not None:
-        counts = sorted({int(k) for k in crews_sweep})
-        if not counts or counts[0] < 1:
+        wanted = sorted({int(k) for k in crews_sweep})
+        if not wanted or wanted[0] < 1:
             raise InputError(
                 f"crews_sweep {list(crews_sweep)} must list crew counts >= 1 (e.g. 1..6)",
                 field="crews_sweep",
             )
+        counts = list(wanted)
     else:
         counts = [crews]
     config = load_crews(crews_file)
     ssn = season or load_season(
-        start=start, end=end, groups=groups, crew_config=config, catalogue=cat,
-        data_file=data_file, graph=graph,
+        start=start,
+        end=end,
+        groups=groups,
+        crew_config=config,
+        catalogue=cat,
+        data_file=data_file,
+        graph=graph,
     )
     tz = config.tz
     lo = datetime.combine(start, time(0), tzinfo=tz)
@@ -810,9 +831,7 @@ def run_simulation(
             for k in counts
         ]
         target = (
-            target_median_days
-            if target_median_days is not None
-            else DEFAULT_TARGET_MEDIAN_DAYS[g]
+            target_median_days if target_median_days is not None else DEFAULT_TARGET_MEDIAN_DAYS[g]
         )
         meeting = [r.crews for r in runs if r.simulated.median_days <= target]
         out[g] = GroupResult(
