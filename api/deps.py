@@ -16,26 +16,29 @@ from geo311.store import Store
 
 _geocoder_lock = threading.Lock()
 
+# The app-state getters are ``async def``: FastAPI runs a sync dependency in the threadpool,
+# one thread hop per dependency per request, for what is only an attribute read.
 
-def get_settings_dep(request: Request) -> Settings:
+
+async def get_settings_dep(request: Request) -> Settings:
     """Return the app's settings."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     """Return the app's store (opened in the lifespan)."""
     store: Store = request.app.state.store
     return store
 
 
-def get_catalogue(request: Request) -> Catalogue:
+async def get_catalogue(request: Request) -> Catalogue:
     """Return the app's service catalogue."""
     catalogue: Catalogue = request.app.state.catalogue
     return catalogue
 
 
-def get_geocoder(request: Request) -> Callable[[], Any]:
+async def get_geocoder(request: Request) -> Callable[[], Any]:
     """Return a function giving the app's offline geocoder (built on first call, then shared)."""
     return lambda: _geocoder_of(request.app.state)
 

@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from geo311.errors import NotFoundError
+from geo311.errors import InputError, NotFoundError
 from geo311.model import ServiceRequest, WorkOrder
 
 
@@ -294,6 +294,49 @@ def _row_to_work_order(row: sa.Row[Any], member_ids: Sequence[str] = ()) -> Work
     )
 
 
+def _select_requests(
+    stmt: sa.Select[Any],
+    *,
+    ids: Sequence[str] | None = None,
+    service_codes: Sequence[str] | None = None,
+    statuses: Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    needs_geocoding: bool | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    work_order_id: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    newest_first: bool = False,
+) -> sa.Select[Any]:
+    if ids is not None:
+        stmt = stmt.where(requests.c.service_request_id.in_(list(ids)))
+    if service_codes is not None:
+        stmt = stmt.where(requests.c.service_code.in_(list(service_codes)))
+    if statuses is not None:
+        stmt = stmt.where(requests.c.status.in_(list(statuses)))
+    if start is not None:
+        stmt = stmt.where(requests.c.requested_datetime >= start)
+    if end is not None:
+        stmt = stmt.where(requests.c.requested_datetime < end)
+    if needs_geocoding is not None:
+        stmt = stmt.where(requests.c.needs_geocoding == needs_geocoding)
+    if bbox is not None:
+        min_lon, min_lat, max_lon, max_lat = bbox
+        stmt = stmt.where(
+            requests.c.lat.between(min_lat, max_lat), requests.c.lon.between(min_lon, max_lon)
+        )
+    if work_order_id is not None:
+        stmt = stmt.where(requests.c.work_order_id == work_order_id)
+    order = requests.c.requested_datetime
+    stmt = stmt.order_by(order.desc() if newest_first else order, requests.c.service_request_id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
+    return stmt
+
+
 class Store:
     """Access to the geo311 database.
 
@@ -535,34 +578,77 @@ class Store:
         list of ServiceRequest
             The requests, ordered by requested time (then id).
         """
-        stmt = sa.select(requests)
-        if ids is not None:
-            stmt = stmt.where(requests.c.service_request_id.in_(list(ids)))
-        if service_codes is not None:
-            stmt = stmt.where(requests.c.service_code.in_(list(service_codes)))
-        if statuses is not None:
-            stmt = stmt.where(requests.c.status.in_(list(statuses)))
-        if start is not None:
-            stmt = stmt.where(requests.c.requested_datetime >= start)
-        if end is not None:
-            stmt = stmt.where(requests.c.requested_datetime < end)
-        if needs_geocoding is not None:
-            stmt = stmt.where(requests.c.needs_geocoding == needs_geocoding)
-        if bbox is not None:
-            min_lon, min_lat, max_lon, max_lat = bbox
-            stmt = stmt.where(
-                requests.c.lat.between(min_lat, max_lat), requests.c.lon.between(min_lon, max_lon)
-            )
-        if work_order_id is not None:
-            stmt = stmt.where(requests.c.work_order_id == work_order_id)
-        order = requests.c.requested_datetime
-        stmt = stmt.order_by(order.desc() if newest_first else order, requests.c.service_request_id)
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        if offset:
-            stmt = stmt.offset(offset)
+        stmt = _select_requests(
+            sa.select(requests),
+            ids=ids,
+            service_codes=service_codes,
+            statuses=statuses,
+            start=start,
+            end=end,
+            needs_geocoding=needs_geocoding,
+            bbox=bbox,
+            work_order_id=work_order_id,
+            limit=limit,
+            offset=offset,
+            newest_first=newest_first,
+        )
         with self.engine.connect() as conn:
-            return [_row_to_request(r) for r in conn.execute(stmt)]
+            return [_row_to_request(r) for r in conn.execute(stmt).all()]
+
+    def query_request_rows(
+        self,
+        columns: Sequence[str],
+        *,
+        ids: Sequence[str] | None = None,
+        service_codes: Sequence[str] | None = None,
+        statuses: Sequence[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[tuple[Any, ...]]:
+        """Return only some columns of the requests :meth:`query_requests` would return.
+
+        The fast path for read-heavy callers (the Open311 ``GET requests``): no
+        :class:`ServiceRequest` is built; times are aware UTC datetimes as everywhere.
+
+        Parameters
+        ----------
+        columns : sequence of str
+            Column names of ``service_requests`` (``lon`` for the longitude), in output order.
+        ids, service_codes, statuses, start, end, limit, offset, newest_first
+            As in :meth:`query_requests`.
+
+        Returns
+        -------
+        list of tuple
+            One tuple per request, values in the order of ``columns``.
+
+        Raises
+        ------
+        InputError
+            If a column name is not a column of ``service_requests``.
+        """
+        unknown = [c for c in columns if c not in requests.c]
+        if unknown:
+            raise InputError(
+                f"columns: {unknown} are not columns of service_requests; use names from "
+                "geo311.store.REQUEST_COLUMNS"
+            )
+        stmt = _select_requests(
+            sa.select(*(requests.c[c] for c in columns)),
+            ids=ids,
+            service_codes=service_codes,
+            statuses=statuses,
+            start=start,
+            end=end,
+            limit=limit,
+            offset=offset,
+            newest_first=newest_first,
+        )
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(stmt).all()]
 
     def count_requests(self, *, source: str | None = None) -> int:
         """Return how many requests are stored (optionally from one source)."""

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
@@ -61,7 +61,7 @@ def _render(
             else _xml.render_object(root, payload)
         )
         return Response(body, status_code=status, media_type=_XML)
-    return JSONResponse(payload, status_code=status)
+    return Response(o.dumps_json(payload), status_code=status, media_type="application/json")
 
 
 def _check_jurisdiction(jurisdiction_id: str | None) -> None:
@@ -174,8 +174,8 @@ def list_requests(
         tz=tz,
         now=o.now_utc(),
     )
-    found = o.query_requests(store, query)
-    items = [o.request_out(r, catalogue, tz) for r in found]
+    rows = o.query_request_rows(store, query)
+    items = o.requests_out(rows, catalogue, tz, times_as_text=response_format == "xml")
     return _render(response_format, "service_requests", items)
 
 
