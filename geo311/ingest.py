@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from geo311.catalogue import OTHER_SERVICE_CODE, Catalogue
 from geo311.errors import InputError
@@ -253,10 +254,12 @@ class _BostonBatcher:
             return df[self.index[name]]
         return pd.Series([""] * len(df), index=df.index, dtype=object)
 
-    def process(self, records: list[list[str]], line_numbers: list[int]) -> _Batch:
-        # Object columns of the raw strings: every record has the header's width here.
-        df = pd.DataFrame(records, dtype=object)
+    def process(self, df: pd.DataFrame, line_numbers: list[int]) -> _Batch:
+        # df: one string column per header column (positional labels), one row per record.
         n = len(df)
+        blank = np.ones(n, dtype=bool)
+        for column in df.columns:
+            blank &= (df[column] == "").to_numpy()
         reason = np.full(n, "", dtype=object)
         fieldname = np.full(n, "", dtype=object)
 
@@ -273,6 +276,7 @@ class _BostonBatcher:
                 for i in np.flatnonzero(m):
                     reason[i] = why.format(v=vals[i])
 
+        reject(blank, "row", "empty line; remove it")
         ids = self.col(df, "case_enquiry_id").str.strip()
         reject(
             (ids == "").to_numpy(),
@@ -355,7 +359,9 @@ class _BostonBatcher:
         closure = self.col(df, "closure_reason").str.strip()
         good = reason == ""
         rejects = [
-            Reject(line_numbers[i], str(fieldname[i]), str(reason[i]), ",".join(records[i]))
+            Reject(
+                line_numbers[i], str(fieldname[i]), str(reason[i]), ",".join(df.iloc[i].tolist())
+            )
             for i in np.flatnonzero(~good)
         ]
         if not good.any():
@@ -429,54 +435,166 @@ class _BostonBatcher:
         return _Batch(frame, rejects)
 
 
+class _LineNumbers:
+    """Physical line numbers of the records pyarrow's CSV reader yields.
+
+    pyarrow numbers records (a quoted value may span lines) and skips invalid ones after
+    reporting them to the handler, before their block is yielded. This turns record numbers
+    into physical line numbers, for the kept rows and for the skipped rows' rejects.
+    """
+
+    def __init__(self) -> None:
+        self.next_record = 2  # record 1 is the header
+        self.offset = 0  # newlines inside quoted values seen before next_record
+        self.skipped: list[tuple[int, int, Reject]] = []  # (record, its newlines, its reject)
+        self._applied = 0
+
+    def skip(self, record: int, text: str, reject: Reject) -> None:
+        self.skipped.append((record, text.count("\n"), reject))
+
+    def assign(self, batch: pa.RecordBatch) -> np.ndarray:
+        n = batch.num_rows
+        extra = np.zeros(n, dtype=np.int64)
+        for column in batch.columns:
+            extra += np.asarray(pc.count_substring(column, "\n").to_numpy(zero_copy_only=False))
+        records = self.next_record + np.arange(n, dtype=np.int64)
+        shifts: list[tuple[int, int, Reject]] = []
+        while self._applied < len(self.skipped):
+            rec, nl, rej = self.skipped[self._applied]
+            if n == 0 or rec > records[-1]:
+                break
+            records[records >= rec] += 1
+            shifts.append((rec, nl, rej))
+            self._applied += 1
+        # Lines: record number plus every newline inside quoted values of earlier records.
+        kept: list[tuple[int, int, Reject | None]] = [
+            (int(r), int(e), None) for r, e in zip(records, extra, strict=True)
+        ]
+        events = sorted(kept + [(rec, nl, rej) for rec, nl, rej in shifts], key=lambda x: x[0])
+        lines = np.empty(n, dtype=np.int64)
+        position = {int(r): i for i, r in enumerate(records)}
+        offset = self.offset
+        for rec, nl, rej in events:
+            if rej is None:
+                lines[position[rec]] = rec + offset
+            else:
+                rej.row_number = rec + offset
+            offset += nl
+        self.offset = offset
+        if n:
+            self.next_record = int(records[-1]) + 1
+        return lines
+
+    def finish(self) -> None:
+        """Give the skipped rows after the last kept row their physical line numbers."""
+        offset = self.offset
+        for rec, nl, rej in self.skipped[self._applied :]:
+            rej.row_number = rec + offset
+            offset += nl
+        self._applied = len(self.skipped)
+
+
 def _iter_boston_batches(
-    fh: IO[str], catalogue: Catalogue, tz: str, batch_size: int, on_rows: Callable[[int], None]
+    path: Path, catalogue: Catalogue, tz: str, batch_size: int, on_rows: Callable[[int], None]
 ) -> Iterator[tuple[_Batch, _BostonBatcher]]:
-    reader = csv.reader(fh)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InputError("the file is empty: expected a header row", field="header") from None
+    with _open_text(path) as fh:
+        try:
+            header = next(csv.reader(fh))
+        except StopIteration:
+            raise InputError("the file is empty: expected a header row", field="header") from None
     batcher = _BostonBatcher(header, catalogue, tz)
     width = len(header)
-    records: list[list[str]] = []
-    lines: list[int] = []
+    names = [f"c{i}" for i in range(width)]
     early: list[Reject] = []
+    numbers = _LineNumbers()
+
+    def on_invalid(row: Any) -> str:
+        record = int(row.number) if row.number is not None else -1
+        reject = Reject(
+            record,
+            "row",
+            f"row has {row.actual_columns} columns but the header has {width}; "
+            "check for a missing or extra comma",
+            str(row.text),
+        )
+        early.append(reject)
+        numbers.skip(record, str(row.text), reject)
+        return "skip"
+
+    with path.open("rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+    source = pa.input_stream(str(path), compression="gzip" if gzipped else None)
+    try:
+        reader = pa_csv.open_csv(
+            source,
+            read_options=pa_csv.ReadOptions(
+                use_threads=False,
+                block_size=8 << 20,
+                skip_rows=1,
+                column_names=names,
+                encoding="utf8",
+            ),
+            parse_options=pa_csv.ParseOptions(
+                invalid_row_handler=on_invalid, ignore_empty_lines=False, newlines_in_values=True
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False
+            ),
+        )
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
+        for record_batch in _batches(reader):
+            pending.append(record_batch)
+            pending_rows += record_batch.num_rows
+            if pending_rows >= batch_size:
+                yield _process_arrow(batcher, pending, numbers, early, on_rows), batcher
+                pending, pending_rows, early[:] = [], 0, []
+        if pending or early:
+            yield _process_arrow(batcher, pending, numbers, early, on_rows, final=True), batcher
+    except pa.ArrowInvalid as exc:
+        raise InputError(
+            f"the CSV cannot be parsed after record {numbers.next_record - 1}: {exc}; "
+            "fix the quoting",
+            field="row",
+        ) from None
+    finally:
+        source.close()
+
+
+def _batches(reader: Any) -> Iterator[pa.RecordBatch]:
     while True:
         try:
-            rec = next(reader)
+            yield reader.read_next_batch()
         except StopIteration:
-            break
-        except csv.Error as exc:
-            early.append(Reject(reader.line_num, "row", f"malformed CSV: {exc}; fix the quoting"))
-            continue
-        line = reader.line_num
-        if not rec or (len(rec) == 1 and not rec[0].strip()):
-            early.append(Reject(line, "row", "empty line; remove it"))
-        elif len(rec) != width:
-            early.append(
-                Reject(
-                    line,
-                    "row",
-                    f"row has {len(rec)} columns but the header has {width}; "
-                    "check for a missing or extra comma",
-                    ",".join(rec),
-                )
-            )
-        else:
-            records.append(rec)
-            lines.append(line)
-        if len(records) >= batch_size:
-            batch = batcher.process(records, lines)
-            batch.rejects[:0] = early
-            on_rows(len(records) + len(early))
-            yield batch, batcher
-            records, lines, early = [], [], []
-    if records or early:
-        batch = batcher.process(records, lines) if records else _Batch(rows_to_frame([]), [])
-        batch.rejects[:0] = early
-        on_rows(len(records) + len(early))
-        yield batch, batcher
+            return
+
+
+def _process_arrow(
+    batcher: _BostonBatcher,
+    pending: list[pa.RecordBatch],
+    numbers: _LineNumbers,
+    early: list[Reject],
+    on_rows: Callable[[int], None],
+    *,
+    final: bool = False,
+) -> _Batch:
+    lines = (
+        np.concatenate([numbers.assign(b) for b in pending])
+        if pending
+        else np.array([], dtype=np.int64)
+    )
+    if final:
+        numbers.finish()
+    if pending:
+        table = pa.Table.from_batches(pending)
+        df = table.to_pandas()
+        df.columns = range(len(df.columns))
+        batch = batcher.process(df, lines.tolist())
+    else:
+        batch = _Batch(rows_to_frame([]), [])
+    batch.rejects[:0] = list(early)
+    on_rows(int(lines.size) + len(early))
+    return batch
 
 
 def _parse_iso(value: Any, fld: str, tz: str) -> datetime:
@@ -804,7 +922,7 @@ def import_file(
             else:
                 last = None
                 for batch, batcher in _iter_boston_batches(
-                    fh, catalogue, timezone, batch_size, on_rows
+                    path, catalogue, timezone, batch_size, on_rows
                 ):
                     _store_batch(store, run_id, batch, summary)
                     last = batcher

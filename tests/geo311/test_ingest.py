@@ -274,3 +274,23 @@ def test_embedded_boston_file_imports_whole_and_reimports_nothing(
     second = import_file(store, path, catalogue, rejects_path=tmp_path / "r.csv")
     assert (second.new, second.updated, second.unchanged) == (0, 0, 15_409)
     assert store.count_requests() == 15_409
+
+
+def test_line_numbers_count_quoted_newlines_and_skipped_rows(
+    store: Store, catalogue: Catalogue, tmp_path: Path
+) -> None:
+    two_line_title = boston_row("201").replace("PRINTED", '"PRINTED\nby crew"')
+    lines = [
+        HEADER_2015,
+        two_line_title,  # lines 2-3
+        "1,2,3",  # line 4: too few columns
+        boston_row("202", opened="yesterday"),  # line 5: bad date
+    ]
+    path = tmp_path / "q.csv"
+    path.write_text("\n".join(lines) + "\n")
+    summary = import_file(store, path, catalogue, rejects_path=tmp_path / "r.csv")
+    assert summary.new == 1
+    assert summary.import_run_id is not None
+    by_row = {r["row_number"]: r["field"] for r in store.rejects_of(summary.import_run_id)}
+    assert by_row == {4: "row", 5: "OPEN_DT"}
+    assert store.get_request("201").description == "PRINTED\nby crew"
