@@ -474,12 +474,12 @@ class _LineNumbers:
         lines = np.empty(n, dtype=np.int64)
         position = {int(r): i for i, r in enumerate(records)}
         offset = self.offset
-        for rec, nl, rej in events:
-            if rej is None:
-                lines[position[rec]] = rec + offset
+        for record, newlines, skipped_reject in events:
+            if skipped_reject is None:
+                lines[position[record]] = record + offset
             else:
-                rej.row_number = rec + offset
-            offset += nl
+                skipped_reject.row_number = record + offset
+            offset += newlines
         self.offset = offset
         if n:
             self.next_record = int(records[-1]) + 1
