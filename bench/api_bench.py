@@ -6,7 +6,12 @@ requests/s of ``GET /open311/v2/requests.json`` (1 client, then 50 concurrent cl
 ``POST /open311/v2/requests.json`` at 50 concurrent clients. Baseline in the same run:
 ``GET /open311/v2/discovery.json`` (no database work) at the same concurrency.
 
-    .venv/bin/python bench/api_bench.py [--requests 100000] [--count 2000]
+With ``--baseline-ref REF`` (e.g. ``HEAD~3``) the ``api`` package of that git revision is
+exported to a temporary folder and served by a second uvicorn over the same database; every
+GET measurement then alternates between the two servers in rounds, so both see the same
+machine load, and prints the baseline's numbers next to the current code's.
+
+    .venv/bin/python bench/api_bench.py [--requests 100000] [--count 1000] [--baseline-ref REF]
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ import socket
 import statistics
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,6 +41,9 @@ from geo311.store import Store, request_to_row
 
 PG = os.environ.get("GEO311_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 KEY = "bench-key"
+D = "/open311/v2/discovery.json"
+R = "/open311/v2/requests.json"
+R50 = "/open311/v2/requests.json?page_size=50"
 CODES = ["pothole", "streetlight_outage", "general_lighting", "streetlight_knockdown"]
 
 
@@ -116,11 +127,67 @@ def report(name: str, lat: list[float], wall: float) -> None:
     )
 
 
+def export_api(ref: str, dest: Path) -> None:
+    """Write the ``api`` package of git revision ``ref`` into ``dest`` (read-only git use)."""
+    repo = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", "--format=tar", ref, "api"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    tar = dest / "api.tar"
+    tar.write_bytes(archive)
+    with tarfile.open(tar) as t:
+        t.extractall(dest, filter="data")
+
+
+def start_server(url: str, *, pythonpath: str | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``geo311 serve`` on a free loopback port; return the process and its base URL."""
+    port = free_port()
+    env = dict(os.environ, GEO311_DATABASE_URL=url, GEO311_API_KEYS=json.dumps([KEY]))
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
+    geo311 = Path(sys.executable).with_name("geo311")
+    proc = subprocess.Popen(
+        [str(geo311), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{base}/open311/v2/discovery.json", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return proc, base
+
+
+def compare(
+    names: Sequence[str], bases: Sequence[str], label: str, path: str, count: int, clients: int
+) -> None:
+    """Measure ``GET path`` on each server, alternating in 4 rounds; report each."""
+    lat: dict[str, list[float]] = {b: [] for b in bases}
+    wall = dict.fromkeys(bases, 0.0)
+    rounds = 4
+    for r in range(rounds):
+        order = bases if r % 2 == 0 else list(reversed(bases))
+        for b in order:
+            got, w = asyncio.run(run(b, "GET", path, max(count // rounds, 1), clients))
+            lat[b].extend(got)
+            wall[b] += w
+    for name, b in zip(names, bases, strict=True):
+        report(f"{label} [{name}]" if len(bases) > 1 else label, lat[b], wall[b])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=100_000, help="stored requests to generate")
     ap.add_argument("--count", type=int, default=1000, help="HTTP requests per measurement")
     ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument(
+        "--baseline-ref",
+        default=None,
+        help="git revision whose api package is served as the same-run baseline",
+    )
     args = ap.parse_args()
 
     schema = f"bench_{uuid.uuid4().hex[:10]}"
@@ -128,7 +195,8 @@ def main() -> None:
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     url = f"{PG}{'&' if '?' in PG else '?'}options=-csearch_path%3D{schema}"
-    proc = None
+    procs: list[subprocess.Popen[bytes]] = []
+    tmp = tempfile.TemporaryDirectory(prefix="api_bench_")
     try:
         store = Store(url)
         t = time.perf_counter()
@@ -139,57 +207,45 @@ def main() -> None:
             f"generated {store.count_requests():,} stored requests in {time.perf_counter() - t:.1f} s"
         )
         store.close()
-        port = free_port()
-        env = dict(os.environ, GEO311_DATABASE_URL=url, GEO311_API_KEYS=json.dumps([KEY]))
-        geo311 = Path(sys.executable).with_name("geo311")
-        proc = subprocess.Popen(
-            [str(geo311), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env
-        )
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/open311/v2/discovery.json", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        names, bases = ["current"], []
+        proc, base = start_server(url)
+        procs.append(proc)
+        bases.append(base)
+        if args.baseline_ref:
+            export_api(args.baseline_ref, Path(tmp.name))
+            old, old_base = start_server(url, pythonpath=tmp.name)
+            procs.append(old)
+            names.append(f"baseline {args.baseline_ref}")
+            bases.append(old_base)
         n = args.count
         c = args.clients
-        size = len(httpx.get(f"{base}/open311/v2/requests.json").json())
-        print(f"GET requests.json returns {size} requests (90-day default window, 1,000 max)\n")
-        asyncio.run(run(base, "GET", "/open311/v2/requests.json", 20, 1))  # warm-up
+        for b in bases:
+            first = httpx.get(f"{b}/open311/v2/requests.json")
+            assert first.status_code == 200, first.text[:300]
+            asyncio.run(run(b, "GET", "/open311/v2/requests.json", 20, 1))  # warm-up
+        size = len(first.json())
+        print(f"GET requests.json returns {size} requests (90-day default window, 1,000 max)")
+        if len(bases) > 1:
+            same = [httpx.get(f"{b}/open311/v2/requests.json").content for b in bases]
+            print(f"current and baseline bodies identical: {same[0] == same[1]}")
+        print(f"load average before measuring: {os.getloadavg()}\n")
+        compare(names, bases, "baseline: GET discovery.json, 1 client", D, n, 1)
+        compare(names, bases, f"baseline: GET discovery.json, {c} clients", D, n, c)
+        compare(names, bases, "GET requests.json (1,000 per page), 1 client", R, n // 4, 1)
+        compare(names, bases, "GET requests.json?page_size=50, 1 client", R50, n, 1)
+        compare(names, bases, f"GET requests.json (1,000 per page), {c} clients", R, n // 4, c)
+        compare(names, bases, f"GET requests.json?page_size=50, {c} clients", R50, n, c)
         report(
-            "baseline: GET discovery.json, 1 client",
-            *asyncio.run(run(base, "GET", "/open311/v2/discovery.json", n, 1)),
+            f"POST requests.json, {c} clients [current]",
+            *asyncio.run(run(bases[0], "POST", R, n, c)),
         )
-        report(
-            f"baseline: GET discovery.json, {c} clients",
-            *asyncio.run(run(base, "GET", "/open311/v2/discovery.json", n, c)),
-        )
-        report(
-            "GET requests.json (1,000 per page), 1 client",
-            *asyncio.run(run(base, "GET", "/open311/v2/requests.json", n // 4, 1)),
-        )
-        report(
-            "GET requests.json?page_size=50, 1 client",
-            *asyncio.run(run(base, "GET", "/open311/v2/requests.json?page_size=50", n, 1)),
-        )
-        report(
-            f"GET requests.json (1,000 per page), {c} clients",
-            *asyncio.run(run(base, "GET", "/open311/v2/requests.json", n // 4, c)),
-        )
-        report(
-            f"GET requests.json?page_size=50, {c} clients",
-            *asyncio.run(run(base, "GET", "/open311/v2/requests.json?page_size=50", n, c)),
-        )
-        report(
-            f"POST requests.json, {c} clients",
-            *asyncio.run(run(base, "POST", "/open311/v2/requests.json", n, c)),
-        )
+        print(f"load average after measuring: {os.getloadavg()}")
         print("\ntarget: p99 <= 50 ms for GET requests.json")
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=30)
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=30)
+        tmp.cleanup()
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
