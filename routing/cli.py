@@ -1,14 +1,133 @@
-"""Commands and demo steps that the routing package adds to the geo311 CLI."""
+"""Commands and demo steps that the routing package adds to the geo311 CLI.
+
+``geo311 graph`` prints a street graph's summary; ``geo311 plan`` plans the day from the open
+work orders in the store and writes ``plan.json`` and one itinerary per crew (HTML, GPX, text);
+``geo311 replan`` re-plans a stored plan mid-day. :func:`demo_step` is the ``20_routing`` step of ``geo311 demo``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
 
+import numpy as np
 import typer
+
+from geo311.catalogue import Catalogue, load_catalogue
+from geo311.errors import InputError
+from geo311.store import Store
+
+DEMO_TIME_LIMIT_S = 12.0
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--database-url", help="SQLAlchemy URL (default: GEO311_DATABASE_URL)"),
+]
+OutOption = Annotated[
+    Path, typer.Option("--out", help="folder for plan.json and the crews' itineraries")
+]
+TimeLimitOption = Annotated[
+    float | None,
+    typer.Option("--time-limit", help="solver time limit in seconds (default: settings)"),
+]
+
+
+def ensure_work_orders(store: Store, catalogue: Catalogue, *, echo: Any = typer.echo) -> bool:
+    """Build the work orders from the stored requests when the store has none yet.
+
+    Parameters
+    ----------
+    store : Store
+        The store.
+    catalogue : Catalogue
+        The service catalogue.
+    echo : callable, keyword-only
+        Where to say what was done.
+
+    Returns
+    -------
+    bool
+        True when work orders were built now.
+
+    Raises
+    ------
+    InputError
+        When the store has no service requests either (import some first).
+    """
+    from geo311.workorders import rebuild_work_orders
+
+    if store.query_work_orders(limit=1):
+        return False
+    if store.count_requests() == 0:
+        raise InputError(
+            "the store has no service requests; import some first, e.g. "
+            "`geo311 import data/boston311/boston311_2015_streetlights_potholes.csv.gz`",
+            field="database_url",
+        )
+    t0 = time.perf_counter()
+    built = rebuild_work_orders(store, catalogue)
+    echo(
+        f"the store had no work orders yet: built {built.work_orders} from "
+        f"{built.requests_grouped} located reports ({built.reports_merged} merged) in "
+        f"{time.perf_counter() - t0:.1f} s"
+    )
+    return True
+
+
+def write_plan_outputs(day_plan: Any, doc: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Write ``plan.json`` and the crews' itineraries into ``out_dir``.
+
+    Parameters
+    ----------
+    day_plan : routing.dispatch.DayPlan
+        The plan.
+    doc : dict
+        Its stored document (with ``plan_id``).
+    out_dir : Path
+        Output folder (created if missing).
+
+    Returns
+    -------
+    list of Path
+        ``plan.json`` first, then three files per crew with stops.
+    """
+    from routing.itinerary import write_itineraries
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plan_json = out_dir / "plan.json"
+    plan_json.write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
+    return [plan_json, *write_itineraries(doc, out_dir)]
+
+
+def _echo_lines(lines: list[str]) -> None:
+    for line in lines:
+        typer.echo(line)
+
+
+def _parse_locks(values: list[str] | None) -> dict[str, int | list[str]] | None:
+    if not values:
+        return None
+    out: dict[str, int | list[str]] = {}
+    for v in values:
+        crew, sep, what = v.partition("=")
+        if not sep or not crew:
+            raise typer.BadParameter(
+                f"--lock {v!r}: write CREW=N (first N stops) or CREW=wo-1,wo-2 (stops done)"
+            )
+        out[crew] = int(what) if what.strip().isdigit() else [x for x in what.split(",") if x]
+    return out
 
 
 def register(app: typer.Typer) -> None:
-    """Add this package's commands to the geo311 CLI."""
+    """Add ``geo311 graph``, ``geo311 plan`` and ``geo311 replan`` to the geo311 CLI.
+
+    Parameters
+    ----------
+    app : typer.Typer
+        The geo311 application.
+    """
 
     @app.command("graph")
     def graph_command(
@@ -33,6 +152,186 @@ def register(app: typer.Typer) -> None:
         for line in graph.summary.lines():
             typer.echo(line)
 
+    @app.command("plan")
+    def plan_command(
+        at: Annotated[
+            str, typer.Option(help="the morning to plan, local time (ISO)")
+        ] = "2015-10-06T07:00",
+        crews: Annotated[
+            Path | None, typer.Option(help="crew file (default: data/crews.toml)")
+        ] = None,
+        time_limit: TimeLimitOption = None,
+        seed: Annotated[int | None, typer.Option(help="solver seed (default: settings)")] = None,
+        out: OutOption = Path("out"),
+        database_url: DbOption = None,
+    ) -> None:
+        """Plan the day's crew routes from the open work orders; write plan.json + itineraries."""
+        from geo311.cli import parse_local_time, settings_with
+        from routing.dispatch import format_summary, plan_day
+
+        settings = settings_with(database_url)
+        catalogue = load_catalogue(settings.services_file)
+        moment = parse_local_time(at, settings.timezone)
+        with Store(settings.database_url) as store:
+            ensure_work_orders(store, catalogue)
+            day_plan = plan_day(
+                store,
+                catalogue,
+                at=moment,
+                crews=crews,
+                settings=settings,
+                time_limit_s=time_limit or settings.solver_time_limit_s,
+                seed=settings.solver_seed if seed is None else seed,
+            )
+            doc = day_plan.to_dict()
+            plan_id = store.save_plan(doc, plan_date=day_plan.plan_date)
+            doc = store.get_plan(plan_id)
+        _echo_lines(format_summary(day_plan))
+        paths = write_plan_outputs(day_plan, doc, out)
+        typer.echo(f"\nplan {plan_id} stored; wrote {len(paths)} files to {out}:")
+        for p in paths:
+            typer.echo(f"  {p}")
+
+    @app.command("replan")
+    def replan_command(
+        plan_id: Annotated[int, typer.Argument(help="the stored plan to re-plan")],
+        at: Annotated[str, typer.Option(help="now, local time (ISO), e.g. 2015-10-06T11:00")],
+        lock: Annotated[
+            list[str] | None,
+            typer.Option(help="CREW=N keeps its first N stops, CREW=wo-1,wo-2 up to those stops"),
+        ] = None,
+        add: Annotated[
+            list[int] | None, typer.Option(help="id of an urgent work order to add (repeat)")
+        ] = None,
+        crews: Annotated[Path | None, typer.Option(help="crew file the plan was made with")] = None,
+        time_limit: TimeLimitOption = None,
+        out: OutOption = Path("out"),
+        database_url: DbOption = None,
+    ) -> None:
+        """Re-plan a stored plan mid-day: keep locked stops, add urgent work orders."""
+        from geo311.cli import parse_local_time, settings_with
+        from routing.dispatch import format_summary, replan_day
+
+        settings = settings_with(database_url)
+        catalogue = load_catalogue(settings.services_file)
+        moment = parse_local_time(at, settings.timezone)
+        with Store(settings.database_url) as store:
+            day_plan = replan_day(
+                store,
+                catalogue,
+                plan_id,
+                at=moment,
+                locked_stops=_parse_locks(lock),
+                new_work_order_ids=add or [],
+                crews=crews,
+                settings=settings,
+                time_limit_s=time_limit or min(settings.solver_time_limit_s, 5.0),
+                seed=settings.solver_seed,
+            )
+            doc = day_plan.to_dict()
+            new_id = store.save_plan(
+                doc, plan_date=day_plan.plan_date, kind="replan", parent_plan_id=plan_id
+            )
+            doc = store.get_plan(new_id)
+        _echo_lines(format_summary(day_plan))
+        locked = day_plan.meta.get("locked", {})
+        typer.echo("locked stops: " + ", ".join(f"{c} {len(v)}" for c, v in locked.items()))
+        paths = write_plan_outputs(day_plan, doc, out)
+        typer.echo(f"\nplan {new_id} (re-plan of {plan_id}) stored; wrote {len(paths)} files")
+        for p in paths:
+            typer.echo(f"  {p}")
+
+
+def _matrix_report(ctx: Any, graph: Any) -> list[str]:
+    """Time the travel-time matrix between the yard and the open work orders on the graph."""
+    from routing.crews import load_crews
+    from routing.dispatch import _servable_groups, _snap_work_orders, _snap_yards
+    from routing.matrix import travel_time_matrix
+
+    catalogue = ctx.catalogue
+    config = load_crews(
+        ctx.settings.crews_file, known_skills={s.skill for s in catalogue.services.values()}
+    )
+    from geo311.workorders import open_work_orders_at
+
+    orders = open_work_orders_at(
+        ctx.store, ctx.at, groups=_servable_groups(config, catalogue), catalogue=catalogue
+    )
+    snaps, far = _snap_work_orders(graph, orders)
+    points = _snap_yards(graph, config) + [s for s in snaps if s is not None]
+    t0 = time.perf_counter()
+    m = travel_time_matrix(graph, points)
+    secs = time.perf_counter() - t0
+    off = ~np.eye(len(points), dtype=bool)
+    d = m.durations_s[off]
+    km = m.distances_m[off] / 1000.0
+    lines = [
+        f"{len(orders)} open work orders the crews can serve; {len(far)} lie farther than "
+        f"{graph.max_snap_distance_m:g} m from the graph's streets (outside the extract)",
+        f"travel-time matrix yard + {len(points) - len(config.yards)} work orders: "
+        f"{m.shape[0]}x{m.shape[1]} in {secs:.3f} s",
+    ]
+    if d.size:
+        lines.append(
+            f"  travel min: median {np.median(d) / 60:.1f}, p95 {np.percentile(d, 95) / 60:.1f}, "
+            f"max {d.max() / 60:.1f}; km: median {np.median(km):.2f}, max {km.max():.2f}; "
+            f"asymmetric pairs (one-ways): "
+            f"{int(np.sum(np.abs(m.durations_s - m.durations_s.T) > 1.0) // 2)}"
+        )
+    return lines
+
 
 def demo_step(ctx: Any) -> None:
-    """Run this package's part of ``geo311 demo``."""
+    """Run the routing part of ``geo311 demo``: graph, matrix, the day's plan, itineraries.
+
+    Prints the street graph summary, the travel-time matrix between the yard and the open
+    work orders, plans ``ctx.at`` with a modest solver time limit, stores the plan, writes the
+    itineraries into ``ctx.out_dir / "itineraries"`` and ``plan.json`` into ``ctx.out_dir``,
+    and leaves in ``ctx.results``: ``plan`` (the stored document, with ``plan_id``,
+    ``locations``, ``labels`` and per-route street ``geometry``, as ``maps`` reads it),
+    ``locations``, ``labels``, ``plan_id``, ``day_plan`` and ``itineraries`` (file paths).
+
+    Parameters
+    ----------
+    ctx : geo311.demo.DemoContext
+        The demo context.
+    """
+    from routing.dispatch import default_graph, format_summary, plan_day
+    from routing.itinerary import write_itineraries
+
+    if not ctx.results.get("work_orders_built"):
+        ensure_work_orders(ctx.store, ctx.catalogue)
+        ctx.results["work_orders_built"] = True
+    graph = default_graph(ctx.settings)
+    _echo_lines(graph.summary.lines())
+    _echo_lines(_matrix_report(ctx, graph))
+    typer.echo(f"solving with OR-Tools ({DEMO_TIME_LIMIT_S:g} s limit) ...")
+    day_plan = plan_day(
+        ctx.store,
+        ctx.catalogue,
+        at=ctx.at,
+        graph=graph,
+        settings=ctx.settings,
+        time_limit_s=DEMO_TIME_LIMIT_S,
+        seed=ctx.settings.solver_seed,
+    )
+    doc = day_plan.to_dict()
+    plan_id = ctx.store.save_plan(doc, plan_date=day_plan.plan_date)
+    doc = ctx.store.get_plan(plan_id)
+    _echo_lines(format_summary(day_plan, max_listed=5))
+    out = Path(ctx.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "plan.json").write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
+    files = write_itineraries(doc, out / "itineraries")
+    typer.echo(
+        f"plan {plan_id} stored; {out / 'plan.json'} and {len(files)} itinerary files in "
+        f"{out / 'itineraries'}"
+    )
+    ctx.results.update(
+        plan=doc,
+        plan_id=plan_id,
+        day_plan=day_plan,
+        locations=doc["locations"],
+        labels=doc["labels"],
+        itineraries=files,
+    )

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import gpxpy
+import pytest
+
+from geo311.errors import NotFoundError
+from geo311.store import Store
+from routing.dispatch import default_graph, plan_day
+from routing.itinerary import (
+    Segment,
+    crew_itineraries,
+    crew_itinerary,
+    directions,
+    itinerary_gpx,
+    itinerary_html,
+    itinerary_text,
+    turn_modifier,
+    write_itineraries,
+)
+
+from ._dispatch_data import AT, fill
+
+
+def seg(name: str, start: float, end: float | None = None, length: float = 100.0) -> Segment:
+    return Segment(name, "residential", length, length / 10.0, start, start if end is None else end)
+
+
+@pytest.mark.parametrize(
+    ("b_in", "b_out", "expected"),
+    [
+        (0, 5, "straight"),
+        (355, 10, "straight"),
+        (0, 30, "slight right"),
+        (0, 330, "slight left"),
+        (0, 90, "right"),
+        (90, 0, "left"),
+        (0, 270, "left"),
+        (270, 0, "right"),
+        (0, 150, "sharp right"),
+        (0, 210, "sharp left"),
+        (0, 180, "uturn"),
+        (45, 230, "uturn"),
+    ],
+)
+def test_turn_modifier_from_bearings(b_in: float, b_out: float, expected: str) -> None:
+    assert turn_modifier(b_in, b_out) == expected
+
+
+def test_directions_merge_same_street_and_name_turns() -> None:
+    path = [
+        seg("Boylston Street", 90),  # east
+        seg("Boylston Street", 92),  # same street: merged
+        seg("Dartmouth Street", 180),  # south: right turn
+        seg("Columbus Avenue", 90),  # east: left turn
+        seg("Columbus Avenue", 270),  # back west on the same street: U-turn
+        seg("Clarendon Street", 0, length=50),  # north: right turn
+    ]
+    out = directions(path, destination="stop 1")
+    assert [i.kind for i in out] == ["depart", "turn", "turn", "turn", "turn", "arrive"]
+    assert out[0].text == "Head east on Boylston Street"
+    assert out[0].distance_m == pytest.approx(200.0)
+    assert [i.modifier for i in out[1:5]] == ["right", "left", "uturn", "right"]
+    assert out[1].text == "Turn right onto Dartmouth Street"
+    assert out[3].text == "Make a U-turn on Columbus Avenue"
+    assert out[-1].text == "Arrive at stop 1"
+    assert out[-1].offset_s == pytest.approx(sum(s.travel_time_s for s in path))
+
+
+def test_directions_for_an_empty_path_say_already_there() -> None:
+    out = directions([], destination="stop 2")
+    assert len(out) == 1 and out[0].kind == "arrive" and "same place" in out[0].text
+
+
+@pytest.fixture(scope="module")
+def doc(tmp_path_factory: pytest.TempPathFactory, catalogue) -> dict:
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('it') / 's.db'}")
+    try:
+        fill(store, catalogue)
+        dp = plan_day(store, catalogue, at=AT, graph=default_graph(), time_limit_s=1, workers=1)
+        plan_id = store.save_plan(dp.to_dict(), plan_date=dp.plan_date)
+        return store.get_plan(plan_id)
+    finally:
+        store.close()
+
+
+def test_itinerary_stops_legs_and_etas(doc: dict) -> None:
+    its = crew_itineraries(doc)
+    assert its, "some crew has stops"
+    for it in its:
+        route = next(r for r in doc["routes"] if r["crew_id"] == it.crew_id)
+        jobs = [s for s in route["steps"] if s["type"] == "job"]
+        assert [s.job_id for s in it.stops] == [s["job_id"] for s in jobs]
+        assert [s.number for s in it.stops] == list(range(1, len(jobs) + 1))
+        assert len(it.legs) == len(it.stops) + 1
+        for leg in it.legs:
+            etas = [t.eta for t in leg.instructions]
+            assert etas == sorted(etas)
+            assert etas[0] >= leg.depart and etas[-1] == leg.arrive
+        assert it.legs[-1].to_number is None  # back to the yard
+
+
+def test_html_contains_every_stop(doc: dict) -> None:
+    for it in crew_itineraries(doc):
+        page = itinerary_html(it)
+        assert page.startswith("<!doctype html>") and "@media print" in page
+        assert "<script" not in page and "http" not in page.split("</style>")[0]
+        for s in it.stops:
+            assert f"id='stop-{s.number}'" in page
+            assert s.address in page
+            assert f"<b>{s.work_order_id}</b>" in page
+            assert it.hm(s.arrival) in page
+        text = itinerary_text(it)
+        for s in it.stops:
+            assert f"{s.number}. {it.hm(s.arrival)}  {s.address}" in text
+
+
+def test_gpx_parses_back_with_waypoints_in_order(doc: dict) -> None:
+    for it in crew_itineraries(doc):
+        gpx = gpxpy.parse(itinerary_gpx(it))
+        names = [w.name for w in gpx.waypoints]
+        assert names == [f"{s.number}. {s.address}" for s in it.stops]
+        for w, s in zip(gpx.waypoints, it.stops, strict=True):
+            assert (w.latitude, w.longitude) == pytest.approx((s.lat, s.lon), abs=1e-6)
+        track = gpx.tracks[0].segments[0].points
+        assert len(track) >= len(it.stops) + 1
+        route = gpx.routes[0].points
+        assert route[0].name == "Yard" and route[-1].name == "Yard"
+        assert [p.name for p in route[1:-1]] == names
+
+
+def test_write_itineraries_and_unknown_crew(doc: dict, tmp_path) -> None:
+    paths = write_itineraries(doc, tmp_path / "it")
+    crews = crew_itineraries(doc)
+    assert len(paths) == 3 * len(crews)
+    assert {p.suffix for p in paths} == {".html", ".gpx", ".txt"}
+    with pytest.raises(NotFoundError, match="crews:"):
+        crew_itinerary(doc, "no-such-crew")
