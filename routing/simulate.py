@@ -27,7 +27,10 @@ Determinism and speed: each day is solved with one worker and ``metaheuristic="N
 (cheapest insertion, then greedy local search down to a local optimum, where the search stops by
 itself), so the plan depends only on the problem and the seed, never on machine load; the time
 limit (default 10 s per day) is only a safety net, and ``SimulationResult.notes`` says if a day
-ever hit it. Guided local search never stops on its own and, measured on September 2015
+ever hit it. One caveat, measured: OR-Tools breaks *exact* objective ties (two plans of equal
+travel in milliseconds) differently from one process to the next, so a replay whose days have
+such ties can differ between processes; on real street travel times these ties are rare (two
+3-month sweeps in separate processes gave identical tables). Guided local search never stops on its own and, measured on September 2015
 streetlights, even with ``solution_limit=20`` often ran into a 30 s limit on 5-job days
 (190 s for the month) for the same median as greedy descent (0.06 s for the month). The travel
 matrix is computed once per run over the yards and every distinct snapped report point; each
