@@ -758,12 +758,23 @@ def _iter_open311_batches(
     yield _Batch(rows_to_frame(rows), rejects)
 
 
-def _store_batch(store: Store, run_id: int, batch: _Batch, summary: ImportSummary) -> None:
+def _store_batch(
+    store: Store,
+    run_id: int,
+    batch: _Batch,
+    summary: ImportSummary,
+    *,
+    sources_empty_at_start: frozenset[str] = frozenset(),
+) -> None:
     frame = batch.frame
     with store.begin() as conn:
         is_new = np.ones(len(frame), dtype=bool)
         is_changed = np.zeros(len(frame), dtype=bool)
         for source, part in frame.groupby("source", sort=False):
+            if source in sources_empty_at_start:
+                # Nothing of this source was stored before this import, and a file cannot
+                # repeat an id (the repeat is rejected): every row is new.
+                continue
             existing = store.existing_hashes(conn, str(source), part["source_id"].tolist())
             if not existing:
                 continue
@@ -912,19 +923,22 @@ def import_file(
         summary.rows_read += n
         bar.update(n)
 
+    empty = frozenset(
+        src for src in (BOSTON_SOURCE, OPEN311_SOURCE) if store.count_requests(source=src) == 0
+    )
     if bulk is None:
         bulk = path.stat().st_size / _BYTES_PER_ROW_ESTIMATE > max(100_000, store.count_requests())
     try:
         with store.bulk_load() if bulk else nullcontext(), _open_text(path) as fh:
             if fmt == "open311_json":
                 for batch in _iter_open311_batches(fh, catalogue, timezone, batch_size, on_rows):
-                    _store_batch(store, run_id, batch, summary)
+                    _store_batch(store, run_id, batch, summary, sources_empty_at_start=empty)
             else:
                 last = None
                 for batch, batcher in _iter_boston_batches(
                     path, catalogue, timezone, batch_size, on_rows
                 ):
-                    _store_batch(store, run_id, batch, summary)
+                    _store_batch(store, run_id, batch, summary, sources_empty_at_start=empty)
                     last = batcher
                 if last is not None:
                     summary.unknown_types = last.unknown_types
