@@ -32,7 +32,7 @@ DbOption = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy
 def write_open_work(
     store: Store, catalogue: Catalogue, settings: Settings, out_dir: Path, *, at: datetime
 ) -> Path:
-    """Write ``open_work.html`` from the open work orders in the store.
+    """Write ``open_work.html``: the work orders open at ``at``, as they stood then.
 
     Parameters
     ----------
@@ -52,7 +52,9 @@ def write_open_work(
     Path
         The written file.
     """
-    orders = store.query_work_orders(statuses=catalogue.open_state_codes())
+    from geo311.workorders import open_work_orders_at
+
+    orders = open_work_orders_at(store, at, catalogue=catalogue)
     m = open_work_map(
         orders, catalogue, at=at, boundary=settings.boundary_file, timezone=settings.timezone
     )
@@ -123,10 +125,18 @@ def newest_plan_id(store: Store) -> int:
 
 
 def _crew_links(out_dir: Path) -> Callable[[str], tuple[str | None, str | None]]:
+    # The itineraries sit beside the maps (geo311 plan --out DIR) or in DIR/itineraries
+    # (geo311 demo); links are relative to the maps' folder.
+    folders = [out_dir, out_dir / "itineraries"]
+
+    def first(pattern: str) -> str | None:
+        for folder in folders:
+            for path in sorted(folder.glob(pattern)):
+                return path.relative_to(out_dir).as_posix()
+        return None
+
     def links(crew_id: str) -> tuple[str | None, str | None]:
-        itinerary = next((p.name for p in sorted(out_dir.glob(f"itinerary*{crew_id}*.html"))), None)
-        gpx = next((p.name for p in sorted(out_dir.glob(f"*{crew_id}*.gpx"))), None)
-        return itinerary, gpx
+        return first(f"itinerary*{crew_id}*.html"), first(f"*{crew_id}*.gpx")
 
     return links
 
