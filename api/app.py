@@ -12,8 +12,9 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api._simulations import SimulationRunner
 from api.errors import install_error_handlers
-from api.routers import crews, open311, planner, plans, workorders
+from api.routers import crews, open311, planner, plans, simulations, workorders
 from geo311.catalogue import Catalogue, load_catalogue
 from geo311.settings import Settings, get_settings
 from geo311.store import Store
@@ -136,6 +137,7 @@ def create_app(
         try:
             yield
         finally:
+            app.state.simulations.shutdown()
             if own:
                 app.state.store.close()
 
@@ -149,10 +151,11 @@ def create_app(
     app.state.catalogue = catalogue
     app.state.geocoder = None
     app.state.geocoder_factory = geocoder_factory or _default_geocoder
+    app.state.simulations = SimulationRunner()
     if store is not None:
         app.state.store = store
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    for module in (open311, workorders, plans, crews, planner):
+    for module in (open311, workorders, plans, crews, planner, simulations):
         app.include_router(module.router)
     return app

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api._simulations import SimulationRunner
 from geo311.catalogue import Catalogue
 from geo311.settings import Settings
 from geo311.store import Store
@@ -43,6 +44,12 @@ async def get_geocoder(request: Request) -> Callable[[], Any]:
     return lambda: _geocoder_of(request.app.state)
 
 
+async def get_simulations(request: Request) -> SimulationRunner:
+    """Return the app's simulation runner (one worker thread, simulations kept by id)."""
+    runner: SimulationRunner = request.app.state.simulations
+    return runner
+
+
 def _geocoder_of(state: Any) -> Any:
     geocoder = getattr(state, "geocoder", None)
     if geocoder is None:
@@ -59,6 +66,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 StoreDep = Annotated[Store, Depends(get_store)]
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
 GeocoderDep = Annotated[Callable[[], Any], Depends(get_geocoder)]
+SimulationsDep = Annotated[SimulationRunner, Depends(get_simulations)]
 
 _bearer = HTTPBearer(auto_error=False, description="staff token from GEO311_STAFF_TOKENS")
 
