@@ -202,6 +202,15 @@ def _parse_times(col: pd.Series, fmt: str | None, tz: str) -> pd.Series:
 _TIME_COLUMNS = ("requested_datetime", "updated_datetime", "expected_datetime", "closed_datetime")
 
 
+def _collapse_spaces(text: pd.Series) -> pd.Series:
+    """Return the strings with runs of white space made one space, trimmed (vectorised)."""
+    arrow = pa.array(text.astype(str).tolist() if text.dtype == object else text, type=pa.string())
+    out = pc.utf8_trim_whitespace(
+        pc.replace_substring_regex(arrow, pattern=r"\s+", replacement=" ")
+    )
+    return pd.Series(out.to_pylist(), index=text.index, dtype=object)
+
+
 def rows_to_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """Return request rows (dicts of column values) as a frame of the store's columns.
 
@@ -409,11 +418,7 @@ class _BostonBatcher:
                 "updated_datetime": closed_at.fillna(requested),
                 "expected_datetime": expected,
                 "closed_datetime": closed_at,
-                "address": keep(self.col(df, "location"))
-                .fillna("")
-                .astype(str)
-                .str.replace(r"\s+", " ", regex=True)
-                .str.strip(),
+                "address": _collapse_spaces(keep(self.col(df, "location"))),
                 "zipcode": zipcode,
                 "lat": keep(lat).where(~geo),
                 "lon": keep(lon).where(~geo),

@@ -13,7 +13,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -482,8 +485,17 @@ class Store:
             if name in _TIME_COLUMN_NAMES:
                 utc = pd.to_datetime(col, utc=True)
                 if self.dialect == "sqlite":
-                    text = utc.dt.tz_localize(None).dt.strftime("%Y-%m-%d %H:%M:%S.%f")
-                    columns.append(text.astype(object).where(utc.notna(), None).tolist())
+                    # SQLAlchemy's SQLite DATETIME text, "YYYY-MM-DD HH:MM:SS.ffffff", so the
+                    # stored text compares and reads back like rows written through the ORM.
+                    naive = utc.dt.tz_localize(None).to_numpy().astype("datetime64[us]")
+                    iso = pa.array(np.datetime_as_string(naive, unit="us"), type=pa.string())
+                    text = pc.replace_substring(
+                        iso, pattern="T", replacement=" ", max_replacements=1
+                    )
+                    missing = utc.isna().to_numpy()
+                    columns.append(
+                        [None if m else t for t, m in zip(text.to_pylist(), missing, strict=True)]
+                    )
                 else:
                     values = utc.astype(object).where(utc.notna(), None).tolist()
                     columns.append([v.to_pydatetime() if v is not None else None for v in values])
