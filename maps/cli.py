@@ -95,33 +95,18 @@ def newest_plan_id(store: Store) -> int:
     Returns
     -------
     int
-        The highest plan id.
+        The id of the newest day plan or re-plan (simulations are not route plans).
 
     Raises
     ------
     NotFoundError
         If no plan is stored (run ``geo311 plan`` first).
     """
-    latest = getattr(store, "latest_plan_id", None)
-    if callable(latest):
-        found = latest()
-        if found is None:
-            raise NotFoundError("no plan is stored; run `geo311 plan` first")
-        return int(found)
-    # Plan ids are autoincrement integers: walk up to the last one.
-    newest = None
-    plan_id = 1
-    misses = 0
-    while misses < 50:
-        try:
-            store.get_plan(plan_id)
-            newest, misses = plan_id, 0
-        except NotFoundError:
-            misses += 1
-        plan_id += 1
-    if newest is None:
+    # A crew-route plan: a day's plan or a re-plan, not a planner's simulation.
+    found = [pid for kind in ("plan", "replan") if (pid := store.latest_plan_id(kind=kind))]
+    if not found:
         raise NotFoundError("no plan is stored; run `geo311 plan` first")
-    return newest
+    return max(found)
 
 
 def _crew_links(out_dir: Path) -> Callable[[str], tuple[str | None, str | None]]:
