@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import random
+import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,7 +19,11 @@ from maps._common import write_map
 from maps.hotspots import gi_star_hexagons, hex_counts, hotspots_map, requests_frame
 
 REPO = Path(__file__).resolve().parents[2]
-IMG = REPO / "docs" / "img"
+# Screenshots go to GEO311_SCREENSHOT_DIR (e.g. docs/img to refresh the README) or a temp dir.
+IMG = Path(
+    os.environ.get("GEO311_SCREENSHOT_DIR", Path(tempfile.gettempdir()) / "geo311-screenshots")
+)
+IMG.mkdir(parents=True, exist_ok=True)
 TZ = ZoneInfo("America/New_York")
 
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,7 +20,11 @@ REPO = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("America/New_York")
 AT = datetime(2015, 10, 6, 7, 0, tzinfo=TZ)
 BOUNDARY = REPO / "data" / "osm" / "boston_backbay_boundary.geojson"
-IMG = REPO / "docs" / "img"
+# Screenshots go to GEO311_SCREENSHOT_DIR (e.g. docs/img to refresh the README) or a temp dir.
+IMG = Path(
+    os.environ.get("GEO311_SCREENSHOT_DIR", Path(tempfile.gettempdir()) / "geo311-screenshots")
+)
+IMG.mkdir(parents=True, exist_ok=True)
 
 
 def cdn_urls(html_text: str) -> list[str]:

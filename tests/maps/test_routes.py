@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,7 +15,11 @@ REPO = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("America/New_York")
 T0 = datetime(2015, 10, 6, 7, 0, tzinfo=TZ)
 YARD = (42.3445, -71.0755)
-IMG = REPO / "docs" / "img"
+# Screenshots go to GEO311_SCREENSHOT_DIR (e.g. docs/img to refresh the README) or a temp dir.
+IMG = Path(
+    os.environ.get("GEO311_SCREENSHOT_DIR", Path(tempfile.gettempdir()) / "geo311-screenshots")
+)
+IMG.mkdir(parents=True, exist_ok=True)
 
 
 def _crew(crew_id: str, color: str, points: list[tuple[float, float]]) -> CrewRoute:
