@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from api._staff import iso
 from api.errors import Open311HTTPError
 from geo311.catalogue import Catalogue
 from geo311.errors import NotFoundError
@@ -121,13 +122,6 @@ def services(catalogue: Catalogue) -> list[dict[str, Any]]:
         }
         for s in catalogue.services.values()
     ]
-
-
-def iso(value: datetime | None, tz: ZoneInfo) -> str | None:
-    """Format a time as ISO 8601 with its offset in the city's zone (None stays None)."""
-    if value is None:
-        return None
-    return value.astimezone(tz).isoformat(timespec="seconds")
 
 
 def request_out(
@@ -388,20 +382,6 @@ def query_request_rows(store: Store, query: RequestQuery) -> list[tuple[Any, ...
     """Run a :class:`RequestQuery` on the store, newest first: rows of :data:`OUT_COLUMNS`."""
     return store.query_request_rows(
         OUT_COLUMNS,
-        ids=query.ids,
-        service_codes=query.service_codes,
-        statuses=query.statuses,
-        start=query.start,
-        end=query.end,
-        limit=query.limit,
-        offset=query.offset,
-        newest_first=True,
-    )
-
-
-def query_requests(store: Store, query: RequestQuery) -> list[ServiceRequest]:
-    """Run a :class:`RequestQuery` on the store, newest requests first."""
-    return store.query_requests(
         ids=query.ids,
         service_codes=query.service_codes,
         statuses=query.statuses,

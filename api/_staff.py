@@ -16,7 +16,7 @@ AGE_BUCKETS = ((" 0-2 days", 2.0), (" 2-7 days", 7.0), (" 7-30 days", 30.0), ("3
 
 
 def iso(value: datetime | None, tz: ZoneInfo) -> str | None:
-    """Format a time as ISO 8601 with offset in the city's zone."""
+    """Format a time as ISO 8601 with its offset in the city's zone (None stays None)."""
     return None if value is None else value.astimezone(tz).isoformat(timespec="seconds")
 
 
