@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from api._staff import iso
+from api._staff import iso, parse_at
 from api.errors import Open311HTTPError
 from geo311.catalogue import Catalogue
-from geo311.errors import NotFoundError
+from geo311.errors import InputError, NotFoundError
 from geo311.model import ServiceRequest
 from geo311.settings import Settings
 from geo311.store import Store
@@ -290,12 +290,11 @@ def split_list(value: str | None) -> list[str] | None:
 def parse_time(value: str, field: str, tz: ZoneInfo) -> datetime:
     """Parse an ISO 8601 time (local time when it has no offset) or raise a 400 naming it."""
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return parse_at(value, tz, field=field)
+    except InputError:
         raise Open311HTTPError(
             400, f"{field}: {value!r} is not ISO 8601; send e.g. 2015-10-06T07:00:00-04:00"
         ) from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from geo311._time import local_datetime
 from geo311.catalogue import Catalogue
 from geo311.errors import InputError
 from geo311.model import WorkOrder
@@ -73,12 +74,11 @@ def parse_at(text: str, tz: ZoneInfo, *, field: str = "at") -> datetime:
         Naming the field when the text is not ISO 8601.
     """
     try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return local_datetime(text.strip().replace("Z", "+00:00"), tz)
     except ValueError:
         raise InputError(
             f"{field}: {text!r} is not ISO 8601; send e.g. 2015-10-06T07:00", field=field
         ) from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=tz)
 
 
 def backlog(orders: list[WorkOrder], *, now: datetime) -> list[dict[str, Any]]:

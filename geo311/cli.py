@@ -71,13 +71,12 @@ def parse_local_time(text: str, timezone: str) -> datetime:
     """
     from zoneinfo import ZoneInfo
 
+    from geo311._time import local_datetime
+
     try:
-        value = datetime.fromisoformat(text)
+        return local_datetime(text, ZoneInfo(timezone))
     except ValueError:
         raise typer.BadParameter(f"{text!r} is not an ISO time such as 2015-10-06T07:00") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(timezone))
-    return value
 
 
 @app.command("import")
