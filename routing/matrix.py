@@ -4,9 +4,11 @@ Each origin and destination is a :class:`~routing.graph.Snap` somewhere along an
 search graph is the street graph's CSR matrix plus one virtual node per origin (edges to the
 ends it can drive to: the rest of its edge, and for a two-way street the opposite way) and one
 per destination (edges from the ends it can be reached from), plus a direct edge when an
-origin and a destination lie on the same edge in driving order. One
-``scipy.sparse.csgraph.dijkstra`` run per origin then gives exact times, the predecessor tree
-gives the distance driven along the fastest path and the path itself.
+origin and a destination lie on the same edge in driving order. One compiled Dijkstra search
+per origin (:mod:`routing._matrix_search`, numba, threads over the available CPUs) gives the
+exact times and, in the same pass, the length driven along each fastest path; it stops once
+every destination is settled. The predecessor tree (kept for small matrices, recomputed for
+one origin on demand otherwise) gives the path itself.
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
 
 from geo311.errors import InputError, RoutingError
+from routing._matrix_search import search_rows, worker_count
 from routing.graph import Snap, StreetGraph
 
 __all__ = ["PathEdge", "RoutePath", "TravelTimeMatrix", "travel_time_matrix"]
 
 _NODE_EPS = 1e-9
 _KEEP_PREDECESSORS_MAX = 8_000_000  # int32 entries kept after a matrix call (32 MB)
+_THREADS_MIN_WORK = 2_000_000  # origins x search nodes from which the search uses all CPUs
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,16 +312,10 @@ class _SearchGraph:
         self.f1 = np.concatenate(f1s)[keep]
         self.m = m
         self._keys = row[first] * m + col[first]  # sorted: row-major, columns ascending
-        # in-neighbours of every street node in the street graph (padded with -1)
-        base_t = graph.length_csr.tocsc()
-        degree = np.diff(base_t.indptr)
-        width = max(int(degree.max()), 1)
-        slot = np.arange(base_t.nnz) - np.repeat(base_t.indptr[:-1], degree)
-        cols_of = np.repeat(np.arange(n), degree)
-        self._in_nbr = np.full((n, width), -1, dtype=np.int32)
-        self._in_len = np.zeros((n, width))
-        self._in_nbr[cols_of, slot] = base_t.indices
-        self._in_len[cols_of, slot] = base_t.data
+        self._indptr = np.ascontiguousarray(self.csr.indptr, dtype=np.int64)
+        self._indices = np.ascontiguousarray(self.csr.indices, dtype=np.int32)
+        self._weight = np.ascontiguousarray(self.csr.data, dtype=float)
+        self._length = np.ascontiguousarray(self.length, dtype=float)
 
     def position(self, parent: int, node: int) -> int:
         """Return the index into the CSR data of the entry ``parent -> node``."""
@@ -326,50 +323,26 @@ class _SearchGraph:
 
     def predecessors(self, origins: Sequence[int]) -> np.ndarray:
         """Return predecessor rows (one per origin index) of the fastest-path trees."""
-        idx = np.asarray(origins, dtype=np.int64) + self.n_graph
-        _, pred = dijkstra(self.csr, directed=True, indices=idx, return_predecessors=True)
-        return np.asarray(pred, dtype=np.int32)
+        *_, pred = self.solve(np.asarray(origins, dtype=np.int64), keep=True, chunk_size=1)
+        assert pred is not None
+        return pred
 
-    def solve(self, origins: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return times and path lengths to every destination, and predecessor rows."""
-        idx = origins + self.n_graph
-        dist, pred = dijkstra(self.csr, directed=True, indices=idx, return_predecessors=True)
-        targets = np.arange(self.n_graph + self.n_from, self.m)
-        pred = np.asarray(pred, dtype=np.int32)
-        return dist[:, targets], self._path_lengths(pred, targets), pred
-
-    def _path_lengths(self, pred: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        """Return the tree-path length to each target column, for every row of ``pred``.
-
-        Pointer doubling: every node's accumulated length and ancestor are updated together
-        until all ancestors are roots (about log2 of the deepest path rounds). Edge lengths
-        to the parent come from the padded in-neighbour table (street edges) or the sorted
-        CSR keys (edges of the virtual nodes).
-        """
-        k, m = pred.shape
-        n = self.n_graph
-        valid = pred >= 0
-        acc = np.zeros((k, m))
-        graph_pred = pred[:, :n]
-        slot = (self._in_nbr[None, :, :] == graph_pred[:, :, None]).argmax(axis=2)
-        node = np.arange(n)[None, :]
-        found = self._in_nbr[node, slot] == graph_pred
-        acc[:, :n] = np.where(found, self._in_len[node, slot], 0.0)
-        other = valid.copy()
-        other[:, :n] &= ~found
-        rows, cols = np.nonzero(other)
-        if rows.size:
-            keys = pred[rows, cols].astype(np.int64) * m + cols
-            acc[rows, cols] = self.length[np.searchsorted(self._keys, keys)]
-        offsets = (np.arange(k, dtype=np.int64) * m)[:, None]
-        anc = (np.where(valid, pred, np.arange(m, dtype=np.int32)[None, :]) + offsets).ravel()
-        flat = acc.ravel()
-        while True:
-            nxt = anc[anc]
-            flat += flat[anc]
-            if np.array_equal(nxt, anc):
-                return flat.reshape(k, m)[:, targets]
-            anc = nxt
+    def solve(
+        self, origins: np.ndarray, *, keep: bool, chunk_size: int, workers: int = 1
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Return times and path lengths to every destination, and predecessor rows if kept."""
+        return search_rows(
+            self._indptr,
+            self._indices,
+            self._weight,
+            self._length,
+            np.asarray(origins, dtype=np.int64) + self.n_graph,
+            self.n_graph + self.n_from,
+            self.n_to,
+            keep_predecessors=keep,
+            chunk_size=chunk_size,
+            workers=workers,
+        )
 
 
 def travel_time_matrix(
@@ -378,6 +351,7 @@ def travel_time_matrix(
     snaps_to: Sequence[Snap] | None = None,
     *,
     chunk_size: int = 32,
+    workers: int | None = None,
 ) -> TravelTimeMatrix:
     """Compute many-to-many travel times and distances between snapped points.
 
@@ -390,7 +364,10 @@ def travel_time_matrix(
     snaps_to : sequence of Snap, optional
         Destinations (columns); default the origins (a square matrix).
     chunk_size : int
-        Origins searched per batch (bounds memory: about ``chunk_size * nodes * 40`` bytes).
+        Origins per batch handed to one search thread (a batch reuses its work arrays).
+    workers : int, optional
+        Search threads; default all CPUs this process may use for a large matrix, one for a
+        small one. The result does not depend on it.
 
     Returns
     -------
@@ -402,12 +379,17 @@ def travel_time_matrix(
     Raises
     ------
     InputError
-        When an item is not a Snap of this graph or ``chunk_size`` is not positive.
+        When an item is not a Snap of this graph, or ``chunk_size`` or ``workers`` is not
+        positive.
     """
     origins = list(snaps_from)
     targets = origins if snaps_to is None else list(snaps_to)
     if chunk_size < 1:
         raise InputError(f"chunk_size={chunk_size} must be at least 1", field="chunk_size")
+    if workers is not None and workers < 1:
+        raise InputError(
+            f"workers={workers} must be at least 1 (or None for all CPUs)", field="workers"
+        )
     for name, items in (("snaps_from", origins), ("snaps_to", targets)):
         for k, item in enumerate(items):
             if not isinstance(item, Snap) or not 0 <= item.edge < graph.n_edges:
@@ -417,17 +399,14 @@ def travel_time_matrix(
                     field=name,
                 )
     search = _SearchGraph(graph, origins, targets)
-    nf, nt = len(origins), len(targets)
-    durations = np.full((nf, nt), np.inf)
-    distances = np.full((nf, nt), np.inf)
+    nf = len(origins)
     keep = nf * search.m <= _KEEP_PREDECESSORS_MAX
+    if workers is None:  # small matrices are not worth a thread hand-off
+        workers = worker_count() if nf * search.m >= _THREADS_MIN_WORK else 1
+    durations, distances, pred = search.solve(
+        np.arange(nf, dtype=np.int64), keep=keep, chunk_size=chunk_size, workers=workers
+    )
     predecessors: dict[int, np.ndarray] = {}
-    for start in range(0, nf, chunk_size):
-        chunk = np.arange(start, min(start + chunk_size, nf))
-        d, length, pred = search.solve(chunk)
-        durations[chunk] = d
-        distances[chunk] = np.where(np.isfinite(d), length, np.inf)
-        if keep:
-            for row, i in enumerate(chunk):
-                predecessors[int(i)] = pred[row].copy()
+    if pred is not None:
+        predecessors = {i: pred[i] for i in range(nf)}
     return TravelTimeMatrix(graph, origins, targets, durations, distances, search, predecessors)

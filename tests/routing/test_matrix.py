@@ -200,3 +200,46 @@ def test_congestion_scales_the_matrix(tiny: StreetGraph) -> None:
     assert factor > 1.0
     np.testing.assert_allclose(slow, free * factor)
     assert not math.isinf(slow.max())
+
+
+def test_matches_scipy_dijkstra_and_path_lengths(backbay: StreetGraph) -> None:
+    """Every entry equals scipy's Dijkstra on the same search graph; distances add up."""
+    from scipy.sparse.csgraph import dijkstra
+
+    from routing.matrix import _SearchGraph
+
+    rng = np.random.default_rng(11)
+    s, w, n, e = backbay.summary.bbox
+    snaps = backbay.snap_many(rng.uniform(s, n, 60), rng.uniform(w, e, 60), max_distance_m=2_000)
+    m = travel_time_matrix(backbay, snaps[:40], snaps[20:])
+    search = _SearchGraph(backbay, snaps[:40], snaps[20:])
+    ref = dijkstra(search.csr, directed=True, indices=np.arange(40) + search.n_graph)
+    np.testing.assert_allclose(m.durations_s, ref[:, search.n_graph + 40 :], rtol=0, atol=1e-9)
+    for i, j in rng.integers(0, 40, size=(15, 2)):
+        path = m.path(int(i), int(j))
+        assert path.distance_m == pytest.approx(sum(x.length_m for x in path.edges), abs=1e-6)
+        assert path.duration_s == pytest.approx(sum(x.travel_time_s for x in path.edges), abs=1e-6)
+
+
+def test_threads_and_lazy_paths_give_the_same_result(
+    backbay: StreetGraph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import routing.matrix as matrix_module
+
+    rng = np.random.default_rng(5)
+    s, w, n, e = backbay.summary.bbox
+    snaps = backbay.snap_many(rng.uniform(s, n, 70), rng.uniform(w, e, 70), max_distance_m=2_000)
+    one = travel_time_matrix(backbay, snaps, workers=1)
+    two = travel_time_matrix(backbay, snaps, workers=2, chunk_size=5)
+    np.testing.assert_array_equal(one.durations_s, two.durations_s)
+    np.testing.assert_array_equal(one.distances_m, two.distances_m)
+    # large matrices keep no predecessor trees: a path is searched again on demand
+    monkeypatch.setattr(matrix_module, "_KEEP_PREDECESSORS_MAX", 0)
+    lazy = travel_time_matrix(backbay, snaps)
+    assert lazy._pred == {}
+    for i, j in [(0, 69), (33, 4), (50, 51)]:
+        kept, again = one.path(i, j), lazy.path(i, j)
+        assert again.nodes == kept.nodes
+        assert [x.edge for x in again.edges] == [x.edge for x in kept.edges]
+    with pytest.raises(InputError, match="workers"):
+        travel_time_matrix(backbay, snaps, workers=0)
