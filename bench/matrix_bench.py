@@ -11,25 +11,41 @@ combines it with the partial-edge costs. When the full networkx run would take m
 timed on a sample of origins and scaled up (printed as "extrapolated"); its values are checked
 against ours on that sample.
 
-Run:  .venv/bin/python bench/matrix_bench.py [--side 224] [--nx-sample 20]
+In the same run the previous implementation (scipy ``dijkstra`` per origin plus pointer
+doubling over the predecessor arrays for the distances, read from git at ``--baseline-ref``)
+computes the same matrices, and its values are compared with ours. Ours and the previous
+implementation are timed ``--repeats`` times (median); networkx once. The load average is
+printed since the machine is shared.
+
+Run:  .venv/bin/python bench/matrix_bench.py [--side 224] [--nx-sample 20] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import resource
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
 
 import networkx as nx
 import numpy as np
 
+from routing._matrix_search import thread_work_bytes, worker_count
 from routing.graph import Snap, StreetGraph, build_street_graph, load_street_graph
-from routing.matrix import travel_time_matrix
+from routing.matrix import _THREADS_MIN_WORK, travel_time_matrix
 
 BOSTON = (42.30, -71.15)
+BASELINE_REF = "65cee6d"  # routing.matrix before the compiled search (scipy + pointer doubling)
 
 
 def generated_city(side: int, seed: int = 0) -> nx.MultiDiGraph:
@@ -127,15 +143,58 @@ def same_street(a: Snap, b: Snap, graph: StreetGraph) -> bool:
     return b.edge in (a.edge, int(graph.edge_reverse[a.edge]))
 
 
-def bench_graph(title: str, graph: StreetGraph, sizes: list[int], nx_sample: int) -> None:
+def load_baseline(ref: str) -> Callable[..., Any] | None:
+    """The previous ``travel_time_matrix`` (scipy dijkstra + pointer doubling) from git."""
+    try:
+        source = subprocess.run(
+            ["git", "show", f"{ref}:routing/matrix.py"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"(no baseline: git show {ref}:routing/matrix.py failed: {exc})")
+        return None
+    module = types.ModuleType("_baseline_matrix")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, f"{ref}:routing/matrix.py", "exec"), module.__dict__)
+    return cast(Callable[..., Any], module.travel_time_matrix)
+
+
+def _median_time(repeats: int, fn: Callable[..., Any], *args: Any, **kw: Any) -> tuple[float, Any]:
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn(*args, **kw)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def bench_graph(
+    title: str,
+    graph: StreetGraph,
+    sizes: list[int],
+    nx_sample: int,
+    baseline: Callable[..., Any] | None,
+    repeats: int,
+) -> None:
     print(f"\n== {title}")
     for line in graph.summary.lines():
         print(line)
+    threads = worker_count()
     for n in sizes:
         snaps = random_snaps(graph, n, seed=n)
-        t0 = time.perf_counter()
-        matrix = travel_time_matrix(graph, snaps)
-        ours = time.perf_counter() - t0
+        print(f"  {n}x{n}  (load average now {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)")
+        ours, matrix = _median_time(repeats, travel_time_matrix, graph, snaps)
+        one, single = _median_time(repeats, travel_time_matrix, graph, snaps, workers=1)
+        assert np.array_equal(single.durations_s, matrix.durations_s)
+        assert np.array_equal(single.distances_m, matrix.distances_m)
+        old = math.nan
+        if baseline is not None:
+            old, prev = _median_time(repeats, baseline, graph, snaps)
+            d_time = float(np.max(np.abs(prev.durations_s - matrix.durations_s)))
+            d_dist = float(np.max(np.abs(prev.distances_m - matrix.distances_m)))
         k = min(n, nx_sample)
         t0 = time.perf_counter()
         ref = networkx_rows(graph, snaps[:k], snaps)
@@ -149,25 +208,70 @@ def bench_graph(title: str, graph: StreetGraph, sizes: list[int], nx_sample: int
             ),
             default=0.0,
         )
+        # paths are still recoverable and add up to the matrix entries
+        rng = np.random.default_rng(n)
+        t0 = time.perf_counter()
+        gaps = []
+        for i, j in rng.integers(0, n, size=(5, 2)):
+            path = matrix.path(int(i), int(j))
+            gaps.append(abs(sum(e.length_m for e in path.edges) - matrix.distances_m[i, j]))
+        path_ms = (time.perf_counter() - t0) / 5 * 1e3
         how = "measured" if k == n else f"extrapolated from {k} of {n} origins"
+        used = threads if n * matrix._search.m >= _THREADS_MIN_WORK else 1
         print(
-            f"  {n}x{n}: routing.matrix {ours:7.3f} s | networkx {nx_time:8.2f} s ({how}) | "
-            f"speed-up {nx_time / ours:6.1f}x | max |diff| {worst:.2e} s"
+            f"    routing.matrix     {ours:8.3f} s (default: {used} thread(s)) | {one:8.3f} s (1 thread)"
+        )
+        if baseline is not None:
+            print(
+                f"    previous (scipy)   {old:8.3f} s | same values: max |dt| {d_time:.1e} s, "
+                f"max |dd| {d_dist:.1e} m"
+            )
+        print(f"    networkx           {nx_time:8.2f} s ({how}); max |diff| {worst:.2e} s")
+        print(
+            f"    speed-up vs networkx {nx_time / ours:7.1f}x ({nx_time / one:.1f}x on 1 thread)"
+            + (f" | vs previous {old / ours:5.1f}x" if baseline is not None else "")
+        )
+        print(
+            f"    path(i, j): {path_ms:.1f} ms each; |sum of edge lengths - distances_m| "
+            f"<= {max(gaps):.1e} m"
         )
     n = sizes[-1]
     snaps = random_snaps(graph, n, seed=n)
     tracemalloc.start()
-    travel_time_matrix(graph, snaps)
+    matrix = travel_time_matrix(graph, snaps)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"  {n}x{n} peak traced memory (numpy/scipy arrays): {peak / 2**20:.1f} MiB")
+    search = matrix._search
+    work = thread_work_bytes(search.m, search.csr.nnz) * min(threads, math.ceil(n / 32))
+    print(
+        f"  {n}x{n} memory: peak traced (numpy arrays: search graph, results, predecessors) "
+        f"{peak / 2**20:.1f} MiB + compiled search work arrays {work / 2**20:.1f} MiB "
+        f"({threads} threads)"
+    )
+    if baseline is not None:
+        tracemalloc.start()
+        baseline(graph, snaps)
+        _, old_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"  {n}x{n} memory of the previous implementation: {old_peak / 2**20:.1f} MiB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", type=int, default=224, help="grid side (224 -> 50,176 nodes)")
     parser.add_argument("--nx-sample", type=int, default=20, help="origins timed with networkx")
+    parser.add_argument(
+        "--baseline-ref", default=BASELINE_REF, help="git ref of the previous routing.matrix"
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="runs of ours (median)")
     args = parser.parse_args()
+    print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    baseline = load_baseline(args.baseline_ref)
+
+    t0 = time.perf_counter()
+    warm = build_street_graph(generated_city(4), source="warm-up")
+    travel_time_matrix(warm, [warm.snap_to_node(int(warm.node_ids[0]))])
+    print(f"compiled search ready in {time.perf_counter() - t0:.2f} s (numba, cached on disk)")
 
     with tempfile.TemporaryDirectory() as cache:
         t0 = time.perf_counter()
@@ -175,17 +279,22 @@ def main() -> None:
         cold = time.perf_counter() - t0
         t0 = time.perf_counter()
         backbay = load_street_graph(cache_dir=cache)
-        warm = time.perf_counter() - t0
-    print(f"embedded graph load: cold (parse OSM XML) {cold:.2f} s, GraphML cache {warm:.2f} s")
-    bench_graph("embedded Back Bay graph", backbay, [100, 500], nx_sample=500)
+        warm_load = time.perf_counter() - t0
+    print(
+        f"embedded graph load: cold (parse OSM XML) {cold:.2f} s, GraphML cache {warm_load:.2f} s"
+    )
+    bench_graph("embedded Back Bay graph", backbay, [100, 500], 500, baseline, args.repeats)
 
     t0 = time.perf_counter()
     raw = generated_city(args.side)
     city = build_street_graph(raw, source=f"generated {args.side}x{args.side} grid")
     print(f"\ngenerated city graph built in {time.perf_counter() - t0:.1f} s")
-    bench_graph("generated city-scale graph", city, [100, 500], nx_sample=args.nx_sample)
+    bench_graph(
+        "generated city-scale graph", city, [100, 500], args.nx_sample, baseline, args.repeats
+    )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nprocess peak RSS: {rss:.0f} MiB")
+    print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """Compiled many-to-many Dijkstra for :mod:`routing.matrix` (private).
 
-One search per origin over a CSR graph (``indptr``/``indices``/``weight``) with a binary heap. While relaxing an edge the search also carries the *length* of the path it
+One search per origin over a CSR graph (``indptr``/``indices``/``weight``) with a 4-ary heap. While relaxing an edge the search also carries the *length* of the path it
 keeps (``length[v] = length[u] + edge_length`` whenever ``u`` becomes ``v``'s predecessor),
 so the distance driven along the fastest path comes out of the same pass, with the same
 tie-breaking as the predecessor tree used to draw the path. A search stops once every
 destination node is settled.
 
 The kernel is compiled with numba (``nogil``), so :func:`search_rows` runs batches of origins
-on several threads at once; results do not depend on the number of threads.
+on several threads at once; results do not depend on the number of threads. The first call
+after an install compiles it (about 3 s); numba caches the machine code on disk
+(``__pycache__``, or its user cache directory when that is read-only).
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ def _search_block(
     """Fill rows of ``out_time``/``out_length`` (and ``out_pred``) for ``sources``.
 
     Destination column ``j`` is node ``target_start + j``; unreachable entries stay ``inf``.
-    The heap holds ``(time, node)`` entries and skips stale ones when popped (a binary heap
-    without decrease-key: fewer memory writes than an indexed heap on street graphs).
+    The heap is 4-ary, holds ``(time, node)`` entries and skips stale ones when popped (no
+    decrease-key: fewer memory writes than an indexed heap on street graphs; 4-ary is
+    shallower than binary, measured faster on the 50k-node grid).
     """
     m = indptr.size - 1
     n_targets = out_time.shape[1]
@@ -70,16 +73,20 @@ def _search_block(
                 node = heap_node[size]
                 i = 0
                 while True:
-                    c = 2 * i + 1
+                    c = 4 * i + 1
                     if c >= size:
                         break
-                    if c + 1 < size and heap_key[c + 1] < heap_key[c]:
-                        c += 1
-                    if heap_key[c] >= key:
+                    best = c
+                    best_key = heap_key[c]
+                    for cc in range(c + 1, min(c + 4, size)):
+                        if heap_key[cc] < best_key:
+                            best = cc
+                            best_key = heap_key[cc]
+                    if best_key >= key:
                         break
-                    heap_key[i] = heap_key[c]
-                    heap_node[i] = heap_node[c]
-                    i = c
+                    heap_key[i] = best_key
+                    heap_node[i] = heap_node[best]
+                    i = best
                 heap_key[i] = key
                 heap_node[i] = node
             if done[u]:
@@ -99,7 +106,7 @@ def _search_block(
                     i = size
                     size += 1
                     while i > 0:
-                        p = (i - 1) >> 1
+                        p = (i - 1) >> 2
                         if heap_key[p] <= nd:
                             break
                         heap_key[i] = heap_key[p]
