@@ -40,7 +40,7 @@ def render_map(
 
         if plan_id is None:
             raise InputError("plan_id: the plan map needs ?plan_id=<id>", field="plan_id")
-        return plan_map_html(store, catalogue, store.get_plan(plan_id))
+        return plan_map_html(store.get_plan(plan_id))
     if name == "open-work":
         from maps.openwork import open_work_map
 

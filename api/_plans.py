@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import importlib
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +16,8 @@ from geo311.errors import ConflictError, NotFoundError
 from geo311.model import WorkOrder
 from geo311.settings import Settings
 from geo311.store import Store
+from routing import itinerary as itineraries
+from routing.itinerary import CrewItinerary
 
 
 def _stored(
@@ -187,43 +188,30 @@ def itinerary(store: Store, plan_doc: dict[str, Any], crew_id: str) -> dict[str,
     }
 
 
-def itinerary_html(it: dict[str, Any]) -> str:
-    """Return a printable HTML page of an itinerary."""
-    rows = "".join(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
-            i,
-            html.escape(str(s["arrival"] or "")),
-            html.escape(str(s["service_code"] or "")),
-            html.escape(str(s["address"] or "")),
-            html.escape(str(s["work_order_id"] or "")),
-            "done" if s["done"] else "",
-        )
-        for i, s in enumerate(it["stops"], start=1)
-    )
-    title = f"Plan {it['plan_id']} - crew {html.escape(it['crew_id'])}"
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
-        f"<body><h1>{title}</h1><p>{len(it['stops'])} stops, "
-        f"{it['distance_m'] / 1000:.1f} km driving</p>"
-        "<table border='1'><tr><th>#</th><th>arrival</th><th>service</th><th>address</th>"
-        f"<th>work order</th><th></th></tr>{rows}</table></body></html>"
-    )
+def crew_itinerary(plan_doc: dict[str, Any], crew_id: str) -> CrewItinerary:
+    """Return a crew's printable itinerary (:func:`routing.itinerary.crew_itinerary`).
 
+    Parameters
+    ----------
+    plan_doc : dict
+        A stored plan (``routing.dispatch.DayPlan.to_dict`` with its ``plan_id``).
+    crew_id : str
+        The crew.
 
-def itinerary_gpx(it: dict[str, Any]) -> str:
-    """Return an itinerary as GPX 1.1 (a route through the stops, plus waypoints)."""
-    import gpxpy.gpx
+    Returns
+    -------
+    CrewItinerary
+        Stops, legs with turn-by-turn directions and ETAs, for ``itinerary_html/gpx/text``.
 
-    gpx = gpxpy.gpx.GPX()
-    route = gpxpy.gpx.GPXRoute(name=f"plan {it['plan_id']} crew {it['crew_id']}")
-    for i, s in enumerate(it["stops"], start=1):
-        if s["lat"] is None:
-            continue
-        name = f"{i}. {s['service_code'] or ''} {s['address'] or ''}".strip()
-        route.points.append(gpxpy.gpx.GPXRoutePoint(s["lat"], s["lon"], name=name))
-        gpx.waypoints.append(gpxpy.gpx.GPXWaypoint(s["lat"], s["lon"], name=name))
-    gpx.routes.append(route)
-    return str(gpx.to_xml())
+    Raises
+    ------
+    NotFoundError
+        Naming the crews the plan has.
+    InputError
+        When the plan document has no street legs (not made by ``routing.dispatch``).
+    """
+    route_of(plan_doc, crew_id)  # the 404 names the plan and its crews
+    return itineraries.crew_itinerary(plan_doc, crew_id)
 
 
 def plan_geojson(store: Store, plan_doc: dict[str, Any]) -> dict[str, Any]:
@@ -265,21 +253,33 @@ def plan_geojson(store: Store, plan_doc: dict[str, Any]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
-def plan_map_html(store: Store, catalogue: Catalogue, plan_doc: dict[str, Any]) -> str:
-    """Return the plan drawn on a Folium map as a self-contained HTML page."""
-    import folium
+def plan_map_html(plan_doc: dict[str, Any]) -> str:
+    """Return the plan's crew routes on a Folium map (:func:`maps.routes.routes_map`).
 
-    gj = plan_geojson(store, plan_doc)
-    points = [
-        f["geometry"]["coordinates"] for f in gj["features"] if f["geometry"]["type"] == "Point"
-    ]
-    if points:
-        lat = sum(p[1] for p in points) / len(points)
-        lon = sum(p[0] for p in points) / len(points)
-    else:
-        lat, lon = 42.3505, -71.0810
-    fmap = folium.Map(location=[lat, lon], zoom_start=14, tiles="cartodbpositron")
-    folium.GeoJson(gj, name=f"plan {plan_doc.get('plan_id')}").add_to(fmap)
+    Parameters
+    ----------
+    plan_doc : dict
+        A stored plan (``routing.dispatch.DayPlan.to_dict`` with its ``plan_id``).
+
+    Returns
+    -------
+    str
+        A self-contained HTML page: each crew's street path and numbered stops, the yard
+        (an empty map of Boston when no crew has a stop).
+    """
+    from maps._common import base_map
+    from maps.routes import route_drawings_from_plan, routes_map
+
+    drawings = route_drawings_from_plan(
+        plan_doc, locations=plan_doc.get("locations") or [], labels=plan_doc.get("labels")
+    )
+    if not drawings:
+        return str(base_map().get_root().render())
+    fmap = routes_map(
+        drawings,
+        title=f"Plan {plan_doc.get('plan_id')}",
+        timezone=str(plan_doc.get("timezone") or "America/New_York"),
+    )
     return str(fmap.get_root().render())
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from api import _plans
 from api.deps import CatalogueDep, StaffDep, StoreDep
 from api.schemas import NON_JSON_ERRORS, STAFF_RESPONSES, Itinerary, Problem, StopDone
+from routing.itinerary import itinerary_gpx, itinerary_html
 
 router = APIRouter(
     prefix="/plans/{plan_id}/crews",
@@ -41,8 +42,8 @@ def get_itinerary_html(
 ) -> HTMLResponse:
     """Return the itinerary as a printable HTML page."""
     _allow(role, crew_id)
-    it = _plans.itinerary(store, store.get_plan(plan_id), crew_id)
-    return HTMLResponse(_plans.itinerary_html(it))
+    it = _plans.crew_itinerary(store.get_plan(plan_id), crew_id)
+    return HTMLResponse(itinerary_html(it))
 
 
 @router.get(
@@ -56,8 +57,8 @@ def get_itinerary_gpx(
 ) -> Response:
     """Return the itinerary as GPX 1.1 for a navigation device."""
     _allow(role, crew_id)
-    it = _plans.itinerary(store, store.get_plan(plan_id), crew_id)
-    return Response(_plans.itinerary_gpx(it), media_type="application/gpx+xml")
+    it = _plans.crew_itinerary(store.get_plan(plan_id), crew_id)
+    return Response(itinerary_gpx(it), media_type="application/gpx+xml")
 
 
 @router.get("/{crew_id}", response_model=Itinerary, summary="A crew's itinerary (JSON)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -104,7 +104,10 @@ def test_status_transitions_and_closing_reaches_citizens(
 
 
 def _save_plan(api_store: Store, wp: int, wl: int) -> int:
+    # The parts of a routing.dispatch.DayPlan.to_dict() document the plan and crew endpoints
+    # read: steps with location_index, legs with street edges, locations, jobs, crews.
     origin = datetime(2015, 10, 6, 11, 0, tzinfo=UTC)
+    locations = [[42.3420, -71.0700], [42.3505, -71.0810], [42.3450, -71.0700]]
 
     def step(kind: str, t: float, job: str | None = None, ref: int | None = None) -> dict:
         return {
@@ -113,26 +116,61 @@ def _save_plan(api_store: Store, wp: int, wl: int) -> int:
             "departure_s": t + 60,
             "job_id": job,
             "ref": None if ref is None else str(ref),
-            "arrival": origin.isoformat(),
+            "location_index": 0 if job is None else (1 if job == "wo-p" else 2),
+            "arrival": (origin + timedelta(seconds=t)).isoformat(),
+            "departure": (origin + timedelta(seconds=t + 60)).isoformat(),
         }
 
-    routes = [
-        {
-            "crew_id": "A",
-            "steps": [step("start", 0), step("job", 600, "wo-p", wp), step("end", 2000)],
-            "travel_s": 900.0,
-            "distance_m": 4000.0,
-            "service_s": 1200.0,
-        },
-        {
-            "crew_id": "B",
-            "steps": [step("start", 0), step("job", 700, "wo-l", wl), step("end", 2400)],
-            "travel_s": 800.0,
-            "distance_m": 3000.0,
-            "service_s": 2400.0,
-        },
-    ]
-    doc = {"origin": origin.isoformat(), "routes": routes, "unassigned": [], "summary": {}}
+    def leg(a: int, b: int, steps: list[dict], metres: float) -> dict:
+        p, q = (locations[steps[k]["location_index"]] for k in (a, b))
+        edge = {
+            "name": "Ipswich Street",
+            "highway": "residential",
+            "length_m": metres,
+            "travel_time_s": metres / 8.0,
+            "bearing_start": 300.0,
+            "bearing_end": 300.0,
+        }
+        return {
+            "from_step": a,
+            "to_step": b,
+            "distance_m": metres,
+            "duration_s": metres / 8.0,
+            "coords": [p, q],
+            "edges": [edge],
+        }
+
+    routes = []
+    for crew, job, ref, t, end, travel, dist, service in (
+        ("A", "wo-p", wp, 600, 2000, 900.0, 4000.0, 1200.0),
+        ("B", "wo-l", wl, 700, 2400, 800.0, 3000.0, 2400.0),
+    ):
+        steps = [step("start", 0), step("job", t, job, ref), step("end", end)]
+        routes.append(
+            {
+                "crew_id": crew,
+                "steps": steps,
+                "legs": [leg(0, 1, steps, dist / 2), leg(1, 2, steps, dist / 2)],
+                "geometry": [locations[0], locations[steps[1]["location_index"]], locations[0]],
+                "travel_s": travel,
+                "distance_m": dist,
+                "service_s": service,
+            }
+        )
+    jobs = {
+        "wo-p": {"work_order_id": wp, "service_name": "Pothole repair", "lat": 42.3505},
+        "wo-l": {"work_order_id": wl, "service_name": "Streetlight outage", "lat": 42.3450},
+    }
+    doc = {
+        "origin": origin.isoformat(),
+        "routes": routes,
+        "unassigned": [],
+        "summary": {},
+        "locations": locations,
+        "jobs": jobs,
+        "crews": [{"id": "A", "label": "Pothole crew A"}, {"id": "B", "label": "Light crew B"}],
+        "timezone": "America/New_York",
+    }
     return api_store.save_plan(doc, plan_date="2015-10-06")
 
 
