@@ -12,6 +12,8 @@ import gzip
 import hashlib
 import io
 import json
+import queue
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
@@ -834,6 +836,38 @@ def _reason_kind(reason: str) -> str:
     return reason.split(";")[0][:60]
 
 
+def _parse_while_writing(batches: Iterator[_Batch], write: Callable[[_Batch], None]) -> None:
+    """Write each batch in a second thread while the next one is parsed (both cores work).
+
+    Batches are written in order, one transaction each. An error on either side stops the
+    import after the batches already handed to the writer; committed batches stay.
+    """
+    handoff: queue.Queue[_Batch | None] = queue.Queue(maxsize=2)
+    failure: list[BaseException] = []
+
+    def writer() -> None:
+        while (batch := handoff.get()) is not None:
+            if failure:
+                continue
+            try:
+                write(batch)
+            except BaseException as exc:  # re-raised in the parsing thread
+                failure.append(exc)
+
+    thread = threading.Thread(target=writer, name="geo311-import-writer", daemon=True)
+    thread.start()
+    try:
+        for batch in batches:
+            if failure:
+                break
+            handoff.put(batch)
+    finally:
+        handoff.put(None)
+        thread.join()
+    if failure:
+        raise failure[0]
+
+
 def write_rejects_csv(rejects: Sequence[dict[str, Any]], path: str | Path) -> Path:
     """Write rejected rows (row_number, field, reason, raw) to a CSV file.
 
@@ -935,18 +969,27 @@ def import_file(
         bulk = path.stat().st_size / _BYTES_PER_ROW_ESTIMATE > max(100_000, store.count_requests())
     try:
         with store.bulk_load() if bulk else nullcontext(), _open_text(path) as fh:
+
+            def write(batch: _Batch) -> None:
+                _store_batch(store, run_id, batch, summary, sources_empty_at_start=empty)
+
             if fmt == "open311_json":
-                for batch in _iter_open311_batches(fh, catalogue, timezone, batch_size, on_rows):
-                    _store_batch(store, run_id, batch, summary, sources_empty_at_start=empty)
+                _parse_while_writing(
+                    _iter_open311_batches(fh, catalogue, timezone, batch_size, on_rows), write
+                )
             else:
-                last = None
-                for batch, batcher in _iter_boston_batches(
-                    path, catalogue, timezone, batch_size, on_rows
-                ):
-                    _store_batch(store, run_id, batch, summary, sources_empty_at_start=empty)
-                    last = batcher
-                if last is not None:
-                    summary.unknown_types = last.unknown_types
+                batchers: list[_BostonBatcher] = []
+
+                def parsed() -> Iterator[_Batch]:
+                    for batch, batcher in _iter_boston_batches(
+                        path, catalogue, timezone, batch_size, on_rows
+                    ):
+                        batchers[:] = [batcher]
+                        yield batch
+
+                _parse_while_writing(parsed(), write)
+                if batchers:
+                    summary.unknown_types = batchers[0].unknown_types
     finally:
         bar.close()
     summary.seconds = time.perf_counter() - t0
