@@ -269,15 +269,26 @@ def crew_itinerary(plan: Any, crew_id: str) -> CrewItinerary:
         (c for c in doc.get("crews", []) if c.get("id") == crew_id), {}
     )
     start_idx = steps[0].get("location_index") if steps else None
+    locations = doc.get("locations") or []
+    start_point = (
+        locations[start_idx] if isinstance(start_idx, int) and start_idx < len(locations) else None
+    )
     depot = next(
         (d for d in doc.get("depots", []) if d.get("location_index") == start_idx),
-        {"label": "yard", "lat": steps[0].get("lat") if steps else 0.0, "lon": 0.0},
+        {
+            "label": "yard",
+            "lat": start_point[0] if start_point else None,
+            "lon": start_point[1] if start_point else None,
+        },
     )
-    yard = (
-        str(depot.get("label", "yard")),
-        float(depot.get("lat") or 0.0),
-        float(depot.get("lon") or 0.0),
-    )
+    yard_lat, yard_lon = depot.get("lat"), depot.get("lon")
+    if yard_lat is None or yard_lon is None:
+        raise InputError(
+            f"the plan document has no yard location for crew {crew_id!r} (no 'depots' entry "
+            "and no 'locations' point for its start); make it with routing.dispatch.plan_day",
+            field="depots",
+        )
+    yard = (str(depot.get("label", "yard")), float(yard_lat), float(yard_lon))
 
     stops: list[ItineraryStop] = []
     stop_at_step: dict[int, ItineraryStop] = {}

@@ -3,7 +3,7 @@ from __future__ import annotations
 import gpxpy
 import pytest
 
-from geo311.errors import NotFoundError
+from geo311.errors import InputError, NotFoundError
 from geo311.store import Store
 from routing.dispatch import default_graph, plan_day
 from routing.itinerary import (
@@ -135,3 +135,15 @@ def test_write_itineraries_and_unknown_crew(doc: dict, tmp_path) -> None:
     assert {p.suffix for p in paths} == {".html", ".gpx", ".txt"}
     with pytest.raises(NotFoundError, match="crews:"):
         crew_itinerary(doc, "no-such-crew")
+
+
+def test_yard_comes_from_depots_or_locations(doc: dict) -> None:
+    it = crew_itineraries(doc)[0]
+    route = next(r for r in doc["routes"] if r["crew_id"] == it.crew_id)
+    start = route["steps"][0]["location_index"]
+    lat, lon = doc["locations"][start]
+    without_depots = {**doc, "depots": []}
+    yard = crew_itinerary(without_depots, it.crew_id).yard
+    assert (yard[1], yard[2]) == pytest.approx((lat, lon))
+    with pytest.raises(InputError, match="no yard location"):
+        crew_itinerary({**doc, "depots": [], "locations": []}, it.crew_id)
