@@ -14,8 +14,9 @@ against ours on that sample.
 In the same run the previous implementation (scipy ``dijkstra`` per origin plus pointer
 doubling over the predecessor arrays for the distances, read from git at ``--baseline-ref``)
 computes the same matrices, and its values are compared with ours. Ours and the previous
-implementation are timed ``--repeats`` times (median); networkx once. The load average is
-printed since the machine is shared.
+implementation are timed ``--repeats`` times (median), in rounds interleaved with slices of
+the networkx sample so that load changes on a shared machine hit every side alike. The load
+average is printed.
 
 Run:  .venv/bin/python bench/matrix_bench.py [--side 224] [--nx-sample 20] [--repeats 3]
 """
@@ -162,13 +163,10 @@ def load_baseline(ref: str) -> Callable[..., Any] | None:
     return cast(Callable[..., Any], module.travel_time_matrix)
 
 
-def _median_time(repeats: int, fn: Callable[..., Any], *args: Any, **kw: Any) -> tuple[float, Any]:
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn(*args, **kw)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
+def _timed(fn: Callable[..., Any], *args: Any, **kw: Any) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn(*args, **kw)
+    return time.perf_counter() - t0, out
 
 
 def bench_graph(
@@ -186,19 +184,36 @@ def bench_graph(
     for n in sizes:
         snaps = random_snaps(graph, n, seed=n)
         print(f"  {n}x{n}  (load average now {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)")
-        ours, matrix = _median_time(repeats, travel_time_matrix, graph, snaps)
-        one, single = _median_time(repeats, travel_time_matrix, graph, snaps, workers=1)
+        # one round = ours (default threads), ours (1 thread), previous, and a slice of the
+        # networkx sample, so that load changes on the shared machine hit all of them alike
+        k = min(n, nx_sample)
+        slices = np.array_split(np.arange(k), repeats)
+        runs: dict[str, list[float]] = {"ours": [], "one": [], "old": []}
+        ref = np.full((k, n), np.inf)
+        nx_seconds = 0.0
+        matrix = single = prev = None
+        for part in slices:
+            t, matrix = _timed(travel_time_matrix, graph, snaps)
+            runs["ours"].append(t)
+            t, single = _timed(travel_time_matrix, graph, snaps, workers=1)
+            runs["one"].append(t)
+            if baseline is not None:
+                t, prev = _timed(baseline, graph, snaps)
+                runs["old"].append(t)
+            if part.size:
+                t, rows = _timed(networkx_rows, graph, [snaps[i] for i in part], snaps)
+                ref[part] = rows
+                nx_seconds += t
+        assert matrix is not None and single is not None
+        ours, one = statistics.median(runs["ours"]), statistics.median(runs["one"])
         assert np.array_equal(single.durations_s, matrix.durations_s)
         assert np.array_equal(single.distances_m, matrix.distances_m)
         old = math.nan
-        if baseline is not None:
-            old, prev = _median_time(repeats, baseline, graph, snaps)
+        if prev is not None:
+            old = statistics.median(runs["old"])
             d_time = float(np.max(np.abs(prev.durations_s - matrix.durations_s)))
             d_dist = float(np.max(np.abs(prev.distances_m - matrix.distances_m)))
-        k = min(n, nx_sample)
-        t0 = time.perf_counter()
-        ref = networkx_rows(graph, snaps[:k], snaps)
-        nx_time = (time.perf_counter() - t0) * n / k
+        nx_time = nx_seconds * n / k
         worst = max(
             (
                 abs(matrix.durations_s[i, j] - ref[i, j])
@@ -242,11 +257,12 @@ def bench_graph(
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     search = matrix._search
-    work = thread_work_bytes(search.m, search.csr.nnz) * min(threads, math.ceil(n / 32))
+    used = threads if n * search.m >= _THREADS_MIN_WORK else 1
+    work = thread_work_bytes(search.m, search.csr.nnz) * min(used, math.ceil(n / 32))
     print(
         f"  {n}x{n} memory: peak traced (numpy arrays: search graph, results, predecessors) "
         f"{peak / 2**20:.1f} MiB + compiled search work arrays {work / 2**20:.1f} MiB "
-        f"({threads} threads)"
+        f"({used} thread(s))"
     )
     if baseline is not None:
         tracemalloc.start()
@@ -263,7 +279,7 @@ def main() -> None:
     parser.add_argument(
         "--baseline-ref", default=BASELINE_REF, help="git ref of the previous routing.matrix"
     )
-    parser.add_argument("--repeats", type=int, default=3, help="runs of ours (median)")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds (median of ours)")
     args = parser.parse_args()
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     baseline = load_baseline(args.baseline_ref)
