@@ -33,9 +33,17 @@ def _v2(conn: Connection) -> None:
     )
 
 
+def _v3(conn: Connection) -> None:
+    # Nothing queries requests by status alone or by box (spatial look-ups use work-order
+    # anchors); the two indexes only slowed imports down.
+    for name in ("ix_service_requests_status", "ix_service_requests_lat_lon"):
+        conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "service requests, import runs and rejects, work orders, plans", _v1),
     (2, "work-order anchor point (anchor_lat, anchor_lon)", _v2),
+    (3, "drop unused request indexes (status, lat/lon)", _v3),
 ]
 
 

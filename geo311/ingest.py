@@ -442,6 +442,12 @@ class _BostonBatcher:
         return _Batch(frame, rejects)
 
 
+def _has_newline(column: pa.Array) -> bool:
+    """Whether any value of a string column holds a newline (a scan of its bytes)."""
+    data = column.buffers()[2]
+    return data is not None and memoryview(data).tobytes().find(b"\n") >= 0
+
+
 class _LineNumbers:
     """Physical line numbers of the records pyarrow's CSV reader yields.
 
@@ -463,7 +469,9 @@ class _LineNumbers:
         n = batch.num_rows
         extra = np.zeros(n, dtype=np.int64)
         for column in batch.columns:
-            extra += np.asarray(pc.count_substring(column, "\n").to_numpy(zero_copy_only=False))
+            if _has_newline(column):
+                counts = pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
+                extra += np.asarray(counts, dtype=np.int64)
         records = self.next_record + np.arange(n, dtype=np.int64)
         shifts: list[tuple[int, int, Reject]] = []
         while self._applied < len(self.skipped):

@@ -90,10 +90,11 @@ requests = sa.Table(
     sa.Column("work_order_id", sa.Integer, index=True),
     sa.Column("row_hash", sa.String(32), nullable=False, default=""),
     sa.UniqueConstraint("source", "source_id", name="uq_service_requests_source"),
-    sa.Index("ix_service_requests_status", "status"),
+    # Queries on requests: a time window (Open311 GET, metrics), a service within a time
+    # window, members of a work order, rows to geocode. Spatial look-ups run on work-order
+    # anchors, and status filters always come with a time window: no index of their own.
     sa.Index("ix_service_requests_service_requested", "service_code", "requested_datetime"),
     sa.Index("ix_service_requests_requested", "requested_datetime"),
-    sa.Index("ix_service_requests_lat_lon", "lat", "lon"),
     sa.Index(
         "ix_service_requests_needs_geocoding",
         "needs_geocoding",
