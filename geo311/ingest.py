@@ -56,6 +56,23 @@ BOSTON_2015_COLUMNS = {
     "SubmittedPhoto": "submittedphoto",
 }
 REQUIRED_COLUMNS = ("case_enquiry_id", "open_dt", "case_status", "type")
+# Every column the import reads (canonical names); the rest of an export is not stored.
+READ_COLUMNS = (
+    "case_enquiry_id",
+    "open_dt",
+    "target_dt",
+    "closed_dt",
+    "case_status",
+    "closure_reason",
+    "case_title",
+    "type",
+    "location",
+    "neighborhood",
+    "location_zipcode",
+    "latitude",
+    "longitude",
+    "source",
+)
 BOSTON_2015_TIME_FORMAT = "%m/%d/%Y %I:%M:%S %p"
 # Compressed files count more: about 50 bytes a row gzipped, 250 plain.
 _BYTES_PER_ROW_ESTIMATE = 200
@@ -403,7 +420,10 @@ class _BostonBatcher:
         zipcode = zipcode.where(zipcode == "", zipcode.str.zfill(5))
         geo = pd.Series(needs_geo[good])
         ids_good = keep(ids)
-        raw_good = df[good].reset_index(drop=True)
+        # The hash covers the columns geo311 reads: a change there updates the stored row;
+        # a change only in a column geo311 ignores (ward, precinct ...) leaves it unchanged.
+        used = sorted(self.index[c] for c in READ_COLUMNS if c in self.index)
+        raw_good = df.loc[good, used].reset_index(drop=True)
         row_hash = pd.util.hash_pandas_object(raw_good, index=False).map("{:016x}".format)
         frame = pd.DataFrame(
             {

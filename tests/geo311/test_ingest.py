@@ -294,3 +294,16 @@ def test_line_numbers_count_quoted_newlines_and_skipped_rows(
     by_row = {r["row_number"]: r["field"] for r in store.rejects_of(summary.import_run_id)}
     assert by_row == {4: "row", 5: "OPEN_DT"}
     assert store.get_request("201").description == "PRINTED\nby crew"
+
+
+def test_change_in_an_ignored_column_leaves_the_row_unchanged(
+    store: Store, catalogue: Catalogue, tmp_path: Path
+) -> None:
+    path = tmp_path / "w.csv"
+    path.write_text(f"{HEADER_2015}\n{boston_row('1')}\n")
+    import_file(store, path, catalogue)
+    ward_moved = boston_row("1").split(",")
+    ward_moved[HEADER_2015.split(",").index("ward")] = "Ward 5"
+    path.write_text(f"{HEADER_2015}\n{','.join(ward_moved)}\n")
+    again = import_file(store, path, catalogue)
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 1)
