@@ -232,20 +232,11 @@ def _merge(problem: Problem, plan: Plan, prefixes: dict[str, list[Step]], now_s:
             )
         )
     violations = check_routes(problem, routes)
-    used = [r for r in routes if r.job_ids]
-    s = plan.summary
-    summary = Summary(
-        cost=sum(r.cost for r in used),
-        routes=len(used),
-        travel_s=sum(r.travel_s for r in routes),
-        distance_m=sum(r.distance_m for r in routes),
-        service_s=sum(r.service_s for r in routes),
-        waiting_s=sum(r.waiting_s for r in routes),
-        break_s=sum(r.break_s for r in used),
-        jobs_served=sum(len(r.job_ids) for r in routes),
+    summary = Summary.of_routes(
+        routes,
         jobs_unassigned=len(plan.unassigned),
-        solve_time_s=s.solve_time_s,
-        objective=s.objective,
+        solve_time_s=plan.summary.solve_time_s,
+        objective=plan.summary.objective,
         is_feasible=not violations,
     )
     meta = dict(plan.meta)

@@ -27,6 +27,7 @@ import math
 import multiprocessing
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -193,6 +194,52 @@ class Summary:
     solve_time_s: float
     objective: int
     is_feasible: bool
+
+    @classmethod
+    def of_routes(
+        cls,
+        routes: Sequence[Route],
+        *,
+        jobs_unassigned: int,
+        solve_time_s: float,
+        objective: int,
+        is_feasible: bool,
+    ) -> Summary:
+        """Return the totals of a plan's routes.
+
+        Parameters
+        ----------
+        routes : sequence of Route
+            Every crew's route (crews without jobs count for nothing but travel totals).
+        jobs_unassigned : int, keyword-only
+            Number of unassigned jobs.
+        solve_time_s : float, keyword-only
+            Wall-clock time of the solve.
+        objective : int, keyword-only
+            OR-Tools objective.
+        is_feasible : bool, keyword-only
+            Whether the routes passed the independent check.
+
+        Returns
+        -------
+        Summary
+            The totals.
+        """
+        used = [r for r in routes if r.job_ids]
+        return cls(
+            cost=sum(r.cost for r in used),
+            routes=len(used),
+            travel_s=sum(r.travel_s for r in routes),
+            distance_m=sum(r.distance_m for r in routes),
+            service_s=sum(r.service_s for r in routes),
+            waiting_s=sum(r.waiting_s for r in routes),
+            break_s=sum(r.break_s for r in used),
+            jobs_served=sum(len(r.job_ids) for r in routes),
+            jobs_unassigned=jobs_unassigned,
+            solve_time_s=solve_time_s,
+            objective=objective,
+            is_feasible=is_feasible,
+        )
 
 
 @dataclass(frozen=True)
@@ -749,16 +796,8 @@ def build_plan(
     for i in dropped:
         unassigned[i] = _dropped_reason(problem, i, routes, served)
     violations = check_routes(problem, routes)
-    used = [r for r in routes if r.job_ids]
-    summary = Summary(
-        cost=sum(r.cost for r in used),
-        routes=len(used),
-        travel_s=sum(r.travel_s for r in routes),
-        distance_m=sum(r.distance_m for r in routes),
-        service_s=sum(r.service_s for r in routes),
-        waiting_s=sum(r.waiting_s for r in routes),
-        break_s=sum(r.break_s for r in used),
-        jobs_served=len(served),
+    summary = Summary.of_routes(
+        routes,
         jobs_unassigned=len(unassigned),
         solve_time_s=solve_time_s,
         objective=int(raw["objective"]) if raw else 0,
