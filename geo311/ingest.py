@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import io
 import json
+import multiprocessing
 import queue
 import threading
 from collections import Counter
@@ -864,6 +865,84 @@ def _reason_kind(reason: str) -> str:
     return reason.split(";")[0][:60]
 
 
+def _boston_batches_here(
+    path: Path,
+    catalogue: Catalogue,
+    tz: str,
+    batch_size: int,
+    on_rows: Callable[[int], None],
+    unknown: list[Counter[str]],
+) -> Iterator[_Batch]:
+    for batch, batcher in _iter_boston_batches(path, catalogue, tz, batch_size, on_rows):
+        unknown[:] = [batcher.unknown_types]
+        yield batch
+
+
+def _parse_in_child(path: Path, catalogue: Catalogue, tz: str, batch_size: int, out: Any) -> None:
+    """Child process: parse and validate, send ``("batch", n_rows, batch)`` items."""
+    try:
+        rows = [0]
+
+        def count(n: int) -> None:
+            rows[0] = n
+
+        last: Counter[str] = Counter()
+        for batch, batcher in _iter_boston_batches(path, catalogue, tz, batch_size, count):
+            last = batcher.unknown_types
+            out.put(("batch", rows[0], batch))
+        out.put(("done", 0, last))
+    except Exception as exc:  # re-raised in the parent with its message
+        field_name = getattr(exc, "field", None)
+        out.put(("error", 0, (type(exc).__name__, str(exc), field_name)))
+
+
+def _boston_batches_from_subprocess(
+    path: Path,
+    catalogue: Catalogue,
+    tz: str,
+    batch_size: int,
+    on_rows: Callable[[int], None],
+    unknown: list[Counter[str]],
+) -> Iterator[_Batch]:
+    """Parse in a forked child process (its own core and interpreter) and yield its batches."""
+    context = multiprocessing.get_context("fork")
+    channel = context.Queue(maxsize=3)
+    child = context.Process(
+        target=_parse_in_child,
+        args=(path, catalogue, tz, batch_size, channel),
+        name="geo311-import-parser",
+        daemon=True,
+    )
+    child.start()
+    try:
+        while True:
+            try:
+                kind, n_rows, payload = channel.get(timeout=1.0)
+            except queue.Empty:
+                if not child.is_alive():
+                    raise InputError(
+                        f"the parsing process for {path} stopped (exit code {child.exitcode}); "
+                        "run the import again with parse_in_subprocess=False to see why",
+                        field="path",
+                    ) from None
+                continue
+            if kind == "batch":
+                on_rows(n_rows)
+                yield payload
+            elif kind == "done":
+                unknown[:] = [payload]
+                return
+            else:
+                name, message, field_name = payload
+                if name in ("InputError", "ConfigurationError"):
+                    raise InputError(message, field=field_name)
+                raise RuntimeError(f"parsing {path} failed: {name}: {message}")
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join(timeout=5)
+
+
 def _parse_while_writing(batches: Iterator[_Batch], write: Callable[[_Batch], None]) -> None:
     """Write each batch in a second thread while the next one is parsed (both cores work).
 
@@ -933,6 +1012,7 @@ def import_file(
     batch_size: int = 20_000,
     progress: bool = False,
     bulk: bool | None = None,
+    parse_in_subprocess: bool | None = None,
 ) -> ImportSummary:
     """Import a Boston CSV export (either schema, plain or gzip) or an Open311 JSON file.
 
@@ -957,6 +1037,9 @@ def import_file(
         Rebuild the secondary indexes after the load instead of updating them row by row
         (see :meth:`geo311.store.Store.bulk_load`). Default: when the file likely holds more
         rows than the store.
+    parse_in_subprocess : bool, keyword-only, optional
+        Parse a Boston CSV in a second process while this one writes (uses both cores).
+        Default: with ``bulk``.
 
     Returns
     -------
@@ -1006,18 +1089,18 @@ def import_file(
                     _iter_open311_batches(fh, catalogue, timezone, batch_size, on_rows), write
                 )
             else:
-                batchers: list[_BostonBatcher] = []
-
-                def parsed() -> Iterator[_Batch]:
-                    for batch, batcher in _iter_boston_batches(
-                        path, catalogue, timezone, batch_size, on_rows
-                    ):
-                        batchers[:] = [batcher]
-                        yield batch
-
-                _parse_while_writing(parsed(), write)
-                if batchers:
-                    summary.unknown_types = batchers[0].unknown_types
+                unknown: list[Counter[str]] = []
+                if parse_in_subprocess if parse_in_subprocess is not None else bulk:
+                    batches = _boston_batches_from_subprocess(
+                        path, catalogue, timezone, batch_size, on_rows, unknown
+                    )
+                else:
+                    batches = _boston_batches_here(
+                        path, catalogue, timezone, batch_size, on_rows, unknown
+                    )
+                _parse_while_writing(batches, write)
+                if unknown:
+                    summary.unknown_types = unknown[0]
     finally:
         bar.close()
     summary.seconds = time.perf_counter() - t0

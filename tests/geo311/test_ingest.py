@@ -307,3 +307,27 @@ def test_change_in_an_ignored_column_leaves_the_row_unchanged(
     path.write_text(f"{HEADER_2015}\n{','.join(ward_moved)}\n")
     again = import_file(store, path, catalogue)
     assert (again.new, again.updated, again.unchanged) == (0, 0, 1)
+
+
+def test_parsing_in_a_subprocess_gives_the_same_result(
+    store: Store, catalogue: Catalogue, broken_file: Path, tmp_path: Path
+) -> None:
+    summary = import_file(
+        store, broken_file, catalogue, rejects_path=tmp_path / "r.csv", parse_in_subprocess=True
+    )
+    assert (summary.new, summary.rejected, summary.rows_read) == (4, 7, 11)
+    assert summary.unknown_types == {"Graffiti Removal": 1}
+    assert summary.import_run_id is not None
+    assert [r["row_number"] for r in store.rejects_of(summary.import_run_id)] == [
+        3,
+        5,
+        6,
+        7,
+        8,
+        9,
+        10,
+    ]
+    with pytest.raises(InputError, match="CASE_ENQUIRY_ID"):
+        bad = tmp_path / "bad.csv"
+        bad.write_text("a,b\n1,2\n")
+        import_file(store, bad, catalogue, parse_in_subprocess=True)
