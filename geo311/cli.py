@@ -10,6 +10,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -159,6 +160,49 @@ def geocode_command(
     geocoder = Geocoder.from_data_dir(data_dir or get_settings().data_dir)
     counts = geocode_csv(in_csv, out, address_column=address_column, geocoder=geocoder)
     typer.echo(f"{summarise(counts.elements())}; wrote {out}")
+
+
+@app.command("workorders")
+def workorders_command(
+    at: Annotated[
+        str | None, typer.Option(help="show what was open at this local time (default: now)")
+    ] = None,
+    rebuild: Annotated[
+        bool, typer.Option(help="regroup every stored request into work orders first")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="work orders to list (oldest first)")] = 20,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Merge duplicate reports into work orders and list those open at a moment."""
+    from geo311.workorders import merged_report_count, open_work_orders_at, rebuild_work_orders
+
+    settings = settings_with(database_url)
+    catalogue = load_catalogue(settings.services_file)
+    moment = (
+        parse_local_time(at, settings.timezone) if at else datetime.now(ZoneInfo(settings.timezone))
+    )
+    with Store(settings.database_url) as store:
+        if rebuild or not store.query_work_orders(limit=1):
+            built = rebuild_work_orders(store, catalogue)
+            typer.echo(
+                f"{built.work_orders} work orders from {built.requests_grouped} located reports "
+                f"({built.reports_merged} merged, {built.failed_repairs} possible failed "
+                f"repairs, {built.skipped_no_location} without a location skipped)"
+            )
+        open_now = open_work_orders_at(store, moment, catalogue=catalogue)
+    typer.echo(
+        f"open at {moment:%Y-%m-%d %H:%M %Z}: {len(open_now)} work orders, "
+        f"{merged_report_count(open_now)} reports merged into them"
+    )
+    for wo in open_now[:limit]:
+        due = wo.sla_due.astimezone(moment.tzinfo)
+        overdue = " OVERDUE" if wo.sla_due < moment else ""
+        typer.echo(
+            f"  wo-{wo.work_order_id:<6} {wo.service_code:<22} reports {wo.report_count:<3} "
+            f"due {due:%Y-%m-%d %H:%M}{overdue}  {wo.address}"
+        )
+    if len(open_now) > limit:
+        typer.echo(f"  ... and {len(open_now) - limit} more (--limit)")
 
 
 @app.command("demo")
