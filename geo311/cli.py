@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -19,6 +19,9 @@ from geo311.catalogue import load_catalogue
 from geo311.errors import Geo311Error
 from geo311.settings import Settings, get_settings
 from geo311.store import Store
+
+if TYPE_CHECKING:  # the work-order module loads numpy etc.; commands import it when run
+    from geo311.workorders import RebuildSummary
 
 app = typer.Typer(
     help="geo311: 311 intake, duplicate clustering, crew routes and maps for public works.",
@@ -162,6 +165,15 @@ def geocode_command(
     typer.echo(f"{summarise(counts.elements())}; wrote {out}")
 
 
+def _echo_rebuild(built: RebuildSummary) -> None:
+    typer.echo(
+        f"{built.work_orders} work orders from {built.requests_grouped} located reports "
+        f"({built.reports_merged} reports merged into earlier ones, "
+        f"{built.failed_repairs} possible failed repairs, "
+        f"{built.skipped_no_location} reports without a location skipped)"
+    )
+
+
 @app.command("workorders")
 def workorders_command(
     at: Annotated[
@@ -183,12 +195,7 @@ def workorders_command(
     )
     with Store(settings.database_url) as store:
         if rebuild or not store.query_work_orders(limit=1):
-            built = rebuild_work_orders(store, catalogue)
-            typer.echo(
-                f"{built.work_orders} work orders from {built.requests_grouped} located reports "
-                f"({built.reports_merged} merged, {built.failed_repairs} possible failed "
-                f"repairs, {built.skipped_no_location} without a location skipped)"
-            )
+            _echo_rebuild(rebuild_work_orders(store, catalogue))
         open_now = open_work_orders_at(store, moment, catalogue=catalogue)
     typer.echo(
         f"open at {moment:%Y-%m-%d %H:%M %Z}: {len(open_now)} work orders, "
@@ -246,13 +253,7 @@ def demo_command(
         _geocode_pending(store, settings)
         moment = parse_local_time(at, settings.timezone)
         typer.echo("\n== work orders from duplicate reports")
-        built = rebuild_work_orders(store, catalogue)
-        typer.echo(
-            f"{built.work_orders} work orders from {built.requests_grouped} located reports "
-            f"({built.reports_merged} reports merged into earlier ones, "
-            f"{built.failed_repairs} possible failed repairs, "
-            f"{built.skipped_no_location} reports without a location skipped)"
-        )
+        _echo_rebuild(rebuild_work_orders(store, catalogue))
         open_now = open_work_orders_at(store, moment, catalogue=catalogue)
         by_group: dict[str, int] = {}
         for wo in open_now:
