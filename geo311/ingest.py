@@ -1079,16 +1079,17 @@ def import_file(
     if bulk is None:
         bulk = path.stat().st_size / _BYTES_PER_ROW_ESTIMATE > max(100_000, store.count_requests())
     try:
-        with store.bulk_load() if bulk else nullcontext(), _open_text(path) as fh:
+        with store.bulk_load() if bulk else nullcontext():
 
             def write(batch: _Batch) -> None:
                 _store_batch(store, run_id, batch, summary, sources_empty_at_start=empty)
 
             if fmt == "open311_json":
-                _parse_while_writing(
-                    _iter_open311_batches(fh, catalogue, timezone, batch_size, on_rows), write
-                )
-            else:
+                with _open_text(path) as fh:
+                    _parse_while_writing(
+                        _iter_open311_batches(fh, catalogue, timezone, batch_size, on_rows), write
+                    )
+            else:  # the Boston readers open the file themselves (pyarrow stream)
                 unknown: list[Counter[str]] = []
                 if parse_in_subprocess if parse_in_subprocess is not None else bulk:
                     batches = _boston_batches_from_subprocess(
