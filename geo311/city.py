@@ -1,0 +1,182 @@
+"""The city profile: the constants that belong to the city, read once from ``city.toml``.
+
+Protocol and planning code take the city's name, jurisdiction, agency, time zone, units,
+service area, placeholder points and Open311 attribute definitions from a :class:`City`
+instead of literals. The embedded profile (Boston) lives in ``data/city.toml``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from geo311.errors import ConfigurationError
+
+__all__ = ["City", "Placeholder", "default_city", "load_city"]
+
+_DEFAULT_FILE = Path(__file__).resolve().parent.parent / "data" / "city.toml"
+UNITS = ("imperial", "metric")
+
+
+@dataclass(frozen=True, slots=True)
+class Placeholder:
+    """A point a city's exports use instead of a real location (e.g. City Hall)."""
+
+    name: str
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True, slots=True)
+class City:
+    """One city's profile.
+
+    Attributes
+    ----------
+    name
+        The city's name, as people say it.
+    jurisdiction_id
+        The Open311 ``jurisdiction_id`` served.
+    agency
+        The agency responsible (Open311 ``agency_responsible``).
+    timezone
+        IANA time zone name of local time.
+    units
+        ``"imperial"`` (feet / miles) or ``"metric"`` (metres / km) for maps and itineraries.
+    service_area
+        ``(min_lon, min_lat, max_lon, max_lat)`` outside which a reported point is refused.
+    placeholders
+        Points that stand for "no location".
+    open311
+        Open311 discovery details (``contact``, ``key_service``, ``changeset``).
+    attributes
+        GeoReport v2 attribute definitions per service group.
+    """
+
+    name: str
+    jurisdiction_id: str
+    agency: str
+    timezone: str
+    units: str = "imperial"
+    service_area: tuple[float, float, float, float] = (-180.0, -90.0, 180.0, 90.0)
+    placeholders: tuple[Placeholder, ...] = ()
+    open311: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The city's time zone."""
+        return ZoneInfo(self.timezone)
+
+    def is_placeholder(self, lat: float | None, lon: float | None) -> bool:
+        """Return whether a point is one of the city's "no location" placeholders.
+
+        Parameters
+        ----------
+        lat, lon
+            The point, in degrees; ``None`` is never a placeholder.
+
+        Returns
+        -------
+        bool
+            True when the point equals a placeholder to 4 decimals.
+        """
+        if lat is None or lon is None:
+            return False
+        la, lo = round(lat, 4), round(lon, 4)
+        return any(la == round(p.lat, 4) and lo == round(p.lon, 4) for p in self.placeholders)
+
+
+def _required(raw: dict[str, Any], key: str, where: Path) -> Any:
+    if key not in raw:
+        raise ConfigurationError(f"{where}: missing key {key!r}; add it to the city profile")
+    return raw[key]
+
+
+def _timezone(name: str, where: Path) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            f"{where}: timezone {name!r} is not an IANA time zone; use e.g. 'Europe/Paris'"
+        ) from None
+    return name
+
+
+def _service_area(raw: Any, where: Path) -> tuple[float, float, float, float]:
+    if raw is None:
+        return (-180.0, -90.0, 180.0, 90.0)
+    box = tuple(float(v) for v in raw)
+    if len(box) != 4 or not (box[0] < box[2] and box[1] < box[3]):
+        raise ConfigurationError(
+            f"{where}: service_area must be [min_lon, min_lat, max_lon, max_lat], got {raw!r}"
+        )
+    return (box[0], box[1], box[2], box[3])
+
+
+def load_city(path: str | Path | None = None) -> City:
+    """Load and validate a city profile (``city.toml``).
+
+    Parameters
+    ----------
+    path
+        The ``city.toml`` file, or a folder holding one; default the embedded Boston profile.
+
+    Returns
+    -------
+    City
+        The validated profile.
+
+    Raises
+    ------
+    ConfigurationError
+        If the file is missing or malformed; the message names the key and the fix.
+    """
+    where = Path(path) if path is not None else _DEFAULT_FILE
+    if where.is_dir():
+        where = where / "city.toml"
+    try:
+        raw = tomllib.loads(where.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(f"city profile {where} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"city profile {where} is not valid TOML: {exc}") from None
+    units = str(raw.get("units", "imperial"))
+    if units not in UNITS:
+        raise ConfigurationError(f"{where}: units {units!r} must be one of {UNITS}")
+    placeholders = tuple(
+        Placeholder(str(p.get("name", "placeholder")), float(p["lat"]), float(p["lon"]))
+        for p in raw.get("placeholders", [])
+    )
+    return City(
+        name=str(_required(raw, "name", where)),
+        jurisdiction_id=str(_required(raw, "jurisdiction_id", where)),
+        agency=str(_required(raw, "agency", where)),
+        timezone=_timezone(str(_required(raw, "timezone", where)), where),
+        units=units,
+        service_area=_service_area(raw.get("service_area"), where),
+        placeholders=placeholders,
+        open311={k: str(v) for k, v in raw.get("open311", {}).items()},
+        attributes={k: list(v) for k, v in raw.get("attributes", {}).items()},
+    )
+
+
+@lru_cache(maxsize=8)
+def default_city(path: str | None = None) -> City:
+    """Return the city profile (loaded once per process and path).
+
+    Parameters
+    ----------
+    path
+        The profile file or folder; default the embedded Boston profile.
+
+    Returns
+    -------
+    City
+        The profile.
+    """
+    return load_city(path)
