@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit bench venv clean
+.PHONY: demo test lint typecheck contracts lengths unit bench venv clean
 
 venv: $(STAMP)
 
@@ -26,10 +26,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+lengths: $(STAMP)
+	$(BIN)/python bench/function_lengths.py --limit 80
+
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-test: lint typecheck unit
+test: lint typecheck contracts unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/import_bench.py
