@@ -37,6 +37,7 @@ __all__ = [
     "StepDoc",
     "SummaryDoc",
     "UnassignedDoc",
+    "clock_at",
     "clock_iso",
     "local_hm",
     "unassigned_dict",
@@ -46,6 +47,11 @@ IsoDateTime = Annotated[
     datetime, PlainSerializer(lambda d: d.isoformat(), return_type=str, when_used="always")
 ]
 """An aware datetime, written as ``datetime.isoformat()`` (``+00:00``, never ``Z``)."""
+
+
+def clock_at(origin: datetime, t: float | None) -> datetime | None:
+    """Return the clock time ``t`` seconds after ``origin`` (None for None)."""
+    return None if t is None else origin + timedelta(seconds=t)
 
 
 def clock_iso(origin: datetime, t: float | None) -> str | None:
@@ -63,7 +69,8 @@ def clock_iso(origin: datetime, t: float | None) -> str | None:
     str or None
         ``(origin + t).isoformat()``.
     """
-    return None if t is None else (origin + timedelta(seconds=t)).isoformat()
+    when = clock_at(origin, t)
+    return None if when is None else when.isoformat()
 
 
 def local_hm(when: datetime | None, tz: tzinfo) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from routing._directions import directions, instruction_dict
 from routing.matrix import RoutePath
@@ -22,7 +22,7 @@ from routing.plan_document import (
     StepDoc,
     SummaryDoc,
     UnassignedDoc,
-    clock_iso,
+    clock_at,
     unassigned_dict,
 )
 from routing.problem import PRIORITY_NAMES
@@ -35,15 +35,15 @@ __all__ = ["day_plan_document"]
 
 
 def _step(step: Step, origin: datetime, locations: list[list[float]]) -> StepDoc:
-    where: dict[str, float | int] = {}
+    where: dict[str, Any] = {}
     if step.location_index is not None:
         where["lat"], where["lon"] = locations[step.location_index]
     if step.type == "job" and step.ref is not None:
         where["work_order_id"] = int(step.ref)
     return StepDoc(
         **asdict(step),
-        arrival=clock_iso(origin, step.arrival_s),
-        departure=clock_iso(origin, step.departure_s),
+        arrival=clock_at(origin, step.arrival_s),
+        departure=clock_at(origin, step.departure_s),
         **where,
     )
 
@@ -131,8 +131,8 @@ def _crews(day: DayPlan) -> list[CrewDoc]:
             id=c.id,
             label=c.label,
             skills=sorted(c.skills),
-            shift_start=clock_iso(origin, c.shift.start_s),
-            shift_end=clock_iso(origin, c.shift.end_s),
+            shift_start=clock_at(origin, c.shift.start_s),
+            shift_end=clock_at(origin, c.shift.end_s),
             capacity=c.capacity,
             capacity_unit=units.get(c.id, ""),
             cost_per_hour=c.cost_per_hour,
@@ -141,8 +141,7 @@ def _crews(day: DayPlan) -> list[CrewDoc]:
                     id=b.id,
                     minutes=b.duration_s / 60.0,
                     windows=[
-                        [clock_iso(origin, w.start_s), clock_iso(origin, w.end_s)]
-                        for w in b.windows
+                        [clock_at(origin, w.start_s), clock_at(origin, w.end_s)] for w in b.windows
                     ],
                 )
                 for b in c.breaks
@@ -206,7 +205,7 @@ def day_plan_document(day: DayPlan) -> PlanDocument:
         sla_breaches=[u.job_id for u in day.sla_breaches()],
         violations=list(plan.violations),
         next_shift_start_s=plan.next_shift_start_s,
-        next_shift_start=clock_iso(plan.origin, plan.next_shift_start_s),
+        next_shift_start=clock_at(plan.origin, plan.next_shift_start_s),
         meta=plan.meta,
         at=day.at,
         plan_date=day.plan_date,
