@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from routing.itinerary import CrewItinerary, ItineraryStop, crew_itineraries, format_distance
+from routing.itinerary import (
+    CrewItinerary,
+    ItineraryBreak,
+    ItineraryLeg,
+    ItineraryStop,
+    crew_itineraries,
+    format_distance,
+)
 from routing.plan_document import PlanDocument
 
 __all__ = [
@@ -111,6 +118,60 @@ def _e(value: Any) -> str:
     return html.escape(str(value if value is not None else ""))
 
 
+def _html_row(it: CrewItinerary, s: ItineraryStop) -> str:
+    return (
+        f"<tr><td>{s.number}</td><td class='eta'>{_e(it.hm(s.arrival))}</td><td>{_e(s.address)}</td>"
+        f"<td>{_e(s.service_name)}</td><td>{_e(s.work_order_id)}</td><td>{s.on_site_min:.0f}</td>"
+        f"<td>{_e(s.report_count)}</td>"
+        f"<td>{_e(s.sla_due.astimezone(it.tz).strftime('%Y-%m-%d %H:%M') if s.sla_due else '')}</td>"
+        f"<td>{_e(s.priority)}</td><td>{'done' if s.done else ''}</td></tr>"
+    )
+
+
+def _html_leg(it: CrewItinerary, leg: ItineraryLeg) -> str:
+    lis = "".join(
+        f"<li><span class='eta'>{_e(it.hm(t.eta))}</span> {_e(t.instruction.text)}"
+        + (
+            f" <span class='small'>{_e(format_distance(t.instruction.distance_m))}</span>"
+            if t.instruction.distance_m
+            else ""
+        )
+        + "</li>"
+        for t in leg.instructions
+    )
+    return (
+        f"<div class='leg'><div class='small'>Drive to {_e(leg.destination)}: "
+        f"{_e(format_distance(leg.distance_m))}, {leg.duration_s / 60:.1f} min, "
+        f"leave {_e(it.hm(leg.depart))}, arrive {_e(it.hm(leg.arrive))}</div><ol>{lis}</ol></div>"
+    )
+
+
+def _html_break(it: CrewItinerary, b: ItineraryBreak) -> str:
+    return f"<div class='break'>{_e(it.hm(b.start))}-{_e(it.hm(b.end))} break ({_e(b.id)})</div>"
+
+
+def _html_stop(it: CrewItinerary, s: ItineraryStop) -> str:
+    sla = s.sla_due.astimezone(it.tz).strftime("%Y-%m-%d %H:%M") if s.sla_due else "-"
+    return (
+        f"<div class='stop{' done' if s.done else ''}' id='stop-{s.number}'>"
+        f"<span class='num'>{s.number}</span><b>{_e(s.address or '(no address)')}</b>"
+        f"<div>ETA <span class='eta'>{_e(it.hm(s.arrival))}</span>, work "
+        f"{_e(it.hm(s.service_start))}-{_e(it.hm(s.departure))} ({s.on_site_min:.0f} min on site)</div>"
+        f"<div>{_e(s.service_name)} - work order <b>{_e(s.work_order_id)}</b> - "
+        f"{_e(s.report_count or 1)} report(s) - SLA due {_e(sla)}"
+        + (f" - {_e(s.priority)}" if s.priority else "")
+        + f"</div><div class='small'>{s.lat:.6f}, {s.lon:.6f}</div></div>"
+    )
+
+
+def _html_item(it: CrewItinerary, kind: str, item: Any) -> str:
+    if kind == "leg":
+        return _html_leg(it, item)
+    if kind == "break":
+        return _html_break(it, item)
+    return _html_stop(it, item)
+
+
 def itinerary_html(it: CrewItinerary) -> str:
     """Return a printable, self-contained HTML itinerary (no external files or scripts).
 
@@ -126,49 +187,8 @@ def itinerary_html(it: CrewItinerary) -> str:
         service, work order, ETA, on-site minutes, reports, SLA due) and directions between.
     """
     title = f"{it.crew_label} - {it.plan_date}"
-    rows = "".join(
-        f"<tr><td>{s.number}</td><td class='eta'>{_e(it.hm(s.arrival))}</td><td>{_e(s.address)}</td>"
-        f"<td>{_e(s.service_name)}</td><td>{_e(s.work_order_id)}</td><td>{s.on_site_min:.0f}</td>"
-        f"<td>{_e(s.report_count)}</td>"
-        f"<td>{_e(s.sla_due.astimezone(it.tz).strftime('%Y-%m-%d %H:%M') if s.sla_due else '')}</td>"
-        f"<td>{_e(s.priority)}</td><td>{'done' if s.done else ''}</td></tr>"
-        for s in it.stops
-    )
-    body: list[str] = []
-    for kind, item in it.timeline:
-        if kind == "leg":
-            lis = "".join(
-                f"<li><span class='eta'>{_e(it.hm(t.eta))}</span> {_e(t.instruction.text)}"
-                + (
-                    f" <span class='small'>{_e(format_distance(t.instruction.distance_m))}</span>"
-                    if t.instruction.distance_m
-                    else ""
-                )
-                + "</li>"
-                for t in item.instructions
-            )
-            body.append(
-                f"<div class='leg'><div class='small'>Drive to {_e(item.destination)}: "
-                f"{_e(format_distance(item.distance_m))}, {item.duration_s / 60:.1f} min, "
-                f"leave {_e(it.hm(item.depart))}, arrive {_e(it.hm(item.arrive))}</div><ol>{lis}</ol></div>"
-            )
-        elif kind == "break":
-            body.append(
-                f"<div class='break'>{_e(it.hm(item.start))}-{_e(it.hm(item.end))} break ({_e(item.id)})</div>"
-            )
-        else:
-            s: ItineraryStop = item
-            sla = s.sla_due.astimezone(it.tz).strftime("%Y-%m-%d %H:%M") if s.sla_due else "-"
-            body.append(
-                f"<div class='stop{' done' if s.done else ''}' id='stop-{s.number}'>"
-                f"<span class='num'>{s.number}</span><b>{_e(s.address or '(no address)')}</b>"
-                f"<div>ETA <span class='eta'>{_e(it.hm(s.arrival))}</span>, work "
-                f"{_e(it.hm(s.service_start))}-{_e(it.hm(s.departure))} ({s.on_site_min:.0f} min on site)</div>"
-                f"<div>{_e(s.service_name)} - work order <b>{_e(s.work_order_id)}</b> - "
-                f"{_e(s.report_count or 1)} report(s) - SLA due {_e(sla)}"
-                + (f" - {_e(s.priority)}" if s.priority else "")
-                + f"</div><div class='small'>{s.lat:.6f}, {s.lon:.6f}</div></div>"
-            )
+    rows = "".join(_html_row(it, s) for s in it.stops)
+    body = [_html_item(it, kind, item) for kind, item in it.timeline]
     plan = f" - plan {_e(it.plan_id)}" if it.plan_id else ""
     return (
         "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
