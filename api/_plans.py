@@ -1,4 +1,8 @@
-"""Plan logic behind the plans and crews routers: solve, GeoJSON, maps, itineraries, stops."""
+"""Plan logic behind the plans and crews routers: solve, GeoJSON, maps, itineraries, stops.
+
+The solver (:mod:`routing.dispatch`) and folium (:mod:`maps.routes`) are imported where they
+are used, so that the API workers start fast.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +18,9 @@ from geo311.errors import ConflictError, NotFoundError
 from geo311.model import WorkOrder
 from geo311.settings import Settings
 from geo311.store import Store
-from maps.routes import plan_map
-from routing.dispatch import load_plan_document, plan_day, replan_day, save_day_plan
 from routing.itinerary import CrewItinerary
 from routing.itinerary import crew_itinerary as build_crew_itinerary
-from routing.plan_document import PlanDocument, StepDoc
+from routing.plan_document import PlanDocument, StepDoc, load_plan_document
 
 
 def create_plan(
@@ -38,6 +40,8 @@ def create_plan(
     PlanDocument
         The stored plan document with its ``plan_id``.
     """
+    from routing.dispatch import plan_day, save_day_plan  # OR-Tools and the graph: load on use
+
     at = parse_at(body.at, ZoneInfo(settings.timezone))
     day_plan = plan_day(
         store,
@@ -61,6 +65,8 @@ def replan(
     PlanDocument
         The new plan document (``kind='replan'``, ``parent_plan_id=plan_id``).
     """
+    from routing.dispatch import replan_day, save_day_plan
+
     parent = load_plan_document(store, plan_id)
     at = parse_at(body.at, ZoneInfo(settings.timezone))
     day_plan = replan_day(
@@ -231,6 +237,8 @@ def plan_map_html(doc: PlanDocument | Mapping[str, Any]) -> str:
         A self-contained HTML page: each crew's street path and numbered stops, the yard
         (an empty map of the city when no crew has a stop).
     """
+    from maps.routes import plan_map  # folium: load on use
+
     return str(plan_map(doc).get_root().render())
 
 

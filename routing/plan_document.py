@@ -16,11 +16,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, is_dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from geo311.errors import InputError, NotFoundError
+
+if TYPE_CHECKING:
+    from geo311.store import Store
 
 __all__ = [
     "BreakDoc",
@@ -39,6 +42,7 @@ __all__ = [
     "UnassignedDoc",
     "clock_at",
     "clock_iso",
+    "load_plan_document",
     "local_hm",
     "unassigned_dict",
 ]
@@ -405,3 +409,14 @@ class PlanDocument(_Doc):
         """Record that a crew finished a stop at ``when`` (sets ``done`` and ``done_at``)."""
         self.done = {**self.done, crew_id: [*self.done.get(crew_id, []), job_id]}
         self.done_at = {**self.done_at, job_id: when.isoformat()}
+
+
+def load_plan_document(store: Store, plan_id: int) -> PlanDocument:
+    """Return a stored plan (``store.get_plan``) as a :class:`PlanDocument`.
+
+    Raises
+    ------
+    NotFoundError
+        When the plan does not exist.
+    """
+    return PlanDocument.from_dict(store.get_plan(plan_id))

@@ -14,7 +14,7 @@ from api import _plans
 from api.deps import CatalogueDep, StaffDep, StoreDep
 from api.schemas import NON_JSON_ERRORS, STAFF_RESPONSES, Itinerary, Problem, StopDone
 from maps.itinerary import itinerary_gpx, itinerary_html
-from routing.dispatch import load_plan_document
+from routing.plan_document import load_plan_document
 
 router = APIRouter(
     prefix="/plans/{plan_id}/crews",

@@ -18,8 +18,7 @@ from api.schemas import (
     Problem,
     ReplanRequest,
 )
-from routing.dispatch import load_plan_document
-from routing.plan_document import PlanDocument
+from routing.plan_document import PlanDocument, load_plan_document
 
 router = APIRouter(
     prefix="/plans",

@@ -1,10 +1,13 @@
-"""Storing a planned day and reading a stored plan back, as a :class:`PlanDocument`."""
+"""Storing a planned day and reading a stored plan back, as a :class:`PlanDocument`.
+
+:func:`load_plan_document` lives in :mod:`routing.plan_document` (light to import).
+"""
 
 from __future__ import annotations
 
 from geo311.store import Store
 from routing.dispatch.day import DayPlan
-from routing.plan_document import PlanDocument
+from routing.plan_document import PlanDocument, load_plan_document
 
 __all__ = ["load_plan_document", "save_day_plan"]
 
@@ -41,14 +44,3 @@ def save_day_plan(
         parent_plan_id=parent_plan_id,
     )
     return load_plan_document(store, plan_id)
-
-
-def load_plan_document(store: Store, plan_id: int) -> PlanDocument:
-    """Return a stored plan as a :class:`PlanDocument`.
-
-    Raises
-    ------
-    NotFoundError
-        When the plan does not exist.
-    """
-    return PlanDocument.from_dict(store.get_plan(plan_id))
