@@ -1,46 +1,31 @@
-"""Plan logic behind the plans and crews routers: solve, GeoJSON, maps, itineraries, stops."""
+"""Plan logic behind the plans and crews routers: solve, GeoJSON, maps, itineraries, stops.
+
+The solver (:mod:`routing.dispatch`) and folium (:mod:`maps.routes`) are imported where they
+are used, so that the API workers start fast.
+"""
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import HTTPException
-
 from api._staff import parse_at
-from api.schemas import PlanRequest, ReplanRequest
+from api.schemas import Itinerary, PlanRequest, ReplanRequest, Stop
 from geo311.catalogue import Catalogue
 from geo311.errors import ConflictError, NotFoundError
 from geo311.model import WorkOrder
 from geo311.settings import Settings
 from geo311.store import Store
-from routing import itinerary as itineraries
 from routing.itinerary import CrewItinerary
-
-
-def _stored(
-    store: Store, plan_doc: dict[str, Any], *, plan_date: str, kind: str, parent: int | None = None
-) -> dict[str, Any]:
-    plan_id = store.save_plan(plan_doc, plan_date=plan_date, kind=kind, parent_plan_id=parent)
-    return store.get_plan(plan_id)
-
-
-def _pipeline(name: str) -> Any:
-    """Return a function of the Boston planning pipeline (``routing.dispatch``), or 503."""
-    try:
-        dispatch = importlib.import_module("routing.dispatch")
-    except ImportError:
-        raise HTTPException(
-            503, "the planning pipeline (routing.dispatch) is not installed on this server"
-        ) from None
-    return getattr(dispatch, name)
+from routing.itinerary import crew_itinerary as build_crew_itinerary
+from routing.plan_document import PlanDocument, StepDoc, load_plan_document
 
 
 def create_plan(
     store: Store, catalogue: Catalogue, settings: Settings, body: PlanRequest
-) -> dict[str, Any]:
+) -> PlanDocument:
     """Solve the day's routes for the open work orders and store the plan.
 
     Parameters
@@ -52,38 +37,39 @@ def create_plan(
 
     Returns
     -------
-    dict
+    PlanDocument
         The stored plan document with its ``plan_id``.
     """
+    from routing.dispatch import plan_day, save_day_plan  # OR-Tools and the graph: load on use
+
     at = parse_at(body.at, ZoneInfo(settings.timezone))
-    plan_day = _pipeline("plan_day")
-    plan = plan_day(
+    day_plan = plan_day(
         store,
         catalogue,
         settings=settings,
         at=at,
-        crews=body.crews,
+        crew_ids=body.crews,
         time_limit_s=body.time_limit_s,
         seed=settings.solver_seed if body.seed is None else body.seed,
     )
-    doc = plan.to_dict() if hasattr(plan, "to_dict") else dict(plan)
-    return _stored(store, doc, plan_date=at.date().isoformat(), kind="plan")
+    return save_day_plan(store, day_plan)
 
 
 def replan(
     store: Store, catalogue: Catalogue, settings: Settings, plan_id: int, body: ReplanRequest
-) -> dict[str, Any]:
+) -> PlanDocument:
     """Re-plan a stored plan from ``body.at``: locked stops stay, urgent work is added.
 
     Returns
     -------
-    dict
+    PlanDocument
         The new plan document (``kind='replan'``, ``parent_plan_id=plan_id``).
     """
-    parent = store.get_plan(plan_id)
+    from routing.dispatch import replan_day, save_day_plan
+
+    parent = load_plan_document(store, plan_id)
     at = parse_at(body.at, ZoneInfo(settings.timezone))
-    replan_day = _pipeline("replan_day")
-    plan = replan_day(
+    day_plan = replan_day(
         store,
         catalogue,
         parent,
@@ -93,194 +79,167 @@ def replan(
         new_work_order_ids=body.new_work_order_ids,
         time_limit_s=body.time_limit_s,
     )
-    doc = plan.to_dict() if hasattr(plan, "to_dict") else dict(plan)
-    return _stored(store, doc, plan_date=at.date().isoformat(), kind="replan", parent=plan_id)
+    return save_day_plan(store, day_plan, kind="replan", parent_plan_id=plan_id)
 
 
-def _work_orders_of(store: Store, plan_doc: dict[str, Any]) -> dict[int, WorkOrder]:
-    refs: set[int] = set()
-    for route in plan_doc.get("routes", []):
-        for step in route.get("steps", []):
-            ref = step.get("ref")
-            if step.get("type") == "job" and ref is not None and str(ref).isdigit():
-                refs.add(int(ref))
+def _ref(step: StepDoc) -> int | None:
+    return int(step.ref) if step.ref is not None and step.ref.isdigit() else None
+
+
+def _work_orders_of(store: Store, doc: PlanDocument) -> dict[int, WorkOrder]:
+    refs = {ref for r in doc.routes for s in r.job_steps if (ref := _ref(s)) is not None}
     if not refs:
         return {}
     return {wo.work_order_id: wo for wo in store.query_work_orders(ids=sorted(refs))}
 
 
-def _point(step: dict[str, Any], orders: dict[int, WorkOrder]) -> tuple[float, float] | None:
-    if step.get("lat") is not None and step.get("lon") is not None:
-        return float(step["lon"]), float(step["lat"])
-    ref = step.get("ref")
-    if ref is not None and str(ref).isdigit() and int(ref) in orders:
-        wo = orders[int(ref)]
-        return wo.lon, wo.lat
+def _point(step: StepDoc, orders: dict[int, WorkOrder]) -> tuple[float, float] | None:
+    """Return ``(lon, lat)`` of a step: its street point, else its work order's point."""
+    if step.lat is not None and step.lon is not None:
+        return step.lon, step.lat
+    ref = _ref(step)
+    if ref is not None and ref in orders:
+        return orders[ref].lon, orders[ref].lat
     return None
 
 
-def route_of(plan_doc: dict[str, Any], crew_id: str) -> dict[str, Any]:
-    """Return one crew's route of a plan document.
-
-    Raises
-    ------
-    NotFoundError
-        Naming the crews the plan has.
-    """
-    for route in plan_doc.get("routes", []):
-        if route.get("crew_id") == crew_id:
-            return dict(route)
-    crews = ", ".join(str(r.get("crew_id")) for r in plan_doc.get("routes", []))
-    raise NotFoundError(
-        f"crew {crew_id!r} has no route in plan {plan_doc.get('plan_id')}; crews: {crews}"
+def _stop(step: StepDoc, orders: dict[int, WorkOrder], done: set[str]) -> Stop:
+    ref = _ref(step)
+    wo = orders.get(ref) if ref is not None else None
+    point = _point(step, orders)
+    return Stop(
+        job_id=str(step.job_id),
+        work_order_id=wo.work_order_id if wo else None,
+        service_code=wo.service_code if wo else None,
+        address=(wo.address or "") if wo else "",
+        report_count=wo.report_count if wo else None,
+        lat=point[1] if point else None,
+        lon=point[0] if point else None,
+        arrival=step.arrival.isoformat() if step.arrival else None,
+        departure=step.departure.isoformat() if step.departure else None,
+        service_s=step.service_s,
+        done=str(step.job_id) in done,
     )
 
 
-def itinerary(store: Store, plan_doc: dict[str, Any], crew_id: str) -> dict[str, Any]:
+def itinerary(store: Store, doc: PlanDocument, crew_id: str) -> Itinerary:
     """Return a crew's itinerary: the ordered stops with address, service, reports and times.
 
     Parameters
     ----------
     store : Store
         Gives the work orders behind the stops.
-    plan_doc : dict
+    doc : PlanDocument
         A stored plan.
     crew_id : str
         The crew.
 
     Returns
     -------
-    dict
-        ``plan_id``, ``crew_id``, ``stops`` (list) and the route totals.
+    Itinerary
+        ``plan_id``, ``crew_id``, ``stops`` and the route totals.
+
+    Raises
+    ------
+    NotFoundError
+        Naming the crews the plan has.
     """
-    route = route_of(plan_doc, crew_id)
-    orders = _work_orders_of(store, plan_doc)
-    done = set(plan_doc.get("done", {}).get(crew_id, []))
-    stops = []
-    for step in route.get("steps", []):
-        if step.get("type") != "job":
-            continue
-        ref = step.get("ref")
-        wo = orders.get(int(ref)) if ref is not None and str(ref).isdigit() else None
-        point = _point(step, orders)
-        stops.append(
-            {
-                "job_id": str(step.get("job_id")),
-                "work_order_id": wo.work_order_id if wo else None,
-                "service_code": wo.service_code if wo else None,
-                "address": wo.address if wo else "",
-                "report_count": wo.report_count if wo else None,
-                "lat": point[1] if point else None,
-                "lon": point[0] if point else None,
-                "arrival": step.get("arrival"),
-                "departure": step.get("departure"),
-                "service_s": step.get("service_s"),
-                "done": str(step.get("job_id")) in done,
-            }
-        )
-    return {
-        "plan_id": int(plan_doc["plan_id"]),
-        "crew_id": crew_id,
-        "stops": stops,
-        "travel_s": float(route.get("travel_s", 0.0)),
-        "distance_m": float(route.get("distance_m", 0.0)),
-        "service_s": float(route.get("service_s", 0.0)),
-    }
+    route = doc.route(crew_id)
+    orders = _work_orders_of(store, doc)
+    done = doc.done_for(crew_id)
+    return Itinerary(
+        plan_id=int(doc.plan_id or 0),
+        crew_id=crew_id,
+        stops=[_stop(s, orders, done) for s in route.job_steps],
+        travel_s=route.travel_s,
+        distance_m=route.distance_m,
+        service_s=route.service_s,
+    )
 
 
-def crew_itinerary(plan_doc: dict[str, Any], crew_id: str) -> CrewItinerary:
+def crew_itinerary(doc: PlanDocument, crew_id: str) -> CrewItinerary:
     """Return a crew's printable itinerary (:func:`routing.itinerary.crew_itinerary`).
 
     Parameters
     ----------
-    plan_doc : dict
-        A stored plan (``routing.dispatch.DayPlan.to_dict`` with its ``plan_id``).
+    doc : PlanDocument
+        A stored plan (with its ``plan_id``).
     crew_id : str
         The crew.
 
     Returns
     -------
     CrewItinerary
-        Stops, legs with turn-by-turn directions and ETAs, for ``itinerary_html/gpx/text``.
+        Stops, legs with turn-by-turn directions and ETAs, for :mod:`maps.itinerary`.
 
     Raises
     ------
     NotFoundError
-        Naming the crews the plan has.
+        Naming the plan and the crews it has.
     InputError
         When the plan document has no street legs (not made by ``routing.dispatch``).
     """
-    route_of(plan_doc, crew_id)  # the 404 names the plan and its crews
-    return itineraries.crew_itinerary(plan_doc, crew_id)
+    doc.route(crew_id)  # the 404 names the plan and its crews
+    return build_crew_itinerary(doc, crew_id)
 
 
-def plan_geojson(store: Store, plan_doc: dict[str, Any]) -> dict[str, Any]:
+def _stop_feature(crew: str | None, order: int, step: StepDoc, point: tuple[float, float]) -> Any:
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": list(point)},
+        "properties": {
+            "crew_id": crew,
+            "order": order,
+            "job_id": step.job_id,
+            "ref": step.ref,
+            "arrival": step.arrival.isoformat() if step.arrival else None,
+        },
+    }
+
+
+def plan_geojson(store: Store, doc: PlanDocument) -> dict[str, Any]:
     """Return a plan's routes (LineString per crew) and stops (Points) as GeoJSON."""
-    orders = _work_orders_of(store, plan_doc)
+    orders = _work_orders_of(store, doc)
     features: list[dict[str, Any]] = []
-    for route in plan_doc.get("routes", []):
-        crew = route.get("crew_id")
+    for route in doc.routes:
         coords = []
         order = 0
-        for step in route.get("steps", []):
+        for step in route.steps:
             point = _point(step, orders)
             if point is None:
                 continue
             coords.append(list(point))
-            if step.get("type") == "job":
+            if step.type == "job":
                 order += 1
-                features.append(
-                    {
-                        "type": "Feature",
-                        "geometry": {"type": "Point", "coordinates": list(point)},
-                        "properties": {
-                            "crew_id": crew,
-                            "order": order,
-                            "job_id": step.get("job_id"),
-                            "ref": step.get("ref"),
-                            "arrival": step.get("arrival"),
-                        },
-                    }
-                )
+                features.append(_stop_feature(route.crew_id, order, step, point))
         if len(coords) >= 2:
             features.append(
                 {
                     "type": "Feature",
                     "geometry": {"type": "LineString", "coordinates": coords},
-                    "properties": {"crew_id": crew, "distance_m": route.get("distance_m")},
+                    "properties": {"crew_id": route.crew_id, "distance_m": route.distance_m},
                 }
             )
     return {"type": "FeatureCollection", "features": features}
 
 
-def plan_map_html(plan_doc: dict[str, Any]) -> str:
-    """Return the plan's crew routes on a Folium map (:func:`maps.routes.routes_map`).
+def plan_map_html(doc: PlanDocument | Mapping[str, Any]) -> str:
+    """Return the plan's crew routes on a Folium map (:func:`maps.routes.plan_map`).
 
     Parameters
     ----------
-    plan_doc : dict
-        A stored plan (``routing.dispatch.DayPlan.to_dict`` with its ``plan_id``).
+    doc : PlanDocument or mapping
+        A stored plan (with its ``plan_id``), or its dict.
 
     Returns
     -------
     str
         A self-contained HTML page: each crew's street path and numbered stops, the yard
-        (an empty map of Boston when no crew has a stop).
+        (an empty map of the city when no crew has a stop).
     """
-    from maps._common import base_map
-    from maps.routes import route_drawings_from_plan, routes_map
+    from maps.routes import plan_map  # folium: load on use
 
-    drawings = route_drawings_from_plan(
-        plan_doc, locations=plan_doc.get("locations") or [], labels=plan_doc.get("labels")
-    )
-    if not drawings:
-        return str(base_map().get_root().render())
-    fmap = routes_map(
-        drawings,
-        title=f"Plan {plan_doc.get('plan_id')}",
-        timezone=str(plan_doc.get("timezone") or "America/New_York"),
-    )
-    return str(fmap.get_root().render())
+    return str(plan_map(doc).get_root().render())
 
 
 def mark_stop_done(
@@ -293,7 +252,7 @@ def mark_stop_done(
     status: str,
     closure_category: str,
     note: str,
-) -> dict[str, Any]:
+) -> Itinerary:
     """Record a stop as done in the plan and close its work order with the crew's note.
 
     Raises
@@ -305,33 +264,20 @@ def mark_stop_done(
     """
     from api._workflow import apply_status
 
-    doc = store.get_plan(plan_id)
-    route = route_of(doc, crew_id)
-    steps = [s for s in route.get("steps", []) if s.get("type") == "job"]
-    step = next((s for s in steps if str(s.get("job_id")) == job_id), None)
+    doc = load_plan_document(store, plan_id)
+    step = next((s for s in doc.route(crew_id).job_steps if str(s.job_id) == job_id), None)
     if step is None:
         raise NotFoundError(
             f"job_id {job_id!r} is not a stop of crew {crew_id!r} in plan {plan_id}; "
             "use a job_id from the itinerary"
         )
-    done = doc.setdefault("done", {})
-    crew_done = done.setdefault(crew_id, [])
-    if job_id in crew_done:
+    if job_id in doc.done_for(crew_id):
         raise ConflictError(f"job_id {job_id!r} is already done")
-    ref = step.get("ref")
-    if ref is not None and str(ref).isdigit():
-        wo = store.get_work_order(int(ref))
-        if catalogue.state(wo.status).is_open:
-            apply_status(
-                store,
-                catalogue,
-                int(ref),
-                status=status,
-                note=note,
-                closure_category=closure_category,
-            )
-    crew_done.append(job_id)
-    doc.setdefault("done_at", {})[job_id] = datetime.now(UTC).isoformat()
-    payload = {k: v for k, v in doc.items() if k not in ("plan_id", "kind", "parent_plan_id")}
-    store.update_plan(plan_id, payload)
-    return itinerary(store, store.get_plan(plan_id), crew_id)
+    ref = _ref(step)
+    if ref is not None and catalogue.state(store.get_work_order(ref).status).is_open:
+        apply_status(
+            store, catalogue, ref, status=status, note=note, closure_category=closure_category
+        )
+    doc.mark_done(crew_id, job_id, datetime.now(UTC))
+    store.update_plan(plan_id, doc.payload())
+    return itinerary(store, load_plan_document(store, plan_id), crew_id)

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from routing.plan_document import PlanDocument
+
 # -- Open311 GeoReport v2 ------------------------------------------------------------------
 
 
@@ -203,14 +205,11 @@ class ReplanRequest(BaseModel):
     time_limit_s: float = Field(default=5.0, gt=0, le=300)
 
 
-class PlanOut(BaseModel):
-    """A stored plan document (as the routing package wrote it) with its id."""
-
-    model_config = {"extra": "allow"}
+class PlanOut(PlanDocument):
+    """A stored plan document (:class:`routing.plan_document.PlanDocument`) with its id."""
 
     plan_id: int
     kind: str
-    parent_plan_id: int | None = None
 
 
 class StopDone(BaseModel):

@@ -19,6 +19,7 @@ from geo311.settings import Settings
 from geo311.store import Store
 from maps._common import write_map
 from maps.hotspots import hotspots_map, requests_frame
+from maps.itinerary import register_plan_writer
 from maps.openwork import open_work_map
 from maps.routes import CrewRoute, route_drawings_from_plan, write_route_maps
 
@@ -186,6 +187,7 @@ def register(app: typer.Typer) -> None:
     app : typer.Typer
         The geo311 application.
     """
+    register_plan_writer()  # geo311 plan / replan / demo also write the crews' itineraries
     map_app = typer.Typer(help="Write Folium maps as standalone HTML.", no_args_is_help=True)
 
     @map_app.command("open")

@@ -1,7 +1,8 @@
 """Crew route maps: every crew's street path in its own colour, numbered stops, the yard.
 
 The maps depend only on :class:`CrewRoute` (drawing input defined here);
-:func:`route_drawings_from_plan` converts a stored plan document (``Plan.to_dict()``).
+:func:`route_drawings_from_plan` converts a plan document
+(:class:`routing.plan_document.PlanDocument`, or its stored dict).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from zoneinfo import ZoneInfo
 
 import folium
 
+from geo311.city import default_city
 from geo311.errors import InputError
 from maps._common import Legend, add_boundary, base_map, write_map
+from routing.plan_document import PlanDocument, RouteDoc, StepDoc, local_hm
 
 PALETTE = (
     "#1c7ed6",
@@ -111,7 +114,7 @@ def _yard_icon() -> folium.DivIcon:
 
 
 def _eta(stop: RouteStop, tz: ZoneInfo) -> str:
-    return stop.eta.astimezone(tz).strftime("%H:%M") if stop.eta else "-"
+    return local_hm(stop.eta, tz)
 
 
 def _links(route: CrewRoute) -> str:
@@ -170,7 +173,7 @@ def routes_map(
     *,
     title: str = "Crew routes",
     boundary: str | Path | None = None,
-    timezone: str = "America/New_York",
+    timezone: str | None = None,
 ) -> folium.Map:
     """Draw every crew's route: one coloured polyline and numbered stops per crew, the yard.
 
@@ -182,8 +185,8 @@ def routes_map(
         Legend heading.
     boundary : str or Path, keyword-only, optional
         District outline GeoJSON.
-    timezone : str, keyword-only
-        Time zone of the ETAs.
+    timezone : str, keyword-only, optional
+        Time zone of the ETAs; default the city's (``data/city.toml``).
 
     Returns
     -------
@@ -197,7 +200,7 @@ def routes_map(
     """
     if not routes:
         raise InputError("routes is empty; pass at least one CrewRoute", field="routes")
-    tz = ZoneInfo(timezone)
+    tz = ZoneInfo(timezone or default_city().timezone)
     m = base_map(location=routes[0].yard, zoom_start=15)
     add_boundary(m, boundary)
     for route in routes:
@@ -224,7 +227,7 @@ def crew_route_map(
     route: CrewRoute,
     *,
     boundary: str | Path | None = None,
-    timezone: str = "America/New_York",
+    timezone: str | None = None,
 ) -> folium.Map:
     """Draw one crew's route for a tablet in the truck, with links to its itinerary and GPX.
 
@@ -234,15 +237,15 @@ def crew_route_map(
         The crew's route.
     boundary : str or Path, keyword-only, optional
         District outline GeoJSON.
-    timezone : str, keyword-only
-        Time zone of the ETAs.
+    timezone : str, keyword-only, optional
+        Time zone of the ETAs; default the city's (``data/city.toml``).
 
     Returns
     -------
     folium.Map
         The map, fitted to the route.
     """
-    tz = ZoneInfo(timezone)
+    tz = ZoneInfo(timezone or default_city().timezone)
     m = base_map(location=route.yard, zoom_start=16)
     add_boundary(m, boundary)
     _draw_route(m, route, tz, show_yard=True)
@@ -265,7 +268,7 @@ def write_route_maps(
     out_dir: str | Path,
     *,
     boundary: str | Path | None = None,
-    timezone: str = "America/New_York",
+    timezone: str | None = None,
 ) -> list[Path]:
     """Write ``routes.html`` (all crews) and ``route_<crew>.html`` (one per crew).
 
@@ -277,8 +280,8 @@ def write_route_maps(
         Output folder; the links in each CrewRoute are relative to it.
     boundary : str or Path, keyword-only, optional
         District outline GeoJSON.
-    timezone : str, keyword-only
-        Time zone of the ETAs.
+    timezone : str, keyword-only, optional
+        Time zone of the ETAs; default the city's (``data/city.toml``).
 
     Returns
     -------
@@ -295,16 +298,79 @@ def write_route_maps(
     return paths
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
+_Placed = tuple[int | None, LatLon, StepDoc]
+
+
+def _placed_steps(route: RouteDoc, crew: str, locations: Sequence[LatLon]) -> list[_Placed]:
+    """Return ``(location index, point, step)`` of every step with a place (breaks skipped)."""
+    out: list[_Placed] = []
+    for step in route.steps:
+        if step.type == "break":
+            continue
+        idx = step.location_index
+        if idx is not None:
+            if not 0 <= idx < len(locations):
+                raise InputError(
+                    f"crew {crew!r}: step location_index {idx} is outside locations "
+                    f"(0..{len(locations) - 1}); pass the plan's matrix locations",
+                    field="locations",
+                )
+            out.append((idx, (float(locations[idx][0]), float(locations[idx][1])), step))
+        elif step.location is not None:
+            lon, lat = step.location
+            out.append((None, (float(lat), float(lon)), step))
+    return out
+
+
+def _polyline(
+    route: RouteDoc,
+    placed: list[_Placed],
+    path_between: Callable[[int, int], Sequence[LatLon]] | None,
+) -> list[LatLon]:
+    if route.geometry:
+        return [(float(p[0]), float(p[1])) for p in route.geometry]
+    polyline: list[LatLon] = []
+    for (a_idx, a_pt, _), (b_idx, b_pt, _) in zip(placed, placed[1:], strict=False):
+        leg = (
+            list(path_between(a_idx, b_idx))
+            if path_between is not None and a_idx is not None and b_idx is not None
+            else [a_pt, b_pt]
+        )
+        if polyline and leg and tuple(leg[0]) == polyline[-1]:
+            leg = leg[1:]
+        polyline.extend((float(p[0]), float(p[1])) for p in leg)
+    return polyline
+
+
+def _route_stops(jobs: list[_Placed], labels: Mapping[str, str]) -> list[RouteStop]:
+    stops = []
+    for n, (_, point, step) in enumerate(jobs, start=1):
+        job_id = str(step.job_id if step.job_id is not None else (step.job or ""))
+        ref = step.ref
+        label = labels.get(job_id) or (labels.get(str(ref)) if ref is not None else None)
+        stops.append(
+            RouteStop(
+                number=n,
+                lat=point[0],
+                lon=point[1],
+                eta=step.arrival,
+                label=label or (f"work order {ref}" if ref else f"job {job_id}"),
+                job_id=job_id,
+            )
+        )
+    return stops
+
+
+def _document(plan: PlanDocument | Mapping[str, Any]) -> PlanDocument:
+    if isinstance(plan, Mapping) and not isinstance(plan.get("routes"), list):
+        raise InputError(
+            "plan has no 'routes' list; pass a PlanDocument or its dict", field="routes"
+        )
+    return PlanDocument.from_dict(plan)
 
 
 def route_drawings_from_plan(
-    plan: Mapping[str, Any],
+    plan: PlanDocument | Mapping[str, Any],
     *,
     locations: Sequence[LatLon],
     path_between: Callable[[int, int], Sequence[LatLon]] | None = None,
@@ -313,18 +379,18 @@ def route_drawings_from_plan(
     colors: Sequence[str] = PALETTE,
     skip_empty: bool = True,
 ) -> list[CrewRoute]:
-    """Convert a plan document (``routing.solve.Plan.to_dict()``) into route drawings.
+    """Convert a plan document (:class:`routing.plan_document.PlanDocument`) into drawings.
 
-    Reads ``plan["routes"][i]["crew_id"]`` (or ``vehicle``), and of each step ``type``
-    (``start``/``job``/``break``/``end``), ``location_index`` (or VROOM's ``location``
-    ``[lon, lat]``), ``arrival`` (ISO time), ``job_id`` (or ``job``) and ``ref``. A route's
-    optional ``geometry`` (``[[lat, lon], ...]`` along the streets) is used as its line;
+    Reads each route's crew (``crew_id``, or VROOM's ``vehicle``) and of each step its
+    ``type`` (``start``/``job``/``break``/``end``), ``location_index`` (or VROOM's
+    ``location`` ``[lon, lat]``), ``arrival``, ``job_id`` (or ``job``) and ``ref``. A route's
+    ``geometry`` (``[[lat, lon], ...]`` along the streets) is used as its line when present;
     otherwise ``path_between`` gives each leg.
 
     Parameters
     ----------
-    plan : mapping
-        The plan document.
+    plan : PlanDocument or mapping
+        The plan document (or its dict, as stored).
     locations : sequence of (lat, lon), keyword-only
         Point of every matrix index used by the plan.
     path_between : callable, keyword-only, optional
@@ -349,71 +415,63 @@ def route_drawings_from_plan(
     InputError
         If the plan has no ``routes`` list or a step points at an unknown location.
     """
-    raw_routes = plan.get("routes")
-    if not isinstance(raw_routes, list):
-        raise InputError("plan has no 'routes' list; pass Plan.to_dict() output", field="routes")
-    labels = labels or {}
+    doc = _document(plan)
     out: list[CrewRoute] = []
-    for route in raw_routes:
-        crew = str(route.get("crew_id", route.get("vehicle", len(out) + 1)))
-        indexed: list[tuple[int | None, LatLon, dict[str, Any]]] = []
-        for step in route.get("steps", []):
-            if step.get("type") == "break":
-                continue
-            idx = step.get("location_index")
-            if idx is not None:
-                if not 0 <= int(idx) < len(locations):
-                    raise InputError(
-                        f"crew {crew!r}: step location_index {idx} is outside locations "
-                        f"(0..{len(locations) - 1}); pass the plan's matrix locations",
-                        field="locations",
-                    )
-                point = (float(locations[int(idx)][0]), float(locations[int(idx)][1]))
-                indexed.append((int(idx), point, step))
-            elif step.get("location") is not None:
-                lon, lat = step["location"]
-                indexed.append((None, (float(lat), float(lon)), step))
-        jobs = [(i, p, s) for i, p, s in indexed if s.get("type") == "job"]
+    for route in doc.routes:
+        crew = str(route.crew_id or route.vehicle or len(out) + 1)
+        placed = _placed_steps(route, crew, locations)
+        jobs = [p for p in placed if p[2].type == "job"]
         if skip_empty and not jobs:
             continue
-        polyline: list[LatLon] = [(float(p[0]), float(p[1])) for p in route.get("geometry") or []]
-        for (a_idx, a_pt, _), (b_idx, b_pt, _) in zip(indexed, indexed[1:], strict=False):
-            if route.get("geometry"):
-                break
-            leg = (
-                list(path_between(a_idx, b_idx))
-                if path_between is not None and a_idx is not None and b_idx is not None
-                else [a_pt, b_pt]
-            )
-            if polyline and leg and tuple(leg[0]) == polyline[-1]:
-                leg = leg[1:]
-            polyline.extend((float(p[0]), float(p[1])) for p in leg)
-        stops = []
-        for n, (_, point, step) in enumerate(jobs, start=1):
-            job_id = str(step.get("job_id", step.get("job", "")))
-            ref = step.get("ref")
-            label = labels.get(job_id) or (labels.get(str(ref)) if ref is not None else None)
-            stops.append(
-                RouteStop(
-                    number=n,
-                    lat=point[0],
-                    lon=point[1],
-                    eta=_parse_time(step.get("arrival")),
-                    label=label or (f"work order {ref}" if ref else f"job {job_id}"),
-                    job_id=job_id,
-                )
-            )
-        yard = indexed[0][1] if indexed else (stops[0].lat, stops[0].lon)
+        stops = _route_stops(jobs, labels or {})
         itinerary, gpx = links(crew) if links else (None, None)
         out.append(
             CrewRoute(
                 crew_id=crew,
                 color=colors[len(out) % len(colors)],
-                polyline=tuple(polyline),
+                polyline=tuple(_polyline(route, placed, path_between)),
                 stops=tuple(stops),
-                yard=yard,
+                yard=placed[0][1] if placed else (stops[0].lat, stops[0].lon),
                 itinerary_href=itinerary,
                 gpx_href=gpx,
             )
         )
     return out
+
+
+def plan_map(
+    plan: PlanDocument | Mapping[str, Any],
+    *,
+    boundary: str | Path | None = None,
+    timezone: str | None = None,
+) -> folium.Map:
+    """Draw a stored plan's crew routes; an empty map of the city when no crew has a stop.
+
+    Parameters
+    ----------
+    plan : PlanDocument or mapping
+        The plan document (with ``locations``, ``labels`` and route ``geometry``).
+    boundary : str or Path, keyword-only, optional
+        District outline GeoJSON.
+    timezone : str, keyword-only, optional
+        Time zone of the ETAs; default the plan's, else the city's.
+
+    Returns
+    -------
+    folium.Map
+        :func:`routes_map` of the plan titled ``Plan <id>``, or the bare base map.
+    """
+    doc = _document(plan)
+    drawings = route_drawings_from_plan(doc, locations=_lat_lons(doc), labels=doc.labels)
+    if not drawings:
+        return base_map()
+    return routes_map(
+        drawings,
+        title=f"Plan {doc.plan_id}",
+        boundary=boundary,
+        timezone=timezone or doc.timezone,
+    )
+
+
+def _lat_lons(doc: PlanDocument) -> list[LatLon]:
+    return [(float(p[0]), float(p[1])) for p in doc.locations]

@@ -2,13 +2,15 @@
 
 ``geo311 graph`` prints a street graph's summary; ``geo311 plan`` plans the day from the open
 work orders in the store and writes ``plan.json`` and one itinerary per crew (HTML, GPX, text);
-``geo311 replan`` re-plans a stored plan mid-day. :func:`demo_step` is the ``20_routing`` step of ``geo311 demo``.
+``geo311 replan`` re-plans a stored plan mid-day. :func:`demo_step` is the ``20_routing`` step of
+``geo311 demo``. The itinerary files are written by the writers registered with
+:func:`add_plan_writer` (the maps CLI registers :func:`maps.itinerary.write_itineraries`).
 """
 
 from __future__ import annotations
 
-import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +20,7 @@ import typer
 from geo311.catalogue import Catalogue, load_catalogue
 from geo311.errors import InputError
 from geo311.store import Store
+from routing.plan_document import PlanDocument
 
 DEMO_TIME_LIMIT_S = 12.0
 
@@ -76,29 +79,53 @@ def ensure_work_orders(store: Store, catalogue: Catalogue, *, echo: Any = typer.
     return True
 
 
-def write_plan_outputs(day_plan: Any, doc: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Write ``plan.json`` and the crews' itineraries into ``out_dir``.
+PlanWriter = Callable[[PlanDocument, Path], list[Path]]
+"""Writes files of a plan into a folder (e.g. ``maps.itinerary.write_itineraries``)."""
+
+_PLAN_WRITERS: list[PlanWriter] = []
+
+
+def add_plan_writer(writer: PlanWriter) -> None:
+    """Register a writer of plan files, run by :func:`write_plan_outputs` (once per writer).
+
+    The maps CLI registers the crews' itineraries this way, so ``geo311 plan`` writes them
+    while ``routing`` imports nothing of ``maps``.
 
     Parameters
     ----------
-    day_plan : routing.dispatch.DayPlan
-        The plan.
-    doc : dict
-        Its stored document (with ``plan_id``).
+    writer : callable
+        ``(document, folder) -> [paths written]``.
+    """
+    if writer not in _PLAN_WRITERS:
+        _PLAN_WRITERS.append(writer)
+
+
+def write_plan_outputs(
+    doc: PlanDocument, out_dir: Path, *, files_dir: Path | None = None
+) -> list[Path]:
+    """Write ``plan.json`` into ``out_dir`` and the registered plan files (itineraries).
+
+    Parameters
+    ----------
+    doc : PlanDocument
+        The stored plan document (with ``plan_id``).
     out_dir : Path
-        Output folder (created if missing).
+        Folder of ``plan.json`` (created if missing).
+    files_dir : Path, keyword-only, optional
+        Folder of the registered writers' files; default ``out_dir``.
 
     Returns
     -------
     list of Path
-        ``plan.json`` first, then three files per crew with stops.
+        ``plan.json`` first, then the writers' files (three per crew with stops).
     """
-    from routing.itinerary import write_itineraries
-
     out_dir.mkdir(parents=True, exist_ok=True)
     plan_json = out_dir / "plan.json"
-    plan_json.write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
-    return [plan_json, *write_itineraries(doc, out_dir)]
+    plan_json.write_text(doc.to_json(indent=1), encoding="utf-8")
+    paths = [plan_json]
+    for writer in _PLAN_WRITERS:
+        paths += writer(doc, files_dir or out_dir)
+    return paths
 
 
 def _echo_lines(lines: list[str]) -> None:
@@ -120,6 +147,114 @@ def _parse_locks(values: list[str] | None) -> dict[str, int | list[str]] | None:
     return out
 
 
+def graph_command(
+    source: Annotated[
+        str | None,
+        typer.Argument(help="OSM XML (.osm/.osm.bz2), .osm.pbf or .graphml (default: embedded)"),
+    ] = None,
+    place: Annotated[
+        str | None, typer.Option(help="osmnx place query instead of a file (needs a network)")
+    ] = None,
+    cache_dir: Annotated[str | None, typer.Option(help="folder for the GraphML cache")] = None,
+    hour: Annotated[
+        int | None, typer.Option(help="congestion hour 0..23 (default free flow)")
+    ] = None,
+) -> None:
+    """Load a street graph and print its summary (nodes, edges, one-ways, dropped nodes)."""
+    from routing.graph import load_street_graph
+
+    if place:
+        graph = load_street_graph(place, kind="place", cache_dir=cache_dir, congestion_hour=hour)
+    else:
+        graph = load_street_graph(source, cache_dir=cache_dir, congestion_hour=hour)
+    _echo_lines(graph.summary.lines())
+
+
+def _report_written(head: str, paths: list[Path]) -> None:
+    typer.echo(head)
+    for p in paths:
+        typer.echo(f"  {p}")
+
+
+def plan_command(
+    at: Annotated[
+        str, typer.Option(help="the morning to plan, local time (ISO)")
+    ] = "2015-10-06T07:00",
+    crews: Annotated[Path | None, typer.Option(help="crew file (default: data/crews.toml)")] = None,
+    time_limit: TimeLimitOption = None,
+    seed: Annotated[int | None, typer.Option(help="solver seed (default: settings)")] = None,
+    out: OutOption = Path("out"),
+    database_url: DbOption = None,
+) -> None:
+    """Plan the day's crew routes from the open work orders; write plan.json + itineraries."""
+    from geo311.cli import parse_local_time, settings_with
+    from routing.dispatch import format_summary, plan_day, save_day_plan
+
+    settings = settings_with(database_url)
+    catalogue = load_catalogue(settings.services_file)
+    moment = parse_local_time(at, settings.timezone)
+    with Store(settings.database_url) as store:
+        ensure_work_orders(store, catalogue)
+        day_plan = plan_day(
+            store,
+            catalogue,
+            at=moment,
+            crews_file=crews,
+            settings=settings,
+            time_limit_s=time_limit or settings.solver_time_limit_s,
+            seed=settings.solver_seed if seed is None else seed,
+        )
+        doc = save_day_plan(store, day_plan)
+    _echo_lines(format_summary(day_plan))
+    paths = write_plan_outputs(doc, out)
+    _report_written(f"\nplan {doc.plan_id} stored; wrote {len(paths)} files to {out}:", paths)
+
+
+def replan_command(
+    plan_id: Annotated[int, typer.Argument(help="the stored plan to re-plan")],
+    at: Annotated[str, typer.Option(help="now, local time (ISO), e.g. 2015-10-06T11:00")],
+    lock: Annotated[
+        list[str] | None,
+        typer.Option(help="CREW=N keeps its first N stops, CREW=wo-1,wo-2 up to those stops"),
+    ] = None,
+    add: Annotated[
+        list[int] | None, typer.Option(help="id of an urgent work order to add (repeat)")
+    ] = None,
+    crews: Annotated[Path | None, typer.Option(help="crew file the plan was made with")] = None,
+    time_limit: TimeLimitOption = None,
+    out: OutOption = Path("out"),
+    database_url: DbOption = None,
+) -> None:
+    """Re-plan a stored plan mid-day: keep locked stops, add urgent work orders."""
+    from geo311.cli import parse_local_time, settings_with
+    from routing.dispatch import format_summary, replan_day, save_day_plan
+
+    settings = settings_with(database_url)
+    catalogue = load_catalogue(settings.services_file)
+    moment = parse_local_time(at, settings.timezone)
+    with Store(settings.database_url) as store:
+        day_plan = replan_day(
+            store,
+            catalogue,
+            plan_id,
+            at=moment,
+            locked_stops=_parse_locks(lock),
+            new_work_order_ids=add or [],
+            crews_file=crews,
+            settings=settings,
+            time_limit_s=time_limit or min(settings.solver_time_limit_s, 5.0),
+            seed=settings.solver_seed,
+        )
+        doc = save_day_plan(store, day_plan, kind="replan", parent_plan_id=plan_id)
+    _echo_lines(format_summary(day_plan))
+    locked = doc.dispatch.locked if doc.dispatch is not None else {}
+    typer.echo("locked stops: " + ", ".join(f"{c} {len(v)}" for c, v in locked.items()))
+    paths = write_plan_outputs(doc, out)
+    _report_written(
+        f"\nplan {doc.plan_id} (re-plan of {plan_id}) stored; wrote {len(paths)} files", paths
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add ``geo311 graph``, ``geo311 plan`` and ``geo311 replan`` to the geo311 CLI.
 
@@ -128,137 +263,27 @@ def register(app: typer.Typer) -> None:
     app : typer.Typer
         The geo311 application.
     """
-
-    @app.command("graph")
-    def graph_command(
-        source: str | None = typer.Argument(
-            None, help="OSM XML (.osm/.osm.bz2), .osm.pbf or .graphml (default: embedded)"
-        ),
-        place: str | None = typer.Option(
-            None, help="osmnx place query instead of a file (needs a network)"
-        ),
-        cache_dir: str | None = typer.Option(None, help="folder for the GraphML cache"),
-        hour: int | None = typer.Option(None, help="congestion hour 0..23 (default free flow)"),
-    ) -> None:
-        """Load a street graph and print its summary (nodes, edges, one-ways, dropped nodes)."""
-        from routing.graph import load_street_graph
-
-        if place:
-            graph = load_street_graph(
-                place, kind="place", cache_dir=cache_dir, congestion_hour=hour
-            )
-        else:
-            graph = load_street_graph(source, cache_dir=cache_dir, congestion_hour=hour)
-        for line in graph.summary.lines():
-            typer.echo(line)
-
-    @app.command("plan")
-    def plan_command(
-        at: Annotated[
-            str, typer.Option(help="the morning to plan, local time (ISO)")
-        ] = "2015-10-06T07:00",
-        crews: Annotated[
-            Path | None, typer.Option(help="crew file (default: data/crews.toml)")
-        ] = None,
-        time_limit: TimeLimitOption = None,
-        seed: Annotated[int | None, typer.Option(help="solver seed (default: settings)")] = None,
-        out: OutOption = Path("out"),
-        database_url: DbOption = None,
-    ) -> None:
-        """Plan the day's crew routes from the open work orders; write plan.json + itineraries."""
-        from geo311.cli import parse_local_time, settings_with
-        from routing.dispatch import format_summary, plan_day
-
-        settings = settings_with(database_url)
-        catalogue = load_catalogue(settings.services_file)
-        moment = parse_local_time(at, settings.timezone)
-        with Store(settings.database_url) as store:
-            ensure_work_orders(store, catalogue)
-            day_plan = plan_day(
-                store,
-                catalogue,
-                at=moment,
-                crews=crews,
-                settings=settings,
-                time_limit_s=time_limit or settings.solver_time_limit_s,
-                seed=settings.solver_seed if seed is None else seed,
-            )
-            doc = day_plan.to_dict()
-            plan_id = store.save_plan(doc, plan_date=day_plan.plan_date)
-            doc = store.get_plan(plan_id)
-        _echo_lines(format_summary(day_plan))
-        paths = write_plan_outputs(day_plan, doc, out)
-        typer.echo(f"\nplan {plan_id} stored; wrote {len(paths)} files to {out}:")
-        for p in paths:
-            typer.echo(f"  {p}")
-
-    @app.command("replan")
-    def replan_command(
-        plan_id: Annotated[int, typer.Argument(help="the stored plan to re-plan")],
-        at: Annotated[str, typer.Option(help="now, local time (ISO), e.g. 2015-10-06T11:00")],
-        lock: Annotated[
-            list[str] | None,
-            typer.Option(help="CREW=N keeps its first N stops, CREW=wo-1,wo-2 up to those stops"),
-        ] = None,
-        add: Annotated[
-            list[int] | None, typer.Option(help="id of an urgent work order to add (repeat)")
-        ] = None,
-        crews: Annotated[Path | None, typer.Option(help="crew file the plan was made with")] = None,
-        time_limit: TimeLimitOption = None,
-        out: OutOption = Path("out"),
-        database_url: DbOption = None,
-    ) -> None:
-        """Re-plan a stored plan mid-day: keep locked stops, add urgent work orders."""
-        from geo311.cli import parse_local_time, settings_with
-        from routing.dispatch import format_summary, replan_day
-
-        settings = settings_with(database_url)
-        catalogue = load_catalogue(settings.services_file)
-        moment = parse_local_time(at, settings.timezone)
-        with Store(settings.database_url) as store:
-            day_plan = replan_day(
-                store,
-                catalogue,
-                plan_id,
-                at=moment,
-                locked_stops=_parse_locks(lock),
-                new_work_order_ids=add or [],
-                crews=crews,
-                settings=settings,
-                time_limit_s=time_limit or min(settings.solver_time_limit_s, 5.0),
-                seed=settings.solver_seed,
-            )
-            doc = day_plan.to_dict()
-            new_id = store.save_plan(
-                doc, plan_date=day_plan.plan_date, kind="replan", parent_plan_id=plan_id
-            )
-            doc = store.get_plan(new_id)
-        _echo_lines(format_summary(day_plan))
-        locked = day_plan.meta.get("locked", {})
-        typer.echo("locked stops: " + ", ".join(f"{c} {len(v)}" for c, v in locked.items()))
-        paths = write_plan_outputs(day_plan, doc, out)
-        typer.echo(f"\nplan {new_id} (re-plan of {plan_id}) stored; wrote {len(paths)} files")
-        for p in paths:
-            typer.echo(f"  {p}")
+    app.command("graph")(graph_command)
+    app.command("plan")(plan_command)
+    app.command("replan")(replan_command)
 
 
 def _matrix_report(ctx: Any, graph: Any) -> list[str]:
     """Time the travel-time matrix between the yard and the open work orders on the graph."""
+    from geo311.workorders import open_work_orders_at
     from routing.crews import load_crews
-    from routing.dispatch import _servable_groups, _snap_work_orders, _snap_yards
+    from routing.dispatch import servable_groups, snap_work_orders, snap_yards
     from routing.matrix import travel_time_matrix
 
     catalogue = ctx.catalogue
     config = load_crews(
         ctx.settings.crews_file, known_skills={s.skill for s in catalogue.services.values()}
     )
-    from geo311.workorders import open_work_orders_at
-
     orders = open_work_orders_at(
-        ctx.store, ctx.at, groups=_servable_groups(config, catalogue), catalogue=catalogue
+        ctx.store, ctx.at, groups=servable_groups(config, catalogue), catalogue=catalogue
     )
-    snaps, far = _snap_work_orders(graph, orders)
-    points = _snap_yards(graph, config) + [s for s in snaps if s is not None]
+    snaps, far = snap_work_orders(graph, orders)
+    points = snap_yards(graph, config) + [s for s in snaps if s is not None]
     t0 = time.perf_counter()
     m = travel_time_matrix(graph, points)
     secs = time.perf_counter() - t0
@@ -285,19 +310,20 @@ def demo_step(ctx: Any) -> None:
     """Run the routing part of ``geo311 demo``: graph, matrix, the day's plan, itineraries.
 
     Prints the street graph summary, the travel-time matrix between the yard and the open
-    work orders, plans ``ctx.at`` with a modest solver time limit, stores the plan, writes the
-    itineraries into ``ctx.out_dir / "itineraries"`` and ``plan.json`` into ``ctx.out_dir``,
-    and leaves in ``ctx.results``: ``plan`` (the stored document, with ``plan_id``,
-    ``locations``, ``labels`` and per-route street ``geometry``, as ``maps`` reads it),
-    ``locations``, ``labels``, ``plan_id``, ``day_plan`` and ``itineraries`` (file paths).
+    work orders, plans ``ctx.at`` with a modest solver time limit, stores the plan, writes
+    ``plan.json`` into ``ctx.out_dir`` and the registered plan files (the crews'
+    itineraries, when the maps CLI is installed) into ``ctx.out_dir / "itineraries"``, and
+    leaves in ``ctx.results``: ``plan`` (the stored :class:`~routing.plan_document.PlanDocument`,
+    with ``plan_id``, ``locations``, ``labels`` and per-route street ``geometry``, as ``maps``
+    reads it), ``locations``, ``labels``, ``plan_id``, ``day_plan`` and ``itineraries``
+    (file paths).
 
     Parameters
     ----------
     ctx : geo311.demo.DemoContext
         The demo context.
     """
-    from routing.dispatch import default_graph, format_summary, plan_day
-    from routing.itinerary import write_itineraries
+    from routing.dispatch import default_graph, format_summary, plan_day, save_day_plan
 
     if not ctx.results.get("work_orders_built"):
         ensure_work_orders(ctx.store, ctx.catalogue)
@@ -315,23 +341,19 @@ def demo_step(ctx: Any) -> None:
         time_limit_s=DEMO_TIME_LIMIT_S,
         seed=ctx.settings.solver_seed,
     )
-    doc = day_plan.to_dict()
-    plan_id = ctx.store.save_plan(doc, plan_date=day_plan.plan_date)
-    doc = ctx.store.get_plan(plan_id)
+    doc = save_day_plan(ctx.store, day_plan)
     _echo_lines(format_summary(day_plan, max_listed=5))
     out = Path(ctx.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "plan.json").write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
-    files = write_itineraries(doc, out / "itineraries")
+    paths = write_plan_outputs(doc, out, files_dir=out / "itineraries")
     typer.echo(
-        f"plan {plan_id} stored; {out / 'plan.json'} and {len(files)} itinerary files in "
+        f"plan {doc.plan_id} stored; {paths[0]} and {len(paths) - 1} itinerary files in "
         f"{out / 'itineraries'}"
     )
     ctx.results.update(
         plan=doc,
-        plan_id=plan_id,
+        plan_id=doc.plan_id,
         day_plan=day_plan,
-        locations=doc["locations"],
-        labels=doc["labels"],
-        itineraries=files,
+        locations=doc.locations,
+        labels=doc.labels,
+        itineraries=paths[1:],
     )

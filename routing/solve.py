@@ -29,11 +29,12 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from geo311.errors import RoutingError
 from routing import _ortools
+from routing.plan_document import clock_iso, unassigned_dict
 from routing.problem import PRIORITY_NAMES, Crew, Job, Problem
 
 TOLERANCE_S = 1e-6
@@ -311,7 +312,7 @@ class Plan:
         """Return the plan as JSON-ready data (VROOM's shape plus clock times as ISO strings)."""
 
         def clock(t: float | None) -> str | None:
-            return None if t is None else (self.origin + timedelta(seconds=t)).isoformat()
+            return clock_iso(self.origin, t)
 
         routes = []
         for r in self.routes:
@@ -320,11 +321,7 @@ class Plan:
                 s["arrival"] = clock(s["arrival_s"])
                 s["departure"] = clock(s["departure_s"])
             routes.append(d)
-        unassigned = []
-        for u in self.unassigned:
-            d = asdict(u)
-            d["sla_due"] = clock(u.sla_due_s)
-            unassigned.append(d)
+        unassigned = [unassigned_dict(u, self.origin) for u in self.unassigned]
         return {
             "origin": self.origin.isoformat(),
             "summary": asdict(self.summary),

@@ -5,7 +5,7 @@ A crew token (role ``crew:<id>``) sees only its own itinerary; dispatchers and p
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import HTMLResponse, Response
@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse, Response
 from api import _plans
 from api.deps import CatalogueDep, StaffDep, StoreDep
 from api.schemas import NON_JSON_ERRORS, STAFF_RESPONSES, Itinerary, Problem, StopDone
-from routing.itinerary import itinerary_gpx, itinerary_html
+from maps.itinerary import itinerary_gpx, itinerary_html
+from routing.plan_document import load_plan_document
 
 router = APIRouter(
     prefix="/plans/{plan_id}/crews",
@@ -42,7 +43,7 @@ def get_itinerary_html(
 ) -> HTMLResponse:
     """Return the itinerary as a printable HTML page."""
     _allow(role, crew_id)
-    it = _plans.crew_itinerary(store.get_plan(plan_id), crew_id)
+    it = _plans.crew_itinerary(load_plan_document(store, plan_id), crew_id)
     return HTMLResponse(itinerary_html(it))
 
 
@@ -57,17 +58,15 @@ def get_itinerary_gpx(
 ) -> Response:
     """Return the itinerary as GPX 1.1 for a navigation device."""
     _allow(role, crew_id)
-    it = _plans.crew_itinerary(store.get_plan(plan_id), crew_id)
+    it = _plans.crew_itinerary(load_plan_document(store, plan_id), crew_id)
     return Response(itinerary_gpx(it), media_type="application/gpx+xml")
 
 
 @router.get("/{crew_id}", response_model=Itinerary, summary="A crew's itinerary (JSON)")
-def get_itinerary(
-    plan_id: PlanId, crew_id: CrewId, role: StaffDep, store: StoreDep
-) -> dict[str, Any]:
+def get_itinerary(plan_id: PlanId, crew_id: CrewId, role: StaffDep, store: StoreDep) -> Itinerary:
     """Return the crew's ordered stops with address, service, reports and times."""
     _allow(role, crew_id)
-    return _plans.itinerary(store, store.get_plan(plan_id), crew_id)
+    return _plans.itinerary(store, load_plan_document(store, plan_id), crew_id)
 
 
 @router.post(
@@ -84,7 +83,7 @@ def stop_done(
     role: StaffDep,
     store: StoreDep,
     catalogue: CatalogueDep,
-) -> dict[str, Any]:
+) -> Itinerary:
     """Mark a stop done: closes its work order (and its requests) with the crew's note."""
     _allow(role, crew_id)
     if role == "planner":

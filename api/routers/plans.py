@@ -18,6 +18,7 @@ from api.schemas import (
     Problem,
     ReplanRequest,
 )
+from routing.plan_document import PlanDocument, load_plan_document
 
 router = APIRouter(
     prefix="/plans",
@@ -34,7 +35,7 @@ def create_plan(
     store: StoreDep,
     catalogue: CatalogueDep,
     settings: SettingsDep,
-) -> dict[str, Any]:
+) -> PlanDocument:
     """Solve the crews' routes for a morning and store the plan (runs in a worker thread)."""
     return _plans.create_plan(store, catalogue, settings, body)
 
@@ -42,9 +43,9 @@ def create_plan(
 @router.get(
     "/{plan_id}", response_model=PlanOut, summary="A plan", responses={404: {"model": Problem}}
 )
-def get_plan(plan_id: PlanId, _role: PlannerDep, store: StoreDep) -> dict[str, Any]:
+def get_plan(plan_id: PlanId, _role: PlannerDep, store: StoreDep) -> PlanDocument:
     """Return a stored plan: summary, routes, unassigned work with reasons."""
-    return store.get_plan(plan_id)
+    return load_plan_document(store, plan_id)
 
 
 @router.get(
@@ -55,7 +56,7 @@ def get_plan(plan_id: PlanId, _role: PlannerDep, store: StoreDep) -> dict[str, A
 )
 def get_plan_geojson(plan_id: PlanId, _role: PlannerDep, store: StoreDep) -> dict[str, Any]:
     """Return the plan's routes (lines) and stops (points) as GeoJSON (EPSG:4326)."""
-    return _plans.plan_geojson(store, store.get_plan(plan_id))
+    return _plans.plan_geojson(store, load_plan_document(store, plan_id))
 
 
 @router.get(
@@ -66,7 +67,7 @@ def get_plan_geojson(plan_id: PlanId, _role: PlannerDep, store: StoreDep) -> dic
 )
 def get_plan_map(plan_id: PlanId, _role: PlannerDep, store: StoreDep) -> HTMLResponse:
     """Return the plan drawn on a Folium map (a self-contained HTML page)."""
-    return HTMLResponse(_plans.plan_map_html(store.get_plan(plan_id)))
+    return HTMLResponse(_plans.plan_map_html(load_plan_document(store, plan_id)))
 
 
 @router.post(
@@ -82,6 +83,6 @@ def replan(
     store: StoreDep,
     catalogue: CatalogueDep,
     settings: SettingsDep,
-) -> dict[str, Any]:
+) -> PlanDocument:
     """Re-plan from now: keep locked stops, add urgent work; stored as a child plan."""
     return _plans.replan(store, catalogue, settings, plan_id, body)

@@ -202,3 +202,14 @@ def test_routes_maps_in_browser(site_dir: Path, open_map) -> None:
     crew.page.set_viewport_size({"width": 1024, "height": 768})  # a tablet
     crew.page.screenshot(path=str(IMG / "route_crew.png"))
     crew.assert_clean()
+
+
+def test_plan_map_draws_the_crews_with_stops_or_an_empty_map() -> None:
+    from maps.routes import plan_map
+    from routing.plan_document import PlanDocument
+
+    doc = PlanDocument.from_dict({**PLAN, "plan_id": 4, "locations": [list(p) for p in LOCATIONS]})
+    page = plan_map(doc).get_root().render()
+    assert "Plan 4" in page and "crew c1: 2 stops" in page and "crew c2" not in page
+    empty = plan_map({"routes": [PLAN["routes"][1]], "locations": [list(YARD)]})
+    assert "crew c" not in empty.get_root().render()  # no route, no legend

@@ -118,7 +118,7 @@ def test_crew_time_runs_out_gives_reasons(store: Store, catalogue, graph) -> Non
 
     rebuild_work_orders(store, catalogue)
     dp = plan_day(
-        store, catalogue, at=AT, graph=graph, crews=["streetlight-1"], time_limit_s=1, workers=1
+        store, catalogue, at=AT, graph=graph, crew_ids=["streetlight-1"], time_limit_s=1, workers=1
     )
     served = dp.plan.routes[0].job_ids
     assert 0 < len(served) < 14

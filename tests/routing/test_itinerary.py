@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import gpxpy
 import pytest
 
 from geo311.errors import InputError, NotFoundError
@@ -11,12 +10,9 @@ from routing.itinerary import (
     crew_itineraries,
     crew_itinerary,
     directions,
-    itinerary_gpx,
-    itinerary_html,
-    itinerary_text,
     turn_modifier,
-    write_itineraries,
 )
+from routing.plan_document import PlanDocument
 
 from ._dispatch_data import AT, fill
 
@@ -99,42 +95,14 @@ def test_itinerary_stops_legs_and_etas(doc: dict) -> None:
         assert it.legs[-1].to_number is None  # back to the yard
 
 
-def test_html_contains_every_stop(doc: dict) -> None:
-    for it in crew_itineraries(doc):
-        page = itinerary_html(it)
-        assert page.startswith("<!doctype html>") and "@media print" in page
-        assert "<script" not in page and "http" not in page.split("</style>")[0]
-        for s in it.stops:
-            assert f"id='stop-{s.number}'" in page
-            assert s.address in page
-            assert f"<b>{s.work_order_id}</b>" in page
-            assert it.hm(s.arrival) in page
-        text = itinerary_text(it)
-        for s in it.stops:
-            assert f"{s.number}. {it.hm(s.arrival)}  {s.address}" in text
-
-
-def test_gpx_parses_back_with_waypoints_in_order(doc: dict) -> None:
-    for it in crew_itineraries(doc):
-        gpx = gpxpy.parse(itinerary_gpx(it))
-        names = [w.name for w in gpx.waypoints]
-        assert names == [f"{s.number}. {s.address}" for s in it.stops]
-        for w, s in zip(gpx.waypoints, it.stops, strict=True):
-            assert (w.latitude, w.longitude) == pytest.approx((s.lat, s.lon), abs=1e-6)
-        track = gpx.tracks[0].segments[0].points
-        assert len(track) >= len(it.stops) + 1
-        route = gpx.routes[0].points
-        assert route[0].name == "Yard" and route[-1].name == "Yard"
-        assert [p.name for p in route[1:-1]] == names
-
-
-def test_write_itineraries_and_unknown_crew(doc: dict, tmp_path) -> None:
-    paths = write_itineraries(doc, tmp_path / "it")
-    crews = crew_itineraries(doc)
-    assert len(paths) == 3 * len(crews)
-    assert {p.suffix for p in paths} == {".html", ".gpx", ".txt"}
+def test_unknown_crew_names_the_crews(doc: dict) -> None:
     with pytest.raises(NotFoundError, match="crews:"):
         crew_itinerary(doc, "no-such-crew")
+
+
+def test_itineraries_from_the_typed_document_equal_those_from_the_dict(doc: dict) -> None:
+    typed = PlanDocument.from_dict(doc)
+    assert crew_itineraries(typed) == crew_itineraries(doc)
 
 
 def test_yard_comes_from_depots_or_locations(doc: dict) -> None:

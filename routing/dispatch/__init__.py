@@ -1,0 +1,53 @@
+"""The Boston dispatch application: open work orders + street graph + OR-Tools -> the day's plan.
+
+:func:`plan_day` takes the work orders open at a moment (:func:`geo311.workorders.open_work_orders_at`)
+for the service groups the crews can serve, snaps them and the yard to the street graph,
+computes the travel-time matrix, builds a :class:`~routing.problem.Problem` (on-site minutes,
+skill and demand from the catalogue, priority from the SLA) and solves it. A work order
+farther from every street than the snap limit is not an error: it comes back unassigned with
+the distance as its reason. The result, a :class:`DayPlan`, keeps the problem, the plan, the
+work orders, the snaps and the matrix (for street paths); :meth:`DayPlan.to_document` gives
+the :class:`~routing.plan_document.PlanDocument` that :func:`save_day_plan` stores, ``maps``
+draws and ``api`` serves.
+
+:func:`replan_day` re-plans a stored plan mid-day through :func:`routing.replan.replan`.
+"""
+
+from __future__ import annotations
+
+from routing.dispatch.build import (
+    OUTSIDE_GRAPH,
+    Built,
+    build_problem,
+    default_graph,
+    resolve_crews,
+    servable_groups,
+    snap_work_orders,
+    snap_yards,
+)
+from routing.dispatch.day import DayPlan
+from routing.dispatch.planning import plan_day
+from routing.dispatch.replanning import plan_from_document, replan_day
+from routing.dispatch.store_io import load_plan_document, save_day_plan
+from routing.dispatch.summary import format_summary, route_summary_rows
+from routing.jobs import job_id_for
+
+__all__ = [
+    "OUTSIDE_GRAPH",
+    "Built",
+    "DayPlan",
+    "build_problem",
+    "default_graph",
+    "format_summary",
+    "job_id_for",
+    "load_plan_document",
+    "plan_day",
+    "plan_from_document",
+    "replan_day",
+    "resolve_crews",
+    "route_summary_rows",
+    "save_day_plan",
+    "servable_groups",
+    "snap_work_orders",
+    "snap_yards",
+]

@@ -1,0 +1,115 @@
+"""Planning a day: the open work orders the crews can serve, on the street graph, solved."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from geo311.catalogue import Catalogue, load_catalogue
+from geo311.settings import Settings
+from geo311.store import Store
+from geo311.workorders import open_work_orders_at
+from routing.crews import CrewConfig
+from routing.dispatch.build import (
+    build_problem,
+    default_graph,
+    require_aware,
+    resolve_crews,
+    servable_groups,
+)
+from routing.dispatch.day import DayPlan
+from routing.graph import StreetGraph
+from routing.solve import solve
+
+__all__ = ["catalogue_for", "plan_day"]
+
+
+def catalogue_for(catalogue: Catalogue | None, settings: Settings | None) -> Catalogue:
+    """Return ``catalogue``, else the one of ``settings.services_file`` (default settings)."""
+    if catalogue is not None:
+        return catalogue
+    return load_catalogue((settings or Settings()).services_file)
+
+
+def plan_day(
+    store: Store,
+    catalogue: Catalogue | None = None,
+    *,
+    at: datetime,
+    crews: CrewConfig | None = None,
+    crews_file: str | Path | None = None,
+    crew_ids: Sequence[str] | None = None,
+    graph: StreetGraph | None = None,
+    settings: Settings | None = None,
+    time_limit_s: float = 10.0,
+    seed: int = 0,
+    workers: int | None = None,
+) -> DayPlan:
+    """Plan the day's crew routes for the work orders open at ``at``.
+
+    Parameters
+    ----------
+    store : Store
+        The store holding the work orders.
+    catalogue : Catalogue, optional
+        Service catalogue (on-site minutes, skills, demand, SLA); default the one of
+        ``settings.services_file``.
+    at : datetime, keyword-only
+        The moment (aware) whose open work orders are planned; the shift is on its local day
+        (the crew file's time zone).
+    crews : CrewConfig, keyword-only, optional
+        A loaded crew configuration (instead of ``crews_file``).
+    crews_file : str or Path, keyword-only, optional
+        The crew file; default ``settings.crews_file`` / ``data/crews.toml``.
+    crew_ids : sequence of str, keyword-only, optional
+        Plan for these crews only (default every crew of the file).
+    graph : StreetGraph, keyword-only, optional
+        Street graph; default the embedded Back Bay graph (loaded once per process).
+    settings : Settings, keyword-only, optional
+        Gives the default catalogue, crew file and OSM extract.
+    time_limit_s : float, keyword-only
+        Solver time limit in seconds.
+    seed : int, keyword-only
+        Solver seed.
+    workers : int, keyword-only, optional
+        Parallel searches (default: one per core, at most two).
+
+    Returns
+    -------
+    DayPlan
+        Problem, plan, work orders, snaps and matrix; ``to_document()`` for storage.
+
+    Raises
+    ------
+    InputError
+        When ``at`` is naive or ``crew_ids`` is empty.
+    ConfigurationError
+        When the crew file is invalid or the yard is not on the street graph.
+    """
+    at = require_aware(at, "at")
+    cat = catalogue_for(catalogue, settings)
+    config = resolve_crews(
+        crews=crews,
+        crews_file=crews_file,
+        crew_ids=crew_ids,
+        settings=settings,
+        known_skills={s.skill for s in cat.services.values()},
+    )
+    street = graph if graph is not None else default_graph(settings)
+    origin = config.origin(at.astimezone(config.tz).date())
+    orders = open_work_orders_at(store, at, groups=servable_groups(config, cat), catalogue=cat)
+    built = build_problem(orders, config=config, graph=street, catalogue=cat, origin=origin)
+    plan = solve(built.problem, time_limit_s=time_limit_s, seed=seed, workers=workers)
+    return DayPlan(
+        at=at,
+        problem=built.problem,
+        plan=plan,
+        work_orders=built.work_orders,
+        snaps=built.snaps,
+        matrix=built.matrix,
+        outside=built.outside,
+        crew_config=config,
+        catalogue=cat,
+        graph_source=street.summary.source,
+    )

@@ -1,0 +1,268 @@
+"""Re-planning a stored plan mid-day: locked stops stay, urgent work orders are added."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from geo311.catalogue import Catalogue
+from geo311.errors import ConfigurationError, InputError, NotFoundError
+from geo311.model import WorkOrder
+from geo311.settings import Settings
+from geo311.store import Store
+from routing.crews import CrewConfig
+from routing.dispatch.build import (
+    OUTSIDE_GRAPH,
+    Built,
+    build_problem,
+    default_graph,
+    require_aware,
+    resolve_crews,
+)
+from routing.dispatch.day import DayPlan
+from routing.dispatch.planning import catalogue_for
+from routing.graph import StreetGraph
+from routing.plan_document import PlanDocument
+from routing.replan import locked_from_time, replan
+from routing.solve import Plan, Unassigned
+
+__all__ = ["plan_from_document", "replan_day"]
+
+_PLAN_FIELDS = {"origin", "summary", "routes", "unassigned", "violations", "next_shift_start_s"}
+_PLAN_FIELDS |= {"meta"}
+_NOT_ROUTE_FIELDS = {"geometry", "legs"}
+
+
+def plan_from_document(doc: PlanDocument | Mapping[str, Any]) -> Plan:
+    """Read the solver's :class:`~routing.solve.Plan` back from a stored plan document.
+
+    Parameters
+    ----------
+    doc : PlanDocument or mapping
+        :meth:`DayPlan.to_document` output (or its dict, as stored).
+
+    Returns
+    -------
+    Plan
+        Routes and unassigned jobs (the dispatch parts of the document are ignored).
+    """
+    document = PlanDocument.from_dict(doc)
+    data = document.model_dump(
+        include=_PLAN_FIELDS, exclude={"routes": {"__all__": _NOT_ROUTE_FIELDS}}
+    )
+    return Plan.from_dict(data)
+
+
+def _locked_count(crew_id: str, ids: list[str], given: int | Sequence[str]) -> int:
+    if isinstance(given, int):
+        if not 0 <= given <= len(ids):
+            raise InputError(
+                f"locked_stops[{crew_id!r}]={given} is outside 0..{len(ids)} "
+                "(the crew's number of stops)",
+                field="locked_stops",
+            )
+        return given
+    wanted = list(given)
+    unknown = [j for j in wanted if j not in ids]
+    if unknown:
+        raise InputError(
+            f"locked_stops[{crew_id!r}]: {unknown} are not stops of the crew (its stops: {ids})",
+            field="locked_stops",
+        )
+    return max((ids.index(j) + 1 for j in wanted), default=0)
+
+
+def _locked(
+    previous: Plan,
+    done: Mapping[str, Sequence[str]],
+    now_s: float,
+    locked_stops: Mapping[str, int | Sequence[str]] | None,
+) -> dict[str, list[str]]:
+    """Per crew, the prefix of its route that stays: given counts/ids, else done or started."""
+    by_time = locked_from_time(previous, now_s)
+    out: dict[str, list[str]] = {}
+    for r in previous.routes:
+        ids = r.job_ids
+        given = (locked_stops or {}).get(r.crew_id)
+        if given is None:
+            done_here = [ids.index(j) + 1 for j in done.get(r.crew_id, []) if j in ids]
+            n = max([len(by_time.get(r.crew_id, [])), *done_here])
+        else:
+            n = _locked_count(r.crew_id, ids, given)
+        out[r.crew_id] = ids[:n]
+    unknown_crews = sorted(set(locked_stops or {}) - set(out))
+    if unknown_crews:
+        raise InputError(
+            f"locked_stops names crews {unknown_crews} that the plan does not have "
+            f"(crews: {sorted(out)})",
+            field="locked_stops",
+        )
+    return out
+
+
+def _crews_of_plan(base: CrewConfig, doc: PlanDocument) -> CrewConfig:
+    """Return the crews the plan was made for, in its order (all of ``base`` when bare)."""
+    crew_ids = [c.id for c in doc.crews]
+    if not crew_ids:
+        return base
+    by_id = {c.id: c for c in base.crews}
+    missing = [c for c in crew_ids if c not in by_id]
+    if missing:
+        raise ConfigurationError(
+            f"plan crews {missing} are not in the crew file {base.source}; pass the crew "
+            "file the plan was made with (crews_file=...)",
+            field="crews_file",
+        )
+    return CrewConfig(
+        timezone=base.timezone,
+        yards=base.yards,
+        crews=tuple(by_id[c] for c in crew_ids),
+        source=base.source,
+    )
+
+
+def _work_orders(
+    store: Store, doc: PlanDocument, new_work_order_ids: Sequence[int]
+) -> tuple[list[WorkOrder], list[int]]:
+    """Return the plan's work orders on the graph (in location order), then the new ones."""
+    on_graph = {j.work_order_id: j.location_index for j in doc.jobs.values()}
+    prev_ids = sorted(
+        (int(w) for w, idx in on_graph.items() if w is not None and idx is not None),
+        key=lambda w: int(on_graph[w] or 0),
+    )
+    new_ids = [int(w) for w in new_work_order_ids if int(w) not in set(prev_ids)]
+    found = {wo.work_order_id: wo for wo in store.query_work_orders(ids=prev_ids + new_ids)}
+    missing = [w for w in new_ids if w not in found]
+    if missing:
+        raise NotFoundError(f"new_work_order_ids {missing} do not exist; pass stored work orders")
+    gone = [w for w in prev_ids if w not in found]
+    if gone:
+        raise NotFoundError(
+            f"work orders {gone} of plan {doc.plan_id} no longer exist; plan the day anew"
+        )
+    return [found[w] for w in prev_ids] + [found[w] for w in new_ids], new_ids
+
+
+def _check_locations(built: Built, doc: PlanDocument) -> None:
+    """Check that the previous jobs kept their location indices (locked steps use them)."""
+    for j in built.problem.jobs:
+        prev = doc.jobs.get(j.id)
+        if prev is not None and prev.location_index != j.location_index:
+            raise InputError(
+                f"job {j.id}: its location moved since plan {doc.plan_id} "
+                "(different street graph or work-order point); plan the day anew",
+                field="plan",
+            )
+
+
+def _outside_kept(built: Built, doc: PlanDocument) -> list[Unassigned]:
+    """Return the work orders outside the graph: they stay unassigned with their reason."""
+    return built.outside + [
+        Unassigned(
+            job_id=u.job_id,
+            code=u.code,
+            reason=u.reason,
+            priority=u.priority,
+            ref=u.ref,
+            location_index=u.location_index,
+            sla_due_s=u.sla_due_s,
+        )
+        for u in doc.unassigned
+        if u.code == OUTSIDE_GRAPH and u.job_id not in built.work_orders
+    ]
+
+
+def replan_day(
+    store: Store,
+    catalogue: Catalogue | None,
+    plan: int | PlanDocument | Mapping[str, Any],
+    *,
+    at: datetime,
+    locked_stops: Mapping[str, int | Sequence[str]] | None = None,
+    new_work_order_ids: Sequence[int] = (),
+    crews: CrewConfig | None = None,
+    crews_file: str | Path | None = None,
+    graph: StreetGraph | None = None,
+    settings: Settings | None = None,
+    time_limit_s: float = 5.0,
+    seed: int = 0,
+) -> DayPlan:
+    """Re-plan a stored plan at ``at``: locked stops stay, new urgent work orders are added.
+
+    Parameters
+    ----------
+    store : Store
+        The store (work orders, and the plan when ``plan`` is an id).
+    catalogue : Catalogue or None
+        Service catalogue; None for the one of ``settings.services_file``.
+    plan : int, PlanDocument or mapping
+        A stored plan id, or the stored document.
+    at : datetime, keyword-only
+        Now (aware).
+    locked_stops : mapping, keyword-only, optional
+        Crew id -> number of leading stops kept, or the job ids done/in progress (the route is
+        kept up to the last of them). Crews not named keep every stop whose service started by
+        ``at`` or that the document marks ``done``.
+    new_work_order_ids : sequence of int, keyword-only
+        Urgent work orders to add (priority at least "due today").
+    crews, crews_file : keyword-only, optional
+        The crew configuration or file the plan was made with (default: settings or
+        ``data/crews.toml``).
+    graph, settings, time_limit_s, seed
+        As for :func:`~routing.dispatch.plan_day`.
+
+    Returns
+    -------
+    DayPlan
+        The new plan (``meta['replanned_from']`` is the parent plan id when known).
+
+    Raises
+    ------
+    NotFoundError
+        When the plan or a new work order does not exist.
+    InputError
+        When ``at`` is naive or a locked stop is not a stop of its crew.
+    """
+    at = require_aware(at, "at")
+    doc = PlanDocument.from_dict(store.get_plan(plan) if isinstance(plan, int) else plan)
+    cat = catalogue_for(catalogue, settings)
+    known = {s.skill for s in cat.services.values()}
+    base = _crews_of_plan(
+        resolve_crews(
+            crews=crews, crews_file=crews_file, crew_ids=None, settings=settings, known_skills=known
+        ),
+        doc,
+    )
+    street = graph if graph is not None else default_graph(settings)
+    previous = plan_from_document(doc)
+    origin = previous.origin.astimezone(base.tz)
+    orders, new_ids = _work_orders(store, doc, new_work_order_ids)
+    built = build_problem(
+        orders,
+        config=base,
+        graph=street,
+        catalogue=cat,
+        origin=origin,
+        urgent_ids=frozenset(new_ids),
+    )
+    _check_locations(built, doc)
+    now_s = (at - origin).total_seconds()
+    locked = _locked(previous, doc.done, now_s, locked_stops)
+    new_plan = replan(
+        built.problem, previous, now_s=now_s, locked=locked, time_limit_s=time_limit_s, seed=seed
+    )
+    return DayPlan(
+        at=at,
+        problem=built.problem,
+        plan=new_plan,
+        work_orders=built.work_orders,
+        snaps=built.snaps,
+        matrix=built.matrix,
+        outside=_outside_kept(built, doc),
+        crew_config=base,
+        catalogue=cat,
+        graph_source=street.summary.source,
+        meta={"replanned_from": doc.plan_id, "locked": locked, "new_work_orders": new_ids},
+    )
