@@ -81,7 +81,8 @@ STATES: dict[str, str] = {
 _NUMBER_WORDS = {"NO", "NUM", "NUMBER", "NBR"}
 _ALIASES_FILE = Path(__file__).resolve().parent.parent / "data" / "osm" / "extracts.toml"
 
-_PUNCT = re.compile(r"[.,'’`#]")
+_APOSTROPHES = re.compile(r"['’`]")
+_PUNCT = re.compile(r"[.,#]")
 _SPACES = re.compile(r"\s+")
 _STATE_WORDS = "|".join(sorted({*STATES, *STATES.values()}, key=len, reverse=True)).replace(
     " ", r"\s+"
@@ -99,6 +100,7 @@ _NUMBER_HEAD = re.compile(
     r"(?:\s*(?:-|–|THRU\b|THROUGH\b|TO\b)\s*(\d+)(?:[A-Z](?![A-Z]))?)?[\s,]+(.*)$",
     re.IGNORECASE,
 )
+_NAME_ONLY = re.compile(r"^[A-Z][A-Z .'’-]*$", re.IGNORECASE)
 _INTERSECTION_HEAD = re.compile(r"^\s*INTERSECTION\s+(?:OF\s+)?", re.IGNORECASE)
 # "A & B", "A &B", "A@B", "A / B", "A and B", "A at B".
 _CROSS = re.compile(r"\s*(?:&|@|/)\s*|\s+(?:AND|AT)\s+", re.IGNORECASE)
@@ -177,7 +179,8 @@ def street_key(name: str) -> str:
     ``St`` is ``SAINT`` as a first word and ``STREET`` elsewhere; ``Mt`` is ``MOUNT``;
     ``No.`` before a number is dropped. Whole-name aliases come from the data file.
     """
-    text = _SPACES.sub(" ", _PUNCT.sub(" ", name.upper().replace("-", " "))).strip()
+    text = _APOSTROPHES.sub("", name.upper().replace("-", " "))
+    text = _SPACES.sub(" ", _PUNCT.sub(" ", text)).strip()
     words = text.split(" ")
     if not words or words == [""]:
         return ""
@@ -273,7 +276,8 @@ def _fast_parse(text: str) -> ParsedAddress | None:
     if _CROSS.search(text):
         return _parse_intersection(text)
     street, city, zipcode = _strip_place(text)
-    if street and street != text.strip() and not street[:1].isdigit():
+    typed = any(w.upper().rstrip(".") in SUFFIXES for w in street.split()[1:])
+    if street and (typed or street != text) and not street[:1].isdigit():
         return ParsedAddress("street", street, city=city, zipcode=zipcode)
     return None
 
@@ -335,4 +339,7 @@ def parse_address(text: str) -> ParsedAddress:
     fast = _fast_parse(text)
     if fast is not None:
         return fast
-    return _usaddress_parse(text)
+    parsed = _usaddress_parse(text)
+    if parsed.kind == "unparsed" and _NAME_ONLY.match(text):
+        return ParsedAddress("street", text)  # "Fenway": a name written alone
+    return parsed

@@ -17,6 +17,8 @@ from geo311._geocode_index import Street
 # Straight-line interpolation between known numbers farther apart than this is refused.
 MAX_NUMBER_GAP = 120
 MAX_EXTRAPOLATION_M = 400.0
+# Address points farther than this from a street line are not used to walk along it.
+_MAX_OFFSET_M = 60.0
 
 
 def place_number(street: Street, n: int) -> tuple[float, float, float] | None:
@@ -88,9 +90,11 @@ def _extrapolate(
     if dist > MAX_EXTRAPOLATION_M:
         return None
     # Walk along the street line (it may curve) from the last known number onwards.
-    part, s_end, off_end = locate(street.geom, float(xy[end][0]), float(xy[end][1]))
-    part2, s_other, off_other = locate(street.geom, float(xy[other][0]), float(xy[other][1]))
-    if part is not part2 or max(off_end, off_other) > 60.0 or s_end == s_other:
+    found = common_part(street.geom, xy[end], xy[other], max_offset=_MAX_OFFSET_M)
+    if found is None:
+        return None
+    part, s_end, s_other = found
+    if s_end == s_other:
         return None
     forward = (n - n_end) * (n_end - int(nums[other])) > 0
     step = 1.0 if (s_end > s_other) == forward else -1.0
@@ -101,25 +105,35 @@ def _extrapolate(
     return float(p.x), float(p.y), max(0.5, 0.9 - dist / 1000.0)
 
 
-def locate(geom: Any, x: float, y: float) -> tuple[Any, float, float]:
-    """Return the part of a (multi)line nearest to (x, y), the position along it, the offset.
+def common_part(
+    geom: Any, a: np.ndarray, b: np.ndarray, *, max_offset: float
+) -> tuple[Any, float, float] | None:
+    """Return the longest part of a (multi)line that passes near both points, and where.
+
+    A street mapped as two carriageways, or in pieces, is a MultiLineString; the walk along
+    it from one known number past another needs one part that runs past both.
 
     Parameters
     ----------
     geom
         A LineString or MultiLineString.
-    x, y
-        The point (same CRS).
+    a, b
+        The two points (x, y), same CRS.
+    max_offset
+        How far from the part both points may lie.
 
     Returns
     -------
-    tuple
-        The nearest part, the distance along it of the point's projection, and the
-        point's distance to it.
+    tuple or None
+        The part and the positions along it of the two points' projections; ``None`` when
+        no part passes within ``max_offset`` of both.
     """
     import shapely
 
-    p = shapely.Point(x, y)
+    pa, pb = shapely.Point(float(a[0]), float(a[1])), shapely.Point(float(b[0]), float(b[1]))
     parts = list(geom.geoms) if hasattr(geom, "geoms") else [geom]
-    best = min(parts, key=lambda g: g.distance(p))
-    return best, float(best.project(p)), float(best.distance(p))
+    near = [g for g in parts if g.distance(pa) <= max_offset and g.distance(pb) <= max_offset]
+    if not near:
+        return None
+    best = max(near, key=lambda g: g.length)
+    return best, float(best.project(pa)), float(best.project(pb))

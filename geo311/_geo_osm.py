@@ -105,7 +105,9 @@ def read_ways(path: Path) -> list[OsmWay]:
         )
     ways: list[OsmWay] = []
     try:
-        processor = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
+        processor = osmium.FileProcessor(
+            str(path), osmium.osm.NODE | osmium.osm.WAY
+        ).with_locations()
         for obj in processor:
             if not isinstance(obj, osmium.osm.Way) or "highway" not in obj.tags:
                 continue
