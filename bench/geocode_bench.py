@@ -91,6 +91,14 @@ def covered(parsed: ParsedAddress, geocoder: Geocoder) -> bool:
     return parsed.kind != "unparsed" and all(geocoder.match_street(n) for n in names)
 
 
+def numbered(parsed: ParsedAddress, geocoder: Geocoder) -> bool:
+    """Whether the row's street has OSM address points (intersections: both streets known)."""
+    if parsed.kind == "intersection":
+        return covered(parsed, geocoder)
+    found = geocoder._street(parsed.street) if parsed.kind != "unparsed" else None
+    return found is not None and bool(found[0].exact)
+
+
 def errors_m(res: pd.DataFrame, ref: pd.DataFrame, crs: str) -> np.ndarray:
     to_m = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     x, y = to_m.transform(res["lon"].to_numpy(), res["lat"].to_numpy())
@@ -123,14 +131,17 @@ def table(title: str, classes: np.ndarray, base: np.ndarray, runs: dict[str, np.
 
 
 def by_match_type(title: str, err: np.ndarray, types: np.ndarray, base: np.ndarray) -> None:
-    print(f"\n== {title}: per match type (share of rows, precision, recall within the type)")
     total = int(base.sum())
+    print(f"\n== {title} ({total} rows): per match type, precision and share of all rows hit")
     for t in MATCH_TYPES:
         mask = base & (types == t)
         if not mask.any():
             continue
-        share = f"{mask.sum() / total:6.1%}"
-        print(f"  {t:<14} {int(mask.sum()):>6} rows ({share})  {scores(err, mask)}")
+        hits = int((mask & (err <= HIT_M)).sum())
+        print(
+            f"  {t:<14} {int(mask.sum()):>6} answers  precision {hits / mask.sum():6.1%}  "
+            f"hits {hits:>5} = {hits / total:6.1%} of the rows"
+        )
     print(f"  {'none':<14} {int((base & (types == 'none')).sum()):>6} rows")
 
 
@@ -192,6 +203,8 @@ def main() -> None:
     everything = np.ones(len(sub), dtype=bool)
     table("all rows in the box", classes, everything, runs)
     table("where the OSM data covers the street", classes, cover, runs)
+    has_numbers = np.array([numbered(p, geocoder) for p in parsed])
+    table("covered, and the street has OSM address points", classes, has_numbers, runs)
     for name in runs:
         by_match_type(f"{name}, all rows", runs[name], types[name], everything)
         by_match_type(f"{name}, covered rows", runs[name], types[name], cover)

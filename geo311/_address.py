@@ -84,17 +84,9 @@ _ALIASES_FILE = Path(__file__).resolve().parent.parent / "data" / "osm" / "extra
 _APOSTROPHES = re.compile(r"['’`]")
 _PUNCT = re.compile(r"[.,#]")
 _SPACES = re.compile(r"\s+")
-_STATE_WORDS = "|".join(sorted({*STATES, *STATES.values()}, key=len, reverse=True)).replace(
-    " ", r"\s+"
-)
-# "..., MA 02215-1234", "...  MA  02215", "... MA 2215" (a lost leading zero), "... 02215".
-_ZIP_TAIL = re.compile(
-    rf"(?:[\s,]+(?:{_STATE_WORDS})[\s,]+(\d{{4,5}})|[\s,]+(\d{{5}}))(?:-\d{{4}})?\s*$",
-    re.IGNORECASE,
-)
-# Without a ZIP the state must be set off: after a comma or two spaces, or a code after a city.
-_STATE_TAIL = re.compile(rf"(?:\s*,\s*|\s{{2,}})(?:{_STATE_WORDS})\s*$", re.IGNORECASE)
-_CODE_TAIL = re.compile(r"\S\s+([A-Z]{2})\s*$")
+_STATE_NAMES = frozenset({*STATES, *STATES.values()})
+# "... 02215", "... 02215-1234", "... 2215" (a lost leading zero: only after a state).
+_ZIP_END = re.compile(r"[\s,]+(\d{4,5})(?:-\d{4})?\s*$")
 _NUMBER_HEAD = re.compile(
     r"^\s*#?(\d+)(?:[A-Z](?![A-Z]))?"
     r"(?:\s*(?:-|–|THRU\b|THROUGH\b|TO\b)\s*(\d+)(?:[A-Z](?![A-Z]))?)?[\s,]+(.*)$",
@@ -203,18 +195,40 @@ def split_suffix(key: str) -> tuple[str, str]:
     return key, ""
 
 
+def _state_cut(text: str, *, with_zip: bool) -> int | None:
+    """Where a trailing state (code or name, 1-3 words) starts, or ``None``.
+
+    After a ZIP any state counts; without one it must be set off by a comma or two spaces,
+    or be an upper-case code that is no street type or direction (``Oak Ct`` keeps its Ct).
+    """
+    stripped = text.rstrip(" ,")
+    for k in (3, 2, 1):
+        parts = stripped.rsplit(None, k)
+        if len(parts) <= k or " ".join(parts[1:]).upper() not in _STATE_NAMES:
+            continue
+        cut = len(parts[0])
+        gap = stripped[cut : cut + 2]
+        if with_zip or "," in gap or gap == "  " or parts[0].endswith(","):
+            return cut
+        code = parts[-1]
+        if k == 1 and code.isupper() and code not in SUFFIXES and code not in DIRECTIONS:
+            return cut
+    return None
+
+
 def _strip_state_zip(text: str) -> tuple[str, str, bool]:
     """Drop a trailing ``ST 12345-6789`` / ``, State`` / ``12345``; return (text, zip, found)."""
-    m = _ZIP_TAIL.search(text)
+    m = _ZIP_END.search(text, max(0, len(text) - 16))
     if m:
-        return text[: m.start()], normalise_zip(m.group(1) or m.group(2)), True
-    m = _STATE_TAIL.search(text)
-    if m:
-        return text[: m.start()], "", True
-    m = _CODE_TAIL.search(text)
-    code = m.group(1) if m else ""
-    if m and code in STATES and code not in SUFFIXES and code not in DIRECTIONS:
-        return text[: m.start(1)], "", True
+        head = text[: m.start()]
+        cut = _state_cut(head, with_zip=True)
+        if cut is not None:
+            return head[:cut], normalise_zip(m.group(1)), True
+        if len(m.group(1)) == 5:
+            return head, normalise_zip(m.group(1)), True
+    cut = _state_cut(text, with_zip=False)
+    if cut is not None:
+        return text[:cut], "", True
     return text, "", False
 
 
