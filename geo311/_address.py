@@ -104,16 +104,16 @@ class ParsedAddress:
 
     Attributes
     ----------
-    kind : str
+    kind
         ``address`` (house number and street), ``street`` (street only), ``intersection``
         or ``unparsed``.
-    street : str
+    street
         Street name as written (first street of an intersection).
     street2 : str
         Second street of an intersection, else ``""``.
-    number_low, number_high : int or None
+    number_low, number_high
         House number, or both ends of a range (``145-151``); equal for a single number.
-    city, zipcode : str
+    city, zipcode
         City and five-digit ZIP (leading zero restored), ``""`` when absent.
     """
 

@@ -54,18 +54,20 @@ class GeocodeResult:
 
     Attributes
     ----------
-    query : str
+    query
         The address as given.
-    lat, lon : float or None
+    lat, lon
         The point (EPSG:4326); ``None`` for ``match_type == "none"``.
-    match_type : str
+    match_type
         ``address_point``, ``interpolated``, ``intersection``, ``street`` or ``none``.
-    score : float
+    score
         Confidence in 0..1 (0 for ``none``).
-    matched_address : str
+    matched_address
         The normalised address that was matched (OSM spelling), ``""`` for ``none``.
-    reason : str
-        Why there is no match (``none``), or a note on a weak match; else ``""``.
+    reason
+        Why there is no match (``none``), or a note on a weak match (a ``street`` answer
+        says why it is street-level: house number 0, or a number it could not place);
+        else ``""``.
     """
 
     query: str
@@ -88,15 +90,15 @@ class ReverseResult:
 
     Attributes
     ----------
-    street : str
+    street
         Name of the nearest street segment (``""`` if the segment has no name).
-    street_distance_m : float
+    street_distance_m
         Distance to that segment in metres.
-    address : str
+    address
         Nearest address point (``"145 Ipswich Street"``), ``""`` when there is none.
-    address_distance_m : float or None
+    address_distance_m
         Distance to it in metres.
-    address_lat, address_lon : float or None
+    address_lat, address_lon
         The address point (EPSG:4326).
     """
 
@@ -662,13 +664,13 @@ def geocode_csv(
 
     Parameters
     ----------
-    in_path : Path or str
+    in_path
         Input CSV (``.csv`` or ``.csv.gz``) with a header row.
-    out_path : Path or str
+    out_path
         Output CSV; the input columns come first, unchanged.
-    address_column : str
+    address_column
         Name of the column holding the address text.
-    geocoder : Geocoder
+    geocoder
         The geocoder to use.
 
     Returns
