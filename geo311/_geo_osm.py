@@ -28,6 +28,11 @@ NAME_TAGS = (
 )
 
 
+# ``highway`` values of ways that are not (or no longer) on the ground.
+NOT_BUILT = frozenset({"proposed", "planned", "abandoned", "razed", "disused", "no"})
+_SKIP = NOT_BUILT | {None}
+
+
 @dataclass(frozen=True, slots=True)
 class OsmWay:
     """One ``highway`` way of an extract.
@@ -78,7 +83,7 @@ def way_names(tags: dict[str, str]) -> tuple[str, ...]:
 
 
 def read_ways(path: Path) -> list[OsmWay]:
-    """Read every ``highway`` way with at least two located nodes.
+    """Read every ``highway`` way (built: not ``proposed`` ...) with two located nodes or more.
 
     Parameters
     ----------
@@ -109,7 +114,7 @@ def read_ways(path: Path) -> list[OsmWay]:
             str(path), osmium.osm.NODE | osmium.osm.WAY
         ).with_locations()
         for obj in processor:
-            if not isinstance(obj, osmium.osm.Way) or "highway" not in obj.tags:
+            if not isinstance(obj, osmium.osm.Way) or obj.tags.get("highway") in _SKIP:
                 continue
             nodes = [n for n in obj.nodes if n.location.valid()]
             if len(nodes) < 2:

@@ -30,7 +30,7 @@ from geo311._address import street_key
 from geo311._geo_osm import OsmWay, read_ways, utm_crs
 from geo311.errors import InputError
 
-INDEX_VERSION = 7
+INDEX_VERSION = 8
 
 
 @dataclass

@@ -475,6 +475,8 @@ def _alley_city(path: Path) -> Path:
         (10, (1, 2, 3), {"highway": "residential", "name": "Main Street"}),
         (11, (4, 2, 5), {"highway": "service", "service": "alley", "name": "Public Alley 434"}),
         (12, (3, 6), {"highway": "footway", "name": "Lincoln Walk"}),
+        (13, (5, 6), {"highway": "proposed", "name": "Future Street"}),
+        (14, (4, 1), {"railway": "rail", "name": "Union Line"}),
     )
     for wid, refs, tags in ways:
         xml.append(f'<way id="{wid}" version="1">')
@@ -496,6 +498,8 @@ def test_alleys_and_footways_are_indexed_by_name(tmp_path: Path) -> None:
     assert w.match_type == "intersection"
     assert metres(w.lat, w.lon, 39.80, -89.646) < 1.0  # type: ignore[arg-type]
     assert g.match_street("Public Alley No. 431") is None  # another alley, not a typo
+    # Only built highways: no proposed street, no railway.
+    assert g.match_street("Future St") is None and g.match_street("Union Line") is None
 
 
 def test_second_city_intersections_without_address_points(sf: Geocoder) -> None:
