@@ -202,10 +202,11 @@ def _state_cut(text: str, *, with_zip: bool) -> int | None:
     or be an upper-case code that is no street type or direction (``Oak Ct`` keeps its Ct).
     """
     stripped = text.rstrip(" ,")
+    words = stripped.rsplit(None, 3)
     for k in (3, 2, 1):
-        parts = stripped.rsplit(None, k)
-        if len(parts) <= k or " ".join(parts[1:]).upper() not in _STATE_NAMES:
+        if len(words) <= k or " ".join(words[-k:]).upper() not in _STATE_NAMES:
             continue
+        parts = stripped.rsplit(None, k)
         cut = len(parts[0])
         gap = stripped[cut : cut + 2]
         if with_zip or "," in gap or gap == "  " or parts[0].endswith(","):
