@@ -17,6 +17,10 @@ A second city without 311 data (``--second-city``, SF Mission) is checked on eve
 its streets that meet, written four ways (``A & B``, ``A &B`` upper case, ``A and B, City,
 ST ZIP``, ``A AT B``).
 
+Known addresses (``Geocoder.with_known_addresses``: the city's own located reports as house
+number points where OSM has none) are measured held out by time: reports opened from
+``--split`` on, geocoded with the located reports opened before it.
+
 Run: .venv/bin/python bench/geocode_bench.py [--worst 15] [--baseline-ref REF]
 """
 
@@ -173,6 +177,7 @@ def main() -> None:
     parser.add_argument("--worst", type=int, default=10, help="print the N worst misses")
     parser.add_argument("--baseline-ref", default=BASELINE_REF, help="git ref of the old code")
     parser.add_argument("--second-city", default="sf_mission", help="extract without 311 data")
+    parser.add_argument("--split", default="2015-07-01", help="held-out reports from this day")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -213,8 +218,48 @@ def main() -> None:
         by_match_type(f"{name}, all rows", runs[name], types[name], everything)
         by_match_type(f"{name}, covered rows", runs[name], types[name], cover)
     print_worst(args.worst, runs["ours"], res, cover)
+    held_out(args.data_dir, geocoder, args.split)
     second_city(args.data_dir, args.second_city)
     print_speed(args.data_dir, geocoder, old)
+
+
+def held_out(data_dir: Path, geocoder: Geocoder, split: str) -> None:
+    """Reports opened from ``split`` on, with the earlier located reports as known addresses.
+
+    The known addresses come only from reports opened before ``split`` (all of the city,
+    real coordinates only), so no row is geocoded from its own coordinates.
+    """
+    df = pd.read_csv(
+        data_dir / "boston311" / "boston311_2015_streetlights_potholes.csv.gz",
+        dtype={"Location": str},
+        usecols=["OPEN_DT", "Location", "LATITUDE", "LONGITUDE"],
+    )
+    opened = pd.to_datetime(df["OPEN_DT"], format="%m/%d/%Y %I:%M:%S %p")
+    lat, lon = df["LATITUDE"].astype(float), df["LONGITUDE"].astype(float)
+    city = default_city()
+    real = df["Location"].notna() & lat.notna() & lon.notna()
+    real &= ~np.array([city.is_placeholder(a, b) for a, b in zip(lat, lon, strict=True)])
+    before = df[real & (opened < split)]
+    learned = geocoder.with_known_addresses(
+        before["Location"].tolist(),
+        before["LATITUDE"].astype(float).tolist(),
+        before["LONGITUDE"].astype(float).tolist(),
+    )
+    after = df[real & (opened >= split)]
+    after = after[
+        after["LATITUDE"].astype(float).between(BOX[1], BOX[3])
+        & after["LONGITUDE"].astype(float).between(BOX[0], BOX[2])
+    ].reset_index(drop=True)
+    parsed = [parse_address(s) for s in after["Location"]]
+    classes = np.array([input_class(p) for p in parsed])
+    cover = np.array([covered(p, geocoder) for p in parsed])
+    runs = {}
+    for name, g in (("osm", geocoder), ("+known", learned)):
+        res = Geocoder(g.index, zip_codes=g.zip_codes).geocode_many(after["Location"].tolist())
+        runs[name] = errors_m(res, after, geocoder.index.crs)
+    title = f"opened from {split} ({len(after)} rows); +known: located reports opened before"
+    table(title, classes, np.ones(len(after), dtype=bool), runs)
+    table(f"{title}, covered streets", classes, cover, runs)
 
 
 def second_city(data_dir: Path, extract: str) -> None:

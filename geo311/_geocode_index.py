@@ -11,6 +11,7 @@ modification times.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import pickle
@@ -23,14 +24,14 @@ from pathlib import Path
 import numpy as np
 import shapely
 from pyproj import Transformer
-from shapely.geometry import LineString, MultiLineString
+from shapely.geometry import LineString, MultiLineString, Point
 from shapely.geometry.base import BaseGeometry
 
 from geo311._address import street_key
 from geo311._geo_osm import OsmWay, read_ways, utm_crs
 from geo311.errors import InputError
 
-INDEX_VERSION = 8
+INDEX_VERSION = 9
 
 
 @dataclass
@@ -52,6 +53,8 @@ class Street:
     leaves_extract: bool
     numbers: StreetNumbers
     exact: dict[int, tuple[float, float, str]]
+    # Numbers known from the city's own located reports, not from OSM (see with_known_points).
+    reported: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -278,6 +281,53 @@ def build_index(drive_osm: Path, addresses_osm: Path | None = None) -> GeocoderI
         sources=tuple(str(p) for p in (drive_osm, addresses_osm) if p is not None),
         crs=crs,
     )
+
+
+def with_known_points(
+    index: GeocoderIndex,
+    points: Iterable[tuple[str, int, float, float]],
+    *,
+    max_offset_m: float = 100.0,
+) -> GeocoderIndex:
+    """Return a copy of the index whose streets also know these house numbers.
+
+    The points are the city's own located reports (their address and the coordinates their
+    source gave). A number that an OSM address point carries keeps the OSM point; a report
+    farther than ``max_offset_m`` from its street's line is left out (a wrong coordinate);
+    several reports of one number are averaged.
+
+    Parameters
+    ----------
+    index
+        The OSM index (left unchanged).
+    points
+        ``(street key, house number, x, y)`` in the index's CRS.
+    max_offset_m
+        How far from the street line a report may lie.
+
+    Returns
+    -------
+    GeocoderIndex
+        A copy sharing the unchanged streets.
+    """
+    by_key: dict[str, list[tuple[int, float, float, str]]] = defaultdict(list)
+    for key, number, x, y in points:
+        street = index.streets.get(key)
+        if street is None or number <= 0 or number in street.exact:
+            continue
+        if street.geom is not None and street.geom.distance(Point(x, y)) > max_offset_m:
+            continue
+        by_key[key].append((number, x, y, f"{number} {street.name}"))
+    streets = dict(index.streets)
+    for key, extra in by_key.items():
+        street = streets[key]
+        osm = [(n, px, py, label) for n, (px, py, label) in street.exact.items()]
+        numbers, exact = _numbers(osm + extra)
+        reported = street.reported | {n for n, *_ in extra}
+        streets[key] = dataclasses.replace(
+            street, numbers=numbers, exact=exact, reported=frozenset(reported)
+        )
+    return dataclasses.replace(index, streets=streets)
 
 
 def _cache_key(paths: Iterable[Path]) -> str:

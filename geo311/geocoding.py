@@ -21,7 +21,7 @@ import csv
 import math
 import tomllib
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +33,13 @@ from pyproj import Transformer
 from geo311._address import ParsedAddress, parse_address
 from geo311._geo_house import place_number
 from geo311._geo_names import StreetMatcher
-from geo311._geocode_index import GeocoderIndex, Street, default_cache_dir, load_index
+from geo311._geocode_index import (
+    GeocoderIndex,
+    Street,
+    default_cache_dir,
+    load_index,
+    with_known_points,
+)
 from geo311.errors import ConfigurationError, InputError
 
 if TYPE_CHECKING:
@@ -45,6 +51,7 @@ EXTRACTS_FILE = "extracts.toml"
 
 _SCORES = {"address_point": 1.0, "interpolated": 0.85, "intersection": 0.9}
 _INTERSECTION_CLUSTER_M = 90.0
+_REPORTED_NOTE = "the point of an earlier located report at this address (not in OSM)"
 _NEAR_MISS_M = 35.0
 
 
@@ -285,6 +292,50 @@ class Geocoder:
             geocoder.zip_codes = geocoder.index.zip_codes | entry.zip_codes
         return geocoder
 
+    def with_known_addresses(
+        self, addresses: Sequence[Any], lats: Sequence[float], lons: Sequence[float]
+    ) -> Geocoder:
+        """Return a geocoder that also knows the house numbers of located reports.
+
+        The city's own reports that came with coordinates (from the city's source, not
+        from this geocoder) say where their house numbers are: single numbers on a street
+        of the index (exact name, a ZIP the extract covers) become address points where OSM
+        has none, and interpolation uses them. OSM address points keep precedence.
+
+        Parameters
+        ----------
+        addresses
+            The reports' address text.
+        lats, lons
+            Their coordinates in degrees (EPSG:4326), in the same order; placeholders such
+            as the city's "no location" point must be left out by the caller.
+
+        Returns
+        -------
+        Geocoder
+            A new geocoder (this one is unchanged).
+        """
+        if not len(addresses) == len(lats) == len(lons):
+            raise InputError(
+                f"addresses, lats and lons have {len(addresses)}, {len(lats)} and "
+                f"{len(lons)} items; pass one coordinate pair per address",
+                field="lats",
+            )
+        xs, ys = self._to_metric.transform(np.asarray(lons, float), np.asarray(lats, float))
+        points: list[tuple[str, int, float, float]] = []
+        for text, x, y in zip(addresses, np.atleast_1d(xs), np.atleast_1d(ys), strict=True):
+            parsed = parse_address(text) if isinstance(text, str) else None
+            if parsed is None or parsed.kind != "address" or not np.isfinite(x + y):
+                continue
+            if not parsed.number_low or parsed.number_low != parsed.number_high:
+                continue
+            if parsed.zipcode and self.zip_codes and parsed.zipcode not in self.zip_codes:
+                continue
+            found = self._street(parsed.street)
+            if found is not None and found[1] == 1.0:
+                points.append((found[0].key, parsed.number_low, float(x), float(y)))
+        return Geocoder(with_known_points(self.index, points), zip_codes=self.zip_codes)
+
     # -- helpers --------------------------------------------------------------------
     def _wgs(self, x: float, y: float) -> tuple[float, float]:
         lon, lat = self._to_wgs.transform(x, y)
@@ -395,7 +446,10 @@ class Geocoder:
             hit = street.exact.get(n)
             if hit is not None:
                 score = _SCORES["address_point"] * name_score
-                return self._answer(query, hit[:2], "address_point", score, matched_address=label)
+                note = _REPORTED_NOTE if n in street.reported else ""
+                return self._answer(
+                    query, hit[:2], "address_point", score, matched_address=label, reason=note
+                )
         target = low if low == high else low + 2 * ((high - low) // 4)
         point = place_number(street, target) if target > 0 else None
         if point is not None:
@@ -573,6 +627,7 @@ def geocode_pending_requests(
     settings: Settings,
     geocoder: Geocoder | None = None,
     min_score: float = 0.0,
+    known_addresses: bool = False,
 ) -> str:
     """Geocode the stored requests flagged ``needs_geocoding`` and write the answers.
 
@@ -590,6 +645,9 @@ def geocode_pending_requests(
         A ready geocoder (default: built from ``settings.data_dir``).
     min_score
         Answers scoring below this are not used.
+    known_addresses
+        Also place house numbers from the stored requests that came with coordinates from
+        their source (see :meth:`Geocoder.with_known_addresses`).
 
     Returns
     -------
@@ -601,6 +659,8 @@ def geocode_pending_requests(
         return "geocoding: no requests need geocoding"
     if geocoder is None:
         geocoder = Geocoder.from_data_dir(settings.data_dir)
+    if known_addresses:
+        geocoder = _with_located_requests(geocoder, store)
     frame = geocoder.geocode_many([_request_address(r.address, r.zipcode) for r in pending])
     rows: list[dict[str, Any]] = []
     reasons: Counter[str] = Counter()
@@ -618,6 +678,20 @@ def geocode_pending_requests(
     if reasons:
         line += " (none: " + ", ".join(f"{n} {k}" for k, n in reasons.most_common(3)) + ")"
     return line
+
+
+def _with_located_requests(geocoder: Geocoder, store: Store) -> Geocoder:
+    """Return the geocoder plus the house numbers of the requests located by their source."""
+    located = [
+        r
+        for r in store.query_requests(needs_geocoding=False)
+        if r.lat is not None and r.long is not None and not r.geocode_match_type and r.address
+    ]
+    return geocoder.with_known_addresses(
+        [_request_address(r.address, r.zipcode) for r in located],
+        [float(r.lat) for r in located if r.lat is not None],
+        [float(r.long) for r in located if r.long is not None],
+    )
 
 
 def _geocode_row(request_id: str, answer: Any, min_score: float) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -539,3 +540,60 @@ def test_unknown_extract_names_the_choices(tmp_path: Path) -> None:
         Geocoder.from_data_dir(REPO_DATA_DIR, extract="atlantis")
     with pytest.raises(ConfigurationError, match="extracts.toml"):
         Geocoder.from_data_dir(tmp_path)
+
+
+# -- known addresses: the city's own located reports ----------------------------------------
+def _points_on(geocoder: Geocoder, key: str, *along_m: float) -> list[tuple[float, float]]:
+    geom = geocoder.index.streets[key].geom
+    assert geom is not None
+    part = max(geom.geoms, key=lambda g: g.length)  # type: ignore[attr-defined]
+    return [geocoder._wgs(part.interpolate(s).x, part.interpolate(s).y) for s in along_m]
+
+
+def test_known_addresses_place_numbers_osm_lacks(geocoder: Geocoder) -> None:
+    query = "10 Mount Vernon St  Boston  MA  02108"
+    assert geocoder.geocode(query).match_type == "none"  # no OSM address on the street
+    (lat1, lon1), (lat2, lon2) = _points_on(geocoder, "MOUNT VERNON STREET", 50.0, 150.0)
+    known = geocoder.with_known_addresses(
+        [query, "30 MOUNT VERNON ST, BOSTON, MA 02108"], [lat1, lat2], [lon1, lon2]
+    )
+    a = known.geocode(query)
+    assert a.match_type == "address_point" and "earlier located report" in a.reason
+    assert metres(a.lat, a.lon, lat1, lon1) < 1.0  # type: ignore[arg-type]
+    b = known.geocode("20 Mount Vernon St  Boston  MA  02108")
+    assert b.match_type == "interpolated"
+    mid = ((lat1 + lat2) / 2, (lon1 + lon2) / 2)
+    assert metres(b.lat, b.lon, *mid) < 5.0  # type: ignore[arg-type]
+    # The geocoder it came from is unchanged.
+    assert geocoder.geocode(query).match_type == "none"
+
+
+def test_known_addresses_never_override_osm_nor_take_stray_points(geocoder: Geocoder) -> None:
+    osm = geocoder.geocode("300 Newbury St  Boston  MA  02115")
+    known = geocoder.with_known_addresses(
+        ["300 Newbury St  Boston  MA  02115", "10 Mount Vernon St  Boston  MA  02108"],
+        [42.3500, 42.3400],  # the second is 2 km from Mount Vernon Street
+        [-71.0800, -71.0800],
+    )
+    again = known.geocode("300 Newbury St  Boston  MA  02115")
+    assert (again.lat, again.lon, again.reason) == (osm.lat, osm.lon, "")
+    assert known.geocode("10 Mount Vernon St  Boston  MA  02108").match_type == "none"
+    with pytest.raises(InputError, match="lats"):
+        geocoder.with_known_addresses(["1 Main St"], [], [])
+
+
+def test_geocode_pending_requests_with_known_addresses(store: Store, geocoder: Geocoder) -> None:
+    ((lat, lon),) = _points_on(geocoder, "MOUNT VERNON STREET", 80.0)
+    located = _request("k1", "12 Mount Vernon St  Boston  MA  02108", "02108")
+    store.add_request(replace(located, lat=lat, long=lon, needs_geocoding=False))
+    store.add_request(_request("k2", "12 Mount Vernon St Boston MA", "02108"))
+    settings = Settings(database_url=store.url, data_dir=REPO_DATA_DIR)
+    line = geocode_pending_requests(store, settings=settings, geocoder=geocoder)
+    assert "1 none" in line  # OSM alone cannot place it
+    line = geocode_pending_requests(
+        store, settings=settings, geocoder=geocoder, known_addresses=True
+    )
+    assert line.startswith("geocoding: 1 requests: 1 address_point")
+    k2 = store.get_request("k2")
+    assert k2.geocode_match_type == "address_point" and not k2.needs_geocoding
+    assert metres(k2.lat, k2.long, lat, lon) < 1.0  # type: ignore[arg-type]
