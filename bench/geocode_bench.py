@@ -1,150 +1,338 @@
 """Offline geocoder accuracy and speed on the embedded Boston 311 records (2015).
 
-Records inside the OSM extract's box whose coordinates are real (not the City Hall
-placeholder) are geocoded from their ``Location`` text and compared with the City's
-LATITUDE/LONGITUDE. Printed per match type and per input kind (address vs intersection),
-next to a baseline measured in the same run: "street middle only" (the same street
-matching, no house numbers and no intersections) and usaddress-only parsing speed.
+Records inside the OSM extract's box whose coordinates are real (not a placeholder of the
+city profile) are geocoded from their ``Location`` text and compared with the City's
+LATITUDE/LONGITUDE. A row is a hit when the answer lies within 100 m of the City's point:
 
-Run: .venv/bin/python bench/geocode_bench.py [--worst 15]
+- precision = hits / answered rows (what the earlier versions of this bench printed),
+- recall    = hits / all rows (what a user of the whole export gets).
+
+Both are printed per input class (single house number, range ``135-137``, number 0,
+street only, intersection) and per match type, for all rows and separately for the rows
+"where the OSM data covers the street" (every street the row names exists in the index),
+next to the previous implementation measured in the same run: ``geo311/_address.py``,
+``_geocode_index.py`` and ``geocoding.py`` read from git at ``--baseline-ref`` into a
+temporary package. Speed: batch geocoding of all rows with cold caches, both versions.
+A second city without 311 data (``--second-city``, SF Mission) is checked on every pair of
+its streets that meet, written four ways (``A & B``, ``A &B`` upper case, ``A and B, City,
+ST ZIP``, ``A AT B``).
+
+Known addresses (``Geocoder.with_known_addresses``: the city's own located reports as house
+number points where OSM has none) are measured held out by time: reports opened from
+``--split`` on, geocoded with the located reports opened before it.
+
+Run: .venv/bin/python bench/geocode_bench.py [--worst 15] [--baseline-ref REF]
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import importlib
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
-from geo311._address import parse_address, street_key
+from geo311._address import ParsedAddress, parse_address, street_key
+from geo311.city import default_city
 from geo311.geocoding import Geocoder
-from geo311.model import is_placeholder_point
 from geo311.settings import REPO_DATA_DIR
 
-BOX = (42.3344, 42.3678, -71.1067, -71.0626)  # lat min/max, lon min/max of the extract
-TO_M = Transformer.from_crs("EPSG:4326", "EPSG:26986", always_xy=True)
+# The box of the embedded Boston extract (data/README.md): min lon, min lat, max lon, max lat.
+BOX = (-71.1067, 42.3344, -71.0626, 42.3678)
+BASELINE_REF = "1bb009a"  # main before the any-city geocoder
+MODULES = ("_address", "_geocode_index", "geocoding")
+HIT_M = 100.0
+CLASSES = ("single number", "range", "number 0", "street only", "intersection")
+MATCH_TYPES = ("address_point", "interpolated", "intersection", "street")
 
 
-def errors_m(
-    lat: np.ndarray, lon: np.ndarray, ref_lat: np.ndarray, ref_lon: np.ndarray
-) -> np.ndarray:
-    x, y = TO_M.transform(lon, lat)
-    rx, ry = TO_M.transform(ref_lon, ref_lat)
+def load_baseline(ref: str, folder: Path) -> Any | None:
+    """The previous geocoding module (with its own parser and index) from git, or None."""
+    root = Path(__file__).resolve().parent.parent
+    package = folder / "geo311_baseline"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for name in MODULES:
+        try:
+            source = subprocess.run(
+                ["git", "show", f"{ref}:geo311/{name}.py"],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=root,
+            ).stdout
+        except (OSError, subprocess.CalledProcessError) as exc:
+            print(f"(no baseline: git show {ref}:geo311/{name}.py failed: {exc})")
+            return None
+        for other in MODULES:
+            source = source.replace(f"geo311.{other} ", f"geo311_baseline.{other} ")
+        (package / f"{name}.py").write_text(source)
+    sys.path.insert(0, str(folder))
+    return importlib.import_module("geo311_baseline.geocoding")
+
+
+def input_class(parsed: ParsedAddress) -> str:
+    """The row's input class (see ``CLASSES``); ``unparsed`` when no street was found."""
+    if parsed.kind == "intersection":
+        return "intersection"
+    if parsed.kind == "unparsed":
+        return "unparsed"
+    if parsed.number_low is None:
+        return "street only"
+    if parsed.number_low == 0 and not parsed.number_high:
+        return "number 0"
+    return "single number" if parsed.number_low == parsed.number_high else "range"
+
+
+def covered(parsed: ParsedAddress, geocoder: Geocoder) -> bool:
+    """Whether every street the row names is in the geocoder's index."""
+    names = [parsed.street, parsed.street2] if parsed.kind == "intersection" else [parsed.street]
+    return parsed.kind != "unparsed" and all(geocoder.match_street(n) for n in names)
+
+
+def numbered(parsed: ParsedAddress, geocoder: Geocoder) -> bool:
+    """Whether the row's street has OSM address points (intersections: both streets known)."""
+    if parsed.kind == "intersection":
+        return covered(parsed, geocoder)
+    found = geocoder._street(parsed.street) if parsed.kind != "unparsed" else None
+    return found is not None and bool(found[0].exact)
+
+
+def errors_m(res: pd.DataFrame, ref: pd.DataFrame, crs: str) -> np.ndarray:
+    to_m = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    x, y = to_m.transform(res["lon"].to_numpy(), res["lat"].to_numpy())
+    rx, ry = to_m.transform(ref["LONGITUDE"].to_numpy(), ref["LATITUDE"].to_numpy())
     return np.hypot(np.asarray(x) - rx, np.asarray(y) - ry)
 
 
-def line(label: str, err: np.ndarray, total: int) -> str:
-    ok = err[~np.isnan(err)]
-    if len(ok) == 0:
-        return f"{label:<34} {total:>6} matched {0:>5}"
-    return (
-        f"{label:<34} {total:>6} matched {len(ok):>5} ({len(ok) / total:6.1%})  "
-        f"<=50 m {np.mean(ok <= 50):6.1%}  <=100 m {np.mean(ok <= 100):6.1%}  "
-        f"median {np.median(ok):6.1f} m"
+def scores(err: np.ndarray, mask: np.ndarray) -> str:
+    """``answered  precision  recall`` of the rows in ``mask``."""
+    rows = int(mask.sum())
+    answered = mask & ~np.isnan(err)
+    hits = int((answered & (err <= HIT_M)).sum())
+    n = int(answered.sum())
+    precision = f"{hits / n:6.1%}" if n else "     -"
+    recall = f"{hits / rows:6.1%}" if rows else "     -"
+    return f"{n:>6} {precision:>9} {recall:>7}"
+
+
+def table(title: str, classes: np.ndarray, base: np.ndarray, runs: dict[str, np.ndarray]) -> None:
+    print(f"\n== {title}: within {HIT_M:.0f} m; precision = hits/answered, recall = hits/rows")
+    head = "".join(f" | {name:>6} answered precision  recall" for name in runs)
+    print(f"{'input class':<22} {'rows':>6}{head}")
+    groups = [("addresses (all)", classes != "intersection")]
+    groups += [(f"  {c}", classes == c) for c in CLASSES if c != "intersection"]
+    groups += [("intersections", classes == "intersection")]
+    for label, sel in groups:
+        mask = base & sel
+        cells = "".join(f" | {scores(err, mask):>31}" for err in runs.values())
+        print(f"{label:<22} {int(mask.sum()):>6}{cells}")
+
+
+def by_match_type(title: str, err: np.ndarray, types: np.ndarray, base: np.ndarray) -> None:
+    total = int(base.sum())
+    print(f"\n== {title} ({total} rows): per match type, precision and share of all rows hit")
+    for t in MATCH_TYPES:
+        mask = base & (types == t)
+        if not mask.any():
+            continue
+        hits = int((mask & (err <= HIT_M)).sum())
+        print(
+            f"  {t:<14} {int(mask.sum()):>6} answers  precision {hits / mask.sum():6.1%}  "
+            f"hits {hits:>5} = {hits / total:6.1%} of the rows"
+        )
+    print(f"  {'none':<14} {int((base & (types == 'none')).sum()):>6} rows")
+
+
+def timed(fn: Callable[[list[str]], Any], values: list[str]) -> float:
+    t0 = time.perf_counter()
+    fn(values)
+    return time.perf_counter() - t0
+
+
+def load_rows(data_dir: Path, box: tuple[float, float, float, float]) -> pd.DataFrame:
+    df = pd.read_csv(
+        data_dir / "boston311" / "boston311_2015_streetlights_potholes.csv.gz",
+        dtype={"Location": str},
+        usecols=["Location", "LATITUDE", "LONGITUDE"],
     )
+    lat, lon = df["LATITUDE"].astype(float), df["LONGITUDE"].astype(float)
+    city = default_city()
+    placeholder = np.array([city.is_placeholder(a, b) for a, b in zip(lat, lon, strict=True)])
+    inside = lat.between(box[1], box[3]) & lon.between(box[0], box[2]) & ~placeholder
+    return df[inside & df["Location"].notna()].reset_index(drop=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=REPO_DATA_DIR)
     parser.add_argument("--worst", type=int, default=10, help="print the N worst misses")
+    parser.add_argument("--baseline-ref", default=BASELINE_REF, help="git ref of the old code")
+    parser.add_argument("--second-city", default="sf_mission", help="extract without 311 data")
+    parser.add_argument("--split", default="2015-07-01", help="held-out reports from this day")
     args = parser.parse_args()
-
-    df = pd.read_csv(
-        args.data_dir / "boston311" / "boston311_2015_streetlights_potholes.csv.gz",
-        dtype={"Location": str},
-        usecols=["Location", "LATITUDE", "LONGITUDE"],
-    )
-    lat = df["LATITUDE"].astype(float)
-    lon = df["LONGITUDE"].astype(float)
-    placeholder = np.array([is_placeholder_point(a, b) for a, b in zip(lat, lon, strict=True)])
-    inside = lat.between(BOX[0], BOX[1]) & lon.between(BOX[2], BOX[3]) & ~placeholder
-    sub = df[inside & df["Location"].notna()].reset_index(drop=True)
-    ref_lat = sub["LATITUDE"].astype(float).to_numpy()
-    ref_lon = sub["LONGITUDE"].astype(float).to_numpy()
-    locations = sub["Location"].tolist()
-    is_inter = np.array([s.upper().startswith("INTERSECTION") for s in locations])
-    print(
-        f"records in the extract box with real coordinates: {len(sub)} "
-        f"({(~is_inter).sum()} addresses, {is_inter.sum()} intersections)"
-    )
 
     t0 = time.perf_counter()
     geocoder = Geocoder.from_data_dir(args.data_dir)
     print(f"geocoder ready in {time.perf_counter() - t0:.2f} s (cached index if present)")
+    sub = load_rows(args.data_dir, BOX)
+    locations = sub["Location"].tolist()
+    parsed = [parse_address(s) for s in locations]
+    classes = np.array([input_class(p) for p in parsed])
+    cover = np.array([covered(p, geocoder) for p in parsed])
+    print(
+        f"records in the extract's box with real coordinates: {len(sub)} "
+        f"({(classes != 'intersection').sum()} addresses, {(classes == 'intersection').sum()} "
+        f"intersections); the OSM data covers the street(s) of {cover.sum()}"
+    )
 
-    # -- accuracy --------------------------------------------------------------------
     res = geocoder.geocode_many(locations)
-    err = errors_m(res["lat"].to_numpy(), res["lon"].to_numpy(), ref_lat, ref_lon)
-    mt = res["match_type"].to_numpy()
-    print("\n== geo311 geocoder (distance to the City's point)")
-    for kind, mask in (("address", ~is_inter), ("intersection", is_inter)):
-        total = int(mask.sum())
-        print(line(f"{kind}: all", err[mask], total))
-        for t in ("address_point", "interpolated", "intersection", "street"):
-            m = mask & (mt == t)
-            if m.any():
-                print(line(f"  {kind}: {t}", err[m], int(m.sum())))
-        if kind == "address":
-            m = mask & np.isin(mt, ["address_point", "interpolated"])
-            print(line("  address: point+interpolated", err[m], int(m.sum())))
-        nones = res.loc[mask & (mt == "none"), "reason"]
-        reasons = nones.str.replace(r"'.*'", "'…'", regex=True).str.replace(r"\d+", "N", regex=True)
-        print(
-            f"  {kind}: none {len(nones)}; top reasons: "
-            + "; ".join(f"{n}× {r}" for r, n in reasons.value_counts().head(3).items())
+    runs = {"ours": errors_m(res, sub, geocoder.index.crs)}
+    types = {"ours": res["match_type"].to_numpy()}
+    with tempfile.TemporaryDirectory() as folder:
+        old_module = load_baseline(args.baseline_ref, Path(folder))
+        old = (
+            old_module.Geocoder.from_data_dir(args.data_dir, use_cache=False)
+            if old_module
+            else None
         )
+        if old is not None:
+            old_res = old.geocode_many(locations)
+            runs["before"] = errors_m(old_res, sub, geocoder.index.crs)
+            types["before"] = old_res["match_type"].to_numpy()
 
-    # -- baseline: street middle only ------------------------------------------------
-    base_lat = np.full(len(sub), np.nan)
-    base_lon = np.full(len(sub), np.nan)
-    for i, text in enumerate(locations):
-        if is_inter[i]:
-            continue
-        parsed = parse_address(text)
-        found = geocoder._street(parsed.street) if parsed.street else None
-        if found is not None:
-            base_lat[i], base_lon[i] = geocoder._wgs(*found[0].middle)
-    base_err = errors_m(base_lat, base_lon, ref_lat, ref_lon)
-    print("\n== baseline: street middle only (same parser and street matching)")
-    print(line("address: street middle", base_err[~is_inter], int((~is_inter).sum())))
+    everything = np.ones(len(sub), dtype=bool)
+    table("all rows in the box", classes, everything, runs)
+    table("where the OSM data covers the street", classes, cover, runs)
+    has_numbers = np.array([numbered(p, geocoder) for p in parsed])
+    table("covered, and the street has OSM address points", classes, has_numbers, runs)
+    for name in runs:
+        by_match_type(f"{name}, all rows", runs[name], types[name], everything)
+        by_match_type(f"{name}, covered rows", runs[name], types[name], cover)
+    print_worst(args.worst, runs["ours"], res, cover)
+    held_out(args.data_dir, geocoder, args.split)
+    second_city(args.data_dir, args.second_city)
+    print_speed(args.data_dir, geocoder, old)
 
-    if args.worst:
-        print(f"\n== {args.worst} worst address/intersection misses")
-        order = np.argsort(-np.nan_to_num(err, nan=-1))[: args.worst]
-        for i in order:
-            print(f"{err[i]:7.0f} m  {mt[i]:<13} {locations[i]!r} -> {res['matched_address'][i]!r}")
 
-    # -- speed -----------------------------------------------------------------------
+def held_out(data_dir: Path, geocoder: Geocoder, split: str) -> None:
+    """Reports opened from ``split`` on, with the earlier located reports as known addresses.
+
+    The known addresses come only from reports opened before ``split`` (all of the city,
+    real coordinates only), so no row is geocoded from its own coordinates.
+    """
+    df = pd.read_csv(
+        data_dir / "boston311" / "boston311_2015_streetlights_potholes.csv.gz",
+        dtype={"Location": str},
+        usecols=["OPEN_DT", "Location", "LATITUDE", "LONGITUDE"],
+    )
+    opened = pd.to_datetime(df["OPEN_DT"], format="%m/%d/%Y %I:%M:%S %p")
+    lat, lon = df["LATITUDE"].astype(float), df["LONGITUDE"].astype(float)
+    city = default_city()
+    real = df["Location"].notna() & lat.notna() & lon.notna()
+    real &= ~np.array([city.is_placeholder(a, b) for a, b in zip(lat, lon, strict=True)])
+    before = df[real & (opened < split)]
+    learned = geocoder.with_known_addresses(
+        before["Location"].tolist(),
+        before["LATITUDE"].astype(float).tolist(),
+        before["LONGITUDE"].astype(float).tolist(),
+    )
+    after = df[real & (opened >= split)]
+    after = after[
+        after["LATITUDE"].astype(float).between(BOX[1], BOX[3])
+        & after["LONGITUDE"].astype(float).between(BOX[0], BOX[2])
+    ].reset_index(drop=True)
+    parsed = [parse_address(s) for s in after["Location"]]
+    classes = np.array([input_class(p) for p in parsed])
+    cover = np.array([covered(p, geocoder) for p in parsed])
+    runs = {}
+    for name, g in (("osm", geocoder), ("+known", learned)):
+        res = Geocoder(g.index, zip_codes=g.zip_codes).geocode_many(after["Location"].tolist())
+        runs[name] = errors_m(res, after, geocoder.index.crs)
+    title = f"opened from {split} ({len(after)} rows); +known: located reports opened before"
+    table(title, classes, np.ones(len(after), dtype=bool), runs)
+    table(f"{title}, covered streets", classes, cover, runs)
+
+
+def second_city(data_dir: Path, extract: str) -> None:
+    """Every pair of streets of a second city that meet, written four ways, geocoded back.
+
+    The city has no 311 data here: the reference point is where the two streets' ways share
+    a node (the answer must fall within 100 m of one such node), which checks the parsing
+    and the name matching of the written forms on a city the code was not written for.
+    """
+    t0 = time.perf_counter()
+    geocoder = Geocoder.from_data_dir(data_dir, extract=extract)
+    ready = time.perf_counter() - t0
+    index = geocoder.index
+    forms = ("{a} & {b}", "{A} &{B}", "{a} and {b}, San Francisco, CA 94110", "{A} AT {B}")
+    queries: list[str] = []
+    refs: list[np.ndarray] = []
+    for ka, kb in index.intersections:
+        a, b = index.streets[ka].name, index.streets[kb].name
+        for form in forms:
+            queries.append(form.format(a=a, b=b, A=a.upper(), B=b.upper()))
+            refs.append(index.intersections[(ka, kb)])
+    t0 = time.perf_counter()
+    res = geocoder.geocode_many(queries)
+    dt = time.perf_counter() - t0
+    to_m = Transformer.from_crs("EPSG:4326", index.crs, always_xy=True)
+    xs, ys = to_m.transform(res["lon"].to_numpy(), res["lat"].to_numpy())
+    near = [
+        bool(np.isfinite(x) and np.min(np.hypot(r[:, 0] - x, r[:, 1] - y)) <= HIT_M)
+        for x, y, r in zip(xs, ys, refs, strict=True)
+    ]
+    answered = int((res["match_type"] == "intersection").sum())
+    print(
+        f"\n== second city ({extract}, index {ready:.1f} s, {len(index.streets)} named streets, "
+        f"{len(index.intersections)} pairs that meet): {len(queries)} queries in "
+        f"{len(queries) / dt:,.0f}/s; answered intersection {answered / len(queries):.1%}, "
+        f"within {HIT_M:.0f} m of a shared node {np.mean(near):.1%}"
+    )
+
+
+def print_worst(n: int, err: np.ndarray, res: pd.DataFrame, cover: np.ndarray) -> None:
+    if not n:
+        return
+    print(f"\n== {n} worst answers, and {n} unanswered rows whose street is covered")
+    order = np.argsort(-np.nan_to_num(err, nan=-1))[:n]
+    for i in order:
+        print(f"{err[i]:7.0f} m  {res['match_type'][i]:<13} {res['address'][i]!r}")
+    missing = res[cover & (res["match_type"] == "none").to_numpy()]
+    for _, row in missing.drop_duplicates("address").head(n).iterrows():
+        print(f"   none    {row['address']!r}: {row['reason']}")
+
+
+def print_speed(data_dir: Path, geocoder: Geocoder, old: Any | None) -> None:
+    df = pd.read_csv(
+        data_dir / "boston311" / "boston311_2015_streetlights_potholes.csv.gz",
+        dtype={"Location": str},
+        usecols=["Location"],
+    )
     everything = df["Location"].fillna("").tolist()
     print(f"\n== speed: batch geocoding of all {len(everything)} Location strings (cold caches)")
     parse_address.cache_clear()
     street_key.cache_clear()
     fresh = Geocoder(geocoder.index, zip_codes=geocoder.zip_codes)
-    t0 = time.perf_counter()
-    fresh.geocode_many(everything)
-    dt = time.perf_counter() - t0
-    print(f"geo311 geocode_many: {len(everything) / dt:10,.0f} addresses/s ({dt:.2f} s)")
-
-    import usaddress
-
-    sample = everything[:3000]
-    t0 = time.perf_counter()
-    for text in sample:
-        with contextlib.suppress(usaddress.RepeatedLabelError):
-            usaddress.tag(text)
-    dt = time.perf_counter() - t0
-    print(
-        f"baseline usaddress.tag only (no matching, no cache): {len(sample) / dt:10,.0f} addresses/s"
-    )
-    t0 = time.perf_counter()
-    repeat = fresh.geocode_many(everything)
-    dt = time.perf_counter() - t0
-    print(f"geo311 geocode_many again (warm result cache): {len(repeat) / dt:10,.0f} addresses/s")
+    dt = timed(fresh.geocode_many, everything)
+    print(f"ours     geocode_many: {len(everything) / dt:10,.0f} addresses/s ({dt:.2f} s)")
+    if old is not None:
+        module = sys.modules["geo311_baseline._address"]
+        module.parse_address.cache_clear()
+        module.street_key.cache_clear()
+        old_fresh = type(old)(old.index, zip_codes=old.zip_codes)
+        dt = timed(old_fresh.geocode_many, everything)
+        print(f"previous geocode_many: {len(everything) / dt:10,.0f} addresses/s ({dt:.2f} s)")
+    dt = timed(fresh.geocode_many, everything)
+    print(f"ours again (warm result cache): {len(everything) / dt:10,.0f} addresses/s")
 
 
 if __name__ == "__main__":

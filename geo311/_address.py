@@ -1,73 +1,56 @@
 """Address parsing and street-name normalisation for the offline geocoder.
 
-A fast regex path handles the City of Boston's common forms
-(``145-151 Ipswich St  Boston  MA  02215``, ``INTERSECTION of A & B  Boston  MA``); anything
-else goes to ``usaddress``. Street names are normalised to an upper-case, spelled-out key
-(``W Newton St`` -> ``WEST NEWTON STREET``, ``Mass Ave`` -> ``MASSACHUSETTS AVENUE``) that is
-compared with the same key of the OSM names.
+A fast regex path handles the forms US 311 exports write (``145-151 Ipswich St  Boston  MA
+02215``, ``245-245A W Canton St``, ``INTERSECTION of A & B``, ``E LOMBARD ST &S BOULDIN ST``,
+``A and B``, ``A / B``, ``A at B``, a trailing ``City, ST 12345-6789`` of any state, with or
+without commas, in any case); anything else goes to ``usaddress``. Street names are normalised
+to an upper-case, spelled-out key (``W Newton St`` -> ``WEST NEWTON STREET``, ``Harvard Brg``
+-> ``HARVARD BRIDGE``, ``Public Alley No. 434`` -> ``PUBLIC ALLEY 434``) that is compared with
+the same key of the OSM names. Whole-name aliases (``Mass Ave``) are data: the ``[aliases]``
+table of ``data/osm/extracts.toml``.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 # Street suffixes (USPS abbreviations and common variants) -> spelled-out form.
 SUFFIXES: dict[str, str] = {
-    "ST": "STREET",
-    "STR": "STREET",
-    "STREET": "STREET",
-    "AVE": "AVENUE",
-    "AV": "AVENUE",
-    "AVEN": "AVENUE",
-    "AVENUE": "AVENUE",
-    "RD": "ROAD",
-    "ROAD": "ROAD",
-    "DR": "DRIVE",
-    "DRV": "DRIVE",
-    "DRIVE": "DRIVE",
-    "PL": "PLACE",
-    "PLACE": "PLACE",
-    "SQ": "SQUARE",
-    "SQUARE": "SQUARE",
-    "TER": "TERRACE",
-    "TERR": "TERRACE",
-    "TERRACE": "TERRACE",
-    "PK": "PARK",
-    "PRK": "PARK",
-    "PARK": "PARK",
-    "PKWY": "PARKWAY",
-    "PKY": "PARKWAY",
-    "PWY": "PARKWAY",
-    "PARKWAY": "PARKWAY",
-    "BLVD": "BOULEVARD",
-    "BOUL": "BOULEVARD",
-    "BOULEVARD": "BOULEVARD",
-    "HWY": "HIGHWAY",
-    "HIGHWAY": "HIGHWAY",
-    "CT": "COURT",
-    "COURT": "COURT",
-    "LN": "LANE",
-    "LANE": "LANE",
-    "WAY": "WAY",
-    "WY": "WAY",
-    "ALY": "ALLEY",
-    "ALLEY": "ALLEY",
-    "CIR": "CIRCLE",
-    "CIRCLE": "CIRCLE",
-    "BR": "BRIDGE",
-    "BRG": "BRIDGE",
-    "BRIDGE": "BRIDGE",
-    "ROW": "ROW",
-    "WHARF": "WHARF",
-    "WHF": "WHARF",
-    "PLZ": "PLAZA",
-    "PLAZA": "PLAZA",
-    "EXT": "EXTENSION",
-    "EXTENSION": "EXTENSION",
-    "TPKE": "TURNPIKE",
-    "TURNPIKE": "TURNPIKE",
+    **{k: "STREET" for k in ("ST", "STR", "STREET")},
+    **{k: "AVENUE" for k in ("AVE", "AV", "AVEN", "AVENUE")},
+    **{k: "ROAD" for k in ("RD", "ROAD")},
+    **{k: "DRIVE" for k in ("DR", "DRV", "DRIVE")},
+    **{k: "PLACE" for k in ("PL", "PLACE")},
+    **{k: "SQUARE" for k in ("SQ", "SQR", "SQUARE")},
+    **{k: "TERRACE" for k in ("TER", "TERR", "TERRACE")},
+    **{k: "PARK" for k in ("PK", "PRK", "PARK")},
+    **{k: "PARKWAY" for k in ("PKWY", "PKY", "PWY", "PARKWAY")},
+    **{k: "BOULEVARD" for k in ("BLVD", "BOUL", "BOULEVARD")},
+    **{k: "HIGHWAY" for k in ("HWY", "HIGHWAY")},
+    **{k: "COURT" for k in ("CT", "CRT", "COURT")},
+    **{k: "LANE" for k in ("LN", "LANE")},
+    **{k: "WAY" for k in ("WAY", "WY")},
+    **{k: "ALLEY" for k in ("ALY", "ALLEY")},
+    **{k: "CIRCLE" for k in ("CIR", "CIRCLE")},
+    **{k: "BRIDGE" for k in ("BR", "BRG", "BRDG", "BRIDGE")},
+    **{k: "HEIGHTS" for k in ("HTS", "HGTS", "HEIGHTS")},
+    **{k: "UNDERPASS" for k in ("UPAS", "UNDERPASS")},
+    **{k: "OVERPASS" for k in ("OPAS", "OVERPASS")},
+    **{k: "EXPRESSWAY" for k in ("EXPY", "EXPWY", "EXPRESSWAY")},
+    **{k: "FREEWAY" for k in ("FWY", "FREEWAY")},
+    **{k: "CAUSEWAY" for k in ("CSWY", "CAUSEWAY")},
+    **{k: "CROSSING" for k in ("XING", "CROSSING")},
+    **{k: "CRESCENT" for k in ("CRES", "CRESCENT")},
+    **{k: "TRAIL" for k in ("TRL", "TRAIL")},
+    **{k: "ROW" for k in ("ROW",)},
+    **{k: "WHARF" for k in ("WHF", "WHARF")},
+    **{k: "PLAZA" for k in ("PLZ", "PLAZA")},
+    **{k: "EXTENSION" for k in ("EXT", "EXTENSION")},
+    **{k: "TURNPIKE" for k in ("TPKE", "TURNPIKE")},
 }
 DIRECTIONS: dict[str, str] = {
     "N": "NORTH",
@@ -79,24 +62,40 @@ DIRECTIONS: dict[str, str] = {
     "EAST": "EAST",
     "WEST": "WEST",
 }
-# Whole-name aliases, applied to the normalised key.
-ALIASES: dict[str, str] = {
-    "MASS AVENUE": "MASSACHUSETTS AVENUE",
-    "MASS AVE": "MASSACHUSETTS AVENUE",
-    "THE FENWAY": "FENWAY",
-    "JAMES J STORROW MEMORIAL DRIVE": "STORROW DRIVE",
-}
-STATES = {"MA", "MASS", "MASSACHUSETTS"}
+# USPS codes of the 50 states and DC -> name (a trailing state of an address is dropped).
+STATES: dict[str, str] = {
+    "AL": "ALABAMA", "AK": "ALASKA", "AZ": "ARIZONA", "AR": "ARKANSAS", "CA": "CALIFORNIA",
+    "CO": "COLORADO", "CT": "CONNECTICUT", "DE": "DELAWARE", "DC": "DISTRICT OF COLUMBIA",
+    "FL": "FLORIDA", "GA": "GEORGIA", "HI": "HAWAII", "ID": "IDAHO", "IL": "ILLINOIS",
+    "IN": "INDIANA", "IA": "IOWA", "KS": "KANSAS", "KY": "KENTUCKY", "LA": "LOUISIANA",
+    "ME": "MAINE", "MD": "MARYLAND", "MA": "MASSACHUSETTS", "MI": "MICHIGAN",
+    "MN": "MINNESOTA", "MS": "MISSISSIPPI", "MO": "MISSOURI", "MT": "MONTANA",
+    "NE": "NEBRASKA", "NV": "NEVADA", "NH": "NEW HAMPSHIRE", "NJ": "NEW JERSEY",
+    "NM": "NEW MEXICO", "NY": "NEW YORK", "NC": "NORTH CAROLINA", "ND": "NORTH DAKOTA",
+    "OH": "OHIO", "OK": "OKLAHOMA", "OR": "OREGON", "PA": "PENNSYLVANIA",
+    "RI": "RHODE ISLAND", "SC": "SOUTH CAROLINA", "SD": "SOUTH DAKOTA", "TN": "TENNESSEE",
+    "TX": "TEXAS", "UT": "UTAH", "VT": "VERMONT", "VA": "VIRGINIA", "WA": "WASHINGTON",
+    "WV": "WEST VIRGINIA", "WI": "WISCONSIN", "WY": "WYOMING",
+}  # fmt: skip
+# Words that only label a way's number ("Public Alley No. 434" is "PUBLIC ALLEY 434").
+_NUMBER_WORDS = {"NO", "NUM", "NUMBER", "NBR"}
+_ALIASES_FILE = Path(__file__).resolve().parent.parent / "data" / "osm" / "extracts.toml"
 
-_PUNCT = re.compile(r"[.,'’`]")
+_APOSTROPHES = re.compile(r"['’`]")
+_PUNCT = re.compile(r"[.,#]")
 _SPACES = re.compile(r"\s+")
-_ZIP_TAIL = re.compile(r"[\s,]+(\d{4,5})(?:-\d{4})?\s*$")
-_STATE_TAIL = re.compile(r"[\s,]+(MA|MASS|MASSACHUSETTS)\s*$", re.IGNORECASE)
-_NUMBER_HEAD = re.compile(r"^\s*#?(\d+)[A-Za-z]?(?:\s*-\s*(\d+)[A-Za-z]?)?[\s,]+(.*)$")
-_INTERSECTION = re.compile(
-    r"^\s*INTERSECTION\s+(?:OF\s+)?(.+?)\s+(?:&|AND|@|/)\s+(.+)$", re.IGNORECASE
+_STATE_NAMES = frozenset({*STATES, *STATES.values()})
+# "... 02215", "... 02215-1234", "... 2215" (a lost leading zero: only after a state).
+_ZIP_END = re.compile(r"[\s,]+(\d{4,5})(?:-\d{4})?\s*$")
+_NUMBER_HEAD = re.compile(
+    r"^\s*#?(\d+)(?:[A-Z](?![A-Z]))?"
+    r"(?:\s*(?:-|–|THRU\b|THROUGH\b|TO\b)\s*(\d+)(?:[A-Z](?![A-Z]))?)?[\s,]+(.*)$",
+    re.IGNORECASE,
 )
-_SIMPLE_INTERSECTION = re.compile(r"^\s*([^&@/]+?)\s+(?:&|@|/|AND)\s+([^&@/]+)$", re.IGNORECASE)
+_NAME_ONLY = re.compile(r"^[A-Z][A-Z .'’-]*$", re.IGNORECASE)
+_INTERSECTION_HEAD = re.compile(r"^\s*INTERSECTION\s+(?:OF\s+)?", re.IGNORECASE)
+# "A & B", "A &B", "A@B", "A / B", "A and B", "A at B".
+_CROSS = re.compile(r"\s*(?:&|@|/)\s*|\s+(?:AND|AT)\s+", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,16 +104,16 @@ class ParsedAddress:
 
     Attributes
     ----------
-    kind : str
+    kind
         ``address`` (house number and street), ``street`` (street only), ``intersection``
         or ``unparsed``.
-    street : str
+    street
         Street name as written (first street of an intersection).
     street2 : str
         Second street of an intersection, else ``""``.
-    number_low, number_high : int or None
+    number_low, number_high
         House number, or both ends of a range (``145-151``); equal for a single number.
-    city, zipcode : str
+    city, zipcode
         City and five-digit ZIP (leading zero restored), ``""`` when absent.
     """
 
@@ -135,16 +134,18 @@ def normalise_zip(text: str) -> str:
     return text.zfill(5)
 
 
-@lru_cache(maxsize=65536)
-def street_key(name: str) -> str:
-    """Return the normalised key of a street name (upper case, suffixes spelled out).
+@lru_cache(maxsize=1)
+def _aliases() -> dict[str, str]:
+    """Whole-name aliases (normalised keys) from the ``[aliases]`` table of the data file."""
+    try:
+        raw = tomllib.loads(_ALIASES_FILE.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    table = raw.get("aliases", {})
+    return {str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {}
 
-    ``St`` is ``SAINT`` as a first word and ``STREET`` elsewhere; ``Mt`` is ``MOUNT``.
-    """
-    text = _SPACES.sub(" ", _PUNCT.sub("", name.upper().replace("-", " "))).strip()
-    words = text.split(" ")
-    if not words or words == [""]:
-        return ""
+
+def _key_words(words: list[str]) -> list[str]:
     out: list[str] = []
     last = len(words) - 1
     for i, word in enumerate(words):
@@ -152,14 +153,31 @@ def street_key(name: str) -> str:
             out.append("SAINT")
         elif word == "MT":
             out.append("MOUNT")
+        elif word in _NUMBER_WORDS and i < last and words[i + 1][:1].isdigit():
+            continue  # "Public Alley No. 434" is Public Alley 434
         elif word in DIRECTIONS and (i == 0 or i == last) and last > 0:
             out.append(DIRECTIONS[word])
         elif word in SUFFIXES and i > 0:
             out.append(SUFFIXES[word])
         else:
             out.append(word)
-    key = " ".join(out)
-    for alias, target in ALIASES.items():
+    return out
+
+
+@lru_cache(maxsize=65536)
+def street_key(name: str) -> str:
+    """Return the normalised key of a street name (upper case, suffixes spelled out).
+
+    ``St`` is ``SAINT`` as a first word and ``STREET`` elsewhere; ``Mt`` is ``MOUNT``;
+    ``No.`` before a number is dropped. Whole-name aliases come from the data file.
+    """
+    text = _APOSTROPHES.sub("", name.upper().replace("-", " "))
+    text = _SPACES.sub(" ", _PUNCT.sub(" ", text)).strip()
+    words = text.split(" ")
+    if not words or words == [""]:
+        return ""
+    key = " ".join(_key_words(words))
+    for alias, target in _aliases().items():
         if key == alias or key.startswith(alias + " "):
             key = target + key[len(alias) :]
     return key
@@ -177,17 +195,48 @@ def split_suffix(key: str) -> tuple[str, str]:
     return key, ""
 
 
+def _state_cut(text: str, *, with_zip: bool) -> int | None:
+    """Where a trailing state (code or name, 1-3 words) starts, or ``None``.
+
+    After a ZIP any state counts; without one it must be set off by a comma or two spaces,
+    or be an upper-case code that is no street type or direction (``Oak Ct`` keeps its Ct).
+    """
+    stripped = text.rstrip(" ,")
+    words = stripped.rsplit(None, 3)
+    for k in (3, 2, 1):
+        if len(words) <= k or " ".join(words[-k:]).upper() not in _STATE_NAMES:
+            continue
+        parts = stripped.rsplit(None, k)
+        cut = len(parts[0])
+        gap = stripped[cut : cut + 2]
+        if with_zip or "," in gap or gap == "  " or parts[0].endswith(","):
+            return cut
+        code = parts[-1]
+        if k == 1 and code.isupper() and code not in SUFFIXES and code not in DIRECTIONS:
+            return cut
+    return None
+
+
+def _strip_state_zip(text: str) -> tuple[str, str, bool]:
+    """Drop a trailing ``ST 12345-6789`` / ``, State`` / ``12345``; return (text, zip, found)."""
+    m = _ZIP_END.search(text, max(0, len(text) - 16))
+    if m:
+        head = text[: m.start()]
+        cut = _state_cut(head, with_zip=True)
+        if cut is not None:
+            return head[:cut], normalise_zip(m.group(1)), True
+        if len(m.group(1)) == 5:
+            return head, normalise_zip(m.group(1)), True
+    cut = _state_cut(text, with_zip=False)
+    if cut is not None:
+        return text[:cut], "", True
+    return text, "", False
+
+
 def _strip_place(text: str) -> tuple[str, str, str]:
     """Split ``Ipswich St  Boston  MA  02215`` into (street, city, zip)."""
-    zipcode = ""
-    m = _ZIP_TAIL.search(text)
-    if m:
-        zipcode = normalise_zip(m.group(1))
-        text = text[: m.start()]
-    m = _STATE_TAIL.search(text)
-    if m:
-        text = text[: m.start()]
-    text = text.strip().rstrip(",")
+    text, zipcode, found = _strip_state_zip(text)
+    text = text.strip().rstrip(",").strip()
     if "," in text:
         street, _, city = text.partition(",")
         return street.strip(), city.strip(), zipcode
@@ -203,31 +252,48 @@ def _strip_place(text: str) -> tuple[str, str, str]:
     if cut >= 0:
         if cut + 1 < len(words) and words[cut + 1].upper() in DIRECTIONS and cut + 2 < len(words):
             cut += 1
+        # "Public Alley No 1001": the way's number belongs to the street.
+        if cut + 1 < len(words) and words[cut + 1].upper().rstrip(".") in _NUMBER_WORDS:
+            cut += 1
+        if cut + 1 < len(words) and words[cut + 1].lstrip("#").isdigit():
+            cut += 1
         return " ".join(words[: cut + 1]), " ".join(words[cut + 1 :]), zipcode
-    if zipcode or m:
+    if found:
         # "Fenway Boston MA": without a suffix the city cannot be told apart reliably.
         return "", "", zipcode
     return text, "", zipcode
 
 
-def _fast_parse(text: str) -> ParsedAddress | None:
-    m = _INTERSECTION.match(text)
-    if m:
-        first = m.group(1).strip()
-        second, city, zipcode = _strip_place(m.group(2))
-        if first and second:
-            return ParsedAddress("intersection", first, second, city=city, zipcode=zipcode)
+def _parse_intersection(text: str) -> ParsedAddress | None:
+    head = _INTERSECTION_HEAD.match(text)
+    body = text[head.end() :] if head else text
+    parts = _CROSS.split(body, maxsplit=1)
+    if len(parts) != 2:
         return None
+    first = parts[0].strip()
+    second, city, zipcode = _strip_place(parts[1])
+    if first and second:
+        return ParsedAddress("intersection", first, second, city=city, zipcode=zipcode)
+    return None
+
+
+def _fast_parse(text: str) -> ParsedAddress | None:
+    if _INTERSECTION_HEAD.match(text):
+        return _parse_intersection(text)
     m = _NUMBER_HEAD.match(text)
     if m:
         street, city, zipcode = _strip_place(m.group(3))
         if not street:
             return None
-        low = int(m.group(1))
-        high = int(m.group(2)) if m.group(2) else low
-        if high < low:
-            high = low
-        return ParsedAddress("address", street, "", low, high, city, zipcode)
+        a = int(m.group(1))
+        b = int(m.group(2)) if m.group(2) else a
+        return ParsedAddress("address", street, "", min(a, b), max(a, b), city, zipcode)
+    if _CROSS.search(text):
+        return _parse_intersection(text)
+    street, city, zipcode = _strip_place(text)
+    typed = any(w.upper().rstrip(".") in SUFFIXES for w in street.split()[1:])
+    if street and (typed or street != text) and not street[:1].isdigit():
+        return ParsedAddress("street", street, city=city, zipcode=zipcode)
     return None
 
 
@@ -251,7 +317,7 @@ def _usaddress_parse(text: str) -> ParsedAddress:
         ]
         return " ".join(p for p in parts if p).strip()
 
-    first = re.sub(r"^\s*INTERSECTION\s+(OF\s+)?", "", street_of(""), flags=re.IGNORECASE)
+    first = _INTERSECTION_HEAD.sub("", street_of(""))
     if kind == "Intersection":
         second = street_of("Second")
         if first and second:
@@ -262,8 +328,8 @@ def _usaddress_parse(text: str) -> ParsedAddress:
     number = tags.get("AddressNumber", "")
     nums = [int(n) for n in re.findall(r"\d+", number)]
     if nums:
-        low, high = nums[0], nums[-1] if len(nums) > 1 else nums[0]
-        return ParsedAddress("address", first, "", low, max(low, high), city, zipcode)
+        low, high = min(nums[0], nums[-1]), max(nums[0], nums[-1])
+        return ParsedAddress("address", first, "", low, high, city, zipcode)
     return ParsedAddress("street", first, city=city, zipcode=zipcode)
 
 
@@ -273,25 +339,22 @@ def parse_address(text: str) -> ParsedAddress:
 
     Parameters
     ----------
-    text : str
+    text
         Free-text address.
 
     Returns
     -------
     ParsedAddress
-        The parts; ``kind == "unparsed"`` when neither parser found a street.
+        The parts; ``kind == "unparsed"`` when neither parser found a street. House number
+        0 ("somewhere on this street") is kept as ``number_low == 0``.
     """
     if not text or not text.strip():
         return ParsedAddress("unparsed")
-    text = text.strip()
+    text = _SPACES.sub(" ", text.strip()) if "\t" in text or "\n" in text else text.strip()
     fast = _fast_parse(text)
     if fast is not None:
         return fast
-    m = _SIMPLE_INTERSECTION.match(text)
-    if m:
-        second, city, zipcode = _strip_place(m.group(2))
-        if second:
-            return ParsedAddress(
-                "intersection", m.group(1).strip(), second, city=city, zipcode=zipcode
-            )
-    return _usaddress_parse(text)
+    parsed = _usaddress_parse(text)
+    if parsed.kind == "unparsed" and _NAME_ONLY.match(text):
+        return ParsedAddress("street", text)  # "Fenway": a name written alone
+    return parsed

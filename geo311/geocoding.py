@@ -1,21 +1,27 @@
-"""Offline geocoding from the embedded OpenStreetMap extracts.
+"""Offline geocoding from a city's OpenStreetMap extracts.
 
-Forward geocoding turns Boston 311 address text into a point with a match type
+Forward geocoding turns 311 address text into a point with a match type
 (``address_point``, ``interpolated``, ``intersection``, ``street`` or ``none``), a score in
 0..1 and the matched, normalised address; a ``none`` answer carries the reason and no point.
-Reverse geocoding returns the nearest street segment and the nearest address point.
+A ``street`` answer is street-level (the street's middle): house number 0 ("somewhere on
+this street"), a street written alone, or a number that cannot be placed; its reason says
+which. Reverse geocoding returns the nearest street segment and the nearest address point.
 
-Sources: building centroids and points tagged ``addr:housenumber``/``addr:street`` and the
-street names on the drivable street graph (``osmnx.graph_from_xml``). Metric work is done
-in EPSG:26986; answers are EPSG:4326.
+Sources: every named ``highway`` way of the city's streets extract (drivable or not: service
+roads, alleys and footways are indexed by name even when the routing graph is drive-only)
+and, when the city has them, features tagged ``addr:housenumber``/``addr:street``. Which
+files make a city's geocoder, and the ZIP codes they cover, is data:
+``data/osm/extracts.toml``. Metric work is done in the extract's UTM zone; answers are
+EPSG:4326.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import tomllib
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,37 +30,29 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
-from geo311._address import ParsedAddress, parse_address, split_suffix, street_key
+from geo311._address import ParsedAddress, parse_address
+from geo311._geo_house import place_number
+from geo311._geo_names import StreetMatcher
 from geo311._geocode_index import (
-    METRIC_CRS,
     GeocoderIndex,
     Street,
     default_cache_dir,
     load_index,
+    with_known_points,
 )
-from geo311.errors import InputError
+from geo311.errors import ConfigurationError, InputError
 
 if TYPE_CHECKING:
     from geo311.settings import Settings
     from geo311.store import Store
 
 MATCH_TYPES = ("address_point", "interpolated", "intersection", "street", "none")
-
-# USPS ZIP codes whose area overlaps the embedded Back Bay extract's box
-# (lat 42.3344..42.3678, lon -71.1067..-71.0626): Beacon Hill, Back Bay, Bay Village,
-# Chinatown edge, South End, Fenway/Kenmore, Mission Hill edge, Prudential; Kendall/MIT.
-EMBEDDED_EXTRACT_ZIP_CODES = frozenset(
-    {"02108", "02111", "02114", "02115", "02116", "02118", "02120", "02199", "02215"}
-    | {"02139", "02141", "02142"}
-)
+EXTRACTS_FILE = "extracts.toml"
 
 _SCORES = {"address_point": 1.0, "interpolated": 0.85, "intersection": 0.9}
-# Straight-line interpolation between known numbers farther apart than this is refused.
-_MAX_NUMBER_GAP = 120
-_MAX_EXTRAPOLATION_M = 400.0
 _INTERSECTION_CLUSTER_M = 90.0
+_REPORTED_NOTE = "the point of an earlier located report at this address (not in OSM)"
 _NEAR_MISS_M = 35.0
-_NAME_CUTOFF = 86.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +61,20 @@ class GeocodeResult:
 
     Attributes
     ----------
-    query : str
+    query
         The address as given.
-    lat, lon : float or None
+    lat, lon
         The point (EPSG:4326); ``None`` for ``match_type == "none"``.
-    match_type : str
+    match_type
         ``address_point``, ``interpolated``, ``intersection``, ``street`` or ``none``.
-    score : float
+    score
         Confidence in 0..1 (0 for ``none``).
-    matched_address : str
+    matched_address
         The normalised address that was matched (OSM spelling), ``""`` for ``none``.
-    reason : str
-        Why there is no match (``none``), or a note on a weak match; else ``""``.
+    reason
+        Why there is no match (``none``), or a note on a weak match (a ``street`` answer
+        says why it is street-level: house number 0, or a number it could not place);
+        else ``""``.
     """
 
     query: str
@@ -97,15 +97,15 @@ class ReverseResult:
 
     Attributes
     ----------
-    street : str
+    street
         Name of the nearest street segment (``""`` if the segment has no name).
-    street_distance_m : float
+    street_distance_m
         Distance to that segment in metres.
-    address : str
+    address
         Nearest address point (``"145 Ipswich Street"``), ``""`` when there is none.
-    address_distance_m : float or None
+    address_distance_m
         Distance to it in metres.
-    address_lat, address_lon : float or None
+    address_lat, address_lon
         The address point (EPSG:4326).
     """
 
@@ -121,30 +121,94 @@ def _none(query: str, reason: str) -> GeocodeResult:
     return GeocodeResult(query, None, None, "none", 0.0, "", reason)
 
 
+@dataclass(frozen=True, slots=True)
+class Extract:
+    """One city's geocoder extract, as listed in ``data/osm/extracts.toml``.
+
+    Attributes
+    ----------
+    name
+        The table's name (``boston_backbay``).
+    streets
+        The streets extract (every named ``highway`` way is indexed).
+    addresses
+        The address points extract, ``None`` for a city without address points.
+    zip_codes
+        ZIP codes whose area overlaps the extract (empty: any ZIP is accepted).
+    """
+
+    name: str
+    streets: Path
+    addresses: Path | None
+    zip_codes: frozenset[str]
+
+
+def load_extract(data_dir: Path | str, name: str | None = None) -> Extract:
+    """Read one extract's entry of ``<data_dir>/osm/extracts.toml``.
+
+    Parameters
+    ----------
+    data_dir
+        The data folder (``Settings.data_dir``).
+    name
+        The extract's table name; default the file's ``default`` entry.
+
+    Returns
+    -------
+    Extract
+        File paths (inside ``<data_dir>/osm``) and ZIP codes.
+
+    Raises
+    ------
+    ConfigurationError
+        If the file or the entry is missing or malformed; the message names the fix.
+    """
+    where = Path(data_dir) / "osm" / EXTRACTS_FILE
+    try:
+        raw = tomllib.loads(where.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(
+            f"{where} does not exist; list the city's OSM extracts there", field="data_dir"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{where} is not valid TOML: {exc}", field="data_dir") from None
+    key = name if name is not None else str(raw.get("default", ""))
+    entry = raw.get(key)
+    if not isinstance(entry, dict) or "streets" not in entry:
+        known = sorted(k for k, v in raw.items() if isinstance(v, dict) and "streets" in v)
+        raise ConfigurationError(
+            f"extract {key!r} is not in {where} (with a 'streets' file); choose one of {known}",
+            field="extract",
+        )
+    folder = where.parent
+    return Extract(
+        name=key,
+        streets=folder / str(entry["streets"]),
+        addresses=folder / str(entry["addresses"]) if entry.get("addresses") else None,
+        zip_codes=frozenset(str(z).zfill(5) for z in entry.get("zip_codes", [])),
+    )
+
+
 class Geocoder:
-    """Offline geocoder over an OSM street graph and OSM address points.
+    """Offline geocoder over a city's OSM streets (all named ways) and address points.
 
     Build it with :meth:`from_data_dir` or :meth:`from_files`.
 
     Parameters
     ----------
-    index : GeocoderIndex
+    index
         The prepared index (see :func:`geo311._geocode_index.load_index`).
-    zip_codes : collection of str, optional, keyword-only
+    zip_codes
         ZIP codes the extract covers. An address whose ZIP is not among them is answered
-        ``none``. Default: the postcodes of the address points only.
+        ``none``; empty accepts any ZIP. Default: the postcodes of the address points only.
     """
 
     def __init__(self, index: GeocoderIndex, *, zip_codes: Collection[str] | None = None) -> None:
         self.index = index
         self.zip_codes = frozenset(zip_codes) if zip_codes is not None else index.zip_codes
-        self._to_metric = Transformer.from_crs("EPSG:4326", METRIC_CRS, always_xy=True)
-        self._to_wgs = Transformer.from_crs(METRIC_CRS, "EPSG:4326", always_xy=True)
-        self._keys = list(index.streets)
-        self._by_base: dict[str, list[str]] = {}
-        for key in self._keys:
-            self._by_base.setdefault(split_suffix(key)[0], []).append(key)
-        self._street_cache: dict[str, tuple[Street, float] | None] = {}
+        self._to_metric = Transformer.from_crs("EPSG:4326", index.crs, always_xy=True)
+        self._to_wgs = Transformer.from_crs(index.crs, "EPSG:4326", always_xy=True)
+        self._matcher = StreetMatcher(index.streets)
         self._result_cache: dict[str, GeocodeResult] = {}
         self._edge_tree: Any = None
         self._addr_tree: Any = None
@@ -154,26 +218,28 @@ class Geocoder:
     def from_files(
         cls,
         drive_osm: Path | str,
-        addresses_osm: Path | str,
+        addresses_osm: Path | str | None = None,
         *,
         cache_dir: Path | str | None = None,
         use_cache: bool = True,
         zip_codes: Collection[str] | None = None,
     ) -> Geocoder:
-        """Build a geocoder from two OSM XML extracts.
+        """Build a geocoder from a city's OSM extracts.
 
         Parameters
         ----------
-        drive_osm : Path or str
-            Drivable street network (``.osm`` / ``.osm.bz2``).
-        addresses_osm : Path or str
-            Features with ``addr:housenumber`` (buildings and points).
-        cache_dir : Path or str, optional
+        drive_osm
+            The city's streets (``.osm`` / ``.osm.bz2`` / ``.osm.pbf``): a drivable extract
+            or all ``highway`` ways; every named way is indexed.
+        addresses_osm
+            Features with ``addr:housenumber`` (buildings and points); ``None`` for a city
+            without address points (intersections and street-level matches still work).
+        cache_dir
             Where to cache the built index (default ``$GEO311_CACHE_DIR`` or
             ``~/.cache/geo311``); the cache is keyed by the files' size and mtime.
-        use_cache : bool
+        use_cache
             False builds from scratch and writes no cache.
-        zip_codes : collection of str, optional
+        zip_codes
             ZIP codes the extract covers (default: the address points' postcodes).
 
         Returns
@@ -186,7 +252,8 @@ class Geocoder:
             if use_cache
             else None
         )
-        index = load_index(Path(drive_osm), Path(addresses_osm), cache_dir=folder)
+        addresses = Path(addresses_osm) if addresses_osm is not None else None
+        index = load_index(Path(drive_osm), addresses, cache_dir=folder)
         return cls(index, zip_codes=zip_codes)
 
     @classmethod
@@ -194,46 +261,98 @@ class Geocoder:
         cls,
         data_dir: Path | str,
         *,
+        extract: str | None = None,
         cache_dir: Path | str | None = None,
         use_cache: bool = True,
     ) -> Geocoder:
-        """Build the geocoder of the embedded data folder (``data/osm/boston_backbay_*``).
+        """Build the geocoder of a data folder's extract (``<data_dir>/osm/extracts.toml``).
 
         Parameters
         ----------
-        data_dir : Path or str
+        data_dir
             The data folder (``Settings.data_dir``).
-        cache_dir : Path or str, optional
+        extract
+            The extract's name in ``extracts.toml``; default its ``default`` entry (the
+            default city's).
+        cache_dir
             Index cache folder (see :meth:`from_files`).
-        use_cache : bool
+        use_cache
             False builds from scratch and writes no cache.
 
         Returns
         -------
         Geocoder
-            The geocoder; ZIP codes default to those overlapping the embedded extract.
+            The geocoder; ZIP codes are the extract's list plus the address points' own.
         """
-        osm = Path(data_dir) / "osm"
+        entry = load_extract(data_dir, extract)
         geocoder = cls.from_files(
-            osm / "boston_backbay_drive.osm.bz2",
-            osm / "boston_backbay_addresses.osm.bz2",
-            cache_dir=cache_dir,
-            use_cache=use_cache,
+            entry.streets, entry.addresses, cache_dir=cache_dir, use_cache=use_cache
         )
-        geocoder.zip_codes = geocoder.index.zip_codes | EMBEDDED_EXTRACT_ZIP_CODES
+        if entry.zip_codes:
+            geocoder.zip_codes = geocoder.index.zip_codes | entry.zip_codes
         return geocoder
+
+    def with_known_addresses(
+        self, addresses: Sequence[Any], lats: Sequence[float], lons: Sequence[float]
+    ) -> Geocoder:
+        """Return a geocoder that also knows the house numbers of located reports.
+
+        The city's own reports that came with coordinates (from the city's source, not
+        from this geocoder) say where their house numbers are: single numbers on a street
+        of the index (exact name, a ZIP the extract covers) become address points where OSM
+        has none, and interpolation uses them. OSM address points keep precedence.
+
+        Parameters
+        ----------
+        addresses
+            The reports' address text.
+        lats, lons
+            Their coordinates in degrees (EPSG:4326), in the same order; placeholders such
+            as the city's "no location" point must be left out by the caller.
+
+        Returns
+        -------
+        Geocoder
+            A new geocoder (this one is unchanged).
+        """
+        if not len(addresses) == len(lats) == len(lons):
+            raise InputError(
+                f"addresses, lats and lons have {len(addresses)}, {len(lats)} and "
+                f"{len(lons)} items; pass one coordinate pair per address",
+                field="lats",
+            )
+        xs, ys = self._to_metric.transform(np.asarray(lons, float), np.asarray(lats, float))
+        points: list[tuple[str, int, float, float]] = []
+        for text, x, y in zip(addresses, np.atleast_1d(xs), np.atleast_1d(ys), strict=True):
+            parsed = parse_address(text) if isinstance(text, str) else None
+            if parsed is None or parsed.kind != "address" or not np.isfinite(x + y):
+                continue
+            if not parsed.number_low or parsed.number_low != parsed.number_high:
+                continue
+            if parsed.zipcode and self.zip_codes and parsed.zipcode not in self.zip_codes:
+                continue
+            found = self._street(parsed.street)
+            if found is not None and found[1] == 1.0:
+                points.append((found[0].key, parsed.number_low, float(x), float(y)))
+        return Geocoder(with_known_points(self.index, points), zip_codes=self.zip_codes)
 
     # -- helpers --------------------------------------------------------------------
     def _wgs(self, x: float, y: float) -> tuple[float, float]:
         lon, lat = self._to_wgs.transform(x, y)
         return round(float(lat), 7), round(float(lon), 7)
 
+    def _answer(
+        self, query: str, xy: tuple[float, float], match_type: str, score: float, **kw: str
+    ) -> GeocodeResult:
+        lat, lon = self._wgs(*xy)
+        return GeocodeResult(query, lat, lon, match_type, round(score, 3), **kw)
+
     def match_street(self, name: str) -> tuple[str, float] | None:
         """Return the OSM name of the street a written name means, and the name score.
 
         Parameters
         ----------
-        name : str
+        name
             Street name as written (``W Newton St``, ``Mass Ave``).
 
         Returns
@@ -245,39 +364,7 @@ class Geocoder:
         return (found[0].name, found[1]) if found else None
 
     def _street(self, name: str) -> tuple[Street, float] | None:
-        if name in self._street_cache:
-            return self._street_cache[name]
-        key = street_key(name)
-        found = self._lookup_key(key) if key else None
-        self._street_cache[name] = found
-        return found
-
-    def _lookup_key(self, key: str) -> tuple[Street, float] | None:
-        from rapidfuzz import fuzz, process
-
-        streets = self.index.streets
-        if key in streets:
-            return streets[key], 1.0
-        base, suffix = split_suffix(key)
-        if not suffix:
-            # "Fenway", "Charlesgate": a name written without its type.
-            cands = self._by_base.get(base, [])
-            if len(cands) == 1:
-                return streets[cands[0]], 0.95
-        best = process.extractOne(key, self._keys, scorer=fuzz.ratio, score_cutoff=_NAME_CUTOFF)
-        if best is None:
-            return None
-        cand_key = best[0]
-        cbase, csuffix = split_suffix(cand_key)
-        if suffix and csuffix and suffix != csuffix:
-            return None  # "Beaver Place" is not "Beaver Street"
-        if fuzz.ratio(base, cbase) < _NAME_CUTOFF:
-            return None
-        dirs = ("NORTH", "SOUTH", "EAST", "WEST")
-        first, cfirst = base.split(" ")[0], cbase.split(" ")[0]
-        if (first in dirs or cfirst in dirs) and first != cfirst:
-            return None  # "West Newton Street" is not "Newton Street"
-        return streets[cand_key], round(float(best[1]) / 100.0, 3)
+        return self._matcher.match(name)
 
     # -- forward --------------------------------------------------------------------
     def geocode(self, address: str) -> GeocodeResult:
@@ -285,9 +372,10 @@ class Geocoder:
 
         Parameters
         ----------
-        address : str
+        address
             ``145-151 Ipswich St  Boston  MA  02215``, ``INTERSECTION of Commonwealth Ave &
-            Fairfield St  Boston  MA``, ``Newbury Street`` ...
+            Fairfield St  Boston  MA``, ``16TH ST &VALENCIA ST, San Francisco, CA 94103``,
+            ``0 Boylston St``, ``Newbury Street`` ...
 
         Returns
         -------
@@ -322,17 +410,20 @@ class Geocoder:
         if found is None:
             return _none(query, f"street {parsed.street!r} is not in the embedded OSM extract")
         street, name_score = found
-        if parsed.kind == "street" or not parsed.number_low:
+        if parsed.kind == "street" or parsed.number_low is None:
             return self._street_result(query, street, name_score, parsed)
+        if parsed.number_low == 0 and not parsed.number_high:
+            note = f"house number 0: somewhere on {street.name}; street-level answer"
+            return self._street_result(query, street, name_score, parsed, note=note)
         return self._house(query, parsed, street, name_score)
 
     def _street_result(
         self, query: str, street: Street, name_score: float, parsed: ParsedAddress, note: str = ""
     ) -> GeocodeResult:
-        lat, lon = self._wgs(*street.middle)
         score = (0.2 if street.leaves_extract else 0.35) * name_score
-        return GeocodeResult(
-            query, lat, lon, "street", round(score, 3), self._label(street.name, parsed), note
+        label = self._label(street.name, parsed)
+        return self._answer(
+            query, street.middle, "street", score, matched_address=label, reason=note
         )
 
     @staticmethod
@@ -347,110 +438,31 @@ class Geocoder:
     ) -> GeocodeResult:
         low = int(parsed.number_low or 0)
         high = int(parsed.number_high or low)
+        number = str(low) if low == high else f"{low}-{high}"
+        label = self._label(street.name, parsed, number)
         # An address point for one of the range's numbers (same side first).
         wanted = [n for n in range(low, high + 1, 2)] + [n for n in range(low + 1, high + 1, 2)]
         for n in wanted[:200]:
             hit = street.exact.get(n)
             if hit is not None:
-                lat, lon = self._wgs(hit[0], hit[1])
-                number = str(low) if low == high else f"{low}-{high}"
-                return GeocodeResult(
-                    query,
-                    lat,
-                    lon,
-                    "address_point",
-                    round(_SCORES["address_point"] * name_score, 3),
-                    self._label(street.name, parsed, number),
+                score = _SCORES["address_point"] * name_score
+                note = _REPORTED_NOTE if n in street.reported else ""
+                return self._answer(
+                    query, hit[:2], "address_point", score, matched_address=label, reason=note
                 )
         target = low if low == high else low + 2 * ((high - low) // 4)
-        number = str(low) if low == high else f"{low}-{high}"
-        point = self._interpolate(street, target)
+        point = place_number(street, target) if target > 0 else None
         if point is not None:
-            x, y, quality = point
-            lat, lon = self._wgs(x, y)
-            return GeocodeResult(
-                query,
-                lat,
-                lon,
-                "interpolated",
-                round(_SCORES["interpolated"] * quality * name_score, 3),
-                self._label(street.name, parsed, number),
-            )
+            score = _SCORES["interpolated"] * point[2] * name_score
+            return self._answer(query, point[:2], "interpolated", score, matched_address=label)
         if street.leaves_extract:
             return _none(
                 query,
                 f"house number {number} cannot be placed on {street.name}: no nearby numbered "
                 "address in the embedded OSM extract and the street continues outside it",
             )
-        return self._street_result(
-            query,
-            street,
-            name_score,
-            parsed,
-            note=f"house number {number} not placed: no nearby numbered address on {street.name}",
-        )
-
-    def _interpolate(self, street: Street, n: int) -> tuple[float, float, float] | None:
-        nums_by_parity = street.numbers.nums
-        parity = n % 2
-        for par, quality in ((parity, 1.0), (1 - parity, 0.9)):
-            nums = nums_by_parity.get(par)
-            if nums is None or len(nums) == 0:
-                continue
-            xy = street.numbers.xy[par]
-            i = int(np.searchsorted(nums, n))
-            if 0 < i < len(nums):
-                n0, n1 = int(nums[i - 1]), int(nums[i])
-                if n1 - n0 <= _MAX_NUMBER_GAP:
-                    t = (n - n0) / (n1 - n0) if n1 != n0 else 0.0
-                    p = xy[i - 1] + t * (xy[i] - xy[i - 1])
-                    return float(p[0]), float(p[1]), quality
-            # Beyond the known numbers (or a too-wide gap): extrapolate from the nearest end.
-            result = self._extrapolate(street, nums, xy, n, i)
-            if result is not None:
-                return result[0], result[1], quality * result[2]
-        return None
-
-    def _extrapolate(
-        self, street: Street, nums: np.ndarray, xy: np.ndarray, n: int, i: int
-    ) -> tuple[float, float, float] | None:
-        if i >= len(nums):
-            idx = [len(nums) - 1 - k for k in range(len(nums))]
-        elif i == 0:
-            idx = list(range(len(nums)))
-        else:  # inside a too-wide gap: use the closer neighbour
-            idx = (
-                list(range(i, len(nums)))
-                if nums[i] - n < n - nums[i - 1]
-                else list(range(i - 1, -1, -1))
-            )
-        end = idx[0]
-        n_end = int(nums[end])
-        gap = abs(n - n_end)
-        if gap <= 4:
-            return float(xy[end][0]), float(xy[end][1]), 0.9
-        # Rate (metres per number) and direction from a second known point at least 40 m away.
-        other = next(
-            (k for k in idx[1:] if nums[k] != n_end and np.hypot(*(xy[k] - xy[end])) >= 40.0), None
-        )
-        if other is None or street.geom is None:
-            return None
-        rate = float(np.hypot(*(xy[end] - xy[other]))) / abs(n_end - int(nums[other]))
-        dist = rate * gap
-        if dist > _MAX_EXTRAPOLATION_M:
-            return None
-        # Walk along the street line (it may curve) from the last known number onwards.
-        part, s_end, off_end = _locate(street.geom, float(xy[end][0]), float(xy[end][1]))
-        part2, s_other, off_other = _locate(street.geom, float(xy[other][0]), float(xy[other][1]))
-        if part is not part2 or max(off_end, off_other) > 60.0 or s_end == s_other:
-            return None
-        forward = (n - n_end) * (n_end - int(nums[other])) > 0
-        step = 1.0 if (s_end > s_other) == forward else -1.0
-        target = s_end + step * dist
-        if not -20.0 <= target <= part.length + 20.0:
-            return None  # the street does not go on that far inside the extract
-        p = part.interpolate(min(max(target, 0.0), part.length))
-        return float(p.x), float(p.y), max(0.5, 0.9 - dist / 1000.0)
+        note = f"house number {number} not placed: no nearby numbered address on {street.name}"
+        return self._street_result(query, street, name_score, parsed, note=note)
 
     def _intersection(self, query: str, parsed: ParsedAddress) -> GeocodeResult:
         first = self._street(parsed.street)
@@ -474,25 +486,42 @@ class Geocoder:
             x, y = pts[best].mean(axis=0)
             score = _SCORES["intersection"] * (1.0 if len(clusters) == 1 else 0.7) * name_score
             note = "" if len(clusters) == 1 else f"the streets meet at {len(clusters)} places"
-            lat, lon = self._wgs(float(x), float(y))
-            return GeocodeResult(query, lat, lon, "intersection", round(score, 3), label, note)
+            return self._answer(
+                query,
+                (float(x), float(y)),
+                "intersection",
+                score,
+                matched_address=label,
+                reason=note,
+            )
+        return self._crossing(query, a, b, name_score, label)
+
+    def _crossing(
+        self, query: str, a: Street, b: Street, name_score: float, label: str
+    ) -> GeocodeResult:
+        """Streets that share no node: where their lines cross, or nearly touch."""
         if a.geom is None or b.geom is None:
             return _none(query, f"{label}: one of the streets has no geometry in the extract")
         crossing = a.geom.intersection(b.geom)
         if not crossing.is_empty:
             c = crossing.centroid
-            lat, lon = self._wgs(float(c.x), float(c.y))
-            score = 0.8 * name_score
-            return GeocodeResult(query, lat, lon, "intersection", round(score, 3), label)
+            return self._answer(
+                query,
+                (float(c.x), float(c.y)),
+                "intersection",
+                0.8 * name_score,
+                matched_address=label,
+            )
         from shapely.ops import nearest_points
 
         pa, pb = nearest_points(a.geom, b.geom)
         gap = float(pa.distance(pb))
         if gap <= _NEAR_MISS_M:
-            lat, lon = self._wgs((pa.x + pb.x) / 2, (pa.y + pb.y) / 2)
-            score = 0.7 * name_score
             note = f"the streets come within {gap:.0f} m but share no node"
-            return GeocodeResult(query, lat, lon, "intersection", round(score, 3), label, note)
+            xy = ((pa.x + pb.x) / 2, (pa.y + pb.y) / 2)
+            return self._answer(
+                query, xy, "intersection", 0.7 * name_score, matched_address=label, reason=note
+            )
         return _none(query, f"{label} do not meet in the embedded OSM extract ({gap:.0f} m apart)")
 
     def geocode_many(self, addresses: Iterable[Any]) -> pd.DataFrame:
@@ -500,7 +529,7 @@ class Geocoder:
 
         Parameters
         ----------
-        addresses : iterable of str
+        addresses
             Address strings (``None``/NaN give ``none`` with reason ``empty address``).
 
         Returns
@@ -535,13 +564,13 @@ class Geocoder:
 
         Parameters
         ----------
-        lat, lon : float
+        lat, lon
             The point in degrees (EPSG:4326).
 
         Returns
         -------
         ReverseResult
-            Street name and distance, nearest address and distance (metres, EPSG:26986).
+            Street name and distance, nearest address and distance (metres).
         """
         if not (-90.0 <= lat <= 90.0) or not (-180.0 <= lon <= 180.0):
             raise InputError(
@@ -560,32 +589,15 @@ class Geocoder:
         point = shapely.Point(x, y)
         hits, dists = self._edge_tree.query_nearest(point, return_distance=True, all_matches=True)
         named = [int(h) for h in hits if self.index.edge_names[int(h)]] or [int(h) for h in hits]
-        edge = named[0]
-        street = self.index.edge_names[edge]
-        street_d = float(dists[0])
+        street = self.index.edge_names[named[0]]
+        street_d = round(float(dists[0]), 2)
         if self._addr_tree is None:
-            return ReverseResult(street, round(street_d, 2), "", None, None, None)
+            return ReverseResult(street, street_d, "", None, None, None)
         d, i = self._addr_tree.query([x, y])
         ax, ay = self.index.addr_xy[int(i)]
         alat, alon = self._wgs(float(ax), float(ay))
-        return ReverseResult(
-            street,
-            round(street_d, 2),
-            self.index.addr_labels[int(i)],
-            round(float(d), 2),
-            alat,
-            alon,
-        )
-
-
-def _locate(geom: Any, x: float, y: float) -> tuple[Any, float, float]:
-    """Return the part of a (multi)line nearest to (x, y), the position along it, the offset."""
-    import shapely
-
-    p = shapely.Point(x, y)
-    parts = list(geom.geoms) if hasattr(geom, "geoms") else [geom]
-    best = min(parts, key=lambda g: g.distance(p))
-    return best, float(best.project(p)), float(best.distance(p))
+        label = self.index.addr_labels[int(i)]
+        return ReverseResult(street, street_d, label, round(float(d), 2), alat, alon)
 
 
 def _cluster(points: np.ndarray, radius: float) -> list[list[int]]:
@@ -615,6 +627,7 @@ def geocode_pending_requests(
     settings: Settings,
     geocoder: Geocoder | None = None,
     min_score: float = 0.0,
+    known_addresses: bool = False,
 ) -> str:
     """Geocode the stored requests flagged ``needs_geocoding`` and write the answers.
 
@@ -624,14 +637,17 @@ def geocode_pending_requests(
 
     Parameters
     ----------
-    store : Store
+    store
         The store.
-    settings : Settings
+    settings
         Application settings (its ``data_dir`` holds the OSM extracts).
-    geocoder : Geocoder, optional
+    geocoder
         A ready geocoder (default: built from ``settings.data_dir``).
-    min_score : float
+    min_score
         Answers scoring below this are not used.
+    known_addresses
+        Also place house numbers from the stored requests that came with coordinates from
+        their source (see :meth:`Geocoder.with_known_addresses`).
 
     Returns
     -------
@@ -643,40 +659,52 @@ def geocode_pending_requests(
         return "geocoding: no requests need geocoding"
     if geocoder is None:
         geocoder = Geocoder.from_data_dir(settings.data_dir)
+    if known_addresses:
+        geocoder = _with_located_requests(geocoder, store)
     frame = geocoder.geocode_many([_request_address(r.address, r.zipcode) for r in pending])
     rows: list[dict[str, Any]] = []
-    types: list[str] = []
     reasons: Counter[str] = Counter()
-    for req, lat, lon, mtype, score, reason in zip(
-        pending,
-        frame["lat"],
-        frame["lon"],
-        frame["match_type"],
-        frame["score"],
-        frame["reason"],
-        strict=True,
-    ):
-        ok = mtype != "none" and float(score) >= min_score
-        if not ok and mtype != "none":
-            reason = f"score {score:.2f} below {min_score:.2f}"
-        if not ok:
-            reasons[_reason_kind(str(reason))] += 1
-        types.append(mtype if ok else "none")
-        rows.append(
-            {
-                "service_request_id": req.service_request_id,
-                "lat": float(lat) if ok else None,
-                "lon": float(lon) if ok else None,
-                "geocode_match_type": mtype if ok else "none",
-                "geocode_score": float(score) if ok else 0.0,
-                "needs_geocoding": not ok,
-            }
-        )
+    for req, answer in zip(pending, frame.itertuples(index=False), strict=True):
+        row = _geocode_row(req.service_request_id, answer, min_score)
+        if row["needs_geocoding"]:
+            reason = str(answer.reason)
+            if answer.match_type != "none":
+                reason = f"score {answer.score:.2f} below {min_score:.2f}"
+            reasons[_reason_kind(reason)] += 1
+        rows.append(row)
     store.set_geocodes(rows)
+    types = [str(r["geocode_match_type"]) for r in rows]
     line = "geocoding: " + summarise(types).replace(" geocoded:", " requests:")
     if reasons:
         line += " (none: " + ", ".join(f"{n} {k}" for k, n in reasons.most_common(3)) + ")"
     return line
+
+
+def _with_located_requests(geocoder: Geocoder, store: Store) -> Geocoder:
+    """Return the geocoder plus the house numbers of the requests located by their source."""
+    located = [
+        r
+        for r in store.query_requests(needs_geocoding=False)
+        if r.lat is not None and r.long is not None and not r.geocode_match_type and r.address
+    ]
+    return geocoder.with_known_addresses(
+        [_request_address(r.address, r.zipcode) for r in located],
+        [float(r.lat) for r in located if r.lat is not None],
+        [float(r.long) for r in located if r.long is not None],
+    )
+
+
+def _geocode_row(request_id: str, answer: Any, min_score: float) -> dict[str, Any]:
+    """Return the store update of one request from its row of ``Geocoder.geocode_many``."""
+    ok = answer.match_type != "none" and float(answer.score) >= min_score
+    return {
+        "service_request_id": request_id,
+        "lat": float(answer.lat) if ok else None,
+        "lon": float(answer.lon) if ok else None,
+        "geocode_match_type": answer.match_type if ok else "none",
+        "geocode_score": float(answer.score) if ok else 0.0,
+        "needs_geocoding": not ok,
+    }
 
 
 def _request_address(address: str, zipcode: str) -> str:
@@ -710,13 +738,13 @@ def geocode_csv(
 
     Parameters
     ----------
-    in_path : Path or str
+    in_path
         Input CSV (``.csv`` or ``.csv.gz``) with a header row.
-    out_path : Path or str
+    out_path
         Output CSV; the input columns come first, unchanged.
-    address_column : str
+    address_column
         Name of the column holding the address text.
-    geocoder : Geocoder
+    geocoder
         The geocoder to use.
 
     Returns
@@ -750,13 +778,14 @@ def result_dict(result: GeocodeResult) -> dict[str, Any]:
 
 
 __all__ = [
-    "EMBEDDED_EXTRACT_ZIP_CODES",
     "MATCH_TYPES",
+    "Extract",
     "GeocodeResult",
     "Geocoder",
     "ReverseResult",
     "geocode_csv",
     "geocode_pending_requests",
+    "load_extract",
     "result_dict",
     "summarise",
 ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -314,3 +315,285 @@ def test_geocode_pending_requests(store: Store, geocoder: Geocoder, tmp_path: Pa
     assert (r5.lat, r5.long, r5.geocode_match_type) == (42.35, -71.08, "")
     # Nothing left to do: a second run says so and changes nothing.
     assert "2 none" in geocode_pending_requests(store, settings=settings, geocoder=geocoder)
+
+
+# -- any city: the classes every US 311 export writes ---------------------------------------
+@pytest.fixture(scope="module")
+def sf(cache_dir: Path) -> Geocoder:
+    # A second city: every highway way of SF's Mission / SoMa / Potrero, no address points.
+    return Geocoder.from_data_dir(REPO_DATA_DIR, extract="sf_mission", cache_dir=cache_dir)
+
+
+def on_street(geocoder: Geocoder, key: str, lat: float, lon: float) -> float:
+    """Distance in metres from a WGS 84 point to a street's line in the index."""
+    from pyproj import Transformer
+    from shapely.geometry import Point
+
+    x, y = Transformer.from_crs("EPSG:4326", geocoder.index.crs, always_xy=True).transform(lon, lat)
+    geom = geocoder.index.streets[key].geom
+    assert geom is not None
+    return float(geom.distance(Point(x, y)))
+
+
+def test_ranged_numbers_parse_to_both_ends() -> None:
+    for text, low, high in (
+        ("200-220 Huntington Ave", 200, 220),
+        ("135-137 Columbus Ave  Boston  MA  02116", 135, 137),
+        ("245-245A W Canton St  Boston  MA  02116", 245, 245),
+        ("1240-1230 River St  Hyde Park  MA  02136", 1230, 1240),
+        ("262R Saint Botolph St  Boston  MA  02115", 262, 262),
+    ):
+        p = parse_address(text)
+        assert (p.kind, p.number_low, p.number_high) == ("address", low, high), text
+    assert parse_address("245-245A W Canton St  Boston  MA  02116").street == "W Canton St"
+    # "A St" is a street named A, not a letter after the number.
+    assert parse_address("168-170 A St  Boston  MA  02210").street == "A St"
+
+
+def test_ranged_numbers_land_on_their_address_point(geocoder: Geocoder) -> None:
+    street = geocoder.index.streets["MARLBOROUGH STREET"]
+    n = next(k for k in sorted(street.exact) if k > 100 and k % 2 == 0)
+    x, y, _ = street.exact[n]
+    lat, lon = geocoder._wgs(x, y)
+    for text in (
+        f"{n}-{n}A Marlborough St  Boston  MA  02116",
+        f"{n + 2}-{n} MARLBOROUGH ST BOSTON MA 02116",
+    ):
+        r = geocoder.geocode(text)
+        assert r.match_type == "address_point", text
+        assert metres(r.lat, r.lon, lat, lon) < 100.0  # type: ignore[arg-type]
+
+
+def test_number_zero_is_a_flagged_street_level_answer(geocoder: Geocoder) -> None:
+    r = geocoder.geocode("0 Boylston St  Boston  MA  02116")
+    assert r.match_type == "street"
+    assert "house number 0" in r.reason and "street-level" in r.reason
+    assert 0 < r.score < 0.5
+    assert r.matched_address == "Boylston Street, 02116"
+    assert on_street(geocoder, "BOYLSTON STREET", r.lat, r.lon) < 1.0  # type: ignore[arg-type]
+    # A short street's middle is within 100 m of all of it.
+    s = geocoder.geocode("0 Fairfield St  Boston  MA  02116")
+    assert s.match_type == "street" and "house number 0" in s.reason
+    corner = geocoder.geocode("INTERSECTION of Commonwealth Ave & Fairfield St  Boston  MA")
+    assert metres(s.lat, s.lon, corner.lat, corner.lon) < 250.0  # type: ignore[arg-type]
+
+
+def test_street_type_abbreviations() -> None:
+    pairs = {
+        "Harvard Brg": "HARVARD BRIDGE",
+        "Commonwealth Ave Upas": "COMMONWEALTH AVENUE UNDERPASS",
+        "Commonwealth Ave. Underpass": "COMMONWEALTH AVENUE UNDERPASS",
+        "Cummins Hwy": "CUMMINS HIGHWAY",
+        "VFW Pkwy": "VFW PARKWAY",
+        "Columbia Ter": "COLUMBIA TERRACE",
+        "Rutland Sq": "RUTLAND SQUARE",
+        "Otis Pl": "OTIS PLACE",
+        "Spruce Ct": "SPRUCE COURT",
+        "Mission Hts": "MISSION HEIGHTS",
+        "Public Alley No. 434": "PUBLIC ALLEY 434",
+        "Public Alley #434": "PUBLIC ALLEY 434",
+        "People's Baptist Pl": "PEOPLES BAPTIST PLACE",
+    }
+    for written, key in pairs.items():
+        assert street_key(written) == key, written
+
+
+def test_abbreviated_types_match_the_back_bay_streets(geocoder: Geocoder) -> None:
+    assert geocoder.match_street("Spruce Ct") == ("Spruce Court", 1.0)
+    assert geocoder.match_street("RUTLAND SQ") == ("Rutland Square", 1.0)
+    assert geocoder.match_street("Otis Pl") == ("Otis Place", 1.0)
+    assert geocoder.match_street("Cambridge Pkwy") == ("Cambridge Parkway", 1.0)
+    # The bridge has no way of its own name: OSM calls it by its Wikipedia title.
+    r = geocoder.geocode("INTERSECTION of Back St & Harvard Brg  Boston  MA")
+    assert r.match_type == "intersection"
+    assert r.matched_address == "Back Street & Harvard Bridge"
+    assert metres(r.lat, r.lon, 42.3512, -71.0896) < 100.0  # type: ignore[arg-type]
+    # "Commonwealth Ave. Underpass": the underpass where Mass Ave dives under Comm Ave.
+    u = geocoder.geocode(
+        "INTERSECTION of Massachusetts Ave & Commonwealth Ave. Underpass  Boston  MA"
+    )
+    corner = geocoder.geocode("Massachusetts Ave & Commonwealth Ave")
+    assert u.match_type == corner.match_type == "intersection"
+    assert metres(u.lat, u.lon, corner.lat, corner.lon) < 100.0  # type: ignore[arg-type]
+    assert u.score < corner.score
+
+
+def test_intersection_forms(geocoder: Geocoder) -> None:
+    ref = geocoder.geocode("INTERSECTION of Boylston St & Dartmouth St  Boston  MA")
+    assert ref.match_type == "intersection"
+    # Copley Square's corner of Boylston and Dartmouth.
+    assert metres(ref.lat, ref.lon, 42.3501, -71.0774) < 100.0  # type: ignore[arg-type]
+    for text in (
+        "BOYLSTON ST &DARTMOUTH ST",
+        "BOYLSTON ST& DARTMOUTH ST  BOSTON  MA",
+        "Boylston St and Dartmouth St, Boston, MA 02116",
+        "Boylston St / Dartmouth St",
+        "Boylston St at Dartmouth St",
+        "Dartmouth St @ Boylston St",
+    ):
+        r = geocoder.geocode(text)
+        assert r.match_type == "intersection", text
+        assert metres(r.lat, r.lon, ref.lat, ref.lon) < 1.0, text  # type: ignore[arg-type]
+    p = parse_address("E LOMBARD ST &S BOULDIN ST")
+    assert (p.kind, p.street, p.street2) == ("intersection", "E LOMBARD ST", "S BOULDIN ST")
+
+
+def test_state_and_zip_suffix_of_any_state() -> None:
+    cases = {
+        "1600 Pennsylvania Ave NW, Washington, DC 20500": ("Pennsylvania Ave NW", "20500"),
+        "500 MAIN ST SPRINGFIELD IL 62701": ("MAIN ST", "62701"),
+        "500 Main St, Springfield, Illinois 62701-1234": ("Main St", "62701"),
+        "12 Oak Ct, Hartford, CT": ("Oak Ct", ""),
+        "12 Oak Ct  Hartford  Connecticut": ("Oak Ct", ""),
+        "9 Noble Ct": ("Noble Ct", ""),
+        "77 Elm St  Austin  TX  78701": ("Elm St", "78701"),
+        "145-151 Ipswich St Boston MA 2215": ("Ipswich St", "02215"),
+        "300 Newbury St 02115": ("Newbury St", "02115"),
+    }
+    for text, (street, zipcode) in cases.items():
+        p = parse_address(text)
+        assert (p.kind, p.street, p.zipcode) == ("address", street, zipcode), text
+
+
+def test_upper_case_commas_and_zip4_give_the_same_point(geocoder: Geocoder) -> None:
+    a = geocoder.geocode("300 Newbury St  Boston  MA  02115")
+    for text in ("300 NEWBURY ST, BOSTON, MA 02115-2801", "300  Newbury  St,  Boston, MA"):
+        b = geocoder.geocode(text)
+        assert b.match_type == "address_point", text
+        assert (a.lat, a.lon) == (b.lat, b.lon), text
+    # A ZIP the extract does not cover is still outside it, in any spelling.
+    r = geocoder.geocode("15 CUMMINS HWY, ROSLINDALE, MA 02131-1234")
+    assert r.match_type == "none" and "outside the embedded OSM extract" in r.reason
+
+
+def _alley_city(path: Path) -> Path:
+    """A hand-written extract: a street, a service alley and a footway crossing it."""
+    nodes = {1: (39.80, -89.650), 2: (39.80, -89.648), 3: (39.80, -89.646)}
+    nodes |= {4: (39.801, -89.648), 5: (39.799, -89.648), 6: (39.799, -89.646)}
+    xml = ["<?xml version='1.0' encoding='UTF-8'?>", '<osm version="0.6">']
+    xml += [f'<node id="{i}" lat="{la}" lon="{lo}" version="1"/>' for i, (la, lo) in nodes.items()]
+    ways = (
+        (10, (1, 2, 3), {"highway": "residential", "name": "Main Street"}),
+        (11, (4, 2, 5), {"highway": "service", "service": "alley", "name": "Public Alley 434"}),
+        (12, (3, 6), {"highway": "footway", "name": "Lincoln Walk"}),
+        (13, (5, 6), {"highway": "proposed", "name": "Future Street"}),
+        (14, (4, 1), {"railway": "rail", "name": "Union Line"}),
+    )
+    for wid, refs, tags in ways:
+        xml.append(f'<way id="{wid}" version="1">')
+        xml += [f'<nd ref="{r}"/>' for r in refs]
+        xml += [f'<tag k="{k}" v="{v}"/>' for k, v in tags.items()]
+        xml.append("</way>")
+    path.write_text("\n".join([*xml, "</osm>"]))
+    return path
+
+
+def test_alleys_and_footways_are_indexed_by_name(tmp_path: Path) -> None:
+    g = Geocoder.from_files(_alley_city(tmp_path / "city.osm"), use_cache=False)
+    r = g.geocode("INTERSECTION of Main St & Public Alley No. 434  Springfield  IL  62701")
+    assert (r.match_type, r.matched_address) == ("intersection", "Main Street & Public Alley 434")
+    assert metres(r.lat, r.lon, 39.80, -89.648) < 1.0  # type: ignore[arg-type]
+    s = g.geocode("Public Alley #434, Springfield, IL")
+    assert s.match_type == "street" and s.matched_address == "Public Alley 434"
+    w = g.geocode("MAIN ST & LINCOLN WALK")
+    assert w.match_type == "intersection"
+    assert metres(w.lat, w.lon, 39.80, -89.646) < 1.0  # type: ignore[arg-type]
+    assert g.match_street("Public Alley No. 431") is None  # another alley, not a typo
+    # Only built highways: no proposed street, no railway.
+    assert g.match_street("Future St") is None and g.match_street("Union Line") is None
+
+
+def test_second_city_intersections_without_address_points(sf: Geocoder) -> None:
+    assert sf.index.crs == "EPSG:32610"  # UTM zone 10N, derived from the data
+    assert len(sf.index.addr_xy) == 0
+    a = sf.geocode("Valencia St & 16th St")
+    b = sf.geocode("16TH ST &VALENCIA ST, San Francisco, CA 94103")
+    assert a.match_type == b.match_type == "intersection"
+    assert metres(a.lat, a.lon, 37.76494, -122.42192) < 100.0  # type: ignore[arg-type]
+    assert metres(a.lat, a.lon, b.lat, b.lon) < 1.0  # type: ignore[arg-type]
+    assert sf.match_street("16th St") == ("16th Street", 1.0)
+    assert sf.match_street("17th St") == ("17th Street", 1.0)  # not 16th by fuzziness
+    # Clarion Alley is a service way: not drivable, but indexed by name.
+    c = sf.geocode("Clarion Aly & Mission St")
+    assert c.match_type == "intersection"
+    assert metres(c.lat, c.lon, 37.76305, -122.41950) < 100.0  # type: ignore[arg-type]
+
+
+def test_second_city_street_level_answers(sf: Geocoder) -> None:
+    r = sf.geocode("0 Mission St, San Francisco, CA 94110")
+    assert r.match_type == "street" and "house number 0" in r.reason
+    assert on_street(sf, "MISSION STREET", r.lat, r.lon) < 1.0  # type: ignore[arg-type]
+    # Without address points a number on a street that leaves the extract is not guessed;
+    # on a short alley inside it the answer is the alley, flagged.
+    n = sf.geocode("2000 MISSION ST SAN FRANCISCO CA")
+    assert n.match_type == "none" and "cannot be placed on Mission Street" in n.reason
+    c = sf.geocode("50 Clarion Alley")
+    assert c.match_type == "street" and "not placed" in c.reason
+    assert on_street(sf, "CLARION ALLEY", c.lat, c.lon) < 1.0  # type: ignore[arg-type]
+    assert sf.geocode("Balmy Alley").match_type == "street"
+
+
+def test_unknown_extract_names_the_choices(tmp_path: Path) -> None:
+    from geo311.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="sf_mission"):
+        Geocoder.from_data_dir(REPO_DATA_DIR, extract="atlantis")
+    with pytest.raises(ConfigurationError, match="extracts.toml"):
+        Geocoder.from_data_dir(tmp_path)
+
+
+# -- known addresses: the city's own located reports ----------------------------------------
+def _points_on(geocoder: Geocoder, key: str, *along_m: float) -> list[tuple[float, float]]:
+    geom = geocoder.index.streets[key].geom
+    assert geom is not None
+    part = max(geom.geoms, key=lambda g: g.length)  # type: ignore[attr-defined]
+    return [geocoder._wgs(part.interpolate(s).x, part.interpolate(s).y) for s in along_m]
+
+
+def test_known_addresses_place_numbers_osm_lacks(geocoder: Geocoder) -> None:
+    query = "10 Mount Vernon St  Boston  MA  02108"
+    assert geocoder.geocode(query).match_type == "none"  # no OSM address on the street
+    (lat1, lon1), (lat2, lon2) = _points_on(geocoder, "MOUNT VERNON STREET", 50.0, 150.0)
+    known = geocoder.with_known_addresses(
+        [query, "30 MOUNT VERNON ST, BOSTON, MA 02108"], [lat1, lat2], [lon1, lon2]
+    )
+    a = known.geocode(query)
+    assert a.match_type == "address_point" and "earlier located report" in a.reason
+    assert metres(a.lat, a.lon, lat1, lon1) < 1.0  # type: ignore[arg-type]
+    b = known.geocode("20 Mount Vernon St  Boston  MA  02108")
+    assert b.match_type == "interpolated"
+    mid = ((lat1 + lat2) / 2, (lon1 + lon2) / 2)
+    assert metres(b.lat, b.lon, *mid) < 5.0  # type: ignore[arg-type]
+    # The geocoder it came from is unchanged.
+    assert geocoder.geocode(query).match_type == "none"
+
+
+def test_known_addresses_never_override_osm_nor_take_stray_points(geocoder: Geocoder) -> None:
+    osm = geocoder.geocode("300 Newbury St  Boston  MA  02115")
+    known = geocoder.with_known_addresses(
+        ["300 Newbury St  Boston  MA  02115", "10 Mount Vernon St  Boston  MA  02108"],
+        [42.3500, 42.3400],  # the second is 2 km from Mount Vernon Street
+        [-71.0800, -71.0800],
+    )
+    again = known.geocode("300 Newbury St  Boston  MA  02115")
+    assert (again.lat, again.lon, again.reason) == (osm.lat, osm.lon, "")
+    assert known.geocode("10 Mount Vernon St  Boston  MA  02108").match_type == "none"
+    with pytest.raises(InputError, match="lats"):
+        geocoder.with_known_addresses(["1 Main St"], [], [])
+
+
+def test_geocode_pending_requests_with_known_addresses(store: Store, geocoder: Geocoder) -> None:
+    ((lat, lon),) = _points_on(geocoder, "MOUNT VERNON STREET", 80.0)
+    located = _request("k1", "12 Mount Vernon St  Boston  MA  02108", "02108")
+    store.add_request(replace(located, lat=lat, long=lon, needs_geocoding=False))
+    store.add_request(_request("k2", "12 Mount Vernon St Boston MA", "02108"))
+    settings = Settings(database_url=store.url, data_dir=REPO_DATA_DIR)
+    line = geocode_pending_requests(store, settings=settings, geocoder=geocoder)
+    assert "1 none" in line  # OSM alone cannot place it
+    line = geocode_pending_requests(
+        store, settings=settings, geocoder=geocoder, known_addresses=True
+    )
+    assert line.startswith("geocoding: 1 requests: 1 address_point")
+    k2 = store.get_request("k2")
+    assert k2.geocode_match_type == "address_point" and not k2.needs_geocoding
+    assert metres(k2.lat, k2.long, lat, lon) < 1.0  # type: ignore[arg-type]
