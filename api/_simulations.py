@@ -32,6 +32,7 @@ from geo311.catalogue import Catalogue
 from geo311.errors import Geo311Error, NotFoundError
 from geo311.settings import Settings
 from geo311.store import Store
+from maps.simulation_plot import plot_simulation
 
 log = logging.getLogger("api")
 
@@ -184,7 +185,7 @@ class SimulationRunner:
                 data_file=settings.boston_311_file,
             )
             with tempfile.TemporaryDirectory(prefix="geo311-simplot-") as tmp:
-                png = result.plot(Path(tmp) / "simulate.png").read_bytes()
+                png = plot_simulation(result, Path(tmp) / "simulate.png").read_bytes()
             update.update(status="done", result=result.to_dict(), table=result.table())
         except Geo311Error as exc:
             update.update(status="failed", error=str(exc))

@@ -325,23 +325,6 @@ class SimulationResult:
             lines.append(target + verdict)
         return "\n".join(lines)
 
-    def plot(self, path: str | Path) -> Path:
-        """Draw the ECDF of days to repair (simulated per crew count vs the City) and the backlog.
-
-        Parameters
-        ----------
-        path : str or Path
-            The PNG file to write (folders are created).
-
-        Returns
-        -------
-        Path
-            The file written.
-        """
-        from routing._simulate_plot import plot_result
-
-        return plot_result(self, Path(path))
-
 
 def _num(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else round(float(x), 4)

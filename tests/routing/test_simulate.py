@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from geo311.errors import ConfigurationError, InputError
+from maps.simulate_cli import parse_sweep
+from maps.simulation_plot import plot_simulation
 from routing.crews import parse_crews
 from routing.simulate import (
     GroupResult,
@@ -20,7 +22,6 @@ from routing.simulate import (
     replay,
     run_simulation,
 )
-from routing.simulate_cli import parse_sweep
 
 TZ = ZoneInfo("America/New_York")
 BIG = 3000.0
@@ -237,7 +238,7 @@ def test_result_dict_table_and_plot(tmp_path):
     assert doc["groups"]["streetlights"]["actual"]["median_days"] == 2.0
     assert doc["groups"]["streetlights"]["runs"][0]["crews"] == 1
     assert "streetlights" in result.table()
-    png = result.plot(tmp_path / "sim.png")
+    png = plot_simulation(result, tmp_path / "sim.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(InputError, match="crews"):
         group.run(3)
