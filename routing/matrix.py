@@ -20,10 +20,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from geo311.errors import InputError, RoutingError
-from routing._matrix_search import search_rows, worker_count
+from routing._matrix_search import search_rows, warm_up, worker_count
 from routing.graph import Snap, StreetGraph
 
-__all__ = ["PathEdge", "RoutePath", "TravelTimeMatrix", "travel_time_matrix"]
+__all__ = ["PathEdge", "RoutePath", "TravelTimeMatrix", "travel_time_matrix", "warm_up"]
 
 _NODE_EPS = 1e-9
 _KEEP_PREDECESSORS_MAX = 8_000_000  # int32 entries kept after a matrix call (32 MB)
