@@ -21,6 +21,7 @@ from routing.problem import (
     TimeWindow,
     priority_from_sla,
 )
+from routing.reasons import NO_SKILL, precheck
 
 H = 3600.0
 ORIGIN = datetime(2015, 10, 6, tzinfo=ZoneInfo("America/New_York"))
@@ -113,6 +114,10 @@ def test_matrix_shape_and_unreachable_job() -> None:
 def test_job_no_crew_can_do_is_not_a_validation_error() -> None:
     p = problem([crew("c1", {"asphalt"})], [Job("j1", 1, 600, "electrical")], [0, 1000])
     p.validate()
+    keep, left_out = precheck(p)
+    assert keep == []
+    assert left_out[0].code == NO_SKILL
+    assert "no crew has the skill 'electrical'" in left_out[0].reason
 
 
 def test_naive_origin_rejected() -> None:
