@@ -444,25 +444,7 @@ class StreetGraph:
         InputError
             When the inputs have different lengths or are not finite numbers.
         """
-        lat = np.asarray(lats, dtype=float).ravel()
-        lon = np.asarray(lons, dtype=float).ravel()
-        if lat.shape != lon.shape:
-            raise InputError(
-                f"lats has {lat.size} values but lons has {lon.size}; pass one of each per point",
-                field="lons",
-            )
-        if labels is not None and len(labels) != lat.size:
-            raise InputError(
-                f"labels has {len(labels)} values for {lat.size} points", field="labels"
-            )
-        bad = np.flatnonzero(~(np.isfinite(lat) & np.isfinite(lon)))
-        if bad.size:
-            i = int(bad[0])
-            raise InputError(
-                f"point {self._name(i, labels)} has no valid coordinates ({lat[i]}, {lon[i]}); "
-                "geocode it before routing",
-                field="lat",
-            )
+        lat, lon = self._check_points(lats, lons, labels)
         limit = self.max_snap_distance_m if max_distance_m is None else float(max_distance_m)
         if limit <= 0:
             raise InputError(
@@ -480,24 +462,7 @@ class StreetGraph:
             dist[pi] = d
         far = np.flatnonzero(found < 0)
         if far.size:
-            far_points = np.asarray(points)[far]
-            (pi, _), d = self._tree.query_nearest(
-                far_points, return_distance=True, all_matches=False
-            )
-            far_d = np.full(far.size, np.inf)
-            far_d[pi] = d
-            names = ", ".join(
-                f"{self._name(int(i), labels)} ({lat[i]:.6f}, {lon[i]:.6f}) at {dd:,.0f} m"
-                for i, dd in zip(far[:5], far_d[:5], strict=False)
-            )
-            more = f" and {far.size - 5} more" if far.size > 5 else ""
-            raise SnapError(
-                f"{far.size} point(s) farther than max_distance_m={limit:g} m from any street "
-                f"of {self.summary.source}: {names}{more}; check the coordinates or raise "
-                "max_distance_m",
-                indices=[int(i) for i in far],
-                distances_m=[float(v) for v in far_d],
-            )
+            raise self._snap_error(far, points, lat, lon, labels, limit=limit)
         lines = self.edge_geometry_m[found]
         fraction = np.clip(shapely.line_locate_point(lines, points, normalized=True), 0.0, 1.0)
         on_street = shapely.get_coordinates(
@@ -517,6 +482,62 @@ class StreetGraph:
             )
             for i in range(lat.size)
         ]
+
+    def _check_points(
+        self,
+        lats: Sequence[float] | np.ndarray,
+        lons: Sequence[float] | np.ndarray,
+        labels: Sequence[str] | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return the points as float arrays: one lat, lon (and label) each, all finite."""
+        lat = np.asarray(lats, dtype=float).ravel()
+        lon = np.asarray(lons, dtype=float).ravel()
+        if lat.shape != lon.shape:
+            raise InputError(
+                f"lats has {lat.size} values but lons has {lon.size}; pass one of each per point",
+                field="lons",
+            )
+        if labels is not None and len(labels) != lat.size:
+            raise InputError(
+                f"labels has {len(labels)} values for {lat.size} points", field="labels"
+            )
+        bad = np.flatnonzero(~(np.isfinite(lat) & np.isfinite(lon)))
+        if bad.size:
+            i = int(bad[0])
+            raise InputError(
+                f"point {self._name(i, labels)} has no valid coordinates ({lat[i]}, {lon[i]}); "
+                "geocode it before routing",
+                field="lat",
+            )
+        return lat, lon
+
+    def _snap_error(
+        self,
+        far: np.ndarray,
+        points: Any,
+        lat: np.ndarray,
+        lon: np.ndarray,
+        labels: Sequence[str] | None,
+        *,
+        limit: float,
+    ) -> SnapError:
+        """Return the error naming the points beyond ``limit`` and their distance to a street."""
+        far_points = np.asarray(points)[far]
+        (pi, _), d = self._tree.query_nearest(far_points, return_distance=True, all_matches=False)
+        far_d = np.full(far.size, np.inf)
+        far_d[pi] = d
+        names = ", ".join(
+            f"{self._name(int(i), labels)} ({lat[i]:.6f}, {lon[i]:.6f}) at {dd:,.0f} m"
+            for i, dd in zip(far[:5], far_d[:5], strict=False)
+        )
+        more = f" and {far.size - 5} more" if far.size > 5 else ""
+        return SnapError(
+            f"{far.size} point(s) farther than max_distance_m={limit:g} m from any street "
+            f"of {self.summary.source}: {names}{more}; check the coordinates or raise "
+            "max_distance_m",
+            indices=[int(i) for i in far],
+            distances_m=[float(v) for v in far_d],
+        )
 
     def snap_to_node(self, node: int, *, label: str = "") -> Snap:
         """Return a snap exactly at a graph node (e.g. a depot placed on an intersection).
@@ -611,6 +632,36 @@ def build_street_graph(
             f"street graph from {source} is in {crs}; pass an unprojected (EPSG:4326) graph",
             field="crs",
         )
+    routable, dropped = _largest_component(graph, source)
+    add_travel_times(routable, settings, congestion_hour=congestion_hour)
+    lat = [d["y"] for _, d in routable.nodes(data=True)]
+    lon = [d["x"] for _, d in routable.nodes(data=True)]
+    oneway = sum(1 for *_, d in routable.edges(data=True) if _truthy(d.get("oneway")))
+    # the summary's load time is filled after the arrays are built
+    street = StreetGraph(
+        routable,
+        summary=GraphSummary(
+            source=source,
+            nodes=routable.number_of_nodes(),
+            edges=routable.number_of_edges(),
+            oneway_edges=oneway,
+            dropped_nodes=dropped,
+            bbox=(min(lat), min(lon), max(lat), max(lon)),
+            load_seconds=0.0,
+            from_cache=from_cache,
+            congestion_hour=congestion_hour,
+        ),
+        max_snap_distance_m=(
+            settings.max_snap_distance_m if max_snap_distance_m is None else max_snap_distance_m
+        ),
+        metric_crs=metric_crs,
+    )
+    street.summary = replace(street.summary, load_seconds=time.perf_counter() - t0)
+    return street
+
+
+def _largest_component(graph: nx.MultiDiGraph, source: str) -> tuple[nx.MultiDiGraph, int]:
+    """Return a copy of the largest strongly connected component and the nodes dropped."""
     nodes = list(graph.nodes)
     index = {n: i for i, n in enumerate(nodes)}
     rows = np.fromiter((index[u] for u, _ in graph.edges()), dtype=np.int64, count=len(graph.edges))
@@ -629,31 +680,7 @@ def build_street_graph(
             "routed on",
             field="source",
         )
-    add_travel_times(routable, settings, congestion_hour=congestion_hour)
-    lat = [d["y"] for _, d in routable.nodes(data=True)]
-    lon = [d["x"] for _, d in routable.nodes(data=True)]
-    oneway = sum(1 for *_, d in routable.edges(data=True) if _truthy(d.get("oneway")))
-    # the summary's load time is filled after the arrays are built
-    street = StreetGraph(
-        routable,
-        summary=GraphSummary(
-            source=source,
-            nodes=routable.number_of_nodes(),
-            edges=routable.number_of_edges(),
-            oneway_edges=oneway,
-            dropped_nodes=len(nodes) - len(keep),
-            bbox=(min(lat), min(lon), max(lat), max(lon)),
-            load_seconds=0.0,
-            from_cache=from_cache,
-            congestion_hour=congestion_hour,
-        ),
-        max_snap_distance_m=(
-            settings.max_snap_distance_m if max_snap_distance_m is None else max_snap_distance_m
-        ),
-        metric_crs=metric_crs,
-    )
-    street.summary = replace(street.summary, load_seconds=time.perf_counter() - t0)
-    return street
+    return routable, len(nodes) - len(keep)
 
 
 def load_street_graph(
@@ -700,62 +727,14 @@ def load_street_graph(
     InputError
         When the source does not exist, its kind is unknown or it holds no streets.
     """
-    import osmnx as ox
-
     t0 = time.perf_counter()
     settings = load_speed_settings(speeds_file)
     settings.congestion_factor(congestion_hour)  # validate before the slow part
-    if kind == "place":
-        if not source:
-            raise InputError("kind='place' needs a place name as source", field="source")
-        label = f"place:{source}"
-        key = hashlib.sha1(f"{CACHE_VERSION}|{label}".encode()).hexdigest()[:16]
-    else:
-        if source is None:
-            from geo311.settings import get_settings
-
-            source = get_settings().osm_drive_file
-        path = Path(source)
-        if not path.is_file():
-            raise InputError(
-                f"street graph source {path} does not exist; pass an OSM XML, .osm.pbf or "
-                "GraphML file",
-                field="source",
-            )
-        kind = _kind_of(path) if kind == "auto" else kind
-        label = str(path)
-        stat = path.stat()
-        key = hashlib.sha1(
-            f"{CACHE_VERSION}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()
-        ).hexdigest()[:16]
-
+    kind, label, key = _source_key(source, kind)
     cache_file = None
     if cache_dir is not None and kind != "graphml":
         cache_file = Path(cache_dir) / f"street-graph-{key}.graphml"
-    if cache_file is not None and cache_file.is_file():
-        raw = ox.load_graphml(cache_file)
-        from_cache = True
-    else:
-        from_cache = False
-        if kind == "graphml":
-            raw = ox.load_graphml(Path(label))
-        elif kind == "osm":
-            raw = ox.graph_from_xml(Path(label), simplify=True, retain_all=True)
-        elif kind == "pbf":
-            from routing._graph_pbf import graph_from_osmium
-
-            raw = graph_from_osmium(Path(label))
-        elif kind == "place":
-            raw = ox.graph_from_place(str(source), network_type="drive", retain_all=True)
-        else:
-            raise InputError(
-                f"kind={kind!r} is not one of auto, osm, pbf, graphml, place", field="kind"
-            )
-        if cache_file is not None:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache_file.with_suffix(".tmp")
-            ox.save_graphml(raw, tmp)
-            tmp.replace(cache_file)
+    raw, from_cache = _read_graph(kind, label, cache_file)
     return build_street_graph(
         raw,
         source=label,
@@ -766,6 +745,66 @@ def load_street_graph(
         from_cache=from_cache,
         started=t0,
     )
+
+
+def _source_key(source: str | Path | None, kind: SourceKind) -> tuple[SourceKind, str, str]:
+    """Return the source's kind, its label and its cache key.
+
+    The key hashes the place name, or a file's resolved path, size and modification time.
+    """
+    if kind == "place":
+        if not source:
+            raise InputError("kind='place' needs a place name as source", field="source")
+        label = f"place:{source}"
+        return kind, label, hashlib.sha1(f"{CACHE_VERSION}|{label}".encode()).hexdigest()[:16]
+    if source is None:
+        from geo311.settings import get_settings
+
+        source = get_settings().osm_drive_file
+    path = Path(source)
+    if not path.is_file():
+        raise InputError(
+            f"street graph source {path} does not exist; pass an OSM XML, .osm.pbf or GraphML file",
+            field="source",
+        )
+    kind = _kind_of(path) if kind == "auto" else kind
+    stat = path.stat()
+    key = hashlib.sha1(
+        f"{CACHE_VERSION}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()
+    ).hexdigest()[:16]
+    return kind, str(path), key
+
+
+def _read_graph(
+    kind: SourceKind, label: str, cache_file: Path | None
+) -> tuple[nx.MultiDiGraph, bool]:
+    """Read the raw graph from the cache or the source (then cache it); say if cached."""
+    import osmnx as ox
+
+    if cache_file is not None and cache_file.is_file():
+        return ox.load_graphml(cache_file), True
+    if kind == "graphml":
+        raw = ox.load_graphml(Path(label))
+    elif kind == "osm":
+        raw = ox.graph_from_xml(Path(label), simplify=True, retain_all=True)
+    elif kind == "pbf":
+        from routing._graph_pbf import graph_from_osmium
+
+        raw = graph_from_osmium(Path(label))
+    elif kind == "place":
+        raw = ox.graph_from_place(
+            label.removeprefix("place:"), network_type="drive", retain_all=True
+        )
+    else:
+        raise InputError(
+            f"kind={kind!r} is not one of auto, osm, pbf, graphml, place", field="kind"
+        )
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(".tmp")
+        ox.save_graphml(raw, tmp)
+        tmp.replace(cache_file)
+    return raw, False
 
 
 def _kind_of(path: Path) -> SourceKind:
