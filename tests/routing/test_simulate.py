@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import math
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
+from geo311.city import default_city
 from geo311.errors import ConfigurationError, InputError
 from maps.simulate_cli import parse_sweep
 from maps.simulation_plot import plot_simulation
@@ -23,7 +23,7 @@ from routing.simulate import (
     run_simulation,
 )
 
-TZ = ZoneInfo("America/New_York")
+TZ = default_city().tz
 BIG = 3000.0
 # Sunday 2015-09-13, Monday 14, Tuesday 15
 SUN, MON, TUE = date(2015, 9, 13), date(2015, 9, 14), date(2015, 9, 15)
@@ -46,7 +46,7 @@ def crew_config(capacity: float = 2, n: int = 1):
     }
     return parse_crews(
         {
-            "timezone": "America/New_York",
+            "timezone": default_city().timezone,
             "yards": {"yard": {"lat": 42.34, "lon": -71.07, "open": "06:00", "close": "20:00"}},
             "crews": crews,
         }
