@@ -73,9 +73,9 @@ class SimulationRunner:
 
     Parameters
     ----------
-    max_pending : int, keyword-only
+    max_pending
         Simulations accepted but not finished beyond which ``submit`` answers 429.
-    keep_in_memory : int, keyword-only
+    keep_in_memory
         Finished simulations kept in memory; older ones are read back from the store.
     """
 
@@ -102,7 +102,7 @@ class SimulationRunner:
 
         Parameters
         ----------
-        body : SimulationRequest
+        body
             The validated request.
         store, catalogue, settings
             The application's objects.

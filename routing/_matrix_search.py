@@ -132,7 +132,7 @@ def thread_work_bytes(n_nodes: int, n_edges: int) -> int:
 
     Parameters
     ----------
-    n_nodes, n_edges : int
+    n_nodes, n_edges
         Nodes and stored edges of the searched CSR graph.
 
     Returns
@@ -168,18 +168,18 @@ def search_rows(
 
     Parameters
     ----------
-    indptr, indices, weight, length : numpy.ndarray
+    indptr, indices, weight, length
         CSR graph (``int64``, ``int32``, ``float64``, ``float64``): travel times and lengths.
-    sources : numpy.ndarray
+    sources
         Node index of each origin (one row each).
-    target_start, n_targets : int
+    target_start, n_targets
         Destinations are the nodes ``target_start .. target_start + n_targets - 1`` (the last
         nodes of the graph, which the search stops on once all are settled).
-    keep_predecessors : bool
+    keep_predecessors
         Also return the ``(len(sources), m)`` int32 predecessor rows (-1 for none).
-    chunk_size : int
+    chunk_size
         Origins per task handed to a thread.
-    workers : int
+    workers
         Threads searching at once.
 
     Returns

@@ -51,9 +51,9 @@ class OutcomeStats:
 
         Parameters
         ----------
-        days : sequence of float
+        days
             Days to repair per report (``inf`` when never repaired).
-        within : sequence of bool
+        within
             Whether each report was repaired by its SLA due time.
 
         Returns

@@ -34,7 +34,7 @@ def actual_outcomes(reports: Iterable[SimReport]) -> OutcomeStats:
 
     Parameters
     ----------
-    reports : iterable of SimReport
+    reports
         The reports (``actual_closed`` None: never closed).
 
     Returns
@@ -93,17 +93,17 @@ def load_season(
 
     Parameters
     ----------
-    start, end : date
+    start, end
         The season.
-    groups : sequence of str
+    groups
         Service groups to keep.
-    crew_config : CrewConfig
+    crew_config
         Its yards are snapped too.
-    catalogue : Catalogue
+    catalogue
         Services.
-    data_file : str or Path, optional
+    data_file
         A Boston CSV export; default the embedded 2015 file.
-    graph : StreetGraph, optional
+    graph
         Default :func:`routing.graph.load_street_graph` (the embedded extract).
 
     Returns

@@ -118,9 +118,9 @@ class CrewConfig:
 
         Parameters
         ----------
-        location_index : dict
+        location_index
             Yard id -> matrix location index (after snapping the yard).
-        origin : datetime
+        origin
             Problem origin (aware); opening hours are taken on its local date.
 
         Returns
@@ -156,9 +156,9 @@ class CrewConfig:
 
         Parameters
         ----------
-        origin : datetime
+        origin
             Problem origin (aware).
-        ids : list of str, optional
+        ids
             Keep only these crews (in this order).
 
         Returns
@@ -225,9 +225,9 @@ def load_crews(
 
     Parameters
     ----------
-    path : str or Path, optional
+    path
         The TOML file; default ``data/crews.toml``.
-    known_skills : set of str, optional
+    known_skills
         Valid skills (e.g. the catalogue's); a crew naming another one is an error.
 
     Returns

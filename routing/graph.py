@@ -154,7 +154,7 @@ def bearing(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
     Parameters
     ----------
-    lat1, lon1, lat2, lon2 : float
+    lat1, lon1, lat2, lon2
         The two points, in degrees.
 
     Returns
@@ -343,9 +343,9 @@ class StreetGraph:
 
         Parameters
         ----------
-        edge : int
+        edge
             Edge index.
-        start, end : float
+        start, end
             Fractions along the edge (0 = start node, 1 = end node), ``start <= end``.
 
         Returns
@@ -367,7 +367,7 @@ class StreetGraph:
 
         Parameters
         ----------
-        edge : int
+        edge
             Edge index.
 
         Returns
@@ -392,11 +392,11 @@ class StreetGraph:
 
         Parameters
         ----------
-        lat, lon : float
+        lat, lon
             The point (EPSG:4326).
-        max_distance_m : float, optional
+        max_distance_m
             Farthest allowed distance to a street (default: ``max_snap_distance_m``).
-        label : str
+        label
             A name for the point in messages (e.g. a work-order id).
 
         Returns
@@ -425,11 +425,11 @@ class StreetGraph:
 
         Parameters
         ----------
-        lats, lons : sequence of float
+        lats, lons
             The points (EPSG:4326), same length.
-        max_distance_m : float, optional
+        max_distance_m
             Farthest allowed distance to a street (default: ``max_snap_distance_m``).
-        labels : sequence of str, optional
+        labels
             Names of the points for messages.
 
         Returns
@@ -544,9 +544,9 @@ class StreetGraph:
 
         Parameters
         ----------
-        node : int
+        node
             OSM node id.
-        label : str
+        label
             A name for the point in messages.
 
         Returns
@@ -595,24 +595,24 @@ def build_street_graph(
 
     Parameters
     ----------
-    graph : networkx.MultiDiGraph
+    graph
         Nodes with ``x``/``y`` in EPSG:4326; edges with ``length`` (m) and optionally
         ``maxspeed``, ``highway``, ``name``, ``oneway``, ``geometry``.
-    source : str
+    source
         Where the graph came from (for the summary and messages).
-    speeds : SpeedSettings, optional
+    speeds
         Speed settings; default read from ``speeds_file`` (``data/speeds.toml``).
-    speeds_file : str or Path, optional
+    speeds_file
         Alternative speeds file.
-    congestion_hour : int, optional
+    congestion_hour
         Local hour 0..23 whose congestion factor scales every travel time.
-    max_snap_distance_m : float, optional
+    max_snap_distance_m
         Default snap limit (default from the speeds file).
-    metric_crs : str
+    metric_crs
         Projected CRS in metres for snapping (default EPSG:26986, Massachusetts).
-    from_cache : bool
+    from_cache
         Recorded in the summary.
-    started : float, optional
+    started
         ``time.perf_counter()`` at the start of the load, for the summary.
 
     Returns
@@ -697,23 +697,23 @@ def load_street_graph(
 
     Parameters
     ----------
-    source : str or Path, optional
+    source
         An OSM XML file (``.osm``, ``.xml``, optionally ``.bz2``), an ``.osm.pbf`` extract, a
         GraphML file, or with ``kind="place"`` a place name for an osmnx query (network).
         Default: the embedded Back Bay extract ``data/osm/boston_backbay_drive.osm.bz2``.
-    kind : {"auto", "osm", "pbf", "graphml", "place"}
+    kind
         How to read ``source``; ``auto`` decides from the file name. ``place`` is the only
         kind that uses the network and is never chosen automatically.
-    cache_dir : str or Path, optional
+    cache_dir
         Folder for a GraphML cache of the parsed graph (keyed by the source's path, size and
         modification time, or the place name); the next load reads the cache.
-    congestion_hour : int, optional
+    congestion_hour
         Local hour 0..23; travel times are multiplied by that hour's factor in the speeds file.
-    speeds_file : str or Path, optional
+    speeds_file
         Speeds settings (default ``data/speeds.toml``).
-    max_snap_distance_m : float, optional
+    max_snap_distance_m
         Default snap limit (default from the speeds file).
-    metric_crs : str
+    metric_crs
         Projected CRS in metres used for snapping (default EPSG:26986, Massachusetts).
 
     Returns

@@ -149,7 +149,7 @@ class TravelTimeMatrix:
 
         Parameters
         ----------
-        i, j : int
+        i, j
             Row (origin) and column (destination) of the matrix.
 
         Returns
@@ -378,15 +378,15 @@ def travel_time_matrix(
 
     Parameters
     ----------
-    graph : StreetGraph
+    graph
         The street graph the points were snapped to.
-    snaps_from : sequence of Snap
+    snaps_from
         Origins (rows), e.g. from :meth:`StreetGraph.snap_many`.
-    snaps_to : sequence of Snap, optional
+    snaps_to
         Destinations (columns); default the origins (a square matrix).
-    chunk_size : int
+    chunk_size
         Origins per batch handed to one search thread (a batch reuses its work arrays).
-    workers : int, optional
+    workers
         Search threads; default all CPUs this process may use for a large matrix, one for a
         small one. The result does not depend on it.
 

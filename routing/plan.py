@@ -177,15 +177,15 @@ class Summary:
 
         Parameters
         ----------
-        routes : sequence of Route
+        routes
             Every crew's route (crews without jobs count for nothing but travel totals).
-        jobs_unassigned : int, keyword-only
+        jobs_unassigned
             Number of unassigned jobs.
-        solve_time_s : float, keyword-only
+        solve_time_s
             Wall-clock time of the solve.
-        objective : int, keyword-only
+        objective
             OR-Tools objective.
-        is_feasible : bool, keyword-only
+        is_feasible
             Whether the routes passed the independent check.
 
         Returns
@@ -263,7 +263,7 @@ class Plan:
 
         Parameters
         ----------
-        next_shift_start_s : float, optional
+        next_shift_start_s
             Seconds from the origin; defaults to :attr:`next_shift_start_s`.
 
         Returns

@@ -480,11 +480,11 @@ def priority_from_sla(
 
     Parameters
     ----------
-    sla_due : datetime or None
+    sla_due
         The SLA due time (aware). ``None`` counts as "later".
-    day_start : datetime
+    day_start
         Start of the planned day (aware); work due before it is overdue.
-    day_end : datetime, optional
+    day_end
         End of the planned day; defaults to ``day_start + 1 day``.
 
     Returns

@@ -31,9 +31,9 @@ def locked_from_time(previous: Plan, now_s: float) -> dict[str, list[str]]:
 
     Parameters
     ----------
-    previous : Plan
+    previous
         The plan being executed.
-    now_s : float
+    now_s
         Current time, seconds from the plan origin.
 
     Returns
@@ -67,22 +67,22 @@ def replan(
 
     Parameters
     ----------
-    problem : Problem
+    problem
         The day's problem: the same crews, depots and origin as ``previous``, its jobs plus any
         new ones (matrices covering every location).
-    previous : Plan
+    previous
         The plan being executed.
-    now_s : float
+    now_s
         Current time, seconds from the origin.
-    locked : mapping, optional
+    locked
         Crew id -> job ids done or in progress, a prefix of that crew's previous route. Default:
         :func:`locked_from_time` (every job whose service started by ``now_s``).
-    time_limit_s : float
+    time_limit_s
         Solver time limit.
     seed, workers, solution_limit
         As for :func:`routing.solve.solve` (one worker by default: every worker would start
         from the same previous routes).
-    reassign_penalty_s : float
+    reassign_penalty_s
         Cost, in seconds of travel (metres when the objective is distance), of moving a job of
         the previous plan to another crew.
 

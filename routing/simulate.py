@@ -130,38 +130,38 @@ def replay(
 
     Parameters
     ----------
-    reports : sequence of SimReport
+    reports
         Reports of the group (any order); those requested from ``start`` to ``end`` (local
         dates, inclusive) are measured, later ones only add load.
-    durations_s : numpy.ndarray
+    durations_s
         Square travel-time matrix (seconds) over location indices (yards and report points).
-    distances_m : numpy.ndarray, optional
+    distances_m
         Travel distances (metres), same shape; default the durations.
-    yard_index : dict of str to int
+    yard_index
         Matrix index of every yard of ``crew_config``.
-    crew_config : CrewConfig
+    crew_config
         Yards, and crews from which the group's crews are taken.
-    group : str
+    group
         Service group (its catalogue skill picks the crews).
-    start, end : date
+    start, end
         The measured season.
-    crews : int, optional
+    crews
         Use this many copies of the file's first crew with the group's skill; default every
         crew of the file with that skill.
-    catalogue : Catalogue, optional
+    catalogue
         Services (on-site time, skill, load, radius); default ``data/services.toml``.
-    plan_time : datetime.time
+    plan_time
         Local clock time of the morning plan.
-    drain_days : int
+    drain_days
         Calendar days after ``end`` the replay may go on until every measured report is repaired.
-    time_limit_s : float
+    time_limit_s
         Solver safety time limit per day (seconds).
-    seed : int
+    seed
         Solver seed.
-    solution_limit : int, optional
+    solution_limit
         Stop each day's search after this many solutions (default: none, greedy descent stops
         by itself).
-    metaheuristic : str
+    metaheuristic
         OR-Tools metaheuristic per day; ``NONE`` (default) is deterministic and fast.
 
     Returns
@@ -288,38 +288,38 @@ def run_simulation(
 
     Parameters
     ----------
-    start, end : date
+    start, end
         The season (local dates, inclusive), e.g. 2015-09-01 .. 2015-11-30.
-    crews_file : str or Path, optional
+    crews_file
         Crew file (yards, crews); default ``data/crews.toml``.
-    service : str, optional
+    service
         ``potholes`` or ``streetlights``; default both.
-    crews : int, optional
+    crews
         Crews per group (copies of the file's first crew with the group's skill); default every
         crew in the file with that skill.
-    crews_sweep : sequence of int, optional
+    crews_sweep
         Replay once per crew count (e.g. ``range(1, 7)``); overrides ``crews``.
-    target_median_days : float, optional
+    target_median_days
         Target median days to repair; default 0.6 for potholes, 7 for streetlights.
-    time_limit_s : float
+    time_limit_s
         Solver safety time limit per day.
-    solution_limit : int, optional
+    solution_limit
         Stop each day's search after this many solutions (default none).
-    metaheuristic : str
+    metaheuristic
         OR-Tools metaheuristic per day (default ``NONE``: greedy descent, deterministic).
-    seed : int
+    seed
         Solver seed.
-    plan_time : datetime.time
+    plan_time
         Local time of the morning plan (default 07:00).
-    drain_days : int
+    drain_days
         Calendar days after ``end`` to keep replaying until every measured report is repaired.
-    catalogue : Catalogue, optional
+    catalogue
         Default ``data/services.toml``.
-    data_file : str or Path, optional
+    data_file
         Boston CSV export; default the embedded 2015 file.
-    graph : StreetGraph, optional
+    graph
         Default the embedded street extract.
-    season : Season, optional
+    season
         A season prepared by :func:`load_season` (skips loading; for repeated runs).
 
     Returns
