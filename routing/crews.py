@@ -18,7 +18,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from geo311.city import default_city
 from geo311.errors import ConfigurationError
+from geo311.settings import REPO_DATA_DIR
 from routing.problem import Break, Crew, Depot, TimeWindow
+
+DEFAULT_CREWS_FILE = REPO_DATA_DIR / "crews.toml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,10 +215,8 @@ class CrewConfig:
 
 
 def default_crews_file() -> Path:
-    """Return the path of the embedded ``data/crews.toml``."""
-    from geo311.settings import REPO_DATA_DIR
-
-    return REPO_DATA_DIR / "crews.toml"
+    """Return the path of the embedded ``data/crews.toml`` (the one default of the crew file)."""
+    return DEFAULT_CREWS_FILE
 
 
 def load_crews(
