@@ -32,6 +32,7 @@ from geo311.catalogue import Catalogue
 from geo311.errors import Geo311Error, NotFoundError
 from geo311.settings import Settings
 from geo311.store import Store
+from maps.simulation_plot import plot_simulation
 
 log = logging.getLogger("api")
 
@@ -72,9 +73,9 @@ class SimulationRunner:
 
     Parameters
     ----------
-    max_pending : int, keyword-only
+    max_pending
         Simulations accepted but not finished beyond which ``submit`` answers 429.
-    keep_in_memory : int, keyword-only
+    keep_in_memory
         Finished simulations kept in memory; older ones are read back from the store.
     """
 
@@ -101,7 +102,7 @@ class SimulationRunner:
 
         Parameters
         ----------
-        body : SimulationRequest
+        body
             The validated request.
         store, catalogue, settings
             The application's objects.
@@ -184,7 +185,7 @@ class SimulationRunner:
                 data_file=settings.boston_311_file,
             )
             with tempfile.TemporaryDirectory(prefix="geo311-simplot-") as tmp:
-                png = result.plot(Path(tmp) / "simulate.png").read_bytes()
+                png = plot_simulation(result, Path(tmp) / "simulate.png").read_bytes()
             update.update(status="done", result=result.to_dict(), table=result.table())
         except Geo311Error as exc:
             update.update(status="failed", error=str(exc))

@@ -1,1 +1,101 @@
-"""geo311 routing package."""
+"""geo311 routing package: the routing engine and the planning built on it.
+
+The engine (street graph, travel-time matrices, the routing problem, the solver, re-planning,
+crew files) depends on nothing of geo311 but its errors and settings types. Its public API is
+re-exported here and imported on first use, so that ``import routing.x`` (e.g. in a solver
+worker process) does not load the street-graph and numba stack.
+
+``solve`` and ``replan`` are not re-exported: ``routing.solve`` and ``routing.replan`` are the
+modules of those names (import the functions from them: ``from routing.solve import solve``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from routing.checks import check_routes
+    from routing.crews import CrewConfig, load_crews, parse_crews
+    from routing.graph import Snap, SnapError, StreetGraph, build_street_graph, load_street_graph
+    from routing.matrix import RoutePath, TravelTimeMatrix, travel_time_matrix
+    from routing.plan import Plan, Route, Step, Summary, Unassigned
+    from routing.problem import Break, Crew, Depot, Job, Problem, TimeWindow
+    from routing.reasons import precheck
+    from routing.replan import locked_from_time
+    from routing.solve import build_plan, default_workers
+
+_EXPORTS = {
+    "check_routes": "routing.checks",
+    "CrewConfig": "routing.crews",
+    "load_crews": "routing.crews",
+    "parse_crews": "routing.crews",
+    "Snap": "routing.graph",
+    "SnapError": "routing.graph",
+    "StreetGraph": "routing.graph",
+    "build_street_graph": "routing.graph",
+    "load_street_graph": "routing.graph",
+    "RoutePath": "routing.matrix",
+    "TravelTimeMatrix": "routing.matrix",
+    "travel_time_matrix": "routing.matrix",
+    "Plan": "routing.plan",
+    "Route": "routing.plan",
+    "Step": "routing.plan",
+    "Summary": "routing.plan",
+    "Unassigned": "routing.plan",
+    "Break": "routing.problem",
+    "Crew": "routing.problem",
+    "Depot": "routing.problem",
+    "Job": "routing.problem",
+    "Problem": "routing.problem",
+    "TimeWindow": "routing.problem",
+    "precheck": "routing.reasons",
+    "locked_from_time": "routing.replan",
+    "build_plan": "routing.solve",
+    "default_workers": "routing.solve",
+}
+
+__all__ = [
+    "Break",
+    "Crew",
+    "CrewConfig",
+    "Depot",
+    "Job",
+    "Plan",
+    "Problem",
+    "Route",
+    "RoutePath",
+    "Snap",
+    "SnapError",
+    "Step",
+    "StreetGraph",
+    "Summary",
+    "TimeWindow",
+    "TravelTimeMatrix",
+    "Unassigned",
+    "build_plan",
+    "build_street_graph",
+    "check_routes",
+    "default_workers",
+    "load_crews",
+    "load_street_graph",
+    "locked_from_time",
+    "parse_crews",
+    "precheck",
+    "travel_time_matrix",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a re-exported name from its module on first use (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'routing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """List the re-exported names with the module's own."""
+    return sorted(set(globals()) | set(_EXPORTS))

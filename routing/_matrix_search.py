@@ -7,9 +7,10 @@ tie-breaking as the predecessor tree used to draw the path. A search stops once 
 destination node is settled.
 
 The kernel is compiled with numba (``nogil``), so :func:`search_rows` runs batches of origins
-on several threads at once; results do not depend on the number of threads. The first call
-after an install compiles it (about 3 s); numba caches the machine code on disk
-(``__pycache__``, or its user cache directory when that is read-only).
+on several threads at once; results do not depend on the number of threads. Compiling it takes
+about 5 s; numba caches the machine code on disk (``__pycache__``, or its user cache directory
+when that is read-only) and later processes load it (about 0.5 s). :func:`warm_up` compiles it
+once at install time (``make`` runs it after ``pip install``) so that the first plan does not.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-__all__ = ["search_rows", "thread_work_bytes", "worker_count"]
+__all__ = ["search_rows", "thread_work_bytes", "warm_up", "worker_count"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -131,7 +132,7 @@ def thread_work_bytes(n_nodes: int, n_edges: int) -> int:
 
     Parameters
     ----------
-    n_nodes, n_edges : int
+    n_nodes, n_edges
         Nodes and stored edges of the searched CSR graph.
 
     Returns
@@ -167,18 +168,18 @@ def search_rows(
 
     Parameters
     ----------
-    indptr, indices, weight, length : numpy.ndarray
+    indptr, indices, weight, length
         CSR graph (``int64``, ``int32``, ``float64``, ``float64``): travel times and lengths.
-    sources : numpy.ndarray
+    sources
         Node index of each origin (one row each).
-    target_start, n_targets : int
+    target_start, n_targets
         Destinations are the nodes ``target_start .. target_start + n_targets - 1`` (the last
         nodes of the graph, which the search stops on once all are settled).
-    keep_predecessors : bool
+    keep_predecessors
         Also return the ``(len(sources), m)`` int32 predecessor rows (-1 for none).
-    chunk_size : int
+    chunk_size
         Origins per task handed to a thread.
-    workers : int
+    workers
         Threads searching at once.
 
     Returns
@@ -216,3 +217,26 @@ def search_rows(
             for _ in pool.map(run, blocks):
                 pass
     return times, lengths, (pred if keep_predecessors else None)
+
+
+def warm_up() -> None:
+    """Compile the search kernel (or load it from numba's disk cache) on a two-node graph.
+
+    The call has the argument types of every real search, so it fills the one cache entry
+    that :func:`search_rows` uses.
+    """
+    indptr = np.array([0, 1, 2], dtype=np.int64)
+    indices = np.array([1, 0], dtype=np.int32)
+    weight = np.array([1.0, 1.0])
+    search_rows(
+        indptr,
+        indices,
+        weight,
+        weight.copy(),
+        np.array([0], dtype=np.int64),
+        1,
+        1,
+        keep_predecessors=True,
+        chunk_size=1,
+        workers=1,
+    )

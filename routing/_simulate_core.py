@@ -16,13 +16,14 @@ from datetime import date, datetime, time, timedelta
 
 import numpy as np
 
-from geo311._cluster import INF_TIME, choose_work_order, project, to_micros
+from geo311._cluster import INF_TIME, choose_work_order, project, to_micros  # -> geo311.clustering
 from geo311.catalogue import Catalogue
-from geo311.errors import InputError
-from geo311.workorders import group_rules
+from geo311.workorders import GroupRule, group_rules
 from routing.crews import CrewConfig, CrewSpec
-from routing.problem import Depot, Job, Problem, priority_from_sla
-from routing.solve import Plan, solve
+from routing.jobs import work_order_job
+from routing.plan import Plan
+from routing.problem import Depot, Problem
+from routing.solve import solve
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,100 +146,170 @@ def replay_core(
     min_days: int | None = None,
     until_repaired: Sequence[int] = (),
 ) -> ReplayOutput:
-    n = len(reports)
-    order = sorted(range(n), key=lambda i: (reports[i].requested, reports[i].id))
-    rules = group_rules(catalogue)
-    if n:
-        xs, ys = project([r.lat for r in reports], [r.lon for r in reports])
-    else:
-        xs = ys = np.zeros(0)
-    dist = durations_s if distances_m is None else distances_m
-    wos: list[SimWorkOrder] = []
-    open_by_group: dict[str, list[int]] = {}
-    wo_of = [-1] * n
-    repaired: list[datetime | None] = [None] * n
-    logs: list[DayLog] = []
-    pos = 0
+    """Replay the reports over ``days``: each morning plan the open work, repair what is planned.
+
+    Parameters
+    ----------
+    reports
+        Every report of the season (any order; replayed by arrival time).
+    durations_s, distances_m
+        Global travel matrices over location indices (``distances_m`` None: use durations).
+    yard_index
+        Yard id -> location index.
+    crew_config, crews
+        The crew file and the crews of this replay (a subset or copies of its crews).
+    catalogue
+        The service catalogue (groups, skills, on-site times, clustering radii).
+    days
+        Working days to plan, in order.
+    plan_time
+        Local time of each morning's planning.
+    time_limit_s, seed, solution_limit, metaheuristic
+        As for :func:`routing.solve.solve`.
+    min_days, until_repaired
+        Stop after ``min_days`` days once every report index in ``until_repaired`` is repaired.
+
+    Returns
+    -------
+    ReplayOutput
+        Repair time per report, one log per planned day, the work orders.
+    """
     cfg = crew_config.__class__(
         timezone=crew_config.timezone,
         yards=crew_config.yards,
         crews=tuple(crews),
         source=crew_config.source,
     )
-    tz = cfg.tz
-
-    def arrive_until(limit: datetime | None) -> None:
-        nonlocal pos
-        while pos < n and (limit is None or reports[order[pos]].requested <= limit):
-            i = order[pos]
-            pos += 1
-            rep = reports[i]
-            svc = catalogue.service(rep.service_code)
-            rule = rules.get(svc.group)
-            t_us = to_micros(rep.requested)
-            cands = open_by_group.setdefault(svc.group, [])
-            # drop work orders repaired by now; the rest stay in opening order
-            cands[:] = [w for w in cands if wos[w].close_us > t_us]
-            best = -1
-            if rule is not None and cands:
-                best, _ = choose_work_order(
-                    float(xs[i]),
-                    float(ys[i]),
-                    t_us,
-                    t_us,
-                    rule.radius_m * rule.radius_m,
-                    [wos[w].x for w in cands],
-                    [wos[w].y for w in cands],
-                    [wos[w].close_us for w in cands],
-                )
-            if best >= 0:
-                wo = wos[cands[best]]
-                wo.members.append(i)
-                wo_of[i] = wo.number
-                if wo.repaired is not None:  # joins before the planned repair: fixed with it
-                    repaired[i] = wo.repaired
-            else:
-                wo = SimWorkOrder(
-                    number=len(wos),
-                    group=svc.group,
-                    service_code=rep.service_code,
-                    anchor=i,
-                    x=float(xs[i]),
-                    y=float(ys[i]),
-                    members=[i],
-                )
-                wos.append(wo)
-                cands.append(wo.number)
-                wo_of[i] = wo.number
-
+    state = _Replay(reports, catalogue)
     for d_i, day in enumerate(days):
         if (
             min_days is not None
             and d_i >= min_days
-            and all(repaired[i] is not None for i in until_repaired)
+            and all(state.repaired[i] is not None for i in until_repaired)
         ):
             break
-        morning = datetime.combine(day, plan_time, tzinfo=tz)
-        arrive_until(morning)
+        morning = datetime.combine(day, plan_time, tzinfo=cfg.tz)
+        state.arrive_until(morning)
         m_us = to_micros(morning)
-        open_wos = [w for w in wos if w.close_us > m_us and w.repaired is None]
-        open_reports = sum(len(w.members) for w in open_wos)
-        origin = cfg.origin(day)
+        open_wos = [w for w in state.wos if w.close_us > m_us and w.repaired is None]
         plan, problem = _plan_day(
             open_wos,
             reports,
             durations_s=durations_s,
-            distances_m=dist,
+            distances_m=durations_s if distances_m is None else distances_m,
             yard_index=yard_index,
             cfg=cfg,
             catalogue=catalogue,
-            origin=origin,
+            origin=cfg.origin(day),
             morning=morning,
             time_limit_s=time_limit_s,
             seed=seed,
             solution_limit=solution_limit,
             metaheuristic=metaheuristic,
         )
+        served, busy = state.apply_plan(plan, problem)
+        state.logs.append(
+            DayLog(
+                day=day,
+                morning=morning,
+                open_work_orders=len(open_wos),
+                open_reports=sum(len(w.members) for w in open_wos),
+                served=served,
+                busy_s=busy,
+                available_s=_available_s(problem),
+                solve_time_s=plan.summary.solve_time_s,
+                hit_time_limit=bool(open_wos) and plan.summary.solve_time_s >= 0.95 * time_limit_s,
+            )
+        )
+    # reports arriving after the last morning (up to the end of the replay) still count
+    if state.logs:
+        last_end = datetime.combine(state.logs[-1].day + timedelta(days=1), time(0), tzinfo=cfg.tz)
+        state.arrive_until(last_end)
+    return ReplayOutput(
+        repaired=state.repaired, work_order_of=state.wo_of, days=state.logs, work_orders=state.wos
+    )
+
+
+def _available_s(problem: Problem) -> float:
+    """Crew time available in a day's problem: every shift minus its breaks."""
+    return sum(
+        c.shift.end_s - c.shift.start_s - sum(b.duration_s for b in c.breaks) for c in problem.crews
+    )
+
+
+class _Replay:
+    """The replay's state: work orders, which report joined which, repair times, day logs."""
+
+    def __init__(self, reports: Sequence[SimReport], catalogue: Catalogue) -> None:
+        n = len(reports)
+        self.reports = reports
+        self.catalogue = catalogue
+        self.rules: dict[str, GroupRule] = group_rules(catalogue)
+        self.order = sorted(range(n), key=lambda i: (reports[i].requested, reports[i].id))
+        if n:
+            self.xs, self.ys = project([r.lat for r in reports], [r.lon for r in reports])
+        else:
+            self.xs = self.ys = np.zeros(0)
+        self.wos: list[SimWorkOrder] = []
+        self.open_by_group: dict[str, list[int]] = {}
+        self.wo_of = [-1] * n
+        self.repaired: list[datetime | None] = [None] * n
+        self.logs: list[DayLog] = []
+        self.pos = 0
+
+    def arrive_until(self, limit: datetime | None) -> None:
+        """Let every report requested up to ``limit`` arrive: join a work order or open one."""
+        reports = self.reports
+        while self.pos < len(reports) and (
+            limit is None or reports[self.order[self.pos]].requested <= limit
+        ):
+            i = self.order[self.pos]
+            self.pos += 1
+            self._arrive(i)
+
+    def _arrive(self, i: int) -> None:
+        """Cluster report ``i`` by the anchor rule of its service group."""
+        rep, wos = self.reports[i], self.wos
+        svc = self.catalogue.service(rep.service_code)
+        rule = self.rules.get(svc.group)
+        t_us = to_micros(rep.requested)
+        cands = self.open_by_group.setdefault(svc.group, [])
+        # drop work orders repaired by now; the rest stay in opening order
+        cands[:] = [w for w in cands if wos[w].close_us > t_us]
+        best = -1
+        x, y = float(self.xs[i]), float(self.ys[i])
+        if rule is not None and cands:
+            best, _ = choose_work_order(
+                x,
+                y,
+                t_us,
+                t_us,
+                rule.radius_m * rule.radius_m,
+                [wos[w].x for w in cands],
+                [wos[w].y for w in cands],
+                [wos[w].close_us for w in cands],
+            )
+        if best >= 0:
+            wo = wos[cands[best]]
+            wo.members.append(i)
+            if wo.repaired is not None:  # joins before the planned repair: fixed with it
+                self.repaired[i] = wo.repaired
+        else:
+            wo = SimWorkOrder(
+                number=len(wos),
+                group=svc.group,
+                service_code=rep.service_code,
+                anchor=i,
+                x=x,
+                y=y,
+                members=[i],
+            )
+            wos.append(wo)
+            cands.append(wo.number)
+        self.wo_of[i] = wo.number
+
+    def apply_plan(self, plan: Plan, problem: Problem) -> tuple[int, float]:
+        """Repair the planned work orders at their service end; return (served, busy seconds)."""
         served = 0
         busy = 0.0
         for route in plan.routes:
@@ -247,36 +318,15 @@ def replay_core(
             for step in route.steps:
                 if step.type != "job" or step.ref is None:
                     continue
-                wo = wos[int(step.ref)]
+                wo = self.wos[int(step.ref)]
                 when = problem.clock(step.departure_s)
                 wo.close_us = to_micros(when)
                 wo.repaired = when
                 wo.crew_id = route.crew_id
                 for i in wo.members:
-                    repaired[i] = when
+                    self.repaired[i] = when
                 served += 1
-        available = sum(
-            c.shift.end_s - c.shift.start_s - sum(b.duration_s for b in c.breaks)
-            for c in problem.crews
-        )
-        logs.append(
-            DayLog(
-                day=day,
-                morning=morning,
-                open_work_orders=len(open_wos),
-                open_reports=open_reports,
-                served=served,
-                busy_s=busy,
-                available_s=available,
-                solve_time_s=plan.summary.solve_time_s,
-                hit_time_limit=bool(open_wos) and plan.summary.solve_time_s >= 0.95 * time_limit_s,
-            )
-        )
-    # reports arriving after the last morning (up to the end of the replay) still count
-    if logs:
-        last_end = datetime.combine(logs[-1].day + timedelta(days=1), time(0), tzinfo=tz)
-        arrive_until(last_end)
-    return ReplayOutput(repaired=repaired, work_order_of=wo_of, days=logs, work_orders=wos)
+        return served, busy
 
 
 def _plan_day(
@@ -295,37 +345,32 @@ def _plan_day(
     solution_limit: int | None,
     metaheuristic: str,
 ) -> tuple[Plan, Problem]:
+    """Build the morning's problem over the open work orders and solve it with one worker."""
     # local location indices: yards first (in file order), then one per job
     yard_ids = [y.id for y in cfg.yards]
     glob = [yard_index[y] for y in yard_ids]
-    jobs: list[Job] = []
+    jobs = []
     for k, wo in enumerate(open_wos):
-        svc = catalogue.service(wo.service_code)
-        members = [reports[i] for i in wo.members]
-        sla_due = min(r.sla_due for r in members)
         glob.append(reports[wo.anchor].location_index)
         jobs.append(
-            Job(
-                id=f"wo-{wo.number}",
+            work_order_job(
+                work_order_id=wo.number,
+                service=catalogue.service(wo.service_code),
+                report_count=len(wo.members),
+                sla_due=min(reports[i].sla_due for i in wo.members),
                 location_index=len(yard_ids) + k,
-                service_s=svc.on_site_minutes_for(len(members)) * 60.0,
-                skill=svc.skill,
-                demand=svc.demand,
-                priority=priority_from_sla(sla_due, day_start=morning),
-                sla_due_s=(sla_due - origin).total_seconds(),
-                ref=str(wo.number),
+                origin=origin,
+                day_start=morning,
             )
         )
     idx = np.asarray(glob, dtype=np.int64)
-    sub_d = durations_s[np.ix_(idx, idx)]
-    sub_m = distances_m[np.ix_(idx, idx)]
     depots: tuple[Depot, ...] = cfg.depots({y: i for i, y in enumerate(yard_ids)}, origin=origin)
     problem = Problem(
         depots=depots,
         crews=cfg.crews_for(origin=origin),
         jobs=tuple(jobs),
-        durations_s=sub_d,
-        distances_m=sub_m,
+        durations_s=durations_s[np.ix_(idx, idx)],
+        distances_m=distances_m[np.ix_(idx, idx)],
         origin=origin,
     )
     plan = solve(
@@ -346,8 +391,3 @@ def quantile(values: np.ndarray, q: float) -> float:
     big = 1e12
     v = float(np.quantile(np.where(np.isfinite(values), values, big), q))
     return math.inf if v >= big / 2 else v
-
-
-def check_aware(name: str, value: datetime) -> None:
-    if value.tzinfo is None:
-        raise InputError(f"{name} must be timezone-aware (e.g. 2015-09-01T00:00-04:00)", field=name)

@@ -16,8 +16,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from geo311.city import default_city
 from geo311.errors import ConfigurationError
+from geo311.settings import REPO_DATA_DIR
 from routing.problem import Break, Crew, Depot, TimeWindow
+
+DEFAULT_CREWS_FILE = REPO_DATA_DIR / "crews.toml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +121,9 @@ class CrewConfig:
 
         Parameters
         ----------
-        location_index : dict
+        location_index
             Yard id -> matrix location index (after snapping the yard).
-        origin : datetime
+        origin
             Problem origin (aware); opening hours are taken on its local date.
 
         Returns
@@ -155,9 +159,9 @@ class CrewConfig:
 
         Parameters
         ----------
-        origin : datetime
+        origin
             Problem origin (aware).
-        ids : list of str, optional
+        ids
             Keep only these crews (in this order).
 
         Returns
@@ -211,10 +215,8 @@ class CrewConfig:
 
 
 def default_crews_file() -> Path:
-    """Return the path of the embedded ``data/crews.toml``."""
-    from geo311.settings import REPO_DATA_DIR
-
-    return REPO_DATA_DIR / "crews.toml"
+    """Return the path of the embedded ``data/crews.toml`` (the one default of the crew file)."""
+    return DEFAULT_CREWS_FILE
 
 
 def load_crews(
@@ -224,9 +226,9 @@ def load_crews(
 
     Parameters
     ----------
-    path : str or Path, optional
+    path
         The TOML file; default ``data/crews.toml``.
-    known_skills : set of str, optional
+    known_skills
         Valid skills (e.g. the catalogue's); a crew naming another one is an error.
 
     Returns
@@ -255,144 +257,173 @@ def parse_crews(
 
     Parameters
     ----------
-    data : dict
-        ``{"timezone": ..., "yards": {id: {...}}, "crews": {id: {...}}}``.
-    source : str
+    data
+        ``{"timezone": ..., "yards": {id: {...}}, "crews": {id: {...}}}``; the time zone
+        defaults to the city profile's (:func:`geo311.city.default_city`).
+    source
         Name used in error messages.
-    known_skills : set of str, optional
+    known_skills
         Valid skills.
 
     Returns
     -------
     CrewConfig
+        The yards and crews.
 
     Raises
     ------
     ConfigurationError
         Listing every problem at once.
     """
-    errors: list[str] = []
-    tz_name = data.get("timezone", "America/New_York")
+    check = _Checker()
+    tz_name = data.get("timezone", default_city().timezone)
     try:
         ZoneInfo(str(tz_name))
     except (ZoneInfoNotFoundError, ValueError):
-        errors.append(f"timezone {tz_name!r} is not an IANA time zone (e.g. America/New_York)")
+        check.errors.append(
+            f"timezone {tz_name!r} is not an IANA time zone (e.g. {default_city().timezone})"
+        )
+    yards = [_parse_yard(yid, y, check) for yid, y in (data.get("yards") or {}).items()]
+    if not yards:
+        check.errors.append(f"{source}: no [yards.<id>] table; add at least one yard")
+    yard_ids = {y.id for y in yards}
+    crews = [
+        _parse_crew(cid, c, check, yard_ids=yard_ids, known_skills=known_skills)
+        for cid, c in (data.get("crews") or {}).items()
+    ]
+    if not crews:
+        check.errors.append(f"{source}: no [crews.<id>] table; add at least one crew")
+    if check.errors:
+        raise ConfigurationError(
+            f"crew file {source} is invalid ({len(check.errors)} error(s)):\n- "
+            + "\n- ".join(check.errors),
+            field="crews",
+        )
+    return CrewConfig(timezone=str(tz_name), yards=tuple(yards), crews=tuple(crews), source=source)
 
-    def clock(where: str, value: Any) -> time:
+
+class _Checker:
+    """Reads clock times and numbers of a crew file, collecting every problem."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def clock(self, where: str, value: Any) -> time:
+        """Return ``value`` as a clock time (``00:00`` after noting an error)."""
         if isinstance(value, time):
             return value
         try:
             return time.fromisoformat(str(value))
         except ValueError:
-            errors.append(f'{where}: {value!r} is not a clock time; write it as "HH:MM"')
+            self.errors.append(f'{where}: {value!r} is not a clock time; write it as "HH:MM"')
             return time(0)
 
-    def number(where: str, value: Any, *, minimum: float = 0.0) -> float:
+    def number(self, where: str, value: Any, *, minimum: float = 0.0) -> float:
+        """Return ``value`` as a float, noting an error unless finite and >= ``minimum``."""
         if isinstance(value, bool) or not isinstance(value, int | float):
-            errors.append(f"{where}: {value!r} must be a number")
+            self.errors.append(f"{where}: {value!r} must be a number")
             return 0.0
         if not math.isfinite(value) or value < minimum:
-            errors.append(f"{where}: {value!r} must be a finite number >= {minimum:g}")
+            self.errors.append(f"{where}: {value!r} must be a finite number >= {minimum:g}")
         return float(value)
 
-    yards = []
-    for yid, y in (data.get("yards") or {}).items():
-        w = f"yard {yid!r}"
-        lat = number(f"{w} field 'lat'", y.get("lat"), minimum=-90)
-        lon = number(f"{w} field 'lon'", y.get("lon"), minimum=-180)
-        if lat > 90 or lon > 180:
-            errors.append(f"{w}: lat/lon ({lat}, {lon}) out of range")
-        o, c = (
-            clock(f"{w} field 'open'", y.get("open", "00:00")),
-            clock(f"{w} field 'close'", y.get("close", "23:59")),
-        )
-        if c <= o:
-            errors.append(f"{w}: close {c} is not after open {o}")
-        yards.append(
-            Yard(
-                id=yid,
-                label=str(y.get("label", yid)),
-                lat=lat,
-                lon=lon,
-                open=o,
-                close=c,
-                assumed=bool(y.get("assumed", False)),
-                note=str(y.get("note", "")),
-                osm_node=y.get("osm_node"),
-            )
-        )
-    if not yards:
-        errors.append(f"{source}: no [yards.<id>] table; add at least one yard")
-    yard_ids = {y.id for y in yards}
 
-    crews = []
-    for cid, c in (data.get("crews") or {}).items():
-        w = f"crew {cid!r}"
-        skills = c.get("skills")
-        if (
-            not isinstance(skills, list)
-            or not skills
-            or not all(isinstance(s, str) for s in skills)
-        ):
-            errors.append(
-                f"{w} field 'skills': give a non-empty list of skills, e.g. [\"asphalt\"]"
+def _parse_yard(yid: str, y: dict[str, Any], check: _Checker) -> Yard:
+    """Read one ``[yards.<id>]`` table."""
+    w = f"yard {yid!r}"
+    lat = check.number(f"{w} field 'lat'", y.get("lat"), minimum=-90)
+    lon = check.number(f"{w} field 'lon'", y.get("lon"), minimum=-180)
+    if lat > 90 or lon > 180:
+        check.errors.append(f"{w}: lat/lon ({lat}, {lon}) out of range")
+    o, c = (
+        check.clock(f"{w} field 'open'", y.get("open", "00:00")),
+        check.clock(f"{w} field 'close'", y.get("close", "23:59")),
+    )
+    if c <= o:
+        check.errors.append(f"{w}: close {c} is not after open {o}")
+    return Yard(
+        id=yid,
+        label=str(y.get("label", yid)),
+        lat=lat,
+        lon=lon,
+        open=o,
+        close=c,
+        assumed=bool(y.get("assumed", False)),
+        note=str(y.get("note", "")),
+        osm_node=y.get("osm_node"),
+    )
+
+
+def _parse_crew(
+    cid: str,
+    c: dict[str, Any],
+    check: _Checker,
+    *,
+    yard_ids: set[str],
+    known_skills: set[str] | None,
+) -> CrewSpec:
+    """Read one ``[crews.<id>]`` table."""
+    w = f"crew {cid!r}"
+    skills = _skills(w, c.get("skills"), check, known_skills=known_skills)
+    shift = c.get("shift")
+    if not isinstance(shift, list) or len(shift) != 2:
+        check.errors.append(f'{w} field \'shift\': write it as ["07:00", "15:30"]')
+        shift = ["00:00", "00:00"]
+    s0 = check.clock(f"{w} field 'shift'", shift[0])
+    s1 = check.clock(f"{w} field 'shift'", shift[1])
+    if s1 <= s0:
+        check.errors.append(f"{w} field 'shift': end {s1} is not after start {s0}")
+    breaks = [
+        _parse_break(f"{w} break {k}", k, b, check) for k, b in enumerate(c.get("breaks", []))
+    ]
+    for fld in ("start_yard", "end_yard"):
+        if c.get(fld, "yard") not in yard_ids:
+            check.errors.append(
+                f"{w} field {fld!r}: {c.get(fld, 'yard')!r} is not a yard "
+                f"(known: {sorted(yard_ids)})"
             )
-            skills = []
-        elif known_skills is not None and set(skills) - known_skills:
-            errors.append(
-                f"{w} field 'skills': {sorted(set(skills) - known_skills)} unknown; "
-                f"known skills are {sorted(known_skills)}"
-            )
-        shift = c.get("shift")
-        if not isinstance(shift, list) or len(shift) != 2:
-            errors.append(f'{w} field \'shift\': write it as ["07:00", "15:30"]')
-            shift = ["00:00", "00:00"]
-        s0, s1 = clock(f"{w} field 'shift'", shift[0]), clock(f"{w} field 'shift'", shift[1])
-        if s1 <= s0:
-            errors.append(f"{w} field 'shift': end {s1} is not after start {s0}")
-        breaks = []
-        for k, b in enumerate(c.get("breaks", [])):
-            bw = f"{w} break {k}"
-            win = b.get("window")
-            if not isinstance(win, list) or len(win) != 2:
-                errors.append(f'{bw} field \'window\': write it as ["11:00", "13:00"]')
-                win = ["00:00", "00:00"]
-            a, z = clock(f"{bw} field 'window'", win[0]), clock(f"{bw} field 'window'", win[1])
-            if z < a:
-                errors.append(f"{bw} field 'window': end {z} is before start {a}")
-            breaks.append(
-                BreakSpec(
-                    id=str(b.get("id", f"break{k}")),
-                    minutes=number(f"{bw} field 'minutes'", b.get("minutes")),
-                    windows=((a, z),),
-                )
-            )
-        for fld in ("start_yard", "end_yard"):
-            if c.get(fld, "yard") not in yard_ids:
-                errors.append(
-                    f"{w} field {fld!r}: {c.get(fld, 'yard')!r} is not a yard "
-                    f"(known: {sorted(yard_ids)})"
-                )
-        crews.append(
-            CrewSpec(
-                id=cid,
-                label=str(c.get("label", cid)),
-                skills=frozenset(skills),
-                shift_start=s0,
-                shift_end=s1,
-                breaks=tuple(breaks),
-                capacity=number(f"{w} field 'capacity'", c.get("capacity")),
-                capacity_unit=str(c.get("capacity_unit", "")),
-                start_yard=str(c.get("start_yard", "yard")),
-                end_yard=str(c.get("end_yard", "yard")),
-                cost_per_hour=number(f"{w} field 'cost_per_hour'", c.get("cost_per_hour", 0.0)),
-            )
+    return CrewSpec(
+        id=cid,
+        label=str(c.get("label", cid)),
+        skills=frozenset(skills),
+        shift_start=s0,
+        shift_end=s1,
+        breaks=tuple(breaks),
+        capacity=check.number(f"{w} field 'capacity'", c.get("capacity")),
+        capacity_unit=str(c.get("capacity_unit", "")),
+        start_yard=str(c.get("start_yard", "yard")),
+        end_yard=str(c.get("end_yard", "yard")),
+        cost_per_hour=check.number(f"{w} field 'cost_per_hour'", c.get("cost_per_hour", 0.0)),
+    )
+
+
+def _skills(w: str, skills: Any, check: _Checker, *, known_skills: set[str] | None) -> list[str]:
+    """Return a crew's skills: a non-empty list of strings, each known when that is checked."""
+    if not isinstance(skills, list) or not skills or not all(isinstance(s, str) for s in skills):
+        check.errors.append(
+            f"{w} field 'skills': give a non-empty list of skills, e.g. [\"asphalt\"]"
         )
-    if not crews:
-        errors.append(f"{source}: no [crews.<id>] table; add at least one crew")
-    if errors:
-        raise ConfigurationError(
-            f"crew file {source} is invalid ({len(errors)} error(s)):\n- " + "\n- ".join(errors),
-            field="crews",
+        return []
+    if known_skills is not None and set(skills) - known_skills:
+        check.errors.append(
+            f"{w} field 'skills': {sorted(set(skills) - known_skills)} unknown; "
+            f"known skills are {sorted(known_skills)}"
         )
-    return CrewConfig(timezone=str(tz_name), yards=tuple(yards), crews=tuple(crews), source=source)
+    return skills
+
+
+def _parse_break(bw: str, k: int, b: dict[str, Any], check: _Checker) -> BreakSpec:
+    """Read break ``k`` of a crew: minutes and the window of its start."""
+    win = b.get("window")
+    if not isinstance(win, list) or len(win) != 2:
+        check.errors.append(f'{bw} field \'window\': write it as ["11:00", "13:00"]')
+        win = ["00:00", "00:00"]
+    a = check.clock(f"{bw} field 'window'", win[0])
+    z = check.clock(f"{bw} field 'window'", win[1])
+    if z < a:
+        check.errors.append(f"{bw} field 'window': end {z} is before start {a}")
+    return BreakSpec(
+        id=str(b.get("id", f"break{k}")),
+        minutes=check.number(f"{bw} field 'minutes'", b.get("minutes")),
+        windows=((a, z),),
+    )

@@ -154,7 +154,7 @@ def bearing(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
     Parameters
     ----------
-    lat1, lon1, lat2, lon2 : float
+    lat1, lon1, lat2, lon2
         The two points, in degrees.
 
     Returns
@@ -343,9 +343,9 @@ class StreetGraph:
 
         Parameters
         ----------
-        edge : int
+        edge
             Edge index.
-        start, end : float
+        start, end
             Fractions along the edge (0 = start node, 1 = end node), ``start <= end``.
 
         Returns
@@ -367,7 +367,7 @@ class StreetGraph:
 
         Parameters
         ----------
-        edge : int
+        edge
             Edge index.
 
         Returns
@@ -392,11 +392,11 @@ class StreetGraph:
 
         Parameters
         ----------
-        lat, lon : float
+        lat, lon
             The point (EPSG:4326).
-        max_distance_m : float, optional
+        max_distance_m
             Farthest allowed distance to a street (default: ``max_snap_distance_m``).
-        label : str
+        label
             A name for the point in messages (e.g. a work-order id).
 
         Returns
@@ -425,11 +425,11 @@ class StreetGraph:
 
         Parameters
         ----------
-        lats, lons : sequence of float
+        lats, lons
             The points (EPSG:4326), same length.
-        max_distance_m : float, optional
+        max_distance_m
             Farthest allowed distance to a street (default: ``max_snap_distance_m``).
-        labels : sequence of str, optional
+        labels
             Names of the points for messages.
 
         Returns
@@ -444,25 +444,7 @@ class StreetGraph:
         InputError
             When the inputs have different lengths or are not finite numbers.
         """
-        lat = np.asarray(lats, dtype=float).ravel()
-        lon = np.asarray(lons, dtype=float).ravel()
-        if lat.shape != lon.shape:
-            raise InputError(
-                f"lats has {lat.size} values but lons has {lon.size}; pass one of each per point",
-                field="lons",
-            )
-        if labels is not None and len(labels) != lat.size:
-            raise InputError(
-                f"labels has {len(labels)} values for {lat.size} points", field="labels"
-            )
-        bad = np.flatnonzero(~(np.isfinite(lat) & np.isfinite(lon)))
-        if bad.size:
-            i = int(bad[0])
-            raise InputError(
-                f"point {self._name(i, labels)} has no valid coordinates ({lat[i]}, {lon[i]}); "
-                "geocode it before routing",
-                field="lat",
-            )
+        lat, lon = self._check_points(lats, lons, labels)
         limit = self.max_snap_distance_m if max_distance_m is None else float(max_distance_m)
         if limit <= 0:
             raise InputError(
@@ -480,24 +462,7 @@ class StreetGraph:
             dist[pi] = d
         far = np.flatnonzero(found < 0)
         if far.size:
-            far_points = np.asarray(points)[far]
-            (pi, _), d = self._tree.query_nearest(
-                far_points, return_distance=True, all_matches=False
-            )
-            far_d = np.full(far.size, np.inf)
-            far_d[pi] = d
-            names = ", ".join(
-                f"{self._name(int(i), labels)} ({lat[i]:.6f}, {lon[i]:.6f}) at {dd:,.0f} m"
-                for i, dd in zip(far[:5], far_d[:5], strict=False)
-            )
-            more = f" and {far.size - 5} more" if far.size > 5 else ""
-            raise SnapError(
-                f"{far.size} point(s) farther than max_distance_m={limit:g} m from any street "
-                f"of {self.summary.source}: {names}{more}; check the coordinates or raise "
-                "max_distance_m",
-                indices=[int(i) for i in far],
-                distances_m=[float(v) for v in far_d],
-            )
+            raise self._snap_error(far, points, lat, lon, labels, limit=limit)
         lines = self.edge_geometry_m[found]
         fraction = np.clip(shapely.line_locate_point(lines, points, normalized=True), 0.0, 1.0)
         on_street = shapely.get_coordinates(
@@ -518,14 +483,70 @@ class StreetGraph:
             for i in range(lat.size)
         ]
 
+    def _check_points(
+        self,
+        lats: Sequence[float] | np.ndarray,
+        lons: Sequence[float] | np.ndarray,
+        labels: Sequence[str] | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return the points as float arrays: one lat, lon (and label) each, all finite."""
+        lat = np.asarray(lats, dtype=float).ravel()
+        lon = np.asarray(lons, dtype=float).ravel()
+        if lat.shape != lon.shape:
+            raise InputError(
+                f"lats has {lat.size} values but lons has {lon.size}; pass one of each per point",
+                field="lons",
+            )
+        if labels is not None and len(labels) != lat.size:
+            raise InputError(
+                f"labels has {len(labels)} values for {lat.size} points", field="labels"
+            )
+        bad = np.flatnonzero(~(np.isfinite(lat) & np.isfinite(lon)))
+        if bad.size:
+            i = int(bad[0])
+            raise InputError(
+                f"point {self._name(i, labels)} has no valid coordinates ({lat[i]}, {lon[i]}); "
+                "geocode it before routing",
+                field="lat",
+            )
+        return lat, lon
+
+    def _snap_error(
+        self,
+        far: np.ndarray,
+        points: Any,
+        lat: np.ndarray,
+        lon: np.ndarray,
+        labels: Sequence[str] | None,
+        *,
+        limit: float,
+    ) -> SnapError:
+        """Return the error naming the points beyond ``limit`` and their distance to a street."""
+        far_points = np.asarray(points)[far]
+        (pi, _), d = self._tree.query_nearest(far_points, return_distance=True, all_matches=False)
+        far_d = np.full(far.size, np.inf)
+        far_d[pi] = d
+        names = ", ".join(
+            f"{self._name(int(i), labels)} ({lat[i]:.6f}, {lon[i]:.6f}) at {dd:,.0f} m"
+            for i, dd in zip(far[:5], far_d[:5], strict=False)
+        )
+        more = f" and {far.size - 5} more" if far.size > 5 else ""
+        return SnapError(
+            f"{far.size} point(s) farther than max_distance_m={limit:g} m from any street "
+            f"of {self.summary.source}: {names}{more}; check the coordinates or raise "
+            "max_distance_m",
+            indices=[int(i) for i in far],
+            distances_m=[float(v) for v in far_d],
+        )
+
     def snap_to_node(self, node: int, *, label: str = "") -> Snap:
         """Return a snap exactly at a graph node (e.g. a depot placed on an intersection).
 
         Parameters
         ----------
-        node : int
+        node
             OSM node id.
-        label : str
+        label
             A name for the point in messages.
 
         Returns
@@ -574,24 +595,24 @@ def build_street_graph(
 
     Parameters
     ----------
-    graph : networkx.MultiDiGraph
+    graph
         Nodes with ``x``/``y`` in EPSG:4326; edges with ``length`` (m) and optionally
         ``maxspeed``, ``highway``, ``name``, ``oneway``, ``geometry``.
-    source : str
+    source
         Where the graph came from (for the summary and messages).
-    speeds : SpeedSettings, optional
+    speeds
         Speed settings; default read from ``speeds_file`` (``data/speeds.toml``).
-    speeds_file : str or Path, optional
+    speeds_file
         Alternative speeds file.
-    congestion_hour : int, optional
+    congestion_hour
         Local hour 0..23 whose congestion factor scales every travel time.
-    max_snap_distance_m : float, optional
+    max_snap_distance_m
         Default snap limit (default from the speeds file).
-    metric_crs : str
+    metric_crs
         Projected CRS in metres for snapping (default EPSG:26986, Massachusetts).
-    from_cache : bool
+    from_cache
         Recorded in the summary.
-    started : float, optional
+    started
         ``time.perf_counter()`` at the start of the load, for the summary.
 
     Returns
@@ -611,6 +632,36 @@ def build_street_graph(
             f"street graph from {source} is in {crs}; pass an unprojected (EPSG:4326) graph",
             field="crs",
         )
+    routable, dropped = _largest_component(graph, source)
+    add_travel_times(routable, settings, congestion_hour=congestion_hour)
+    lat = [d["y"] for _, d in routable.nodes(data=True)]
+    lon = [d["x"] for _, d in routable.nodes(data=True)]
+    oneway = sum(1 for *_, d in routable.edges(data=True) if _truthy(d.get("oneway")))
+    # the summary's load time is filled after the arrays are built
+    street = StreetGraph(
+        routable,
+        summary=GraphSummary(
+            source=source,
+            nodes=routable.number_of_nodes(),
+            edges=routable.number_of_edges(),
+            oneway_edges=oneway,
+            dropped_nodes=dropped,
+            bbox=(min(lat), min(lon), max(lat), max(lon)),
+            load_seconds=0.0,
+            from_cache=from_cache,
+            congestion_hour=congestion_hour,
+        ),
+        max_snap_distance_m=(
+            settings.max_snap_distance_m if max_snap_distance_m is None else max_snap_distance_m
+        ),
+        metric_crs=metric_crs,
+    )
+    street.summary = replace(street.summary, load_seconds=time.perf_counter() - t0)
+    return street
+
+
+def _largest_component(graph: nx.MultiDiGraph, source: str) -> tuple[nx.MultiDiGraph, int]:
+    """Return a copy of the largest strongly connected component and the nodes dropped."""
     nodes = list(graph.nodes)
     index = {n: i for i, n in enumerate(nodes)}
     rows = np.fromiter((index[u] for u, _ in graph.edges()), dtype=np.int64, count=len(graph.edges))
@@ -629,31 +680,7 @@ def build_street_graph(
             "routed on",
             field="source",
         )
-    add_travel_times(routable, settings, congestion_hour=congestion_hour)
-    lat = [d["y"] for _, d in routable.nodes(data=True)]
-    lon = [d["x"] for _, d in routable.nodes(data=True)]
-    oneway = sum(1 for *_, d in routable.edges(data=True) if _truthy(d.get("oneway")))
-    # the summary's load time is filled after the arrays are built
-    street = StreetGraph(
-        routable,
-        summary=GraphSummary(
-            source=source,
-            nodes=routable.number_of_nodes(),
-            edges=routable.number_of_edges(),
-            oneway_edges=oneway,
-            dropped_nodes=len(nodes) - len(keep),
-            bbox=(min(lat), min(lon), max(lat), max(lon)),
-            load_seconds=0.0,
-            from_cache=from_cache,
-            congestion_hour=congestion_hour,
-        ),
-        max_snap_distance_m=(
-            settings.max_snap_distance_m if max_snap_distance_m is None else max_snap_distance_m
-        ),
-        metric_crs=metric_crs,
-    )
-    street.summary = replace(street.summary, load_seconds=time.perf_counter() - t0)
-    return street
+    return routable, len(nodes) - len(keep)
 
 
 def load_street_graph(
@@ -670,23 +697,23 @@ def load_street_graph(
 
     Parameters
     ----------
-    source : str or Path, optional
+    source
         An OSM XML file (``.osm``, ``.xml``, optionally ``.bz2``), an ``.osm.pbf`` extract, a
         GraphML file, or with ``kind="place"`` a place name for an osmnx query (network).
         Default: the embedded Back Bay extract ``data/osm/boston_backbay_drive.osm.bz2``.
-    kind : {"auto", "osm", "pbf", "graphml", "place"}
+    kind
         How to read ``source``; ``auto`` decides from the file name. ``place`` is the only
         kind that uses the network and is never chosen automatically.
-    cache_dir : str or Path, optional
+    cache_dir
         Folder for a GraphML cache of the parsed graph (keyed by the source's path, size and
         modification time, or the place name); the next load reads the cache.
-    congestion_hour : int, optional
+    congestion_hour
         Local hour 0..23; travel times are multiplied by that hour's factor in the speeds file.
-    speeds_file : str or Path, optional
+    speeds_file
         Speeds settings (default ``data/speeds.toml``).
-    max_snap_distance_m : float, optional
+    max_snap_distance_m
         Default snap limit (default from the speeds file).
-    metric_crs : str
+    metric_crs
         Projected CRS in metres used for snapping (default EPSG:26986, Massachusetts).
 
     Returns
@@ -700,62 +727,14 @@ def load_street_graph(
     InputError
         When the source does not exist, its kind is unknown or it holds no streets.
     """
-    import osmnx as ox
-
     t0 = time.perf_counter()
     settings = load_speed_settings(speeds_file)
     settings.congestion_factor(congestion_hour)  # validate before the slow part
-    if kind == "place":
-        if not source:
-            raise InputError("kind='place' needs a place name as source", field="source")
-        label = f"place:{source}"
-        key = hashlib.sha1(f"{CACHE_VERSION}|{label}".encode()).hexdigest()[:16]
-    else:
-        if source is None:
-            from geo311.settings import get_settings
-
-            source = get_settings().osm_drive_file
-        path = Path(source)
-        if not path.is_file():
-            raise InputError(
-                f"street graph source {path} does not exist; pass an OSM XML, .osm.pbf or "
-                "GraphML file",
-                field="source",
-            )
-        kind = _kind_of(path) if kind == "auto" else kind
-        label = str(path)
-        stat = path.stat()
-        key = hashlib.sha1(
-            f"{CACHE_VERSION}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()
-        ).hexdigest()[:16]
-
+    kind, label, key = _source_key(source, kind)
     cache_file = None
     if cache_dir is not None and kind != "graphml":
         cache_file = Path(cache_dir) / f"street-graph-{key}.graphml"
-    if cache_file is not None and cache_file.is_file():
-        raw = ox.load_graphml(cache_file)
-        from_cache = True
-    else:
-        from_cache = False
-        if kind == "graphml":
-            raw = ox.load_graphml(Path(label))
-        elif kind == "osm":
-            raw = ox.graph_from_xml(Path(label), simplify=True, retain_all=True)
-        elif kind == "pbf":
-            from routing._graph_pbf import graph_from_osmium
-
-            raw = graph_from_osmium(Path(label))
-        elif kind == "place":
-            raw = ox.graph_from_place(str(source), network_type="drive", retain_all=True)
-        else:
-            raise InputError(
-                f"kind={kind!r} is not one of auto, osm, pbf, graphml, place", field="kind"
-            )
-        if cache_file is not None:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache_file.with_suffix(".tmp")
-            ox.save_graphml(raw, tmp)
-            tmp.replace(cache_file)
+    raw, from_cache = _read_graph(kind, label, cache_file)
     return build_street_graph(
         raw,
         source=label,
@@ -766,6 +745,66 @@ def load_street_graph(
         from_cache=from_cache,
         started=t0,
     )
+
+
+def _source_key(source: str | Path | None, kind: SourceKind) -> tuple[SourceKind, str, str]:
+    """Return the source's kind, its label and its cache key.
+
+    The key hashes the place name, or a file's resolved path, size and modification time.
+    """
+    if kind == "place":
+        if not source:
+            raise InputError("kind='place' needs a place name as source", field="source")
+        label = f"place:{source}"
+        return kind, label, hashlib.sha1(f"{CACHE_VERSION}|{label}".encode()).hexdigest()[:16]
+    if source is None:
+        from geo311.settings import get_settings
+
+        source = get_settings().osm_drive_file
+    path = Path(source)
+    if not path.is_file():
+        raise InputError(
+            f"street graph source {path} does not exist; pass an OSM XML, .osm.pbf or GraphML file",
+            field="source",
+        )
+    kind = _kind_of(path) if kind == "auto" else kind
+    stat = path.stat()
+    key = hashlib.sha1(
+        f"{CACHE_VERSION}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()
+    ).hexdigest()[:16]
+    return kind, str(path), key
+
+
+def _read_graph(
+    kind: SourceKind, label: str, cache_file: Path | None
+) -> tuple[nx.MultiDiGraph, bool]:
+    """Read the raw graph from the cache or the source (then cache it); say if cached."""
+    import osmnx as ox
+
+    if cache_file is not None and cache_file.is_file():
+        return ox.load_graphml(cache_file), True
+    if kind == "graphml":
+        raw = ox.load_graphml(Path(label))
+    elif kind == "osm":
+        raw = ox.graph_from_xml(Path(label), simplify=True, retain_all=True)
+    elif kind == "pbf":
+        from routing._graph_pbf import graph_from_osmium
+
+        raw = graph_from_osmium(Path(label))
+    elif kind == "place":
+        raw = ox.graph_from_place(
+            label.removeprefix("place:"), network_type="drive", retain_all=True
+        )
+    else:
+        raise InputError(
+            f"kind={kind!r} is not one of auto, osm, pbf, graphml, place", field="kind"
+        )
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(".tmp")
+        ox.save_graphml(raw, tmp)
+        tmp.replace(cache_file)
+    return raw, False
 
 
 def _kind_of(path: Path) -> SourceKind:

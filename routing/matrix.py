@@ -20,10 +20,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from geo311.errors import InputError, RoutingError
-from routing._matrix_search import search_rows, worker_count
+from routing._matrix_search import search_rows, warm_up, worker_count
 from routing.graph import Snap, StreetGraph
 
-__all__ = ["PathEdge", "RoutePath", "TravelTimeMatrix", "travel_time_matrix"]
+__all__ = ["PathEdge", "RoutePath", "TravelTimeMatrix", "travel_time_matrix", "warm_up"]
 
 _NODE_EPS = 1e-9
 _KEEP_PREDECESSORS_MAX = 8_000_000  # int32 entries kept after a matrix call (32 MB)
@@ -149,7 +149,7 @@ class TravelTimeMatrix:
 
         Parameters
         ----------
-        i, j : int
+        i, j
             Row (origin) and column (destination) of the matrix.
 
         Returns
@@ -175,6 +175,18 @@ class TravelTimeMatrix:
                 f"destination {j} {dest.label!r} cannot be reached from origin {i} "
                 f"{origin.label!r} on {self.graph.summary.source}"
             )
+        nodes, edges = self._path_edges(self._tree_positions(i, j))
+        return RoutePath(
+            origin=origin,
+            destination=dest,
+            nodes=nodes,
+            edges=edges,
+            duration_s=float(self.durations_s[i, j]),
+            distance_m=float(self.distances_m[i, j]),
+        )
+
+    def _tree_positions(self, i: int, j: int) -> list[int]:
+        """Return the search-CSR positions of the path from origin ``i`` to destination ``j``."""
         pred = self._pred.get(i)
         if pred is None:
             pred = self._search.predecessors([i])[0]
@@ -185,12 +197,16 @@ class TravelTimeMatrix:
         node = target
         while node != source:
             parent = int(pred[node])
-            if parent < 0:  # pragma: no cover - guarded by the finite check above
+            if parent < 0:  # pragma: no cover - guarded by the finite check of path()
                 raise RoutingError(f"no path from origin {i} to destination {j}")
             steps.append(s.position(parent, node))
             node = parent
         steps.reverse()
-        g = self.graph
+        return steps
+
+    def _path_edges(self, steps: list[int]) -> tuple[list[int], list[PathEdge]]:
+        """Return the OSM nodes passed and the street edges (or parts) driven along ``steps``."""
+        g, s = self.graph, self._search
         edges: list[PathEdge] = []
         nodes: list[int] = []
         for pos in steps:
@@ -222,14 +238,7 @@ class TravelTimeMatrix:
                     bearing_end=b1,
                 )
             )
-        return RoutePath(
-            origin=origin,
-            destination=dest,
-            nodes=nodes,
-            edges=edges,
-            duration_s=float(self.durations_s[i, j]),
-            distance_m=float(self.distances_m[i, j]),
-        )
+        return nodes, edges
 
 
 def _bearings(coords: list[tuple[float, float]]) -> tuple[float, float]:
@@ -238,6 +247,49 @@ def _bearings(coords: list[tuple[float, float]]) -> tuple[float, float]:
     (a, b), (c, d) = coords[0], coords[1]
     (e, f), (g, h) = coords[-2], coords[-1]
     return bearing(a, b, c, d), bearing(e, f, g, h)
+
+
+def _virtual_edges(
+    graph: StreetGraph, snaps_from: list[Snap], snaps_to: list[Snap]
+) -> list[tuple[int, int, float, float, int, float, float]]:
+    """Return the edges of the virtual origin and destination nodes.
+
+    Each is ``(row, col, time, length, street edge or -1, from fraction, to fraction)``: from an
+    origin to the ends it can drive to, into a destination from the ends it is reached from,
+    zero-length attachments of points on a node, and origin -> destination along one edge.
+    """
+    n, nf = graph.n_nodes, len(snaps_from)
+    extra: list[tuple[int, int, float, float, int, float, float]] = []
+    t, length = graph.edge_time_s, graph.edge_length_m
+    u_of, v_of, rev = graph.edge_u, graph.edge_v, graph.edge_reverse
+
+    def sides(snap: Snap) -> list[tuple[int, float]]:
+        out = [(snap.edge, snap.fraction)]
+        r = int(rev[snap.edge])
+        if r >= 0:
+            out.append((r, 1.0 - snap.fraction))
+        return out
+
+    for a, snap in enumerate(snaps_from):
+        src = n + a
+        for e, f in sides(snap):
+            extra.append((src, int(v_of[e]), (1 - f) * t[e], (1 - f) * length[e], e, f, 1.0))
+        if snap.fraction <= _NODE_EPS:
+            extra.append((src, int(u_of[snap.edge]), 0.0, 0.0, -1, 0.0, 0.0))
+    on_edge: dict[int, list[tuple[int, float]]] = {}
+    for b, snap in enumerate(snaps_to):
+        dst = n + nf + b
+        for e, f in sides(snap):
+            extra.append((int(u_of[e]), dst, f * t[e], f * length[e], e, 0.0, f))
+            on_edge.setdefault(e, []).append((dst, f))
+        if snap.fraction >= 1.0 - _NODE_EPS:
+            extra.append((int(v_of[snap.edge]), dst, 0.0, 0.0, -1, 1.0, 1.0))
+    for a, snap in enumerate(snaps_from):
+        for e, fa in sides(snap):
+            for dst, fb in on_edge.get(e, ()):
+                if fb >= fa:
+                    extra.append((n + a, dst, (fb - fa) * t[e], (fb - fa) * length[e], e, fa, fb))
+    return extra
 
 
 class _SearchGraph:
@@ -256,38 +308,7 @@ class _SearchGraph:
         edges = [graph.csr_edge.astype(np.int64)]
         f0s = [np.zeros(base.nnz)]
         f1s = [np.ones(base.nnz)]
-        extra: list[tuple[int, int, float, float, int, float, float]] = []
-        t, length = graph.edge_time_s, graph.edge_length_m
-        u_of, v_of, rev = graph.edge_u, graph.edge_v, graph.edge_reverse
-
-        def sides(snap: Snap) -> list[tuple[int, float]]:
-            out = [(snap.edge, snap.fraction)]
-            r = int(rev[snap.edge])
-            if r >= 0:
-                out.append((r, 1.0 - snap.fraction))
-            return out
-
-        for a, snap in enumerate(snaps_from):
-            src = n + a
-            for e, f in sides(snap):
-                extra.append((src, int(v_of[e]), (1 - f) * t[e], (1 - f) * length[e], e, f, 1.0))
-            if snap.fraction <= _NODE_EPS:
-                extra.append((src, int(u_of[snap.edge]), 0.0, 0.0, -1, 0.0, 0.0))
-        on_edge: dict[int, list[tuple[int, float]]] = {}
-        for b, snap in enumerate(snaps_to):
-            dst = n + nf + b
-            for e, f in sides(snap):
-                extra.append((int(u_of[e]), dst, f * t[e], f * length[e], e, 0.0, f))
-                on_edge.setdefault(e, []).append((dst, f))
-            if snap.fraction >= 1.0 - _NODE_EPS:
-                extra.append((int(v_of[snap.edge]), dst, 0.0, 0.0, -1, 1.0, 1.0))
-        for a, snap in enumerate(snaps_from):
-            for e, fa in sides(snap):
-                for dst, fb in on_edge.get(e, ()):
-                    if fb >= fa:
-                        extra.append(
-                            (n + a, dst, (fb - fa) * t[e], (fb - fa) * length[e], e, fa, fb)
-                        )
+        extra = _virtual_edges(graph, snaps_from, snaps_to)
         if extra:
             arr = np.array(extra, dtype=float)
             rows.append(arr[:, 0].astype(np.int64))
@@ -357,15 +378,15 @@ def travel_time_matrix(
 
     Parameters
     ----------
-    graph : StreetGraph
+    graph
         The street graph the points were snapped to.
-    snaps_from : sequence of Snap
+    snaps_from
         Origins (rows), e.g. from :meth:`StreetGraph.snap_many`.
-    snaps_to : sequence of Snap, optional
+    snaps_to
         Destinations (columns); default the origins (a square matrix).
-    chunk_size : int
+    chunk_size
         Origins per batch handed to one search thread (a batch reuses its work arrays).
-    workers : int, optional
+    workers
         Search threads; default all CPUs this process may use for a large matrix, one for a
         small one. The result does not depend on it.
 

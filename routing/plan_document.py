@@ -16,14 +16,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, is_dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from geo311.errors import InputError, NotFoundError
 
-if TYPE_CHECKING:
-    from geo311.store import Store
+
+class PlanSource(Protocol):
+    """Anything that returns a stored plan document by id (e.g. ``geo311.store.Store``)."""
+
+    def get_plan(self, plan_id: int) -> dict[str, Any]:
+        """Return the stored document of one plan."""
+        ...
+
 
 __all__ = [
     "BreakDoc",
@@ -411,7 +417,7 @@ class PlanDocument(_Doc):
         self.done_at = {**self.done_at, job_id: when.isoformat()}
 
 
-def load_plan_document(store: Store, plan_id: int) -> PlanDocument:
+def load_plan_document(store: PlanSource, plan_id: int) -> PlanDocument:
     """Return a stored plan (``store.get_plan``) as a :class:`PlanDocument`.
 
     Raises

@@ -299,7 +299,7 @@ def problem_errors(problem: Problem) -> list[str]:
 
     Parameters
     ----------
-    problem : Problem
+    problem
         The problem to check.
 
     Returns
@@ -307,6 +307,36 @@ def problem_errors(problem: Problem) -> list[str]:
     list of str
         Messages, each naming the object (``crew 'c1'``, ``job 'wo-12'``) and the fix.
     """
+    errors, n_loc = _shape_errors(problem)
+    for kind, ids in (
+        ("depot", [x.id for x in problem.depots]),
+        ("crew", [x.id for x in problem.crews]),
+        ("job", [x.id for x in problem.jobs]),
+    ):
+        errors += _duplicate_errors(kind, ids)
+    depot_locs: set[int] = set()
+    for dep in problem.depots:
+        if _location_ok(f"depot {dep.id!r}", dep.location_index, n_loc, errors):
+            depot_locs.add(int(dep.location_index))
+        if dep.close_s < dep.open_s:
+            errors.append(
+                f"depot {dep.id!r}: closes ({dep.close_s:g} s) before it opens ({dep.open_s:g} s)"
+            )
+    depot_ids = {x.id for x in problem.depots}
+    for crew in problem.crews:
+        errors += _crew_errors(crew, depot_ids, problem.known_skills)
+    for job in problem.jobs:
+        ok = _location_ok(f"job {job.id!r}", job.location_index, n_loc, errors)
+        errors += _job_errors(job, problem.known_skills)
+        if ok and depot_locs and n_loc > 0:
+            errors += _depot_reach_errors(problem, job, sorted(depot_locs))
+    if n_loc > 0 and problem.distances_m.shape == problem.durations_s.shape:
+        errors += _matrix_errors(problem, depot_locs, n_loc)
+    return errors
+
+
+def _shape_errors(problem: Problem) -> tuple[list[str], int]:
+    """Check the matrices' shapes, the origin and the objective; return errors and size."""
     errors: list[str] = []
     d, dist = problem.durations_s, problem.distances_m
     n_loc = -1
@@ -319,118 +349,127 @@ def problem_errors(problem: Problem) -> list[str]:
             f"distances_m has shape {dist.shape} but durations_s has {d.shape}: they must match"
         )
     if problem.origin.tzinfo is None:
-        errors.append("origin is a naive datetime: give it a time zone (America/New_York)")
+        errors.append(
+            "origin is a naive datetime: give it a time zone (tzinfo=ZoneInfo(city time zone))"
+        )
     if problem.objective not in OBJECTIVES:
         errors.append(f"objective {problem.objective!r} is unknown: use one of {OBJECTIVES}")
+    return errors, n_loc
 
-    def dup(kind: str, ids: list[str]) -> None:
-        seen: set[str] = set()
-        for i in ids:
-            if i in seen:
-                errors.append(f"{kind} id {i!r} is used twice: ids must be unique")
-            seen.add(i)
 
-    dup("depot", [x.id for x in problem.depots])
-    dup("crew", [x.id for x in problem.crews])
-    dup("job", [x.id for x in problem.jobs])
+def _duplicate_errors(kind: str, ids: list[str]) -> list[str]:
+    """Name every id used more than once."""
+    errors = []
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            errors.append(f"{kind} id {i!r} is used twice: ids must be unique")
+        seen.add(i)
+    return errors
 
-    def loc_ok(what: str, idx: int) -> bool:
-        if n_loc < 0:
-            return False
-        if not isinstance(idx, int | np.integer) or not 0 <= int(idx) < n_loc:
-            errors.append(
-                f"{what}: location_index {idx} is out of range for a {n_loc}x{n_loc} matrix"
-            )
-            return False
-        return True
 
-    depot_locs: set[int] = set()
-    for dep in problem.depots:
-        if loc_ok(f"depot {dep.id!r}", dep.location_index):
-            depot_locs.add(int(dep.location_index))
-        if dep.close_s < dep.open_s:
+def _location_ok(what: str, idx: int, n_loc: int, errors: list[str]) -> bool:
+    """Whether ``idx`` is a row of the matrix (noting an error in ``errors`` when not)."""
+    if n_loc < 0:
+        return False
+    if not isinstance(idx, int | np.integer) or not 0 <= int(idx) < n_loc:
+        errors.append(f"{what}: location_index {idx} is out of range for a {n_loc}x{n_loc} matrix")
+        return False
+    return True
+
+
+def _crew_errors(crew: Crew, depot_ids: set[str], known: frozenset[str] | None) -> list[str]:
+    """Check a crew's shift, depots, capacity, cost, skills and breaks."""
+    what = f"crew {crew.id!r}"
+    errors = _window_errors(f"{what} shift", [crew.shift])
+    if not math.isfinite(crew.shift.end_s):
+        errors.append(f"{what}: shift end must be finite")
+    for attr in ("start_depot", "end_depot"):
+        if getattr(crew, attr) not in depot_ids:
             errors.append(
-                f"depot {dep.id!r}: closes ({dep.close_s:g} s) before it opens ({dep.open_s:g} s)"
+                f"{what}: {attr} {getattr(crew, attr)!r} is not a depot id "
+                f"(known: {sorted(depot_ids)})"
             )
-    depot_ids = {x.id for x in problem.depots}
-    known = problem.known_skills
-    for crew in problem.crews:
-        what = f"crew {crew.id!r}"
-        errors += _window_errors(f"{what} shift", [crew.shift])
-        if not math.isfinite(crew.shift.end_s):
-            errors.append(f"{what}: shift end must be finite")
-        for attr in ("start_depot", "end_depot"):
-            if getattr(crew, attr) not in depot_ids:
-                errors.append(
-                    f"{what}: {attr} {getattr(crew, attr)!r} is not a depot id "
-                    f"(known: {sorted(depot_ids)})"
-                )
-        if not (crew.capacity >= 0 and math.isfinite(crew.capacity)):
-            errors.append(f"{what}: capacity {crew.capacity} must be a finite number >= 0")
-        if crew.cost_per_hour < 0:
-            errors.append(f"{what}: cost_per_hour {crew.cost_per_hour} must be >= 0")
-        if not crew.skills:
-            errors.append(f"{what}: has no skills; give it at least one (e.g. 'asphalt')")
-        elif known is not None and not crew.skills <= known:
-            errors.append(
-                f"{what}: skills {sorted(crew.skills - known)} are unknown "
-                f"(known skills: {sorted(known)})"
-            )
-        for b in crew.breaks:
-            if not (b.duration_s >= 0 and math.isfinite(b.duration_s)):
-                errors.append(f"{what} break {b.id!r}: duration {b.duration_s} must be >= 0")
-            if not b.windows:
-                errors.append(f"{what} break {b.id!r}: needs at least one window")
-            errors += _window_errors(f"{what} break {b.id!r}", b.windows)
-    known = problem.known_skills
-    for job in problem.jobs:
-        what = f"job {job.id!r}"
-        ok = loc_ok(what, job.location_index)
-        if not (job.service_s >= 0 and math.isfinite(job.service_s)):
-            errors.append(f"{what}: service_s {job.service_s} must be a finite number >= 0")
-        if not (job.demand >= 0 and math.isfinite(job.demand)):
-            errors.append(f"{what}: demand {job.demand} must be a finite number >= 0")
-        if not 0 <= job.priority <= MAX_PRIORITY:
-            errors.append(f"{what}: priority {job.priority} must be in 0..{MAX_PRIORITY}")
-        if not job.skill:
-            errors.append(f"{what}: skill is empty; name the skill the job needs")
-        elif known is not None and job.skill not in known:
-            errors.append(
-                f"{what}: skill {job.skill!r} is unknown (known skills: {sorted(known)}); "
-                "fix the catalogue entry or the job"
-            )
-        errors += _window_errors(what, job.windows)
-        if ok and depot_locs and n_loc > 0:
-            li = int(job.location_index)
-            locs = sorted(depot_locs)
-            row = d[li, locs]
-            col = d[locs, li]
-            if not (np.all(np.isfinite(row)) and np.all(np.isfinite(col))):
-                errors.append(
-                    f"{what}: travel time to or from location {li} is NaN/inf "
-                    "(unreachable on the street graph); snap it to the connected network"
-                )
-    if n_loc > 0 and dist.shape == d.shape:
-        used = sorted(
-            depot_locs
-            | {int(j.location_index) for j in problem.jobs if 0 <= int(j.location_index) < n_loc}
+    if not (crew.capacity >= 0 and math.isfinite(crew.capacity)):
+        errors.append(f"{what}: capacity {crew.capacity} must be a finite number >= 0")
+    if crew.cost_per_hour < 0:
+        errors.append(f"{what}: cost_per_hour {crew.cost_per_hour} must be >= 0")
+    if not crew.skills:
+        errors.append(f"{what}: has no skills; give it at least one (e.g. 'asphalt')")
+    elif known is not None and not crew.skills <= known:
+        errors.append(
+            f"{what}: skills {sorted(crew.skills - known)} are unknown "
+            f"(known skills: {sorted(known)})"
         )
-        if used:
-            sub_d = d[np.ix_(used, used)]
-            sub_m = dist[np.ix_(used, used)]
-            finite = np.isfinite(sub_d)
-            if np.any(sub_d[finite] < 0):
-                errors.append("durations_s has negative travel times: travel must be >= 0")
-            if np.any(sub_m[np.isfinite(sub_m)] < 0):
-                errors.append("distances_m has negative distances: distances must be >= 0")
-            if not np.all(finite):
-                bad = [used[i] for i in sorted(set(np.argwhere(~finite)[:, 0]))]
-                job_at = {int(j.location_index): j.id for j in problem.jobs}
-                names = [job_at.get(b, f"location {b}") for b in bad[:10]]
-                errors.append(
-                    f"durations_s has NaN/inf between used locations (from {names}): "
-                    "every job must be reachable from every other; snap to the connected network"
-                )
+    for b in crew.breaks:
+        if not (b.duration_s >= 0 and math.isfinite(b.duration_s)):
+            errors.append(f"{what} break {b.id!r}: duration {b.duration_s} must be >= 0")
+        if not b.windows:
+            errors.append(f"{what} break {b.id!r}: needs at least one window")
+        errors += _window_errors(f"{what} break {b.id!r}", b.windows)
+    return errors
+
+
+def _job_errors(job: Job, known: frozenset[str] | None) -> list[str]:
+    """Check a job's service time, demand, priority, skill and windows."""
+    what = f"job {job.id!r}"
+    errors = []
+    if not (job.service_s >= 0 and math.isfinite(job.service_s)):
+        errors.append(f"{what}: service_s {job.service_s} must be a finite number >= 0")
+    if not (job.demand >= 0 and math.isfinite(job.demand)):
+        errors.append(f"{what}: demand {job.demand} must be a finite number >= 0")
+    if not 0 <= job.priority <= MAX_PRIORITY:
+        errors.append(f"{what}: priority {job.priority} must be in 0..{MAX_PRIORITY}")
+    if not job.skill:
+        errors.append(f"{what}: skill is empty; name the skill the job needs")
+    elif known is not None and job.skill not in known:
+        errors.append(
+            f"{what}: skill {job.skill!r} is unknown (known skills: {sorted(known)}); "
+            "fix the catalogue entry or the job"
+        )
+    errors += _window_errors(what, job.windows)
+    return errors
+
+
+def _depot_reach_errors(problem: Problem, job: Job, locs: list[int]) -> list[str]:
+    """Check the job can be driven to from every depot and back."""
+    d = problem.durations_s
+    li = int(job.location_index)
+    row = d[li, locs]
+    col = d[locs, li]
+    if np.all(np.isfinite(row)) and np.all(np.isfinite(col)):
+        return []
+    return [
+        f"job {job.id!r}: travel time to or from location {li} is NaN/inf "
+        "(unreachable on the street graph); snap it to the connected network"
+    ]
+
+
+def _matrix_errors(problem: Problem, depot_locs: set[int], n_loc: int) -> list[str]:
+    """Check travel between the used locations: no negative values, nothing unreachable."""
+    d, dist = problem.durations_s, problem.distances_m
+    errors: list[str] = []
+    used = sorted(
+        depot_locs
+        | {int(j.location_index) for j in problem.jobs if 0 <= int(j.location_index) < n_loc}
+    )
+    if not used:
+        return errors
+    sub_d = d[np.ix_(used, used)]
+    sub_m = dist[np.ix_(used, used)]
+    finite = np.isfinite(sub_d)
+    if np.any(sub_d[finite] < 0):
+        errors.append("durations_s has negative travel times: travel must be >= 0")
+    if np.any(sub_m[np.isfinite(sub_m)] < 0):
+        errors.append("distances_m has negative distances: distances must be >= 0")
+    if not np.all(finite):
+        bad = [used[i] for i in sorted(set(np.argwhere(~finite)[:, 0]))]
+        job_at = {int(j.location_index): j.id for j in problem.jobs}
+        names = [job_at.get(b, f"location {b}") for b in bad[:10]]
+        errors.append(
+            f"durations_s has NaN/inf between used locations (from {names}): "
+            "every job must be reachable from every other; snap to the connected network"
+        )
     return errors
 
 
@@ -441,11 +480,11 @@ def priority_from_sla(
 
     Parameters
     ----------
-    sla_due : datetime or None
+    sla_due
         The SLA due time (aware). ``None`` counts as "later".
-    day_start : datetime
+    day_start
         Start of the planned day (aware); work due before it is overdue.
-    day_end : datetime, optional
+    day_end
         End of the planned day; defaults to ``day_start + 1 day``.
 
     Returns

@@ -20,8 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from geo311.errors import RoutingError
-from routing.problem import Break, Crew, Depot, Problem, TimeWindow
-from routing.solve import Plan, Route, Step, Summary, check_routes, solve
+from routing.checks import check_routes
+from routing.plan import Plan, Route, Step, Summary
+from routing.problem import Break, Crew, Depot, Job, Problem, TimeWindow
+from routing.solve import solve
 
 
 def locked_from_time(previous: Plan, now_s: float) -> dict[str, list[str]]:
@@ -29,9 +31,9 @@ def locked_from_time(previous: Plan, now_s: float) -> dict[str, list[str]]:
 
     Parameters
     ----------
-    previous : Plan
+    previous
         The plan being executed.
-    now_s : float
+    now_s
         Current time, seconds from the plan origin.
 
     Returns
@@ -65,22 +67,22 @@ def replan(
 
     Parameters
     ----------
-    problem : Problem
+    problem
         The day's problem: the same crews, depots and origin as ``previous``, its jobs plus any
         new ones (matrices covering every location).
-    previous : Plan
+    previous
         The plan being executed.
-    now_s : float
+    now_s
         Current time, seconds from the origin.
-    locked : mapping, optional
+    locked
         Crew id -> job ids done or in progress, a prefix of that crew's previous route. Default:
         :func:`locked_from_time` (every job whose service started by ``now_s``).
-    time_limit_s : float
+    time_limit_s
         Solver time limit.
     seed, workers, solution_limit
         As for :func:`routing.solve.solve` (one worker by default: every worker would start
         from the same previous routes).
-    reassign_penalty_s : float
+    reassign_penalty_s
         Cost, in seconds of travel (metres when the objective is distance), of moving a job of
         the previous plan to another crew.
 
@@ -102,7 +104,6 @@ def replan(
     if unknown:
         raise RoutingError(f"locked crews {unknown} are not crews of both problem and plan")
     job_index = {j.id: k for k, j in enumerate(problem.jobs)}
-
     prefixes: dict[str, list[Step]] = {}
     new_depots: list[Depot] = list(problem.depots)
     new_crews: list[Crew] = []
@@ -110,72 +111,16 @@ def replan(
     for crew in problem.crews:
         route = prev_routes.get(crew.id)
         ids = list(locked.get(crew.id, []))
-        route_jobs = route.job_ids if route is not None else []
-        if ids != route_jobs[: len(ids)]:
-            raise RoutingError(
-                f"crew {crew.id!r}: locked stops {ids} are not the start of its previous route "
-                f"{route_jobs}; lock a prefix of the route"
-            )
-        missing = [j for j in ids if j not in job_index]
-        if missing:
-            raise RoutingError(
-                f"crew {crew.id!r}: locked jobs {missing} are not in the problem; keep them in "
-                "problem.jobs so their locations and times are known"
-            )
+        _check_locked(crew, route, ids, job_index)
         done.update(ids)
-        prefix: list[Step] = []
-        if route is not None and ids:
-            last = max(k for k, s in enumerate(route.steps) if s.job_id == ids[-1])
-            prefix = list(route.steps[: last + 1])
-            # breaks that started before now right after the last locked stop are kept too
-            for s in route.steps[last + 1 :]:
-                if s.type == "break" and s.arrival_s <= now_s:
-                    prefix.append(s)
-                else:
-                    break
-        elif route is not None:
-            prefix = [route.steps[0]] if route.steps[0].departure_s <= now_s else []
-        prefixes[crew.id] = prefix
-        taken = {s.break_id for s in prefix if s.type == "break"}
-        start_t = max(now_s, crew.shift.start_s, prefix[-1].departure_s if prefix else -math.inf)
-        breaks = []
-        for b in crew.breaks:
-            if b.id in taken:
-                continue
-            wins = tuple(
-                TimeWindow(max(w.start_s, start_t), w.end_s)
-                for w in b.windows
-                if w.end_s >= start_t
-            )
-            if wins:
-                breaks.append(Break(b.duration_s, wins, b.id))
-        load = sum(problem.jobs[job_index[j]].demand for j in ids)
-        start_depot = crew.start_depot
-        if ids:
-            loc = problem.jobs[job_index[ids[-1]]].location_index
-            start_depot = f"{crew.id}@{ids[-1]}"
-            new_depots.append(Depot(start_depot, loc, start_t, math.inf, f"after {ids[-1]}"))
-        shift_end = max(crew.shift.end_s, start_t)
-        new_crews.append(
-            replace(
-                crew,
-                shift=TimeWindow(start_t, shift_end),
-                start_depot=start_depot,
-                capacity=max(0.0, crew.capacity - load),
-                breaks=tuple(breaks),
-            )
-        )
+        prefixes[crew.id] = prefix = _locked_prefix(route, ids, now_s)
+        resumed, depot = _resumed_crew(problem, crew, prefix, ids, job_index, now_s=now_s)
+        new_crews.append(resumed)
+        if depot is not None:
+            new_depots.append(depot)
     rest = tuple(j for j in problem.jobs if j.id not in done)
     sub = replace(problem, depots=tuple(new_depots), crews=tuple(new_crews), jobs=rest)
-    sub_index = {j.id: k for k, j in enumerate(rest)}
-    initial = []
-    previous_crew: dict[int, int] = {}
-    for v, crew in enumerate(problem.crews):
-        r = prev_routes.get(crew.id)
-        order = [sub_index[j] for j in (r.job_ids if r else []) if j in sub_index]
-        initial.append(order)
-        for k in order:
-            previous_crew[k] = v
+    initial, previous_crew = _initial_routes(problem, prev_routes, rest)
     plan = solve(
         sub,
         time_limit_s=time_limit_s,
@@ -189,6 +134,99 @@ def replan(
         },
     )
     return _merge(problem, plan, prefixes, now_s)
+
+
+def _check_locked(
+    crew: Crew, route: Route | None, ids: list[str], job_index: dict[str, int]
+) -> None:
+    """Raise unless the locked jobs are a prefix of the crew's previous route and known."""
+    route_jobs = route.job_ids if route is not None else []
+    if ids != route_jobs[: len(ids)]:
+        raise RoutingError(
+            f"crew {crew.id!r}: locked stops {ids} are not the start of its previous route "
+            f"{route_jobs}; lock a prefix of the route"
+        )
+    missing = [j for j in ids if j not in job_index]
+    if missing:
+        raise RoutingError(
+            f"crew {crew.id!r}: locked jobs {missing} are not in the problem; keep them in "
+            "problem.jobs so their locations and times are known"
+        )
+
+
+def _locked_prefix(route: Route | None, ids: list[str], now_s: float) -> list[Step]:
+    """Return the steps kept as they were: up to the last locked job and breaks begun by now."""
+    if route is None:
+        return []
+    if not ids:
+        return [route.steps[0]] if route.steps[0].departure_s <= now_s else []
+    last = max(k for k, s in enumerate(route.steps) if s.job_id == ids[-1])
+    prefix = list(route.steps[: last + 1])
+    # breaks that started before now right after the last locked stop are kept too
+    for s in route.steps[last + 1 :]:
+        if s.type == "break" and s.arrival_s <= now_s:
+            prefix.append(s)
+        else:
+            break
+    return prefix
+
+
+def _resumed_crew(
+    problem: Problem,
+    crew: Crew,
+    prefix: list[Step],
+    ids: list[str],
+    job_index: dict[str, int],
+    *,
+    now_s: float,
+) -> tuple[Crew, Depot | None]:
+    """Return the crew restarting after its locked stops, and the depot at its last stop.
+
+    It starts at ``max(now, shift start, departure from the last kept step)`` with the
+    capacity left and the breaks not taken yet (windows cut to the new start).
+    """
+    taken = {s.break_id for s in prefix if s.type == "break"}
+    start_t = max(now_s, crew.shift.start_s, prefix[-1].departure_s if prefix else -math.inf)
+    breaks = []
+    for b in crew.breaks:
+        if b.id in taken:
+            continue
+        wins = tuple(
+            TimeWindow(max(w.start_s, start_t), w.end_s) for w in b.windows if w.end_s >= start_t
+        )
+        if wins:
+            breaks.append(Break(b.duration_s, wins, b.id))
+    load = sum(problem.jobs[job_index[j]].demand for j in ids)
+    start_depot = crew.start_depot
+    depot = None
+    if ids:
+        loc = problem.jobs[job_index[ids[-1]]].location_index
+        start_depot = f"{crew.id}@{ids[-1]}"
+        depot = Depot(start_depot, loc, start_t, math.inf, f"after {ids[-1]}")
+    resumed = replace(
+        crew,
+        shift=TimeWindow(start_t, max(crew.shift.end_s, start_t)),
+        start_depot=start_depot,
+        capacity=max(0.0, crew.capacity - load),
+        breaks=tuple(breaks),
+    )
+    return resumed, depot
+
+
+def _initial_routes(
+    problem: Problem, prev_routes: dict[str, Route], rest: tuple[Job, ...]
+) -> tuple[list[list[int]], dict[int, int]]:
+    """Return the previous routes over the remaining jobs, and each job's previous crew."""
+    sub_index = {j.id: k for k, j in enumerate(rest)}
+    initial = []
+    previous_crew: dict[int, int] = {}
+    for v, crew in enumerate(problem.crews):
+        r = prev_routes.get(crew.id)
+        order = [sub_index[j] for j in (r.job_ids if r else []) if j in sub_index]
+        initial.append(order)
+        for k in order:
+            previous_crew[k] = v
+    return initial, previous_crew
 
 
 def _merge(problem: Problem, plan: Plan, prefixes: dict[str, list[Step]], now_s: float) -> Plan:

@@ -40,10 +40,9 @@ day's matrix is a sub-matrix of it. Numbers: ``bench/simulate_bench.py``.
 from __future__ import annotations
 
 import math
-import tempfile
 import time as _time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,13 +52,20 @@ import numpy as np
 from geo311.catalogue import Catalogue, load_catalogue
 from geo311.errors import ConfigurationError, InputError
 from geo311.settings import REPO_DATA_DIR
-from routing._simulate_core import (
-    DayLog,
-    ReplayOutput,
-    SimReport,
-    quantile,
-    replay_core,
-    working_days,
+from routing._simulate_core import DayLog, ReplayOutput, SimReport, replay_core, working_days
+from routing._simulate_result import (
+    DAY_S,
+    GroupResult,
+    OutcomeStats,
+    RunResult,
+    SimulationResult,
+)
+from routing._simulate_season import (
+    INTERNAL_POTHOLE_TYPE,
+    Season,
+    actual_backlog,
+    actual_outcomes,
+    load_season,
 )
 from routing.crews import CrewConfig, CrewSpec, load_crews
 
@@ -70,289 +76,17 @@ __all__ = [
     "GroupResult",
     "OutcomeStats",
     "RunResult",
+    "Season",
     "SimReport",
     "SimulationResult",
+    "actual_outcomes",
     "load_season",
     "replay",
     "run_simulation",
 ]
 
-INTERNAL_POTHOLE_TYPE = "Pothole Repair (Internal)"
 DEFAULT_TARGET_MEDIAN_DAYS = {"potholes": 0.6, "streetlights": 7.0}
 GROUPS = ("potholes", "streetlights")
-DAY_S = 86400.0
-
-
-@dataclass(frozen=True, slots=True)
-class OutcomeStats:
-    """Distribution of days from report to repair (or closure) of a set of reports.
-
-    Attributes
-    ----------
-    reports : int
-        Number of reports.
-    repaired : int
-        Reports repaired (closed) at all.
-    median_days, p90_days : float
-        Median and 90th percentile of days to repair; ``inf`` when more than half (resp. 10 %)
-        were never repaired, ``nan`` for no reports.
-    within_sla : float
-        Share of reports repaired by their SLA due time (0..1; ``nan`` for no reports).
-    days : tuple of float
-        Days to repair of every report (``inf``: never repaired), for plots.
-    """
-
-    reports: int
-    repaired: int
-    median_days: float
-    p90_days: float
-    within_sla: float
-    days: tuple[float, ...] = ()
-
-    @classmethod
-    def of(cls, days: Sequence[float], within: Sequence[bool]) -> OutcomeStats:
-        """Summarise days to repair and SLA flags.
-
-        Parameters
-        ----------
-        days : sequence of float
-            Days to repair per report (``inf`` when never repaired).
-        within : sequence of bool
-            Whether each report was repaired by its SLA due time.
-
-        Returns
-        -------
-        OutcomeStats
-        """
-        arr = np.asarray(days, dtype=float)
-        n = int(arr.size)
-        return cls(
-            reports=n,
-            repaired=int(np.isfinite(arr).sum()),
-            median_days=quantile(arr, 0.5),
-            p90_days=quantile(arr, 0.9),
-            within_sla=float(np.mean(np.asarray(within, dtype=bool))) if n else math.nan,
-            days=tuple(float(x) for x in arr),
-        )
-
-    def to_dict(self, *, with_days: bool = False) -> dict[str, Any]:
-        """Return JSON-friendly data (``inf``/``nan`` become ``None``)."""
-        out: dict[str, Any] = {
-            "reports": self.reports,
-            "repaired": self.repaired,
-            "median_days": _num(self.median_days),
-            "p90_days": _num(self.p90_days),
-            "within_sla": _num(self.within_sla),
-        }
-        if with_days:
-            out["days"] = [_num(d) for d in self.days]
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    """One replay of one service group with ``crews`` crews.
-
-    Attributes
-    ----------
-    crews : int
-        Number of crews.
-    crew_ids : tuple of str
-        Their ids.
-    simulated : OutcomeStats
-        Days to repair of the measured reports in the replay.
-    utilisation : float
-        Busy crew time (driving + on site) over crew time available (shift minus breaks), over
-        every simulated working day.
-    work_orders : int
-        Work orders the measured reports formed.
-    days : tuple of DayLog
-        Every simulated working day (backlog, repairs, solver time).
-    repaired_at : dict of str to datetime or None
-        Simulated repair time of every measured report.
-    wall_time_s : float
-        Wall-clock time of the replay.
-    """
-
-    crews: int
-    crew_ids: tuple[str, ...]
-    simulated: OutcomeStats
-    utilisation: float
-    work_orders: int
-    days: tuple[DayLog, ...]
-    repaired_at: dict[str, datetime | None]
-    wall_time_s: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return JSON-friendly data."""
-        return {
-            "crews": self.crews,
-            "crew_ids": list(self.crew_ids),
-            "simulated": self.simulated.to_dict(),
-            "utilisation": _num(self.utilisation),
-            "work_orders": self.work_orders,
-            "wall_time_s": round(self.wall_time_s, 3),
-            "days_hit_time_limit": sum(d.hit_time_limit for d in self.days),
-            "backlog": [
-                {
-                    "day": d.day.isoformat(),
-                    "open_work_orders": d.open_work_orders,
-                    "open_reports": d.open_reports,
-                    "served": d.served,
-                    "busy_h": round(d.busy_s / 3600.0, 3),
-                    "available_h": round(d.available_s / 3600.0, 3),
-                }
-                for d in self.days
-            ],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class GroupResult:
-    """Simulated and actual outcomes of one service group.
-
-    Attributes
-    ----------
-    group : str
-        ``potholes`` or ``streetlights``.
-    actual : OutcomeStats
-        The City's figures for the same reports (``CLOSED_DT - OPEN_DT``; within ``TARGET_DT``).
-    runs : tuple of RunResult
-        One replay per crew count (several with a sweep).
-    target_median_days : float
-        Median days to repair the planner aims for.
-    smallest_crews : int or None
-        The smallest crew count whose simulated median meets the target (``None``: none did).
-    actual_backlog : tuple of (date, int)
-        Reports the City still had open at each working morning of the season.
-    """
-
-    group: str
-    actual: OutcomeStats
-    runs: tuple[RunResult, ...]
-    target_median_days: float
-    smallest_crews: int | None
-    actual_backlog: tuple[tuple[date, int], ...] = ()
-
-    def run(self, crews: int) -> RunResult:
-        """Return the replay with ``crews`` crews.
-
-        Raises
-        ------
-        InputError
-            When no replay used that many crews.
-        """
-        for r in self.runs:
-            if r.crews == crews:
-                return r
-        raise InputError(
-            f"no replay of {self.group} with {crews} crews; ran {[r.crews for r in self.runs]}",
-            field="crews",
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return JSON-friendly data."""
-        return {
-            "group": self.group,
-            "actual": self.actual.to_dict(),
-            "runs": [r.to_dict() for r in self.runs],
-            "target_median_days": self.target_median_days,
-            "smallest_crews": self.smallest_crews,
-            "actual_backlog": [
-                {"day": d.isoformat(), "open_reports": n} for d, n in self.actual_backlog
-            ],
-        }
-
-
-@dataclass(frozen=True)
-class SimulationResult:
-    """Everything a planner sees from :func:`run_simulation`.
-
-    Attributes
-    ----------
-    start, end : date
-        The season (reports made from ``start`` 00:00 to ``end`` 24:00 local are measured).
-    groups : dict of str to GroupResult
-        Per service group.
-    settings : dict
-        Seed, solver limits, crew file, plan time, drain days.
-    notes : tuple of str
-        What was left out and why, and the simplifications of the model.
-    """
-
-    start: date
-    end: date
-    groups: dict[str, GroupResult]
-    settings: dict[str, Any] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return JSON-friendly data (no per-report lists)."""
-        return {
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
-            "groups": {g: r.to_dict() for g, r in self.groups.items()},
-            "settings": dict(self.settings),
-            "notes": list(self.notes),
-        }
-
-    def table(self) -> str:
-        """Return a plain-text table: per group and crew count, simulated vs actual."""
-        lines = [
-            f"{'group':<13}{'crews':>6}{'reports':>8}{'median d':>10}{'p90 d':>9}"
-            f"{'in SLA':>8}{'util':>7}"
-        ]
-        for g, gr in self.groups.items():
-            a = gr.actual
-            lines.append(
-                f"{g:<13}{'City':>6}{a.reports:>8}{_fmt(a.median_days):>10}"
-                f"{_fmt(a.p90_days):>9}{_pct(a.within_sla):>8}{'':>7}"
-            )
-            for r in gr.runs:
-                s = r.simulated
-                mark = " *" if gr.smallest_crews == r.crews else ""
-                lines.append(
-                    f"{g:<13}{r.crews:>6}{s.reports:>8}{_fmt(s.median_days):>10}"
-                    f"{_fmt(s.p90_days):>9}{_pct(s.within_sla):>8}{_pct(r.utilisation):>7}{mark}"
-                )
-            target = f"target median <= {gr.target_median_days:g} days: "
-            if gr.actual.reports == 0:
-                verdict = "no reports of this group to replay in the season and extract"
-            elif gr.smallest_crews is not None:
-                verdict = f"smallest crew count meeting it = {gr.smallest_crews} (*)"
-            else:
-                verdict = "no crew count tried meets it"
-            lines.append(target + verdict)
-        return "\n".join(lines)
-
-    def plot(self, path: str | Path) -> Path:
-        """Draw the ECDF of days to repair (simulated per crew count vs the City) and the backlog.
-
-        Parameters
-        ----------
-        path : str or Path
-            The PNG file to write (folders are created).
-
-        Returns
-        -------
-        Path
-            The file written.
-        """
-        from routing._simulate_plot import plot_result
-
-        return plot_result(self, Path(path))
-
-
-def _num(x: float) -> float | None:
-    return None if x is None or not math.isfinite(x) else round(float(x), 4)
-
-
-def _fmt(x: float) -> str:
-    return "-" if math.isnan(x) else ("never" if math.isinf(x) else f"{x:.2f}")
-
-
-def _pct(x: float) -> str:
-    return "-" if math.isnan(x) else f"{100 * x:.0f}%"
 
 
 def _crews_of(config: CrewConfig, skill: str, count: int | None) -> list[CrewSpec]:
@@ -396,38 +130,38 @@ def replay(
 
     Parameters
     ----------
-    reports : sequence of SimReport
+    reports
         Reports of the group (any order); those requested from ``start`` to ``end`` (local
         dates, inclusive) are measured, later ones only add load.
-    durations_s : numpy.ndarray
+    durations_s
         Square travel-time matrix (seconds) over location indices (yards and report points).
-    distances_m : numpy.ndarray, optional
+    distances_m
         Travel distances (metres), same shape; default the durations.
-    yard_index : dict of str to int
+    yard_index
         Matrix index of every yard of ``crew_config``.
-    crew_config : CrewConfig
+    crew_config
         Yards, and crews from which the group's crews are taken.
-    group : str
+    group
         Service group (its catalogue skill picks the crews).
-    start, end : date
+    start, end
         The measured season.
-    crews : int, optional
+    crews
         Use this many copies of the file's first crew with the group's skill; default every
         crew of the file with that skill.
-    catalogue : Catalogue, optional
+    catalogue
         Services (on-site time, skill, load, radius); default ``data/services.toml``.
-    plan_time : datetime.time
+    plan_time
         Local clock time of the morning plan.
-    drain_days : int
+    drain_days
         Calendar days after ``end`` the replay may go on until every measured report is repaired.
-    time_limit_s : float
+    time_limit_s
         Solver safety time limit per day (seconds).
-    seed : int
+    seed
         Solver seed.
-    solution_limit : int, optional
+    solution_limit
         Stop each day's search after this many solutions (default: none, greedy descent stops
         by itself).
-    metaheuristic : str
+    metaheuristic
         OR-Tools metaheuristic per day; ``NONE`` (default) is deterministic and fast.
 
     Returns
@@ -447,17 +181,11 @@ def replay(
         raise InputError(f"end {end} is before start {start}; swap the dates", field="end")
     if drain_days < 0:
         raise InputError(f"drain_days={drain_days} must be >= 0", field="drain_days")
-    skills = {s.skill for s in cat.services_in_group(group)}
-    if len(skills) != 1:
-        raise InputError(
-            f"service group {group!r} has skills {sorted(skills)}; pick one of "
-            f"{sorted({s.group for s in cat.services.values()})} whose services share one skill",
-            field="group",
-        )
+    skill = _group_skill(cat, group)
     d = np.asarray(durations_s, dtype=float)
     if d.ndim != 2 or d.shape[0] != d.shape[1]:
         raise InputError(f"durations_s must be square, got shape {d.shape}", field="durations_s")
-    specs = _crews_of(crew_config, skills.pop(), crews)
+    specs = _crews_of(crew_config, skill, crews)
     tz = crew_config.tz
     lo = datetime.combine(start, time(0), tzinfo=tz)
     hi = datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz)
@@ -471,10 +199,8 @@ def replay(
         key=lambda r: (r.requested, r.id),
     )
     measured = [i for i, r in enumerate(mine) if r.requested < hi]
-    days = working_days(start, end + timedelta(days=drain_days))
-    n_season = len(working_days(start, end))
     t0 = _time.perf_counter()
-    out: ReplayOutput = replay_core(
+    out = replay_core(
         mine,
         durations_s=d,
         distances_m=None if distances_m is None else np.asarray(distances_m, dtype=float),
@@ -482,16 +208,39 @@ def replay(
         crew_config=crew_config,
         crews=specs,
         catalogue=cat,
-        days=days,
+        days=working_days(start, end + timedelta(days=drain_days)),
         plan_time=plan_time,
         time_limit_s=time_limit_s,
         seed=seed,
         solution_limit=solution_limit,
         metaheuristic=metaheuristic,
-        min_days=n_season,
+        min_days=len(working_days(start, end)),
         until_repaired=measured,
     )
-    wall = _time.perf_counter() - t0
+    return _run_result(out, mine, measured, specs, wall_time_s=_time.perf_counter() - t0)
+
+
+def _group_skill(cat: Catalogue, group: str) -> str:
+    """Return the one skill of a service group's services (an error when there are several)."""
+    skills = {s.skill for s in cat.services_in_group(group)}
+    if len(skills) != 1:
+        raise InputError(
+            f"service group {group!r} has skills {sorted(skills)}; pick one of "
+            f"{sorted({s.group for s in cat.services.values()})} whose services share one skill",
+            field="group",
+        )
+    return skills.pop()
+
+
+def _run_result(
+    out: ReplayOutput,
+    mine: Sequence[SimReport],
+    measured: list[int],
+    specs: Sequence[CrewSpec],
+    *,
+    wall_time_s: float,
+) -> RunResult:
+    """Summarise a replay: days to repair of the measured reports, utilisation, the daily log."""
     day_list: list[float] = []
     within: list[bool] = []
     repaired_at: dict[str, datetime | None] = {}
@@ -511,192 +260,8 @@ def replay(
         work_orders=len({out.work_order_of[i] for i in measured}),
         days=tuple(out.days),
         repaired_at=repaired_at,
-        wall_time_s=wall,
+        wall_time_s=wall_time_s,
     )
-
-
-def actual_outcomes(reports: Iterable[SimReport]) -> OutcomeStats:
-    """Return the City's figures: days from report to ``CLOSED_DT`` and closure by ``TARGET_DT``.
-
-    Parameters
-    ----------
-    reports : iterable of SimReport
-        The reports (``actual_closed`` None: never closed).
-
-    Returns
-    -------
-    OutcomeStats
-    """
-    days: list[float] = []
-    within: list[bool] = []
-    for r in reports:
-        c = r.actual_closed
-        days.append(math.inf if c is None else max(0.0, (c - r.requested).total_seconds()) / DAY_S)
-        within.append(c is not None and c <= r.sla_due)
-    return OutcomeStats.of(days, within)
-
-
-@dataclass(frozen=True)
-class Season:
-    """Reports ready to replay, with the travel matrix over their street points.
-
-    Attributes
-    ----------
-    reports : tuple of SimReport
-        Replayable reports (location index into the matrix).
-    durations_s, distances_m : numpy.ndarray
-        Travel matrix over yards and report points.
-    yard_index : dict of str to int
-        Matrix index of every yard.
-    notes : tuple of str
-        What was left out and why.
-    """
-
-    reports: tuple[SimReport, ...]
-    durations_s: np.ndarray
-    distances_m: np.ndarray
-    yard_index: dict[str, int]
-    notes: tuple[str, ...] = ()
-
-
-def load_season(
-    *,
-    start: date,
-    end: date,
-    groups: Sequence[str],
-    crew_config: CrewConfig,
-    catalogue: Catalogue,
-    data_file: str | Path | None = None,
-    graph: Any = None,
-) -> Season:
-    """Read the embedded 2015 reports and prepare them for replay.
-
-    Imports the Boston export into a temporary SQLite store with :func:`geo311.ingest.import_file`,
-    keeps the groups' reports made from ``start`` to ``end`` (plus the drain period, 60 days),
-    drops ``Pothole Repair (Internal)`` and reports without a location, snaps the rest to the
-    street graph (those beyond its snap limit lie outside the extract and are dropped) and
-    computes one travel matrix over the yards and every snapped report point.
-
-    Parameters
-    ----------
-    start, end : date
-        The season.
-    groups : sequence of str
-        Service groups to keep.
-    crew_config : CrewConfig
-        Its yards are snapped too.
-    catalogue : Catalogue
-        Services.
-    data_file : str or Path, optional
-        A Boston CSV export; default the embedded 2015 file.
-    graph : StreetGraph, optional
-        Default :func:`routing.graph.load_street_graph` (the embedded extract).
-
-    Returns
-    -------
-    Season
-    """
-    from geo311.ingest import import_file
-    from geo311.store import Store
-    from routing.graph import SnapError, load_street_graph
-    from routing.matrix import travel_time_matrix
-
-    g = graph if graph is not None else load_street_graph()
-    path = (
-        Path(data_file)
-        if data_file is not None
-        else REPO_DATA_DIR / "boston311" / ("boston311_2015_streetlights_potholes.csv.gz")
-    )
-    tz = crew_config.tz
-    lo = datetime.combine(start, time(0), tzinfo=tz)
-    hi = datetime.combine(end + timedelta(days=61), time(0), tzinfo=tz)
-    with tempfile.TemporaryDirectory(prefix="geo311-sim-") as tmp:
-        store = Store(f"sqlite:///{tmp}/season.db")
-        try:
-            import_file(
-                store,
-                path,
-                catalogue,
-                timezone=crew_config.timezone,
-                rejects_path=Path(tmp) / "rejects.csv",
-            )
-            reqs = store.query_requests(start=lo, end=hi)
-        finally:
-            store.close()
-    notes: list[str] = []
-    keep = [r for r in reqs if catalogue.service(r.service_code).group in groups]
-    internal = [r for r in keep if r.source_type == INTERNAL_POTHOLE_TYPE]
-    keep = [r for r in keep if r.source_type != INTERNAL_POTHOLE_TYPE]
-    notes.append(
-        f"left out {len(internal)} '{INTERNAL_POTHOLE_TYPE}' reports: crews logging their own "
-        "repairs, not citizen demand"
-    )
-    no_loc = [r for r in keep if r.lat is None or r.long is None]
-    keep = [r for r in keep if r.lat is not None and r.long is not None]
-    notes.append(
-        f"left out {len(no_loc)} reports without a location (City Hall placeholder, not geocoded)"
-    )
-    lats = [float(r.lat) for r in keep if r.lat is not None]
-    lons = [float(r.long) for r in keep if r.long is not None]
-    far: set[int] = set()
-    try:
-        g.snap_many(lats, lons)
-    except SnapError as exc:
-        far = set(exc.indices)
-    inside = [r for k, r in enumerate(keep) if k not in far]
-    notes.append(
-        f"left out {len(far)} reports outside the street extract (farther than "
-        f"{g.max_snap_distance_m:g} m from its streets); {len(inside)} replayable"
-    )
-    snaps = g.snap_many([y.lat for y in crew_config.yards], [y.lon for y in crew_config.yards])
-    pts = g.snap_many([float(r.lat) for r in inside], [float(r.long) for r in inside])  # type: ignore[arg-type]
-    # one matrix row per distinct street point
-    key_of: dict[tuple[int, float], int] = {}
-    uniq = list(snaps)
-    loc: list[int] = []
-    for s in pts:
-        k = (s.edge, round(s.fraction, 9))
-        if k not in key_of:
-            key_of[k] = len(uniq)
-            uniq.append(s)
-        loc.append(key_of[k])
-    m = travel_time_matrix(g, uniq)
-    reports = tuple(
-        SimReport(
-            id=r.service_request_id,
-            service_code=r.service_code,
-            requested=r.requested_datetime,
-            lat=float(r.lat),  # type: ignore[arg-type]
-            lon=float(r.long),  # type: ignore[arg-type]
-            location_index=loc[k],
-            sla_due=r.expected_datetime
-            or (r.requested_datetime + catalogue.service(r.service_code).sla),
-            actual_closed=r.closed_datetime,
-        )
-        for k, r in enumerate(inside)
-    )
-    return Season(
-        reports=reports,
-        durations_s=m.durations_s,
-        distances_m=m.distances_m,
-        yard_index={y.id: i for i, y in enumerate(crew_config.yards)},
-        notes=tuple(notes),
-    )
-
-
-def _actual_backlog(
-    reports: Sequence[SimReport], days: Sequence[date], plan_time: time, tz: Any
-) -> tuple[tuple[date, int], ...]:
-    out = []
-    for d in days:
-        t = datetime.combine(d, plan_time, tzinfo=tz)
-        n = sum(
-            1
-            for r in reports
-            if r.requested <= t and (r.actual_closed is None or r.actual_closed > t)
-        )
-        out.append((d, n))
-    return tuple(out)
 
 
 def run_simulation(
@@ -723,38 +288,38 @@ def run_simulation(
 
     Parameters
     ----------
-    start, end : date
+    start, end
         The season (local dates, inclusive), e.g. 2015-09-01 .. 2015-11-30.
-    crews_file : str or Path, optional
+    crews_file
         Crew file (yards, crews); default ``data/crews.toml``.
-    service : str, optional
+    service
         ``potholes`` or ``streetlights``; default both.
-    crews : int, optional
+    crews
         Crews per group (copies of the file's first crew with the group's skill); default every
         crew in the file with that skill.
-    crews_sweep : sequence of int, optional
+    crews_sweep
         Replay once per crew count (e.g. ``range(1, 7)``); overrides ``crews``.
-    target_median_days : float, optional
+    target_median_days
         Target median days to repair; default 0.6 for potholes, 7 for streetlights.
-    time_limit_s : float
+    time_limit_s
         Solver safety time limit per day.
-    solution_limit : int, optional
+    solution_limit
         Stop each day's search after this many solutions (default none).
-    metaheuristic : str
+    metaheuristic
         OR-Tools metaheuristic per day (default ``NONE``: greedy descent, deterministic).
-    seed : int
+    seed
         Solver seed.
-    plan_time : datetime.time
+    plan_time
         Local time of the morning plan (default 07:00).
-    drain_days : int
+    drain_days
         Calendar days after ``end`` to keep replaying until every measured report is repaired.
-    catalogue : Catalogue, optional
+    catalogue
         Default ``data/services.toml``.
-    data_file : str or Path, optional
+    data_file
         Boston CSV export; default the embedded 2015 file.
-    graph : StreetGraph, optional
+    graph
         Default the embedded street extract.
-    season : Season, optional
+    season
         A season prepared by :func:`load_season` (skips loading; for repeated runs).
 
     Returns
@@ -770,6 +335,72 @@ def run_simulation(
         When the crew file is invalid or lacks a crew for a group.
     """
     cat = catalogue or load_catalogue(REPO_DATA_DIR / "services.toml")
+    groups, counts = _check_simulation_args(
+        start=start,
+        end=end,
+        service=service,
+        crews=crews,
+        crews_sweep=crews_sweep,
+        time_limit_s=time_limit_s,
+        solution_limit=solution_limit,
+    )
+    config = load_crews(crews_file)
+    ssn = season or load_season(
+        start=start,
+        end=end,
+        groups=groups,
+        crew_config=config,
+        catalogue=cat,
+        data_file=data_file,
+        graph=graph,
+    )
+    options: dict[str, Any] = dict(
+        plan_time=plan_time,
+        drain_days=drain_days,
+        time_limit_s=time_limit_s,
+        seed=seed,
+        solution_limit=solution_limit,
+        metaheuristic=metaheuristic,
+    )
+    out: dict[str, GroupResult] = {}
+    notes = list(ssn.notes)
+    for g in groups:
+        target = (
+            target_median_days if target_median_days is not None else DEFAULT_TARGET_MEDIAN_DAYS[g]
+        )
+        out[g] = _group_result(
+            ssn,
+            g,
+            counts,
+            config=config,
+            catalogue=cat,
+            start=start,
+            end=end,
+            target=target,
+            options=options,
+        )
+        notes += _time_limit_notes(out[g], time_limit_s)
+    notes += _model_notes(end, drain_days)
+    return SimulationResult(
+        start=start,
+        end=end,
+        groups=out,
+        settings=_result_settings(config, out, options),
+        notes=tuple(notes),
+    )
+
+
+def _check_simulation_args(
+    *,
+    start: date,
+    end: date,
+    service: str | None,
+    crews: int | None,
+    crews_sweep: Sequence[int] | None,
+    time_limit_s: float,
+    solution_limit: int | None,
+) -> tuple[list[str], list[int | None]]:
+    """Check the arguments of :func:`run_simulation`; return the groups and crew counts."""
     if end < start:
         raise InputError(f"end {end} is before start {start}; swap the dates", field="end")
     groups = list(GROUPS) if service is None else [service]
@@ -782,76 +413,93 @@ def run_simulation(
         raise InputError(f"time_limit_s={time_limit_s} must be > 0", field="time_limit_s")
     if solution_limit is not None and solution_limit < 1:
         raise InputError(f"solution_limit={solution_limit} must be >= 1", field="solution_limit")
-    counts: list[int | None]
-    if crews_sweep is not None:
-        wanted = sorted({int(k) for k in crews_sweep})
-        if not wanted or wanted[0] < 1:
-            raise InputError(
-                f"crews_sweep {list(crews_sweep)} must list crew counts >= 1 (e.g. 1..6)",
-                field="crews_sweep",
-            )
-        counts = list(wanted)
-    else:
-        counts = [crews]
-    config = load_crews(crews_file)
-    ssn = season or load_season(
-        start=start,
-        end=end,
-        groups=groups,
-        crew_config=config,
-        catalogue=cat,
-        data_file=data_file,
-        graph=graph,
-    )
+    if crews_sweep is None:
+        return groups, [crews]
+    wanted = sorted({int(k) for k in crews_sweep})
+    if not wanted or wanted[0] < 1:
+        raise InputError(
+            f"crews_sweep {list(crews_sweep)} must list crew counts >= 1 (e.g. 1..6)",
+            field="crews_sweep",
+        )
+    return groups, list(wanted)
+
+
+def _group_result(
+    ssn: Season,
+    group: str,
+    counts: list[int | None],
+    *,
+    config: CrewConfig,
+    catalogue: Catalogue,
+    start: date,
+    end: date,
+    target: float,
+    options: dict[str, Any],
+) -> GroupResult:
+    """Replay one group once per crew count and compare with the City's figures."""
     tz = config.tz
     lo = datetime.combine(start, time(0), tzinfo=tz)
     hi = datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz)
-    season_days = working_days(start, end)
-    out: dict[str, GroupResult] = {}
-    notes = list(ssn.notes)
-    for g in groups:
-        mine = [r for r in ssn.reports if cat.service(r.service_code).group == g]
-        measured = [r for r in mine if lo <= r.requested < hi]
-        runs = [
-            replay(
-                mine,
-                durations_s=ssn.durations_s,
-                distances_m=ssn.distances_m,
-                yard_index=ssn.yard_index,
-                crew_config=config,
-                group=g,
-                start=start,
-                end=end,
-                crews=k,
-                catalogue=cat,
-                plan_time=plan_time,
-                drain_days=drain_days,
-                time_limit_s=time_limit_s,
-                seed=seed,
-                solution_limit=solution_limit,
-                metaheuristic=metaheuristic,
-            )
-            for k in counts
-        ]
-        target = (
-            target_median_days if target_median_days is not None else DEFAULT_TARGET_MEDIAN_DAYS[g]
+    mine = [r for r in ssn.reports if catalogue.service(r.service_code).group == group]
+    measured = [r for r in mine if lo <= r.requested < hi]
+    runs = [
+        replay(
+            mine,
+            durations_s=ssn.durations_s,
+            distances_m=ssn.distances_m,
+            yard_index=ssn.yard_index,
+            crew_config=config,
+            group=group,
+            start=start,
+            end=end,
+            crews=k,
+            catalogue=catalogue,
+            **options,
         )
-        meeting = [r.crews for r in runs if r.simulated.median_days <= target]
-        out[g] = GroupResult(
-            group=g,
-            actual=actual_outcomes(measured),
-            runs=tuple(runs),
-            target_median_days=target,
-            smallest_crews=min(meeting) if meeting else None,
-            actual_backlog=_actual_backlog(mine, season_days, plan_time, tz),
-        )
-        hits = sum(d.hit_time_limit for r in runs for d in r.days)
-        if hits:
-            notes.append(
-                f"{g}: {hits} day(s) stopped at the solver time limit ({time_limit_s:g} s) "
-                "; raise time_limit_s for numbers that repeat exactly"
-            )
-    notes += [
+        for k in counts
+    ]
+    meeting = [r.crews for r in runs if r.simulated.median_days <= target]
+    return GroupResult(
+        group=group,
+        actual=actual_outcomes(measured),
+        runs=tuple(runs),
+        target_median_days=target,
+        smallest_crews=min(meeting) if meeting else None,
+        actual_backlog=actual_backlog(mine, working_days(start, end), options["plan_time"], tz),
+    )
+
+
+def _result_settings(
+    config: CrewConfig, out: dict[str, GroupResult], options: dict[str, Any]
+) -> dict[str, Any]:
+    """Return the settings a result records: crew file and counts, seed, solver options."""
+    return {
+        "crews_file": config.source,
+        "crew_counts": [r.crews for r in next(iter(out.values())).runs],
+        "seed": options["seed"],
+        "time_limit_s": options["time_limit_s"],
+        "solution_limit": options["solution_limit"],
+        "metaheuristic": options["metaheuristic"],
+        "plan_time": options["plan_time"].isoformat(timespec="minutes"),
+        "drain_days": options["drain_days"],
+        "workers": 1,
+    }
+
+
+def _time_limit_notes(gr: GroupResult, time_limit_s: float) -> list[str]:
+    """Return a note when some days of the group's replays stopped at the solver time limit."""
+    hits = sum(d.hit_time_limit for r in gr.runs for d in r.days)
+    if not hits:
+        return []
+    return [
+        f"{gr.group}: {hits} day(s) stopped at the solver time limit ({time_limit_s:g} s) "
+        "; raise time_limit_s for numbers that repeat exactly"
+    ]
+
+
+def _model_notes(end: date, drain_days: int) -> list[str]:
+    """Return the simplifications of the replay, written into every result."""
+    return [
         "the replay starts with an empty backlog on the first day",
         f"after {end} the replay goes on with the historical arrivals for up to {drain_days} "
         "days until every measured report is repaired; a report still open then counts as "
@@ -860,20 +508,3 @@ def run_simulation(
         "City figures: CLOSED_DT - OPEN_DT of the same reports, within SLA = closed by TARGET_DT "
         "(the City's closures include duplicates and invalid reports)",
     ]
-    return SimulationResult(
-        start=start,
-        end=end,
-        groups=out,
-        settings={
-            "crews_file": config.source,
-            "crew_counts": [r.crews for r in next(iter(out.values())).runs],
-            "seed": seed,
-            "time_limit_s": time_limit_s,
-            "solution_limit": solution_limit,
-            "metaheuristic": metaheuristic,
-            "plan_time": plan_time.isoformat(timespec="minutes"),
-            "drain_days": drain_days,
-            "workers": 1,
-        },
-        notes=tuple(notes),
-    )

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import networkx as nx
@@ -14,54 +13,9 @@ from routing._graph_pbf import is_drivable
 from routing._graph_speeds import MPH_TO_KPH, load_speed_settings, parse_maxspeed
 from routing.graph import SnapError, StreetGraph, build_street_graph, load_street_graph
 
+from ._graph_data import LAT0, LON0, STEP, metres, tiny_graph
+
 OSM_FILE = REPO_DATA_DIR / "osm" / "boston_backbay_drive.osm.bz2"
-LAT0, LON0 = 42.35, -71.08
-STEP = 0.001  # degrees of longitude, about 82 m here
-
-
-def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    r = 6_371_009.0
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * r * math.asin(math.sqrt(a))
-
-
-def tiny_graph() -> nx.MultiDiGraph:
-    """A square A-B-C-D plus a dead-end E that can leave but never be reached.
-
-    A(1)=B(2) two-way "Alpha Street" 25 mph; B->C one-way "Beta Street" (no maxspeed,
-    residential); C=D two-way "Gamma Street" 30 mph; D->A one-way "Delta Street" 20 mph;
-    E->A one-way (E is outside the strongly connected part).
-    """
-    g = nx.MultiDiGraph(crs="epsg:4326")
-    pos = {
-        1: (LAT0, LON0),
-        2: (LAT0, LON0 + STEP),
-        3: (LAT0 + STEP, LON0 + STEP),
-        4: (LAT0 + STEP, LON0),
-        5: (LAT0 - STEP, LON0),
-    }
-    for n, (lat, lon) in pos.items():
-        g.add_node(n, y=lat, x=lon)
-
-    def add(u: int, v: int, name: str, oneway: bool, **tags: object) -> None:
-        length = _metres(*pos[u], *pos[v])
-        g.add_edge(u, v, name=name, oneway=oneway, length=length, highway="residential", **tags)
-
-    add(1, 2, "Alpha Street", False, maxspeed="25 mph")
-    add(2, 1, "Alpha Street", False, maxspeed="25 mph")
-    add(2, 3, "Beta Street", True)
-    add(3, 4, "Gamma Street", False, maxspeed="30 mph")
-    add(4, 3, "Gamma Street", False, maxspeed="30 mph")
-    add(4, 1, "Delta Street", True, maxspeed="20 mph")
-    add(5, 1, "Echo Street", True, maxspeed="25 mph")
-    return g
-
-
-@pytest.fixture(scope="module")
-def tiny() -> StreetGraph:
-    return build_street_graph(tiny_graph(), source="tiny")
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +138,7 @@ def test_snap_many_matches_single_snaps(backbay: StreetGraph) -> None:
         assert one.distance_m == pytest.approx(many[k].distance_m)
     # every snap lies on its edge's geometry, at the reported distance
     for s in many:
-        assert _metres(s.lat, s.lon, s.snapped_lat, s.snapped_lon) == pytest.approx(
+        assert metres(s.lat, s.lon, s.snapped_lat, s.snapped_lon) == pytest.approx(
             s.distance_m, rel=0.01, abs=0.5
         )
 

@@ -8,14 +8,9 @@ import pytest
 
 from geo311.errors import InputError
 from routing.graph import Snap, StreetGraph, build_street_graph, load_street_graph
-from routing.matrix import travel_time_matrix
+from routing.matrix import travel_time_matrix, warm_up
 
-from .test_graph import LAT0, LON0, STEP, _metres, tiny_graph
-
-
-@pytest.fixture(scope="module")
-def tiny() -> StreetGraph:
-    return build_street_graph(tiny_graph(), source="tiny")
+from ._graph_data import LAT0, LON0, STEP, metres, tiny_graph
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +101,7 @@ def test_partial_edges_at_both_ends(tiny: StreetGraph) -> None:
     assert coords[0] == pytest.approx((a.snapped_lat, a.snapped_lon))
     assert coords[-1] == pytest.approx((d.snapped_lat, d.snapped_lon), abs=1e-7)
     # the polyline turns at B and C
-    assert any(_metres(*p, LAT0, LON0 + STEP) < 0.5 for p in coords)
+    assert any(metres(*p, LAT0, LON0 + STEP) < 0.5 for p in coords)
     assert path.edges[1].bearing_start == pytest.approx(0, abs=0.1)  # north up Beta Street
 
 
@@ -243,3 +238,11 @@ def test_threads_and_lazy_paths_give_the_same_result(
         assert [x.edge for x in again.edges] == [x.edge for x in kept.edges]
     with pytest.raises(InputError, match="workers"):
         travel_time_matrix(backbay, snaps, workers=0)
+
+
+def test_warm_up_compiles_the_search_a_matrix_uses(tiny: StreetGraph) -> None:
+    from routing._matrix_search import _search_block
+
+    warm_up()
+    travel_time_matrix(tiny, [tiny.snap_to_node(1), tiny.snap_to_node(3)])
+    assert len(_search_block.signatures) == 1  # the matrix reused the warm-up's compile

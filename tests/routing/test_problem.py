@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
+from geo311.city import default_city
 from geo311.errors import ConfigurationError, RoutingError
 from routing.crews import load_crews, parse_crews
 from routing.problem import (
@@ -21,9 +21,10 @@ from routing.problem import (
     TimeWindow,
     priority_from_sla,
 )
+from routing.reasons import NO_SKILL, precheck
 
 H = 3600.0
-ORIGIN = datetime(2015, 10, 6, tzinfo=ZoneInfo("America/New_York"))
+ORIGIN = datetime(2015, 10, 6, tzinfo=default_city().tz)
 
 
 def line_matrices(xs_m: list[float], speed_mps: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
@@ -113,6 +114,10 @@ def test_matrix_shape_and_unreachable_job() -> None:
 def test_job_no_crew_can_do_is_not_a_validation_error() -> None:
     p = problem([crew("c1", {"asphalt"})], [Job("j1", 1, 600, "electrical")], [0, 1000])
     p.validate()
+    keep, left_out = precheck(p)
+    assert keep == []
+    assert left_out[0].code == NO_SKILL
+    assert "no crew has the skill 'electrical'" in left_out[0].reason
 
 
 def test_naive_origin_rejected() -> None:
@@ -122,7 +127,7 @@ def test_naive_origin_rejected() -> None:
 
 
 def test_priority_from_sla() -> None:
-    day = datetime(2015, 10, 6, 7, tzinfo=ZoneInfo("America/New_York"))
+    day = datetime(2015, 10, 6, 7, tzinfo=default_city().tz)
     assert priority_from_sla(day - timedelta(hours=1), day_start=day) == PRIORITY_OVERDUE
     assert priority_from_sla(day + timedelta(hours=5), day_start=day) == PRIORITY_DUE_TODAY
     assert priority_from_sla(day + timedelta(hours=30), day_start=day) == PRIORITY_DUE_TOMORROW
@@ -169,7 +174,7 @@ def test_crew_file_errors_name_crew_and_field() -> None:
 def test_crew_file_override(tmp_path) -> None:
     f = tmp_path / "crews.toml"
     f.write_text(
-        'timezone = "America/New_York"\n[yards.y]\nlat = 42.35\nlon = -71.08\n'
+        f'timezone = "{default_city().timezone}"\n[yards.y]\nlat = 42.35\nlon = -71.08\n'
         '[crews.solo]\nskills = ["asphalt"]\nshift = ["08:00", "12:00"]\ncapacity = 1\n'
         'start_yard = "y"\nend_yard = "y"\n'
     )

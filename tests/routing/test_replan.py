@@ -2,18 +2,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
+from geo311.city import default_city
 from geo311.errors import RoutingError
 from routing.problem import PRIORITY_LATER, PRIORITY_OVERDUE, Crew, Depot, Job, Problem, TimeWindow
 from routing.replan import locked_from_time, replan
 from routing.solve import solve
 
 H = 3600.0
-ORIGIN = datetime(2015, 10, 6, tzinfo=ZoneInfo("America/New_York"))
+ORIGIN = datetime(2015, 10, 6, tzinfo=default_city().tz)
 
 
 def make_problem(jobs):

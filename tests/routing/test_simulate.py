@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import math
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
+from geo311.city import default_city
 from geo311.errors import ConfigurationError, InputError
+from maps.simulate_cli import parse_sweep
+from maps.simulation_plot import plot_simulation
 from routing.crews import parse_crews
 from routing.simulate import (
     GroupResult,
@@ -20,9 +22,8 @@ from routing.simulate import (
     replay,
     run_simulation,
 )
-from routing.simulate_cli import parse_sweep
 
-TZ = ZoneInfo("America/New_York")
+TZ = default_city().tz
 BIG = 3000.0
 # Sunday 2015-09-13, Monday 14, Tuesday 15
 SUN, MON, TUE = date(2015, 9, 13), date(2015, 9, 14), date(2015, 9, 15)
@@ -45,7 +46,7 @@ def crew_config(capacity: float = 2, n: int = 1):
     }
     return parse_crews(
         {
-            "timezone": "America/New_York",
+            "timezone": default_city().timezone,
             "yards": {"yard": {"lat": 42.34, "lon": -71.07, "open": "06:00", "close": "20:00"}},
             "crews": crews,
         }
@@ -237,7 +238,7 @@ def test_result_dict_table_and_plot(tmp_path):
     assert doc["groups"]["streetlights"]["actual"]["median_days"] == 2.0
     assert doc["groups"]["streetlights"]["runs"][0]["crews"] == 1
     assert "streetlights" in result.table()
-    png = result.plot(tmp_path / "sim.png")
+    png = plot_simulation(result, tmp_path / "sim.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(InputError, match="crews"):
         group.run(3)

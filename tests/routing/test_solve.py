@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
+from geo311.city import default_city
 from routing.problem import (
     PRIORITY_LATER,
     PRIORITY_OVERDUE,
@@ -27,7 +27,7 @@ from routing.solve import (
 )
 
 H = 3600.0
-ORIGIN = datetime(2015, 10, 6, tzinfo=ZoneInfo("America/New_York"))
+ORIGIN = datetime(2015, 10, 6, tzinfo=default_city().tz)
 
 
 def crew(cid, skills, *, start=7 * H, end=15.5 * H, capacity=100.0, lunch=False):

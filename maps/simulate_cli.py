@@ -1,4 +1,8 @@
-"""The ``geo311 simulate`` command: a planner's what-if replay of a season with K crews."""
+"""The ``geo311 simulate`` command: a planner's what-if replay of a season with K crews.
+
+It lives in maps because it draws the plot (:mod:`maps.simulation_plot`); the replay itself is
+:func:`routing.simulate.run_simulation`.
+"""
 
 from __future__ import annotations
 
@@ -17,14 +21,15 @@ def parse_date(text: str, *, option: str) -> date:
 
     Parameters
     ----------
-    text : str
+    text
         The date text.
-    option : str
+    option
         The option name for the message (``--from``).
 
     Returns
     -------
     datetime.date
+        The date.
     """
     try:
         return date.fromisoformat(text)
@@ -40,7 +45,7 @@ def parse_sweep(text: str) -> list[int]:
 
     Parameters
     ----------
-    text : str
+    text
         The option value.
 
     Returns
@@ -72,7 +77,7 @@ def register(app: typer.Typer) -> None:
 
     Parameters
     ----------
-    app : typer.Typer
+    app
         The geo311 application.
     """
 
@@ -105,6 +110,7 @@ def register(app: typer.Typer) -> None:
         ] = Path("out"),
     ) -> None:
         """Replay the embedded 2015 reports with K crews; compare days to repair with the City's."""
+        from maps.simulation_plot import plot_simulation
         from routing.simulate import run_simulation
 
         result = run_simulation(
@@ -121,7 +127,7 @@ def register(app: typer.Typer) -> None:
         out.mkdir(parents=True, exist_ok=True)
         doc = out / "simulation.json"
         doc.write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
-        png = result.plot(out / "simulate.png")
+        png = plot_simulation(result, out / "simulate.png")
         typer.echo(result.table())
         for note in result.notes:
             typer.echo(f"note: {note}")
