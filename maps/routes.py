@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import folium
 
 from geo311.errors import InputError
-from maps._common import Legend, add_boundary, base_map, write_map
+from maps.base import Legend, add_boundary, base_map, write_map
 
 PALETTE = (
     "#1c7ed6",
