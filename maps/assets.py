@@ -8,6 +8,8 @@ rendered, so maps work with no network; only the OpenStreetMap tiles stay option
 * A map written to a folder (:func:`write_html`, used by ``maps.base.write_map``) gets the files
   it uses copied into ``<folder>/assets/`` and links ``assets/<package>/<file>``: it opens from
   ``file://`` and from any static web server.
+* A map inside another page geo311 writes (a crew's itinerary): :func:`embed_html` returns
+  an ``<iframe>`` whose page loads the same ``assets/`` folder.
 * A map rendered for the API (:func:`render_html`, or ``get_root().render()`` of a map from
   ``maps.base.base_map``) links ``/static/vendor/<package>/<file>``; the API serves
   :data:`STATIC_DIR` at :data:`STATIC_URL`.
@@ -18,6 +20,7 @@ instead of reaching the network.
 
 from __future__ import annotations
 
+import html
 import shutil
 import tomllib
 from collections.abc import Iterable
@@ -100,6 +103,7 @@ def vendor_packages() -> tuple[VendorPackage, ...]:
     )
 
 
+@lru_cache(maxsize=1)
 def _url_table() -> dict[str, str]:
     return {
         _normal(url): f"{p.dir}/{rel}"
@@ -306,6 +310,19 @@ def copy_assets(folder: str | Path, used: Iterable[str] | None = None) -> Path:
     return target
 
 
+def _render_for_folder(element: Element, folder: Path) -> str:
+    # Render with links to <folder>/assets/ and copy the files the page uses there.
+    figure = use_local_assets(element)
+    previous = figure.asset_prefix
+    figure.asset_prefix = f"{ASSETS_FOLDER}/"
+    try:
+        page = figure.render()
+    finally:
+        figure.asset_prefix = previous
+    copy_assets(folder, figure.assets_used)
+    return page
+
+
 def write_html(element: Element, path: str | Path) -> Path:
     """Write a map as an HTML file with its assets in ``assets/`` beside it.
 
@@ -323,13 +340,40 @@ def write_html(element: Element, path: str | Path) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure = use_local_assets(element)
-    previous = figure.asset_prefix
-    figure.asset_prefix = f"{ASSETS_FOLDER}/"
-    try:
-        page = figure.render()
-    finally:
-        figure.asset_prefix = previous
-    copy_assets(path.parent, figure.assets_used)
+    page = _render_for_folder(element, path.parent)
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def embed_html(
+    element: Element, folder: str | Path, *, height: str = "360px", title: str = "Map"
+) -> str:
+    """Return an ``<iframe>`` showing a map inside another page written to ``folder``.
+
+    For pages geo311 writes itself (e.g. a crew's itinerary): the map's own page goes in the
+    frame's ``srcdoc`` (so its full-page styles do not touch the host page) and loads the
+    vendored files from ``<folder>/assets/``, copied there now.
+
+    Parameters
+    ----------
+    element : branca.element.Element
+        The map.
+    folder : str or Path
+        Folder the host page is written to (created if missing).
+    height : str, keyword-only
+        CSS height of the frame.
+    title : str, keyword-only
+        Accessible title of the frame.
+
+    Returns
+    -------
+    str
+        The ``<iframe>`` element.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    page = _render_for_folder(element, folder)
+    return (
+        f'<iframe title="{html.escape(title)}" srcdoc="{html.escape(page, quote=True)}" '
+        f'style="width:100%;height:{html.escape(height)};border:0"></iframe>'
+    )

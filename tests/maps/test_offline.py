@@ -27,8 +27,11 @@ from geo311.model import ServiceRequest
 from geo311.settings import REPO_DATA_DIR, Settings
 from geo311.store import Store
 from geo311.workorders import open_work_orders_at, rebuild_work_orders
+from maps.assets import embed_html
 from maps.cli import register
 from maps.hotspots import gi_star_hexagons, hex_counts, requests_frame
+from maps.openwork import open_work_map
+from tests.maps.synthetic import synthetic_work_orders
 
 REPO = Path(__file__).resolve().parents[2]
 TZ = default_city().tz
@@ -244,4 +247,25 @@ def test_vendored_axe_core_runs_offline_on_a_written_map(served: str, open_map) 
     result = mp.page.evaluate("async () => await axe.run(document)")
     assert result["testEngine"]["name"] == "axe-core"
     assert result["passes"], "axe-core ran no check"
+    mp.assert_clean()
+
+
+@pytest.mark.browser
+def test_a_map_embedded_in_a_written_page_works_offline(
+    catalogue, tmp_path: Path, open_map
+) -> None:
+    # e.g. a crew's itinerary in out/itineraries/ showing the crew's route
+    orders = synthetic_work_orders(12, catalogue, at=AT, seed=4)
+    frame = embed_html(open_work_map(orders, catalogue, at=AT), tmp_path / "itineraries")
+    page = tmp_path / "itineraries" / "itinerary_A.html"
+    page.write_text(
+        f"<!doctype html><html lang='en'><head><title>Crew A</title></head><body>"
+        f"<h1>Crew A</h1>{frame}<p>1. 145 Ipswich St</p></body></html>"
+    )
+    mp = open_map(page)
+    mp.page.wait_for_timeout(300)
+    inner = mp.page.frames[1]
+    inner.wait_for_selector(".g311-pin, .marker-cluster")
+    assert inner.evaluate(JS_COUNTS)["clustered"] == len(orders)
+    assert mp.page.locator("h1").inner_text() == "Crew A"  # the host page keeps its layout
     mp.assert_clean()
