@@ -31,7 +31,7 @@ from typing import Any
 
 from branca.element import CssLink, Element, Figure, JavascriptLink
 
-from geo311.errors import ConfigurationError
+from geo311.errors import ConfigurationError, InputError
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 """The folder the API serves at :data:`STATIC_URL` (``vendor/`` holds the assets)."""
@@ -236,7 +236,18 @@ def use_local_assets(element: Element, *, prefix: str | None = None) -> AssetFig
     -------
     AssetFigure
         The root (``element.get_root()``), new unless it was one already.
+
+    Raises
+    ------
+    InputError
+        If ``element`` is a plain Figure (pass the map it holds).
     """
+    if isinstance(element, Figure) and not isinstance(element, AssetFigure):
+        raise InputError(
+            "element is a branca Figure; pass the folium Map it holds (map.get_root() is the "
+            "Figure)",
+            field="element",
+        )
     root = element.get_root()
     if isinstance(root, AssetFigure):
         if prefix is not None:
@@ -247,6 +258,15 @@ def use_local_assets(element: Element, *, prefix: str | None = None) -> AssetFig
     return figure
 
 
+def _render_with(figure: AssetFigure, prefix: str) -> str:
+    previous = figure.asset_prefix
+    figure.asset_prefix = prefix
+    try:
+        return figure.render()
+    finally:
+        figure.asset_prefix = previous
+
+
 def render_html(element: Element, *, prefix: str = API_PREFIX) -> str:
     """Return a map as an HTML page whose scripts and stylesheets come from ``prefix``.
 
@@ -255,15 +275,15 @@ def render_html(element: Element, *, prefix: str = API_PREFIX) -> str:
     element : branca.element.Element
         The map (re-rooted in an :class:`AssetFigure` when it is not one already).
     prefix : str, keyword-only
-        URL of the vendor folder as the page sees it; the default suits pages the API serves.
+        URL of the vendor folder as the page sees it, for this page only; the default suits
+        pages the API serves.
 
     Returns
     -------
     str
         The page.
     """
-    figure = use_local_assets(element, prefix=prefix)
-    return figure.render()
+    return _render_with(use_local_assets(element), prefix)
 
 
 def _referenced(used: Iterable[str]) -> set[str]:
@@ -313,12 +333,7 @@ def copy_assets(folder: str | Path, used: Iterable[str] | None = None) -> Path:
 def _render_for_folder(element: Element, folder: Path) -> str:
     # Render with links to <folder>/assets/ and copy the files the page uses there.
     figure = use_local_assets(element)
-    previous = figure.asset_prefix
-    figure.asset_prefix = f"{ASSETS_FOLDER}/"
-    try:
-        page = figure.render()
-    finally:
-        figure.asset_prefix = previous
+    page = _render_with(figure, f"{ASSETS_FOLDER}/")
     copy_assets(folder, figure.assets_used)
     return page
 

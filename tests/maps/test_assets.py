@@ -15,7 +15,7 @@ from folium.plugins import Fullscreen
 
 from api.app import create_app
 from geo311.city import default_city
-from geo311.errors import ConfigurationError
+from geo311.errors import ConfigurationError, InputError
 from geo311.settings import REPO_DATA_DIR, Settings
 from maps.assets import (
     API_PREFIX,
@@ -109,6 +109,9 @@ def test_api_rendering_links_the_static_mount_and_a_second_render_changes_prefix
     ]
     again = _loads(render_html(m, prefix="../assets/"))
     assert all(u.startswith("../assets/") for u in again) and len(again) == len(served)
+    assert _loads(m.get_root().render()) == served  # the prefix was for that page only
+    with pytest.raises(InputError, match="pass the folium Map"):
+        render_html(folium.Map().get_root())
 
 
 def test_a_cdn_file_that_is_not_vendored_is_refused(tmp_path: Path) -> None:
