@@ -37,6 +37,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 """The folder the API serves at :data:`STATIC_URL` (``vendor/`` holds the assets)."""
 VENDOR_DIR = STATIC_DIR / "vendor"
 MANIFEST = STATIC_DIR / "vendor.toml"
+TEST_VENDOR_DIR = STATIC_DIR.parents[1] / "tests" / "vendor"
+"""Test-only vendored files (axe-core), in a source checkout."""
 STATIC_URL = "/static"
 API_PREFIX = f"{STATIC_URL}/vendor/"
 """URL prefix of the vendored files in pages the API serves."""
@@ -116,6 +118,80 @@ def _url_table() -> dict[str, str]:
 def _normal(url: str) -> str:
     url = url.split("#", 1)[0].split("?", 1)[0]
     return "https:" + url if url.startswith("//") else url
+
+
+def _package(npm: str) -> VendorPackage:
+    for package in vendor_packages():
+        if package.npm == npm:
+            return package
+    names = ", ".join(sorted({p.npm for p in vendor_packages()}))
+    raise InputError(f"npm package {npm!r} is not vendored; use one of {names}", field="npm")
+
+
+def vendor_url(npm: str, file: str, *, prefix: str = API_PREFIX) -> str:
+    """Return the URL of a vendored file, for pages that link it themselves (staff pages).
+
+    Parameters
+    ----------
+    npm : str
+        The npm package, e.g. ``htmx.org``.
+    file : str
+        A shipped file of it, e.g. ``dist/htmx.min.js``.
+    prefix : str, keyword-only
+        URL of the vendor folder as the page sees it (default: the API's).
+
+    Returns
+    -------
+    str
+        For example ``/static/vendor/htmx.org-2.0.11/dist/htmx.min.js``.
+
+    Raises
+    ------
+    InputError
+        If the package is not vendored or does not ship that file.
+    """
+    package = _package(npm)
+    if package.scope != "package":
+        raise InputError(
+            f"{package.dir} is for the tests only (tests/vendor), not served; use vendor_file()",
+            field="npm",
+        )
+    if file not in package.files:
+        raise InputError(
+            f"{package.dir} ships no {file!r}; use one of {', '.join(package.files)}",
+            field="file",
+        )
+    return f"{prefix}{package.dir}/{file}"
+
+
+def vendor_file(npm: str, file: str) -> Path:
+    """Return the path of a vendored file (test-only packages are under ``tests/vendor/``).
+
+    Parameters
+    ----------
+    npm : str
+        The npm package, e.g. ``axe-core``.
+    file : str
+        A shipped file of it, e.g. ``axe.min.js``.
+
+    Returns
+    -------
+    Path
+        The file (test-only files exist in a source checkout only).
+
+    Raises
+    ------
+    InputError
+        If the package is not vendored or does not ship that file.
+    """
+    package = _package(npm)
+    if file not in package.files:
+        raise InputError(
+            f"{package.dir} ships no {file!r}; use one of {', '.join(package.files)}",
+            field="file",
+        )
+    root = VENDOR_DIR if package.scope == "package" else TEST_VENDOR_DIR
+    return root / package.dir / file
 
 
 def is_external(url: str) -> bool:

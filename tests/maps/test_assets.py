@@ -24,7 +24,9 @@ from maps.assets import (
     copy_assets,
     local_asset,
     render_html,
+    vendor_file,
     vendor_packages,
+    vendor_url,
 )
 from maps.base import base_map, write_map
 from maps.openwork import open_work_map
@@ -162,7 +164,7 @@ def test_api_serves_the_vendored_files_the_map_pages_link(tmp_path: Path) -> Non
             assert got.status_code == 200, url
             kind = "javascript" if url.endswith(".js") else "css"
             assert kind in got.headers["content-type"], (url, got.headers["content-type"])
-        htmx = client.get(f"{API_PREFIX}htmx.org-2.0.11/dist/htmx.min.js")
+        htmx = client.get(vendor_url("htmx.org", "dist/htmx.min.js"))
         assert htmx.status_code == 200 and b"htmx" in htmx.content
 
 
@@ -172,3 +174,20 @@ def test_data_readme_lists_every_vendored_package_with_its_licence() -> None:
         rows = [line for line in text.splitlines() if f"`{package.dir}`" in line]
         assert len(rows) == 1, f"data/README.md has no row for {package.dir}"
         assert package.version in rows[0] and package.license.split(" ")[0] in rows[0]
+
+
+def test_vendor_url_and_file_name_the_pinned_version_and_refuse_unknown_files() -> None:
+    assert vendor_url("htmx.org", "dist/htmx.min.js") == (
+        "/static/vendor/htmx.org-2.0.11/dist/htmx.min.js"
+    )
+    assert vendor_url("leaflet", "dist/leaflet.js", prefix="assets/") == (
+        "assets/leaflet-1.9.3/dist/leaflet.js"
+    )
+    assert vendor_file("axe-core", "axe.min.js") == REPO / "tests/vendor/axe-core-4.14.1/axe.min.js"
+    assert vendor_file("axe-core", "axe.min.js").is_file()
+    with pytest.raises(InputError, match="not vendored; use one of"):
+        vendor_url("react", "index.js")
+    with pytest.raises(InputError, match="ships no 'dist/htmx.js'"):
+        vendor_url("htmx.org", "dist/htmx.js")
+    with pytest.raises(InputError, match="for the tests only"):
+        vendor_url("axe-core", "axe.min.js")  # test-only, not served

@@ -27,7 +27,7 @@ from geo311.model import ServiceRequest
 from geo311.settings import REPO_DATA_DIR, Settings
 from geo311.store import Store
 from geo311.workorders import open_work_orders_at, rebuild_work_orders
-from maps.assets import embed_html
+from maps.assets import embed_html, vendor_file
 from maps.cli import register
 from maps.hotspots import gi_star_hexagons, hex_counts, requests_frame
 from maps.openwork import open_work_map
@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 TZ = default_city().tz
 AT = datetime(2015, 10, 6, 7, 0, tzinfo=TZ)
 YARD = (42.3445, -71.0755)
-AXE = REPO / "tests" / "vendor" / "axe-core-4.14.1" / "axe.min.js"
+AXE = vendor_file("axe-core", "axe.min.js")
 TOKEN = "plan-token"
 GRID = [(42.3450 + 0.0025 * r, -71.0900 + 0.0035 * c) for r in range(4) for c in range(6)]
 
