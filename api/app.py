@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api._simulations import SimulationRunner
@@ -18,6 +19,7 @@ from api.routers import crews, open311, planner, plans, simulations, workorders
 from geo311.catalogue import Catalogue, load_catalogue
 from geo311.settings import Settings, get_settings
 from geo311.store import Store
+from maps.assets import STATIC_DIR, STATIC_URL
 
 
 class BodySizeLimit:
@@ -158,4 +160,6 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     for module in (open311, workorders, plans, crews, planner, simulations):
         app.include_router(module.router)
+    # Scripts, styles and fonts of the maps and pages (maps/static/vendor): no CDN at run time.
+    app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -11,19 +11,23 @@ Run: .venv/bin/python bench/map_bench.py [--sizes 1000,10000,100000]
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from geo311.catalogue import load_catalogue
-from geo311.settings import REPO_DATA_DIR
-from maps._common import write_map
-from maps._synthetic import synthetic_work_orders
-from maps.openwork import open_work_map
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-AT = datetime(2015, 10, 6, 7, 0, tzinfo=ZoneInfo("America/New_York"))
+from geo311.catalogue import load_catalogue  # noqa: E402
+from geo311.city import default_city  # noqa: E402
+from geo311.settings import REPO_DATA_DIR  # noqa: E402
+from maps.base import write_map  # noqa: E402
+from maps.openwork import open_work_map  # noqa: E402
+from tests.maps.synthetic import synthetic_work_orders  # noqa: E402
+
+AT = datetime(2015, 10, 6, 7, 0, tzinfo=default_city().tz)
 
 
 def run(n: int, mode: str, out: Path) -> tuple[float, int]:

@@ -17,7 +17,7 @@ from geo311.catalogue import Catalogue, load_catalogue
 from geo311.errors import InputError, NotFoundError
 from geo311.settings import Settings
 from geo311.store import Store
-from maps._common import write_map
+from maps.base import write_map
 from maps.hotspots import hotspots_map, requests_frame
 from maps.itinerary import register_plan_writer
 from maps.openwork import open_work_map
@@ -216,7 +216,10 @@ def register(app: typer.Typer) -> None:
         drawings = drawings_from_plan_document(plan, out)
         if not drawings:
             raise InputError(f"plan {pid} has no crew with jobs; nothing to draw", field="plan")
-        for path in write_route_maps(drawings, out, boundary=settings.boundary_file):
+        routes = write_route_maps(
+            drawings, out, boundary=settings.boundary_file, timezone=settings.timezone
+        )
+        for path in routes:
             typer.echo(str(path))
 
     @map_app.command("hotspots")

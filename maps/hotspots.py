@@ -17,10 +17,10 @@ import pandas as pd
 from folium.plugins import HeatMap, HeatMapWithTime
 
 from geo311.catalogue import Catalogue
+from geo311.city import default_city
 from geo311.errors import InputError
-from geo311.model import is_placeholder_point
 from geo311.store import Store
-from maps._common import Legend, base_map
+from maps.base import Legend, base_map
 
 FRAME_COLUMNS = ("service_request_id", "service_code", "requested_datetime", "lat", "lon")
 
@@ -46,12 +46,13 @@ def requests_frame(store: Store) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``service_request_id, service_code, requested_datetime, lat, lon``; rows
-        without a point or on Boston's City Hall placeholder are left out.
+        without a point or on one of the city's placeholders (``data/city.toml``) are left out.
     """
     rows = store.requests_frame_rows(list(FRAME_COLUMNS))
     frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
     frame = frame.dropna(subset=["lat", "lon"])
-    keep = [not is_placeholder_point(a, b) for a, b in zip(frame["lat"], frame["lon"], strict=True)]
+    city = default_city()
+    keep = [not city.is_placeholder(a, b) for a, b in zip(frame["lat"], frame["lon"], strict=True)]
     return frame.loc[keep].reset_index(drop=True)
 
 
@@ -153,49 +154,8 @@ def _class_breaks(values: Sequence[int], k: int = 5) -> list[float]:
     return [float(x) for x in qs]
 
 
-def hotspots_map(
-    frame: pd.DataFrame,
-    catalogue: Catalogue,
-    *,
-    resolution: int = 8,
-    period: str = "Q",
-    alpha: float = 0.05,
-    timezone: str = "America/New_York",
-) -> folium.Map:
-    """Draw the planners' map: heat maps per service, hexagon counts per period, Gi* hot spots.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        Requests (see :func:`requests_frame`): ``service_code``, ``requested_datetime``
-        (timezone-aware), ``lat``, ``lon``.
-    catalogue : Catalogue
-        Service names and colours.
-    resolution : int, keyword-only
-        H3 resolution of the hexagons.
-    period : str, keyword-only
-        Pandas period of the count layers (``Q`` quarters, ``M`` months).
-    alpha : float, keyword-only
-        Significance and FDR level of the Gi* classes.
-    timezone : str, keyword-only
-        Time zone the periods and weeks are cut in.
-
-    Returns
-    -------
-    folium.Map
-        Layers: heat map (all, and one per service), hexagon counts per period (classed
-        legend), Gi* hot/cold spots, weekly heat-map time slider.
-
-    Raises
-    ------
-    InputError
-        If the frame lacks columns or rows.
-    """
-    _check_frame(frame)
-    local = pd.to_datetime(frame["requested_datetime"], utc=True).dt.tz_convert(timezone)
-    m = base_map(location=(frame["lat"].median(), frame["lon"].median()), zoom_start=12)
-
-    # heat maps: all services, then one (hidden) layer per service as a filter
+def _heat_layers(m: folium.Map, frame: pd.DataFrame, catalogue: Catalogue) -> None:
+    # Heat maps: all services, then one (hidden) layer per service as a filter.
     pts = frame[["lat", "lon"]].to_numpy().round(5).tolist()
     HeatMap(pts, name=f"Heat map, all services ({len(pts)})", radius=9, blur=12, show=False).add_to(
         m
@@ -211,7 +171,11 @@ def hotspots_map(
             show=False,
         ).add_to(m)
 
-    # hexagon counts per period, classed choropleth (quantile classes of the whole year)
+
+def _count_layers(
+    m: folium.Map, frame: pd.DataFrame, local: pd.Series, *, resolution: int, period: str
+) -> None:
+    # Hexagon counts per period, classed choropleth (quantile classes of the whole range).
     cells = [
         h3.latlng_to_cell(a, b, resolution) for a, b in zip(frame["lat"], frame["lon"], strict=True)
     ]
@@ -244,8 +208,9 @@ def hotspots_map(
         ).add_to(m)
     colormap.add_to(m)
 
-    # Getis-Ord Gi* over all requests
-    gi = gi_star_hexagons(hex_counts(frame, resolution=resolution), alpha=alpha)
+
+def _gi_layer(m: folium.Map, gi: pd.DataFrame) -> None:
+    # Getis-Ord Gi* classes over all requests.
     colours = {k: c for k, _, c in GI_CLASSES}
     labels = {k: lab for k, lab, _ in GI_CLASSES}
     feats = [
@@ -276,7 +241,8 @@ def hotspots_map(
         ),
     ).add_to(m)
 
-    # weekly time slider
+
+def _weekly_slider(m: folium.Map, frame: pd.DataFrame, local: pd.Series) -> None:
     week = local.dt.tz_localize(None).dt.to_period("W-SUN")
     weeks = sorted(week.unique())
     by_week = [frame.loc[week == w, ["lat", "lon"]].to_numpy().round(5).tolist() for w in weeks]
@@ -291,6 +257,55 @@ def hotspots_map(
         position="bottomright",
     ).add_to(m)
 
+
+def hotspots_map(
+    frame: pd.DataFrame,
+    catalogue: Catalogue,
+    *,
+    resolution: int = 8,
+    period: str = "Q",
+    alpha: float = 0.05,
+    timezone: str | None = None,
+) -> folium.Map:
+    """Draw the planners' map: heat maps per service, hexagon counts per period, Gi* hot spots.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Requests (see :func:`requests_frame`): ``service_code``, ``requested_datetime``
+        (timezone-aware), ``lat``, ``lon``.
+    catalogue : Catalogue
+        Service names and colours.
+    resolution : int, keyword-only
+        H3 resolution of the hexagons.
+    period : str, keyword-only
+        Pandas period of the count layers (``Q`` quarters, ``M`` months).
+    alpha : float, keyword-only
+        Significance and FDR level of the Gi* classes.
+    timezone : str, keyword-only, optional
+        Time zone the periods and weeks are cut in (default: the city's, ``data/city.toml``).
+
+    Returns
+    -------
+    folium.Map
+        Layers: heat map (all, and one per service), hexagon counts per period (classed
+        legend), Gi* hot/cold spots, weekly heat-map time slider.
+
+    Raises
+    ------
+    InputError
+        If the frame lacks columns or rows.
+    """
+    _check_frame(frame)
+    local = pd.to_datetime(frame["requested_datetime"], utc=True).dt.tz_convert(
+        timezone or default_city().timezone
+    )
+    m = base_map(location=(frame["lat"].median(), frame["lon"].median()), zoom_start=12)
+    _heat_layers(m, frame, catalogue)
+    _count_layers(m, frame, local, resolution=resolution, period=period)
+    gi = gi_star_hexagons(hex_counts(frame, resolution=resolution), alpha=alpha)
+    _gi_layer(m, gi)
+    _weekly_slider(m, frame, local)
     folium.LayerControl(collapsed=True).add_to(m)
     n_hot = int((gi["gi_class"] == "hot_fdr").sum())
     n_cold = int((gi["gi_class"] == "cold_fdr").sum())

@@ -13,9 +13,10 @@ import folium
 from folium.plugins import MarkerCluster
 
 from geo311.catalogue import Catalogue, Service
+from geo311.city import default_city
 from geo311.errors import InputError
 from geo311.model import WorkOrder
-from maps._common import BulkMarkerCluster, Legend, add_boundary, base_map, fa_class
+from maps.base import BulkMarkerCluster, Legend, add_boundary, base_map, fa_class
 
 FAST_THRESHOLD = 2000
 """Above this many work orders the map switches to JavaScript-built markers (FastMarkerCluster)."""
@@ -137,13 +138,97 @@ def _pin_html(service: Service) -> str:
     )
 
 
+def _grouped(shown: Sequence[WorkOrder], catalogue: Catalogue) -> list[tuple[str, list[WorkOrder]]]:
+    # One group per service, in catalogue order (unknown codes last).
+    by_service: dict[str, list[WorkOrder]] = {}
+    for w in shown:
+        by_service.setdefault(w.service_code, []).append(w)
+    order = list(catalogue.services)
+
+    def rank(code: str) -> int:
+        return order.index(code) if code in order else len(order)
+
+    return [(code, by_service[code]) for code in sorted(by_service, key=rank)]
+
+
+def _fast_layer(
+    m: folium.Map,
+    service: Service,
+    items: Sequence[WorkOrder],
+    name: str,
+    *,
+    at: datetime,
+    tz: ZoneInfo,
+) -> int:
+    # Markers built in the browser from compact rows; returns how many are overdue.
+    spec = json.dumps(
+        [{"name": service.name, "color": service.color, "fa": fa_class(service.icon)}]
+    )
+    rows = []
+    overdue = 0
+    for w in items:
+        late = overdue_text(w, at)
+        overdue += bool(late)
+        rows.append(
+            [
+                round(w.lat, 6),
+                round(w.lon, 6),
+                0,
+                w.work_order_id,
+                w.address or f"{w.lat:.5f}, {w.lon:.5f}",
+                w.opened.astimezone(tz).strftime(_TIME_FORMAT),
+                format_duration((at - w.opened).total_seconds() / 3600),
+                w.report_count,
+                w.sla_due.astimezone(tz).strftime(_TIME_FORMAT),
+                late,
+            ]
+        )
+    BulkMarkerCluster(rows, _FAST_CALLBACK % spec, name).add_to(m)
+    return overdue
+
+
+def _marker_layer(
+    m: folium.Map,
+    service: Service,
+    items: Sequence[WorkOrder],
+    name: str,
+    *,
+    at: datetime,
+    tz: ZoneInfo,
+) -> int:
+    # One folium Marker with its popup per work order; returns how many are overdue.
+    cluster = MarkerCluster(name=name)
+    icon_html = _pin_html(service)
+    overdue = 0
+    for w in items:
+        overdue += bool(overdue_text(w, at))
+        folium.Marker(
+            [w.lat, w.lon],
+            icon=folium.DivIcon(
+                html=icon_html, icon_size=(26, 26), icon_anchor=(13, 13), class_name=""
+            ),
+            popup=folium.Popup(popup_html(w, service, at=at, tz=tz), max_width=320),
+            tooltip=f"#{w.work_order_id} {service.name}",
+        ).add_to(cluster)
+    cluster.add_to(m)
+    return overdue
+
+
+def _empty_or_centred_map(shown: Sequence[WorkOrder]) -> folium.Map:
+    if not shown:
+        return base_map()
+    lat = sum(w.lat for w in shown) / len(shown)
+    lon = sum(w.lon for w in shown) / len(shown)
+    return base_map(location=(lat, lon), zoom_start=15)
+
+
 def open_work_map(
     work_orders: Sequence[WorkOrder],
     catalogue: Catalogue,
     *,
     at: datetime,
     boundary: str | Path | None = None,
-    timezone: str = "America/New_York",
+    timezone: str | None = None,
     fast_threshold: int = FAST_THRESHOLD,
     open_only: bool = True,
 ) -> folium.Map:
@@ -159,8 +244,8 @@ def open_work_map(
         The moment the map shows (timezone-aware); ages and overdue badges use it.
     boundary : str or Path, keyword-only, optional
         District outline GeoJSON to draw.
-    timezone : str, keyword-only
-        Time zone of the times in popups.
+    timezone : str, keyword-only, optional
+        Time zone of the times in popups (default: the city's, ``data/city.toml``).
     fast_threshold : int, keyword-only
         With more work orders than this, markers are built in the browser from compact
         rows (FastMarkerCluster style) instead of one folium Marker each.
@@ -179,76 +264,19 @@ def open_work_map(
     """
     if at.tzinfo is None:
         raise InputError("at must be timezone-aware, e.g. 2015-10-06T07:00-04:00", field="at")
-    tz = ZoneInfo(timezone)
+    tz = ZoneInfo(timezone or default_city().timezone)
     open_codes = set(catalogue.open_state_codes())
     shown = [w for w in work_orders if not open_only or w.status in open_codes]
-    if shown:
-        lat = sum(w.lat for w in shown) / len(shown)
-        lon = sum(w.lon for w in shown) / len(shown)
-        m = base_map(location=(lat, lon), zoom_start=15)
-    else:
-        m = base_map()
+    m = _empty_or_centred_map(shown)
     add_boundary(m, boundary)
-
-    by_service: dict[str, list[WorkOrder]] = {}
-    for w in shown:
-        by_service.setdefault(w.service_code, []).append(w)
-    codes = sorted(
-        by_service,
-        key=lambda c: (
-            list(catalogue.services).index(c)
-            if c in catalogue.services
-            else len(catalogue.services)
-        ),
-    )
-    fast = len(shown) > fast_threshold
+    layer = _fast_layer if len(shown) > fast_threshold else _marker_layer
     legend_rows = []
     overdue = 0
-    for code in codes:
+    for code, items in _grouped(shown, catalogue):
         service = catalogue.service(code)
-        items = by_service[code]
-        layer_name = f"{service.name} ({len(items)})"
-        legend_rows.append((service.color, layer_name))
-        if fast:
-            spec = json.dumps(
-                [{"name": service.name, "color": service.color, "fa": fa_class(service.icon)}]
-            )
-            rows = []
-            for w in items:
-                late = overdue_text(w, at)
-                overdue += bool(late)
-                rows.append(
-                    [
-                        round(w.lat, 6),
-                        round(w.lon, 6),
-                        0,
-                        w.work_order_id,
-                        w.address or f"{w.lat:.5f}, {w.lon:.5f}",
-                        w.opened.astimezone(tz).strftime(_TIME_FORMAT),
-                        format_duration((at - w.opened).total_seconds() / 3600),
-                        w.report_count,
-                        w.sla_due.astimezone(tz).strftime(_TIME_FORMAT),
-                        late,
-                    ]
-                )
-            BulkMarkerCluster(rows, _FAST_CALLBACK % spec, layer_name).add_to(m)
-        else:
-            cluster = MarkerCluster(name=layer_name)
-            icon_html = _pin_html(service)
-            for w in items:
-                overdue += bool(overdue_text(w, at))
-                folium.Marker(
-                    [w.lat, w.lon],
-                    icon=folium.DivIcon(
-                        html=icon_html,
-                        icon_size=(26, 26),
-                        icon_anchor=(13, 13),
-                        class_name="",
-                    ),
-                    popup=folium.Popup(popup_html(w, service, at=at, tz=tz), max_width=320),
-                    tooltip=f"#{w.work_order_id} {service.name}",
-                ).add_to(cluster)
-            cluster.add_to(m)
+        name = f"{service.name} ({len(items)})"
+        legend_rows.append((service.color, name))
+        overdue += layer(m, service, items, name, at=at, tz=tz)
     folium.LayerControl(collapsed=False).add_to(m)
     when = at.astimezone(tz).strftime(_TIME_FORMAT)
     Legend(

@@ -20,7 +20,7 @@ import folium
 
 from geo311.city import default_city
 from geo311.errors import InputError
-from maps._common import Legend, add_boundary, base_map, write_map
+from maps.base import Legend, add_boundary, base_map, write_map
 from routing.plan_document import PlanDocument, RouteDoc, StepDoc, local_hm
 
 PALETTE = (

@@ -1,19 +1,14 @@
-"""Browser test infrastructure: local copies of the maps' CDN assets, a static server, Chromium.
+"""Browser test infrastructure: headless Chromium with the network blocked.
 
-There is no internet in tests. Every CDN URL a generated map references is answered from a
-local copy:
+The maps load Leaflet and its plugins from the files geo311 ships (``maps/static/vendor``,
+copied to ``assets/`` beside each written map), so the tests need no cache and no network.
+Every request is routed:
 
-* ``cdn.jsdelivr.net/npm/<pkg>@<ver>/<path>``, cdnjs ``ajax/libs/<pkg>/<ver>/<file>``
-  (looked up at the package root, ``dist/`` and ``min/``) and ``code.jquery.com`` come from the npm packages of the same version, fetched once with
-  ``npm pack`` into ``cache/map_assets/`` (git-ignored; the npm registry is reachable in CI).
-  As jsdelivr does, ``x.min.js`` is served from ``x.js`` when a package ships no minified file.
-* ``cdn.jsdelivr.net/gh/python-visualization/folium/.../templates/<f>`` comes from the
-  installed folium package, which ships those files.
-* The Bootstrap 3.0.0 Glyphicons font that leaflet.timedimension's CSS loads from
-  netdna.bootstrapcdn.com comes from ``bootstrap@3.1.1`` (3.0.0 is not on npm).
-* OpenStreetMap tiles are answered with a plain light-grey tile (screenshots show no streets).
-
-Any other non-local request fails the test, naming the URL.
+* ``file://`` and ``http://127.0.0.1`` / ``localhost`` (the maps, their assets, the API) go on;
+* OpenStreetMap tile requests (the one optional network use) are answered with a plain
+  light-grey tile and counted (screenshots show no streets);
+* anything else is aborted and recorded; :meth:`MapPage.assert_clean` fails naming it, as it
+  does for every failed load and JavaScript error.
 """
 
 from __future__ import annotations
@@ -23,20 +18,17 @@ import http.server
 import re
 import shutil
 import struct
-import subprocess
-import tarfile
 import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import folium
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-ASSET_CACHE = REPO / "cache" / "map_assets"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -46,31 +38,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-FOLIUM_TEMPLATES = Path(folium.__file__).parent / "templates"
-
-_NPM = re.compile(r"^https://cdn\.jsdelivr\.net/npm/((?:@[^/@]+/)?[^/@]+)@([^/]+)/(.+)$")
-_CDNJS = re.compile(r"^https://cdnjs\.cloudflare\.com/ajax/libs/([^/]+)/([^/]+)/(.+)$")
-_JQUERY = re.compile(r"^https://code\.jquery\.com/jquery-([0-9.]+)\.min\.js$")
-_FOLIUM_GH = re.compile(
-    r"^https://cdn\.jsdelivr\.net/gh/python-visualization/folium(?:@[^/]+)?/folium/templates/(.+)$"
-)
-_GLYPH_FONTS = re.compile(
-    r"^https://netdna\.bootstrapcdn\.com/bootstrap/3\.[0-9.]+/fonts/(glyphicons-halflings-regular\.\w+)$"
-)
-# leaflet.timedimension.control.css loads the Glyphicons font of Bootstrap 3.0.0, which is not
-# on npm; bootstrap@3.1.1 (the oldest 3.x on npm) ships the same Glyphicons Halflings font
-# family, with the same code points for the play/pause glyphs the control draws.
-GLYPH_FONT_PACKAGE = ("bootstrap", "3.1.1")
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 _TILE = re.compile(r"^https://([a-c]\.)?tile\.openstreetmap\.org/\d+/\d+/\d+\.png$")
-_MIME = {
-    ".js": "application/javascript",
-    ".css": "text/css",
-    ".png": "image/png",
-    ".svg": "image/svg+xml",
-    ".woff2": "font/woff2",
-    ".woff": "font/woff",
-    ".ttf": "font/ttf",
-}
 
 
 def _png(rgb: tuple[int, int, int], size: int = 256) -> bytes:
@@ -90,74 +59,6 @@ def _png(rgb: tuple[int, int, int], size: int = 256) -> bytes:
 
 
 BLANK_TILE = _png((236, 236, 232))
-
-
-class AssetMirror:
-    """Maps CDN URLs to local files, fetching npm packages into the cache when missing."""
-
-    def __init__(self, cache: Path) -> None:
-        self.cache = cache
-
-    def _package_dir(self, name: str, version: str) -> Path:
-        target = self.cache / f"{name.replace('/', '__')}@{version}"
-        if (target / "package.json").exists():
-            return target
-        if shutil.which("npm") is None:
-            raise LookupError(f"npm is not installed, cannot fetch {name}@{version}")
-        tgz_dir = self.cache / "_tgz"
-        tgz_dir.mkdir(parents=True, exist_ok=True)
-        out = subprocess.run(
-            ["npm", "pack", f"{name}@{version}", "--pack-destination", str(tgz_dir), "--silent"],
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        if out.returncode != 0:
-            raise LookupError(f"npm pack {name}@{version} failed: {out.stderr.strip()[-300:]}")
-        tgz = tgz_dir / out.stdout.strip().splitlines()[-1]
-        tmp = target.with_suffix(".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        with tarfile.open(tgz) as tar:
-            tar.extractall(tmp, filter="data")
-        shutil.rmtree(target, ignore_errors=True)
-        (tmp / "package").rename(target)
-        shutil.rmtree(tmp, ignore_errors=True)
-        return target
-
-    @staticmethod
-    def _existing(path: Path) -> Path | None:
-        if path.is_file():
-            return path
-        if path.name.endswith(".min.js"):
-            plain = path.with_name(path.name.removesuffix(".min.js") + ".js")
-            if plain.is_file():
-                return plain
-        return None
-
-    def resolve(self, url: str) -> Path | None:
-        """Return the local file for a CDN URL, or None when no rule covers it."""
-        url = url.split("?", 1)[0].split("#", 1)[0]
-        if m := _FOLIUM_GH.match(url):
-            return self._existing(FOLIUM_TEMPLATES / m.group(1))
-        if m := _NPM.match(url):
-            return self._existing(self._package_dir(m.group(1), m.group(2)) / m.group(3))
-        if m := _CDNJS.match(url):  # cdnjs names its libraries after their npm packages
-            pkg = self._package_dir(m.group(1), m.group(2))
-            for sub in ("", "dist/", "min/"):
-                if found := self._existing(pkg / (sub + m.group(3))):
-                    return found
-            return None
-        if m := _GLYPH_FONTS.match(url):
-            pkg = self._package_dir(*GLYPH_FONT_PACKAGE)
-            return self._existing(pkg / "dist" / "fonts" / m.group(1))
-        if m := _JQUERY.match(url):
-            return self._existing(self._package_dir("jquery", m.group(1)) / "dist/jquery.min.js")
-        return None
-
-
-@pytest.fixture(scope="session")
-def asset_mirror() -> AssetMirror:
-    return AssetMirror(ASSET_CACHE)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -203,73 +104,92 @@ def chromium() -> Iterator[Any]:
 
 @dataclass
 class MapPage:
-    """A loaded map page with what went wrong while loading it."""
+    """A loaded page with what went wrong while loading it."""
 
     page: Any
     errors: list[str] = field(default_factory=list)
-    unserved: list[str] = field(default_factory=list)
-    served: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    tiles: list[str] = field(default_factory=list)
+    local: list[str] = field(default_factory=list)
 
     def assert_clean(self) -> None:
-        """Fail naming every CDN URL that could not be served and every JavaScript error."""
-        assert not self.unserved, f"no local copy for: {self.unserved}"
+        """Fail naming every request that tried to leave the machine (tiles aside), every
+        failed load and every JavaScript error."""
+        assert not self.blocked, f"requests that would leave the machine: {self.blocked}"
+        assert not self.failed, f"failed loads: {self.failed}"
         assert not self.errors, f"JavaScript errors: {self.errors}"
 
 
+def is_local(url: str) -> bool:
+    """Return whether a request stays on the machine (a file or a local server)."""
+    parts = urlsplit(url)
+    return parts.scheme in ("file", "data", "blob") or parts.hostname in LOCAL_HOSTS
+
+
+def _watch(page: Any, result: MapPage) -> None:
+    page.on("pageerror", lambda exc: result.errors.append(f"pageerror: {exc}"))
+    page.on(
+        "console",
+        lambda msg: result.errors.append(f"console: {msg.text}") if msg.type == "error" else None,
+    )
+    # Leaflet cancels the tiles of a view it leaves (fit_bounds): those are not failures.
+    page.on(
+        "requestfailed",
+        lambda req: (
+            result.failed.append(f"{req.url} ({req.failure})")
+            if req.url not in result.blocked and not _TILE.match(req.url)
+            else None
+        ),
+    )
+
+    def handle(route: Any) -> None:
+        url = route.request.url
+        if is_local(url):
+            result.local.append(url)
+            route.continue_()
+        elif _TILE.match(url):
+            result.tiles.append(url)
+            route.fulfill(status=200, body=BLANK_TILE, content_type="image/png")
+        else:
+            result.blocked.append(url)
+            route.abort("internetdisconnected")
+
+    page.route("**/*", handle)
+
+
 @pytest.fixture()
-def open_map(
-    chromium: Any, static_server: StaticServer, asset_mirror: AssetMirror
-) -> Iterator[Any]:
-    """Return ``open(path, *, timeout_ms)`` loading a map file through the static server."""
+def open_page(chromium: Any) -> Iterator[Any]:
+    """Return ``open(target, *, timeout_ms, headers)`` loading a page with the network blocked.
+
+    ``target`` is a file (opened from ``file://``, as a crew opens ``out/*.html``) or an
+    ``http://127.0.0.1...`` URL; ``headers`` are sent with every request (a staff token).
+    """
     contexts: list[Any] = []
 
-    def _open(path: Path, *, timeout_ms: float = 30_000) -> MapPage:
-        rel = path.resolve().relative_to(static_server.root.resolve())
-        context = chromium.new_context(viewport={"width": 1200, "height": 800})
+    def _open(
+        target: Path | str, *, timeout_ms: float = 30_000, headers: dict[str, str] | None = None
+    ) -> MapPage:
+        url = target.resolve().as_uri() if isinstance(target, Path) else target
+        context = chromium.new_context(
+            viewport={"width": 1200, "height": 800}, extra_http_headers=headers or {}
+        )
         contexts.append(context)
         page = context.new_page()
         result = MapPage(page)
-        page.on("pageerror", lambda exc: result.errors.append(f"pageerror: {exc}"))
-        page.on(
-            "console",
-            lambda msg: (
-                result.errors.append(f"console: {msg.text}") if msg.type == "error" else None
-            ),
-        )
-
-        def handle(route: Any) -> None:
-            url = route.request.url
-            if url.startswith(static_server.url):
-                route.continue_()
-                return
-            if _TILE.match(url):
-                route.fulfill(status=200, body=BLANK_TILE, content_type="image/png")
-                return
-            try:
-                local = asset_mirror.resolve(url)
-            except LookupError as exc:
-                result.unserved.append(f"{url} ({exc})")
-                local = None
-            if local is None:
-                if url not in " ".join(result.unserved):
-                    result.unserved.append(url)
-                route.abort()
-                return
-            result.served.append(url)
-            route.fulfill(
-                status=200,
-                body=local.read_bytes(),
-                content_type=_MIME.get(local.suffix, "application/octet-stream"),
-                headers={"Access-Control-Allow-Origin": "*"},
-            )
-
-        page.route("**/*", handle)
-        page.goto(f"{static_server.url}/{rel.as_posix()}", wait_until="load", timeout=timeout_ms)
+        _watch(page, result)
+        page.goto(url, wait_until="load", timeout=timeout_ms)
         return result
 
     yield _open
     for context in contexts:
         context.close()
+
+
+@pytest.fixture()
+def open_map(open_page: Any) -> Any:
+    """Return ``open(path, *, timeout_ms)`` loading a written map from ``file://``."""
+    return open_page
 
 
 @pytest.fixture()

@@ -15,7 +15,7 @@ from geo311.errors import InputError
 from geo311.ingest import import_file
 from geo311.settings import Settings
 from geo311.store import Store
-from maps._common import write_map
+from maps.base import write_map
 from maps.hotspots import gi_star_hexagons, hex_counts, hotspots_map, requests_frame
 
 REPO = Path(__file__).resolve().parents[2]

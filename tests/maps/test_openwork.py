@@ -12,9 +12,9 @@ import pytest
 
 from geo311.errors import InputError
 from geo311.model import WorkOrder
-from maps._common import write_map
-from maps._synthetic import synthetic_work_orders
+from maps.base import write_map
 from maps.openwork import open_work_map, overdue_text, popup_html
+from tests.maps.synthetic import synthetic_work_orders
 
 REPO = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("America/New_York")
@@ -125,7 +125,9 @@ def test_open_work_map_in_browser(catalogue, site_dir: Path, open_map, fast: boo
         orders, catalogue, at=AT, boundary=BOUNDARY, fast_threshold=10 if fast else 10_000
     )
     path = write_map(m, site_dir / "open_work.html")
-    assert cdn_urls(path.read_text())
+    text = path.read_text()
+    assert not cdn_urls(text)  # every script and stylesheet is shipped with geo311
+    assert '<script src="assets/leaflet-1.9.3/dist/leaflet.js">' in text
     mp = open_map(path)
     page = mp.page
     page.wait_for_function("() => window.L && document.querySelector('.leaflet-marker-icon')")
