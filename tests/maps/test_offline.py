@@ -105,6 +105,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> Se
             )
         rebuild_work_orders(store, catalogue)
         open_now = open_work_orders_at(store, AT, catalogue=catalogue)
+        assert len(open_now) == len(GRID)  # 200+ m apart: no two reports merge
         gi = gi_star_hexagons(hex_counts(requests_frame(store)))
         plan_id = store.save_plan(_plan(GRID[:5]), plan_date="2015-10-06")
     return Seeded(url, len(open_now), len(gi), plan_id, {"A": 3, "B": 2})
