@@ -576,16 +576,16 @@ class Intake:
     joined: bool
 
 
-def store_and_assign(store: Store, catalogue: Catalogue, req: ServiceRequest) -> Intake:
-    """Store a posted request and put it in a work order (joining a nearby open one).
+def assign_stored(store: Store, catalogue: Catalogue, req: ServiceRequest) -> Intake:
+    """Put a posted request, stored already, in a work order (joining a nearby open one).
 
     Parameters
     ----------
-    store : Store
-        The store.
-    catalogue : Catalogue
+    store
+        The store holding ``req``.
+    catalogue
         Decides the service group and duplicate radius.
-    req : ServiceRequest
+    req
         The new request.
 
     Returns
@@ -595,7 +595,6 @@ def store_and_assign(store: Store, catalogue: Catalogue, req: ServiceRequest) ->
     """
     from geo311.workorders import assign_request
 
-    store.add_request(req)
     assignment = assign_request(store, req, catalogue)
     return Intake(
         service_request_id=req.service_request_id,

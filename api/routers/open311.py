@@ -12,8 +12,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
 
 from api import _open311 as o
 from api import _xml
@@ -29,6 +27,7 @@ from api.schemas import (
     TokenResponse,
 )
 from geo311.catalogue import Catalogue
+from geo311.errors import ConflictError
 from geo311.store import Store
 
 Format = Annotated[Literal["json", "xml"], Path(description="json or xml")]
@@ -224,26 +223,6 @@ def get_token(
     )
 
 
-class _PostForm(BaseModel):
-    """The documented fields of ``POST requests`` (``attribute[CODE]`` fields come on top)."""
-
-    api_key: str
-    service_code: str
-    jurisdiction_id: str | None = None
-    lat: float | None = None
-    long: float | None = None
-    address_string: str | None = None
-    address_id: str | None = None
-    email: str | None = None
-    device_id: str | None = None
-    account_id: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    phone: str | None = None
-    description: str | None = None
-    media_url: str | None = None
-
-
 @router.post(
     "/requests.{response_format}",
     response_model=list[PostResponse],
@@ -347,8 +326,8 @@ def _create(
         geocoded = o.geocode_address(geocoder(), new.address_string)
     req = o.build_request(new, catalogue, token=token, now=o.now_utc(), geocoded=geocoded)
     try:
-        return o.store_and_assign(store, catalogue, req)
-    except IntegrityError:
+        store.add_request(req)
+    except ConflictError:
         # A concurrent retry with the same Idempotency-Key stored it first.
         existing = o.find_by_token(store, token)
         if existing is None:
@@ -356,3 +335,4 @@ def _create(
         return o.Intake(
             existing, "this report was already received (same Idempotency-Key)", None, False
         )
+    return o.assign_stored(store, catalogue, req)
