@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from geo311._time import local_datetime
 from geo311.catalogue import Catalogue
 from geo311.errors import InputError
 from geo311.model import WorkOrder
+from geo311.timeutil import local_datetime
 
 # Backlog age buckets: (label, upper bound in days).
 AGE_BUCKETS = ((" 0-2 days", 2.0), (" 2-7 days", 7.0), (" 7-30 days", 30.0), ("30+ days", 1e9))

@@ -75,7 +75,7 @@ def parse_local_time(text: str, timezone: str) -> datetime:
     """
     from zoneinfo import ZoneInfo
 
-    from geo311._time import local_datetime
+    from geo311.timeutil import local_datetime
 
     try:
         return local_datetime(text, ZoneInfo(timezone))

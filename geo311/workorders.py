@@ -35,8 +35,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from geo311._cluster import INF_TIME, choose_work_order, group_points, project, to_micros
 from geo311.catalogue import Catalogue, load_catalogue
+from geo311.clustering import INF_TIME, choose_work_order, group_points, project, to_micros
 from geo311.errors import ConflictError, InputError
 from geo311.model import ServiceRequest, WorkOrder
 from geo311.settings import REPO_DATA_DIR
