@@ -112,11 +112,11 @@ def backlog(orders: list[WorkOrder], *, now: datetime) -> list[dict[str, Any]]:
     table = table[table["open"] > 0]
     return [
         {
-            "service_group": str(row.service_group),
-            "age": str(row.age),
-            "work_orders": int(row.open),
-            "reports": int(row.reports),
-            "overdue": int(row.overdue),
+            "service_group": str(row["service_group"]),
+            "age": str(row["age"]),
+            "work_orders": int(row["open"]),
+            "reports": int(row["reports"]),
+            "overdue": int(row["overdue"]),
         }
-        for row in table.itertuples(index=False)
+        for row in table.to_dict("records")
     ]

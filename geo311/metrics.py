@@ -232,8 +232,8 @@ def backlog_by_age(
             "overdue": (open_now[due] < at_ts).astype(int),
         }
     )
-    table = counted.groupby([group, "age"], observed=False)[["open", "reports", "overdue"]]
-    table = table.sum().reset_index()
+    cells = counted.groupby([group, "age"], observed=False)[["open", "reports", "overdue"]]
+    table = cells.sum().reset_index()
     return table.rename(columns={"service_code": "service"})
 
 
