@@ -149,6 +149,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.catalogue = catalogue
+    app.state.city = settings.city
     app.state.geocoder = None
     app.state.geocoder_factory = geocoder_factory or _default_geocoder
     app.state.simulations = SimulationRunner()

@@ -158,19 +158,23 @@ class Catalogue:
         return [s for s in self.services.values() if s.group == group]
 
 
+# The embedded catalogue: the one place its default path is built.
+DEFAULT_CATALOGUE_FILE = Path(__file__).resolve().parent.parent / "data" / "services.toml"
+
+
 def _require(table: dict[str, Any], key: str, where: str) -> Any:
     if key not in table:
         raise ConfigurationError(f"{where}: missing key {key!r}; add it to the catalogue file")
     return table[key]
 
 
-def load_catalogue(path: str | Path) -> Catalogue:
+def load_catalogue(path: str | Path | None = None) -> Catalogue:
     """Load and validate a service catalogue TOML file.
 
     Parameters
     ----------
-    path : str or Path
-        The catalogue file (see ``data/services.toml``).
+    path
+        The catalogue file (see ``data/services.toml``); default the embedded catalogue.
 
     Returns
     -------
@@ -182,7 +186,7 @@ def load_catalogue(path: str | Path) -> Catalogue:
     ConfigurationError
         If the file is missing, malformed or inconsistent; the message names the entry.
     """
-    path = Path(path)
+    path = Path(path) if path is not None else DEFAULT_CATALOGUE_FILE
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -30,8 +30,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from geo311.catalogue import OTHER_SERVICE_CODE, Catalogue
+from geo311.city import default_city
 from geo311.errors import InputError
-from geo311.model import PLACEHOLDER_LAT, PLACEHOLDER_LON
 from geo311.store import REQUEST_COLUMNS, Store
 
 BOSTON_SOURCE = "boston"
@@ -289,50 +289,63 @@ class _BostonBatcher:
         blank = np.ones(n, dtype=bool)
         for column in df.columns:
             blank &= (df[column] == "").to_numpy()
-        reason = np.full(n, "", dtype=object)
-        fieldname = np.full(n, "", dtype=object)
+        rj = _Rejecter(n, self.display)
+        rj.reject(blank, "row", "empty line; remove it")
+        ids = self._check_ids(df, rj, line_numbers)
+        times = self._check_times(df, rj)
+        lat, lon = self._check_points(df, rj)
+        types = self.col(df, "type").str.strip()
+        rj.reject((types == "").to_numpy(), "type", "missing TYPE; give the Boston request type")
+        status_raw = self.col(df, "case_status").str.strip().str.lower()
+        bad_status = ~status_raw.isin(["open", "closed"]).to_numpy()
+        rj.reject(bad_status, "case_status", "status {v!r} is neither Open nor Closed", status_raw)
 
-        def reject(mask: np.ndarray, fld: str, why: str, values: Any = None) -> None:
-            """Reject rows in ``mask`` not yet rejected; ``why`` may format the value as ``{v}``."""
-            m = mask & (reason == "")
-            if not m.any():
-                return
-            fieldname[m] = self.display.get(fld, fld)
-            if values is None:
-                reason[m] = why
-            else:
-                vals = np.asarray(values, dtype=object)
-                for i in np.flatnonzero(m):
-                    reason[i] = why.format(v=vals[i])
+        placeholder = default_city().placeholder_mask(lat.to_numpy(), lon.to_numpy())
+        needs_geo = placeholder | (lat.isna() | lon.isna()).to_numpy()
+        good = rj.reason == ""
+        rejects = [
+            Reject(
+                line_numbers[i],
+                str(rj.fieldname[i]),
+                str(rj.reason[i]),
+                ",".join(df.iloc[i].tolist()),
+            )
+            for i in np.flatnonzero(~good)
+        ]
+        if not good.any():
+            return _Batch(pd.DataFrame(columns=list(REQUEST_COLUMNS)), rejects)
+        checked = _Checked(good, ids, times, lat, lon, types, status_raw, needs_geo)
+        return _Batch(self._frame(df, checked), rejects)
 
-        reject(blank, "row", "empty line; remove it")
+    def _check_ids(self, df: pd.DataFrame, rj: _Rejecter, line_numbers: list[int]) -> pd.Series:
         ids = self.col(df, "case_enquiry_id").str.strip()
-        reject(
+        rj.reject(
             (ids == "").to_numpy(),
             "case_enquiry_id",
             "missing case id; every row needs its own CASE_ENQUIRY_ID",
         )
-
         # A row duplicating an id seen earlier in the same file is rejected (the first one wins).
-        dup_reason = np.full(n, "", dtype=object)
+        dup_reason = np.full(len(df), "", dtype=object)
         seen = self.seen_ids
         for i, rid in enumerate(ids.tolist()):
             first = seen.setdefault(rid, line_numbers[i])
-            if first != line_numbers[i] and rid and not reason[i]:
+            if first != line_numbers[i] and rid and not rj.reason[i]:
                 dup_reason[i] = (
                     f"duplicate CASE_ENQUIRY_ID {rid}: same id as row {first}; keep one row per case"
                 )
-        reject(dup_reason != "", "case_enquiry_id", "{v}", dup_reason)
+        rj.reject(dup_reason != "", "case_enquiry_id", "{v}", dup_reason)
+        return ids
 
+    def _check_times(self, df: pd.DataFrame, rj: _Rejecter) -> dict[str, pd.Series]:
         fmt_hint = "MM/DD/YYYY hh:mm:ss AM" if self.upper else "YYYY-MM-DD hh:mm:ss"
         times: dict[str, pd.Series] = {}
         for name in ("open_dt", "target_dt", "closed_dt"):
             raw = self.col(df, name)
             parsed = _parse_times(raw, self.time_format, self.tz)
             bad = (raw.str.strip() != "").to_numpy() & parsed.isna().to_numpy()
-            reject(bad, name, "unparseable date {v!r}; write it as " + fmt_hint, raw)
+            rj.reject(bad, name, "unparseable date {v!r}; write it as " + fmt_hint, raw)
             times[name] = parsed
-        reject(
+        rj.reject(
             times["open_dt"].isna().to_numpy(),
             "open_dt",
             f"missing open time; write it as {fmt_hint}",
@@ -341,12 +354,14 @@ class _BostonBatcher:
         # skew): within CLOCK_SKEW the close time is taken as the open time.
         gap = times["closed_dt"] - times["open_dt"]
         close_before = (gap < -CLOCK_SKEW).fillna(False).to_numpy()
-        reject(
+        rj.reject(
             close_before, "closed_dt", "closed before it was opened; check OPEN_DT and CLOSED_DT"
         )
         skewed = ((gap < pd.Timedelta(0)) & (gap >= -CLOCK_SKEW)).fillna(False)
         times["closed_dt"] = times["closed_dt"].where(~skewed, times["open_dt"])
+        return times
 
+    def _check_points(self, df: pd.DataFrame, rj: _Rejecter) -> tuple[pd.Series, pd.Series]:
         lat_raw = self.col(df, "latitude").str.strip()
         lon_raw = self.col(df, "longitude").str.strip()
         lat = pd.to_numeric(lat_raw, errors="coerce")
@@ -356,77 +371,55 @@ class _BostonBatcher:
             (lon_raw, lon, "longitude", -180, 180),
         ):
             not_number = (raw != "").to_numpy() & val.isna().to_numpy()
-            reject(not_number, name, "{v!r} is not a number; give decimal degrees", raw)
+            rj.reject(not_number, name, "{v!r} is not a number; give decimal degrees", raw)
             out = ((val < lo) | (val > hi)).fillna(False).to_numpy()
             bounds = f"{lo}..{hi}"
-            reject(
+            rj.reject(
                 out,
                 name,
                 "{v} is outside " + bounds + "; give decimal degrees (EPSG:4326)",
                 val,
             )
         one_only = (lat.isna() != lon.isna()).to_numpy()
-        reject(one_only, "latitude", "latitude and longitude must both be given or both be empty")
-
-        types = self.col(df, "type").str.strip()
-        reject((types == "").to_numpy(), "type", "missing TYPE; give the Boston request type")
-        status_raw = self.col(df, "case_status").str.strip().str.lower()
-        bad_status = ~status_raw.isin(["open", "closed"]).to_numpy()
-        reject(
-            bad_status,
-            "case_status",
-            "status {v!r} is neither Open nor Closed",
-            status_raw,
+        rj.reject(
+            one_only, "latitude", "latitude and longitude must both be given or both be empty"
         )
+        return lat, lon
 
-        placeholder = (
-            (lat.round(4) == PLACEHOLDER_LAT) & (lon.round(4) == PLACEHOLDER_LON)
-        ).to_numpy()
-        no_point = (lat.isna() | lon.isna()).to_numpy()
-        needs_geo = placeholder | no_point
-
-        closure = self.col(df, "closure_reason").str.strip()
-        good = reason == ""
-        rejects = [
-            Reject(
-                line_numbers[i], str(fieldname[i]), str(reason[i]), ",".join(df.iloc[i].tolist())
-            )
-            for i in np.flatnonzero(~good)
-        ]
-        if not good.any():
-            return _Batch(pd.DataFrame(columns=list(REQUEST_COLUMNS)), rejects)
+    def _frame(self, df: pd.DataFrame, c: _Checked) -> pd.DataFrame:
+        good = c.good
 
         def keep(series: pd.Series) -> pd.Series:
             return series[good].reset_index(drop=True)
 
-        btype = keep(types)
+        btype = keep(c.types)
         codes = btype.str.lower().map(self.type_codes)
         unknown = codes.isna()
         if unknown.any():
             self.unknown_types.update(btype[unknown].tolist())
         codes = codes.fillna(OTHER_SERVICE_CODE).astype(object)
-        is_open = keep(status_raw) == "open"
-        category = keep(closure)
+        is_open = keep(c.status_raw) == "open"
+        category = keep(self.col(df, "closure_reason").str.strip())
         state = category.str.lower().map(CLOSURE_STATES).fillna("closed").astype(object)
         state = state.where(~is_open, "open")
-        requested = keep(times["open_dt"])
+        requested = keep(c.times["open_dt"])
         sla = pd.to_timedelta(codes.map(self.sla_hours).astype(float), unit="h")
-        expected = keep(times["target_dt"]).fillna(requested + sla)
-        closed_at = keep(times["closed_dt"]).where(~is_open)
+        expected = keep(c.times["target_dt"]).fillna(requested + sla)
+        closed_at = keep(c.times["closed_dt"]).where(~is_open)
         category = category.where(category != "", "Case Closed").where(~is_open, "")
         closed_day = closed_at.dt.tz_convert(self.tz).dt.strftime("%Y-%m-%d")
         notes = (category + " on " + closed_day.fillna("")).where(closed_at.notna(), category)
         zipcode = keep(self.col(df, "location_zipcode")).str.strip()
         zipcode = zipcode.str.replace(r"\.0*$", "", regex=True)
         zipcode = zipcode.where(zipcode == "", zipcode.str.zfill(5))
-        geo = pd.Series(needs_geo[good])
-        ids_good = keep(ids)
+        geo = pd.Series(c.needs_geo[good])
+        ids_good = keep(c.ids)
         # The hash covers the columns geo311 reads: a change there updates the stored row;
         # a change only in a column geo311 ignores (ward, precinct ...) leaves it unchanged.
-        used = sorted(self.index[c] for c in READ_COLUMNS if c in self.index)
+        used = sorted(self.index[col] for col in READ_COLUMNS if col in self.index)
         raw_good = df.loc[good, used].reset_index(drop=True)
         row_hash = pd.util.hash_pandas_object(raw_good, index=False).map("{:016x}".format)
-        frame = pd.DataFrame(
+        return pd.DataFrame(
             {
                 "service_request_id": ids_good,
                 "source": BOSTON_SOURCE,
@@ -443,8 +436,8 @@ class _BostonBatcher:
                 "closed_datetime": closed_at,
                 "address": _collapse_spaces(keep(self.col(df, "location"))),
                 "zipcode": zipcode,
-                "lat": keep(lat).where(~geo),
-                "lon": keep(lon).where(~geo),
+                "lat": keep(c.lat).where(~geo),
+                "lon": keep(c.lon).where(~geo),
                 "media_url": "",
                 "channel": keep(self.col(df, "source")).str.strip(),
                 "neighborhood": keep(self.col(df, "neighborhood"))
@@ -460,7 +453,42 @@ class _BostonBatcher:
             },
             columns=list(REQUEST_COLUMNS),
         )
-        return _Batch(frame, rejects)
+
+
+class _Rejecter:
+    """The first reason (and field) each row of a chunk is rejected for."""
+
+    def __init__(self, n: int, display: dict[str, str]) -> None:
+        self.reason = np.full(n, "", dtype=object)
+        self.fieldname = np.full(n, "", dtype=object)
+        self.display = display
+
+    def reject(self, mask: np.ndarray, fld: str, why: str, values: Any = None) -> None:
+        """Reject rows in ``mask`` not yet rejected; ``why`` may format the value as ``{v}``."""
+        m = mask & (self.reason == "")
+        if not m.any():
+            return
+        self.fieldname[m] = self.display.get(fld, fld)
+        if values is None:
+            self.reason[m] = why
+        else:
+            vals = np.asarray(values, dtype=object)
+            for i in np.flatnonzero(m):
+                self.reason[i] = why.format(v=vals[i])
+
+
+@dataclass
+class _Checked:
+    """The validated columns of a chunk, with the mask of rows that passed every check."""
+
+    good: np.ndarray
+    ids: pd.Series
+    times: dict[str, pd.Series]
+    lat: pd.Series
+    lon: pd.Series
+    types: pd.Series
+    status_raw: pd.Series
+    needs_geo: np.ndarray
 
 
 def _has_newline(column: pa.Array) -> bool:
@@ -649,6 +677,23 @@ def _parse_iso(value: Any, fld: str, tz: str) -> datetime:
     return ts.tz_convert(UTC).to_pydatetime()
 
 
+def _open311_point(record: dict[str, Any]) -> tuple[float | None, float | None]:
+    lat_v, lon_v = record.get("lat"), record.get("long")
+    if lat_v in (None, "") and lon_v in (None, ""):
+        return None, None
+    try:
+        lat, lon = float(lat_v), float(lon_v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(
+            f"lat/long {lat_v!r}, {lon_v!r} are not numbers; give decimal degrees", field="lat"
+        ) from None
+    if not -90 <= lat <= 90:
+        raise InputError(f"lat {lat} is outside -90..90; give decimal degrees", field="lat")
+    if not -180 <= lon <= 180:
+        raise InputError(f"long {lon} is outside -180..180; give decimal degrees", field="long")
+    return lat, lon
+
+
 def open311_record_to_row(record: dict[str, Any], catalogue: Catalogue, tz: str) -> dict[str, Any]:
     """Validate one Open311 GeoReport v2 request (a JSON object) and return its table row.
 
@@ -699,26 +744,11 @@ def open311_record_to_row(record: dict[str, Any], catalogue: Catalogue, tz: str)
     status = str(record.get("status") or "open").strip().lower()
     if status not in catalogue.states:
         raise InputError(f"status {status!r} is unknown; use open or closed", field="status")
-    lat_v, lon_v = record.get("lat"), record.get("long")
-    lat: float | None = None
-    lon: float | None = None
-    if lat_v not in (None, "") or lon_v not in (None, ""):
-        try:
-            lat, lon = float(lat_v), float(lon_v)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise InputError(
-                f"lat/long {lat_v!r}, {lon_v!r} are not numbers; give decimal degrees", field="lat"
-            ) from None
-        if not -90 <= lat <= 90:
-            raise InputError(f"lat {lat} is outside -90..90; give decimal degrees", field="lat")
-        if not -180 <= lon <= 180:
-            raise InputError(f"long {lon} is outside -180..180; give decimal degrees", field="long")
+    lat, lon = _open311_point(record)
     address = str(record.get("address") or "").strip()
     if lat is None and not address:
         raise InputError("a request needs lat and long or an address", field="lat")
-    needs_geo = lat is None or (
-        round(lat, 4) == PLACEHOLDER_LAT and round(lon or 0, 4) == PLACEHOLDER_LON
-    )
+    needs_geo = lat is None or default_city().is_placeholder(lat, lon)
     state = catalogue.states[status]
     closed_at = (updated or requested) if not state.is_open else None
     if closed_at is not None and closed_at < requested:
@@ -745,7 +775,9 @@ def open311_record_to_row(record: dict[str, Any], catalogue: Catalogue, tz: str)
         "lat": None if needs_geo else lat,
         "lon": None if needs_geo else lon,
         "media_url": str(record.get("media_url") or ""),
-        "channel": str(record.get("agency_responsible") and "open311" or "open311"),
+        # The intake channel (Boston's CSV "Source"): these came through an Open311 API.
+        # agency_responsible is not a channel and has no column of its own.
+        "channel": OPEN311_SOURCE,
         "neighborhood": "",
         "closure_category": "" if state.is_open else state.label,
         "needs_geocoding": needs_geo,
@@ -1007,7 +1039,7 @@ def import_file(
     path: str | Path,
     catalogue: Catalogue,
     *,
-    timezone: str = "America/New_York",
+    timezone: str | None = None,
     rejects_path: str | Path | None = None,
     batch_size: int = 20_000,
     progress: bool = False,
@@ -1024,8 +1056,8 @@ def import_file(
         The input file.
     catalogue : Catalogue
         Service catalogue (maps Boston types and validates service codes).
-    timezone : str, keyword-only
-        Local time zone of times written without an offset.
+    timezone : str, keyword-only, optional
+        Local time zone of times written without an offset (default: the city profile's).
     rejects_path : str or Path, keyword-only, optional
         Where to write the rejects CSV; default ``./<file name>.rejects.csv`` (only written
         when anything is rejected).
@@ -1062,6 +1094,7 @@ def import_file(
             field="path",
         )
     t0 = time.perf_counter()
+    timezone = timezone or default_city().timezone
     fmt = detect_format(path)
     summary = ImportSummary(path=str(path), format=fmt)
     with store.begin() as conn:

@@ -10,27 +10,25 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-# The City Hall point that Boston's exports use when a case has no real location.
-PLACEHOLDER_LAT = 42.3594
-PLACEHOLDER_LON = -71.0587
+from geo311.city import City, default_city
 
 
-def is_placeholder_point(lat: float | None, lon: float | None) -> bool:
-    """Return whether a point is Boston's City Hall placeholder rather than a location.
+def is_placeholder_point(lat: float | None, lon: float | None, *, city: City | None = None) -> bool:
+    """Return whether a point is one of the city's "no location" placeholders (City Hall).
 
     Parameters
     ----------
-    lat, lon : float or None
-        The point, in degrees.
+    lat, lon
+        The point, in degrees; ``None`` is never a placeholder.
+    city
+        The city profile (default :func:`geo311.city.default_city`).
 
     Returns
     -------
     bool
-        True when the point rounds to (42.3594, -71.0587).
+        True when the point equals a placeholder of ``city.toml`` to 4 decimals.
     """
-    if lat is None or lon is None:
-        return False
-    return round(lat, 4) == PLACEHOLDER_LAT and round(lon, 4) == PLACEHOLDER_LON
+    return (city or default_city()).is_placeholder(lat, lon)
 
 
 @dataclass(frozen=True, slots=True)

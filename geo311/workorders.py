@@ -34,12 +34,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from sqlalchemy.engine import Connection
 
 from geo311.catalogue import Catalogue, load_catalogue
-from geo311.clustering import INF_TIME, choose_work_order, group_points, project, to_micros
+from geo311.city import default_city
+from geo311.clustering import (
+    INF_TIME,
+    Grouping,
+    choose_work_order,
+    group_points,
+    project,
+    to_micros,
+)
 from geo311.errors import ConflictError, InputError
 from geo311.model import ServiceRequest, WorkOrder
-from geo311.settings import REPO_DATA_DIR
 from geo311.store import Store
 
 Snap = Callable[[float, float], tuple[float, float]]
@@ -251,7 +259,6 @@ def rebuild_work_orders(
     end = at + timedelta(microseconds=1) if at is not None else None
     reqs = sorted(store.query_requests(end=end), key=_sort_key)
     names = sorted(rules)
-    code_of = {g: i for i, g in enumerate(names)}
     kept: list[ServiceRequest] = []
     no_location = ungrouped = 0
     for r in reqs:
@@ -267,25 +274,7 @@ def rebuild_work_orders(
     grouping = None
     members: list[list[ServiceRequest]] = []
     if kept:
-        x, y = project([r.lat for r in kept], [r.long for r in kept])
-        t = np.array([to_micros(r.requested_datetime) for r in kept], dtype=np.int64)
-        closes = [request_close_time(r, catalogue, at=at) for r in kept]
-        close = np.array([INF_TIME if c is None else to_micros(c) for c in closes], dtype=np.int64)
-        group_code = np.array(
-            [code_of[catalogue.service(r.service_code).group] for r in kept], dtype=np.int64
-        )
-        radius = np.array([rules[g].radius_m for g in names], dtype=np.float64)
-        window = np.array([rules[g].failed_repair // timedelta(microseconds=1) for g in names])
-        grouping = group_points(
-            x,
-            y,
-            t,
-            close,
-            group_code,
-            radius=radius,
-            window=window,
-            order=np.arange(len(kept)),
-        )
+        grouping, group_code = _group_in_time_order(kept, catalogue, rules, names, at)
         members = [[] for _ in range(grouping.n_work_orders)]
         for req, label in zip(kept, grouping.labels.tolist(), strict=True):
             members[label].append(req)
@@ -322,6 +311,30 @@ def rebuild_work_orders(
         skipped_no_location=no_location,
         skipped_ungrouped=ungrouped,
     )
+
+
+def _group_in_time_order(
+    kept: Sequence[ServiceRequest],
+    catalogue: Catalogue,
+    rules: dict[str, GroupRule],
+    names: Sequence[str],
+    at: datetime | None,
+) -> tuple[Grouping, np.ndarray]:
+    # The arrays of geo311.clustering.group_points for requests already in time order.
+    code_of = {g: i for i, g in enumerate(names)}
+    x, y = project([r.lat for r in kept], [r.long for r in kept])
+    t = np.array([to_micros(r.requested_datetime) for r in kept], dtype=np.int64)
+    closes = [request_close_time(r, catalogue, at=at) for r in kept]
+    close = np.array([INF_TIME if c is None else to_micros(c) for c in closes], dtype=np.int64)
+    group_code = np.array(
+        [code_of[catalogue.service(r.service_code).group] for r in kept], dtype=np.int64
+    )
+    radius = np.array([rules[g].radius_m for g in names], dtype=np.float64)
+    window = np.array([rules[g].failed_repair // timedelta(microseconds=1) for g in names])
+    grouping = group_points(
+        x, y, t, close, group_code, radius=radius, window=window, order=np.arange(len(kept))
+    )
+    return grouping, group_code
 
 
 def assign_request(
@@ -406,26 +419,9 @@ def assign_request(
         )
         failed_id = None if failed < 0 else int(cands[failed]["work_order_id"])
         if best >= 0:
-            cand = cands[best]
-            wid = int(cand["work_order_id"])
-            mem = sorted([*store.work_order_members(conn, [wid])[wid], req], key=_sort_key)
-            row = _summarise(mem, catalogue, group=service.group, snap=snap)
-            current = catalogue.states.get(cand["status"])
-            if row["status"] == "open" and current is not None and current.is_open:
-                row["status"] = current.code  # keep a dispatcher's open state (e.g. scheduled)
-            row["work_order_id"] = wid
-            if cand["failed_repair_of"] is None and failed_id is not None:
-                row["failed_repair_of"] = failed_id
-            else:
-                row["failed_repair_of"] = cand["failed_repair_of"]
-            store.update_work_orders(conn, [row])
-            store.link_requests(conn, [(req.service_request_id, wid)])
-            earlier = len(mem) - 1
-            msg = (
-                f"Joined work order {wid} with {earlier} earlier "
-                f"report{'s' if earlier != 1 else ''} of this problem nearby."
+            wid, msg, count = _join(
+                store, conn, catalogue, req, cands[best], failed_id, group=service.group, snap=snap
             )
-            count = len(mem)
         else:
             row = _summarise([req], catalogue, group=service.group, snap=snap)
             row.update(anchor_lat=req.lat, anchor_lon=req.long, failed_repair_of=failed_id)
@@ -438,9 +434,42 @@ def assign_request(
     return Assignment(wid, best >= 0, msg, failed_id, count)
 
 
+def _join(
+    store: Store,
+    conn: Connection,
+    catalogue: Catalogue,
+    req: ServiceRequest,
+    cand: dict[str, Any],
+    failed_id: int | None,
+    *,
+    group: str,
+    snap: Snap | None,
+) -> tuple[int, str, int]:
+    # The report joins the work order ``cand``: resummarise it with the new member.
+    wid = int(cand["work_order_id"])
+    mem = sorted([*store.work_order_members(conn, [wid])[wid], req], key=_sort_key)
+    row = _summarise(mem, catalogue, group=group, snap=snap)
+    current = catalogue.states.get(cand["status"])
+    if row["status"] == "open" and current is not None and current.is_open:
+        row["status"] = current.code  # keep a dispatcher's open state (e.g. scheduled)
+    row["work_order_id"] = wid
+    if cand["failed_repair_of"] is None and failed_id is not None:
+        row["failed_repair_of"] = failed_id
+    else:
+        row["failed_repair_of"] = cand["failed_repair_of"]
+    store.update_work_orders(conn, [row])
+    store.link_requests(conn, [(req.service_request_id, wid)])
+    earlier = len(mem) - 1
+    msg = (
+        f"Joined work order {wid} with {earlier} earlier "
+        f"report{'s' if earlier != 1 else ''} of this problem nearby."
+    )
+    return wid, msg, len(mem)
+
+
 @lru_cache(maxsize=1)
 def _default_catalogue() -> Catalogue:
-    return load_catalogue(REPO_DATA_DIR / "services.toml")
+    return load_catalogue()
 
 
 def _default_note(state_code: str, label: str, group: str, wid: int, day: str) -> str:
@@ -460,7 +489,7 @@ def close_work_order(
     note: str | None = None,
     at: datetime,
     catalogue: Catalogue | None = None,
-    timezone: str = "America/New_York",
+    timezone: str | None = None,
 ) -> WorkOrder:
     """Close an open work order and every open member request with the same state and note.
 
@@ -480,8 +509,8 @@ def close_work_order(
         When the work was closed (timezone-aware).
     catalogue : Catalogue, keyword-only, optional
         States; default the embedded ``data/services.toml``.
-    timezone : str, keyword-only
-        Local time zone of the date in the default note.
+    timezone : str, keyword-only, optional
+        Local time zone of the date in the default note (default: the city profile's).
 
     Returns
     -------
@@ -528,7 +557,7 @@ def close_work_order(
                 f"({wo.opened.isoformat()}); give a later time",
                 field="at",
             )
-        day = at.astimezone(ZoneInfo(timezone)).date().isoformat()
+        day = at.astimezone(ZoneInfo(timezone or default_city().timezone)).date().isoformat()
         text = note or _default_note(state.code, state.label, state.group, work_order_id, day)
         members = store.work_order_members(conn, [work_order_id])[work_order_id]
         open_ids = [m.service_request_id for m in members if request_close_time(m, cat) is None]
