@@ -101,15 +101,15 @@ def request_out(
 
     Parameters
     ----------
-    req : ServiceRequest
+    req
         The stored request.
-    catalogue : Catalogue
+    catalogue
         Gives the citizen-facing status of the state and the service name.
-    tz : ZoneInfo
+    tz
         The city's zone for the times.
-    notice : str, optional
+    notice
         A ``service_notice`` to show.
-    city : City, optional
+    city
         Gives ``agency_responsible`` (default: the city profile).
 
     Returns
@@ -176,16 +176,16 @@ def requests_out(
 
     Parameters
     ----------
-    rows : iterable of tuple
+    rows
         Rows with the values of :data:`OUT_COLUMNS`, in that order.
-    catalogue : Catalogue
+    catalogue
         Gives the citizen-facing status of each state and the service names.
-    tz : ZoneInfo
+    tz
         The city's zone for the times.
-    times_as_text : bool
+    times_as_text
         True: times as ISO 8601 strings (as :func:`request_out`). False: aware datetimes in
         ``tz``, for :func:`dumps_json`, which writes them in the same ISO 8601 form faster.
-    city : City, optional
+    city
         Gives ``agency_responsible`` (default: the city profile).
 
     Returns
@@ -249,7 +249,7 @@ def dumps_json(payload: Any) -> bytes:
 
     Parameters
     ----------
-    payload : object
+    payload
         Dicts, lists, strings, numbers, None and aware datetimes.
 
     Returns

@@ -25,9 +25,9 @@ class BodySizeLimit:
 
     Parameters
     ----------
-    app : ASGIApp
+    app
         The wrapped application.
-    max_bytes : int
+    max_bytes
         Largest accepted request body.
     """
 
@@ -111,14 +111,14 @@ def create_app(
 
     Parameters
     ----------
-    settings : Settings, optional
+    settings
         Defaults to the process settings (``GEO311_*`` environment variables).
-    store : Store, keyword-only, optional
+    store
         An open store to use (default: opened from ``settings.database_url`` at start-up
         and closed at shutdown).
-    catalogue : Catalogue, keyword-only, optional
+    catalogue
         Defaults to ``settings.services_file``.
-    geocoder_factory : callable, keyword-only, optional
+    geocoder_factory
         ``settings -> geocoder`` for ``address_string`` (default: the offline
         :class:`geo311.geocoding.Geocoder`), built on first use.
 

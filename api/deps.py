@@ -84,9 +84,9 @@ def role_of(settings: Settings, token: str) -> str | None:
 
     Parameters
     ----------
-    settings : Settings
+    settings
         Holds ``staff_tokens`` (token -> role).
-    token : str
+    token
         The bearer token received.
 
     Returns
@@ -130,7 +130,7 @@ def require(*roles: str) -> Callable[[str], str]:
 
     Parameters
     ----------
-    *roles : str
+    *roles
         Allowed roles: ``dispatcher``, ``planner``, ``crew``.
 
     Returns

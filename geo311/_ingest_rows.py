@@ -57,7 +57,7 @@ def rows_to_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
     Parameters
     ----------
-    rows : sequence of dict
+    rows
         Rows as made by :func:`open311_record_to_row` or :func:`geo311.store.request_to_row`.
 
     Returns

@@ -53,11 +53,11 @@ def open311_record_to_row(record: dict[str, Any], catalogue: Catalogue, tz: str)
 
     Parameters
     ----------
-    record : dict
+    record
         One element of a GeoReport v2 ``requests.json`` list.
-    catalogue : Catalogue
+    catalogue
         Service catalogue (``service_code`` must be in it).
-    tz : str
+    tz
         Time zone for times written without an offset.
 
     Returns

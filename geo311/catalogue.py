@@ -63,7 +63,7 @@ class Service:
 
         Parameters
         ----------
-        report_count : int
+        report_count
             Number of reports in the work order (at least 1).
 
         Returns
@@ -88,7 +88,7 @@ class Catalogue:
 
         Parameters
         ----------
-        code : str
+        code
             Open311 service code.
 
         Returns
@@ -115,7 +115,7 @@ class Catalogue:
 
         Parameters
         ----------
-        code : str
+        code
             State code such as ``open`` or ``fixed``.
 
         Returns
@@ -136,7 +136,7 @@ class Catalogue:
 
         Parameters
         ----------
-        boston_type : str
+        boston_type
             The ``TYPE`` column of a Boston export.
 
         Returns

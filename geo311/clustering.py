@@ -69,17 +69,17 @@ class Grouping:
 
     Attributes
     ----------
-    labels : ndarray of int64
+    labels
         Work-order index of every point, ``-1`` for points not grouped.
-    joined : ndarray of bool
+    joined
         Whether the point joined an existing work order (False when it opened one).
-    point_failed_repair : ndarray of int64
+    point_failed_repair
         Per point, the closed work order it may be a failed repair of, or ``-1``.
-    anchors : ndarray of int64
+    anchors
         Per work order, the index of the point that opened it.
-    close : ndarray of int64
+    close
         Per work order, its close time (``INF_TIME`` while a member is open).
-    failed_repair_of : ndarray of int64
+    failed_repair_of
         Per work order, the first failed-repair link among its members in arrival order, or -1.
     """
 
@@ -111,20 +111,20 @@ def group_points(
 
     Parameters
     ----------
-    x, y : ndarray of float
+    x, y
         Projected coordinates in metres; NaN points are not grouped.
-    t : ndarray of int64
+    t
         Report times.
-    close : ndarray of int64
+    close
         Close time of each report (``INF_TIME`` when still open); values below ``t`` count as
         ``t``.
-    group : ndarray of int
+    group
         Group code of each point (index into ``radius``/``window``); ``-1`` is not grouped.
-    radius : ndarray of float
+    radius
         Radius in metres per group code; groups with radius 0 are not grouped.
-    window : ndarray of int64
+    window
         Failed-repair window per group code, in the unit of ``t``.
-    order : ndarray of int, optional
+    order
         Arrival order (indices of the points); default stable sort by ``t``.
 
     Returns
@@ -357,17 +357,17 @@ def choose_work_order(
 
     Parameters
     ----------
-    px, py : float
+    px, py
         The report's projected point (metres).
-    tp : int
+    tp
         Its time; ``lo`` the start of its failed-repair window (same unit).
-    lo : int
+    lo
         Start of the failed-repair window.
-    r2 : float
+    r2
         Squared radius.
-    wx, wy : list of float
+    wx, wy
         Candidate anchors, in the order the work orders were opened.
-    wclose : list of int
+    wclose
         Candidate close times (``INF_TIME`` while open).
 
     Returns

@@ -124,7 +124,7 @@ def detect_format(path: Path) -> str:
 
     Parameters
     ----------
-    path : Path
+    path
         The input file (plain or gzip).
 
     Returns
@@ -247,9 +247,9 @@ def write_rejects_csv(rejects: Sequence[dict[str, Any]], path: str | Path) -> Pa
 
     Parameters
     ----------
-    rejects : sequence of dict
+    rejects
         Rejects as stored by the import.
-    path : str or Path
+    path
         Output file.
 
     Returns
@@ -285,26 +285,26 @@ def import_file(
 
     Parameters
     ----------
-    store : Store
+    store
         Where the requests go.
-    path : str or Path
+    path
         The input file.
-    catalogue : Catalogue
+    catalogue
         Service catalogue (maps Boston types and validates service codes).
-    timezone : str, keyword-only, optional
+    timezone
         Local time zone of times written without an offset (default: the city profile's).
-    rejects_path : str or Path, keyword-only, optional
+    rejects_path
         Where to write the rejects CSV; default ``./<file name>.rejects.csv`` (only written
         when anything is rejected).
-    batch_size : int, keyword-only
+    batch_size
         Rows per transaction.
-    progress : bool, keyword-only
+    progress
         Show a progress bar on stderr.
-    bulk : bool, keyword-only, optional
+    bulk
         Rebuild the secondary indexes after the load instead of updating them row by row
         (see :meth:`geo311.store.Store.bulk_load`). Default: when the file likely holds more
         rows than the store.
-    parse_in_subprocess : bool, keyword-only, optional
+    parse_in_subprocess
         Parse a Boston CSV in a second process while this one writes (uses both cores).
         Default: with ``bulk``.
 

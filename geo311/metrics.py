@@ -33,7 +33,7 @@ def requests_frame(store: Store) -> pd.DataFrame:
 
     Parameters
     ----------
-    store : Store
+    store
         The store to read.
 
     Returns
@@ -52,9 +52,9 @@ def compute_metrics(frame: pd.DataFrame, *, by: Sequence[str] = ("service",)) ->
 
     Parameters
     ----------
-    frame : DataFrame
+    frame
         Columns as returned by :func:`requests_frame`.
-    by : sequence of str, keyword-only
+    by
         Grouping: any of ``service``, ``neighborhood``, ``status``.
 
     Returns
@@ -113,9 +113,9 @@ def service_metrics(store: Store, *, by: Sequence[str] = ("service",)) -> pd.Dat
 
     Parameters
     ----------
-    store : Store
+    store
         The store to read.
-    by : sequence of str, keyword-only
+    by
         Grouping (see :func:`compute_metrics`).
 
     Returns
@@ -242,7 +242,7 @@ def format_metrics_table(table: pd.DataFrame) -> str:
 
     Parameters
     ----------
-    table : DataFrame
+    table
         As returned by :func:`compute_metrics`.
 
     Returns

@@ -37,17 +37,17 @@ class ServiceRequest:
 
     Attributes
     ----------
-    service_request_id : str
+    service_request_id
         Open311 id (for Boston records, the ``CASE_ENQUIRY_ID``).
-    service_code : str
+    service_code
         Catalogue service code (``other`` for an unmapped Boston type).
-    status : str
+    status
         Catalogue state code (``open``, ``fixed``, ``duplicate`` ...).
-    requested_datetime, updated_datetime, expected_datetime, closed_datetime : datetime
+    requested_datetime, updated_datetime, expected_datetime, closed_datetime
         Report time, last change, SLA due time and closure time (timezone-aware).
-    lat, long : float or None
+    lat, long
         Location in EPSG:4326; ``None`` until geocoded when ``needs_geocoding``.
-    source, source_id : str
+    source, source_id
         Source system (``boston``, ``open311``) and its id; re-imports upsert on these.
     """
 
@@ -89,23 +89,23 @@ class WorkOrder:
 
     Attributes
     ----------
-    work_order_id : int
+    work_order_id
         Store id.
-    service_group : str
+    service_group
         Catalogue group (``potholes``, ``streetlights``).
-    service_code : str
+    service_code
         Service of the first report (decides on-site time and skill).
-    lat, lon : float
+    lat, lon
         Representative point, snapped to the street network (EPSG:4326).
-    opened : datetime
+    opened
         Earliest request time of the members.
-    sla_due : datetime
+    sla_due
         Earliest SLA due time of the members.
-    report_count : int
+    report_count
         Number of member requests.
-    status : str
+    status
         Catalogue state code.
-    member_ids : tuple of str
+    member_ids
         ``service_request_id`` of every member.
     """
 

@@ -64,7 +64,7 @@ def make_engine(url: str) -> Engine:
 
     Parameters
     ----------
-    url : str
+    url
         SQLAlchemy URL; ``postgresql://`` is read as ``postgresql+psycopg://``.
 
     Returns
@@ -125,9 +125,9 @@ def request_to_row(req: ServiceRequest, *, row_hash: str = "") -> dict[str, Any]
 
     Parameters
     ----------
-    req : ServiceRequest
+    req
         The request.
-    row_hash : str, optional
+    row_hash
         Hash of the source record, used to tell changed re-imports from unchanged ones.
 
     Returns
@@ -234,9 +234,9 @@ class Store:
 
     Parameters
     ----------
-    url : str
+    url
         SQLAlchemy database URL.
-    create : bool, keyword-only
+    create
         Create or upgrade the schema on open (default True).
     """
 
@@ -380,11 +380,11 @@ class Store:
 
         Parameters
         ----------
-        conn : Connection
+        conn
             Open connection (inside the import's transaction).
-        source : str
+        source
             Source system.
-        source_ids : sequence of str
+        source_ids
             Ids to look up.
 
         Returns
@@ -412,9 +412,9 @@ class Store:
 
         Parameters
         ----------
-        conn : Connection
+        conn
             Open connection inside the batch's transaction.
-        frame : DataFrame
+        frame
             One row per new request.
         """
         if frame.empty:
@@ -524,19 +524,19 @@ class Store:
 
         Parameters
         ----------
-        ids, service_codes, statuses : sequence of str, optional
+        ids, service_codes, statuses
             Keep only these request ids, services or state codes.
-        start, end : datetime, optional
+        start, end
             Keep requests with ``start <= requested_datetime < end``.
-        needs_geocoding : bool, optional
+        needs_geocoding
             Keep only rows still (or no longer) needing geocoding.
-        bbox : (min_lon, min_lat, max_lon, max_lat), optional
+        bbox
             Keep only requests inside this box.
-        work_order_id : int, optional
+        work_order_id
             Keep only members of this work order.
-        limit, offset : int
+        limit, offset
             Paging.
-        newest_first : bool
+        newest_first
             Order by requested time descending instead of ascending.
 
         Returns
@@ -581,7 +581,7 @@ class Store:
 
         Parameters
         ----------
-        columns : sequence of str
+        columns
             Column names of ``service_requests`` (``lon`` for the longitude), in output order.
         ids, service_codes, statuses, start, end, limit, offset, newest_first
             As in :meth:`query_requests`.
@@ -648,7 +648,7 @@ class Store:
 
         Parameters
         ----------
-        results : iterable of dict
+        results
             Dicts with ``service_request_id``, ``lat``, ``lon``, ``geocode_match_type``,
             ``geocode_score`` and ``needs_geocoding``.
 
@@ -730,13 +730,13 @@ class Store:
 
         Parameters
         ----------
-        payload : dict
+        payload
             The plan as JSON-friendly data.
-        plan_date : str
+        plan_date
             The day planned, ``YYYY-MM-DD``.
-        kind : str, keyword-only
+        kind
             ``plan``, ``replan`` or ``simulation``.
-        parent_plan_id : int, keyword-only, optional
+        parent_plan_id
             The plan this one re-plans.
 
         Returns
@@ -922,15 +922,15 @@ class Store:
 
         Parameters
         ----------
-        conn : Connection
+        conn
             Open connection (inside the grouping transaction).
-        group : str
+        group
             Service group.
-        bbox : (min_lon, min_lat, max_lon, max_lat)
+        bbox
             Box the anchor must lie in.
-        opened_until : datetime
+        opened_until
             Keep work orders opened at or before this time.
-        closed_since : datetime
+        closed_since
             Keep work orders still open or closed at or after this time.
 
         Returns

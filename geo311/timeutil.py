@@ -11,9 +11,9 @@ def local_datetime(text: str, tz: ZoneInfo) -> datetime:
 
     Parameters
     ----------
-    text : str
+    text
         ISO 8601 date-time such as ``2015-10-06T07:00`` or ``2015-10-06T07:00-04:00``.
-    tz : ZoneInfo
+    tz
         The city's zone, for a time without an offset.
 
     Returns

@@ -72,15 +72,15 @@ class Assignment:
 
     Attributes
     ----------
-    work_order_id : int or None
+    work_order_id
         The work order the report is in (``None`` when it was not grouped, see ``message``).
-    joined : bool
+    joined
         True when it joined an existing work order, False when it opened one.
-    message : str
+    message
         A sentence a citizen can read.
-    failed_repair_of : int or None
+    failed_repair_of
         A work order closed recently nearby, of which this report may be a failed repair.
-    report_count : int
+    report_count
         Reports in the work order after this one.
     """
 
@@ -119,7 +119,7 @@ def group_rules(catalogue: Catalogue) -> dict[str, GroupRule]:
 
     Parameters
     ----------
-    catalogue : Catalogue
+    catalogue
         The service catalogue.
 
     Returns
@@ -148,11 +148,11 @@ def request_close_time(
 
     Parameters
     ----------
-    request : ServiceRequest
+    request
         The request.
-    catalogue : Catalogue
+    catalogue
         Knows which states are open.
-    at : datetime, optional
+    at
         Treat closures after this moment as not yet happened.
 
     Returns
@@ -238,13 +238,13 @@ def rebuild_work_orders(
 
     Parameters
     ----------
-    store : Store
+    store
         The store.
-    catalogue : Catalogue
+    catalogue
         Groups, radii, failed-repair windows and states.
-    snap : callable, keyword-only, optional
+    snap
         ``snap(lat, lon) -> (lat, lon)``: moves a work order's centroid onto the street network.
-    at : datetime, keyword-only, optional
+    at
         Rebuild history as it stood at this moment: only requests made at or before it, and
         closures after it count as not yet happened.
 
@@ -348,13 +348,13 @@ def assign_request(
 
     Parameters
     ----------
-    store : Store
+    store
         The store holding the request.
-    request : ServiceRequest or str
+    request
         The request (or its ``service_request_id``); it is re-read from the store.
-    catalogue : Catalogue
+    catalogue
         Groups, radii, failed-repair windows and states.
-    snap : callable, keyword-only, optional
+    snap
         ``snap(lat, lon) -> (lat, lon)`` for the work order's representative point.
 
     Returns
@@ -495,21 +495,21 @@ def close_work_order(
 
     Parameters
     ----------
-    store : Store
+    store
         The store.
-    work_order_id : int
+    work_order_id
         The work order.
-    status : str, keyword-only
+    status
         A catalogue state of the ``fixed`` or ``closed`` group (e.g. ``fixed``, ``duplicate``).
-    closure_category : str, keyword-only
+    closure_category
         The closure category written on every member (e.g. ``Case Resolved``).
-    note : str, keyword-only, optional
+    note
         Status note a citizen reads; default e.g. "Repaired by crew on 2015-10-06".
-    at : datetime, keyword-only
+    at
         When the work was closed (timezone-aware).
-    catalogue : Catalogue, keyword-only, optional
+    catalogue
         States; default the embedded ``data/services.toml``.
-    timezone : str, keyword-only, optional
+    timezone
         Local time zone of the date in the default note (default: the city profile's).
 
     Returns
@@ -600,13 +600,13 @@ def open_work_orders_at(
 
     Parameters
     ----------
-    store : Store
+    store
         The store.
-    at : datetime
+    at
         The moment (timezone-aware), e.g. a busy autumn 2015 morning.
-    groups : sequence of str, keyword-only, optional
+    groups
         Keep only these service groups.
-    catalogue : Catalogue, keyword-only, optional
+    catalogue
         Service SLAs for members without a due time; default the embedded catalogue.
 
     Returns
@@ -653,7 +653,7 @@ def merged_report_count(work_orders: Iterable[WorkOrder]) -> int:
 
     Parameters
     ----------
-    work_orders : iterable of WorkOrder
+    work_orders
         Work orders.
 
     Returns
