@@ -20,11 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
-from alembic import command
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection, Engine
 
-from geo311 import migrations
 from geo311.errors import ConflictError, InputError, NotFoundError
 from geo311.model import ServiceRequest, WorkOrder
 from geo311.schema import (
@@ -294,6 +291,11 @@ class Store:
         return self.schema_version()
 
     def _upgrade(self) -> None:
+        # Alembic is imported when a store opens, not with geo311 (CLI and workers start faster).
+        from alembic import command
+
+        from geo311 import migrations
+
         # Alembic's ``op`` and ``context`` are module-level proxies: one migration run per process
         # at a time (other processes are kept apart by the database, see migrate).
         with _ALEMBIC_RUN, self.engine.begin() as conn:
@@ -345,10 +347,16 @@ class Store:
         The number of the store's Alembic revision, or for a store the pre-Alembic runner made
         and nothing has upgraded yet, the last step in its ``schema_version`` table.
         """
+        from geo311 import migrations
+
         return migrations.revision_number(self.schema_revision())
 
     def schema_revision(self) -> str | None:
         """Return the store's Alembic revision id (``None`` for an empty database)."""
+        from alembic.runtime.migration import MigrationContext
+
+        from geo311 import migrations
+
         with self.engine.connect() as conn:
             inspector = sa.inspect(conn)
             if inspector.has_table("alembic_version"):
