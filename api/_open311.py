@@ -14,93 +14,57 @@ import orjson
 from api._staff import iso, parse_at
 from api.errors import Open311HTTPError
 from geo311.catalogue import Catalogue
+from geo311.city import City, default_city
 from geo311.errors import InputError, NotFoundError
 from geo311.model import ServiceRequest
 from geo311.settings import Settings
 from geo311.store import Store
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
-JURISDICTION_ID = "boston.gov"
-AGENCY = "Boston Public Works Department"
 OPEN311_SOURCE = "open311"
 DEFAULT_WINDOW = timedelta(days=90)
 MAX_REQUESTS = 1000
 MAX_DESCRIPTION = 4000
-# A POST with no location inside this box (Boston and neighbours) is rejected.
-SERVICE_AREA = (-71.20, 42.22, -70.98, 42.41)  # min_lon, min_lat, max_lon, max_lat
-
-# Attribute definitions per service group (GeoReport v2 "service definition").
-_ATTRIBUTES: dict[str, list[dict[str, Any]]] = {
-    "potholes": [
-        {
-            "variable": True,
-            "code": "size",
-            "datatype": "singlevaluelist",
-            "required": False,
-            "datatype_description": "pick the closest size",
-            "order": 1,
-            "description": "How large is the pothole?",
-            "values": [
-                {"key": "small", "name": "Smaller than a dinner plate"},
-                {"key": "medium", "name": "Up to a car tyre"},
-                {"key": "large", "name": "Larger than a car tyre"},
-            ],
-        },
-        {
-            "variable": True,
-            "code": "in_travel_lane",
-            "datatype": "singlevaluelist",
-            "required": False,
-            "datatype_description": "yes or no",
-            "order": 2,
-            "description": "Is it in a travel lane?",
-            "values": [{"key": "yes", "name": "Yes"}, {"key": "no", "name": "No"}],
-        },
-    ],
-    "streetlights": [
-        {
-            "variable": True,
-            "code": "pole_number",
-            "datatype": "string",
-            "required": False,
-            "datatype_description": "the number painted on the pole, if you can see it",
-            "order": 1,
-            "description": "Pole number",
-            "values": [],
-        },
-    ],
-}
 
 
-def attribute_definitions(catalogue: Catalogue, service_code: str) -> list[dict[str, Any]]:
+def attribute_definitions(
+    catalogue: Catalogue, service_code: str, *, city: City | None = None
+) -> list[dict[str, Any]]:
     """Return the GeoReport v2 attribute definitions of one service.
 
     Parameters
     ----------
-    catalogue : Catalogue
+    catalogue
         The service catalogue.
-    service_code : str
+    service_code
         The service.
+    city
+        Holds the definitions per service group (default: the city profile).
 
     Returns
     -------
     list of dict
         Attribute definitions (empty when the service has none).
     """
-    return [dict(a) for a in _ATTRIBUTES.get(catalogue.service(service_code).group, [])]
+    attributes = (city or default_city()).attributes
+    return [dict(a) for a in attributes.get(catalogue.service(service_code).group, [])]
 
 
-def discovery(base_url: str) -> dict[str, Any]:
-    """Return the service discovery document for an API served at ``base_url``."""
+def discovery(base_url: str, *, city: City | None = None) -> dict[str, Any]:
+    """Return the service discovery document for an API served at ``base_url``.
+
+    Contact, key service and changeset come from the city profile (``[open311]``).
+    """
+    details = (city or default_city()).open311
     return {
-        "changeset": "2025-01-01T00:00:00Z",
-        "contact": "Boston Public Works, geo311 service desk (311 or boston.gov/311)",
-        "key_service": "ask the Public Works service desk for an api_key",
+        "changeset": details.get("changeset", ""),
+        "contact": details.get("contact", ""),
+        "key_service": details.get("key_service", ""),
         "endpoints": [
             {
                 "specification": SPECIFICATION,
                 "url": base_url.rstrip("/"),
-                "changeset": "2025-01-01T00:00:00Z",
+                "changeset": details.get("changeset", ""),
                 "type": "production",
                 "formats": ["application/json", "text/xml"],
             }
@@ -108,14 +72,15 @@ def discovery(base_url: str) -> dict[str, Any]:
     }
 
 
-def services(catalogue: Catalogue) -> list[dict[str, Any]]:
+def services(catalogue: Catalogue, *, city: City | None = None) -> list[dict[str, Any]]:
     """Return ``GET services``: every catalogue service as a GeoReport v2 service."""
+    attributes = (city or default_city()).attributes
     return [
         {
             "service_code": s.code,
             "service_name": s.name,
             "description": s.description,
-            "metadata": bool(_ATTRIBUTES.get(s.group)),
+            "metadata": bool(attributes.get(s.group)),
             "type": "realtime",
             "keywords": ", ".join(s.keywords),
             "group": catalogue.groups.get(s.group, s.group),
@@ -125,26 +90,34 @@ def services(catalogue: Catalogue) -> list[dict[str, Any]]:
 
 
 def request_out(
-    req: ServiceRequest, catalogue: Catalogue, tz: ZoneInfo, *, notice: str | None = None
+    req: ServiceRequest,
+    catalogue: Catalogue,
+    tz: ZoneInfo,
+    *,
+    notice: str | None = None,
+    city: City | None = None,
 ) -> dict[str, Any]:
     """Return a stored request as a GeoReport v2 ``request`` (citizen status open/closed).
 
     Parameters
     ----------
-    req : ServiceRequest
+    req
         The stored request.
-    catalogue : Catalogue
+    catalogue
         Gives the citizen-facing status of the state and the service name.
-    tz : ZoneInfo
+    tz
         The city's zone for the times.
-    notice : str, optional
+    notice
         A ``service_notice`` to show.
+    city
+        Gives ``agency_responsible`` (default: the city profile).
 
     Returns
     -------
     dict
         The GeoReport v2 fields.
     """
+    agency = (city or default_city()).agency
     state = catalogue.states.get(req.status)
     status = state.open311 if state is not None else "closed"
     service = catalogue.services.get(req.service_code)
@@ -155,7 +128,7 @@ def request_out(
         "service_name": req.service_name or (service.name if service else None),
         "service_code": req.service_code,
         "description": req.description or None,
-        "agency_responsible": AGENCY,
+        "agency_responsible": agency,
         "service_notice": notice,
         "requested_datetime": iso(req.requested_datetime, tz),
         "updated_datetime": iso(req.updated_datetime, tz),
@@ -189,7 +162,12 @@ OUT_COLUMNS = (
 
 
 def requests_out(
-    rows: Iterable[Sequence[Any]], catalogue: Catalogue, tz: ZoneInfo, *, times_as_text: bool
+    rows: Iterable[Sequence[Any]],
+    catalogue: Catalogue,
+    tz: ZoneInfo,
+    *,
+    times_as_text: bool,
+    city: City | None = None,
 ) -> list[dict[str, Any]]:
     """Return stored rows (columns :data:`OUT_COLUMNS`) as GeoReport v2 ``request`` dicts.
 
@@ -198,21 +176,24 @@ def requests_out(
 
     Parameters
     ----------
-    rows : iterable of tuple
+    rows
         Rows with the values of :data:`OUT_COLUMNS`, in that order.
-    catalogue : Catalogue
+    catalogue
         Gives the citizen-facing status of each state and the service names.
-    tz : ZoneInfo
+    tz
         The city's zone for the times.
-    times_as_text : bool
+    times_as_text
         True: times as ISO 8601 strings (as :func:`request_out`). False: aware datetimes in
         ``tz``, for :func:`dumps_json`, which writes them in the same ISO 8601 form faster.
+    city
+        Gives ``agency_responsible`` (default: the city profile).
 
     Returns
     -------
     list of dict
         The GeoReport v2 fields of each request.
     """
+    agency = (city or default_city()).agency
     status_of = {code: state.open311 for code, state in catalogue.states.items()}
     name_of = {code: service.name for code, service in catalogue.services.items()}
     out = []
@@ -243,7 +224,7 @@ def requests_out(
                 "service_name": name or name_of.get(code),
                 "service_code": code,
                 "description": description or None,
-                "agency_responsible": AGENCY,
+                "agency_responsible": agency,
                 "service_notice": None,
                 "requested_datetime": times[0],
                 "updated_datetime": times[1],
@@ -268,7 +249,7 @@ def dumps_json(payload: Any) -> bytes:
 
     Parameters
     ----------
-    payload : object
+    payload
         Dicts, lists, strings, numbers, None and aware datetimes.
 
     Returns
@@ -447,9 +428,15 @@ def new_request_id() -> str:
 
 
 def check_location(
-    lat: float | None, long: float | None, address_string: str | None
+    lat: float | None,
+    long: float | None,
+    address_string: str | None,
+    *,
+    city: City | None = None,
 ) -> tuple[float | None, float | None]:
     """Validate the location fields: lat and long together, or an address_string.
+
+    A point must lie in the city's ``service_area`` (default city: the profile's).
 
     Raises
     ------
@@ -466,7 +453,7 @@ def check_location(
             "or address_string",
         )
     if lat is not None and long is not None:
-        min_lon, min_lat, max_lon, max_lat = SERVICE_AREA
+        min_lon, min_lat, max_lon, max_lat = (city or default_city()).service_area
         if not (min_lat <= lat <= max_lat and min_lon <= long <= max_lon):
             raise Open311HTTPError(
                 400,
@@ -576,16 +563,16 @@ class Intake:
     joined: bool
 
 
-def store_and_assign(store: Store, catalogue: Catalogue, req: ServiceRequest) -> Intake:
-    """Store a posted request and put it in a work order (joining a nearby open one).
+def assign_stored(store: Store, catalogue: Catalogue, req: ServiceRequest) -> Intake:
+    """Put a posted request, stored already, in a work order (joining a nearby open one).
 
     Parameters
     ----------
-    store : Store
-        The store.
-    catalogue : Catalogue
+    store
+        The store holding ``req``.
+    catalogue
         Decides the service group and duplicate radius.
-    req : ServiceRequest
+    req
         The new request.
 
     Returns
@@ -595,7 +582,6 @@ def store_and_assign(store: Store, catalogue: Catalogue, req: ServiceRequest) ->
     """
     from geo311.workorders import assign_request
 
-    store.add_request(req)
     assignment = assign_request(store, req, catalogue)
     return Intake(
         service_request_id=req.service_request_id,

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from geo311._time import local_datetime
 from geo311.catalogue import Catalogue
 from geo311.errors import InputError
+from geo311.metrics import (
+    WORK_ORDER_AGE_BINS,
+    WORK_ORDER_AGE_LABELS,
+    backlog_by_age,
+    work_orders_frame,
+)
 from geo311.model import WorkOrder
-
-# Backlog age buckets: (label, upper bound in days).
-AGE_BUCKETS = ((" 0-2 days", 2.0), (" 2-7 days", 7.0), (" 7-30 days", 30.0), ("30+ days", 1e9))
+from geo311.timeutil import local_datetime
 
 
 def iso(value: datetime | None, tz: ZoneInfo) -> str | None:
@@ -82,13 +84,13 @@ def parse_at(text: str, tz: ZoneInfo, *, field: str = "at") -> datetime:
 
 
 def backlog(orders: list[WorkOrder], *, now: datetime) -> list[dict[str, Any]]:
-    """Count open work orders by service group and age bucket.
+    """Count open work orders by service group and age bucket (:mod:`geo311.metrics`).
 
     Parameters
     ----------
-    orders : list of WorkOrder
+    orders
         The open work orders.
-    now : datetime
+    now
         The moment ages are measured at.
 
     Returns
@@ -96,24 +98,25 @@ def backlog(orders: list[WorkOrder], *, now: datetime) -> list[dict[str, Any]]:
     list of dict
         ``service_group``, ``age``, ``work_orders``, ``reports``, ``overdue`` per non-empty cell.
     """
-    counts: Counter[tuple[str, str]] = Counter()
-    reports: Counter[tuple[str, str]] = Counter()
-    overdue: Counter[tuple[str, str]] = Counter()
-    for wo in orders:
-        age_days = (now - wo.opened).total_seconds() / 86400.0
-        label = next(lbl for lbl, upper in AGE_BUCKETS if age_days < upper).strip()
-        key = (wo.service_group, label)
-        counts[key] += 1
-        reports[key] += wo.report_count
-        overdue[key] += int(wo.sla_due < now)
-    order = {lbl.strip(): i for i, (lbl, _) in enumerate(AGE_BUCKETS)}
+    table = backlog_by_age(
+        work_orders_frame(orders),
+        at=now,
+        bins_days=WORK_ORDER_AGE_BINS,
+        labels=WORK_ORDER_AGE_LABELS,
+        group="service_group",
+        opened="opened",
+        closed=None,
+        due="sla_due",
+        reports="report_count",
+    )
+    table = table[table["open"] > 0]
     return [
         {
-            "service_group": g,
-            "age": a,
-            "work_orders": counts[(g, a)],
-            "reports": reports[(g, a)],
-            "overdue": overdue[(g, a)],
+            "service_group": str(row["service_group"]),
+            "age": str(row["age"]),
+            "work_orders": int(row["open"]),
+            "reports": int(row["reports"]),
+            "overdue": int(row["overdue"]),
         }
-        for g, a in sorted(counts, key=lambda k: (k[0], order[k[1]]))
+        for row in table.to_dict("records")
     ]

@@ -27,9 +27,9 @@ class BodySizeLimit:
 
     Parameters
     ----------
-    app : ASGIApp
+    app
         The wrapped application.
-    max_bytes : int
+    max_bytes
         Largest accepted request body.
     """
 
@@ -113,14 +113,14 @@ def create_app(
 
     Parameters
     ----------
-    settings : Settings, optional
+    settings
         Defaults to the process settings (``GEO311_*`` environment variables).
-    store : Store, keyword-only, optional
+    store
         An open store to use (default: opened from ``settings.database_url`` at start-up
         and closed at shutdown).
-    catalogue : Catalogue, keyword-only, optional
+    catalogue
         Defaults to ``settings.services_file``.
-    geocoder_factory : callable, keyword-only, optional
+    geocoder_factory
         ``settings -> geocoder`` for ``address_string`` (default: the offline
         :class:`geo311.geocoding.Geocoder`), built on first use.
 
@@ -151,6 +151,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.catalogue = catalogue
+    app.state.city = settings.city
     app.state.geocoder = None
     app.state.geocoder_factory = geocoder_factory or _default_geocoder
     app.state.simulations = SimulationRunner()

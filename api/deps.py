@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api._simulations import SimulationRunner
 from geo311.catalogue import Catalogue
+from geo311.city import City
 from geo311.settings import Settings
 from geo311.store import Store
 
@@ -37,6 +38,12 @@ async def get_catalogue(request: Request) -> Catalogue:
     """Return the app's service catalogue."""
     catalogue: Catalogue = request.app.state.catalogue
     return catalogue
+
+
+async def get_city(request: Request) -> City:
+    """Return the app's city profile (jurisdiction, agency, service area, attributes)."""
+    city: City = request.app.state.city
+    return city
 
 
 async def get_geocoder(request: Request) -> Callable[[], Any]:
@@ -65,6 +72,7 @@ def _geocoder_of(state: Any) -> Any:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 StoreDep = Annotated[Store, Depends(get_store)]
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
+CityDep = Annotated[City, Depends(get_city)]
 GeocoderDep = Annotated[Callable[[], Any], Depends(get_geocoder)]
 SimulationsDep = Annotated[SimulationRunner, Depends(get_simulations)]
 
@@ -76,9 +84,9 @@ def role_of(settings: Settings, token: str) -> str | None:
 
     Parameters
     ----------
-    settings : Settings
+    settings
         Holds ``staff_tokens`` (token -> role).
-    token : str
+    token
         The bearer token received.
 
     Returns
@@ -122,7 +130,7 @@ def require(*roles: str) -> Callable[[str], str]:
 
     Parameters
     ----------
-    *roles : str
+    *roles
         Allowed roles: ``dispatcher``, ``planner``, ``crew``.
 
     Returns

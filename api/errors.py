@@ -35,9 +35,9 @@ class Open311HTTPError(Exception):
 
     Parameters
     ----------
-    status_code : int
+    status_code
         400, 403 or 404 (the codes the GeoReport v2 page uses).
-    descriptions : sequence of str
+    descriptions
         One entry per problem; each names the field and the fix.
     """
 
@@ -115,7 +115,7 @@ def describe_validation_error(error: dict[str, Any]) -> tuple[str, str]:
 
     Parameters
     ----------
-    error : dict
+    error
         One item of ``RequestValidationError.errors()``.
 
     Returns

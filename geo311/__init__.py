@@ -1,8 +1,139 @@
 """geo311: a geospatial work-order optimizer for city 311 services.
 
-The core package: domain model, service catalogue, import, geocoding, clustering of
-duplicate reports into work orders, the store and the service metrics. It imports none
-of ``routing``, ``maps`` or ``api``.
+The core package: domain model, city profile, service catalogue, import, geocoding, clustering
+of duplicate reports into work orders, the store and the service metrics. It imports none of
+``routing``, ``maps`` or ``api``.
+
+The public functions and classes are importable from here (``from geo311 import Store,
+import_file``); each is loaded on first use, so ``import geo311`` stays cheap.
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "Catalogue": "geo311.catalogue",
+    "load_catalogue": "geo311.catalogue",
+    "City": "geo311.city",
+    "default_city": "geo311.city",
+    "load_city": "geo311.city",
+    "ConfigurationError": "geo311.errors",
+    "ConflictError": "geo311.errors",
+    "GeocodingError": "geo311.errors",
+    "Geo311Error": "geo311.errors",
+    "InputError": "geo311.errors",
+    "NotFoundError": "geo311.errors",
+    "RoutingError": "geo311.errors",
+    "Geocoder": "geo311.geocoding",
+    "geocode_csv": "geo311.geocoding",
+    "geocode_pending_requests": "geo311.geocoding",
+    "ImportSummary": "geo311.ingest",
+    "import_file": "geo311.ingest",
+    "backlog_by_age": "geo311.metrics",
+    "compute_metrics": "geo311.metrics",
+    "requests_frame": "geo311.metrics",
+    "service_metrics": "geo311.metrics",
+    "work_orders_frame": "geo311.metrics",
+    "ServiceRequest": "geo311.model",
+    "WorkOrder": "geo311.model",
+    "is_placeholder_point": "geo311.model",
+    "Settings": "geo311.settings",
+    "get_settings": "geo311.settings",
+    "Store": "geo311.store",
+    "apply_status": "geo311.workflow",
+    "check_transition": "geo311.workflow",
+    "assign_request": "geo311.workorders",
+    "close_work_order": "geo311.workorders",
+    "open_work_orders_at": "geo311.workorders",
+    "rebuild_work_orders": "geo311.workorders",
+}
+
+__all__ = [
+    "__version__",
+    "Catalogue",
+    "City",
+    "ConfigurationError",
+    "ConflictError",
+    "Geo311Error",
+    "Geocoder",
+    "GeocodingError",
+    "ImportSummary",
+    "InputError",
+    "NotFoundError",
+    "RoutingError",
+    "ServiceRequest",
+    "Settings",
+    "Store",
+    "WorkOrder",
+    "apply_status",
+    "assign_request",
+    "backlog_by_age",
+    "check_transition",
+    "close_work_order",
+    "compute_metrics",
+    "default_city",
+    "geocode_csv",
+    "geocode_pending_requests",
+    "get_settings",
+    "import_file",
+    "is_placeholder_point",
+    "load_catalogue",
+    "load_city",
+    "open_work_orders_at",
+    "rebuild_work_orders",
+    "requests_frame",
+    "service_metrics",
+    "work_orders_frame",
+]
+
+if TYPE_CHECKING:
+    from geo311.catalogue import Catalogue, load_catalogue
+    from geo311.city import City, default_city, load_city
+    from geo311.errors import (
+        ConfigurationError,
+        ConflictError,
+        Geo311Error,
+        GeocodingError,
+        InputError,
+        NotFoundError,
+        RoutingError,
+    )
+    from geo311.geocoding import Geocoder, geocode_csv, geocode_pending_requests
+    from geo311.ingest import ImportSummary, import_file
+    from geo311.metrics import (
+        backlog_by_age,
+        compute_metrics,
+        requests_frame,
+        service_metrics,
+        work_orders_frame,
+    )
+    from geo311.model import ServiceRequest, WorkOrder, is_placeholder_point
+    from geo311.settings import Settings, get_settings
+    from geo311.store import Store
+    from geo311.workflow import apply_status, check_transition
+    from geo311.workorders import (
+        assign_request,
+        close_work_order,
+        open_work_orders_at,
+        rebuild_work_orders,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'geo311' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """List the public names next to the module's own."""
+    return sorted({*globals(), *_EXPORTS})

@@ -1,30 +1,7 @@
-"""Time parsing shared by the geo311 CLI and the packages built on geo311."""
+"""Deprecated alias of :mod:`geo311.timeutil` (kept for one release; import that instead)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from geo311.timeutil import local_datetime
 
-
-def local_datetime(text: str, tz: ZoneInfo) -> datetime:
-    """Parse an ISO 8601 date-time; one without an offset is local time in ``tz``.
-
-    Parameters
-    ----------
-    text : str
-        ISO 8601 date-time such as ``2015-10-06T07:00`` or ``2015-10-06T07:00-04:00``.
-    tz : ZoneInfo
-        The city's zone, for a time without an offset.
-
-    Returns
-    -------
-    datetime
-        Timezone-aware datetime.
-
-    Raises
-    ------
-    ValueError
-        If ``text`` is not ISO 8601 (callers turn it into their own error naming the field).
-    """
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+__all__ = ["local_datetime"]

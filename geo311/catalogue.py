@@ -63,7 +63,7 @@ class Service:
 
         Parameters
         ----------
-        report_count : int
+        report_count
             Number of reports in the work order (at least 1).
 
         Returns
@@ -88,7 +88,7 @@ class Catalogue:
 
         Parameters
         ----------
-        code : str
+        code
             Open311 service code.
 
         Returns
@@ -115,7 +115,7 @@ class Catalogue:
 
         Parameters
         ----------
-        code : str
+        code
             State code such as ``open`` or ``fixed``.
 
         Returns
@@ -136,7 +136,7 @@ class Catalogue:
 
         Parameters
         ----------
-        boston_type : str
+        boston_type
             The ``TYPE`` column of a Boston export.
 
         Returns
@@ -158,19 +158,23 @@ class Catalogue:
         return [s for s in self.services.values() if s.group == group]
 
 
+# The embedded catalogue: the one place its default path is built.
+DEFAULT_CATALOGUE_FILE = Path(__file__).resolve().parent.parent / "data" / "services.toml"
+
+
 def _require(table: dict[str, Any], key: str, where: str) -> Any:
     if key not in table:
         raise ConfigurationError(f"{where}: missing key {key!r}; add it to the catalogue file")
     return table[key]
 
 
-def load_catalogue(path: str | Path) -> Catalogue:
+def load_catalogue(path: str | Path | None = None) -> Catalogue:
     """Load and validate a service catalogue TOML file.
 
     Parameters
     ----------
-    path : str or Path
-        The catalogue file (see ``data/services.toml``).
+    path
+        The catalogue file (see ``data/services.toml``); default the embedded catalogue.
 
     Returns
     -------
@@ -182,7 +186,7 @@ def load_catalogue(path: str | Path) -> Catalogue:
     ConfigurationError
         If the file is missing, malformed or inconsistent; the message names the entry.
     """
-    path = Path(path)
+    path = Path(path) if path is not None else DEFAULT_CATALOGUE_FILE
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

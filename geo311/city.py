@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
+from numpy.typing import ArrayLike
+
 from geo311.errors import ConfigurationError
 
 __all__ = ["City", "Placeholder", "default_city", "load_city"]
@@ -89,6 +92,26 @@ class City:
             return False
         la, lo = round(lat, 4), round(lon, 4)
         return any(la == round(p.lat, 4) and lo == round(p.lon, 4) for p in self.placeholders)
+
+    def placeholder_mask(self, lat: ArrayLike, lon: ArrayLike) -> np.ndarray:
+        """Return, per point, whether it is a placeholder (vectorised :meth:`is_placeholder`).
+
+        Parameters
+        ----------
+        lat, lon
+            Points in degrees (arrays or Series of one length); NaN is never a placeholder.
+
+        Returns
+        -------
+        ndarray of bool
+            True where the point equals a placeholder to 4 decimals.
+        """
+        la = np.round(np.asarray(lat, dtype=np.float64), 4)
+        lo = np.round(np.asarray(lon, dtype=np.float64), 4)
+        mask = np.zeros(la.shape, dtype=bool)
+        for p in self.placeholders:
+            mask |= (la == round(p.lat, 4)) & (lo == round(p.lon, 4))
+        return mask
 
 
 def _required(raw: dict[str, Any], key: str, where: Path) -> Any:

@@ -44,7 +44,7 @@ def settings_with(database_url: str | None = None) -> Settings:
 
     Parameters
     ----------
-    database_url : str, optional
+    database_url
         A database URL from the command line.
 
     Returns
@@ -63,9 +63,9 @@ def parse_local_time(text: str, timezone: str) -> datetime:
 
     Parameters
     ----------
-    text : str
+    text
         ISO 8601 date-time.
-    timezone : str
+    timezone
         The city's time zone for times without an offset.
 
     Returns
@@ -75,7 +75,7 @@ def parse_local_time(text: str, timezone: str) -> datetime:
     """
     from zoneinfo import ZoneInfo
 
-    from geo311._time import local_datetime
+    from geo311.timeutil import local_datetime
 
     try:
         return local_datetime(text, ZoneInfo(timezone))

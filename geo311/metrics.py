@@ -6,13 +6,14 @@ to close, and the share closed within the SLA (``closed_datetime <= expected_dat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
 from geo311.errors import InputError
+from geo311.model import WorkOrder
 from geo311.store import Store
 
 GROUP_COLUMNS = {"service": "service_code", "neighborhood": "neighborhood", "status": "status"}
@@ -32,7 +33,7 @@ def requests_frame(store: Store) -> pd.DataFrame:
 
     Parameters
     ----------
-    store : Store
+    store
         The store to read.
 
     Returns
@@ -51,9 +52,9 @@ def compute_metrics(frame: pd.DataFrame, *, by: Sequence[str] = ("service",)) ->
 
     Parameters
     ----------
-    frame : DataFrame
+    frame
         Columns as returned by :func:`requests_frame`.
-    by : sequence of str, keyword-only
+    by
         Grouping: any of ``service``, ``neighborhood``, ``status``.
 
     Returns
@@ -112,9 +113,9 @@ def service_metrics(store: Store, *, by: Sequence[str] = ("service",)) -> pd.Dat
 
     Parameters
     ----------
-    store : Store
+    store
         The store to read.
-    by : sequence of str, keyword-only
+    by
         Grouping (see :func:`compute_metrics`).
 
     Returns
@@ -125,45 +126,114 @@ def service_metrics(store: Store, *, by: Sequence[str] = ("service",)) -> pd.Dat
     return compute_metrics(requests_frame(store), by=by)
 
 
-def backlog_by_age(
-    frame: pd.DataFrame, *, at: datetime, bins_days: Sequence[float] = (0, 1, 2, 7, 14, 30, 90)
-) -> pd.DataFrame:
-    """Count requests open at ``at`` per service by age bucket.
+# Age buckets of the dispatcher's backlog of work orders: edges in days and their labels.
+WORK_ORDER_AGE_BINS = (0.0, 2.0, 7.0, 30.0)
+WORK_ORDER_AGE_LABELS = ("0-2 days", "2-7 days", "7-30 days", "30+ days")
+
+
+def work_orders_frame(orders: Iterable[WorkOrder]) -> pd.DataFrame:
+    """Return work orders as a frame :func:`backlog_by_age` counts (times tz-aware UTC).
 
     Parameters
     ----------
-    frame : DataFrame
-        Columns as returned by :func:`requests_frame`.
-    at : datetime
-        The moment (timezone-aware).
-    bins_days : sequence of float, keyword-only
-        Bucket edges in days; the last bucket is open-ended.
+    orders
+        The work orders.
 
     Returns
     -------
     DataFrame
-        Columns ``service``, ``age``, ``open`` (count).
+        Columns ``service_group``, ``opened``, ``closed_datetime``, ``sla_due``,
+        ``report_count``; one row per work order.
+    """
+    columns = ["service_group", "opened", "closed_datetime", "sla_due", "report_count"]
+    frame = pd.DataFrame(
+        [
+            (wo.service_group, wo.opened, wo.closed_datetime, wo.sla_due, wo.report_count)
+            for wo in orders
+        ],
+        columns=columns,
+    )
+    for col in ("opened", "closed_datetime", "sla_due"):
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    return frame
+
+
+def backlog_by_age(
+    frame: pd.DataFrame,
+    *,
+    at: datetime,
+    bins_days: Sequence[float] = (0, 1, 2, 7, 14, 30, 90),
+    labels: Sequence[str] | None = None,
+    group: str = "service_code",
+    opened: str = "requested_datetime",
+    closed: str | None = "closed_datetime",
+    due: str = "expected_datetime",
+    reports: str | None = None,
+) -> pd.DataFrame:
+    """Count what is open at ``at`` per group by age bucket, with how much of it is overdue.
+
+    The one backlog count of geo311: requests (a frame from :func:`requests_frame`, the
+    defaults) or work orders (a frame from :func:`work_orders_frame` with ``group``,
+    ``opened``, ``due`` and ``reports`` naming its columns).
+
+    Parameters
+    ----------
+    frame
+        One row per request or work order.
+    at
+        The moment (timezone-aware).
+    bins_days
+        Bucket edges in days; the last bucket is open-ended.
+    labels
+        One label per bucket (default ``"0-1 d"`` ... ``">90 d"`` from the edges).
+    group
+        Column to count by; ``service_code`` is reported as ``service``.
+    opened
+        Column of the opening time: a row counts from then on.
+    closed
+        Column of the closing time (a row no longer counts from then on), or ``None`` when
+        every row of ``frame`` is open.
+    due
+        Column of the due time: a row still open after it is overdue.
+    reports
+        Column of the number of reports a row stands for (default: one each).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``service`` (or ``group``), ``age`` (categorical, in bucket order), ``open``,
+        ``reports``, ``overdue``; one row per group and bucket, empty buckets included.
+
+    Raises
+    ------
+    InputError
+        If ``at`` is naive.
     """
     if at.tzinfo is None:
         raise InputError("at must be timezone-aware (e.g. 2015-10-06T07:00-04:00)", field="at")
     at_ts = pd.Timestamp(at).tz_convert("UTC")
-    is_open = (frame["requested_datetime"] <= at_ts) & (
-        frame["closed_datetime"].isna() | (frame["closed_datetime"] > at_ts)
-    )
-    open_now = frame.loc[is_open].copy()
-    age = (at_ts - open_now["requested_datetime"]).dt.total_seconds() / 86400.0
+    is_open = frame[opened] <= at_ts
+    if closed is not None:
+        is_open &= frame[closed].isna() | (frame[closed] > at_ts)
+    open_now = frame.loc[is_open]
+    age = (at_ts - open_now[opened]).dt.total_seconds() / 86400.0
     edges = [*bins_days, np.inf]
-    labels = [
-        f"{edges[i]:g}-{edges[i + 1]:g} d" if np.isfinite(edges[i + 1]) else f">{edges[i]:g} d"
-        for i in range(len(edges) - 1)
-    ]
-    open_now["age"] = pd.cut(age, bins=edges, labels=labels, right=False)
-    table = (
-        open_now.groupby(["service_code", "age"], observed=False)
-        .size()
-        .rename("open")
-        .reset_index()
+    if labels is None:
+        labels = [
+            f"{edges[i]:g}-{edges[i + 1]:g} d" if np.isfinite(edges[i + 1]) else f">{edges[i]:g} d"
+            for i in range(len(edges) - 1)
+        ]
+    counted = pd.DataFrame(
+        {
+            group: open_now[group],
+            "age": pd.cut(age, bins=edges, labels=list(labels), right=False),
+            "open": 1,
+            "reports": open_now[reports] if reports is not None else 1,
+            "overdue": (open_now[due] < at_ts).astype(int),
+        }
     )
+    cells = counted.groupby([group, "age"], observed=False)[["open", "reports", "overdue"]]
+    table = cells.sum().reset_index()
     return table.rename(columns={"service_code": "service"})
 
 
@@ -172,7 +242,7 @@ def format_metrics_table(table: pd.DataFrame) -> str:
 
     Parameters
     ----------
-    table : DataFrame
+    table
         As returned by :func:`compute_metrics`.
 
     Returns

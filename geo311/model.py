@@ -10,27 +10,25 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-# The City Hall point that Boston's exports use when a case has no real location.
-PLACEHOLDER_LAT = 42.3594
-PLACEHOLDER_LON = -71.0587
+from geo311.city import City, default_city
 
 
-def is_placeholder_point(lat: float | None, lon: float | None) -> bool:
-    """Return whether a point is Boston's City Hall placeholder rather than a location.
+def is_placeholder_point(lat: float | None, lon: float | None, *, city: City | None = None) -> bool:
+    """Return whether a point is one of the city's "no location" placeholders (City Hall).
 
     Parameters
     ----------
-    lat, lon : float or None
-        The point, in degrees.
+    lat, lon
+        The point, in degrees; ``None`` is never a placeholder.
+    city
+        The city profile (default :func:`geo311.city.default_city`).
 
     Returns
     -------
     bool
-        True when the point rounds to (42.3594, -71.0587).
+        True when the point equals a placeholder of ``city.toml`` to 4 decimals.
     """
-    if lat is None or lon is None:
-        return False
-    return round(lat, 4) == PLACEHOLDER_LAT and round(lon, 4) == PLACEHOLDER_LON
+    return (city or default_city()).is_placeholder(lat, lon)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,17 +37,17 @@ class ServiceRequest:
 
     Attributes
     ----------
-    service_request_id : str
+    service_request_id
         Open311 id (for Boston records, the ``CASE_ENQUIRY_ID``).
-    service_code : str
+    service_code
         Catalogue service code (``other`` for an unmapped Boston type).
-    status : str
+    status
         Catalogue state code (``open``, ``fixed``, ``duplicate`` ...).
-    requested_datetime, updated_datetime, expected_datetime, closed_datetime : datetime
+    requested_datetime, updated_datetime, expected_datetime, closed_datetime
         Report time, last change, SLA due time and closure time (timezone-aware).
-    lat, long : float or None
+    lat, long
         Location in EPSG:4326; ``None`` until geocoded when ``needs_geocoding``.
-    source, source_id : str
+    source, source_id
         Source system (``boston``, ``open311``) and its id; re-imports upsert on these.
     """
 
@@ -91,23 +89,23 @@ class WorkOrder:
 
     Attributes
     ----------
-    work_order_id : int
+    work_order_id
         Store id.
-    service_group : str
+    service_group
         Catalogue group (``potholes``, ``streetlights``).
-    service_code : str
+    service_code
         Service of the first report (decides on-site time and skill).
-    lat, lon : float
+    lat, lon
         Representative point, snapped to the street network (EPSG:4326).
-    opened : datetime
+    opened
         Earliest request time of the members.
-    sla_due : datetime
+    sla_due
         Earliest SLA due time of the members.
-    report_count : int
+    report_count
         Number of member requests.
-    status : str
+    status
         Catalogue state code.
-    member_ids : tuple of str
+    member_ids
         ``service_request_id`` of every member.
     """
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from geo311.city import City, default_city
 
 REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -24,7 +26,13 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db",
     )
     data_dir: Path = Field(default=REPO_DATA_DIR, description="folder of the embedded data")
-    timezone: str = Field(default="America/New_York", description="the city's local time zone")
+    city_file: Path | None = Field(
+        default=None,
+        description="the city profile (city.toml); default <data_dir>/city.toml, else the embedded one",
+    )
+    timezone: str = Field(
+        default="", description="the city's local time zone; default the city profile's"
+    )
     solver_time_limit_s: float = Field(default=10.0, gt=0, description="OR-Tools time limit")
     solver_seed: int = Field(default=0, description="seed for reproducible plans")
     api_keys: list[str] = Field(
@@ -35,6 +43,22 @@ class Settings(BaseSettings):
         description="bearer token -> role ('dispatcher', 'planner' or 'crew:<crew id>')",
     )
     max_request_bytes: int = Field(default=1_000_000, gt=0, description="largest accepted body")
+
+    @model_validator(mode="after")
+    def _city_defaults(self) -> Settings:
+        if self.city_file is None:
+            # A data folder without a profile of its own (e.g. only other crews) keeps the
+            # embedded city.
+            own = self.data_dir / "city.toml"
+            self.city_file = own if own.is_file() else REPO_DATA_DIR / "city.toml"
+        if not self.timezone:
+            self.timezone = self.city.timezone
+        return self
+
+    @property
+    def city(self) -> City:
+        """The city profile of :attr:`city_file` (read once per process and path)."""
+        return default_city(str(self.city_file or REPO_DATA_DIR / "city.toml"))
 
     @property
     def services_file(self) -> Path:

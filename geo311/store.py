@@ -1,13 +1,15 @@
 """The store: the only module that talks SQL (SQLAlchemy 2 Core).
 
 SQLite is the embedded default; PostgreSQL 15 (psycopg 3) is the production store, reached
-through the same URL setting. The schema is created and upgraded by the versioned steps
-in :mod:`geo311._migrations`.
+through the same URL setting. The tables are defined in :mod:`geo311.schema`; the schema is
+created and upgraded by the Alembic revisions in :mod:`geo311.migrations`, run on open.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -20,149 +22,32 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from geo311.errors import InputError, NotFoundError
+from geo311.errors import ConflictError, InputError, NotFoundError
 from geo311.model import ServiceRequest, WorkOrder
-
-
-class UTCDateTime(sa.types.TypeDecorator[datetime]):
-    """Timezone-aware datetimes stored as UTC (naive UTC in SQLite, timestamptz in PostgreSQL)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        """Convert an aware datetime to UTC; refuse a naive one."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: geo311 stores timezone-aware times only")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
-        """Return an aware UTC datetime."""
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-metadata = sa.MetaData()
-
-schema_version = sa.Table(
-    "schema_version",
+from geo311.schema import (
+    REQUEST_COLUMNS,
+    TIME_COLUMN_NAMES,
+    UTCDateTime,
+    import_rejects,
+    import_runs,
     metadata,
-    sa.Column("version", sa.Integer, primary_key=True),
-    sa.Column("description", sa.String(200), nullable=False),
-    sa.Column("applied_at", UTCDateTime, nullable=False),
+    plans,
+    requests,
+    work_orders,
 )
 
-requests = sa.Table(
-    "service_requests",
-    metadata,
-    sa.Column("service_request_id", sa.String(64), primary_key=True),
-    sa.Column("source", sa.String(32), nullable=False),
-    sa.Column("source_id", sa.String(64), nullable=False),
-    sa.Column("service_code", sa.String(64), nullable=False),
-    sa.Column("service_name", sa.String(200), nullable=False, default=""),
-    sa.Column("source_type", sa.String(200), nullable=False, default=""),
-    sa.Column("status", sa.String(32), nullable=False),
-    sa.Column("status_notes", sa.Text, nullable=False, default=""),
-    sa.Column("description", sa.Text, nullable=False, default=""),
-    sa.Column("requested_datetime", UTCDateTime, nullable=False),
-    sa.Column("updated_datetime", UTCDateTime),
-    sa.Column("expected_datetime", UTCDateTime),
-    sa.Column("closed_datetime", UTCDateTime),
-    sa.Column("address", sa.String(300), nullable=False, default=""),
-    sa.Column("zipcode", sa.String(10), nullable=False, default=""),
-    sa.Column("lat", sa.Float),
-    sa.Column("lon", sa.Float),
-    sa.Column("media_url", sa.String(500), nullable=False, default=""),
-    sa.Column("channel", sa.String(64), nullable=False, default=""),
-    sa.Column("neighborhood", sa.String(100), nullable=False, default=""),
-    sa.Column("closure_category", sa.String(100), nullable=False, default=""),
-    sa.Column("needs_geocoding", sa.Boolean, nullable=False, default=False),
-    sa.Column("geocode_match_type", sa.String(32), nullable=False, default=""),
-    sa.Column("geocode_score", sa.Float),
-    sa.Column("work_order_id", sa.Integer, index=True),
-    sa.Column("row_hash", sa.String(32), nullable=False, default=""),
-    sa.UniqueConstraint("source", "source_id", name="uq_service_requests_source"),
-    # Queries on requests: a time window (Open311 GET, metrics), a service within a time
-    # window, members of a work order, rows to geocode. Spatial look-ups run on work-order
-    # anchors, and status filters always come with a time window: no index of their own.
-    sa.Index("ix_service_requests_service_requested", "service_code", "requested_datetime"),
-    sa.Index("ix_service_requests_requested", "requested_datetime"),
-    sa.Index(
-        "ix_service_requests_needs_geocoding",
-        "needs_geocoding",
-        sqlite_where=sa.text("needs_geocoding"),
-        postgresql_where=sa.text("needs_geocoding"),
-    ),
-)
+__all__ = [
+    "REQUEST_COLUMNS",
+    "Store",
+    "UTCDateTime",
+    "make_engine",
+    "metadata",
+    "request_to_row",
+]
 
-import_runs = sa.Table(
-    "import_runs",
-    metadata,
-    sa.Column("import_run_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("path", sa.String(500), nullable=False),
-    sa.Column("started_at", UTCDateTime, nullable=False),
-    sa.Column("finished_at", UTCDateTime),
-    sa.Column("summary", sa.Text, nullable=False, default="{}"),
-)
-
-import_rejects = sa.Table(
-    "import_rejects",
-    metadata,
-    sa.Column("reject_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("import_run_id", sa.Integer, nullable=False, index=True),
-    sa.Column("row_number", sa.Integer, nullable=False),
-    sa.Column("field", sa.String(64), nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("raw", sa.Text, nullable=False, default=""),
-)
-
-work_orders = sa.Table(
-    "work_orders",
-    metadata,
-    sa.Column("work_order_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("service_group", sa.String(32), nullable=False),
-    sa.Column("service_code", sa.String(64), nullable=False),
-    sa.Column("lat", sa.Float, nullable=False),
-    sa.Column("lon", sa.Float, nullable=False),
-    sa.Column("opened", UTCDateTime, nullable=False),
-    sa.Column("sla_due", UTCDateTime, nullable=False),
-    sa.Column("report_count", sa.Integer, nullable=False, default=1),
-    sa.Column("status", sa.String(32), nullable=False),
-    sa.Column("address", sa.String(300), nullable=False, default=""),
-    sa.Column("closed_datetime", UTCDateTime),
-    sa.Column("closure_category", sa.String(100), nullable=False, default=""),
-    sa.Column("status_notes", sa.Text, nullable=False, default=""),
-    sa.Column("failed_repair_of", sa.Integer),
-    # The first report's point: the work order's fixed centre for duplicate matching
-    # (added by schema step 2).
-    sa.Column("anchor_lat", sa.Float),
-    sa.Column("anchor_lon", sa.Float),
-    sa.Index("ix_work_orders_status_group", "status", "service_group"),
-    sa.Index("ix_work_orders_opened", "opened"),
-    sa.Index("ix_work_orders_lat_lon", "lat", "lon"),
-)
-
-plans = sa.Table(
-    "plans",
-    metadata,
-    sa.Column("plan_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("plan_date", sa.String(10), nullable=False, index=True),
-    sa.Column("kind", sa.String(32), nullable=False, default="plan"),
-    sa.Column("parent_plan_id", sa.Integer),
-    sa.Column("payload", sa.Text, nullable=False),
-)
-
-REQUEST_COLUMNS = tuple(c.name for c in requests.columns)
-_TIME_COLUMN_NAMES = frozenset(c.name for c in requests.columns if isinstance(c.type, UTCDateTime))
+# The version table of the pre-Alembic runner; adopted (and dropped) by Store.migrate.
+LEGACY_VERSION_TABLE = "schema_version"
+_ALEMBIC_RUN = threading.Lock()
 
 
 def _normalise_url(url: str) -> str:
@@ -176,7 +61,7 @@ def make_engine(url: str) -> Engine:
 
     Parameters
     ----------
-    url : str
+    url
         SQLAlchemy URL; ``postgresql://`` is read as ``postgresql+psycopg://``.
 
     Returns
@@ -237,9 +122,9 @@ def request_to_row(req: ServiceRequest, *, row_hash: str = "") -> dict[str, Any]
 
     Parameters
     ----------
-    req : ServiceRequest
+    req
         The request.
-    row_hash : str, optional
+    row_hash
         Hash of the source record, used to tell changed re-imports from unchanged ones.
 
     Returns
@@ -346,9 +231,9 @@ class Store:
 
     Parameters
     ----------
-    url : str
+    url
         SQLAlchemy database URL.
-    create : bool, keyword-only
+    create
         Create or upgrade the schema on open (default True).
     """
 
@@ -374,19 +259,59 @@ class Store:
         self.close()
 
     # -- schema ------------------------------------------------------------------------
-    def migrate(self) -> int:
-        """Create or upgrade the schema to the newest version.
+    def migrate(self, *, attempts: int = 5) -> int:
+        """Create or upgrade the schema to the newest Alembic revision.
+
+        PostgreSQL serialises concurrent first starts with an advisory lock taken before
+        anything is created. SQLite has no such lock for DDL: a process that loses the race
+        finds the tables made by the winner and retries (up to ``attempts`` times). A store made
+        by the pre-Alembic runner (a ``schema_version`` table) is stamped with the revision of
+        its last step and upgraded from there. Indexes missing after an interrupted bulk load
+        are recreated.
+
+        Parameters
+        ----------
+        attempts
+            How often SQLite retries a lost first-start race.
 
         Returns
         -------
         int
-            The schema version after upgrading.
+            The schema version after upgrading (the number of the head revision).
         """
-        from geo311._migrations import apply_migrations
-
-        version = apply_migrations(self.engine)
+        for attempt in range(attempts):
+            try:
+                self._upgrade()
+                break
+            except (sa.exc.OperationalError, sa.exc.IntegrityError):
+                if self.dialect != "sqlite" or attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
         self.ensure_indexes()
-        return version
+        return self.schema_version()
+
+    def _upgrade(self) -> None:
+        # Alembic is imported when a store opens, not with geo311 (CLI and workers start faster).
+        from alembic import command
+
+        from geo311 import migrations
+
+        # Alembic's ``op`` and ``context`` are module-level proxies: one migration run per process
+        # at a time (other processes are kept apart by the database, see migrate).
+        with _ALEMBIC_RUN, self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(311311)"))
+            config = migrations.alembic_config(conn)
+            inspector = sa.inspect(conn)
+            if not inspector.has_table("alembic_version") and inspector.has_table(
+                LEGACY_VERSION_TABLE
+            ):
+                legacy = conn.execute(sa.text(f"SELECT max(version) FROM {LEGACY_VERSION_TABLE}"))
+                version = legacy.scalar()
+                if version:
+                    command.stamp(config, migrations.revision_id(int(version)))
+                conn.execute(sa.text(f"DROP TABLE {LEGACY_VERSION_TABLE}"))
+            command.upgrade(config, "head")
 
     def ensure_indexes(self) -> None:
         """Create any index of the schema that is missing (e.g. after an interrupted bulk load)."""
@@ -417,15 +342,37 @@ class Store:
             self.ensure_indexes()
 
     def schema_version(self) -> int:
-        """Return the applied schema version (0 for an empty database)."""
+        """Return the applied schema version (0 for an empty database).
+
+        The number of the store's Alembic revision, or for a store the pre-Alembic runner made
+        and nothing has upgraded yet, the last step in its ``schema_version`` table.
+        """
+        from geo311 import migrations
+
+        return migrations.revision_number(self.schema_revision())
+
+    def schema_revision(self) -> str | None:
+        """Return the store's Alembic revision id (``None`` for an empty database)."""
+        from alembic.runtime.migration import MigrationContext
+
+        from geo311 import migrations
+
         with self.engine.connect() as conn:
-            if not sa.inspect(conn).has_table("schema_version"):
-                return 0
-            return int(conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0)
+            inspector = sa.inspect(conn)
+            if inspector.has_table("alembic_version"):
+                return MigrationContext.configure(conn).get_current_revision()
+            if inspector.has_table(LEGACY_VERSION_TABLE):
+                sql = f"SELECT max(version) FROM {LEGACY_VERSION_TABLE}"
+                version = conn.execute(sa.text(sql)).scalar()
+                return None if version is None else migrations.revision_id(int(version))
+            return None
 
     def drop_all(self) -> None:
-        """Drop every geo311 table (used by tests and ``geo311 demo --fresh``)."""
+        """Drop every geo311 table and the revision stamp (tests and ``geo311 demo --fresh``)."""
         metadata.drop_all(self.engine)
+        with self.begin() as conn:
+            for name in ("alembic_version", LEGACY_VERSION_TABLE):
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -441,11 +388,11 @@ class Store:
 
         Parameters
         ----------
-        conn : Connection
+        conn
             Open connection (inside the import's transaction).
-        source : str
+        source
             Source system.
-        source_ids : sequence of str
+        source_ids
             Ids to look up.
 
         Returns
@@ -473,9 +420,9 @@ class Store:
 
         Parameters
         ----------
-        conn : Connection
+        conn
             Open connection inside the batch's transaction.
-        frame : DataFrame
+        frame
             One row per new request.
         """
         if frame.empty:
@@ -483,7 +430,7 @@ class Store:
         columns: list[list[Any]] = []
         for name in REQUEST_COLUMNS:
             col = frame[name]
-            if name in _TIME_COLUMN_NAMES:
+            if name in TIME_COLUMN_NAMES:
                 utc = pd.to_datetime(col, utc=True)
                 if self.dialect == "sqlite":
                     # SQLAlchemy's SQLite DATETIME text, "YYYY-MM-DD HH:MM:SS.ffffff", so the
@@ -531,9 +478,23 @@ class Store:
         )
 
     def add_request(self, req: ServiceRequest) -> ServiceRequest:
-        """Store one new request (e.g. from an Open311 POST) and return it."""
-        with self.begin() as conn:
-            conn.execute(requests.insert(), [request_to_row(req)])
+        """Store one new request (e.g. from an Open311 POST) and return it.
+
+        Raises
+        ------
+        ConflictError
+            If a request with the same id, or the same source and source id, is stored already
+            (the database's integrity error is its ``__cause__``).
+        """
+        try:
+            with self.begin() as conn:
+                conn.execute(requests.insert(), [request_to_row(req)])
+        except sa.exc.IntegrityError as exc:
+            raise ConflictError(
+                f"service_request_id {req.service_request_id!r} (source {req.source!r}, "
+                f"source_id {req.source_id!r}) is stored already; send a new id or update "
+                "the stored request"
+            ) from exc
         return req
 
     def get_request(self, service_request_id: str) -> ServiceRequest:
@@ -571,19 +532,19 @@ class Store:
 
         Parameters
         ----------
-        ids, service_codes, statuses : sequence of str, optional
+        ids, service_codes, statuses
             Keep only these request ids, services or state codes.
-        start, end : datetime, optional
+        start, end
             Keep requests with ``start <= requested_datetime < end``.
-        needs_geocoding : bool, optional
+        needs_geocoding
             Keep only rows still (or no longer) needing geocoding.
-        bbox : (min_lon, min_lat, max_lon, max_lat), optional
+        bbox
             Keep only requests inside this box.
-        work_order_id : int, optional
+        work_order_id
             Keep only members of this work order.
-        limit, offset : int
+        limit, offset
             Paging.
-        newest_first : bool
+        newest_first
             Order by requested time descending instead of ascending.
 
         Returns
@@ -628,7 +589,7 @@ class Store:
 
         Parameters
         ----------
-        columns : sequence of str
+        columns
             Column names of ``service_requests`` (``lon`` for the longitude), in output order.
         ids, service_codes, statuses, start, end, limit, offset, newest_first
             As in :meth:`query_requests`.
@@ -695,7 +656,7 @@ class Store:
 
         Parameters
         ----------
-        results : iterable of dict
+        results
             Dicts with ``service_request_id``, ``lat``, ``lon``, ``geocode_match_type``,
             ``geocode_score`` and ``needs_geocoding``.
 
@@ -777,13 +738,13 @@ class Store:
 
         Parameters
         ----------
-        payload : dict
+        payload
             The plan as JSON-friendly data.
-        plan_date : str
+        plan_date
             The day planned, ``YYYY-MM-DD``.
-        kind : str, keyword-only
+        kind
             ``plan``, ``replan`` or ``simulation``.
-        parent_plan_id : int, keyword-only, optional
+        parent_plan_id
             The plan this one re-plans.
 
         Returns
@@ -969,15 +930,15 @@ class Store:
 
         Parameters
         ----------
-        conn : Connection
+        conn
             Open connection (inside the grouping transaction).
-        group : str
+        group
             Service group.
-        bbox : (min_lon, min_lat, max_lon, max_lat)
+        bbox
             Box the anchor must lie in.
-        opened_until : datetime
+        opened_until
             Keep work orders opened at or before this time.
-        closed_since : datetime
+        closed_since
             Keep work orders still open or closed at or after this time.
 
         Returns

@@ -34,12 +34,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from sqlalchemy.engine import Connection
 
-from geo311._cluster import INF_TIME, choose_work_order, group_points, project, to_micros
 from geo311.catalogue import Catalogue, load_catalogue
+from geo311.city import default_city
+from geo311.clustering import (
+    INF_TIME,
+    Grouping,
+    choose_work_order,
+    group_points,
+    project,
+    to_micros,
+)
 from geo311.errors import ConflictError, InputError
 from geo311.model import ServiceRequest, WorkOrder
-from geo311.settings import REPO_DATA_DIR
 from geo311.store import Store
 
 Snap = Callable[[float, float], tuple[float, float]]
@@ -64,15 +72,15 @@ class Assignment:
 
     Attributes
     ----------
-    work_order_id : int or None
+    work_order_id
         The work order the report is in (``None`` when it was not grouped, see ``message``).
-    joined : bool
+    joined
         True when it joined an existing work order, False when it opened one.
-    message : str
+    message
         A sentence a citizen can read.
-    failed_repair_of : int or None
+    failed_repair_of
         A work order closed recently nearby, of which this report may be a failed repair.
-    report_count : int
+    report_count
         Reports in the work order after this one.
     """
 
@@ -111,7 +119,7 @@ def group_rules(catalogue: Catalogue) -> dict[str, GroupRule]:
 
     Parameters
     ----------
-    catalogue : Catalogue
+    catalogue
         The service catalogue.
 
     Returns
@@ -140,11 +148,11 @@ def request_close_time(
 
     Parameters
     ----------
-    request : ServiceRequest
+    request
         The request.
-    catalogue : Catalogue
+    catalogue
         Knows which states are open.
-    at : datetime, optional
+    at
         Treat closures after this moment as not yet happened.
 
     Returns
@@ -230,13 +238,13 @@ def rebuild_work_orders(
 
     Parameters
     ----------
-    store : Store
+    store
         The store.
-    catalogue : Catalogue
+    catalogue
         Groups, radii, failed-repair windows and states.
-    snap : callable, keyword-only, optional
+    snap
         ``snap(lat, lon) -> (lat, lon)``: moves a work order's centroid onto the street network.
-    at : datetime, keyword-only, optional
+    at
         Rebuild history as it stood at this moment: only requests made at or before it, and
         closures after it count as not yet happened.
 
@@ -251,7 +259,6 @@ def rebuild_work_orders(
     end = at + timedelta(microseconds=1) if at is not None else None
     reqs = sorted(store.query_requests(end=end), key=_sort_key)
     names = sorted(rules)
-    code_of = {g: i for i, g in enumerate(names)}
     kept: list[ServiceRequest] = []
     no_location = ungrouped = 0
     for r in reqs:
@@ -267,25 +274,7 @@ def rebuild_work_orders(
     grouping = None
     members: list[list[ServiceRequest]] = []
     if kept:
-        x, y = project([r.lat for r in kept], [r.long for r in kept])
-        t = np.array([to_micros(r.requested_datetime) for r in kept], dtype=np.int64)
-        closes = [request_close_time(r, catalogue, at=at) for r in kept]
-        close = np.array([INF_TIME if c is None else to_micros(c) for c in closes], dtype=np.int64)
-        group_code = np.array(
-            [code_of[catalogue.service(r.service_code).group] for r in kept], dtype=np.int64
-        )
-        radius = np.array([rules[g].radius_m for g in names], dtype=np.float64)
-        window = np.array([rules[g].failed_repair // timedelta(microseconds=1) for g in names])
-        grouping = group_points(
-            x,
-            y,
-            t,
-            close,
-            group_code,
-            radius=radius,
-            window=window,
-            order=np.arange(len(kept)),
-        )
+        grouping, group_code = _group_in_time_order(kept, catalogue, rules, names, at)
         members = [[] for _ in range(grouping.n_work_orders)]
         for req, label in zip(kept, grouping.labels.tolist(), strict=True):
             members[label].append(req)
@@ -324,6 +313,30 @@ def rebuild_work_orders(
     )
 
 
+def _group_in_time_order(
+    kept: Sequence[ServiceRequest],
+    catalogue: Catalogue,
+    rules: dict[str, GroupRule],
+    names: Sequence[str],
+    at: datetime | None,
+) -> tuple[Grouping, np.ndarray]:
+    # The arrays of geo311.clustering.group_points for requests already in time order.
+    code_of = {g: i for i, g in enumerate(names)}
+    x, y = project([r.lat for r in kept], [r.long for r in kept])
+    t = np.array([to_micros(r.requested_datetime) for r in kept], dtype=np.int64)
+    closes = [request_close_time(r, catalogue, at=at) for r in kept]
+    close = np.array([INF_TIME if c is None else to_micros(c) for c in closes], dtype=np.int64)
+    group_code = np.array(
+        [code_of[catalogue.service(r.service_code).group] for r in kept], dtype=np.int64
+    )
+    radius = np.array([rules[g].radius_m for g in names], dtype=np.float64)
+    window = np.array([rules[g].failed_repair // timedelta(microseconds=1) for g in names])
+    grouping = group_points(
+        x, y, t, close, group_code, radius=radius, window=window, order=np.arange(len(kept))
+    )
+    return grouping, group_code
+
+
 def assign_request(
     store: Store,
     request: ServiceRequest | str,
@@ -335,13 +348,13 @@ def assign_request(
 
     Parameters
     ----------
-    store : Store
+    store
         The store holding the request.
-    request : ServiceRequest or str
+    request
         The request (or its ``service_request_id``); it is re-read from the store.
-    catalogue : Catalogue
+    catalogue
         Groups, radii, failed-repair windows and states.
-    snap : callable, keyword-only, optional
+    snap
         ``snap(lat, lon) -> (lat, lon)`` for the work order's representative point.
 
     Returns
@@ -406,26 +419,9 @@ def assign_request(
         )
         failed_id = None if failed < 0 else int(cands[failed]["work_order_id"])
         if best >= 0:
-            cand = cands[best]
-            wid = int(cand["work_order_id"])
-            mem = sorted([*store.work_order_members(conn, [wid])[wid], req], key=_sort_key)
-            row = _summarise(mem, catalogue, group=service.group, snap=snap)
-            current = catalogue.states.get(cand["status"])
-            if row["status"] == "open" and current is not None and current.is_open:
-                row["status"] = current.code  # keep a dispatcher's open state (e.g. scheduled)
-            row["work_order_id"] = wid
-            if cand["failed_repair_of"] is None and failed_id is not None:
-                row["failed_repair_of"] = failed_id
-            else:
-                row["failed_repair_of"] = cand["failed_repair_of"]
-            store.update_work_orders(conn, [row])
-            store.link_requests(conn, [(req.service_request_id, wid)])
-            earlier = len(mem) - 1
-            msg = (
-                f"Joined work order {wid} with {earlier} earlier "
-                f"report{'s' if earlier != 1 else ''} of this problem nearby."
+            wid, msg, count = _join(
+                store, conn, catalogue, req, cands[best], failed_id, group=service.group, snap=snap
             )
-            count = len(mem)
         else:
             row = _summarise([req], catalogue, group=service.group, snap=snap)
             row.update(anchor_lat=req.lat, anchor_lon=req.long, failed_repair_of=failed_id)
@@ -438,9 +434,42 @@ def assign_request(
     return Assignment(wid, best >= 0, msg, failed_id, count)
 
 
+def _join(
+    store: Store,
+    conn: Connection,
+    catalogue: Catalogue,
+    req: ServiceRequest,
+    cand: dict[str, Any],
+    failed_id: int | None,
+    *,
+    group: str,
+    snap: Snap | None,
+) -> tuple[int, str, int]:
+    # The report joins the work order ``cand``: resummarise it with the new member.
+    wid = int(cand["work_order_id"])
+    mem = sorted([*store.work_order_members(conn, [wid])[wid], req], key=_sort_key)
+    row = _summarise(mem, catalogue, group=group, snap=snap)
+    current = catalogue.states.get(cand["status"])
+    if row["status"] == "open" and current is not None and current.is_open:
+        row["status"] = current.code  # keep a dispatcher's open state (e.g. scheduled)
+    row["work_order_id"] = wid
+    if cand["failed_repair_of"] is None and failed_id is not None:
+        row["failed_repair_of"] = failed_id
+    else:
+        row["failed_repair_of"] = cand["failed_repair_of"]
+    store.update_work_orders(conn, [row])
+    store.link_requests(conn, [(req.service_request_id, wid)])
+    earlier = len(mem) - 1
+    msg = (
+        f"Joined work order {wid} with {earlier} earlier "
+        f"report{'s' if earlier != 1 else ''} of this problem nearby."
+    )
+    return wid, msg, len(mem)
+
+
 @lru_cache(maxsize=1)
 def _default_catalogue() -> Catalogue:
-    return load_catalogue(REPO_DATA_DIR / "services.toml")
+    return load_catalogue()
 
 
 def _default_note(state_code: str, label: str, group: str, wid: int, day: str) -> str:
@@ -460,28 +489,28 @@ def close_work_order(
     note: str | None = None,
     at: datetime,
     catalogue: Catalogue | None = None,
-    timezone: str = "America/New_York",
+    timezone: str | None = None,
 ) -> WorkOrder:
     """Close an open work order and every open member request with the same state and note.
 
     Parameters
     ----------
-    store : Store
+    store
         The store.
-    work_order_id : int
+    work_order_id
         The work order.
-    status : str, keyword-only
+    status
         A catalogue state of the ``fixed`` or ``closed`` group (e.g. ``fixed``, ``duplicate``).
-    closure_category : str, keyword-only
+    closure_category
         The closure category written on every member (e.g. ``Case Resolved``).
-    note : str, keyword-only, optional
+    note
         Status note a citizen reads; default e.g. "Repaired by crew on 2015-10-06".
-    at : datetime, keyword-only
+    at
         When the work was closed (timezone-aware).
-    catalogue : Catalogue, keyword-only, optional
+    catalogue
         States; default the embedded ``data/services.toml``.
-    timezone : str, keyword-only
-        Local time zone of the date in the default note.
+    timezone
+        Local time zone of the date in the default note (default: the city profile's).
 
     Returns
     -------
@@ -528,7 +557,7 @@ def close_work_order(
                 f"({wo.opened.isoformat()}); give a later time",
                 field="at",
             )
-        day = at.astimezone(ZoneInfo(timezone)).date().isoformat()
+        day = at.astimezone(ZoneInfo(timezone or default_city().timezone)).date().isoformat()
         text = note or _default_note(state.code, state.label, state.group, work_order_id, day)
         members = store.work_order_members(conn, [work_order_id])[work_order_id]
         open_ids = [m.service_request_id for m in members if request_close_time(m, cat) is None]
@@ -571,13 +600,13 @@ def open_work_orders_at(
 
     Parameters
     ----------
-    store : Store
+    store
         The store.
-    at : datetime
+    at
         The moment (timezone-aware), e.g. a busy autumn 2015 morning.
-    groups : sequence of str, keyword-only, optional
+    groups
         Keep only these service groups.
-    catalogue : Catalogue, keyword-only, optional
+    catalogue
         Service SLAs for members without a due time; default the embedded catalogue.
 
     Returns
@@ -624,7 +653,7 @@ def merged_report_count(work_orders: Iterable[WorkOrder]) -> int:
 
     Parameters
     ----------
-    work_orders : iterable of WorkOrder
+    work_orders
         Work orders.
 
     Returns

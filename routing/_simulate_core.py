@@ -3,7 +3,7 @@
 Pure in-memory: no store, no street graph. Travel comes as a global matrix over location indices
 (yards and report points); each day's problem takes the sub-matrix of the yards and that day's
 jobs. Clustering uses the anchor rule of :mod:`geo311.workorders` through its one-report core
-:func:`geo311._cluster.choose_work_order`, with the simulated repair time as each work order's
+:func:`geo311.clustering.choose_work_order`, with the simulated repair time as each work order's
 close time.
 """
 
@@ -16,8 +16,8 @@ from datetime import date, datetime, time, timedelta
 
 import numpy as np
 
-from geo311._cluster import INF_TIME, choose_work_order, project, to_micros  # -> geo311.clustering
 from geo311.catalogue import Catalogue
+from geo311.clustering import INF_TIME, choose_work_order, project, to_micros
 from geo311.workorders import GroupRule, group_rules
 from routing.crews import CrewConfig, CrewSpec
 from routing.jobs import work_order_job

@@ -62,6 +62,12 @@ def postgres_url() -> Iterator[str]:
     yield from _postgres_schema_url()
 
 
+@pytest.fixture(scope="module")
+def postgres_module_url() -> Iterator[str]:
+    """A URL to a fresh PostgreSQL schema shared by one test module (dropped afterwards)."""
+    yield from _postgres_schema_url()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The same test runs on SQLite and on the real local PostgreSQL."""

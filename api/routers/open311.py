@@ -12,12 +12,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
 
 from api import _open311 as o
 from api import _xml
-from api.deps import CatalogueDep, GeocoderDep, SettingsDep, StoreDep
+from api.deps import CatalogueDep, CityDep, GeocoderDep, SettingsDep, StoreDep
 from api.errors import Open311HTTPError
 from api.schemas import (
     Discovery,
@@ -29,6 +27,8 @@ from api.schemas import (
     TokenResponse,
 )
 from geo311.catalogue import Catalogue
+from geo311.city import City
+from geo311.errors import ConflictError
 from geo311.store import Store
 
 Format = Annotated[Literal["json", "xml"], Path(description="json or xml")]
@@ -64,16 +64,18 @@ def _render(
     return Response(o.dumps_json(payload), status_code=status, media_type="application/json")
 
 
-def _check_jurisdiction(jurisdiction_id: str | None) -> None:
-    if jurisdiction_id and jurisdiction_id != o.JURISDICTION_ID:
+def _check_jurisdiction(jurisdiction_id: str | None, city: City) -> None:
+    if jurisdiction_id and jurisdiction_id != city.jurisdiction_id:
         raise Open311HTTPError(
             404,
             f"jurisdiction_id: {jurisdiction_id!r} is not served here; use "
-            f"{o.JURISDICTION_ID!r} or leave it out",
+            f"{city.jurisdiction_id!r} or leave it out",
         )
 
 
-Jurisdiction = Annotated[str | None, Query(max_length=100, description="optional; boston.gov")]
+Jurisdiction = Annotated[
+    str | None, Query(max_length=100, description="optional; the city's jurisdiction_id")
+]
 
 
 @router.get(
@@ -81,10 +83,10 @@ Jurisdiction = Annotated[str | None, Query(max_length=100, description="optional
     response_model=Discovery,
     summary="Service discovery",
 )
-def get_discovery(request: Request, response_format: Format) -> Response:
+def get_discovery(request: Request, response_format: Format, city: CityDep) -> Response:
     """Return the service discovery document (where the endpoint is, which formats)."""
     base = str(request.url_for("get_discovery", response_format="json")).rsplit("/", 1)[0]
-    return _render(response_format, "discovery", o.discovery(base))
+    return _render(response_format, "discovery", o.discovery(base, city=city))
 
 
 @router.get(
@@ -94,11 +96,14 @@ def get_discovery(request: Request, response_format: Format) -> Response:
     responses=_responses(404),
 )
 def list_services(
-    response_format: Format, catalogue: CatalogueDep, jurisdiction_id: Jurisdiction = None
+    response_format: Format,
+    catalogue: CatalogueDep,
+    city: CityDep,
+    jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     """Return every service citizens can report, with its code, name, group and keywords."""
-    _check_jurisdiction(jurisdiction_id)
-    return _render(response_format, "services", o.services(catalogue))
+    _check_jurisdiction(jurisdiction_id, city)
+    return _render(response_format, "services", o.services(catalogue, city=city))
 
 
 @router.get(
@@ -111,10 +116,11 @@ def service_definition(
     service_code: Annotated[str, Path(max_length=64)],
     response_format: Format,
     catalogue: CatalogueDep,
+    city: CityDep,
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     """Return the attribute definitions of one service (``attribute[CODE]`` in a POST)."""
-    _check_jurisdiction(jurisdiction_id)
+    _check_jurisdiction(jurisdiction_id, city)
     if service_code not in catalogue.services:
         raise Open311HTTPError(
             404,
@@ -123,7 +129,7 @@ def service_definition(
         )
     doc = {
         "service_code": service_code,
-        "attributes": o.attribute_definitions(catalogue, service_code),
+        "attributes": o.attribute_definitions(catalogue, service_code, city=city),
     }
     return _render(response_format, "service_definition", doc)
 
@@ -139,6 +145,7 @@ def list_requests(
     store: StoreDep,
     catalogue: CatalogueDep,
     settings: SettingsDep,
+    city: CityDep,
     service_request_id: Annotated[
         str | None,
         Query(max_length=20_000, description="comma-delimited ids; overrides every other filter"),
@@ -160,7 +167,7 @@ def list_requests(
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     """Return service requests, newest first: by default those of the last 90 days, 1,000 max."""
-    _check_jurisdiction(jurisdiction_id)
+    _check_jurisdiction(jurisdiction_id, city)
     tz = o.tz_of(settings)
     query = o.build_query(
         catalogue,
@@ -175,7 +182,7 @@ def list_requests(
         now=o.now_utc(),
     )
     rows = o.query_request_rows(store, query)
-    items = o.requests_out(rows, catalogue, tz, times_as_text=response_format == "xml")
+    items = o.requests_out(rows, catalogue, tz, times_as_text=response_format == "xml", city=city)
     return _render(response_format, "service_requests", items)
 
 
@@ -191,12 +198,13 @@ def get_request(
     store: StoreDep,
     catalogue: CatalogueDep,
     settings: SettingsDep,
+    city: CityDep,
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     """Return one service request (a list of one, as the spec says)."""
-    _check_jurisdiction(jurisdiction_id)
+    _check_jurisdiction(jurisdiction_id, city)
     req = o.get_request_or_404(store, service_request_id)
-    items = [o.request_out(req, catalogue, o.tz_of(settings))]
+    items = [o.request_out(req, catalogue, o.tz_of(settings), city=city)]
     return _render(response_format, "service_requests", items)
 
 
@@ -210,10 +218,11 @@ def get_token(
     token: Annotated[str, Path(max_length=64)],
     response_format: Format,
     store: StoreDep,
+    city: CityDep,
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     """Return the service_request_id of the request that was posted with this token."""
-    _check_jurisdiction(jurisdiction_id)
+    _check_jurisdiction(jurisdiction_id, city)
     found = o.find_by_token(store, token)
     if found is None:
         raise Open311HTTPError(
@@ -222,26 +231,6 @@ def get_token(
     return _render(
         response_format, "service_requests", [{"service_request_id": found, "token": token}]
     )
-
-
-class _PostForm(BaseModel):
-    """The documented fields of ``POST requests`` (``attribute[CODE]`` fields come on top)."""
-
-    api_key: str
-    service_code: str
-    jurisdiction_id: str | None = None
-    lat: float | None = None
-    long: float | None = None
-    address_string: str | None = None
-    address_id: str | None = None
-    email: str | None = None
-    device_id: str | None = None
-    account_id: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    phone: str | None = None
-    description: str | None = None
-    media_url: str | None = None
 
 
 @router.post(
@@ -256,6 +245,7 @@ async def post_request(
     store: StoreDep,
     catalogue: CatalogueDep,
     settings: SettingsDep,
+    city: CityDep,
     geocoder: GeocoderDep,
     service_code: Annotated[str, Form(max_length=64)],
     api_key: Annotated[
@@ -291,7 +281,7 @@ async def post_request(
         raise Open311HTTPError(
             403, "api_key: missing or not valid; ask the city for an api_key (key_service)"
         )
-    _check_jurisdiction(jurisdiction_id)
+    _check_jurisdiction(jurisdiction_id, city)
     if service_code not in catalogue.services:
         raise Open311HTTPError(
             400,
@@ -305,7 +295,7 @@ async def post_request(
         if str(k).startswith("attribute[") and str(k).endswith("]")
     }
     attributes = o.validate_attributes(catalogue, service_code, attributes)
-    lat, long = o.check_location(lat, long, address_string)
+    lat, long = o.check_location(lat, long, address_string, city=city)
     new = o.NewRequest(
         service_code=service_code,
         lat=lat,
@@ -347,8 +337,8 @@ def _create(
         geocoded = o.geocode_address(geocoder(), new.address_string)
     req = o.build_request(new, catalogue, token=token, now=o.now_utc(), geocoded=geocoded)
     try:
-        return o.store_and_assign(store, catalogue, req)
-    except IntegrityError:
+        store.add_request(req)
+    except ConflictError:
         # A concurrent retry with the same Idempotency-Key stored it first.
         existing = o.find_by_token(store, token)
         if existing is None:
@@ -356,3 +346,4 @@ def _create(
         return o.Intake(
             existing, "this report was already received (same Idempotency-Key)", None, False
         )
+    return o.assign_stored(store, catalogue, req)

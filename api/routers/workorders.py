@@ -119,7 +119,7 @@ def change_status(
 
     Open states may move to any state; a closed or fixed work order cannot change (409).
     """
-    from api._workflow import apply_status
+    from geo311.workflow import apply_status
 
     wo = apply_status(
         store,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -53,6 +53,31 @@ def client(api_store: Store, store_url: str) -> Iterator[TestClient]:
     app = create_app(make_settings(store_url), store=api_store)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture()
+def api_key() -> str:
+    """An Open311 api_key the test app accepts."""
+    return API_KEY
+
+
+@pytest.fixture()
+def api_settings(store_url: str) -> Settings:
+    """Settings of the test app over ``store_url`` (keys, staff tokens, a small body limit)."""
+    return make_settings(store_url)
+
+
+Seed = Callable[..., ServiceRequest]
+
+
+@pytest.fixture()
+def seed(api_store: Store, catalogue: Catalogue) -> Seed:
+    """Store a request ``seed(rid, code=..., status=..., days_ago=...)`` (see seed_request)."""
+
+    def _seed(rid: str, **options: object) -> ServiceRequest:
+        return seed_request(api_store, catalogue, rid, **options)  # type: ignore[arg-type]
+
+    return _seed
 
 
 def seed_request(

@@ -18,7 +18,6 @@ import httpx
 import pytest
 
 from geo311.store import Store
-from tests.conftest import _postgres_schema_url
 
 API_KEY = "concurrency-key"
 CLUSTERS = 40
@@ -34,15 +33,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def postgres_module_url() -> Iterator[str]:
-    yield from _postgres_schema_url()
-
-
-@pytest.fixture(scope="module")
 def server(postgres_module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     postgres_url = postgres_module_url
-    # Migrate once before the workers start (two workers creating schema_version at the same
-    # time race in geo311._migrations: the CREATE runs before its advisory lock).
+    # Migrate once before the workers start, so that the test measures requests, not two
+    # workers' first start (that race is covered by tests/geo311/test_store.py).
     Store(postgres_url).close()
     tmp_path = tmp_path_factory.mktemp("uvicorn")
     port = _free_port()

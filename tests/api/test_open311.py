@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
@@ -10,8 +11,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from geo311.catalogue import Catalogue
+from geo311.model import ServiceRequest
+from geo311.settings import Settings
 from geo311.store import Store
-from tests.api.conftest import API_KEY, make_settings, seed_request
 
 P = "/open311/v2"
 FORMATS = ["json", "xml"]
@@ -110,11 +112,11 @@ def test_unknown_service_definition_is_404_naming_the_field(client: TestClient, 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_get_requests_default_window_status_and_times(
-    client: TestClient, api_store: Store, catalogue: Catalogue, fmt: str
+    client: TestClient, api_store: Store, seed: Callable[..., ServiceRequest], fmt: str
 ) -> None:
-    seed_request(api_store, catalogue, "R1", days_ago=1)
-    seed_request(api_store, catalogue, "R2", days_ago=2, status="fixed", notes="Repaired today")
-    seed_request(api_store, catalogue, "OLD", days_ago=120)
+    seed("R1", days_ago=1)
+    seed("R2", days_ago=2, status="fixed", notes="Repaired today")
+    seed("OLD", days_ago=120)
     items = items_of(client.get(f"{P}/requests.{fmt}"), fmt)
     ids = [i["service_request_id"] for i in items]
     assert ids == ["R1", "R2"]  # newest first; 120 days ago is outside the 90-day default
@@ -131,12 +133,12 @@ def test_get_requests_default_window_status_and_times(
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_get_requests_filters(
-    client: TestClient, api_store: Store, catalogue: Catalogue, fmt: str
+    client: TestClient, api_store: Store, seed: Callable[..., ServiceRequest], fmt: str
 ) -> None:
-    seed_request(api_store, catalogue, "P1", days_ago=1)
-    seed_request(api_store, catalogue, "L1", code="streetlight_outage", days_ago=1.5)
-    seed_request(api_store, catalogue, "P2", days_ago=3, status="duplicate")
-    seed_request(api_store, catalogue, "OLD", days_ago=120)
+    seed("P1", days_ago=1)
+    seed("L1", code="streetlight_outage", days_ago=1.5)
+    seed("P2", days_ago=3, status="duplicate")
+    seed("OLD", days_ago=120)
 
     def ids(**params) -> list[str]:
         r = client.get(f"{P}/requests.{fmt}", params=params)
@@ -181,9 +183,9 @@ def test_get_requests_bad_parameters_are_400_naming_the_field(
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_get_one_request_and_404(
-    client: TestClient, api_store: Store, catalogue: Catalogue, fmt: str
+    client: TestClient, api_store: Store, seed: Callable[..., ServiceRequest], fmt: str
 ) -> None:
-    seed_request(api_store, catalogue, "R9", days_ago=200)
+    seed("R9", days_ago=200)
     [item] = items_of(client.get(f"{P}/requests/R9.{fmt}"), fmt)
     assert item["service_request_id"] == "R9" and item["service_code"] == "pothole"
     resp = client.get(f"{P}/requests/NOPE.{fmt}")
@@ -211,8 +213,18 @@ def test_unknown_format_and_path_use_the_open311_error_format(client: TestClient
     assert "requests.json" in desc
 
 
+def _key(client: TestClient) -> str:
+    """The first api_key the client's app accepts."""
+    return str(client.app.state.settings.api_keys[0])  # type: ignore[attr-defined]
+
+
 def _post(client: TestClient, fmt: str = "json", **fields):
-    data = {"api_key": API_KEY, "service_code": "pothole", "lat": "42.3505", "long": "-71.0810"}
+    data = {
+        "api_key": _key(client),
+        "service_code": "pothole",
+        "lat": "42.3505",
+        "long": "-71.0810",
+    }
     data.update({k: v for k, v in fields.items() if v is not None})
     for k in [k for k, v in fields.items() if v is None]:
         data.pop(k, None)
@@ -288,7 +300,7 @@ def test_post_near_open_work_order_joins_it(client: TestClient, api_store: Store
 
 
 def test_idempotency_key_returns_the_first_request(client: TestClient, api_store: Store) -> None:
-    data = {"api_key": API_KEY, "service_code": "pothole", "lat": "42.35", "long": "-71.08"}
+    data = {"api_key": _key(client), "service_code": "pothole", "lat": "42.35", "long": "-71.08"}
     h = {"Idempotency-Key": "retry-123"}
     one = client.post(f"{P}/requests.json", data=data, headers=h).json()[0]
     two = client.post(f"{P}/requests.json", data=data, headers=h).json()[0]
@@ -303,15 +315,17 @@ def test_body_over_the_limit_is_413(client: TestClient, api_store: Store) -> Non
     assert api_store.count_requests() == 0
 
 
-def test_crash_gives_generic_500_without_trace(store_url: str, api_store: Store) -> None:
+def test_crash_gives_generic_500_without_trace(
+    api_settings: Settings, api_store: Store, api_key: str
+) -> None:
     def broken(_settings):
         raise RuntimeError("secret internal detail")
 
-    app = create_app(make_settings(store_url), store=api_store, geocoder_factory=broken)
+    app = create_app(api_settings, store=api_store, geocoder_factory=broken)
     with TestClient(app, raise_server_exceptions=False) as c:
         resp = c.post(
             f"{P}/requests.xml",
-            data={"api_key": API_KEY, "service_code": "pothole", "address_string": "1 Main St"},
+            data={"api_key": api_key, "service_code": "pothole", "address_string": "1 Main St"},
         )
     assert resp.status_code == 500
     assert b"secret" not in resp.content and b"Traceback" not in resp.content

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import importlib.util
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
-from geo311.catalogue import Catalogue
+from geo311.model import ServiceRequest
 from geo311.store import Store
-from tests.api.conftest import API_KEY, auth, seed_request
 
 P = "/open311/v2"
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 DISP, PLAN, CREW_A, CREW_B = (
     auth("disp-token"),
     auth("plan-token"),
@@ -23,7 +29,12 @@ DISP, PLAN, CREW_A, CREW_B = (
 
 
 def _post(client: TestClient, lat: float, lon: float, code: str = "pothole") -> dict:
-    data = {"api_key": API_KEY, "service_code": code, "lat": str(lat), "long": str(lon)}
+    data = {
+        "api_key": client.app.state.settings.api_keys[0],
+        "service_code": code,
+        "lat": str(lat),
+        "long": str(lon),
+    }
     resp = client.post(f"{P}/requests.json", data=data)
     assert resp.status_code == 200, resp.text
     return resp.json()[0]
@@ -224,7 +235,9 @@ def test_post_plan_solves_and_stores(client: TestClient, api_store: Store) -> No
     assert client.get(f"/plans/{pid}", headers=DISP).json()["plan_id"] == pid
 
 
-def test_backlog_and_maps(client: TestClient, api_store: Store, catalogue: Catalogue) -> None:
+def test_backlog_and_maps(
+    client: TestClient, api_store: Store, seed: Callable[..., ServiceRequest]
+) -> None:
     _work_orders(client, api_store)
     rows = client.get("/backlog", headers=PLAN).json()
     assert {r["service_group"] for r in rows} == {"potholes", "streetlights"}
@@ -236,7 +249,7 @@ def test_backlog_and_maps(client: TestClient, api_store: Store, catalogue: Catal
     assert resp.status_code == 200 and "leaflet" in resp.text.lower()
     resp = client.get("/maps/plan", headers=PLAN)
     assert resp.status_code == 400 and resp.json()["field"] == "plan_id"
-    seed_request(api_store, catalogue, "M1", days_ago=3, status="fixed")
+    seed("M1", days_ago=3, status="fixed")
     assert client.get("/maps/hotspots", headers=PLAN).status_code == 200
     metrics = client.get("/metrics", headers=PLAN)
     assert metrics.status_code == 200, metrics.text

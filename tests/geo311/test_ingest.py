@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from geo311.catalogue import Catalogue
+from geo311.city import default_city
 from geo311.errors import InputError
-from geo311.ingest import import_file
+from geo311.ingest import import_file, open311_record_to_row
 from geo311.settings import REPO_DATA_DIR as DATA_DIR
 from geo311.store import Store
 
@@ -331,3 +332,25 @@ def test_parsing_in_a_subprocess_gives_the_same_result(
         bad = tmp_path / "bad.csv"
         bad.write_text("a,b\n1,2\n")
         import_file(store, bad, catalogue, parse_in_subprocess=True)
+
+
+def test_open311_record_channel_and_city_hall_placeholder(catalogue: Catalogue) -> None:
+    city = default_city()
+    hall = city.placeholders[0]
+    base = {
+        "service_request_id": "B1",
+        "service_code": "pothole",
+        "requested_datetime": "2015-10-06T07:30:00-04:00",
+        "lat": 42.35,
+        "long": -71.08,
+    }
+    row = open311_record_to_row(base, catalogue, city.timezone)
+    # The channel is how the report came in (Open311), whoever the record says is responsible.
+    assert row["channel"] == "open311" and row["needs_geocoding"] is False
+    with_agency = dict(base, agency_responsible="Somerville DPW")
+    assert open311_record_to_row(with_agency, catalogue, city.timezone)["channel"] == "open311"
+    at_hall = dict(base, lat=hall.lat + 2e-5, long=hall.lon - 2e-5, address="1 City Hall Sq")
+    row = open311_record_to_row(at_hall, catalogue, city.timezone)
+    assert row["needs_geocoding"] is True and row["lat"] is None and row["lon"] is None
+    mask = city.placeholder_mask([hall.lat, 42.35, float("nan")], [hall.lon, -71.08, hall.lon])
+    assert mask.tolist() == [True, False, False]

@@ -8,8 +8,16 @@ import pandas as pd
 import pytest
 
 from geo311.errors import InputError
-from geo311.metrics import backlog_by_age, compute_metrics, format_metrics_table, service_metrics
-from geo311.model import ServiceRequest
+from geo311.metrics import (
+    WORK_ORDER_AGE_BINS,
+    WORK_ORDER_AGE_LABELS,
+    backlog_by_age,
+    compute_metrics,
+    format_metrics_table,
+    service_metrics,
+    work_orders_frame,
+)
+from geo311.model import ServiceRequest, WorkOrder
 from geo311.store import Store
 
 T0 = datetime(2015, 10, 1, 12, tzinfo=UTC)
@@ -78,6 +86,61 @@ def test_backlog_by_age_counts_what_was_open_then() -> None:
     assert counts["0-1 d"] == 1 and counts["7-14 d"] == 1 and sum(counts.values()) == 2
     with pytest.raises(InputError, match="timezone-aware"):
         backlog_by_age(data, at=datetime(2015, 10, 1))
+
+
+def test_backlog_by_age_counts_overdue_requests() -> None:
+    data = frame([("pothole", "x", 0, None, 2), ("pothole", "x", 9.5, None, 12)])
+    table = backlog_by_age(data, at=T0 + timedelta(days=10)).set_index("age")
+    assert table.loc["7-14 d", "overdue"] == 1 and table.loc["0-1 d", "overdue"] == 0
+    assert table["reports"].sum() == 2
+
+
+def _work_order(wid: int, group: str, opened_day: float, due_day: float, reports: int) -> WorkOrder:
+    return WorkOrder(
+        work_order_id=wid,
+        service_group=group,
+        service_code="pothole" if group == "potholes" else "streetlight_outage",
+        lat=42.35,
+        lon=-71.08,
+        opened=T0 + timedelta(days=opened_day),
+        sla_due=T0 + timedelta(days=due_day),
+        report_count=reports,
+        status="open",
+    )
+
+
+def test_backlog_by_age_counts_work_orders_and_their_reports() -> None:
+    orders = [
+        _work_order(1, "potholes", 0, 2, 3),  # 10 days old, overdue
+        _work_order(2, "potholes", 9, 12, 1),  # 1 day old
+        _work_order(3, "potholes", 8.5, 9, 2),  # 1.5 days old, overdue
+        _work_order(4, "streetlights", -40, 5, 1),  # 50 days old, overdue
+    ]
+    table = backlog_by_age(
+        work_orders_frame(orders),
+        at=T0 + timedelta(days=10),
+        bins_days=WORK_ORDER_AGE_BINS,
+        labels=WORK_ORDER_AGE_LABELS,
+        group="service_group",
+        opened="opened",
+        closed=None,
+        due="sla_due",
+        reports="report_count",
+    )
+    cells = {
+        (r.service_group, str(r.age)): (r.open, r.reports, r.overdue)
+        for r in table.itertuples()
+        if r.open
+    }
+    assert cells == {
+        ("potholes", "0-2 days"): (2, 3, 1),
+        ("potholes", "7-30 days"): (1, 3, 1),
+        ("streetlights", "30+ days"): (1, 1, 1),
+    }
+    empty = backlog_by_age(
+        work_orders_frame([]), at=T0, group="service_group", opened="opened", due="sla_due"
+    )
+    assert empty.empty
 
 
 def test_service_metrics_reads_the_store(store: Store) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from geo311.errors import NotFoundError
+from geo311.errors import ConflictError, NotFoundError
 from geo311.model import ServiceRequest
 from geo311.store import Store, request_to_row
 
@@ -91,8 +91,9 @@ def test_query_filters(store: Store) -> None:
 
 def test_unique_source_id(store: Store) -> None:
     store.add_request(make_request("a"))
-    with pytest.raises(sa.exc.IntegrityError):
+    with pytest.raises(ConflictError, match="'a'.*stored already") as info:
         store.add_request(make_request("a"))
+    assert isinstance(info.value.__cause__, sa.exc.IntegrityError)
 
 
 def test_missing_objects_raise_not_found(store: Store) -> None:

@@ -1,0 +1,135 @@
+"""Alembic migrations: a fresh store matches geo311.schema, an old store upgrades in place.
+
+Runs on SQLite and on the real local PostgreSQL (the ``store_url`` fixture).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from geo311 import migrations
+from geo311.schema import metadata
+from geo311.store import Store
+
+from . import _legacy_store as legacy
+
+T0 = datetime(2015, 10, 6, 11, 0, tzinfo=UTC)
+
+
+def _index_names(engine: sa.Engine, table: str) -> set[str]:
+    # PostgreSQL also reports the unique constraint as an index: keep the ix_ ones.
+    names = {str(ix["name"]) for ix in sa.inspect(engine).get_indexes(table)}
+    return {n for n in names if n.startswith("ix_")}
+
+
+def _schema_diff(store: Store) -> list[Any]:
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    # Partial-index predicates are not reflected the same way on both dialects: compare names.
+    return [d for d in diff if not (isinstance(d, tuple) and d[0] in ("add_index", "remove_index"))]
+
+
+def _legacy_rows(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            legacy.requests.insert(),
+            [
+                {
+                    "service_request_id": "BOS-1",
+                    "source": "boston",
+                    "source_id": "1",
+                    "service_code": "pothole",
+                    "status": "open",
+                    "requested_datetime": T0,
+                    "address": "1 Boylston St",
+                    "lat": 42.35,
+                    "lon": -71.07,
+                    "work_order_id": 1,
+                }
+            ],
+        )
+        conn.execute(
+            legacy.work_orders.insert(),
+            [
+                {
+                    "service_group": "potholes",
+                    "service_code": "pothole",
+                    "lat": 42.35,
+                    "lon": -71.07,
+                    "opened": T0,
+                    "sla_due": T0 + timedelta(days=2),
+                    "status": "open",
+                }
+            ],
+        )
+        conn.execute(
+            legacy.plans.insert(),
+            [{"created_at": T0, "plan_date": "2015-10-06", "payload": '{"routes": []}'}],
+        )
+
+
+def test_fresh_store_is_at_head_and_matches_the_schema(store: Store) -> None:
+    assert store.schema_revision() == migrations.head_revision()
+    assert store.schema_version() == migrations.revision_number(migrations.head_revision())
+    assert _schema_diff(store) == []
+    for table in metadata.sorted_tables:
+        assert _index_names(store.engine, table.name) == {str(ix.name) for ix in table.indexes}
+    assert not sa.inspect(store.engine).has_table("schema_version")
+
+
+def test_store_of_the_last_pre_alembic_release_upgrades_in_place(store_url: str) -> None:
+    engine = sa.create_engine(store_url)
+    try:
+        assert legacy.apply_migrations(engine) == 3
+        _legacy_rows(engine)
+    finally:
+        engine.dispose()
+    with Store(store_url) as store:
+        assert store.schema_revision() == migrations.head_revision()
+        assert store.get_request("BOS-1").address == "1 Boylston St"
+        wo = store.get_work_order(1)
+        assert (wo.member_ids, wo.lat, wo.opened) == (("BOS-1",), 42.35, T0)
+        assert store.get_plan(store.latest_plan_id() or 0)["routes"] == []
+        assert not sa.inspect(store.engine).has_table("schema_version")
+        assert _schema_diff(store) == []
+        assert "ix_service_requests_needs_geocoding" in _index_names(
+            store.engine, "service_requests"
+        )
+        # Opening again changes nothing.
+        assert store.migrate() == store.schema_version()
+
+
+def test_store_left_at_step_1_by_the_old_runner_gets_steps_2_to_head(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(legacy, "MIGRATIONS", legacy.MIGRATIONS[:1])
+    engine = sa.create_engine(store_url)
+    try:
+        assert legacy.apply_migrations(engine) == 1
+        _legacy_rows(engine)
+        with engine.begin() as conn:  # an old row without anchors, as step 2 found them
+            conn.execute(sa.text("UPDATE work_orders SET anchor_lat = NULL, anchor_lon = NULL"))
+    finally:
+        engine.dispose()
+    with Store(store_url) as store:
+        assert store.schema_revision() == migrations.head_revision()
+        with store.engine.connect() as conn:
+            anchors = conn.execute(sa.text("SELECT anchor_lat, anchor_lon FROM work_orders"))
+            assert list(anchors) == [(42.35, -71.07)]
+        assert _schema_diff(store) == []
+
+
+def test_downgrade_to_nothing_and_back(store: Store) -> None:
+    with store.begin() as conn:
+        command.downgrade(migrations.alembic_config(conn), "base")
+    assert store.schema_revision() is None
+    assert set(sa.inspect(store.engine).get_table_names()) <= {"alembic_version"}
+    assert store.migrate() == store.schema_version() >= 4
+    assert _schema_diff(store) == []
