@@ -4,3 +4,71 @@ Public modules: :mod:`maps.base` (base map, legend, district outline, ``write_ma
 :mod:`maps.assets` (the vendored browser assets and the rewriting of folium's CDN links),
 :mod:`maps.openwork`, :mod:`maps.hotspots`, :mod:`maps.routes`, :mod:`maps.cli`.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from maps.assets import vendor_file, vendor_url
+    from maps.base import base_map, write_map
+    from maps.hotspots import hotspots_map, requests_frame
+    from maps.itinerary import itinerary_gpx, itinerary_html, itinerary_text, write_itineraries
+    from maps.openwork import open_work_map
+    from maps.routes import plan_map, route_drawings_from_plan, routes_map, write_route_maps
+    from maps.simulation_plot import plot_simulation
+
+# Public name -> the module that defines it (imported on first use: folium is heavy).
+_EXPORTS = {
+    "vendor_file": "maps.assets",
+    "vendor_url": "maps.assets",
+    "base_map": "maps.base",
+    "write_map": "maps.base",
+    "hotspots_map": "maps.hotspots",
+    "requests_frame": "maps.hotspots",
+    "itinerary_gpx": "maps.itinerary",
+    "itinerary_html": "maps.itinerary",
+    "itinerary_text": "maps.itinerary",
+    "write_itineraries": "maps.itinerary",
+    "open_work_map": "maps.openwork",
+    "plan_map": "maps.routes",
+    "route_drawings_from_plan": "maps.routes",
+    "routes_map": "maps.routes",
+    "write_route_maps": "maps.routes",
+    "plot_simulation": "maps.simulation_plot",
+}
+
+__all__ = [
+    "base_map",
+    "hotspots_map",
+    "itinerary_gpx",
+    "itinerary_html",
+    "itinerary_text",
+    "open_work_map",
+    "plan_map",
+    "plot_simulation",
+    "requests_frame",
+    "route_drawings_from_plan",
+    "routes_map",
+    "vendor_file",
+    "vendor_url",
+    "write_itineraries",
+    "write_map",
+    "write_route_maps",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a re-exported name from its module on first use (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'maps' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """List the re-exported names with the module's own."""
+    return sorted(set(globals()) | set(_EXPORTS))

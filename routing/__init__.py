@@ -17,12 +17,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from routing.checks import check_routes
     from routing.crews import CrewConfig, load_crews, parse_crews
+    from routing.dispatch import DayPlan, default_graph, plan_day, replan_day, save_day_plan
     from routing.graph import Snap, SnapError, StreetGraph, build_street_graph, load_street_graph
+    from routing.itinerary import crew_itinerary
+    from routing.jobs import job_id_for, work_order_job
     from routing.matrix import RoutePath, TravelTimeMatrix, travel_time_matrix
     from routing.plan import Plan, Route, Step, Summary, Unassigned
+    from routing.plan_document import PlanDocument, load_plan_document
     from routing.problem import Break, Crew, Depot, Job, Problem, TimeWindow
     from routing.reasons import precheck
     from routing.replan import locked_from_time
+    from routing.simulate import run_simulation
     from routing.solve import build_plan, default_workers
 
 _EXPORTS = {
@@ -53,10 +58,33 @@ _EXPORTS = {
     "locked_from_time": "routing.replan",
     "build_plan": "routing.solve",
     "default_workers": "routing.solve",
+    # the day-planning application built on the engine
+    "PlanDocument": "routing.plan_document",
+    "load_plan_document": "routing.plan_document",
+    "work_order_job": "routing.jobs",
+    "job_id_for": "routing.jobs",
+    "DayPlan": "routing.dispatch",
+    "plan_day": "routing.dispatch",
+    "replan_day": "routing.dispatch",
+    "save_day_plan": "routing.dispatch",
+    "default_graph": "routing.dispatch",
+    "crew_itinerary": "routing.itinerary",
+    "run_simulation": "routing.simulate",
 }
 
 __all__ = [
     "Break",
+    "DayPlan",
+    "PlanDocument",
+    "crew_itinerary",
+    "default_graph",
+    "job_id_for",
+    "load_plan_document",
+    "plan_day",
+    "replan_day",
+    "run_simulation",
+    "save_day_plan",
+    "work_order_job",
     "Crew",
     "CrewConfig",
     "Depot",

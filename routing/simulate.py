@@ -5,7 +5,7 @@ extract (snappable to the graph within its snap limit), in time order, entirely 
 
 * reports arrive at their historical ``requested_datetime`` and are merged into work orders with
   the anchor rule of :mod:`geo311.workorders` (same radius, same tie-breaks, through
-  :func:`geo311._cluster.choose_work_order`); a work order is open until the simulated crew
+  :func:`geo311.clustering.choose_work_order`); a work order is open until the simulated crew
   repairs it, and a report arriving before that joins it and is repaired with it;
 * every working morning (Monday-Friday at ``plan_time``, default 07:00 local) the open work orders
   become one routing problem (a job per work order at its anchor's street point; on-site time,
