@@ -18,6 +18,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("geo311", "routing", "maps", "api")
 
+# Justified exceptions: (file, function) -> why it stays long.
+EXCEPTIONS = {
+    ("routing/_matrix_search.py", "_search_block"): (
+        "the numba-compiled Dijkstra kernel: splitting the heap into inlined helpers measured ~3% "
+        "slower (more reference counting in the compiled loop)"
+    ),
+}
+
 
 def _docstring_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
     first = node.body[0] if node.body else None
@@ -56,13 +64,16 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for package in args.packages:
         for path in sorted((ROOT / package).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
             for length, name, line in function_lengths(path):
                 if length > show:
-                    rows.append((length, f"{path.relative_to(ROOT)}:{line}", name))
-    for length, where, name in sorted(rows, reverse=True):
-        flag = "OVER" if length > args.limit else "    "
+                    rows.append((length, f"{rel}:{line}", name, (rel, name) in EXCEPTIONS))
+    for length, where, name, excused in sorted(rows, reverse=True):
+        flag = "ok* " if excused else ("OVER" if length > args.limit else "    ")
         print(f"{flag} {length:4d}  {where}  {name}")
-    over = sum(1 for r in rows if r[0] > args.limit)
+    for (rel, name), why in EXCEPTIONS.items():
+        print(f"ok*  {rel} {name}: {why}")
+    over = sum(1 for r in rows if r[0] > args.limit and not r[3])
     print(f"{over} function(s) over {args.limit} lines (docstrings not counted)")
     return 1 if over else 0
 
