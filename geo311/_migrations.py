@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from geo311 import auth_schema
 from geo311 import store as s
 
 
@@ -40,10 +41,17 @@ def _v3(conn: Connection) -> None:
         conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
 
 
+def _v4(conn: Connection) -> None:
+    # The staff application: users, API tokens, sessions, login attempts, audit log and
+    # today's crew roster changes (geo311.auth_schema). Self-contained: creates these only.
+    s.metadata.create_all(conn, tables=list(auth_schema.AUTH_TABLES))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "service requests, import runs and rejects, work orders, plans", _v1),
     (2, "work-order anchor point (anchor_lat, anchor_lon)", _v2),
     (3, "drop unused request indexes (status, lat/lon)", _v3),
+    (4, "staff app: users, api tokens, sessions, login attempts, audit log, crew days", _v4),
 ]
 
 
