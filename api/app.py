@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import web
 from api._simulations import SimulationRunner
 from api.errors import install_error_handlers
 from api.routers import crews, open311, planner, plans, simulations, workorders
@@ -158,4 +159,5 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     for module in (open311, workorders, plans, crews, planner, simulations):
         app.include_router(module.router)
+    app.include_router(web.router)  # the staff pages (api/web): sessions, CSRF, roles, audit
     return app

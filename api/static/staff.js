@@ -1,0 +1,45 @@
+// geo311 staff pages: the CSRF header on htmx and fetch requests, sortable tables.
+(function () {
+  "use strict";
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  var token = meta ? meta.getAttribute("content") : "";
+  function addHeader(evt) {
+    var d = evt.detail || {};
+    if (d.headers) { d.headers["X-CSRF-Token"] = token; }
+    if (d.ctx && d.ctx.request && d.ctx.request.headers) { d.ctx.request.headers["X-CSRF-Token"] = token; }
+  }
+  // htmx 2 and htmx 4 name the event differently.
+  document.addEventListener("htmx:configRequest", addHeader);
+  document.addEventListener("htmx:config:request", addHeader);
+  window.geo311 = { csrfToken: token };
+
+  function cellValue(row, index) {
+    var cell = row.cells[index];
+    if (!cell) { return ""; }
+    var key = cell.getAttribute("data-sort");
+    return key !== null ? key : cell.textContent.trim();
+  }
+  function sortTable(table, index, button) {
+    var th = button.closest("th");
+    var ascending = th.getAttribute("aria-sort") !== "ascending";
+    table.querySelectorAll("th[aria-sort]").forEach(function (h) { h.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = cellValue(a, index), y = cellValue(b, index);
+      var nx = parseFloat(x), ny = parseFloat(y);
+      var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+      return ascending ? c : -c;
+    });
+    var frag = document.createDocumentFragment();
+    rows.forEach(function (r) { frag.appendChild(r); });
+    body.appendChild(frag);
+  }
+  document.addEventListener("click", function (evt) {
+    var button = evt.target.closest ? evt.target.closest("button.sort") : null;
+    if (!button) { return; }
+    var th = button.closest("th");
+    sortTable(th.closest("table"), th.cellIndex, button);
+  });
+})();

@@ -1,0 +1,92 @@
+"""Jinja2 templates of the staff pages and the one helper that links vendored assets."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+
+from geo311.errors import ConfigurationError
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+VENDOR_DIR = Path(__file__).resolve().parent.parent.parent / "maps" / "static" / "vendor"
+VENDOR_URL = "/static/vendor"
+
+
+@lru_cache(maxsize=64)
+def vendor(package: str, file: str) -> str:
+    """Return the URL of a vendored asset, e.g. ``vendor('htmx.org', 'htmx.min.js')``.
+
+    The assets live in ``maps/static/vendor/<package>-<version>/`` and are served at
+    ``/static/vendor/``; the newest version present is used.
+
+    Raises
+    ------
+    ConfigurationError
+        When the package or file is not vendored (names the folder to add).
+    """
+    found = sorted(
+        (d for d in VENDOR_DIR.glob(f"{package}-*") if (d / file).is_file()),
+        key=lambda d: [int(p) if p.isdigit() else p for p in d.name.split("-")[-1].split(".")],
+    )
+    if not found:
+        raise ConfigurationError(
+            f"vendored asset {package}/{file} is missing; add it under "
+            f"{VENDOR_DIR}/{package}-<version>/ (npm pack {package})"
+        )
+    return f"{VENDOR_URL}/{found[-1].name}/{file}"
+
+
+def static(file: str) -> str:
+    """Return the URL of one of the staff app's own assets (``api/static/``)."""
+    return f"/static/staff/{file}"
+
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.globals.update(vendor=vendor, static=static)
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Render a template with the signed-in user and the CSRF token in its context.
+
+    Parameters
+    ----------
+    request : Request
+        The request (its ``state.web_session`` gives the user and token when signed in).
+    name : str
+        Template file under ``api/templates/``.
+    context : dict, optional
+        Values for the template.
+    status_code : int, keyword-only
+        HTTP status.
+    headers : dict, keyword-only, optional
+        Extra response headers.
+
+    Returns
+    -------
+    Response
+        The HTML page (never cached: it carries a CSRF token).
+    """
+    session = getattr(request.state, "web_session", None)
+    values: dict[str, Any] = {
+        "user": session.user if session else None,
+        "csrf_token": session.csrf_token if session else "",
+    }
+    values.update(context or {})
+    response = templates.TemplateResponse(
+        request, name, values, status_code=status_code, headers=headers
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
