@@ -42,8 +42,9 @@ def _v3(conn: Connection) -> None:
 
 
 def _v4(conn: Connection) -> None:
-    # The staff application: users, API tokens, sessions, login attempts, audit log and
-    # today's crew roster changes (geo311.auth_schema). Self-contained: creates these only.
+    # The staff application (geo311.auth_schema): users, API tokens, sessions, login attempts,
+    # audit log, the day's crew roster changes, plan publications and crew stop actions.
+    # Self-contained: creates these tables only.
     s.metadata.create_all(conn, tables=list(auth_schema.AUTH_TABLES))
 
 
@@ -51,7 +52,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "service requests, import runs and rejects, work orders, plans", _v1),
     (2, "work-order anchor point (anchor_lat, anchor_lon)", _v2),
     (3, "drop unused request indexes (status, lat/lon)", _v3),
-    (4, "staff app: users, api tokens, sessions, login attempts, audit log, crew days", _v4),
+    (4, "staff app: users, tokens, sessions, logins, audit, crew days, publications", _v4),
 ]
 
 

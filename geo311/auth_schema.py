@@ -1,4 +1,4 @@
-"""Tables of the staff application: users, API tokens, sessions, login attempts, audit log.
+"""Tables of the staff application: users, tokens, sessions, logins, audit, roster, crew actions.
 
 They live on :data:`geo311.store.metadata` (so ``Store.drop_all`` and ``ensure_indexes`` see
 them) and are created by schema step 4 of :mod:`geo311._migrations`. Only
@@ -84,4 +84,38 @@ crew_days = sa.Table(
     sa.Column("shift_end", sa.String(5)),
 )
 
-AUTH_TABLES = (users, api_tokens, sessions, login_attempts, audit_log, crew_days)
+# A published plan is what the crews of its day see on their phones.
+plan_publications = sa.Table(
+    "plan_publications",
+    metadata,
+    sa.Column("plan_id", sa.Integer, primary_key=True),
+    sa.Column("plan_date", sa.String(10), nullable=False, index=True),
+    sa.Column("published_at", UTCDateTime, nullable=False),
+    sa.Column("published_by", sa.String(64), nullable=False),
+)
+
+# A crew's stop actions, each applied exactly once: the phone sends an idempotency key with
+# every action and a repeated key returns the first answer.
+crew_actions = sa.Table(
+    "crew_actions",
+    metadata,
+    sa.Column("idempotency_key", sa.String(64), primary_key=True),
+    sa.Column("plan_id", sa.Integer, nullable=False),
+    sa.Column("crew_id", sa.String(64), nullable=False),
+    sa.Column("job_id", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("result", sa.Text),
+)
+
+AUTH_TABLES = (
+    users,
+    api_tokens,
+    sessions,
+    login_attempts,
+    audit_log,
+    crew_days,
+    plan_publications,
+    crew_actions,
+)

@@ -14,7 +14,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from geo311.auth_schema import api_tokens, audit_log, crew_days, login_attempts, sessions, users
+from geo311.auth_schema import (
+    api_tokens,
+    audit_log,
+    crew_actions,
+    crew_days,
+    login_attempts,
+    plan_publications,
+    sessions,
+    users,
+)
 from geo311.store import Store
 
 
@@ -265,3 +274,73 @@ def upsert_crew_day(store: Store, *, day: str, crew_id: str, **values: Any) -> N
             conn.execute(crew_days.insert().values(day=day, crew_id=crew_id, **values))
         else:
             conn.execute(crew_days.update().where(key).values(**values))
+
+
+# -- plan publications ------------------------------------------------------------------
+
+
+def insert_publication(
+    store: Store, *, plan_id: int, plan_date: str, published_at: datetime, published_by: str
+) -> bool:
+    """Record that a plan is published; False when it already was."""
+    with store.begin() as conn:
+        found = conn.execute(
+            sa.select(plan_publications.c.plan_id).where(plan_publications.c.plan_id == plan_id)
+        ).first()
+        if found is not None:
+            return False
+        conn.execute(
+            plan_publications.insert().values(
+                plan_id=plan_id,
+                plan_date=plan_date,
+                published_at=published_at,
+                published_by=published_by,
+            )
+        )
+        return True
+
+
+def publication(store: Store, plan_id: int) -> dict[str, Any] | None:
+    """Return a plan's publication row, or None when it is not published."""
+    query = sa.select(plan_publications).where(plan_publications.c.plan_id == plan_id)
+    with store.engine.connect() as conn:
+        return _dict(conn.execute(query).first())
+
+
+def latest_publications(store: Store, *, limit: int = 20) -> list[dict[str, Any]]:
+    """Return the newest publications first (by plan day, then publication time)."""
+    query = (
+        sa.select(plan_publications)
+        .order_by(plan_publications.c.plan_date.desc(), plan_publications.c.published_at.desc())
+        .limit(limit)
+    )
+    with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+# -- crew actions (idempotency keys) ----------------------------------------------------
+
+
+def claim_action(store: Store, values: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Claim an idempotency key: None when new (row inserted), else the earlier row."""
+    key = crew_actions.c.idempotency_key == values["idempotency_key"]
+    try:
+        with store.begin() as conn:
+            found = _dict(conn.execute(sa.select(crew_actions).where(key)).first())
+            if found is not None:
+                return found
+            conn.execute(crew_actions.insert().values(**values))
+            return None
+    except sa.exc.IntegrityError:  # the same key claimed at the same moment
+        with store.engine.connect() as conn:
+            return _dict(conn.execute(sa.select(crew_actions).where(key)).first())
+
+
+def finish_action(store: Store, key: str, *, result: str | None) -> None:
+    """Store an action's answer (None drops the claim so that the phone may retry)."""
+    where = crew_actions.c.idempotency_key == key
+    with store.begin() as conn:
+        if result is None:
+            conn.execute(crew_actions.delete().where(where))
+        else:
+            conn.execute(crew_actions.update().where(where).values(result=result))

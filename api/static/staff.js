@@ -43,3 +43,26 @@
     sortTable(th.closest("table"), th.cellIndex, button);
   });
 })();
+
+// Progress of a long task (planning): poll its status, go to the result when done.
+(function () {
+  "use strict";
+  var box = document.querySelector("[data-poll-url]");
+  if (!box || !window.fetch) { return; }
+  var url = box.getAttribute("data-poll-url");
+  function poll() {
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.json(); })
+      .then(function (s) {
+        if (s.state === "done") { window.location.assign(s.plan_url); return; }
+        if (s.state === "failed") { window.location.reload(); return; }
+        var bar = document.getElementById("solver-progress");
+        var text = document.getElementById("progress-text");
+        if (bar) { bar.value = Math.min(s.elapsed_s, s.time_limit_s); }
+        if (text) { text.textContent = s.elapsed_s + " s elapsed."; }
+        window.setTimeout(poll, 1000);
+      })
+      .catch(function () { window.setTimeout(poll, 3000); });
+  }
+  window.setTimeout(poll, 500);
+})();

@@ -88,12 +88,11 @@ async def check_csrf(request: Request, session: WebSession) -> None:
 
 def action_user(*roles: str) -> Callable[..., Awaitable[WebSession]]:
     """Return a dependency for a state-changing request: role check, then CSRF check."""
-
     # A default, not Annotated[...]: the annotation is a string (future import) that could
     # not see ``roles`` when FastAPI resolves it.
-    async def _dep(
-        request: Request, session: WebSession = Depends(page_user(*roles))
-    ) -> WebSession:  # noqa: B008
+    signed_in = Depends(page_user(*roles))
+
+    async def _dep(request: Request, session: WebSession = signed_in) -> WebSession:
         await check_csrf(request, session)
         return session
 

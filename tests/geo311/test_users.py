@@ -80,6 +80,7 @@ def test_schema_step_4_creates_the_staff_tables(store: Store) -> None:
     with store.engine.connect() as conn:
         names = set(sa.inspect(conn).get_table_names())
     assert {"users", "api_tokens", "sessions", "login_attempts", "audit_log", "crew_days"} <= names
+    assert {"plan_publications", "crew_actions"} <= names
     store.drop_all()
     with store.engine.connect() as conn:
         assert "users" not in sa.inspect(conn).get_table_names()
