@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.web import admin, assets, dispatch, login, planning
+from api.web import admin, assets, crew, dispatch, login, planning
 
 router = APIRouter()
-for _module in (login, admin, dispatch, planning, assets):
+for _module in (login, admin, dispatch, planning, crew, assets):
     router.include_router(_module.router)
 
 __all__ = ["router"]

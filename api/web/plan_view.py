@@ -36,11 +36,12 @@ def crew_columns(doc: dict[str, Any], tz: ZoneInfo) -> list[dict[str, Any]]:
     -------
     list of dict
         ``crew_id``, ``label``, ``stops`` (``order``, ``job_id``, ``label``, ``eta``,
-        ``work_order_id``, ``breach``, ``done``), ``travel_min``, ``distance_km``.
+        ``work_order_id``, ``breach``, ``done``, ``cant``), ``travel_min``, ``distance_km``.
     """
     labels = {c.get("id"): c.get("label") for c in doc.get("crews") or []}
     breaches = set(doc.get("sla_breaches") or [])
     done = doc.get("done") or {}
+    cant = doc.get("cant_do") or {}
     columns = []
     for route in doc.get("routes") or []:
         crew = str(route.get("crew_id"))
@@ -58,6 +59,7 @@ def crew_columns(doc: dict[str, Any], tz: ZoneInfo) -> list[dict[str, Any]]:
                     "work_order_id": step.get("work_order_id") or step.get("ref"),
                     "breach": job_id in breaches,
                     "done": job_id in done.get(crew, []),
+                    "cant": cant.get(job_id),
                 }
             )
         columns.append(
@@ -94,7 +96,7 @@ def map_data(doc: dict[str, Any]) -> dict[str, Any]:
         stops = [
             {"lat": s["lat"], "lon": s["lon"], "label": _label(doc, str(s.get("job_id")))}
             for s in route.get("steps") or []
-            if s.get("type") == "job" and s.get("lat") is not None
+            if s.get("type") == "job" and s.get("lat") is not None and s.get("lon") is not None
         ]
         line = route.get("geometry") or [[s["lat"], s["lon"]] for s in stops]
         routes.append({"crew_id": route.get("crew_id"), "line": line, "stops": stops})
