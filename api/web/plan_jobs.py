@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _lock = threading.Lock()
+KEEP = 20  # finished runs kept for their progress pages
 
 
 @dataclass
@@ -53,6 +54,9 @@ class PlanJobs:
         """Start ``run`` (returns the stored plan document) and return its job."""
         job = PlanJob(secrets.token_hex(8), user, time_limit_s, self._pool.submit(run))
         with _lock:
+            done = [k for k, j in self._jobs.items() if j.future.done()]
+            for key in done[: max(0, len(done) - KEEP + 1)]:
+                del self._jobs[key]
             self._jobs[job.job_id] = job
         return job
 

@@ -55,7 +55,13 @@ def set_cookie(request: Request, response: Response, name: str, value: str, max_
 
 
 def start_session(store: Store, request: Request, response: Response, user: User) -> WebSession:
-    """Create a session for a user and put its id in the response's cookie."""
+    """Create a session for a user and put its id in the response's cookie.
+
+    A session the browser already had is deleted first (no session fixation).
+    """
+    old = request.cookies.get(COOKIE)
+    if old:
+        auth_store.delete_session(store, _hash(old))
     session_id = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     session = WebSession(user, secrets.token_urlsafe(32), _hash(session_id))

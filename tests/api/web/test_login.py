@@ -17,6 +17,9 @@ def test_login_sets_a_safe_session_cookie_and_logout_ends_it(browser, web_store:
     cookie = response.headers["set-cookie"]
     assert "geo311_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
     assert "Secure" not in cookie  # plain http in the test; https gets Secure
+    page = client.get("/admin/users")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
     home = client.get("/login", follow_redirects=False)
     assert home.status_code == 302 and home.headers["location"] == "/admin/users"
 
@@ -64,6 +67,13 @@ def test_five_failures_lock_the_username_with_429(browser, web_store: Store) -> 
     for _ in range(5):
         login(client, "ghost", "wrong password!")
     assert login(client, "ghost", "wrong password!").status_code == 429
+
+
+def test_twenty_failures_from_one_address_lock_it(browser) -> None:
+    client = browser()
+    for i in range(20):
+        assert login(client, f"guess{i}", "wrong password!").status_code == 401
+    assert login(client, "dina").status_code == 429
 
 
 def test_missing_login_csrf_is_403(browser) -> None:
