@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from geo311.model import WorkOrder
 from geo311.settings import Settings
 from geo311.store import Store
 from geo311.workorders import open_work_orders_at
-from routing.crews import CrewSpec, load_crews
+from routing.crews import CrewConfig, CrewSpec, load_crews
 
 router = APIRouter(prefix="/dispatch", route_class=PageRoute, include_in_schema=False)
 DispatcherPage = Annotated[WebSession, Depends(page_user("dispatcher"))]
@@ -89,6 +90,35 @@ def roster(store: Store, settings: Settings, day: str) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def day_crews(store: Store, settings: Settings, day: str) -> CrewConfig:
+    """Return the crews of ``crews.toml`` as the dispatcher changed them for one day.
+
+    Crews turned off are left out; a changed shift replaces the file's, and a break whose
+    window no longer starts inside the shift is dropped.
+
+    Raises
+    ------
+    InputError
+        When every crew is off that day.
+    """
+    config = load_crews(settings.crews_file)
+    by_id = {c["id"]: c for c in roster(store, settings, day)}
+    crews = []
+    for crew in config.crews:
+        change = by_id[crew.id]
+        if not change["on_duty"]:
+            continue
+        start = time.fromisoformat(change["shift_start"])
+        end = time.fromisoformat(change["shift_end"])
+        breaks = tuple(
+            b for b in crew.breaks if any(w0 < end and w1 > start for w0, w1 in b.windows)
+        )
+        crews.append(replace(crew, shift_start=start, shift_end=end, breaks=breaks))
+    if not crews:
+        raise InputError("crews: no crew is on duty that day; turn a crew on first", field="crews")
+    return replace(config, crews=tuple(crews))
 
 
 def _page_context(

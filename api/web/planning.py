@@ -14,7 +14,7 @@ from api.deps import CatalogueDep, SettingsDep, StoreDep
 from api.schemas import PlanRequest
 from api.web import audit, plan_view
 from api.web.deps import PageRoute, action_user, page_user
-from api.web.dispatch import moment, roster
+from api.web.dispatch import day_crews, moment
 from api.web.plan_jobs import PlanJob, plan_jobs
 from api.web.sessions import WebSession
 from api.web.templating import render
@@ -37,6 +37,10 @@ def _plan_summary(doc: dict[str, Any]) -> dict[str, Any]:
         "plan_id": doc.get("plan_id"),
         "at": doc.get("at"),
         "crews": [r.get("crew_id") for r in doc.get("routes") or []],
+        "shifts": {
+            str(c.get("id")): [c.get("shift_start"), c.get("shift_end")]
+            for c in doc.get("crews") or []
+        },
         "jobs_assigned": sum(
             1
             for r in doc.get("routes") or []
@@ -71,10 +75,12 @@ def start_plan(
     """Start the solver in a worker thread for the crews on duty; go to its progress page."""
     when = moment(at, settings)
     day = when.astimezone(ZoneInfo(settings.timezone)).date().isoformat()
-    crews = [c["id"] for c in roster(store, settings, day) if c["on_duty"]]
-    if not crews:
-        raise InputError("crews: no crew is on duty that day; turn a crew on first", field="crews")
-    body = PlanRequest(at=when.isoformat(), crews=crews, time_limit_s=time_limit_s)
+    crews = day_crews(store, settings, day)
+    # The day's crews (some off, shifts changed) go to the existing code path as a CrewConfig,
+    # which routing.dispatch.plan_day accepts for ``crews``; PlanRequest's JSON field only
+    # spells crew ids, so the request is built without re-validating that one field.
+    checked = PlanRequest(at=when.isoformat(), time_limit_s=time_limit_s)
+    body = PlanRequest.model_construct(**{**checked.model_dump(), "crews": crews})
     job = plan_jobs(request.app.state).submit(
         _runner(store, catalogue, settings, body, session.user.username),
         user=session.user.username,

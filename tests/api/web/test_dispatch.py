@@ -83,6 +83,16 @@ def test_plan_the_day_progress_plan_and_publish(
             "shift_end": "15:30",
         },
     )
+    client.post(  # pothole-1 works a short morning that day
+        "/dispatch/crews/pothole-1",
+        data={
+            "csrf_token": token,
+            "day": "2015-10-06",
+            "on_duty": "on",
+            "shift_start": "08:00",
+            "shift_end": "10:00",
+        },
+    )
     response = client.post(
         "/dispatch/plan",
         data={"csrf_token": token, "at": AT, "time_limit_s": "1"},
@@ -103,6 +113,16 @@ def test_plan_the_day_progress_plan_and_publish(
     plan = web_store.get_plan(status["plan_id"])
     crews = [r["crew_id"] for r in plan["routes"]]
     assert "streetlight-1" not in crews and "pothole-1" in crews  # the crew off that day
+    short = next(c for c in plan["crews"] if c["id"] == "pothole-1")
+    assert short["shift_start"].startswith("2015-10-06T08:00")
+    assert short["shift_end"].startswith("2015-10-06T10:00")
+    assert short["breaks"] == []  # the 11:00-13:00 lunch falls outside the short shift
+    usual = next(c for c in plan["crews"] if c["id"] == "pothole-2")
+    assert usual["shift_end"].startswith("2015-10-06T15:30") and usual["breaks"]
+    for route in plan["routes"]:
+        if route["crew_id"] == "pothole-1":
+            arrivals = [s["arrival"][11:16] for s in route["steps"] if s.get("arrival")]
+            assert arrivals and min(arrivals) >= "08:00" and max(arrivals) <= "10:00"
     assert "SLA breaches forecast" in page.text and "Unassigned" in page.text
     for reason in plan["unassigned"]:
         assert reason["reason"] in page.text
