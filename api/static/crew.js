@@ -65,6 +65,19 @@
     mark(item.job_id, item.action === "done" ? "Done (waiting to sync)." : "Can't do (waiting to sync).");
     flush();
   });
+  // The service worker keeps this page and its assets for a reload in a dead spot.
+  if ("serviceWorker" in navigator && window.isSecureContext) {
+    navigator.serviceWorker.register("/crew-sw.js", { scope: "/crew" }).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function (reg) {
+      var urls = [location.pathname];
+      document.querySelectorAll("script[src], link[rel=stylesheet]").forEach(function (el) {
+        urls.push(el.getAttribute("src") || el.getAttribute("href"));
+      });
+      reg.active.postMessage({ type: "cache", urls: urls });
+      document.documentElement.setAttribute("data-offline-ready", "yes");
+    }).catch(function () { /* no offline copy: the page still works online */ });
+  }
   window.addEventListener("online", flush);
   window.setInterval(flush, 5000);
   flush();

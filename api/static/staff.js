@@ -12,6 +12,12 @@
   document.addEventListener("htmx:configRequest", addHeader);
   document.addEventListener("htmx:config:request", addHeader);
   window.geo311 = { csrfToken: token };
+  // Signing out removes what the crew view keeps on the device.
+  document.addEventListener("submit", function (evt) {
+    if (!evt.target.classList || !evt.target.classList.contains("logout")) { return; }
+    try { localStorage.removeItem("geo311.crew.itinerary"); } catch (e) { /* none */ }
+    if (window.caches) { caches.delete("geo311-crew-v1"); }
+  });
 
   function cellValue(row, index) {
     var cell = row.cells[index];

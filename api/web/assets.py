@@ -37,6 +37,14 @@ def staff_asset(name: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]+$")]) -> Fil
     return _file(STATIC_DIR, name)
 
 
+@router.get("/crew-sw.js")
+def crew_service_worker() -> FileResponse:
+    """Serve the crew view's service worker (scope ``/crew``), never from the HTTP cache."""
+    response = _file(STATIC_DIR, "crew-sw.js")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
 @router.get("/static/vendor/{relative:path}")
 def vendor_asset(relative: str) -> FileResponse:
     """Serve ``maps/static/vendor/<relative>`` (the app's ``/static/vendor`` mount replaces this)."""

@@ -43,6 +43,7 @@ def axe_script() -> Path:
 class Server:
     url: str
     store: Store
+    hits: dict[str, int]  # requests the server answered, by path
 
 
 @pytest.fixture()
@@ -58,7 +59,14 @@ def server(tmp_path: Path, catalogue: Catalogue) -> Iterator[Server]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     app = create_app(make_settings(url), store=store)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    hits: dict[str, int] = {}
+
+    async def counting(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            hits[scope["path"]] = hits.get(scope["path"], 0) + 1
+        await app(scope, receive, send)
+
+    config = uvicorn.Config(counting, host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
@@ -66,7 +74,7 @@ def server(tmp_path: Path, catalogue: Catalogue) -> Iterator[Server]:
     while not uv.started and time.monotonic() < deadline:
         time.sleep(0.05)
     try:
-        yield Server(f"http://127.0.0.1:{port}", store)
+        yield Server(f"http://127.0.0.1:{port}", store, hits)
     finally:
         uv.should_exit = True
         thread.join(timeout=10)
@@ -122,7 +130,10 @@ def open_session(chromium: Any, server: Server) -> Iterator[Any]:
     def make(username: str, *, phone: bool = False) -> Session:
         viewport = {"width": 360, "height": 740} if phone else {"width": 1280, "height": 900}
         context = chromium.new_context(
-            viewport=viewport, service_workers="block", is_mobile=phone, has_touch=phone
+            viewport=viewport,
+            service_workers="allow" if phone else "block",
+            is_mobile=phone,
+            has_touch=phone,
         )
         contexts.append(context)
         page = context.new_page()
@@ -203,7 +214,17 @@ def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(
     width = cpage.evaluate("document.documentElement.scrollWidth")
     assert width <= 360, f"horizontal scroll on a 360 px phone: {width} px"
 
+    # in a dead spot the phone still opens the day's stops: the service worker's copy
+    cpage.wait_for_selector("html[data-offline-ready=yes]")
+    cpage.wait_for_function(
+        "async () => (await (await caches.open('geo311-crew-v1')).keys()).length >= 4"
+    )
     crew.context.set_offline(True)
+    served = server.hits.get("/crew", 0)
+    response = cpage.reload()
+    assert response is not None and response.from_service_worker
+    assert server.hits.get("/crew", 0) == served  # not from the server
+    assert cpage.locator("#stop-" + first["job_id"]).is_visible()
     cpage.click("#stop-" + first["job_id"] + " summary.primary")
     cpage.click("#stop-" + first["job_id"] + " form button.primary")
     cpage.wait_for_selector("#queue:has-text('1 action waiting to sync')")
