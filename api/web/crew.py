@@ -18,7 +18,6 @@ from api.web.sessions import WebSession
 from api.web.templating import render
 from geo311 import auth_store
 from geo311.store import Store
-from routing.itinerary import itinerary_gpx
 
 router = APIRouter(prefix="/crew", route_class=PageRoute, include_in_schema=False)
 CrewPage = Annotated[WebSession, Depends(page_user("crew"))]
@@ -111,6 +110,8 @@ def crew_gpx(
     session: CrewOrDispatcher, store: StoreDep, crew_id: CrewId, plan_id: PlanId
 ) -> Response:
     """Download the crew's route of a plan as GPX 1.1 (for a navigation app)."""
+    from routing.itinerary import itinerary_gpx
+
     allow_crew(session, crew_id)
     gpx = itinerary_gpx(_plans.crew_itinerary(store.get_plan(plan_id), crew_id))
     return Response(

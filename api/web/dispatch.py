@@ -23,7 +23,6 @@ from geo311.errors import InputError
 from geo311.model import WorkOrder
 from geo311.settings import Settings
 from geo311.store import Store
-from geo311.workorders import open_work_orders_at
 from routing.crews import CrewConfig, CrewSpec, load_crews
 
 router = APIRouter(prefix="/dispatch", route_class=PageRoute, include_in_schema=False)
@@ -124,6 +123,8 @@ def day_crews(store: Store, settings: Settings, day: str) -> CrewConfig:
 def _page_context(
     store: Store, catalogue: Catalogue, settings: Settings, at: datetime, service: str, sla: str
 ) -> dict[str, Any]:
+    from geo311.workorders import open_work_orders_at  # loads scipy: only when a page asks
+
     tz = ZoneInfo(settings.timezone)
     rows = work_rows(open_work_orders_at(store, at, catalogue=catalogue), catalogue, at, tz)
     services = sorted({(r["service_code"], r["service"]) for r in rows}, key=lambda s: s[1])
