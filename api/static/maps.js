@@ -6,7 +6,8 @@
   var dataEl = document.getElementById("map-data");
   if (!el || !dataEl || typeof L === "undefined") { return; }
   var data = JSON.parse(dataEl.textContent);
-  var map = L.map(el, { scrollWheelZoom: false });
+  var many = Array.isArray(data) && data.length > 1500;  // canvas draws thousands fast
+  var map = L.map(el, { scrollWheelZoom: false, preferCanvas: many });
   L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
     maxZoom: 19, attribution: "&copy; OpenStreetMap contributors"
   }).addTo(map);
@@ -29,6 +30,7 @@
     });
     (data.depots || []).forEach(function (d) { point(d.lat, d.lon, "#fff", d.label, 9); });
   }
+  el.setAttribute("data-drawn", String(bounds.length));
   if (bounds.length) { map.fitBounds(bounds, { padding: [20, 20], maxZoom: 17 }); }
   else { map.setView([42.347, -71.08], 14); }
   window.geo311Map = map;

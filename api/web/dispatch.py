@@ -31,6 +31,7 @@ DispatcherAction = Annotated[WebSession, Depends(action_user("dispatcher"))]
 CrewId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 SLA_STATES = {"all": "all", "overdue": "overdue", "due": "due within 24 h", "ok": "on time"}
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+TABLE_ROWS = 1000  # most urgent first; the map and the counts show everything
 
 
 def moment(text: str | None, settings: Settings) -> datetime:
@@ -121,23 +122,35 @@ def day_crews(store: Store, settings: Settings, day: str) -> CrewConfig:
 
 
 def _page_context(
-    store: Store, catalogue: Catalogue, settings: Settings, at: datetime, service: str, sla: str
+    store: Store,
+    catalogue: Catalogue,
+    settings: Settings,
+    at: datetime,
+    service: str,
+    sla: str,
+    *,
+    show_all: bool = False,
 ) -> dict[str, Any]:
     from geo311.workorders import open_work_orders_at  # loads scipy: only when a page asks
 
     tz = ZoneInfo(settings.timezone)
     rows = work_rows(open_work_orders_at(store, at, catalogue=catalogue), catalogue, at, tz)
     services = sorted({(r["service_code"], r["service"]) for r in rows}, key=lambda s: s[1])
-    shown = [
-        r
-        for r in rows
-        if (not service or r["service_code"] == service) and (sla == "all" or r["state"] == sla)
-    ]
+    shown = sorted(
+        (
+            r
+            for r in rows
+            if (not service or r["service_code"] == service) and (sla == "all" or r["state"] == sla)
+        ),
+        key=lambda r: r["sla_due_ts"],
+    )
     counts = {state: sum(r["state"] == state for r in rows) for state in ("overdue", "due", "ok")}
     return {
         "at": at,
         "at_value": at.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
-        "rows": shown,
+        "rows": shown if show_all else shown[:TABLE_ROWS],
+        "matching": len(shown),
+        "show_all": show_all,
         "total": len(rows),
         "reports": sum(r["reports"] for r in rows),
         "counts": counts,
@@ -164,10 +177,14 @@ def dispatch_page(
     at: Annotated[str | None, Query(max_length=40)] = None,
     service: Annotated[str, Query(max_length=64)] = "",
     sla: Annotated[str, Query(pattern="^(all|overdue|due|ok)$")] = "all",
+    rows: Annotated[str, Query(pattern="^(urgent|all)$")] = "urgent",
 ) -> Response:
-    """Show the open work at a moment (default now) with filters, crews and the plan form."""
+    """Show the open work at a moment (default now) with filters, crews and the plan form.
+
+    The table lists the 1,000 most urgent matching work orders unless ``rows=all``.
+    """
     when = moment(at, settings)
-    context = _page_context(store, catalogue, settings, when, service, sla)
+    context = _page_context(store, catalogue, settings, when, service, sla, show_all=rows == "all")
     return render(request, "dispatch.html", context)
 
 

@@ -179,6 +179,7 @@ def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(
     disp.go("/dispatch?at=2015-10-06T07:00")
     assert page.locator("#work tbody tr").count() == 7
     assert page.locator("#map path.leaflet-interactive").count() == 7  # markers drew offline
+    assert page.get_attribute("#map", "data-drawn") == "7"
     page.click("#work th:nth-child(5) button")  # sort by reports
     assert page.locator("#work th:nth-child(5)").get_attribute("aria-sort") == "ascending"
     disp.axe()

@@ -35,6 +35,19 @@ def test_open_work_table_filters_and_counts(
     assert "7 open work orders" in potholes.text  # the header counts all open work
     late = client.get(f"/dispatch?at={AT}&sla=overdue")
     assert late.text.count("<tr><td data-sort=") == overdue
+    import api.web.dispatch as page_module
+
+    page_module.TABLE_ROWS, keep = 3, page_module.TABLE_ROWS
+    try:
+        urgent = client.get(f"/dispatch?at={AT}")
+        assert urgent.text.count("<tr><td data-sort=") == 3
+        assert "The 3 most urgent of 7 matching" in urgent.text and "rows=all" in urgent.text
+        dues = [int(x) for x in re.findall(r'<td data-sort="(\d{9,})">', urgent.text)]
+        assert dues == sorted(dues)  # most urgent first
+        everything = client.get(f"/dispatch?at={AT}&rows=all")
+        assert everything.text.count("<tr><td data-sort=") == 7
+    finally:
+        page_module.TABLE_ROWS = keep
     bad = client.get("/dispatch?at=yesterday")
     assert bad.status_code == 400 and "at: &#39;yesterday&#39; is not ISO 8601" in bad.text
 
