@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import typer
 
-from geo311 import users
+from geo311 import auth_store, users
 from geo311.settings import get_settings
 from geo311.store import Store
 
@@ -85,3 +87,48 @@ def token_command(
         token = users.issue_token(store, username)
     typer.echo(token)
     typer.echo("store it now: geo311 keeps only its hash and cannot show it again", err=True)
+
+
+DEMO_ROLES = (("dispatcher", "dispatcher"), ("planner", "planner"), ("admin", "admin"))
+
+
+def _busiest_crew(plan: dict[str, Any] | None) -> str:
+    routes = (plan or {}).get("routes") or []
+    stops = {
+        str(r.get("crew_id")): sum(1 for s in r.get("steps") or [] if s.get("type") == "job")
+        for r in routes
+    }
+    return max(stops, key=lambda c: stops[c]) if stops else "pothole-1"
+
+
+def demo_step(ctx: Any) -> None:
+    """Create demo users (random passwords, printed once) and publish the demo's plan.
+
+    Parameters
+    ----------
+    ctx : geo311.demo.DemoContext
+        The demo context; ``ctx.results['plan']`` / ``['plan_id']`` come from the routing step.
+    """
+    plan = ctx.results.get("plan")
+    crew = _busiest_crew(plan)
+    typer.echo(
+        "DEMO ONLY: these accounts exist in the demo database only; their passwords are "
+        "printed here once. Never create users like this on a real database."
+    )
+    for username, role in (*DEMO_ROLES, ("crew", f"crew:{crew}")):
+        password = "demo-" + secrets.token_urlsafe(9)
+        users.create_user(ctx.store, username, role=role, password=password)
+        typer.echo(f"  {username:<11} {role:<22} password {password}")
+    if ctx.results.get("plan_id") and plan:
+        auth_store.insert_publication(
+            ctx.store,
+            plan_id=int(ctx.results["plan_id"]),
+            plan_date=str(plan.get("plan_date")),
+            published_at=datetime.now(UTC),
+            published_by="demo",
+        )
+        typer.echo(f"plan {ctx.results['plan_id']} published: crew {crew} sees its stops")
+    typer.echo(
+        f"staff pages: GEO311_DATABASE_URL={ctx.settings.database_url} geo311 serve, then open "
+        f"http://127.0.0.1:8000/login (console: /dispatch?at={ctx.at:%Y-%m-%dT%H:%M})"
+    )

@@ -120,3 +120,46 @@ def test_users_cli_add_list_disable_token(store_url: str) -> None:
     assert "disabled" in result.output
     with Store(store_url) as s:
         assert users.verify_password(s, "rita", PASSWORD) is None
+
+
+def test_demo_step_creates_demo_users_and_publishes_the_plan(
+    store: Store, catalogue, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from geo311.demo import DemoContext
+    from geo311.settings import REPO_DATA_DIR, Settings
+    from geo311.users_cli import demo_step
+
+    plan = {
+        "plan_date": "2015-10-06",
+        "routes": [
+            {"crew_id": "pothole-1", "steps": [{"type": "job"}]},
+            {"crew_id": "streetlight-1", "steps": [{"type": "job"}, {"type": "job"}]},
+        ],
+    }
+    plan_id = store.save_plan(plan, plan_date="2015-10-06")
+    ctx = DemoContext(
+        settings=Settings(database_url="sqlite:///demo.db", data_dir=REPO_DATA_DIR),
+        store=store,
+        catalogue=catalogue,
+        out_dir=REPO_DATA_DIR,
+        at=datetime(2015, 10, 6, 7, tzinfo=ZoneInfo("America/New_York")),
+        results={"plan": plan, "plan_id": plan_id},
+    )
+    demo_step(ctx)
+    out = capsys.readouterr().out
+    assert "DEMO ONLY" in out and "geo311 serve" in out
+    roles = {u.username: u.role_label for u in users.list_users(store)}
+    assert roles == {
+        "admin": "admin",
+        "crew": "crew:streetlight-1",  # the crew with the most stops
+        "dispatcher": "dispatcher",
+        "planner": "planner",
+    }
+    for line in out.splitlines():
+        if line.strip().startswith("dispatcher "):
+            password = line.rsplit(" ", 1)[1]
+    assert users.verify_password(store, "dispatcher", password) is not None
+    assert auth_store.publication(store, plan_id)["published_by"] == "demo"
