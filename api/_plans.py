@@ -18,13 +18,19 @@ from geo311.errors import ConflictError, NotFoundError
 from geo311.model import WorkOrder
 from geo311.settings import Settings
 from geo311.store import Store
+from routing.crews import CrewConfig
 from routing.itinerary import CrewItinerary
 from routing.itinerary import crew_itinerary as build_crew_itinerary
 from routing.plan_document import PlanDocument, StepDoc, load_plan_document
 
 
 def create_plan(
-    store: Store, catalogue: Catalogue, settings: Settings, body: PlanRequest
+    store: Store,
+    catalogue: Catalogue,
+    settings: Settings,
+    body: PlanRequest,
+    *,
+    crews: CrewConfig | None = None,
 ) -> PlanDocument:
     """Solve the day's routes for the open work orders and store the plan.
 
@@ -34,6 +40,9 @@ def create_plan(
         The application's objects.
     body : PlanRequest
         When, which crews, the solver's time limit and seed.
+    crews
+        The day's crews as the dispatcher set them (some off, shifts changed); when given,
+        ``body.crews`` is not read.
 
     Returns
     -------
@@ -48,7 +57,8 @@ def create_plan(
         catalogue,
         settings=settings,
         at=at,
-        crew_ids=body.crews,
+        crews=crews,
+        crew_ids=None if crews is not None else body.crews,
         time_limit_s=body.time_limit_s,
         seed=settings.solver_seed if body.seed is None else body.seed,
     )

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import web
 from api._simulations import SimulationRunner
 from api.errors import install_error_handlers
 from api.routers import crews, open311, planner, plans, simulations, workorders
@@ -161,6 +162,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     for module in (open311, workorders, plans, crews, planner, simulations):
         app.include_router(module.router)
+    app.include_router(web.router)  # the staff pages (api/web): sessions, CSRF, roles, audit
     # Scripts, styles and fonts of the maps and pages (maps/static/vendor): no CDN at run time.
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -15,6 +15,7 @@ from geo311.catalogue import Catalogue
 from geo311.city import City
 from geo311.settings import Settings
 from geo311.store import Store
+from geo311.users import user_for_token
 
 _geocoder_lock = threading.Lock()
 
@@ -102,6 +103,7 @@ def role_of(settings: Settings, token: str) -> str | None:
 
 
 def current_role(
+    request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
@@ -113,6 +115,9 @@ def current_role(
             headers={"WWW-Authenticate": "Bearer"},
         )
     role = role_of(settings, credentials.credentials)
+    if role is None:  # a per-user API token (geo311 users token)
+        user = user_for_token(request.app.state.store, credentials.credentials)
+        role = user.role_label if user is not None else None
     if role is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -19,6 +19,7 @@ from geo311.catalogue import load_catalogue
 from geo311.errors import Geo311Error
 from geo311.settings import Settings, get_settings
 from geo311.store import Store
+from geo311.users_cli import app as users_app
 
 if TYPE_CHECKING:  # the work-order module loads numpy etc.; commands import it when run
     from geo311.workorders import RebuildSummary
@@ -29,6 +30,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+app.add_typer(users_app, name="users")
 
 DatabaseOption = Annotated[
     str | None,

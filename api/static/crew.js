@@ -1,0 +1,84 @@
+// geo311 crew view: actions queue on the phone and sync when the network is back, each once.
+(function () {
+  "use strict";
+  var QUEUE = "geo311.crew.queue";
+  var banner = document.getElementById("queue");
+  var data = document.getElementById("crew-data");
+  if (data) {  // keep the day's itinerary on the phone
+    try { localStorage.setItem("geo311.crew.itinerary", data.textContent); } catch (e) { /* full */ }
+  }
+  function load() {
+    try { return JSON.parse(localStorage.getItem(QUEUE) || "[]"); } catch (e) { return []; }
+  }
+  function save(queue) { localStorage.setItem(QUEUE, JSON.stringify(queue)); show(queue); }
+  function show(queue, extra) {
+    if (!banner) { return; }
+    var n = queue.length;
+    if (!n && !extra) { banner.hidden = true; banner.textContent = ""; return; }
+    banner.hidden = false;
+    banner.textContent = (n ? n + (n === 1 ? " action" : " actions") + " waiting to sync" : "") +
+      (extra ? (n ? ". " : "") + extra : "");
+  }
+  function mark(jobId, text) {
+    var li = document.getElementById("stop-" + jobId);
+    if (!li) { return; }
+    var state = li.querySelector(".state");
+    if (state) { state.textContent = text; }
+    var actions = li.querySelector(".actions");
+    if (actions) { actions.hidden = true; }
+  }
+  var busy = false;
+  function flush() {
+    var queue = load();
+    if (busy || !queue.length) { show(queue); return; }
+    busy = true;
+    var item = queue[0];
+    var token = (window.geo311 && window.geo311.csrfToken) || "";
+    fetch("/crew/actions", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": token, "Accept": "application/json" },
+      body: JSON.stringify(item)
+    }).then(function (r) {
+      var json = (r.headers.get("content-type") || "").indexOf("json") >= 0;
+      if (r.ok && json) {
+        save(load().filter(function (q) { return q.key !== item.key; }));
+        if (item.action === "done") { li(item.job_id, "Done (synced)."); } else { li(item.job_id, "Returned to the dispatcher (synced)."); }
+        busy = false; flush(); return;
+      }
+      if (r.status === 403 || !json) { busy = false; show(load(), "sign in again to send them"); return; }
+      // refused for good (e.g. 404, 409): drop it and say so
+      save(load().filter(function (q) { return q.key !== item.key; }));
+      li(item.job_id, "Not accepted by the server (" + r.status + "); call the dispatcher.");
+      busy = false; flush();
+    }).catch(function () { busy = false; show(load()); });
+  }
+  function li(jobId, text) { mark(jobId, text); }
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (!form.hasAttribute || !form.hasAttribute("data-offline") || !window.fetch) { return; }
+    evt.preventDefault();
+    var item = {};
+    new FormData(form).forEach(function (v, k) { if (k !== "csrf_token") { item[k] = String(v); } });
+    var queue = load();
+    if (!queue.some(function (q) { return q.key === item.key; })) { queue.push(item); }
+    save(queue);
+    mark(item.job_id, item.action === "done" ? "Done (waiting to sync)." : "Can't do (waiting to sync).");
+    flush();
+  });
+  // The service worker keeps this page and its assets for a reload in a dead spot.
+  if ("serviceWorker" in navigator && window.isSecureContext) {
+    navigator.serviceWorker.register("/crew-sw.js", { scope: "/crew" }).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function (reg) {
+      var urls = [location.pathname];
+      document.querySelectorAll("script[src], link[rel=stylesheet]").forEach(function (el) {
+        urls.push(el.getAttribute("src") || el.getAttribute("href"));
+      });
+      reg.active.postMessage({ type: "cache", urls: urls });
+      document.documentElement.setAttribute("data-offline-ready", "yes");
+    }).catch(function () { /* no offline copy: the page still works online */ });
+  }
+  window.addEventListener("online", flush);
+  window.setInterval(flush, 5000);
+  flush();
+})();

@@ -1,0 +1,18 @@
+"""The staff web application: server-rendered pages (Jinja2 + htmx) behind sessions.
+
+``router`` gathers the pages; ``api.app`` includes it once. Sessions, CSRF and roles are in
+:mod:`api.web.deps` and :mod:`api.web.sessions`; every state-changing page action writes
+the audit log (:mod:`api.web.audit`).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.web import admin, assets, crew, dispatch, login, planner, planning
+
+router = APIRouter()
+for _module in (login, admin, dispatch, planning, crew, planner, assets):
+    router.include_router(_module.router)
+
+__all__ = ["router"]

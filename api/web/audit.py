@@ -1,0 +1,47 @@
+"""The audit log of the staff application: who did what, when, before and after."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from geo311 import auth_store
+from geo311.store import Store
+
+
+def record(
+    store: Store, actor: str, action: str, obj: str, *, before: Any = None, after: Any = None
+) -> int:
+    """Write one audit row now.
+
+    Parameters
+    ----------
+    store : Store
+        The store.
+    actor : str
+        Username (or ``token:<role>`` for a shared bearer token).
+    action : str
+        What was done, e.g. ``user.add``, ``plan.publish``, ``stop.done``.
+    obj : str
+        The object acted on, e.g. ``user:dana``, ``plan:12``.
+    before, after : JSON-ready, keyword-only, optional
+        The object's state before and after.
+
+    Returns
+    -------
+    int
+        The audit row's id.
+    """
+    return auth_store.insert_audit(
+        store, at=datetime.now(UTC), actor=actor, action=action, obj=obj, before=before, after=after
+    )
+
+
+def user_state(user: Any) -> dict[str, Any]:
+    """Return what the audit log keeps of a user (never the password hash)."""
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role_label,
+        "active": user.active,
+    }

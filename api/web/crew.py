@@ -1,0 +1,137 @@
+"""The crew's phone view: ``/crew`` (today's stops, done / can't do, works through dead spots)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from api import _plans
+from api.deps import CatalogueDep, SettingsDep, StoreDep
+from api.web import crew_actions, plan_view
+from api.web.deps import PageRoute, page_user
+from api.web.sessions import WebSession
+from api.web.templating import render
+from geo311 import auth_store
+from geo311.store import Store
+from routing.plan_document import PlanDocument
+
+router = APIRouter(prefix="/crew", route_class=PageRoute, include_in_schema=False)
+CrewPage = Annotated[WebSession, Depends(page_user("crew"))]
+CrewOrDispatcher = Annotated[WebSession, Depends(page_user("crew", "dispatcher"))]
+CrewId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+PlanId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def allow_crew(session: WebSession, crew_id: str) -> None:
+    """Refuse (403) a crew user looking at another crew."""
+    user = session.user
+    if user.role == "crew" and user.crew_id != crew_id:
+        raise HTTPException(
+            403, f"you see only your own crew's stops ({user.crew_id}), not crew {crew_id!r}"
+        )
+
+
+def published_plan(store: Store, crew_id: str) -> dict[str, Any] | None:
+    """Return the newest published plan that has a route for the crew, or None."""
+    for row in auth_store.latest_publications(store, limit=30):
+        doc = store.get_plan(int(row["plan_id"]))
+        if any(r.get("crew_id") == crew_id for r in doc.get("routes") or []):
+            return doc
+    return None
+
+
+def _stop_rows(
+    store: Store, doc: dict[str, Any], crew_id: str, tz: ZoneInfo
+) -> list[dict[str, Any]]:
+    it = _plans.itinerary(store, PlanDocument.from_dict(doc), crew_id).model_dump(mode="json")
+    cant = doc.get("cant_do") or {}
+    names = {j: (v or {}).get("service_name") for j, v in (doc.get("jobs") or {}).items()}
+    rows = []
+    for order, stop in enumerate(it["stops"], start=1):
+        job_id = stop["job_id"]
+        rows.append(
+            {
+                **stop,
+                "order": order,
+                "eta": plan_view.clock(stop.get("arrival"), tz),
+                "service": names.get(job_id) or stop.get("service_code") or "",
+                "cant": cant.get(job_id),
+                "keys": {"done": uuid.uuid4().hex, "cant": uuid.uuid4().hex},
+            }
+        )
+    return rows
+
+
+def _crew_page(request: Request, store: Store, settings: Any, crew_id: str) -> Response:
+    doc = published_plan(store, crew_id)
+    context: dict[str, Any] = {"crew_id": crew_id, "plan": doc, "stops": []}
+    if doc is not None:
+        tz = ZoneInfo(str(doc.get("timezone") or settings.timezone))
+        data = plan_view.map_data(doc)
+        data["routes"] = [r for r in data["routes"] if r["crew_id"] == crew_id]
+        labels = {c.get("id"): c.get("label") for c in doc.get("crews") or []}
+        context.update(
+            stops=_stop_rows(store, doc, crew_id, tz),
+            map_data=data,
+            crew_label=labels.get(crew_id) or crew_id,
+            presets=crew_actions.DONE_PRESETS,
+            reasons=crew_actions.CANT_REASONS,
+        )
+    return render(request, "crew.html", context)
+
+
+@router.get("", summary="My stops")
+def my_stops(
+    request: Request, session: CrewPage, store: StoreDep, settings: SettingsDep
+) -> Response:
+    """Show the signed-in crew's stops of its newest published plan."""
+    return _crew_page(request, store, settings, str(session.user.crew_id))
+
+
+@router.get("/{crew_id}", summary="A crew's stops")
+def crew_stops(
+    request: Request,
+    session: CrewOrDispatcher,
+    store: StoreDep,
+    settings: SettingsDep,
+    crew_id: CrewId,
+) -> Response:
+    """Show a crew's stops (a crew sees only its own; a dispatcher sees any)."""
+    allow_crew(session, crew_id)
+    return _crew_page(request, store, settings, crew_id)
+
+
+@router.get("/{crew_id}/plans/{plan_id}.gpx", summary="A crew's route as GPX")
+def crew_gpx(
+    session: CrewOrDispatcher, store: StoreDep, crew_id: CrewId, plan_id: PlanId
+) -> Response:
+    """Download the crew's route of a plan as GPX 1.1 (for a navigation app)."""
+    from maps.itinerary import itinerary_gpx
+
+    allow_crew(session, crew_id)
+    doc = PlanDocument.from_dict(store.get_plan(plan_id))
+    gpx = itinerary_gpx(_plans.crew_itinerary(doc, crew_id))
+    return Response(
+        gpx,
+        media_type="application/gpx+xml",
+        headers={"Content-Disposition": f'attachment; filename="{crew_id}-plan-{plan_id}.gpx"'},
+    )
+
+
+@router.post("/actions", summary="Done or can't do, sent once")
+async def crew_action(request: Request, store: StoreDep, catalogue: CatalogueDep) -> Response:
+    """Apply a crew's stop action exactly once (idempotency key); JSON or form."""
+    action, session = await crew_actions.read_action(request, store)
+    allow_crew(session, action.crew_id)
+    result, duplicate = await run_in_threadpool(
+        crew_actions.apply_once, store, catalogue, action, session.user.username
+    )
+    if "json" in request.headers.get("content-type", ""):
+        return JSONResponse({**result, "duplicate": duplicate})
+    target = "/crew" if session.user.role == "crew" else f"/crew/{action.crew_id}"
+    return RedirectResponse(target, status_code=303)

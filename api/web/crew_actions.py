@@ -1,0 +1,174 @@
+"""A crew's stop actions (done, can't do): read, checked, applied exactly once."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+
+from api import _plans
+from api.web import audit
+from api.web.deps import check_csrf, page_user
+from api.web.sessions import WebSession
+from geo311 import auth_store
+from geo311.catalogue import Catalogue
+from geo311.errors import ConflictError, Geo311Error, InputError
+from geo311.store import Store
+from routing.plan_document import PlanDocument
+
+DONE_PRESETS = (
+    "Repaired.",
+    "Pothole filled.",
+    "Streetlight repaired.",
+    "Inspected: nothing to repair.",
+)
+CANT_REASONS = {
+    "no_access": "no access (parked cars, locked gate)",
+    "parts_missing": "parts or material missing",
+    "not_found": "not found at the address",
+    "unsafe": "unsafe to work now",
+    "other": "other (see note)",
+}
+KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class CrewAction:
+    """One action on one stop, with the phone's idempotency key."""
+
+    key: str
+    plan_id: int
+    crew_id: str
+    job_id: str
+    action: str
+    note: str
+    reason: str
+
+
+def parse_action(data: dict[str, Any]) -> CrewAction:
+    """Check an action's fields.
+
+    Raises
+    ------
+    InputError
+        Naming the field and the values it takes.
+    """
+    text = {k: str(data.get(k) or "").strip() for k in CrewAction.__dataclass_fields__}
+    if not KEY_RE.match(text["key"]):
+        raise InputError("key: send an idempotency key of 8-64 letters, digits, '-'", field="key")
+    if not text["plan_id"].isdigit() or not 0 < int(text["plan_id"]) < 2**31:
+        raise InputError("plan_id: send the plan's number", field="plan_id")
+    for name in ("crew_id", "job_id"):
+        if not ID_RE.match(text[name]):
+            raise InputError(f"{name}: send the id shown on the page", field=name)
+    if text["action"] not in ("done", "cant"):
+        raise InputError("action: send 'done' or 'cant'", field="action")
+    if text["action"] == "cant" and text["reason"] not in CANT_REASONS:
+        raise InputError(f"reason: pick one of {', '.join(CANT_REASONS)}", field="reason")
+    if len(text["note"]) > 2000:
+        raise InputError("note: keep it under 2000 characters", field="note")
+    return CrewAction(**{**text, "plan_id": int(text["plan_id"])})  # type: ignore[arg-type]
+
+
+async def read_action(request: Request, store: Store) -> tuple[CrewAction, WebSession]:
+    """Return the request's action and session: signed in (crew or dispatcher), CSRF-checked."""
+    session = await run_in_threadpool(page_user("crew", "dispatcher"), request, store)
+    await check_csrf(request, session)
+    if "json" in request.headers.get("content-type", ""):
+        try:
+            data = await request.json()
+        except ValueError:
+            raise InputError("the body is not JSON; send the action as a JSON object") from None
+        if not isinstance(data, dict):
+            raise InputError("the body must be a JSON object with key, plan_id, job_id, action")
+    else:
+        data = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    return parse_action(data), session
+
+
+def _apply(store: Store, catalogue: Catalogue, action: CrewAction, actor: str) -> dict[str, Any]:
+    if action.action == "done":
+        try:
+            _plans.mark_stop_done(
+                store,
+                catalogue,
+                action.plan_id,
+                action.crew_id,
+                action.job_id,
+                status="fixed",
+                closure_category="Case Resolved",
+                note=action.note or DONE_PRESETS[0],
+            )
+        except ConflictError:  # done already (e.g. by the dispatcher): nothing left to do
+            return {"ok": True, "already_done": True}
+        return {"ok": True}
+    doc = store.get_plan(action.plan_id)
+    PlanDocument.from_dict(doc).route(action.crew_id)  # the 404 names the plan's crews
+    cant = doc.setdefault("cant_do", {})
+    cant[action.job_id] = {
+        "reason": action.reason,
+        "reason_text": CANT_REASONS[action.reason],
+        "note": action.note,
+        "by": actor,
+        "at": datetime.now(UTC).isoformat(),
+    }
+    payload = {k: v for k, v in doc.items() if k not in ("plan_id", "kind", "parent_plan_id")}
+    store.update_plan(action.plan_id, payload)
+    return {"ok": True}
+
+
+def apply_once(
+    store: Store, catalogue: Catalogue, action: CrewAction, actor: str
+) -> tuple[dict[str, Any], bool]:
+    """Apply an action unless its key was seen; return ``(result, duplicate)``.
+
+    Raises
+    ------
+    HTTPException
+        409 when the key is being applied right now or was used for another action.
+    Geo311Error
+        From the plan and the work order (the key is released so that a retry may work).
+    """
+    earlier = auth_store.claim_action(
+        store,
+        {
+            "idempotency_key": action.key,
+            "plan_id": action.plan_id,
+            "crew_id": action.crew_id,
+            "job_id": action.job_id,
+            "action": action.action,
+            "at": datetime.now(UTC),
+            "actor": actor,
+            "result": None,
+        },
+    )
+    if earlier is not None:
+        same = (earlier["plan_id"], earlier["job_id"], earlier["action"]) == (
+            action.plan_id,
+            action.job_id,
+            action.action,
+        )
+        if not same or earlier["result"] is None:
+            raise HTTPException(409, f"key {action.key!r} is in use; send a new key")
+        return json.loads(earlier["result"]), True
+    try:
+        result = _apply(store, catalogue, action, actor)
+    except Geo311Error:
+        auth_store.finish_action(store, action.key, result=None)
+        raise
+    auth_store.finish_action(store, action.key, result=json.dumps(result))
+    audit.record(
+        store,
+        actor,
+        "stop.done" if action.action == "done" else "stop.cant_do",
+        f"plan:{action.plan_id}:{action.crew_id}:{action.job_id}",
+        before={"done": False},
+        after={**asdict(action), **result},
+    )
+    return result, False

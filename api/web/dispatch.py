@@ -1,0 +1,242 @@
+"""The dispatcher's console: ``/dispatch`` (open work, crews on duty, "Plan the day")."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import datetime, time, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api._staff import parse_at
+from api.deps import CatalogueDep, SettingsDep, StoreDep
+from api.web import audit
+from api.web.deps import PageRoute, action_user, page_user
+from api.web.sessions import WebSession
+from api.web.templating import render
+from geo311 import auth_store
+from geo311.catalogue import Catalogue
+from geo311.errors import InputError
+from geo311.model import WorkOrder
+from geo311.settings import Settings
+from geo311.store import Store
+from routing.crews import CrewConfig, CrewSpec, load_crews
+
+router = APIRouter(prefix="/dispatch", route_class=PageRoute, include_in_schema=False)
+DispatcherPage = Annotated[WebSession, Depends(page_user("dispatcher"))]
+DispatcherAction = Annotated[WebSession, Depends(action_user("dispatcher"))]
+CrewId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+SLA_STATES = {"all": "all", "overdue": "overdue", "due": "due within 24 h", "ok": "on time"}
+HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+TABLE_ROWS = 1000  # most urgent first; the map and the counts show everything
+
+
+def moment(text: str | None, settings: Settings) -> datetime:
+    """Return the moment a page shows: ``text`` (ISO, local when no offset) or now."""
+    tz = ZoneInfo(settings.timezone)
+    return parse_at(text, tz) if text else datetime.now(tz).replace(second=0, microsecond=0)
+
+
+def sla_state(wo: WorkOrder, at: datetime) -> str:
+    """Return ``overdue``, ``due`` (within 24 h) or ``ok``."""
+    if wo.sla_due < at:
+        return "overdue"
+    return "due" if wo.sla_due < at + timedelta(hours=24) else "ok"
+
+
+def work_rows(
+    orders: list[WorkOrder], catalogue: Catalogue, at: datetime, tz: ZoneInfo
+) -> list[dict[str, Any]]:
+    """Return the open-work table rows (also the map's points)."""
+    rows = []
+    for wo in orders:
+        service = catalogue.services.get(wo.service_code)
+        rows.append(
+            {
+                "id": wo.work_order_id,
+                "service_code": wo.service_code,
+                "service": service.name if service else wo.service_code,
+                "age_days": round((at - wo.opened).total_seconds() / 86400.0, 1),
+                "sla_due": wo.sla_due.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                "sla_due_ts": int(wo.sla_due.timestamp()),
+                "reports": wo.report_count,
+                "address": wo.address,
+                "state": sla_state(wo, at),
+                "lat": wo.lat,
+                "lon": wo.lon,
+            }
+        )
+    return rows
+
+
+def roster(store: Store, settings: Settings, day: str) -> list[dict[str, Any]]:
+    """Return the day's crews: crews.toml with the dispatcher's changes for that day."""
+    changes = auth_store.crew_day_rows(store, day)
+    crews: list[CrewSpec] = list(load_crews(settings.crews_file).crews)
+    out = []
+    for crew in crews:
+        change = changes.get(crew.id, {})
+        out.append(
+            {
+                "id": crew.id,
+                "label": crew.label,
+                "on_duty": change.get("on_duty", True),
+                "shift_start": change.get("shift_start") or crew.shift_start.strftime("%H:%M"),
+                "shift_end": change.get("shift_end") or crew.shift_end.strftime("%H:%M"),
+                "changed": bool(change),
+            }
+        )
+    return out
+
+
+def day_crews(store: Store, settings: Settings, day: str) -> CrewConfig:
+    """Return the crews of ``crews.toml`` as the dispatcher changed them for one day.
+
+    Crews turned off are left out; a changed shift replaces the file's, and a break whose
+    window no longer starts inside the shift is dropped.
+
+    Raises
+    ------
+    InputError
+        When every crew is off that day.
+    """
+    config = load_crews(settings.crews_file)
+    by_id = {c["id"]: c for c in roster(store, settings, day)}
+    crews = []
+    for crew in config.crews:
+        change = by_id[crew.id]
+        if not change["on_duty"]:
+            continue
+        start = time.fromisoformat(change["shift_start"])
+        end = time.fromisoformat(change["shift_end"])
+        breaks = tuple(
+            b for b in crew.breaks if any(w0 < end and w1 > start for w0, w1 in b.windows)
+        )
+        crews.append(replace(crew, shift_start=start, shift_end=end, breaks=breaks))
+    if not crews:
+        raise InputError("crews: no crew is on duty that day; turn a crew on first", field="crews")
+    return replace(config, crews=tuple(crews))
+
+
+def _page_context(
+    store: Store,
+    catalogue: Catalogue,
+    settings: Settings,
+    at: datetime,
+    service: str,
+    sla: str,
+    *,
+    show_all: bool = False,
+) -> dict[str, Any]:
+    from geo311.workorders import open_work_orders_at  # loads scipy: only when a page asks
+
+    tz = ZoneInfo(settings.timezone)
+    rows = work_rows(open_work_orders_at(store, at, catalogue=catalogue), catalogue, at, tz)
+    services = sorted({(r["service_code"], r["service"]) for r in rows}, key=lambda s: s[1])
+    shown = sorted(
+        (
+            r
+            for r in rows
+            if (not service or r["service_code"] == service) and (sla == "all" or r["state"] == sla)
+        ),
+        key=lambda r: r["sla_due_ts"],
+    )
+    counts = {state: sum(r["state"] == state for r in rows) for state in ("overdue", "due", "ok")}
+    return {
+        "at": at,
+        "at_value": at.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
+        "rows": shown if show_all else shown[:TABLE_ROWS],
+        "matching": len(shown),
+        "show_all": show_all,
+        "total": len(rows),
+        "reports": sum(r["reports"] for r in rows),
+        "counts": counts,
+        "services": services,
+        "service": service,
+        "sla": sla,
+        "sla_states": SLA_STATES,
+        "crews": roster(store, settings, at.astimezone(tz).date().isoformat()),
+        "day": at.astimezone(tz).date().isoformat(),
+        "time_limit_s": settings.solver_time_limit_s,
+        "publications": auth_store.latest_publications(store, limit=5),
+        "latest_plan_id": store.latest_plan_id(),
+        "map_points": [[r["lat"], r["lon"], r["id"], r["service"], r["state"]] for r in shown],
+    }
+
+
+@router.get("", summary="Dispatcher console")
+def dispatch_page(
+    request: Request,
+    _s: DispatcherPage,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+    at: Annotated[str | None, Query(max_length=40)] = None,
+    service: Annotated[str, Query(max_length=64)] = "",
+    sla: Annotated[str, Query(pattern="^(all|overdue|due|ok)$")] = "all",
+    rows: Annotated[str, Query(pattern="^(urgent|all)$")] = "urgent",
+) -> Response:
+    """Show the open work at a moment (default now) with filters, crews and the plan form.
+
+    The table lists the 1,000 most urgent matching work orders unless ``rows=all``.
+    """
+    when = moment(at, settings)
+    context = _page_context(store, catalogue, settings, when, service, sla, show_all=rows == "all")
+    return render(request, "dispatch.html", context)
+
+
+def _check_shift(start: str, end: str) -> None:
+    for name, value in (("shift_start", start), ("shift_end", end)):
+        if not HHMM.match(value):
+            raise InputError(f"{name}: {value!r} is not a time; use HH:MM, e.g. 07:00", field=name)
+    if start >= end:
+        raise InputError(
+            f"shift_end: {end} is not after shift_start {start}; end the shift later",
+            field="shift_end",
+        )
+
+
+@router.post("/crews/{crew_id}", summary="Change a crew for one day")
+def set_crew_day(
+    request: Request,
+    session: DispatcherAction,
+    store: StoreDep,
+    settings: SettingsDep,
+    crew_id: CrewId,
+    day: Annotated[str, Form(pattern=r"^\d{4}-\d{2}-\d{2}$")],
+    on_duty: Annotated[str, Form(max_length=8)] = "",
+    shift_start: Annotated[str, Form(max_length=8)] = "",
+    shift_end: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """Turn a crew off or on and change its shift for one day (written to the audit log)."""
+    before = next((c for c in roster(store, settings, day) if c["id"] == crew_id), None)
+    if before is None:
+        raise InputError(f"crew_id: no crew {crew_id!r} in {settings.crews_file}", field="crew_id")
+    error = ""
+    try:
+        _check_shift(shift_start, shift_end)
+    except InputError as exc:
+        error = str(exc)
+    after = dict(before)
+    if not error:
+        values = {"on_duty": on_duty == "on", "shift_start": shift_start, "shift_end": shift_end}
+        auth_store.upsert_crew_day(store, day=day, crew_id=crew_id, **values)
+        after = next(c for c in roster(store, settings, day) if c["id"] == crew_id)
+        audit.record(
+            store,
+            session.user.username,
+            "crew.day",
+            f"crew:{crew_id}:{day}",
+            before=before,
+            after=after,
+        )
+    if request.headers.get("HX-Request"):
+        typed = {**after, "shift_start": shift_start, "shift_end": shift_end} if error else after
+        context = {"crew": typed, "day": day, "error": error, "saved": not error}
+        return render(request, "_crew_form.html", context)
+    if error:
+        raise InputError(error)
+    return RedirectResponse(f"/dispatch?at={day}T07:00", status_code=303)

@@ -1,0 +1,108 @@
+"""What the dispatcher's plan page shows, read from a stored plan document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+
+def clock(text: str | None, tz: ZoneInfo) -> str:
+    """Return ``HH:MM`` local time of an ISO time ('' for None)."""
+    if not text:
+        return ""
+    return datetime.fromisoformat(str(text)).astimezone(tz).strftime("%H:%M")
+
+
+def _label(doc: dict[str, Any], job_id: str) -> str:
+    labels = doc.get("labels") or {}
+    if job_id in labels:
+        return str(labels[job_id])
+    job = (doc.get("jobs") or {}).get(job_id) or {}
+    return ", ".join(str(x) for x in (job.get("service_name"), job.get("address")) if x) or job_id
+
+
+def crew_columns(doc: dict[str, Any], tz: ZoneInfo) -> list[dict[str, Any]]:
+    """Return one column per crew: label, ordered stops with ETAs, totals.
+
+    Parameters
+    ----------
+    doc : dict
+        A stored plan document (``routing.dispatch.DayPlan.to_dict`` and its ``plan_id``).
+    tz : ZoneInfo
+        The city's time zone for the ETAs.
+
+    Returns
+    -------
+    list of dict
+        ``crew_id``, ``label``, ``stops`` (``order``, ``job_id``, ``label``, ``eta``,
+        ``work_order_id``, ``breach``, ``done``, ``cant``), ``travel_min``, ``distance_km``.
+    """
+    labels = {c.get("id"): c.get("label") for c in doc.get("crews") or []}
+    breaches = set(doc.get("sla_breaches") or [])
+    done = doc.get("done") or {}
+    cant = doc.get("cant_do") or {}
+    columns = []
+    for route in doc.get("routes") or []:
+        crew = str(route.get("crew_id"))
+        stops: list[dict[str, Any]] = []
+        for step in route.get("steps") or []:
+            if step.get("type") != "job":
+                continue
+            job_id = str(step.get("job_id"))
+            stops.append(
+                {
+                    "order": len(stops) + 1,
+                    "job_id": job_id,
+                    "label": _label(doc, job_id),
+                    "eta": clock(step.get("arrival"), tz),
+                    "work_order_id": step.get("work_order_id") or step.get("ref"),
+                    "breach": job_id in breaches,
+                    "done": job_id in done.get(crew, []),
+                    "cant": cant.get(job_id),
+                }
+            )
+        columns.append(
+            {
+                "crew_id": crew,
+                "label": labels.get(crew) or crew,
+                "stops": stops,
+                "travel_min": round(float(route.get("travel_s") or 0) / 60.0),
+                "distance_km": round(float(route.get("distance_m") or 0) / 1000.0, 1),
+            }
+        )
+    return columns
+
+
+def unassigned(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the work left out of the plan with its reason, SLA breaches marked."""
+    breaches = set(doc.get("sla_breaches") or [])
+    return [
+        {
+            "job_id": str(u.get("job_id")),
+            "label": _label(doc, str(u.get("job_id"))),
+            "code": u.get("code", ""),
+            "reason": u.get("reason", ""),
+            "breach": u.get("job_id") in breaches,
+        }
+        for u in doc.get("unassigned") or []
+    ]
+
+
+def map_data(doc: dict[str, Any]) -> dict[str, Any]:
+    """Return the plan's routes and stops for the page's Leaflet map (``[lat, lon]`` pairs)."""
+    routes = []
+    for route in doc.get("routes") or []:
+        stops = [
+            {"lat": s["lat"], "lon": s["lon"], "label": _label(doc, str(s.get("job_id")))}
+            for s in route.get("steps") or []
+            if s.get("type") == "job" and s.get("lat") is not None and s.get("lon") is not None
+        ]
+        line = route.get("geometry") or [[s["lat"], s["lon"]] for s in stops]
+        routes.append({"crew_id": route.get("crew_id"), "line": line, "stops": stops})
+    depots = [
+        {"lat": d["lat"], "lon": d["lon"], "label": d.get("label", "yard")}
+        for d in doc.get("depots") or []
+        if d.get("lat") is not None
+    ]
+    return {"routes": routes, "depots": depots}

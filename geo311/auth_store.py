@@ -1,0 +1,346 @@
+"""The SQL of the staff application (users, tokens, sessions, login attempts, audit, roster).
+
+Store-layer functions: each takes the :class:`~geo311.store.Store` and talks SQL through its
+engine, like the store's own methods; the domain lives in :mod:`geo311.users` and the web
+application. Rows come back as plain dicts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from geo311.auth_schema import (
+    api_tokens,
+    audit_log,
+    crew_actions,
+    crew_days,
+    login_attempts,
+    plan_publications,
+    sessions,
+    users,
+)
+from geo311.store import Store
+
+
+def _dict(row: sa.Row[Any] | None) -> dict[str, Any] | None:
+    return None if row is None else dict(row._mapping)
+
+
+# -- users ------------------------------------------------------------------------------
+
+
+def insert_user(store: Store, values: Mapping[str, Any]) -> int:
+    """Insert a user row and return its ``user_id``.
+
+    Raises
+    ------
+    sqlalchemy.exc.IntegrityError
+        When the username is taken (callers check first and name the field).
+    """
+    with store.begin() as conn:
+        result = conn.execute(users.insert().values(**values).returning(users.c.user_id))
+        return int(result.scalar_one())
+
+
+def user_by_username(store: Store, username: str) -> dict[str, Any] | None:
+    """Return the user row with this username, or None."""
+    with store.engine.connect() as conn:
+        return _dict(conn.execute(sa.select(users).where(users.c.username == username)).first())
+
+
+def user_by_id(store: Store, user_id: int) -> dict[str, Any] | None:
+    """Return the user row with this id, or None."""
+    with store.engine.connect() as conn:
+        return _dict(conn.execute(sa.select(users).where(users.c.user_id == user_id)).first())
+
+
+def all_users(store: Store) -> list[dict[str, Any]]:
+    """Return every user row, ordered by username."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(users).order_by(users.c.username))
+        return [dict(r._mapping) for r in rows]
+
+
+def update_user(store: Store, user_id: int, **values: Any) -> None:
+    """Set columns of one user (e.g. ``active=False``, ``password_hash=...``)."""
+    with store.begin() as conn:
+        conn.execute(users.update().where(users.c.user_id == user_id).values(**values))
+
+
+def delete_sessions_of(store: Store, user_id: int) -> int:
+    """Delete every session of a user (a disabled user is logged out at once)."""
+    with store.begin() as conn:
+        return int(conn.execute(sessions.delete().where(sessions.c.user_id == user_id)).rowcount)
+
+
+# -- API tokens -------------------------------------------------------------------------
+
+
+def insert_token(store: Store, *, user_id: int, token_hash: str, created_at: datetime) -> int:
+    """Store a token's hash for a user; return the ``token_id``."""
+    with store.begin() as conn:
+        result = conn.execute(
+            api_tokens.insert()
+            .values(user_id=user_id, token_hash=token_hash, created_at=created_at, active=True)
+            .returning(api_tokens.c.token_id)
+        )
+        return int(result.scalar_one())
+
+
+def user_by_token_hash(store: Store, token_hash: str, *, now: datetime) -> dict[str, Any] | None:
+    """Return the active user owning an active token, recording the token's last use."""
+    query = (
+        sa.select(users, api_tokens.c.token_id)
+        .join(api_tokens, api_tokens.c.user_id == users.c.user_id)
+        .where(api_tokens.c.token_hash == token_hash, api_tokens.c.active, users.c.active)
+    )
+    with store.begin() as conn:
+        row = _dict(conn.execute(query).first())
+        if row is not None:
+            conn.execute(
+                api_tokens.update()
+                .where(api_tokens.c.token_id == row["token_id"])
+                .values(last_used_at=now)
+            )
+        return row
+
+
+def tokens_of(store: Store, user_id: int) -> list[dict[str, Any]]:
+    """Return a user's token rows (without anything that reveals the token)."""
+    query = (
+        sa.select(
+            api_tokens.c.token_id,
+            api_tokens.c.created_at,
+            api_tokens.c.last_used_at,
+            api_tokens.c.active,
+        )
+        .where(api_tokens.c.user_id == user_id)
+        .order_by(api_tokens.c.token_id)
+    )
+    with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+# -- sessions ---------------------------------------------------------------------------
+
+
+def insert_session(
+    store: Store,
+    *,
+    session_hash: str,
+    user_id: int,
+    csrf_token: str,
+    created_at: datetime,
+    expires_at: datetime,
+) -> None:
+    """Store a new session (removing expired ones on the way)."""
+    with store.begin() as conn:
+        conn.execute(sessions.delete().where(sessions.c.expires_at < created_at))
+        conn.execute(
+            sessions.insert().values(
+                session_hash=session_hash,
+                user_id=user_id,
+                csrf_token=csrf_token,
+                created_at=created_at,
+                expires_at=expires_at,
+            )
+        )
+
+
+def session_with_user(store: Store, session_hash: str, *, now: datetime) -> dict[str, Any] | None:
+    """Return an unexpired session joined with its active user, or None."""
+    query = (
+        sa.select(users, sessions.c.csrf_token, sessions.c.expires_at)
+        .join(sessions, sessions.c.user_id == users.c.user_id)
+        .where(
+            sessions.c.session_hash == session_hash,
+            sessions.c.expires_at > now,
+            users.c.active,
+        )
+    )
+    with store.engine.connect() as conn:
+        return _dict(conn.execute(query).first())
+
+
+def delete_session(store: Store, session_hash: str) -> None:
+    """Delete one session (logout)."""
+    with store.begin() as conn:
+        conn.execute(sessions.delete().where(sessions.c.session_hash == session_hash))
+
+
+# -- login attempts ---------------------------------------------------------------------
+
+
+def insert_failed_login(store: Store, *, username: str, ip: str, at: datetime) -> None:
+    """Record one failed login."""
+    with store.begin() as conn:
+        conn.execute(login_attempts.insert().values(username=username, ip=ip, at=at))
+
+
+def failed_logins_since(
+    store: Store, *, username: str, ip: str, since: datetime
+) -> tuple[int, int]:
+    """Return the failed logins since a time: ``(for this username, from this IP)``."""
+    recent = login_attempts.c.at >= since
+    count = sa.func.count()
+    with store.engine.connect() as conn:
+        by_user = conn.execute(
+            sa.select(count).where(recent, login_attempts.c.username == username)
+        ).scalar_one()
+        by_ip = conn.execute(sa.select(count).where(recent, login_attempts.c.ip == ip)).scalar_one()
+    return int(by_user), int(by_ip)
+
+
+def clear_failed_logins(store: Store, *, username: str, before: datetime) -> None:
+    """Forget a username's failed logins (after a successful one) and all older than ``before``."""
+    with store.begin() as conn:
+        conn.execute(
+            login_attempts.delete().where(
+                sa.or_(login_attempts.c.username == username, login_attempts.c.at < before)
+            )
+        )
+
+
+# -- audit log --------------------------------------------------------------------------
+
+
+def insert_audit(
+    store: Store,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    obj: str,
+    before: Any = None,
+    after: Any = None,
+) -> int:
+    """Append one audit row (``before``/``after`` stored as JSON); return its id."""
+
+    def dump(value: Any) -> str | None:
+        return None if value is None else json.dumps(value, sort_keys=True, default=str)
+
+    with store.begin() as conn:
+        result = conn.execute(
+            audit_log.insert()
+            .values(
+                at=at,
+                actor=actor,
+                action=action,
+                object=obj,
+                before=dump(before),
+                after=dump(after),
+            )
+            .returning(audit_log.c.audit_id)
+        )
+        return int(result.scalar_one())
+
+
+def audit_rows(
+    store: Store, *, limit: int = 100, offset: int = 0, action: str | None = None
+) -> list[dict[str, Any]]:
+    """Return audit rows, newest first, with ``before``/``after`` decoded."""
+    query = sa.select(audit_log).order_by(audit_log.c.audit_id.desc()).limit(limit).offset(offset)
+    if action:
+        query = query.where(audit_log.c.action == action)
+    with store.engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(query)]
+    for row in rows:
+        for key in ("before", "after"):
+            row[key] = None if row[key] is None else json.loads(row[key])
+    return rows
+
+
+# -- today's crew roster ----------------------------------------------------------------
+
+
+def crew_day_rows(store: Store, day: str) -> dict[str, dict[str, Any]]:
+    """Return the roster changes of a day: crew id -> row."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(crew_days).where(crew_days.c.day == day))
+        return {r.crew_id: dict(r._mapping) for r in rows}
+
+
+def upsert_crew_day(store: Store, *, day: str, crew_id: str, **values: Any) -> None:
+    """Set a crew's roster change for a day (``on_duty``, ``shift_start``, ``shift_end``)."""
+    key = (crew_days.c.day == day) & (crew_days.c.crew_id == crew_id)
+    with store.begin() as conn:
+        found = conn.execute(sa.select(crew_days.c.crew_id).where(key)).first()
+        if found is None:
+            conn.execute(crew_days.insert().values(day=day, crew_id=crew_id, **values))
+        else:
+            conn.execute(crew_days.update().where(key).values(**values))
+
+
+# -- plan publications ------------------------------------------------------------------
+
+
+def insert_publication(
+    store: Store, *, plan_id: int, plan_date: str, published_at: datetime, published_by: str
+) -> bool:
+    """Record that a plan is published; False when it already was."""
+    with store.begin() as conn:
+        found = conn.execute(
+            sa.select(plan_publications.c.plan_id).where(plan_publications.c.plan_id == plan_id)
+        ).first()
+        if found is not None:
+            return False
+        conn.execute(
+            plan_publications.insert().values(
+                plan_id=plan_id,
+                plan_date=plan_date,
+                published_at=published_at,
+                published_by=published_by,
+            )
+        )
+        return True
+
+
+def publication(store: Store, plan_id: int) -> dict[str, Any] | None:
+    """Return a plan's publication row, or None when it is not published."""
+    query = sa.select(plan_publications).where(plan_publications.c.plan_id == plan_id)
+    with store.engine.connect() as conn:
+        return _dict(conn.execute(query).first())
+
+
+def latest_publications(store: Store, *, limit: int = 20) -> list[dict[str, Any]]:
+    """Return the newest publications first (by plan day, then publication time)."""
+    query = (
+        sa.select(plan_publications)
+        .order_by(plan_publications.c.plan_date.desc(), plan_publications.c.published_at.desc())
+        .limit(limit)
+    )
+    with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+# -- crew actions (idempotency keys) ----------------------------------------------------
+
+
+def claim_action(store: Store, values: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Claim an idempotency key: None when new (row inserted), else the earlier row."""
+    key = crew_actions.c.idempotency_key == values["idempotency_key"]
+    try:
+        with store.begin() as conn:
+            found = _dict(conn.execute(sa.select(crew_actions).where(key)).first())
+            if found is not None:
+                return found
+            conn.execute(crew_actions.insert().values(**values))
+            return None
+    except sa.exc.IntegrityError:  # the same key claimed at the same moment
+        with store.engine.connect() as conn:
+            return _dict(conn.execute(sa.select(crew_actions).where(key)).first())
+
+
+def finish_action(store: Store, key: str, *, result: str | None) -> None:
+    """Store an action's answer (None drops the claim so that the phone may retry)."""
+    where = crew_actions.c.idempotency_key == key
+    with store.begin() as conn:
+        if result is None:
+            conn.execute(crew_actions.delete().where(where))
+        else:
+            conn.execute(crew_actions.update().where(where).values(result=result))

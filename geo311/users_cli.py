@@ -1,0 +1,134 @@
+"""``geo311 users``: add, list and disable staff users; issue API tokens."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+
+from geo311 import auth_store, users
+from geo311.settings import get_settings
+from geo311.store import Store
+
+app = typer.Typer(help="Staff users of the web application (argon2 passwords, roles, tokens).")
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy URL (default: GEO311_DATABASE_URL or sqlite:///geo311.db)",
+    ),
+]
+
+
+def _store(database_url: str | None) -> Store:
+    return Store(database_url or get_settings().database_url)
+
+
+def _read_password() -> str:
+    """Prompt twice on a terminal; otherwise read the first line of standard input."""
+    if sys.stdin.isatty():
+        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    line = sys.stdin.readline()
+    if not line:
+        raise typer.BadParameter("no password on standard input; pipe one line, e.g. from a file")
+    return line.rstrip("\r\n")
+
+
+@app.command("add")
+def add_command(
+    username: Annotated[str, typer.Argument(help="login name (a-z, 0-9, '.', '_', '-')")],
+    role: Annotated[
+        str, typer.Option(help="dispatcher, planner, admin or crew:<crew id> (e.g. crew:pothole-1)")
+    ],
+    name: Annotated[str | None, typer.Option("--name", help="display name")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Add a user; the password is read from standard input (prompted twice on a terminal)."""
+    password = _read_password()
+    with _store(database_url) as store:
+        user = users.create_user(store, username, role=role, password=password, display_name=name)
+    typer.echo(f"added {user.username} ({user.display_name}), role {user.role_label}")
+
+
+@app.command("list")
+def list_command(database_url: DatabaseOption = None) -> None:
+    """List the users: username, role, active or disabled, display name."""
+    with _store(database_url) as store:
+        found = users.list_users(store)
+    if not found:
+        typer.echo("no users; add one with: geo311 users add USERNAME --role dispatcher")
+    for user in found:
+        state = "active" if user.active else "disabled"
+        typer.echo(f"{user.username:<24} {user.role_label:<24} {state:<9} {user.display_name}")
+
+
+@app.command("disable")
+def disable_command(
+    username: Annotated[str, typer.Argument(help="the user to disable")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Disable a user: no more logins or tokens; open sessions end at once."""
+    with _store(database_url) as store:
+        _, after = users.set_active(store, username, active=False)
+    typer.echo(f"disabled {after.username}")
+
+
+@app.command("token")
+def token_command(
+    username: Annotated[str, typer.Argument(help="the user the token acts as")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Issue an API token (send it as 'Authorization: Bearer <token>'); shown only once."""
+    with _store(database_url) as store:
+        token = users.issue_token(store, username)
+    typer.echo(token)
+    typer.echo("store it now: geo311 keeps only its hash and cannot show it again", err=True)
+
+
+DEMO_ROLES = (("dispatcher", "dispatcher"), ("planner", "planner"), ("admin", "admin"))
+
+
+def _busiest_crew(plan: dict[str, Any] | None) -> str:
+    routes = (plan or {}).get("routes") or []
+    stops = {
+        str(r.get("crew_id")): sum(1 for s in r.get("steps") or [] if s.get("type") == "job")
+        for r in routes
+    }
+    return max(stops, key=lambda c: stops[c]) if stops else "pothole-1"
+
+
+def demo_step(ctx: Any) -> None:
+    """Create demo users (random passwords, printed once) and publish the demo's plan.
+
+    Parameters
+    ----------
+    ctx : geo311.demo.DemoContext
+        The demo context; ``ctx.results['plan']`` / ``['plan_id']`` come from the routing step.
+    """
+    plan = ctx.results.get("plan")
+    crew = _busiest_crew(plan)
+    typer.echo(
+        "DEMO ONLY: these accounts exist in the demo database only; their passwords are "
+        "printed here once. Never create users like this on a real database."
+    )
+    for username, role in (*DEMO_ROLES, ("crew", f"crew:{crew}")):
+        password = "demo-" + secrets.token_urlsafe(9)
+        users.create_user(ctx.store, username, role=role, password=password)
+        typer.echo(f"  {username:<11} {role:<22} password {password}")
+    if ctx.results.get("plan_id") and plan:
+        auth_store.insert_publication(
+            ctx.store,
+            plan_id=int(ctx.results["plan_id"]),
+            plan_date=str(plan.get("plan_date")),
+            published_at=datetime.now(UTC),
+            published_by="demo",
+        )
+        typer.echo(f"plan {ctx.results['plan_id']} published: crew {crew} sees its stops")
+    typer.echo(
+        f"staff pages: GEO311_DATABASE_URL={ctx.settings.database_url} geo311 serve, then open "
+        f"http://127.0.0.1:8000/login (console: /dispatch?at={ctx.at:%Y-%m-%dT%H:%M})"
+    )

@@ -1,0 +1,145 @@
+"""The crew phone view: own stops only, done / can't do with CSRF, each action applied once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from geo311 import auth_store
+from geo311.catalogue import Catalogue
+from geo311.store import Store
+from geo311.workorders import rebuild_work_orders
+from tests.api.conftest import seed_request
+from tests.api.web.conftest import csrf_of
+
+ORIGIN = datetime(2015, 10, 6, 11, 0, tzinfo=UTC)
+
+
+def _plan(store: Store, catalogue: Catalogue, *, publish: bool = True) -> tuple[int, int, int]:
+    seed_request(store, catalogue, "p1", code="pothole")
+    seed_request(store, catalogue, "p2", code="pothole", lat=42.35052)  # same pothole
+    seed_request(store, catalogue, "l1", code="streetlight_outage", lat=42.345, lon=-71.07)
+    rebuild_work_orders(store, catalogue)
+    orders = {wo.service_group: wo.work_order_id for wo in store.query_work_orders()}
+    wp, wl = orders["potholes"], orders["streetlights"]
+
+    def route(crew: str, job: str, ref: int) -> dict:
+        at = (ORIGIN + timedelta(minutes=30)).isoformat()
+        return {
+            "crew_id": crew,
+            "steps": [
+                {"type": "start", "arrival": ORIGIN.isoformat()},
+                {
+                    "type": "job",
+                    "job_id": job,
+                    "ref": str(ref),
+                    "arrival": at,
+                    "lat": 42.35,
+                    "lon": -71.08,
+                },
+                {"type": "end", "arrival": (ORIGIN + timedelta(hours=2)).isoformat()},
+            ],
+        }
+
+    doc = {
+        "origin": ORIGIN.isoformat(),
+        "plan_date": "2015-10-06",
+        "timezone": "America/New_York",
+        "routes": [route("A", "wo-p", wp), route("B", "wo-l", wl)],
+        "unassigned": [],
+        "jobs": {"wo-p": {"service_name": "Pothole repair"}, "wo-l": {"service_name": "Light"}},
+        "crews": [{"id": "A", "label": "Crew A"}, {"id": "B", "label": "Crew B"}],
+    }
+    plan_id = store.save_plan(doc, plan_date="2015-10-06")
+    if publish:
+        auth_store.insert_publication(
+            store, plan_id=plan_id, plan_date="2015-10-06", published_at=ORIGIN, published_by="dina"
+        )
+    return plan_id, wp, wl
+
+
+def test_crew_sees_only_its_published_stops(
+    browser, web_store: Store, catalogue: Catalogue
+) -> None:
+    crew = browser("crewa")
+    assert "No stops yet" in crew.get("/crew").text
+    plan_id, wp, _ = _plan(web_store, catalogue)
+    page = crew.get("/crew")
+    assert page.status_code == 200
+    assert "Crew A: 1 stops" in page.text and "07:30" in page.text  # 11:30 UTC = 07:30 EDT
+    assert "145 Ipswich St" in page.text and "2 reports" in page.text
+    assert 'href="geo:' in page.text and f"/crew/A/plans/{plan_id}.gpx" in page.text
+    assert "wo-l" not in page.text
+    assert crew.get("/crew/A").status_code == 200
+    assert crew.get("/crew/B", follow_redirects=False).status_code == 403
+    assert browser("dina").get("/crew/B").status_code == 200
+    assert browser("pete").get("/crew", follow_redirects=False).status_code == 403
+
+
+def test_done_is_applied_once_and_reaches_citizens(
+    browser, web_store: Store, catalogue: Catalogue
+) -> None:
+    plan_id, wp, _ = _plan(web_store, catalogue)
+    crew = browser("crewa")
+    token = csrf_of(crew.get("/crew").text)
+    action = {
+        "key": "k-0123456789",
+        "plan_id": plan_id,
+        "crew_id": "A",
+        "job_id": "wo-p",
+        "action": "done",
+        "note": "Pothole filled.",
+    }
+    assert crew.post("/crew/actions", json=action).status_code == 403  # no CSRF header
+    headers = {"X-CSRF-Token": token}
+    first = crew.post("/crew/actions", json=action, headers=headers)
+    assert first.status_code == 200, first.text
+    assert first.json() == {"ok": True, "duplicate": False}
+    again = crew.post("/crew/actions", json=action, headers=headers)
+    assert again.json() == {"ok": True, "duplicate": True}
+    assert len(auth_store.audit_rows(web_store, action="stop.done")) == 1
+    wo = web_store.get_work_order(wp)
+    assert wo.status == "fixed"
+    for rid in wo.member_ids:
+        [item] = crew.get(f"/open311/v2/requests/{rid}.json").json()
+        assert item["status"] == "closed" and item["status_notes"] == "Pothole filled."
+    assert "<strong>Done.</strong>" in crew.get("/crew").text
+    reused = crew.post("/crew/actions", json={**action, "job_id": "wo-x"}, headers=headers)
+    assert reused.status_code == 409
+    other = browser("crewb")
+    other_token = csrf_of(other.get("/crew").text)
+    foreign = other.post(
+        "/crew/actions",
+        json={**action, "key": "k-other-crew"},
+        headers={"X-CSRF-Token": other_token},
+    )
+    assert foreign.status_code == 403
+    bad = crew.post(
+        "/crew/actions", json={**action, "action": "maybe", "key": "k-bad-0001"}, headers=headers
+    )
+    assert bad.status_code == 400 and "action" in bad.text
+
+
+def test_cant_do_form_returns_the_stop_to_the_dispatcher(
+    browser, web_store: Store, catalogue: Catalogue
+) -> None:
+    plan_id, _, wl = _plan(web_store, catalogue)
+    crew = browser("crewb")
+    token = csrf_of(crew.get("/crew").text)
+    form = {
+        "csrf_token": token,
+        "key": "k-cant-000001",
+        "plan_id": str(plan_id),
+        "crew_id": "B",
+        "job_id": "wo-l",
+        "action": "cant",
+        "reason": "no_access",
+        "note": "gate locked",
+    }
+    response = crew.post("/crew/actions", data=form, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/crew"
+    assert web_store.get_plan(plan_id)["cant_do"]["wo-l"]["note"] == "gate locked"
+    assert web_store.get_work_order(wl).status == "open"  # back on the dispatcher's list
+    plan_page = browser("dina").get(f"/dispatch/plans/{plan_id}")
+    assert "can't do: no access (parked cars, locked gate)" in plan_page.text
+    row = auth_store.audit_rows(web_store, action="stop.cant_do")[0]
+    assert row["actor"] == "crewb" and row["after"]["reason"] == "no_access"
