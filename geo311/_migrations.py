@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from geo311 import notify_schema as n
 from geo311 import store as s
 
 
@@ -40,10 +41,18 @@ def _v3(conn: Connection) -> None:
         conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
 
 
+def _v5(conn: Connection) -> None:
+    # Citizen notifications: the outbox, reporters' contacts, webhooks (creates these only).
+    # notify_schema is imported at the top so that Store.drop_all also sees these tables.
+    n.metadata.create_all(conn, tables=list(n.NOTIFY_TABLES))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "service requests, import runs and rejects, work orders, plans", _v1),
     (2, "work-order anchor point (anchor_lat, anchor_lon)", _v2),
     (3, "drop unused request indexes (status, lat/lon)", _v3),
+    # Step 4 (users) comes from another branch.
+    (5, "notifications: outbox, contacts, webhooks", _v5),
 ]
 
 

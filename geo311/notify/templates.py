@@ -1,0 +1,169 @@
+"""Render a queued event into a citizen e-mail from the city's editable templates.
+
+Templates live in ``data/templates/notify/`` (the ``notify_templates_dir`` setting), one pair
+per event type: ``{event}.txt`` (first line ``Subject: ...``) and ``{event}.html``. A pair named
+``{event}.{service_code}.txt`` / ``.html`` overrides them for one service. They are Jinja2
+templates (HTML autoescaped) and see the event payload plus ``status_url``,
+``unsubscribe_url``, ``city``, ``eta_window``, ``first_name``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from geo311.city import default_city
+from geo311.errors import ConfigurationError
+from geo311.notify.unsubscribe import unsubscribe_path
+
+
+def message_id(idempotency_key: str, *, domain: str) -> str:
+    """Return the e-mail Message-ID of an outbox row: the same key gives the same id.
+
+    Parameters
+    ----------
+    idempotency_key : str
+        The outbox row's idempotency key (event id + recipient).
+    domain : str
+        The sender's domain.
+
+    Returns
+    -------
+    str
+        ``<hash@domain>``; a resend after a crash carries the same id, so a mailbox that
+        drops repeated Message-IDs shows the message once.
+    """
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+    return f"<{digest}.geo311@{domain}>"
+
+
+def _eta_window(payload: dict[str, Any], tz: ZoneInfo) -> str:
+    if not payload.get("eta_start") or not payload.get("eta_end"):
+        return ""
+    start = datetime.fromisoformat(payload["eta_start"]).astimezone(tz)
+    end = datetime.fromisoformat(payload["eta_end"]).astimezone(tz)
+    day = f"{start:%A} {start.day} {start:%B}"
+    return f"{day} between {start:%H:%M} and {end:%H:%M}"
+
+
+class Renderer:
+    """Turn outbox payloads into e-mails.
+
+    Parameters
+    ----------
+    templates_dir : Path
+        Folder of the templates.
+    public_url : str, keyword-only
+        The site's public base URL (links to ``/requests/{id}`` and the unsubscribe page).
+    secret : str, keyword-only
+        The ``notify_secret`` setting (signs unsubscribe links).
+    mail_from : str, keyword-only
+        The From: header, e.g. ``Boston 311 <noreply@boston.gov>``.
+    timezone : str, keyword-only, optional
+        Local time of dates in messages; default the city's.
+    """
+
+    def __init__(
+        self,
+        templates_dir: Path,
+        *,
+        public_url: str,
+        secret: str,
+        mail_from: str,
+        timezone: str | None = None,
+    ) -> None:
+        if not templates_dir.is_dir():
+            raise ConfigurationError(
+                f"notification templates folder {templates_dir} does not exist; point "
+                "GEO311_DATA_DIR at a data folder with templates/notify/",
+                field="data_dir",
+            )
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(templates_dir),
+            autoescape=jinja2.select_autoescape(["html"]),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+        )
+        self.public_url = public_url.rstrip("/")
+        self.secret = secret
+        self.mail_from = mail_from
+        addresses = getaddresses([mail_from])
+        if not addresses or "@" not in addresses[0][1]:
+            raise ConfigurationError(
+                f"mail_from {mail_from!r} has no e-mail address; set GEO311_MAIL_FROM to e.g. "
+                "'City 311 <noreply@city.gov>'",
+                field="mail_from",
+            )
+        self.domain = addresses[0][1].rsplit("@", 1)[1]
+        city = default_city()
+        self.city = city.name
+        self.tz = ZoneInfo(timezone or city.timezone)
+
+    def _template(self, event_type: str, service_code: str, ext: str) -> jinja2.Template:
+        names = [f"{event_type}.{service_code}.{ext}", f"{event_type}.{ext}"]
+        try:
+            return self.env.select_template(names)
+        except jinja2.TemplatesNotFound:
+            raise ConfigurationError(
+                f"no notification template {names[-1]} in the templates folder; add it",
+                field="data_dir",
+            ) from None
+
+    def context(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Return the template variables of an outbox payload."""
+        return {
+            **payload,
+            "first_name": payload.get("first_name", ""),
+            "city": self.city,
+            "status_url": self.public_url + payload["status_path"],
+            "unsubscribe_url": self.public_url
+            + unsubscribe_path(payload["service_request_id"], secret=self.secret),
+            "eta_window": _eta_window(payload, self.tz),
+        }
+
+    def email(self, payload: dict[str, Any], *, to: str, idempotency_key: str) -> EmailMessage:
+        """Render the e-mail of one outbox row.
+
+        Parameters
+        ----------
+        payload : dict
+            The row's payload (the event and the reporter's first name).
+        to : str, keyword-only
+            The recipient's address.
+        idempotency_key : str, keyword-only
+            The row's key; the Message-ID derives from it.
+
+        Returns
+        -------
+        EmailMessage
+            A multipart/alternative message (plain text and HTML).
+        """
+        ctx = self.context(payload)
+        kind, code = payload["type"], payload.get("service_code", "")
+        text = self._template(kind, code, "txt").render(ctx)
+        subject, _, body = text.partition("\n")
+        if not subject.startswith("Subject:"):
+            raise ConfigurationError(
+                f"template {kind}.txt must start with a 'Subject: ...' line", field="data_dir"
+            )
+        msg = EmailMessage()
+        msg["Subject"] = subject.removeprefix("Subject:").strip()
+        msg["From"] = self.mail_from
+        msg["To"] = Address(addr_spec=to)
+        msg["Message-ID"] = message_id(idempotency_key, domain=self.domain)
+        msg["Date"] = format_datetime(datetime.fromisoformat(payload["occurred_at"]))
+        msg["Auto-Submitted"] = "auto-generated"
+        msg["List-Unsubscribe"] = f"<{ctx['unsubscribe_url']}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        msg["X-Geo311-Event"] = payload["event_id"]
+        msg.set_content(body.lstrip("\n"))
+        msg.add_alternative(self._template(kind, code, "html").render(ctx), subtype="html")
+        return msg
