@@ -13,12 +13,17 @@ import json
 import smtplib
 import time
 from dataclasses import dataclass
+from email.policy import compat32
 from typing import Any, Protocol
 
 import httpx
 
 from geo311.errors import Geo311Error
 from geo311.notify.templates import Renderer
+
+# SMTP wants CRLF line ends (smtplib leaves a bytes message as it is); headers fold only past
+# the hard limit of 998, so a long unsubscribe URL stays on its header line.
+_SMTP_LINES = compat32.clone(linesep="\r\n", max_line_length=998)
 
 
 @dataclass(frozen=True)
@@ -126,7 +131,9 @@ class SmtpChannel:
             delivery.payload, to=delivery.address, idempotency_key=delivery.idempotency_key
         )
         try:
-            refused = self._connection().send_message(msg)
+            smtp = self._connection()
+            data = msg.as_bytes(policy=_SMTP_LINES)
+            refused = smtp.sendmail(self.renderer.envelope_from, [delivery.address], data)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise DeliveryError(

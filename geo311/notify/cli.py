@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import threading
 from datetime import UTC, datetime, timedelta
+from email.header import decode_header, make_header
 from typing import Annotated
 
 import typer
@@ -175,9 +176,11 @@ def preview_command(
         "status_path": status_path("101"), "first_name": "Ada",
     }  # fmt: skip
     msg = renderer.email(payload, to="ada@example.org", idempotency_key=f"{event}:101|preview")
-    part = msg.get_body(preferencelist=("html",) if html else ("plain",))
-    typer.echo(f"Subject: {msg['Subject']}\nMessage-ID: {msg['Message-ID']}\n")
-    typer.echo(part.get_content() if part is not None else "")
+    wanted = "text/html" if html else "text/plain"
+    part = next(p for p in msg.walk() if p.get_content_type() == wanted)
+    subject = str(make_header(decode_header(str(msg["Subject"]))))
+    typer.echo(f"Subject: {subject}\nMessage-ID: {msg['Message-ID']}\n")
+    typer.echo(part.get_payload(decode=True).decode())  # type: ignore[union-attr]
 
 
 def notify_app() -> typer.Typer:

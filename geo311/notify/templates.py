@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import format_datetime, getaddresses
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,15 @@ import jinja2
 from geo311.city import default_city
 from geo311.errors import ConfigurationError
 from geo311.notify.unsubscribe import unsubscribe_path
+
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+
+
+def _text_part(text: str, subtype: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(text, _UTF8_QP)  # quoted-printable: readable in the raw message
+    return part
 
 
 def message_id(idempotency_key: str, *, domain: str) -> str:
@@ -102,7 +114,8 @@ class Renderer:
                 "'City 311 <noreply@city.gov>'",
                 field="mail_from",
             )
-        self.domain = addresses[0][1].rsplit("@", 1)[1]
+        self.envelope_from = addresses[0][1]
+        self.domain = self.envelope_from.rsplit("@", 1)[1]
         city = default_city()
         self.city = city.name
         self.tz = ZoneInfo(timezone or city.timezone)
@@ -129,7 +142,7 @@ class Renderer:
             "eta_window": _eta_window(payload, self.tz),
         }
 
-    def email(self, payload: dict[str, Any], *, to: str, idempotency_key: str) -> EmailMessage:
+    def email(self, payload: dict[str, Any], *, to: str, idempotency_key: str) -> Message:
         """Render the e-mail of one outbox row.
 
         Parameters
@@ -143,8 +156,8 @@ class Renderer:
 
         Returns
         -------
-        EmailMessage
-            A multipart/alternative message (plain text and HTML).
+        Message
+            A multipart/alternative message (plain text and HTML, UTF-8).
         """
         ctx = self.context(payload)
         kind, code = payload["type"], payload.get("service_code", "")
@@ -154,16 +167,19 @@ class Renderer:
             raise ConfigurationError(
                 f"template {kind}.txt must start with a 'Subject: ...' line", field="data_dir"
             )
-        msg = EmailMessage()
-        msg["Subject"] = subject.removeprefix("Subject:").strip()
+        # The compat32 MIME classes: several times faster to build and flatten than
+        # EmailMessage's header objects, which dominated the sender's time.
+        msg = MIMEMultipart("alternative")
+        title = subject.removeprefix("Subject:").strip()
+        msg["Subject"] = title if title.isascii() else Header(title, "utf-8").encode()
         msg["From"] = self.mail_from
-        msg["To"] = Address(addr_spec=to)
+        msg["To"] = to
         msg["Message-ID"] = message_id(idempotency_key, domain=self.domain)
         msg["Date"] = format_datetime(datetime.fromisoformat(payload["occurred_at"]))
         msg["Auto-Submitted"] = "auto-generated"
         msg["List-Unsubscribe"] = f"<{ctx['unsubscribe_url']}>"
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         msg["X-Geo311-Event"] = payload["event_id"]
-        msg.set_content(body.lstrip("\n"))
-        msg.add_alternative(self._template(kind, code, "html").render(ctx), subtype="html")
+        msg.attach(_text_part(body.lstrip("\n"), "plain"))
+        msg.attach(_text_part(self._template(kind, code, "html").render(ctx), "html"))
         return msg
