@@ -8,11 +8,13 @@ random delay) and restarted at once. At the end it prints
 
     events 10000, delivered 10000, duplicates 0, lost 0
 
-where ``delivered`` counts distinct expected Message-IDs the receiver accepted,
-``duplicates`` every acceptance beyond the first of a Message-ID (the at-least-once window:
-a kill between the relay's 250 and the sender's commit), ``lost`` expected Message-IDs never
-accepted; plus the throughput. Baseline in the same run: the same sender without kills on
-``--baseline-events`` events.
+counting per event and recipient (an outbox row): ``delivered`` rows the receiver accepted at
+least once, ``duplicates`` copies a mailbox that drops repeated Message-IDs would still show
+(a second Message-ID for the same event and recipient), ``lost`` rows never accepted. The same
+line gives ``resent``: acceptances beyond the first of one Message-ID, the at-least-once window
+(a kill between the relay's 250 and the sender's commit of ``sent``); a receiver that does not
+honour Message-ID would show those as duplicates. Plus the throughput; baseline in the same
+run: the same sender without kills on ``--baseline-events`` events.
 
 SQLite runs one sender (SQLite takes one); ``--postgres URL`` runs on a fresh schema of that
 PostgreSQL with ``--senders`` (default 2) concurrent senders.
@@ -53,23 +55,30 @@ T0 = datetime(2015, 10, 5, 12, 15, tzinfo=UTC)
 
 
 class Counter:
-    """aiosmtpd handler: acceptances per Message-ID."""
+    """aiosmtpd handler: acceptances per Message-ID, and Message-IDs per event and recipient."""
 
     def __init__(self) -> None:
         self.by_id: collections.Counter[str] = collections.Counter()
+        self.ids_of: dict[tuple[str, str], set[str]] = collections.defaultdict(set)
         self.total = 0
         self.last = time.perf_counter()
         self.lock = threading.Lock()
 
+    def clear(self) -> None:
+        with self.lock:
+            self.by_id.clear()
+            self.ids_of.clear()
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         head = envelope.content.split(b"\r\n\r\n", 1)[0].decode()
-        mid = next(
-            line.split(":", 1)[1].strip()
-            for line in head.splitlines()
-            if line.lower().startswith("message-id:")
+        fields = dict(
+            (name.lower(), value.strip())
+            for name, _, value in (line.partition(":") for line in head.splitlines())
         )
+        mid, event = fields["message-id"], fields["x-geo311-event"]
         with self.lock:
             self.by_id[mid] += 1
+            self.ids_of[(event, envelope.rcpt_tos[0])].add(mid)
             self.total += 1
             self.last = time.perf_counter()
         return "250 OK"
@@ -148,16 +157,15 @@ def pending(store: Store) -> int:
         )
 
 
-def expected_ids(store: Store) -> set[str]:
+def expected_rows(store: Store) -> set[tuple[str, str]]:
     with store.engine.connect() as conn:
-        keys = conn.execute(sa.select(outbox.c.idempotency_key)).scalars().all()
-    return {message_id(k, domain=DOMAIN) for k in keys}
+        return {(e, a) for e, a in conn.execute(sa.select(outbox.c.event_id, outbox.c.address))}
 
 
 def measure(store: Store, run: Run, counter: Counter, *, kills: int, seed: int) -> float:
     """Start the senders, kill them ``kills`` times, wait for an empty outbox; return seconds."""
     rng = random.Random(seed)
-    n = len(expected_ids(store))
+    n = len(expected_rows(store))
     base = counter.total
     marks = sorted(rng.sample(range(n // 20, n - n // 20), kills))
     t0 = time.perf_counter()
@@ -176,15 +184,23 @@ def measure(store: Store, run: Run, counter: Counter, *, kills: int, seed: int) 
 
 
 def report(store: Store, counter: Counter, seconds: float, run: Run, label: str) -> None:
-    expected = expected_ids(store)
-    seen = {mid: c for mid, c in counter.by_id.items() if mid in expected}
-    delivered = len(seen)
-    duplicates = sum(c - 1 for c in seen.values())
-    lost = len(expected - seen.keys())
+    expected = expected_rows(store)
+    with store.engine.connect() as conn:
+        keys = conn.execute(sa.select(outbox.c.idempotency_key)).scalars().all()
+    same_ids = all(
+        counter.ids_of[row] <= {message_id(k, domain=DOMAIN) for k in keys} for row in expected
+    )
+    delivered = sum(1 for row in expected if counter.ids_of.get(row))
+    duplicates = sum(max(len(counter.ids_of.get(row, ())) - 1, 0) for row in expected)
+    lost = len(expected) - delivered
+    resent = sum(c - 1 for c in counter.by_id.values())
     print(
         f"{label}: events {len(expected)}, delivered {delivered}, duplicates {duplicates}, "
-        f"lost {lost}; {run.kills} SIGKILLs, {run.senders} sender(s); "
-        f"{len(expected) / seconds:,.0f} events/s ({seconds:.1f} s)"
+        f"lost {lost}; resent (same Message-ID) {resent}; "
+        f"Message-IDs from the idempotency keys: {'yes' if same_ids else 'NO'}; "
+        f"{run.kills} SIGKILLs, {run.senders} sender(s); "
+        f"{len(expected) / seconds:,.0f} events/s ({seconds:.1f} s)",
+        flush=True,
     )
 
 
@@ -208,7 +224,7 @@ def bench(url: str, args: argparse.Namespace, work: Path) -> None:
         ):
             if n <= 0:
                 continue
-            counter.by_id.clear()
+            counter.clear()
             with Store(url) as store:
                 store.drop_all()
                 store.migrate()
