@@ -21,7 +21,7 @@ outbox = sa.Table(
     "outbox",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("event_id", sa.String(160), nullable=False),
+    sa.Column("event_id", sa.String(200), nullable=False),
     sa.Column("event_type", sa.String(32), nullable=False),
     sa.Column("service_request_id", sa.String(64)),
     sa.Column("work_order_id", sa.Integer),
@@ -32,7 +32,7 @@ outbox = sa.Table(
     sa.Column("webhook_id", sa.Integer),
     # event id + recipient: the same event never reaches the same recipient twice; it is
     # also the webhook's Idempotency-Key and the seed of the e-mail's Message-ID.
-    sa.Column("idempotency_key", sa.String(255), nullable=False),
+    sa.Column("idempotency_key", sa.String(600), nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("status", sa.String(8), nullable=False, default="pending"),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),

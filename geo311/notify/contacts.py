@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -10,6 +11,10 @@ from sqlalchemy.engine import Connection
 from geo311.errors import InputError, NotFoundError
 from geo311.notify.events import EVENT_TYPES
 from geo311.notify_schema import contacts, webhooks
+
+# One @, no whitespace or control characters (they would break the SMTP envelope and headers),
+# a dot in the domain; whether the mailbox exists only a delivery can tell.
+_EMAIL = re.compile(r"[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]+")
 
 
 def save_contact(
@@ -43,7 +48,7 @@ def save_contact(
         If ``email`` is not an e-mail address.
     """
     email = email.strip()
-    if email and ("@" not in email or " " in email or email.startswith("@")):
+    if email and not _EMAIL.fullmatch(email):
         raise InputError(
             f"email {email!r} is not an e-mail address; give e.g. name@example.org or leave it out",
             field="email",

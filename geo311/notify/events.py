@@ -68,6 +68,12 @@ class Event:
                 raise InputError(
                     f"{name} must be timezone-aware (e.g. 2015-10-06T14:00-04:00)", field=name
                 )
+        if len(self.id) > 200:
+            raise InputError(
+                f"event id {self.id[:40]!r}... is longer than 200 characters; give a shorter "
+                "event_id",
+                field="event_id",
+            )
         if self.type == "scheduled" and (self.eta_start is None or self.eta_end is None):
             raise InputError(
                 "a scheduled event needs eta_start and eta_end (the stop's ETA window)",

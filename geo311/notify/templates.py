@@ -132,9 +132,14 @@ class Renderer:
 
     def context(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Return the template variables of an outbox payload."""
+        # Fields that may stand in a Subject line hold one line, whatever a citizen typed.
+        one_line = {
+            k: " ".join(str(payload.get(k) or "").split())
+            for k in ("address", "service_name", "service_request_id", "first_name")
+        }
         return {
             **payload,
-            "first_name": payload.get("first_name", ""),
+            **one_line,
             "city": self.city,
             "status_url": self.public_url + payload["status_path"],
             "unsubscribe_url": self.public_url
@@ -170,7 +175,8 @@ class Renderer:
         # The compat32 MIME classes: several times faster to build and flatten than
         # EmailMessage's header objects, which dominated the sender's time.
         msg = MIMEMultipart("alternative")
-        title = subject.removeprefix("Subject:").strip()
+        # One line whatever a field holds (an address from a citizen may carry CR/LF).
+        title = " ".join(subject.removeprefix("Subject:").split())
         msg["Subject"] = title if title.isascii() else Header(title, "utf-8").encode()
         msg["From"] = self.mail_from
         msg["To"] = to

@@ -480,8 +480,25 @@ def test_events_refuse_bad_input() -> None:
         Event(type="received", service_request_id="1", occurred_at=datetime(2015, 1, 1))
     with pytest.raises(InputError, match="eta_start and eta_end"):
         Event(type="scheduled", service_request_id="1", occurred_at=T0)
-    with pytest.raises(InputError, match="email"):
-        save_contact(None, "1", email="not an address")  # type: ignore[arg-type]
+    for bad in ("not an address", "ada@example.org\r\nBcc: eve@example.org", "ada@localhost"):
+        with pytest.raises(InputError, match="email"):
+            save_contact(None, "1", email=bad)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="event_id"):
+        Event(type="received", service_request_id="1", occurred_at=T0, event_id="x" * 201)
+
+
+def test_a_citizen_supplied_field_cannot_add_mail_headers() -> None:
+    payload = {
+        "event_id": "merged:9:1", "type": "merged", "service_request_id": "9",
+        "service_code": "pothole", "service_name": "Pothole", "status": "", "note": "",
+        "address": "1 Boylston St\r\nBcc: eve@example.org", "neighbours": 1,
+        "occurred_at": T0.isoformat(), "status_path": "/requests/9", "eta_start": None,
+        "eta_end": None,
+    }  # fmt: skip
+    raw = renderer().email(payload, to="ada@example.org", idempotency_key="k").as_bytes()
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg["Bcc"] is None
+    assert msg["Subject"] == "Already reported: Pothole at 1 Boylston St Bcc: eve@example.org"
 
 
 def test_one_sender_per_sqlite_database_and_a_dead_senders_claims_are_released(
