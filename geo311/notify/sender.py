@@ -298,9 +298,12 @@ class Sender:
         if row is None:
             return None
         with self.engine.connect() as conn:
+            # The read before the send opens no SQLite transaction (pysqlite begins at the
+            # first write), so nothing is held while the message goes out; the outcome then
+            # commits on the same connection, right after the relay's answer.
             outcome = self._deliver(conn, row, attempt=row.attempts)
-        with self.engine.begin() as conn:
             self._finish(conn, row.id, outcome, attempt=row.attempts)
+            conn.commit()
         return outcome
 
     def _delivery(self, conn: Connection, row: Any, attempt: int) -> Delivery | str:
