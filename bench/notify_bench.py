@@ -187,9 +187,8 @@ def report(store: Store, counter: Counter, seconds: float, run: Run, label: str)
     expected = expected_rows(store)
     with store.engine.connect() as conn:
         keys = conn.execute(sa.select(outbox.c.idempotency_key)).scalars().all()
-    same_ids = all(
-        counter.ids_of[row] <= {message_id(k, domain=DOMAIN) for k in keys} for row in expected
-    )
+    ids = {message_id(k, domain=DOMAIN) for k in keys}
+    same_ids = all(counter.ids_of.get(row, set()) <= ids for row in expected)
     delivered = sum(1 for row in expected if counter.ids_of.get(row))
     duplicates = sum(max(len(counter.ids_of.get(row, ())) - 1, 0) for row in expected)
     lost = len(expected) - delivered
