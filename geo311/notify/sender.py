@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import threading
 from collections.abc import Mapping
@@ -49,6 +50,7 @@ from geo311.notify.channels import Channel, Delivery, DeliveryError
 from geo311.notify_schema import contacts, outbox, webhooks
 
 MAX_BACKOFF = timedelta(hours=6)
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -241,7 +243,11 @@ class Sender:
         stop = stop or threading.Event()
         total = SendReport()
         while not stop.is_set():
-            report = self.run_once(batch=batch)
+            try:
+                report = self.run_once(batch=batch)
+            except sa.exc.OperationalError as exc:  # the database restarts or is unreachable
+                _log.warning("notify sender: database error, retrying in %.1f s: %s", poll_s, exc)
+                report = SendReport()
             total.add(report)
             if report.total == 0:
                 stop.wait(poll_s)

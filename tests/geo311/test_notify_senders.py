@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -172,3 +173,30 @@ def test_notify_commands_run_list_dead_and_retry(
     finally:
         get_settings.cache_clear()
     assert len(counter.by_id) == 2 and set(counter.by_id.values()) == {1}
+
+
+def test_the_sender_loop_outlives_a_database_error(
+    tmp_path: Path, smtp: tuple[Counter, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    counter, port = smtp
+    url = f"sqlite:///{tmp_path / 'loop.db'}"
+    with Store(url) as store:
+        queue_events(store, 2)
+        stop = threading.Event()
+        with smtp_sender(url, port) as sender:
+            with store.begin() as conn:  # the outbox is briefly unreachable
+                conn.execute(sa.text("ALTER TABLE outbox RENAME TO outbox_away"))
+            loop = threading.Thread(target=sender.run, kwargs={"poll_s": 0.05, "stop": stop})
+            loop.start()
+            deadline = time.monotonic() + 20
+            while "database error" not in caplog.text and time.monotonic() < deadline:
+                time.sleep(0.05)
+            with store.begin() as conn:
+                conn.execute(sa.text("ALTER TABLE outbox_away RENAME TO outbox"))
+            while sum(counter.by_id.values()) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            stop.set()
+            loop.join(timeout=20)
+            sender.engine.dispose()
+    assert "database error" in caplog.text
+    assert len(counter.by_id) == 2 and not loop.is_alive()
