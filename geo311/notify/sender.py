@@ -6,8 +6,10 @@ A row leaves ``pending`` only after its channel reported success (``sent``), a p
 failure or its last attempt (``dead``), or a reason not to send (``skipped``). A sender killed
 at any moment therefore loses nothing: whatever it was doing is still ``pending`` and the next
 sender picks it up. The only window for a second delivery is between the receiver accepting a
-message and the sender committing ``sent`` (microseconds to a few milliseconds; the commit
-follows the SMTP ``250`` or the webhook's 2xx immediately). Delivery is thus at-least-once, and
+message and the sender committing ``sent``: the relay's ``250`` (or the webhook's 2xx) on its way
+back and one UPDATE committed right after it, a few milliseconds, longer on a loaded machine
+(``bench/notify_bench.py`` on 2 busy cores hit it about once per five SIGKILLs). Delivery is
+thus at-least-once, and
 every attempt carries the same identity: the e-mail's ``Message-ID`` and the webhook's
 ``Idempotency-Key`` derive from the row's unique idempotency key (event id + recipient), so a
 receiver that honours them (mail stores that drop a repeated Message-ID, webhook receivers
