@@ -43,6 +43,38 @@ class Settings(BaseSettings):
         description="bearer token -> role ('dispatcher', 'planner' or 'crew:<crew id>')",
     )
     max_request_bytes: int = Field(default=1_000_000, gt=0, description="largest accepted body")
+    # -- citizen notifications (geo311.notify) ------------------------------------------
+    smtp_host: str = Field(default="localhost", description="SMTP relay host")
+    smtp_port: int = Field(default=25, gt=0, description="SMTP relay port (587 with STARTTLS)")
+    smtp_user: str = Field(default="", description="SMTP login user (empty: no login)")
+    smtp_password: str = Field(default="", repr=False, description="SMTP login password")
+    smtp_starttls: bool = Field(default=False, description="upgrade the SMTP link with STARTTLS")
+    smtp_timeout_s: float = Field(default=30.0, gt=0, description="SMTP socket timeout")
+    mail_from: str = Field(
+        default="geo311 <noreply@localhost>", description="From: of citizen e-mails"
+    )
+    public_url: str = Field(
+        default="http://localhost:8000",
+        description="public base URL of the site (status and unsubscribe links in messages)",
+    )
+    notify_secret: str = Field(
+        default="", repr=False, description="secret that signs one-click unsubscribe links"
+    )
+    notify_max_attempts: int = Field(
+        default=8, gt=0, description="delivery attempts before a message goes to the dead list"
+    )
+    notify_backoff_s: float = Field(
+        default=30.0, ge=0, description="first retry delay; doubles per attempt (max 6 h)"
+    )
+    notify_webhook_timeout_s: float = Field(default=10.0, gt=0, description="webhook timeout")
+    notify_sender_in_serve: bool = Field(
+        default=True, description="geo311 serve also runs the notification sender"
+    )
+
+    @property
+    def notify_templates_dir(self) -> Path:
+        """Folder of the notification templates (``templates/notify``)."""
+        return self.data_dir / "templates" / "notify"
 
     @model_validator(mode="after")
     def _city_defaults(self) -> Settings:

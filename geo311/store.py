@@ -22,9 +22,9 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-# The staff application's tables live on the same metadata (so drop_all / ensure_indexes and the
-# schema check see them); geo311.auth_store is the only module that queries them.
-from geo311 import auth_schema  # noqa: E402, F401, I001
+# The staff application's and the notifications' tables live on the same metadata (so drop_all,
+# ensure_indexes and the schema check see them); geo311.auth_store and geo311.notify query them.
+from geo311 import auth_schema, notify_schema  # noqa: E402, F401, I001
 from geo311.errors import ConflictError, InputError, NotFoundError
 from geo311.model import ServiceRequest, WorkOrder
 from geo311.schema import (
