@@ -187,10 +187,10 @@ def main() -> None:
     graph = default_graph()
     header = (
         f"{'morning':<11}{'jobs':>5} | {'served':>6}{'crew h':>8}{'travel h':>9}{'km':>7}"
-        f"{'overdue':>8}{'breach':>7}{'late min':>9} | {'served':>6}{'crew h':>8}"
-        f"{'travel h':>9}{'km':>7}{'overdue':>8}{'breach':>7}{'late min':>9} | {'solve s':>7}"
+        f"{'overdue':>8}{'breach':>7}{'late min':>11} | {'served':>6}{'crew h':>8}"
+        f"{'travel h':>9}{'km':>7}{'overdue':>8}{'breach':>7}{'late min':>11} | {'solve s':>7}"
     )
-    print(f"{'':<17}| {'OR-Tools plan':^54}| {'naive oldest-first':^54}|")
+    print(f"{'':<17}| {'OR-Tools plan':^56}| {'naive oldest-first':^56}|")
     print(header)
     tot = {"opt": [0, 0.0, 0.0, 0.0], "naive": [0, 0.0, 0.0, 0.0]}
     with store_for(settings) as store:
@@ -215,15 +215,15 @@ def main() -> None:
             print(
                 f"{day:<11}{len(dp.problem.jobs):>5} | {len(o.served):>6}{o.crew_hours:>8.2f}"
                 f"{o.travel_h:>9.2f}{o.km:>7.1f}{o.overdue_served:>8}{o.breaches:>7}"
-                f"{o.late_min:>9.0f} | {len(n.served):>6}{n.crew_hours:>8.2f}{n.travel_h:>9.2f}"
-                f"{n.km:>7.1f}{n.overdue_served:>8}{n.breaches:>7}{n.late_min:>9.0f} | "
+                f"{o.late_min:>11,.0f} | {len(n.served):>6}{n.crew_hours:>8.2f}{n.travel_h:>9.2f}"
+                f"{n.km:>7.1f}{n.overdue_served:>8}{n.breaches:>7}{n.late_min:>11,.0f} | "
                 f"{secs:>7.1f}"
             )
     (os_, oh, ot, ol), (ns, nh, nt, nl) = tot["opt"], tot["naive"]
     print(
         f"total: plan {os_} jobs in {oh:.1f} crew h ({os_ / max(oh, 1e-9):.2f} jobs/crew-h, "
-        f"{ot:.2f} h driving, SLA lateness {ol:.0f} min); naive {ns} jobs in {nh:.1f} crew h "
-        f"({ns / max(nh, 1e-9):.2f} jobs/crew-h, {nt:.2f} h driving, SLA lateness {nl:.0f} min)"
+        f"{ot:.2f} h driving, SLA lateness {ol:,.0f} min); naive {ns} jobs in {nh:.1f} crew h "
+        f"({ns / max(nh, 1e-9):.2f} jobs/crew-h, {nt:.2f} h driving, SLA lateness {nl:,.0f} min)"
     )
 
 
