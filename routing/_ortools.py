@@ -288,6 +288,7 @@ class Model:
             time_limit_s=spec.time_limit_s if time_limit_s is None else time_limit_s,
             solution_limit=spec.solution_limit,
             mean_arc_cost=self.mean_arc_cost(),
+            n_jobs=len(self.jobs),
         )
 
     def initial_assignment(self) -> Any:
@@ -345,7 +346,7 @@ class Model:
         sol, phases = self._search()
         elapsed = time.perf_counter() - started
         out: dict[str, Any] = {
-            "strategy": self.spec.strategy,
+            "strategy": self.spec.worker.first_strategy(len(self.jobs)),
             "worker": self.spec.worker.describe(),
             "status": int(self.routing.status()),
             "solve_time_s": elapsed,

@@ -22,9 +22,9 @@ time limit or ``solution_limit`` counted over every solution of every inner sear
 annealing temperature falls with ``max(elapsed / time_limit, solutions / solution_limit)``;
 the temperatures are in objective units (here a multiple of the mean arc cost, so the same
 settings fit millimetres and milliseconds); and the ILS random generator is seeded with 0, so a
-run is reproducible given a ``solution_limit``. Each inner local search with the default move
-operators (insertion LNS included) takes tens of milliseconds per iteration; restricted to
-cheap operators, one iteration takes a few milliseconds.
+run is reproducible given a ``solution_limit``. With OR-Tools' default move operators
+(insertion-based LNS included) the inner local search is slow: on R101 ILS made about 30
+iterations in 10 s, with the cheap operators about 150 (:data:`SLOW_OPERATORS`).
 
 Chosen on the visible Solomon set only (``bench/vrptw_bench.py``), with no per-instance value.
 """
@@ -90,6 +90,12 @@ class WorkerSettings:
         Final share of the time limit spent in guided local search from the best ILS solution.
     cheap_operators : bool
         Switch off :data:`SLOW_OPERATORS` inside ILS.
+    large_strategy : str
+        First-solution strategy when the problem has more than ``large_jobs`` jobs: parallel
+        cheapest insertion with breaks and windows does not finish within minutes on a
+        1,000-job day (local cheapest insertion took 26 CPU-s, savings 12).
+    large_jobs : int
+        Job count above which ``large_strategy`` is used.
     """
 
     strategy: str = "PARALLEL_CHEAPEST_INSERTION"
@@ -101,6 +107,12 @@ class WorkerSettings:
     temperatures: tuple[float, float] = (2.0, 0.02)
     polish_fraction: float = 0.0
     cheap_operators: bool = True
+    large_strategy: str = "LOCAL_CHEAPEST_INSERTION"
+    large_jobs: int = 300
+
+    def first_strategy(self, n_jobs: int) -> str:
+        """Return the first-solution strategy for a problem with ``n_jobs`` jobs."""
+        return self.large_strategy if n_jobs > self.large_jobs else self.strategy
 
     @property
     def is_ils(self) -> bool:
@@ -115,7 +127,7 @@ class WorkerSettings:
         RoutingError
             Naming the field and its allowed values.
         """
-        for name in (self.strategy, self.recreate):
+        for name in (self.strategy, self.recreate, self.large_strategy):
             if not hasattr(FSS, name):
                 raise RoutingError(
                     f"strategy {name!r} is not an OR-Tools first-solution strategy "
@@ -145,7 +157,7 @@ class WorkerSettings:
         d = asdict(self)
         d["temperatures"] = list(self.temperatures)
         if not self.is_ils:
-            keep = ("strategy", "metaheuristic")
+            keep = ("strategy", "metaheuristic", "large_strategy", "large_jobs")
             d = {k: v for k, v in d.items() if k in keep}
         return d
 
@@ -180,7 +192,9 @@ class SearchSettings:
         return replace(
             self,
             name=f"{self.name}/{strategy}",
-            portfolio=tuple(replace(w, strategy=strategy) for w in self.portfolio),
+            portfolio=tuple(
+                replace(w, strategy=strategy, large_strategy=strategy) for w in self.portfolio
+            ),
         )
 
     def describe(self, *, workers: int | None = None, seed: int = 0) -> dict[str, Any]:
@@ -206,7 +220,8 @@ def classic_settings(metaheuristic: str = "GUIDED_LOCAL_SEARCH") -> SearchSettin
     return SearchSettings(
         name=f"classic-{metaheuristic.lower()}",
         portfolio=tuple(
-            WorkerSettings(strategy=s, metaheuristic=metaheuristic) for s in CLASSIC_STRATEGIES
+            WorkerSettings(strategy=s, metaheuristic=metaheuristic, large_strategy=s)
+            for s in CLASSIC_STRATEGIES
         ),
     )
 
@@ -223,7 +238,12 @@ def default_settings() -> SearchSettings:
         name="ils-sisr-v1",
         portfolio=(
             WorkerSettings(temperatures=(0.5, 0.005), polish_fraction=0.1),
-            WorkerSettings(temperatures=(0.5, 0.005), ruin_avg_removed=15, polish_fraction=0.1),
+            WorkerSettings(
+                temperatures=(0.5, 0.005),
+                ruin_avg_removed=15,
+                polish_fraction=0.1,
+                large_strategy="SAVINGS",
+            ),
         ),
     )
 
@@ -234,6 +254,7 @@ def routing_parameters(
     time_limit_s: float,
     solution_limit: int | None = None,
     mean_arc_cost: float = 1.0,
+    n_jobs: int = 0,
 ) -> Any:
     """Return OR-Tools ``RoutingSearchParameters`` for one worker.
 
@@ -247,6 +268,8 @@ def routing_parameters(
         Stop after this many solutions (reproducible runs).
     mean_arc_cost : float
         Mean arc cost of the model, objective units; scales the annealing temperatures.
+    n_jobs : int
+        Jobs in the model (picks the first-solution strategy).
 
     Returns
     -------
@@ -255,7 +278,7 @@ def routing_parameters(
         ``RoutingModel.SolveWithIteratedLocalSearch``).
     """
     params = pywrapcp.DefaultRoutingSearchParameters()
-    params.first_solution_strategy = getattr(FSS, worker.strategy)
+    params.first_solution_strategy = getattr(FSS, worker.first_strategy(n_jobs))
     params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
     if solution_limit is not None:
         params.solution_limit = solution_limit
