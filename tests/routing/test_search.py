@@ -9,6 +9,7 @@ from ortools.util.optional_boolean_pb2 import BOOL_FALSE
 from geo311.errors import RoutingError
 from routing.problem import Job, TimeWindow
 from routing.search import (
+    FSS,
     ILS,
     LSM,
     SearchSettings,
@@ -110,6 +111,9 @@ def test_ils_parameters_scale_the_temperatures_and_use_greedy_descent() -> None:
     assert sa.initial_temperature == pytest.approx(2000.0)
     assert sa.final_temperature == pytest.approx(20.0)
     assert params.local_search_operators.use_global_cheapest_insertion_path_lns == BOOL_FALSE
+    big = routing_parameters(w, time_limit_s=3, mean_arc_cost=1000.0, n_jobs=w.large_jobs + 1)
+    assert big.first_solution_strategy == FSS.LOCAL_CHEAPEST_INSERTION
+    assert params.first_solution_strategy == FSS.PARALLEL_CHEAPEST_INSERTION
     classic = routing_parameters(classic_settings().worker(0), time_limit_s=3, mean_arc_cost=1000.0)
     assert not classic.use_iterated_local_search
 
