@@ -76,7 +76,12 @@ def test_plan_states_its_settings_as_json() -> None:
     assert worker["metaheuristic"] == ILS and worker["ruin_avg_removed"] >= 1
     classic = solve(p, time_limit_s=1, workers=1, metaheuristic="GUIDED_LOCAL_SEARCH")
     assert classic.meta["search"]["workers"] == [
-        {"strategy": "PARALLEL_CHEAPEST_INSERTION", "metaheuristic": "GUIDED_LOCAL_SEARCH"}
+        {
+            "strategy": "PARALLEL_CHEAPEST_INSERTION",
+            "metaheuristic": "GUIDED_LOCAL_SEARCH",
+            "large_strategy": "PARALLEL_CHEAPEST_INSERTION",
+            "large_jobs": 300,
+        }
     ]
 
 
