@@ -5,8 +5,9 @@ For several weekday mornings of 2015 it plans the embedded Boston data with
 shifts, lunch breaks and capacities), with a naive dispatcher: jobs oldest first; the crew that
 is free earliest drives to the oldest job left; a crew stops for the day when that job no longer
 fits before its shift ends (or its capacity is used up); lunch is taken when the next job would
-run past the break window. Prints jobs served, crew hours, travel, distance, overdue work served
-and SLA breaches implied, side by side.
+run past the break window. Prints jobs served, crew hours, travel, distance, overdue work served,
+SLA breaches implied (due before the next shift and not served) and SLA lateness (minutes past
+due when the job is finished, summed over served jobs), side by side.
 
     .venv/bin/python bench/dispatch_bench.py [--time-limit 10] [--days 2015-09-15,...]
 """
@@ -41,6 +42,7 @@ class Outcome:
     km: float
     overdue_served: int
     breaches: int
+    late_min: float
 
 
 def _take_break(clock: float, crew: Crew, taken: set[str], need_until: float) -> float:
@@ -62,6 +64,7 @@ def naive(problem: Problem, day_plan: DayPlan) -> Outcome:
     opened = {j.id: day_plan.work_orders[j.id].opened for j in problem.jobs}
     queue = sorted(problem.jobs, key=lambda j: (opened[j.id], j.id))
     served: list[str] = []
+    done_at: dict[str, float] = {}
     hours = travel = metres = 0.0
     for skill in sorted({j.skill for j in queue}):
         jobs = [j for j in queue if j.skill == skill]
@@ -113,6 +116,7 @@ def naive(problem: Problem, day_plan: DayPlan) -> Outcome:
                 m=s["m"] + float(dist[s["loc"], job.location_index]),
             )
             served.append(job.id)
+            done_at[job.id] = finish
             jobs.pop(0)
         for s in state.values():
             if not s["jobs"]:
@@ -126,27 +130,36 @@ def naive(problem: Problem, day_plan: DayPlan) -> Outcome:
             hours += (clock + back - s["start"]) / 3600.0
             travel += (s["travel"] + back) / 3600.0
             metres += s["m"] + float(dist[s["loc"], end_dep.location_index])
-    return _outcome(problem, day_plan, served, hours, travel, metres)
+    return _outcome(problem, day_plan, done_at, hours, travel, metres)
 
 
 def _outcome(
-    problem: Problem, dp: DayPlan, served: list[str], hours: float, travel_h: float, metres: float
+    problem: Problem,
+    dp: DayPlan,
+    done_at: dict[str, float],
+    hours: float,
+    travel_h: float,
+    metres: float,
 ) -> Outcome:
+    """Summarise a dispatch; ``done_at`` maps each served job to its finish time (s)."""
     jobs = {j.id: j for j in problem.jobs}
-    done = set(served)
+    served = list(done_at)
     limit = dp.plan.next_shift_start_s
-    breaches = sum(1 for j in problem.jobs if j.id not in done and (j.sla_due_s or 0.0) < limit)
+    breaches = sum(1 for j in problem.jobs if j.id not in done_at and (j.sla_due_s or 0.0) < limit)
     overdue = sum(1 for j in served if jobs[j].priority == PRIORITY_OVERDUE)
-    return Outcome(served, hours, travel_h, metres / 1000.0, overdue, breaches)
+    late_s = sum(
+        max(0.0, t - due) for j, t in done_at.items() if (due := jobs[j].sla_due_s) is not None
+    )
+    return Outcome(served, hours, travel_h, metres / 1000.0, overdue, breaches, late_s / 60.0)
 
 
 def optimised(dp: DayPlan) -> Outcome:
     routes = [r for r in dp.plan.routes if r.job_ids]
-    served = [j for r in routes for j in r.job_ids]
+    done_at = {s.job_id: s.departure_s for r in routes for s in r.steps if s.type == "job"}
     return _outcome(
         dp.problem,
         dp,
-        served,
+        {j: t for j, t in done_at.items() if j is not None},
         sum(r.duration_s for r in routes) / 3600.0,
         sum(r.travel_s for r in routes) / 3600.0,
         sum(r.distance_m for r in routes),
@@ -174,12 +187,12 @@ def main() -> None:
     graph = default_graph()
     header = (
         f"{'morning':<11}{'jobs':>5} | {'served':>6}{'crew h':>8}{'travel h':>9}{'km':>7}"
-        f"{'overdue':>8}{'breach':>7} | {'served':>6}{'crew h':>8}{'travel h':>9}{'km':>7}"
-        f"{'overdue':>8}{'breach':>7} | {'solve s':>7}"
+        f"{'overdue':>8}{'breach':>7}{'late min':>11} | {'served':>6}{'crew h':>8}"
+        f"{'travel h':>9}{'km':>7}{'overdue':>8}{'breach':>7}{'late min':>11} | {'solve s':>7}"
     )
-    print(f"{'':<17}| {'OR-Tools plan':^45}| {'naive oldest-first':^45}|")
+    print(f"{'':<17}| {'OR-Tools plan':^56}| {'naive oldest-first':^56}|")
     print(header)
-    tot = {"opt": [0, 0.0, 0.0], "naive": [0, 0.0, 0.0]}
+    tot = {"opt": [0, 0.0, 0.0, 0.0], "naive": [0, 0.0, 0.0, 0.0]}
     with store_for(settings) as store:
         for day in args.days.split(","):
             at = datetime.fromisoformat(f"{day}T07:00").replace(tzinfo=TZ)
@@ -198,17 +211,19 @@ def main() -> None:
                 tot[key][0] += len(x.served)
                 tot[key][1] += x.crew_hours
                 tot[key][2] += x.travel_h
+                tot[key][3] += x.late_min
             print(
                 f"{day:<11}{len(dp.problem.jobs):>5} | {len(o.served):>6}{o.crew_hours:>8.2f}"
-                f"{o.travel_h:>9.2f}{o.km:>7.1f}{o.overdue_served:>8}{o.breaches:>7} | "
-                f"{len(n.served):>6}{n.crew_hours:>8.2f}{n.travel_h:>9.2f}{n.km:>7.1f}"
-                f"{n.overdue_served:>8}{n.breaches:>7} | {secs:>7.1f}"
+                f"{o.travel_h:>9.2f}{o.km:>7.1f}{o.overdue_served:>8}{o.breaches:>7}"
+                f"{o.late_min:>11,.0f} | {len(n.served):>6}{n.crew_hours:>8.2f}{n.travel_h:>9.2f}"
+                f"{n.km:>7.1f}{n.overdue_served:>8}{n.breaches:>7}{n.late_min:>11,.0f} | "
+                f"{secs:>7.1f}"
             )
-    (os_, oh, ot), (ns, nh, nt) = tot["opt"], tot["naive"]
+    (os_, oh, ot, ol), (ns, nh, nt, nl) = tot["opt"], tot["naive"]
     print(
         f"total: plan {os_} jobs in {oh:.1f} crew h ({os_ / max(oh, 1e-9):.2f} jobs/crew-h, "
-        f"{ot:.2f} h driving); naive {ns} jobs in {nh:.1f} crew h "
-        f"({ns / max(nh, 1e-9):.2f} jobs/crew-h, {nt:.2f} h driving)"
+        f"{ot:.2f} h driving, SLA lateness {ol:,.0f} min); naive {ns} jobs in {nh:.1f} crew h "
+        f"({ns / max(nh, 1e-9):.2f} jobs/crew-h, {nt:.2f} h driving, SLA lateness {nl:,.0f} min)"
     )
 
 

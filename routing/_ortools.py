@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+from routing import search
 from routing.problem import Problem
 
 TIME_SCALE = 1000
@@ -31,14 +32,8 @@ _MAX_PENALTY = 2**60
 FSS = routing_enums_pb2.FirstSolutionStrategy
 LSM = routing_enums_pb2.LocalSearchMetaheuristic
 
-# Portfolio of first-solution strategies; worker k of a solve with seed s uses entry (s+k) % n.
-STRATEGIES = (
-    "PARALLEL_CHEAPEST_INSERTION",
-    "LOCAL_CHEAPEST_INSERTION",
-    "SAVINGS",
-    "PATH_CHEAPEST_ARC",
-    "GLOBAL_CHEAPEST_ARC",
-)
+# Portfolio of first-solution strategies of the classic settings (kept for callers).
+STRATEGIES = search.CLASSIC_STRATEGIES
 
 
 @dataclass
@@ -47,14 +42,20 @@ class Spec:
 
     job_indices: list[int]
     time_limit_s: float
-    strategy: str = "PARALLEL_CHEAPEST_INSERTION"
-    metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    worker: search.WorkerSettings = field(default_factory=search.WorkerSettings)
     solution_limit: int | None = None
     # crew index -> list of job indices (problem.jobs) as an initial solution
     initial_routes: list[list[int]] | None = None
     # job index -> crew index it was on before; moving it elsewhere costs reassign_penalty
     previous_crew: dict[int, int] = field(default_factory=dict)
     reassign_penalty_s: float = 0.0
+    # cost of sending a crew out, objective units (seconds, or metres for distance)
+    crew_fixed_cost: float = 0.0
+
+    @property
+    def strategy(self) -> str:
+        """The worker's first-solution strategy."""
+        return self.worker.strategy
 
 
 def _up(x: float, scale: int) -> int:
@@ -66,61 +67,79 @@ def _down(x: float, scale: int) -> int:
 
 
 class Model:
-    """The OR-Tools routing model of a problem restricted to some jobs."""
+    """The OR-Tools routing model of a problem restricted to some jobs.
+
+    Built in named steps (nodes, time, costs, windows, shifts, breaks, capacity, drops); the
+    search itself follows the spec's :class:`~routing.search.WorkerSettings`.
+    """
 
     def __init__(self, problem: Problem, spec: Spec) -> None:
         self.problem = problem
         self.spec = spec
-        p = problem
-        jobs = [p.jobs[i] for i in spec.job_indices]
+        self.jobs = [problem.jobs[i] for i in spec.job_indices]
+        self._nodes()
+        self._time()
+        self._costs()
+        self._job_windows()
+        self._shifts()
+        self._breaks()
+        self._capacity()
+        self._drops()
+        if spec.crew_fixed_cost > 0:
+            self.routing.SetFixedCostOfAllVehicles(self._fixed_cost())
+
+    # ------------------------------------------------------------ model building steps
+
+    def _t(self, x: float, up: bool) -> int:
+        """Scale a time (seconds) to integer units after the ``t0`` shift."""
+        return _up(x - self.t0, TIME_SCALE) if up else _down(x - self.t0, TIME_SCALE)
+
+    def _nodes(self) -> None:
+        p, spec = self.problem, self.spec
         n_dep = len(p.depots)
         self.n_depots = n_dep
         self.node_job = [-1] * n_dep + list(spec.job_indices)
         depot_pos = {d.id: k for k, d in enumerate(p.depots)}
-        locs = [d.location_index for d in p.depots] + [j.location_index for j in jobs]
-        self.locs = locs
-        n = len(locs)
+        self.locs = [d.location_index for d in p.depots] + [j.location_index for j in self.jobs]
         starts = [depot_pos[c.start_depot] for c in p.crews]
         ends = [depot_pos[c.end_depot] for c in p.crews]
-        self.manager = pywrapcp.RoutingIndexManager(n, len(p.crews), starts, ends)
+        self.manager = pywrapcp.RoutingIndexManager(len(self.locs), len(p.crews), starts, ends)
         self.routing = pywrapcp.RoutingModel(self.manager)
-        routing, manager = self.routing, self.manager
 
-        # time origin shift
+    def _time(self) -> None:
+        p, n_dep = self.problem, self.n_depots
         starts_s = [c.shift.start_s for c in p.crews] + [d.open_s for d in p.depots]
-        for j in jobs:
+        for j in self.jobs:
             starts_s += [w.start_s for w in j.windows]
         self.t0 = min(starts_s) if starts_s else 0.0
-        t0 = self.t0
-
-        def t(x: float, up: bool) -> int:
-            return _up(x - t0, TIME_SCALE) if up else _down(x - t0, TIME_SCALE)
-
-        ix = np.ix_(locs, locs)
-        dur = np.asarray(p.durations_s[ix], dtype=float)
+        self.ix = np.ix_(self.locs, self.locs)
+        dur = np.asarray(p.durations_s[self.ix], dtype=float)
         travel = np.ceil(dur * TIME_SCALE - 1e-9).astype(np.int64)
         np.fill_diagonal(travel, 0)
-        service = [0] * n_dep + [_up(j.service_s, TIME_SCALE) for j in jobs]
+        self.travel = travel
+        service = [0] * n_dep + [_up(j.service_s, TIME_SCALE) for j in self.jobs]
         self.service = np.array(service, dtype=np.int64)
         time_matrix = (travel + self.service[:, None]).tolist()
+        horizon = max((self._t(c.shift.end_s, False) for c in p.crews), default=0)
+        self.horizon = max(horizon, 1)
+        time_cb = self.routing.RegisterTransitMatrix(time_matrix)
+        self.routing.AddDimension(time_cb, self.horizon, self.horizon, False, "time")
+        self.time = self.routing.GetDimensionOrDie("time")
+
+    def _costs(self) -> None:
+        """Arc costs (with a reassignment penalty per crew in a re-plan)."""
+        p, spec, routing = self.problem, self.spec, self.routing
         if p.objective == "distance":
-            cost = np.rint(p.distances_m[ix] * DIST_SCALE).astype(np.int64)
+            cost = np.rint(p.distances_m[self.ix] * DIST_SCALE).astype(np.int64)
         else:
-            cost = travel.copy()
+            cost = self.travel.copy()
         np.fill_diagonal(cost, 0)
         self.cost_matrix = cost
-
-        horizon = max(t(c.shift.end_s, False) for c in p.crews) if p.crews else 0
-        horizon = max(horizon, 1)
-        self.horizon = horizon
-        time_cb = routing.RegisterTransitMatrix(time_matrix)
-        routing.AddDimension(time_cb, horizon, horizon, False, "time")
-        self.time = routing.GetDimensionOrDie("time")
-
-        # arc costs (with a reassignment penalty per crew in a re-plan)
+        n, n_dep = len(self.locs), self.n_depots
         reassign = _up(spec.reassign_penalty_s, TIME_SCALE) if spec.previous_crew else 0
         if p.objective == "distance" and reassign:
             reassign = int(spec.reassign_penalty_s * DIST_SCALE)
+        self.reassign = reassign
         if reassign:
             node_prev = np.full(n, -1)
             for node in range(n_dep, n):
@@ -132,44 +151,48 @@ class Model:
         else:
             routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(cost.tolist()))
 
-        # job windows (several: range + removed gaps)
-        lo_all = min((t(c.shift.start_s, True) for c in p.crews), default=0)
-        for node in range(n_dep, n):
-            job = jobs[node - n_dep]
-            var = self.time.CumulVar(manager.NodeToIndex(node))
-            if job.windows:
-                ws = sorted((max(t(w.start_s, True), 0), t(w.end_s, False)) for w in job.windows)
-                ws = [(a, b) for a, b in ws if b >= a]
-                if not ws:
-                    ws = [(0, 0)]
-                var.SetRange(ws[0][0], max(b for _, b in ws))
-                reach = ws[0][1]
-                for a, b in ws[1:]:
-                    if a > reach + 1:
-                        var.RemoveInterval(reach + 1, a - 1)
-                    reach = max(reach, b)
-            else:
-                var.SetRange(lo_all, horizon)
+    def _job_windows(self) -> None:
+        """Job windows (several: the range, with the gaps removed)."""
+        p, n_dep = self.problem, self.n_depots
+        lo_all = min((self._t(c.shift.start_s, True) for c in p.crews), default=0)
+        for node in range(n_dep, len(self.locs)):
+            job = self.jobs[node - n_dep]
+            var = self.time.CumulVar(self.manager.NodeToIndex(node))
+            if not job.windows:
+                var.SetRange(lo_all, self.horizon)
+                continue
+            ws = sorted(
+                (max(self._t(w.start_s, True), 0), self._t(w.end_s, False)) for w in job.windows
+            )
+            ws = [(a, b) for a, b in ws if b >= a] or [(0, 0)]
+            var.SetRange(ws[0][0], max(b for _, b in ws))
+            reach = ws[0][1]
+            for a, b in ws[1:]:
+                if a > reach + 1:
+                    var.RemoveInterval(reach + 1, a - 1)
+                reach = max(reach, b)
 
-        # shifts and depot hours
-        solver = routing.solver()
+    def _shifts(self) -> None:
+        """Shifts and depot hours; crews leave as early and are back as early as allowed."""
+        p, routing = self.problem, self.routing
         for v, crew in enumerate(p.crews):
             sd, ed = p.depot(crew.start_depot), p.depot(crew.end_depot)
-            s_lo = max(t(crew.shift.start_s, True), t(sd.open_s, True))
-            e_hi = t(crew.shift.end_s, False)
+            s_lo = max(self._t(crew.shift.start_s, True), self._t(sd.open_s, True))
+            e_hi = self._t(crew.shift.end_s, False)
             if math.isfinite(ed.close_s):
-                e_hi = min(e_hi, t(ed.close_s, False))
+                e_hi = min(e_hi, self._t(ed.close_s, False))
             s_lo = max(s_lo, 0)
             start_var = self.time.CumulVar(routing.Start(v))
             end_var = self.time.CumulVar(routing.End(v))
-            start_var.SetRange(s_lo, max(s_lo, min(e_hi, t(crew.shift.end_s, False))))
+            start_var.SetRange(s_lo, max(s_lo, min(e_hi, self._t(crew.shift.end_s, False))))
             end_var.SetRange(s_lo, max(e_hi, s_lo))
-            # crews leave at the start of their shift (or as soon as allowed) and are back as
-            # early as possible
             routing.AddVariableMinimizedByFinalizer(start_var)
             routing.AddVariableMinimizedByFinalizer(end_var)
 
-        # breaks: start in a window, not before the crew's day starts
+    def _breaks(self) -> None:
+        """Breaks: start in a window, not before the crew's day starts."""
+        p, routing, manager = self.problem, self.routing, self.manager
+        solver = routing.solver()
         visit = [0] * routing.Size()
         for index in range(routing.Size()):
             if not routing.IsEnd(index):
@@ -178,76 +201,95 @@ class Model:
         for v, crew in enumerate(p.crews):
             intervals = []
             for b_i, brk in enumerate(crew.breaks):
-                ws = sorted((max(t(w.start_s, True), 0), t(w.end_s, False)) for w in brk.windows)
-                lo, hi = ws[0][0], max(b for _, b in ws)
-                if hi < lo:
-                    hi = lo
                 name = f"break:{v}:{b_i}"
                 self.break_names[name] = (v, b_i)
-                iv = solver.FixedDurationIntervalVar(
-                    lo, hi, _up(brk.duration_s, TIME_SCALE), False, name
-                )
-                reach = ws[0][1]
-                for a, b in ws[1:]:
-                    if a > reach + 1:
-                        s_expr = iv.StartExpr()
-                        solver.Add(
-                            solver.IsLessOrEqualCstVar(s_expr, reach)
-                            + solver.IsGreaterOrEqualCstVar(s_expr, a)
-                            >= 1
-                        )
-                    reach = max(reach, b)
-                # no lunch before the day starts; a break after the crew is back is allowed
-                # (bounding the end as well made OR-Tools' break reasoning reject feasible
-                # routes whose service overlaps the break window)
-                solver.Add(iv.StartExpr() >= self.time.CumulVar(routing.Start(v)))
-                intervals.append(iv)
+                intervals.append(self._break_interval(solver, v, brk, name))
             if intervals:
                 self.time.SetBreakIntervalsOfVehicle(intervals, v, visit)
 
-        # capacity
-        demand = [0] * n_dep + [_up(j.demand, DEMAND_SCALE) for j in jobs]
+    def _break_interval(self, solver: Any, v: int, brk: Any, name: str) -> Any:
+        ws = sorted(
+            (max(self._t(w.start_s, True), 0), self._t(w.end_s, False)) for w in brk.windows
+        )
+        lo, hi = ws[0][0], max(b for _, b in ws)
+        hi = max(hi, lo)
+        iv = solver.FixedDurationIntervalVar(lo, hi, _up(brk.duration_s, TIME_SCALE), False, name)
+        reach = ws[0][1]
+        for a, b in ws[1:]:
+            if a > reach + 1:
+                s_expr = iv.StartExpr()
+                solver.Add(
+                    solver.IsLessOrEqualCstVar(s_expr, reach)
+                    + solver.IsGreaterOrEqualCstVar(s_expr, a)
+                    >= 1
+                )
+            reach = max(reach, b)
+        # no lunch before the day starts; a break after the crew is back is allowed (bounding
+        # the end as well made OR-Tools' break reasoning reject feasible routes whose service
+        # overlaps the break window)
+        solver.Add(iv.StartExpr() >= self.time.CumulVar(self.routing.Start(v)))
+        return iv
+
+    def _capacity(self) -> None:
+        p, routing = self.problem, self.routing
+        demand = [0] * self.n_depots + [_up(j.demand, DEMAND_SCALE) for j in self.jobs]
         caps = [_down(c.capacity, DEMAND_SCALE) for c in p.crews]
         dem_cb = routing.RegisterUnaryTransitVector(demand)
         routing.AddDimensionWithVehicleCapacity(dem_cb, 0, caps, True, "load")
         self.load = routing.GetDimensionOrDie("load")
 
-        # skills and drop penalties
+    def _drops(self) -> None:
+        """Skills and drop penalties: one dropped job outweighs all travel and lower drops."""
+        p, routing, n_dep = self.problem, self.routing, self.n_depots
         counts = [0] * 4
-        for j in jobs:
+        for j in self.jobs:
             counts[j.priority] += 1
+        n = len(self.locs)
         if p.objective == "distance":
-            max_arc = int(cost.max()) if cost.size else 0
+            max_arc = int(self.cost_matrix.max()) if self.cost_matrix.size else 0
             bound = max_arc * (n + 2 * len(p.crews))
         else:
-            bound = sum(max(t(c.shift.end_s, False), 0) for c in p.crews)
-        bound += reassign * len(jobs)
+            bound = sum(max(self._t(c.shift.end_s, False), 0) for c in p.crews)
+        bound += self.reassign * len(self.jobs) + self._fixed_cost() * len(p.crews)
         penalties = []
         acc = bound + 1
         for level in range(4):
             pen = acc
-            penalties.append(min(pen, _MAX_PENALTY // max(1, len(jobs))))
+            penalties.append(min(pen, _MAX_PENALTY // max(1, len(self.jobs))))
             acc = pen + counts[level] * pen
         self.penalties = penalties
         for node in range(n_dep, n):
-            job = jobs[node - n_dep]
-            index = manager.NodeToIndex(node)
+            job = self.jobs[node - n_dep]
+            index = self.manager.NodeToIndex(node)
             allowed = [v for v, c in enumerate(p.crews) if job.skill in c.skills]
             if len(allowed) < len(p.crews):
                 _allow_vehicles(routing, allowed, index)
             routing.AddDisjunction([index], penalties[job.priority])
 
-    def search_parameters(self) -> Any:
-        """Return the routing search parameters of the spec."""
+    def _fixed_cost(self) -> int:
+        """The cost of using a crew, objective units (0 unless the spec sets one)."""
+        scale = DIST_SCALE if self.problem.objective == "distance" else TIME_SCALE
+        return int(round(self.spec.crew_fixed_cost * scale))
+
+    def mean_arc_cost(self) -> float:
+        """Mean arc cost between distinct nodes (scales the annealing temperatures)."""
+        n = self.cost_matrix.shape[0]
+        if n < 2:
+            return 1.0
+        return max(float(self.cost_matrix.sum()) / (n * (n - 1)), 1.0)
+
+    # ------------------------------------------------------------ search
+
+    def search_parameters(self, *, time_limit_s: float | None = None) -> Any:
+        """Return the routing search parameters of the spec's worker settings."""
         spec = self.spec
-        params = pywrapcp.DefaultRoutingSearchParameters()
-        params.first_solution_strategy = getattr(FSS, spec.strategy)
-        if spec.metaheuristic != "NONE":
-            params.local_search_metaheuristic = getattr(LSM, spec.metaheuristic)
-        params.time_limit.FromMilliseconds(max(1, int(spec.time_limit_s * 1000)))
-        if spec.solution_limit is not None:
-            params.solution_limit = spec.solution_limit
-        return params
+        return search.routing_parameters(
+            spec.worker,
+            time_limit_s=spec.time_limit_s if time_limit_s is None else time_limit_s,
+            solution_limit=spec.solution_limit,
+            mean_arc_cost=self.mean_arc_cost(),
+            n_jobs=len(self.jobs),
+        )
 
     def initial_assignment(self) -> Any:
         """Return an assignment built from the spec's initial routes, or None."""
@@ -261,26 +303,66 @@ class Model:
         self.routing.CloseModelWithParameters(self.search_parameters())
         return self.routing.ReadAssignmentFromRoutes(routes, True)
 
+    def _search(self) -> tuple[Any, list[int]]:
+        """Run the worker's search; return the best assignment and the objective per phase."""
+        worker, routing, spec = self.spec.worker, self.routing, self.spec
+        initial = self.initial_assignment()
+        if initial is not None or not worker.is_ils:
+            # a re-plan starts from its routes: ILS has no warm start, so a worker set to
+            # ILS runs guided local search from them
+            params = self.search_parameters()
+            if worker.is_ils:
+                params = search.polish_parameters(
+                    time_limit_s=spec.time_limit_s, solution_limit=spec.solution_limit
+                )
+            if initial is not None:
+                sol = routing.SolveFromAssignmentWithParameters(initial, params)
+            else:
+                sol = routing.SolveWithParameters(params)
+            return sol, [] if sol is None else [int(sol.ObjectiveValue())]
+        started = time.perf_counter()
+        ils_s = spec.time_limit_s * (1.0 - worker.polish_fraction)
+        sol = routing.SolveWithIteratedLocalSearch(self.search_parameters(time_limit_s=ils_s))
+        if sol is None:
+            return None, []
+        phases = [int(sol.ObjectiveValue())]
+        left = spec.time_limit_s - (time.perf_counter() - started)
+        if worker.polish_fraction > 0 and left > 0.05:
+            best = routing.solver().Assignment(sol)  # a copy: the next solve reuses sol
+            polished = routing.SolveFromAssignmentWithParameters(
+                best,
+                search.polish_parameters(time_limit_s=left, solution_limit=spec.solution_limit),
+            )
+            if polished is not None and polished.ObjectiveValue() <= best.ObjectiveValue():
+                sol = polished
+            else:
+                sol = best
+            phases.append(int(sol.ObjectiveValue()))
+        return sol, phases
+
     def solve(self) -> dict[str, Any]:
         """Run the search and return the raw result (picklable)."""
         started = time.perf_counter()
-        params = self.search_parameters()
-        initial = self.initial_assignment()
-        if initial is not None:
-            sol = self.routing.SolveFromAssignmentWithParameters(initial, params)
-        else:
-            sol = self.routing.SolveWithParameters(params)
+        sol, phases = self._search()
         elapsed = time.perf_counter() - started
         out: dict[str, Any] = {
-            "strategy": self.spec.strategy,
+            "strategy": self.spec.worker.first_strategy(len(self.jobs)),
+            "worker": self.spec.worker.describe(),
             "status": int(self.routing.status()),
             "solve_time_s": elapsed,
+            "phase_objectives": phases,
         }
         if sol is None:
             out["found"] = False
             return out
         out["found"] = True
         out["objective"] = int(sol.ObjectiveValue())
+        out["routes"] = self._routes(sol)
+        out["breaks"] = self._break_starts(sol)
+        out["t0"] = self.t0
+        return out
+
+    def _routes(self, sol: Any) -> list[list[tuple[int, int, int]]]:
         routes = []
         for v in range(len(self.problem.crews)):
             index = self.routing.Start(v)
@@ -298,7 +380,9 @@ class Model:
                     break
                 index = sol.Value(self.routing.NextVar(index))
             routes.append(steps)
-        out["routes"] = routes
+        return routes
+
+    def _break_starts(self, sol: Any) -> dict[int, list[tuple[int, int]]]:
         breaks: dict[int, list[tuple[int, int]]] = {}
         intervals = sol.IntervalVarContainer()
         for k in range(intervals.Size()):
@@ -307,9 +391,7 @@ class Model:
             if name in self.break_names and el.PerformedValue():
                 v, b_i = self.break_names[name]
                 breaks.setdefault(v, []).append((b_i, el.StartValue()))
-        out["breaks"] = breaks
-        out["t0"] = self.t0
-        return out
+        return breaks
 
 
 def _allow_vehicles(routing: Any, allowed: list[int], index: int) -> None:

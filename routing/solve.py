@@ -4,7 +4,8 @@ The solver: a time dimension (travel + service) with job windows (several per jo
 limits and depot hours, breaks (``SetBreakIntervalsOfVehicle``), a capacity dimension,
 skills (``SetAllowedVehiclesForIndex``), optional jobs whose drop penalty grows with the
 priority so that one dropped job of a priority costs more than all travel plus every dropped
-job of lower priorities, a cheapest-insertion first solution and guided local search.
+job of lower priorities; the search follows :mod:`routing.search` (a portfolio of iterated
+local searches by default, one per worker, the best plan wins).
 
 Integer scaling: milliseconds for time, millimetres for distance, thousandths for demand; see
 :mod:`routing._ortools`. Travel is rounded up, so every plan is feasible in float seconds.
@@ -13,8 +14,8 @@ Reproducibility: OR-Tools' routing search is deterministic for a given model and
 only the wall-clock time limit makes it stop at a load-dependent point. Pass ``solution_limit``
 (a number of solutions) with a generous ``time_limit_s`` for runs that are identical on any
 machine load; with a time limit alone, two runs agree when the search converges before the
-limit (small problems), and otherwise may differ slightly. ``seed`` picks which first-solution
-strategies the workers use (OR-Tools routing has no random seed of its own).
+limit (small problems), and otherwise may differ slightly. ``seed`` picks which portfolio
+entries the workers use (OR-Tools routing has no random seed of its own; its ILS seeds with 0).
 
 Unassigned jobs carry a reason found by checks (see :func:`solve`); the plan lists the SLA
 breaches it implies (:meth:`Plan.sla_breaches`).
@@ -44,6 +45,7 @@ from routing.reasons import (
     dropped_reason,
     precheck,
 )
+from routing.search import SearchSettings, classic_settings, default_settings
 
 __all__ = [
     "CAPACITY_FULL",
@@ -79,8 +81,10 @@ def solve(
     seed: int = 0,
     workers: int | None = None,
     solution_limit: int | None = None,
-    metaheuristic: str = "GUIDED_LOCAL_SEARCH",
+    metaheuristic: str | None = None,
     strategy: str | None = None,
+    settings: SearchSettings | None = None,
+    crew_fixed_cost: float = 0.0,
     validate: bool = True,
     _spec_extra: dict[str, Any] | None = None,
 ) -> Plan:
@@ -93,9 +97,8 @@ def solve(
     time_limit_s
         Wall-clock limit of each search, seconds (> 0).
     seed
-        Picks the first-solution strategies of the workers (worker ``k`` uses entry
-        ``(seed + k) % 5`` of ``PARALLEL_CHEAPEST_INSERTION, LOCAL_CHEAPEST_INSERTION, SAVINGS,
-        PATH_CHEAPEST_ARC, GLOBAL_CHEAPEST_ARC``).
+        Picks the portfolio entries of the workers: worker ``k`` uses entry
+        ``(seed + k) % len(portfolio)`` of the settings.
     workers
         Independent searches run at once (worker 0 in this process, the others in spawned
         processes); the best objective wins, ties to the lowest worker. Default
@@ -104,11 +107,18 @@ def solve(
         Stop each search after this many solutions: with a generous time limit the plan is then
         the same on any machine load.
     metaheuristic
-        OR-Tools local-search metaheuristic name (``GUIDED_LOCAL_SEARCH``; ``NONE`` for plain
-        local search, as in the benchmark baseline).
+        Use the classic settings with this OR-Tools metaheuristic (``GUIDED_LOCAL_SEARCH``;
+        ``NONE`` for plain local search) and five first-solution strategies instead of
+        ``settings``.
     strategy
         Force the first-solution strategy of every worker (an OR-Tools
         ``FirstSolutionStrategy`` name).
+    settings
+        The search portfolio; default :func:`routing.search.default_settings` (iterated local
+        search), the settings of ``geo311 plan``. Stored in ``plan.meta['search']``.
+    crew_fixed_cost
+        Cost of sending a crew out, in objective units (seconds of driving; metres for a
+        distance objective); > 0 makes the solver use fewer crews when that saves more.
     validate
         Run :meth:`Problem.validate` first.
 
@@ -123,8 +133,9 @@ def solve(
         When the problem is invalid or an option is out of range.
     """
     n_workers = _check_options(
-        time_limit_s=time_limit_s, workers=workers, metaheuristic=metaheuristic, strategy=strategy
+        time_limit_s=time_limit_s, workers=workers, crew_fixed_cost=crew_fixed_cost
     )
+    chosen = _settings(settings, metaheuristic, strategy)
     if validate:
         problem.validate()
     started = time.perf_counter()
@@ -135,8 +146,8 @@ def solve(
         time_limit_s=time_limit_s,
         seed=seed,
         solution_limit=solution_limit,
-        metaheuristic=metaheuristic,
-        strategy=strategy,
+        settings=chosen,
+        crew_fixed_cost=crew_fixed_cost,
         extra=_spec_extra,
     )
     results = _run_searches(problem, specs) if keep and problem.crews else []
@@ -148,29 +159,47 @@ def solve(
         "seed": seed,
         "workers": n_workers,
         "solution_limit": solution_limit,
-        "metaheuristic": metaheuristic,
+        "metaheuristic": chosen.worker(0, seed=seed).metaheuristic,
         "strategies": [s.strategy for s in specs],
         "objectives": [r.get("objective") for r in results],
         "winner": best["strategy"] if best else None,
+        "winner_worker": results.index(best) if best else None,
+        "search": chosen.describe(workers=n_workers, seed=seed),
+        "crew_fixed_cost": crew_fixed_cost,
         "time_unit": "ms",
     }
     return build_plan(problem, best, pre, keep, solve_time_s=elapsed, meta=meta)
 
 
-def _check_options(
-    *, time_limit_s: float, workers: int | None, metaheuristic: str, strategy: str | None
-) -> int:
+def _check_options(*, time_limit_s: float, workers: int | None, crew_fixed_cost: float) -> int:
     """Check the search options of :func:`solve`; return the number of workers."""
     if not time_limit_s > 0:
         raise RoutingError(f"time_limit_s must be > 0, got {time_limit_s}")
     n_workers = default_workers() if workers is None else workers
     if n_workers < 1:
         raise RoutingError(f"workers must be >= 1, got {workers}")
-    if metaheuristic != "NONE" and not hasattr(_ortools.LSM, metaheuristic):
-        raise RoutingError(f"metaheuristic {metaheuristic!r} is not an OR-Tools metaheuristic")
-    if strategy is not None and not hasattr(_ortools.FSS, strategy):
-        raise RoutingError(f"strategy {strategy!r} is not an OR-Tools first-solution strategy")
+    if not crew_fixed_cost >= 0:
+        raise RoutingError(f"crew_fixed_cost must be >= 0, got {crew_fixed_cost}")
     return n_workers
+
+
+def _settings(
+    settings: SearchSettings | None, metaheuristic: str | None, strategy: str | None
+) -> SearchSettings:
+    """Return the settings of a solve: explicit, classic (a metaheuristic named) or default."""
+    if settings is not None and metaheuristic is not None:
+        raise RoutingError("give either settings or metaheuristic, not both")
+    if metaheuristic is not None:
+        if metaheuristic != "NONE" and not hasattr(_ortools.LSM, metaheuristic):
+            raise RoutingError(f"metaheuristic {metaheuristic!r} is not an OR-Tools metaheuristic")
+        chosen = classic_settings(metaheuristic)
+    else:
+        chosen = settings if settings is not None else default_settings()
+    if strategy is not None:
+        if not hasattr(_ortools.FSS, strategy):
+            raise RoutingError(f"strategy {strategy!r} is not an OR-Tools first-solution strategy")
+        chosen = chosen.with_strategy(strategy)
+    return chosen
 
 
 def _search_specs(
@@ -180,19 +209,18 @@ def _search_specs(
     time_limit_s: float,
     seed: int,
     solution_limit: int | None,
-    metaheuristic: str,
-    strategy: str | None,
+    settings: SearchSettings,
+    crew_fixed_cost: float,
     extra: dict[str, Any] | None,
 ) -> list[_ortools.Spec]:
-    """One search spec per worker: worker ``k`` starts from strategy ``(seed + k) % 5``."""
-    strategies = _ortools.STRATEGIES
+    """One search spec per worker: worker ``k`` takes portfolio entry ``(seed + k)``."""
     return [
         _ortools.Spec(
             job_indices=keep,
             time_limit_s=time_limit_s,
-            strategy=strategy or strategies[(seed + k) % len(strategies)],
-            metaheuristic=metaheuristic,
+            worker=settings.worker(k, seed=seed),
             solution_limit=solution_limit,
+            crew_fixed_cost=crew_fixed_cost,
             **dict(extra or {}),
         )
         for k in range(n_workers)
