@@ -36,7 +36,7 @@ lengths: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-test: lint typecheck contracts unit
+test: lint typecheck contracts lengths unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/import_bench.py

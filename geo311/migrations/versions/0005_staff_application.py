@@ -22,8 +22,7 @@ depends_on = None
 _TIME = sa.DateTime(timezone=True)
 
 
-def upgrade() -> None:
-    """Create the staff application's tables."""
+def _create_api_tokens() -> None:
     op.create_table(
         "api_tokens",
         sa.Column("token_id", sa.Integer(), autoincrement=True, nullable=False),
@@ -36,6 +35,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash"),
     )
     op.create_index(op.f("ix_api_tokens_user_id"), "api_tokens", ["user_id"], unique=False)
+
+
+def _create_audit_log() -> None:
     op.create_table(
         "audit_log",
         sa.Column("audit_id", sa.Integer(), autoincrement=True, nullable=False),
@@ -48,6 +50,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("audit_id"),
     )
     op.create_index(op.f("ix_audit_log_at"), "audit_log", ["at"], unique=False)
+
+
+def _create_crew_actions() -> None:
     op.create_table(
         "crew_actions",
         sa.Column("idempotency_key", sa.String(length=64), nullable=False),
@@ -60,6 +65,9 @@ def upgrade() -> None:
         sa.Column("result", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("idempotency_key"),
     )
+
+
+def _create_crew_days() -> None:
     op.create_table(
         "crew_days",
         sa.Column("day", sa.String(length=10), nullable=False),
@@ -69,6 +77,9 @@ def upgrade() -> None:
         sa.Column("shift_end", sa.String(length=5), nullable=True),
         sa.PrimaryKeyConstraint("day", "crew_id"),
     )
+
+
+def _create_login_attempts() -> None:
     op.create_table(
         "login_attempts",
         sa.Column("attempt_id", sa.Integer(), autoincrement=True, nullable=False),
@@ -81,6 +92,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_login_attempts_username_at", "login_attempts", ["username", "at"], unique=False
     )
+
+
+def _create_plan_publications() -> None:
     op.create_table(
         "plan_publications",
         sa.Column("plan_id", sa.Integer(), nullable=False),
@@ -92,6 +106,9 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_plan_publications_plan_date"), "plan_publications", ["plan_date"], unique=False
     )
+
+
+def _create_sessions() -> None:
     op.create_table(
         "sessions",
         sa.Column("session_hash", sa.String(length=64), nullable=False),
@@ -103,6 +120,9 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_sessions_expires_at"), "sessions", ["expires_at"], unique=False)
     op.create_index(op.f("ix_sessions_user_id"), "sessions", ["user_id"], unique=False)
+
+
+def _create_users() -> None:
     op.create_table(
         "users",
         sa.Column("user_id", sa.Integer(), autoincrement=True, nullable=False),
@@ -116,6 +136,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id"),
         sa.UniqueConstraint("username"),
     )
+
+
+def upgrade() -> None:
+    """Create the staff application's tables."""
+    _create_api_tokens()
+    _create_audit_log()
+    _create_crew_actions()
+    _create_crew_days()
+    _create_login_attempts()
+    _create_plan_publications()
+    _create_sessions()
+    _create_users()
 
 
 def downgrade() -> None:

@@ -20,8 +20,7 @@ depends_on = None
 _TIME = sa.DateTime(timezone=True)
 
 
-def upgrade() -> None:
-    """Create the notification tables."""
+def _create_contacts() -> None:
     op.create_table(
         "contacts",
         sa.Column("service_request_id", sa.String(length=64), nullable=False),
@@ -34,6 +33,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("service_request_id"),
     )
     op.create_index("ix_contacts_email", "contacts", ["email"], unique=False)
+
+
+def _create_outbox() -> None:
     op.create_table(
         "outbox",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -65,6 +67,9 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'pending'"),
     )
     op.create_index("ix_outbox_status", "outbox", ["status"], unique=False)
+
+
+def _create_webhooks() -> None:
     op.create_table(
         "webhooks",
         sa.Column("webhook_id", sa.Integer(), autoincrement=True, nullable=False),
@@ -75,6 +80,13 @@ def upgrade() -> None:
         sa.Column("created_at", _TIME, nullable=False),
         sa.PrimaryKeyConstraint("webhook_id"),
     )
+
+
+def upgrade() -> None:
+    """Create the notification tables."""
+    _create_contacts()
+    _create_outbox()
+    _create_webhooks()
 
 
 def downgrade() -> None:
