@@ -570,6 +570,7 @@ def close_work_order(
             closed_datetime=at,
             updated_datetime=at,
         )
+        _tell_closed(conn, open_ids, work_order_id, status=state.code, note=text, at=at)
         earlier = [c for m in members if (c := request_close_time(m, cat)) is not None]
         store.update_work_orders(
             conn,
@@ -584,6 +585,30 @@ def close_work_order(
             ],
         )
     return store.get_work_order(work_order_id)
+
+
+def _tell_closed(
+    conn: Any,
+    request_ids: Sequence[str],
+    work_order_id: int,
+    *,
+    status: str,
+    note: str,
+    at: datetime,
+) -> None:
+    """Queue the "closed" notification of each request closed now, in the closing transaction."""
+    from geo311.notify import Event, enqueue  # the outbox: rows commit with the state change
+
+    for rid in request_ids:
+        event = Event(
+            type="closed",
+            service_request_id=rid,
+            work_order_id=work_order_id,
+            occurred_at=at,
+            status=status,
+            note=note,
+        )
+        enqueue(conn, event)
 
 
 def open_work_orders_at(

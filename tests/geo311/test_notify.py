@@ -520,3 +520,35 @@ def test_one_sender_per_sqlite_database_and_a_dead_senders_claims_are_released(
         with store.engine.connect() as conn:
             [row] = list_outbox(conn)
     assert row.attempts == 2 and len(box.messages) == 1
+
+
+def test_closing_a_work_order_tells_each_reporter_once_with_the_crews_note(
+    store: Store, smtp: tuple[Mailbox, int]
+) -> None:
+    """close_work_order (the crew's "done") queues "closed" in its own transaction."""
+    from geo311.catalogue import load_catalogue
+    from geo311.workorders import close_work_order, rebuild_work_orders
+
+    box, port = smtp
+    catalogue = load_catalogue()
+    report(store, "201", email_address="ada@example.org")
+    report(store, "202", email_address="bob@example.org")  # same spot: same work order
+    rebuild_work_orders(store, catalogue)
+    wo_id = store.get_request("201").work_order_id
+    assert wo_id is not None and store.get_request("202").work_order_id == wo_id
+    close_work_order(
+        store, wo_id, status="fixed", closure_category="Case Resolved",
+        note="Filled the pothole with hot asphalt.", at=T0 + timedelta(hours=5),
+        catalogue=catalogue,
+    )  # fmt: skip
+    with pytest.raises(ConflictError):  # closed already: nothing more is queued
+        close_work_order(
+            store, wo_id, status="fixed", closure_category="Case Resolved",
+            at=T0 + timedelta(hours=6), catalogue=catalogue,
+        )  # fmt: skip
+    with make_sender(store, port) as sender:
+        sender.drain()
+    for address in ("ada@example.org", "bob@example.org"):
+        fixed = [m for m in box.to(address) if m["Subject"].startswith("Fixed")]
+        assert len(fixed) == 1, [m["Subject"] for m in box.to(address)]
+        assert "Filled the pothole with hot asphalt." in text_of(fixed[0])
