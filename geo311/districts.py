@@ -20,7 +20,6 @@ from numpy.typing import ArrayLike
 from pyproj import CRS, Transformer
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform
 
 from geo311.errors import ConfigurationError, InputError
 
@@ -74,7 +73,12 @@ class Districts(Sequence[District]):
         self.crs = _utm_crs(centre.x, centre.y)
         to_m = Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
         self._to_m = to_m
-        self._metric = [transform(to_m.transform, d.geometry) for d in districts]
+        self._metric = [
+            shapely.transform(
+                d.geometry, lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1]))
+            )
+            for d in districts
+        ]
 
     def __getitem__(self, k: Any) -> Any:
         return self._items[k]

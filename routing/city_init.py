@@ -4,8 +4,8 @@
 (name, jurisdiction, time zone, units, service area from the streets, the files below, the
 street graph's metric CRS), ``osm/`` (the streets and address files, copied, and the
 geocoder's ``extracts.toml``), ``services.toml`` (a copy of the embedded catalogue),
-``crews.toml`` (the embedded default crews at one **assumed** yard on a central street
-node), ``districts.geojson`` (the given districts, or one district around the streets), and
+``crews.toml`` (the embedded default crews at one **assumed** yard per district, on its
+central street node), ``districts.geojson`` (the given districts, or one district around the streets), and
 ``cache/`` (the street graph and geocoder index, built now). It returns what a person
 should edit next.
 """
@@ -30,7 +30,7 @@ from geo311.errors import InputError
 from geo311.settings import REPO_DATA_DIR
 from routing.graph import StreetGraph, load_street_graph
 
-__all__ = ["CityInit", "central_node", "init_city", "utm_crs"]
+__all__ = ["CityInit", "init_city", "utm_crs"]
 
 _OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf", ".xml", ".xml.bz2")
 
@@ -45,8 +45,8 @@ class CityInit:
         The profile folder.
     graph : StreetGraph
         The street graph built (cached in ``folder/cache``).
-    yard : tuple
-        ``(osm node, lat, lon)`` of the assumed yard.
+    yards : dict
+        District name -> ``(osm node, lat, lon)`` of its assumed yard.
     districts : list of str
         The districts' names.
     files : list of Path
@@ -57,7 +57,7 @@ class CityInit:
 
     folder: Path
     graph: StreetGraph
-    yard: tuple[int, float, float]
+    yards: dict[str, tuple[int, float, float]]
     districts: list[str]
     files: list[Path] = field(default_factory=list)
     next_steps: list[str] = field(default_factory=list)
@@ -67,14 +67,6 @@ def utm_crs(lon: float, lat: float) -> str:
     """Return the WGS 84 / UTM zone CRS (metres) of a point, as ``EPSG:<code>``."""
     zone = int((lon + 180.0) // 6.0) % 60 + 1
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone).to_string()
-
-
-def central_node(graph: StreetGraph) -> int:
-    """Return the index of the street node nearest the median point of all nodes."""
-    lat0, lon0 = float(np.median(graph.node_lat)), float(np.median(graph.node_lon))
-    k = np.cos(np.radians(lat0))
-    d2 = (graph.node_lat - lat0) ** 2 + ((graph.node_lon - lon0) * k) ** 2
-    return int(np.argmin(d2))
 
 
 def _check_osm(path: Path, arg: str) -> None:
@@ -166,24 +158,53 @@ def _write_districts(districts: Districts, path: Path) -> None:
     path.write_text(json.dumps(doc) + "\n", encoding="utf-8")
 
 
-def _crews_toml(timezone: str, node: int, lat: float, lon: float, district: str) -> str:
-    """Return the crew file: the embedded crews at one assumed yard on ``node``."""
+def _crews_toml(timezone: str, yards: dict[str, tuple[int, float, float]]) -> str:
+    """Return the crew file: the embedded crews at one assumed yard per district."""
     embedded = (REPO_DATA_DIR / "crews.toml").read_text(encoding="utf-8")
-    crews = embedded[embedded.index("[crews.") :]
-    return (
-        "# Crews and yards of this city, written by `geo311 city init`. The yard is ASSUMED:\n"
-        "# a central street node of the extract. Move it to the real depot, give each district\n"
-        "# its yard(s) (`district = ...`) and edit the crews (copied from geo311's defaults).\n\n"
-        f'timezone = "{timezone}"\n\n'
-        "[yards.yard]\n"
-        f'district = "{district}"\n'
-        f'label = "Assumed yard: central street node {node}"\n'
-        "assumed = true\n"
-        f'note = "assumed: written by geo311 city init at the street node nearest the middle '
-        f"of the extract (OSM node {node}); replace it with the city's depot\"\n"
-        f"lat = {lat:.7f}\nlon = {lon:.7f}\nosm_node = {node}\n"
-        'open = "06:30"\nclose = "17:00"\n\n' + crews
-    )
+    first = re.search(r"^\[crews\.", embedded, flags=re.M)
+    crews = embedded[first.start() :] if first else ""
+    parts = [
+        "# Crews and yards of this city, written by `geo311 city init`. The yards are ASSUMED:\n"
+        "# a central street node of each district. Move them to the real depots and edit the\n"
+        "# crews (geo311's defaults, copied once per district's yard).\n\n"
+        f'timezone = "{timezone}"\n'
+    ]
+    for k, (district, (node, lat, lon)) in enumerate(yards.items()):
+        yard_id = "yard" if len(yards) == 1 else f"yard-{k + 1}"
+        parts.append(
+            f"\n[yards.{yard_id}]\n"
+            f"district = {json.dumps(district)}\n"
+            f'label = "Assumed yard: central street node {node}"\n'
+            "assumed = true\n"
+            f'note = "assumed: written by geo311 city init at the street node nearest the middle '
+            f"of the district (OSM node {node}); replace it with the city's depot\"\n"
+            f"lat = {lat:.7f}\nlon = {lon:.7f}\nosm_node = {node}\n"
+            'open = "06:30"\nclose = "17:00"\n'
+        )
+        ours = crews if len(yards) == 1 else _crews_at(crews, yard_id, k + 1)
+        parts.append("\n" + ours)
+    return "".join(parts)
+
+
+def _crews_at(crews: str, yard_id: str, k: int) -> str:
+    """Return the crews' tables with ids suffixed ``-k`` starting and ending at ``yard_id``."""
+    text = re.sub(r"^\[crews\.([A-Za-z0-9_-]+)\]", rf"[crews.\g<1>-{k}]", crews, flags=re.M)
+    text = re.sub(r'^(start_yard|end_yard) = "yard"', rf'\g<1> = "{yard_id}"', text, flags=re.M)
+    return re.sub(r'^label = "(.*)"', rf'label = "\g<1> ({yard_id})"', text, flags=re.M)
+
+
+def _yards(graph: StreetGraph, areas: Districts) -> dict[str, tuple[int, float, float]]:
+    """Return, per district, the street node nearest the middle of its streets."""
+    pts = shapely.points(graph.node_lon, graph.node_lat)
+    out = {}
+    for d in areas:
+        inside = np.flatnonzero(shapely.contains(d.geometry, pts))
+        lat0, lon0 = np.median(graph.node_lat[inside]), np.median(graph.node_lon[inside])
+        k = np.cos(np.radians(lat0))
+        d2 = (graph.node_lat[inside] - lat0) ** 2 + ((graph.node_lon[inside] - lon0) * k) ** 2
+        i = int(inside[int(np.argmin(d2))])
+        out[d.name] = (int(graph.node_ids[i]), float(graph.node_lat[i]), float(graph.node_lon[i]))
+    return out
 
 
 def _attributes_toml() -> str:
@@ -309,8 +330,7 @@ def init_city(
     crs = utm_crs(lon0, lat0)
     graph = _load_graph(streets, root / "cache", crs)
     areas = _districts(Path(districts) if districts is not None else None, name, graph)
-    k = central_node(graph)
-    yard = (int(graph.node_ids[k]), float(graph.node_lat[k]), float(graph.node_lon[k]))
+    yards = _yards(graph, areas)
     written = _write_profile(
         root,
         name=name,
@@ -321,13 +341,14 @@ def init_city(
         addresses=addr_name,
         crs=crs,
         areas=areas,
-        yard=yard,
+        yards=yards,
     )
     if build_geocoder:
         from geo311.geocoding import Geocoder
 
         Geocoder.from_data_dir(root, cache_dir=root / "cache")
-    return CityInit(root, graph, yard, areas.names, written, _next_steps(root, areas, addresses))
+    steps = _next_steps(root, areas, addresses)
+    return CityInit(root, graph, yards, areas.names, written, steps)
 
 
 def _first_point(streets: Path) -> tuple[float, float]:
@@ -358,7 +379,7 @@ def _write_profile(
     addresses: str,
     crs: str,
     areas: Districts,
-    yard: tuple[int, float, float],
+    yards: dict[str, tuple[int, float, float]],
 ) -> list[Path]:
     files = {
         root / "city.toml": _city_toml(
@@ -370,7 +391,7 @@ def _write_profile(
             addresses=addresses,
             crs=crs,
         ),
-        root / "crews.toml": _crews_toml(timezone, *yard, district=areas.names[0]),
+        root / "crews.toml": _crews_toml(timezone, yards),
         root / "osm" / "extracts.toml": _extracts_toml(name, streets, addresses),
     }
     for path, text in files.items():

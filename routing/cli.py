@@ -346,9 +346,10 @@ def city_init_command(
         jurisdiction=jurisdiction,
     )
     _echo_lines(done.graph.summary.lines())
-    node, lat, lon = done.yard
-    typer.echo(f"assumed yard: street node {node} ({lat:.6f}, {lon:.6f}), near the middle")
-    typer.echo(f"districts: {', '.join(done.districts)}")
+    for district, (node, lat, lon) in done.yards.items():
+        typer.echo(
+            f"district {district!r}: assumed yard at street node {node} ({lat:.6f}, {lon:.6f})"
+        )
     _report_written(f"city profile {name!r} written to {folder}:", done.files)
     typer.echo("\nedit next:")
     for step in done.next_steps:
