@@ -186,6 +186,29 @@ def _point(get: Callable[[str], str]) -> tuple[float | None, float | None]:
     return lat, lon
 
 
+def _codes(
+    city_type: str,
+    status_text: str,
+    mapping: CsvMapping,
+    catalogue: Catalogue,
+    unknown: Counter[str],
+) -> tuple[str, str]:
+    """Return the catalogue service and state codes of a row's type and status values."""
+    code = mapping.types.get(city_type.lower())
+    if code is None:
+        code = city_type if city_type in catalogue.services else OTHER_SERVICE_CODE
+        if code == OTHER_SERVICE_CODE:
+            unknown[city_type] += 1
+    status = mapping.statuses.get(status_text.lower(), status_text.lower() or "open")
+    if status not in catalogue.states:
+        raise InputError(
+            f"status {status_text!r} is not mapped; add it to [statuses] of the mapping "
+            f"(states: {', '.join(sorted(catalogue.states))})",
+            field="status",
+        )
+    return code, status
+
+
 def mapped_row(
     record: dict[str, str], mapping: CsvMapping, catalogue: Catalogue, unknown: Counter[str]
 ) -> dict[str, Any]:
@@ -222,20 +245,8 @@ def mapped_row(
     if not rid:
         raise InputError(f"{mapping.columns['id']} (id) is empty; every row needs one", field="id")
     city_type = get("type").strip()
-    code = mapping.types.get(city_type.lower())
-    if code is None:
-        code = city_type if city_type in catalogue.services else OTHER_SERVICE_CODE
-        if code == OTHER_SERVICE_CODE:
-            unknown[city_type] += 1
+    code, status = _codes(city_type, get("status").strip(), mapping, catalogue, unknown)
     service = catalogue.services[code]
-    status_text = get("status").strip()
-    status = mapping.statuses.get(status_text.lower(), status_text.lower() or "open")
-    if status not in catalogue.states:
-        raise InputError(
-            f"status {status_text!r} is not mapped; add it to [statuses] of the mapping "
-            f"(states: {', '.join(sorted(catalogue.states))})",
-            field="status",
-        )
     opened = _time(get("opened"), "opened", mapping, tz)
     closed = _time(get("closed"), "closed", mapping, tz) if get("closed").strip() else None
     state = catalogue.states[status]

@@ -291,7 +291,8 @@ def init_city(
     timezone
         IANA time zone of the city.
     addresses
-        A second OSM file with the address points (default: the streets file's own).
+        A second OSM file with the address points (default: the streets file's own, when
+        it has ``addr:housenumber`` tags; an ``.osm.pbf`` streets file needs ``addresses``).
     districts
         GeoJSON polygons with a ``name`` (default: one district around the streets).
     jurisdiction
@@ -321,7 +322,7 @@ def init_city(
     streets = root / "osm" / streets_src.name
     if streets_src.resolve() != streets.resolve():
         shutil.copyfile(streets_src, streets)
-    addr_name = ""
+    addr_name = streets.name if addr_src is None and _has_addresses(streets) else ""
     if addr_src is not None:
         addr_name = addr_src.name
         if addr_src.resolve() != (root / "osm" / addr_name).resolve():
@@ -349,6 +350,20 @@ def init_city(
         Geocoder.from_data_dir(root, cache_dir=root / "cache")
     steps = _next_steps(root, areas, addresses)
     return CityInit(root, graph, yards, areas.names, written, steps)
+
+
+def _has_addresses(path: Path) -> bool:
+    """Return whether an OSM XML file carries address points (``addr:housenumber`` tags)."""
+    if path.name.lower().endswith(".pbf"):
+        return False
+    opener = bz2.open if path.name.lower().endswith(".bz2") else open
+    tail = b""
+    with opener(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            if b'k="addr:housenumber"' in tail + chunk:
+                return True
+            tail = chunk[-32:]
+    return False
 
 
 def _first_point(streets: Path) -> tuple[float, float]:

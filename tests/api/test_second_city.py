@@ -237,3 +237,10 @@ def test_city_init_refuses_bad_input_naming_the_argument(sf: CityInit, tmp_path:
     with pytest.raises(InputError, match=r"--districts .*\(outside the streets\)"):
         # (in the profile's own folder: the street graph is read from its cache)
         init_city(sf.folder, name="X", osm=osm, timezone="UTC", districts=far)
+
+
+def test_address_points_in_the_streets_file_are_found() -> None:
+    from routing.city_init import _has_addresses
+
+    assert _has_addresses(REPO_DATA_DIR / "osm" / "boston_backbay_addresses.osm.bz2")
+    assert not _has_addresses(_sf_file())
