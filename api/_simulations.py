@@ -182,7 +182,7 @@ class SimulationRunner:
                 time_limit_s=body.time_limit_s,
                 seed=body.seed,
                 catalogue=catalogue,
-                data_file=settings.boston_311_file,
+                data_file=settings.sample_requests_file,
             )
             with tempfile.TemporaryDirectory(prefix="geo311-simplot-") as tmp:
                 png = plot_simulation(result, Path(tmp) / "simulate.png").read_bytes()

@@ -2,11 +2,14 @@
 
 Protocol and planning code take the city's name, jurisdiction, agency, time zone, units,
 service area, placeholder points and Open311 attribute definitions from a :class:`City`
-instead of literals. The embedded profile (Boston) lives in ``data/city.toml``.
+instead of literals. The city in use is the folder named by ``GEO311_CITY_DIR`` (``geo311 --city
+DIR``), else the embedded profile in ``data/city.toml``. A profile folder also names its files
+(streets, addresses, districts, services, crews) in ``city.toml``; :meth:`City.file` resolves them.
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -19,10 +22,22 @@ from numpy.typing import ArrayLike
 
 from geo311.errors import ConfigurationError
 
-__all__ = ["City", "Placeholder", "default_city", "load_city"]
+__all__ = ["CITY_DIR_ENV", "City", "Placeholder", "default_city", "load_city", "selected_city_dir"]
 
 _DEFAULT_FILE = Path(__file__).resolve().parent.parent / "data" / "city.toml"
 UNITS = ("imperial", "metric")
+CITY_DIR_ENV = "GEO311_CITY_DIR"
+"""Environment variable naming the city profile folder in use (``geo311 --city DIR`` sets it)."""
+
+# The file names a profile folder uses unless its city.toml names others ([files] / [osm]).
+DEFAULT_FILES = {
+    "services": "services.toml",
+    "crews": "crews.toml",
+    "districts": "districts.geojson",
+    "streets": "osm/streets.osm.bz2",
+    "addresses": "",
+    "sample_requests": "",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +73,15 @@ class City:
         Open311 discovery details (``contact``, ``key_service``, ``changeset``).
     attributes
         GeoReport v2 attribute definitions per service group.
+    files
+        The profile's files (``services``, ``crews``, ``districts``, ``streets``,
+        ``addresses``, ``sample_requests``), relative to :attr:`folder`; ``""`` for none.
+    folder
+        The folder of ``city.toml`` (where :attr:`files` are resolved).
+    metric_crs
+        Projected CRS in metres for the city's street graph (e.g. its UTM zone).
+    demo_at
+        The default morning of ``geo311 demo`` (local ISO time), ``""`` for none.
     """
 
     name: str
@@ -69,6 +93,37 @@ class City:
     placeholders: tuple[Placeholder, ...] = ()
     open311: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FILES))
+    folder: Path = _DEFAULT_FILE.parent
+    metric_crs: str = ""
+    demo_at: str = ""
+
+    def file(self, key: str) -> Path | None:
+        """Return the path of one of the profile's files, or None when it names none.
+
+        Parameters
+        ----------
+        key
+            ``services``, ``crews``, ``districts``, ``streets``, ``addresses`` or
+            ``sample_requests``.
+
+        Returns
+        -------
+        Path or None
+            ``folder / files[key]`` (an absolute name is kept as is).
+
+        Raises
+        ------
+        ConfigurationError
+            When ``key`` is not one of the profile's files.
+        """
+        if key not in DEFAULT_FILES:
+            raise ConfigurationError(
+                f"{key!r} is not a file of a city profile; use one of {sorted(DEFAULT_FILES)}",
+                field="key",
+            )
+        name = self.files.get(key, DEFAULT_FILES[key])
+        return self.folder / name if name else None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -147,7 +202,7 @@ def load_city(path: str | Path | None = None) -> City:
     Parameters
     ----------
     path
-        The ``city.toml`` file, or a folder holding one; default the embedded Boston profile.
+        The ``city.toml`` file, or a folder holding one; default the embedded profile.
 
     Returns
     -------
@@ -171,6 +226,10 @@ def load_city(path: str | Path | None = None) -> City:
     units = str(raw.get("units", "imperial"))
     if units not in UNITS:
         raise ConfigurationError(f"{where}: units {units!r} must be one of {UNITS}")
+    files = dict(DEFAULT_FILES)
+    files.update({k: str(v) for k, v in raw.get("files", {}).items() if k in DEFAULT_FILES})
+    osm = raw.get("osm", {})
+    files.update({k: str(osm[k]) for k in ("streets", "addresses") if k in osm})
     placeholders = tuple(
         Placeholder(str(p.get("name", "placeholder")), float(p["lat"]), float(p["lon"]))
         for p in raw.get("placeholders", [])
@@ -185,21 +244,39 @@ def load_city(path: str | Path | None = None) -> City:
         placeholders=placeholders,
         open311={k: str(v) for k, v in raw.get("open311", {}).items()},
         attributes={k: list(v) for k, v in raw.get("attributes", {}).items()},
+        files=files,
+        folder=where.resolve().parent,
+        metric_crs=str(osm.get("metric_crs", "")),
+        demo_at=str(raw.get("demo", {}).get("at", "")),
     )
 
 
-@lru_cache(maxsize=8)
+def selected_city_dir() -> Path | None:
+    """Return the city profile folder selected by ``GEO311_CITY_DIR`` (None: the embedded one)."""
+    value = os.environ.get(CITY_DIR_ENV, "").strip()
+    return Path(value) if value else None
+
+
 def default_city(path: str | None = None) -> City:
     """Return the city profile (loaded once per process and path).
 
     Parameters
     ----------
     path
-        The profile file or folder; default the embedded Boston profile.
+        The profile file or folder; default the folder of ``GEO311_CITY_DIR``, else the
+        embedded profile.
 
     Returns
     -------
     City
         The profile.
     """
+    if path is None:
+        selected = selected_city_dir()
+        path = str(selected) if selected is not None else None
+    return _cached_city(path)
+
+
+@lru_cache(maxsize=8)
+def _cached_city(path: str | None) -> City:
     return load_city(path)

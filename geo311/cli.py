@@ -6,6 +6,7 @@ geo311's own commands live here; ``routing``, ``maps`` and ``api`` add theirs th
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ import typer
 
 from geo311._plugins import load_group
 from geo311.catalogue import load_catalogue
+from geo311.city import CITY_DIR_ENV
 from geo311.errors import Geo311Error
 from geo311.settings import Settings, get_settings
 from geo311.store import Store
@@ -32,6 +34,45 @@ app = typer.Typer(
 )
 
 app.add_typer(users_app, name="users")
+
+
+def select_city(city_dir: Path) -> None:
+    """Make ``city_dir`` the city profile of this process (as ``GEO311_CITY_DIR`` would).
+
+    Parameters
+    ----------
+    city_dir
+        A folder holding ``city.toml`` (see ``geo311 city init``).
+
+    Raises
+    ------
+    typer.BadParameter
+        When the folder holds no ``city.toml``.
+    """
+    if not (city_dir / "city.toml").is_file():
+        raise typer.BadParameter(
+            f"{city_dir} holds no city.toml; create it with "
+            "`geo311 city init DIR --name NAME --osm FILE --timezone TZ`",
+            param_hint="--city",
+        )
+    os.environ[CITY_DIR_ENV] = str(city_dir.resolve())
+    get_settings.cache_clear()
+
+
+@app.callback()
+def _global_options(
+    city: Annotated[
+        Path | None,
+        typer.Option(
+            "--city",
+            help="the city profile folder (default: GEO311_CITY_DIR, else the embedded city)",
+        ),
+    ] = None,
+) -> None:
+    """geo311: 311 intake, duplicate clustering, crew routes and maps for public works."""
+    if city is not None:
+        select_city(city)
+
 
 DatabaseOption = Annotated[
     str | None,
@@ -89,8 +130,13 @@ def parse_local_time(text: str, timezone: str) -> datetime:
 @app.command("import")
 def import_command(
     files: Annotated[
-        list[Path], typer.Argument(help="Boston CSV export(s) (.csv/.csv.gz) or Open311 JSON")
+        list[Path],
+        typer.Argument(help="311 CSV export(s) (.csv/.csv.gz) or Open311 JSON"),
     ],
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="TOML mapping of the city's own CSV columns and values (see docs)"),
+    ] = None,
     database_url: DatabaseOption = None,
     rejects: Annotated[
         Path | None, typer.Option(help="rejects CSV path (default FILE.rejects.csv)")
@@ -100,20 +146,27 @@ def import_command(
     ] = True,
 ) -> None:
     """Import 311 service requests; bad rows go to a rejects CSV with row, field and reason."""
+    from geo311.csv_mapping import import_mapped_csv, load_mapping
     from geo311.ingest import import_file
 
     settings = settings_with(database_url)
     catalogue = load_catalogue(settings.services_file)
+    spec = load_mapping(mapping, catalogue=catalogue) if mapping is not None else None
     with Store(settings.database_url) as store:
         for path in files:
-            summary = import_file(
-                store,
-                path,
-                catalogue,
-                timezone=settings.timezone,
-                rejects_path=rejects,
-                progress=True,
-            )
+            if spec is not None:
+                summary = import_mapped_csv(
+                    store, path, spec, catalogue, rejects_path=rejects, progress=True
+                )
+            else:
+                summary = import_file(
+                    store,
+                    path,
+                    catalogue,
+                    timezone=settings.timezone,
+                    rejects_path=rejects,
+                    progress=True,
+                )
             for line in summary.lines():
                 typer.echo(line)
         if geocode:
@@ -221,7 +274,7 @@ def demo_command(
     at: Annotated[str, typer.Option(help="the morning to plan, local time")] = "2015-10-06T07:00",
     database_url: DatabaseOption = None,
 ) -> None:
-    """Run the main job on the embedded Boston data: import, metrics, work orders, plan, maps."""
+    """Run the main job on the city's sample data: import, metrics, work orders, plan, maps."""
     from geo311.demo import DemoContext
     from geo311.ingest import import_file
     from geo311.metrics import format_metrics_table, service_metrics
@@ -242,7 +295,7 @@ def demo_command(
         typer.echo(f"== store: {settings.database_url}")
         summary = import_file(
             store,
-            settings.boston_311_file,
+            settings.sample_requests_file,
             catalogue,
             timezone=settings.timezone,
             rejects_path=out / "rejects.csv",
@@ -250,7 +303,7 @@ def demo_command(
         )
         for line in summary.lines():
             typer.echo(line)
-        typer.echo("\n== service metrics (Boston 311, 2015)")
+        typer.echo(f"\n== service metrics ({settings.city.name} 311 sample)")
         typer.echo(format_metrics_table(service_metrics(store, by=["service"])))
         typer.echo("\n== offline geocoding of the rows without a location")
         _geocode_pending(store, settings)
@@ -296,4 +349,4 @@ def main() -> None:
         raise SystemExit(2) from None
 
 
-__all__ = ["app", "main", "parse_local_time", "settings_with"]
+__all__ = ["app", "main", "parse_local_time", "select_city", "settings_with"]

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo311.city import City, default_city
+from geo311.errors import ConfigurationError
 
 REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -25,10 +26,18 @@ class Settings(BaseSettings):
         default="sqlite:///geo311.db",
         description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db",
     )
-    data_dir: Path = Field(default=REPO_DATA_DIR, description="folder of the embedded data")
+    data_dir: Path = Field(
+        default=REPO_DATA_DIR,
+        description="data folder (OSM extracts for the geocoder); default the city folder",
+    )
+    city_dir: Path | None = Field(
+        default=None,
+        description="the city profile folder (city.toml, services, crews, districts, streets); "
+        "default the data folder (the embedded profile)",
+    )
     city_file: Path | None = Field(
         default=None,
-        description="the city profile (city.toml); default <data_dir>/city.toml, else the embedded one",
+        description="the city profile (city.toml); default <city_dir>/city.toml, else the embedded one",
     )
     timezone: str = Field(
         default="", description="the city's local time zone; default the city profile's"
@@ -78,10 +87,21 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _city_defaults(self) -> Settings:
+        if self.city_dir is None:
+            self.city_dir = self.data_dir
+        else:
+            if not (self.city_dir / "city.toml").is_file():
+                raise ConfigurationError(
+                    f"city_dir {self.city_dir} holds no city.toml; create the profile with "
+                    "`geo311 city init DIR --name NAME --osm FILE --timezone TZ`",
+                    field="city_dir",
+                )
+            if "data_dir" not in self.model_fields_set:
+                self.data_dir = self.city_dir
         if self.city_file is None:
             # A data folder without a profile of its own (e.g. only other crews) keeps the
             # embedded city.
-            own = self.data_dir / "city.toml"
+            own = self.city_dir / "city.toml"
             self.city_file = own if own.is_file() else REPO_DATA_DIR / "city.toml"
         if not self.timezone:
             self.timezone = self.city.timezone
@@ -93,34 +113,55 @@ class Settings(BaseSettings):
         return default_city(str(self.city_file or REPO_DATA_DIR / "city.toml"))
 
     @property
+    def folder(self) -> Path:
+        """The city folder: :attr:`city_dir` (set by the validator)."""
+        return self.city_dir or self.data_dir
+
+    def _file(self, key: str) -> Path:
+        """Return a file of the city profile, inside the city folder."""
+        name = self.city.files.get(key, "")
+        if not name:
+            raise ConfigurationError(
+                f"the city profile {self.city_file} names no {key} file; add "
+                f'`{key} = "..."` to its [files] or [osm] table',
+                field=key,
+            )
+        return self.folder / name
+
+    @property
     def services_file(self) -> Path:
         """Path of the service catalogue (``services.toml``)."""
-        return self.data_dir / "services.toml"
+        return self._file("services")
 
     @property
     def crews_file(self) -> Path:
-        """Path of the default crews and yard (``crews.toml``)."""
-        return self.data_dir / "crews.toml"
+        """Path of the crews and yards (``crews.toml``)."""
+        return self._file("crews")
 
     @property
-    def boston_311_file(self) -> Path:
-        """Path of the embedded Boston 311 2015 export."""
-        return self.data_dir / "boston311" / "boston311_2015_streetlights_potholes.csv.gz"
+    def sample_requests_file(self) -> Path:
+        """Path of the city's sample 311 export (``[files] sample_requests``, used by the demo)."""
+        return self._file("sample_requests")
 
     @property
     def osm_drive_file(self) -> Path:
-        """Path of the embedded OSM drivable-street extract."""
-        return self.data_dir / "osm" / "boston_backbay_drive.osm.bz2"
+        """Path of the city's OSM street extract (``[osm] streets``)."""
+        return self._file("streets")
 
     @property
     def osm_addresses_file(self) -> Path:
-        """Path of the embedded OSM address points."""
-        return self.data_dir / "osm" / "boston_backbay_addresses.osm.bz2"
+        """Path of the city's OSM address points (``[osm] addresses``)."""
+        return self._file("addresses")
+
+    @property
+    def districts_file(self) -> Path:
+        """Path of the city's districts (GeoJSON polygons with a ``name``)."""
+        return self._file("districts")
 
     @property
     def boundary_file(self) -> Path:
-        """Path of the district outline (GeoJSON)."""
-        return self.data_dir / "osm" / "boston_backbay_boundary.geojson"
+        """Path of the district outline drawn on maps (the districts file)."""
+        return self.districts_file
 
 
 @lru_cache(maxsize=1)

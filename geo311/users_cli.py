@@ -109,7 +109,9 @@ def demo_step(ctx: Any) -> None:
     ctx : geo311.demo.DemoContext
         The demo context; ``ctx.results['plan']`` / ``['plan_id']`` come from the routing step.
     """
-    plan = ctx.results.get("plan")
+    # the routing step's plan, read back from the store as a document dict (geo311 does not
+    # import routing's types)
+    plan = ctx.store.get_plan(int(ctx.results["plan_id"])) if ctx.results.get("plan_id") else None
     crew = _busiest_crew(plan)
     typer.echo(
         "DEMO ONLY: these accounts exist in the demo database only; their passwords are "

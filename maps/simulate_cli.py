@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
         start: Annotated[str, typer.Option("--from", help="first day, YYYY-MM-DD")] = "2015-09-01",
         end: Annotated[str, typer.Option("--to", help="last day, YYYY-MM-DD")] = "2015-11-30",
         crews_file: Annotated[
-            Path | None, typer.Option("--crews", help="crew file (default data/crews.toml)")
+            Path | None, typer.Option("--crews", help="crew file (default: the city's crews.toml)")
         ] = None,
         service: Annotated[
             str | None, typer.Option("--service", help="potholes or streetlights (default both)")
@@ -109,14 +109,21 @@ def register(app: typer.Typer) -> None:
             Path, typer.Option("--out", help="folder for simulation.json and simulate.png")
         ] = Path("out"),
     ) -> None:
-        """Replay the embedded 2015 reports with K crews; compare days to repair with the City's."""
+        """Replay the city's sample reports with K crews; compare days to repair with the City's."""
+        from geo311.catalogue import load_catalogue
+        from geo311.settings import get_settings
         from maps.simulation_plot import plot_simulation
+        from routing.dispatch import default_graph
         from routing.simulate import run_simulation
 
+        settings = get_settings()  # the city in use (--city / GEO311_CITY_DIR)
         result = run_simulation(
             start=parse_date(start, option="--from"),
             end=parse_date(end, option="--to"),
-            crews_file=crews_file,
+            crews_file=crews_file or settings.crews_file,
+            catalogue=load_catalogue(settings.services_file),
+            data_file=settings.sample_requests_file,
+            graph=default_graph(settings),
             service=service,
             crews=crews,
             crews_sweep=parse_sweep(sweep) if sweep else None,

@@ -17,7 +17,7 @@ import numpy as np
 
 from geo311.catalogue import Catalogue
 from geo311.model import ServiceRequest
-from geo311.settings import REPO_DATA_DIR
+from geo311.settings import get_settings
 from routing._simulate_core import SimReport
 from routing._simulate_result import DAY_S, OutcomeStats
 from routing.crews import CrewConfig
@@ -102,7 +102,7 @@ def load_season(
     catalogue
         Services.
     data_file
-        A Boston CSV export; default the embedded 2015 file.
+        A Boston CSV export; default the city's sample export (``Settings.sample_requests_file``).
     graph
         Default :func:`routing.graph.load_street_graph` (the embedded extract).
 
@@ -113,11 +113,7 @@ def load_season(
     from routing.graph import load_street_graph
 
     g = graph if graph is not None else load_street_graph()
-    path = (
-        Path(data_file)
-        if data_file is not None
-        else REPO_DATA_DIR / "boston311" / ("boston311_2015_streetlights_potholes.csv.gz")
-    )
+    path = Path(data_file) if data_file is not None else get_settings().sample_requests_file
     reqs = _read_requests(path, start=start, end=end, crew_config=crew_config, catalogue=catalogue)
     inside, notes = _replayable(reqs, g, groups=groups, catalogue=catalogue)
     matrix, loc = _season_matrix(g, crew_config, inside)

@@ -66,7 +66,7 @@ def ensure_work_orders(store: Store, catalogue: Catalogue, *, echo: Any = typer.
     if store.count_requests() == 0:
         raise InputError(
             "the store has no service requests; import some first, e.g. "
-            "`geo311 import data/boston311/boston311_2015_streetlights_potholes.csv.gz`",
+            "`geo311 import FILE.csv` (a 311 export) or an Open311 JSON file",
             field="database_url",
         )
     t0 = time.perf_counter()
@@ -180,7 +180,15 @@ def plan_command(
     at: Annotated[
         str, typer.Option(help="the morning to plan, local time (ISO)")
     ] = "2015-10-06T07:00",
-    crews: Annotated[Path | None, typer.Option(help="crew file (default: data/crews.toml)")] = None,
+    crews: Annotated[
+        Path | None, typer.Option(help="crew file (default: the city's crews.toml)")
+    ] = None,
+    district: Annotated[
+        str | None, typer.Option(help="plan this district of the city only (its yards, crews)")
+    ] = None,
+    all_districts: Annotated[
+        bool, typer.Option("--all-districts", help="one plan per district, stored together")
+    ] = False,
     time_limit: TimeLimitOption = None,
     seed: Annotated[int | None, typer.Option(help="solver seed (default: settings)")] = None,
     out: OutOption = Path("out"),
@@ -193,6 +201,14 @@ def plan_command(
     settings = settings_with(database_url)
     catalogue = load_catalogue(settings.services_file)
     moment = parse_local_time(at, settings.timezone)
+    limit = time_limit or settings.solver_time_limit_s
+    the_seed = settings.solver_seed if seed is None else seed
+    if district is not None or all_districts:
+        _plan_districts(
+            settings, catalogue, moment, crews=crews, names=None if all_districts else [district],
+            time_limit_s=limit, seed=the_seed, out=out,
+        )  # fmt: skip
+        return
     with Store(settings.database_url) as store:
         ensure_work_orders(store, catalogue)
         day_plan = plan_day(
@@ -201,13 +217,60 @@ def plan_command(
             at=moment,
             crews_file=crews,
             settings=settings,
-            time_limit_s=time_limit or settings.solver_time_limit_s,
-            seed=settings.solver_seed if seed is None else seed,
+            time_limit_s=limit,
+            seed=the_seed,
         )
         doc = save_day_plan(store, day_plan)
     _echo_lines(format_summary(day_plan))
     paths = write_plan_outputs(doc, out)
     _report_written(f"\nplan {doc.plan_id} stored; wrote {len(paths)} files to {out}:", paths)
+
+
+def _plan_districts(
+    settings: Any,
+    catalogue: Catalogue,
+    moment: Any,
+    *,
+    crews: Path | None,
+    names: list[str | None] | None,
+    time_limit_s: float,
+    seed: int,
+    out: Path,
+) -> None:
+    """``geo311 plan --district NAME`` / ``--all-districts``: a plan per district."""
+    from routing.crews import load_crews
+    from routing.dispatch import format_summary, plan_districts, save_district_plans
+
+    config = None
+    if crews is not None:
+        config = load_crews(crews, known_skills={s.skill for s in catalogue.services.values()})
+    with Store(settings.database_url) as store:
+        ensure_work_orders(store, catalogue)
+        day = plan_districts(
+            store,
+            catalogue,
+            at=moment,
+            names=[str(n) for n in names] if names is not None else None,
+            settings=settings,
+            crews=config,
+            time_limit_s=time_limit_s,
+            seed=seed,
+        )
+        docs = save_district_plans(store, day)
+    for (name, day_plan), doc in zip(day.plans.items(), docs, strict=True):
+        typer.echo(f"\n== district {name}: plan {doc.plan_id} (day {doc.day})")
+        _echo_lines(format_summary(day_plan))
+        folder = out if len(docs) == 1 else out / _slug(name)
+        paths = write_plan_outputs(doc, folder)
+        _report_written(f"wrote {len(paths)} files to {folder}:", paths)
+    typer.echo("")
+    _echo_lines(day.outside_lines())
+
+
+def _slug(name: str) -> str:
+    """Return a folder name for a district (letters, digits and dashes)."""
+    text = "".join(ch.lower() if ch.isalnum() else "-" for ch in name)
+    return "-".join(part for part in text.split("-") if part) or "district"
 
 
 def replan_command(
@@ -255,8 +318,46 @@ def replan_command(
     )
 
 
+def city_init_command(
+    folder: Annotated[Path, typer.Argument(help="the city profile folder to write")],
+    name: Annotated[str, typer.Option(help="the city's name")],
+    osm: Annotated[Path, typer.Option(help="streets: .osm, .osm.bz2 or .osm.pbf")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. America/Los_Angeles")],
+    addresses: Annotated[
+        Path | None, typer.Option(help="a second OSM file with the address points")
+    ] = None,
+    districts: Annotated[
+        Path | None, typer.Option(help="GeoJSON district polygons with a 'name'")
+    ] = None,
+    jurisdiction: Annotated[
+        str | None, typer.Option(help="Open311 jurisdiction_id (default <name>.example)")
+    ] = None,
+) -> None:
+    """Write a city profile from an OSM file: graph, geocoder, assumed yard, crews, districts."""
+    from routing.city_init import init_city
+
+    done = init_city(
+        folder,
+        name=name,
+        osm=osm,
+        timezone=timezone,
+        addresses=addresses,
+        districts=districts,
+        jurisdiction=jurisdiction,
+    )
+    _echo_lines(done.graph.summary.lines())
+    for district, (node, lat, lon) in done.yards.items():
+        typer.echo(
+            f"district {district!r}: assumed yard at street node {node} ({lat:.6f}, {lon:.6f})"
+        )
+    _report_written(f"city profile {name!r} written to {folder}:", done.files)
+    typer.echo("\nedit next:")
+    for step in done.next_steps:
+        typer.echo(f"  - {step}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``geo311 graph``, ``geo311 plan`` and ``geo311 replan`` to the geo311 CLI.
+    """Add ``geo311 graph``, ``plan``, ``replan`` and ``city init`` to the geo311 CLI.
 
     Parameters
     ----------
@@ -266,6 +367,9 @@ def register(app: typer.Typer) -> None:
     app.command("graph")(graph_command)
     app.command("plan")(plan_command)
     app.command("replan")(replan_command)
+    city = typer.Typer(help="City profiles: `geo311 city init DIR ...` onboards a city.")
+    city.command("init")(city_init_command)
+    app.add_typer(city, name="city")
 
 
 def _matrix_report(ctx: Any, graph: Any) -> list[str]:
@@ -307,10 +411,12 @@ def _matrix_report(ctx: Any, graph: Any) -> list[str]:
 
 
 def demo_step(ctx: Any) -> None:
-    """Run the routing part of ``geo311 demo``: graph, matrix, the day's plan, itineraries.
+    """Run the routing part of ``geo311 demo``: graph, matrix, the district's plan, itineraries.
 
     Prints the street graph summary, the travel-time matrix between the yard and the open
-    work orders, plans ``ctx.at`` with a modest solver time limit, stores the plan, writes
+    work orders, plans the city's first district at ``ctx.at`` with a modest solver time
+    limit (the other open work is counted once, per neighbourhood, as outside the planned
+    district), stores the plan, writes
     ``plan.json`` into ``ctx.out_dir`` and the registered plan files (the crews'
     itineraries, when the maps CLI is installed) into ``ctx.out_dir / "itineraries"``, and
     leaves in ``ctx.results``: ``plan`` (the stored :class:`~routing.plan_document.PlanDocument`,
@@ -323,7 +429,8 @@ def demo_step(ctx: Any) -> None:
     ctx : geo311.demo.DemoContext
         The demo context.
     """
-    from routing.dispatch import default_graph, format_summary, plan_day, save_day_plan
+    from geo311.districts import load_districts
+    from routing.dispatch import default_graph, format_summary, plan_districts, save_district_plans
 
     if not ctx.results.get("work_orders_built"):
         ensure_work_orders(ctx.store, ctx.catalogue)
@@ -331,18 +438,24 @@ def demo_step(ctx: Any) -> None:
     graph = default_graph(ctx.settings)
     _echo_lines(graph.summary.lines())
     _echo_lines(_matrix_report(ctx, graph))
-    typer.echo(f"solving with OR-Tools ({DEMO_TIME_LIMIT_S:g} s limit) ...")
-    day_plan = plan_day(
+    districts = load_districts(ctx.settings.districts_file)
+    name = districts.names[0]
+    typer.echo(f"planning the district {name!r} with OR-Tools ({DEMO_TIME_LIMIT_S:g} s limit) ...")
+    day = plan_districts(
         ctx.store,
         ctx.catalogue,
         at=ctx.at,
-        graph=graph,
+        names=[name],
         settings=ctx.settings,
+        districts=districts,
+        graph=graph,
         time_limit_s=DEMO_TIME_LIMIT_S,
         seed=ctx.settings.solver_seed,
     )
-    doc = save_day_plan(ctx.store, day_plan)
+    (doc,) = save_district_plans(ctx.store, day)
+    day_plan = day.plans[name]
     _echo_lines(format_summary(day_plan, max_listed=5))
+    _echo_lines(day.outside_lines())
     out = Path(ctx.out_dir)
     paths = write_plan_outputs(doc, out, files_dir=out / "itineraries")
     typer.echo(

@@ -51,6 +51,8 @@ class Yard:
         Where the location comes from.
     osm_node : int or None
         The OSM node id of the point, when it is one.
+    district : str
+        The district the yard serves (a name of the city's districts; ``""``: every district).
     """
 
     id: str
@@ -62,6 +64,7 @@ class Yard:
     assumed: bool = False
     note: str = ""
     osm_node: int | None = None
+    district: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,41 @@ class CrewConfig:
     def tz(self) -> ZoneInfo:
         """The time zone object."""
         return ZoneInfo(self.timezone)
+
+    def for_district(self, name: str, *, only: bool = False) -> CrewConfig:
+        """Return the yards of district ``name`` and the crews that start from them.
+
+        Parameters
+        ----------
+        name
+            The district's name (a yard's ``district``).
+        only
+            True: a yard without a district does not count as the district's.
+
+        Returns
+        -------
+        CrewConfig
+            The district's yards and crews (``source`` names the district).
+
+        Raises
+        ------
+        ConfigurationError
+            When no yard serves the district or no crew starts from its yards.
+        """
+        yards = tuple(y for y in self.yards if y.district == name or (not only and not y.district))
+        ids = {y.id for y in yards}
+        crews = tuple(c for c in self.crews if c.start_yard in ids)
+        if not yards or not crews:
+            raise ConfigurationError(
+                f"district {name!r} has no yard with crews in the crew file {self.source}; add "
+                f'`district = "{name}"` to a yard that crews start from',
+                field="district",
+            )
+        ends = {c.end_yard for c in crews}
+        yards += tuple(y for y in self.yards if y.id in ends - ids)
+        return CrewConfig(
+            timezone=self.timezone, yards=yards, crews=crews, source=f"{self.source}#{name}"
+        )
 
     def origin(self, day: date) -> datetime:
         """Return local midnight of ``day``: the natural problem origin."""
@@ -351,6 +389,7 @@ def _parse_yard(yid: str, y: dict[str, Any], check: _Checker) -> Yard:
         assumed=bool(y.get("assumed", False)),
         note=str(y.get("note", "")),
         osm_node=y.get("osm_node"),
+        district=str(y.get("district", "")),
     )
 
 

@@ -1,6 +1,6 @@
 """The drivable street graph: loading, travel times, compact arrays and snapping points to edges.
 
-``load_street_graph`` reads the embedded Back Bay OSM extract (default), an OSM XML file, an
+``load_street_graph`` reads the city's OSM street extract (default), an OSM XML file, an
 ``.osm.pbf`` extract, a GraphML file, or (opt-in, needs a network) an osmnx place query; it
 sets a travel time on every edge from ``maxspeed`` or the per-class defaults of
 ``data/speeds.toml`` (optionally scaled by an hour-of-day congestion factor), keeps the
@@ -700,7 +700,7 @@ def load_street_graph(
     source
         An OSM XML file (``.osm``, ``.xml``, optionally ``.bz2``), an ``.osm.pbf`` extract, a
         GraphML file, or with ``kind="place"`` a place name for an osmnx query (network).
-        Default: the embedded Back Bay extract ``data/osm/boston_backbay_drive.osm.bz2``.
+        Default: the street extract of the city in use (``Settings.osm_drive_file``).
     kind
         How to read ``source``; ``auto`` decides from the file name. ``place`` is the only
         kind that uses the network and is never chosen automatically.

@@ -324,8 +324,10 @@ class PlanDocument(_Doc):
     The solver's plan (``origin``, ``summary``, ``routes``, ``unassigned``, ``sla_breaches``,
     ``violations``, ``next_shift_start[_s]``, ``meta``), the dispatch facts (``at``,
     ``plan_date``, ``timezone``, ``locations``, ``labels``, ``jobs``, ``crews``, ``depots``,
-    ``dispatch``), the store's ``plan_id`` / ``kind`` / ``parent_plan_id`` and the crews'
-    progress (``done``, ``done_at``).
+    ``dispatch``), the store's ``plan_id`` / ``kind`` / ``parent_plan_id``, the crews'
+    progress (``done``, ``done_at``) and, for a plan of one district, its ``district``, the
+    ``day`` id shared by the district plans stored together and their ``outside_districts``
+    (open work orders in no planned district, per neighbourhood).
     """
 
     origin: IsoDateTime | None = None
@@ -351,6 +353,9 @@ class PlanDocument(_Doc):
     parent_plan_id: int | None = None
     done: dict[str, list[str]] = Field(default_factory=dict)
     done_at: dict[str, str] = Field(default_factory=dict)
+    district: str | None = None
+    day: str | None = None
+    outside_districts: dict[str, int] = Field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | PlanDocument) -> PlanDocument:

@@ -1,4 +1,4 @@
-"""The Boston dispatch application: open work orders + street graph + OR-Tools -> the day's plan.
+"""The dispatch application: open work orders + street graph + OR-Tools -> the day's plan.
 
 :func:`plan_day` takes the work orders open at a moment (:func:`geo311.workorders.open_work_orders_at`)
 for the service groups the crews can serve, snaps them and the yard to the street graph,
@@ -9,6 +9,10 @@ the distance as its reason. The result, a :class:`DayPlan`, keeps the problem, t
 work orders, the snaps and the matrix (for street paths); :meth:`DayPlan.to_document` gives
 the :class:`~routing.plan_document.PlanDocument` that :func:`save_day_plan` stores, ``maps``
 draws and ``api`` serves.
+
+By district (:mod:`routing.dispatch.districts`): :func:`plan_districts` plans each district of
+the city with its own yards and crews (:func:`plan_district` is the pure per-district step) and
+reports the work outside every district once; :func:`save_district_plans` stores them together.
 
 :func:`replan_day` re-plans a stored plan mid-day through :func:`routing.replan.replan`.
 """
@@ -26,6 +30,15 @@ from routing.dispatch.build import (
     snap_yards,
 )
 from routing.dispatch.day import DayPlan
+from routing.dispatch.districts import (
+    OUTSIDE_DISTRICTS,
+    DistrictDay,
+    plan_district,
+    plan_district_day,
+    plan_districts,
+    save_district_plans,
+    split_by_district,
+)
 from routing.dispatch.planning import plan_day
 from routing.dispatch.replanning import plan_from_document, replan_day
 from routing.dispatch.store_io import load_plan_document, save_day_plan
@@ -33,21 +46,28 @@ from routing.dispatch.summary import format_summary, route_summary_rows
 from routing.jobs import job_id_for
 
 __all__ = [
+    "OUTSIDE_DISTRICTS",
     "OUTSIDE_GRAPH",
     "Built",
     "DayPlan",
+    "DistrictDay",
     "build_problem",
     "default_graph",
     "format_summary",
     "job_id_for",
     "load_plan_document",
     "plan_day",
+    "plan_district",
+    "plan_district_day",
+    "plan_districts",
     "plan_from_document",
     "replan_day",
     "resolve_crews",
     "route_summary_rows",
     "save_day_plan",
+    "save_district_plans",
     "servable_groups",
     "snap_work_orders",
     "snap_yards",
+    "split_by_district",
 ]

@@ -40,7 +40,9 @@ OUTSIDE_GRAPH = "outside_street_graph"
 
 
 @lru_cache(maxsize=4)
-def _cached_graph(path: str | None) -> StreetGraph:
+def _cached_graph(path: str | None, metric_crs: str = "") -> StreetGraph:
+    if metric_crs:
+        return load_street_graph(path, metric_crs=metric_crs)
     return load_street_graph(path)
 
 
@@ -50,14 +52,17 @@ def default_graph(settings: Settings | None = None) -> StreetGraph:
     Parameters
     ----------
     settings : Settings, optional
-        Settings whose ``osm_drive_file`` to load; default the embedded Back Bay extract.
+        Settings whose ``osm_drive_file`` to load (in the city's ``metric_crs``); default
+        the default settings' city.
 
     Returns
     -------
     StreetGraph
         The cached graph.
     """
-    return _cached_graph(str(settings.osm_drive_file) if settings is not None else None)
+    if settings is None:
+        return _cached_graph(None)
+    return _cached_graph(str(settings.osm_drive_file), settings.city.metric_crs)
 
 
 def require_aware(at: datetime, name: str) -> datetime:

@@ -65,7 +65,7 @@ def plan_day(
     crew_ids : sequence of str, keyword-only, optional
         Plan for these crews only (default every crew of the file).
     graph : StreetGraph, keyword-only, optional
-        Street graph; default the embedded Back Bay graph (loaded once per process).
+        Street graph; default the city's street graph (loaded once per process).
     settings : Settings, keyword-only, optional
         Gives the default catalogue, crew file and OSM extract.
     time_limit_s : float, keyword-only

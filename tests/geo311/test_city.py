@@ -32,3 +32,63 @@ def test_boundary_file_outlines_the_district_inside_the_service_area() -> None:
     shapes = [shape(f["geometry"]) for f in doc["features"]]
     assert [s.geom_type for s in shapes] == ["Polygon"]
     assert all(area.contains(s) for s in shapes)
+
+
+def test_the_city_folder_names_its_files_and_the_boston_names_stay(tmp_path: Path) -> None:
+    import pytest
+
+    from geo311.errors import ConfigurationError
+
+    embedded = Settings(data_dir=REPO_DATA_DIR)
+    assert embedded.city_dir == REPO_DATA_DIR
+    assert embedded.osm_drive_file == REPO_DATA_DIR / "osm" / "boston_backbay_drive.osm.bz2"
+    assert embedded.osm_addresses_file == REPO_DATA_DIR / "osm" / "boston_backbay_addresses.osm.bz2"
+    assert embedded.services_file == REPO_DATA_DIR / "services.toml"
+    assert embedded.crews_file == REPO_DATA_DIR / "crews.toml"
+    assert embedded.districts_file == REPO_DATA_DIR / "districts.geojson"
+    assert embedded.sample_requests_file.is_file() and embedded.city.metric_crs == "EPSG:26986"
+    (tmp_path / "city.toml").write_text(
+        'name = "Lyon"\njurisdiction_id = "lyon.example"\nagency = "Voirie"\n'
+        'timezone = "Europe/Paris"\n[files]\ncrews = "equipes.toml"\n[osm]\nstreets = "rues.osm"\n'
+    )
+    lyon = Settings(city_dir=tmp_path)
+    assert lyon.data_dir == tmp_path and lyon.timezone == "Europe/Paris"
+    assert lyon.crews_file == tmp_path / "equipes.toml"
+    assert lyon.osm_drive_file == tmp_path / "rues.osm"
+    assert lyon.services_file == tmp_path / "services.toml"
+    with pytest.raises(ConfigurationError, match="names no addresses file"):
+        _ = lyon.osm_addresses_file
+    with pytest.raises(ValueError, match="holds no city.toml; create the profile with"):
+        Settings(city_dir=tmp_path / "nowhere")  # (pydantic wraps the validator's error)
+
+
+def test_the_city_option_and_environment_select_the_city(tmp_path: Path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from geo311.city import CITY_DIR_ENV
+    from geo311.cli import app
+    from geo311.settings import get_settings
+
+    (tmp_path / "city.toml").write_text(
+        (REPO_DATA_DIR / "city.toml").read_text().replace('name = "Boston"', 'name = "Elsewhere"')
+    )
+    monkeypatch.delenv(CITY_DIR_ENV, raising=False)
+    assert default_city().name != "Elsewhere"
+    monkeypatch.setenv(CITY_DIR_ENV, str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        assert default_city().name == "Elsewhere" and get_settings().city.name == "Elsewhere"
+    finally:
+        monkeypatch.delenv(CITY_DIR_ENV)
+        get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["--city", str(tmp_path / "none"), "metrics"])
+    text = " ".join(result.output.replace("│", " ").split())  # the error box wraps lines
+    assert result.exit_code == 2 and "holds no city.toml" in text
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    result = CliRunner().invoke(app, ["--city", str(tmp_path), "metrics", "--database-url", url])
+    try:
+        assert result.exit_code == 0, result.output
+        assert get_settings().city.name == "Elsewhere"
+    finally:
+        monkeypatch.delenv(CITY_DIR_ENV, raising=False)  # --city set it for this process
+        get_settings.cache_clear()

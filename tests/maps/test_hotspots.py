@@ -119,7 +119,7 @@ def test_citywide_hotspot_map_of_the_embedded_boston_data(
 ) -> None:
     settings = Settings(database_url=f"sqlite:///{site_dir / 'b.db'}")
     with Store(settings.database_url) as store:
-        import_file(store, settings.boston_311_file, catalogue, timezone=settings.timezone)
+        import_file(store, settings.sample_requests_file, catalogue, timezone=settings.timezone)
         frame = requests_frame(store)
         assert store.count_requests() == 15_409
     assert len(frame) > 13_000  # every record with a real point (placeholders are not points)

@@ -1,0 +1,439 @@
+"""Onboarding a city from an OSM file: ``geo311 city init DIR --name NAME --osm FILE --timezone TZ``.
+
+:func:`init_city` writes a city profile folder that can be planned at once: ``city.toml``
+(name, jurisdiction, time zone, units, service area from the streets, the files below, the
+street graph's metric CRS), ``osm/`` (the streets and address files, copied, and the
+geocoder's ``extracts.toml``), ``services.toml`` (a copy of the embedded catalogue),
+``crews.toml`` (the embedded default crews at one **assumed** yard per district, on its
+central street node), ``districts.geojson`` (the given districts, or one district around the streets), and
+``cache/`` (the street graph and geocoder index, built now). It returns what a person
+should edit next.
+"""
+
+from __future__ import annotations
+
+import bz2
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import shapely
+from pyproj import CRS
+from shapely.geometry import MultiPoint, mapping
+
+from geo311.districts import District, Districts, load_districts
+from geo311.errors import InputError
+from geo311.settings import REPO_DATA_DIR
+from routing.graph import StreetGraph, load_street_graph
+
+__all__ = ["CityInit", "init_city", "utm_crs"]
+
+_OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf", ".xml", ".xml.bz2")
+
+
+@dataclass
+class CityInit:
+    """What :func:`init_city` wrote.
+
+    Attributes
+    ----------
+    folder : Path
+        The profile folder.
+    graph : StreetGraph
+        The street graph built (cached in ``folder/cache``).
+    yards : dict
+        District name -> ``(osm node, lat, lon)`` of its assumed yard.
+    districts : list of str
+        The districts' names.
+    files : list of Path
+        The files written.
+    next_steps : list of str
+        What a person should edit next.
+    """
+
+    folder: Path
+    graph: StreetGraph
+    yards: dict[str, tuple[int, float, float]]
+    districts: list[str]
+    files: list[Path] = field(default_factory=list)
+    next_steps: list[str] = field(default_factory=list)
+
+
+def utm_crs(lon: float, lat: float) -> str:
+    """Return the WGS 84 / UTM zone CRS (metres) of a point, as ``EPSG:<code>``."""
+    zone = int((lon + 180.0) // 6.0) % 60 + 1
+    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone).to_string()
+
+
+def _check_osm(path: Path, arg: str) -> None:
+    """Refuse a missing file or one that is not OSM XML / PBF, naming ``arg`` and the fix."""
+    if not path.is_file():
+        raise InputError(f"{arg} {path} does not exist; give an OSM extract", field=arg)
+    name = path.name.lower()
+    if not name.endswith(_OSM_SUFFIXES):
+        raise InputError(
+            f"{arg} {path} is not an OSM file; give a .osm, .osm.bz2 or .osm.pbf extract "
+            "(e.g. from Overpass or Geofabrik)",
+            field=arg,
+        )
+    if name.endswith(".pbf"):
+        return
+    try:
+        opener = bz2.open if name.endswith(".bz2") else open
+        with opener(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise InputError(
+            f"{arg} {path} cannot be read ({exc}); give an OSM extract", field=arg
+        ) from None
+    if b"<osm" not in head:
+        raise InputError(
+            f"{arg} {path} is not OSM XML (no <osm> element); give a .osm, .osm.bz2 or "
+            ".osm.pbf extract",
+            field=arg,
+        )
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(
+            f"--timezone {name!r} is not an IANA time zone; use e.g. America/Los_Angeles",
+            field="timezone",
+        ) from None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "city"
+
+
+def _load_graph(streets: Path, cache: Path, crs: str) -> StreetGraph:
+    try:
+        graph = load_street_graph(streets, cache_dir=cache, metric_crs=crs)
+    except (InputError, ValueError) as exc:
+        raise InputError(
+            f"--osm {streets.name}: {exc}; give an extract that holds drivable streets",
+            field="osm",
+        ) from None
+    if graph.summary.nodes < 2:
+        raise InputError(
+            f"--osm {streets.name} is an empty extract (no connected drivable streets); "
+            "give a larger area",
+            field="osm",
+        )
+    return graph
+
+
+def _districts(given: Path | None, name: str, graph: StreetGraph) -> Districts:
+    """Return the districts given (each must cover streets), else one around the streets."""
+    pts = shapely.points(graph.node_lon, graph.node_lat)
+    if given is None:
+        hull = MultiPoint(list(zip(graph.node_lon, graph.node_lat, strict=True))).convex_hull
+        hull = hull.buffer(0.001)
+        return Districts([District(name, hull)], source="the streets' outline")
+    districts = load_districts(given)
+    empty = [d.name for d in districts if not np.any(shapely.contains(d.geometry, pts))]
+    if empty:
+        raise InputError(
+            f"--districts {given}: {empty} hold no street of the extract (outside the streets); "
+            "give districts inside the --osm area, in EPSG:4326 (longitude, latitude)",
+            field="districts",
+        )
+    return districts
+
+
+def _write_districts(districts: Districts, path: Path) -> None:
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"name": d.name}, "geometry": mapping(d.geometry)}
+            for d in districts
+        ],
+    }
+    path.write_text(json.dumps(doc) + "\n", encoding="utf-8")
+
+
+def _crews_toml(timezone: str, yards: dict[str, tuple[int, float, float]]) -> str:
+    """Return the crew file: the embedded crews at one assumed yard per district."""
+    embedded = (REPO_DATA_DIR / "crews.toml").read_text(encoding="utf-8")
+    first = re.search(r"^\[crews\.", embedded, flags=re.M)
+    crews = embedded[first.start() :] if first else ""
+    parts = [
+        "# Crews and yards of this city, written by `geo311 city init`. The yards are ASSUMED:\n"
+        "# a central street node of each district. Move them to the real depots and edit the\n"
+        "# crews (geo311's defaults, copied once per district's yard).\n\n"
+        f'timezone = "{timezone}"\n'
+    ]
+    for k, (district, (node, lat, lon)) in enumerate(yards.items()):
+        yard_id = "yard" if len(yards) == 1 else f"yard-{k + 1}"
+        parts.append(
+            f"\n[yards.{yard_id}]\n"
+            f"district = {json.dumps(district)}\n"
+            f'label = "Assumed yard: central street node {node}"\n'
+            "assumed = true\n"
+            f'note = "assumed: written by geo311 city init at the street node nearest the middle '
+            f"of the district (OSM node {node}); replace it with the city's depot\"\n"
+            f"lat = {lat:.7f}\nlon = {lon:.7f}\nosm_node = {node}\n"
+            'open = "06:30"\nclose = "17:00"\n'
+        )
+        ours = crews if len(yards) == 1 else _crews_at(crews, yard_id, k + 1)
+        parts.append("\n" + ours)
+    return "".join(parts)
+
+
+def _crews_at(crews: str, yard_id: str, k: int) -> str:
+    """Return the crews' tables with ids suffixed ``-k`` starting and ending at ``yard_id``."""
+    text = re.sub(r"^\[crews\.([A-Za-z0-9_-]+)\]", rf"[crews.\g<1>-{k}]", crews, flags=re.M)
+    text = re.sub(r'^(start_yard|end_yard) = "yard"', rf'\g<1> = "{yard_id}"', text, flags=re.M)
+    return re.sub(r'^label = "(.*)"', rf'label = "\g<1> ({yard_id})"', text, flags=re.M)
+
+
+def _yards(graph: StreetGraph, areas: Districts) -> dict[str, tuple[int, float, float]]:
+    """Return, per district, the street node nearest the middle of its streets."""
+    pts = shapely.points(graph.node_lon, graph.node_lat)
+    out = {}
+    for d in areas:
+        inside = np.flatnonzero(shapely.contains(d.geometry, pts))
+        lat0, lon0 = np.median(graph.node_lat[inside]), np.median(graph.node_lon[inside])
+        k = np.cos(np.radians(lat0))
+        d2 = (graph.node_lat[inside] - lat0) ** 2 + ((graph.node_lon[inside] - lon0) * k) ** 2
+        i = int(inside[int(np.argmin(d2))])
+        out[d.name] = (int(graph.node_ids[i]), float(graph.node_lat[i]), float(graph.node_lon[i]))
+    return out
+
+
+def _attributes_toml() -> str:
+    embedded = (REPO_DATA_DIR / "city.toml").read_text(encoding="utf-8")
+    at = embedded.find("[[attributes.")
+    return embedded[at:] if at >= 0 else ""
+
+
+def _city_toml(
+    *,
+    name: str,
+    jurisdiction: str,
+    timezone: str,
+    graph: StreetGraph,
+    streets: str,
+    addresses: str,
+    crs: str,
+) -> str:
+    south, west, north, east = graph.summary.bbox
+    units = "imperial" if timezone.startswith("America/") else "metric"
+    lines = [
+        f"# The city profile of {name}, written by `geo311 city init`; edit it freely.",
+        f"name = {json.dumps(name)}",
+        f"jurisdiction_id = {json.dumps(jurisdiction)}",
+        f"agency = {json.dumps(name + ' Public Works')}",
+        f'timezone = "{timezone}"',
+        f'units = "{units}"',
+        "# [min_lon, min_lat, max_lon, max_lat]: the streets' box, 0.01 degree wider.",
+        f"service_area = [{west - 0.01:.4f}, {south - 0.01:.4f}, {east + 0.01:.4f}, "
+        f"{north + 0.01:.4f}]",
+        "",
+        "[files]",
+        'services = "services.toml"',
+        'crews = "crews.toml"',
+        'districts = "districts.geojson"',
+        "",
+        "[osm]",
+        f'streets = "osm/{streets}"',
+        *([f'addresses = "osm/{addresses}"'] if addresses else []),
+        f'metric_crs = "{crs}"',
+        "",
+        "[open311]",
+        f"contact = {json.dumps(name + ' 311 service desk')}",
+        'key_service = "ask the service desk for an api_key"',
+        'changeset = "2025-01-01T00:00:00Z"',
+        "",
+        "# No placeholder points yet: add [[placeholders]] name/lat/lon if the city's exports",
+        "# put requests without a location on one point (e.g. city hall).",
+        "",
+    ]
+    return "\n".join(lines) + _attributes_toml()
+
+
+def _extracts_toml(name: str, streets: str, addresses: str) -> str:
+    slug = _slug(name)
+    return (
+        "# The geocoder's extract of this city (written by `geo311 city init`).\n"
+        f'default = "{slug}"\n\n[{slug}]\ncity = {json.dumps(name)}\n'
+        f'streets = "{streets}"\n' + (f'addresses = "{addresses}"\n' if addresses else "")
+    )
+
+
+def init_city(
+    folder: str | Path,
+    *,
+    name: str,
+    osm: str | Path,
+    timezone: str,
+    addresses: str | Path | None = None,
+    districts: str | Path | None = None,
+    jurisdiction: str | None = None,
+    build_geocoder: bool = True,
+) -> CityInit:
+    """Write a city profile folder from an OSM extract (see the module docstring).
+
+    Parameters
+    ----------
+    folder
+        The profile folder (created; existing profile files are overwritten).
+    name
+        The city's name.
+    osm
+        The streets (``.osm``, ``.osm.bz2``, ``.osm.pbf``); address points may be in it too.
+    timezone
+        IANA time zone of the city.
+    addresses
+        A second OSM file with the address points (default: the streets file's own, when
+        it has ``addr:housenumber`` tags; an ``.osm.pbf`` streets file needs ``addresses``).
+    districts
+        GeoJSON polygons with a ``name`` (default: one district around the streets).
+    jurisdiction
+        Open311 ``jurisdiction_id`` (default ``<name>.example``, to be edited).
+    build_geocoder
+        Build the geocoder index into ``folder/cache`` now.
+
+    Returns
+    -------
+    CityInit
+        The folder, graph, assumed yard, districts, files and the next steps.
+
+    Raises
+    ------
+    InputError
+        For a file that is not OSM, an empty extract, an unknown time zone or districts
+        outside the streets; the message names the argument and the fix.
+    """
+    _check_timezone(timezone)
+    streets_src = Path(osm)
+    _check_osm(streets_src, "--osm")
+    addr_src = Path(addresses) if addresses is not None else None
+    if addr_src is not None:
+        _check_osm(addr_src, "--addresses")
+    root = Path(folder)
+    (root / "osm").mkdir(parents=True, exist_ok=True)
+    streets = root / "osm" / streets_src.name
+    if streets_src.resolve() != streets.resolve():
+        shutil.copyfile(streets_src, streets)
+    addr_name = streets.name if addr_src is None and _has_addresses(streets) else ""
+    if addr_src is not None:
+        addr_name = addr_src.name
+        if addr_src.resolve() != (root / "osm" / addr_name).resolve():
+            shutil.copyfile(addr_src, root / "osm" / addr_name)
+    lat0, lon0 = _first_point(streets)
+    crs = utm_crs(lon0, lat0)
+    graph = _load_graph(streets, root / "cache", crs)
+    areas = _districts(Path(districts) if districts is not None else None, name, graph)
+    yards = _yards(graph, areas)
+    written = _write_profile(
+        root,
+        name=name,
+        jurisdiction=jurisdiction or f"{_slug(name).replace('_', '')}.example",
+        timezone=timezone,
+        graph=graph,
+        streets=streets.name,
+        addresses=addr_name,
+        crs=crs,
+        areas=areas,
+        yards=yards,
+    )
+    if build_geocoder:
+        from geo311.geocoding import Geocoder
+
+        Geocoder.from_data_dir(root, cache_dir=root / "cache")
+    steps = _next_steps(root, areas, addresses)
+    return CityInit(root, graph, yards, areas.names, written, steps)
+
+
+def _has_addresses(path: Path) -> bool:
+    """Return whether an OSM XML file carries address points (``addr:housenumber`` tags)."""
+    if path.name.lower().endswith(".pbf"):
+        return False
+    opener = bz2.open if path.name.lower().endswith(".bz2") else open
+    tail = b""
+    with opener(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            if b'k="addr:housenumber"' in tail + chunk:
+                return True
+            tail = chunk[-32:]
+    return False
+
+
+def _first_point(streets: Path) -> tuple[float, float]:
+    """Return a node's (lat, lon) from the file's head (to choose the UTM zone)."""
+    if streets.name.lower().endswith(".pbf"):
+        raw = load_street_graph(streets)
+        return float(np.median(raw.node_lat)), float(np.median(raw.node_lon))
+    opener = bz2.open if streets.name.lower().endswith(".bz2") else open
+    with opener(streets, "rb") as fh:
+        head = fh.read(1 << 20).decode("utf-8", "replace")
+    lat = re.search(r'lat="(-?[0-9.]+)"', head)
+    lon = re.search(r'lon="(-?[0-9.]+)"', head)
+    if lat is None or lon is None:
+        raise InputError(
+            f"--osm {streets.name} is an empty extract (no nodes); give a larger area", field="osm"
+        )
+    return float(lat.group(1)), float(lon.group(1))
+
+
+def _write_profile(
+    root: Path,
+    *,
+    name: str,
+    jurisdiction: str,
+    timezone: str,
+    graph: StreetGraph,
+    streets: str,
+    addresses: str,
+    crs: str,
+    areas: Districts,
+    yards: dict[str, tuple[int, float, float]],
+) -> list[Path]:
+    files = {
+        root / "city.toml": _city_toml(
+            name=name,
+            jurisdiction=jurisdiction,
+            timezone=timezone,
+            graph=graph,
+            streets=streets,
+            addresses=addresses,
+            crs=crs,
+        ),
+        root / "crews.toml": _crews_toml(timezone, yards),
+        root / "osm" / "extracts.toml": _extracts_toml(name, streets, addresses),
+    }
+    for path, text in files.items():
+        path.write_text(text, encoding="utf-8")
+    shutil.copyfile(REPO_DATA_DIR / "services.toml", root / "services.toml")
+    _write_districts(areas, root / "districts.geojson")
+    return [*files, root / "services.toml", root / "districts.geojson"]
+
+
+def _next_steps(root: Path, areas: Districts, addresses: str | Path | None) -> list[str]:
+    steps = [
+        f"{root / 'crews.toml'}: the yard is ASSUMED (a central street node); put the real "
+        "depot(s) there, one or more per district, and the city's crews",
+        f"{root / 'city.toml'}: check jurisdiction_id, agency, units, service_area, the "
+        "Open311 contact; add [[placeholders]] if exports use a stand-in point",
+        f"{root / 'services.toml'}: a copy of geo311's catalogue; map the city's own type "
+        "names and status values, SLAs and on-site minutes",
+    ]
+    if len(areas) == 1:
+        steps.append(
+            f"{root / 'districts.geojson'}: one district around all the streets; replace it "
+            "with the city's districts (GeoJSON polygons with a 'name')"
+        )
+    if addresses is None:
+        steps.append(
+            "no --addresses file: address points come from the streets file only; without "
+            "them the geocoder answers intersections and street-level matches"
+        )
+    steps.append(f"then: GEO311_CITY_DIR={root} geo311 import ... (or geo311 --city {root} ...)")
+    return steps

@@ -1,0 +1,318 @@
+"""Planning by district: each district's work orders with its own yard(s) and crews.
+
+:func:`plan_district` is a pure function of small explicit inputs (the district's work
+orders, its crews and yards, the street graph or its file, the catalogue, the moment) that
+returns the district's typed :class:`~routing.plan_document.PlanDocument`; it is what a task
+scheduler runs once per district. :func:`plan_districts` reads the store, splits the open
+work by district (:mod:`geo311.districts`), plans each district and counts the work outside
+every district once, per neighbourhood, instead of listing it as unassigned jobs.
+:func:`save_district_plans` stores the plans of one day together (a shared ``day`` id).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from geo311.catalogue import Catalogue
+from geo311.districts import OUTSIDE, Districts, load_districts
+from geo311.model import WorkOrder
+from geo311.settings import Settings
+from geo311.store import Store
+from geo311.workorders import open_work_orders_at
+from routing.crews import CrewConfig
+from routing.dispatch.build import (
+    _cached_graph,
+    build_problem,
+    default_graph,
+    require_aware,
+    resolve_crews,
+    servable_groups,
+)
+from routing.dispatch.day import DayPlan
+from routing.dispatch.planning import catalogue_for
+from routing.graph import StreetGraph
+from routing.plan_document import PlanDocument, load_plan_document
+from routing.solve import solve
+
+__all__ = [
+    "OUTSIDE_DISTRICTS",
+    "DistrictDay",
+    "plan_district",
+    "plan_district_day",
+    "plan_districts",
+    "save_district_plans",
+    "split_by_district",
+]
+
+OUTSIDE_DISTRICTS = "outside the city's districts"
+"""How work that lies in no district is reported (once, counted per neighbourhood)."""
+
+
+def split_by_district(
+    orders: Sequence[WorkOrder], districts: Districts, *, margin_m: float = 50.0
+) -> tuple[dict[str, list[WorkOrder]], list[WorkOrder]]:
+    """Return the work orders of each district and those outside every district.
+
+    Parameters
+    ----------
+    orders
+        Work orders (their point decides).
+    districts
+        The city's districts.
+    margin_m
+        A point this close to a district joins it (see :meth:`Districts.assign`).
+
+    Returns
+    -------
+    tuple
+        ``{district name: [work orders]}`` (every district, in file order) and the rest.
+    """
+    names = districts.assign([o.lat for o in orders], [o.lon for o in orders], margin_m=margin_m)
+    by_name: dict[str, list[WorkOrder]] = {n: [] for n in districts.names}
+    outside: list[WorkOrder] = []
+    for wo, name in zip(orders, names, strict=True):
+        (outside if name == OUTSIDE else by_name[str(name)]).append(wo)
+    return by_name, outside
+
+
+def _graph(graph: StreetGraph | str | Path, metric_crs: str) -> StreetGraph:
+    return graph if isinstance(graph, StreetGraph) else _cached_graph(str(graph), metric_crs)
+
+
+def plan_district_day(
+    orders: Sequence[WorkOrder],
+    *,
+    district: str,
+    crews: CrewConfig,
+    graph: StreetGraph | str | Path,
+    catalogue: Catalogue,
+    at: datetime,
+    time_limit_s: float = 10.0,
+    seed: int = 0,
+    workers: int | None = None,
+    metric_crs: str = "",
+) -> DayPlan:
+    """Plan one district's day (the :class:`DayPlan`; see :func:`plan_district`)."""
+    at = require_aware(at, "at")
+    street = _graph(graph, metric_crs)
+    origin = crews.origin(at.astimezone(crews.tz).date())
+    built = build_problem(orders, config=crews, graph=street, catalogue=catalogue, origin=origin)
+    plan = solve(built.problem, time_limit_s=time_limit_s, seed=seed, workers=workers)
+    return DayPlan(
+        at=at,
+        problem=built.problem,
+        plan=plan,
+        work_orders=built.work_orders,
+        snaps=built.snaps,
+        matrix=built.matrix,
+        outside=built.outside,
+        crew_config=crews,
+        catalogue=catalogue,
+        graph_source=street.summary.source,
+        meta={"district": district},
+    )
+
+
+def plan_district(
+    orders: Sequence[WorkOrder],
+    *,
+    district: str,
+    crews: CrewConfig,
+    graph: StreetGraph | str | Path,
+    catalogue: Catalogue,
+    at: datetime,
+    time_limit_s: float = 10.0,
+    seed: int = 0,
+    workers: int | None = None,
+    metric_crs: str = "",
+) -> PlanDocument:
+    """Plan one district's day: a pure function of its inputs (no store, no settings).
+
+    Parameters
+    ----------
+    orders
+        The district's open work orders.
+    district
+        The district's name (written as the document's ``district``).
+    crews
+        The district's yards and crews (:meth:`CrewConfig.for_district`).
+    graph
+        The street graph, or its file (loaded once per process: cheap to send to a worker).
+    catalogue
+        The service catalogue.
+    at
+        The moment planned (aware).
+    time_limit_s, seed, workers
+        Solver settings.
+    metric_crs
+        Projected CRS (metres) to load ``graph`` from a file in (the city's ``metric_crs``).
+
+    Returns
+    -------
+    PlanDocument
+        The district's plan (not stored: no ``plan_id``), ``district`` set.
+    """
+    day = plan_district_day(
+        orders,
+        district=district,
+        crews=crews,
+        graph=graph,
+        catalogue=catalogue,
+        at=at,
+        time_limit_s=time_limit_s,
+        seed=seed,
+        workers=workers,
+        metric_crs=metric_crs,
+    )
+    doc = day.to_document()
+    doc.district = district
+    return doc
+
+
+@dataclass
+class DistrictDay:
+    """The district plans of one day and the work outside every district.
+
+    Attributes
+    ----------
+    plans : dict
+        District name -> :class:`DayPlan`.
+    outside : dict
+        Neighbourhood -> number of open work orders outside the planned districts.
+    outside_label : str
+        How that work is described (outside the city's districts, or the planned one).
+    """
+
+    plans: dict[str, DayPlan]
+    outside: dict[str, int] = field(default_factory=dict)
+    outside_label: str = OUTSIDE_DISTRICTS
+
+    def outside_lines(self) -> list[str]:
+        """Return the one report of the work outside the planned districts."""
+        total = sum(self.outside.values())
+        if not total:
+            return [f"no open work order lies {self.outside_label}"]
+        parts = ", ".join(f"{n} {k}" for k, n in sorted(self.outside.items(), key=lambda x: -x[1]))
+        return [f"{total} open work orders lie {self.outside_label} (not planned): {parts}"]
+
+
+def neighbourhood_counts(store: Store, orders: Sequence[WorkOrder]) -> dict[str, int]:
+    """Count work orders per neighbourhood (their first report's; ``unknown`` when blank)."""
+    firsts = [wo.member_ids[0] for wo in orders if wo.member_ids]
+    found = {r.service_request_id: r.neighborhood for r in store.query_requests(ids=firsts)}
+    counts: Counter[str] = Counter()
+    for wo in orders:
+        hood = found.get(wo.member_ids[0], "") if wo.member_ids else ""
+        counts[hood.strip() or "unknown neighbourhood"] += 1
+    return dict(counts)
+
+
+def plan_districts(
+    store: Store,
+    catalogue: Catalogue | None = None,
+    *,
+    at: datetime,
+    names: Sequence[str] | None = None,
+    settings: Settings | None = None,
+    districts: Districts | None = None,
+    crews: CrewConfig | None = None,
+    graph: StreetGraph | None = None,
+    time_limit_s: float = 10.0,
+    seed: int = 0,
+    workers: int | None = None,
+) -> DistrictDay:
+    """Plan the districts ``names`` (default all) from the work orders open at ``at``.
+
+    Parameters
+    ----------
+    store
+        The store holding the work orders.
+    catalogue
+        The service catalogue (default ``settings.services_file``).
+    at
+        The moment planned (aware).
+    names
+        The districts to plan; default every district of the city.
+    settings
+        Gives the districts file, crew file and street graph by default.
+    districts, crews, graph
+        Loaded districts / crews / street graph instead of the settings' files.
+    time_limit_s, seed, workers
+        Solver settings, per district.
+
+    Returns
+    -------
+    DistrictDay
+        One :class:`DayPlan` per district and the work outside the planned districts,
+        counted per neighbourhood.
+    """
+    at = require_aware(at, "at")
+    cfg = settings or Settings()
+    cat = catalogue_for(catalogue, cfg)
+    areas = districts if districts is not None else load_districts(cfg.districts_file)
+    chosen = list(names) if names is not None else areas.names
+    for n in chosen:
+        areas.get(n)  # unknown names fail before any work
+    config = resolve_crews(
+        crews=crews,
+        crews_file=None,
+        crew_ids=None,
+        settings=cfg,
+        known_skills={s.skill for s in cat.services.values()},
+    )
+    street = graph if graph is not None else default_graph(cfg)
+    orders = open_work_orders_at(store, at, groups=servable_groups(config, cat), catalogue=cat)
+    by_name, outside = split_by_district(orders, areas)
+    outside += [wo for n, wos in by_name.items() if n not in chosen for wo in wos]
+    plans = {
+        n: plan_district_day(
+            by_name[n],
+            district=n,
+            crews=config.for_district(n, only=len(areas) > 1),
+            graph=street,
+            catalogue=cat,
+            at=at,
+            time_limit_s=time_limit_s,
+            seed=seed,
+            workers=workers,
+        )
+        for n in chosen
+    }
+    label = OUTSIDE_DISTRICTS if names is None else "outside the planned district"
+    return DistrictDay(plans, neighbourhood_counts(store, outside), label)
+
+
+def save_district_plans(store: Store, day: DistrictDay) -> list[PlanDocument]:
+    """Store the district plans of one day together and return them as stored.
+
+    Every document gets its ``district``, the shared ``day`` id (``<date>/<12 hex>``) and
+    the day's ``outside_districts`` counts.
+
+    Parameters
+    ----------
+    store
+        The store.
+    day
+        The planned districts.
+
+    Returns
+    -------
+    list of PlanDocument
+        The stored documents (with ``plan_id``), in district order.
+    """
+    day_id = ""
+    out = []
+    for name, plan in day.plans.items():
+        if not day_id:
+            day_id = f"{plan.plan_date}/{uuid.uuid4().hex[:12]}"
+        doc = plan.to_document()
+        doc.district, doc.day = name, day_id
+        doc.outside_districts = dict(day.outside)
+        plan_id = store.save_plan(doc.to_dict(), plan_date=plan.plan_date)
+        out.append(load_plan_document(store, plan_id))
+    return out
