@@ -78,7 +78,7 @@ class Renderer:
     secret : str, keyword-only
         The ``notify_secret`` setting (signs unsubscribe links).
     mail_from : str, keyword-only
-        The From: header, e.g. ``Boston 311 <noreply@boston.gov>``.
+        The From: header, e.g. ``City 311 <noreply@311.example.gov>``.
     timezone : str, keyword-only, optional
         Local time of dates in messages; default the city's.
     """
