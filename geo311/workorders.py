@@ -422,6 +422,7 @@ def assign_request(
             wid, msg, count = _join(
                 store, conn, catalogue, req, cands[best], failed_id, group=service.group, snap=snap
             )
+            _tell_merged(conn, req.service_request_id, wid, at=t)
         else:
             row = _summarise([req], catalogue, group=service.group, snap=snap)
             row.update(anchor_lat=req.lat, anchor_lon=req.long, failed_repair_of=failed_id)
@@ -585,6 +586,21 @@ def close_work_order(
             ],
         )
     return store.get_work_order(work_order_id)
+
+
+def _tell_merged(conn: Any, request_id: str, work_order_id: int, *, at: datetime) -> None:
+    """Queue "already reported, N neighbours too" for a report that joined a work order."""
+    from geo311.notify import Event, enqueue  # the outbox: rows commit with the assignment
+
+    enqueue(
+        conn,
+        Event(
+            type="merged",
+            service_request_id=request_id,
+            work_order_id=work_order_id,
+            occurred_at=at,
+        ),
+    )
 
 
 def _tell_closed(

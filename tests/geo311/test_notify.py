@@ -552,3 +552,26 @@ def test_closing_a_work_order_tells_each_reporter_once_with_the_crews_note(
         fixed = [m for m in box.to(address) if m["Subject"].startswith("Fixed")]
         assert len(fixed) == 1, [m["Subject"] for m in box.to(address)]
         assert "Filled the pothole with hot asphalt." in text_of(fixed[0])
+
+
+def test_a_report_joining_a_work_order_is_told_it_was_already_reported(
+    store: Store, smtp: tuple[Mailbox, int]
+) -> None:
+    """assign_request (live intake) queues "merged" in the assignment's transaction."""
+    from geo311.catalogue import load_catalogue
+    from geo311.workorders import assign_request
+
+    box, port = smtp
+    catalogue = load_catalogue()
+    report(store, "301", email_address="ada@example.org")
+    first = assign_request(store, store.get_request("301"), catalogue)
+    report(store, "302", email_address="bob@example.org")
+    second = assign_request(store, store.get_request("302"), catalogue)
+    assert second.joined and second.work_order_id == first.work_order_id
+    with make_sender(store, port) as sender:
+        sender.drain()
+    assert [m["Subject"].split(":")[0] for m in box.to("ada@example.org")] == [
+        "We received your report 301"
+    ]
+    merged = [m for m in box.to("bob@example.org") if m["Subject"].startswith("Already reported")]
+    assert len(merged) == 1 and "1 neighbour reported it too" in text_of(merged[0])
