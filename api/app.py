@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import web
 from api._simulations import SimulationRunner
 from api.errors import install_error_handlers
-from api.routers import crews, open311, planner, plans, simulations, workorders
+from api.routers import crews, notify, open311, planner, plans, simulations, workorders
 from geo311.catalogue import Catalogue, load_catalogue
 from geo311.settings import Settings, get_settings
 from geo311.store import Store
@@ -160,7 +160,7 @@ def create_app(
         app.state.store = store
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    for module in (open311, workorders, plans, crews, planner, simulations):
+    for module in (open311, workorders, plans, crews, planner, simulations, notify):
         app.include_router(module.router)
     app.include_router(web.router)  # the staff pages (api/web): sessions, CSRF, roles, audit
     # Scripts, styles and fonts of the maps and pages (maps/static/vendor): no CDN at run time.

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Annotated
 
 import typer
+
+from geo311.settings import get_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -16,14 +20,40 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
         workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 1,
     ) -> None:
-        """Serve the Open311 GeoReport v2 and staff API with uvicorn (settings from GEO311_*)."""
+        """Serve the Open311 GeoReport v2 and staff API with uvicorn (settings from GEO311_*).
+
+        Unless ``GEO311_NOTIFY_SENDER_IN_SERVE=false``, the notification sender (``geo311
+        notify run``) runs beside it in its own process, stopped with the server.
+        """
         import uvicorn
 
-        uvicorn.run(
-            "api.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
+        sender = _start_sender()
+        try:
+            uvicorn.run(
+                "api.app:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="warning",
+            )
+        finally:
+            if sender is not None:
+                sender.terminate()
+                sender.wait(timeout=30)
+
+
+def _start_sender() -> subprocess.Popen[bytes] | None:
+    """Start ``geo311 notify run`` in its own process when the settings ask for it."""
+    settings = get_settings()
+    if not settings.notify_sender_in_serve:
+        return None
+    if len(settings.notify_secret) < 16:
+        typer.echo(
+            "notifications are queued in the outbox but not sent: set GEO311_NOTIFY_SECRET (a "
+            "long random string) and the GEO311_SMTP_* settings, or run `geo311 notify run`",
+            err=True,
         )
+        return None
+    typer.echo("notification sender started (geo311 notify run)", err=True)
+    return subprocess.Popen([sys.executable, "-m", "geo311.notify", "run"])
