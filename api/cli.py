@@ -36,6 +36,9 @@ def register(app: typer.Typer) -> None:
                 port=port,
                 workers=workers,
                 log_level="warning",
+                # a worker still importing the app on a busy small machine is not hung: give it
+                # time before the supervisor kills and restarts it (uvicorn's default is 5 s)
+                timeout_worker_healthcheck=60,
             )
         finally:
             if sender is not None:

@@ -56,7 +56,7 @@ def server(postgres_module_url: str, tmp_path_factory: pytest.TempPathFactory) -
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # start-up on a loaded 2-core machine
         while True:
             try:
                 if httpx.get(f"{base}/open311/v2/discovery.json", timeout=1).status_code == 200:
