@@ -51,7 +51,6 @@ import numpy as np
 
 from geo311.catalogue import Catalogue, load_catalogue
 from geo311.errors import ConfigurationError, InputError
-from geo311.settings import REPO_DATA_DIR
 from routing._simulate_core import DayLog, ReplayOutput, SimReport, replay_core, working_days
 from routing._simulate_result import (
     DAY_S,
@@ -176,7 +175,7 @@ def replay(
     ConfigurationError
         When the crew file has no crew for the group.
     """
-    cat = catalogue or load_catalogue(REPO_DATA_DIR / "services.toml")
+    cat = catalogue or load_catalogue()
     if end < start:
         raise InputError(f"end {end} is before start {start}; swap the dates", field="end")
     if drain_days < 0:
@@ -334,7 +333,7 @@ def run_simulation(
     ConfigurationError
         When the crew file is invalid or lacks a crew for a group.
     """
-    cat = catalogue or load_catalogue(REPO_DATA_DIR / "services.toml")
+    cat = catalogue or load_catalogue()
     groups, counts = _check_simulation_args(
         start=start,
         end=end,

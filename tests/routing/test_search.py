@@ -20,7 +20,7 @@ from routing.search import (
 )
 from routing.solve import solve
 
-from .test_solve import H, crew, problem
+from ._line_problems import H, crew, problem
 
 
 def _city(seed: int, n: int = 12):

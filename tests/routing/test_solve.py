@@ -1,20 +1,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 import numpy as np
 import pytest
 
-from geo311.city import default_city
 from routing.problem import (
     PRIORITY_LATER,
     PRIORITY_OVERDUE,
-    Break,
-    Crew,
-    Depot,
     Job,
-    Problem,
     TimeWindow,
 )
 from routing.solve import (
@@ -26,29 +20,7 @@ from routing.solve import (
     solve,
 )
 
-H = 3600.0
-ORIGIN = datetime(2015, 10, 6, tzinfo=default_city().tz)
-
-
-def crew(cid, skills, *, start=7 * H, end=15.5 * H, capacity=100.0, lunch=False):
-    breaks = (Break(1800.0, (TimeWindow(11 * H, 13 * H),), "lunch"),) if lunch else ()
-    return Crew(
-        cid,
-        frozenset(skills),
-        TimeWindow(start, end),
-        capacity,
-        "yard",
-        "yard",
-        breaks=breaks,
-        cost_per_hour=100.0,
-    )
-
-
-def problem(crews, jobs, xs_m, **kw):
-    """Locations on one straight street, 10 m/s: travel time = |xi - xj| / 10."""
-    xs = np.asarray(xs_m, dtype=float)
-    dist = np.abs(xs[:, None] - xs[None, :])
-    return Problem((Depot("yard", 0),), tuple(crews), tuple(jobs), dist / 10, dist, ORIGIN, **kw)
+from ._line_problems import H, crew, problem
 
 
 def fast(p, **kw):
