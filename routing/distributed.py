@@ -471,6 +471,7 @@ def plan_districts(
     search_workers: int = 1,
     cluster: str | None = None,
     workers: int | None = None,
+    runner: TaskRunner | None = None,
     retries: int = 2,
     progress: Progress | None = None,
 ) -> dict[str, Plan | TaskFailure]:
@@ -491,6 +492,8 @@ def plan_districts(
         cluster's processes already use every core, and Dask workers cannot start processes.
     cluster, workers, retries, progress
         As for :func:`run_tasks`.
+    runner
+        An open :class:`TaskRunner` to use instead of ``cluster`` and ``workers``.
 
     Returns
     -------
@@ -509,6 +512,8 @@ def plan_districts(
         solution_limit=solution_limit,
         metaheuristic=metaheuristic,
     )
+    if runner is not None:
+        return runner.run(task, problems, retries=retries, progress=progress)
     return run_tasks(
         task, problems, cluster=cluster, workers=workers, retries=retries, progress=progress
     )
