@@ -349,8 +349,10 @@ def _on_dask(
             key = futures[fut]
             if fut.status == "finished":
                 yield key, fut.result()
-            else:
+            elif fut.status == "error":
                 yield key, _failure(key, fut.exception())
+            else:  # cancelled: the scheduler or the client went away
+                yield key, TaskFailure(key, "Cancelled", f"the task was {fut.status} by Dask")
     finally:
         for fut in futures:
             fut.release()
