@@ -234,13 +234,7 @@ class TaskRunner:
         if self.address:
             self.client = _connect(Client, self.address, self.connect_timeout_s)
             return self
-        self._local = LocalCluster(
-            n_workers=self.workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.CRITICAL,
-        )
+        self._local = _local_cluster(LocalCluster, self.workers)
         self.client = Client(self._local, set_as_default=False)
         return self
 
@@ -284,6 +278,27 @@ class TaskRunner:
             return {"in-process": _rss_mb()}
         out: dict[str, float] = self.client.run(_rss_mb)
         return out
+
+
+def _local_cluster(cluster_cls: Any, workers: int) -> Any:
+    """Start a local cluster of ``workers`` processes of one thread each.
+
+    Dask sets ``MALLOC_TRIM_THRESHOLD_=65536`` in its workers (to give memory back to the OS);
+    measured on a 200-job district, that makes an OR-Tools search 3.2x slower (8.8 s of CPU
+    instead of 2.8 s), so the local workers start without it.
+    """
+    import dask
+
+    key = "distributed.nanny.pre-spawn-environ"
+    environ = {k: v for k, v in dask.config.get(key).items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    with dask.config.set({key: environ}):
+        return cluster_cls(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.CRITICAL,
+        )
 
 
 def _connect(client_cls: Any, address: str, timeout_s: float) -> Any:
