@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         description="bearer token -> role ('dispatcher', 'planner' or 'crew:<crew id>')",
     )
     max_request_bytes: int = Field(default=1_000_000, gt=0, description="largest accepted body")
+    cluster_address: str | None = Field(
+        default=None,
+        description="Dask scheduler for district plans and sweeps (tcp://scheduler:8786); "
+        "unset: a local cluster on this machine's cores",
+    )
     # -- citizen notifications (geo311.notify) ------------------------------------------
     smtp_host: str = Field(default="localhost", description="SMTP relay host")
     smtp_port: int = Field(default=25, gt=0, description="SMTP relay port (587 with STARTTLS)")

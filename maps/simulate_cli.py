@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from geo311.errors import InputError
+from routing.distributed import ClusterOption, WorkersOption
 
 
 def parse_date(text: str, *, option: str) -> date:
@@ -108,29 +109,43 @@ def register(app: typer.Typer) -> None:
         out: Annotated[
             Path, typer.Option("--out", help="folder for simulation.json and simulate.png")
         ] = Path("out"),
+        cluster: ClusterOption = None,
+        workers: WorkersOption = None,
     ) -> None:
-        """Replay the city's sample reports with K crews; compare days to repair with the City's."""
+        """Replay the city's sample reports with K crews; compare days to repair with the City's.
+
+        The replays (one per service group and crew count) run as tasks on a Dask cluster:
+        ``--cluster`` / ``GEO311_CLUSTER_ADDRESS``, else a local one on this machine's cores.
+        """
         from geo311.catalogue import load_catalogue
         from geo311.settings import get_settings
         from maps.simulation_plot import plot_simulation
         from routing.dispatch import default_graph
-        from routing.simulate import run_simulation
+        from routing.distributed import TaskRunner, cluster_from_settings, simulate_sweep
 
         settings = get_settings()  # the city in use (--city / GEO311_CITY_DIR)
-        result = run_simulation(
-            start=parse_date(start, option="--from"),
-            end=parse_date(end, option="--to"),
-            crews_file=crews_file or settings.crews_file,
-            catalogue=load_catalogue(settings.services_file),
-            data_file=settings.sample_requests_file,
-            graph=default_graph(settings),
-            service=service,
-            crews=crews,
-            crews_sweep=parse_sweep(sweep) if sweep else None,
-            target_median_days=target,
-            time_limit_s=time_limit,
-            seed=seed,
-        )
+        counts = parse_sweep(sweep) if sweep else None
+        address = cluster_from_settings(cluster)
+        if not address and (1 if service else 2) * len(counts or [None]) == 1:
+            workers = 1  # one replay: no cluster to start
+        with TaskRunner(cluster=address, workers=workers) as runner:
+            typer.echo(f"replays on: {runner.describe()}", err=True)
+            result = simulate_sweep(
+                runner=runner,
+                progress=lambda event: typer.echo(event.line(), err=True),
+                start=parse_date(start, option="--from"),
+                end=parse_date(end, option="--to"),
+                crews_file=crews_file or settings.crews_file,
+                catalogue=load_catalogue(settings.services_file),
+                data_file=settings.sample_requests_file,
+                graph=default_graph(settings),
+                service=service,
+                crews=crews,
+                crews_sweep=counts,
+                target_median_days=target,
+                time_limit_s=time_limit,
+                seed=seed,
+            )
         out.mkdir(parents=True, exist_ok=True)
         doc = out / "simulation.json"
         doc.write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")

@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import math
 import time as _time
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,51 @@ __all__ = [
 
 DEFAULT_TARGET_MEDIAN_DAYS = {"potholes": 0.6, "streetlights": 7.0}
 GROUPS = ("potholes", "streetlights")
+
+# How run_simulation runs its replays: ``map_tasks(fn, {name: item}, shared=data)`` returns
+# ``{name: fn(item, data)}`` (routing.distributed.strict_map runs them on a cluster).
+TaskMap = Callable[..., Mapping[str, Any]]
+
+
+def _map_here(
+    fn: Callable[[Any, Any], Any], items: Mapping[str, Any], *, shared: Any
+) -> dict[str, Any]:
+    return {key: fn(item, shared) for key, item in items.items()}
+
+
+@dataclass(frozen=True)
+class _SweepData:
+    """What every replay of a sweep needs (sent once to each worker of a cluster)."""
+
+    season: Season
+    config: CrewConfig
+    catalogue: Catalogue
+    start: date
+    end: date
+    options: dict[str, Any]
+
+
+def _replay_task(task: tuple[str, int | None], data: _SweepData) -> RunResult:
+    """Replay one (service group, crew count) of a sweep."""
+    group, k = task
+    cat = data.catalogue
+    return replay(
+        [r for r in data.season.reports if cat.service(r.service_code).group == group],
+        durations_s=data.season.durations_s,
+        distances_m=data.season.distances_m,
+        yard_index=data.season.yard_index,
+        crew_config=data.config,
+        group=group,
+        start=data.start,
+        end=data.end,
+        crews=k,
+        catalogue=cat,
+        **data.options,
+    )
+
+
+def _task_key(group: str, k: int | None) -> str:
+    return f"{group} x{k if k is not None else 'file'}"
 
 
 def _crews_of(config: CrewConfig, skill: str, count: int | None) -> list[CrewSpec]:
@@ -282,6 +327,7 @@ def run_simulation(
     data_file: str | Path | None = None,
     graph: Any = None,
     season: Season | None = None,
+    map_tasks: TaskMap | None = None,
 ) -> SimulationResult:
     """Replay the embedded 2015 season with K crews per service group and compare with the City.
 
@@ -320,6 +366,10 @@ def run_simulation(
         Default the embedded street extract.
     season
         A season prepared by :func:`load_season` (skips loading; for repeated runs).
+    map_tasks
+        Runs the replays (one per group and crew count): ``map_tasks(fn, items, shared=data)``
+        returns ``{name: fn(item, data)}``; default one after another here
+        (:func:`routing.distributed.simulate_sweep` runs them on a Dask cluster).
 
     Returns
     -------
@@ -361,6 +411,9 @@ def run_simulation(
         solution_limit=solution_limit,
         metaheuristic=metaheuristic,
     )
+    data = _SweepData(ssn, config, cat, start, end, options)
+    tasks = {_task_key(g, k): (g, k) for g in groups for k in counts}
+    runs = (map_tasks or _map_here)(_replay_task, tasks, shared=data)
     out: dict[str, GroupResult] = {}
     notes = list(ssn.notes)
     for g in groups:
@@ -370,7 +423,7 @@ def run_simulation(
         out[g] = _group_result(
             ssn,
             g,
-            counts,
+            [runs[_task_key(g, k)] for k in counts],
             config=config,
             catalogue=cat,
             start=start,
@@ -426,7 +479,7 @@ def _check_simulation_args(
 def _group_result(
     ssn: Season,
     group: str,
-    counts: list[int | None],
+    runs: list[RunResult],
     *,
     config: CrewConfig,
     catalogue: Catalogue,
@@ -435,28 +488,12 @@ def _group_result(
     target: float,
     options: dict[str, Any],
 ) -> GroupResult:
-    """Replay one group once per crew count and compare with the City's figures."""
+    """Compare one group's replays (one per crew count) with the City's figures."""
     tz = config.tz
     lo = datetime.combine(start, time(0), tzinfo=tz)
     hi = datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz)
     mine = [r for r in ssn.reports if catalogue.service(r.service_code).group == group]
     measured = [r for r in mine if lo <= r.requested < hi]
-    runs = [
-        replay(
-            mine,
-            durations_s=ssn.durations_s,
-            distances_m=ssn.distances_m,
-            yard_index=ssn.yard_index,
-            crew_config=config,
-            group=group,
-            start=start,
-            end=end,
-            crews=k,
-            catalogue=catalogue,
-            **options,
-        )
-        for k in counts
-    ]
     meeting = [r.crews for r in runs if r.simulated.median_days <= target]
     return GroupResult(
         group=group,
