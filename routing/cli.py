@@ -9,6 +9,7 @@ work orders in the store and writes ``plan.json`` and one itinerary per crew (HT
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -193,6 +194,14 @@ def plan_command(
     seed: Annotated[int | None, typer.Option(help="solver seed (default: settings)")] = None,
     out: OutOption = Path("out"),
     database_url: DbOption = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            help="with --all-districts: plan the districts as tasks on this Dask scheduler "
+            "(tcp://host:8786; 'local' for a local cluster; default GEO311_CLUSTER_ADDRESS)",
+        ),
+    ] = None,
 ) -> None:
     """Plan the day's crew routes from the open work orders; write plan.json + itineraries."""
     from geo311.cli import parse_local_time, settings_with
@@ -206,7 +215,7 @@ def plan_command(
     if district is not None or all_districts:
         _plan_districts(
             settings, catalogue, moment, crews=crews, names=None if all_districts else [district],
-            time_limit_s=limit, seed=the_seed, out=out,
+            time_limit_s=limit, seed=the_seed, out=out, cluster=cluster,
         )  # fmt: skip
         return
     with Store(settings.database_url) as store:
@@ -236,6 +245,7 @@ def _plan_districts(
     time_limit_s: float,
     seed: int,
     out: Path,
+    cluster: str | None = None,
 ) -> None:
     """``geo311 plan --district NAME`` / ``--all-districts``: a plan per district."""
     from routing.crews import load_crews
@@ -255,6 +265,7 @@ def _plan_districts(
             crews=config,
             time_limit_s=time_limit_s,
             seed=seed,
+            **_cluster_options(cluster or settings.cluster_address),
         )
         docs = save_district_plans(store, day)
     for (name, day_plan), doc in zip(day.plans.items(), docs, strict=True):
@@ -263,8 +274,22 @@ def _plan_districts(
         folder = out if len(docs) == 1 else out / _slug(name)
         paths = write_plan_outputs(doc, folder)
         _report_written(f"wrote {len(paths)} files to {folder}:", paths)
+    for name, why in day.failed.items():
+        typer.echo(f"\n== district {name}: NOT PLANNED ({why}); the other districts are stored")
     typer.echo("")
     _echo_lines(day.outside_lines())
+
+
+def _cluster_options(address: str | None) -> dict[str, Any]:
+    """Keywords of plan_districts for ``--cluster`` (an address, or ``local``), else none."""
+    if not address:
+        return {}
+    from routing.distributed import cluster_from_settings
+
+    progress = {"progress": lambda event: typer.echo(event.line(), err=True)}
+    if address == "local":
+        return {"cluster_workers": os.cpu_count() or 1, **progress}
+    return {"cluster": cluster_from_settings(address), **progress}
 
 
 def _slug(name: str) -> str:

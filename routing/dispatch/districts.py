@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from geo311.catalogue import Catalogue
 from geo311.districts import OUTSIDE, Districts, load_districts
@@ -186,11 +187,14 @@ class DistrictDay:
         Neighbourhood -> number of open work orders outside the planned districts.
     outside_label : str
         How that work is described (outside the city's districts, or the planned one).
+    failed : dict
+        District name -> why its plan could not be made (the other plans are kept).
     """
 
     plans: dict[str, DayPlan]
     outside: dict[str, int] = field(default_factory=dict)
     outside_label: str = OUTSIDE_DISTRICTS
+    failed: dict[str, str] = field(default_factory=dict)
 
     def outside_lines(self) -> list[str]:
         """Return the one report of the work outside the planned districts."""
@@ -225,6 +229,9 @@ def plan_districts(
     time_limit_s: float = 10.0,
     seed: int = 0,
     workers: int | None = None,
+    cluster: str | None = None,
+    cluster_workers: int | None = None,
+    progress: Callable[[Any], None] | None = None,
 ) -> DistrictDay:
     """Plan the districts ``names`` (default all) from the work orders open at ``at``.
 
@@ -244,6 +251,12 @@ def plan_districts(
         Loaded districts / crews / street graph instead of the settings' files.
     time_limit_s, seed, workers
         Solver settings, per district.
+    cluster, cluster_workers
+        Plan the districts as tasks (:func:`routing.distributed.run_tasks`): a Dask scheduler
+        address, or the number of local worker processes (each district then solves with one
+        search worker). Both None: every district in this process, one after the other.
+    progress
+        Called with each district's :class:`routing.distributed.TaskEvent` (tasks only).
 
     Returns
     -------
@@ -269,22 +282,53 @@ def plan_districts(
     orders = open_work_orders_at(store, at, groups=servable_groups(config, cat), catalogue=cat)
     by_name, outside = split_by_district(orders, areas)
     outside += [wo for n, wos in by_name.items() if n not in chosen for wo in wos]
-    plans = {
-        n: plan_district_day(
-            by_name[n],
+    as_tasks = cluster is not None or cluster_workers is not None
+    tasks = {
+        n: dict(
+            orders=by_name[n],
             district=n,
             crews=config.for_district(n, only=len(areas) > 1),
-            graph=street,
+            # a task gets the graph's file, loaded once per worker, not the loaded graph
+            graph=str(cfg.osm_drive_file) if as_tasks and graph is None else street,
+            metric_crs=cfg.city.metric_crs if as_tasks and graph is None else "",
             catalogue=cat,
             at=at,
             time_limit_s=time_limit_s,
             seed=seed,
-            workers=workers,
+            workers=1 if as_tasks else workers,
         )
         for n in chosen
     }
+    plans, failed = _run_districts(tasks, cluster, cluster_workers, progress, as_tasks=as_tasks)
     label = OUTSIDE_DISTRICTS if names is None else "outside the planned district"
-    return DistrictDay(plans, neighbourhood_counts(store, outside), label)
+    return DistrictDay(plans, neighbourhood_counts(store, outside), label, failed)
+
+
+def _district_task(kwargs: dict[str, Any]) -> DayPlan:
+    """One district's plan as a task (module level: it is pickled to the workers)."""
+    orders = kwargs.pop("orders")
+    return plan_district_day(orders, **kwargs)
+
+
+def _run_districts(
+    tasks: dict[str, dict[str, Any]],
+    cluster: str | None,
+    cluster_workers: int | None,
+    progress: Callable[[Any], None] | None,
+    *,
+    as_tasks: bool,
+) -> tuple[dict[str, DayPlan], dict[str, str]]:
+    """Plan every district here, or as tasks on a cluster; failures are kept apart."""
+    if not as_tasks:
+        return {n: _district_task(dict(kw)) for n, kw in tasks.items()}, {}
+    from routing.distributed import TaskFailure, run_tasks
+
+    got = run_tasks(
+        _district_task, tasks, cluster=cluster, workers=cluster_workers, progress=progress
+    )
+    plans = {n: r for n, r in got.items() if not isinstance(r, TaskFailure)}
+    failed = {n: f"{r.error}: {r.message}" for n, r in got.items() if isinstance(r, TaskFailure)}
+    return plans, failed
 
 
 def save_district_plans(store: Store, day: DistrictDay) -> list[PlanDocument]:

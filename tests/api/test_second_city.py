@@ -196,6 +196,19 @@ def test_the_second_city_end_to_end(
     assert docs[0]["routes"][0]["steps"][0]["arrival"].endswith("-07:00")
     assert not any(u["code"] == "outside_street_graph" for d in docs for u in d["unassigned"])
 
+    # the same night as tasks on a local Dask cluster: both districts planned and stored
+    out2 = tmp_path / "plans-cluster"
+    args2 = ["plan", "--all-districts", "--at", AT, "--time-limit", "1", "--out", str(out2)]
+    result = runner.invoke(app, [*args2, "--cluster", "local", "--database-url", url])
+    assert result.exit_code == 0, result.output
+    assert "NOT PLANNED" not in result.output
+    again = [
+        json.loads((out2 / d / "plan.json").read_text()) for d in ("mission-west", "mission-east")
+    ]
+    assert [d["district"] for d in again] == ["Mission West", "Mission East"]
+    assert again[0]["day"] == again[1]["day"] != docs[0]["day"]
+    assert sum(d["summary"]["jobs_served"] for d in again) >= 20
+
     result = runner.invoke(
         app, ["map", "routes", "--out", str(tmp_path / "maps"), "--database-url", url]
     )
