@@ -86,3 +86,23 @@ def replan(
 ) -> PlanDocument:
     """Re-plan from now: keep locked stops, add urgent work; stored as a child plan."""
     return _plans.replan(store, catalogue, settings, plan_id, body)
+
+
+@router.post(
+    "/{plan_id}/publish",
+    summary="Publish a plan (citizens see the ETAs)",
+    responses={404: {"model": Problem}},
+)
+def publish(
+    plan_id: PlanId, _role: DispatcherDep, store: StoreDep, settings: SettingsDep
+) -> dict[str, int]:
+    """Publish a plan: each stop's ETA becomes its reports' Open311 ``expected_datetime``.
+
+    Reports whose ETA an earlier published plan gave and this one no longer has lose it.
+    """
+    # TODO(audit): record who published (no audit log on main yet).
+    from zoneinfo import ZoneInfo
+
+    from api._publish import publish_plan
+
+    return publish_plan(store, plan_id, tz=ZoneInfo(settings.timezone))
