@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api._simulations import SimulationRunner
-from api.errors import install_error_handlers
+from api.errors import error_body, install_error_handlers
 from api.routers import crews, open311, planner, plans, simulations, workorders
 from geo311.catalogue import Catalogue, load_catalogue
 from geo311.settings import Settings, get_settings
@@ -49,7 +49,7 @@ class BodySizeLimit:
                 except ValueError:
                     declared = 0
                 if declared > self.max_bytes:
-                    await self._reject(send)
+                    await self._reject(scope, send)
                     return
         # Read the body up to the limit first, then replay it to the app.
         chunks: list[bytes] = []
@@ -62,7 +62,7 @@ class BodySizeLimit:
             chunk = message.get("body", b"")
             total += len(chunk)
             if total > self.max_bytes:
-                await self._reject(send)
+                await self._reject(scope, send)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -78,22 +78,20 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, send: Send) -> None:
-        text = (
-            f'{{"detail": "request body is larger than {self.max_bytes} bytes; '
-            'send a smaller body", "field": null}'
-        ).encode()
+    async def _reject(self, scope: Scope, send: Send) -> None:
+        message = f"request body is larger than {self.max_bytes} bytes; send a smaller body"
+        body, media_type = error_body(scope.get("path", ""), 413, [message])
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(text)).encode()),
+                    (b"content-type", media_type.encode()),
+                    (b"content-length", str(len(body)).encode()),
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": text})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _default_geocoder(settings: Settings) -> Any:

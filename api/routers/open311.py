@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
@@ -70,6 +70,26 @@ def _check_jurisdiction(jurisdiction_id: str | None, city: City) -> None:
             404,
             f"jurisdiction_id: {jurisdiction_id!r} is not served here; use "
             f"{city.jurisdiction_id!r} or leave it out",
+        )
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def require_form(request: Request) -> None:
+    """Refuse a POST body that is not a form (415, in the spec's error shape).
+
+    Raises
+    ------
+    Open311HTTPError
+        415 naming the content type received and the ones read.
+    """
+    given = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if given not in FORM_TYPES:
+        raise Open311HTTPError(
+            415,
+            f"Content-Type: {given or 'none'!r} is not read here; send the fields as "
+            "application/x-www-form-urlencoded (or multipart/form-data with a media file)",
         )
 
 
@@ -237,7 +257,8 @@ def get_token(
     "/requests.{response_format}",
     response_model=list[PostResponse],
     summary="Create a service request",
-    responses=_responses(403, 404),
+    responses=_responses(403, 404, 415),
+    dependencies=[Depends(require_form)],
 )
 async def post_request(
     request: Request,

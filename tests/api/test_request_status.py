@@ -169,3 +169,43 @@ def test_store_records_updates_in_the_same_transaction(api_store: Store) -> None
     assert api_store.get_request("r1").updated_datetime == t + timedelta(days=1)
     between = api_store.request_updates_between(t, t + timedelta(days=2))
     assert [x["update_id"] for x in between][-1] == uid
+
+
+def test_413_and_415_answer_the_spec_error_list(client: TestClient, api_store: Store) -> None:
+    import xml.etree.ElementTree as ET
+
+    key = client.app.state.settings.api_keys[0]
+    big = {"api_key": key, "service_code": "pothole", "media_url": "http://x/" + "a" * 70_000}
+    resp = client.post(f"{P}/requests.xml", data=big)
+    assert resp.status_code == 413 and resp.headers["content-type"].startswith("text/xml")
+    root = ET.fromstring(resp.content)
+    assert root.tag == "errors" and root.findtext("error/code") == "413"
+    assert "larger than 64000 bytes" in (root.findtext("error/description") or "")
+    # Staff paths keep their own shape.
+    resp = client.post("/plans", content=b"x" * 70_000, headers=DISP)
+    assert resp.status_code == 413 and "larger than" in resp.json()["detail"]
+
+    body = {"api_key": key, "service_code": "pothole", "lat": 42.35, "long": -71.08}
+    resp = client.post(f"{P}/requests.json", json=body)
+    assert resp.status_code == 415
+    [error] = resp.json()
+    assert error["code"] == 415 and "'application/json'" in error["description"]
+    assert "application/x-www-form-urlencoded" in error["description"]
+    resp = client.post(f"{P}/requests.xml", content=b"<x/>", headers={"Content-Type": "text/xml"})
+    assert resp.status_code == 415 and ET.fromstring(resp.content).findtext("error/code") == "415"
+    assert api_store.count_requests() == 0
+
+
+def test_post_answers_the_id_and_its_token(client: TestClient, api_store: Store) -> None:
+    import xml.etree.ElementTree as ET
+
+    key = client.app.state.settings.api_keys[0]
+    data = {"api_key": key, "service_code": "pothole", "lat": "42.35", "long": "-71.08"}
+    resp = client.post(f"{P}/requests.xml", data=data)
+    assert resp.status_code == 200, resp.text
+    # As FixMyStreet's client reads it: request/service_request_id, else request/token.
+    root = ET.fromstring(resp.content)
+    rid, token = root.findtext("request/service_request_id"), root.findtext("request/token")
+    assert rid and api_store.get_request(rid).source_id == token
+    [found] = client.get(f"{P}/tokens/{token}.json").json()
+    assert found["service_request_id"] == rid
