@@ -158,6 +158,8 @@ request_updates = sa.Table(
     sa.Column("description", sa.Text, nullable=False, default=""),
     sa.Column("media_url", sa.String(500), nullable=False, default=""),
     sa.Column("updated_datetime", UTCDateTime, nullable=False),
+    # The client's own id of a posted update (FixMyStreet's comment id): retries add nothing.
+    sa.Column("external_id", sa.String(64)),
     sa.Index("ix_request_updates_updated", "updated_datetime"),
     sa.Index("ix_request_updates_request", "service_request_id", "update_id"),
 )

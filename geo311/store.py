@@ -1016,6 +1016,7 @@ class Store:
         at: datetime,
         descriptions: dict[str, str] | None = None,
         media_url: str = "",
+        external_id: str | None = None,
     ) -> list[int]:
         """Append one update per request with its current status (and notes, by default)."""
         c = requests.c
@@ -1036,6 +1037,7 @@ class Store:
                         "description": text or "",
                         "media_url": media_url,
                         "updated_datetime": at,
+                        "external_id": external_id,
                     }
                 )
         if not rows:
@@ -1054,10 +1056,12 @@ class Store:
         media_url: str = "",
         kind: str = "comment",
         at: datetime | None = None,
-    ) -> int:
-        """Record an update of one request (e.g. a citizen's comment) and return its id.
+        external_id: str | None = None,
+    ) -> tuple[int, bool]:
+        """Record an update of one request (e.g. a citizen's comment).
 
-        The request keeps its status and notes; its ``updated_datetime`` moves to ``at``.
+        The request keeps its status and notes; its ``updated_datetime`` moves to ``at``. An
+        update posted again with the same ``external_id`` is not recorded twice.
 
         Parameters
         ----------
@@ -1071,6 +1075,13 @@ class Store:
             ``comment`` (a citizen's), ``status``, ``note``, ``scheduled``, ``unscheduled``.
         at
             When (default: now).
+        external_id
+            The client's own id of the update.
+
+        Returns
+        -------
+        tuple
+            ``(update_id, created)``; ``created`` is False for a repeated ``external_id``.
 
         Raises
         ------
@@ -1078,7 +1089,19 @@ class Store:
             If no request has this id.
         """
         at = at or datetime.now(UTC)
+        u = request_updates.c
         with self.begin() as conn:
+            if external_id is not None:
+                if self.dialect == "postgresql":
+                    key = f"{service_request_id}\x1f{external_id}"
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+                known = conn.execute(
+                    sa.select(u.update_id).where(
+                        u.service_request_id == service_request_id, u.external_id == external_id
+                    )
+                ).scalar()
+                if known is not None:
+                    return int(known), False
             res = conn.execute(
                 requests.update()
                 .where(requests.c.service_request_id == service_request_id)
@@ -1096,8 +1119,9 @@ class Store:
                 at=at,
                 descriptions={service_request_id: description},
                 media_url=media_url,
+                external_id=external_id,
             )
-        return ids[0]
+        return ids[0], True
 
     def request_updates_between(
         self, start: datetime, end: datetime, *, limit: int | None = None

@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api import _open311 as o
-from api import _xml
+from api import _updates, _xml
 from api.deps import CatalogueDep, CityDep, GeocoderDep, SettingsDep, StoreDep
 from api.errors import Open311HTTPError
 from api.schemas import (
@@ -29,6 +29,7 @@ from api.schemas import (
 from geo311.catalogue import Catalogue
 from geo311.city import City
 from geo311.errors import ConflictError
+from geo311.settings import Settings
 from geo311.store import Store
 
 Format = Annotated[Literal["json", "xml"], Path(description="json or xml")]
@@ -298,10 +299,7 @@ async def post_request(
     A report near an open work order of the same service group joins it; ``service_notice``
     says so. Contact fields (email, name, phone) are accepted but not stored.
     """
-    if api_key is None or not any(_same(api_key, k) for k in settings.api_keys):
-        raise Open311HTTPError(
-            403, "api_key: missing or not valid; ask the city for an api_key (key_service)"
-        )
+    _check_api_key(api_key, settings)
     _check_jurisdiction(jurisdiction_id, city)
     if service_code not in catalogue.services:
         raise Open311HTTPError(
@@ -339,6 +337,13 @@ async def post_request(
     return _render(response_format, "service_requests", body)
 
 
+def _check_api_key(api_key: str | None, settings: Settings) -> None:
+    if api_key is None or not any(_same(api_key, k) for k in settings.api_keys):
+        raise Open311HTTPError(
+            403, "api_key: missing or not valid; ask the city for an api_key (key_service)"
+        )
+
+
 def _same(a: str, b: str) -> bool:
     import hmac
 
@@ -368,3 +373,79 @@ def _create(
             existing, "this report was already received (same Idempotency-Key)", None, False
         )
     return o.assign_stored(store, catalogue, req)
+
+
+@router.get(
+    "/servicerequestupdates.{response_format}",
+    summary="Updates of requests in a time window (mySociety's extension)",
+    responses=_responses(404),
+)
+def list_updates(
+    response_format: Format,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+    city: CityDep,
+    start_date: Annotated[str | None, Query(max_length=40, description="W3C datetime")] = None,
+    end_date: Annotated[str | None, Query(max_length=40, description="W3C datetime")] = None,
+    api_key: Annotated[str | None, Query(max_length=200, description="accepted, not needed")] = None,
+    jurisdiction_id: Jurisdiction = None,
+) -> Response:
+    """Return the status changes, notes, schedules and comments of a window, oldest first.
+
+    Without dates the last day; at most 90 days and 1,000 updates per call. XML:
+    ``<service_request_updates><request_update>...``, as FixMyStreet reads it.
+    """
+    _check_jurisdiction(jurisdiction_id, city)
+    tz = o.tz_of(settings)
+    start, end = _updates.updates_window(start_date, end_date, tz=tz, now=o.now_utc())
+    rows = store.request_updates_between(start, end, limit=o.MAX_REQUESTS)
+    return _render(
+        response_format, "service_request_updates", _updates.updates_out(rows, catalogue, tz)
+    )
+
+
+@router.post(
+    "/servicerequestupdates.{response_format}",
+    summary="Post a citizen's update of a request (mySociety's extension)",
+    responses=_responses(403, 404, 415),
+    dependencies=[Depends(require_form)],
+)
+def post_update(
+    response_format: Format,
+    store: StoreDep,
+    settings: SettingsDep,
+    city: CityDep,
+    service_request_id: Annotated[str, Form(max_length=64)],
+    updated_datetime: Annotated[str, Form(max_length=40, description="W3C datetime")],
+    status: Annotated[str, Form(max_length=40, description="OPEN, CLOSED, FIXED ...")],
+    description: Annotated[str, Form(max_length=o.MAX_DESCRIPTION)] = "",
+    api_key: Annotated[str | None, Form(max_length=200)] = None,
+    jurisdiction_id: Annotated[str | None, Form(max_length=100)] = None,
+    update_id: Annotated[str | None, Form(max_length=64, description="the client's id")] = None,
+    update_id_ext: Annotated[str | None, Form(max_length=64)] = None,
+    media_url: Annotated[str | None, Form(max_length=500)] = None,
+    email: Annotated[str | None, Form(max_length=200)] = None,
+    first_name: Annotated[str | None, Form(max_length=200)] = None,
+    last_name: Annotated[str | None, Form(max_length=200)] = None,
+) -> Response:
+    """Record a citizen's comment on a request and answer its ``update_id``.
+
+    The request keeps the city's status (the comment's ``status`` is checked, not applied);
+    a repeated ``update_id`` (the client's comment id) answers the first update. Contact
+    fields are accepted but not stored here, and never shown.
+    """
+    _check_api_key(api_key, settings)
+    _check_jurisdiction(jurisdiction_id, city)
+    _updates.check_posted_update(status, updated_datetime, tz=o.tz_of(settings))
+    text, photo = description.strip(), (media_url or "").strip()
+    if not text and not photo:
+        raise Open311HTTPError(400, "description: the update is empty; send its text")
+    o.get_request_or_404(store, service_request_id)
+    uid, _created = store.add_request_update(
+        service_request_id,
+        description=text,
+        media_url=photo,
+        external_id=update_id or update_id_ext or None,
+    )
+    return _render(response_format, "service_request_updates", [{"update_id": str(uid)}])

@@ -165,7 +165,14 @@ def test_store_records_updates_in_the_same_transaction(api_store: Store) -> None
     # Other columns are no citizen-visible change: no update.
     api_store.update_request_fields("r1", zipcode="02115")
     assert len(api_store.request_updates_of("r1")) == 1
-    uid = api_store.add_request_update("r1", description="Still there", at=t + timedelta(days=1))
+    uid, created = api_store.add_request_update(
+        "r1", description="Still there", at=t + timedelta(days=1), external_id="c7"
+    )
+    assert created
+    assert api_store.add_request_update("r1", description="Still there", external_id="c7") == (
+        uid,
+        False,
+    )
     assert api_store.get_request("r1").updated_datetime == t + timedelta(days=1)
     between = api_store.request_updates_between(t, t + timedelta(days=2))
     assert [x["update_id"] for x in between][-1] == uid

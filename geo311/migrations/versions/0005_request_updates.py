@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("description", sa.Text, nullable=False, server_default=""),
         sa.Column("media_url", sa.String(500), nullable=False, server_default=""),
         sa.Column("updated_datetime", UTCDateTime, nullable=False),
+        sa.Column("external_id", sa.String(64)),
     )
     op.create_index("ix_request_updates_updated", "request_updates", ["updated_datetime"])
     op.create_index(
