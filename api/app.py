@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api._simulations import SimulationRunner
 from api.errors import error_body, install_error_handlers
-from api.routers import crews, open311, planner, plans, simulations, workorders
+from api.routers import crews, open311, planner, plans, public, simulations, workorders
 from geo311.catalogue import Catalogue, load_catalogue
 from geo311.settings import Settings, get_settings
 from geo311.store import Store
@@ -31,25 +31,32 @@ class BodySizeLimit:
         The wrapped application.
     max_bytes
         Largest accepted request body.
+    media_bytes
+        Allowed on top for a ``multipart/form-data`` body (a report with its photo).
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, media_bytes: int = 0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.media_bytes = media_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the declared length, then count streamed bytes while the app reads them."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        for name, value in scope.get("headers", []):
+            if name == b"content-type" and value.lower().startswith(b"multipart/form-data"):
+                limit += self.media_bytes
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.max_bytes:
-                    await self._reject(scope, send)
+                if declared > limit:
+                    await self._reject(scope, send, limit)
                     return
         # Read the body up to the limit first, then replay it to the app.
         chunks: list[bytes] = []
@@ -61,8 +68,8 @@ class BodySizeLimit:
                 break
             chunk = message.get("body", b"")
             total += len(chunk)
-            if total > self.max_bytes:
-                await self._reject(scope, send)
+            if total > limit:
+                await self._reject(scope, send, limit)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -78,8 +85,8 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, scope: Scope, send: Send) -> None:
-        message = f"request body is larger than {self.max_bytes} bytes; send a smaller body"
+    async def _reject(self, scope: Scope, send: Send, limit: int) -> None:
+        message = f"request body is larger than {limit} bytes; send a smaller body"
         body, media_type = error_body(scope.get("path", ""), 413, [message])
         await send(
             {
@@ -156,8 +163,10 @@ def create_app(
     if store is not None:
         app.state.store = store
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    for module in (open311, workorders, plans, crews, planner, simulations):
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_request_bytes, media_bytes=settings.max_media_bytes
+    )
+    for module in (open311, public, workorders, plans, crews, planner, simulations):
         app.include_router(module.router)
     # Scripts, styles and fonts of the maps and pages (maps/static/vendor): no CDN at run time.
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         description="bearer token -> role ('dispatcher', 'planner' or 'crew:<crew id>')",
     )
     max_request_bytes: int = Field(default=1_000_000, gt=0, description="largest accepted body")
+    media_dir: Path = Field(
+        default=Path("media"), description="folder of the photos posted with reports"
+    )
+    max_media_bytes: int = Field(
+        default=5_000_000, gt=0, description="largest accepted photo (on top of the body limit)"
+    )
 
     @model_validator(mode="after")
     def _city_defaults(self) -> Settings:

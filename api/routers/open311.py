@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Header, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
@@ -285,6 +285,10 @@ async def post_request(
     phone: Annotated[str | None, Form(max_length=50)] = None,
     description: Annotated[str | None, Form(max_length=o.MAX_DESCRIPTION)] = None,
     media_url: Annotated[str | None, Form(max_length=500)] = None,
+    media: Annotated[
+        UploadFile | None,
+        File(description="a photo (JPEG, PNG or WebP; EXIF removed); multipart/form-data"),
+    ] = None,
     jurisdiction_id: Annotated[str | None, Form(max_length=100)] = None,
     idempotency_key: Annotated[
         str | None,
@@ -315,6 +319,7 @@ async def post_request(
     }
     attributes = o.validate_attributes(catalogue, service_code, attributes)
     lat, long = o.check_location(lat, long, address_string, city=city)
+    media_url = await _photo_url(request, settings, media, media_url)
     new = o.NewRequest(
         service_code=service_code,
         lat=lat,
@@ -335,6 +340,21 @@ async def post_request(
         }
     ]
     return _render(response_format, "service_requests", body)
+
+
+async def _photo_url(
+    request: Request, settings: Settings, media: UploadFile | None, media_url: str | None
+) -> str | None:
+    """Store an uploaded photo and return its stable URL (else the given ``media_url``)."""
+    if media is None:
+        return media_url
+    data = await media.read(settings.max_media_bytes + 1)
+    if not data and not media.filename:
+        return media_url  # a form's empty file field
+    if (media_url or "").strip():
+        raise Open311HTTPError(400, "media: send a media file or a media_url, not both")
+    name = await run_in_threadpool(o.save_photo, data, settings)
+    return str(request.url_for("get_media", name=name))
 
 
 def _check_api_key(api_key: str | None, settings: Settings) -> None:
@@ -388,7 +408,9 @@ def list_updates(
     city: CityDep,
     start_date: Annotated[str | None, Query(max_length=40, description="W3C datetime")] = None,
     end_date: Annotated[str | None, Query(max_length=40, description="W3C datetime")] = None,
-    api_key: Annotated[str | None, Query(max_length=200, description="accepted, not needed")] = None,
+    api_key: Annotated[
+        str | None, Query(max_length=200, description="accepted, not needed")
+    ] = None,
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     """Return the status changes, notes, schedules and comments of a window, oldest first.
