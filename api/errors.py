@@ -54,8 +54,8 @@ def _wants_xml(request: Request) -> bool:
 
 
 def is_open311_path(path: str) -> bool:
-    """Tell whether a URL path is one of the Open311 resources (spec error bodies there)."""
-    return path.startswith(OPEN311_PREFIX)
+    """Tell whether a URL path answers Open311 errors: the resources and the report page's POST."""
+    return path.startswith(OPEN311_PREFIX) or path.startswith(("/report.", "/report/"))
 
 
 def error_body(path: str, status_code: int, descriptions: Sequence[str]) -> tuple[bytes, str]:

@@ -303,7 +303,8 @@ async def post_request(
     A report near an open work order of the same service group joins it; ``service_notice``
     says so. Contact fields (email, name, phone) are accepted but not stored.
     """
-    _check_api_key(api_key, settings)
+    if not request.url.path.startswith("/report."):  # the city's own report page
+        _check_api_key(api_key, settings)
     _check_jurisdiction(jurisdiction_id, city)
     if service_code not in catalogue.services:
         raise Open311HTTPError(
