@@ -6,6 +6,7 @@ the spec's ``[{"code": ..., "description": ...}]`` (``<errors><error>`` in XML).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -63,6 +64,20 @@ def _render(
         )
         return Response(body, status_code=status, media_type=_XML)
     return Response(o.dumps_json(payload), status_code=status, media_type="application/json")
+
+
+def _render_cached(request: Request, response: Response) -> Response:
+    """Give a list answer an ``ETag`` of its bytes; a matching ``If-None-Match`` gets a 304.
+
+    Clients polling an unchanged page (FixMyStreet every few minutes) get no body again.
+    """
+    tag = 'W/"' + hashlib.blake2b(response.body, digest_size=16).hexdigest() + '"'
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    wanted = request.headers.get("if-none-match", "")
+    if tag in (t.strip() for t in wanted.split(",")) or wanted.strip() == "*":
+        return Response(status_code=304, headers=headers)
+    response.headers.update(headers)
+    return response
 
 
 def _check_jurisdiction(jurisdiction_id: str | None, city: City) -> None:
@@ -162,6 +177,7 @@ def service_definition(
     responses=_responses(404),
 )
 def list_requests(
+    request: Request,
     response_format: Format,
     store: StoreDep,
     catalogue: CatalogueDep,
@@ -204,7 +220,7 @@ def list_requests(
     )
     rows = o.query_request_rows(store, query)
     items = o.requests_out(rows, catalogue, tz, times_as_text=response_format == "xml", city=city)
-    return _render(response_format, "service_requests", items)
+    return _render_cached(request, _render(response_format, "service_requests", items))
 
 
 @router.get(
@@ -402,6 +418,7 @@ def _create(
     responses=_responses(404),
 )
 def list_updates(
+    request: Request,
     response_format: Format,
     store: StoreDep,
     catalogue: CatalogueDep,
@@ -423,9 +440,8 @@ def list_updates(
     tz = o.tz_of(settings)
     start, end = _updates.updates_window(start_date, end_date, tz=tz, now=o.now_utc())
     rows = store.request_updates_between(start, end, limit=o.MAX_REQUESTS)
-    return _render(
-        response_format, "service_request_updates", _updates.updates_out(rows, catalogue, tz)
-    )
+    items = _updates.updates_out(rows, catalogue, tz)
+    return _render_cached(request, _render(response_format, "service_request_updates", items))
 
 
 @router.post(

@@ -216,3 +216,27 @@ def test_post_answers_the_id_and_its_token(client: TestClient, api_store: Store)
     assert rid and api_store.get_request(rid).source_id == token
     [found] = client.get(f"{P}/tokens/{token}.json").json()
     assert found["service_request_id"] == rid
+
+
+def test_unchanged_list_answers_304_to_its_etag(client: TestClient, api_store: Store) -> None:
+    post_report(client, 42.3505, -71.0810)
+    query = {"start_date": "2020-01-01T00:00:00Z", "end_date": "2020-03-01T00:00:00Z"}
+    for fmt in ("json", "xml"):
+        first = client.get(f"{P}/requests.{fmt}")
+        tag = first.headers["etag"]
+        assert first.status_code == 200 and tag.startswith('W/"')
+        again = client.get(f"{P}/requests.{fmt}", headers={"If-None-Match": tag})
+        assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == tag
+        # Another window is another page: its own tag, a full answer.
+        other = client.get(f"{P}/requests.{fmt}", params=query, headers={"If-None-Match": tag})
+        assert other.status_code == 200 and other.headers["etag"] != tag
+    tag = client.get(f"{P}/requests.json").headers["etag"]
+    post_report(client, 42.3450, -71.0700, code="streetlight_outage")
+    changed = client.get(f"{P}/requests.json", headers={"If-None-Match": tag})
+    assert changed.status_code == 200 and len(changed.json()) == 2
+    tag = client.get(f"{P}/servicerequestupdates.json").headers["etag"]
+    api_store.update_request_fields(
+        str(changed.json()[0]["service_request_id"]), status_notes="Seen"
+    )
+    updated = client.get(f"{P}/servicerequestupdates.json", headers={"If-None-Match": tag})
+    assert updated.status_code == 200 and updated.json()[0]["description"] == "Seen"
