@@ -21,14 +21,23 @@ from api import _public
 from api.deps import CatalogueDep, CityDep, GeocoderDep, SettingsDep, StoreDep
 from api.errors import Open311HTTPError
 from api.routers.open311 import post_request
+from api.schemas import NON_JSON_ERRORS, STAFF_RESPONSES, Open311Error
 from geo311.errors import NotFoundError
 from geo311.media import media_path, media_type_of
 from maps.assets import vendor_url
 
-router = APIRouter(tags=["public"])
+router = APIRouter(tags=["public"], responses=STAFF_RESPONSES)
 TEMPLATES = Jinja2Templates(directory=FilePath(__file__).resolve().parents[1] / "templates")
 REPORT_PATH = "/report"
-_HTML: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}}}
+_HTML: dict[int | str, dict[str, Any]] = {**NON_JSON_ERRORS, 200: {"content": {"text/html": {}}}}
+# The report page's JSON helpers answer errors as Open311 does (api.errors.is_open311_path).
+_OPEN311_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": list[Open311Error], "description": text}
+    for code, text in {
+        400: "invalid value (names the field and the fix)",
+        500: "internal error",
+    }.items()
+}
 
 
 def _assets() -> dict[str, str]:
@@ -62,7 +71,11 @@ router.add_api_route(
 )
 
 
-@router.get("/report/geocode.json", summary="Place an address (offline geocoder)")
+@router.get(
+    "/report/geocode.json",
+    summary="Place an address (offline geocoder)",
+    responses=_OPEN311_ERRORS,
+)
 async def geocode(
     geocoder: GeocoderDep, q: Annotated[str, Query(min_length=1, max_length=300)]
 ) -> JSONResponse:
@@ -71,7 +84,11 @@ async def geocode(
     return JSONResponse({"lat": lat, "long": lon, "match_type": match_type})
 
 
-@router.get("/report/nearby.json", summary="Open reports of a service near a point")
+@router.get(
+    "/report/nearby.json",
+    summary="Open reports of a service near a point",
+    responses=_OPEN311_ERRORS,
+)
 def nearby(
     store: StoreDep,
     catalogue: CatalogueDep,
@@ -94,7 +111,10 @@ def nearby(
     "/requests/{service_request_id}",
     response_class=HTMLResponse,
     summary="A request's public timeline",
-    responses=_HTML,
+    responses={
+        **_HTML,
+        404: {"description": "no such report (an HTML page)", "content": {"text/html": {}}},
+    },
 )
 def request_page(
     request: Request,
@@ -135,7 +155,10 @@ def request_page(
     "/media/{name}",
     summary="A photo posted with a report",
     response_class=FileResponse,
-    responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
+    responses={
+        **NON_JSON_ERRORS,
+        200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}},
+    },
 )
 def get_media(name: Annotated[str, Path(max_length=80)], settings: SettingsDep) -> FileResponse:
     """Return a stored photo; its name is the SHA-256 of its bytes, so it never changes."""
