@@ -14,6 +14,7 @@ _ITEM_TAGS = {
     "formats": "format",
     "services": "service",
     "service_requests": "request",
+    "service_request_updates": "request_update",
     "errors": "error",
 }
 

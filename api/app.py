@@ -15,8 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import web
 from api._simulations import SimulationRunner
-from api.errors import install_error_handlers
-from api.routers import crews, notify, open311, planner, plans, simulations, workorders
+from api.errors import error_body, install_error_handlers
+from api.routers import crews, notify, open311, planner, plans, public, simulations, workorders
 from geo311.catalogue import Catalogue, load_catalogue
 from geo311.settings import Settings, get_settings
 from geo311.store import Store
@@ -32,25 +32,32 @@ class BodySizeLimit:
         The wrapped application.
     max_bytes
         Largest accepted request body.
+    media_bytes
+        Allowed on top for a ``multipart/form-data`` body (a report with its photo).
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, media_bytes: int = 0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.media_bytes = media_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the declared length, then count streamed bytes while the app reads them."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        for name, value in scope.get("headers", []):
+            if name == b"content-type" and value.lower().startswith(b"multipart/form-data"):
+                limit += self.media_bytes
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.max_bytes:
-                    await self._reject(send)
+                if declared > limit:
+                    await self._reject(scope, send, limit)
                     return
         # Read the body up to the limit first, then replay it to the app.
         chunks: list[bytes] = []
@@ -62,8 +69,8 @@ class BodySizeLimit:
                 break
             chunk = message.get("body", b"")
             total += len(chunk)
-            if total > self.max_bytes:
-                await self._reject(send)
+            if total > limit:
+                await self._reject(scope, send, limit)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -79,22 +86,20 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, send: Send) -> None:
-        text = (
-            f'{{"detail": "request body is larger than {self.max_bytes} bytes; '
-            'send a smaller body", "field": null}'
-        ).encode()
+    async def _reject(self, scope: Scope, send: Send, limit: int) -> None:
+        message = f"request body is larger than {limit} bytes; send a smaller body"
+        body, media_type = error_body(scope.get("path", ""), 413, [message])
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(text)).encode()),
+                    (b"content-type", media_type.encode()),
+                    (b"content-length", str(len(body)).encode()),
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": text})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _default_geocoder(settings: Settings) -> Any:
@@ -159,8 +164,10 @@ def create_app(
     if store is not None:
         app.state.store = store
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    for module in (open311, workorders, plans, crews, planner, simulations, notify):
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_request_bytes, media_bytes=settings.max_media_bytes
+    )
+    for module in (open311, public, workorders, plans, crews, planner, simulations, notify):
         app.include_router(module.router)
     app.include_router(web.router)  # the staff pages (api/web): sessions, CSRF, roles, audit
     # Scripts, styles and fonts of the maps and pages (maps/static/vendor): no CDN at run time.

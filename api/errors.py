@@ -7,6 +7,7 @@ endpoints answer ``{"detail": "...", "field": ...}``. No response ever carries a
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -36,7 +37,8 @@ class Open311HTTPError(Exception):
     Parameters
     ----------
     status_code
-        400, 403 or 404 (the codes the GeoReport v2 page uses).
+        400, 403 or 404 (the codes the GeoReport v2 page uses); 413 or 415 for a body that
+        is too large or of a type the resource does not read.
     descriptions
         One entry per problem; each names the field and the fix.
     """
@@ -49,6 +51,26 @@ class Open311HTTPError(Exception):
 
 def _wants_xml(request: Request) -> bool:
     return request.url.path.endswith(".xml")
+
+
+def is_open311_path(path: str) -> bool:
+    """Tell whether a URL path answers Open311 errors: the resources and the report page's POST."""
+    return path.startswith(OPEN311_PREFIX) or path.startswith(("/report.", "/report/"))
+
+
+def error_body(path: str, status_code: int, descriptions: Sequence[str]) -> tuple[bytes, str]:
+    """Return ``(body, media type)`` of an error answered on ``path`` outside a route.
+
+    Open311 paths get the GeoReport v2 list (XML for a ``.xml`` path), other paths the staff
+    shape ``{"detail": ..., "field": null}``; for middleware that answers before routing.
+    """
+    if is_open311_path(path):
+        errors = [{"code": status_code, "description": d} for d in descriptions]
+        if path.endswith(".xml"):
+            return _xml.render_list("errors", errors, item="error"), "text/xml; charset=utf-8"
+        return json.dumps(errors).encode(), "application/json"
+    body = {"detail": "; ".join(descriptions), "field": None}
+    return json.dumps(body).encode(), "application/json"
 
 
 def open311_error_response(
@@ -66,7 +88,7 @@ def open311_error_response(
 
 
 def _is_open311(request: Request) -> bool:
-    return request.url.path.startswith(OPEN311_PREFIX)
+    return is_open311_path(request.url.path)
 
 
 def _status_of(exc: Geo311Error) -> int:

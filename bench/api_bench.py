@@ -89,7 +89,12 @@ def free_port() -> int:
 
 
 async def run(
-    base: str, method: str, path: str, count: int, clients: int
+    base: str,
+    method: str,
+    path: str,
+    count: int,
+    clients: int,
+    headers: dict[str, str] | None = None,
 ) -> tuple[list[float], float]:
     sem = asyncio.Semaphore(clients)
     lat: list[float] = []
@@ -100,7 +105,7 @@ async def run(
             async with sem:
                 t = time.perf_counter()
                 if method == "GET":
-                    r = await client.get(path)
+                    r = await client.get(path, headers=headers)
                 else:
                     r = await client.post(
                         path,
@@ -113,7 +118,7 @@ async def run(
                         },
                     )
                 lat.append((time.perf_counter() - t) * 1000)
-                assert r.status_code == 200, r.text[:300]
+                assert r.status_code in ((200, 304) if headers else (200,)), r.text[:300]
 
         t0 = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(count)))
@@ -147,9 +152,11 @@ def start_server(url: str, *, pythonpath: str | None = None) -> tuple[subprocess
     env = dict(os.environ, GEO311_DATABASE_URL=url, GEO311_API_KEYS=json.dumps([KEY]))
     if pythonpath is not None:
         env["PYTHONPATH"] = pythonpath
-    geo311 = Path(sys.executable).with_name("geo311")
+    # What ``geo311 serve`` runs, without the CLI: its entry points come from the installed
+    # distribution, which may be another tree than the one measured.
+    args = ["-m", "uvicorn", "api.app:create_app", "--factory", "--log-level", "warning"]
     proc = subprocess.Popen(
-        [str(geo311), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env
+        [sys.executable, *args, "--host", "127.0.0.1", "--port", str(port)], env=env
     )
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
@@ -162,16 +169,39 @@ def start_server(url: str, *, pythonpath: str | None = None) -> tuple[subprocess
 
 
 def compare(
-    names: Sequence[str], bases: Sequence[str], label: str, path: str, count: int, clients: int
+    names: Sequence[str],
+    bases: Sequence[str],
+    label: str,
+    path: str,
+    count: int,
+    clients: int,
+    *,
+    revalidate: bool = False,
 ) -> None:
-    """Measure ``GET path`` on each server, alternating in 4 rounds; report each."""
+    """Measure ``GET path`` on each server, alternating in 4 rounds; report each.
+
+    With ``revalidate`` every request sends ``If-None-Match`` with the ETag the server gave
+    for the page (a polling client); a server without ETags answers the full page.
+    """
+    tags = {
+        b: {"If-None-Match": httpx.get(f"{b}{path}").headers.get("etag", "none")} for b in bases
+    }
     lat: dict[str, list[float]] = {b: [] for b in bases}
     wall = dict.fromkeys(bases, 0.0)
     rounds = 4
     for r in range(rounds):
         order = bases if r % 2 == 0 else list(reversed(bases))
         for b in order:
-            got, w = asyncio.run(run(b, "GET", path, max(count // rounds, 1), clients))
+            got, w = asyncio.run(
+                run(
+                    b,
+                    "GET",
+                    path,
+                    max(count // rounds, 1),
+                    clients,
+                    tags[b] if revalidate else None,
+                )
+            )
             lat[b].extend(got)
             wall[b] += w
     for name, b in zip(names, bases, strict=True):
@@ -213,7 +243,10 @@ def main() -> None:
         bases.append(base)
         if args.baseline_ref:
             export_api(args.baseline_ref, Path(tmp.name))
-            old, old_base = start_server(url, pythonpath=tmp.name)
+            # Only api is the baseline's; geo311, routing and maps are this tree's (the store's
+            # schema must match), never whatever the environment's install points at.
+            tree = str(Path(__file__).resolve().parent.parent)
+            old, old_base = start_server(url, pythonpath=f"{tmp.name}{os.pathsep}{tree}")
             procs.append(old)
             names.append(f"baseline {args.baseline_ref}")
             bases.append(old_base)
@@ -235,6 +268,15 @@ def main() -> None:
         compare(names, bases, "GET requests.json?page_size=50, 1 client", R50, n, 1)
         compare(names, bases, f"GET requests.json (1,000 per page), {c} clients", R, n // 4, c)
         compare(names, bases, f"GET requests.json?page_size=50, {c} clients", R50, n, c)
+        compare(
+            names,
+            bases,
+            f"GET requests.json (1,000) with If-None-Match, {c} clients",
+            R,
+            n // 4,
+            c,
+            revalidate=True,
+        )
         report(
             f"POST requests.json, {c} clients [current]",
             *asyncio.run(run(bases[0], "POST", R, n, c)),

@@ -70,6 +70,8 @@ requests = sa.Table(
     sa.Column("geocode_score", sa.Float),
     sa.Column("work_order_id", sa.Integer, index=True),
     sa.Column("row_hash", sa.String(32), nullable=False, default=""),
+    # The published plan whose stop ETA is expected_datetime (added by migration 0005).
+    sa.Column("expected_plan_id", sa.Integer),
     sa.UniqueConstraint("source", "source_id", name="uq_service_requests_source"),
     # Queries on requests: a time window (Open311 GET, metrics), a service within a time
     # window, members of a work order, rows to geocode. Spatial look-ups run on work-order
@@ -140,7 +142,28 @@ plans = sa.Table(
     sa.Column("kind", sa.String(32), nullable=False, default="plan"),
     sa.Column("parent_plan_id", sa.Integer),
     sa.Column("payload", sa.Text, nullable=False),
+    # When the dispatcher published it (added by migration 0005).
+    sa.Column("published_at", UTCDateTime),
 )
 
-REQUEST_COLUMNS = tuple(c.name for c in requests.columns)
+# Every status change, note, schedule and citizen comment of a request: the timeline and
+# mySociety's ``servicerequestupdates`` (added by migration 0005). No personal details.
+request_updates = sa.Table(
+    "request_updates",
+    metadata,
+    sa.Column("update_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("service_request_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("media_url", sa.String(500), nullable=False, default=""),
+    sa.Column("updated_datetime", UTCDateTime, nullable=False),
+    # The client's own id of a posted update (FixMyStreet's comment id): retries add nothing.
+    sa.Column("external_id", sa.String(64)),
+    sa.Index("ix_request_updates_updated", "updated_datetime"),
+    sa.Index("ix_request_updates_request", "service_request_id", "update_id"),
+)
+
+# The columns a request row carries (imports, request_to_row); geo311's own plan link is not one.
+REQUEST_COLUMNS = tuple(c.name for c in requests.columns if c.name != "expected_plan_id")
 TIME_COLUMN_NAMES = frozenset(c.name for c in requests.columns if isinstance(c.type, UTCDateTime))

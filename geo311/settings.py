@@ -57,6 +57,12 @@ class Settings(BaseSettings):
         description="Dask scheduler for district plans and sweeps (tcp://scheduler:8786); "
         "unset: a local cluster on this machine's cores",
     )
+    media_dir: Path = Field(
+        default=Path("media"), description="folder of the photos posted with reports"
+    )
+    max_media_bytes: int = Field(
+        default=5_000_000, gt=0, description="largest accepted photo (on top of the body limit)"
+    )
     # -- citizen notifications (geo311.notify) ------------------------------------------
     smtp_host: str = Field(default="localhost", description="SMTP relay host")
     smtp_port: int = Field(default=25, gt=0, description="SMTP relay port (587 with STARTTLS)")

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ from geo311.schema import (
     import_runs,
     metadata,
     plans,
+    request_updates,
     requests,
     work_orders,
 )
@@ -86,7 +87,10 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No pre-ping: it costs a round trip on every checkout (every API request). A connection
+    # the server dropped fails its statement once; SQLAlchemy then invalidates the pool, and
+    # connections are renewed every half hour anyway.
+    return sa.create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
 def _row_to_request(row: sa.Row[Any]) -> ServiceRequest:
@@ -646,12 +650,7 @@ class Store:
         if "long" in values:
             values["lon"] = values.pop("long")
         with self.begin() as conn:
-            res = conn.execute(
-                requests.update()
-                .where(requests.c.service_request_id == service_request_id)
-                .values(**values)
-            )
-            if res.rowcount == 0:
+            if self.update_requests_in(conn, [service_request_id], **values) == 0:
                 raise NotFoundError(f"service_request_id {service_request_id!r} does not exist")
 
     def set_geocodes(self, results: Iterable[dict[str, Any]]) -> int:
@@ -989,15 +988,295 @@ class Store:
     def update_requests_in(
         self, conn: Connection, service_request_ids: Sequence[str], **values: Any
     ) -> int:
-        """Set the same column values on several requests; return how many rows changed."""
+        """Set the same column values on several requests; return how many rows changed.
+
+        A new ``status`` or ``status_notes`` is a change the citizen sees: it is recorded in
+        ``request_updates`` in the same transaction (see :meth:`request_updates_between`), and
+        ``updated_datetime`` moves to now unless ``values`` sets it.
+        """
+        if not service_request_ids:
+            return 0
+        ids = list(service_request_ids)
+        noted = "status" in values or "status_notes" in values
+        if noted:
+            values.setdefault("updated_datetime", datetime.now(UTC))
+        res = conn.execute(
+            requests.update().where(requests.c.service_request_id.in_(ids)).values(**values)
+        )
+        if noted:
+            self._record_updates(
+                conn,
+                ids,
+                kind="status" if "status" in values else "note",
+                at=values["updated_datetime"],
+                descriptions={} if "status_notes" not in values else None,
+            )
+        return int(res.rowcount)
+
+    def _record_updates(
+        self,
+        conn: Connection,
+        ids: Sequence[str],
+        *,
+        kind: str,
+        at: datetime,
+        descriptions: dict[str, str] | None = None,
+        media_url: str = "",
+        external_id: str | None = None,
+    ) -> list[int]:
+        """Append one update per request with its current status (and notes, by default)."""
+        c = requests.c
+        rows = []
+        for start in range(0, len(ids), 5000):
+            chunk = list(ids[start : start + 5000])
+            for rid, status, notes in conn.execute(
+                sa.select(c.service_request_id, c.status, c.status_notes)
+                .where(c.service_request_id.in_(chunk))
+                .order_by(c.service_request_id)
+            ):
+                text = notes if descriptions is None else descriptions.get(rid, "")
+                rows.append(
+                    {
+                        "service_request_id": rid,
+                        "kind": kind,
+                        "status": status,
+                        "description": text or "",
+                        "media_url": media_url,
+                        "updated_datetime": at,
+                        "external_id": external_id,
+                    }
+                )
+        if not rows:
+            return []
+        stmt = request_updates.insert().returning(
+            request_updates.c.update_id, sort_by_parameter_order=True
+        )
+        return [int(i) for i in conn.execute(stmt, rows).scalars()]
+
+    # -- request updates (timeline, mySociety's servicerequestupdates) -------------------
+    def add_request_update(
+        self,
+        service_request_id: str,
+        *,
+        description: str,
+        media_url: str = "",
+        kind: str = "comment",
+        at: datetime | None = None,
+        external_id: str | None = None,
+    ) -> tuple[int, bool]:
+        """Record an update of one request (e.g. a citizen's comment).
+
+        The request keeps its status and notes; its ``updated_datetime`` moves to ``at``. An
+        update posted again with the same ``external_id`` is not recorded twice.
+
+        Parameters
+        ----------
+        service_request_id
+            The request.
+        description
+            The update's public text.
+        media_url
+            A photo of the update.
+        kind
+            ``comment`` (a citizen's), ``status``, ``note``, ``scheduled``, ``unscheduled``.
+        at
+            When (default: now).
+        external_id
+            The client's own id of the update.
+
+        Returns
+        -------
+        tuple
+            ``(update_id, created)``; ``created`` is False for a repeated ``external_id``.
+
+        Raises
+        ------
+        NotFoundError
+            If no request has this id.
+        """
+        at = at or datetime.now(UTC)
+        u = request_updates.c
+        with self.begin() as conn:
+            if external_id is not None:
+                if self.dialect == "postgresql":
+                    key = f"{service_request_id}\x1f{external_id}"
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+                known = conn.execute(
+                    sa.select(u.update_id).where(
+                        u.service_request_id == service_request_id, u.external_id == external_id
+                    )
+                ).scalar()
+                if known is not None:
+                    return int(known), False
+            res = conn.execute(
+                requests.update()
+                .where(requests.c.service_request_id == service_request_id)
+                .values(updated_datetime=at)
+            )
+            if res.rowcount == 0:
+                raise NotFoundError(
+                    f"service_request_id {service_request_id!r} does not exist; "
+                    "check the id returned by POST requests"
+                )
+            ids = self._record_updates(
+                conn,
+                [service_request_id],
+                kind=kind,
+                at=at,
+                descriptions={service_request_id: description},
+                media_url=media_url,
+                external_id=external_id,
+            )
+        return ids[0], True
+
+    def request_updates_between(
+        self, start: datetime, end: datetime, *, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the updates with ``start <= updated_datetime <= end``, oldest first.
+
+        Returns
+        -------
+        list of dict
+            ``update_id``, ``service_request_id``, ``kind``, ``status``, ``description``,
+            ``media_url``, ``updated_datetime``.
+        """
+        u = request_updates.c
+        stmt = (
+            sa.select(request_updates)
+            .where(u.updated_datetime >= start, u.updated_datetime <= end)
+            .order_by(u.updated_datetime, u.update_id)
+        )
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    def request_updates_of(self, service_request_id: str) -> list[dict[str, Any]]:
+        """Return every update of one request, oldest first (as :meth:`request_updates_between`)."""
+        u = request_updates.c
+        stmt = (
+            sa.select(request_updates)
+            .where(u.service_request_id == service_request_id)
+            .order_by(u.updated_datetime, u.update_id)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    # -- publishing a plan: expected times of its member requests -----------------------
+    def publish_plan(
+        self,
+        plan_id: int,
+        expected: dict[str, tuple[datetime, str]],
+        *,
+        at: datetime | None = None,
+    ) -> dict[str, int]:
+        """Publish a plan: its stops' ETAs become the member requests' ``expected_datetime``.
+
+        In one transaction: the plan is marked published; every open request in ``expected``
+        gets its ETA, a ``scheduled`` update with the given text and a new
+        ``updated_datetime``; every open request whose ETA came from another published plan
+        and is not in this one has it cleared (an ``unscheduled`` update).
+
+        Parameters
+        ----------
+        plan_id
+            The stored plan.
+        expected
+            ``service_request_id -> (ETA, public text of the update)``.
+        at
+            When (default: now).
+
+        Returns
+        -------
+        dict
+            ``{"scheduled": n, "cleared": m}``.
+
+        Raises
+        ------
+        NotFoundError
+            If no plan has this id.
+        """
+        at = at or datetime.now(UTC)
+        c = requests.c
+        with self.begin() as conn:
+            res = conn.execute(
+                plans.update().where(plans.c.plan_id == plan_id).values(published_at=at)
+            )
+            if res.rowcount == 0:
+                raise NotFoundError(f"plan {plan_id} does not exist; use an id from POST /plans")
+            open_ = c.closed_datetime.is_(None)
+            stale = list(
+                conn.execute(
+                    sa.select(c.service_request_id).where(
+                        open_,
+                        c.expected_plan_id.is_not(None),
+                        c.expected_plan_id != plan_id,
+                        c.service_request_id.not_in(list(expected) or [""]),
+                    )
+                ).scalars()
+            )
+            self.update_requests_in_open(
+                conn, stale, expected_datetime=None, expected_plan_id=None, updated_datetime=at
+            )
+            self._record_updates(conn, stale, kind="unscheduled", at=at, descriptions={})
+            rows = [
+                {"_id": rid, "_eta": eta, "_plan": plan_id, "_at": at}
+                for rid, (eta, _text) in expected.items()
+            ]
+            if rows:
+                conn.execute(
+                    requests.update()
+                    .where(c.service_request_id == sa.bindparam("_id"), open_)
+                    .values(
+                        expected_datetime=sa.bindparam("_eta"),
+                        expected_plan_id=sa.bindparam("_plan"),
+                        updated_datetime=sa.bindparam("_at"),
+                    ),
+                    rows,
+                )
+            scheduled = list(
+                conn.execute(
+                    sa.select(c.service_request_id).where(c.expected_plan_id == plan_id, open_)
+                ).scalars()
+            )
+            texts = {rid: expected[rid][1] for rid in scheduled if rid in expected}
+            self._record_updates(conn, scheduled, kind="scheduled", at=at, descriptions=texts)
+            _tell_scheduled(
+                conn, plan_id, {r: expected[r][0] for r in scheduled if r in expected}, at
+            )
+        return {"scheduled": len(scheduled), "cleared": len(stale)}
+
+    def update_requests_in_open(
+        self, conn: Connection, service_request_ids: Sequence[str], **values: Any
+    ) -> int:
+        """Set column values on those of the requests still open (no ``closed_datetime``)."""
         if not service_request_ids:
             return 0
         res = conn.execute(
             requests.update()
-            .where(requests.c.service_request_id.in_(list(service_request_ids)))
+            .where(
+                requests.c.service_request_id.in_(list(service_request_ids)),
+                requests.c.closed_datetime.is_(None),
+            )
             .values(**values)
         )
         return int(res.rowcount)
+
+    def plan_published_at(self, plan_id: int) -> datetime | None:
+        """Return when a plan was published (``None`` if never).
+
+        Raises
+        ------
+        NotFoundError
+            If no plan has this id.
+        """
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(plans.c.published_at).where(plans.c.plan_id == plan_id)
+            ).first()
+        if row is None:
+            raise NotFoundError(f"plan {plan_id} does not exist; use an id from POST /plans")
+        return row[0]
 
     def work_order_ids_open_at(
         self, at: datetime, *, groups: Sequence[str] | None = None
@@ -1014,3 +1293,25 @@ class Store:
             stmt = stmt.where(c.service_group.in_(list(groups)))
         with self.engine.connect() as conn:
             return [int(i) for i in conn.execute(stmt).scalars()]
+
+
+# The ETA window a citizen is told: the stop's ETA, half an hour either side.
+ETA_HALF_WINDOW = timedelta(minutes=30)
+
+
+def _tell_scheduled(
+    conn: Connection, plan_id: int, etas: dict[str, datetime], at: datetime
+) -> None:
+    """Queue the "scheduled" notification of each request given an ETA (same transaction)."""
+    from geo311.notify import Event, enqueue  # the outbox rows commit with the publication
+
+    for rid, eta in etas.items():
+        event = Event(
+            type="scheduled",
+            service_request_id=rid,
+            occurred_at=at,
+            eta_start=eta - ETA_HALF_WINDOW,
+            eta_end=eta + ETA_HALF_WINDOW,
+            plan_id=plan_id,
+        )
+        enqueue(conn, event)

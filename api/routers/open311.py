@@ -6,15 +6,16 @@ the spec's ``[{"code": ..., "description": ...}]`` (``<errors><error>`` in XML).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Header, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api import _open311 as o
-from api import _xml
+from api import _updates, _xml
 from api.deps import CatalogueDep, CityDep, GeocoderDep, SettingsDep, StoreDep
 from api.errors import Open311HTTPError
 from api.schemas import (
@@ -29,6 +30,7 @@ from api.schemas import (
 from geo311.catalogue import Catalogue
 from geo311.city import City
 from geo311.errors import ConflictError
+from geo311.settings import Settings
 from geo311.store import Store
 
 Format = Annotated[Literal["json", "xml"], Path(description="json or xml")]
@@ -64,12 +66,46 @@ def _render(
     return Response(o.dumps_json(payload), status_code=status, media_type="application/json")
 
 
+def _render_cached(request: Request, response: Response) -> Response:
+    """Give a list answer an ``ETag`` of its bytes; a matching ``If-None-Match`` gets a 304.
+
+    Clients polling an unchanged page (FixMyStreet every few minutes) get no body again.
+    """
+    tag = 'W/"' + hashlib.blake2b(response.body, digest_size=16).hexdigest() + '"'
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    wanted = request.headers.get("if-none-match", "")
+    if tag in (t.strip() for t in wanted.split(",")) or wanted.strip() == "*":
+        return Response(status_code=304, headers=headers)
+    response.headers.update(headers)
+    return response
+
+
 def _check_jurisdiction(jurisdiction_id: str | None, city: City) -> None:
     if jurisdiction_id and jurisdiction_id != city.jurisdiction_id:
         raise Open311HTTPError(
             404,
             f"jurisdiction_id: {jurisdiction_id!r} is not served here; use "
             f"{city.jurisdiction_id!r} or leave it out",
+        )
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def require_form(request: Request) -> None:
+    """Refuse a POST body that is not a form (415, in the spec's error shape).
+
+    Raises
+    ------
+    Open311HTTPError
+        415 naming the content type received and the ones read.
+    """
+    given = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if given not in FORM_TYPES:
+        raise Open311HTTPError(
+            415,
+            f"Content-Type: {given or 'none'!r} is not read here; send the fields as "
+            "application/x-www-form-urlencoded (or multipart/form-data with a media file)",
         )
 
 
@@ -141,6 +177,7 @@ def service_definition(
     responses=_responses(404),
 )
 def list_requests(
+    request: Request,
     response_format: Format,
     store: StoreDep,
     catalogue: CatalogueDep,
@@ -183,7 +220,7 @@ def list_requests(
     )
     rows = o.query_request_rows(store, query)
     items = o.requests_out(rows, catalogue, tz, times_as_text=response_format == "xml", city=city)
-    return _render(response_format, "service_requests", items)
+    return _render_cached(request, _render(response_format, "service_requests", items))
 
 
 @router.get(
@@ -237,7 +274,8 @@ def get_token(
     "/requests.{response_format}",
     response_model=list[PostResponse],
     summary="Create a service request",
-    responses=_responses(403, 404),
+    responses=_responses(403, 404, 415),
+    dependencies=[Depends(require_form)],
 )
 async def post_request(
     request: Request,
@@ -263,6 +301,10 @@ async def post_request(
     phone: Annotated[str | None, Form(max_length=50)] = None,
     description: Annotated[str | None, Form(max_length=o.MAX_DESCRIPTION)] = None,
     media_url: Annotated[str | None, Form(max_length=500)] = None,
+    media: Annotated[
+        UploadFile | None,
+        File(description="a photo (JPEG, PNG or WebP; EXIF removed); multipart/form-data"),
+    ] = None,
     jurisdiction_id: Annotated[str | None, Form(max_length=100)] = None,
     idempotency_key: Annotated[
         str | None,
@@ -277,10 +319,8 @@ async def post_request(
     A report near an open work order of the same service group joins it; ``service_notice``
     says so. Contact fields (email, name, phone) are accepted but not stored.
     """
-    if api_key is None or not any(_same(api_key, k) for k in settings.api_keys):
-        raise Open311HTTPError(
-            403, "api_key: missing or not valid; ask the city for an api_key (key_service)"
-        )
+    if not request.url.path.startswith("/report."):  # the city's own report page
+        _check_api_key(api_key, settings)
     _check_jurisdiction(jurisdiction_id, city)
     if service_code not in catalogue.services:
         raise Open311HTTPError(
@@ -296,6 +336,7 @@ async def post_request(
     }
     attributes = o.validate_attributes(catalogue, service_code, attributes)
     lat, long = o.check_location(lat, long, address_string, city=city)
+    media_url = await _photo_url(request, settings, media, media_url)
     new = o.NewRequest(
         service_code=service_code,
         lat=lat,
@@ -316,6 +357,28 @@ async def post_request(
         }
     ]
     return _render(response_format, "service_requests", body)
+
+
+async def _photo_url(
+    request: Request, settings: Settings, media: UploadFile | None, media_url: str | None
+) -> str | None:
+    """Store an uploaded photo and return its stable URL (else the given ``media_url``)."""
+    if media is None:
+        return media_url
+    data = await media.read(settings.max_media_bytes + 1)
+    if not data and not media.filename:
+        return media_url  # a form's empty file field
+    if (media_url or "").strip():
+        raise Open311HTTPError(400, "media: send a media file or a media_url, not both")
+    name = await run_in_threadpool(o.save_photo, data, settings)
+    return str(request.url_for("get_media", name=name))
+
+
+def _check_api_key(api_key: str | None, settings: Settings) -> None:
+    if api_key is None or not any(_same(api_key, k) for k in settings.api_keys):
+        raise Open311HTTPError(
+            403, "api_key: missing or not valid; ask the city for an api_key (key_service)"
+        )
 
 
 def _same(a: str, b: str) -> bool:
@@ -347,3 +410,81 @@ def _create(
             existing, "this report was already received (same Idempotency-Key)", None, False
         )
     return o.assign_stored(store, catalogue, req)
+
+
+@router.get(
+    "/servicerequestupdates.{response_format}",
+    summary="Updates of requests in a time window (mySociety's extension)",
+    responses=_responses(404),
+)
+def list_updates(
+    request: Request,
+    response_format: Format,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+    city: CityDep,
+    start_date: Annotated[str | None, Query(max_length=40, description="W3C datetime")] = None,
+    end_date: Annotated[str | None, Query(max_length=40, description="W3C datetime")] = None,
+    api_key: Annotated[
+        str | None, Query(max_length=200, description="accepted, not needed")
+    ] = None,
+    jurisdiction_id: Jurisdiction = None,
+) -> Response:
+    """Return the status changes, notes, schedules and comments of a window, oldest first.
+
+    Without dates the last day; at most 90 days and 1,000 updates per call. XML:
+    ``<service_request_updates><request_update>...``, as FixMyStreet reads it.
+    """
+    _check_jurisdiction(jurisdiction_id, city)
+    tz = o.tz_of(settings)
+    start, end = _updates.updates_window(start_date, end_date, tz=tz, now=o.now_utc())
+    rows = store.request_updates_between(start, end, limit=o.MAX_REQUESTS)
+    items = _updates.updates_out(rows, catalogue, tz)
+    return _render_cached(request, _render(response_format, "service_request_updates", items))
+
+
+@router.post(
+    "/servicerequestupdates.{response_format}",
+    summary="Post a citizen's update of a request (mySociety's extension)",
+    responses=_responses(403, 404, 415),
+    dependencies=[Depends(require_form)],
+)
+def post_update(
+    response_format: Format,
+    store: StoreDep,
+    settings: SettingsDep,
+    city: CityDep,
+    service_request_id: Annotated[str, Form(max_length=64)],
+    updated_datetime: Annotated[str, Form(max_length=40, description="W3C datetime")],
+    status: Annotated[str, Form(max_length=40, description="OPEN, CLOSED, FIXED ...")],
+    description: Annotated[str, Form(max_length=o.MAX_DESCRIPTION)] = "",
+    api_key: Annotated[str | None, Form(max_length=200)] = None,
+    jurisdiction_id: Annotated[str | None, Form(max_length=100)] = None,
+    update_id: Annotated[str | None, Form(max_length=64, description="the client's id")] = None,
+    update_id_ext: Annotated[str | None, Form(max_length=64)] = None,
+    media_url: Annotated[str | None, Form(max_length=500)] = None,
+    email: Annotated[str | None, Form(max_length=200)] = None,
+    first_name: Annotated[str | None, Form(max_length=200)] = None,
+    last_name: Annotated[str | None, Form(max_length=200)] = None,
+) -> Response:
+    """Record a citizen's comment on a request and answer its ``update_id``.
+
+    The request keeps the city's status (the comment's ``status`` is checked, not applied);
+    a repeated ``update_id`` (the client's comment id) answers the first update. Contact
+    fields are accepted but not stored here, and never shown.
+    """
+    _check_api_key(api_key, settings)
+    _check_jurisdiction(jurisdiction_id, city)
+    _updates.check_posted_update(status, updated_datetime, tz=o.tz_of(settings))
+    text, photo = description.strip(), (media_url or "").strip()
+    if not text and not photo:
+        raise Open311HTTPError(400, "description: the update is empty; send its text")
+    o.get_request_or_404(store, service_request_id)
+    uid, _created = store.add_request_update(
+        service_request_id,
+        description=text,
+        media_url=photo,
+        external_id=update_id or update_id_ext or None,
+    )
+    return _render(response_format, "service_request_updates", [{"update_id": str(uid)}])

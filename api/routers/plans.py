@@ -86,3 +86,25 @@ def replan(
 ) -> PlanDocument:
     """Re-plan from now: keep locked stops, add urgent work; stored as a child plan."""
     return _plans.replan(store, catalogue, settings, plan_id, body)
+
+
+@router.post(
+    "/{plan_id}/publish",
+    summary="Publish a plan (citizens see the ETAs)",
+    responses={404: {"model": Problem}},
+)
+def publish(
+    plan_id: PlanId, _role: DispatcherDep, store: StoreDep, settings: SettingsDep
+) -> dict[str, int]:
+    """Publish a plan: each stop's ETA becomes its reports' Open311 ``expected_datetime``.
+
+    Reports whose ETA an earlier published plan gave and this one no longer has lose it.
+    """
+    from zoneinfo import ZoneInfo
+
+    from api._publish import publish_for_crews
+    from api.web import audit
+
+    counts = publish_for_crews(store, plan_id, by=_role, tz=ZoneInfo(settings.timezone))
+    audit.record(store, _role, "plan.publish", f"plan:{plan_id}", after=counts)
+    return counts

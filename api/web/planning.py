@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from api import _plans
+from api._publish import publish_for_crews
 from api.deps import CatalogueDep, SettingsDep, StoreDep
 from api.schemas import PlanRequest
 from api.web import audit, plan_view
@@ -20,7 +20,7 @@ from api.web.sessions import WebSession
 from api.web.templating import render
 from geo311 import auth_store
 from geo311.catalogue import Catalogue
-from geo311.errors import ConflictError, InputError
+from geo311.errors import InputError
 from geo311.settings import Settings
 from geo311.store import Store
 from routing.crews import CrewConfig
@@ -137,21 +137,17 @@ def plan_page(
 
 
 @router.post("/plans/{plan_id}/publish", summary="Publish a plan")
-def publish_plan(session: DispatcherAction, store: StoreDep, plan_id: PlanId) -> Response:
+def publish_plan(
+    session: DispatcherAction, store: StoreDep, settings: SettingsDep, plan_id: PlanId
+) -> Response:
     """Publish a plan: its routes become the crews' itineraries of that day."""
     doc = store.get_plan(plan_id)
     plan_date = str(doc.get("plan_date") or "")
     if not plan_date:
         raise InputError(f"plan {plan_id} has no plan_date; plan the day again", field="plan_id")
-    published = auth_store.insert_publication(
-        store,
-        plan_id=plan_id,
-        plan_date=plan_date,
-        published_at=datetime.now(UTC),
-        published_by=session.user.username,
-    )
-    if not published:
-        raise ConflictError(f"plan {plan_id} is already published")
+    publish_for_crews(
+        store, plan_id, by=session.user.username, tz=ZoneInfo(settings.timezone)
+    )  # the crews' itineraries, the reports' ETAs and the reporters' "scheduled" e-mails
     audit.record(
         store,
         session.user.username,

@@ -1,0 +1,235 @@
+"""The citizen's pages in Chromium on a phone (360x740), network blocked except 127.0.0.1:
+/report (map or address, service, nearby open reports, errors next to the field) and the
+public timeline /requests/{id}; axe-core finds no serious or critical violation."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from geo311.settings import Settings
+from geo311.store import Store
+from maps.assets import vendor_file
+
+from .conftest import make_settings
+
+AXE = vendor_file("axe-core", "axe.min.js")
+CHROMIUM = Path("/usr/bin/chromium")
+PHONE = {"width": 360, "height": 740}
+
+
+@dataclass
+class Located:
+    lat: float
+    lon: float
+    match_type: str = "address_point"
+    score: float | None = 1.0
+    reason: str = ""
+
+
+class KnownAddresses:
+    """A geocoder that knows two addresses (the offline one is tested in tests/geo311)."""
+
+    PLACES = {
+        "145 ipswich st": Located(42.3505, -71.0810),
+        "1 dalton st": Located(42.3466, -71.0851),
+    }
+
+    def geocode(self, address: str) -> Located | None:
+        return self.PLACES.get(address.strip().lower(), Located(None, None, reason="unknown"))  # type: ignore[arg-type]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def site(tmp_path: Path) -> Iterator[tuple[str, Store, Settings]]:
+    import uvicorn
+
+    settings = make_settings(f"sqlite:///{tmp_path / 'site.db'}", media_dir=tmp_path / "media")
+    store = Store(settings.database_url)
+    app = create_app(settings, store=store, geocoder_factory=lambda _s: KnownAddresses())
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", store, settings
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing; install it with apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@dataclass
+class Phone:
+    page: Any
+    errors: list[str]
+    blocked: list[str]
+
+
+@pytest.fixture()
+def phone(browser: Any) -> Iterator[Phone]:
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    result = Phone(page, [], [])
+    page.on("pageerror", lambda exc: result.errors.append(str(exc)))
+
+    def route(r: Any) -> None:
+        if urlsplit(r.request.url).hostname == "127.0.0.1":
+            r.continue_()
+        else:
+            result.blocked.append(r.request.url)
+            r.abort("internetdisconnected")
+
+    page.route("**/*", route)
+    yield result
+    context.close()
+
+
+def axe_serious(page: Any) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document)")
+    assert result["passes"], "axe-core ran no check"
+    return [
+        f"{v['id']}: {v['help']}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def _seed_report(base: str, settings: Settings, store: Store) -> str:
+    # An earlier pothole report at 145 Ipswich St, sent through Open311 by an app.
+    app = create_app(settings, store=store, geocoder_factory=lambda _s: KnownAddresses())
+    with TestClient(app) as client:
+        data = {
+            "api_key": settings.api_keys[0],
+            "service_code": "pothole",
+            "lat": "42.3505",
+            "long": "-71.0810",
+            "address_string": "145 Ipswich St",
+            "email": "first@example.org",
+            "first_name": "Grace",
+            "last_name": "Hopper",
+        }
+        resp = client.post("/open311/v2/requests.json", data=data)
+        assert resp.status_code == 200, resp.text
+        return str(resp.json()[0]["service_request_id"])
+
+
+@pytest.mark.browser
+def test_report_page_on_a_phone(site: tuple[str, Store, Settings], phone: Phone) -> None:
+    base, store, settings = site
+    earlier = _seed_report(base, settings, store)
+    page = phone.page
+    page.goto(f"{base}/report", wait_until="load")
+    assert page.evaluate(
+        "() => !!document.querySelector('#map .leaflet-container, #map.leaflet-container')"
+    )
+    assert axe_serious(page) == []
+
+    # Nothing chosen: the server's error is shown next to the service field.
+    page.fill("#description", "Deep hole by the curb")
+    page.click("#submit")
+    page.wait_for_selector("#service_code-error:not([hidden])")
+    assert "service_code" in page.inner_text("#service_code-error")
+    assert page.input_value("#description") == "Deep hole by the curb"
+
+    # An address the geocoder cannot place: the error sits by the address, the text stays.
+    page.select_option("#service_code", "pothole")
+    page.fill("#address_string", "99 Nowhere Rd")
+    page.click("#find")
+    page.wait_for_selector("#location-error:not([hidden])")
+    assert "could not be located" in page.inner_text("#location-error")
+    assert page.input_value("#description") == "Deep hole by the curb"
+
+    # The address is found: the earlier report nearby is offered.
+    page.fill("#address_string", "145 Ipswich St")
+    page.click("#find")
+    page.wait_for_selector("#nearby:not([hidden]) li")
+    assert "145 Ipswich St" in page.inner_text("#nearby-list")
+    assert page.get_attribute("#nearby-list a", "href") == f"/requests/{earlier}"
+    assert axe_serious(page) == []
+    page.click("#nearby-list button")
+    page.click("#submit")
+    page.wait_for_url(f"{base}/requests/*")
+    rid = page.url.rsplit("/", 1)[1]
+    assert (
+        rid != earlier
+        and store.get_request(rid).work_order_id == store.get_request(earlier).work_order_id
+    )
+    assert store.get_request(rid).description == "Deep hole by the curb"
+    assert "Merged: 1 neighbour reported it too" in page.inner_text("#timeline")
+    assert axe_serious(page) == []
+    assert phone.errors == [] and all("tile.openstreetmap.org" in u for u in phone.blocked)
+
+
+@pytest.mark.browser
+def test_timeline_shows_schedule_and_fix_without_personal_details(
+    site: tuple[str, Store, Settings], phone: Phone
+) -> None:
+    from tests.api.test_request_status import save_plan  # type: ignore[import-not-found]
+
+    base, store, settings = site
+    rid = _seed_report(base, settings, store)
+    wo = store.get_request(rid).work_order_id
+    assert wo is not None
+    app = create_app(settings, store=store)
+    with TestClient(app) as client:
+        plan = save_plan(store, [("A", wo, 600)])
+        assert (
+            client.post(
+                f"/plans/{plan}/publish", headers={"Authorization": "Bearer disp-token"}
+            ).status_code
+            == 200
+        )
+        page = phone.page
+        page.goto(f"{base}/requests/{rid}", wait_until="load")
+        assert "A crew is expected around" in page.inner_text("#expected")
+        assert "Scheduled" in page.inner_text("#timeline")
+        resp = client.post(
+            f"/workorders/{wo}/status",
+            json={"status": "fixed", "note": "Filled by crew A"},
+            headers={"Authorization": "Bearer disp-token"},
+        )
+        assert resp.status_code == 200, resp.text
+    page.goto(f"{base}/requests/{rid}", wait_until="load")
+    text = page.inner_text("body")
+    assert "Filled by crew A" in text and page.inner_text("#status") == "Fixed"
+    assert page.query_selector("#expected") is None
+    for private in ("Grace", "Hopper", "first@example.org"):
+        assert private not in page.content()
+    assert axe_serious(page) == []
+    page.goto(f"{base}/requests/nope", wait_until="load")
+    assert "Report not found" in page.inner_text("h1")
+    assert phone.errors == []
