@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -411,7 +411,7 @@ def validate_attributes(
 
 @dataclass(frozen=True)
 class NewRequest:
-    """A validated ``POST requests`` body."""
+    """A validated ``POST requests`` body (the contact fields are kept apart, never public)."""
 
     service_code: str
     lat: float | None
@@ -420,6 +420,34 @@ class NewRequest:
     description: str
     media_url: str
     attributes: dict[str, str]
+    contact: dict[str, str] = field(default_factory=dict)
+
+
+def acknowledge(conn: Any, req: ServiceRequest, contact: Mapping[str, str]) -> None:
+    """Keep the reporter's contact and queue the "received" acknowledgement (POST's transaction).
+
+    Parameters
+    ----------
+    conn
+        The connection of the transaction that stores the request.
+    req
+        The new request.
+    contact
+        ``email``, ``first_name``, ``last_name``, ``phone`` as posted (empty values ignored).
+    """
+    from geo311.notify import Event, enqueue, save_contact
+
+    given = {k: v.strip() for k, v in contact.items() if v and v.strip()}
+    if given:
+        save_contact(conn, req.service_request_id, **given)
+    enqueue(
+        conn,
+        Event(
+            type="received",
+            service_request_id=req.service_request_id,
+            occurred_at=req.requested_datetime,
+        ),
+    )
 
 
 def new_request_id() -> str:

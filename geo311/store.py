@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -484,8 +484,13 @@ class Store:
             stmt, [{"_id": r["service_request_id"], **{c: r[c] for c in cols}} for r in rows]
         )
 
-    def add_request(self, req: ServiceRequest) -> ServiceRequest:
+    def add_request(
+        self, req: ServiceRequest, *, also: Callable[[Connection], object] | None = None
+    ) -> ServiceRequest:
         """Store one new request (e.g. from an Open311 POST) and return it.
+
+        ``also(conn)`` runs in the same transaction (e.g. the reporter's contact and the
+        acknowledgement in the notification outbox: stored together or not at all).
 
         Raises
         ------
@@ -496,6 +501,8 @@ class Store:
         try:
             with self.begin() as conn:
                 conn.execute(requests.insert(), [request_to_row(req)])
+                if also is not None:
+                    also(conn)
         except sa.exc.IntegrityError as exc:
             raise ConflictError(
                 f"service_request_id {req.service_request_id!r} (source {req.source!r}, "

@@ -317,7 +317,8 @@ async def post_request(
     """Create a service request from a form-encoded body (``attribute[CODE]`` for attributes).
 
     A report near an open work order of the same service group joins it; ``service_notice``
-    says so. Contact fields (email, name, phone) are accepted but not stored.
+    says so. Contact fields (email, name, phone) are kept apart from the request (never shown
+    by the public API) for the reporter's notifications; the acknowledgement is queued with it.
     """
     if not request.url.path.startswith("/report."):  # the city's own report page
         _check_api_key(api_key, settings)
@@ -345,6 +346,12 @@ async def post_request(
         description=(description or "").strip(),
         media_url=(media_url or "").strip(),
         attributes=attributes,
+        contact={
+            "email": email or "",
+            "first_name": first_name or "",
+            "last_name": last_name or "",
+            "phone": phone or "",
+        },
     )
     token = idempotency_key or o.secrets.token_hex(16)
     result = await run_in_threadpool(_create, store, catalogue, geocoder, new, token)
@@ -400,7 +407,7 @@ def _create(
         geocoded = o.geocode_address(geocoder(), new.address_string)
     req = o.build_request(new, catalogue, token=token, now=o.now_utc(), geocoded=geocoded)
     try:
-        store.add_request(req)
+        store.add_request(req, also=lambda conn: o.acknowledge(conn, req, new.contact))
     except ConflictError:
         # A concurrent retry with the same Idempotency-Key stored it first.
         existing = o.find_by_token(store, token)
