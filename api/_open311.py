@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from api._staff import iso, parse_at
+from api._staff import parse_at
 from api.errors import Open311HTTPError
 from geo311.catalogue import Catalogue
 from geo311.city import City, default_city
@@ -117,29 +117,10 @@ def request_out(
     dict
         The GeoReport v2 fields.
     """
-    agency = (city or default_city()).agency
-    state = catalogue.states.get(req.status)
-    status = state.open311 if state is not None else "closed"
-    service = catalogue.services.get(req.service_code)
-    return {
-        "service_request_id": req.service_request_id,
-        "status": status,
-        "status_notes": req.status_notes or None,
-        "service_name": req.service_name or (service.name if service else None),
-        "service_code": req.service_code,
-        "description": req.description or None,
-        "agency_responsible": agency,
-        "service_notice": notice,
-        "requested_datetime": iso(req.requested_datetime, tz),
-        "updated_datetime": iso(req.updated_datetime, tz),
-        "expected_datetime": iso(req.expected_datetime, tz),
-        "address": req.address or None,
-        "address_id": None,
-        "zipcode": req.zipcode or None,
-        "lat": req.lat,
-        "long": req.long,
-        "media_url": req.media_url or None,
-    }
+    row = tuple(getattr(req, "long" if c == "lon" else c) for c in OUT_COLUMNS)
+    out = requests_out([row], catalogue, tz, times_as_text=True, city=city)[0]
+    out["service_notice"] = notice
+    return out
 
 
 # The service_requests columns GET requests reads, in the order requests_out unpacks them.

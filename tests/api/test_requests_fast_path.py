@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from api import _open311 as o
 from api import _xml
+from api._staff import iso
 from geo311.catalogue import Catalogue, load_catalogue
 from geo311.model import ServiceRequest
 from geo311.settings import REPO_DATA_DIR
@@ -119,7 +120,7 @@ def test_dumps_json_writes_times_like_iso() -> None:
         datetime(2015, 3, 8, 7, 0, 0, tzinfo=UTC),  # EDT
         datetime(2015, 11, 1, 5, 30, 0, 1, tzinfo=UTC),  # the repeated hour
     ):
-        assert o.dumps_json([t.astimezone(tz)]) == json.dumps([o.iso(t, tz)]).encode()
+        assert o.dumps_json([t.astimezone(tz)]) == json.dumps([iso(t, tz)]).encode()
     utc = o.ZoneInfo("UTC")
     t = datetime(2020, 1, 1, 12, 0, 0, 5, tzinfo=UTC)
-    assert o.dumps_json(t.astimezone(utc)) == json.dumps(o.iso(t, utc)).encode()
+    assert o.dumps_json(t.astimezone(utc)) == json.dumps(iso(t, utc)).encode()
