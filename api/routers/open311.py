@@ -329,13 +329,7 @@ async def post_request(
             f"service_code: {service_code!r} is not a service; use one of "
             f"{', '.join(sorted(catalogue.services))} (see services.json)",
         )
-    form = await request.form()
-    attributes = {
-        str(k)[len("attribute[") : -1]: str(v)
-        for k, v in form.multi_items()
-        if str(k).startswith("attribute[") and str(k).endswith("]")
-    }
-    attributes = o.validate_attributes(catalogue, service_code, attributes)
+    attributes = o.validate_attributes(catalogue, service_code, await _attributes(request))
     lat, long = o.check_location(lat, long, address_string, city=city)
     media_url = await _photo_url(request, settings, media, media_url)
     new = o.NewRequest(
@@ -364,6 +358,16 @@ async def post_request(
         }
     ]
     return _render(response_format, "service_requests", body)
+
+
+async def _attributes(request: Request) -> dict[str, str]:
+    """Return the posted ``attribute[CODE]`` values by code."""
+    form = await request.form()
+    return {
+        str(k)[len("attribute[") : -1]: str(v)
+        for k, v in form.multi_items()
+        if str(k).startswith("attribute[") and str(k).endswith("]")
+    }
 
 
 async def _photo_url(
