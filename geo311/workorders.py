@@ -430,6 +430,8 @@ def assign_request(
             store.link_requests(conn, [(req.service_request_id, wid)])
             msg = f"Opened work order {wid} for your report."
             count = 1
+        if failed_id is not None:
+            _tell_reopened(conn, failed_id, at=t)
     if failed_id is not None:
         msg += f" It may be a failed repair of work order {failed_id}, closed recently nearby."
     return Assignment(wid, best >= 0, msg, failed_id, count)
@@ -601,6 +603,14 @@ def _tell_merged(conn: Any, request_id: str, work_order_id: int, *, at: datetime
             occurred_at=at,
         ),
     )
+
+
+def _tell_reopened(conn: Any, failed_id: int, *, at: datetime) -> None:
+    """Queue "reopened" for the reporters of a recently closed work order reported again."""
+    from geo311.notify import enqueue_work_order  # the outbox: rows commit with the assignment
+
+    note = "The problem was reported again nearby after the repair; a crew will look again."
+    enqueue_work_order(conn, failed_id, type="reopened", occurred_at=at, note=note)
 
 
 def _tell_closed(

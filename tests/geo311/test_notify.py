@@ -575,3 +575,34 @@ def test_a_report_joining_a_work_order_is_told_it_was_already_reported(
     ]
     merged = [m for m in box.to("bob@example.org") if m["Subject"].startswith("Already reported")]
     assert len(merged) == 1 and "1 neighbour reported it too" in text_of(merged[0])
+
+
+def test_a_failed_repair_tells_the_first_reporters_it_is_reopened(
+    store: Store, smtp: tuple[Mailbox, int]
+) -> None:
+    """A new report near a work order closed days ago (a failed repair) queues "reopened"."""
+    from geo311.catalogue import load_catalogue
+    from geo311.workorders import assign_request, close_work_order
+
+    box, port = smtp
+    catalogue = load_catalogue()
+    report(store, "401", email_address="ada@example.org")
+    first = assign_request(store, store.get_request("401"), catalogue)
+    assert first.work_order_id is not None
+    close_work_order(
+        store, first.work_order_id, status="fixed", closure_category="Case Resolved",
+        at=T0 + timedelta(hours=2), catalogue=catalogue,
+    )  # fmt: skip
+    again = ServiceRequest(
+        service_request_id="402", service_code="pothole", service_name="Request Pothole Repair",
+        status="open", requested_datetime=T0 + timedelta(days=3), source="open311",
+        source_id="402", address="1 Boylston St", lat=42.352, long=-71.07,
+    )  # fmt: skip
+    with store.begin() as conn:
+        store.insert_request_rows(conn, [request_to_row(again)])
+    second = assign_request(store, store.get_request("402"), catalogue)
+    assert second.failed_repair_of == first.work_order_id
+    with make_sender(store, port) as sender:
+        sender.drain()
+    subjects = [m["Subject"].split(":")[0] for m in box.to("ada@example.org")]
+    assert subjects.count("Reopened") == 1, subjects
