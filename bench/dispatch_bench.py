@@ -170,7 +170,7 @@ def store_for(settings: Settings) -> Store:
     store = Store(settings.database_url)
     if not store.query_work_orders(limit=1):
         catalogue = load_catalogue(settings.services_file)
-        import_file(store, settings.boston_311_file, catalogue, timezone=settings.timezone)
+        import_file(store, settings.sample_requests_file, catalogue, timezone=settings.timezone)
         rebuild_work_orders(store, catalogue)
     return store
 
