@@ -28,17 +28,15 @@ from geo311.workorders import open_work_orders_at
 from routing.crews import CrewConfig
 from routing.dispatch.build import (
     _cached_graph,
-    build_problem,
     default_graph,
     require_aware,
     resolve_crews,
     servable_groups,
 )
 from routing.dispatch.day import DayPlan
-from routing.dispatch.planning import catalogue_for
+from routing.dispatch.planning import catalogue_for, solve_day
 from routing.graph import StreetGraph
 from routing.plan_document import PlanDocument, load_plan_document
-from routing.solve import solve
 
 __all__ = [
     "OUTSIDE_DISTRICTS",
@@ -100,23 +98,10 @@ def plan_district_day(
 ) -> DayPlan:
     """Plan one district's day (the :class:`DayPlan`; see :func:`plan_district`)."""
     at = require_aware(at, "at")
-    street = _graph(graph, metric_crs)
-    origin = crews.origin(at.astimezone(crews.tz).date())
-    built = build_problem(orders, config=crews, graph=street, catalogue=catalogue, origin=origin)
-    plan = solve(built.problem, time_limit_s=time_limit_s, seed=seed, workers=workers)
-    return DayPlan(
-        at=at,
-        problem=built.problem,
-        plan=plan,
-        work_orders=built.work_orders,
-        snaps=built.snaps,
-        matrix=built.matrix,
-        outside=built.outside,
-        crew_config=crews,
-        catalogue=catalogue,
-        graph_source=street.summary.source,
-        meta={"district": district},
-    )
+    return solve_day(
+        orders, config=crews, street=_graph(graph, metric_crs), catalogue=catalogue, at=at,
+        time_limit_s=time_limit_s, seed=seed, workers=workers, meta={"district": district},
+    )  # fmt: skip
 
 
 def plan_district(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from geo311.catalogue import Catalogue, load_catalogue
+from geo311.model import WorkOrder
 from geo311.settings import Settings
 from geo311.store import Store
 from geo311.workorders import open_work_orders_at
@@ -97,9 +99,31 @@ def plan_day(
         known_skills={s.skill for s in cat.services.values()},
     )
     street = graph if graph is not None else default_graph(settings)
-    origin = config.origin(at.astimezone(config.tz).date())
     orders = open_work_orders_at(store, at, groups=servable_groups(config, cat), catalogue=cat)
-    built = build_problem(orders, config=config, graph=street, catalogue=cat, origin=origin)
+    return solve_day(
+        orders, config=config, street=street, catalogue=cat, at=at,
+        time_limit_s=time_limit_s, seed=seed, workers=workers,
+    )  # fmt: skip
+
+
+def solve_day(
+    orders: Sequence[WorkOrder],
+    *,
+    config: CrewConfig,
+    street: StreetGraph,
+    catalogue: Catalogue,
+    at: datetime,
+    time_limit_s: float,
+    seed: int,
+    workers: int | None,
+    meta: dict[str, Any] | None = None,
+) -> DayPlan:
+    """Build the problem of these work orders and crews, solve it and return the day's plan.
+
+    The one step behind :func:`plan_day` (the city's open work) and a district's plan.
+    """
+    origin = config.origin(at.astimezone(config.tz).date())
+    built = build_problem(orders, config=config, graph=street, catalogue=catalogue, origin=origin)
     plan = solve(built.problem, time_limit_s=time_limit_s, seed=seed, workers=workers)
     return DayPlan(
         at=at,
@@ -110,6 +134,7 @@ def plan_day(
         matrix=built.matrix,
         outside=built.outside,
         crew_config=config,
-        catalogue=cat,
+        catalogue=catalogue,
         graph_source=street.summary.source,
+        meta=dict(meta or {}),
     )
