@@ -13,6 +13,15 @@ and, when the city has them, features tagged ``addr:housenumber``/``addr:street`
 files make a city's geocoder, and the ZIP codes they cover, is data:
 ``data/osm/extracts.toml``. Metric work is done in the extract's UTM zone; answers are
 EPSG:4326.
+
+House numbers without an address point are ``interpolated`` along the street's centreline
+between known numbers of the same side (see :mod:`geo311._geo_house`). Known numbers come
+from OSM and, where the extract names them (``known_addresses`` in ``extracts.toml``), from
+the city's own located reports: its 311 export's address text with the point the city's
+system gave it. The embedded city has them on by default (its export is the City's open
+data); ``Geocoder.from_data_dir(..., known_addresses=False)`` is OSM only, and ``geo311 city
+init --located-reports FILE.csv`` names a new city's. A number on a street where nothing is
+known is a ``street`` answer (the street's middle) whose reason says how far off it can be.
 """
 
 from __future__ import annotations
