@@ -349,7 +349,9 @@ class Geocoder:
         from this geocoder) say where their house numbers are: single numbers (and both
         ends of a narrow range such as ``135-137``, one building) on a street of the index
         (exact name, a ZIP the extract covers) become address points where OSM has none,
-        and interpolation uses them. OSM address points keep precedence.
+        and interpolation uses them. OSM address points keep precedence. Reports of number
+        0 give the point a street-level answer for number 0 uses (where the city's own
+        system put them), still flagged ``street``.
 
         Parameters
         ----------
@@ -376,9 +378,9 @@ class Geocoder:
             parsed = parse_address(text) if isinstance(text, str) else None
             if parsed is None or parsed.kind != "address" or not np.isfinite(x + y):
                 continue
-            low = parsed.number_low or 0
-            high = parsed.number_high or low
-            if not low or high - low > _KNOWN_RANGE_MAX:
+            low = parsed.number_low
+            high = parsed.number_high if parsed.number_high is not None else low
+            if low is None or high is None or high - low > _KNOWN_RANGE_MAX:
                 continue
             if parsed.zipcode and self.zip_codes and parsed.zipcode not in self.zip_codes:
                 continue
@@ -470,6 +472,8 @@ class Geocoder:
             return self._street_result(query, street, name_score, parsed)
         if parsed.number_low == 0 and not parsed.number_high:
             note = f"house number 0: somewhere on {street.name}; street-level answer"
+            if street.zero is not None:
+                note += ", at the point of the city's earlier reports of number 0 on it"
             return self._street_result(query, street, name_score, parsed, note=note)
         return self._house(query, parsed, street, name_score)
 
@@ -478,13 +482,14 @@ class Geocoder:
     ) -> GeocodeResult:
         score = (0.2 if street.leaves_extract else 0.35) * name_score
         label = self._label(street.name, parsed)
-        reach = _reach(street)
+        zero = parsed.number_low == 0 and street.zero is not None
+        point = street.zero if zero and street.zero is not None else street.middle
+        reach = _reach(street, point)
         if reach > _STREET_NEAR_M:
-            far = f"the street's middle, up to {reach:,.0f} m from a place on the street"
+            where = "that point" if zero else "the street's middle"
+            far = f"{where}, up to {reach:,.0f} m from a place on the street"
             note = f"{note}; {far}" if note else far
-        return self._answer(
-            query, street.middle, "street", score, matched_address=label, reason=note
-        )
+        return self._answer(query, point, "street", score, matched_address=label, reason=note)
 
     @staticmethod
     def _label(street: str, parsed: ParsedAddress, number: str = "") -> str:
@@ -661,14 +666,14 @@ class Geocoder:
         return ReverseResult(street, street_d, label, round(float(d), 2), alat, alon)
 
 
-def _reach(street: Street) -> float:
-    """How far the street's middle is from its farthest point (metres)."""
+def _reach(street: Street, point: tuple[float, float]) -> float:
+    """How far a point is from the street's farthest point (metres)."""
     if street.geom is None:
         return 0.0
     import shapely
 
     xy = shapely.get_coordinates(street.geom)
-    return float(np.hypot(xy[:, 0] - street.middle[0], xy[:, 1] - street.middle[1]).max())
+    return float(np.hypot(xy[:, 0] - point[0], xy[:, 1] - point[1]).max())
 
 
 def _cluster(points: np.ndarray, radius: float) -> list[list[int]]:

@@ -736,3 +736,17 @@ def test_known_addresses_table_names_its_file_and_columns(
     bad = _profile(tmp_path / "bad", '[t.known_addresses]\nfile = "../located.csv"', rows)
     with pytest.raises(ConfigurationError, match="known_addresses needs address, lat, lon"):
         Geocoder.from_data_dir(bad, cache_dir=cache_dir)
+
+
+def test_number_zero_goes_where_the_city_put_its_earlier_reports(geocoder: Geocoder) -> None:
+    query = "0 Mount Vernon St  Boston  MA  02108"
+    middle = geocoder.geocode(query)
+    assert middle.match_type == "street" and "city's earlier reports" not in middle.reason
+    (lat1, lon1), (lat2, lon2) = _points_on(geocoder, "MOUNT VERNON STREET", 30.0, 40.0)
+    known = geocoder.with_known_addresses(
+        [query, query, query], [lat1, lat1, lat2], [lon1, lon1, lon2]
+    )
+    r = known.geocode(query)
+    assert r.match_type == "street" and r.score == middle.score  # still street-level
+    assert "at the point of the city's earlier reports of number 0" in r.reason
+    assert metres(r.lat, r.lon, lat1, lon1) < 1.0  # type: ignore[arg-type]  # their median
