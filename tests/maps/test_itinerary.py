@@ -101,3 +101,18 @@ def test_text_and_html_share_one_header(doc: dict) -> None:
         day, totals = second.split("; ", 1)
         assert f"{it.crew_label} ({it.crew_id})" == crew and plan.startswith(it.plan_date)
         assert f"{plan}. {day}. {totals}. Times are {it.timezone}." in page
+
+
+def test_the_selected_city_units_are_the_default(
+    doc: dict, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from geo311.city import CITY_DIR_ENV
+    from geo311.settings import REPO_DATA_DIR
+
+    city = (REPO_DATA_DIR / "city.toml").read_text(encoding="utf-8")
+    assert 'units = "imperial"' in city
+    (tmp_path / "city.toml").write_text(city.replace('units = "imperial"', 'units = "metric"'))
+    monkeypatch.setenv(CITY_DIR_ENV, str(tmp_path))
+    its = crew_itineraries(doc)
+    assert its and all(it.units == "metric" for it in its)
+    assert f"{format_distance(its[0].distance_m)} driving" in itinerary_text(its[0])
