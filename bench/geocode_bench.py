@@ -4,24 +4,33 @@ Records inside the OSM extract's box whose coordinates are real (not a placehold
 city profile) are geocoded from their ``Location`` text and compared with the City's
 LATITUDE/LONGITUDE. A row is a hit when the answer lies within 100 m of the City's point:
 
-- precision = hits / answered rows (what the earlier versions of this bench printed),
+- precision = hits / answered rows,
 - recall    = hits / all rows (what a user of the whole export gets).
 
-Both are printed per input class (single house number, range ``135-137``, number 0,
-street only, intersection) and per match type, for all rows and separately for the rows
-"where the OSM data covers the street" (every street the row names exists in the index),
-next to the previous implementation measured in the same run: ``geo311/_address.py``,
-``_geocode_index.py`` and ``geocoding.py`` read from git at ``--baseline-ref`` into a
-temporary package. Speed: batch geocoding of all rows with cold caches, both versions.
-A second city without 311 data (``--second-city``, SF Mission) is checked on every pair of
-its streets that meet, written four ways (``A & B``, ``A &B`` upper case, ``A and B, City,
-ST ZIP``, ``A AT B``).
+The default geocoder of the embedded city knows the City's own located reports as house
+number points (``known_addresses`` in ``data/osm/extracts.toml``), and those reports are
+this file. So the bench holds them out by time: it measures the reports opened from
+``--split`` on, with a geocoder that knows only the located reports opened before it (never
+the rows it is measured on). Runs, on the same rows, measured in the same run:
 
-Known addresses (``Geocoder.with_known_addresses``: the city's own located reports as house
-number points where OSM has none) are measured held out by time: reports opened from
-``--split`` on, geocoded with the located reports opened before it.
+- ``previous``  the implementation at ``--baseline-ref`` (``geo311/_address.py``,
+  ``_geocode_index.py``, ``_geo_*.py`` and ``geocoding.py`` read from git into a temporary
+  package), with its own defaults (OSM only),
+- ``osm``       this code, OSM address points only (``known_addresses=False``),
+- ``no interp`` this code with the known reports but no interpolation (``interpolate=False``),
+- ``default``   this code as shipped: OSM + known reports + interpolation along the street.
 
-Run: .venv/bin/python bench/geocode_bench.py [--worst 15] [--baseline-ref REF]
+Printed per input class (single house number, range ``135-137``, number 0, street only,
+intersection) for all rows and for the rows "where the OSM data covers the street" (every
+street the row names exists in the index), then per match type (address_point / interpolated
+/ intersection / street): precision and the share of all rows each type hits. Street-level
+answers (the street's middle) count only when within 100 m like any other. Also: how many
+covered rows are on streets where no house number is known at all. Speed: batch geocoding of
+all rows with cold caches, both versions, and the time to build each geocoder. A second city
+without 311 data (``--second-city``, SF Mission) is checked on every pair of its streets that
+meet, written four ways (``A & B``, ``A &B`` upper case, ``A and B, City, ST ZIP``, ``A AT B``).
+
+Run: .venv/bin/python bench/geocode_bench.py [--worst 15] [--baseline-ref REF] [--split DAY]
 """
 
 from __future__ import annotations
@@ -47,8 +56,8 @@ from geo311.settings import REPO_DATA_DIR
 
 # The box of the embedded Boston extract (data/README.md): min lon, min lat, max lon, max lat.
 BOX = (-71.1067, 42.3344, -71.0626, 42.3678)
-BASELINE_REF = "1bb009a"  # main before the any-city geocoder
-MODULES = ("_address", "_geocode_index", "geocoding")
+BASELINE_REF = "6b49b75"  # main before interpolation along the street and known reports
+MODULES = ("_address", "_geocode_index", "_geo_osm", "_geo_names", "_geo_house", "geocoding")
 HIT_M = 100.0
 CLASSES = ("single number", "range", "number 0", "street only", "intersection")
 MATCH_TYPES = ("address_point", "interpolated", "intersection", "street")
@@ -70,8 +79,10 @@ def load_baseline(ref: str, folder: Path) -> Any | None:
                 cwd=root,
             ).stdout
         except (OSError, subprocess.CalledProcessError) as exc:
-            print(f"(no baseline: git show {ref}:geo311/{name}.py failed: {exc})")
-            return None
+            if name == "geocoding":
+                print(f"(no baseline: git show {ref}:geo311/{name}.py failed: {exc})")
+                return None
+            continue  # a module the old code did not have
         for other in MODULES:
             source = source.replace(f"geo311.{other} ", f"geo311_baseline.{other} ")
         (package / f"{name}.py").write_text(source)
@@ -126,30 +137,35 @@ def scores(err: np.ndarray, mask: np.ndarray) -> str:
 
 def table(title: str, classes: np.ndarray, base: np.ndarray, runs: dict[str, np.ndarray]) -> None:
     print(f"\n== {title}: within {HIT_M:.0f} m; precision = hits/answered, recall = hits/rows")
-    head = "".join(f" | {name:>6} answered precision  recall" for name in runs)
+    head = "".join(f" | {name:>9} answered precision  recall" for name in runs)
     print(f"{'input class':<22} {'rows':>6}{head}")
     groups = [("addresses (all)", classes != "intersection")]
     groups += [(f"  {c}", classes == c) for c in CLASSES if c != "intersection"]
     groups += [("intersections", classes == "intersection")]
     for label, sel in groups:
         mask = base & sel
-        cells = "".join(f" | {scores(err, mask):>31}" for err in runs.values())
+        cells = "".join(f" | {scores(err, mask):>34}" for err in runs.values())
         print(f"{label:<22} {int(mask.sum()):>6}{cells}")
 
 
-def by_match_type(title: str, err: np.ndarray, types: np.ndarray, base: np.ndarray) -> None:
+def by_match_type(
+    title: str, err: np.ndarray, types: np.ndarray, score: np.ndarray, base: np.ndarray
+) -> None:
     total = int(base.sum())
-    print(f"\n== {title} ({total} rows): per match type, precision and share of all rows hit")
+    print(f"\n== {title} ({total} rows): per match type, precision and recall (hits / all rows)")
     for t in MATCH_TYPES:
-        mask = base & (types == t)
-        if not mask.any():
-            continue
-        hits = int((mask & (err <= HIT_M)).sum())
-        print(
-            f"  {t:<14} {int(mask.sum()):>6} answers  precision {hits / mask.sum():6.1%}  "
-            f"hits {hits:>5} = {hits / total:6.1%} of the rows"
-        )
-    print(f"  {'none':<14} {int((base & (types == 'none')).sum()):>6} rows")
+        for label, mask in (
+            (t, base & (types == t)),
+            (f"{t}, score >= 0.5", base & (types == t) & (score >= 0.5)),
+        ):
+            if not mask.any() or (label != t and t != "interpolated"):
+                continue
+            hits = int((mask & (err <= HIT_M)).sum())
+            print(
+                f"  {label:<28} {int(mask.sum()):>6} answers  precision {hits / mask.sum():6.1%}"
+                f"  recall {hits / total:6.1%} ({hits} hits)"
+            )
+    print(f"  {'none':<28} {int((base & (types == 'none')).sum()):>6} rows")
 
 
 def timed(fn: Callable[[list[str]], Any], values: list[str]) -> float:
@@ -171,63 +187,13 @@ def load_rows(data_dir: Path, box: tuple[float, float, float, float]) -> pd.Data
     return df[inside & df["Location"].notna()].reset_index(drop=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data-dir", type=Path, default=REPO_DATA_DIR)
-    parser.add_argument("--worst", type=int, default=10, help="print the N worst misses")
-    parser.add_argument("--baseline-ref", default=BASELINE_REF, help="git ref of the old code")
-    parser.add_argument("--second-city", default="sf_mission", help="extract without 311 data")
-    parser.add_argument("--split", default="2015-07-01", help="held-out reports from this day")
-    args = parser.parse_args()
+def load_split(
+    data_dir: Path, split: str
+) -> tuple[pd.DataFrame, tuple[list[str], list[float], list[float]]]:
+    """The rows in the box opened from ``split`` on, and the located reports opened before.
 
-    t0 = time.perf_counter()
-    geocoder = Geocoder.from_data_dir(args.data_dir)
-    print(f"geocoder ready in {time.perf_counter() - t0:.2f} s (cached index if present)")
-    sub = load_rows(args.data_dir, BOX)
-    locations = sub["Location"].tolist()
-    parsed = [parse_address(s) for s in locations]
-    classes = np.array([input_class(p) for p in parsed])
-    cover = np.array([covered(p, geocoder) for p in parsed])
-    print(
-        f"records in the extract's box with real coordinates: {len(sub)} "
-        f"({(classes != 'intersection').sum()} addresses, {(classes == 'intersection').sum()} "
-        f"intersections); the OSM data covers the street(s) of {cover.sum()}"
-    )
-
-    res = geocoder.geocode_many(locations)
-    runs = {"ours": errors_m(res, sub, geocoder.index.crs)}
-    types = {"ours": res["match_type"].to_numpy()}
-    with tempfile.TemporaryDirectory() as folder:
-        old_module = load_baseline(args.baseline_ref, Path(folder))
-        old = (
-            old_module.Geocoder.from_data_dir(args.data_dir, use_cache=False)
-            if old_module
-            else None
-        )
-        if old is not None:
-            old_res = old.geocode_many(locations)
-            runs["before"] = errors_m(old_res, sub, geocoder.index.crs)
-            types["before"] = old_res["match_type"].to_numpy()
-
-    everything = np.ones(len(sub), dtype=bool)
-    table("all rows in the box", classes, everything, runs)
-    table("where the OSM data covers the street", classes, cover, runs)
-    has_numbers = np.array([numbered(p, geocoder) for p in parsed])
-    table("covered, and the street has OSM address points", classes, has_numbers, runs)
-    for name in runs:
-        by_match_type(f"{name}, all rows", runs[name], types[name], everything)
-        by_match_type(f"{name}, covered rows", runs[name], types[name], cover)
-    print_worst(args.worst, runs["ours"], res, cover)
-    held_out(args.data_dir, geocoder, args.split)
-    second_city(args.data_dir, args.second_city)
-    print_speed(args.data_dir, geocoder, old)
-
-
-def held_out(data_dir: Path, geocoder: Geocoder, split: str) -> None:
-    """Reports opened from ``split`` on, with the earlier located reports as known addresses.
-
-    The known addresses come only from reports opened before ``split`` (all of the city,
-    real coordinates only), so no row is geocoded from its own coordinates.
+    The known reports come from the whole city (real coordinates only, no placeholder) but
+    only from before ``split``, so no measured row is geocoded from its own coordinates.
     """
     df = pd.read_csv(
         data_dir / "boston311" / "boston311_2015_streetlights_potholes.csv.gz",
@@ -240,26 +206,90 @@ def held_out(data_dir: Path, geocoder: Geocoder, split: str) -> None:
     real = df["Location"].notna() & lat.notna() & lon.notna()
     real &= ~np.array([city.is_placeholder(a, b) for a, b in zip(lat, lon, strict=True)])
     before = df[real & (opened < split)]
-    learned = geocoder.with_known_addresses(
+    known = (
         before["Location"].tolist(),
         before["LATITUDE"].astype(float).tolist(),
         before["LONGITUDE"].astype(float).tolist(),
     )
-    after = df[real & (opened >= split)]
-    after = after[
-        after["LATITUDE"].astype(float).between(BOX[1], BOX[3])
-        & after["LONGITUDE"].astype(float).between(BOX[0], BOX[2])
-    ].reset_index(drop=True)
-    parsed = [parse_address(s) for s in after["Location"]]
+    inside = lat.between(BOX[1], BOX[3]) & lon.between(BOX[0], BOX[2])
+    return df[real & inside & (opened >= split)].reset_index(drop=True), known
+
+
+def no_number(parsed: ParsedAddress, geocoder: Geocoder) -> bool:
+    """Whether the row names a house number on a known street where no number is known."""
+    if parsed.kind != "address" or not parsed.number_low:
+        return False
+    found = geocoder._street(parsed.street)
+    return found is not None and not found[0].exact
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=REPO_DATA_DIR)
+    parser.add_argument("--worst", type=int, default=10, help="print the N worst misses")
+    parser.add_argument("--baseline-ref", default=BASELINE_REF, help="git ref of the old code")
+    parser.add_argument("--second-city", default="sf_mission", help="extract without 311 data")
+    parser.add_argument("--split", default="2015-07-01", help="measured reports from this day")
+    args = parser.parse_args()
+
+    t0 = time.perf_counter()
+    osm = Geocoder.from_data_dir(args.data_dir, known_addresses=False)
+    t1 = time.perf_counter()
+    Geocoder.from_data_dir(args.data_dir)
+    t2 = time.perf_counter()
+    print(
+        f"geocoder ready: OSM only {t1 - t0:.2f} s (cached index if present), default with "
+        f"the city's known reports {t2 - t1:.2f} s"
+    )
+    sub, known = load_split(args.data_dir, args.split)
+    default = osm.with_known_addresses(*known)
+    locations = sub["Location"].tolist()
+    parsed = [parse_address(s) for s in locations]
     classes = np.array([input_class(p) for p in parsed])
-    cover = np.array([covered(p, geocoder) for p in parsed])
-    runs = {}
-    for name, g in (("osm", geocoder), ("+known", learned)):
-        res = Geocoder(g.index, zip_codes=g.zip_codes).geocode_many(after["Location"].tolist())
-        runs[name] = errors_m(res, after, geocoder.index.crs)
-    title = f"opened from {split} ({len(after)} rows); +known: located reports opened before"
-    table(title, classes, np.ones(len(after), dtype=bool), runs)
-    table(f"{title}, covered streets", classes, cover, runs)
+    cover = np.array([covered(p, osm) for p in parsed])
+    print(
+        f"reports opened from {args.split} in the extract's box with real coordinates: "
+        f"{len(sub)} ({(classes != 'intersection').sum()} addresses, "
+        f"{(classes == 'intersection').sum()} intersections); the OSM data covers the "
+        f"street(s) of {cover.sum()}; known: {len(known[0])} located reports opened before"
+    )
+    geocoders = {
+        "osm": osm,
+        "no interp": Geocoder(default.index, zip_codes=default.zip_codes, interpolate=False),
+        "default": default,
+    }
+    runs: dict[str, np.ndarray] = {}
+    types: dict[str, np.ndarray] = {}
+    scored: dict[str, np.ndarray] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        old_module = load_baseline(args.baseline_ref, Path(folder))
+        old = (
+            old_module.Geocoder.from_data_dir(args.data_dir, use_cache=False)
+            if old_module
+            else None
+        )
+        answers = {"previous": old.geocode_many(locations)} if old is not None else {}
+    answers |= {name: g.geocode_many(locations) for name, g in geocoders.items()}
+    for name, res in answers.items():
+        runs[name] = errors_m(res, sub, osm.index.crs)
+        types[name] = res["match_type"].to_numpy()
+        scored[name] = res["score"].to_numpy()
+    everything = np.ones(len(sub), dtype=bool)
+    table("all measured rows", classes, everything, runs)
+    table("where the OSM data covers the street", classes, cover, runs)
+    for name in ("previous", "default"):
+        if name in runs:
+            by_match_type(f"{name}, covered rows", runs[name], types[name], scored[name], cover)
+    addresses = cover & (classes != "intersection")
+    for label, g in (("OSM only", osm), ("default (OSM + known reports)", default)):
+        none_known = np.array([no_number(p, g) for p in parsed]) & addresses
+        print(
+            f"covered address rows on streets where no house number is known, {label}: "
+            f"{int(none_known.sum())} of {int(addresses.sum())}"
+        )
+    print_worst(args.worst, runs["default"], answers["default"], cover)
+    second_city(args.data_dir, args.second_city)
+    print_speed(args.data_dir, default, old)
 
 
 def second_city(data_dir: Path, extract: str) -> None:
@@ -323,7 +353,7 @@ def print_speed(data_dir: Path, geocoder: Geocoder, old: Any | None) -> None:
     street_key.cache_clear()
     fresh = Geocoder(geocoder.index, zip_codes=geocoder.zip_codes)
     dt = timed(fresh.geocode_many, everything)
-    print(f"ours     geocode_many: {len(everything) / dt:10,.0f} addresses/s ({dt:.2f} s)")
+    print(f"default  geocode_many: {len(everything) / dt:10,.0f} addresses/s ({dt:.2f} s)")
     if old is not None:
         module = sys.modules["geo311_baseline._address"]
         module.parse_address.cache_clear()
@@ -332,7 +362,7 @@ def print_speed(data_dir: Path, geocoder: Geocoder, old: Any | None) -> None:
         dt = timed(old_fresh.geocode_many, everything)
         print(f"previous geocode_many: {len(everything) / dt:10,.0f} addresses/s ({dt:.2f} s)")
     dt = timed(fresh.geocode_many, everything)
-    print(f"ours again (warm result cache): {len(everything) / dt:10,.0f} addresses/s")
+    print(f"default again (warm result cache): {len(everything) / dt:10,.0f} addresses/s")
 
 
 if __name__ == "__main__":

@@ -79,6 +79,8 @@ STATES: dict[str, str] = {
 }  # fmt: skip
 # Words that only label a way's number ("Public Alley No. 434" is "PUBLIC ALLEY 434").
 _NUMBER_WORDS = {"NO", "NUM", "NUMBER", "NBR"}
+# A house-number range wider than this is not one building (see number_range).
+MAX_RANGE_WIDTH = 100
 _ALIASES_FILE = Path(__file__).resolve().parent.parent / "data" / "osm" / "extracts.toml"
 
 _APOSTROPHES = re.compile(r"['’`]")
@@ -277,6 +279,33 @@ def _parse_intersection(text: str) -> ParsedAddress | None:
     return None
 
 
+def number_range(first: int, second: int) -> tuple[int, int]:
+    """Return the (low, high) house numbers of a range as written (``first-second``).
+
+    ``135-137`` and ``137-135`` are 135..137; an abbreviated end (``1079-81``) takes the
+    first number's leading digits (1079..1081); an end that is neither (``1079-108H``, a
+    number cut short) or a range over ``MAX_RANGE_WIDTH`` numbers wide keeps the first
+    number only, since it does not name one building.
+
+    Parameters
+    ----------
+    first, second
+        The two numbers in the order written.
+
+    Returns
+    -------
+    (int, int)
+        Low and high house number.
+    """
+    a, b = str(first), str(second)
+    if second < first and len(b) < len(a):
+        second = int(a[: len(a) - len(b)] + b) if len(b) <= 2 else first
+        if second < first:
+            second += 10 ** len(b)
+    low, high = min(first, second), max(first, second)
+    return (first, first) if high - low > MAX_RANGE_WIDTH else (low, high)
+
+
 def _fast_parse(text: str) -> ParsedAddress | None:
     if _INTERSECTION_HEAD.match(text):
         return _parse_intersection(text)
@@ -287,7 +316,8 @@ def _fast_parse(text: str) -> ParsedAddress | None:
             return None
         a = int(m.group(1))
         b = int(m.group(2)) if m.group(2) else a
-        return ParsedAddress("address", street, "", min(a, b), max(a, b), city, zipcode)
+        low, high = number_range(a, b)
+        return ParsedAddress("address", street, "", low, high, city, zipcode)
     if _CROSS.search(text):
         return _parse_intersection(text)
     street, city, zipcode = _strip_place(text)
@@ -328,7 +358,7 @@ def _usaddress_parse(text: str) -> ParsedAddress:
     number = tags.get("AddressNumber", "")
     nums = [int(n) for n in re.findall(r"\d+", number)]
     if nums:
-        low, high = min(nums[0], nums[-1]), max(nums[0], nums[-1])
+        low, high = number_range(nums[0], nums[-1])
         return ParsedAddress("address", first, "", low, high, city, zipcode)
     return ParsedAddress("street", first, city=city, zipcode=zipcode)
 

@@ -1,9 +1,19 @@
 """Place a house number on a street from the street's known address points.
 
-Between two known numbers of the same parity the point is interpolated on the straight line
-between them; beyond the known numbers (or across a gap too wide to trust) it is extrapolated
-along the street line at the street's own metres-per-number rate. All coordinates are the
-index's metric CRS.
+Between two known numbers of the same parity (odd and even numbers are on opposite sides) the
+point is interpolated along the street's centreline (its OSM ways of that name, merged in
+order): both known points are projected onto the one part of the line that runs past them,
+the number's position along the line is interpolated between theirs, and the known points'
+offset from the line (the side of the street the buildings are on) is interpolated too. On a
+straight street this is the straight line between the two points; on a curved one it follows
+the curve. Where no part of the line runs past both points, the straight line is used. Beyond
+the known numbers (or across a gap too wide to trust) the number is extrapolated along the
+line (in short steps snapped back to it, so it follows curves and crosses from one mapped
+piece of the street to the next) at the street's own metres-per-number rate, at most
+``MAX_EXTRAPOLATION_M`` and ``MAX_EXTRAPOLATION_NUMBERS``, past the end of the line only where
+the extract clips the street; the farther, the lower the quality. Odd and even numbers are
+placed from their own side first, from the other side (lower quality) when their side has
+no known number near. All coordinates are the index's metric CRS.
 """
 
 from __future__ import annotations
@@ -16,7 +26,12 @@ from geo311._geocode_index import Street
 
 # Straight-line interpolation between known numbers farther apart than this is refused.
 MAX_NUMBER_GAP = 120
+# Extrapolation past the last known number (or into a too-wide gap) goes at most this far, in
+# metres and in house numbers (about a long block); its quality falls with the distance.
 MAX_EXTRAPOLATION_M = 400.0
+MAX_EXTRAPOLATION_NUMBERS = 80
+# How far past the end of a street's line (where the extract clips it) a number may be put.
+MAX_PAST_LINE_END_M = 100.0
 # Address points farther than this from a street line are not used to walk along it.
 _MAX_OFFSET_M = 60.0
 
@@ -49,13 +64,46 @@ def place_number(street: Street, n: int) -> tuple[float, float, float] | None:
             n0, n1 = int(nums[i - 1]), int(nums[i])
             if n1 - n0 <= MAX_NUMBER_GAP:
                 t = (n - n0) / (n1 - n0) if n1 != n0 else 0.0
-                p = xy[i - 1] + t * (xy[i] - xy[i - 1])
-                return float(p[0]), float(p[1]), quality
+                x, y = between(street, xy[i - 1], xy[i], t)
+                return x, y, quality
         # Beyond the known numbers (or a too-wide gap): extrapolate from the nearest end.
         result = _extrapolate(street, nums, xy, n, i)
         if result is not None:
             return result[0], result[1], quality * result[2]
     return None
+
+
+def between(street: Street, a: np.ndarray, b: np.ndarray, t: float) -> tuple[float, float]:
+    """Return the point a fraction ``t`` of the way from ``a`` to ``b`` along the street.
+
+    Parameters
+    ----------
+    street
+        The street whose centreline is followed.
+    a, b
+        Two known address points (x, y) of the same side.
+    t
+        The fraction, 0 at ``a`` and 1 at ``b``.
+
+    Returns
+    -------
+    (float, float)
+        The point: along the centreline part that runs past both (plus the interpolated
+        offset of the two points from it), else on the straight line between them.
+    """
+    found = (
+        common_part(street.geom, a, b, max_offset=_MAX_OFFSET_M)
+        if street.geom is not None
+        else None
+    )
+    if found is None or found[1] == found[2]:
+        p = a + t * (b - a)
+        return float(p[0]), float(p[1])
+    part, s_a, s_b = found
+    on_a, on_b = part.interpolate(s_a), part.interpolate(s_b)
+    offset = (1.0 - t) * (a - (on_a.x, on_a.y)) + t * (b - (on_b.x, on_b.y))
+    on = part.interpolate(s_a + t * (s_b - s_a))
+    return float(on.x + offset[0]), float(on.y + offset[1])
 
 
 def _walk_order(nums: np.ndarray, n: int, i: int) -> list[int]:
@@ -87,22 +135,83 @@ def _extrapolate(
         return None
     rate = float(np.hypot(*(xy[end] - xy[other]))) / abs(n_end - int(nums[other]))
     dist = rate * gap
-    if dist > MAX_EXTRAPOLATION_M:
+    if dist > MAX_EXTRAPOLATION_M or gap > MAX_EXTRAPOLATION_NUMBERS:
         return None
-    # Walk along the street line (it may curve) from the last known number onwards.
-    found = common_part(street.geom, xy[end], xy[other], max_offset=_MAX_OFFSET_M)
-    if found is None:
-        return None
-    part, s_end, s_other = found
-    if s_end == s_other:
-        return None
+    # Walk along the street line (it may curve, or be mapped in pieces) away from the other
+    # known number when n lies beyond the last one, towards it inside a too-wide gap.
     forward = (n - n_end) * (n_end - int(nums[other])) > 0
-    step = 1.0 if (s_end > s_other) == forward else -1.0
-    target = s_end + step * dist
-    if not -20.0 <= target <= part.length + 20.0:
+    heading = (xy[end] - xy[other]) if forward else (xy[other] - xy[end])
+    beyond = MAX_PAST_LINE_END_M if street.leaves_extract else 20.0
+    p = walk_along(street.geom, xy[end], heading, dist, beyond=beyond)
+    if p is None:
         return None  # the street does not go on that far inside the extract
-    p = part.interpolate(min(max(target, 0.0), part.length))
-    return float(p.x), float(p.y), max(0.5, 0.9 - dist / 1000.0)
+    return p[0], p[1], max(0.4, 0.9 - max(dist / 1000.0, gap / 100.0))
+
+
+def walk_along(
+    geom: Any,
+    start: np.ndarray,
+    heading: np.ndarray,
+    dist: float,
+    *,
+    step: float = 20.0,
+    beyond: float = 20.0,
+) -> tuple[float, float] | None:
+    """Return the point ``dist`` metres along a (multi)line from near ``start``, or ``None``.
+
+    The walk goes in short steps, each snapped back to the nearest point of the line, so it
+    follows a curved street and crosses from one piece of the street to the next (a street
+    mapped as several ways that do not merge into one line, or as two carriageways).
+
+    Parameters
+    ----------
+    geom
+        The street's LineString or MultiLineString.
+    start
+        Where the walk starts (snapped to the line first).
+    heading
+        The direction of the walk at the start (any length).
+    dist
+        How far to walk.
+    step
+        The step length.
+    beyond
+        How far the walk may go on straight past the end of the line (a street clipped at
+        the edge of the extract goes on outside it).
+
+    Returns
+    -------
+    (float, float) or None
+        The point; ``None`` when the line ends (inside the extract) before ``dist``.
+    """
+    import shapely
+
+    norm = float(np.hypot(*heading))
+    if norm == 0.0:
+        return None
+    direction = np.asarray(heading, float) / norm
+    here = _snap(geom, np.asarray(start, float), shapely)
+    walked = 0.0
+    while walked < dist - 1e-6:
+        length = min(step, dist - walked)
+        guess = here + direction * length
+        there = _snap(geom, guess, shapely)
+        moved = float(np.hypot(*(there - here)))
+        if float(np.hypot(*(there - guess))) > 0.7 * length or moved < 0.3 * length:
+            if dist - walked > beyond:
+                return None
+            last = here + direction * (dist - walked)
+            return float(last[0]), float(last[1])
+        direction = (there - here) / moved
+        here, walked = there, walked + moved
+    return float(here[0]), float(here[1])
+
+
+def _snap(geom: Any, xy: np.ndarray, shapely: Any) -> np.ndarray:
+    point = shapely.Point(float(xy[0]), float(xy[1]))
+    nearest = shapely.shortest_line(point, geom)
+    x, y = shapely.get_coordinates(nearest)[-1]
+    return np.array([x, y], dtype=float)
 
 
 def common_part(

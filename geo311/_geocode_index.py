@@ -31,7 +31,7 @@ from geo311._address import street_key
 from geo311._geo_osm import OsmWay, read_ways, utm_crs
 from geo311.errors import InputError
 
-INDEX_VERSION = 9
+INDEX_VERSION = 10
 
 
 @dataclass
@@ -55,6 +55,8 @@ class Street:
     exact: dict[int, tuple[float, float, str]]
     # Numbers known from the city's own located reports, not from OSM (see with_known_points).
     reported: frozenset[int] = frozenset()
+    # Where the city's own reports of house number 0 ("somewhere on this street") were put.
+    zero: tuple[float, float] | None = None
 
 
 @dataclass
@@ -294,7 +296,9 @@ def with_known_points(
     The points are the city's own located reports (their address and the coordinates their
     source gave). A number that an OSM address point carries keeps the OSM point; a report
     farther than ``max_offset_m`` from its street's line is left out (a wrong coordinate);
-    several reports of one number are averaged.
+    several reports of one number are averaged. Number 0 ("somewhere on this street") is
+    not a house: its reports give the street's ``zero`` point (their median), where the
+    city's own system puts such reports.
 
     Parameters
     ----------
@@ -311,13 +315,17 @@ def with_known_points(
         A copy sharing the unchanged streets.
     """
     by_key: dict[str, list[tuple[int, float, float, str]]] = defaultdict(list)
+    zeros: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for key, number, x, y in points:
         street = index.streets.get(key)
-        if street is None or number <= 0 or number in street.exact:
+        if street is None or number < 0 or number in street.exact:
             continue
         if street.geom is not None and street.geom.distance(Point(x, y)) > max_offset_m:
             continue
-        by_key[key].append((number, x, y, f"{number} {street.name}"))
+        if number == 0:
+            zeros[key].append((x, y))
+        else:
+            by_key[key].append((number, x, y, f"{number} {street.name}"))
     streets = dict(index.streets)
     for key, extra in by_key.items():
         street = streets[key]
@@ -327,6 +335,9 @@ def with_known_points(
         streets[key] = dataclasses.replace(
             street, numbers=numbers, exact=exact, reported=frozenset(reported)
         )
+    for key, xy in zeros.items():
+        zx, zy = np.median(np.array(xy, dtype=float), axis=0)
+        streets[key] = dataclasses.replace(streets[key], zero=(float(zx), float(zy)))
     return dataclasses.replace(index, streets=streets)
 
 

@@ -13,6 +13,15 @@ and, when the city has them, features tagged ``addr:housenumber``/``addr:street`
 files make a city's geocoder, and the ZIP codes they cover, is data:
 ``data/osm/extracts.toml``. Metric work is done in the extract's UTM zone; answers are
 EPSG:4326.
+
+House numbers without an address point are ``interpolated`` along the street's centreline
+between known numbers of the same side (see :mod:`geo311._geo_house`). Known numbers come
+from OSM and, where the extract names them (``known_addresses`` in ``extracts.toml``), from
+the city's own located reports: its 311 export's address text with the point the city's
+system gave it. The embedded city has them on by default (its export is the City's open
+data); ``Geocoder.from_data_dir(..., known_addresses=False)`` is OSM only, and ``geo311 city
+init --located-reports FILE.csv`` names a new city's. A number on a street where nothing is
+known is a ``street`` answer (the street's middle) whose reason says how far off it can be.
 """
 
 from __future__ import annotations
@@ -32,6 +41,12 @@ from pyproj import Transformer
 
 from geo311._address import ParsedAddress, parse_address
 from geo311._geo_house import place_number
+from geo311._geo_known import (
+    KnownAddresses,
+    guess_columns,
+    known_addresses_entry,
+    read_known_addresses,
+)
 from geo311._geo_names import StreetMatcher
 from geo311._geocode_index import (
     GeocoderIndex,
@@ -40,6 +55,7 @@ from geo311._geocode_index import (
     load_index,
     with_known_points,
 )
+from geo311.city import default_city, load_city
 from geo311.errors import ConfigurationError, InputError
 
 if TYPE_CHECKING:
@@ -53,6 +69,11 @@ _SCORES = {"address_point": 1.0, "interpolated": 0.85, "intersection": 0.9}
 _INTERSECTION_CLUSTER_M = 90.0
 _REPORTED_NOTE = "the point of an earlier located report at this address (not in OSM)"
 _NEAR_MISS_M = 35.0
+# A street-level answer (the street's middle) says how far off it can be when a place on the
+# street is farther than this from the middle.
+_STREET_NEAR_M = 100.0
+# A located report of a house-number range at most this wide gives both ends a point.
+_KNOWN_RANGE_MAX = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +156,16 @@ class Extract:
         The address points extract, ``None`` for a city without address points.
     zip_codes
         ZIP codes whose area overlaps the extract (empty: any ZIP is accepted).
+    known_addresses
+        The city's own located reports (a CSV and its columns) whose house numbers the
+        geocoder knows by default, ``None`` for none.
     """
 
     name: str
     streets: Path
     addresses: Path | None
     zip_codes: frozenset[str]
+    known_addresses: KnownAddresses | None = None
 
 
 def load_extract(data_dir: Path | str, name: str | None = None) -> Extract:
@@ -186,6 +211,7 @@ def load_extract(data_dir: Path | str, name: str | None = None) -> Extract:
         streets=folder / str(entry["streets"]),
         addresses=folder / str(entry["addresses"]) if entry.get("addresses") else None,
         zip_codes=frozenset(str(z).zfill(5) for z in entry.get("zip_codes", [])),
+        known_addresses=known_addresses_entry(entry.get("known_addresses"), folder, where),
     )
 
 
@@ -201,11 +227,21 @@ class Geocoder:
     zip_codes
         ZIP codes the extract covers. An address whose ZIP is not among them is answered
         ``none``; empty accepts any ZIP. Default: the postcodes of the address points only.
+    interpolate
+        Place house numbers between and past the street's known numbers (``interpolated``
+        answers); False answers only known address points (the bench's baseline).
     """
 
-    def __init__(self, index: GeocoderIndex, *, zip_codes: Collection[str] | None = None) -> None:
+    def __init__(
+        self,
+        index: GeocoderIndex,
+        *,
+        zip_codes: Collection[str] | None = None,
+        interpolate: bool = True,
+    ) -> None:
         self.index = index
         self.zip_codes = frozenset(zip_codes) if zip_codes is not None else index.zip_codes
+        self.interpolate = interpolate
         self._to_metric = Transformer.from_crs("EPSG:4326", index.crs, always_xy=True)
         self._to_wgs = Transformer.from_crs(index.crs, "EPSG:4326", always_xy=True)
         self._matcher = StreetMatcher(index.streets)
@@ -264,6 +300,7 @@ class Geocoder:
         extract: str | None = None,
         cache_dir: Path | str | None = None,
         use_cache: bool = True,
+        known_addresses: bool = True,
     ) -> Geocoder:
         """Build the geocoder of a data folder's extract (``<data_dir>/osm/extracts.toml``).
 
@@ -278,6 +315,10 @@ class Geocoder:
             Index cache folder (see :meth:`from_files`).
         use_cache
             False builds from scratch and writes no cache.
+        known_addresses
+            Also know the house numbers of the city's own located reports when the extract
+            names them (``known_addresses`` in ``extracts.toml``; see
+            :meth:`with_known_addresses`). False: OSM only.
 
         Returns
         -------
@@ -290,6 +331,13 @@ class Geocoder:
         )
         if entry.zip_codes:
             geocoder.zip_codes = geocoder.index.zip_codes | entry.zip_codes
+        if known_addresses and entry.known_addresses is not None:
+            own = Path(data_dir) / "city.toml"
+            city = load_city(own) if own.is_file() else default_city()
+            texts, lats, lons = read_known_addresses(
+                entry.known_addresses, is_placeholder=city.is_placeholder
+            )
+            geocoder = geocoder.with_known_addresses(texts, lats, lons)
         return geocoder
 
     def with_known_addresses(
@@ -298,9 +346,12 @@ class Geocoder:
         """Return a geocoder that also knows the house numbers of located reports.
 
         The city's own reports that came with coordinates (from the city's source, not
-        from this geocoder) say where their house numbers are: single numbers on a street
-        of the index (exact name, a ZIP the extract covers) become address points where OSM
-        has none, and interpolation uses them. OSM address points keep precedence.
+        from this geocoder) say where their house numbers are: single numbers (and both
+        ends of a narrow range such as ``135-137``, one building) on a street of the index
+        (exact name, a ZIP the extract covers) become address points where OSM has none,
+        and interpolation uses them. OSM address points keep precedence. Reports of number
+        0 give the point a street-level answer for number 0 uses (where the city's own
+        system put them), still flagged ``street``.
 
         Parameters
         ----------
@@ -327,14 +378,21 @@ class Geocoder:
             parsed = parse_address(text) if isinstance(text, str) else None
             if parsed is None or parsed.kind != "address" or not np.isfinite(x + y):
                 continue
-            if not parsed.number_low or parsed.number_low != parsed.number_high:
+            low = parsed.number_low
+            high = parsed.number_high if parsed.number_high is not None else low
+            if low is None or high is None or high - low > _KNOWN_RANGE_MAX:
                 continue
             if parsed.zipcode and self.zip_codes and parsed.zipcode not in self.zip_codes:
                 continue
             found = self._street(parsed.street)
             if found is not None and found[1] == 1.0:
-                points.append((found[0].key, parsed.number_low, float(x), float(y)))
-        return Geocoder(with_known_points(self.index, points), zip_codes=self.zip_codes)
+                # A range ("135-137") is one building: its point is both ends' point.
+                points += [(found[0].key, n, float(x), float(y)) for n in {low, high}]
+        return Geocoder(
+            with_known_points(self.index, points),
+            zip_codes=self.zip_codes,
+            interpolate=self.interpolate,
+        )
 
     # -- helpers --------------------------------------------------------------------
     def _wgs(self, x: float, y: float) -> tuple[float, float]:
@@ -414,6 +472,8 @@ class Geocoder:
             return self._street_result(query, street, name_score, parsed)
         if parsed.number_low == 0 and not parsed.number_high:
             note = f"house number 0: somewhere on {street.name}; street-level answer"
+            if street.zero is not None:
+                note += ", at the point of the city's earlier reports of number 0 on it"
             return self._street_result(query, street, name_score, parsed, note=note)
         return self._house(query, parsed, street, name_score)
 
@@ -422,9 +482,14 @@ class Geocoder:
     ) -> GeocodeResult:
         score = (0.2 if street.leaves_extract else 0.35) * name_score
         label = self._label(street.name, parsed)
-        return self._answer(
-            query, street.middle, "street", score, matched_address=label, reason=note
-        )
+        zero = parsed.number_low == 0 and street.zero is not None
+        point = street.zero if zero and street.zero is not None else street.middle
+        reach = _reach(street, point)
+        if reach > _STREET_NEAR_M:
+            where = "that point" if zero else "the street's middle"
+            far = f"{where}, up to {reach:,.0f} m from a place on the street"
+            note = f"{note}; {far}" if note else far
+        return self._answer(query, point, "street", score, matched_address=label, reason=note)
 
     @staticmethod
     def _label(street: str, parsed: ParsedAddress, number: str = "") -> str:
@@ -451,7 +516,7 @@ class Geocoder:
                     query, hit[:2], "address_point", score, matched_address=label, reason=note
                 )
         target = low if low == high else low + 2 * ((high - low) // 4)
-        point = place_number(street, target) if target > 0 else None
+        point = place_number(street, target) if target > 0 and self.interpolate else None
         if point is not None:
             score = _SCORES["interpolated"] * point[2] * name_score
             return self._answer(query, point[:2], "interpolated", score, matched_address=label)
@@ -461,7 +526,8 @@ class Geocoder:
                 f"house number {number} cannot be placed on {street.name}: no nearby numbered "
                 "address in the embedded OSM extract and the street continues outside it",
             )
-        note = f"house number {number} not placed: no nearby numbered address on {street.name}"
+        why = "no nearby numbered address" if street.exact else "no house number known"
+        note = f"house number {number} not placed: {why} on {street.name}; street-level answer"
         return self._street_result(query, street, name_score, parsed, note=note)
 
     def _intersection(self, query: str, parsed: ParsedAddress) -> GeocodeResult:
@@ -598,6 +664,16 @@ class Geocoder:
         alat, alon = self._wgs(float(ax), float(ay))
         label = self.index.addr_labels[int(i)]
         return ReverseResult(street, street_d, label, round(float(d), 2), alat, alon)
+
+
+def _reach(street: Street, point: tuple[float, float]) -> float:
+    """How far a point is from the street's farthest point (metres)."""
+    if street.geom is None:
+        return 0.0
+    import shapely
+
+    xy = shapely.get_coordinates(street.geom)
+    return float(np.hypot(xy[:, 0] - point[0], xy[:, 1] - point[1]).max())
 
 
 def _cluster(points: np.ndarray, radius: float) -> list[list[int]]:
@@ -772,6 +848,31 @@ def geocode_csv(
     return Counter(result["match_type"])
 
 
+def located_report_columns(path: Path | str) -> tuple[str, str, str]:
+    """Return the address, latitude and longitude columns of a city's located-reports CSV.
+
+    The file can then be named as an extract's ``known_addresses`` (``file``, ``address``,
+    ``lat``, ``lon``) in ``osm/extracts.toml``; ``geo311 city init --located-reports`` does.
+
+    Parameters
+    ----------
+    path
+        The CSV (``.csv`` or ``.csv.gz``) with a header row.
+
+    Returns
+    -------
+    (str, str, str)
+        The column names as written (``address``/``location``, ``lat``/``latitude``,
+        ``lon``/``long``/``longitude``, matched without regard to case).
+
+    Raises
+    ------
+    InputError
+        When a column is missing; the message lists the file's columns.
+    """
+    return guess_columns(path)
+
+
 def result_dict(result: GeocodeResult) -> dict[str, Any]:
     """Return a geocoding result as a plain dict (for JSON)."""
     return asdict(result)
@@ -781,11 +882,13 @@ __all__ = [
     "MATCH_TYPES",
     "Extract",
     "GeocodeResult",
+    "KnownAddresses",
     "Geocoder",
     "ReverseResult",
     "geocode_csv",
     "geocode_pending_requests",
     "load_extract",
+    "located_report_columns",
     "result_dict",
     "summarise",
 ]

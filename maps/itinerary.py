@@ -1,7 +1,8 @@
 """Crew itineraries rendered: printable HTML, plain text, GPX, and the files of a plan.
 
 The itinerary data (stops, legs, directions, ETAs) comes from :mod:`routing.itinerary`;
-this module only presents it. :func:`register_plan_writer` (called by the maps CLI entry
+this module only presents it, with distances in the itinerary's units (the city's feet /
+miles or metres / km). :func:`register_plan_writer` (called by the maps CLI entry
 point) makes ``geo311 plan``, ``geo311 replan`` and the demo write the itineraries beside
 ``plan.json`` without ``routing`` importing ``maps``.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,6 @@ from routing.itinerary import (
     ItineraryLeg,
     ItineraryStop,
     crew_itineraries,
-    format_distance,
 )
 from routing.plan_document import PlanDocument
 
@@ -31,6 +32,31 @@ __all__ = [
     "register_plan_writer",
     "write_itineraries",
 ]
+
+
+# ---------------------------------------------------------------- header
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    """The lines every rendering of an itinerary starts with (plain text, not escaped)."""
+
+    crew: str  # "Crew 1 (c1)"
+    plan: str  # "2015-10-06 - plan 3"
+    day: str  # "Leave Yard at 07:00, back at 15:30"
+    totals: str  # "12 stops, 8.1 mi driving (41 min), 190 min on site"
+
+
+def _header(it: CrewItinerary) -> _Header:
+    return _Header(
+        crew=f"{it.crew_label} ({it.crew_id})",
+        plan=it.plan_date + (f" - plan {it.plan_id}" if it.plan_id else ""),
+        day=f"Leave {it.yard[0]} at {it.hm(it.start)}, back at {it.hm(it.end)}",
+        totals=(
+            f"{len(it.stops)} stops, {it.distance(it.distance_m)} driving "
+            f"({it.travel_s / 60:.0f} min), {it.service_s / 60:.0f} min on site"
+        ),
+    )
 
 
 # ---------------------------------------------------------------- text
@@ -49,22 +75,17 @@ def itinerary_text(it: CrewItinerary) -> str:
     str
         Numbered stops with ETAs and the directions between them.
     """
-    lines = [
-        f"{it.crew_label} ({it.crew_id}) - {it.plan_date}"
-        + (f" - plan {it.plan_id}" if it.plan_id else ""),
-        f"Leave {it.yard[0]} at {it.hm(it.start)}, back at {it.hm(it.end)}; {len(it.stops)} stops, "
-        f"{format_distance(it.distance_m)} driving ({it.travel_s / 60:.0f} min), "
-        f"{it.service_s / 60:.0f} min on site",
-        "",
-    ]
+    head = _header(it)
+    lines = [f"{head.crew} - {head.plan}", f"{head.day}; {head.totals}", ""]
     for kind, item in it.timeline:
         if kind == "leg":
             lines.append(
-                f"  Drive to {item.destination} ({format_distance(item.distance_m)}, {item.duration_s / 60:.1f} min)"
+                f"  Drive to {item.destination} ({it.distance(item.distance_m)}, "
+                f"{item.duration_s / 60:.1f} min)"
             )
             for t in item.instructions:
                 dist = (
-                    f" - {format_distance(t.instruction.distance_m)}"
+                    f" - {it.distance(t.instruction.distance_m)}"
                     if t.instruction.distance_m
                     else ""
                 )
@@ -132,7 +153,7 @@ def _html_leg(it: CrewItinerary, leg: ItineraryLeg) -> str:
     lis = "".join(
         f"<li><span class='eta'>{_e(it.hm(t.eta))}</span> {_e(t.instruction.text)}"
         + (
-            f" <span class='small'>{_e(format_distance(t.instruction.distance_m))}</span>"
+            f" <span class='small'>{_e(it.distance(t.instruction.distance_m))}</span>"
             if t.instruction.distance_m
             else ""
         )
@@ -141,7 +162,7 @@ def _html_leg(it: CrewItinerary, leg: ItineraryLeg) -> str:
     )
     return (
         f"<div class='leg'><div class='small'>Drive to {_e(leg.destination)}: "
-        f"{_e(format_distance(leg.distance_m))}, {leg.duration_s / 60:.1f} min, "
+        f"{_e(it.distance(leg.distance_m))}, {leg.duration_s / 60:.1f} min, "
         f"leave {_e(it.hm(leg.depart))}, arrive {_e(it.hm(leg.arrive))}</div><ol>{lis}</ol></div>"
     )
 
@@ -189,15 +210,13 @@ def itinerary_html(it: CrewItinerary) -> str:
     title = f"{it.crew_label} - {it.plan_date}"
     rows = "".join(_html_row(it, s) for s in it.stops)
     body = [_html_item(it, kind, item) for kind, item in it.timeline]
-    plan = f" - plan {_e(it.plan_id)}" if it.plan_id else ""
+    head = _header(it)
     return (
         "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{_e(title)}</title>"
         f"<style>{_CSS}</style></head><body>"
         f"<h1>{_e(it.crew_label)} <span class='small'>({_e(it.crew_id)})</span></h1>"
-        f"<p class='meta'>{_e(it.plan_date)}{plan}. Leave {_e(it.yard[0])} at {_e(it.hm(it.start))}, "
-        f"back at {_e(it.hm(it.end))}. {len(it.stops)} stops, {_e(format_distance(it.distance_m))} "
-        f"driving ({it.travel_s / 60:.0f} min), {it.service_s / 60:.0f} min on site. "
+        f"<p class='meta'>{_e(head.plan)}. {_e(head.day)}. {_e(head.totals)}. "
         f"Times are {_e(it.timezone)}.</p>"
         "<table class='stops'><thead><tr><th>#</th><th>ETA</th><th>Address</th><th>Service</th>"
         "<th>Work order</th><th>On site (min)</th><th>Reports</th><th>SLA due</th><th>Priority</th>"
@@ -272,7 +291,11 @@ def _safe(text: str) -> str:
 
 
 def write_itineraries(
-    plan: PlanDocument | Mapping[str, Any], out_dir: str | Path, *, skip_empty: bool = True
+    plan: PlanDocument | Mapping[str, Any],
+    out_dir: str | Path,
+    *,
+    skip_empty: bool = True,
+    units: str | None = None,
 ) -> list[Path]:
     """Write ``itinerary_<crew>.html``, ``.txt`` and ``.gpx`` for every crew.
 
@@ -284,6 +307,8 @@ def write_itineraries(
         Folder (created if missing).
     skip_empty : bool, keyword-only
         Leave out crews without stops.
+    units : str, keyword-only, optional
+        ``imperial`` or ``metric`` distances; default the city's (``city.toml``).
 
     Returns
     -------
@@ -293,7 +318,7 @@ def write_itineraries(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
-    for it in crew_itineraries(plan, skip_empty=skip_empty):
+    for it in crew_itineraries(plan, skip_empty=skip_empty, units=units):
         stem = out / f"itinerary_{_safe(it.crew_id)}"
         for suffix, text in (
             (".html", itinerary_html(it)),

@@ -1,6 +1,8 @@
 """Crew route maps: every crew's street path in its own colour, numbered stops, the yard.
 
-The maps depend only on :class:`CrewRoute` (drawing input defined here);
+Distances in the legends and stop popups are in the city's units (``units`` in
+``city.toml``: feet / miles or metres / km). The maps depend only on :class:`CrewRoute`
+(drawing input defined here);
 :func:`route_drawings_from_plan` converts a plan document
 (:class:`routing.plan_document.PlanDocument`, or its stored dict).
 """
@@ -21,6 +23,7 @@ import folium
 from geo311.city import default_city
 from geo311.errors import InputError
 from maps.base import Legend, add_boundary, base_map, write_map
+from routing.itinerary import format_distance
 from routing.plan_document import PlanDocument, RouteDoc, StepDoc, local_hm
 
 PALETTE = (
@@ -56,6 +59,8 @@ class RouteStop:
         What the job is (service and address).
     job_id : str
         The job (or work-order) id.
+    distance_m : float or None
+        Driven from the yard to the stop, metres (``None``: unknown).
     """
 
     number: int
@@ -64,6 +69,7 @@ class RouteStop:
     eta: datetime | None
     label: str
     job_id: str
+    distance_m: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +90,8 @@ class CrewRoute:
         Start and end depot.
     itinerary_href, gpx_href : str or None
         Relative links to the crew's printable itinerary and GPX file.
+    distance_m : float or None
+        The whole drive, yard to yard, metres (``None``: unknown).
     """
 
     crew_id: str
@@ -93,6 +101,7 @@ class CrewRoute:
     yard: LatLon
     itinerary_href: str | None = None
     gpx_href: str | None = None
+    distance_m: float | None = None
 
 
 def _stop_icon(number: int, color: str) -> folium.DivIcon:
@@ -126,7 +135,38 @@ def _links(route: CrewRoute) -> str:
     return " · ".join(parts)
 
 
-def _draw_route(target: Any, route: CrewRoute, tz: ZoneInfo, *, show_yard: bool) -> None:
+def _units(units: str | None) -> str:
+    chosen = units or default_city().units
+    format_distance(0.0, units=chosen)  # InputError naming the units for unknown ones
+    return chosen
+
+
+def _summary(route: CrewRoute, units: str) -> str:
+    """``5 stops`` or ``5 stops, 3.2 mi`` (the drive, yard to yard)."""
+    stops = f"{len(route.stops)} stops"
+    if route.distance_m is None:
+        return stops
+    return f"{stops}, {format_distance(route.distance_m, units=units)}"
+
+
+def _popup(route: CrewRoute, stop: RouteStop, tz: ZoneInfo, units: str) -> str:
+    driven = (
+        f"<tr><td>Driven</td><td>{html.escape(format_distance(stop.distance_m, units=units))}"
+        " from the yard</td></tr>"
+        if stop.distance_m is not None
+        else ""
+    )
+    return (
+        f'<div class="g311-popup"><b>Crew {html.escape(route.crew_id)}, stop {stop.number}</b>'
+        f"<table><tr><td>ETA</td><td>{html.escape(_eta(stop, tz))}</td></tr>{driven}"
+        f"<tr><td>Job</td><td>{html.escape(stop.job_id)}</td></tr>"
+        f"<tr><td>What</td><td>{html.escape(stop.label)}</td></tr></table></div>"
+    )
+
+
+def _draw_route(
+    target: Any, route: CrewRoute, tz: ZoneInfo, units: str, *, show_yard: bool
+) -> None:
     if len(route.polyline) >= 2:
         folium.PolyLine(
             route.polyline,
@@ -137,16 +177,10 @@ def _draw_route(target: Any, route: CrewRoute, tz: ZoneInfo, *, show_yard: bool)
             class_name=f"g311-route g311-route-{_css_id(route.crew_id)}",
         ).add_to(target)
     for stop in route.stops:
-        popup = (
-            f'<div class="g311-popup"><b>Crew {html.escape(route.crew_id)}, stop {stop.number}</b>'
-            f"<table><tr><td>ETA</td><td>{html.escape(_eta(stop, tz))}</td></tr>"
-            f"<tr><td>Job</td><td>{html.escape(stop.job_id)}</td></tr>"
-            f"<tr><td>What</td><td>{html.escape(stop.label)}</td></tr></table></div>"
-        )
         folium.Marker(
             [stop.lat, stop.lon],
             icon=_stop_icon(stop.number, route.color),
-            popup=folium.Popup(popup, max_width=300),
+            popup=folium.Popup(_popup(route, stop, tz, units), max_width=300),
             tooltip=f"{route.crew_id} #{stop.number} ETA {_eta(stop, tz)}",
         ).add_to(target)
     if show_yard:
@@ -174,6 +208,7 @@ def routes_map(
     title: str = "Crew routes",
     boundary: str | Path | None = None,
     timezone: str | None = None,
+    units: str | None = None,
 ) -> folium.Map:
     """Draw every crew's route: one coloured polyline and numbered stops per crew, the yard.
 
@@ -187,6 +222,8 @@ def routes_map(
         District outline GeoJSON.
     timezone : str, keyword-only, optional
         Time zone of the ETAs; default the city's (``data/city.toml``).
+    units : str, keyword-only, optional
+        ``imperial`` or ``metric`` distances; default the city's (``data/city.toml``).
 
     Returns
     -------
@@ -201,11 +238,12 @@ def routes_map(
     if not routes:
         raise InputError("routes is empty; pass at least one CrewRoute", field="routes")
     tz = ZoneInfo(timezone or default_city().timezone)
+    chosen = _units(units)
     m = base_map(location=routes[0].yard, zoom_start=15)
     add_boundary(m, boundary)
     for route in routes:
-        group = folium.FeatureGroup(name=f"crew {route.crew_id} ({len(route.stops)} stops)")
-        _draw_route(group, route, tz, show_yard=False)
+        group = folium.FeatureGroup(name=f"crew {route.crew_id} ({_summary(route, chosen)})")
+        _draw_route(group, route, tz, chosen, show_yard=False)
         group.add_to(m)
     yards = {r.yard for r in routes}
     for yard in yards:
@@ -216,7 +254,7 @@ def routes_map(
     )
     Legend(
         title,
-        [(r.color, f"crew {r.crew_id}: {len(r.stops)} stops") for r in routes],
+        [(r.color, f"crew {r.crew_id}: {_summary(r, chosen)}") for r in routes],
         extra_html=links,
     ).add_to(m)
     m.fit_bounds(_bounds(routes), padding=(20, 20))
@@ -228,6 +266,7 @@ def crew_route_map(
     *,
     boundary: str | Path | None = None,
     timezone: str | None = None,
+    units: str | None = None,
 ) -> folium.Map:
     """Draw one crew's route for a tablet in the truck, with links to its itinerary and GPX.
 
@@ -239,6 +278,8 @@ def crew_route_map(
         District outline GeoJSON.
     timezone : str, keyword-only, optional
         Time zone of the ETAs; default the city's (``data/city.toml``).
+    units : str, keyword-only, optional
+        ``imperial`` or ``metric`` distances; default the city's (``data/city.toml``).
 
     Returns
     -------
@@ -246,16 +287,17 @@ def crew_route_map(
         The map, fitted to the route.
     """
     tz = ZoneInfo(timezone or default_city().timezone)
+    chosen = _units(units)
     m = base_map(location=route.yard, zoom_start=16)
     add_boundary(m, boundary)
-    _draw_route(m, route, tz, show_yard=True)
+    _draw_route(m, route, tz, chosen, show_yard=True)
     stops = "".join(
         f"<div>{s.number}. {html.escape(_eta(s, tz))} {html.escape(s.label)}</div>"
         for s in route.stops
     )
     Legend(
         f"Crew {route.crew_id}",
-        [(route.color, f"{len(route.stops)} stops")],
+        [(route.color, _summary(route, chosen))],
         position="topright",
         extra_html=f"<div>{_links(route)}</div>{stops}",
     ).add_to(m)
@@ -269,6 +311,7 @@ def write_route_maps(
     *,
     boundary: str | Path | None = None,
     timezone: str | None = None,
+    units: str | None = None,
 ) -> list[Path]:
     """Write ``routes.html`` (all crews) and ``route_<crew>.html`` (one per crew).
 
@@ -282,6 +325,8 @@ def write_route_maps(
         District outline GeoJSON.
     timezone : str, keyword-only, optional
         Time zone of the ETAs; default the city's (``data/city.toml``).
+    units : str, keyword-only, optional
+        ``imperial`` or ``metric`` distances; default the city's (``data/city.toml``).
 
     Returns
     -------
@@ -289,11 +334,10 @@ def write_route_maps(
         The files written, the all-crews map first.
     """
     out = Path(out_dir)
-    paths = [
-        write_map(routes_map(routes, boundary=boundary, timezone=timezone), out / "routes.html")
-    ]
+    every = routes_map(routes, boundary=boundary, timezone=timezone, units=units)
+    paths = [write_map(every, out / "routes.html")]
     for route in routes:
-        m = crew_route_map(route, boundary=boundary, timezone=timezone)
+        m = crew_route_map(route, boundary=boundary, timezone=timezone, units=units)
         paths.append(write_map(m, out / f"route_{_css_id(route.crew_id)}.html"))
     return paths
 
@@ -342,7 +386,9 @@ def _polyline(
     return polyline
 
 
-def _route_stops(jobs: list[_Placed], labels: Mapping[str, str]) -> list[RouteStop]:
+def _route_stops(
+    jobs: list[_Placed], labels: Mapping[str, str], *, distances: bool
+) -> list[RouteStop]:
     stops = []
     for n, (_, point, step) in enumerate(jobs, start=1):
         job_id = str(step.job_id if step.job_id is not None else (step.job or ""))
@@ -356,6 +402,7 @@ def _route_stops(jobs: list[_Placed], labels: Mapping[str, str]) -> list[RouteSt
                 eta=step.arrival,
                 label=label or (f"work order {ref}" if ref else f"job {job_id}"),
                 job_id=job_id,
+                distance_m=step.distance_m if distances else None,
             )
         )
     return stops
@@ -423,7 +470,9 @@ def route_drawings_from_plan(
         jobs = [p for p in placed if p[2].type == "job"]
         if skip_empty and not jobs:
             continue
-        stops = _route_stops(jobs, labels or {})
+        # A document without distances (VROOM-style input) has 0 everywhere: unknown.
+        known = route.distance_m > 0
+        stops = _route_stops(jobs, labels or {}, distances=known)
         itinerary, gpx = links(crew) if links else (None, None)
         out.append(
             CrewRoute(
@@ -434,6 +483,7 @@ def route_drawings_from_plan(
                 yard=placed[0][1] if placed else (stops[0].lat, stops[0].lon),
                 itinerary_href=itinerary,
                 gpx_href=gpx,
+                distance_m=route.distance_m if known else None,
             )
         )
     return out
@@ -444,6 +494,7 @@ def plan_map(
     *,
     boundary: str | Path | None = None,
     timezone: str | None = None,
+    units: str | None = None,
 ) -> folium.Map:
     """Draw a stored plan's crew routes; an empty map of the city when no crew has a stop.
 
@@ -455,6 +506,8 @@ def plan_map(
         District outline GeoJSON.
     timezone : str, keyword-only, optional
         Time zone of the ETAs; default the plan's, else the city's.
+    units : str, keyword-only, optional
+        ``imperial`` or ``metric`` distances; default the city's (``data/city.toml``).
 
     Returns
     -------
@@ -470,6 +523,7 @@ def plan_map(
         title=f"Plan {doc.plan_id}",
         boundary=boundary,
         timezone=timezone or doc.timezone,
+        units=units,
     )
 
 

@@ -1,9 +1,11 @@
 """Onboarding a city from an OSM file: ``geo311 city init DIR --name NAME --osm FILE --timezone TZ``.
 
 :func:`init_city` writes a city profile folder that can be planned at once: ``city.toml``
-(name, jurisdiction, time zone, units, service area from the streets, the files below, the
+(name, jurisdiction, time zone, units — ``--units``, else imperial for a time zone of the
+United States and metric elsewhere —, service area from the streets, the files below, the
 street graph's metric CRS), ``osm/`` (the streets and address files, copied, and the
-geocoder's ``extracts.toml``), ``services.toml`` (a copy of the embedded catalogue),
+geocoder's ``extracts.toml``; with ``--located-reports`` the city's own CSV of located
+reports is copied too and named there as the geocoder's known addresses), ``services.toml`` (a copy of the embedded catalogue),
 ``crews.toml`` (the embedded default crews at one **assumed** yard per district, on its
 central street node), ``districts.geojson`` (the given districts, or one district around the streets), and
 ``cache/`` (the street graph and geocoder index, built now). It returns what a person
@@ -25,12 +27,16 @@ import shapely
 from pyproj import CRS
 from shapely.geometry import MultiPoint, mapping
 
+from geo311.city import UNITS
 from geo311.districts import District, Districts, load_districts
 from geo311.errors import InputError
 from geo311.settings import REPO_DATA_DIR
 from routing.graph import StreetGraph, load_street_graph
 
-__all__ = ["CityInit", "init_city", "utm_crs"]
+__all__ = ["CityInit", "default_units", "init_city", "utm_crs"]
+
+# Countries (ISO 3166) whose road distances are in miles and feet; elsewhere metric.
+IMPERIAL_COUNTRIES = frozenset({"US"})
 
 _OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf", ".xml", ".xml.bz2")
 
@@ -106,6 +112,66 @@ def _check_timezone(name: str) -> None:
             f"--timezone {name!r} is not an IANA time zone; use e.g. America/Los_Angeles",
             field="timezone",
         ) from None
+
+
+def _zone_countries() -> dict[str, str]:
+    """IANA time zone -> ISO country code, from the time zone database's ``zone.tab``."""
+    from importlib import resources
+
+    try:
+        text = resources.files("tzdata").joinpath("zoneinfo", "zone.tab").read_text("utf-8")
+    except (ModuleNotFoundError, OSError):
+        try:
+            text = Path("/usr/share/zoneinfo/zone.tab").read_text(encoding="utf-8")
+        except OSError:
+            return {}
+    rows = (line.split("\t") for line in text.splitlines() if line and line[0] != "#")
+    return {r[2]: r[0] for r in rows if len(r) >= 3}
+
+
+def default_units(timezone: str) -> str:
+    """Return the units a city's maps and itineraries use by default, from its time zone.
+
+    Parameters
+    ----------
+    timezone
+        IANA time zone of the city.
+
+    Returns
+    -------
+    str
+        ``"imperial"`` (feet / miles) for a time zone of a country in
+        ``IMPERIAL_COUNTRIES`` (the United States), else ``"metric"`` (metres / km).
+    """
+    return "imperial" if _zone_countries().get(timezone) in IMPERIAL_COUNTRIES else "metric"
+
+
+def _check_units(units: str) -> None:
+    if units not in UNITS:
+        raise InputError(
+            f"--units {units!r} is not one of {', '.join(UNITS)}; use imperial (feet / miles) "
+            "or metric (metres / km)",
+            field="units",
+        )
+
+
+def _copy_located(root: Path, located: str | Path | None) -> tuple[str, ...]:
+    """Copy the city's CSV of located reports into the profile; its name and columns."""
+    if located is None:
+        return ()
+    from geo311.geocoding import located_report_columns
+
+    src = Path(located)
+    if not src.is_file():
+        raise InputError(
+            f"--located-reports {str(src)!r} does not exist; pass the city's CSV export of "
+            "reports with address, lat and lon columns",
+            field="located_reports",
+        )
+    columns = located_report_columns(src)
+    if src.resolve() != (root / src.name).resolve():
+        shutil.copyfile(src, root / src.name)
+    return (src.name, *columns)
 
 
 def _slug(text: str) -> str:
@@ -222,9 +288,9 @@ def _city_toml(
     streets: str,
     addresses: str,
     crs: str,
+    units: str,
 ) -> str:
     south, west, north, east = graph.summary.bbox
-    units = "imperial" if timezone.startswith("America/") else "metric"
     lines = [
         f"# The city profile of {name}, written by `geo311 city init`; edit it freely.",
         f"name = {json.dumps(name)}",
@@ -258,13 +324,22 @@ def _city_toml(
     return "\n".join(lines) + _attributes_toml()
 
 
-def _extracts_toml(name: str, streets: str, addresses: str) -> str:
+def _extracts_toml(name: str, streets: str, addresses: str, located: tuple[str, ...]) -> str:
     slug = _slug(name)
-    return (
+    text = (
         "# The geocoder's extract of this city (written by `geo311 city init`).\n"
         f'default = "{slug}"\n\n[{slug}]\ncity = {json.dumps(name)}\n'
         f'streets = "{streets}"\n' + (f'addresses = "{addresses}"\n' if addresses else "")
     )
+    if located:
+        file, address, lat, lon = located
+        text += (
+            "\n# The city's own located reports: their house numbers are known address points\n"
+            "# where OSM has none (`geo311 city init --located-reports`).\n"
+            f"[{slug}.known_addresses]\nfile = {json.dumps('../' + file)}\n"
+            f"address = {json.dumps(address)}\nlat = {json.dumps(lat)}\nlon = {json.dumps(lon)}\n"
+        )
+    return text
 
 
 def init_city(
@@ -276,6 +351,8 @@ def init_city(
     addresses: str | Path | None = None,
     districts: str | Path | None = None,
     jurisdiction: str | None = None,
+    units: str | None = None,
+    located_reports: str | Path | None = None,
     build_geocoder: bool = True,
 ) -> CityInit:
     """Write a city profile folder from an OSM extract (see the module docstring).
@@ -297,6 +374,12 @@ def init_city(
         GeoJSON polygons with a ``name`` (default: one district around the streets).
     jurisdiction
         Open311 ``jurisdiction_id`` (default ``<name>.example``, to be edited).
+    units
+        ``imperial`` (feet / miles) or ``metric`` (metres / km) for maps and itineraries;
+        default imperial for a time zone of the United States, metric elsewhere.
+    located_reports
+        The city's own CSV of located reports (address, lat and lon columns): copied into
+        the profile and named as the geocoder's known addresses (house numbers OSM lacks).
     build_geocoder
         Build the geocoder index into ``folder/cache`` now.
 
@@ -308,10 +391,13 @@ def init_city(
     Raises
     ------
     InputError
-        For a file that is not OSM, an empty extract, an unknown time zone or districts
-        outside the streets; the message names the argument and the fix.
+        For a file that is not OSM, an empty extract, an unknown time zone or units,
+        districts outside the streets or a located-reports CSV without its columns; the
+        message names the argument and the fix.
     """
     _check_timezone(timezone)
+    units = units or default_units(timezone)
+    _check_units(units)
     streets_src = Path(osm)
     _check_osm(streets_src, "--osm")
     addr_src = Path(addresses) if addresses is not None else None
@@ -319,6 +405,7 @@ def init_city(
         _check_osm(addr_src, "--addresses")
     root = Path(folder)
     (root / "osm").mkdir(parents=True, exist_ok=True)
+    located = _copy_located(root, located_reports)
     streets = root / "osm" / streets_src.name
     if streets_src.resolve() != streets.resolve():
         shutil.copyfile(streets_src, streets)
@@ -343,6 +430,8 @@ def init_city(
         crs=crs,
         areas=areas,
         yards=yards,
+        units=units,
+        located=located,
     )
     if build_geocoder:
         from geo311.geocoding import Geocoder
@@ -395,6 +484,8 @@ def _write_profile(
     crs: str,
     areas: Districts,
     yards: dict[str, tuple[int, float, float]],
+    units: str,
+    located: tuple[str, ...],
 ) -> list[Path]:
     files = {
         root / "city.toml": _city_toml(
@@ -405,9 +496,10 @@ def _write_profile(
             streets=streets,
             addresses=addresses,
             crs=crs,
+            units=units,
         ),
         root / "crews.toml": _crews_toml(timezone, yards),
-        root / "osm" / "extracts.toml": _extracts_toml(name, streets, addresses),
+        root / "osm" / "extracts.toml": _extracts_toml(name, streets, addresses, located),
     }
     for path, text in files.items():
         path.write_text(text, encoding="utf-8")

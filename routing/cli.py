@@ -357,6 +357,14 @@ def city_init_command(
     jurisdiction: Annotated[
         str | None, typer.Option(help="Open311 jurisdiction_id (default <name>.example)")
     ] = None,
+    units: Annotated[
+        str | None,
+        typer.Option(help="imperial or metric (default: imperial in the US, else metric)"),
+    ] = None,
+    located_reports: Annotated[
+        Path | None,
+        typer.Option(help="the city's CSV of located reports (address, lat, lon columns)"),
+    ] = None,
 ) -> None:
     """Write a city profile from an OSM file: graph, geocoder, assumed yard, crews, districts."""
     from routing.city_init import init_city
@@ -369,6 +377,8 @@ def city_init_command(
         addresses=addresses,
         districts=districts,
         jurisdiction=jurisdiction,
+        units=units,
+        located_reports=located_reports,
     )
     _echo_lines(done.graph.summary.lines())
     for district, (node, lat, lon) in done.yards.items():

@@ -5,7 +5,9 @@ stored), so the API can give one for a stored plan without loading the street gr
 document carries each leg's street edges (names, lengths, times, bearings) and coordinates.
 Directions merge consecutive edges of the same street and name the turn from the bearing
 change (:mod:`routing._directions`); ETAs come from the plan's departure times plus the travel
-time along the path. Rendering (HTML, text, GPX, files) is :mod:`maps.itinerary`.
+time along the path. Distances are shown in the city's units (``units`` in ``city.toml``:
+feet / miles or metres / km), see :func:`format_distance`. Rendering (HTML, text, GPX,
+files) is :mod:`maps.itinerary`.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from geo311.city import default_city
+from geo311.city import UNITS, default_city
 from geo311.errors import InputError
-from routing._directions import Instruction, Segment, directions, format_distance, turn_modifier
+from routing._directions import Instruction, Segment, directions, turn_modifier
+from routing._directions import format_distance as _metric_distance
 from routing.plan_document import DepotDoc, PlanDocument, RouteDoc, StepDoc, local_hm
 
 __all__ = [
@@ -35,6 +38,43 @@ __all__ = [
     "format_distance",
     "turn_modifier",
 ]
+
+FEET_PER_METRE = 1.0 / 0.3048
+METRES_PER_MILE = 1609.344
+
+
+def format_distance(metres: float, *, units: str = "metric") -> str:
+    """Return a distance for a crew sheet in a city's units.
+
+    Parameters
+    ----------
+    metres
+        The distance in metres.
+    units
+        ``metric`` (``80 m``, ``1.2 km``) or ``imperial`` (feet to the nearest 10 below a
+        tenth of a mile, ``250 ft``; else miles, ``0.3 mi``, ``1.2 mi``).
+
+    Returns
+    -------
+    str
+        The distance with its unit.
+
+    Raises
+    ------
+    InputError
+        For other units.
+    """
+    if units == "metric":
+        return _metric_distance(metres)
+    if units != "imperial":
+        raise InputError(
+            f"units {units!r} is not one of {', '.join(UNITS)}; use the city's units (city.toml)",
+            field="units",
+        )
+    miles = max(0.0, metres) / METRES_PER_MILE
+    if miles < 0.1:
+        return f"{round(max(0.0, metres) * FEET_PER_METRE / 10.0) * 10:.0f} ft"
+    return f"{miles:.1f} mi"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +209,8 @@ class CrewItinerary:
         Totals.
     geometry : list of (lat, lon)
         The whole street path, yard to yard.
+    units : str
+        ``imperial`` or ``metric``: how :meth:`distance` shows distances.
     """
 
     plan_id: int | None
@@ -187,6 +229,7 @@ class CrewItinerary:
     distance_m: float = 0.0
     service_s: float = 0.0
     geometry: list[tuple[float, float]] = field(default_factory=list)
+    units: str = "metric"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -196,6 +239,10 @@ class CrewItinerary:
     def hm(self, when: datetime | None) -> str:
         """Return ``HH:MM`` local time (``-`` for None)."""
         return local_hm(when, self.tz)
+
+    def distance(self, metres: float) -> str:
+        """Return a distance in the itinerary's units (``0.3 mi``, ``450 m`` ...)."""
+        return format_distance(metres, units=self.units)
 
 
 def _yard(doc: PlanDocument, steps: list[StepDoc], crew_id: str) -> tuple[str, float, float]:
@@ -341,7 +388,9 @@ def _timeline(
     return timeline
 
 
-def crew_itinerary(plan: PlanDocument | Mapping[str, Any], crew_id: str) -> CrewItinerary:
+def crew_itinerary(
+    plan: PlanDocument | Mapping[str, Any], crew_id: str, *, units: str | None = None
+) -> CrewItinerary:
     """Build one crew's itinerary from a plan document.
 
     Parameters
@@ -350,6 +399,9 @@ def crew_itinerary(plan: PlanDocument | Mapping[str, Any], crew_id: str) -> Crew
         The plan document (or its dict, as stored).
     crew_id : str
         The crew.
+    units : str, keyword-only, optional
+        ``imperial`` or ``metric`` for the distances shown; default the city's
+        (``city.toml``).
 
     Returns
     -------
@@ -396,11 +448,21 @@ def crew_itinerary(plan: PlanDocument | Mapping[str, Any], crew_id: str) -> Crew
         distance_m=route.distance_m,
         service_s=route.service_s,
         geometry=[(float(p[0]), float(p[1])) for p in route.geometry],
+        units=_units(units),
     )
 
 
+def _units(units: str | None) -> str:
+    chosen = units or default_city().units
+    format_distance(0.0, units=chosen)  # InputError for unknown units
+    return chosen
+
+
 def crew_itineraries(
-    plan: PlanDocument | Mapping[str, Any], *, skip_empty: bool = True
+    plan: PlanDocument | Mapping[str, Any],
+    *,
+    skip_empty: bool = True,
+    units: str | None = None,
 ) -> list[CrewItinerary]:
     """Build every crew's itinerary.
 
@@ -410,6 +472,8 @@ def crew_itineraries(
         The plan document (or its dict, as stored).
     skip_empty : bool, keyword-only
         Leave out crews without stops.
+    units : str, keyword-only, optional
+        ``imperial`` or ``metric``; default the city's (``city.toml``).
 
     Returns
     -------
@@ -417,5 +481,5 @@ def crew_itineraries(
         In the plan's crew order.
     """
     doc = PlanDocument.from_dict(plan)
-    out = [crew_itinerary(doc, crew) for crew in doc.crew_ids()]
+    out = [crew_itinerary(doc, crew, units=units) for crew in doc.crew_ids()]
     return [it for it in out if it.stops or not skip_empty]

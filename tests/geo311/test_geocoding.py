@@ -7,11 +7,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from shapely.geometry import LineString, MultiLineString
 from typer.testing import CliRunner
 
-from geo311._address import normalise_zip, parse_address, street_key
-from geo311.errors import InputError
-from geo311.geocoding import Geocoder, geocode_csv, geocode_pending_requests
+from geo311._address import normalise_zip, number_range, parse_address, street_key
+from geo311._geo_house import MAX_EXTRAPOLATION_NUMBERS, place_number
+from geo311._geo_known import read_known_addresses
+from geo311._geocode_index import Street, _numbers
+from geo311.city import default_city
+from geo311.errors import ConfigurationError, InputError
+from geo311.geocoding import Geocoder, geocode_csv, geocode_pending_requests, load_extract
 from geo311.model import ServiceRequest
 from geo311.settings import REPO_DATA_DIR, Settings
 from geo311.store import Store
@@ -32,8 +37,8 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def geocoder(cache_dir: Path) -> Geocoder:
-    # Built from scratch (empty cache folder), then cached there.
-    return Geocoder.from_data_dir(REPO_DATA_DIR, cache_dir=cache_dir)
+    # OSM only. Built from scratch (empty cache folder), then cached there.
+    return Geocoder.from_data_dir(REPO_DATA_DIR, cache_dir=cache_dir, known_addresses=False)
 
 
 # -- parsing -----------------------------------------------------------------------------
@@ -597,3 +602,151 @@ def test_geocode_pending_requests_with_known_addresses(store: Store, geocoder: G
     k2 = store.get_request("k2")
     assert k2.geocode_match_type == "address_point" and not k2.needs_geocoding
     assert metres(k2.lat, k2.long, lat, lon) < 1.0  # type: ignore[arg-type]
+
+
+# -- interpolation along the street's centreline ----------------------------------------------
+def _street(
+    lines: list[list[tuple[float, float]]],
+    numbers: dict[int, tuple[float, float]],
+    *,
+    leaves: bool = False,
+) -> Street:
+    """A street of the index built by hand (metric coordinates)."""
+    geom = MultiLineString([LineString(c) for c in lines])
+    nums, exact = _numbers([(n, x, y, f"{n} Test Street") for n, (x, y) in numbers.items()])
+    return Street("TEST STREET", "Test Street", geom, (0.0, 0.0), leaves, nums, exact)
+
+
+def test_interpolation_follows_a_bent_street_not_the_chord() -> None:
+    # An L: 200 m east, then 200 m north. 10 at the start, 30 at the end (same side, 5 m off).
+    street = _street(
+        [[(0.0, 0.0), (200.0, 0.0), (200.0, 200.0)]], {10: (0.0, -5.0), 30: (205.0, 200.0)}
+    )
+    x, y, quality = place_number(street, 20)  # type: ignore[misc]
+    # Half way along the line is the corner (plus the known points' 5 m offset); the chord's
+    # middle would be (102.5, 97.5), about 140 m from the corner.
+    assert math.hypot(x - 200.0, y - 0.0) < 10.0
+    assert quality == 1.0
+    # On a straight street it is the straight line between the two points.
+    line = _street([[(0.0, 0.0), (400.0, 0.0)]], {10: (0.0, 8.0), 30: (400.0, 8.0)})
+    assert place_number(line, 15)[:2] == pytest.approx((100.0, 8.0), abs=1e-6)  # type: ignore[index]
+
+
+def test_odd_and_even_numbers_are_placed_from_their_own_side() -> None:
+    # Even numbers north of the line, odd numbers south, both running west to east.
+    known = {2: (0.0, 10.0), 10: (100.0, 10.0), 1: (0.0, -10.0), 9: (100.0, -10.0)}
+    street = _street([[(-50.0, 0.0), (300.0, 0.0)]], known)
+    x, y, _ = place_number(street, 6)  # type: ignore[misc]
+    assert (x, y) == pytest.approx((50.0, 10.0), abs=1e-6)
+    x, y, _ = place_number(street, 5)  # type: ignore[misc]
+    assert (x, y) == pytest.approx((50.0, -10.0), abs=1e-6)
+
+
+def test_extrapolation_walks_along_the_pieces_of_a_street_and_is_bounded() -> None:
+    # Two pieces that do not merge (a 4 m gap); 2..10 known on the first, 12.5 m per number.
+    first = [(0.0, 0.0), (100.0, 0.0)]
+    second = [(104.0, 0.0), (104.0 + 120.0, 120.0)]  # on from the gap at 45 degrees
+    known = {2: (0.0, 0.0), 10: (100.0, 0.0)}
+    street = _street([first, second], known)
+    x, y, quality = place_number(street, 16)  # type: ignore[misc]  # 75 m past 10
+    walked = 4.0 + math.hypot(x - 104.0, y)
+    assert y > 5.0 and walked == pytest.approx(75.0, abs=8.0)  # on the second piece
+    assert 0.4 <= quality < 0.9
+    # Farther than MAX_EXTRAPOLATION_M (or MAX_EXTRAPOLATION_NUMBERS) is not guessed.
+    assert place_number(street, 50) is None  # 500 m
+    dense = _street([[(0.0, 0.0), (5000.0, 0.0)]], {2: (0.0, 0.0), 50: (48.0, 0.0)})
+    assert place_number(dense, 110) is not None  # 60 numbers (60 m) on
+    assert place_number(dense, 52 + 2 * MAX_EXTRAPOLATION_NUMBERS) is None  # 162 m, too many
+    # Past the end of the line only where the street leaves the extract.
+    short = [[(0.0, 0.0), (110.0, 0.0)]]
+    assert place_number(_street(short, known), 16) is None  # 75 m past 10, line ends at 110
+    far = place_number(_street(short, known, leaves=True), 16)
+    assert far is not None and far[0] == pytest.approx(175.0, abs=1.0)
+
+
+def test_parse_abbreviated_and_broken_ranges() -> None:
+    assert number_range(1079, 81) == (1079, 1081)
+    assert number_range(135, 137) == number_range(137, 135) == (135, 137)
+    assert number_range(1079, 108) == (1079, 1079)  # "1079-108H": cut short, not a range
+    assert number_range(5, 1200) == (5, 5)  # wider than one building
+    p = parse_address("1079-108H Tremont St  Mission Hill  MA  02120")
+    assert (p.number_low, p.number_high) == (1079, 1079)
+
+
+def test_street_level_answers_say_how_far_off_they_can_be(geocoder: Geocoder) -> None:
+    r = geocoder.geocode("0 Huntington Ave  Boston  MA  02115")
+    assert r.match_type == "street" and r.score < 0.5
+    assert "street-level answer" in r.reason and "m from a place on the street" in r.reason
+    far = int(r.reason.rsplit("up to ", 1)[1].split(" m")[0].replace(",", ""))
+    assert far > 500  # Huntington Avenue is long: its middle is no place to send a crew
+
+
+# -- the city's own located reports, on by default for the embedded city ----------------------
+def test_the_embedded_city_knows_its_own_located_reports_by_default(cache_dir: Path) -> None:
+    default = Geocoder.from_data_dir(REPO_DATA_DIR, cache_dir=cache_dir)
+    osm_only = Geocoder.from_data_dir(REPO_DATA_DIR, cache_dir=cache_dir, known_addresses=False)
+    # Dwight Street has no OSM address point; the City's export has reports on it.
+    query = "57 Dwight St  Roxbury  MA  02118"
+    assert osm_only.geocode(query).match_type in ("none", "street")
+    a = default.geocode(query)
+    assert a.match_type in ("address_point", "interpolated")
+    assert a.reason == "" or "earlier located report" in a.reason
+    assert on_street(default, "DWIGHT STREET", a.lat, a.lon) < 100.0  # type: ignore[arg-type]
+    # OSM address points keep precedence.
+    b, c = (g.geocode("300 Newbury St  Boston  MA  02115") for g in (default, osm_only))
+    assert (b.lat, b.lon, b.match_type) == (c.lat, c.lon, "address_point")
+
+
+def _profile(tmp_path: Path, table: str, rows: list[str]) -> Path:
+    (tmp_path / "osm").mkdir(parents=True)
+    for name in ("boston_backbay_drive.osm.bz2", "boston_backbay_addresses.osm.bz2"):
+        (tmp_path / "osm" / name).symlink_to(OSM / name)
+    (tmp_path / "osm" / "extracts.toml").write_text(
+        'default = "t"\n[t]\nstreets = "boston_backbay_drive.osm.bz2"\n'
+        f'addresses = "boston_backbay_addresses.osm.bz2"\nzip_codes = ["02108"]\n{table}\n'
+    )
+    (tmp_path / "located.csv").write_text("\n".join(["addr,y,x", *rows]) + "\n")
+    return tmp_path
+
+
+def test_known_addresses_table_names_its_file_and_columns(
+    tmp_path: Path, geocoder: Geocoder, cache_dir: Path
+) -> None:
+    (lat1, lon1), (lat2, lon2) = _points_on(geocoder, "MOUNT VERNON STREET", 50.0, 150.0)
+    table = '[t.known_addresses]\nfile = "../located.csv"\naddress = "addr"\nlat = "y"\nlon = "x"'
+    rows = [
+        f'"10 Mount Vernon St  Boston  MA  02108",{lat1},{lon1}',
+        f'"30 Mount Vernon St  Boston  MA  02108",{lat2},{lon2}',
+        '"40 Mount Vernon St  Boston  MA  02108",,',
+    ]
+    folder = _profile(tmp_path, table, rows)
+    g = Geocoder.from_data_dir(folder, cache_dir=cache_dir)
+    r = g.geocode("20 Mount Vernon St  Boston  MA  02108")
+    assert r.match_type == "interpolated"
+    assert metres(r.lat, r.lon, (lat1 + lat2) / 2, (lon1 + lon2) / 2) < 5.0  # type: ignore[arg-type]
+    assert g.geocode("10 Mount Vernon St  Boston  MA  02108").match_type == "address_point"
+    # Rows without coordinates, and rows on the city's "no location" placeholder, are left out.
+    spec = load_extract(folder).known_addresses
+    assert spec is not None and spec.file.resolve() == (folder / "located.csv").resolve()
+    (folder / "located.csv").write_text(
+        "addr,y,x\n1 A St,42.3594,-71.0587\n2 A St,42.35,-71.08\n3 A St,,\n"
+    )
+    texts, lats, _ = read_known_addresses(spec, is_placeholder=default_city().is_placeholder)
+    assert (texts, lats) == (["2 A St"], [42.35])
+    bad = _profile(tmp_path / "bad", '[t.known_addresses]\nfile = "../located.csv"', rows)
+    with pytest.raises(ConfigurationError, match="known_addresses needs address, lat, lon"):
+        Geocoder.from_data_dir(bad, cache_dir=cache_dir)
+
+
+def test_number_zero_goes_where_the_city_put_its_earlier_reports(geocoder: Geocoder) -> None:
+    query = "0 Mount Vernon St  Boston  MA  02108"
+    middle = geocoder.geocode(query)
+    assert middle.match_type == "street" and "city's earlier reports" not in middle.reason
+    (lat1, lon1), (lat2, lon2) = _points_on(geocoder, "MOUNT VERNON STREET", 30.0, 40.0)
+    known = geocoder.with_known_addresses(
+        [query, query, query], [lat1, lat1, lat2], [lon1, lon1, lon2]
+    )
+    r = known.geocode(query)
+    assert r.match_type == "street" and r.score == middle.score  # still street-level
+    assert "at the point of the city's earlier reports of number 0" in r.reason
+    assert metres(r.lat, r.lon, lat1, lon1) < 1.0  # type: ignore[arg-type]  # their median

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import gpxpy
 import pytest
 
+from geo311.errors import InputError
 from geo311.store import Store
 from maps.itinerary import itinerary_gpx, itinerary_html, itinerary_text, write_itineraries
 from routing.dispatch import default_graph, plan_day, save_day_plan
-from routing.itinerary import crew_itineraries
+from routing.itinerary import crew_itineraries, format_distance
 
 from ..routing._dispatch_data import AT, fill
 
@@ -58,3 +61,58 @@ def test_write_itineraries(doc: dict, tmp_path) -> None:
     crews = crew_itineraries(doc)
     assert len(paths) == 3 * len(crews)
     assert {p.suffix for p in paths} == {".html", ".gpx", ".txt"}
+
+
+def test_format_distance_in_either_units() -> None:
+    assert format_distance(80.0) == "80 m" and format_distance(1234.0) == "1.2 km"
+    assert format_distance(76.2, units="imperial") == "250 ft"
+    assert format_distance(150.0, units="imperial") == "490 ft"  # under 0.1 mi: feet
+    assert format_distance(500.0, units="imperial") == "0.3 mi"
+    assert format_distance(1609.344 * 1.24, units="imperial") == "1.2 mi"
+    with pytest.raises(InputError, match="units 'yards'"):
+        format_distance(1.0, units="yards")
+
+
+def test_itineraries_show_distances_in_the_city_units(doc: dict) -> None:
+    # The default city (Boston) is imperial; a metric city gets metres and kilometres.
+    for it in crew_itineraries(doc):
+        assert it.units == "imperial"
+        text, page = itinerary_text(it), itinerary_html(it)
+        total = format_distance(it.distance_m, units="imperial")
+        assert total.endswith((" mi", " ft")) and f"{total} driving" in text
+        assert f"{total} driving" in page
+        for leg in it.legs:
+            assert f"({format_distance(leg.distance_m, units='imperial')}, " in text
+        assert not re.search(r"\d k?m\b", text + page)
+    for it in crew_itineraries(doc, units="metric"):
+        assert it.units == "metric"
+        total = format_distance(it.distance_m)
+        assert total.endswith((" m", " km")) and f"{total} driving" in itinerary_text(it)
+        assert not re.search(r"\d (mi|ft)\b", itinerary_text(it) + itinerary_html(it))
+
+
+def test_text_and_html_share_one_header(doc: dict) -> None:
+    import html
+
+    for it in crew_itineraries(doc):
+        first, second = itinerary_text(it).splitlines()[:2]
+        page = html.unescape(itinerary_html(it))
+        crew, plan = first.split(" - ", 1)
+        day, totals = second.split("; ", 1)
+        assert f"{it.crew_label} ({it.crew_id})" == crew and plan.startswith(it.plan_date)
+        assert f"{plan}. {day}. {totals}. Times are {it.timezone}." in page
+
+
+def test_the_selected_city_units_are_the_default(
+    doc: dict, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from geo311.city import CITY_DIR_ENV
+    from geo311.settings import REPO_DATA_DIR
+
+    city = (REPO_DATA_DIR / "city.toml").read_text(encoding="utf-8")
+    assert 'units = "imperial"' in city
+    (tmp_path / "city.toml").write_text(city.replace('units = "imperial"', 'units = "metric"'))
+    monkeypatch.setenv(CITY_DIR_ENV, str(tmp_path))
+    its = crew_itineraries(doc)
+    assert its and all(it.units == "metric" for it in its)
+    assert f"{format_distance(its[0].distance_m)} driving" in itinerary_text(its[0])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -213,3 +214,33 @@ def test_plan_map_draws_the_crews_with_stops_or_an_empty_map() -> None:
     assert "Plan 4" in page and "crew c1: 2 stops" in page and "crew c2" not in page
     empty = plan_map({"routes": [PLAN["routes"][1]], "locations": [list(YARD)]})
     assert "crew c" not in empty.get_root().render()  # no route, no legend
+
+
+def test_route_maps_show_distances_in_the_city_units(tmp_path) -> None:
+    from dataclasses import replace
+
+    from maps.routes import plan_map
+
+    crew = replace(
+        CREWS[0],
+        distance_m=5150.0,
+        stops=tuple(replace(s, distance_m=400.0 * s.number) for s in CREWS[0].stops),
+    )
+    # Boston's profile (the default city) is imperial: miles in the legend, feet and miles
+    # in the stop popups (400 m = 1,312 ft, 0.2 mi at stop 1 is 800 m = 0.5 mi at stop 2).
+    page = write_route_maps([crew], tmp_path / "us")[1].read_text()
+    assert "3 stops, 3.2 mi" in page and "0.5 mi from the yard</td>" in page
+    assert not re.search(r"\d k?m\b", page)
+    metric = write_route_maps([crew], tmp_path / "eu", units="metric")[0].read_text()
+    assert "crew A: 3 stops, 5.2 km" in metric and "800 m from the yard" in metric
+    with pytest.raises(InputError, match="units 'furlongs'"):
+        write_route_maps([crew], tmp_path / "x", units="furlongs")
+    # A stored plan's route and step distances (metres) come through the converter.
+    plan = {**PLAN, "plan_id": 5, "locations": [list(p) for p in LOCATIONS]}
+    plan["routes"] = [dict(PLAN["routes"][0], distance_m=1609.344)]
+    plan["routes"][0]["steps"] = [
+        dict(s, distance_m=d)
+        for s, d in zip(PLAN["routes"][0]["steps"], (0, 150, 150, 900, 1609.344), strict=True)
+    ]
+    drawn = plan_map(plan).get_root().render()
+    assert "crew c1: 2 stops, 1.0 mi" in drawn and "490 ft from the yard" in drawn
