@@ -140,6 +140,7 @@ def evaluate_routes(
     sequences: Mapping[str, Sequence[str]],
     *,
     labels: Mapping[str, str] | None = None,
+    fixed: Sequence[Route] = (),
 ) -> Evaluation:
     """Drive each crew's stops in the given order and report what breaks.
 
@@ -151,6 +152,9 @@ def evaluate_routes(
         Crew id -> job ids in route order; a crew not named has an empty route.
     labels
         Job id -> text naming the stop in messages (default: the job id).
+    fixed
+        Routes of crews not in ``sequences`` kept as they are (e.g. the solver's, with its
+        times); they are only re-checked. Other crews get an empty route.
 
     Returns
     -------
@@ -164,11 +168,15 @@ def evaluate_routes(
     """
     jobs = {j.id: j for j in problem.jobs}
     crews = {c.id: c for c in problem.crews}
-    _check_sequences(sequences, jobs, crews)
+    kept = {r.crew_id: r for r in fixed if r.crew_id not in sequences}
+    _check_sequences({**{c: r.job_ids for c, r in kept.items()}, **sequences}, jobs, crews)
     names = dict(labels or {})
     routes: list[Route] = []
     violations: list[Violation] = []
     for crew in problem.crews:
+        if crew.id in kept:
+            routes.append(kept[crew.id])
+            continue
         walk = _Walk(problem, crew, names)
         routes.append(walk.run([jobs[j] for j in sequences.get(crew.id, ())]))
         violations += walk.violations
