@@ -91,7 +91,10 @@ def list_command(database_url: DatabaseOption = None) -> None:
         typer.echo("no users; add one with: geo311 users add USERNAME --role dispatcher")
     for user in found:
         state = "active" if user.active else "disabled"
-        typer.echo(f"{user.username:<24} {user.role_label:<24} {state:<9} {user.display_name}")
+        where = f" [{user.district}]" if user.district else ""
+        typer.echo(
+            f"{user.username:<24} {user.role_label:<24} {state:<9} {user.display_name}{where}"
+        )
 
 
 @app.command("disable")
