@@ -16,7 +16,7 @@ they are saved at once. A published plan is not edited: re-plan it instead.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Path, Request
@@ -28,9 +28,14 @@ from api.web.deps import PageRoute, action_user
 from api.web.sessions import WebSession
 from api.web.templating import render
 from geo311 import auth_store
+from geo311.catalogue import Catalogue
 from geo311.errors import ConflictError
+from geo311.settings import Settings
 from geo311.store import Store
-from routing.plan_document import PlanDocument, load_plan_document
+from routing.plan_document import PlanDocument, RouteDoc, load_plan_document
+
+if TYPE_CHECKING:  # routing.dispatch loads OR-Tools and the graph: imported where used
+    from routing.dispatch.editing import EditResult, HandEdit
 
 router = APIRouter(prefix="/dispatch", route_class=PageRoute, include_in_schema=False)
 DispatcherAction = Annotated[WebSession, Depends(action_user("dispatcher"))]
@@ -52,13 +57,13 @@ def _editable(store: Store, plan_id: int) -> PlanDocument:
     return doc
 
 
-def _stops(route: Any) -> list[str]:
+def _stops(route: RouteDoc) -> list[str]:
     return [str(s.job_id) for s in route.steps if s.type == "job" and s.job_id is not None]
 
 
 def _check(
-    store: Store, catalogue: Any, settings: Any, plan_id: int, edit: Any, user: str
-) -> tuple[PlanDocument, Any]:
+    store: Store, catalogue: Catalogue, settings: Settings, plan_id: int, edit: HandEdit, user: str
+) -> tuple[PlanDocument, EditResult]:
     from routing.dispatch.editing import edit_day  # the graph and matrices: load on use
 
     doc = _editable(store, plan_id)
@@ -66,7 +71,12 @@ def _check(
 
 
 def _preview(
-    request: Request, doc: PlanDocument, result: Any, edit: Any, *, message: str = ""
+    request: Request,
+    doc: PlanDocument,
+    result: EditResult,
+    edit: HandEdit,
+    *,
+    message: str = "",
 ) -> Response:
     tz = ZoneInfo(str(doc.timezone or "UTC"))
     new = result.day.to_document().to_dict()
@@ -143,10 +153,10 @@ def _save(
     request: Request,
     session: WebSession,
     store: Store,
-    catalogue: Any,
-    settings: Any,
+    catalogue: Catalogue,
+    settings: Settings,
     plan_id: int,
-    edit: Any,
+    edit: HandEdit,
     *,
     accept: bool,
 ) -> Response:

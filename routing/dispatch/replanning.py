@@ -130,7 +130,9 @@ def _as_planned(spec: CrewSpec, crew: CrewDoc, tz: Any) -> CrewSpec:
 def _crews_of_plan(base: CrewConfig, doc: PlanDocument) -> CrewConfig:
     """Return the crews the plan was made for, in its order (all of ``base`` when bare).
 
-    Each crew keeps the shift and breaks of the plan (the dispatcher's changes for the day).
+    Each crew keeps the shift and breaks of the plan (the dispatcher's changes for the day),
+    and the yards are the plan's, in its order (a district's plan has only its own yards:
+    the jobs' matrix locations come after them).
     """
     crew_ids = [c.id for c in doc.crews]
     if not crew_ids:
@@ -143,9 +145,11 @@ def _crews_of_plan(base: CrewConfig, doc: PlanDocument) -> CrewConfig:
             "file the plan was made with (crews_file=...)",
             field="crews_file",
         )
+    yards = {y.id: y for y in base.yards}
+    used = tuple(yards[d.id] for d in doc.depots if d.id in yards)
     return CrewConfig(
         timezone=base.timezone,
-        yards=base.yards,
+        yards=used or base.yards,
         crews=tuple(_as_planned(by_id[c.id], c, base.tz) for c in doc.crews),
         source=base.source,
     )

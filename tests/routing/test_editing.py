@@ -68,3 +68,32 @@ def test_a_lock_keeps_the_stop_and_those_before_it() -> None:
     assert apply_edit(doc, HandEdit("unlock", "j1"), user="dina").locks == {}
     # locks that are no longer the start of the crew's route are ignored
     assert dispatcher_locks(_doc(dispatcher_locks={"a": ["j2"], "b": ["j4"]})) == {"b": ["j4"]}
+
+
+def test_a_plan_is_rebuilt_with_its_own_yards_and_the_days_shifts() -> None:
+    from dataclasses import replace
+
+    from routing.crews import load_crews
+    from routing.dispatch.replanning import _crews_of_plan
+
+    base = load_crews(None)
+    east = replace(base.yards[0], id="east", district="East")
+    config = replace(base, yards=(east, *base.yards))
+    doc = PlanDocument.from_dict(
+        {
+            "crews": [
+                {
+                    "id": "pothole-2",
+                    "shift_start": "2015-10-06T08:00:00-04:00",
+                    "shift_end": "2015-10-06T10:00:00-04:00",
+                    "breaks": [],
+                }
+            ],
+            "depots": [{"id": base.yards[0].id, "location_index": 0}],
+        }
+    )
+    rebuilt = _crews_of_plan(config, doc)
+    assert [y.id for y in rebuilt.yards] == [base.yards[0].id]  # not the other district's
+    (crew,) = rebuilt.crews
+    assert crew.id == "pothole-2" and crew.breaks == ()
+    assert (crew.shift_start.isoformat(), crew.shift_end.isoformat()) == ("08:00:00", "10:00:00")
