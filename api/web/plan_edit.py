@@ -91,6 +91,7 @@ def _preview(
         "plan": doc,
         "edit": edit,
         "change": edit.describe(),
+        "change_label": doc.labels.get(edit.job_id, ""),
         "columns": columns,
         "before": old,
         "hard": [v for v in violations if v.hard],
