@@ -20,6 +20,8 @@ users = sa.Table(
     # dispatcher | planner | admin | crew (roles are data: geo311.users.ROLES)
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("crew_id", sa.String(64)),
+    # the district a dispatcher works in (a name of the city's districts); NULL: all districts
+    sa.Column("district", sa.String(200)),
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, default=True),
     sa.Column("created_at", UTCDateTime, nullable=False),

@@ -60,6 +60,8 @@ class User:
         False once disabled: no login, no token, no session.
     created_at : datetime
         When the user was added (UTC).
+    district : str or None
+        The district a dispatcher works in (None: every district).
     """
 
     user_id: int
@@ -69,6 +71,7 @@ class User:
     crew_id: str | None
     active: bool
     created_at: datetime
+    district: str | None = None
 
     @property
     def role_label(self) -> str:
@@ -86,6 +89,7 @@ class User:
             crew_id=row["crew_id"],
             active=bool(row["active"]),
             created_at=row["created_at"],
+            district=row.get("district") or None,
         )
 
 
@@ -160,6 +164,7 @@ def create_user(
     role: str,
     password: str,
     display_name: str | None = None,
+    district: str | None = None,
 ) -> User:
     """Add a user with an argon2id password hash.
 
@@ -175,6 +180,9 @@ def create_user(
         The password (at least :data:`MIN_PASSWORD` characters).
     display_name : str, keyword-only, optional
         Name shown on pages (default: the username).
+    district : str, keyword-only, optional
+        The district a dispatcher works in (a name of the city's districts, checked by the
+        caller); None: every district.
 
     Returns
     -------
@@ -200,6 +208,7 @@ def create_user(
             "display_name": (display_name or "").strip()[:200] or name,
             "role": kind,
             "crew_id": crew_id,
+            "district": (district or "").strip()[:200] or None,
             "password_hash": _hasher.hash(password),
             "active": True,
             "created_at": datetime.now(UTC),

@@ -45,13 +45,41 @@ def add_command(
         str, typer.Option(help="dispatcher, planner, admin or crew:<crew id> (e.g. crew:pothole-1)")
     ],
     name: Annotated[str | None, typer.Option("--name", help="display name")] = None,
+    district: Annotated[
+        str | None,
+        typer.Option(
+            "--district", help="the district a dispatcher works in (default: all districts)"
+        ),
+    ] = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Add a user; the password is read from standard input (prompted twice on a terminal)."""
+    if district is not None:
+        district = _city_district(district)
     password = _read_password()
     with _store(database_url) as store:
-        user = users.create_user(store, username, role=role, password=password, display_name=name)
-    typer.echo(f"added {user.username} ({user.display_name}), role {user.role_label}")
+        user = users.create_user(
+            store, username, role=role, password=password, display_name=name, district=district
+        )
+    where = f", district {user.district}" if user.district else ""
+    typer.echo(f"added {user.username} ({user.display_name}), role {user.role_label}{where}")
+
+
+def _city_district(name: str) -> str:
+    """Return ``name`` when it is one of the city's districts.
+
+    Raises
+    ------
+    typer.BadParameter
+        Naming ``--district`` and the city's districts.
+    """
+    from geo311.districts import load_districts
+    from geo311.errors import InputError
+
+    try:
+        return load_districts(get_settings().districts_file).get(name.strip()).name
+    except InputError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--district") from None
 
 
 @app.command("list")
@@ -63,7 +91,10 @@ def list_command(database_url: DatabaseOption = None) -> None:
         typer.echo("no users; add one with: geo311 users add USERNAME --role dispatcher")
     for user in found:
         state = "active" if user.active else "disabled"
-        typer.echo(f"{user.username:<24} {user.role_label:<24} {state:<9} {user.display_name}")
+        where = f" [{user.district}]" if user.district else ""
+        typer.echo(
+            f"{user.username:<24} {user.role_label:<24} {state:<9} {user.display_name}{where}"
+        )
 
 
 @app.command("disable")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -32,6 +33,37 @@ CrewId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 SLA_STATES = {"all": "all", "overdue": "overdue", "due": "due within 24 h", "ok": "on time"}
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 TABLE_ROWS = 1000  # most urgent first; the map and the counts show everything
+
+
+@lru_cache(maxsize=4)
+def city_districts(path: str) -> Any:
+    """Return the city's districts (read once per file)."""
+    from geo311.districts import load_districts
+
+    return load_districts(path)
+
+
+def district_scope(user: Any, districts: str) -> str | None:
+    """Return the district whose work a page shows: the user's, unless ``districts=all``.
+
+    A user without a district sees every district (None).
+    """
+    name = getattr(user, "district", None)
+    return None if districts == "all" or not name else str(name)
+
+
+def in_district(orders: list[WorkOrder], settings: Settings, name: str | None) -> list[WorkOrder]:
+    """Return the work orders of district ``name`` (all of them for None).
+
+    A work order belongs to the district whose polygon holds it, or the nearest one within
+    the margin of :mod:`geo311.districts`.
+    """
+    if name is None or not orders:
+        return list(orders)
+    areas = city_districts(str(settings.districts_file))
+    areas.get(name)  # a district the city no longer has: the message names the known ones
+    where = areas.assign([o.lat for o in orders], [o.lon for o in orders])
+    return [o for o, n in zip(orders, where, strict=True) if n == name]
 
 
 def moment(text: str | None, settings: Settings) -> datetime:
@@ -130,11 +162,13 @@ def _page_context(
     sla: str,
     *,
     show_all: bool = False,
+    district: str | None = None,
 ) -> dict[str, Any]:
     from geo311.workorders import open_work_orders_at  # loads scipy: only when a page asks
 
     tz = ZoneInfo(settings.timezone)
-    rows = work_rows(open_work_orders_at(store, at, catalogue=catalogue), catalogue, at, tz)
+    orders = in_district(open_work_orders_at(store, at, catalogue=catalogue), settings, district)
+    rows = work_rows(orders, catalogue, at, tz)
     services = sorted({(r["service_code"], r["service"]) for r in rows}, key=lambda s: s[1])
     shown = sorted(
         (
@@ -164,13 +198,14 @@ def _page_context(
         "publications": auth_store.latest_publications(store, limit=5),
         "latest_plan_id": store.latest_plan_id(),
         "map_points": [[r["lat"], r["lon"], r["id"], r["service"], r["state"]] for r in shown],
+        "district": district,
     }
 
 
 @router.get("", summary="Dispatcher console")
 def dispatch_page(
     request: Request,
-    _s: DispatcherPage,
+    session: DispatcherPage,
     store: StoreDep,
     catalogue: CatalogueDep,
     settings: SettingsDep,
@@ -178,13 +213,20 @@ def dispatch_page(
     service: Annotated[str, Query(max_length=64)] = "",
     sla: Annotated[str, Query(pattern="^(all|overdue|due|ok)$")] = "all",
     rows: Annotated[str, Query(pattern="^(urgent|all)$")] = "urgent",
+    districts: Annotated[str, Query(pattern="^(mine|all)$")] = "mine",
 ) -> Response:
     """Show the open work at a moment (default now) with filters, crews and the plan form.
 
-    The table lists the 1,000 most urgent matching work orders unless ``rows=all``.
+    The table lists the 1,000 most urgent matching work orders unless ``rows=all``. A
+    dispatcher with a district sees that district's work (and plans it) unless
+    ``districts=all``.
     """
     when = moment(at, settings)
-    context = _page_context(store, catalogue, settings, when, service, sla, show_all=rows == "all")
+    scope = district_scope(session.user, districts)
+    context = _page_context(
+        store, catalogue, settings, when, service, sla, show_all=rows == "all", district=scope
+    )
+    context["user_district"] = session.user.district
     return render(request, "dispatch.html", context)
 
 

@@ -22,7 +22,9 @@ def _label(doc: dict[str, Any], job_id: str) -> str:
     return ", ".join(str(x) for x in (job.get("service_name"), job.get("address")) if x) or job_id
 
 
-def crew_columns(doc: dict[str, Any], tz: ZoneInfo) -> list[dict[str, Any]]:
+def crew_columns(
+    doc: dict[str, Any], tz: ZoneInfo, *, locks: dict[str, list[str]] | None = None
+) -> list[dict[str, Any]]:
     """Return one column per crew: label, ordered stops with ETAs, totals.
 
     Parameters
@@ -31,12 +33,15 @@ def crew_columns(doc: dict[str, Any], tz: ZoneInfo) -> list[dict[str, Any]]:
         A stored plan document (``routing.dispatch.DayPlan.to_dict`` and its ``plan_id``).
     tz : ZoneInfo
         The city's time zone for the ETAs.
+    locks : dict, keyword-only, optional
+        Crew id -> the stops the dispatcher locked (a prefix of its route).
 
     Returns
     -------
     list of dict
         ``crew_id``, ``label``, ``stops`` (``order``, ``job_id``, ``label``, ``eta``,
-        ``work_order_id``, ``breach``, ``done``, ``cant``), ``travel_min``, ``distance_km``.
+        ``work_order_id``, ``breach``, ``done``, ``cant``, ``locked``), ``travel_min``,
+        ``distance_km``, ``locked`` (number of locked stops), ``back`` (return to the yard).
     """
     labels = {c.get("id"): c.get("label") for c in doc.get("crews") or []}
     breaches = set(doc.get("sla_breaches") or [])
@@ -60,8 +65,10 @@ def crew_columns(doc: dict[str, Any], tz: ZoneInfo) -> list[dict[str, Any]]:
                     "breach": job_id in breaches,
                     "done": job_id in done.get(crew, []),
                     "cant": cant.get(job_id),
+                    "locked": job_id in (locks or {}).get(crew, []),
                 }
             )
+        steps = route.get("steps") or []
         columns.append(
             {
                 "crew_id": crew,
@@ -69,14 +76,21 @@ def crew_columns(doc: dict[str, Any], tz: ZoneInfo) -> list[dict[str, Any]]:
                 "stops": stops,
                 "travel_min": round(float(route.get("travel_s") or 0) / 60.0),
                 "distance_km": round(float(route.get("distance_m") or 0) / 1000.0, 1),
+                "locked": len((locks or {}).get(crew, [])),
+                "back": clock(steps[-1].get("arrival"), tz) if stops else "",
             }
         )
     return columns
 
 
 def unassigned(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return the work left out of the plan with its reason, SLA breaches marked."""
+    """Return the work left out of the plan with its reason, SLA breaches marked.
+
+    ``routable`` says whether the job is on the street graph (a dispatcher may move it onto
+    a route).
+    """
     breaches = set(doc.get("sla_breaches") or [])
+    jobs = doc.get("jobs") or {}
     return [
         {
             "job_id": str(u.get("job_id")),
@@ -84,6 +98,8 @@ def unassigned(doc: dict[str, Any]) -> list[dict[str, Any]]:
             "code": u.get("code", ""),
             "reason": u.get("reason", ""),
             "breach": u.get("job_id") in breaches,
+            # on the street graph: a crew can be given it by hand
+            "routable": (jobs.get(str(u.get("job_id"))) or {}).get("location_index") is not None,
         }
         for u in doc.get("unassigned") or []
     ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from geo311.errors import ConfigurationError, InputError, NotFoundError
 from geo311.model import WorkOrder
 from geo311.settings import Settings
 from geo311.store import Store
-from routing.crews import CrewConfig
+from routing.crews import BreakSpec, CrewConfig, CrewSpec
 from routing.dispatch.build import (
     OUTSIDE_GRAPH,
     Built,
@@ -24,11 +25,11 @@ from routing.dispatch.build import (
 from routing.dispatch.day import DayPlan
 from routing.dispatch.planning import catalogue_for
 from routing.graph import StreetGraph
-from routing.plan_document import PlanDocument
+from routing.plan_document import CrewDoc, PlanDocument
 from routing.replan import locked_from_time, replan
 from routing.solve import Plan, Unassigned
 
-__all__ = ["plan_from_document", "replan_day"]
+__all__ = ["Rebuilt", "outside_kept", "plan_from_document", "rebuild_day", "replan_day"]
 
 _PLAN_FIELDS = {"origin", "summary", "routes", "unassigned", "violations", "next_shift_start_s"}
 _PLAN_FIELDS |= {"meta"}
@@ -102,8 +103,37 @@ def _locked(
     return out
 
 
+def _local_time(text: Any, tz: Any) -> time | None:
+    return None if text is None else datetime.fromisoformat(str(text)).astimezone(tz).time()
+
+
+def _as_planned(spec: CrewSpec, crew: CrewDoc, tz: Any) -> CrewSpec:
+    """Return the crew file's crew with the shift and breaks the plan was made with.
+
+    A dispatcher may have shortened a shift or dropped a break for that day; a re-plan, or
+    a hand edit checked against the plan, keeps those.
+    """
+    start, end = _local_time(crew.shift_start, tz), _local_time(crew.shift_end, tz)
+    if start is None or end is None:
+        return spec
+    breaks = []
+    for b in crew.breaks:
+        wins = [(_local_time(a, tz), _local_time(z, tz)) for a, z in b.windows]
+        breaks.append(
+            BreakSpec(
+                b.id, b.minutes, tuple((a, z) for a, z in wins if a is not None and z is not None)
+            )
+        )
+    return replace(spec, shift_start=start, shift_end=end, breaks=tuple(breaks))
+
+
 def _crews_of_plan(base: CrewConfig, doc: PlanDocument) -> CrewConfig:
-    """Return the crews the plan was made for, in its order (all of ``base`` when bare)."""
+    """Return the crews the plan was made for, in its order (all of ``base`` when bare).
+
+    Each crew keeps the shift and breaks of the plan (the dispatcher's changes for the day),
+    and the yards are the plan's, in its order (a district's plan has only its own yards:
+    the jobs' matrix locations come after them).
+    """
     crew_ids = [c.id for c in doc.crews]
     if not crew_ids:
         return base
@@ -115,10 +145,12 @@ def _crews_of_plan(base: CrewConfig, doc: PlanDocument) -> CrewConfig:
             "file the plan was made with (crews_file=...)",
             field="crews_file",
         )
+    yards = {y.id: y for y in base.yards}
+    used = tuple(yards[d.id] for d in doc.depots if d.id in yards)
     return CrewConfig(
         timezone=base.timezone,
-        yards=base.yards,
-        crews=tuple(by_id[c] for c in crew_ids),
+        yards=used or base.yards,
+        crews=tuple(_as_planned(by_id[c.id], c, base.tz) for c in doc.crews),
         source=base.source,
     )
 
@@ -157,7 +189,7 @@ def _check_locations(built: Built, doc: PlanDocument) -> None:
             )
 
 
-def _outside_kept(built: Built, doc: PlanDocument) -> list[Unassigned]:
+def outside_kept(built: Built, doc: PlanDocument) -> list[Unassigned]:
     """Return the work orders outside the graph: they stay unassigned with their reason."""
     return built.outside + [
         Unassigned(
@@ -174,6 +206,82 @@ def _outside_kept(built: Built, doc: PlanDocument) -> list[Unassigned]:
     ]
 
 
+@dataclass
+class Rebuilt:
+    """A stored plan's routing problem built again (street graph, matrix, the day's crews).
+
+    Attributes
+    ----------
+    built : Built
+        The problem of the plan's work orders on the graph (then the new ones), its snaps
+        and matrix.
+    crews : CrewConfig
+        The plan's crews with the shifts and breaks it was made with.
+    catalogue : Catalogue
+        The service catalogue.
+    previous : Plan
+        The stored plan as the solver's :class:`~routing.solve.Plan`.
+    new_ids : list of int
+        The new work orders added after the plan's own.
+    graph_source : str
+        Where the street graph came from.
+    """
+
+    built: Built
+    crews: CrewConfig
+    catalogue: Catalogue
+    previous: Plan
+    new_ids: list[int]
+    graph_source: str
+
+
+def rebuild_day(
+    store: Store,
+    catalogue: Catalogue | None,
+    doc: PlanDocument,
+    *,
+    new_work_order_ids: Sequence[int] = (),
+    crews: CrewConfig | None = None,
+    crews_file: str | Path | None = None,
+    graph: StreetGraph | None = None,
+    settings: Settings | None = None,
+) -> Rebuilt:
+    """Build a stored plan's routing problem again, with the same location of every job.
+
+    The one step behind a re-plan (:func:`replan_day`) and a hand edit
+    (:mod:`routing.dispatch.editing`); parameters as for :func:`replan_day`.
+
+    Raises
+    ------
+    NotFoundError
+        When a work order of the plan, or a new one, does not exist.
+    InputError
+        When a job's location moved since the plan (another street graph).
+    """
+    cat = catalogue_for(catalogue, settings)
+    known = {s.skill for s in cat.services.values()}
+    base = _crews_of_plan(
+        resolve_crews(
+            crews=crews, crews_file=crews_file, crew_ids=None, settings=settings, known_skills=known
+        ),
+        doc,
+    )
+    street = graph if graph is not None else default_graph(settings)
+    previous = plan_from_document(doc)
+    origin = previous.origin.astimezone(base.tz)
+    orders, new_ids = _work_orders(store, doc, new_work_order_ids)
+    built = build_problem(
+        orders,
+        config=base,
+        graph=street,
+        catalogue=cat,
+        origin=origin,
+        urgent_ids=frozenset(new_ids),
+    )
+    _check_locations(built, doc)
+    return Rebuilt(built, base, cat, previous, new_ids, street.summary.source)
+
+
 def replan_day(
     store: Store,
     catalogue: Catalogue | None,
@@ -188,6 +296,7 @@ def replan_day(
     settings: Settings | None = None,
     time_limit_s: float = 5.0,
     seed: int = 0,
+    left_out: Sequence[Unassigned] = (),
 ) -> DayPlan:
     """Re-plan a stored plan at ``at``: locked stops stay, new urgent work orders are added.
 
@@ -212,6 +321,9 @@ def replan_day(
         ``data/crews.toml``).
     graph, settings, time_limit_s, seed
         As for :func:`~routing.dispatch.plan_day`.
+    left_out : sequence of Unassigned, keyword-only
+        Jobs of the plan kept off every route with their reason (stops the dispatcher
+        dropped): not solved again, unassigned in the new plan.
 
     Returns
     -------
@@ -227,32 +339,23 @@ def replan_day(
     """
     at = require_aware(at, "at")
     doc = PlanDocument.from_dict(store.get_plan(plan) if isinstance(plan, int) else plan)
-    cat = catalogue_for(catalogue, settings)
-    known = {s.skill for s in cat.services.values()}
-    base = _crews_of_plan(
-        resolve_crews(
-            crews=crews, crews_file=crews_file, crew_ids=None, settings=settings, known_skills=known
-        ),
-        doc,
-    )
-    street = graph if graph is not None else default_graph(settings)
-    previous = plan_from_document(doc)
-    origin = previous.origin.astimezone(base.tz)
-    orders, new_ids = _work_orders(store, doc, new_work_order_ids)
-    built = build_problem(
-        orders,
-        config=base,
-        graph=street,
-        catalogue=cat,
-        origin=origin,
-        urgent_ids=frozenset(new_ids),
-    )
-    _check_locations(built, doc)
+    rebuilt = rebuild_day(
+        store, catalogue, doc, new_work_order_ids=new_work_order_ids, crews=crews,
+        crews_file=crews_file, graph=graph, settings=settings,
+    )  # fmt: skip
+    built, base, cat, new_ids = rebuilt.built, rebuilt.crews, rebuilt.catalogue, rebuilt.new_ids
+    previous, origin = rebuilt.previous, rebuilt.previous.origin.astimezone(rebuilt.crews.tz)
     now_s = (at - origin).total_seconds()
     locked = _locked(previous, doc.done, now_s, locked_stops)
-    new_plan = replan(
-        built.problem, previous, now_s=now_s, locked=locked, time_limit_s=time_limit_s, seed=seed
+    out_ids = {u.job_id for u in left_out}
+    problem = replace(
+        built.problem, jobs=tuple(j for j in built.problem.jobs if j.id not in out_ids)
     )
+    new_plan = replan(
+        problem, previous, now_s=now_s, locked=locked, time_limit_s=time_limit_s, seed=seed
+    )
+    if left_out:
+        new_plan = replace(new_plan, unassigned=new_plan.unassigned + tuple(left_out))
     return DayPlan(
         at=at,
         problem=built.problem,
@@ -260,9 +363,9 @@ def replan_day(
         work_orders=built.work_orders,
         snaps=built.snaps,
         matrix=built.matrix,
-        outside=_outside_kept(built, doc),
+        outside=outside_kept(built, doc),
         crew_config=base,
         catalogue=cat,
-        graph_source=street.summary.source,
+        graph_source=rebuilt.graph_source,
         meta={"replanned_from": doc.plan_id, "locked": locked, "new_work_orders": new_ids},
     )

@@ -200,6 +200,32 @@ def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(
     assert page.locator("section.card").count() >= 1
     assert page.locator("#map path.leaflet-interactive").count() >= 2
     disp.axe()
+
+    # move a pothole stop by hand to the front of pothole-1's route: checked, then saved
+    planned = server.store.get_plan(plan_id)
+    jobs = {
+        r["crew_id"]: [s["job_id"] for s in r["steps"] if s["type"] == "job"]
+        for r in planned["routes"]
+    }
+    job = (jobs.get("pothole-2") or jobs["pothole-1"][-1:])[0]
+    page.click(f"#stop-{job} summary")
+    page.select_option(f"#to-{job}", "pothole-1")
+    page.fill(f"#pos-{job}", "1")
+    page.click(f"#stop-{job} form:has(select) button[type=submit]")
+    page.wait_for_selector("text=Check the change")
+    assert page.locator("#hard").count() == 0
+    disp.axe()
+    if page.locator("#accept").count():
+        page.check("#accept")
+    page.click("text=Save as a new plan")
+    page.wait_for_url(re.compile(rf".*/dispatch/plans/(?!{plan_id}$)\d+$"))
+    plan_id = int(page.url.rsplit("/", 1)[1])
+    edited = server.store.get_plan(plan_id)
+    assert edited["kind"] == "edited"
+    route = next(r for r in edited["routes"] if r["crew_id"] == "pothole-1")
+    assert next(s for s in route["steps"] if s["type"] == "job")["job_id"] == job
+    assert len(auth_store.audit_rows(server.store, action="plan.edit")) == 1
+    disp.axe()
     page.click("text=Publish to the crews")
     page.wait_for_selector("text=the crews see these routes")
     disp.axe()

@@ -1,0 +1,200 @@
+"""The dispatcher's hand edits of a plan: check a move or drop, then save it as a new plan.
+
+``POST /dispatch/plans/{id}/edit`` applies one change (move, drop, lock, unlock) to the
+stored plan and drives the changed routes again (:func:`routing.dispatch.editing.edit_day`):
+the page shows the new ETAs and what breaks, naming the crew, the stop and why. Nothing is
+stored until the dispatcher saves (``.../edit/save``, which checks the change again):
+
+- a *hard* violation (a crew without the skill, a truck over capacity) cannot be saved;
+- *soft* ones (work after the end of the shift, a missed time window or break) are saved
+  only when the dispatcher ticks "save anyway" — overtime is the dispatcher's call.
+
+A saved change is a new plan (``kind='edited'``, its parent the edited plan) and an audit
+row with the changed crews' stops before and after. Locking and unlocking change no route:
+they are saved at once. A published plan is not edited: re-plan it instead.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.deps import CatalogueDep, SettingsDep, StoreDep
+from api.web import audit, plan_view
+from api.web.deps import PageRoute, action_user
+from api.web.sessions import WebSession
+from api.web.templating import render
+from geo311 import auth_store
+from geo311.catalogue import Catalogue
+from geo311.errors import ConflictError
+from geo311.settings import Settings
+from geo311.store import Store
+from routing.plan_document import PlanDocument, RouteDoc, load_plan_document
+
+if TYPE_CHECKING:  # routing.dispatch loads OR-Tools and the graph: imported where used
+    from routing.dispatch.editing import EditResult, HandEdit
+
+router = APIRouter(prefix="/dispatch", route_class=PageRoute, include_in_schema=False)
+DispatcherAction = Annotated[WebSession, Depends(action_user("dispatcher"))]
+PlanId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Action = Annotated[str, Form(pattern="^(move|lock|unlock|drop)$")]
+JobField = Annotated[str, Form(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+CrewField = Annotated[str, Form(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")]
+Position = Annotated[int, Form(ge=0, le=10_000)]
+
+
+def _editable(store: Store, plan_id: int) -> PlanDocument:
+    """Return the stored plan unless it is published (then 409: re-plan it instead)."""
+    doc = load_plan_document(store, plan_id)
+    if auth_store.publication(store, plan_id) is not None:
+        raise ConflictError(
+            f"plan {plan_id} is published: the crews work from it; use 'Re-plan now' on its "
+            "page to make a new plan instead of editing it"
+        )
+    return doc
+
+
+def _stops(route: RouteDoc) -> list[str]:
+    return [str(s.job_id) for s in route.steps if s.type == "job" and s.job_id is not None]
+
+
+def _check(
+    store: Store, catalogue: Catalogue, settings: Settings, plan_id: int, edit: HandEdit, user: str
+) -> tuple[PlanDocument, EditResult]:
+    from routing.dispatch.editing import edit_day  # the graph and matrices: load on use
+
+    doc = _editable(store, plan_id)
+    return doc, edit_day(store, catalogue, doc, edit, user=user, settings=settings)
+
+
+def _preview(
+    request: Request,
+    doc: PlanDocument,
+    result: EditResult,
+    edit: HandEdit,
+    *,
+    message: str = "",
+) -> Response:
+    tz = ZoneInfo(str(doc.timezone or "UTC"))
+    new = result.day.to_document().to_dict()
+    columns = [c for c in plan_view.crew_columns(new, tz) if c["crew_id"] in result.changed]
+    old = {
+        c["crew_id"]: c
+        for c in plan_view.crew_columns(doc.to_dict(), tz)
+        if c["crew_id"] in result.changed
+    }
+    violations = result.evaluation.violations
+    context = {
+        "plan": doc,
+        "edit": edit,
+        "change": edit.describe(),
+        "change_label": doc.labels.get(edit.job_id, ""),
+        "columns": columns,
+        "before": old,
+        "hard": [v for v in violations if v.hard],
+        "soft": [v for v in violations if not v.hard],
+        "message": message,
+    }
+    return render(request, "plan_edit.html", context, status_code=409 if message else 200)
+
+
+@router.post("/plans/{plan_id}/edit", summary="Check a change to a plan")
+def check_edit(
+    request: Request,
+    session: DispatcherAction,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+    plan_id: PlanId,
+    action: Action,
+    job_id: JobField,
+    crew_id: CrewField = "",
+    position: Position = 0,
+) -> Response:
+    """Drive the changed routes again and show the new ETAs and what breaks (saves nothing).
+
+    Locking and unlocking change no route: they are saved at once.
+    """
+    from routing.dispatch.editing import HandEdit
+
+    edit = HandEdit(action, job_id, crew_id, position)
+    if action in ("lock", "unlock"):
+        return _save(request, session, store, catalogue, settings, plan_id, edit, accept=False)
+    doc, result = _check(store, catalogue, settings, plan_id, edit, session.user.username)
+    return _preview(request, doc, result, edit)
+
+
+@router.post("/plans/{plan_id}/edit/save", summary="Save a change to a plan")
+def save_edit(
+    request: Request,
+    session: DispatcherAction,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+    plan_id: PlanId,
+    action: Action,
+    job_id: JobField,
+    crew_id: CrewField = "",
+    position: Position = 0,
+    accept: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """Check the change again and store it as a new plan (audited); go to that plan."""
+    from routing.dispatch.editing import HandEdit
+
+    edit = HandEdit(action, job_id, crew_id, position)
+    return _save(
+        request, session, store, catalogue, settings, plan_id, edit, accept=accept == "yes"
+    )
+
+
+def _save(
+    request: Request,
+    session: WebSession,
+    store: Store,
+    catalogue: Catalogue,
+    settings: Settings,
+    plan_id: int,
+    edit: HandEdit,
+    *,
+    accept: bool,
+) -> Response:
+    from routing.dispatch.editing import save_derived
+
+    user = session.user.username
+    doc, result = _check(store, catalogue, settings, plan_id, edit, user)
+    if result.evaluation.hard:
+        return _preview(
+            request, doc, result, edit, message="Not saved: this change cannot be worked."
+        )
+    if result.evaluation.violations and not accept:
+        return _preview(
+            request, doc, result, edit, message="Not saved: tick 'save anyway' to accept it."
+        )
+    saved = save_derived(store, result.day, doc, kind="edited", locks=result.locks)
+    crews = sorted({*result.changed, *(c for c in result.locks)})
+    before = {c: _stops(doc.route(c)) for c in crews if c in doc.crew_ids()}
+    after = {c: _stops(saved.route(c)) for c in crews if c in saved.crew_ids()}
+    audit.record(
+        store,
+        user,
+        "plan.edit",
+        f"plan:{saved.plan_id}",
+        before={"plan_id": plan_id, "routes": before, "locks": _locks_of(doc)},
+        after={
+            "plan_id": saved.plan_id,
+            "change": edit.describe(),
+            "routes": after,
+            "locks": result.locks,
+            "violations": [v.message for v in result.evaluation.violations],
+        },
+    )
+    return RedirectResponse(f"/dispatch/plans/{saved.plan_id}", status_code=303)
+
+
+def _locks_of(doc: PlanDocument) -> dict[str, list[str]]:
+    from routing.dispatch.editing import dispatcher_locks
+
+    return dispatcher_locks(doc)

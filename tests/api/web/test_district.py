@@ -1,0 +1,92 @@
+"""A dispatcher's district: the console shows and plans its work unless asked for all."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from geo311 import users
+from geo311.catalogue import Catalogue
+from geo311.cli import app
+from geo311.districts import load_districts
+from geo311.settings import Settings
+from geo311.store import Store
+from tests.api.web.conftest import PASSWORD, csrf_of
+from tests.api.web.test_plan_edit import AT, wait_for_plan
+from tests.routing._dispatch_data import fill
+
+BACK_BAY = "Back Bay / South End"
+
+
+def test_the_console_shows_and_plans_the_dispatchers_district(
+    browser, web_store: Store, catalogue: Catalogue
+) -> None:
+    fill(web_store, catalogue)  # seven work orders, some outside Back Bay / South End
+    orders = web_store.query_work_orders()
+    where = load_districts(Settings().districts_file).assign(
+        [o.lat for o in orders], [o.lon for o in orders]
+    )
+    inside = {o.work_order_id for o, name in zip(orders, where, strict=True) if name == BACK_BAY}
+    outside = [o for o in orders if o.work_order_id not in inside]
+    assert len(orders) == 7 and 0 < len(inside) < 7
+    far = next(o for o in outside if o.address == "1 Far Away Rd")
+    users.create_user(
+        web_store, "dora", role="dispatcher", password=PASSWORD, display_name="Dora",
+        district=BACK_BAY,
+    )  # fmt: skip
+    dora = browser("dora")
+    page = dora.get(f"/dispatch?at={AT}")
+    assert f"{len(inside)} open work orders" in page.text
+    assert all(o.address not in page.text for o in outside)
+    assert "Your district: <strong>Back Bay / South End</strong>" in page.text
+    assert "districts=all" in page.text and 'name="districts" value="mine"' in page.text
+    everything = dora.get(f"/dispatch?at={AT}&districts=all")
+    assert "7 open work orders" in everything.text and "1 Far Away Rd" in everything.text
+    assert "Show only Back Bay / South End" in everything.text
+    assert 'name="districts" value="all"' in everything.text
+    dina = browser("dina").get(f"/dispatch?at={AT}")  # no district: everything, no toggle
+    assert "7 open work orders" in dina.text and 'id="district-scope"' not in dina.text
+
+    token = csrf_of(page.text)
+    mine = dora.post(
+        "/dispatch/plan",
+        data={"csrf_token": token, "at": AT, "time_limit_s": "1", "districts": "mine"},
+        follow_redirects=False,
+    )
+    doc = web_store.get_plan(wait_for_plan(dora, mine))
+    assert doc["district"] == BACK_BAY
+    assert {j["work_order_id"] for j in doc["jobs"].values()} == inside
+    assert BACK_BAY in dora.get(f"/dispatch/plans/{doc['plan_id']}").text
+    everything_plan = dora.post(
+        "/dispatch/plan",
+        data={"csrf_token": token, "at": AT, "time_limit_s": "1", "districts": "all"},
+        follow_redirects=False,
+    )
+    whole = web_store.get_plan(wait_for_plan(dora, everything_plan))
+    assert far.work_order_id in {j["work_order_id"] for j in whole["jobs"].values()}
+    assert not whole.get("district")
+
+
+def test_users_add_district_is_checked_stored_and_shown(browser, store_url: str) -> None:
+    runner = CliRunner()
+    db = ["--database-url", store_url]
+    bad = runner.invoke(
+        app,
+        ["users", "add", "dora", "--role", "dispatcher", "--district", "Narnia", *db],
+        input=PASSWORD + "\n",
+    )
+    assert bad.exit_code != 0
+    assert "--district" in bad.output and "Back Bay / South End" in bad.output
+    good = runner.invoke(
+        app,
+        ["users", "add", "dora", "--role", "dispatcher", "--district", BACK_BAY, *db],
+        input=PASSWORD + "\n",
+    )
+    assert good.exit_code == 0, good.output
+    assert f"district {BACK_BAY}" in good.output
+    listed = runner.invoke(app, ["users", "list", *db])
+    assert f"[{BACK_BAY}]" in listed.output
+    with Store(store_url) as s:
+        assert users.find_user(s, "dora").district == BACK_BAY
+        assert users.find_user(s, "dina").district is None
+    admin = browser("ada").get("/admin/users")
+    assert f"<td>{BACK_BAY}</td>" in admin.text and "<td>all districts</td>" in admin.text
