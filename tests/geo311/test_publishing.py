@@ -226,3 +226,31 @@ def test_the_demo_publishes_through_the_same_path(
     assert "no e-mail queued" in out and "no reporters' contacts" in out
     assert auth_store.publication(store, plan_id)["published_by"] == "demo"
     assert store.get_request("c").expected_datetime == ORIGIN + timedelta(seconds=1200)
+
+
+def test_two_dispatchers_publishing_at_once_publish_once(
+    store: Store, city: dict[str, int]
+) -> None:
+    import threading
+
+    plan_id = _plan(store, [(city["pothole"], 600), (city["light"], 1200)])
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def dispatcher(name: str) -> None:
+        start.wait()
+        try:
+            publish(store, plan_id, by=name, tz=TZ)
+            outcomes.append("published")
+        except ConflictError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=dispatcher, args=(n,)) for n in ("dina", "otto")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["published", "refused"]
+    seen = _written(store, plan_id)
+    assert seen["updates"] == {"a": ["scheduled"], "b": ["scheduled"], "c": ["scheduled"]}
+    assert len(seen["outbox"]) == 3
