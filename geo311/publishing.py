@@ -7,6 +7,7 @@ show), sets each stop's ETA as the Open311 ``expected_datetime`` of the stop's o
 (clearing the ETAs an earlier published plan gave and this one no longer has), appends the
 ``scheduled`` / ``unscheduled`` request updates and queues the ``scheduled`` notifications in
 the outbox. A failure anywhere leaves nothing of it behind, so publishing again just works.
+The ETAs the other districts' plans of the same day gave are kept (:func:`district_siblings`).
 
 The stops' ETAs are read from the stored plan document (``store.get_plan``: the JSON that
 ``routing.plan_document.PlanDocument`` writes): each route's ``job`` steps, their ``ref`` (the
@@ -25,7 +26,14 @@ from zoneinfo import ZoneInfo
 from geo311.errors import InputError
 from geo311.store import ETA_HALF_WINDOW, Store
 
-__all__ = ["PublishResult", "eta_text", "expected_times", "plan_etas", "publish"]
+__all__ = [
+    "PublishResult",
+    "district_siblings",
+    "eta_text",
+    "expected_times",
+    "plan_etas",
+    "publish",
+]
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,33 @@ def expected_times(
     return expected
 
 
+def district_siblings(store: Store, doc: Mapping[str, Any]) -> list[int]:
+    """Return the other districts' plans stored with a district plan (the same ``day`` id).
+
+    Publishing one district's plan must not clear the ETAs another district's plan of the
+    same day gave. A plan without ``district`` and ``day`` (a city-wide plan, a re-plan) has
+    none: it replaces every earlier published ETA it does not repeat.
+
+    Parameters
+    ----------
+    store
+        The store holding the plans.
+    doc
+        The stored plan document (``Store.get_plan``).
+    """
+    day, district = doc.get("day"), doc.get("district")
+    if not day or not district:
+        return []
+    siblings = []
+    for other_id in store.plan_ids_on(str(day).split("/")[0]):
+        if other_id == doc.get("plan_id"):
+            continue
+        other = store.get_plan(other_id)
+        if other.get("day") == day and other.get("district") not in (None, "", district):
+            siblings.append(other_id)
+    return siblings
+
+
 def publish(
     store: Store, plan_id: int, *, by: str, tz: ZoneInfo, at: datetime | None = None
 ) -> PublishResult:
@@ -173,5 +208,6 @@ def publish(
         plan_date=str(doc.get("plan_date") or ""),
         published_by=by,
         at=at or datetime.now(UTC),
+        keep_plans=district_siblings(store, doc),
     )
     return PublishResult(plan_id=plan_id, **counts)

@@ -1178,6 +1178,7 @@ class Store:
         plan_date: str,
         published_by: str,
         at: datetime | None = None,
+        keep_plans: Sequence[int] = (),
     ) -> dict[str, int]:
         """Publish a plan: crews see it, its stops' ETAs become the reports' ``expected_datetime``.
 
@@ -1186,8 +1187,8 @@ class Store:
         plan marked published; every open request in ``expected`` gets its ETA, a
         ``scheduled`` update with the given text, a new ``updated_datetime`` and a
         ``scheduled`` notification in the outbox; every open request whose ETA came from
-        another published plan and is not in this one has it cleared (an ``unscheduled``
-        update). Any failure rolls all of it back.
+        another published plan (but those of ``keep_plans``) and is not in this one has it
+        cleared (an ``unscheduled`` update). Any failure rolls all of it back.
 
         Parameters
         ----------
@@ -1201,6 +1202,9 @@ class Store:
             Who publishes (user name or role).
         at
             When (default: now).
+        keep_plans
+            Published plans whose ETAs this one does not replace (the other districts' plans
+            of the same day).
 
         Returns
         -------
@@ -1218,7 +1222,7 @@ class Store:
         try:
             with self.begin() as conn:
                 _record_publication(conn, plan_id, plan_date, published_by, at)
-                stale = self._clear_stale_etas(conn, plan_id, set(expected), at)
+                stale = self._clear_stale_etas(conn, [plan_id, *keep_plans], set(expected), at)
                 scheduled = self._set_etas(conn, plan_id, expected, at)
                 texts = {rid: expected[rid][1] for rid in scheduled}
                 self._record_updates(conn, scheduled, kind="scheduled", at=at, descriptions=texts)
@@ -1234,7 +1238,7 @@ class Store:
         return {"scheduled": len(scheduled), "cleared": len(stale), "notified": notified}
 
     def _clear_stale_etas(
-        self, conn: Connection, plan_id: int, keep: set[str], at: datetime
+        self, conn: Connection, kept_plans: Sequence[int], keep: set[str], at: datetime
     ) -> list[str]:
         """Clear the ETAs other published plans gave to open requests not in ``keep``."""
         c = requests.c
@@ -1244,7 +1248,7 @@ class Store:
                 sa.select(c.service_request_id).where(
                     c.closed_datetime.is_(None),
                     c.expected_plan_id.is_not(None),
-                    c.expected_plan_id != plan_id,
+                    c.expected_plan_id.not_in(list(kept_plans)),
                 )
             ).scalars()
             if rid not in keep
@@ -1284,6 +1288,16 @@ class Store:
             sa.select(c.service_request_id).where(c.expected_plan_id == plan_id, open_)
         ).scalars()
         return [rid for rid in scheduled if rid in expected]
+
+    def plan_ids_on(self, plan_date: str) -> list[int]:
+        """Return the ids of the plans stored for a day (``YYYY-MM-DD``), oldest first."""
+        stmt = (
+            sa.select(plans.c.plan_id)
+            .where(plans.c.plan_date == plan_date)
+            .order_by(plans.c.plan_id)
+        )
+        with self.engine.connect() as conn:
+            return [int(i) for i in conn.execute(stmt).scalars()]
 
     def update_requests_in_open(
         self, conn: Connection, service_request_ids: Sequence[str], **values: Any

@@ -47,7 +47,7 @@ def _report(store: Store, rid: str, lat: float, lon: float, code: str, email: st
         save_contact(conn, rid, email=email, first_name="Ada")
 
 
-def _plan(store: Store, stops: list[tuple[int, float]]) -> int:
+def _plan(store: Store, stops: list[tuple[int, float]], **extra: str) -> int:
     """Store a plan document: one crew visiting ``(work_order_id, arrival seconds)`` stops."""
 
     def step(kind: str, t: float, ref: int | None = None) -> dict[str, Any]:
@@ -59,7 +59,11 @@ def _plan(store: Store, stops: list[tuple[int, float]]) -> int:
         }
 
     steps = [step("start", 0), *(step("job", t, wo) for wo, t in stops), step("end", 9000)]
-    doc = {"plan_date": ORIGIN.date().isoformat(), "routes": [{"crew_id": "A", "steps": steps}]}
+    doc = {
+        "plan_date": ORIGIN.date().isoformat(),
+        "routes": [{"crew_id": "A", "steps": steps}],
+        **extra,
+    }
     return store.save_plan(doc, plan_date=ORIGIN.date().isoformat())
 
 
@@ -254,3 +258,31 @@ def test_two_dispatchers_publishing_at_once_publish_once(
     seen = _written(store, plan_id)
     assert seen["updates"] == {"a": ["scheduled"], "b": ["scheduled"], "c": ["scheduled"]}
     assert len(seen["outbox"]) == 3
+
+
+def test_a_district_plan_keeps_the_etas_of_the_other_districts_of_its_day(
+    store: Store, city: dict[str, int]
+) -> None:
+    day = "2030-10-06/0123456789ab"
+    north = _plan(store, [(city["pothole"], 600)], district="North", day=day)
+    south = _plan(store, [(city["light"], 1200)], district="South", day=day)
+    assert publish(store, north, by="dina", tz=TZ).cleared == 0
+    done = publish(store, south, by="dina", tz=TZ)
+    assert (done.scheduled, done.cleared) == (1, 0)  # the North's ETAs stay
+    seen = _written(store, south)
+    assert seen["expected"] == {
+        "a": ORIGIN + timedelta(seconds=600),
+        "b": ORIGIN + timedelta(seconds=600),
+        "c": ORIGIN + timedelta(seconds=1200),
+    }
+    # Another North plan of that day moves the North's ETAs and keeps the South's.
+    again = _plan(store, [(city["pothole"], 900)], district="North", day=day)
+    done = publish(store, again, by="dina", tz=TZ)
+    assert (done.scheduled, done.cleared) == (2, 0)
+    assert store.get_request("a").expected_datetime == ORIGIN + timedelta(seconds=900)
+    assert store.get_request("c").expected_datetime == ORIGIN + timedelta(seconds=1200)
+    # A city-wide plan (or a re-plan: no district) replaces every ETA it does not repeat.
+    citywide = _plan(store, [(city["pothole"], 1500)])
+    done = publish(store, citywide, by="dina", tz=TZ)
+    assert (done.scheduled, done.cleared) == (2, 1)
+    assert store.get_request("c").expected_datetime is None
