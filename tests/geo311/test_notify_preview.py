@@ -10,7 +10,8 @@ from geo311.cli import _register_plugins, app
 
 
 def test_preview_renders_the_scheduled_email_with_a_one_hour_window() -> None:
-    _register_plugins()
+    if not any(getattr(c, "name", None) == "plan" for c in app.registered_commands):
+        _register_plugins()  # once per process, as the other CLI tests do
     result = CliRunner().invoke(app, ["notify", "preview", "scheduled"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("Subject: A crew is scheduled: Pothole repair (101)")
