@@ -1,7 +1,9 @@
 """Boston 311 CSV exports (2015 upper-case schema and the current one): read, validate columnar.
 
 The reader streams the file with pyarrow, turns each chunk into validated request rows and
-rejects (:class:`_BostonBatcher`), optionally in a second process.
+rejects (:class:`_BostonBatcher`), optionally in a second process. Neither Boston schema has
+reporters' contacts; columns ``email``, ``first_name``, ``last_name``, ``phone`` (any case), when
+an export has them, are taken into the private contacts table.
 """
 
 from __future__ import annotations
@@ -22,10 +24,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from geo311._ingest_rows import BOSTON_SOURCE, Reject, _Batch, _open_text, rows_to_frame
+from geo311._ingest_rows import (
+    BOSTON_SOURCE,
+    Reject,
+    _Batch,
+    _open_text,
+    row_contact,
+    rows_to_frame,
+)
 from geo311.catalogue import OTHER_SERVICE_CODE, Catalogue
 from geo311.city import default_city
 from geo311.errors import InputError
+from geo311.notify.contacts import CONTACT_FIELDS
 from geo311.store import REQUEST_COLUMNS
 
 # The 2015 upper-case export schema -> the current lower-case one (the canonical names here).
@@ -163,6 +173,7 @@ class _BostonBatcher:
         bad_status = ~status_raw.isin(["open", "closed"]).to_numpy()
         rj.reject(bad_status, "case_status", "status {v!r} is neither Open nor Closed", status_raw)
 
+        contacts = self._check_contacts(df, rj)
         placeholder = default_city().placeholder_mask(lat.to_numpy(), lon.to_numpy())
         needs_geo = placeholder | (lat.isna() | lon.isna()).to_numpy()
         good = rj.reason == ""
@@ -178,7 +189,35 @@ class _BostonBatcher:
         if not good.any():
             return _Batch(pd.DataFrame(columns=list(REQUEST_COLUMNS)), rejects)
         checked = _Checked(good, ids, times, lat, lon, types, status_raw, needs_geo)
-        return _Batch(self._frame(df, checked), rejects)
+        position = np.cumsum(good) - 1  # row of the chunk -> row of the frame of good rows
+        kept = {int(position[i]): c for i, c in contacts.items() if good[i]}
+        return _Batch(self._frame(df, checked), rejects, kept)
+
+    def _check_contacts(self, df: pd.DataFrame, rj: _Rejecter) -> dict[int, dict[str, str]]:
+        """Return row -> reporter's contact, when the export has contact columns.
+
+        Neither Boston schema has them; a city's own export may (``email``, ``first_name``,
+        ``last_name``, ``phone``, any case). A row with a malformed e-mail is rejected.
+        """
+        present = [k for k in CONTACT_FIELDS if k in self.index]
+        if not present:
+            return {}
+        values = {k: self.col(df, k).str.strip() for k in present}
+        given = np.zeros(len(df), dtype=bool)
+        for column in values.values():
+            given |= (column != "").to_numpy()
+        contacts: dict[int, dict[str, str]] = {}
+        reasons = np.full(len(df), "", dtype=object)
+        for i in np.flatnonzero(given):
+            try:
+                found = row_contact({k: v.iat[int(i)] for k, v in values.items()})
+            except InputError as exc:
+                reasons[i] = str(exc)
+                continue
+            if found is not None:
+                contacts[int(i)] = found
+        rj.reject(reasons != "", "email", "{v}", reasons)
+        return contacts
 
     def _check_ids(self, df: pd.DataFrame, rj: _Rejecter, line_numbers: list[int]) -> pd.Series:
         ids = self.col(df, "case_enquiry_id").str.strip()

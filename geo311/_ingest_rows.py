@@ -5,13 +5,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
 
+from geo311.notify.contacts import CONTACT_FIELDS, contact_values
 from geo311.store import REQUEST_COLUMNS
 
 BOSTON_SOURCE = "boston"
@@ -43,6 +44,27 @@ class Reject:
 class _Batch:
     frame: pd.DataFrame  # good rows, columns = store.REQUEST_COLUMNS, times tz-aware UTC
     rejects: list[Reject]
+    # Reporters' contacts (private, never in the frame): frame position -> contact_values().
+    contacts: dict[int, dict[str, str]] = field(default_factory=dict)
+
+
+def row_contact(values: Mapping[str, Any]) -> dict[str, str] | None:
+    """Return the checked contact details of an input row, or None when it gives none.
+
+    Parameters
+    ----------
+    values
+        The row's ``email``, ``first_name``, ``last_name``, ``phone`` (missing keys are empty).
+
+    Raises
+    ------
+    InputError
+        If the e-mail is not an e-mail address (field ``email``).
+    """
+    given = {k: str(values.get(k) or "").strip() for k in CONTACT_FIELDS}
+    if not any(given.values()):
+        return None
+    return contact_values(**given)
 
 
 def _row_hash(values: Sequence[str]) -> str:

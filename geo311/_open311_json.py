@@ -1,4 +1,8 @@
-"""Open311 GeoReport v2 JSON files: one request object at a time, validated."""
+"""Open311 GeoReport v2 JSON files: one request object at a time, validated.
+
+A request object may carry the reporter's ``email``, ``first_name``, ``last_name`` and
+``phone`` (the Open311 POST fields): they are stored apart, in the private contacts table.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,14 @@ from typing import IO, Any
 
 import pandas as pd
 
-from geo311._ingest_rows import OPEN311_SOURCE, Reject, _Batch, _row_hash, rows_to_frame
+from geo311._ingest_rows import (
+    OPEN311_SOURCE,
+    Reject,
+    _Batch,
+    _row_hash,
+    row_contact,
+    rows_to_frame,
+)
 from geo311.catalogue import Catalogue
 from geo311.city import default_city
 from geo311.errors import InputError
@@ -158,6 +169,7 @@ def _iter_open311_batches(
     seen: dict[str, int] = {}
     rows: list[dict[str, Any]] = []
     rejects: list[Reject] = []
+    contacts: dict[int, dict[str, str]] = {}
     for number, record in enumerate(data, start=1):
         try:
             row = open311_record_to_row(record, catalogue, tz)
@@ -167,14 +179,17 @@ def _iter_open311_batches(
                     f"element {seen[row['service_request_id']]}; keep one per request",
                     field="service_request_id",
                 )
+            contact = row_contact(record)  # the POST fields email, first_name, ... if given
             seen[row["service_request_id"]] = number
+            if contact is not None:
+                contacts[len(rows)] = contact
             rows.append(row)
         except InputError as exc:
             raw = json.dumps(record, default=str)[:2000]
             rejects.append(Reject(number, exc.field or "row", str(exc), raw))
         if len(rows) + len(rejects) >= batch_size:
             on_rows(len(rows) + len(rejects))
-            yield _Batch(rows_to_frame(rows), rejects)
-            rows, rejects = [], []
+            yield _Batch(rows_to_frame(rows), rejects, contacts)
+            rows, rejects, contacts = [], [], {}
     on_rows(len(rows) + len(rejects))
-    yield _Batch(rows_to_frame(rows), rejects)
+    yield _Batch(rows_to_frame(rows), rejects, contacts)

@@ -282,7 +282,12 @@ def upsert_crew_day(store: Store, *, day: str, crew_id: str, **values: Any) -> N
 def insert_publication(
     store: Store, *, plan_id: int, plan_date: str, published_at: datetime, published_by: str
 ) -> bool:
-    """Record that a plan is published; False when it already was."""
+    """Record that a plan is published (the crews' side only); False when it already was.
+
+    Publishing a plan is :func:`geo311.publishing.publish`: it records this row together with
+    the reports' ETAs and the reporters' notifications, in one transaction. This records the
+    publication alone (no ETA, no e-mail), e.g. to set up a crew's view.
+    """
     with store.begin() as conn:
         found = conn.execute(
             sa.select(plan_publications.c.plan_id).where(plan_publications.c.plan_id == plan_id)

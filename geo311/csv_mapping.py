@@ -18,6 +18,10 @@ to the catalogue's services and states, and how times are written::
     lon = "Longitude"
     description = "Details"
     neighbourhood = "Area"
+    email = "Email"                      # the reporter's contact (optional, kept private:
+    first_name = "FirstName"             # the contacts table, never the public API)
+    last_name = "LastName"
+    phone = "Phone"
 
     [types]                              # the city's type -> catalogue service code
     "Pothole in road" = "pothole"
@@ -44,14 +48,22 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
-from geo311._ingest_rows import Reject, _Batch, _open_text, _row_hash, rows_to_frame
+from geo311._ingest_rows import Reject, _Batch, _open_text, _row_hash, row_contact, rows_to_frame
 from geo311.catalogue import OTHER_SERVICE_CODE, Catalogue
 from geo311.city import default_city
 from geo311.errors import ConfigurationError, InputError
 from geo311.ingest import ImportSummary, _parse_while_writing, _store_batch, write_rejects_csv
+from geo311.notify.contacts import CONTACT_FIELDS
 from geo311.store import Store
 
-__all__ = ["COLUMN_KEYS", "CsvMapping", "import_mapped_csv", "load_mapping", "mapped_row"]
+__all__ = [
+    "COLUMN_KEYS",
+    "CsvMapping",
+    "import_mapped_csv",
+    "load_mapping",
+    "mapped_contact",
+    "mapped_row",
+]
 
 COLUMN_KEYS = (
     "id",
@@ -64,6 +76,7 @@ COLUMN_KEYS = (
     "lon",
     "description",
     "neighbourhood",
+    *CONTACT_FIELDS,
 )
 _REQUIRED = ("id", "type", "opened")
 
@@ -288,6 +301,18 @@ def mapped_row(
     }
 
 
+def mapped_contact(record: dict[str, str], mapping: CsvMapping) -> dict[str, str] | None:
+    """Return the reporter's contact of a CSV row through the mapping (None when none given).
+
+    Raises
+    ------
+    InputError
+        If the mapped e-mail column holds something that is not an e-mail address.
+    """
+    values = {k: record.get(mapping.columns[k]) for k in CONTACT_FIELDS if k in mapping.columns}
+    return row_contact(values) if values else None
+
+
 def _batches(
     path: Path,
     mapping: CsvMapping,
@@ -306,8 +331,8 @@ def _batches(
                 field="mapping",
             )
         seen: dict[str, int] = {}
+        batch = _Batch(rows_to_frame([]), [])
         rows: list[dict[str, Any]] = []
-        rejects: list[Reject] = []
         for number, record in enumerate(reader, start=1):
             try:
                 row = mapped_row(record, mapping, catalogue, unknown)
@@ -316,16 +341,22 @@ def _batches(
                         f"duplicate id {row['source_id']}: same as row {seen[row['source_id']]}",
                         field="id",
                     )
+                contact = mapped_contact(record, mapping)
                 seen[row["source_id"]] = number
+                if contact is not None:
+                    batch.contacts[len(rows)] = contact
                 rows.append(row)
             except InputError as exc:
-                rejects.append(Reject(number, exc.field or "row", str(exc), str(record)[:2000]))
-            if len(rows) + len(rejects) >= batch_size:
-                on_rows(len(rows) + len(rejects))
-                yield _Batch(rows_to_frame(rows), rejects)
-                rows, rejects = [], []
-        on_rows(len(rows) + len(rejects))
-        yield _Batch(rows_to_frame(rows), rejects)
+                reject = Reject(number, exc.field or "row", str(exc), str(record)[:2000])
+                batch.rejects.append(reject)
+            if len(rows) + len(batch.rejects) >= batch_size:
+                on_rows(len(rows) + len(batch.rejects))
+                batch.frame = rows_to_frame(rows)
+                yield batch
+                batch, rows = _Batch(rows_to_frame([]), []), []
+        on_rows(len(rows) + len(batch.rejects))
+        batch.frame = rows_to_frame(rows)
+        yield batch
 
 
 def import_mapped_csv(

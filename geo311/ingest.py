@@ -5,6 +5,10 @@ The pipeline; the readers are :mod:`geo311._boston` (CSV) and :mod:`geo311._open
 Every row is validated. Bad rows are rejected with their row number, field and reason (kept
 in the store and written to a rejects CSV); good rows are upserted on their source id, one
 transaction per batch, so re-importing a file adds nothing and a changed row updates.
+
+Reporters' contact details (``email``, ``first_name``, ``last_name``, ``phone``), when a file
+has them, go to the private contacts table in the same transaction as their rows (one row per
+request: a re-import updates it and keeps an unsubscribe); the public request never holds them.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from geo311._open311_json import _iter_open311_batches, open311_record_to_row
 from geo311.catalogue import OTHER_SERVICE_CODE, Catalogue
 from geo311.city import default_city
 from geo311.errors import InputError
+from geo311.notify.contacts import save_contacts
 from geo311.store import Store
 
 __all__ = [
@@ -151,6 +156,7 @@ def _store_batch(
     with store.begin() as conn:
         is_new = np.ones(len(frame), dtype=bool)
         is_changed = np.zeros(len(frame), dtype=bool)
+        stored_ids: dict[int, str] = {}  # frame position -> id of the row stored before
         for source, part in frame.groupby("source", sort=False):
             if source in sources_empty_at_start:
                 # Nothing of this source was stored before this import, and a file cannot
@@ -164,12 +170,19 @@ def _store_batch(
                 if found is None:
                     continue
                 is_new[pos] = False
+                stored_ids[pos] = found[0]
                 if found[1] != h:
                     is_changed[pos] = True
                     frame.at[pos, "service_request_id"] = found[0]
         store.insert_request_frame(conn, frame[is_new])
         store.update_request_rows(conn, _frame_rows(frame[is_changed]))
         store.add_rejects(conn, run_id, [r.as_dict() for r in batch.rejects])
+        ids = frame["service_request_id"]
+        contacts = [
+            {"service_request_id": str(stored_ids.get(pos, ids.at[pos])), **values}
+            for pos, values in batch.contacts.items()
+        ]
+        save_contacts(conn, contacts)
     summary.new += int(is_new.sum())
     summary.updated += int(is_changed.sum())
     summary.unchanged += int((~is_new & ~is_changed).sum())

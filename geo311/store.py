@@ -1169,20 +1169,26 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
-    # -- publishing a plan: expected times of its member requests -----------------------
+    # -- publishing a plan: the publication, expected times, updates, notifications -----
     def publish_plan(
         self,
         plan_id: int,
         expected: dict[str, tuple[datetime, str]],
         *,
+        plan_date: str,
+        published_by: str,
         at: datetime | None = None,
+        keep_plans: Sequence[int] = (),
     ) -> dict[str, int]:
-        """Publish a plan: its stops' ETAs become the member requests' ``expected_datetime``.
+        """Publish a plan: crews see it, its stops' ETAs become the reports' ``expected_datetime``.
 
-        In one transaction: the plan is marked published; every open request in ``expected``
-        gets its ETA, a ``scheduled`` update with the given text and a new
-        ``updated_datetime``; every open request whose ETA came from another published plan
-        and is not in this one has it cleared (an ``unscheduled`` update).
+        All in one transaction (:func:`geo311.publishing.publish` is the caller): the
+        publication is recorded (``plan_publications``: what the crews' phones show) and the
+        plan marked published; every open request in ``expected`` gets its ETA, a
+        ``scheduled`` update with the given text, a new ``updated_datetime`` and a
+        ``scheduled`` notification in the outbox; every open request whose ETA came from
+        another published plan (but those of ``keep_plans``) and is not in this one has it
+        cleared (an ``unscheduled`` update). Any failure rolls all of it back.
 
         Parameters
         ----------
@@ -1190,68 +1196,108 @@ class Store:
             The stored plan.
         expected
             ``service_request_id -> (ETA, public text of the update)``.
+        plan_date
+            The plan's day, ``YYYY-MM-DD`` (the crews' phones show the plan of their day).
+        published_by
+            Who publishes (user name or role).
         at
             When (default: now).
+        keep_plans
+            Published plans whose ETAs this one does not replace (the other districts' plans
+            of the same day).
 
         Returns
         -------
         dict
-            ``{"scheduled": n, "cleared": m}``.
+            ``{"scheduled": n, "cleared": m, "notified": k}`` (``k`` outbox rows queued).
 
         Raises
         ------
         NotFoundError
             If no plan has this id.
+        ConflictError
+            If the plan is published already (nothing is changed).
         """
         at = at or datetime.now(UTC)
-        c = requests.c
-        with self.begin() as conn:
-            res = conn.execute(
-                plans.update().where(plans.c.plan_id == plan_id).values(published_at=at)
-            )
-            if res.rowcount == 0:
-                raise NotFoundError(f"plan {plan_id} does not exist; use an id from POST /plans")
-            open_ = c.closed_datetime.is_(None)
-            stale = list(
-                conn.execute(
-                    sa.select(c.service_request_id).where(
-                        open_,
-                        c.expected_plan_id.is_not(None),
-                        c.expected_plan_id != plan_id,
-                        c.service_request_id.not_in(list(expected) or [""]),
-                    )
-                ).scalars()
-            )
-            self.update_requests_in_open(
-                conn, stale, expected_datetime=None, expected_plan_id=None, updated_datetime=at
-            )
-            self._record_updates(conn, stale, kind="unscheduled", at=at, descriptions={})
-            rows = [
-                {"_id": rid, "_eta": eta, "_plan": plan_id, "_at": at}
-                for rid, (eta, _text) in expected.items()
-            ]
-            if rows:
-                conn.execute(
-                    requests.update()
-                    .where(c.service_request_id == sa.bindparam("_id"), open_)
-                    .values(
-                        expected_datetime=sa.bindparam("_eta"),
-                        expected_plan_id=sa.bindparam("_plan"),
-                        updated_datetime=sa.bindparam("_at"),
-                    ),
-                    rows,
+        try:
+            with self.begin() as conn:
+                _record_publication(conn, plan_id, plan_date, published_by, at)
+                stale = self._clear_stale_etas(conn, [plan_id, *keep_plans], set(expected), at)
+                scheduled = self._set_etas(conn, plan_id, expected, at)
+                texts = {rid: expected[rid][1] for rid in scheduled}
+                self._record_updates(conn, scheduled, kind="scheduled", at=at, descriptions=texts)
+                notified = _tell_scheduled(
+                    conn, plan_id, {r: expected[r][0] for r in scheduled}, at
                 )
-            scheduled = list(
-                conn.execute(
-                    sa.select(c.service_request_id).where(c.expected_plan_id == plan_id, open_)
-                ).scalars()
+        except sa.exc.IntegrityError:
+            # Another transaction published the same plan at the same moment.
+            with self.engine.connect() as conn:
+                if not _has_publication(conn, plan_id):
+                    raise
+            raise _already_published(plan_id) from None
+        return {"scheduled": len(scheduled), "cleared": len(stale), "notified": notified}
+
+    def _clear_stale_etas(
+        self, conn: Connection, kept_plans: Sequence[int], keep: set[str], at: datetime
+    ) -> list[str]:
+        """Clear the ETAs other published plans gave to open requests not in ``keep``."""
+        c = requests.c
+        stale = [
+            rid
+            for rid in conn.execute(
+                sa.select(c.service_request_id).where(
+                    c.closed_datetime.is_(None),
+                    c.expected_plan_id.is_not(None),
+                    c.expected_plan_id.not_in(list(kept_plans)),
+                )
+            ).scalars()
+            if rid not in keep
+        ]
+        self.update_requests_in_open(
+            conn, stale, expected_datetime=None, expected_plan_id=None, updated_datetime=at
+        )
+        self._record_updates(conn, stale, kind="unscheduled", at=at, descriptions={})
+        return stale
+
+    def _set_etas(
+        self,
+        conn: Connection,
+        plan_id: int,
+        expected: dict[str, tuple[datetime, str]],
+        at: datetime,
+    ) -> list[str]:
+        """Give the open requests of ``expected`` their ETA; return those now scheduled."""
+        c = requests.c
+        open_ = c.closed_datetime.is_(None)
+        rows = [
+            {"_id": rid, "_eta": eta, "_plan": plan_id, "_at": at}
+            for rid, (eta, _text) in expected.items()
+        ]
+        if rows:
+            conn.execute(
+                requests.update()
+                .where(c.service_request_id == sa.bindparam("_id"), open_)
+                .values(
+                    expected_datetime=sa.bindparam("_eta"),
+                    expected_plan_id=sa.bindparam("_plan"),
+                    updated_datetime=sa.bindparam("_at"),
+                ),
+                rows,
             )
-            texts = {rid: expected[rid][1] for rid in scheduled if rid in expected}
-            self._record_updates(conn, scheduled, kind="scheduled", at=at, descriptions=texts)
-            _tell_scheduled(
-                conn, plan_id, {r: expected[r][0] for r in scheduled if r in expected}, at
-            )
-        return {"scheduled": len(scheduled), "cleared": len(stale)}
+        scheduled = conn.execute(
+            sa.select(c.service_request_id).where(c.expected_plan_id == plan_id, open_)
+        ).scalars()
+        return [rid for rid in scheduled if rid in expected]
+
+    def plan_ids_on(self, plan_date: str) -> list[int]:
+        """Return the ids of the plans stored for a day (``YYYY-MM-DD``), oldest first."""
+        stmt = (
+            sa.select(plans.c.plan_id)
+            .where(plans.c.plan_date == plan_date)
+            .order_by(plans.c.plan_id)
+        )
+        with self.engine.connect() as conn:
+            return [int(i) for i in conn.execute(stmt).scalars()]
 
     def update_requests_in_open(
         self, conn: Connection, service_request_ids: Sequence[str], **values: Any
@@ -1306,12 +1352,42 @@ class Store:
 ETA_HALF_WINDOW = timedelta(minutes=30)
 
 
-def _tell_scheduled(
-    conn: Connection, plan_id: int, etas: dict[str, datetime], at: datetime
+def _already_published(plan_id: int) -> ConflictError:
+    return ConflictError(
+        f"plan {plan_id} is already published; plan the day again (or re-plan) to publish "
+        "a new plan"
+    )
+
+
+def _has_publication(conn: Connection, plan_id: int) -> bool:
+    pub = auth_schema.plan_publications.c
+    return conn.execute(sa.select(pub.plan_id).where(pub.plan_id == plan_id)).first() is not None
+
+
+def _record_publication(
+    conn: Connection, plan_id: int, plan_date: str, published_by: str, at: datetime
 ) -> None:
-    """Queue the "scheduled" notification of each request given an ETA (same transaction)."""
+    """Record a plan's publication (refused when it has one) and mark the plan published."""
+    if _has_publication(conn, plan_id):
+        raise _already_published(plan_id)
+    res = conn.execute(plans.update().where(plans.c.plan_id == plan_id).values(published_at=at))
+    if res.rowcount == 0:
+        raise NotFoundError(f"plan {plan_id} does not exist; use an id from POST /plans")
+    conn.execute(
+        auth_schema.plan_publications.insert().values(
+            plan_id=plan_id, plan_date=plan_date, published_at=at, published_by=published_by
+        )
+    )
+
+
+def _tell_scheduled(conn: Connection, plan_id: int, etas: dict[str, datetime], at: datetime) -> int:
+    """Queue the "scheduled" notification of each request given an ETA (same transaction).
+
+    Returns the number of outbox rows queued.
+    """
     from geo311.notify import Event, enqueue  # the outbox rows commit with the publication
 
+    queued = 0
     for rid, eta in etas.items():
         event = Event(
             type="scheduled",
@@ -1321,4 +1397,5 @@ def _tell_scheduled(
             eta_end=eta + ETA_HALF_WINDOW,
             plan_id=plan_id,
         )
-        enqueue(conn, event)
+        queued += enqueue(conn, event)
+    return queued

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import secrets
 import sys
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
-from geo311 import auth_store, users
+from geo311 import users
 from geo311.settings import get_settings
 from geo311.store import Store
 
@@ -132,6 +131,25 @@ def _busiest_crew(plan: dict[str, Any] | None) -> str:
     return max(stops, key=lambda c: stops[c]) if stops else "pothole-1"
 
 
+def _publish_demo_plan(ctx: Any, plan_id: int, crew: str) -> None:
+    """Publish the demo's plan as a dispatcher would (crews, ETAs, e-mails: one transaction)."""
+    from zoneinfo import ZoneInfo
+
+    from geo311.publishing import publish
+
+    done = publish(ctx.store, plan_id, by="demo", tz=ZoneInfo(ctx.settings.timezone))
+    typer.echo(
+        f"plan {plan_id} published: crew {crew} sees its stops; {done.scheduled} reports got "
+        f"their ETA (Open311 expected_datetime); {done.notified} notifications queued"
+    )
+    if done.notified == 0 and done.scheduled:
+        typer.echo(
+            "  no e-mail queued: the demo's reports come from the city's sample export, which "
+            "has no reporters' contacts; a report posted through Open311 with an email, or "
+            "imported with contact columns, is told its ETA window"
+        )
+
+
 def demo_step(ctx: Any) -> None:
     """Create demo users (random passwords, printed once) and publish the demo's plan.
 
@@ -153,14 +171,7 @@ def demo_step(ctx: Any) -> None:
         users.create_user(ctx.store, username, role=role, password=password)
         typer.echo(f"  {username:<11} {role:<22} password {password}")
     if ctx.results.get("plan_id") and plan:
-        auth_store.insert_publication(
-            ctx.store,
-            plan_id=int(ctx.results["plan_id"]),
-            plan_date=str(plan.get("plan_date")),
-            published_at=datetime.now(UTC),
-            published_by="demo",
-        )
-        typer.echo(f"plan {ctx.results['plan_id']} published: crew {crew} sees its stops")
+        _publish_demo_plan(ctx, int(ctx.results["plan_id"]), crew)
     typer.echo(
         f"staff pages: GEO311_DATABASE_URL={ctx.settings.database_url} geo311 serve, then open "
         f"http://127.0.0.1:8000/login (console: /dispatch?at={ctx.at:%Y-%m-%dT%H:%M})"

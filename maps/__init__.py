@@ -7,8 +7,9 @@ Public modules: :mod:`maps.base` (base map, legend, district outline, ``write_ma
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from geo311.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from maps.assets import vendor_file, vendor_url
@@ -61,17 +62,4 @@ __all__ = [
     "write_route_maps",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """Import a re-exported name from its module on first use (PEP 562)."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'maps' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """List the re-exported names with the module's own."""
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

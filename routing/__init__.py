@@ -11,8 +11,9 @@ modules of those names (import the functions from them: ``from routing.solve imp
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from geo311.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from routing.checks import check_routes
@@ -113,17 +114,4 @@ __all__ = [
     "travel_time_matrix",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """Import a re-exported name from its module on first use (PEP 562)."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'routing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """List the re-exported names with the module's own."""
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -6,7 +6,13 @@ connection; ``geo311 notify run`` (:class:`~geo311.notify.sender.Sender`) delive
 
 from __future__ import annotations
 
-from geo311.notify.contacts import add_webhook, save_contact, set_webhook_active
+from geo311.notify.contacts import (
+    add_webhook,
+    contact_values,
+    save_contact,
+    save_contacts,
+    set_webhook_active,
+)
 from geo311.notify.events import EVENT_TYPES, Event
 from geo311.notify.outbox import enqueue, enqueue_work_order, list_outbox, retry, status_path
 from geo311.notify.unsubscribe import unsubscribe, unsubscribe_path, unsubscribe_token
@@ -15,11 +21,13 @@ __all__ = [
     "EVENT_TYPES",
     "Event",
     "add_webhook",
+    "contact_values",
     "enqueue",
     "enqueue_work_order",
     "list_outbox",
     "retry",
     "save_contact",
+    "save_contacts",
     "set_webhook_active",
     "status_path",
     "unsubscribe",

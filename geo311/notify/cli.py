@@ -167,12 +167,13 @@ def preview_command(
         settings = settings.model_copy(update={"notify_secret": "preview-only-secret-0123456789"})
     renderer = renderer_from_settings(settings)
     now = datetime.now(UTC)
+    eta = now.replace(minute=30, second=0, microsecond=0) + timedelta(hours=2)  # a published ETA
     payload = {
         "event_id": f"{event}:101", "type": event, "service_request_id": "101",
         "work_order_id": 7, "service_code": service, "service_name": "Pothole repair",
         "address": "1 Boylston St", "status": "fixed", "note": "Filled with hot asphalt.",
-        "neighbours": 3, "eta_start": (now + timedelta(hours=2)).isoformat(),
-        "eta_end": (now + timedelta(hours=4)).isoformat(), "occurred_at": now.isoformat(),
+        "neighbours": 3, "eta_start": eta.isoformat(),
+        "eta_end": (eta + timedelta(hours=1)).isoformat(), "occurred_at": now.isoformat(),
         "status_path": status_path("101"), "first_name": "Ada",
     }  # fmt: skip
     msg = renderer.email(payload, to="ada@example.org", idempotency_key=f"{event}:101|preview")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -15,6 +16,44 @@ from geo311.notify_schema import contacts, webhooks
 # One @, no whitespace or control characters (they would break the SMTP envelope and headers),
 # a dot in the domain; whether the mailbox exists only a delivery can tell.
 _EMAIL = re.compile(r"[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]+")
+
+
+#: The contact details a report may carry (Open311 POST fields, import columns).
+CONTACT_FIELDS = ("email", "first_name", "last_name", "phone")
+
+
+def contact_values(
+    *, email: str = "", first_name: str = "", last_name: str = "", phone: str = ""
+) -> dict[str, str]:
+    """Return a reporter's contact details checked and trimmed to the column sizes.
+
+    Parameters
+    ----------
+    email, first_name, last_name, phone
+        What the reporter gave; an empty e-mail means no e-mail notifications.
+
+    Returns
+    -------
+    dict
+        The four values (some may be empty).
+
+    Raises
+    ------
+    InputError
+        If ``email`` is not an e-mail address.
+    """
+    email = email.strip()
+    if email and not _EMAIL.fullmatch(email):
+        raise InputError(
+            f"email {email!r} is not an e-mail address; give e.g. name@example.org or leave it out",
+            field="email",
+        )
+    return {
+        "email": email,
+        "first_name": first_name.strip()[:100],
+        "last_name": last_name.strip()[:100],
+        "phone": phone.strip()[:40],
+    }
 
 
 def save_contact(
@@ -47,29 +86,42 @@ def save_contact(
     InputError
         If ``email`` is not an e-mail address.
     """
-    email = email.strip()
-    if email and not _EMAIL.fullmatch(email):
-        raise InputError(
-            f"email {email!r} is not an e-mail address; give e.g. name@example.org or leave it out",
-            field="email",
-        )
-    values = {
-        "email": email,
-        "first_name": first_name.strip()[:100],
-        "last_name": last_name.strip()[:100],
-        "phone": phone.strip()[:40],
-    }
+    values = contact_values(email=email, first_name=first_name, last_name=last_name, phone=phone)
     if not any(values.values()):
         return False
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(contacts).values(
-        service_request_id=service_request_id,
-        unsubscribed=False,
-        created_at=datetime.now(UTC),
-        **values,
-    )
-    conn.execute(stmt.on_conflict_do_update(index_elements=["service_request_id"], set_=values))
+    save_contacts(conn, [{"service_request_id": service_request_id, **values}])
     return True
+
+
+def save_contacts(conn: Connection, rows: Sequence[dict[str, str]]) -> int:
+    """Store (or update) many reporters' contacts at once, in the caller's transaction.
+
+    A request has one contact row: storing it again (a re-import) updates the details and
+    keeps an unsubscribe.
+
+    Parameters
+    ----------
+    conn : Connection
+        The transaction that stores the requests.
+    rows : sequence of dict
+        ``service_request_id`` and the values of :func:`contact_values`.
+
+    Returns
+    -------
+    int
+        Rows written.
+    """
+    if not rows:
+        return 0
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    now = datetime.now(UTC)
+    stmt = insert(contacts)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["service_request_id"],
+        set_={k: stmt.excluded[k] for k in CONTACT_FIELDS},
+    )
+    conn.execute(stmt, [{**r, "unsubscribed": False, "created_at": now} for r in rows])
+    return len(rows)
 
 
 def _check_events(events: tuple[str, ...]) -> str:

@@ -1,0 +1,43 @@
+"""A plan as routing stores it is published by geo311 (which reads the stored JSON itself)."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from geo311.publishing import plan_etas, publish
+from geo311.store import Store
+from routing.dispatch import default_graph, plan_day, save_day_plan
+from routing.plan_document import load_plan_document
+
+from ._dispatch_data import AT, fill
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return default_graph()
+
+
+def test_geo311_reads_the_etas_routing_wrote_and_publishes_them(
+    store: Store, catalogue, graph
+) -> None:
+    fill(store, catalogue, far=False)
+    dp = plan_day(store, catalogue, at=AT, graph=graph, time_limit_s=1, workers=1)
+    plan_id = save_day_plan(store, dp).plan_id
+    assert plan_id is not None
+    doc = load_plan_document(store, plan_id)  # routing's typed reading of the same JSON
+    expected: dict[int, object] = {}
+    for route in doc.routes:
+        for step in route.job_steps:
+            assert step.ref is not None and step.arrival is not None
+            expected.setdefault(int(step.ref), step.arrival)
+    assert expected and plan_etas(store.get_plan(plan_id)) == expected
+
+    done = publish(store, plan_id, by="dina", tz=ZoneInfo("America/New_York"))
+    served = store.query_work_orders(ids=sorted(expected))
+    members = [rid for wo in served for rid in wo.member_ids]
+    assert done.scheduled == len(members) > 0
+    for wo in served:
+        for rid in wo.member_ids:
+            assert store.get_request(rid).expected_datetime == expected[wo.work_order_id]
