@@ -79,11 +79,14 @@ def _preview(
     message: str = "",
 ) -> Response:
     tz = ZoneInfo(str(doc.timezone or "UTC"))
+    units = request.app.state.city.units
     new = result.day.to_document().to_dict()
-    columns = [c for c in plan_view.crew_columns(new, tz) if c["crew_id"] in result.changed]
+    columns = [
+        c for c in plan_view.crew_columns(new, tz, units=units) if c["crew_id"] in result.changed
+    ]
     old = {
         c["crew_id"]: c
-        for c in plan_view.crew_columns(doc.to_dict(), tz)
+        for c in plan_view.crew_columns(doc.to_dict(), tz, units=units)
         if c["crew_id"] in result.changed
     }
     violations = result.evaluation.violations

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from routing.itinerary import format_distance
+
 
 def clock(text: str | None, tz: ZoneInfo) -> str:
     """Return ``HH:MM`` local time of an ISO time ('' for None)."""
@@ -23,7 +25,11 @@ def _label(doc: dict[str, Any], job_id: str) -> str:
 
 
 def crew_columns(
-    doc: dict[str, Any], tz: ZoneInfo, *, locks: dict[str, list[str]] | None = None
+    doc: dict[str, Any],
+    tz: ZoneInfo,
+    *,
+    locks: dict[str, list[str]] | None = None,
+    units: str = "metric",
 ) -> list[dict[str, Any]]:
     """Return one column per crew: label, ordered stops with ETAs, totals.
 
@@ -35,13 +41,15 @@ def crew_columns(
         The city's time zone for the ETAs.
     locks : dict, keyword-only, optional
         Crew id -> the stops the dispatcher locked (a prefix of its route).
+    units : str, keyword-only
+        The city's units for the distance (``metric`` or ``imperial``, city.toml).
 
     Returns
     -------
     list of dict
         ``crew_id``, ``label``, ``stops`` (``order``, ``job_id``, ``label``, ``eta``,
         ``work_order_id``, ``breach``, ``done``, ``cant``, ``locked``), ``travel_min``,
-        ``distance_km``, ``locked`` (number of locked stops), ``back`` (return to the yard).
+        ``distance`` (text in the city's units), ``locked`` (number of locked stops), ``back`` (return to the yard).
     """
     labels = {c.get("id"): c.get("label") for c in doc.get("crews") or []}
     breaches = set(doc.get("sla_breaches") or [])
@@ -75,7 +83,7 @@ def crew_columns(
                 "label": labels.get(crew) or crew,
                 "stops": stops,
                 "travel_min": round(float(route.get("travel_s") or 0) / 60.0),
-                "distance_km": round(float(route.get("distance_m") or 0) / 1000.0, 1),
+                "distance": format_distance(float(route.get("distance_m") or 0), units=units),
                 "locked": len((locks or {}).get(crew, [])),
                 "back": clock(steps[-1].get("arrival"), tz) if stops else "",
             }

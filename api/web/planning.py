@@ -189,7 +189,7 @@ def plan_page(
     doc = store.get_plan(plan_id)
     tz = ZoneInfo(str(doc.get("timezone") or settings.timezone))
     locks = dispatcher_locks(PlanDocument.from_dict(doc))
-    columns = plan_view.crew_columns(doc, tz, locks=locks)
+    columns = plan_view.crew_columns(doc, tz, locks=locks, units=settings.city.units)
     context = {
         "plan": doc,
         "columns": columns,

@@ -140,6 +140,8 @@ def test_plan_the_day_progress_plan_and_publish(
     for reason in plan["unassigned"]:
         assert reason["reason"] in page.text
     assert re.search(r"<strong>\d\d:\d\d</strong>", page.text)  # ETAs
+    # distances in the city's units (Boston: feet / miles), never km
+    assert re.search(r"min driving · [\d.]+ (ft|mi)", page.text) and " km" not in page.text
     create = auth_store.audit_rows(web_store, action="plan.create")[0]
     assert create["actor"] == "dina" and create["object"] == f"plan:{status['plan_id']}"
 
