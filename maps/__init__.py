@@ -14,7 +14,7 @@ from geo311.lazy import lazy_exports
 if TYPE_CHECKING:
     from maps.assets import vendor_file, vendor_url
     from maps.base import base_map, write_map
-    from maps.district_hotspots import district_hotspots
+    from maps.district_stats import district_hotspots
     from maps.hotspots import hotspots_map, requests_frame
     from maps.itinerary import itinerary_gpx, itinerary_html, itinerary_text, write_itineraries
     from maps.openwork import open_work_map
@@ -26,7 +26,7 @@ _EXPORTS = {
     "vendor_file": "maps.assets",
     "vendor_url": "maps.assets",
     "base_map": "maps.base",
-    "district_hotspots": "maps.district_hotspots",
+    "district_hotspots": "maps.district_stats",
     "write_map": "maps.base",
     "hotspots_map": "maps.hotspots",
     "requests_frame": "maps.hotspots",

@@ -7,7 +7,7 @@ import pandas as pd
 from shapely.geometry import box
 
 from geo311.districts import District, Districts
-from maps.district_hotspots import district_hotspots
+from maps.district_stats import district_hotspots
 from routing.distributed import TaskFailure
 
 
