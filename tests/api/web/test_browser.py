@@ -7,6 +7,7 @@ errors. The axe-core script is the test-only copy under ``tests/vendor``.
 from __future__ import annotations
 
 import io
+import os
 import re
 import socket
 import threading
@@ -240,9 +241,23 @@ def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(
     assert [u for u in disp.blocked + crew.blocked if "openstreetmap" not in u] == []
 
 
-def test_planner_and_admin_pages_pass_axe(open_session: Any) -> None:
+def test_planner_and_admin_pages_pass_axe(open_session: Any, server: Server) -> None:
     planner = open_session("pete")
     assert planner.page.url.endswith("/planner")
+    planner.axe()
+    assert "No request has been closed yet" in planner.page.content()
+    server.store.update_request_fields(  # one closed request: the days-to-close charts draw
+        "r-berkeley",
+        status="fixed",
+        closure_category="Case Resolved",
+        closed_datetime=datetime(2015, 10, 5, 15, 0, tzinfo=UTC),
+    )
+    planner.go("/planner?at=2015-10-06T07:00")  # the charts: metrics and the backlog of then
+    assert planner.page.locator("figure svg[role=img]").count() == 3
+    assert planner.page.locator("#chart-backlog rect").count() >= 4
+    if os.environ.get("GEO311_SCREENSHOT_DIR"):
+        shots = Path(os.environ["GEO311_SCREENSHOT_DIR"])
+        planner.page.screenshot(path=str(shots / "planner_charts.png"), full_page=True)
     planner.axe()
     admin = open_session("ada")
     assert admin.page.url.endswith("/admin/users")
