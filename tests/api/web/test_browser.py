@@ -329,6 +329,13 @@ def test_crew_map_shows_you_are_here_when_the_phone_gives_a_position(
         "() => document.getElementById('map').dataset.here.startsWith('42.350000,')"
     )
     assert page.locator("#map path.here-marker").count() == 1
+    page.click("#stop-wo-1 summary.primary")  # the done form with its photo field
+    assert page.locator("#photo-wo-1[type=file][capture=environment]").is_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"horizontal scroll on a 360 px phone with the form open: {width} px"
+    if os.environ.get("GEO311_SCREENSHOT_DIR"):
+        shots = Path(os.environ["GEO311_SCREENSHOT_DIR"])
+        page.screenshot(path=str(shots / "crew_here_photo.png"), full_page=True)
     crew.axe()
 
     refused = open_session("pat", phone=True)  # no permission
