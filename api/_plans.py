@@ -262,8 +262,11 @@ def mark_stop_done(
     status: str,
     closure_category: str,
     note: str,
+    media_url: str = "",
 ) -> Itinerary:
     """Record a stop as done in the plan and close its work order with the crew's note.
+
+    ``media_url`` (the crew's photo of the work) goes with the closing update of every member.
 
     Raises
     ------
@@ -286,7 +289,13 @@ def mark_stop_done(
     ref = _ref(step)
     if ref is not None and catalogue.state(store.get_work_order(ref).status).is_open:
         apply_status(
-            store, catalogue, ref, status=status, note=note, closure_category=closure_category
+            store,
+            catalogue,
+            ref,
+            status=status,
+            note=note,
+            closure_category=closure_category,
+            media_url=media_url,
         )
     doc.mark_done(crew_id, job_id, datetime.now(UTC))
     store.update_plan(plan_id, doc.payload())

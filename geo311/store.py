@@ -993,13 +993,19 @@ class Store:
         return out
 
     def update_requests_in(
-        self, conn: Connection, service_request_ids: Sequence[str], **values: Any
+        self,
+        conn: Connection,
+        service_request_ids: Sequence[str],
+        *,
+        update_media_url: str = "",
+        **values: Any,
     ) -> int:
         """Set the same column values on several requests; return how many rows changed.
 
         A new ``status`` or ``status_notes`` is a change the citizen sees: it is recorded in
-        ``request_updates`` in the same transaction (see :meth:`request_updates_between`), and
-        ``updated_datetime`` moves to now unless ``values`` sets it.
+        ``request_updates`` in the same transaction (see :meth:`request_updates_between`),
+        with ``update_media_url`` as the update's photo, and ``updated_datetime`` moves to now
+        unless ``values`` sets it.
         """
         if not service_request_ids:
             return 0
@@ -1017,6 +1023,7 @@ class Store:
                 kind="status" if "status" in values else "note",
                 at=values["updated_datetime"],
                 descriptions={} if "status_notes" not in values else None,
+                media_url=update_media_url,
             )
         return int(res.rowcount)
 

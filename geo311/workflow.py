@@ -6,6 +6,7 @@ The domain rule lives here; the API's routers only call :func:`apply_status`.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from geo311.catalogue import Catalogue
 from geo311.city import default_city
@@ -48,6 +49,7 @@ def apply_status(
     closure_category: str = "",
     at: datetime | None = None,
     timezone: str | None = None,
+    media_url: str = "",
 ) -> WorkOrder:
     """Move a work order to ``status``; a closing state closes every open member request.
 
@@ -69,6 +71,8 @@ def apply_status(
         When (default: now).
     timezone
         The city's zone, for the default closing note (default: the city profile's).
+    media_url
+        A photo of the finished work, kept with the closing update (closing states only).
 
     Returns
     -------
@@ -97,6 +101,7 @@ def apply_status(
             at=at,
             catalogue=catalogue,
             timezone=timezone or default_city().timezone,
+            media_url=media_url,
         )
     with store.begin() as conn:
         store.lock_work_orders(conn)
@@ -111,7 +116,7 @@ def apply_status(
             for m in members
             if (st := catalogue.states.get(m.status)) is not None and st.is_open
         ]
-        values: dict[str, object] = {"status": status, "updated_datetime": at}
+        values: dict[str, Any] = {"status": status, "updated_datetime": at}
         if note:
             values["status_notes"] = note
         store.update_requests_in(conn, open_ids, **values)

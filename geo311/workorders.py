@@ -493,6 +493,7 @@ def close_work_order(
     at: datetime,
     catalogue: Catalogue | None = None,
     timezone: str | None = None,
+    media_url: str = "",
 ) -> WorkOrder:
     """Close an open work order and every open member request with the same state and note.
 
@@ -514,6 +515,9 @@ def close_work_order(
         States; default the embedded ``data/services.toml``.
     timezone
         Local time zone of the date in the default note (default: the city profile's).
+    media_url
+        A photo of the finished work (e.g. the crew's): the closing update of every member
+        carries it, and it becomes the ``media_url`` of the members that had no photo.
 
     Returns
     -------
@@ -572,7 +576,11 @@ def close_work_order(
             status_notes=text,
             closed_datetime=at,
             updated_datetime=at,
+            update_media_url=media_url,
         )
+        if media_url:  # a reporter's own photo stays the request's photo
+            bare = [m.service_request_id for m in members if not m.media_url]
+            store.update_requests_in(conn, [i for i in open_ids if i in bare], media_url=media_url)
         _tell_closed(conn, open_ids, work_order_id, status=state.code, note=text, at=at)
         earlier = [c for m in members if (c := request_close_time(m, cat)) is not None]
         store.update_work_orders(

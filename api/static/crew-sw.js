@@ -2,10 +2,15 @@
 // stops open in a dead spot. Pages: network first, the cached copy when offline. Assets:
 // cache first. Posts are never cached (the page queues them while offline).
 "use strict";
-var CACHE = "geo311-crew-v1";
+var CACHE = "geo311-crew-v2";
 
 self.addEventListener("install", function () { self.skipWaiting(); });
-self.addEventListener("activate", function (event) { event.waitUntil(self.clients.claim()); });
+self.addEventListener("activate", function (event) {
+  event.waitUntil(caches.keys().then(function (names) {  // an older version's copies go
+    return Promise.all(names.filter(function (n) { return n.indexOf("geo311-crew-") === 0 && n !== CACHE; })
+      .map(function (n) { return caches.delete(n); }));
+  }).then(function () { return self.clients.claim(); }));
+});
 
 self.addEventListener("message", function (event) {
   var data = event.data || {};

@@ -3,6 +3,7 @@
   "use strict";
   var QUEUE = "geo311.crew.queue";
   var banner = document.getElementById("queue");
+  var photos = window.geo311CrewPhotos;
   var data = document.getElementById("crew-data");
   if (data) {  // keep the day's itinerary on the phone
     try { localStorage.setItem("geo311.crew.itinerary", data.textContent); } catch (e) { /* full */ }
@@ -10,7 +11,11 @@
   function load() {
     try { return JSON.parse(localStorage.getItem(QUEUE) || "[]"); } catch (e) { return []; }
   }
-  function save(queue) { localStorage.setItem(QUEUE, JSON.stringify(queue)); show(queue); }
+  function save(queue) {
+    try { localStorage.setItem(QUEUE, JSON.stringify(queue)); } catch (e) { show(load(), "no room left on the phone"); return false; }
+    show(queue);
+    return true;
+  }
   function show(queue, extra) {
     if (!banner) { return; }
     var n = queue.length;
@@ -36,8 +41,8 @@
     var token = (window.geo311 && window.geo311.csrfToken) || "";
     fetch("/crew/actions", {
       method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": token, "Accept": "application/json" },
-      body: JSON.stringify(item)
+      headers: { "X-CSRF-Token": token, "Accept": "application/json" },
+      body: photos.body(item)
     }).then(function (r) {
       var json = (r.headers.get("content-type") || "").indexOf("json") >= 0;
       if (r.ok && json) {
@@ -46,10 +51,13 @@
         busy = false; flush(); return;
       }
       if (r.status === 403 || !json) { busy = false; show(load(), "sign in again to send them"); return; }
-      // refused for good (e.g. 404, 409): drop it and say so
+      // refused for good (e.g. 400, 404, 409): drop it and say why
       save(load().filter(function (q) { return q.key !== item.key; }));
-      li(item.job_id, "Not accepted by the server (" + r.status + "); call the dispatcher.");
-      busy = false; flush();
+      r.json().catch(function () { return {}; }).then(function (body) {
+        li(item.job_id, "Not accepted by the server (" + r.status + ")" +
+          (body && body.error ? ": " + body.error : "") + "; call the dispatcher.");
+        busy = false; flush();
+      });
     }).catch(function () { busy = false; show(load()); });
   }
   function li(jobId, text) { mark(jobId, text); }
@@ -58,12 +66,25 @@
     if (!form.hasAttribute || !form.hasAttribute("data-offline") || !window.fetch) { return; }
     evt.preventDefault();
     var item = {};
-    new FormData(form).forEach(function (v, k) { if (k !== "csrf_token") { item[k] = String(v); } });
-    var queue = load();
-    if (!queue.some(function (q) { return q.key === item.key; })) { queue.push(item); }
-    save(queue);
-    mark(item.job_id, item.action === "done" ? "Done (waiting to sync)." : "Can't do (waiting to sync).");
-    flush();
+    var file = null;
+    new FormData(form).forEach(function (v, k) {
+      if (k === "photo") { file = v instanceof Blob && v.size ? v : null; }
+      else if (k !== "csrf_token") { item[k] = String(v); }
+    });
+    var state = form.querySelector(".photo-state");
+    photos.shrink(file).then(function (dataUrl) {
+      if (dataUrl) { item.photo = dataUrl; }
+      var queue = load();
+      if (!queue.some(function (q) { return q.key === item.key; })) { queue.push(item); }
+      if (!save(queue)) {
+        if (state) { state.textContent = "No room on the phone for this photo: send it without one, or sync first."; }
+        return;
+      }
+      mark(item.job_id, item.action === "done" ? "Done (waiting to sync)." : "Can't do (waiting to sync).");
+      flush();
+    }, function (err) {
+      if (state) { state.textContent = String(err && err.message || err); }
+    });
   });
   // The service worker keeps this page and its assets for a reload in a dead spot.
   if ("serviceWorker" in navigator && window.isSecureContext) {

@@ -16,7 +16,11 @@
   document.addEventListener("submit", function (evt) {
     if (!evt.target.classList || !evt.target.classList.contains("logout")) { return; }
     try { localStorage.removeItem("geo311.crew.itinerary"); } catch (e) { /* none */ }
-    if (window.caches) { caches.delete("geo311-crew-v1"); }
+    if (window.caches) {  // every version of the crew view's copy (geo311-crew-v1, -v2, ...)
+      caches.keys().then(function (names) {
+        names.forEach(function (n) { if (n.indexOf("geo311-crew-") === 0) { caches.delete(n); } });
+      });
+    }
   });
 
   function cellValue(row, index) {

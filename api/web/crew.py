@@ -17,6 +17,7 @@ from api.web.deps import PageRoute, page_user
 from api.web.sessions import WebSession
 from api.web.templating import render
 from geo311 import auth_store
+from geo311.errors import InputError
 from geo311.store import Store
 from routing.plan_document import PlanDocument
 
@@ -123,15 +124,35 @@ def crew_gpx(
     )
 
 
+def _wants_json(request: Request) -> bool:
+    """Tell whether the phone's script sent the action (it reads JSON back)."""
+    headers = request.headers
+    return "json" in headers.get("content-type", "") or "application/json" in headers.get(
+        "accept", ""
+    )
+
+
 @router.post("/actions", summary="Done or can't do, sent once")
-async def crew_action(request: Request, store: StoreDep, catalogue: CatalogueDep) -> Response:
-    """Apply a crew's stop action exactly once (idempotency key); JSON or form."""
-    action, session = await crew_actions.read_action(request, store)
-    allow_crew(session, action.crew_id)
+async def crew_action(
+    request: Request, store: StoreDep, catalogue: CatalogueDep, settings: SettingsDep
+) -> Response:
+    """Apply a crew's stop action exactly once (idempotency key); JSON or form (with a photo).
+
+    The phone's script (``Accept: application/json``) gets a refused action back as JSON
+    ``{"ok": false, "error": ...}`` with the status, so it can show the reason.
+    """
+    try:
+        action, session, photo = await crew_actions.read_action(request, store)
+        allow_crew(session, action.crew_id)
+        action = await crew_actions.attach_photo(request, action, photo, settings)
+    except InputError as exc:
+        if not _wants_json(request):
+            raise
+        return JSONResponse({"ok": False, "error": str(exc)}, status_code=400)
     result, duplicate = await run_in_threadpool(
         crew_actions.apply_once, store, catalogue, action, session.user.username
     )
-    if "json" in request.headers.get("content-type", ""):
+    if _wants_json(request):
         return JSONResponse({**result, "duplicate": duplicate})
     target = "/crew" if session.user.role == "crew" else f"/crew/{action.crew_id}"
     return RedirectResponse(target, status_code=303)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from api import _plans
 from api.web import audit
@@ -18,6 +19,8 @@ from api.web.sessions import WebSession
 from geo311 import auth_store
 from geo311.catalogue import Catalogue
 from geo311.errors import ConflictError, Geo311Error, InputError
+from geo311.media import store_image
+from geo311.settings import Settings
 from geo311.store import Store
 from routing.plan_document import PlanDocument
 
@@ -40,7 +43,7 @@ ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 @dataclass(frozen=True)
 class CrewAction:
-    """One action on one stop, with the phone's idempotency key."""
+    """One action on one stop, with the phone's idempotency key (and a photo of the work)."""
 
     key: str
     plan_id: int
@@ -49,6 +52,7 @@ class CrewAction:
     action: str
     note: str
     reason: str
+    media_url: str = ""
 
 
 def parse_action(data: dict[str, Any]) -> CrewAction:
@@ -59,7 +63,12 @@ def parse_action(data: dict[str, Any]) -> CrewAction:
     InputError
         Naming the field and the values it takes.
     """
-    text = {k: str(data.get(k) or "").strip() for k in CrewAction.__dataclass_fields__}
+    # media_url is never taken from the client: it is the URL of the photo stored here
+    text = {
+        k: str(data.get(k) or "").strip()
+        for k in CrewAction.__dataclass_fields__
+        if k != "media_url"
+    }
     if not KEY_RE.match(text["key"]):
         raise InputError("key: send an idempotency key of 8-64 letters, digits, '-'", field="key")
     if not text["plan_id"].isdigit() or not 0 < int(text["plan_id"]) < 2**31:
@@ -76,8 +85,14 @@ def parse_action(data: dict[str, Any]) -> CrewAction:
     return CrewAction(**{**text, "plan_id": int(text["plan_id"])})  # type: ignore[arg-type]
 
 
-async def read_action(request: Request, store: Store) -> tuple[CrewAction, WebSession]:
-    """Return the request's action and session: signed in (crew or dispatcher), CSRF-checked."""
+async def read_action(
+    request: Request, store: Store
+) -> tuple[CrewAction, WebSession, UploadFile | None]:
+    """Return the request's action, session and photo: signed in and CSRF-checked.
+
+    A form (``multipart/form-data``) may carry a ``photo`` of the finished work; it is
+    returned unread (see :func:`attach_photo`). A JSON body has no photo.
+    """
     session = await run_in_threadpool(page_user("crew", "dispatcher"), request, store)
     await check_csrf(request, session)
     if "json" in request.headers.get("content-type", ""):
@@ -87,9 +102,42 @@ async def read_action(request: Request, store: Store) -> tuple[CrewAction, WebSe
             raise InputError("the body is not JSON; send the action as a JSON object") from None
         if not isinstance(data, dict):
             raise InputError("the body must be a JSON object with key, plan_id, job_id, action")
-    else:
-        data = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    return parse_action(data), session
+        return parse_action(data), session, None
+    form = await request.form()
+    action = parse_action({k: v for k, v in form.items() if isinstance(v, str)})
+    photo = form.get("photo")
+    return action, session, photo if isinstance(photo, UploadFile) else None
+
+
+async def attach_photo(
+    request: Request, action: CrewAction, photo: UploadFile | None, settings: Settings
+) -> CrewAction:
+    """Check and store the photo of a ``done``; return the action with the photo's URL.
+
+    The photo is checked by its content and stored without metadata (:mod:`geo311.media`);
+    without a photo (none, or the form's empty file field) the action comes back unchanged.
+
+    Raises
+    ------
+    InputError
+        Naming ``photo``: too large, not a JPEG/PNG/WebP image, damaged, or sent with a
+        can't-do.
+    """
+    if photo is None:
+        return action
+    data = await photo.read(settings.max_media_bytes + 1)
+    if not data and not photo.filename:  # a form's empty file field
+        return action
+    if action.action != "done":
+        raise InputError("photo: only a stop marked done takes a photo; remove it", field="photo")
+    stored = await run_in_threadpool(
+        store_image,
+        data,
+        media_dir=settings.media_dir,
+        max_bytes=settings.max_media_bytes,
+        field="photo",
+    )
+    return replace(action, media_url=str(request.url_for("get_media", name=stored.name)))
 
 
 def _apply(store: Store, catalogue: Catalogue, action: CrewAction, actor: str) -> dict[str, Any]:
@@ -104,6 +152,7 @@ def _apply(store: Store, catalogue: Catalogue, action: CrewAction, actor: str) -
                 status="fixed",
                 closure_category="Case Resolved",
                 note=action.note or DONE_PRESETS[0],
+                media_url=action.media_url,
             )
         except ConflictError:  # done already (e.g. by the dispatcher): nothing left to do
             return {"ok": True, "already_done": True}

@@ -32,7 +32,9 @@ DispatcherAction = Annotated[WebSession, Depends(action_user("dispatcher"))]
 CrewId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 SLA_STATES = {"all": "all", "overdue": "overdue", "due": "due within 24 h", "ok": "on time"}
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-TABLE_ROWS = 1000  # most urgent first; the map and the counts show everything
+# Most urgent first; the map and the counts show everything. 250 rows keep the first paint
+# of a 10,000-order morning quick (bench/staff_bench.py); "show all" lists every row.
+TABLE_ROWS = 250
 
 
 @lru_cache(maxsize=4)
@@ -97,8 +99,9 @@ def work_rows(
                 "reports": wo.report_count,
                 "address": wo.address,
                 "state": sla_state(wo, at),
-                "lat": wo.lat,
-                "lon": wo.lon,
+                # 5 decimals (about 1 m) keep the map's points compact in the page
+                "lat": round(wo.lat, 5),
+                "lon": round(wo.lon, 5),
             }
         )
     return rows

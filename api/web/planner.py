@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 import pandas as pd
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from api import _staff
 from api.deps import CatalogueDep, SettingsDep, SimulationsDep, StoreDep
 from api.schemas import SimulationRequest
-from api.web import audit
+from api.web import audit, planner_charts
 from api.web.deps import PageRoute, action_user, page_user
 from api.web.sessions import WebSession
 from api.web.templating import render
@@ -23,6 +26,9 @@ PlannerPage = Annotated[WebSession, Depends(page_user("planner", "dispatcher"))]
 PlannerAction = Annotated[WebSession, Depends(action_user("planner", "dispatcher"))]
 Grouping = Literal["service", "neighborhood"]
 SimulationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+AtQuery = Annotated[
+    str | None, Query(max_length=40, description="backlog moment, ISO 8601 (default: now)")
+]
 COLUMNS = {
     "requests": "requests",
     "open": "open",
@@ -55,27 +61,90 @@ def _rows(frame: pd.DataFrame, by: str) -> list[list[str]]:
     return [[cell(n, row[n]) for n in names] for _, row in frame.iterrows()]
 
 
-@router.get("", summary="Planner dashboard")
-def planner_page(request: Request, _s: PlannerPage, store: StoreDep) -> Response:
-    """Show the metrics by service and by neighbourhood, with CSV links, maps and the what-if."""
+def _backlog_at(at: str | None, settings: Any) -> datetime:
+    """Return the moment of the backlog: ``at`` (ISO 8601, local time) or now."""
+    tz = ZoneInfo(settings.timezone)
+    return _staff.parse_at(at, tz) if at else datetime.now(tz)
+
+
+def _tables(store: Store, catalogue: Any, moment: datetime) -> list[dict[str, Any]]:
+    """Return the dashboard's tables, each with its CSV link and its charts."""
     tables = []
     for by in ("service", "neighborhood"):
         frame = metrics_table(store, by)
-        heads = [by, *(COLUMNS[c] for c in COLUMNS if c in frame.columns)]
-        tables.append({"by": by, "heads": heads, "rows": _rows(frame, by)})
-    return render(request, "planner.html", {"tables": tables, "form": {}, "error": ""})
+        tables.append(
+            {
+                "id": f"by-{by}",
+                "title": f"Metrics by {by}",
+                "csv": f"/planner/metrics.csv?by={by}",
+                "heads": [by, *(COLUMNS[c] for c in COLUMNS if c in frame.columns)],
+                "rows": _rows(frame, by),
+                "charts": planner_charts.service_charts(frame) if by == "service" else [],
+                "empty": "No requests imported yet.",
+            }
+        )
+    at_text = moment.strftime("%Y-%m-%d %H:%M")
+    backlog = planner_charts.backlog_table(store, catalogue, at=moment)
+    chart = planner_charts.backlog_chart(backlog, at_text=at_text)
+    stamp = moment.strftime("%Y-%m-%dT%H:%M")
+    tables.append(
+        {
+            "id": "backlog",
+            "title": f"Backlog by age at {at_text}",
+            "csv": f"/planner/backlog.csv?at={stamp}",
+            "heads": [str(c).replace("_", " ") for c in backlog.columns],
+            "rows": [[str(v) for v in row] for row in backlog.itertuples(index=False)],
+            "charts": [chart] if chart is not None else [],
+            "empty": "No open work orders at this time.",
+        }
+    )
+    return tables
+
+
+@router.get("", summary="Planner dashboard")
+def planner_page(
+    request: Request,
+    _s: PlannerPage,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+    at: AtQuery = None,
+) -> Response:
+    """Show the metrics and the backlog by age (tables, charts, CSV), the maps, the what-if."""
+    moment = _backlog_at(at, settings)
+    tables = _tables(store, catalogue, moment)
+    context = {"tables": tables, "form": {}, "error": "", "at": moment.strftime("%Y-%m-%dT%H:%M")}
+    return render(request, "planner.html", context)
+
+
+def _csv(frame: pd.DataFrame, filename: str) -> Response:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.get("/metrics.csv", summary="Metrics as CSV")
 def metrics_csv(_s: PlannerPage, store: StoreDep, by: Grouping = "service") -> Response:
     """Download the metrics table as CSV."""
-    buffer = io.StringIO()
-    metrics_table(store, by).to_csv(buffer, index=False)
-    return Response(
-        buffer.getvalue(),
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="metrics_by_{by}.csv"'},
-    )
+    return _csv(metrics_table(store, by), f"metrics_by_{by}.csv")
+
+
+@router.get("/backlog.csv", summary="Backlog by age as CSV")
+def backlog_csv(
+    _s: PlannerPage,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+    at: AtQuery = None,
+) -> Response:
+    """Download the backlog by age (open work orders per service group and age) as CSV."""
+    moment = _backlog_at(at, settings)
+    frame = planner_charts.backlog_table(store, catalogue, at=moment)
+    return _csv(frame, f"backlog_{moment.strftime('%Y-%m-%dT%H%M')}.csv")
 
 
 @router.get("/maps/{name}", summary="A planner's map")
@@ -112,7 +181,7 @@ def start_whatif(
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         form = {"start": start, "end": end, "service": service, "crews_sweep": crews_sweep}
-        context = {"tables": [], "form": form, "error": problems}
+        context = {"tables": [], "form": form, "error": problems, "at": ""}
         return render(request, "planner.html", context, status_code=400)
     doc = runner.submit(body, store=store, catalogue=catalogue, settings=settings)
     sim_id = int(doc["simulation_id"])

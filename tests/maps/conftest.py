@@ -1,14 +1,9 @@
-"""Browser test infrastructure: headless Chromium with the network blocked.
+"""Browser test infrastructure of the maps: written maps opened with the network blocked.
 
 The maps load Leaflet and its plugins from the files geo311 ships (``maps/static/vendor``,
 copied to ``assets/`` beside each written map), so the tests need no cache and no network.
-Every request is routed:
-
-* ``file://`` and ``http://127.0.0.1`` / ``localhost`` (the maps, their assets, the API) go on;
-* OpenStreetMap tile requests (the one optional network use) are answered with a plain
-  light-grey tile and counted (screenshots show no streets);
-* anything else is aborted and recorded; :meth:`MapPage.assert_clean` fails naming it, as it
-  does for every failed load and JavaScript error.
+Blocking, the blank tiles and the error record are ``tests/_browser.py`` (shared with the
+staff pages); the ``chromium`` fixture is in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -17,48 +12,17 @@ import functools
 import http.server
 import re
 import shutil
-import struct
 import threading
-import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
+from tests._browser import Watch, block_network, record_errors
+
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-_TILE = re.compile(r"^https://([a-c]\.)?tile\.openstreetmap\.org/\d+/\d+/\d+\.png$")
-
-
-def _png(rgb: tuple[int, int, int], size: int = 256) -> bytes:
-    raw = b"".join(b"\x00" + bytes(rgb) * size for _ in range(size))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw, 9))
-        + chunk(b"IEND", b"")
-    )
-
-
-BLANK_TILE = _png((236, 236, 232))
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -88,74 +52,11 @@ def static_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaticSe
         server.server_close()
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing; install it with apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 @dataclass
-class MapPage:
-    """A loaded page with what went wrong while loading it."""
+class MapPage(Watch):
+    """A loaded page with what went wrong while loading it (:class:`tests._browser.Watch`)."""
 
-    page: Any
-    errors: list[str] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    tiles: list[str] = field(default_factory=list)
-    local: list[str] = field(default_factory=list)
-
-    def assert_clean(self) -> None:
-        """Fail naming every request that tried to leave the machine (tiles aside), every
-        failed load and every JavaScript error."""
-        assert not self.blocked, f"requests that would leave the machine: {self.blocked}"
-        assert not self.failed, f"failed loads: {self.failed}"
-        assert not self.errors, f"JavaScript errors: {self.errors}"
-
-
-def is_local(url: str) -> bool:
-    """Return whether a request stays on the machine (a file or a local server)."""
-    parts = urlsplit(url)
-    return parts.scheme in ("file", "data", "blob") or parts.hostname in LOCAL_HOSTS
-
-
-def _watch(page: Any, result: MapPage) -> None:
-    page.on("pageerror", lambda exc: result.errors.append(f"pageerror: {exc}"))
-    page.on(
-        "console",
-        lambda msg: result.errors.append(f"console: {msg.text}") if msg.type == "error" else None,
-    )
-    # Leaflet cancels the tiles of a view it leaves (fit_bounds): those are not failures.
-    page.on(
-        "requestfailed",
-        lambda req: (
-            result.failed.append(f"{req.url} ({req.failure})")
-            if req.url not in result.blocked and not _TILE.match(req.url)
-            else None
-        ),
-    )
-
-    def handle(route: Any) -> None:
-        url = route.request.url
-        if is_local(url):
-            result.local.append(url)
-            route.continue_()
-        elif _TILE.match(url):
-            result.tiles.append(url)
-            route.fulfill(status=200, body=BLANK_TILE, content_type="image/png")
-        else:
-            result.blocked.append(url)
-            route.abort("internetdisconnected")
-
-    page.route("**/*", handle)
+    page: Any = None
 
 
 @pytest.fixture()
@@ -176,8 +77,9 @@ def open_page(chromium: Any) -> Iterator[Any]:
         )
         contexts.append(context)
         page = context.new_page()
-        result = MapPage(page)
-        _watch(page, result)
+        result = MapPage(page=page)
+        record_errors(page, result)
+        block_network(page, result)
         page.goto(url, wait_until="load", timeout=timeout_ms)
         return result
 

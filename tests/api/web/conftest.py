@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -65,8 +66,9 @@ def web_store(store_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture()
-def web_app(web_store: Store, store_url: str):
-    return create_app(make_settings(store_url), store=web_store)
+def web_app(web_store: Store, store_url: str, tmp_path: Path):
+    settings = make_settings(store_url, media_dir=tmp_path / "media", max_media_bytes=300_000)
+    return create_app(settings, store=web_store)
 
 
 @pytest.fixture()

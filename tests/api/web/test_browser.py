@@ -6,30 +6,34 @@ errors. The axe-core script is the test-only copy under ``tests/vendor``.
 
 from __future__ import annotations
 
+import io
+import os
 import re
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from api.app import create_app
 from geo311 import auth_store, users
 from geo311.catalogue import Catalogue
 from geo311.store import Store
+from tests._browser import Watch, block_network, record_errors
 from tests.api.conftest import make_settings
+from tests.api.test_media import jpeg_with_gps
 from tests.api.web.conftest import PASSWORD, ROLES
 from tests.routing._dispatch_data import fill
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[3]
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 
 def axe_script() -> Path:
@@ -58,7 +62,7 @@ def server(tmp_path: Path, catalogue: Catalogue) -> Iterator[Server]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app(make_settings(url), store=store)
+    app = create_app(make_settings(url, media_dir=tmp_path / "media"), store=store)
     hits: dict[str, int] = {}
 
     async def counting(scope: Any, receive: Any, send: Any) -> None:
@@ -81,27 +85,20 @@ def server(tmp_path: Path, catalogue: Catalogue) -> Iterator[Server]:
         store.close()
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing; install it with apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 @dataclass
 class Session:
     context: Any
     page: Any
     base: str
-    errors: list[str] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
+    watch: Watch = field(default_factory=Watch)
+
+    @property
+    def errors(self) -> list[str]:
+        return self.watch.errors
+
+    @property
+    def blocked(self) -> list[str]:
+        return self.watch.blocked
 
     def go(self, path: str) -> None:
         self.page.goto(self.base + path, wait_until="load")
@@ -139,24 +136,9 @@ def open_session(chromium: Any, server: Server) -> Iterator[Any]:
         contexts.append(context)
         page = context.new_page()
         session = Session(context, page, server.url)
-
-        def route(r: Any) -> None:
-            if r.request.url.startswith(server.url + "/"):
-                r.continue_()
-            else:
-                session.blocked.append(r.request.url)
-                r.abort()
-
-        context.route("**/*", route)
-        page.on("pageerror", lambda exc: session.errors.append(str(exc)))
-        page.on(
-            "console",
-            lambda m: (
-                session.errors.append(m.text)
-                if m.type == "error" and "Failed to load resource" not in m.text
-                else None
-            ),
-        )
+        # only this server; the phone goes offline on purpose, so a failed load is no error
+        block_network(context, session.watch, allow=lambda url: url.startswith(server.url + "/"))
+        record_errors(page, session.watch, failed_loads=False)
         session.go("/login")
         session.axe()
         page.fill("#username", username)
@@ -244,7 +226,7 @@ def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(
     # in a dead spot the phone still opens the day's stops: the service worker's copy
     cpage.wait_for_selector("html[data-offline-ready=yes]")
     cpage.wait_for_function(
-        "async () => (await (await caches.open('geo311-crew-v1')).keys()).length >= 4"
+        "async () => (await (await caches.open('geo311-crew-v2')).keys()).length >= 4"
     )
     crew.axe()  # after the page's own assets are cached (axe is a test-only script)
     crew.context.set_offline(True)
@@ -254,13 +236,30 @@ def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(
     assert server.hits.get("/crew", 0) == served  # not from the server
     assert cpage.locator("#stop-" + first["job_id"]).is_visible()
     cpage.click("#stop-" + first["job_id"] + " summary.primary")
+    # a photo of the finished work goes with the queued action (shrunk, as a data URL)
+    photo = {"name": "fixed.jpg", "mimeType": "image/jpeg", "buffer": jpeg_with_gps((2400, 1800))}
+    cpage.set_input_files(f"#photo-{first['job_id']}", files=[photo])
     cpage.click("#stop-" + first["job_id"] + " form button.primary")
     cpage.wait_for_selector("#queue:has-text('1 action waiting to sync')")
+    queued = cpage.evaluate("JSON.parse(localStorage.getItem('geo311.crew.queue'))[0].photo")
+    assert queued.startswith("data:image/jpeg;base64,") and len(queued) <= 1_500_000
     assert server.store.get_work_order(wo_id).status == "open"
     crew.context.set_offline(False)
     cpage.wait_for_selector("#queue", state="hidden", timeout=20_000)
     assert server.store.get_work_order(wo_id).status == "fixed"
     assert len(auth_store.audit_rows(server.store, action="stop.done")) == 1
+    assert server.hits.get("/crew/actions", 0) == 1  # sent once, with its photo
+    members = server.store.get_work_order(wo_id).member_ids
+    photos = {
+        u["media_url"]
+        for rid in members
+        for u in server.store.request_updates_of(rid)
+        if u["kind"] == "status"
+    }
+    [url] = photos
+    assert url.startswith(server.url + "/media/") and url.endswith(".jpg")
+    with Image.open(io.BytesIO(cpage.request.get(url).body())) as shown:
+        assert max(shown.size) == 1600  # shrunk on the phone, longest side 1,600 px
     cpage.reload()
     assert cpage.locator(f"#stop-{first['job_id']}.done").count() == 1
     assert len(auth_store.audit_rows(server.store, action="stop.done")) == 1  # synced once
@@ -268,9 +267,23 @@ def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(
     assert [u for u in disp.blocked + crew.blocked if "openstreetmap" not in u] == []
 
 
-def test_planner_and_admin_pages_pass_axe(open_session: Any) -> None:
+def test_planner_and_admin_pages_pass_axe(open_session: Any, server: Server) -> None:
     planner = open_session("pete")
     assert planner.page.url.endswith("/planner")
+    planner.axe()
+    assert "No request has been closed yet" in planner.page.content()
+    server.store.update_request_fields(  # one closed request: the days-to-close charts draw
+        "r-berkeley",
+        status="fixed",
+        closure_category="Case Resolved",
+        closed_datetime=datetime(2015, 10, 5, 15, 0, tzinfo=UTC),
+    )
+    planner.go("/planner?at=2015-10-06T07:00")  # the charts: metrics and the backlog of then
+    assert planner.page.locator("figure svg[role=img]").count() == 3
+    assert planner.page.locator("#chart-backlog rect").count() >= 4
+    if os.environ.get("GEO311_SCREENSHOT_DIR"):
+        shots = Path(os.environ["GEO311_SCREENSHOT_DIR"])
+        planner.page.screenshot(path=str(shots / "planner_charts.png"), full_page=True)
     planner.axe()
     admin = open_session("ada")
     assert admin.page.url.endswith("/admin/users")
@@ -287,3 +300,75 @@ def test_planner_and_admin_pages_pass_axe(open_session: Any) -> None:
     admin.axe()
     admin.go("/dispatch")  # not an admin page: the error page
     admin.axe()
+
+
+def _publish_one_stop(store: Store, crew_id: str) -> int:
+    """Publish a plan with one stop for the crew (a work order of the filled store)."""
+    wo = next(w for w in store.query_work_orders() if w.service_group == "potholes")
+    start = "2015-10-06T11:00:00+00:00"
+    step = {"type": "job", "job_id": "wo-1", "ref": str(wo.work_order_id), "arrival": start}
+    doc = {
+        "origin": start,
+        "plan_date": "2015-10-06",
+        "timezone": "America/New_York",
+        "routes": [
+            {
+                "crew_id": crew_id,
+                "steps": [
+                    {"type": "start", "arrival": start},
+                    {**step, "lat": wo.lat, "lon": wo.lon},
+                    {"type": "end", "arrival": "2015-10-06T13:00:00+00:00"},
+                ],
+            }
+        ],
+        "unassigned": [],
+        "jobs": {"wo-1": {"service_name": "Pothole repair"}},
+        "crews": [{"id": crew_id, "label": "Pothole crew 1"}],
+    }
+    plan_id = store.save_plan(doc, plan_date="2015-10-06")
+    auth_store.insert_publication(
+        store,
+        plan_id=plan_id,
+        plan_date="2015-10-06",
+        published_at=datetime(2015, 10, 6, 11, 0, tzinfo=UTC),
+        published_by="dina",
+    )
+    return plan_id
+
+
+def test_crew_map_shows_you_are_here_when_the_phone_gives_a_position(
+    open_session: Any, server: Server
+) -> None:
+    _publish_one_stop(server.store, "pothole-1")
+    here = {"latitude": 42.3489, "longitude": -71.0752, "accuracy": 35}
+    crew = open_session("pat", phone=True)
+    crew.context.grant_permissions(["geolocation"])
+    crew.context.set_geolocation(here)
+    crew.go("/crew")
+    page = crew.page
+    page.wait_for_selector("#map[data-here]")
+    assert page.get_attribute("#map", "data-here") == "42.348900,-71.075200,35"
+    assert page.locator("#map path.here-marker").count() == 1
+    assert page.locator("#map path.here-accuracy").count() == 1
+    crew.context.set_geolocation({**here, "latitude": 42.3500})  # walking: the marker follows
+    page.wait_for_function(
+        "() => document.getElementById('map').dataset.here.startsWith('42.350000,')"
+    )
+    assert page.locator("#map path.here-marker").count() == 1
+    page.click("#stop-wo-1 summary.primary")  # the done form with its photo field
+    assert page.locator("#photo-wo-1[type=file][capture=environment]").is_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"horizontal scroll on a 360 px phone with the form open: {width} px"
+    if os.environ.get("GEO311_SCREENSHOT_DIR"):
+        shots = Path(os.environ["GEO311_SCREENSHOT_DIR"])
+        page.screenshot(path=str(shots / "crew_here_photo.png"), full_page=True)
+    crew.axe()
+
+    refused = open_session("pat", phone=True)  # no permission
+    refused.go("/crew")
+    page = refused.page
+    assert page.get_attribute("#map", "data-drawn") == "1"
+    page.wait_for_timeout(500)
+    assert page.get_attribute("#map", "data-here") is None
+    assert page.locator("#map path.here-marker").count() == 0
+    refused.axe()  # no JavaScript error either

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from PIL import ExifTags, Image
 
 from geo311 import auth_store
 from geo311.catalogue import Catalogue
 from geo311.store import Store
 from geo311.workorders import rebuild_work_orders
 from tests.api.conftest import seed_request
+from tests.api.test_media import jpeg_with_gps
 from tests.api.web.conftest import csrf_of
 
 ORIGIN = datetime(2015, 10, 6, 11, 0, tzinfo=UTC)
@@ -143,3 +147,90 @@ def test_cant_do_form_returns_the_stop_to_the_dispatcher(
     assert "can't do: no access (parked cars, locked gate)" in plan_page.text
     row = auth_store.audit_rows(web_store, action="stop.cant_do")[0]
     assert row["actor"] == "crewb" and row["after"]["reason"] == "no_access"
+
+
+def test_done_with_a_photo_shows_it_to_the_citizens(
+    browser, web_store: Store, catalogue: Catalogue, tmp_path: Path
+) -> None:
+    plan_id, wp, _ = _plan(web_store, catalogue)
+    own = web_store.get_work_order(wp).member_ids[0]
+    web_store.update_request_fields(own, media_url="https://example.org/reporter.jpg")
+    crew = browser("crewa")
+    token = csrf_of(crew.get("/crew").text)
+    form = {
+        "key": "k-photo-000001",
+        "plan_id": str(plan_id),
+        "crew_id": "A",
+        "job_id": "wo-p",
+        "action": "done",
+        "note": "Pothole filled.",
+    }
+    headers = {"X-CSRF-Token": token, "Accept": "application/json"}
+    photo = {"photo": ("IMG_2041.jpg", jpeg_with_gps((320, 240)), "image/jpeg")}
+    first = crew.post("/crew/actions", data=form, files=photo, headers=headers)
+    assert first.status_code == 200, first.text
+    assert first.json() == {"ok": True, "duplicate": False}
+    again = crew.post("/crew/actions", data=form, files=photo, headers=headers)
+    assert again.json() == {"ok": True, "duplicate": True}  # a re-sent queue item: once
+    stored = list((tmp_path / "media").glob("*.jpg"))
+    assert len(stored) == 1  # the same photo, stored once, without its GPS position
+    assert not Image.open(stored[0]).getexif().get_ifd(ExifTags.IFD.GPSInfo)
+    url = f"http://testserver/media/{stored[0].name}"
+    assert crew.get(url).headers["content-type"] == "image/jpeg"
+
+    wo = web_store.get_work_order(wp)
+    assert wo.status == "fixed"
+    for rid in wo.member_ids:
+        closing = [u for u in web_store.request_updates_of(rid) if u["kind"] == "status"]
+        assert [u["media_url"] for u in closing] == [url]
+        [item] = crew.get(f"/open311/v2/requests/{rid}.json").json()
+        # the reporter's own photo stays the request's photo; the others show the crew's
+        assert item["media_url"] == ("https://example.org/reporter.jpg" if rid == own else url)
+        assert url in crew.get(f"/requests/{rid}").text  # the public timeline
+    updates = crew.get("/open311/v2/servicerequestupdates.json").json()
+    assert {u["service_request_id"] for u in updates if u["media_url"] == url} == set(wo.member_ids)
+    row = auth_store.audit_rows(web_store, action="stop.done")[0]
+    assert row["after"]["media_url"] == url
+
+
+def test_a_photo_that_is_not_an_image_is_refused_clearly(
+    browser, web_store: Store, catalogue: Catalogue
+) -> None:
+    plan_id, wp, _ = _plan(web_store, catalogue)
+    crew = browser("crewa")
+    token = csrf_of(crew.get("/crew").text)
+    form = {
+        "csrf_token": token,
+        "key": "k-photo-bad001",
+        "plan_id": str(plan_id),
+        "crew_id": "A",
+        "job_id": "wo-p",
+        "action": "done",
+        "note": "Pothole filled.",
+    }
+    fake = {"photo": ("photo.jpg", b"%PDF-1.4 not a photo", "image/jpeg")}
+    page = crew.post("/crew/actions", data=form, files=fake)  # the plain form: an error page
+    assert page.status_code == 400
+    assert "photo: the file is not a JPEG, PNG or WebP image" in page.text
+    script = crew.post(
+        "/crew/actions", data=form, files=fake, headers={"Accept": "application/json"}
+    )
+    assert script.status_code == 400
+    assert script.json()["error"].startswith("photo: the file is not a JPEG, PNG or WebP image")
+    assert web_store.get_work_order(wp).status == "open"  # nothing closed, the key is free
+    cant = {**form, "action": "cant", "reason": "no_access", "key": "k-photo-cant01"}
+    photo = {"photo": ("IMG.jpg", jpeg_with_gps(), "image/jpeg")}
+    refused = crew.post("/crew/actions", data=cant, files=photo)
+    assert (
+        refused.status_code == 400
+        and "photo: only a stop marked done takes a photo" in refused.text
+    )
+    empty = {"photo": ("", b"", "application/octet-stream")}  # the form's empty file field
+    done = crew.post("/crew/actions", data=form, files=empty, follow_redirects=False)
+    assert done.status_code == 303
+    assert web_store.get_work_order(wp).status == "fixed"
+    assert all(not u["media_url"] for u in web_store.request_updates_of(wo_member(web_store, wp)))
+
+
+def wo_member(store: Store, work_order_id: int) -> str:
+    return store.get_work_order(work_order_id).member_ids[0]

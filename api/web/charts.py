@@ -1,0 +1,166 @@
+"""Bar charts drawn on the server as inline SVG (no script, no network, readable by axe).
+
+A chart is a ``<figure>``: the SVG has ``role="img"`` with a ``<title>`` and a ``<desc>``
+that reads every value out, and a ``<figcaption>`` says what is drawn. Bars are horizontal,
+one row per label; several series are drawn side by side, or stacked (parts of a whole).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+# Dark, distinct colours (white text is never drawn on them; labels are dark on white).
+PALETTE = ("#0b3d91", "#b35900", "#0a5d2a", "#8b0000", "#6b2c91", "#005f73")
+WIDTH = 640
+LABEL_W = 150
+VALUE_W = 70
+BAR_H = 14
+GAP = 10
+TOP = 34  # legend and axis labels
+TEXT = 'font-size="12" font-family="sans-serif" fill="#111"'
+GRID = 'stroke="#bbb" stroke-width="1"'
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series of a chart: its name and one value per label (``None``: no value)."""
+
+    name: str
+    values: Sequence[float | None]
+
+
+def _nice_max(value: float) -> float:
+    """Round a value up to 1, 2 or 5 times a power of ten."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None or math.isnan(value):
+        return "no value"
+    return f"{value:.1f}{unit}" if value % 1 else f"{value:.0f}{unit}"
+
+
+def _legend(series: Sequence[Series]) -> list[str]:
+    out, x = [], LABEL_W
+    for i, s in enumerate(series):
+        colour = PALETTE[i % len(PALETTE)]
+        out.append(f'<rect x="{x}" y="6" width="12" height="12" fill="{colour}"/>')
+        out.append(f'<text x="{x + 16}" y="16" {TEXT}>{escape(s.name)}</text>')
+        x += 24 + 7 * len(s.name)
+    return out
+
+
+def _ticks(biggest: float, axis_max: float | None) -> tuple[float, int]:
+    """Return a nice tick step and the number of steps that reach past ``biggest``."""
+    if axis_max is not None:
+        return axis_max / 4, 4
+    step = _nice_max(biggest / 4) if biggest > 0 else 0.25
+    return step, max(1, math.ceil(biggest / step - 1e-9))
+
+
+def _axis(top: int, bottom: int, scale: float, ticks: tuple[float, int], unit: str) -> list[str]:
+    out = []
+    step, count = ticks
+    for k in range(count + 1):
+        value = step * k
+        x = LABEL_W + value * scale
+        out.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{bottom}" {GRID}/>')
+        out.append(
+            f'<text x="{x:.1f}" y="{bottom + 14}" text-anchor="middle" {TEXT}>'
+            f"{escape(_fmt(value, unit))}</text>"
+        )
+    return out
+
+
+def _describe(labels: Sequence[str], series: Sequence[Series], unit: str) -> str:
+    parts = []
+    for i, label in enumerate(labels):
+        values = ", ".join(f"{s.name} {_fmt(s.values[i], unit)}" for s in series)
+        parts.append(f"{label}: {values}")
+    return "; ".join(parts) + "."
+
+
+def bar_chart(
+    *,
+    chart_id: str,
+    title: str,
+    caption: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    unit: str = "",
+    stacked: bool = False,
+    axis_max: float | None = None,
+) -> Markup:
+    """Return a horizontal bar chart as an inline-SVG ``<figure>``.
+
+    Parameters
+    ----------
+    chart_id
+        Unique id on the page (prefix of the title and description ids).
+    title
+        The chart's title (the SVG's accessible name).
+    caption
+        The figure's caption (what the bars are, where the numbers come from).
+    labels
+        One row per label.
+    series
+        The values; one bar per series and label, or one stacked bar per label.
+    unit
+        Written after every value (e.g. ``" d"``, ``" %"``).
+    stacked
+        Stack the series (parts of a whole) instead of drawing them side by side.
+    axis_max
+        The axis' end (default: the largest bar, rounded up).
+    """
+    rows = [
+        [v if v is not None and not math.isnan(v) else 0.0 for v in col]
+        for col in zip(*(s.values for s in series), strict=True)
+    ]
+    biggest = max((sum(r) if stacked else max(r, default=0.0)) for r in rows) if rows else 0.0
+    ticks = _ticks(biggest, axis_max)
+    scale = (WIDTH - LABEL_W - VALUE_W) / (ticks[0] * ticks[1])
+    row_h = BAR_H if stacked else BAR_H * len(series)
+    height = TOP + len(labels) * (row_h + GAP) + 24
+    body: list[str] = [*_legend(series)]
+    for i, label in enumerate(labels):
+        y = TOP + i * (row_h + GAP)
+        body.append(
+            f'<text x="{LABEL_W - 6}" y="{y + row_h / 2 + 4:.1f}" text-anchor="end" '
+            f"{TEXT}>{escape(label)}</text>"
+        )
+        x = float(LABEL_W)
+        for k, value in enumerate(rows[i]):
+            w, colour = value * scale, PALETTE[k % len(PALETTE)]
+            by = y if stacked else y + k * BAR_H
+            body.append(
+                f'<rect x="{x:.1f}" y="{by}" width="{w:.1f}" height="{BAR_H - 2}" fill="{colour}"/>'
+            )
+            if stacked:
+                x += w
+            else:
+                body.append(
+                    f'<text x="{x + w + 4:.1f}" y="{by + BAR_H - 3}" {TEXT}>'
+                    f"{escape(_fmt(series[k].values[i], unit))}</text>"
+                )
+        if stacked:
+            body.append(
+                f'<text x="{x + 4:.1f}" y="{y + BAR_H - 3}" {TEXT}>'
+                f"{escape(_fmt(sum(rows[i]), unit))}</text>"
+            )
+    body += _axis(TOP, height - 24, scale, ticks, unit)
+    svg = (
+        f'<svg role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" '
+        f'viewBox="0 0 {WIDTH} {height}" width="100%" class="chart" id="{chart_id}">'
+        f'<title id="{chart_id}-title">{escape(title)}</title>'
+        f'<desc id="{chart_id}-desc">{escape(_describe(labels, series, unit))}</desc>'
+        + "".join(body)
+        + "</svg>"
+    )
+    return Markup(f"<figure>{svg}<figcaption>{escape(caption)}</figcaption></figure>")

@@ -1,0 +1,100 @@
+"""The planner dashboard's numbers as tables and charts: metrics by service, backlog by age."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+from markupsafe import Markup
+
+from api import _staff
+from api.web.charts import Series, bar_chart
+from geo311.catalogue import Catalogue
+from geo311.metrics import WORK_ORDER_AGE_LABELS
+from geo311.store import Store
+
+NOTHING_CLOSED = Markup(
+    '<p class="muted">No request has been closed yet: the charts of days to close and of the '
+    "share within the SLA are drawn once there are closed requests.</p>"
+)
+
+
+def backlog_table(store: Store, catalogue: Catalogue, *, at: datetime) -> pd.DataFrame:
+    """Return the open work orders at ``at`` per service group by age, with the overdue ones.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``service_group``, one per age bucket (``0-2 days`` ...), ``overdue``,
+        ``total``; one row per service group with open work, sorted by group.
+    """
+    orders = store.query_work_orders(statuses=catalogue.open_state_codes())
+    cells = _staff.backlog([wo for wo in orders if wo.opened <= at], now=at)
+    columns = ["service_group", *WORK_ORDER_AGE_LABELS, "overdue", "total"]
+    if not cells:
+        return pd.DataFrame(columns=columns)
+    long = pd.DataFrame(cells)
+    wide = long.pivot_table(
+        index="service_group", columns="age", values="work_orders", aggfunc="sum", fill_value=0
+    )
+    wide = wide.reindex(columns=list(WORK_ORDER_AGE_LABELS), fill_value=0)
+    wide["overdue"] = long.groupby("service_group")["overdue"].sum()
+    wide["total"] = wide[list(WORK_ORDER_AGE_LABELS)].sum(axis=1)
+    out = wide.reset_index()[columns]
+    return out.astype({c: int for c in columns[1:]})
+
+
+def _values(frame: pd.DataFrame, column: str, factor: float = 1.0) -> list[float | None]:
+    return [None if pd.isna(v) else factor * float(v) for v in frame[column]]
+
+
+def service_charts(frame: pd.DataFrame) -> list[Markup]:
+    """Return the charts of the metrics by service: days to close, share within SLA.
+
+    Parameters
+    ----------
+    frame
+        The metrics by service (:func:`api.web.planner.metrics_table`), its ``all`` row last.
+    """
+    if frame.empty or "median_days_to_close" not in frame.columns:
+        return []
+    if frame["median_days_to_close"].isna().all():
+        return [NOTHING_CLOSED]
+    labels = [str(s) for s in frame["service"]]
+    days = bar_chart(
+        chart_id="chart-days",
+        title="Days to close by service",
+        caption="Median and 90th-percentile days from report to closing, per service "
+        "(closed requests; the table below has the same numbers).",
+        labels=labels,
+        series=[
+            Series("median", _values(frame, "median_days_to_close")),
+            Series("p90", _values(frame, "p90_days_to_close")),
+        ],
+        unit=" d",
+    )
+    sla = bar_chart(
+        chart_id="chart-sla",
+        title="Share closed within the SLA by service",
+        caption="Share of the closed requests of each service that were closed by their due time.",
+        labels=labels,
+        series=[Series("within SLA", _values(frame, "share_within_sla", 100.0))],
+        unit=" %",
+        axis_max=100.0,
+    )
+    return [days, sla]
+
+
+def backlog_chart(frame: pd.DataFrame, *, at_text: str) -> Markup | None:
+    """Return the stacked chart of the backlog by age (None without open work)."""
+    if frame.empty:
+        return None
+    return bar_chart(
+        chart_id="chart-backlog",
+        title=f"Open work orders by age at {at_text}",
+        caption=f"Open work orders per service group at {at_text}, stacked by how long they "
+        "have been open.",
+        labels=[str(g) for g in frame["service_group"]],
+        series=[Series(label, _values(frame, label)) for label in WORK_ORDER_AGE_LABELS],
+        stacked=True,
+    )
