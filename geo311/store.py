@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -1353,6 +1353,52 @@ class Store:
             stmt = stmt.where(c.service_group.in_(list(groups)))
         with self.engine.connect() as conn:
             return [int(i) for i in conn.execute(stmt).scalars()]
+
+    def work_orders_open_at(
+        self, at: datetime, *, groups: Sequence[str] | None = None
+    ) -> list[tuple[WorkOrder, list[MemberTimes]]]:
+        """Return the work orders open at ``at`` with their members' times, in two queries.
+
+        The lean read behind :func:`geo311.workorders.open_work_orders_at` (the dispatcher's
+        console): work-order rows oldest first, each with its members' id, reported and
+        expected times and service code, ordered by time then id.
+        """
+        c, r = work_orders.c, requests.c
+        cond = sa.and_(c.opened <= at, sa.or_(c.closed_datetime.is_(None), c.closed_datetime > at))
+        if groups is not None:
+            cond = sa.and_(cond, c.service_group.in_(list(groups)))
+        members = (
+            sa.select(
+                r.work_order_id,
+                r.service_request_id,
+                r.requested_datetime,
+                r.expected_datetime,
+                r.service_code,
+            )
+            .join(work_orders, c.work_order_id == r.work_order_id)
+            .where(cond)
+            .order_by(r.requested_datetime, r.service_request_id)
+        )
+        with self.engine.connect() as conn:
+            rows = list(
+                conn.execute(sa.select(work_orders).where(cond).order_by(c.opened, c.work_order_id))
+            )
+            by_order: dict[int, list[MemberTimes]] = {}
+            for wid, rid, reported, expected, code in conn.execute(members):
+                by_order.setdefault(int(wid), []).append(MemberTimes(rid, reported, expected, code))
+        return [
+            (_row_to_work_order(row), by_order.get(int(row._mapping["work_order_id"]), []))
+            for row in rows
+        ]
+
+
+class MemberTimes(NamedTuple):
+    """A member request's times, as the open-work view needs them."""
+
+    service_request_id: str
+    requested_datetime: datetime
+    expected_datetime: datetime | None
+    service_code: str
 
 
 # The ETA window a citizen is told: the stop's ETA, half an hour either side.

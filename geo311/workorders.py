@@ -676,16 +676,9 @@ def open_work_orders_at(
     if at.tzinfo is None:
         raise InputError("at must be timezone-aware (e.g. 2015-10-06T08:00-04:00)", field="at")
     cat = catalogue or _default_catalogue()
-    ids = store.work_order_ids_open_at(at, groups=groups)
-    if not ids:
-        return []
-    wos = {wo.work_order_id: wo for wo in store.query_work_orders(ids=ids)}
-    with store.begin() as conn:
-        members = store.work_order_members(conn, ids)
     out: list[WorkOrder] = []
-    for wid in ids:
-        wo = wos[wid]
-        mem = [m for m in members[wid] if m.requested_datetime <= at] or members[wid][:1]
+    for wo, members in store.work_orders_open_at(at, groups=groups):
+        mem = [m for m in members if m.requested_datetime <= at] or members[:1]
         sla_due = (
             min(
                 m.expected_datetime or (m.requested_datetime + cat.service(m.service_code).sla)

@@ -70,7 +70,8 @@
         var text = document.getElementById("progress-text");
         if (bar) { bar.value = Math.min(s.elapsed_s, s.time_limit_s); }
         if (text) { text.textContent = s.elapsed_s + " s elapsed."; }
-        window.setTimeout(poll, 1000);
+        // once the solver's time is nearly up, look often: the plan is a moment away
+        window.setTimeout(poll, s.elapsed_s >= s.time_limit_s - 1 ? 200 : 1000);
       })
       .catch(function () { window.setTimeout(poll, 3000); });
   }
