@@ -234,8 +234,7 @@ async def list_requests(
     )
     query_at(now=o.now_utc())  # a bad parameter: its 400 now, before waiting for a round
 
-    def render(query: o.RequestQuery) -> tuple[bytes, str]:
-        rows = o.query_request_rows(store, query)
+    def render(rows: list[tuple[Any, ...]]) -> tuple[bytes, str]:
         xml = response_format == "xml"
         items = o.requests_out(rows, catalogue, tz, times_as_text=xml, city=city)
         body = bytes(_render(response_format, "service_requests", items).body)

@@ -189,3 +189,39 @@ def test_an_unchanged_page_is_reused_on_postgresql(postgres_url: str) -> None:
             assert pages.reused >= 1
     finally:
         store.close()
+
+
+def test_the_page_digest_changes_with_the_page_only(store: Store, catalogue: Catalogue) -> None:
+    from api._open311 import OUT_COLUMNS
+    from geo311.open311_read import PageFilters, page_digest, page_rows
+
+    for i in range(3):
+        seed_request(store, catalogue, f"D{i}", days_ago=i + 1)
+    seed_request(store, catalogue, "OLD", days_ago=200)
+    now = datetime.now(UTC)
+    window = PageFilters(None, None, None, now - timedelta(days=90), now, 1000, 0)
+    rows, digest = page_rows(store, OUT_COLUMNS, window)
+    assert [r[0] for r in rows] == ["D0", "D1", "D2"]
+    if store.dialect != "postgresql":
+        assert digest is None and page_digest(store, OUT_COLUMNS, window) is None
+        return
+    assert page_digest(store, OUT_COLUMNS, window) == digest
+    store.update_request_fields("OLD", status_notes="not on the page")
+    assert page_digest(store, OUT_COLUMNS, window) == digest
+    store.update_request_fields("D1", status_notes="Fixed")
+    changed = page_digest(store, OUT_COLUMNS, window)
+    assert changed != digest and page_rows(store, OUT_COLUMNS, window)[1] == changed
+    store.update_request_fields("D2", lat=42.3505000001)
+    assert page_digest(store, OUT_COLUMNS, window) != changed
+
+
+def test_a_changed_row_is_shown_after_writes_elsewhere(
+    client: TestClient, api_store: Store, catalogue: Catalogue
+) -> None:
+    seed_request(api_store, catalogue, "E1", days_ago=2)
+    first = client.get(f"{P}/requests.json").json()
+    seed_request(api_store, catalogue, "ELSEWHERE", days_ago=300)  # outside the window
+    assert client.get(f"{P}/requests.json").json() == first
+    api_store.update_request_fields("E1", status_notes="Patched today")
+    again = client.get(f"{P}/requests.json").json()
+    assert again[0]["status_notes"] == "Patched today"
