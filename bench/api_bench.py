@@ -5,7 +5,10 @@ PostgreSQL schema, starts the API (uvicorn, as ``geo311 serve`` runs it) in its 
 on 127.0.0.1 and measures p50/p99 latency and requests/s of ``GET /open311/v2/requests.json``
 (1 client, then 50 concurrent clients; also ``?page_size=50``, XML, and revalidation with
 ``If-None-Match``) and of ``POST /open311/v2/requests.json`` at 50 concurrent clients.
-Baseline in the same run: ``GET /open311/v2/discovery.json`` (no database work).
+Baselines in the same run: ``GET /open311/v2/discovery.json`` (no database work), and for
+the 1,000-row page at 50 clients a ceiling: ``bench/static_body_app.py``, a bare ASGI app
+under the same uvicorn answering with the same bytes from memory (no work at all), which
+shows what this machine and its load allow.
 
 The load comes from ``bench/http_load.py``, run as a process of its own for each measurement
 (a lean keep-alive HTTP/1.1 client: ``httpx.AsyncClient`` is itself the bottleneck at 50
@@ -56,6 +59,8 @@ R50 = "/open311/v2/requests.json?page_size=50"
 RX = "/open311/v2/requests.xml"
 REPO = Path(__file__).resolve().parent.parent
 LOADER = Path(__file__).resolve().parent / "http_load.py"
+CEILING = "ceiling: uvicorn alone, same body"
+PROCS: list[subprocess.Popen[bytes]] = []  # every server started, stopped at the end
 # What the baseline export holds: the packages and the city data they read.
 TREE = ("geo311", "routing", "maps", "api", "data")
 CODES = ["pothole", "streetlight_outage", "general_lighting", "streetlight_knockdown"]
@@ -162,9 +167,25 @@ def export_tree(ref: str, dest: Path) -> None:
         t.extractall(dest, filter="data")
 
 
-def start_server(url: str, *, pythonpath: str) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the API in its own process on a free loopback port; return it and its base URL."""
+def spawn(args: Sequence[str], *, env: dict[str, str], cwd: str, probe: str) -> str:
+    """Start uvicorn with ``args`` on a free loopback port; return its base URL once it answers."""
     port = free_port()
+    command = [sys.executable, "-m", "uvicorn", *args, "--log-level", "warning"]
+    PROCS.append(
+        subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=cwd)
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(1200):
+        try:
+            if httpx.get(f"{base}{probe}", timeout=1).status_code == 200:
+                return base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the server at {base} did not start in 2 minutes")
+
+
+def start_server(url: str, *, pythonpath: str) -> str:
+    """Start the API in its own process; return its base URL."""
     env = dict(
         os.environ,
         GEO311_DATABASE_URL=url,
@@ -173,22 +194,16 @@ def start_server(url: str, *, pythonpath: str) -> tuple[subprocess.Popen[bytes],
     )
     # What ``geo311 serve`` runs, without the CLI: its entry points come from the installed
     # distribution, which may be another tree than the one measured.
-    args = ["-m", "uvicorn", "api.app:create_app", "--factory", "--log-level", "warning"]
-    proc = subprocess.Popen(
-        [sys.executable, *args, "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=pythonpath,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(1200):
-        try:
-            if httpx.get(f"{base}/open311/v2/discovery.json", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        raise RuntimeError(f"the server at {base} did not start in 2 minutes")
-    return proc, base
+    return spawn(["api.app:create_app", "--factory"], env=env, cwd=pythonpath, probe=D)
+
+
+def start_ceiling(base: str, tmp: Path) -> str:
+    """Serve the current ``requests.json`` page from memory (bench/static_body_app.py)."""
+    body = tmp / "body.json"
+    body.write_bytes(httpx.get(f"{base}{R}", timeout=60).content)
+    env = dict(os.environ, BENCH_BODY_FILE=str(body), BENCH_BODY_TYPE="application/json")
+    bench = str(Path(__file__).resolve().parent)
+    return spawn(["static_body_app:app", "--app-dir", bench], env=env, cwd=bench, probe=R)
 
 
 def copy_requests(admin: sa.Engine, source: str, target: str) -> None:
@@ -281,16 +296,25 @@ def check_same(names: Sequence[str], bases: Sequence[str]) -> None:
         print(f"; {' and '.join(names)} identical: {same}" if len(bases) > 1 else "")
 
 
-def measure(names: Sequence[str], bases: Sequence[str], n: int, c: int, tmp: Path) -> None:
-    """Run every measurement, alternating between the servers."""
-    for b in bases:
+def measure(
+    names: Sequence[str], bases: Sequence[str], ceiling: str, n: int, c: int, tmp: Path
+) -> None:
+    """Run every measurement, alternating between the servers (the ceiling for the 1,000)."""
+    for b in (*bases, ceiling):
         load(b, R, 20, 1)  # warm-up
     print(f"load average before measuring: {os.getloadavg()}\n", flush=True)
     compare(names, bases, "baseline: GET discovery.json, 1 client", D, n, 1)
     compare(names, bases, f"baseline: GET discovery.json, {c} clients", D, n, c)
     compare(names, bases, "GET requests.json (1,000 per page), 1 client", R, n // 4, 1)
     compare(names, bases, "GET requests.json?page_size=50, 1 client", R50, n, 1)
-    compare(names, bases, f"GET requests.json (1,000 per page), {c} clients", R, n, c)
+    compare(
+        [*names, CEILING],
+        [*bases, ceiling],
+        f"GET requests.json (1,000 per page), {c} clients",
+        R,
+        n,
+        c,
+    )
     compare(names, bases, f"GET requests.json?page_size=50, {c} clients", R50, n, c)
     compare(names, bases, f"GET requests.xml (1,000 per page), {c} clients", RX, n // 4, c)
     compare(
@@ -324,29 +348,24 @@ def main() -> None:
     args = ap.parse_args()
     admin = sa.create_engine(PG)
     schemas: list[str] = []
-    procs: list[subprocess.Popen[bytes]] = []
     tmp = tempfile.TemporaryDirectory(prefix="api_bench_")
     try:
         schema, url = new_schema(admin)
         schemas.append(schema)
         fill(url, args.requests)
-        names, bases = ["current"], []
-        proc, base = start_server(url, pythonpath=str(REPO))
-        procs.append(proc)
-        bases.append(base)
+        names, bases = ["current"], [start_server(url, pythonpath=str(REPO))]
         if args.baseline_ref:
             export_tree(args.baseline_ref, Path(tmp.name))
             old_schema, old_url = new_schema(admin)
             schemas.append(old_schema)
-            old, old_base = start_server(old_url, pythonpath=tmp.name)  # its own migrations
-            procs.append(old)
+            bases.append(start_server(old_url, pythonpath=tmp.name))  # its own migrations
             copy_requests(admin, schema, old_schema)
             names.append(f"baseline {args.baseline_ref}")
-            bases.append(old_base)
         check_same(names, bases)
-        measure(names, bases, args.count, args.clients, Path(tmp.name))
+        ceiling = start_ceiling(bases[0], Path(tmp.name))
+        measure(names, bases, ceiling, args.count, args.clients, Path(tmp.name))
     finally:
-        for p in procs:
+        for p in PROCS:
             p.terminate()
             p.wait(timeout=30)
         tmp.cleanup()
