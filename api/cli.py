@@ -18,9 +18,22 @@ def register(app: typer.Typer) -> None:
     def serve(
         host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
         port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
-        workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 1,
+        workers: Annotated[
+            int,
+            typer.Option(
+                min=1,
+                max=64,
+                help="worker processes; keep 1 unless staff pages are served elsewhere: the "
+                "dispatcher's planning runs and simulations live in one process's memory",
+            ),
+        ] = 1,
     ) -> None:
         """Serve the Open311 GeoReport v2 and staff API with uvicorn (settings from GEO311_*).
+
+        One worker is the default: the staff pages' planning runs (``api/web/plan_jobs.py``) and
+        simulations are kept in the memory of the process that started them, so a second worker
+        would answer "unknown run" to the page polling them. The public Open311 list needs no
+        more: identical concurrent reads share one query (see ``api/_coalesce.py``).
 
         Unless ``GEO311_NOTIFY_SENDER_IN_SERVE=false``, the notification sender (``geo311
         notify run``) runs beside it in its own process, stopped with the server.

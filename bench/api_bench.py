@@ -1,15 +1,27 @@
-"""Latency and throughput of the Open311 API on loopback with a large store.
+"""Latency and throughput of the Open311 API on loopback with a large store (PostgreSQL).
 
 Generates N stored requests (default 100,000, spread over the last 365 days) in a fresh
-PostgreSQL schema, starts a real uvicorn on 127.0.0.1 and measures p50/p99 latency and
-requests/s of ``GET /open311/v2/requests.json`` (1 client, then 50 concurrent clients) and of
-``POST /open311/v2/requests.json`` at 50 concurrent clients. Baseline in the same run:
-``GET /open311/v2/discovery.json`` (no database work) at the same concurrency.
+PostgreSQL schema, starts the API (uvicorn, as ``geo311 serve`` runs it) in its own process
+on 127.0.0.1 and measures p50/p99 latency and requests/s of ``GET /open311/v2/requests.json``
+(1 client, then 50 concurrent clients; also ``?page_size=50``, XML, and revalidation with
+``If-None-Match``) and of ``POST /open311/v2/requests.json`` at 50 concurrent clients.
+Baselines in the same run: ``GET /open311/v2/discovery.json`` (no database work), and for
+the 1,000-row page at 50 clients a ceiling: ``bench/static_body_app.py``, a bare ASGI app
+under the same uvicorn answering with the same bytes from memory (no work at all), which
+shows what this machine and its load allow.
 
-With ``--baseline-ref REF`` (e.g. ``HEAD~3``) the ``api`` package of that git revision is
-exported to a temporary folder and served by a second uvicorn over the same database; every
-GET measurement then alternates between the two servers in rounds, so both see the same
-machine load, and prints the baseline's numbers next to the current code's.
+The load comes from ``bench/http_load.py``, run as a process of its own for each measurement
+(a lean keep-alive HTTP/1.1 client: ``httpx.AsyncClient`` is itself the bottleneck at 50
+connections, see that module).
+
+With ``--baseline-ref REF`` (e.g. ``6b49b75``) the whole tree of that git revision
+(``geo311``, ``routing``, ``maps``, ``api``, ``data``) is exported to a temporary folder with
+``git archive`` and served by a second uvicorn whose ``PYTHONPATH`` is that folder only, so
+the baseline is that revision's code throughout, store included, not this tree's ``geo311``.
+It gets a schema of its own, created by its own migrations, filled with a copy of the
+generated requests (the columns both schemas have); the bench checks that both servers give
+the same bytes. Every measurement alternates between the two servers in rounds, so both see
+the same machine load, and prints the baseline's numbers next to the current code's.
 
     .venv/bin/python bench/api_bench.py [--requests 100000] [--count 1000] [--baseline-ref REF]
 """
@@ -17,7 +29,6 @@ machine load, and prints the baseline's numbers next to the current code's.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import random
@@ -32,6 +43,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import sqlalchemy as sa
@@ -44,6 +56,13 @@ KEY = "bench-key"
 D = "/open311/v2/discovery.json"
 R = "/open311/v2/requests.json"
 R50 = "/open311/v2/requests.json?page_size=50"
+RX = "/open311/v2/requests.xml"
+REPO = Path(__file__).resolve().parent.parent
+LOADER = Path(__file__).resolve().parent / "http_load.py"
+CEILING = "ceiling: uvicorn alone, same body"
+PROCS: list[subprocess.Popen[bytes]] = []  # every server started, stopped at the end
+# What the baseline export holds: the packages and the city data they read.
+TREE = ("geo311", "routing", "maps", "api", "data")
 CODES = ["pothole", "streetlight_outage", "general_lighting", "streetlight_knockdown"]
 
 
@@ -88,84 +107,130 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def run(
+def post_bodies(n: int) -> list[str]:
+    """Return ``n`` POST bodies: reports on a grid of points (some near each other)."""
+    return [
+        urlencode(
+            {
+                "api_key": KEY,
+                "service_code": "pothole",
+                "lat": f"{42.34 + (i % 97) * 0.0003:.6f}",
+                "long": f"{-71.09 + (i // 97) * 0.0003:.6f}",
+                "description": "bench post",
+            }
+        )
+        for i in range(n)
+    ]
+
+
+def load(
     base: str,
-    method: str,
     path: str,
     count: int,
     clients: int,
-    headers: dict[str, str] | None = None,
+    *,
+    headers: Sequence[str] = (),
+    bodies: Path | None = None,
+    ok: str = "200",
 ) -> tuple[list[float], float]:
-    sem = asyncio.Semaphore(clients)
-    lat: list[float] = []
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
-
-        async def one(i: int) -> None:
-            async with sem:
-                t = time.perf_counter()
-                if method == "GET":
-                    r = await client.get(path, headers=headers)
-                else:
-                    r = await client.post(
-                        path,
-                        data={
-                            "api_key": KEY,
-                            "service_code": "pothole",
-                            "lat": f"{42.34 + (i % 97) * 0.0003:.6f}",
-                            "long": f"{-71.09 + (i // 97) * 0.0003:.6f}",
-                            "description": "bench post",
-                        },
-                    )
-                lat.append((time.perf_counter() - t) * 1000)
-                assert r.status_code in ((200, 304) if headers else (200,)), r.text[:300]
-
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(count)))
-        return lat, time.perf_counter() - t0
+    """Run ``bench/http_load.py`` in its own process; return its latencies (ms) and wall time."""
+    args = [sys.executable, str(LOADER), base, path, "--count", str(count)]
+    args += ["--clients", str(clients), "--ok", ok]
+    for h in headers:
+        args += ["--header", h]
+    if bodies is not None:
+        args += ["--method", "POST", "--bodies", str(bodies)]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    result = json.loads(out)
+    return result["latencies_ms"], result["wall_s"]
 
 
 def report(name: str, lat: list[float], wall: float) -> None:
     q = statistics.quantiles(lat, n=100)
     print(
-        f"{name:<58} n={len(lat):>5}  p50={q[49]:7.1f} ms  p99={q[98]:7.1f} ms  {len(lat) / wall:7.1f} req/s"
+        f"{name:<64} n={len(lat):>5}  p50={q[49]:7.1f} ms  p99={q[98]:7.1f} ms  "
+        f"{len(lat) / wall:7.1f} req/s",
+        flush=True,
     )
 
 
-def export_api(ref: str, dest: Path) -> None:
-    """Write the ``api`` package of git revision ``ref`` into ``dest`` (read-only git use)."""
-    repo = Path(__file__).resolve().parent.parent
+def export_tree(ref: str, dest: Path) -> None:
+    """Write the packages and data of git revision ``ref`` into ``dest`` (read-only git use)."""
     archive = subprocess.run(
-        ["git", "-C", str(repo), "archive", "--format=tar", ref, "api"],
+        ["git", "-C", str(REPO), "archive", "--format=tar", ref, *TREE],
         check=True,
         capture_output=True,
     ).stdout
-    tar = dest / "api.tar"
+    tar = dest / "tree.tar"
     tar.write_bytes(archive)
     with tarfile.open(tar) as t:
         t.extractall(dest, filter="data")
 
 
-def start_server(url: str, *, pythonpath: str | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``geo311 serve`` on a free loopback port; return the process and its base URL."""
+def spawn(args: Sequence[str], *, env: dict[str, str], cwd: str, probe: str) -> str:
+    """Start uvicorn with ``args`` on a free loopback port; return its base URL once it answers."""
     port = free_port()
-    env = dict(os.environ, GEO311_DATABASE_URL=url, GEO311_API_KEYS=json.dumps([KEY]))
-    if pythonpath is not None:
-        env["PYTHONPATH"] = pythonpath
-    # What ``geo311 serve`` runs, without the CLI: its entry points come from the installed
-    # distribution, which may be another tree than the one measured.
-    args = ["-m", "uvicorn", "api.app:create_app", "--factory", "--log-level", "warning"]
-    proc = subprocess.Popen(
-        [sys.executable, *args, "--host", "127.0.0.1", "--port", str(port)], env=env
+    command = [sys.executable, "-m", "uvicorn", *args, "--log-level", "warning"]
+    PROCS.append(
+        subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=cwd)
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
+    for _ in range(1200):
         try:
-            if httpx.get(f"{base}/open311/v2/discovery.json", timeout=1).status_code == 200:
-                break
+            if httpx.get(f"{base}{probe}", timeout=1).status_code == 200:
+                return base
         except httpx.TransportError:
             time.sleep(0.1)
-    return proc, base
+    raise RuntimeError(f"the server at {base} did not start in 2 minutes")
+
+
+def start_server(url: str, *, pythonpath: str) -> str:
+    """Start the API in its own process; return its base URL."""
+    env = dict(
+        os.environ,
+        GEO311_DATABASE_URL=url,
+        GEO311_API_KEYS=json.dumps([KEY]),
+        PYTHONPATH=pythonpath,
+    )
+    # What ``geo311 serve`` runs, without the CLI: its entry points come from the installed
+    # distribution, which may be another tree than the one measured.
+    return spawn(["api.app:create_app", "--factory"], env=env, cwd=pythonpath, probe=D)
+
+
+def start_ceiling(base: str, tmp: Path) -> str:
+    """Serve the current ``requests.json`` page from memory (bench/static_body_app.py)."""
+    body = tmp / "body.json"
+    body.write_bytes(httpx.get(f"{base}{R}", timeout=60).content)
+    env = dict(os.environ, BENCH_BODY_FILE=str(body), BENCH_BODY_TYPE="application/json")
+    bench = str(Path(__file__).resolve().parent)
+    return spawn(["static_body_app:app", "--app-dir", bench], env=env, cwd=bench, probe=R)
+
+
+def copy_requests(admin: sa.Engine, source: str, target: str) -> None:
+    """Copy the stored requests of schema ``source`` into ``target`` (the columns of both)."""
+    with admin.begin() as conn:
+        columns = [
+            [
+                r[0]
+                for r in conn.execute(
+                    sa.text(
+                        "SELECT column_name FROM information_schema.columns WHERE "
+                        "table_schema = :s AND table_name = 'service_requests' "
+                        "ORDER BY ordinal_position"
+                    ),
+                    {"s": schema},
+                )
+            ]
+            for schema in (source, target)
+        ]
+        shared = ", ".join(f'"{c}"' for c in columns[0] if c in columns[1])
+        conn.execute(
+            sa.text(
+                f'INSERT INTO "{target}".service_requests ({shared}) '
+                f'SELECT {shared} FROM "{source}".service_requests'
+            )
+        )
+        conn.execute(sa.text(f'ANALYZE "{target}".service_requests'))
 
 
 def compare(
@@ -183,29 +248,91 @@ def compare(
     With ``revalidate`` every request sends ``If-None-Match`` with the ETag the server gave
     for the page (a polling client); a server without ETags answers the full page.
     """
-    tags = {
-        b: {"If-None-Match": httpx.get(f"{b}{path}").headers.get("etag", "none")} for b in bases
-    }
+    tags = {b: httpx.get(f"{b}{path}").headers.get("etag", '"none"') for b in bases}
     lat: dict[str, list[float]] = {b: [] for b in bases}
     wall = dict.fromkeys(bases, 0.0)
     rounds = 4
     for r in range(rounds):
         order = bases if r % 2 == 0 else list(reversed(bases))
         for b in order:
-            got, w = asyncio.run(
-                run(
-                    b,
-                    "GET",
-                    path,
-                    max(count // rounds, 1),
-                    clients,
-                    tags[b] if revalidate else None,
-                )
-            )
+            headers = [f"If-None-Match: {tags[b]}"] if revalidate else []
+            ok = "200,304" if revalidate else "200"
+            got, w = load(b, path, max(count // rounds, 1), clients, headers=headers, ok=ok)
             lat[b].extend(got)
             wall[b] += w
     for name, b in zip(names, bases, strict=True):
         report(f"{label} [{name}]" if len(bases) > 1 else label, lat[b], wall[b])
+
+
+def new_schema(admin: sa.Engine) -> tuple[str, str]:
+    """Create a fresh schema; return its name and a database URL that uses it."""
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    return schema, f"{PG}{'&' if '?' in PG else '?'}options=-csearch_path%3D{schema}"
+
+
+def fill(url: str, n: int) -> None:
+    """Generate ``n`` stored requests in the store at ``url`` (this tree's code)."""
+    store = Store(url)
+    t = time.perf_counter()
+    generate(store, n)
+    with store.begin() as conn:
+        conn.execute(sa.text("ANALYZE"))
+    print(
+        f"generated {store.count_requests():,} stored requests in {time.perf_counter() - t:.1f} s"
+    )
+    store.close()
+
+
+def check_same(names: Sequence[str], bases: Sequence[str]) -> None:
+    """Print the size of the lists and whether every server gives the same bytes."""
+    for path in (R, R50, RX):
+        answers = [httpx.get(f"{b}{path}", timeout=60) for b in bases]
+        assert all(r.status_code == 200 for r in answers), answers[0].text[:300]
+        same = all(r.content == answers[0].content for r in answers)
+        rows = answers[0].content.count(b"<request>") if path == RX else len(answers[0].json())
+        print(f"GET {path}: {rows} requests, {len(answers[0].content):,} bytes", end="")
+        print(f"; {' and '.join(names)} identical: {same}" if len(bases) > 1 else "")
+
+
+def measure(
+    names: Sequence[str], bases: Sequence[str], ceiling: str, n: int, c: int, tmp: Path
+) -> None:
+    """Run every measurement, alternating between the servers (the ceiling for the 1,000)."""
+    for b in (*bases, ceiling):
+        load(b, R, 20, 1)  # warm-up
+    print(f"load average before measuring: {os.getloadavg()}\n", flush=True)
+    compare(names, bases, "baseline: GET discovery.json, 1 client", D, n, 1)
+    compare(names, bases, f"baseline: GET discovery.json, {c} clients", D, n, c)
+    compare(names, bases, "GET requests.json (1,000 per page), 1 client", R, n // 4, 1)
+    compare(names, bases, "GET requests.json?page_size=50, 1 client", R50, n, 1)
+    compare(
+        [*names, CEILING],
+        [*bases, ceiling],
+        f"GET requests.json (1,000 per page), {c} clients",
+        R,
+        n,
+        c,
+    )
+    compare(names, bases, f"GET requests.json?page_size=50, {c} clients", R50, n, c)
+    compare(names, bases, f"GET requests.xml (1,000 per page), {c} clients", RX, n // 4, c)
+    compare(
+        names,
+        bases,
+        f"GET requests.json (1,000) with If-None-Match, {c} clients",
+        R,
+        n,
+        c,
+        revalidate=True,
+    )
+    bodies = tmp / "posts.json"
+    bodies.write_text(json.dumps(post_bodies(n)))
+    report(f"POST requests.json, {c} clients [{names[0]}]", *load(bases[0], R, n, c, bodies=bodies))
+    print(f"load average after measuring: {os.getloadavg()}")
+    print(
+        "\ntarget: GET requests.json (1,000) at 50 clients: p99 <= 250 ms, >= 3x the baseline's req/s"
+    )
 
 
 def main() -> None:
@@ -216,80 +343,35 @@ def main() -> None:
     ap.add_argument(
         "--baseline-ref",
         default=None,
-        help="git revision whose api package is served as the same-run baseline",
+        help="git revision whose whole tree is served as the same-run baseline",
     )
     args = ap.parse_args()
-
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(PG)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{PG}{'&' if '?' in PG else '?'}options=-csearch_path%3D{schema}"
-    procs: list[subprocess.Popen[bytes]] = []
+    schemas: list[str] = []
     tmp = tempfile.TemporaryDirectory(prefix="api_bench_")
     try:
-        store = Store(url)
-        t = time.perf_counter()
-        generate(store, args.requests)
-        with store.begin() as conn:
-            conn.execute(sa.text("ANALYZE"))
-        print(
-            f"generated {store.count_requests():,} stored requests in {time.perf_counter() - t:.1f} s"
-        )
-        store.close()
-        names, bases = ["current"], []
-        proc, base = start_server(url)
-        procs.append(proc)
-        bases.append(base)
+        schema, url = new_schema(admin)
+        schemas.append(schema)
+        fill(url, args.requests)
+        names, bases = ["current"], [start_server(url, pythonpath=str(REPO))]
         if args.baseline_ref:
-            export_api(args.baseline_ref, Path(tmp.name))
-            # Only api is the baseline's; geo311, routing and maps are this tree's (the store's
-            # schema must match), never whatever the environment's install points at.
-            tree = str(Path(__file__).resolve().parent.parent)
-            old, old_base = start_server(url, pythonpath=f"{tmp.name}{os.pathsep}{tree}")
-            procs.append(old)
+            export_tree(args.baseline_ref, Path(tmp.name))
+            old_schema, old_url = new_schema(admin)
+            schemas.append(old_schema)
+            bases.append(start_server(old_url, pythonpath=tmp.name))  # its own migrations
+            copy_requests(admin, schema, old_schema)
             names.append(f"baseline {args.baseline_ref}")
-            bases.append(old_base)
-        n = args.count
-        c = args.clients
-        for b in bases:
-            first = httpx.get(f"{b}/open311/v2/requests.json")
-            assert first.status_code == 200, first.text[:300]
-            asyncio.run(run(b, "GET", "/open311/v2/requests.json", 20, 1))  # warm-up
-        size = len(first.json())
-        print(f"GET requests.json returns {size} requests (90-day default window, 1,000 max)")
-        if len(bases) > 1:
-            same = [httpx.get(f"{b}/open311/v2/requests.json").content for b in bases]
-            print(f"current and baseline bodies identical: {same[0] == same[1]}")
-        print(f"load average before measuring: {os.getloadavg()}\n")
-        compare(names, bases, "baseline: GET discovery.json, 1 client", D, n, 1)
-        compare(names, bases, f"baseline: GET discovery.json, {c} clients", D, n, c)
-        compare(names, bases, "GET requests.json (1,000 per page), 1 client", R, n // 4, 1)
-        compare(names, bases, "GET requests.json?page_size=50, 1 client", R50, n, 1)
-        compare(names, bases, f"GET requests.json (1,000 per page), {c} clients", R, n // 4, c)
-        compare(names, bases, f"GET requests.json?page_size=50, {c} clients", R50, n, c)
-        compare(
-            names,
-            bases,
-            f"GET requests.json (1,000) with If-None-Match, {c} clients",
-            R,
-            n // 4,
-            c,
-            revalidate=True,
-        )
-        report(
-            f"POST requests.json, {c} clients [current]",
-            *asyncio.run(run(bases[0], "POST", R, n, c)),
-        )
-        print(f"load average after measuring: {os.getloadavg()}")
-        print("\ntarget: p99 <= 50 ms for GET requests.json")
+        check_same(names, bases)
+        ceiling = start_ceiling(bases[0], Path(tmp.name))
+        measure(names, bases, ceiling, args.count, args.clients, Path(tmp.name))
     finally:
-        for p in procs:
+        for p in PROCS:
             p.terminate()
             p.wait(timeout=30)
         tmp.cleanup()
         with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            for schema in schemas:
+                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
 

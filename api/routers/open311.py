@@ -6,6 +6,7 @@ the spec's ``[{"code": ..., "description": ...}]`` (``<errors><error>`` in XML).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -16,6 +17,8 @@ from fastapi.responses import Response
 
 from api import _open311 as o
 from api import _updates, _xml
+from api._coalesce import Coalescer
+from api._list_cache import PageCache
 from api.deps import CatalogueDep, CityDep, GeocoderDep, SettingsDep, StoreDep
 from api.errors import Open311HTTPError
 from api.schemas import (
@@ -66,12 +69,17 @@ def _render(
     return Response(o.dumps_json(payload), status_code=status, media_type="application/json")
 
 
-def _render_cached(request: Request, response: Response) -> Response:
+def _etag(body: bytes) -> str:
+    return 'W/"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+
+def _render_cached(request: Request, response: Response, *, tag: str | None = None) -> Response:
     """Give a list answer an ``ETag`` of its bytes; a matching ``If-None-Match`` gets a 304.
 
     Clients polling an unchanged page (FixMyStreet every few minutes) get no body again.
+    ``tag`` is the body's tag when it was computed already.
     """
-    tag = 'W/"' + hashlib.blake2b(response.body, digest_size=16).hexdigest() + '"'
+    tag = tag or _etag(bytes(response.body))
     headers = {"ETag": tag, "Cache-Control": "no-cache"}
     wanted = request.headers.get("if-none-match", "")
     if tag in (t.strip() for t in wanted.split(",")) or wanted.strip() == "*":
@@ -176,7 +184,7 @@ def service_definition(
     summary="Query service requests",
     responses=_responses(404),
 )
-def list_requests(
+async def list_requests(
     request: Request,
     response_format: Format,
     store: StoreDep,
@@ -203,10 +211,17 @@ def list_requests(
     ] = o.MAX_REQUESTS,
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
-    """Return service requests, newest first: by default those of the last 90 days, 1,000 max."""
+    """Return service requests, newest first: by default those of the last 90 days, 1,000 max.
+
+    Identical requests arriving together share one query and one rendering (a round that
+    starts after they arrived, see :mod:`api._coalesce`), and a round serves the page it
+    rendered before when the database shows no change since (:mod:`api._list_cache`): the
+    answer is never older than the request, and a busy list costs one cheap check per round.
+    """
     _check_jurisdiction(jurisdiction_id, city)
     tz = o.tz_of(settings)
-    query = o.build_query(
+    query_at = functools.partial(
+        o.build_query,
         catalogue,
         service_request_id=service_request_id,
         service_code=service_code,
@@ -216,11 +231,35 @@ def list_requests(
         page=page,
         page_size=page_size,
         tz=tz,
-        now=o.now_utc(),
     )
-    rows = o.query_request_rows(store, query)
-    items = o.requests_out(rows, catalogue, tz, times_as_text=response_format == "xml", city=city)
-    return _render_cached(request, _render(response_format, "service_requests", items))
+    query_at(now=o.now_utc())  # a bad parameter: its 400 now, before waiting for a round
+
+    def render(rows: list[tuple[Any, ...]]) -> tuple[bytes, str]:
+        xml = response_format == "xml"
+        items = o.requests_out(rows, catalogue, tz, times_as_text=xml, city=city)
+        body = bytes(_render(response_format, "service_requests", items).body)
+        return body, _etag(body)
+
+    key = (response_format, *query_at.keywords.items())
+    rounds, pages = _list_reads(request)
+    # the window ends when the round starts: never before this request arrived
+    body, tag = await rounds.run(
+        key, lambda: pages.get(key, store, query_at(now=o.now_utc()), render)
+    )
+    media_type = _XML if response_format == "xml" else "application/json"
+    return _render_cached(request, Response(body, media_type=media_type), tag=tag)
+
+
+def _list_reads(request: Request) -> tuple[Coalescer[tuple[bytes, str]], PageCache]:
+    """Return the app's coalescer and page cache of ``GET requests`` (made on first use)."""
+    state = request.app.state
+    reads: tuple[Coalescer[tuple[bytes, str]], PageCache] | None = getattr(
+        state, "open311_list_reads", None
+    )
+    if reads is None:
+        reads = (Coalescer(), PageCache())
+        state.open311_list_reads = reads
+    return reads
 
 
 @router.get(
