@@ -130,10 +130,12 @@ def test_a_row_locked_by_a_sender_is_skipped_and_taken_over_when_that_sender_die
         busy = store.engine.connect()  # a sender in the middle of delivering row 1
         busy.begin()
         busy.execute(sa.select(outbox.c.id).where(outbox.c.id == 1).with_for_update())
+        pid = busy.execute(sa.text("select pg_backend_pid()")).scalar_one()
         with smtp_sender(postgres_url, port) as other:
             assert other.drain().sent == 2
             busy.invalidate()  # the busy sender's process dies: its lock goes with it
             busy.close()
+            _wait_until_gone(store, pid)  # the server ends that session a moment later
             assert other.drain().sent == 1
             other.engine.dispose()
     assert len(counter.by_id) == 3 and set(counter.by_id.values()) == {1}
@@ -200,3 +202,18 @@ def test_the_sender_loop_outlives_a_database_error(
             sender.engine.dispose()
     assert "database error" in caplog.text
     assert len(counter.by_id) == 2 and not loop.is_alive()
+
+
+def _wait_until_gone(store: Store, pid: int, timeout_s: float = 30.0) -> None:
+    """Wait until the database server has ended the session ``pid`` (and released its locks)."""
+    deadline = time.monotonic() + timeout_s
+    with store.engine.connect() as conn:
+        conn.execute(sa.text("select pg_terminate_backend(:pid)"), {"pid": pid})
+        while time.monotonic() < deadline:
+            alive = conn.execute(
+                sa.text("select count(*) from pg_stat_activity where pid = :pid"), {"pid": pid}
+            ).scalar_one()
+            if not alive:
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"session {pid} still alive after {timeout_s} s")
