@@ -313,7 +313,10 @@ class Model:
             params = self.search_parameters()
             if worker.is_ils:
                 params = search.polish_parameters(
-                    time_limit_s=spec.time_limit_s, solution_limit=spec.solution_limit
+                    time_limit_s=spec.time_limit_s,
+                    solution_limit=spec.solution_limit,
+                    worker=worker,
+                    n_jobs=len(self.jobs),
                 )
             if initial is not None:
                 sol = routing.SolveFromAssignmentWithParameters(initial, params)
@@ -331,7 +334,12 @@ class Model:
             best = routing.solver().Assignment(sol)  # a copy: the next solve reuses sol
             polished = routing.SolveFromAssignmentWithParameters(
                 best,
-                search.polish_parameters(time_limit_s=left, solution_limit=spec.solution_limit),
+                search.polish_parameters(
+                    time_limit_s=left,
+                    solution_limit=spec.solution_limit,
+                    worker=worker,
+                    n_jobs=len(self.jobs),
+                ),
             )
             if polished is not None and polished.ObjectiveValue() <= best.ObjectiveValue():
                 sol = polished
