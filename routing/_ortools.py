@@ -313,10 +313,7 @@ class Model:
             params = self.search_parameters()
             if worker.is_ils:
                 params = search.polish_parameters(
-                    time_limit_s=spec.time_limit_s,
-                    solution_limit=spec.solution_limit,
-                    worker=worker,
-                    n_jobs=len(self.jobs),
+                    time_limit_s=spec.time_limit_s, solution_limit=spec.solution_limit
                 )
             if initial is not None:
                 sol = routing.SolveFromAssignmentWithParameters(initial, params)
@@ -334,12 +331,7 @@ class Model:
             best = routing.solver().Assignment(sol)  # a copy: the next solve reuses sol
             polished = routing.SolveFromAssignmentWithParameters(
                 best,
-                search.polish_parameters(
-                    time_limit_s=left,
-                    solution_limit=spec.solution_limit,
-                    worker=worker,
-                    n_jobs=len(self.jobs),
-                ),
+                search.polish_parameters(time_limit_s=left, solution_limit=spec.solution_limit),
             )
             if polished is not None and polished.ObjectiveValue() <= best.ObjectiveValue():
                 sol = polished

@@ -96,9 +96,6 @@ class WorkerSettings:
         1,000-job day (local cheapest insertion took 26 CPU-s, savings 12).
     large_jobs : int
         Job count above which ``large_strategy`` is used.
-    neighbors : int
-        Local-search moves of a visit consider only its ``neighbors`` nearest visits (by arc
-        cost; 0 = all): the moves of a 1,000-job day cost a tenth, and more iterations fit.
     """
 
     strategy: str = "PARALLEL_CHEAPEST_INSERTION"
@@ -112,7 +109,6 @@ class WorkerSettings:
     cheap_operators: bool = True
     large_strategy: str = "LOCAL_CHEAPEST_INSERTION"
     large_jobs: int = 300
-    neighbors: int = 0
 
     def first_strategy(self, n_jobs: int) -> str:
         """Return the first-solution strategy for a problem with ``n_jobs`` jobs."""
@@ -152,8 +148,6 @@ class WorkerSettings:
                 f"temperatures must be (initial, final) with initial >= final >= 0, got "
                 f"{self.temperatures}"
             )
-        if self.neighbors < 0:
-            raise RoutingError(f"neighbors must be >= 0 (0 = all), got {self.neighbors}")
         if not 0.0 <= self.polish_fraction < 1.0:
             raise RoutingError(f"polish_fraction must be in [0, 1), got {self.polish_fraction}")
         return self
@@ -287,7 +281,6 @@ def routing_parameters(
     params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
     if solution_limit is not None:
         params.solution_limit = solution_limit
-    limit_neighbors(params, neighbors=worker.neighbors, n_jobs=n_jobs)
     if not worker.is_ils:
         if worker.metaheuristic != "NONE":
             params.local_search_metaheuristic = getattr(LSM, worker.metaheuristic)
@@ -315,38 +308,11 @@ def routing_parameters(
     return params
 
 
-def limit_neighbors(params: Any, *, neighbors: int, n_jobs: int) -> None:
-    """Make the local-search moves consider only the ``neighbors`` nearest visits (0 = all)."""
-    if neighbors > 0 and n_jobs > 0:
-        params.ls_operator_neighbors_ratio = min(1.0, neighbors / n_jobs)
-        params.ls_operator_min_neighbors = neighbors
-
-
-def polish_parameters(
-    *,
-    time_limit_s: float,
-    solution_limit: int | None = None,
-    worker: WorkerSettings | None = None,
-    n_jobs: int = 0,
-) -> Any:
-    """Return the parameters of the guided local search from the best ILS solution.
-
-    Parameters
-    ----------
-    time_limit_s : float
-        Wall-clock limit, seconds.
-    solution_limit : int, optional
-        Stop after this many solutions.
-    worker : WorkerSettings, optional
-        The worker whose neighbour limit applies.
-    n_jobs : int
-        Jobs in the model.
-    """
+def polish_parameters(*, time_limit_s: float, solution_limit: int | None = None) -> Any:
+    """Return the parameters of the final guided local search from the best ILS solution."""
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.local_search_metaheuristic = LSM.GUIDED_LOCAL_SEARCH
     params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
     if solution_limit is not None:
         params.solution_limit = solution_limit
-    if worker is not None:
-        limit_neighbors(params, neighbors=worker.neighbors, n_jobs=n_jobs)
     return params

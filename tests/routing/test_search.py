@@ -16,7 +16,6 @@ from routing.search import (
     WorkerSettings,
     classic_settings,
     default_settings,
-    polish_parameters,
     routing_parameters,
 )
 from routing.solve import solve
@@ -124,30 +123,6 @@ def test_ils_parameters_scale_the_temperatures_and_use_greedy_descent() -> None:
     assert not classic.use_iterated_local_search
 
 
-def test_neighbors_limit_the_moves_of_both_phases() -> None:
-    w = WorkerSettings(neighbors=20)
-    params = routing_parameters(w, time_limit_s=3, mean_arc_cost=10.0, n_jobs=1000)
-    assert params.ls_operator_neighbors_ratio == pytest.approx(0.02)
-    assert params.ls_operator_min_neighbors == 20
-    polish = polish_parameters(time_limit_s=3, worker=w, n_jobs=1000)
-    assert polish.ls_operator_min_neighbors == 20
-    assert polish.local_search_metaheuristic == LSM.GUIDED_LOCAL_SEARCH
-    small = routing_parameters(w, time_limit_s=3, n_jobs=10)
-    assert small.ls_operator_neighbors_ratio == 1.0
-    every = routing_parameters(WorkerSettings(), time_limit_s=3, n_jobs=1000)
-    assert every.ls_operator_neighbors_ratio == 1.0
-
-
-def test_neighbour_limited_search_is_reproducible_and_feasible() -> None:
-    p = _city(15, n=14)
-    limited = SearchSettings(name="nb", portfolio=(WorkerSettings(neighbors=4),))
-    a = solve(p, time_limit_s=60, workers=1, solution_limit=150, settings=limited)
-    b = solve(p, time_limit_s=60, workers=1, solution_limit=150, settings=limited)
-    assert _routes(a) == _routes(b) and a.summary.objective == b.summary.objective
-    assert a.is_feasible() and not a.unassigned
-    assert a.meta["search"]["workers"][0]["neighbors"] == 4
-
-
 @pytest.mark.parametrize(
     ("kw", "word"),
     [
@@ -156,7 +131,6 @@ def test_neighbour_limited_search_is_reproducible_and_feasible() -> None:
         ({"temperatures": (0.1, 1.0)}, "temperatures"),
         ({"polish_fraction": 1.0}, "polish_fraction"),
         ({"bypass_factor": 2.0}, "bypass_factor"),
-        ({"neighbors": -1}, "neighbors"),
     ],
 )
 def test_invalid_settings_name_the_field(kw: dict, word: str) -> None:
