@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -51,11 +51,26 @@ class Spec:
     reassign_penalty_s: float = 0.0
     # cost of sending a crew out, objective units (seconds, or metres for distance)
     crew_fixed_cost: float = 0.0
+    # wall-clock time (``time.time()``) by which the whole solve should be done: the search
+    # gets what is left once its process has started and its model is built (never less
+    # than MIN_SEARCH_SHARE of time_limit_s); None: the search runs time_limit_s
+    deadline: float | None = None
+
+    def search_time_s(self, now: float) -> float:
+        """Return the search's time limit at ``now`` (``time.time()``) given the deadline."""
+        if self.deadline is None:
+            return self.time_limit_s
+        left = self.deadline - now
+        return min(self.time_limit_s, max(MIN_SEARCH_SHARE * self.time_limit_s, left))
 
     @property
     def strategy(self) -> str:
         """The worker's first-solution strategy."""
         return self.worker.strategy
+
+
+# The least share of its time limit a search gets, however late its process started.
+MIN_SEARCH_SHARE = 0.5
 
 
 def _up(x: float, scale: int) -> int:
@@ -343,6 +358,7 @@ class Model:
     def solve(self) -> dict[str, Any]:
         """Run the search and return the raw result (picklable)."""
         started = time.perf_counter()
+        self.spec = replace(self.spec, time_limit_s=self.spec.search_time_s(time.time()))
         sol, phases = self._search()
         elapsed = time.perf_counter() - started
         out: dict[str, Any] = {

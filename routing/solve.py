@@ -139,9 +139,13 @@ def solve(
     if validate:
         problem.validate()
     started = time.perf_counter()
+    # without a solution limit the time limit bounds the whole solve, workers' start-up and
+    # model building included (with one, runs stay identical: no clock cuts them short)
+    deadline = time.time() + time_limit_s if solution_limit is None else None
     keep, pre = precheck(problem)
     specs = _search_specs(
         keep,
+        deadline=deadline,
         n_workers=n_workers,
         time_limit_s=time_limit_s,
         seed=seed,
@@ -205,6 +209,7 @@ def _settings(
 def _search_specs(
     keep: list[int],
     *,
+    deadline: float | None,
     n_workers: int,
     time_limit_s: float,
     seed: int,
@@ -221,6 +226,7 @@ def _search_specs(
             worker=settings.worker(k, seed=seed),
             solution_limit=solution_limit,
             crew_fixed_cost=crew_fixed_cost,
+            deadline=deadline,
             **dict(extra or {}),
         )
         for k in range(n_workers)

@@ -181,3 +181,34 @@ def test_json_round_trip() -> None:
     back = Plan.from_dict(data)
     assert back == plan
     assert back.to_dict() == plan.to_dict()
+
+
+def test_the_time_limit_bounds_the_whole_solve_through_a_deadline() -> None:
+    from routing._ortools import MIN_SEARCH_SHARE, Spec
+
+    free = Spec(job_indices=[0], time_limit_s=10.0)
+    assert free.search_time_s(now=1e9) == 10.0  # no deadline: the search runs its limit
+    due = Spec(job_indices=[0], time_limit_s=10.0, deadline=1000.0)
+    assert due.search_time_s(now=990.0) == 10.0  # started at once: all of it
+    assert due.search_time_s(now=992.5) == 7.5  # start-up and model took 2.5 s
+    assert due.search_time_s(now=999.0) == MIN_SEARCH_SHARE * 10.0  # never starved
+
+
+def test_a_solution_limit_run_is_not_cut_by_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    import routing._ortools as ortools_mod
+
+    seen: list[float | None] = []
+    real = ortools_mod.run_search
+
+    def spy(problem_, spec):  # type: ignore[no-untyped-def]
+        seen.append(spec.deadline)
+        return real(problem_, spec)
+
+    monkeypatch.setattr(ortools_mod, "run_search", spy)
+    rng = np.random.default_rng(3)
+    xs = [0.0, *rng.uniform(0, 8000, 6)]
+    jobs = [Job(f"j{k}", k, 600, "asphalt") for k in range(1, 7)]
+    p = problem([crew("a", {"asphalt"})], jobs, xs)
+    solve(p, time_limit_s=30, seed=1, workers=1, solution_limit=50)
+    solve(p, time_limit_s=2, seed=1, workers=1)
+    assert seen[0] is None and seen[1] is not None
