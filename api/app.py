@@ -1,10 +1,12 @@
 """The FastAPI application: ``create_app`` wires settings, store, catalogue, routers, errors.
 
-``geo311 serve`` runs ``uvicorn.run("api.app:create_app", factory=True)``.
+``geo311 serve`` runs ``uvicorn.run("api.app:serving_app", factory=True)``.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -108,12 +110,31 @@ def _default_geocoder(settings: Settings) -> Any:
     return Geocoder.from_data_dir(settings.data_dir)
 
 
+def serving_app() -> FastAPI:
+    """Return the app ``geo311 serve`` runs.
+
+    :func:`create_app` that loads the street graph in the background at start-up, so the
+    dispatcher's first "Plan the day" does not wait for it.
+    """
+    return create_app(warm_up=True)
+
+
+def _warm_up(settings: Settings) -> None:
+    from routing.dispatch.build import default_graph
+
+    try:
+        default_graph(settings)
+    except Exception as exc:  # the first plan reports the same error to the dispatcher
+        logging.getLogger(__name__).warning("street graph not loaded at start-up: %s", exc)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     store: Store | None = None,
     catalogue: Catalogue | None = None,
     geocoder_factory: Callable[[Settings], Any] | None = None,
+    warm_up: bool = False,
 ) -> FastAPI:
     """Build the geo311 API.
 
@@ -129,6 +150,8 @@ def create_app(
     geocoder_factory
         ``settings -> geocoder`` for ``address_string`` (default: the offline
         :class:`geo311.geocoding.Geocoder`), built on first use.
+    warm_up
+        Load the street graph in a background thread at start-up (``geo311 serve``).
 
     Returns
     -------
@@ -142,6 +165,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = store is None
         app.state.store = store if store is not None else Store(settings.database_url)
+        if warm_up:
+            threading.Thread(target=_warm_up, args=(settings,), daemon=True).start()
         try:
             yield
         finally:

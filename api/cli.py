@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
         sender = _start_sender()
         try:
             uvicorn.run(
-                "api.app:create_app",
+                "api.app:serving_app",
                 factory=True,
                 host=host,
                 port=port,
