@@ -251,14 +251,14 @@ def plan_bench(args: argparse.Namespace, tmp: Path, browser: Any) -> None:
     limit = float(args.time_limit)
     print(f"\n(b) planning the demo morning {DEMO_MORNING}, solver time limit {limit:g} s")
     print("(overhead = elapsed - limit; solver = OR-Tools search time of the plan's summary)")
-    print(f"{'run':<40} {'elapsed':>8} {'solver':>7} {'overhead':>9}")
+    print(f"{'run':<52} {'elapsed':>8} {'solver':>7} {'overhead':>9}")
     with serve(store, settings, warm_up=True) as url:  # as `geo311 serve`
         for i in range(args.plan_runs):
             secs, plan_id = plan_by_button(browser, url, limit)
             solver = float(store.get_plan(plan_id)["summary"]["solve_time_s"])
             kind = "first (graph loaded at start-up)" if i == 0 else "again"
             print(
-                f"{'button -> plan page, ' + kind:<40} {secs:>7.2f}s {solver:>6.2f}s "
+                f"{'button -> plan page, ' + kind:<52} {secs:>7.2f}s {solver:>6.2f}s "
                 f"{secs - limit:>8.2f}s"
             )
     graph = default_graph()
@@ -267,7 +267,7 @@ def plan_bench(args: argparse.Namespace, tmp: Path, browser: Any) -> None:
     secs = time.perf_counter() - t0
     solver = dp.plan.summary.solve_time_s
     print(
-        f"{'baseline: plan_day in-process (warm)':<40} {secs:>7.2f}s {solver:>6.2f}s "
+        f"{'baseline: plan_day in-process (warm)':<52} {secs:>7.2f}s {solver:>6.2f}s "
         f"{secs - limit:>8.2f}s"
     )
     store.close()
