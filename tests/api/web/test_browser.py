@@ -302,6 +302,30 @@ def test_planner_and_admin_pages_pass_axe(open_session: Any, server: Server) -> 
     admin.axe()
 
 
+def test_planner_runs_a_what_if_and_sees_its_plot(open_session: Any, server: Server) -> None:
+    planner = open_session("pete")
+    planner.page.fill("#wf-start", "2015-09-14")
+    planner.page.fill("#wf-end", "2015-10-06")
+    planner.page.select_option("#wf-service", "streetlights")
+    planner.page.fill("#wf-sweep", "1,2")
+    planner.page.click("form[action='/planner/whatif'] button[type=submit]")
+    planner.page.wait_for_url("**/planner/whatif/*")
+    deadline = time.monotonic() + 300
+    while "State: running" in planner.page.inner_text("main") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        planner.page.reload(wait_until="load")
+    assert "State: done" in planner.page.inner_text("main"), planner.page.inner_text("main")
+    plot = planner.page.locator("main img")
+    plot.wait_for()
+    assert planner.page.evaluate(
+        "img => img.complete && img.naturalWidth > 0", plot.element_handle()
+    )
+    assert "crews" in planner.page.inner_text("main pre")  # the sweep's table
+    planner.axe()
+    start = auth_store.audit_rows(server.store, action="simulation.start")[0]
+    assert start["actor"] == "pete"
+
+
 def _publish_one_stop(store: Store, crew_id: str) -> int:
     """Publish a plan with one stop for the crew (a work order of the filled store)."""
     wo = next(w for w in store.query_work_orders() if w.service_group == "potholes")
