@@ -249,7 +249,8 @@ def default_settings() -> SearchSettings:
 
     Measured (issue 14, ``bench/vrptw_bench.py ../shared/bench/vrptw --time-limit 30``, two
     workers, load 2.5-3.5): mean gap 0.33 % over the 8 visible instances, worst 1.19 %
-    (RC201), all feasible; the previous settings (``classic``) 1.37 % in the same run.
+    (RC201), all feasible; the previous settings (``classic``) 1.37 % in the same run. Re-run
+    at load 0.5-2.0 with the whole-solve deadline: 0.20 %, worst 1.31 % (previous 1.33 %).
     """
     return SearchSettings(
         name="ils-sisr-v1",
