@@ -1,19 +1,32 @@
 """Publishing a plan from the API: ``POST /plans/{id}/publish`` and the dispatcher's console.
 
 A thin caller of :func:`geo311.publishing.publish`, which writes the publication, the
-reports' ETAs, their updates and the ``scheduled`` notifications in one transaction.
+reports' ETAs, their updates, the ``scheduled`` notifications and the audit row in one
+transaction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from geo311.publishing import publish
 from geo311.store import Store
 
 
-def publish_for_crews(store: Store, plan_id: int, *, by: str, tz: ZoneInfo) -> dict[str, int]:
+def publish_for_crews(
+    store: Store,
+    plan_id: int,
+    *,
+    by: str,
+    tz: ZoneInfo,
+    audit: Mapping[str, Any] | None = None,
+) -> dict[str, int]:
     """Publish a plan to the crews (their itineraries) and to the citizens (ETAs, e-mails).
+
+    The ``plan.publish`` audit row (by ``by``, ``after`` = ``audit`` + the counts) is written
+    in the same transaction.
 
     Returns
     -------
@@ -28,4 +41,4 @@ def publish_for_crews(store: Store, plan_id: int, *, by: str, tz: ZoneInfo) -> d
     ConflictError
         If the plan is published already.
     """
-    return publish(store, plan_id, by=by, tz=tz).counts()
+    return publish(store, plan_id, by=by, tz=tz, audit=audit or {}).counts()

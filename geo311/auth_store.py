@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from geo311.auth_schema import (
     api_tokens,
@@ -220,24 +221,40 @@ def insert_audit(
     after: Any = None,
 ) -> int:
     """Append one audit row (``before``/``after`` stored as JSON); return its id."""
+    with store.begin() as conn:
+        return write_audit(
+            conn, at=at, actor=actor, action=action, obj=obj, before=before, after=after
+        )
+
+
+def write_audit(
+    conn: Connection,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    obj: str,
+    before: Any = None,
+    after: Any = None,
+) -> int:
+    """Append one audit row in the caller's transaction (the state change it records)."""
 
     def dump(value: Any) -> str | None:
         return None if value is None else json.dumps(value, sort_keys=True, default=str)
 
-    with store.begin() as conn:
-        result = conn.execute(
-            audit_log.insert()
-            .values(
-                at=at,
-                actor=actor,
-                action=action,
-                object=obj,
-                before=dump(before),
-                after=dump(after),
-            )
-            .returning(audit_log.c.audit_id)
+    result = conn.execute(
+        audit_log.insert()
+        .values(
+            at=at,
+            actor=actor,
+            action=action,
+            object=obj,
+            before=dump(before),
+            after=dump(after),
         )
-        return int(result.scalar_one())
+        .returning(audit_log.c.audit_id)
+    )
+    return int(result.scalar_one())
 
 
 def audit_rows(

@@ -23,6 +23,9 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.engine import Connection
+
+from geo311.auth_store import write_audit
 from geo311.errors import InputError
 from geo311.store import ETA_HALF_WINDOW, Store
 
@@ -169,7 +172,13 @@ def district_siblings(store: Store, doc: Mapping[str, Any]) -> list[int]:
 
 
 def publish(
-    store: Store, plan_id: int, *, by: str, tz: ZoneInfo, at: datetime | None = None
+    store: Store,
+    plan_id: int,
+    *,
+    by: str,
+    tz: ZoneInfo,
+    at: datetime | None = None,
+    audit: Mapping[str, Any] | None = None,
 ) -> PublishResult:
     """Publish a stored plan to the crews and the citizens, in one transaction.
 
@@ -185,6 +194,9 @@ def publish(
         The city's zone, for the text of the ``scheduled`` updates.
     at
         When (default: now).
+    audit
+        When given, a ``plan.publish`` audit row by ``by`` is written in the same transaction,
+        ``after`` holding these details, ``published`` and the counts.
 
     Returns
     -------
@@ -202,12 +214,22 @@ def publish(
     """
     doc = store.get_plan(plan_id)
     expected = expected_times(store, plan_etas(doc), tz=tz)
+    at = at or datetime.now(UTC)
+
+    def record(conn: Connection, counts: dict[str, int]) -> None:
+        after = {**(audit or {}), "published": True, **counts}
+        write_audit(
+            conn, at=at, actor=by, action="plan.publish", obj=f"plan:{plan_id}",
+            before={"published": False}, after=after,
+        )  # fmt: skip
+
     counts = store.publish_plan(
         plan_id,
         expected,
         plan_date=str(doc.get("plan_date") or ""),
         published_by=by,
-        at=at or datetime.now(UTC),
+        at=at,
         keep_plans=district_siblings(store, doc),
+        also=record if audit is not None else None,
     )
     return PublishResult(plan_id=plan_id, **counts)

@@ -1186,6 +1186,7 @@ class Store:
         published_by: str,
         at: datetime | None = None,
         keep_plans: Sequence[int] = (),
+        also: Callable[[Connection, dict[str, int]], object] | None = None,
     ) -> dict[str, int]:
         """Publish a plan: crews see it, its stops' ETAs become the reports' ``expected_datetime``.
 
@@ -1212,6 +1213,9 @@ class Store:
         keep_plans
             Published plans whose ETAs this one does not replace (the other districts' plans
             of the same day).
+        also
+            ``also(conn, counts)`` runs last in the same transaction (e.g. the audit row of
+            who published, with the counts returned).
 
         Returns
         -------
@@ -1236,13 +1240,16 @@ class Store:
                 notified = _tell_scheduled(
                     conn, plan_id, {r: expected[r][0] for r in scheduled}, at
                 )
+                counts = {"scheduled": len(scheduled), "cleared": len(stale), "notified": notified}
+                if also is not None:
+                    also(conn, counts)
         except sa.exc.IntegrityError:
             # Another transaction published the same plan at the same moment.
             with self.engine.connect() as conn:
                 if not _has_publication(conn, plan_id):
                     raise
             raise _already_published(plan_id) from None
-        return {"scheduled": len(scheduled), "cleared": len(stale), "notified": notified}
+        return counts
 
     def _clear_stale_etas(
         self, conn: Connection, kept_plans: Sequence[int], keep: set[str], at: datetime

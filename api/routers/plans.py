@@ -103,8 +103,5 @@ def publish(
     from zoneinfo import ZoneInfo
 
     from api._publish import publish_for_crews
-    from api.web import audit
 
-    counts = publish_for_crews(store, plan_id, by=_role, tz=ZoneInfo(settings.timezone))
-    audit.record(store, _role, "plan.publish", f"plan:{plan_id}", after=counts)
-    return counts
+    return publish_for_crews(store, plan_id, by=_role, tz=ZoneInfo(settings.timezone))

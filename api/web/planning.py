@@ -323,15 +323,11 @@ def publish_plan(
     plan_date = str(doc.get("plan_date") or "")
     if not plan_date:
         raise InputError(f"plan {plan_id} has no plan_date; plan the day again", field="plan_id")
-    publish_for_crews(
-        store, plan_id, by=session.user.username, tz=ZoneInfo(settings.timezone)
-    )  # the crews' itineraries, the reports' ETAs and the reporters' "scheduled" e-mails
-    audit.record(
+    publish_for_crews(  # the crews' itineraries, the reports' ETAs, the "scheduled" e-mails
         store,
-        session.user.username,
-        "plan.publish",
-        f"plan:{plan_id}",
-        before={"published": False},
-        after={"published": True, "plan_date": plan_date, **_plan_summary(doc)},
+        plan_id,
+        by=session.user.username,
+        tz=ZoneInfo(settings.timezone),
+        audit={"plan_date": plan_date, **_plan_summary(doc)},
     )
     return RedirectResponse(f"/dispatch/plans/{plan_id}", status_code=303)

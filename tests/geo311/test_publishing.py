@@ -157,6 +157,35 @@ def test_a_failure_in_the_middle_leaves_nothing_and_a_retry_succeeds(
     assert len(after["outbox"]) == 5  # three for the first plan, two for the second
 
 
+def test_the_audit_row_is_written_with_the_publication_or_not_at_all(
+    store: Store, city: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan_id = _plan(store, [(city["pothole"], 600)])
+    real_enqueue = geo311.notify.enqueue
+
+    def fail(conn: Any, event: Any) -> int:
+        raise RuntimeError("the outbox insert failed")
+
+    monkeypatch.setattr(geo311.notify, "enqueue", fail)
+    with pytest.raises(RuntimeError, match="outbox insert failed"):
+        publish(store, plan_id, by="dina", tz=TZ, audit={"plan_date": "2015-10-06"})
+    assert auth_store.audit_rows(store, action="plan.publish") == []
+    assert auth_store.publication(store, plan_id) is None
+
+    monkeypatch.setattr(geo311.notify, "enqueue", real_enqueue)
+    done = publish(store, plan_id, by="dina", tz=TZ, audit={"plan_date": "2015-10-06"})
+    (row,) = auth_store.audit_rows(store, action="plan.publish")
+    assert row["actor"] == "dina" and row["object"] == f"plan:{plan_id}"
+    assert row["before"] == {"published": False}
+    assert row["after"] == {
+        "plan_date": "2015-10-06",
+        "published": True,
+        "scheduled": done.scheduled,
+        "cleared": done.cleared,
+        "notified": done.notified,
+    }
+
+
 def test_publishing_twice_is_refused_and_changes_nothing(
     store: Store, city: dict[str, int]
 ) -> None:
