@@ -102,7 +102,7 @@ def fill_open_work(store: Store, catalogue: Catalogue, n: int, *, seed: int) -> 
             store.insert_request_rows(conn, rows)
         made += need
         rebuild_work_orders(store, catalogue)
-        count = len(store.work_order_ids_open_at(at))
+        count = len(store.work_orders_open_at(at))
         need = int((n - count) * 1.2) + 5
     return count
 

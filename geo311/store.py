@@ -1345,22 +1345,6 @@ class Store:
             raise NotFoundError(f"plan {plan_id} does not exist; use an id from POST /plans")
         return row[0]
 
-    def work_order_ids_open_at(
-        self, at: datetime, *, groups: Sequence[str] | None = None
-    ) -> list[int]:
-        """Return ids of work orders opened at or before ``at`` and not closed by then."""
-        c = work_orders.c
-        stmt = (
-            sa.select(c.work_order_id)
-            .where(c.opened <= at)
-            .where(sa.or_(c.closed_datetime.is_(None), c.closed_datetime > at))
-            .order_by(c.opened, c.work_order_id)
-        )
-        if groups is not None:
-            stmt = stmt.where(c.service_group.in_(list(groups)))
-        with self.engine.connect() as conn:
-            return [int(i) for i in conn.execute(stmt).scalars()]
-
     def work_orders_open_at(
         self, at: datetime, *, groups: Sequence[str] | None = None
     ) -> list[tuple[WorkOrder, list[MemberTimes]]]:
