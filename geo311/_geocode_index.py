@@ -31,7 +31,7 @@ from geo311._address import street_key
 from geo311._geo_osm import OsmWay, read_ways, utm_crs
 from geo311.errors import InputError
 
-INDEX_VERSION = 10
+INDEX_VERSION = 12
 
 
 @dataclass
@@ -57,6 +57,11 @@ class Street:
     reported: frozenset[int] = frozenset()
     # Where the city's own reports of house number 0 ("somewhere on this street") were put.
     zero: tuple[float, float] | None = None
+    # The same per ZIP code (a long street crosses several; the city puts "0 X St" per ZIP).
+    zip_zero: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Numbers the city reported on the street's continuation outside the extract: (number,
+    # x, y) rows. They say which way the numbers grow, nothing about where a house is.
+    beyond: np.ndarray = field(default_factory=lambda: np.empty((0, 3)))
 
 
 @dataclass
@@ -287,27 +292,33 @@ def build_index(drive_osm: Path, addresses_osm: Path | None = None) -> GeocoderI
 
 def with_known_points(
     index: GeocoderIndex,
-    points: Iterable[tuple[str, int, float, float]],
+    points: Iterable[tuple[str, int, float, float, str]],
     *,
     max_offset_m: float = 100.0,
+    beyond_m: float = 1000.0,
 ) -> GeocoderIndex:
     """Return a copy of the index whose streets also know these house numbers.
 
     The points are the city's own located reports (their address and the coordinates their
     source gave). A number that an OSM address point carries keeps the OSM point; a report
     farther than ``max_offset_m`` from its street's line is left out (a wrong coordinate);
-    several reports of one number are averaged. Number 0 ("somewhere on this street") is
+    several reports of one number are averaged; on a street that goes on outside the
+    extract, reports up to ``beyond_m`` from its line are kept apart (``beyond``) as the
+    direction the numbers grow in. Number 0 ("somewhere on this street") is
     not a house: its reports give the street's ``zero`` point (their median), where the
-    city's own system puts such reports.
+    city's own system puts such reports, and one per ZIP code (``zip_zero``).
 
     Parameters
     ----------
     index
         The OSM index (left unchanged).
     points
-        ``(street key, house number, x, y)`` in the index's CRS.
+        ``(street key, house number, x, y, ZIP code or "")`` in the index's CRS.
     max_offset_m
         How far from the street line a report may lie.
+    beyond_m
+        How far from the line of a street that leaves the extract a report may lie to say
+        which way its numbers grow.
 
     Returns
     -------
@@ -315,16 +326,20 @@ def with_known_points(
         A copy sharing the unchanged streets.
     """
     by_key: dict[str, list[tuple[int, float, float, str]]] = defaultdict(list)
-    zeros: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for key, number, x, y in points:
+    zeros: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    beyond: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
+    for key, number, x, y, zipcode in points:
         street = index.streets.get(key)
-        if street is None or number < 0 or number in street.exact:
+        if street is None or number < 0:
             continue
-        if street.geom is not None and street.geom.distance(Point(x, y)) > max_offset_m:
+        off = street.geom.distance(Point(x, y)) if street.geom is not None else 0.0
+        if off > max_offset_m:
+            if street.leaves_extract and off <= beyond_m and number > 0:
+                beyond[key].append((number, x, y))
             continue
         if number == 0:
-            zeros[key].append((x, y))
-        else:
+            zeros[key][zipcode].append((x, y))
+        elif number not in street.exact:
             by_key[key].append((number, x, y, f"{number} {street.name}"))
     streets = dict(index.streets)
     for key, extra in by_key.items():
@@ -335,10 +350,23 @@ def with_known_points(
         streets[key] = dataclasses.replace(
             street, numbers=numbers, exact=exact, reported=frozenset(reported)
         )
-    for key, xy in zeros.items():
-        zx, zy = np.median(np.array(xy, dtype=float), axis=0)
-        streets[key] = dataclasses.replace(streets[key], zero=(float(zx), float(zy)))
+    for key, per_zip in zeros.items():
+        streets[key] = _with_zeros(streets[key], per_zip)
+    for key, rows in beyond.items():
+        streets[key] = dataclasses.replace(streets[key], beyond=np.array(rows, dtype=float))
     return dataclasses.replace(index, streets=streets)
+
+
+def _with_zeros(street: Street, per_zip: dict[str, list[tuple[float, float]]]) -> Street:
+    """The street with the median point of its number-0 reports, overall and per ZIP code."""
+
+    def median(xy: list[tuple[float, float]]) -> tuple[float, float]:
+        mx, my = np.median(np.array(xy, dtype=float), axis=0)
+        return float(mx), float(my)
+
+    everywhere = [p for xy in per_zip.values() for p in xy]
+    zip_zero = {z: median(xy) for z, xy in per_zip.items() if z}
+    return dataclasses.replace(street, zero=median(everywhere), zip_zero=zip_zero)
 
 
 def _cache_key(paths: Iterable[Path]) -> str:

@@ -21,7 +21,10 @@ the city's own located reports: its 311 export's address text with the point the
 system gave it. The embedded city has them on by default (its export is the City's open
 data); ``Geocoder.from_data_dir(..., known_addresses=False)`` is OSM only, and ``geo311 city
 init --located-reports FILE.csv`` names a new city's. A number on a street where nothing is
-known is a ``street`` answer (the street's middle) whose reason says how far off it can be.
+known is a ``street`` answer (the street's middle) whose reason says how far off it can be;
+on a street that goes on outside the extract, only when the mapped part is short and long
+enough to hold the number (else ``none``: the house is most likely outside). Number 0 goes
+where the city's earlier reports of number 0 on that street (and ZIP code) were put.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ import pandas as pd
 from pyproj import Transformer
 
 from geo311._address import ParsedAddress, parse_address
-from geo311._geo_house import place_number
+from geo311._geo_house import low_rate, place_number
 from geo311._geo_known import (
     KnownAddresses,
     guess_columns,
@@ -72,6 +75,13 @@ _NEAR_MISS_M = 35.0
 # A street-level answer (the street's middle) says how far off it can be when a place on the
 # street is farther than this from the middle.
 _STREET_NEAR_M = 100.0
+# A street that goes on outside the extract and has no known house number gets a
+# street-level answer only when its mapped part is this short (from its middle) ...
+_UNNUMBERED_REACH_M = 150.0
+# ... and long enough to hold the number at a low rate of metres per number: this share of
+# the city's streets (with known numbers) have fewer metres per number.
+_LOW_RATE_QUANTILE = 0.1
+_DEFAULT_LOW_RATE_M = 2.5
 # A located report of a house-number range at most this wide gives both ends a point.
 _KNOWN_RANGE_MAX = 20
 
@@ -248,6 +258,7 @@ class Geocoder:
         self._result_cache: dict[str, GeocodeResult] = {}
         self._edge_tree: Any = None
         self._addr_tree: Any = None
+        self._rate: float | None = None
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -373,7 +384,7 @@ class Geocoder:
                 field="lats",
             )
         xs, ys = self._to_metric.transform(np.asarray(lons, float), np.asarray(lats, float))
-        points: list[tuple[str, int, float, float]] = []
+        points: list[tuple[str, int, float, float, str]] = []
         for text, x, y in zip(addresses, np.atleast_1d(xs), np.atleast_1d(ys), strict=True):
             parsed = parse_address(text) if isinstance(text, str) else None
             if parsed is None or parsed.kind != "address" or not np.isfinite(x + y):
@@ -387,7 +398,8 @@ class Geocoder:
             found = self._street(parsed.street)
             if found is not None and found[1] == 1.0:
                 # A range ("135-137") is one building: its point is both ends' point.
-                points += [(found[0].key, n, float(x), float(y)) for n in {low, high}]
+                zipcode = parsed.zipcode or ""
+                points += [(found[0].key, n, float(x), float(y), zipcode) for n in {low, high}]
         return Geocoder(
             with_known_points(self.index, points),
             zip_codes=self.zip_codes,
@@ -472,8 +484,6 @@ class Geocoder:
             return self._street_result(query, street, name_score, parsed)
         if parsed.number_low == 0 and not parsed.number_high:
             note = f"house number 0: somewhere on {street.name}; street-level answer"
-            if street.zero is not None:
-                note += ", at the point of the city's earlier reports of number 0 on it"
             return self._street_result(query, street, name_score, parsed, note=note)
         return self._house(query, parsed, street, name_score)
 
@@ -482,14 +492,33 @@ class Geocoder:
     ) -> GeocodeResult:
         score = (0.2 if street.leaves_extract else 0.35) * name_score
         label = self._label(street.name, parsed)
-        zero = parsed.number_low == 0 and street.zero is not None
-        point = street.zero if zero and street.zero is not None else street.middle
+        point, where = _street_point(street, parsed)
+        if where:
+            note = f"{note}, {where}" if note else where
         reach = _reach(street, point)
         if reach > _STREET_NEAR_M:
-            where = "that point" if zero else "the street's middle"
-            far = f"{where}, up to {reach:,.0f} m from a place on the street"
+            far = f"up to {reach:,.0f} m from a place on the street"
             note = f"{note}; {far}" if note else far
         return self._answer(query, point, "street", score, matched_address=label, reason=note)
+
+    def _fits_mapped_part(self, street: Street, n: int) -> bool:
+        """Whether a number on a street without known numbers may lie on its mapped part.
+
+        The street goes on outside the extract. Numbers start at one end, so a number that
+        needs more street than is mapped (at a low rate of metres per number) is most likely
+        outside; a small one on a short mapped part gets the street-level answer.
+        """
+        if street.exact or street.geom is None:
+            return False
+        if _reach(street, street.middle) > _UNNUMBERED_REACH_M:
+            return False
+        return n * self._low_rate() <= float(street.geom.length)
+
+    def _low_rate(self) -> float:
+        """Return a low metres-per-number rate of this city's streets (cached)."""
+        if self._rate is None:
+            self._rate = low_rate(self.index, _LOW_RATE_QUANTILE) or _DEFAULT_LOW_RATE_M
+        return self._rate
 
     @staticmethod
     def _label(street: str, parsed: ParsedAddress, number: str = "") -> str:
@@ -520,14 +549,17 @@ class Geocoder:
         if point is not None:
             score = _SCORES["interpolated"] * point[2] * name_score
             return self._answer(query, point[:2], "interpolated", score, matched_address=label)
-        if street.leaves_extract:
+        if street.leaves_extract and not self._fits_mapped_part(street, target):
             return _none(
                 query,
                 f"house number {number} cannot be placed on {street.name}: no nearby numbered "
                 "address in the embedded OSM extract and the street continues outside it",
             )
         why = "no nearby numbered address" if street.exact else "no house number known"
-        note = f"house number {number} not placed: {why} on {street.name}; street-level answer"
+        where = ", which continues outside the extract" if street.leaves_extract else ""
+        note = (
+            f"house number {number} not placed: {why} on {street.name}{where}; street-level answer"
+        )
         return self._street_result(query, street, name_score, parsed, note=note)
 
     def _intersection(self, query: str, parsed: ParsedAddress) -> GeocodeResult:
@@ -664,6 +696,23 @@ class Geocoder:
         alat, alon = self._wgs(float(ax), float(ay))
         label = self.index.addr_labels[int(i)]
         return ReverseResult(street, street_d, label, round(float(d), 2), alat, alon)
+
+
+def _street_point(street: Street, parsed: ParsedAddress) -> tuple[tuple[float, float], str]:
+    """Where a street-level answer goes, and how that point was chosen.
+
+    Number 0 goes where the city's earlier reports of number 0 on the street were put (those
+    of the same ZIP code first); anything else, and number 0 on a street without such
+    reports, to the street's middle.
+    """
+    zipcode = parsed.zipcode or ""
+    if parsed.number_low == 0 and not parsed.number_high:
+        if zipcode in street.zip_zero:
+            where = f"at the point of the city's earlier reports of number 0 on it in {zipcode}"
+            return street.zip_zero[zipcode], where
+        if street.zero is not None:
+            return street.zero, "at the point of the city's earlier reports of number 0 on it"
+    return street.middle, "the street's middle"
 
 
 def _reach(street: Street, point: tuple[float, float]) -> float:

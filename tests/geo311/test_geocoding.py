@@ -4,6 +4,7 @@ import math
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -11,9 +12,9 @@ from shapely.geometry import LineString, MultiLineString
 from typer.testing import CliRunner
 
 from geo311._address import normalise_zip, number_range, parse_address, street_key
-from geo311._geo_house import MAX_EXTRAPOLATION_NUMBERS, place_number
+from geo311._geo_house import MAX_EXTRAPOLATION_NUMBERS, MAX_NUMBER_GAP, low_rate, place_number
 from geo311._geo_known import read_known_addresses
-from geo311._geocode_index import Street, _numbers
+from geo311._geocode_index import Street, _numbers, with_known_points
 from geo311.city import default_city
 from geo311.errors import ConfigurationError, InputError
 from geo311.geocoding import Geocoder, geocode_csv, geocode_pending_requests, load_extract
@@ -750,3 +751,98 @@ def test_number_zero_goes_where_the_city_put_its_earlier_reports(geocoder: Geoco
     assert r.match_type == "street" and r.score == middle.score  # still street-level
     assert "at the point of the city's earlier reports of number 0" in r.reason
     assert metres(r.lat, r.lon, lat1, lon1) < 1.0  # type: ignore[arg-type]  # their median
+
+
+# -- wide gaps, one known number, the other side, ZIP codes, streets without numbers ----------
+def test_wide_gaps_are_interpolated_and_wider_ones_refused() -> None:
+    line = [[(-100.0, 0.0), (2000.0, 0.0)]]
+    wide = _street(line, {100: (0.0, 8.0), 400: (600.0, 8.0)})  # 300 numbers apart
+    assert place_number(wide, 250)[:2] == pytest.approx((300.0, 8.0), abs=1e-6)  # type: ignore[index]
+    n1 = 100 + 2 * MAX_NUMBER_GAP
+    too_wide = _street(line, {100: (0.0, 8.0), n1: (1800.0, 8.0)})
+    # Neither interpolated nor walked to: too far from both known numbers.
+    assert place_number(too_wide, 100 + MAX_NUMBER_GAP) is None
+
+
+def test_a_single_known_number_takes_its_direction_from_the_other_side() -> None:
+    line = [[(0.0, 0.0), (1000.0, 0.0)]]
+    # 10 alone on the north side; 3 and 11 on the south side, 3 more than 40 m from 10.
+    known = {10: (100.0, 10.0), 11: (100.0, -10.0), 3: (40.0, -10.0)}
+    x, y, quality = place_number(_street(line, known), 30)  # type: ignore[misc]
+    rate = math.hypot(60.0, 20.0) / 7  # metres per number from 3 to 10
+    assert (x, y) == pytest.approx((100.0 + 20 * rate, 0.0), abs=2.0)  # on, away from 3
+    assert 0.4 <= quality < 0.9
+    # One known number and nothing else: no direction, no answer.
+    assert place_number(_street(line, {10: (100.0, 10.0)}), 30) is None
+
+
+def test_between_the_other_sides_numbers_before_a_long_walk_on_this_side() -> None:
+    line = [[(-50.0, 0.0), (1000.0, 0.0)]]
+    known = {100: (0.0, 10.0), 102: (5.0, 10.0), 101: (0.0, -10.0), 301: (500.0, -10.0)}
+    x, y, quality = place_number(_street(line, known), 200)  # type: ignore[misc]
+    assert (x, y) == pytest.approx((500.0 * 99 / 200, -10.0), abs=1e-6)
+    assert quality == 0.9
+    # A few numbers past this side's last one stay on this side.
+    x, y, _ = place_number(_street(line, known), 104)  # type: ignore[misc]
+    assert (x, y) == pytest.approx((5.0, 10.0), abs=1e-6)
+
+
+def test_number_zero_of_a_zip_goes_where_that_zips_reports_were(geocoder: Geocoder) -> None:
+    (lat1, lon1), (lat2, lon2) = _points_on(geocoder, "MOUNT VERNON STREET", 30.0, 230.0)
+    a, b = "0 Mount Vernon St  Boston  MA  02108", "0 Mount Vernon St  Boston  MA  02114"
+    known = geocoder.with_known_addresses([a, a, b], [lat1, lat1, lat2], [lon1, lon1, lon2])
+    ra, rb = known.geocode(a), known.geocode(b)
+    assert ra.match_type == rb.match_type == "street"
+    assert metres(ra.lat, ra.lon, lat1, lon1) < 1.0  # type: ignore[arg-type]
+    assert metres(rb.lat, rb.lon, lat2, lon2) < 1.0  # type: ignore[arg-type]
+    assert "earlier reports of number 0 on it in 02114" in rb.reason
+    # Without a ZIP code: the median of all of them (here the first point, twice of three).
+    r = known.geocode("0 Mount Vernon St")
+    assert metres(r.lat, r.lon, lat1, lon1) < 1.0  # type: ignore[arg-type]
+
+
+def test_a_small_number_on_a_short_unnumbered_street_that_leaves_the_extract(
+    geocoder: Geocoder,
+) -> None:
+    street = geocoder.index.streets["DWIGHT STREET"]
+    assert street.leaves_extract and not street.exact and street.geom is not None
+    small = geocoder.geocode("57 Dwight St  Roxbury  MA  02118")
+    assert small.match_type == "street" and small.score < 0.5
+    assert "continues outside the extract" in small.reason
+    assert on_street(geocoder, "DWIGHT STREET", small.lat, small.lon) < 1.0  # type: ignore[arg-type]
+    # A number that needs more street than is mapped is most likely outside it.
+    big = geocoder.geocode("1500 Dwight St  Roxbury  MA  02118")
+    assert big.match_type == "none" and "cannot be placed" in big.reason
+    assert 1500 * geocoder._low_rate() > street.geom.length
+
+
+def test_low_rate_of_a_city_and_of_too_few_streets(geocoder: Geocoder) -> None:
+    rate = low_rate(geocoder.index, 0.1)
+    assert rate is not None and 1.0 < rate < 6.0  # metres per number, Boston
+    assert rate < low_rate(geocoder.index, 0.5)  # type: ignore[operator]
+    one = _street([[(0.0, 0.0), (500.0, 0.0)]], {2: (0.0, 5.0), 50: (200.0, 5.0)})
+    assert low_rate(SimpleNamespace(streets={"A": one}), 0.1) is None
+
+
+def test_reports_beyond_the_extract_say_which_way_the_numbers_grow(geocoder: Geocoder) -> None:
+    line = [[(0.0, 0.0), (300.0, 0.0)]]
+    alone = _street(line, {10: (100.0, 10.0)}, leaves=True)
+    index = replace(geocoder.index, streets={"TEST STREET": alone})
+    # 160 reported 400 m past the line's east end (the street goes on outside the extract),
+    # and one 5 km away (another street of that name): only the first is kept, apart.
+    known = with_known_points(
+        index,
+        [("TEST STREET", 160, 700.0, 0.0, ""), ("TEST STREET", 999, 5000.0, 0.0, "")],
+    )
+    street = known.streets["TEST STREET"]
+    assert street.beyond.tolist() == [[160.0, 700.0, 0.0]] and 160 not in street.exact
+    rate = math.hypot(600.0, 10.0) / 150  # metres per number from 10 to 160
+    x, y, _ = place_number(street, 30)  # type: ignore[misc]
+    assert (x, y) == pytest.approx((100.0 + 20 * rate, 0.0), abs=2.0)  # east, towards 160
+    x, y, _ = place_number(street, 2)  # type: ignore[misc]
+    assert (x, y) == pytest.approx((100.0 - 8 * rate, 0.0), abs=2.0)
+    assert place_number(alone, 30) is None  # without it: no direction
+    # A street inside the extract keeps no such reports.
+    inside = replace(index, streets={"TEST STREET": replace(alone, leaves_extract=False)})
+    kept = with_known_points(inside, [("TEST STREET", 160, 700.0, 0.0, "")])
+    assert len(kept.streets["TEST STREET"].beyond) == 0
