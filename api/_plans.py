@@ -49,10 +49,28 @@ def create_plan(
     PlanDocument
         The stored plan document with its ``plan_id``.
     """
-    from routing.dispatch import plan_day, save_day_plan  # OR-Tools and the graph: load on use
+    from routing.dispatch import save_day_plan
+
+    return save_day_plan(store, solve_plan(store, catalogue, settings, body, crews=crews))
+
+
+def solve_plan(
+    store: Store,
+    catalogue: Catalogue,
+    settings: Settings,
+    body: PlanRequest,
+    *,
+    crews: CrewConfig | None = None,
+) -> Any:
+    """Solve the day's routes for the open work orders, without storing them.
+
+    The parameters are :func:`create_plan`'s; returns the ``routing.dispatch.DayPlan``
+    (store it with ``routing.dispatch.save_day_plan``).
+    """
+    from routing.dispatch import plan_day  # OR-Tools and the graph: load on use
 
     at = parse_at(body.at, ZoneInfo(settings.timezone))
-    day_plan = plan_day(
+    return plan_day(
         store,
         catalogue,
         settings=settings,
@@ -62,7 +80,6 @@ def create_plan(
         time_limit_s=body.time_limit_s,
         seed=settings.solver_seed if body.seed is None else body.seed,
     )
-    return save_day_plan(store, day_plan)
 
 
 def replan(

@@ -50,19 +50,19 @@ def insert_user(store: Store, values: Mapping[str, Any]) -> int:
 
 def user_by_username(store: Store, username: str) -> dict[str, Any] | None:
     """Return the user row with this username, or None."""
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         return _dict(conn.execute(sa.select(users).where(users.c.username == username)).first())
 
 
 def user_by_id(store: Store, user_id: int) -> dict[str, Any] | None:
     """Return the user row with this id, or None."""
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         return _dict(conn.execute(sa.select(users).where(users.c.user_id == user_id)).first())
 
 
 def all_users(store: Store) -> list[dict[str, Any]]:
     """Return every user row, ordered by username."""
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         rows = conn.execute(sa.select(users).order_by(users.c.username))
         return [dict(r._mapping) for r in rows]
 
@@ -123,7 +123,7 @@ def tokens_of(store: Store, user_id: int) -> list[dict[str, Any]]:
         .where(api_tokens.c.user_id == user_id)
         .order_by(api_tokens.c.token_id)
     )
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
 
 
@@ -164,7 +164,7 @@ def session_with_user(store: Store, session_hash: str, *, now: datetime) -> dict
             users.c.active,
         )
     )
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         return _dict(conn.execute(query).first())
 
 
@@ -189,7 +189,7 @@ def failed_logins_since(
     """Return the failed logins since a time: ``(for this username, from this IP)``."""
     recent = login_attempts.c.at >= since
     count = sa.func.count()
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         by_user = conn.execute(
             sa.select(count).where(recent, login_attempts.c.username == username)
         ).scalar_one()
@@ -264,7 +264,7 @@ def audit_rows(
     query = sa.select(audit_log).order_by(audit_log.c.audit_id.desc()).limit(limit).offset(offset)
     if action:
         query = query.where(audit_log.c.action == action)
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
     for row in rows:
         for key in ("before", "after"):
@@ -277,7 +277,7 @@ def audit_rows(
 
 def crew_day_rows(store: Store, day: str) -> dict[str, dict[str, Any]]:
     """Return the roster changes of a day: crew id -> row."""
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         rows = conn.execute(sa.select(crew_days).where(crew_days.c.day == day))
         return {r.crew_id: dict(r._mapping) for r in rows}
 
@@ -325,7 +325,7 @@ def insert_publication(
 def publication(store: Store, plan_id: int) -> dict[str, Any] | None:
     """Return a plan's publication row, or None when it is not published."""
     query = sa.select(plan_publications).where(plan_publications.c.plan_id == plan_id)
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         return _dict(conn.execute(query).first())
 
 
@@ -336,7 +336,7 @@ def latest_publications(store: Store, *, limit: int = 20) -> list[dict[str, Any]
         .order_by(plan_publications.c.plan_date.desc(), plan_publications.c.published_at.desc())
         .limit(limit)
     )
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
 
 
@@ -354,7 +354,7 @@ def claim_action(store: Store, values: Mapping[str, Any]) -> dict[str, Any] | No
             conn.execute(crew_actions.insert().values(**values))
             return None
     except sa.exc.IntegrityError:  # the same key claimed at the same moment
-        with store.engine.connect() as conn:
+        with store.read() as conn:
             return _dict(conn.execute(sa.select(crew_actions).where(key)).first())
 
 

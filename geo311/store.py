@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -52,6 +54,10 @@ __all__ = [
 # The version table of the pre-Alembic runner; adopted (and dropped) by Store.migrate.
 LEGACY_VERSION_TABLE = "schema_version"
 _ALEMBIC_RUN = threading.Lock()
+# The transaction each store has open in this thread or task (Store.begin joins it).
+_OPEN: ContextVar[Mapping[int, Connection]] = ContextVar(
+    "geo311_open_transactions", default=MappingProxyType({})
+)
 
 
 def _normalise_url(url: str) -> str:
@@ -364,7 +370,7 @@ class Store:
 
         from geo311 import migrations
 
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             inspector = sa.inspect(conn)
             if inspector.has_table("alembic_version"):
                 return MigrationContext.configure(conn).get_current_revision()
@@ -383,8 +389,32 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """Open a transaction; commits on success, rolls back on error."""
+        """Open a transaction; commits on success, rolls back on error.
+
+        A unit of work: inside another ``begin()`` of this store in the same thread or task,
+        the call joins that transaction (no savepoint) and so does every read of the store
+        (:meth:`read`), so that a change and its audit row commit or roll back together, and
+        reads inside see the change. An error inside rolls back the whole outer transaction.
+        """
+        joined = _OPEN.get().get(id(self))
+        if joined is not None:
+            yield joined
+            return
         with self.engine.begin() as conn:
+            token = _OPEN.set({**_OPEN.get(), id(self): conn})
+            try:
+                yield conn
+            finally:
+                _OPEN.reset(token)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """Return a connection to read with: the open transaction's (:meth:`begin`), or a new one."""
+        joined = _OPEN.get().get(id(self))
+        if joined is not None:
+            yield joined
+            return
+        with self.engine.connect() as conn:
             yield conn
 
     # -- service requests --------------------------------------------------------------
@@ -519,7 +549,7 @@ class Store:
         NotFoundError
             If no request has this id.
         """
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             row = conn.execute(
                 sa.select(requests).where(requests.c.service_request_id == service_request_id)
             ).first()
@@ -580,7 +610,7 @@ class Store:
             offset=offset,
             newest_first=newest_first,
         )
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             return [_row_to_request(r) for r in conn.execute(stmt).all()]
 
     def query_request_rows(
@@ -635,7 +665,7 @@ class Store:
             offset=offset,
             newest_first=newest_first,
         )
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             return [tuple(r) for r in conn.execute(stmt).all()]
 
     def count_requests(self, *, source: str | None = None) -> int:
@@ -643,7 +673,7 @@ class Store:
         stmt = sa.select(sa.func.count()).select_from(requests)
         if source is not None:
             stmt = stmt.where(requests.c.source == source)
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             return int(conn.execute(stmt).scalar_one())
 
     def update_request_fields(self, service_request_id: str, **values: Any) -> None:
@@ -695,7 +725,7 @@ class Store:
     def requests_frame_rows(self, columns: Sequence[str]) -> list[tuple[Any, ...]]:
         """Return the given columns of every stored request as tuples (for metrics and maps)."""
         cols = [requests.c[c] for c in columns]
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             return [tuple(r) for r in conn.execute(sa.select(*cols))]
 
     # -- import bookkeeping ------------------------------------------------------------
@@ -726,7 +756,7 @@ class Store:
 
     def rejects_of(self, import_run_id: int) -> list[dict[str, Any]]:
         """Return the rejected rows of one import run."""
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             rows = conn.execute(
                 sa.select(import_rejects)
                 .where(import_rejects.c.import_run_id == import_run_id)
@@ -781,7 +811,7 @@ class Store:
         NotFoundError
             If no plan has this id.
         """
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             row = conn.execute(sa.select(plans).where(plans.c.plan_id == plan_id)).first()
         if row is None:
             raise NotFoundError(f"plan {plan_id} does not exist")
@@ -795,7 +825,7 @@ class Store:
         stmt = sa.select(sa.func.max(plans.c.plan_id))
         if kind is not None:
             stmt = stmt.where(plans.c.kind == kind)
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             value = conn.execute(stmt).scalar()
         return None if value is None else int(value)
 
@@ -825,7 +855,7 @@ class Store:
         NotFoundError
             If no work order has this id.
         """
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             row = conn.execute(
                 sa.select(work_orders).where(work_orders.c.work_order_id == work_order_id)
             ).first()
@@ -857,7 +887,7 @@ class Store:
         stmt = stmt.order_by(work_orders.c.opened, work_orders.c.work_order_id)
         if limit is not None:
             stmt = stmt.limit(limit)
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             rows = list(conn.execute(stmt))
             wo_ids = [r._mapping["work_order_id"] for r in rows]
             members: dict[int, list[str]] = {i: [] for i in wo_ids}
@@ -1162,7 +1192,7 @@ class Store:
         )
         if limit is not None:
             stmt = stmt.limit(limit)
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
     def request_updates_of(self, service_request_id: str) -> list[dict[str, Any]]:
@@ -1173,7 +1203,7 @@ class Store:
             .where(u.service_request_id == service_request_id)
             .order_by(u.updated_datetime, u.update_id)
         )
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
     # -- publishing a plan: the publication, expected times, updates, notifications -----
@@ -1245,7 +1275,7 @@ class Store:
                     also(conn, counts)
         except sa.exc.IntegrityError:
             # Another transaction published the same plan at the same moment.
-            with self.engine.connect() as conn:
+            with self.read() as conn:
                 if not _has_publication(conn, plan_id):
                     raise
             raise _already_published(plan_id) from None
@@ -1310,7 +1340,7 @@ class Store:
             .where(plans.c.plan_date == plan_date)
             .order_by(plans.c.plan_id)
         )
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             return [int(i) for i in conn.execute(stmt).scalars()]
 
     def update_requests_in_open(
@@ -1337,7 +1367,7 @@ class Store:
         NotFoundError
             If no plan has this id.
         """
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             row = conn.execute(
                 sa.select(plans.c.published_at).where(plans.c.plan_id == plan_id)
             ).first()
@@ -1370,7 +1400,7 @@ class Store:
             .where(cond)
             .order_by(r.requested_datetime, r.service_request_id)
         )
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             rows = list(
                 conn.execute(sa.select(work_orders).where(cond).order_by(c.opened, c.work_order_id))
             )

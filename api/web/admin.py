@@ -68,34 +68,36 @@ def add_user(
     form = {"username": username, "display_name": display_name, "role": role, "crew_id": crew_id}
     spelled = f"crew:{crew_id.strip()}" if role == "crew" else role
     try:
-        user = users.create_user(
-            store, username, role=spelled, password=password, display_name=display_name
-        )
+        with store.begin():  # the new user and its audit row commit together
+            user = users.create_user(
+                store, username, role=spelled, password=password, display_name=display_name
+            )
+            audit.record(
+                store,
+                session.user.username,
+                "user.add",
+                f"user:{user.username}",
+                after=audit.user_state(user),
+            )
     except Geo311Error as exc:
         status = 400 if isinstance(exc, ValueError) else 409
         return _users_page(request, store, form=form, error=str(exc), status=status)
-    audit.record(
-        store,
-        session.user.username,
-        "user.add",
-        f"user:{user.username}",
-        after=audit.user_state(user),
-    )
     return RedirectResponse(f"/admin/users?added={user.username}", status_code=303)
 
 
 def _set_active(session: WebSession, store: Store, username: str, *, active: bool) -> Response:
     if username == session.user.username and not active:
         raise HTTPException(409, "you cannot disable your own account; ask another admin")
-    before, after = users.set_active(store, username, active=active)
-    audit.record(
-        store,
-        session.user.username,
-        "user.enable" if active else "user.disable",
-        f"user:{username}",
-        before=audit.user_state(before),
-        after=audit.user_state(after),
-    )
+    with store.begin():  # the change and its audit row commit together
+        before, after = users.set_active(store, username, active=active)
+        audit.record(
+            store,
+            session.user.username,
+            "user.enable" if active else "user.disable",
+            f"user:{username}",
+            before=audit.user_state(before),
+            after=audit.user_state(after),
+        )
     return RedirectResponse("/admin/users", status_code=303)
 
 

@@ -18,7 +18,7 @@ from api.web.deps import check_csrf, page_user
 from api.web.sessions import WebSession
 from geo311 import auth_store
 from geo311.catalogue import Catalogue
-from geo311.errors import ConflictError, Geo311Error, InputError
+from geo311.errors import ConflictError, InputError
 from geo311.media import store_image
 from geo311.settings import Settings
 from geo311.store import Store
@@ -182,7 +182,8 @@ def apply_once(
     HTTPException
         409 when the key is being applied right now or was used for another action.
     Geo311Error
-        From the plan and the work order (the key is released so that a retry may work).
+        From the plan and the work order; on this or any other error nothing of the action
+        is stored and the key is released, so that a retry may work.
     """
     earlier = auth_store.claim_action(
         store,
@@ -207,17 +208,19 @@ def apply_once(
             raise HTTPException(409, f"key {action.key!r} is in use; send a new key")
         return json.loads(earlier["result"]), True
     try:
-        result = _apply(store, catalogue, action, actor)
-    except Geo311Error:
+        # The change, the key's result and the audit row commit together (or not at all).
+        with store.begin():
+            result = _apply(store, catalogue, action, actor)
+            auth_store.finish_action(store, action.key, result=json.dumps(result))
+            audit.record(
+                store,
+                actor,
+                "stop.done" if action.action == "done" else "stop.cant_do",
+                f"plan:{action.plan_id}:{action.crew_id}:{action.job_id}",
+                before={"done": False},
+                after={**asdict(action), **result},
+            )
+    except Exception:  # nothing was applied: release the key so that a retry may work
         auth_store.finish_action(store, action.key, result=None)
         raise
-    auth_store.finish_action(store, action.key, result=json.dumps(result))
-    audit.record(
-        store,
-        actor,
-        "stop.done" if action.action == "done" else "stop.cant_do",
-        f"plan:{action.plan_id}:{action.crew_id}:{action.job_id}",
-        before={"done": False},
-        after={**asdict(action), **result},
-    )
     return result, False

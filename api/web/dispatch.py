@@ -268,16 +268,17 @@ def set_crew_day(
     after = dict(before)
     if not error:
         values = {"on_duty": on_duty == "on", "shift_start": shift_start, "shift_end": shift_end}
-        auth_store.upsert_crew_day(store, day=day, crew_id=crew_id, **values)
-        after = next(c for c in roster(store, settings, day) if c["id"] == crew_id)
-        audit.record(
-            store,
-            session.user.username,
-            "crew.day",
-            f"crew:{crew_id}:{day}",
-            before=before,
-            after=after,
-        )
+        with store.begin():  # the change and its audit row commit together
+            auth_store.upsert_crew_day(store, day=day, crew_id=crew_id, **values)
+            after = next(c for c in roster(store, settings, day) if c["id"] == crew_id)
+            audit.record(
+                store,
+                session.user.username,
+                "crew.day",
+                f"crew:{crew_id}:{day}",
+                before=before,
+                after=after,
+            )
     if request.headers.get("HX-Request"):
         typed = {**after, "shift_start": shift_start, "shift_end": shift_end} if error else after
         context = {"crew": typed, "day": day, "error": error, "saved": not error}

@@ -176,24 +176,25 @@ def _save(
         return _preview(
             request, doc, result, edit, message="Not saved: tick 'save anyway' to accept it."
         )
-    saved = save_derived(store, result.day, doc, kind="edited", locks=result.locks)
-    crews = sorted({*result.changed, *(c for c in result.locks)})
-    before = {c: _stops(doc.route(c)) for c in crews if c in doc.crew_ids()}
-    after = {c: _stops(saved.route(c)) for c in crews if c in saved.crew_ids()}
-    audit.record(
-        store,
-        user,
-        "plan.edit",
-        f"plan:{saved.plan_id}",
-        before={"plan_id": plan_id, "routes": before, "locks": _locks_of(doc)},
-        after={
-            "plan_id": saved.plan_id,
-            "change": edit.describe(),
-            "routes": after,
-            "locks": result.locks,
-            "violations": [v.message for v in result.evaluation.violations],
-        },
-    )
+    with store.begin():  # the new plan and its audit row commit together
+        saved = save_derived(store, result.day, doc, kind="edited", locks=result.locks)
+        crews = sorted({*result.changed, *(c for c in result.locks)})
+        before = {c: _stops(doc.route(c)) for c in crews if c in doc.crew_ids()}
+        after = {c: _stops(saved.route(c)) for c in crews if c in saved.crew_ids()}
+        audit.record(
+            store,
+            user,
+            "plan.edit",
+            f"plan:{saved.plan_id}",
+            before={"plan_id": plan_id, "routes": before, "locks": _locks_of(doc)},
+            after={
+                "plan_id": saved.plan_id,
+                "change": edit.describe(),
+                "routes": after,
+                "locks": result.locks,
+                "violations": [v.message for v in result.evaluation.violations],
+            },
+        )
     return RedirectResponse(f"/dispatch/plans/{saved.plan_id}", status_code=303)
 
 

@@ -72,8 +72,14 @@ def _runner(
     crews: CrewConfig,
 ) -> Any:
     def run() -> dict[str, Any]:
-        doc = _plans.create_plan(store, catalogue, settings, body, crews=crews).to_dict()
-        audit.record(store, user, "plan.create", f"plan:{doc['plan_id']}", after=_plan_summary(doc))
+        from routing.dispatch import save_day_plan
+
+        day = _plans.solve_plan(store, catalogue, settings, body, crews=crews)
+        with store.begin():  # the plan and its audit row commit together
+            doc = save_day_plan(store, day).to_dict()
+            audit.record(
+                store, user, "plan.create", f"plan:{doc['plan_id']}", after=_plan_summary(doc)
+            )
         return doc
 
     return run
@@ -137,9 +143,10 @@ def _district_runner(
         )  # fmt: skip
         doc = day.to_document()
         doc.district = district
-        plan_id = store.save_plan(doc.to_dict(), plan_date=day.plan_date)
-        stored = store.get_plan(plan_id)
-        audit.record(store, user, "plan.create", f"plan:{plan_id}", after=_plan_summary(stored))
+        with store.begin():  # the plan and its audit row commit together
+            plan_id = store.save_plan(doc.to_dict(), plan_date=day.plan_date)
+            stored = store.get_plan(plan_id)
+            audit.record(store, user, "plan.create", f"plan:{plan_id}", after=_plan_summary(stored))
         return stored
 
     return run
@@ -295,20 +302,21 @@ def _replan_runner(
             store, catalogue, doc, at=when, new_work_order_ids=new_ids, settings=settings,
             time_limit_s=time_limit_s, seed=settings.solver_seed,
         )  # fmt: skip
-        saved = save_derived(store, day, doc, kind="replan", locks=locks).to_dict()
-        audit.record(
-            store,
-            user,
-            "plan.replan",
-            f"plan:{saved['plan_id']}",
-            before={"plan_id": doc.plan_id, "locks": locks},
-            after={
-                **_plan_summary(saved),
-                "mode": "now" if when is not None else "locked",
-                "at": when.isoformat() if when is not None else None,
-                "new_work_orders": new_ids,
-            },
-        )
+        with store.begin():  # the plan and its audit row commit together
+            saved = save_derived(store, day, doc, kind="replan", locks=locks).to_dict()
+            audit.record(
+                store,
+                user,
+                "plan.replan",
+                f"plan:{saved['plan_id']}",
+                before={"plan_id": doc.plan_id, "locks": locks},
+                after={
+                    **_plan_summary(saved),
+                    "mode": "now" if when is not None else "locked",
+                    "at": when.isoformat() if when is not None else None,
+                    "new_work_orders": new_ids,
+                },
+            )
         return saved
 
     return run
