@@ -34,11 +34,12 @@ NAME = re.compile(r"^[0-9a-f]{64}\.(jpg|png|webp)$")
 
 @dataclass(frozen=True)
 class StoredImage:
-    """A stored photo: its file name, media type and size in bytes."""
+    """A stored photo: its file name, media type, size in bytes, and whether this call wrote it."""
 
     name: str
     media_type: str
     size: int
+    created: bool = False
 
 
 def _decode(data: bytes, field: str) -> Image.Image:
@@ -142,13 +143,14 @@ def store_image(
     name = f"{hashlib.sha256(clean).hexdigest()}.{ext}"
     media_dir.mkdir(parents=True, exist_ok=True)
     target = media_dir / name
-    if not target.exists():
+    created = not target.exists()
+    if created:
         # Write aside, then rename: a reader never sees half a photo.
         fd, tmp = tempfile.mkstemp(dir=media_dir, suffix=".part")
         with os.fdopen(fd, "wb") as fh:
             fh.write(clean)
         os.replace(tmp, target)
-    return StoredImage(name=name, media_type=media_type, size=len(clean))
+    return StoredImage(name=name, media_type=media_type, size=len(clean), created=created)
 
 
 def media_path(media_dir: Path, name: str) -> Path | None:

@@ -144,14 +144,21 @@ async def crew_action(
     try:
         action, session, photo = await crew_actions.read_action(request, store)
         allow_crew(session, action.crew_id)
-        action = await crew_actions.attach_photo(request, action, photo, settings)
+        action, new_photo = await crew_actions.attach_photo(request, action, photo, settings)
     except InputError as exc:
         if not _wants_json(request):
             raise
         return JSONResponse({"ok": False, "error": str(exc)}, status_code=400)
-    result, duplicate = await run_in_threadpool(
-        crew_actions.apply_once, store, catalogue, action, session.user.username
-    )
+    try:
+        result, duplicate = await run_in_threadpool(
+            crew_actions.apply_once, store, catalogue, action, session.user.username
+        )
+    except BaseException:
+        if new_photo is not None:  # refused: the photo this request stored is nobody's
+            new_photo.unlink(missing_ok=True)
+        raise
+    if duplicate and new_photo is not None:  # applied before, with another photo or none
+        new_photo.unlink(missing_ok=True)
     if _wants_json(request):
         return JSONResponse({**result, "duplicate": duplicate})
     target = "/crew" if session.user.role == "crew" else f"/crew/{action.crew_id}"

@@ -6,6 +6,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -111,11 +112,13 @@ async def read_action(
 
 async def attach_photo(
     request: Request, action: CrewAction, photo: UploadFile | None, settings: Settings
-) -> CrewAction:
+) -> tuple[CrewAction, Path | None]:
     """Check and store the photo of a ``done``; return the action with the photo's URL.
 
     The photo is checked by its content and stored without metadata (:mod:`geo311.media`);
     without a photo (none, or the form's empty file field) the action comes back unchanged.
+    Also returned: the photo's file when this call wrote it (to remove if the action is
+    refused), else ``None``.
 
     Raises
     ------
@@ -124,10 +127,10 @@ async def attach_photo(
         can't-do.
     """
     if photo is None:
-        return action
+        return action, None
     data = await photo.read(settings.max_media_bytes + 1)
     if not data and not photo.filename:  # a form's empty file field
-        return action
+        return action, None
     if action.action != "done":
         raise InputError("photo: only a stop marked done takes a photo; remove it", field="photo")
     stored = await run_in_threadpool(
@@ -137,7 +140,10 @@ async def attach_photo(
         max_bytes=settings.max_media_bytes,
         field="photo",
     )
-    return replace(action, media_url=str(request.url_for("get_media", name=stored.name)))
+    url = str(request.url_for("get_media", name=stored.name))
+    return replace(
+        action, media_url=url
+    ), settings.media_dir / stored.name if stored.created else None
 
 
 def _apply(store: Store, catalogue: Catalogue, action: CrewAction, actor: str) -> dict[str, Any]:

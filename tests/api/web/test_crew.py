@@ -234,3 +234,27 @@ def test_a_photo_that_is_not_an_image_is_refused_clearly(
 
 def wo_member(store: Store, work_order_id: int) -> str:
     return store.get_work_order(work_order_id).member_ids[0]
+
+
+def test_a_refused_action_keeps_no_photo(
+    browser, web_store: Store, catalogue: Catalogue, tmp_path: Path
+) -> None:
+    plan_id, _, _ = _plan(web_store, catalogue)
+    crew = browser("crewa")
+    headers = {"X-CSRF-Token": csrf_of(crew.get("/crew").text), "Accept": "application/json"}
+    form = {"plan_id": str(plan_id), "crew_id": "A", "action": "done", "note": "Filled."}
+    media = tmp_path / "media"
+    wrong = {**form, "key": "k-photo-wrong1", "job_id": "wo-nope"}
+    photo = {"photo": ("IMG_1.jpg", jpeg_with_gps((300, 200)), "image/jpeg")}
+    refused = crew.post("/crew/actions", data=wrong, files=photo, headers=headers)
+    assert refused.status_code == 404, refused.text
+    assert list(media.glob("*.jpg")) == []  # stored for the action, removed when refused
+    done = {**form, "key": "k-photo-right1", "job_id": "wo-p"}
+    first = crew.post("/crew/actions", data=done, files=photo, headers=headers)
+    assert first.json() == {"ok": True, "duplicate": False}
+    kept = list(media.glob("*.jpg"))
+    assert len(kept) == 1
+    other = {"photo": ("IMG_2.jpg", jpeg_with_gps((200, 300)), "image/jpeg")}
+    again = crew.post("/crew/actions", data=done, files=other, headers=headers)
+    assert again.json() == {"ok": True, "duplicate": True}
+    assert list(media.glob("*.jpg")) == kept  # the re-sent action's other photo is not kept
