@@ -4,7 +4,8 @@ Generates N stored requests (default 100,000, spread over the last 365 days) in 
 PostgreSQL schema, starts the API (uvicorn, as ``geo311 serve`` runs it) in its own process
 on 127.0.0.1 and measures p50/p99 latency and requests/s of ``GET /open311/v2/requests.json``
 (1 client, then 50 concurrent clients; also ``?page_size=50``, XML, and revalidation with
-``If-None-Match``) and of ``POST /open311/v2/requests.json`` at 50 concurrent clients.
+``If-None-Match``) and of ``POST /open311/v2/requests.json`` at 50 concurrent clients (the
+baseline too: each server posts into its own schema).
 Baselines in the same run: ``GET /open311/v2/discovery.json`` (no database work), and for
 the 1,000-row page at 50 clients a ceiling: ``bench/static_body_app.py``, a bare ASGI app
 under the same uvicorn answering with the same bytes from memory (no work at all), which
@@ -242,11 +243,13 @@ def compare(
     clients: int,
     *,
     revalidate: bool = False,
+    bodies: Path | None = None,
 ) -> None:
-    """Measure ``GET path`` on each server, alternating in 4 rounds; report each.
+    """Measure ``GET path`` (``POST`` with ``bodies``) on each server, alternating in 4 rounds.
 
     With ``revalidate`` every request sends ``If-None-Match`` with the ETag the server gave
-    for the page (a polling client); a server without ETags answers the full page.
+    for the page (a polling client); a server without ETags answers the full page. Each
+    server has its own schema, so POSTs to one do not touch the other's data.
     """
     tags = {b: httpx.get(f"{b}{path}").headers.get("etag", '"none"') for b in bases}
     lat: dict[str, list[float]] = {b: [] for b in bases}
@@ -257,7 +260,8 @@ def compare(
         for b in order:
             headers = [f"If-None-Match: {tags[b]}"] if revalidate else []
             ok = "200,304" if revalidate else "200"
-            got, w = load(b, path, max(count // rounds, 1), clients, headers=headers, ok=ok)
+            n = max(count // rounds, 1)
+            got, w = load(b, path, n, clients, headers=headers, ok=ok, bodies=bodies)
             lat[b].extend(got)
             wall[b] += w
     for name, b in zip(names, bases, strict=True):
@@ -328,7 +332,8 @@ def measure(
     )
     bodies = tmp / "posts.json"
     bodies.write_text(json.dumps(post_bodies(n)))
-    report(f"POST requests.json, {c} clients [{names[0]}]", *load(bases[0], R, n, c, bodies=bodies))
+    compare(names, bases, "POST requests.json, 1 client", R, n // 4, 1, bodies=bodies)
+    compare(names, bases, f"POST requests.json, {c} clients", R, n, c, bodies=bodies)
     print(f"load average after measuring: {os.getloadavg()}")
     print(
         "\ntarget: GET requests.json (1,000) at 50 clients: p99 <= 250 ms, >= 3x the baseline's req/s"

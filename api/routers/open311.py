@@ -450,7 +450,10 @@ def _create(
         geocoded = o.geocode_address(geocoder(), new.address_string)
     req = o.build_request(new, catalogue, token=token, now=o.now_utc(), geocoded=geocoded)
     try:
-        store.add_request(req, also=lambda conn: o.acknowledge(conn, req, new.contact))
+        # The request, its acknowledgement and its work order commit together (one commit).
+        with store.begin():
+            store.add_request(req, also=lambda conn: o.acknowledge(conn, req, new.contact))
+            return o.assign_stored(store, catalogue, req)
     except ConflictError:
         # A concurrent retry with the same Idempotency-Key stored it first.
         existing = o.find_by_token(store, token)
@@ -459,7 +462,6 @@ def _create(
         return o.Intake(
             existing, "this report was already received (same Idempotency-Key)", None, False
         )
-    return o.assign_stored(store, catalogue, req)
 
 
 @router.get(

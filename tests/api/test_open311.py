@@ -332,3 +332,31 @@ def test_crash_gives_generic_500_without_trace(
     assert resp.status_code == 500
     assert b"secret" not in resp.content and b"Traceback" not in resp.content
     assert errors_of(resp, "xml")[0][0] == 500
+
+
+def test_a_post_stores_its_request_and_work_order_together_or_not_at_all(
+    api_settings: Settings,
+    api_store: Store,
+    api_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import geo311.workorders
+
+    real = geo311.workorders.assign_request
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("grouping failed")
+
+    monkeypatch.setattr(geo311.workorders, "assign_request", broken)
+    data = {"api_key": api_key, "service_code": "pothole", "lat": "42.35", "long": "-71.08"}
+    h = {"Idempotency-Key": "atomic-1"}
+    with TestClient(create_app(api_settings, store=api_store), raise_server_exceptions=False) as c:
+        assert c.post(f"{P}/requests.json", data=data, headers=h).status_code == 500
+        assert api_store.count_requests() == 0  # no request left without its work order
+        monkeypatch.setattr(geo311.workorders, "assign_request", real)
+        again = c.post(f"{P}/requests.json", data=data, headers=h)  # the retry stores it
+        assert again.status_code == 200, again.text
+        [item] = again.json()
+        assert "already received" not in (item["service_notice"] or "")
+    stored = api_store.get_request(item["service_request_id"])
+    assert stored.work_order_id is not None and api_store.count_requests() == 1
