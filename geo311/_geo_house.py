@@ -145,7 +145,11 @@ def _walk_order(nums: np.ndarray, n: int, i: int) -> list[int]:
 def _extrapolate(
     street: Street, par: int, n: int, *, max_gap: int = MAX_EXTRAPOLATION_NUMBERS
 ) -> tuple[float, float, float] | None:
-    """``n`` past the known numbers of side ``par`` (or inside a too-wide gap), or ``None``."""
+    """``n`` past the known numbers of side ``par`` (or inside a too-wide gap), or ``None``.
+
+    At most ``max_gap`` numbers (never more than ``MAX_EXTRAPOLATION_NUMBERS``) and
+    ``MAX_EXTRAPOLATION_M`` metres from the nearest known one.
+    """
     nums = street.numbers.nums.get(par)
     if nums is None or len(nums) == 0:
         return None
@@ -164,7 +168,7 @@ def _extrapolate(
     n_other, xy_other = other
     rate = float(np.hypot(*(xy[end] - xy_other))) / abs(n_end - n_other)
     dist = rate * gap
-    if dist > MAX_EXTRAPOLATION_M or gap > MAX_EXTRAPOLATION_NUMBERS:
+    if dist > MAX_EXTRAPOLATION_M:
         return None
     # Walk along the street line (it may curve, or be mapped in pieces) away from the other
     # known number when n lies beyond the last one, towards it inside a too-wide gap.

@@ -354,7 +354,8 @@ def claim_action(store: Store, values: Mapping[str, Any]) -> dict[str, Any] | No
             conn.execute(crew_actions.insert().values(**values))
             return None
     except sa.exc.IntegrityError:  # the same key claimed at the same moment
-        with store.read() as conn:
+        # what the other transaction committed, on a connection of its own (never joined)
+        with store.engine.connect() as conn:
             return _dict(conn.execute(sa.select(crew_actions).where(key)).first())
 
 

@@ -1274,8 +1274,9 @@ class Store:
                 if also is not None:
                     also(conn, counts)
         except sa.exc.IntegrityError:
-            # Another transaction published the same plan at the same moment.
-            with self.read() as conn:
+            # Another transaction published the same plan at the same moment: read what it
+            # committed on a connection of its own (an enclosing transaction is aborted).
+            with self.engine.connect() as conn:
                 if not _has_publication(conn, plan_id):
                     raise
             raise _already_published(plan_id) from None

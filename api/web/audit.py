@@ -12,7 +12,10 @@ from geo311.store import Store
 def record(
     store: Store, actor: str, action: str, obj: str, *, before: Any = None, after: Any = None
 ) -> int:
-    """Write one audit row now.
+    """Write one audit row.
+
+    Inside the caller's ``with store.begin():`` block it joins that transaction (committed
+    with the change it records); else it commits on its own.
 
     Parameters
     ----------

@@ -141,9 +141,8 @@ async def attach_photo(
         field="photo",
     )
     url = str(request.url_for("get_media", name=stored.name))
-    return replace(
-        action, media_url=url
-    ), settings.media_dir / stored.name if stored.created else None
+    new_file = settings.media_dir / stored.name if stored.created else None
+    return replace(action, media_url=url), new_file
 
 
 def _apply(store: Store, catalogue: Catalogue, action: CrewAction, actor: str) -> dict[str, Any]:
