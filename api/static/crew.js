@@ -34,6 +34,7 @@
     var line = li.querySelector(".state");
     if (line) { line.textContent = text; }
     if (state) { li.setAttribute("data-state", state); }
+    if (state && FINISHED[state]) { li.classList.add("done"); }
     var actions = li.querySelector(".actions");
     if (actions && (!state || FINISHED[state])) { actions.hidden = true; }
     var arrive = li.querySelector("form.arrive");
