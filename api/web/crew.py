@@ -155,13 +155,8 @@ def _refused(exc: Exception) -> JSONResponse:
     if isinstance(exc, HTTPException):
         code, text = exc.status_code, str(exc.detail)
     else:
-        code = (
-            404
-            if isinstance(exc, NotFoundError)
-            else 409
-            if isinstance(exc, ConflictError)
-            else 400
-        )
+        codes = ((NotFoundError, 404), (ConflictError, 409))
+        code = next((c for kind, c in codes if isinstance(exc, kind)), 400)
         text = str(exc)
     body: dict[str, Any] = {"ok": False, "error": text}
     if isinstance(exc, StopStateConflict):
