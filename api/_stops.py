@@ -48,10 +48,16 @@ class Closing:
     closure_category: str = "Case Resolved"
 
 
-def current_plan(store: Store, plan_date: str, crew_id: str) -> int | None:
-    """Return the plan a crew works on a day: the newest publication of that day with its route."""
+def current_plan(
+    store: Store, plan_date: str, crew_id: str, *, known: PlanDocument | None = None
+) -> int | None:
+    """Return the plan a crew works on a day: the newest publication of that day with its route.
+
+    ``known`` is a plan already read (not read again).
+    """
     for plan_id in stops_store.publications_on(store, plan_date):
-        if crew_id in load_plan_document(store, plan_id).crew_ids():
+        doc = known if known is not None and known.plan_id == plan_id else None
+        if crew_id in (doc or load_plan_document(store, plan_id)).crew_ids():
             return plan_id
     return None
 
@@ -99,11 +105,11 @@ def check_access(store: Store, actor: Actor, change: StopChange) -> StepDoc:
             f"job_id {change.job_id!r} is not a stop of crew {change.crew_id!r} in plan "
             f"{change.plan_id}; use a job_id from the itinerary"
         )
-    _check_published(store, actor, change)
+    _check_published(store, actor, change, doc)
     return step
 
 
-def _check_published(store: Store, actor: Actor, change: StopChange) -> None:
+def _check_published(store: Store, actor: Actor, change: StopChange, doc: PlanDocument) -> None:
     publication = auth_store.publication(store, change.plan_id)
     if publication is None:
         raise ConflictError(
@@ -113,7 +119,7 @@ def _check_published(store: Store, actor: Actor, change: StopChange) -> None:
     if actor.role != "crew":
         return
     day = str(publication["plan_date"])
-    current = current_plan(store, day, change.crew_id)
+    current = current_plan(store, day, change.crew_id, known=doc)
     if current != change.plan_id:
         raise ConflictError(
             f"plan {change.plan_id} is no longer crew {change.crew_id}'s plan for {day}: plan "
