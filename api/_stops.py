@@ -84,8 +84,11 @@ def check_access(store: Store, actor: Actor, change: StopChange) -> StepDoc:
         day replaced.
     """
     if not stop_states.may(change.action, actor.role):
-        allowed = " or ".join(sorted(stop_states.ROLES.get(change.action, ())))
-        raise HTTPException(403, f"a {actor.role} may not {change.action} a stop; ask a {allowed}")
+        allowed = ", ".join(sorted(stop_states.ROLES.get(change.action, ())))
+        raise HTTPException(
+            403,
+            f"the stop action {change.action!r} is not for a {actor.role}; it is for: {allowed}",
+        )
     if actor.role == "crew" and actor.crew_id != change.crew_id:
         raise HTTPException(
             403, f"crew {actor.crew_id} acts only on its own stops, not crew {change.crew_id!r}'s"

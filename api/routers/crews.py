@@ -26,7 +26,9 @@ from api.schemas import (
     StopDone,
     StopReopen,
 )
+from geo311.catalogue import Catalogue
 from geo311.stop_states import StopChange
+from geo311.store import Store
 from maps.itinerary import itinerary_gpx, itinerary_html
 from routing.plan_document import load_plan_document
 
@@ -123,7 +125,7 @@ def stop_done(
     )
 
 
-def _act(store: StoreDep, catalogue: CatalogueDep, role: str, change: StopChange) -> Itinerary:
+def _act(store: Store, catalogue: Catalogue, role: str, change: StopChange) -> Itinerary:
     _allow(role, change.crew_id)
     _stops.act(store, catalogue, Actor.from_role(role), change)
     return _plans.itinerary(store, load_plan_document(store, change.plan_id), change.crew_id)
