@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from geo311 import auth_store
+from geo311 import auth_store, stops_store
 from geo311.catalogue import Catalogue
 from geo311.store import Store
 from geo311.workorders import rebuild_work_orders
@@ -134,6 +134,8 @@ def test_a_done_stop_refuses_cant_do_with_its_state(
     assert crew.post("/crew/actions", data=form).status_code == 409  # the plain form too
     doc = web_store.get_plan(plan_id)
     assert doc["stop_states"] == {"wo-p": "done"} and "cant_do" not in doc
+    row = stops_store.stop_row(web_store, plan_id, "wo-p") or {}
+    assert (row["idempotency_key"], row["by_user"], row["crew_id"]) == ("k-done-0001", "crewa", "A")
     assert auth_store.audit_rows(web_store, action="stop.cant_do") == []
     page = crew.get("/crew").text
     stop = page[page.index('id="stop-wo-p"') : page.index("</li>", page.index('id="stop-wo-p"'))]
