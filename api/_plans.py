@@ -7,16 +7,17 @@ are used, so that the API workers start fast.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from api import _stops
 from api._staff import parse_at
+from api._stops import Actor, Closing
 from api.schemas import Itinerary, PlanRequest, ReplanRequest, Stop
 from geo311.catalogue import Catalogue
-from geo311.errors import ConflictError, NotFoundError
 from geo311.model import WorkOrder
 from geo311.settings import Settings
+from geo311.stop_states import StopChange
 from geo311.store import Store
 from routing.crews import CrewConfig
 from routing.itinerary import CrewItinerary
@@ -130,7 +131,7 @@ def _point(step: StepDoc, orders: dict[int, WorkOrder]) -> tuple[float, float] |
     return None
 
 
-def _stop(step: StepDoc, orders: dict[int, WorkOrder], done: set[str]) -> Stop:
+def _stop(step: StepDoc, orders: dict[int, WorkOrder], done: set[str], state: str) -> Stop:
     ref = _ref(step)
     wo = orders.get(ref) if ref is not None else None
     point = _point(step, orders)
@@ -146,6 +147,7 @@ def _stop(step: StepDoc, orders: dict[int, WorkOrder], done: set[str]) -> Stop:
         departure=step.departure.isoformat() if step.departure else None,
         service_s=step.service_s,
         done=str(step.job_id) in done,
+        state=state,
     )
 
 
@@ -177,7 +179,7 @@ def itinerary(store: Store, doc: PlanDocument, crew_id: str) -> Itinerary:
     return Itinerary(
         plan_id=int(doc.plan_id or 0),
         crew_id=crew_id,
-        stops=[_stop(s, orders, done) for s in route.job_steps],
+        stops=[_stop(s, orders, done, doc.state_of(str(s.job_id))) for s in route.job_steps],
         travel_s=route.travel_s,
         distance_m=route.distance_m,
         service_s=route.service_s,
@@ -276,12 +278,13 @@ def mark_stop_done(
     crew_id: str,
     job_id: str,
     *,
+    actor: Actor,
     status: str,
     closure_category: str,
     note: str,
     media_url: str = "",
 ) -> Itinerary:
-    """Record a stop as done in the plan and close its work order with the crew's note.
+    """Mark a stop done (:func:`api._stops.act`): its row, its work order closed, audited.
 
     ``media_url`` (the crew's photo of the work) goes with the closing update of every member.
 
@@ -290,30 +293,11 @@ def mark_stop_done(
     NotFoundError
         If the plan, the crew's route or the stop does not exist.
     ConflictError
-        If the stop is already done.
+        If the plan is not (or no longer) published for the crew, or the stop is finished
+        (a :class:`~geo311.stop_states.StopStateConflict` naming its state).
     """
-    from api._workflow import apply_status
-
-    doc = load_plan_document(store, plan_id)
-    step = next((s for s in doc.route(crew_id).job_steps if str(s.job_id) == job_id), None)
-    if step is None:
-        raise NotFoundError(
-            f"job_id {job_id!r} is not a stop of crew {crew_id!r} in plan {plan_id}; "
-            "use a job_id from the itinerary"
-        )
-    if job_id in doc.done_for(crew_id):
-        raise ConflictError(f"job_id {job_id!r} is already done")
-    ref = _ref(step)
-    if ref is not None and catalogue.state(store.get_work_order(ref).status).is_open:
-        apply_status(
-            store,
-            catalogue,
-            ref,
-            status=status,
-            note=note,
-            closure_category=closure_category,
-            media_url=media_url,
-        )
-    doc.mark_done(crew_id, job_id, datetime.now(UTC))
-    store.update_plan(plan_id, doc.payload())
+    change = StopChange(
+        plan_id, job_id, crew_id, "done", actor.name, note=note, media_url=media_url
+    )
+    _stops.act(store, catalogue, actor, change, closing=Closing(status, closure_category))
     return itinerary(store, load_plan_document(store, plan_id), crew_id)

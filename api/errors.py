@@ -109,8 +109,10 @@ def _domain_error(request: Request, exc: Exception) -> Response:
     if _is_open311(request):
         # GeoReport v2 knows 400, 403 and 404 only.
         return open311_error_response(request, code if code in (403, 404) else 400, [str(exc)])
-    field = getattr(exc, "field", None)
-    return JSONResponse({"detail": str(exc), "field": field}, status_code=code)
+    body = {"detail": str(exc), "field": getattr(exc, "field", None)}
+    if getattr(exc, "state", None) is not None:  # a refused stop change: the stop's state
+        body["state"] = exc.state  # type: ignore[attr-defined]
+    return JSONResponse(body, status_code=code)
 
 
 def _open311_error(request: Request, exc: Exception) -> Response:

@@ -124,6 +124,9 @@ class Problem(BaseModel):
 
     detail: str
     field: str | None = None
+    state: str | None = Field(
+        default=None, description="a refused stop change: the stop's current state"
+    )
 
 
 class WorkOrderOut(BaseModel):
@@ -220,6 +223,19 @@ class StopDone(BaseModel):
     closure_category: str = Field(default="Case Resolved", max_length=100)
 
 
+class StopCantDo(BaseModel):
+    """A crew's report that a stop cannot be done: a reason code and a note."""
+
+    reason: str = Field(description="no_access, parts_missing, not_found, unsafe or other")
+    note: str = Field(default="", max_length=2000)
+
+
+class StopReopen(BaseModel):
+    """A dispatcher's reopening of a finished stop (done or can't do), with why."""
+
+    note: str = Field(default="", max_length=2000)
+
+
 class MetricsRow(BaseModel):
     """One row of the service metrics table."""
 
@@ -250,6 +266,7 @@ class Stop(BaseModel):
     departure: str | None
     service_s: float | None
     done: bool
+    state: str = Field(default="planned", description="planned, arrived, done or cant_do")
 
 
 class Itinerary(BaseModel):

@@ -167,3 +167,25 @@ request_updates = sa.Table(
 # The columns a request row carries (imports, request_to_row); geo311's own plan link is not one.
 REQUEST_COLUMNS = tuple(c.name for c in requests.columns if c.name != "expected_plan_id")
 TIME_COLUMN_NAMES = frozenset(c.name for c in requests.columns if isinstance(c.type, UTCDateTime))
+
+# The state of each crew stop of a plan (added by migration 0009): one row per plan and stop,
+# changed only by geo311.stop_states (a conditional UPDATE or an INSERT on the key, never a
+# rewrite of the plan document). A stop without a row is ``planned``. The plan's ``done`` /
+# ``cant_do`` view is built from these rows whenever the plan is read.
+plan_stops = sa.Table(
+    "plan_stops",
+    metadata,
+    sa.Column("plan_id", sa.Integer, nullable=False),
+    sa.Column("job_id", sa.String(64), nullable=False),
+    sa.Column("crew_id", sa.String(64), nullable=False),
+    # planned | arrived | done | cant_do (geo311.stop_states.STATES)
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False, default=""),
+    sa.Column("note", sa.Text, nullable=False, default=""),
+    sa.Column("by_user", sa.String(64), nullable=False, default=""),
+    sa.Column("at", UTCDateTime, nullable=False),
+    # the idempotency key of the crew action that made the last change (None: another path)
+    sa.Column("idempotency_key", sa.String(64)),
+    sa.Column("media_url", sa.String(500), nullable=False, default=""),
+    sa.PrimaryKeyConstraint("plan_id", "job_id", name="pk_plan_stops"),
+)

@@ -775,6 +775,9 @@ class Store:
     ) -> int:
         """Store a plan document (JSON-serialisable dict) and return its id.
 
+        Stop marks the document brings (``done``, ``done_at``, ``cant_do``: a plan made from
+        another) are stored as its ``plan_stops`` rows, in the same transaction.
+
         Parameters
         ----------
         payload
@@ -791,6 +794,8 @@ class Store:
         int
             The new plan id.
         """
+        from geo311 import stop_states, stops_store
+
         with self.begin() as conn:
             res = conn.execute(
                 plans.insert().values(
@@ -798,26 +803,36 @@ class Store:
                     plan_date=plan_date,
                     kind=kind,
                     parent_plan_id=parent_plan_id,
-                    payload=json.dumps(payload, default=str),
+                    payload=json.dumps(_without_marks(payload), default=str),
                 )
             )
-            return int(res.inserted_primary_key[0])  # type: ignore[index]
+            plan_id = int(res.inserted_primary_key[0])  # type: ignore[index]
+            # stop marks a document brings (a plan made from another) become its stop rows
+            stops_store.insert_rows(conn, stop_states.rows_from_document(plan_id, payload))
+            return plan_id
 
     def get_plan(self, plan_id: int) -> dict[str, Any]:
         """Return a stored plan document (with ``plan_id``, ``kind``, ``parent_plan_id`` added).
+
+        Its stops' progress (``done``, ``done_at``, ``cant_do``, ``stop_states``) is built from
+        the ``plan_stops`` rows (:func:`geo311.stop_states.document_marks`).
 
         Raises
         ------
         NotFoundError
             If no plan has this id.
         """
+        from geo311 import stop_states, stops_store
+
         with self.read() as conn:
             row = conn.execute(sa.select(plans).where(plans.c.plan_id == plan_id)).first()
+            stops = stops_store.rows_on(conn, plan_id) if row is not None else []
         if row is None:
             raise NotFoundError(f"plan {plan_id} does not exist")
         m = row._mapping
-        doc: dict[str, Any] = json.loads(m["payload"])
+        doc: dict[str, Any] = _without_marks(json.loads(m["payload"]))
         doc.update(plan_id=m["plan_id"], kind=m["kind"], parent_plan_id=m["parent_plan_id"])
+        doc.update(stop_states.document_marks(stops))  # the crews' progress: from the rows
         return doc
 
     def latest_plan_id(self, *, kind: str | None = None) -> int | None:
@@ -830,7 +845,7 @@ class Store:
         return None if value is None else int(value)
 
     def update_plan(self, plan_id: int, payload: dict[str, Any]) -> None:
-        """Replace a stored plan document (e.g. after a crew marks a stop done).
+        """Replace a stored plan document (its stops' marks are rows: they are not written).
 
         Raises
         ------
@@ -841,7 +856,7 @@ class Store:
             res = conn.execute(
                 plans.update()
                 .where(plans.c.plan_id == plan_id)
-                .values(payload=json.dumps(payload, default=str))
+                .values(payload=json.dumps(_without_marks(payload), default=str))
             )
             if res.rowcount == 0:
                 raise NotFoundError(f"plan {plan_id} does not exist")
@@ -1425,6 +1440,13 @@ class MemberTimes(NamedTuple):
 
 # The ETA window a citizen is told: the stop's ETA, half an hour either side.
 ETA_HALF_WINDOW = timedelta(minutes=30)
+
+
+def _without_marks(payload: dict[str, Any]) -> dict[str, Any]:
+    """Return a plan document without its stops' marks (rows of ``plan_stops``, not JSON)."""
+    from geo311.stop_states import MARK_KEYS
+
+    return {k: v for k, v in payload.items() if k not in MARK_KEYS}
 
 
 def _already_published(plan_id: int) -> ConflictError:

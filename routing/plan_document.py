@@ -325,7 +325,8 @@ class PlanDocument(_Doc):
     ``violations``, ``next_shift_start[_s]``, ``meta``), the dispatch facts (``at``,
     ``plan_date``, ``timezone``, ``locations``, ``labels``, ``jobs``, ``crews``, ``depots``,
     ``dispatch``), the store's ``plan_id`` / ``kind`` / ``parent_plan_id``, the crews'
-    progress (``done``, ``done_at``) and, for a plan of one district, its ``district``, the
+    progress (``done``, ``done_at``, ``cant_do``, ``stop_states``: built by the store from its
+    stop rows, :mod:`geo311.stop_states`, never stored in the document) and, for a plan of one district, its ``district``, the
     ``day`` id shared by the district plans stored together and their ``outside_districts``
     (open work orders in no planned district, per neighbourhood).
     """
@@ -353,6 +354,8 @@ class PlanDocument(_Doc):
     parent_plan_id: int | None = None
     done: dict[str, list[str]] = Field(default_factory=dict)
     done_at: dict[str, str] = Field(default_factory=dict)
+    cant_do: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    stop_states: dict[str, str] = Field(default_factory=dict)
     district: str | None = None
     day: str | None = None
     outside_districts: dict[str, int] = Field(default_factory=dict)
@@ -416,10 +419,9 @@ class PlanDocument(_Doc):
         """Return the job ids a crew has marked done."""
         return set(self.done.get(crew_id, []))
 
-    def mark_done(self, crew_id: str, job_id: str, when: datetime) -> None:
-        """Record that a crew finished a stop at ``when`` (sets ``done`` and ``done_at``)."""
-        self.done = {**self.done, crew_id: [*self.done.get(crew_id, []), job_id]}
-        self.done_at = {**self.done_at, job_id: when.isoformat()}
+    def state_of(self, job_id: str) -> str:
+        """Return a stop's state (``planned``, ``arrived``, ``done`` or ``cant_do``)."""
+        return self.stop_states.get(job_id, "planned")
 
 
 def load_plan_document(store: PlanSource, plan_id: int) -> PlanDocument:

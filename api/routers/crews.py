@@ -1,18 +1,34 @@
-"""Crew endpoints: a crew's itinerary (JSON, HTML, GPX) and marking a stop done.
+"""Crew endpoints: a crew's itinerary (JSON, HTML, GPX) and a stop's actions.
+
+Done, can't do and arrive (a crew on its own stops of its day's published plan, or a
+dispatcher), reopen (a dispatcher): :func:`api._stops.act`, the state machine of
+:mod:`geo311.stop_states`; a refused change answers 409 with the stop's ``state``.
 
 A crew token (role ``crew:<id>``) sees only its own itinerary; dispatchers and planners see all.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import HTMLResponse, Response
 
-from api import _plans
+from api import _plans, _stops
+from api._stops import Actor
 from api.deps import CatalogueDep, StaffDep, StoreDep
-from api.schemas import NON_JSON_ERRORS, STAFF_RESPONSES, Itinerary, Problem, StopDone
+from api.schemas import (
+    NON_JSON_ERRORS,
+    STAFF_RESPONSES,
+    Itinerary,
+    Problem,
+    StopCantDo,
+    StopDone,
+    StopReopen,
+)
+from geo311.catalogue import Catalogue
+from geo311.stop_states import StopChange
+from geo311.store import Store
 from maps.itinerary import itinerary_gpx, itinerary_html
 from routing.plan_document import load_plan_document
 
@@ -69,32 +85,111 @@ def get_itinerary(plan_id: PlanId, crew_id: CrewId, role: StaffDep, store: Store
     return _plans.itinerary(store, load_plan_document(store, plan_id), crew_id)
 
 
+JobId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+STOP_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: {"model": Problem, "description": "the stop's state refuses it (body has `state`)"}
+}
+
+
 @router.post(
     "/{crew_id}/stops/{job_id}/done",
     response_model=Itinerary,
     summary="Mark a stop done",
-    responses={409: {"model": Problem}},
+    responses=STOP_RESPONSES,
 )
 def stop_done(
     plan_id: PlanId,
     crew_id: CrewId,
-    job_id: Annotated[str, Path(max_length=64)],
+    job_id: JobId,
     body: StopDone,
     role: StaffDep,
     store: StoreDep,
     catalogue: CatalogueDep,
 ) -> Itinerary:
-    """Mark a stop done: closes its work order (and its requests) with the crew's note."""
+    """Mark a stop done: closes its work order (and its requests) with the crew's note.
+
+    A crew token acts only on its own stops of the plan published for its day; a dispatcher
+    on any stop of a published plan.
+    """
     _allow(role, crew_id)
-    if role == "planner":
-        raise HTTPException(403, "planners may not mark stops; use a crew or dispatcher token")
     return _plans.mark_stop_done(
         store,
         catalogue,
         plan_id,
         crew_id,
         job_id,
+        actor=Actor.from_role(role),
         status=body.status,
         closure_category=body.closure_category,
         note=body.note,
     )
+
+
+def _act(store: Store, catalogue: Catalogue, role: str, change: StopChange) -> Itinerary:
+    _allow(role, change.crew_id)
+    _stops.act(store, catalogue, Actor.from_role(role), change)
+    return _plans.itinerary(store, load_plan_document(store, change.plan_id), change.crew_id)
+
+
+@router.post(
+    "/{crew_id}/stops/{job_id}/cant",
+    response_model=Itinerary,
+    summary="Return a stop to the dispatcher (can't do)",
+    responses=STOP_RESPONSES,
+)
+def stop_cant_do(
+    plan_id: PlanId,
+    crew_id: CrewId,
+    job_id: JobId,
+    body: StopCantDo,
+    role: StaffDep,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+) -> Itinerary:
+    """Mark a stop can't-do with a reason: its work order stays open for the dispatcher."""
+    change = StopChange(
+        plan_id, job_id, crew_id, "cant_do", Actor.from_role(role).name,
+        reason=body.reason, note=body.note,
+    )  # fmt: skip
+    return _act(store, catalogue, role, change)
+
+
+@router.post(
+    "/{crew_id}/stops/{job_id}/arrive",
+    response_model=Itinerary,
+    summary="Say the crew is at a stop",
+    responses=STOP_RESPONSES,
+)
+def stop_arrive(
+    plan_id: PlanId,
+    crew_id: CrewId,
+    job_id: JobId,
+    role: StaffDep,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+) -> Itinerary:
+    """Mark a planned stop arrived (the crew is working on it)."""
+    change = StopChange(plan_id, job_id, crew_id, "arrive", Actor.from_role(role).name)
+    return _act(store, catalogue, role, change)
+
+
+@router.post(
+    "/{crew_id}/stops/{job_id}/reopen",
+    response_model=Itinerary,
+    summary="Reopen a finished stop (dispatcher)",
+    responses=STOP_RESPONSES,
+)
+def stop_reopen(
+    plan_id: PlanId,
+    crew_id: CrewId,
+    job_id: JobId,
+    body: StopReopen,
+    role: StaffDep,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+) -> Itinerary:
+    """Put a done or can't-do stop back to planned (dispatchers only; audited)."""
+    change = StopChange(
+        plan_id, job_id, crew_id, "reopen", Actor.from_role(role).name, note=body.note
+    )
+    return _act(store, catalogue, role, change)

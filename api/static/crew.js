@@ -24,14 +24,25 @@
     banner.textContent = (n ? n + (n === 1 ? " action" : " actions") + " waiting to sync" : "") +
       (extra ? (n ? ". " : "") + extra : "");
   }
-  function mark(jobId, text) {
+  var LABELS = { planned: "Planned.", arrived: "Arrived.", done: "Done.", cant_do: "Can't do." };
+  var FINISHED = { done: true, cant_do: true };
+  // Show a stop's state; a finished stop (done, can't do) keeps no buttons, an arrived one
+  // keeps done / can't do but not "Arrived".
+  function mark(jobId, text, state) {
     var li = document.getElementById("stop-" + jobId);
     if (!li) { return; }
-    var state = li.querySelector(".state");
-    if (state) { state.textContent = text; }
+    var line = li.querySelector(".state");
+    if (line) { line.textContent = text; }
+    if (state) { li.setAttribute("data-state", state); }
+    if (state && FINISHED[state]) { li.classList.add("done"); }
     var actions = li.querySelector(".actions");
-    if (actions) { actions.hidden = true; }
+    if (actions && (!state || FINISHED[state])) { actions.hidden = true; }
+    var arrive = li.querySelector("form.arrive");
+    if (arrive && state && state !== "planned") { arrive.hidden = true; }
   }
+  var AFTER = { done: "done", cant: "cant_do", arrive: "arrived" };
+  var SYNCED = { done: "Done (synced).", cant: "Returned to the dispatcher (synced).", arrive: "Arrived (synced)." };
+  var WAITING = { done: "Done (waiting to sync).", cant: "Can't do (waiting to sync).", arrive: "Arrived (waiting to sync)." };
   var busy = false;
   function flush() {
     var queue = load();
@@ -45,22 +56,32 @@
       body: photos.body(item)
     }).then(function (r) {
       var json = (r.headers.get("content-type") || "").indexOf("json") >= 0;
-      if (r.ok && json) {
-        save(load().filter(function (q) { return q.key !== item.key; }));
-        if (item.action === "done") { li(item.job_id, "Done (synced)."); } else { li(item.job_id, "Returned to the dispatcher (synced)."); }
-        busy = false; flush(); return;
-      }
-      if (r.status === 403 || !json) { busy = false; show(load(), "sign in again to send them"); return; }
-      // refused for good (e.g. 400, 404, 409): drop it and say why
-      save(load().filter(function (q) { return q.key !== item.key; }));
+      if (!json) { busy = false; show(load(), "sign in again to send them"); return; }
       r.json().catch(function () { return {}; }).then(function (body) {
-        li(item.job_id, "Not accepted by the server (" + r.status + ")" +
-          (body && body.error ? ": " + body.error : "") + "; call the dispatcher.");
+        body = body || {};
+        if (r.ok) {
+          save(load().filter(function (q) { return q.key !== item.key; }));
+          mark(item.job_id, SYNCED[item.action] || "Synced.", body.state || AFTER[item.action]);
+          busy = false; flush(); return;
+        }
+        // a 403 without the action's answer: the session (or its CSRF token) is gone
+        if ((r.status === 401 || r.status === 403) && body.ok !== false) {
+          busy = false; show(load(), "sign in again to send them"); return;
+        }
+        // refused for good (400, 403 not your stop, 404, 409): drop it and say why; a
+        // refused change (409) shows the stop's state on the server
+        save(load().filter(function (q) { return q.key !== item.key; }));
+        if (body.state) {
+          mark(item.job_id, "On the server this stop is: " + (LABELS[body.state] || body.state) +
+            " (" + r.status + ")", body.state);
+        } else {
+          mark(item.job_id, "Not accepted by the server (" + r.status + ")" +
+            (body.error ? ": " + body.error : "") + "; call the dispatcher.");
+        }
         busy = false; flush();
       });
     }).catch(function () { busy = false; show(load()); });
   }
-  function li(jobId, text) { mark(jobId, text); }
   document.addEventListener("submit", function (evt) {
     var form = evt.target;
     if (!form.hasAttribute || !form.hasAttribute("data-offline") || !window.fetch) { return; }
@@ -80,7 +101,7 @@
         if (state) { state.textContent = "No room on the phone for this photo: send it without one, or sync first."; }
         return;
       }
-      mark(item.job_id, item.action === "done" ? "Done (waiting to sync)." : "Can't do (waiting to sync).");
+      mark(item.job_id, WAITING[item.action] || "Waiting to sync.", AFTER[item.action]);
       flush();
     }, function (err) {
       if (state) { state.textContent = String(err && err.message || err); }

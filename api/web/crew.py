@@ -1,4 +1,8 @@
-"""The crew's phone view: ``/crew`` (today's stops, done / can't do, works through dead spots)."""
+"""The crew's phone view: ``/crew`` (today's stops, arrived / done / can't do, works offline).
+
+A stop shows its state (:mod:`geo311.stop_states`); a finished stop (done, can't do) has no
+buttons left but, for a dispatcher, "Reopen".
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from api import _plans
+from api._stops import Actor
 from api.deps import CatalogueDep, SettingsDep, StoreDep
 from api.web import crew_actions, plan_view
 from api.web.deps import PageRoute, page_user
 from api.web.sessions import WebSession
 from api.web.templating import render
-from geo311 import auth_store
-from geo311.errors import InputError
+from geo311 import auth_store, stop_states
+from geo311.errors import ConflictError, Geo311Error, InputError, NotFoundError
+from geo311.stop_states import StopStateConflict
 from geo311.store import Store
 from routing.plan_document import PlanDocument
 
@@ -51,6 +57,7 @@ def _stop_rows(
 ) -> list[dict[str, Any]]:
     it = _plans.itinerary(store, PlanDocument.from_dict(doc), crew_id).model_dump(mode="json")
     cant = doc.get("cant_do") or {}
+    states = doc.get("stop_states") or {}
     names = {j: (v or {}).get("service_name") for j, v in (doc.get("jobs") or {}).items()}
     rows = []
     for order, stop in enumerate(it["stops"], start=1):
@@ -62,15 +69,25 @@ def _stop_rows(
                 "eta": plan_view.clock(stop.get("arrival"), tz),
                 "service": names.get(job_id) or stop.get("service_code") or "",
                 "cant": cant.get(job_id),
-                "keys": {"done": uuid.uuid4().hex, "cant": uuid.uuid4().hex},
+                "state": states.get(job_id, "planned"),
+                "state_text": stop_states.LABELS[states.get(job_id, "planned")],
+                "finished": states.get(job_id) in stop_states.FINISHED,
+                "keys": {a: uuid.uuid4().hex for a in crew_actions.ACTIONS},
             }
         )
     return rows
 
 
-def _crew_page(request: Request, store: Store, settings: Any, crew_id: str) -> Response:
+def _crew_page(
+    request: Request, store: Store, settings: Any, crew_id: str, *, dispatcher: bool = False
+) -> Response:
     doc = published_plan(store, crew_id)
-    context: dict[str, Any] = {"crew_id": crew_id, "plan": doc, "stops": []}
+    context: dict[str, Any] = {
+        "crew_id": crew_id,
+        "plan": doc,
+        "stops": [],
+        "can_reopen": dispatcher,
+    }
     if doc is not None:
         tz = ZoneInfo(str(doc.get("timezone") or settings.timezone))
         data = plan_view.map_data(doc)
@@ -104,7 +121,8 @@ def crew_stops(
 ) -> Response:
     """Show a crew's stops (a crew sees only its own; a dispatcher sees any)."""
     allow_crew(session, crew_id)
-    return _crew_page(request, store, settings, crew_id)
+    dispatcher = session.user.role == "dispatcher"
+    return _crew_page(request, store, settings, crew_id, dispatcher=dispatcher)
 
 
 @router.get("/{crew_id}/plans/{plan_id}.gpx", summary="A crew's route as GPX")
@@ -132,34 +150,68 @@ def _wants_json(request: Request) -> bool:
     )
 
 
-@router.post("/actions", summary="Done or can't do, sent once")
+def _refused(exc: Exception) -> JSONResponse:
+    """Return a refused action as the phone's script reads it: ``ok``, ``error``, ``state``."""
+    if isinstance(exc, HTTPException):
+        code, text = exc.status_code, str(exc.detail)
+    else:
+        codes = ((NotFoundError, 404), (ConflictError, 409))
+        code = next((c for kind, c in codes if isinstance(exc, kind)), 400)
+        text = str(exc)
+    body: dict[str, Any] = {"ok": False, "error": text}
+    if isinstance(exc, StopStateConflict):
+        body["state"] = exc.state
+    return JSONResponse(body, status_code=code)
+
+
+def _after(session: WebSession, action: crew_actions.CrewAction) -> RedirectResponse:
+    """Where a plain form goes back to: the crew page, or the plan page after a reopen."""
+    if action.action == "reopen":
+        target = f"/dispatch/plans/{action.plan_id}#stop-{action.job_id}"
+    else:
+        target = "/crew" if session.user.role == "crew" else f"/crew/{action.crew_id}"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/actions", summary="A stop action (done, can't do, arrive, reopen), sent once")
 async def crew_action(
     request: Request, store: StoreDep, catalogue: CatalogueDep, settings: SettingsDep
 ) -> Response:
     """Apply a crew's stop action exactly once (idempotency key); JSON or form (with a photo).
 
-    The phone's script (``Accept: application/json``) gets a refused action back as JSON
-    ``{"ok": false, "error": ...}`` with the status, so it can show the reason.
+    A crew acts on its own stops of the plan published for its day; a dispatcher on any stop
+    of a published plan, and may reopen a finished one. The phone's script
+    (``Accept: application/json``) gets a refused action back as JSON
+    ``{"ok": false, "error": ..., "state": ...}`` with the status, so it can show the reason
+    and the stop's state.
     """
     try:
         action, session, photo = await crew_actions.read_action(request, store)
-        allow_crew(session, action.crew_id)
-        action, new_photo = await crew_actions.attach_photo(request, action, photo, settings)
     except InputError as exc:
         if not _wants_json(request):
             raise
-        return JSONResponse({"ok": False, "error": str(exc)}, status_code=400)
+        return _refused(exc)
+    try:
+        allow_crew(session, action.crew_id)
+        action, new_photo = await crew_actions.attach_photo(request, action, photo, settings)
+    except (InputError, HTTPException) as exc:
+        if not _wants_json(request):
+            raise
+        return _refused(exc)
+    user = session.user
+    actor = Actor(user.username, user.role, user.crew_id)
     try:
         result, duplicate = await run_in_threadpool(
-            crew_actions.apply_once, store, catalogue, action, session.user.username
+            crew_actions.apply_once, store, catalogue, action, actor
         )
-    except BaseException:
+    except BaseException as exc:
         if new_photo is not None:  # refused: the photo this request stored is nobody's
             new_photo.unlink(missing_ok=True)
+        if _wants_json(request) and isinstance(exc, HTTPException | Geo311Error):
+            return _refused(exc)
         raise
     if duplicate and new_photo is not None:  # applied before, with another photo or none
         new_photo.unlink(missing_ok=True)
     if _wants_json(request):
         return JSONResponse({**result, "duplicate": duplicate})
-    target = "/crew" if session.user.role == "crew" else f"/crew/{action.crew_id}"
-    return RedirectResponse(target, status_code=303)
+    return _after(session, action)

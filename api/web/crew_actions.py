@@ -1,10 +1,10 @@
-"""A crew's stop actions (done, can't do): read, checked, applied exactly once."""
+"""A crew's stop actions (done, can't do, arrive; a dispatcher's reopen): applied exactly once."""
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,17 +13,17 @@ from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from api import _plans
-from api.web import audit
+from api import _stops
+from api._stops import Actor
 from api.web.deps import check_csrf, page_user
 from api.web.sessions import WebSession
-from geo311 import auth_store
+from geo311 import auth_store, stop_states
 from geo311.catalogue import Catalogue
-from geo311.errors import ConflictError, InputError
+from geo311.errors import InputError
 from geo311.media import store_image
 from geo311.settings import Settings
+from geo311.stop_states import StopChange
 from geo311.store import Store
-from routing.plan_document import PlanDocument
 
 DONE_PRESETS = (
     "Repaired.",
@@ -31,13 +31,9 @@ DONE_PRESETS = (
     "Streetlight repaired.",
     "Inspected: nothing to repair.",
 )
-CANT_REASONS = {
-    "no_access": "no access (parked cars, locked gate)",
-    "parts_missing": "parts or material missing",
-    "not_found": "not found at the address",
-    "unsafe": "unsafe to work now",
-    "other": "other (see note)",
-}
+CANT_REASONS = stop_states.CANT_REASONS
+ACTIONS = {"done": "done", "cant": "cant_do", "arrive": "arrive", "reopen": "reopen"}
+"""The page's action word -> the state machine's action (:data:`geo311.stop_states.TRANSITIONS`)."""
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -77,8 +73,8 @@ def parse_action(data: dict[str, Any]) -> CrewAction:
     for name in ("crew_id", "job_id"):
         if not ID_RE.match(text[name]):
             raise InputError(f"{name}: send the id shown on the page", field=name)
-    if text["action"] not in ("done", "cant"):
-        raise InputError("action: send 'done' or 'cant'", field="action")
+    if text["action"] not in ACTIONS:
+        raise InputError(f"action: send one of {', '.join(ACTIONS)}", field="action")
     if text["action"] == "cant" and text["reason"] not in CANT_REASONS:
         raise InputError(f"reason: pick one of {', '.join(CANT_REASONS)}", field="reason")
     if len(text["note"]) > 2000:
@@ -145,50 +141,38 @@ async def attach_photo(
     return replace(action, media_url=url), new_file
 
 
-def _apply(store: Store, catalogue: Catalogue, action: CrewAction, actor: str) -> dict[str, Any]:
-    if action.action == "done":
-        try:
-            _plans.mark_stop_done(
-                store,
-                catalogue,
-                action.plan_id,
-                action.crew_id,
-                action.job_id,
-                status="fixed",
-                closure_category="Case Resolved",
-                note=action.note or DONE_PRESETS[0],
-                media_url=action.media_url,
-            )
-        except ConflictError:  # done already (e.g. by the dispatcher): nothing left to do
-            return {"ok": True, "already_done": True}
-        return {"ok": True}
-    doc = store.get_plan(action.plan_id)
-    PlanDocument.from_dict(doc).route(action.crew_id)  # the 404 names the plan's crews
-    cant = doc.setdefault("cant_do", {})
-    cant[action.job_id] = {
-        "reason": action.reason,
-        "reason_text": CANT_REASONS[action.reason],
-        "note": action.note,
-        "by": actor,
-        "at": datetime.now(UTC).isoformat(),
-    }
-    payload = {k: v for k, v in doc.items() if k not in ("plan_id", "kind", "parent_plan_id")}
-    store.update_plan(action.plan_id, payload)
-    return {"ok": True}
+def _change(action: CrewAction, actor: Actor) -> StopChange:
+    done = action.action == "done"
+    return StopChange(
+        plan_id=action.plan_id,
+        job_id=action.job_id,
+        crew_id=action.crew_id,
+        action=ACTIONS[action.action],
+        by=actor.name,
+        reason=action.reason if action.action == "cant" else "",
+        note=(action.note or DONE_PRESETS[0]) if done else action.note,
+        key=action.key,
+        media_url=action.media_url,
+    )
 
 
 def apply_once(
-    store: Store, catalogue: Catalogue, action: CrewAction, actor: str
+    store: Store, catalogue: Catalogue, action: CrewAction, actor: Actor
 ) -> tuple[dict[str, Any], bool]:
     """Apply an action unless its key was seen; return ``(result, duplicate)``.
+
+    The stop's row, the work order, the key's result and the audit row commit together
+    (:func:`api._stops.act`), or none of them.
 
     Raises
     ------
     HTTPException
-        409 when the key is being applied right now or was used for another action.
+        409 when the key is being applied right now or was used for another action; 403
+        when the actor may not act on this stop.
     Geo311Error
-        From the plan and the work order; on this or any other error nothing of the action
-        is stored and the key is released, so that a retry may work.
+        From the plan, the stop's state (409 with the state) and the work order; on this or
+        any other error nothing of the action is stored and the key is released, so that a
+        retry may work.
     """
     earlier = auth_store.claim_action(
         store,
@@ -199,7 +183,7 @@ def apply_once(
             "job_id": action.job_id,
             "action": action.action,
             "at": datetime.now(UTC),
-            "actor": actor,
+            "actor": actor.name,
             "result": None,
         },
     )
@@ -213,18 +197,9 @@ def apply_once(
             raise HTTPException(409, f"key {action.key!r} is in use; send a new key")
         return json.loads(earlier["result"]), True
     try:
-        # The change, the key's result and the audit row commit together (or not at all).
         with store.begin():
-            result = _apply(store, catalogue, action, actor)
+            result = _stops.act(store, catalogue, actor, _change(action, actor))
             auth_store.finish_action(store, action.key, result=json.dumps(result))
-            audit.record(
-                store,
-                actor,
-                "stop.done" if action.action == "done" else "stop.cant_do",
-                f"plan:{action.plan_id}:{action.crew_id}:{action.job_id}",
-                before={"done": False},
-                after={**asdict(action), **result},
-            )
     except Exception:  # nothing was applied: release the key so that a retry may work
         auth_store.finish_action(store, action.key, result=None)
         raise

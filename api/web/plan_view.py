@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,13 +49,15 @@ def crew_columns(
     -------
     list of dict
         ``crew_id``, ``label``, ``stops`` (``order``, ``job_id``, ``label``, ``eta``,
-        ``work_order_id``, ``breach``, ``done``, ``cant``, ``locked``), ``travel_min``,
+        ``work_order_id``, ``breach``, ``done``, ``cant``, ``state``, ``finished``, ``key``,
+        ``locked``), ``travel_min``,
         ``distance`` (text in the city's units), ``locked`` (number of locked stops), ``back`` (return to the yard).
     """
     labels = {c.get("id"): c.get("label") for c in doc.get("crews") or []}
     breaches = set(doc.get("sla_breaches") or [])
     done = doc.get("done") or {}
     cant = doc.get("cant_do") or {}
+    states = doc.get("stop_states") or {}
     columns = []
     for route in doc.get("routes") or []:
         crew = str(route.get("crew_id"))
@@ -73,6 +76,9 @@ def crew_columns(
                     "breach": job_id in breaches,
                     "done": job_id in done.get(crew, []),
                     "cant": cant.get(job_id),
+                    "state": states.get(job_id, "planned"),
+                    "finished": states.get(job_id) in ("done", "cant_do"),
+                    "key": uuid.uuid4().hex,  # the idempotency key of a "Reopen"
                     "locked": job_id in (locks or {}).get(crew, []),
                 }
             )

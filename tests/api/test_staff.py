@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from geo311 import auth_store
 from geo311.model import ServiceRequest
 from geo311.store import Store
 
 P = "/open311/v2"
+T0 = datetime(2015, 10, 6, 11, 0, tzinfo=UTC)
 
 
 def auth(token: str) -> dict[str, str]:
@@ -209,15 +211,21 @@ def test_plans_and_crew_itineraries(client: TestClient, api_store: Store) -> Non
     assert b"<rtept" in gpx.content
     assert client.get(f"/plans/{pid}/crews/Z", headers=DISP).status_code == 404
 
-    resp = client.post(
-        f"/plans/{pid}/crews/A/stops/wo-p/done", json={"note": "Filled"}, headers=CREW_A
+    done_url = f"/plans/{pid}/crews/A/stops/wo-p/done"
+    draft = client.post(done_url, json={"note": "Filled"}, headers=CREW_A)
+    assert draft.status_code == 409 and "never published" in draft.json()["detail"]
+    assert client.get(f"/workorders/{wp}", headers=DISP).json()["status"] == "open"
+    auth_store.insert_publication(
+        api_store, plan_id=pid, plan_date="2015-10-06", published_at=T0, published_by="dina"
     )
+    resp = client.post(done_url, json={"note": "Filled"}, headers=CREW_A)
     assert resp.status_code == 200, resp.text
     assert resp.json()["stops"][0]["done"] is True
+    assert resp.json()["stops"][0]["state"] == "done"
     wo = client.get(f"/workorders/{wp}", headers=DISP).json()
     assert wo["status"] == "fixed" and wo["status_notes"] == "Filled"
-    again = client.post(f"/plans/{pid}/crews/A/stops/wo-p/done", json={}, headers=CREW_A)
-    assert again.status_code == 409
+    again = client.post(done_url, json={}, headers=CREW_A)
+    assert again.status_code == 409 and again.json()["state"] == "done"
     other = client.post(f"/plans/{pid}/crews/B/stops/wo-l/done", json={}, headers=CREW_A)
     assert other.status_code == 403
     assert client.get("/plans/424242", headers=DISP).status_code == 404

@@ -73,11 +73,13 @@ def test_route_done_and_payload() -> None:
     doc = PlanDocument.from_dict(STORED)
     with pytest.raises(NotFoundError, match=r"no route in plan 3; crews: A"):
         doc.route("Z")
-    when = datetime(2015, 10, 6, 15, tzinfo=UTC)
-    doc.mark_done("A", "wo-7", when)
-    assert doc.done_for("A") == {"wo-7"}
+    when = datetime(2015, 10, 6, 15, tzinfo=UTC).isoformat()
+    marked = {"done": {"A": ["wo-7"]}, "done_at": {"wo-7": when}, "stop_states": {"wo-7": "done"}}
+    doc = PlanDocument.from_dict({**STORED, **marked})  # as the store builds it from its rows
+    assert doc.done_for("A") == {"wo-7"} and doc.state_of("wo-7") == "done"
+    assert doc.state_of("wo-8") == "planned"
     payload = doc.payload()
-    assert payload["done"] == {"A": ["wo-7"]} and payload["done_at"] == {"wo-7": when.isoformat()}
+    assert payload["done"] == {"A": ["wo-7"]} and payload["done_at"] == {"wo-7": when}
     assert not {"plan_id", "kind", "parent_plan_id"} & set(payload)
     with pytest.raises(InputError, match="pass a PlanDocument"):
         PlanDocument.from_dict([])  # type: ignore[arg-type]

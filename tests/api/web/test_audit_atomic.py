@@ -74,7 +74,7 @@ def test_crew_done_and_its_audit_row_commit_together(
     assert auth_store.audit_rows(web_store, action="stop.done") == []
     failing_audit["fail"] = False
     again = crew.post("/crew/actions", json=action, headers=headers)  # the same key: released
-    assert again.json() == {"ok": True, "duplicate": False}
+    assert again.json() == {"ok": True, "state": "done", "duplicate": False}
     assert web_store.get_work_order(wp).status == "fixed"
     assert len(auth_store.audit_rows(web_store, action="stop.done")) == 1
 

@@ -97,9 +97,9 @@ def test_done_is_applied_once_and_reaches_citizens(
     headers = {"X-CSRF-Token": token}
     first = crew.post("/crew/actions", json=action, headers=headers)
     assert first.status_code == 200, first.text
-    assert first.json() == {"ok": True, "duplicate": False}
+    assert first.json() == {"ok": True, "state": "done", "duplicate": False}
     again = crew.post("/crew/actions", json=action, headers=headers)
-    assert again.json() == {"ok": True, "duplicate": True}
+    assert again.json() == {"ok": True, "state": "done", "duplicate": True}
     assert len(auth_store.audit_rows(web_store, action="stop.done")) == 1
     wo = web_store.get_work_order(wp)
     assert wo.status == "fixed"
@@ -169,9 +169,13 @@ def test_done_with_a_photo_shows_it_to_the_citizens(
     photo = {"photo": ("IMG_2041.jpg", jpeg_with_gps((320, 240)), "image/jpeg")}
     first = crew.post("/crew/actions", data=form, files=photo, headers=headers)
     assert first.status_code == 200, first.text
-    assert first.json() == {"ok": True, "duplicate": False}
+    assert first.json() == {"ok": True, "state": "done", "duplicate": False}
     again = crew.post("/crew/actions", data=form, files=photo, headers=headers)
-    assert again.json() == {"ok": True, "duplicate": True}  # a re-sent queue item: once
+    assert again.json() == {
+        "ok": True,
+        "state": "done",
+        "duplicate": True,
+    }  # a re-sent queue item: once
     stored = list((tmp_path / "media").glob("*.jpg"))
     assert len(stored) == 1  # the same photo, stored once, without its GPS position
     assert not Image.open(stored[0]).getexif().get_ifd(ExifTags.IFD.GPSInfo)
@@ -251,10 +255,10 @@ def test_a_refused_action_keeps_no_photo(
     assert list(media.glob("*.jpg")) == []  # stored for the action, removed when refused
     done = {**form, "key": "k-photo-right1", "job_id": "wo-p"}
     first = crew.post("/crew/actions", data=done, files=photo, headers=headers)
-    assert first.json() == {"ok": True, "duplicate": False}
+    assert first.json() == {"ok": True, "state": "done", "duplicate": False}
     kept = list(media.glob("*.jpg"))
     assert len(kept) == 1
     other = {"photo": ("IMG_2.jpg", jpeg_with_gps((200, 300)), "image/jpeg")}
     again = crew.post("/crew/actions", data=done, files=other, headers=headers)
-    assert again.json() == {"ok": True, "duplicate": True}
+    assert again.json() == {"ok": True, "state": "done", "duplicate": True}
     assert list(media.glob("*.jpg")) == kept  # the re-sent action's other photo is not kept
