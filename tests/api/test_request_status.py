@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
+from geo311.catalogue import Catalogue
 from geo311.store import Store
 
 P = "/open311/v2"
@@ -64,7 +65,7 @@ def _get(client: TestClient, rid: str) -> dict:
 
 
 def test_publish_sets_expected_datetime_and_a_newer_plan_clears_it(
-    client: TestClient, api_store: Store
+    client: TestClient, api_store: Store, catalogue: Catalogue
 ) -> None:
     a = post_report(client, 42.3505, -71.0810)
     b = post_report(client, 42.35051, -71.08101)  # joins a's work order
@@ -92,11 +93,15 @@ def test_publish_sets_expected_datetime_and_a_newer_plan_clears_it(
         seconds=1200
     )
 
-    # A newer plan leaves out the streetlight: its ETA goes, the pothole's moves.
+    # A newer plan leaves out the streetlight: its ETA goes (back to its SLA target), the
+    # pothole's moves.
     second = save_plan(api_store, [("A", wa, 1800)])
     resp = client.post(f"/plans/{second}/publish", headers=DISP)
     assert resp.json() == {"plan_id": second, "scheduled": 2, "cleared": 1}
-    assert _get(client, c)["expected_datetime"] is None
+    light = api_store.get_request(c)
+    target = light.requested_datetime + catalogue.service("streetlight_outage").sla
+    assert light.sla_target_datetime == target
+    assert datetime.fromisoformat(_get(client, c)["expected_datetime"]) == target
     assert datetime.fromisoformat(_get(client, a)["expected_datetime"]) == ORIGIN + timedelta(
         seconds=1800
     )

@@ -15,6 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from geo311 import migrations
+from geo311.catalogue import Catalogue
 from geo311.schema import metadata
 from geo311.store import Store
 
@@ -133,3 +134,114 @@ def test_downgrade_to_nothing_and_back(store: Store) -> None:
     assert set(sa.inspect(store.engine).get_table_names()) <= {"alembic_version"}
     assert store.migrate() == store.schema_version() >= 4
     assert _schema_diff(store) == []
+
+
+# A store at revision 0008 whose plan overwrote due times (issue 21): a request never
+# scheduled, one whose expected time is a published plan's ETA, one a newer plan cleared.
+CITY_DUE = T0 + timedelta(days=5)  # the City's own target, not the catalogue's 48 h
+ETA = T0 + timedelta(days=200)
+
+
+def _rows_at_0008(conn: sa.Connection) -> None:
+    from geo311 import schema
+
+    def report(rid: str, expected: datetime | None, plan: int | None) -> dict[str, Any]:
+        return {
+            "service_request_id": rid,
+            "source": "boston",
+            "source_id": rid,
+            "service_code": "pothole",
+            "status": "open",
+            "requested_datetime": T0,
+            "expected_datetime": expected,
+            "expected_plan_id": plan,
+            "lat": 42.35,
+            "lon": -71.07,
+            "work_order_id": 1 if rid != "kept" else 2,
+        }
+
+    conn.execute(
+        schema.plans.insert(),
+        [
+            {
+                "plan_id": 7,
+                "created_at": T0,
+                "plan_date": "2016-04-23",
+                "payload": "{}",
+                "published_at": T0,
+            }
+        ],
+    )
+    conn.execute(
+        schema.requests.insert(),
+        [
+            report("kept", CITY_DUE, None),
+            report("scheduled", ETA, 7),
+            report("cleared", None, None),
+        ],
+    )
+    conn.execute(
+        schema.request_updates.insert(),
+        [
+            {"service_request_id": rid, "kind": kind, "status": "open", "updated_datetime": T0}
+            for rid, kind in [
+                ("scheduled", "scheduled"),
+                ("cleared", "scheduled"),
+                ("cleared", "unscheduled"),
+            ]
+        ],
+    )
+    order = {
+        "service_group": "potholes",
+        "service_code": "pothole",
+        "lat": 42.35,
+        "lon": -71.07,
+        "opened": T0,
+        "status": "open",
+    }
+    conn.execute(
+        schema.work_orders.insert(),
+        [
+            {**order, "work_order_id": 1, "sla_due": ETA, "report_count": 2},  # summarised late
+            {**order, "work_order_id": 2, "sla_due": CITY_DUE, "report_count": 1},
+        ],
+    )
+
+
+def _counts(engine: sa.Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            t: int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one())
+            for t in ("service_requests", "work_orders", "plans", "request_updates")
+        }
+
+
+def test_0010_keeps_every_row_and_restores_the_targets_a_plan_overwrote(
+    store_url: str, catalogue: Catalogue
+) -> None:
+    engine = sa.create_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(migrations.alembic_config(conn), "0008")
+            _rows_at_0008(conn)
+        before = _counts(engine)
+    finally:
+        engine.dispose()
+    assert before == {"service_requests": 3, "work_orders": 2, "plans": 1, "request_updates": 3}
+    with Store(store_url) as store:
+        assert store.schema_revision() == migrations.head_revision()
+        assert _counts(store.engine) == before
+        by_sla = T0 + catalogue.service("pothole").sla  # nothing else is left of the City's
+        seen = {
+            rid: (r.sla_target_datetime, r.expected_datetime)
+            for rid in ("kept", "scheduled", "cleared")
+            for r in [store.get_request(rid)]
+        }
+        assert seen == {
+            "kept": (CITY_DUE, CITY_DUE),
+            "scheduled": (by_sla, ETA),  # the ETA stays the Open311 expected time
+            "cleared": (by_sla, by_sla),  # a cleared expected time is the target again
+        }
+        assert store.get_work_order(1).sla_due == by_sla
+        assert store.get_work_order(2).sla_due == CITY_DUE
+        assert _schema_diff(store) == []
