@@ -510,7 +510,10 @@ class Store:
         cols = [c for c in REQUEST_COLUMNS if c not in ("service_request_id", "work_order_id")]
         values: dict[str, Any] = {c: sa.bindparam(c) for c in cols}
         values["expected_datetime"] = sa.case(
-            (requests.c.expected_plan_id.is_(None), sa.bindparam("expected_datetime")),
+            (
+                requests.c.expected_plan_id.is_(None),
+                sa.bindparam("expected_datetime", type_=requests.c.expected_datetime.type),
+            ),
             else_=requests.c.expected_datetime,
         )
         stmt = (

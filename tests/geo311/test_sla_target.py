@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
 from geo311.catalogue import Catalogue
 from geo311.metrics import (
@@ -170,13 +171,29 @@ def test_a_reimported_city_row_updates_the_target_and_keeps_the_eta(
 ) -> None:
     plan_id = _plan(store, [(city["light"], 600)])
     publish(store, plan_id, by="dina", tz=TZ, at=AT)
-    moved = LIGHT_TARGET + timedelta(days=2)  # the City's export now says two days later
-    row = request_to_row(
-        store.get_request("light").with_changes(expected_datetime=moved, sla_target_datetime=moved),
-        row_hash="changed",
-    )
+    moved = {"light": LIGHT_TARGET, "old": OLD_TARGET}  # the City's export now says 2 days later
+    rows = [
+        request_to_row(
+            store.get_request(rid).with_changes(
+                expected_datetime=due + timedelta(days=2),
+                sla_target_datetime=due + timedelta(days=2),
+            ),
+            row_hash="changed",
+        )
+        for rid, due in moved.items()
+    ]
     with store.begin() as conn:
-        store.update_request_rows(conn, [row])
-    light = store.get_request("light")
-    assert light.sla_target_datetime == moved
+        store.update_request_rows(conn, rows)
+    light, old = store.get_request("light"), store.get_request("old")
+    assert light.sla_target_datetime == LIGHT_TARGET + timedelta(days=2)
     assert light.expected_datetime == AT + timedelta(seconds=600)  # the published ETA stays
+    # Not scheduled: the expected time follows the City's, stored like every time (equal in SQL).
+    assert old.expected_datetime == old.sla_target_datetime == OLD_TARGET + timedelta(days=2)
+    with store.engine.connect() as conn:
+        same = conn.execute(
+            sa.text(
+                "SELECT COUNT(*) FROM service_requests "
+                "WHERE expected_datetime = sla_target_datetime AND service_request_id = 'old'"
+            )
+        ).scalar_one()
+    assert same == 1
