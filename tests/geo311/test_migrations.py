@@ -5,6 +5,7 @@ Runs on SQLite and on the real local PostgreSQL (the ``store_url`` fixture).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -136,48 +137,61 @@ def test_downgrade_to_nothing_and_back(store: Store) -> None:
     assert _schema_diff(store) == []
 
 
-# A store at revision 0008 whose plan overwrote due times (issue 21): a request never
-# scheduled, one whose expected time is a published plan's ETA, one a newer plan cleared.
+# A store at revision 0008 whose plans overwrote due times (issue 21): a request never
+# scheduled; in work order 1 (summarised after publishing: its due time is an ETA) one request
+# with a plan's ETA and one a newer plan cleared; alone in work order 3 a request with an ETA
+# (the order still has the City's due time); alone in work order 4 one whose order took the
+# ETA an earlier plan gave it.
 CITY_DUE = T0 + timedelta(days=5)  # the City's own target, not the catalogue's 48 h
 ETA = T0 + timedelta(days=200)
+OLD_ETA = T0 + timedelta(days=199)
+# (id, expected_datetime, expected_plan_id, work order); work order -> (sla_due, reports)
+REPORTS = [
+    ("kept", CITY_DUE, None, 2),
+    ("scheduled", ETA, 7, 1),
+    ("cleared", None, None, 1),
+    ("alone", ETA, 7, 3),
+    ("again", ETA, 7, 4),
+]
+ORDERS = {1: (ETA, 2), 2: (CITY_DUE, 1), 3: (CITY_DUE, 1), 4: (OLD_ETA, 1)}
+
+
+def _plan_row(plan_id: int, etas: dict[int, datetime]) -> dict[str, Any]:
+    steps = [{"type": "job", "ref": str(w), "arrival": t.isoformat()} for w, t in etas.items()]
+    doc = {"routes": [{"crew_id": "A", "steps": steps}]}
+    return {
+        "plan_id": plan_id,
+        "created_at": T0,
+        "plan_date": "2016-04-22",
+        "payload": json.dumps(doc),
+        "published_at": T0,
+    }
 
 
 def _rows_at_0008(conn: sa.Connection) -> None:
     from geo311 import schema
 
-    def report(rid: str, expected: datetime | None, plan: int | None) -> dict[str, Any]:
-        return {
-            "service_request_id": rid,
-            "source": "boston",
-            "source_id": rid,
-            "service_code": "pothole",
-            "status": "open",
-            "requested_datetime": T0,
-            "expected_datetime": expected,
-            "expected_plan_id": plan,
-            "lat": 42.35,
-            "lon": -71.07,
-            "work_order_id": 1 if rid != "kept" else 2,
-        }
-
     conn.execute(
         schema.plans.insert(),
-        [
-            {
-                "plan_id": 7,
-                "created_at": T0,
-                "plan_date": "2016-04-23",
-                "payload": "{}",
-                "published_at": T0,
-            }
-        ],
+        [_plan_row(6, {4: OLD_ETA}), _plan_row(7, dict.fromkeys((1, 3, 4), ETA))],
     )
     conn.execute(
         schema.requests.insert(),
         [
-            report("kept", CITY_DUE, None),
-            report("scheduled", ETA, 7),
-            report("cleared", None, None),
+            {
+                "service_request_id": rid,
+                "source": "boston",
+                "source_id": rid,
+                "service_code": "pothole",
+                "status": "open",
+                "requested_datetime": T0,
+                "expected_datetime": expected,
+                "expected_plan_id": plan,
+                "lat": 42.35,
+                "lon": -71.07,
+                "work_order_id": wid,
+            }
+            for rid, expected, plan, wid in REPORTS
         ],
     )
     conn.execute(
@@ -188,22 +202,26 @@ def _rows_at_0008(conn: sa.Connection) -> None:
                 ("scheduled", "scheduled"),
                 ("cleared", "scheduled"),
                 ("cleared", "unscheduled"),
+                ("alone", "scheduled"),
+                ("again", "scheduled"),
             ]
         ],
     )
-    order = {
-        "service_group": "potholes",
-        "service_code": "pothole",
-        "lat": 42.35,
-        "lon": -71.07,
-        "opened": T0,
-        "status": "open",
-    }
     conn.execute(
         schema.work_orders.insert(),
         [
-            {**order, "work_order_id": 1, "sla_due": ETA, "report_count": 2},  # summarised late
-            {**order, "work_order_id": 2, "sla_due": CITY_DUE, "report_count": 1},
+            {
+                "work_order_id": wid,
+                "sla_due": due,
+                "report_count": n,
+                "service_group": "potholes",
+                "service_code": "pothole",
+                "lat": 42.35,
+                "lon": -71.07,
+                "opened": T0,
+                "status": "open",
+            }
+            for wid, (due, n) in ORDERS.items()
         ],
     )
 
@@ -227,21 +245,23 @@ def test_0010_keeps_every_row_and_restores_the_targets_a_plan_overwrote(
         before = _counts(engine)
     finally:
         engine.dispose()
-    assert before == {"service_requests": 3, "work_orders": 2, "plans": 1, "request_updates": 3}
+    assert before == {"service_requests": 5, "work_orders": 4, "plans": 2, "request_updates": 5}
     with Store(store_url) as store:
         assert store.schema_revision() == migrations.head_revision()
         assert _counts(store.engine) == before
         by_sla = T0 + catalogue.service("pothole").sla  # nothing else is left of the City's
         seen = {
             rid: (r.sla_target_datetime, r.expected_datetime)
-            for rid in ("kept", "scheduled", "cleared")
+            for rid, *_ in REPORTS
             for r in [store.get_request(rid)]
         }
         assert seen == {
             "kept": (CITY_DUE, CITY_DUE),
             "scheduled": (by_sla, ETA),  # the ETA stays the Open311 expected time
             "cleared": (by_sla, by_sla),  # a cleared expected time is the target again
+            "alone": (CITY_DUE, ETA),  # its work order kept the City's due time
+            "again": (by_sla, ETA),  # its work order's due time was an earlier plan's ETA
         }
-        assert store.get_work_order(1).sla_due == by_sla
-        assert store.get_work_order(2).sla_due == CITY_DUE
+        due = {w: store.get_work_order(w).sla_due for w in ORDERS}
+        assert due == {1: by_sla, 2: CITY_DUE, 3: CITY_DUE, 4: by_sla}
         assert _schema_diff(store) == []

@@ -7,11 +7,15 @@ Every row is kept. The backfill:
 
 * a request whose expected time no published plan set (``expected_plan_id`` NULL) and that has
   one: the target is that time (the City's due time as imported, or the catalogue's);
-* a request whose expected time is a published plan's ETA (``expected_plan_id`` set), or was
-  cleared by a newer plan (NULL): the store keeps no other copy of the City's due time (no raw
-  column), so the target is ``requested_datetime`` plus the SLA of its service in the city
-  profile's service catalogue (read here as plain TOML, so later changes to
-  :mod:`geo311.catalogue` cannot break this revision);
+* a request whose expected time is a published plan's ETA (``expected_plan_id`` set) and that
+  is the only report of its work order: the work order's ``sla_due`` is the request's due time
+  when the order was last summarised, the City's due time unless that was an ETA: it is taken
+  when it is no ETA any published plan gave that work order (the plans' stored ``arrival``
+  times);
+* any other request whose expected time a plan overwrote or cleared (NULL): the store keeps no
+  other copy of the City's due time (no raw column), so the target is ``requested_datetime``
+  plus the SLA of its service in the city profile's service catalogue (read here as plain
+  TOML, so later changes to :mod:`geo311.catalogue` cannot break this revision);
 * a cleared expected time (NULL) becomes the target (the Open311 field when no plan has an ETA);
 * each work order's ``sla_due`` becomes its members' earliest target again (a work order
   summarised after a publication had taken an ETA as its due time).
@@ -22,9 +26,11 @@ Revises: 0008
 
 from __future__ import annotations
 
+import contextlib
+import json
 import tomllib
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -65,6 +71,7 @@ def upgrade() -> None:
         .where(r.expected_plan_id.is_(None), r.expected_datetime.is_not(None))
         .values(sla_target_datetime=r.expected_datetime)
     )
+    _fill_from_lone_work_orders(conn)
     _fill_from_catalogue(conn)
     conn.execute(
         _requests.update()
@@ -72,6 +79,75 @@ def upgrade() -> None:
         .values(expected_datetime=r.sla_target_datetime)
     )
     _restore_work_order_due_times(conn)
+
+
+def _fill_from_lone_work_orders(conn: sa.Connection) -> None:
+    """Give a scheduled request alone in its work order that order's due time, if no ETA."""
+    r, w = _requests.c, _work_orders.c
+    sizes = (
+        sa.select(r.work_order_id, sa.func.count().label("n"))
+        .where(r.work_order_id.is_not(None))
+        .group_by(r.work_order_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        sa.select(r.service_request_id, w.work_order_id, w.sla_due, r.expected_datetime)
+        .join(_work_orders, w.work_order_id == r.work_order_id)
+        .join(sizes, sizes.c.work_order_id == r.work_order_id)
+        .where(r.expected_plan_id.is_not(None), sizes.c.n == 1)
+    ).all()
+    if not rows:
+        return
+    etas = _published_etas(conn)
+    found = [
+        {"_id": rid, "_target": due}
+        for rid, wid, due, expected in rows
+        if due is not None
+        and (expected is None or _utc(due) != _utc(expected))
+        and _utc(due) not in etas.get(int(wid), set())
+    ]
+    if found:
+        conn.execute(
+            _requests.update()
+            .where(r.service_request_id == sa.bindparam("_id"))
+            .values(sla_target_datetime=sa.bindparam("_target")),
+            found,
+        )
+
+
+def _published_etas(conn: sa.Connection) -> dict[int, set[datetime]]:
+    """Return ``work_order_id -> every ETA (UTC) a published plan's job steps gave it``."""
+    plans = sa.table("plans", sa.column("payload", sa.Text), sa.column("published_at", UTCDateTime))
+    etas: dict[int, set[datetime]] = {}
+    published = sa.select(plans.c.payload).where(plans.c.published_at.is_not(None))
+    for (payload,) in conn.execute(published):
+        for ref, arrival in _job_arrivals(payload):
+            with contextlib.suppress(ValueError):  # not ISO 8601: not an ETA anyone was given
+                etas.setdefault(ref, set()).add(_utc(arrival))
+    return etas
+
+
+def _job_arrivals(payload: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(work_order_id, arrival)`` of the job steps of a stored plan document."""
+    try:
+        doc = json.loads(payload)
+    except (TypeError, ValueError):
+        return
+    routes = doc.get("routes") if isinstance(doc, dict) else None
+    for route in routes if isinstance(routes, list) else []:
+        steps = route.get("steps") if isinstance(route, dict) else None
+        for step in steps if isinstance(steps, list) else []:
+            if not isinstance(step, dict):
+                continue
+            ref, arrival = step.get("ref"), step.get("arrival")
+            if isinstance(ref, str) and ref.isdigit() and isinstance(arrival, str):
+                yield int(ref), arrival
+
+
+def _utc(value: datetime | str) -> datetime:
+    # SQLite hands back naive UTC datetimes (or the stored text); PostgreSQL aware ones.
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _fill_from_catalogue(conn: sa.Connection) -> None:
