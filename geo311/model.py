@@ -105,7 +105,7 @@ class WorkOrder:
     opened
         Earliest request time of the members.
     sla_due
-        Earliest SLA due time of the members.
+        Earliest SLA target of the members (``sla_target_datetime``; never a plan's ETA).
     report_count
         Number of member requests.
     status
