@@ -35,7 +35,7 @@ LIGHT_TARGET = datetime(2015, 10, 20, 12, 0, tzinfo=UTC)
 
 def _city_report(
     rid: str, code: str, requested: datetime, target: datetime, lat: float, lon: float
-):
+) -> ServiceRequest:
     """A report as the import stores it: the City's target is both target and expected time."""
     return ServiceRequest(
         service_request_id=rid,
@@ -55,18 +55,10 @@ def _city_report(
 @pytest.fixture()
 def city(store: Store, catalogue: Catalogue) -> dict[str, int]:
     """An overdue pothole and an on-time streetlight, each its own work order."""
+    old_at, light_at = datetime(2015, 4, 19, 10, tzinfo=UTC), datetime(2015, 10, 5, 12, tzinfo=UTC)
     reports = [
-        _city_report(
-            "old", "pothole", datetime(2015, 4, 19, 10, tzinfo=UTC), OLD_TARGET, 42.3505, -71.0810
-        ),
-        _city_report(
-            "light",
-            "streetlight_outage",
-            datetime(2015, 10, 5, 12, tzinfo=UTC),
-            LIGHT_TARGET,
-            42.3450,
-            -71.0700,
-        ),
+        _city_report("old", "pothole", old_at, OLD_TARGET, 42.3505, -71.0810),
+        _city_report("light", "streetlight_outage", light_at, LIGHT_TARGET, 42.3450, -71.0700),
     ]
     with store.begin() as conn:
         store.insert_request_rows(conn, [request_to_row(r) for r in reports])
