@@ -551,6 +551,7 @@ def build_request(
         requested_datetime=now,
         updated_datetime=now,
         expected_datetime=now + service.sla,
+        sla_target_datetime=now + service.sla,
         source=OPEN311_SOURCE,
         source_id=token,
         description=(new.description + extra_text).strip(),

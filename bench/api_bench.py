@@ -84,6 +84,7 @@ def generate(store: Store, n: int, seed: int = 0) -> None:
             requested_datetime=t,
             updated_datetime=t,
             expected_datetime=t + timedelta(days=2),
+            sla_target_datetime=t + timedelta(days=2),
             source="bench",
             source_id=str(i),
             description=f"bench report {i}",

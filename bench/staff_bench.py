@@ -82,6 +82,7 @@ def _report(rng: random.Random, i: int, catalogue: Catalogue, at: datetime) -> S
         requested_datetime=t,
         updated_datetime=t,
         expected_datetime=t + catalogue.service(code).sla,
+        sla_target_datetime=t + catalogue.service(code).sla,
         source="bench",
         source_id=str(i),
         address=f"{rng.randint(1, 400)} Bench St",

@@ -334,7 +334,10 @@ class _BostonBatcher:
                 "description": keep(self.col(df, "case_title")).str.strip(),
                 "requested_datetime": requested,
                 "updated_datetime": closed_at.fillna(requested),
+                # The City's target: the SLA target, and the expected time until a plan
+                # gives an ETA.
                 "expected_datetime": expected,
+                "sla_target_datetime": expected,
                 "closed_datetime": closed_at,
                 "address": _collapse_spaces(keep(self.col(df, "location"))),
                 "zipcode": zipcode,

@@ -71,7 +71,13 @@ def _row_hash(values: Sequence[str]) -> str:
     return hashlib.blake2b("\x1f".join(values).encode(), digest_size=12).hexdigest()
 
 
-_TIME_COLUMNS = ("requested_datetime", "updated_datetime", "expected_datetime", "closed_datetime")
+_TIME_COLUMNS = (
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "sla_target_datetime",
+    "closed_datetime",
+)
 
 
 def rows_to_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:

@@ -134,6 +134,7 @@ def open311_record_to_row(record: dict[str, Any], catalogue: Catalogue, tz: str)
         "requested_datetime": requested,
         "updated_datetime": updated or requested,
         "expected_datetime": expected,
+        "sla_target_datetime": expected,
         "closed_datetime": closed_at,
         "address": address,
         "zipcode": str(record.get("zipcode") or ""),

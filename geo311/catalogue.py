@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from geo311.errors import ConfigurationError
 
@@ -73,6 +73,19 @@ class Service:
         """
         extra = max(0, report_count - 1)
         return self.on_site_minutes + extra * self.per_extra_report_minutes
+
+
+class Targeted(Protocol):
+    """What :meth:`Catalogue.sla_target` reads of a request."""
+
+    @property
+    def service_code(self) -> str: ...  # noqa: D102
+
+    @property
+    def requested_datetime(self) -> datetime: ...  # noqa: D102
+
+    @property
+    def sla_target_datetime(self) -> datetime | None: ...  # noqa: D102
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +169,24 @@ class Catalogue:
     def services_in_group(self, group: str) -> list[Service]:
         """Return the services of one group (e.g. ``potholes``)."""
         return [s for s in self.services.values() if s.group == group]
+
+    def sla_target(self, report: Targeted) -> datetime:
+        """Return a report's service-level target (never a plan's ETA).
+
+        Parameters
+        ----------
+        report
+            A request (or its times): ``sla_target_datetime`` (the City's due time, kept at
+            import), ``requested_datetime`` and ``service_code``.
+
+        Returns
+        -------
+        datetime
+            ``sla_target_datetime``, else ``requested_datetime`` plus the service's SLA.
+        """
+        if report.sla_target_datetime is not None:
+            return report.sla_target_datetime
+        return report.requested_datetime + self.service(report.service_code).sla
 
 
 # The embedded catalogue: the one place its default path is built.

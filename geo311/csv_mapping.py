@@ -284,6 +284,7 @@ def mapped_row(
         "requested_datetime": opened,
         "updated_datetime": closed or opened,
         "expected_datetime": opened + timedelta(hours=service.sla_hours),
+        "sla_target_datetime": opened + timedelta(hours=service.sla_hours),
         "closed_datetime": None if state.is_open else closed_at,
         "address": address,
         "zipcode": "",

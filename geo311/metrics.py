@@ -1,7 +1,8 @@
 """Service metrics that matter to a public-works department.
 
 Per service (and/or neighbourhood): requests, open, closed, median and 90th-percentile days
-to close, and the share closed within the SLA (``closed_datetime <= expected_datetime``).
+to close, and the share closed within the SLA (``closed_datetime <= sla_target_datetime``: the
+service-level target, which a published plan's ETA never moves).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ _FRAME_COLUMNS = [
     "neighborhood",
     "status",
     "requested_datetime",
-    "expected_datetime",
+    "sla_target_datetime",
     "closed_datetime",
 ]
 
@@ -42,7 +43,7 @@ def requests_frame(store: Store) -> pd.DataFrame:
         One row per request.
     """
     frame = pd.DataFrame(store.requests_frame_rows(_FRAME_COLUMNS), columns=_FRAME_COLUMNS)
-    for col in ("requested_datetime", "expected_datetime", "closed_datetime"):
+    for col in ("requested_datetime", "sla_target_datetime", "closed_datetime"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
     return frame
 
@@ -79,7 +80,9 @@ def compute_metrics(frame: pd.DataFrame, *, by: Sequence[str] = ("service",)) ->
     work["days_to_close"] = (
         work["closed_datetime"] - work["requested_datetime"]
     ).dt.total_seconds() / 86400.0
-    work["within_sla"] = work["is_closed"] & (work["closed_datetime"] <= work["expected_datetime"])
+    work["within_sla"] = work["is_closed"] & (
+        work["closed_datetime"] <= work["sla_target_datetime"]
+    )
 
     def summarise(g: pd.DataFrame) -> pd.Series:
         closed_days = g.loc[g["is_closed"], "days_to_close"]
@@ -167,7 +170,7 @@ def backlog_by_age(
     group: str = "service_code",
     opened: str = "requested_datetime",
     closed: str | None = "closed_datetime",
-    due: str = "expected_datetime",
+    due: str = "sla_target_datetime",
     reports: str | None = None,
 ) -> pd.DataFrame:
     """Count what is open at ``at`` per group by age bucket, with how much of it is overdue.

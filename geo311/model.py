@@ -44,7 +44,11 @@ class ServiceRequest:
     status
         Catalogue state code (``open``, ``fixed``, ``duplicate`` ...).
     requested_datetime, updated_datetime, expected_datetime, closed_datetime
-        Report time, last change, SLA due time and closure time (timezone-aware).
+        Report time, last change, expected time (Open311: the ETA of the latest published
+        plan, else the SLA target) and closure time (timezone-aware).
+    sla_target_datetime
+        The service-level target: the City's due time, else ``requested_datetime`` plus the
+        catalogue SLA. No plan moves it; SLA counts, breaches and priorities read it.
     lat, long
         Location in EPSG:4326; ``None`` until geocoded when ``needs_geocoding``.
     source, source_id
@@ -62,6 +66,7 @@ class ServiceRequest:
     description: str = ""
     updated_datetime: datetime | None = None
     expected_datetime: datetime | None = None
+    sla_target_datetime: datetime | None = None
     closed_datetime: datetime | None = None
     address: str = ""
     zipcode: str = ""
@@ -100,7 +105,7 @@ class WorkOrder:
     opened
         Earliest request time of the members.
     sla_due
-        Earliest SLA due time of the members.
+        Earliest SLA target of the members (``sla_target_datetime``; never a plan's ETA).
     report_count
         Number of member requests.
     status

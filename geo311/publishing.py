@@ -4,10 +4,13 @@
 ``POST /plans/{id}/publish`` and of the demo. In ONE store transaction
 (:meth:`geo311.store.Store.publish_plan`) it records the publication (what the crews' phones
 show), sets each stop's ETA as the Open311 ``expected_datetime`` of the stop's open reports
-(clearing the ETAs an earlier published plan gave and this one no longer has), appends the
+(an ETA an earlier published plan gave and this one no longer has goes back to the report's
+SLA target), appends the
 ``scheduled`` / ``unscheduled`` request updates and queues the ``scheduled`` notifications in
 the outbox. A failure anywhere leaves nothing of it behind, so publishing again just works.
 The ETAs the other districts' plans of the same day gave are kept (:func:`district_siblings`).
+Publishing never moves a report's SLA target (``sla_target_datetime``) nor a work order's
+``sla_due``: SLA counts, breaches and priorities do not change because a plan was published.
 
 The stops' ETAs are read from the stored plan document (``store.get_plan``: the JSON that
 ``routing.plan_document.PlanDocument`` writes): each route's ``job`` steps, their ``ref`` (the

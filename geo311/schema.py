@@ -55,7 +55,11 @@ requests = sa.Table(
     sa.Column("description", sa.Text, nullable=False, default=""),
     sa.Column("requested_datetime", UTCDateTime, nullable=False),
     sa.Column("updated_datetime", UTCDateTime),
+    # Open311 expected_datetime: the ETA of the latest published plan, else the SLA target.
     sa.Column("expected_datetime", UTCDateTime),
+    # The service-level target (the City's due time, else reported + catalogue SLA); no plan
+    # ever moves it (added by migration 0010).
+    sa.Column("sla_target_datetime", UTCDateTime),
     sa.Column("closed_datetime", UTCDateTime),
     sa.Column("address", sa.String(300), nullable=False, default=""),
     sa.Column("zipcode", sa.String(10), nullable=False, default=""),

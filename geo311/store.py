@@ -113,6 +113,7 @@ def _row_to_request(row: sa.Row[Any]) -> ServiceRequest:
         description=m["description"],
         updated_datetime=m["updated_datetime"],
         expected_datetime=m["expected_datetime"],
+        sla_target_datetime=m["sla_target_datetime"],
         closed_datetime=m["closed_datetime"],
         address=m["address"],
         zipcode=m["zipcode"],
@@ -158,6 +159,7 @@ def request_to_row(req: ServiceRequest, *, row_hash: str = "") -> dict[str, Any]
         "requested_datetime": req.requested_datetime,
         "updated_datetime": req.updated_datetime,
         "expected_datetime": req.expected_datetime,
+        "sla_target_datetime": req.sla_target_datetime,
         "closed_datetime": req.closed_datetime,
         "address": req.address,
         "zipcode": req.zipcode,
@@ -500,15 +502,24 @@ class Store:
     def update_request_rows(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Update stored requests from re-imported source rows, keyed by ``service_request_id``.
 
-        Fields geo311 owns (work order link) are kept.
+        Fields geo311 owns (work order link) are kept, and so is the expected time of a
+        request a published plan gave an ETA (the City's due time lands in its SLA target).
         """
         if not rows:
             return
         cols = [c for c in REQUEST_COLUMNS if c not in ("service_request_id", "work_order_id")]
+        values: dict[str, Any] = {c: sa.bindparam(c) for c in cols}
+        values["expected_datetime"] = sa.case(
+            (
+                requests.c.expected_plan_id.is_(None),
+                sa.bindparam("expected_datetime", type_=requests.c.expected_datetime.type),
+            ),
+            else_=requests.c.expected_datetime,
+        )
         stmt = (
             requests.update()
             .where(requests.c.service_request_id == sa.bindparam("_id"))
-            .values({c: sa.bindparam(c) for c in cols})
+            .values(values)
         )
         conn.execute(
             stmt, [{"_id": r["service_request_id"], **{c: r[c] for c in cols}} for r in rows]
@@ -1241,7 +1252,9 @@ class Store:
         ``scheduled`` update with the given text, a new ``updated_datetime`` and a
         ``scheduled`` notification in the outbox; every open request whose ETA came from
         another published plan (but those of ``keep_plans``) and is not in this one has it
-        cleared (an ``unscheduled`` update). Any failure rolls all of it back.
+        cleared (an ``unscheduled`` update; its expected time is its SLA target again). Only
+        ``expected_datetime`` moves: the SLA target (``sla_target_datetime``) and the work
+        orders' ``sla_due`` never do. Any failure rolls all of it back.
 
         Parameters
         ----------
@@ -1300,7 +1313,10 @@ class Store:
     def _clear_stale_etas(
         self, conn: Connection, kept_plans: Sequence[int], keep: set[str], at: datetime
     ) -> list[str]:
-        """Clear the ETAs other published plans gave to open requests not in ``keep``."""
+        """Clear the ETAs other published plans gave to open requests not in ``keep``.
+
+        Their expected time goes back to their SLA target.
+        """
         c = requests.c
         stale = [
             rid
@@ -1314,7 +1330,11 @@ class Store:
             if rid not in keep
         ]
         self.update_requests_in_open(
-            conn, stale, expected_datetime=None, expected_plan_id=None, updated_datetime=at
+            conn,
+            stale,
+            expected_datetime=c.sla_target_datetime,
+            expected_plan_id=None,
+            updated_datetime=at,
         )
         self._record_updates(conn, stale, kind="unscheduled", at=at, descriptions={})
         return stale
@@ -1397,8 +1417,8 @@ class Store:
         """Return the work orders open at ``at`` with their members' times, in two queries.
 
         The lean read behind :func:`geo311.workorders.open_work_orders_at` (the dispatcher's
-        console): work-order rows oldest first, each with its members' id, reported and
-        expected times and service code, ordered by time then id.
+        console): work-order rows oldest first, each with its members' id, reported time,
+        SLA target and service code, ordered by time then id.
         """
         c, r = work_orders.c, requests.c
         cond = sa.and_(c.opened <= at, sa.or_(c.closed_datetime.is_(None), c.closed_datetime > at))
@@ -1409,7 +1429,7 @@ class Store:
                 r.work_order_id,
                 r.service_request_id,
                 r.requested_datetime,
-                r.expected_datetime,
+                r.sla_target_datetime,
                 r.service_code,
             )
             .join(work_orders, c.work_order_id == r.work_order_id)
@@ -1421,8 +1441,8 @@ class Store:
                 conn.execute(sa.select(work_orders).where(cond).order_by(c.opened, c.work_order_id))
             )
             by_order: dict[int, list[MemberTimes]] = {}
-            for wid, rid, reported, expected, code in conn.execute(members):
-                by_order.setdefault(int(wid), []).append(MemberTimes(rid, reported, expected, code))
+            for wid, rid, reported, target, code in conn.execute(members):
+                by_order.setdefault(int(wid), []).append(MemberTimes(rid, reported, target, code))
         return [
             (_row_to_work_order(row), by_order.get(int(row._mapping["work_order_id"]), []))
             for row in rows
@@ -1430,11 +1450,11 @@ class Store:
 
 
 class MemberTimes(NamedTuple):
-    """A member request's times, as the open-work view needs them."""
+    """A member request's times, as the open-work view needs them (never a plan's ETA)."""
 
     service_request_id: str
     requested_datetime: datetime
-    expected_datetime: datetime | None
+    sla_target_datetime: datetime | None
     service_code: str
 
 

@@ -192,10 +192,8 @@ def _summarise(
     lon = math.fsum(float(m.long) for m in members if m.long is not None) / len(members)
     if snap is not None:
         lat, lon = snap(lat, lon)
-    sla_due = min(
-        m.expected_datetime or (m.requested_datetime + catalogue.service(m.service_code).sla)
-        for m in members
-    )
+    # The SLA targets only: a published plan's ETA (expected_datetime) never moves a due time.
+    sla_due = min(catalogue.sla_target(m) for m in members)
     closes = [request_close_time(m, catalogue, at=at) for m in members]
     row: dict[str, Any] = {
         "service_group": group,
@@ -655,7 +653,8 @@ def open_work_orders_at(
     """Return the work orders open at a moment, as they stood then.
 
     Members reported after ``at`` are left out (``member_ids``, ``report_count`` and ``sla_due``
-    count only earlier reports) and an order closed later shows as open.
+    count only earlier reports) and an order closed later shows as open. ``sla_due`` is the
+    members' earliest SLA target: a plan published since (its ETAs) changes nothing here.
 
     Parameters
     ----------
@@ -666,7 +665,7 @@ def open_work_orders_at(
     groups
         Keep only these service groups.
     catalogue
-        Service SLAs for members without a due time; default the embedded catalogue.
+        Service SLAs for members without an SLA target; default the embedded catalogue.
 
     Returns
     -------
@@ -679,14 +678,7 @@ def open_work_orders_at(
     out: list[WorkOrder] = []
     for wo, members in store.work_orders_open_at(at, groups=groups):
         mem = [m for m in members if m.requested_datetime <= at] or members[:1]
-        sla_due = (
-            min(
-                m.expected_datetime or (m.requested_datetime + cat.service(m.service_code).sla)
-                for m in mem
-            )
-            if mem
-            else wo.sla_due
-        )
+        sla_due = min(cat.sla_target(m) for m in mem) if mem else wo.sla_due
         changes: dict[str, Any] = {
             "member_ids": tuple(m.service_request_id for m in mem),
             "report_count": len(mem) or wo.report_count,

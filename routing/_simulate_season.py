@@ -120,9 +120,7 @@ def load_season(
     reports = []
     for k, r in enumerate(inside):
         lat, lon = _lat_lon(r)
-        sla_due = r.expected_datetime or (
-            r.requested_datetime + catalogue.service(r.service_code).sla
-        )
+        sla_due = catalogue.sla_target(r)  # the City's target, never a plan's ETA
         reports.append(
             SimReport(
                 id=r.service_request_id,

@@ -102,6 +102,7 @@ def seed_request(
         requested_datetime=now,
         updated_datetime=now,
         expected_datetime=now + catalogue.service(code).sla,
+        sla_target_datetime=now + catalogue.service(code).sla,
         source="boston",
         source_id=rid,
         description=f"report {rid}",

@@ -233,7 +233,7 @@ def _post(client: TestClient, fmt: str = "json", **fields):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_post_creates_request_readable_by_id_and_token(
-    client: TestClient, api_store: Store, fmt: str
+    client: TestClient, api_store: Store, catalogue: Catalogue, fmt: str
 ) -> None:
     resp = _post(client, fmt, description="Deep hole", **{"attribute[size]": "large"})
     [item] = items_of(resp, fmt)
@@ -245,6 +245,9 @@ def test_post_creates_request_readable_by_id_and_token(
     assert stored.lat == pytest.approx(42.3505) and stored.source == "open311"
     assert "size: large" in stored.description
     assert stored.expected_datetime is not None and stored.requested_datetime.tzinfo is not None
+    # The catalogue's SLA is the new report's target (the expected time until a plan's ETA).
+    target = stored.requested_datetime + catalogue.service("pothole").sla
+    assert stored.sla_target_datetime == stored.expected_datetime == target
     [got] = items_of(client.get(f"{P}/requests/{rid}.{fmt}"), fmt)
     assert got["status"] == "open" and got["description"].startswith("Deep hole")
     [tok] = items_of(client.get(f"{P}/tokens/{item['token']}.{fmt}"), fmt)

@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
-from geo311.store import Store
+from geo311.catalogue import Catalogue
+from geo311.model import ServiceRequest
+from geo311.store import Store, request_to_row
+from geo311.workorders import rebuild_work_orders
 
 P = "/open311/v2"
 DISP = {"Authorization": "Bearer disp-token"}
@@ -64,7 +67,7 @@ def _get(client: TestClient, rid: str) -> dict:
 
 
 def test_publish_sets_expected_datetime_and_a_newer_plan_clears_it(
-    client: TestClient, api_store: Store
+    client: TestClient, api_store: Store, catalogue: Catalogue
 ) -> None:
     a = post_report(client, 42.3505, -71.0810)
     b = post_report(client, 42.35051, -71.08101)  # joins a's work order
@@ -92,11 +95,16 @@ def test_publish_sets_expected_datetime_and_a_newer_plan_clears_it(
         seconds=1200
     )
 
-    # A newer plan leaves out the streetlight: its ETA goes, the pothole's moves.
+    # A newer plan leaves out the streetlight: its ETA goes (back to its SLA target), the
+    # pothole's moves.
     second = save_plan(api_store, [("A", wa, 1800)])
     resp = client.post(f"/plans/{second}/publish", headers=DISP)
     assert resp.json() == {"plan_id": second, "scheduled": 2, "cleared": 1}
-    assert _get(client, c)["expected_datetime"] is None
+    light = api_store.get_request(c)
+    target = light.requested_datetime + catalogue.service("streetlight_outage").sla
+    assert light.sla_target_datetime == target
+    shown = datetime.fromisoformat(_get(client, c)["expected_datetime"])
+    assert shown == target.replace(microsecond=0)  # Open311 times are to the second
     assert datetime.fromisoformat(_get(client, a)["expected_datetime"]) == ORIGIN + timedelta(
         seconds=1800
     )
@@ -240,3 +248,40 @@ def test_unchanged_list_answers_304_to_its_etag(client: TestClient, api_store: S
     )
     updated = client.get(f"{P}/servicerequestupdates.json", headers={"If-None-Match": tag})
     assert updated.status_code == 200 and updated.json()[0]["description"] == "Seen"
+
+
+def test_open311_expected_datetime_is_the_target_then_the_eta_then_the_target_again(
+    client: TestClient, api_store: Store, catalogue: Catalogue
+) -> None:
+    reported = ORIGIN - timedelta(days=3)
+    city_due = reported + timedelta(days=5)  # the City's own target (the catalogue says 48 h)
+    req = ServiceRequest(
+        service_request_id="BOS-7",
+        service_code="pothole",
+        status="open",
+        requested_datetime=reported,
+        expected_datetime=city_due,
+        sla_target_datetime=city_due,
+        source="boston",
+        source_id="BOS-7",
+        address="145 Ipswich St",
+        lat=42.3450,
+        long=-71.0700,
+    )
+    with api_store.begin() as conn:
+        api_store.insert_request_rows(conn, [request_to_row(req)])
+    rebuild_work_orders(api_store, catalogue)
+    wo = api_store.get_request("BOS-7").work_order_id
+    assert wo is not None
+
+    def expected() -> datetime:
+        return datetime.fromisoformat(_get(client, "BOS-7")["expected_datetime"])
+
+    assert expected() == city_due
+    first = save_plan(api_store, [("A", wo, 600)])
+    assert client.post(f"/plans/{first}/publish", headers=DISP).status_code == 200
+    assert expected() == ORIGIN + timedelta(seconds=600)  # the published ETA
+    second = save_plan(api_store, [("B", wo + 1000, 600)])  # a plan without it
+    assert client.post(f"/plans/{second}/publish", headers=DISP).json()["cleared"] == 1
+    assert expected() == city_due
+    assert api_store.get_work_order(wo).sla_due == city_due

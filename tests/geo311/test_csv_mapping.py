@@ -72,6 +72,8 @@ def test_a_mapped_csv_imports_with_values_times_and_rejects(
     assert a1.service_code == "pothole" and a1.status == "open" and a1.neighborhood == "Presqu'ile"
     assert a1.requested_datetime == datetime(2015, 10, 6, 6, 15, tzinfo=UTC)  # Paris, UTC+2
     assert (a1.lat, a1.long, a1.description, a1.source) == (45.76, 4.835, "trou", "lyon")
+    target = a1.requested_datetime + catalogue.service("pothole").sla  # the file has none
+    assert a1.sla_target_datetime == a1.expected_datetime == target
     (a2,) = store.query_requests(ids=["lyon-A2"])
     assert a2.status == "closed" and a2.closed_datetime == datetime(2015, 10, 6, 8, 0, tzinfo=UTC)
     (a3,) = store.query_requests(ids=["lyon-A3"])

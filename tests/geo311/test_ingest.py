@@ -166,6 +166,7 @@ def test_times_are_boston_local_and_timezone_aware(
     # 12:30 EDT is 16:30 UTC.
     assert (req.requested_datetime.hour, req.requested_datetime.minute) == (16, 30)
     assert req.expected_datetime is not None and req.expected_datetime.day == 20
+    assert req.sla_target_datetime == req.expected_datetime  # the City's TARGET_DT
 
 
 def test_current_lower_case_schema(store: Store, catalogue: Catalogue, tmp_path: Path) -> None:
@@ -212,6 +213,7 @@ def test_current_lower_case_schema(store: Store, catalogue: Catalogue, tmp_path:
     assert req.expected_datetime is not None
     # No target time in the file: SLA from the catalogue (48 h for potholes).
     assert (req.expected_datetime - req.requested_datetime).total_seconds() == 48 * 3600
+    assert req.sla_target_datetime == req.expected_datetime
 
 
 def test_open311_json_import(store: Store, catalogue: Catalogue, tmp_path: Path) -> None:
@@ -249,7 +251,11 @@ def test_open311_json_import(store: Store, catalogue: Catalogue, tmp_path: Path)
     by_row = {r["row_number"]: r for r in store.rejects_of(summary.import_run_id)}
     assert by_row[2]["field"] == "service_code" and "graffiti" in by_row[2]["reason"]
     assert by_row[3]["field"] == "requested_datetime"
-    assert store.get_request("A1").description == "deep hole"
+    a1 = store.get_request("A1")
+    assert a1.description == "deep hole"
+    # No expected_datetime in the record: the catalogue's SLA is its target.
+    target = a1.requested_datetime + catalogue.service("pothole").sla
+    assert a1.sla_target_datetime == a1.expected_datetime == target
 
 
 def test_missing_file_and_wrong_header_are_clear_errors(

@@ -34,12 +34,12 @@ def frame(rows: list[tuple[str, str, float, float | None, float]]) -> pd.DataFra
                 "neighborhood": hood,
                 "status": "open" if closed is None else "fixed",
                 "requested_datetime": T0 + timedelta(days=opened),
-                "expected_datetime": T0 + timedelta(days=due),
+                "sla_target_datetime": T0 + timedelta(days=due),
                 "closed_datetime": None if closed is None else T0 + timedelta(days=closed),
             }
         )
     out = pd.DataFrame(records)
-    for c in ("requested_datetime", "expected_datetime", "closed_datetime"):
+    for c in ("requested_datetime", "sla_target_datetime", "closed_datetime"):
         out[c] = pd.to_datetime(out[c], utc=True)
     return out
 
@@ -152,6 +152,7 @@ def test_service_metrics_reads_the_store(store: Store) -> None:
             requested_datetime=T0,
             closed_datetime=T0 + timedelta(hours=12),
             expected_datetime=T0 + timedelta(hours=48),
+            sla_target_datetime=T0 + timedelta(hours=48),
             source="t",
             source_id="1",
             neighborhood="Back Bay",

@@ -5,6 +5,7 @@ Runs on SQLite and on the real local PostgreSQL (the ``store_url`` fixture).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from geo311 import migrations
+from geo311.catalogue import Catalogue
 from geo311.schema import metadata
 from geo311.store import Store
 
@@ -133,3 +135,133 @@ def test_downgrade_to_nothing_and_back(store: Store) -> None:
     assert set(sa.inspect(store.engine).get_table_names()) <= {"alembic_version"}
     assert store.migrate() == store.schema_version() >= 4
     assert _schema_diff(store) == []
+
+
+# A store at revision 0008 whose plans overwrote due times (issue 21): a request never
+# scheduled; in work order 1 (summarised after publishing: its due time is an ETA) one request
+# with a plan's ETA and one a newer plan cleared; alone in work order 3 a request with an ETA
+# (the order still has the City's due time); alone in work order 4 one whose order took the
+# ETA an earlier plan gave it.
+CITY_DUE = T0 + timedelta(days=5)  # the City's own target, not the catalogue's 48 h
+ETA = T0 + timedelta(days=200)
+OLD_ETA = T0 + timedelta(days=199)
+# (id, expected_datetime, expected_plan_id, work order); work order -> (sla_due, reports)
+REPORTS = [
+    ("kept", CITY_DUE, None, 2),
+    ("scheduled", ETA, 7, 1),
+    ("cleared", None, None, 1),
+    ("alone", ETA, 7, 3),
+    ("again", ETA, 7, 4),
+]
+ORDERS = {1: (ETA, 2), 2: (CITY_DUE, 1), 3: (CITY_DUE, 1), 4: (OLD_ETA, 1)}
+
+
+def _plan_row(plan_id: int, etas: dict[int, datetime]) -> dict[str, Any]:
+    steps = [{"type": "job", "ref": str(w), "arrival": t.isoformat()} for w, t in etas.items()]
+    doc = {"routes": [{"crew_id": "A", "steps": steps}]}
+    return {
+        "plan_id": plan_id,
+        "created_at": T0,
+        "plan_date": "2016-04-22",
+        "payload": json.dumps(doc),
+        "published_at": T0,
+    }
+
+
+def _rows_at_0008(conn: sa.Connection) -> None:
+    from geo311 import schema
+
+    conn.execute(
+        schema.plans.insert(),
+        [_plan_row(6, {4: OLD_ETA}), _plan_row(7, dict.fromkeys((1, 3, 4), ETA))],
+    )
+    conn.execute(
+        schema.requests.insert(),
+        [
+            {
+                "service_request_id": rid,
+                "source": "boston",
+                "source_id": rid,
+                "service_code": "pothole",
+                "status": "open",
+                "requested_datetime": T0,
+                "expected_datetime": expected,
+                "expected_plan_id": plan,
+                "lat": 42.35,
+                "lon": -71.07,
+                "work_order_id": wid,
+            }
+            for rid, expected, plan, wid in REPORTS
+        ],
+    )
+    conn.execute(
+        schema.request_updates.insert(),
+        [
+            {"service_request_id": rid, "kind": kind, "status": "open", "updated_datetime": T0}
+            for rid, kind in [
+                ("scheduled", "scheduled"),
+                ("cleared", "scheduled"),
+                ("cleared", "unscheduled"),
+                ("alone", "scheduled"),
+                ("again", "scheduled"),
+            ]
+        ],
+    )
+    conn.execute(
+        schema.work_orders.insert(),
+        [
+            {
+                "work_order_id": wid,
+                "sla_due": due,
+                "report_count": n,
+                "service_group": "potholes",
+                "service_code": "pothole",
+                "lat": 42.35,
+                "lon": -71.07,
+                "opened": T0,
+                "status": "open",
+            }
+            for wid, (due, n) in ORDERS.items()
+        ],
+    )
+
+
+def _counts(engine: sa.Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            t: int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one())
+            for t in ("service_requests", "work_orders", "plans", "request_updates")
+        }
+
+
+def test_0010_keeps_every_row_and_restores_the_targets_a_plan_overwrote(
+    store_url: str, catalogue: Catalogue
+) -> None:
+    engine = sa.create_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(migrations.alembic_config(conn), "0008")
+            _rows_at_0008(conn)
+        before = _counts(engine)
+    finally:
+        engine.dispose()
+    assert before == {"service_requests": 5, "work_orders": 4, "plans": 2, "request_updates": 5}
+    with Store(store_url) as store:
+        assert store.schema_revision() == migrations.head_revision()
+        assert _counts(store.engine) == before
+        by_sla = T0 + catalogue.service("pothole").sla  # nothing else is left of the City's
+        seen = {
+            rid: (r.sla_target_datetime, r.expected_datetime)
+            for rid, *_ in REPORTS
+            for r in [store.get_request(rid)]
+        }
+        assert seen == {
+            "kept": (CITY_DUE, CITY_DUE),
+            "scheduled": (by_sla, ETA),  # the ETA stays the Open311 expected time
+            "cleared": (by_sla, by_sla),  # a cleared expected time is the target again
+            "alone": (CITY_DUE, ETA),  # its work order kept the City's due time
+            "again": (by_sla, ETA),  # its work order's due time was an earlier plan's ETA
+        }
+        due = {w: store.get_work_order(w).sla_due for w in ORDERS}
+        assert due == {1: by_sla, 2: CITY_DUE, 3: CITY_DUE, 4: by_sla}
+        assert _schema_diff(store) == []

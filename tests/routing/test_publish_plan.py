@@ -8,8 +8,9 @@ import pytest
 
 from geo311.publishing import plan_etas, publish
 from geo311.store import Store
-from routing.dispatch import default_graph, plan_day, save_day_plan
+from routing.dispatch import DayPlan, default_graph, plan_day, save_day_plan
 from routing.plan_document import load_plan_document
+from routing.problem import PRIORITY_OVERDUE
 
 from ._dispatch_data import AT, fill
 
@@ -41,3 +42,21 @@ def test_geo311_reads_the_etas_routing_wrote_and_publishes_them(
     for wo in served:
         for rid in wo.member_ids:
             assert store.get_request(rid).expected_datetime == expected[wo.work_order_id]
+
+
+def test_publishing_changes_no_job_deadline_nor_priority_of_the_next_plan(
+    store: Store, catalogue, graph
+) -> None:
+    fill(store, catalogue, far=False)
+
+    def jobs() -> tuple[dict[str, tuple[int, float | None]], DayPlan]:
+        dp = plan_day(store, catalogue, at=AT, graph=graph, time_limit_s=1, workers=1)
+        return {j.id: (j.priority, j.sla_due_s) for j in dp.problem.jobs}, dp
+
+    before, dp = jobs()
+    assert PRIORITY_OVERDUE in {p for p, _ in before.values()}  # the 20-day-old light
+    plan_id = save_day_plan(store, dp).plan_id
+    assert plan_id is not None
+    assert publish(store, plan_id, by="dina", tz=ZoneInfo("America/New_York")).scheduled > 0
+    after, _ = jobs()  # re-planning the same morning: the ETAs are not deadlines
+    assert after == before

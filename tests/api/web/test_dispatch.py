@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import re
 import time
+from zoneinfo import ZoneInfo
 
 from geo311 import auth_store
 from geo311.catalogue import Catalogue
+from geo311.publishing import publish
 from geo311.store import Store
 from tests.api.web.conftest import csrf_of
 from tests.routing._dispatch_data import fill
@@ -50,6 +52,36 @@ def test_open_work_table_filters_and_counts(
         page_module.TABLE_ROWS = keep
     bad = client.get("/dispatch?at=yesterday")
     assert bad.status_code == 400 and "at: &#39;yesterday&#39; is not ISO 8601" in bad.text
+
+
+def _sla_cells(html: str) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
+    """The console's SLA counts and each row's (SLA due, state) cells, as a dispatcher reads them."""
+    counts = tuple(re.findall(r'<span class="badge (?:overdue|due|ok)">(\d+) ', html))
+    rows = re.findall(
+        r"<td[^>]*>(\d{4}-\d\d-\d\d \d\d:\d\d)</td>.*?"
+        r'<span class="badge (overdue|due|ok)">',
+        html,
+        re.S,
+    )
+    return counts, rows
+
+
+def test_publishing_a_plan_leaves_the_sla_counts_and_due_times_of_the_console(
+    browser, web_store: Store, catalogue: Catalogue
+) -> None:
+    fill(web_store, catalogue)
+    client = browser("dina")
+    before = _sla_cells(client.get(f"/dispatch?at={AT}&rows=all").text)
+    assert before[0][0] != "0" and len(before[1]) == 7  # the 20-day-old light is overdue
+    orders = web_store.query_work_orders()
+    steps = [
+        {"type": "job", "ref": str(wo.work_order_id), "arrival": f"{AT}:00-04:00"} for wo in orders
+    ]
+    doc = {"plan_date": AT[:10], "routes": [{"crew_id": "A", "steps": steps}]}
+    plan_id = web_store.save_plan(doc, plan_date=AT[:10])
+    assert publish(web_store, plan_id, by="dina", tz=ZoneInfo("America/New_York")).scheduled
+    # Every report now expects a crew at 07:00 that morning; none is less overdue for it.
+    assert _sla_cells(client.get(f"/dispatch?at={AT}&rows=all").text) == before
 
 
 def test_crew_off_and_shift_change_for_one_day(browser, web_store: Store) -> None:
