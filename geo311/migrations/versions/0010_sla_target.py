@@ -40,7 +40,7 @@ from alembic import op
 UTCDateTime = sa.DateTime(timezone=True)
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
