@@ -16,7 +16,8 @@ import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+
+from geo311.embedded import EMBEDDED_DATA_DIR
 
 # Street suffixes (USPS abbreviations and common variants) -> spelled-out form.
 SUFFIXES: dict[str, str] = {
@@ -81,7 +82,7 @@ STATES: dict[str, str] = {
 _NUMBER_WORDS = {"NO", "NUM", "NUMBER", "NBR"}
 # A house-number range wider than this is not one building (see number_range).
 MAX_RANGE_WIDTH = 100
-_ALIASES_FILE = Path(__file__).resolve().parent.parent / "data" / "osm" / "extracts.toml"
+_ALIASES_FILE = EMBEDDED_DATA_DIR / "osm" / "extracts.toml"
 
 _APOSTROPHES = re.compile(r"['’`]")
 _PUNCT = re.compile(r"[.,#]")

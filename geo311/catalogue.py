@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from geo311.embedded import EMBEDDED_DATA_DIR
 from geo311.errors import ConfigurationError
 
 OTHER_SERVICE_CODE = "other"
@@ -190,7 +191,7 @@ class Catalogue:
 
 
 # The embedded catalogue: the one place its default path is built.
-DEFAULT_CATALOGUE_FILE = Path(__file__).resolve().parent.parent / "data" / "services.toml"
+DEFAULT_CATALOGUE_FILE = EMBEDDED_DATA_DIR / "services.toml"
 
 
 def _require(table: dict[str, Any], key: str, where: str) -> Any:

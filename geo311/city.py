@@ -20,11 +20,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 from numpy.typing import ArrayLike
 
+from geo311.embedded import EMBEDDED_DATA_DIR
 from geo311.errors import ConfigurationError
 
 __all__ = ["CITY_DIR_ENV", "City", "Placeholder", "default_city", "load_city", "selected_city_dir"]
 
-_DEFAULT_FILE = Path(__file__).resolve().parent.parent / "data" / "city.toml"
+_DEFAULT_FILE = EMBEDDED_DATA_DIR / "city.toml"
 UNITS = ("imperial", "metric")
 CITY_DIR_ENV = "GEO311_CITY_DIR"
 """Environment variable naming the city profile folder in use (``geo311 --city DIR`` sets it)."""

@@ -78,7 +78,7 @@ DatabaseOption = Annotated[
     str | None,
     typer.Option(
         "--database-url",
-        help="SQLAlchemy URL (default: GEO311_DATABASE_URL or sqlite:///geo311.db)",
+        help="SQLAlchemy URL (default: GEO311_DATABASE_URL, else geo311.db in the user data folder)",
     ),
 ]
 

@@ -9,9 +9,11 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo311.city import City, default_city
+from geo311.embedded import EMBEDDED_DATA_DIR, user_data_dir
 from geo311.errors import ConfigurationError
 
-REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+REPO_DATA_DIR = EMBEDDED_DATA_DIR
+"""The embedded data folder (:data:`geo311.embedded.EMBEDDED_DATA_DIR`)."""
 
 
 class Settings(BaseSettings):
@@ -23,8 +25,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GEO311_", env_file=".env", extra="ignore")
 
     database_url: str = Field(
-        default="sqlite:///geo311.db",
-        description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db",
+        default_factory=lambda: f"sqlite:///{user_data_dir() / 'geo311.db'}",
+        description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db; "
+        "default a geo311.db in the user data folder (GEO311_HOME, else ~/.local/share/geo311)",
     )
     data_dir: Path = Field(
         default=REPO_DATA_DIR,
@@ -58,7 +61,9 @@ class Settings(BaseSettings):
         "unset: a local cluster on this machine's cores",
     )
     media_dir: Path = Field(
-        default=Path("media"), description="folder of the photos posted with reports"
+        default_factory=lambda: user_data_dir() / "media",
+        description="folder of the photos posted with reports; default media/ in the user "
+        "data folder (GEO311_HOME, else ~/.local/share/geo311)",
     )
     max_media_bytes: int = Field(
         default=5_000_000, gt=0, description="largest accepted photo (on top of the body limit)"

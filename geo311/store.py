@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -66,6 +67,13 @@ def _normalise_url(url: str) -> str:
     return url
 
 
+def _make_parent(url: str) -> None:
+    """Create the folder of a SQLite database file (e.g. the user data folder) if missing."""
+    database = sa.engine.make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine for a database URL (SQLite file or PostgreSQL via psycopg 3).
 
@@ -81,6 +89,7 @@ def make_engine(url: str) -> Engine:
     """
     url = _normalise_url(url)
     if url.startswith("sqlite"):
+        _make_parent(url)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @sa.event.listens_for(engine, "connect")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from shapely.geometry import box, shape
 
 from geo311.city import default_city
 from geo311.settings import REPO_DATA_DIR, Settings
+from geo311.store import Store
 
 
 def test_settings_take_the_time_zone_and_profile_from_the_city(tmp_path: Path) -> None:
@@ -92,3 +94,18 @@ def test_the_city_option_and_environment_select_the_city(tmp_path: Path, monkeyp
     finally:
         monkeypatch.delenv(CITY_DIR_ENV, raising=False)  # --city set it for this process
         get_settings.cache_clear()
+
+
+def test_generated_files_default_to_the_user_data_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GEO311_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("GEO311_DATABASE_URL", raising=False)
+    monkeypatch.delenv("GEO311_MEDIA_DIR", raising=False)
+    settings = Settings()
+    assert settings.media_dir == tmp_path / "home" / "media"
+    assert settings.database_url == f"sqlite:///{tmp_path / 'home' / 'geo311.db'}"
+    Store(settings.database_url).close()  # creates the folder, not a file in the current one
+    assert (tmp_path / "home" / "geo311.db").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
