@@ -62,6 +62,21 @@ class PerformanceCache:
                 self._generation += 1
                 self._entries.clear()
 
+    def due(self) -> bool:
+        """Tell whether the next :meth:`marker` call will read the database."""
+        with self._lock:
+            fresh = time.monotonic() - self._checked < self.check_every_s
+            return self._marker is None or not fresh
+
+    def peek(self, key: Hashable) -> Any | None:
+        """Return the kept rendering of ``key`` without any database work (None: none kept)."""
+        return self._fresh(key)
+
+    def last_marker(self) -> tuple[Any, ...] | None:
+        """Return the data marker last seen, without reading the database."""
+        with self._lock:
+            return self._marker
+
     def marker(self, store: Store) -> tuple[Any, ...]:
         """Return the data marker last seen (looked at again when ``check_every_s`` passed).
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from api._performance_cache import PerformanceCache
@@ -74,7 +76,8 @@ def cache_of(request: Request) -> PerformanceCache:
 
 
 def _latest_day(request: Request, store: Store, tz: ZoneInfo) -> Any:
-    latest = cache_of(request).marker(store)[1]  # no query of its own: the cache's marker
+    marker = cache_of(request).last_marker()  # read by _cached just before: no query here
+    latest = marker[1] if marker is not None else None
     if latest is None:
         return None
     stamp = pd.Timestamp(latest)
@@ -125,8 +128,28 @@ def report_csv(report: PerformanceReport) -> bytes:
     return str(table.to_csv(index=False, float_format="%.4f")).encode()
 
 
+async def _cached(
+    request: Request,
+    store: Store,
+    tz: ZoneInfo,
+    dates: tuple[str | None, str | None],
+    fmt: str,
+    build: Callable[[Period], bytes],
+) -> tuple[Period, bytes]:
+    """Return the period and its rendering; a kept one is served with no thread hop or query."""
+    cache = cache_of(request)
+    if cache.due():
+        await run_in_threadpool(cache.marker, store)
+    period = _period(request, store, tz, *dates)
+    kept: bytes | None = cache.peek((period, fmt))
+    if kept is not None:
+        return period, kept
+    body: bytes = await run_in_threadpool(cache.get, store, (period, fmt), lambda: build(period))
+    return period, body
+
+
 @router.get("/performance", response_class=HTMLResponse, summary="Service record", responses=_HTML)
-def performance_page(
+async def performance_page(
     request: Request,
     store: StoreDep,
     catalogue: CatalogueDep,
@@ -135,40 +158,35 @@ def performance_page(
     end: Annotated[DateQuery, Query(alias="to")] = None,
 ) -> Response:
     """Show the period's figures: tables, charts, the trend by week, the map of the work."""
-    tz = city.tz
+
+    def build(period: Period) -> bytes:
+        report = _report(store, catalogue, period, city.tz)
+        context = page_context(report, city=city, catalogue=catalogue)
+        return TEMPLATES.get_template("public/performance.html").render(context).encode()
+
     try:
-        period = _period(request, store, tz, start, end)
+        _chosen, body = await _cached(request, store, city.tz, (start, end), "html", build)
     except InputError as exc:
         context = {"city": city.name, "error": str(exc), "start": start or "", "end": end or ""}
         return TEMPLATES.TemplateResponse(
             request, "public/performance.html", context, status_code=400
         )
-
-    def build() -> bytes:
-        report = _report(store, catalogue, period, tz)
-        context = page_context(report, city=city, catalogue=catalogue)
-        return TEMPLATES.get_template("public/performance.html").render(context).encode()
-
-    body = cache_of(request).get(store, (period, "html"), build)
     return HTMLResponse(body)
 
 
-def _file(
+async def _file(
     request: Request,
     store: Store,
     catalogue: Catalogue,
     city: City,
     fmt: str,
-    start: str | None,
-    end: str | None,
+    dates: tuple[str | None, str | None],
 ) -> Response:
-    period = _period(request, store, city.tz, start, end)
-
-    def build() -> bytes:
+    def build(period: Period) -> bytes:
         report = _report(store, catalogue, period, city.tz)
         return report_json(report, city) if fmt == "json" else report_csv(report)
 
-    body = cache_of(request).get(store, (period, fmt), build)
+    period, body = await _cached(request, store, city.tz, dates, fmt, build)
     if fmt == "json":
         return Response(body, media_type="application/json")
     name = f"performance_{period.start}_{period.end}.csv"
@@ -179,7 +197,7 @@ def _file(
 @router.get(
     "/performance.csv", summary="Service record as CSV", response_class=Response, responses=_CSV
 )
-def performance_csv(
+async def performance_csv(
     request: Request,
     store: StoreDep,
     catalogue: CatalogueDep,
@@ -188,13 +206,13 @@ def performance_csv(
     end: Annotated[DateQuery, Query(alias="to")] = None,
 ) -> Response:
     """Return the period's figures per service and neighbourhood as CSV."""
-    return _file(request, store, catalogue, city, "csv", start, end)
+    return await _file(request, store, catalogue, city, "csv", (start, end))
 
 
 @router.get(
     "/performance.json", summary="Service record as JSON", response_class=Response, responses=_JSON
 )
-def performance_json(
+async def performance_json(
     request: Request,
     store: StoreDep,
     catalogue: CatalogueDep,
@@ -203,7 +221,7 @@ def performance_json(
     end: Annotated[DateQuery, Query(alias="to")] = None,
 ) -> Response:
     """Return the period's figures, backlog and weekly trend as JSON."""
-    return _file(request, store, catalogue, city, "json", start, end)
+    return await _file(request, store, catalogue, city, "json", (start, end))
 
 
 def open_data_dir(settings: Any) -> FilePath:
