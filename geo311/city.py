@@ -30,6 +30,11 @@ UNITS = ("imperial", "metric")
 CITY_DIR_ENV = "GEO311_CITY_DIR"
 """Environment variable naming the city profile folder in use (``geo311 --city DIR`` sets it)."""
 
+# What the public open-data export carries beyond the fields every request shows: free text
+# (descriptions, status notes) may name people, so a city opts in; photo links are public in
+# Open311 already.
+OPEN_DATA_DEFAULTS = {"descriptions": False, "photos": True}
+
 # The file names a profile folder uses unless its city.toml names others ([files] / [osm]).
 DEFAULT_FILES = {
     "services": "services.toml",
@@ -83,6 +88,10 @@ class City:
         Projected CRS in metres for the city's street graph (e.g. its UTM zone).
     demo_at
         The default morning of ``geo311 demo`` (local ISO time), ``""`` for none.
+    open_data
+        What the public open-data export may carry besides the Open311 fields every request
+        shows: ``descriptions`` (the reporters' and crews' free text) and ``photos`` (the
+        reporters' photo links); see :data:`OPEN_DATA_DEFAULTS`.
     """
 
     name: str
@@ -98,6 +107,7 @@ class City:
     folder: Path = _DEFAULT_FILE.parent
     metric_crs: str = ""
     demo_at: str = ""
+    open_data: dict[str, bool] = field(default_factory=lambda: dict(OPEN_DATA_DEFAULTS))
 
     def file(self, key: str) -> Path | None:
         """Return the path of one of the profile's files, or None when it names none.
@@ -249,7 +259,20 @@ def load_city(path: str | Path | None = None) -> City:
         folder=where.resolve().parent,
         metric_crs=str(osm.get("metric_crs", "")),
         demo_at=str(raw.get("demo", {}).get("at", "")),
+        open_data=_open_data(raw.get("open_data", {}), where),
     )
+
+
+def _open_data(table: Any, where: Path) -> dict[str, bool]:
+    out = dict(OPEN_DATA_DEFAULTS)
+    for key, value in dict(table).items():
+        if key not in OPEN_DATA_DEFAULTS or not isinstance(value, bool):
+            raise ConfigurationError(
+                f"{where}: [open_data] {key} = {value!r}; use true or false for "
+                f"{', '.join(OPEN_DATA_DEFAULTS)}"
+            )
+        out[key] = value
+    return out
 
 
 def selected_city_dir() -> Path | None:

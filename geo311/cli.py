@@ -202,6 +202,30 @@ def metrics_command(
     typer.echo(format_metrics_table(table))
 
 
+export_app = typer.Typer(help="Public exports: the open-data file of every request.")
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("open-data")
+def export_open_data_command(
+    out: Annotated[Path, typer.Option("--out", help="the CSV file to write (replaced atomically)")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Write every request's Open311 public fields as CSV (no contacts, no staff names).
+
+    Descriptions and status notes are included only when the city profile sets
+    ``[open_data] descriptions = true``; photo links unless it sets ``photos = false``.
+    """
+    from geo311.open_data import export_columns, write_open_data
+
+    settings = settings_with(database_url)
+    with Store(settings.database_url) as store:
+        n = write_open_data(store, load_catalogue(settings.services_file), settings.city, out)
+    typer.echo(
+        f"{n} requests written to {out} (columns: {', '.join(export_columns(settings.city))})"
+    )
+
+
 @app.command("geocode")
 def geocode_command(
     in_csv: Annotated[Path, typer.Argument(help="input CSV with a header row")],

@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 # Dark, distinct colours (white text is never drawn on them; labels are dark on white).
 PALETTE = ("#0b3d91", "#b35900", "#0a5d2a", "#8b0000", "#6b2c91", "#005f73")
 WIDTH = 640
-LABEL_W = 150
+LABEL_W = 165
 VALUE_W = 70
 BAR_H = 14
 GAP = 10
@@ -48,7 +48,7 @@ def _fmt(value: float | None, unit: str) -> str:
 
 
 def _legend(series: Sequence[Series]) -> list[str]:
-    out, x = [], LABEL_W
+    out, x = [], 8
     for i, s in enumerate(series):
         colour = PALETTE[i % len(PALETTE)]
         out.append(f'<rect x="{x}" y="6" width="12" height="12" fill="{colour}"/>')
@@ -97,6 +97,7 @@ def bar_chart(
     unit: str = "",
     stacked: bool = False,
     axis_max: float | None = None,
+    width: int = WIDTH,
 ) -> Markup:
     """Return a horizontal bar chart as an inline-SVG ``<figure>``.
 
@@ -118,6 +119,8 @@ def bar_chart(
         Stack the series (parts of a whole) instead of drawing them side by side.
     axis_max
         The axis' end (default: the largest bar, rounded up).
+    width
+        The drawing's width in its own units (narrower: larger text on a small screen).
     """
     rows = [
         [v if v is not None and not math.isnan(v) else 0.0 for v in col]
@@ -125,7 +128,7 @@ def bar_chart(
     ]
     biggest = max((sum(r) if stacked else max(r, default=0.0)) for r in rows) if rows else 0.0
     ticks = _ticks(biggest, axis_max)
-    scale = (WIDTH - LABEL_W - VALUE_W) / (ticks[0] * ticks[1])
+    scale = (width - LABEL_W - VALUE_W) / (ticks[0] * ticks[1])
     row_h = BAR_H if stacked else BAR_H * len(series)
     height = TOP + len(labels) * (row_h + GAP) + 24
     body: list[str] = [*_legend(series)]
@@ -157,7 +160,7 @@ def bar_chart(
     body += _axis(TOP, height - 24, scale, ticks, unit)
     svg = (
         f'<svg role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" '
-        f'viewBox="0 0 {WIDTH} {height}" width="100%" class="chart" id="{chart_id}">'
+        f'viewBox="0 0 {width} {height}" width="100%" class="chart" id="{chart_id}">'
         f'<title id="{chart_id}-title">{escape(title)}</title>'
         f'<desc id="{chart_id}-desc">{escape(_describe(labels, series, unit))}</desc>'
         + "".join(body)

@@ -19,6 +19,7 @@ from api.web import audit, planner_charts
 from api.web.deps import PageRoute, action_user, page_user
 from api.web.sessions import WebSession
 from api.web.templating import render
+from geo311.performance import Period, parse_period, period_metrics
 from geo311.store import Store
 
 router = APIRouter(prefix="/planner", route_class=PageRoute, include_in_schema=False)
@@ -26,6 +27,7 @@ PlannerPage = Annotated[WebSession, Depends(page_user("planner", "dispatcher"))]
 PlannerAction = Annotated[WebSession, Depends(action_user("planner", "dispatcher"))]
 Grouping = Literal["service", "neighborhood"]
 SimulationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+DateQuery = Annotated[str | None, Query(max_length=10, description="a date, YYYY-MM-DD")]
 AtQuery = Annotated[
     str | None, Query(max_length=40, description="backlog moment, ISO 8601 (default: now)")
 ]
@@ -39,14 +41,33 @@ COLUMNS = {
 }
 
 
-def metrics_table(store: Store, by: str) -> pd.DataFrame:
-    """Return the metrics grouped by ``service`` or ``neighborhood`` (empty without data)."""
-    from geo311.metrics import service_metrics
+def metrics_table(
+    store: Store, by: str, *, period: Period | None = None, tz: ZoneInfo | None = None
+) -> pd.DataFrame:
+    """Return the metrics grouped by ``service`` or ``neighborhood`` (empty without data).
+
+    With a ``period``, only the requests received in it count (the public ``/performance``
+    figures come from the same function, :func:`geo311.performance.period_metrics`).
+    """
+    from geo311.metrics import requests_frame
 
     if store.count_requests() == 0:
         return pd.DataFrame(columns=[by, *COLUMNS])
-    frame = service_metrics(store, by=[by])
+    frame = period_metrics(requests_frame(store), period, by=[by], tz=tz or ZoneInfo("UTC"))
     return frame if frame.index.names == [None] else frame.reset_index()
+
+
+def chosen_period(start: str | None, end: str | None) -> Period | None:
+    """Return the period the planner chose (both dates, ISO), or None for every request.
+
+    Raises
+    ------
+    InputError
+        Naming ``from`` or ``to`` (see :func:`geo311.performance.parse_period`).
+    """
+    if not start and not end:
+        return None
+    return parse_period(start, end, latest=None)
 
 
 def _rows(frame: pd.DataFrame, by: str) -> list[list[str]]:
@@ -67,16 +88,23 @@ def _backlog_at(at: str | None, settings: Any) -> datetime:
     return _staff.parse_at(at, tz) if at else datetime.now(tz)
 
 
-def _tables(store: Store, catalogue: Any, moment: datetime) -> list[dict[str, Any]]:
+def _period_query(period: Period | None) -> str:
+    return "" if period is None else f"&from={period.start}&to={period.end}"
+
+
+def _tables(
+    store: Store, catalogue: Any, moment: datetime, period: Period | None, tz: ZoneInfo
+) -> list[dict[str, Any]]:
     """Return the dashboard's tables, each with its CSV link and its charts."""
     tables = []
+    received = "" if period is None else f", received {period.start} to {period.end}"
     for by in ("service", "neighborhood"):
-        frame = metrics_table(store, by)
+        frame = metrics_table(store, by, period=period, tz=tz)
         tables.append(
             {
                 "id": f"by-{by}",
-                "title": f"Metrics by {by}",
-                "csv": f"/planner/metrics.csv?by={by}",
+                "title": f"Metrics by {by}{received}",
+                "csv": f"/planner/metrics.csv?by={by}{_period_query(period)}",
                 "heads": [by, *(COLUMNS[c] for c in COLUMNS if c in frame.columns)],
                 "rows": _rows(frame, by),
                 "charts": planner_charts.service_charts(frame) if by == "service" else [],
@@ -109,11 +137,23 @@ def planner_page(
     catalogue: CatalogueDep,
     settings: SettingsDep,
     at: AtQuery = None,
+    start: Annotated[DateQuery, Query(alias="from")] = None,
+    end: Annotated[DateQuery, Query(alias="to")] = None,
 ) -> Response:
-    """Show the metrics and the backlog by age (tables, charts, CSV), the maps, the what-if."""
+    """Show the metrics and the backlog by age (tables, charts, CSV), the maps, the what-if.
+
+    ``from`` / ``to`` (dates) limit the metrics to the requests received in that period.
+    """
     moment = _backlog_at(at, settings)
-    tables = _tables(store, catalogue, moment)
-    context = {"tables": tables, "form": {}, "error": "", "at": moment.strftime("%Y-%m-%dT%H:%M")}
+    period = chosen_period(start, end)
+    tables = _tables(store, catalogue, moment, period, ZoneInfo(settings.timezone))
+    context = {
+        "tables": tables,
+        "form": {},
+        "error": "",
+        "at": moment.strftime("%Y-%m-%dT%H:%M"),
+        "period": {"from": start or "", "to": end or ""},
+    }
     return render(request, "planner.html", context)
 
 
@@ -128,9 +168,18 @@ def _csv(frame: pd.DataFrame, filename: str) -> Response:
 
 
 @router.get("/metrics.csv", summary="Metrics as CSV")
-def metrics_csv(_s: PlannerPage, store: StoreDep, by: Grouping = "service") -> Response:
-    """Download the metrics table as CSV."""
-    return _csv(metrics_table(store, by), f"metrics_by_{by}.csv")
+def metrics_csv(
+    _s: PlannerPage,
+    store: StoreDep,
+    settings: SettingsDep,
+    by: Grouping = "service",
+    start: Annotated[DateQuery, Query(alias="from")] = None,
+    end: Annotated[DateQuery, Query(alias="to")] = None,
+) -> Response:
+    """Download the metrics table as CSV (requests received ``from`` / ``to``, if given)."""
+    period = chosen_period(start, end)
+    frame = metrics_table(store, by, period=period, tz=ZoneInfo(settings.timezone))
+    return _csv(frame, f"metrics_by_{by}.csv")
 
 
 @router.get("/backlog.csv", summary="Backlog by age as CSV")
