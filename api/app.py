@@ -18,7 +18,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import web
 from api._simulations import SimulationRunner
 from api.errors import error_body, install_error_handlers
-from api.routers import crews, notify, open311, planner, plans, public, simulations, workorders
+from api.routers import (
+    basemap,
+    crews,
+    notify,
+    open311,
+    planner,
+    plans,
+    public,
+    simulations,
+    workorders,
+)
 from geo311.catalogue import Catalogue, load_catalogue
 from geo311.settings import Settings, get_settings
 from geo311.store import Store
@@ -192,7 +202,8 @@ def create_app(
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_request_bytes, media_bytes=settings.max_media_bytes
     )
-    for module in (open311, public, workorders, plans, crews, planner, simulations, notify):
+    routers = (open311, public, basemap, workorders, plans, crews, planner, simulations, notify)
+    for module in routers:
         app.include_router(module.router)
     app.include_router(web.router)  # the staff pages (api/web): sessions, CSRF, roles, audit
     # Scripts, styles and fonts of the maps and pages (maps/static/vendor): no CDN at run time.
