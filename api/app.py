@@ -19,6 +19,7 @@ from api import web
 from api._simulations import SimulationRunner
 from api.errors import error_body, install_error_handlers
 from api.routers import (
+    basemap,
     crews,
     notify,
     open311,
@@ -202,7 +203,10 @@ def create_app(
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_request_bytes, media_bytes=settings.max_media_bytes
     )
-    routers = (open311, public, performance, workorders, plans, crews, planner, simulations, notify)
+    routers = (
+        open311, public, performance, basemap, workorders, plans, crews, planner, simulations,
+        notify,
+    )  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     app.include_router(web.router)  # the staff pages (api/web): sessions, CSRF, roles, audit

@@ -49,7 +49,7 @@ RECENT_FIXED_DAYS = 14
 MAP_POINTS_MAX = 5000
 """At most this many points on the map (the newest first); the page says when it cuts."""
 BACKLOG_BINS_DAYS = (0, 2, 7, 30, 90)
-TARGET_COLUMN = "expected_datetime"
+TARGET_COLUMN = "sla_target_datetime"
 """The requests frame's column holding each request's service-level target."""
 UNKNOWN_AREA = "Unknown area"
 """Shown for requests with no neighbourhood."""

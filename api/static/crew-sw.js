@@ -2,7 +2,7 @@
 // stops open in a dead spot. Pages: network first, the cached copy when offline. Assets:
 // cache first. Posts are never cached (the page queues them while offline).
 "use strict";
-var CACHE = "geo311-crew-v2";
+var CACHE = "geo311-crew-v3";
 
 self.addEventListener("install", function () { self.skipWaiting(); });
 self.addEventListener("activate", function (event) {
@@ -39,7 +39,8 @@ self.addEventListener("fetch", function (event) {
         return caches.match(request).then(function (hit) { return hit || Response.error(); });
       })
     );
-  } else if (url.pathname.indexOf("/static/") === 0) {
+  } else if (url.pathname.indexOf("/static/") === 0 || url.pathname.indexOf("/tiles/") === 0) {
+    // assets and the street tiles seen once: the crew's map keeps its streets in a dead spot
     event.respondWith(caches.match(request).then(function (hit) {
       return hit || fetch(request).then(function (r) { return keep(request, r); });
     }));

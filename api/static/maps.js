@@ -1,5 +1,5 @@
 // geo311 staff maps: draws the page's data (#map-data) with the vendored Leaflet.
-// Tiles are decoration: without network the markers and routes still draw.
+// The base map is geo311's own street tiles: without network the streets still draw.
 (function () {
   "use strict";
   var el = document.getElementById("map");
@@ -8,9 +8,7 @@
   var data = JSON.parse(dataEl.textContent);
   var many = Array.isArray(data) && data.length > 1500;  // canvas draws thousands fast
   var map = L.map(el, { scrollWheelZoom: false, preferCanvas: many });
-  L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
-    maxZoom: 19, attribution: "&copy; OpenStreetMap contributors"
-  }).addTo(map);
+  window.geo311Base(map);  // basemap.js: the city's streets (offline), OSM online optional
   var colors = { overdue: "#8b0000", due: "#6b4e00", ok: "#0a5d2a" };
   var palette = ["#0b3d91", "#8b0000", "#0a5d2a", "#6b2c91", "#b35900", "#005f73"];
   var bounds = [];

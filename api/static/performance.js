@@ -1,5 +1,5 @@
 // The public performance page's map: open and recently fixed work (points only, no text of
-// residents). Drawn with the vendored Leaflet; tiles are decoration, the points draw offline.
+// residents). Drawn with the vendored Leaflet on geo311's own street tiles (offline).
 (function () {
   "use strict";
   var el = document.getElementById("map");
@@ -7,9 +7,7 @@
   if (!el || !dataEl || typeof L === "undefined") { return; }
   var points = JSON.parse(dataEl.textContent);
   var map = L.map(el, { scrollWheelZoom: false, preferCanvas: points.length > 1500 });
-  L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
-    maxZoom: 19, attribution: "&copy; OpenStreetMap contributors"
-  }).addTo(map);
+  window.geo311Base(map);  // basemap.js: the city's streets (offline), OSM online optional
   var colours = { open: "#b35900", fixed: "#0a5d2a" };
   var bounds = [];
   points.forEach(function (p) {

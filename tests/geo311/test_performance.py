@@ -34,14 +34,14 @@ def _frame(rows: list[tuple[str, str, datetime, float | None, float]]) -> pd.Dat
                 "neighborhood": "" if rid.endswith("x") else "Back Bay",
                 "status": "open" if days is None else "closed",
                 "requested_datetime": received,
-                "expected_datetime": received + timedelta(days=target),
+                "sla_target_datetime": received + timedelta(days=target),
                 "closed_datetime": None if days is None else received + timedelta(days=days),
                 "lat": 42.35,
                 "lon": -71.08,
             }
         )
     frame = pd.DataFrame(records)
-    for col in ("requested_datetime", "expected_datetime", "closed_datetime"):
+    for col in ("requested_datetime", "sla_target_datetime", "closed_datetime"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
     return frame
 

@@ -152,6 +152,24 @@ def open_session(chromium: Any, server: Server) -> Iterator[Any]:
         context.close()
 
 
+STREET_COLOURS = {(255, 255, 255), (252, 214, 164), (247, 250, 191), (176, 170, 160)}
+
+
+def street_pixels(page: Any) -> float:
+    """Return the share of the map's pixels drawn in the street tiles' street colours."""
+    page.wait_for_function(
+        "[...document.querySelectorAll('#map img.leaflet-tile')].some("
+        "i => i.src.includes('/tiles/streets/') && i.complete && i.naturalWidth > 0)"
+    )
+    page.wait_for_timeout(300)  # the tiles fade in
+    png = page.locator("#map").screenshot()
+    if os.environ.get("GEO311_SCREENSHOT_DIR"):
+        (Path(os.environ["GEO311_SCREENSHOT_DIR"]) / "console_map_offline.png").write_bytes(png)
+    shot = Image.open(io.BytesIO(png)).convert("RGB")
+    pixels = list(shot.getdata())
+    return sum(p in STREET_COLOURS for p in pixels) / len(pixels)
+
+
 def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(
     open_session: Any, server: Server
 ) -> None:
@@ -163,6 +181,7 @@ def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(
     assert page.locator("#work tbody tr").count() == 7
     assert page.locator("#map path.leaflet-interactive").count() == 7  # markers drew offline
     assert page.get_attribute("#map", "data-drawn") == "7"
+    assert street_pixels(page) > 0.01, "the console map shows no streets offline"
     page.click("#work th:nth-child(5) button")  # sort by reports
     assert page.locator("#work th:nth-child(5)").get_attribute("aria-sort") == "ascending"
     disp.axe()
@@ -226,7 +245,7 @@ def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(
     # in a dead spot the phone still opens the day's stops: the service worker's copy
     cpage.wait_for_selector("html[data-offline-ready=yes]")
     cpage.wait_for_function(
-        "async () => (await (await caches.open('geo311-crew-v2')).keys()).length >= 4"
+        "async () => (await (await caches.open('geo311-crew-v3')).keys()).length >= 4"
     )
     crew.axe()  # after the page's own assets are cached (axe is a test-only script)
     crew.context.set_offline(True)
