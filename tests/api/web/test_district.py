@@ -1,4 +1,4 @@
-"""A dispatcher's district: the console shows and plans its work unless asked for all."""
+"""A dispatcher's district: the console shows its work unless asked for all, and plans only it."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ def test_the_console_shows_and_plans_the_dispatchers_district(
     assert "7 open work orders" in everything.text and "1 Far Away Rd" in everything.text
     assert "Show only Back Bay / South End" in everything.text
     assert 'name="districts" value="all"' in everything.text
-    dina = browser("dina").get(f"/dispatch?at={AT}")  # no district: everything, no toggle
+    dina_client = browser("dina")
+    dina = dina_client.get(f"/dispatch?at={AT}")  # no district: everything, no toggle
     assert "7 open work orders" in dina.text and 'id="district-scope"' not in dina.text
 
     token = csrf_of(page.text)
@@ -56,12 +57,23 @@ def test_the_console_shows_and_plans_the_dispatchers_district(
     assert doc["district"] == BACK_BAY
     assert {j["work_order_id"] for j in doc["jobs"].values()} == inside
     assert BACK_BAY in dora.get(f"/dispatch/plans/{doc['plan_id']}").text
+    # planning every district is refused to a dispatcher of one (it plans other districts)
     everything_plan = dora.post(
         "/dispatch/plan",
         data={"csrf_token": token, "at": AT, "time_limit_s": "1", "districts": "all"},
         follow_redirects=False,
     )
-    whole = web_store.get_plan(wait_for_plan(dora, everything_plan))
+    assert everything_plan.status_code == 403
+    assert "every district" in everything_plan.text and BACK_BAY in everything_plan.text
+    assert web_store.latest_plan_id() == doc["plan_id"]
+    # the console's plan form plans her district even while it shows every district
+    assert 'name="districts" value="mine"' in everything.text.split('id="plan"')[1]
+    whole_plan = dina_client.post(
+        "/dispatch/plan",
+        data={"csrf_token": csrf_of(dina.text), "at": AT, "time_limit_s": "1"},
+        follow_redirects=False,
+    )
+    whole = web_store.get_plan(wait_for_plan(dina_client, whole_plan))
     assert far.work_order_id in {j["work_order_id"] for j in whole["jobs"].values()}
     assert not whole.get("district")
 
