@@ -84,6 +84,12 @@ def check_plan(principal: Principal, doc: Mapping[str, Any] | Any, plan_id: int)
         raise _refuse(principal, f"plan {plan_id} is a plan {where}")
 
 
+def check_plan_id(principal: Principal, store: Store, plan_id: int) -> None:
+    """:func:`check_plan` for a stored plan (read only for a dispatcher of a district)."""
+    if principal.scoped:
+        check_plan(principal, store.get_plan(plan_id), plan_id)
+
+
 def check_planning(principal: Principal, district: str | None) -> None:
     """Refuse (403) a dispatcher of a district planning another district (or every one)."""
     if principal.scoped and district != principal.district:

@@ -93,7 +93,7 @@ def stop_done(
     _allow(who, crew_id)
     if who.role == "planner":
         raise HTTPException(403, "planners may not mark stops; use a crew or dispatcher token")
-    scope.check_plan(who, load_plan_document(store, plan_id), plan_id)
+    scope.check_plan_id(who, store, plan_id)
     with store.begin():
         done = _plans.mark_stop_done(
             store,

@@ -114,7 +114,7 @@ def replan(
     The child keeps the plan's district; a dispatcher of a district re-plans only its
     district's plans (403). Audited as ``plan.replan``.
     """
-    scope.check_plan(who, load_plan_document(store, plan_id), plan_id)
+    scope.check_plan_id(who, store, plan_id)
 
     def record(doc: PlanDocument) -> None:  # in the transaction that stores the re-plan
         audit.record(
@@ -141,5 +141,5 @@ def publish(
     """
     from api._publish import publish_for_crews
 
-    scope.check_plan(who, load_plan_document(store, plan_id), plan_id)
+    scope.check_plan_id(who, store, plan_id)
     return publish_for_crews(store, plan_id, by=who.actor, tz=ZoneInfo(settings.timezone))

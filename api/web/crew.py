@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from api import _plans
 from api.deps import CatalogueDep, SettingsDep, StoreDep
 from api.principal import Principal
-from api.scope import check_plan
+from api.scope import check_plan_id
 from api.web import crew_actions, plan_view
 from api.web.deps import PageRoute, page_user
 from api.web.sessions import WebSession
@@ -146,10 +146,8 @@ async def crew_action(
     try:
         action, session, photo = await crew_actions.read_action(request, store)
         allow_crew(session, action.crew_id)
-        if session.user.role == "dispatcher" and session.user.district:  # its district only
-            check_plan(
-                Principal.of_user(session.user), store.get_plan(action.plan_id), action.plan_id
-            )
+        who = Principal.of_user(session.user)  # a dispatcher of a district: its plans only
+        await run_in_threadpool(check_plan_id, who, store, action.plan_id)
         action, new_photo = await crew_actions.attach_photo(request, action, photo, settings)
     except InputError as exc:
         if not _wants_json(request):
