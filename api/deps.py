@@ -12,8 +12,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api._simulations import SimulationRunner
 from api.principal import Principal
+from api.scope import city_districts
 from geo311.catalogue import Catalogue
 from geo311.city import City
+from geo311.errors import ConfigurationError, InputError
 from geo311.settings import Settings
 from geo311.store import Store
 from geo311.users import user_for_token
@@ -109,10 +111,15 @@ def check_static_tokens(settings: Settings) -> None:
     Raises
     ------
     ConfigurationError
-        Naming ``staff_tokens`` and the accepted spellings.
+        Naming ``staff_tokens`` and the accepted spellings, or the city's districts when a
+        token's district is none of them.
     """
-    for token, value in settings.staff_tokens.items():
-        Principal.of_static(token, value)
+    districts = {Principal.of_static(t, v).district for t, v in settings.staff_tokens.items()}
+    for name in sorted(d for d in districts if d is not None):
+        try:
+            city_districts(str(settings.districts_file)).get(name)
+        except InputError as exc:
+            raise ConfigurationError(f"staff_tokens: {exc}", field="staff_tokens") from exc
 
 
 def principal_of(request: Request, settings: Settings, token: str) -> Principal | None:

@@ -241,6 +241,10 @@ def test_static_token_values_are_read_and_checked_at_start(store_url: str) -> No
         with pytest.raises(ConfigurationError, match="staff_tokens") as caught:
             create_app(settings)
         assert "dispatcher@<district name>" in str(caught.value)
+    narnia = make_settings(store_url, staff_tokens={"t": "dispatcher@Narnia"})
+    with pytest.raises(ConfigurationError, match="staff_tokens") as caught:
+        create_app(narnia)  # a district the city does not have: the known ones are named
+    assert "'Narnia'" in str(caught.value) and BACK_BAY in str(caught.value)
 
 
 @pytest.mark.slow
