@@ -6,7 +6,8 @@ are used, so that the API workers start fast.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ from api._staff import parse_at
 from api._stops import Actor, Closing
 from api.schemas import Itinerary, PlanRequest, ReplanRequest, Stop
 from geo311.catalogue import Catalogue
+from geo311.errors import InputError
 from geo311.model import WorkOrder
 from geo311.settings import Settings
 from geo311.stop_states import StopChange
@@ -83,17 +85,85 @@ def solve_plan(
     )
 
 
+def solve_district_plan(
+    store: Store,
+    catalogue: Catalogue,
+    settings: Settings,
+    *,
+    at: datetime,
+    district: str,
+    crews: CrewConfig,
+    time_limit_s: float,
+    seed: int,
+) -> tuple[PlanDocument, str]:
+    """Solve one district's open work with the crews of its yards, without storing it.
+
+    Parameters
+    ----------
+    store, catalogue, settings
+        The application's objects.
+    at : datetime, keyword-only
+        The start of the shift.
+    district : str, keyword-only
+        A name of the city's districts.
+    crews : CrewConfig, keyword-only
+        The day's crews (the district's are taken from them: those of its yards).
+    time_limit_s, seed : keyword-only
+        The solver's time limit and seed.
+
+    Returns
+    -------
+    tuple
+        The plan document (its ``district`` set) and its plan date, for ``store.save_plan``.
+
+    Raises
+    ------
+    InputError
+        When ``district`` is not one of the city's districts (names them).
+    ConfigurationError
+        When no yard with crews serves the district.
+    """
+    from api.scope import city_districts, in_district
+    from geo311.workorders import open_work_orders_at
+    from routing.dispatch import default_graph, plan_district_day, servable_groups
+
+    areas = city_districts(str(settings.districts_file))
+    areas.get(district)  # an unknown district: the message names the city's districts
+    config = crews.for_district(district, only=len(areas) > 1)
+    groups = servable_groups(config, catalogue)
+    orders = open_work_orders_at(store, at, groups=groups, catalogue=catalogue)
+    day = plan_district_day(
+        in_district(orders, settings, district), district=district, crews=config,
+        graph=default_graph(settings), catalogue=catalogue, at=at,
+        time_limit_s=time_limit_s, seed=seed,
+    )  # fmt: skip
+    doc = day.to_document()
+    doc.district = district
+    return doc, str(day.plan_date)
+
+
 def replan(
-    store: Store, catalogue: Catalogue, settings: Settings, plan_id: int, body: ReplanRequest
+    store: Store,
+    catalogue: Catalogue,
+    settings: Settings,
+    plan_id: int,
+    body: ReplanRequest,
+    *,
+    record: Callable[[PlanDocument], object] | None = None,
 ) -> PlanDocument:
     """Re-plan a stored plan from ``body.at``: locked stops stay, urgent work is added.
+
+    ``record(new_plan)`` (e.g. its audit row) runs in the transaction that stores the new
+    plan; the solving happens before, outside it.
 
     Returns
     -------
     PlanDocument
-        The new plan document (``kind='replan'``, ``parent_plan_id=plan_id``).
+        The new plan document (``kind='replan'``, ``parent_plan_id=plan_id``), with the
+        parent's district (:func:`routing.dispatch.editing.save_derived`).
     """
-    from routing.dispatch import replan_day, save_day_plan
+    from routing.dispatch import replan_day
+    from routing.dispatch.editing import dispatcher_locks, save_derived
 
     parent = load_plan_document(store, plan_id)
     at = parse_at(body.at, ZoneInfo(settings.timezone))
@@ -107,7 +177,37 @@ def replan(
         new_work_order_ids=body.new_work_order_ids,
         time_limit_s=body.time_limit_s,
     )
-    return save_day_plan(store, day_plan, kind="replan", parent_plan_id=plan_id)
+    with store.begin():  # the new plan and what records it commit together
+        # the parent's district, day, done stops and still-valid locks go with the re-plan
+        saved = save_derived(store, day_plan, parent, kind="replan", locks=dispatcher_locks(parent))
+        if record is not None:
+            record(saved)
+    return saved
+
+
+def request_crews(settings: Settings, body: PlanRequest) -> CrewConfig:
+    """Return the crews of ``crews.toml``, only those of ``body.crews`` when it names some.
+
+    Raises
+    ------
+    InputError
+        Naming ``crews`` and the crew file's crews, when a named crew is not in it.
+    """
+    from dataclasses import replace
+
+    from routing.crews import load_crews
+
+    config = load_crews(settings.crews_file)
+    if not body.crews:
+        return config
+    known = [c.id for c in config.crews]
+    unknown = sorted(set(body.crews) - set(known))
+    if unknown:
+        raise InputError(
+            f"crews: {unknown} are not crews of {config.source}; use some of {known}",
+            field="crews",
+        )
+    return replace(config, crews=tuple(c for c in config.crews if c.id in set(body.crews)))
 
 
 def _ref(step: StepDoc) -> int | None:

@@ -33,11 +33,9 @@ class Actor:
     crew_id: str | None = None
 
     @classmethod
-    def from_role(cls, role: str) -> Actor:
-        """Return the actor of a bearer token's role (``dispatcher``, ``crew:<id>`` ...)."""
-        if role.startswith("crew:"):
-            return cls(f"token:{role}", "crew", role[5:])
-        return cls(f"token:{role}", role)
+    def from_principal(cls, who: Any) -> Actor:
+        """Return the actor of an :class:`api.principal.Principal` (its user or token id)."""
+        return cls(str(who.actor), str(who.role), who.crew_id if who.role == "crew" else None)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import web
 from api._simulations import SimulationRunner
+from api.deps import check_static_tokens
 from api.errors import error_body, install_error_handlers
 from api.routers import (
     basemap,
@@ -170,6 +171,7 @@ def create_app(
         The application.
     """
     settings = settings or get_settings()
+    check_static_tokens(settings)  # a mistyped GEO311_STAFF_TOKENS value fails here, not per call
     catalogue = catalogue or load_catalogue(settings.services_file)
 
     @asynccontextmanager

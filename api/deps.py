@@ -11,8 +11,11 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api._simulations import SimulationRunner
+from api.principal import Principal
+from api.scope import city_districts
 from geo311.catalogue import Catalogue
 from geo311.city import City
+from geo311.errors import ConfigurationError, InputError
 from geo311.settings import Settings
 from geo311.store import Store
 from geo311.users import user_for_token
@@ -81,7 +84,7 @@ _bearer = HTTPBearer(auto_error=False, description="staff token from GEO311_STAF
 
 
 def role_of(settings: Settings, token: str) -> str | None:
-    """Return the role a bearer token has in the settings, or None for an unknown token.
+    """Return the value a static bearer token has in the settings, or None for an unknown token.
 
     Parameters
     ----------
@@ -93,7 +96,7 @@ def role_of(settings: Settings, token: str) -> str | None:
     Returns
     -------
     str or None
-        ``dispatcher``, ``planner`` or ``crew:<crew id>``.
+        ``dispatcher``, ``dispatcher@<district>``, ``planner``, ``admin`` or ``crew:<crew id>``.
     """
     found = None
     for known, role in settings.staff_tokens.items():
@@ -102,35 +105,61 @@ def role_of(settings: Settings, token: str) -> str | None:
     return found
 
 
-def current_role(
+def check_static_tokens(settings: Settings) -> None:
+    """Refuse (at start-up) a ``staff_tokens`` value that is not ``<role>[@<district>]``.
+
+    Raises
+    ------
+    ConfigurationError
+        Naming ``staff_tokens`` and the accepted spellings, or the city's districts when a
+        token's district is none of them.
+    """
+    districts = {Principal.of_static(t, v).district for t, v in settings.staff_tokens.items()}
+    for name in sorted(d for d in districts if d is not None):
+        try:
+            city_districts(str(settings.districts_file)).get(name)
+        except InputError as exc:
+            raise ConfigurationError(f"staff_tokens: {exc}", field="staff_tokens") from exc
+
+
+def principal_of(request: Request, settings: Settings, token: str) -> Principal | None:
+    """Return the principal of a bearer token: a static token, else a per-user token.
+
+    None for an unknown, revoked or disabled user's token.
+    """
+    value = role_of(settings, token)
+    if value is not None:
+        return Principal.of_static(token, value)
+    user = user_for_token(request.app.state.store, token)  # geo311 users token
+    return Principal.of_user(user) if user is not None else None
+
+
+def current_principal(
     request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """Return the caller's role from its bearer token (401 without a known token)."""
+) -> Principal:
+    """Return the caller from its bearer token (401 without a known token)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "send 'Authorization: Bearer <token>' with a staff token from GEO311_STAFF_TOKENS",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    role = role_of(settings, credentials.credentials)
-    if role is None:  # a per-user API token (geo311 users token)
-        user = user_for_token(request.app.state.store, credentials.credentials)
-        role = user.role_label if user is not None else None
-    if role is None:
+    principal = principal_of(request, settings, credentials.credentials)
+    if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "the bearer token is not one of GEO311_STAFF_TOKENS; ask an administrator for one",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return role
+    return principal
 
 
-RoleDep = Annotated[str, Depends(current_role)]
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def require(*roles: str) -> Callable[[str], str]:
+def require(*roles: str) -> Callable[[Principal], Principal]:
     """Return a dependency that lets through only the given roles (``crew`` means any crew).
 
     Parameters
@@ -141,21 +170,20 @@ def require(*roles: str) -> Callable[[str], str]:
     Returns
     -------
     callable
-        A FastAPI dependency returning the caller's role.
+        A FastAPI dependency returning the caller (:class:`api.principal.Principal`).
     """
 
-    def _check(role: RoleDep) -> str:
-        kind = "crew" if role.startswith("crew:") else role
-        if kind not in roles:
+    def _check(principal: PrincipalDep) -> Principal:
+        if principal.role not in roles:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                f"role {kind!r} may not do this; it needs one of: {', '.join(roles)}",
+                f"role {principal.role!r} may not do this; it needs one of: {', '.join(roles)}",
             )
-        return role
+        return principal
 
     return _check
 
 
-DispatcherDep = Annotated[str, Depends(require("dispatcher"))]
-PlannerDep = Annotated[str, Depends(require("planner", "dispatcher"))]
-StaffDep = Annotated[str, Depends(require("dispatcher", "planner", "crew"))]
+DispatcherDep = Annotated[Principal, Depends(require("dispatcher"))]
+PlannerDep = Annotated[Principal, Depends(require("planner", "dispatcher"))]
+StaffDep = Annotated[Principal, Depends(require("dispatcher", "planner", "crew"))]

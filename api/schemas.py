@@ -193,6 +193,13 @@ class PlanRequest(BaseModel):
     )
     time_limit_s: float = Field(default=10.0, gt=0, le=300, description="solver time limit")
     seed: int | None = Field(default=None, description="solver seed (default: settings)")
+    district: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="plan this district of the city only, with the crews of its yards "
+        "(default: the token's district; none: the whole city)",
+    )
 
 
 class ReplanRequest(BaseModel):

@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     )
     staff_tokens: dict[str, str] = Field(
         default_factory=dict,
-        description="bearer token -> role ('dispatcher', 'planner' or 'crew:<crew id>')",
+        description="bearer token -> role ('dispatcher', 'planner', 'crew:<crew id>', or "
+        "'dispatcher@<district name>' for a dispatcher limited to one district)",
     )
     max_request_bytes: int = Field(default=1_000_000, gt=0, description="largest accepted body")
     cluster_address: str | None = Field(

@@ -5,6 +5,8 @@ dispatcher), reopen (a dispatcher): :func:`api._stops.act`, the state machine of
 :mod:`geo311.stop_states`; a refused change answers 409 with the stop's ``state``.
 
 A crew token (role ``crew:<id>``) sees only its own itinerary; dispatchers and planners see all.
+A dispatcher of a district acts only on its district's plans; every stop change is audited
+with the token's user (or ``token:<id>``).
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import HTMLResponse, Response
 
-from api import _plans, _stops
+from api import _plans, _stops, scope
 from api._stops import Actor
 from api.deps import CatalogueDep, StaffDep, StoreDep
+from api.principal import Principal
 from api.schemas import (
     NON_JSON_ERRORS,
     STAFF_RESPONSES,
@@ -41,10 +44,10 @@ PlanId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 CrewId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-def _allow(role: str, crew_id: str) -> None:
-    if role.startswith("crew:") and role != f"crew:{crew_id}":
+def _allow(who: Principal, crew_id: str) -> None:
+    if who.role == "crew" and who.crew_id != crew_id:
         raise HTTPException(
-            403, f"a crew token sees only its own itinerary; this one is for {role[5:]!r}"
+            403, f"a crew token sees only its own itinerary; this one is for {who.crew_id!r}"
         )
 
 
@@ -55,10 +58,10 @@ def _allow(role: str, crew_id: str) -> None:
     responses={**NON_JSON_ERRORS, 200: {"content": {"text/html": {}}}},
 )
 def get_itinerary_html(
-    plan_id: PlanId, crew_id: CrewId, role: StaffDep, store: StoreDep
+    plan_id: PlanId, crew_id: CrewId, who: StaffDep, store: StoreDep
 ) -> HTMLResponse:
     """Return the itinerary as a printable HTML page."""
-    _allow(role, crew_id)
+    _allow(who, crew_id)
     it = _plans.crew_itinerary(load_plan_document(store, plan_id), crew_id)
     return HTMLResponse(itinerary_html(it))
 
@@ -69,19 +72,17 @@ def get_itinerary_html(
     summary="A crew's itinerary (GPX)",
     responses={**NON_JSON_ERRORS, 200: {"content": {"application/gpx+xml": {}}}},
 )
-def get_itinerary_gpx(
-    plan_id: PlanId, crew_id: CrewId, role: StaffDep, store: StoreDep
-) -> Response:
+def get_itinerary_gpx(plan_id: PlanId, crew_id: CrewId, who: StaffDep, store: StoreDep) -> Response:
     """Return the itinerary as GPX 1.1 for a navigation device."""
-    _allow(role, crew_id)
+    _allow(who, crew_id)
     it = _plans.crew_itinerary(load_plan_document(store, plan_id), crew_id)
     return Response(itinerary_gpx(it), media_type="application/gpx+xml")
 
 
 @router.get("/{crew_id}", response_model=Itinerary, summary="A crew's itinerary (JSON)")
-def get_itinerary(plan_id: PlanId, crew_id: CrewId, role: StaffDep, store: StoreDep) -> Itinerary:
+def get_itinerary(plan_id: PlanId, crew_id: CrewId, who: StaffDep, store: StoreDep) -> Itinerary:
     """Return the crew's ordered stops with address, service, reports and times."""
-    _allow(role, crew_id)
+    _allow(who, crew_id)
     return _plans.itinerary(store, load_plan_document(store, plan_id), crew_id)
 
 
@@ -102,7 +103,7 @@ def stop_done(
     crew_id: CrewId,
     job_id: JobId,
     body: StopDone,
-    role: StaffDep,
+    who: StaffDep,
     store: StoreDep,
     catalogue: CatalogueDep,
 ) -> Itinerary:
@@ -111,23 +112,25 @@ def stop_done(
     A crew token acts only on its own stops of the plan published for its day; a dispatcher
     on any stop of a published plan.
     """
-    _allow(role, crew_id)
+    _allow(who, crew_id)
+    scope.check_plan_id(who, store, plan_id)
     return _plans.mark_stop_done(
         store,
         catalogue,
         plan_id,
         crew_id,
         job_id,
-        actor=Actor.from_role(role),
+        actor=Actor.from_principal(who),
         status=body.status,
         closure_category=body.closure_category,
         note=body.note,
     )
 
 
-def _act(store: Store, catalogue: Catalogue, role: str, change: StopChange) -> Itinerary:
-    _allow(role, change.crew_id)
-    _stops.act(store, catalogue, Actor.from_role(role), change)
+def _act(store: Store, catalogue: Catalogue, who: Principal, change: StopChange) -> Itinerary:
+    _allow(who, change.crew_id)
+    scope.check_plan_id(who, store, change.plan_id)
+    _stops.act(store, catalogue, Actor.from_principal(who), change)
     return _plans.itinerary(store, load_plan_document(store, change.plan_id), change.crew_id)
 
 
@@ -142,16 +145,16 @@ def stop_cant_do(
     crew_id: CrewId,
     job_id: JobId,
     body: StopCantDo,
-    role: StaffDep,
+    who: StaffDep,
     store: StoreDep,
     catalogue: CatalogueDep,
 ) -> Itinerary:
     """Mark a stop can't-do with a reason: its work order stays open for the dispatcher."""
     change = StopChange(
-        plan_id, job_id, crew_id, "cant_do", Actor.from_role(role).name,
+        plan_id, job_id, crew_id, "cant_do", Actor.from_principal(who).name,
         reason=body.reason, note=body.note,
     )  # fmt: skip
-    return _act(store, catalogue, role, change)
+    return _act(store, catalogue, who, change)
 
 
 @router.post(
@@ -164,13 +167,13 @@ def stop_arrive(
     plan_id: PlanId,
     crew_id: CrewId,
     job_id: JobId,
-    role: StaffDep,
+    who: StaffDep,
     store: StoreDep,
     catalogue: CatalogueDep,
 ) -> Itinerary:
     """Mark a planned stop arrived (the crew is working on it)."""
-    change = StopChange(plan_id, job_id, crew_id, "arrive", Actor.from_role(role).name)
-    return _act(store, catalogue, role, change)
+    change = StopChange(plan_id, job_id, crew_id, "arrive", Actor.from_principal(who).name)
+    return _act(store, catalogue, who, change)
 
 
 @router.post(
@@ -184,12 +187,12 @@ def stop_reopen(
     crew_id: CrewId,
     job_id: JobId,
     body: StopReopen,
-    role: StaffDep,
+    who: StaffDep,
     store: StoreDep,
     catalogue: CatalogueDep,
 ) -> Itinerary:
     """Put a done or can't-do stop back to planned (dispatchers only; audited)."""
     change = StopChange(
-        plan_id, job_id, crew_id, "reopen", Actor.from_role(role).name, note=body.note
+        plan_id, job_id, crew_id, "reopen", Actor.from_principal(who).name, note=body.note
     )
-    return _act(store, catalogue, role, change)
+    return _act(store, catalogue, who, change)

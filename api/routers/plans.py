@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse
 
-from api import _plans
+from api import _plans, _staff, scope
 from api.deps import CatalogueDep, DispatcherDep, PlannerDep, SettingsDep, StoreDep
 from api.schemas import (
     NON_JSON_ERRORS,
@@ -18,6 +19,7 @@ from api.schemas import (
     Problem,
     ReplanRequest,
 )
+from api.web import audit
 from routing.plan_document import PlanDocument, load_plan_document
 
 router = APIRouter(
@@ -31,13 +33,36 @@ PlanId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 @router.post("", response_model=PlanOut, summary="Plan a day", responses={400: {"model": Problem}})
 def create_plan(
     body: PlanRequest,
-    _role: DispatcherDep,
+    who: DispatcherDep,
     store: StoreDep,
     catalogue: CatalogueDep,
     settings: SettingsDep,
 ) -> PlanDocument:
-    """Solve the crews' routes for a morning and store the plan (runs in a worker thread)."""
-    return _plans.create_plan(store, catalogue, settings, body)
+    """Solve the crews' routes for a morning and store the plan (runs in a worker thread).
+
+    With ``district`` (default: the token's district) only that district's work with the
+    crews of its yards; a dispatcher of a district plans only its own (403). The plan and
+    its ``plan.create`` audit row (the token's user, or ``token:<id>``) commit together.
+    """
+    district = body.district or who.district
+    scope.check_planning(who, district)
+    if district is None:
+        day = _plans.solve_plan(store, catalogue, settings, body)
+        doc, plan_date = day.to_document(), str(day.plan_date)
+    else:
+        doc, plan_date = _plans.solve_district_plan(
+            store, catalogue, settings, at=_staff.parse_at(body.at, ZoneInfo(settings.timezone)),
+            district=district, crews=_plans.request_crews(settings, body),
+            time_limit_s=body.time_limit_s,
+            seed=settings.solver_seed if body.seed is None else body.seed,
+        )  # fmt: skip
+    with store.begin():
+        plan_id = store.save_plan(doc.to_dict(), plan_date=plan_date)
+        audit.record(
+            store, who.actor, "plan.create", f"plan:{plan_id}",
+            after={"plan_id": plan_id, "at": body.at, "district": district},
+        )  # fmt: skip
+    return load_plan_document(store, plan_id)
 
 
 @router.get(
@@ -79,13 +104,25 @@ def get_plan_map(plan_id: PlanId, _role: PlannerDep, store: StoreDep) -> HTMLRes
 def replan(
     plan_id: PlanId,
     body: ReplanRequest,
-    _role: DispatcherDep,
+    who: DispatcherDep,
     store: StoreDep,
     catalogue: CatalogueDep,
     settings: SettingsDep,
 ) -> PlanDocument:
-    """Re-plan from now: keep locked stops, add urgent work; stored as a child plan."""
-    return _plans.replan(store, catalogue, settings, plan_id, body)
+    """Re-plan from now: keep locked stops, add urgent work; stored as a child plan.
+
+    The child keeps the plan's district; a dispatcher of a district re-plans only its
+    district's plans (403). Audited as ``plan.replan``.
+    """
+    scope.check_plan_id(who, store, plan_id)
+
+    def record(doc: PlanDocument) -> None:  # in the transaction that stores the re-plan
+        audit.record(
+            store, who.actor, "plan.replan", f"plan:{doc.plan_id}",
+            before={"plan_id": plan_id}, after={"plan_id": doc.plan_id, "at": body.at},
+        )  # fmt: skip
+
+    return _plans.replan(store, catalogue, settings, plan_id, body, record=record)
 
 
 @router.post(
@@ -94,14 +131,15 @@ def replan(
     responses={404: {"model": Problem}},
 )
 def publish(
-    plan_id: PlanId, _role: DispatcherDep, store: StoreDep, settings: SettingsDep
+    plan_id: PlanId, who: DispatcherDep, store: StoreDep, settings: SettingsDep
 ) -> dict[str, int]:
     """Publish a plan: each stop's ETA becomes its reports' Open311 ``expected_datetime``.
 
-    Reports whose ETA an earlier published plan gave and this one no longer has lose it.
+    Reports whose ETA an earlier published plan gave and this one no longer has lose it. A
+    dispatcher of a district publishes only its district's plans (403); the ``plan.publish``
+    audit row names the token's user (or ``token:<id>``).
     """
-    from zoneinfo import ZoneInfo
-
     from api._publish import publish_for_crews
 
-    return publish_for_crews(store, plan_id, by=_role, tz=ZoneInfo(settings.timezone))
+    scope.check_plan_id(who, store, plan_id)
+    return publish_for_crews(store, plan_id, by=who.actor, tz=ZoneInfo(settings.timezone))

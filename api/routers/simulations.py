@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import CatalogueDep, PlannerDep, SettingsDep, SimulationsDep, StoreDep
 from api.schemas import NON_JSON_ERRORS, STAFF_RESPONSES, Problem, SimulationOut, SimulationRequest
+from api.web import audit
 
 router = APIRouter(
     prefix="/simulations",
@@ -29,7 +30,7 @@ SimulationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 )
 def start_simulation(
     body: SimulationRequest,
-    _role: PlannerDep,
+    who: PlannerDep,
     runner: SimulationsDep,
     store: StoreDep,
     catalogue: CatalogueDep,
@@ -43,6 +44,13 @@ def start_simulation(
     """
     doc = runner.submit(body, store=store, catalogue=catalogue, settings=settings)
     out = SimulationOut.model_validate(doc).model_dump(mode="json")
+    audit.record(
+        store,
+        who.actor,
+        "simulation.start",
+        f"simulation:{out['simulation_id']}",
+        after=body.model_dump(mode="json", by_alias=True),
+    )
     return JSONResponse(
         out,
         status_code=status.HTTP_202_ACCEPTED,

@@ -22,7 +22,7 @@ def record(
     store : Store
         The store.
     actor : str
-        Username (or ``token:<role>`` for a shared bearer token).
+        Username (or ``token:<id>`` for a static bearer token: :func:`api.principal.static_token_id`).
     action : str
         What was done, e.g. ``user.add``, ``plan.publish``, ``stop.done``.
     obj : str

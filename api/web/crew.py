@@ -17,6 +17,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from api import _plans
 from api._stops import Actor
 from api.deps import CatalogueDep, SettingsDep, StoreDep
+from api.principal import Principal
+from api.scope import check_plan_id
 from api.web import crew_actions, plan_view
 from api.web.deps import PageRoute, page_user
 from api.web.sessions import WebSession
@@ -193,6 +195,8 @@ async def crew_action(
         return _refused(exc)
     try:
         allow_crew(session, action.crew_id)
+        who = Principal.of_user(session.user)  # a dispatcher of a district: its plans only
+        await run_in_threadpool(check_plan_id, who, store, action.plan_id)
         action, new_photo = await crew_actions.attach_photo(request, action, photo, settings)
     except (InputError, HTTPException) as exc:
         if not _wants_json(request):

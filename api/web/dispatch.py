@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import datetime, time, timedelta
-from functools import lru_cache
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -14,6 +13,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from api._staff import parse_at
 from api.deps import CatalogueDep, SettingsDep, StoreDep
+from api.principal import Principal
+from api.scope import check_crew, in_district
 from api.web import audit
 from api.web.deps import PageRoute, action_user, page_user
 from api.web.sessions import WebSession
@@ -37,14 +38,6 @@ HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 TABLE_ROWS = 250
 
 
-@lru_cache(maxsize=4)
-def city_districts(path: str) -> Any:
-    """Return the city's districts (read once per file)."""
-    from geo311.districts import load_districts
-
-    return load_districts(path)
-
-
 def district_scope(user: Any, districts: str) -> str | None:
     """Return the district whose work a page shows: the user's, unless ``districts=all``.
 
@@ -52,20 +45,6 @@ def district_scope(user: Any, districts: str) -> str | None:
     """
     name = getattr(user, "district", None)
     return None if districts == "all" or not name else str(name)
-
-
-def in_district(orders: list[WorkOrder], settings: Settings, name: str | None) -> list[WorkOrder]:
-    """Return the work orders of district ``name`` (all of them for None).
-
-    A work order belongs to the district whose polygon holds it, or the nearest one within
-    the margin of :mod:`geo311.districts`.
-    """
-    if name is None or not orders:
-        return list(orders)
-    areas = city_districts(str(settings.districts_file))
-    areas.get(name)  # a district the city no longer has: the message names the known ones
-    where = areas.assign([o.lat for o in orders], [o.lon for o in orders])
-    return [o for o, n in zip(orders, where, strict=True) if n == name]
 
 
 def moment(text: str | None, settings: Settings) -> datetime:
@@ -256,10 +235,14 @@ def set_crew_day(
     shift_start: Annotated[str, Form(max_length=8)] = "",
     shift_end: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
-    """Turn a crew off or on and change its shift for one day (written to the audit log)."""
+    """Turn a crew off or on and change its shift for one day (written to the audit log).
+
+    A dispatcher of a district changes only the crews of its district (403).
+    """
     before = next((c for c in roster(store, settings, day) if c["id"] == crew_id), None)
     if before is None:
         raise InputError(f"crew_id: no crew {crew_id!r} in {settings.crews_file}", field="crew_id")
+    check_crew(Principal.of_user(session.user), crew_id, settings)
     error = ""
     try:
         _check_shift(shift_start, shift_end)

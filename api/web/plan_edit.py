@@ -11,7 +11,8 @@ stored until the dispatcher saves (``.../edit/save``, which checks the change ag
 
 A saved change is a new plan (``kind='edited'``, its parent the edited plan) and an audit
 row with the changed crews' stops before and after. Locking and unlocking change no route:
-they are saved at once. A published plan is not edited: re-plan it instead.
+they are saved at once. A published plan is not edited: re-plan it instead. A dispatcher of
+a district edits only its district's plans (:func:`api.scope.check_plan`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.deps import CatalogueDep, SettingsDep, StoreDep
+from api.principal import Principal
+from api.scope import check_plan
 from api.web import audit, plan_view
 from api.web.deps import PageRoute, action_user
 from api.web.sessions import WebSession
@@ -46,9 +49,13 @@ CrewField = Annotated[str, Form(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")]
 Position = Annotated[int, Form(ge=0, le=10_000)]
 
 
-def _editable(store: Store, plan_id: int) -> PlanDocument:
-    """Return the stored plan unless it is published (then 409: re-plan it instead)."""
+def _editable(store: Store, plan_id: int, session: WebSession) -> PlanDocument:
+    """Return the stored plan unless it is published (then 409: re-plan it instead).
+
+    A dispatcher of a district edits only its district's plans (403).
+    """
     doc = load_plan_document(store, plan_id)
+    check_plan(Principal.of_user(session.user), doc, plan_id)
     if auth_store.publication(store, plan_id) is not None:
         raise ConflictError(
             f"plan {plan_id} is published: the crews work from it; use 'Re-plan now' on its "
@@ -62,11 +69,17 @@ def _stops(route: RouteDoc) -> list[str]:
 
 
 def _check(
-    store: Store, catalogue: Catalogue, settings: Settings, plan_id: int, edit: HandEdit, user: str
+    store: Store,
+    catalogue: Catalogue,
+    settings: Settings,
+    plan_id: int,
+    edit: HandEdit,
+    session: WebSession,
 ) -> tuple[PlanDocument, EditResult]:
     from routing.dispatch.editing import edit_day  # the graph and matrices: load on use
 
-    doc = _editable(store, plan_id)
+    doc = _editable(store, plan_id, session)
+    user = session.user.username
     return doc, edit_day(store, catalogue, doc, edit, user=user, settings=settings)
 
 
@@ -126,7 +139,7 @@ def check_edit(
     edit = HandEdit(action, job_id, crew_id, position)
     if action in ("lock", "unlock"):
         return _save(request, session, store, catalogue, settings, plan_id, edit, accept=False)
-    doc, result = _check(store, catalogue, settings, plan_id, edit, session.user.username)
+    doc, result = _check(store, catalogue, settings, plan_id, edit, session)
     return _preview(request, doc, result, edit)
 
 
@@ -167,7 +180,7 @@ def _save(
     from routing.dispatch.editing import save_derived
 
     user = session.user.username
-    doc, result = _check(store, catalogue, settings, plan_id, edit, user)
+    doc, result = _check(store, catalogue, settings, plan_id, edit, session)
     if result.evaluation.hard:
         return _preview(
             request, doc, result, edit, message="Not saved: this change cannot be worked."

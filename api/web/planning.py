@@ -13,17 +13,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from api import _plans
 from api._publish import publish_for_crews
 from api.deps import CatalogueDep, SettingsDep, StoreDep
+from api.principal import Principal
 from api.schemas import PlanRequest
+from api.scope import check_plan, check_planning, in_district
 from api.web import audit, plan_view
 from api.web.deps import PageRoute, action_user, page_user
-from api.web.dispatch import (
-    city_districts,
-    day_crews,
-    district_scope,
-    in_district,
-    moment,
-    work_rows,
-)
+from api.web.dispatch import day_crews, district_scope, moment, work_rows
 from api.web.plan_jobs import PlanJob, plan_jobs
 from api.web.sessions import WebSession
 from api.web.templating import render
@@ -98,13 +93,14 @@ def start_plan(
 ) -> Response:
     """Start the solver in a worker thread for the crews on duty; go to its progress page.
 
-    A dispatcher with a district plans that district's work with its crews, unless the
-    form asks for all districts.
+    A dispatcher with a district plans that district's work with its crews; asking for
+    all districts is refused (403): only a dispatcher without a district plans the city.
     """
+    scope = district_scope(session.user, districts)
+    check_planning(Principal.of_user(session.user), scope)
     when = moment(at, settings)
     day = when.astimezone(ZoneInfo(settings.timezone)).date().isoformat()
     crews = day_crews(store, settings, day)
-    scope = district_scope(session.user, districts)
     user = session.user.username
     if scope is not None:
         run = _district_runner(store, catalogue, settings, when, scope, crews, user, time_limit_s)
@@ -129,22 +125,12 @@ def _district_runner(
     """Return the run that plans one district's open work with its crews and stores it."""
 
     def run() -> dict[str, Any]:
-        from geo311.workorders import open_work_orders_at
-        from routing.dispatch import default_graph, plan_district_day, servable_groups
-
-        areas = city_districts(str(settings.districts_file))
-        config = crews.for_district(district, only=len(areas) > 1)
-        groups = servable_groups(config, catalogue)
-        orders = open_work_orders_at(store, when, groups=groups, catalogue=catalogue)
-        day = plan_district_day(
-            in_district(orders, settings, district), district=district, crews=config,
-            graph=default_graph(settings), catalogue=catalogue, at=when,
+        doc, plan_date = _plans.solve_district_plan(
+            store, catalogue, settings, at=when, district=district, crews=crews,
             time_limit_s=time_limit_s, seed=settings.solver_seed,
         )  # fmt: skip
-        doc = day.to_document()
-        doc.district = district
         with store.begin():  # the plan and its audit row commit together
-            plan_id = store.save_plan(doc.to_dict(), plan_date=day.plan_date)
+            plan_id = store.save_plan(doc.to_dict(), plan_date=plan_date)
             stored = store.get_plan(plan_id)
             audit.record(store, user, "plan.create", f"plan:{plan_id}", after=_plan_summary(stored))
         return stored
@@ -267,6 +253,7 @@ def replan_plan(
     stops done or started stay too, and the ticked new work orders are inserted as urgent.
     """
     doc = PlanDocument.from_dict(store.get_plan(plan_id))
+    check_plan(Principal.of_user(session.user), doc, plan_id)
     if mode == "locked" and auth_store.publication(store, plan_id) is not None:
         raise ConflictError(
             f"plan {plan_id} is published; use 'Re-plan now' to re-plan the rest of the day"
@@ -328,6 +315,7 @@ def publish_plan(
 ) -> Response:
     """Publish a plan: its routes become the crews' itineraries of that day."""
     doc = store.get_plan(plan_id)
+    check_plan(Principal.of_user(session.user), doc, plan_id)
     plan_date = str(doc.get("plan_date") or "")
     if not plan_date:
         raise InputError(f"plan {plan_id} has no plan_date; plan the day again", field="plan_id")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import time
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from api._simulations import SimulationRunner
 from api.app import create_app
+from geo311 import auth_store
 from geo311.catalogue import load_catalogue
 from geo311.settings import REPO_DATA_DIR
 from geo311.store import Store
@@ -45,6 +47,9 @@ def test_simulation_runs_off_the_loop_and_serves_result_and_plot(
     assert started["status"] == "running" and started["result"] is None
     assert resp.headers["location"] == f"/simulations/{sim_id}"
     assert started["request"]["from"] == "2015-09-01" and started["request"]["to"] == "2015-09-14"
+    (row,) = auth_store.audit_rows(api_store, action="simulation.start")  # who started it
+    assert row["actor"] == "token:" + hashlib.sha256(b"plan-token").hexdigest()[:12]
+    assert row["object"] == f"simulation:{sim_id}" and row["after"]["from"] == "2015-09-01"
     # the event loop is free while it runs: other requests answer at once
     assert client.get("/backlog", headers=PLAN).status_code == 200
     early = client.get(f"/simulations/{sim_id}/plot.png", headers=PLAN)

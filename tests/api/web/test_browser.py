@@ -415,3 +415,32 @@ def test_crew_map_shows_you_are_here_when_the_phone_gives_a_position(
     assert page.get_attribute("#map", "data-here") is None
     assert page.locator("#map path.here-marker").count() == 0
     refused.axe()  # no JavaScript error either
+
+
+def test_a_district_dispatchers_console_plans_only_its_district(
+    open_session: Any, server: Server
+) -> None:
+    district = "Back Bay / South End"
+    users.create_user(server.store, "dora", role="dispatcher", password=PASSWORD, district=district)
+    shots = os.environ.get("GEO311_SCREENSHOT_DIR")
+    for phone in (False, True):
+        dora = open_session("dora", phone=phone)
+        if not phone:
+            dora.page.set_viewport_size({"width": 1366, "height": 900})
+        dora.go("/dispatch?at=2015-10-06T07:00&districts=all")  # she may look at every district
+        assert "All districts" in dora.page.inner_text("#district-scope")
+        plan_form = dora.page.locator("form[action='/dispatch/plan']")
+        assert f"of {district} (your district)" in plan_form.inner_text()
+        assert plan_form.locator("input[name=districts]").get_attribute("value") == "mine"
+        dora.axe()
+        if shots:
+            name = "phone_360" if phone else "desktop_1366"
+            dora.page.screenshot(
+                path=str(Path(shots) / f"dispatch_district_{name}.png"), full_page=True
+            )
+    dora.page.fill("#plan-limit", "1")
+    plan_form.locator("button[type=submit]").click()
+    dora.page.wait_for_url(re.compile(r".*/dispatch/plans/\d+$"), timeout=120_000)
+    plan_id = int(dora.page.url.rsplit("/", 1)[1])
+    assert server.store.get_plan(plan_id)["district"] == district  # her district, not the city
+    dora.axe()

@@ -1,6 +1,8 @@
-"""A dispatcher's district: the console shows and plans its work unless asked for all."""
+"""A dispatcher's district: the console shows its work unless asked for all, and plans only it."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from typer.testing import CliRunner
 
@@ -43,7 +45,8 @@ def test_the_console_shows_and_plans_the_dispatchers_district(
     assert "7 open work orders" in everything.text and "1 Far Away Rd" in everything.text
     assert "Show only Back Bay / South End" in everything.text
     assert 'name="districts" value="all"' in everything.text
-    dina = browser("dina").get(f"/dispatch?at={AT}")  # no district: everything, no toggle
+    dina_client = browser("dina")
+    dina = dina_client.get(f"/dispatch?at={AT}")  # no district: everything, no toggle
     assert "7 open work orders" in dina.text and 'id="district-scope"' not in dina.text
 
     token = csrf_of(page.text)
@@ -56,12 +59,23 @@ def test_the_console_shows_and_plans_the_dispatchers_district(
     assert doc["district"] == BACK_BAY
     assert {j["work_order_id"] for j in doc["jobs"].values()} == inside
     assert BACK_BAY in dora.get(f"/dispatch/plans/{doc['plan_id']}").text
+    # planning every district is refused to a dispatcher of one (it plans other districts)
     everything_plan = dora.post(
         "/dispatch/plan",
         data={"csrf_token": token, "at": AT, "time_limit_s": "1", "districts": "all"},
         follow_redirects=False,
     )
-    whole = web_store.get_plan(wait_for_plan(dora, everything_plan))
+    assert everything_plan.status_code == 403
+    assert "every district" in everything_plan.text and BACK_BAY in everything_plan.text
+    assert web_store.latest_plan_id() == doc["plan_id"]
+    # the console's plan form plans her district even while it shows every district
+    assert 'name="districts" value="mine"' in everything.text.split('id="plan"')[1]
+    whole_plan = dina_client.post(
+        "/dispatch/plan",
+        data={"csrf_token": csrf_of(dina.text), "at": AT, "time_limit_s": "1"},
+        follow_redirects=False,
+    )
+    whole = web_store.get_plan(wait_for_plan(dina_client, whole_plan))
     assert far.work_order_id in {j["work_order_id"] for j in whole["jobs"].values()}
     assert not whole.get("district")
 
@@ -90,3 +104,48 @@ def test_users_add_district_is_checked_stored_and_shown(browser, store_url: str)
         assert users.find_user(s, "dina").district is None
     admin = browser("ada").get("/admin/users")
     assert f"<td>{BACK_BAY}</td>" in admin.text and "<td>all districts</td>" in admin.text
+
+
+def test_a_dispatcher_of_another_district_changes_nothing_of_this_one(
+    browser, web_store: Store, catalogue: Catalogue
+) -> None:
+    from geo311 import auth_store
+    from routing.plan_document import PlanDocument
+    from tests.api.web.test_crew import _plan
+
+    draft, _, _ = _plan(web_store, catalogue, publish=False)
+    doc = {**PlanDocument.from_dict(web_store.get_plan(draft)).payload(), "district": BACK_BAY}
+    web_store.update_plan(draft, doc)
+    published = web_store.save_plan(doc, plan_date="2015-10-06")
+    auth_store.insert_publication(
+        web_store, plan_id=published, plan_date="2015-10-06", published_at=datetime.now(UTC),
+        published_by="dina",
+    )  # fmt: skip
+    users.create_user(
+        web_store, "odile", role="dispatcher", password=PASSWORD, district="Elsewhere"
+    )
+    odile = browser("odile")
+    token = csrf_of(odile.get("/planner").text)
+    attempts = {
+        "/dispatch/crews/pothole-1": {"day": "2015-10-06", "on_duty": "", "shift_start": "07:00",
+                                      "shift_end": "15:00"},
+        f"/dispatch/plans/{draft}/publish": {},
+        f"/dispatch/plans/{draft}/edit": {"action": "drop", "job_id": "wo-p"},
+        f"/dispatch/plans/{draft}/edit/save": {"action": "drop", "job_id": "wo-p"},
+        f"/dispatch/plans/{published}/replan": {"mode": "now", "at": AT},
+    }  # fmt: skip
+    for url, form in attempts.items():
+        resp = odile.post(url, data={"csrf_token": token, **form}, follow_redirects=False)
+        assert resp.status_code == 403, (url, resp.text)
+        assert "&#39;Elsewhere&#39;" in resp.text, url  # names the dispatcher's district
+        what = "pothole-1" if "crews" in url else f"district &#39;{BACK_BAY}&#39;"
+        assert what in resp.text, url
+    action = {"key": "k-odile-0001", "plan_id": published, "crew_id": "A", "job_id": "wo-p",
+              "action": "cant", "reason": "no_access"}  # fmt: skip
+    resp = odile.post("/crew/actions", json=action, headers={"X-CSRF-Token": token})
+    assert resp.status_code == 403
+    assert auth_store.crew_day_rows(web_store, "2015-10-06") == {}
+    assert auth_store.publication(web_store, draft) is None
+    assert "cant_do" not in web_store.get_plan(published)
+    assert web_store.latest_plan_id() == published  # no edited or re-planned plan was stored
+    assert [r for r in auth_store.audit_rows(web_store) if r["action"] != "login"] == []
