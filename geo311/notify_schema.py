@@ -68,6 +68,19 @@ contacts = sa.Table(
     sa.Index("ix_contacts_email", "email"),
 )
 
+# What an e-mail address (lower-cased) agreed to, whatever request it came with: confirmed
+# (it may receive a report's texts), unsubscribed (it receives nothing, for later reports
+# too). An address without a row, or with neither time, has only been sent the confirmation
+# (added by migration 0013).
+email_addresses = sa.Table(
+    "email_addresses",
+    metadata,
+    sa.Column("address", sa.String(320), primary_key=True),
+    sa.Column("confirmed_at", UTCDateTime),
+    sa.Column("unsubscribed_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
 webhooks = sa.Table(
     "webhooks",
     metadata,
@@ -80,4 +93,4 @@ webhooks = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
-NOTIFY_TABLES = (outbox, contacts, webhooks)
+NOTIFY_TABLES = (outbox, contacts, webhooks, email_addresses)
