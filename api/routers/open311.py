@@ -316,7 +316,7 @@ def get_token(
     "/requests.{response_format}",
     response_model=list[PostResponse],
     summary="Create a service request",
-    responses=_responses(403, 404, 415),
+    responses=_responses(403, 404, 415, 429),
     dependencies=[Depends(require_form)],
 )
 async def post_request(
@@ -373,14 +373,11 @@ async def post_request(
         )
     attributes = o.validate_attributes(catalogue, service_code, await _attributes(request))
     lat, long = o.check_location(lat, long, address_string, city=city)
-    contact = contact_values(
-        email=email or "", first_name=first_name or "", last_name=last_name or "", phone=phone or ""
-    )
+    given = {"email": email, "first_name": first_name, "last_name": last_name, "phone": phone}
+    contact = contact_values(**{k: v or "" for k, v in given.items()})
     gate = gate_of(request, settings, api_key=api_key, email=contact["email"], now=o.now_utc())
     await run_in_threadpool(gate.check, store)  # before the photo's work
-    photo = await _stage_photo(settings, media, media_url)
-    if photo is not None:
-        media_url = str(request.url_for("get_media", name=photo.name))
+    photo, media_url = await _stage_photo(request, settings, media, media_url)
     new = o.NewRequest(
         service_code=service_code,
         lat=lat,
@@ -421,17 +418,22 @@ async def _attributes(request: Request) -> dict[str, str]:
 
 
 async def _stage_photo(
-    settings: Settings, media: UploadFile | None, media_url: str | None
-) -> StagedImage | None:
-    """Check an uploaded photo and stage it (put in place once the report commits)."""
+    request: Request, settings: Settings, media: UploadFile | None, media_url: str | None
+) -> tuple[StagedImage | None, str | None]:
+    """Check an uploaded photo and stage it (put in place once the report commits).
+
+    Returns the staged photo (None without one) and the ``media_url`` to store: the photo's
+    stable URL, else the given one.
+    """
     if media is None:
-        return None
+        return None, media_url
     data = await media.read(settings.max_media_bytes + 1)
     if not data and not media.filename:
-        return None  # a form's empty file field
+        return None, media_url  # a form's empty file field
     if (media_url or "").strip():
         raise Open311HTTPError(400, "media: send a media file or a media_url, not both")
-    return await run_in_threadpool(stage_photo, data, settings)
+    photo = await run_in_threadpool(stage_photo, data, settings)
+    return photo, str(request.url_for("get_media", name=photo.name))
 
 
 def _check_api_key(api_key: str | None, settings: Settings) -> None:
