@@ -55,8 +55,8 @@ def gate_of(
 ) -> Gate:
     """Return the :class:`Gate` of a posted report.
 
-    The client address is the connection's peer (run the server behind a proxy with
-    ``--proxy-headers`` so that it is the citizen's); posts carrying an api_key listed in
+    The client address is the one uvicorn reports (it trusts ``X-Forwarded-For`` from the
+    proxies of ``FORWARDED_ALLOW_IPS``, by default 127.0.0.1); posts carrying an api_key in
     ``report_limit_ip_exempt_keys`` (a relay of many citizens) skip the per-address limit.
     """
     if request.url.path.startswith("/report."):

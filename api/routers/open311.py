@@ -361,6 +361,8 @@ async def post_request(
     A report near an open work order of the same service group joins it; ``service_notice``
     says so. Contact fields (email, name, phone) are kept apart from the request (never shown
     by the public API) for the reporter's notifications; the acknowledgement is queued with it.
+    Reports are limited per client address and e-mail address (429, :mod:`api._report_guard`);
+    a photo is put in place only once its report is stored.
     """
     if not request.url.path.startswith("/report."):  # the city's own report page
         _check_api_key(api_key, settings)
