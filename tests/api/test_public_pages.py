@@ -226,6 +226,8 @@ def test_report_page_says_in_plain_words_when_too_many_reports_came_from_the_pho
     shown = page.inner_text("#form-error")
     assert shown.startswith("Too many reports were sent from your connection (at most 1 an hour)")
     assert "please try again in about" in shown
+    # The message sits above the form: it takes the focus, so a phone scrolls to it.
+    assert page.evaluate("() => document.activeElement.id") == "form-error"
     assert page.input_value("#description") == "Deep hole number 1"  # nothing typed is lost
     assert store.count_requests() == 1
     assert axe_serious(page) == []
