@@ -70,14 +70,15 @@ contacts = sa.Table(
 
 # What an e-mail address (lower-cased) agreed to, whatever request it came with: confirmed
 # (it may receive a report's texts), unsubscribed (it receives nothing, for later reports
-# too). An address without a row, or with neither time, has only been sent the confirmation
-# (added by migration 0013).
+# too); neither: it is only sent the confirmation, at most once per 30 days (when the last
+# one was queued: confirmation_sent_at). Added by migration 0013.
 email_addresses = sa.Table(
     "email_addresses",
     metadata,
     sa.Column("address", sa.String(320), primary_key=True),
     sa.Column("confirmed_at", UTCDateTime),
     sa.Column("unsubscribed_at", UTCDateTime),
+    sa.Column("confirmation_sent_at", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 

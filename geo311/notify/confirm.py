@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -128,13 +128,33 @@ def confirm(conn: Connection, token: str, *, secret: str) -> AddressState:
     return "confirmed"
 
 
+def _claim_confirmation(conn: Connection, address: str, now: datetime) -> bool:
+    """Record that a confirmation goes to ``address`` now, unless one went in the last 30 days.
+
+    One atomic upsert: of two reports racing with a new address, one wins (on PostgreSQL the
+    other waits for its row and then finds it asked already).
+    """
+    table = email_addresses
+    cutoff = now - timedelta(days=CONFIRM_EVERY_DAYS)
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(table).values(address=address, created_at=now, confirmation_sent_at=now)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=["address"],
+        set_={"confirmation_sent_at": now},
+        where=sa.or_(table.c.confirmation_sent_at.is_(None), table.c.confirmation_sent_at < cutoff),
+    ).returning(table.c.address)
+    return conn.execute(upsert).first() is not None
+
+
 def confirmation_row(
-    contact_email: str, base: dict[str, Any], payload: dict[str, Any]
-) -> dict[str, Any]:
+    conn: Connection, contact_email: str, base: dict[str, Any], payload: dict[str, Any]
+) -> dict[str, Any] | None:
     """Return the outbox row that asks an unconfirmed address to confirm (no report text).
 
     Parameters
     ----------
+    conn : Connection
+        The transaction that queues the event (records when the address was asked).
     contact_email : str
         The address.
     base : dict
@@ -145,15 +165,16 @@ def confirmation_row(
 
     Returns
     -------
-    dict
-        An ``email`` outbox row of type ``confirm``; its idempotency key is the address and
-        the 30-day period, so many reports queue one confirmation.
+    dict or None
+        An ``email`` outbox row of type ``confirm``, or None when the address was asked in the
+        last :data:`CONFIRM_EVERY_DAYS` days (many reports queue one confirmation).
     """
     address = contact_email.strip().lower()
-    occurred = datetime.fromisoformat(payload["occurred_at"])
-    period = int(occurred.timestamp() // (CONFIRM_EVERY_DAYS * 86400))
+    now = datetime.now(UTC)
+    if not _claim_confirmation(conn, address, now):
+        return None
     digest = hashlib.sha256(address.encode()).hexdigest()[:32]
-    event_id = f"confirm:{digest}:{period}"
+    event_id = f"confirm:{digest}:{now:%Y%m%dT%H%M%S.%f}"  # one per claim
     kept = {
         k: payload[k] for k in ("service_request_id", "service_code", "service_name", "occurred_at")
     }

@@ -121,7 +121,8 @@ def _recipient_rows(
         )
     elif contact is not None and state == "unconfirmed":
         # Anyone can type any address: until it confirms, it only gets the confirmation.
-        rows.append(confirmation_row(contact.email, base, payload))
+        asked = confirmation_row(conn, contact.email, base, payload)
+        rows.extend([asked] if asked is not None else [])
     hooks = conn.execute(
         sa.select(webhooks.c.webhook_id, webhooks.c.url, webhooks.c.events).where(webhooks.c.active)
     ).all()

@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("address", sa.String(length=320), nullable=False),
         sa.Column("confirmed_at", _TIME, nullable=True),
         sa.Column("unsubscribed_at", _TIME, nullable=True),
+        sa.Column("confirmation_sent_at", _TIME, nullable=True),
         sa.Column("created_at", _TIME, nullable=False),
         sa.PrimaryKeyConstraint("address"),
     )
