@@ -31,6 +31,9 @@ _WHAT = {
 }
 
 
+_purged = -1  # the last period this process deleted older counts in
+
+
 class TooManyReports(Geo311Error):
     """A report over a limit: which limit, and how long until a report is taken again.
 
@@ -84,13 +87,18 @@ def _position(now: datetime, period_s: int) -> tuple[int, float]:
     return int(seconds // period_s), (seconds % period_s) / period_s
 
 
-def _hits(conn: Connection, key: str, period: int) -> int:
-    found = conn.execute(
-        sa.select(report_counts.c.hits).where(
-            report_counts.c.key == key, report_counts.c.period == period
+def _counts(
+    conn: Connection, keys: list[str], periods: tuple[int, ...]
+) -> dict[tuple[str, int], int]:
+    """Return the stored counts of some keys in some periods (one query)."""
+    if not keys:
+        return {}
+    rows = conn.execute(
+        sa.select(report_counts.c.key, report_counts.c.period, report_counts.c.hits).where(
+            report_counts.c.key.in_(keys), report_counts.c.period.in_(periods)
         )
-    ).scalar()
-    return int(found or 0)
+    )
+    return {(r.key, r.period): int(r.hits) for r in rows}
 
 
 def _check(kind: str, limit: int, previous: int, current: int, into: float, period_s: int) -> None:
@@ -117,9 +125,12 @@ def check_reports(conn: Connection, limits: Limits, *, ip: str, email: str, now:
         If one more report from ``ip`` or with ``email`` is over its limit.
     """
     period, into = _position(now, limits.period_s)
-    for kind, (key, limit) in limits.keys(ip=ip, email=email).items():
-        current = _hits(conn, key, period) + 1
-        _check(kind, limit, _hits(conn, key, period - 1), current, into, limits.period_s)
+    keys = limits.keys(ip=ip, email=email)
+    stored = _counts(conn, [key for key, _limit in keys.values()], (period - 1, period))
+    for kind, (key, limit) in keys.items():
+        current = stored.get((key, period), 0) + 1
+        previous = stored.get((key, period - 1), 0)
+        _check(kind, limit, previous, current, into, limits.period_s)
 
 
 def count_report(conn: Connection, limits: Limits, *, ip: str, email: str, now: datetime) -> None:
@@ -141,14 +152,24 @@ def count_report(conn: Connection, limits: Limits, *, ip: str, email: str, now: 
     TooManyReports
         If the report is over a limit (roll back the transaction: it is then not counted).
     """
+    global _purged
     period, into = _position(now, limits.period_s)
+    keys = limits.keys(ip=ip, email=email)
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    for kind, (key, limit) in limits.keys(ip=ip, email=email).items():
+    current: dict[str, int] = {}
+    for kind, (key, _limit) in keys.items():
         stmt = insert(report_counts).values(key=key, period=period, hits=1)
         upsert = stmt.on_conflict_do_update(
             index_elements=["key", "period"], set_={"hits": report_counts.c.hits + 1}
         ).returning(report_counts.c.hits)
-        current = int(conn.execute(upsert).scalar_one())
-        _check(kind, limit, _hits(conn, key, period - 1), current, into, limits.period_s)
-    # Counts older than the previous period weigh nothing any more.
-    conn.execute(report_counts.delete().where(report_counts.c.period < period - 1))
+        current[kind] = int(conn.execute(upsert).scalar_one())
+    previous = _counts(conn, [key for key, _limit in keys.values()], (period - 1,))
+    for kind, (key, limit) in keys.items():
+        _check(
+            kind, limit, previous.get((key, period - 1), 0), current[kind], into, limits.period_s
+        )
+    if keys and _purged != period:
+        # Counts older than the previous period weigh nothing any more (once a period per
+        # process; rows a rolled-back purge left are only read never again).
+        conn.execute(report_counts.delete().where(report_counts.c.period < period - 1))
+        _purged = period
