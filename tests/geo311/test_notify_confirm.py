@@ -16,6 +16,8 @@ from geo311.notify import Event, address_state, confirm_address, enqueue, save_c
 from geo311.notify_schema import email_addresses, outbox
 from geo311.store import Store, request_to_row
 
+from .test_notify import Mailbox, make_sender, smtp  # noqa: F401 - the SMTP server fixture
+
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 
 
@@ -86,3 +88,21 @@ def test_an_address_is_asked_again_after_30_days_and_hears_once_it_confirmed(
         enqueue(conn, Event(type="received", service_request_id="A3", occurred_at=T0))
     kind, rid, payload = _emails(store)[-1]
     assert (kind, rid, json.loads(payload)["first_name"]) == ("received", "A3", "SPAMNAME")
+
+
+def test_a_message_queued_before_confirmations_existed_is_not_sent_unconfirmed(
+    store: Store,
+    smtp: tuple[Mailbox, int],  # noqa: F811 - the fixture imported above
+) -> None:
+    box, port = smtp
+    _store_reports(store, ["B1"], "bob@example.org")
+    with store.begin() as conn:  # queued as before migration 0013: straight to the address
+        confirm_address(conn, "bob@example.org")
+        enqueue(conn, Event(type="received", service_request_id="B1", occurred_at=T0))
+        conn.execute(email_addresses.delete())
+    with make_sender(store, port) as sender:
+        done = sender.drain()
+    assert (done.sent, done.skipped) == (0, 1) and box.messages == []
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(outbox.c.status, outbox.c.last_error)).one()
+    assert tuple(row) == ("skipped", "address not confirmed")
