@@ -496,30 +496,6 @@ def geocode_address(geocoder: Any, address: str) -> tuple[float, float, str, flo
     return float(result.lat), float(result.lon), str(result.match_type), result.score
 
 
-def save_photo(data: bytes, settings: Settings) -> str:
-    """Store an uploaded photo (checked, EXIF stripped) and return its file name.
-
-    Raises
-    ------
-    Open311HTTPError
-        413 when it is larger than ``settings.max_media_bytes``; 400 when it is not a JPEG,
-        PNG or WebP image.
-    """
-    from geo311.media import store_image
-
-    if len(data) > settings.max_media_bytes:
-        raise Open311HTTPError(
-            413,
-            f"media: the photo has {len(data):,} bytes, more than {settings.max_media_bytes:,};"
-            " send a smaller photo",
-        )
-    try:
-        stored = store_image(data, media_dir=settings.media_dir, max_bytes=settings.max_media_bytes)
-    except InputError as exc:
-        raise Open311HTTPError(400, str(exc)) from None
-    return stored.name
-
-
 def find_by_token(store: Store, token: str) -> str | None:
     """Return the service_request_id of the request posted with this token (None if unknown)."""
     with store.begin() as conn:

@@ -192,6 +192,8 @@ def start_server(url: str, *, pythonpath: str) -> str:
         os.environ,
         GEO311_DATABASE_URL=url,
         GEO311_API_KEYS=json.dumps([KEY]),
+        # The clients all post from 127.0.0.1 (a tree without report limits ignores it).
+        GEO311_REPORT_LIMIT_IP_EXEMPT_KEYS=json.dumps([KEY]),
         PYTHONPATH=pythonpath,
     )
     # What ``geo311 serve`` runs, without the CLI: its entry points come from the installed

@@ -5,6 +5,16 @@ decoded and written again without any metadata (EXIF, so no GPS position of the 
 phone; text chunks; ICC profiles are kept), after turning it upright by its EXIF orientation.
 The file is named by the SHA-256 of the stored bytes: ``<sha256>.<ext>``; the same photo
 posted twice is stored once.
+
+Decoding is bounded: the pixel count is read from the file's header and checked against
+:data:`MAX_PIXELS` before any pixel is decoded, and at most :data:`DECODE_SLOTS` images are
+decoded at once in the process (the others wait their turn), so a burst of large photos costs
+at most ``DECODE_SLOTS`` decoded images of memory.
+
+A photo that goes with a change stored in the database (a report, a crew's done) is *staged*
+(:func:`stage_image`: checked and written under a temporary name that is never served) and
+moved into place by :meth:`StagedImage.commit` once the change has committed, or removed by
+:meth:`StagedImage.discard` when it is refused: a refused change leaves no file behind.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ import io
 import os
 import re
 import tempfile
-import warnings
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +38,14 @@ FORMATS = {
     "PNG": ("png", "image/png"),
     "WEBP": ("webp", "image/webp"),
 }
-MAX_PIXELS = 40_000_000
+#: Largest photo taken, in pixels: 4096 x 4096 (16.8 MP). A phone's camera saves 12 MP
+#: (4032 x 3024) by default, 16 MP on some models; its 48-200 MP modes give files beyond the
+#: byte limit anyway, and the crew view shrinks photos to 1600 px before sending. One decoded
+#: image of this size takes at most 67 MB (RGBA).
+MAX_PIXELS = 4096 * 4096
+#: Images decoded at the same time in one process (the rest wait for a slot).
+DECODE_SLOTS = 2
+_DECODES = threading.BoundedSemaphore(DECODE_SLOTS)
 NAME = re.compile(r"^[0-9a-f]{64}\.(jpg|png|webp)$")
 
 
@@ -42,19 +59,22 @@ class StoredImage:
     created: bool = False
 
 
-def _decode(data: bytes, field: str) -> Image.Image:
+def _too_large(field: str, size: str) -> InputError:
+    return InputError(
+        f"{field}: the photo is too large ({size} px, at most {MAX_PIXELS:,} px, e.g. "
+        "4096×4096); send it at a lower resolution (a phone's usual 12 MP photo fits)",
+        field=field,
+    )
+
+
+def _open(data: bytes, field: str) -> Image.Image:
+    """Open an image and check its pixel count from the header (nothing decoded yet)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=list(FORMATS))
-            if image.width * image.height > MAX_PIXELS:
-                raise InputError(
-                    f"{field}: the image has {image.width}x{image.height} pixels, more than "
-                    f"{MAX_PIXELS:,}; send a smaller photo",
-                    field=field,
-                )
-            image.load()
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        image = Image.open(io.BytesIO(data), formats=list(FORMATS))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow refuses beyond twice its own limit before we see the size.
+        raise _too_large(field, f"more than {2 * (Image.MAX_IMAGE_PIXELS or 0):,}") from None
+    except UnidentifiedImageError:
         raise InputError(
             f"{field}: the file is not a JPEG, PNG or WebP image; send a photo in one of these",
             field=field,
@@ -63,11 +83,40 @@ def _decode(data: bytes, field: str) -> Image.Image:
         raise InputError(
             f"{field}: the image is damaged ({exc}); send the photo again", field=field
         ) from None
+    if image.width * image.height > MAX_PIXELS:
+        raise _too_large(field, f"{image.width}×{image.height}")
     return image
+
+
+def _reencode(image: Image.Image, field: str) -> tuple[bytes, str]:
+    """Decode, turn upright and write the image again without metadata (one decode slot)."""
+    fmt = str(image.format)
+    icc = image.info.get("icc_profile")
+    with _DECODES:
+        try:
+            image.load()
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise InputError(
+                f"{field}: the image is damaged ({exc}); send the photo again", field=field
+            ) from None
+        upright = ImageOps.exif_transpose(image) or image
+        if fmt == "JPEG" and upright.mode not in ("RGB", "L", "CMYK"):
+            upright = upright.convert("RGB")
+        out = io.BytesIO()
+        options: dict[str, object] = {"icc_profile": icc} if icc else {}
+        if fmt == "JPEG":
+            options.update(quality=90, optimize=True)
+        elif fmt == "WEBP":
+            options.update(quality=90)
+        upright.save(out, format=fmt, **options)
+    return out.getvalue(), fmt
 
 
 def clean_image(data: bytes, *, max_bytes: int, field: str = "media") -> tuple[bytes, str]:
     """Check an uploaded image by its content and re-encode it without metadata.
+
+    The pixel count is checked from the header before decoding; at most :data:`DECODE_SLOTS`
+    images are decoded at once in the process.
 
     Parameters
     ----------
@@ -86,7 +135,7 @@ def clean_image(data: bytes, *, max_bytes: int, field: str = "media") -> tuple[b
     Raises
     ------
     InputError
-        If the file is too large, not a JPEG/PNG/WebP image, or damaged.
+        If the file is too large (bytes or pixels), not a JPEG/PNG/WebP image, or damaged.
     """
     if len(data) > max_bytes:
         raise InputError(
@@ -96,26 +145,96 @@ def clean_image(data: bytes, *, max_bytes: int, field: str = "media") -> tuple[b
         )
     if not data:
         raise InputError(f"{field}: the file is empty; attach the photo", field=field)
-    image = _decode(data, field)
-    fmt = str(image.format)
-    icc = image.info.get("icc_profile")
-    upright = ImageOps.exif_transpose(image) or image
-    if fmt == "JPEG" and upright.mode not in ("RGB", "L", "CMYK"):
-        upright = upright.convert("RGB")
-    out = io.BytesIO()
-    options: dict[str, object] = {"icc_profile": icc} if icc else {}
-    if fmt == "JPEG":
-        options.update(quality=90, optimize=True)
-    elif fmt == "WEBP":
-        options.update(quality=90)
-    upright.save(out, format=fmt, **options)
-    return out.getvalue(), fmt
+    return _reencode(_open(data, field), field)
+
+
+@dataclass
+class StagedImage:
+    """A checked photo written under a temporary name, waiting for its change to commit.
+
+    Attributes
+    ----------
+    name, media_type, size
+        What :class:`StoredImage` will say (the name is known before the file is in place).
+    media_dir
+        The folder of the photos.
+    part
+        The temporary file (never served); None once committed or discarded.
+    """
+
+    name: str
+    media_type: str
+    size: int
+    media_dir: Path
+    part: Path | None
+
+    def commit(self) -> StoredImage:
+        """Move the photo into place (after the change that refers to it has committed)."""
+        target = self.media_dir / self.name
+        created = not target.exists()
+        if self.part is not None:
+            if created:
+                os.replace(self.part, target)  # a reader never sees half a photo
+            else:
+                self.part.unlink(missing_ok=True)  # the same photo is there already
+            self.part = None
+        return StoredImage(self.name, self.media_type, self.size, created)
+
+    def discard(self) -> None:
+        """Remove the temporary file (the change was refused); no-op once committed."""
+        if self.part is not None:
+            self.part.unlink(missing_ok=True)
+            self.part = None
+
+
+def stage_image(
+    data: bytes, *, media_dir: Path, max_bytes: int, field: str = "media"
+) -> StagedImage:
+    """Clean an uploaded image (:func:`clean_image`) and write it under a temporary name.
+
+    Parameters
+    ----------
+    data
+        The uploaded file.
+    media_dir
+        The folder of the photos (created when missing).
+    max_bytes
+        Largest accepted upload.
+    field
+        The form field named in errors.
+
+    Returns
+    -------
+    StagedImage
+        Call :meth:`~StagedImage.commit` once the change that refers to the photo has
+        committed, :meth:`~StagedImage.discard` if it failed.
+
+    Raises
+    ------
+    InputError
+        As :func:`clean_image` (nothing is written then).
+    """
+    clean, fmt = clean_image(data, max_bytes=max_bytes, field=field)
+    ext, media_type = FORMATS[fmt]
+    name = f"{hashlib.sha256(clean).hexdigest()}.{ext}"
+    media_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=media_dir, prefix=".", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(clean)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return StagedImage(name, media_type, len(clean), media_dir, Path(tmp))
 
 
 def store_image(
     data: bytes, *, media_dir: Path, max_bytes: int, field: str = "media"
 ) -> StoredImage:
-    """Clean an uploaded image (:func:`clean_image`) and store it as ``<sha256>.<ext>``.
+    """Clean an uploaded image (:func:`clean_image`) and store it as ``<sha256>.<ext>`` now.
+
+    For a photo that goes with a database change, prefer :func:`stage_image` and commit it
+    after the change.
 
     Parameters
     ----------
@@ -138,19 +257,7 @@ def store_image(
     InputError
         As :func:`clean_image`.
     """
-    clean, fmt = clean_image(data, max_bytes=max_bytes, field=field)
-    ext, media_type = FORMATS[fmt]
-    name = f"{hashlib.sha256(clean).hexdigest()}.{ext}"
-    media_dir.mkdir(parents=True, exist_ok=True)
-    target = media_dir / name
-    created = not target.exists()
-    if created:
-        # Write aside, then rename: a reader never sees half a photo.
-        fd, tmp = tempfile.mkstemp(dir=media_dir, suffix=".part")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(clean)
-        os.replace(tmp, target)
-    return StoredImage(name=name, media_type=media_type, size=len(clean), created=created)
+    return stage_image(data, media_dir=media_dir, max_bytes=max_bytes, field=field).commit()
 
 
 def media_path(media_dir: Path, name: str) -> Path | None:

@@ -68,6 +68,20 @@ contacts = sa.Table(
     sa.Index("ix_contacts_email", "email"),
 )
 
+# What an e-mail address (lower-cased) agreed to, whatever request it came with: confirmed
+# (it may receive a report's texts), unsubscribed (it receives nothing, for later reports
+# too); neither: it is only sent the confirmation, at most once per 30 days (when the last
+# one was queued: confirmation_sent_at). Added by migration 0013.
+email_addresses = sa.Table(
+    "email_addresses",
+    metadata,
+    sa.Column("address", sa.String(320), primary_key=True),
+    sa.Column("confirmed_at", UTCDateTime),
+    sa.Column("unsubscribed_at", UTCDateTime),
+    sa.Column("confirmation_sent_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
 webhooks = sa.Table(
     "webhooks",
     metadata,
@@ -80,4 +94,4 @@ webhooks = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
-NOTIFY_TABLES = (outbox, contacts, webhooks)
+NOTIFY_TABLES = (outbox, contacts, webhooks, email_addresses)

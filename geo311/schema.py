@@ -168,6 +168,17 @@ request_updates = sa.Table(
     sa.Index("ix_request_updates_request", "service_request_id", "update_id"),
 )
 
+# Reports counted per hashed client address or e-mail address and per period (an hour by
+# default): the report limits of geo311.report_limits (added by migration 0013).
+report_counts = sa.Table(
+    "report_counts",
+    metadata,
+    sa.Column("key", sa.String(80), primary_key=True),
+    sa.Column("period", sa.Integer, primary_key=True),
+    sa.Column("hits", sa.Integer, nullable=False),
+    sa.Index("ix_report_counts_period", "period"),
+)
+
 # The columns a request row carries (imports, request_to_row); geo311's own plan link is not one.
 REQUEST_COLUMNS = tuple(c.name for c in requests.columns if c.name != "expected_plan_id")
 TIME_COLUMN_NAMES = frozenset(c.name for c in requests.columns if isinstance(c.type, UTCDateTime))

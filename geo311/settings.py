@@ -69,6 +69,20 @@ class Settings(BaseSettings):
     max_media_bytes: int = Field(
         default=5_000_000, gt=0, description="largest accepted photo (on top of the body limit)"
     )
+    report_limit_per_ip: int = Field(
+        default=20,
+        ge=0,
+        description="reports taken per hour from one client address (Open311 POST and the "
+        "report page; 0: no limit)",
+    )
+    report_limit_per_email: int = Field(
+        default=5, ge=0, description="reports taken per hour with one e-mail address (0: no limit)"
+    )
+    report_limit_ip_exempt_keys: list[str] = Field(
+        default_factory=list,
+        description="api_key values of relays (e.g. FixMyStreet) that post many citizens' "
+        "reports from one address: no per-address limit (the per-e-mail one still applies)",
+    )
     # -- citizen notifications (geo311.notify) ------------------------------------------
     smtp_host: str = Field(default="localhost", description="SMTP relay host")
     smtp_port: int = Field(default=25, gt=0, description="SMTP relay port (587 with STARTTLS)")

@@ -1,8 +1,11 @@
-"""The one-click unsubscribe link of citizen e-mails (``/notify/unsubscribe/{token}``).
+"""The links of citizen e-mails: unsubscribe, and confirm the address.
+
+``/notify/unsubscribe/{token}`` and ``/notify/confirm/{token}``.
 
 The signed token is the capability (no login, no CSRF token: the link itself is the secret).
 GET shows a confirmation page with one button; POST unsubscribes, which is also what mail
-clients send for RFC 8058 one-click (``List-Unsubscribe-Post``).
+clients send for RFC 8058 one-click (``List-Unsubscribe-Post``). Confirming works the same
+way (a GET only shows the button: mail scanners that open links confirm nothing).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import SettingsDep, StoreDep
 from geo311.errors import InputError, NotFoundError
+from geo311.notify import confirm as confirm_address_of
 from geo311.notify import unsubscribe
 
 router = APIRouter(prefix="/notify", tags=["citizens"], include_in_schema=False)
@@ -60,3 +64,32 @@ def do_unsubscribe(token: Token, store: StoreDep, settings: SettingsDep) -> HTML
     except NotFoundError:
         return _page("Nothing to unsubscribe", "<p>No e-mail address is kept for it.</p>", 404)
     return _page("Unsubscribed", "<p>You will get no more e-mails about your reports.</p>")
+
+
+@router.get("/confirm/{token}", summary="Confirm an e-mail address (the button)")
+def confirm_page(token: Token) -> HTMLResponse:
+    """Show one button that confirms the address (news about this and later reports)."""
+    form = (
+        "<p>Get e-mails about your 311 reports at this address: when a crew is scheduled and "
+        f'when the work is done?</p><form method="post" action="/notify/confirm/{escape(token)}">'
+        '<button type="submit">Confirm my e-mail address</button></form>'
+    )
+    return _page("Confirm your e-mail address", form)
+
+
+@router.post("/confirm/{token}", summary="Confirm an e-mail address")
+def do_confirm(token: Token, store: StoreDep, settings: SettingsDep) -> HTMLResponse:
+    """Confirm the reporter's address; an address that unsubscribed stays unsubscribed."""
+    try:
+        with store.begin() as conn:
+            state = confirm_address_of(conn, token, secret=settings.notify_secret)
+    except InputError as exc:
+        return _page("Link not valid", f"<p>{escape(str(exc).capitalize())}.</p>", 400)
+    except NotFoundError:
+        return _page("Nothing to confirm", "<p>No e-mail address is kept for it.</p>", 404)
+    if state == "unsubscribed":
+        return _page(
+            "Unsubscribed earlier",
+            "<p>This address asked for no more e-mails, so it gets none.</p>",
+        )
+    return _page("Address confirmed", "<p>Thank you. We will write about your reports.</p>")

@@ -19,6 +19,7 @@ from api import _open311 as o
 from api import _updates, _xml
 from api._coalesce import Coalescer
 from api._list_cache import PageCache
+from api._report_guard import Gate, gate_of, stage_photo
 from api.deps import CatalogueDep, CityDep, GeocoderDep, SettingsDep, StoreDep
 from api.errors import Open311HTTPError
 from api.schemas import (
@@ -33,6 +34,8 @@ from api.schemas import (
 from geo311.catalogue import Catalogue
 from geo311.city import City
 from geo311.errors import ConflictError
+from geo311.media import StagedImage
+from geo311.notify.contacts import contact_values
 from geo311.settings import Settings
 from geo311.store import Store
 
@@ -313,7 +316,7 @@ def get_token(
     "/requests.{response_format}",
     response_model=list[PostResponse],
     summary="Create a service request",
-    responses=_responses(403, 404, 415),
+    responses=_responses(403, 404, 415, 429),
     dependencies=[Depends(require_form)],
 )
 async def post_request(
@@ -358,6 +361,8 @@ async def post_request(
     A report near an open work order of the same service group joins it; ``service_notice``
     says so. Contact fields (email, name, phone) are kept apart from the request (never shown
     by the public API) for the reporter's notifications; the acknowledgement is queued with it.
+    Reports are limited per client address and e-mail address (429, :mod:`api._report_guard`);
+    a photo is put in place only once its report is stored.
     """
     if not request.url.path.startswith("/report."):  # the city's own report page
         _check_api_key(api_key, settings)
@@ -370,7 +375,11 @@ async def post_request(
         )
     attributes = o.validate_attributes(catalogue, service_code, await _attributes(request))
     lat, long = o.check_location(lat, long, address_string, city=city)
-    media_url = await _photo_url(request, settings, media, media_url)
+    given = {"email": email, "first_name": first_name, "last_name": last_name, "phone": phone}
+    contact = contact_values(**{k: v or "" for k, v in given.items()})
+    gate = gate_of(request, settings, api_key=api_key, email=contact["email"], now=o.now_utc())
+    await run_in_threadpool(gate.check, store)  # before the photo's work
+    photo, media_url = await _stage_photo(request, settings, media, media_url)
     new = o.NewRequest(
         service_code=service_code,
         lat=lat,
@@ -379,15 +388,16 @@ async def post_request(
         description=(description or "").strip(),
         media_url=(media_url or "").strip(),
         attributes=attributes,
-        contact={
-            "email": email or "",
-            "first_name": first_name or "",
-            "last_name": last_name or "",
-            "phone": phone or "",
-        },
+        contact=contact,
     )
     token = idempotency_key or o.secrets.token_hex(16)
-    result = await run_in_threadpool(_create, store, catalogue, geocoder, new, token)
+    try:
+        result = await run_in_threadpool(
+            _create, store, catalogue, geocoder, new, token, gate=gate, photo=photo
+        )
+    finally:
+        if photo is not None:
+            photo.discard()  # refused (or a retry of a stored report): no file left behind
     body = [
         {
             "service_request_id": result.service_request_id,
@@ -409,19 +419,23 @@ async def _attributes(request: Request) -> dict[str, str]:
     }
 
 
-async def _photo_url(
+async def _stage_photo(
     request: Request, settings: Settings, media: UploadFile | None, media_url: str | None
-) -> str | None:
-    """Store an uploaded photo and return its stable URL (else the given ``media_url``)."""
+) -> tuple[StagedImage | None, str | None]:
+    """Check an uploaded photo and stage it (put in place once the report commits).
+
+    Returns the staged photo (None without one) and the ``media_url`` to store: the photo's
+    stable URL, else the given one.
+    """
     if media is None:
-        return media_url
+        return None, media_url
     data = await media.read(settings.max_media_bytes + 1)
     if not data and not media.filename:
-        return media_url  # a form's empty file field
+        return None, media_url  # a form's empty file field
     if (media_url or "").strip():
         raise Open311HTTPError(400, "media: send a media file or a media_url, not both")
-    name = await run_in_threadpool(o.save_photo, data, settings)
-    return str(request.url_for("get_media", name=name))
+    photo = await run_in_threadpool(stage_photo, data, settings)
+    return photo, str(request.url_for("get_media", name=photo.name))
 
 
 def _check_api_key(api_key: str | None, settings: Settings) -> None:
@@ -438,7 +452,14 @@ def _same(a: str, b: str) -> bool:
 
 
 def _create(
-    store: Store, catalogue: Catalogue, geocoder: Callable[[], Any], new: o.NewRequest, token: str
+    store: Store,
+    catalogue: Catalogue,
+    geocoder: Callable[[], Any],
+    new: o.NewRequest,
+    token: str,
+    *,
+    gate: Gate,
+    photo: StagedImage | None,
 ) -> o.Intake:
     existing = o.find_by_token(store, token)
     if existing is not None:
@@ -452,8 +473,9 @@ def _create(
     try:
         # The request, its acknowledgement and its work order commit together (one commit).
         with store.begin():
+            gate.count(store)  # first: a report over a limit stores nothing
             store.add_request(req, also=lambda conn: o.acknowledge(conn, req, new.contact))
-            return o.assign_stored(store, catalogue, req)
+            intake = o.assign_stored(store, catalogue, req)
     except ConflictError:
         # A concurrent retry with the same Idempotency-Key stored it first.
         existing = o.find_by_token(store, token)
@@ -462,6 +484,9 @@ def _create(
         return o.Intake(
             existing, "this report was already received (same Idempotency-Key)", None, False
         )
+    if photo is not None:
+        photo.commit()  # the report is stored: its photo goes in place
+    return intake
 
 
 @router.get(

@@ -6,6 +6,13 @@ connection; ``geo311 notify run`` (:class:`~geo311.notify.sender.Sender`) delive
 
 from __future__ import annotations
 
+from geo311.notify.confirm import (
+    address_state,
+    confirm,
+    confirm_address,
+    confirm_path,
+    suppress_address,
+)
 from geo311.notify.contacts import (
     add_webhook,
     contact_values,
@@ -21,6 +28,10 @@ __all__ = [
     "EVENT_TYPES",
     "Event",
     "add_webhook",
+    "address_state",
+    "confirm",
+    "confirm_address",
+    "confirm_path",
     "contact_values",
     "enqueue",
     "enqueue_work_order",
@@ -30,6 +41,7 @@ __all__ = [
     "save_contacts",
     "set_webhook_active",
     "status_path",
+    "suppress_address",
     "unsubscribe",
     "unsubscribe_path",
     "unsubscribe_token",

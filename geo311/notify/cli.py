@@ -157,7 +157,7 @@ def webhook_add_command(
 
 
 def preview_command(
-    event: Annotated[str, typer.Argument(help=f"one of {', '.join(EVENT_TYPES)}")],
+    event: Annotated[str, typer.Argument(help=f"one of {', '.join(EVENT_TYPES)}, or confirm")],
     service: Annotated[str, typer.Option(help="service code (per-service templates)")] = "",
     html: Annotated[bool, typer.Option("--html", help="print the HTML part")] = False,
 ) -> None:

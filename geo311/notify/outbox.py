@@ -5,8 +5,10 @@ A state change (a request received, merged, scheduled, closed, reopened) calls
 rows commit or roll back together with the change: a committed change always has its
 notifications queued, a rolled-back one never does. :mod:`geo311.notify.sender` delivers them.
 
-Each row is one event for one recipient: the reporter's e-mail (when a contact exists and has
-not unsubscribed) and every active webhook subscribed to the event type. The idempotency key
+Each row is one event for one recipient: the reporter's e-mail (when a contact exists and its
+address confirmed and has not unsubscribed; an address that has not confirmed is sent the
+confirmation instead, see :mod:`geo311.notify.confirm`) and every active webhook subscribed to
+the event type. The idempotency key
 (event id + recipient) is unique, so raising the same event again queues nothing new.
 """
 
@@ -22,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from geo311.errors import ConflictError, NotFoundError
+from geo311.notify.confirm import address_state, confirmation_row
 from geo311.notify.events import Event
 from geo311.notify_schema import contacts, outbox, webhooks
 from geo311.store import requests
@@ -103,7 +106,8 @@ def _recipient_rows(
             sa.not_(contacts.c.unsubscribed),
         )
     ).first()
-    if contact is not None:
+    state = address_state(conn, contact.email) if contact is not None else "unsubscribed"
+    if contact is not None and state == "confirmed":
         personal = {**payload, "first_name": contact.first_name}
         rows.append(
             base
@@ -115,6 +119,10 @@ def _recipient_rows(
                 "payload": json.dumps(personal, sort_keys=True),
             }
         )
+    elif contact is not None and state == "unconfirmed":
+        # Anyone can type any address: until it confirms, it only gets the confirmation.
+        asked = confirmation_row(conn, contact.email, base, payload)
+        rows.extend([asked] if asked is not None else [])
     hooks = conn.execute(
         sa.select(webhooks.c.webhook_id, webhooks.c.url, webhooks.c.events).where(webhooks.c.active)
     ).all()

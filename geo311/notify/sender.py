@@ -49,6 +49,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from geo311.errors import ConflictError
 from geo311.notify.channels import Channel, Delivery, DeliveryError
+from geo311.notify.confirm import address_state
 from geo311.notify_schema import contacts, outbox, webhooks
 
 MAX_BACKOFF = timedelta(hours=6)
@@ -324,6 +325,11 @@ class Sender:
             ).scalar()
             if gone:
                 return "unsubscribed"
+            state = address_state(conn, row.address)
+            if state == "unsubscribed":
+                return "unsubscribed"
+            if state != "confirmed" and row.event_type != "confirm":
+                return "address not confirmed"  # e.g. queued before confirmations existed
         elif row.channel == "webhook":
             hook = conn.execute(
                 sa.select(webhooks.c.url, webhooks.c.secret, webhooks.c.active).where(

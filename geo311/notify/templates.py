@@ -4,7 +4,8 @@ Templates live in ``data/templates/notify/`` (the ``notify_templates_dir`` setti
 per event type: ``{event}.txt`` (first line ``Subject: ...``) and ``{event}.html``. A pair named
 ``{event}.{service_code}.txt`` / ``.html`` overrides them for one service. They are Jinja2
 templates (HTML autoescaped) and see the event payload plus ``status_url``,
-``unsubscribe_url``, ``city``, ``eta_window``, ``first_name``.
+``unsubscribe_url``, ``city``, ``eta_window``, ``first_name`` (and ``confirm_url`` in the
+``confirm`` message an address gets before it confirmed).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import jinja2
 
 from geo311.city import default_city
 from geo311.errors import ConfigurationError
+from geo311.notify.confirm import confirm_path
 from geo311.notify.unsubscribe import unsubscribe_path
 
 _UTF8_QP = Charset("utf-8")
@@ -145,6 +147,11 @@ class Renderer:
             "unsubscribe_url": self.public_url
             + unsubscribe_path(payload["service_request_id"], secret=self.secret),
             "eta_window": _eta_window(payload, self.tz),
+            "confirm_url": (
+                self.public_url + confirm_path(payload["service_request_id"], secret=self.secret)
+                if payload.get("type") == "confirm"
+                else ""
+            ),
         }
 
     def email(self, payload: dict[str, Any], *, to: str, idempotency_key: str) -> Message:

@@ -1,7 +1,8 @@
 """One-click unsubscribe links: a token signed with the ``notify_secret`` setting.
 
 The token carries the request id, not the e-mail address (links end up in logs and
-browser histories); unsubscribing opts out every request of that reporter's address.
+browser histories); unsubscribing opts out every request of that reporter's address, and the
+address itself (``email_addresses``), so that its later reports queue nothing either.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.engine import Connection
 
 from geo311.errors import ConfigurationError, InputError, NotFoundError
+from geo311.notify.confirm import suppress_address
 from geo311.notify_schema import contacts, outbox
 
 _SALT = "geo311-notify-unsubscribe"
@@ -87,6 +89,7 @@ def unsubscribe(conn: Connection, token: str, *, secret: str) -> int:
         raise NotFoundError(f"request {request_id} has no e-mail contact to unsubscribe")
     same = sa.func.lower(contacts.c.email) == email.lower()
     done = conn.execute(contacts.update().where(same).values(unsubscribed=True)).rowcount
+    suppress_address(conn, email)  # and the reports it is given with later
     conn.execute(
         outbox.update()
         .where(

@@ -44,6 +44,8 @@ def server(postgres_module_url: str, tmp_path_factory: pytest.TempPathFactory) -
         os.environ,
         GEO311_DATABASE_URL=postgres_url,
         GEO311_API_KEYS=json.dumps([API_KEY]),
+        # One client posting for 50: a relay, exempt from the per-address report limit.
+        GEO311_REPORT_LIMIT_IP_EXEMPT_KEYS=json.dumps([API_KEY]),
         GEO311_STAFF_TOKENS="{}",
     )
     geo311 = Path(sys.executable).with_name("geo311")

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from geo311.catalogue import Catalogue
 from geo311.ingest import import_file
+from geo311.notify import confirm_address
 from geo311.notify_schema import outbox
 from geo311.store import Store
 from geo311.workorders import rebuild_work_orders
@@ -46,6 +47,8 @@ def test_imported_contacts_are_never_public_and_hear_of_the_published_eta(
         assert page.status_code == 200 and "IMP1" in page.text, url
         assert not [word for word in private if word in page.text], url
 
+    with api_store.begin() as conn:  # the reporter confirmed the address (geo311.notify.confirm)
+        confirm_address(conn, "ada@example.org")
     plan_id = save_plan(api_store, [("A", wo, 600)])
     resp = client.post(f"/plans/{plan_id}/publish", headers=DISP)
     assert resp.json() == {"plan_id": plan_id, "scheduled": 2, "cleared": 0}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -79,10 +80,115 @@ def test_post_stores_the_contact_privately_and_the_reporter_gets_the_acknowledge
         kept = conn.execute(sa.select(contacts).where(contacts.c.service_request_id == rid)).one()
         queued = conn.execute(sa.select(outbox.c.event_type)).scalars().all()
     assert kept.email == "ada@example.org" and kept.first_name == "Ada"
-    assert queued == ["received"]
+    assert queued == ["confirm"]  # a new address is asked to confirm first
 
     channel = SmtpChannel(renderer_from_settings(settings), host="127.0.0.1", port=port)
     with Sender(api_store.engine, {"email": channel}, backoff_s=0.0) as sender:
         sender.drain()
     got = [m for rcpt, m in box.messages if "ada@example.org" in rcpt]
-    assert len(got) == 1 and rid in got[0]["Subject"]
+    assert len(got) == 1 and "Confirm your e-mail address" in got[0]["Subject"]
+    assert rid in text_of(got[0])
+
+
+def text_of(msg: EmailMessage) -> str:
+    """The plain text and HTML parts and the subject of a message, decoded."""
+    parts = [str(p.get_content()) for p in msg.walk() if p.get_content_maintype() == "text"]
+    return "\n".join([str(msg["Subject"]), *parts])
+
+
+def _deliver(store: Store, settings: Settings, port: int) -> None:
+    channel = SmtpChannel(renderer_from_settings(settings), host="127.0.0.1", port=port)
+    with Sender(store.engine, {"email": channel}, backoff_s=0.0) as sender:
+        sender.drain()
+
+
+def _email_rows(store: Store, address: str) -> list[tuple[str, str]]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(outbox.c.event_type, outbox.c.status)
+            .where(outbox.c.channel == "email", outbox.c.address == address)
+            .order_by(outbox.c.id)
+        ).all()
+    return [(r.event_type, r.status) for r in rows]
+
+
+SPAM = {
+    "description": "SPAMTEXT buy pills at spam.example",
+    "first_name": "SPAMNAME",
+    "address_string": "SPAMADDRESS call 555",
+}
+
+
+def test_five_reports_with_a_strangers_address_send_one_confirmation_without_their_text(
+    api_store: Store, store_url: str, api_key: str, smtp: tuple[_Box, int]
+) -> None:
+    from api.app import create_app
+    from tests.api.conftest import make_settings
+
+    box, port = smtp
+    settings = make_settings(
+        store_url, notify_secret=SECRET, smtp_port=port, report_limit_per_email=10
+    )
+    form = {"api_key": api_key, "service_code": "pothole", "lat": "42.3505", "long": "-71.0760",
+            "email": "stranger@example.net", **SPAM}  # fmt: skip
+    with TestClient(create_app(settings, store=api_store)) as client:
+        for _ in range(4):
+            assert client.post("/open311/v2/requests.json", data=form).status_code == 200
+        page = client.post("/report.json", data=form)  # the public report page's POST
+        assert page.status_code == 200, page.text
+    assert api_store.count_requests() == 5
+    _deliver(api_store, settings, port)
+    assert [rcpt for rcpt, _m in box.messages] == [["stranger@example.net"]]
+    text = text_of(box.messages[0][1])
+    assert "Confirm your e-mail address" in text and "/notify/confirm/" in text
+    assert not [w for w in ("SPAMTEXT", "SPAMNAME", "SPAMADDRESS") if w in text]
+    assert _email_rows(api_store, "stranger@example.net") == [("confirm", "sent")]
+
+
+def test_a_confirmed_address_hears_of_its_reports_and_an_unsubscribed_one_of_none_again(
+    api_store: Store, store_url: str, api_key: str, smtp: tuple[_Box, int]
+) -> None:
+    from api.app import create_app
+    from tests.api.conftest import make_settings
+
+    box, port = smtp
+    settings = make_settings(
+        store_url, notify_secret=SECRET, smtp_port=port, report_limit_per_email=0
+    )
+    form = {"api_key": api_key, "service_code": "pothole", "lat": "42.3505", "long": "-71.0760",
+            "email": "Ada@Example.org", "first_name": "Ada", "description": "deep hole"}  # fmt: skip
+    post = "/open311/v2/requests.json"
+    with TestClient(create_app(settings, store=api_store)) as client:
+        assert client.post(post, data=form).status_code == 200
+        _deliver(api_store, settings, port)
+        [(_rcpt, asked)] = box.messages
+        found = re.search(r"http://localhost:8000(/notify/confirm/\S+)", text_of(asked))
+        assert found is not None
+        link = found.group(1)
+        shown = client.get(link)  # a mail scanner opening the link confirms nothing
+        assert shown.status_code == 200 and 'method="post"' in shown.text
+        assert client.post(post, data=form).status_code == 200
+        assert [t for t, _s in _email_rows(api_store, "Ada@Example.org")] == ["confirm"]
+        done = client.post(link)
+        assert done.status_code == 200 and "Address confirmed" in done.text
+        assert client.post(link[:-4] + "AAAA").status_code == 400  # forged
+        # Confirmed: the next report is acknowledged with its details.
+        assert client.post(post, data=form).status_code == 200
+        _deliver(api_store, settings, port)
+        [received] = [m for _r, m in box.messages if "We received" in text_of(m)]
+        assert "Hello Ada" in text_of(received)
+        unsubscribe = (
+            str(received["List-Unsubscribe"]).strip("<>").removeprefix("http://localhost:8000")
+        )
+        assert client.post(unsubscribe).status_code == 200
+        before = _email_rows(api_store, "Ada@Example.org")
+        # Unsubscribed: a later report with the same address (any case) queues nothing.
+        assert client.post(post, data={**form, "email": "ada@example.org"}).status_code == 200
+        assert client.post(post, data=form).status_code == 200
+        assert _email_rows(api_store, "Ada@Example.org") == before
+        assert _email_rows(api_store, "ada@example.org") == []
+        # An old confirmation link does not undo the unsubscribe.
+        again = client.post(link)
+        assert again.status_code == 200 and "Unsubscribed earlier" in again.text
+        assert client.post(post, data=form).status_code == 200
+        assert _email_rows(api_store, "Ada@Example.org") == before

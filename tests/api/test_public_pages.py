@@ -57,9 +57,21 @@ def _free_port() -> int:
 
 @pytest.fixture()
 def site(tmp_path: Path) -> Iterator[tuple[str, Store, Settings]]:
+    yield from _serve(tmp_path)
+
+
+@pytest.fixture()
+def limited_site(tmp_path: Path) -> Iterator[tuple[str, Store, Settings]]:
+    """The site taking one report an hour from a client address."""
+    yield from _serve(tmp_path, report_limit_per_ip=1)
+
+
+def _serve(tmp_path: Path, **extra: object) -> Iterator[tuple[str, Store, Settings]]:
     import uvicorn
 
-    settings = make_settings(f"sqlite:///{tmp_path / 'site.db'}", media_dir=tmp_path / "media")
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'site.db'}", media_dir=tmp_path / "media", **extra
+    )
     store = Store(settings.database_url)
     app = create_app(settings, store=store, geocoder_factory=lambda _s: KnownAddresses())
     port = _free_port()
@@ -192,6 +204,34 @@ def test_report_page_on_a_phone(site: tuple[str, Store, Settings], phone: Phone)
     assert "Merged: 1 neighbour reported it too" in page.inner_text("#timeline")
     assert axe_serious(page) == []
     assert phone.errors == [] and all("tile.openstreetmap.org" in u for u in phone.blocked)
+
+
+@pytest.mark.browser
+def test_report_page_says_in_plain_words_when_too_many_reports_came_from_the_phone(
+    limited_site: tuple[str, Store, Settings], phone: Phone
+) -> None:
+    base, store, _settings = limited_site
+    page = phone.page
+    for attempt in range(2):
+        page.goto(f"{base}/report", wait_until="load")
+        page.select_option("#service_code", "pothole")
+        page.fill("#address_string", "145 Ipswich St")
+        page.click("#find")
+        page.wait_for_selector("#placed:has-text('Placed')")
+        page.fill("#description", f"Deep hole number {attempt}")
+        page.click("#submit")
+        if attempt == 0:
+            page.wait_for_url(f"{base}/requests/*")
+    page.wait_for_selector("#form-error:not([hidden])")
+    shown = page.inner_text("#form-error")
+    assert shown.startswith("Too many reports were sent from your connection (at most 1 an hour)")
+    assert "please try again in about" in shown
+    # The message sits above the form: it takes the focus, so a phone scrolls to it.
+    assert page.evaluate("() => document.activeElement.id") == "form-error"
+    assert page.input_value("#description") == "Deep hole number 1"  # nothing typed is lost
+    assert store.count_requests() == 1
+    assert axe_serious(page) == []
+    assert phone.errors == []
 
 
 @pytest.mark.browser

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import io
+import struct
+import threading
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from PIL import ExifTags, Image, PngImagePlugin
+from PIL import ExifTags, Image, ImageFile, PngImagePlugin
 
+from geo311 import media
 from geo311.errors import InputError
-from geo311.media import clean_image, media_path, store_image
+from geo311.media import clean_image, media_path, stage_image, store_image
 
 
 def jpeg_with_gps(size: tuple[int, int] = (64, 48), orientation: int = 1) -> bytes:
@@ -93,3 +99,81 @@ def test_media_path_refuses_other_names(tmp_path: Path) -> None:
     assert media_path(tmp_path, "../secret.txt") is None
     assert media_path(tmp_path, "secret.txt") is None
     assert media_path(tmp_path, "a" * 64 + ".jpg") is None
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header says ``width`` x ``height`` (the pixel data is a stub)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_a_photo_with_too_many_pixels_is_refused_by_its_size_before_decoding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decoded: list[object] = []
+    original = ImageFile.ImageFile.load
+
+    def load(self: ImageFile.ImageFile) -> object:
+        decoded.append(self.size)
+        return original(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    with pytest.raises(InputError) as err:
+        clean_image(png_header_only(6300, 6300), max_bytes=1_000_000)
+    message = str(err.value)
+    assert message.startswith("media: the photo is too large (6300×6300 px, at most 16,777,216 px")
+    assert "damaged" not in message and err.value.field == "media"
+    assert decoded == []  # refused from the header: not one pixel decoded
+    # Beyond Pillow's own bomb limit the answer is the same kind, not "not an image".
+    with pytest.raises(InputError, match="too large \\(more than"):
+        clean_image(png_header_only(20_000, 20_000), max_bytes=1_000_000, field="photo")
+    # A phone's usual 12 MP photo is within the limit (the header check lets it through).
+    assert media.MAX_PIXELS >= 4032 * 3024
+
+
+def test_at_most_two_images_are_decoded_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    lock = threading.Lock()
+    active, peak = [0], [0]
+    original = ImageFile.ImageFile.load
+
+    def slow_load(self: ImageFile.ImageFile) -> object:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        try:
+            time.sleep(0.05)
+            return original(self)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", slow_load)
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), (10, 120, 10)).save(out, "PNG")
+    data = out.getvalue()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: clean_image(data, max_bytes=100_000), range(8)))
+    assert all(fmt == "PNG" for _clean, fmt in results)
+    assert peak[0] == media.DECODE_SLOTS == 2
+
+
+def test_a_staged_photo_is_in_place_only_once_committed(tmp_path: Path) -> None:
+    folder = tmp_path / "media"
+    staged = stage_image(jpeg_with_gps(), media_dir=folder, max_bytes=100_000)
+    assert media_path(folder, staged.name) is None  # not served while its change is open
+    stored = staged.commit()
+    assert stored.created and media_path(folder, stored.name) is not None
+    assert [p.name for p in folder.iterdir()] == [stored.name]
+    refused = stage_image(jpeg_with_gps((20, 20)), media_dir=folder, max_bytes=100_000)
+    refused.discard()
+    assert [p.name for p in folder.iterdir()] == [stored.name]

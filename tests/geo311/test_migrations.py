@@ -265,3 +265,29 @@ def test_0010_keeps_every_row_and_restores_the_targets_a_plan_overwrote(
         due = {w: store.get_work_order(w).sla_due for w in ORDERS}
         assert due == {1: by_sla, 2: CITY_DUE, 3: CITY_DUE, 4: by_sla}
         assert _schema_diff(store) == []
+
+
+def test_step_13_keeps_the_addresses_that_unsubscribed_before_it(store: Store) -> None:
+    from geo311.notify import address_state
+
+    with store.begin() as conn:
+        command.downgrade(migrations.alembic_config(conn), "0008")
+    rows = [
+        ("R1", "Ada@Example.org", True),
+        ("R2", "ada@example.org", False),
+        ("R3", "bob@example.org", False),
+    ]
+    with store.engine.begin() as conn:
+        for rid, email, gone in rows:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO contacts (service_request_id, email, first_name, last_name, "
+                    "phone, unsubscribed, created_at) VALUES (:r, :e, '', '', '', :u, :t)"
+                ),
+                {"r": rid, "e": email, "u": gone, "t": T0},
+            )
+    assert store.migrate() == store.schema_version()
+    with store.engine.connect() as conn:
+        assert address_state(conn, "ADA@example.org") == "unsubscribed"
+        assert address_state(conn, "bob@example.org") == "unconfirmed"
+    assert _schema_diff(store) == []

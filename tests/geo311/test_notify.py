@@ -27,6 +27,7 @@ from geo311.model import ServiceRequest
 from geo311.notify import (
     Event,
     add_webhook,
+    confirm_address,
     enqueue,
     enqueue_work_order,
     list_outbox,
@@ -179,6 +180,8 @@ def report(
     with store.begin() as conn:
         store.insert_request_rows(conn, [request_to_row(req)])
         save_contact(conn, rid, email=email_address, first_name="Ada", phone="617-555-0100")
+        if email_address:
+            confirm_address(conn, email_address)  # the owner confirmed it earlier
         enqueue(conn, Event(type="received", service_request_id=rid, occurred_at=T0))
 
 

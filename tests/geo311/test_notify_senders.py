@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from typer.testing import CliRunner
 
 from geo311.model import ServiceRequest
-from geo311.notify import Event, enqueue, list_outbox, save_contact
+from geo311.notify import Event, confirm_address, enqueue, list_outbox, save_contact
 from geo311.notify.channels import SmtpChannel
 from geo311.notify.cli import notify_app
 from geo311.notify.sender import Sender
@@ -78,6 +78,7 @@ def queue_events(store: Store, n: int) -> None:
         store.insert_request_rows(conn, rows)
         for rid in people:
             save_contact(conn, rid, email=f"r{rid}@example.org")
+            confirm_address(conn, f"r{rid}@example.org")
             enqueue(conn, Event(type="received", service_request_id=rid, occurred_at=T0))
 
 

@@ -18,7 +18,7 @@ from geo311 import auth_store
 from geo311.catalogue import Catalogue
 from geo311.errors import ConflictError, InputError, NotFoundError
 from geo311.model import ServiceRequest
-from geo311.notify import save_contact
+from geo311.notify import confirm_address, save_contact
 from geo311.notify_schema import outbox
 from geo311.publishing import PublishResult, plan_etas, publish
 from geo311.store import Store, request_to_row
@@ -45,6 +45,7 @@ def _report(store: Store, rid: str, lat: float, lon: float, code: str, email: st
     with store.begin() as conn:
         store.insert_request_rows(conn, [request_to_row(req)])
         save_contact(conn, rid, email=email, first_name="Ada")
+        confirm_address(conn, email)
 
 
 def _plan(store: Store, stops: list[tuple[int, float]], **extra: str) -> int:
