@@ -69,7 +69,9 @@
         var bar = document.getElementById("solver-progress");
         var text = document.getElementById("progress-text");
         if (bar) { bar.value = Math.min(s.elapsed_s, s.time_limit_s); }
-        if (text) { text.textContent = s.elapsed_s + " s elapsed."; }
+        if (text) {
+          text.textContent = s.queued ? "Waiting for a free planning worker." : s.elapsed_s + " s elapsed.";
+        }
         // once the solver's time is nearly up, look often: the plan is a moment away
         window.setTimeout(poll, s.elapsed_s >= s.time_limit_s - 1 ? 200 : 1000);
       })
