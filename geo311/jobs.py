@@ -200,6 +200,8 @@ class JobWorker:
         """
         owner = owner or f"{self.name}-once"
         kinds = tuple(self.kinds)
+        if not jobs_store.due(self.store, kinds=kinds):
+            return False
         jobs_store.give_up_abandoned(self.store, max_attempts=self.max_attempts, kinds=kinds)
         job = jobs_store.claim(self.store, owner=owner, lease_s=self.lease_s, kinds=kinds)
         if job is None:

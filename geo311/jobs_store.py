@@ -129,6 +129,13 @@ def _claimable(now: datetime, kinds: tuple[str, ...]) -> sa.ColumnElement[bool]:
     return sa.and_(jobs.c.kind.in_(kinds), sa.or_(jobs.c.state == "queued", expired))
 
 
+def due(store: Store, *, kinds: tuple[str, ...] = KINDS) -> bool:
+    """Whether a job of these kinds waits for a worker (a read: idle workers write nothing)."""
+    query = sa.select(jobs.c.job_id).where(_claimable(_now(), kinds)).limit(1)
+    with store.read() as conn:
+        return conn.execute(query).first() is not None
+
+
 def claim(
     store: Store, *, owner: str, lease_s: float, kinds: tuple[str, ...] = KINDS
 ) -> dict[str, Any] | None:
