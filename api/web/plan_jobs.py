@@ -61,7 +61,9 @@ def job_status(store: Store, job_id: str) -> dict[str, Any] | None:
         return None
     started, finished = row["started_at"], row["finished_at"]
     end = finished or datetime.now(UTC)
-    elapsed = max(0.0, (end - started).total_seconds()) if started is not None else 0.0
+    elapsed = 0.0
+    if started is not None and row["state"] != "queued":  # a queued run may be a re-run
+        elapsed = max(0.0, (end - started).total_seconds())
     out: dict[str, Any] = {
         "job_id": job_id,
         "kind": row["kind"],

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.web.plan_jobs import job_status
 from geo311 import auth_store, jobs_store, users
 from geo311.catalogue import Catalogue
 from geo311.schema import plans
@@ -299,3 +300,18 @@ def test_serve_with_4_workers_answers_and_plans_across_processes(
         rows = [jobs_store.get(store, url.rsplit("/", 1)[1]) for url in urls]
     solvers = {int(str(r["lease_owner"]).split(":")[1]) for r in rows if r is not None}
     assert solvers <= workers and len(solvers) >= 2, (solvers, workers)
+
+
+def test_a_run_given_back_to_the_queue_reads_as_waiting(web_store: Store) -> None:
+    job_id = jobs_store.submit(web_store, "plan", {"time_limit_s": 5}, created_by="dina")
+    assert job_status(web_store, job_id)["queued"] is True  # type: ignore[index]
+    assert jobs_store.claim(web_store, owner="stopping", lease_s=60)
+    time.sleep(0.2)
+    running = job_status(web_store, job_id)
+    assert running is not None and running["queued"] is False and running["elapsed_s"] > 0
+    assert jobs_store.release(web_store, job_id, owner="stopping")  # its server stopped
+    status = job_status(web_store, job_id)
+    assert status is not None and status["state"] == "running" and status["queued"] is True
+    assert status["elapsed_s"] == 0 and status["attempts"] == 1
+    simulation = jobs_store.submit(web_store, "simulation", {}, created_by="pete")
+    assert job_status(web_store, simulation) is None  # not a planning run
