@@ -1,26 +1,21 @@
-"""Planner's what-if simulations behind the simulations router: run off the event loop, keep, read.
+"""Planner's what-if simulations behind the simulations router: queue, run by a worker, read.
 
-A simulation (:func:`routing.simulate.run_simulation`, several seconds of CPU) is started by
-``POST /simulations`` and runs on a one-thread executor held by the app
-(:class:`SimulationRunner`, ``app.state.simulations``), so requests are never blocked and at most
-one simulation computes at a time (the others wait in order). Its document lives in the store's
-plans table (``kind='simulation'``) from the moment it is accepted, so the simulation id is a plan
-id; the finished document holds the result, the plain-text table and the plot (PNG, base64), and
-survives restarts. A document still ``running`` whose process is gone (the server stopped before it
-finished) is reported as ``failed`` with a note to start it again.
+A simulation (:func:`routing.simulate.run_simulation`, seconds to minutes of CPU) is started by
+``POST /simulations``: its document is stored in the plans table (``kind='simulation'``,
+``status='running'``, so the simulation id is a plan id) together with a ``simulation`` row in the
+jobs table (:mod:`geo311.jobs_store`). A job worker of any server process (:mod:`geo311.jobs`,
+one simulation thread per process, see :mod:`api._jobs`) claims it, runs it under a lease and
+stores the finished document (result, plain-text table, plot as base64 PNG) and the job's state
+in one transaction; a worker that dies mid-run leaves the job to another once its lease expires.
+Any process answers ``GET /simulations/{id}`` from the store, before and after a restart.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-import os
-import socket
 import tempfile
-import threading
-import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,8 +23,10 @@ from typing import Any
 from fastapi import HTTPException
 
 from api.schemas import SimulationRequest
+from geo311 import jobs_store
 from geo311.catalogue import Catalogue
 from geo311.errors import Geo311Error, NotFoundError
+from geo311.jobs import Job, JobKind
 from geo311.settings import Settings
 from geo311.store import Store
 from maps.simulation_plot import plot_simulation
@@ -38,74 +35,40 @@ log = logging.getLogger("api")
 
 KIND = "simulation"
 MAX_PENDING = 4
-"""Simulations accepted but not finished, per process; more are refused with 429."""
-KEEP_IN_MEMORY = 32
-"""Finished simulations kept in memory (older ones are read back from the store)."""
+"""Simulations accepted but not finished (in every server process); more are refused with 429."""
 _PLOT_KEY = "plot_png_base64"
-
-
-@dataclass
-class _Entry:
-    """One simulation this process accepted."""
-
-    simulation_id: int
-    doc: dict[str, Any]
-    png: bytes | None = None
-    future: Future[None] | None = field(default=None, repr=False)
+_INTERNAL = "internal error while simulating; the failure was logged, please retry"
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True
-
-
 class SimulationRunner:
-    """Runs simulations one at a time on a worker thread and keeps their state.
+    """Queues simulations as job rows and reads their documents back from the store.
 
     Parameters
     ----------
     max_pending
-        Simulations accepted but not finished beyond which ``submit`` answers 429.
-    keep_in_memory
-        Finished simulations kept in memory; older ones are read back from the store.
+        Simulations queued or running (every process) beyond which ``submit`` answers 429.
     """
 
-    def __init__(
-        self, *, max_pending: int = MAX_PENDING, keep_in_memory: int = KEEP_IN_MEMORY
-    ) -> None:
+    def __init__(self, *, max_pending: int = MAX_PENDING) -> None:
         self.max_pending = max_pending
-        self.keep_in_memory = keep_in_memory
-        self._lock = threading.Lock()
-        self._entries: dict[int, _Entry] = {}
-        self._executor: ThreadPoolExecutor | None = None
+        self.wake: Callable[[], None] | None = None
+        """Set by the app: tells this process's job workers a job was queued."""
 
-    # -- starting ------------------------------------------------------------------------
-
-    def submit(
-        self,
-        body: SimulationRequest,
-        *,
-        store: Store,
-        catalogue: Catalogue,
-        settings: Settings,
-    ) -> dict[str, Any]:
-        """Record a simulation as running in the store and queue it on the worker thread.
+    def submit(self, body: SimulationRequest, *, store: Store, created_by: str) -> dict[str, Any]:
+        """Store the simulation as running and queue its job (one transaction).
 
         Parameters
         ----------
         body
             The validated request.
-        store, catalogue, settings
-            The application's objects.
+        store
+            The application's store.
+        created_by
+            Who started it (the job row's ``created_by``).
 
         Returns
         -------
@@ -119,112 +82,42 @@ class SimulationRunner:
             simulation module is not installed.
         """
         _simulate_module()  # 503 now rather than a failed simulation later
-        with self._lock:
-            pending = sum(1 for e in self._entries.values() if e.doc["status"] == "running")
+        request = body.model_dump(mode="json", by_alias=True)
+        doc: dict[str, Any] = {
+            "status": "running",
+            "request": request,
+            "submitted": _now(),
+            "started": None,
+            "finished": None,
+            "error": None,
+            "result": None,
+            "table": None,
+        }
+        with store.begin():
+            pending = jobs_store.count_unfinished(store, KIND)
             if pending >= self.max_pending:
                 raise HTTPException(
                     429,
                     f"{pending} simulations are already running or waiting (at most "
                     f"{self.max_pending}); poll GET /simulations/{{id}} and retry when one is done",
                 )
-            doc: dict[str, Any] = {
-                "status": "running",
-                "request": body.model_dump(mode="json", by_alias=True),
-                "submitted": _now(),
-                "started": None,
-                "finished": None,
-                "error": None,
-                "result": None,
-                "table": None,
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-            }
             sim_id = store.save_plan(doc, plan_date=body.start.isoformat(), kind=KIND)
-            entry = _Entry(sim_id, doc)
-            self._entries[sim_id] = entry
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="simulate")
-            entry.future = self._executor.submit(
-                self._run, entry, body, store=store, catalogue=catalogue, settings=settings
+            jobs_store.submit(
+                store, KIND, {"request": request}, created_by=created_by, plan_id=sim_id
             )
-            self._evict()
-            return _public(sim_id, doc)
-
-    def _evict(self) -> None:
-        finished = [k for k, e in self._entries.items() if e.doc["status"] != "running"]
-        for k in finished[: max(0, len(finished) - self.keep_in_memory)]:
-            del self._entries[k]
-
-    # -- the worker ------------------------------------------------------------------------
-
-    def _run(
-        self,
-        entry: _Entry,
-        body: SimulationRequest,
-        *,
-        store: Store,
-        catalogue: Catalogue,
-        settings: Settings,
-    ) -> None:
-        started = time.perf_counter()
-        update: dict[str, Any] = {"started": _now()}
-        png: bytes | None = None
-        try:
-            simulate = _simulate_module()
-            result = simulate.run_simulation(
-                start=body.start,
-                end=body.end,
-                crews_file=settings.crews_file,
-                service=body.service,
-                crews=body.crews,
-                crews_sweep=body.crew_counts(),
-                target_median_days=body.target_median_days,
-                time_limit_s=body.time_limit_s,
-                seed=body.seed,
-                catalogue=catalogue,
-                data_file=settings.sample_requests_file,
-            )
-            with tempfile.TemporaryDirectory(prefix="geo311-simplot-") as tmp:
-                png = plot_simulation(result, Path(tmp) / "simulate.png").read_bytes()
-            update.update(status="done", result=result.to_dict(), table=result.table())
-        except Geo311Error as exc:
-            update.update(status="failed", error=str(exc))
-        except HTTPException as exc:
-            update.update(status="failed", error=str(exc.detail))
-        except Exception:
-            log.exception("simulation %s failed", entry.simulation_id)
-            update.update(
-                status="failed",
-                error="internal error while simulating; the failure was logged, please retry",
-            )
-        update.update(finished=_now(), wall_time_s=round(time.perf_counter() - started, 3))
-        stored = {**entry.doc, **update}
-        if png is not None:
-            stored[_PLOT_KEY] = base64.b64encode(png).decode("ascii")
-        try:
-            store.update_plan(entry.simulation_id, stored)
-        except Exception:  # the store may be closed at shutdown; the memory copy still answers
-            log.exception("could not store simulation %s", entry.simulation_id)
-        with self._lock:
-            entry.png = png
-            entry.doc = {**entry.doc, **update}
-            self._evict()
-
-    # -- reading ---------------------------------------------------------------------------
+        if self.wake is not None:
+            self.wake()
+        return _public(sim_id, doc)
 
     def get(self, store: Store, simulation_id: int) -> dict[str, Any]:
-        """Return a simulation's public document (from memory, else from the store).
+        """Return a simulation's public document, read from the store.
 
         Raises
         ------
         NotFoundError
             When no simulation has this id.
         """
-        with self._lock:
-            entry = self._entries.get(simulation_id)
-            if entry is not None:
-                return _public(simulation_id, entry.doc)
-        return _public(simulation_id, self._stored(store, simulation_id))
+        return _public(simulation_id, _stored(store, simulation_id))
 
     def plot(self, store: Store, simulation_id: int) -> bytes:
         """Return a finished simulation's plot (PNG bytes).
@@ -234,66 +127,111 @@ class SimulationRunner:
         NotFoundError
             When no simulation has this id, or it is not done (still running or failed).
         """
-        with self._lock:
-            entry = self._entries.get(simulation_id)
-            doc = entry.doc if entry is not None else None
-            png = entry.png if entry is not None else None
-        if doc is None:
-            doc = self._stored(store, simulation_id)
-            text = doc.get(_PLOT_KEY)
-            png = base64.b64decode(text) if isinstance(text, str) else None
+        doc = _stored(store, simulation_id)
         if doc["status"] == "running":
             raise NotFoundError(
                 f"simulation {simulation_id} is still running; poll GET "
                 f"/simulations/{simulation_id} until its status is done, then fetch the plot"
             )
-        if doc["status"] == "failed" or png is None:
+        text = doc.get(_PLOT_KEY)
+        if doc["status"] == "failed" or not isinstance(text, str):
             raise NotFoundError(
                 f"simulation {simulation_id} failed and has no plot: {doc.get('error')}; "
                 "start a new simulation"
             )
-        return png
+        return base64.b64decode(text)
 
-    def _stored(self, store: Store, simulation_id: int) -> dict[str, Any]:
-        try:
-            doc = store.get_plan(simulation_id)
-        except NotFoundError:
-            doc = None
-        if doc is None or doc.get("kind") != KIND or "status" not in doc:
-            raise NotFoundError(
-                f"simulation {simulation_id} does not exist; start one with POST /simulations"
-            )
-        if doc["status"] == "running" and not self._may_still_run(doc):
-            doc = {
-                **doc,
-                "status": "failed",
-                "error": "interrupted: the server stopped before the simulation finished; "
-                "start it again with POST /simulations",
-            }
+
+def _stored(store: Store, simulation_id: int) -> dict[str, Any]:
+    """Return the stored document; a running one reads its job (failed, or never queued)."""
+    try:
+        doc = store.get_plan(simulation_id)
+    except NotFoundError:
+        doc = None
+    if doc is None or doc.get("kind") != KIND or "status" not in doc:
+        raise NotFoundError(
+            f"simulation {simulation_id} does not exist; start one with POST /simulations"
+        )
+    if doc["status"] != "running":
         return doc
+    job = jobs_store.job_of_plan(store, simulation_id)
+    if job is None:  # stored by a server that kept simulations in its memory
+        error = (
+            "interrupted: the server stopped before the simulation finished; "
+            "start it again with POST /simulations"
+        )
+        return {**doc, "status": "failed", "error": error}
+    if job["state"] == "failed":  # e.g. its workers kept dying: given up
+        return {**doc, "status": "failed", "error": job["error"]}
+    return doc
 
-    @staticmethod
-    def _may_still_run(doc: dict[str, Any]) -> bool:
-        """Whether a stored running simulation may still be computing in another process."""
-        pid = doc.get("pid")
-        if doc.get("host") != socket.gethostname():
-            return True  # another machine: trust its status
-        if not isinstance(pid, int) or pid == os.getpid():
-            return False  # this process does not have it in memory: an earlier app instance
-        return _pid_alive(pid)
 
-    # -- stopping --------------------------------------------------------------------------
+def simulation_kind(store: Store, catalogue: Catalogue, settings: Settings) -> JobKind:
+    """Return what a job worker does with a ``simulation`` job, over the app's objects."""
 
-    def shutdown(self) -> None:
-        """Drop the queued simulations (a computing one finishes on its own); called at app stop.
+    def run(job: Job) -> Callable[[], int]:
+        return _run(store, catalogue, settings, job)
 
-        Dropped ones stay ``running`` in the store and read back as interrupted. A later
-        ``submit`` starts a new worker thread.
-        """
-        with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+    def failed(job: Job, error: str) -> None:
+        doc = _document(store, int(job["plan_id"]))
+        store.update_plan(int(job["plan_id"]), {**doc, **_ended(job, "failed"), "error": error})
+
+    return JobKind(run, failed)
+
+
+def _document(store: Store, sim_id: int) -> dict[str, Any]:
+    doc = store.get_plan(sim_id)
+    for key in ("plan_id", "kind", "parent_plan_id"):
+        doc.pop(key, None)
+    return doc
+
+
+def _ended(job: Job, status: str) -> dict[str, Any]:
+    started = job["started_at"]
+    finished = datetime.now(UTC)
+    return {
+        "status": status,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": finished.isoformat(timespec="seconds"),
+        "wall_time_s": round((finished - started).total_seconds(), 3),
+    }
+
+
+def _run(store: Store, catalogue: Catalogue, settings: Settings, job: Job) -> Callable[[], int]:
+    """Replay the season (slow), draw the plot; return the save of the finished document."""
+    sim_id = int(job["plan_id"])
+    body = SimulationRequest.model_validate(job["params"]["request"])
+    simulate = _simulate_module()
+    try:
+        result = simulate.run_simulation(
+            start=body.start,
+            end=body.end,
+            crews_file=settings.crews_file,
+            service=body.service,
+            crews=body.crews,
+            crews_sweep=body.crew_counts(),
+            target_median_days=body.target_median_days,
+            time_limit_s=body.time_limit_s,
+            seed=body.seed,
+            catalogue=catalogue,
+            data_file=settings.sample_requests_file,
+        )
+        with tempfile.TemporaryDirectory(prefix="geo311-simplot-") as tmp:
+            png = plot_simulation(result, Path(tmp) / "simulate.png").read_bytes()
+    except (Geo311Error, HTTPException):
+        raise
+    except Exception as exc:
+        log.exception("simulation %s failed", sim_id)
+        raise Geo311Error(_INTERNAL) from exc
+    update = {"result": result.to_dict(), "table": result.table(), "error": None}
+    update[_PLOT_KEY] = base64.b64encode(png).decode("ascii")
+
+    def save() -> int:
+        stored = {**_document(store, sim_id), **update, **_ended(job, "done")}
+        store.update_plan(sim_id, stored)
+        return sim_id
+
+    return save
 
 
 def _public(simulation_id: int, doc: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import web
+from api._jobs import start_job_workers, stop_job_workers
 from api._simulations import SimulationRunner
 from api.deps import check_static_tokens
 from api.errors import error_body, install_error_handlers
@@ -147,6 +148,7 @@ def create_app(
     catalogue: Catalogue | None = None,
     geocoder_factory: Callable[[Settings], Any] | None = None,
     warm_up: bool = False,
+    job_workers: int | None = None,
 ) -> FastAPI:
     """Build the geo311 API.
 
@@ -164,6 +166,9 @@ def create_app(
         :class:`geo311.geocoding.Geocoder`), built on first use.
     warm_up
         Load the street graph in a background thread at start-up (``geo311 serve``).
+    job_workers
+        Planning threads this app runs from the jobs table while it is up (default
+        ``settings.job_workers``; 0: queued jobs wait for another process's workers).
 
     Returns
     -------
@@ -180,10 +185,12 @@ def create_app(
         app.state.store = store if store is not None else Store(settings.database_url)
         if warm_up:
             threading.Thread(target=_warm_up, args=(settings,), daemon=True).start()
+        threads = settings.job_workers if job_workers is None else job_workers
+        workers = start_job_workers(app.state, threads=threads)
         try:
             yield
         finally:
-            app.state.simulations.shutdown()
+            stop_job_workers(app.state, workers)
             if own:
                 app.state.store.close()
 

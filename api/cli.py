@@ -23,23 +23,24 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 min=1,
                 max=64,
-                help="worker processes; keep 1 unless staff pages are served elsewhere: the "
-                "dispatcher's planning runs and simulations live in one process's memory",
+                help="server processes (more than 1 needs PostgreSQL); each also solves queued "
+                "planning runs and simulations (GEO311_JOB_WORKERS threads)",
             ),
         ] = 1,
     ) -> None:
         """Serve the Open311 GeoReport v2 and staff API with uvicorn (settings from GEO311_*).
 
-        One worker is the default: the staff pages' planning runs (``api/web/plan_jobs.py``) and
-        simulations are kept in the memory of the process that started them, so a second worker
-        would answer "unknown run" to the page polling them. The public Open311 list needs no
-        more: identical concurrent reads share one query (see ``api/_coalesce.py``).
+        Planning runs and simulations are rows of the jobs table (``geo311/jobs.py``): every
+        process claims them with a lease and answers their progress, so ``--workers N`` serves
+        and plans with N processes, and a killed process's run is taken over by another. On
+        SQLite only one process is allowed: the database takes one writer at a time.
 
         Unless ``GEO311_NOTIFY_SENDER_IN_SERVE=false``, the notification sender (``geo311
         notify run``) runs beside it in its own process, stopped with the server.
         """
         import uvicorn
 
+        _check_workers(workers)
         sender = _start_sender()
         try:
             uvicorn.run(
@@ -57,6 +58,19 @@ def register(app: typer.Typer) -> None:
             if sender is not None:
                 sender.terminate()
                 sender.wait(timeout=30)
+
+
+def _check_workers(workers: int) -> None:
+    """Refuse several server processes over SQLite (exit status 2, with the fix)."""
+    url = get_settings().database_url
+    if workers > 1 and url.startswith("sqlite"):
+        typer.echo(
+            f"--workers {workers} needs PostgreSQL: GEO311_DATABASE_URL is SQLite ({url}), "
+            "which takes one writer at a time, so several server processes would wait on its "
+            "lock; use --workers 1, or set GEO311_DATABASE_URL=postgresql+psycopg://...",
+            err=True,
+        )
+        raise typer.Exit(2)
 
 
 def _start_sender() -> subprocess.Popen[bytes] | None:

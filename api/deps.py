@@ -56,7 +56,7 @@ async def get_geocoder(request: Request) -> Callable[[], Any]:
 
 
 async def get_simulations(request: Request) -> SimulationRunner:
-    """Return the app's simulation runner (one worker thread, simulations kept by id)."""
+    """Return the app's simulation runner (queues simulation jobs, reads them back)."""
     runner: SimulationRunner = request.app.state.simulations
     return runner
 

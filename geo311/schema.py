@@ -148,6 +148,10 @@ plans = sa.Table(
     sa.Column("payload", sa.Text, nullable=False),
     # When the dispatcher published it (added by migration 0005).
     sa.Column("published_at", UTCDateTime),
+    # The job that made it (added by migration 0014): unique, so a job re-run after its worker
+    # died cannot store a second plan.
+    sa.Column("job_id", sa.String(32)),
+    sa.Index("ix_plans_job_id", "job_id", unique=True),
 )
 
 # Every status change, note, schedule and citizen comment of a request: the timeline and
@@ -203,4 +207,28 @@ plan_stops = sa.Table(
     sa.Column("idempotency_key", sa.String(64)),
     sa.Column("media_url", sa.String(500), nullable=False, default=""),
     sa.PrimaryKeyConstraint("plan_id", "job_id", name="pk_plan_stops"),
+)
+
+# Planning runs and what-if simulations waiting for, or held by, a worker of any server process
+# (added by migration 0014; SQL in geo311.jobs_store, the loop in geo311.jobs).
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("job_id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("params", sa.Text, nullable=False, default="{}"),
+    sa.Column("state", sa.String(8), nullable=False),
+    sa.Column("progress", sa.Float, nullable=False, default=0.0),
+    # The result: the stored plan (for a simulation, its plan row from the start).
+    sa.Column("plan_id", sa.Integer),
+    sa.Column("error", sa.Text, nullable=False, default=""),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("lease_owner", sa.String(200)),
+    sa.Column("lease_expires_at", UTCDateTime),
+    sa.Column("heartbeat_at", UTCDateTime),
+    sa.Column("created_by", sa.String(100), nullable=False, default=""),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Index("ix_jobs_state_created", "state", "created_at"),
 )

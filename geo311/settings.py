@@ -110,6 +110,20 @@ class Settings(BaseSettings):
     notify_sender_in_serve: bool = Field(
         default=True, description="geo311 serve also runs the notification sender"
     )
+    # -- planning and simulation jobs (geo311.jobs) -------------------------------------
+    job_workers: int = Field(
+        default=1,
+        ge=0,
+        le=32,
+        description="planning runs each server process solves side by side (0: none here; "
+        "each process also runs one simulation at a time unless this is 0)",
+    )
+    job_lease_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="a job worker's lease, renewed every third of it; a dead worker's job is "
+        "taken over by another once it expires",
+    )
 
     @property
     def notify_templates_dir(self) -> Path:

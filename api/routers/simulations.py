@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response, status
 from fastapi.responses import JSONResponse
 
-from api.deps import CatalogueDep, PlannerDep, SettingsDep, SimulationsDep, StoreDep
+from api.deps import PlannerDep, SimulationsDep, StoreDep
 from api.schemas import NON_JSON_ERRORS, STAFF_RESPONSES, Problem, SimulationOut, SimulationRequest
 from api.web import audit
 
@@ -33,16 +33,15 @@ def start_simulation(
     who: PlannerDep,
     runner: SimulationsDep,
     store: StoreDep,
-    catalogue: CatalogueDep,
-    settings: SettingsDep,
 ) -> JSONResponse:
-    """Replay the embedded 2015 reports with K crews (or a sweep of K) in a worker thread.
+    """Replay the embedded 2015 reports with K crews (or a sweep of K) in a job worker.
 
     Answers at once with the simulation id and ``status='running'``; poll
     ``GET /simulations/{simulation_id}`` until ``done`` (a short replay takes seconds, a
-    3-month sweep minutes). One simulation computes at a time; the others wait in order.
+    3-month sweep minutes). Each server process computes one simulation at a time; the others
+    wait in order, and any process answers the polls.
     """
-    doc = runner.submit(body, store=store, catalogue=catalogue, settings=settings)
+    doc = runner.submit(body, store=store, created_by=who.actor)
     out = SimulationOut.model_validate(doc).model_dump(mode="json")
     audit.record(
         store,

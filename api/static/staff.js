@@ -66,10 +66,14 @@
       .then(function (s) {
         if (s.state === "done") { window.location.assign(s.plan_url); return; }
         if (s.state === "failed") { window.location.reload(); return; }
+        // a worker (of any server process) took the queued run: show it running
+        if (box.hasAttribute("data-queued") && !s.queued) { window.location.reload(); return; }
         var bar = document.getElementById("solver-progress");
         var text = document.getElementById("progress-text");
         if (bar) { bar.value = Math.min(s.elapsed_s, s.time_limit_s); }
-        if (text) { text.textContent = s.elapsed_s + " s elapsed."; }
+        if (text) {
+          text.textContent = s.queued ? "Waiting for a free planning worker." : s.elapsed_s + " s elapsed.";
+        }
         // once the solver's time is nearly up, look often: the plan is a moment away
         window.setTimeout(poll, s.elapsed_s >= s.time_limit_s - 1 ? 200 : 1000);
       })

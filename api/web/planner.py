@@ -232,7 +232,7 @@ def start_whatif(
         form = {"start": start, "end": end, "service": service, "crews_sweep": crews_sweep}
         context = {"tables": [], "form": form, "error": problems, "at": ""}
         return render(request, "planner.html", context, status_code=400)
-    doc = runner.submit(body, store=store, catalogue=catalogue, settings=settings)
+    doc = runner.submit(body, store=store, created_by=session.user.username)
     sim_id = int(doc["simulation_id"])
     audit.record(
         store, session.user.username, "simulation.start", f"simulation:{sim_id}", after=values

@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api._simulations import SimulationRunner
+from api._simulations import SimulationRunner, simulation_kind
 from api.app import create_app
-from geo311 import auth_store
+from api.schemas import SimulationRequest
+from geo311 import auth_store, jobs_store
 from geo311.catalogue import load_catalogue
+from geo311.jobs import JobWorker
 from geo311.settings import REPO_DATA_DIR
 from geo311.store import Store
 from tests.api.conftest import auth, make_settings
@@ -185,3 +187,54 @@ def test_too_many_waiting_simulations_is_429(busy_client: TestClient, api_store:
     resp = busy_client.post("/simulations", json=SHORT, headers=PLAN)
     assert resp.status_code == 429 and "retry" in resp.json()["detail"]
     assert api_store.latest_plan_id(kind="simulation") is None
+
+
+def test_a_simulation_queued_in_one_app_is_run_by_anothers_worker(
+    api_store: Store, store_url: str
+) -> None:
+    settings = make_settings(store_url)
+    front = create_app(settings, store=api_store, job_workers=0)  # answers, simulates nothing
+    with TestClient(front, raise_server_exceptions=False) as client:
+        resp = client.post("/simulations", json=SHORT, headers=PLAN)
+        assert resp.status_code == 202, resp.text
+        sim_id = resp.json()["simulation_id"]
+        time.sleep(1.0)
+        assert client.get(f"/simulations/{sim_id}", headers=PLAN).json()["status"] == "running"
+        job = jobs_store.job_of_plan(api_store, sim_id)
+        assert job is not None and job["state"] == "queued" and job["kind"] == "simulation"
+        # the waiting simulations are counted over every process: another app refuses a second
+        busy = create_app(settings, store=api_store, job_workers=0)
+        busy.state.simulations = SimulationRunner(max_pending=1)
+        with TestClient(busy, raise_server_exceptions=False) as other:
+            refused = other.post("/simulations", json=SHORT, headers=PLAN)
+            assert refused.status_code == 429 and "1 simulations" in refused.json()["detail"]
+        with Store(store_url) as own, TestClient(create_app(settings, store=own)):
+            doc = _wait(client, sim_id)  # polled through the first app
+        assert doc["status"] == "done", doc.get("error")
+        assert doc["result"]["groups"]["streetlights"]["runs"]
+        plot = client.get(f"/simulations/{sim_id}/plot.png", headers=PLAN)
+        assert plot.status_code == 200 and plot.content.startswith(PNG_MAGIC)
+    job = jobs_store.job_of_plan(api_store, sim_id)
+    assert job is not None and job["state"] == "done" and job["attempts"] == 1
+    assert api_store.latest_plan_id(kind="simulation") == sim_id  # no second document
+
+
+def test_a_simulation_whose_workers_keep_dying_reads_as_failed(
+    api_store: Store, store_url: str
+) -> None:
+    settings = make_settings(store_url)
+    catalogue = load_catalogue(REPO_DATA_DIR / "services.toml")
+    sim_id = SimulationRunner().submit(
+        SimulationRequest.model_validate(SHORT), store=api_store, created_by="pete"
+    )["simulation_id"]
+    for owner in ("dies-1", "dies-2"):  # claimed, then the process was killed (lease aged)
+        assert jobs_store.claim(api_store, owner=owner, lease_s=0.01, kinds=("simulation",))
+        time.sleep(0.05)
+    worker = JobWorker(
+        api_store, {"simulation": simulation_kind(api_store, catalogue, settings)}, max_attempts=2
+    )
+    assert worker.run_once() is False  # given up, not run a third time
+    app = create_app(settings, store=api_store, job_workers=0)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        out = client.get(f"/simulations/{sim_id}", headers=PLAN).json()
+    assert out["status"] == "failed" and "gave up after 2 attempts" in out["error"]

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from api.app import create_app
-from geo311 import auth_store, users
+from geo311 import auth_store, jobs_store, users
 from geo311.catalogue import Catalogue
 from geo311.store import Store
 from tests._browser import Watch, block_network, record_errors
@@ -343,6 +343,29 @@ def test_planner_runs_a_what_if_and_sees_its_plot(open_session: Any, server: Ser
     planner.axe()
     start = auth_store.audit_rows(server.store, action="simulation.start")[0]
     assert start["actor"] == "pete"
+
+
+def test_a_run_held_by_another_process_and_a_failed_run_pass_axe(
+    open_session: Any, server: Server
+) -> None:
+    with server.store.begin():  # held by a worker elsewhere from the start: this one never runs it
+        running = jobs_store.submit(server.store, "plan", {"time_limit_s": 10}, created_by="dina")
+        assert jobs_store.claim(server.store, owner="elsewhere", lease_s=600)
+    failed = jobs_store.submit(  # a worker here fails it: the plan does not exist
+        server.store, "replan", {"plan_id": 999999, "time_limit_s": 1}, created_by="dina"
+    )
+    for phone in (False, True):
+        disp = open_session("dina", phone=phone)
+        disp.go(f"/dispatch/plan-jobs/{running}")
+        assert "Solver running (time limit 10 s)" in disp.page.inner_text("main")
+        disp.axe()
+        disp.go(f"/dispatch/plan-jobs/{failed}")
+        disp.page.wait_for_selector("text=The plan could not be made", timeout=60_000)
+        assert "plan 999999 does not exist" in disp.page.inner_text("[role=alert]")
+        loads = server.hits[f"/dispatch/plan-jobs/{failed}"]
+        time.sleep(2)  # a failed run's page stays put: it does not poll and reload
+        assert server.hits[f"/dispatch/plan-jobs/{failed}"] == loads
+        disp.axe()
 
 
 def _publish_one_stop(store: Store, crew_id: str) -> int:
