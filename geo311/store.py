@@ -54,6 +54,9 @@ __all__ = [
 # The version table of the pre-Alembic runner; adopted (and dropped) by Store.migrate.
 LEGACY_VERSION_TABLE = "schema_version"
 _ALEMBIC_RUN = threading.Lock()
+# The global work-order grouping lock (PostgreSQL advisory key): a full rebuild takes it
+# exclusive, every report's grouping shared (geo311.grouping_locks adds per-cell locks).
+WORK_ORDERS_LOCK = 311003
 # The transaction each store has open in this thread or task (Store.begin joins it).
 _OPEN: ContextVar[Mapping[int, Connection]] = ContextVar(
     "geo311_open_transactions", default=MappingProxyType({})
@@ -902,12 +905,13 @@ class Store:
         return [_row_to_work_order(r, members[r._mapping["work_order_id"]]) for r in rows]
 
     def lock_work_orders(self, conn: Connection) -> None:
-        """Serialise work-order grouping inside this transaction (PostgreSQL advisory lock).
+        """Exclude every other work-order grouping until this transaction ends (a rebuild).
 
-        SQLite serialises writers itself; the lock is a no-op there.
+        PostgreSQL: the global grouping lock, exclusive (reports take it shared, see
+        :mod:`geo311.grouping_locks`). SQLite serialises writers itself; a no-op there.
         """
         if self.dialect == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(311003)"))
+            conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({WORK_ORDERS_LOCK})"))
 
     def clear_work_orders(self, conn: Connection) -> None:
         """Delete every work order and unlink every request (before a full rebuild)."""

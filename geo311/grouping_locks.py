@@ -1,0 +1,151 @@
+"""The locks of work-order grouping: one per (service group, map cell), not one for the city.
+
+A report can only merge with (or flag as a failed repair) a work order of its group whose
+anchor lies within the group's duplicate radius of it. So a report locks the cells of a grid
+(per group) that the box of ``LOCK_REACH`` radii around it touches, and two reports that could
+see each other's work order, or both touch one work order, always share a cell: the cell
+holding that anchor lies in both boxes. Reports far apart lock different cells and commit in
+parallel; the merge rule itself is unchanged (:mod:`geo311.workorders`).
+
+On PostgreSQL the locks are transaction-level advisory locks: every grouping transaction first
+takes the global grouping lock *shared*, then its cells (two-key advisory locks, class
+``CELL_LOCK_CLASS``, keys from a stable hash of group and cell) in ascending key order, so two
+transactions never wait for each other in a cycle. A full rebuild takes the global lock
+*exclusive* (:meth:`geo311.store.Store.lock_work_orders`): it waits for the reports in flight
+and they wait for it. SQLite has one writer: there a grouping transaction takes the write lock
+before it reads, so it sees every committed work order and no other grouping runs meanwhile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from geo311.errors import NotFoundError
+from geo311.schema import requests, work_orders
+from geo311.store import WORK_ORDERS_LOCK, Store
+
+# First key of the two-key advisory locks of map cells (a lock space of its own: the one-key
+# locks, e.g. the global grouping lock or the Idempotency-Key locks, never collide with it).
+CELL_LOCK_CLASS = 311004
+# Half the side of a report's lock box, in duplicate radii. The box is drawn in degrees with
+# 111,000 m per degree of latitude (a degree is 110,574 to 111,694 m) and the cosine of the
+# report's latitude, and the radius is measured in a conformal projection (scale within 0.1 %
+# of 1): a quarter more than the radius covers every anchor the rule can match.
+LOCK_REACH = 1.25
+_M_PER_DEG_LAT = 111_000.0
+
+
+def _cell_key(group: str, row: int, col: int) -> int:
+    """Return the stable signed 32-bit key of one cell (the same in every process)."""
+    digest = hashlib.blake2b(f"{group}\x1f{row}\x1f{col}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def cell_keys(group: str, lat: float, lon: float, *, radius_m: float, reach_m: float) -> list[int]:
+    """Return the lock keys of the cells a box around a point touches, ascending.
+
+    The grid of a group has rows ``2 * LOCK_REACH * radius_m`` metres high (never smaller than
+    the radius) and, in each row, columns as wide in metres at the row's middle latitude, so a
+    point lies in exactly one cell and a report's box touches at most two rows.
+
+    Parameters
+    ----------
+    group
+        The service group (each group has its own grid and keys).
+    lat, lon
+        The point (EPSG:4326 degrees).
+    radius_m
+        The group's duplicate radius: sets the grid.
+    reach_m
+        Half the side of the box (``LOCK_REACH * radius_m`` for a report, 0 for an anchor).
+
+    Returns
+    -------
+    list of int
+        Distinct keys, ascending (the order to take them in).
+    """
+    if radius_m <= 0:
+        raise ValueError(
+            f"radius_m must be above 0 (got {radius_m}); group {group!r} is not merged"
+        )
+    size = 2.0 * LOCK_REACH * radius_m / _M_PER_DEG_LAT  # cell height in degrees
+    half_lat = reach_m / _M_PER_DEG_LAT
+    half_lon = half_lat / max(math.cos(math.radians(lat)), 0.01)
+    keys: set[int] = set()
+    for row in range(math.floor((lat - half_lat) / size), math.floor((lat + half_lat) / size) + 1):
+        width = size / max(math.cos(math.radians((row + 0.5) * size)), 0.01)
+        first, last = math.floor((lon - half_lon) / width), math.floor((lon + half_lon) / width)
+        keys.update(_cell_key(group, row, col) for col in range(first, last + 1))
+    return sorted(keys)
+
+
+def lock_cells(store: Store, conn: Connection, keys: list[int]) -> None:
+    """Take the grouping locks of a transaction that touches these cells (until it ends).
+
+    PostgreSQL: the global grouping lock shared, then each cell's lock in ascending key order,
+    in one statement (a select list is evaluated left to right). SQLite: the write lock.
+
+    Parameters
+    ----------
+    store
+        The store (its dialect decides).
+    conn
+        The open transaction.
+    keys
+        Cell keys from :func:`cell_keys` (ascending).
+    """
+    if store.dialect != "postgresql":
+        _sqlite_write_lock(conn)
+        return
+    calls = [f"pg_advisory_xact_lock({CELL_LOCK_CLASS}, :k{i})" for i in range(len(keys))]
+    sql = ", ".join([f"pg_advisory_xact_lock_shared({WORK_ORDERS_LOCK})", *calls])
+    conn.execute(sa.text(f"SELECT {sql}"), {f"k{i}": k for i, k in enumerate(sorted(keys))})
+
+
+def lock_all(store: Store, conn: Connection) -> None:
+    """Take the global grouping lock exclusive (a full rebuild): no report groups meanwhile."""
+    if store.dialect != "postgresql":
+        _sqlite_write_lock(conn)
+        return
+    store.lock_work_orders(conn)
+
+
+def _sqlite_write_lock(conn: Connection) -> None:
+    # An UPDATE that changes nothing still begins the write transaction (pysqlite begins one
+    # before any UPDATE): later writers wait here, and the reads that follow see every commit.
+    conn.execute(work_orders.update().where(sa.false()).values(report_count=0))
+
+
+def work_order_anchor(
+    conn: Connection, work_order_id: int
+) -> tuple[str, float | None, float | None]:
+    """Return a work order's group and anchor (``group, lat, lon``); they never change.
+
+    Raises
+    ------
+    NotFoundError
+        If the work order does not exist.
+    """
+    c = work_orders.c
+    row = conn.execute(
+        sa.select(c.service_group, c.anchor_lat, c.anchor_lon).where(
+            c.work_order_id == work_order_id
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError(f"work order {work_order_id} does not exist")
+    group, lat, lon = row
+    return str(group), lat, lon
+
+
+def request_work_order(conn: Connection, service_request_id: str) -> int | None:
+    """Return the work order a stored request is in (None when in none or not stored)."""
+    c = requests.c
+    found = conn.execute(
+        sa.select(c.work_order_id).where(c.service_request_id == service_request_id)
+    ).scalar()
+    return None if found is None else int(found)
