@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -101,9 +103,16 @@ def lock_cells(store: Store, conn: Connection, keys: list[int]) -> None:
     if store.dialect != "postgresql":
         _sqlite_write_lock(conn)
         return
-    calls = [f"pg_advisory_xact_lock({CELL_LOCK_CLASS}, :k{i})" for i in range(len(keys))]
-    sql = ", ".join([f"pg_advisory_xact_lock_shared({WORK_ORDERS_LOCK})", *calls])
-    conn.execute(sa.text(f"SELECT {sql}"), {f"k{i}": k for i, k in enumerate(sorted(keys))})
+    conn.execute(_lock_statement(len(keys)), {f"k{i}": k for i, k in enumerate(sorted(keys))})
+
+
+@lru_cache(maxsize=16)
+def _lock_statement(n: int) -> sa.TextClause:
+    # The global lock shared, then n cells (parameters k0 < k1 < ...), left to right.
+    calls = [f"pg_advisory_xact_lock({CELL_LOCK_CLASS}, :k{i})" for i in range(n)]
+    return sa.text(
+        "SELECT " + ", ".join([f"pg_advisory_xact_lock_shared({WORK_ORDERS_LOCK})", *calls])
+    )
 
 
 def lock_all(store: Store, conn: Connection) -> None:
@@ -142,10 +151,21 @@ def work_order_anchor(
     return str(group), lat, lon
 
 
-def request_work_order(conn: Connection, service_request_id: str) -> int | None:
-    """Return the work order a stored request is in (None when in none or not stored)."""
-    c = requests.c
-    found = conn.execute(
-        sa.select(c.work_order_id).where(c.service_request_id == service_request_id)
-    ).scalar()
-    return None if found is None else int(found)
+_REQUEST_STATE = sa.select(
+    requests.c.work_order_id, requests.c.service_code, requests.c.lat, requests.c.lon
+).where(requests.c.service_request_id == sa.bindparam("rid"))
+
+
+def request_state(conn: Connection, service_request_id: str) -> tuple[int | None, str, Any, Any]:
+    """Return a stored request's ``work_order_id, service_code, lat, lon`` (as stored now).
+
+    Raises
+    ------
+    NotFoundError
+        If no request has this id.
+    """
+    row = conn.execute(_REQUEST_STATE, {"rid": service_request_id}).first()
+    if row is None:
+        raise NotFoundError(f"service_request_id {service_request_id!r} does not exist")
+    wid, code, lat, lon = row
+    return (None if wid is None else int(wid)), str(code), lat, lon

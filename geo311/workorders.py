@@ -52,7 +52,7 @@ from geo311.grouping_locks import (
     cell_keys,
     lock_all,
     lock_cells,
-    request_work_order,
+    request_state,
     work_order_anchor,
 )
 from geo311.model import ServiceRequest, WorkOrder
@@ -378,7 +378,9 @@ def assign_request(
     store
         The store holding the request.
     request
-        The request (or its ``service_request_id``); it is re-read from the store.
+        The request, or its ``service_request_id`` to read it from the store. Once the
+        grouping locks are held, the stored request's work order, service and location are
+        checked against it.
     catalogue
         Groups, radii, failed-repair windows and states.
     snap
@@ -396,10 +398,11 @@ def assign_request(
     NotFoundError
         If the request is not stored.
     ConflictError
-        If the request is already in a work order (rebuild to regroup).
+        If the request is already in a work order (rebuild to regroup), or its stored service
+        or location differs from the given request.
     """
-    rid = request if isinstance(request, str) else request.service_request_id
-    req = store.get_request(rid)
+    req = store.get_request(request) if isinstance(request, str) else request
+    rid = req.service_request_id
     _check_unassigned(rid, req.work_order_id)
     service = catalogue.service(req.service_code)
     rule = group_rules(catalogue).get(service.group)
@@ -418,7 +421,7 @@ def assign_request(
     keys = cell_keys(service.group, req.lat, req.long, radius_m=rule.radius_m, reach_m=reach)
     with store.begin() as conn:
         lock_cells(store, conn, keys)  # only reports that could merge with this one wait
-        _check_unassigned(rid, request_work_order(conn, rid))  # a rebuild may have grouped it
+        _check_stored(req, request_state(conn, rid))  # e.g. a rebuild may have grouped it
         cands = store.work_order_anchors_near(
             conn,
             group=service.group,
@@ -468,6 +471,17 @@ def _check_unassigned(rid: str, work_order_id: int | None) -> None:
         raise ConflictError(
             f"service request {rid!r} is already in work order {work_order_id}; "
             "run rebuild_work_orders to regroup"
+        )
+
+
+def _check_stored(req: ServiceRequest, stored: tuple[int | None, str, Any, Any]) -> None:
+    # The request as stored now (under the locks) is the one being grouped, still ungrouped.
+    work_order_id, code, lat, lon = stored
+    _check_unassigned(req.service_request_id, work_order_id)
+    if (code, lat, lon) != (req.service_code, req.lat, req.long):
+        raise ConflictError(
+            f"service request {req.service_request_id!r} is stored with service {code!r} at "
+            f"({lat}, {lon}), not as given; pass its service_request_id to group it as stored"
         )
 
 
