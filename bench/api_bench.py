@@ -25,7 +25,7 @@ the same bytes. Every measurement alternates between the two servers in rounds, 
 the same machine load, and prints the baseline's numbers next to the current code's.
 
     .venv/bin/python bench/api_bench.py [--requests 100000] [--count 1000] [--baseline-ref REF]
-        [--posts-only]
+        [--posts-only] [--workers 1]
 """
 
 from __future__ import annotations
@@ -186,8 +186,8 @@ def spawn(args: Sequence[str], *, env: dict[str, str], cwd: str, probe: str) -> 
     raise RuntimeError(f"the server at {base} did not start in 2 minutes")
 
 
-def start_server(url: str, *, pythonpath: str) -> str:
-    """Start the API in its own process; return its base URL."""
+def start_server(url: str, *, pythonpath: str, workers: int = 1) -> str:
+    """Start the API (``workers`` processes, as ``geo311 serve --workers``); return its URL."""
     env = dict(
         os.environ,
         GEO311_DATABASE_URL=url,
@@ -196,7 +196,8 @@ def start_server(url: str, *, pythonpath: str) -> str:
     )
     # What ``geo311 serve`` runs, without the CLI: its entry points come from the installed
     # distribution, which may be another tree than the one measured.
-    return spawn(["api.app:create_app", "--factory"], env=env, cwd=pythonpath, probe=D)
+    args = ["api.app:create_app", "--factory", "--workers", str(workers)]
+    return spawn(args, env=env, cwd=pythonpath, probe=D)
 
 
 def start_ceiling(base: str, tmp: Path) -> str:
@@ -366,6 +367,9 @@ def main() -> None:
         help="git revision whose whole tree is served as the same-run baseline",
     )
     ap.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes of each server"
+    )
+    ap.add_argument(
         "--posts-only",
         action="store_true",
         help="measure only POST requests.json (1 and N clients)",
@@ -378,12 +382,14 @@ def main() -> None:
         schema, url = new_schema(admin)
         schemas.append(schema)
         fill(url, args.requests)
-        names, bases = ["current"], [start_server(url, pythonpath=str(REPO))]
+        workers = args.workers
+        names, bases = ["current"], [start_server(url, pythonpath=str(REPO), workers=workers)]
         if args.baseline_ref:
             export_tree(args.baseline_ref, Path(tmp.name))
             old_schema, old_url = new_schema(admin)
             schemas.append(old_schema)
-            bases.append(start_server(old_url, pythonpath=tmp.name))  # its own migrations
+            # its own migrations, as many workers
+            bases.append(start_server(old_url, pythonpath=tmp.name, workers=workers))
             copy_requests(admin, schema, old_schema)
             names.append(f"baseline {args.baseline_ref}")
         check_same(names, bases)
