@@ -7,13 +7,14 @@ see each other's work order, or both touch one work order, always share a cell: 
 holding that anchor lies in both boxes. Reports far apart lock different cells and commit in
 parallel; the merge rule itself is unchanged (:mod:`geo311.workorders`).
 
-On PostgreSQL the locks are transaction-level advisory locks: every grouping transaction first
-takes the global grouping lock *shared*, then its cells (two-key advisory locks, class
-``CELL_LOCK_CLASS``, keys from a stable hash of group and cell) in ascending key order, so two
-transactions never wait for each other in a cycle. A full rebuild takes the global lock
-*exclusive* (:meth:`geo311.store.Store.lock_work_orders`): it waits for the reports in flight
-and they wait for it. SQLite has one writer: there a grouping transaction takes the write lock
-before it reads, so it sees every committed work order and no other grouping runs meanwhile.
+On PostgreSQL the locks are transaction-level advisory locks, scoped to the store's schema:
+every grouping transaction first takes the global grouping lock *shared*, then its cells
+(two-key advisory locks: the schema's hash, then a stable hash of group and cell) in ascending
+key order, so two transactions never wait for each other in a cycle. A full rebuild takes the
+global lock *exclusive* (:meth:`geo311.store.Store.lock_work_orders`): it waits for the reports
+in flight and they wait for it. SQLite has one writer: there a grouping transaction takes the
+write lock before it reads, so it sees every committed work order and no other grouping runs
+meanwhile.
 """
 
 from __future__ import annotations
@@ -28,11 +29,8 @@ from sqlalchemy.engine import Connection
 
 from geo311.errors import NotFoundError
 from geo311.schema import requests, work_orders
-from geo311.store import WORK_ORDERS_LOCK, Store
+from geo311.store import LOCK_SCOPE_SQL, WORK_ORDERS_LOCK_SQL, Store
 
-# First key of the two-key advisory locks of map cells (a lock space of its own: the one-key
-# locks, e.g. the global grouping lock or the Idempotency-Key locks, never collide with it).
-CELL_LOCK_CLASS = 311004
 # Half the side of a report's lock box, in duplicate radii. The box is drawn in degrees with
 # 111,000 m per degree of latitude (a degree is 110,574 to 111,694 m) and the cosine of the
 # report's latitude, and the radius is measured in a conformal projection (scale within 0.1 %
@@ -50,9 +48,9 @@ def _cell_key(group: str, row: int, col: int) -> int:
 def cell_keys(group: str, lat: float, lon: float, *, radius_m: float, reach_m: float) -> list[int]:
     """Return the lock keys of the cells a box around a point touches, ascending.
 
-    The grid of a group has rows ``2 * LOCK_REACH * radius_m`` metres high (never smaller than
-    the radius) and, in each row, columns as wide in metres at the row's middle latitude, so a
-    point lies in exactly one cell and a report's box touches at most two rows.
+    The grid of a group has rows ``LOCK_REACH * radius_m`` metres high (more than the radius)
+    and, in each row, columns as wide in metres at the row's middle latitude, so a point lies in
+    exactly one cell and a report's box touches at most three rows and three columns.
 
     Parameters
     ----------
@@ -74,7 +72,7 @@ def cell_keys(group: str, lat: float, lon: float, *, radius_m: float, reach_m: f
         raise ValueError(
             f"radius_m must be above 0 (got {radius_m}); group {group!r} is not merged"
         )
-    size = 2.0 * LOCK_REACH * radius_m / _M_PER_DEG_LAT  # cell height in degrees
+    size = LOCK_REACH * radius_m / _M_PER_DEG_LAT  # cell height in degrees
     half_lat = reach_m / _M_PER_DEG_LAT
     half_lon = half_lat / max(math.cos(math.radians(lat)), 0.01)
     keys: set[int] = set()
@@ -109,10 +107,9 @@ def lock_cells(store: Store, conn: Connection, keys: list[int]) -> None:
 @lru_cache(maxsize=16)
 def _lock_statement(n: int) -> sa.TextClause:
     # The global lock shared, then n cells (parameters k0 < k1 < ...), left to right.
-    calls = [f"pg_advisory_xact_lock({CELL_LOCK_CLASS}, :k{i})" for i in range(n)]
-    return sa.text(
-        "SELECT " + ", ".join([f"pg_advisory_xact_lock_shared({WORK_ORDERS_LOCK})", *calls])
-    )
+    calls = [f"pg_advisory_xact_lock({LOCK_SCOPE_SQL}, :k{i})" for i in range(n)]
+    first = f"pg_advisory_xact_lock_shared({WORK_ORDERS_LOCK_SQL})"
+    return sa.text("SELECT " + ", ".join([first, *calls]))
 
 
 def lock_all(store: Store, conn: Connection) -> None:

@@ -58,6 +58,10 @@ _ALEMBIC_RUN = threading.Lock()
 # The global work-order grouping lock (PostgreSQL advisory key): a full rebuild takes it
 # exclusive, every report's grouping shared (geo311.grouping_locks adds per-cell locks).
 WORK_ORDERS_LOCK = 311003
+# Grouping locks are scoped to the schema (two stores in one database never wait for each
+# other): the first key of the two-key locks, and the high half of the global lock's key.
+LOCK_SCOPE_SQL = "hashtext(current_schema())"
+WORK_ORDERS_LOCK_SQL = f"(({LOCK_SCOPE_SQL})::bigint << 32) | {WORK_ORDERS_LOCK}"
 # Statements of the grouping path built once (each POST runs them; building costs more CPU
 # than running them).
 _WO = work_orders.c
@@ -959,7 +963,7 @@ class Store:
         :mod:`geo311.grouping_locks`). SQLite serialises writers itself; a no-op there.
         """
         if self.dialect == "postgresql":
-            conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({WORK_ORDERS_LOCK})"))
+            conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({WORK_ORDERS_LOCK_SQL})"))
 
     def clear_work_orders(self, conn: Connection) -> None:
         """Delete every work order and unlink every request (before a full rebuild)."""

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from pyproj import Transformer
 
 from geo311.clustering import METRIC_CRS, project
-from geo311.grouping_locks import CELL_LOCK_CLASS, LOCK_REACH, cell_keys
-from geo311.store import WORK_ORDERS_LOCK, Store
+from geo311.grouping_locks import LOCK_REACH, cell_keys
+from geo311.store import LOCK_SCOPE_SQL, WORK_ORDERS_LOCK_SQL, Store
 from geo311.workorders import assign_request, group_rules, rebuild_work_orders
 from tests.geo311.test_workorders import LAT0, LON0, put, req, scenario, snapshot
 
@@ -87,7 +87,7 @@ def test_a_report_locks_the_cell_of_every_anchor_it_can_merge_with(catalogue):
             keys = cell_keys(
                 group, lat[i], lon[i], radius_m=rule.radius_m, reach_m=LOCK_REACH * rule.radius_m
             )
-            assert 1 <= len(keys) <= 6 and keys == sorted(set(keys))
+            assert 1 <= len(keys) <= 9 and keys == sorted(set(keys))
             anchor = cell_keys(group, alat[i], alon[i], radius_m=rule.radius_m, reach_m=0.0)
             assert len(anchor) == 1 and anchor[0] in keys, (group, lat[i], lon[i])
             # A report 10 radii north locks none of these cells: it commits in parallel.
@@ -142,8 +142,7 @@ def test_a_report_waits_only_for_the_cells_it_touches(postgres_url, catalogue):
         try:
             with holder.connect() as conn:
                 conn.execute(
-                    sa.text("SELECT pg_advisory_xact_lock(:c, :k)"),
-                    {"c": CELL_LOCK_CLASS, "k": key},
+                    sa.text(f"SELECT pg_advisory_xact_lock({LOCK_SCOPE_SQL}, :k)"), {"k": key}
                 )
                 near = runner.start("near", lambda: assign_request(store, "near", catalogue))
                 far = runner.start("far", lambda: assign_request(store, "far", catalogue))
@@ -156,10 +155,11 @@ def test_a_report_waits_only_for_the_cells_it_touches(postgres_url, catalogue):
                 waiting = conn.execute(
                     sa.text(
                         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                        " AND classid = :c AND objid = :k AND database = "
+                        f" AND classid::bigint = ({LOCK_SCOPE_SQL})::bigint & 4294967295"
+                        " AND objid::bigint = :k AND objsubid = 2 AND database = "
                         "(SELECT oid FROM pg_database WHERE datname = current_database())"
                     ),
-                    {"c": CELL_LOCK_CLASS, "k": key & 0xFFFFFFFF},
+                    {"k": key & 0xFFFFFFFF},
                 ).scalar()
                 assert waiting == 1
                 conn.rollback()  # releases the cell
@@ -232,7 +232,7 @@ def test_a_held_rebuild_lock_stops_reports(postgres_url, catalogue):
         runner = Runner()
         try:
             with holder.connect() as conn:
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": WORK_ORDERS_LOCK})
+                conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({WORK_ORDERS_LOCK_SQL})"))
                 post = runner.start("a", lambda: assign_request(store, "a", catalogue))
                 post.join(0.5)
                 assert post.is_alive()
@@ -241,6 +241,26 @@ def test_a_held_rebuild_lock_stops_reports(postgres_url, catalogue):
         finally:
             holder.dispose()
         assert store.get_request("a").work_order_id is not None
+
+
+@pytest.mark.postgres
+def test_a_rebuild_in_another_schema_does_not_stop_reports(
+    postgres_url, postgres_module_url, catalogue
+):
+    # Two stores in one database (e.g. a city's and its training copy): locks are per schema.
+    with Store(postgres_url) as store, Store(postgres_module_url):
+        put(store, req("a"))
+        other = sa.create_engine(postgres_module_url)
+        try:
+            with other.connect() as conn:
+                conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({WORK_ORDERS_LOCK_SQL})"))
+                runner = Runner()
+                runner.start("a", lambda: assign_request(store, "a", catalogue))
+                runner.finish()  # while the other schema's lock is still held
+                assert store.get_request("a").work_order_id is not None
+                conn.rollback()
+        finally:
+            other.dispose()
 
 
 def test_reports_grouped_in_parallel_equal_the_one_by_one_grouping(store, catalogue):
