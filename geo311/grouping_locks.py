@@ -149,12 +149,23 @@ def work_order_anchor(
 
 
 _REQUEST_STATE = sa.select(
-    requests.c.work_order_id, requests.c.service_code, requests.c.lat, requests.c.lon
+    requests.c.work_order_id,
+    requests.c.service_code,
+    requests.c.lat,
+    requests.c.lon,
+    requests.c.requested_datetime,
+    requests.c.status,
 ).where(requests.c.service_request_id == sa.bindparam("rid"))
 
 
-def request_state(conn: Connection, service_request_id: str) -> tuple[int | None, str, Any, Any]:
-    """Return a stored request's ``work_order_id, service_code, lat, lon`` (as stored now).
+def request_state(conn: Connection, service_request_id: str) -> dict[str, Any]:
+    """Return what grouping reads of a stored request, as stored now.
+
+    Returns
+    -------
+    dict
+        ``work_order_id``, ``service_code``, ``lat``, ``lon``, ``requested_datetime``,
+        ``status``.
 
     Raises
     ------
@@ -164,5 +175,4 @@ def request_state(conn: Connection, service_request_id: str) -> tuple[int | None
     row = conn.execute(_REQUEST_STATE, {"rid": service_request_id}).first()
     if row is None:
         raise NotFoundError(f"service_request_id {service_request_id!r} does not exist")
-    wid, code, lat, lon = row
-    return (None if wid is None else int(wid)), str(code), lat, lon
+    return dict(row._mapping)

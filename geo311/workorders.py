@@ -474,14 +474,16 @@ def _check_unassigned(rid: str, work_order_id: int | None) -> None:
         )
 
 
-def _check_stored(req: ServiceRequest, stored: tuple[int | None, str, Any, Any]) -> None:
+def _check_stored(req: ServiceRequest, stored: dict[str, Any]) -> None:
     # The request as stored now (under the locks) is the one being grouped, still ungrouped.
-    work_order_id, code, lat, lon = stored
-    _check_unassigned(req.service_request_id, work_order_id)
-    if (code, lat, lon) != (req.service_code, req.lat, req.long):
+    _check_unassigned(req.service_request_id, stored["work_order_id"])
+    given = (req.service_code, req.lat, req.long, req.requested_datetime, req.status)
+    names = ("service_code", "lat", "lon", "requested_datetime", "status")
+    changed = [n for n, v in zip(names, given, strict=True) if stored[n] != v]
+    if changed:
         raise ConflictError(
-            f"service request {req.service_request_id!r} is stored with service {code!r} at "
-            f"({lat}, {lon}), not as given; pass its service_request_id to group it as stored"
+            f"service request {req.service_request_id!r} is stored with other "
+            f"{', '.join(changed)} than given; pass its service_request_id to group it as stored"
         )
 
 

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from pyproj import Transformer
 
 from geo311.clustering import METRIC_CRS, project
+from geo311.errors import ConflictError
 from geo311.grouping_locks import LOCK_REACH, cell_keys
 from geo311.store import LOCK_SCOPE_SQL, WORK_ORDERS_LOCK_SQL, Store
 from geo311.workorders import assign_request, group_rules, rebuild_work_orders
@@ -291,3 +292,14 @@ def test_reports_grouped_in_parallel_equal_the_one_by_one_grouping(store, catalo
     assert snapshot(store) == parallel
     assert sum(len(k) - 1 for k in parallel) > 10
     assert sum(1 for v in parallel.values() if v[-1] is not None) > 0
+
+
+def test_a_given_request_is_checked_against_the_stored_one_under_the_locks(store, catalogue):
+    a = req("a")
+    put(store, a)
+    with pytest.raises(ConflictError, match="stored with other lat, lon than given"):
+        assign_request(store, replace(a, lat=a.lat + 0.001, long=a.long + 0.001), catalogue)
+    rebuild_work_orders(store, catalogue)  # groups "a" after the caller read it
+    with pytest.raises(ConflictError, match="already in work order"):
+        assign_request(store, a, catalogue)
+    assert [w.member_ids for w in store.query_work_orders()] == [("a",)]
