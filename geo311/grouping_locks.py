@@ -50,7 +50,8 @@ def cell_keys(group: str, lat: float, lon: float, *, radius_m: float, reach_m: f
 
     The grid of a group has rows ``LOCK_REACH * radius_m`` metres high (more than the radius)
     and, in each row, columns as wide in metres at the row's middle latitude, so a point lies in
-    exactly one cell and a report's box touches at most three rows and three columns.
+    exactly one cell and a report's box touches two or three rows and as many columns (a
+    fourth column only where the row's and the report's latitudes shift a box edge across).
 
     Parameters
     ----------

@@ -88,7 +88,7 @@ def test_a_report_locks_the_cell_of_every_anchor_it_can_merge_with(catalogue):
             keys = cell_keys(
                 group, lat[i], lon[i], radius_m=rule.radius_m, reach_m=LOCK_REACH * rule.radius_m
             )
-            assert 1 <= len(keys) <= 9 and keys == sorted(set(keys))
+            assert 1 <= len(keys) <= 12 and keys == sorted(set(keys))
             anchor = cell_keys(group, alat[i], alon[i], radius_m=rule.radius_m, reach_m=0.0)
             assert len(anchor) == 1 and anchor[0] in keys, (group, lat[i], lon[i])
             # A report 10 radii north locks none of these cells: it commits in parallel.
