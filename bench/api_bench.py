@@ -25,6 +25,7 @@ the same bytes. Every measurement alternates between the two servers in rounds, 
 the same machine load, and prints the baseline's numbers next to the current code's.
 
     .venv/bin/python bench/api_bench.py [--requests 100000] [--count 1000] [--baseline-ref REF]
+        [--posts-only] [--workers 1]
 """
 
 from __future__ import annotations
@@ -186,8 +187,8 @@ def spawn(args: Sequence[str], *, env: dict[str, str], cwd: str, probe: str) -> 
     raise RuntimeError(f"the server at {base} did not start in 2 minutes")
 
 
-def start_server(url: str, *, pythonpath: str) -> str:
-    """Start the API in its own process; return its base URL."""
+def start_server(url: str, *, pythonpath: str, workers: int = 1) -> str:
+    """Start the API (``workers`` processes, as ``geo311 serve --workers``); return its URL."""
     env = dict(
         os.environ,
         GEO311_DATABASE_URL=url,
@@ -198,7 +199,8 @@ def start_server(url: str, *, pythonpath: str) -> str:
     )
     # What ``geo311 serve`` runs, without the CLI: its entry points come from the installed
     # distribution, which may be another tree than the one measured.
-    return spawn(["api.app:create_app", "--factory"], env=env, cwd=pythonpath, probe=D)
+    args = ["api.app:create_app", "--factory", "--workers", str(workers)]
+    return spawn(args, env=env, cwd=pythonpath, probe=D)
 
 
 def start_ceiling(base: str, tmp: Path) -> str:
@@ -304,12 +306,34 @@ def check_same(names: Sequence[str], bases: Sequence[str]) -> None:
 
 
 def measure(
-    names: Sequence[str], bases: Sequence[str], ceiling: str, n: int, c: int, tmp: Path
+    names: Sequence[str],
+    bases: Sequence[str],
+    ceiling: str,
+    n: int,
+    c: int,
+    tmp: Path,
+    *,
+    posts_only: bool = False,
 ) -> None:
     """Run every measurement, alternating between the servers (the ceiling for the 1,000)."""
     for b in (*bases, ceiling):
         load(b, R, 20, 1)  # warm-up
     print(f"load average before measuring: {os.getloadavg()}\n", flush=True)
+    if not posts_only:
+        measure_gets(names, bases, ceiling, n, c)
+    bodies = tmp / "posts.json"
+    bodies.write_text(json.dumps(post_bodies(n)))
+    compare(names, bases, "POST requests.json, 1 client", R, n // 4, 1, bodies=bodies)
+    compare(names, bases, f"POST requests.json, {c} clients", R, n, c, bodies=bodies)
+    print(f"load average after measuring: {os.getloadavg()}")
+    print(
+        "\ntarget: GET requests.json (1,000) at 50 clients: p99 <= 250 ms, >= 3x the baseline's "
+        "req/s; POST at 50 clients: p99 <= 500 ms, >= 4x the baseline's req/s"
+    )
+
+
+def measure_gets(names: Sequence[str], bases: Sequence[str], ceiling: str, n: int, c: int) -> None:
+    """Measure the GET lists (and their baselines and ceiling)."""
     compare(names, bases, "baseline: GET discovery.json, 1 client", D, n, 1)
     compare(names, bases, f"baseline: GET discovery.json, {c} clients", D, n, c)
     compare(names, bases, "GET requests.json (1,000 per page), 1 client", R, n // 4, 1)
@@ -333,14 +357,6 @@ def measure(
         c,
         revalidate=True,
     )
-    bodies = tmp / "posts.json"
-    bodies.write_text(json.dumps(post_bodies(n)))
-    compare(names, bases, "POST requests.json, 1 client", R, n // 4, 1, bodies=bodies)
-    compare(names, bases, f"POST requests.json, {c} clients", R, n, c, bodies=bodies)
-    print(f"load average after measuring: {os.getloadavg()}")
-    print(
-        "\ntarget: GET requests.json (1,000) at 50 clients: p99 <= 250 ms, >= 3x the baseline's req/s"
-    )
 
 
 def main() -> None:
@@ -353,6 +369,14 @@ def main() -> None:
         default=None,
         help="git revision whose whole tree is served as the same-run baseline",
     )
+    ap.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes of each server"
+    )
+    ap.add_argument(
+        "--posts-only",
+        action="store_true",
+        help="measure only POST requests.json (1 and N clients)",
+    )
     args = ap.parse_args()
     admin = sa.create_engine(PG)
     schemas: list[str] = []
@@ -361,17 +385,27 @@ def main() -> None:
         schema, url = new_schema(admin)
         schemas.append(schema)
         fill(url, args.requests)
-        names, bases = ["current"], [start_server(url, pythonpath=str(REPO))]
+        workers = args.workers
+        names, bases = ["current"], [start_server(url, pythonpath=str(REPO), workers=workers)]
         if args.baseline_ref:
             export_tree(args.baseline_ref, Path(tmp.name))
             old_schema, old_url = new_schema(admin)
             schemas.append(old_schema)
-            bases.append(start_server(old_url, pythonpath=tmp.name))  # its own migrations
+            # its own migrations, as many workers
+            bases.append(start_server(old_url, pythonpath=tmp.name, workers=workers))
             copy_requests(admin, schema, old_schema)
             names.append(f"baseline {args.baseline_ref}")
         check_same(names, bases)
         ceiling = start_ceiling(bases[0], Path(tmp.name))
-        measure(names, bases, ceiling, args.count, args.clients, Path(tmp.name))
+        measure(
+            names,
+            bases,
+            ceiling,
+            args.count,
+            args.clients,
+            Path(tmp.name),
+            posts_only=args.posts_only,
+        )
     finally:
         for p in PROCS:
             p.terminate()

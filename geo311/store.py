@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -55,10 +56,64 @@ __all__ = [
 # The version table of the pre-Alembic runner; adopted (and dropped) by Store.migrate.
 LEGACY_VERSION_TABLE = "schema_version"
 _ALEMBIC_RUN = threading.Lock()
+# The global work-order grouping lock (PostgreSQL advisory key): a full rebuild takes it
+# exclusive, every report's grouping shared (geo311.grouping_locks adds per-cell locks).
+WORK_ORDERS_LOCK = 311003
+# Grouping locks are scoped to the schema (two stores in one database never wait for each
+# other): the first key of the two-key locks, and the high half of the global lock's key.
+LOCK_SCOPE_SQL = "hashtext(current_schema())"
+WORK_ORDERS_LOCK_SQL = f"(({LOCK_SCOPE_SQL})::bigint << 32) | {WORK_ORDERS_LOCK}"
+# Statements of the grouping path built once (each POST runs them; building costs more CPU
+# than running them).
+_WO = work_orders.c
+_INSERT_WORK_ORDERS = work_orders.insert().returning(
+    _WO.work_order_id, sort_by_parameter_order=True
+)
+_LINK_REQUESTS = (
+    requests.update()
+    .where(requests.c.service_request_id == sa.bindparam("_id"))
+    .values(work_order_id=sa.bindparam("_wo"))
+)
+_ANCHORS_NEAR = (
+    sa.select(
+        _WO.work_order_id,
+        _WO.anchor_lat,
+        _WO.anchor_lon,
+        _WO.closed_datetime,
+        _WO.opened,
+        _WO.failed_repair_of,
+        _WO.status,
+    )
+    .where(_WO.service_group == sa.bindparam("group"))
+    .where(
+        _WO.anchor_lat.between(sa.bindparam("min_lat"), sa.bindparam("max_lat")),
+        _WO.anchor_lon.between(sa.bindparam("min_lon"), sa.bindparam("max_lon")),
+    )
+    .where(_WO.opened <= sa.bindparam("opened_until"))
+    .where(
+        sa.or_(_WO.closed_datetime.is_(None), _WO.closed_datetime >= sa.bindparam("closed_since"))
+    )
+    .order_by(_WO.work_order_id)
+)
+_MEMBERS = (
+    sa.select(requests)
+    .where(requests.c.work_order_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(requests.c.requested_datetime, requests.c.service_request_id)
+)
 # The transaction each store has open in this thread or task (Store.begin joins it).
 _OPEN: ContextVar[Mapping[int, Connection]] = ContextVar(
     "geo311_open_transactions", default=MappingProxyType({})
 )
+
+
+@lru_cache(maxsize=32)
+def _update_work_orders(cols: tuple[str, ...]) -> sa.Update:
+    # UPDATE work_orders SET <cols> WHERE work_order_id = :_id, built once per column set.
+    return (
+        work_orders.update()
+        .where(_WO.work_order_id == sa.bindparam("_id"))
+        .values({c: sa.bindparam(c) for c in cols})
+    )
 
 
 def _normalise_url(url: str) -> str:
@@ -937,12 +992,13 @@ class Store:
         return [_row_to_work_order(r, members[r._mapping["work_order_id"]]) for r in rows]
 
     def lock_work_orders(self, conn: Connection) -> None:
-        """Serialise work-order grouping inside this transaction (PostgreSQL advisory lock).
+        """Exclude every other work-order grouping until this transaction ends (a rebuild).
 
-        SQLite serialises writers itself; the lock is a no-op there.
+        PostgreSQL: the global grouping lock, exclusive (reports take it shared, see
+        :mod:`geo311.grouping_locks`). SQLite serialises writers itself; a no-op there.
         """
         if self.dialect == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(311003)"))
+            conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({WORK_ORDERS_LOCK_SQL})"))
 
     def clear_work_orders(self, conn: Connection) -> None:
         """Delete every work order and unlink every request (before a full rebuild)."""
@@ -960,10 +1016,7 @@ class Store:
         """
         if not rows:
             return []
-        stmt = work_orders.insert().returning(
-            work_orders.c.work_order_id, sort_by_parameter_order=True
-        )
-        return [int(i) for i in conn.execute(stmt, list(rows)).scalars()]
+        return [int(i) for i in conn.execute(_INSERT_WORK_ORDERS, list(rows)).scalars()]
 
     def update_work_orders(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Update work orders from dicts holding ``work_order_id`` and the columns to change.
@@ -972,24 +1025,17 @@ class Store:
         """
         if not rows:
             return
-        cols = [c for c in rows[0] if c != "work_order_id"]
-        stmt = (
-            work_orders.update()
-            .where(work_orders.c.work_order_id == sa.bindparam("_id"))
-            .values({c: sa.bindparam(c) for c in cols})
+        cols = tuple(c for c in rows[0] if c != "work_order_id")
+        conn.execute(
+            _update_work_orders(cols),
+            [{"_id": r["work_order_id"], **{c: r[c] for c in cols}} for r in rows],
         )
-        conn.execute(stmt, [{"_id": r["work_order_id"], **{c: r[c] for c in cols}} for r in rows])
 
     def link_requests(self, conn: Connection, links: Sequence[tuple[str, int | None]]) -> None:
         """Set ``work_order_id`` of requests from ``(service_request_id, work_order_id)`` pairs."""
         if not links:
             return
-        stmt = (
-            requests.update()
-            .where(requests.c.service_request_id == sa.bindparam("_id"))
-            .values(work_order_id=sa.bindparam("_wo"))
-        )
-        conn.execute(stmt, [{"_id": rid, "_wo": wo} for rid, wo in links])
+        conn.execute(_LINK_REQUESTS, [{"_id": rid, "_wo": wo} for rid, wo in links])
 
     def work_order_anchors_near(
         self,
@@ -1022,24 +1068,16 @@ class Store:
             ``failed_repair_of``, ``status``; by id.
         """
         min_lon, min_lat, max_lon, max_lat = bbox
-        c = work_orders.c
-        stmt = (
-            sa.select(
-                c.work_order_id,
-                c.anchor_lat,
-                c.anchor_lon,
-                c.closed_datetime,
-                c.opened,
-                c.failed_repair_of,
-                c.status,
-            )
-            .where(c.service_group == group)
-            .where(c.anchor_lat.between(min_lat, max_lat), c.anchor_lon.between(min_lon, max_lon))
-            .where(c.opened <= opened_until)
-            .where(sa.or_(c.closed_datetime.is_(None), c.closed_datetime >= closed_since))
-            .order_by(c.work_order_id)
-        )
-        return [dict(r._mapping) for r in conn.execute(stmt)]
+        params = {
+            "group": group,
+            "min_lat": min_lat,
+            "max_lat": max_lat,
+            "min_lon": min_lon,
+            "max_lon": max_lon,
+            "opened_until": opened_until,
+            "closed_since": closed_since,
+        }
+        return [dict(r._mapping) for r in conn.execute(_ANCHORS_NEAR, params)]
 
     def work_order_members(
         self, conn: Connection, work_order_ids: Sequence[int]
@@ -1048,11 +1086,7 @@ class Store:
         out: dict[int, list[ServiceRequest]] = {int(i): [] for i in work_order_ids}
         ids = list(out)
         for start in range(0, len(ids), 5000):
-            rows = conn.execute(
-                sa.select(requests)
-                .where(requests.c.work_order_id.in_(ids[start : start + 5000]))
-                .order_by(requests.c.requested_datetime, requests.c.service_request_id)
-            )
+            rows = conn.execute(_MEMBERS, {"ids": ids[start : start + 5000]})
             for r in rows:
                 out[int(r._mapping["work_order_id"])].append(_row_to_request(r))
         return out

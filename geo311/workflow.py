@@ -86,7 +86,7 @@ def apply_status(
     ConflictError
         If the transition is not allowed (see :func:`check_transition`).
     """
-    from geo311.workorders import close_work_order
+    from geo311.workorders import close_work_order, lock_work_order
 
     at = at or datetime.now(UTC)
     target = catalogue.state(status)
@@ -104,7 +104,7 @@ def apply_status(
             media_url=media_url,
         )
     with store.begin() as conn:
-        store.lock_work_orders(conn)
+        lock_work_order(store, conn, catalogue, work_order_id)
         check_transition(catalogue, store.get_work_order(work_order_id).status, status)
         row: dict[str, object] = {"work_order_id": work_order_id, "status": status}
         if note:

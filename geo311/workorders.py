@@ -47,6 +47,14 @@ from geo311.clustering import (
     to_micros,
 )
 from geo311.errors import ConflictError, InputError
+from geo311.grouping_locks import (
+    LOCK_REACH,
+    cell_keys,
+    lock_all,
+    lock_cells,
+    request_state,
+    work_order_anchor,
+)
 from geo311.model import ServiceRequest, WorkOrder
 from geo311.store import Store
 
@@ -254,36 +262,12 @@ def rebuild_work_orders(
     if at is not None and at.tzinfo is None:
         raise InputError("at must be timezone-aware (e.g. 2015-10-06T08:00-04:00)", field="at")
     rules = group_rules(catalogue)
-    end = at + timedelta(microseconds=1) if at is not None else None
-    reqs = sorted(store.query_requests(end=end), key=_sort_key)
-    names = sorted(rules)
-    kept: list[ServiceRequest] = []
-    no_location = ungrouped = 0
-    for r in reqs:
-        group = catalogue.service(r.service_code).group
-        if group not in rules:
-            ungrouped += 1
-        elif not _has_location(r):
-            no_location += 1
-        else:
-            kept.append(r)
-    result_rows: list[dict[str, Any]] = []
-    links: list[tuple[str, int]] = []
-    grouping = None
-    members: list[list[ServiceRequest]] = []
-    if kept:
-        grouping, group_code = _group_in_time_order(kept, catalogue, rules, names, at)
-        members = [[] for _ in range(grouping.n_work_orders)]
-        for req, label in zip(kept, grouping.labels.tolist(), strict=True):
-            members[label].append(req)
-        for w, mem in enumerate(members):
-            row = _summarise(
-                mem, catalogue, group=names[int(group_code[grouping.anchors[w]])], snap=snap, at=at
-            )
-            row.update(anchor_lat=mem[0].lat, anchor_lon=mem[0].long, failed_repair_of=None)
-            result_rows.append(row)
     with store.begin() as conn:
-        store.lock_work_orders(conn)
+        # Exclusive: reports in flight commit first, later ones wait; read after the lock, so
+        # a report stored meanwhile is grouped, not unlinked.
+        lock_all(store, conn)
+        kept, no_location, ungrouped = _rebuild_input(store, catalogue, rules, at)
+        grouping, result_rows, members = _rebuild_rows(kept, catalogue, rules, snap, at)
         store.clear_work_orders(conn)
         ids = store.insert_work_orders(conn, result_rows)
         if grouping is not None:
@@ -296,8 +280,7 @@ def rebuild_work_orders(
                     if f >= 0
                 ],
             )
-            for w, mem in enumerate(members):
-                links.extend((m.service_request_id, ids[w]) for m in mem)
+            links = [(m.service_request_id, ids[w]) for w, mem in enumerate(members) for m in mem]
             store.link_requests(conn, links)
     n_wo = len(result_rows)
     failed = 0 if grouping is None else int((grouping.failed_repair_of >= 0).sum())
@@ -309,6 +292,50 @@ def rebuild_work_orders(
         skipped_no_location=no_location,
         skipped_ungrouped=ungrouped,
     )
+
+
+def _rebuild_input(
+    store: Store, catalogue: Catalogue, rules: dict[str, GroupRule], at: datetime | None
+) -> tuple[list[ServiceRequest], int, int]:
+    # The requests a rebuild groups, in time order, and the counts of those it skips.
+    end = at + timedelta(microseconds=1) if at is not None else None
+    reqs = sorted(store.query_requests(end=end), key=_sort_key)
+    kept: list[ServiceRequest] = []
+    no_location = ungrouped = 0
+    for r in reqs:
+        group = catalogue.service(r.service_code).group
+        if group not in rules:
+            ungrouped += 1
+        elif not _has_location(r):
+            no_location += 1
+        else:
+            kept.append(r)
+    return kept, no_location, ungrouped
+
+
+def _rebuild_rows(
+    kept: Sequence[ServiceRequest],
+    catalogue: Catalogue,
+    rules: dict[str, GroupRule],
+    snap: Snap | None,
+    at: datetime | None,
+) -> tuple[Grouping | None, list[dict[str, Any]], list[list[ServiceRequest]]]:
+    # The grouping of ``kept``, its work-order rows and each work order's members.
+    if not kept:
+        return None, [], []
+    names = sorted(rules)
+    grouping, group_code = _group_in_time_order(kept, catalogue, rules, names, at)
+    members: list[list[ServiceRequest]] = [[] for _ in range(grouping.n_work_orders)]
+    for req, label in zip(kept, grouping.labels.tolist(), strict=True):
+        members[label].append(req)
+    rows: list[dict[str, Any]] = []
+    for w, mem in enumerate(members):
+        row = _summarise(
+            mem, catalogue, group=names[int(group_code[grouping.anchors[w]])], snap=snap, at=at
+        )
+        row.update(anchor_lat=mem[0].lat, anchor_lon=mem[0].long, failed_repair_of=None)
+        rows.append(row)
+    return grouping, rows, members
 
 
 def _group_in_time_order(
@@ -349,7 +376,9 @@ def assign_request(
     store
         The store holding the request.
     request
-        The request (or its ``service_request_id``); it is re-read from the store.
+        The request, or its ``service_request_id`` to read it from the store. Once the
+        grouping locks are held, the stored request's work order, service and location are
+        checked against it.
     catalogue
         Groups, radii, failed-repair windows and states.
     snap
@@ -367,15 +396,12 @@ def assign_request(
     NotFoundError
         If the request is not stored.
     ConflictError
-        If the request is already in a work order (rebuild to regroup).
+        If the request is already in a work order (rebuild to regroup), or its stored service
+        or location differs from the given request.
     """
-    rid = request if isinstance(request, str) else request.service_request_id
-    req = store.get_request(rid)
-    if req.work_order_id is not None:
-        raise ConflictError(
-            f"service request {rid!r} is already in work order {req.work_order_id}; "
-            "run rebuild_work_orders to regroup"
-        )
+    req = store.get_request(request) if isinstance(request, str) else request
+    rid = req.service_request_id
+    _check_unassigned(rid, req.work_order_id)
     service = catalogue.service(req.service_code)
     rule = group_rules(catalogue).get(service.group)
     if rule is None:
@@ -389,8 +415,11 @@ def assign_request(
     dlat = 2.0 * rule.radius_m / _M_PER_DEG_LAT
     dlon = dlat / max(math.cos(math.radians(req.lat)), 0.01)
     bbox = (req.long - dlon, req.lat - dlat, req.long + dlon, req.lat + dlat)
+    reach = LOCK_REACH * rule.radius_m
+    keys = cell_keys(service.group, req.lat, req.long, radius_m=rule.radius_m, reach_m=reach)
     with store.begin() as conn:
-        store.lock_work_orders(conn)
+        lock_cells(store, conn, keys)  # only reports that could merge with this one wait
+        _check_stored(req, request_state(conn, rid))  # e.g. a rebuild may have grouped it
         cands = store.work_order_anchors_near(
             conn,
             group=service.group,
@@ -433,6 +462,59 @@ def assign_request(
     if failed_id is not None:
         msg += f" It may be a failed repair of work order {failed_id}, closed recently nearby."
     return Assignment(wid, best >= 0, msg, failed_id, count)
+
+
+def _check_unassigned(rid: str, work_order_id: int | None) -> None:
+    if work_order_id is not None:
+        raise ConflictError(
+            f"service request {rid!r} is already in work order {work_order_id}; "
+            "run rebuild_work_orders to regroup"
+        )
+
+
+def _check_stored(req: ServiceRequest, stored: dict[str, Any]) -> None:
+    # The request as stored now (under the locks) is the one being grouped, still ungrouped.
+    _check_unassigned(req.service_request_id, stored["work_order_id"])
+    given = (req.service_code, req.lat, req.long, req.requested_datetime, req.status)
+    names = ("service_code", "lat", "lon", "requested_datetime", "status")
+    changed = [n for n, v in zip(names, given, strict=True) if stored[n] != v]
+    if changed:
+        raise ConflictError(
+            f"service request {req.service_request_id!r} is stored with other "
+            f"{', '.join(changed)} than given; pass its service_request_id to group it as stored"
+        )
+
+
+def lock_work_order(
+    store: Store, conn: Connection, catalogue: Catalogue, work_order_id: int
+) -> None:
+    """Lock one work order against concurrent grouping until the transaction ends.
+
+    Takes the lock of the map cell of its anchor (the cell every report that could join it
+    or flag it locks too), or the global grouping lock when its group is no longer merged.
+
+    Parameters
+    ----------
+    store
+        The store.
+    conn
+        The open transaction (``store.begin()``).
+    catalogue
+        Gives the group's duplicate radius (the grid).
+    work_order_id
+        The work order.
+
+    Raises
+    ------
+    NotFoundError
+        If the work order does not exist.
+    """
+    group, lat, lon = work_order_anchor(conn, work_order_id)
+    rule = group_rules(catalogue).get(group)
+    if rule is None or lat is None or lon is None:
+        lock_all(store, conn)
+        return
+    lock_cells(store, conn, cell_keys(group, lat, lon, radius_m=rule.radius_m, reach_m=0.0))
 
 
 def _join(
@@ -547,7 +629,7 @@ def close_work_order(
     if at.tzinfo is None:
         raise InputError("at must be timezone-aware (e.g. 2015-10-06T14:00-04:00)", field="at")
     with store.begin() as conn:
-        store.lock_work_orders(conn)
+        lock_work_order(store, conn, cat, work_order_id)
         wo = store.get_work_order(work_order_id)
         wo_state = cat.states.get(wo.status)
         if wo.closed_datetime is not None or (wo_state is not None and not wo_state.is_open):
