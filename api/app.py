@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import web
 from api._simulations import SimulationRunner
@@ -192,6 +193,10 @@ def create_app(
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_request_bytes, media_bytes=settings.max_media_bytes
     )
+    if settings.trusted_proxies:
+        # X-Forwarded-For/-Proto from the proxies named in the settings only (rightmost hop
+        # not trusted = the client); `geo311 serve` turns uvicorn's own handling off.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     for module in (open311, public, workorders, plans, crews, planner, simulations, notify):
         app.include_router(module.router)
     app.include_router(web.router)  # the staff pages (api/web): sessions, CSRF, roles, audit

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from geo311.city import City, default_city
 from geo311.errors import ConfigurationError
@@ -51,6 +54,13 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="bearer token -> role ('dispatcher', 'planner' or 'crew:<crew id>')",
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="addresses or CIDR networks of the reverse proxies in front of the app, "
+        "comma-separated (e.g. 127.0.0.1,10.0.0.0/8): X-Forwarded-For and X-Forwarded-Proto "
+        "are believed from these only (the rightmost hop not in the list is the client); "
+        "empty: the client is the connection's address",
+    )
     max_request_bytes: int = Field(default=1_000_000, gt=0, description="largest accepted body")
     cluster_address: str | None = Field(
         default=None,
@@ -90,6 +100,27 @@ class Settings(BaseSettings):
     notify_sender_in_serve: bool = Field(
         default=True, description="geo311 serve also runs the notification sender"
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        """Read a comma-separated list (or a JSON list); every entry must be an address/CIDR."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if not isinstance(value, list | tuple):
+            return value
+        entries = []
+        for entry in (str(v).strip() for v in value if str(v).strip()):
+            try:
+                network = ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {entry!r} is not an IP address or CIDR network; "
+                    "write e.g. 127.0.0.1 or 10.0.0.0/8"
+                ) from None
+            entries.append(str(network) if "/" in entry else entry)
+        return entries
 
     @property
     def notify_templates_dir(self) -> Path:
