@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+# Characters XML 1.0 does not allow (Char production): C0 controls except tab, LF and CR,
+# lone surrogates, U+FFFE and U+FFFF. The writer leaves them out, even of stored text.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_has_not_xml = NOT_XML.search
 
 # List fields and the element name of one item.
 _ITEM_TAGS = {
@@ -59,6 +65,8 @@ def _element(out: list[str], tag: str, value: Any) -> None:
 
 def _leaf(out: list[str], tag: str, value: Any) -> None:
     text = _text(value)
+    if _has_not_xml(text) is not None:  # e.g. a control character stored before intake checks
+        text = NOT_XML.sub("", text)
     out.append(f"<{tag}>{_escape(text)}</{tag}>" if text else f"<{tag} />")
 
 
@@ -73,10 +81,9 @@ def _fields(out: list[str], tag: str, data: Mapping[str, Any]) -> None:
 
 
 def _document(out: list[str]) -> bytes:
-    # As ElementTree.tostring(encoding="UTF-8", xml_declaration=True) writes it.
-    return ("<?xml version='1.0' encoding='UTF-8'?>\n" + "".join(out)).encode(
-        "utf-8", "xmlcharrefreplace"
-    )
+    # As ElementTree.tostring(encoding="UTF-8", xml_declaration=True) writes it (the leaves
+    # hold no character XML 1.0 forbids, so every character encodes).
+    return ("<?xml version='1.0' encoding='UTF-8'?>\n" + "".join(out)).encode("utf-8")
 
 
 def render_list(root: str, items: Sequence[Mapping[str, Any]], *, item: str | None = None) -> bytes:

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import web
+from api._intake import ControlCharacterGuard
 from api._simulations import SimulationRunner
 from api.errors import error_body, install_error_handlers
 from api.routers import crews, notify, open311, planner, plans, public, simulations, workorders
@@ -193,6 +194,7 @@ def create_app(
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_request_bytes, media_bytes=settings.max_media_bytes
     )
+    app.add_middleware(ControlCharacterGuard)  # path and query: 400 naming the parameter
     if settings.trusted_proxies:
         # X-Forwarded-For/-Proto from the proxies named in the settings only (rightmost hop
         # not trusted = the client); `geo311 serve` turns uvicorn's own handling off.

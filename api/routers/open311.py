@@ -33,6 +33,7 @@ from api.schemas import (
 from geo311.catalogue import Catalogue
 from geo311.city import City
 from geo311.errors import ConflictError
+from geo311.intake import check_texts
 from geo311.settings import Settings
 from geo311.store import Store
 
@@ -100,13 +101,18 @@ def _check_jurisdiction(jurisdiction_id: str | None, city: City) -> None:
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def require_form(request: Request) -> None:
-    """Refuse a POST body that is not a form (415, in the spec's error shape).
+async def require_form(request: Request) -> None:
+    """Refuse a POST body that is not a form (415) or whose fields hold control characters (400).
+
+    Every text field (``attribute[CODE]`` ones too) goes through
+    :func:`geo311.intake.check_texts` once, here, before any of it is used or stored.
 
     Raises
     ------
     Open311HTTPError
         415 naming the content type received and the ones read.
+    InputError
+        400 (in the spec's error shape) naming the field with a control character.
     """
     given = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if given not in FORM_TYPES:
@@ -115,6 +121,8 @@ def require_form(request: Request) -> None:
             f"Content-Type: {given or 'none'!r} is not read here; send the fields as "
             "application/x-www-form-urlencoded (or multipart/form-data with a media file)",
         )
+    form = await request.form()  # parsed once (FastAPI's own parse, cached on the request)
+    check_texts((str(k), v) for k, v in form.multi_items() if isinstance(v, str))
 
 
 Jurisdiction = Annotated[

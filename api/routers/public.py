@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
@@ -20,7 +20,7 @@ from api import _open311 as o
 from api import _public
 from api.deps import CatalogueDep, CityDep, GeocoderDep, SettingsDep, StoreDep
 from api.errors import Open311HTTPError
-from api.routers.open311 import post_request
+from api.routers.open311 import post_request, require_form
 from api.schemas import NON_JSON_ERRORS, STAFF_RESPONSES, Open311Error
 from geo311.errors import NotFoundError
 from geo311.media import media_path, media_type_of
@@ -66,6 +66,7 @@ router.add_api_route(
     REPORT_PATH + ".{response_format}",
     post_request,
     methods=["POST"],
+    dependencies=[Depends(require_form)],
     summary="Report a problem from the report page (the Open311 POST)",
     include_in_schema=False,
 )

@@ -23,6 +23,7 @@ from api.web.sessions import (
 )
 from api.web.templating import render
 from geo311 import users
+from geo311.intake import find_control
 from geo311.store import Store
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -93,6 +94,13 @@ async def login(
             username=username,
             error="The form's security token is missing or out of date; sign in again.",
             status=403,
+        )
+    if find_control(username) >= 0:
+        return _login_page(
+            request,
+            next_path=target,
+            error="username: it holds a control character; type the username again.",
+            status=400,
         )
     if not username.strip() or not password:
         return _login_page(
