@@ -431,6 +431,30 @@ def acknowledge(conn: Any, req: ServiceRequest, contact: Mapping[str, str]) -> N
     )
 
 
+def post_answer(service_request_id: str | None, token: str, notice: str) -> dict[str, Any]:
+    """Return the ``POST requests`` answer as GeoReport v2 defines it.
+
+    ``service_request_id`` when the request has its id (a stored request always has), else
+    the ``token`` to ask ``GET tokens/{token}`` for it later: never both, as the spec says.
+
+    Parameters
+    ----------
+    service_request_id
+        The request's id, or None when it has none yet.
+    token
+        The token the request was stored with (the client's Idempotency-Key or a random one).
+    notice
+        The ``service_notice`` for the citizen.
+
+    Returns
+    -------
+    dict
+        ``service_request_id`` or ``token``, then ``service_notice`` and ``account_id``.
+    """
+    key = {"service_request_id": service_request_id} if service_request_id else {"token": token}
+    return {**key, "service_notice": notice, "account_id": None}
+
+
 def new_request_id() -> str:
     """Return a fresh, unguessable service_request_id for a request posted through Open311."""
     return "G" + secrets.token_hex(8)

@@ -396,14 +396,7 @@ async def post_request(
     )
     token = idempotency_key or o.secrets.token_hex(16)
     result = await run_in_threadpool(_create, store, catalogue, geocoder, new, token)
-    body = [
-        {
-            "service_request_id": result.service_request_id,
-            "token": token,
-            "service_notice": result.service_notice,
-            "account_id": None,
-        }
-    ]
+    body = [o.post_answer(result.service_request_id, token, result.service_notice)]
     return _render(response_format, "service_requests", body)
 
 
