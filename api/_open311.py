@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
+from starlette.requests import Request
 
 from api._staff import parse_at
 from api.errors import Open311HTTPError
@@ -542,6 +543,15 @@ def save_photo(data: bytes, settings: Settings) -> str:
     except InputError as exc:
         raise Open311HTTPError(400, str(exc)) from None
     return stored.name
+
+
+def media_url(request: Request, settings: Settings, name: str) -> str:
+    """Return the URL to store for a photo: ``GEO311_PUBLIC_URL`` + ``/media/<name>``.
+
+    Site-relative (``/media/<name>``) when no public URL is configured; never built from the
+    request's ``Host`` header (a forged one would be stored and published).
+    """
+    return settings.public_base + request.app.url_path_for("get_media", name=name)
 
 
 def find_by_token(store: Store, token: str) -> str | None:

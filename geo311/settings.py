@@ -123,6 +123,17 @@ class Settings(BaseSettings):
         return entries
 
     @property
+    def public_base(self) -> str:
+        """The base of the URLs the site stores and publishes (photos, Open311 discovery).
+
+        :attr:`public_url` without its trailing ``/`` when it is configured
+        (``GEO311_PUBLIC_URL``); unset, ``""``: such URLs are then site-relative
+        (``/media/...``), never built from a request's ``Host`` header, which a client
+        chooses.
+        """
+        return self.public_url.rstrip("/") if "public_url" in self.model_fields_set else ""
+
+    @property
     def notify_templates_dir(self) -> Path:
         """Folder of the notification templates (``templates/notify``)."""
         return self.data_dir / "templates" / "notify"

@@ -135,10 +135,18 @@ Jurisdiction = Annotated[
     response_model=Discovery,
     summary="Service discovery",
 )
-def get_discovery(request: Request, response_format: Format, city: CityDep) -> Response:
-    """Return the service discovery document (where the endpoint is, which formats)."""
-    base = str(request.url_for("get_discovery", response_format="json")).rsplit("/", 1)[0]
-    return _render(response_format, "discovery", o.discovery(base, city=city))
+def get_discovery(
+    request: Request, response_format: Format, city: CityDep, settings: SettingsDep
+) -> Response:
+    """Return the service discovery document (where the endpoint is, which formats).
+
+    The endpoint's URL is built on ``GEO311_PUBLIC_URL`` (site-relative when it is unset),
+    never on the request's ``Host`` header.
+    """
+    path = request.app.url_path_for("get_discovery", response_format="json").rsplit("/", 1)[0]
+    return _render(
+        response_format, "discovery", o.discovery(settings.public_base + path, city=city)
+    )
 
 
 @router.get(
@@ -422,7 +430,7 @@ async def _photo_url(
     if (media_url or "").strip():
         raise Open311HTTPError(400, "media: send a media file or a media_url, not both")
     name = await run_in_threadpool(o.save_photo, data, settings)
-    return str(request.url_for("get_media", name=name))
+    return o.media_url(request, settings, name)
 
 
 def _check_api_key(api_key: str | None, settings: Settings) -> None:
