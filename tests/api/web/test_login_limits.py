@@ -175,3 +175,19 @@ def test_trusted_proxies_setting_reads_a_list_and_names_a_bad_entry() -> None:
     ]
     with pytest.raises(ValidationError, match="trusted_proxies: 'proxy.local'"):
         Settings(trusted_proxies="127.0.0.1,proxy.local")
+
+
+def test_x_forwarded_proto_makes_the_cookie_secure_from_a_trusted_proxy_only(
+    web_store: Store, store_url: str, tmp_path: Path
+) -> None:
+    def cookie_via(peer: str) -> str:
+        with _proxied_client(web_store, store_url, tmp_path, peer) as client:
+            token = csrf_of(client.get("/login").text)
+            form = {"username": "ada", "password": PASSWORD, "csrf_token": token}
+            headers = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+            resp = client.post("/login", data=form, headers=headers, follow_redirects=False)
+            assert resp.status_code == 303
+            return resp.headers["set-cookie"]
+
+    assert "Secure" in cookie_via("10.0.0.7")  # the TLS proxy in front says https
+    assert "Secure" not in cookie_via("192.0.2.60")  # anyone else's header is ignored
