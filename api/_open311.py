@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
+from starlette.requests import Request
 
 from api._staff import parse_at
 from api.errors import Open311HTTPError
@@ -431,6 +432,30 @@ def acknowledge(conn: Any, req: ServiceRequest, contact: Mapping[str, str]) -> N
     )
 
 
+def post_answer(service_request_id: str | None, token: str, notice: str) -> dict[str, Any]:
+    """Return the ``POST requests`` answer as GeoReport v2 defines it.
+
+    ``service_request_id`` when the request has its id (a stored request always has), else
+    the ``token`` to ask ``GET tokens/{token}`` for it later: never both, as the spec says.
+
+    Parameters
+    ----------
+    service_request_id
+        The request's id, or None when it has none yet.
+    token
+        The token the request was stored with (the client's Idempotency-Key or a random one).
+    notice
+        The ``service_notice`` for the citizen.
+
+    Returns
+    -------
+    dict
+        ``service_request_id`` or ``token``, then ``service_notice`` and ``account_id``.
+    """
+    key = {"service_request_id": service_request_id} if service_request_id else {"token": token}
+    return {**key, "service_notice": notice, "account_id": None}
+
+
 def new_request_id() -> str:
     """Return a fresh, unguessable service_request_id for a request posted through Open311."""
     return "G" + secrets.token_hex(8)
@@ -494,6 +519,15 @@ def geocode_address(geocoder: Any, address: str) -> tuple[float, float, str, flo
             "send lat and long instead, or a full street address with its number",
         )
     return float(result.lat), float(result.lon), str(result.match_type), result.score
+
+
+def media_url(request: Request, settings: Settings, name: str) -> str:
+    """Return the URL to store for a photo: ``GEO311_PUBLIC_URL`` + ``/media/<name>``.
+
+    Site-relative (``/media/<name>``) when no public URL is configured; never built from the
+    request's ``Host`` header (a forged one would be stored and published).
+    """
+    return settings.public_base + request.app.url_path_for("get_media", name=name)
 
 
 def find_by_token(store: Store, token: str) -> str | None:

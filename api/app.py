@@ -14,8 +14,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import web
+from api._intake import ControlCharacterGuard
 from api._jobs import start_job_workers, stop_job_workers
 from api._simulations import SimulationRunner
 from api.deps import check_static_tokens
@@ -212,6 +214,11 @@ def create_app(
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_request_bytes, media_bytes=settings.max_media_bytes
     )
+    app.add_middleware(ControlCharacterGuard)  # path and query: 400 naming the parameter
+    if settings.trusted_proxies:
+        # X-Forwarded-For/-Proto from the proxies named in the settings only (rightmost hop
+        # not trusted = the client); `geo311 serve` turns uvicorn's own handling off.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     routers = (
         open311, public, performance, basemap, workorders, plans, crews, planner, simulations,
         notify,

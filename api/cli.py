@@ -50,6 +50,9 @@ def register(app: typer.Typer) -> None:
                 port=port,
                 workers=workers,
                 log_level="warning",
+                # the client address is the connection's unless GEO311_TRUSTED_PROXIES names
+                # the proxy (api.app); uvicorn would trust X-Forwarded-For from 127.0.0.1
+                proxy_headers=False,
                 # a worker still importing the app on a busy small machine is not hung: give it
                 # time before the supervisor kills and restarts it (uvicorn's default is 5 s)
                 timeout_worker_healthcheck=60,

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -188,6 +189,20 @@ def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+def _data_error(request: Request, exc: Exception) -> Response:
+    """Answer a value the database refused (NUL in text, too long for its column) with a 400."""
+    assert isinstance(exc, sa.exc.DataError)
+    reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "invalid value"
+    log.warning("database refused a value on %s %s: %s", request.method, request.url.path, reason)
+    message = (
+        f"a value could not be stored ({reason}); remove control characters and shorten "
+        "over-long fields, then send it again"
+    )
+    if _is_open311(request):
+        return open311_error_response(request, 400, [message])
+    return JSONResponse({"detail": message, "field": None}, status_code=400)
+
+
 def _crash(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     message = "internal server error; the failure was logged, please retry later"
@@ -209,4 +224,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Open311HTTPError, _open311_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(sa.exc.DataError, _data_error)
     app.add_exception_handler(Exception, _crash)

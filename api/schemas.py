@@ -101,7 +101,11 @@ class ServiceRequestOut(BaseModel):
 
 
 class PostResponse(BaseModel):
-    """The answer to ``POST requests``: the new id (or a token), a notice and the account id."""
+    """The answer to ``POST requests``: the new id or (never both) a token, a notice, the account.
+
+    A stored request has its id, so this API answers ``service_request_id`` (the token is
+    the client's ``Idempotency-Key``, if it sent one, for ``GET tokens/{token}``).
+    """
 
     service_request_id: str | None = None
     token: str | None = None

@@ -7,6 +7,7 @@ application. Rows come back as plain dicts.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -177,10 +178,52 @@ def delete_session(store: Store, session_hash: str) -> None:
 # -- login attempts ---------------------------------------------------------------------
 
 
-def insert_failed_login(store: Store, *, username: str, ip: str, at: datetime) -> None:
-    """Record one failed login."""
+def _lock_key(text: str) -> int:
+    """Return a signed 64-bit key of a text for PostgreSQL's advisory locks."""
+    return int.from_bytes(
+        hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True
+    )
+
+
+def claim_login_attempt(
+    store: Store,
+    *,
+    username: str,
+    ip: str,
+    at: datetime,
+    since: datetime,
+    max_per_username: int,
+    max_per_ip: int,
+) -> bool:
+    """Record a sign-in attempt as failed before its password is checked; False when refused.
+
+    The attempt is inserted, then the username's and the address's attempts since ``since``
+    are counted, in one transaction that concurrent attempts for the same username or
+    address cannot interleave with (PostgreSQL: transaction advisory locks on both, taken in
+    a fixed order; SQLite: the insert, the first statement, takes the database's write lock).
+    Over either limit the attempt is removed again and nothing is recorded: a locked-out
+    username is not kept locked by further attempts. A successful sign-in removes the row
+    (:func:`clear_failed_logins`).
+
+    Returns
+    -------
+    bool
+        True when the attempt is within both limits (its password may be checked).
+    """
     with store.begin() as conn:
-        conn.execute(login_attempts.insert().values(username=username, ip=ip, at=at))
+        if conn.dialect.name == "postgresql":
+            for key in sorted({_lock_key(f"user:{username}"), _lock_key(f"ip:{ip}")}):
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+        attempt = conn.execute(
+            login_attempts.insert()
+            .values(username=username, ip=ip, at=at)
+            .returning(login_attempts.c.attempt_id)
+        ).scalar_one()
+        by_user, by_ip = failed_logins_since(store, username=username, ip=ip, since=since)
+        if by_user <= max_per_username and by_ip <= max_per_ip:
+            return True
+        conn.execute(login_attempts.delete().where(login_attempts.c.attempt_id == attempt))
+        return False
 
 
 def failed_logins_since(

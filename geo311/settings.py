@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from geo311.city import City, default_city
 from geo311.embedded import EMBEDDED_DATA_DIR, user_data_dir
@@ -54,6 +57,13 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="bearer token -> role ('dispatcher', 'planner', 'crew:<crew id>', or "
         "'dispatcher@<district name>' for a dispatcher limited to one district)",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="addresses or CIDR networks of the reverse proxies in front of the app, "
+        "comma-separated (e.g. 127.0.0.1,10.0.0.0/8): X-Forwarded-For and X-Forwarded-Proto "
+        "are believed from these only (the rightmost hop not in the list is the client); "
+        "empty: the client is the connection's address",
     )
     max_request_bytes: int = Field(default=1_000_000, gt=0, description="largest accepted body")
     cluster_address: str | None = Field(
@@ -124,6 +134,38 @@ class Settings(BaseSettings):
         description="a job worker's lease, renewed every third of it; a dead worker's job is "
         "taken over by another once it expires",
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        """Read a comma-separated list (or a JSON list); every entry must be an address/CIDR."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if not isinstance(value, list | tuple):
+            return value
+        entries = []
+        for entry in (str(v).strip() for v in value if str(v).strip()):
+            try:
+                network = ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {entry!r} is not an IP address or CIDR network; "
+                    "write e.g. 127.0.0.1 or 10.0.0.0/8"
+                ) from None
+            entries.append(str(network) if "/" in entry else entry)
+        return entries
+
+    @property
+    def public_base(self) -> str:
+        """The base of the URLs the site stores and publishes (photos, Open311 discovery).
+
+        :attr:`public_url` without its trailing ``/`` when it is configured
+        (``GEO311_PUBLIC_URL``); unset, ``""``: such URLs are then site-relative
+        (``/media/...``), never built from a request's ``Host`` header, which a client
+        chooses.
+        """
+        return self.public_url.rstrip("/") if "public_url" in self.model_fields_set else ""
 
     @property
     def notify_templates_dir(self) -> Path:

@@ -8,12 +8,13 @@ The SQL is in :mod:`geo311.auth_store`.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -267,6 +268,82 @@ def verify_password(store: Store, username: str, password: str) -> User | None:
     if _hasher.check_needs_rehash(stored):
         auth_store.update_user(store, int(row["user_id"]), password_hash=_hasher.hash(password))
     return User.from_row(row)
+
+
+# The sign-in limits: failed attempts in a sliding window, per username and per address.
+LOGIN_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_USERNAME = 5
+MAX_FAILURES_PER_ADDRESS = 20
+ADDRESS_LENGTH = 64  # the ``login_attempts.ip`` column
+
+
+def login_address(host: str | None) -> str:
+    """Return the key a client address is counted under by the sign-in limit.
+
+    An IPv4 address as written (an IPv4-mapped IPv6 one as its IPv4 address); an IPv6 address
+    as its ``/64`` network (one subscriber's block: its addresses are one client); anything
+    else (a proxy's odd ``X-Forwarded-For`` entry, a test client's name) truncated to
+    :data:`ADDRESS_LENGTH` characters without control characters, so that it always fits the
+    column.
+    """
+    text = (host or "").strip()
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        cleaned = "".join(c for c in text if c.isprintable())
+        return cleaned[:ADDRESS_LENGTH] or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def sign_in(
+    store: Store, username: str, password: str, *, address: str, now: datetime | None = None
+) -> User | Literal["wrong", "locked"]:
+    """Check a sign-in against the limits, then the password.
+
+    The attempt is counted before the password is checked, atomically
+    (:func:`geo311.auth_store.claim_login_attempt`): of any number of concurrent wrong
+    passwords for one username, exactly :data:`MAX_FAILURES_PER_USERNAME` are checked and
+    the others refused. A success forgets the username's failures.
+
+    Parameters
+    ----------
+    store
+        The store.
+    username, password
+        As typed (the username is compared in lower case).
+    address
+        The client's address (see :func:`login_address`; normalised here again).
+    now
+        The time of the attempt (default: now).
+
+    Returns
+    -------
+    User or str
+        The user; ``"wrong"`` (unknown user, disabled user or wrong password: the same
+        answer) or ``"locked"`` (over a limit: the password was not checked).
+    """
+    at = now or datetime.now(UTC)
+    name = username.strip().lower()[:64]
+    allowed = auth_store.claim_login_attempt(
+        store,
+        username=name,
+        ip=login_address(address),
+        at=at,
+        since=at - LOGIN_WINDOW,
+        max_per_username=MAX_FAILURES_PER_USERNAME,
+        max_per_ip=MAX_FAILURES_PER_ADDRESS,
+    )
+    if not allowed:
+        return "locked"
+    user = verify_password(store, name, password)
+    if user is None:
+        return "wrong"
+    auth_store.clear_failed_logins(store, username=name, before=at - LOGIN_WINDOW)
+    return user
 
 
 def set_active(store: Store, username: str, *, active: bool) -> tuple[User, User]:

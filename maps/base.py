@@ -260,6 +260,17 @@ def add_boundary(m: folium.Map, path: str | Path | None, *, name: str = "Distric
     ).add_to(m)
 
 
+def tooltip(text: str) -> folium.Tooltip:
+    """Return a folium tooltip that shows ``text`` as text.
+
+    folium writes a tooltip's text into a JavaScript template literal that Leaflet then sets
+    as HTML: the text is HTML-escaped, and the characters that would end the literal or open
+    a placeholder in it (backtick, ``$``, backslash) are written as character references.
+    """
+    escaped = html.escape(text).replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
+    return folium.Tooltip(escaped)
+
+
 def fa_class(icon: str) -> str:
     """Return the Font Awesome 6 classes for a catalogue icon name.
 

@@ -16,7 +16,7 @@ from geo311.catalogue import Catalogue, Service
 from geo311.city import default_city
 from geo311.errors import InputError
 from geo311.model import WorkOrder
-from maps.base import BulkMarkerCluster, Legend, add_boundary, base_map, fa_class
+from maps.base import BulkMarkerCluster, Legend, add_boundary, base_map, fa_class, tooltip
 
 FAST_THRESHOLD = 2000
 """Above this many work orders the map switches to JavaScript-built markers (FastMarkerCluster)."""
@@ -208,7 +208,7 @@ def _marker_layer(
                 html=icon_html, icon_size=(26, 26), icon_anchor=(13, 13), class_name=""
             ),
             popup=folium.Popup(popup_html(w, service, at=at, tz=tz), max_width=320),
-            tooltip=f"#{w.work_order_id} {service.name}",
+            tooltip=tooltip(f"#{w.work_order_id} {service.name}"),
         ).add_to(cluster)
     cluster.add_to(m)
     return overdue

@@ -22,7 +22,7 @@ import folium
 
 from geo311.city import default_city
 from geo311.errors import InputError
-from maps.base import Legend, add_boundary, base_map, write_map
+from maps.base import Legend, add_boundary, base_map, tooltip, write_map
 from routing.itinerary import format_distance
 from routing.plan_document import PlanDocument, RouteDoc, StepDoc, local_hm
 
@@ -173,7 +173,7 @@ def _draw_route(
             color=route.color,
             weight=5,
             opacity=0.85,
-            tooltip=f"crew {route.crew_id}",
+            tooltip=tooltip(f"crew {route.crew_id}"),
             class_name=f"g311-route g311-route-{_css_id(route.crew_id)}",
         ).add_to(target)
     for stop in route.stops:
@@ -181,7 +181,7 @@ def _draw_route(
             [stop.lat, stop.lon],
             icon=_stop_icon(stop.number, route.color),
             popup=folium.Popup(_popup(route, stop, tz, units), max_width=300),
-            tooltip=f"{route.crew_id} #{stop.number} ETA {_eta(stop, tz)}",
+            tooltip=tooltip(f"{route.crew_id} #{stop.number} ETA {_eta(stop, tz)}"),
         ).add_to(target)
     if show_yard:
         folium.Marker(route.yard, icon=_yard_icon(), tooltip="Yard").add_to(target)

@@ -34,6 +34,7 @@ from api.schemas import (
 from geo311.catalogue import Catalogue
 from geo311.city import City
 from geo311.errors import ConflictError
+from geo311.intake import check_texts
 from geo311.media import StagedImage
 from geo311.notify.contacts import contact_values
 from geo311.settings import Settings
@@ -103,13 +104,18 @@ def _check_jurisdiction(jurisdiction_id: str | None, city: City) -> None:
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def require_form(request: Request) -> None:
-    """Refuse a POST body that is not a form (415, in the spec's error shape).
+async def require_form(request: Request) -> None:
+    """Refuse a POST body that is not a form (415) or whose fields hold control characters (400).
+
+    Every text field (``attribute[CODE]`` ones too) goes through
+    :func:`geo311.intake.check_texts` once, here, before any of it is used or stored.
 
     Raises
     ------
     Open311HTTPError
         415 naming the content type received and the ones read.
+    InputError
+        400 (in the spec's error shape) naming the field with a control character.
     """
     given = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if given not in FORM_TYPES:
@@ -118,6 +124,8 @@ def require_form(request: Request) -> None:
             f"Content-Type: {given or 'none'!r} is not read here; send the fields as "
             "application/x-www-form-urlencoded (or multipart/form-data with a media file)",
         )
+    form = await request.form()  # parsed once (FastAPI's own parse, cached on the request)
+    check_texts((str(k), v) for k, v in form.multi_items() if isinstance(v, str))
 
 
 Jurisdiction = Annotated[
@@ -130,10 +138,18 @@ Jurisdiction = Annotated[
     response_model=Discovery,
     summary="Service discovery",
 )
-def get_discovery(request: Request, response_format: Format, city: CityDep) -> Response:
-    """Return the service discovery document (where the endpoint is, which formats)."""
-    base = str(request.url_for("get_discovery", response_format="json")).rsplit("/", 1)[0]
-    return _render(response_format, "discovery", o.discovery(base, city=city))
+def get_discovery(
+    request: Request, response_format: Format, city: CityDep, settings: SettingsDep
+) -> Response:
+    """Return the service discovery document (where the endpoint is, which formats).
+
+    The endpoint's URL is built on ``GEO311_PUBLIC_URL`` (site-relative when it is unset),
+    never on the request's ``Host`` header.
+    """
+    path = request.app.url_path_for("get_discovery", response_format="json").rsplit("/", 1)[0]
+    return _render(
+        response_format, "discovery", o.discovery(settings.public_base + path, city=city)
+    )
 
 
 @router.get(
@@ -398,14 +414,7 @@ async def post_request(
     finally:
         if photo is not None:
             photo.discard()  # refused (or a retry of a stored report): no file left behind
-    body = [
-        {
-            "service_request_id": result.service_request_id,
-            "token": token,
-            "service_notice": result.service_notice,
-            "account_id": None,
-        }
-    ]
+    body = [o.post_answer(result.service_request_id, token, result.service_notice)]
     return _render(response_format, "service_requests", body)
 
 
@@ -435,7 +444,7 @@ async def _stage_photo(
     if (media_url or "").strip():
         raise Open311HTTPError(400, "media: send a media file or a media_url, not both")
     photo = await run_in_threadpool(stage_photo, data, settings)
-    return photo, str(request.url_for("get_media", name=photo.name))
+    return photo, o.media_url(request, settings, photo.name)
 
 
 def _check_api_key(api_key: str | None, settings: Settings) -> None:

@@ -28,6 +28,7 @@ from api._performance_view import page_context
 from api.deps import CatalogueDep, CityDep, SettingsDep, StoreDep
 from api.routers.public import TEMPLATES
 from api.schemas import NON_JSON_ERRORS
+from api.web.templating import BROWSER_SECURITY_HEADERS
 from geo311.catalogue import Catalogue
 from geo311.city import City
 from geo311.errors import InputError
@@ -169,9 +170,13 @@ async def performance_page(
     except InputError as exc:
         context = {"city": city.name, "error": str(exc), "start": start or "", "end": end or ""}
         return TEMPLATES.TemplateResponse(
-            request, "public/performance.html", context, status_code=400
+            request,
+            "public/performance.html",
+            context,
+            status_code=400,
+            headers=BROWSER_SECURITY_HEADERS,
         )
-    return HTMLResponse(body)
+    return HTMLResponse(body, headers=BROWSER_SECURITY_HEADERS)
 
 
 async def _file(
@@ -188,9 +193,9 @@ async def _file(
 
     period, body = await _cached(request, store, city.tz, dates, fmt, build)
     if fmt == "json":
-        return Response(body, media_type="application/json")
+        return Response(body, media_type="application/json", headers=BROWSER_SECURITY_HEADERS)
     name = f"performance_{period.start}_{period.end}.csv"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    headers = {**BROWSER_SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'}
     return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
 
 
@@ -250,4 +255,6 @@ def open_data_file(
                 old.unlink(missing_ok=True)
             write_open_data(store, catalogue, city, path)
     name = f"{city.name.lower().replace(' ', '-')}_311_requests_{day}.csv"
-    return FileResponse(path, media_type="text/csv; charset=utf-8", filename=name)
+    return FileResponse(
+        path, media_type="text/csv; charset=utf-8", filename=name, headers=BROWSER_SECURITY_HEADERS
+    )

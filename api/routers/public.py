@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
@@ -20,8 +20,9 @@ from api import _open311 as o
 from api import _public
 from api.deps import CatalogueDep, CityDep, GeocoderDep, SettingsDep, StoreDep
 from api.errors import Open311HTTPError
-from api.routers.open311 import post_request
+from api.routers.open311 import post_request, require_form
 from api.schemas import NON_JSON_ERRORS, STAFF_RESPONSES, Open311Error
+from api.web.templating import BROWSER_SECURITY_HEADERS, SECURITY_HEADERS, static
 from geo311.errors import NotFoundError
 from geo311.media import media_path, media_type_of
 from maps.assets import vendor_url
@@ -44,7 +45,17 @@ def _assets() -> dict[str, str]:
     return {
         "leaflet_js": vendor_url("leaflet", "dist/leaflet.js"),
         "leaflet_css": vendor_url("leaflet", "dist/leaflet.css"),
+        "report_js": static("report.js"),
     }
+
+
+def _page(
+    request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
+) -> HTMLResponse:
+    """Render a public page with the staff pages' security headers (CSP, nosniff, no-store)."""
+    return TEMPLATES.TemplateResponse(
+        request, name, context, status_code=status_code, headers=SECURITY_HEADERS
+    )
 
 
 @router.get(REPORT_PATH, response_class=HTMLResponse, summary="Report a problem", responses=_HTML)
@@ -58,7 +69,7 @@ def report_page(request: Request, catalogue: CatalogueDep, city: CityDep) -> HTM
         "bounds": [[min_lat, min_lon], [max_lat, max_lon]],
         **_assets(),
     }
-    return TEMPLATES.TemplateResponse(request, "public/report.html", context)
+    return _page(request, "public/report.html", context)
 
 
 # The page's form goes through the Open311 handler itself (the page needs no api_key).
@@ -66,6 +77,7 @@ router.add_api_route(
     REPORT_PATH + ".{response_format}",
     post_request,
     methods=["POST"],
+    dependencies=[Depends(require_form)],
     summary="Report a problem from the report page (the Open311 POST)",
     include_in_schema=False,
 )
@@ -130,9 +142,7 @@ def request_page(
         req, events, neighbours = _public.timeline(store, catalogue, service_request_id, tz=tz)
     except NotFoundError:
         missing = {"city": city.name, "service_request_id": service_request_id}
-        return TEMPLATES.TemplateResponse(
-            request, "public/not_found.html", missing, status_code=404
-        )
+        return _page(request, "public/not_found.html", missing, status_code=404)
     state = catalogue.states.get(req.status)
     context: dict[str, Any] = {
         "city": city.name,
@@ -148,7 +158,7 @@ def request_page(
         "events": events,
         "neighbours": neighbours,
     }
-    return TEMPLATES.TemplateResponse(request, "public/request.html", context)
+    return _page(request, "public/request.html", context)
 
 
 @router.get(
@@ -170,5 +180,8 @@ def get_media(name: Annotated[str, Path(max_length=80)], settings: SettingsDep) 
     return FileResponse(
         path,
         media_type=media_type_of(name),
-        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+        headers={
+            **BROWSER_SECURITY_HEADERS,
+            "Cache-Control": "public, max-age=31536000, immutable",
+        },
     )

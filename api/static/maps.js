@@ -12,11 +12,17 @@
   var colors = { overdue: "#8b0000", due: "#6b4e00", ok: "#0a5d2a" };
   var palette = ["#0b3d91", "#8b0000", "#0a5d2a", "#6b2c91", "#b35900", "#005f73"];
   var bounds = [];
+  // Leaflet puts a tooltip's string in as HTML: labels hold citizens' text (addresses), so
+  // they go in as text, escaped.
+  var entities = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+  function esc(text) {
+    return String(text).replace(/[&<>"']/g, function (c) { return entities[c]; });
+  }
   function point(lat, lon, color, label, radius) {
     bounds.push([lat, lon]);
     return L.circleMarker([lat, lon], {
       radius: radius, color: "#111", weight: 1, fillColor: color, fillOpacity: 0.9
-    }).bindTooltip(label).addTo(map);
+    }).bindTooltip(esc(label)).addTo(map);
   }
   if (el.getAttribute("data-kind") === "work") {
     data.forEach(function (p) { point(p[0], p[1], colors[p[4]] || "#333", "wo-" + p[2] + " " + p[3], 6); });

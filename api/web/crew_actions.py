@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api import _stops
+from api._open311 import media_url
 from api._stops import Actor
 from api.web.deps import check_csrf, page_user
 from api.web.sessions import WebSession
@@ -136,7 +137,7 @@ async def attach_photo(
         max_bytes=settings.max_media_bytes,
         field="photo",
     )
-    url = str(request.url_for("get_media", name=stored.name))
+    url = media_url(request, settings, stored.name)  # GEO311_PUBLIC_URL, never the Host
     new_file = settings.media_dir / stored.name if stored.created else None
     return replace(action, media_url=url), new_file
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -23,14 +22,12 @@ from api.web.sessions import (
     start_session,
 )
 from api.web.templating import render
-from geo311 import auth_store, users
+from geo311 import users
+from geo311.intake import find_control
 from geo311.store import Store
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
-WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_USERNAME = 5
-MAX_FAILURES_PER_IP = 20
 WRONG = "The username or password is wrong."
 LOCKED = (
     "Too many failed sign-ins for this username or from this network: wait 15 minutes and "
@@ -38,8 +35,10 @@ LOCKED = (
 )
 
 
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def _client_address(request: Request) -> str:
+    # The connection's address; behind a proxy named in GEO311_TRUSTED_PROXIES the address
+    # it forwarded (api.app applies X-Forwarded-For from those proxies only).
+    return request.client.host if request.client else ""
 
 
 def _login_page(
@@ -66,19 +65,14 @@ def login_form(request: Request, store: StoreDep, next: str | None = None) -> Re
     return _login_page(request, next_path=target, status=200)
 
 
-def _attempt(store: Store, username: str, password: str, ip: str) -> users.User | str:
-    """Check the rate limits, then the password; return the user or the message to show."""
-    now = datetime.now(UTC)
-    name = username.strip().lower()[:64]
-    by_user, by_ip = auth_store.failed_logins_since(store, username=name, ip=ip, since=now - WINDOW)
-    if by_user >= MAX_FAILURES_PER_USERNAME or by_ip >= MAX_FAILURES_PER_IP:
+def _attempt(store: Store, username: str, password: str, address: str) -> users.User | str:
+    """Count the attempt, then check the password; return the user or the message to show."""
+    result = users.sign_in(store, username, password, address=address)
+    if result == "locked":
         return LOCKED
-    user = users.verify_password(store, name, password)
-    if user is None:
-        auth_store.insert_failed_login(store, username=name, ip=ip, at=now)
+    if result == "wrong":
         return WRONG
-    auth_store.clear_failed_logins(store, username=name, before=now - WINDOW)
-    return user
+    return result
 
 
 @router.post("/login", summary="Sign in")
@@ -101,6 +95,13 @@ async def login(
             error="The form's security token is missing or out of date; sign in again.",
             status=403,
         )
+    if find_control(username) >= 0:
+        return _login_page(
+            request,
+            next_path=target,
+            error="username: it holds a control character; type the username again.",
+            status=400,
+        )
     if not username.strip() or not password:
         return _login_page(
             request,
@@ -109,7 +110,7 @@ async def login(
             error="Enter your username and your password.",
             status=400,
         )
-    result = await run_in_threadpool(_attempt, store, username, password, _client_ip(request))
+    result = await run_in_threadpool(_attempt, store, username, password, _client_address(request))
     if isinstance(result, str):
         status = 429 if result is LOCKED else 401
         return _login_page(

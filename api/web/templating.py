@@ -32,8 +32,9 @@ def static(file: str) -> str:
 
 
 # Scripts only from this site (no inline script runs; JSON data blocks are not scripts);
-# map tiles are the one outside load. Leaflet and htmx set inline styles.
-SECURITY_HEADERS = {
+# map tiles are the one outside load. Leaflet and htmx set inline styles. The citizens' pages
+# and their photos (api.routers.public) send the same.
+BROWSER_SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
         "img-src 'self' data: https://*.tile.openstreetmap.org https://tile.openstreetmap.org; "
@@ -42,8 +43,8 @@ SECURITY_HEADERS = {
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
 }
+SECURITY_HEADERS = {**BROWSER_SECURITY_HEADERS, "Cache-Control": "no-store"}
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals.update(vendor=vendor, static=static)

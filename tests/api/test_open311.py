@@ -218,28 +218,49 @@ def _key(client: TestClient) -> str:
     return str(client.app.state.settings.api_keys[0])  # type: ignore[attr-defined]
 
 
-def _post(client: TestClient, fmt: str = "json", **fields):
-    data = {
+def _post_fields(client: TestClient) -> dict[str, str]:
+    return {
         "api_key": _key(client),
         "service_code": "pothole",
         "lat": "42.3505",
         "long": "-71.0810",
     }
+
+
+def _post(client: TestClient, fmt: str = "json", **fields):
+    data = _post_fields(client)
     data.update({k: v for k, v in fields.items() if v is not None})
     for k in [k for k, v in fields.items() if v is None]:
         data.pop(k, None)
     return client.post(f"{P}/requests.{fmt}", data=data)
 
 
+def test_post_answer_carries_the_id_or_else_the_token_never_both() -> None:
+    from api import _open311, _xml
+
+    with_id = _open311.post_answer("G1", "tok-1", "received")
+    assert with_id == {"service_request_id": "G1", "service_notice": "received", "account_id": None}
+    without = _open311.post_answer(None, "tok-1", "queued")
+    assert without == {"token": "tok-1", "service_notice": "queued", "account_id": None}
+    [item] = ET.fromstring(_xml.render_list("service_requests", [without]))
+    assert [c.tag for c in item] == ["token", "service_notice", "account_id"]
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_post_creates_request_readable_by_id_and_token(
     client: TestClient, api_store: Store, catalogue: Catalogue, fmt: str
 ) -> None:
-    resp = _post(client, fmt, description="Deep hole", **{"attribute[size]": "large"})
+    data = {"description": "Deep hole", "attribute[size]": "large"}
+    resp = client.post(
+        f"{P}/requests.{fmt}",
+        data={**_post_fields(client), **data},
+        headers={"Idempotency-Key": f"key-{fmt}"},
+    )
     [item] = items_of(resp, fmt)
     rid = item["service_request_id"]
-    assert rid and item["token"]
-    assert "account_id" in item and "service_notice" in item
+    # GeoReport v2: service_request_id when the id exists, the token only when it does not
+    assert rid and "token" not in item
+    assert list(item) == ["service_request_id", "service_notice", "account_id"]
     stored = api_store.get_request(rid)
     assert stored.service_code == "pothole" and stored.status == "open"
     assert stored.lat == pytest.approx(42.3505) and stored.source == "open311"
@@ -250,7 +271,7 @@ def test_post_creates_request_readable_by_id_and_token(
     assert stored.sla_target_datetime == stored.expected_datetime == target
     [got] = items_of(client.get(f"{P}/requests/{rid}.{fmt}"), fmt)
     assert got["status"] == "open" and got["description"].startswith("Deep hole")
-    [tok] = items_of(client.get(f"{P}/tokens/{item['token']}.{fmt}"), fmt)
+    [tok] = items_of(client.get(f"{P}/tokens/key-{fmt}.{fmt}"), fmt)
     assert tok["service_request_id"] == rid
     resp = client.get(f"{P}/tokens/unknown-token.{fmt}")
     assert resp.status_code == 404 and "token" in errors_of(resp, fmt)[0][1]

@@ -211,18 +211,20 @@ def test_413_and_415_answer_the_spec_error_list(client: TestClient, api_store: S
     assert api_store.count_requests() == 0
 
 
-def test_post_answers_the_id_and_its_token(client: TestClient, api_store: Store) -> None:
+def test_post_answers_the_id_not_a_token(client: TestClient, api_store: Store) -> None:
     import xml.etree.ElementTree as ET
 
     key = client.app.state.settings.api_keys[0]
     data = {"api_key": key, "service_code": "pothole", "lat": "42.35", "long": "-71.08"}
-    resp = client.post(f"{P}/requests.xml", data=data)
+    resp = client.post(f"{P}/requests.xml", data=data, headers={"Idempotency-Key": "fms-1"})
     assert resp.status_code == 200, resp.text
-    # As FixMyStreet's client reads it: request/service_request_id, else request/token.
+    # As FixMyStreet's client reads it: request/service_request_id, else request/token; the
+    # spec sends the token only when there is no id yet (never both).
     root = ET.fromstring(resp.content)
-    rid, token = root.findtext("request/service_request_id"), root.findtext("request/token")
-    assert rid and api_store.get_request(rid).source_id == token
-    [found] = client.get(f"{P}/tokens/{token}.json").json()
+    rid = root.findtext("request/service_request_id")
+    assert rid and root.find("request/token") is None
+    assert api_store.get_request(rid).source_id == "fms-1"
+    [found] = client.get(f"{P}/tokens/fms-1.json").json()  # the client's key still finds it
     assert found["service_request_id"] == rid
 
 

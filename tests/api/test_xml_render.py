@@ -17,6 +17,17 @@ from hypothesis import strategies as st
 from api import _xml
 
 
+def _xml_char(c: str) -> bool:
+    """The Char production of XML 1.0."""
+    n = ord(c)
+    return c in "\t\n\r" or 0x20 <= n <= 0xD7FF or 0xE000 <= n <= 0xFFFD or n >= 0x10000
+
+
+def _ref_text(value: Any) -> str:
+    # what the writer must say: the value's text without the characters XML cannot carry
+    return "".join(c for c in _xml._text(value) if _xml_char(c))
+
+
 def _ref_fill(parent: ET.Element, data: Mapping[str, Any]) -> None:
     for key, value in data.items():
         if isinstance(value, Mapping):
@@ -29,9 +40,9 @@ def _ref_fill(parent: ET.Element, data: Mapping[str, Any]) -> None:
                 if isinstance(item, Mapping):
                     _ref_fill(child, item)
                 else:
-                    child.text = _xml._text(item)
+                    child.text = _ref_text(item)
         else:
-            ET.SubElement(parent, key).text = _xml._text(value)
+            ET.SubElement(parent, key).text = _ref_text(value)
 
 
 def ref_list(root: str, items: Sequence[Mapping[str, Any]]) -> bytes:
@@ -56,7 +67,20 @@ SCALARS = st.one_of(
     st.integers(),
     st.floats(allow_nan=False),
     st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12),
-    st.sampled_from(["", "a & b", "<tag>", "x > y", "café ☕", "\t\n\r", "&amp;"]),
+    st.sampled_from(
+        [
+            "",
+            "a & b",
+            "<tag>",
+            "x > y",
+            "café ☕",
+            "\t\n\r",
+            "&amp;",
+            "\x0b",
+            "a\x00b",
+            "\ufffe\ud800",
+        ]
+    ),
 )
 VALUES = st.recursive(
     SCALARS,
@@ -75,7 +99,9 @@ def test_lists_and_objects_are_written_as_elementtree_writes_them(
     items: list[dict[str, Any]], doc: dict[str, Any]
 ) -> None:
     for root in ("service_requests", "services", "errors", "whatever"):
-        assert _xml.render_list(root, items) == ref_list(root, items)
+        written = _xml.render_list(root, items)
+        assert written == ref_list(root, items)
+        ET.fromstring(written)  # well-formed, whatever the text held
     assert _xml.render_object("discovery", doc) == ref_object("discovery", doc)
 
 

@@ -276,8 +276,9 @@ def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(
         if u["kind"] == "status"
     }
     [url] = photos
-    assert url.startswith(server.url + "/media/") and url.endswith(".jpg")
-    with Image.open(io.BytesIO(cpage.request.get(url).body())) as shown:
+    # no GEO311_PUBLIC_URL in the test settings: a site-relative URL (never the Host's)
+    assert url.startswith("/media/") and url.endswith(".jpg")
+    with Image.open(io.BytesIO(cpage.request.get(server.url + url).body())) as shown:
         assert max(shown.size) == 1600  # shrunk on the phone, longest side 1,600 px
     cpage.reload()
     assert cpage.locator(f"#stop-{first['job_id']}.done").count() == 1
