@@ -73,9 +73,9 @@ class Citizen(threading.Thread):
         }
 
     def report(self) -> SentReport:
-        """Post one new report (a new key); 25 % carry a photo, 3 % a control character."""
+        """Post one new report (a new key); 25 % carry a photo, 4 % a control character."""
         report = SentReport(
-            uuid.uuid4().hex, photo=self.rng.random() < 0.25, bad=self.rng.random() < 0.03
+            uuid.uuid4().hex, photo=self.rng.random() < 0.25, bad=self.rng.random() < 0.04
         )
         self.sent.append(report)
         self.post(report, self._form(report))

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from _soak_http import Http, Tally, crew_data, csrf_of, photo, stop_finished
+from _soak_http import Http, Tally, crew_data, csrf_of, photo, short, stop_finished
 from _soak_setup import PASSWORD
 
 REASONS = ("no_access", "parts_missing", "not_found", "unsafe", "other")
@@ -27,6 +27,8 @@ class SentAction:
     action: str
     statuses: list[int] = field(default_factory=list)
     second: bool = False  # a second action on a stop already acted on (another phone)
+    unanswered: list[int] = field(default_factory=list)  # a 1 per send left unanswered
+    refusal: str = ""  # the last 4xx answer's message
 
     @property
     def acked(self) -> bool:
@@ -93,7 +95,7 @@ class Crew(threading.Thread):
         """Take one action online; sometimes a second phone acts on the same stop."""
         action = "done" if self.rng.random() < 0.75 else "cant"
         first = self._new_action(plan_id, job_id, action)
-        twice = action == "done" and self.rng.random() < 0.06
+        twice = action == "done" and self.rng.random() < 0.1
         if twice:  # two phones send "done" for the stop at the same moment, each its own key
             other = self._new_action(plan_id, job_id, "done")
             other.second = True
@@ -104,7 +106,7 @@ class Crew(threading.Thread):
                 t.join()
             return
         self.send(first, token)
-        if first.acked and action == "done" and self.rng.random() < 0.06:
+        if first.acked and action == "done" and self.rng.random() < 0.1:
             stale = self._new_action(plan_id, job_id, "cant")  # a stale page's other button
             stale.second = True
             self.send(stale, token)
@@ -143,13 +145,22 @@ class Crew(threading.Thread):
             files = {"photo": photo(self.rng)}
             form = {k: str(v) for k, v in fields.items()}
             answer = self.http.call(
-                "POST", "/crew/actions", data=form, files=files, headers=headers
+                "POST",
+                "/crew/actions",
+                data=form,
+                files=files,
+                headers=headers,
+                unanswered=action.unanswered,
             )
         else:
-            answer = self.http.call("POST", "/crew/actions", json=fields, headers=headers)
+            answer = self.http.call(
+                "POST", "/crew/actions", json=fields, headers=headers, unanswered=action.unanswered
+            )
         if answer is not None:
             with self.lock:
                 action.statuses.append(answer.status_code)
+                if answer.status_code >= 400:
+                    action.refusal = short(answer.text)
 
 
 def start_crews(

@@ -9,6 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import httpx
 from _soak_http import NEW_WORK, PLAN_URL, Http, csrf_of
 from _soak_setup import PASSWORD
 
@@ -106,21 +107,27 @@ class Dispatcher(threading.Thread):
             self.solving.clear()
 
     def _wait(self, where: str) -> int | None:
-        """Poll the run's JSON status (its progress page's) until it names the plan."""
+        """Poll the run until it names its plan: its JSON status (the progress page's), or
+        the progress page itself when the status route is unknown (it redirects when done).
+        """
         status_path = where if where.endswith(".json") else f"{where}.json"
         deadline = time.monotonic() + 20 * self.limit + 120
+        known = False  # the run has been seen by the server at least once
         while time.monotonic() < deadline:
             answer = self.http.call("GET", status_path)
             if answer is None:
                 break
+            if answer.status_code == 404 and not known and status_path != where:
+                status_path = where  # no JSON status here: follow the progress page
+                continue
             if answer.status_code == 404:  # the server no longer knows the run
                 self.jobs.lost += 1
                 return None
-            status = answer.json() if answer.status_code == 200 else {}
-            state = str(status.get("state", ""))
-            if state == "done" and status.get("plan_id"):
+            known = known or answer.status_code in (200, 302, 303)
+            plan_id, state = _run_state(answer)
+            if plan_id is not None:
                 self.jobs.finished += 1
-                return int(status["plan_id"])
+                return plan_id
             if state == "failed":
                 self.jobs.failed += 1
                 return None
@@ -141,3 +148,17 @@ class Dispatcher(threading.Thread):
             self.plan_id = plan_id
             self.jobs.published.append(plan_id)
         return ok
+
+
+def _run_state(answer: httpx.Response) -> tuple[int | None, str]:
+    """Return the plan id (when done) and the state of a planning run's status answer."""
+    found = PLAN_URL.search(answer.headers.get("location", ""))
+    if answer.status_code in (302, 303) and found:
+        return int(found.group(1)), "done"
+    if "json" not in answer.headers.get("content-type", ""):
+        return None, "running"
+    status = answer.json() if answer.status_code == 200 else {}
+    state = str(status.get("state", ""))
+    if state == "done" and status.get("plan_id"):
+        return int(status["plan_id"]), state
+    return None, state

@@ -22,6 +22,7 @@ CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 CREW_DATA = re.compile(r'<script type="application/json" id="crew-data">(.*?)</script>', re.S)
 NEW_WORK = re.compile(r'name="new_work_order" value="(\d+)"')
 PLAN_URL = re.compile(r"/dispatch/plans/(\d+)")
+ALERT = re.compile(r'role="alert">(.*?)</', re.S)
 IDS = re.compile(r"/(?:\d+|[0-9a-f]{16,})(?=/|\.|$)")
 
 
@@ -47,7 +48,7 @@ class Tally:
             self.statuses[status] += 1
             self.routes[route_of(method, path), status] += 1
             if 400 <= status < 500:
-                self.samples.setdefault((route_of(method, path), status), body[:160])
+                self.samples.setdefault((route_of(method, path), status), short(body))
             if status >= 500 and len(self.server_errors) < 20:
                 self.server_errors.append(f"{status} {method} {path}: {body[:200]!r}")
 
@@ -89,13 +90,20 @@ class Http:
         self.give_up = give_up
         self.pause_s = 0.5
 
-    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
-        """Send the request until it is answered; return the answer (``None`` on giving up)."""
+    def call(
+        self, method: str, path: str, *, unanswered: list[int] | None = None, **kwargs: Any
+    ) -> httpx.Response | None:
+        """Send the request until it is answered; return the answer (``None`` on giving up).
+
+        ``unanswered`` gets a 1 appended for every send that got no answer.
+        """
         while True:
             try:
                 response = self.client.request(method, path, **kwargs)
             except httpx.TransportError:
                 self.tally.transport_error()
+                if unanswered is not None:
+                    unanswered.append(1)
                 if time.monotonic() > self.give_up:
                     return None
                 time.sleep(self.pause_s)
@@ -117,6 +125,12 @@ class Http:
     def close(self) -> None:
         """Close the connections."""
         self.client.close()
+
+
+def short(body: str) -> str:
+    """Return an answer's message in a few words (an error page's alert, else the start)."""
+    found = ALERT.search(body)
+    return html.unescape(found.group(1)).strip()[:160] if found else body[:160]
 
 
 def csrf_of(page: str) -> str:

@@ -3,6 +3,7 @@ data and the staff users, and the ``geo311 serve`` process (start, SIGKILL, rest
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -179,8 +180,14 @@ class Server:
         command += ["--host", "127.0.0.1", "--port", str(self.port)]
         log = (self.tmp / f"server-{self.starts}.log").open("wb")
         t0 = time.monotonic()
+        # its own process group: a kill takes the server with any process it started
         self.proc = subprocess.Popen(
-            command, env=self.env(), cwd=self.tmp, stdout=log, stderr=subprocess.STDOUT
+            command,
+            env=self.env(),
+            cwd=self.tmp,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.starts += 1
         while time.monotonic() - t0 < timeout_s:
@@ -196,22 +203,30 @@ class Server:
         raise RuntimeError(f"geo311 serve did not answer {PROBE} in {timeout_s:.0f} s")
 
     def kill(self) -> None:
-        """SIGKILL the server process (no clean shutdown) and reap it."""
+        """SIGKILL the server and the processes it started (no clean shutdown); reap it."""
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
+        if self.proc.poll() is None:
+            self._signal_group(signal.SIGKILL)
         self.proc.wait(timeout=30)
         self.kills += 1
 
     def stop(self) -> None:
-        """Stop the server if it runs (SIGTERM, then SIGKILL after 20 s)."""
+        """Stop the server's process group (SIGTERM, then SIGKILL after 20 s)."""
         if self.proc is None or self.proc.poll() is not None:
             return
-        self.proc.terminate()
-        try:
+        self._signal_group(signal.SIGTERM)  # the group gets it: the server and its children
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+            return
+        self._signal_group(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        """Send ``sig`` to the server's process group (the group this soak created; only
+        while its leader, the server, has not been reaped, so the id is still ours)."""
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
 
 
 def clean(tmp: Path) -> None:

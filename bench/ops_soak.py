@@ -1,10 +1,12 @@
 """A bounded soak of a real morning against ``geo311 serve`` on PostgreSQL (issue 21).
 
-Sets up a fresh PostgreSQL schema with the embedded demo data, a city folder whose
-``crews.toml`` has 25 crews (the city's yard and two crew kinds, copied), a dispatcher, a
-planner (its API token reads the results) and one user per crew. Starts ``geo311 serve``
-(this tree's code, a free loopback port); the dispatcher plans the demo morning from the
-console and publishes it. Then, for ``--duration`` seconds:
+Sets up a fresh PostgreSQL schema (dropped at the end) with the embedded demo data (the
+city's sample export, its work orders), a city folder whose ``crews.toml`` has 25 crews
+(the city's yard and its two crew kinds, copied; shifts span the whole day so that a plan
+made "now" has work whenever the soak runs), a dispatcher, a planner (its API token reads
+the results) and one user per crew. Starts ``geo311 serve`` (this tree's code, a free
+loopback port); the dispatcher plans the day from the console ("Plan the day", a short
+solver time limit) and publishes it. Then, for ``--duration`` seconds:
 
 - 25 crews read their published stops (``/crew``) and send done / can't-do with an
   idempotency key (JSON, or a form with a photo); every fourth crew is "offline": it queues
@@ -12,27 +14,36 @@ console and publishes it. Then, for ``--duration`` seconds:
   then a second phone acts on a stop already acted on (the same "done" twice at once with
   two keys, or "can't do" from a stale page);
 - 50 citizens POST Open311 reports with an ``Idempotency-Key`` (a quarter with a small JPEG
-  or PNG, 3 % with a control character in the text), sometimes resend one, sometimes read
-  ``requests.xml``;
-- the dispatcher re-plans the published plan ("Re-plan now", ticking new work) every 10-20 s
-  and publishes the new plan;
-- the server is killed with SIGKILL ``--kills`` times (default 2) at random moments (the last
-  one while a planning run is in progress, if one starts soon) and restarted on the same port.
-  Clients resend an unanswered request as it was (same key).
+  or PNG, 4 % with a NUL byte or a vertical tab in the text), sometimes resend one (same
+  key), sometimes read ``requests.xml``;
+- the dispatcher, every 10-20 s, plans the day afresh (the citizens' new reports included)
+  or re-plans the published plan ("Re-plan now", ticking new work), in turn, and publishes;
+- the server (its process group) is killed with SIGKILL ``--kills`` times (default 2) at
+  random moments (the last one while a planning run is in progress, if one starts soon) and
+  restarted on the same port. Clients resend an unanswered request as it was (same key).
 
 At the end it checks, from the database and the API: every crew action answered 2xx is a
-mark on its stop (``GET /plans/{id}``); no stop carries two marks and no work order was
-closed twice; every acknowledged report is stored once under its id and served; nothing
-refused was stored; every planning run finished (none lost in a restart); every open request
-is in exactly one open work order whose report count matches its member rows. It prints the
-details, then one line::
+mark on its stop (read from ``GET /plans/{id}``, the stored plan document and, where the
+schema has them, ``plan_stops`` rows: see ``bench/_soak_checks.py``); no stop carries two
+marks and no work order was closed twice; every acknowledged report is stored once under
+its id and served by ``GET /open311/v2/requests/{id}.json``; nothing refused was stored;
+every planning run finished (none forgotten by a restart); every open request with a
+location is in exactly one open work order and every work order's report count matches its
+member rows (SQL, and ``GET /workorders``). It prints the details, then one line::
 
     actions N, marks kept N, lost 0, duplicated 0, 5xx 0, reports N, work orders consistent: yes
 
-``lost`` counts acknowledged marks and reports missing and planning runs the server forgot;
+``actions`` counts crew actions answered 2xx, ``reports`` reports acknowledged; ``lost``
+counts marks and acknowledged reports missing and planning runs the server forgot;
 ``duplicated`` stops marked twice, work orders closed twice and reports stored twice. The
-exit status is 1 when any of lost, duplicated, 5xx is not 0, the work orders are
-inconsistent, or an answer of ``requests.xml`` was not well-formed.
+exit status is 1 when lost, duplicated or 5xx is not 0, the work orders are inconsistent or
+a refused report was stored, or an answer of ``requests.xml`` was not well-formed XML.
+
+Only loopback addresses are used. The run is bounded: ``--duration`` (at most 900 s) of load,
+then at most 150 s for unanswered requests to be answered. A server setting can be added
+with ``--server-env`` (e.g. a higher per-address report limit: every citizen posts from
+127.0.0.1). Run it before 22:00 in the city's time zone (a plan made later has little day
+left).
 
     .venv/bin/python bench/ops_soak.py [--duration 120] [--postgres URL] [--kills 2]
         [--time-limit 2] [--seed 0] [--server-env GEO311_X=value ...] [--keep-schema]
@@ -47,6 +58,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +181,7 @@ def soak(args: argparse.Namespace, url: str, tmp: Path) -> int:
 def _load_and_check(
     args: argparse.Namespace, server: setup.Server, engine: sa.Engine, api: httpx.Client
 ) -> int:
-    """Plan and publish the morning, run the clients and the kills, then check."""
+    """Plan and publish the day, run the clients and the kills, then check."""
     from geo311.catalogue import load_catalogue
     from geo311.settings import Settings
 
@@ -181,12 +194,8 @@ def _load_and_check(
     tally = Tally()
     rng = random.Random(args.seed)
     t0 = time.monotonic()
-    end, give_up = t0 + args.duration + 600.0, t0 + args.duration + 600.0 + DRAIN_S
-    dispatcher = Dispatcher(
-        Http(server.base, tally, give_up),
-        time_limit_s=args.time_limit,
-        end=end,
-        seed=args.seed,
+    dispatcher = Dispatcher(  # the first plan is given 10 minutes at most
+        Http(server.base, tally, t0 + 600.0), time_limit_s=args.time_limit, end=t0, seed=args.seed
     )
     first = dispatcher.first_plan()
     print(f"plan {first} of the day published in {time.monotonic() - t0:.1f} s")
@@ -211,6 +220,17 @@ def _load_and_check(
     return report(engine, api, tally, crews, citizens, dispatcher, after_update, catalogue)
 
 
+@dataclass
+class Found:
+    """What the end-of-soak checks found."""
+
+    marks: checks.Marks
+    closed_twice: list[int]
+    reports: checks.Reports
+    work_orders: list[str]
+    malformed_xml: int
+
+
 def report(
     engine: sa.Engine,
     api: httpx.Client,
@@ -226,58 +246,61 @@ def report(
     sent = [r for c in citizens for r in c.sent]
     closing = [s.code for s in catalogue.states.values() if not s.is_open]
     open_states = [s.code for s in catalogue.states.values() if s.is_open]
-    marks = checks.check_marks(api, engine, actions, dispatcher.jobs.published)
-    twice_closed = checks.closed_twice(engine, after_update, closing)
-    reports = checks.check_reports(engine, api, sent)
-    problems = checks.check_work_orders(engine, api, open_states)
-    malformed = sum(c.malformed_xml for c in citizens)
-    _details(tally, crews, actions, sent, dispatcher, marks, reports, twice_closed, problems)
-    print(f"marks read: {dict(marks.seen)}")
-    if marks.lost:
-        audited = checks.audited_lost(engine, marks.lost_actions)
+    found = Found(
+        marks=checks.check_marks(api, engine, actions, dispatcher.jobs.published),
+        closed_twice=checks.closed_twice(engine, after_update, closing),
+        reports=checks.check_reports(engine, api, sent),
+        work_orders=checks.check_work_orders(engine, api, open_states),
+        malformed_xml=sum(c.malformed_xml for c in citizens),
+    )
+    _client_details(tally, crews, actions, sent, dispatcher, found.reports)
+    _problems(tally, found)
+    if found.marks.lost:
+        audited = checks.audited_lost(engine, found.marks.lost_actions)
         print(f"lost marks the server audited as applied (overwritten later): {audited}")
-    jobs = dispatcher.jobs
-    lost = len(marks.lost) + len(reports.missing) + len(reports.api_missing) + jobs.lost
-    duplicated = len(marks.twice) + len(twice_closed) + len(reports.duplicated)
-    if malformed:
-        print(f"requests.xml: {malformed} answers were not well-formed XML")
-    consistent = not problems and not reports.unacked_stored
+    marks, reports = found.marks, found.reports
+    lost = len(marks.lost) + len(reports.missing) + len(reports.api_missing)
+    lost += dispatcher.jobs.lost
+    duplicated = len(marks.twice) + len(found.closed_twice) + len(reports.duplicated)
+    consistent = not found.work_orders and not reports.unacked_stored
     print(
         f"actions {marks.actions}, marks kept {marks.kept}, lost {lost}, duplicated {duplicated}, "
         f"5xx {tally.five_xx}, reports {reports.acked}, "
         f"work orders consistent: {'yes' if consistent else 'no'}",
         flush=True,
     )
-    failed = lost or duplicated or tally.five_xx or not consistent or malformed
+    failed = lost or duplicated or tally.five_xx or not consistent or found.malformed_xml
     return 1 if failed else 0
 
 
-def _details(
+def _client_details(
     tally: Tally,
     crews: list[Crew],
     actions: list[Any],
     sent: list[Any],
     dispatcher: Dispatcher,
-    marks: checks.Marks,
     reports: checks.Reports,
-    twice_closed: list[int],
-    problems: list[str],
 ) -> None:
-    """Print what the clients did and every problem found (a few examples each)."""
-    offline = sum(c.offline for c in crews)
-    second = sum(a.second for a in actions)
-    sends = sum(len(a.statuses) for a in actions)
+    """Print what the clients did and how they were answered."""
     print(
-        f"crews: {len(actions)} actions ({second} second actions on a stop), {sends} sends "
-        f"(resends included; {offline} crews offline), {sum(not c.signed_in for c in crews)} "
-        f"crews could not sign in"
+        f"crews: {len(actions)} actions ({sum(a.second for a in actions)} second actions on a "
+        f"stop), {sum(len(a.statuses) for a in actions)} sends (resends included; "
+        f"{sum(c.offline for c in crews)} crews offline), "
+        f"{sum(not c.signed_in for c in crews)} crews could not sign in"
     )
+    stuck = [a for a in actions if a.unanswered and not a.acked]
+    if stuck:
+        said = Counter(a.refusal or "no answer" for a in stuck)
+        print(
+            f"crew actions caught by a kill and never accepted after it: {len(stuck)} "
+            f"(not in the line: a refusal may be right, e.g. a newer plan); answers {dict(said)}"
+        )
     photos, bad = sum(r.photo for r in sent), [r for r in sent if r.bad]
-    refused = sorted({s for r in sent for s in r.statuses if s >= 400})
     print(
         f"citizens: {len(sent)} reports ({photos} with a photo, {len(bad)} with a control "
         f"character, answered {sorted({s for r in bad for s in r.statuses})}), "
-        f"{reports.acked} acknowledged, {reports.stored} stored; refusals {refused}"
+        f"{reports.acked} acknowledged, {reports.stored} stored; "
+        f"refusals {sorted({s for r in sent for s in r.statuses if s >= 400})}"
     )
     jobs = dispatcher.jobs
     print(
@@ -290,19 +313,26 @@ def _details(
     )
     for line in tally.by_route():
         print(f"  {line}")
+
+
+def _problems(tally: Tally, found: Found) -> None:
+    """Print every problem found (a few examples each) and where the marks were read."""
+    print(f"marks read: {dict(found.marks.seen)}")
     for label, items in (
         ("5xx", tally.server_errors),
-        ("lost marks", marks.lost),
-        ("stops with two marks", marks.twice),
-        ("work orders closed twice", [str(i) for i in twice_closed]),
-        ("reports missing", reports.missing),
-        ("reports not served by the API", reports.api_missing),
-        ("reports stored twice", reports.duplicated),
-        ("reports stored though refused", reports.unacked_stored),
-        ("work orders", problems),
+        ("lost marks", found.marks.lost),
+        ("stops with two marks", found.marks.twice),
+        ("work orders closed twice", [str(i) for i in found.closed_twice]),
+        ("reports missing", found.reports.missing),
+        ("reports not served by the API", found.reports.api_missing),
+        ("reports stored twice", found.reports.duplicated),
+        ("reports stored though refused", found.reports.unacked_stored),
+        ("work orders", found.work_orders),
     ):
         if items:
             print(f"{label}: {len(items)}; e.g. " + " | ".join(items[:3]))
+    if found.malformed_xml:
+        print(f"requests.xml: {found.malformed_xml} answers were not well-formed XML")
 
 
 def main(argv: list[str] | None = None) -> int:
