@@ -30,8 +30,11 @@ CREW_KINDS = (("pothole", 13), ("streetlight", 12))
 
 
 def crew_ids() -> list[str]:
-    """Return the soak's 25 crew ids (``pothole-1`` ... ``streetlight-12``)."""
-    return [f"{kind}-{i}" for kind, n in CREW_KINDS for i in range(1, n + 1)]
+    """Return the soak's 25 crew ids, the two kinds in turn (``streetlight-1``,
+    ``pothole-1``, ``streetlight-2``, ...), so that the first N crews have both kinds."""
+    ids = [[f"{kind}-{i}" for i in range(1, n + 1)] for kind, n in CREW_KINDS]
+    turn = [c for pair in zip(ids[1], ids[0], strict=False) for c in pair]
+    return turn + ids[0][len(ids[1]) :]
 
 
 def crews_toml() -> str:

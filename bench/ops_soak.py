@@ -309,7 +309,7 @@ def _client_details(
     )
     print(
         f"answers: {dict(sorted(tally.statuses.items()))}; {tally.transport_errors} sends "
-        "unanswered (server down), each sent again"
+        "unanswered (server down, or a kept-alive connection closed), each sent again"
     )
     for line in tally.by_route():
         print(f"  {line}")
