@@ -69,6 +69,7 @@ class Marks:
     lost_actions: list[SentAction] = field(default_factory=list)
     twice: list[str] = field(default_factory=list)
     seen: Counter[str] = field(default_factory=Counter)  # marks per view
+    stuck: list[str] = field(default_factory=list)
 
 
 def plan_views(api: httpx.Client, engine: sa.Engine, plan_ids: list[int]) -> dict[int, list[View]]:
@@ -108,12 +109,19 @@ def _stop_rows(conn: sa.Connection, plan_ids: list[int]) -> dict[int, View]:
 
 
 def check_marks(
-    api: httpx.Client, engine: sa.Engine, actions: Iterable[SentAction], plans: Iterable[int]
+    api: httpx.Client,
+    engine: sa.Engine,
+    actions: Iterable[SentAction],
+    publications: list[tuple[float, int]],
 ) -> Marks:
     """Count the marks of every action answered 2xx (first send or a replay) on its stop,
-    and the stops marked twice, in every plan acted on or published."""
+    the stops marked twice, in every plan acted on or published, and the actions a kill
+    caught that never got a mark (see :func:`stuck`)."""
+    actions = list(actions)
     acked = [a for a in actions if a.acked]
-    views = plan_views(api, engine, sorted({a.plan_id for a in acked} | set(plans)))
+    caught = [a for a in actions if a.unanswered and not a.acked]
+    plan_ids = {a.plan_id for a in acked + caught} | {p for _, p in publications}
+    views = plan_views(api, engine, sorted(plan_ids))
     out = Marks(actions=len(acked))
     for a in acked:
         if any(v.has(a) for v in views[a.plan_id]):
@@ -121,6 +129,7 @@ def check_marks(
         else:
             out.lost.append(f"plan {a.plan_id} {a.crew_id} {a.job_id} {a.action} {a.statuses}")
             out.lost_actions.append(a)
+    out.stuck = stuck(caught, views, publications)
     twice: dict[tuple[int, str], str] = {}  # (plan, job) -> what a view shows
     for plan_id, plan in views.items():
         for view in plan:
@@ -130,6 +139,28 @@ def check_marks(
                 if n > 1:
                     twice.setdefault((plan_id, job), f"plan {plan_id} {job} x{n} ({view.source})")
     out.twice = sorted(twice.values())
+    return out
+
+
+def stuck(
+    caught: list[SentAction],
+    views: dict[int, list[View]],
+    publications: list[tuple[float, int]],
+) -> list[str]:
+    """Return the actions lost in a restart: sent when the server was killed, resent with
+    the same key after it, never accepted, while their stop carries no mark at all and their
+    plan was still the newest published one when the last resend was refused (a refusal
+    because the stop was marked by another phone, or because a newer plan was published,
+    is right)."""
+    out = []
+    for a in caught:
+        if any(a.job_id in v.counts() for v in views[a.plan_id]):
+            continue
+        newer = [t for t, p in publications if p != a.plan_id and t < a.answered_at]
+        mine = [t for t, p in publications if p == a.plan_id]
+        if mine and any(t > mine[0] for t in newer):
+            continue
+        out.append(f"plan {a.plan_id} {a.crew_id} {a.job_id} {a.action} {a.statuses} {a.refusal}")
     return out
 
 

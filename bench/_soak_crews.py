@@ -29,6 +29,7 @@ class SentAction:
     second: bool = False  # a second action on a stop already acted on (another phone)
     unanswered: list[int] = field(default_factory=list)  # a 1 per send left unanswered
     refusal: str = ""  # the last 4xx answer's message
+    answered_at: float = 0.0  # time.monotonic() of the last answer
 
     @property
     def acked(self) -> bool:
@@ -159,6 +160,7 @@ class Crew(threading.Thread):
         if answer is not None:
             with self.lock:
                 action.statuses.append(answer.status_code)
+                action.answered_at = time.monotonic()
                 if answer.status_code >= 400:
                     action.refusal = short(answer.text)
 

@@ -23,6 +23,9 @@ class JobCounts:
     failed: int = 0
     lost: int = 0
     published: list[int] = field(default_factory=list)
+    # (monotonic time the publishing was sent, plan id): when each plan may have superseded
+    # the one before
+    publications: list[tuple[float, int]] = field(default_factory=list)
 
 
 class Dispatcher(threading.Thread):
@@ -138,6 +141,7 @@ class Dispatcher(threading.Thread):
     def _publish(self, plan_id: int) -> bool:
         """Publish a plan from its page (CSRF form); True when published."""
         token = self._token(f"/dispatch/plans/{plan_id}")
+        sent_at = time.monotonic()
         answer = self.http.call(
             "POST", f"/dispatch/plans/{plan_id}/publish", data={"csrf_token": token}
         )
@@ -147,6 +151,7 @@ class Dispatcher(threading.Thread):
         if ok and (answer.status_code == 409 or PLAN_URL.search(location)):
             self.plan_id = plan_id
             self.jobs.published.append(plan_id)
+            self.jobs.publications.append((sent_at, plan_id))
         return ok
 
 

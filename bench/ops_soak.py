@@ -34,7 +34,9 @@ member rows (SQL, and ``GET /workorders``). It prints the details, then one line
     actions N, marks kept N, lost 0, duplicated 0, 5xx 0, reports N, work orders consistent: yes
 
 ``actions`` counts crew actions answered 2xx, ``reports`` reports acknowledged; ``lost``
-counts marks and acknowledged reports missing and planning runs the server forgot;
+counts marks and acknowledged reports missing, crew actions lost in a restart (sent as the
+server was killed, resent with their key after it and never accepted, while no mark is on
+their stop and no newer plan was published) and planning runs the server forgot;
 ``duplicated`` stops marked twice, work orders closed twice and reports stored twice. The
 exit status is 1 when lost, duplicated or 5xx is not 0, the work orders are inconsistent or
 a refused report was stored, or an answer of ``requests.xml`` was not well-formed XML.
@@ -54,6 +56,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import sys
 import tempfile
 import threading
@@ -77,6 +80,7 @@ from _soak_dispatcher import Dispatcher  # noqa: E402
 from _soak_http import Http, Tally  # noqa: E402
 
 PG = os.environ.get("GEO311_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+KEY = re.compile(r"[0-9a-f]{32}")
 MAX_DURATION_S = 900.0  # the hard cap of --duration
 DRAIN_S = 150.0  # after the soak, unanswered requests are resent for at most this long
 
@@ -247,7 +251,7 @@ def report(
     closing = [s.code for s in catalogue.states.values() if not s.is_open]
     open_states = [s.code for s in catalogue.states.values() if s.is_open]
     found = Found(
-        marks=checks.check_marks(api, engine, actions, dispatcher.jobs.published),
+        marks=checks.check_marks(api, engine, actions, dispatcher.jobs.publications),
         closed_twice=checks.closed_twice(engine, after_update, closing),
         reports=checks.check_reports(engine, api, sent),
         work_orders=checks.check_work_orders(engine, api, open_states),
@@ -259,7 +263,7 @@ def report(
         audited = checks.audited_lost(engine, found.marks.lost_actions)
         print(f"lost marks the server audited as applied (overwritten later): {audited}")
     marks, reports = found.marks, found.reports
-    lost = len(marks.lost) + len(reports.missing) + len(reports.api_missing)
+    lost = len(marks.lost) + len(marks.stuck) + len(reports.missing) + len(reports.api_missing)
     lost += dispatcher.jobs.lost
     duplicated = len(marks.twice) + len(found.closed_twice) + len(reports.duplicated)
     consistent = not found.work_orders and not reports.unacked_stored
@@ -288,13 +292,10 @@ def _client_details(
         f"{sum(c.offline for c in crews)} crews offline), "
         f"{sum(not c.signed_in for c in crews)} crews could not sign in"
     )
-    stuck = [a for a in actions if a.unanswered and not a.acked]
-    if stuck:
-        said = Counter(a.refusal or "no answer" for a in stuck)
-        print(
-            f"crew actions caught by a kill and never accepted after it: {len(stuck)} "
-            f"(not in the line: a refusal may be right, e.g. a newer plan); answers {dict(said)}"
-        )
+    caught = [a for a in actions if a.unanswered and not a.acked]
+    if caught:
+        said = Counter(KEY.sub("<key>", a.refusal or "no answer") for a in caught)
+        print(f"crew actions caught by a kill and never accepted: {len(caught)}; {dict(said)}")
     photos, bad = sum(r.photo for r in sent), [r for r in sent if r.bad]
     print(
         f"citizens: {len(sent)} reports ({photos} with a photo, {len(bad)} with a control "
@@ -321,6 +322,7 @@ def _problems(tally: Tally, found: Found) -> None:
     for label, items in (
         ("5xx", tally.server_errors),
         ("lost marks", found.marks.lost),
+        ("actions lost in a restart (no mark, no newer plan)", found.marks.stuck),
         ("stops with two marks", found.marks.twice),
         ("work orders closed twice", [str(i) for i in found.closed_twice]),
         ("reports missing", found.reports.missing),
