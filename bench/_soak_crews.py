@@ -168,11 +168,11 @@ class Crew(threading.Thread):
 def start_crews(
     base: str, tally: Tally, crews: list[str], *, end: float, give_up: float, seed: int
 ) -> list[Crew]:
-    """Start one thread per crew; every fourth crew works offline (queue, then replay)."""
+    """Start one thread per crew; every third crew works offline (queue, then replay)."""
     out = []
     for i, crew_id in enumerate(crews):
         http = Http(base, tally, give_up)
-        crew = Crew(crew_id, http, end=end, offline=i % 4 == 3, seed=seed + i)
+        crew = Crew(crew_id, http, end=end, offline=i % 3 == 2, seed=seed + i)
         crew.start()
         out.append(crew)
     return out

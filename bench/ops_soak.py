@@ -6,10 +6,12 @@ city's sample export, its work orders), a city folder whose ``crews.toml`` has 2
 made "now" has work whenever the soak runs), a dispatcher, a planner (its API token reads
 the results) and one user per crew. Starts ``geo311 serve`` (this tree's code, a free
 loopback port); the dispatcher plans the day from the console ("Plan the day", a short
-solver time limit) and publishes it. Then, for ``--duration`` seconds:
+solver time limit) and publishes it, after 40 reports were posted (the night's, so that the
+pothole crews have work too: the sample's open potholes lie outside the street extract).
+Then, for ``--duration`` seconds:
 
 - 25 crews read their published stops (``/crew``) and send done / can't-do with an
-  idempotency key (JSON, or a form with a photo); every fourth crew is "offline": it queues
+  idempotency key (JSON, or a form with a photo); every third crew is "offline": it queues
   2-4 actions, then replays them and sends each key twice more, two senders at once. Now and
   then a second phone acts on a stop already acted on (the same "done" twice at once with
   two keys, or "can't do" from a stale page);
@@ -63,6 +65,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +85,8 @@ from _soak_http import Http, Tally  # noqa: E402
 PG = os.environ.get("GEO311_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 KEY = re.compile(r"[0-9a-f]{32}")
 MAX_DURATION_S = 900.0  # the hard cap of --duration
-DRAIN_S = 150.0  # after the soak, unanswered requests are resent for at most this long
+DRAIN_S = 150.0
+EARLY_REPORTS = 40  # posted before the first plan  # after the soak, unanswered requests are resent for at most this long
 
 
 def load() -> str:
@@ -201,8 +205,14 @@ def _load_and_check(
     dispatcher = Dispatcher(  # the first plan is given 10 minutes at most
         Http(server.base, tally, t0 + 600.0), time_limit_s=args.time_limit, end=t0, seed=args.seed
     )
+    early = Citizen(Http(server.base, tally, t0 + 600.0), end=t0, since=datetime.now(UTC), seed=-1)
+    for _ in range(EARLY_REPORTS):  # the night's reports: work for the pothole crews too
+        early.report()
     first = dispatcher.first_plan()
-    print(f"plan {first} of the day published in {time.monotonic() - t0:.1f} s")
+    print(
+        f"{EARLY_REPORTS} early reports posted, plan {first} of the day published in "
+        f"{time.monotonic() - t0:.1f} s"
+    )
     t0 = time.monotonic()
     end, give_up = t0 + args.duration, t0 + args.duration + DRAIN_S
     dispatcher.end = end
@@ -221,7 +231,8 @@ def _load_and_check(
     print(f"load ended after {time.monotonic() - t0:.1f} s; load {load()}")
     for note in notes:
         print(f"server: {note}")
-    return report(engine, api, tally, crews, citizens, dispatcher, after_update, catalogue)
+    everyone = [early, *citizens]
+    return report(engine, api, tally, crews, everyone, dispatcher, after_update, catalogue)
 
 
 @dataclass
