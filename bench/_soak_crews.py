@@ -30,6 +30,8 @@ class SentAction:
     unanswered: list[int] = field(default_factory=list)  # a 1 per send left unanswered
     refusal: str = ""  # the last 4xx answer's message
     answered_at: float = 0.0  # time.monotonic() of the last answer
+    reason: str = ""  # of a can't-do
+    photo: bool = False  # a done sent as a form with a photo
 
     @property
     def acked(self) -> bool:
@@ -39,7 +41,8 @@ class SentAction:
 
 class Crew(threading.Thread):
     """A crew's phone until ``end``: online it sends each action as it is taken; offline
-    (``offline=True``) it queues a few, then replays the queue, sending each key twice.
+    (``offline=True``) it queues a few, then replays the queue and sends each key twice more.
+    Every send of one key carries the same body (a quarter of the done carry a photo).
 
     Now and then a done stop gets a second action from another phone (a new key): the same
     done sent twice at once, or a can't-do from a page that still shows the buttons.
@@ -87,6 +90,8 @@ class Crew(threading.Thread):
 
     def _new_action(self, plan_id: int, job_id: str, action: str) -> SentAction:
         sent = SentAction(uuid.uuid4().hex, plan_id, self.crew_id, job_id, action)
+        sent.reason = self.rng.choice(REASONS) if action == "cant" else ""
+        sent.photo = action == "done" and self.rng.random() < 0.25
         with self.lock:
             self.sent.append(sent)
             self.taken.add(job_id)
@@ -139,11 +144,11 @@ class Crew(threading.Thread):
             "job_id": action.job_id,
             "action": action.action,
             "note": "soak",
-            "reason": self.rng.choice(REASONS) if action.action == "cant" else "",
+            "reason": action.reason,
         }
         headers = {"X-CSRF-Token": token, "Accept": "application/json"}
-        if action.action == "done" and self.rng.random() < 0.25:
-            files = {"photo": photo(self.rng)}
+        if action.photo:
+            files = {"photo": photo(random.Random(action.key))}
             form = {k: str(v) for k, v in fields.items()}
             answer = self.http.call(
                 "POST",
