@@ -145,14 +145,17 @@ class Dispatcher(threading.Thread):
         answer = self.http.call(
             "POST", f"/dispatch/plans/{plan_id}/publish", data={"csrf_token": token}
         )
+        if answer is None:
+            return False
         # 409: a resend after a kill found it published by the first send
-        ok = answer is not None and answer.status_code in (303, 409)
-        location = answer.headers.get("location", "") if answer is not None else ""
-        if ok and (answer.status_code == 409 or PLAN_URL.search(location)):
+        ok = answer.status_code == 409 or (
+            answer.status_code == 303 and PLAN_URL.search(answer.headers.get("location", ""))
+        )
+        if ok:
             self.plan_id = plan_id
             self.jobs.published.append(plan_id)
             self.jobs.publications.append((sent_at, plan_id))
-        return ok
+        return bool(ok)
 
 
 def _run_state(answer: httpx.Response) -> tuple[int | None, str]:

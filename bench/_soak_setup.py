@@ -16,6 +16,7 @@ import tomllib
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -104,12 +105,12 @@ def drop_schema(admin_url: str, schema: str) -> None:
     engine.dispose()
 
 
-def fill_store(url: str, city: Path) -> dict[str, int]:
+def fill_store(url: str, city: Path) -> dict[str, Any]:
     """Import the embedded demo data, build the work orders and add the staff users.
 
     Users: ``soak-dispatcher``, ``soak-planner`` and one ``crew-<crew id>`` per crew (role
     ``crew:<crew id>``), all with :data:`PASSWORD`; as ``geo311 users add`` makes them.
-    Returns counts (requests, work orders).
+    Returns the counts (``requests``, ``work_orders``) and the planner's API ``token``.
     """
     from geo311 import users
     from geo311.catalogue import load_catalogue
@@ -131,7 +132,7 @@ def fill_store(url: str, city: Path) -> dict[str, int]:
         return {
             "requests": store.count_requests(),
             "work_orders": len(store.query_work_orders()),
-            "token": token,  # type: ignore[dict-item]
+            "token": token,
         }
 
 
