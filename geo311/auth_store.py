@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -386,16 +386,33 @@ def latest_publications(store: Store, *, limit: int = 20) -> list[dict[str, Any]
 # -- crew actions (idempotency keys) ----------------------------------------------------
 
 
+STALE_CLAIM = timedelta(seconds=60)
+"""A claimed key with no result after this long belongs to a process that died mid-action."""
+
+
 def claim_action(store: Store, values: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Claim an idempotency key: None when new (row inserted), else the earlier row."""
+    """Claim an idempotency key: None when new (row inserted), else the earlier row.
+
+    A claim left without a result for :data:`STALE_CLAIM` (its server was killed between the
+    claim and the action's commit, which stores nothing else) is taken over by this call, once:
+    the phone's retry is applied instead of being refused forever.
+    """
     key = crew_actions.c.idempotency_key == values["idempotency_key"]
     try:
         with store.begin() as conn:
             found = _dict(conn.execute(sa.select(crew_actions).where(key)).first())
-            if found is not None:
-                return found
-            conn.execute(crew_actions.insert().values(**values))
-            return None
+            if found is None:
+                conn.execute(crew_actions.insert().values(**values))
+                return None
+            if found["result"] is None and found["at"] < values["at"] - STALE_CLAIM:
+                taken = conn.execute(
+                    crew_actions.update()
+                    .where(key, crew_actions.c.result.is_(None), crew_actions.c.at == found["at"])
+                    .values(at=values["at"], actor=values["actor"])
+                )
+                if taken.rowcount == 1:
+                    return None
+            return found
     except sa.exc.IntegrityError:  # the same key claimed at the same moment
         # what the other transaction committed, on a connection of its own (never joined)
         with store.engine.connect() as conn:
