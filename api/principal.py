@@ -6,7 +6,7 @@ of a crew, the district of a dispatcher (None: every district).
 Static tokens (``GEO311_STAFF_TOKENS``, token -> value) spell their value
 ``<role>[@<district>]``: ``dispatcher``, ``planner``, ``admin``, ``crew:<crew id>`` or
 ``dispatcher@<district name>`` (a name of the city's districts, e.g.
-``dispatcher@Back Bay / South End``). A static token's id is the first 12 hex digits of the
+``dispatcher@North End``). A static token's id is the first 12 hex digits of the
 SHA-256 of the token (:func:`static_token_id`): the audit log names it ``token:<id>``, never
 the token. Per-user tokens (``geo311 users token``) carry their user's role, crew, district
 and username.

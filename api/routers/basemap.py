@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from api.deps import SettingsDep
+from api.schemas import NON_JSON_ERRORS
 from geo311.errors import NotFoundError
 from maps.basemap import MAX_ZOOM, MIN_ZOOM, StreetTiles
 
@@ -38,7 +39,7 @@ def street_tiles(state: Any, settings: Any) -> StreetTiles:
     "/tiles/streets/{z}/{x}/{y}.png",
     summary="A street map tile drawn from the city's OSM extract (works offline)",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}, 404: {"description": "no such tile"}},
+    responses={**NON_JSON_ERRORS, 200: {"content": {"image/png": {}}}},
 )
 def street_tile(
     request: Request,

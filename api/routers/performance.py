@@ -52,8 +52,9 @@ _HTML: dict[int | str, dict[str, Any]] = {
     **NON_JSON_ERRORS,
     200: {"content": {"text/html": {}}},
     400: {
-        "description": "a date not understood (the page says which)",
-        "content": {"text/html": {}},
+        "description": "a date not understood (the page says which), or a control character "
+        "in the query (JSON, naming it)",
+        "content": {"text/html": {}, **NON_JSON_ERRORS[400]["content"]},
     },
 }
 _CSV: dict[int | str, dict[str, Any]] = {**NON_JSON_ERRORS, 200: {"content": {"text/csv": {}}}}

@@ -9,7 +9,7 @@ import pytest
 
 from api.web.templating import SECURITY_HEADERS, STATIC_DIR, vendor
 from maps.assets import vendor_file
-from tests._browser import Watch, block_network, record_errors
+from tests._browser import BLANK_TILE, Watch, block_network, record_errors
 
 ORIGIN = "http://127.0.0.1:9"  # never reached: every request is answered by the test
 LINK = '<a href="https://evil.example/">free parking</a>'
@@ -45,6 +45,7 @@ def _page(kind: str, data: Any) -> str:
         f"<div id='map' data-kind='{kind}' style='height:400px'></div>"
         f"<script type='application/json' id='map-data'>{_tojson(data)}</script>"
         f"<script src='{vendor('leaflet', 'dist/leaflet.js')}'></script>"
+        "<script src='/static/staff/basemap.js'></script>"
         "<script src='/static/staff/maps.js'></script></body></html>"
     )
 
@@ -54,6 +55,10 @@ def _serve(page: Any, body: str) -> None:
         vendor("leaflet", "dist/leaflet.js"): vendor_file("leaflet", "dist/leaflet.js"),
         vendor("leaflet", "dist/leaflet.css"): vendor_file("leaflet", "dist/leaflet.css"),
         "/static/staff/maps.js": STATIC_DIR / "maps.js",
+        "/static/staff/basemap.js": STATIC_DIR / "basemap.js",
+        vendor("leaflet", "dist/images/layers.png"): vendor_file(
+            "leaflet", "dist/images/layers.png"
+        ),
     }
 
     def answer(route: Any) -> None:
@@ -63,6 +68,8 @@ def _serve(page: Any, body: str) -> None:
             route.fulfill(body=body, content_type="text/html", headers=SECURITY_HEADERS)
         elif path in files:
             route.fulfill(path=str(files[path]))
+        elif path.startswith("/tiles/streets/"):  # the base map (drawn by the app; here blank)
+            route.fulfill(body=BLANK_TILE, content_type="image/png")
         else:
             route.fallback()
 
