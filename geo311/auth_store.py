@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -386,37 +386,25 @@ def latest_publications(store: Store, *, limit: int = 20) -> list[dict[str, Any]
 # -- crew actions (idempotency keys) ----------------------------------------------------
 
 
-STALE_CLAIM = timedelta(seconds=60)
-"""A claimed key with no result after this long belongs to a process that died mid-action."""
-
-
 def claim_action(store: Store, values: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Claim an idempotency key: None when new (row inserted), else the earlier row.
+    """Claim an idempotency key inside the caller's transaction: None when new, else its row.
 
-    A claim left without a result for :data:`STALE_CLAIM` (its server was killed between the
-    claim and the action's commit, which stores nothing else) is taken over by this call, once:
-    the phone's retry is applied instead of being refused forever.
+    Call it inside ``with store.begin():`` together with the action and
+    :func:`finish_action`: the claim commits with the action's change and result, or not at
+    all, so a server killed mid-action leaves no claim behind and the phone's retry applies
+    it. The insert skips a key already there (``ON CONFLICT DO NOTHING``); on PostgreSQL it
+    first waits for a transaction applying the same key right now, then returns that one's
+    row with its result.
     """
+    from sqlalchemy.dialects import postgresql, sqlite
+
     key = crew_actions.c.idempotency_key == values["idempotency_key"]
-    try:
-        with store.begin() as conn:
-            found = _dict(conn.execute(sa.select(crew_actions).where(key)).first())
-            if found is None:
-                conn.execute(crew_actions.insert().values(**values))
-                return None
-            if found["result"] is None and found["at"] < values["at"] - STALE_CLAIM:
-                taken = conn.execute(
-                    crew_actions.update()
-                    .where(key, crew_actions.c.result.is_(None), crew_actions.c.at == found["at"])
-                    .values(at=values["at"], actor=values["actor"])
-                )
-                if taken.rowcount == 1:
-                    return None
-            return found
-    except sa.exc.IntegrityError:  # the same key claimed at the same moment
-        # what the other transaction committed, on a connection of its own (never joined)
-        with store.engine.connect() as conn:
-            return _dict(conn.execute(sa.select(crew_actions).where(key)).first())
+    with store.begin() as conn:
+        module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+        stmt = module.insert(crew_actions).values(**values).on_conflict_do_nothing()
+        if conn.execute(stmt.returning(crew_actions.c.idempotency_key)).first() is not None:
+            return None
+        return _dict(conn.execute(sa.select(crew_actions).where(key)).first())
 
 
 def finish_action(store: Store, key: str, *, result: str | None) -> None:

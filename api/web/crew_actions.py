@@ -157,51 +157,53 @@ def _change(action: CrewAction, actor: Actor) -> StopChange:
     )
 
 
+def _earlier(action: CrewAction, earlier: dict[str, Any]) -> dict[str, Any]:
+    """Return the answer of a key used before; 409 when it was used for another action."""
+    same = (earlier["plan_id"], earlier["job_id"], earlier["action"]) == (
+        action.plan_id,
+        action.job_id,
+        action.action,
+    )
+    if not same or earlier["result"] is None:
+        raise HTTPException(409, f"key {action.key!r} was used for another action; send a new key")
+    return dict(json.loads(earlier["result"]))
+
+
 def apply_once(
     store: Store, catalogue: Catalogue, action: CrewAction, actor: Actor
 ) -> tuple[dict[str, Any], bool]:
     """Apply an action unless its key was seen; return ``(result, duplicate)``.
 
-    The stop's row, the work order, the key's result and the audit row commit together
-    (:func:`api._stops.act`), or none of them.
+    The key's claim, the stop's row, the work order, the key's result and the audit row
+    commit together (:func:`api._stops.act`), or none of them; the same key sent again while
+    it is applied waits for it and gets its answer.
 
     Raises
     ------
     HTTPException
-        409 when the key is being applied right now or was used for another action; 403
-        when the actor may not act on this stop.
+        409 when the key was used for another action; 403 when the actor may not act on
+        this stop.
     Geo311Error
         From the plan, the stop's state (409 with the state) and the work order; on this or
-        any other error nothing of the action is stored and the key is released, so that a
+        any other error nothing of the action is stored, its key claim included, so that a
         retry may work.
     """
-    earlier = auth_store.claim_action(
-        store,
-        {
-            "idempotency_key": action.key,
-            "plan_id": action.plan_id,
-            "crew_id": action.crew_id,
-            "job_id": action.job_id,
-            "action": action.action,
-            "at": datetime.now(UTC),
-            "actor": actor.name,
-            "result": None,
-        },
-    )
-    if earlier is not None:
-        same = (earlier["plan_id"], earlier["job_id"], earlier["action"]) == (
-            action.plan_id,
-            action.job_id,
-            action.action,
-        )
-        if not same or earlier["result"] is None:
-            raise HTTPException(409, f"key {action.key!r} is in use; send a new key")
-        return json.loads(earlier["result"]), True
-    try:
-        with store.begin():
-            result = _stops.act(store, catalogue, actor, _change(action, actor))
-            auth_store.finish_action(store, action.key, result=json.dumps(result))
-    except Exception:  # nothing was applied: release the key so that a retry may work
-        auth_store.finish_action(store, action.key, result=None)
-        raise
+    values = {
+        "idempotency_key": action.key,
+        "plan_id": action.plan_id,
+        "crew_id": action.crew_id,
+        "job_id": action.job_id,
+        "action": action.action,
+        "at": datetime.now(UTC),
+        "actor": actor.name,
+        "result": None,
+    }
+    # The key's claim, the stop's row, the work order, the key's result and the audit row
+    # commit together, or none of them (a server killed mid-action leaves no claim behind).
+    with store.begin():
+        earlier = auth_store.claim_action(store, values)
+        if earlier is not None:
+            return _earlier(action, earlier), True
+        result = _stops.act(store, catalogue, actor, _change(action, actor))
+        auth_store.finish_action(store, action.key, result=json.dumps(result))
     return result, False

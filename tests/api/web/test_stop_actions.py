@@ -5,6 +5,7 @@ Each test runs on SQLite and on the real local PostgreSQL (the ``store_url`` fix
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import timedelta
 from typing import Any
@@ -262,3 +263,33 @@ def test_a_dispatcher_reopens_a_finished_stop_and_it_is_audited(
     twice = api.post(url, json={}, headers=DISP)
     assert twice.status_code == 409 and twice.json()["state"] == "planned"
     assert len(auth_store.audit_rows(web_store, action="stop.reopen")) == 2
+
+
+def test_a_server_dying_mid_action_leaves_the_key_free_for_the_retry(
+    web_store: Store, catalogue: Catalogue, monkeypatch: Any
+) -> None:
+    from api import _stops
+    from api._stops import Actor
+    from api.web.crew_actions import apply_once, parse_action
+
+    plan_id, _wp, _ = _plan(web_store, catalogue)
+    action = parse_action(
+        {"key": "k-killed-001", "plan_id": str(plan_id), "crew_id": "A", "job_id": "wo-p",
+         "action": "done", "note": ""}
+    )  # fmt: skip
+    crew = Actor("crewa", "crew", "A")
+    real_act = _stops.act
+
+    class Killed(BaseException):
+        """The process dies: no ``except Exception`` clean-up runs."""
+
+    def killed(*args: Any, **kwargs: Any) -> Any:
+        raise Killed("SIGKILL between the key's claim and the action's commit")
+
+    monkeypatch.setattr(_stops, "act", killed)
+    with contextlib.suppress(Killed):
+        apply_once(web_store, catalogue, action, crew)
+    monkeypatch.setattr(_stops, "act", real_act)
+    result, duplicate = apply_once(web_store, catalogue, action, crew)  # the phone's retry
+    assert result["ok"] is True and duplicate is False
+    assert web_store.get_plan(plan_id)["stop_states"] == {"wo-p": "done"}
