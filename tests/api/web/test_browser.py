@@ -166,7 +166,7 @@ def street_pixels(page: Any) -> float:
     if os.environ.get("GEO311_SCREENSHOT_DIR"):
         (Path(os.environ["GEO311_SCREENSHOT_DIR"]) / "console_map_offline.png").write_bytes(png)
     shot = Image.open(io.BytesIO(png)).convert("RGB")
-    pixels = list(shot.getdata())
+    pixels = list(shot.get_flattened_data())
     return sum(p in STREET_COLOURS for p in pixels) / len(pixels)
 
 
