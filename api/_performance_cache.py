@@ -47,6 +47,8 @@ class PerformanceCache:
         self._checked = float("-inf")
         self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
         self._key_locks: dict[Hashable, threading.Lock] = {}
+        self._stale: dict[Hashable, Any] = {}  # the renderings of the data before its change
+        self._rebuilding: set[Hashable] = set()
 
     def _refresh(self, store: Store) -> None:
         """Drop every rendering if the data marker changed (looked at most every few s)."""
@@ -60,6 +62,7 @@ class PerformanceCache:
             if marker != self._marker:
                 self._marker = marker
                 self._generation += 1
+                self._stale = {k: v for k, (_t, v) in self._entries.items()}
                 self._entries.clear()
 
     def due(self) -> bool:
@@ -71,6 +74,31 @@ class PerformanceCache:
     def peek(self, key: Hashable) -> Any | None:
         """Return the kept rendering of ``key`` without any database work (None: none kept)."""
         return self._fresh(key)
+
+    def stale(self, store: Store, key: Hashable, build: Callable[[], Any]) -> Any | None:
+        """Return the rendering of the data before its last change, rebuilding it meanwhile.
+
+        None when there is none. Otherwise one background thread builds the current
+        rendering (:meth:`get`), so that readers never wait for a computation while an older
+        answer exists: the figures lag a change by at most one computation (about a second
+        for 100,000 requests).
+        """
+        with self._lock:
+            old = self._stale.get(key)
+            if old is None or key in self._rebuilding:
+                return old
+            self._rebuilding.add(key)
+
+        def rebuild() -> None:
+            try:
+                self.get(store, key, build)
+            finally:
+                with self._lock:
+                    self._rebuilding.discard(key)
+                    self._stale.pop(key, None)
+
+        threading.Thread(target=rebuild, name="performance-rebuild", daemon=True).start()
+        return old
 
     def last_marker(self) -> tuple[Any, ...] | None:
         """Return the data marker last seen, without reading the database."""

@@ -144,6 +144,8 @@ async def _cached(
         await run_in_threadpool(cache.marker, store)
     period = _period(request, store, tz, *dates)
     kept: bytes | None = cache.peek((period, fmt))
+    if kept is None:  # the data changed: the older rendering while the new one is built
+        kept = cache.stale(store, (period, fmt), lambda: build(period))
     if kept is not None:
         return period, kept
     body: bytes = await run_in_threadpool(cache.get, store, (period, fmt), lambda: build(period))
