@@ -62,7 +62,7 @@ class PerformanceCache:
             if marker != self._marker:
                 self._marker = marker
                 self._generation += 1
-                self._stale = {k: v for k, (_t, v) in self._entries.items()}
+                self._stale.update({k: v for k, (_t, v) in self._entries.items()})
                 self._entries.clear()
 
     def due(self) -> bool:
@@ -95,7 +95,6 @@ class PerformanceCache:
             finally:
                 with self._lock:
                     self._rebuilding.discard(key)
-                    self._stale.pop(key, None)
 
         threading.Thread(target=rebuild, name="performance-rebuild", daemon=True).start()
         return old
@@ -150,7 +149,8 @@ class PerformanceCache:
             value = build()
             with self._lock:
                 self.builds += 1
-                if generation != self._generation:  # the data changed meanwhile: don't keep
+                if generation != self._generation:  # the data changed meanwhile: not current,
+                    self._stale[key] = value  # but newer than any older answer kept
                     return value
                 self._entries[key] = (time.monotonic(), value)
                 while len(self._entries) > self.size:
