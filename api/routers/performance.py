@@ -91,6 +91,15 @@ def _report(store: Store, catalogue: Catalogue, period: Period, tz: ZoneInfo) ->
     return performance_report(frame, points, period, catalogue=catalogue, tz=tz)
 
 
+def _shared_report(
+    request: Request, store: Store, catalogue: Catalogue, period: Period, tz: ZoneInfo
+) -> PerformanceReport:
+    """Return a period's figures, computed once per data change for every format."""
+    build = lambda: _report(store, catalogue, period, tz)  # noqa: E731
+    report: PerformanceReport = cache_of(request).get(store, (period, "report"), build)
+    return report
+
+
 def _period(
     request: Request, store: Store, tz: ZoneInfo, start: str | None, end: str | None
 ) -> Period:
@@ -164,7 +173,7 @@ async def performance_page(
     """Show the period's figures: tables, charts, the trend by week, the map of the work."""
 
     def build(period: Period) -> bytes:
-        report = _report(store, catalogue, period, city.tz)
+        report = _shared_report(request, store, catalogue, period, city.tz)
         context = page_context(report, city=city, catalogue=catalogue)
         return TEMPLATES.get_template("public/performance.html").render(context).encode()
 
@@ -191,7 +200,7 @@ async def _file(
     dates: tuple[str | None, str | None],
 ) -> Response:
     def build(period: Period) -> bytes:
-        report = _report(store, catalogue, period, city.tz)
+        report = _shared_report(request, store, catalogue, period, city.tz)
         return report_json(report, city) if fmt == "json" else report_csv(report)
 
     period, body = await _cached(request, store, city.tz, dates, fmt, build)
