@@ -84,6 +84,19 @@ def _point(cluster: int, i: int) -> tuple[float, float]:
     return lat + 0.00002 * math.sin(angle), lon + 0.00002 * math.cos(angle)
 
 
+async def _post(client: httpx.AsyncClient, *, data: dict[str, str], key: str) -> httpx.Response:
+    """POST as a phone app does: a connection the server closed is retried with the same key."""
+    for attempt in range(3):
+        try:
+            return await client.post(
+                "/open311/v2/requests.json", data=data, headers={"Idempotency-Key": key}
+            )
+        except (httpx.ReadError, httpx.RemoteProtocolError):  # a kept-alive connection closed
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def _post_all(base: str) -> list[tuple[int, str, dict]]:
     jobs = [(c, i) for i in range(PER_CLUSTER) for c in range(CLUSTERS)]
     # The first RETRIED reports are sent twice with the same Idempotency-Key (a client retry).
@@ -95,8 +108,8 @@ async def _post_all(base: str) -> list[tuple[int, str, dict]]:
         async def one(c: int, i: int) -> tuple[int, str, dict]:
             lat, lon = _point(c, i)
             async with sem:
-                resp = await client.post(
-                    "/open311/v2/requests.json",
+                resp = await _post(
+                    client,
                     data={
                         "api_key": API_KEY,
                         "service_code": "pothole",
@@ -104,7 +117,7 @@ async def _post_all(base: str) -> list[tuple[int, str, dict]]:
                         "long": f"{lon:.7f}",
                         "description": f"cluster {c} report {i}",
                     },
-                    headers={"Idempotency-Key": f"c{c}-r{i}"},
+                    key=f"c{c}-r{i}",
                 )
             assert resp.status_code == 200, resp.text
             return c, f"c{c}-r{i}", resp.json()[0]
