@@ -34,14 +34,25 @@ CONFIRM_EVERY_DAYS = 30
 AddressState = Literal["confirmed", "unconfirmed", "unsubscribed"]
 
 
-def _serializer(secret: str) -> URLSafeTimedSerializer:
+def require_secret(secret: str, *, signs: str) -> str:
+    """Return the ``notify_secret`` setting when it is long enough to sign ``signs`` links.
+
+    Raises
+    ------
+    ConfigurationError
+        Naming ``notify_secret`` and the fix, when it is empty or under 16 characters.
+    """
     if len(secret) < 16:
         raise ConfigurationError(
             "GEO311_NOTIFY_SECRET is empty or shorter than 16 characters; set it to a long "
-            "random string (it signs the confirmation links in e-mails)",
+            f"random string (it signs the {signs} links in e-mails)",
             field="notify_secret",
         )
-    return URLSafeTimedSerializer(secret, salt=_SALT)
+    return secret
+
+
+def _serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(require_secret(secret, signs="confirmation"), salt=_SALT)
 
 
 def confirm_path(service_request_id: str, *, secret: str) -> str:

@@ -11,21 +11,15 @@ import sqlalchemy as sa
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.engine import Connection
 
-from geo311.errors import ConfigurationError, InputError, NotFoundError
-from geo311.notify.confirm import suppress_address
+from geo311.errors import InputError, NotFoundError
+from geo311.notify.confirm import require_secret, suppress_address
 from geo311.notify_schema import contacts, outbox
 
 _SALT = "geo311-notify-unsubscribe"
 
 
 def _serializer(secret: str) -> URLSafeSerializer:
-    if len(secret) < 16:
-        raise ConfigurationError(
-            "GEO311_NOTIFY_SECRET is empty or shorter than 16 characters; set it to a long "
-            "random string (it signs the unsubscribe links in e-mails)",
-            field="notify_secret",
-        )
-    return URLSafeSerializer(secret, salt=_SALT)
+    return URLSafeSerializer(require_secret(secret, signs="unsubscribe"), salt=_SALT)
 
 
 def unsubscribe_token(service_request_id: str, *, secret: str) -> str:
