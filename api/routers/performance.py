@@ -33,7 +33,7 @@ from geo311.catalogue import Catalogue
 from geo311.city import City
 from geo311.errors import InputError
 from geo311.metrics import requests_frame
-from geo311.open_data import data_marker, export_columns, request_points, write_open_data
+from geo311.open_data import export_columns, request_points, write_open_data
 from geo311.performance import (
     DEFINITIONS,
     FIGURE_COLUMNS,
@@ -253,10 +253,14 @@ def open_data_dir(settings: Any) -> FilePath:
     responses=_CSV,
 )
 def open_data_file(
-    store: StoreDep, catalogue: CatalogueDep, city: CityDep, settings: SettingsDep
+    request: Request,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    city: CityDep,
+    settings: SettingsDep,
 ) -> FileResponse:
     """Return today's open-data file, written first if the data changed since the last one."""
-    marker = data_marker(store)
+    marker = cache_of(request).marker(store)  # the figures' marker: no scan per download
     day = datetime.now(UTC).astimezone(city.tz).date()
     columns = ",".join(export_columns(city))
     stamp = hashlib.sha256(f"{marker}|{day}|{columns}".encode()).hexdigest()[:12]
