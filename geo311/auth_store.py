@@ -407,11 +407,8 @@ def claim_action(store: Store, values: Mapping[str, Any]) -> dict[str, Any] | No
         return _dict(conn.execute(sa.select(crew_actions).where(key)).first())
 
 
-def finish_action(store: Store, key: str, *, result: str | None) -> None:
-    """Store an action's answer (None drops the claim so that the phone may retry)."""
+def finish_action(store: Store, key: str, *, result: str) -> None:
+    """Store an action's answer, in the transaction that claimed its key and applied it."""
     where = crew_actions.c.idempotency_key == key
     with store.begin() as conn:
-        if result is None:
-            conn.execute(crew_actions.delete().where(where))
-        else:
-            conn.execute(crew_actions.update().where(where).values(result=result))
+        conn.execute(crew_actions.update().where(where).values(result=result))
