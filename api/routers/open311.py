@@ -409,7 +409,15 @@ async def post_request(
     token = idempotency_key or o.secrets.token_hex(16)
     try:
         result = await run_in_threadpool(
-            _create, store, catalogue, geocoder, new, token, gate=gate, photo=photo
+            _create,
+            store,
+            catalogue,
+            geocoder,
+            new,
+            token,
+            gate=gate,
+            photo=photo,
+            keyed=idempotency_key is not None,
         )
     finally:
         if photo is not None:
@@ -469,8 +477,10 @@ def _create(
     *,
     gate: Gate,
     photo: StagedImage | None,
+    keyed: bool,
 ) -> o.Intake:
-    existing = o.find_by_token(store, token)
+    # A token the server just drew cannot be stored yet: look it up only for a client's key.
+    existing = o.find_by_token(store, token) if keyed else None
     if existing is not None:
         return o.Intake(
             existing, "this report was already received (same Idempotency-Key)", None, False

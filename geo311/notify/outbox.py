@@ -35,7 +35,13 @@ def status_path(service_request_id: str) -> str:
     return f"/requests/{service_request_id}"
 
 
-def _public_payload(conn: Connection, event: Event) -> dict[str, Any]:
+def _request_row(conn: Connection, event: Event) -> Any:
+    """Read the event's request and its reporter's live contact (one round trip)."""
+    live = sa.and_(
+        contacts.c.service_request_id == requests.c.service_request_id,
+        contacts.c.email != "",
+        sa.not_(contacts.c.unsubscribed),
+    )
     req = conn.execute(
         sa.select(
             requests.c.service_code,
@@ -43,13 +49,22 @@ def _public_payload(conn: Connection, event: Event) -> dict[str, Any]:
             requests.c.address,
             requests.c.requested_datetime,
             requests.c.work_order_id,
-        ).where(requests.c.service_request_id == event.service_request_id)
+            contacts.c.email,
+            contacts.c.first_name,
+        )
+        .select_from(requests.outerjoin(contacts, live))
+        .where(requests.c.service_request_id == event.service_request_id)
+        .limit(1)
     ).first()
     if req is None:
         raise NotFoundError(
             f"service request {event.service_request_id!r} does not exist; enqueue its events "
             "in the transaction that stores it"
         )
+    return req
+
+
+def _public_payload(conn: Connection, event: Event, req: Any) -> dict[str, Any]:
     work_order_id = event.work_order_id if event.work_order_id is not None else req.work_order_id
     reports = 1
     if work_order_id is not None:
@@ -83,9 +98,18 @@ def _subscribed(events_field: str, event_type: str) -> bool:
     return "*" in wanted or event_type in wanted
 
 
+def _hooks(conn: Connection, event: Event) -> list[Any]:
+    """Return the active webhooks subscribed to the event's type."""
+    rows = conn.execute(
+        sa.select(webhooks.c.webhook_id, webhooks.c.url, webhooks.c.events).where(webhooks.c.active)
+    ).all()
+    return [hook for hook in rows if _subscribed(hook.events, event.type)]
+
+
 def _recipient_rows(
-    conn: Connection, event: Event, payload: dict[str, Any]
+    conn: Connection, event: Event, req: Any, hooks: list[Any]
 ) -> list[dict[str, Any]]:
+    payload = _public_payload(conn, event, req)
     now = datetime.now(UTC)
     base = {
         "event_id": event.id,
@@ -99,46 +123,35 @@ def _recipient_rows(
         "last_error": "",
     }
     rows = []
-    contact = conn.execute(
-        sa.select(contacts.c.email, contacts.c.first_name).where(
-            contacts.c.service_request_id == event.service_request_id,
-            contacts.c.email != "",
-            sa.not_(contacts.c.unsubscribed),
-        )
-    ).first()
-    state = address_state(conn, contact.email) if contact is not None else "unsubscribed"
-    if contact is not None and state == "confirmed":
-        personal = {**payload, "first_name": contact.first_name}
+    state = address_state(conn, req.email) if req.email is not None else "unsubscribed"
+    if state == "confirmed":
+        personal = {**payload, "first_name": req.first_name}
         rows.append(
             base
             | {
                 "channel": "email",
-                "address": contact.email,
+                "address": req.email,
                 "webhook_id": None,
-                "idempotency_key": f"{event.id}|email:{contact.email}",
+                "idempotency_key": f"{event.id}|email:{req.email}",
                 "payload": json.dumps(personal, sort_keys=True),
             }
         )
-    elif contact is not None and state == "unconfirmed":
+    elif state == "unconfirmed":
         # Anyone can type any address: until it confirms, it only gets the confirmation.
-        asked = confirmation_row(conn, contact.email, base, payload)
+        asked = confirmation_row(conn, req.email, base, payload)
         rows.extend([asked] if asked is not None else [])
-    hooks = conn.execute(
-        sa.select(webhooks.c.webhook_id, webhooks.c.url, webhooks.c.events).where(webhooks.c.active)
-    ).all()
     body = json.dumps(payload, sort_keys=True)
     for hook in hooks:
-        if _subscribed(hook.events, event.type):
-            rows.append(
-                base
-                | {
-                    "channel": "webhook",
-                    "address": hook.url,
-                    "webhook_id": hook.webhook_id,
-                    "idempotency_key": f"{event.id}|webhook:{hook.webhook_id}",
-                    "payload": body,
-                }
-            )
+        rows.append(
+            base
+            | {
+                "channel": "webhook",
+                "address": hook.url,
+                "webhook_id": hook.webhook_id,
+                "idempotency_key": f"{event.id}|webhook:{hook.webhook_id}",
+                "payload": body,
+            }
+        )
     return rows
 
 
@@ -164,8 +177,11 @@ def enqueue(conn: Connection, event: Event) -> int:
     NotFoundError
         If the request does not exist in ``conn``'s view.
     """
-    payload = _public_payload(conn, event)
-    rows = _recipient_rows(conn, event, payload)
+    req = _request_row(conn, event)
+    hooks = _hooks(conn, event)
+    if req.email is None and not hooks:
+        return 0  # nobody listens: no payload to build
+    rows = _recipient_rows(conn, event, req, hooks)
     if not rows:
         return 0
     dialect = conn.dialect.name
