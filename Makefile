@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python -c 'from routing.matrix import warm_up; warm_up()'  # numba compile, cached on disk
+	$(BIN)/python -c 'from routing.engine.matrix import warm_up; warm_up()'  # numba compile, cached on disk
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -17,26 +17,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import web
-from api._intake import ControlCharacterGuard
-from api._jobs import start_job_workers, stop_job_workers
-from api._simulations import SimulationRunner
 from api.deps import check_static_tokens
 from api.errors import error_body, install_error_handlers
-from api.routers import (
-    basemap,
-    crews,
-    notify,
-    open311,
-    performance,
-    planner,
-    plans,
-    public,
-    simulations,
-    workorders,
-)
-from geo311.catalogue import Catalogue, load_catalogue
+from api.open311 import router as open311
+from api.open311.intake import ControlCharacterGuard
+from api.planner import router as planner
+from api.planner import simulations
+from api.planner.simulation_runs import SimulationRunner
+from api.plans import crews
+from api.plans import router as plans
+from api.plans.jobs import start_job_workers, stop_job_workers
+from api.public import basemap, notify, performance
+from api.public import router as public
+from api.workorders import router as workorders
+from geo311.city.catalogue import Catalogue, load_catalogue
+from geo311.db.store import Store
 from geo311.settings import Settings, get_settings
-from geo311.store import Store
 from maps.assets import STATIC_DIR, STATIC_URL
 
 
@@ -120,7 +116,7 @@ class BodySizeLimit:
 
 
 def _default_geocoder(settings: Settings) -> Any:
-    from geo311.geocoding import Geocoder
+    from geo311.geocoding.geocoder import Geocoder
 
     return Geocoder.from_data_dir(settings.data_dir)
 
@@ -165,7 +161,7 @@ def create_app(
         Defaults to ``settings.services_file``.
     geocoder_factory
         ``settings -> geocoder`` for ``address_string`` (default: the offline
-        :class:`geo311.geocoding.Geocoder`), built on first use.
+        :class:`geo311.geocoding.geocoder.Geocoder`), built on first use.
     warm_up
         Load the street graph in a background thread at start-up (``geo311 serve``).
     job_workers

@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the Open311 GeoReport v2 and staff API with uvicorn (settings from GEO311_*).
 
-        Planning runs and simulations are rows of the jobs table (``geo311/jobs.py``): every
+        Planning runs and simulations are rows of the jobs table (``geo311/plans/jobs.py``): every
         process claims them with a lease and answers their progress, so ``--workers N`` serves
         and plans with N processes, and a killed process's run is taken over by another. On
         SQLite only one process is allowed: the database takes one writer at a time.

@@ -10,15 +10,15 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api._simulations import SimulationRunner
+from api.planner.simulation_runs import SimulationRunner
 from api.principal import Principal
 from api.scope import city_districts
-from geo311.catalogue import Catalogue
-from geo311.city import City
+from geo311.city.catalogue import Catalogue
+from geo311.city.profile import City
+from geo311.db.store import Store
 from geo311.errors import ConfigurationError, InputError
 from geo311.settings import Settings
-from geo311.store import Store
-from geo311.users import user_for_token
+from geo311.staff.users import user_for_token
 
 _geocoder_lock = threading.Lock()
 

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import _xml
+from api.open311 import xml as _xml
 from geo311.errors import (
     ConflictError,
     Geo311Error,

@@ -66,7 +66,7 @@ class Principal:
 
     @classmethod
     def of_user(cls, user: Any) -> Principal:
-        """Return the principal of a :class:`geo311.users.User` (a session or a user token)."""
+        """Return the principal of a :class:`geo311.staff.users.User` (a session or a user token)."""
         return cls(
             actor=str(user.username),
             role=str(user.role),

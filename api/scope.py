@@ -5,7 +5,7 @@ re-plans and publishes only that district's plans, changes only that district's 
 work orders, and lists only that district's work orders. A plan belongs to the district it
 records (``district`` of the plan document; a plan without one covers every district); a crew
 to the district of its start yard (``crews.toml``); a work order to the district whose
-polygon holds it (:mod:`geo311.districts`). A crew reads only the work orders of its stops in
+polygon holds it (:mod:`geo311.city.districts`). A crew reads only the work orders of its stops in
 its newest published plan. Refusals are 403 naming the district (or crew) and what to do.
 """
 
@@ -18,10 +18,10 @@ from typing import Any
 from fastapi import HTTPException
 
 from api.principal import Principal
-from geo311 import auth_store
+from geo311.db.store import Store
 from geo311.model import WorkOrder
 from geo311.settings import Settings
-from geo311.store import Store
+from geo311.staff import store as auth_store
 
 PUBLISHED_LOOKBACK = 30
 """How many of the newest publications are searched for a crew's published plan."""
@@ -30,7 +30,7 @@ PUBLISHED_LOOKBACK = 30
 @lru_cache(maxsize=4)
 def city_districts(path: str) -> Any:
     """Return the city's districts (read once per file)."""
-    from geo311.districts import load_districts
+    from geo311.city.districts import load_districts
 
     return load_districts(path)
 
@@ -47,7 +47,7 @@ def in_district(orders: list[WorkOrder], settings: Settings, name: str | None) -
     """Return the work orders of district ``name`` (all of them for None).
 
     A work order belongs to the district whose polygon holds it, or the nearest one within
-    the margin of :mod:`geo311.districts`.
+    the margin of :mod:`geo311.city.districts`.
     """
     if name is None or not orders:
         return list(orders)
@@ -113,7 +113,7 @@ def crew_district(crew_id: str, settings: Settings) -> str | None:
     A yard without a district serves every district; in a city of one district that is
     the one district.
     """
-    from routing.crews import load_crews
+    from routing.engine.crews import load_crews
 
     config = load_crews(settings.crews_file)
     crew = next((c for c in config.crews if c.id == crew_id), None)

@@ -112,12 +112,12 @@ def fill_store(url: str, city: Path) -> dict[str, Any]:
     ``crew:<crew id>``), all with :data:`PASSWORD`; as ``geo311 users add`` makes them.
     Returns the counts (``requests``, ``work_orders``) and the planner's API ``token``.
     """
-    from geo311 import users
-    from geo311.catalogue import load_catalogue
-    from geo311.ingest import import_file
+    from geo311.city.catalogue import load_catalogue
+    from geo311.db.store import Store
+    from geo311.ingest.importer import import_file
     from geo311.settings import Settings
-    from geo311.store import Store
-    from geo311.workorders import rebuild_work_orders
+    from geo311.staff import users
+    from geo311.workorders.grouping import rebuild_work_orders
 
     settings = Settings(database_url=url, city_dir=city)
     with Store(url) as store:
@@ -183,7 +183,7 @@ class Server:
 
     def start(self, *, timeout_s: float = 120.0) -> float:
         """Start ``geo311 serve`` on the port; return the seconds until it answered."""
-        command = [sys.executable, "-c", "from geo311.cli import main; main()", "serve"]
+        command = [sys.executable, "-c", "from geo311.cli.app import main; main()", "serve"]
         command += ["--host", "127.0.0.1", "--port", str(self.port)]
         log = (self.tmp / f"server-{self.starts}.log").open("wb")
         t0 = time.monotonic()

@@ -50,8 +50,8 @@ from urllib.parse import urlencode
 import httpx
 import sqlalchemy as sa
 
+from geo311.db.store import Store, request_to_row
 from geo311.model import ServiceRequest
-from geo311.store import Store, request_to_row
 
 PG = os.environ.get("GEO311_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 KEY = "bench-key"

@@ -4,9 +4,9 @@ A generated city street graph (the matrix benchmark's perturbed grid, ``--side``
 nodes, about 15 km across), one yard in the middle, ``--jobs`` work orders at random points
 (service 5-15 min, one in ten overdue, a 2-hour window on one in five), ``--crews`` crews in
 two skill groups (07:00-15:30, 30-min lunch between 11:00 and 13:00), objective driving time.
-The travel-time matrix is computed with :func:`routing.matrix.travel_time_matrix`.
+The travel-time matrix is computed with :func:`routing.engine.matrix.travel_time_matrix`.
 
-Prints, for the default search settings (:func:`routing.search.default_settings`, the settings
+Prints, for the default search settings (:func:`routing.engine.search.default_settings`, the settings
 of ``geo311 plan``) with ``--workers`` parallel searches:
 
 - time to the first feasible plan (model + first solution of worker 0, ``solution_limit=1``,
@@ -43,9 +43,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from matrix_bench import generated_city, random_snaps
 
-from routing.graph import build_street_graph
-from routing.matrix import travel_time_matrix
-from routing.problem import (
+from routing.engine.graph import build_street_graph
+from routing.engine.matrix import travel_time_matrix
+from routing.engine.problem import (
     PRIORITY_LATER,
     PRIORITY_OVERDUE,
     Break,
@@ -55,7 +55,7 @@ from routing.problem import (
     Problem,
     TimeWindow,
 )
-from routing.solve import Plan, solve
+from routing.engine.solve import Plan, solve
 
 H = 3600.0
 ORIGIN = datetime(2026, 6, 2, tzinfo=ZoneInfo("America/New_York"))

@@ -3,7 +3,7 @@
 Synthetic reports over a square city the size of Boston (~231 km^2, EPSG:26986 around
 Boston), 60 % uniform and 40 % around 400 hot spots, times over 2015, two groups (potholes
 25 m / 30 days, streetlights 15 m / 30 days), each report closing after an exponential time
-(5 % still open). geo311's grouping (``geo311.clustering``: projection + anchor rule with time
+(5 % still open). geo311's grouping (``geo311.workorders.clustering``: projection + anchor rule with time
 overlap and failed-repair links, the same core the store rebuild uses) is timed next to
 ``sklearn.cluster.DBSCAN(metric="haversine", algorithm="ball_tree", min_samples=1)`` on the same
 points (per group, ``eps = radius / earth radius``; DBSCAN ignores time).
@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 import numpy as np
 from pyproj import Transformer
 
-from geo311.clustering import INF_TIME, group_points, project
+from geo311.workorders.clustering import INF_TIME, group_points, project
 
 EARTH_RADIUS_M = 6_371_008.8
 RADIUS = np.array([25.0, 15.0])  # potholes, streetlights

@@ -21,13 +21,13 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from geo311.catalogue import load_catalogue
-from geo311.ingest import import_file
+from geo311.city.catalogue import load_catalogue
+from geo311.db.store import Store
+from geo311.ingest.importer import import_file
 from geo311.settings import Settings
-from geo311.store import Store
-from geo311.workorders import rebuild_work_orders
+from geo311.workorders.grouping import rebuild_work_orders
 from routing.dispatch import DayPlan, default_graph, plan_day
-from routing.problem import PRIORITY_OVERDUE, Crew, Problem
+from routing.engine.problem import PRIORITY_OVERDUE, Crew, Problem
 
 WORK = Path(__file__).resolve().parent / "_work"
 DAYS = ("2015-09-15", "2015-10-06", "2015-10-20", "2015-11-04", "2015-11-17")

@@ -20,7 +20,7 @@ PACKAGES = ("geo311", "routing", "maps", "api")
 
 # Justified exceptions: (file, function) -> why it stays long.
 EXCEPTIONS = {
-    ("routing/_matrix_search.py", "_search_block"): (
+    ("routing/engine/matrix_search.py", "_search_block"): (
         "the numba-compiled Dijkstra kernel: splitting the heap into inlined helpers measured ~3% "
         "slower (more reference counting in the compiled loop)"
     ),

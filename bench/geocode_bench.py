@@ -13,7 +13,7 @@ this file. So the bench holds them out by time: it measures the reports opened f
 ``--split`` on, with a geocoder that knows only the located reports opened before it (never
 the rows it is measured on). Runs, on the same rows, measured in the same run:
 
-- ``previous``  the implementation at ``--baseline-ref`` (``geo311/_address.py``,
+- ``previous``  the implementation at ``--baseline-ref`` (``geo311/geocoding/address.py``,
   ``_geocode_index.py``, ``_geo_*.py`` and ``geocoding.py`` read from git into a temporary
   package), with its own defaults (OSM only),
 - ``osm``       this code, OSM address points only (``known_addresses=False``),
@@ -54,9 +54,9 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
-from geo311._address import ParsedAddress, parse_address, street_key
-from geo311.city import default_city
-from geo311.geocoding import Geocoder
+from geo311.city.profile import default_city
+from geo311.geocoding.address import ParsedAddress, parse_address, street_key
+from geo311.geocoding.geocoder import Geocoder
 from geo311.settings import REPO_DATA_DIR
 
 # The box of the embedded Boston extract (data/README.md): min lon, min lat, max lon, max lat.

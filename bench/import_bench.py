@@ -21,9 +21,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from geo311.catalogue import load_catalogue  # noqa: E402
-from geo311.ingest import import_file  # noqa: E402
-from geo311.store import Store  # noqa: E402
+from geo311.city.catalogue import load_catalogue  # noqa: E402
+from geo311.db.store import Store  # noqa: E402
+from geo311.ingest.importer import import_file  # noqa: E402
 
 COLUMNS = [
     "CASE_ENQUIRY_ID",

@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from geo311.catalogue import load_catalogue  # noqa: E402
-from geo311.city import default_city  # noqa: E402
+from geo311.city.catalogue import load_catalogue  # noqa: E402
+from geo311.city.profile import default_city  # noqa: E402
 from geo311.settings import REPO_DATA_DIR  # noqa: E402
 from maps.base import write_map  # noqa: E402
 from maps.openwork import open_work_map  # noqa: E402

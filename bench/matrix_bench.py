@@ -1,4 +1,4 @@
-"""Benchmark: travel-time matrices with routing.matrix vs networkx, on two graphs.
+"""Benchmark: travel-time matrices with routing.engine.matrix vs networkx, on two graphs.
 
 1. the embedded Back Bay graph (cold load vs GraphML cache load, then 100x100 and 500x500);
 2. a generated city-scale graph (perturbed grid, >= 50,000 nodes, one-way streets, speed
@@ -41,12 +41,14 @@ from typing import Any, cast
 import networkx as nx
 import numpy as np
 
-from routing._matrix_search import thread_work_bytes, worker_count
-from routing.graph import Snap, StreetGraph, build_street_graph, load_street_graph
-from routing.matrix import _THREADS_MIN_WORK, travel_time_matrix
+from routing.engine.graph import Snap, StreetGraph, build_street_graph, load_street_graph
+from routing.engine.matrix import _THREADS_MIN_WORK, travel_time_matrix
+from routing.engine.matrix_search import thread_work_bytes, worker_count
 
 BOSTON = (42.30, -71.15)
-BASELINE_REF = "65cee6d"  # routing.matrix before the compiled search (scipy + pointer doubling)
+BASELINE_REF = (
+    "65cee6d"  # routing.engine.matrix before the compiled search (scipy + pointer doubling)
+)
 
 
 def generated_city(side: int, seed: int = 0) -> nx.MultiDiGraph:
@@ -148,18 +150,18 @@ def load_baseline(ref: str) -> Callable[..., Any] | None:
     """The previous ``travel_time_matrix`` (scipy dijkstra + pointer doubling) from git."""
     try:
         source = subprocess.run(
-            ["git", "show", f"{ref}:routing/matrix.py"],
+            ["git", "show", f"{ref}:routing/engine/matrix.py"],
             capture_output=True,
             text=True,
             check=True,
             cwd=Path(__file__).resolve().parent.parent,
         ).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
-        print(f"(no baseline: git show {ref}:routing/matrix.py failed: {exc})")
+        print(f"(no baseline: git show {ref}:routing/engine/matrix.py failed: {exc})")
         return None
     module = types.ModuleType("_baseline_matrix")
     sys.modules[module.__name__] = module  # dataclasses look their module up
-    exec(compile(source, f"{ref}:routing/matrix.py", "exec"), module.__dict__)
+    exec(compile(source, f"{ref}:routing/engine/matrix.py", "exec"), module.__dict__)
     return cast(Callable[..., Any], module.travel_time_matrix)
 
 
@@ -234,7 +236,7 @@ def bench_graph(
         how = "measured" if k == n else f"extrapolated from {k} of {n} origins"
         used = threads if n * matrix._search.m >= _THREADS_MIN_WORK else 1
         print(
-            f"    routing.matrix     {ours:8.3f} s (default: {used} thread(s)) | {one:8.3f} s (1 thread)"
+            f"    routing.engine.matrix     {ours:8.3f} s (default: {used} thread(s)) | {one:8.3f} s (1 thread)"
         )
         if baseline is not None:
             print(
@@ -277,7 +279,7 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=224, help="grid side (224 -> 50,176 nodes)")
     parser.add_argument("--nx-sample", type=int, default=20, help="origins timed with networkx")
     parser.add_argument(
-        "--baseline-ref", default=BASELINE_REF, help="git ref of the previous routing.matrix"
+        "--baseline-ref", default=BASELINE_REF, help="git ref of the previous routing.engine.matrix"
     )
     parser.add_argument("--repeats", type=int, default=3, help="rounds (median of ours)")
     args = parser.parse_args()

@@ -1,10 +1,10 @@
-"""Time and memory of checking posted photos: one, then four at once (geo311.media).
+"""Time and memory of checking posted photos: one, then four at once (geo311.requests.media).
 
 Writes two PNGs to a temporary folder: 6300 x 6300 px (about 120 KB, over the pixel limit:
 refused from its header) and 4000 x 4000 px (about 50 KB, within it: decoded and written
 again). Each measurement runs in a fresh process (``clean_image`` on 1 or 4 threads) and
 prints the wall time and the growth of the process's peak RSS. With ``--baseline-ref REF``
-the same runs use ``geo311/media.py`` of that git revision (``git show``), next to this
+the same runs use ``geo311/requests/media.py`` of that git revision (``git show``), next to this
 tree's.
 
     .venv/bin/python bench/media_bench.py [--baseline-ref a948a22]
@@ -74,7 +74,7 @@ def run(media: Path, png: Path, threads: int) -> str:
 def main() -> None:
     """Measure this tree (and a baseline revision) on both photos, 1 and 4 at once."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--baseline-ref", help="git revision whose geo311/media.py to compare")
+    ap.add_argument("--baseline-ref", help="git revision whose geo311/requests/media.py to compare")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -83,7 +83,7 @@ def main() -> None:
             old = folder / "baseline_media.py"
             old.write_text(
                 subprocess.run(
-                    ["git", "show", f"{args.baseline_ref}:geo311/media.py"],
+                    ["git", "show", f"{args.baseline_ref}:geo311/requests/media.py"],
                     capture_output=True,
                     text=True,
                     check=True,

@@ -44,11 +44,11 @@ from typing import Any
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
+from geo311.db.notify_schema import outbox
+from geo311.db.store import Store, request_to_row
 from geo311.model import ServiceRequest
 from geo311.notify import Event, enqueue, save_contact
 from geo311.notify.templates import message_id
-from geo311.notify_schema import outbox
-from geo311.store import Store, request_to_row
 
 DOMAIN = "bench.example.gov"
 T0 = datetime(2015, 10, 5, 12, 15, tzinfo=UTC)

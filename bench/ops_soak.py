@@ -190,7 +190,7 @@ def _load_and_check(
     args: argparse.Namespace, server: setup.Server, engine: sa.Engine, api: httpx.Client
 ) -> int:
     """Plan and publish the day, run the clients and the kills, then check."""
-    from geo311.catalogue import load_catalogue
+    from geo311.city.catalogue import load_catalogue
     from geo311.settings import Settings
 
     catalogue = load_catalogue(Settings(city_dir=server.city).services_file)

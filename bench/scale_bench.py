@@ -45,12 +45,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from matrix_bench import generated_city, random_snaps  # noqa: E402
 
-from geo311.city import default_city  # noqa: E402
+from geo311.city.profile import default_city  # noqa: E402
 from routing.distributed import TaskFailure, TaskRunner, local_cores, plan_districts  # noqa: E402
-from routing.graph import build_street_graph  # noqa: E402
-from routing.matrix import travel_time_matrix  # noqa: E402
-from routing.plan import Plan  # noqa: E402
-from routing.problem import Break, Crew, Depot, Job, Problem, TimeWindow  # noqa: E402
+from routing.engine.graph import build_street_graph  # noqa: E402
+from routing.engine.matrix import travel_time_matrix  # noqa: E402
+from routing.engine.plan import Plan  # noqa: E402
+from routing.engine.problem import Break, Crew, Depot, Job, Problem, TimeWindow  # noqa: E402
 
 H = 3600.0
 

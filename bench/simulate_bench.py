@@ -1,4 +1,4 @@
-"""Speed of the season replay (routing.simulate) on the embedded 2015 data.
+"""Speed of the season replay (routing.simulate.run) on the embedded 2015 data.
 
 Prints the time to prepare the season (import, snap, one travel matrix), the 3-month
 streetlight replay with the default deterministic settings (greedy descent, one worker), and a
@@ -13,10 +13,10 @@ from __future__ import annotations
 import time
 from datetime import date
 
-from geo311.catalogue import load_catalogue
+from geo311.city.catalogue import load_catalogue
 from geo311.settings import REPO_DATA_DIR
-from routing.crews import load_crews
-from routing.simulate import load_season, replay
+from routing.engine.crews import load_crews
+from routing.simulate.run import load_season, replay
 
 START, END, MONTH_END = date(2015, 9, 1), date(2015, 11, 30), date(2015, 9, 30)
 

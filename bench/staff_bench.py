@@ -40,14 +40,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from geo311 import users  # noqa: E402
-from geo311.catalogue import Catalogue, load_catalogue  # noqa: E402
-from geo311.city import default_city  # noqa: E402
-from geo311.ingest import import_file  # noqa: E402
+from geo311.city.catalogue import Catalogue, load_catalogue  # noqa: E402
+from geo311.city.profile import default_city  # noqa: E402
+from geo311.db.store import Store, request_to_row  # noqa: E402
+from geo311.ingest.importer import import_file  # noqa: E402
 from geo311.model import ServiceRequest  # noqa: E402
 from geo311.settings import Settings  # noqa: E402
-from geo311.store import Store, request_to_row  # noqa: E402
-from geo311.workorders import rebuild_work_orders  # noqa: E402
+from geo311.staff import users  # noqa: E402
+from geo311.workorders.grouping import rebuild_work_orders  # noqa: E402
 from tests._browser import Watch, block_network, launch_chromium, record_errors  # noqa: E402
 
 DEMO_MORNING = "2015-10-06T07:00"

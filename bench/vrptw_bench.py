@@ -3,11 +3,11 @@
 Usage: ``python bench/vrptw_bench.py DIR [--time-limit S] [--workers N] [--baseline NAME]
 [--crew-fixed-cost C] [--only A,B]``
 
-Every ``*.txt`` in DIR (Solomon format) is built through :mod:`routing.problem` (customers ->
+Every ``*.txt`` in DIR (Solomon format) is built through :mod:`routing.engine.problem` (customers ->
 jobs with demand, window, service time; vehicles -> crews with capacity; Euclidean distance =
 travel time, unrounded; the model scales distances to 1/1000 and rounds travel times up, the
-gap uses the plan's unrounded distance), solved with :func:`routing.solve.solve` and its
-default settings (:func:`routing.search.default_settings`, the settings of ``geo311 plan``;
+gap uses the plan's unrounded distance), solved with :func:`routing.engine.solve.solve` and its
+default settings (:func:`routing.engine.search.default_settings`, the settings of ``geo311 plan``;
 objective: total distance, fleet size free up to the instance's vehicle count), and again in
 the same run with the baseline: ``classic`` = the previous settings (guided local search from
 five first-solution strategies, same workers and time limit), ``plain`` = OR-Tools without a
@@ -36,9 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from routing.problem import Crew, Depot, Job, Problem, TimeWindow
-from routing.search import classic_settings
-from routing.solve import Plan, solve
+from routing.engine.problem import Crew, Depot, Job, Problem, TimeWindow
+from routing.engine.search import classic_settings
+from routing.engine.solve import Plan, solve
 
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from geo311.cli import _register_plugins, app  # noqa: E402
+from geo311.cli.app import _register_plugins, app  # noqa: E402
 from geo311.settings import get_settings  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"

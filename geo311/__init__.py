@@ -18,11 +18,11 @@ __version__ = "0.1.0"
 
 # Public name -> the module that defines it.
 _EXPORTS = {
-    "Catalogue": "geo311.catalogue",
-    "load_catalogue": "geo311.catalogue",
-    "City": "geo311.city",
-    "default_city": "geo311.city",
-    "load_city": "geo311.city",
+    "Catalogue": "geo311.city.catalogue",
+    "load_catalogue": "geo311.city.catalogue",
+    "City": "geo311.city.profile",
+    "default_city": "geo311.city.profile",
+    "load_city": "geo311.city.profile",
     "ConfigurationError": "geo311.errors",
     "ConflictError": "geo311.errors",
     "GeocodingError": "geo311.errors",
@@ -30,28 +30,28 @@ _EXPORTS = {
     "InputError": "geo311.errors",
     "NotFoundError": "geo311.errors",
     "RoutingError": "geo311.errors",
-    "Geocoder": "geo311.geocoding",
-    "geocode_csv": "geo311.geocoding",
-    "geocode_pending_requests": "geo311.geocoding",
-    "ImportSummary": "geo311.ingest",
-    "import_file": "geo311.ingest",
-    "backlog_by_age": "geo311.metrics",
-    "compute_metrics": "geo311.metrics",
-    "requests_frame": "geo311.metrics",
-    "service_metrics": "geo311.metrics",
-    "work_orders_frame": "geo311.metrics",
+    "Geocoder": "geo311.geocoding.geocoder",
+    "geocode_csv": "geo311.geocoding.geocoder",
+    "geocode_pending_requests": "geo311.geocoding.geocoder",
+    "ImportSummary": "geo311.ingest.importer",
+    "import_file": "geo311.ingest.importer",
+    "backlog_by_age": "geo311.requests.metrics",
+    "compute_metrics": "geo311.requests.metrics",
+    "requests_frame": "geo311.requests.metrics",
+    "service_metrics": "geo311.requests.metrics",
+    "work_orders_frame": "geo311.requests.metrics",
     "ServiceRequest": "geo311.model",
     "WorkOrder": "geo311.model",
     "is_placeholder_point": "geo311.model",
     "Settings": "geo311.settings",
     "get_settings": "geo311.settings",
-    "Store": "geo311.store",
-    "apply_status": "geo311.workflow",
-    "check_transition": "geo311.workflow",
-    "assign_request": "geo311.workorders",
-    "close_work_order": "geo311.workorders",
-    "open_work_orders_at": "geo311.workorders",
-    "rebuild_work_orders": "geo311.workorders",
+    "Store": "geo311.db.store",
+    "apply_status": "geo311.workorders.workflow",
+    "check_transition": "geo311.workorders.workflow",
+    "assign_request": "geo311.workorders.grouping",
+    "close_work_order": "geo311.workorders.grouping",
+    "open_work_orders_at": "geo311.workorders.grouping",
+    "rebuild_work_orders": "geo311.workorders.grouping",
 }
 
 __all__ = [
@@ -93,8 +93,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from geo311.catalogue import Catalogue, load_catalogue
-    from geo311.city import City, default_city, load_city
+    from geo311.city.catalogue import Catalogue, load_catalogue
+    from geo311.city.profile import City, default_city, load_city
+    from geo311.db.store import Store
     from geo311.errors import (
         ConfigurationError,
         ConflictError,
@@ -104,24 +105,23 @@ if TYPE_CHECKING:
         NotFoundError,
         RoutingError,
     )
-    from geo311.geocoding import Geocoder, geocode_csv, geocode_pending_requests
-    from geo311.ingest import ImportSummary, import_file
-    from geo311.metrics import (
+    from geo311.geocoding.geocoder import Geocoder, geocode_csv, geocode_pending_requests
+    from geo311.ingest.importer import ImportSummary, import_file
+    from geo311.model import ServiceRequest, WorkOrder, is_placeholder_point
+    from geo311.requests.metrics import (
         backlog_by_age,
         compute_metrics,
         requests_frame,
         service_metrics,
         work_orders_frame,
     )
-    from geo311.model import ServiceRequest, WorkOrder, is_placeholder_point
     from geo311.settings import Settings, get_settings
-    from geo311.store import Store
-    from geo311.workflow import apply_status, check_transition
-    from geo311.workorders import (
+    from geo311.workorders.grouping import (
         assign_request,
         close_work_order,
         open_work_orders_at,
         rebuild_work_orders,
     )
+    from geo311.workorders.workflow import apply_status, check_transition
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -4,7 +4,7 @@
 the package (or one of its modules, e.g. in a worker process) does not load every heavy
 dependency::
 
-    _EXPORTS = {"Store": "geo311.store", ...}
+    _EXPORTS = {"Store": "geo311.db.store", ...}
     __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 Type checkers see the names through ``if TYPE_CHECKING:`` imports next to the mapping.

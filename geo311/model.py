@@ -1,6 +1,6 @@
 """Domain types of geo311: service requests (Open311 GeoReport v2 fields) and work orders.
 
-Plain frozen dataclasses; database rows stay in :mod:`geo311.store`. Every datetime is
+Plain frozen dataclasses; database rows stay in :mod:`geo311.db.store`. Every datetime is
 timezone-aware.
 """
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from geo311.city import City, default_city
+from geo311.city.profile import City, default_city
 
 
 def is_placeholder_point(lat: float | None, lon: float | None, *, city: City | None = None) -> bool:
@@ -21,7 +21,7 @@ def is_placeholder_point(lat: float | None, lon: float | None, *, city: City | N
     lat, lon
         The point, in degrees; ``None`` is never a placeholder.
     city
-        The city profile (default :func:`geo311.city.default_city`).
+        The city profile (default :func:`geo311.city.profile.default_city`).
 
     Returns
     -------

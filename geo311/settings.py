@@ -11,7 +11,7 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from geo311.city import City, default_city
+from geo311.city.profile import City, default_city
 from geo311.embedded import EMBEDDED_DATA_DIR, user_data_dir
 from geo311.errors import ConfigurationError
 
@@ -120,7 +120,7 @@ class Settings(BaseSettings):
     notify_sender_in_serve: bool = Field(
         default=True, description="geo311 serve also runs the notification sender"
     )
-    # -- planning and simulation jobs (geo311.jobs) -------------------------------------
+    # -- planning and simulation jobs (geo311.plans.jobs) -------------------------------------
     job_workers: int = Field(
         default=1,
         ge=0,

@@ -17,7 +17,7 @@ from branca.element import MacroElement, Template
 from folium.plugins import FastMarkerCluster
 from folium.template import Template as FoliumTemplate
 
-from geo311.city import default_city
+from geo311.city.profile import default_city
 from geo311.errors import InputError
 from maps.assets import use_local_assets, write_html
 

@@ -1,6 +1,6 @@
 """A street base map drawn from the city's own OSM extract: map tiles that need no network.
 
-The streets are the router's (:class:`routing.graph.StreetGraph`: the same lines crews drive),
+The streets are the router's (:class:`routing.engine.graph.StreetGraph`: the same lines crews drive),
 drawn as 256-pixel PNG tiles in the Web Mercator scheme every Leaflet map uses
 (``/tiles/streets/{z}/{x}/{y}.png``), with street names along the longer streets from zoom 16.
 Tiles are drawn on first request with Pillow and kept (:class:`StreetTiles`); a tile with no
@@ -133,7 +133,7 @@ class StreetTiles:
 
     @classmethod
     def from_graph(cls, graph: object) -> StreetTiles:
-        """Return the tiles of a :class:`routing.graph.StreetGraph` (each two-way street once)."""
+        """Return the tiles of a :class:`routing.engine.graph.StreetGraph` (each two-way street once)."""
         reverse = np.asarray(graph.edge_reverse)  # type: ignore[attr-defined]
         keep = np.flatnonzero((reverse < 0) | (np.arange(len(reverse)) < reverse))
         geometry = graph.edge_geometry  # type: ignore[attr-defined]

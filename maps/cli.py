@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from geo311.catalogue import Catalogue, load_catalogue
+from geo311.city.catalogue import Catalogue, load_catalogue
+from geo311.db.store import Store
 from geo311.errors import InputError, NotFoundError
 from geo311.settings import Settings
-from geo311.store import Store
 from maps.base import write_map
 from maps.hotspots import hotspots_map, requests_frame
 from maps.itinerary import register_plan_writer
@@ -53,7 +53,7 @@ def write_open_work(
     Path
         The written file.
     """
-    from geo311.workorders import open_work_orders_at
+    from geo311.workorders.grouping import open_work_orders_at
 
     orders = open_work_orders_at(store, at, catalogue=catalogue)
     m = open_work_map(
@@ -165,14 +165,14 @@ def drawings_from_plan_document(plan: dict[str, Any], out_dir: Path) -> list[Cre
 
 
 def _context(database_url: str | None) -> tuple[Settings, Catalogue]:
-    from geo311.cli import settings_with
+    from geo311.cli.app import settings_with
 
     settings = settings_with(database_url)
     return settings, load_catalogue(settings.services_file)
 
 
 def _at(text: str | None, timezone: str) -> datetime:
-    from geo311.cli import parse_local_time
+    from geo311.cli.app import parse_local_time
 
     if text is None:
         return datetime.now(ZoneInfo(timezone))
@@ -257,7 +257,7 @@ def demo_step(ctx: Any) -> None:
     Reads from ``ctx.results`` (left by earlier steps):
 
     * ``route_drawings``: a list of :class:`~maps.routes.CrewRoute`, drawn as given; or
-    * ``plan`` (a ``routing.solve.Plan`` or its ``to_dict()``) with ``locations``
+    * ``plan`` (a ``routing.engine.solve.Plan`` or its ``to_dict()``) with ``locations``
       (``[(lat, lon), ...]`` per matrix index), and optionally ``path_between``
       (``(i, j) -> [(lat, lon), ...]`` street path) and ``labels`` (job id -> label).
 
@@ -266,7 +266,7 @@ def demo_step(ctx: Any) -> None:
 
     Parameters
     ----------
-    ctx : geo311.demo.DemoContext
+    ctx : geo311.cli.demo.DemoContext
         The demo context.
     """
     out = Path(ctx.out_dir)

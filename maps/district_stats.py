@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from geo311.districts import OUTSIDE, Districts
+from geo311.city.districts import OUTSIDE, Districts
 from maps.hotspots import gi_star_hexagons, hex_counts
 
 __all__ = ["district_hotspots"]

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 from folium.plugins import HeatMap, HeatMapWithTime
 
-from geo311.catalogue import Catalogue
-from geo311.city import default_city
+from geo311.city.catalogue import Catalogue
+from geo311.city.profile import default_city
+from geo311.db.store import Store
 from geo311.errors import InputError
-from geo311.store import Store
 from maps.base import Legend, base_map
 
 FRAME_COLUMNS = ("service_request_id", "service_code", "requested_datetime", "lat", "lon")

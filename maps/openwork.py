@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import folium
 from folium.plugins import MarkerCluster
 
-from geo311.catalogue import Catalogue, Service
-from geo311.city import default_city
+from geo311.city.catalogue import Catalogue, Service
+from geo311.city.profile import default_city
 from geo311.errors import InputError
 from geo311.model import WorkOrder
 from maps.base import BulkMarkerCluster, Legend, add_boundary, base_map, fa_class, tooltip

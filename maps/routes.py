@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import folium
 
-from geo311.city import default_city
+from geo311.city.profile import default_city
 from geo311.errors import InputError
 from maps.base import Legend, add_boundary, base_map, tooltip, write_map
 from routing.itinerary import format_distance
@@ -442,7 +442,7 @@ def route_drawings_from_plan(
         Point of every matrix index used by the plan.
     path_between : callable, keyword-only, optional
         ``(from_index, to_index) -> [(lat, lon), ...]`` street path between two matrix
-        indices (e.g. from ``routing.graph``); without it legs are straight lines.
+        indices (e.g. from ``routing.engine.graph``); without it legs are straight lines.
     labels : mapping, keyword-only, optional
         Job id (or ref) to a stop label such as "Pothole repair, 145 Ipswich St".
     links : callable, keyword-only, optional

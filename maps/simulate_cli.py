@@ -1,7 +1,7 @@
 """The ``geo311 simulate`` command: a planner's what-if replay of a season with K crews.
 
 It lives in maps because it draws the plot (:mod:`maps.simulation_plot`); the replay itself is
-:func:`routing.simulate.run_simulation`.
+:func:`routing.simulate.run.run_simulation`.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def register(app: typer.Typer) -> None:
         The replays (one per service group and crew count) run as tasks on a Dask cluster:
         ``--cluster`` / ``GEO311_CLUSTER_ADDRESS``, else a local one on this machine's cores.
         """
-        from geo311.catalogue import load_catalogue
+        from geo311.city.catalogue import load_catalogue
         from geo311.settings import get_settings
         from maps.simulation_plot import plot_simulation
         from routing.dispatch import default_graph

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from routing.simulate import GroupResult, SimulationResult
+    from routing.simulate.run import GroupResult, SimulationResult
 
 __all__ = ["plot_simulation"]
 
@@ -25,7 +25,7 @@ def plot_simulation(result: SimulationResult, path: str | Path) -> Path:
     Parameters
     ----------
     result
-        The simulation (:func:`routing.simulate.run_simulation`).
+        The simulation (:func:`routing.simulate.run.run_simulation`).
     path
         The PNG file to write (folders are created).
 

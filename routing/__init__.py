@@ -5,8 +5,8 @@ crew files) depends on nothing of geo311 but its errors and settings types. Its 
 re-exported here and imported on first use, so that ``import routing.x`` (e.g. in a solver
 worker process) does not load the street-graph and numba stack.
 
-``solve`` and ``replan`` are not re-exported: ``routing.solve`` and ``routing.replan`` are the
-modules of those names (import the functions from them: ``from routing.solve import solve``).
+``solve`` and ``replan`` are not re-exported: ``routing.engine.solve`` and ``routing.engine.replan`` are the
+modules of those names (import the functions from them: ``from routing.engine.solve import solve``).
 """
 
 from __future__ import annotations
@@ -16,61 +16,67 @@ from typing import TYPE_CHECKING
 from geo311.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from routing.checks import check_routes
-    from routing.crews import CrewConfig, load_crews, parse_crews
     from routing.dispatch import DayPlan, default_graph, plan_day, replan_day, save_day_plan
-    from routing.graph import Snap, SnapError, StreetGraph, build_street_graph, load_street_graph
+    from routing.engine.checks import check_routes
+    from routing.engine.crews import CrewConfig, load_crews, parse_crews
+    from routing.engine.graph import (
+        Snap,
+        SnapError,
+        StreetGraph,
+        build_street_graph,
+        load_street_graph,
+    )
+    from routing.engine.jobs import job_id_for, work_order_job
+    from routing.engine.matrix import RoutePath, TravelTimeMatrix, travel_time_matrix
+    from routing.engine.plan import Plan, Route, Step, Summary, Unassigned
+    from routing.engine.problem import Break, Crew, Depot, Job, Problem, TimeWindow
+    from routing.engine.reasons import precheck
+    from routing.engine.replan import locked_from_time
+    from routing.engine.solve import build_plan, default_workers
     from routing.itinerary import crew_itinerary
-    from routing.jobs import job_id_for, work_order_job
-    from routing.matrix import RoutePath, TravelTimeMatrix, travel_time_matrix
-    from routing.plan import Plan, Route, Step, Summary, Unassigned
     from routing.plan_document import PlanDocument, load_plan_document
-    from routing.problem import Break, Crew, Depot, Job, Problem, TimeWindow
-    from routing.reasons import precheck
-    from routing.replan import locked_from_time
-    from routing.simulate import run_simulation
-    from routing.solve import build_plan, default_workers
+    from routing.simulate.run import run_simulation
 
 _EXPORTS = {
-    "check_routes": "routing.checks",
-    "CrewConfig": "routing.crews",
-    "load_crews": "routing.crews",
-    "parse_crews": "routing.crews",
-    "Snap": "routing.graph",
-    "SnapError": "routing.graph",
-    "StreetGraph": "routing.graph",
-    "build_street_graph": "routing.graph",
-    "load_street_graph": "routing.graph",
-    "RoutePath": "routing.matrix",
-    "TravelTimeMatrix": "routing.matrix",
-    "travel_time_matrix": "routing.matrix",
-    "Plan": "routing.plan",
-    "Route": "routing.plan",
-    "Step": "routing.plan",
-    "Summary": "routing.plan",
-    "Unassigned": "routing.plan",
-    "Break": "routing.problem",
-    "Crew": "routing.problem",
-    "Depot": "routing.problem",
-    "Job": "routing.problem",
-    "Problem": "routing.problem",
-    "TimeWindow": "routing.problem",
-    "precheck": "routing.reasons",
-    "locked_from_time": "routing.replan",
-    "build_plan": "routing.solve",
-    "default_workers": "routing.solve",
+    "check_routes": "routing.engine.checks",
+    "CrewConfig": "routing.engine.crews",
+    "load_crews": "routing.engine.crews",
+    "parse_crews": "routing.engine.crews",
+    "Snap": "routing.engine.graph",
+    "SnapError": "routing.engine.graph",
+    "StreetGraph": "routing.engine.graph",
+    "build_street_graph": "routing.engine.graph",
+    "load_street_graph": "routing.engine.graph",
+    "RoutePath": "routing.engine.matrix",
+    "TravelTimeMatrix": "routing.engine.matrix",
+    "travel_time_matrix": "routing.engine.matrix",
+    "Plan": "routing.engine.plan",
+    "Route": "routing.engine.plan",
+    "Step": "routing.engine.plan",
+    "Summary": "routing.engine.plan",
+    "Unassigned": "routing.engine.plan",
+    "Break": "routing.engine.problem",
+    "Crew": "routing.engine.problem",
+    "Depot": "routing.engine.problem",
+    "Job": "routing.engine.problem",
+    "Problem": "routing.engine.problem",
+    "TimeWindow": "routing.engine.problem",
+    "precheck": "routing.engine.reasons",
+    "locked_from_time": "routing.engine.replan",
+    "build_plan": "routing.engine.solve",
+    "default_workers": "routing.engine.solve",
     # the day-planning application built on the engine
     "PlanDocument": "routing.plan_document",
     "load_plan_document": "routing.plan_document",
-    "work_order_job": "routing.jobs",
-    "job_id_for": "routing.jobs",
+    "work_order_job": "routing.engine.jobs",
+    "job_id_for": "routing.engine.jobs",
     "DayPlan": "routing.dispatch",
     "plan_day": "routing.dispatch",
     "replan_day": "routing.dispatch",
     "save_day_plan": "routing.dispatch",
     "default_graph": "routing.dispatch",
     "crew_itinerary": "routing.itinerary",
-    "run_simulation": "routing.simulate",
+    "run_simulation": "routing.simulate.run",
 }
 
 __all__ = [

@@ -27,11 +27,11 @@ import shapely
 from pyproj import CRS
 from shapely.geometry import MultiPoint, mapping
 
-from geo311.city import UNITS
-from geo311.districts import District, Districts, load_districts
+from geo311.city.districts import District, Districts, load_districts
+from geo311.city.profile import UNITS
 from geo311.errors import InputError
 from geo311.settings import REPO_DATA_DIR
-from routing.graph import StreetGraph, load_street_graph
+from routing.engine.graph import StreetGraph, load_street_graph
 
 __all__ = ["CityInit", "default_units", "init_city", "utm_crs"]
 
@@ -159,7 +159,7 @@ def _copy_located(root: Path, located: str | Path | None) -> tuple[str, ...]:
     """Copy the city's CSV of located reports into the profile; its name and columns."""
     if located is None:
         return ()
-    from geo311.geocoding import located_report_columns
+    from geo311.geocoding.geocoder import located_report_columns
 
     src = Path(located)
     if not src.is_file():
@@ -434,7 +434,7 @@ def init_city(
         located=located,
     )
     if build_geocoder:
-        from geo311.geocoding import Geocoder
+        from geo311.geocoding.geocoder import Geocoder
 
         Geocoder.from_data_dir(root, cache_dir=root / "cache")
     steps = _next_steps(root, areas, addresses)

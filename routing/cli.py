@@ -18,9 +18,9 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from geo311.catalogue import Catalogue, load_catalogue
+from geo311.city.catalogue import Catalogue, load_catalogue
+from geo311.db.store import Store
 from geo311.errors import InputError
-from geo311.store import Store
 from routing.plan_document import PlanDocument
 
 DEMO_TIME_LIMIT_S = 12.0
@@ -60,7 +60,7 @@ def ensure_work_orders(store: Store, catalogue: Catalogue, *, echo: Any = typer.
     InputError
         When the store has no service requests either (import some first).
     """
-    from geo311.workorders import rebuild_work_orders
+    from geo311.workorders.grouping import rebuild_work_orders
 
     if store.query_work_orders(limit=1):
         return False
@@ -162,7 +162,7 @@ def graph_command(
     ] = None,
 ) -> None:
     """Load a street graph and print its summary (nodes, edges, one-ways, dropped nodes)."""
-    from routing.graph import load_street_graph
+    from routing.engine.graph import load_street_graph
 
     if place:
         graph = load_street_graph(place, kind="place", cache_dir=cache_dir, congestion_hour=hour)
@@ -204,7 +204,7 @@ def plan_command(
     ] = None,
 ) -> None:
     """Plan the day's crew routes from the open work orders; write plan.json + itineraries."""
-    from geo311.cli import parse_local_time, settings_with
+    from geo311.cli.app import parse_local_time, settings_with
     from routing.dispatch import format_summary, plan_day, save_day_plan
 
     settings = settings_with(database_url)
@@ -248,8 +248,8 @@ def _plan_districts(
     cluster: str | None = None,
 ) -> None:
     """``geo311 plan --district NAME`` / ``--all-districts``: a plan per district."""
-    from routing.crews import load_crews
     from routing.dispatch import format_summary, plan_districts, save_district_plans
+    from routing.engine.crews import load_crews
 
     config = None
     if crews is not None:
@@ -314,7 +314,7 @@ def replan_command(
     database_url: DbOption = None,
 ) -> None:
     """Re-plan a stored plan mid-day: keep locked stops, add urgent work orders."""
-    from geo311.cli import parse_local_time, settings_with
+    from geo311.cli.app import parse_local_time, settings_with
     from routing.dispatch import format_summary, replan_day, save_day_plan
 
     settings = settings_with(database_url)
@@ -409,10 +409,10 @@ def register(app: typer.Typer) -> None:
 
 def _matrix_report(ctx: Any, graph: Any) -> list[str]:
     """Time the travel-time matrix between the yard and the open work orders on the graph."""
-    from geo311.workorders import open_work_orders_at
-    from routing.crews import load_crews
+    from geo311.workorders.grouping import open_work_orders_at
     from routing.dispatch import servable_groups, snap_work_orders, snap_yards
-    from routing.matrix import travel_time_matrix
+    from routing.engine.crews import load_crews
+    from routing.engine.matrix import travel_time_matrix
 
     catalogue = ctx.catalogue
     config = load_crews(
@@ -461,10 +461,10 @@ def demo_step(ctx: Any) -> None:
 
     Parameters
     ----------
-    ctx : geo311.demo.DemoContext
+    ctx : geo311.cli.demo.DemoContext
         The demo context.
     """
-    from geo311.districts import load_districts
+    from geo311.city.districts import load_districts
     from routing.dispatch import default_graph, format_summary, plan_districts, save_district_plans
 
     if not ctx.results.get("work_orders_built"):

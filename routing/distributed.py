@@ -16,9 +16,9 @@ about each task (its name, ok or why it failed), and a task that raises is repor
 :class:`TaskFailure` while the others' results are kept. ``retries`` re-runs a task that raised;
 a task whose worker died (killed, out of memory) is rescheduled by Dask on another worker.
 
-What travels is explicit: each item (a district's :class:`~routing.problem.Problem`, its matrices
+What travels is explicit: each item (a district's :class:`~routing.engine.problem.Problem`, its matrices
 included) goes to one worker, ``shared`` (e.g. a season's travel matrix) once to every worker;
-results come back as the typed objects ``fn`` returns (a :class:`~routing.plan.Plan`, a
+results come back as the typed objects ``fn`` returns (a :class:`~routing.engine.plan.Plan`, a
 simulation run). Workers never see a store: the caller writes the results.
 
 Determinism: a task runs the same code on the same inputs wherever it runs; for identical plans
@@ -45,9 +45,9 @@ from geo311.errors import ConfigurationError, InputError
 from geo311.settings import get_settings
 
 if TYPE_CHECKING:  # the engine is imported when tasks run, not when the CLI starts
-    from routing.plan import Plan
-    from routing.problem import Problem
-    from routing.simulate import SimulationResult
+    from routing.engine.plan import Plan
+    from routing.engine.problem import Problem
+    from routing.simulate.run import SimulationResult
 
 __all__ = [
     "CONNECT_TIMEOUT_S",
@@ -499,7 +499,7 @@ def plan_districts(
     problems
         District name -> its routing problem (matrices included: that is what travels).
     time_limit_s, seed, solution_limit, metaheuristic
-        As for :func:`routing.solve.solve`.
+        As for :func:`routing.engine.solve.solve`.
     deterministic
         Plans that are the same wherever and however loaded the tasks run: the search stops by
         itself (greedy descent, ``metaheuristic="NONE"``) unless a ``solution_limit`` is given;
@@ -515,9 +515,9 @@ def plan_districts(
     Returns
     -------
     dict
-        District name -> :class:`~routing.plan.Plan`, or :class:`TaskFailure` (which, why).
+        District name -> :class:`~routing.engine.plan.Plan`, or :class:`TaskFailure` (which, why).
     """
-    from routing.solve import solve
+    from routing.engine.solve import solve
 
     if deterministic and solution_limit is None:
         metaheuristic = "NONE"
@@ -545,7 +545,7 @@ def simulate_sweep(
     progress: Progress | None = None,
     **simulation: Any,
 ) -> SimulationResult:
-    """Run :func:`routing.simulate.run_simulation` with its replays as tasks on a cluster.
+    """Run :func:`routing.simulate.run.run_simulation` with its replays as tasks on a cluster.
 
     One task per service group and crew count (``crews_sweep``); the season (reports and
     travel matrix) is sent once to every worker. The result is the in-process one: every
@@ -559,7 +559,7 @@ def simulate_sweep(
         An open :class:`TaskRunner` to use instead of ``cluster`` and ``workers`` (a CLI opens
         it first, so that a wrong address fails before the season is loaded).
     **simulation
-        Keywords of :func:`routing.simulate.run_simulation` (``start``, ``end``,
+        Keywords of :func:`routing.simulate.run.run_simulation` (``start``, ``end``,
         ``crews_sweep`` ...).
 
     Returns
@@ -572,7 +572,7 @@ def simulate_sweep(
     InputError
         When a replay failed (naming it and why) or an argument is invalid.
     """
-    from routing.simulate import run_simulation
+    from routing.simulate.run import run_simulation
 
     where: dict[str, Any] = (
         {"runner": runner} if runner is not None else {"cluster": cluster, "workers": workers}

@@ -4,7 +4,7 @@ An itinerary is built from a plan document (:class:`routing.plan_document.PlanDo
 stored), so the API can give one for a stored plan without loading the street graph: the
 document carries each leg's street edges (names, lengths, times, bearings) and coordinates.
 Directions merge consecutive edges of the same street and name the turn from the bearing
-change (:mod:`routing._directions`); ETAs come from the plan's departure times plus the travel
+change (:mod:`routing.engine.directions`); ETAs come from the plan's departure times plus the travel
 time along the path. Distances are shown in the city's units (``units`` in ``city.toml``:
 feet / miles or metres / km), see :func:`format_distance`. Rendering (HTML, text, GPX,
 files) is :mod:`maps.itinerary`.
@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from geo311.city import UNITS, default_city
+from geo311.city.profile import UNITS, default_city
 from geo311.errors import InputError
-from routing._directions import Instruction, Segment, directions, turn_modifier
-from routing._directions import format_distance as _metric_distance
+from routing.engine.directions import Instruction, Segment, directions, turn_modifier
+from routing.engine.directions import format_distance as _metric_distance
 from routing.plan_document import DepotDoc, PlanDocument, RouteDoc, StepDoc, local_hm
 
 __all__ = [

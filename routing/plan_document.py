@@ -24,7 +24,7 @@ from geo311.errors import InputError, NotFoundError
 
 
 class PlanSource(Protocol):
-    """Anything that returns a stored plan document by id (e.g. ``geo311.store.Store``)."""
+    """Anything that returns a stored plan document by id (e.g. ``geo311.db.store.Store``)."""
 
     def get_plan(self, plan_id: int) -> dict[str, Any]:
         """Return the stored document of one plan."""
@@ -89,7 +89,7 @@ def local_hm(when: datetime | None, tz: tzinfo) -> str:
 
 
 def unassigned_dict(unassigned: Any, origin: datetime) -> dict[str, Any]:
-    """Return an unassigned job (a :class:`routing.solve.Unassigned`) as document data.
+    """Return an unassigned job (a :class:`routing.engine.solve.Unassigned`) as document data.
 
     Parameters
     ----------
@@ -110,7 +110,7 @@ def unassigned_dict(unassigned: Any, origin: datetime) -> dict[str, Any]:
     """
     if not is_dataclass(unassigned) or isinstance(unassigned, type):
         raise InputError(
-            f"unassigned is a {type(unassigned).__name__}; pass a routing.solve.Unassigned",
+            f"unassigned is a {type(unassigned).__name__}; pass a routing.engine.solve.Unassigned",
             field="unassigned",
         )
     data = asdict(unassigned)
@@ -125,7 +125,7 @@ class _Doc(BaseModel):
 
 
 class SummaryDoc(_Doc):
-    """Plan totals (VROOM's ``summary``; :class:`routing.solve.Summary`)."""
+    """Plan totals (VROOM's ``summary``; :class:`routing.engine.solve.Summary`)."""
 
     cost: float = 0.0
     routes: int = 0
@@ -180,7 +180,7 @@ class EdgeDoc(_Doc):
 
 
 class DirectionDoc(_Doc):
-    """One turn-by-turn instruction (:class:`routing._directions.Instruction`)."""
+    """One turn-by-turn instruction (:class:`routing.engine.directions.Instruction`)."""
 
     kind: str
     modifier: str = ""
@@ -326,7 +326,7 @@ class PlanDocument(_Doc):
     ``plan_date``, ``timezone``, ``locations``, ``labels``, ``jobs``, ``crews``, ``depots``,
     ``dispatch``), the store's ``plan_id`` / ``kind`` / ``parent_plan_id``, the crews'
     progress (``done``, ``done_at``, ``cant_do``, ``stop_states``: built by the store from its
-    stop rows, :mod:`geo311.stop_states`, never stored in the document) and, for a plan of one district, its ``district``, the
+    stop rows, :mod:`geo311.plans.stop_states`, never stored in the document) and, for a plan of one district, its ``district``, the
     ``day`` id shared by the district plans stored together and their ``outside_districts``
     (open work orders in no planned district, per neighbourhood).
     """

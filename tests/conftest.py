@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from geo311.catalogue import Catalogue, load_catalogue
+from geo311.city.catalogue import Catalogue, load_catalogue
+from geo311.db.store import Store
 from geo311.settings import REPO_DATA_DIR, Settings
-from geo311.store import Store
 
 DATA_DIR = REPO_DATA_DIR
 POSTGRES_URL = os.environ.get(

@@ -13,9 +13,10 @@ from api.web import audit
 from api.web.deps import PageRoute, action_user, page_user
 from api.web.sessions import WebSession
 from api.web.templating import render
-from geo311 import auth_store, users
+from geo311.db.store import Store
 from geo311.errors import Geo311Error
-from geo311.store import Store
+from geo311.staff import store as auth_store
+from geo311.staff import users
 
 router = APIRouter(prefix="/admin", route_class=PageRoute, include_in_schema=False)
 AdminPage = Annotated[WebSession, Depends(page_user("admin"))]

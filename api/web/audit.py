@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from geo311 import auth_store
-from geo311.store import Store
+from geo311.db.store import Store
+from geo311.staff import store as auth_store
 
 
 def record(

@@ -1,6 +1,6 @@
 """The crew's phone view: ``/crew`` (today's stops, arrived / done / can't do, works offline).
 
-A stop shows its state (:mod:`geo311.stop_states`); a finished stop (done, can't do) has no
+A stop shows its state (:mod:`geo311.plans.stop_states`); a finished stop (done, can't do) has no
 buttons left but, for a dispatcher, "Reopen".
 """
 
@@ -14,19 +14,20 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from api import _plans
-from api._stops import Actor
 from api.deps import CatalogueDep, SettingsDep, StoreDep
+from api.plans import service as _plans
+from api.plans.stops import Actor
 from api.principal import Principal
 from api.scope import check_plan_id
 from api.web import crew_actions, plan_view
 from api.web.deps import PageRoute, page_user
 from api.web.sessions import WebSession
 from api.web.templating import render
-from geo311 import auth_store, stop_states
+from geo311.db.store import Store
 from geo311.errors import ConflictError, Geo311Error, InputError, NotFoundError
-from geo311.stop_states import StopStateConflict
-from geo311.store import Store
+from geo311.plans import stop_states
+from geo311.plans.stop_states import StopStateConflict
+from geo311.staff import store as auth_store
 from routing.plan_document import PlanDocument
 
 router = APIRouter(prefix="/crew", route_class=PageRoute, include_in_schema=False)

@@ -13,18 +13,19 @@ from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from api import _stops
-from api._open311 import media_url
-from api._stops import Actor
+from api.open311.service import media_url
+from api.plans import stops as _stops
+from api.plans.stops import Actor
 from api.web.deps import check_csrf, page_user
 from api.web.sessions import WebSession
-from geo311 import auth_store, stop_states
-from geo311.catalogue import Catalogue
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
 from geo311.errors import InputError
-from geo311.media import store_image
+from geo311.plans import stop_states
+from geo311.plans.stop_states import StopChange
+from geo311.requests.media import store_image
 from geo311.settings import Settings
-from geo311.stop_states import StopChange
-from geo311.store import Store
+from geo311.staff import store as auth_store
 
 DONE_PRESETS = (
     "Repaired.",
@@ -34,7 +35,7 @@ DONE_PRESETS = (
 )
 CANT_REASONS = stop_states.CANT_REASONS
 ACTIONS = {"done": "done", "cant": "cant_do", "arrive": "arrive", "reopen": "reopen"}
-"""The page's action word -> the state machine's action (:data:`geo311.stop_states.TRANSITIONS`)."""
+"""The page's action word -> the state machine's action (:data:`geo311.plans.stop_states.TRANSITIONS`)."""
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -112,7 +113,7 @@ async def attach_photo(
 ) -> tuple[CrewAction, Path | None]:
     """Check and store the photo of a ``done``; return the action with the photo's URL.
 
-    The photo is checked by its content and stored without metadata (:mod:`geo311.media`);
+    The photo is checked by its content and stored without metadata (:mod:`geo311.requests.media`);
     without a photo (none, or the form's empty file field) the action comes back unchanged.
     Also returned: the photo's file when this call wrote it (to remove if the action is
     refused), else ``None``.
@@ -175,7 +176,7 @@ def apply_once(
     """Apply an action unless its key was seen; return ``(result, duplicate)``.
 
     The key's claim, the stop's row, the work order, the key's result and the audit row
-    commit together (:func:`api._stops.act`), or none of them; the same key sent again while
+    commit together (:func:`api.plans.stops.act`), or none of them; the same key sent again while
     it is applied waits for it and gets its answer.
 
     Raises

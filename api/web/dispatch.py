@@ -11,21 +11,21 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api._staff import parse_at
 from api.deps import CatalogueDep, SettingsDep, StoreDep
+from api.planner.staff import parse_at
 from api.principal import Principal
 from api.scope import check_crew, in_district
 from api.web import audit
 from api.web.deps import PageRoute, action_user, page_user
 from api.web.sessions import WebSession
 from api.web.templating import render
-from geo311 import auth_store
-from geo311.catalogue import Catalogue
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.model import WorkOrder
 from geo311.settings import Settings
-from geo311.store import Store
-from routing.crews import CrewConfig, CrewSpec, load_crews
+from geo311.staff import store as auth_store
+from routing.engine.crews import CrewConfig, CrewSpec, load_crews
 
 router = APIRouter(prefix="/dispatch", route_class=PageRoute, include_in_schema=False)
 DispatcherPage = Annotated[WebSession, Depends(page_user("dispatcher"))]
@@ -146,7 +146,7 @@ def _page_context(
     show_all: bool = False,
     district: str | None = None,
 ) -> dict[str, Any]:
-    from geo311.workorders import open_work_orders_at  # loads scipy: only when a page asks
+    from geo311.workorders.grouping import open_work_orders_at  # loads scipy: only when a page asks
 
     tz = ZoneInfo(settings.timezone)
     orders = in_district(open_work_orders_at(store, at, catalogue=catalogue), settings, district)

@@ -22,9 +22,9 @@ from api.web.sessions import (
     start_session,
 )
 from api.web.templating import render
-from geo311 import users
-from geo311.intake import find_control
-from geo311.store import Store
+from geo311.db.store import Store
+from geo311.requests.intake import find_control
+from geo311.staff import users
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 

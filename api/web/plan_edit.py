@@ -30,11 +30,11 @@ from api.web import audit, plan_view
 from api.web.deps import PageRoute, action_user
 from api.web.sessions import WebSession
 from api.web.templating import render
-from geo311 import auth_store
-from geo311.catalogue import Catalogue
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
 from geo311.errors import ConflictError
 from geo311.settings import Settings
-from geo311.store import Store
+from geo311.staff import store as auth_store
 from routing.plan_document import PlanDocument, RouteDoc, load_plan_document
 
 if TYPE_CHECKING:  # routing.dispatch loads OR-Tools and the graph: imported where used

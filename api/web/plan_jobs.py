@@ -1,8 +1,8 @@
 """The dispatcher's planning runs as job rows: what a worker does with one, and its status.
 
-"Plan the day" and "Re-plan" queue a row in the jobs table (:mod:`geo311.jobs_store`) holding
+"Plan the day" and "Re-plan" queue a row in the jobs table (:mod:`geo311.plans.jobs_store`) holding
 what the run needs (the moment, the district, the plan to re-plan, the time limit); a worker
-thread of any server process (:mod:`geo311.jobs`, started by :mod:`api._jobs`) solves it and
+thread of any server process (:mod:`geo311.plans.jobs`, started by :mod:`api.plans.jobs`) solves it and
 stores the plan, its audit row and the job's ``done`` state in one transaction. The progress
 page reads the row, so any process answers it and it survives a restart.
 """
@@ -14,15 +14,15 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from api import _plans
+from api.plans import service as _plans
 from api.schemas import PlanRequest
 from api.web import audit
 from api.web.dispatch import day_crews
-from geo311 import jobs_store
-from geo311.catalogue import Catalogue
-from geo311.jobs import Job, JobKind
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
+from geo311.plans import jobs_store
+from geo311.plans.jobs import Job, JobKind
 from geo311.settings import Settings
-from geo311.store import Store
 from routing.plan_document import PlanDocument
 
 PLAN_KINDS = ("plan", "district", "replan")
@@ -115,7 +115,7 @@ def _run_plan(
 def _run_district(
     store: Store, catalogue: Catalogue, settings: Settings, job: Job
 ) -> Callable[[], int]:
-    """Solve one district's open work with its crews (:func:`api._plans.solve_district_plan`)."""
+    """Solve one district's open work with its crews (:func:`api.plans.service.solve_district_plan`)."""
     params = job["params"]
     doc, plan_date = _plans.solve_district_plan(
         store, catalogue, settings, at=datetime.fromisoformat(params["at"]),

@@ -12,15 +12,15 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from api import _staff
 from api.deps import CatalogueDep, SettingsDep, SimulationsDep, StoreDep
+from api.planner import staff as _staff
 from api.schemas import SimulationRequest
 from api.web import audit, planner_charts
 from api.web.deps import PageRoute, action_user, page_user
 from api.web.sessions import WebSession
 from api.web.templating import render
-from geo311.performance import Period, parse_period, period_metrics
-from geo311.store import Store
+from geo311.db.store import Store
+from geo311.requests.performance import Period, parse_period, period_metrics
 
 router = APIRouter(prefix="/planner", route_class=PageRoute, include_in_schema=False)
 PlannerPage = Annotated[WebSession, Depends(page_user("planner", "dispatcher"))]
@@ -47,9 +47,9 @@ def metrics_table(
     """Return the metrics grouped by ``service`` or ``neighborhood`` (empty without data).
 
     With a ``period``, only the requests received in it count (the public ``/performance``
-    figures come from the same function, :func:`geo311.performance.period_metrics`).
+    figures come from the same function, :func:`geo311.requests.performance.period_metrics`).
     """
-    from geo311.metrics import requests_frame
+    from geo311.requests.metrics import requests_frame
 
     if store.count_requests() == 0:
         return pd.DataFrame(columns=[by, *COLUMNS])
@@ -63,7 +63,7 @@ def chosen_period(start: str | None, end: str | None) -> Period | None:
     Raises
     ------
     InputError
-        Naming ``from`` or ``to`` (see :func:`geo311.performance.parse_period`).
+        Naming ``from`` or ``to`` (see :func:`geo311.requests.performance.parse_period`).
     """
     if not start and not end:
         return None
@@ -205,7 +205,7 @@ def planner_map(
     name: Literal["hotspots", "open-work"],
 ) -> Response:
     """Return the hotspot map or the open-work map (a full HTML page)."""
-    from api._maps import render_map
+    from api.planner.maps import render_map
 
     return HTMLResponse(render_map(name, store, catalogue, settings, plan_id=None))
 

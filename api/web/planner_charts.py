@@ -7,11 +7,11 @@ from datetime import datetime
 import pandas as pd
 from markupsafe import Markup
 
-from api import _staff
+from api.planner import staff as _staff
 from api.web.charts import Series, bar_chart
-from geo311.catalogue import Catalogue
-from geo311.metrics import WORK_ORDER_AGE_LABELS
-from geo311.store import Store
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
+from geo311.requests.metrics import WORK_ORDER_AGE_LABELS
 
 NOTHING_CLOSED = Markup(
     '<p class="muted">No request has been closed yet: the charts of days to close and of the '

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from api._publish import publish_for_crews
 from api.deps import CatalogueDep, SettingsDep, StoreDep
+from api.plans.publish import publish_for_crews
 from api.principal import Principal
 from api.scope import check_plan, check_planning, in_district
 from api.web import plan_view
@@ -19,11 +19,12 @@ from api.web.dispatch import district_scope, moment, work_rows
 from api.web.plan_jobs import job_status, local_day, plan_summary
 from api.web.sessions import WebSession
 from api.web.templating import render
-from geo311 import auth_store, jobs_store
-from geo311.catalogue import Catalogue
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
 from geo311.errors import ConflictError, InputError
+from geo311.plans import jobs_store
 from geo311.settings import Settings
-from geo311.store import Store
+from geo311.staff import store as auth_store
 from routing.plan_document import PlanDocument
 
 router = APIRouter(prefix="/dispatch", route_class=PageRoute, include_in_schema=False)
@@ -143,7 +144,7 @@ def _new_work(
     store: Store, catalogue: Catalogue, settings: Settings, doc: dict[str, Any], user: Any
 ) -> list[dict[str, Any]]:
     """Return the open work orders not in the plan (its district's), most urgent first."""
-    from geo311.workorders import open_work_orders_at
+    from geo311.workorders.grouping import open_work_orders_at
 
     tz = ZoneInfo(settings.timezone)
     at = moment(str(doc.get("at") or "") or None, settings)

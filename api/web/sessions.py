@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import Request, Response
 
-from geo311 import auth_store
-from geo311.store import Store
-from geo311.users import User
+from geo311.db.store import Store
+from geo311.staff import store as auth_store
+from geo311.staff.users import User
 
 COOKIE = "geo311_session"
 LOGIN_CSRF_COOKIE = "geo311_login_csrf"

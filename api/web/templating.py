@@ -33,7 +33,7 @@ def static(file: str) -> str:
 
 # Scripts only from this site (no inline script runs; JSON data blocks are not scripts);
 # map tiles are the one outside load. Leaflet and htmx set inline styles. The citizens' pages
-# and their photos (api.routers.public) send the same.
+# and their photos (api.public.router) send the same.
 BROWSER_SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "

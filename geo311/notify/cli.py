@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.engine import Engine
 
+from geo311.db.store import Store
 from geo311.notify.channels import SmtpChannel, WebhookChannel
 from geo311.notify.contacts import add_webhook
 from geo311.notify.events import EVENT_TYPES
@@ -23,7 +24,6 @@ from geo311.notify.sender import Sender
 from geo311.notify.templates import Renderer
 from geo311.notify.unsubscribe import unsubscribe_token
 from geo311.settings import Settings, get_settings
-from geo311.store import Store
 
 DatabaseOption = Annotated[
     str | None,

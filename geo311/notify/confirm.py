@@ -22,8 +22,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from geo311.db.notify_schema import contacts, email_addresses
 from geo311.errors import ConfigurationError, InputError, NotFoundError
-from geo311.notify_schema import contacts, email_addresses
 
 _SALT = "geo311-notify-confirm"
 #: A confirmation link works for 30 days.

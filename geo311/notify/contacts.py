@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from geo311.db.notify_schema import contacts, webhooks
 from geo311.errors import InputError, NotFoundError
 from geo311.notify.events import EVENT_TYPES
-from geo311.notify_schema import contacts, webhooks
 
 # One @, no whitespace or control characters (they would break the SMTP envelope and headers),
 # a dot in the domain; whether the mailbox exists only a delivery can tell.

@@ -47,10 +47,10 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from geo311.db.notify_schema import contacts, outbox, webhooks
 from geo311.errors import ConflictError
 from geo311.notify.channels import Channel, Delivery, DeliveryError
 from geo311.notify.confirm import address_state
-from geo311.notify_schema import contacts, outbox, webhooks
 
 MAX_BACKOFF = timedelta(hours=6)
 _log = logging.getLogger(__name__)

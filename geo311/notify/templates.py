@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from geo311.city import default_city
+from geo311.city.profile import default_city
 from geo311.errors import ConfigurationError
 from geo311.notify.confirm import confirm_path
 from geo311.notify.unsubscribe import unsubscribe_path

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.engine import Connection
 
+from geo311.db.notify_schema import contacts, outbox
 from geo311.errors import InputError, NotFoundError
 from geo311.notify.confirm import require_secret, suppress_address
-from geo311.notify_schema import contacts, outbox
 
 _SALT = "geo311-notify-unsubscribe"
 

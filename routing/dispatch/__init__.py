@@ -1,8 +1,8 @@
 """The dispatch application: open work orders + street graph + OR-Tools -> the day's plan.
 
-:func:`plan_day` takes the work orders open at a moment (:func:`geo311.workorders.open_work_orders_at`)
+:func:`plan_day` takes the work orders open at a moment (:func:`geo311.workorders.grouping.open_work_orders_at`)
 for the service groups the crews can serve, snaps them and the yard to the street graph,
-computes the travel-time matrix, builds a :class:`~routing.problem.Problem` (on-site minutes,
+computes the travel-time matrix, builds a :class:`~routing.engine.problem.Problem` (on-site minutes,
 skill and demand from the catalogue, priority from the SLA) and solves it. A work order
 farther from every street than the snap limit is not an error: it comes back unassigned with
 the distance as its reason. The result, a :class:`DayPlan`, keeps the problem, the plan, the
@@ -14,7 +14,7 @@ By district (:mod:`routing.dispatch.districts`): :func:`plan_districts` plans ea
 the city with its own yards and crews (:func:`plan_district` is the pure per-district step) and
 reports the work outside every district once; :func:`save_district_plans` stores them together.
 
-:func:`replan_day` re-plans a stored plan mid-day through :func:`routing.replan.replan`.
+:func:`replan_day` re-plans a stored plan mid-day through :func:`routing.engine.replan.replan`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from routing.dispatch.planning import plan_day
 from routing.dispatch.replanning import plan_from_document, replan_day
 from routing.dispatch.store_io import load_plan_document, save_day_plan
 from routing.dispatch.summary import format_summary, route_summary_rows
-from routing.jobs import job_id_for
+from routing.engine.jobs import job_id_for
 
 __all__ = [
     "OUTSIDE_DISTRICTS",

@@ -12,16 +12,16 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from geo311.catalogue import Catalogue
+from geo311.city.catalogue import Catalogue
 from geo311.errors import ConfigurationError, InputError
 from geo311.model import WorkOrder
 from geo311.settings import Settings
-from routing.crews import CrewConfig, load_crews
-from routing.graph import Snap, SnapError, StreetGraph, load_street_graph
-from routing.jobs import job_id_for, work_order_job
-from routing.matrix import TravelTimeMatrix, travel_time_matrix
-from routing.problem import Job, Problem, priority_from_sla
-from routing.solve import Unassigned
+from routing.engine.crews import CrewConfig, load_crews
+from routing.engine.graph import Snap, SnapError, StreetGraph, load_street_graph
+from routing.engine.jobs import job_id_for, work_order_job
+from routing.engine.matrix import TravelTimeMatrix, travel_time_matrix
+from routing.engine.problem import Job, Problem, priority_from_sla
+from routing.engine.solve import Unassigned
 
 __all__ = [
     "OUTSIDE_GRAPH",

@@ -6,16 +6,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from geo311.catalogue import Catalogue
+from geo311.city.catalogue import Catalogue
 from geo311.errors import InputError
 from geo311.model import WorkOrder
-from routing.crews import CrewConfig
 from routing.dispatch.document import day_plan_document
-from routing.graph import Snap
-from routing.matrix import RoutePath, TravelTimeMatrix
+from routing.engine.crews import CrewConfig
+from routing.engine.graph import Snap
+from routing.engine.matrix import RoutePath, TravelTimeMatrix
+from routing.engine.problem import Problem
+from routing.engine.solve import Plan, Route, Unassigned
 from routing.plan_document import PlanDocument
-from routing.problem import Problem
-from routing.solve import Plan, Route, Unassigned
 
 __all__ = ["DayPlan"]
 

@@ -4,7 +4,7 @@
 orders, its crews and yards, the street graph or its file, the catalogue, the moment) that
 returns the district's typed :class:`~routing.plan_document.PlanDocument`; it is what a task
 scheduler runs once per district. :func:`plan_districts` reads the store, splits the open
-work by district (:mod:`geo311.districts`), plans each district and counts the work outside
+work by district (:mod:`geo311.city.districts`), plans each district and counts the work outside
 every district once, per neighbourhood, instead of listing it as unassigned jobs.
 :func:`save_district_plans` stores the plans of one day together (a shared ``day`` id).
 """
@@ -19,13 +19,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from geo311.catalogue import Catalogue
-from geo311.districts import OUTSIDE, Districts, load_districts
+from geo311.city.catalogue import Catalogue
+from geo311.city.districts import OUTSIDE, Districts, load_districts
+from geo311.db.store import Store
 from geo311.model import WorkOrder
 from geo311.settings import Settings
-from geo311.store import Store
-from geo311.workorders import open_work_orders_at
-from routing.crews import CrewConfig
+from geo311.workorders.grouping import open_work_orders_at
 from routing.dispatch.build import (
     _cached_graph,
     default_graph,
@@ -35,7 +34,8 @@ from routing.dispatch.build import (
 )
 from routing.dispatch.day import DayPlan
 from routing.dispatch.planning import catalogue_for, solve_day
-from routing.graph import StreetGraph
+from routing.engine.crews import CrewConfig
+from routing.engine.graph import StreetGraph
 from routing.plan_document import PlanDocument, load_plan_document
 
 __all__ = [

@@ -6,8 +6,10 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from routing._directions import directions, instruction_dict
-from routing.matrix import RoutePath
+from routing.engine.directions import directions, instruction_dict
+from routing.engine.matrix import RoutePath
+from routing.engine.problem import PRIORITY_NAMES
+from routing.engine.solve import Route, Step
 from routing.plan_document import (
     BreakDoc,
     CrewDoc,
@@ -25,8 +27,6 @@ from routing.plan_document import (
     clock_at,
     unassigned_dict,
 )
-from routing.problem import PRIORITY_NAMES
-from routing.solve import Route, Step
 
 if TYPE_CHECKING:
     from routing.dispatch.day import DayPlan

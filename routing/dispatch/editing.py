@@ -2,13 +2,13 @@
 
 A hand edit changes the stop sequences of a stored plan (:func:`apply_edit`, pure); the
 plan's routing problem is built again (:func:`~routing.dispatch.replanning.rebuild_day`) and
-the sequences are driven as written (:func:`routing.evaluate.evaluate_routes`): new ETAs
+the sequences are driven as written (:func:`routing.engine.evaluate.evaluate_routes`): new ETAs
 and what breaks, before anything is saved (:func:`edit_day`). Saving
 (:func:`save_derived`) stores a new plan whose parent is the edited one.
 
 A lock keeps a stop on its crew at its position, and with it the stops before it: the locks
 of a crew are a prefix of its route (``dispatcher_locks`` in the document), which is what
-:func:`routing.replan.replan` keeps when the day is solved again (:func:`replan_locked`).
+:func:`routing.engine.replan.replan` keeps when the day is solved again (:func:`replan_locked`).
 Stops the dispatcher dropped stay unassigned (code :data:`DROPPED`) through a re-plan.
 """
 
@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from geo311.catalogue import Catalogue
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
 from geo311.errors import ConflictError, InputError
 from geo311.settings import Settings
-from geo311.store import Store
 from routing.dispatch.build import require_aware
 from routing.dispatch.day import DayPlan
 from routing.dispatch.replanning import (
@@ -31,10 +31,10 @@ from routing.dispatch.replanning import (
     rebuild_day,
     replan_day,
 )
-from routing.evaluate import Evaluation, evaluate_routes
-from routing.plan import Unassigned
+from routing.engine.evaluate import Evaluation, evaluate_routes
+from routing.engine.plan import Unassigned
+from routing.engine.replan import locked_from_time
 from routing.plan_document import PlanDocument, load_plan_document
-from routing.replan import locked_from_time
 
 __all__ = [
     "ACTIONS",

@@ -7,12 +7,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from geo311.catalogue import Catalogue, load_catalogue
+from geo311.city.catalogue import Catalogue, load_catalogue
+from geo311.db.store import Store
 from geo311.model import WorkOrder
 from geo311.settings import Settings
-from geo311.store import Store
-from geo311.workorders import open_work_orders_at
-from routing.crews import CrewConfig
+from geo311.workorders.grouping import open_work_orders_at
 from routing.dispatch.build import (
     build_problem,
     default_graph,
@@ -21,8 +20,9 @@ from routing.dispatch.build import (
     servable_groups,
 )
 from routing.dispatch.day import DayPlan
-from routing.graph import StreetGraph
-from routing.solve import solve
+from routing.engine.crews import CrewConfig
+from routing.engine.graph import StreetGraph
+from routing.engine.solve import solve
 
 __all__ = ["catalogue_for", "plan_day"]
 

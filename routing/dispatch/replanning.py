@@ -8,12 +8,11 @@ from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
-from geo311.catalogue import Catalogue
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
 from geo311.errors import ConfigurationError, InputError, NotFoundError
 from geo311.model import WorkOrder
 from geo311.settings import Settings
-from geo311.store import Store
-from routing.crews import BreakSpec, CrewConfig, CrewSpec
 from routing.dispatch.build import (
     OUTSIDE_GRAPH,
     Built,
@@ -24,10 +23,11 @@ from routing.dispatch.build import (
 )
 from routing.dispatch.day import DayPlan
 from routing.dispatch.planning import catalogue_for
-from routing.graph import StreetGraph
+from routing.engine.crews import BreakSpec, CrewConfig, CrewSpec
+from routing.engine.graph import StreetGraph
+from routing.engine.replan import locked_from_time, replan
+from routing.engine.solve import Plan, Unassigned
 from routing.plan_document import CrewDoc, PlanDocument
-from routing.replan import locked_from_time, replan
-from routing.solve import Plan, Unassigned
 
 __all__ = ["Rebuilt", "outside_kept", "plan_from_document", "rebuild_day", "replan_day"]
 
@@ -37,7 +37,7 @@ _NOT_ROUTE_FIELDS = {"geometry", "legs"}
 
 
 def plan_from_document(doc: PlanDocument | Mapping[str, Any]) -> Plan:
-    """Read the solver's :class:`~routing.solve.Plan` back from a stored plan document.
+    """Read the solver's :class:`~routing.engine.solve.Plan` back from a stored plan document.
 
     Parameters
     ----------
@@ -220,7 +220,7 @@ class Rebuilt:
     catalogue : Catalogue
         The service catalogue.
     previous : Plan
-        The stored plan as the solver's :class:`~routing.solve.Plan`.
+        The stored plan as the solver's :class:`~routing.engine.solve.Plan`.
     new_ids : list of int
         The new work orders added after the plan's own.
     graph_source : str

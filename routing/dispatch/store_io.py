@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from geo311.store import Store
+from geo311.db.store import Store
 from routing.dispatch.day import DayPlan
 from routing.plan_document import PlanDocument, load_plan_document
 

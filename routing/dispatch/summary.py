@@ -6,9 +6,9 @@ from typing import Any
 
 from routing.dispatch.build import OUTSIDE_GRAPH
 from routing.dispatch.day import DayPlan
+from routing.engine.problem import PRIORITY_NAMES
+from routing.engine.solve import Route
 from routing.plan_document import local_hm
-from routing.problem import PRIORITY_NAMES
-from routing.solve import Route
 
 __all__ = ["format_summary", "route_summary_rows"]
 

@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from geo311.catalogue import Catalogue
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
 from geo311.model import ServiceRequest
 from geo311.settings import REPO_DATA_DIR, Settings
-from geo311.store import Store
 
 API_KEY = "test-key-1"
 TOKENS = {

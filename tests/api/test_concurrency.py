@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from geo311.store import Store
+from geo311.db.store import Store
 
 API_KEY = "concurrency-key"
 CLUSTERS = 40

@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from geo311.store import Store
+from geo311.db.store import Store
 
 P = "/open311/v2"
 DISP = {"Authorization": "Bearer disp-token"}

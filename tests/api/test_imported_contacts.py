@@ -9,12 +9,12 @@ from pathlib import Path
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from geo311.catalogue import Catalogue
-from geo311.ingest import import_file
+from geo311.city.catalogue import Catalogue
+from geo311.db.notify_schema import outbox
+from geo311.db.store import Store
+from geo311.ingest.importer import import_file
 from geo311.notify import confirm_address
-from geo311.notify_schema import outbox
-from geo311.store import Store
-from geo311.workorders import rebuild_work_orders
+from geo311.workorders.grouping import rebuild_work_orders
 
 from .test_request_status import DISP, ORIGIN, save_plan
 

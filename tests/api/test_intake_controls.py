@@ -11,11 +11,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.errors import install_error_handlers
-from geo311.catalogue import Catalogue
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
 from geo311.errors import InputError
-from geo311.intake import check_text
 from geo311.model import ServiceRequest
-from geo311.store import Store
+from geo311.requests.intake import check_text
 from tests.api.test_open311 import P, _key, errors_of
 from tests.api.web.conftest import csrf_of
 

@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from api._coalesce import Coalescer
-from api._list_cache import PageCache, moved_spans
-from api._open311 import RequestQuery
-from geo311.catalogue import Catalogue
-from geo311.open311_read import read_state
-from geo311.store import Store
+from api.open311.coalesce import Coalescer
+from api.open311.list_cache import PageCache, moved_spans
+from api.open311.service import RequestQuery
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
+from geo311.requests.read import read_state
 from tests.api.conftest import seed_request
 
 P = "/open311/v2"
@@ -192,8 +192,8 @@ def test_an_unchanged_page_is_reused_on_postgresql(postgres_url: str) -> None:
 
 
 def test_the_page_digest_changes_with_the_page_only(store: Store, catalogue: Catalogue) -> None:
-    from api._open311 import OUT_COLUMNS
-    from geo311.open311_read import PageFilters, page_digest, page_rows
+    from api.open311.service import OUT_COLUMNS
+    from geo311.requests.read import PageFilters, page_digest, page_rows
 
     for i in range(3):
         seed_request(store, catalogue, f"D{i}", days_ago=i + 1)

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from PIL import ExifTags, Image
 
 from api.app import create_app
-from geo311.store import Store
+from geo311.db.store import Store
 
 from .conftest import API_KEY, make_settings
 

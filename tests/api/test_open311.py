@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from geo311.catalogue import Catalogue
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
 from geo311.model import ServiceRequest
 from geo311.settings import Settings
-from geo311.store import Store
 
 P = "/open311/v2"
 FORMATS = ["json", "xml"]
@@ -236,7 +236,8 @@ def _post(client: TestClient, fmt: str = "json", **fields):
 
 
 def test_post_answer_carries_the_id_or_else_the_token_never_both() -> None:
-    from api import _open311, _xml
+    from api.open311 import service as _open311
+    from api.open311 import xml as _xml
 
     with_id = _open311.post_answer("G1", "tok-1", "received")
     assert with_id == {"service_request_id": "G1", "service_notice": "received", "account_id": None}
@@ -364,20 +365,20 @@ def test_a_post_stores_its_request_and_work_order_together_or_not_at_all(
     api_key: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import geo311.workorders
+    import geo311.workorders.grouping
 
-    real = geo311.workorders.assign_request
+    real = geo311.workorders.grouping.assign_request
 
     def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("grouping failed")
 
-    monkeypatch.setattr(geo311.workorders, "assign_request", broken)
+    monkeypatch.setattr(geo311.workorders.grouping, "assign_request", broken)
     data = {"api_key": api_key, "service_code": "pothole", "lat": "42.35", "long": "-71.08"}
     h = {"Idempotency-Key": "atomic-1"}
     with TestClient(create_app(api_settings, store=api_store), raise_server_exceptions=False) as c:
         assert c.post(f"{P}/requests.json", data=data, headers=h).status_code == 500
         assert api_store.count_requests() == 0  # no request left without its work order
-        monkeypatch.setattr(geo311.workorders, "assign_request", real)
+        monkeypatch.setattr(geo311.workorders.grouping, "assign_request", real)
         again = c.post(f"{P}/requests.json", data=data, headers=h)  # the retry stores it
         assert again.status_code == 200, again.text
         [item] = again.json()

@@ -10,11 +10,11 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.app import create_app
-from geo311.catalogue import Catalogue
-from geo311.cli import app as cli_app
-from geo311.ingest import import_file
-from geo311.store import Store
-from geo311.workorders import rebuild_work_orders
+from geo311.city.catalogue import Catalogue
+from geo311.cli.app import app as cli_app
+from geo311.db.store import Store
+from geo311.ingest.importer import import_file
+from geo311.workorders.grouping import rebuild_work_orders
 
 from .conftest import make_settings, seed_request
 

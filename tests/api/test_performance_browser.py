@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from api.app import create_app
-from geo311.catalogue import load_catalogue
-from geo311.ingest import import_file
+from geo311.city.catalogue import load_catalogue
+from geo311.db.store import Store
+from geo311.ingest.importer import import_file
 from geo311.settings import get_settings
-from geo311.store import Store
 from maps.assets import vendor_file
 from tests._browser import Watch, block_network, record_errors
 

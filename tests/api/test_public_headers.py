@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from geo311.store import Store
+from geo311.db.store import Store
 from tests.api.conftest import API_KEY, make_settings
 from tests.api.test_media import jpeg_with_gps
 

@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from geo311.db.store import Store
 from geo311.settings import Settings
-from geo311.store import Store
 from maps.assets import vendor_file
 
 from .conftest import make_settings

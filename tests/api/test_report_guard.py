@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from geo311.store import Store
+from geo311.db.store import Store
 
 from .conftest import API_KEY, make_settings
 from .test_media import jpeg_with_gps

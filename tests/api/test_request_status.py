@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
-from geo311.catalogue import Catalogue
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store, request_to_row
 from geo311.model import ServiceRequest
-from geo311.store import Store, request_to_row
-from geo311.workorders import rebuild_work_orders
+from geo311.workorders.grouping import rebuild_work_orders
 
 P = "/open311/v2"
 DISP = {"Authorization": "Bearer disp-token"}

@@ -1,6 +1,6 @@
 """GET requests builds its answer straight from row tuples; it must match the reference path.
 
-The reference is the per-request formatting (:func:`api._open311.request_out` of a full
+The reference is the per-request formatting (:func:`api.open311.service.request_out` of a full
 :class:`ServiceRequest`) serialised the way Starlette's ``JSONResponse`` does, and the
 ElementTree XML of the same dicts.
 """
@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
-from api import _open311 as o
-from api import _xml
-from api._staff import iso
-from geo311.catalogue import Catalogue, load_catalogue
+from api.open311 import service as o
+from api.open311 import xml as _xml
+from api.planner.staff import iso
+from geo311.city.catalogue import Catalogue, load_catalogue
+from geo311.db.store import Store
 from geo311.model import ServiceRequest
 from geo311.settings import REPO_DATA_DIR
-from geo311.store import Store
 
 P = "/open311/v2"
 

@@ -17,11 +17,11 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.app import create_app
-from geo311.city import CITY_DIR_ENV, load_city
-from geo311.cli import _register_plugins, app
+from geo311.city.profile import CITY_DIR_ENV, load_city
+from geo311.cli.app import _register_plugins, app
+from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.settings import REPO_DATA_DIR, Settings, get_settings
-from geo311.store import Store
 from routing.city_init import CityInit, init_city
 
 PACIFIC = ZoneInfo("America/Los_Angeles")

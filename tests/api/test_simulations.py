@@ -13,14 +13,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api._simulations import SimulationRunner, simulation_kind
 from api.app import create_app
+from api.planner.simulation_runs import SimulationRunner, simulation_kind
 from api.schemas import SimulationRequest
-from geo311 import auth_store, jobs_store
-from geo311.catalogue import load_catalogue
-from geo311.jobs import JobWorker
+from geo311.city.catalogue import load_catalogue
+from geo311.db.store import Store
+from geo311.plans import jobs_store
+from geo311.plans.jobs import JobWorker
 from geo311.settings import REPO_DATA_DIR
-from geo311.store import Store
+from geo311.staff import store as auth_store
 from tests.api.conftest import auth, make_settings
 
 PLAN, DISP, CREW_A = auth("plan-token"), auth("disp-token"), auth("crew-a-token")

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from geo311 import auth_store
+from geo311.db.store import Store
 from geo311.model import ServiceRequest
-from geo311.store import Store
+from geo311.staff import store as auth_store
 
 P = "/open311/v2"
 T0 = datetime(2015, 10, 6, 11, 0, tzinfo=UTC)

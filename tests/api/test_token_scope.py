@@ -13,12 +13,13 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.principal import Principal, parse_static_role
-from geo311 import auth_store, users
-from geo311.catalogue import Catalogue
-from geo311.districts import load_districts
+from geo311.city.catalogue import Catalogue
+from geo311.city.districts import load_districts
+from geo311.db.store import Store
 from geo311.errors import ConfigurationError
 from geo311.settings import Settings
-from geo311.store import Store
+from geo311.staff import store as auth_store
+from geo311.staff import users
 from tests.api.conftest import TOKENS, auth, make_settings
 from tests.routing._dispatch_data import fill
 

@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from geo311.db.notify_schema import contacts
+from geo311.db.store import Store, request_to_row
 from geo311.model import ServiceRequest
 from geo311.notify import save_contact, unsubscribe_path
-from geo311.notify_schema import contacts
 from geo311.settings import Settings
-from geo311.store import Store, request_to_row
 
 SECRET = "unsubscribe-test-secret-0123456789"
 

@@ -1,8 +1,8 @@
 """The store schema and migration runner of the last release before Alembic (frozen copy).
 
-Verbatim from ``geo311/store.py`` (tables) and ``geo311/_migrations.py`` (runner) at commit
+Verbatim from ``geo311/db/store.py`` (tables) and ``geo311/_migrations.py`` (runner) at commit
 1bb009a, so that tests can make a store exactly as that release did and check that today's
-:class:`geo311.store.Store` upgrades it in place. Never edit: it is history.
+:class:`geo311.db.store.Store` upgrades it in place. Never edit: it is history.
 """
 
 from __future__ import annotations

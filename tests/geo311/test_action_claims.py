@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from geo311 import auth_store
-from geo311.store import Store
+from geo311.db.store import Store
+from geo311.staff import store as auth_store
 
 
 def _claim(key: str, actor: str = "crewa") -> dict[str, object]:

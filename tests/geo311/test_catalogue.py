@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from geo311.catalogue import Catalogue, load_catalogue
+from geo311.city.catalogue import Catalogue, load_catalogue
 from geo311.errors import ConfigurationError
 from geo311.settings import REPO_DATA_DIR
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from shapely.geometry import box, shape
 
-from geo311.city import default_city
+from geo311.city.profile import default_city
+from geo311.db.store import Store
 from geo311.settings import REPO_DATA_DIR, Settings
-from geo311.store import Store
 
 
 def test_settings_take_the_time_zone_and_profile_from_the_city(tmp_path: Path) -> None:
@@ -67,8 +67,8 @@ def test_the_city_folder_names_its_files_and_the_boston_names_stay(tmp_path: Pat
 def test_the_city_option_and_environment_select_the_city(tmp_path: Path, monkeypatch) -> None:
     from typer.testing import CliRunner
 
-    from geo311.city import CITY_DIR_ENV
-    from geo311.cli import app
+    from geo311.city.profile import CITY_DIR_ENV
+    from geo311.cli.app import app
     from geo311.settings import get_settings
 
     (tmp_path / "city.toml").write_text(

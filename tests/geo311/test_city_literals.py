@@ -26,20 +26,20 @@ LITERALS = {
 #   source name `boston` and the season replay of such an export name the format;
 # - the geocoder's docstrings show how US 311 exports write addresses (input examples).
 FORMAT_MODULES = {
-    "geo311/_boston.py",
-    "geo311/ingest.py",
-    "geo311/_ingest_rows.py",
-    "geo311/_open311_json.py",
-    "geo311/catalogue.py",
+    "geo311/ingest/boston.py",
+    "geo311/ingest/importer.py",
+    "geo311/ingest/rows.py",
+    "geo311/ingest/open311_json.py",
+    "geo311/city/catalogue.py",
     "geo311/model.py",
-    "routing/simulate.py",
-    "routing/_simulate_season.py",
+    "routing/simulate/run.py",
+    "routing/simulate/season.py",
 }
 GEOCODER_EXAMPLES = {
-    "geo311/geocoding.py",
-    "geo311/_address.py",
-    "geo311/_geocode_index.py",
-    "geo311/_geo_osm.py",
+    "geo311/geocoding/geocoder.py",
+    "geo311/geocoding/address.py",
+    "geo311/geocoding/index.py",
+    "geo311/geocoding/osm.py",
 }
 ALLOWED = {("Boston", m) for m in FORMAT_MODULES | GEOCODER_EXAMPLES}
 

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo311.clustering import INF_TIME, choose_work_order, group_points
+from geo311.workorders.clustering import INF_TIME, choose_work_order, group_points
 
 RADIUS = np.array([25.0, 15.0])
 WINDOW = np.array([30, 30], dtype=np.int64)

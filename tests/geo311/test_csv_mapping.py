@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from geo311.cli import app
-from geo311.csv_mapping import import_mapped_csv, load_mapping
+from geo311.cli.app import app
+from geo311.db.store import Store
 from geo311.errors import ConfigurationError
-from geo311.store import Store
+from geo311.ingest.csv_mapping import import_mapped_csv, load_mapping
 
 MAPPING = """
 source = "lyon"

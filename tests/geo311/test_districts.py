@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from geo311.districts import OUTSIDE, load_districts
+from geo311.city.districts import OUTSIDE, load_districts
 from geo311.errors import ConfigurationError, InputError
 
 

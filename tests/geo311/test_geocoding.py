@@ -11,16 +11,16 @@ import pytest
 from shapely.geometry import LineString, MultiLineString
 from typer.testing import CliRunner
 
-from geo311._address import normalise_zip, number_range, parse_address, street_key
-from geo311._geo_house import MAX_EXTRAPOLATION_NUMBERS, MAX_NUMBER_GAP, low_rate, place_number
-from geo311._geo_known import read_known_addresses
-from geo311._geocode_index import Street, _numbers, with_known_points
-from geo311.city import default_city
+from geo311.city.profile import default_city
+from geo311.db.store import Store
 from geo311.errors import ConfigurationError, InputError
-from geo311.geocoding import Geocoder, geocode_csv, geocode_pending_requests, load_extract
+from geo311.geocoding.address import normalise_zip, number_range, parse_address, street_key
+from geo311.geocoding.geocoder import Geocoder, geocode_csv, geocode_pending_requests, load_extract
+from geo311.geocoding.house import MAX_EXTRAPOLATION_NUMBERS, MAX_NUMBER_GAP, low_rate, place_number
+from geo311.geocoding.index import Street, _numbers, with_known_points
+from geo311.geocoding.known import read_known_addresses
 from geo311.model import ServiceRequest
 from geo311.settings import REPO_DATA_DIR, Settings
-from geo311.store import Store
 
 OSM = REPO_DATA_DIR / "osm"
 
@@ -235,7 +235,7 @@ def test_missing_file_names_the_argument(tmp_path: Path) -> None:
 def test_csv_cli_round_trip(
     tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from geo311.cli import app
+    from geo311.cli.app import app
 
     monkeypatch.setenv("GEO311_CACHE_DIR", str(cache_dir))
     src = tmp_path / "in.csv"

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from geo311.city import load_city
-from geo311.cli import _register_plugins, app
+from geo311.city.profile import load_city
+from geo311.cli.app import _register_plugins, app
 from geo311.errors import InputError
-from geo311.geocoding import Geocoder, load_extract
+from geo311.geocoding.geocoder import Geocoder, load_extract
 from geo311.settings import REPO_DATA_DIR
 from routing.city_init import default_units, init_city
 

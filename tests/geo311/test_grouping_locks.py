@@ -18,11 +18,11 @@ import pytest
 import sqlalchemy as sa
 from pyproj import Transformer
 
-from geo311.clustering import METRIC_CRS, project
+from geo311.db.store import LOCK_SCOPE_SQL, WORK_ORDERS_LOCK_SQL, Store
 from geo311.errors import ConflictError
-from geo311.grouping_locks import LOCK_REACH, cell_keys
-from geo311.store import LOCK_SCOPE_SQL, WORK_ORDERS_LOCK_SQL, Store
-from geo311.workorders import assign_request, group_rules, rebuild_work_orders
+from geo311.workorders.clustering import METRIC_CRS, project
+from geo311.workorders.grouping import assign_request, group_rules, rebuild_work_orders
+from geo311.workorders.locks import LOCK_REACH, cell_keys
 from tests.geo311.test_workorders import LAT0, LON0, put, req, scenario, snapshot
 
 WAIT = 20.0  # seconds a thread may take before the test calls it stuck

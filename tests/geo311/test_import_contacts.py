@@ -14,13 +14,13 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from geo311.catalogue import Catalogue
-from geo311.cli import app
-from geo311.csv_mapping import import_mapped_csv, load_mapping
-from geo311.ingest import import_file
+from geo311.city.catalogue import Catalogue
+from geo311.cli.app import app
+from geo311.db.notify_schema import contacts
+from geo311.db.store import Store
+from geo311.ingest.csv_mapping import import_mapped_csv, load_mapping
+from geo311.ingest.importer import import_file
 from geo311.notify import unsubscribe, unsubscribe_token
-from geo311.notify_schema import contacts
-from geo311.store import Store
 
 from .test_ingest import HEADER_2015, boston_row
 

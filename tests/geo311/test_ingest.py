@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from geo311.catalogue import Catalogue
-from geo311.city import default_city
+from geo311.city.catalogue import Catalogue
+from geo311.city.profile import default_city
+from geo311.db.store import Store
 from geo311.errors import InputError
-from geo311.ingest import import_file, open311_record_to_row
+from geo311.ingest.importer import import_file, open311_record_to_row
 from geo311.settings import REPO_DATA_DIR as DATA_DIR
-from geo311.store import Store
 
 HEADER_2015 = (
     "CASE_ENQUIRY_ID,OPEN_DT,TARGET_DT,CLOSED_DT,OnTime_Status,CASE_STATUS,CLOSURE_REASON,"

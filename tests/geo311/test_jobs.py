@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from geo311 import jobs_store
+from geo311.db.schema import jobs, plans
+from geo311.db.store import Store
 from geo311.errors import InputError
-from geo311.jobs import Job, JobKind, JobWorker
-from geo311.schema import jobs, plans
-from geo311.store import Store
+from geo311.plans import jobs_store
+from geo311.plans.jobs import Job, JobKind, JobWorker
 
 
 def _plan_kind(store: Store, ran: list[str] | None = None) -> JobKind:

@@ -40,7 +40,7 @@ def test_an_unknown_name_is_an_attribute_error_naming_the_package(package: Modul
 def test_importing_the_packages_loads_none_of_the_heavy_modules() -> None:
     code = (
         "import sys, geo311, routing, maps\n"
-        "heavy = ('geo311.store', 'sqlalchemy', 'pandas', 'routing.graph', 'numba', 'folium')\n"
+        "heavy = ('geo311.db.store', 'sqlalchemy', 'pandas', 'routing.engine.graph', 'numba', 'folium')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
         "routing.PlanDocument\n"
         "print('routing.plan_document' in sys.modules, 'folium' in sys.modules)\n"

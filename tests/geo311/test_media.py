@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from PIL import ExifTags, Image, ImageFile, PngImagePlugin
 
-from geo311 import media
 from geo311.errors import InputError
-from geo311.media import clean_image, media_path, stage_image, store_image
+from geo311.requests import media
+from geo311.requests.media import clean_image, media_path, stage_image, store_image
 
 
 def jpeg_with_gps(size: tuple[int, int] = (64, 48), orientation: int = 1) -> bytes:

@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
+from geo311.db.store import Store
 from geo311.errors import InputError
-from geo311.metrics import (
+from geo311.model import ServiceRequest, WorkOrder
+from geo311.requests.metrics import (
     WORK_ORDER_AGE_BINS,
     WORK_ORDER_AGE_LABELS,
     backlog_by_age,
@@ -17,8 +19,6 @@ from geo311.metrics import (
     service_metrics,
     work_orders_frame,
 )
-from geo311.model import ServiceRequest, WorkOrder
-from geo311.store import Store
 
 T0 = datetime(2015, 10, 1, 12, tzinfo=UTC)
 

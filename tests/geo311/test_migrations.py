@@ -1,4 +1,4 @@
-"""Alembic migrations: a fresh store matches geo311.schema, an old store upgrades in place.
+"""Alembic migrations: a fresh store matches geo311.db.schema, an old store upgrades in place.
 
 Runs on SQLite and on the real local PostgreSQL (the ``store_url`` fixture).
 """
@@ -15,10 +15,10 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from geo311 import migrations
-from geo311.catalogue import Catalogue
-from geo311.schema import metadata
-from geo311.store import Store
+from geo311.city.catalogue import Catalogue
+from geo311.db import migrations
+from geo311.db.schema import metadata
+from geo311.db.store import Store
 
 from . import _legacy_store as legacy
 
@@ -169,7 +169,7 @@ def _plan_row(plan_id: int, etas: dict[int, datetime]) -> dict[str, Any]:
 
 
 def _rows_at_0008(conn: sa.Connection) -> None:
-    from geo311 import schema
+    from geo311.db import schema
 
     conn.execute(
         schema.plans.insert(),

@@ -22,6 +22,8 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
+from geo311.db.notify_schema import contacts, outbox
+from geo311.db.store import Store, request_to_row
 from geo311.errors import ConflictError, InputError, NotFoundError
 from geo311.model import ServiceRequest
 from geo311.notify import (
@@ -39,9 +41,7 @@ from geo311.notify import (
 from geo311.notify.channels import SmtpChannel, WebhookChannel
 from geo311.notify.sender import Sender, backoff
 from geo311.notify.templates import Renderer, message_id
-from geo311.notify_schema import contacts, outbox
 from geo311.settings import REPO_DATA_DIR
-from geo311.store import Store, request_to_row
 
 SECRET = "test-secret-0123456789abcdef"
 HOOK_SECRET = "hook-secret-0123456789"
@@ -529,8 +529,8 @@ def test_closing_a_work_order_tells_each_reporter_once_with_the_crews_note(
     store: Store, smtp: tuple[Mailbox, int]
 ) -> None:
     """close_work_order (the crew's "done") queues "closed" in its own transaction."""
-    from geo311.catalogue import load_catalogue
-    from geo311.workorders import close_work_order, rebuild_work_orders
+    from geo311.city.catalogue import load_catalogue
+    from geo311.workorders.grouping import close_work_order, rebuild_work_orders
 
     box, port = smtp
     catalogue = load_catalogue()
@@ -561,8 +561,8 @@ def test_a_report_joining_a_work_order_is_told_it_was_already_reported(
     store: Store, smtp: tuple[Mailbox, int]
 ) -> None:
     """assign_request (live intake) queues "merged" in the assignment's transaction."""
-    from geo311.catalogue import load_catalogue
-    from geo311.workorders import assign_request
+    from geo311.city.catalogue import load_catalogue
+    from geo311.workorders.grouping import assign_request
 
     box, port = smtp
     catalogue = load_catalogue()
@@ -584,8 +584,8 @@ def test_a_failed_repair_tells_the_first_reporters_it_is_reopened(
     store: Store, smtp: tuple[Mailbox, int]
 ) -> None:
     """A new report near a work order closed days ago (a failed repair) queues "reopened"."""
-    from geo311.catalogue import load_catalogue
-    from geo311.workorders import assign_request, close_work_order
+    from geo311.city.catalogue import load_catalogue
+    from geo311.workorders.grouping import assign_request, close_work_order
 
     box, port = smtp
     catalogue = load_catalogue()

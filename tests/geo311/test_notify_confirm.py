@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from geo311.db.notify_schema import email_addresses, outbox
+from geo311.db.store import Store, request_to_row
 from geo311.model import ServiceRequest
 from geo311.notify import Event, address_state, confirm_address, enqueue, save_contact
-from geo311.notify_schema import email_addresses, outbox
-from geo311.store import Store, request_to_row
 
 from .test_notify import Mailbox, make_sender, smtp  # noqa: F401 - the SMTP server fixture
 

@@ -6,7 +6,7 @@ import re
 
 from typer.testing import CliRunner
 
-from geo311.cli import _register_plugins, app
+from geo311.cli.app import _register_plugins, app
 
 
 def test_preview_renders_the_scheduled_email_with_a_one_hour_window() -> None:

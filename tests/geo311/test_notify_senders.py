@@ -17,15 +17,15 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from typer.testing import CliRunner
 
+from geo311.db.notify_schema import outbox
+from geo311.db.store import Store, request_to_row
 from geo311.model import ServiceRequest
 from geo311.notify import Event, confirm_address, enqueue, list_outbox, save_contact
 from geo311.notify.channels import SmtpChannel
 from geo311.notify.cli import notify_app
 from geo311.notify.sender import Sender
 from geo311.notify.templates import Renderer
-from geo311.notify_schema import outbox
 from geo311.settings import REPO_DATA_DIR, get_settings
-from geo311.store import Store, request_to_row
 
 T0 = datetime(2015, 10, 5, 12, 15, tzinfo=UTC)
 SECRET = "test-secret-0123456789abcdef"

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from geo311.catalogue import Catalogue
+from geo311.city.catalogue import Catalogue
 from geo311.errors import InputError
-from geo311.performance import (
+from geo311.requests.performance import (
     Period,
     default_period,
     parse_period,

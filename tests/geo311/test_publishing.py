@@ -14,15 +14,15 @@ import pytest
 import sqlalchemy as sa
 
 import geo311.notify
-from geo311 import auth_store
-from geo311.catalogue import Catalogue
+from geo311.city.catalogue import Catalogue
+from geo311.db.notify_schema import outbox
+from geo311.db.store import Store, request_to_row
 from geo311.errors import ConflictError, InputError, NotFoundError
 from geo311.model import ServiceRequest
 from geo311.notify import confirm_address, save_contact
-from geo311.notify_schema import outbox
-from geo311.publishing import PublishResult, plan_etas, publish
-from geo311.store import Store, request_to_row
-from geo311.workorders import rebuild_work_orders
+from geo311.plans.publishing import PublishResult, plan_etas, publish
+from geo311.staff import store as auth_store
+from geo311.workorders.grouping import rebuild_work_orders
 
 TZ = ZoneInfo("America/New_York")
 T0 = datetime(2030, 10, 5, 12, 15, tzinfo=UTC)
@@ -238,9 +238,9 @@ def test_plan_etas_reads_the_job_steps_of_the_stored_document() -> None:
 def test_the_demo_publishes_through_the_same_path(
     store: Store, city: dict[str, int], catalogue: Catalogue, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from geo311.demo import DemoContext
+    from geo311.cli.demo import DemoContext
     from geo311.settings import REPO_DATA_DIR, Settings
-    from geo311.users_cli import demo_step
+    from geo311.staff.cli import demo_step
 
     with store.begin() as conn:  # the demo's reports come from an export without contacts
         conn.execute(sa.text("DELETE FROM contacts"))

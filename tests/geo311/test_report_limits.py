@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from geo311.report_limits import Limits, TooManyReports, check_reports, count_report
-from geo311.schema import report_counts
-from geo311.store import Store
+from geo311.db.schema import report_counts
+from geo311.db.store import Store
+from geo311.requests.limits import Limits, TooManyReports, check_reports, count_report
 
 HOUR = 3600
 # 100 s before the end of an hour period.

@@ -14,17 +14,17 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from geo311.catalogue import Catalogue
-from geo311.metrics import (
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store, request_to_row
+from geo311.model import ServiceRequest
+from geo311.plans.publishing import publish
+from geo311.requests.metrics import (
     backlog_by_age,
     requests_frame,
     service_metrics,
     work_orders_frame,
 )
-from geo311.model import ServiceRequest
-from geo311.publishing import publish
-from geo311.store import Store, request_to_row
-from geo311.workorders import close_work_order, open_work_orders_at, rebuild_work_orders
+from geo311.workorders.grouping import close_work_order, open_work_orders_at, rebuild_work_orders
 
 TZ = ZoneInfo("America/New_York")
 AT = datetime(2015, 10, 6, 11, 0, tzinfo=UTC)  # 07:00 in Boston, the dispatcher's morning

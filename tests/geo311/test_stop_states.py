@@ -14,11 +14,12 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from geo311 import migrations, stop_states, stops_store
+from geo311.db import migrations
+from geo311.db.schema import plans
+from geo311.db.store import Store
 from geo311.errors import InputError
-from geo311.schema import plans
-from geo311.stop_states import StopChange, StopStateConflict, apply_change
-from geo311.store import Store
+from geo311.plans import stop_states, stops_store
+from geo311.plans.stop_states import StopChange, StopStateConflict, apply_change
 
 T0 = datetime(2015, 10, 6, 11, 0, tzinfo=UTC)
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
+from geo311.db.store import Store, request_to_row
 from geo311.errors import ConflictError, NotFoundError
 from geo311.model import ServiceRequest
-from geo311.store import Store, request_to_row
 
 T0 = datetime(2015, 10, 6, 11, 0, tzinfo=UTC)
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.model import ServiceRequest
-from geo311.store import Store
 
 
 def _req(i: int, now: datetime) -> ServiceRequest:

@@ -6,10 +6,11 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from geo311 import auth_store, users
-from geo311.cli import app
+from geo311.cli.app import app
+from geo311.db.store import Store
 from geo311.errors import ConflictError, InputError, NotFoundError
-from geo311.store import Store
+from geo311.staff import store as auth_store
+from geo311.staff import users
 
 PASSWORD = "correct horse battery"
 
@@ -128,9 +129,9 @@ def test_demo_step_creates_demo_users_and_publishes_the_plan(
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from geo311.demo import DemoContext
+    from geo311.cli.demo import DemoContext
     from geo311.settings import REPO_DATA_DIR, Settings
-    from geo311.users_cli import demo_step
+    from geo311.staff.cli import demo_step
 
     plan = {
         "plan_date": "2015-10-06",

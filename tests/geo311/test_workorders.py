@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from geo311.db.store import Store, request_to_row
 from geo311.errors import ConflictError, InputError
 from geo311.model import ServiceRequest
-from geo311.store import Store, request_to_row
-from geo311.workorders import (
+from geo311.workorders.grouping import (
     assign_request,
     close_work_order,
     merged_report_count,
@@ -291,7 +291,7 @@ def test_rebuild_at_a_moment_ignores_later_reports_and_closures(store, catalogue
 
 
 def test_real_2015_records_incremental_equals_rebuild(store, catalogue, tmp_path: Path):
-    from geo311.ingest import import_file
+    from geo311.ingest.importer import import_file
     from geo311.settings import REPO_DATA_DIR
 
     with Store(f"sqlite:///{tmp_path / 'all.db'}") as full:

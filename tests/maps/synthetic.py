@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from geo311.catalogue import Catalogue
+from geo311.city.catalogue import Catalogue
 from geo311.model import WorkOrder
 
 BACK_BAY_BOX = (42.3440, -71.0920, 42.3560, -71.0700)  # min lat, min lon, max lat, max lon

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from folium.plugins import Fullscreen
 
 from api.app import create_app
-from geo311.city import default_city
+from geo311.city.profile import default_city
 from geo311.errors import ConfigurationError, InputError
 from geo311.settings import REPO_DATA_DIR, Settings
 from maps.assets import (

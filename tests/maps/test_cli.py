@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 import typer
 from typer.testing import CliRunner
 
+from geo311.db.store import Store
 from geo311.errors import NotFoundError
 from geo311.model import ServiceRequest
-from geo311.store import Store
 from maps.cli import newest_plan_id, register
 
 TZ = ZoneInfo("America/New_York")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import box
 
-from geo311.districts import District, Districts
+from geo311.city.districts import District, Districts
 from maps.district_stats import district_hotspots
 from routing.distributed import TaskFailure
 

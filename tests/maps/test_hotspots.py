@@ -11,10 +11,10 @@ import h3
 import pandas as pd
 import pytest
 
+from geo311.db.store import Store
 from geo311.errors import InputError
-from geo311.ingest import import_file
+from geo311.ingest.importer import import_file
 from geo311.settings import Settings
-from geo311.store import Store
 from maps.base import write_map
 from maps.hotspots import gi_star_hexagons, hex_counts, hotspots_map, requests_frame
 

@@ -7,8 +7,8 @@ import re
 import gpxpy
 import pytest
 
+from geo311.db.store import Store
 from geo311.errors import InputError
-from geo311.store import Store
 from maps.itinerary import itinerary_gpx, itinerary_html, itinerary_text, write_itineraries
 from routing.dispatch import default_graph, plan_day, save_day_plan
 from routing.itinerary import crew_itineraries, format_distance
@@ -106,7 +106,7 @@ def test_text_and_html_share_one_header(doc: dict) -> None:
 def test_the_selected_city_units_are_the_default(
     doc: dict, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from geo311.city import CITY_DIR_ENV
+    from geo311.city.profile import CITY_DIR_ENV
     from geo311.settings import REPO_DATA_DIR
 
     city = (REPO_DATA_DIR / "city.toml").read_text(encoding="utf-8")

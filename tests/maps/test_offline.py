@@ -21,12 +21,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from geo311.catalogue import Catalogue
-from geo311.city import default_city
+from geo311.city.catalogue import Catalogue
+from geo311.city.profile import default_city
+from geo311.db.store import Store
 from geo311.model import ServiceRequest
 from geo311.settings import REPO_DATA_DIR, Settings
-from geo311.store import Store
-from geo311.workorders import open_work_orders_at, rebuild_work_orders
+from geo311.workorders.grouping import open_work_orders_at, rebuild_work_orders
 from maps.assets import embed_html, vendor_file
 from maps.cli import register
 from maps.hotspots import gi_star_hexagons, hex_counts, requests_frame

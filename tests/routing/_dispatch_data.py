@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from geo311.catalogue import Catalogue
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
 from geo311.model import ServiceRequest
-from geo311.store import Store
-from geo311.workorders import rebuild_work_orders
+from geo311.workorders.grouping import rebuild_work_orders
 
 TZ = ZoneInfo("America/New_York")
 AT = datetime(2015, 10, 6, 7, 0, tzinfo=TZ)

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import numpy as np
 
-from geo311.city import default_city
-from routing.problem import Break, Crew, Depot, Problem, TimeWindow
+from geo311.city.profile import default_city
+from routing.engine.problem import Break, Crew, Depot, Problem, TimeWindow
 
 H = 3600.0
 ORIGIN = datetime(2015, 10, 6, tzinfo=default_city().tz)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from routing.graph import StreetGraph, build_street_graph
+from routing.engine.graph import StreetGraph, build_street_graph
 
 from ._graph_data import tiny_graph
 

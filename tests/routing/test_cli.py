@@ -7,9 +7,9 @@ import gpxpy
 import pytest
 from typer.testing import CliRunner
 
-from geo311.cli import _register_plugins, app
+from geo311.cli.app import _register_plugins, app
+from geo311.db.store import Store
 from geo311.errors import InputError
-from geo311.store import Store
 
 from ._dispatch_data import fill
 

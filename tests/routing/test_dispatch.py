@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from geo311.db.store import Store
 from geo311.errors import InputError
-from geo311.store import Store
 from routing.dispatch import (
     OUTSIDE_GRAPH,
     default_graph,
@@ -15,7 +15,7 @@ from routing.dispatch import (
     plan_from_document,
     replan_day,
 )
-from routing.solve import CAPACITY_FULL, NO_TIME, NOT_FITTED
+from routing.engine.solve import CAPACITY_FULL, NO_TIME, NOT_FITTED
 
 from ._dispatch_data import AT, FAR, POINTS, fill, request
 
@@ -114,7 +114,7 @@ def test_crew_time_runs_out_gives_reasons(store: Store, catalogue, graph) -> Non
                 f"k{k}", "streetlight_knockdown", 42.3470 + k * 0.0004, -71.0720, f"{k} Test St", 1
             )
         )
-    from geo311.workorders import rebuild_work_orders
+    from geo311.workorders.grouping import rebuild_work_orders
 
     rebuild_work_orders(store, catalogue)
     dp = plan_day(
@@ -141,7 +141,7 @@ def test_replan_keeps_locked_stops_and_adds_urgent_work(store: Store, catalogue,
     store.add_request(
         request("r-urgent", "streetlight_knockdown", 42.34900, -71.07500, "9 Urgent St", 0)
     )
-    from geo311.workorders import assign_request
+    from geo311.workorders.grouping import assign_request
 
     urgent = assign_request(store, store.get_request("r-urgent"), catalogue)
     new_id = urgent.work_order_id

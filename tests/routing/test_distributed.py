@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from geo311.city import default_city
-from geo311.cli import _register_plugins, app
+from geo311.city.profile import default_city
+from geo311.cli.app import _register_plugins, app
 from geo311.errors import ConfigurationError
 from routing.distributed import (
     ENV_VAR,
@@ -29,12 +29,12 @@ from routing.distributed import (
     run_tasks,
     simulate_sweep,
 )
-from routing.graph import build_street_graph
-from routing.matrix import travel_time_matrix
-from routing.plan import Plan
-from routing.problem import Break, Crew, Depot, Job, Problem, TimeWindow
-from routing.simulate import Season, run_simulation
-from routing.solve import solve
+from routing.engine.graph import build_street_graph
+from routing.engine.matrix import travel_time_matrix
+from routing.engine.plan import Plan
+from routing.engine.problem import Break, Crew, Depot, Job, Problem, TimeWindow
+from routing.engine.solve import solve
+from routing.simulate.run import Season, run_simulation
 
 from .test_simulate import hand_matrix, hand_season
 

@@ -73,8 +73,8 @@ def test_a_lock_keeps_the_stop_and_those_before_it() -> None:
 def test_a_plan_is_rebuilt_with_its_own_yards_and_the_days_shifts() -> None:
     from dataclasses import replace
 
-    from routing.crews import load_crews
     from routing.dispatch.replanning import _crews_of_plan
+    from routing.engine.crews import load_crews
 
     base = load_crews(None)
     east = replace(base.yards[0], id="east", district="East")

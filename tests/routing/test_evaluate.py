@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from geo311.errors import RoutingError
-from routing.checks import check_routes
-from routing.evaluate import evaluate_routes
-from routing.problem import Job, TimeWindow
-from routing.solve import solve
+from routing.engine.checks import check_routes
+from routing.engine.evaluate import evaluate_routes
+from routing.engine.problem import Job, TimeWindow
+from routing.engine.solve import solve
 from tests.routing._line_problems import H, crew, problem
 
 # yard at 0 m; stops every 3.6 km along the street: 6 minutes apart at 10 m/s

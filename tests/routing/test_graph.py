@@ -9,9 +9,9 @@ import pytest
 
 from geo311.errors import ConfigurationError, InputError, RoutingError
 from geo311.settings import REPO_DATA_DIR
-from routing._graph_pbf import is_drivable
-from routing._graph_speeds import MPH_TO_KPH, load_speed_settings, parse_maxspeed
-from routing.graph import SnapError, StreetGraph, build_street_graph, load_street_graph
+from routing.engine.graph import SnapError, StreetGraph, build_street_graph, load_street_graph
+from routing.engine.graph_pbf import is_drivable
+from routing.engine.graph_speeds import MPH_TO_KPH, load_speed_settings, parse_maxspeed
 
 from ._graph_data import LAT0, LON0, STEP, metres, tiny_graph
 

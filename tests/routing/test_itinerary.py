@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from geo311.db.store import Store
 from geo311.errors import InputError, NotFoundError
-from geo311.store import Store
 from routing.dispatch import default_graph, plan_day
 from routing.itinerary import (
     Segment,

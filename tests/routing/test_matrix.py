@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from geo311.errors import InputError
-from routing.graph import Snap, StreetGraph, build_street_graph, load_street_graph
-from routing.matrix import travel_time_matrix, warm_up
+from routing.engine.graph import Snap, StreetGraph, build_street_graph, load_street_graph
+from routing.engine.matrix import travel_time_matrix, warm_up
 
 from ._graph_data import LAT0, LON0, STEP, metres, tiny_graph
 
@@ -201,7 +201,7 @@ def test_matches_scipy_dijkstra_and_path_lengths(backbay: StreetGraph) -> None:
     """Every entry equals scipy's Dijkstra on the same search graph; distances add up."""
     from scipy.sparse.csgraph import dijkstra
 
-    from routing.matrix import _SearchGraph
+    from routing.engine.matrix import _SearchGraph
 
     rng = np.random.default_rng(11)
     s, w, n, e = backbay.summary.bbox
@@ -219,7 +219,7 @@ def test_matches_scipy_dijkstra_and_path_lengths(backbay: StreetGraph) -> None:
 def test_threads_and_lazy_paths_give_the_same_result(
     backbay: StreetGraph, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import routing.matrix as matrix_module
+    import routing.engine.matrix as matrix_module
 
     rng = np.random.default_rng(5)
     s, w, n, e = backbay.summary.bbox
@@ -241,7 +241,7 @@ def test_threads_and_lazy_paths_give_the_same_result(
 
 
 def test_warm_up_compiles_the_search_a_matrix_uses(tiny: StreetGraph) -> None:
-    from routing._matrix_search import _search_block
+    from routing.engine.matrix_search import _search_block
 
     warm_up()
     travel_time_matrix(tiny, [tiny.snap_to_node(1), tiny.snap_to_node(3)])

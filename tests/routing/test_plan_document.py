@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from geo311.errors import InputError, NotFoundError
+from routing.engine.solve import Unassigned
 from routing.plan_document import PlanDocument, clock_iso, local_hm, unassigned_dict
-from routing.solve import Unassigned
 
 TZ = ZoneInfo("America/New_York")
 T0 = datetime(2015, 10, 6, 0, 0, tzinfo=TZ)
@@ -93,5 +93,5 @@ def test_clock_helpers() -> None:
     u = Unassigned("wo-1", "no_skill", "no crew has it", sla_due_s=7200.0)
     d = unassigned_dict(u, T0)
     assert d["sla_due"] == "2015-10-06T02:00:00-04:00" and d["job_id"] == "wo-1"
-    with pytest.raises(InputError, match="routing.solve.Unassigned"):
+    with pytest.raises(InputError, match="routing.engine.solve.Unassigned"):
         unassigned_dict({"job_id": "x"}, T0)

@@ -5,10 +5,10 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
-from geo311.city import default_city
+from geo311.city.profile import default_city
 from geo311.errors import ConfigurationError, RoutingError
-from routing.crews import load_crews, parse_crews
-from routing.problem import (
+from routing.engine.crews import load_crews, parse_crews
+from routing.engine.problem import (
     PRIORITY_DUE_TODAY,
     PRIORITY_DUE_TOMORROW,
     PRIORITY_LATER,
@@ -21,7 +21,7 @@ from routing.problem import (
     TimeWindow,
     priority_from_sla,
 )
-from routing.reasons import NO_SKILL, precheck
+from routing.engine.reasons import NO_SKILL, precheck
 
 H = 3600.0
 ORIGIN = datetime(2015, 10, 6, tzinfo=default_city().tz)

@@ -6,11 +6,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from geo311.publishing import plan_etas, publish
-from geo311.store import Store
+from geo311.db.store import Store
+from geo311.plans.publishing import plan_etas, publish
 from routing.dispatch import DayPlan, default_graph, plan_day, save_day_plan
+from routing.engine.problem import PRIORITY_OVERDUE
 from routing.plan_document import load_plan_document
-from routing.problem import PRIORITY_OVERDUE
 
 from ._dispatch_data import AT, fill
 

@@ -6,11 +6,19 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from geo311.city import default_city
+from geo311.city.profile import default_city
 from geo311.errors import RoutingError
-from routing.problem import PRIORITY_LATER, PRIORITY_OVERDUE, Crew, Depot, Job, Problem, TimeWindow
-from routing.replan import locked_from_time, replan
-from routing.solve import solve
+from routing.engine.problem import (
+    PRIORITY_LATER,
+    PRIORITY_OVERDUE,
+    Crew,
+    Depot,
+    Job,
+    Problem,
+    TimeWindow,
+)
+from routing.engine.replan import locked_from_time, replan
+from routing.engine.solve import solve
 
 H = 3600.0
 ORIGIN = datetime(2015, 10, 6, tzinfo=default_city().tz)

@@ -7,8 +7,8 @@ import pytest
 from ortools.util.optional_boolean_pb2 import BOOL_FALSE
 
 from geo311.errors import RoutingError
-from routing.problem import Job, TimeWindow
-from routing.search import (
+from routing.engine.problem import Job, TimeWindow
+from routing.engine.search import (
     FSS,
     ILS,
     LSM,
@@ -18,7 +18,7 @@ from routing.search import (
     default_settings,
     routing_parameters,
 )
-from routing.solve import solve
+from routing.engine.solve import solve
 
 from ._line_problems import H, crew, problem
 

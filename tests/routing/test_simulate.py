@@ -9,12 +9,12 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pytest
 
-from geo311.city import default_city
+from geo311.city.profile import default_city
 from geo311.errors import ConfigurationError, InputError
 from maps.simulate_cli import parse_sweep
 from maps.simulation_plot import plot_simulation
-from routing.crews import parse_crews
-from routing.simulate import (
+from routing.engine.crews import parse_crews
+from routing.simulate.run import (
     GroupResult,
     SimReport,
     SimulationResult,

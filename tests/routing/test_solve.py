@@ -5,13 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from routing.problem import (
+from routing.engine.problem import (
     PRIORITY_LATER,
     PRIORITY_OVERDUE,
     Job,
     TimeWindow,
 )
-from routing.solve import (
+from routing.engine.solve import (
     NO_SKILL,
     NO_TIME,
     OVER_CAPACITY,
@@ -184,7 +184,7 @@ def test_json_round_trip() -> None:
 
 
 def test_the_time_limit_bounds_the_whole_solve_through_a_deadline() -> None:
-    from routing._ortools import MIN_SEARCH_SHARE, Spec
+    from routing.engine.or_model import MIN_SEARCH_SHARE, Spec
 
     free = Spec(job_indices=[0], time_limit_s=10.0)
     assert free.search_time_s(now=1e9) == 10.0  # no deadline: the search runs its limit
@@ -195,7 +195,7 @@ def test_the_time_limit_bounds_the_whole_solve_through_a_deadline() -> None:
 
 
 def test_a_solution_limit_run_is_not_cut_by_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    import routing._ortools as ortools_mod
+    import routing.engine.or_model as ortools_mod
 
     seen: list[float | None] = []
     real = ortools_mod.run_search

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from geo311 import users
-from geo311.store import Store
+from geo311.db.store import Store
+from geo311.staff import users
 from tests.api.conftest import make_settings
 
 PASSWORD = "a long test password"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from geo311 import auth_store, users
-from geo311.store import Store
+from geo311.db.store import Store
+from geo311.staff import store as auth_store
+from geo311.staff import users
 from tests.api.web.conftest import PASSWORD, csrf_of, login
 
 

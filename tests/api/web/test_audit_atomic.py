@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from geo311 import auth_store
-from geo311.auth_schema import audit_log
-from geo311.catalogue import Catalogue
-from geo311.store import Store
+from geo311.city.catalogue import Catalogue
+from geo311.db.auth_schema import audit_log
+from geo311.db.store import Store
+from geo311.staff import store as auth_store
 from routing.plan_document import PlanDocument
 from tests.api.web.conftest import PASSWORD, csrf_of
 from tests.api.web.test_crew import _plan

@@ -22,9 +22,11 @@ import pytest
 from PIL import Image
 
 from api.app import create_app
-from geo311 import auth_store, jobs_store, users
-from geo311.catalogue import Catalogue
-from geo311.store import Store
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
+from geo311.plans import jobs_store
+from geo311.staff import store as auth_store
+from geo311.staff import users
 from tests._browser import Watch, block_network, record_errors
 from tests.api.conftest import make_settings
 from tests.api.test_media import jpeg_with_gps

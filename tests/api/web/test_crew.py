@@ -7,10 +7,10 @@ from pathlib import Path
 
 from PIL import ExifTags, Image
 
-from geo311 import auth_store
-from geo311.catalogue import Catalogue
-from geo311.store import Store
-from geo311.workorders import rebuild_work_orders
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
+from geo311.staff import store as auth_store
+from geo311.workorders.grouping import rebuild_work_orders
 from tests.api.conftest import seed_request
 from tests.api.test_media import jpeg_with_gps
 from tests.api.web.conftest import csrf_of

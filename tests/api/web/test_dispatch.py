@@ -7,10 +7,10 @@ import re
 import time
 from zoneinfo import ZoneInfo
 
-from geo311 import auth_store
-from geo311.catalogue import Catalogue
-from geo311.publishing import publish
-from geo311.store import Store
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
+from geo311.plans.publishing import publish
+from geo311.staff import store as auth_store
 from tests.api.web.conftest import csrf_of
 from tests.routing._dispatch_data import fill
 

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 from typer.testing import CliRunner
 
-from geo311 import users
-from geo311.catalogue import Catalogue
-from geo311.cli import app
-from geo311.districts import load_districts
+from geo311.city.catalogue import Catalogue
+from geo311.city.districts import load_districts
+from geo311.cli.app import app
+from geo311.db.store import Store
 from geo311.settings import Settings
-from geo311.store import Store
+from geo311.staff import users
 from tests.api.web.conftest import PASSWORD, csrf_of
 from tests.api.web.test_plan_edit import AT, wait_for_plan
 from tests.routing._dispatch_data import fill
@@ -109,7 +109,7 @@ def test_users_add_district_is_checked_stored_and_shown(browser, store_url: str)
 def test_a_dispatcher_of_another_district_changes_nothing_of_this_one(
     browser, web_store: Store, catalogue: Catalogue
 ) -> None:
-    from geo311 import auth_store
+    from geo311.staff import store as auth_store
     from routing.plan_document import PlanDocument
     from tests.api.web.test_crew import _plan
 

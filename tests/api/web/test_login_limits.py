@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from api.app import create_app
-from geo311 import users
+from geo311.db.store import Store
 from geo311.settings import Settings
-from geo311.store import Store
+from geo311.staff import users
 from tests.api.conftest import make_settings
 from tests.api.web.conftest import PASSWORD, csrf_of
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from geo311.catalogue import Catalogue
-from geo311.ingest import import_file
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
+from geo311.ingest.importer import import_file
 from geo311.settings import get_settings
-from geo311.store import Store
 
 PERIOD = "from=2015-01-01&to=2015-12-31"
 

@@ -6,9 +6,9 @@ import re
 import time
 from typing import Any
 
-from geo311 import auth_store
-from geo311.catalogue import Catalogue
-from geo311.store import Store
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
+from geo311.staff import store as auth_store
 from tests.api.web.conftest import csrf_of
 from tests.routing._dispatch_data import fill, request
 
@@ -192,7 +192,7 @@ def test_drop_lock_then_replan_keeps_them_and_mid_day_replan_inserts_new_work(
     web_store.add_request(
         request("r-urgent", "pothole", 42.34930, -71.07500, "300 Dartmouth St", 0.1)
     )
-    from geo311.workorders import assign_request
+    from geo311.workorders.grouping import assign_request
 
     assign_request(web_store, "r-urgent", catalogue)
     page = client.get(f"/dispatch/plans/{replanned['plan_id']}")

@@ -26,11 +26,13 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.web.plan_jobs import job_status
-from geo311 import auth_store, jobs_store, users
-from geo311.catalogue import Catalogue
-from geo311.schema import plans
+from geo311.city.catalogue import Catalogue
+from geo311.db.schema import plans
+from geo311.db.store import Store
+from geo311.plans import jobs_store
 from geo311.settings import Settings
-from geo311.store import Store
+from geo311.staff import store as auth_store
+from geo311.staff import users
 from tests.api.conftest import make_settings
 from tests.api.web.conftest import PASSWORD, csrf_of, login
 from tests.routing._dispatch_data import fill
@@ -189,7 +191,14 @@ def test_serve_refuses_several_workers_on_sqlite(tmp_path: Path) -> None:
         PYTHONPATH=f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
     )
     done = subprocess.run(
-        [sys.executable, "-c", "from geo311.cli import main; main()", "serve", "--workers", "4"],
+        [
+            sys.executable,
+            "-c",
+            "from geo311.cli.app import main; main()",
+            "serve",
+            "--workers",
+            "4",
+        ],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -236,7 +245,7 @@ def _serve(url: str, tmp_path: Path, workers: int) -> Iterator[tuple[subprocess.
         GEO311_NOTIFY_SENDER_IN_SERVE="false",
         PYTHONPATH=f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
     )
-    command = ["from geo311.cli import main; main()", "serve", "--port", str(port)]
+    command = ["from geo311.cli.app import main; main()", "serve", "--port", str(port)]
     log = (tmp_path / "serve.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-c", *command, "--workers", str(workers)],

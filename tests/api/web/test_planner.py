@@ -7,9 +7,9 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 
-from geo311.catalogue import Catalogue
-from geo311.store import Store
-from geo311.workorders import rebuild_work_orders
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
+from geo311.workorders.grouping import rebuild_work_orders
 from tests.api.conftest import seed_request
 from tests.api.web.conftest import csrf_of
 

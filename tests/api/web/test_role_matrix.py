@@ -28,11 +28,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from geo311 import auth_store, users
-from geo311.catalogue import Catalogue, load_catalogue
-from geo311.districts import load_districts
+from geo311.city.catalogue import Catalogue, load_catalogue
+from geo311.city.districts import load_districts
+from geo311.db.store import Store
 from geo311.settings import REPO_DATA_DIR, Settings
-from geo311.store import Store
+from geo311.staff import store as auth_store
+from geo311.staff import users
 from tests.api.conftest import make_settings
 from tests.api.web.conftest import PASSWORD, login
 from tests.conftest import _postgres_schema_url

@@ -12,10 +12,11 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from geo311 import auth_store, stops_store
-from geo311.catalogue import Catalogue
-from geo311.store import Store
-from geo311.workorders import rebuild_work_orders
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
+from geo311.plans import stops_store
+from geo311.staff import store as auth_store
+from geo311.workorders.grouping import rebuild_work_orders
 from tests.api.conftest import seed_request
 from tests.api.test_staff import CREW_A, DISP
 from tests.api.web.conftest import csrf_of
@@ -268,8 +269,8 @@ def test_a_dispatcher_reopens_a_finished_stop_and_it_is_audited(
 def test_a_server_dying_mid_action_leaves_the_key_free_for_the_retry(
     web_store: Store, catalogue: Catalogue, monkeypatch: Any
 ) -> None:
-    from api import _stops
-    from api._stops import Actor
+    from api.plans import stops as _stops
+    from api.plans.stops import Actor
     from api.web.crew_actions import apply_once, parse_action
 
     plan_id, _wp, _ = _plan(web_store, catalogue)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from geo311 import auth_store
+from geo311.staff import store as auth_store
 from tests.api.web.test_browser import (  # noqa: F401 - the fixtures of the browser tests
     Server,
     _publish_one_stop,

@@ -1,0 +1,635 @@
+"""GeoReport v2 logic behind the Open311 router: documents, queries and the POST of a request."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from starlette.requests import Request
+
+from api.errors import Open311HTTPError
+from api.planner.staff import parse_at
+from geo311.city.catalogue import Catalogue
+from geo311.city.profile import City, default_city
+from geo311.db.store import Store
+from geo311.errors import InputError, NotFoundError
+from geo311.model import ServiceRequest
+from geo311.settings import Settings
+
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+OPEN311_SOURCE = "open311"
+DEFAULT_WINDOW = timedelta(days=90)
+MAX_REQUESTS = 1000
+MAX_DESCRIPTION = 4000
+
+
+def attribute_definitions(
+    catalogue: Catalogue, service_code: str, *, city: City | None = None
+) -> list[dict[str, Any]]:
+    """Return the GeoReport v2 attribute definitions of one service.
+
+    Parameters
+    ----------
+    catalogue
+        The service catalogue.
+    service_code
+        The service.
+    city
+        Holds the definitions per service group (default: the city profile).
+
+    Returns
+    -------
+    list of dict
+        Attribute definitions (empty when the service has none).
+    """
+    attributes = (city or default_city()).attributes
+    return [dict(a) for a in attributes.get(catalogue.service(service_code).group, [])]
+
+
+def discovery(base_url: str, *, city: City | None = None) -> dict[str, Any]:
+    """Return the service discovery document for an API served at ``base_url``.
+
+    Contact, key service and changeset come from the city profile (``[open311]``).
+    """
+    details = (city or default_city()).open311
+    return {
+        "changeset": details.get("changeset", ""),
+        "contact": details.get("contact", ""),
+        "key_service": details.get("key_service", ""),
+        "endpoints": [
+            {
+                "specification": SPECIFICATION,
+                "url": base_url.rstrip("/"),
+                "changeset": details.get("changeset", ""),
+                "type": "production",
+                "formats": ["application/json", "text/xml"],
+            }
+        ],
+    }
+
+
+def services(catalogue: Catalogue, *, city: City | None = None) -> list[dict[str, Any]]:
+    """Return ``GET services``: every catalogue service as a GeoReport v2 service."""
+    attributes = (city or default_city()).attributes
+    return [
+        {
+            "service_code": s.code,
+            "service_name": s.name,
+            "description": s.description,
+            "metadata": bool(attributes.get(s.group)),
+            "type": "realtime",
+            "keywords": ", ".join(s.keywords),
+            "group": catalogue.groups.get(s.group, s.group),
+        }
+        for s in catalogue.services.values()
+    ]
+
+
+def request_out(
+    req: ServiceRequest,
+    catalogue: Catalogue,
+    tz: ZoneInfo,
+    *,
+    notice: str | None = None,
+    city: City | None = None,
+) -> dict[str, Any]:
+    """Return a stored request as a GeoReport v2 ``request`` (citizen status open/closed).
+
+    Parameters
+    ----------
+    req
+        The stored request.
+    catalogue
+        Gives the citizen-facing status of the state and the service name.
+    tz
+        The city's zone for the times.
+    notice
+        A ``service_notice`` to show.
+    city
+        Gives ``agency_responsible`` (default: the city profile).
+
+    Returns
+    -------
+    dict
+        The GeoReport v2 fields.
+    """
+    row = tuple(getattr(req, "long" if c == "lon" else c) for c in OUT_COLUMNS)
+    out = requests_out([row], catalogue, tz, times_as_text=True, city=city)[0]
+    out["service_notice"] = notice
+    return out
+
+
+# The service_requests columns GET requests reads, in the order requests_out unpacks them.
+OUT_COLUMNS = (
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "zipcode",
+    "lat",
+    "lon",
+    "media_url",
+)
+
+
+def requests_out(
+    rows: Iterable[Sequence[Any]],
+    catalogue: Catalogue,
+    tz: ZoneInfo,
+    *,
+    times_as_text: bool,
+    city: City | None = None,
+) -> list[dict[str, Any]]:
+    """Return stored rows (columns :data:`OUT_COLUMNS`) as GeoReport v2 ``request`` dicts.
+
+    The same fields and values as :func:`request_out`, built straight from the row tuples of
+    :meth:`geo311.db.store.Store.query_request_rows` (the hot path of ``GET requests``).
+
+    Parameters
+    ----------
+    rows
+        Rows with the values of :data:`OUT_COLUMNS`, in that order.
+    catalogue
+        Gives the citizen-facing status of each state and the service names.
+    tz
+        The city's zone for the times.
+    times_as_text
+        True: times as ISO 8601 strings (as :func:`request_out`). False: aware datetimes in
+        ``tz``, for :func:`dumps_json`, which writes them in the same ISO 8601 form faster.
+    city
+        Gives ``agency_responsible`` (default: the city profile).
+
+    Returns
+    -------
+    list of dict
+        The GeoReport v2 fields of each request.
+    """
+    agency = (city or default_city()).agency
+    status_of = {code: state.open311 for code, state in catalogue.states.items()}
+    name_of = {code: service.name for code, service in catalogue.services.items()}
+    out = []
+    for (
+        rid,
+        state,
+        notes,
+        name,
+        code,
+        description,
+        requested,
+        updated,
+        expected,
+        address,
+        zipcode,
+        lat,
+        lon,
+        media_url,
+    ) in rows:
+        times = [t if t is None else t.astimezone(tz) for t in (requested, updated, expected)]
+        if times_as_text:
+            times = [t if t is None else t.isoformat(timespec="seconds") for t in times]
+        out.append(
+            {
+                "service_request_id": rid,
+                "status": status_of.get(state, "closed"),
+                "status_notes": notes or None,
+                "service_name": name or name_of.get(code),
+                "service_code": code,
+                "description": description or None,
+                "agency_responsible": agency,
+                "service_notice": None,
+                "requested_datetime": times[0],
+                "updated_datetime": times[1],
+                "expected_datetime": times[2],
+                "address": address or None,
+                "address_id": None,
+                "zipcode": zipcode or None,
+                "lat": lat,
+                "long": lon,
+                "media_url": media_url or None,
+            }
+        )
+    return out
+
+
+def dumps_json(payload: Any) -> bytes:
+    """Serialise a response document as compact UTF-8 JSON (orjson).
+
+    Same bytes as ``json.dumps(payload, ensure_ascii=False, separators=(",", ":"))``
+    (Starlette's ``JSONResponse``) for the documents of this API; aware datetimes are
+    written as ISO 8601 with their offset, to the second, as :func:`iso` does.
+
+    Parameters
+    ----------
+    payload
+        Dicts, lists, strings, numbers, None and aware datetimes.
+
+    Returns
+    -------
+    bytes
+        The JSON document.
+    """
+    return orjson.dumps(payload, option=orjson.OPT_OMIT_MICROSECONDS)
+
+
+def split_list(value: str | None) -> list[str] | None:
+    """Split a comma-delimited query value (None or blank gives None)."""
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    return items or None
+
+
+def parse_time(value: str, field: str, tz: ZoneInfo) -> datetime:
+    """Parse an ISO 8601 time (local time when it has no offset) or raise a 400 naming it."""
+    try:
+        return parse_at(value, tz, field=field)
+    except InputError:
+        raise Open311HTTPError(
+            400, f"{field}: {value!r} is not ISO 8601; send e.g. 2015-10-06T07:00:00-04:00"
+        ) from None
+
+
+@dataclass(frozen=True)
+class RequestQuery:
+    """The filters of ``GET requests`` after applying the spec's defaults."""
+
+    ids: list[str] | None
+    service_codes: list[str] | None
+    statuses: list[str] | None
+    start: datetime | None
+    end: datetime | None
+    limit: int
+    offset: int
+
+
+def build_query(
+    catalogue: Catalogue,
+    *,
+    service_request_id: str | None,
+    service_code: str | None,
+    start_date: str | None,
+    end_date: str | None,
+    status: str | None,
+    page: int,
+    page_size: int,
+    tz: ZoneInfo,
+    now: datetime,
+) -> RequestQuery:
+    """Apply the GeoReport v2 rules to the query parameters of ``GET requests``.
+
+    ``service_request_id`` overrides every other filter. Without dates the last 90 days are
+    searched; a window may not span more than 90 days; at most 1,000 requests per page.
+
+    Returns
+    -------
+    RequestQuery
+        The filters for :meth:`geo311.db.store.Store.query_requests`.
+
+    Raises
+    ------
+    Open311HTTPError
+        400 naming the bad parameter and the fix.
+    """
+    offset = (page - 1) * page_size
+    ids = split_list(service_request_id)
+    if ids is not None:
+        return RequestQuery(ids, None, None, None, None, page_size, offset)
+    codes = split_list(service_code)
+    for code in codes or []:
+        if code not in catalogue.services:
+            raise Open311HTTPError(
+                400,
+                f"service_code: {code!r} is not a service; use one of "
+                f"{', '.join(sorted(catalogue.services))} (see services.json)",
+            )
+    statuses = None
+    wanted = split_list(status)
+    if wanted is not None:
+        for w in wanted:
+            if w not in ("open", "closed"):
+                raise Open311HTTPError(400, f"status: {w!r} is not open or closed; use open,closed")
+        statuses = [s.code for s in catalogue.states.values() if s.open311 in wanted]
+    start = parse_time(start_date, "start_date", tz) if start_date else None
+    end = parse_time(end_date, "end_date", tz) if end_date else None
+    if start is None and end is None:
+        end, start = now, now - DEFAULT_WINDOW
+    elif start is None:
+        assert end is not None
+        start = end - DEFAULT_WINDOW
+    elif end is None:
+        end = start + DEFAULT_WINDOW
+    if end < start:
+        raise Open311HTTPError(400, "end_date: it is before start_date; swap the two dates")
+    if end - start > DEFAULT_WINDOW:
+        raise Open311HTTPError(
+            400,
+            "end_date: the window from start_date to end_date spans more than 90 days; "
+            "ask for at most 90 days at a time",
+        )
+    return RequestQuery(None, codes, statuses, start, end, page_size, offset)
+
+
+def query_request_rows(store: Store, query: RequestQuery) -> list[tuple[Any, ...]]:
+    """Run a :class:`RequestQuery` on the store, newest first: rows of :data:`OUT_COLUMNS`."""
+    return store.query_request_rows(
+        OUT_COLUMNS,
+        ids=query.ids,
+        service_codes=query.service_codes,
+        statuses=query.statuses,
+        start=query.start,
+        end=query.end,
+        limit=query.limit,
+        offset=query.offset,
+        newest_first=True,
+    )
+
+
+def validate_attributes(
+    catalogue: Catalogue, service_code: str, given: Mapping[str, str]
+) -> dict[str, str]:
+    """Check ``attribute[CODE]`` values against the service definition.
+
+    Returns
+    -------
+    dict
+        Attribute code -> value.
+
+    Raises
+    ------
+    Open311HTTPError
+        400 for an unknown attribute, a missing required one or a value not in the list.
+    """
+    defs = {a["code"]: a for a in attribute_definitions(catalogue, service_code)}
+    problems = []
+    for code, value in given.items():
+        if code not in defs:
+            known = ", ".join(defs) or "none"
+            problems.append(
+                f"attribute[{code}]: service {service_code!r} has no such attribute; "
+                f"its attributes are: {known}"
+            )
+            continue
+        keys = [v["key"] for v in defs[code]["values"]]
+        if keys and value not in keys:
+            problems.append(f"attribute[{code}]: {value!r} is not allowed; use one of {keys}")
+    for code, d in defs.items():
+        if d["required"] and not given.get(code):
+            problems.append(f"attribute[{code}]: required for service {service_code!r}; send it")
+    if problems:
+        raise Open311HTTPError(400, *problems)
+    return dict(given)
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    """A validated ``POST requests`` body (the contact fields are kept apart, never public)."""
+
+    service_code: str
+    lat: float | None
+    long: float | None
+    address_string: str
+    description: str
+    media_url: str
+    attributes: dict[str, str]
+    contact: dict[str, str] = field(default_factory=dict)
+
+
+def acknowledge(conn: Any, req: ServiceRequest, contact: Mapping[str, str]) -> None:
+    """Keep the reporter's contact and queue the "received" acknowledgement (POST's transaction).
+
+    Parameters
+    ----------
+    conn
+        The connection of the transaction that stores the request.
+    req
+        The new request.
+    contact
+        ``email``, ``first_name``, ``last_name``, ``phone`` as posted (empty values ignored).
+    """
+    from geo311.notify import Event, enqueue, save_contact
+
+    given = {k: v.strip() for k, v in contact.items() if v and v.strip()}
+    if given:
+        save_contact(conn, req.service_request_id, **given)
+    enqueue(
+        conn,
+        Event(
+            type="received",
+            service_request_id=req.service_request_id,
+            occurred_at=req.requested_datetime,
+        ),
+    )
+
+
+def post_answer(service_request_id: str | None, token: str, notice: str) -> dict[str, Any]:
+    """Return the ``POST requests`` answer as GeoReport v2 defines it.
+
+    ``service_request_id`` when the request has its id (a stored request always has), else
+    the ``token`` to ask ``GET tokens/{token}`` for it later: never both, as the spec says.
+
+    Parameters
+    ----------
+    service_request_id
+        The request's id, or None when it has none yet.
+    token
+        The token the request was stored with (the client's Idempotency-Key or a random one).
+    notice
+        The ``service_notice`` for the citizen.
+
+    Returns
+    -------
+    dict
+        ``service_request_id`` or ``token``, then ``service_notice`` and ``account_id``.
+    """
+    key = {"service_request_id": service_request_id} if service_request_id else {"token": token}
+    return {**key, "service_notice": notice, "account_id": None}
+
+
+def new_request_id() -> str:
+    """Return a fresh, unguessable service_request_id for a request posted through Open311."""
+    return "G" + secrets.token_hex(8)
+
+
+def check_location(
+    lat: float | None,
+    long: float | None,
+    address_string: str | None,
+    *,
+    city: City | None = None,
+) -> tuple[float | None, float | None]:
+    """Validate the location fields: lat and long together, or an address_string.
+
+    A point must lie in the city's ``service_area`` (default city: the profile's).
+
+    Raises
+    ------
+    Open311HTTPError
+        400 naming the missing or out-of-area field.
+    """
+    if (lat is None) != (long is None):
+        missing = "long" if long is None else "lat"
+        raise Open311HTTPError(400, f"{missing}: send lat and long together (WGS 84 degrees)")
+    if lat is None and not (address_string or "").strip():
+        raise Open311HTTPError(
+            400,
+            "lat/long or address_string: a location is required; send lat and long, "
+            "or address_string",
+        )
+    if lat is not None and long is not None:
+        min_lon, min_lat, max_lon, max_lat = (city or default_city()).service_area
+        if not (min_lat <= lat <= max_lat and min_lon <= long <= max_lon):
+            raise Open311HTTPError(
+                400,
+                f"lat/long: ({lat}, {long}) is outside the service area "
+                f"(lat {min_lat}..{max_lat}, long {min_lon}..{max_lon}); check the point",
+            )
+    return lat, long
+
+
+def geocode_address(geocoder: Any, address: str) -> tuple[float, float, str, float | None]:
+    """Geocode an address_string offline, or raise a 400 that says how to fix it.
+
+    Returns
+    -------
+    tuple
+        ``(lat, lon, match_type, score)``.
+    """
+    from geo311.errors import GeocodingError
+
+    try:
+        result = geocoder.geocode(address)
+    except GeocodingError as exc:
+        raise Open311HTTPError(400, f"address_string: {exc}") from None
+    if result is None or getattr(result, "lat", None) is None:
+        reason = getattr(result, "reason", "") or "not found in the city's address list"
+        raise Open311HTTPError(
+            400,
+            f"address_string: {address!r} could not be located ({reason}); "
+            "send lat and long instead, or a full street address with its number",
+        )
+    return float(result.lat), float(result.lon), str(result.match_type), result.score
+
+
+def media_url(request: Request, settings: Settings, name: str) -> str:
+    """Return the URL to store for a photo: ``GEO311_PUBLIC_URL`` + ``/media/<name>``.
+
+    Site-relative (``/media/<name>``) when no public URL is configured; never built from the
+    request's ``Host`` header (a forged one would be stored and published).
+    """
+    return settings.public_base + request.app.url_path_for("get_media", name=name)
+
+
+def find_by_token(store: Store, token: str) -> str | None:
+    """Return the service_request_id of the request posted with this token (None if unknown)."""
+    with store.begin() as conn:
+        found = store.existing_hashes(conn, OPEN311_SOURCE, [token])
+    hit = found.get(token)
+    return hit[0] if hit else None
+
+
+def build_request(
+    new: NewRequest,
+    catalogue: Catalogue,
+    *,
+    token: str,
+    now: datetime,
+    geocoded: tuple[float, float, str, float | None] | None,
+) -> ServiceRequest:
+    """Return the ServiceRequest to store for a validated POST."""
+    service = catalogue.service(new.service_code)
+    lat, lon = new.lat, new.long
+    match_type, score = "", None
+    if geocoded is not None:
+        lat, lon, match_type, score = geocoded
+    extra_text = "".join(f"\n{k}: {v}" for k, v in sorted(new.attributes.items()))
+    return ServiceRequest(
+        service_request_id=new_request_id(),
+        service_code=service.code,
+        service_name=service.name,
+        status="open",
+        requested_datetime=now,
+        updated_datetime=now,
+        expected_datetime=now + service.sla,
+        sla_target_datetime=now + service.sla,
+        source=OPEN311_SOURCE,
+        source_id=token,
+        description=(new.description + extra_text).strip(),
+        address=new.address_string,
+        lat=lat,
+        long=lon,
+        media_url=new.media_url,
+        channel="open311",
+        geocode_match_type=match_type or ("client" if new.lat is not None else ""),
+        geocode_score=score,
+    )
+
+
+def now_utc() -> datetime:
+    """Return the current time (UTC, aware)."""
+    return datetime.now(UTC)
+
+
+def tz_of(settings: Settings) -> ZoneInfo:
+    """Return the city's time zone."""
+    return ZoneInfo(settings.timezone)
+
+
+def get_request_or_404(store: Store, service_request_id: str) -> ServiceRequest:
+    """Return a request or raise the spec's 404 naming the id."""
+    try:
+        return store.get_request(service_request_id)
+    except NotFoundError:
+        raise Open311HTTPError(
+            404,
+            f"service_request_id: {service_request_id!r} does not exist; "
+            "check the id returned by POST requests",
+        ) from None
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What happened to a posted request: its id and the notice for the citizen."""
+
+    service_request_id: str
+    service_notice: str
+    work_order_id: int | None
+    joined: bool
+
+
+def assign_stored(store: Store, catalogue: Catalogue, req: ServiceRequest) -> Intake:
+    """Put a posted request, stored already, in a work order (joining a nearby open one).
+
+    Parameters
+    ----------
+    store
+        The store holding ``req``.
+    catalogue
+        Decides the service group and duplicate radius.
+    req
+        The new request.
+
+    Returns
+    -------
+    Intake
+        The id and the ``service_notice`` (says when the report joined an existing job).
+    """
+    from geo311.workorders.grouping import assign_request
+
+    assignment = assign_request(store, req, catalogue)
+    return Intake(
+        service_request_id=req.service_request_id,
+        service_notice=str(assignment.message),
+        work_order_id=assignment.work_order_id,
+        joined=bool(assignment.joined),
+    )

@@ -1,0 +1,256 @@
+"""Planner's what-if simulations behind the simulations router: queue, run by a worker, read.
+
+A simulation (:func:`routing.simulate.run.run_simulation`, seconds to minutes of CPU) is started by
+``POST /simulations``: its document is stored in the plans table (``kind='simulation'``,
+``status='running'``, so the simulation id is a plan id) together with a ``simulation`` row in the
+jobs table (:mod:`geo311.plans.jobs_store`). A job worker of any server process (:mod:`geo311.plans.jobs`,
+one simulation thread per process, see :mod:`api.plans.jobs`) claims it, runs it under a lease and
+stores the finished document (result, plain-text table, plot as base64 PNG) and the job's state
+in one transaction; a worker that dies mid-run leaves the job to another once its lease expires.
+Any process answers ``GET /simulations/{id}`` from the store, before and after a restart.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import HTTPException
+
+from api.schemas import SimulationRequest
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
+from geo311.errors import Geo311Error, NotFoundError
+from geo311.plans import jobs_store
+from geo311.plans.jobs import Job, JobKind
+from geo311.settings import Settings
+from maps.simulation_plot import plot_simulation
+
+log = logging.getLogger("api")
+
+KIND = "simulation"
+MAX_PENDING = 4
+"""Simulations accepted but not finished (in every server process); more are refused with 429."""
+_PLOT_KEY = "plot_png_base64"
+_INTERNAL = "internal error while simulating; the failure was logged, please retry"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class SimulationRunner:
+    """Queues simulations as job rows and reads their documents back from the store.
+
+    Parameters
+    ----------
+    max_pending
+        Simulations queued or running (every process) beyond which ``submit`` answers 429.
+    """
+
+    def __init__(self, *, max_pending: int = MAX_PENDING) -> None:
+        self.max_pending = max_pending
+        self.wake: Callable[[], None] | None = None
+        """Set by the app: tells this process's job workers a job was queued."""
+
+    def submit(self, body: SimulationRequest, *, store: Store, created_by: str) -> dict[str, Any]:
+        """Store the simulation as running and queue its job (one transaction).
+
+        Parameters
+        ----------
+        body
+            The validated request.
+        store
+            The application's store.
+        created_by
+            Who started it (the job row's ``created_by``).
+
+        Returns
+        -------
+        dict
+            The simulation document (``status='running'``).
+
+        Raises
+        ------
+        HTTPException
+            429 when ``max_pending`` simulations are already waiting or running; 503 when the
+            simulation module is not installed.
+        """
+        _simulate_module()  # 503 now rather than a failed simulation later
+        request = body.model_dump(mode="json", by_alias=True)
+        doc: dict[str, Any] = {
+            "status": "running",
+            "request": request,
+            "submitted": _now(),
+            "started": None,
+            "finished": None,
+            "error": None,
+            "result": None,
+            "table": None,
+        }
+        with store.begin():
+            pending = jobs_store.count_unfinished(store, KIND)
+            if pending >= self.max_pending:
+                raise HTTPException(
+                    429,
+                    f"{pending} simulations are already running or waiting (at most "
+                    f"{self.max_pending}); poll GET /simulations/{{id}} and retry when one is done",
+                )
+            sim_id = store.save_plan(doc, plan_date=body.start.isoformat(), kind=KIND)
+            jobs_store.submit(
+                store, KIND, {"request": request}, created_by=created_by, plan_id=sim_id
+            )
+        if self.wake is not None:
+            self.wake()
+        return _public(sim_id, doc)
+
+    def get(self, store: Store, simulation_id: int) -> dict[str, Any]:
+        """Return a simulation's public document, read from the store.
+
+        Raises
+        ------
+        NotFoundError
+            When no simulation has this id.
+        """
+        return _public(simulation_id, _stored(store, simulation_id))
+
+    def plot(self, store: Store, simulation_id: int) -> bytes:
+        """Return a finished simulation's plot (PNG bytes).
+
+        Raises
+        ------
+        NotFoundError
+            When no simulation has this id, or it is not done (still running or failed).
+        """
+        doc = _stored(store, simulation_id)
+        if doc["status"] == "running":
+            raise NotFoundError(
+                f"simulation {simulation_id} is still running; poll GET "
+                f"/simulations/{simulation_id} until its status is done, then fetch the plot"
+            )
+        text = doc.get(_PLOT_KEY)
+        if doc["status"] == "failed" or not isinstance(text, str):
+            raise NotFoundError(
+                f"simulation {simulation_id} failed and has no plot: {doc.get('error')}; "
+                "start a new simulation"
+            )
+        return base64.b64decode(text)
+
+
+def _stored(store: Store, simulation_id: int) -> dict[str, Any]:
+    """Return the stored document; a running one reads its job (failed, or never queued)."""
+    try:
+        doc = store.get_plan(simulation_id)
+    except NotFoundError:
+        doc = None
+    if doc is None or doc.get("kind") != KIND or "status" not in doc:
+        raise NotFoundError(
+            f"simulation {simulation_id} does not exist; start one with POST /simulations"
+        )
+    if doc["status"] != "running":
+        return doc
+    job = jobs_store.job_of_plan(store, simulation_id)
+    if job is None:  # stored by a server that kept simulations in its memory
+        error = (
+            "interrupted: the server stopped before the simulation finished; "
+            "start it again with POST /simulations"
+        )
+        return {**doc, "status": "failed", "error": error}
+    if job["state"] == "failed":  # e.g. its workers kept dying: given up
+        return {**doc, "status": "failed", "error": job["error"]}
+    return doc
+
+
+def simulation_kind(store: Store, catalogue: Catalogue, settings: Settings) -> JobKind:
+    """Return what a job worker does with a ``simulation`` job, over the app's objects."""
+
+    def run(job: Job) -> Callable[[], int]:
+        return _run(store, catalogue, settings, job)
+
+    def failed(job: Job, error: str) -> None:
+        doc = _document(store, int(job["plan_id"]))
+        store.update_plan(int(job["plan_id"]), {**doc, **_ended(job, "failed"), "error": error})
+
+    return JobKind(run, failed)
+
+
+def _document(store: Store, sim_id: int) -> dict[str, Any]:
+    doc = store.get_plan(sim_id)
+    for key in ("plan_id", "kind", "parent_plan_id"):
+        doc.pop(key, None)
+    return doc
+
+
+def _ended(job: Job, status: str) -> dict[str, Any]:
+    started = job["started_at"]
+    finished = datetime.now(UTC)
+    return {
+        "status": status,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": finished.isoformat(timespec="seconds"),
+        "wall_time_s": round((finished - started).total_seconds(), 3),
+    }
+
+
+def _run(store: Store, catalogue: Catalogue, settings: Settings, job: Job) -> Callable[[], int]:
+    """Replay the season (slow), draw the plot; return the save of the finished document."""
+    sim_id = int(job["plan_id"])
+    body = SimulationRequest.model_validate(job["params"]["request"])
+    simulate = _simulate_module()
+    try:
+        result = simulate.run_simulation(
+            start=body.start,
+            end=body.end,
+            crews_file=settings.crews_file,
+            service=body.service,
+            crews=body.crews,
+            crews_sweep=body.crew_counts(),
+            target_median_days=body.target_median_days,
+            time_limit_s=body.time_limit_s,
+            seed=body.seed,
+            catalogue=catalogue,
+            data_file=settings.sample_requests_file,
+        )
+        with tempfile.TemporaryDirectory(prefix="geo311-simplot-") as tmp:
+            png = plot_simulation(result, Path(tmp) / "simulate.png").read_bytes()
+    except (Geo311Error, HTTPException):
+        raise
+    except Exception as exc:
+        log.exception("simulation %s failed", sim_id)
+        raise Geo311Error(_INTERNAL) from exc
+    update = {"result": result.to_dict(), "table": result.table(), "error": None}
+    update[_PLOT_KEY] = base64.b64encode(png).decode("ascii")
+
+    def save() -> int:
+        stored = {**_document(store, sim_id), **update, **_ended(job, "done")}
+        store.update_plan(sim_id, stored)
+        return sim_id
+
+    return save
+
+
+def _public(simulation_id: int, doc: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in doc.items() if k not in (_PLOT_KEY, "host", "pid", "kind")}
+    out.pop("plan_id", None)
+    out.pop("parent_plan_id", None)
+    out["simulation_id"] = simulation_id
+    out["plot_url"] = (
+        f"/simulations/{simulation_id}/plot.png" if doc.get("status") == "done" else None
+    )
+    return out
+
+
+def _simulate_module() -> Any:
+    """Return :mod:`routing.simulate.run`, or raise 503 when the routing package is absent."""
+    try:
+        import routing.simulate.run as simulate
+    except ImportError:
+        raise HTTPException(
+            503, "the season simulation (routing.simulate.run) is not installed on this server"
+        ) from None
+    return simulate

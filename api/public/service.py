@@ -1,0 +1,147 @@
+"""Logic of the citizen's public pages: nearby open reports and a request's public timeline.
+
+No personal detail of any reporter leaves here: reports are shown by service, address, time
+and the city's notes; citizens' own texts (descriptions, comments) are not shown.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
+from geo311.errors import NotFoundError
+from geo311.model import ServiceRequest
+
+NEARBY_WINDOW = timedelta(days=90)
+NEARBY_LIMIT = 10
+_M_PER_DEG = 111_320.0
+
+
+def nearby_open(
+    store: Store,
+    catalogue: Catalogue,
+    *,
+    service_code: str,
+    lat: float,
+    lon: float,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Return open reports of a service within its duplicate radius of a point, nearest first.
+
+    Each item: ``service_request_id``, ``address``, ``requested_datetime`` (ISO), ``distance_m``,
+    ``lat``, ``long``, ``url`` (the public timeline). At most :data:`NEARBY_LIMIT`.
+    """
+    service = catalogue.service(service_code)
+    radius = service.duplicate_radius_m
+    dlat = radius / _M_PER_DEG
+    dlon = radius / (_M_PER_DEG * max(math.cos(math.radians(lat)), 0.01))
+    open_states = [code for code, s in catalogue.states.items() if s.is_open]
+    found = store.query_requests(
+        service_codes=[service_code],
+        statuses=open_states,
+        start=now - NEARBY_WINDOW,
+        end=now + timedelta(minutes=1),
+        bbox=(lon - dlon, lat - dlat, lon + dlon, lat + dlat),
+        limit=200,
+    )
+    out: list[dict[str, Any]] = []
+    for req in found:
+        if req.lat is None or req.long is None:
+            continue
+        dy = (req.lat - lat) * _M_PER_DEG
+        dx = (req.long - lon) * _M_PER_DEG * math.cos(math.radians(lat))
+        dist = math.hypot(dx, dy)
+        if dist <= radius:
+            out.append(
+                {
+                    "service_request_id": req.service_request_id,
+                    "address": req.address or "",
+                    "requested_datetime": req.requested_datetime.isoformat(timespec="seconds"),
+                    "distance_m": round(dist),
+                    "lat": req.lat,
+                    "long": req.long,
+                    "url": f"/requests/{req.service_request_id}",
+                }
+            )
+    out.sort(key=lambda item: float(item["distance_m"]))
+    return out[:NEARBY_LIMIT]
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One line of a request's public timeline."""
+
+    kind: str
+    title: str
+    when: datetime
+    text: str = ""
+    photo: str = ""
+
+
+def _when(t: datetime, tz: ZoneInfo) -> datetime:
+    return t.astimezone(tz)
+
+
+def timeline(
+    store: Store, catalogue: Catalogue, service_request_id: str, *, tz: ZoneInfo
+) -> tuple[ServiceRequest, list[TimelineEvent], int]:
+    """Return a request, its public timeline (oldest first) and how many neighbours reported it.
+
+    Events: received; merged with N neighbours' reports; every status change with the city's
+    note; scheduled (the ETA window) and unscheduled; fixed/closed with the crew's note and
+    photo. Citizens' comments are not shown (they may name people).
+
+    Raises
+    ------
+    NotFoundError
+        If no request has this id.
+    """
+    req = store.get_request(service_request_id)
+    events = [TimelineEvent("received", "Report received", _when(req.requested_datetime, tz))]
+    neighbours = 0
+    if req.work_order_id is not None:
+        try:
+            neighbours = max(store.get_work_order(req.work_order_id).report_count - 1, 0)
+        except NotFoundError:
+            neighbours = 0
+    if neighbours:
+        word = "neighbour" if neighbours == 1 else "neighbours"
+        events.append(
+            TimelineEvent(
+                "merged",
+                f"Merged: {neighbours} {word} reported it too",
+                _when(req.requested_datetime, tz),
+                "The city handles these reports as one job.",
+            )
+        )
+    for u in store.request_updates_of(service_request_id):
+        if u["kind"] == "comment":
+            continue
+        state = catalogue.states.get(u["status"])
+        label = state.label if state is not None else str(u["status"])
+        title = {
+            "scheduled": "Scheduled",
+            "unscheduled": "No longer scheduled",
+            "note": "Note from the city",
+        }.get(u["kind"], label)
+        events.append(
+            TimelineEvent(
+                str(u["kind"] if u["kind"] != "status" else u["status"]),
+                title,
+                _when(u["updated_datetime"], tz),
+                str(u["description"] or ""),
+                str(u["media_url"] or ""),
+            )
+        )
+    return req, events, neighbours
+
+
+def is_scheduled(events: list[TimelineEvent]) -> bool:
+    """Tell whether the request's latest schedule event is a published ETA (not a clearing)."""
+    last = [e.kind for e in events if e.kind in ("scheduled", "unscheduled")]
+    return bool(last) and last[-1] == "scheduled"

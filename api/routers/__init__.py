@@ -1,1 +1,0 @@
-"""One router per resource: open311, workorders, plans, crews, planner."""

@@ -1,0 +1,1 @@
+"""geo311.city.profile."""

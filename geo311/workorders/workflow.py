@@ -1,0 +1,123 @@
+"""Validated status transitions of work orders (the dispatcher's and the crews' workflow).
+
+The domain rule lives here; the API's routers only call :func:`apply_status`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from geo311.city.catalogue import Catalogue
+from geo311.city.profile import default_city
+from geo311.db.store import Store
+from geo311.errors import ConflictError
+from geo311.model import WorkOrder
+
+
+def check_transition(catalogue: Catalogue, current: str, new: str) -> None:
+    """Refuse a transition that the workflow does not allow.
+
+    Open states (open, scheduled, in_progress) may move to any other state; closed and fixed
+    work orders are final (a new report opens a new work order, flagged as a failed repair).
+
+    Raises
+    ------
+    ConfigurationError
+        If ``new`` is not a catalogue state.
+    ConflictError
+        If the work order is already closed, or ``new`` equals the current state.
+    """
+    target = catalogue.state(new)
+    state = catalogue.state(current)
+    if not state.is_open:
+        raise ConflictError(
+            f"status: the work order is already {current!r} (final); a new report opens a new "
+            "work order"
+        )
+    if target.code == state.code:
+        raise ConflictError(f"status: the work order is already {current!r}; send another state")
+
+
+def apply_status(
+    store: Store,
+    catalogue: Catalogue,
+    work_order_id: int,
+    *,
+    status: str,
+    note: str = "",
+    closure_category: str = "",
+    at: datetime | None = None,
+    timezone: str | None = None,
+    media_url: str = "",
+) -> WorkOrder:
+    """Move a work order to ``status``; a closing state closes every open member request.
+
+    Parameters
+    ----------
+    store
+        The store.
+    catalogue
+        Gives the states.
+    work_order_id
+        The work order.
+    status
+        Target state code.
+    note
+        Citizen-readable status note (copied to the member requests).
+    closure_category
+        Closure category when closing (default: the state's label).
+    at
+        When (default: now).
+    timezone
+        The city's zone, for the default closing note (default: the city profile's).
+    media_url
+        A photo of the finished work, kept with the closing update (closing states only).
+
+    Returns
+    -------
+    WorkOrder
+        The updated work order.
+
+    Raises
+    ------
+    NotFoundError
+        If the work order does not exist.
+    ConflictError
+        If the transition is not allowed (see :func:`check_transition`).
+    """
+    from geo311.workorders.grouping import close_work_order, lock_work_order
+
+    at = at or datetime.now(UTC)
+    target = catalogue.state(status)
+    check_transition(catalogue, store.get_work_order(work_order_id).status, status)
+    if not target.is_open:
+        return close_work_order(
+            store,
+            work_order_id,
+            status=status,
+            closure_category=closure_category or target.label,
+            note=note or None,
+            at=at,
+            catalogue=catalogue,
+            timezone=timezone or default_city().timezone,
+            media_url=media_url,
+        )
+    with store.begin() as conn:
+        lock_work_order(store, conn, catalogue, work_order_id)
+        check_transition(catalogue, store.get_work_order(work_order_id).status, status)
+        row: dict[str, object] = {"work_order_id": work_order_id, "status": status}
+        if note:
+            row["status_notes"] = note
+        store.update_work_orders(conn, [row])
+        members = store.work_order_members(conn, [work_order_id])[work_order_id]
+        open_ids = [
+            m.service_request_id
+            for m in members
+            if (st := catalogue.states.get(m.status)) is not None and st.is_open
+        ]
+        values: dict[str, Any] = {"status": status, "updated_datetime": at}
+        if note:
+            values["status_notes"] = note
+        store.update_requests_in(conn, open_ids, **values)
+    return store.get_work_order(work_order_id)
