@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from routing.plan_document import PlanDocument
+from geo311.plans.document import PlanDocument
 
 # -- Open311 GeoReport v2 ------------------------------------------------------------------
 
@@ -220,7 +220,7 @@ class ReplanRequest(BaseModel):
 
 
 class PlanOut(PlanDocument):
-    """A stored plan document (:class:`routing.plan_document.PlanDocument`) with its id."""
+    """A stored plan document (:class:`geo311.plans.document.PlanDocument`) with its id."""
 
     plan_id: int
     kind: str

@@ -20,6 +20,7 @@ from fastapi import HTTPException
 from api.principal import Principal
 from geo311.db.store import Store
 from geo311.model import WorkOrder
+from geo311.plans import repo as plan_repo
 from geo311.settings import Settings
 from geo311.staff import store as auth_store
 
@@ -87,7 +88,7 @@ def check_plan(principal: Principal, doc: Mapping[str, Any] | Any, plan_id: int)
 def check_plan_id(principal: Principal, store: Store, plan_id: int) -> None:
     """:func:`check_plan` for a stored plan (read only for a dispatcher of a district)."""
     if principal.scoped:
-        check_plan(principal, store.get_plan(plan_id), plan_id)
+        check_plan(principal, plan_repo.get_plan(store, plan_id), plan_id)
 
 
 def check_planning(principal: Principal, district: str | None) -> None:
@@ -137,7 +138,7 @@ def check_crew(principal: Principal, crew_id: str, settings: Settings) -> None:
 def crew_published_plan(store: Store, crew_id: str) -> dict[str, Any] | None:
     """Return the newest published plan that has a route for the crew, or None."""
     for row in auth_store.latest_publications(store, limit=PUBLISHED_LOOKBACK):
-        doc = store.get_plan(int(row["plan_id"]))
+        doc = plan_repo.get_plan(store, int(row["plan_id"]))
         if any(r.get("crew_id") == crew_id for r in doc.get("routes") or []):
             return doc
     return None

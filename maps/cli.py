@@ -16,6 +16,7 @@ import typer
 from geo311.city.catalogue import Catalogue, load_catalogue
 from geo311.db.store import Store
 from geo311.errors import InputError, NotFoundError
+from geo311.plans import repo as plan_repo
 from geo311.settings import Settings
 from maps.base import write_map
 from maps.hotspots import hotspots_map, requests_frame
@@ -104,7 +105,9 @@ def newest_plan_id(store: Store) -> int:
         If no plan is stored (run ``geo311 plan`` first).
     """
     # A crew-route plan: a day's plan or a re-plan, not a planner's simulation.
-    found = [pid for kind in ("plan", "replan") if (pid := store.latest_plan_id(kind=kind))]
+    found = [
+        pid for kind in ("plan", "replan") if (pid := plan_repo.latest_plan_id(store, kind=kind))
+    ]
     if not found:
         raise NotFoundError("no plan is stored; run `geo311 plan` first")
     return max(found)
@@ -212,7 +215,7 @@ def register(app: typer.Typer) -> None:
         settings, _catalogue = _context(database_url)
         with Store(settings.database_url) as store:
             pid = plan_id if plan_id is not None else newest_plan_id(store)
-            plan = store.get_plan(pid)
+            plan = plan_repo.get_plan(store, pid)
         drawings = drawings_from_plan_document(plan, out)
         if not drawings:
             raise InputError(f"plan {pid} has no crew with jobs; nothing to draw", field="plan")

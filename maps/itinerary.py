@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from geo311.plans.document import PlanDocument
 from routing.itinerary import (
     CrewItinerary,
     ItineraryBreak,
@@ -23,7 +24,6 @@ from routing.itinerary import (
     ItineraryStop,
     crew_itineraries,
 )
-from routing.plan_document import PlanDocument
 
 __all__ = [
     "itinerary_gpx",

@@ -4,7 +4,7 @@ Distances in the legends and stop popups are in the city's units (``units`` in
 ``city.toml``: feet / miles or metres / km). The maps depend only on :class:`CrewRoute`
 (drawing input defined here);
 :func:`route_drawings_from_plan` converts a plan document
-(:class:`routing.plan_document.PlanDocument`, or its stored dict).
+(:class:`geo311.plans.document.PlanDocument`, or its stored dict).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import folium
 
 from geo311.city.profile import default_city
 from geo311.errors import InputError
+from geo311.plans.document import PlanDocument, RouteDoc, StepDoc, local_hm
 from maps.base import Legend, add_boundary, base_map, tooltip, write_map
 from routing.itinerary import format_distance
-from routing.plan_document import PlanDocument, RouteDoc, StepDoc, local_hm
 
 PALETTE = (
     "#1c7ed6",
@@ -426,7 +426,7 @@ def route_drawings_from_plan(
     colors: Sequence[str] = PALETTE,
     skip_empty: bool = True,
 ) -> list[CrewRoute]:
-    """Convert a plan document (:class:`routing.plan_document.PlanDocument`) into drawings.
+    """Convert a plan document (:class:`geo311.plans.document.PlanDocument`) into drawings.
 
     Reads each route's crew (``crew_id``, or VROOM's ``vehicle``) and of each step its
     ``type`` (``start``/``job``/``break``/``end``), ``location_index`` (or VROOM's

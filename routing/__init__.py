@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 from geo311.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from geo311.plans.document import PlanDocument
+    from geo311.plans.repo import load_plan_document
     from routing.dispatch import DayPlan, default_graph, plan_day, replan_day, save_day_plan
     from routing.engine.checks import check_routes
     from routing.engine.crews import CrewConfig, load_crews, parse_crews
@@ -34,7 +36,6 @@ if TYPE_CHECKING:
     from routing.engine.replan import locked_from_time
     from routing.engine.solve import build_plan, default_workers
     from routing.itinerary import crew_itinerary
-    from routing.plan_document import PlanDocument, load_plan_document
     from routing.simulate.run import run_simulation
 
 _EXPORTS = {
@@ -66,8 +67,8 @@ _EXPORTS = {
     "build_plan": "routing.engine.solve",
     "default_workers": "routing.engine.solve",
     # the day-planning application built on the engine
-    "PlanDocument": "routing.plan_document",
-    "load_plan_document": "routing.plan_document",
+    "PlanDocument": "geo311.plans.document",
+    "load_plan_document": "geo311.plans.repo",
     "work_order_job": "routing.engine.jobs",
     "job_id_for": "routing.engine.jobs",
     "DayPlan": "routing.dispatch",

@@ -21,7 +21,7 @@ import typer
 from geo311.city.catalogue import Catalogue, load_catalogue
 from geo311.db.store import Store
 from geo311.errors import InputError
-from routing.plan_document import PlanDocument
+from geo311.plans.document import PlanDocument
 
 DEMO_TIME_LIMIT_S = 12.0
 
@@ -454,7 +454,7 @@ def demo_step(ctx: Any) -> None:
     district), stores the plan, writes
     ``plan.json`` into ``ctx.out_dir`` and the registered plan files (the crews'
     itineraries, when the maps CLI is installed) into ``ctx.out_dir / "itineraries"``, and
-    leaves in ``ctx.results``: ``plan`` (the stored :class:`~routing.plan_document.PlanDocument`,
+    leaves in ``ctx.results``: ``plan`` (the stored :class:`~geo311.plans.document.PlanDocument`,
     with ``plan_id``, ``locations``, ``labels`` and per-route street ``geometry``, as ``maps``
     reads it), ``locations``, ``labels``, ``plan_id``, ``day_plan`` and ``itineraries``
     (file paths).

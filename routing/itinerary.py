@@ -1,6 +1,6 @@
 """Crew itineraries as data: numbered stops, street legs, turn-by-turn directions and ETAs.
 
-An itinerary is built from a plan document (:class:`routing.plan_document.PlanDocument`, as
+An itinerary is built from a plan document (:class:`geo311.plans.document.PlanDocument`, as
 stored), so the API can give one for a stored plan without loading the street graph: the
 document carries each leg's street edges (names, lengths, times, bearings) and coordinates.
 Directions merge consecutive edges of the same street and name the turn from the bearing
@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 from geo311.city.profile import UNITS, default_city
 from geo311.errors import InputError
+from geo311.plans.document import DepotDoc, PlanDocument, RouteDoc, StepDoc, local_hm
 from routing.engine.directions import Instruction, Segment, directions, turn_modifier
 from routing.engine.directions import format_distance as _metric_distance
-from routing.plan_document import DepotDoc, PlanDocument, RouteDoc, StepDoc, local_hm
 
 __all__ = [
     "CrewItinerary",

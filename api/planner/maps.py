@@ -8,6 +8,7 @@ from typing import Any
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.errors import InputError
+from geo311.plans import repo as plan_repo
 from geo311.settings import Settings
 
 
@@ -40,7 +41,7 @@ def render_map(
 
         if plan_id is None:
             raise InputError("plan_id: the plan map needs ?plan_id=<id>", field="plan_id")
-        return plan_map_html(store.get_plan(plan_id))
+        return plan_map_html(plan_repo.get_plan(store, plan_id))
     if name == "open-work":
         from maps.openwork import open_work_map
 

@@ -27,6 +27,7 @@ from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.errors import Geo311Error, NotFoundError
 from geo311.plans import jobs_store
+from geo311.plans import repo as plan_repo
 from geo311.plans.jobs import Job, JobKind
 from geo311.settings import Settings
 from maps.simulation_plot import plot_simulation
@@ -101,7 +102,7 @@ class SimulationRunner:
                     f"{pending} simulations are already running or waiting (at most "
                     f"{self.max_pending}); poll GET /simulations/{{id}} and retry when one is done",
                 )
-            sim_id = store.save_plan(doc, plan_date=body.start.isoformat(), kind=KIND)
+            sim_id = plan_repo.save_plan(store, doc, plan_date=body.start.isoformat(), kind=KIND)
             jobs_store.submit(
                 store, KIND, {"request": request}, created_by=created_by, plan_id=sim_id
             )
@@ -145,7 +146,7 @@ class SimulationRunner:
 def _stored(store: Store, simulation_id: int) -> dict[str, Any]:
     """Return the stored document; a running one reads its job (failed, or never queued)."""
     try:
-        doc = store.get_plan(simulation_id)
+        doc = plan_repo.get_plan(store, simulation_id)
     except NotFoundError:
         doc = None
     if doc is None or doc.get("kind") != KIND or "status" not in doc:
@@ -174,13 +175,15 @@ def simulation_kind(store: Store, catalogue: Catalogue, settings: Settings) -> J
 
     def failed(job: Job, error: str) -> None:
         doc = _document(store, int(job["plan_id"]))
-        store.update_plan(int(job["plan_id"]), {**doc, **_ended(job, "failed"), "error": error})
+        plan_repo.update_plan(
+            store, int(job["plan_id"]), {**doc, **_ended(job, "failed"), "error": error}
+        )
 
     return JobKind(run, failed)
 
 
 def _document(store: Store, sim_id: int) -> dict[str, Any]:
-    doc = store.get_plan(sim_id)
+    doc = plan_repo.get_plan(store, sim_id)
     for key in ("plan_id", "kind", "parent_plan_id"):
         doc.pop(key, None)
     return doc
@@ -228,7 +231,7 @@ def _run(store: Store, catalogue: Catalogue, settings: Settings, job: Job) -> Ca
 
     def save() -> int:
         stored = {**_document(store, sim_id), **update, **_ended(job, "done")}
-        store.update_plan(sim_id, stored)
+        plan_repo.update_plan(store, sim_id, stored)
         return sim_id
 
     return save

@@ -33,9 +33,9 @@ from api.schemas import (
 )
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
+from geo311.plans.repo import load_plan_document
 from geo311.plans.stop_states import StopChange
 from maps.itinerary import itinerary_gpx, itinerary_html
-from routing.plan_document import load_plan_document
 
 router = APIRouter(
     prefix="/plans/{plan_id}/crews",

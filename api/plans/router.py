@@ -22,7 +22,9 @@ from api.schemas import (
     ReplanRequest,
 )
 from api.web import audit
-from routing.plan_document import PlanDocument, load_plan_document
+from geo311.plans import repo as plan_repo
+from geo311.plans.document import PlanDocument
+from geo311.plans.repo import load_plan_document
 
 router = APIRouter(
     prefix="/plans",
@@ -59,7 +61,7 @@ def create_plan(
             seed=settings.solver_seed if body.seed is None else body.seed,
         )  # fmt: skip
     with store.begin():
-        plan_id = store.save_plan(doc.to_dict(), plan_date=plan_date)
+        plan_id = plan_repo.save_plan(store, doc.to_dict(), plan_date=plan_date)
         audit.record(
             store, who.actor, "plan.create", f"plan:{plan_id}",
             after={"plan_id": plan_id, "at": body.at, "district": district},

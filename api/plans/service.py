@@ -19,12 +19,13 @@ from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.model import WorkOrder
+from geo311.plans.document import PlanDocument, StepDoc
+from geo311.plans.repo import load_plan_document
 from geo311.plans.stop_states import StopChange
 from geo311.settings import Settings
 from routing.engine.crews import CrewConfig
 from routing.itinerary import CrewItinerary
 from routing.itinerary import crew_itinerary as build_crew_itinerary
-from routing.plan_document import PlanDocument, StepDoc, load_plan_document
 
 
 def create_plan(

@@ -20,9 +20,10 @@ from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.errors import ConflictError, NotFoundError
 from geo311.plans import stop_states, stops_store
+from geo311.plans.document import PlanDocument, StepDoc
+from geo311.plans.repo import load_plan_document
 from geo311.plans.stop_states import StopChange
 from geo311.staff import store as auth_store
-from routing.plan_document import PlanDocument, StepDoc, load_plan_document
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,11 @@ from api.web.sessions import WebSession
 from api.web.templating import render
 from geo311.db.store import Store
 from geo311.errors import ConflictError, Geo311Error, InputError, NotFoundError
+from geo311.plans import repo as plan_repo
 from geo311.plans import stop_states
+from geo311.plans.document import PlanDocument
 from geo311.plans.stop_states import StopStateConflict
 from geo311.staff import store as auth_store
-from routing.plan_document import PlanDocument
 
 router = APIRouter(prefix="/crew", route_class=PageRoute, include_in_schema=False)
 CrewPage = Annotated[WebSession, Depends(page_user("crew"))]
@@ -49,7 +50,7 @@ def allow_crew(session: WebSession, crew_id: str) -> None:
 def published_plan(store: Store, crew_id: str) -> dict[str, Any] | None:
     """Return the newest published plan that has a route for the crew, or None."""
     for row in auth_store.latest_publications(store, limit=30):
-        doc = store.get_plan(int(row["plan_id"]))
+        doc = plan_repo.get_plan(store, int(row["plan_id"]))
         if any(r.get("crew_id") == crew_id for r in doc.get("routes") or []):
             return doc
     return None
@@ -136,7 +137,7 @@ def crew_gpx(
     from maps.itinerary import itinerary_gpx
 
     allow_crew(session, crew_id)
-    doc = PlanDocument.from_dict(store.get_plan(plan_id))
+    doc = PlanDocument.from_dict(plan_repo.get_plan(store, plan_id))
     gpx = itinerary_gpx(_plans.crew_itinerary(doc, crew_id))
     return Response(
         gpx,

@@ -23,6 +23,7 @@ from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.model import WorkOrder
+from geo311.plans import repo as plan_repo
 from geo311.settings import Settings
 from geo311.staff import store as auth_store
 from routing.engine.crews import CrewConfig, CrewSpec, load_crews
@@ -178,7 +179,7 @@ def _page_context(
         "day": at.astimezone(tz).date().isoformat(),
         "time_limit_s": settings.solver_time_limit_s,
         "publications": auth_store.latest_publications(store, limit=5),
-        "latest_plan_id": store.latest_plan_id(),
+        "latest_plan_id": plan_repo.latest_plan_id(store),
         "map_points": [[r["lat"], r["lon"], r["id"], r["service"], r["state"]] for r in shown],
         "district": district,
     }

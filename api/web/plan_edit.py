@@ -33,9 +33,10 @@ from api.web.templating import render
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.errors import ConflictError
+from geo311.plans.document import PlanDocument, RouteDoc
+from geo311.plans.repo import load_plan_document
 from geo311.settings import Settings
 from geo311.staff import store as auth_store
-from routing.plan_document import PlanDocument, RouteDoc, load_plan_document
 
 if TYPE_CHECKING:  # routing.dispatch loads OR-Tools and the graph: imported where used
     from routing.dispatch.editing import EditResult, HandEdit

@@ -21,9 +21,10 @@ from api.web.dispatch import day_crews
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.plans import jobs_store
+from geo311.plans import repo as plan_repo
+from geo311.plans.document import PlanDocument
 from geo311.plans.jobs import Job, JobKind
 from geo311.settings import Settings
-from routing.plan_document import PlanDocument
 
 PLAN_KINDS = ("plan", "district", "replan")
 
@@ -124,8 +125,8 @@ def _run_district(
     )  # fmt: skip
 
     def save() -> int:
-        plan_id = store.save_plan(doc.to_dict(), plan_date=plan_date)
-        stored = store.get_plan(plan_id)
+        plan_id = plan_repo.save_plan(store, doc.to_dict(), plan_date=plan_date)
+        stored = plan_repo.get_plan(store, plan_id)
         audit.record(
             store, job["created_by"], "plan.create", f"plan:{plan_id}", after=plan_summary(stored)
         )
@@ -141,7 +142,7 @@ def _run_replan(
     from routing.dispatch.editing import dispatcher_locks, replan_locked, save_derived
 
     params = job["params"]
-    doc = PlanDocument.from_dict(store.get_plan(int(params["plan_id"])))
+    doc = PlanDocument.from_dict(plan_repo.get_plan(store, int(params["plan_id"])))
     when = datetime.fromisoformat(params["at"]) if params.get("at") else None
     new_ids = [int(i) for i in params.get("new_work_order_ids") or []]
     locks = dispatcher_locks(doc)

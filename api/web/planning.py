@@ -23,9 +23,10 @@ from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.errors import ConflictError, InputError
 from geo311.plans import jobs_store
+from geo311.plans import repo as plan_repo
+from geo311.plans.document import PlanDocument
 from geo311.settings import Settings
 from geo311.staff import store as auth_store
-from routing.plan_document import PlanDocument
 
 router = APIRouter(prefix="/dispatch", route_class=PageRoute, include_in_schema=False)
 DispatcherPage = Annotated[WebSession, Depends(page_user("dispatcher"))]
@@ -117,7 +118,7 @@ def plan_page(
     """
     from routing.dispatch.editing import dispatcher_locks
 
-    doc = store.get_plan(plan_id)
+    doc = plan_repo.get_plan(store, plan_id)
     tz = ZoneInfo(str(doc.get("timezone") or settings.timezone))
     locks = dispatcher_locks(PlanDocument.from_dict(doc))
     columns = plan_view.crew_columns(doc, tz, locks=locks, units=settings.city.units)
@@ -189,7 +190,7 @@ def replan_plan(
     in their order (an unpublished plan). ``mode=now``: the mid-day re-plan from ``at``:
     stops done or started stay too, and the ticked new work orders are inserted as urgent.
     """
-    doc = PlanDocument.from_dict(store.get_plan(plan_id))
+    doc = PlanDocument.from_dict(plan_repo.get_plan(store, plan_id))
     check_plan(Principal.of_user(session.user), doc, plan_id)
     if mode == "locked" and auth_store.publication(store, plan_id) is not None:
         raise ConflictError(
@@ -211,7 +212,7 @@ def publish_plan(
     session: DispatcherAction, store: StoreDep, settings: SettingsDep, plan_id: PlanId
 ) -> Response:
     """Publish a plan: its routes become the crews' itineraries of that day."""
-    doc = store.get_plan(plan_id)
+    doc = plan_repo.get_plan(store, plan_id)
     check_plan(Principal.of_user(session.user), doc, plan_id)
     plan_date = str(doc.get("plan_date") or "")
     if not plan_date:

@@ -18,10 +18,10 @@ import typer
 from geo311.city.catalogue import load_catalogue
 from geo311.city.profile import CITY_DIR_ENV
 from geo311.cli.plugins import load_group
+from geo311.cli.users import app as users_app
 from geo311.db.store import Store
 from geo311.errors import Geo311Error
 from geo311.settings import Settings, get_settings
-from geo311.staff.cli import app as users_app
 
 if TYPE_CHECKING:  # the work-order module loads numpy etc.; commands import it when run
     from geo311.workorders.grouping import RebuildSummary

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
@@ -29,7 +29,6 @@ from sqlalchemy.engine import Connection, Engine
 # The staff application's and the notifications' tables live on the same metadata (so drop_all,
 # ensure_indexes and the schema check see them); geo311.staff.store and geo311.notify query them.
 from geo311.db import (
-    auth_schema,
     notify_schema,  # noqa: E402, F401, I001
 )
 from geo311.db.schema import (
@@ -39,7 +38,6 @@ from geo311.db.schema import (
     import_rejects,
     import_runs,
     metadata,
-    plans,
     request_updates,
     requests,
     work_orders,
@@ -843,102 +841,6 @@ class Store:
             return [dict(r._mapping) for r in rows]
 
     # -- plans (JSON documents produced by routing; geo311 only keeps them) -------------
-    def save_plan(
-        self,
-        payload: dict[str, Any],
-        *,
-        plan_date: str,
-        kind: str = "plan",
-        parent_plan_id: int | None = None,
-    ) -> int:
-        """Store a plan document (JSON-serialisable dict) and return its id.
-
-        Stop marks the document brings (``done``, ``done_at``, ``cant_do``: a plan made from
-        another) are stored as its ``plan_stops`` rows, in the same transaction.
-
-        Parameters
-        ----------
-        payload
-            The plan as JSON-friendly data.
-        plan_date
-            The day planned, ``YYYY-MM-DD``.
-        kind
-            ``plan``, ``replan`` or ``simulation``.
-        parent_plan_id
-            The plan this one re-plans.
-
-        Returns
-        -------
-        int
-            The new plan id.
-        """
-        from geo311.plans import stop_states, stops_store
-
-        with self.begin() as conn:
-            res = conn.execute(
-                plans.insert().values(
-                    created_at=datetime.now(UTC),
-                    plan_date=plan_date,
-                    kind=kind,
-                    parent_plan_id=parent_plan_id,
-                    payload=json.dumps(_without_marks(payload), default=str),
-                )
-            )
-            plan_id = int(res.inserted_primary_key[0])  # type: ignore[index]
-            # stop marks a document brings (a plan made from another) become its stop rows
-            stops_store.insert_rows(conn, stop_states.rows_from_document(plan_id, payload))
-            return plan_id
-
-    def get_plan(self, plan_id: int) -> dict[str, Any]:
-        """Return a stored plan document (with ``plan_id``, ``kind``, ``parent_plan_id`` added).
-
-        Its stops' progress (``done``, ``done_at``, ``cant_do``, ``stop_states``) is built from
-        the ``plan_stops`` rows (:func:`geo311.plans.stop_states.document_marks`).
-
-        Raises
-        ------
-        NotFoundError
-            If no plan has this id.
-        """
-        from geo311.plans import stop_states, stops_store
-
-        with self.read() as conn:
-            row = conn.execute(sa.select(plans).where(plans.c.plan_id == plan_id)).first()
-            stops = stops_store.rows_on(conn, plan_id) if row is not None else []
-        if row is None:
-            raise NotFoundError(f"plan {plan_id} does not exist")
-        m = row._mapping
-        doc: dict[str, Any] = _without_marks(json.loads(m["payload"]))
-        doc.update(plan_id=m["plan_id"], kind=m["kind"], parent_plan_id=m["parent_plan_id"])
-        doc.update(stop_states.document_marks(stops))  # the crews' progress: from the rows
-        return doc
-
-    def latest_plan_id(self, *, kind: str | None = None) -> int | None:
-        """Return the id of the newest stored plan (optionally of one kind), or ``None``."""
-        stmt = sa.select(sa.func.max(plans.c.plan_id))
-        if kind is not None:
-            stmt = stmt.where(plans.c.kind == kind)
-        with self.read() as conn:
-            value = conn.execute(stmt).scalar()
-        return None if value is None else int(value)
-
-    def update_plan(self, plan_id: int, payload: dict[str, Any]) -> None:
-        """Replace a stored plan document (its stops' marks are rows: they are not written).
-
-        Raises
-        ------
-        NotFoundError
-            If no plan has this id.
-        """
-        with self.begin() as conn:
-            res = conn.execute(
-                plans.update()
-                .where(plans.c.plan_id == plan_id)
-                .values(payload=json.dumps(_without_marks(payload), default=str))
-            )
-            if res.rowcount == 0:
-                raise NotFoundError(f"plan {plan_id} does not exist")
-
     # -- work orders (rows; the rules live in geo311.workorders.grouping) -------------------------
     def get_work_order(self, work_order_id: int) -> WorkOrder:
         """Return one work order with its member ids.
@@ -1119,7 +1021,7 @@ class Store:
             requests.update().where(requests.c.service_request_id.in_(ids)).values(**values)
         )
         if noted:
-            self._record_updates(
+            self.record_updates(
                 conn,
                 ids,
                 kind="status" if "status" in values else "note",
@@ -1129,7 +1031,7 @@ class Store:
             )
         return int(res.rowcount)
 
-    def _record_updates(
+    def record_updates(
         self,
         conn: Connection,
         ids: Sequence[str],
@@ -1234,7 +1136,7 @@ class Store:
                     f"service_request_id {service_request_id!r} does not exist; "
                     "check the id returned by POST requests"
                 )
-            ids = self._record_updates(
+            ids = self.record_updates(
                 conn,
                 [service_request_id],
                 kind=kind,
@@ -1278,153 +1180,6 @@ class Store:
         with self.read() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
-    # -- publishing a plan: the publication, expected times, updates, notifications -----
-    def publish_plan(
-        self,
-        plan_id: int,
-        expected: dict[str, tuple[datetime, str]],
-        *,
-        plan_date: str,
-        published_by: str,
-        at: datetime | None = None,
-        keep_plans: Sequence[int] = (),
-        also: Callable[[Connection, dict[str, int]], object] | None = None,
-    ) -> dict[str, int]:
-        """Publish a plan: crews see it, its stops' ETAs become the reports' ``expected_datetime``.
-
-        All in one transaction (:func:`geo311.plans.publishing.publish` is the caller): the
-        publication is recorded (``plan_publications``: what the crews' phones show) and the
-        plan marked published; every open request in ``expected`` gets its ETA, a
-        ``scheduled`` update with the given text, a new ``updated_datetime`` and a
-        ``scheduled`` notification in the outbox; every open request whose ETA came from
-        another published plan (but those of ``keep_plans``) and is not in this one has it
-        cleared (an ``unscheduled`` update; its expected time is its SLA target again). Only
-        ``expected_datetime`` moves: the SLA target (``sla_target_datetime``) and the work
-        orders' ``sla_due`` never do. Any failure rolls all of it back.
-
-        Parameters
-        ----------
-        plan_id
-            The stored plan.
-        expected
-            ``service_request_id -> (ETA, public text of the update)``.
-        plan_date
-            The plan's day, ``YYYY-MM-DD`` (the crews' phones show the plan of their day).
-        published_by
-            Who publishes (user name or role).
-        at
-            When (default: now).
-        keep_plans
-            Published plans whose ETAs this one does not replace (the other districts' plans
-            of the same day).
-        also
-            ``also(conn, counts)`` runs last in the same transaction (e.g. the audit row of
-            who published, with the counts returned).
-
-        Returns
-        -------
-        dict
-            ``{"scheduled": n, "cleared": m, "notified": k}`` (``k`` outbox rows queued).
-
-        Raises
-        ------
-        NotFoundError
-            If no plan has this id.
-        ConflictError
-            If the plan is published already (nothing is changed).
-        """
-        at = at or datetime.now(UTC)
-        try:
-            with self.begin() as conn:
-                _record_publication(conn, plan_id, plan_date, published_by, at)
-                stale = self._clear_stale_etas(conn, [plan_id, *keep_plans], set(expected), at)
-                scheduled = self._set_etas(conn, plan_id, expected, at)
-                texts = {rid: expected[rid][1] for rid in scheduled}
-                self._record_updates(conn, scheduled, kind="scheduled", at=at, descriptions=texts)
-                notified = _tell_scheduled(
-                    conn, plan_id, {r: expected[r][0] for r in scheduled}, at
-                )
-                counts = {"scheduled": len(scheduled), "cleared": len(stale), "notified": notified}
-                if also is not None:
-                    also(conn, counts)
-        except sa.exc.IntegrityError:
-            # Another transaction published the same plan at the same moment: read what it
-            # committed on a connection of its own (an enclosing transaction is aborted).
-            with self.engine.connect() as conn:
-                if not _has_publication(conn, plan_id):
-                    raise
-            raise _already_published(plan_id) from None
-        return counts
-
-    def _clear_stale_etas(
-        self, conn: Connection, kept_plans: Sequence[int], keep: set[str], at: datetime
-    ) -> list[str]:
-        """Clear the ETAs other published plans gave to open requests not in ``keep``.
-
-        Their expected time goes back to their SLA target.
-        """
-        c = requests.c
-        stale = [
-            rid
-            for rid in conn.execute(
-                sa.select(c.service_request_id).where(
-                    c.closed_datetime.is_(None),
-                    c.expected_plan_id.is_not(None),
-                    c.expected_plan_id.not_in(list(kept_plans)),
-                )
-            ).scalars()
-            if rid not in keep
-        ]
-        self.update_requests_in_open(
-            conn,
-            stale,
-            expected_datetime=c.sla_target_datetime,
-            expected_plan_id=None,
-            updated_datetime=at,
-        )
-        self._record_updates(conn, stale, kind="unscheduled", at=at, descriptions={})
-        return stale
-
-    def _set_etas(
-        self,
-        conn: Connection,
-        plan_id: int,
-        expected: dict[str, tuple[datetime, str]],
-        at: datetime,
-    ) -> list[str]:
-        """Give the open requests of ``expected`` their ETA; return those now scheduled."""
-        c = requests.c
-        open_ = c.closed_datetime.is_(None)
-        rows = [
-            {"_id": rid, "_eta": eta, "_plan": plan_id, "_at": at}
-            for rid, (eta, _text) in expected.items()
-        ]
-        if rows:
-            conn.execute(
-                requests.update()
-                .where(c.service_request_id == sa.bindparam("_id"), open_)
-                .values(
-                    expected_datetime=sa.bindparam("_eta"),
-                    expected_plan_id=sa.bindparam("_plan"),
-                    updated_datetime=sa.bindparam("_at"),
-                ),
-                rows,
-            )
-        scheduled = conn.execute(
-            sa.select(c.service_request_id).where(c.expected_plan_id == plan_id, open_)
-        ).scalars()
-        return [rid for rid in scheduled if rid in expected]
-
-    def plan_ids_on(self, plan_date: str) -> list[int]:
-        """Return the ids of the plans stored for a day (``YYYY-MM-DD``), oldest first."""
-        stmt = (
-            sa.select(plans.c.plan_id)
-            .where(plans.c.plan_date == plan_date)
-            .order_by(plans.c.plan_id)
-        )
-        with self.read() as conn:
-            return [int(i) for i in conn.execute(stmt).scalars()]
-
     def update_requests_in_open(
         self, conn: Connection, service_request_ids: Sequence[str], **values: Any
     ) -> int:
@@ -1440,22 +1195,6 @@ class Store:
             .values(**values)
         )
         return int(res.rowcount)
-
-    def plan_published_at(self, plan_id: int) -> datetime | None:
-        """Return when a plan was published (``None`` if never).
-
-        Raises
-        ------
-        NotFoundError
-            If no plan has this id.
-        """
-        with self.read() as conn:
-            row = conn.execute(
-                sa.select(plans.c.published_at).where(plans.c.plan_id == plan_id)
-            ).first()
-        if row is None:
-            raise NotFoundError(f"plan {plan_id} does not exist; use an id from POST /plans")
-        return row[0]
 
     def work_orders_open_at(
         self, at: datetime, *, groups: Sequence[str] | None = None
@@ -1502,63 +1241,3 @@ class MemberTimes(NamedTuple):
     requested_datetime: datetime
     sla_target_datetime: datetime | None
     service_code: str
-
-
-# The ETA window a citizen is told: the stop's ETA, half an hour either side.
-ETA_HALF_WINDOW = timedelta(minutes=30)
-
-
-def _without_marks(payload: dict[str, Any]) -> dict[str, Any]:
-    """Return a plan document without its stops' marks (rows of ``plan_stops``, not JSON)."""
-    from geo311.plans.stop_states import MARK_KEYS
-
-    return {k: v for k, v in payload.items() if k not in MARK_KEYS}
-
-
-def _already_published(plan_id: int) -> ConflictError:
-    return ConflictError(
-        f"plan {plan_id} is already published; plan the day again (or re-plan) to publish "
-        "a new plan"
-    )
-
-
-def _has_publication(conn: Connection, plan_id: int) -> bool:
-    pub = auth_schema.plan_publications.c
-    return conn.execute(sa.select(pub.plan_id).where(pub.plan_id == plan_id)).first() is not None
-
-
-def _record_publication(
-    conn: Connection, plan_id: int, plan_date: str, published_by: str, at: datetime
-) -> None:
-    """Record a plan's publication (refused when it has one) and mark the plan published."""
-    if _has_publication(conn, plan_id):
-        raise _already_published(plan_id)
-    res = conn.execute(plans.update().where(plans.c.plan_id == plan_id).values(published_at=at))
-    if res.rowcount == 0:
-        raise NotFoundError(f"plan {plan_id} does not exist; use an id from POST /plans")
-    conn.execute(
-        auth_schema.plan_publications.insert().values(
-            plan_id=plan_id, plan_date=plan_date, published_at=at, published_by=published_by
-        )
-    )
-
-
-def _tell_scheduled(conn: Connection, plan_id: int, etas: dict[str, datetime], at: datetime) -> int:
-    """Queue the "scheduled" notification of each request given an ETA (same transaction).
-
-    Returns the number of outbox rows queued.
-    """
-    from geo311.notify import Event, enqueue  # the outbox rows commit with the publication
-
-    queued = 0
-    for rid, eta in etas.items():
-        event = Event(
-            type="scheduled",
-            service_request_id=rid,
-            occurred_at=at,
-            eta_start=eta - ETA_HALF_WINDOW,
-            eta_end=eta + ETA_HALF_WINDOW,
-            plan_id=plan_id,
-        )
-        queued += enqueue(conn, event)
-    return queued

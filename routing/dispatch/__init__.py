@@ -7,7 +7,7 @@ skill and demand from the catalogue, priority from the SLA) and solves it. A wor
 farther from every street than the snap limit is not an error: it comes back unassigned with
 the distance as its reason. The result, a :class:`DayPlan`, keeps the problem, the plan, the
 work orders, the snaps and the matrix (for street paths); :meth:`DayPlan.to_document` gives
-the :class:`~routing.plan_document.PlanDocument` that :func:`save_day_plan` stores, ``maps``
+the :class:`~geo311.plans.document.PlanDocument` that :func:`save_day_plan` stores, ``maps``
 draws and ``api`` serves.
 
 By district (:mod:`routing.dispatch.districts`): :func:`plan_districts` plans each district of

@@ -2,7 +2,7 @@
 
 :func:`plan_district` is a pure function of small explicit inputs (the district's work
 orders, its crews and yards, the street graph or its file, the catalogue, the moment) that
-returns the district's typed :class:`~routing.plan_document.PlanDocument`; it is what a task
+returns the district's typed :class:`~geo311.plans.document.PlanDocument`; it is what a task
 scheduler runs once per district. :func:`plan_districts` reads the store, splits the open
 work by district (:mod:`geo311.city.districts`), plans each district and counts the work outside
 every district once, per neighbourhood, instead of listing it as unassigned jobs.
@@ -23,6 +23,9 @@ from geo311.city.catalogue import Catalogue
 from geo311.city.districts import OUTSIDE, Districts, load_districts
 from geo311.db.store import Store
 from geo311.model import WorkOrder
+from geo311.plans import repo as plan_repo
+from geo311.plans.document import PlanDocument
+from geo311.plans.repo import load_plan_document
 from geo311.settings import Settings
 from geo311.workorders.grouping import open_work_orders_at
 from routing.dispatch.build import (
@@ -36,7 +39,6 @@ from routing.dispatch.day import DayPlan
 from routing.dispatch.planning import catalogue_for, solve_day
 from routing.engine.crews import CrewConfig
 from routing.engine.graph import StreetGraph
-from routing.plan_document import PlanDocument, load_plan_document
 
 __all__ = [
     "OUTSIDE_DISTRICTS",
@@ -342,6 +344,6 @@ def save_district_plans(store: Store, day: DistrictDay) -> list[PlanDocument]:
         doc = plan.to_document()
         doc.district, doc.day = name, day_id
         doc.outside_districts = dict(day.outside)
-        plan_id = store.save_plan(doc.to_dict(), plan_date=plan.plan_date)
+        plan_id = plan_repo.save_plan(store, doc.to_dict(), plan_date=plan.plan_date)
         out.append(load_plan_document(store, plan_id))
     return out

@@ -22,6 +22,9 @@ from typing import Any
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.errors import ConflictError, InputError
+from geo311.plans import repo as plan_repo
+from geo311.plans.document import PlanDocument
+from geo311.plans.repo import load_plan_document
 from geo311.settings import Settings
 from routing.dispatch.build import require_aware
 from routing.dispatch.day import DayPlan
@@ -34,7 +37,6 @@ from routing.dispatch.replanning import (
 from routing.engine.evaluate import Evaluation, evaluate_routes
 from routing.engine.plan import Unassigned
 from routing.engine.replan import locked_from_time
-from routing.plan_document import PlanDocument, load_plan_document
 
 __all__ = [
     "ACTIONS",
@@ -329,8 +331,8 @@ def save_derived(
     doc[LOCKS_KEY] = {
         c: ids for c, ids in locks.items() if ids and routes.get(c, [])[: len(ids)] == ids
     }
-    plan_id = store.save_plan(
-        doc, plan_date=day.plan_date, kind=kind, parent_plan_id=parent.plan_id
+    plan_id = plan_repo.save_plan(
+        store, doc, plan_date=day.plan_date, kind=kind, parent_plan_id=parent.plan_id
     )
     return load_plan_document(store, plan_id)
 

@@ -12,6 +12,8 @@ from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.errors import ConfigurationError, InputError, NotFoundError
 from geo311.model import WorkOrder
+from geo311.plans import repo as plan_repo
+from geo311.plans.document import CrewDoc, PlanDocument
 from geo311.settings import Settings
 from routing.dispatch.build import (
     OUTSIDE_GRAPH,
@@ -27,7 +29,6 @@ from routing.engine.crews import BreakSpec, CrewConfig, CrewSpec
 from routing.engine.graph import StreetGraph
 from routing.engine.replan import locked_from_time, replan
 from routing.engine.solve import Plan, Unassigned
-from routing.plan_document import CrewDoc, PlanDocument
 
 __all__ = ["Rebuilt", "outside_kept", "plan_from_document", "rebuild_day", "replan_day"]
 
@@ -338,7 +339,7 @@ def replan_day(
         When ``at`` is naive or a locked stop is not a stop of its crew.
     """
     at = require_aware(at, "at")
-    doc = PlanDocument.from_dict(store.get_plan(plan) if isinstance(plan, int) else plan)
+    doc = PlanDocument.from_dict(plan_repo.get_plan(store, plan) if isinstance(plan, int) else plan)
     rebuilt = rebuild_day(
         store, catalogue, doc, new_work_order_ids=new_work_order_ids, crews=crews,
         crews_file=crews_file, graph=graph, settings=settings,

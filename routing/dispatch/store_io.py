@@ -1,13 +1,15 @@
 """Storing a planned day and reading a stored plan back, as a :class:`PlanDocument`.
 
-:func:`load_plan_document` lives in :mod:`routing.plan_document` (light to import).
+:func:`load_plan_document` lives in :mod:`geo311.plans.document` (light to import).
 """
 
 from __future__ import annotations
 
 from geo311.db.store import Store
+from geo311.plans import repo as plan_repo
+from geo311.plans.document import PlanDocument
+from geo311.plans.repo import load_plan_document
 from routing.dispatch.day import DayPlan
-from routing.plan_document import PlanDocument, load_plan_document
 
 __all__ = ["load_plan_document", "save_day_plan"]
 
@@ -37,7 +39,8 @@ def save_day_plan(
     PlanDocument
         The document as stored, read back.
     """
-    plan_id = store.save_plan(
+    plan_id = plan_repo.save_plan(
+        store,
         day_plan.to_dict(),
         plan_date=day_plan.plan_date,
         kind=kind,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from geo311.plans.document import local_hm
 from routing.dispatch.build import OUTSIDE_GRAPH
 from routing.dispatch.day import DayPlan
 from routing.engine.problem import PRIORITY_NAMES
 from routing.engine.solve import Route
-from routing.plan_document import local_hm
 
 __all__ = ["format_summary", "route_summary_rows"]
 

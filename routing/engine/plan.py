@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from geo311.errors import RoutingError
-from routing.plan_document import clock_iso, unassigned_dict
+from geo311.plans.document import clock_iso, unassigned_dict
 
 DAY_S = 86400.0
 

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store, request_to_row
 from geo311.model import ServiceRequest
+from geo311.plans import repo as plan_repo
 from geo311.workorders.grouping import rebuild_work_orders
 
 P = "/open311/v2"
@@ -58,7 +59,7 @@ def save_plan(store: Store, stops: list[tuple[str, int, float]]) -> int:
         "summary": {},
         "timezone": "America/New_York",
     }
-    return store.save_plan(doc, plan_date=ORIGIN.date().isoformat())
+    return plan_repo.save_plan(store, doc, plan_date=ORIGIN.date().isoformat())
 
 
 def _get(client: TestClient, rid: str) -> dict:
@@ -112,7 +113,7 @@ def test_publish_sets_expected_datetime_and_a_newer_plan_clears_it(
     assert kinds == ["scheduled", "unscheduled"]
     [scheduled] = [u for u in api_store.request_updates_of(c) if u["kind"] == "scheduled"]
     assert "between 06:50 and 07:50" in scheduled["description"]
-    assert api_store.plan_published_at(second) is not None
+    assert plan_repo.plan_published_at(api_store, second) is not None
 
     resp = client.post("/plans/424242/publish", headers=DISP)
     assert resp.status_code == 404 and "424242" in resp.json()["detail"]

@@ -19,6 +19,7 @@ from api.schemas import SimulationRequest
 from geo311.city.catalogue import load_catalogue
 from geo311.db.store import Store
 from geo311.plans import jobs_store
+from geo311.plans import repo as plan_repo
 from geo311.plans.jobs import JobWorker
 from geo311.settings import REPO_DATA_DIR
 from geo311.staff import store as auth_store
@@ -86,7 +87,7 @@ def test_simulation_runs_off_the_loop_and_serves_result_and_plot(
     assert plot.headers["content-type"] == "image/png" and plot.content.startswith(PNG_MAGIC)
 
     # the finished simulation is stored: a new app over the same store serves it (and its plot)
-    stored = api_store.get_plan(sim_id)
+    stored = plan_repo.get_plan(api_store, sim_id)
     assert stored["kind"] == "simulation" and stored["status"] == "done"
     app2 = create_app(make_settings(store_url), store=api_store)
     with TestClient(app2, raise_server_exceptions=False) as other:
@@ -136,7 +137,7 @@ def test_simulation_input_errors_name_the_field(
 def test_unknown_and_non_simulation_ids_are_404(client: TestClient, api_store: Store) -> None:
     resp = client.get("/simulations/999999", headers=PLAN)
     assert resp.status_code == 404 and "POST /simulations" in resp.json()["detail"]
-    plan_id = api_store.save_plan({"routes": []}, plan_date="2015-10-06", kind="plan")
+    plan_id = plan_repo.save_plan(api_store, {"routes": []}, plan_date="2015-10-06", kind="plan")
     assert client.get(f"/simulations/{plan_id}", headers=PLAN).status_code == 404
     assert client.get(f"/simulations/{plan_id}/plot.png", headers=PLAN).status_code == 404
     assert client.get("/simulations/0", headers=PLAN).status_code == 422
@@ -156,7 +157,7 @@ def test_a_failing_simulation_reports_why(api_store: Store, store_url: str, tmp_
         assert "crew file" in doc["error"] and "does not exist" in doc["error"]
         plot = c.get(f"/simulations/{sim_id}/plot.png", headers=PLAN)
         assert plot.status_code == 404 and "failed" in plot.json()["detail"]
-    assert api_store.get_plan(sim_id)["status"] == "failed"
+    assert plan_repo.get_plan(api_store, sim_id)["status"] == "failed"
 
 
 def test_a_simulation_cut_by_a_restart_reads_as_interrupted(
@@ -170,7 +171,7 @@ def test_a_simulation_cut_by_a_restart_reads_as_interrupted(
         "host": socket.gethostname(),
         "pid": os.getpid(),
     }
-    sim_id = api_store.save_plan(doc, plan_date="2015-09-01", kind="simulation")
+    sim_id = plan_repo.save_plan(api_store, doc, plan_date="2015-09-01", kind="simulation")
     out = client.get(f"/simulations/{sim_id}", headers=PLAN).json()
     assert out["status"] == "failed" and "interrupted" in out["error"]
     assert "pid" not in out and "host" not in out
@@ -187,7 +188,7 @@ def busy_client(api_store: Store, store_url: str) -> Iterator[TestClient]:
 def test_too_many_waiting_simulations_is_429(busy_client: TestClient, api_store: Store) -> None:
     resp = busy_client.post("/simulations", json=SHORT, headers=PLAN)
     assert resp.status_code == 429 and "retry" in resp.json()["detail"]
-    assert api_store.latest_plan_id(kind="simulation") is None
+    assert plan_repo.latest_plan_id(api_store, kind="simulation") is None
 
 
 def test_a_simulation_queued_in_one_app_is_run_by_anothers_worker(
@@ -217,7 +218,7 @@ def test_a_simulation_queued_in_one_app_is_run_by_anothers_worker(
         assert plot.status_code == 200 and plot.content.startswith(PNG_MAGIC)
     job = jobs_store.job_of_plan(api_store, sim_id)
     assert job is not None and job["state"] == "done" and job["attempts"] == 1
-    assert api_store.latest_plan_id(kind="simulation") == sim_id  # no second document
+    assert plan_repo.latest_plan_id(api_store, kind="simulation") == sim_id  # no second document
 
 
 def test_a_simulation_whose_workers_keep_dying_reads_as_failed(

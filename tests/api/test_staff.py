@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from geo311.db.store import Store
 from geo311.model import ServiceRequest
+from geo311.plans import repo as plan_repo
 from geo311.staff import store as auth_store
 
 P = "/open311/v2"
@@ -184,7 +185,7 @@ def _save_plan(api_store: Store, wp: int, wl: int) -> int:
         "crews": [{"id": "A", "label": "Pothole crew A"}, {"id": "B", "label": "Light crew B"}],
         "timezone": "America/New_York",
     }
-    return api_store.save_plan(doc, plan_date="2015-10-06")
+    return plan_repo.save_plan(api_store, doc, plan_date="2015-10-06")
 
 
 def test_plans_and_crew_itineraries(client: TestClient, api_store: Store) -> None:

@@ -17,6 +17,7 @@ from geo311.city.catalogue import Catalogue
 from geo311.city.districts import load_districts
 from geo311.db.store import Store
 from geo311.errors import ConfigurationError
+from geo311.plans import repo as plan_repo
 from geo311.settings import Settings
 from geo311.staff import store as auth_store
 from geo311.staff import users
@@ -74,7 +75,7 @@ def _plan(store: Store, stops: dict[str, int], *, district: str | None, publish:
     doc: dict[str, Any] = {"plan_date": "2015-10-06", "routes": routes, "unassigned": []}
     if district:
         doc["district"] = district
-    plan_id = store.save_plan(doc, plan_date="2015-10-06")
+    plan_id = plan_repo.save_plan(store, doc, plan_date="2015-10-06")
     if publish:
         auth_store.insert_publication(
             store, plan_id=plan_id, plan_date="2015-10-06", published_at=datetime.now(UTC),

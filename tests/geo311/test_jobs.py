@@ -17,6 +17,7 @@ from geo311.db.schema import jobs, plans
 from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.plans import jobs_store
+from geo311.plans import repo as plan_repo
 from geo311.plans.jobs import Job, JobKind, JobWorker
 
 
@@ -28,7 +29,7 @@ def _plan_kind(store: Store, ran: list[str] | None = None) -> JobKind:
             ran.append(job["job_id"])
 
         def save() -> int:
-            return store.save_plan({"job": job["job_id"]}, plan_date="2015-10-06")
+            return plan_repo.save_plan(store, {"job": job["job_id"]}, plan_date="2015-10-06")
 
         return save
 
@@ -84,17 +85,17 @@ def test_a_worker_that_lost_its_lease_stores_nothing(store: Store) -> None:
     jobs_store.claim(store, owner="fast", lease_s=60)
     # the slow worker's plan and its job update: all rolled back
     with pytest.raises(jobs_store.LeaseLost, match="no longer held"), store.begin():
-        plan_id = store.save_plan({"by": "slow"}, plan_date="2015-10-06")
+        plan_id = plan_repo.save_plan(store, {"by": "slow"}, plan_date="2015-10-06")
         jobs_store.complete(store, job_id, owner="slow", plan_id=plan_id)
     assert _plan_count(store) == 0
     with store.begin():
-        plan_id = store.save_plan({"by": "fast"}, plan_date="2015-10-06")
+        plan_id = plan_repo.save_plan(store, {"by": "fast"}, plan_date="2015-10-06")
         jobs_store.complete(store, job_id, owner="fast", plan_id=plan_id)
     row = jobs_store.get(store, job_id)
     assert row is not None and (row["state"], row["plan_id"]) == ("done", plan_id)
     assert _plans_of(store, job_id) == [plan_id]
     # the plan row carries the job's id, unique: a second plan of the same job cannot be stored
-    other = store.save_plan({"by": "nobody"}, plan_date="2015-10-06")
+    other = plan_repo.save_plan(store, {"by": "nobody"}, plan_date="2015-10-06")
     with pytest.raises(sa.exc.IntegrityError), store.begin() as conn:
         conn.execute(plans.update().where(plans.c.plan_id == other).values(job_id=job_id))
 

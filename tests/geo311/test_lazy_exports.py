@@ -43,7 +43,7 @@ def test_importing_the_packages_loads_none_of_the_heavy_modules() -> None:
         "heavy = ('geo311.db.store', 'sqlalchemy', 'pandas', 'routing.engine.graph', 'numba', 'folium')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
         "routing.PlanDocument\n"
-        "print('routing.plan_document' in sys.modules, 'folium' in sys.modules)\n"
+        "print('geo311.plans.document' in sys.modules, 'folium' in sys.modules)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -19,6 +19,7 @@ from geo311.city.catalogue import Catalogue
 from geo311.db import migrations
 from geo311.db.schema import metadata
 from geo311.db.store import Store
+from geo311.plans import repo as plan_repo
 
 from . import _legacy_store as legacy
 
@@ -98,7 +99,7 @@ def test_store_of_the_last_pre_alembic_release_upgrades_in_place(store_url: str)
         assert store.get_request("BOS-1").address == "1 Boylston St"
         wo = store.get_work_order(1)
         assert (wo.member_ids, wo.lat, wo.opened) == (("BOS-1",), 42.35, T0)
-        assert store.get_plan(store.latest_plan_id() or 0)["routes"] == []
+        assert plan_repo.get_plan(store, plan_repo.latest_plan_id(store) or 0)["routes"] == []
         assert not sa.inspect(store.engine).has_table("schema_version")
         assert _schema_diff(store) == []
         assert "ix_service_requests_needs_geocoding" in _index_names(

@@ -20,6 +20,8 @@ from geo311.db.store import Store, request_to_row
 from geo311.errors import ConflictError, InputError, NotFoundError
 from geo311.model import ServiceRequest
 from geo311.notify import confirm_address, save_contact
+from geo311.plans import publishing
+from geo311.plans import repo as plan_repo
 from geo311.plans.publishing import PublishResult, plan_etas, publish
 from geo311.staff import store as auth_store
 from geo311.workorders.grouping import rebuild_work_orders
@@ -65,7 +67,7 @@ def _plan(store: Store, stops: list[tuple[int, float]], **extra: str) -> int:
         "routes": [{"crew_id": "A", "steps": steps}],
         **extra,
     }
-    return store.save_plan(doc, plan_date=ORIGIN.date().isoformat())
+    return plan_repo.save_plan(store, doc, plan_date=ORIGIN.date().isoformat())
 
 
 @pytest.fixture()
@@ -88,7 +90,7 @@ def _written(store: Store, plan_id: int) -> dict[str, Any]:
         ).all()
     return {
         "publication": auth_store.publication(store, plan_id),
-        "published_at": store.plan_published_at(plan_id),
+        "published_at": plan_repo.plan_published_at(store, plan_id),
         "expected": {r: store.get_request(r).expected_datetime for r in "abc"},
         "updates": {r: [u["kind"] for u in store.request_updates_of(r)] for r in "abc"},
         "outbox": [tuple(r) for r in rows],
@@ -212,7 +214,7 @@ def test_an_unknown_plan_is_not_found_and_nothing_is_written(
     with pytest.raises(NotFoundError, match="plan 4242"):
         publish(store, 4242, by="dina", tz=TZ)
     with pytest.raises(NotFoundError, match="plan 4242"):
-        store.publish_plan(4242, {}, plan_date="2030-10-06", published_by="dina")
+        publishing.publish_plan(store, 4242, {}, plan_date="2030-10-06", published_by="dina")
     assert auth_store.publication(store, 4242) is None
     assert auth_store.latest_publications(store) == []
 
@@ -239,8 +241,8 @@ def test_the_demo_publishes_through_the_same_path(
     store: Store, city: dict[str, int], catalogue: Catalogue, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from geo311.cli.demo import DemoContext
+    from geo311.cli.users import demo_step
     from geo311.settings import REPO_DATA_DIR, Settings
-    from geo311.staff.cli import demo_step
 
     with store.begin() as conn:  # the demo's reports come from an export without contacts
         conn.execute(sa.text("DELETE FROM contacts"))

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store, request_to_row
 from geo311.model import ServiceRequest
+from geo311.plans import repo as plan_repo
 from geo311.plans.publishing import publish
 from geo311.requests.metrics import (
     backlog_by_age,
@@ -82,7 +83,7 @@ def _plan(store: Store, stops: list[tuple[int, float]]) -> int:
 
     steps = [step("start", 0), *(step("job", t, wo) for wo, t in stops), step("end", 9000)]
     doc = {"plan_date": "2015-10-06", "routes": [{"crew_id": "A", "steps": steps}]}
-    return store.save_plan(doc, plan_date="2015-10-06")
+    return plan_repo.save_plan(store, doc, plan_date="2015-10-06")
 
 
 def _sla_view(store: Store, catalogue: Catalogue) -> dict[str, Any]:

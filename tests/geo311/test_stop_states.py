@@ -18,6 +18,7 @@ from geo311.db import migrations
 from geo311.db.schema import plans
 from geo311.db.store import Store
 from geo311.errors import InputError
+from geo311.plans import repo as plan_repo
 from geo311.plans import stop_states, stops_store
 from geo311.plans.stop_states import StopChange, StopStateConflict, apply_change
 
@@ -52,7 +53,7 @@ def test_the_transitions_are_data_and_every_state_is_reachable() -> None:
 
 
 def test_a_stop_moves_by_the_rules_and_a_refusal_names_its_state(store: Store) -> None:
-    plan_id = store.save_plan(_doc({"A": ["s1", "s2"]}), plan_date="2015-10-06")
+    plan_id = plan_repo.save_plan(store, _doc({"A": ["s1", "s2"]}), plan_date="2015-10-06")
     assert apply_change(store, _change(plan_id, "s1", "arrive")) == "planned"
     assert apply_change(store, _change(plan_id, "s1", "done", note="Filled.")) == "arrived"
     with pytest.raises(StopStateConflict, match="'s1' of plan .* is done") as refused:
@@ -75,7 +76,7 @@ def test_a_stop_moves_by_the_rules_and_a_refusal_names_its_state(store: Store) -
 
 
 def test_done_and_cant_do_racing_on_one_stop_leave_exactly_one(store: Store) -> None:
-    plan_id = store.save_plan(_doc({"A": ["s1"]}), plan_date="2015-10-06")
+    plan_id = plan_repo.save_plan(store, _doc({"A": ["s1"]}), plan_date="2015-10-06")
     barrier = threading.Barrier(8)
     outcome: list[str] = []
 
@@ -106,24 +107,26 @@ def test_done_and_cant_do_racing_on_one_stop_leave_exactly_one(store: Store) -> 
 
 
 def test_the_plan_view_is_built_from_the_rows(store: Store) -> None:
-    plan_id = store.save_plan(_doc({"A": ["s1", "s2", "s3"]}), plan_date="2015-10-06")
+    plan_id = plan_repo.save_plan(store, _doc({"A": ["s1", "s2", "s3"]}), plan_date="2015-10-06")
     apply_change(store, _change(plan_id, "s1", "done"))
     apply_change(store, _change(plan_id, "s2", "cant_do", reason="no_access", note="gate"))
     apply_change(store, _change(plan_id, "s3", "arrive"))
-    doc = store.get_plan(plan_id)
+    doc = plan_repo.get_plan(store, plan_id)
     assert doc["done"] == {"A": ["s1"]} and set(doc["done_at"]) == {"s1"}
     assert doc["cant_do"]["s2"]["reason_text"] == stop_states.CANT_REASONS["no_access"]
     assert doc["cant_do"]["s2"]["note"] == "gate" and doc["cant_do"]["s2"]["by"] == "crewa"
     assert doc["stop_states"] == {"s1": "done", "s2": "cant_do", "s3": "arrived"}
     # writing the document back stores no mark: the rows stay the only record
-    store.update_plan(plan_id, {**doc, "done": {"A": ["s1", "s3"]}, "cant_do": {}})
-    assert store.get_plan(plan_id)["stop_states"]["s3"] == "arrived"
+    plan_repo.update_plan(store, plan_id, {**doc, "done": {"A": ["s1", "s3"]}, "cant_do": {}})
+    assert plan_repo.get_plan(store, plan_id)["stop_states"]["s3"] == "arrived"
     with store.read() as conn:
         payload = json.loads(conn.execute(sa.select(plans.c.payload)).scalar_one())
     assert not set(stop_states.MARK_KEYS) & set(payload)
     # a plan made from this one (a hand edit, a re-plan) carries its marks as rows
-    derived = store.save_plan({**_doc({"A": ["s1", "s3"]}), **doc}, plan_date="2015-10-06")
-    assert store.get_plan(derived)["done"] == {"A": ["s1"]}
+    derived = plan_repo.save_plan(
+        store, {**_doc({"A": ["s1", "s3"]}), **doc}, plan_date="2015-10-06"
+    )
+    assert plan_repo.get_plan(store, derived)["done"] == {"A": ["s1"]}
     assert [r["job_id"] for r in stops_store.stop_rows(store, derived)] == ["s1", "s2"]
 
 
@@ -155,7 +158,7 @@ def test_the_migration_moves_old_documents_marks_into_rows(store: Store) -> None
             {"at": T0.replace(tzinfo=None), "payload": json.dumps(OLD_STYLE)},
         )
     assert store.migrate() == migrations.revision_number(migrations.head_revision())
-    plan_id = store.latest_plan_id() or 0
+    plan_id = plan_repo.latest_plan_id(store) or 0
     rows = {r["job_id"]: r for r in stops_store.stop_rows(store, plan_id)}
     assert {j: r["state"] for j, r in rows.items()} == {
         "s1": "done",
@@ -165,7 +168,7 @@ def test_the_migration_moves_old_documents_marks_into_rows(store: Store) -> None
     }
     assert rows["s1"]["at"] == datetime(2015, 10, 6, 12, tzinfo=UTC)
     assert (rows["s4"]["crew_id"], rows["s4"]["by_user"]) == ("B", "crewb")
-    doc = store.get_plan(plan_id)
+    doc = plan_repo.get_plan(store, plan_id)
     assert doc["done"] == {"A": ["s1", "s3"]} or doc["done"] == {"A": ["s3", "s1"]}
     assert doc["cant_do"]["s2"]["reason_text"] == stop_states.CANT_REASONS["no_access"]
     with store.read() as conn:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from geo311.db.store import Store, request_to_row
 from geo311.errors import ConflictError, NotFoundError
 from geo311.model import ServiceRequest
+from geo311.plans import repo as plan_repo
 
 T0 = datetime(2015, 10, 6, 11, 0, tzinfo=UTC)
 
@@ -100,23 +101,26 @@ def test_missing_objects_raise_not_found(store: Store) -> None:
     with pytest.raises(NotFoundError, match="'nope'"):
         store.get_request("nope")
     with pytest.raises(NotFoundError, match="plan 99"):
-        store.get_plan(99)
+        plan_repo.get_plan(store, 99)
     with pytest.raises(NotFoundError, match="work order 7"):
         store.get_work_order(7)
 
 
 def test_plans_are_kept_as_documents(store: Store) -> None:
-    assert store.latest_plan_id() is None
-    pid = store.save_plan({"routes": [{"crew": "P1"}]}, plan_date="2015-10-06")
-    doc = store.get_plan(pid)
+    assert plan_repo.latest_plan_id(store) is None
+    pid = plan_repo.save_plan(store, {"routes": [{"crew": "P1"}]}, plan_date="2015-10-06")
+    doc = plan_repo.get_plan(store, pid)
     assert doc["routes"] == [{"crew": "P1"}] and doc["plan_id"] == pid and doc["kind"] == "plan"
-    store.update_plan(pid, {"routes": []})
-    assert store.get_plan(pid)["routes"] == []
-    child = store.save_plan(
-        {"routes": []}, plan_date="2015-10-06", kind="replan", parent_plan_id=pid
+    plan_repo.update_plan(store, pid, {"routes": []})
+    assert plan_repo.get_plan(store, pid)["routes"] == []
+    child = plan_repo.save_plan(
+        store, {"routes": []}, plan_date="2015-10-06", kind="replan", parent_plan_id=pid
     )
-    assert store.get_plan(child)["parent_plan_id"] == pid
-    assert store.latest_plan_id() == child and store.latest_plan_id(kind="plan") == pid
+    assert plan_repo.get_plan(store, child)["parent_plan_id"] == pid
+    assert (
+        plan_repo.latest_plan_id(store) == child
+        and plan_repo.latest_plan_id(store, kind="plan") == pid
+    )
 
 
 def test_failed_batch_leaves_no_half_batch(store: Store) -> None:

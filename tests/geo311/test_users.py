@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from geo311.cli.app import app
 from geo311.db.store import Store
 from geo311.errors import ConflictError, InputError, NotFoundError
+from geo311.plans import repo as plan_repo
 from geo311.staff import store as auth_store
 from geo311.staff import users
 
@@ -130,8 +131,8 @@ def test_demo_step_creates_demo_users_and_publishes_the_plan(
     from zoneinfo import ZoneInfo
 
     from geo311.cli.demo import DemoContext
+    from geo311.cli.users import demo_step
     from geo311.settings import REPO_DATA_DIR, Settings
-    from geo311.staff.cli import demo_step
 
     plan = {
         "plan_date": "2015-10-06",
@@ -140,7 +141,7 @@ def test_demo_step_creates_demo_users_and_publishes_the_plan(
             {"crew_id": "streetlight-1", "steps": [{"type": "job"}, {"type": "job"}]},
         ],
     }
-    plan_id = store.save_plan(plan, plan_date="2015-10-06")
+    plan_id = plan_repo.save_plan(store, plan, plan_date="2015-10-06")
     ctx = DemoContext(
         settings=Settings(database_url="sqlite:///demo.db", data_dir=REPO_DATA_DIR),
         store=store,

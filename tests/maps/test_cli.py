@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from geo311.db.store import Store
 from geo311.errors import NotFoundError
 from geo311.model import ServiceRequest
+from geo311.plans import repo as plan_repo
 from maps.cli import newest_plan_id, register
 
 TZ = ZoneInfo("America/New_York")
@@ -63,6 +64,6 @@ def test_routes_without_a_plan_says_to_run_geo311_plan(store: Store) -> None:
         assert "geo311 plan" in str(exc)
     else:
         raise AssertionError("expected NotFoundError")
-    first = store.save_plan({"routes": []}, plan_date="2015-10-06")
-    second = store.save_plan({"routes": []}, plan_date="2015-10-06")
+    first = plan_repo.save_plan(store, {"routes": []}, plan_date="2015-10-06")
+    second = plan_repo.save_plan(store, {"routes": []}, plan_date="2015-10-06")
     assert newest_plan_id(store) == second > first

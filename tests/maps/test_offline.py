@@ -25,6 +25,7 @@ from geo311.city.catalogue import Catalogue
 from geo311.city.profile import default_city
 from geo311.db.store import Store
 from geo311.model import ServiceRequest
+from geo311.plans import repo as plan_repo
 from geo311.settings import REPO_DATA_DIR, Settings
 from geo311.workorders.grouping import open_work_orders_at, rebuild_work_orders
 from maps.assets import embed_html, vendor_file
@@ -107,7 +108,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> Se
         open_now = open_work_orders_at(store, AT, catalogue=catalogue)
         assert len(open_now) == len(GRID)  # 200+ m apart: no two reports merge
         gi = gi_star_hexagons(hex_counts(requests_frame(store)))
-        plan_id = store.save_plan(_plan(GRID[:5]), plan_date="2015-10-06")
+        plan_id = plan_repo.save_plan(store, _plan(GRID[:5]), plan_date="2015-10-06")
     return Seeded(url, len(open_now), len(gi), plan_id, {"A": 3, "B": 2})
 
 

@@ -206,8 +206,8 @@ def test_routes_maps_in_browser(site_dir: Path, open_map) -> None:
 
 
 def test_plan_map_draws_the_crews_with_stops_or_an_empty_map() -> None:
+    from geo311.plans.document import PlanDocument
     from maps.routes import plan_map
-    from routing.plan_document import PlanDocument
 
     doc = PlanDocument.from_dict({**PLAN, "plan_id": 4, "locations": [list(p) for p in LOCATIONS]})
     page = plan_map(doc).get_root().render()

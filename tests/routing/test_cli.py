@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from geo311.cli.app import _register_plugins, app
 from geo311.db.store import Store
 from geo311.errors import InputError
+from geo311.plans import repo as plan_repo
 
 from ._dispatch_data import fill
 
@@ -54,7 +55,7 @@ def test_plan_command_end_to_end(runner: CliRunner, tmp_path: Path, catalogue) -
         gpx = gpxpy.parse((out / f"itinerary_{crew}.gpx").read_text())
         assert gpx.waypoints
     with Store(url) as store:
-        assert store.get_plan(doc["plan_id"])["routes"]
+        assert plan_repo.get_plan(store, doc["plan_id"])["routes"]
 
     # re-plan the stored plan at 09:00, keeping the first stop of one crew
     crew = crews_with_stops[0]

@@ -7,6 +7,7 @@ import pytest
 
 from geo311.db.store import Store
 from geo311.errors import InputError
+from geo311.plans import repo as plan_repo
 from routing.dispatch import (
     OUTSIDE_GRAPH,
     default_graph,
@@ -87,8 +88,8 @@ def test_document_has_geometry_locations_and_round_trips(store: Store, catalogue
         for leg in route["legs"]:
             assert leg["directions"][-1]["kind"] == "arrive"
         assert sum(leg["distance_m"] for leg in route["legs"]) == pytest.approx(route["distance_m"])
-    pid = store.save_plan(doc, plan_date=dp.plan_date)
-    back = plan_from_document(store.get_plan(pid))
+    pid = plan_repo.save_plan(store, doc, plan_date=dp.plan_date)
+    back = plan_from_document(plan_repo.get_plan(store, pid))
     assert [r.job_ids for r in back.routes] == [r.job_ids for r in dp.plan.routes]
     assert any("crew" in line for line in format_summary(dp))
 
@@ -135,7 +136,7 @@ def test_naive_at_is_rejected(store: Store, catalogue, graph) -> None:
 def test_replan_keeps_locked_stops_and_adds_urgent_work(store: Store, catalogue, graph) -> None:
     fill(store, catalogue, far=False)
     dp = plan_day(store, catalogue, at=AT, graph=graph, time_limit_s=1, workers=1)
-    pid = store.save_plan(dp.to_dict(), plan_date=dp.plan_date)
+    pid = plan_repo.save_plan(store, dp.to_dict(), plan_date=dp.plan_date)
     route = next(r for r in dp.plan.routes if len(r.job_ids) >= 2)
     first = route.job_ids[0]
     store.add_request(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from geo311.errors import ConflictError, InputError
+from geo311.plans.document import PlanDocument
 from routing.dispatch.editing import HandEdit, apply_edit, dispatcher_locks
-from routing.plan_document import PlanDocument
 
 
 def _doc(**extra: object) -> PlanDocument:

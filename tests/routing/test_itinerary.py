@@ -4,6 +4,8 @@ import pytest
 
 from geo311.db.store import Store
 from geo311.errors import InputError, NotFoundError
+from geo311.plans import repo as plan_repo
+from geo311.plans.document import PlanDocument
 from routing.dispatch import default_graph, plan_day
 from routing.itinerary import (
     Segment,
@@ -12,7 +14,6 @@ from routing.itinerary import (
     directions,
     turn_modifier,
 )
-from routing.plan_document import PlanDocument
 
 from ._dispatch_data import AT, fill
 
@@ -73,8 +74,8 @@ def doc(tmp_path_factory: pytest.TempPathFactory, catalogue) -> dict:
     try:
         fill(store, catalogue)
         dp = plan_day(store, catalogue, at=AT, graph=default_graph(), time_limit_s=1, workers=1)
-        plan_id = store.save_plan(dp.to_dict(), plan_date=dp.plan_date)
-        return store.get_plan(plan_id)
+        plan_id = plan_repo.save_plan(store, dp.to_dict(), plan_date=dp.plan_date)
+        return plan_repo.get_plan(store, plan_id)
     finally:
         store.close()
 

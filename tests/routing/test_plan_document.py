@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from geo311.errors import InputError, NotFoundError
+from geo311.plans.document import PlanDocument, clock_iso, local_hm, unassigned_dict
 from routing.engine.solve import Unassigned
-from routing.plan_document import PlanDocument, clock_iso, local_hm, unassigned_dict
 
 TZ = ZoneInfo("America/New_York")
 T0 = datetime(2015, 10, 6, 0, 0, tzinfo=TZ)

@@ -7,10 +7,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from geo311.db.store import Store
+from geo311.plans import repo as plan_repo
 from geo311.plans.publishing import plan_etas, publish
+from geo311.plans.repo import load_plan_document
 from routing.dispatch import DayPlan, default_graph, plan_day, save_day_plan
 from routing.engine.problem import PRIORITY_OVERDUE
-from routing.plan_document import load_plan_document
 
 from ._dispatch_data import AT, fill
 
@@ -33,7 +34,7 @@ def test_geo311_reads_the_etas_routing_wrote_and_publishes_them(
         for step in route.job_steps:
             assert step.ref is not None and step.arrival is not None
             expected.setdefault(int(step.ref), step.arrival)
-    assert expected and plan_etas(store.get_plan(plan_id)) == expected
+    assert expected and plan_etas(plan_repo.get_plan(store, plan_id)) == expected
 
     done = publish(store, plan_id, by="dina", tz=ZoneInfo("America/New_York"))
     served = store.query_work_orders(ids=sorted(expected))

@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from geo311.city.catalogue import Catalogue
 from geo311.db.auth_schema import audit_log
 from geo311.db.store import Store
+from geo311.plans import repo as plan_repo
+from geo311.plans.document import PlanDocument
 from geo311.staff import store as auth_store
-from routing.plan_document import PlanDocument
 from tests.api.web.conftest import PASSWORD, csrf_of
 from tests.api.web.test_crew import _plan
 
@@ -70,7 +71,9 @@ def test_crew_done_and_its_audit_row_commit_together(
     }
     assert crew.post("/crew/actions", json=action, headers=headers).status_code == 500
     assert web_store.get_work_order(wp).status != "fixed"  # not closed without its audit row
-    assert "wo-p" not in PlanDocument.from_dict(web_store.get_plan(plan_id)).done_for("A")
+    assert "wo-p" not in PlanDocument.from_dict(plan_repo.get_plan(web_store, plan_id)).done_for(
+        "A"
+    )
     assert auth_store.audit_rows(web_store, action="stop.done") == []
     failing_audit["fail"] = False
     again = crew.post("/crew/actions", json=action, headers=headers)  # the same key: released

@@ -25,6 +25,7 @@ from api.app import create_app
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.plans import jobs_store
+from geo311.plans import repo as plan_repo
 from geo311.staff import store as auth_store
 from geo311.staff import users
 from tests._browser import Watch, block_network, record_errors
@@ -199,13 +200,15 @@ def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(
     page.click("form[action='/dispatch/plan'] button[type=submit]")
     page.wait_for_url(re.compile(r".*/dispatch/plans/\d+$"), timeout=120_000)
     plan_id = int(page.url.rsplit("/", 1)[1])
-    assert "streetlight-2" not in [r["crew_id"] for r in server.store.get_plan(plan_id)["routes"]]
+    assert "streetlight-2" not in [
+        r["crew_id"] for r in plan_repo.get_plan(server.store, plan_id)["routes"]
+    ]
     assert page.locator("section.card").count() >= 1
     assert page.locator("#map path.leaflet-interactive").count() >= 2
     disp.axe()
 
     # move a pothole stop by hand to the front of pothole-1's route: checked, then saved
-    planned = server.store.get_plan(plan_id)
+    planned = plan_repo.get_plan(server.store, plan_id)
     jobs = {
         r["crew_id"]: [s["job_id"] for s in r["steps"] if s["type"] == "job"]
         for r in planned["routes"]
@@ -223,7 +226,7 @@ def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(
     page.click("text=Save as a new plan")
     page.wait_for_url(re.compile(rf".*/dispatch/plans/(?!{plan_id}$)\d+$"))
     plan_id = int(page.url.rsplit("/", 1)[1])
-    edited = server.store.get_plan(plan_id)
+    edited = plan_repo.get_plan(server.store, plan_id)
     assert edited["kind"] == "edited"
     route = next(r for r in edited["routes"] if r["crew_id"] == "pothole-1")
     assert next(s for s in route["steps"] if s["type"] == "job")["job_id"] == job
@@ -233,7 +236,7 @@ def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(
     page.wait_for_selector("text=the crews see these routes")
     disp.axe()
 
-    doc = server.store.get_plan(plan_id)
+    doc = plan_repo.get_plan(server.store, plan_id)
     route = next(r for r in doc["routes"] if r["crew_id"] == "pothole-1")
     first = next(s for s in route["steps"] if s["type"] == "job")
     wo_id = int(first["ref"])
@@ -394,7 +397,7 @@ def _publish_one_stop(store: Store, crew_id: str) -> int:
         "jobs": {"wo-1": {"service_name": "Pothole repair"}},
         "crews": [{"id": crew_id, "label": "Pothole crew 1"}],
     }
-    plan_id = store.save_plan(doc, plan_date="2015-10-06")
+    plan_id = plan_repo.save_plan(store, doc, plan_date="2015-10-06")
     auth_store.insert_publication(
         store,
         plan_id=plan_id,
@@ -468,5 +471,7 @@ def test_a_district_dispatchers_console_plans_only_its_district(
     plan_form.locator("button[type=submit]").click()
     dora.page.wait_for_url(re.compile(r".*/dispatch/plans/\d+$"), timeout=120_000)
     plan_id = int(dora.page.url.rsplit("/", 1)[1])
-    assert server.store.get_plan(plan_id)["district"] == district  # her district, not the city
+    assert (
+        plan_repo.get_plan(server.store, plan_id)["district"] == district
+    )  # her district, not the city
     dora.axe()

@@ -9,6 +9,7 @@ from PIL import ExifTags, Image
 
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
+from geo311.plans import repo as plan_repo
 from geo311.staff import store as auth_store
 from geo311.workorders.grouping import rebuild_work_orders
 from tests.api.conftest import seed_request
@@ -53,7 +54,7 @@ def _plan(store: Store, catalogue: Catalogue, *, publish: bool = True) -> tuple[
         "jobs": {"wo-p": {"service_name": "Pothole repair"}, "wo-l": {"service_name": "Light"}},
         "crews": [{"id": "A", "label": "Crew A"}, {"id": "B", "label": "Crew B"}],
     }
-    plan_id = store.save_plan(doc, plan_date="2015-10-06")
+    plan_id = plan_repo.save_plan(store, doc, plan_date="2015-10-06")
     if publish:
         auth_store.insert_publication(
             store, plan_id=plan_id, plan_date="2015-10-06", published_at=ORIGIN, published_by="dina"
@@ -141,7 +142,7 @@ def test_cant_do_form_returns_the_stop_to_the_dispatcher(
     }
     response = crew.post("/crew/actions", data=form, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/crew"
-    assert web_store.get_plan(plan_id)["cant_do"]["wo-l"]["note"] == "gate locked"
+    assert plan_repo.get_plan(web_store, plan_id)["cant_do"]["wo-l"]["note"] == "gate locked"
     assert web_store.get_work_order(wl).status == "open"  # back on the dispatcher's list
     plan_page = browser("dina").get(f"/dispatch/plans/{plan_id}")
     assert "can't do: no access (parked cars, locked gate)" in plan_page.text

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
+from geo311.plans import repo as plan_repo
 from geo311.plans.publishing import publish
 from geo311.staff import store as auth_store
 from tests.api.web.conftest import csrf_of
@@ -78,7 +79,7 @@ def test_publishing_a_plan_leaves_the_sla_counts_and_due_times_of_the_console(
         {"type": "job", "ref": str(wo.work_order_id), "arrival": f"{AT}:00-04:00"} for wo in orders
     ]
     doc = {"plan_date": AT[:10], "routes": [{"crew_id": "A", "steps": steps}]}
-    plan_id = web_store.save_plan(doc, plan_date=AT[:10])
+    plan_id = plan_repo.save_plan(web_store, doc, plan_date=AT[:10])
     assert publish(web_store, plan_id, by="dina", tz=ZoneInfo("America/New_York")).scheduled
     # Every report now expects a crew at 07:00 that morning; none is less overdue for it.
     assert _sla_cells(client.get(f"/dispatch?at={AT}&rows=all").text) == before
@@ -155,7 +156,7 @@ def test_plan_the_day_progress_plan_and_publish(
     assert status["state"] == "done", status
     page = client.get(progress_url)  # follows to the plan
     assert page.url.path == f"/dispatch/plans/{status['plan_id']}"
-    plan = web_store.get_plan(status["plan_id"])
+    plan = plan_repo.get_plan(web_store, status["plan_id"])
     crews = [r["crew_id"] for r in plan["routes"]]
     assert "streetlight-1" not in crews and "pothole-1" in crews  # the crew off that day
     short = next(c for c in plan["crews"] if c["id"] == "pothole-1")

@@ -10,6 +10,7 @@ from geo311.city.catalogue import Catalogue
 from geo311.city.districts import load_districts
 from geo311.cli.app import app
 from geo311.db.store import Store
+from geo311.plans import repo as plan_repo
 from geo311.settings import Settings
 from geo311.staff import users
 from tests.api.web.conftest import PASSWORD, csrf_of
@@ -55,7 +56,7 @@ def test_the_console_shows_and_plans_the_dispatchers_district(
         data={"csrf_token": token, "at": AT, "time_limit_s": "1", "districts": "mine"},
         follow_redirects=False,
     )
-    doc = web_store.get_plan(wait_for_plan(dora, mine))
+    doc = plan_repo.get_plan(web_store, wait_for_plan(dora, mine))
     assert doc["district"] == BACK_BAY
     assert {j["work_order_id"] for j in doc["jobs"].values()} == inside
     assert BACK_BAY in dora.get(f"/dispatch/plans/{doc['plan_id']}").text
@@ -67,7 +68,7 @@ def test_the_console_shows_and_plans_the_dispatchers_district(
     )
     assert everything_plan.status_code == 403
     assert "every district" in everything_plan.text and BACK_BAY in everything_plan.text
-    assert web_store.latest_plan_id() == doc["plan_id"]
+    assert plan_repo.latest_plan_id(web_store) == doc["plan_id"]
     # the console's plan form plans her district even while it shows every district
     assert 'name="districts" value="mine"' in everything.text.split('id="plan"')[1]
     whole_plan = dina_client.post(
@@ -75,7 +76,7 @@ def test_the_console_shows_and_plans_the_dispatchers_district(
         data={"csrf_token": csrf_of(dina.text), "at": AT, "time_limit_s": "1"},
         follow_redirects=False,
     )
-    whole = web_store.get_plan(wait_for_plan(dina_client, whole_plan))
+    whole = plan_repo.get_plan(web_store, wait_for_plan(dina_client, whole_plan))
     assert far.work_order_id in {j["work_order_id"] for j in whole["jobs"].values()}
     assert not whole.get("district")
 
@@ -109,14 +110,17 @@ def test_users_add_district_is_checked_stored_and_shown(browser, store_url: str)
 def test_a_dispatcher_of_another_district_changes_nothing_of_this_one(
     browser, web_store: Store, catalogue: Catalogue
 ) -> None:
+    from geo311.plans.document import PlanDocument
     from geo311.staff import store as auth_store
-    from routing.plan_document import PlanDocument
     from tests.api.web.test_crew import _plan
 
     draft, _, _ = _plan(web_store, catalogue, publish=False)
-    doc = {**PlanDocument.from_dict(web_store.get_plan(draft)).payload(), "district": BACK_BAY}
-    web_store.update_plan(draft, doc)
-    published = web_store.save_plan(doc, plan_date="2015-10-06")
+    doc = {
+        **PlanDocument.from_dict(plan_repo.get_plan(web_store, draft)).payload(),
+        "district": BACK_BAY,
+    }
+    plan_repo.update_plan(web_store, draft, doc)
+    published = plan_repo.save_plan(web_store, doc, plan_date="2015-10-06")
     auth_store.insert_publication(
         web_store, plan_id=published, plan_date="2015-10-06", published_at=datetime.now(UTC),
         published_by="dina",
@@ -146,6 +150,8 @@ def test_a_dispatcher_of_another_district_changes_nothing_of_this_one(
     assert resp.status_code == 403
     assert auth_store.crew_day_rows(web_store, "2015-10-06") == {}
     assert auth_store.publication(web_store, draft) is None
-    assert "cant_do" not in web_store.get_plan(published)
-    assert web_store.latest_plan_id() == published  # no edited or re-planned plan was stored
+    assert "cant_do" not in plan_repo.get_plan(web_store, published)
+    assert (
+        plan_repo.latest_plan_id(web_store) == published
+    )  # no edited or re-planned plan was stored
     assert [r for r in auth_store.audit_rows(web_store) if r["action"] != "login"] == []

@@ -8,6 +8,7 @@ from typing import Any
 
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
+from geo311.plans import repo as plan_repo
 from geo311.staff import store as auth_store
 from tests.api.web.conftest import csrf_of
 from tests.routing._dispatch_data import fill, request
@@ -66,7 +67,7 @@ def test_move_a_stop_check_then_save_as_a_new_audited_plan(
     client = browser("dina")
     token = csrf_of(client.get(f"/dispatch?at={AT}").text)
     plan_id = plan(client, token)
-    doc = web_store.get_plan(plan_id)
+    doc = plan_repo.get_plan(web_store, plan_id)
     potholes = stops(doc, "pothole-1") + stops(doc, "pothole-2")
     assert len(potholes) == 2
     job = potholes[0]
@@ -81,18 +82,18 @@ def test_move_a_stop_check_then_save_as_a_new_audited_plan(
     assert f"move {job} to crew {target}, stop 1" in check.text
     assert 'id="feasible"' in check.text and "cannot be worked" not in check.text
     assert re.search(r"<strong>\d\d:\d\d</strong>", check.text)  # the new ETAs
-    assert web_store.latest_plan_id() == plan_id  # nothing saved by checking
+    assert plan_repo.latest_plan_id(web_store) == plan_id  # nothing saved by checking
 
     saved = edit(client, plan_id, token, save=True, **move)
     assert saved.status_code == 303
     new_id = int(saved.headers["location"].rsplit("/", 1)[1])
-    new = web_store.get_plan(new_id)
+    new = plan_repo.get_plan(web_store, new_id)
     assert new["kind"] == "edited" and new["parent_plan_id"] == plan_id
     assert stops(new, target)[0] == job and job not in stops(new, source)
     times = arrivals(new, target)
     assert times == sorted(times) and times[0][11:16] >= "07:00"
     assert new["violations"] == [] and new["summary"]["is_feasible"]
-    assert stops(web_store.get_plan(plan_id), source)[0] == job  # the old plan is kept
+    assert stops(plan_repo.get_plan(web_store, plan_id), source)[0] == job  # the old plan is kept
     row = auth_store.audit_rows(web_store, action="plan.edit")[0]
     assert row["actor"] == "dina" and row["object"] == f"plan:{new_id}"
     assert job in row["before"]["routes"][source] and job not in row["before"]["routes"][target]
@@ -108,7 +109,7 @@ def test_a_skill_mismatch_is_refused_and_overtime_saved_only_when_accepted(
     client = browser("dina")
     token = csrf_of(client.get(f"/dispatch?at={AT}").text)
     plan_id = plan(client, token, **{"pothole-2": ("07:00", "07:20")})
-    doc = web_store.get_plan(plan_id)
+    doc = plan_repo.get_plan(web_store, plan_id)
     assert stops(doc, "pothole-2") == []  # nothing fits into 20 minutes
     job = stops(doc, "pothole-1")[0]
 
@@ -119,7 +120,7 @@ def test_a_skill_mismatch_is_refused_and_overtime_saved_only_when_accepted(
     assert "Save as a new plan" not in check.text
     refused = edit(client, plan_id, token, save=True, **wrong)
     assert refused.status_code == 409 and "cannot be worked" in refused.text
-    assert web_store.latest_plan_id() == plan_id
+    assert plan_repo.latest_plan_id(web_store) == plan_id
 
     late = {"action": "move", "job_id": job, "crew_id": "pothole-2", "position": "1"}
     check = edit(client, plan_id, token, **late)
@@ -127,10 +128,10 @@ def test_a_skill_mismatch_is_refused_and_overtime_saved_only_when_accepted(
     assert 'name="accept"' in check.text
     not_yet = edit(client, plan_id, token, save=True, **late)
     assert not_yet.status_code == 409 and "save anyway" in not_yet.text
-    assert web_store.latest_plan_id() == plan_id
+    assert plan_repo.latest_plan_id(web_store) == plan_id
     accepted = edit(client, plan_id, token, save=True, accept="yes", **late)
     assert accepted.status_code == 303
-    new = web_store.get_plan(int(accepted.headers["location"].rsplit("/", 1)[1]))
+    new = plan_repo.get_plan(web_store, int(accepted.headers["location"].rsplit("/", 1)[1]))
     assert stops(new, "pothole-2") == [job] and new["violations"]
     assert not new["summary"]["is_feasible"]
     page = client.get(accepted.headers["location"])
@@ -146,7 +147,7 @@ def test_drop_lock_then_replan_keeps_them_and_mid_day_replan_inserts_new_work(
     client = browser("dina")
     token = csrf_of(client.get(f"/dispatch?at={AT}").text)
     plan_id = plan(client, token)
-    doc = web_store.get_plan(plan_id)
+    doc = plan_repo.get_plan(web_store, plan_id)
     lights = [c for c in ("streetlight-1", "streetlight-2") if len(stops(doc, c)) >= 1]
     crew = max(lights, key=lambda c: len(stops(doc, c)))
     dropped = stops(doc, crew)[-1]
@@ -155,7 +156,7 @@ def test_drop_lock_then_replan_keeps_them_and_mid_day_replan_inserts_new_work(
     assert check.status_code == 200 and f"drop {dropped}" in check.text
     saved = edit(client, plan_id, token, save=True, action="drop", job_id=dropped)
     dropped_id = int(saved.headers["location"].rsplit("/", 1)[1])
-    after_drop = web_store.get_plan(dropped_id)
+    after_drop = plan_repo.get_plan(web_store, dropped_id)
     gone = next(u for u in after_drop["unassigned"] if u["job_id"] == dropped)
     assert gone["code"] == "dropped_by_dispatcher" and "(dina)" in gone["reason"]
     assert dropped not in stops(after_drop, crew)
@@ -166,7 +167,7 @@ def test_drop_lock_then_replan_keeps_them_and_mid_day_replan_inserts_new_work(
     locked = edit(client, dropped_id, token, action="lock", job_id=first)
     assert locked.status_code == 303
     locked_id = int(locked.headers["location"].rsplit("/", 1)[1])
-    assert web_store.get_plan(locked_id)["dispatcher_locks"] == {other: [first]}
+    assert plan_repo.get_plan(web_store, locked_id)["dispatcher_locks"] == {other: [first]}
     page = client.get(f"/dispatch/plans/{locked_id}")
     assert re.search(rf'id="stop-{first}">.*?badge locked', page.text, re.S)
     assert "Unlock" in page.text
@@ -180,7 +181,7 @@ def test_drop_lock_then_replan_keeps_them_and_mid_day_replan_inserts_new_work(
         data={"csrf_token": token, "mode": "locked", "time_limit_s": "1"},
         follow_redirects=False,
     )
-    replanned = web_store.get_plan(wait_for_plan(client, again))
+    replanned = plan_repo.get_plan(web_store, wait_for_plan(client, again))
     assert replanned["kind"] == "replan" and replanned["parent_plan_id"] == locked_id
     assert stops(replanned, other)[0] == first  # kept on its crew, first
     assert replanned["dispatcher_locks"] == {other: [first]}
@@ -209,7 +210,7 @@ def test_drop_lock_then_replan_keeps_them_and_mid_day_replan_inserts_new_work(
         },
         follow_redirects=False,
     )
-    mid = web_store.get_plan(wait_for_plan(client, now))
+    mid = plan_repo.get_plan(web_store, wait_for_plan(client, now))
     assert mid["dispatch"]["new_work_orders"] == [int(new_wo.group(1))]
     placed = [j for r in mid["routes"] for s in r["steps"] if (j := s.get("work_order_id"))]
     assert int(new_wo.group(1)) in placed  # urgent: a pothole crew takes it
@@ -222,7 +223,7 @@ def test_edits_check_role_csrf_and_publication(browser, web_store: Store, catalo
     client = browser("dina")
     token = csrf_of(client.get(f"/dispatch?at={AT}").text)
     plan_id = plan(client, token)
-    job = next(s for r in web_store.get_plan(plan_id)["routes"] for s in stops_of(r))
+    job = next(s for r in plan_repo.get_plan(web_store, plan_id)["routes"] for s in stops_of(r))
     form = {"action": "drop", "job_id": job}
     assert edit(client, plan_id, "", save=True, **form).status_code == 403
     planner = browser("pete")

@@ -31,6 +31,7 @@ from api.app import create_app
 from geo311.city.catalogue import Catalogue, load_catalogue
 from geo311.city.districts import load_districts
 from geo311.db.store import Store
+from geo311.plans import repo as plan_repo
 from geo311.settings import REPO_DATA_DIR, Settings
 from geo311.staff import store as auth_store
 from geo311.staff import users
@@ -328,7 +329,7 @@ def plans(store: Store, wo: int, wo2: int) -> dict[str, int]:
         }
         return {**out, "district": district} if district else out
 
-    ids = {name: store.save_plan(doc(d), plan_date="2015-10-06") for name, d in (
+    ids = {name: plan_repo.save_plan(store, doc(d), plan_date="2015-10-06") for name, d in (
         ("pub", BACK_BAY), ("draft", BACK_BAY), ("city", None))}  # fmt: skip
     auth_store.insert_publication(
         store, plan_id=ids["pub"], plan_date="2015-10-06", published_at=datetime.now(UTC),

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
+from geo311.plans import repo as plan_repo
 from geo311.plans import stops_store
 from geo311.staff import store as auth_store
 from geo311.workorders.grouping import rebuild_work_orders
@@ -55,7 +56,7 @@ def _busy_plan(store: Store, catalogue: Catalogue) -> tuple[int, list[int]]:
         "routes": [{"crew_id": "A", "steps": steps}],
         "crews": [{"id": "A", "label": "Crew A"}],
     }
-    plan_id = store.save_plan(doc, plan_date="2015-10-06")
+    plan_id = plan_repo.save_plan(store, doc, plan_date="2015-10-06")
     _publish(store, plan_id)
     return plan_id, orders
 
@@ -92,7 +93,7 @@ def test_concurrent_done_and_cant_do_marks_are_all_kept(
         for k in range(DONE)
     ]
     assert _at_once(clients[:DONE], done) == [200] * DONE
-    doc = web_store.get_plan(plan_id)
+    doc = plan_repo.get_plan(web_store, plan_id)
     assert sorted(doc["done"]["A"]) == sorted(f"d-{k}" for k in range(DONE))  # all 8 kept
     assert {web_store.get_work_order(w).status for w in orders} == {"fixed"}
     assert len(auth_store.audit_rows(web_store, action="stop.done")) == DONE
@@ -108,7 +109,7 @@ def test_concurrent_done_and_cant_do_marks_are_all_kept(
         for k in range(CANT)
     ]
     assert _at_once(clients, cant) == [200] * CANT
-    doc = web_store.get_plan(plan_id)
+    doc = plan_repo.get_plan(web_store, plan_id)
     assert set(doc["cant_do"]) == {f"c-{k}" for k in range(CANT)}  # all 16 kept
     assert len(doc["done"]["A"]) == DONE
     assert len(auth_store.audit_rows(web_store, action="stop.cant_do")) == CANT
@@ -134,7 +135,7 @@ def test_a_done_stop_refuses_cant_do_with_its_state(
     )
     form = {**cant, "key": "k-cant-0002", "csrf_token": headers["X-CSRF-Token"]}
     assert crew.post("/crew/actions", data=form).status_code == 409  # the plain form too
-    doc = web_store.get_plan(plan_id)
+    doc = plan_repo.get_plan(web_store, plan_id)
     assert doc["stop_states"] == {"wo-p": "done"} and "cant_do" not in doc
     row = stops_store.stop_row(web_store, plan_id, "wo-p") or {}
     assert (row["idempotency_key"], row["by_user"], row["crew_id"]) == ("k-done-0001", "crewa", "A")
@@ -176,9 +177,9 @@ def test_a_crew_cannot_act_on_another_crews_stop(
             ).status_code
             == 403
         )
-    assert "cant_do" not in web_store.get_plan(plan_id) and "stop_states" not in web_store.get_plan(
-        plan_id
-    )
+    assert "cant_do" not in plan_repo.get_plan(
+        web_store, plan_id
+    ) and "stop_states" not in plan_repo.get_plan(web_store, plan_id)
     assert web_store.get_work_order(wl).status == "open"
 
 
@@ -201,10 +202,12 @@ def test_a_draft_or_replaced_plan_is_refused_and_its_work_order_stays_open(
     api = browser().post(f"/plans/{draft}/crews/A/stops/wo-p/done", json={}, headers=CREW_A)
     assert api.status_code == 409 and "never published" in api.json()["detail"]
     assert web_store.get_work_order(wp).status == "open"
-    assert "stop_states" not in web_store.get_plan(draft)
+    assert "stop_states" not in plan_repo.get_plan(web_store, draft)
 
     _publish(web_store, draft)
-    newer = web_store.save_plan(web_store.get_plan(draft), plan_date="2015-10-06")
+    newer = plan_repo.save_plan(
+        web_store, plan_repo.get_plan(web_store, draft), plan_date="2015-10-06"
+    )
     _publish(web_store, newer, minutes=5)  # the day's plan is now the newer one
     old = crew.post("/crew/actions", json={**done, "key": "k-old-00001"}, headers=headers)
     assert old.status_code == 409 and f"plan {newer} replaced it" in old.json()["error"]
@@ -244,7 +247,7 @@ def test_a_dispatcher_reopens_a_finished_stop_and_it_is_audited(
     answer = dina.post("/crew/actions", data=form, follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == f"/dispatch/plans/{plan_id}#stop-wo-p"
-    doc = web_store.get_plan(plan_id)
+    doc = plan_repo.get_plan(web_store, plan_id)
     assert doc["stop_states"] == {"wo-p": "planned"} and "done" not in doc
     [row] = auth_store.audit_rows(web_store, action="stop.reopen")
     assert row["actor"] == "dina" and row["before"] == {"state": "done"}
@@ -293,4 +296,4 @@ def test_a_server_dying_mid_action_leaves_the_key_free_for_the_retry(
     monkeypatch.setattr(_stops, "act", real_act)
     result, duplicate = apply_once(web_store, catalogue, action, crew)  # the phone's retry
     assert result["ok"] is True and duplicate is False
-    assert web_store.get_plan(plan_id)["stop_states"] == {"wo-p": "done"}
+    assert plan_repo.get_plan(web_store, plan_id)["stop_states"] == {"wo-p": "done"}

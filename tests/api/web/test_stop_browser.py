@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from geo311.plans import repo as plan_repo
 from geo311.staff import store as auth_store
 from tests.api.web.test_browser import (  # noqa: F401 - the fixtures of the browser tests
     Server,
@@ -75,7 +76,7 @@ def test_after_done_the_stop_shows_done_and_a_refused_replay_shows_the_servers_s
     page.wait_for_timeout(6000)  # past the 5 s retry timer: the refused action is not resent
     assert server.hits.get("/crew/actions", 0) == sent + 1
     assert auth_store.audit_rows(server.store, action="stop.cant_do") == []
-    assert server.store.get_plan(plan_id)["stop_states"] == {"wo-1": "done"}
+    assert plan_repo.get_plan(server.store, plan_id)["stop_states"] == {"wo-1": "done"}
     crew.axe()
 
     desk = open_session("dina")  # the dispatcher's plan page: the finished stop's Reopen
@@ -97,7 +98,7 @@ def test_after_done_the_stop_shows_done_and_a_refused_replay_shows_the_servers_s
     assert phone.page.url.endswith(f"/dispatch/plans/{plan_id}#stop-wo-1")
     assert phone.page.locator("#stop-wo-1 form.reopen").count() == 0
     phone.axe()
-    assert server.store.get_plan(plan_id)["stop_states"] == {"wo-1": "planned"}
+    assert plan_repo.get_plan(server.store, plan_id)["stop_states"] == {"wo-1": "planned"}
     assert [r["actor"] for r in auth_store.audit_rows(server.store, action="stop.reopen")] == [
         "dina"
     ]

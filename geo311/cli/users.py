@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from geo311.db.store import Store
+from geo311.plans import repo as plan_repo
 from geo311.settings import get_settings
 from geo311.staff import users
 
@@ -160,7 +161,11 @@ def demo_step(ctx: Any) -> None:
     """
     # the routing step's plan, read back from the store as a document dict (geo311 does not
     # import routing's types)
-    plan = ctx.store.get_plan(int(ctx.results["plan_id"])) if ctx.results.get("plan_id") else None
+    plan = (
+        plan_repo.get_plan(ctx.store, int(ctx.results["plan_id"]))
+        if ctx.results.get("plan_id")
+        else None
+    )
     crew = _busiest_crew(plan)
     typer.echo(
         "DEMO ONLY: these accounts exist in the demo database only; their passwords are "

@@ -16,20 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, is_dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from geo311.errors import InputError, NotFoundError
-
-
-class PlanSource(Protocol):
-    """Anything that returns a stored plan document by id (e.g. ``geo311.db.store.Store``)."""
-
-    def get_plan(self, plan_id: int) -> dict[str, Any]:
-        """Return the stored document of one plan."""
-        ...
-
 
 __all__ = [
     "BreakDoc",
@@ -48,7 +39,6 @@ __all__ = [
     "UnassignedDoc",
     "clock_at",
     "clock_iso",
-    "load_plan_document",
     "local_hm",
     "unassigned_dict",
 ]
@@ -422,14 +412,3 @@ class PlanDocument(_Doc):
     def state_of(self, job_id: str) -> str:
         """Return a stop's state (``planned``, ``arrived``, ``done`` or ``cant_do``)."""
         return self.stop_states.get(job_id, "planned")
-
-
-def load_plan_document(store: PlanSource, plan_id: int) -> PlanDocument:
-    """Return a stored plan (``store.get_plan``) as a :class:`PlanDocument`.
-
-    Raises
-    ------
-    NotFoundError
-        When the plan does not exist.
-    """
-    return PlanDocument.from_dict(store.get_plan(plan_id))
