@@ -21,6 +21,9 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from geo311.requests import repo as request_repo
+from geo311.workorders import repo as work_order_repo
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
 API_KEY = "soak-api-key"
@@ -130,8 +133,8 @@ def fill_store(url: str, city: Path) -> dict[str, Any]:
             users.create_user(store, f"crew-{crew}", role=f"crew:{crew}", password=PASSWORD)
         token = users.issue_token(store, "soak-planner")
         return {
-            "requests": store.count_requests(),
-            "work_orders": len(store.query_work_orders()),
+            "requests": request_repo.count_requests(store),
+            "work_orders": len(work_order_repo.query_work_orders(store)),
             "token": token,
         }
 

@@ -50,8 +50,10 @@ from urllib.parse import urlencode
 import httpx
 import sqlalchemy as sa
 
-from geo311.db.store import Store, request_to_row
+from geo311.db.store import Store
 from geo311.model import ServiceRequest
+from geo311.requests import repo as request_repo
+from geo311.requests.repo import request_to_row
 
 PG = os.environ.get("GEO311_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 KEY = "bench-key"
@@ -97,11 +99,11 @@ def generate(store: Store, n: int, seed: int = 0) -> None:
         rows.append(request_to_row(req))
         if len(rows) == 10_000:
             with store.begin() as conn:
-                store.insert_request_rows(conn, rows)
+                request_repo.insert_request_rows(store, conn, rows)
             rows = []
     if rows:
         with store.begin() as conn:
-            store.insert_request_rows(conn, rows)
+            request_repo.insert_request_rows(store, conn, rows)
 
 
 def free_port() -> int:
@@ -289,7 +291,7 @@ def fill(url: str, n: int) -> None:
     with store.begin() as conn:
         conn.execute(sa.text("ANALYZE"))
     print(
-        f"generated {store.count_requests():,} stored requests in {time.perf_counter() - t:.1f} s"
+        f"generated {request_repo.count_requests(store):,} stored requests in {time.perf_counter() - t:.1f} s"
     )
     store.close()
 

@@ -25,6 +25,7 @@ from geo311.city.catalogue import load_catalogue
 from geo311.db.store import Store
 from geo311.ingest.importer import import_file
 from geo311.settings import Settings
+from geo311.workorders import repo as work_order_repo
 from geo311.workorders.grouping import rebuild_work_orders
 from routing.dispatch import DayPlan, default_graph, plan_day
 from routing.engine.problem import PRIORITY_OVERDUE, Crew, Problem
@@ -168,7 +169,7 @@ def optimised(dp: DayPlan) -> Outcome:
 
 def store_for(settings: Settings) -> Store:
     store = Store(settings.database_url)
-    if not store.query_work_orders(limit=1):
+    if not work_order_repo.query_work_orders(store, limit=1):
         catalogue = load_catalogue(settings.services_file)
         import_file(store, settings.sample_requests_file, catalogue, timezone=settings.timezone)
         rebuild_work_orders(store, catalogue)

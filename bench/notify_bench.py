@@ -45,10 +45,12 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from geo311.db.notify_schema import outbox
-from geo311.db.store import Store, request_to_row
+from geo311.db.store import Store
 from geo311.model import ServiceRequest
 from geo311.notify import Event, enqueue, save_contact
 from geo311.notify.templates import message_id
+from geo311.requests import repo as request_repo
+from geo311.requests.repo import request_to_row
 
 DOMAIN = "bench.example.gov"
 T0 = datetime(2015, 10, 5, 12, 15, tzinfo=UTC)
@@ -106,7 +108,7 @@ def queue_events(store: Store, n: int, *, prefix: str, chunk: int = 500) -> None
             for rid in ids
         ]  # fmt: skip
         with store.begin() as conn:
-            store.insert_request_rows(conn, rows)
+            request_repo.insert_request_rows(store, conn, rows)
             for rid in ids:
                 save_contact(conn, rid, email=f"r{rid}@example.org", first_name="Ada")
                 enqueue(conn, Event(type="received", service_request_id=rid, occurred_at=T0))

@@ -46,8 +46,10 @@ from geo311.db.store import Store, request_to_row  # noqa: E402
 from geo311.ingest.importer import import_file  # noqa: E402
 from geo311.model import ServiceRequest  # noqa: E402
 from geo311.plans import repo as plan_repo  # noqa: E402
+from geo311.requests import repo as request_repo  # noqa: E402
 from geo311.settings import Settings  # noqa: E402
 from geo311.staff import users  # noqa: E402
+from geo311.workorders import repo as work_order_repo  # noqa: E402
 from geo311.workorders.grouping import rebuild_work_orders  # noqa: E402
 from tests._browser import Watch, block_network, launch_chromium, record_errors  # noqa: E402
 
@@ -101,10 +103,10 @@ def fill_open_work(store: Store, catalogue: Catalogue, n: int, *, seed: int) -> 
     while count < n:
         rows = [request_to_row(_report(rng, made + k, catalogue, at)) for k in range(need)]
         with store.begin() as conn:
-            store.insert_request_rows(conn, rows)
+            request_repo.insert_request_rows(store, conn, rows)
         made += need
         rebuild_work_orders(store, catalogue)
-        count = len(store.work_orders_open_at(at))
+        count = len(work_order_repo.work_orders_open_at(store, at))
         need = int((n - count) * 1.2) + 5
     return count
 

@@ -20,6 +20,7 @@ from geo311.city.catalogue import Catalogue
 from geo311.city.profile import default_city
 from geo311.db.store import Store
 from geo311.errors import InputError
+from geo311.requests import repo as request_repo
 from maps.base import Legend, base_map
 
 FRAME_COLUMNS = ("service_request_id", "service_code", "requested_datetime", "lat", "lon")
@@ -48,7 +49,7 @@ def requests_frame(store: Store) -> pd.DataFrame:
         Columns ``service_request_id, service_code, requested_datetime, lat, lon``; rows
         without a point or on one of the city's placeholders (``data/city.toml``) are left out.
     """
-    rows = store.requests_frame_rows(list(FRAME_COLUMNS))
+    rows = request_repo.requests_frame_rows(store, list(FRAME_COLUMNS))
     frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
     frame = frame.dropna(subset=["lat", "lon"])
     city = default_city()

@@ -22,6 +22,8 @@ from geo311.city.catalogue import Catalogue, load_catalogue
 from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.plans.document import PlanDocument
+from geo311.requests import repo as request_repo
+from geo311.workorders import repo as work_order_repo
 
 DEMO_TIME_LIMIT_S = 12.0
 
@@ -62,9 +64,9 @@ def ensure_work_orders(store: Store, catalogue: Catalogue, *, echo: Any = typer.
     """
     from geo311.workorders.grouping import rebuild_work_orders
 
-    if store.query_work_orders(limit=1):
+    if work_order_repo.query_work_orders(store, limit=1):
         return False
-    if store.count_requests() == 0:
+    if request_repo.count_requests(store) == 0:
         raise InputError(
             "the store has no service requests; import some first, e.g. "
             "`geo311 import FILE.csv` (a 311 export) or an Open311 JSON file",

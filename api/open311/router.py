@@ -37,6 +37,8 @@ from geo311.city.profile import City
 from geo311.db.store import Store
 from geo311.errors import ConflictError
 from geo311.notify.contacts import contact_values
+from geo311.requests import repo as request_repo
+from geo311.requests import updates as update_log
 from geo311.requests.intake import check_texts
 from geo311.requests.media import StagedImage
 from geo311.settings import Settings
@@ -494,7 +496,9 @@ def _create(
         # The request, its acknowledgement and its work order commit together (one commit).
         with store.begin():
             gate.count(store)  # first: a report over a limit stores nothing
-            store.add_request(req, also=lambda conn: o.acknowledge(conn, req, new.contact))
+            request_repo.add_request(
+                store, req, also=lambda conn: o.acknowledge(conn, req, new.contact)
+            )
             intake = o.assign_stored(store, catalogue, req)
     except ConflictError:
         # A concurrent retry with the same Idempotency-Key stored it first.
@@ -536,7 +540,7 @@ def list_updates(
     _check_jurisdiction(jurisdiction_id, city)
     tz = o.tz_of(settings)
     start, end = _updates.updates_window(start_date, end_date, tz=tz, now=o.now_utc())
-    rows = store.request_updates_between(start, end, limit=o.MAX_REQUESTS)
+    rows = update_log.request_updates_between(store, start, end, limit=o.MAX_REQUESTS)
     items = _updates.updates_out(rows, catalogue, tz)
     return _render_cached(request, _render(response_format, "service_request_updates", items))
 
@@ -578,7 +582,8 @@ def post_update(
     if not text and not photo:
         raise Open311HTTPError(400, "description: the update is empty; send its text")
     o.get_request_or_404(store, service_request_id)
-    uid, _created = store.add_request_update(
+    uid, _created = update_log.add_request_update(
+        store,
         service_request_id,
         description=text,
         media_url=photo,

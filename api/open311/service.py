@@ -19,6 +19,7 @@ from geo311.city.profile import City, default_city
 from geo311.db.store import Store
 from geo311.errors import InputError, NotFoundError
 from geo311.model import ServiceRequest
+from geo311.requests import repo as request_repo
 from geo311.settings import Settings
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
@@ -342,7 +343,8 @@ def build_query(
 
 def query_request_rows(store: Store, query: RequestQuery) -> list[tuple[Any, ...]]:
     """Run a :class:`RequestQuery` on the store, newest first: rows of :data:`OUT_COLUMNS`."""
-    return store.query_request_rows(
+    return request_repo.query_request_rows(
+        store,
         OUT_COLUMNS,
         ids=query.ids,
         service_codes=query.service_codes,
@@ -533,7 +535,7 @@ def media_url(request: Request, settings: Settings, name: str) -> str:
 def find_by_token(store: Store, token: str) -> str | None:
     """Return the service_request_id of the request posted with this token (None if unknown)."""
     with store.begin() as conn:
-        found = store.existing_hashes(conn, OPEN311_SOURCE, [token])
+        found = request_repo.existing_hashes(store, conn, OPEN311_SOURCE, [token])
     hit = found.get(token)
     return hit[0] if hit else None
 
@@ -588,7 +590,7 @@ def tz_of(settings: Settings) -> ZoneInfo:
 def get_request_or_404(store: Store, service_request_id: str) -> ServiceRequest:
     """Return a request or raise the spec's 404 naming the id."""
     try:
-        return store.get_request(service_request_id)
+        return request_repo.get_request(store, service_request_id)
     except NotFoundError:
         raise Open311HTTPError(
             404,

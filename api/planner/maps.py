@@ -10,6 +10,7 @@ from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.plans import repo as plan_repo
 from geo311.settings import Settings
+from geo311.workorders import repo as work_order_repo
 
 
 def render_map(
@@ -45,7 +46,7 @@ def render_map(
     if name == "open-work":
         from maps.openwork import open_work_map
 
-        orders = store.query_work_orders(statuses=catalogue.open_state_codes())
+        orders = work_order_repo.query_work_orders(store, statuses=catalogue.open_state_codes())
         fmap: Any = open_work_map(
             orders,
             catalogue,

@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse
 from api.deps import CatalogueDep, PlannerDep, SettingsDep, StoreDep
 from api.planner import staff as _staff
 from api.schemas import NON_JSON_ERRORS, STAFF_RESPONSES, BacklogRow, MetricsRow
+from geo311.requests import repo as request_repo
+from geo311.workorders import repo as work_order_repo
 
 router = APIRouter(
     tags=["planner"],
@@ -51,7 +53,7 @@ def get_metrics(
     """Return per-service (and/or neighbourhood) metrics: median and p90 days to close, SLA share."""
     from geo311.requests.metrics import service_metrics
 
-    if store.count_requests() == 0:
+    if request_repo.count_requests(store) == 0:
         return []  # service_metrics needs at least one request
     frame = service_metrics(store, by=by.split(","))
     frame = frame if frame.index.names == [None] else frame.reset_index()
@@ -72,5 +74,5 @@ def get_backlog(
     """Count open work orders per service group and age bucket, with how many are overdue."""
     tz = _staff.ZoneInfo(settings.timezone)
     now = _staff.parse_at(at, tz) if at else datetime.now(UTC)
-    orders = store.query_work_orders(statuses=catalogue.open_state_codes())
+    orders = work_order_repo.query_work_orders(store, statuses=catalogue.open_state_codes())
     return _staff.backlog([wo for wo in orders if wo.opened <= now], now=now)

@@ -23,6 +23,7 @@ from geo311.plans.document import PlanDocument, StepDoc
 from geo311.plans.repo import load_plan_document
 from geo311.plans.stop_states import StopChange
 from geo311.settings import Settings
+from geo311.workorders import repo as work_order_repo
 from routing.engine.crews import CrewConfig
 from routing.itinerary import CrewItinerary
 from routing.itinerary import crew_itinerary as build_crew_itinerary
@@ -219,7 +220,9 @@ def _work_orders_of(store: Store, doc: PlanDocument) -> dict[int, WorkOrder]:
     refs = {ref for r in doc.routes for s in r.job_steps if (ref := _ref(s)) is not None}
     if not refs:
         return {}
-    return {wo.work_order_id: wo for wo in store.query_work_orders(ids=sorted(refs))}
+    return {
+        wo.work_order_id: wo for wo in work_order_repo.query_work_orders(store, ids=sorted(refs))
+    }
 
 
 def _point(step: StepDoc, orders: dict[int, WorkOrder]) -> tuple[float, float] | None:

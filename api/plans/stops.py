@@ -24,6 +24,7 @@ from geo311.plans.document import PlanDocument, StepDoc
 from geo311.plans.repo import load_plan_document
 from geo311.plans.stop_states import StopChange
 from geo311.staff import store as auth_store
+from geo311.workorders import repo as work_order_repo
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,10 @@ def _close(
     from geo311.workorders.workflow import apply_status
 
     ref = int(step.ref) if step.ref is not None and step.ref.isdigit() else None
-    if ref is None or not catalogue.state(store.get_work_order(ref).status).is_open:
+    if (
+        ref is None
+        or not catalogue.state(work_order_repo.get_work_order(store, ref).status).is_open
+    ):
         return
     apply_status(
         store,

@@ -16,6 +16,9 @@ from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.errors import NotFoundError
 from geo311.model import ServiceRequest
+from geo311.requests import repo as request_repo
+from geo311.requests import updates as update_log
+from geo311.workorders import repo as work_order_repo
 
 NEARBY_WINDOW = timedelta(days=90)
 NEARBY_LIMIT = 10
@@ -41,7 +44,8 @@ def nearby_open(
     dlat = radius / _M_PER_DEG
     dlon = radius / (_M_PER_DEG * max(math.cos(math.radians(lat)), 0.01))
     open_states = [code for code, s in catalogue.states.items() if s.is_open]
-    found = store.query_requests(
+    found = request_repo.query_requests(
+        store,
         service_codes=[service_code],
         statuses=open_states,
         start=now - NEARBY_WINDOW,
@@ -101,12 +105,14 @@ def timeline(
     NotFoundError
         If no request has this id.
     """
-    req = store.get_request(service_request_id)
+    req = request_repo.get_request(store, service_request_id)
     events = [TimelineEvent("received", "Report received", _when(req.requested_datetime, tz))]
     neighbours = 0
     if req.work_order_id is not None:
         try:
-            neighbours = max(store.get_work_order(req.work_order_id).report_count - 1, 0)
+            neighbours = max(
+                work_order_repo.get_work_order(store, req.work_order_id).report_count - 1, 0
+            )
         except NotFoundError:
             neighbours = 0
     if neighbours:
@@ -119,7 +125,7 @@ def timeline(
                 "The city handles these reports as one job.",
             )
         )
-    for u in store.request_updates_of(service_request_id):
+    for u in update_log.request_updates_of(store, service_request_id):
         if u["kind"] == "comment":
             continue
         state = catalogue.states.get(u["status"])

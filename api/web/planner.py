@@ -20,6 +20,7 @@ from api.web.deps import PageRoute, action_user, page_user
 from api.web.sessions import WebSession
 from api.web.templating import render
 from geo311.db.store import Store
+from geo311.requests import repo as request_repo
 from geo311.requests.performance import Period, parse_period, period_metrics
 
 router = APIRouter(prefix="/planner", route_class=PageRoute, include_in_schema=False)
@@ -51,7 +52,7 @@ def metrics_table(
     """
     from geo311.requests.metrics import requests_frame
 
-    if store.count_requests() == 0:
+    if request_repo.count_requests(store) == 0:
         return pd.DataFrame(columns=[by, *COLUMNS])
     frame = period_metrics(requests_frame(store), period, by=[by], tz=tz or ZoneInfo("UTC"))
     return frame if frame.index.names == [None] else frame.reset_index()

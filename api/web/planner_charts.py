@@ -12,6 +12,7 @@ from api.web.charts import Series, bar_chart
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.requests.metrics import WORK_ORDER_AGE_LABELS
+from geo311.workorders import repo as work_order_repo
 
 NOTHING_CLOSED = Markup(
     '<p class="muted">No request has been closed yet: the charts of days to close and of the '
@@ -28,7 +29,7 @@ def backlog_table(store: Store, catalogue: Catalogue, *, at: datetime) -> pd.Dat
         Columns ``service_group``, one per age bucket (``0-2 days`` ...), ``overdue``,
         ``total``; one row per service group with open work, sorted by group.
     """
-    orders = store.query_work_orders(statuses=catalogue.open_state_codes())
+    orders = work_order_repo.query_work_orders(store, statuses=catalogue.open_state_codes())
     cells = _staff.backlog([wo for wo in orders if wo.opened <= at], now=at)
     columns = ["service_group", *WORK_ORDER_AGE_LABELS, "overdue", "total"]
     if not cells:

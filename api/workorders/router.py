@@ -17,6 +17,7 @@ from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.model import WorkOrder
 from geo311.settings import Settings
+from geo311.workorders import repo as work_order_repo
 
 router = APIRouter(
     prefix="/workorders",
@@ -63,11 +64,13 @@ def _query(
             )
     if who.role == "crew":
         ids = sorted(scope.crew_work_order_ids(store, str(who.crew_id)))
-        return store.query_work_orders(statuses=statuses, groups=groups, ids=ids, limit=limit)
+        return work_order_repo.query_work_orders(
+            store, statuses=statuses, groups=groups, ids=ids, limit=limit
+        )
     if who.scoped:  # filtered by place, so the limit applies after the district
-        orders = store.query_work_orders(statuses=statuses, groups=groups)
+        orders = work_order_repo.query_work_orders(store, statuses=statuses, groups=groups)
         return scope.in_district(orders, settings, who.district)[:limit]
-    return store.query_work_orders(statuses=statuses, groups=groups, limit=limit)
+    return work_order_repo.query_work_orders(store, statuses=statuses, groups=groups, limit=limit)
 
 
 @router.get("", response_model=list[WorkOrderOut], summary="List work orders")
@@ -123,7 +126,7 @@ def get_work_order(
     settings: SettingsDep,
 ) -> dict[str, object]:
     """Return one work order with its member request ids (403 outside the caller's scope)."""
-    wo = store.get_work_order(work_order_id)
+    wo = work_order_repo.get_work_order(store, work_order_id)
     scope.check_crew_reads(who, store, work_order_id)
     scope.check_work_order(who, wo, settings)
     return _staff.work_order_out(wo, catalogue, _staff.ZoneInfo(settings.timezone))
@@ -151,9 +154,9 @@ def change_status(
     """
     from geo311.workorders.workflow import apply_status
 
-    scope.check_work_order(who, store.get_work_order(work_order_id), settings)
+    scope.check_work_order(who, work_order_repo.get_work_order(store, work_order_id), settings)
     with store.begin():
-        before = store.get_work_order(work_order_id)
+        before = work_order_repo.get_work_order(store, work_order_id)
         wo = apply_status(
             store,
             catalogue,

@@ -22,6 +22,7 @@ from geo311.cli.users import app as users_app
 from geo311.db.store import Store
 from geo311.errors import Geo311Error
 from geo311.settings import Settings, get_settings
+from geo311.workorders import repo as work_order_repo
 
 if TYPE_CHECKING:  # the work-order module loads numpy etc.; commands import it when run
     from geo311.workorders.grouping import RebuildSummary
@@ -278,7 +279,7 @@ def workorders_command(
         parse_local_time(at, settings.timezone) if at else datetime.now(ZoneInfo(settings.timezone))
     )
     with Store(settings.database_url) as store:
-        if rebuild or not store.query_work_orders(limit=1):
+        if rebuild or not work_order_repo.query_work_orders(store, limit=1):
             _echo_rebuild(rebuild_work_orders(store, catalogue))
         open_now = open_work_orders_at(store, moment, catalogue=catalogue)
     typer.echo(

@@ -60,6 +60,7 @@ from geo311.geocoding.known import (
     read_known_addresses,
 )
 from geo311.geocoding.names import StreetMatcher
+from geo311.requests import repo as request_repo
 
 if TYPE_CHECKING:
     from geo311.db.store import Store
@@ -779,7 +780,7 @@ def geocode_pending_requests(
     str
         One line: ``geocoding: N requests: a address_point, ..., c none``.
     """
-    pending = store.query_requests(needs_geocoding=True)
+    pending = request_repo.query_requests(store, needs_geocoding=True)
     if not pending:
         return "geocoding: no requests need geocoding"
     if geocoder is None:
@@ -797,7 +798,7 @@ def geocode_pending_requests(
                 reason = f"score {answer.score:.2f} below {min_score:.2f}"
             reasons[_reason_kind(reason)] += 1
         rows.append(row)
-    store.set_geocodes(rows)
+    request_repo.set_geocodes(store, rows)
     types = [str(r["geocode_match_type"]) for r in rows]
     line = "geocoding: " + summarise(types).replace(" geocoded:", " requests:")
     if reasons:
@@ -809,7 +810,7 @@ def _with_located_requests(geocoder: Geocoder, store: Store) -> Geocoder:
     """Return the geocoder plus the house numbers of the requests located by their source."""
     located = [
         r
-        for r in store.query_requests(needs_geocoding=False)
+        for r in request_repo.query_requests(store, needs_geocoding=False)
         if r.lat is not None and r.long is not None and not r.geocode_match_type and r.address
     ]
     return geocoder.with_known_addresses(

@@ -52,6 +52,7 @@ from geo311.city.catalogue import OTHER_SERVICE_CODE, Catalogue
 from geo311.city.profile import default_city
 from geo311.db.store import Store
 from geo311.errors import ConfigurationError, InputError
+from geo311.ingest import runs
 from geo311.ingest.importer import (
     ImportSummary,
     _parse_while_writing,
@@ -410,7 +411,7 @@ def import_mapped_csv(
     t0 = timer.perf_counter()
     summary = ImportSummary(path=str(path), format=f"csv ({mapping.source} mapping)")
     with store.begin() as conn:
-        summary.import_run_id = run_id = store.start_import_run(conn, str(path))
+        summary.import_run_id = run_id = runs.start_import_run(store, conn, str(path))
     unknown: Counter[str] = Counter()
 
     def on_rows(n: int) -> None:
@@ -424,6 +425,6 @@ def import_mapped_csv(
     summary.seconds = timer.perf_counter() - t0
     if summary.rejected:
         out = Path(rejects_path) if rejects_path else Path.cwd() / (path.name + ".rejects.csv")
-        summary.rejects_path = str(write_rejects_csv(store.rejects_of(run_id), out))
-    store.finish_import_run(run_id, summary.as_dict())
+        summary.rejects_path = str(write_rejects_csv(runs.rejects_of(store, run_id), out))
+    runs.finish_import_run(store, run_id, summary.as_dict())
     return summary

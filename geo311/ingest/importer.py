@@ -30,6 +30,7 @@ from geo311.city.catalogue import OTHER_SERVICE_CODE, Catalogue
 from geo311.city.profile import default_city
 from geo311.db.store import Store
 from geo311.errors import InputError
+from geo311.ingest import runs
 from geo311.ingest.boston import (
     BOSTON_2015_COLUMNS,
     CLOSURE_STATES,
@@ -47,6 +48,7 @@ from geo311.ingest.rows import (
     rows_to_frame,
 )
 from geo311.notify.contacts import save_contacts
+from geo311.requests import repo as request_repo
 
 __all__ = [
     "BOSTON_2015_COLUMNS",
@@ -162,7 +164,9 @@ def _store_batch(
                 # Nothing of this source was stored before this import, and a file cannot
                 # repeat an id (the repeat is rejected): every row is new.
                 continue
-            existing = store.existing_hashes(conn, str(source), part["source_id"].tolist())
+            existing = request_repo.existing_hashes(
+                store, conn, str(source), part["source_id"].tolist()
+            )
             if not existing:
                 continue
             for pos, sid, h in zip(part.index, part["source_id"], part["row_hash"], strict=True):
@@ -174,9 +178,9 @@ def _store_batch(
                 if found[1] != h:
                     is_changed[pos] = True
                     frame.at[pos, "service_request_id"] = found[0]
-        store.insert_request_frame(conn, frame[is_new])
-        store.update_request_rows(conn, _frame_rows(frame[is_changed]))
-        store.add_rejects(conn, run_id, [r.as_dict() for r in batch.rejects])
+        request_repo.insert_request_frame(store, conn, frame[is_new])
+        request_repo.update_request_rows(store, conn, _frame_rows(frame[is_changed]))
+        runs.add_rejects(store, conn, run_id, [r.as_dict() for r in batch.rejects])
         ids = frame["service_request_id"]
         contacts = [
             {"service_request_id": str(stored_ids.get(pos, ids.at[pos])), **values}
@@ -346,7 +350,7 @@ def import_file(
     fmt = detect_format(path)
     summary = ImportSummary(path=str(path), format=fmt)
     with store.begin() as conn:
-        run_id = store.start_import_run(conn, str(path))
+        run_id = runs.start_import_run(store, conn, str(path))
     summary.import_run_id = run_id
     bar = tqdm(desc=f"importing {path.name}", unit=" rows", disable=not progress, mininterval=0.5)
 
@@ -355,10 +359,14 @@ def import_file(
         bar.update(n)
 
     empty = frozenset(
-        src for src in (BOSTON_SOURCE, OPEN311_SOURCE) if store.count_requests(source=src) == 0
+        src
+        for src in (BOSTON_SOURCE, OPEN311_SOURCE)
+        if request_repo.count_requests(store, source=src) == 0
     )
     if bulk is None:
-        bulk = path.stat().st_size / _BYTES_PER_ROW_ESTIMATE > max(100_000, store.count_requests())
+        bulk = path.stat().st_size / _BYTES_PER_ROW_ESTIMATE > max(
+            100_000, request_repo.count_requests(store)
+        )
     try:
         with store.bulk_load() if bulk else nullcontext():
 
@@ -388,6 +396,6 @@ def import_file(
     summary.seconds = time.perf_counter() - t0
     if summary.rejected:
         out = Path(rejects_path) if rejects_path else Path.cwd() / (path.name + ".rejects.csv")
-        summary.rejects_path = str(write_rejects_csv(store.rejects_of(run_id), out))
-    store.finish_import_run(run_id, summary.as_dict())
+        summary.rejects_path = str(write_rejects_csv(runs.rejects_of(store, run_id), out))
+    runs.finish_import_run(store, run_id, summary.as_dict())
     return summary

@@ -36,7 +36,10 @@ from geo311.errors import ConflictError, InputError, NotFoundError
 from geo311.notify import Event, enqueue
 from geo311.plans import publishing
 from geo311.plans import repo as plan_repo
+from geo311.requests import repo as request_repo
+from geo311.requests import updates as update_log
 from geo311.staff.store import write_audit
+from geo311.workorders import repo as work_order_repo
 
 __all__ = [
     "PublishResult",
@@ -148,7 +151,7 @@ def expected_times(
         The city's zone, for the text of the ``scheduled`` updates.
     """
     expected: dict[str, tuple[datetime, str]] = {}
-    for wo in store.query_work_orders(ids=sorted(etas)) if etas else []:
+    for wo in work_order_repo.query_work_orders(store, ids=sorted(etas)) if etas else []:
         eta = etas[wo.work_order_id]
         for rid in wo.member_ids:
             expected[rid] = (eta, eta_text(eta, tz))
@@ -308,7 +311,9 @@ def publish_plan(
             stale = _clear_stale_etas(store, conn, [plan_id, *keep_plans], set(expected), at)
             scheduled = _set_etas(conn, plan_id, expected, at)
             texts = {rid: expected[rid][1] for rid in scheduled}
-            store.record_updates(conn, scheduled, kind="scheduled", at=at, descriptions=texts)
+            update_log.record_updates(
+                store, conn, scheduled, kind="scheduled", at=at, descriptions=texts
+            )
             notified = _tell_scheduled(conn, plan_id, {r: expected[r][0] for r in scheduled}, at)
             counts = {"scheduled": len(scheduled), "cleared": len(stale), "notified": notified}
             if also is not None:
@@ -342,14 +347,15 @@ def _clear_stale_etas(
         ).scalars()
         if rid not in keep
     ]
-    store.update_requests_in_open(
+    request_repo.update_requests_in_open(
+        store,
         conn,
         stale,
         expected_datetime=c.sla_target_datetime,
         expected_plan_id=None,
         updated_datetime=at,
     )
-    store.record_updates(conn, stale, kind="unscheduled", at=at, descriptions={})
+    update_log.record_updates(store, conn, stale, kind="unscheduled", at=at, descriptions={})
     return stale
 
 

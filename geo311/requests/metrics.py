@@ -16,6 +16,7 @@ import pandas as pd
 from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.model import WorkOrder
+from geo311.requests import repo as request_repo
 
 GROUP_COLUMNS = {"service": "service_code", "neighborhood": "neighborhood", "status": "status"}
 _FRAME_COLUMNS = [
@@ -42,7 +43,9 @@ def requests_frame(store: Store) -> pd.DataFrame:
     DataFrame
         One row per request.
     """
-    frame = pd.DataFrame(store.requests_frame_rows(_FRAME_COLUMNS), columns=_FRAME_COLUMNS)
+    frame = pd.DataFrame(
+        request_repo.requests_frame_rows(store, _FRAME_COLUMNS), columns=_FRAME_COLUMNS
+    )
     for col in ("requested_datetime", "sla_target_datetime", "closed_datetime"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
     return frame

@@ -23,6 +23,7 @@ from geo311.city.catalogue import Catalogue
 from geo311.city.profile import City
 from geo311.db.schema import requests
 from geo311.db.store import Store
+from geo311.requests import repo as request_repo
 
 __all__ = [
     "FREE_TEXT_COLUMNS",
@@ -142,7 +143,7 @@ def request_points(store: Store) -> pd.DataFrame:
         (times tz-aware UTC).
     """
     cols = ["lat", "lon", "service_code", "requested_datetime", "closed_datetime"]
-    frame = pd.DataFrame(store.requests_frame_rows(cols), columns=cols)
+    frame = pd.DataFrame(request_repo.requests_frame_rows(store, cols), columns=cols)
     for col in ("requested_datetime", "closed_datetime"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
     return frame

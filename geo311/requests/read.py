@@ -19,8 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from geo311.db.schema import requests
-from geo311.db.store import Store, _select_requests
+from geo311.db.store import Store
 from geo311.errors import InputError
+from geo311.requests.repo import select_requests as _select_requests
 
 
 @dataclass(frozen=True)

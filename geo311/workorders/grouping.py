@@ -41,6 +41,8 @@ from geo311.city.profile import default_city
 from geo311.db.store import Store
 from geo311.errors import ConflictError, InputError
 from geo311.model import ServiceRequest, WorkOrder
+from geo311.requests import repo as request_repo
+from geo311.workorders import repo as work_order_repo
 from geo311.workorders.clustering import (
     INF_TIME,
     Grouping,
@@ -268,11 +270,12 @@ def rebuild_work_orders(
         lock_all(store, conn)
         kept, no_location, ungrouped = _rebuild_input(store, catalogue, rules, at)
         grouping, result_rows, members = _rebuild_rows(kept, catalogue, rules, snap, at)
-        store.clear_work_orders(conn)
-        ids = store.insert_work_orders(conn, result_rows)
+        work_order_repo.clear_work_orders(store, conn)
+        ids = work_order_repo.insert_work_orders(store, conn, result_rows)
         if grouping is not None:
             fails = grouping.failed_repair_of.tolist()
-            store.update_work_orders(
+            work_order_repo.update_work_orders(
+                store,
                 conn,
                 [
                     {"work_order_id": ids[w], "failed_repair_of": ids[f]}
@@ -281,7 +284,7 @@ def rebuild_work_orders(
                 ],
             )
             links = [(m.service_request_id, ids[w]) for w, mem in enumerate(members) for m in mem]
-            store.link_requests(conn, links)
+            work_order_repo.link_requests(store, conn, links)
     n_wo = len(result_rows)
     failed = 0 if grouping is None else int((grouping.failed_repair_of >= 0).sum())
     return RebuildSummary(
@@ -299,7 +302,7 @@ def _rebuild_input(
 ) -> tuple[list[ServiceRequest], int, int]:
     # The requests a rebuild groups, in time order, and the counts of those it skips.
     end = at + timedelta(microseconds=1) if at is not None else None
-    reqs = sorted(store.query_requests(end=end), key=_sort_key)
+    reqs = sorted(request_repo.query_requests(store, end=end), key=_sort_key)
     kept: list[ServiceRequest] = []
     no_location = ungrouped = 0
     for r in reqs:
@@ -399,7 +402,7 @@ def assign_request(
         If the request is already in a work order (rebuild to regroup), or its stored service
         or location differs from the given request.
     """
-    req = store.get_request(request) if isinstance(request, str) else request
+    req = request_repo.get_request(store, request) if isinstance(request, str) else request
     rid = req.service_request_id
     _check_unassigned(rid, req.work_order_id)
     service = catalogue.service(req.service_code)
@@ -420,7 +423,8 @@ def assign_request(
     with store.begin() as conn:
         lock_cells(store, conn, keys)  # only reports that could merge with this one wait
         _check_stored(req, request_state(conn, rid))  # e.g. a rebuild may have grouped it
-        cands = store.work_order_anchors_near(
+        cands = work_order_repo.work_order_anchors_near(
+            store,
             conn,
             group=service.group,
             bbox=bbox,
@@ -453,8 +457,8 @@ def assign_request(
         else:
             row = _summarise([req], catalogue, group=service.group, snap=snap)
             row.update(anchor_lat=req.lat, anchor_lon=req.long, failed_repair_of=failed_id)
-            wid = store.insert_work_orders(conn, [row])[0]
-            store.link_requests(conn, [(req.service_request_id, wid)])
+            wid = work_order_repo.insert_work_orders(store, conn, [row])[0]
+            work_order_repo.link_requests(store, conn, [(req.service_request_id, wid)])
             msg = f"Opened work order {wid} for your report."
             count = 1
         if failed_id is not None:
@@ -530,7 +534,7 @@ def _join(
 ) -> tuple[int, str, int]:
     # The report joins the work order ``cand``: resummarise it with the new member.
     wid = int(cand["work_order_id"])
-    mem = sorted([*store.work_order_members(conn, [wid])[wid], req], key=_sort_key)
+    mem = sorted([*work_order_repo.work_order_members(store, conn, [wid])[wid], req], key=_sort_key)
     row = _summarise(mem, catalogue, group=group, snap=snap)
     current = catalogue.states.get(cand["status"])
     if row["status"] == "open" and current is not None and current.is_open:
@@ -540,8 +544,8 @@ def _join(
         row["failed_repair_of"] = failed_id
     else:
         row["failed_repair_of"] = cand["failed_repair_of"]
-    store.update_work_orders(conn, [row])
-    store.link_requests(conn, [(req.service_request_id, wid)])
+    work_order_repo.update_work_orders(store, conn, [row])
+    work_order_repo.link_requests(store, conn, [(req.service_request_id, wid)])
     earlier = len(mem) - 1
     msg = (
         f"Joined work order {wid} with {earlier} earlier "
@@ -630,7 +634,7 @@ def close_work_order(
         raise InputError("at must be timezone-aware (e.g. 2015-10-06T14:00-04:00)", field="at")
     with store.begin() as conn:
         lock_work_order(store, conn, cat, work_order_id)
-        wo = store.get_work_order(work_order_id)
+        wo = work_order_repo.get_work_order(store, work_order_id)
         wo_state = cat.states.get(wo.status)
         if wo.closed_datetime is not None or (wo_state is not None and not wo_state.is_open):
             raise ConflictError(
@@ -646,9 +650,10 @@ def close_work_order(
             )
         day = at.astimezone(ZoneInfo(timezone or default_city().timezone)).date().isoformat()
         text = note or _default_note(state.code, state.label, state.group, work_order_id, day)
-        members = store.work_order_members(conn, [work_order_id])[work_order_id]
+        members = work_order_repo.work_order_members(store, conn, [work_order_id])[work_order_id]
         open_ids = [m.service_request_id for m in members if request_close_time(m, cat) is None]
-        store.update_requests_in(
+        request_repo.update_requests_in(
+            store,
             conn,
             open_ids,
             status=state.code,
@@ -660,10 +665,13 @@ def close_work_order(
         )
         if media_url:  # a reporter's own photo stays the request's photo
             bare = [m.service_request_id for m in members if not m.media_url]
-            store.update_requests_in(conn, [i for i in open_ids if i in bare], media_url=media_url)
+            request_repo.update_requests_in(
+                store, conn, [i for i in open_ids if i in bare], media_url=media_url
+            )
         _tell_closed(conn, open_ids, work_order_id, status=state.code, note=text, at=at)
         earlier = [c for m in members if (c := request_close_time(m, cat)) is not None]
-        store.update_work_orders(
+        work_order_repo.update_work_orders(
+            store,
             conn,
             [
                 {
@@ -675,7 +683,7 @@ def close_work_order(
                 }
             ],
         )
-    return store.get_work_order(work_order_id)
+    return work_order_repo.get_work_order(store, work_order_id)
 
 
 def _tell_merged(conn: Any, request_id: str, work_order_id: int, *, at: datetime) -> None:
@@ -758,7 +766,7 @@ def open_work_orders_at(
         raise InputError("at must be timezone-aware (e.g. 2015-10-06T08:00-04:00)", field="at")
     cat = catalogue or _default_catalogue()
     out: list[WorkOrder] = []
-    for wo, members in store.work_orders_open_at(at, groups=groups):
+    for wo, members in work_order_repo.work_orders_open_at(store, at, groups=groups):
         mem = [m for m in members if m.requested_datetime <= at] or members[:1]
         sla_due = min(cat.sla_target(m) for m in mem) if mem else wo.sla_due
         changes: dict[str, Any] = {

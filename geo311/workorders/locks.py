@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from geo311.db.schema import requests, work_orders
 from geo311.db.store import LOCK_SCOPE_SQL, WORK_ORDERS_LOCK_SQL, Store
 from geo311.errors import NotFoundError
+from geo311.workorders import repo as work_order_repo
 
 # Half the side of a report's lock box, in duplicate radii. The box is drawn in degrees with
 # 111,000 m per degree of latitude (a degree is 110,574 to 111,694 m) and the cosine of the
@@ -118,7 +119,7 @@ def lock_all(store: Store, conn: Connection) -> None:
     if store.dialect != "postgresql":
         _sqlite_write_lock(conn)
         return
-    store.lock_work_orders(conn)
+    work_order_repo.lock_work_orders(store, conn)
 
 
 def _sqlite_write_lock(conn: Connection) -> None:

@@ -13,6 +13,8 @@ from geo311.city.profile import default_city
 from geo311.db.store import Store
 from geo311.errors import ConflictError
 from geo311.model import WorkOrder
+from geo311.requests import repo as request_repo
+from geo311.workorders import repo as work_order_repo
 
 
 def check_transition(catalogue: Catalogue, current: str, new: str) -> None:
@@ -90,7 +92,7 @@ def apply_status(
 
     at = at or datetime.now(UTC)
     target = catalogue.state(status)
-    check_transition(catalogue, store.get_work_order(work_order_id).status, status)
+    check_transition(catalogue, work_order_repo.get_work_order(store, work_order_id).status, status)
     if not target.is_open:
         return close_work_order(
             store,
@@ -105,12 +107,14 @@ def apply_status(
         )
     with store.begin() as conn:
         lock_work_order(store, conn, catalogue, work_order_id)
-        check_transition(catalogue, store.get_work_order(work_order_id).status, status)
+        check_transition(
+            catalogue, work_order_repo.get_work_order(store, work_order_id).status, status
+        )
         row: dict[str, object] = {"work_order_id": work_order_id, "status": status}
         if note:
             row["status_notes"] = note
-        store.update_work_orders(conn, [row])
-        members = store.work_order_members(conn, [work_order_id])[work_order_id]
+        work_order_repo.update_work_orders(store, conn, [row])
+        members = work_order_repo.work_order_members(store, conn, [work_order_id])[work_order_id]
         open_ids = [
             m.service_request_id
             for m in members
@@ -119,5 +123,5 @@ def apply_status(
         values: dict[str, Any] = {"status": status, "updated_datetime": at}
         if note:
             values["status_notes"] = note
-        store.update_requests_in(conn, open_ids, **values)
-    return store.get_work_order(work_order_id)
+        request_repo.update_requests_in(store, conn, open_ids, **values)
+    return work_order_repo.get_work_order(store, work_order_id)

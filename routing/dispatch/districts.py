@@ -26,6 +26,7 @@ from geo311.model import WorkOrder
 from geo311.plans import repo as plan_repo
 from geo311.plans.document import PlanDocument
 from geo311.plans.repo import load_plan_document
+from geo311.requests import repo as request_repo
 from geo311.settings import Settings
 from geo311.workorders.grouping import open_work_orders_at
 from routing.dispatch.build import (
@@ -195,7 +196,9 @@ class DistrictDay:
 def neighbourhood_counts(store: Store, orders: Sequence[WorkOrder]) -> dict[str, int]:
     """Count work orders per neighbourhood (their first report's; ``unknown`` when blank)."""
     firsts = [wo.member_ids[0] for wo in orders if wo.member_ids]
-    found = {r.service_request_id: r.neighborhood for r in store.query_requests(ids=firsts)}
+    found = {
+        r.service_request_id: r.neighborhood for r in request_repo.query_requests(store, ids=firsts)
+    }
     counts: Counter[str] = Counter()
     for wo in orders:
         hood = found.get(wo.member_ids[0], "") if wo.member_ids else ""

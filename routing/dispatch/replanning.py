@@ -15,6 +15,7 @@ from geo311.model import WorkOrder
 from geo311.plans import repo as plan_repo
 from geo311.plans.document import CrewDoc, PlanDocument
 from geo311.settings import Settings
+from geo311.workorders import repo as work_order_repo
 from routing.dispatch.build import (
     OUTSIDE_GRAPH,
     Built,
@@ -166,7 +167,10 @@ def _work_orders(
         key=lambda w: int(on_graph[w] or 0),
     )
     new_ids = [int(w) for w in new_work_order_ids if int(w) not in set(prev_ids)]
-    found = {wo.work_order_id: wo for wo in store.query_work_orders(ids=prev_ids + new_ids)}
+    found = {
+        wo.work_order_id: wo
+        for wo in work_order_repo.query_work_orders(store, ids=prev_ids + new_ids)
+    }
     missing = [w for w in new_ids if w not in found]
     if missing:
         raise NotFoundError(f"new_work_order_ids {missing} do not exist; pass stored work orders")

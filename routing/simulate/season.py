@@ -17,6 +17,7 @@ import numpy as np
 
 from geo311.city.catalogue import Catalogue
 from geo311.model import ServiceRequest
+from geo311.requests import repo as request_repo
 from geo311.settings import get_settings
 from routing.engine.crews import CrewConfig
 from routing.simulate.core import SimReport
@@ -165,7 +166,7 @@ def _read_requests(
                 timezone=crew_config.timezone,
                 rejects_path=Path(tmp) / "rejects.csv",
             )
-            return list(store.query_requests(start=lo, end=hi))
+            return list(request_repo.query_requests(store, start=lo, end=hi))
         finally:
             store.close()
 

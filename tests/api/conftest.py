@@ -12,6 +12,7 @@ from api.app import create_app
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.model import ServiceRequest
+from geo311.requests import repo as request_repo
 from geo311.settings import REPO_DATA_DIR, Settings
 
 API_KEY = "test-key-1"
@@ -111,4 +112,4 @@ def seed_request(
         lat=lat,
         long=lon,
     )
-    return store.add_request(req)
+    return request_repo.add_request(store, req)

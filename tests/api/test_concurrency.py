@@ -18,6 +18,8 @@ import httpx
 import pytest
 
 from geo311.db.store import Store
+from geo311.requests import repo as request_repo
+from geo311.workorders import repo as work_order_repo
 
 API_KEY = "concurrency-key"
 CLUSTERS = 40
@@ -133,7 +135,7 @@ def posted(server: str, postgres_module_url: str) -> tuple[list[tuple[int, str, 
     print(f"\n{len(results)} POSTs from {CLIENTS} clients in {elapsed:.1f} s")
     store = Store(postgres_module_url, create=False)
     try:
-        return results, store.query_requests(), store.query_work_orders()
+        return results, request_repo.query_requests(store), work_order_repo.query_work_orders(store)
     finally:
         store.close()
 

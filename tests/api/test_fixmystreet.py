@@ -18,6 +18,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from geo311.db.store import Store
+from geo311.requests import repo as request_repo
+from geo311.requests import updates as update_log
 
 P = "/open311/v2"
 DISP = {"Authorization": "Bearer disp-token"}
@@ -92,10 +94,13 @@ def test_fixmystreet_round_trip(client: TestClient, api_store: Store) -> None:
     key = client.app.state.settings.api_keys[0]
     start = datetime.now(UTC) - timedelta(hours=2)
     rid = fms_send_report(client, key, media_url="https://fms.example/photo/0.full.jpeg")
-    assert api_store.get_request(rid).media_url == "https://fms.example/photo/0.full.jpeg"
+    assert (
+        request_repo.get_request(api_store, rid).media_url
+        == "https://fms.example/photo/0.full.jpeg"
+    )
     assert fms_fetch_updates(client, start, datetime.now(UTC)) == []
 
-    wo = api_store.get_request(rid).work_order_id
+    wo = request_repo.get_request(api_store, rid).work_order_id
     note = "Crew A filled the pothole"
     for status, text in (("in_progress", ""), ("fixed", note)):
         body = {"status": status, "note": text} if text else {"status": status}
@@ -112,10 +117,10 @@ def test_fixmystreet_round_trip(client: TestClient, api_store: Store) -> None:
     # A citizen's comment: posted, answered with an update_id, kept once on a retry.
     uid = fms_post_comment(client, key, rid, 9001, "Thanks, looks good now")
     assert uid.isdigit() and fms_post_comment(client, key, rid, 9001, "Thanks") == uid
-    [comment] = [u for u in api_store.request_updates_of(rid) if u["kind"] == "comment"]
+    [comment] = [u for u in update_log.request_updates_of(api_store, rid) if u["kind"] == "comment"]
     assert comment["description"] == "Thanks, looks good now"
     assert comment["media_url"] == "https://fms.example/photo/1.full.jpeg"
-    assert api_store.get_request(rid).status == "fixed"  # the city's status stays
+    assert request_repo.get_request(api_store, rid).status == "fixed"  # the city's status stays
     later = fms_fetch_updates(client, start, datetime.now(UTC) + timedelta(seconds=1))
     assert later[-1]["update_id"] == uid and later[-1]["status"] == "fixed"
     # No personal detail of the poster is kept or shown.
@@ -127,7 +132,7 @@ def test_fixmystreet_round_trip(client: TestClient, api_store: Store) -> None:
 def test_updates_json_window_and_errors(client: TestClient, api_store: Store) -> None:
     key = client.app.state.settings.api_keys[0]
     rid = fms_send_report(client, key)
-    api_store.update_request_fields(rid, status_notes="Inspected")
+    request_repo.update_request_fields(api_store, rid, status_notes="Inspected")
     [update] = client.get(f"{P}/servicerequestupdates.json").json()
     assert update["service_request_id"] == rid and update["status"] == "open"
     assert update["description"] == "Inspected" and update["media_url"] == ""

@@ -14,6 +14,7 @@ from geo311.db.notify_schema import outbox
 from geo311.db.store import Store
 from geo311.ingest.importer import import_file
 from geo311.notify import confirm_address
+from geo311.requests import repo as request_repo
 from geo311.workorders.grouping import rebuild_work_orders
 
 from .test_request_status import DISP, ORIGIN, save_plan
@@ -36,8 +37,8 @@ def test_imported_contacts_are_never_public_and_hear_of_the_published_eta(
     path.write_text(json.dumps(records))
     assert import_file(api_store, path, catalogue, rejects_path=tmp_path / "r.csv").new == 2
     rebuild_work_orders(api_store, catalogue)
-    wo = api_store.get_request("IMP1").work_order_id
-    assert wo is not None and api_store.get_request("IMP2").work_order_id == wo
+    wo = request_repo.get_request(api_store, "IMP1").work_order_id
+    assert wo is not None and request_repo.get_request(api_store, "IMP2").work_order_id == wo
 
     private = ("ada@example.org", "Adalind", "Lovelace", "617-555-0100")
     urls = [f"{P}/requests.json", f"{P}/requests.xml", f"{P}/requests/IMP1.json",

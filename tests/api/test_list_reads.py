@@ -19,6 +19,7 @@ from api.open311.list_cache import PageCache, moved_spans
 from api.open311.service import RequestQuery
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
+from geo311.requests import repo as request_repo
 from geo311.requests.read import read_state
 from tests.api.conftest import seed_request
 
@@ -206,12 +207,12 @@ def test_the_page_digest_changes_with_the_page_only(store: Store, catalogue: Cat
         assert digest is None and page_digest(store, OUT_COLUMNS, window) is None
         return
     assert page_digest(store, OUT_COLUMNS, window) == digest
-    store.update_request_fields("OLD", status_notes="not on the page")
+    request_repo.update_request_fields(store, "OLD", status_notes="not on the page")
     assert page_digest(store, OUT_COLUMNS, window) == digest
-    store.update_request_fields("D1", status_notes="Fixed")
+    request_repo.update_request_fields(store, "D1", status_notes="Fixed")
     changed = page_digest(store, OUT_COLUMNS, window)
     assert changed != digest and page_rows(store, OUT_COLUMNS, window)[1] == changed
-    store.update_request_fields("D2", lat=42.3505000001)
+    request_repo.update_request_fields(store, "D2", lat=42.3505000001)
     assert page_digest(store, OUT_COLUMNS, window) != changed
 
 
@@ -222,6 +223,6 @@ def test_a_changed_row_is_shown_after_writes_elsewhere(
     first = client.get(f"{P}/requests.json").json()
     seed_request(api_store, catalogue, "ELSEWHERE", days_ago=300)  # outside the window
     assert client.get(f"{P}/requests.json").json() == first
-    api_store.update_request_fields("E1", status_notes="Patched today")
+    request_repo.update_request_fields(api_store, "E1", status_notes="Patched today")
     again = client.get(f"{P}/requests.json").json()
     assert again[0]["status_notes"] == "Patched today"

@@ -14,6 +14,7 @@ from PIL import ExifTags, Image
 
 from api.app import create_app
 from geo311.db.store import Store
+from geo311.requests import repo as request_repo
 
 from .conftest import API_KEY, make_settings
 
@@ -62,7 +63,7 @@ def test_photo_upload_is_stripped_stored_and_served(
     image = Image.open(io.BytesIO(served.content))
     assert image.size == (640, 480) and not image.getexif().get_ifd(ExifTags.IFD.GPSInfo)
     assert dict(image.getexif()) == {} and b"PhoneCo" not in served.content
-    assert api_store.get_request(rid).media_url == url
+    assert request_repo.get_request(api_store, rid).media_url == url
     assert [p.name for p in (tmp_path / "media").iterdir()] == [url.rsplit("/", 1)[1]]
 
 
@@ -84,6 +85,6 @@ def test_bad_photos_get_the_spec_errors(media_client: TestClient, api_store: Sto
     resp = media_client.post(f"{P}/requests.json", data=FORM, files=big)
     assert resp.status_code == 413 and resp.json()[0]["code"] == 413
     assert "media: the photo has" in resp.json()[0]["description"]
-    assert api_store.count_requests() == 0
+    assert request_repo.count_requests(api_store) == 0
     assert media_client.get("/media/" + "0" * 64 + ".jpg").status_code == 404
     assert media_client.get("/media/..%2Fgeo311.db").status_code == 404

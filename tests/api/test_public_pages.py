@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from geo311.db.store import Store
+from geo311.requests import repo as request_repo
 from geo311.settings import Settings
 from maps.assets import vendor_file
 
@@ -202,9 +203,10 @@ def test_report_page_on_a_phone(site: tuple[str, Store, Settings], phone: Phone)
     rid = page.url.rsplit("/", 1)[1]
     assert (
         rid != earlier
-        and store.get_request(rid).work_order_id == store.get_request(earlier).work_order_id
+        and request_repo.get_request(store, rid).work_order_id
+        == request_repo.get_request(store, earlier).work_order_id
     )
-    assert store.get_request(rid).description == "Deep hole by the curb"
+    assert request_repo.get_request(store, rid).description == "Deep hole by the curb"
     assert "Merged: 1 neighbour reported it too" in page.inner_text("#timeline")
     assert axe_serious(page) == []
     assert phone.errors == [] and all("tile.openstreetmap.org" in u for u in phone.blocked)
@@ -233,7 +235,7 @@ def test_report_page_says_in_plain_words_when_too_many_reports_came_from_the_pho
     # The message sits above the form: it takes the focus, so a phone scrolls to it.
     assert page.evaluate("() => document.activeElement.id") == "form-error"
     assert page.input_value("#description") == "Deep hole number 1"  # nothing typed is lost
-    assert store.count_requests() == 1
+    assert request_repo.count_requests(store) == 1
     assert axe_serious(page) == []
     assert phone.errors == []
 
@@ -246,7 +248,7 @@ def test_timeline_shows_schedule_and_fix_without_personal_details(
 
     base, store, settings = site
     rid = _seed_report(base, settings, store)
-    wo = store.get_request(rid).work_order_id
+    wo = request_repo.get_request(store, rid).work_order_id
     assert wo is not None
     app = create_app(settings, store=store)
     with TestClient(app) as client:

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from geo311.db.store import Store
+from geo311.requests import repo as request_repo
 from geo311.settings import Settings
 from tests.api.conftest import API_KEY, make_settings
 from tests.api.test_media import jpeg_with_gps
@@ -35,7 +36,7 @@ def test_a_posted_photo_url_ignores_a_forged_host(
             resp = client.post(path, data=FORM, files=photo, headers=FORGED)
             assert resp.status_code == 200, resp.text
             rid = resp.json()[0]["service_request_id"]
-            stored = api_store.get_request(rid).media_url
+            stored = request_repo.get_request(api_store, rid).media_url
             [name] = [p.name for p in (tmp_path / "media").iterdir()]
             assert stored == f"{base}/media/{name}"
             assert "evil.example" not in client.get(f"{P}/requests/{rid}.json").text

@@ -8,9 +8,13 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 
 from geo311.city.catalogue import Catalogue
-from geo311.db.store import Store, request_to_row
+from geo311.db.store import Store
 from geo311.model import ServiceRequest
 from geo311.plans import repo as plan_repo
+from geo311.requests import repo as request_repo
+from geo311.requests import updates as update_log
+from geo311.requests.repo import request_to_row
+from geo311.workorders import repo as work_order_repo
 from geo311.workorders.grouping import rebuild_work_orders
 
 P = "/open311/v2"
@@ -73,10 +77,14 @@ def test_publish_sets_expected_datetime_and_a_newer_plan_clears_it(
     a = post_report(client, 42.3505, -71.0810)
     b = post_report(client, 42.35051, -71.08101)  # joins a's work order
     c = post_report(client, 42.3450, -71.0700, code="streetlight_outage")
-    wa = api_store.get_request(a).work_order_id
-    wc = api_store.get_request(c).work_order_id
-    assert wa is not None and wc is not None and api_store.get_request(b).work_order_id == wa
-    before = api_store.get_request(a).updated_datetime
+    wa = request_repo.get_request(api_store, a).work_order_id
+    wc = request_repo.get_request(api_store, c).work_order_id
+    assert (
+        wa is not None
+        and wc is not None
+        and request_repo.get_request(api_store, b).work_order_id == wa
+    )
+    before = request_repo.get_request(api_store, a).updated_datetime
     assert before is not None
 
     first = save_plan(api_store, [("A", wa, 600), ("B", wc, 1200)])
@@ -88,7 +96,7 @@ def test_publish_sets_expected_datetime_and_a_newer_plan_clears_it(
     for rid in (a, b):
         item = _get(client, rid)
         assert datetime.fromisoformat(item["expected_datetime"]) == eta_a
-        updated = api_store.get_request(rid).updated_datetime
+        updated = request_repo.get_request(api_store, rid).updated_datetime
         assert updated is not None and updated > before
     root = client.get(f"{P}/requests/{a}.xml").text
     assert "<expected_datetime>2030-10-06T07:10:00-04:00</expected_datetime>" in root
@@ -101,7 +109,7 @@ def test_publish_sets_expected_datetime_and_a_newer_plan_clears_it(
     second = save_plan(api_store, [("A", wa, 1800)])
     resp = client.post(f"/plans/{second}/publish", headers=DISP)
     assert resp.json() == {"plan_id": second, "scheduled": 2, "cleared": 1}
-    light = api_store.get_request(c)
+    light = request_repo.get_request(api_store, c)
     target = light.requested_datetime + catalogue.service("streetlight_outage").sla
     assert light.sla_target_datetime == target
     shown = datetime.fromisoformat(_get(client, c)["expected_datetime"])
@@ -109,9 +117,11 @@ def test_publish_sets_expected_datetime_and_a_newer_plan_clears_it(
     assert datetime.fromisoformat(_get(client, a)["expected_datetime"]) == ORIGIN + timedelta(
         seconds=1800
     )
-    kinds = [u["kind"] for u in api_store.request_updates_of(c)]
+    kinds = [u["kind"] for u in update_log.request_updates_of(api_store, c)]
     assert kinds == ["scheduled", "unscheduled"]
-    [scheduled] = [u for u in api_store.request_updates_of(c) if u["kind"] == "scheduled"]
+    [scheduled] = [
+        u for u in update_log.request_updates_of(api_store, c) if u["kind"] == "scheduled"
+    ]
     assert "between 06:50 and 07:50" in scheduled["description"]
     assert plan_repo.plan_published_at(api_store, second) is not None
 
@@ -123,7 +133,7 @@ def test_status_notes_and_updated_datetime_follow_every_change(
     client: TestClient, api_store: Store
 ) -> None:
     rid = post_report(client, 42.3505, -71.0810)
-    wo = api_store.get_request(rid).work_order_id
+    wo = request_repo.get_request(api_store, rid).work_order_id
     first = _get(client, rid)
     assert first["status_notes"] is None
     resp = client.post(
@@ -143,19 +153,22 @@ def test_status_notes_and_updated_datetime_follow_every_change(
     assert resp.status_code == 200, resp.text
     third = _get(client, rid)
     assert third["status"] == "closed" and third["status_notes"] == "Filled with hot asphalt"
-    updates = api_store.request_updates_of(rid)
+    updates = update_log.request_updates_of(api_store, rid)
     assert [(u["kind"], u["status"], u["description"]) for u in updates] == [
         ("status", "in_progress", "Crew on site"),
         ("status", "fixed", "Filled with hot asphalt"),
     ]
-    assert updates[-1]["updated_datetime"] == api_store.get_request(rid).updated_datetime
+    assert (
+        updates[-1]["updated_datetime"] == request_repo.get_request(api_store, rid).updated_datetime
+    )
 
 
 def test_store_records_updates_in_the_same_transaction(api_store: Store) -> None:
     from geo311.model import ServiceRequest
 
     t = datetime(2020, 1, 1, 12, tzinfo=UTC)
-    api_store.add_request(
+    request_repo.add_request(
+        api_store,
         ServiceRequest(
             service_request_id="r1",
             service_code="pothole",
@@ -163,27 +176,29 @@ def test_store_records_updates_in_the_same_transaction(api_store: Store) -> None
             requested_datetime=t,
             source="boston",
             source_id="r1",
-        )
+        ),
     )
-    api_store.update_request_fields("r1", status_notes="Inspected")
-    got = api_store.get_request("r1")
+    request_repo.update_request_fields(api_store, "r1", status_notes="Inspected")
+    got = request_repo.get_request(api_store, "r1")
     assert got.status_notes == "Inspected" and got.updated_datetime is not None
     assert got.updated_datetime > t
-    [u] = api_store.request_updates_of("r1")
+    [u] = update_log.request_updates_of(api_store, "r1")
     assert (u["kind"], u["status"], u["description"]) == ("note", "open", "Inspected")
     # Other columns are no citizen-visible change: no update.
-    api_store.update_request_fields("r1", zipcode="02115")
-    assert len(api_store.request_updates_of("r1")) == 1
-    uid, created = api_store.add_request_update(
-        "r1", description="Still there", at=t + timedelta(days=1), external_id="c7"
+    request_repo.update_request_fields(api_store, "r1", zipcode="02115")
+    assert len(update_log.request_updates_of(api_store, "r1")) == 1
+    uid, created = update_log.add_request_update(
+        api_store, "r1", description="Still there", at=t + timedelta(days=1), external_id="c7"
     )
     assert created
-    assert api_store.add_request_update("r1", description="Still there", external_id="c7") == (
+    assert update_log.add_request_update(
+        api_store, "r1", description="Still there", external_id="c7"
+    ) == (
         uid,
         False,
     )
-    assert api_store.get_request("r1").updated_datetime == t + timedelta(days=1)
-    between = api_store.request_updates_between(t, t + timedelta(days=2))
+    assert request_repo.get_request(api_store, "r1").updated_datetime == t + timedelta(days=1)
+    between = update_log.request_updates_between(api_store, t, t + timedelta(days=2))
     assert [x["update_id"] for x in between][-1] == uid
 
 
@@ -209,7 +224,7 @@ def test_413_and_415_answer_the_spec_error_list(client: TestClient, api_store: S
     assert "application/x-www-form-urlencoded" in error["description"]
     resp = client.post(f"{P}/requests.xml", content=b"<x/>", headers={"Content-Type": "text/xml"})
     assert resp.status_code == 415 and ET.fromstring(resp.content).findtext("error/code") == "415"
-    assert api_store.count_requests() == 0
+    assert request_repo.count_requests(api_store) == 0
 
 
 def test_post_answers_the_id_not_a_token(client: TestClient, api_store: Store) -> None:
@@ -224,7 +239,7 @@ def test_post_answers_the_id_not_a_token(client: TestClient, api_store: Store) -
     root = ET.fromstring(resp.content)
     rid = root.findtext("request/service_request_id")
     assert rid and root.find("request/token") is None
-    assert api_store.get_request(rid).source_id == "fms-1"
+    assert request_repo.get_request(api_store, rid).source_id == "fms-1"
     [found] = client.get(f"{P}/tokens/fms-1.json").json()  # the client's key still finds it
     assert found["service_request_id"] == rid
 
@@ -246,8 +261,8 @@ def test_unchanged_list_answers_304_to_its_etag(client: TestClient, api_store: S
     changed = client.get(f"{P}/requests.json", headers={"If-None-Match": tag})
     assert changed.status_code == 200 and len(changed.json()) == 2
     tag = client.get(f"{P}/servicerequestupdates.json").headers["etag"]
-    api_store.update_request_fields(
-        str(changed.json()[0]["service_request_id"]), status_notes="Seen"
+    request_repo.update_request_fields(
+        api_store, str(changed.json()[0]["service_request_id"]), status_notes="Seen"
     )
     updated = client.get(f"{P}/servicerequestupdates.json", headers={"If-None-Match": tag})
     assert updated.status_code == 200 and updated.json()[0]["description"] == "Seen"
@@ -272,9 +287,9 @@ def test_open311_expected_datetime_is_the_target_then_the_eta_then_the_target_ag
         long=-71.0700,
     )
     with api_store.begin() as conn:
-        api_store.insert_request_rows(conn, [request_to_row(req)])
+        request_repo.insert_request_rows(api_store, conn, [request_to_row(req)])
     rebuild_work_orders(api_store, catalogue)
-    wo = api_store.get_request("BOS-7").work_order_id
+    wo = request_repo.get_request(api_store, "BOS-7").work_order_id
     assert wo is not None
 
     def expected() -> datetime:
@@ -287,4 +302,4 @@ def test_open311_expected_datetime_is_the_target_then_the_eta_then_the_target_ag
     second = save_plan(api_store, [("B", wo + 1000, 600)])  # a plan without it
     assert client.post(f"/plans/{second}/publish", headers=DISP).json()["cleared"] == 1
     assert expected() == city_due
-    assert api_store.get_work_order(wo).sla_due == city_due
+    assert work_order_repo.get_work_order(api_store, wo).sla_due == city_due

@@ -18,6 +18,7 @@ from api.planner.staff import iso
 from geo311.city.catalogue import Catalogue, load_catalogue
 from geo311.db.store import Store
 from geo311.model import ServiceRequest
+from geo311.requests import repo as request_repo
 from geo311.settings import REPO_DATA_DIR
 
 P = "/open311/v2"
@@ -55,12 +56,12 @@ def _seed(store: Store, catalogue: Catalogue) -> None:
             )
         )
     for req in variants:
-        store.add_request(req)
+        request_repo.add_request(store, req)
 
 
 def _reference(store: Store, catalogue: Catalogue, **filters: object) -> list[dict[str, object]]:
     tz = o.ZoneInfo("America/New_York")
-    found = store.query_requests(newest_first=True, **filters)  # type: ignore[arg-type]
+    found = request_repo.query_requests(store, newest_first=True, **filters)  # type: ignore[arg-type]
     return [o.request_out(r, catalogue, tz) for r in found]
 
 

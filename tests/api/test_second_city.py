@@ -21,6 +21,7 @@ from geo311.city.profile import CITY_DIR_ENV, load_city
 from geo311.cli.app import _register_plugins, app
 from geo311.db.store import Store
 from geo311.errors import InputError
+from geo311.requests import repo as request_repo
 from geo311.settings import REPO_DATA_DIR, Settings, get_settings
 from routing.city_init import CityInit, init_city
 
@@ -170,7 +171,7 @@ def test_the_second_city_end_to_end(
     assert result.exit_code == 0, result.output
     assert "new 25" in result.output
     with Store(url) as store:
-        placed = store.query_requests(ids=["sf-addr"])[0]
+        placed = request_repo.query_requests(store, ids=["sf-addr"])[0]
     assert placed.lat is not None and 37.76 < placed.lat < 37.77  # 16th & Valencia
 
     result = runner.invoke(

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from geo311.db.store import Store
 from geo311.model import ServiceRequest
 from geo311.plans import repo as plan_repo
+from geo311.requests import repo as request_repo
 from geo311.staff import store as auth_store
 
 P = "/open311/v2"
@@ -47,9 +48,9 @@ def _work_orders(client: TestClient, api_store: Store) -> list[int]:
     a = _post(client, 42.3505, -71.0810)
     b = _post(client, 42.35051, -71.08101)
     c = _post(client, 42.3450, -71.0700, code="streetlight_outage")
-    wa = api_store.get_request(a["service_request_id"]).work_order_id
-    wb = api_store.get_request(b["service_request_id"]).work_order_id
-    wc = api_store.get_request(c["service_request_id"]).work_order_id
+    wa = request_repo.get_request(api_store, a["service_request_id"]).work_order_id
+    wb = request_repo.get_request(api_store, b["service_request_id"]).work_order_id
+    wc = request_repo.get_request(api_store, c["service_request_id"]).work_order_id
     assert wa == wb and wa is not None and wc is not None
     return [wa, wc]
 

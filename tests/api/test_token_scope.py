@@ -18,9 +18,11 @@ from geo311.city.districts import load_districts
 from geo311.db.store import Store
 from geo311.errors import ConfigurationError
 from geo311.plans import repo as plan_repo
+from geo311.requests import repo as request_repo
 from geo311.settings import Settings
 from geo311.staff import store as auth_store
 from geo311.staff import users
+from geo311.workorders import repo as work_order_repo
 from tests.api.conftest import TOKENS, auth, make_settings
 from tests.routing._dispatch_data import fill
 
@@ -44,7 +46,7 @@ def app_client(api_store: Store, store_url: str, tmp_path: Path) -> Iterator[Tes
 def places(api_store: Store, catalogue: Catalogue) -> dict[str, list[int]]:
     """Seven work orders: ``inside`` Back Bay / South End, ``outside`` every district."""
     fill(api_store, catalogue)
-    orders = api_store.query_work_orders()
+    orders = work_order_repo.query_work_orders(api_store)
     names = load_districts(Settings().districts_file).assign(
         [o.lat for o in orders], [o.lon for o in orders]
     )
@@ -146,9 +148,11 @@ def test_a_status_change_and_its_audit_row_commit_together(
     for change in ({"status": "scheduled"}, closing):
         resp = app_client.post(f"/workorders/{wo}/status", json=change, headers=auth("disp-token"))
         assert resp.status_code == 500
-        assert api_store.get_work_order(wo).status == "open"  # not changed without its audit row
-        members = api_store.get_work_order(wo).member_ids
-        assert {api_store.get_request(m).status for m in members} == {"open"}
+        assert (
+            work_order_repo.get_work_order(api_store, wo).status == "open"
+        )  # not changed without its audit row
+        members = work_order_repo.get_work_order(api_store, wo).member_ids
+        assert {request_repo.get_request(api_store, m).status for m in members} == {"open"}
 
 
 def test_a_crew_token_reads_only_its_published_stops(
@@ -191,7 +195,7 @@ def test_a_district_token_lists_and_changes_only_its_district(
         "outside every district" in refused.json()["detail"]
         and BACK_BAY in refused.json()["detail"]
     )
-    assert api_store.get_work_order(far).status == "open"
+    assert work_order_repo.get_work_order(api_store, far).status == "open"
     near = places["inside"][0]
     moved = app_client.post(
         f"/workorders/{near}/status", json={"status": "scheduled"}, headers=scoped

@@ -10,9 +10,11 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from geo311.db.notify_schema import contacts
-from geo311.db.store import Store, request_to_row
+from geo311.db.store import Store
 from geo311.model import ServiceRequest
 from geo311.notify import save_contact, unsubscribe_path
+from geo311.requests import repo as request_repo
+from geo311.requests.repo import request_to_row
 from geo311.settings import Settings
 
 SECRET = "unsubscribe-test-secret-0123456789"
@@ -27,7 +29,7 @@ def test_unsubscribe_link_confirms_then_opts_the_reporter_out(tmp_path: Path) ->
         source_id="901", address="1 Boylston St", lat=42.352, long=-71.07,
     )  # fmt: skip
     with store.begin() as conn:
-        store.insert_request_rows(conn, [request_to_row(req)])
+        request_repo.insert_request_rows(store, conn, [request_to_row(req)])
         save_contact(conn, "901", email="ada@example.org", first_name="Ada")
     path = unsubscribe_path("901", secret=SECRET)
     with TestClient(create_app(settings, store=store)) as client:

@@ -20,6 +20,7 @@ from geo311.geocoding.house import MAX_EXTRAPOLATION_NUMBERS, MAX_NUMBER_GAP, lo
 from geo311.geocoding.index import Street, _numbers, with_known_points
 from geo311.geocoding.known import read_known_addresses
 from geo311.model import ServiceRequest
+from geo311.requests import repo as request_repo
 from geo311.settings import REPO_DATA_DIR, Settings
 
 OSM = REPO_DATA_DIR / "osm"
@@ -293,10 +294,12 @@ def _request(rid: str, address: str, zipcode: str = "") -> ServiceRequest:
 
 
 def test_geocode_pending_requests(store: Store, geocoder: Geocoder, tmp_path: Path) -> None:
-    store.add_request(_request("r1", "300 Newbury St Boston MA", "02115"))
-    store.add_request(_request("r2", "INTERSECTION of Commonwealth Ave & Fairfield St Boston MA"))
-    store.add_request(_request("r3", "15 Cummins Hwy Roslindale MA 02131", "02131"))
-    store.add_request(_request("r4", ""))
+    request_repo.add_request(store, _request("r1", "300 Newbury St Boston MA", "02115"))
+    request_repo.add_request(
+        store, _request("r2", "INTERSECTION of Commonwealth Ave & Fairfield St Boston MA")
+    )
+    request_repo.add_request(store, _request("r3", "15 Cummins Hwy Roslindale MA 02131", "02131"))
+    request_repo.add_request(store, _request("r4", ""))
     done = ServiceRequest(
         service_request_id="r5",
         service_code="pothole",
@@ -308,11 +311,11 @@ def test_geocode_pending_requests(store: Store, geocoder: Geocoder, tmp_path: Pa
         lat=42.35,
         long=-71.08,
     )
-    store.add_request(done)
+    request_repo.add_request(store, done)
     settings = Settings(database_url=store.url, data_dir=REPO_DATA_DIR)
     line = geocode_pending_requests(store, settings=settings, geocoder=geocoder)
     assert line.startswith("geocoding: 4 requests: 1 address_point, 1 intersection, 2 none")
-    r1, r2, r3, r4, r5 = (store.get_request(f"r{i}") for i in range(1, 6))
+    r1, r2, r3, r4, r5 = (request_repo.get_request(store, f"r{i}") for i in range(1, 6))
     assert r1.geocode_match_type == "address_point" and not r1.needs_geocoding
     assert r1.lat is not None and abs(r1.lat - 42.3487) < 0.001
     assert r2.geocode_match_type == "intersection" and not r2.needs_geocoding
@@ -591,8 +594,8 @@ def test_known_addresses_never_override_osm_nor_take_stray_points(geocoder: Geoc
 def test_geocode_pending_requests_with_known_addresses(store: Store, geocoder: Geocoder) -> None:
     ((lat, lon),) = _points_on(geocoder, "MOUNT VERNON STREET", 80.0)
     located = _request("k1", "12 Mount Vernon St  Boston  MA  02108", "02108")
-    store.add_request(replace(located, lat=lat, long=lon, needs_geocoding=False))
-    store.add_request(_request("k2", "12 Mount Vernon St Boston MA", "02108"))
+    request_repo.add_request(store, replace(located, lat=lat, long=lon, needs_geocoding=False))
+    request_repo.add_request(store, _request("k2", "12 Mount Vernon St Boston MA", "02108"))
     settings = Settings(database_url=store.url, data_dir=REPO_DATA_DIR)
     line = geocode_pending_requests(store, settings=settings, geocoder=geocoder)
     assert "1 none" in line  # OSM alone cannot place it
@@ -600,7 +603,7 @@ def test_geocode_pending_requests_with_known_addresses(store: Store, geocoder: G
         store, settings=settings, geocoder=geocoder, known_addresses=True
     )
     assert line.startswith("geocoding: 1 requests: 1 address_point")
-    k2 = store.get_request("k2")
+    k2 = request_repo.get_request(store, "k2")
     assert k2.geocode_match_type == "address_point" and not k2.needs_geocoding
     assert metres(k2.lat, k2.long, lat, lon) < 1.0  # type: ignore[arg-type]
 

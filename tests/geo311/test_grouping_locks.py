@@ -20,6 +20,8 @@ from pyproj import Transformer
 
 from geo311.db.store import LOCK_SCOPE_SQL, WORK_ORDERS_LOCK_SQL, Store
 from geo311.errors import ConflictError
+from geo311.requests import repo as request_repo
+from geo311.workorders import repo as work_order_repo
 from geo311.workorders.clustering import METRIC_CRS, project
 from geo311.workorders.grouping import assign_request, group_rules, rebuild_work_orders
 from geo311.workorders.locks import LOCK_REACH, cell_keys
@@ -124,7 +126,7 @@ def test_simultaneous_reports_of_one_defect_make_one_work_order(store, catalogue
             r.service_request_id, lambda r=r: (start.wait(), assign_request(store, r, catalogue))[1]
         )
     results = runner.finish()
-    wos = store.query_work_orders()
+    wos = work_order_repo.query_work_orders(store)
     assert len(wos) == 1, [w.member_ids for w in wos]
     assert sorted(wos[0].member_ids) == sorted(results) and wos[0].report_count == n
     assert sum(not a.joined for a in results.values()) == 1  # one opened it, the rest joined
@@ -149,10 +151,10 @@ def test_a_report_waits_only_for_the_cells_it_touches(postgres_url, catalogue):
                 far = runner.start("far", lambda: assign_request(store, "far", catalogue))
                 far.join(WAIT)
                 assert not far.is_alive() and not isinstance(runner.results["far"], Exception)
-                assert store.get_request("far").work_order_id is not None  # committed
+                assert request_repo.get_request(store, "far").work_order_id is not None  # committed
                 near.join(0.5)
                 assert near.is_alive(), "a report in the held cell did not wait for its lock"
-                assert store.get_request("near").work_order_id is None
+                assert request_repo.get_request(store, "near").work_order_id is None
                 waiting = conn.execute(
                     sa.text(
                         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
@@ -177,7 +179,7 @@ def test_rebuild_waits_for_a_report_in_flight_and_groups_it(store, catalogue):
 
     def post_new() -> None:  # as POST requests.json: store, group, commit in one transaction
         with store.begin():
-            store.add_request(req("new", east=10, hours=1))
+            request_repo.add_request(store, req("new", east=10, hours=1))
             assign_request(store, "new", catalogue)
             stored.set()
             release.wait(WAIT)
@@ -191,9 +193,9 @@ def test_rebuild_waits_for_a_report_in_flight_and_groups_it(store, catalogue):
     release.set()
     summary = runner.finish()["rebuild"]
     assert summary.requests_grouped == 2 and summary.work_orders == 1
-    wos = store.query_work_orders()
+    wos = work_order_repo.query_work_orders(store)
     assert [sorted(w.member_ids) for w in wos] == [["new", "old"]]
-    assert store.get_request("new").work_order_id == wos[0].work_order_id
+    assert request_repo.get_request(store, "new").work_order_id == wos[0].work_order_id
 
 
 def test_a_report_waits_for_a_rebuild_in_flight(store, catalogue):
@@ -212,7 +214,7 @@ def test_a_report_waits_for_a_rebuild_in_flight(store, catalogue):
 
     def post_new() -> Any:
         with store.begin():
-            store.add_request(req("new", east=10, hours=1))
+            request_repo.add_request(store, req("new", east=10, hours=1))
             return assign_request(store, "new", catalogue)
 
     post = runner.start("post", post_new)
@@ -221,7 +223,7 @@ def test_a_report_waits_for_a_rebuild_in_flight(store, catalogue):
     release.set()
     results = runner.finish()
     assert results["post"].joined
-    wos = store.query_work_orders()
+    wos = work_order_repo.query_work_orders(store)
     assert [sorted(w.member_ids) for w in wos] == [["new", "old"]]
 
 
@@ -241,7 +243,7 @@ def test_a_held_rebuild_lock_stops_reports(postgres_url, catalogue):
             runner.finish()
         finally:
             holder.dispose()
-        assert store.get_request("a").work_order_id is not None
+        assert request_repo.get_request(store, "a").work_order_id is not None
 
 
 @pytest.mark.postgres
@@ -258,7 +260,7 @@ def test_a_rebuild_in_another_schema_does_not_stop_reports(
                 runner = Runner()
                 runner.start("a", lambda: assign_request(store, "a", catalogue))
                 runner.finish()  # while the other schema's lock is still held
-                assert store.get_request("a").work_order_id is not None
+                assert request_repo.get_request(store, "a").work_order_id is not None
                 conn.rollback()
         finally:
             other.dispose()
@@ -302,4 +304,4 @@ def test_a_given_request_is_checked_against_the_stored_one_under_the_locks(store
     rebuild_work_orders(store, catalogue)  # groups "a" after the caller read it
     with pytest.raises(ConflictError, match="already in work order"):
         assign_request(store, a, catalogue)
-    assert [w.member_ids for w in store.query_work_orders()] == [("a",)]
+    assert [w.member_ids for w in work_order_repo.query_work_orders(store)] == [("a",)]

@@ -18,9 +18,11 @@ from geo311.city.catalogue import Catalogue
 from geo311.cli.app import app
 from geo311.db.notify_schema import contacts
 from geo311.db.store import Store
+from geo311.ingest import runs
 from geo311.ingest.csv_mapping import import_mapped_csv, load_mapping
 from geo311.ingest.importer import import_file
 from geo311.notify import unsubscribe, unsubscribe_token
+from geo311.requests import repo as request_repo
 
 from .test_ingest import HEADER_2015, boston_row
 
@@ -58,7 +60,7 @@ def test_open311_json_contacts_are_stored_privately_once(
     summary = import_file(store, path, catalogue, rejects_path=tmp_path / "r.csv")
     assert (summary.new, summary.rejected) == (3, 1)
     assert summary.import_run_id is not None
-    [reject] = store.rejects_of(summary.import_run_id)
+    [reject] = runs.rejects_of(store, summary.import_run_id)
     assert (reject["row_number"], reject["field"]) == (4, "email")
     assert "'not an address' is not an e-mail address" in reject["reason"]
     found = _contacts(store)
@@ -69,7 +71,7 @@ def test_open311_json_contacts_are_stored_privately_once(
         "L",
     )
     assert (found["J2"]["email"], found["J2"]["phone"]) == ("", "617-555-0100")
-    public = store.get_request("J1")
+    public = request_repo.get_request(store, "J1")
     assert "ada@example.org" not in repr(public) and "Ada" not in repr(public)
 
     # Re-importing adds no contact, keeps an unsubscribe, and takes a changed e-mail.
@@ -122,7 +124,7 @@ def test_a_mapped_csv_takes_contact_columns(
     summary = import_mapped_csv(store, data, spec, catalogue, rejects_path=tmp_path / "r.csv")
     assert (summary.new, summary.rejected) == (3, 1)
     assert summary.import_run_id is not None
-    [reject] = store.rejects_of(summary.import_run_id)
+    [reject] = runs.rejects_of(store, summary.import_run_id)
     assert (reject["row_number"], reject["field"]) == (4, "email")
     found = _contacts(store)
     assert set(found) == {"town-T1", "town-T2"}
@@ -179,7 +181,7 @@ def test_boston_exports_take_contact_columns_when_present(
     )
     assert (summary.new, summary.rejected) == (3, 1)
     assert summary.import_run_id is not None
-    [reject] = store.rejects_of(summary.import_run_id)
+    [reject] = runs.rejects_of(store, summary.import_run_id)
     assert (reject["row_number"], reject["field"]) == (5, "EMAIL")
     assert "'nobody' is not an e-mail address" in reject["reason"]
     found = _contacts(store)

@@ -13,7 +13,9 @@ from geo311.city.catalogue import Catalogue
 from geo311.city.profile import default_city
 from geo311.db.store import Store
 from geo311.errors import InputError
+from geo311.ingest import runs
 from geo311.ingest.importer import import_file, open311_record_to_row
+from geo311.requests import repo as request_repo
 from geo311.settings import REPO_DATA_DIR as DATA_DIR
 
 HEADER_2015 = (
@@ -112,14 +114,14 @@ def test_broken_rows_are_rejected_with_row_field_and_reason(
     assert summary.new == 4  # 101, 103 (as other), 108 (placeholder), 109
     assert summary.unknown_types == {"Graffiti Removal": 1}
     assert summary.needs_geocoding == 1
-    stored = {r.service_request_id: r for r in store.query_requests()}
+    stored = {r.service_request_id: r for r in request_repo.query_requests(store)}
     assert sorted(stored) == ["101", "103", "108", "109"]
     assert stored["103"].service_code == "other"
     assert stored["108"].needs_geocoding and stored["108"].lat is None
     assert stored["109"].status == "fixed" and stored["109"].closed_datetime is not None
     # The rejects are kept in the store too, with the same row numbers.
     assert summary.import_run_id is not None
-    kept = store.rejects_of(summary.import_run_id)
+    kept = runs.rejects_of(store, summary.import_run_id)
     assert [r["row_number"] for r in kept] == [3, 5, 6, 7, 8, 9, 10]
 
 
@@ -148,8 +150,8 @@ def test_reimport_adds_nothing_and_changed_row_updates(
     )
     third = import_file(store, path, catalogue)
     assert (third.new, third.updated, third.unchanged) == (1, 1, 1)
-    assert store.count_requests() == 3
-    two = store.get_request("2")
+    assert request_repo.count_requests(store) == 3
+    two = request_repo.get_request(store, "2")
     assert two.status == "fixed"
     assert two.status_notes.startswith("Case Resolved on 2015-10-07")
 
@@ -161,7 +163,7 @@ def test_times_are_boston_local_and_timezone_aware(
     with gzip.open(path, "wt") as fh:
         fh.write(HEADER_2015 + "\n" + boston_row("9", opened="07/04/2015 12:30:00 PM") + "\n")
     import_file(store, path, catalogue)
-    req = store.get_request("9")
+    req = request_repo.get_request(store, "9")
     assert req.requested_datetime.utcoffset() is not None
     # 12:30 EDT is 16:30 UTC.
     assert (req.requested_datetime.hour, req.requested_datetime.minute) == (16, 30)
@@ -208,7 +210,7 @@ def test_current_lower_case_schema(store: Store, catalogue: Catalogue, tmp_path:
     assert len(good.split(",")) == n
     summary = import_file(store, path, catalogue, rejects_path=tmp_path / "r.csv")
     assert summary.new == 1 and summary.rejected == 1
-    req = store.get_request("101004113298")
+    req = request_repo.get_request(store, "101004113298")
     assert req.service_code == "pothole"
     assert req.expected_datetime is not None
     # No target time in the file: SLA from the catalogue (48 h for potholes).
@@ -248,10 +250,10 @@ def test_open311_json_import(store: Store, catalogue: Catalogue, tmp_path: Path)
     assert summary.format == "open311_json"
     assert (summary.new, summary.rejected) == (1, 2)
     assert summary.import_run_id is not None
-    by_row = {r["row_number"]: r for r in store.rejects_of(summary.import_run_id)}
+    by_row = {r["row_number"]: r for r in runs.rejects_of(store, summary.import_run_id)}
     assert by_row[2]["field"] == "service_code" and "graffiti" in by_row[2]["reason"]
     assert by_row[3]["field"] == "requested_datetime"
-    a1 = store.get_request("A1")
+    a1 = request_repo.get_request(store, "A1")
     assert a1.description == "deep hole"
     # No expected_datetime in the record: the catalogue's SLA is its target.
     target = a1.requested_datetime + catalogue.service("pothole").sla
@@ -280,7 +282,7 @@ def test_embedded_boston_file_imports_whole_and_reimports_nothing(
     assert first.needs_geocoding == 1_362  # the City Hall placeholder rows
     second = import_file(store, path, catalogue, rejects_path=tmp_path / "r.csv")
     assert (second.new, second.updated, second.unchanged) == (0, 0, 15_409)
-    assert store.count_requests() == 15_409
+    assert request_repo.count_requests(store) == 15_409
 
 
 def test_line_numbers_count_quoted_newlines_and_skipped_rows(
@@ -298,9 +300,9 @@ def test_line_numbers_count_quoted_newlines_and_skipped_rows(
     summary = import_file(store, path, catalogue, rejects_path=tmp_path / "r.csv")
     assert summary.new == 1
     assert summary.import_run_id is not None
-    by_row = {r["row_number"]: r["field"] for r in store.rejects_of(summary.import_run_id)}
+    by_row = {r["row_number"]: r["field"] for r in runs.rejects_of(store, summary.import_run_id)}
     assert by_row == {4: "row", 5: "OPEN_DT"}
-    assert store.get_request("201").description == "PRINTED\nby crew"
+    assert request_repo.get_request(store, "201").description == "PRINTED\nby crew"
 
 
 def test_change_in_an_ignored_column_leaves_the_row_unchanged(
@@ -325,7 +327,7 @@ def test_parsing_in_a_subprocess_gives_the_same_result(
     assert (summary.new, summary.rejected, summary.rows_read) == (4, 7, 11)
     assert summary.unknown_types == {"Graffiti Removal": 1}
     assert summary.import_run_id is not None
-    assert [r["row_number"] for r in store.rejects_of(summary.import_run_id)] == [
+    assert [r["row_number"] for r in runs.rejects_of(store, summary.import_run_id)] == [
         3,
         5,
         6,

@@ -10,6 +10,7 @@ import pytest
 from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.model import ServiceRequest, WorkOrder
+from geo311.requests import repo as request_repo
 from geo311.requests.metrics import (
     WORK_ORDER_AGE_BINS,
     WORK_ORDER_AGE_LABELS,
@@ -144,7 +145,8 @@ def test_backlog_by_age_counts_work_orders_and_their_reports() -> None:
 
 
 def test_service_metrics_reads_the_store(store: Store) -> None:
-    store.add_request(
+    request_repo.add_request(
+        store,
         ServiceRequest(
             service_request_id="1",
             service_code="pothole",
@@ -156,7 +158,7 @@ def test_service_metrics_reads_the_store(store: Store) -> None:
             source="t",
             source_id="1",
             neighborhood="Back Bay",
-        )
+        ),
     )
     table = service_metrics(store, by=["neighborhood"]).set_index("neighborhood")
     assert table.loc["Back Bay", "median_days_to_close"] == pytest.approx(0.5)

@@ -20,6 +20,8 @@ from geo311.db import migrations
 from geo311.db.schema import metadata
 from geo311.db.store import Store
 from geo311.plans import repo as plan_repo
+from geo311.requests import repo as request_repo
+from geo311.workorders import repo as work_order_repo
 
 from . import _legacy_store as legacy
 
@@ -96,8 +98,8 @@ def test_store_of_the_last_pre_alembic_release_upgrades_in_place(store_url: str)
         engine.dispose()
     with Store(store_url) as store:
         assert store.schema_revision() == migrations.head_revision()
-        assert store.get_request("BOS-1").address == "1 Boylston St"
-        wo = store.get_work_order(1)
+        assert request_repo.get_request(store, "BOS-1").address == "1 Boylston St"
+        wo = work_order_repo.get_work_order(store, 1)
         assert (wo.member_ids, wo.lat, wo.opened) == (("BOS-1",), 42.35, T0)
         assert plan_repo.get_plan(store, plan_repo.latest_plan_id(store) or 0)["routes"] == []
         assert not sa.inspect(store.engine).has_table("schema_version")
@@ -254,7 +256,7 @@ def test_0010_keeps_every_row_and_restores_the_targets_a_plan_overwrote(
         seen = {
             rid: (r.sla_target_datetime, r.expected_datetime)
             for rid, *_ in REPORTS
-            for r in [store.get_request(rid)]
+            for r in [request_repo.get_request(store, rid)]
         }
         assert seen == {
             "kept": (CITY_DUE, CITY_DUE),
@@ -263,7 +265,7 @@ def test_0010_keeps_every_row_and_restores_the_targets_a_plan_overwrote(
             "alone": (CITY_DUE, ETA),  # its work order kept the City's due time
             "again": (by_sla, ETA),  # its work order's due time was an earlier plan's ETA
         }
-        due = {w: store.get_work_order(w).sla_due for w in ORDERS}
+        due = {w: work_order_repo.get_work_order(store, w).sla_due for w in ORDERS}
         assert due == {1: by_sla, 2: CITY_DUE, 3: CITY_DUE, 4: by_sla}
         assert _schema_diff(store) == []
 

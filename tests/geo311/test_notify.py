@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from geo311.db.notify_schema import contacts, outbox
-from geo311.db.store import Store, request_to_row
+from geo311.db.store import Store
 from geo311.errors import ConflictError, InputError, NotFoundError
 from geo311.model import ServiceRequest
 from geo311.notify import (
@@ -41,6 +41,8 @@ from geo311.notify import (
 from geo311.notify.channels import SmtpChannel, WebhookChannel
 from geo311.notify.sender import Sender, backoff
 from geo311.notify.templates import Renderer, message_id
+from geo311.requests import repo as request_repo
+from geo311.requests.repo import request_to_row
 from geo311.settings import REPO_DATA_DIR
 
 SECRET = "test-secret-0123456789abcdef"
@@ -178,7 +180,7 @@ def report(
         work_order_id=work_order_id,
     )
     with store.begin() as conn:
-        store.insert_request_rows(conn, [request_to_row(req)])
+        request_repo.insert_request_rows(store, conn, [request_to_row(req)])
         save_contact(conn, rid, email=email_address, first_name="Ada", phone="617-555-0100")
         if email_address:
             confirm_address(conn, email_address)  # the owner confirmed it earlier
@@ -273,7 +275,7 @@ def test_each_event_sends_the_right_message_to_the_right_person(
 
 def test_a_rolled_back_state_change_queues_nothing(store: Store) -> None:
     with pytest.raises(RuntimeError), store.begin() as conn:
-        store.insert_request_rows(
+        request_repo.insert_request_rows(store,
             conn,
             [
                 request_to_row(
@@ -537,8 +539,8 @@ def test_closing_a_work_order_tells_each_reporter_once_with_the_crews_note(
     report(store, "201", email_address="ada@example.org")
     report(store, "202", email_address="bob@example.org")  # same spot: same work order
     rebuild_work_orders(store, catalogue)
-    wo_id = store.get_request("201").work_order_id
-    assert wo_id is not None and store.get_request("202").work_order_id == wo_id
+    wo_id = request_repo.get_request(store, "201").work_order_id
+    assert wo_id is not None and request_repo.get_request(store, "202").work_order_id == wo_id
     close_work_order(
         store, wo_id, status="fixed", closure_category="Case Resolved",
         note="Filled the pothole with hot asphalt.", at=T0 + timedelta(hours=5),
@@ -567,9 +569,9 @@ def test_a_report_joining_a_work_order_is_told_it_was_already_reported(
     box, port = smtp
     catalogue = load_catalogue()
     report(store, "301", email_address="ada@example.org")
-    first = assign_request(store, store.get_request("301"), catalogue)
+    first = assign_request(store, request_repo.get_request(store, "301"), catalogue)
     report(store, "302", email_address="bob@example.org")
-    second = assign_request(store, store.get_request("302"), catalogue)
+    second = assign_request(store, request_repo.get_request(store, "302"), catalogue)
     assert second.joined and second.work_order_id == first.work_order_id
     with make_sender(store, port) as sender:
         sender.drain()
@@ -590,7 +592,7 @@ def test_a_failed_repair_tells_the_first_reporters_it_is_reopened(
     box, port = smtp
     catalogue = load_catalogue()
     report(store, "401", email_address="ada@example.org")
-    first = assign_request(store, store.get_request("401"), catalogue)
+    first = assign_request(store, request_repo.get_request(store, "401"), catalogue)
     assert first.work_order_id is not None
     close_work_order(
         store, first.work_order_id, status="fixed", closure_category="Case Resolved",
@@ -602,8 +604,8 @@ def test_a_failed_repair_tells_the_first_reporters_it_is_reopened(
         source_id="402", address="1 Boylston St", lat=42.352, long=-71.07,
     )  # fmt: skip
     with store.begin() as conn:
-        store.insert_request_rows(conn, [request_to_row(again)])
-    second = assign_request(store, store.get_request("402"), catalogue)
+        request_repo.insert_request_rows(store, conn, [request_to_row(again)])
+    second = assign_request(store, request_repo.get_request(store, "402"), catalogue)
     assert second.failed_repair_of == first.work_order_id
     with make_sender(store, port) as sender:
         sender.drain()

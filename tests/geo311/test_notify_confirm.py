@@ -12,9 +12,11 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from geo311.db.notify_schema import email_addresses, outbox
-from geo311.db.store import Store, request_to_row
+from geo311.db.store import Store
 from geo311.model import ServiceRequest
 from geo311.notify import Event, address_state, confirm_address, enqueue, save_contact
+from geo311.requests import repo as request_repo
+from geo311.requests.repo import request_to_row
 
 from .test_notify import Mailbox, make_sender, smtp  # noqa: F401 - the SMTP server fixture
 
@@ -29,7 +31,7 @@ def _store_reports(store: Store, ids: list[str], email: str) -> None:
                 status="open", requested_datetime=T0, source="open311", source_id=rid,
                 address="SPAMADDRESS", description="SPAMTEXT",
             )  # fmt: skip
-            store.insert_request_rows(conn, [request_to_row(req)])
+            request_repo.insert_request_rows(store, conn, [request_to_row(req)])
             save_contact(conn, rid, email=email, first_name="SPAMNAME")
 
 

@@ -18,13 +18,15 @@ from aiosmtpd.controller import Controller
 from typer.testing import CliRunner
 
 from geo311.db.notify_schema import outbox
-from geo311.db.store import Store, request_to_row
+from geo311.db.store import Store
 from geo311.model import ServiceRequest
 from geo311.notify import Event, confirm_address, enqueue, list_outbox, save_contact
 from geo311.notify.channels import SmtpChannel
 from geo311.notify.cli import notify_app
 from geo311.notify.sender import Sender
 from geo311.notify.templates import Renderer
+from geo311.requests import repo as request_repo
+from geo311.requests.repo import request_to_row
 from geo311.settings import REPO_DATA_DIR, get_settings
 
 T0 = datetime(2015, 10, 5, 12, 15, tzinfo=UTC)
@@ -75,7 +77,7 @@ def queue_events(store: Store, n: int) -> None:
         rows.append(request_to_row(req))
         people.append(rid)
     with store.begin() as conn:
-        store.insert_request_rows(conn, rows)
+        request_repo.insert_request_rows(store, conn, rows)
         for rid in people:
             save_contact(conn, rid, email=f"r{rid}@example.org")
             confirm_address(conn, f"r{rid}@example.org")

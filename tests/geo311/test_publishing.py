@@ -16,13 +16,16 @@ import sqlalchemy as sa
 import geo311.notify
 from geo311.city.catalogue import Catalogue
 from geo311.db.notify_schema import outbox
-from geo311.db.store import Store, request_to_row
+from geo311.db.store import Store
 from geo311.errors import ConflictError, InputError, NotFoundError
 from geo311.model import ServiceRequest
 from geo311.notify import confirm_address, save_contact
 from geo311.plans import publishing
 from geo311.plans import repo as plan_repo
 from geo311.plans.publishing import PublishResult, plan_etas, publish
+from geo311.requests import repo as request_repo
+from geo311.requests import updates as update_log
+from geo311.requests.repo import request_to_row
 from geo311.staff import store as auth_store
 from geo311.workorders.grouping import rebuild_work_orders
 
@@ -45,7 +48,7 @@ def _report(store: Store, rid: str, lat: float, lon: float, code: str, email: st
         long=lon,
     )
     with store.begin() as conn:
-        store.insert_request_rows(conn, [request_to_row(req)])
+        request_repo.insert_request_rows(store, conn, [request_to_row(req)])
         save_contact(conn, rid, email=email, first_name="Ada")
         confirm_address(conn, email)
 
@@ -77,8 +80,15 @@ def city(store: Store, catalogue: Catalogue) -> dict[str, int]:
     _report(store, "b", 42.35051, -71.08101, "pothole", "bob@example.org")
     _report(store, "c", 42.3450, -71.0700, "streetlight_outage", "cy@example.org")
     rebuild_work_orders(store, catalogue)
-    wa, wc = store.get_request("a").work_order_id, store.get_request("c").work_order_id
-    assert wa is not None and wc is not None and store.get_request("b").work_order_id == wa
+    wa, wc = (
+        request_repo.get_request(store, "a").work_order_id,
+        request_repo.get_request(store, "c").work_order_id,
+    )
+    assert (
+        wa is not None
+        and wc is not None
+        and request_repo.get_request(store, "b").work_order_id == wa
+    )
     return {"pothole": wa, "light": wc}
 
 
@@ -91,8 +101,8 @@ def _written(store: Store, plan_id: int) -> dict[str, Any]:
     return {
         "publication": auth_store.publication(store, plan_id),
         "published_at": plan_repo.plan_published_at(store, plan_id),
-        "expected": {r: store.get_request(r).expected_datetime for r in "abc"},
-        "updates": {r: [u["kind"] for u in store.request_updates_of(r)] for r in "abc"},
+        "expected": {r: request_repo.get_request(store, r).expected_datetime for r in "abc"},
+        "updates": {r: [u["kind"] for u in update_log.request_updates_of(store, r)] for r in "abc"},
         "outbox": [tuple(r) for r in rows],
     }
 
@@ -111,7 +121,7 @@ def test_publish_writes_the_publication_etas_updates_and_emails(
     assert seen["expected"]["a"] == seen["expected"]["b"] == ORIGIN + timedelta(seconds=600)
     assert seen["expected"]["c"] == ORIGIN + timedelta(seconds=1200)
     assert seen["updates"] == {"a": ["scheduled"], "b": ["scheduled"], "c": ["scheduled"]}
-    [update] = store.request_updates_of("a")
+    [update] = update_log.request_updates_of(store, "a")
     assert "between 06:40 and 07:40" in update["description"]  # 11:10 UTC = 07:10 EDT, +- 30 min
     assert seen["outbox"] == [
         ("scheduled", "ada@example.org"),
@@ -205,7 +215,7 @@ def test_publishing_twice_is_refused_and_changes_nothing(
     )
     with pytest.raises(ConflictError):
         publish(store, other, by="dina", tz=TZ)
-    assert store.get_request("c").expected_datetime is None
+    assert request_repo.get_request(store, "c").expected_datetime is None
 
 
 def test_an_unknown_plan_is_not_found_and_nothing_is_written(
@@ -261,7 +271,9 @@ def test_the_demo_publishes_through_the_same_path(
     assert "3 reports got their ETA" in out and "0 notifications queued" in out
     assert "no e-mail queued" in out and "no reporters' contacts" in out
     assert auth_store.publication(store, plan_id)["published_by"] == "demo"
-    assert store.get_request("c").expected_datetime == ORIGIN + timedelta(seconds=1200)
+    assert request_repo.get_request(store, "c").expected_datetime == ORIGIN + timedelta(
+        seconds=1200
+    )
 
 
 def test_two_dispatchers_publishing_at_once_publish_once(
@@ -311,10 +323,12 @@ def test_a_district_plan_keeps_the_etas_of_the_other_districts_of_its_day(
     again = _plan(store, [(city["pothole"], 900)], district="North", day=day)
     done = publish(store, again, by="dina", tz=TZ)
     assert (done.scheduled, done.cleared) == (2, 0)
-    assert store.get_request("a").expected_datetime == ORIGIN + timedelta(seconds=900)
-    assert store.get_request("c").expected_datetime == ORIGIN + timedelta(seconds=1200)
+    assert request_repo.get_request(store, "a").expected_datetime == ORIGIN + timedelta(seconds=900)
+    assert request_repo.get_request(store, "c").expected_datetime == ORIGIN + timedelta(
+        seconds=1200
+    )
     # A city-wide plan (or a re-plan: no district) replaces every ETA it does not repeat.
     citywide = _plan(store, [(city["pothole"], 1500)])
     done = publish(store, citywide, by="dina", tz=TZ)
     assert (done.scheduled, done.cleared) == (2, 1)
-    assert store.get_request("c").expected_datetime is None
+    assert request_repo.get_request(store, "c").expected_datetime is None

@@ -15,16 +15,19 @@ import pytest
 import sqlalchemy as sa
 
 from geo311.city.catalogue import Catalogue
-from geo311.db.store import Store, request_to_row
+from geo311.db.store import Store
 from geo311.model import ServiceRequest
 from geo311.plans import repo as plan_repo
 from geo311.plans.publishing import publish
+from geo311.requests import repo as request_repo
 from geo311.requests.metrics import (
     backlog_by_age,
     requests_frame,
     service_metrics,
     work_orders_frame,
 )
+from geo311.requests.repo import request_to_row
+from geo311.workorders import repo as work_order_repo
 from geo311.workorders.grouping import close_work_order, open_work_orders_at, rebuild_work_orders
 
 TZ = ZoneInfo("America/New_York")
@@ -62,9 +65,9 @@ def city(store: Store, catalogue: Catalogue) -> dict[str, int]:
         _city_report("light", "streetlight_outage", light_at, LIGHT_TARGET, 42.3450, -71.0700),
     ]
     with store.begin() as conn:
-        store.insert_request_rows(conn, [request_to_row(r) for r in reports])
+        request_repo.insert_request_rows(store, conn, [request_to_row(r) for r in reports])
     rebuild_work_orders(store, catalogue)
-    ids = {rid: store.get_request(rid).work_order_id for rid in ("old", "light")}
+    ids = {rid: request_repo.get_request(store, rid).work_order_id for rid in ("old", "light")}
     assert None not in ids.values()
     return {rid: int(wid) for rid, wid in ids.items() if wid is not None}
 
@@ -101,7 +104,9 @@ def _sla_view(store: Store, catalogue: Catalogue) -> dict[str, Any]:
     by_requests = backlog_by_age(requests_frame(store), at=AT)
     return {
         "due_at": {wo.work_order_id: wo.sla_due for wo in orders},
-        "stored_due": {wo.work_order_id: wo.sla_due for wo in store.query_work_orders()},
+        "stored_due": {
+            wo.work_order_id: wo.sla_due for wo in work_order_repo.query_work_orders(store)
+        },
         "overdue_orders": int(by_orders["overdue"].sum()),
         "overdue_requests": int(by_requests["overdue"].sum()),
     }
@@ -116,14 +121,17 @@ def test_publishing_moves_the_expected_time_never_the_sla_target(
 
     plan_id = _plan(store, [(city["old"], 600), (city["light"], 1200)])
     assert publish(store, plan_id, by="dina", tz=TZ, at=AT).scheduled == 2
-    old = store.get_request("old")
+    old = request_repo.get_request(store, "old")
     assert old.expected_datetime == AT + timedelta(seconds=600)  # the ETA, for Open311
     assert old.sla_target_datetime == OLD_TARGET
     assert _sla_view(store, catalogue) == before  # still overdue, same due times
 
     # A rebuild after publishing summarises the members again: still the targets.
     rebuild_work_orders(store, catalogue)
-    assert sorted(wo.sla_due for wo in store.query_work_orders()) == [OLD_TARGET, LIGHT_TARGET]
+    assert sorted(wo.sla_due for wo in work_order_repo.query_work_orders(store)) == [
+        OLD_TARGET,
+        LIGHT_TARGET,
+    ]
 
 
 def test_an_eta_a_newer_plan_drops_goes_back_to_the_target(
@@ -133,9 +141,9 @@ def test_an_eta_a_newer_plan_drops_goes_back_to_the_target(
     publish(store, first, by="dina", tz=TZ, at=AT)
     second = _plan(store, [(city["old"], 1800)])
     assert publish(store, second, by="dina", tz=TZ, at=AT + timedelta(minutes=5)).cleared == 1
-    light = store.get_request("light")
+    light = request_repo.get_request(store, "light")
     assert (light.expected_datetime, light.sla_target_datetime) == (LIGHT_TARGET, LIGHT_TARGET)
-    assert store.get_request("old").expected_datetime == AT + timedelta(seconds=1800)
+    assert request_repo.get_request(store, "old").expected_datetime == AT + timedelta(seconds=1800)
 
 
 def test_the_within_sla_share_does_not_change_because_a_plan_was_published(
@@ -145,7 +153,7 @@ def test_the_within_sla_share_does_not_change_because_a_plan_was_published(
     # after the ETA, long before the City's target.
     plan_id = _plan(store, [(city["light"], 600)])
     publish(store, plan_id, by="dina", tz=TZ, at=AT)
-    assert store.get_request("light").expected_datetime == AT + timedelta(seconds=600)
+    assert request_repo.get_request(store, "light").expected_datetime == AT + timedelta(seconds=600)
     close_work_order(
         store,
         city["light"],
@@ -167,7 +175,7 @@ def test_a_reimported_city_row_updates_the_target_and_keeps_the_eta(
     moved = {"light": LIGHT_TARGET, "old": OLD_TARGET}  # the City's export now says 2 days later
     rows = [
         request_to_row(
-            store.get_request(rid).with_changes(
+            request_repo.get_request(store, rid).with_changes(
                 expected_datetime=due + timedelta(days=2),
                 sla_target_datetime=due + timedelta(days=2),
             ),
@@ -176,8 +184,8 @@ def test_a_reimported_city_row_updates_the_target_and_keeps_the_eta(
         for rid, due in moved.items()
     ]
     with store.begin() as conn:
-        store.update_request_rows(conn, rows)
-    light, old = store.get_request("light"), store.get_request("old")
+        request_repo.update_request_rows(store, conn, rows)
+    light, old = request_repo.get_request(store, "light"), request_repo.get_request(store, "old")
     assert light.sla_target_datetime == LIGHT_TARGET + timedelta(days=2)
     assert light.expected_datetime == AT + timedelta(seconds=600)  # the published ETA stays
     # Not scheduled: the expected time follows the City's, stored like every time (equal in SQL).

@@ -7,10 +7,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from geo311.db.store import Store, request_to_row
+from geo311.db.store import Store
 from geo311.errors import ConflictError, NotFoundError
 from geo311.model import ServiceRequest
 from geo311.plans import repo as plan_repo
+from geo311.requests import repo as request_repo
+from geo311.requests.repo import request_to_row
+from geo311.workorders import repo as work_order_repo
 
 T0 = datetime(2015, 10, 6, 11, 0, tzinfo=UTC)
 
@@ -46,8 +49,8 @@ def test_round_trip_keeps_fields_and_timezone(store: Store) -> None:
         description="deep",
         media_url="http://x/y.jpg",
     )
-    store.add_request(req)
-    back = store.get_request("r1")
+    request_repo.add_request(store, req)
+    back = request_repo.get_request(store, "r1")
     assert back.requested_datetime == req.requested_datetime  # same instant
     assert back.requested_datetime.utcoffset() == timedelta(0)
     assert (back.description, back.media_url, back.lat, back.long) == (
@@ -61,12 +64,13 @@ def test_round_trip_keeps_fields_and_timezone(store: Store) -> None:
 def test_naive_datetimes_are_refused(store: Store) -> None:
     req = make_request("r1").with_changes(requested_datetime=datetime(2015, 10, 6, 7, 0))
     with pytest.raises(sa.exc.StatementError, match="naive datetime"):
-        store.add_request(req)
+        request_repo.add_request(store, req)
 
 
 def test_query_filters(store: Store) -> None:
     with store.begin() as conn:
-        store.insert_request_rows(
+        request_repo.insert_request_rows(
+            store,
             conn,
             [
                 request_to_row(make_request("a", minutes=0)),
@@ -74,36 +78,47 @@ def test_query_filters(store: Store) -> None:
                 request_to_row(make_request("c", minutes=20, status="fixed")),
             ],
         )
-    assert [r.service_request_id for r in store.query_requests()] == ["a", "b", "c"]
-    assert [r.service_request_id for r in store.query_requests(newest_first=True, limit=2)] == [
+    assert [r.service_request_id for r in request_repo.query_requests(store)] == ["a", "b", "c"]
+    assert [
+        r.service_request_id for r in request_repo.query_requests(store, newest_first=True, limit=2)
+    ] == [
         "c",
         "b",
     ]
-    assert [r.service_request_id for r in store.query_requests(service_codes=["pothole"])] == [
+    assert [
+        r.service_request_id for r in request_repo.query_requests(store, service_codes=["pothole"])
+    ] == [
         "a",
         "c",
     ]
-    assert [r.service_request_id for r in store.query_requests(statuses=["open"])] == ["a", "b"]
-    window = store.query_requests(start=T0 + timedelta(minutes=5), end=T0 + timedelta(minutes=20))
+    assert [
+        r.service_request_id for r in request_repo.query_requests(store, statuses=["open"])
+    ] == ["a", "b"]
+    window = request_repo.query_requests(
+        store, start=T0 + timedelta(minutes=5), end=T0 + timedelta(minutes=20)
+    )
     assert [r.service_request_id for r in window] == ["b"]
-    assert [r.service_request_id for r in store.query_requests(ids=["c", "a"])] == ["a", "c"]
-    assert store.count_requests() == 3
+    assert [r.service_request_id for r in request_repo.query_requests(store, ids=["c", "a"])] == [
+        "a",
+        "c",
+    ]
+    assert request_repo.count_requests(store) == 3
 
 
 def test_unique_source_id(store: Store) -> None:
-    store.add_request(make_request("a"))
+    request_repo.add_request(store, make_request("a"))
     with pytest.raises(ConflictError, match="'a'.*stored already") as info:
-        store.add_request(make_request("a"))
+        request_repo.add_request(store, make_request("a"))
     assert isinstance(info.value.__cause__, sa.exc.IntegrityError)
 
 
 def test_missing_objects_raise_not_found(store: Store) -> None:
     with pytest.raises(NotFoundError, match="'nope'"):
-        store.get_request("nope")
+        request_repo.get_request(store, "nope")
     with pytest.raises(NotFoundError, match="plan 99"):
         plan_repo.get_plan(store, 99)
     with pytest.raises(NotFoundError, match="work order 7"):
-        store.get_work_order(7)
+        work_order_repo.get_work_order(store, 7)
 
 
 def test_plans_are_kept_as_documents(store: Store) -> None:
@@ -124,20 +139,20 @@ def test_plans_are_kept_as_documents(store: Store) -> None:
 
 
 def test_failed_batch_leaves_no_half_batch(store: Store) -> None:
-    store.add_request(make_request("a"))
+    request_repo.add_request(store, make_request("a"))
     rows = [request_to_row(make_request("b")), request_to_row(make_request("a"))]  # second collides
     with pytest.raises(sa.exc.IntegrityError), store.begin() as conn:
-        store.insert_request_rows(conn, rows)
-    assert [r.service_request_id for r in store.query_requests()] == ["a"]
+        request_repo.insert_request_rows(store, conn, rows)
+    assert [r.service_request_id for r in request_repo.query_requests(store)] == ["a"]
 
 
 def test_bulk_load_rebuilds_indexes(store: Store) -> None:
     names = {ix["name"] for ix in sa.inspect(store.engine).get_indexes("service_requests")}
     with store.bulk_load(), store.begin() as conn:
-        store.insert_request_rows(conn, [request_to_row(make_request("a"))])
+        request_repo.insert_request_rows(store, conn, [request_to_row(make_request("a"))])
     after = {ix["name"] for ix in sa.inspect(store.engine).get_indexes("service_requests")}
     assert after == names and "ix_service_requests_requested" in after
-    assert store.count_requests() == 1
+    assert request_repo.count_requests(store) == 1
 
 
 def test_concurrent_first_migrations_do_not_collide(store_url: str) -> None:

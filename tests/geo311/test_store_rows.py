@@ -9,6 +9,7 @@ import pytest
 from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.model import ServiceRequest
+from geo311.requests import repo as request_repo
 
 
 def _req(i: int, now: datetime) -> ServiceRequest:
@@ -29,7 +30,7 @@ def _req(i: int, now: datetime) -> ServiceRequest:
 def test_rows_match_query_requests(store: Store) -> None:
     now = datetime(2024, 6, 1, 12, tzinfo=UTC)
     for i in range(30):
-        store.add_request(_req(i, now))
+        request_repo.add_request(store, _req(i, now))
     cols = ["service_request_id", "requested_datetime", "updated_datetime", "lon", "status"]
     filters = {
         "service_codes": ["pothole"],
@@ -40,18 +41,20 @@ def test_rows_match_query_requests(store: Store) -> None:
         "offset": 1,
         "newest_first": True,
     }
-    rows = store.query_request_rows(cols, **filters)  # type: ignore[arg-type]
-    full = store.query_requests(**filters)  # type: ignore[arg-type]
+    rows = request_repo.query_request_rows(store, cols, **filters)  # type: ignore[arg-type]
+    full = request_repo.query_requests(store, **filters)  # type: ignore[arg-type]
     assert rows == [
         (r.service_request_id, r.requested_datetime, r.updated_datetime, r.long, r.status)
         for r in full
     ]
     assert len(rows) == 4
     assert all(r[1].tzinfo is not None and r[1].utcoffset() == timedelta(0) for r in rows)
-    by_id = store.query_request_rows(["service_request_id"], ids=["R003", "R001", "nope"])
+    by_id = request_repo.query_request_rows(
+        store, ["service_request_id"], ids=["R003", "R001", "nope"]
+    )
     assert by_id == [("R003",), ("R001",)]  # oldest first by default
 
 
 def test_unknown_column_is_named(store: Store) -> None:
     with pytest.raises(InputError, match="long"):
-        store.query_request_rows(["service_request_id", "long"])
+        request_repo.query_request_rows(store, ["service_request_id", "long"])

@@ -9,9 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from geo311.db.store import Store, request_to_row
+from geo311.db.store import Store
 from geo311.errors import ConflictError, InputError
 from geo311.model import ServiceRequest
+from geo311.requests import repo as request_repo
+from geo311.requests.repo import request_to_row
+from geo311.workorders import repo as work_order_repo
 from geo311.workorders.grouping import (
     assign_request,
     close_work_order,
@@ -60,12 +63,12 @@ def req(
 
 def put(store: Store, *reqs: ServiceRequest) -> None:
     with store.begin() as conn:
-        store.insert_request_rows(conn, [request_to_row(r) for r in reqs])
+        request_repo.insert_request_rows(store, conn, [request_to_row(r) for r in reqs])
 
 
 def snapshot(store: Store):
     """Work orders keyed by their member sets (ids differ between runs)."""
-    wos = store.query_work_orders()
+    wos = work_order_repo.query_work_orders(store)
     by_id = {wo.work_order_id: frozenset(wo.member_ids) for wo in wos}
     out = {}
     for wo in wos:
@@ -110,14 +113,14 @@ def test_duplicates_join_and_distant_or_other_group_reports_open_new(store, cata
     fifth = assign_request(store, "e", catalogue)  # 20 m from the anchor "a"
     assert fifth.joined and fifth.work_order_id == first.work_order_id
     assert "2 earlier reports" in fifth.message
-    wo = store.get_work_order(first.work_order_id)
+    wo = work_order_repo.get_work_order(store, first.work_order_id)
     assert wo.member_ids == ("a", "b", "e") and wo.report_count == 3
     assert wo.address == "1 Boylston St" and wo.opened == T0
     assert wo.sla_due == T0 + timedelta(hours=48)  # from the pothole SLA, earliest member
     assert wo.lat == pytest.approx(LAT0 - 20 / 3 * M_LAT, abs=1e-9)
     assert wo.lon == pytest.approx(LON0 + 10 / 3 * M_LON, abs=1e-9)
     assert wo.status == "open" and wo.closed_datetime is None
-    assert store.get_request("b").work_order_id == first.work_order_id
+    assert request_repo.get_request(store, "b").work_order_id == first.work_order_id
     with pytest.raises(ConflictError, match="already in work order"):
         assign_request(store, "b", catalogue)
 
@@ -134,7 +137,7 @@ def test_snap_moves_the_representative_point_only(store, catalogue):
     snap = lambda lat, lon: (round(lat, 3), round(lon, 3))  # noqa: E731
     wid = assign_request(store, "a", catalogue, snap=snap).work_order_id
     assign_request(store, "b", catalogue, snap=snap)
-    wo = store.get_work_order(wid)
+    wo = work_order_repo.get_work_order(store, wid)
     assert (wo.lat, wo.lon) == (round(LAT0, 3), round(LON0 + 5 * M_LON, 3))
 
 
@@ -147,12 +150,14 @@ def test_report_after_closure_opens_new_order_and_flags_failed_repair(store, cat
         req("d", north=5, hours=24 * 80),
     )  # 80 days later: beyond 30 days
     a = assign_request(store, "a", catalogue)
-    wo_a = store.get_work_order(a.work_order_id)
+    wo_a = work_order_repo.get_work_order(store, a.work_order_id)
     assert wo_a.status == "fixed" and wo_a.closed_datetime == T0 + timedelta(hours=24)
     b = assign_request(store, "b", catalogue)
     assert not b.joined and b.failed_repair_of == a.work_order_id
     assert f"failed repair of work order {a.work_order_id}" in b.message
-    assert store.get_work_order(b.work_order_id).failed_repair_of == a.work_order_id
+    assert (
+        work_order_repo.get_work_order(store, b.work_order_id).failed_repair_of == a.work_order_id
+    )
     c = assign_request(store, "c", catalogue)
     assert c.failed_repair_of is None
     d = assign_request(store, "d", catalogue)
@@ -197,10 +202,10 @@ def test_close_work_order_closes_open_members_with_one_note(store, catalogue):
     assert wo.status == "fixed" and wo.closed_datetime == at
     assert wo.status_notes == "Repaired by crew on 2015-10-06"
     for rid in "ab":
-        r = store.get_request(rid)
+        r = request_repo.get_request(store, rid)
         assert (r.status, r.closure_category, r.closed_datetime) == ("fixed", "Case Resolved", at)
         assert r.status_notes == "Repaired by crew on 2015-10-06"
-    assert store.get_request("c").status == "duplicate"  # closed before: history kept
+    assert request_repo.get_request(store, "c").status == "duplicate"  # closed before: history kept
     with pytest.raises(ConflictError, match="already fixed"):
         close_work_order(store, wid, status="fixed", closure_category="Case Resolved", at=at)
     # A new report nearby within 30 days is a possible failed repair of the closed order.
@@ -219,7 +224,7 @@ def test_close_as_duplicate_writes_a_duplicate_note(store, catalogue):
         at=T0 + timedelta(hours=2),
     )
     assert wo.status_notes.startswith("Duplicate of an existing report")
-    assert store.get_request("a").status_notes == wo.status_notes
+    assert request_repo.get_request(store, "a").status_notes == wo.status_notes
 
 
 def test_open_work_orders_at_a_moment(store, catalogue):
@@ -285,9 +290,9 @@ def test_incremental_arrival_equals_rebuild(store, catalogue, seed):
 def test_rebuild_at_a_moment_ignores_later_reports_and_closures(store, catalogue):
     put(store, req("a", closed_after=10), req("b", east=5, hours=20), req("c", hours=30))
     rebuild_work_orders(store, catalogue, at=T0 + timedelta(hours=5))
-    wos = store.query_work_orders()
+    wos = work_order_repo.query_work_orders(store)
     assert len(wos) == 1 and wos[0].member_ids == ("a",) and wos[0].status == "open"
-    assert store.get_request("b").work_order_id is None
+    assert request_repo.get_request(store, "b").work_order_id is None
 
 
 def test_real_2015_records_incremental_equals_rebuild(store, catalogue, tmp_path: Path):
@@ -302,7 +307,8 @@ def test_real_2015_records_incremental_equals_rebuild(store, catalogue, tmp_path
             rejects_path=tmp_path / "rejects.csv",
         )
         # A dense Back Bay box over the autumn: real duplicates, closures and failed repairs.
-        rows = full.query_requests(
+        rows = request_repo.query_requests(
+            full,
             bbox=(-71.09, 42.345, -71.07, 42.355),
             start=datetime(2015, 9, 1, tzinfo=UTC),
             end=datetime(2015, 12, 1, tzinfo=UTC),

@@ -11,6 +11,7 @@ from geo311.db.store import Store
 from geo311.errors import NotFoundError
 from geo311.model import ServiceRequest
 from geo311.plans import repo as plan_repo
+from geo311.requests import repo as request_repo
 from maps.cli import newest_plan_id, register
 
 TZ = ZoneInfo("America/New_York")
@@ -32,7 +33,8 @@ def test_map_hotspots_and_open_write_html(tmp_path) -> None:
     rng = random.Random(0)
     with Store(url) as store:
         for i in range(300):
-            store.add_request(
+            request_repo.add_request(
+                store,
                 ServiceRequest(
                     f"s{i}",
                     rng.choice(["pothole", "streetlight_outage"]),
@@ -42,7 +44,7 @@ def test_map_hotspots_and_open_write_html(tmp_path) -> None:
                     f"b{i}",
                     lat=rng.uniform(42.33, 42.37),
                     long=rng.uniform(-71.1, -71.05),
-                )
+                ),
             )
     runner = CliRunner()
     out = tmp_path / "out"

@@ -26,6 +26,7 @@ from geo311.city.profile import default_city
 from geo311.db.store import Store
 from geo311.model import ServiceRequest
 from geo311.plans import repo as plan_repo
+from geo311.requests import repo as request_repo
 from geo311.settings import REPO_DATA_DIR, Settings
 from geo311.workorders.grouping import open_work_orders_at, rebuild_work_orders
 from maps.assets import embed_html, vendor_file
@@ -101,8 +102,9 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> Se
         for i, (lat, lon) in enumerate(GRID):
             code = ("pothole", "streetlight_outage")[i % 2]
             opened = AT - timedelta(days=1 + i % 5)
-            store.add_request(
-                ServiceRequest(f"s{i}", code, "open", opened, "boston", f"b{i}", lat=lat, long=lon)
+            request_repo.add_request(
+                store,
+                ServiceRequest(f"s{i}", code, "open", opened, "boston", f"b{i}", lat=lat, long=lon),
             )
         rebuild_work_orders(store, catalogue)
         open_now = open_work_orders_at(store, AT, catalogue=catalogue)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.model import ServiceRequest
+from geo311.requests import repo as request_repo
 from geo311.workorders.grouping import rebuild_work_orders
 
 TZ = ZoneInfo("America/New_York")
@@ -43,6 +44,6 @@ def request(
 
 def fill(store: Store, catalogue: Catalogue, *, far: bool = True, build: bool = True) -> None:
     for p in POINTS + ([FAR] if far else []):
-        store.add_request(request(*p))
+        request_repo.add_request(store, request(*p))
     if build:
         rebuild_work_orders(store, catalogue)

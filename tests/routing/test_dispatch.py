@@ -8,6 +8,8 @@ import pytest
 from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.plans import repo as plan_repo
+from geo311.requests import repo as request_repo
+from geo311.workorders import repo as work_order_repo
 from routing.dispatch import (
     OUTSIDE_GRAPH,
     default_graph,
@@ -29,7 +31,7 @@ def graph():
 def test_plan_day_serves_or_explains_every_work_order(store: Store, catalogue, graph) -> None:
     fill(store, catalogue)
     dp = plan_day(store, catalogue, at=AT, graph=graph, time_limit_s=1, workers=1)
-    wo_ids = {wo.work_order_id for wo in store.query_work_orders()}
+    wo_ids = {wo.work_order_id for wo in work_order_repo.query_work_orders(store)}
     served = {j for r in dp.plan.routes for j in r.job_ids}
     unassigned = {u.job_id: u for u in dp.unassigned}
     assert served | set(unassigned) == {f"wo-{w}" for w in wo_ids}
@@ -110,10 +112,11 @@ def test_sla_breaches_are_unserved_work_due_before_next_shift(
 
 def test_crew_time_runs_out_gives_reasons(store: Store, catalogue, graph) -> None:
     for k in range(14):  # 14 knock-downs of 90 min each: more than one crew day
-        store.add_request(
+        request_repo.add_request(
+            store,
             request(
                 f"k{k}", "streetlight_knockdown", 42.3470 + k * 0.0004, -71.0720, f"{k} Test St", 1
-            )
+            ),
         )
     from geo311.workorders.grouping import rebuild_work_orders
 
@@ -139,12 +142,12 @@ def test_replan_keeps_locked_stops_and_adds_urgent_work(store: Store, catalogue,
     pid = plan_repo.save_plan(store, dp.to_dict(), plan_date=dp.plan_date)
     route = next(r for r in dp.plan.routes if len(r.job_ids) >= 2)
     first = route.job_ids[0]
-    store.add_request(
-        request("r-urgent", "streetlight_knockdown", 42.34900, -71.07500, "9 Urgent St", 0)
+    request_repo.add_request(
+        store, request("r-urgent", "streetlight_knockdown", 42.34900, -71.07500, "9 Urgent St", 0)
     )
     from geo311.workorders.grouping import assign_request
 
-    urgent = assign_request(store, store.get_request("r-urgent"), catalogue)
+    urgent = assign_request(store, request_repo.get_request(store, "r-urgent"), catalogue)
     new_id = urgent.work_order_id
     now = AT + timedelta(hours=1)
     dp2 = replan_day(

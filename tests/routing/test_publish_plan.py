@@ -10,6 +10,8 @@ from geo311.db.store import Store
 from geo311.plans import repo as plan_repo
 from geo311.plans.publishing import plan_etas, publish
 from geo311.plans.repo import load_plan_document
+from geo311.requests import repo as request_repo
+from geo311.workorders import repo as work_order_repo
 from routing.dispatch import DayPlan, default_graph, plan_day, save_day_plan
 from routing.engine.problem import PRIORITY_OVERDUE
 
@@ -37,12 +39,14 @@ def test_geo311_reads_the_etas_routing_wrote_and_publishes_them(
     assert expected and plan_etas(plan_repo.get_plan(store, plan_id)) == expected
 
     done = publish(store, plan_id, by="dina", tz=ZoneInfo("America/New_York"))
-    served = store.query_work_orders(ids=sorted(expected))
+    served = work_order_repo.query_work_orders(store, ids=sorted(expected))
     members = [rid for wo in served for rid in wo.member_ids]
     assert done.scheduled == len(members) > 0
     for wo in served:
         for rid in wo.member_ids:
-            assert store.get_request(rid).expected_datetime == expected[wo.work_order_id]
+            assert (
+                request_repo.get_request(store, rid).expected_datetime == expected[wo.work_order_id]
+            )
 
 
 def test_publishing_changes_no_job_deadline_nor_priority_of_the_next_plan(

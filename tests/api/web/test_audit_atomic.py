@@ -15,6 +15,7 @@ from geo311.db.store import Store
 from geo311.plans import repo as plan_repo
 from geo311.plans.document import PlanDocument
 from geo311.staff import store as auth_store
+from geo311.workorders import repo as work_order_repo
 from tests.api.web.conftest import PASSWORD, csrf_of
 from tests.api.web.test_crew import _plan
 
@@ -70,7 +71,9 @@ def test_crew_done_and_its_audit_row_commit_together(
         "note": "Pothole filled.",
     }
     assert crew.post("/crew/actions", json=action, headers=headers).status_code == 500
-    assert web_store.get_work_order(wp).status != "fixed"  # not closed without its audit row
+    assert (
+        work_order_repo.get_work_order(web_store, wp).status != "fixed"
+    )  # not closed without its audit row
     assert "wo-p" not in PlanDocument.from_dict(plan_repo.get_plan(web_store, plan_id)).done_for(
         "A"
     )
@@ -78,7 +81,7 @@ def test_crew_done_and_its_audit_row_commit_together(
     failing_audit["fail"] = False
     again = crew.post("/crew/actions", json=action, headers=headers)  # the same key: released
     assert again.json() == {"ok": True, "state": "done", "duplicate": False}
-    assert web_store.get_work_order(wp).status == "fixed"
+    assert work_order_repo.get_work_order(web_store, wp).status == "fixed"
     assert len(auth_store.audit_rows(web_store, action="stop.done")) == 1
 
 

@@ -26,8 +26,11 @@ from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.plans import jobs_store
 from geo311.plans import repo as plan_repo
+from geo311.requests import repo as request_repo
+from geo311.requests import updates as update_log
 from geo311.staff import store as auth_store
 from geo311.staff import users
+from geo311.workorders import repo as work_order_repo
 from tests._browser import Watch, block_network, record_errors
 from tests.api.conftest import make_settings
 from tests.api.test_media import jpeg_with_gps
@@ -267,17 +270,17 @@ def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(
     cpage.wait_for_selector("#queue:has-text('1 action waiting to sync')")
     queued = cpage.evaluate("JSON.parse(localStorage.getItem('geo311.crew.queue'))[0].photo")
     assert queued.startswith("data:image/jpeg;base64,") and len(queued) <= 1_500_000
-    assert server.store.get_work_order(wo_id).status == "open"
+    assert work_order_repo.get_work_order(server.store, wo_id).status == "open"
     crew.context.set_offline(False)
     cpage.wait_for_selector("#queue", state="hidden", timeout=20_000)
-    assert server.store.get_work_order(wo_id).status == "fixed"
+    assert work_order_repo.get_work_order(server.store, wo_id).status == "fixed"
     assert len(auth_store.audit_rows(server.store, action="stop.done")) == 1
     assert server.hits.get("/crew/actions", 0) == 1  # sent once, with its photo
-    members = server.store.get_work_order(wo_id).member_ids
+    members = work_order_repo.get_work_order(server.store, wo_id).member_ids
     photos = {
         u["media_url"]
         for rid in members
-        for u in server.store.request_updates_of(rid)
+        for u in update_log.request_updates_of(server.store, rid)
         if u["kind"] == "status"
     }
     [url] = photos
@@ -297,7 +300,8 @@ def test_planner_and_admin_pages_pass_axe(open_session: Any, server: Server) -> 
     assert planner.page.url.endswith("/planner")
     planner.axe()
     assert "No request has been closed yet" in planner.page.content()
-    server.store.update_request_fields(  # one closed request: the days-to-close charts draw
+    request_repo.update_request_fields(
+        server.store,  # one closed request: the days-to-close charts draw
         "r-berkeley",
         status="fixed",
         closure_category="Case Resolved",
@@ -376,7 +380,7 @@ def test_a_run_held_by_another_process_and_a_failed_run_pass_axe(
 
 def _publish_one_stop(store: Store, crew_id: str) -> int:
     """Publish a plan with one stop for the crew (a work order of the filled store)."""
-    wo = next(w for w in store.query_work_orders() if w.service_group == "potholes")
+    wo = next(w for w in work_order_repo.query_work_orders(store) if w.service_group == "potholes")
     start = "2015-10-06T11:00:00+00:00"
     step = {"type": "job", "job_id": "wo-1", "ref": str(wo.work_order_id), "arrival": start}
     doc = {

@@ -10,7 +10,10 @@ from PIL import ExifTags, Image
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.plans import repo as plan_repo
+from geo311.requests import repo as request_repo
+from geo311.requests import updates as update_log
 from geo311.staff import store as auth_store
+from geo311.workorders import repo as work_order_repo
 from geo311.workorders.grouping import rebuild_work_orders
 from tests.api.conftest import seed_request
 from tests.api.test_media import jpeg_with_gps
@@ -24,7 +27,7 @@ def _plan(store: Store, catalogue: Catalogue, *, publish: bool = True) -> tuple[
     seed_request(store, catalogue, "p2", code="pothole", lat=42.35052)  # same pothole
     seed_request(store, catalogue, "l1", code="streetlight_outage", lat=42.345, lon=-71.07)
     rebuild_work_orders(store, catalogue)
-    orders = {wo.service_group: wo.work_order_id for wo in store.query_work_orders()}
+    orders = {wo.service_group: wo.work_order_id for wo in work_order_repo.query_work_orders(store)}
     wp, wl = orders["potholes"], orders["streetlights"]
 
     def route(crew: str, job: str, ref: int) -> dict:
@@ -102,7 +105,7 @@ def test_done_is_applied_once_and_reaches_citizens(
     again = crew.post("/crew/actions", json=action, headers=headers)
     assert again.json() == {"ok": True, "state": "done", "duplicate": True}
     assert len(auth_store.audit_rows(web_store, action="stop.done")) == 1
-    wo = web_store.get_work_order(wp)
+    wo = work_order_repo.get_work_order(web_store, wp)
     assert wo.status == "fixed"
     for rid in wo.member_ids:
         [item] = crew.get(f"/open311/v2/requests/{rid}.json").json()
@@ -143,7 +146,9 @@ def test_cant_do_form_returns_the_stop_to_the_dispatcher(
     response = crew.post("/crew/actions", data=form, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/crew"
     assert plan_repo.get_plan(web_store, plan_id)["cant_do"]["wo-l"]["note"] == "gate locked"
-    assert web_store.get_work_order(wl).status == "open"  # back on the dispatcher's list
+    assert (
+        work_order_repo.get_work_order(web_store, wl).status == "open"
+    )  # back on the dispatcher's list
     plan_page = browser("dina").get(f"/dispatch/plans/{plan_id}")
     assert "can't do: no access (parked cars, locked gate)" in plan_page.text
     row = auth_store.audit_rows(web_store, action="stop.cant_do")[0]
@@ -154,8 +159,8 @@ def test_done_with_a_photo_shows_it_to_the_citizens(
     browser, web_store: Store, catalogue: Catalogue, tmp_path: Path
 ) -> None:
     plan_id, wp, _ = _plan(web_store, catalogue)
-    own = web_store.get_work_order(wp).member_ids[0]
-    web_store.update_request_fields(own, media_url="https://example.org/reporter.jpg")
+    own = work_order_repo.get_work_order(web_store, wp).member_ids[0]
+    request_repo.update_request_fields(web_store, own, media_url="https://example.org/reporter.jpg")
     crew = browser("crewa")
     token = csrf_of(crew.get("/crew").text)
     form = {
@@ -183,10 +188,12 @@ def test_done_with_a_photo_shows_it_to_the_citizens(
     url = f"/media/{stored[0].name}"  # no GEO311_PUBLIC_URL in the test settings: relative
     assert crew.get(url).headers["content-type"] == "image/jpeg"
 
-    wo = web_store.get_work_order(wp)
+    wo = work_order_repo.get_work_order(web_store, wp)
     assert wo.status == "fixed"
     for rid in wo.member_ids:
-        closing = [u for u in web_store.request_updates_of(rid) if u["kind"] == "status"]
+        closing = [
+            u for u in update_log.request_updates_of(web_store, rid) if u["kind"] == "status"
+        ]
         assert [u["media_url"] for u in closing] == [url]
         [item] = crew.get(f"/open311/v2/requests/{rid}.json").json()
         # the reporter's own photo stays the request's photo; the others show the crew's
@@ -222,7 +229,9 @@ def test_a_photo_that_is_not_an_image_is_refused_clearly(
     )
     assert script.status_code == 400
     assert script.json()["error"].startswith("photo: the file is not a JPEG, PNG or WebP image")
-    assert web_store.get_work_order(wp).status == "open"  # nothing closed, the key is free
+    assert (
+        work_order_repo.get_work_order(web_store, wp).status == "open"
+    )  # nothing closed, the key is free
     cant = {**form, "action": "cant", "reason": "no_access", "key": "k-photo-cant01"}
     photo = {"photo": ("IMG.jpg", jpeg_with_gps(), "image/jpeg")}
     refused = crew.post("/crew/actions", data=cant, files=photo)
@@ -233,12 +242,15 @@ def test_a_photo_that_is_not_an_image_is_refused_clearly(
     empty = {"photo": ("", b"", "application/octet-stream")}  # the form's empty file field
     done = crew.post("/crew/actions", data=form, files=empty, follow_redirects=False)
     assert done.status_code == 303
-    assert web_store.get_work_order(wp).status == "fixed"
-    assert all(not u["media_url"] for u in web_store.request_updates_of(wo_member(web_store, wp)))
+    assert work_order_repo.get_work_order(web_store, wp).status == "fixed"
+    assert all(
+        not u["media_url"]
+        for u in update_log.request_updates_of(web_store, wo_member(web_store, wp))
+    )
 
 
 def wo_member(store: Store, work_order_id: int) -> str:
-    return store.get_work_order(work_order_id).member_ids[0]
+    return work_order_repo.get_work_order(store, work_order_id).member_ids[0]
 
 
 def test_a_refused_action_keeps_no_photo(

@@ -12,6 +12,7 @@ from geo311.db.store import Store
 from geo311.plans import repo as plan_repo
 from geo311.plans.publishing import publish
 from geo311.staff import store as auth_store
+from geo311.workorders import repo as work_order_repo
 from tests.api.web.conftest import csrf_of
 from tests.routing._dispatch_data import fill
 
@@ -74,7 +75,7 @@ def test_publishing_a_plan_leaves_the_sla_counts_and_due_times_of_the_console(
     client = browser("dina")
     before = _sla_cells(client.get(f"/dispatch?at={AT}&rows=all").text)
     assert before[0][0] != "0" and len(before[1]) == 7  # the 20-day-old light is overdue
-    orders = web_store.query_work_orders()
+    orders = work_order_repo.query_work_orders(web_store)
     steps = [
         {"type": "job", "ref": str(wo.work_order_id), "arrival": f"{AT}:00-04:00"} for wo in orders
     ]

@@ -13,6 +13,7 @@ from geo311.db.store import Store
 from geo311.plans import repo as plan_repo
 from geo311.settings import Settings
 from geo311.staff import users
+from geo311.workorders import repo as work_order_repo
 from tests.api.web.conftest import PASSWORD, csrf_of
 from tests.api.web.test_plan_edit import AT, wait_for_plan
 from tests.routing._dispatch_data import fill
@@ -24,7 +25,7 @@ def test_the_console_shows_and_plans_the_dispatchers_district(
     browser, web_store: Store, catalogue: Catalogue
 ) -> None:
     fill(web_store, catalogue)  # seven work orders, some outside Back Bay / South End
-    orders = web_store.query_work_orders()
+    orders = work_order_repo.query_work_orders(web_store)
     where = load_districts(Settings().districts_file).assign(
         [o.lat for o in orders], [o.lon for o in orders]
     )

@@ -9,6 +9,7 @@ from typing import Any
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.plans import repo as plan_repo
+from geo311.requests import repo as request_repo
 from geo311.staff import store as auth_store
 from tests.api.web.conftest import csrf_of
 from tests.routing._dispatch_data import fill, request
@@ -190,8 +191,8 @@ def test_drop_lock_then_replan_keeps_them_and_mid_day_replan_inserts_new_work(
     assert auth_store.audit_rows(web_store, action="plan.replan")[0]["after"]["mode"] == "locked"
 
     # mid-day: a new urgent pothole arrives; "Re-plan now" inserts it
-    web_store.add_request(
-        request("r-urgent", "pothole", 42.34930, -71.07500, "300 Dartmouth St", 0.1)
+    request_repo.add_request(
+        web_store, request("r-urgent", "pothole", 42.34930, -71.07500, "300 Dartmouth St", 0.1)
     )
     from geo311.workorders.grouping import assign_request
 

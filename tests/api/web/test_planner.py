@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
+from geo311.requests import repo as request_repo
 from geo311.workorders.grouping import rebuild_work_orders
 from tests.api.conftest import seed_request
 from tests.api.web.conftest import csrf_of
@@ -61,7 +62,8 @@ def test_charts_beside_the_tables_and_the_backlog_by_age(
     seed_request(web_store, catalogue, "b", code="pothole", days_ago=10, lat=42.36)
     seed_request(web_store, catalogue, "c", code="streetlight_outage", days_ago=3, lon=-71.06)
     seed_request(web_store, catalogue, "d", code="pothole", days_ago=20, lat=42.34)
-    web_store.update_request_fields(
+    request_repo.update_request_fields(
+        web_store,
         "d",
         status="fixed",
         closed_datetime=datetime.now(UTC) - timedelta(days=16),

@@ -35,6 +35,7 @@ from geo311.plans import repo as plan_repo
 from geo311.settings import REPO_DATA_DIR, Settings
 from geo311.staff import store as auth_store
 from geo311.staff import users
+from geo311.workorders import repo as work_order_repo
 from tests.api.conftest import make_settings
 from tests.api.web.conftest import PASSWORD, login
 from tests.conftest import _postgres_schema_url
@@ -281,7 +282,7 @@ def two_district_city(folder: Path) -> Path:
 
 def _world(store: Store, catalogue: Catalogue, app: Any, settings: Settings) -> World:
     fill(store, catalogue)  # seven work orders: some in Back Bay, some outside every district
-    orders = store.query_work_orders()
+    orders = work_order_repo.query_work_orders(store)
     areas = load_districts(settings.districts_file)
     names = areas.assign([o.lat for o in orders], [o.lon for o in orders])
     where = dict(zip([o.work_order_id for o in orders], names, strict=True))
@@ -369,7 +370,7 @@ def test_role_matrix(world: World, name: str, who: str, expected: int) -> None:
     names["crew"] = {"crew": "pothole-1", "other_crew": "pothole-2"}.get(who, "pothole-1")
     names["key"] = uuid.uuid4().hex
     if "{toggle}" in str(row.body):
-        wo = world.store.get_work_order(int(row.url.split("/")[2].format(**names)))
+        wo = work_order_repo.get_work_order(world.store, int(row.url.split("/")[2].format(**names)))
         names["toggle"] = "in_progress" if wo.status == "scheduled" else "scheduled"
     response = _call(world, row, who, names)
     assert response.status_code == expected, response.text[-600:]

@@ -17,6 +17,7 @@ from geo311.db.store import Store
 from geo311.plans import repo as plan_repo
 from geo311.plans import stops_store
 from geo311.staff import store as auth_store
+from geo311.workorders import repo as work_order_repo
 from geo311.workorders.grouping import rebuild_work_orders
 from tests.api.conftest import seed_request
 from tests.api.test_staff import CREW_A, DISP
@@ -41,7 +42,7 @@ def _busy_plan(store: Store, catalogue: Catalogue) -> tuple[int, list[int]]:
     for k in range(DONE):  # ~220 m apart: one work order each
         seed_request(store, catalogue, f"r{k}", lat=42.33 + 0.002 * k, lon=-71.08)
     rebuild_work_orders(store, catalogue)
-    orders = sorted(wo.work_order_id for wo in store.query_work_orders())
+    orders = sorted(wo.work_order_id for wo in work_order_repo.query_work_orders(store))
     assert len(orders) == DONE
     at = (ORIGIN + timedelta(minutes=30)).isoformat()
     steps = [
@@ -95,7 +96,7 @@ def test_concurrent_done_and_cant_do_marks_are_all_kept(
     assert _at_once(clients[:DONE], done) == [200] * DONE
     doc = plan_repo.get_plan(web_store, plan_id)
     assert sorted(doc["done"]["A"]) == sorted(f"d-{k}" for k in range(DONE))  # all 8 kept
-    assert {web_store.get_work_order(w).status for w in orders} == {"fixed"}
+    assert {work_order_repo.get_work_order(web_store, w).status for w in orders} == {"fixed"}
     assert len(auth_store.audit_rows(web_store, action="stop.done")) == DONE
 
     cant = [
@@ -180,7 +181,7 @@ def test_a_crew_cannot_act_on_another_crews_stop(
     assert "cant_do" not in plan_repo.get_plan(
         web_store, plan_id
     ) and "stop_states" not in plan_repo.get_plan(web_store, plan_id)
-    assert web_store.get_work_order(wl).status == "open"
+    assert work_order_repo.get_work_order(web_store, wl).status == "open"
 
 
 def test_a_draft_or_replaced_plan_is_refused_and_its_work_order_stays_open(
@@ -201,7 +202,7 @@ def test_a_draft_or_replaced_plan_is_refused_and_its_work_order_stays_open(
     assert refused.status_code == 409 and "never published" in refused.json()["error"]
     api = browser().post(f"/plans/{draft}/crews/A/stops/wo-p/done", json={}, headers=CREW_A)
     assert api.status_code == 409 and "never published" in api.json()["detail"]
-    assert web_store.get_work_order(wp).status == "open"
+    assert work_order_repo.get_work_order(web_store, wp).status == "open"
     assert "stop_states" not in plan_repo.get_plan(web_store, draft)
 
     _publish(web_store, draft)
@@ -211,11 +212,11 @@ def test_a_draft_or_replaced_plan_is_refused_and_its_work_order_stays_open(
     _publish(web_store, newer, minutes=5)  # the day's plan is now the newer one
     old = crew.post("/crew/actions", json={**done, "key": "k-old-00001"}, headers=headers)
     assert old.status_code == 409 and f"plan {newer} replaced it" in old.json()["error"]
-    assert web_store.get_work_order(wp).status == "open"
+    assert work_order_repo.get_work_order(web_store, wp).status == "open"
     ok = crew.post(
         "/crew/actions", json={**done, "key": "k-new-00001", "plan_id": newer}, headers=headers
     )
-    assert ok.status_code == 200 and web_store.get_work_order(wp).status == "fixed"
+    assert ok.status_code == 200 and work_order_repo.get_work_order(web_store, wp).status == "fixed"
 
 
 def test_a_dispatcher_reopens_a_finished_stop_and_it_is_audited(
