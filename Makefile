@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck contracts lengths unit bench venv clean
+.PHONY: demo test lint typecheck contracts unit bench venv clean
 
 venv: $(STAMP)
 
@@ -30,13 +30,10 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-lengths: $(STAMP)
-	$(BIN)/python bench/function_lengths.py --limit 80
-
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-test: lint typecheck contracts lengths unit
+test: lint typecheck contracts unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/import_bench.py

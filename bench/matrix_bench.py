@@ -171,7 +171,7 @@ def _timed(fn: Callable[..., Any], *args: Any, **kw: Any) -> tuple[float, Any]:
     return time.perf_counter() - t0, out
 
 
-def bench_graph(
+def bench_graph(  # noqa: PLR0915 - one measured sequence, printed in order
     title: str,
     graph: StreetGraph,
     sizes: list[int],

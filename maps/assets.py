@@ -260,7 +260,8 @@ def localize_links(header: Element, *, prefix: str) -> list[str]:
         If a link points at a CDN file that is not vendored.
     """
     used = []
-    for child in header._children.values():
+    # folium keeps a figure's header links only in Element._children (no public accessor).
+    for child in header._children.values():  # noqa: SLF001
         if not isinstance(child, JavascriptLink | CssLink):
             continue
         # A figure rendered twice keeps the original URL of each link.

@@ -183,7 +183,7 @@ def _time(value: str, fld: str, mapping: CsvMapping, tz: str) -> datetime:
             "(or set time_format in the mapping)",
             field=fld,
         ) from None
-    if ts is pd.NaT:
+    if pd.isna(ts):
         raise InputError(f"{fld} is empty; give a time as {example}", field=fld)
     if ts.tzinfo is None:
         ts = ts.tz_localize(tz)

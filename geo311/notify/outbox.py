@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from geo311.db.notify_schema import contacts, outbox, webhooks
-from geo311.db.store import requests
+from geo311.db.schema import requests
 from geo311.errors import ConflictError, NotFoundError
 from geo311.notify.confirm import address_state, confirmation_row
 from geo311.notify.events import Event

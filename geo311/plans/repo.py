@@ -150,7 +150,8 @@ def plan_published_at(store: Store, plan_id: int) -> datetime | None:
         ).first()
     if row is None:
         raise NotFoundError(f"plan {plan_id} does not exist; use an id from POST /plans")
-    return row[0]
+    published: datetime | None = row[0]
+    return published
 
 
 def without_marks(payload: dict[str, Any]) -> dict[str, Any]:

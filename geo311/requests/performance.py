@@ -178,7 +178,8 @@ def weekly_trend(frame: pd.DataFrame, period: Period, *, tz: ZoneInfo) -> pd.Dat
 
     def week(times: pd.Series) -> pd.Series:
         local = times.dt.tz_convert(tz).dt.tz_localize(None).dt.normalize()
-        return (local - pd.to_timedelta(local.dt.day_of_week, unit="D")).dt.date
+        monday: pd.Series = (local - pd.to_timedelta(local.dt.day_of_week, unit="D")).dt.date
+        return monday
 
     received = in_period(frame, period, tz)
     closed_at = frame["closed_datetime"]

@@ -25,7 +25,7 @@ __all__ = ["search_rows", "thread_work_bytes", "warm_up", "worker_count"]
 
 
 @numba.njit(cache=True, nogil=True)
-def _search_block(
+def _search_block(  # noqa: PLR0915 - one compiled kernel: a call per block would cost more
     indptr: np.ndarray,
     indices: np.ndarray,
     weight: np.ndarray,

@@ -176,7 +176,7 @@ def street_pixels(page: Any) -> float:
     return sum(p in STREET_COLOURS for p in pixels) / len(pixels)
 
 
-def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(
+def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(  # noqa: PLR0915 - one user story
     open_session: Any, server: Server
 ) -> None:
     disp = open_session("dina")

@@ -31,7 +31,7 @@ def _shot(page: Any, name: str) -> None:
         page.screenshot(path=str(Path(os.environ["GEO311_SCREENSHOT_DIR"]) / name), full_page=True)
 
 
-def test_after_done_the_stop_shows_done_and_a_refused_replay_shows_the_servers_state(
+def test_after_done_the_stop_shows_done_and_a_refused_replay_shows_the_servers_state(  # noqa: PLR0915 - one user story
     open_session: Any,  # noqa: F811
     server: Server,  # noqa: F811
 ) -> None:
