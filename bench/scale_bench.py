@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from matrix_bench import generated_city, random_snaps  # noqa: E402
 
 from geo311.city.profile import default_city  # noqa: E402
-from routing.distributed import TaskFailure, TaskRunner, local_cores, plan_districts  # noqa: E402
+from routing.distributed import TaskFailure, TaskRunner, local_cores, solve_district_problems  # noqa: E402
 from routing.engine.graph import build_street_graph  # noqa: E402
 from routing.engine.matrix import travel_time_matrix  # noqa: E402
 from routing.engine.plan import Plan  # noqa: E402
@@ -100,7 +100,7 @@ def plan_night(
     runner: TaskRunner, problems: dict[str, Problem], time_limit_s: float
 ) -> tuple[float, dict[str, Plan]]:
     started = time.perf_counter()
-    out = plan_districts(
+    out = solve_district_problems(
         problems, time_limit_s=time_limit_s, deterministic=True, runner=runner, retries=0
     )
     wall = time.perf_counter() - started

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from maps.assets import vendor_file, vendor_url
     from maps.base import base_map, write_map
     from maps.district_stats import district_hotspots
-    from maps.hotspots import hotspots_map, requests_frame
+    from maps.hotspots import hotspots_map, located_requests_frame
     from maps.itinerary import itinerary_gpx, itinerary_html, itinerary_text, write_itineraries
     from maps.openwork import open_work_map
     from maps.routes import plan_map, route_drawings_from_plan, routes_map, write_route_maps
@@ -29,7 +29,7 @@ _EXPORTS = {
     "district_hotspots": "maps.district_stats",
     "write_map": "maps.base",
     "hotspots_map": "maps.hotspots",
-    "requests_frame": "maps.hotspots",
+    "located_requests_frame": "maps.hotspots",
     "itinerary_gpx": "maps.itinerary",
     "itinerary_html": "maps.itinerary",
     "itinerary_text": "maps.itinerary",
@@ -52,7 +52,7 @@ __all__ = [
     "open_work_map",
     "plan_map",
     "plot_simulation",
-    "requests_frame",
+    "located_requests_frame",
     "route_drawings_from_plan",
     "routes_map",
     "vendor_file",

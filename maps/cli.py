@@ -19,10 +19,9 @@ from geo311.errors import InputError, NotFoundError
 from geo311.plans import repo as plan_repo
 from geo311.settings import Settings
 from maps.base import write_map
-from maps.hotspots import hotspots_map, requests_frame
 from maps.itinerary import register_plan_writer
-from maps.openwork import open_work_map
 from maps.routes import CrewRoute, route_drawings_from_plan, write_route_maps
+from maps.stored import hotspots_figure, open_work_figure
 
 OutOption = Annotated[Path, typer.Option("--out", help="folder the HTML maps are written to")]
 AtOption = Annotated[
@@ -54,12 +53,7 @@ def write_open_work(
     Path
         The written file.
     """
-    from geo311.workorders.grouping import open_work_orders_at
-
-    orders = open_work_orders_at(store, at, catalogue=catalogue)
-    m = open_work_map(
-        orders, catalogue, at=at, boundary=settings.boundary_file, timezone=settings.timezone
-    )
+    m = open_work_figure(store, catalogue, settings, at=at)
     return write_map(m, out_dir / "open_work.html")
 
 
@@ -82,7 +76,7 @@ def write_hotspots(store: Store, catalogue: Catalogue, settings: Settings, out_d
     Path
         The written file.
     """
-    m = hotspots_map(requests_frame(store), catalogue, timezone=settings.timezone)
+    m = hotspots_figure(store, catalogue, settings)
     return write_map(m, out_dir / "hotspots.html")
 
 

@@ -40,7 +40,7 @@ def district_hotspots(
     Parameters
     ----------
     frame
-        Requests with ``lat`` and ``lon`` (e.g. :func:`maps.hotspots.requests_frame`).
+        Requests with ``lat`` and ``lon`` (e.g. :func:`maps.hotspots.located_requests_frame`).
     districts
         The city's districts; requests outside every district are left out.
     resolution, alpha

@@ -35,7 +35,7 @@ GI_CLASSES = (
 """Gi* classes: key, legend label, colour."""
 
 
-def requests_frame(store: Store) -> pd.DataFrame:
+def located_requests_frame(store: Store) -> pd.DataFrame:
     """Read every stored request with a real location into a DataFrame.
 
     Parameters
@@ -61,7 +61,7 @@ def _check_frame(frame: pd.DataFrame) -> None:
     missing = [c for c in ("service_code", "requested_datetime", "lat", "lon") if c not in frame]
     if missing:
         raise InputError(
-            f"requests frame lacks column(s) {', '.join(missing)}; build it with requests_frame()",
+            f"requests frame lacks column(s) {', '.join(missing)}; build it with located_requests_frame()",
             field="frame",
         )
     if frame.empty:
@@ -273,7 +273,7 @@ def hotspots_map(
     Parameters
     ----------
     frame : pandas.DataFrame
-        Requests (see :func:`requests_frame`): ``service_code``, ``requested_datetime``
+        Requests (see :func:`located_requests_frame`): ``service_code``, ``requested_datetime``
         (timezone-aware), ``lat``, ``lon``.
     catalogue : Catalogue
         Service names and colours.

@@ -24,16 +24,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import shapely
-from pyproj import CRS
 from shapely.geometry import MultiPoint, mapping
 
+from geo311.city.crs import utm_crs
 from geo311.city.districts import District, Districts, load_districts
 from geo311.city.profile import UNITS
 from geo311.errors import InputError
 from geo311.settings import REPO_DATA_DIR
 from routing.engine.graph import StreetGraph, load_street_graph
 
-__all__ = ["CityInit", "default_units", "init_city", "utm_crs"]
+__all__ = ["CityInit", "default_units", "init_city"]
 
 # Countries (ISO 3166) whose road distances are in miles and feet; elsewhere metric.
 IMPERIAL_COUNTRIES = frozenset({"US"})
@@ -67,12 +67,6 @@ class CityInit:
     districts: list[str]
     files: list[Path] = field(default_factory=list)
     next_steps: list[str] = field(default_factory=list)
-
-
-def utm_crs(lon: float, lat: float) -> str:
-    """Return the WGS 84 / UTM zone CRS (metres) of a point, as ``EPSG:<code>``."""
-    zone = int((lon + 180.0) // 6.0) % 60 + 1
-    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone).to_string()
 
 
 def _check_osm(path: Path, arg: str) -> None:

@@ -22,7 +22,7 @@ results come back as the typed objects ``fn`` returns (a :class:`~routing.engine
 simulation run). Workers never see a store: the caller writes the results.
 
 Determinism: a task runs the same code on the same inputs wherever it runs; for identical plans
-use a search that stops by itself (:func:`plan_districts` ``deterministic=True``: greedy descent,
+use a search that stops by itself (:func:`solve_district_problems` ``deterministic=True``: greedy descent,
 or a ``solution_limit``), never a bare time limit.
 """
 
@@ -59,7 +59,7 @@ __all__ = [
     "TaskRunner",
     "cluster_from_settings",
     "local_cores",
-    "plan_districts",
+    "solve_district_problems",
     "run_tasks",
     "simulate_sweep",
     "strict_map",
@@ -477,7 +477,7 @@ def strict_map(
     return {k: v for k, v in out.items() if not isinstance(v, TaskFailure)}
 
 
-def plan_districts(
+def solve_district_problems(
     problems: Mapping[str, Problem],
     *,
     time_limit_s: float,

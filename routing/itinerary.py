@@ -22,7 +22,6 @@ from geo311.city.profile import UNITS, default_city
 from geo311.errors import InputError
 from geo311.plans.document import DepotDoc, PlanDocument, RouteDoc, StepDoc, local_hm
 from routing.engine.directions import Instruction, Segment, directions, turn_modifier
-from routing.engine.directions import format_distance as _metric_distance
 
 __all__ = [
     "CrewItinerary",
@@ -65,7 +64,9 @@ def format_distance(metres: float, *, units: str = "metric") -> str:
         For other units.
     """
     if units == "metric":
-        return _metric_distance(metres)
+        if metres < 995:
+            return f"{max(0.0, round(metres / 10.0) * 10.0):.0f} m"
+        return f"{metres / 1000.0:.1f} km"
     if units != "imperial":
         raise InputError(
             f"units {units!r} is not one of {', '.join(UNITS)}; use the city's units (city.toml)",

@@ -10,7 +10,7 @@ from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.plans import repo as plan_repo
 from geo311.settings import Settings
-from geo311.workorders import repo as work_order_repo
+from maps.stored import hotspots_figure, open_work_figure
 
 
 def render_map(
@@ -44,18 +44,7 @@ def render_map(
             raise InputError("plan_id: the plan map needs ?plan_id=<id>", field="plan_id")
         return plan_map_html(plan_repo.get_plan(store, plan_id))
     if name == "open-work":
-        from maps.openwork import open_work_map
-
-        orders = work_order_repo.query_work_orders(store, statuses=catalogue.open_state_codes())
-        fmap: Any = open_work_map(
-            orders,
-            catalogue,
-            at=datetime.now(UTC),
-            boundary=settings.boundary_file,
-            timezone=settings.timezone,
-        )
-        return str(fmap.get_root().render())
-    from maps.hotspots import hotspots_map, requests_frame
-
-    fmap = hotspots_map(requests_frame(store), catalogue, timezone=settings.timezone)
+        fmap: Any = open_work_figure(store, catalogue, settings, at=datetime.now(UTC))
+    else:
+        fmap = hotspots_figure(store, catalogue, settings)
     return str(fmap.get_root().render())

@@ -21,6 +21,7 @@ from pyproj import CRS, Transformer
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from geo311.city.crs import utm_crs
 from geo311.errors import ConfigurationError, InputError
 
 __all__ = ["DEFAULT_MARGIN_M", "OUTSIDE", "District", "Districts", "load_districts"]
@@ -38,11 +39,6 @@ class District:
 
     name: str
     geometry: BaseGeometry
-
-
-def _utm_crs(lon: float, lat: float) -> CRS:
-    zone = int((lon + 180.0) // 6.0) % 60 + 1
-    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
 class Districts(Sequence[District]):
@@ -70,7 +66,7 @@ class Districts(Sequence[District]):
         self._items = tuple(districts)
         self.source = source
         centre = shapely.union_all([d.geometry for d in districts]).centroid
-        self.crs = _utm_crs(centre.x, centre.y)
+        self.crs = CRS.from_user_input(utm_crs(centre.x, centre.y))
         to_m = Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
         self._to_m = to_m
         self._metric = [
@@ -142,11 +138,6 @@ class Districts(Sequence[District]):
             out[closer] = d.name
             best = np.where(closer, dist, best)
         return out
-
-    def covered_share(self, lat: ArrayLike, lon: ArrayLike) -> float:
-        """Return the share of points inside some district (0 for no points)."""
-        names = self.assign(lat, lon, margin_m=0.0)
-        return float(np.mean(names != OUTSIDE)) if names.size else 0.0
 
 
 def _feature_name(feature: dict[str, Any], k: int) -> str:

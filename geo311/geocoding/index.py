@@ -27,9 +27,10 @@ from pyproj import Transformer
 from shapely.geometry import LineString, MultiLineString, Point
 from shapely.geometry.base import BaseGeometry
 
+from geo311.city.crs import utm_crs
 from geo311.errors import InputError
 from geo311.geocoding.address import street_key
-from geo311.geocoding.osm import OsmWay, read_ways, utm_crs
+from geo311.geocoding.osm import OsmWay, read_ways
 
 INDEX_VERSION = 12
 

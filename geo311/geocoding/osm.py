@@ -135,20 +135,3 @@ def read_ways(path: Path) -> list[OsmWay]:
             field="drive_osm",
         ) from None
     return ways
-
-
-def utm_crs(lon: float, lat: float) -> str:
-    """Return the WGS 84 / UTM zone CRS (metres) of a point, e.g. ``EPSG:32619`` for Boston.
-
-    Parameters
-    ----------
-    lon, lat
-        The point in degrees.
-
-    Returns
-    -------
-    str
-        ``EPSG:326zz`` (north) or ``EPSG:327zz`` (south).
-    """
-    zone = min(max(int((lon + 180.0) // 6.0) + 1, 1), 60)
-    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"

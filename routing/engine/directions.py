@@ -152,13 +152,6 @@ def compass(bearing_deg: float) -> str:
     return _COMPASS[int(((bearing_deg % 360.0) + 22.5) // 45.0) % 8]
 
 
-def format_distance(metres: float) -> str:
-    """Return a distance for a crew sheet: ``80 m`` or ``1.2 km``."""
-    if metres < 995:
-        return f"{max(0.0, round(metres / 10.0) * 10.0):.0f} m"
-    return f"{metres / 1000.0:.1f} km"
-
-
 def _turn_text(modifier: str, street: str, same_street: bool) -> str:
     if modifier == "uturn":
         return f"Make a U-turn onto {street}" if not same_street else f"Make a U-turn on {street}"

@@ -380,10 +380,6 @@ class StreetGraph:
         (xa, ya), (xb, yb) = xy[-2], xy[-1]
         return bearing(y0, x0, y1, x1), bearing(ya, xa, yb, xb)
 
-    def edge_label(self, edge: int) -> str:
-        """Return a readable name for an edge: its street name, or its class when unnamed."""
-        return self.edge_name[edge] or f"unnamed {self.edge_highway[edge] or 'street'}"
-
     # -- snapping -----------------------------------------------------------------------
     def snap(
         self, lat: float, lon: float, *, max_distance_m: float | None = None, label: str = ""

@@ -52,11 +52,6 @@ class TimeWindow:
     start_s: float
     end_s: float
 
-    @property
-    def length_s(self) -> float:
-        """Length of the window in seconds."""
-        return self.end_s - self.start_s
-
     def contains(self, t_s: float) -> bool:
         """Return whether ``t_s`` lies in the window (ends included)."""
         return self.start_s <= t_s <= self.end_s

@@ -17,7 +17,7 @@ from geo311.ingest.importer import import_file
 from geo311.requests import repo as request_repo
 from geo311.settings import Settings
 from maps.base import write_map
-from maps.hotspots import gi_star_hexagons, hex_counts, hotspots_map, requests_frame
+from maps.hotspots import gi_star_hexagons, hex_counts, hotspots_map, located_requests_frame
 
 REPO = Path(__file__).resolve().parents[2]
 # Screenshots go to GEO311_SCREENSHOT_DIR (e.g. docs/img to refresh the README) or a temp dir.
@@ -77,7 +77,7 @@ def test_requests_frame_skips_placeholders_and_missing_points(store: Store, cata
             store,
             ServiceRequest(f"s{i}", "pothole", "open", t, "boston", f"b{i}", lat=lat, long=lon),
         )
-    frame = requests_frame(store)
+    frame = located_requests_frame(store)
     assert list(frame["service_request_id"]) == ["s0"]
 
 
@@ -122,7 +122,7 @@ def test_citywide_hotspot_map_of_the_embedded_boston_data(
     settings = Settings(database_url=f"sqlite:///{site_dir / 'b.db'}")
     with Store(settings.database_url) as store:
         import_file(store, settings.sample_requests_file, catalogue, timezone=settings.timezone)
-        frame = requests_frame(store)
+        frame = located_requests_frame(store)
         assert request_repo.count_requests(store) == 15_409
     assert len(frame) > 13_000  # every record with a real point (placeholders are not points)
     path = write_map(hotspots_map(frame, catalogue), site_dir / "hotspots_boston.html")

@@ -31,7 +31,7 @@ from geo311.settings import REPO_DATA_DIR, Settings
 from geo311.workorders.grouping import open_work_orders_at, rebuild_work_orders
 from maps.assets import embed_html, vendor_file
 from maps.cli import register
-from maps.hotspots import gi_star_hexagons, hex_counts, requests_frame
+from maps.hotspots import gi_star_hexagons, hex_counts, located_requests_frame
 from maps.openwork import open_work_map
 from tests.maps.synthetic import synthetic_work_orders
 
@@ -109,7 +109,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, catalogue: Catalogue) -> Se
         rebuild_work_orders(store, catalogue)
         open_now = open_work_orders_at(store, AT, catalogue=catalogue)
         assert len(open_now) == len(GRID)  # 200+ m apart: no two reports merge
-        gi = gi_star_hexagons(hex_counts(requests_frame(store)))
+        gi = gi_star_hexagons(hex_counts(located_requests_frame(store)))
         plan_id = plan_repo.save_plan(store, _plan(GRID[:5]), plan_date="2015-10-06")
     return Seeded(url, len(open_now), len(gi), plan_id, {"A": 3, "B": 2})
 

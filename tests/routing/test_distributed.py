@@ -25,9 +25,9 @@ from routing.distributed import (
     TaskEvent,
     TaskFailure,
     TaskRunner,
-    plan_districts,
     run_tasks,
     simulate_sweep,
+    solve_district_problems,
 )
 from routing.engine.graph import build_street_graph
 from routing.engine.matrix import travel_time_matrix
@@ -133,9 +133,9 @@ def same_plan(plan: Plan) -> dict[str, Any]:
 
 
 def test_district_plans_on_the_cluster_equal_the_in_process_plans(problems, scheduler) -> None:
-    here = plan_districts(problems, time_limit_s=30, deterministic=True, workers=1)
+    here = solve_district_problems(problems, time_limit_s=30, deterministic=True, workers=1)
     events: list[TaskEvent] = []
-    there = plan_districts(
+    there = solve_district_problems(
         problems, time_limit_s=30, deterministic=True, cluster=scheduler, progress=events.append
     )
     assert list(there) == list(problems)  # the districts' order, whatever finished first
@@ -190,7 +190,7 @@ def test_a_failing_district_is_reported_while_the_others_come_back(problems, sch
     }
     for where in ({"workers": 1}, {"cluster": scheduler}):
         lines: list[str] = []
-        out = plan_districts(
+        out = solve_district_problems(
             mixed,
             time_limit_s=30,
             deterministic=True,
