@@ -49,8 +49,8 @@ _EXPORTS = {
     "apply_status": "geo311.workorders.workflow",
     "check_transition": "geo311.workorders.workflow",
     "assign_request": "geo311.workorders.grouping",
-    "close_work_order": "geo311.workorders.grouping",
-    "open_work_orders_at": "geo311.workorders.grouping",
+    "close_work_order": "geo311.workorders.closing",
+    "open_work_orders_at": "geo311.workorders.open_view",
     "rebuild_work_orders": "geo311.workorders.grouping",
 }
 
@@ -116,12 +116,9 @@ if TYPE_CHECKING:
         work_orders_frame,
     )
     from geo311.settings import Settings, get_settings
-    from geo311.workorders.grouping import (
-        assign_request,
-        close_work_order,
-        open_work_orders_at,
-        rebuild_work_orders,
-    )
+    from geo311.workorders.closing import close_work_order
+    from geo311.workorders.grouping import assign_request, rebuild_work_orders
+    from geo311.workorders.open_view import open_work_orders_at
     from geo311.workorders.workflow import apply_status, check_transition
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -13,7 +13,7 @@ import folium
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.settings import Settings
-from geo311.workorders.grouping import open_work_orders_at
+from geo311.workorders.open_view import open_work_orders_at
 from maps.hotspots import hotspots_map, located_requests_frame
 from maps.openwork import open_work_map
 

@@ -411,7 +411,7 @@ def register(app: typer.Typer) -> None:
 
 def _matrix_report(ctx: Any, graph: Any) -> list[str]:
     """Time the travel-time matrix between the yard and the open work orders on the graph."""
-    from geo311.workorders.grouping import open_work_orders_at
+    from geo311.workorders.open_view import open_work_orders_at
     from routing.dispatch import servable_groups, snap_work_orders, snap_yards
     from routing.engine.crews import load_crews
     from routing.engine.matrix import travel_time_matrix

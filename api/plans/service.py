@@ -126,7 +126,7 @@ def solve_district_plan(
         When no yard with crews serves the district.
     """
     from api.scope import city_districts, in_district
-    from geo311.workorders.grouping import open_work_orders_at
+    from geo311.workorders.open_view import open_work_orders_at
     from routing.dispatch import default_graph, plan_district_day, servable_groups
 
     areas = city_districts(str(settings.districts_file))

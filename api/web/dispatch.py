@@ -147,7 +147,9 @@ def _page_context(
     show_all: bool = False,
     district: str | None = None,
 ) -> dict[str, Any]:
-    from geo311.workorders.grouping import open_work_orders_at  # loads scipy: only when a page asks
+    from geo311.workorders.open_view import (
+        open_work_orders_at,  # loads scipy: only when a page asks
+    )
 
     tz = ZoneInfo(settings.timezone)
     orders = in_district(open_work_orders_at(store, at, catalogue=catalogue), settings, district)

@@ -145,7 +145,7 @@ def _new_work(
     store: Store, catalogue: Catalogue, settings: Settings, doc: dict[str, Any], user: Any
 ) -> list[dict[str, Any]]:
     """Return the open work orders not in the plan (its district's), most urgent first."""
-    from geo311.workorders.grouping import open_work_orders_at
+    from geo311.workorders.open_view import open_work_orders_at
 
     tz = ZoneInfo(settings.timezone)
     at = moment(str(doc.get("at") or "") or None, settings)

@@ -267,11 +267,8 @@ def workorders_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Merge duplicate reports into work orders and list those open at a moment."""
-    from geo311.workorders.grouping import (
-        merged_report_count,
-        open_work_orders_at,
-        rebuild_work_orders,
-    )
+    from geo311.workorders.grouping import rebuild_work_orders
+    from geo311.workorders.open_view import merged_report_count, open_work_orders_at
 
     settings = settings_with(database_url)
     catalogue = load_catalogue(settings.services_file)
@@ -307,11 +304,8 @@ def demo_command(
     from geo311.cli.demo import DemoContext
     from geo311.ingest.importer import import_file
     from geo311.requests.metrics import format_metrics_table, service_metrics
-    from geo311.workorders.grouping import (
-        merged_report_count,
-        open_work_orders_at,
-        rebuild_work_orders,
-    )
+    from geo311.workorders.grouping import rebuild_work_orders
+    from geo311.workorders.open_view import merged_report_count, open_work_orders_at
 
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)

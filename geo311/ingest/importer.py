@@ -31,13 +31,8 @@ from geo311.city.profile import default_city
 from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.ingest import runs
-from geo311.ingest.boston import (
-    BOSTON_2015_COLUMNS,
-    CLOSURE_STATES,
-    REQUIRED_COLUMNS,
-    _boston_batches_from_subprocess,
-    _boston_batches_here,
-)
+from geo311.ingest.boston import _boston_batches_from_subprocess, _boston_batches_here
+from geo311.ingest.boston_rows import BOSTON_2015_COLUMNS, CLOSURE_STATES, REQUIRED_COLUMNS
 from geo311.ingest.open311_json import _iter_open311_batches, open311_record_to_row
 from geo311.ingest.rows import (
     BOSTON_SOURCE,

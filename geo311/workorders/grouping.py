@@ -26,21 +26,20 @@ open work order of its group is anchored within the radius. Incremental arrival 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy.engine import Connection
 
 from geo311.city.catalogue import Catalogue, load_catalogue
-from geo311.city.profile import default_city
 from geo311.db.store import Store
 from geo311.errors import ConflictError, InputError
-from geo311.model import ServiceRequest, WorkOrder
+from geo311.model import ServiceRequest
+from geo311.notify import Event, enqueue, enqueue_work_order
 from geo311.requests import repo as request_repo
 from geo311.workorders import repo as work_order_repo
 from geo311.workorders.clustering import (
@@ -555,141 +554,13 @@ def _join(
 
 
 @lru_cache(maxsize=1)
-def _default_catalogue() -> Catalogue:
+def default_catalogue() -> Catalogue:
+    """Return the embedded service catalogue (loaded once)."""
     return load_catalogue()
-
-
-def _default_note(state_code: str, label: str, group: str, wid: int, day: str) -> str:
-    if group == "fixed":
-        return f"Repaired by crew on {day}"
-    if state_code == "duplicate":
-        return f"Duplicate of an existing report; closed with work order {wid} on {day}"
-    return f"{label} on {day} (work order {wid})"
-
-
-def close_work_order(
-    store: Store,
-    work_order_id: int,
-    *,
-    status: str,
-    closure_category: str,
-    note: str | None = None,
-    at: datetime,
-    catalogue: Catalogue | None = None,
-    timezone: str | None = None,
-    media_url: str = "",
-) -> WorkOrder:
-    """Close an open work order and every open member request with the same state and note.
-
-    Parameters
-    ----------
-    store
-        The store.
-    work_order_id
-        The work order.
-    status
-        A catalogue state of the ``fixed`` or ``closed`` group (e.g. ``fixed``, ``duplicate``).
-    closure_category
-        The closure category written on every member (e.g. ``Case Resolved``).
-    note
-        Status note a citizen reads; default e.g. "Repaired by crew on 2015-10-06".
-    at
-        When the work was closed (timezone-aware).
-    catalogue
-        States; default the embedded ``data/services.toml``.
-    timezone
-        Local time zone of the date in the default note (default: the city profile's).
-    media_url
-        A photo of the finished work (e.g. the crew's): the closing update of every member
-        carries it, and it becomes the ``media_url`` of the members that had no photo.
-
-    Returns
-    -------
-    WorkOrder
-        The closed work order.
-
-    Raises
-    ------
-    InputError
-        If ``status`` is unknown or open, ``closure_category`` is empty, or ``at`` is naive or
-        before the work order opened.
-    NotFoundError
-        If the work order does not exist.
-    ConflictError
-        If the work order is already closed.
-    """
-    cat = catalogue or _default_catalogue()
-    state = cat.state(status)
-    if state.is_open:
-        closing = ", ".join(s.code for s in cat.states.values() if not s.is_open)
-        raise InputError(
-            f"status {status!r} is an open state; close with one of: {closing}", field="status"
-        )
-    if not closure_category.strip():
-        raise InputError(
-            "closure_category is empty; give the closure category, e.g. 'Case Resolved'",
-            field="closure_category",
-        )
-    if at.tzinfo is None:
-        raise InputError("at must be timezone-aware (e.g. 2015-10-06T14:00-04:00)", field="at")
-    with store.begin() as conn:
-        lock_work_order(store, conn, cat, work_order_id)
-        wo = work_order_repo.get_work_order(store, work_order_id)
-        wo_state = cat.states.get(wo.status)
-        if wo.closed_datetime is not None or (wo_state is not None and not wo_state.is_open):
-            raise ConflictError(
-                f"work order {work_order_id} is already {wo.status}"
-                + (f" since {wo.closed_datetime.isoformat()}" if wo.closed_datetime else "")
-                + "; it cannot be closed again"
-            )
-        if at < wo.opened:
-            raise InputError(
-                f"at {at.isoformat()} is before work order {work_order_id} opened "
-                f"({wo.opened.isoformat()}); give a later time",
-                field="at",
-            )
-        day = at.astimezone(ZoneInfo(timezone or default_city().timezone)).date().isoformat()
-        text = note or _default_note(state.code, state.label, state.group, work_order_id, day)
-        members = work_order_repo.work_order_members(store, conn, [work_order_id])[work_order_id]
-        open_ids = [m.service_request_id for m in members if request_close_time(m, cat) is None]
-        request_repo.update_requests_in(
-            store,
-            conn,
-            open_ids,
-            status=state.code,
-            closure_category=closure_category,
-            status_notes=text,
-            closed_datetime=at,
-            updated_datetime=at,
-            update_media_url=media_url,
-        )
-        if media_url:  # a reporter's own photo stays the request's photo
-            bare = [m.service_request_id for m in members if not m.media_url]
-            request_repo.update_requests_in(
-                store, conn, [i for i in open_ids if i in bare], media_url=media_url
-            )
-        _tell_closed(conn, open_ids, work_order_id, status=state.code, note=text, at=at)
-        earlier = [c for m in members if (c := request_close_time(m, cat)) is not None]
-        work_order_repo.update_work_orders(
-            store,
-            conn,
-            [
-                {
-                    "work_order_id": work_order_id,
-                    "status": state.code,
-                    "closure_category": closure_category,
-                    "status_notes": text,
-                    "closed_datetime": max([at, *earlier]),
-                }
-            ],
-        )
-    return work_order_repo.get_work_order(store, work_order_id)
 
 
 def _tell_merged(conn: Any, request_id: str, work_order_id: int, *, at: datetime) -> None:
     """Queue "already reported, N neighbours too" for a report that joined a work order."""
-    from geo311.notify import Event, enqueue  # the outbox: rows commit with the assignment
-
     enqueue(
         conn,
         Event(
@@ -703,96 +574,5 @@ def _tell_merged(conn: Any, request_id: str, work_order_id: int, *, at: datetime
 
 def _tell_reopened(conn: Any, failed_id: int, *, at: datetime) -> None:
     """Queue "reopened" for the reporters of a recently closed work order reported again."""
-    from geo311.notify import enqueue_work_order  # the outbox: rows commit with the assignment
-
     note = "The problem was reported again nearby after the repair; a crew will look again."
     enqueue_work_order(conn, failed_id, type="reopened", occurred_at=at, note=note)
-
-
-def _tell_closed(
-    conn: Any,
-    request_ids: Sequence[str],
-    work_order_id: int,
-    *,
-    status: str,
-    note: str,
-    at: datetime,
-) -> None:
-    """Queue the "closed" notification of each request closed now, in the closing transaction."""
-    from geo311.notify import Event, enqueue  # the outbox: rows commit with the state change
-
-    for rid in request_ids:
-        event = Event(
-            type="closed",
-            service_request_id=rid,
-            work_order_id=work_order_id,
-            occurred_at=at,
-            status=status,
-            note=note,
-        )
-        enqueue(conn, event)
-
-
-def open_work_orders_at(
-    store: Store,
-    at: datetime,
-    *,
-    groups: Sequence[str] | None = None,
-    catalogue: Catalogue | None = None,
-) -> list[WorkOrder]:
-    """Return the work orders open at a moment, as they stood then.
-
-    Members reported after ``at`` are left out (``member_ids``, ``report_count`` and ``sla_due``
-    count only earlier reports) and an order closed later shows as open. ``sla_due`` is the
-    members' earliest SLA target: a plan published since (its ETAs) changes nothing here.
-
-    Parameters
-    ----------
-    store
-        The store.
-    at
-        The moment (timezone-aware), e.g. a busy autumn 2015 morning.
-    groups
-        Keep only these service groups.
-    catalogue
-        Service SLAs for members without an SLA target; default the embedded catalogue.
-
-    Returns
-    -------
-    list of WorkOrder
-        Oldest first.
-    """
-    if at.tzinfo is None:
-        raise InputError("at must be timezone-aware (e.g. 2015-10-06T08:00-04:00)", field="at")
-    cat = catalogue or _default_catalogue()
-    out: list[WorkOrder] = []
-    for wo, members in work_order_repo.work_orders_open_at(store, at, groups=groups):
-        mem = [m for m in members if m.requested_datetime <= at] or members[:1]
-        sla_due = min(cat.sla_target(m) for m in mem) if mem else wo.sla_due
-        changes: dict[str, Any] = {
-            "member_ids": tuple(m.service_request_id for m in mem),
-            "report_count": len(mem) or wo.report_count,
-            "sla_due": sla_due,
-        }
-        if wo.closed_datetime is not None:
-            changes.update(
-                status="open", closed_datetime=None, closure_category="", status_notes=""
-            )
-        out.append(replace(wo, **changes))
-    return out
-
-
-def merged_report_count(work_orders: Iterable[WorkOrder]) -> int:
-    """Return how many reports were merged into other reports' work orders.
-
-    Parameters
-    ----------
-    work_orders
-        Work orders.
-
-    Returns
-    -------
-    int
-        The sum of ``report_count - 1``.
-    """
-    return sum(max(0, wo.report_count - 1) for wo in work_orders)

@@ -282,7 +282,7 @@ def work_orders_open_at(
 ) -> list[tuple[WorkOrder, list[MemberTimes]]]:
     """Return the work orders open at ``at`` with their members' times, in two queries.
 
-    The lean read behind :func:`geo311.workorders.grouping.open_work_orders_at` (the dispatcher's
+    The lean read behind :func:`geo311.workorders.open_view.open_work_orders_at` (the dispatcher's
     console): work-order rows oldest first, each with its members' id, reported time,
     SLA target and service code, ordered by time then id.
     """

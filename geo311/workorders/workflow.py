@@ -88,7 +88,8 @@ def apply_status(
     ConflictError
         If the transition is not allowed (see :func:`check_transition`).
     """
-    from geo311.workorders.grouping import close_work_order, lock_work_order
+    from geo311.workorders.closing import close_work_order
+    from geo311.workorders.grouping import lock_work_order
 
     at = at or datetime.now(UTC)
     target = catalogue.state(status)

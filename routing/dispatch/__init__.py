@@ -1,6 +1,6 @@
 """The dispatch application: open work orders + street graph + OR-Tools -> the day's plan.
 
-:func:`plan_day` takes the work orders open at a moment (:func:`geo311.workorders.grouping.open_work_orders_at`)
+:func:`plan_day` takes the work orders open at a moment (:func:`geo311.workorders.open_view.open_work_orders_at`)
 for the service groups the crews can serve, snaps them and the yard to the street graph,
 computes the travel-time matrix, builds a :class:`~routing.engine.problem.Problem` (on-site minutes,
 skill and demand from the catalogue, priority from the SLA) and solves it. A work order

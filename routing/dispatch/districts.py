@@ -28,7 +28,7 @@ from geo311.plans.document import PlanDocument
 from geo311.plans.repo import load_plan_document
 from geo311.requests import repo as request_repo
 from geo311.settings import Settings
-from geo311.workorders.grouping import open_work_orders_at
+from geo311.workorders.open_view import open_work_orders_at
 from routing.dispatch.build import (
     _cached_graph,
     default_graph,

@@ -11,7 +11,7 @@ from geo311.city.catalogue import Catalogue, load_catalogue
 from geo311.db.store import Store
 from geo311.model import WorkOrder
 from geo311.settings import Settings
-from geo311.workorders.grouping import open_work_orders_at
+from geo311.workorders.open_view import open_work_orders_at
 from routing.dispatch.build import (
     build_problem,
     default_graph,

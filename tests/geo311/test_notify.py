@@ -532,7 +532,8 @@ def test_closing_a_work_order_tells_each_reporter_once_with_the_crews_note(
 ) -> None:
     """close_work_order (the crew's "done") queues "closed" in its own transaction."""
     from geo311.city.catalogue import load_catalogue
-    from geo311.workorders.grouping import close_work_order, rebuild_work_orders
+    from geo311.workorders.closing import close_work_order
+    from geo311.workorders.grouping import rebuild_work_orders
 
     box, port = smtp
     catalogue = load_catalogue()
@@ -587,7 +588,8 @@ def test_a_failed_repair_tells_the_first_reporters_it_is_reopened(
 ) -> None:
     """A new report near a work order closed days ago (a failed repair) queues "reopened"."""
     from geo311.city.catalogue import load_catalogue
-    from geo311.workorders.grouping import assign_request, close_work_order
+    from geo311.workorders.closing import close_work_order
+    from geo311.workorders.grouping import assign_request
 
     box, port = smtp
     catalogue = load_catalogue()

@@ -28,7 +28,9 @@ from geo311.requests.metrics import (
 )
 from geo311.requests.repo import request_to_row
 from geo311.workorders import repo as work_order_repo
-from geo311.workorders.grouping import close_work_order, open_work_orders_at, rebuild_work_orders
+from geo311.workorders.closing import close_work_order
+from geo311.workorders.grouping import rebuild_work_orders
+from geo311.workorders.open_view import open_work_orders_at
 
 TZ = ZoneInfo("America/New_York")
 AT = datetime(2015, 10, 6, 11, 0, tzinfo=UTC)  # 07:00 in Boston, the dispatcher's morning

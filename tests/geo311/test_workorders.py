@@ -15,13 +15,9 @@ from geo311.model import ServiceRequest
 from geo311.requests import repo as request_repo
 from geo311.requests.repo import request_to_row
 from geo311.workorders import repo as work_order_repo
-from geo311.workorders.grouping import (
-    assign_request,
-    close_work_order,
-    merged_report_count,
-    open_work_orders_at,
-    rebuild_work_orders,
-)
+from geo311.workorders.closing import close_work_order
+from geo311.workorders.grouping import assign_request, rebuild_work_orders
+from geo311.workorders.open_view import merged_report_count, open_work_orders_at
 
 T0 = datetime(2015, 10, 5, 8, 0, tzinfo=UTC)
 LAT0, LON0 = 42.3500, -71.0800

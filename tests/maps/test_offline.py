@@ -28,7 +28,8 @@ from geo311.model import ServiceRequest
 from geo311.plans import repo as plan_repo
 from geo311.requests import repo as request_repo
 from geo311.settings import REPO_DATA_DIR, Settings
-from geo311.workorders.grouping import open_work_orders_at, rebuild_work_orders
+from geo311.workorders.grouping import rebuild_work_orders
+from geo311.workorders.open_view import open_work_orders_at
 from maps.assets import embed_html, vendor_file
 from maps.cli import register
 from maps.hotspots import gi_star_hexagons, hex_counts, located_requests_frame

@@ -14,7 +14,7 @@ from geo311.db.store import Store
 from geo311.errors import ConfigurationError, InputError
 from geo311.plans.document import PlanDocument
 from geo311.settings import REPO_DATA_DIR
-from geo311.workorders.grouping import open_work_orders_at
+from geo311.workorders.open_view import open_work_orders_at
 from routing.dispatch import default_graph, plan_district, split_by_district
 from routing.engine.crews import load_crews
 
