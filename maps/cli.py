@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from geo311.city.catalogue import Catalogue, load_catalogue
+from geo311.cli.options import DatabaseOption
 from geo311.db.store import Store
 from geo311.errors import InputError, NotFoundError
 from geo311.plans import repo as plan_repo
@@ -27,7 +28,6 @@ OutOption = Annotated[Path, typer.Option("--out", help="folder the HTML maps are
 AtOption = Annotated[
     str | None, typer.Option("--at", help="moment the map shows, local time (default: now)")
 ]
-DbOption = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy URL")]
 
 
 def write_open_work(
@@ -162,7 +162,7 @@ def drawings_from_plan_document(plan: dict[str, Any], out_dir: Path) -> list[Cre
 
 
 def _context(database_url: str | None) -> tuple[Settings, Catalogue]:
-    from geo311.cli.app import settings_with
+    from geo311.cli.options import settings_with
 
     settings = settings_with(database_url)
     return settings, load_catalogue(settings.services_file)
@@ -189,7 +189,7 @@ def register(app: typer.Typer) -> None:
 
     @map_app.command("open")
     def open_command(
-        out: OutOption = Path("out"), at: AtOption = None, database_url: DbOption = None
+        out: OutOption = Path("out"), at: AtOption = None, database_url: DatabaseOption = None
     ) -> None:
         """Dispatcher map of open work orders by service, with SLA badges."""
         settings, catalogue = _context(database_url)
@@ -203,7 +203,7 @@ def register(app: typer.Typer) -> None:
         plan_id: Annotated[
             int | None, typer.Option("--plan-id", help="plan to draw (default: newest)")
         ] = None,
-        database_url: DbOption = None,
+        database_url: DatabaseOption = None,
     ) -> None:
         """Crew route maps (all crews, and one per crew) of a stored plan."""
         settings, _catalogue = _context(database_url)
@@ -220,7 +220,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(str(path))
 
     @map_app.command("hotspots")
-    def hotspots_command(out: OutOption = Path("out"), database_url: DbOption = None) -> None:
+    def hotspots_command(out: OutOption = Path("out"), database_url: DatabaseOption = None) -> None:
         """Planner map: heat map, H3 counts per quarter, Gi* hot spots, weekly slider."""
         settings, catalogue = _context(database_url)
         with Store(settings.database_url) as store:

@@ -19,6 +19,7 @@ import numpy as np
 import typer
 
 from geo311.city.catalogue import Catalogue, load_catalogue
+from geo311.cli.options import DatabaseOption
 from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.plans.document import PlanDocument
@@ -27,10 +28,6 @@ from geo311.workorders import repo as work_order_repo
 
 DEMO_TIME_LIMIT_S = 12.0
 
-DbOption = Annotated[
-    str | None,
-    typer.Option("--database-url", help="SQLAlchemy URL (default: GEO311_DATABASE_URL)"),
-]
 OutOption = Annotated[
     Path, typer.Option("--out", help="folder for plan.json and the crews' itineraries")
 ]
@@ -195,7 +192,7 @@ def plan_command(
     time_limit: TimeLimitOption = None,
     seed: Annotated[int | None, typer.Option(help="solver seed (default: settings)")] = None,
     out: OutOption = Path("out"),
-    database_url: DbOption = None,
+    database_url: DatabaseOption = None,
     cluster: Annotated[
         str | None,
         typer.Option(
@@ -206,7 +203,8 @@ def plan_command(
     ] = None,
 ) -> None:
     """Plan the day's crew routes from the open work orders; write plan.json + itineraries."""
-    from geo311.cli.app import parse_local_time, settings_with
+    from geo311.cli.app import parse_local_time
+    from geo311.cli.options import settings_with
     from routing.dispatch import format_summary, plan_day, save_day_plan
 
     settings = settings_with(database_url)
@@ -313,10 +311,11 @@ def replan_command(
     crews: Annotated[Path | None, typer.Option(help="crew file the plan was made with")] = None,
     time_limit: TimeLimitOption = None,
     out: OutOption = Path("out"),
-    database_url: DbOption = None,
+    database_url: DatabaseOption = None,
 ) -> None:
     """Re-plan a stored plan mid-day: keep locked stops, add urgent work orders."""
-    from geo311.cli.app import parse_local_time, settings_with
+    from geo311.cli.app import parse_local_time
+    from geo311.cli.options import settings_with
     from routing.dispatch import format_summary, replan_day, save_day_plan
 
     settings = settings_with(database_url)

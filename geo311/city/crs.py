@@ -6,7 +6,7 @@ __all__ = ["utm_crs"]
 
 
 def utm_crs(lon: float, lat: float) -> str:
-    """Return the WGS 84 / UTM zone CRS (metres) of a point, e.g. ``EPSG:32619`` for Boston.
+    """Return the WGS 84 / UTM zone CRS (metres) of a point, e.g. ``EPSG:32619`` (zone 19 north).
 
     Parameters
     ----------

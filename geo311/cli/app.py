@@ -17,6 +17,8 @@ import typer
 
 from geo311.city.catalogue import load_catalogue
 from geo311.city.profile import CITY_DIR_ENV
+from geo311.cli import notify, users
+from geo311.cli.options import DatabaseOption, settings_with
 from geo311.cli.plugins import load_group
 from geo311.cli.users import app as users_app
 from geo311.db.store import Store
@@ -73,34 +75,6 @@ def _global_options(
     """geo311: 311 intake, duplicate clustering, crew routes and maps for public works."""
     if city is not None:
         select_city(city)
-
-
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="SQLAlchemy URL (default: GEO311_DATABASE_URL, else geo311.db in the user data folder)",
-    ),
-]
-
-
-def settings_with(database_url: str | None = None) -> Settings:
-    """Return the settings, with the database URL overridden when given.
-
-    Parameters
-    ----------
-    database_url
-        A database URL from the command line.
-
-    Returns
-    -------
-    Settings
-        The settings to use.
-    """
-    settings = get_settings()
-    if database_url:
-        settings = settings.model_copy(update={"database_url": database_url})
-    return settings
 
 
 def parse_local_time(text: str, timezone: str) -> datetime:
@@ -355,13 +329,15 @@ def demo_command(
         )
         ctx.results["work_orders_built"] = True
         ctx.results["open_work_orders"] = open_now
-        for name, step in load_group("geo311.demo_steps"):
+        steps = [*load_group("geo311.demo_steps"), ("40_users", users.demo_step)]
+        for name, step in sorted(steps, key=lambda s: s[0]):
             typer.echo(f"\n== {name.split('_', 1)[-1]}")
             step(ctx)
     typer.echo(f"\ndemo finished in {time.perf_counter() - t0:.1f} s; outputs in {out.resolve()}")
 
 
 def _register_plugins() -> None:
+    notify.register(app)  # geo311's own command groups; the upper packages' by entry point
     for _name, register in load_group("geo311.commands"):
         register(app)
 
@@ -376,4 +352,4 @@ def main() -> None:
         raise SystemExit(2) from None
 
 
-__all__ = ["app", "main", "parse_local_time", "select_city", "settings_with"]
+__all__ = ["app", "main", "parse_local_time", "select_city"]

@@ -8,20 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
+from geo311.cli.options import DatabaseOption
 from geo311.db.store import Store
 from geo311.plans import repo as plan_repo
 from geo311.settings import get_settings
 from geo311.staff import users
 
 app = typer.Typer(help="Staff users of the web application (argon2 passwords, roles, tokens).")
-
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="SQLAlchemy URL (default: GEO311_DATABASE_URL, else geo311.db in the user data folder)",
-    ),
-]
 
 
 def _store(database_url: str | None) -> Store:

@@ -20,10 +20,10 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
+from geo311.cli.notify import renderer_from_settings
 from geo311.db.notify_schema import contacts, outbox
 from geo311.db.store import Store
 from geo311.notify.channels import SmtpChannel
-from geo311.notify.cli import renderer_from_settings
 from geo311.notify.sender import Sender
 from geo311.requests import repo as request_repo
 from geo311.settings import Settings

@@ -17,12 +17,12 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from typer.testing import CliRunner
 
+from geo311.cli.notify import notify_app
 from geo311.db.notify_schema import outbox
 from geo311.db.store import Store
 from geo311.model import ServiceRequest
 from geo311.notify import Event, confirm_address, enqueue, list_outbox, save_contact
 from geo311.notify.channels import SmtpChannel
-from geo311.notify.cli import notify_app
 from geo311.notify.sender import Sender
 from geo311.notify.templates import Renderer
 from geo311.requests import repo as request_repo

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.engine import Engine
 
+from geo311.cli.options import DatabaseOption
 from geo311.db.store import Store
 from geo311.notify.channels import SmtpChannel, WebhookChannel
 from geo311.notify.contacts import add_webhook
@@ -24,14 +25,6 @@ from geo311.notify.sender import Sender
 from geo311.notify.templates import Renderer
 from geo311.notify.unsubscribe import unsubscribe_token
 from geo311.settings import Settings, get_settings
-
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="SQLAlchemy URL (default: GEO311_DATABASE_URL, else geo311.db in the user data folder)",
-    ),
-]
 
 
 def _settings(database_url: str | None) -> Settings:
