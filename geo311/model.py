@@ -12,6 +12,9 @@ from typing import Any
 
 from geo311.city.profile import City, default_city
 
+OPEN311_SOURCE = "open311"
+"""The ``source`` of requests posted through Open311 (their ``source_id`` is the POST's token)."""
+
 
 def is_placeholder_point(lat: float | None, lon: float | None, *, city: City | None = None) -> bool:
     """Return whether a point is one of the city's "no location" placeholders (City Hall).

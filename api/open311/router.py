@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import secrets
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -38,6 +39,7 @@ from geo311.db.store import Store
 from geo311.errors import ConflictError
 from geo311.notify.contacts import contact_values
 from geo311.requests import repo as request_repo
+from geo311.requests import reports
 from geo311.requests import updates as update_log
 from geo311.requests.intake import check_texts
 from geo311.requests.media import StagedImage
@@ -321,7 +323,7 @@ def get_token(
 ) -> Response:
     """Return the service_request_id of the request that was posted with this token."""
     _check_jurisdiction(jurisdiction_id, city)
-    found = o.find_by_token(store, token)
+    found = reports.find_by_token(store, token)
     if found is None:
         raise Open311HTTPError(
             404, f"token: {token!r} is unknown; use the token returned by POST requests"
@@ -399,7 +401,7 @@ async def post_request(
     gate = gate_of(request, settings, api_key=api_key, email=contact["email"], now=o.now_utc())
     await run_in_threadpool(gate.check, store)  # before the photo's work
     photo, media_url = await _stage_photo(request, settings, media, media_url)
-    new = o.NewRequest(
+    new = reports.NewRequest(
         service_code=service_code,
         lat=lat,
         long=long,
@@ -409,7 +411,7 @@ async def post_request(
         attributes=attributes,
         contact=contact,
     )
-    token = idempotency_key or o.secrets.token_hex(16)
+    token = idempotency_key or secrets.token_hex(16)
     try:
         result = await run_in_threadpool(
             _create,
@@ -475,37 +477,36 @@ def _create(
     store: Store,
     catalogue: Catalogue,
     geocoder: Callable[[], Any],
-    new: o.NewRequest,
+    new: reports.NewRequest,
     token: str,
     *,
     gate: Gate,
     photo: StagedImage | None,
     keyed: bool,
-) -> o.Intake:
+) -> reports.Intake:
     # A token the server just drew cannot be stored yet: look it up only for a client's key.
-    existing = o.find_by_token(store, token) if keyed else None
+    existing = reports.find_by_token(store, token) if keyed else None
     if existing is not None:
-        return o.Intake(
+        return reports.Intake(
             existing, "this report was already received (same Idempotency-Key)", None, False
         )
     geocoded = None
     if new.lat is None:
         geocoded = o.geocode_address(geocoder(), new.address_string)
-    req = o.build_request(new, catalogue, token=token, now=o.now_utc(), geocoded=geocoded)
+    req = reports.build_request(new, catalogue, token=token, now=o.now_utc(), geocoded=geocoded)
     try:
         # The request, its acknowledgement and its work order commit together (one commit).
-        with store.begin():
+        with store.begin() as conn:
             gate.count(store)  # first: a report over a limit stores nothing
-            request_repo.add_request(
-                store, req, also=lambda conn: o.acknowledge(conn, req, new.contact)
-            )
-            intake = o.assign_stored(store, catalogue, req)
+            request_repo.add_request(store, req)
+            reports.acknowledge(conn, req, new.contact)
+            intake = reports.assign_stored(store, catalogue, req)
     except ConflictError:
         # A concurrent retry with the same Idempotency-Key stored it first.
-        existing = o.find_by_token(store, token)
+        existing = reports.find_by_token(store, token)
         if existing is None:
             raise
-        return o.Intake(
+        return reports.Intake(
             existing, "this report was already received (same Idempotency-Key)", None, False
         )
     if photo is not None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +22,6 @@ from geo311.requests import repo as request_repo
 from geo311.settings import Settings
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
-OPEN311_SOURCE = "open311"
 DEFAULT_WINDOW = timedelta(days=90)
 MAX_REQUESTS = 1000
 MAX_DESCRIPTION = 4000
@@ -393,47 +391,6 @@ def validate_attributes(
     return dict(given)
 
 
-@dataclass(frozen=True)
-class NewRequest:
-    """A validated ``POST requests`` body (the contact fields are kept apart, never public)."""
-
-    service_code: str
-    lat: float | None
-    long: float | None
-    address_string: str
-    description: str
-    media_url: str
-    attributes: dict[str, str]
-    contact: dict[str, str] = field(default_factory=dict)
-
-
-def acknowledge(conn: Any, req: ServiceRequest, contact: Mapping[str, str]) -> None:
-    """Keep the reporter's contact and queue the "received" acknowledgement (POST's transaction).
-
-    Parameters
-    ----------
-    conn
-        The connection of the transaction that stores the request.
-    req
-        The new request.
-    contact
-        ``email``, ``first_name``, ``last_name``, ``phone`` as posted (empty values ignored).
-    """
-    from geo311.notify import Event, enqueue, save_contact
-
-    given = {k: v.strip() for k, v in contact.items() if v and v.strip()}
-    if given:
-        save_contact(conn, req.service_request_id, **given)
-    enqueue(
-        conn,
-        Event(
-            type="received",
-            service_request_id=req.service_request_id,
-            occurred_at=req.requested_datetime,
-        ),
-    )
-
-
 def post_answer(service_request_id: str | None, token: str, notice: str) -> dict[str, Any]:
     """Return the ``POST requests`` answer as GeoReport v2 defines it.
 
@@ -456,11 +413,6 @@ def post_answer(service_request_id: str | None, token: str, notice: str) -> dict
     """
     key = {"service_request_id": service_request_id} if service_request_id else {"token": token}
     return {**key, "service_notice": notice, "account_id": None}
-
-
-def new_request_id() -> str:
-    """Return a fresh, unguessable service_request_id for a request posted through Open311."""
-    return "G" + secrets.token_hex(8)
 
 
 def check_location(
@@ -532,51 +484,6 @@ def media_url(request: Request, settings: Settings, name: str) -> str:
     return settings.public_base + request.app.url_path_for("get_media", name=name)
 
 
-def find_by_token(store: Store, token: str) -> str | None:
-    """Return the service_request_id of the request posted with this token (None if unknown)."""
-    with store.begin() as conn:
-        found = request_repo.existing_hashes(store, conn, OPEN311_SOURCE, [token])
-    hit = found.get(token)
-    return hit[0] if hit else None
-
-
-def build_request(
-    new: NewRequest,
-    catalogue: Catalogue,
-    *,
-    token: str,
-    now: datetime,
-    geocoded: tuple[float, float, str, float | None] | None,
-) -> ServiceRequest:
-    """Return the ServiceRequest to store for a validated POST."""
-    service = catalogue.service(new.service_code)
-    lat, lon = new.lat, new.long
-    match_type, score = "", None
-    if geocoded is not None:
-        lat, lon, match_type, score = geocoded
-    extra_text = "".join(f"\n{k}: {v}" for k, v in sorted(new.attributes.items()))
-    return ServiceRequest(
-        service_request_id=new_request_id(),
-        service_code=service.code,
-        service_name=service.name,
-        status="open",
-        requested_datetime=now,
-        updated_datetime=now,
-        expected_datetime=now + service.sla,
-        sla_target_datetime=now + service.sla,
-        source=OPEN311_SOURCE,
-        source_id=token,
-        description=(new.description + extra_text).strip(),
-        address=new.address_string,
-        lat=lat,
-        long=lon,
-        media_url=new.media_url,
-        channel="open311",
-        geocode_match_type=match_type or ("client" if new.lat is not None else ""),
-        geocode_score=score,
-    )
-
-
 def now_utc() -> datetime:
     """Return the current time (UTC, aware)."""
     return datetime.now(UTC)
@@ -597,41 +504,3 @@ def get_request_or_404(store: Store, service_request_id: str) -> ServiceRequest:
             f"service_request_id: {service_request_id!r} does not exist; "
             "check the id returned by POST requests",
         ) from None
-
-
-@dataclass(frozen=True)
-class Intake:
-    """What happened to a posted request: its id and the notice for the citizen."""
-
-    service_request_id: str
-    service_notice: str
-    work_order_id: int | None
-    joined: bool
-
-
-def assign_stored(store: Store, catalogue: Catalogue, req: ServiceRequest) -> Intake:
-    """Put a posted request, stored already, in a work order (joining a nearby open one).
-
-    Parameters
-    ----------
-    store
-        The store holding ``req``.
-    catalogue
-        Decides the service group and duplicate radius.
-    req
-        The new request.
-
-    Returns
-    -------
-    Intake
-        The id and the ``service_notice`` (says when the report joined an existing job).
-    """
-    from geo311.workorders.grouping import assign_request
-
-    assignment = assign_request(store, req, catalogue)
-    return Intake(
-        service_request_id=req.service_request_id,
-        service_notice=str(assignment.message),
-        work_order_id=assignment.work_order_id,
-        joined=bool(assignment.joined),
-    )

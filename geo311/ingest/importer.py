@@ -34,14 +34,8 @@ from geo311.ingest import runs
 from geo311.ingest.boston import _boston_batches_from_subprocess, _boston_batches_here
 from geo311.ingest.boston_rows import BOSTON_2015_COLUMNS, CLOSURE_STATES, REQUIRED_COLUMNS
 from geo311.ingest.open311_json import _iter_open311_batches, open311_record_to_row
-from geo311.ingest.rows import (
-    BOSTON_SOURCE,
-    OPEN311_SOURCE,
-    Reject,
-    _Batch,
-    _open_text,
-    rows_to_frame,
-)
+from geo311.ingest.rows import BOSTON_SOURCE, Reject, _Batch, _open_text, rows_to_frame
+from geo311.model import OPEN311_SOURCE
 from geo311.notify.contacts import save_contacts
 from geo311.requests import repo as request_repo
 

@@ -16,14 +16,8 @@ import pandas as pd
 from geo311.city.catalogue import Catalogue
 from geo311.city.profile import default_city
 from geo311.errors import InputError
-from geo311.ingest.rows import (
-    OPEN311_SOURCE,
-    Reject,
-    _Batch,
-    _row_hash,
-    row_contact,
-    rows_to_frame,
-)
+from geo311.ingest.rows import Reject, _Batch, _row_hash, row_contact, rows_to_frame
+from geo311.model import OPEN311_SOURCE
 
 
 def _parse_iso(value: Any, fld: str, tz: str) -> datetime:

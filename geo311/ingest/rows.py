@@ -18,9 +18,6 @@ from geo311.notify.contacts import CONTACT_FIELDS, contact_values
 BOSTON_SOURCE = "boston"
 
 
-OPEN311_SOURCE = "open311"
-
-
 @dataclass
 class Reject:
     """A rejected input row: where it is, which field is at fault, why, and the raw text."""

@@ -20,7 +20,7 @@ keys and imports nothing of ``routing``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +34,6 @@ from geo311.db.schema import plans, requests
 from geo311.db.store import Store
 from geo311.errors import ConflictError, InputError, NotFoundError
 from geo311.notify import Event, enqueue
-from geo311.plans import publishing
 from geo311.plans import repo as plan_repo
 from geo311.requests import repo as request_repo
 from geo311.requests import updates as update_log
@@ -230,23 +229,21 @@ def publish(
     expected = expected_times(store, plan_etas(doc), tz=tz)
     at = at or datetime.now(UTC)
 
-    def record(conn: Connection, counts: dict[str, int]) -> None:
-        after = {**(audit or {}), "published": True, **counts}
-        write_audit(
-            conn, at=at, actor=by, action="plan.publish", obj=f"plan:{plan_id}",
-            before={"published": False}, after=after,
-        )  # fmt: skip
-
-    counts = publishing.publish_plan(
-        store,
-        plan_id,
-        expected,
-        plan_date=str(doc.get("plan_date") or ""),
-        published_by=by,
-        at=at,
-        keep_plans=district_siblings(store, doc),
-        also=record if audit is not None else None,
-    )
+    with store.begin() as conn:  # the publication and its audit row commit together
+        counts = publish_plan(
+            store,
+            plan_id,
+            expected,
+            plan_date=str(doc.get("plan_date") or ""),
+            published_by=by,
+            at=at,
+            keep_plans=district_siblings(store, doc),
+        )
+        if audit is not None:
+            write_audit(
+                conn, at=at, actor=by, action="plan.publish", obj=f"plan:{plan_id}",
+                before={"published": False}, after={**audit, "published": True, **counts},
+            )  # fmt: skip
     return PublishResult(plan_id=plan_id, **counts)
 
 
@@ -259,7 +256,6 @@ def publish_plan(
     published_by: str,
     at: datetime | None = None,
     keep_plans: Sequence[int] = (),
-    also: Callable[[Connection, dict[str, int]], object] | None = None,
 ) -> dict[str, int]:
     """Publish a plan: crews see it, its stops' ETAs become the reports' ``expected_datetime``.
 
@@ -288,9 +284,6 @@ def publish_plan(
     keep_plans
         Published plans whose ETAs this one does not replace (the other districts' plans
         of the same day).
-    also
-        ``also(conn, counts)`` runs last in the same transaction (e.g. the audit row of
-        who published, with the counts returned).
 
     Returns
     -------
@@ -316,8 +309,6 @@ def publish_plan(
             )
             notified = _tell_scheduled(conn, plan_id, {r: expected[r][0] for r in scheduled}, at)
             counts = {"scheduled": len(scheduled), "cleared": len(stale), "notified": notified}
-            if also is not None:
-                also(conn, counts)
     except sa.exc.IntegrityError:
         # Another transaction published the same plan at the same moment: read what it
         # committed on a connection of its own (an enclosing transaction is aborted).

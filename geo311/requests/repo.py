@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -271,13 +271,11 @@ def update_request_rows(store: Store, conn: Connection, rows: Sequence[dict[str,
     conn.execute(stmt, [{"_id": r["service_request_id"], **{c: r[c] for c in cols}} for r in rows])
 
 
-def add_request(
-    store: Store, req: ServiceRequest, *, also: Callable[[Connection], object] | None = None
-) -> ServiceRequest:
+def add_request(store: Store, req: ServiceRequest) -> ServiceRequest:
     """Store one new request (e.g. from an Open311 POST) and return it.
 
-    ``also(conn)`` runs in the same transaction (e.g. the reporter's contact and the
-    acknowledgement in the notification outbox: stored together or not at all).
+    Inside ``store.begin()`` it joins the caller's transaction (e.g. with the reporter's
+    contact and the acknowledgement in the notification outbox: stored together or not at all).
 
     Raises
     ------
@@ -288,8 +286,6 @@ def add_request(
     try:
         with store.begin() as conn:
             conn.execute(requests.insert(), [request_to_row(req)])
-            if also is not None:
-                also(conn)
     except sa.exc.IntegrityError as exc:
         raise ConflictError(
             f"service_request_id {req.service_request_id!r} (source {req.source!r}, "
