@@ -48,6 +48,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
+import psutil
 import sqlalchemy as sa
 
 from geo311.db.store import Store
@@ -65,6 +66,7 @@ REPO = Path(__file__).resolve().parent.parent
 LOADER = Path(__file__).resolve().parent / "http_load.py"
 CEILING = "ceiling: uvicorn alone, same body"
 PROCS: list[subprocess.Popen[bytes]] = []  # every server started, stopped at the end
+PIDS: dict[str, int] = {}  # base URL -> its uvicorn process (workers are its children)
 # What the baseline export holds: the packages and the city data they read.
 TREE = ("geo311", "routing", "maps", "api", "data")
 CODES = ["pothole", "streetlight_outage", "general_lighting", "streetlight_knockdown"]
@@ -180,6 +182,7 @@ def spawn(args: Sequence[str], *, env: dict[str, str], cwd: str, probe: str) -> 
         subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=cwd)
     )
     base = f"http://127.0.0.1:{port}"
+    PIDS[base] = PROCS[-1].pid
     for _ in range(1200):
         try:
             if httpx.get(f"{base}{probe}", timeout=1).status_code == 200:
@@ -241,6 +244,36 @@ def copy_requests(admin: sa.Engine, source: str, target: str) -> None:
         conn.execute(sa.text(f'ANALYZE "{target}".service_requests'))
 
 
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user + system) of a process and its children so far."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def postgres_seconds() -> float:
+    """Return the CPU time of every PostgreSQL process of this machine so far."""
+    total = 0.0
+    for p in psutil.process_iter(["name"]):
+        if p.info["name"] and p.info["name"].startswith("postgres"):
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                continue
+    return total
+
+
 def compare(
     names: Sequence[str],
     bases: Sequence[str],
@@ -261,6 +294,7 @@ def compare(
     tags = {b: httpx.get(f"{b}{path}").headers.get("etag", '"none"') for b in bases}
     lat: dict[str, list[float]] = {b: [] for b in bases}
     wall = dict.fromkeys(bases, 0.0)
+    cpu = {b: [0.0, 0.0] for b in bases}  # server, PostgreSQL seconds
     rounds = 4
     for r in range(rounds):
         order = bases if r % 2 == 0 else list(reversed(bases))
@@ -268,11 +302,21 @@ def compare(
             headers = [f"If-None-Match: {tags[b]}"] if revalidate else []
             ok = "200,304" if revalidate else "200"
             n = max(count // rounds, 1)
+            before = cpu_seconds(PIDS[b]), postgres_seconds()
             got, w = load(b, path, n, clients, headers=headers, ok=ok, bodies=bodies)
+            cpu[b][0] += cpu_seconds(PIDS[b]) - before[0]
+            cpu[b][1] += postgres_seconds() - before[1]
             lat[b].extend(got)
             wall[b] += w
     for name, b in zip(names, bases, strict=True):
         report(f"{label} [{name}]" if len(bases) > 1 else label, lat[b], wall[b])
+        per = [1000.0 * c / max(len(lat[b]), 1) for c in cpu[b]]
+        cores = os.cpu_count() or 1
+        print(
+            f"{'':<64} CPU per request: server {per[0]:.1f} ms, PostgreSQL {per[1]:.1f} ms "
+            f"-> at most {1000.0 * cores / max(sum(per), 1e-9):.0f} req/s on {cores} cores",
+            flush=True,
+        )
 
 
 def new_schema(admin: sa.Engine) -> tuple[str, str]:
