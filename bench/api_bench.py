@@ -262,15 +262,21 @@ def cpu_seconds(pid: int) -> float:
 
 
 def postgres_seconds() -> float:
-    """Return the CPU time of every PostgreSQL process of this machine so far."""
+    """Return the CPU time of PostgreSQL so far: live processes and the backends that ended.
+
+    The postmaster reaps its backends, so their time stays counted in its ``children_*``.
+    """
     total = 0.0
-    for p in psutil.process_iter(["name"]):
-        if p.info["name"] and p.info["name"].startswith("postgres"):
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.NoSuchProcess:
-                continue
+    for p in psutil.process_iter(["name", "ppid"]):
+        if not (p.info["name"] or "").startswith("postgres"):
+            continue
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+            if psutil.Process(p.info["ppid"]).name() != "postgres":  # the postmaster
+                total += t.children_user + t.children_system
+        except psutil.NoSuchProcess:
+            continue
     return total
 
 
