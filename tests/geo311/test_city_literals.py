@@ -27,6 +27,7 @@ LITERALS = {
 # - the geocoder's docstrings show how US 311 exports write addresses (input examples).
 FORMAT_MODULES = {
     "geo311/ingest/boston.py",
+    "geo311/ingest/boston_rows.py",
     "geo311/ingest/importer.py",
     "geo311/ingest/rows.py",
     "geo311/ingest/open311_json.py",
