@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 import typer
 
 from geo311.city.catalogue import Catalogue, load_catalogue
+from geo311.cli.demo import DemoResults
 from geo311.cli.options import DatabaseOption
 from geo311.db.store import Store
 from geo311.errors import InputError, NotFoundError
 from geo311.plans import repo as plan_repo
 from geo311.settings import Settings
 from maps.base import write_map
-from maps.itinerary import register_plan_writer
 from maps.routes import CrewRoute, route_drawings_from_plan, write_route_maps
 from maps.stored import hotspots_figure, open_work_figure
 
@@ -184,7 +184,6 @@ def register(app: typer.Typer) -> None:
     app : typer.Typer
         The geo311 application.
     """
-    register_plan_writer()  # geo311 plan / replan / demo also write the crews' itineraries
     map_app = typer.Typer(help="Write Folium maps as standalone HTML.", no_args_is_help=True)
 
     @map_app.command("open")
@@ -230,20 +229,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(map_app, name="map")
 
 
-def _drawings_from_results(results: dict[str, Any], out_dir: Path) -> Sequence[CrewRoute]:
-    drawings = results.get("route_drawings")
-    if drawings:
-        return list(drawings)
-    plan = results.get("plan")
-    if plan is None:
+def _drawings_from_results(results: DemoResults, out_dir: Path) -> Sequence[CrewRoute]:
+    if results.plan is None:
         return []
-    doc = plan.to_dict() if hasattr(plan, "to_dict") else dict(plan)
-    locations = results.get("locations") or doc.get("locations") or []
+    doc = results.plan.to_dict()
     return route_drawings_from_plan(
         doc,
-        locations=locations,
-        path_between=results.get("path_between"),
-        labels=results.get("labels") or doc.get("labels"),
+        locations=doc.get("locations") or [],
+        labels=doc.get("labels"),
         links=_crew_links(out_dir),
     )
 
@@ -251,15 +244,9 @@ def _drawings_from_results(results: dict[str, Any], out_dir: Path) -> Sequence[C
 def demo_step(ctx: Any) -> None:
     """Write the open-work, hotspot and (when a plan is available) route maps; print paths.
 
-    Reads from ``ctx.results`` (left by earlier steps):
-
-    * ``route_drawings``: a list of :class:`~maps.routes.CrewRoute`, drawn as given; or
-    * ``plan`` (a ``routing.engine.solve.Plan`` or its ``to_dict()``) with ``locations``
-      (``[(lat, lon), ...]`` per matrix index), and optionally ``path_between``
-      (``(i, j) -> [(lat, lon), ...]`` street path) and ``labels`` (job id -> label).
-
-    Without either, the routes map is skipped with a note. Leaves ``ctx.results["maps"]``,
-    the list of written files.
+    Reads ``ctx.results.plan`` (the routing step's plan document: its routes, street
+    geometry, locations and labels); without a plan the routes map is skipped with a note.
+    Leaves ``ctx.results.maps``, the list of written files.
 
     Parameters
     ----------
@@ -277,7 +264,7 @@ def demo_step(ctx: Any) -> None:
             drawings, out, boundary=ctx.settings.boundary_file, timezone=ctx.settings.timezone
         )
     else:
-        typer.echo("routes map skipped: no plan in the demo results (ctx.results['plan'])")
+        typer.echo("routes map skipped: no plan in the demo results (ctx.results.plan)")
     for path in written:
         typer.echo(f"map: {path}")
-    ctx.results["maps"] = written
+    ctx.results.maps = written

@@ -2,9 +2,9 @@
 
 The itinerary data (stops, legs, directions, ETAs) comes from :mod:`routing.itinerary`;
 this module only presents it, with distances in the itinerary's units (the city's feet /
-miles or metres / km). :func:`register_plan_writer` (called by the maps CLI entry
-point) makes ``geo311 plan``, ``geo311 replan`` and the demo write the itineraries beside
-``plan.json`` without ``routing`` importing ``maps``.
+miles or metres / km). :func:`write_itineraries`, declared as a ``geo311.plan_writers``
+entry point, makes ``geo311 plan``, ``geo311 replan`` and the demo write the itineraries
+beside ``plan.json`` without ``routing`` importing ``maps``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ __all__ = [
     "itinerary_gpx",
     "itinerary_html",
     "itinerary_text",
-    "register_plan_writer",
     "write_itineraries",
 ]
 
@@ -329,13 +328,3 @@ def write_itineraries(
             path.write_text(text, encoding="utf-8")
             paths.append(path)
     return paths
-
-
-def register_plan_writer() -> None:
-    """Make the routing CLI write every crew's itinerary with each plan it writes.
-
-    Adds :func:`write_itineraries` to :func:`routing.cli.add_plan_writer` (once).
-    """
-    from routing.cli import add_plan_writer
-
-    add_plan_writer(write_itineraries)

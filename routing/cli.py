@@ -3,8 +3,8 @@
 ``geo311 graph`` prints a street graph's summary; ``geo311 plan`` plans the day from the open
 work orders in the store and writes ``plan.json`` and one itinerary per crew (HTML, GPX, text);
 ``geo311 replan`` re-plans a stored plan mid-day. :func:`demo_step` is the ``20_routing`` step of
-``geo311 demo``. The itinerary files are written by the writers registered with
-:func:`add_plan_writer` (the maps CLI registers :func:`maps.itinerary.write_itineraries`).
+``geo311 demo``. The itinerary files are written by the ``geo311.plan_writers`` entry points
+(:func:`plan_writers`; maps declares :func:`maps.itinerary.write_itineraries`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import typer
 
 from geo311.city.catalogue import Catalogue, load_catalogue
 from geo311.cli.options import DatabaseOption
+from geo311.cli.plugins import load_group
 from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.plans.document import PlanDocument
@@ -82,22 +83,14 @@ def ensure_work_orders(store: Store, catalogue: Catalogue, *, echo: Any = typer.
 PlanWriter = Callable[[PlanDocument, Path], list[Path]]
 """Writes files of a plan into a folder (e.g. ``maps.itinerary.write_itineraries``)."""
 
-_PLAN_WRITERS: list[PlanWriter] = []
 
+def plan_writers() -> list[PlanWriter]:
+    """Return the writers of plan files the installed packages declare, by name.
 
-def add_plan_writer(writer: PlanWriter) -> None:
-    """Register a writer of plan files, run by :func:`write_plan_outputs` (once per writer).
-
-    The maps CLI registers the crews' itineraries this way, so ``geo311 plan`` writes them
-    while ``routing`` imports nothing of ``maps``.
-
-    Parameters
-    ----------
-    writer : callable
-        ``(document, folder) -> [paths written]``.
+    They are the ``geo311.plan_writers`` entry points (the maps package declares the crews'
+    itineraries), so ``geo311 plan`` writes them while ``routing`` imports nothing of ``maps``.
     """
-    if writer not in _PLAN_WRITERS:
-        _PLAN_WRITERS.append(writer)
+    return [writer for _name, writer in load_group("geo311.plan_writers")]
 
 
 def write_plan_outputs(
@@ -123,7 +116,7 @@ def write_plan_outputs(
     plan_json = out_dir / "plan.json"
     plan_json.write_text(doc.to_json(indent=1), encoding="utf-8")
     paths = [plan_json]
-    for writer in _PLAN_WRITERS:
+    for writer in plan_writers():
         paths += writer(doc, files_dir or out_dir)
     return paths
 
@@ -455,10 +448,9 @@ def demo_step(ctx: Any) -> None:
     district), stores the plan, writes
     ``plan.json`` into ``ctx.out_dir`` and the registered plan files (the crews'
     itineraries, when the maps CLI is installed) into ``ctx.out_dir / "itineraries"``, and
-    leaves in ``ctx.results``: ``plan`` (the stored :class:`~geo311.plans.document.PlanDocument`,
-    with ``plan_id``, ``locations``, ``labels`` and per-route street ``geometry``, as ``maps``
-    reads it), ``locations``, ``labels``, ``plan_id``, ``day_plan`` and ``itineraries``
-    (file paths).
+    leaves in ``ctx.results`` the ``plan`` (the stored
+    :class:`~geo311.plans.document.PlanDocument`, with ``plan_id``, ``locations``, ``labels``
+    and per-route street ``geometry``, as ``maps`` reads it), ``plan_id`` and ``itineraries``.
 
     Parameters
     ----------
@@ -468,9 +460,9 @@ def demo_step(ctx: Any) -> None:
     from geo311.city.districts import load_districts
     from routing.dispatch import default_graph, format_summary, plan_districts, save_district_plans
 
-    if not ctx.results.get("work_orders_built"):
+    if not ctx.results.work_orders_built:
         ensure_work_orders(ctx.store, ctx.catalogue)
-        ctx.results["work_orders_built"] = True
+        ctx.results.work_orders_built = True
     graph = default_graph(ctx.settings)
     _echo_lines(graph.summary.lines())
     _echo_lines(_matrix_report(ctx, graph))
@@ -498,11 +490,4 @@ def demo_step(ctx: Any) -> None:
         f"plan {doc.plan_id} stored; {paths[0]} and {len(paths) - 1} itinerary files in "
         f"{out / 'itineraries'}"
     )
-    ctx.results.update(
-        plan=doc,
-        plan_id=doc.plan_id,
-        day_plan=day_plan,
-        locations=doc.locations,
-        labels=doc.labels,
-        itineraries=paths[1:],
-    )
+    ctx.results.plan, ctx.results.plan_id, ctx.results.itineraries = doc, doc.plan_id, paths[1:]

@@ -327,8 +327,8 @@ def demo_command(
             out_dir=out,
             at=moment,
         )
-        ctx.results["work_orders_built"] = True
-        ctx.results["open_work_orders"] = open_now
+        ctx.results.work_orders_built = True
+        ctx.results.open_work_orders = list(open_now)
         steps = [*load_group("geo311.demo_steps"), ("40_users", users.demo_step)]
         for name, step in sorted(steps, key=lambda s: s[0]):
             typer.echo(f"\n== {name.split('_', 1)[-1]}")

@@ -150,15 +150,12 @@ def demo_step(ctx: Any) -> None:
     Parameters
     ----------
     ctx : geo311.cli.demo.DemoContext
-        The demo context; ``ctx.results['plan']`` / ``['plan_id']`` come from the routing step.
+        The demo context; ``ctx.results.plan_id`` comes from the routing step.
     """
     # the routing step's plan, read back from the store as a document dict (geo311 does not
     # import routing's types)
-    plan = (
-        plan_repo.get_plan(ctx.store, int(ctx.results["plan_id"]))
-        if ctx.results.get("plan_id")
-        else None
-    )
+    plan_id = ctx.results.plan_id
+    plan = plan_repo.get_plan(ctx.store, plan_id) if plan_id else None
     crew = _busiest_crew(plan)
     typer.echo(
         "DEMO ONLY: these accounts exist in the demo database only; their passwords are "
@@ -168,8 +165,8 @@ def demo_step(ctx: Any) -> None:
         password = "demo-" + secrets.token_urlsafe(9)
         users.create_user(ctx.store, username, role=role, password=password)
         typer.echo(f"  {username:<11} {role:<22} password {password}")
-    if ctx.results.get("plan_id") and plan:
-        _publish_demo_plan(ctx, int(ctx.results["plan_id"]), crew)
+    if plan_id and plan:
+        _publish_demo_plan(ctx, plan_id, crew)
     typer.echo(
         f"staff pages: GEO311_DATABASE_URL={ctx.settings.database_url} geo311 serve, then open "
         f"http://127.0.0.1:8000/login (console: /dispatch?at={ctx.at:%Y-%m-%dT%H:%M})"

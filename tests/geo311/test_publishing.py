@@ -250,7 +250,7 @@ def test_plan_etas_reads_the_job_steps_of_the_stored_document() -> None:
 def test_the_demo_publishes_through_the_same_path(
     store: Store, city: dict[str, int], catalogue: Catalogue, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from geo311.cli.demo import DemoContext
+    from geo311.cli.demo import DemoContext, DemoResults
     from geo311.cli.users import demo_step
     from geo311.settings import REPO_DATA_DIR, Settings
 
@@ -263,7 +263,7 @@ def test_the_demo_publishes_through_the_same_path(
         catalogue=catalogue,
         out_dir=REPO_DATA_DIR,
         at=ORIGIN.astimezone(TZ),
-        results={"plan_id": plan_id},
+        results=DemoResults(plan_id=plan_id),
     )
     demo_step(ctx)
     out = capsys.readouterr().out

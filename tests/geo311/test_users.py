@@ -130,7 +130,7 @@ def test_demo_step_creates_demo_users_and_publishes_the_plan(
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from geo311.cli.demo import DemoContext
+    from geo311.cli.demo import DemoContext, DemoResults
     from geo311.cli.users import demo_step
     from geo311.settings import REPO_DATA_DIR, Settings
 
@@ -148,7 +148,7 @@ def test_demo_step_creates_demo_users_and_publishes_the_plan(
         catalogue=catalogue,
         out_dir=REPO_DATA_DIR,
         at=datetime(2015, 10, 6, 7, tzinfo=ZoneInfo("America/New_York")),
-        results={"plan": plan, "plan_id": plan_id},
+        results=DemoResults(plan_id=plan_id),
     )
     demo_step(ctx)
     out = capsys.readouterr().out
