@@ -153,7 +153,7 @@ def requests_out(
     """Return stored rows (columns :data:`OUT_COLUMNS`) as GeoReport v2 ``request`` dicts.
 
     The same fields and values as :func:`request_out`, built straight from the row tuples of
-    :meth:`geo311.db.store.Store.query_request_rows` (the hot path of ``GET requests``).
+    :func:`geo311.requests.repo.query_request_rows` (the hot path of ``GET requests``).
 
     Parameters
     ----------
@@ -293,7 +293,7 @@ def build_query(
     Returns
     -------
     RequestQuery
-        The filters for :meth:`geo311.db.store.Store.query_requests`.
+        The filters for :func:`geo311.requests.repo.query_requests`.
 
     Raises
     ------

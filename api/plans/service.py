@@ -116,7 +116,7 @@ def solve_district_plan(
     Returns
     -------
     tuple
-        The plan document (its ``district`` set) and its plan date, for ``store.save_plan``.
+        The plan document (its ``district`` set) and its plan date, for ``geo311.plans.repo.save_plan``.
 
     Raises
     ------

@@ -68,7 +68,7 @@ def open311_record_to_row(record: dict[str, Any], catalogue: Catalogue, tz: str)
     Returns
     -------
     dict
-        The row for :meth:`geo311.db.store.Store.insert_request_rows`.
+        The row for :func:`geo311.requests.repo.insert_request_rows`.
 
     Raises
     ------

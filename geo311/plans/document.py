@@ -309,7 +309,7 @@ _STORE_KEYS = ("plan_id", "kind", "parent_plan_id")
 
 
 class PlanDocument(_Doc):
-    """A day plan as stored (``store.save_plan``), drawn by ``maps`` and served by ``api``.
+    """A day plan as stored (``geo311.plans.repo.save_plan``), drawn by ``maps`` and served by ``api``.
 
     The solver's plan (``origin``, ``summary``, ``routes``, ``unassigned``, ``sla_breaches``,
     ``violations``, ``next_shift_start[_s]``, ``meta``), the dispatch facts (``at``,

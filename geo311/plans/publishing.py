@@ -12,7 +12,7 @@ The ETAs the other districts' plans of the same day gave are kept (:func:`distri
 Publishing never moves a report's SLA target (``sla_target_datetime``) nor a work order's
 ``sla_due``: SLA counts, breaches and priorities do not change because a plan was published.
 
-The stops' ETAs are read from the stored plan document (``store.get_plan``: the JSON that
+The stops' ETAs are read from the stored plan document (``geo311.plans.repo.get_plan``: the JSON that
 ``geo311.plans.document.PlanDocument`` writes): each route's ``job`` steps, their ``ref`` (the
 work order id) and ``arrival`` (an ISO 8601 time with its offset). geo311 reads only these
 keys and imports nothing of ``routing``.
@@ -109,7 +109,7 @@ def plan_etas(doc: Mapping[str, Any]) -> dict[int, datetime]:
     Parameters
     ----------
     doc
-        The stored plan document (``Store.get_plan``); only ``routes[].steps[]`` with
+        The stored plan document (``geo311.plans.repo.get_plan``); only ``routes[].steps[]`` with
         ``type == "job"``, their ``ref`` and ``arrival`` are read. A work order visited twice
         keeps its first stop's ETA; steps without a work order id or an arrival are skipped.
 
@@ -169,7 +169,7 @@ def district_siblings(store: Store, doc: Mapping[str, Any]) -> list[int]:
     store
         The store holding the plans.
     doc
-        The stored plan document (``Store.get_plan``).
+        The stored plan document (``geo311.plans.repo.get_plan``).
     """
     day, district = doc.get("day"), doc.get("district")
     if not day or not district:

@@ -160,7 +160,7 @@ def without_marks(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_plan_document(store: Store, plan_id: int) -> PlanDocument:
-    """Return a stored plan (``store.get_plan``) as a :class:`PlanDocument`.
+    """Return a stored plan (``geo311.plans.repo.get_plan``) as a :class:`PlanDocument`.
 
     Raises
     ------

@@ -77,7 +77,7 @@ def read_state(store: Store, spans: Sequence[tuple[datetime, datetime]] = ()) ->
 
 @dataclass(frozen=True)
 class PageFilters:
-    """The filters of a page of requests, newest first (as ``Store.query_request_rows``)."""
+    """The filters of a page of requests, newest first (as ``geo311.requests.repo.query_request_rows``)."""
 
     ids: Sequence[str] | None
     service_codes: Sequence[str] | None

@@ -11,7 +11,7 @@ On PostgreSQL the locks are transaction-level advisory locks, scoped to the stor
 every grouping transaction first takes the global grouping lock *shared*, then its cells
 (two-key advisory locks: the schema's hash, then a stable hash of group and cell) in ascending
 key order, so two transactions never wait for each other in a cycle. A full rebuild takes the
-global lock *exclusive* (:meth:`geo311.db.store.Store.lock_work_orders`): it waits for the reports
+global lock *exclusive* (:func:`geo311.workorders.repo.lock_work_orders`): it waits for the reports
 in flight and they wait for it. SQLite has one writer: there a grouping transaction takes the
 write lock before it reads, so it sees every committed work order and no other grouping runs
 meanwhile.

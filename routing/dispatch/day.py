@@ -154,7 +154,7 @@ class DayPlan:
         return day_plan_document(self)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return :meth:`to_document` as JSON-ready data (what ``store.save_plan`` stores)."""
+        """Return :meth:`to_document` as JSON-ready data (what ``geo311.plans.repo.save_plan`` stores)."""
         return self.to_document().to_dict()
 
 

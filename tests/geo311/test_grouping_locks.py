@@ -60,14 +60,15 @@ class Runner:
 
 def slow_candidate_reads(store: Store, monkeypatch: pytest.MonkeyPatch, pause: float) -> None:
     """Widen the race: every grouping waits ``pause`` s between reading and writing."""
-    real = store.work_order_anchors_near
+    real = work_order_repo.work_order_anchors_near
 
     def slow(*args: Any, **kwargs: Any) -> Any:
         found = real(*args, **kwargs)
-        time.sleep(pause)
+        if args and args[0] is store:
+            time.sleep(pause)
         return found
 
-    monkeypatch.setattr(store, "work_order_anchors_near", slow)
+    monkeypatch.setattr(work_order_repo, "work_order_anchors_near", slow)
 
 
 def pothole_rule(catalogue):

@@ -1,4 +1,4 @@
-"""Store.query_request_rows: the column-subset read path gives the same values as query_requests."""
+"""geo311.requests.repo.query_request_rows: the column-subset read path gives the same values as query_requests."""
 
 from __future__ import annotations
 
