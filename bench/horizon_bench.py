@@ -114,8 +114,8 @@ def main() -> None:
                 yard_index=season.yard_index, crew_config=crews, group=group, catalogue=cat,
                 start=start, end=end, crews=k,
             )  # fmt: skip
-            base = replay(season.reports, **common)  # type: ignore[arg-type]
-            hz = replay(season.reports, prepare=horizon_of(args.days), **common)  # type: ignore[arg-type]
+            base = replay(season.reports, **common)
+            hz = replay(season.reports, prepare=horizon_of(args.days), **common)
             stop = datetime.combine(
                 max(base.days[-1].day, hz.days[-1].day) + timedelta(days=1), datetime.min.time(),
                 tzinfo=cfg.tz,
