@@ -31,7 +31,7 @@ from geo311.errors import ConflictError
 from geo311.schema import jobs, plans
 from geo311.store import Store
 
-KINDS = ("plan", "replan", "district", "simulation")
+KINDS = ("plan", "replan", "district", "simulation", "horizon")
 STATES = ("queued", "running", "done", "failed")
 
 
