@@ -143,7 +143,7 @@ def _work_row(
     return {
         "work_order_id": job.get("work_order_id") or job_id,
         "label": labels.get(job_id) or job_id,
-        "due": due.strftime("%a %Y-%m-%d %H:%M") if due else "",
+        "due": due.strftime("%a %b %d %Y, %H:%M") if due else "",
         "late": bool(due and (day is None or due.date() < day)),
     }
 

@@ -67,7 +67,7 @@ def test_plan_with_the_horizon_shows_the_days_and_stores_today(
     for day in forecast["days"]:
         for job_id in day["jobs"]:
             wo = doc["jobs"][job_id]["work_order_id"]
-            assert f"<td>{wo}</td>" in page.text
+            assert f"<td><strong>{wo}</strong> " in page.text
     assert any(d["jobs"] for d in forecast["days"][1:])  # more than a day's work: later days used
     assert f'href="/dispatch/plans/{plan_id}"' in page.text
     assert f"#{plan_id}" in client.get("/dispatch/horizon").text  # the newest horizon plan
