@@ -71,6 +71,11 @@ def test_plan_with_the_horizon_shows_the_days_and_stores_today(
     assert any(d["jobs"] for d in forecast["days"][1:])  # more than a day's work: later days used
     assert f'href="/dispatch/plans/{plan_id}"' in page.text
     assert f"#{plan_id}" in client.get("/dispatch/horizon").text  # the newest horizon plan
+    # the same forecast as JSON for a planner's token
+    plan_token = {"Authorization": "Bearer plan-token"}
+    data = client.get(f"/plans/{plan_id}/horizon", headers=plan_token).json()
+    assert data["plan_id"] == plan_id and data["days"] == forecast["days"]
+    assert data["beyond"] == forecast["beyond"]
     created = auth_store.audit_rows(web_store, action="plan.create")[0]
     assert created["actor"] == "dina" and created["after"]["horizon_days"] == 3
     # only today is published: the plan publishes as any plan
@@ -107,3 +112,7 @@ def test_a_plan_made_without_the_horizon_says_so(
     page = client.get(f"/dispatch/plans/{status['plan_id']}/horizon")
     assert page.status_code in (400, 422)
     assert "made without a horizon" in page.text
+    missing = client.get(
+        f"/plans/{status['plan_id']}/horizon", headers={"Authorization": "Bearer plan-token"}
+    )
+    assert missing.status_code == 404 and "without a horizon" in missing.text
