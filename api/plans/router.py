@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
 
 from api import scope
 from api.deps import CatalogueDep, DispatcherDep, PlannerDep, SettingsDep, StoreDep
@@ -22,6 +23,7 @@ from api.schemas import (
     ReplanRequest,
 )
 from api.web import audit
+from geo311.errors import NotFoundError
 from geo311.plans import repo as plan_repo
 from geo311.plans.document import PlanDocument
 from geo311.plans.repo import load_plan_document
@@ -75,6 +77,48 @@ def create_plan(
 def get_plan(plan_id: PlanId, _role: PlannerDep, store: StoreDep) -> PlanDocument:
     """Return a stored plan: summary, routes, unassigned work with reasons."""
     return load_plan_document(store, plan_id)
+
+
+class HorizonCrewOut(BaseModel):
+    """One crew's bucket of one day: estimated load against the time it has."""
+
+    crew_id: str
+    capacity_min: float
+    load_min: float
+    job_ids: list[str] = Field(default_factory=list)
+
+
+class HorizonDayOut(BaseModel):
+    """One working day of the horizon: the jobs it gets (earliest due first), per crew."""
+
+    date: str
+    jobs: list[str] = Field(default_factory=list)
+    crews: list[HorizonCrewOut] = Field(default_factory=list)
+
+
+class HorizonOut(BaseModel):
+    """Which work a plan's week puts on which day (today first); ``beyond``: no day had room."""
+
+    plan_id: int
+    days: list[HorizonDayOut]
+    beyond: list[str] = Field(default_factory=list)
+
+
+@router.get(
+    "/{plan_id}/horizon",
+    response_model=HorizonOut,
+    summary="A plan's week: which work goes on which day",
+    responses={404: {"model": Problem}},
+)
+def get_plan_horizon(plan_id: PlanId, _role: PlannerDep, store: StoreDep) -> dict[str, Any]:
+    """Return the horizon a plan was made against (404 for a plan made without one)."""
+    forecast = load_plan_document(store, plan_id).meta.get("horizon")
+    if not forecast:
+        raise NotFoundError(
+            f"plan {plan_id} was made without a horizon; plan with the week's horizon "
+            "(/dispatch/horizon) to get one"
+        )
+    return {"plan_id": plan_id, **forecast}
 
 
 @router.get(

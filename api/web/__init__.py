@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.web import admin, assets, crew, dispatch, login, plan_edit, planner, planning
+from api.web import admin, assets, crew, dispatch, horizon, login, plan_edit, planner, planning
 
 router = APIRouter()
-for _module in (login, admin, dispatch, planning, plan_edit, crew, planner, assets):
+for _module in (login, admin, dispatch, planning, plan_edit, horizon, crew, planner, assets):
     router.include_router(_module.router)
 
 __all__ = ["router"]

@@ -26,7 +26,7 @@ from geo311.plans.document import PlanDocument
 from geo311.plans.jobs import Job, JobKind
 from geo311.settings import Settings
 
-PLAN_KINDS = ("plan", "district", "replan")
+PLAN_KINDS = ("plan", "district", "replan", "horizon")
 
 
 def plan_summary(doc: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +84,10 @@ def job_status(store: Store, job_id: str) -> dict[str, Any] | None:
 
 def plan_kinds(store: Store, catalogue: Catalogue, settings: Settings) -> dict[str, JobKind]:
     """Return what a worker does with each planning job kind, over the app's objects."""
+    from api.web.horizon import run_horizon  # imports this module
+
     return {
+        "horizon": JobKind(lambda job: run_horizon(store, catalogue, settings, job)),
         "plan": JobKind(lambda job: _run_plan(store, catalogue, settings, job)),
         "district": JobKind(lambda job: _run_district(store, catalogue, settings, job)),
         "replan": JobKind(lambda job: _run_replan(store, catalogue, settings, job)),

@@ -84,12 +84,18 @@ def _job(store: Store, job_id: str) -> dict[str, Any]:
     return status
 
 
+def _done_url(status: dict[str, Any]) -> str:
+    """Where a finished run leads: its plan (a horizon run: the plan's horizon page)."""
+    suffix = "/horizon" if status["kind"] == "horizon" else ""
+    return f"/dispatch/plans/{status['plan_id']}{suffix}"
+
+
 @router.get("/plan-jobs/{job_id}.json", summary="Planning progress")
 def plan_job_status(_s: DispatcherPage, store: StoreDep, job_id: JobId) -> Response:
     """Return a planning run's state from its row (for the progress page's script)."""
     status = _job(store, job_id)
     if status["state"] == "done":
-        status["plan_url"] = f"/dispatch/plans/{status['plan_id']}"
+        status["plan_url"] = _done_url(status)
     return JSONResponse(status, headers={"Cache-Control": "no-store"})
 
 
@@ -98,7 +104,7 @@ def plan_job_page(request: Request, _s: DispatcherPage, store: StoreDep, job_id:
     """Show the progress of a planning run; once solved, go to the plan; failed, say why."""
     status = _job(store, job_id)
     if status["state"] == "done":
-        return RedirectResponse(f"/dispatch/plans/{status['plan_id']}", status_code=302)
+        return RedirectResponse(_done_url(status), status_code=302)
     return render(request, "plan_progress.html", {"job": status})
 
 

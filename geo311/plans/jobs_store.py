@@ -31,7 +31,7 @@ from geo311.db.schema import jobs, plans
 from geo311.db.store import Store
 from geo311.errors import ConflictError
 
-KINDS = ("plan", "replan", "district", "simulation")
+KINDS = ("plan", "replan", "district", "simulation", "horizon")
 STATES = ("queued", "running", "done", "failed")
 
 

@@ -14,11 +14,16 @@ By district (:mod:`routing.dispatch.districts`): :func:`plan_districts` plans ea
 the city with its own yards and crews (:func:`plan_district` is the pure per-district step) and
 reports the work outside every district once; :func:`save_district_plans` stores them together.
 
+:func:`plan_day_with_horizon` plans today against a week's horizon
+(:mod:`routing.dispatch.horizon`: the next working days as capacity buckets per crew, today's
+priorities from them); only today is routed and published.
+
 :func:`replan_day` re-plans a stored plan mid-day through :func:`routing.engine.replan.replan`.
 """
 
 from __future__ import annotations
 
+from geo311.plans.repo import load_plan_document
 from routing.dispatch.build import (
     OUTSIDE_GRAPH,
     Built,
@@ -39,28 +44,44 @@ from routing.dispatch.districts import (
     save_district_plans,
     split_by_district,
 )
+from routing.dispatch.horizon import (
+    Horizon,
+    HorizonBucket,
+    horizon_days,
+    horizon_problem,
+    plan_horizon,
+)
 from routing.dispatch.planning import plan_day
 from routing.dispatch.replanning import plan_from_document, replan_day
-from routing.dispatch.store_io import load_plan_document, save_day_plan
+from routing.dispatch.store_io import save_day_plan
 from routing.dispatch.summary import format_summary, route_summary_rows
+from routing.dispatch.week import HORIZON_META_KEY, WeekPlan, plan_day_with_horizon
 from routing.engine.jobs import job_id_for
 
 __all__ = [
+    "HORIZON_META_KEY",
     "OUTSIDE_DISTRICTS",
     "OUTSIDE_GRAPH",
     "Built",
     "DayPlan",
     "DistrictDay",
+    "Horizon",
+    "HorizonBucket",
+    "WeekPlan",
     "build_problem",
     "default_graph",
     "format_summary",
+    "horizon_days",
+    "horizon_problem",
     "job_id_for",
     "load_plan_document",
     "plan_day",
+    "plan_day_with_horizon",
     "plan_district",
     "plan_district_day",
     "plan_districts",
     "plan_from_document",
+    "plan_horizon",
     "replan_day",
     "resolve_crews",
     "route_summary_rows",

@@ -10,7 +10,7 @@ close time.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -94,6 +94,8 @@ class DayLog:
         Wall-clock solver time.
     hit_time_limit : bool
         Whether the solver stopped at its time limit (then the day may not be reproducible).
+    travel_s : float
+        Crew time spent driving.
     """
 
     day: date
@@ -105,6 +107,11 @@ class DayLog:
     available_s: float
     solve_time_s: float
     hit_time_limit: bool
+    travel_s: float = 0.0
+
+
+# A day's problem -> the problem to solve (e.g. priorities from a week's horizon).
+PrepareDay = Callable[[Problem], Problem]
 
 
 @dataclass
@@ -145,6 +152,7 @@ def replay_core(
     metaheuristic: str = "NONE",
     min_days: int | None = None,
     until_repaired: Sequence[int] = (),
+    prepare: PrepareDay | None = None,
 ) -> ReplayOutput:
     """Replay the reports over ``days``: each morning plan the open work, repair what is planned.
 
@@ -168,6 +176,8 @@ def replay_core(
         As for :func:`routing.engine.solve.solve`.
     min_days, until_repaired
         Stop after ``min_days`` days once every report index in ``until_repaired`` is repaired.
+    prepare
+        Turns each morning's problem into the one solved (default: solved as built).
 
     Returns
     -------
@@ -206,6 +216,7 @@ def replay_core(
             seed=seed,
             solution_limit=solution_limit,
             metaheuristic=metaheuristic,
+            prepare=prepare,
         )
         served, busy = state.apply_plan(plan, problem)
         state.logs.append(
@@ -219,6 +230,7 @@ def replay_core(
                 available_s=_available_s(problem),
                 solve_time_s=plan.summary.solve_time_s,
                 hit_time_limit=bool(open_wos) and plan.summary.solve_time_s >= 0.95 * time_limit_s,
+                travel_s=sum(r.travel_s for r in plan.routes if r.job_ids),
             )
         )
     # reports arriving after the last morning (up to the end of the replay) still count
@@ -344,6 +356,7 @@ def _plan_day(
     seed: int,
     solution_limit: int | None,
     metaheuristic: str,
+    prepare: PrepareDay | None = None,
 ) -> tuple[Plan, Problem]:
     """Build the morning's problem over the open work orders and solve it with one worker."""
     # local location indices: yards first (in file order), then one per job
@@ -373,6 +386,8 @@ def _plan_day(
         distances_m=distances_m[np.ix_(idx, idx)],
         origin=origin,
     )
+    if prepare is not None:
+        problem = prepare(problem)
     plan = solve(
         problem,
         time_limit_s=time_limit_s,

@@ -52,7 +52,14 @@ import numpy as np
 from geo311.city.catalogue import Catalogue, load_catalogue
 from geo311.errors import ConfigurationError, InputError
 from routing.engine.crews import CrewConfig, CrewSpec, load_crews
-from routing.simulate.core import DayLog, ReplayOutput, SimReport, replay_core, working_days
+from routing.simulate.core import (
+    DayLog,
+    PrepareDay,
+    ReplayOutput,
+    SimReport,
+    replay_core,
+    working_days,
+)
 from routing.simulate.result import (
     DAY_S,
     GroupResult,
@@ -169,6 +176,7 @@ def replay(
     seed: int = 0,
     solution_limit: int | None = None,
     metaheuristic: str = "NONE",
+    prepare: PrepareDay | None = None,
 ) -> RunResult:
     """Replay reports of one service group with given travel times (no street graph needed).
 
@@ -207,6 +215,9 @@ def replay(
         by itself).
     metaheuristic
         OR-Tools metaheuristic per day; ``NONE`` (default) is deterministic and fast.
+    prepare
+        Turns each morning's problem into the one solved, e.g. priorities from a week's
+        horizon (:mod:`routing.dispatch.horizon`); default solved as built.
 
     Returns
     -------
@@ -260,6 +271,7 @@ def replay(
         metaheuristic=metaheuristic,
         min_days=len(working_days(start, end)),
         until_repaired=measured,
+        prepare=prepare,
     )
     return _run_result(out, mine, measured, specs, wall_time_s=_time.perf_counter() - t0)
 
