@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-import geo311.notify
 from geo311.city.catalogue import Catalogue
 from geo311.db.notify_schema import outbox
 from geo311.db.store import Store
@@ -138,7 +137,7 @@ def test_a_failure_in_the_middle_leaves_nothing_and_a_retry_succeeds(
     # The newer plan drops the street light (its ETA would be cleared) and moves the pothole.
     second = _plan(store, [(city["pothole"], 1800)])
     before = _written(store, second)
-    real_enqueue = geo311.notify.enqueue
+    real_enqueue = publishing.enqueue
     calls: list[str] = []
 
     def enqueue_then_fail(conn: Any, event: Any) -> int:
@@ -147,7 +146,7 @@ def test_a_failure_in_the_middle_leaves_nothing_and_a_retry_succeeds(
             raise RuntimeError("the outbox insert failed")
         return real_enqueue(conn, event)
 
-    monkeypatch.setattr(geo311.notify, "enqueue", enqueue_then_fail)
+    monkeypatch.setattr(publishing, "enqueue", enqueue_then_fail)
     with pytest.raises(RuntimeError, match="outbox insert failed"):
         publish(store, second, by="dina", tz=TZ)
     assert len(calls) == 2
@@ -155,7 +154,7 @@ def test_a_failure_in_the_middle_leaves_nothing_and_a_retry_succeeds(
     assert before["publication"] is None and before["published_at"] is None
     assert before["expected"]["c"] == ORIGIN + timedelta(seconds=1200)  # not cleared
 
-    monkeypatch.setattr(geo311.notify, "enqueue", real_enqueue)
+    monkeypatch.setattr(publishing, "enqueue", real_enqueue)
     done = publish(store, second, by="dina", tz=TZ)
     assert (done.scheduled, done.cleared, done.notified) == (2, 1, 2)
     after = _written(store, second)
@@ -174,18 +173,18 @@ def test_the_audit_row_is_written_with_the_publication_or_not_at_all(
     store: Store, city: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plan_id = _plan(store, [(city["pothole"], 600)])
-    real_enqueue = geo311.notify.enqueue
+    real_enqueue = publishing.enqueue
 
     def fail(conn: Any, event: Any) -> int:
         raise RuntimeError("the outbox insert failed")
 
-    monkeypatch.setattr(geo311.notify, "enqueue", fail)
+    monkeypatch.setattr(publishing, "enqueue", fail)
     with pytest.raises(RuntimeError, match="outbox insert failed"):
         publish(store, plan_id, by="dina", tz=TZ, audit={"plan_date": "2015-10-06"})
     assert auth_store.audit_rows(store, action="plan.publish") == []
     assert auth_store.publication(store, plan_id) is None
 
-    monkeypatch.setattr(geo311.notify, "enqueue", real_enqueue)
+    monkeypatch.setattr(publishing, "enqueue", real_enqueue)
     done = publish(store, plan_id, by="dina", tz=TZ, audit={"plan_date": "2015-10-06"})
     (row,) = auth_store.audit_rows(store, action="plan.publish")
     assert row["actor"] == "dina" and row["object"] == f"plan:{plan_id}"
