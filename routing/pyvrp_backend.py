@@ -11,10 +11,14 @@ The translation keeps the OR-Tools model's integer scaling (milliseconds, millim
 thousandths of demand; travel, service and window starts rounded up, window and shift ends
 down: an integer-feasible route is feasible in float seconds) and objective: the arc cost is
 the distance (``objective="distance"``) or the travel time (``"duration"``), waiting is free,
-a crew's fixed cost is the vehicle type's fixed cost, and a job is an optional client whose
-prize follows the OR-Tools drop penalties (one dropped job of a priority costs more than all
-travel and every dropped job of lower priorities). PyVRP's penalty weights may grow past every
-prize, so that inserting a job with a time-window or capacity violation never pays.
+a crew's fixed cost is the vehicle type's fixed cost. The search first makes every job a
+required client (PyVRP's own search, the fastest); when that finds no feasible plan within
+``REQUIRED_SHARE`` of the time (some jobs must be dropped), it searches again for the time
+left with every job an optional client whose prize follows the OR-Tools drop penalties (one
+dropped job of a priority costs more than all travel and every dropped job of lower
+priorities), and penalty weights that may grow past every prize, so that inserting a job
+with a time-window or capacity violation never pays. On the Solomon instances the
+prize-collecting search made 1.2 to 2 times fewer iterations a second than the required one.
 
 Identical crews (same depots, capacity, hours) share one vehicle type; a type's routes go to
 its crews in crew order. Service starts are rebuilt as the earliest schedule (leave as early
@@ -46,6 +50,8 @@ _START_PENALTY = 50_000.0
 _MAX_PENALTY = 1e11
 # the least share of its time limit a search gets, however late its process started
 MIN_SEARCH_SHARE = 0.5
+# the share of the time the all-jobs-required search gets to find a feasible plan
+REQUIRED_SHARE = 0.1
 _INT_MAX = int(np.iinfo(np.int64).max)
 
 
@@ -271,22 +277,17 @@ def run_search(problem: Problem, spec: PyvrpSpec) -> dict[str, Any]:
         ``(job index or -1, service start in ms after t0, load)``, start and end included),
         ``breaks`` (none), ``t0``, ``strategy`` and ``solve_time_s``.
     """
-    import pyvrp
-    from pyvrp.stop import MaxIterations, MaxRuntime
-
     started = time.perf_counter()
     limit = spec.search_time_s(time.time())
     tr = translate(problem, spec)
-    stop = MaxRuntime(limit) if spec.max_iterations is None else MaxIterations(spec.max_iterations)
-    penalty = _penalty_params(tr.max_prize)
-    result = pyvrp.solve(
-        tr.data,
-        stop=stop,
-        seed=spec.seed,
-        collect_stats=False,
-        display=False,
-        params=pyvrp.SolveParams(penalty=penalty),
-    )
+    every = tr.data.replace(clients=[_required(c) for c in tr.data.clients()])
+    # first every job required (PyVRP's own, fastest search); prize-collecting when that
+    # finds no feasible plan in its share of the time (or its iterations)
+    mode, result = "all jobs", _pyvrp_solve(every, spec, _first_stop(spec, limit), None)
+    if not result.is_feasible():
+        left = limit - (time.perf_counter() - started)
+        stop = _later_stop(spec, left)
+        mode, result = "prize-collecting", _pyvrp_solve(tr.data, spec, stop, tr.max_prize)
     out: dict[str, Any] = {
         "strategy": "pyvrp",
         "worker": {"backend": "pyvrp", "seed": spec.seed, "version": version("pyvrp")},
@@ -294,6 +295,7 @@ def run_search(problem: Problem, spec: PyvrpSpec) -> dict[str, Any]:
         "phase_objectives": [],
         "found": bool(result.is_feasible()),
         "iterations": result.num_iterations,
+        "mode": mode,
     }
     if out["found"]:
         out["objective"] = int(result.cost())
@@ -302,6 +304,59 @@ def run_search(problem: Problem, spec: PyvrpSpec) -> dict[str, Any]:
         out["t0"] = tr.t0
     out["solve_time_s"] = time.perf_counter() - started
     return out
+
+
+def _required(client: Any) -> Any:
+    """Return the same client, required (no prize)."""
+    import pyvrp
+
+    return pyvrp.Client(
+        client.location,
+        delivery=client.delivery,
+        service_duration=client.service_duration,
+        tw_early=client.tw_early,
+        tw_late=client.tw_late,
+        name=client.name,
+    )
+
+
+class _FeasibleBy:
+    """Stop at ``limit_s``, or at ``by_s`` when no feasible solution has been found yet."""
+
+    def __init__(self, limit_s: float, by_s: float) -> None:
+        self.limit_s, self.by_s = limit_s, by_s
+        self.start = time.perf_counter()
+
+    def __call__(self, best_cost: float) -> bool:
+        elapsed = time.perf_counter() - self.start
+        infeasible = best_cost >= _INT_MAX // 2
+        return elapsed > self.limit_s or (infeasible and elapsed > self.by_s)
+
+
+def _first_stop(spec: PyvrpSpec, limit: float) -> Any:
+    from pyvrp.stop import MaxIterations
+
+    if spec.max_iterations is not None:
+        return MaxIterations(spec.max_iterations)
+    return _FeasibleBy(limit, REQUIRED_SHARE * limit)
+
+
+def _later_stop(spec: PyvrpSpec, left: float) -> Any:
+    from pyvrp.stop import MaxIterations, MaxRuntime
+
+    if spec.max_iterations is not None:
+        return MaxIterations(spec.max_iterations)
+    return MaxRuntime(max(left, 0.0))
+
+
+def _pyvrp_solve(data: Any, spec: PyvrpSpec, stop: Any, max_prize: int | None) -> Any:
+    """One PyVRP solve; with prizes, penalty weights that may outgrow them."""
+    import pyvrp
+
+    params = pyvrp.SolveParams()
+    if max_prize is not None:
+        params = pyvrp.SolveParams(penalty=_penalty_params(max_prize))
+    return pyvrp.solve(data, stop=stop, seed=spec.seed, collect_stats=False, params=params)
 
 
 def _penalty_params(max_prize: int) -> Any:

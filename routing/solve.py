@@ -1,4 +1,4 @@
-"""Solve a :class:`~routing.problem.Problem` with OR-Tools and return a VROOM-shaped :class:`Plan`.
+"""Solve a routing :class:`~routing.problem.Problem` (OR-Tools or PyVRP) into a :class:`Plan`.
 
 The solver: a time dimension (travel + service) with job windows (several per job), shift
 limits and depot hours, breaks (``SetBreakIntervalsOfVehicle``), a capacity dimension,
@@ -335,6 +335,7 @@ def _solve_pyvrp(
         "winner_worker": results.index(best),
         "search": {"name": "pyvrp", "workers": [s.seed for s in specs], **best["worker"]},
         "iterations": [r.get("iterations") for r in results],
+        "modes": [r.get("mode") for r in results],
         "crew_fixed_cost": crew_fixed_cost,
         "time_unit": "ms",
         "backend": "pyvrp",
