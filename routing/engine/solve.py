@@ -1,4 +1,4 @@
-"""Solve a :class:`~routing.engine.problem.Problem` with OR-Tools and return a VROOM-shaped :class:`Plan`.
+"""Solve a routing :class:`~routing.engine.problem.Problem` (OR-Tools or PyVRP) into a :class:`Plan`.
 
 The solver: a time dimension (travel + service) with job windows (several per job), shift
 limits and depot hours, breaks (``SetBreakIntervalsOfVehicle``), a capacity dimension,
@@ -19,6 +19,15 @@ entries the workers use (OR-Tools routing has no random seed of its own; its ILS
 
 Unassigned jobs carry a reason found by checks (see :func:`solve`); the plan lists the SLA
 breaches it implies (:meth:`Plan.sla_breaches`).
+
+Backends (the portfolio): by default (``backend="auto"``) a problem PyVRP can express (time
+windows, capacities, optional jobs, several depots: no breaks, no skill only some crews have,
+one window per job; see :func:`routing.engine.pyvrp_backend.unsupported`) is solved by PyVRP's
+iterated local search, one seed per worker, when PyVRP is installed and no OR-Tools search
+option (``settings``, ``metaheuristic``, ``strategy``, ``solution_limit``) is given; every
+other problem by OR-Tools. Both give the same raw routes, so the :class:`Plan` and the
+reasons of unassigned jobs are built the same way; ``plan.meta['backend']`` says which ran
+and why.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from typing import Any
 
 from geo311.errors import RoutingError
 from routing.engine import or_model as _ortools
+from routing.engine import pyvrp_backend
 from routing.engine.checks import check_routes
 from routing.engine.plan import DAY_S, Plan, Route, Step, Summary, Unassigned
 from routing.engine.problem import Break, Crew, Problem
@@ -47,7 +57,10 @@ from routing.engine.reasons import (
 )
 from routing.engine.search import SearchSettings, classic_settings, default_settings
 
+BACKENDS = ("auto", "ortools", "pyvrp")
+
 __all__ = [
+    "BACKENDS",
     "CAPACITY_FULL",
     "DAY_S",
     "NOT_FITTED",
@@ -63,6 +76,7 @@ __all__ = [
     "Unassigned",
     "build_plan",
     "check_routes",
+    "choose_backend",
     "default_workers",
     "precheck",
     "solve",
@@ -86,6 +100,7 @@ def solve(
     settings: SearchSettings | None = None,
     crew_fixed_cost: float = 0.0,
     validate: bool = True,
+    backend: str = "auto",
     _spec_extra: dict[str, Any] | None = None,
 ) -> Plan:
     """Solve a routing problem and return the plan.
@@ -121,6 +136,11 @@ def solve(
         distance objective); > 0 makes the solver use fewer crews when that saves more.
     validate
         Run :meth:`Problem.validate` first.
+    backend
+        ``"auto"`` (PyVRP where it can express the problem and no OR-Tools option is given,
+        else OR-Tools), ``"ortools"`` or ``"pyvrp"`` (an error when PyVRP cannot express the
+        problem; ``solution_limit`` is then its number of iterations). See
+        :func:`choose_backend`.
 
     Returns
     -------
@@ -143,6 +163,32 @@ def solve(
     # model building included (with one, runs stay identical: no clock cuts them short)
     deadline = time.time() + time_limit_s if solution_limit is None else None
     keep, pre = precheck(problem)
+    use, why = choose_backend(
+        problem,
+        keep,
+        backend=backend,
+        ortools_options=settings is not None or metaheuristic is not None or strategy is not None,
+        solution_limit=solution_limit,
+        replan=bool(_spec_extra),
+    )
+    if use == "pyvrp" and keep and problem.crews:
+        plan = _solve_pyvrp(
+            problem,
+            keep,
+            pre,
+            n_workers=n_workers,
+            time_limit_s=time_limit_s,
+            seed=seed,
+            deadline=deadline,
+            iterations=solution_limit,
+            crew_fixed_cost=crew_fixed_cost,
+            started=started,
+            why=why,
+        )
+        if plan is not None:
+            return plan
+        why = "PyVRP found no feasible plan: OR-Tools searched after it"
+        use = "ortools"
     specs = _search_specs(
         keep,
         deadline=deadline,
@@ -163,15 +209,140 @@ def solve(
         "seed": seed,
         "workers": n_workers,
         "solution_limit": solution_limit,
+        **_ortools_meta(chosen, specs, results, best, seed=seed),
+        "crew_fixed_cost": crew_fixed_cost,
+        "time_unit": "ms",
+        "backend": "ortools",
+        "backend_reason": why,
+    }
+    return build_plan(problem, best, pre, keep, solve_time_s=elapsed, meta=meta)
+
+
+def _ortools_meta(
+    chosen: SearchSettings,
+    specs: list[_ortools.Spec],
+    results: list[dict[str, Any]],
+    best: dict[str, Any] | None,
+    *,
+    seed: int,
+) -> dict[str, Any]:
+    """Return the OR-Tools search's part of a plan's meta: settings, objectives, winner."""
+    return {
         "metaheuristic": chosen.worker(0, seed=seed).metaheuristic,
         "strategies": [s.strategy for s in specs],
         "objectives": [r.get("objective") for r in results],
         "winner": best["strategy"] if best else None,
         "winner_worker": results.index(best) if best else None,
-        "search": chosen.describe(workers=n_workers, seed=seed),
+        "search": chosen.describe(workers=len(specs), seed=seed),
+    }
+
+
+def choose_backend(
+    problem: Problem,
+    keep: list[int],
+    *,
+    backend: str = "auto",
+    ortools_options: bool = False,
+    solution_limit: int | None = None,
+    replan: bool = False,
+) -> tuple[str, str]:
+    """Choose the search backend of a solve.
+
+    Parameters
+    ----------
+    problem
+        The problem.
+    keep
+        The jobs the search gets (:func:`precheck`).
+    backend
+        ``"auto"``, ``"ortools"`` or ``"pyvrp"``.
+    ortools_options
+        Whether OR-Tools search settings were given (``auto`` then keeps OR-Tools).
+    solution_limit
+        The solve's solution limit (``auto`` keeps OR-Tools' reproducible solution count).
+    replan
+        Whether the solve re-plans from routes (warm start, reassignment cost: OR-Tools only).
+
+    Returns
+    -------
+    (str, str)
+        ``"pyvrp"`` or ``"ortools"``, and why.
+
+    Raises
+    ------
+    RoutingError
+        When ``backend`` is unknown, or ``"pyvrp"`` cannot solve the problem.
+    """
+    if backend not in BACKENDS:
+        raise RoutingError(f"backend {backend!r} is unknown: use one of {BACKENDS}")
+    if backend == "ortools":
+        return "ortools", "asked for"
+    lacking = pyvrp_backend.unsupported(problem, keep)
+    if replan:
+        lacking = "a re-plan starts from routes (OR-Tools only)"
+    elif not pyvrp_backend.available():
+        lacking = "PyVRP is not installed (pip install pyvrp)"
+    if backend == "pyvrp":
+        if lacking:
+            raise RoutingError(f"backend 'pyvrp' cannot solve this problem: {lacking}")
+        return "pyvrp", "asked for"
+    if lacking:
+        return "ortools", lacking
+    if ortools_options or solution_limit is not None:
+        return "ortools", "OR-Tools search options or a solution limit given"
+    return "pyvrp", "PyVRP expresses the problem (no breaks, no skills, one window per job)"
+
+
+def _solve_pyvrp(
+    problem: Problem,
+    keep: list[int],
+    pre: dict[int, Unassigned],
+    *,
+    n_workers: int,
+    time_limit_s: float,
+    seed: int,
+    deadline: float | None,
+    iterations: int | None,
+    crew_fixed_cost: float,
+    started: float,
+    why: str,
+) -> Plan | None:
+    """Run one PyVRP search per worker (seeds ``seed + k``); the plan of the best, or None."""
+    specs = [
+        pyvrp_backend.PyvrpSpec(
+            job_indices=keep,
+            time_limit_s=time_limit_s,
+            seed=seed + k,
+            crew_fixed_cost=crew_fixed_cost,
+            deadline=deadline,
+            max_iterations=iterations,
+        )
+        for k in range(n_workers)
+    ]
+    results = _run_parallel(problem, specs, pyvrp_backend.run_search, pyvrp_backend.search_worker)
+    found = [r for r in results if r.get("found")]
+    if not found:
+        return None
+    best = min(found, key=lambda r: r["objective"])
+    meta = {
+        "time_limit_s": time_limit_s,
+        "seed": seed,
+        "workers": n_workers,
+        "solution_limit": iterations,
+        "metaheuristic": "PYVRP_ILS",
+        "strategies": [r.get("strategy", "pyvrp") for r in results],
+        "objectives": [r.get("objective") for r in results],
+        "winner": "pyvrp",
+        "winner_worker": results.index(best),
+        "search": {"name": "pyvrp", "workers": [s.seed for s in specs], **best["worker"]},
+        "iterations": [r.get("iterations") for r in results],
+        "modes": [r.get("mode") for r in results],
         "crew_fixed_cost": crew_fixed_cost,
         "time_unit": "ms",
+        "backend": "pyvrp",
+        "backend_reason": why,
     }
+    elapsed = time.perf_counter() - started
     return build_plan(problem, best, pre, keep, solve_time_s=elapsed, meta=meta)
 
 
@@ -234,24 +405,32 @@ def _search_specs(
 
 
 def _run_searches(problem: Problem, specs: list[_ortools.Spec]) -> list[dict[str, Any]]:
+    return _run_parallel(problem, specs, _ortools.run_search, _ortools.search_worker)
+
+
+def _run_parallel(
+    problem: Problem, specs: list[Any], run: Any, worker: Any
+) -> list[dict[str, Any]]:
+    """Run ``run(problem, specs[0])`` here and every other spec in a spawned ``worker``."""
     if len(specs) == 1:
-        return [_ortools.run_search(problem, specs[0])]
+        return [run(problem, specs[0])]
     # The OR-Tools search holds the GIL, so the other workers are started (and sent their
     # data) before the in-process search begins; a pool's feeder thread would stall.
     ctx = multiprocessing.get_context("spawn")
     procs = []
     for spec in specs[1:]:
         recv, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_ortools.search_worker, args=(problem, spec, send), daemon=True)
+        proc = ctx.Process(target=worker, args=(problem, spec, send), daemon=True)
         proc.start()
         send.close()
         procs.append((proc, recv))
-    results = [_ortools.run_search(problem, specs[0])]
+    results = [run(problem, specs[0])]
     for (proc, recv), spec in zip(procs, specs[1:], strict=True):
         try:
             results.append(recv.recv())
         except EOFError:
-            results.append({"found": False, "strategy": spec.strategy, "error": "worker died"})
+            name = getattr(spec, "strategy", "pyvrp")
+            results.append({"found": False, "strategy": name, "error": "worker died"})
         proc.join()
     return results
 

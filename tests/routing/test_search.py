@@ -68,7 +68,8 @@ def test_portfolio_keeps_the_best_worker_and_is_reproducible() -> None:
 
 def test_plan_states_its_settings_as_json() -> None:
     p = _city(13, n=6)
-    plan = solve(p, time_limit_s=1, workers=1)
+    # the default OR-Tools settings (auto would give this problem to PyVRP)
+    plan = solve(p, time_limit_s=1, workers=1, backend="ortools")
     data = json.loads(json.dumps(plan.to_dict()))
     search = data["meta"]["search"]
     assert search["name"] == default_settings().name
