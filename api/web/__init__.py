@@ -9,10 +9,24 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.web import admin, assets, crew, dispatch, login, plan_edit, planner, planning
+from api.web import (
+    admin,
+    assets,
+    crew,
+    dispatch,
+    login,
+    plan_edit,
+    planner,
+    planning,
+    progress,
+    run_sheet,
+    workorder,
+)
 
 router = APIRouter()
 for _module in (login, admin, dispatch, planning, plan_edit, crew, planner, assets):
+    router.include_router(_module.router)
+for _module in (progress, workorder, run_sheet):  # the dispatcher's morning (issue 23)
     router.include_router(_module.router)
 
 __all__ = ["router"]
