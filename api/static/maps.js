@@ -13,7 +13,7 @@
   window.geo311Base(map);  // basemap.js: the city's streets (offline), OSM online optional
   var colors = { overdue: "#8b0000", due: "#6b4e00", ok: "#0a5d2a" };
   // route colours: none is an SLA colour (the server sends each route's; this is the fallback)
-  var palette = ["#1f6feb", "#8250df", "#e8590c", "#0598bc", "#bf3989", "#6e7781", "#1b7f83"];
+  var palette = ["#0b4fb3", "#6f2da8", "#00658a", "#9c2f8e", "#4b5563", "#4f46c8", "#006d6d"];
   var bounds = [];
   // Leaflet puts a tooltip's string in as HTML: labels hold citizens' text (addresses), so
   // they go in as text, escaped.
@@ -75,7 +75,9 @@
     (data.depots || []).forEach(function (d) { point(d.lat, d.lon, "#fff", d.label, 9); });
   }
   el.setAttribute("data-drawn", String(bounds.length));
-  if (bounds.length) { map.fitBounds(bounds, { padding: [20, 20], maxZoom: 17 }); }
+  var area = el.getAttribute("data-bounds");  // the console opens on the district it plans
+  if (area) { map.fitBounds(JSON.parse(area), { padding: [10, 10] }); }
+  else if (bounds.length) { map.fitBounds(bounds, { padding: [20, 20], maxZoom: 17 }); }
   else { map.setView([42.347, -71.08], 14); }
   window.geo311Map = map;
 

@@ -14,6 +14,7 @@ from api.web import (
     assets,
     crew,
     dispatch,
+    home,
     login,
     plan_edit,
     planner,
@@ -26,7 +27,7 @@ from api.web import (
 router = APIRouter()
 for _module in (login, admin, dispatch, planning, plan_edit, crew, planner, assets):
     router.include_router(_module.router)
-for _module in (progress, workorder, run_sheet):  # the dispatcher's morning (issue 23)
+for _module in (home, progress, workorder, run_sheet):  # the dispatcher's morning (issue 23)
     router.include_router(_module.router)
 
 __all__ = ["router"]

@@ -168,6 +168,17 @@ def day_crews(store: Store, settings: Settings, day: str) -> CrewConfig:
     return replace(config, crews=tuple(crews))
 
 
+def district_bounds(settings: Settings, name: str | None) -> list[list[float]]:
+    """Return ``[[south, west], [north, east]]`` of a district (default the city's first).
+
+    The console's map opens on it: the district the dispatcher plans, not the whole city.
+    """
+    areas = city_districts(str(settings.districts_file))
+    area = areas.get(name) if name else areas[0]
+    west, south, east, north = area.geometry.bounds
+    return [[round(south, 5), round(west, 5)], [round(north, 5), round(east, 5)]]
+
+
 def _filtered(rows: list[dict[str, Any]], service: str, query: str) -> list[dict[str, Any]]:
     """Return the rows of one service (all for '') that match the search, most urgent first."""
     return sorted(
@@ -222,6 +233,7 @@ def _page_context(
         "map_points": [[r["lat"], r["lon"], r["id"], r["service"], r["state"]] for r in shown],
         "district": district,
         "city_districts": [str(n) for n in city_districts(str(settings.districts_file)).names],
+        "map_bounds": district_bounds(settings, district),
     }
 
 

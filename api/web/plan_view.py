@@ -168,8 +168,9 @@ def unassigned_groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [groups[c] for c in sorted(groups, key=rank)]
 
 
-# Route colours: none of them is an SLA colour (dark red, brown, green) or the yard's white.
-ROUTE_COLOURS = ("#1f6feb", "#8250df", "#e8590c", "#0598bc", "#bf3989", "#6e7781", "#1b7f83")
+# Route colours: none is an SLA colour (dark red, brown, green) or the yard's white, and
+# white numbers on each pass WCAG AA (4.5:1).
+ROUTE_COLOURS = ("#0b4fb3", "#6f2da8", "#00658a", "#9c2f8e", "#4b5563", "#4f46c8", "#006d6d")
 
 
 def route_colour(index: int) -> str:
@@ -183,7 +184,7 @@ def map_data(doc: dict[str, Any]) -> dict[str, Any]:
     Each stop has its number in route ``order`` and its ``job_id`` (the table row it links
     to); each route its ``colour`` (:func:`route_colour`, the same as its table column).
     """
-    routes = []
+    routes: list[dict[str, Any]] = []
     for route in doc.get("routes") or []:
         jobs = [s for s in route.get("steps") or [] if s.get("type") == "job"]
         stops = [
