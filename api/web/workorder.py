@@ -19,6 +19,7 @@ from api.principal import Principal
 from api.scope import check_work_order
 from api.web import audit
 from api.web.deps import PageRoute, action_user, page_user
+from api.web.dispatch import sla_state
 from api.web.sessions import WebSession
 from api.web.templating import render
 from geo311 import auth_store
@@ -84,23 +85,53 @@ def _timeline(reports: list[dict[str, Any]], wo: WorkOrder, tz: ZoneInfo) -> lis
     return sorted(events, key=lambda e: e["at"])
 
 
-def _plans_with(store: Store, work_order_id: int) -> list[dict[str, Any]]:
-    """Return the newest plans that hold the work order: plan id, date, crew and stop number."""
-    found = []
+def _plans_with(
+    store: Store, work_order_id: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return the newest plans holding the work order: as a stop, and left unassigned.
+
+    A stop: plan id, date, crew, stop number and job id. Unassigned (an unpublished plan
+    whose job is on the street graph): plan id, date, job id and the plan's crews, so the
+    dispatcher can give it to a crew there (the plan page's checked hand edit).
+    """
+    stops: list[dict[str, Any]] = []
+    unassigned: list[dict[str, Any]] = []
     newest = store.latest_plan_id() or 0
     for plan_id in range(newest, max(0, newest - PLANS_READ), -1):
         try:
             doc = store.get_plan(plan_id)
         except NotFoundError:  # a gap in the ids (a plan deleted)
             continue
-        for route in doc.get("routes") or []:
-            jobs = [s for s in route.get("steps") or [] if s.get("type") == "job"]
-            for n, step in enumerate(jobs, start=1):
-                if str(step.get("work_order_id") or step.get("ref")) == str(work_order_id):
-                    found.append(
-                        {"plan_id": plan_id, "date": doc.get("plan_date"),
-                         "crew_id": route.get("crew_id"), "order": n}
-                    )  # fmt: skip
+        stops += _stops_of(doc, plan_id, work_order_id)
+        jobs = doc.get("jobs") or {}
+        for u in doc.get("unassigned") or []:
+            job = jobs.get(str(u.get("job_id"))) or {}
+            if str(job.get("work_order_id")) != str(work_order_id):
+                continue
+            if job.get("location_index") is None or auth_store.publication(store, plan_id):
+                continue
+            crews = [
+                (str(c.get("id")), str(c.get("label") or c.get("id")))
+                for c in doc.get("crews") or []
+            ]
+            unassigned.append(
+                {"plan_id": plan_id, "date": doc.get("plan_date"), "job_id": str(u.get("job_id")),
+                 "crews": crews}
+            )  # fmt: skip
+    return stops, unassigned
+
+
+def _stops_of(doc: dict[str, Any], plan_id: int, work_order_id: int) -> list[dict[str, Any]]:
+    found = []
+    for route in doc.get("routes") or []:
+        jobs = [s for s in route.get("steps") or [] if s.get("type") == "job"]
+        for n, step in enumerate(jobs, start=1):
+            if str(step.get("work_order_id") or step.get("ref")) == str(work_order_id):
+                found.append(
+                    {"plan_id": plan_id, "date": doc.get("plan_date"),
+                     "crew_id": route.get("crew_id"), "order": n,
+                     "job_id": str(step.get("job_id"))}
+                )  # fmt: skip
     return found
 
 
@@ -127,7 +158,9 @@ def work_order_page(
     wo = store.get_work_order(work_order_id)
     check_work_order(Principal.of_user(session.user), wo, settings)
     tz = ZoneInfo(settings.timezone)
+    now = datetime.now(tz)
     reports = _reports(store, wo, tz)
+    plans, assignable = _plans_with(store, work_order_id)
     service = catalogue.services.get(wo.service_code)
     state = catalogue.states.get(wo.status)
     context = {
@@ -140,9 +173,12 @@ def work_order_page(
         "reports": reports,
         "timeline": _timeline(reports, wo, tz),
         "audit": _audit_of(store, work_order_id),
-        "plans": _plans_with(store, work_order_id),
+        "plans": plans,
+        "assignable": assignable,
         "closing": closing_states(catalogue),
-        "map_data": [[round(wo.lat, 5), round(wo.lon, 5), wo.work_order_id, wo.address, "ok"]],
+        "map_data": [
+            [round(wo.lat, 5), round(wo.lon, 5), wo.work_order_id, wo.address, sla_state(wo, now)]
+        ],
     }
     return render(request, "workorder.html", context)
 

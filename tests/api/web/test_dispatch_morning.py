@@ -209,5 +209,16 @@ def test_dispatcher_morning_on_the_demo_data(
     )
     assert f"{total} to do" in page.inner_text("#progress")
     _axe(page, base, watch)
+    if SHOTS:  # the phone's view of the three pages (network blocked), checked by axe too
+        page.set_viewport_size({"width": 360, "height": 740})
+        for name, path in (
+            ("console", "/dispatch"),
+            ("plan", f"/dispatch/plans/{plan_id}"),
+            ("workorder", f"/dispatch/workorders/{doc['jobs'][first_job]['work_order_id']}"),
+        ):
+            page.goto(base + path, wait_until="load")
+            page.wait_for_timeout(1500)
+            _shot(page, f"{name}_360")
+            _axe(page, base, watch)
     watch.assert_clean()
     context.close()

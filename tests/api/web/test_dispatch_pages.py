@@ -176,3 +176,30 @@ def test_serve_banner_names_the_address_and_never_a_password(monkeypatch) -> Non
     finally:
         settings_module.get_settings.cache_clear()
     assert "http://127.0.0.1:8000/" in text and "secret" not in text and "db:5432/city" in text
+
+
+def test_work_order_page_offers_assigning_it_where_a_plan_left_it_unassigned(
+    browser, web_store: Store, catalogue: Catalogue
+) -> None:
+    fill(web_store, catalogue)
+    wo = next(w for w in web_store.query_work_orders() if w.address == "500 Boylston St")
+    job = f"wo-{wo.work_order_id}"
+    doc = {
+        "plan_date": "2015-10-06",
+        "timezone": "America/New_York",
+        "routes": [],
+        "crews": [{"id": "A", "label": "Crew A"}],
+        "jobs": {job: {"work_order_id": wo.work_order_id, "location_index": 3}},
+        "unassigned": [{"job_id": job, "code": "capacity_full", "reason": "full"}],
+    }
+    plan_id = web_store.save_plan(doc, plan_date="2015-10-06")
+    dina = browser("dina")
+    page = dina.get(f"/dispatch/workorders/{wo.work_order_id}").text
+    form = page[page.index(f'action="/dispatch/plans/{plan_id}/edit"') :]
+    assert f'name="job_id" value="{job}"' in form[:600] and "Crew A" in form[:1200]
+    auth_store.insert_publication(
+        web_store, plan_id=plan_id, plan_date="2015-10-06",
+        published_at=AT, published_by="dina",
+    )  # fmt: skip
+    published = dina.get(f"/dispatch/workorders/{wo.work_order_id}").text
+    assert f"/dispatch/plans/{plan_id}/edit" not in published  # a published plan is not edited
