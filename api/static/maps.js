@@ -13,7 +13,7 @@
   window.geo311Base(map);  // basemap.js: the city's streets (offline), OSM online optional
   var colors = { overdue: "#8b0000", due: "#6b4e00", ok: "#0a5d2a" };
   // route colours: none is an SLA colour (the server sends each route's; this is the fallback)
-  var palette = ["#0b4fb3", "#6f2da8", "#00658a", "#9c2f8e", "#4b5563", "#4f46c8", "#006d6d"];
+  var palette = ["#0b4fb3", "#9c2f8e", "#006d6d", "#6f2da8", "#4b5563", "#4f46c8", "#00658a"];
   var bounds = [];
   // Leaflet puts a tooltip's string in as HTML: labels hold citizens' text (addresses), so
   // they go in as text, escaped.
@@ -30,7 +30,7 @@
   function numbered(s, color) {
     bounds.push([s.lat, s.lon]);
     var icon = L.divIcon({
-      className: "stop-icon", iconSize: [24, 24], iconAnchor: [12, 12],
+      className: s.late ? "stop-icon late" : "stop-icon", iconSize: [24, 24], iconAnchor: [12, 12],
       html: '<span style="background:' + color + '">' + esc(s.order) + "</span>"
     });
     return L.marker([s.lat, s.lon], { icon: icon, title: s.order + ". " + s.label, keyboard: false })

@@ -170,7 +170,7 @@ def unassigned_groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 # Route colours: none is an SLA colour (dark red, brown, green) or the yard's white, and
 # white numbers on each pass WCAG AA (4.5:1).
-ROUTE_COLOURS = ("#0b4fb3", "#6f2da8", "#00658a", "#9c2f8e", "#4b5563", "#4f46c8", "#006d6d")
+ROUTE_COLOURS = ("#0b4fb3", "#9c2f8e", "#006d6d", "#6f2da8", "#4b5563", "#4f46c8", "#00658a")
 
 
 def route_colour(index: int) -> str:
@@ -185,11 +185,12 @@ def map_data(doc: dict[str, Any]) -> dict[str, Any]:
     to); each route its ``colour`` (:func:`route_colour`, the same as its table column).
     """
     routes: list[dict[str, Any]] = []
+    late = set(doc.get("sla_breaches") or [])
     for route in doc.get("routes") or []:
         jobs = [s for s in route.get("steps") or [] if s.get("type") == "job"]
         stops = [
             {"lat": s["lat"], "lon": s["lon"], "label": _label(doc, str(s.get("job_id"))),
-             "order": n, "job_id": str(s.get("job_id"))}
+             "order": n, "job_id": str(s.get("job_id")), "late": s.get("job_id") in late}
             for n, s in enumerate(jobs, start=1)
             if s.get("lat") is not None and s.get("lon") is not None
         ]  # fmt: skip

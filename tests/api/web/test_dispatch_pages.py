@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from api.cli import serve_banner
 from api.web.plan_view import (
     ROUTE_COLOURS,
+    map_data,
     plain_reason,
     route_colour,
     unassigned_groups,
@@ -44,6 +45,25 @@ def test_route_colours_are_not_sla_colours_and_carry_white_numbers() -> None:
     for colour in ROUTE_COLOURS:
         assert 1.05 / (_luminance(colour) + 0.05) >= 4.5, colour  # WCAG AA, white text
     assert route_colour(len(ROUTE_COLOURS)) == ROUTE_COLOURS[0]
+
+
+def test_plan_map_numbers_stops_in_route_order_with_the_route_colour_and_late_marks() -> None:
+    def job(k: str, lat: float) -> dict:
+        return {"type": "job", "job_id": k, "lat": lat, "lon": -71.08}
+
+    doc = {
+        "routes": [
+            {"crew_id": "A", "steps": [{"type": "start"}, job("j2", 42.1), job("j1", 42.2)]},
+            {"crew_id": "B", "steps": [job("j3", 42.3), {"type": "break"}, job("j4", 42.4)]},
+        ],
+        "sla_breaches": ["j1"],
+    }
+    routes = map_data(doc)["routes"]
+    assert [[(s["order"], s["job_id"], s["late"]) for s in r["stops"]] for r in routes] == [
+        [(1, "j2", False), (2, "j1", True)],
+        [(1, "j3", False), (2, "j4", False)],
+    ]
+    assert [r["colour"] for r in routes] == list(ROUTE_COLOURS[:2])
 
 
 def test_unassigned_grouped_by_reason_shortfalls_first_without_file_paths() -> None:
