@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck contracts unit bench venv clean
+.PHONY: demo serve test lint typecheck contracts unit bench venv clean
 
 venv: $(STAMP)
 
@@ -19,6 +19,12 @@ $(STAMP): pyproject.toml setup.py
 
 demo: $(STAMP)
 	$(BIN)/geo311 demo --out out
+
+# The staff pages and the API on http://127.0.0.1:8000/ over the demo's database (run
+# `make demo` first), or over GEO311_DATABASE_URL when it is set.
+serve: $(STAMP)
+	@test -n "$$GEO311_DATABASE_URL" || test -f out/demo.db || { echo "no out/demo.db: run 'make demo' first, or set GEO311_DATABASE_URL"; exit 2; }
+	GEO311_DATABASE_URL="$${GEO311_DATABASE_URL:-sqlite:///$(CURDIR)/out/demo.db}" $(BIN)/geo311 serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check geo311 routing maps api tests bench

@@ -28,19 +28,18 @@ def register(app: typer.Typer) -> None:
             ),
         ] = 1,
     ) -> None:
-        """Serve the Open311 GeoReport v2 and staff API with uvicorn (settings from GEO311_*).
+        """Serve the staff pages, the Open311 GeoReport v2 API and the staff API.
 
-        Planning runs and simulations are rows of the jobs table (``geo311/plans/jobs.py``): every
-        process claims them with a lease and answers their progress, so ``--workers N`` serves
-        and plans with N processes, and a killed process's run is taken over by another. On
-        SQLite only one process is allowed: the database takes one writer at a time.
-
-        Unless ``GEO311_NOTIFY_SENDER_IN_SERVE=false``, the notification sender (``geo311
-        notify run``) runs beside it in its own process, stopped with the server.
+        Settings come from GEO311_* environment variables (GEO311_DATABASE_URL: the
+        database). Open the printed address in a browser and sign in. Planning runs and
+        simulations are solved by the server processes themselves; with PostgreSQL, --workers
+        N serves and plans with N processes. The notification sender runs beside the server
+        unless GEO311_NOTIFY_SENDER_IN_SERVE=false.
         """
         import uvicorn
 
         _check_workers(workers)
+        typer.echo(serve_banner(host, port))
         sender = _start_sender()
         try:
             uvicorn.run(
@@ -61,6 +60,18 @@ def register(app: typer.Typer) -> None:
             if sender is not None:
                 sender.terminate()
                 sender.wait(timeout=30)
+
+
+def serve_banner(host: str, port: int) -> str:
+    """Return what ``serve`` prints first: the address to open and the database served."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    url = get_settings().database_url
+    where = url.split("@")[-1] if "@" in url else url  # never print a password
+    return (
+        f"geo311 is serving {where}\n"
+        f"open http://{shown}:{port}/ in a browser and sign in (stop with Ctrl+C)"
+    )
 
 
 def _check_workers(workers: int) -> None:

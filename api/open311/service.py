@@ -60,6 +60,8 @@ def discovery(base_url: str, *, city: City | None = None) -> dict[str, Any]:
         "changeset": details.get("changeset", ""),
         "contact": details.get("contact", ""),
         "key_service": details.get("key_service", ""),
+        # the list's date window, which a client cannot guess (GeoReport v2 leaves it open)
+        "notes": list_window_note(),
         "endpoints": [
             {
                 "specification": SPECIFICATION,
@@ -70,6 +72,17 @@ def discovery(base_url: str, *, city: City | None = None) -> dict[str, Any]:
             }
         ],
     }
+
+
+def list_window_note() -> str:
+    """Return the sentence that states ``GET requests``'s default date window and limits."""
+    days = DEFAULT_WINDOW.days
+    return (
+        f"GET requests without start_date and end_date lists the requests of the last {days} "
+        f"days only; a call may span at most {days} days and returns at most "
+        f"{MAX_REQUESTS:,} requests per page (page=2, 3, ...). Give start_date and end_date "
+        "to read older requests, or service_request_id to read one."
+    )
 
 
 def services(catalogue: Catalogue, *, city: City | None = None) -> list[dict[str, Any]]:

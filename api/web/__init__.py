@@ -9,10 +9,25 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.web import admin, assets, crew, dispatch, horizon, login, plan_edit, planner, planning
+from api.web import (
+    admin,
+    assets,
+    crew,
+    dispatch,
+    home,
+    horizon,
+    login,
+    plan_edit,
+    planner,
+    planning,
+    progress,
+    run_sheet,
+    workorder,
+)
 
 router = APIRouter()
-for _module in (login, admin, dispatch, planning, plan_edit, horizon, crew, planner, assets):
+_PAGES = (login, admin, dispatch, planning, plan_edit, horizon, crew, planner, assets)
+for _module in (*_PAGES, home, progress, workorder, run_sheet):
     router.include_router(_module.router)
 
 __all__ = ["router"]

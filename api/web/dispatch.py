@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.deps import CatalogueDep, SettingsDep, StoreDep
 from api.planner.staff import parse_at
 from api.principal import Principal
-from api.scope import check_crew, in_district
+from api.scope import check_crew, city_districts, in_district
 from api.web import audit
 from api.web.deps import PageRoute, action_user, page_user
 from api.web.sessions import WebSession
@@ -24,6 +24,7 @@ from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.model import WorkOrder
 from geo311.plans import repo as plan_repo
+from geo311.requests import repo as request_repo
 from geo311.settings import Settings
 from geo311.staff import store as auth_store
 from routing.engine.crews import CrewConfig, CrewSpec, load_crews
@@ -52,6 +53,39 @@ def moment(text: str | None, settings: Settings) -> datetime:
     """Return the moment a page shows: ``text`` (ISO, local when no offset) or now."""
     tz = ZoneInfo(settings.timezone)
     return parse_at(text, tz) if text else datetime.now(tz).replace(second=0, microsecond=0)
+
+
+def data_as_of(store: Store) -> datetime | None:
+    """Return when the newest report in the store was made (None for an empty store)."""
+    newest = request_repo.query_requests(store, limit=1, newest_first=True)
+    return newest[0].requested_datetime if newest else None
+
+
+def console_moment(store: Store, settings: Settings) -> tuple[datetime, datetime | None]:
+    """Return the console's default moment and the data's newest report time.
+
+    When the newest report is older than today (sample or stale data), the console opens at
+    the shift start (the earliest crew's) of the data's latest day instead of the clock's
+    time, so its ages and SLA states are those of that morning.
+    """
+    now = moment(None, settings)
+    newest = data_as_of(store)
+    if newest is None or newest.astimezone(now.tzinfo).date() >= now.date():
+        return now, newest
+    start = min(c.shift_start for c in load_crews(settings.crews_file).crews)
+    day = newest.astimezone(now.tzinfo).date()
+    return datetime.combine(day, start, tzinfo=now.tzinfo), newest
+
+
+def matches_query(row: dict[str, Any], query: str) -> bool:
+    """Return whether a work-order row matches a search: its id (``123``, ``wo-123``) or address."""
+    text = query.strip().lower()
+    if not text:
+        return True
+    number = text.removeprefix("wo-").removeprefix("#")
+    if number.isdigit():
+        return str(row["id"]) == number
+    return text in str(row["address"] or "").lower()
 
 
 def sla_state(wo: WorkOrder, at: datetime) -> str:
@@ -136,13 +170,35 @@ def day_crews(store: Store, settings: Settings, day: str) -> CrewConfig:
     return replace(config, crews=tuple(crews))
 
 
+def district_bounds(settings: Settings, name: str | None) -> list[list[float]]:
+    """Return ``[[south, west], [north, east]]`` of a district (default the city's first).
+
+    The console's map opens on it: the district the dispatcher plans, not the whole city.
+    """
+    areas = city_districts(str(settings.districts_file))
+    area = areas.get(name) if name else areas[0]
+    west, south, east, north = area.geometry.bounds
+    return [[round(south, 5), round(west, 5)], [round(north, 5), round(east, 5)]]
+
+
+def _filtered(rows: list[dict[str, Any]], service: str, query: str) -> list[dict[str, Any]]:
+    """Return the rows of one service (all for '') that match the search, most urgent first."""
+    return sorted(
+        (
+            r
+            for r in rows
+            if (not service or r["service_code"] == service) and matches_query(r, query)
+        ),
+        key=lambda r: r["sla_due_ts"],
+    )
+
+
 def _page_context(
     store: Store,
     catalogue: Catalogue,
     settings: Settings,
     at: datetime,
-    service: str,
-    sla: str,
+    filters: dict[str, str],
     *,
     show_all: bool = False,
     district: str | None = None,
@@ -155,15 +211,11 @@ def _page_context(
     orders = in_district(open_work_orders_at(store, at, catalogue=catalogue), settings, district)
     rows = work_rows(orders, catalogue, at, tz)
     services = sorted({(r["service_code"], r["service"]) for r in rows}, key=lambda s: s[1])
-    shown = sorted(
-        (
-            r
-            for r in rows
-            if (not service or r["service_code"] == service) and (sla == "all" or r["state"] == sla)
-        ),
-        key=lambda r: r["sla_due_ts"],
-    )
-    counts = {state: sum(r["state"] == state for r in rows) for state in ("overdue", "due", "ok")}
+    sla = filters["sla"]
+    matching = _filtered(rows, filters["service"], filters["q"])
+    shown = [r for r in matching if sla == "all" or r["state"] == sla]
+    # the counts are those of the service and search chosen (the SLA filter picks among them)
+    counts = {s: sum(r["state"] == s for r in matching) for s in ("overdue", "due", "ok")}
     return {
         "at": at,
         "at_value": at.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
@@ -171,11 +223,11 @@ def _page_context(
         "matching": len(shown),
         "show_all": show_all,
         "total": len(rows),
-        "reports": sum(r["reports"] for r in rows),
+        "filtered_total": len(matching),
+        "reports": sum(r["reports"] for r in matching),
         "counts": counts,
         "services": services,
-        "service": service,
-        "sla": sla,
+        **filters,
         "sla_states": SLA_STATES,
         "crews": roster(store, settings, at.astimezone(tz).date().isoformat()),
         "day": at.astimezone(tz).date().isoformat(),
@@ -184,6 +236,8 @@ def _page_context(
         "latest_plan_id": plan_repo.latest_plan_id(store),
         "map_points": [[r["lat"], r["lon"], r["id"], r["service"], r["state"]] for r in shown],
         "district": district,
+        "city_districts": [str(n) for n in city_districts(str(settings.districts_file)).names],
+        "map_bounds": district_bounds(settings, district),
     }
 
 
@@ -199,19 +253,27 @@ def dispatch_page(
     sla: Annotated[str, Query(pattern="^(all|overdue|due|ok)$")] = "all",
     rows: Annotated[str, Query(pattern="^(urgent|all)$")] = "urgent",
     districts: Annotated[str, Query(pattern="^(mine|all)$")] = "mine",
+    q: Annotated[str, Query(max_length=120)] = "",
 ) -> Response:
-    """Show the open work at a moment (default now) with filters, crews and the plan form.
+    """Show the open work at a moment with filters, search, crews and the plan form.
 
-    The table lists the 1,000 most urgent matching work orders unless ``rows=all``. A
-    dispatcher with a district sees that district's work (and plans it) unless
-    ``districts=all``.
+    Without ``at`` the console opens now, or, when the data's newest report is older than
+    today, at the shift start of the data's latest day ("data as of" says so). The table
+    lists the most urgent matching work orders unless ``rows=all``; ``q`` finds a work order
+    by id (``123``, ``wo-123``) or by address. A dispatcher with a district sees that
+    district's work (and plans it) unless ``districts=all``.
     """
-    when = moment(at, settings)
+    default_at, newest = console_moment(store, settings)
+    when = moment(at, settings) if at else default_at
     scope = district_scope(session.user, districts)
+    filters = {"service": service, "sla": sla, "q": q}
     context = _page_context(
-        store, catalogue, settings, when, service, sla, show_all=rows == "all", district=scope
+        store, catalogue, settings, when, filters, show_all=rows == "all", district=scope
     )
     context["user_district"] = session.user.district
+    context["data_as_of"] = newest.astimezone(ZoneInfo(settings.timezone)) if newest else None
+    # opened at the data's latest day instead of now (sample or stale data): say so
+    context["at_default"] = at is None and when.date() < moment(None, settings).date()
     return render(request, "dispatch.html", context)
 
 

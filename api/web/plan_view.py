@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -119,17 +120,85 @@ def unassigned(doc: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+# What each reason code means to a dispatcher: the group titles of the unassigned work.
+REASON_TITLES = {
+    "capacity_full": "No room left on the crews with the skill (capacity)",
+    "not_enough_time": "No time left in the crews' shifts",
+    "unreachable_in_shift": "Cannot be reached within a shift",
+    "demand_above_capacity": "Bigger than any crew's capacity",
+    "no_skill": "No crew on duty has the skill",
+    "not_fitted": "Not fitted by the solver",
+    "outside_street_graph": "Outside the mapped streets",
+    "dropped_by_dispatcher": "Taken off the plan by a dispatcher",
+}
+# Work the crews have no room for comes first; work no crew can reach (the map) last.
+REASON_ORDER = ("capacity_full", "not_enough_time", "unreachable_in_shift", "no_skill")
+_PATH = re.compile(r"(?<!\S)(?:[A-Za-z]:)?[/\\][^\s,;)]+")
+
+
+def plain_reason(text: str) -> str:
+    """Return a reason without server file paths (the street graph's file, for one)."""
+    return re.sub(r"\s{2,}", " ", _PATH.sub("", text)).strip().rstrip(":").strip()
+
+
+def unassigned_groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the unassigned rows grouped by reason code, the crews' shortfalls first.
+
+    Each group has ``code``, ``title``, ``count``, ``breaches`` (SLA breaches among them),
+    ``routable`` (whether a dispatcher can give its work to a crew) and ``rows`` (each row's
+    ``reason`` without file paths).
+    """
+    groups: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        code = str(row["code"] or "other")
+        group = groups.setdefault(
+            code,
+            {"code": code, "title": REASON_TITLES.get(code, code.replace("_", " ")),
+             "count": 0, "breaches": 0, "routable": False, "rows": []},
+        )  # fmt: skip
+        group["count"] += 1
+        group["breaches"] += bool(row["breach"])
+        group["routable"] = group["routable"] or bool(row["routable"])
+        group["rows"].append({**row, "reason": plain_reason(str(row["reason"]))})
+
+    def rank(code: str) -> tuple[int, str]:
+        known = REASON_ORDER.index(code) if code in REASON_ORDER else len(REASON_ORDER)
+        return (known if code != "outside_street_graph" else len(REASON_ORDER) + 1, code)
+
+    return [groups[c] for c in sorted(groups, key=rank)]
+
+
+# Route colours: none is an SLA colour (dark red, brown, green) or the yard's white, and
+# white numbers on each pass WCAG AA (4.5:1).
+ROUTE_COLOURS = ("#0b4fb3", "#9c2f8e", "#006d6d", "#6f2da8", "#4b5563", "#4f46c8", "#00658a")
+
+
+def route_colour(index: int) -> str:
+    """Return the map and table colour of the ``index``-th route."""
+    return ROUTE_COLOURS[index % len(ROUTE_COLOURS)]
+
+
 def map_data(doc: dict[str, Any]) -> dict[str, Any]:
-    """Return the plan's routes and stops for the page's Leaflet map (``[lat, lon]`` pairs)."""
-    routes = []
+    """Return the plan's routes and stops for the page's Leaflet map (``[lat, lon]`` pairs).
+
+    Each stop has its number in route ``order`` and its ``job_id`` (the table row it links
+    to); each route its ``colour`` (:func:`route_colour`, the same as its table column).
+    """
+    routes: list[dict[str, Any]] = []
+    late = set(doc.get("sla_breaches") or [])
     for route in doc.get("routes") or []:
+        jobs = [s for s in route.get("steps") or [] if s.get("type") == "job"]
         stops = [
-            {"lat": s["lat"], "lon": s["lon"], "label": _label(doc, str(s.get("job_id")))}
-            for s in route.get("steps") or []
-            if s.get("type") == "job" and s.get("lat") is not None and s.get("lon") is not None
-        ]
+            {"lat": s["lat"], "lon": s["lon"], "label": _label(doc, str(s.get("job_id"))),
+             "order": n, "job_id": str(s.get("job_id")), "late": s.get("job_id") in late}
+            for n, s in enumerate(jobs, start=1)
+            if s.get("lat") is not None and s.get("lon") is not None
+        ]  # fmt: skip
         line = route.get("geometry") or [[s["lat"], s["lon"]] for s in stops]
-        routes.append({"crew_id": route.get("crew_id"), "line": line, "stops": stops})
+        routes.append(
+            {"crew_id": route.get("crew_id"), "line": line, "stops": stops,
+             "colour": route_colour(len(routes))}
+        )  # fmt: skip
     depots = [
         {"lat": d["lat"], "lon": d["lon"], "label": d.get("label", "yard")}
         for d in doc.get("depots") or []

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from api.deps import CatalogueDep, SettingsDep, StoreDep
 from api.plans.publish import publish_for_crews
 from api.principal import Principal
-from api.scope import check_plan, check_planning, in_district
+from api.scope import check_plan, check_planning, city_districts, in_district
 from api.web import plan_view
 from api.web.deps import PageRoute, action_user, page_user
 from api.web.dispatch import district_scope, moment, work_rows
@@ -55,14 +55,19 @@ def start_plan(
     at: Annotated[str, Form(max_length=40)] = "",
     time_limit_s: Annotated[float, Form(gt=0, le=300)] = 10.0,
     districts: Annotated[str, Form(pattern="^(mine|all)$")] = "mine",
+    district: Annotated[str, Form(max_length=120)] = "",
 ) -> Response:
     """Queue "plan the day" for the crews on duty (a job worker solves it); go to its progress.
 
-    A dispatcher with a district plans that district's work with its crews; asking for
-    all districts is refused (403): only a dispatcher without a district plans the city.
+    ``district`` (the console's choice) plans that district's work with the crews of its
+    yards, as ``geo311 plan --district`` does. Without it, a dispatcher with a district plans
+    that district; asking for another district, or for all of them, is refused (403): only a
+    dispatcher without a district plans the whole city (``districts=all``).
     """
-    scope = district_scope(session.user, districts)
+    scope = district.strip() or district_scope(session.user, districts)
     check_planning(Principal.of_user(session.user), scope)
+    if scope is not None:
+        city_districts(str(settings.districts_file)).get(scope)  # unknown: names the known
     when = moment(at, settings)
     params = {
         "at": when.isoformat(),
@@ -128,10 +133,14 @@ def plan_page(
     tz = ZoneInfo(str(doc.get("timezone") or settings.timezone))
     locks = dispatcher_locks(PlanDocument.from_dict(doc))
     columns = plan_view.crew_columns(doc, tz, locks=locks, units=settings.city.units)
+    for n, col in enumerate(columns):
+        col["colour"] = plan_view.route_colour(n)  # the map's line of that crew
+    unassigned = plan_view.unassigned(doc)
     context = {
         "plan": doc,
         "columns": columns,
-        "unassigned": plan_view.unassigned(doc),
+        "unassigned": unassigned,
+        "unassigned_groups": plan_view.unassigned_groups(unassigned),
         "breaches": len(doc.get("sla_breaches") or []),
         "map_data": plan_view.map_data(doc),
         "publication": auth_store.publication(store, plan_id),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -167,7 +168,11 @@ def demo_step(ctx: Any) -> None:
         typer.echo(f"  {username:<11} {role:<22} password {password}")
     if plan_id and plan:
         _publish_demo_plan(ctx, plan_id, crew)
+    # the venv's own geo311: the command works without activating the venv
+    exe = Path(sys.executable).with_name("geo311")
+    command = str(exe) if exe.exists() else "geo311"
     typer.echo(
-        f"staff pages: GEO311_DATABASE_URL={ctx.settings.database_url} geo311 serve, then open "
-        f"http://127.0.0.1:8000/login (console: /dispatch?at={ctx.at:%Y-%m-%dT%H:%M})"
+        f"staff pages: GEO311_DATABASE_URL={ctx.settings.database_url} {command} serve "
+        f"(or: make serve), then open http://127.0.0.1:8000/ "
+        f"(console of the demo's morning: /dispatch?at={ctx.at:%Y-%m-%dT%H:%M})"
     )

@@ -1,0 +1,97 @@
+"""The crews' progress for the console's map: ``/dispatch/progress.json`` (polled, small).
+
+The console map asks for it every few seconds and redraws the published stops of the day:
+done, can't do (with the crew's reason and note) or still to do, without reloading the page.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, Response
+
+from api.deps import StoreDep
+from api.web.deps import PageRoute, page_user
+from api.web.sessions import WebSession
+from geo311.db.store import Store
+from geo311.plans import repo as plan_repo
+from geo311.staff import store as auth_store
+
+router = APIRouter(prefix="/dispatch", route_class=PageRoute, include_in_schema=False)
+DispatcherPage = Annotated[WebSession, Depends(page_user("dispatcher"))]
+PUBLICATIONS_READ = 200  # the newest publications looked at for one day
+
+
+def _stop_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return one row per stop of a published plan: where, whose, its state and note."""
+    states = doc.get("stop_states") or {}
+    cant = doc.get("cant_do") or {}
+    labels = doc.get("labels") or {}
+    out = []
+    for route in doc.get("routes") or []:
+        order = 0
+        for step in route.get("steps") or []:
+            if step.get("type") != "job" or step.get("lat") is None:
+                continue
+            order += 1
+            job_id = str(step.get("job_id"))
+            why = cant.get(job_id) or {}
+            out.append(
+                {
+                    "plan_id": doc.get("plan_id"),
+                    "crew_id": route.get("crew_id"),
+                    "order": order,
+                    "job_id": job_id,
+                    "work_order_id": step.get("work_order_id") or step.get("ref"),
+                    "label": str(labels.get(job_id) or job_id),
+                    "lat": step["lat"],
+                    "lon": step["lon"],
+                    "state": states.get(job_id, "planned"),
+                    "reason": why.get("reason_text", ""),
+                    "note": why.get("note") or "",
+                }
+            )
+    return out
+
+
+def day_progress(store: Store, day: str, *, district: str | None) -> dict[str, Any]:
+    """Return the stops of the plans published for ``day`` (a district's only, when given).
+
+    Returns
+    -------
+    dict
+        ``day``, ``stops`` (see :func:`_stop_rows`), ``counts`` (state -> stops) and ``read_at``.
+    """
+    stops: list[dict[str, Any]] = []
+    for pub in auth_store.latest_publications(store, limit=PUBLICATIONS_READ):
+        if str(pub["plan_date"]) != day:
+            continue
+        doc = plan_repo.get_plan(store, int(pub["plan_id"]))
+        if district is not None and doc.get("district") not in (None, district):
+            continue
+        stops.extend(_stop_rows(doc))
+    counts: dict[str, int] = {}
+    for s in stops:
+        counts[s["state"]] = counts.get(s["state"], 0) + 1
+    return {
+        "day": day,
+        "stops": stops,
+        "counts": counts,
+        "read_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+@router.get("/progress.json", summary="The crews' progress of a day")
+def progress(
+    session: DispatcherPage,
+    store: StoreDep,
+    day: Annotated[str, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")],
+    districts: Annotated[str, Query(pattern="^(mine|all)$")] = "mine",
+) -> Response:
+    """Return the published stops of ``day`` with their state (done, can't do and why)."""
+    mine = getattr(session.user, "district", None)
+    district = None if districts == "all" or not mine else str(mine)
+    body = day_progress(store, day, district=district)
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
