@@ -1,0 +1,93 @@
+"""The planner dashboard's map data: open work points and Gi* hot and cold spots, as plain JSON.
+
+The dashboard draws them with the vendored Leaflet on geo311's own street tiles
+(:mod:`maps.basemap`), inside the page: no map file is opened outside the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import h3
+import numpy as np
+import pandas as pd
+
+from geo311.model import WorkOrder
+from maps.hotspots import GI_CLASSES, gi_star_hexagons, hex_counts
+
+__all__ = ["HOTSPOT_RESOLUTION", "hotspot_cells", "open_work_points"]
+
+HOTSPOT_RESOLUTION = 8
+"""H3 resolution of the hot-spot cells (about 0.74 km² each)."""
+_LABELS = {key: (label, colour) for key, label, colour in GI_CLASSES}
+
+
+def open_work_points(
+    orders: Iterable[WorkOrder], *, names: Mapping[str, str], at: datetime
+) -> list[list[Any]]:
+    """Return the open work orders as ``[lat, lon, service name, age in days, overdue, id]``.
+
+    Parameters
+    ----------
+    orders
+        The open work orders to draw (already filtered).
+    names
+        Service names by code.
+    at
+        The moment of the backlog (ages and overdue are at this moment).
+    """
+    return [
+        [
+            round(wo.lat, 5),
+            round(wo.lon, 5),
+            names.get(wo.service_code, wo.service_code),
+            round((at - wo.opened).total_seconds() / 86400.0, 1),
+            bool(wo.sla_due < at),
+            wo.work_order_id,
+        ]
+        for wo in orders
+    ]
+
+
+def hotspot_cells(
+    frame: pd.DataFrame, *, is_placeholder: Callable[[float, float], bool]
+) -> list[dict[str, Any]]:
+    """Return the significant Gi* hot and cold H3 cells of some requests as GeoJSON features.
+
+    Parameters
+    ----------
+    frame
+        Requests with ``lat`` and ``lon`` (rows without a point are left out).
+    is_placeholder
+        Tells a city's "no location" placeholder point (left out).
+
+    Returns
+    -------
+    list of dict
+        One ``Feature`` per cell that is not "not significant": its polygon and the properties
+        ``count``, ``label`` (plain words) and ``colour``; empty with no located request.
+    """
+    located = frame.dropna(subset=["lat", "lon"])
+    keep = [
+        not is_placeholder(float(a), float(b))
+        for a, b in zip(located["lat"], located["lon"], strict=True)
+    ]
+    located = located.loc[keep]
+    if located.empty:
+        return []
+    with np.errstate(invalid="ignore", divide="ignore"):  # a flat area: z is nan, not a spot
+        gi = gi_star_hexagons(hex_counts(located, resolution=HOTSPOT_RESOLUTION))
+    features = []
+    for cell, row in gi.loc[gi["gi_class"] != "ns"].iterrows():
+        label, colour = _LABELS[str(row["gi_class"])]
+        ring = [[round(lon, 6), round(lat, 6)] for lat, lon in h3.cell_to_boundary(str(cell))]
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+                "properties": {"count": int(row["count"]), "label": label, "colour": colour},
+            }
+        )
+    return features
