@@ -17,7 +17,7 @@ import pandas as pd
 from geo311.model import WorkOrder
 from maps.hotspots import GI_CLASSES, gi_star_hexagons, hex_counts
 
-__all__ = ["HOTSPOT_RESOLUTION", "hotspot_cells", "open_work_points"]
+__all__ = ["HOTSPOT_RESOLUTION", "extent", "hotspot_cells", "open_work_points"]
 
 HOTSPOT_RESOLUTION = 8
 """H3 resolution of the hot-spot cells (about 0.74 km² each)."""
@@ -51,6 +51,33 @@ def open_work_points(
     ]
 
 
+def _located(frame: pd.DataFrame, is_placeholder: Callable[[float, float], bool]) -> pd.DataFrame:
+    located = frame.dropna(subset=["lat", "lon"])
+    keep = [
+        not is_placeholder(float(a), float(b))
+        for a, b in zip(located["lat"], located["lon"], strict=True)
+    ]
+    return located.loc[keep]
+
+
+def extent(
+    frame: pd.DataFrame, *, is_placeholder: Callable[[float, float], bool]
+) -> list[list[float]] | None:
+    """Return where most of the requests are: ``[[south, west], [north, east]]`` (or None).
+
+    The 1st to 99th percentiles of the located requests' coordinates, so that a few points
+    far away do not zoom the map out of the city.
+    """
+    located = _located(frame, is_placeholder)
+    if located.empty:
+        return None
+    lat, lon = located["lat"].astype(float), located["lon"].astype(float)
+    return [
+        [round(float(lat.quantile(0.01)), 5), round(float(lon.quantile(0.01)), 5)],
+        [round(float(lat.quantile(0.99)), 5), round(float(lon.quantile(0.99)), 5)],
+    ]
+
+
 def hotspot_cells(
     frame: pd.DataFrame, *, is_placeholder: Callable[[float, float], bool]
 ) -> list[dict[str, Any]]:
@@ -69,12 +96,7 @@ def hotspot_cells(
         One ``Feature`` per cell that is not "not significant": its polygon and the properties
         ``count``, ``label`` (plain words) and ``colour``; empty with no located request.
     """
-    located = frame.dropna(subset=["lat", "lon"])
-    keep = [
-        not is_placeholder(float(a), float(b))
-        for a, b in zip(located["lat"], located["lon"], strict=True)
-    ]
-    located = located.loc[keep]
+    located = _located(frame, is_placeholder)
     if located.empty:
         return []
     with np.errstate(invalid="ignore", divide="ignore"):  # a flat area: z is nan, not a spot

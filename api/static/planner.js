@@ -15,9 +15,9 @@
     return map;
   }
 
-  function fit(map, el, bounds) {
-    el.setAttribute("data-drawn", String(bounds.length));
-    if (bounds.length) { map.fitBounds(bounds, { padding: [20, 20], maxZoom: 16 }); }
+  function fit(map, el, bounds, drawn) {
+    el.setAttribute("data-drawn", String(drawn));
+    if (bounds && bounds.length) { map.fitBounds(bounds, { padding: [20, 20], maxZoom: 16 }); }
     else { map.setView([0, 0], 2); }
   }
 
@@ -37,7 +37,7 @@
         fillColor: p[4] ? "#8b0000" : "#0a5d2a"
       }).bindTooltip(label).addTo(map);
     });
-    fit(map, el, bounds);
+    fit(map, el, bounds.length ? bounds : data("planner-extent"), bounds.length);
   }
 
   function hotspotMap() {
@@ -55,9 +55,10 @@
         l.bindTooltip(label);
       }
     }).addTo(map);
-    var bounds = cells.features.length ? [layer.getBounds().getSouthWest(),
-                                          layer.getBounds().getNorthEast()] : [];
-    fit(map, el, bounds);
+    // where most requests are (the cells are among them); else the cells themselves
+    var bounds = data("planner-extent") || (cells.features.length ?
+      [layer.getBounds().getSouthWest(), layer.getBounds().getNorthEast()] : null);
+    fit(map, el, bounds, cells.features.length);
   }
 
   function whatIf() {

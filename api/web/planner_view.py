@@ -24,7 +24,7 @@ from geo311.catalogue import Catalogue
 from geo311.city import City
 from geo311.performance import Period, in_period, period_metrics, weekly_trend
 from geo311.store import Store
-from maps.planner_layers import hotspot_cells, open_work_points
+from maps.planner_layers import extent, hotspot_cells, open_work_points
 
 COLUMNS = {
     "requests": "requests",
@@ -216,6 +216,7 @@ def dashboard(
         "tables": tables,
         "work_points": open_work_points(orders, names=names, at=moment),
         "hotspots": hotspot_cells(received, is_placeholder=city.is_placeholder),
+        "extent": extent(received, is_placeholder=city.is_placeholder),
         "services": sorted(names.items(), key=lambda kv: kv[1]),
         "neighbourhoods": neighbourhood_choices(frame),
         "filters": filters,
