@@ -17,7 +17,13 @@ import pandas as pd
 from geo311.model import WorkOrder
 from maps.hotspots import GI_CLASSES, gi_star_hexagons, hex_counts
 
-__all__ = ["HOTSPOT_RESOLUTION", "extent", "hotspot_cells", "open_work_points"]
+__all__ = [
+    "HOTSPOT_RESOLUTION",
+    "extent",
+    "hotspot_cells",
+    "located_requests",
+    "open_work_points",
+]
 
 HOTSPOT_RESOLUTION = 8
 """H3 resolution of the hot-spot cells (about 0.74 km² each)."""
@@ -51,24 +57,29 @@ def open_work_points(
     ]
 
 
-def _located(frame: pd.DataFrame, is_placeholder: Callable[[float, float], bool]) -> pd.DataFrame:
+def located_requests(
+    frame: pd.DataFrame, *, placeholder_mask: Callable[[Any, Any], np.ndarray]
+) -> pd.DataFrame:
+    """Return the requests with a real point: a location, and not a "no location" placeholder.
+
+    Parameters
+    ----------
+    frame
+        Requests with ``lat`` and ``lon``.
+    placeholder_mask
+        Tells, per point, a city's placeholder (:meth:`geo311.city.City.placeholder_mask`).
+    """
     located = frame.dropna(subset=["lat", "lon"])
-    keep = [
-        not is_placeholder(float(a), float(b))
-        for a, b in zip(located["lat"], located["lon"], strict=True)
-    ]
-    return located.loc[keep]
+    lat, lon = located["lat"].astype(float), located["lon"].astype(float)
+    return located.loc[~np.asarray(placeholder_mask(lat.to_numpy(), lon.to_numpy()), dtype=bool)]
 
 
-def extent(
-    frame: pd.DataFrame, *, is_placeholder: Callable[[float, float], bool]
-) -> list[list[float]] | None:
+def extent(located: pd.DataFrame) -> list[list[float]] | None:
     """Return where most of the requests are: ``[[south, west], [north, east]]`` (or None).
 
-    The 1st to 99th percentiles of the located requests' coordinates, so that a few points
-    far away do not zoom the map out of the city.
+    The 1st to 99th percentiles of the coordinates of ``located`` (:func:`located_requests`),
+    so that a few points far away do not zoom the map out of the city.
     """
-    located = _located(frame, is_placeholder)
     if located.empty:
         return None
     lat, lon = located["lat"].astype(float), located["lon"].astype(float)
@@ -78,17 +89,13 @@ def extent(
     ]
 
 
-def hotspot_cells(
-    frame: pd.DataFrame, *, is_placeholder: Callable[[float, float], bool]
-) -> list[dict[str, Any]]:
+def hotspot_cells(located: pd.DataFrame) -> list[dict[str, Any]]:
     """Return the significant Gi* hot and cold H3 cells of some requests as GeoJSON features.
 
     Parameters
     ----------
-    frame
-        Requests with ``lat`` and ``lon`` (rows without a point are left out).
-    is_placeholder
-        Tells a city's "no location" placeholder point (left out).
+    located
+        Requests with a real point (:func:`located_requests`).
 
     Returns
     -------
@@ -96,7 +103,6 @@ def hotspot_cells(
         One ``Feature`` per cell that is not "not significant": its polygon and the properties
         ``count``, ``label`` (plain words) and ``colour``; empty with no located request.
     """
-    located = _located(frame, is_placeholder)
     if located.empty:
         return []
     with np.errstate(invalid="ignore", divide="ignore"):  # a flat area: z is nan, not a spot

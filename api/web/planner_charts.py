@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 import pandas as pd
@@ -27,6 +27,7 @@ def backlog_table(
     *,
     at: datetime,
     requests: Collection[str] | None = None,
+    orders: Sequence[WorkOrder] | None = None,
 ) -> pd.DataFrame:
     """Return the open work orders at ``at`` per service group by age, with the overdue ones.
 
@@ -39,6 +40,9 @@ def backlog_table(
     requests
         Count only the work orders with a report among these request ids (the dashboard's
         filters); None: every work order.
+    orders
+        The open work orders at ``at`` already read (:func:`open_orders`; then ``requests``
+        is not used).
 
     Returns
     -------
@@ -46,7 +50,9 @@ def backlog_table(
         Columns ``service_group``, one per age bucket (``0-2 days`` ...), ``overdue``,
         ``total``; one row per service group with open work, sorted by group.
     """
-    cells = _staff.backlog(open_orders(store, catalogue, at=at, requests=requests), now=at)
+    if orders is None:
+        orders = open_orders(store, catalogue, at=at, requests=requests)
+    cells = _staff.backlog(list(orders), now=at)
     columns = ["service_group", *WORK_ORDER_AGE_LABELS, "overdue", "total"]
     if not cells:
         return pd.DataFrame(columns=columns)

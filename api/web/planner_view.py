@@ -24,7 +24,7 @@ from geo311.catalogue import Catalogue
 from geo311.city import City
 from geo311.performance import Period, in_period, period_metrics, weekly_trend
 from geo311.store import Store
-from maps.planner_layers import extent, hotspot_cells, open_work_points
+from maps.planner_layers import extent, hotspot_cells, located_requests, open_work_points
 
 COLUMNS = {
     "requests": "requests",
@@ -199,7 +199,8 @@ def dashboard(
     """Return the dashboard's tables (with their charts and CSV links) and its maps' data."""
     names = {code: s.name for code, s in catalogue.services.items()}
     ids = _request_ids(frame, filters)
-    backlog = planner_charts.backlog_table(store, catalogue, at=moment, requests=ids)
+    orders = planner_charts.open_orders(store, catalogue, at=moment, requests=ids)
+    backlog = planner_charts.backlog_table(store, catalogue, at=moment, orders=orders)
     area_words = filters.describe(names).replace(
         f", received {filters.period.start} to {filters.period.end}" if filters.period else "", ""
     )
@@ -208,15 +209,15 @@ def dashboard(
         _trend(frame, filters, names, tz),
         _backlog_view(backlog, moment, catalogue.groups, filters.query(), area_words),
     ]
-    orders = planner_charts.open_orders(store, catalogue, at=moment, requests=ids)
     received = filters.select(frame)
     if filters.period is not None:
         received = in_period(received, filters.period, tz)
+    located = located_requests(received, placeholder_mask=city.placeholder_mask)
     return {
         "tables": tables,
         "work_points": open_work_points(orders, names=names, at=moment),
-        "hotspots": hotspot_cells(received, is_placeholder=city.is_placeholder),
-        "extent": extent(received, is_placeholder=city.is_placeholder),
+        "hotspots": hotspot_cells(located),
+        "extent": extent(located),
         "services": sorted(names.items(), key=lambda kv: kv[1]),
         "neighbourhoods": neighbourhood_choices(frame),
         "filters": filters,
