@@ -128,3 +128,21 @@ def test_hot_spots_are_cells_with_their_count(browser, web_store: Store, catalog
     ring = next(c for c in hot if c["properties"]["count"] == 30)["geometry"]["coordinates"][0]
     assert len(ring) == 7 and ring[0] == ring[-1]  # a closed hexagon, [lon, lat]
     assert all(-71.1 < lon < -71.0 and 42.3 < lat < 42.4 for lon, lat in ring)
+
+
+def test_line_chart_reads_every_value_and_breaks_at_a_gap() -> None:
+    from api.web.charts import Series, line_chart
+
+    svg = str(
+        line_chart(
+            chart_id="c",
+            title="T",
+            caption="C",
+            labels=["w1", "w2", "w3"],
+            series=[Series("a", [1.0, None, 3.0]), Series("b", [0.0, 2.0, 2.0])],
+        )
+    )
+    assert '<desc id="c-desc">w1: a 1, b 0; w2: a no value, b 2; w3: a 3, b 2.</desc>' in svg
+    paths = re.findall(r'<path d="([^"]*)"', svg)
+    assert len(paths) == 2 and paths[0].count("M") == 2 and "L" not in paths[0]  # a gap at w2
+    assert paths[1].count("M") == 1 and paths[1].count("L") == 2
