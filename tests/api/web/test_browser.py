@@ -299,7 +299,7 @@ def test_planner_and_admin_pages_pass_axe(open_session: Any, server: Server) -> 
         closed_datetime=datetime(2015, 10, 5, 15, 0, tzinfo=UTC),
     )
     planner.go("/planner?at=2015-10-06T07:00")  # the charts: metrics and the backlog of then
-    assert planner.page.locator("figure svg[role=img]").count() == 3
+    assert planner.page.locator("figure svg[role=img]").count() == 4  # and the trend by week
     assert planner.page.locator("#chart-backlog rect").count() >= 4
     if os.environ.get("GEO311_SCREENSHOT_DIR"):
         shots = Path(os.environ["GEO311_SCREENSHOT_DIR"])
