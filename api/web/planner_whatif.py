@@ -25,8 +25,8 @@ HEADS = (
 )
 
 
-def _days(value: float | None) -> str:
-    return "never (over half not repaired)" if value is None else f"{value:.1f}"
+def _days(value: float | None, *, never: str) -> str:
+    return f"never ({never} not repaired)" if value is None else f"{value:.1f}"
 
 
 def _share(value: float | None) -> str:
@@ -38,8 +38,8 @@ def _row(label: str, stats: Mapping[str, Any], utilisation: str, meets: str) -> 
         label,
         str(stats["reports"]),
         str(stats["repaired"]),
-        _days(stats["median_days"]),
-        _days(stats["p90_days"]),
+        _days(stats["median_days"], never="over half"),
+        _days(stats["p90_days"], never="over a tenth"),
         _share(stats["within_sla"]),
         utilisation,
         meets,
@@ -55,9 +55,13 @@ def _verdict(group: Mapping[str, Any]) -> str:
     return target + f"The smallest crew count that meets it: {group['smallest_crews']}."
 
 
+def _crews(count: int) -> str:
+    return "1 crew" if count == 1 else f"{count} crews"
+
+
 def _chart(key: str, name: str, group: Mapping[str, Any]) -> Markup:
     runs = group["runs"]
-    labels = ["City (actual)", *(f"{r['crews']} crews" for r in runs)]
+    labels = ["City (actual)", *(_crews(r["crews"]) for r in runs)]
     stats = [group["actual"], *(r["simulated"] for r in runs)]
     return bar_chart(
         chart_id=f"chart-whatif-{key}",

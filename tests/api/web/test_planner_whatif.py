@@ -69,11 +69,12 @@ def test_a_done_what_if_gives_its_chart_and_table(browser, web_store: Store) -> 
     assert '<svg role="img" aria-labelledby="chart-whatif-streetlights-title' in html
     desc = re.search(r'<desc id="chart-whatif-streetlights-desc">([^<]*)</desc>', html)
     assert desc and "City (actual): median 10.5 d" in desc.group(1)
-    assert "1 crews: median no value" in desc.group(1)  # over half never repaired
+    assert "1 crew: median no value" in desc.group(1)  # over half never repaired
     rows = re.findall(r"<tr><th scope=\"row\">([^<]*)</th>((?:<td>[^<]*</td>)*)</tr>", html)
     cells = {name: re.findall(r"<td>([^<]*)</td>", tds) for name, tds in rows}
     assert cells["City (actual)"][:3] == ["4", "4", "10.5"]
     assert cells["1"][2] == "never (over half not repaired)" and cells["1"][-1] == "no"
+    assert cells["1"][3] == "never (over a tenth not repaired)"
     assert cells["2"][2] == "3.0" and cells["2"][-1] == "yes (the smallest)"
     assert "The smallest crew count that meets it: 2." in html
     page = client.get(f"/planner/whatif/{sim_id}").text
