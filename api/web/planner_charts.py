@@ -15,6 +15,8 @@ from geo311.metrics import WORK_ORDER_AGE_LABELS
 from geo311.model import WorkOrder
 from geo311.store import Store
 
+CHART_WIDTH = 420
+"""The charts' drawing width: legible on a 360 px phone (the page caps their width)."""
 NOTHING_CLOSED = Markup(
     '<p class="muted">No request has been closed yet: the charts of days to close and of the '
     "share within the SLA are drawn once there are closed requests.</p>"
@@ -107,6 +109,7 @@ def service_charts(frame: pd.DataFrame) -> list[Markup]:
             Series("p90", _values(frame, "p90_days_to_close")),
         ],
         unit=" d",
+        width=CHART_WIDTH,
     )
     sla = bar_chart(
         chart_id="chart-sla",
@@ -116,6 +119,7 @@ def service_charts(frame: pd.DataFrame) -> list[Markup]:
         series=[Series("within SLA", _values(frame, "share_within_sla", 100.0))],
         unit=" %",
         axis_max=100.0,
+        width=CHART_WIDTH,
     )
     return [days, sla]
 
@@ -132,6 +136,7 @@ def backlog_chart(frame: pd.DataFrame, *, at_text: str) -> Markup | None:
         labels=[str(g) for g in frame["service_group"]],
         series=[Series(label, _values(frame, label)) for label in WORK_ORDER_AGE_LABELS],
         stacked=True,
+        width=CHART_WIDTH,
     )
 
 
@@ -157,4 +162,5 @@ def weekly_chart(weekly: pd.DataFrame, *, span: str) -> Markup | None:
             Series("received", [float(v) for v in weekly["received"]]),
             Series("closed", [float(v) for v in weekly["closed"]]),
         ],
+        width=CHART_WIDTH,
     )

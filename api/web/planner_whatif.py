@@ -12,6 +12,7 @@ from typing import Any
 from markupsafe import Markup
 
 from api.web.charts import Series, bar_chart
+from api.web.planner_charts import CHART_WIDTH
 
 HEADS = (
     "crews",
@@ -75,6 +76,7 @@ def _chart(key: str, name: str, group: Mapping[str, Any]) -> Markup:
             Series("p90", [s["p90_days"] for s in stats]),
         ],
         unit=" d",
+        width=CHART_WIDTH,
     )
 
 
