@@ -1,8 +1,9 @@
-"""Bar charts drawn on the server as inline SVG (no script, no network, readable by axe).
+"""Bar and line charts drawn on the server as inline SVG (no script, no network, axe-readable).
 
 A chart is a ``<figure>``: the SVG has ``role="img"`` with a ``<title>`` and a ``<desc>``
 that reads every value out, and a ``<figcaption>`` says what is drawn. Bars are horizontal,
 one row per label; several series are drawn side by side, or stacked (parts of a whole).
+A line chart draws one line per series over ordered labels (weeks), dashed every other.
 """
 
 from __future__ import annotations
