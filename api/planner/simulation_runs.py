@@ -120,6 +120,39 @@ class SimulationRunner:
         """
         return _public(simulation_id, _stored(store, simulation_id))
 
+    def progress(self, store: Store, simulation_id: int) -> dict[str, Any]:
+        """Return how far a simulation is, for a page that polls it (small; no result).
+
+        Returns
+        -------
+        dict
+            ``simulation_id``, ``status`` (running, done or failed), ``queued`` (waiting for
+            a worker), ``elapsed_s`` (since a worker started it, while running),
+            ``wall_time_s`` (when done) and ``error`` (when failed).
+
+        Raises
+        ------
+        NotFoundError
+            When no simulation has this id.
+        """
+        doc = _stored(store, simulation_id)
+        out: dict[str, Any] = {
+            "simulation_id": simulation_id,
+            "status": doc["status"],
+            "queued": False,
+            "elapsed_s": None,
+            "wall_time_s": doc.get("wall_time_s"),
+            "error": doc.get("error") if doc["status"] == "failed" else None,
+        }
+        job = jobs_store.job_of_plan(store, simulation_id) if doc["status"] == "running" else None
+        if job is not None:
+            out["queued"] = job["state"] == "queued"
+            started = job.get("started_at")
+            if isinstance(started, datetime) and not out["queued"]:
+                started = started if started.tzinfo else started.replace(tzinfo=UTC)
+                out["elapsed_s"] = round((datetime.now(UTC) - started).total_seconds(), 1)
+        return out
+
     def plot(self, store: Store, simulation_id: int) -> bytes:
         """Return a finished simulation's plot (PNG bytes).
 

@@ -1,14 +1,15 @@
-"""Bar charts drawn on the server as inline SVG (no script, no network, readable by axe).
+"""Bar and line charts drawn on the server as inline SVG (no script, no network, axe-readable).
 
 A chart is a ``<figure>``: the SVG has ``role="img"`` with a ``<title>`` and a ``<desc>``
 that reads every value out, and a ``<figcaption>`` says what is drawn. Bars are horizontal,
 one row per label; several series are drawn side by side, or stacked (parts of a whole).
+A line chart draws one line per series over ordered labels (weeks), dashed every other.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
@@ -158,6 +159,83 @@ def bar_chart(
                 f"{escape(_fmt(sum(rows[i]), unit))}</text>"
             )
     body += _axis(TOP, height - 24, scale, ticks, unit)
+    svg = (
+        f'<svg role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" '
+        f'viewBox="0 0 {width} {height}" width="100%" class="chart" id="{chart_id}">'
+        f'<title id="{chart_id}-title">{escape(title)}</title>'
+        f'<desc id="{chart_id}-desc">{escape(_describe(labels, series, unit))}</desc>'
+        + "".join(body)
+        + "</svg>"
+    )
+    return Markup(f"<figure>{svg}<figcaption>{escape(caption)}</figcaption></figure>")
+
+
+LINE_H = 220  # plot height of a line chart (drawing units)
+
+
+def _line_path(
+    values: Sequence[float | None], xs: Sequence[float], y_of: Callable[[float], float]
+) -> str:
+    """Return the SVG path of one series (a gap where a value is missing)."""
+    parts, pen = [], "M"
+    for x, v in zip(xs, values, strict=True):
+        if v is None or math.isnan(v):
+            pen = "M"
+            continue
+        parts.append(f"{pen}{x:.1f},{y_of(v):.1f}")
+        pen = "L"
+    return " ".join(parts)
+
+
+def line_chart(
+    *,
+    chart_id: str,
+    title: str,
+    caption: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    unit: str = "",
+    width: int = WIDTH,
+) -> Markup:
+    """Return a line chart (one line per series over ordered labels, e.g. weeks) as a ``<figure>``.
+
+    Parameters
+    ----------
+    chart_id, title, caption, series, unit, width
+        As for :func:`bar_chart`.
+    labels
+        The points along the horizontal axis, in order; the first, the middle and the last
+        are written under it (every value is read out by the description).
+    """
+    finite = [v for s in series for v in s.values if v is not None and not math.isnan(v)]
+    step, count = _ticks(max(finite, default=0.0), None)
+    top, left, right = TOP, 48, 16
+    scale = LINE_H / (step * count)
+    xs = [left + (width - left - right) * (i / max(1, len(labels) - 1)) for i in range(len(labels))]
+
+    def y_of(v: float) -> float:
+        return top + LINE_H - v * scale
+
+    body = [*_legend(series)]
+    for k in range(count + 1):
+        y = y_of(step * k)
+        body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" {GRID}/>')
+        body.append(
+            f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" {TEXT}>'
+            f"{escape(_fmt(step * k, unit))}</text>"
+        )
+    for i, colour in enumerate(PALETTE[: len(series)]):
+        path = _line_path(series[i].values, xs, y_of)
+        dash = ' stroke-dasharray="6 3"' if i % 2 else ""
+        body.append(f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="2.5"{dash}/>')
+    shown = sorted({0, len(labels) // 2, len(labels) - 1}) if labels else []
+    for i in shown:
+        anchor = "start" if i == 0 else "end" if i == len(labels) - 1 else "middle"
+        body.append(
+            f'<text x="{xs[i]:.1f}" y="{top + LINE_H + 16}" text-anchor="{anchor}" {TEXT}>'
+            f"{escape(labels[i])}</text>"
+        )
+    height = top + LINE_H + 26
     svg = (
         f'<svg role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" '
         f'viewBox="0 0 {width} {height}" width="100%" class="chart" id="{chart_id}">'

@@ -1,27 +1,36 @@
-"""The planner's dashboard: ``/planner`` (metrics tables, CSV, maps, the what-if)."""
+"""The planner's dashboard: ``/planner`` (filters, tables, charts, CSV, maps, the what-if)."""
 
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from api.deps import CatalogueDep, SettingsDep, SimulationsDep, StoreDep
+from api.deps import CatalogueDep, CityDep, SettingsDep, SimulationsDep, StoreDep
 from api.planner import staff as _staff
 from api.schemas import SimulationRequest
 from api.web import audit, planner_charts
 from api.web.deps import PageRoute, action_user, page_user
+from api.web.planner_filters import (
+    OUTSIDE,
+    PlannerFilters,
+    chosen_period,
+    parse_filters,
+    requests_with_points,
+)
+from api.web.planner_view import COLUMNS, dashboard, filtered_metrics, metrics_table, weekly_table
+from api.web.planner_whatif import result_view
 from api.web.sessions import WebSession
-from api.web.templating import render
-from geo311.db.store import Store
-from geo311.requests import repo as request_repo
-from geo311.requests.performance import Period, parse_period, period_metrics
+from api.web.templating import render, templates
+from geo311.city.catalogue import Catalogue
+
+__all__ = ["COLUMNS", "OUTSIDE", "chosen_period", "metrics_table", "router"]
 
 router = APIRouter(prefix="/planner", route_class=PageRoute, include_in_schema=False)
 PlannerPage = Annotated[WebSession, Depends(page_user("planner", "dispatcher"))]
@@ -30,104 +39,49 @@ Grouping = Literal["service", "neighborhood"]
 SimulationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 DateQuery = Annotated[str | None, Query(max_length=10, description="a date, YYYY-MM-DD")]
 AtQuery = Annotated[
-    str | None, Query(max_length=40, description="backlog moment, ISO 8601 (default: now)")
+    str | None,
+    Query(max_length=40, description="backlog moment, ISO 8601 (default: the latest request)"),
 ]
-COLUMNS = {
-    "requests": "requests",
-    "open": "open",
-    "closed": "closed",
-    "median_days_to_close": "median days to close",
-    "p90_days_to_close": "p90 days to close",
-    "share_within_sla": "share within SLA",
-}
+ServiceQuery = Annotated[str | None, Query(max_length=40, description="a service code")]
+AreaQuery = Annotated[str | None, Query(max_length=100, description="a neighbourhood's name")]
+FROM = Query(alias="from")
+TO = Query(alias="to")
+STALE = timedelta(days=2)
+"""Data whose latest request is older than this shows its backlog as of that request."""
+WHATIF_GROUPS = ("potholes", "streetlights")
+"""The service groups a what-if can replay (besides both)."""
 
 
-def metrics_table(
-    store: Store, by: str, *, period: Period | None = None, tz: ZoneInfo | None = None
-) -> pd.DataFrame:
-    """Return the metrics grouped by ``service`` or ``neighborhood`` (empty without data).
+def _backlog_at(at: str | None, settings: Any, frame: pd.DataFrame) -> datetime:
+    """Return the backlog's moment: ``at`` (local), else now, or the data's latest request.
 
-    With a ``period``, only the requests received in it count (the public ``/performance``
-    figures come from the same function, :func:`geo311.requests.performance.period_metrics`).
+    Data whose latest request is older than :data:`STALE` (a demo, an old extract) is read
+    as of that request, not of today (when everything would be years old).
     """
-    from geo311.requests.metrics import requests_frame
-
-    if request_repo.count_requests(store) == 0:
-        return pd.DataFrame(columns=[by, *COLUMNS])
-    frame = period_metrics(requests_frame(store), period, by=[by], tz=tz or ZoneInfo("UTC"))
-    return frame if frame.index.names == [None] else frame.reset_index()
-
-
-def chosen_period(start: str | None, end: str | None) -> Period | None:
-    """Return the period the planner chose (both dates, ISO), or None for every request.
-
-    Raises
-    ------
-    InputError
-        Naming ``from`` or ``to`` (see :func:`geo311.requests.performance.parse_period`).
-    """
-    if not start and not end:
-        return None
-    return parse_period(start, end, latest=None)
-
-
-def _rows(frame: pd.DataFrame, by: str) -> list[list[str]]:
-    def cell(name: str, value: Any) -> str:
-        if value is None or (isinstance(value, float) and pd.isna(value)):
-            return ""
-        if name == "share_within_sla":
-            return f"{100 * float(value):.1f} %"
-        return f"{value:.1f}" if isinstance(value, float) else str(value)
-
-    names = [by, *(c for c in COLUMNS if c in frame.columns)]
-    return [[cell(n, row[n]) for n in names] for _, row in frame.iterrows()]
-
-
-def _backlog_at(at: str | None, settings: Any) -> datetime:
-    """Return the moment of the backlog: ``at`` (ISO 8601, local time) or now."""
     tz = ZoneInfo(settings.timezone)
-    return _staff.parse_at(at, tz) if at else datetime.now(tz)
+    if at:
+        return _staff.parse_at(at, tz)
+    latest = frame["requested_datetime"].max() if len(frame) else None
+    now = datetime.now(tz)
+    if latest is None or pd.isna(latest) or now - latest.to_pydatetime() <= STALE:
+        return now
+    return latest.to_pydatetime().astimezone(tz)
 
 
-def _period_query(period: Period | None) -> str:
-    return "" if period is None else f"&from={period.start}&to={period.end}"
-
-
-def _tables(
-    store: Store, catalogue: Any, moment: datetime, period: Period | None, tz: ZoneInfo
-) -> list[dict[str, Any]]:
-    """Return the dashboard's tables, each with its CSV link and its charts."""
-    tables = []
-    received = "" if period is None else f", received {period.start} to {period.end}"
-    for by in ("service", "neighborhood"):
-        frame = metrics_table(store, by, period=period, tz=tz)
-        tables.append(
-            {
-                "id": f"by-{by}",
-                "title": f"Metrics by {by}{received}",
-                "csv": f"/planner/metrics.csv?by={by}{_period_query(period)}",
-                "heads": [by, *(COLUMNS[c] for c in COLUMNS if c in frame.columns)],
-                "rows": _rows(frame, by),
-                "charts": planner_charts.service_charts(frame) if by == "service" else [],
-                "empty": "No requests imported yet.",
-            }
-        )
-    at_text = moment.strftime("%Y-%m-%d %H:%M")
-    backlog = planner_charts.backlog_table(store, catalogue, at=moment)
-    chart = planner_charts.backlog_chart(backlog, at_text=at_text)
-    stamp = moment.strftime("%Y-%m-%dT%H:%M")
-    tables.append(
-        {
-            "id": "backlog",
-            "title": f"Backlog by age at {at_text}",
-            "csv": f"/planner/backlog.csv?at={stamp}",
-            "heads": [str(c).replace("_", " ") for c in backlog.columns],
-            "rows": [[str(v) for v in row] for row in backlog.itertuples(index=False)],
-            "charts": [chart] if chart is not None else [],
-            "empty": "No open work orders at this time.",
-        }
+def _filters(
+    catalogue: Catalogue,
+    start: str | None,
+    end: str | None,
+    service: str | None,
+    area: str | None,
+) -> PlannerFilters:
+    return parse_filters(
+        start=start, end=end, service=service, neighbourhood=area, catalogue=catalogue
     )
-    return tables
+
+
+def _whatif_groups(catalogue: Catalogue) -> list[tuple[str, str]]:
+    return [(key, catalogue.groups.get(key, key)) for key in WHATIF_GROUPS]
 
 
 @router.get("", summary="Planner dashboard")
@@ -137,23 +91,29 @@ def planner_page(
     store: StoreDep,
     catalogue: CatalogueDep,
     settings: SettingsDep,
+    city: CityDep,
     at: AtQuery = None,
-    start: Annotated[DateQuery, Query(alias="from")] = None,
-    end: Annotated[DateQuery, Query(alias="to")] = None,
+    start: Annotated[DateQuery, FROM] = None,
+    end: Annotated[DateQuery, TO] = None,
+    service: ServiceQuery = None,
+    neighbourhood: AreaQuery = None,
 ) -> Response:
-    """Show the metrics and the backlog by age (tables, charts, CSV), the maps, the what-if.
+    """Show the dashboard for the requests that pass the filters (period, service, area).
 
-    ``from`` / ``to`` (dates) limit the metrics to the requests received in that period.
+    The metrics, the trend by week and the backlog by age (tables, charts, CSV), the maps and
+    the what-if form.
     """
-    moment = _backlog_at(at, settings)
-    period = chosen_period(start, end)
-    tables = _tables(store, catalogue, moment, period, ZoneInfo(settings.timezone))
+    filters = _filters(catalogue, start, end, service, neighbourhood)
+    tz = ZoneInfo(settings.timezone)
+    frame = requests_with_points(store)
+    moment = _backlog_at(at, settings, frame)
     context = {
-        "tables": tables,
+        **dashboard(store, catalogue, city, frame, filters, moment, tz),
         "form": {},
         "error": "",
         "at": moment.strftime("%Y-%m-%dT%H:%M"),
         "period": {"from": start or "", "to": end or ""},
+        "whatif_groups": _whatif_groups(catalogue),
     }
     return render(request, "planner.html", context)
 
@@ -172,15 +132,39 @@ def _csv(frame: pd.DataFrame, filename: str) -> Response:
 def metrics_csv(
     _s: PlannerPage,
     store: StoreDep,
+    catalogue: CatalogueDep,
     settings: SettingsDep,
     by: Grouping = "service",
-    start: Annotated[DateQuery, Query(alias="from")] = None,
-    end: Annotated[DateQuery, Query(alias="to")] = None,
+    start: Annotated[DateQuery, FROM] = None,
+    end: Annotated[DateQuery, TO] = None,
+    service: ServiceQuery = None,
+    neighbourhood: AreaQuery = None,
 ) -> Response:
-    """Download the metrics table as CSV (requests received ``from`` / ``to``, if given)."""
-    period = chosen_period(start, end)
-    frame = metrics_table(store, by, period=period, tz=ZoneInfo(settings.timezone))
+    """Download the metrics table as CSV (the requests that pass the dashboard's filters)."""
+    filters = _filters(catalogue, start, end, service, neighbourhood)
+    tz = ZoneInfo(settings.timezone)
+    frame = filtered_metrics(requests_with_points(store), by, filters=filters, tz=tz)
+    if by == "service" and not frame.empty:
+        names = {code: s.name for code, s in catalogue.services.items()}
+        frame.insert(1, "service_name", [names.get(str(c), str(c)) for c in frame["service"]])
     return _csv(frame, f"metrics_by_{by}.csv")
+
+
+@router.get("/weekly.csv", summary="Trend by week as CSV")
+def weekly_csv(
+    _s: PlannerPage,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+    start: Annotated[DateQuery, FROM] = None,
+    end: Annotated[DateQuery, TO] = None,
+    service: ServiceQuery = None,
+    neighbourhood: AreaQuery = None,
+) -> Response:
+    """Download the trend by week (received, closed, median days to close) as CSV."""
+    filters = _filters(catalogue, start, end, service, neighbourhood)
+    frame = weekly_table(requests_with_points(store), filters, ZoneInfo(settings.timezone))
+    return _csv(frame, "weekly_trend.csv")
 
 
 @router.get("/backlog.csv", summary="Backlog by age as CSV")
@@ -190,11 +174,18 @@ def backlog_csv(
     catalogue: CatalogueDep,
     settings: SettingsDep,
     at: AtQuery = None,
+    service: ServiceQuery = None,
+    neighbourhood: AreaQuery = None,
 ) -> Response:
     """Download the backlog by age (open work orders per service group and age) as CSV."""
-    moment = _backlog_at(at, settings)
-    frame = planner_charts.backlog_table(store, catalogue, at=moment)
-    return _csv(frame, f"backlog_{moment.strftime('%Y-%m-%dT%H%M')}.csv")
+    filters = _filters(catalogue, None, None, service, neighbourhood)
+    frame = requests_with_points(store)
+    moment = _backlog_at(at, settings, frame)
+    ids = None
+    if filters.service or filters.neighbourhood:
+        ids = set(filters.select(frame)["service_request_id"].astype(str))
+    table = planner_charts.backlog_table(store, catalogue, at=moment, requests=ids)
+    return _csv(table, f"backlog_{moment.strftime('%Y-%m-%dT%H%M')}.csv")
 
 
 @router.get("/maps/{name}", summary="A planner's map")
@@ -205,7 +196,10 @@ def planner_map(
     settings: SettingsDep,
     name: Literal["hotspots", "open-work"],
 ) -> Response:
-    """Return the hotspot map or the open-work map (a full HTML page)."""
+    """Return the hotspot map or the open-work map (a full HTML page).
+
+    The dashboard draws its own maps inside the page; this stays for links made before.
+    """
     from api.planner.maps import render_map
 
     return HTMLResponse(render_map(name, store, catalogue, settings, plan_id=None))
@@ -231,7 +225,13 @@ def start_whatif(
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         form = {"start": start, "end": end, "service": service, "crews_sweep": crews_sweep}
-        context = {"tables": [], "form": form, "error": problems, "at": ""}
+        context = {
+            "tables": [],
+            "form": form,
+            "error": problems,
+            "at": "",
+            "whatif_groups": _whatif_groups(catalogue),
+        }
         return render(request, "planner.html", context, status_code=400)
     doc = runner.submit(body, store=store, created_by=session.user.username)
     sim_id = int(doc["simulation_id"])
@@ -241,17 +241,50 @@ def start_whatif(
     return RedirectResponse(f"/planner/whatif/{sim_id}", status_code=303)
 
 
+def _result_html(doc: dict[str, Any], catalogue: Catalogue, simulation_id: int) -> str:
+    """Return a done what-if's result (a chart and a table per service group) as HTML."""
+    result = doc.get("result") or {"groups": {}}
+    blocks = result_view(result, group_names=catalogue.groups)
+    template = templates.env.get_template("_whatif_result.html")
+    return template.render(blocks=blocks, simulation_id=simulation_id, sim=doc)
+
+
 @router.get("/whatif/{simulation_id}", summary="A what-if")
 def whatif_page(
     request: Request,
     _s: PlannerPage,
     runner: SimulationsDep,
     store: StoreDep,
+    catalogue: CatalogueDep,
     simulation_id: SimulationId,
 ) -> Response:
-    """Show a what-if's state; when done, its table and plot."""
+    """Show a what-if's state, updated in place while it runs; when done, its chart and table."""
     doc = runner.get(store, simulation_id)
-    return render(request, "whatif.html", {"sim": doc, "simulation_id": simulation_id})
+    context = {
+        "sim": doc,
+        "simulation_id": simulation_id,
+        "progress": runner.progress(store, simulation_id),
+        "result_html": _result_html(doc, catalogue, simulation_id)
+        if doc["status"] == "done"
+        else "",
+    }
+    return render(request, "whatif.html", context)
+
+
+@router.get("/whatif/{simulation_id}/progress.json", summary="A what-if's progress")
+def whatif_progress(
+    _s: PlannerPage,
+    runner: SimulationsDep,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    simulation_id: SimulationId,
+) -> Response:
+    """Return how far the what-if is (polled by its page); when done, its result as HTML."""
+    progress = runner.progress(store, simulation_id)
+    if progress["status"] == "done":
+        doc = runner.get(store, simulation_id)
+        progress["result_html"] = _result_html(doc, catalogue, simulation_id)
+    return JSONResponse(progress, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/whatif/{simulation_id}/plot.png", summary="A what-if's plot")

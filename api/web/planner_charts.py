@@ -2,26 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 import pandas as pd
 from markupsafe import Markup
 
 from api.planner import staff as _staff
-from api.web.charts import Series, bar_chart
+from api.web.charts import Series, bar_chart, line_chart
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
+from geo311.model import WorkOrder
 from geo311.requests.metrics import WORK_ORDER_AGE_LABELS
 from geo311.workorders import repo as work_order_repo
 
+CHART_WIDTH = 420
+"""The charts' drawing width: legible on a 360 px phone (the page caps their width)."""
 NOTHING_CLOSED = Markup(
     '<p class="muted">No request has been closed yet: the charts of days to close and of the '
     "share within the SLA are drawn once there are closed requests.</p>"
 )
 
 
-def backlog_table(store: Store, catalogue: Catalogue, *, at: datetime) -> pd.DataFrame:
+def backlog_table(
+    store: Store,
+    catalogue: Catalogue,
+    *,
+    at: datetime,
+    requests: Collection[str] | None = None,
+    orders: Sequence[WorkOrder] | None = None,
+) -> pd.DataFrame:
     """Return the open work orders at ``at`` per service group by age, with the overdue ones.
+
+    Parameters
+    ----------
+    store, catalogue
+        The application's objects.
+    at
+        The moment.
+    requests
+        Count only the work orders with a report among these request ids (the dashboard's
+        filters); None: every work order.
+    orders
+        The open work orders at ``at`` already read (:func:`open_orders`; then ``requests``
+        is not used).
 
     Returns
     -------
@@ -29,8 +53,9 @@ def backlog_table(store: Store, catalogue: Catalogue, *, at: datetime) -> pd.Dat
         Columns ``service_group``, one per age bucket (``0-2 days`` ...), ``overdue``,
         ``total``; one row per service group with open work, sorted by group.
     """
-    orders = work_order_repo.query_work_orders(store, statuses=catalogue.open_state_codes())
-    cells = _staff.backlog([wo for wo in orders if wo.opened <= at], now=at)
+    if orders is None:
+        orders = open_orders(store, catalogue, at=at, requests=requests)
+    cells = _staff.backlog(list(orders), now=at)
     columns = ["service_group", *WORK_ORDER_AGE_LABELS, "overdue", "total"]
     if not cells:
         return pd.DataFrame(columns=columns)
@@ -43,6 +68,18 @@ def backlog_table(store: Store, catalogue: Catalogue, *, at: datetime) -> pd.Dat
     wide["total"] = wide[list(WORK_ORDER_AGE_LABELS)].sum(axis=1)
     out = wide.reset_index()[columns]
     return out.astype({c: int for c in columns[1:]})
+
+
+def open_orders(
+    store: Store, catalogue: Catalogue, *, at: datetime, requests: Collection[str] | None = None
+) -> list[WorkOrder]:
+    """Return the work orders open at ``at`` (with a report among ``requests``, if given)."""
+    orders = work_order_repo.query_work_orders(store, statuses=catalogue.open_state_codes())
+    return [
+        wo
+        for wo in orders
+        if wo.opened <= at and (requests is None or any(m in requests for m in wo.member_ids))
+    ]
 
 
 def _values(frame: pd.DataFrame, column: str, factor: float = 1.0) -> list[float | None]:
@@ -73,6 +110,7 @@ def service_charts(frame: pd.DataFrame) -> list[Markup]:
             Series("p90", _values(frame, "p90_days_to_close")),
         ],
         unit=" d",
+        width=CHART_WIDTH,
     )
     sla = bar_chart(
         chart_id="chart-sla",
@@ -82,6 +120,7 @@ def service_charts(frame: pd.DataFrame) -> list[Markup]:
         series=[Series("within SLA", _values(frame, "share_within_sla", 100.0))],
         unit=" %",
         axis_max=100.0,
+        width=CHART_WIDTH,
     )
     return [days, sla]
 
@@ -98,4 +137,31 @@ def backlog_chart(frame: pd.DataFrame, *, at_text: str) -> Markup | None:
         labels=[str(g) for g in frame["service_group"]],
         series=[Series(label, _values(frame, label)) for label in WORK_ORDER_AGE_LABELS],
         stacked=True,
+        width=CHART_WIDTH,
+    )
+
+
+def weekly_chart(weekly: pd.DataFrame, *, span: str) -> Markup | None:
+    """Return the trend by week: requests received and closed (None without a week).
+
+    Parameters
+    ----------
+    weekly
+        :func:`geo311.requests.performance.weekly_trend`'s table.
+    span
+        The period in words, for the caption.
+    """
+    if weekly.empty:
+        return None
+    return line_chart(
+        chart_id="chart-weeks",
+        title="Requests received and closed by week",
+        caption=f"Requests received each week ({span}), and requests closed that week "
+        "(whenever received); the table below has the same numbers.",
+        labels=[f"{d:%d %b %Y}" for d in weekly["week_start"]],
+        series=[
+            Series("received", [float(v) for v in weekly["received"]]),
+            Series("closed", [float(v) for v in weekly["closed"]]),
+        ],
+        width=CHART_WIDTH,
     )

@@ -39,6 +39,7 @@ __all__ = [
     "performance_report",
     "period_metrics",
     "recent_work_points",
+    "select_requests",
     "weekly_trend",
 ]
 
@@ -142,6 +143,31 @@ def in_period(frame: pd.DataFrame, period: Period, tz: ZoneInfo) -> pd.DataFrame
     first, after = period.bounds(tz)
     received = frame["requested_datetime"]
     return frame.loc[(received >= first) & (received < after)]
+
+
+def select_requests(
+    frame: pd.DataFrame,
+    *,
+    services: Sequence[str] = (),
+    neighbourhoods: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Return the requests of some services and/or neighbourhoods (empty choice: all of them).
+
+    Parameters
+    ----------
+    frame
+        Requests (:func:`geo311.requests.metrics.requests_frame`).
+    services
+        Service codes to keep.
+    neighbourhoods
+        Neighbourhood names to keep (``""``: the requests with no neighbourhood).
+    """
+    keep = pd.Series(True, index=frame.index)
+    if services:
+        keep &= frame["service_code"].isin(list(services))
+    if neighbourhoods:
+        keep &= frame["neighborhood"].fillna("").isin(list(neighbourhoods))
+    return frame.loc[keep]
 
 
 def period_metrics(

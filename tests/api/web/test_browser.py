@@ -308,7 +308,7 @@ def test_planner_and_admin_pages_pass_axe(open_session: Any, server: Server) -> 
         closed_datetime=datetime(2015, 10, 5, 15, 0, tzinfo=UTC),
     )
     planner.go("/planner?at=2015-10-06T07:00")  # the charts: metrics and the backlog of then
-    assert planner.page.locator("figure svg[role=img]").count() == 3
+    assert planner.page.locator("figure svg[role=img]").count() == 4  # and the trend by week
     assert planner.page.locator("#chart-backlog rect").count() >= 4
     if os.environ.get("GEO311_SCREENSHOT_DIR"):
         shots = Path(os.environ["GEO311_SCREENSHOT_DIR"])
@@ -331,7 +331,17 @@ def test_planner_and_admin_pages_pass_axe(open_session: Any, server: Server) -> 
     admin.axe()
 
 
-def test_planner_runs_a_what_if_and_sees_its_plot(open_session: Any, server: Server) -> None:
+def _shot(session: Any, name: str) -> None:
+    if os.environ.get("GEO311_SCREENSHOT_DIR"):
+        if not name.endswith("_360.png"):
+            session.page.set_viewport_size({"width": 1366, "height": 900})
+        shots = Path(os.environ["GEO311_SCREENSHOT_DIR"])
+        session.page.screenshot(path=str(shots / name), full_page=True)
+
+
+def test_planner_runs_a_what_if_and_sees_its_result_without_a_reload(
+    open_session: Any, server: Server
+) -> None:
     planner = open_session("pete")
     planner.page.fill("#wf-start", "2015-09-14")
     planner.page.fill("#wf-end", "2015-10-06")
@@ -339,20 +349,62 @@ def test_planner_runs_a_what_if_and_sees_its_plot(open_session: Any, server: Ser
     planner.page.fill("#wf-sweep", "1,2")
     planner.page.click("form[action='/planner/whatif'] button[type=submit]")
     planner.page.wait_for_url("**/planner/whatif/*")
-    deadline = time.monotonic() + 300
-    while "State: running" in planner.page.inner_text("main") and time.monotonic() < deadline:
-        time.sleep(0.5)
-        planner.page.reload(wait_until="load")
-    assert "State: done" in planner.page.inner_text("main"), planner.page.inner_text("main")
-    plot = planner.page.locator("main img")
-    plot.wait_for()
-    assert planner.page.evaluate(
-        "img => img.complete && img.naturalWidth > 0", plot.element_handle()
-    )
-    assert "crews" in planner.page.inner_text("main pre")  # the sweep's table
+    path = "/" + planner.page.url.split("/", 3)[3]
+    planner.page.evaluate("window.geo311SamePage = true")  # gone if the page reloads
+    planner.page.wait_for_selector("#whatif-result table", timeout=300_000)
+    assert planner.page.evaluate("window.geo311SamePage === true")
+    assert server.hits[path] == 1 and server.hits[path + "/progress.json"] >= 1
+    assert "State: done" in planner.page.inner_text("#whatif-state")
+    # the result: a chart of days to repair per crew count and the same numbers as a table
+    chart = planner.page.locator("#whatif-result figure svg[role=img]")
+    assert chart.count() == 1 and chart.locator("rect").count() >= 3
+    rows = planner.page.locator("#whatif-result table tbody th[scope=row]").all_inner_texts()
+    assert rows == ["City (actual)", "1", "2"]
+    assert "Target: median of" in planner.page.inner_text("#whatif-result")
     planner.axe()
+    _shot(planner, "whatif_result_1366.png")
     start = auth_store.audit_rows(server.store, action="simulation.start")[0]
     assert start["actor"] == "pete"
+    phone = open_session("pete", phone=True)  # the finished page, read on a phone
+    phone.go(path)
+    assert phone.page.locator("#whatif-result table").count() == 1
+    phone.axe()
+    _shot(phone, "whatif_result_360.png")
+
+
+def _map_street_share(page: Any, selector: str) -> float:
+    """Return the share of a map's pixels drawn in the street tiles' street colours."""
+    page.wait_for_function(
+        f"[...document.querySelectorAll('{selector} img.leaflet-tile')].some("
+        "i => i.src.includes('/tiles/streets/') && i.complete && i.naturalWidth > 0)"
+    )
+    page.wait_for_timeout(300)  # the tiles fade in
+    shot = Image.open(io.BytesIO(page.locator(selector).screenshot())).convert("RGB")
+    pixels = list(shot.get_flattened_data())
+    streets = STREET_COLOURS - {(255, 255, 255)}  # white is also the map's controls
+    return sum(p in streets for p in pixels) / len(pixels)
+
+
+def test_planner_dashboard_filters_and_maps_inside_the_page_offline(
+    open_session: Any, server: Server
+) -> None:
+    for phone in (False, True):
+        planner = open_session("pete", phone=phone)
+        planner.go("/planner?from=2015-09-01&to=2015-10-31")
+        planner.page.select_option("#filter-service", label="Street light outage")
+        planner.page.click("form.planner-filters button[type=submit]")
+        planner.page.wait_for_load_state("load")
+        assert "service=streetlight_outage" in planner.page.url
+        title = planner.page.inner_text("#by-service")
+        assert "received 2015-09-01 to 2015-10-31, Street light outage" in title
+        assert planner.page.locator("#chart-weeks path").count() == 2  # received, closed
+        for selector in ("#planner-work-map", "#planner-hotspot-map"):
+            assert _map_street_share(planner.page, selector) > 0.005, selector
+        drawn = planner.page.get_attribute("#planner-work-map", "data-drawn")
+        assert drawn is not None and int(drawn) >= 1
+        planner.axe()
+        _shot(planner, f"planner_dashboard_{360 if phone else 1366}.png")
+        assert [u for u in planner.blocked if "openstreetmap" not in u] == []
 
 
 def test_a_run_held_by_another_process_and_a_failed_run_pass_axe(

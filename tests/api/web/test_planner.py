@@ -23,12 +23,16 @@ def test_metrics_tables_csv_and_maps(browser, web_store: Store, catalogue: Catal
     seed_request(web_store, catalogue, "c", code="streetlight_outage")
     page = client.get("/planner")
     assert page.status_code == 200
-    assert "Metrics by service" in page.text and "Metrics by neighborhood" in page.text
-    assert "<td>pothole</td>" in page.text and "<td>streetlight_outage</td>" in page.text
+    assert "Metrics by service" in page.text and "Metrics by neighbourhood" in page.text
+    # the services' names, not their codes; the empty neighbourhood has a name
+    assert "<td>Pothole repair</td>" in page.text and "<td>Street light outage</td>" in page.text
+    assert "<td>pothole</td>" not in page.text
+    assert "<td>outside named neighbourhoods</td>" in page.text
     response = client.get("/planner/metrics.csv?by=service")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     pothole = next(r for r in rows if r["service"] == "pothole")
+    assert pothole["service_name"] == "Pothole repair"
     assert (pothole["requests"], pothole["open"], pothole["closed"]) == ("2", "2", "0")
     assert next(r for r in rows if r["service"] == "streetlight_outage")["requests"] == "1"
     assert client.get("/planner/metrics.csv?by=nothing").status_code == 400
@@ -83,15 +87,15 @@ def test_charts_beside_the_tables_and_the_backlog_by_age(
         assert f'<svg role="img" aria-labelledby="{chart_id}-title {chart_id}-desc"' in html
         assert f'<title id="{chart_id}-title">{title}' in html
     desc = re.search(r'<desc id="chart-days-desc">([^<]*)</desc>', html)
-    assert desc and "pothole: median 4.0 d, p90 4.0 d" in desc.group(1)
-    assert "streetlight_outage: median no value" in desc.group(1)  # nothing closed yet
+    assert desc and "Pothole repair: median 4.0 d, p90 4.0 d" in desc.group(1)
+    assert "Street light outage: median no value" in desc.group(1)  # nothing closed yet
     sla = re.search(r'<desc id="chart-sla-desc">([^<]*)</desc>', html)
-    assert sla and "pothole: within SLA" in sla.group(1)
+    assert sla and "Pothole repair: within SLA" in sla.group(1)
     backlog = re.search(r'<desc id="chart-backlog-desc">([^<]*)</desc>', html)
-    assert backlog and "potholes: 0-2 days 1, 2-7 days 0, 7-30 days 1, 30+ days 0" in backlog.group(
+    assert backlog and "Potholes: 0-2 days 1, 2-7 days 0, 7-30 days 1, 30+ days 0" in backlog.group(
         1
     )
-    assert "streetlights: 0-2 days 0, 2-7 days 1" in backlog.group(1)
+    assert "Streetlights: 0-2 days 0, 2-7 days 1" in backlog.group(1)
     assert "<figcaption>" in html and "http" not in re.sub(r'xmlns="[^"]*"', "", _svgs(html))
 
     response = client.get("/planner/backlog.csv")

@@ -121,6 +121,9 @@ ROWS = {
     "page what-if": page("/planner/whatif/999999", LOGIN, NO, GONE, GONE, GONE, NO, GONE, NO),
     "page what-if plot": page(
         "/planner/whatif/999999/plot.png", LOGIN, NO, GONE, GONE, GONE, NO, GONE, NO),
+    "page what-if progress": page(
+        "/planner/whatif/999999/progress.json", LOGIN, NO, GONE, GONE, GONE, NO, GONE, NO),
+    "page weekly csv": page("/planner/weekly.csv", LOGIN, NO, OK, OK, OK, NO, OK, NO),
     "page users": page("/admin/users", LOGIN, NO, NO, NO, NO, OK, NO, NO),
     "page audit": page("/admin/audit", LOGIN, NO, NO, NO, NO, OK, NO, NO),
     # -- staff page actions (POST with the session's CSRF token) ------------------------------
