@@ -28,10 +28,10 @@ from shapely.geometry import LineString, MultiLineString, Point
 from shapely.geometry.base import BaseGeometry
 
 from geo311._address import street_key
-from geo311._geo_osm import OsmWay, read_ways, utm_crs
+from geo311._geo_osm import OsmAddress, OsmWay, read_address_points, read_ways, utm_crs
 from geo311.errors import InputError
 
-INDEX_VERSION = 12
+INDEX_VERSION = 13
 
 
 @dataclass
@@ -154,35 +154,35 @@ def _network(ways: list[OsmWay], to_metric: Transformer) -> _Network:
 
 
 def _address_points(path: Path, crs: str) -> _AddressPoints:
-    """Read the features tagged ``addr:housenumber`` (building centroids and points)."""
-    import osmnx as ox
+    """Read the features tagged ``addr:housenumber`` (building centroids and points).
 
-    feats = ox.features_from_xml(path, tags={"addr:housenumber": True})
-    if feats.crs is None:
-        raise InputError(
-            "the address features have no CRS; expected EPSG:4326", field="addresses_osm"
-        )
-    feats = feats.to_crs(crs)
+    XML and PBF alike (:func:`geo311._geo_osm.read_address_points`).
+    """
+    return address_points_from(read_address_points(path), crs)
+
+
+def address_points_from(features: Iterable[OsmAddress], crs: str) -> _AddressPoints:
+    """Group address features (EPSG:4326) by street key, in the index's metric CRS."""
     out = _AddressPoints()
-    streets = feats["addr:street"] if "addr:street" in feats.columns else None
-    posts = feats["addr:postcode"] if "addr:postcode" in feats.columns else None
-    for i, (hn, feature) in enumerate(zip(feats["addr:housenumber"], feats.geometry, strict=True)):
-        street = streets.iat[i] if streets is not None else None
-        if not isinstance(hn, str) or not isinstance(street, str):
+    rows = list(features)
+    if not rows:
+        return out
+    to_metric = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    xs, ys = to_metric.transform(
+        np.array([r.lon for r in rows], dtype=float), np.array([r.lat for r in rows], dtype=float)
+    )
+    for row, x, y in zip(rows, np.atleast_1d(xs), np.atleast_1d(ys), strict=True):
+        if not row.number or not row.street or not np.isfinite(x + y):
             continue
-        if feature is None or feature.is_empty:
-            continue
-        point = feature if feature.geom_type == "Point" else feature.centroid
-        x, y = float(point.x), float(point.y)
-        key = street_key(street)
-        out.display.setdefault(key, street)
-        label = f"{hn} {street}"
-        out.xy.append((x, y))
+        key = street_key(row.street)
+        out.display.setdefault(key, row.street)
+        label = f"{row.number} {row.street}"
+        out.xy.append((float(x), float(y)))
         out.labels.append(label)
-        if posts is not None and isinstance(posts.iat[i], str):
-            out.zip_codes.add(posts.iat[i].strip()[:5])
-        for number in _house_numbers(hn):
-            out.per_street[key].append((number, x, y, label))
+        if row.postcode:
+            out.zip_codes.add(row.postcode.strip()[:5])
+        for number in _house_numbers(row.number):
+            out.per_street[key].append((number, float(x), float(y), label))
     return out
 
 

@@ -30,6 +30,7 @@ where the city's earlier reports of number 0 on that street (and ZIP code) were 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import tomllib
 from collections import Counter
@@ -58,6 +59,7 @@ from geo311._geocode_index import (
     load_index,
     with_known_points,
 )
+from geo311.address_grid import AddressGrid
 from geo311.city import default_city, load_city
 from geo311.errors import ConfigurationError, InputError
 
@@ -68,7 +70,14 @@ if TYPE_CHECKING:
 MATCH_TYPES = ("address_point", "interpolated", "intersection", "street", "none")
 EXTRACTS_FILE = "extracts.toml"
 
-_SCORES = {"address_point": 1.0, "interpolated": 0.85, "intersection": 0.9}
+_SCORES = {"address_point": 1.0, "interpolated": 0.85, "intersection": 0.9, "grid": 0.6}
+# Stated errors (metres): an address point (a building's centroid), a number between two
+# known ones of its side, and what an extrapolation of quality 0 adds.
+_POINT_ERROR_M = 15.0
+_INTERPOLATED_ERROR_M = 30.0
+_EXTRAPOLATED_ERROR_M = 250.0
+# An intersection's point: the corner's size, plus the spread of the places the streets meet.
+_CORNER_ERROR_M = 20.0
 _INTERSECTION_CLUSTER_M = 90.0
 _REPORTED_NOTE = "the point of an earlier located report at this address (not in OSM)"
 _NEAR_MISS_M = 35.0
@@ -106,6 +115,11 @@ class GeocodeResult:
         Why there is no match (``none``), or a note on a weak match (a ``street`` answer
         says why it is street-level: house number 0, or a number it could not place);
         else ``""``.
+    error_m
+        How far from the true place the point may be, in metres (an estimate from how it
+        was found: a known point, an interpolation and its distance from the known numbers,
+        the block-number grid's spread, the street's length for a street-level answer);
+        ``None`` for ``none``.
     """
 
     query: str
@@ -115,6 +129,7 @@ class GeocodeResult:
     score: float
     matched_address: str = ""
     reason: str = ""
+    error_m: float | None = None
 
     @property
     def matched(self) -> bool:
@@ -259,6 +274,7 @@ class Geocoder:
         self._edge_tree: Any = None
         self._addr_tree: Any = None
         self._rate: float | None = None
+        self._grid: AddressGrid | None = None
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -412,10 +428,24 @@ class Geocoder:
         return round(float(lat), 7), round(float(lon), 7)
 
     def _answer(
-        self, query: str, xy: tuple[float, float], match_type: str, score: float, **kw: str
+        self,
+        query: str,
+        xy: tuple[float, float],
+        match_type: str,
+        score: float,
+        *,
+        error_m: float,
+        **kw: str,
     ) -> GeocodeResult:
         lat, lon = self._wgs(*xy)
-        return GeocodeResult(query, lat, lon, match_type, round(score, 3), **kw)
+        error = round(float(error_m), 1)
+        return GeocodeResult(query, lat, lon, match_type, round(score, 3), **kw, error_m=error)
+
+    def grid(self) -> AddressGrid:
+        """Return the city's block-number grid, learned from the known numbers (cached)."""
+        if self._grid is None:
+            self._grid = AddressGrid(self.index.streets)
+        return self._grid
 
     def match_street(self, name: str) -> tuple[str, float] | None:
         """Return the OSM name of the street a written name means, and the name score.
@@ -476,6 +506,7 @@ class Geocoder:
             return _none(query, f"ZIP {parsed.zipcode} is outside the embedded OSM extract")
         if parsed.kind == "intersection":
             return self._intersection(query, parsed)
+        parsed = self._whole_name(parsed)
         found = self._street(parsed.street)
         if found is None:
             return _none(query, f"street {parsed.street!r} is not in the embedded OSM extract")
@@ -486,6 +517,22 @@ class Geocoder:
             note = f"house number 0: somewhere on {street.name}; street-level answer"
             return self._street_result(query, street, name_score, parsed, note=note)
         return self._house(query, parsed, street, name_score)
+
+    def _whole_name(self, parsed: ParsedAddress) -> ParsedAddress:
+        """``Public Alley 434`` or ``Route 9`` read as a street's whole name when it is one.
+
+        A number written after the street (European order) is part of the name when the
+        index has a street of that whole name (exactly, or when the street alone is unknown).
+        """
+        if not parsed.number_after or parsed.number_low != parsed.number_high:
+            return parsed
+        whole = f"{parsed.street} {parsed.number_low}"
+        found = self._street(whole)
+        if found is None or (found[1] < 1.0 and self._street(parsed.street) is not None):
+            return parsed
+        return dataclasses.replace(
+            parsed, kind="street", street=whole, number_low=None, number_high=None
+        )
 
     def _street_result(
         self, query: str, street: Street, name_score: float, parsed: ParsedAddress, note: str = ""
@@ -499,7 +546,12 @@ class Geocoder:
         if reach > _STREET_NEAR_M:
             far = f"up to {reach:,.0f} m from a place on the street"
             note = f"{note}; {far}" if note else far
-        return self._answer(query, point, "street", score, matched_address=label, reason=note)
+        error = max(reach, _STREET_NEAR_M) if street.geom is not None else 2 * _STREET_NEAR_M
+        if street.leaves_extract:
+            error = max(error, 2 * _STREET_NEAR_M)
+        return self._answer(
+            query, point, "street", score, matched_address=label, reason=note, error_m=error
+        )
 
     def _fits_mapped_part(self, street: Street, n: int) -> bool:
         """Whether a number on a street without known numbers may lie on its mapped part.
@@ -542,13 +594,35 @@ class Geocoder:
                 score = _SCORES["address_point"] * name_score
                 note = _REPORTED_NOTE if n in street.reported else ""
                 return self._answer(
-                    query, hit[:2], "address_point", score, matched_address=label, reason=note
+                    query,
+                    hit[:2],
+                    "address_point",
+                    score,
+                    matched_address=label,
+                    reason=note,
+                    error_m=_POINT_ERROR_M + (high - low) * 2.0,
                 )
         target = low if low == high else low + 2 * ((high - low) // 4)
         point = place_number(street, target) if target > 0 and self.interpolate else None
         if point is not None:
             score = _SCORES["interpolated"] * point[2] * name_score
-            return self._answer(query, point[:2], "interpolated", score, matched_address=label)
+            error = _INTERPOLATED_ERROR_M + (1.0 - point[2]) * _EXTRAPOLATED_ERROR_M
+            return self._answer(
+                query, point[:2], "interpolated", score, matched_address=label, error_m=error
+            )
+        placed = self.grid().place(street, target) if target > 0 and self.interpolate else None
+        if placed is not None:
+            score = _SCORES["grid"] * name_score * (1.0 if placed.error_m <= 100 else 0.6)
+            note = f"placed on the city's block-number grid from {placed.how}"
+            return self._answer(
+                query,
+                (placed.x, placed.y),
+                "interpolated",
+                score,
+                matched_address=label,
+                reason=note,
+                error_m=placed.error_m,
+            )
         if street.leaves_extract and not self._fits_mapped_part(street, target):
             return _none(
                 query,
@@ -584,6 +658,7 @@ class Geocoder:
             x, y = pts[best].mean(axis=0)
             score = _SCORES["intersection"] * (1.0 if len(clusters) == 1 else 0.7) * name_score
             note = "" if len(clusters) == 1 else f"the streets meet at {len(clusters)} places"
+            far = float(np.hypot(pts[:, 0] - x, pts[:, 1] - y).max())
             return self._answer(
                 query,
                 (float(x), float(y)),
@@ -591,6 +666,7 @@ class Geocoder:
                 score,
                 matched_address=label,
                 reason=note,
+                error_m=_CORNER_ERROR_M + far,
             )
         return self._crossing(query, a, b, name_score, label)
 
@@ -603,12 +679,14 @@ class Geocoder:
         crossing = a.geom.intersection(b.geom)
         if not crossing.is_empty:
             c = crossing.centroid
+            far = float(crossing.hausdorff_distance(c))
             return self._answer(
                 query,
                 (float(c.x), float(c.y)),
                 "intersection",
                 0.8 * name_score,
                 matched_address=label,
+                error_m=_CORNER_ERROR_M + far,
             )
         from shapely.ops import nearest_points
 
@@ -618,7 +696,13 @@ class Geocoder:
             note = f"the streets come within {gap:.0f} m but share no node"
             xy = ((pa.x + pb.x) / 2, (pa.y + pb.y) / 2)
             return self._answer(
-                query, xy, "intersection", 0.7 * name_score, matched_address=label, reason=note
+                query,
+                xy,
+                "intersection",
+                0.7 * name_score,
+                matched_address=label,
+                reason=note,
+                error_m=_CORNER_ERROR_M + gap,
             )
         return _none(query, f"{label} do not meet in the embedded OSM extract ({gap:.0f} m apart)")
 
@@ -634,7 +718,7 @@ class Geocoder:
         -------
         pandas.DataFrame
             One row per input, in order: ``address, lat, lon, match_type, score,
-            matched_address, reason``.
+            matched_address, reason, error_m``.
         """
         values = ["" if not isinstance(a, str) else a for a in addresses]
         uniques = list(dict.fromkeys(values))
@@ -653,6 +737,9 @@ class Geocoder:
                 "score": np.array([r.score for r in rows], dtype=float),
                 "matched_address": [r.matched_address for r in rows],
                 "reason": [r.reason for r in rows],
+                "error_m": np.array(
+                    [r.error_m if r.error_m is not None else np.nan for r in rows], dtype=float
+                ),
             }
         )
 
@@ -859,7 +946,7 @@ def geocode_csv(
     address_column: str,
     geocoder: Geocoder,
 ) -> Counter[str]:
-    """Add ``lat, lon, match_type, score, matched_address`` columns to a CSV file.
+    """Add ``lat, lon, match_type, score, matched_address, error_m`` columns to a CSV file.
 
     Parameters
     ----------
@@ -891,7 +978,7 @@ def geocode_csv(
         )
     result = geocoder.geocode_many(frame[address_column].tolist())
     out = frame.copy()
-    for col in ("lat", "lon", "match_type", "score", "matched_address"):
+    for col in ("lat", "lon", "match_type", "score", "matched_address", "error_m"):
         out[col] = result[col].to_numpy()
     out.to_csv(out_path, index=False, quoting=csv.QUOTE_MINIMAL)
     return Counter(result["match_type"])

@@ -437,14 +437,19 @@ def init_city(
         from geo311.geocoding import Geocoder
 
         Geocoder.from_data_dir(root, cache_dir=root / "cache")
-    steps = _next_steps(root, areas, addresses)
+    steps = _next_steps(root, areas, addresses, has_points=bool(addr_name))
     return CityInit(root, graph, yards, areas.names, written, steps)
 
 
 def _has_addresses(path: Path) -> bool:
-    """Return whether an OSM XML file carries address points (``addr:housenumber`` tags)."""
+    """Return whether an OSM file (XML or PBF) carries address points (``addr:housenumber``)."""
     if path.name.lower().endswith(".pbf"):
-        return False
+        import osmium
+
+        tagged = osmium.FileProcessor(str(path)).with_filter(
+            osmium.filter.KeyFilter("addr:housenumber")
+        )
+        return any(True for _ in tagged)
     opener = bz2.open if path.name.lower().endswith(".bz2") else open
     tail = b""
     with opener(path, "rb") as fh:
@@ -508,7 +513,9 @@ def _write_profile(
     return [*files, root / "services.toml", root / "districts.geojson"]
 
 
-def _next_steps(root: Path, areas: Districts, addresses: str | Path | None) -> list[str]:
+def _next_steps(
+    root: Path, areas: Districts, addresses: str | Path | None, *, has_points: bool
+) -> list[str]:
     steps = [
         f"{root / 'crews.toml'}: the yard is ASSUMED (a central street node); put the real "
         "depot(s) there, one or more per district, and the city's crews",
@@ -522,10 +529,11 @@ def _next_steps(root: Path, areas: Districts, addresses: str | Path | None) -> l
             f"{root / 'districts.geojson'}: one district around all the streets; replace it "
             "with the city's districts (GeoJSON polygons with a 'name')"
         )
-    if addresses is None:
+    if addresses is None and not has_points:
         steps.append(
-            "no --addresses file: address points come from the streets file only; without "
-            "them the geocoder answers intersections and street-level matches"
+            "no --addresses file and no address points in the streets file: the geocoder "
+            "answers intersections and street-level matches (and places numbers only on the "
+            "grid of known reports); give --addresses"
         )
     steps.append(f"then: GEO311_CITY_DIR={root} geo311 import ... (or geo311 --city {root} ...)")
     return steps
