@@ -258,7 +258,17 @@ def main() -> None:
     parser.add_argument("--baseline-ref", default=BASELINE_REF, help="git ref of the old code")
     parser.add_argument("--second-city", default="sf_mission", help="extract without 311 data")
     parser.add_argument("--split", default="2015-07-01", help="measured reports from this day")
+    parser.add_argument(
+        "--city",
+        choices=("all", "boston", "helsinki"),
+        help="the sparse-city mode only (bench/_geocode_city.py): a share of the OSM address "
+        "points kept, the rest geocoded",
+    )
+    parser.add_argument("--seeds", default="24,7,2026", help="--city: seeds (first is stated)")
     args = parser.parse_args()
+    if args.city:
+        city_mode(args.data_dir, args.city, tuple(int(s) for s in args.seeds.split(",")))
+        return
 
     t0 = time.perf_counter()
     osm = Geocoder.from_data_dir(args.data_dir, known_addresses=False)
@@ -322,6 +332,52 @@ def main() -> None:
     split_sweep(args.data_dir, osm, SPLITS)
     second_city(args.data_dir, args.second_city)
     print_speed(args.data_dir, default, old)
+
+
+def city_mode(data_dir: Path, which: str, seeds: tuple[int, ...]) -> None:
+    """The sparse-city simulation: Boston at 5 % and 20 % of its points, Helsinki at 50 %."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _geocode_city import CityCase, run_case
+
+    osm = data_dir / "osm"
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm"
+    helsinki = next(
+        (p for p in (osm / "helsinki_center.osm.pbf", shared / "helsinki_center.osm.pbf",
+                     Path("/work/shared/data/osm/helsinki_center.osm.pbf")) if p.is_file()),
+        None,
+    )  # fmt: skip
+    cases = {
+        "boston": CityCase(
+            "Boston (Back Bay extract)",
+            osm / "boston_backbay_drive.osm.bz2",
+            osm / "boston_backbay_addresses.osm.bz2",
+            european=False,
+            place="Boston MA",
+            keeps=(0.05, 0.20),
+            target={0.05: 0.70, 0.20: 0.85},
+        ),
+    }
+    if helsinki is not None:
+        cases["helsinki"] = CityCase(
+            "Helsinki (centre)",
+            helsinki,
+            helsinki,
+            european=True,
+            place="Helsinki",
+            keeps=(0.5,),
+            target={0.5: 0.90},
+        )
+    print(f"sparse-city mode, seeds {seeds} (the first is the stated one); load {_load()}")
+    for name, case in cases.items():
+        if which in ("all", name):
+            run_case(case, seeds)
+
+
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
 
 
 def split_sweep(data_dir: Path, osm: Geocoder, splits: tuple[str, ...]) -> None:

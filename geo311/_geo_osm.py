@@ -3,8 +3,8 @@
 Every ``highway`` way is read, drivable or not (service roads, alleys, footways ...): the
 geocoder keeps a names-only index of all of them even when the routing graph is drive-only.
 Besides ``name`` the ways' other names count too (``alt_name``, ``official_name``,
-``bridge:name`` ..., every language's ``name:xx`` such as Helsinki's Swedish ``name:sv``, and
-a bridge's Wikipedia title such as ``en:Harvard Bridge``).
+``bridge:name`` ..., and a bridge's Wikipedia title such as ``en:Harvard Bridge``); a name in
+another language (``name:sv``, Helsinki's Swedish names) is an alias of the same street.
 
 Address points (:func:`read_address_points`) are the nodes, ways and multipolygon relations
 tagged ``addr:housenumber`` and ``addr:street`` (a building's point is its centroid), read
@@ -58,6 +58,9 @@ class OsmWay:
         OSM node ids, in order.
     lonlat
         ``(n, 2)`` array of the nodes' longitude, latitude (EPSG:4326).
+    languages
+        Its names in other languages (``name:sv`` ...): aliases of the street its ``name``
+        names (the same street, the same house numbers).
     """
 
     name: str
@@ -65,6 +68,7 @@ class OsmWay:
     highway: str
     refs: tuple[int, ...]
     lonlat: np.ndarray
+    languages: tuple[str, ...] = ()
 
 
 def way_names(tags: dict[str, str]) -> tuple[str, ...]:
@@ -83,13 +87,31 @@ def way_names(tags: dict[str, str]) -> tuple[str, ...]:
     names: list[str] = []
     for key in NAME_TAGS:
         names.extend(v.strip() for v in tags.get(key, "").split(";") if v.strip())
-    for key in sorted(k for k in tags if _LANGUAGE_NAME.match(k)):
-        names.extend(v.strip() for v in tags[key].split(";") if v.strip())
     wiki = tags.get("wikipedia", "")
     if tags.get("bridge", "no") != "no" and ":" in wiki:
         title = wiki.split(":", 1)[1].strip()
         if title.lower().endswith("bridge"):
             names.append(title)
+    return tuple(dict.fromkeys(names))
+
+
+def language_names(tags: dict[str, str]) -> tuple[str, ...]:
+    """Return a way's names in other languages (``name:sv``, ``name:de-CH`` ...).
+
+    Parameters
+    ----------
+    tags
+        The way's OSM tags.
+
+    Returns
+    -------
+    tuple of str
+        The names (sorted by tag), without duplicates and without the way's own ``name``.
+    """
+    own = set(way_names(tags))
+    names: list[str] = []
+    for key in sorted(k for k in tags if _LANGUAGE_NAME.match(k)):
+        names.extend(v.strip() for v in tags[key].split(";") if v.strip() and v.strip() not in own)
     return tuple(dict.fromkeys(names))
 
 
@@ -138,6 +160,7 @@ def read_ways(path: Path) -> list[OsmWay]:
                     highway=tags["highway"],
                     refs=tuple(int(n.ref) for n in nodes),
                     lonlat=np.array([(n.lon, n.lat) for n in nodes], dtype=float),
+                    languages=language_names(tags),
                 )
             )
     except RuntimeError as exc:

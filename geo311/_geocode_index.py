@@ -17,7 +17,7 @@ import os
 import pickle
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,6 +92,8 @@ class _Network:
     dead_ends: set[int] = field(default_factory=set)
     edge_geoms: list[BaseGeometry] = field(default_factory=list)
     edge_names: list[str] = field(default_factory=list)
+    # A name in another language (its key) -> the key of the street's own name.
+    alias_of: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -140,6 +142,9 @@ def _network(ways: list[OsmWay], to_metric: Transformer) -> _Network:
                 neighbours[ref].add(way.refs[i - 1])
                 neighbours[way.refs[i - 1]].add(ref)
         keys = {street_key(n): n for n in way.names}
+        if way.name:
+            for alias in way.languages:
+                net.alias_of.setdefault(street_key(alias), street_key(way.name))
         for key, name in keys.items():
             if not key:
                 continue
@@ -151,14 +156,6 @@ def _network(ways: list[OsmWay], to_metric: Transformer) -> _Network:
     # The extract is clipped: a street that ends in a dead end may continue outside it.
     net.dead_ends = {n for n, near in neighbours.items() if len(near - {n}) <= 1}
     return net
-
-
-def _address_points(path: Path, crs: str) -> _AddressPoints:
-    """Read the features tagged ``addr:housenumber`` (building centroids and points).
-
-    XML and PBF alike (:func:`geo311._geo_osm.read_address_points`).
-    """
-    return address_points_from(read_address_points(path), crs)
 
 
 def address_points_from(features: Iterable[OsmAddress], crs: str) -> _AddressPoints:
@@ -241,7 +238,13 @@ def _intersections(net: _Network) -> dict[tuple[str, str], np.ndarray]:
     return {k: np.array(v, dtype=float) for k, v in lists.items()}
 
 
-def build_index(drive_osm: Path, addresses_osm: Path | None = None) -> GeocoderIndex:
+def build_index(
+    drive_osm: Path,
+    addresses_osm: Path | None = None,
+    *,
+    points: Sequence[OsmAddress] = (),
+    sources: Sequence[str] = (),
+) -> GeocoderIndex:
     """Read the OSM extracts and build the geocoder index (no cache).
 
     Parameters
@@ -252,6 +255,11 @@ def build_index(drive_osm: Path, addresses_osm: Path | None = None) -> GeocoderI
     addresses_osm
         OSM XML of features with ``addr:housenumber``; ``None`` for a city without address
         points (intersections and street-level matches still work).
+    points
+        More address points (EPSG:4326) from the city's other address files (see
+        :mod:`geo311.address_sources`), indexed like OSM's.
+    sources
+        Names of those files (kept in the index's ``sources``).
 
     Returns
     -------
@@ -269,12 +277,16 @@ def build_index(drive_osm: Path, addresses_osm: Path | None = None) -> GeocoderI
     lonlat = np.vstack([w.lonlat for w in ways])
     crs = utm_crs(float(np.median(lonlat[:, 0])), float(np.median(lonlat[:, 1])))
     net = _network(ways, Transformer.from_crs("EPSG:4326", crs, always_xy=True))
-    addresses = _address_points(Path(addresses_osm), crs) if addresses_osm else _AddressPoints()
+    features = read_address_points(Path(addresses_osm)) if addresses_osm else []
+    addresses = address_points_from([*features, *points], crs)
     display = {**addresses.display, **net.display}
     streets = {
         key: _street(key, display[key], net, addresses)
         for key in set(net.lines) | set(addresses.per_street)
     }
+    for alias, key in net.alias_of.items():
+        if alias and alias not in streets and key in streets:
+            streets[alias] = streets[key]  # "Brunnsgatan" is Kaivokatu, its numbers too
     xy = np.array(list(net.node_xy.values()), dtype=float)
     return GeocoderIndex(
         streets=streets,
@@ -285,7 +297,7 @@ def build_index(drive_osm: Path, addresses_osm: Path | None = None) -> GeocoderI
         addr_labels=addresses.labels,
         zip_codes=frozenset(addresses.zip_codes),
         bounds=(*(float(v) for v in xy.min(axis=0)), *(float(v) for v in xy.max(axis=0))),  # type: ignore[arg-type]
-        sources=tuple(str(p) for p in (drive_osm, addresses_osm) if p is not None),
+        sources=(*(str(p) for p in (drive_osm, addresses_osm) if p is not None), *sources),
         crs=crs,
     )
 
@@ -354,6 +366,9 @@ def with_known_points(
         streets[key] = _with_zeros(streets[key], per_zip)
     for key, rows in beyond.items():
         streets[key] = dataclasses.replace(streets[key], beyond=np.array(rows, dtype=float))
+    for key, street in streets.items():
+        if street.key != key and street.key in streets:
+            streets[key] = streets[street.key]  # a language alias follows its street
     return dataclasses.replace(index, streets=streets)
 
 

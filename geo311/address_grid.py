@@ -139,7 +139,9 @@ class AddressGrid:
     """
 
     def __init__(self, streets: dict[str, Any]) -> None:
-        self.streets = streets
+        # One entry per street (a name in another language is the same street).
+        self.streets = {k: s for k, s in streets.items() if s.key == k}
+        streets = self.streets
         self.axes = _learn_axes(streets)
 
     def describe(self) -> str:
@@ -194,7 +196,13 @@ class AddressGrid:
         return GridPoint(point[0], point[1], round(error, 1), how)
 
     def _axis_of(self, street: Any) -> Axis | None:
-        """Return the axis the street runs along (its own direction if it has one)."""
+        """Return the axis the street runs along, or ``None`` when that is not clear.
+
+        A street with its own growth direction takes the axis of that direction. Else the
+        axes along its line (either way) are weighed by the streets of each near this one
+        (numbers grow east on one side of a city's baseline and west on the other: the
+        near streets decide); a rival with a third of the weight or more is ambiguous.
+        """
         growth = _street_growth(street)
         if growth is not None:
             near = [a for a in self.axes if _angle(a.u, growth[0]) <= AXIS_TOLERANCE_DEG]
@@ -203,27 +211,36 @@ class AddressGrid:
         if d is None:
             return None
         along = [a for a in self.axes if min(_angle(a.u, d), _angle(a.u, -d)) <= AXIS_TOLERANCE_DEG]
-        if not along:
+        weights = [self._local_weight(a, street) for a in along]
+        if not along or max(weights) <= 0:
             return None
-        best = max(along, key=lambda a: a.support)
-        rivals = [a for a in along if a is not best and _angle(a.u, best.u) > 90.0]
-        if any(a.support >= _AMBIGUOUS_SHARE * best.support for a in rivals):
-            return None
-        return best
+        best = int(np.argmax(weights))
+        for i, a in enumerate(along):
+            opposite = _angle(a.u, along[best].u) > 90.0
+            if i != best and opposite and weights[i] >= _AMBIGUOUS_SHARE * weights[best]:
+                return None
+        return along[best]
+
+    def _local_weight(self, axis: Axis, street: Any) -> float:
+        """Return how much the axis's streets beside ``street`` weigh (closer weighs more)."""
+        total = 0.0
+        for key, (_, _, pts) in axis.streets.items():
+            gap = _beside(street, pts) if key != street.key else None
+            if gap is not None:
+                total += 1.0 / (1.0 + gap / 100.0)
+        return total
 
     def _neighbour_offset(self, axis: Axis, street: Any) -> tuple[float, float, str] | None:
-        """Return the median offset of the nearest parallel streets and its spread in metres."""
-        import shapely
+        """Return the median offset of the nearest parallel streets and its spread in metres.
 
+        Only streets with known numbers beside this one (within its extent along its
+        direction) count: the hundred-blocks line up across the street, not beyond its end.
+        """
         cands = []
         for key, (offset, _, pts) in axis.streets.items():
             other = self.streets.get(key)
-            if other is None or key == street.key:
-                continue
-            gap = float(
-                shapely.distance(street.geom, shapely.multipoints(pts[:, 1:])) if len(pts) else 1e9
-            )
-            if gap <= _NEIGHBOUR_RADIUS_M:
+            gap = _beside(street, pts) if other is not None and key != street.key else None
+            if gap is not None and other is not None:
                 cands.append((gap, offset, other.name))
         if not cands:
             return None
@@ -237,6 +254,27 @@ class AddressGrid:
             spread_m = float(np.median(np.abs(offsets - middle))) * 1.5 / axis.rate
         names = ", ".join(c[2] for c in near)
         return middle, spread_m, names
+
+
+def _beside(street: Any, pts: np.ndarray) -> float | None:
+    """Return how far known points lie beside a street, or ``None`` when none does.
+
+    A point is beside the street when its position along the street's main direction is
+    within the street's own extent (50 m margin) and it is at most ``_NEIGHBOUR_RADIUS_M``
+    from the street's line; the answer is the nearest such point's distance.
+    """
+    import shapely
+
+    d = _direction(street.geom)
+    if d is None or not len(pts):
+        return None
+    line_s = shapely.get_coordinates(street.geom) @ d
+    s = pts[:, 1:] @ d
+    inside = (s >= line_s.min() - 50.0) & (s <= line_s.max() + 50.0)
+    if not inside.any():
+        return None
+    gap = float(shapely.distance(street.geom, shapely.multipoints(pts[inside, 1:])))
+    return gap if gap <= _NEIGHBOUR_RADIUS_M else None
 
 
 def _learn_axes(streets: dict[str, Any]) -> list[Axis]:

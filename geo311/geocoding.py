@@ -255,6 +255,10 @@ class Geocoder:
     interpolate
         Place house numbers between and past the street's known numbers (``interpolated``
         answers); False answers only known address points (the bench's baseline).
+    grid
+        Place the numbers that the street's own known numbers cannot by the city's learned
+        block-number grid (:mod:`geo311.address_grid`); False keeps the rules without it
+        (the bench's baseline).
     """
 
     def __init__(
@@ -263,10 +267,12 @@ class Geocoder:
         *,
         zip_codes: Collection[str] | None = None,
         interpolate: bool = True,
+        grid: bool = True,
     ) -> None:
         self.index = index
         self.zip_codes = frozenset(zip_codes) if zip_codes is not None else index.zip_codes
         self.interpolate = interpolate
+        self.use_grid = grid
         self._to_metric = Transformer.from_crs("EPSG:4326", index.crs, always_xy=True)
         self._to_wgs = Transformer.from_crs(index.crs, "EPSG:4326", always_xy=True)
         self._matcher = StreetMatcher(index.streets)
@@ -350,14 +356,18 @@ class Geocoder:
         Returns
         -------
         Geocoder
-            The geocoder; ZIP codes are the extract's list plus the address points' own.
+            The geocoder; ZIP codes are the extract's list plus the address points' own, or
+            none (any ZIP accepted) when the extract lists none.
         """
         entry = load_extract(data_dir, extract)
         geocoder = cls.from_files(
             entry.streets, entry.addresses, cache_dir=cache_dir, use_cache=use_cache
         )
-        if entry.zip_codes:
-            geocoder.zip_codes = geocoder.index.zip_codes | entry.zip_codes
+        # ZIP codes restrict answers only where the extract lists them: the postcodes that
+        # some address points carry are no list of the ZIP codes a city's extract covers.
+        geocoder.zip_codes = (
+            geocoder.index.zip_codes | entry.zip_codes if entry.zip_codes else frozenset()
+        )
         if known_addresses and entry.known_addresses is not None:
             own = Path(data_dir) / "city.toml"
             city = load_city(own) if own.is_file() else default_city()
@@ -420,6 +430,7 @@ class Geocoder:
             with_known_points(self.index, points),
             zip_codes=self.zip_codes,
             interpolate=self.interpolate,
+            grid=self.use_grid,
         )
 
     # -- helpers --------------------------------------------------------------------
@@ -610,7 +621,8 @@ class Geocoder:
             return self._answer(
                 query, point[:2], "interpolated", score, matched_address=label, error_m=error
             )
-        placed = self.grid().place(street, target) if target > 0 and self.interpolate else None
+        gridded = target > 0 and self.interpolate and self.use_grid
+        placed = self.grid().place(street, target) if gridded else None
         if placed is not None:
             score = _SCORES["grid"] * name_score * (1.0 if placed.error_m <= 100 else 0.6)
             note = f"placed on the city's block-number grid from {placed.how}"
