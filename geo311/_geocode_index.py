@@ -29,6 +29,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo311._address import street_key
 from geo311._geo_osm import OsmAddress, OsmWay, read_address_points, read_ways, utm_crs
+from geo311.address_sources import AddressFile, read_address_file
 from geo311.errors import InputError
 
 INDEX_VERSION = 13
@@ -413,7 +414,11 @@ def _read_cache(cache_file: Path) -> GeocoderIndex | None:
 
 
 def load_index(
-    drive_osm: Path, addresses_osm: Path | None = None, *, cache_dir: Path | None
+    drive_osm: Path,
+    addresses_osm: Path | None = None,
+    *,
+    cache_dir: Path | None,
+    address_files: Sequence[AddressFile] = (),
 ) -> GeocoderIndex:
     """Return the index, read from the cache when the data files are unchanged.
 
@@ -423,22 +428,34 @@ def load_index(
         The OSM extracts (see :func:`build_index`).
     cache_dir
         Cache folder; ``None`` builds from scratch without caching.
+    address_files
+        The city's other address files (OpenAddresses, TIGER/Line, its own CSV ...; see
+        :mod:`geo311.address_sources`), read only when the index is built.
 
     Returns
     -------
     GeocoderIndex
         The index.
     """
+
+    def build() -> GeocoderIndex:
+        points = [p for spec in address_files for p in read_address_file(spec)]
+        names = [str(spec.path) for spec in address_files]
+        return build_index(drive_osm, addresses_osm, points=points, sources=names)
+
     if cache_dir is None:
-        return build_index(drive_osm, addresses_osm)
+        return build()
     _require_file("drive_osm", drive_osm)
     _require_file("addresses_osm", addresses_osm)
+    for spec in address_files:
+        _require_file("address_files", spec.path)
     paths = [Path(p) for p in (drive_osm, addresses_osm) if p is not None]
+    paths += [spec.path for spec in address_files]
     cache_file = Path(cache_dir) / f"geocoder-{_cache_key(paths)}.pkl"
     index = _read_cache(cache_file)
     if index is not None:
         return index
-    index = build_index(drive_osm, addresses_osm)
+    index = build()
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")

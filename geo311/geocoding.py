@@ -60,6 +60,7 @@ from geo311._geocode_index import (
     with_known_points,
 )
 from geo311.address_grid import AddressGrid
+from geo311.address_sources import AddressFile, address_file_entries
 from geo311.city import default_city, load_city
 from geo311.errors import ConfigurationError, InputError
 
@@ -184,6 +185,9 @@ class Extract:
     known_addresses
         The city's own located reports (a CSV and its columns) whose house numbers the
         geocoder knows by default, ``None`` for none.
+    address_files
+        The city's other address files (OpenAddresses, TIGER/Line ranges, its own CSV; see
+        :mod:`geo311.address_sources`): ``[[<name>.address_files]]`` items.
     """
 
     name: str
@@ -191,6 +195,7 @@ class Extract:
     addresses: Path | None
     zip_codes: frozenset[str]
     known_addresses: KnownAddresses | None = None
+    address_files: tuple[AddressFile, ...] = ()
 
 
 def load_extract(data_dir: Path | str, name: str | None = None) -> Extract:
@@ -237,6 +242,7 @@ def load_extract(data_dir: Path | str, name: str | None = None) -> Extract:
         addresses=folder / str(entry["addresses"]) if entry.get("addresses") else None,
         zip_codes=frozenset(str(z).zfill(5) for z in entry.get("zip_codes", [])),
         known_addresses=known_addresses_entry(entry.get("known_addresses"), folder, where),
+        address_files=address_file_entries(entry.get("address_files"), folder, where),
     )
 
 
@@ -292,8 +298,9 @@ class Geocoder:
         cache_dir: Path | str | None = None,
         use_cache: bool = True,
         zip_codes: Collection[str] | None = None,
+        address_files: Sequence[AddressFile] = (),
     ) -> Geocoder:
-        """Build a geocoder from a city's OSM extracts.
+        """Build a geocoder from a city's OSM extracts (and its other address files).
 
         Parameters
         ----------
@@ -310,6 +317,9 @@ class Geocoder:
             False builds from scratch and writes no cache.
         zip_codes
             ZIP codes the extract covers (default: the address points' postcodes).
+        address_files
+            More address points: OpenAddresses, TIGER/Line ranges, a city's CSV (see
+            :mod:`geo311.address_sources`).
 
         Returns
         -------
@@ -322,7 +332,9 @@ class Geocoder:
             else None
         )
         addresses = Path(addresses_osm) if addresses_osm is not None else None
-        index = load_index(Path(drive_osm), addresses, cache_dir=folder)
+        index = load_index(
+            Path(drive_osm), addresses, cache_dir=folder, address_files=address_files
+        )
         return cls(index, zip_codes=zip_codes)
 
     @classmethod
@@ -361,7 +373,11 @@ class Geocoder:
         """
         entry = load_extract(data_dir, extract)
         geocoder = cls.from_files(
-            entry.streets, entry.addresses, cache_dir=cache_dir, use_cache=use_cache
+            entry.streets,
+            entry.addresses,
+            cache_dir=cache_dir,
+            use_cache=use_cache,
+            address_files=entry.address_files,
         )
         # ZIP codes restrict answers only where the extract lists them: the postcodes that
         # some address points carry are no list of the ZIP codes a city's extract covers.
