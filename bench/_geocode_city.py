@@ -57,6 +57,18 @@ def split(points: list[OsmAddress], keep: float, seed: int) -> tuple[list, list]
     )
 
 
+def split_streets(points: list[OsmAddress], share: float, seed: int) -> tuple[list, list]:
+    """Hold out every point of a random ``share`` of the streets (numbers no street knows)."""
+    from geo311._address import street_key
+
+    keys = sorted({street_key(p.street) for p in points})
+    rng = np.random.default_rng(seed)
+    out = {keys[int(i)] for i in rng.permutation(len(keys))[: int(round(share * len(keys)))]}
+    kept = [p for p in points if street_key(p.street) not in out]
+    held = [p for p in points if street_key(p.street) in out and any(c.isdigit() for c in p.number)]
+    return kept, held
+
+
 def measure(geocoder: Geocoder, held: list[OsmAddress], case: CityCase) -> dict[str, float]:
     """Hits within 100 m, answered, claimed-≤100 m precision, per match type."""
     from pyproj import Transformer
@@ -117,3 +129,12 @@ def run_case(case: CityCase, seeds: tuple[int, ...]) -> None:
             print(line("grid", measure(grid_geo, held, case)))
             if seed == seeds[0]:
                 print(f"  grid learned: {grid_geo.grid().describe()}")
+    for seed in seeds[:1]:
+        kept, held = split_streets(points, 0.3, seed)
+        index = build_index(case.streets, None, points=kept)
+        print(
+            f" whole streets held out (30 % of the streets, seed {seed}): {len(kept)} points "
+            f"kept, {len(held)} on the held-out streets measured (the grid's own case)"
+        )
+        print(line("previous", measure(Geocoder(index, zip_codes=(), grid=False), held, case)))
+        print(line("grid", measure(Geocoder(index, zip_codes=()), held, case)))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -226,8 +227,8 @@ def _centroid(lonlat: list[tuple[float, float]]) -> tuple[float, float] | None:
     return (float(c.x), float(c.y)) if not c.is_empty else None
 
 
-def _area_centroid(area: object) -> tuple[float, float] | None:
-    """The centroid of a multipolygon relation's area (its outer rings' points as a fallback)."""
+def _area_centroid(area: Any) -> tuple[float, float] | None:
+    """Return the centroid of a multipolygon relation's area (``None`` if it is broken)."""
     import osmium
     import shapely
 
@@ -281,7 +282,7 @@ def read_address_points(path: Path) -> list[OsmAddress]:
                 OsmAddress(
                     number=tags["addr:housenumber"].strip(),
                     street=tags["addr:street"].strip(),
-                    postcode=tags.get("addr:postcode", "").strip(),
+                    postcode=(tags.get("addr:postcode") or "").strip(),
                     lon=point[0],
                     lat=point[1],
                 )
@@ -294,7 +295,7 @@ def read_address_points(path: Path) -> list[OsmAddress]:
     return out
 
 
-def _feature_point(obj: object) -> tuple[float, float] | None:
+def _feature_point(obj: Any) -> tuple[float, float] | None:
     """A node's point, a way's centroid, or a relation's area centroid (None otherwise)."""
     import osmium
 

@@ -21,8 +21,8 @@ number gets the direction and rate it lacks), else the median of the nearest par
 streets' offsets (the hundred-block lining up); the spread of those offsets, in metres, is
 the answer's stated uncertainty, together with the street's own residuals and the rate's
 spread times the distance from the nearest known number. A street whose direction matches
-no axis, or matches two opposite axes of similar support, gets no grid answer (the
-geocoder's other rules apply). All coordinates are the index's metric CRS.
+no axis, or matches two opposite axes of similar support, or whose expected error exceeds
+``MAX_ERROR_M``, gets no grid answer (the geocoder's other rules apply). All coordinates are the index's metric CRS.
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ _NEIGHBOURS = 4
 _NEIGHBOUR_RADIUS_M = 800.0
 # How far past the end of a street's line a grid number may be put (clamped to the end).
 _PAST_END_M = 40.0
+# A grid answer whose expected error is larger than this is not given (the grid does not
+# fit there: Boston's Beacon Street is not numbered like its parallel Marlborough Street).
+MAX_ERROR_M = 150.0
 # The least error claimed for a grid answer (building set back, side of the street).
 _BASE_ERROR_M = 25.0
 
@@ -65,6 +68,47 @@ class Axis:
     support: float
     # Street key -> (offset, residual in metres, known points as (n, x, y) rows).
     streets: dict[str, tuple[float, float, np.ndarray]] = field(default_factory=dict)
+    # Every known point of those streets (x, y), its street's key, and a k-d tree of them.
+    xy: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))
+    keys: list[str] = field(default_factory=list)
+    tree: Any = None
+
+    def index_points(self) -> None:
+        """Build the k-d tree of the axis's known points (after its streets are set)."""
+        from scipy.spatial import cKDTree
+
+        rows = [(k, p) for k, (_, _, pts) in self.streets.items() for p in pts[:, 1:]]
+        self.keys = [k for k, _ in rows]
+        self.xy = np.array([p for _, p in rows], dtype=float).reshape(-1, 2)
+        self.tree = cKDTree(self.xy) if len(self.xy) else None
+
+    def beside(self, street: Any) -> dict[str, float]:
+        """Return, per street of the axis with known points beside ``street``, the gap (m).
+
+        A point is beside the street when its position along the street's main direction
+        is within the street's own extent (50 m margin) and it is at most
+        ``_NEIGHBOUR_RADIUS_M`` from the street's line.
+        """
+        import shapely
+
+        d = _direction(street.geom)
+        if d is None or self.tree is None:
+            return {}
+        probe = shapely.get_coordinates(shapely.segmentize(street.geom, _NEIGHBOUR_RADIUS_M / 2))
+        near = self.tree.query_ball_point(probe, r=_NEIGHBOUR_RADIUS_M * 1.2)
+        idx = np.array(sorted({i for hits in near for i in hits}), dtype=int)
+        if not len(idx):
+            return {}
+        line_s = probe @ d
+        s = self.xy[idx] @ d
+        idx = idx[(s >= line_s.min() - 50.0) & (s <= line_s.max() + 50.0)]
+        gaps = shapely.distance(street.geom, shapely.points(self.xy[idx]))
+        out: dict[str, float] = {}
+        for i, gap in zip(idx, gaps, strict=True):
+            key = self.keys[int(i)]
+            if gap <= _NEIGHBOUR_RADIUS_M and key != street.key:
+                out[key] = min(out.get(key, math.inf), float(gap))
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +187,7 @@ class AddressGrid:
         self.streets = {k: s for k, s in streets.items() if s.key == k}
         streets = self.streets
         self.axes = _learn_axes(streets)
+        self._plans: dict[str, tuple[Axis, float, float, str] | None] = {}
 
     def describe(self) -> str:
         """One line per axis: direction, metres per number, spread, streets."""
@@ -174,26 +219,39 @@ class AddressGrid:
         """
         if street.geom is None or not self.axes:
             return None
+        if street.key not in self._plans:
+            self._plans[street.key] = self._plan(street)
+        plan = self._plans[street.key]
+        if plan is None:
+            return None
+        axis, offset, error, how = plan
+        own = axis.streets.get(street.key)
+        if own is not None:
+            nearest = float(np.abs(own[2][:, 0] - n).min()) / axis.rate
+            error += axis.spread * nearest
+        if error > MAX_ERROR_M:
+            return None  # the grid does not fit here well enough: the other rules apply
+        point = _on_line(street.geom, axis.u, (n - offset) / axis.rate)
+        if point is None:
+            return None
+        return GridPoint(point[0], point[1], round(error, 1), how)
+
+    def _plan(self, street: Any) -> tuple[Axis, float, float, str] | None:
+        """Return (axis, offset, base error in metres, note) of a street, or ``None``."""
         axis = self._axis_of(street)
         if axis is None:
             return None
         own = axis.streets.get(street.key)
         if own is not None:
-            offset, resid_m, pts = own
-            nearest = float(np.abs(pts[:, 0] - n).min()) / axis.rate
-            error = _BASE_ERROR_M + 2.0 * resid_m + axis.spread * nearest
+            offset, resid_m, _ = own
             how = f"the street's own known numbers and the grid's rate ({1 / axis.rate:.1f} m)"
-        else:
-            found = self._neighbour_offset(axis, street)
-            if found is None:
-                return None
-            offset, offset_spread_m, names = found
-            error = _BASE_ERROR_M + 2.0 * offset_spread_m
-            how = f"the hundred-blocks of the parallel streets {names}"
-        point = _on_line(street.geom, axis.u, (n - offset) / axis.rate)
-        if point is None:
+            return axis, offset, _BASE_ERROR_M + 2.0 * resid_m, how
+        found = self._neighbour_offset(axis, street)
+        if found is None:
             return None
-        return GridPoint(point[0], point[1], round(error, 1), how)
+        offset, offset_spread_m, names = found
+        how = f"the hundred-blocks of the parallel streets {names}"
+        return axis, offset, _BASE_ERROR_M + 2.0 * offset_spread_m, how
 
     def _axis_of(self, street: Any) -> Axis | None:
         """Return the axis the street runs along, or ``None`` when that is not clear.
@@ -223,12 +281,7 @@ class AddressGrid:
 
     def _local_weight(self, axis: Axis, street: Any) -> float:
         """Return how much the axis's streets beside ``street`` weigh (closer weighs more)."""
-        total = 0.0
-        for key, (_, _, pts) in axis.streets.items():
-            gap = _beside(street, pts) if key != street.key else None
-            if gap is not None:
-                total += 1.0 / (1.0 + gap / 100.0)
-        return total
+        return sum(1.0 / (1.0 + gap / 100.0) for gap in axis.beside(street).values())
 
     def _neighbour_offset(self, axis: Axis, street: Any) -> tuple[float, float, str] | None:
         """Return the median offset of the nearest parallel streets and its spread in metres.
@@ -236,12 +289,11 @@ class AddressGrid:
         Only streets with known numbers beside this one (within its extent along its
         direction) count: the hundred-blocks line up across the street, not beyond its end.
         """
-        cands = []
-        for key, (offset, _, pts) in axis.streets.items():
-            other = self.streets.get(key)
-            gap = _beside(street, pts) if other is not None and key != street.key else None
-            if gap is not None and other is not None:
-                cands.append((gap, offset, other.name))
+        cands = [
+            (gap, axis.streets[key][0], self.streets[key].name)
+            for key, gap in axis.beside(street).items()
+            if key in self.streets
+        ]
         if not cands:
             return None
         cands.sort()
@@ -254,27 +306,6 @@ class AddressGrid:
             spread_m = float(np.median(np.abs(offsets - middle))) * 1.5 / axis.rate
         names = ", ".join(c[2] for c in near)
         return middle, spread_m, names
-
-
-def _beside(street: Any, pts: np.ndarray) -> float | None:
-    """Return how far known points lie beside a street, or ``None`` when none does.
-
-    A point is beside the street when its position along the street's main direction is
-    within the street's own extent (50 m margin) and it is at most ``_NEIGHBOUR_RADIUS_M``
-    from the street's line; the answer is the nearest such point's distance.
-    """
-    import shapely
-
-    d = _direction(street.geom)
-    if d is None or not len(pts):
-        return None
-    line_s = shapely.get_coordinates(street.geom) @ d
-    s = pts[:, 1:] @ d
-    inside = (s >= line_s.min() - 50.0) & (s <= line_s.max() + 50.0)
-    if not inside.any():
-        return None
-    gap = float(shapely.distance(street.geom, shapely.multipoints(pts[inside, 1:])))
-    return gap if gap <= _NEIGHBOUR_RADIUS_M else None
 
 
 def _learn_axes(streets: dict[str, Any]) -> list[Axis]:
@@ -303,6 +334,8 @@ def _learn_axes(streets: dict[str, Any]) -> list[Axis]:
             continue
         axes.append(Axis(u, rate, spread, float(weights.sum())))
     _assign_streets(streets, axes, growths)
+    for axis in axes:
+        axis.index_points()
     return axes
 
 

@@ -577,9 +577,7 @@ def _write_profile(
     return [*files, root / "services.toml", root / "districts.geojson"]
 
 
-def _next_steps(
-    root: Path, areas: Districts, addresses: str | Path | None, *, has_points: bool
-) -> list[str]:
+def _next_steps(root: Path, areas: Districts, addresses: object, *, has_points: bool) -> list[str]:
     steps = [
         f"{root / 'crews.toml'}: the yard is ASSUMED (a central street node); put the real "
         "depot(s) there, one or more per district, and the city's crews",
