@@ -260,7 +260,7 @@ def main() -> None:
     parser.add_argument("--split", default="2015-07-01", help="measured reports from this day")
     parser.add_argument(
         "--city",
-        choices=("all", "boston", "helsinki"),
+        choices=("all", "boston", "helsinki", "grid"),
         help="the sparse-city mode only (bench/_geocode_city.py): a share of the OSM address "
         "points kept, the rest geocoded",
     )
@@ -371,6 +371,39 @@ def city_mode(data_dir: Path, which: str, seeds: tuple[int, ...]) -> None:
     for name, case in cases.items():
         if which in ("all", name):
             run_case(case, seeds)
+    if which in ("all", "grid"):
+        with tempfile.TemporaryDirectory() as folder:
+            run_case(synthetic_grid_city(Path(folder)), seeds)
+
+
+def synthetic_grid_city(folder: Path) -> Any:
+    """A regular US block grid written by hand (tests/geo311/_grid_city.py), every 20th number.
+
+    Not real data: it shows the grid where a city is numbered by blocks (east and west of a
+    baseline street, the hundred-blocks lined up), which neither Boston nor Helsinki is.
+    """
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    from _geocode_city import CityCase
+    from tests.geo311._grid_city import BLOCKS, ROWS, write_city
+
+    houses = [
+        (row, n, east)
+        for row in ROWS
+        for east in (True, False)
+        if east or row != "Fleet"
+        for n in range(2, BLOCKS * 100, 19)
+    ]
+    path = write_city(folder / "grid.osm", houses)
+    return CityCase(
+        "Synthetic block grid (not real data)",
+        path,
+        path,
+        european=False,
+        place="Baltimore MD",
+        keeps=(0.05, 0.20),
+        target={},
+    )
 
 
 def _load() -> str:

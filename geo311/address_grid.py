@@ -73,6 +73,13 @@ class Axis:
     keys: list[str] = field(default_factory=list)
     tree: Any = None
 
+    def offset_spread_m(self) -> float:
+        """Return how far the axis's streets' offsets disagree, in metres (1.5 MAD)."""
+        offsets = np.array([o for o, _, _ in self.streets.values()], dtype=float)
+        if len(offsets) < 2:
+            return math.inf
+        return float(np.median(np.abs(offsets - np.median(offsets)))) * 1.5 / self.rate
+
     def index_points(self) -> None:
         """Build the k-d tree of the axis's known points (after its streets are set)."""
         from scipy.spatial import cKDTree
@@ -300,10 +307,10 @@ class AddressGrid:
         near = cands[:_NEIGHBOURS]
         offsets = np.array([c[1] for c in near])
         middle = float(np.median(offsets))
-        if len(near) == 1:
-            spread_m = 100.0  # one street: nothing says the blocks line up here
-        else:
-            spread_m = float(np.median(np.abs(offsets - middle))) * 1.5 / axis.rate
+        spread_m = float(np.median(np.abs(offsets - middle))) * 1.5 / axis.rate
+        if len(near) < 3:
+            # Few streets beside it: how well the whole axis's hundred-blocks line up.
+            spread_m = max(spread_m, axis.offset_spread_m())
         names = ", ".join(c[2] for c in near)
         return middle, spread_m, names
 
