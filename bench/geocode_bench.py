@@ -385,6 +385,7 @@ def synthetic_grid_city(folder: Path) -> Any:
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root))
     from _geocode_city import CityCase
+
     from tests.geo311._grid_city import BLOCKS, ROWS, write_city
 
     houses = [
