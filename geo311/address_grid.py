@@ -39,7 +39,7 @@ MIN_SPAN_M = 40.0
 AXIS_TOLERANCE_DEG = 25.0
 # Street rates of an axis whose relative spread (MAD / median) exceeds this: no grid.
 MAX_RATE_SPREAD = 0.5
-# Plausible rates, numbers per metre (Helsinki ~0.1, Boston ~0.5, a US grid ~0.6-1).
+# Plausible rates, numbers per metre (a European centre ~0.1, an old US city ~0.5, a grid ~1).
 _RATE_RANGE = (0.01, 4.0)
 # An axis needs this many streets (with a direction) before it is used for other streets.
 MIN_AXIS_STREETS = 2
@@ -52,7 +52,7 @@ _NEIGHBOUR_RADIUS_M = 800.0
 # How far past the end of a street's line a grid number may be put (clamped to the end).
 _PAST_END_M = 40.0
 # A grid answer whose expected error is larger than this is not given (the grid does not
-# fit there: Boston's Beacon Street is not numbered like its parallel Marlborough Street).
+# fit there: an old city's parallel streets are often numbered from different baselines).
 MAX_ERROR_M = 150.0
 # The least error claimed for a grid answer (building set back, side of the street).
 _BASE_ERROR_M = 25.0

@@ -8,11 +8,15 @@ this street"), a street written alone, or a number that cannot be placed; its re
 which. Reverse geocoding returns the nearest street segment and the nearest address point.
 
 Sources: every named ``highway`` way of the city's streets extract (drivable or not: service
-roads, alleys and footways are indexed by name even when the routing graph is drive-only)
-and, when the city has them, features tagged ``addr:housenumber``/``addr:street``. Which
-files make a city's geocoder, and the ZIP codes they cover, is data:
-``data/osm/extracts.toml``. Metric work is done in the extract's UTM zone; answers are
-EPSG:4326.
+roads, alleys and footways are indexed by name even when the routing graph is drive-only;
+names in other languages such as ``name:sv`` are aliases) and, when the city has them,
+features tagged ``addr:housenumber``/``addr:street`` (nodes, buildings by their centroid;
+XML or PBF) and the city's other address files (OpenAddresses, TIGER/Line ranges, its own
+CSV: :mod:`geo311.address_sources`). Which files make a city's geocoder, and the ZIP codes
+they cover, is data: ``data/osm/extracts.toml``. Metric work is done in the extract's UTM
+zone; answers are EPSG:4326. Each answer states its expected error in metres (``error_m``).
+Addresses may be written number first (US) or in European order (``Kaivokatu 1, 00100
+Helsinki``).
 
 House numbers without an address point are ``interpolated`` along the street's centreline
 between known numbers of the same side (see :mod:`geo311._geo_house`). Known numbers come
@@ -20,8 +24,11 @@ from OSM and, where the extract names them (``known_addresses`` in ``extracts.to
 the city's own located reports: its 311 export's address text with the point the city's
 system gave it. The embedded city has them on by default (its export is the City's open
 data); ``Geocoder.from_data_dir(..., known_addresses=False)`` is OSM only, and ``geo311 city
-init --located-reports FILE.csv`` names a new city's. A number on a street where nothing is
-known is a ``street`` answer (the street's middle) whose reason says how far off it can be;
+init --located-reports FILE.csv`` names a new city's. A number that the street's own known numbers
+cannot place is put on the city's block-number grid learned from all known numbers
+(:mod:`geo311.address_grid`; an ``interpolated`` answer whose reason says so) where the grid
+fits; else, on a street where nothing is known, it is a ``street`` answer (the street's middle)
+whose reason says how far off it can be;
 on a street that goes on outside the extract, only when the mapped part is short and long
 enough to hold the number (else ``none``: the house is most likely outside). Number 0 goes
 where the city's earlier reports of number 0 on that street (and ZIP code) were put.
