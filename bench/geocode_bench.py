@@ -328,6 +328,7 @@ def main() -> None:
             f"covered address rows on streets where no house number is known, {label}: "
             f"{int(none_known.sum())} of {int(addresses.sum())}"
         )
+    print_claimed(runs["default"], answers["default"])
     print_worst(args.worst, runs["default"], answers["default"], cover)
     split_sweep(args.data_dir, osm, SPLITS)
     second_city(args.data_dir, args.second_city)
@@ -412,6 +413,17 @@ def _load() -> str:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         return "n/a"
+
+
+def print_claimed(err: np.ndarray, res: pd.DataFrame) -> None:
+    """How honest the stated errors are: the answers claiming at most 100 m, and their hits."""
+    claimed = (res["match_type"].to_numpy() != "none") & (res["error_m"].to_numpy() <= HIT_M)
+    hits = claimed & (err <= HIT_M)
+    share = hits.sum() / max(int(claimed.sum()), 1)
+    print(
+        f"default, all measured rows: {int(claimed.sum())} answers claim an error of at most "
+        f"{HIT_M:.0f} m (error_m); {share:.1%} of them are within {HIT_M:.0f} m (target >= 95 %)"
+    )
 
 
 def split_sweep(data_dir: Path, osm: Geocoder, splits: tuple[str, ...]) -> None:
