@@ -86,6 +86,8 @@ _INTERPOLATED_ERROR_M = 30.0
 _EXTRAPOLATED_ERROR_M = 250.0
 # An intersection's point: the corner's size, plus the spread of the places the streets meet.
 _CORNER_ERROR_M = 20.0
+# A house stands this far off its street's line (a street-level answer's error adds it).
+_SETBACK_M = 20.0
 _INTERSECTION_CLUSTER_M = 90.0
 _REPORTED_NOTE = "the point of an earlier located report at this address (not in OSM)"
 _NEAR_MISS_M = 35.0
@@ -580,7 +582,7 @@ class Geocoder:
         if reach > _STREET_NEAR_M:
             far = f"up to {reach:,.0f} m from a place on the street"
             note = f"{note}; {far}" if note else far
-        error = max(reach, _STREET_NEAR_M) if street.geom is not None else 2 * _STREET_NEAR_M
+        error = reach + _SETBACK_M if street.geom is not None else 2 * _STREET_NEAR_M
         if street.leaves_extract:
             error = max(error, 2 * _STREET_NEAR_M)
         return self._answer(
