@@ -68,7 +68,7 @@ class Axis:
     support: float
     # Street key -> (offset, residual in metres, known points as (n, x, y) rows).
     streets: dict[str, tuple[float, float, np.ndarray]] = field(default_factory=dict)
-    # Every known point of those streets (x, y), its street's key, and a k-d tree of them.
+    # Every known point of those streets (x, y), its street's key, and an STRtree of them.
     xy: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))
     keys: list[str] = field(default_factory=list)
     tree: Any = None
@@ -81,13 +81,14 @@ class Axis:
         return float(np.median(np.abs(offsets - np.median(offsets)))) * 1.5 / self.rate
 
     def index_points(self) -> None:
-        """Build the k-d tree of the axis's known points (after its streets are set)."""
-        from scipy.spatial import cKDTree
+        """Build the spatial index of the axis's known points (after its streets are set)."""
+        import shapely
 
         rows = [(k, p) for k, (_, _, pts) in self.streets.items() for p in pts[:, 1:]]
         self.keys = [k for k, _ in rows]
         self.xy = np.array([p for _, p in rows], dtype=float).reshape(-1, 2)
-        self.tree = cKDTree(self.xy) if len(self.xy) else None
+        points = np.asarray(shapely.points(self.xy), dtype=object)
+        self.tree = shapely.STRtree(points) if len(self.xy) else None
 
     def beside(self, street: Any) -> dict[str, float]:
         """Return, per street of the axis with known points beside ``street``, the gap (m).
@@ -101,12 +102,13 @@ class Axis:
         d = _direction(street.geom)
         if d is None or self.tree is None:
             return {}
-        probe = shapely.get_coordinates(shapely.segmentize(street.geom, _NEIGHBOUR_RADIUS_M / 2))
-        near = self.tree.query_ball_point(probe, r=_NEIGHBOUR_RADIUS_M * 1.2)
-        idx = np.array(sorted({i for hits in near for i in hits}), dtype=int)
+        idx = np.asarray(
+            self.tree.query(street.geom, predicate="dwithin", distance=_NEIGHBOUR_RADIUS_M),
+            dtype=int,
+        )
         if not len(idx):
             return {}
-        line_s = probe @ d
+        line_s = shapely.get_coordinates(street.geom) @ d
         s = self.xy[idx] @ d
         idx = idx[(s >= line_s.min() - 50.0) & (s <= line_s.max() + 50.0)]
         gaps = shapely.distance(street.geom, shapely.points(self.xy[idx]))
