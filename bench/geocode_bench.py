@@ -251,14 +251,24 @@ def no_number(parsed: ParsedAddress, geocoder: Geocoder) -> bool:
     return found is not None and not found[0].exact
 
 
-def main() -> None:
+def main() -> None:  # noqa: PLR0915 - the options, then one measurement each
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=REPO_DATA_DIR)
     parser.add_argument("--worst", type=int, default=10, help="print the N worst misses")
     parser.add_argument("--baseline-ref", default=BASELINE_REF, help="git ref of the old code")
     parser.add_argument("--second-city", default="sf_mission", help="extract without 311 data")
     parser.add_argument("--split", default="2015-07-01", help="measured reports from this day")
+    parser.add_argument(
+        "--city",
+        choices=("all", "boston", "helsinki", "grid"),
+        help="the sparse-city mode only (bench/_geocode_city.py): a share of the OSM address "
+        "points kept, the rest geocoded",
+    )
+    parser.add_argument("--seeds", default="24,7,2026", help="--city: seeds (first is stated)")
     args = parser.parse_args()
+    if args.city:
+        city_mode(args.data_dir, args.city, tuple(int(s) for s in args.seeds.split(",")))
+        return
 
     t0 = time.perf_counter()
     osm = Geocoder.from_data_dir(args.data_dir, known_addresses=False)
@@ -318,10 +328,102 @@ def main() -> None:
             f"covered address rows on streets where no house number is known, {label}: "
             f"{int(none_known.sum())} of {int(addresses.sum())}"
         )
+    print_claimed(runs["default"], answers["default"])
     print_worst(args.worst, runs["default"], answers["default"], cover)
     split_sweep(args.data_dir, osm, SPLITS)
     second_city(args.data_dir, args.second_city)
     print_speed(args.data_dir, default, old)
+
+
+def city_mode(data_dir: Path, which: str, seeds: tuple[int, ...]) -> None:
+    """The sparse-city simulation: Boston at 5 % and 20 % of its points, Helsinki at 50 %."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _geocode_city import CityCase, run_case
+
+    osm = data_dir / "osm"
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "osm"
+    helsinki = next(
+        (p for p in (osm / "helsinki_center.osm.pbf", shared / "helsinki_center.osm.pbf",
+                     Path("/work/shared/data/osm/helsinki_center.osm.pbf")) if p.is_file()),
+        None,
+    )  # fmt: skip
+    cases = {
+        "boston": CityCase(
+            "Boston (Back Bay extract)",
+            osm / "boston_backbay_drive.osm.bz2",
+            osm / "boston_backbay_addresses.osm.bz2",
+            european=False,
+            place="Boston MA",
+            keeps=(0.05, 0.20),
+            target={0.05: 0.70, 0.20: 0.85},
+        ),
+    }
+    if helsinki is not None:
+        cases["helsinki"] = CityCase(
+            "Helsinki (centre)",
+            helsinki,
+            helsinki,
+            european=True,
+            place="Helsinki",
+            keeps=(0.5,),
+            target={0.5: 0.90},
+        )
+    print(f"sparse-city mode, seeds {seeds} (the first is the stated one); load {_load()}")
+    for name, case in cases.items():
+        if which in ("all", name):
+            run_case(case, seeds)
+    if which in ("all", "grid"):
+        with tempfile.TemporaryDirectory() as folder:
+            run_case(synthetic_grid_city(Path(folder)), seeds)
+
+
+def synthetic_grid_city(folder: Path) -> Any:
+    """A regular US block grid written by hand (tests/geo311/_grid_city.py), every 20th number.
+
+    Not real data: it shows the grid where a city is numbered by blocks (east and west of a
+    baseline street, the hundred-blocks lined up), which neither Boston nor Helsinki is.
+    """
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    from _geocode_city import CityCase
+
+    from tests.geo311._grid_city import BLOCKS, ROWS, write_city
+
+    houses = [
+        (row, n, east)
+        for row in ROWS
+        for east in (True, False)
+        if east or row != "Fleet"
+        for n in range(2, BLOCKS * 100, 19)
+    ]
+    path = write_city(folder / "grid.osm", houses)
+    return CityCase(
+        "Synthetic block grid (not real data)",
+        path,
+        path,
+        european=False,
+        place="Baltimore MD",
+        keeps=(0.05, 0.20),
+        target={},
+    )
+
+
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
+
+
+def print_claimed(err: np.ndarray, res: pd.DataFrame) -> None:
+    """How honest the stated errors are: the answers claiming at most 100 m, and their hits."""
+    claimed = (res["match_type"].to_numpy() != "none") & (res["error_m"].to_numpy() <= HIT_M)
+    hits = claimed & (err <= HIT_M)
+    share = hits.sum() / max(int(claimed.sum()), 1)
+    print(
+        f"default, all measured rows: {int(claimed.sum())} answers claim an error of at most "
+        f"{HIT_M:.0f} m (error_m); {share:.1%} of them are within {HIT_M:.0f} m (target >= 95 %)"
+    )
 
 
 def split_sweep(data_dir: Path, osm: Geocoder, splits: tuple[str, ...]) -> None:

@@ -18,6 +18,7 @@ import bz2
 import json
 import re
 import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,6 +31,7 @@ from geo311.city.crs import utm_crs
 from geo311.city.districts import District, Districts, load_districts
 from geo311.city.profile import UNITS
 from geo311.errors import InputError
+from geo311.geocoding.sources import AddressFile
 from geo311.settings import REPO_DATA_DIR
 from routing.engine.graph import StreetGraph, load_street_graph
 
@@ -336,18 +338,68 @@ def _extracts_toml(name: str, streets: str, addresses: str, located: tuple[str, 
     return text
 
 
+def _address_inputs(
+    addresses: str | Path | Sequence[str | Path] | None,
+    columns: Mapping[str, str] | str | None,
+) -> tuple[Path | None, list[AddressFile]]:
+    """Sort the ``--addresses`` files: the OSM one, and the others with their formats.
+
+    Each file is recognised by its name and header
+    (:func:`geo311.geocoding.sources.detect_format`); a CSV without the OpenAddresses columns
+    is the city's own file, read through ``columns`` (``--address-columns``).
+    """
+    from geo311.geocoding.sources import detect_format, parse_columns
+
+    given = [addresses] if isinstance(addresses, str | Path) else list(addresses or [])
+    mapping = parse_columns(columns) if isinstance(columns, str) else dict(columns or {})
+    osm_file: Path | None = None
+    others: list[AddressFile] = []
+    for item in given:
+        path = Path(item)
+        if not path.is_file():
+            raise InputError(f"--addresses {path} does not exist; give the file", field="addresses")
+        try:
+            fmt = detect_format(path)
+        except InputError:
+            if not mapping or not path.name.lower().endswith((".csv", ".csv.gz")):
+                raise
+            fmt = "csv"  # not OpenAddresses: the city's own CSV, read by its columns
+        if fmt == "osm" and osm_file is None:
+            _check_osm(path, "--addresses")
+            osm_file = path
+        else:
+            others.append(AddressFile(path, fmt, mapping if fmt == "csv" else {}))
+    return osm_file, others
+
+
+def _address_files_toml(name: str, files: Sequence[AddressFile]) -> str:
+    """Return the ``[[<extract>.address_files]]`` items of the city's other address files."""
+    slug = _slug(name)
+    text = ""
+    for spec in files:
+        text += (
+            f"\n[[{slug}.address_files]]\nfile = {json.dumps(spec.path.name)}\n"
+            f"format = {json.dumps(spec.format)}\n"
+        )
+        if spec.columns:
+            pairs = ", ".join(f"{k} = {json.dumps(v)}" for k, v in spec.columns.items())
+            text += f"columns = {{ {pairs} }}\n"
+    return text
+
+
 def init_city(
     folder: str | Path,
     *,
     name: str,
     osm: str | Path,
     timezone: str,
-    addresses: str | Path | None = None,
+    addresses: str | Path | Sequence[str | Path] | None = None,
     districts: str | Path | None = None,
     jurisdiction: str | None = None,
     units: str | None = None,
     located_reports: str | Path | None = None,
     build_geocoder: bool = True,
+    address_columns: Mapping[str, str] | str | None = None,
 ) -> CityInit:
     """Write a city profile folder from an OSM extract (see the module docstring).
 
@@ -362,8 +414,12 @@ def init_city(
     timezone
         IANA time zone of the city.
     addresses
-        A second OSM file with the address points (default: the streets file's own, when
-        it has ``addr:housenumber`` tags; an ``.osm.pbf`` streets file needs ``addresses``).
+        A second OSM file with the address points (default: the streets file's own, XML or
+        PBF, when it has ``addr:housenumber`` tags: nodes, and building ways and relations by
+        their centroid). More address files may be given (a list): an OpenAddresses CSV or
+        GeoJSON lines, TIGER/Line ADDRFEAT ranges (``.shp``, ``.zip``, ``.gpkg``) or the
+        city's own CSV (with ``address_columns``); they are copied into ``osm/`` and listed
+        in ``extracts.toml`` (see :mod:`geo311.geocoding.sources`).
     districts
         GeoJSON polygons with a ``name`` (default: one district around the streets).
     jurisdiction
@@ -376,6 +432,10 @@ def init_city(
         the profile and named as the geocoder's known addresses (house numbers OSM lacks).
     build_geocoder
         Build the geocoder index into ``folder/cache`` now.
+    address_columns
+        The columns of the city's own address CSV: ``{"number": ..., "street": ..., "lat":
+        ..., "lon": ...}`` (or ``address`` for the whole text), or the same written
+        ``number=HOUSE_NO,street=STREET,lat=Y,lon=X``.
 
     Returns
     -------
@@ -394,12 +454,13 @@ def init_city(
     _check_units(units)
     streets_src = Path(osm)
     _check_osm(streets_src, "--osm")
-    addr_src = Path(addresses) if addresses is not None else None
-    if addr_src is not None:
-        _check_osm(addr_src, "--addresses")
+    addr_src, other_files = _address_inputs(addresses, address_columns)
     root = Path(folder)
     (root / "osm").mkdir(parents=True, exist_ok=True)
     located = _copy_located(root, located_reports)
+    for spec in other_files:
+        if spec.path.resolve() != (root / "osm" / spec.path.name).resolve():
+            shutil.copyfile(spec.path, root / "osm" / spec.path.name)
     streets = root / "osm" / streets_src.name
     if streets_src.resolve() != streets.resolve():
         shutil.copyfile(streets_src, streets)
@@ -426,19 +487,25 @@ def init_city(
         yards=yards,
         units=units,
         located=located,
+        address_files=other_files,
     )
     if build_geocoder:
         from geo311.geocoding.geocoder import Geocoder
 
         Geocoder.from_data_dir(root, cache_dir=root / "cache")
-    steps = _next_steps(root, areas, addresses)
+    steps = _next_steps(root, areas, addresses, has_points=bool(addr_name or other_files))
     return CityInit(root, graph, yards, areas.names, written, steps)
 
 
 def _has_addresses(path: Path) -> bool:
-    """Return whether an OSM XML file carries address points (``addr:housenumber`` tags)."""
+    """Return whether an OSM file (XML or PBF) carries address points (``addr:housenumber``)."""
     if path.name.lower().endswith(".pbf"):
-        return False
+        import osmium
+
+        tagged = osmium.FileProcessor(str(path)).with_filter(
+            osmium.filter.KeyFilter("addr:housenumber")
+        )
+        return any(True for _ in tagged)
     opener = bz2.open if path.name.lower().endswith(".bz2") else open
     tail = b""
     with opener(path, "rb") as fh:
@@ -480,6 +547,7 @@ def _write_profile(
     yards: dict[str, tuple[int, float, float]],
     units: str,
     located: tuple[str, ...],
+    address_files: Sequence[AddressFile] = (),
 ) -> list[Path]:
     files = {
         root / "city.toml": _city_toml(
@@ -493,7 +561,8 @@ def _write_profile(
             units=units,
         ),
         root / "crews.toml": _crews_toml(timezone, yards),
-        root / "osm" / "extracts.toml": _extracts_toml(name, streets, addresses, located),
+        root / "osm" / "extracts.toml": _extracts_toml(name, streets, addresses, located)
+        + _address_files_toml(name, address_files),
     }
     for path, text in files.items():
         path.write_text(text, encoding="utf-8")
@@ -502,7 +571,7 @@ def _write_profile(
     return [*files, root / "services.toml", root / "districts.geojson"]
 
 
-def _next_steps(root: Path, areas: Districts, addresses: str | Path | None) -> list[str]:
+def _next_steps(root: Path, areas: Districts, addresses: object, *, has_points: bool) -> list[str]:
     steps = [
         f"{root / 'crews.toml'}: the yard is ASSUMED (a central street node); put the real "
         "depot(s) there, one or more per district, and the city's crews",
@@ -516,10 +585,11 @@ def _next_steps(root: Path, areas: Districts, addresses: str | Path | None) -> l
             f"{root / 'districts.geojson'}: one district around all the streets; replace it "
             "with the city's districts (GeoJSON polygons with a 'name')"
         )
-    if addresses is None:
+    if addresses is None and not has_points:
         steps.append(
-            "no --addresses file: address points come from the streets file only; without "
-            "them the geocoder answers intersections and street-level matches"
+            "no --addresses file and no address points in the streets file: the geocoder "
+            "answers intersections and street-level matches (and places numbers only on the "
+            "grid of known reports); give --addresses"
         )
     steps.append(f"then: GEO311_CITY_DIR={root} geo311 import ... (or geo311 --city {root} ...)")
     return steps

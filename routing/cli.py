@@ -343,7 +343,15 @@ def city_init_command(
     osm: Annotated[Path, typer.Option(help="streets: .osm, .osm.bz2 or .osm.pbf")],
     timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. America/Los_Angeles")],
     addresses: Annotated[
-        Path | None, typer.Option(help="a second OSM file with the address points")
+        list[Path] | None,
+        typer.Option(
+            help="address points (repeatable): OSM, OpenAddresses CSV/GeoJSON lines, "
+            "TIGER/Line ADDRFEAT (.shp/.zip/.gpkg) or a CSV named by --address-columns"
+        ),
+    ] = None,
+    address_columns: Annotated[
+        str | None,
+        typer.Option(help="a city CSV's columns: number=..,street=..,lat=..,lon=.."),
     ] = None,
     districts: Annotated[
         Path | None, typer.Option(help="GeoJSON district polygons with a 'name'")
@@ -373,6 +381,7 @@ def city_init_command(
         jurisdiction=jurisdiction,
         units=units,
         located_reports=located_reports,
+        address_columns=address_columns,
     )
     _echo_lines(done.graph.summary.lines())
     for district, (node, lat, lon) in done.yards.items():

@@ -8,12 +8,20 @@ to an upper-case, spelled-out key (``W Newton St`` -> ``WEST NEWTON STREET``, ``
 -> ``HARVARD BRIDGE``, ``Public Alley No. 434`` -> ``PUBLIC ALLEY 434``) that is compared with
 the same key of the OSM names. Whole-name aliases (``Mass Ave``) are data: the ``[aliases]``
 table of ``data/osm/extracts.toml``.
+
+European order is read too: the number after the street and the postcode before the city
+(``Kaivokatu 1, 00100 Helsinki``, ``Hauptstraße 5a, 10115 Berlin``); such a parse is flagged
+``number_after`` so that the geocoder can still read ``Public Alley 434`` or ``Route 9`` as a
+street's whole name when the index has it. Keys keep the street type inside the word
+(``KAIVOKATU``, ``HAUPTSTRASSE``; ``Hauptstr.`` is ``HAUPTSTRASSE``) and fold accents
+(``Säästöpankinranta`` -> ``SAASTOPANKINRANTA``), so a name typed without them still matches.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -95,6 +103,14 @@ _NUMBER_HEAD = re.compile(
     r"(?:\s*(?:-|–|THRU\b|THROUGH\b|TO\b)\s*(\d+)(?:[A-Z](?![A-Z]))?)?[\s,]+(.*)$",
     re.IGNORECASE,
 )
+# European order: "Kaivokatu 1", "Hauptstraße 5a", "Mannerheimintie 12-14", then ", 00100 City".
+_NUMBER_TAIL = re.compile(
+    r"^\s*(?P<street>[^\d,&@/]*[^\W\d_][^\d,&@/]*?)\s+(?P<low>\d{1,4})\s*[a-z]?"
+    r"(?:\s*[-–]\s*(?P<high>\d{1,4})\s*[a-z]?)?(?:\s+[A-Z](?:\s*\d{1,3})?)?"
+    r"\s*(?:,\s*(?P<rest>.*))?$",
+    re.IGNORECASE,
+)
+_POSTCODE_HEAD = re.compile(r"^(?:[A-Z]{1,2}-)?(\d{4,5})\b\s*(.*)$", re.IGNORECASE)
 _NAME_ONLY = re.compile(r"^[A-Z][A-Z .'’-]*$", re.IGNORECASE)
 _INTERSECTION_HEAD = re.compile(r"^\s*INTERSECTION\s+(?:OF\s+)?", re.IGNORECASE)
 # "A & B", "A &B", "A@B", "A / B", "A and B", "A at B".
@@ -117,7 +133,10 @@ class ParsedAddress:
     number_low, number_high
         House number, or both ends of a range (``145-151``); equal for a single number.
     city, zipcode
-        City and five-digit ZIP (leading zero restored), ``""`` when absent.
+        City and five-digit ZIP (leading zero restored), ``""`` when absent; in European
+        order the postcode as written before the city (``00100``).
+    number_after
+        The number was written after the street (European order).
     """
 
     kind: str
@@ -127,6 +146,7 @@ class ParsedAddress:
     number_high: int | None = None
     city: str = ""
     zipcode: str = ""
+    number_after: bool = False
 
 
 def normalise_zip(text: str) -> str:
@@ -148,6 +168,14 @@ def _aliases() -> dict[str, str]:
     return {str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {}
 
 
+def _fold(text: str) -> str:
+    """Drop accents (``Säästöpankinranta`` -> ``Saastopankinranta``); ``ß`` becomes ``ss``."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text.replace("ß", "ss"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def _key_words(words: list[str]) -> list[str]:
     out: list[str] = []
     last = len(words) - 1
@@ -162,6 +190,8 @@ def _key_words(words: list[str]) -> list[str]:
             out.append(DIRECTIONS[word])
         elif word in SUFFIXES and i > 0:
             out.append(SUFFIXES[word])
+        elif len(word) > 4 and word.endswith("STR"):
+            out.append(word + "ASSE")  # "Hauptstr." is Hauptstraße
         else:
             out.append(word)
     return out
@@ -174,7 +204,7 @@ def street_key(name: str) -> str:
     ``St`` is ``SAINT`` as a first word and ``STREET`` elsewhere; ``Mt`` is ``MOUNT``;
     ``No.`` before a number is dropped. Whole-name aliases come from the data file.
     """
-    text = _APOSTROPHES.sub("", name.upper().replace("-", " "))
+    text = _APOSTROPHES.sub("", _fold(name).upper().replace("-", " "))
     text = _SPACES.sub(" ", _PUNCT.sub(" ", text)).strip()
     words = text.split(" ")
     if not words or words == [""]:
@@ -321,11 +351,37 @@ def _fast_parse(text: str) -> ParsedAddress | None:
         return ParsedAddress("address", street, "", low, high, city, zipcode)
     if _CROSS.search(text):
         return _parse_intersection(text)
+    european = _number_after(text)
+    if european is not None:
+        return european
     street, city, zipcode = _strip_place(text)
     typed = any(w.upper().rstrip(".") in SUFFIXES for w in street.split()[1:])
     if street and (typed or street != text) and not street[:1].isdigit():
         return ParsedAddress("street", street, city=city, zipcode=zipcode)
     return None
+
+
+def _number_after(text: str) -> ParsedAddress | None:
+    """``Kaivokatu 1, 00100 Helsinki``: the number after the street (European order)."""
+    if _strip_state_zip(text)[2]:
+        return None  # a US address ("... MA 02215") whose street is written alone
+    m = _NUMBER_TAIL.match(text)
+    if m is None:
+        return None
+    street = m.group("street").strip()
+    last = street.split()[-1].upper().rstrip(".")
+    if last in _NUMBER_WORDS:
+        return None  # "Public Alley No. 434" is a street's whole name
+    rest = (m.group("rest") or "").strip().rstrip(",").strip()
+    zipcode = ""
+    head = _POSTCODE_HEAD.match(rest)
+    if head:
+        zipcode, rest = head.group(1), head.group(2).strip()
+    city = rest.split(",")[0].strip()
+    a = int(m.group("low"))
+    b = int(m.group("high")) if m.group("high") else a
+    low, high = number_range(a, b)
+    return ParsedAddress("address", street, "", low, high, city, zipcode, number_after=True)
 
 
 def _usaddress_parse(text: str) -> ParsedAddress:

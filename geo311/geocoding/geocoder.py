@@ -8,11 +8,15 @@ this street"), a street written alone, or a number that cannot be placed; its re
 which. Reverse geocoding returns the nearest street segment and the nearest address point.
 
 Sources: every named ``highway`` way of the city's streets extract (drivable or not: service
-roads, alleys and footways are indexed by name even when the routing graph is drive-only)
-and, when the city has them, features tagged ``addr:housenumber``/``addr:street``. Which
-files make a city's geocoder, and the ZIP codes they cover, is data:
-``data/osm/extracts.toml``. Metric work is done in the extract's UTM zone; answers are
-EPSG:4326.
+roads, alleys and footways are indexed by name even when the routing graph is drive-only;
+names in other languages such as ``name:sv`` are aliases) and, when the city has them,
+features tagged ``addr:housenumber``/``addr:street`` (nodes, buildings by their centroid;
+XML or PBF) and the city's other address files (OpenAddresses, TIGER/Line ranges, its own
+CSV: :mod:`geo311.geocoding.sources`). Which files make a city's geocoder, and the ZIP codes
+they cover, is data: ``data/osm/extracts.toml``. Metric work is done in the extract's UTM
+zone; answers are EPSG:4326. Each answer states its expected error in metres (``error_m``).
+Addresses may be written number first (US) or in European order (``Kaivokatu 1, 00100
+Helsinki``).
 
 House numbers without an address point are ``interpolated`` along the street's centreline
 between known numbers of the same side (see :mod:`geo311.geocoding.house`). Known numbers come
@@ -20,8 +24,11 @@ from OSM and, where the extract names them (``known_addresses`` in ``extracts.to
 the city's own located reports: its 311 export's address text with the point the city's
 system gave it. The embedded city has them on by default (its export is the City's open
 data); ``Geocoder.from_data_dir(..., known_addresses=False)`` is OSM only, and ``geo311 city
-init --located-reports FILE.csv`` names a new city's. A number on a street where nothing is
-known is a ``street`` answer (the street's middle) whose reason says how far off it can be;
+init --located-reports FILE.csv`` names a new city's. A number that the street's own known numbers
+cannot place is put on the city's block-number grid learned from all known numbers
+(:mod:`geo311.geocoding.grid`; an ``interpolated`` answer whose reason says so) where the grid
+fits; else, on a street where nothing is known, it is a ``street`` answer (the street's middle)
+whose reason says how far off it can be;
 on a street that goes on outside the extract, only when the mapped part is short and long
 enough to hold the number (else ``none``: the house is most likely outside). Number 0 goes
 where the city's earlier reports of number 0 on that street (and ZIP code) were put.
@@ -30,6 +37,7 @@ where the city's earlier reports of number 0 on that street (and ZIP code) were 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import tomllib
 from collections import Counter
@@ -45,7 +53,8 @@ from pyproj import Transformer
 from geo311.city.profile import default_city, load_city
 from geo311.errors import ConfigurationError, InputError
 from geo311.geocoding.address import ParsedAddress, parse_address
-from geo311.geocoding.house import low_rate, place_number
+from geo311.geocoding.grid import AddressGrid
+from geo311.geocoding.house import MAX_NUMBER_GAP, low_rate, place_number
 from geo311.geocoding.index import (
     GeocoderIndex,
     Street,
@@ -60,6 +69,7 @@ from geo311.geocoding.known import (
     read_known_addresses,
 )
 from geo311.geocoding.names import StreetMatcher
+from geo311.geocoding.sources import AddressFile, address_file_entries
 from geo311.requests import repo as request_repo
 
 if TYPE_CHECKING:
@@ -69,7 +79,20 @@ if TYPE_CHECKING:
 MATCH_TYPES = ("address_point", "interpolated", "intersection", "street", "none")
 EXTRACTS_FILE = "extracts.toml"
 
-_SCORES = {"address_point": 1.0, "interpolated": 0.85, "intersection": 0.9}
+_SCORES = {"address_point": 1.0, "interpolated": 0.85, "intersection": 0.9, "grid": 0.6}
+# Stated errors (metres): an address point (a building's centroid), a number between two
+# known ones of its side, and what an extrapolation of quality 0 adds.
+_POINT_ERROR_M = 15.0
+_INTERPOLATED_ERROR_M = 30.0
+_EXTRAPOLATED_ERROR_M = 250.0
+# A number not enclosed by two known numbers of its side (walked past the last one, or put
+# between the other side's): measured on Boston with 5 % of its points kept, about one in ten
+# such answers is over 100 m off, at any walk length (bench/geocode_bench.py --city).
+_UNBRACKETED_ERROR_M = 110.0
+# An intersection's point: the corner's size, plus the spread of the places the streets meet.
+_CORNER_ERROR_M = 20.0
+# A house stands this far off its street's line (a street-level answer's error adds it).
+_SETBACK_M = 20.0
 _INTERSECTION_CLUSTER_M = 90.0
 _REPORTED_NOTE = "the point of an earlier located report at this address (not in OSM)"
 _NEAR_MISS_M = 35.0
@@ -107,6 +130,11 @@ class GeocodeResult:
         Why there is no match (``none``), or a note on a weak match (a ``street`` answer
         says why it is street-level: house number 0, or a number it could not place);
         else ``""``.
+    error_m
+        How far from the true place the point may be, in metres (an estimate from how it
+        was found: a known point, an interpolation and its distance from the known numbers,
+        the block-number grid's spread, the street's length for a street-level answer);
+        ``None`` for ``none``.
     """
 
     query: str
@@ -116,6 +144,7 @@ class GeocodeResult:
     score: float
     matched_address: str = ""
     reason: str = ""
+    error_m: float | None = None
 
     @property
     def matched(self) -> bool:
@@ -170,6 +199,9 @@ class Extract:
     known_addresses
         The city's own located reports (a CSV and its columns) whose house numbers the
         geocoder knows by default, ``None`` for none.
+    address_files
+        The city's other address files (OpenAddresses, TIGER/Line ranges, its own CSV; see
+        :mod:`geo311.geocoding.sources`): ``[[<name>.address_files]]`` items.
     """
 
     name: str
@@ -177,6 +209,7 @@ class Extract:
     addresses: Path | None
     zip_codes: frozenset[str]
     known_addresses: KnownAddresses | None = None
+    address_files: tuple[AddressFile, ...] = ()
 
 
 def load_extract(data_dir: Path | str, name: str | None = None) -> Extract:
@@ -223,6 +256,7 @@ def load_extract(data_dir: Path | str, name: str | None = None) -> Extract:
         addresses=folder / str(entry["addresses"]) if entry.get("addresses") else None,
         zip_codes=frozenset(str(z).zfill(5) for z in entry.get("zip_codes", [])),
         known_addresses=known_addresses_entry(entry.get("known_addresses"), folder, where),
+        address_files=address_file_entries(entry.get("address_files"), folder, where),
     )
 
 
@@ -241,6 +275,10 @@ class Geocoder:
     interpolate
         Place house numbers between and past the street's known numbers (``interpolated``
         answers); False answers only known address points (the bench's baseline).
+    grid
+        Place the numbers that the street's own known numbers cannot by the city's learned
+        block-number grid (:mod:`geo311.geocoding.grid`); False keeps the rules without it
+        (the bench's baseline).
     """
 
     def __init__(
@@ -249,10 +287,12 @@ class Geocoder:
         *,
         zip_codes: Collection[str] | None = None,
         interpolate: bool = True,
+        grid: bool = True,
     ) -> None:
         self.index = index
         self.zip_codes = frozenset(zip_codes) if zip_codes is not None else index.zip_codes
         self.interpolate = interpolate
+        self.use_grid = grid
         self._to_metric = Transformer.from_crs("EPSG:4326", index.crs, always_xy=True)
         self._to_wgs = Transformer.from_crs(index.crs, "EPSG:4326", always_xy=True)
         self._matcher = StreetMatcher(index.streets)
@@ -260,6 +300,7 @@ class Geocoder:
         self._edge_tree: Any = None
         self._addr_tree: Any = None
         self._rate: float | None = None
+        self._grid: AddressGrid | None = None
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -271,8 +312,9 @@ class Geocoder:
         cache_dir: Path | str | None = None,
         use_cache: bool = True,
         zip_codes: Collection[str] | None = None,
+        address_files: Sequence[AddressFile] = (),
     ) -> Geocoder:
-        """Build a geocoder from a city's OSM extracts.
+        """Build a geocoder from a city's OSM extracts (and its other address files).
 
         Parameters
         ----------
@@ -289,6 +331,9 @@ class Geocoder:
             False builds from scratch and writes no cache.
         zip_codes
             ZIP codes the extract covers (default: the address points' postcodes).
+        address_files
+            More address points: OpenAddresses, TIGER/Line ranges, a city's CSV (see
+            :mod:`geo311.geocoding.sources`).
 
         Returns
         -------
@@ -301,7 +346,9 @@ class Geocoder:
             else None
         )
         addresses = Path(addresses_osm) if addresses_osm is not None else None
-        index = load_index(Path(drive_osm), addresses, cache_dir=folder)
+        index = load_index(
+            Path(drive_osm), addresses, cache_dir=folder, address_files=address_files
+        )
         return cls(index, zip_codes=zip_codes)
 
     @classmethod
@@ -335,14 +382,22 @@ class Geocoder:
         Returns
         -------
         Geocoder
-            The geocoder; ZIP codes are the extract's list plus the address points' own.
+            The geocoder; ZIP codes are the extract's list plus the address points' own, or
+            none (any ZIP accepted) when the extract lists none.
         """
         entry = load_extract(data_dir, extract)
         geocoder = cls.from_files(
-            entry.streets, entry.addresses, cache_dir=cache_dir, use_cache=use_cache
+            entry.streets,
+            entry.addresses,
+            cache_dir=cache_dir,
+            use_cache=use_cache,
+            address_files=entry.address_files,
         )
-        if entry.zip_codes:
-            geocoder.zip_codes = geocoder.index.zip_codes | entry.zip_codes
+        # ZIP codes restrict answers only where the extract lists them: the postcodes that
+        # some address points carry are no list of the ZIP codes a city's extract covers.
+        geocoder.zip_codes = (
+            geocoder.index.zip_codes | entry.zip_codes if entry.zip_codes else frozenset()
+        )
         if known_addresses and entry.known_addresses is not None:
             own = Path(data_dir) / "city.toml"
             city = load_city(own) if own.is_file() else default_city()
@@ -405,6 +460,7 @@ class Geocoder:
             with_known_points(self.index, points),
             zip_codes=self.zip_codes,
             interpolate=self.interpolate,
+            grid=self.use_grid,
         )
 
     # -- helpers --------------------------------------------------------------------
@@ -413,10 +469,24 @@ class Geocoder:
         return round(float(lat), 7), round(float(lon), 7)
 
     def _answer(
-        self, query: str, xy: tuple[float, float], match_type: str, score: float, **kw: str
+        self,
+        query: str,
+        xy: tuple[float, float],
+        match_type: str,
+        score: float,
+        *,
+        error_m: float,
+        **kw: str,
     ) -> GeocodeResult:
         lat, lon = self._wgs(*xy)
-        return GeocodeResult(query, lat, lon, match_type, round(score, 3), **kw)
+        error = round(float(error_m), 1)
+        return GeocodeResult(query, lat, lon, match_type, round(score, 3), **kw, error_m=error)
+
+    def grid(self) -> AddressGrid:
+        """Return the city's block-number grid, learned from the known numbers (cached)."""
+        if self._grid is None:
+            self._grid = AddressGrid(self.index.streets)
+        return self._grid
 
     def match_street(self, name: str) -> tuple[str, float] | None:
         """Return the OSM name of the street a written name means, and the name score.
@@ -477,6 +547,7 @@ class Geocoder:
             return _none(query, f"ZIP {parsed.zipcode} is outside the embedded OSM extract")
         if parsed.kind == "intersection":
             return self._intersection(query, parsed)
+        parsed = self._whole_name(parsed)
         found = self._street(parsed.street)
         if found is None:
             return _none(query, f"street {parsed.street!r} is not in the embedded OSM extract")
@@ -487,6 +558,22 @@ class Geocoder:
             note = f"house number 0: somewhere on {street.name}; street-level answer"
             return self._street_result(query, street, name_score, parsed, note=note)
         return self._house(query, parsed, street, name_score)
+
+    def _whole_name(self, parsed: ParsedAddress) -> ParsedAddress:
+        """``Public Alley 434`` or ``Route 9`` read as a street's whole name when it is one.
+
+        A number written after the street (European order) is part of the name when the
+        index has a street of that whole name (exactly, or when the street alone is unknown).
+        """
+        if not parsed.number_after or parsed.number_low != parsed.number_high:
+            return parsed
+        whole = f"{parsed.street} {parsed.number_low}"
+        found = self._street(whole)
+        if found is None or (found[1] < 1.0 and self._street(parsed.street) is not None):
+            return parsed
+        return dataclasses.replace(
+            parsed, kind="street", street=whole, number_low=None, number_high=None
+        )
 
     def _street_result(
         self, query: str, street: Street, name_score: float, parsed: ParsedAddress, note: str = ""
@@ -500,7 +587,12 @@ class Geocoder:
         if reach > _STREET_NEAR_M:
             far = f"up to {reach:,.0f} m from a place on the street"
             note = f"{note}; {far}" if note else far
-        return self._answer(query, point, "street", score, matched_address=label, reason=note)
+        error = reach + _SETBACK_M if street.geom is not None else 2 * _STREET_NEAR_M
+        if street.leaves_extract:
+            error = max(error, 2 * _STREET_NEAR_M)
+        return self._answer(
+            query, point, "street", score, matched_address=label, reason=note, error_m=error
+        )
 
     def _fits_mapped_part(self, street: Street, n: int) -> bool:
         """Whether a number on a street without known numbers may lie on its mapped part.
@@ -543,13 +635,38 @@ class Geocoder:
                 score = _SCORES["address_point"] * name_score
                 note = _REPORTED_NOTE if n in street.reported else ""
                 return self._answer(
-                    query, hit[:2], "address_point", score, matched_address=label, reason=note
+                    query,
+                    hit[:2],
+                    "address_point",
+                    score,
+                    matched_address=label,
+                    reason=note,
+                    error_m=_POINT_ERROR_M + (high - low) * 2.0,
                 )
         target = low if low == high else low + 2 * ((high - low) // 4)
         point = place_number(street, target) if target > 0 and self.interpolate else None
         if point is not None:
             score = _SCORES["interpolated"] * point[2] * name_score
-            return self._answer(query, point[:2], "interpolated", score, matched_address=label)
+            error = _INTERPOLATED_ERROR_M + (1.0 - point[2]) * _EXTRAPOLATED_ERROR_M
+            if not _bracketed(street, target):
+                error = max(error, _UNBRACKETED_ERROR_M)
+            return self._answer(
+                query, point[:2], "interpolated", score, matched_address=label, error_m=error
+            )
+        gridded = target > 0 and self.interpolate and self.use_grid
+        placed = self.grid().place(street, target) if gridded else None
+        if placed is not None:
+            score = _SCORES["grid"] * name_score * (1.0 if placed.error_m <= 100 else 0.6)
+            note = f"placed on the city's block-number grid from {placed.how}"
+            return self._answer(
+                query,
+                (placed.x, placed.y),
+                "interpolated",
+                score,
+                matched_address=label,
+                reason=note,
+                error_m=placed.error_m,
+            )
         if street.leaves_extract and not self._fits_mapped_part(street, target):
             return _none(
                 query,
@@ -585,6 +702,7 @@ class Geocoder:
             x, y = pts[best].mean(axis=0)
             score = _SCORES["intersection"] * (1.0 if len(clusters) == 1 else 0.7) * name_score
             note = "" if len(clusters) == 1 else f"the streets meet at {len(clusters)} places"
+            far = float(np.hypot(pts[:, 0] - x, pts[:, 1] - y).max())
             return self._answer(
                 query,
                 (float(x), float(y)),
@@ -592,6 +710,7 @@ class Geocoder:
                 score,
                 matched_address=label,
                 reason=note,
+                error_m=_CORNER_ERROR_M + far,
             )
         return self._crossing(query, a, b, name_score, label)
 
@@ -604,12 +723,14 @@ class Geocoder:
         crossing = a.geom.intersection(b.geom)
         if not crossing.is_empty:
             c = crossing.centroid
+            far = float(crossing.hausdorff_distance(c))
             return self._answer(
                 query,
                 (float(c.x), float(c.y)),
                 "intersection",
                 0.8 * name_score,
                 matched_address=label,
+                error_m=_CORNER_ERROR_M + far,
             )
         from shapely.ops import nearest_points
 
@@ -619,7 +740,13 @@ class Geocoder:
             note = f"the streets come within {gap:.0f} m but share no node"
             xy = ((pa.x + pb.x) / 2, (pa.y + pb.y) / 2)
             return self._answer(
-                query, xy, "intersection", 0.7 * name_score, matched_address=label, reason=note
+                query,
+                xy,
+                "intersection",
+                0.7 * name_score,
+                matched_address=label,
+                reason=note,
+                error_m=_CORNER_ERROR_M + gap,
             )
         return _none(query, f"{label} do not meet in the embedded OSM extract ({gap:.0f} m apart)")
 
@@ -635,7 +762,7 @@ class Geocoder:
         -------
         pandas.DataFrame
             One row per input, in order: ``address, lat, lon, match_type, score,
-            matched_address, reason``.
+            matched_address, reason, error_m``.
         """
         values = ["" if not isinstance(a, str) else a for a in addresses]
         uniques = list(dict.fromkeys(values))
@@ -654,6 +781,9 @@ class Geocoder:
                 "score": np.array([r.score for r in rows], dtype=float),
                 "matched_address": [r.matched_address for r in rows],
                 "reason": [r.reason for r in rows],
+                "error_m": np.array(
+                    [r.error_m if r.error_m is not None else np.nan for r in rows], dtype=float
+                ),
             }
         )
 
@@ -697,6 +827,15 @@ class Geocoder:
         alat, alon = self._wgs(float(ax), float(ay))
         label = self.index.addr_labels[int(i)]
         return ReverseResult(street, street_d, label, round(float(d), 2), alat, alon)
+
+
+def _bracketed(street: Street, n: int) -> bool:
+    """Whether two known numbers of ``n``'s side, at most ``MAX_NUMBER_GAP`` apart, enclose it."""
+    nums = street.numbers.nums.get(n % 2)
+    if nums is None or not len(nums):
+        return False
+    i = int(np.searchsorted(nums, n))
+    return 0 < i < len(nums) and int(nums[i]) - int(nums[i - 1]) <= MAX_NUMBER_GAP
 
 
 def _street_point(street: Street, parsed: ParsedAddress) -> tuple[tuple[float, float], str]:
@@ -860,7 +999,7 @@ def geocode_csv(
     address_column: str,
     geocoder: Geocoder,
 ) -> Counter[str]:
-    """Add ``lat, lon, match_type, score, matched_address`` columns to a CSV file.
+    """Add ``lat, lon, match_type, score, matched_address, error_m`` columns to a CSV file.
 
     Parameters
     ----------
@@ -892,7 +1031,7 @@ def geocode_csv(
         )
     result = geocoder.geocode_many(frame[address_column].tolist())
     out = frame.copy()
-    for col in ("lat", "lon", "match_type", "score", "matched_address"):
+    for col in ("lat", "lon", "match_type", "score", "matched_address", "error_m"):
         out[col] = result[col].to_numpy()
     out.to_csv(out_path, index=False, quoting=csv.QUOTE_MINIMAL)
     return Counter(result["match_type"])

@@ -17,7 +17,7 @@ import os
 import pickle
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,9 +30,10 @@ from shapely.geometry.base import BaseGeometry
 from geo311.city.crs import utm_crs
 from geo311.errors import InputError
 from geo311.geocoding.address import street_key
-from geo311.geocoding.osm import OsmWay, read_ways
+from geo311.geocoding.osm import OsmAddress, OsmWay, read_address_points, read_ways
+from geo311.geocoding.sources import AddressFile, read_address_file
 
-INDEX_VERSION = 12
+INDEX_VERSION = 13
 
 
 @dataclass
@@ -93,6 +94,8 @@ class _Network:
     dead_ends: set[int] = field(default_factory=set)
     edge_geoms: list[BaseGeometry] = field(default_factory=list)
     edge_names: list[str] = field(default_factory=list)
+    # A name in another language (its key) -> the key of the street's own name.
+    alias_of: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -141,6 +144,9 @@ def _network(ways: list[OsmWay], to_metric: Transformer) -> _Network:
                 neighbours[ref].add(way.refs[i - 1])
                 neighbours[way.refs[i - 1]].add(ref)
         keys = {street_key(n): n for n in way.names}
+        if way.name:
+            for alias in way.languages:
+                net.alias_of.setdefault(street_key(alias), street_key(way.name))
         for key, name in keys.items():
             if not key:
                 continue
@@ -154,36 +160,28 @@ def _network(ways: list[OsmWay], to_metric: Transformer) -> _Network:
     return net
 
 
-def _address_points(path: Path, crs: str) -> _AddressPoints:
-    """Read the features tagged ``addr:housenumber`` (building centroids and points)."""
-    import osmnx as ox
-
-    feats = ox.features_from_xml(path, tags={"addr:housenumber": True})
-    if feats.crs is None:
-        raise InputError(
-            "the address features have no CRS; expected EPSG:4326", field="addresses_osm"
-        )
-    feats = feats.to_crs(crs)
+def address_points_from(features: Iterable[OsmAddress], crs: str) -> _AddressPoints:
+    """Group address features (EPSG:4326) by street key, in the index's metric CRS."""
     out = _AddressPoints()
-    streets = feats["addr:street"] if "addr:street" in feats.columns else None
-    posts = feats["addr:postcode"] if "addr:postcode" in feats.columns else None
-    for i, (hn, feature) in enumerate(zip(feats["addr:housenumber"], feats.geometry, strict=True)):
-        street = streets.iat[i] if streets is not None else None
-        if not isinstance(hn, str) or not isinstance(street, str):
+    rows = list(features)
+    if not rows:
+        return out
+    to_metric = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    xs, ys = to_metric.transform(
+        np.array([r.lon for r in rows], dtype=float), np.array([r.lat for r in rows], dtype=float)
+    )
+    for row, x, y in zip(rows, np.atleast_1d(xs), np.atleast_1d(ys), strict=True):
+        if not row.number or not row.street or not np.isfinite(x + y):
             continue
-        if feature is None or feature.is_empty:
-            continue
-        point = feature if feature.geom_type == "Point" else feature.centroid
-        x, y = float(point.x), float(point.y)
-        key = street_key(street)
-        out.display.setdefault(key, street)
-        label = f"{hn} {street}"
-        out.xy.append((x, y))
+        key = street_key(row.street)
+        out.display.setdefault(key, row.street)
+        label = f"{row.number} {row.street}"
+        out.xy.append((float(x), float(y)))
         out.labels.append(label)
-        if posts is not None and isinstance(posts.iat[i], str):
-            out.zip_codes.add(posts.iat[i].strip()[:5])
-        for number in _house_numbers(hn):
-            out.per_street[key].append((number, x, y, label))
+        if row.postcode:
+            out.zip_codes.add(row.postcode.strip()[:5])
+        for number in _house_numbers(row.number):
+            out.per_street[key].append((number, float(x), float(y), label))
     return out
 
 
@@ -242,7 +240,13 @@ def _intersections(net: _Network) -> dict[tuple[str, str], np.ndarray]:
     return {k: np.array(v, dtype=float) for k, v in lists.items()}
 
 
-def build_index(drive_osm: Path, addresses_osm: Path | None = None) -> GeocoderIndex:
+def build_index(
+    drive_osm: Path,
+    addresses_osm: Path | None = None,
+    *,
+    points: Sequence[OsmAddress] = (),
+    sources: Sequence[str] = (),
+) -> GeocoderIndex:
     """Read the OSM extracts and build the geocoder index (no cache).
 
     Parameters
@@ -253,6 +257,11 @@ def build_index(drive_osm: Path, addresses_osm: Path | None = None) -> GeocoderI
     addresses_osm
         OSM XML of features with ``addr:housenumber``; ``None`` for a city without address
         points (intersections and street-level matches still work).
+    points
+        More address points (EPSG:4326) from the city's other address files (see
+        :mod:`geo311.geocoding.sources`), indexed like OSM's.
+    sources
+        Names of those files (kept in the index's ``sources``).
 
     Returns
     -------
@@ -270,12 +279,16 @@ def build_index(drive_osm: Path, addresses_osm: Path | None = None) -> GeocoderI
     lonlat = np.vstack([w.lonlat for w in ways])
     crs = utm_crs(float(np.median(lonlat[:, 0])), float(np.median(lonlat[:, 1])))
     net = _network(ways, Transformer.from_crs("EPSG:4326", crs, always_xy=True))
-    addresses = _address_points(Path(addresses_osm), crs) if addresses_osm else _AddressPoints()
+    features = read_address_points(Path(addresses_osm)) if addresses_osm else []
+    addresses = address_points_from([*features, *points], crs)
     display = {**addresses.display, **net.display}
     streets = {
         key: _street(key, display[key], net, addresses)
         for key in set(net.lines) | set(addresses.per_street)
     }
+    for alias, key in net.alias_of.items():
+        if alias and alias not in streets and key in streets:
+            streets[alias] = streets[key]  # "Brunnsgatan" is Kaivokatu, its numbers too
     xy = np.array(list(net.node_xy.values()), dtype=float)
     return GeocoderIndex(
         streets=streets,
@@ -286,7 +299,7 @@ def build_index(drive_osm: Path, addresses_osm: Path | None = None) -> GeocoderI
         addr_labels=addresses.labels,
         zip_codes=frozenset(addresses.zip_codes),
         bounds=(*(float(v) for v in xy.min(axis=0)), *(float(v) for v in xy.max(axis=0))),  # type: ignore[arg-type]
-        sources=tuple(str(p) for p in (drive_osm, addresses_osm) if p is not None),
+        sources=(*(str(p) for p in (drive_osm, addresses_osm) if p is not None), *sources),
         crs=crs,
     )
 
@@ -355,6 +368,9 @@ def with_known_points(
         streets[key] = _with_zeros(streets[key], per_zip)
     for key, rows in beyond.items():
         streets[key] = dataclasses.replace(streets[key], beyond=np.array(rows, dtype=float))
+    for key, street in streets.items():
+        if street.key != key and street.key in streets:
+            streets[key] = streets[street.key]  # a language alias follows its street
     return dataclasses.replace(index, streets=streets)
 
 
@@ -399,7 +415,11 @@ def _read_cache(cache_file: Path) -> GeocoderIndex | None:
 
 
 def load_index(
-    drive_osm: Path, addresses_osm: Path | None = None, *, cache_dir: Path | None
+    drive_osm: Path,
+    addresses_osm: Path | None = None,
+    *,
+    cache_dir: Path | None,
+    address_files: Sequence[AddressFile] = (),
 ) -> GeocoderIndex:
     """Return the index, read from the cache when the data files are unchanged.
 
@@ -409,22 +429,34 @@ def load_index(
         The OSM extracts (see :func:`build_index`).
     cache_dir
         Cache folder; ``None`` builds from scratch without caching.
+    address_files
+        The city's other address files (OpenAddresses, TIGER/Line, its own CSV ...; see
+        :mod:`geo311.geocoding.sources`), read only when the index is built.
 
     Returns
     -------
     GeocoderIndex
         The index.
     """
+
+    def build() -> GeocoderIndex:
+        points = [p for spec in address_files for p in read_address_file(spec)]
+        names = [str(spec.path) for spec in address_files]
+        return build_index(drive_osm, addresses_osm, points=points, sources=names)
+
     if cache_dir is None:
-        return build_index(drive_osm, addresses_osm)
+        return build()
     _require_file("drive_osm", drive_osm)
     _require_file("addresses_osm", addresses_osm)
+    for spec in address_files:
+        _require_file("address_files", spec.path)
     paths = [Path(p) for p in (drive_osm, addresses_osm) if p is not None]
+    paths += [spec.path for spec in address_files]
     cache_file = Path(cache_dir) / f"geocoder-{_cache_key(paths)}.pkl"
     index = _read_cache(cache_file)
     if index is not None:
         return index
-    index = build_index(drive_osm, addresses_osm)
+    index = build()
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")

@@ -1,15 +1,22 @@
-"""Read the named ways of an OSM extract for the geocoder (pyosmium; no routing graph).
+"""Read the named ways and the address points of an OSM extract (pyosmium; no routing graph).
 
 Every ``highway`` way is read, drivable or not (service roads, alleys, footways ...): the
 geocoder keeps a names-only index of all of them even when the routing graph is drive-only.
 Besides ``name`` the ways' other names count too (``alt_name``, ``official_name``,
-``bridge:name`` ..., and a bridge's Wikipedia title such as ``en:Harvard Bridge``).
+``bridge:name`` ..., and a bridge's Wikipedia title such as ``en:Harvard Bridge``); a name in
+another language (``name:sv``, Helsinki's Swedish names) is an alias of the same street.
+
+Address points (:func:`read_address_points`) are the nodes, ways and multipolygon relations
+tagged ``addr:housenumber`` and ``addr:street`` (a building's point is its centroid), read
+from XML or PBF alike.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +34,9 @@ NAME_TAGS = (
     "tunnel:name",
 )
 
+
+# ``name:sv``, ``name:fi``, ``name:de-CH``: the way's name in one language (an alias).
+_LANGUAGE_NAME = re.compile(r"^name:[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?$")
 
 # ``highway`` values of ways that are not (or no longer) on the ground.
 NOT_BUILT = frozenset({"proposed", "planned", "abandoned", "razed", "disused", "no"})
@@ -49,6 +59,9 @@ class OsmWay:
         OSM node ids, in order.
     lonlat
         ``(n, 2)`` array of the nodes' longitude, latitude (EPSG:4326).
+    languages
+        Its names in other languages (``name:sv`` ...): aliases of the street its ``name``
+        names (the same street, the same house numbers).
     """
 
     name: str
@@ -56,6 +69,7 @@ class OsmWay:
     highway: str
     refs: tuple[int, ...]
     lonlat: np.ndarray
+    languages: tuple[str, ...] = ()
 
 
 def way_names(tags: dict[str, str]) -> tuple[str, ...]:
@@ -79,6 +93,26 @@ def way_names(tags: dict[str, str]) -> tuple[str, ...]:
         title = wiki.split(":", 1)[1].strip()
         if title.lower().endswith("bridge"):
             names.append(title)
+    return tuple(dict.fromkeys(names))
+
+
+def language_names(tags: dict[str, str]) -> tuple[str, ...]:
+    """Return a way's names in other languages (``name:sv``, ``name:de-CH`` ...).
+
+    Parameters
+    ----------
+    tags
+        The way's OSM tags.
+
+    Returns
+    -------
+    tuple of str
+        The names (sorted by tag), without duplicates and without the way's own ``name``.
+    """
+    own = set(way_names(tags))
+    names: list[str] = []
+    for key in sorted(k for k in tags if _LANGUAGE_NAME.match(k)):
+        names.extend(v.strip() for v in tags[key].split(";") if v.strip() and v.strip() not in own)
     return tuple(dict.fromkeys(names))
 
 
@@ -127,6 +161,7 @@ def read_ways(path: Path) -> list[OsmWay]:
                     highway=tags["highway"],
                     refs=tuple(int(n.ref) for n in nodes),
                     lonlat=np.array([(n.lon, n.lat) for n in nodes], dtype=float),
+                    languages=language_names(tags),
                 )
             )
     except RuntimeError as exc:
@@ -135,3 +170,124 @@ def read_ways(path: Path) -> list[OsmWay]:
             field="drive_osm",
         ) from None
     return ways
+
+
+@dataclass(frozen=True, slots=True)
+class OsmAddress:
+    """One OSM feature with a house number and a street.
+
+    Attributes
+    ----------
+    number
+        ``addr:housenumber`` as tagged (``12``, ``12a``, ``3-5``).
+    street
+        ``addr:street``.
+    postcode
+        ``addr:postcode`` (``""`` when untagged).
+    lon, lat
+        The node, or the centroid of the building (way or multipolygon), EPSG:4326.
+    """
+
+    number: str
+    street: str
+    postcode: str
+    lon: float
+    lat: float
+
+
+def _centroid(lonlat: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """Return the centroid of a closed ring (a building), else of the line's points."""
+    from shapely.geometry import LineString, Polygon
+
+    if len(lonlat) >= 4 and lonlat[0] == lonlat[-1]:
+        c = Polygon(lonlat).centroid
+    elif len(lonlat) >= 2:
+        c = LineString(lonlat).centroid
+    elif lonlat:
+        return lonlat[0]
+    else:
+        return None
+    return (float(c.x), float(c.y)) if not c.is_empty else None
+
+
+def _area_centroid(area: Any) -> tuple[float, float] | None:
+    """Return the centroid of a multipolygon relation's area (``None`` if it is broken)."""
+    import osmium
+    import shapely
+
+    try:
+        geom = shapely.from_wkb(osmium.geom.WKBFactory().create_multipolygon(area))
+    except (RuntimeError, shapely.errors.GEOSException):
+        return None
+    c = geom.centroid
+    return (float(c.x), float(c.y)) if not c.is_empty else None
+
+
+def read_address_points(path: Path) -> list[OsmAddress]:
+    """Read the features tagged ``addr:housenumber`` and ``addr:street`` (XML or PBF).
+
+    Nodes give their own point; building ways their centroid; multipolygon relations the
+    centroid of their area (osmium assembles it). Features without ``addr:street`` (an
+    ``addr:place`` only) are left out: the geocoder finds houses by street.
+
+    Parameters
+    ----------
+    path
+        OSM extract (``.osm``, ``.osm.bz2``, ``.osm.pbf`` ...).
+
+    Returns
+    -------
+    list of OsmAddress
+        The address points, in file order (relations last).
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read as OSM data.
+    """
+    import osmium
+
+    out: list[OsmAddress] = []
+    try:
+        processor = (
+            osmium.FileProcessor(str(path))
+            .with_locations()
+            .with_areas(osmium.filter.KeyFilter("addr:housenumber"))
+        )
+        for obj in processor:
+            tags = obj.tags
+            if "addr:housenumber" not in tags or "addr:street" not in tags:
+                continue
+            point = _feature_point(obj)
+            if point is None:
+                continue
+            out.append(
+                OsmAddress(
+                    number=tags["addr:housenumber"].strip(),
+                    street=tags["addr:street"].strip(),
+                    postcode=(tags.get("addr:postcode") or "").strip(),
+                    lon=point[0],
+                    lat=point[1],
+                )
+            )
+    except RuntimeError as exc:
+        raise InputError(
+            f"addresses {str(path)!r} is not a readable OSM extract ({exc}); pass OSM XML or PBF",
+            field="addresses_osm",
+        ) from None
+    return out
+
+
+def _feature_point(obj: Any) -> tuple[float, float] | None:
+    """Return a node's point, a way's centroid, or a relation's area centroid (or None)."""
+    import osmium
+
+    if isinstance(obj, osmium.osm.Node):
+        loc = obj.location
+        return (float(loc.lon), float(loc.lat)) if loc.valid() else None
+    if isinstance(obj, osmium.osm.Way):
+        pts = [(float(n.lon), float(n.lat)) for n in obj.nodes if n.location.valid()]
+        return _centroid(pts)
+    if isinstance(obj, osmium.osm.Area) and not obj.from_way():
+        return _area_centroid(obj)
+    return None

@@ -69,12 +69,17 @@ def graph_from_osmium(path: Path) -> nx.MultiDiGraph:
     with tempfile.TemporaryDirectory(prefix="geo311-pbf-") as tmp:
         xml = Path(tmp) / "drive.osm"
         writer = osmium.SimpleWriter(str(xml))
+        present: set[int] = set()
         try:
             for obj in osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY):
                 if isinstance(obj, osmium.osm.Node) and obj.id in node_ids:
                     writer.add_node(obj)
+                    present.add(obj.id)
                 elif isinstance(obj, osmium.osm.Way) and obj.id in way_ids:
-                    writer.add_way(obj)
+                    # A clipped extract's ways name nodes outside it: keep the ones inside.
+                    refs = [n.ref for n in obj.nodes if n.ref in present]
+                    if len(refs) >= 2:
+                        writer.add_way(obj.replace(nodes=refs))
         finally:
             writer.close()
         return ox.graph_from_xml(xml, simplify=True, retain_all=True)

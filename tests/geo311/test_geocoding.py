@@ -195,8 +195,10 @@ def test_geocode_many_keeps_order_and_handles_missing(geocoder: Geocoder) -> Non
         "score",
         "matched_address",
         "reason",
+        "error_m",
     ]
     assert list(frame["match_type"]) == ["address_point", "none", "address_point", "none"]
+    assert frame["error_m"].iloc[0] <= 30 and math.isnan(frame["error_m"].iloc[1])
     assert frame["lat"].iloc[0] == frame["lat"].iloc[2]
     assert math.isnan(frame["lat"].iloc[1])
 
@@ -265,6 +267,7 @@ def test_csv_cli_round_trip(
         "match_type",
         "score",
         "matched_address",
+        "error_m",
     ]
     assert list(frame["id"]) == ["a", "b", "c"]
     assert list(frame["match_type"]) == ["address_point", "intersection", "none"]
