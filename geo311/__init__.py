@@ -31,8 +31,8 @@ _EXPORTS = {
     "NotFoundError": "geo311.errors",
     "RoutingError": "geo311.errors",
     "Geocoder": "geo311.geocoding.geocoder",
-    "geocode_csv": "geo311.geocoding.geocoder",
-    "geocode_pending_requests": "geo311.geocoding.geocoder",
+    "geocode_csv": "geo311.geocoding.batch",
+    "geocode_pending_requests": "geo311.geocoding.batch",
     "ImportSummary": "geo311.ingest.importer",
     "import_file": "geo311.ingest.importer",
     "backlog_by_age": "geo311.requests.metrics",
@@ -105,7 +105,8 @@ if TYPE_CHECKING:
         NotFoundError,
         RoutingError,
     )
-    from geo311.geocoding.geocoder import Geocoder, geocode_csv, geocode_pending_requests
+    from geo311.geocoding.batch import geocode_csv, geocode_pending_requests
+    from geo311.geocoding.geocoder import Geocoder
     from geo311.ingest.importer import ImportSummary, import_file
     from geo311.model import ServiceRequest, WorkOrder, is_placeholder_point
     from geo311.requests.metrics import (

@@ -155,7 +155,7 @@ def _copy_located(root: Path, located: str | Path | None) -> tuple[str, ...]:
     """Copy the city's CSV of located reports into the profile; its name and columns."""
     if located is None:
         return ()
-    from geo311.geocoding.geocoder import located_report_columns
+    from geo311.geocoding.batch import located_report_columns
 
     src = Path(located)
     if not src.is_file():

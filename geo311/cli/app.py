@@ -154,7 +154,7 @@ IMPORT_MIN_GEOCODE_SCORE = 0.5
 
 
 def _geocode_pending(store: Store, settings: Settings) -> None:
-    from geo311.geocoding.geocoder import geocode_pending_requests
+    from geo311.geocoding.batch import geocode_pending_requests
 
     typer.echo(
         geocode_pending_requests(store, settings=settings, min_score=IMPORT_MIN_GEOCODE_SCORE)
@@ -213,7 +213,8 @@ def geocode_command(
     ] = None,
 ) -> None:
     """Geocode a CSV offline: add lat, lon, match_type, score, matched_address columns."""
-    from geo311.geocoding.geocoder import Geocoder, geocode_csv, summarise
+    from geo311.geocoding.batch import geocode_csv, summarise
+    from geo311.geocoding.geocoder import Geocoder
 
     geocoder = Geocoder.from_data_dir(data_dir or get_settings().data_dir)
     counts = geocode_csv(in_csv, out, address_column=address_column, geocoder=geocoder)

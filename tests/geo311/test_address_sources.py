@@ -14,7 +14,8 @@ import pytest
 from shapely.geometry import LineString
 
 from geo311.errors import InputError
-from geo311.geocoding.geocoder import Geocoder, load_extract
+from geo311.geocoding.extracts import load_extract
+from geo311.geocoding.geocoder import Geocoder
 from geo311.geocoding.sources import (
     AddressFile,
     detect_format,

@@ -41,6 +41,8 @@ GEOCODER_EXAMPLES = {
     "geo311/geocoding/address.py",
     "geo311/geocoding/index.py",
     "geo311/geocoding/osm.py",
+    "geo311/geocoding/extracts.py",
+    "geo311/geocoding/results.py",
 }
 ALLOWED = {("Boston", m) for m in FORMAT_MODULES | GEOCODER_EXAMPLES}
 

@@ -15,7 +15,9 @@ from geo311.city.profile import default_city
 from geo311.db.store import Store
 from geo311.errors import ConfigurationError, InputError
 from geo311.geocoding.address import normalise_zip, number_range, parse_address, street_key
-from geo311.geocoding.geocoder import Geocoder, geocode_csv, geocode_pending_requests, load_extract
+from geo311.geocoding.batch import geocode_csv, geocode_pending_requests
+from geo311.geocoding.extracts import load_extract
+from geo311.geocoding.geocoder import Geocoder
 from geo311.geocoding.house import MAX_EXTRAPOLATION_NUMBERS, MAX_NUMBER_GAP, low_rate, place_number
 from geo311.geocoding.index import Street, _numbers, with_known_points
 from geo311.geocoding.known import read_known_addresses

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from geo311.city.profile import load_city
 from geo311.cli.app import _register_plugins, app
 from geo311.errors import InputError
-from geo311.geocoding.geocoder import Geocoder, load_extract
+from geo311.geocoding.extracts import load_extract
+from geo311.geocoding.geocoder import Geocoder
 from geo311.settings import REPO_DATA_DIR
 from routing.city_init import default_units, init_city
 
