@@ -57,6 +57,8 @@
       if (!queue.some(function (q) { return q.key === item.key; })) { return; }
       save(queue.filter(function (q) { return q.key !== item.key; }));
       mark(item.job_id, "Undone: nothing was sent.", item.before || "planned");
+      var li = document.getElementById("stop-" + item.job_id);
+      li.querySelectorAll(".actions details[open]").forEach(function (d) { d.open = false; });
     };
     window.setTimeout(function () { box.hidden = true; flush(); }, Math.max(item.hold - Date.now(), 0) + 50);
   }
