@@ -1,7 +1,8 @@
 """Logic of the citizen's public pages: nearby open reports and a request's public timeline.
 
 No personal detail of any reporter leaves here: reports are shown by service, address, time
-and the city's notes; citizens' own texts (descriptions, comments) are not shown.
+and the city's notes. A request's own page shows its description and photo (public in the
+Open311 API too; the report page says so next to those fields); comments are not shown.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from geo311.catalogue import Catalogue
+from geo311.city import City
 from geo311.errors import NotFoundError
 from geo311.model import ServiceRequest
 from geo311.store import Store
@@ -70,6 +72,26 @@ def nearby_open(
             )
     out.sort(key=lambda item: float(item["distance_m"]))
     return out[:NEARBY_LIMIT]
+
+
+def question_sets(catalogue: Catalogue, city: City) -> list[dict[str, Any]]:
+    """Return the services' Open311 attributes as the report page's questions, per group.
+
+    Each item: ``group``, ``services`` (the service codes that ask them, space-separated) and
+    ``questions`` (the attribute definitions in their ``order``; ``attribute[CODE]`` in the
+    POST). Groups without attributes are left out.
+    """
+    by_group: dict[str, list[str]] = {}
+    for service in catalogue.services.values():
+        by_group.setdefault(service.group, []).append(service.code)
+    out = []
+    for group, codes in sorted(by_group.items()):
+        questions = sorted(city.attributes.get(group, []), key=lambda a: a.get("order", 0))
+        if questions:
+            out.append(
+                {"group": group, "services": " ".join(sorted(codes)), "questions": questions}
+            )
+    return out
 
 
 @dataclass(frozen=True)

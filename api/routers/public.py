@@ -60,11 +60,13 @@ def _page(
 
 @router.get(REPORT_PATH, response_class=HTMLResponse, summary="Report a problem", responses=_HTML)
 def report_page(request: Request, catalogue: CatalogueDep, city: CityDep) -> HTMLResponse:
-    """Return the report page: map or address, service, description, photo."""
+    """Return the report page: service and its questions, map or address, description, photo,
+    optional e-mail and phone for updates."""
     min_lon, min_lat, max_lon, max_lat = city.service_area
     context: dict[str, Any] = {
         "city": city.name,
         "services": sorted(catalogue.services.values(), key=lambda s: s.name),
+        "question_sets": _public.question_sets(catalogue, city),
         "centre": [(min_lat + max_lat) / 2, (min_lon + max_lon) / 2],
         "bounds": [[min_lat, min_lon], [max_lat, max_lon]],
         **_assets(),
