@@ -14,5 +14,6 @@ from api.web import admin, assets, crew, dispatch, login, plan_edit, planner, pl
 router = APIRouter()
 for _module in (login, admin, dispatch, planning, plan_edit, crew, planner, assets):
     router.include_router(_module.router)
+router.include_router(admin.account_router)  # /account/password: every signed-in user
 
 __all__ = ["router"]

@@ -308,6 +308,8 @@ def test_the_citizen_fixes_a_missing_field_without_retyping_anything(
     page.fill("#email", "ada@example.org")
     page.fill("#phone", "617 555 0100")
     _shot(page, "report_filled_phone.png")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"horizontal scroll on a 360 px phone: {width} px"
 
     # no place given: the message sits by the address, in plain words, and nothing is lost
     page.click("#submit")
