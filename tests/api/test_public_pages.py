@@ -168,7 +168,7 @@ def test_report_page_on_a_phone(site: tuple[str, Store, Settings], phone: Phone)
     base, store, settings = site
     earlier = _seed_report(base, settings, store)
     page = phone.page
-    page.goto(f"{base}/report", wait_until="load")
+    page.goto(f"{base}/report", wait_until="domcontentloaded")  # street tiles may come later
     assert page.evaluate(
         "() => !!document.querySelector('#map .leaflet-container, #map.leaflet-container')"
     )
@@ -217,7 +217,7 @@ def test_report_page_says_in_plain_words_when_too_many_reports_came_from_the_pho
     base, store, _settings = limited_site
     page = phone.page
     for attempt in range(2):
-        page.goto(f"{base}/report", wait_until="load")
+        page.goto(f"{base}/report", wait_until="domcontentloaded")  # street tiles may come later
         page.select_option("#service_code", "pothole")
         page.fill("#address_string", "145 Ipswich St")
         page.click("#find")
@@ -295,7 +295,7 @@ def test_the_citizen_fixes_a_missing_field_without_retyping_anything(
 
     base, store, _settings = site
     page = phone.page
-    page.goto(f"{base}/report", wait_until="load")
+    page.goto(f"{base}/report", wait_until="domcontentloaded")  # street tiles may come later
     assert page.locator("fieldset.questions:visible").count() == 0  # no service yet
     page.select_option("#service_code", "pothole")
     # the service's own questions (services.json attributes), in plain words
@@ -354,7 +354,7 @@ def test_the_citizen_fixes_a_missing_field_without_retyping_anything(
     assert axe_serious(page) == []
     page.set_viewport_size({"width": 1366, "height": 900})
     _shot(page, "request_status_1366.png")
-    page.goto(f"{base}/report", wait_until="load")
+    page.goto(f"{base}/report", wait_until="domcontentloaded")  # street tiles may come later
     page.select_option("#service_code", "pothole")
     _shot(page, "report_1366.png")
     assert axe_serious(page) == []
