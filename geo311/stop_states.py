@@ -126,17 +126,18 @@ def apply_change(store: Store, change: StopChange, *, at: datetime | None = None
         message names the state and what to do.
     """
     moves = _check(change)
+    when = at or datetime.now(UTC)
     values = {
         "crew_id": change.crew_id,
         "reason": change.reason if change.action == "cant_do" else "",
         "note": change.note,
         "by_user": change.by,
-        "at": at or datetime.now(UTC),
+        "at": when,
         "idempotency_key": change.key,
         "media_url": change.media_url,
     }
     window = WINDOWS.get(change.action)
-    guard = None if window is None else (values["at"] - window, change.by)
+    guard = None if window is None else (when - window, change.by)
     state, moved = stops_store.set_state(
         store, change.plan_id, change.job_id, values, moves=moves, since_by=guard
     )

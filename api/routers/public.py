@@ -60,8 +60,10 @@ def _page(
 
 @router.get(REPORT_PATH, response_class=HTMLResponse, summary="Report a problem", responses=_HTML)
 def report_page(request: Request, catalogue: CatalogueDep, city: CityDep) -> HTMLResponse:
-    """Return the report page: service and its questions, map or address, description, photo,
-    optional e-mail and phone for updates."""
+    """Return the report page: service and its questions, place, description, photo, contact.
+
+    The contact (e-mail, phone) is optional: it is for updates and never shown in public.
+    """
     min_lon, min_lat, max_lon, max_lat = city.service_area
     context: dict[str, Any] = {
         "city": city.name,
