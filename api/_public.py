@@ -94,6 +94,27 @@ def question_sets(catalogue: Catalogue, city: City) -> list[dict[str, Any]]:
     return out
 
 
+def reported(
+    description: str, questions: list[dict[str, Any]]
+) -> tuple[str, list[tuple[str, str]]]:
+    """Split a request's description into the reporter's text and the answers to the questions.
+
+    The Open311 handler appends each ``attribute[CODE]`` answer as a ``CODE: value`` line;
+    those of the service's questions come back as ``(question, answer)`` in plain words.
+    """
+    defs = {str(q["code"]): q for q in questions}
+    text_lines, answers = [], []
+    for line in description.splitlines():
+        code, sep, value = line.partition(": ")
+        q = defs.get(code.strip()) if sep else None
+        if q is None:
+            text_lines.append(line)
+            continue
+        names = {str(v["key"]): str(v["name"]) for v in q.get("values") or []}
+        answers.append((str(q["description"]), names.get(value.strip(), value.strip())))
+    return "\n".join(text_lines).strip(), answers
+
+
 @dataclass(frozen=True)
 class TimelineEvent:
     """One line of a request's public timeline."""

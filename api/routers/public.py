@@ -148,7 +148,13 @@ def request_page(
         missing = {"city": city.name, "service_request_id": service_request_id}
         return _page(request, "public/not_found.html", missing, status_code=404)
     state = catalogue.states.get(req.status)
+    group = (
+        catalogue.services[req.service_code].group if req.service_code in catalogue.services else ""
+    )
+    said, answers = _public.reported(req.description or "", city.attributes.get(group, []))
     context: dict[str, Any] = {
+        "said": said,
+        "answers": answers,
         "city": city.name,
         "req": req,
         "service_name": req.service_name or catalogue.service(req.service_code).name,

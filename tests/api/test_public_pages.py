@@ -346,7 +346,9 @@ def test_the_citizen_fixes_a_missing_field_without_retyping_anything(
     assert req.description.startswith("Deep hole by the curb") and "size: medium" in req.description
     assert req.media_url
     # the status page shows what was reported (description and photo), not the contact
-    assert "Deep hole by the curb" in page.inner_text("#reported")
+    shown = page.inner_text("#reported")
+    assert "Deep hole by the curb" in shown and "size:" not in shown
+    assert "How large is the pothole?\nUp to a car tyre" in shown
     page.wait_for_function("document.querySelector('#reported img').naturalWidth > 0")
     for private in ("ada@example.org", "617 555 0100"):
         assert private not in page.content()
@@ -359,3 +361,14 @@ def test_the_citizen_fixes_a_missing_field_without_retyping_anything(
     _shot(page, "report_1366.png")
     assert axe_serious(page) == []
     assert phone.errors == [] and all("tile.openstreetmap.org" in u for u in phone.blocked)
+
+
+def test_the_reported_text_and_the_answers_are_told_apart() -> None:
+    from api._public import reported
+    from geo311.city import default_city
+
+    questions = default_city().attributes["potholes"]
+    text, answers = reported("Deep hole\nnear the bus stop\nsize: large\nfoo: bar", questions)
+    assert text == "Deep hole\nnear the bus stop\nfoo: bar"  # not a question: the citizen's
+    assert answers == [("How large is the pothole?", "Larger than a car tyre")]
+    assert reported("", questions) == ("", [])
