@@ -312,13 +312,44 @@ def _stops(doc: PlanDocument, steps: list[StepDoc], crew_id: str) -> dict[int, I
 
 
 def _breaks(steps: list[StepDoc]) -> dict[int, ItineraryBreak]:
+    """Return the breaks the crew takes, by step index: none after its last stop.
+
+    A break after the last stop (or on a day with no stop) is no break: the crew drives back
+    to the yard instead (see :func:`_without_idle_breaks`).
+    """
+    last = max((k for k, s in enumerate(steps) if s.type == "job"), default=-1)
     return {
         k: ItineraryBreak(
             s.break_id or "break", _when(s.arrival, "arrival"), _when(s.departure, "departure")
         )
         for k, s in enumerate(steps)
-        if s.type == "break"
+        if s.type == "break" and k < last
     }
+
+
+def _without_idle_breaks(route: RouteDoc) -> RouteDoc:
+    """Return the route with the yard arrival moved earlier by the breaks after its last stop.
+
+    The solver keeps a crew's break in its day even when no stop follows it (a one-stop crew,
+    an empty day), which made the crew "back at the yard" after a lunch it never takes.
+    """
+    steps = route.steps
+    last = max((k for k, s in enumerate(steps) if s.type == "job"), default=-1)
+    idle = sum(
+        (_when(s.departure, "departure") - _when(s.arrival, "arrival")).total_seconds()
+        for s in steps[last + 1 :]
+        if s.type == "break" and s.arrival is not None and s.departure is not None
+    )
+    if not idle or not steps or steps[-1].type == "break" or steps[-1].arrival is None:
+        return route
+    end = steps[-1]
+    moved = end.model_copy(
+        update={
+            "arrival": _when(end.arrival, "arrival") - timedelta(seconds=idle),
+            "arrival_s": max(end.arrival_s - idle, 0.0),
+        }
+    )
+    return route.model_copy(update={"steps": [*steps[:-1], moved]})
 
 
 def _timed(
@@ -417,7 +448,7 @@ def crew_itinerary(
         When the document lacks the route legs written by ``routing.dispatch``.
     """
     doc = PlanDocument.from_dict(plan)
-    route = doc.route(crew_id)
+    route = _without_idle_breaks(doc.route(crew_id))
     steps = route.steps
     if route.job_steps and not route.has_legs:
         raise InputError(

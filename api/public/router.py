@@ -60,11 +60,15 @@ def _page(
 
 @router.get(REPORT_PATH, response_class=HTMLResponse, summary="Report a problem", responses=_HTML)
 def report_page(request: Request, catalogue: CatalogueDep, city: CityDep) -> HTMLResponse:
-    """Return the report page: map or address, service, description, photo."""
+    """Return the report page: service and its questions, place, description, photo, contact.
+
+    The contact (e-mail, phone) is optional: it is for updates and never shown in public.
+    """
     min_lon, min_lat, max_lon, max_lat = city.service_area
     context: dict[str, Any] = {
         "city": city.name,
         "services": sorted(catalogue.services.values(), key=lambda s: s.name),
+        "question_sets": _public.question_sets(catalogue, city),
         "centre": [(min_lat + max_lat) / 2, (min_lon + max_lon) / 2],
         "bounds": [[min_lat, min_lon], [max_lat, max_lon]],
         **_assets(),
@@ -144,7 +148,13 @@ def request_page(
         missing = {"city": city.name, "service_request_id": service_request_id}
         return _page(request, "public/not_found.html", missing, status_code=404)
     state = catalogue.states.get(req.status)
+    group = (
+        catalogue.services[req.service_code].group if req.service_code in catalogue.services else ""
+    )
+    said, answers = _public.reported(req.description or "", city.attributes.get(group, []))
     context: dict[str, Any] = {
+        "said": said,
+        "answers": answers,
         "city": city.name,
         "req": req,
         "service_name": req.service_name or catalogue.service(req.service_code).name,

@@ -1,7 +1,8 @@
 """Logic of the citizen's public pages: nearby open reports and a request's public timeline.
 
 No personal detail of any reporter leaves here: reports are shown by service, address, time
-and the city's notes; citizens' own texts (descriptions, comments) are not shown.
+and the city's notes. A request's own page shows its description and photo (public in the
+Open311 API too; the report page says so next to those fields); comments are not shown.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from geo311.city.catalogue import Catalogue
+from geo311.city.profile import City
 from geo311.db.store import Store
 from geo311.errors import NotFoundError
 from geo311.model import ServiceRequest
@@ -74,6 +76,47 @@ def nearby_open(
             )
     out.sort(key=lambda item: float(item["distance_m"]))
     return out[:NEARBY_LIMIT]
+
+
+def question_sets(catalogue: Catalogue, city: City) -> list[dict[str, Any]]:
+    """Return the services' Open311 attributes as the report page's questions, per group.
+
+    Each item: ``group``, ``services`` (the service codes that ask them, space-separated) and
+    ``questions`` (the attribute definitions in their ``order``; ``attribute[CODE]`` in the
+    POST). Groups without attributes are left out.
+    """
+    by_group: dict[str, list[str]] = {}
+    for service in catalogue.services.values():
+        by_group.setdefault(service.group, []).append(service.code)
+    out = []
+    for group, codes in sorted(by_group.items()):
+        questions = sorted(city.attributes.get(group, []), key=lambda a: a.get("order", 0))
+        if questions:
+            out.append(
+                {"group": group, "services": " ".join(sorted(codes)), "questions": questions}
+            )
+    return out
+
+
+def reported(
+    description: str, questions: list[dict[str, Any]]
+) -> tuple[str, list[tuple[str, str]]]:
+    """Split a request's description into the reporter's text and the answers to the questions.
+
+    The Open311 handler appends each ``attribute[CODE]`` answer as a ``CODE: value`` line;
+    those of the service's questions come back as ``(question, answer)`` in plain words.
+    """
+    defs = {str(q["code"]): q for q in questions}
+    text_lines, answers = [], []
+    for line in description.splitlines():
+        code, sep, value = line.partition(": ")
+        q = defs.get(code.strip()) if sep else None
+        if q is None:
+            text_lines.append(line)
+            continue
+        names = {str(v["key"]): str(v["name"]) for v in q.get("values") or []}
+        answers.append((str(q["description"]), names.get(value.strip(), value.strip())))
+    return "\n".join(text_lines).strip(), answers
 
 
 @dataclass(frozen=True)

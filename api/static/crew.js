@@ -26,6 +26,8 @@
   }
   var LABELS = { planned: "Planned.", arrived: "Arrived.", done: "Done.", cant_do: "Can't do." };
   var FINISHED = { done: true, cant_do: true };
+  var HOLD_MS = 10000;  // a done / can't do waits this long on the phone: "Undo" takes it back
+  var UNDO_MS = 120000;  // the server takes back a can't do this long (stop_states.WINDOWS)
   // Show a stop's state; a finished stop (done, can't do) keeps no buttons, an arrived one
   // keeps done / can't do but not "Arrived".
   function mark(jobId, text, state) {
@@ -33,27 +35,58 @@
     if (!li) { return; }
     var line = li.querySelector(".state");
     if (line) { line.textContent = text; }
-    if (state) { li.setAttribute("data-state", state); }
-    if (state && FINISHED[state]) { li.classList.add("done"); }
+    if (state) { li.setAttribute("data-state", state); li.classList.toggle("done", !!FINISHED[state]); }
     var actions = li.querySelector(".actions");
-    if (actions && (!state || FINISHED[state])) { actions.hidden = true; }
+    if (actions) { actions.hidden = !state || !!FINISHED[state]; }
     var arrive = li.querySelector("form.arrive");
-    if (arrive && state && state !== "planned") { arrive.hidden = true; }
+    if (arrive && state) { arrive.hidden = state !== "planned"; }
+    if (window.geo311CrewRefresh) { window.geo311CrewRefresh(); }
   }
-  var AFTER = { done: "done", cant: "cant_do", arrive: "arrived" };
-  var SYNCED = { done: "Done (synced).", cant: "Returned to the dispatcher (synced).", arrive: "Arrived (synced)." };
-  var WAITING = { done: "Done (waiting to sync).", cant: "Can't do (waiting to sync).", arrive: "Arrived (waiting to sync)." };
+  function part(jobId, selector) {
+    var li = document.getElementById("stop-" + jobId);
+    return li ? li.querySelector(selector) : null;
+  }
+  // "Undo" of an action still held on the phone: it never reaches the server.
+  function offerUndo(item) {
+    var box = part(item.job_id, "p.undo");
+    if (!box) { return; }
+    box.hidden = false;
+    box.querySelector("button").onclick = function () {
+      var queue = load();
+      box.hidden = true;
+      if (!queue.some(function (q) { return q.key === item.key; })) { return; }
+      save(queue.filter(function (q) { return q.key !== item.key; }));
+      mark(item.job_id, "Undone: nothing was sent.", item.before || "planned");
+      var li = document.getElementById("stop-" + item.job_id);
+      li.querySelectorAll(".actions details[open]").forEach(function (d) { d.open = false; });
+    };
+    window.setTimeout(function () { box.hidden = true; flush(); }, Math.max(item.hold - Date.now(), 0) + 50);
+  }
+  // After a can't do reached the server, its own undo (a new action) for a while.
+  function offerServerUndo(jobId) {
+    var form = part(jobId, "form.undo-cant");
+    if (!form) { return; }
+    form.hidden = false;
+    window.setTimeout(function () { form.hidden = true; }, UNDO_MS);
+  }
+  var AFTER = { done: "done", cant: "cant_do", arrive: "arrived", undo: "arrived" };
+  var SYNCED = { done: "Done (synced).", cant: "Returned to the dispatcher (synced).", arrive: "Arrived (synced).", undo: "Can't do taken back (synced): the stop is yours again." };
+  var WAITING = { done: "Done (waiting to sync).", cant: "Can't do (waiting to sync).", arrive: "Arrived (waiting to sync).", undo: "Undo (waiting to sync)." };
+  var HELD = { done: "Done: sent in 10 seconds. Undo if it was a slip.", cant: "Can't do: sent in 10 seconds. Undo if it was a slip." };
   var busy = false;
+  function due(item) { return !(item.hold > Date.now()); }
   function flush() {
     var queue = load();
-    if (busy || !queue.length) { show(queue); return; }
+    var item = queue.filter(due)[0];
+    if (busy || !item) { show(queue); return; }
     busy = true;
-    var item = queue[0];
+    var sent = {};
+    Object.keys(item).forEach(function (k) { if (k !== "hold" && k !== "before") { sent[k] = item[k]; } });
     var token = (window.geo311 && window.geo311.csrfToken) || "";
     fetch("/crew/actions", {
       method: "POST", credentials: "same-origin",
       headers: { "X-CSRF-Token": token, "Accept": "application/json" },
-      body: photos.body(item)
+      body: photos.body(sent)
     }).then(function (r) {
       var json = (r.headers.get("content-type") || "").indexOf("json") >= 0;
       if (!json) { busy = false; show(load(), "sign in again to send them"); return; }
@@ -62,6 +95,11 @@
         if (r.ok) {
           save(load().filter(function (q) { return q.key !== item.key; }));
           mark(item.job_id, SYNCED[item.action] || "Synced.", body.state || AFTER[item.action]);
+          var box = part(item.job_id, "p.undo");
+          if (box) { box.hidden = true; }
+          var undo = part(item.job_id, "form.undo-cant");
+          if (item.action === "cant" && !body.duplicate) { offerServerUndo(item.job_id); }
+          else if (undo) { undo.hidden = true; }
           busy = false; flush(); return;
         }
         // a 403 without the action's answer: the session (or its CSRF token) is gone
@@ -96,12 +134,19 @@
     photos.shrink(file).then(function (dataUrl) {
       if (dataUrl) { item.photo = dataUrl; }
       var queue = load();
+      var li = document.getElementById("stop-" + item.job_id);
+      if (HELD[item.action]) {
+        item.hold = Date.now() + HOLD_MS;
+        item.before = (li && li.getAttribute("data-state")) || "planned";
+      }
       if (!queue.some(function (q) { return q.key === item.key; })) { queue.push(item); }
       if (!save(queue)) {
         if (state) { state.textContent = "No room on the phone for this photo: send it without one, or sync first."; }
         return;
       }
-      mark(item.job_id, WAITING[item.action] || "Waiting to sync.", AFTER[item.action]);
+      mark(item.job_id, HELD[item.action] || WAITING[item.action] || "Waiting to sync.", AFTER[item.action]);
+      if (item.hold) { offerUndo(item); }
+      if (item.action === "undo") { form.hidden = true; }
       flush();
     }, function (err) {
       if (state) { state.textContent = String(err && err.message || err); }

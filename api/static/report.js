@@ -21,20 +21,103 @@
   }
   map.on("click", function (e) { place(e.latlng.lat, e.latlng.lng, "on the map"); });
 
+  // The server's errors name the API field ("service_code: ..."): each goes next to its own
+  // field, said in plain words; an error disappears as soon as its field is changed.
+  var FIELDS = ["form", "service_code", "location", "description", "media", "email", "phone"];
   function fieldOf(description) {
-    var name = description.split(":")[0];
+    var attr = /^attribute\[([^\]]+)\]/.exec(description);
+    if (attr) {
+      var input = form.querySelector("fieldset.questions:not([hidden]) [data-attr='" + attr[1] + "']");
+      return input ? input.id : "form";
+    }
+    var name = description.split(/[:\s]/)[0];
     if (/^(lat|long|lat\/long|address_string)/.test(name)) { return "location"; }
-    if (["service_code", "description", "media"].indexOf(name) >= 0) { return name; }
+    if (FIELDS.indexOf(name) >= 0) { return name; }
     return "form";
   }
+  function questionOf(id) {
+    var label = form.querySelector("label[for='" + id + "']");
+    return label ? label.textContent.replace(" (required)", "") : "this question";
+  }
+  // Plain words for the server's messages (which are written for programmers).
+  function plain(field, text) {
+    var rest = text.replace(/^[^:]*:\s*/, "");
+    if (field === "service_code") { return "Choose what the problem is from the list."; }
+    if (field === "location") {
+      if (/could not be located|not in the embedded|not found/i.test(text)) {
+        return "We could not find this address on the city's map. Check the street and number, or tap the map where the problem is.";
+      }
+      if (/outside the service area/.test(text)) { return "This place is outside the city. Tap the map inside the city, or type a city address."; }
+      return "Tell us where the problem is: tap the map, or type the address and press Find.";
+    }
+    if (field === "email") { return "This e-mail address looks wrong (it should look like name@example.org). Correct it, or leave the field empty."; }
+    if (field === "phone") { return "Check the phone number, or leave the field empty."; }
+    if (field === "description") { return "The description is too long: keep it under 4,000 characters."; }
+    if (field === "media") {
+      if (/too large|bytes|MB/i.test(text)) { return "The photo is too large. Choose a smaller one, or send the report without it."; }
+      return "This file cannot be used as a photo. Choose a JPEG, PNG or WebP picture, or send the report without one.";
+    }
+    if (/^attr-/.test(field)) {
+      if (/required/.test(text)) { return "Please answer: " + questionOf(field); }
+      return "Choose one of the answers offered for: " + questionOf(field);
+    }
+    return rest ? rest.charAt(0).toUpperCase() + rest.slice(1) : text;
+  }
+  function inputOf(field) { return $({location: "address_string"}[field] || field); }
   function showError(field, text) {
     var box = $(field + "-error");
+    if (!box) { return; }
     box.textContent = text;
     box.hidden = !text;
-    var input = {location: "address_string"}[field] || field;
-    if ($(input) && field !== "form") { $(input).setAttribute("aria-invalid", text ? "true" : "false"); }
+    var input = inputOf(field);
+    if (input && field !== "form") { input.setAttribute("aria-invalid", text ? "true" : "false"); }
   }
-  function clearErrors() { ["form", "service_code", "location", "description", "media"].forEach(function (f) { showError(f, ""); }); }
+  function clearErrors() {
+    FIELDS.forEach(function (f) { showError(f, ""); });
+    form.querySelectorAll("[data-attr]").forEach(function (el) { showError(el.id, ""); });
+  }
+  // A fixed field loses its error at once (and the form-wide one goes with the last).
+  function clearOnChange(el, field) {
+    ["input", "change"].forEach(function (kind) {
+      el.addEventListener(kind, function () { showError(field, ""); });
+    });
+  }
+  ["service_code", "description", "media", "email", "phone"].forEach(function (f) { clearOnChange($(f), f); });
+  clearOnChange($("address_string"), "location");
+  form.querySelectorAll("[data-attr]").forEach(function (el) { clearOnChange(el, el.id); });
+
+  // The chosen service's own questions (its Open311 attributes); the others are not sent.
+  function showQuestions() {
+    var code = $("service_code").value;
+    form.querySelectorAll("fieldset.questions").forEach(function (set) {
+      var mine = (" " + set.getAttribute("data-services") + " ").indexOf(" " + code + " ") >= 0;
+      set.hidden = !mine;
+      set.disabled = !mine;
+    });
+  }
+  $("service_code").addEventListener("change", showQuestions);
+  showQuestions();
+
+  // What can be checked here is checked before sending (the server checks it all again).
+  function missing() {
+    var found = [];
+    if (!$("service_code").value) { found.push(["service_code", "Choose what the problem is from the list."]); }
+    if (!$("lat").value && !$("address_string").value.trim()) {
+      found.push(["location", "Tell us where the problem is: tap the map, or type the address and press Find."]);
+    }
+    form.querySelectorAll("fieldset.questions:not([hidden]) [required]").forEach(function (el) {
+      if (!el.value) { found.push([el.id, "Please answer: " + questionOf(el.id)]); }
+    });
+    var email = $("email").value.trim();
+    if (email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+      found.push(["email", plain("email", "")]);
+    }
+    return found;
+  }
+  function focusFirst(field) {
+    var focus = {location: "address_string", form: "form-error"}[field] || field;
+    if (focus && $(focus)) { $(focus).focus(); }
+  }
 
   $("find").addEventListener("click", function () {
     var q = $("address_string").value.trim();
@@ -43,7 +126,7 @@
       return r.json().then(function (body) { return {ok: r.ok, body: body}; });
     }).then(function (res) {
       if (res.ok) { place(res.body.lat, res.body.long, "at " + q); }
-      else { showError("location", res.body.map(function (e) { return e.description; }).join(" ")); }
+      else { showError("location", plain("location", res.body.map(function (e) { return e.description; }).join(" "))); }
     });
   });
 
@@ -83,8 +166,15 @@
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     clearErrors();
+    var problems = missing();
+    if (problems.length) {
+      problems.forEach(function (p) { showError(p[0], p[1]); });
+      focusFirst(problems[0][0]);
+      return;
+    }
     var data = new FormData(form);
-    ["lat", "long", "address_string", "description"].forEach(function (k) { if (!data.get(k)) { data.delete(k); } });
+    ["lat", "long", "address_string", "description", "email", "phone"].forEach(function (k) { if (!data.get(k)) { data.delete(k); } });
+    form.querySelectorAll("[data-attr]").forEach(function (el) { if (!el.value) { data.delete(el.name); } });
     var file = $("media").files[0];
     if (!file) { data.delete("media"); }
     $("submit").disabled = true;
@@ -94,15 +184,16 @@
         $("submit").disabled = false;
         if (res.ok) { window.location.assign("/requests/" + encodeURIComponent(res.body[0].service_request_id)); return; }
         var first = null;
-        res.body.forEach(function (e) {
-          var f = fieldOf(e.description);
-          var box = $(f + "-error");
-          showError(f, (box.hidden ? "" : box.textContent + " ") + e.description);
+        var shown = {};
+        (Array.isArray(res.body) ? res.body : [{description: String(res.body.detail || "")}]).forEach(function (e) {
+          var f = fieldOf(e.description || "");
+          var text = plain(f, e.description || "");
+          if (shown[f] && shown[f].indexOf(text) >= 0) { return; }
+          shown[f] = (shown[f] ? shown[f] + " " : "") + text;
+          showError(f, shown[f]);
           first = first || f;
         });
-        // A form-wide error (e.g. too many reports) sits above the form: bring it into view.
-        var focus = {location: "address_string", form: "form-error"}[first] || first;
-        if (focus && $(focus)) { $(focus).focus(); }
+        focusFirst(first);
       })
       .catch(function () {
         $("submit").disabled = false;

@@ -29,5 +29,6 @@ router = APIRouter()
 _PAGES = (login, admin, dispatch, planning, plan_edit, horizon, crew, planner, assets)
 for _module in (*_PAGES, home, progress, workorder, run_sheet):
     router.include_router(_module.router)
+router.include_router(admin.account_router)  # /account/password: every signed-in user
 
 __all__ = ["router"]

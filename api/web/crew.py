@@ -7,6 +7,7 @@ buttons left but, for a dispatcher, "Reopen".
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,7 @@ from geo311.plans import repo as plan_repo
 from geo311.plans import stop_states
 from geo311.plans.document import PlanDocument
 from geo311.plans.stop_states import StopStateConflict
+from geo311.requests import repo as request_repo
 from geo311.staff import store as auth_store
 
 router = APIRouter(prefix="/crew", route_class=PageRoute, include_in_schema=False)
@@ -56,6 +58,50 @@ def published_plan(store: Store, crew_id: str) -> dict[str, Any] | None:
     return None
 
 
+REPORTS_SHOWN = 5
+"""Most reports shown at a stop (their descriptions and photos); the rest are counted."""
+
+
+def stop_reports(store: Store, work_order_id: int | None) -> list[dict[str, str]]:
+    """Return what the residents wrote and photographed for a stop's work order, oldest first.
+
+    Each item: ``id``, ``description`` and ``photo`` (a URL, or empty); only reports with a
+    description or a photo, at most :data:`REPORTS_SHOWN`.
+    """
+    if work_order_id is None:
+        return []
+    found = request_repo.query_requests(store, work_order_id=work_order_id, limit=50)
+    shown = [
+        {
+            "id": r.service_request_id,
+            "description": (r.description or "").strip(),
+            "photo": (r.media_url or "").strip(),
+        }
+        for r in found
+        if (r.description or "").strip() or (r.media_url or "").strip()
+    ]
+    return shown[:REPORTS_SHOWN]
+
+
+def next_stop(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Return the first stop of the day that is not finished (done or can't do), or None."""
+    return next((r for r in rows if not r["finished"]), None)
+
+
+def mark_undoable(rows: list[dict[str, Any]], username: str, now: datetime) -> None:
+    """Set each row's ``undoable``: a can't-do this user gave within the undo window."""
+    window = stop_states.WINDOWS["undo"]
+    for row in rows:
+        cant = row.get("cant") or {}
+        at = cant.get("at")
+        row["undoable"] = bool(
+            row["state"] == "cant_do"
+            and cant.get("by") == username
+            and at
+            and now - datetime.fromisoformat(str(at)) <= window
+        )
+
+
 def _stop_rows(
     store: Store, doc: dict[str, Any], crew_id: str, tz: ZoneInfo
 ) -> list[dict[str, Any]]:
@@ -77,13 +123,20 @@ def _stop_rows(
                 "state_text": stop_states.LABELS[states.get(job_id, "planned")],
                 "finished": states.get(job_id) in stop_states.FINISHED,
                 "keys": {a: uuid.uuid4().hex for a in crew_actions.ACTIONS},
+                "reports": stop_reports(store, stop.get("work_order_id")),
             }
         )
     return rows
 
 
 def _crew_page(
-    request: Request, store: Store, settings: Any, crew_id: str, *, dispatcher: bool = False
+    request: Request,
+    store: Store,
+    settings: Any,
+    crew_id: str,
+    *,
+    username: str,
+    dispatcher: bool = False,
 ) -> Response:
     doc = published_plan(store, crew_id)
     context: dict[str, Any] = {
@@ -97,8 +150,12 @@ def _crew_page(
         data = plan_view.map_data(doc)
         data["routes"] = [r for r in data["routes"] if r["crew_id"] == crew_id]
         labels = {c.get("id"): c.get("label") for c in doc.get("crews") or []}
+        rows = _stop_rows(store, doc, crew_id, tz)
+        mark_undoable(rows, username, datetime.now(UTC))
         context.update(
-            stops=_stop_rows(store, doc, crew_id, tz),
+            stops=rows,
+            next_stop=next_stop(rows),
+            done_count=sum(1 for r in rows if r["finished"]),
             map_data=data,
             crew_label=labels.get(crew_id) or crew_id,
             presets=crew_actions.DONE_PRESETS,
@@ -112,7 +169,8 @@ def my_stops(
     request: Request, session: CrewPage, store: StoreDep, settings: SettingsDep
 ) -> Response:
     """Show the signed-in crew's stops of its newest published plan."""
-    return _crew_page(request, store, settings, str(session.user.crew_id))
+    user = session.user
+    return _crew_page(request, store, settings, str(user.crew_id), username=user.username)
 
 
 @router.get("/{crew_id}", summary="A crew's stops")
@@ -126,7 +184,9 @@ def crew_stops(
     """Show a crew's stops (a crew sees only its own; a dispatcher sees any)."""
     allow_crew(session, crew_id)
     dispatcher = session.user.role == "dispatcher"
-    return _crew_page(request, store, settings, crew_id, dispatcher=dispatcher)
+    return _crew_page(
+        request, store, settings, crew_id, username=session.user.username, dispatcher=dispatcher
+    )
 
 
 @router.get("/{crew_id}/plans/{plan_id}.gpx", summary="A crew's route as GPX")

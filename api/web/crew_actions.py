@@ -34,7 +34,13 @@ DONE_PRESETS = (
     "Inspected: nothing to repair.",
 )
 CANT_REASONS = stop_states.CANT_REASONS
-ACTIONS = {"done": "done", "cant": "cant_do", "arrive": "arrive", "reopen": "reopen"}
+ACTIONS = {
+    "done": "done",
+    "cant": "cant_do",
+    "arrive": "arrive",
+    "reopen": "reopen",
+    "undo": "undo",
+}
 """The page's action word -> the state machine's action (:data:`geo311.plans.stop_states.TRANSITIONS`)."""
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -36,18 +36,27 @@ TRANSITIONS: Mapping[str, Mapping[str, str]] = MappingProxyType(
         "done": MappingProxyType({"planned": "done", "arrived": "done"}),
         "cant_do": MappingProxyType({"planned": "cant_do", "arrived": "cant_do"}),
         "reopen": MappingProxyType({"done": "planned", "cant_do": "planned"}),
+        "undo": MappingProxyType({"cant_do": "arrived"}),
     }
 )
-"""Action -> (state it may start from -> state it leads to)."""
+"""Action -> (state it may start from -> state it leads to).
+
+``undo`` takes back a can't-do the same user gave within :data:`WINDOWS` (a slip of the
+thumb); a ``done`` is not undone here: it closed the work order and told the residents (the
+phone holds a done a few seconds before sending it, with its own undo).
+"""
 ROLES: Mapping[str, frozenset[str]] = MappingProxyType(
     {
         "arrive": frozenset({"crew", "dispatcher"}),
         "done": frozenset({"crew", "dispatcher"}),
         "cant_do": frozenset({"crew", "dispatcher"}),
         "reopen": frozenset({"dispatcher"}),
+        "undo": frozenset({"crew"}),
     }
 )
 """Action -> the roles that may take it."""
+WINDOWS: Mapping[str, timedelta] = MappingProxyType({"undo": timedelta(minutes=2)})
+"""Action -> how long after the stop's last change it may be taken, by the same user only."""
 CANT_REASONS = MappingProxyType(
     {
         "no_access": "no access (parked cars, locked gate)",
@@ -117,28 +126,44 @@ def apply_change(store: Store, change: StopChange, *, at: datetime | None = None
         message names the state and what to do.
     """
     moves = _check(change)
+    when = at or datetime.now(UTC)
     values = {
         "crew_id": change.crew_id,
         "reason": change.reason if change.action == "cant_do" else "",
         "note": change.note,
         "by_user": change.by,
-        "at": at or datetime.now(UTC),
+        "at": when,
         "idempotency_key": change.key,
         "media_url": change.media_url,
     }
-    state, moved = stops_store.set_state(store, change.plan_id, change.job_id, values, moves=moves)
+    window = WINDOWS.get(change.action)
+    guard = None if window is None else (when - window, change.by)
+    state, moved = stops_store.set_state(
+        store, change.plan_id, change.job_id, values, moves=moves, since_by=guard
+    )
     if not moved:
-        fix = (
-            "a dispatcher can reopen it"
-            if state in FINISHED
-            else "reload the page to see what is left to do"
-        )
-        raise StopStateConflict(
-            f"stop {change.job_id!r} of plan {change.plan_id} is {LABELS[state]}: "
-            f"{change.action!r} is allowed only from {' or '.join(moves)}; {fix}",
-            state=state,
-        )
+        raise StopStateConflict(_refusal(change, moves, state), state=state)
     return state
+
+
+def _refusal(change: StopChange, moves: Mapping[str, str], state: str) -> str:
+    """Return why the state machine refused a change, and what to do."""
+    window = WINDOWS.get(change.action)
+    if window is not None and state in moves:
+        minutes = int(window.total_seconds() // 60)
+        return (
+            f"stop {change.job_id!r} of plan {change.plan_id}: {change.action!r} is allowed only "
+            f"within {minutes} minutes of your own change; ask the dispatcher to reopen it"
+        )
+    fix = (
+        "a dispatcher can reopen it"
+        if state in FINISHED
+        else "reload the page to see what is left to do"
+    )
+    return (
+        f"stop {change.job_id!r} of plan {change.plan_id} is {LABELS[state]}: "
+        f"{change.action!r} is allowed only from {' or '.join(moves)}; {fix}"
+    )
 
 
 def document_marks(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

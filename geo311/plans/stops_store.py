@@ -60,6 +60,7 @@ def set_state(
     values: Mapping[str, Any],
     *,
     moves: Mapping[str, str],
+    since_by: tuple[Any, str] | None = None,
 ) -> tuple[str, bool]:
     """Move a stop from one of the states ``moves`` names to that state's target, atomically.
 
@@ -78,6 +79,8 @@ def set_state(
         The other columns to set with the state (``crew_id``, ``by_user``, ``at`` ...).
     moves : mapping
         Source state -> target state (one action's row of the transition table).
+    since_by : tuple of (datetime, str), optional
+        Move only a row changed at or after this time by this user (an undo window).
 
     Returns
     -------
@@ -86,6 +89,9 @@ def set_state(
         its current state is none of the sources (nothing changed).
     """
     where = (plan_stops.c.plan_id == plan_id) & (plan_stops.c.job_id == job_id)
+    guard = sa.true()
+    if since_by is not None:
+        guard = (plan_stops.c.at >= since_by[0]) & (plan_stops.c.by_user == since_by[1])
     with store.begin() as conn:
         for source, target in moves.items():
             row = {**values, "state": target}
@@ -94,7 +100,7 @@ def set_state(
             ):
                 return source, True
             moved = conn.execute(
-                plan_stops.update().where(where, plan_stops.c.state == source).values(**row)
+                plan_stops.update().where(where, guard, plan_stops.c.state == source).values(**row)
             )
             if moved.rowcount == 1:
                 return source, True

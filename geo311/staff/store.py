@@ -301,18 +301,52 @@ def write_audit(
 
 
 def audit_rows(
-    store: Store, *, limit: int = 100, offset: int = 0, action: str | None = None
+    store: Store,
+    *,
+    limit: int = 100,
+    offset: int = 0,
+    action: str | None = None,
+    actor: str | None = None,
+    action_prefix: str | None = None,
+    object_prefix: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Return audit rows, newest first, with ``before``/``after`` decoded."""
+    """Return audit rows, newest first, with ``before``/``after`` decoded.
+
+    The filters (each optional) keep one action, one actor, actions or objects that start
+    with a text (``stop.``, ``user:nico``), and rows at ``since <= at < until``.
+    """
     query = sa.select(audit_log).order_by(audit_log.c.audit_id.desc()).limit(limit).offset(offset)
     if action:
         query = query.where(audit_log.c.action == action)
+    if actor:
+        query = query.where(audit_log.c.actor == actor)
+    if action_prefix:
+        query = query.where(audit_log.c.action.startswith(action_prefix, autoescape=True))
+    if object_prefix:
+        query = query.where(audit_log.c.object.startswith(object_prefix, autoescape=True))
+    if since is not None:
+        query = query.where(audit_log.c.at >= since)
+    if until is not None:
+        query = query.where(audit_log.c.at < until)
     with store.read() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
     for row in rows:
         for key in ("before", "after"):
             row[key] = None if row[key] is None else json.loads(row[key])
     return rows
+
+
+def audit_values(store: Store) -> dict[str, list[str]]:
+    """Return the distinct ``actor`` and ``action`` values of the audit log, sorted."""
+    out: dict[str, list[str]] = {}
+    with store.read() as conn:
+        for name in ("actor", "action"):
+            column = audit_log.c[name]
+            found = conn.execute(sa.select(column).distinct().order_by(column))
+            out[name] = [str(v) for (v,) in found if v is not None]
+    return out
 
 
 # -- today's crew roster ----------------------------------------------------------------

@@ -397,3 +397,68 @@ def user_for_token(store: Store, token: str) -> User | None:
         return None
     row = auth_store.user_by_token_hash(store, token_hash(token), now=datetime.now(UTC))
     return None if row is None else User.from_row(row)
+
+
+def edit_user(
+    store: Store,
+    username: str,
+    *,
+    role: str,
+    display_name: str | None = None,
+    district: str | None = None,
+) -> tuple[User, User]:
+    """Change a user's role (crew), district and display name.
+
+    Parameters
+    ----------
+    store : Store
+        The store (joins the caller's ``store.begin()``).
+    username : str
+        The user.
+    role : str, keyword-only
+        ``dispatcher``, ``planner``, ``admin`` or ``crew:<crew id>`` (checked as
+        :func:`parse_role`; the caller checks the crew exists).
+    display_name, district : str, keyword-only, optional
+        The name shown on pages (empty: the username); a dispatcher's district (empty: every
+        district; checked by the caller).
+
+    Returns
+    -------
+    tuple of User
+        ``(before, after)``.
+
+    Raises
+    ------
+    InputError
+        For a role that is not one.
+    NotFoundError
+        When there is no such user.
+    """
+    kind, crew_id = parse_role(role)
+    before = find_user(store, username)
+    auth_store.update_user(
+        store,
+        before.user_id,
+        role=kind,
+        crew_id=crew_id,
+        display_name=(display_name or "").strip()[:200] or before.username,
+        district=(district or "").strip()[:200] or None,
+    )
+    return before, get_user(store, before.user_id)
+
+
+def set_password(store: Store, username: str, password: str) -> User:
+    """Give a user a new password; every session of the user ends (sign in again).
+
+    Raises
+    ------
+    InputError
+        For a password too short or too long (names ``password``).
+    NotFoundError
+        When there is no such user.
+    """
+    check_password(password)
+    user = find_user(store, username)
+    auth_store.update_user(store, user.user_id, password_hash=_hasher.hash(password))
+    auth_store.delete_sessions_of(store, user.user_id)
+    return user

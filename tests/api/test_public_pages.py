@@ -169,17 +169,17 @@ def test_report_page_on_a_phone(site: tuple[str, Store, Settings], phone: Phone)
     base, store, settings = site
     earlier = _seed_report(base, settings, store)
     page = phone.page
-    page.goto(f"{base}/report", wait_until="load")
+    page.goto(f"{base}/report", wait_until="domcontentloaded")  # street tiles may come later
     assert page.evaluate(
         "() => !!document.querySelector('#map .leaflet-container, #map.leaflet-container')"
     )
     assert axe_serious(page) == []
 
-    # Nothing chosen: the server's error is shown next to the service field.
+    # Nothing chosen: a plain-words message is shown next to the service field.
     page.fill("#description", "Deep hole by the curb")
     page.click("#submit")
     page.wait_for_selector("#service_code-error:not([hidden])")
-    assert "service_code" in page.inner_text("#service_code-error")
+    assert page.inner_text("#service_code-error") == "Choose what the problem is from the list."
     assert page.input_value("#description") == "Deep hole by the curb"
 
     # An address the geocoder cannot place: the error sits by the address, the text stays.
@@ -187,7 +187,7 @@ def test_report_page_on_a_phone(site: tuple[str, Store, Settings], phone: Phone)
     page.fill("#address_string", "99 Nowhere Rd")
     page.click("#find")
     page.wait_for_selector("#location-error:not([hidden])")
-    assert "could not be located" in page.inner_text("#location-error")
+    assert "could not find this address" in page.inner_text("#location-error")
     assert page.input_value("#description") == "Deep hole by the curb"
 
     # The address is found: the earlier report nearby is offered.
@@ -219,7 +219,7 @@ def test_report_page_says_in_plain_words_when_too_many_reports_came_from_the_pho
     base, store, _settings = limited_site
     page = phone.page
     for attempt in range(2):
-        page.goto(f"{base}/report", wait_until="load")
+        page.goto(f"{base}/report", wait_until="domcontentloaded")  # street tiles may come later
         page.select_option("#service_code", "pothole")
         page.fill("#address_string", "145 Ipswich St")
         page.click("#find")
@@ -279,3 +279,98 @@ def test_timeline_shows_schedule_and_fix_without_personal_details(
     page.goto(f"{base}/requests/nope", wait_until="load")
     assert "Report not found" in page.inner_text("h1")
     assert phone.errors == []
+
+
+def _shot(page: Any, name: str) -> None:
+    import os
+
+    folder = os.environ.get("GEO311_SCREENSHOT_DIR")
+    if folder:
+        page.screenshot(path=str(Path(folder) / name), full_page=True)
+
+
+@pytest.mark.browser
+def test_the_citizen_fixes_a_missing_field_without_retyping_anything(  # noqa: PLR0915 - one user story
+    site: tuple[str, Store, Settings], phone: Phone
+) -> None:
+    from tests.api.test_media import jpeg_with_gps
+
+    base, store, _settings = site
+    page = phone.page
+    page.goto(f"{base}/report", wait_until="domcontentloaded")  # street tiles may come later
+    assert page.locator("fieldset.questions:visible").count() == 0  # no service yet
+    page.select_option("#service_code", "pothole")
+    # the service's own questions (services.json attributes), in plain words
+    assert page.is_visible("label:has-text('How large is the pothole?')")
+    page.select_option("select[name='attribute[size]']", "medium")
+    page.fill("#description", "Deep hole by the curb")
+    page.set_input_files(
+        "#media", files=[{"name": "hole.jpg", "mimeType": "image/jpeg", "buffer": jpeg_with_gps()}]
+    )
+    page.fill("#email", "ada@example.org")
+    page.fill("#phone", "617 555 0100")
+    _shot(page, "report_filled_phone.png")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"horizontal scroll on a 360 px phone: {width} px"
+
+    # no place given: the message sits by the address, in plain words, and nothing is lost
+    page.click("#submit")
+    page.wait_for_selector("#location-error:not([hidden])")
+    assert page.inner_text("#location-error").startswith("Tell us where the problem is")
+    assert page.get_attribute("#address_string", "aria-invalid") == "true"
+    # an address the city's map does not know: the server's refusal, in plain words
+    page.fill("#address_string", "99 Nowhere Rd")
+    assert page.is_hidden("#location-error")  # cleared as soon as the field changes
+    page.click("#submit")
+    page.wait_for_selector("#location-error:not([hidden])")
+    said = page.inner_text("#location-error")
+    assert said.startswith("We could not find this address on the city's map"), said
+    assert "address_string" not in said and "lat" not in said.split()
+    _shot(page, "report_error_phone.png")
+    assert axe_serious(page) == []
+    for field, value in {
+        "#description": "Deep hole by the curb",
+        "#email": "ada@example.org",
+        "#phone": "617 555 0100",
+        "select[name='attribute[size]']": "medium",
+        "#service_code": "pothole",
+    }.items():
+        assert page.input_value(field) == value, field  # kept: nothing to type again
+    assert page.evaluate("document.getElementById('media').files.length") == 1
+
+    # fixing only the address sends the whole report
+    page.fill("#address_string", "145 Ipswich St")
+    assert page.is_hidden("#location-error")
+    page.click("#submit")
+    page.wait_for_url(f"{base}/requests/*")
+    rid = page.url.rsplit("/", 1)[1]
+    req = request_repo.get_request(store, rid)
+    assert req.description.startswith("Deep hole by the curb") and "size: medium" in req.description
+    assert req.media_url
+    # the status page shows what was reported (description and photo), not the contact
+    shown = page.inner_text("#reported")
+    assert "Deep hole by the curb" in shown and "size:" not in shown
+    assert "How large is the pothole?\nUp to a car tyre" in shown
+    page.wait_for_function("document.querySelector('#reported img').naturalWidth > 0")
+    for private in ("ada@example.org", "617 555 0100"):
+        assert private not in page.content()
+    _shot(page, "request_status_phone.png")
+    assert axe_serious(page) == []
+    page.set_viewport_size({"width": 1366, "height": 900})
+    _shot(page, "request_status_1366.png")
+    page.goto(f"{base}/report", wait_until="domcontentloaded")  # street tiles may come later
+    page.select_option("#service_code", "pothole")
+    _shot(page, "report_1366.png")
+    assert axe_serious(page) == []
+    assert phone.errors == [] and all("tile.openstreetmap.org" in u for u in phone.blocked)
+
+
+def test_the_reported_text_and_the_answers_are_told_apart() -> None:
+    from api.public.service import reported
+    from geo311.city.profile import default_city
+
+    questions = default_city().attributes["potholes"]
+    text, answers = reported("Deep hole\nnear the bus stop\nsize: large\nfoo: bar", questions)
+    assert text == "Deep hole\nnear the bus stop\nfoo: bar"  # not a question: the citizen's
+    assert answers == [("How large is the pothole?", "Larger than a car tyre")]
+    assert reported("", questions) == ("", [])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -43,9 +43,12 @@ def test_the_transitions_are_data_and_every_state_is_reachable() -> None:
     targets = {t for moves in stop_states.TRANSITIONS.values() for t in moves.values()}
     sources = {s for moves in stop_states.TRANSITIONS.values() for s in moves}
     assert targets | sources == set(stop_states.STATES)
-    # only a dispatcher leaves a finished state, and only to planned
+    # only a dispatcher leaves a finished state, and only to planned; a crew only within
+    # the short undo window of its own can't-do (never a done: that closed the work order)
+    assert stop_states.TRANSITIONS["undo"] == {"cant_do": "arrived"}
+    assert stop_states.ROLES["undo"] == {"crew"} and "undo" in stop_states.WINDOWS
     for action, moves in stop_states.TRANSITIONS.items():
-        if set(moves) & stop_states.FINISHED:
+        if set(moves) & stop_states.FINISHED and action not in stop_states.WINDOWS:
             assert stop_states.ROLES[action] == {"dispatcher"}
             assert set(moves.values()) == {"planned"}
     assert stop_states.may("done", "crew") and not stop_states.may("reopen", "crew")
@@ -179,3 +182,24 @@ def test_the_migration_moves_old_documents_marks_into_rows(store: Store) -> None
         back = json.loads(conn.execute(sa.text("SELECT payload FROM plans")).scalar_one())
     assert sorted(back["done"]["A"]) == ["s1", "s3"] and set(back["cant_do"]) == {"s2", "s4"}
     store.migrate()
+
+
+def test_a_cant_do_is_undone_only_by_its_user_within_the_window(store: Store) -> None:
+    plan_id = plan_repo.save_plan(store, _doc({"A": ["s1", "s2"]}), plan_date="2015-10-06")
+    now = datetime.now(UTC)
+    cant = _change(plan_id, "s1", "cant_do", reason="no_access")
+    apply_change(store, cant, at=now)
+    with pytest.raises(StopStateConflict, match="within 2 minutes of your own change"):
+        apply_change(store, StopChange(plan_id, "s1", "A", "undo", "someone-else"), at=now)
+    assert apply_change(store, _change(plan_id, "s1", "undo"), at=now) == "cant_do"
+    assert stops_store.stop_row(store, plan_id, "s1")["state"] == "arrived"
+    # too late: three minutes after the can't-do
+    apply_change(store, _change(plan_id, "s2", "cant_do", reason="unsafe"), at=now)
+    later = now + timedelta(minutes=3)
+    with pytest.raises(StopStateConflict, match="within 2 minutes") as refused:
+        apply_change(store, _change(plan_id, "s2", "undo"), at=later)
+    assert refused.value.state == "cant_do"
+    # a done is never undone by the crew
+    apply_change(store, _change(plan_id, "s1", "done"), at=now)
+    with pytest.raises(StopStateConflict, match="is done"):
+        apply_change(store, _change(plan_id, "s1", "undo"), at=now)

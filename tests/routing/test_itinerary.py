@@ -116,3 +116,47 @@ def test_yard_comes_from_depots_or_locations(doc: dict) -> None:
     assert (yard[1], yard[2]) == pytest.approx((lat, lon))
     with pytest.raises(InputError, match="no yard location"):
         crew_itinerary({**doc, "depots": [], "locations": []}, it.crew_id)
+
+
+def _one_stop_day(*, with_stop: bool = True) -> dict[str, object]:
+    """A crew's day as the solver writes it: a lunch break kept after its only stop."""
+    steps: list[dict[str, object]] = [
+        {"type": "start", "location_index": 0, "arrival": "2015-10-06T11:00:00+00:00",
+         "departure": "2015-10-06T11:00:00+00:00"},
+    ]  # fmt: skip
+    legs: list[dict[str, object]] = []
+    if with_stop:
+        steps.append(
+            {"type": "job", "job_id": "wo-1", "arrival": "2015-10-06T11:10:00+00:00",
+             "departure": "2015-10-06T11:30:00+00:00", "lat": 42.35, "lon": -71.07}
+        )  # fmt: skip
+        legs = [{"from_step": 0, "to_step": 1}, {"from_step": 1, "to_step": 3}]
+    steps += [
+        {"type": "break", "break_id": "lunch", "arrival": "2015-10-06T16:00:00+00:00",
+         "departure": "2015-10-06T16:30:00+00:00"},
+        {"type": "end", "arrival": "2015-10-06T16:40:00+00:00"},
+    ]  # fmt: skip
+    return {
+        "plan_date": "2015-10-06",
+        "timezone": "America/New_York",
+        "routes": [{"crew_id": "c1", "steps": steps, "legs": legs}],
+        "crews": [{"id": "c1", "label": "Crew 1", "depot": "yard"}],
+        "depots": [
+            {"id": "yard", "label": "Yard", "lat": 42.34, "lon": -71.06, "location_index": 0}
+        ],
+    }
+
+
+def test_a_one_stop_crew_takes_no_break_after_its_stop() -> None:
+    it = crew_itinerary(_one_stop_day(), "c1")
+    assert [s.job_id for s in it.stops] == ["wo-1"]
+    assert it.breaks == []
+    assert [kind for kind, _ in it.timeline] == ["leg", "stop", "leg"]
+    assert it.end.isoformat() == "2015-10-06T16:10:00+00:00"  # 30 min of lunch dropped
+    assert it.legs[-1].arrive == it.end
+
+
+def test_an_empty_day_has_no_break() -> None:
+    it = crew_itinerary(_one_stop_day(with_stop=False), "c1")
+    assert it.stops == [] and it.breaks == []
+    assert it.end.isoformat() == "2015-10-06T16:10:00+00:00"

@@ -73,7 +73,10 @@ def test_crew_sees_only_its_published_stops(
     plan_id, wp, _ = _plan(web_store, catalogue)
     page = crew.get("/crew")
     assert page.status_code == 200
-    assert "Crew A: 1 stops" in page.text and "07:30" in page.text  # 11:30 UTC = 07:30 EDT
+    assert "Crew A: 1 stop " in page.text and "07:30" in page.text  # 11:30 UTC = 07:30 EDT
+    assert "Next stop: 1. 07:30" in page.text and 'href="#stop-wo-p"' in page.text
+    # what the residents wrote, at the stop (both reports of the merged pothole)
+    assert "“report p1”" in page.text and "“report p2”" in page.text
     assert "145 Ipswich St" in page.text and "2 reports" in page.text
     assert 'href="geo:' in page.text and f"/crew/A/plans/{plan_id}.gpx" in page.text
     assert "wo-l" not in page.text
@@ -275,3 +278,38 @@ def test_a_refused_action_keeps_no_photo(
     again = crew.post("/crew/actions", data=done, files=other, headers=headers)
     assert again.json() == {"ok": True, "state": "done", "duplicate": True}
     assert list(media.glob("*.jpg")) == kept  # the re-sent action's other photo is not kept
+
+
+def test_a_crew_takes_back_its_own_cant_do_within_the_window_only(
+    browser, web_store: Store, catalogue: Catalogue
+) -> None:
+    plan_id, wp, _ = _plan(web_store, catalogue)
+    crew = browser("crewa")
+    headers = {"X-CSRF-Token": csrf_of(crew.get("/crew").text)}
+    base = {"plan_id": plan_id, "crew_id": "A", "job_id": "wo-p"}
+    cant = {**base, "key": "k-cant-000001", "action": "cant", "reason": "no_access"}
+    assert crew.post("/crew/actions", json=cant, headers=headers).json()["state"] == "cant_do"
+    page = crew.get("/crew").text
+    assert 'class="undo-cant" data-offline>' in page  # offered: not hidden
+    undo = {**base, "key": "k-undo-000001", "action": "undo"}
+    done_too = {**base, "key": "k-done-000001", "action": "done"}
+    # finishing a stop given up is refused: one final state per stop
+    assert crew.post("/crew/actions", json=done_too, headers=headers).status_code == 409
+    back = crew.post("/crew/actions", json=undo, headers=headers)
+    assert back.status_code == 200, back.text
+    assert back.json()["state"] == "arrived"
+    assert [r["actor"] for r in auth_store.audit_rows(web_store, action="stop.undo")] == ["crewa"]
+    assert (
+        work_order_repo.get_work_order(web_store, wp).status == "open"
+    )  # a can't-do never touched it
+    assert crew.post("/crew/actions", json=done_too, headers=headers).json()["state"] == "done"
+    # a done is not taken back by the crew (it closed the work order)
+    again = crew.post("/crew/actions", json={**undo, "key": "k-undo-000002"}, headers=headers)
+    assert again.status_code == 409 and again.json()["state"] == "done"
+    # the dispatcher has reopen, not undo
+    desk = browser("dina")
+    desk_headers = {"X-CSRF-Token": csrf_of(desk.get("/crew/A").text)}
+    refused = desk.post(
+        "/crew/actions", json={**undo, "key": "k-undo-000003"}, headers=desk_headers
+    )
+    assert refused.status_code == 403
