@@ -372,20 +372,20 @@ def test_a_post_stores_its_request_and_work_order_together_or_not_at_all(
     api_key: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import geo311.workorders.grouping
+    from geo311.requests import reports
 
-    real = geo311.workorders.grouping.assign_request
+    real = reports.assign_request
 
     def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("grouping failed")
 
-    monkeypatch.setattr(geo311.workorders.grouping, "assign_request", broken)
+    monkeypatch.setattr(reports, "assign_request", broken)
     data = {"api_key": api_key, "service_code": "pothole", "lat": "42.35", "long": "-71.08"}
     h = {"Idempotency-Key": "atomic-1"}
     with TestClient(create_app(api_settings, store=api_store), raise_server_exceptions=False) as c:
         assert c.post(f"{P}/requests.json", data=data, headers=h).status_code == 500
         assert request_repo.count_requests(api_store) == 0  # no request left without its work order
-        monkeypatch.setattr(geo311.workorders.grouping, "assign_request", real)
+        monkeypatch.setattr(reports, "assign_request", real)
         again = c.post(f"{P}/requests.json", data=data, headers=h)  # the retry stores it
         assert again.status_code == 200, again.text
         [item] = again.json()
