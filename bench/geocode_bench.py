@@ -378,7 +378,7 @@ def city_mode(data_dir: Path, which: str, seeds: tuple[int, ...]) -> None:
 
 
 def synthetic_grid_city(folder: Path) -> Any:
-    """A regular US block grid written by hand (tests/geo311/_grid_city.py), every 20th number.
+    """A regular US block grid written by hand (tests/geo311/geocoding/_grid_city.py), every 20th number.
 
     Not real data: it shows the grid where a city is numbered by blocks (east and west of a
     baseline street, the hundred-blocks lined up), which neither Boston nor Helsinki is.
@@ -387,7 +387,7 @@ def synthetic_grid_city(folder: Path) -> Any:
     sys.path.insert(0, str(root))
     from _geocode_city import CityCase
 
-    from tests.geo311._grid_city import BLOCKS, ROWS, write_city
+    from tests.geo311.geocoding._grid_city import BLOCKS, ROWS, write_city
 
     houses = [
         (row, n, east)

@@ -38,7 +38,7 @@ def _free_port() -> int:
 def server(postgres_module_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     postgres_url = postgres_module_url
     # Migrate once before the workers start, so that the test measures requests, not two
-    # workers' first start (that race is covered by tests/geo311/test_store.py).
+    # workers' first start (that race is covered by tests/geo311/db/test_store.py).
     Store(postgres_url).close()
     tmp_path = tmp_path_factory.mktemp("uvicorn")
     port = _free_port()

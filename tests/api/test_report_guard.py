@@ -117,7 +117,7 @@ def test_a_retried_report_keeps_no_second_photo(
 def test_a_photo_with_too_many_pixels_is_refused_by_its_size(
     api_store: Store, store_url: str, tmp_path: Path
 ) -> None:
-    from tests.geo311.test_media import png_header_only
+    from tests.geo311.requests.test_media import png_header_only
 
     files = {"media": ("big.png", png_header_only(6300, 6300), "image/png")}
     with _app(api_store, store_url, tmp_path) as client:

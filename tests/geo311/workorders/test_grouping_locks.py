@@ -25,7 +25,7 @@ from geo311.workorders import repo as work_order_repo
 from geo311.workorders.clustering import METRIC_CRS, project
 from geo311.workorders.grouping import assign_request, group_rules, rebuild_work_orders
 from geo311.workorders.locks import LOCK_REACH, cell_keys
-from tests.geo311.test_workorders import LAT0, LON0, put, req, scenario, snapshot
+from tests.geo311.workorders.test_workorders import LAT0, LON0, put, req, scenario, snapshot
 
 WAIT = 20.0  # seconds a thread may take before the test calls it stuck
 

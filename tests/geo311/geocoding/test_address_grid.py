@@ -11,7 +11,7 @@ import pytest
 from geo311.geocoding.address import parse_address, street_key
 from geo311.geocoding.geocoder import Geocoder
 from geo311.geocoding.osm import language_names, read_address_points
-from tests.geo311._grid_city import house, lonlat, write_city
+from tests.geo311.geocoding._grid_city import house, lonlat, write_city
 
 KNOWN = [
     ("Lombard", 212, True),

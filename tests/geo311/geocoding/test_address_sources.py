@@ -25,7 +25,7 @@ from geo311.geocoding.sources import (
     read_tiger,
 )
 from routing.city_init import init_city
-from tests.geo311._grid_city import house, lonlat, write_city
+from tests.geo311.geocoding._grid_city import house, lonlat, write_city
 
 HELSINKI = Path("/work/shared/data/osm/helsinki_center.osm.pbf")
 
