@@ -18,16 +18,19 @@ from datetime import date
 
 import numpy as np
 
-from routing.calibrate import Outcome, effort_needed, load_year, simulate_outcome
+from geo311.catalogue import load_catalogue
+from routing.calibrate import (
+    Outcome,
+    effort_needed,
+    load_year,
+    simulate_outcome,
+    validation_line,
+)
 
 CAL = (date(2015, 1, 1), date(2015, 6, 30))
 VAL = (date(2015, 7, 1), date(2015, 12, 31))
 SERVICE = "streetlight_outage"
 SCALES = tuple(float(x) for x in np.round(np.arange(0.5, 3.01, 0.25), 2))
-
-
-def _err(sim: float, act: float) -> str:
-    return f"{(sim - act) / act * 100:+.0f}%" if act else "n/a"
 
 
 def _iv(o: Outcome) -> str:
@@ -59,11 +62,12 @@ def main() -> None:
             qd,
             calibrate=CAL,
             validate=VAL,
-            radius_m=15.0,
+            radius_m=load_catalogue().service(SERVICE).duplicate_radius_m,
             routing_gain=gain,
             curve_scales=SCALES if not label else (),
         )
         a, s, g = res.actual, res.as_city, res.with_geo311
+        assert s is not None
         pol = res.policy
         print(
             f"calibrated{label}: slack x{pol.slack:.2f}, deferred {pol.deferred_share:.0%} of "
@@ -71,13 +75,7 @@ def main() -> None:
             f"{pol.deferred_sigma:g}), oldest-first "
             f"{pol.fifo_share:.0%} else random ({time.perf_counter() - t:.1f} s)"
         )
-        print(
-            f"validation {SERVICE}{label}: median sim {s.median_days.value:.1f} d vs actual "
-            f"{a.median_days.value:.1f} d (err {_err(s.median_days.value, a.median_days.value)}), "
-            f"p90 sim {s.p90_days.value:.1f} d vs actual {a.p90_days.value:.1f} d "
-            f"(err {_err(s.p90_days.value, a.p90_days.value)}), within SLA sim "
-            f"{s.within_sla.value:.0%} vs actual {a.within_sla.value:.0%}"
-        )
+        print(validation_line(res, SERVICE, label))
         print(f"  intervals: sim {_iv(s)}; actual {_iv(a)} ({a.reports} reports)")
         print(
             f"geo311 at the City's effort{label}: median {g.median_days.value:.1f} d, p90 "

@@ -111,12 +111,25 @@ def register(app: typer.Typer) -> None:
         ] = Path("out"),
         cluster: ClusterOption = None,
         workers: WorkersOption = None,
+        calibrated: Annotated[
+            bool,
+            typer.Option(
+                "--calibrated",
+                help="the calibrated what-if: the City's year replayed with its measured "
+                "effort (Jan-Jun fit, Jul-Dec validation), then geo311's policy; calibrated.csv",
+            ),
+        ] = False,
     ) -> None:
         """Replay the city's sample reports with K crews; compare days to repair with the City's.
 
         The replays (one per service group and crew count) run as tasks on a Dask cluster:
         ``--cluster`` / ``GEO311_CLUSTER_ADDRESS``, else a local one on this machine's cores.
         """
+        if calibrated:
+            from routing.cli import calibrated_report
+
+            calibrated_report(out=out)
+            return
         from geo311.catalogue import load_catalogue
         from geo311.settings import get_settings
         from maps.simulation_plot import plot_simulation

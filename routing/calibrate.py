@@ -53,6 +53,8 @@ __all__ = [
     "work_orders",
     "fit_travel_model",
     "outcome",
+    "outcome_rows",
+    "validation_line",
     "replay_queue",
     "simulate_outcome",
 ]
@@ -191,7 +193,8 @@ class CalibratedPolicy:
     Attributes
     ----------
     slack : float
-        Capacity over the measured closures (closures understate it on days with no work left).
+        The crews' capacity over their share of the measured closures (``1 - deferred_share``;
+        closures understate capacity on days with no work left).
     deferred_share : float
         Share of reports the City deferred (contractor, parts, long-term repair).
     deferred_median_days, deferred_sigma : float
@@ -220,8 +223,12 @@ def _runs(
     policy: str = "city",
     work_order: np.ndarray | None = None,
 ) -> list[np.ndarray]:
-    """Replay once per seed; the deferred reports and their waits are drawn with the seed."""
-    slots = daily_slots(cap)
+    """Replay once per seed; the deferred reports and their waits are drawn with the seed.
+
+    ``cap`` is the measured closures per day (times any effort multiple); the crews' slots are
+    ``slack x (1 - deferred share)`` of it, as deferred reports close outside the slots.
+    """
+    slots = daily_slots(cap * pol.slack * (1.0 - pol.deferred_share))
     slots = slots[slots <= qd.horizon]
     n = qd.requested.size
     out = []
@@ -267,11 +274,11 @@ def calibrate_policy(
     start: date,
     end: date,
     seeds: Sequence[int] = (0, 1, 2),
-    slacks: Sequence[float] = (0.8, 0.9, 1.0),
+    slacks: Sequence[float] = (1.0, 1.2, 1.4, 1.6, 1.8),
     deferred_shares: Sequence[float] = (0.3, 0.4, 0.5),
     deferred_medians: Sequence[float] = (20.0, 40.0),
     deferred_sigmas: Sequence[float] = (1.5, 2.0, 2.5),
-    fifo_shares: Sequence[float] = (0.4, 0.7),
+    fifo_shares: Sequence[float] = (0.7,),
 ) -> CalibratedPolicy:
     """Fit slack, the deferred share and wait, and the FIFO share on ``start`` .. ``end``.
 
@@ -289,8 +296,8 @@ def calibrate_policy(
         for g in deferred_sigmas
         for f in fifo_shares
     ]
+    cap = capacity_per_day(qd)
     for slack in slacks:
-        cap = capacity_per_day(qd, scale=float(slack))
         for p, m, g, f in grid:
             pol = CalibratedPolicy(float(slack), p, m, g, f, math.nan)
             runs = _runs(qd, cap, pol, seeds=seeds)
@@ -430,7 +437,7 @@ def simulate_outcome(
     """
     pol = calibrate_policy(qd, start=calibrate[0], end=calibrate[1])
     mask = qd.mask(*validate)
-    cap = capacity_per_day(qd, scale=pol.slack)
+    cap = capacity_per_day(qd)
     actual = outcome(qd, [qd.closed], mask, n_boot=n_boot)
     as_city = outcome(qd, _runs(qd, cap, pol, seeds=seeds), mask, n_boot=n_boot)
     wo = None if qd.xy_m is None else work_orders(qd.xy_m, qd.requested, radius_m=radius_m)
@@ -487,3 +494,39 @@ def load_year(service: str, **options: Any) -> Any:
     from routing._calibrate_data import load_year as _load
 
     return _load(service, **options)
+
+
+def outcome_rows(res: SimulatedOutcome, *, service: str, area: str) -> list[dict[str, Any]]:
+    """Return the validation, the counterfactual and the curve as CSV rows (one per line).
+
+    Columns: ``service``, ``area``, ``row`` (``actual``, ``as_city``, ``with_geo311`` or
+    ``curve``), ``effort`` (multiple of the City's), then each figure with its interval.
+    """
+    rows = []
+    named = [("actual", 1.0, res.actual), ("as_city", 1.0, res.as_city)]
+    named += [("with_geo311", 1.0, res.with_geo311)]
+    named += [("curve", s, o) for s, o in res.curve]
+    for row, effort, o in named:
+        line: dict[str, Any] = {"service": service, "area": area, "row": row, "effort": effort}
+        line["reports"] = o.reports
+        for key in ("median_days", "p90_days", "within_sla", "never_closed"):
+            iv = getattr(o, key)
+            line[key], line[f"{key}_low"], line[f"{key}_high"] = iv.value, iv.low, iv.high
+        rows.append(line)
+    return rows
+
+
+def validation_line(res: SimulatedOutcome, service: str, label: str = "") -> str:
+    """Return the validation line: replay next to the City's figures, with the errors."""
+    s, a = res.as_city, res.actual
+
+    def err(x: Interval, y: Interval) -> str:
+        return f"{(x.value - y.value) / y.value * 100:+.0f}%" if y.value else "n/a"
+
+    return (
+        f"validation {service}{label}: median sim {s.median_days.value:.1f} d vs actual "
+        f"{a.median_days.value:.1f} d (err {err(s.median_days, a.median_days)}), "
+        f"p90 sim {s.p90_days.value:.1f} d vs actual {a.p90_days.value:.1f} d "
+        f"(err {err(s.p90_days, a.p90_days)}), within SLA sim "
+        f"{s.within_sla.value:.0%} vs actual {a.within_sla.value:.0%}"
+    )
