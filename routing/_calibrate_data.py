@@ -136,7 +136,7 @@ def load_year(
         f"{len(inside)} reports inside the street extract (graph travel), {len(outside)} outside "
         f"({len(mine) - len(located)} without a location)",
         f"travel model outside the extract: straight line x {travel.detour:.2f} / "
-        f"{travel.speed_mps * 3.6:.1f} km/h, median error {travel.error.value:.0%} "
+        f"{travel.speed_mps * 3.6:.1f} km/h, mean error {travel.error.value:.0%} "
         f"({travel.error.low:.0%}..{travel.error.high:.0%}) on {travel.pairs} pairs",
     )
     return Year(service, qi, qo, travel, gi, go, on_site, city_min, notes)

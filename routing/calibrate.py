@@ -343,7 +343,7 @@ class TravelModel:
     speed_mps : float
         Street distance over travel time (median).
     error : Interval
-        Median absolute relative error of the model's travel times on the pairs (with interval).
+        Mean absolute relative error of the model's travel times on the pairs (with interval).
     pairs : int
         Pairs fitted on.
     """
@@ -383,9 +383,7 @@ def fit_travel_model(
     speed = float(np.median(street_m[ok] / street_s[ok]))
     pred = straight_m[ok] * detour / speed
     rel = np.abs(pred - street_s[ok]) / street_s[ok]
-    err = bootstrap_mean(rel, seed=seed)
-    med = float(np.median(rel))
-    return TravelModel(detour, speed, Interval(med, err.low, err.high), int(ok.sum()))
+    return TravelModel(detour, speed, bootstrap_mean(rel, seed=seed), int(ok.sum()))
 
 
 @dataclass(frozen=True)
