@@ -41,6 +41,10 @@ def _iv(o: Outcome) -> str:
     )
 
 
+def _multiple(x: float | None) -> str:
+    return f"not reached up to x{max(SCALES):.2f}" if x is None else f"x{x:.2f}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--target-p90", type=float, default=7.0)
@@ -85,9 +89,9 @@ def main() -> None:
             for sc, o in res.curve:
                 print(f"  curve x{sc:.2f} effort: {_iv(o)}")
             need, lo, hi = effort_needed(res.curve, target_p90_days=args.target_p90)
-            fmt = lambda x: "not reached" if x is None else f"x{x:.2f}"  # noqa: E731
+            fmt = _multiple
             print(
-                f"effort needed for p90 <= {args.target_p90:g} d: {fmt(need)} the City's "
+                f"effort needed for p90 <= {args.target_p90:g} d: {fmt(need)} of the City's "
                 f"effort (interval {fmt(lo)} .. {fmt(hi)})"
             )
     print(f"total {time.perf_counter() - t0:.1f} s; load average {os.getloadavg()[0]:.2f}")
