@@ -73,6 +73,16 @@ def parse_sweep(text: str) -> list[int]:
         ) from None
 
 
+CalibratedOption = Annotated[
+    bool,
+    typer.Option(
+        "--calibrated",
+        help="the calibrated what-if: the City's year replayed with its measured effort "
+        "(Jan-Jun fit, Jul-Dec validation), then geo311's policy; writes calibrated.csv",
+    ),
+]
+
+
 def register(app: typer.Typer) -> None:
     """Add ``geo311 simulate`` to the geo311 CLI.
 
@@ -111,12 +121,15 @@ def register(app: typer.Typer) -> None:
         ] = Path("out"),
         cluster: ClusterOption = None,
         workers: WorkersOption = None,
+        calibrated: CalibratedOption = False,
     ) -> None:
         """Replay the city's sample reports with K crews; compare days to repair with the City's.
 
         The replays (one per service group and crew count) run as tasks on a Dask cluster:
         ``--cluster`` / ``GEO311_CLUSTER_ADDRESS``, else a local one on this machine's cores.
         """
+        if calibrated:
+            return _calibrated(out)
         from geo311.city.catalogue import load_catalogue
         from geo311.settings import get_settings
         from maps.simulation_plot import plot_simulation
@@ -154,3 +167,10 @@ def register(app: typer.Typer) -> None:
         for note in result.notes:
             typer.echo(f"note: {note}")
         typer.echo(f"wrote {doc} and {png}")
+
+
+def _calibrated(out: Path) -> None:
+    """Run ``geo311 simulate --calibrated`` (routing.cli.calibrated_report)."""
+    from routing.cli import calibrated_report
+
+    calibrated_report(out=out)

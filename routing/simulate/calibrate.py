@@ -1,0 +1,530 @@
+"""The what-if, calibrated: replay the City's own year with the City's effort, then geo311's.
+
+Reports of one service arrive when they arrived. The capacity of each day is the City's measured
+effort (:func:`geo311.requests.effort.measure_effort`: mean closures of that month and weekday) times a
+slack factor (closures understate capacity on days the queue ran empty). The City's order is a
+mix fitted on January-June: a share of reports goes to a slower deferred queue (contractor,
+parts, long-term repair) and waits a log-normal time outside the crews' slots; the others are taken
+oldest-first with a fitted probability, else at random. July-December validates: the replay's
+median and p90 days to close and share within SLA next to the City's own, with bootstrap
+intervals (reports resampled; replays over several seeds).
+
+The counterfactual keeps the days, the arrivals, the deferred share and the effort, and changes
+the policy to geo311's: reports within the service's duplicate radius join one work order (one
+visit closes them), the report due first goes first, and routed days turn the City's travel per
+job into a routed day's (more jobs per crew-hour; travel measured on the street graph inside the
+extract, by :class:`TravelModel` outside). The effort curve scales that effort until the p90 meets
+the planner's target.
+
+Left out (written into every result): crew absences, parts and weather are inside the measured
+effort, not modelled; crews shared between services; repeat visits of failed repairs; the City's
+priorities beyond age (a mix of oldest-first and random picks stands for them); holidays are
+ordinary days of their month and weekday; the deferred queue is drawn at random, not from the
+report's content.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+
+from geo311.errors import InputError
+from geo311.requests.effort import Interval, measure_effort
+from routing.simulate.calibrate_queue import daily_slots, replay_queue
+from routing.simulate.core import quantile
+
+__all__ = [
+    "CalibratedPolicy",
+    "Outcome",
+    "QueueData",
+    "TravelModel",
+    "calibrate_policy",
+    "capacity_per_day",
+    "daily_slots",
+    "SimulatedOutcome",
+    "effort_needed",
+    "load_year",
+    "local_days",
+    "work_orders",
+    "fit_travel_model",
+    "outcome",
+    "outcome_rows",
+    "validation_line",
+    "replay_queue",
+    "simulate_outcome",
+]
+
+OMITTED = (
+    "crew absences, parts and weather: inside the measured effort, not modelled one by one",
+    "crews shared between services and areas: each service and area has its own measured effort",
+    "repeat visits of failed repairs and reopened cases",
+    "the City's priorities beyond age: a fitted mix of oldest-first and random picks",
+    "holidays: ordinary days of their month and weekday",
+    "which report is deferred: drawn at random with the fitted share, not from its content",
+)
+
+
+@dataclass(frozen=True)
+class QueueData:
+    """One service's reports in one area, as float days since ``origin`` (local midnight).
+
+    Attributes
+    ----------
+    origin : date
+        Day 0.
+    requested, due, closed : numpy.ndarray
+        Report, SLA due and City closure times (``closed`` ``inf``: never closed).
+    horizon : float
+        The export's last closure: nothing closes after it, in the data or the replay.
+    xy_m : numpy.ndarray or None
+        Metric coordinates (n x 2) for work orders; None when unknown.
+    """
+
+    origin: date
+    requested: np.ndarray
+    due: np.ndarray
+    closed: np.ndarray
+    horizon: float
+    xy_m: np.ndarray | None = None
+
+    def mask(self, start: date, end: date) -> np.ndarray:
+        """Return the reports made from ``start`` to ``end`` (inclusive)."""
+        lo = (start - self.origin).days
+        hi = (end - self.origin).days + 1
+        return (self.requested >= lo) & (self.requested < hi)
+
+    def closed_days(self) -> list[date]:
+        """Return the local day of every City closure."""
+        return [
+            self.origin + timedelta(days=int(math.floor(c)))
+            for c in self.closed
+            if math.isfinite(c)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """Days to close and share within SLA of a set of reports, with bootstrap intervals.
+
+    The figures are over the reports closed by the export's last closure (the data cannot say
+    when the others closed, so the replay's are censored the same way); ``never_closed`` is
+    the share still open then.
+    """
+
+    reports: int
+    median_days: Interval
+    p90_days: Interval
+    within_sla: Interval
+    never_closed: Interval
+
+
+def _stats(days: np.ndarray, within: np.ndarray) -> tuple[float, float, float, float]:
+    """Median, p90 and share within SLA of the closed reports; share never closed."""
+    done = np.isfinite(days)
+    if not done.any():
+        return (math.inf, math.inf, 0.0, 1.0)
+    d = days[done]
+    return (
+        quantile(d, 0.5),
+        quantile(d, 0.9),
+        float(np.mean(within[done])),
+        float(1.0 - done.mean()),
+    )
+
+
+def outcome(
+    qd: QueueData,
+    closed_runs: Sequence[np.ndarray],
+    mask: np.ndarray,
+    *,
+    n_boot: int = 300,
+    level: float = 0.9,
+    seed: int = 0,
+) -> Outcome:
+    """Summarise closure times of the masked reports (one array per replay, or the City's).
+
+    The value is the median over runs of each figure; the interval resamples the reports (and
+    picks a run at random for each resample).
+    """
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        raise InputError("no reports in the period; pick months with reports", field="period")
+    req, due = qd.requested[idx], qd.due[idx]
+    runs = [np.asarray(c, dtype=float)[idx] for c in closed_runs]
+    days = [np.maximum(c - req, 0.0) for c in runs]
+    within = [c <= due for c in runs]
+    point = np.median([_stats(d, w) for d, w in zip(days, within, strict=True)], axis=0)
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(n_boot):
+        r = int(rng.integers(len(runs)))
+        s = rng.integers(0, idx.size, idx.size)
+        boot.append(_stats(days[r][s], within[r][s]))
+    a = (1 - level) / 2
+    cols = np.asarray(boot).T
+    ivs = [
+        Interval(float(point[k]), quantile(cols[k], a), quantile(cols[k], 1 - a), level)
+        for k in range(4)
+    ]
+    return Outcome(int(idx.size), *ivs)
+
+
+def capacity_per_day(qd: QueueData, *, scale: float = 1.0, days: int | None = None) -> np.ndarray:
+    """Return the City's measured closures per day (month x weekday means) times ``scale``."""
+    n = int(math.ceil(qd.horizon)) + 1 if days is None else days
+    end = qd.origin + timedelta(days=n - 1)
+    cells = measure_effort(qd.closed_days(), start=qd.origin, end=end, n_boot=1)
+    out = np.empty(n)
+    for k in range(n):
+        d = qd.origin + timedelta(days=k)
+        out[k] = cells[(d.month, d.weekday())].closures.value * scale
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class CalibratedPolicy:
+    """The City's fitted order and slack (see the module docstring).
+
+    Attributes
+    ----------
+    slack : float
+        The crews' capacity over their share of the measured closures (``1 - deferred_share``;
+        closures understate capacity on days with no work left).
+    deferred_share : float
+        Share of reports the City deferred (contractor, parts, long-term repair).
+    deferred_median_days, deferred_sigma : float
+        A deferred report waits a log-normal time (this median, this log-sd), outside the
+        crews' slots.
+    fifo_share : float
+        Share of the crews' picks that take the oldest waiting report (the rest: at random).
+    loss : float
+        The fit's loss on the calibration months.
+    """
+
+    slack: float
+    deferred_share: float
+    deferred_median_days: float
+    deferred_sigma: float
+    fifo_share: float
+    loss: float
+
+
+def _runs(
+    qd: QueueData,
+    cap: np.ndarray,
+    pol: CalibratedPolicy,
+    *,
+    seeds: Sequence[int],
+    policy: str = "city",
+    work_order: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """Replay once per seed; the deferred reports and their waits are drawn with the seed.
+
+    ``cap`` is the measured closures per day (times any effort multiple); the crews' slots are
+    ``slack x (1 - deferred share)`` of it, as deferred reports close outside the slots.
+    """
+    slots = daily_slots(cap * pol.slack * (1.0 - pol.deferred_share))
+    slots = slots[slots <= qd.horizon]
+    n = qd.requested.size
+    out = []
+    for s in seeds:
+        rng = np.random.default_rng(1000 + s)
+        late = rng.random(n) < pol.deferred_share
+        wait = pol.deferred_median_days * np.exp(pol.deferred_sigma * rng.standard_normal(n))
+        closed = qd.requested + wait
+        closed[closed > qd.horizon] = math.inf
+        main = np.flatnonzero(~late)
+        closed[main] = replay_queue(
+            qd.requested[main],
+            slots,
+            policy=policy,
+            fifo_share=pol.fifo_share,
+            due=qd.due[main],
+            work_order=None if work_order is None else work_order[main],
+            seed=s,
+        )
+        out.append(closed)
+    return out
+
+
+def _loss(sim: Sequence[float], act: Sequence[float]) -> float:
+    """Relative errors of median and p90 plus the shares' differences (scaled)."""
+
+    def rel(a: float, b: float) -> float:
+        if not (math.isfinite(a) and math.isfinite(b)):
+            return 0.0 if a == b else 5.0
+        return abs(a - b) / max(b, 0.1)
+
+    return (
+        rel(sim[0], act[0])
+        + rel(sim[1], act[1])
+        + 4 * abs(sim[2] - act[2])
+        + 2 * abs(sim[3] - act[3])
+    )
+
+
+def calibrate_policy(
+    qd: QueueData,
+    *,
+    start: date,
+    end: date,
+    seeds: Sequence[int] = (0, 1, 2),
+    slacks: Sequence[float] = (1.0, 1.2, 1.4, 1.6, 1.8),
+    deferred_shares: Sequence[float] = (0.3, 0.4, 0.5),
+    deferred_medians: Sequence[float] = (20.0, 40.0),
+    deferred_sigmas: Sequence[float] = (1.5, 2.0, 2.5),
+    fifo_shares: Sequence[float] = (0.7,),
+) -> CalibratedPolicy:
+    """Fit slack, the deferred share and wait, and the FIFO share on ``start`` .. ``end``.
+
+    A grid search: the fit minimises the relative errors of the median and the p90 plus four
+    times the difference of the share within SLA and twice that of the share never closed
+    (median over ``seeds`` of each figure).
+    """
+    mask = qd.mask(start, end)
+    act = _stats(*_days_within(qd, qd.closed, mask))
+    best: CalibratedPolicy | None = None
+    grid = [
+        (p, m, g, f)
+        for p in deferred_shares
+        for m in deferred_medians
+        for g in deferred_sigmas
+        for f in fifo_shares
+    ]
+    cap = capacity_per_day(qd)
+    for slack in slacks:
+        for p, m, g, f in grid:
+            pol = CalibratedPolicy(float(slack), p, m, g, f, math.nan)
+            runs = _runs(qd, cap, pol, seeds=seeds)
+            sim = np.median([_stats(*_days_within(qd, c, mask)) for c in runs], axis=0)
+            loss = _loss(list(sim), act)
+            if best is None or loss < best.loss:
+                best = CalibratedPolicy(float(slack), p, m, g, f, loss)
+    assert best is not None
+    return best
+
+
+def _days_within(qd: QueueData, closed: np.ndarray, mask: np.ndarray) -> tuple[Any, Any]:
+    c = np.asarray(closed)[mask]
+    return np.maximum(c - qd.requested[mask], 0.0), c <= qd.due[mask]
+
+
+def work_orders(xy_m: np.ndarray, requested: np.ndarray, *, radius_m: float) -> np.ndarray:
+    """Return a work order per report: the earliest report within ``radius_m`` anchors it.
+
+    The replay merges a report into its anchor's work order only while that work order waits.
+    """
+    order = np.argsort(requested, kind="stable")
+    anchor = np.arange(requested.size)
+    anchors: list[int] = []
+    for i in order:
+        for a in anchors:
+            if np.hypot(*(xy_m[i] - xy_m[a])) <= radius_m:
+                anchor[i] = a
+                break
+        else:
+            anchors.append(int(i))
+    return anchor
+
+
+@dataclass(frozen=True)
+class TravelModel:
+    """Travel time from straight-line distance: ``d x detour / speed`` (fitted on the graph).
+
+    Attributes
+    ----------
+    detour : float
+        Street distance over straight-line distance (median of the sampled pairs).
+    speed_mps : float
+        Street distance over travel time (median).
+    error : Interval
+        Mean absolute relative error of the model's travel times on the pairs (with interval).
+    pairs : int
+        Pairs fitted on.
+    """
+
+    detour: float
+    speed_mps: float
+    error: Interval
+    pairs: int
+
+    def seconds(self, straight_m: np.ndarray | float) -> Any:
+        """Return modelled travel seconds for straight-line metres."""
+        return np.asarray(straight_m, dtype=float) * self.detour / self.speed_mps
+
+
+def fit_travel_model(
+    straight_m: np.ndarray, street_m: np.ndarray, street_s: np.ndarray, *, seed: int = 0
+) -> TravelModel:
+    """Fit :class:`TravelModel` on point pairs measured on the street graph.
+
+    Parameters
+    ----------
+    straight_m, street_m, street_s
+        Straight-line metres, street metres and street seconds of the same pairs.
+    seed
+        Bootstrap seed of the error's interval.
+
+    Returns
+    -------
+    TravelModel
+    """
+    from geo311.requests.effort import bootstrap_mean
+
+    ok = (straight_m > 50) & np.isfinite(street_s) & (street_s > 0)
+    if ok.sum() < 10:
+        raise InputError("fewer than 10 usable pairs to fit travel on", field="pairs")
+    detour = float(np.median(street_m[ok] / straight_m[ok]))
+    speed = float(np.median(street_m[ok] / street_s[ok]))
+    pred = straight_m[ok] * detour / speed
+    rel = np.abs(pred - street_s[ok]) / street_s[ok]
+    return TravelModel(detour, speed, bootstrap_mean(rel, seed=seed), int(ok.sum()))
+
+
+@dataclass(frozen=True)
+class SimulatedOutcome:
+    """Validation and counterfactual of one service in one area."""
+
+    policy: CalibratedPolicy
+    actual: Outcome
+    as_city: Outcome
+    with_geo311: Outcome
+    routing_gain: float
+    curve: tuple[tuple[float, Outcome], ...] = ()
+    notes: tuple[str, ...] = field(default=OMITTED)
+
+
+def simulate_outcome(
+    qd: QueueData,
+    *,
+    calibrate: tuple[date, date],
+    validate: tuple[date, date],
+    radius_m: float,
+    routing_gain: float = 1.0,
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    curve_scales: Sequence[float] = (),
+    n_boot: int = 300,
+) -> SimulatedOutcome:
+    """Calibrate on one period, validate on another, then replay geo311's policy.
+
+    Parameters
+    ----------
+    qd
+        The service's reports in one area.
+    calibrate, validate
+        Periods (inclusive dates).
+    radius_m
+        The service's duplicate radius (work orders; needs ``qd.xy_m``).
+    routing_gain
+        Jobs per crew-hour with routed days over the City's (>= 1: routing saves travel).
+    seeds
+        Replays per figure.
+    curve_scales
+        Effort multiples for the effort curve (geo311's policy).
+    n_boot
+        Bootstrap resamples per interval.
+
+    Returns
+    -------
+    SimulatedOutcome
+    """
+    pol = calibrate_policy(qd, start=calibrate[0], end=calibrate[1])
+    mask = qd.mask(*validate)
+    cap = capacity_per_day(qd)
+    actual = outcome(qd, [qd.closed], mask, n_boot=n_boot)
+    as_city = outcome(qd, _runs(qd, cap, pol, seeds=seeds), mask, n_boot=n_boot)
+    wo = None if qd.xy_m is None else work_orders(qd.xy_m, qd.requested, radius_m=radius_m)
+
+    def geo(scale: float) -> Outcome:
+        runs = _runs(qd, cap * routing_gain * scale, pol, seeds=seeds, policy="sla", work_order=wo)
+        return outcome(qd, runs, mask, n_boot=n_boot)
+
+    curve = tuple((float(s), geo(float(s))) for s in curve_scales)
+    return SimulatedOutcome(pol, actual, as_city, geo(1.0), routing_gain, curve)
+
+
+def effort_needed(
+    curve: Sequence[tuple[float, Outcome]], *, target_p90_days: float
+) -> tuple[float | None, float | None, float | None]:
+    """Return the smallest effort multiple whose p90 meets the target: point, low and high.
+
+    ``low`` uses the p90's lower bound (optimistic), ``high`` its upper bound; None when no
+    multiple of the curve meets it.
+    """
+
+    def first(key: str) -> float | None:
+        for s, o in sorted(curve, key=lambda x: x[0]):
+            if getattr(o.p90_days, key) <= target_p90_days:
+                return s
+        return None
+
+    return first("value"), first("low"), first("high")
+
+
+def local_days(when: datetime | None, origin: date, tz: Any) -> float:
+    """Return ``when`` as float days since local midnight of ``origin`` (``inf`` for None)."""
+    if when is None:
+        return math.inf
+    base = datetime.combine(origin, time(0), tzinfo=tz)
+    return (when - base).total_seconds() / 86400.0
+
+
+def load_year(service: str, **options: Any) -> Any:
+    """Read one service's year of the embedded export, split by the street extract.
+
+    Parameters
+    ----------
+    service
+        Catalogue service code, e.g. ``streetlight_outage``.
+    **options
+        ``year``, ``data_file``, ``graph``, ``catalogue``.
+
+    Returns
+    -------
+    routing.simulate.calibrate_data.Year
+        ``inside`` / ``outside`` queues, the fitted travel model, the routing gains, notes.
+    """
+    from routing.simulate.calibrate_data import load_year as _load
+
+    return _load(service, **options)
+
+
+def outcome_rows(res: SimulatedOutcome, *, service: str, area: str) -> list[dict[str, Any]]:
+    """Return the validation, the counterfactual and the curve as CSV rows (one per line).
+
+    Columns: ``service``, ``area``, ``row`` (``actual``, ``as_city``, ``with_geo311`` or
+    ``curve``), ``effort`` (multiple of the City's), then each figure with its interval.
+    """
+    rows = []
+    named = [("actual", 1.0, res.actual), ("as_city", 1.0, res.as_city)]
+    named += [("with_geo311", 1.0, res.with_geo311)]
+    named += [("curve", s, o) for s, o in res.curve]
+    for row, effort, o in named:
+        line: dict[str, Any] = {"service": service, "area": area, "row": row, "effort": effort}
+        line["reports"] = o.reports
+        for key in ("median_days", "p90_days", "within_sla", "never_closed"):
+            iv = getattr(o, key)
+            line[key], line[f"{key}_low"], line[f"{key}_high"] = iv.value, iv.low, iv.high
+        rows.append(line)
+    return rows
+
+
+def validation_line(res: SimulatedOutcome, service: str, label: str = "") -> str:
+    """Return the validation line: replay next to the City's figures, with the errors."""
+    s, a = res.as_city, res.actual
+
+    def err(x: Interval, y: Interval) -> str:
+        return f"{(x.value - y.value) / y.value * 100:+.0f}%" if y.value else "n/a"
+
+    return (
+        f"validation {service}{label}: median sim {s.median_days.value:.1f} d vs actual "
+        f"{a.median_days.value:.1f} d (err {err(s.median_days, a.median_days)}), "
+        f"p90 sim {s.p90_days.value:.1f} d vs actual {a.p90_days.value:.1f} d "
+        f"(err {err(s.p90_days, a.p90_days)}), within SLA sim "
+        f"{s.within_sla.value:.0%} vs actual {a.within_sla.value:.0%}"
+    )
