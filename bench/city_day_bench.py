@@ -47,7 +47,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from matrix_bench import generated_city, random_snaps
 
-from routing.graph import build_street_graph
+from routing.graph import build_street_graph, load_speed_settings
 from routing.matrix import travel_time_matrix
 from routing.problem import (
     PRIORITY_LATER,
@@ -59,6 +59,7 @@ from routing.problem import (
     Problem,
     TimeWindow,
 )
+from routing.rush_hour import day_offset_s, leg_time_s, solve_rush_hour, timed_etas
 from routing.search import default_settings
 from routing.solve import Plan, default_workers, solve
 
@@ -178,6 +179,48 @@ def reference(problem: Problem, args: argparse.Namespace) -> Result:
     return result
 
 
+def rush_hour_table(problem: Problem, plan: Plan, time_limit_s: float) -> None:
+    """Print how the plan's ETAs move with the speeds file's hourly factors, then re-plan.
+
+    The free-flow plan's arrivals re-timed leg by leg through the hour bands
+    (:func:`routing.rush_hour.timed_etas`), by the hour each leg is driven: the legs' time
+    over their free-flow time next to the hour's factor, and the mean ETA shift of the jobs
+    reached in that hour; then :func:`routing.rush_hour.solve_rush_hour` with the same limit.
+    """
+    factors = load_speed_settings().congestion
+    offset = day_offset_s(problem)
+    free: dict[int, float] = {}
+    timed: dict[int, float] = {}
+    for route in plan.routes:
+        steps = [s for s in route.steps if s.location_index is not None]
+        for a, b in zip(steps, steps[1:], strict=False):
+            f = float(problem.durations_s[a.location_index, b.location_index])
+            hour = int((a.departure_s + offset) // H) % 24
+            free[hour] = free.get(hour, 0.0) + f
+            timed[hour] = timed.get(hour, 0.0) + leg_time_s(
+                f, a.departure_s, factors, offset_s=offset
+            )
+    shifts: dict[int, list[float]] = {}
+    for eta in timed_etas(problem, plan, factors):
+        shifts.setdefault(int((eta.timed_s + offset) // H) % 24, []).append(eta.shift_s)
+    print("rush hour: legs by departure hour (free-flow plan), ETA shift by arrival hour")
+    print(f"{'hour':>5}{'factor':>8}{'legs timed/free':>17}{'jobs':>6}{'mean ETA shift min':>20}")
+    for hour in sorted(set(free) | set(shifts)):
+        ratio = timed[hour] / free[hour] if free.get(hour) else float("nan")
+        sh = shifts.get(hour, [])
+        mean = sum(sh) / len(sh) / 60 if sh else float("nan")
+        print(f"{hour:>5}{factors[hour]:>8.2f}{ratio:>17.3f}{len(sh):>6}{mean:>20.1f}")
+    t = time.perf_counter()
+    rush = solve_rush_hour(problem, time_limit_s=time_limit_s, factors=factors)
+    print(
+        f"solve_rush_hour {time_limit_s:g} s: {rush.summary.jobs_served} served "
+        f"(free-flow plan {plan.summary.jobs_served}), drive {rush.summary.travel_s / H:.2f} h "
+        f"on banded times, largest ETA shift vs time-dependent legs "
+        f"{rush.meta['rush_hour']['max_eta_shift_s'] / 60:+.1f} min, "
+        f"{time.perf_counter() - t:.1f} s"
+    )
+
+
 def peak_mb() -> tuple[float, float]:
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -197,6 +240,13 @@ def main(argv: list[str] | None = None) -> int:
         "--cache-dir",
         default=str(Path(__file__).parent / "cache"),
         help="where the reference run is cached, keyed by the instance hash",
+    )
+    ap.add_argument(
+        "--rush-hour",
+        type=float,
+        default=0.0,
+        help="print the ETA shifts of the first time limit's plan by hour and re-plan with "
+        "hour bands in this many seconds (0: skip)",
     )
     ap.add_argument(
         "--recompute-reference", action="store_true", help="run the reference even if cached"
@@ -223,13 +273,17 @@ def main(argv: list[str] | None = None) -> int:
         ("first feasible plan", Result.of(first, first_s), None)
     ]
     targets = {30.0: 0.02, 60.0: 0.01}
+    first_plan: Plan | None = None
     for limit in [float(x) for x in args.times.split(",") if x]:
         t = time.perf_counter()
         plan = solve(problem, time_limit_s=limit, workers=args.workers)
+        first_plan = first_plan or plan
         runs.append(
             (f"after {limit:g} s", Result.of(plan, time.perf_counter() - t), targets.get(limit))
         )
         print(f"  {runs[-1][0]} done (load {os.getloadavg()[0]:.2f})", flush=True)
+    if args.rush_hour > 0 and first_plan is not None:
+        rush_hour_table(problem, first_plan, args.rush_hour)
     ref = reference(problem, args)
     runs.append((f"reference {args.reference_time:g} s", ref, None))
     print(head)

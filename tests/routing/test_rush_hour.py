@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from geo311.errors import RoutingError
-from routing._graph_speeds import load_speed_settings
+from routing.graph import load_speed_settings
 from routing.problem import Job, TimeWindow
 from routing.rush_hour import banded_problem, leg_time_s, solve_rush_hour, timed_etas
 from routing.solve import solve
