@@ -19,15 +19,23 @@ of ``geo311 plan``) with ``--workers`` parallel searches:
 - peak memory (this process and the worker processes, ``ru_maxrss``) and the load average.
 
 How a day this size is meant to be usable within 60 s: above 300 jobs the default settings
-start worker 0 from savings (a complete, dispatchable plan that drops what does not fit:
-3.6 s wall with the model at load 2.5, 2.8 CPU-s for the heuristic; 883 served) and worker 1 from local cheapest insertion (about 26 CPU-s, fewer urgent
-jobs dropped); both then improve until the time limit and the better plan wins, so
-``geo311 plan --time-limit 60`` returns the best plan found by then (at load 2.5-3.6, with
-``--times 30,60 --reference-time 120``: 904 served after 30 s with 3.8 % more driving than
-after 120 s, 1.8 % after 60 s). Parallel cheapest
-insertion (the small-problem start) gives no plan within minutes at this size.
+start worker 0 from savings (a complete, dispatchable plan that drops what does not fit) and
+worker 1 from local cheapest insertion; both run iterated local search for half the time,
+then (above 600 jobs, issue 26) re-solve neighbourhoods of five nearby routes with the
+dropped jobs near them (:mod:`routing.decompose`) until the limit; the better plan wins.
+The whole-day guided-local-search polish used before fails at once on this day
+(``ROUTING_FAIL`` with lunch breaks; see :mod:`routing.decompose`).
 
-Run:  .venv/bin/python bench/city_day_bench.py [--times 30,120] [--reference-time 600]
+The reference run is cached in ``--cache-dir`` (``bench/cache/``), keyed by a hash of the
+problem's data, the settings' name, the reference time and the workers;
+``--recompute-reference`` runs it again. The 30-s and 60-s rows print whether they meet the
+targets: driving time within 2 % / 1 % of the reference's with no more dropped jobs.
+``--rush-hour S`` prints, for the first time limit's plan, the legs' time-dependent over
+free-flow time and the mean ETA shift by hour next to the speeds file's factors, then
+re-plans with hour-banded times (:func:`routing.rush_hour.solve_rush_hour`) in S seconds.
+
+Run:  .venv/bin/python bench/city_day_bench.py [--times 30,60] [--reference-time 600]
+      [--recompute-reference] [--rush-hour 30]
 """
 
 from __future__ import annotations

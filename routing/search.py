@@ -10,7 +10,10 @@ The default portfolio (:func:`default_settings`) runs OR-Tools' iterated local s
   solution with the cheap move operators only, and simulated-annealing acceptance of the
   result as the new reference (the best solution is kept apart);
 - a last share of the time (``polish_fraction``) in guided local search that restarts from the
-  best ILS solution.
+  best ILS solution; above ``decompose_jobs`` jobs instead the last ``decompose_fraction`` of
+  the time re-solves neighbourhoods of routes (:mod:`routing.decompose`): the whole-day
+  restart fails at once (``ROUTING_FAIL``) on a 1,000-job day with lunch breaks, and is
+  replaced by the neighbourhoods whenever it fails.
 
 How the ILS parameters interact with the limits (OR-Tools 9.15, ``RoutingModel::
 SolveWithIteratedLocalSearch``): ILS is a separate entry point, not a flag of
