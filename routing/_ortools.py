@@ -433,7 +433,12 @@ class Model:
         if self.neighbourhood_deadline is not None:
             from routing import decompose  # imports this module
 
-            out, improved = decompose.improve(self, out, deadline=self.neighbourhood_deadline)
+            out, improved = decompose.improve(
+                self,
+                out,
+                deadline=self.neighbourhood_deadline,
+                solution_limit=self.spec.solution_limit,
+            )
             out["neighbourhoods_improved"] = improved
             out["phase_objectives"] = [*phases[:-1], out["objective"]]
         return out

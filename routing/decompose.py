@@ -64,7 +64,9 @@ class DaySolution:
         return {j for steps in self.raw["routes"] for j, _, _ in steps if j >= 0}
 
 
-def improve(model: Model, raw: dict[str, Any], *, deadline: float) -> tuple[dict[str, Any], int]:
+def improve(
+    model: Model, raw: dict[str, Any], *, deadline: float, solution_limit: int | None = None
+) -> tuple[dict[str, Any], int]:
     """Improve a whole-day raw result by neighbourhood re-solves until ``deadline``.
 
     Parameters
@@ -75,6 +77,9 @@ def improve(model: Model, raw: dict[str, Any], *, deadline: float) -> tuple[dict
         The raw result of :meth:`routing._ortools.Model.solve` to improve (not modified).
     deadline
         ``time.perf_counter()`` value by which to stop.
+    solution_limit
+        For a reproducible run: each neighbourhood's search stops after this many
+        solutions and every crew seeds one neighbourhood (one round), time permitting.
 
     Returns
     -------
@@ -86,13 +91,16 @@ def improve(model: Model, raw: dict[str, Any], *, deadline: float) -> tuple[dict
     n_crews = len(model.problem.crews)
     improved = 0
     k = 0
+    rounds = 1 if solution_limit is not None else None
     while n_crews and deadline - time.perf_counter() >= MIN_NEIGHBOURHOOD_S:
         group = neighbourhood(model, day, k % n_crews)
         k += 1
-        limit = min(NEIGHBOURHOOD_S, deadline - time.perf_counter())
-        if _resolve(model, day, group, time_limit_s=limit):
+        limit = deadline - time.perf_counter()
+        if solution_limit is None:  # with one, the solutions bound it (reproducible)
+            limit = min(NEIGHBOURHOOD_S, limit)
+        if _resolve(model, day, group, time_limit_s=limit, solution_limit=solution_limit):
             improved += 1
-        if k >= 4 * n_crews and not improved:
+        if (k >= 4 * n_crews and not improved) or (rounds and k >= rounds * n_crews):
             break
     day.raw["objective"] = day_objective(model, day)
     return day.raw, improved
@@ -132,7 +140,12 @@ def neighbourhood(model: Model, day: DaySolution, seed: int) -> tuple[list[int],
 
 
 def _resolve(
-    model: Model, day: DaySolution, group: tuple[list[int], list[int]], *, time_limit_s: float
+    model: Model,
+    day: DaySolution,
+    group: tuple[list[int], list[int]],
+    *,
+    time_limit_s: float,
+    solution_limit: int | None,
 ) -> bool:
     """Re-solve one neighbourhood from its current routes; keep the result if it is better."""
     crews, dropped = group
@@ -145,6 +158,7 @@ def _resolve(
         time_limit_s=time_limit_s,
         worker=search.WorkerSettings(metaheuristic="GUIDED_LOCAL_SEARCH"),
         initial_routes=routes,
+        solution_limit=solution_limit,
         crew_fixed_cost=model.spec.crew_fixed_cost,
     )
     sub = Model(sub_problem, spec)

@@ -143,3 +143,16 @@ def test_large_day_ends_in_neighbourhoods() -> None:
 def test_decompose_settings_are_checked(field: str, value: float) -> None:
     with pytest.raises(RoutingError, match=field):
         replace(WorkerSettings(), **{field: value}).check()
+
+
+def test_solution_limit_bounds_the_neighbourhoods_and_repeats() -> None:
+    p = _day()
+    worker = WorkerSettings(decompose_jobs=40, decompose_fraction=0.5)
+    runs = []
+    for _ in range(2):
+        spec = _ortools.Spec(list(range(len(p.jobs))), 600.0, worker=worker, solution_limit=10)
+        started = time.perf_counter()
+        raw = _ortools.Model(p, spec).solve()
+        assert time.perf_counter() - started < 300  # one round, not the 600-s limit
+        runs.append((raw["objective"], raw["routes"]))
+    assert runs[0] == runs[1]
