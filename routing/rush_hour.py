@@ -86,6 +86,23 @@ def leg_time_s(
     return t - (depart_s + offset_s)
 
 
+def row_times_s(
+    free_s: np.ndarray, depart_s: float, factors: Sequence[float], *, offset_s: float
+) -> np.ndarray:
+    """Return :func:`leg_time_s` of many legs departing at one time (vectorised, exact).
+
+    The arrival is piecewise linear in the free-flow time, with a knot at each hour boundary.
+    """
+    free = np.asarray(free_s, dtype=float)
+    start = float(depart_s) + offset_s
+    hours = int(np.max(free, initial=0.0) * max(factors) // HOUR_S) + 2
+    first = math.floor(start / HOUR_S)
+    bounds = np.array([start] + [(first + k) * HOUR_S for k in range(1, hours + 1)])
+    rates = np.array([factors[(first + k) % 24] for k in range(hours)])
+    covered = np.concatenate(([0.0], np.cumsum(np.diff(bounds) / rates)))
+    return np.interp(free, covered, bounds) - start
+
+
 def banded_problem(
     problem: Problem, departures: dict[int, float], factors: Sequence[float]
 ) -> Problem:
@@ -109,7 +126,7 @@ def banded_problem(
     used = {d.location_index for d in problem.depots} | {j.location_index for j in problem.jobs}
     for loc in used:
         t = departures.get(loc, default)
-        out[loc] = [leg_time_s(x, t, f, offset_s=offset) for x in free[loc]]
+        out[loc] = row_times_s(free[loc], t, f, offset_s=offset)
     return replace(problem, durations_s=out)
 
 

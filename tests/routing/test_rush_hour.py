@@ -8,7 +8,13 @@ import pytest
 from geo311.errors import RoutingError
 from routing.graph import load_speed_settings
 from routing.problem import Job, TimeWindow
-from routing.rush_hour import banded_problem, leg_time_s, solve_rush_hour, timed_etas
+from routing.rush_hour import (
+    banded_problem,
+    leg_time_s,
+    row_times_s,
+    solve_rush_hour,
+    timed_etas,
+)
 from routing.solve import solve
 
 from ._line_problems import H, crew, problem
@@ -88,3 +94,13 @@ def test_solve_rush_hour_plans_on_the_hours_it_drives() -> None:
 def test_bad_factors_are_refused(bad: tuple[float, ...]) -> None:
     with pytest.raises(RoutingError, match="congestion factors"):
         banded_problem(_one_crew(), {}, bad)
+
+
+def test_row_times_equal_the_leg_by_leg_times() -> None:
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        free = rng.uniform(0, 9000, size=50)
+        t, offset = float(rng.uniform(0, 30 * H)), float(rng.uniform(0, 12 * H))
+        rows = row_times_s(free, t, FACTORS, offset_s=offset)
+        legs = [leg_time_s(x, t, FACTORS, offset_s=offset) for x in free]
+        assert rows == pytest.approx(legs, abs=1e-6)
