@@ -71,6 +71,10 @@ class Spec:
 
 # The least share of its time limit a search gets, however late its process started.
 MIN_SEARCH_SHARE = 0.5
+# ILS time a decomposing day keeps before the neighbourhoods (when its limit allows): on the
+# 1,000-job day at load 4-5, 15 s of ILS then 15 s of neighbourhoods served 422 jobs where
+# 27 s of ILS serves about 900; at 60 s, 30 s + 30 s served 960
+MIN_ILS_S = 30.0
 
 
 def _up(x: float, scale: int) -> int:
@@ -92,6 +96,8 @@ class Model:
         self.problem = problem
         self.spec = spec
         self.jobs = [problem.jobs[i] for i in spec.job_indices]
+        # set when the polish from the best ILS solution fails: neighbourhoods until then
+        self.neighbourhood_deadline: float | None = None
         self._nodes()
         self._time()
         self._costs()
@@ -286,6 +292,31 @@ class Model:
         scale = DIST_SCALE if self.problem.objective == "distance" else TIME_SCALE
         return int(round(self.spec.crew_fixed_cost * scale))
 
+    def objective_of(self, routes: list[list[int]]) -> int | None:
+        """Return the objective of routes given as job indices per crew (None: unknown job).
+
+        The sum the search minimises: arc costs from the start depot to the end depot of every
+        used crew, its fixed cost, and the drop penalty of every job of the model not served
+        (no reassignment penalty: only for re-plans, which do not use this).
+        """
+        pos = {job_i: node for node, job_i in enumerate(self.node_job) if job_i >= 0}
+        depot_pos = {d.id: k for k, d in enumerate(self.problem.depots)}
+        total, served = 0, set()
+        for v, route in enumerate(routes):
+            if not route:
+                continue
+            if any(j not in pos for j in route):
+                return None
+            crew = self.problem.crews[v]
+            nodes = [depot_pos[crew.start_depot], *(pos[j] for j in route)]
+            nodes.append(depot_pos[crew.end_depot])
+            total += int(self.cost_matrix[nodes[:-1], nodes[1:]].sum()) + self._fixed_cost()
+            served.update(route)
+        for job_i, job in zip(self.spec.job_indices, self.jobs, strict=True):
+            if job_i not in served:
+                total += self.penalties[job.priority]
+        return total
+
     def mean_arc_cost(self) -> float:
         """Mean arc cost between distinct nodes (scales the annealing temperatures)."""
         n = self.cost_matrix.shape[0]
@@ -335,25 +366,55 @@ class Model:
             else:
                 sol = routing.SolveWithParameters(params)
             return sol, [] if sol is None else [int(sol.ObjectiveValue())]
-        started = time.perf_counter()
+        return self._iterated(time.perf_counter())
+
+    def _iterated(self, started: float) -> tuple[Any, list[int]]:
+        """ILS, then the polish: guided local search, or neighbourhoods on a large day."""
+        worker, routing, spec = self.spec.worker, self.routing, self.spec
+        decompose = worker.decomposes(len(self.jobs))
         ils_s = spec.time_limit_s * (1.0 - worker.polish_fraction)
+        if decompose:  # ILS keeps its usual share up to MIN_ILS_S (a 30-s day: 15 s was short)
+            ils_s = max(
+                spec.time_limit_s * (1.0 - worker.decompose_fraction), min(ils_s, MIN_ILS_S)
+            )
         sol = routing.SolveWithIteratedLocalSearch(self.search_parameters(time_limit_s=ils_s))
+        left = spec.time_limit_s - (time.perf_counter() - started)
+        if sol is None and decompose and left > 0.05:
+            # no first solution within the ILS share (a loaded machine): the first solution
+            # alone with the time left, then neighbourhoods
+            sol = routing.SolveWithParameters(
+                search.first_solution_parameters(
+                    worker.first_strategy(len(self.jobs)), time_limit_s=left
+                )
+            )
         if sol is None:
             return None, []
         phases = [int(sol.ObjectiveValue())]
         left = spec.time_limit_s - (time.perf_counter() - started)
-        if worker.polish_fraction > 0 and left > 0.05:
-            best = routing.solver().Assignment(sol)  # a copy: the next solve reuses sol
-            polished = routing.SolveFromAssignmentWithParameters(
-                best,
-                search.polish_parameters(time_limit_s=left, solution_limit=spec.solution_limit),
-            )
-            if polished is not None and polished.ObjectiveValue() <= best.ObjectiveValue():
-                sol = polished
-            else:
-                sol = best
+        if decompose:
+            self.neighbourhood_deadline = started + spec.time_limit_s
+            phases.append(phases[0])  # replaced by the neighbourhoods' result
+        elif worker.polish_fraction > 0 and left > 0.05:
+            sol = self._polish(sol, left)
             phases.append(int(sol.ObjectiveValue()))
+            if self.neighbourhood_deadline is not None:
+                self.neighbourhood_deadline = started + spec.time_limit_s
         return sol, phases
+
+    def _polish(self, sol: Any, left: float) -> Any:
+        """Guided local search from the best ILS solution; on ROUTING_FAIL, mark neighbourhoods.
+
+        Returns the better of the two solutions.
+        """
+        best = self.routing.solver().Assignment(sol)  # a copy: the next solve reuses sol
+        polished = self.routing.SolveFromAssignmentWithParameters(
+            best,
+            search.polish_parameters(time_limit_s=left, solution_limit=self.spec.solution_limit),
+        )
+        if polished is None:  # fails at once on large days with breaks (routing.engine.decompose)
+            self.neighbourhood_deadline = 0.0
+            return best
+        return polished if polished.ObjectiveValue() <= best.ObjectiveValue() else best
 
     def solve(self) -> dict[str, Any]:
         """Run the search and return the raw result (picklable)."""
@@ -376,6 +437,17 @@ class Model:
         out["routes"] = self._routes(sol)
         out["breaks"] = self._break_starts(sol)
         out["t0"] = self.t0
+        if self.neighbourhood_deadline is not None:
+            from routing.engine import decompose  # imports this module
+
+            out, improved = decompose.improve(
+                self,
+                out,
+                deadline=self.neighbourhood_deadline,
+                solution_limit=self.spec.solution_limit,
+            )
+            out["neighbourhoods_improved"] = improved
+            out["phase_objectives"] = [*phases[:-1], out["objective"]]
         return out
 
     def _routes(self, sol: Any) -> list[list[tuple[int, int, int]]]:
