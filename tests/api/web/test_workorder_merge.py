@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.staff import store as auth_store
 from geo311.workorders import repo as work_order_repo
 from tests.api.web.conftest import csrf_of
+from tests.api.web.test_browser import (  # noqa: F401 - the fixtures of the browser tests
+    Server,
+    open_session,
+    server,
+)
 from tests.routing._dispatch_data import fill
 
 
@@ -63,3 +72,22 @@ def test_dispatcher_merges_then_splits_with_csrf_role_and_audit(
         data={"csrf_token": token, "request_id": "r-boylston"},
     )
     assert lone.status_code == 400 and "only report" in lone.text
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_merge_and_split_forms_pass_axe_on_desktop_and_phone(
+    open_session: Any,  # noqa: F811
+    server: Server,  # noqa: F811
+) -> None:
+    ids = _by_address(server.store)
+    boylston, columbus = ids["500 Boylston St"], ids["100 Columbus Ave"]
+    for phone in (False, True):
+        dina = open_session("dina", phone=phone)
+        dina.go(f"/dispatch/workorders/{boylston}")
+        if not phone:  # merge from the page: its reports move here, each can be split out
+            dina.page.fill("#merge-other", str(columbus))
+            dina.page.click("form[action$='/merge'] button[type=submit]")
+            dina.page.wait_for_load_state("load")
+        assert dina.page.locator("form[action$='/split'] button").count() == 2
+        dina.axe()
