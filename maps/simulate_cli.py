@@ -41,6 +41,31 @@ def parse_date(text: str, *, option: str) -> date:
         ) from None
 
 
+def parse_period(start: str, end: str) -> tuple[date, date]:
+    """Return the replay's first and last day, or raise an error naming the wrong option.
+
+    Parameters
+    ----------
+    start
+        The ``--from`` text.
+    end
+        The ``--to`` text.
+
+    Returns
+    -------
+    tuple of datetime.date
+        The first and the last day.
+    """
+    first, last = parse_date(start, option="--from"), parse_date(end, option="--to")
+    if first > last:
+        raise InputError(
+            f"--from {start} is after --to {end}; give --from on or before --to "
+            f"(e.g. --from {end} --to {start})",
+            field="--from",
+        )
+    return first, last
+
+
 def parse_sweep(text: str) -> list[int]:
     """Return the crew counts of ``--crews-sweep``: ``1..6``, ``2-4`` or ``1,2,4``.
 
@@ -136,6 +161,7 @@ def register(app: typer.Typer) -> None:
         from routing.dispatch import default_graph
         from routing.distributed import TaskRunner, cluster_from_settings, simulate_sweep
 
+        first, last = parse_period(start, end)  # before any cluster starts
         settings = get_settings()  # the city in use (--city / GEO311_CITY_DIR)
         counts = parse_sweep(sweep) if sweep else None
         address = cluster_from_settings(cluster)
@@ -146,8 +172,8 @@ def register(app: typer.Typer) -> None:
             result = simulate_sweep(
                 runner=runner,
                 progress=lambda event: typer.echo(event.line(), err=True),
-                start=parse_date(start, option="--from"),
-                end=parse_date(end, option="--to"),
+                start=first,
+                end=last,
                 crews_file=crews_file or settings.crews_file,
                 catalogue=load_catalogue(settings.services_file),
                 data_file=settings.sample_requests_file,

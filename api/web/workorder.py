@@ -180,6 +180,12 @@ def work_order_page(
         "plans": plans,
         "assignable": assignable,
         "closing": closing_states(catalogue),
+        # a dispatcher splits an open report out of a work order of two or more reports
+        "splittable": [
+            r["id"]
+            for r in reports
+            if len(reports) > 1 and (st := catalogue.states.get(r["status"])) and st.is_open
+        ],
         "map_data": [
             [round(wo.lat, 5), round(wo.lon, 5), wo.work_order_id, wo.address, sla_state(wo, now)]
         ],
@@ -222,3 +228,58 @@ def close_work_order(
             after={"status": wo.status, "note": note.strip(), "closure_category": closure_category},
         )  # fmt: skip
     return RedirectResponse(f"/dispatch/workorders/{work_order_id}", status_code=303)
+
+
+@router.post("/workorders/{work_order_id}/merge", summary="Merge another work order into this one")
+def merge_work_order(
+    session: DispatcherAction,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+    work_order_id: WorkOrderId,
+    other: Annotated[int, Form(ge=1, le=2**31 - 1)],
+) -> Response:
+    """Move every report of work order ``other`` into this one (audited on both)."""
+    from geo311.workorders.merging import merge_work_orders
+
+    principal = Principal.of_user(session.user)
+    for wid in (work_order_id, other):
+        check_work_order(principal, work_order_repo.get_work_order(store, wid), settings)
+    with store.begin():  # the merge and its audit rows commit together
+        before = work_order_repo.get_work_order(store, other)
+        wo = merge_work_orders(store, catalogue, into=work_order_id, other=other)
+        for obj, role in ((work_order_id, "into"), (other, "other")):
+            audit.record(
+                store, session.user.username, "workorder.merge", f"workorder:{obj}",
+                before={"other": other, "reports": list(before.member_ids), "role": role},
+                after={"into": work_order_id, "reports": list(wo.member_ids)},
+            )  # fmt: skip
+    return RedirectResponse(f"/dispatch/workorders/{work_order_id}", status_code=303)
+
+
+@router.post("/workorders/{work_order_id}/split", summary="Split a report into a new work order")
+def split_work_order(
+    session: DispatcherAction,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+    work_order_id: WorkOrderId,
+    request_id: Annotated[str, Form(min_length=1, max_length=64)],
+) -> Response:
+    """Move one report out into a new work order (audited on both) and show the new one."""
+    from geo311.workorders.merging import split_report
+
+    check_work_order(
+        Principal.of_user(session.user),
+        work_order_repo.get_work_order(store, work_order_id),
+        settings,
+    )
+    with store.begin():  # the split and its audit rows commit together
+        new = split_report(store, catalogue, work_order_id, request_id=request_id)
+        for obj in (work_order_id, new.work_order_id):
+            audit.record(
+                store, session.user.username, "workorder.split", f"workorder:{obj}",
+                before={"work_order_id": work_order_id, "report": request_id},
+                after={"work_order_id": new.work_order_id, "report": request_id},
+            )  # fmt: skip
+    return RedirectResponse(f"/dispatch/workorders/{new.work_order_id}", status_code=303)

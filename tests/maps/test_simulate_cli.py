@@ -1,0 +1,49 @@
+"""``geo311 simulate`` refuses swapped dates at once, before any cluster starts."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import routing.distributed
+from geo311.errors import InputError
+from maps.simulate_cli import parse_period, register
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """geo311 test app."""
+
+    register(app)
+    return app
+
+
+def test_swapped_dates_fail_naming_the_option_before_any_cluster(monkeypatch, tmp_path) -> None:
+    started = []
+
+    def no_cluster(*args, **kwargs):
+        started.append(kwargs)
+        raise AssertionError("a cluster was started before the dates were checked")
+
+    monkeypatch.setattr(routing.distributed, "TaskRunner", no_cluster)
+    monkeypatch.setattr(routing.distributed, "cluster_from_settings", no_cluster)
+    result = CliRunner().invoke(
+        _app(),
+        ["simulate", "--from", "2015-11-30", "--to", "2015-09-01", "--out", str(tmp_path)],
+    )
+    assert isinstance(result.exception, InputError), result.output
+    message = str(result.exception)
+    assert "--from 2015-11-30 is after --to 2015-09-01" in message
+    assert result.exception.field == "--from" and not started
+    assert not (tmp_path / "simulation.json").exists()
+
+
+def test_period_keeps_ordered_dates_and_names_a_bad_one() -> None:
+    first, last = parse_period("2015-10-05", "2015-10-05")  # one day is a period
+    assert first == last and first.isoformat() == "2015-10-05"
+    with pytest.raises(InputError, match="--to '2015-13-01' is not a date"):
+        parse_period("2015-10-05", "2015-13-01")
