@@ -275,7 +275,7 @@ def _attributes_toml() -> str:
     return embedded[at:] if at >= 0 else ""
 
 
-def _city_toml(
+def _city_toml(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     *,
     name: str,
     jurisdiction: str,
@@ -387,7 +387,7 @@ def _address_files_toml(name: str, files: Sequence[AddressFile]) -> str:
     return text
 
 
-def init_city(
+def init_city(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     folder: str | Path,
     *,
     name: str,
@@ -533,7 +533,7 @@ def _first_point(streets: Path) -> tuple[float, float]:
     return float(lat.group(1)), float(lon.group(1))
 
 
-def _write_profile(
+def _write_profile(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     root: Path,
     *,
     name: str,

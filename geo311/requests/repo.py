@@ -123,7 +123,7 @@ def request_to_row(req: ServiceRequest, *, row_hash: str = "") -> dict[str, Any]
     }
 
 
-def select_requests(
+def select_requests(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     stmt: sa.Select[Any],
     *,
     ids: Sequence[str] | None = None,
@@ -312,7 +312,7 @@ def get_request(store: Store, service_request_id: str) -> ServiceRequest:
     return row_to_request(row)
 
 
-def query_requests(
+def query_requests(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     store: Store,
     *,
     ids: Sequence[str] | None = None,
@@ -369,7 +369,7 @@ def query_requests(
         return [row_to_request(r) for r in conn.execute(stmt).all()]
 
 
-def query_request_rows(
+def query_request_rows(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     store: Store,
     columns: Sequence[str],
     *,

@@ -88,7 +88,7 @@ def default_workers() -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
-def solve(
+def solve(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     problem: Problem,
     *,
     time_limit_s: float,
@@ -293,7 +293,7 @@ def choose_backend(
     return "pyvrp", "PyVRP expresses the problem (no breaks, no skills, one window per job)"
 
 
-def _solve_pyvrp(
+def _solve_pyvrp(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     problem: Problem,
     keep: list[int],
     pre: dict[int, Unassigned],
@@ -377,7 +377,7 @@ def _settings(
     return chosen
 
 
-def _search_specs(
+def _search_specs(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     keep: list[int],
     *,
     deadline: float | None,

@@ -135,7 +135,7 @@ def working_days(start: date, end: date) -> list[date]:
     return out
 
 
-def replay_core(
+def replay_core(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     reports: Sequence[SimReport],
     *,
     durations_s: np.ndarray,
@@ -341,7 +341,7 @@ class _Replay:
         return served, busy
 
 
-def _plan_day(
+def _plan_day(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     open_wos: list[SimWorkOrder],
     reports: Sequence[SimReport],
     *,

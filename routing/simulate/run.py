@@ -158,7 +158,7 @@ def _crews_of(config: CrewConfig, skill: str, count: int | None) -> list[CrewSpe
     ]
 
 
-def replay(
+def replay(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     reports: Sequence[SimReport],
     *,
     durations_s: np.ndarray,
@@ -320,7 +320,7 @@ def _run_result(
     )
 
 
-def run_simulation(
+def run_simulation(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     *,
     start: date,
     end: date,
@@ -488,7 +488,7 @@ def _check_simulation_args(
     return groups, list(wanted)
 
 
-def _group_result(
+def _group_result(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     ssn: Season,
     group: str,
     runs: list[RunResult],
