@@ -56,7 +56,10 @@ from routing.simulate.core import (
     DayLog,
     PrepareDay,
     ReplayOutput,
+    ReplayStop,
     SimReport,
+    SimulationParams,
+    TravelMatrix,
     replay_core,
     working_days,
 )
@@ -257,21 +260,24 @@ def replay(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the
     t0 = _time.perf_counter()
     out = replay_core(
         mine,
-        durations_s=d,
-        distances_m=None if distances_m is None else np.asarray(distances_m, dtype=float),
-        yard_index=yard_index,
-        crew_config=crew_config,
-        crews=specs,
+        travel=TravelMatrix(
+            durations_s=d,
+            distances_m=None if distances_m is None else np.asarray(distances_m, dtype=float),
+            yard_index=yard_index,
+        ),
+        crew_config=replace(crew_config, crews=tuple(specs)),
         catalogue=cat,
         days=working_days(start, end + timedelta(days=drain_days)),
-        plan_time=plan_time,
-        time_limit_s=time_limit_s,
-        seed=seed,
-        solution_limit=solution_limit,
-        metaheuristic=metaheuristic,
-        min_days=len(working_days(start, end)),
-        until_repaired=measured,
-        prepare=prepare,
+        params=SimulationParams(
+            plan_time=plan_time,
+            drain_days=drain_days,
+            time_limit_s=time_limit_s,
+            seed=seed,
+            solution_limit=solution_limit,
+            metaheuristic=metaheuristic,
+            prepare=prepare,
+        ),
+        stop=ReplayStop(min_days=len(working_days(start, end)), until_repaired=measured),
     )
     return _run_result(out, mine, measured, specs, wall_time_s=_time.perf_counter() - t0)
 
