@@ -438,17 +438,7 @@ def run_simulation(  # noqa: PLR0913 - parameter object pending (issue 22, liste
         target = (
             target_median_days if target_median_days is not None else DEFAULT_TARGET_MEDIAN_DAYS[g]
         )
-        out[g] = _group_result(
-            ssn,
-            g,
-            [runs[_task_key(g, k)] for k in counts],
-            config=config,
-            catalogue=cat,
-            start=start,
-            end=end,
-            target=target,
-            options=options,
-        )
+        out[g] = _group_result(data, g, [runs[_task_key(g, k)] for k in counts], target=target)
         notes += _time_limit_notes(out[g], time_limit_s)
     notes += _model_notes(end, drain_days)
     return SimulationResult(
@@ -494,19 +484,12 @@ def _check_simulation_args(
     return groups, list(wanted)
 
 
-def _group_result(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
-    ssn: Season,
-    group: str,
-    runs: list[RunResult],
-    *,
-    config: CrewConfig,
-    catalogue: Catalogue,
-    start: date,
-    end: date,
-    target: float,
-    options: dict[str, Any],
+def _group_result(
+    data: _SweepData, group: str, runs: list[RunResult], *, target: float
 ) -> GroupResult:
     """Compare one group's replays (one per crew count) with the City's figures."""
+    ssn, config, catalogue = data.season, data.config, data.catalogue
+    start, end, options = data.start, data.end, data.options
     tz = config.tz
     lo = datetime.combine(start, time(0), tzinfo=tz)
     hi = datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz)
