@@ -17,6 +17,7 @@ a district edits only its district's plans (:func:`api.scope.check_plan`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
@@ -139,7 +140,8 @@ def check_edit(  # noqa: PLR0913 - FastAPI route: one parameter per path, query 
 
     edit = HandEdit(action, job_id, crew_id, position)
     if action in ("lock", "unlock"):
-        return _save(request, session, store, catalogue, settings, plan_id, edit, accept=False)
+        deps = _EditDeps(session, store, catalogue, settings)
+        return _save(request, deps, plan_id, edit, accept=False)
     doc, result = _check(store, catalogue, settings, plan_id, edit, session)
     return _preview(request, doc, result, edit)
 
@@ -162,23 +164,26 @@ def save_edit(  # noqa: PLR0913 - FastAPI route: one parameter per path, query o
     from routing.dispatch.editing import HandEdit
 
     edit = HandEdit(action, job_id, crew_id, position)
-    return _save(
-        request, session, store, catalogue, settings, plan_id, edit, accept=accept == "yes"
-    )
+    deps = _EditDeps(session, store, catalogue, settings)
+    return _save(request, deps, plan_id, edit, accept=accept == "yes")
 
 
-def _save(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
-    request: Request,
-    session: WebSession,
-    store: Store,
-    catalogue: Catalogue,
-    settings: Settings,
-    plan_id: int,
-    edit: HandEdit,
-    *,
-    accept: bool,
+@dataclass(frozen=True)
+class _EditDeps:
+    """Who edits and with what: the dispatcher's session, the store, catalogue and settings."""
+
+    session: WebSession
+    store: Store
+    catalogue: Catalogue
+    settings: Settings
+
+
+def _save(
+    request: Request, deps: _EditDeps, plan_id: int, edit: HandEdit, *, accept: bool
 ) -> Response:
     from routing.dispatch.editing import save_derived
+
+    session, store, catalogue, settings = deps.session, deps.store, deps.catalogue, deps.settings
 
     user = session.user.username
     doc, result = _check(store, catalogue, settings, plan_id, edit, session)
