@@ -20,7 +20,7 @@ from geo311.city.catalogue import Catalogue
 from geo311.workorders.clustering import INF_TIME, choose_work_order, project, to_micros
 from geo311.workorders.grouping import GroupRule, group_rules
 from routing.engine.crews import CrewConfig
-from routing.engine.jobs import work_order_job
+from routing.engine.jobs import DayClock, work_order_job
 from routing.engine.plan import Plan
 from routing.engine.problem import Depot, Problem
 from routing.engine.solve import solve
@@ -413,8 +413,7 @@ def _plan_day(
                 report_count=len(wo.members),
                 sla_due=min(reports[i].sla_due for i in wo.members),
                 location_index=len(yard_ids) + k,
-                origin=origin,
-                day_start=morning,
+                clock=DayClock(origin=origin, day_start=morning),
             )
         )
     idx = np.asarray(glob, dtype=np.int64)
