@@ -352,7 +352,7 @@ def get_request(store: Store, service_request_id: str) -> ServiceRequest:
     return row_to_request(row)
 
 
-def query_requests(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+def query_requests(  # noqa: PLR0913 - pending: RequestFilters here needs 41 call sites (api/web/workorder.py, geo311/workorders/ are another branch's)
     store: Store,
     *,
     ids: Sequence[str] | None = None,
