@@ -275,17 +275,28 @@ def _attributes_toml() -> str:
     return embedded[at:] if at >= 0 else ""
 
 
-def _city_toml(
-    *,
-    name: str,
-    jurisdiction: str,
-    timezone: str,
-    graph: StreetGraph,
-    streets: str,
-    addresses: str,
-    crs: str,
-    units: str,
-) -> str:
+@dataclass(frozen=True)
+class _ProfileFacts:
+    """What ``city.toml`` says of a city: its names, clock, units and street files."""
+
+    name: str
+    jurisdiction: str
+    timezone: str
+    graph: StreetGraph
+    streets: str
+    addresses: str
+    crs: str
+    units: str
+
+
+def _city_toml(facts: _ProfileFacts) -> str:
+    name, jurisdiction, timezone, graph = (
+        facts.name,
+        facts.jurisdiction,
+        facts.timezone,
+        facts.graph,
+    )
+    streets, addresses, crs, units = facts.streets, facts.addresses, facts.crs, facts.units
     south, west, north, east = graph.summary.bbox
     lines = [
         f"# The city profile of {name}, written by `geo311 city init`; edit it freely.",
@@ -387,7 +398,7 @@ def _address_files_toml(name: str, files: Sequence[AddressFile]) -> str:
     return text
 
 
-def init_city(
+def init_city(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     folder: str | Path,
     *,
     name: str,
@@ -474,8 +485,7 @@ def init_city(
     graph = _load_graph(streets, root / "cache", crs)
     areas = _districts(Path(districts) if districts is not None else None, name, graph)
     yards = _yards(graph, areas)
-    written = _write_profile(
-        root,
+    facts = _ProfileFacts(
         name=name,
         jurisdiction=jurisdiction or f"{_slug(name).replace('_', '')}.example",
         timezone=timezone,
@@ -483,11 +493,10 @@ def init_city(
         streets=streets.name,
         addresses=addr_name,
         crs=crs,
-        areas=areas,
-        yards=yards,
         units=units,
-        located=located,
-        address_files=other_files,
+    )
+    written = _write_profile(
+        root, facts, areas=areas, yards=yards, located=located, address_files=other_files
     )
     if build_geocoder:
         from geo311.geocoding.geocoder import Geocoder
@@ -535,31 +544,16 @@ def _first_point(streets: Path) -> tuple[float, float]:
 
 def _write_profile(
     root: Path,
+    facts: _ProfileFacts,
     *,
-    name: str,
-    jurisdiction: str,
-    timezone: str,
-    graph: StreetGraph,
-    streets: str,
-    addresses: str,
-    crs: str,
     areas: Districts,
     yards: dict[str, tuple[int, float, float]],
-    units: str,
     located: tuple[str, ...],
     address_files: Sequence[AddressFile] = (),
 ) -> list[Path]:
+    name, timezone, streets, addresses = facts.name, facts.timezone, facts.streets, facts.addresses
     files = {
-        root / "city.toml": _city_toml(
-            name=name,
-            jurisdiction=jurisdiction,
-            timezone=timezone,
-            graph=graph,
-            streets=streets,
-            addresses=addresses,
-            crs=crs,
-            units=units,
-        ),
+        root / "city.toml": _city_toml(facts),
         root / "crews.toml": _crews_toml(timezone, yards),
         root / "osm" / "extracts.toml": _extracts_toml(name, streets, addresses, located)
         + _address_files_toml(name, address_files),

@@ -477,7 +477,7 @@ def strict_map(
     return {k: v for k, v in out.items() if not isinstance(v, TaskFailure)}
 
 
-def solve_district_problems(
+def solve_district_problems(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     problems: Mapping[str, Problem],
     *,
     time_limit_s: float,

@@ -285,7 +285,7 @@ class RequestQuery:
     offset: int
 
 
-def build_query(
+def build_query(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     catalogue: Catalogue,
     *,
     service_request_id: str | None,

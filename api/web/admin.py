@@ -11,6 +11,7 @@ the same transaction; no password ever reaches the audit log.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -135,7 +136,7 @@ def users_page(
 
 
 @router.post("/users", summary="Add a user")
-def add_user(
+def add_user(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
     request: Request,
     session: AdminAction,
     store: StoreDep,
@@ -179,18 +180,26 @@ def add_user(
     return RedirectResponse(f"/admin/users?added={user.username}", status_code=303)
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    """What the user page reports after an action: the form as typed, errors, a message."""
+
+    form: dict[str, Any] | None = None
+    error: str = ""
+    password_error: str = ""
+    message: str = ""
+    status: int = 200
+
+
 def _user_page(
     request: Request,
     store: Store,
     settings: Settings,
     username: str,
-    *,
-    form: dict[str, Any] | None = None,
-    error: str = "",
-    password_error: str = "",
-    message: str = "",
-    status: int = 200,
+    outcome: _Outcome = _Outcome(),
 ) -> Response:
+    form, error, password_error = outcome.form, outcome.error, outcome.password_error
+    message, status = outcome.message, outcome.status
     found = users.find_user(store, username)
     context = {
         **_choices(settings),
@@ -220,11 +229,11 @@ def user_page(
 ) -> Response:
     """Show a user's role, crew, district and name to edit, and the password reset."""
     message = "Password reset: the user signs in with the new one." if reset else ""
-    return _user_page(request, store, settings, username, message=message)
+    return _user_page(request, store, settings, username, _Outcome(message=message))
 
 
 @router.post("/users/{username}", summary="Save a user's role, crew, district and name")
-def edit_user(
+def edit_user(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
     request: Request,
     session: AdminAction,
     store: StoreDep,
@@ -239,7 +248,9 @@ def edit_user(
     form = {"display_name": display_name, "role": role, "crew_id": crew_id, "district": district}
     if username == session.user.username and role != "admin":
         error = "role: you cannot take the admin role from yourself; ask another admin"
-        return _user_page(request, store, settings, username, form=form, error=error, status=409)
+        return _user_page(
+            request, store, settings, username, _Outcome(form=form, error=error, status=409)
+        )
     try:
         spelled = spelled_role(settings, role, crew_id)
         kept = check_district(settings, district) if role == "dispatcher" else ""
@@ -256,7 +267,9 @@ def edit_user(
                 after=user_state(after),
             )
     except InputError as exc:
-        return _user_page(request, store, settings, username, form=form, error=str(exc), status=400)
+        return _user_page(
+            request, store, settings, username, _Outcome(form=form, error=str(exc), status=400)
+        )
     return RedirectResponse(f"/admin/users?saved={username}", status_code=303)
 
 
@@ -277,7 +290,9 @@ def reset_password(
                 store, session.user.username, "user.password_reset", f"user:{user.username}"
             )
     except InputError as exc:
-        return _user_page(request, store, settings, username, password_error=str(exc), status=400)
+        return _user_page(
+            request, store, settings, username, _Outcome(password_error=str(exc), status=400)
+        )
     return RedirectResponse(f"/admin/users/{username}?reset=1", status_code=303)
 
 
@@ -342,7 +357,7 @@ def _day(value: str | None, tz: ZoneInfo, field: str) -> datetime | None:
 
 
 @router.get("/audit", summary="Audit log")
-def audit_page(
+def audit_page(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
     request: Request,
     _s: AdminPage,
     store: StoreDep,

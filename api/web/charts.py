@@ -88,7 +88,7 @@ def _describe(labels: Sequence[str], series: Sequence[Series], unit: str) -> str
     return "; ".join(parts) + "."
 
 
-def bar_chart(
+def bar_chart(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     *,
     chart_id: str,
     title: str,

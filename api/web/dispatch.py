@@ -242,7 +242,7 @@ def _page_context(
 
 
 @router.get("", summary="Dispatcher console")
-def dispatch_page(
+def dispatch_page(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
     request: Request,
     session: DispatcherPage,
     store: StoreDep,
@@ -289,7 +289,7 @@ def _check_shift(start: str, end: str) -> None:
 
 
 @router.post("/crews/{crew_id}", summary="Change a crew for one day")
-def set_crew_day(
+def set_crew_day(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
     request: Request,
     session: DispatcherAction,
     store: StoreDep,

@@ -17,6 +17,7 @@ a district edits only its district's plans (:func:`api.scope.check_plan`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
@@ -119,7 +120,7 @@ def _preview(
 
 
 @router.post("/plans/{plan_id}/edit", summary="Check a change to a plan")
-def check_edit(
+def check_edit(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
     request: Request,
     session: DispatcherAction,
     store: StoreDep,
@@ -139,13 +140,14 @@ def check_edit(
 
     edit = HandEdit(action, job_id, crew_id, position)
     if action in ("lock", "unlock"):
-        return _save(request, session, store, catalogue, settings, plan_id, edit, accept=False)
+        deps = _EditDeps(session, store, catalogue, settings)
+        return _save(request, deps, plan_id, edit, accept=False)
     doc, result = _check(store, catalogue, settings, plan_id, edit, session)
     return _preview(request, doc, result, edit)
 
 
 @router.post("/plans/{plan_id}/edit/save", summary="Save a change to a plan")
-def save_edit(
+def save_edit(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
     request: Request,
     session: DispatcherAction,
     store: StoreDep,
@@ -162,23 +164,26 @@ def save_edit(
     from routing.dispatch.editing import HandEdit
 
     edit = HandEdit(action, job_id, crew_id, position)
-    return _save(
-        request, session, store, catalogue, settings, plan_id, edit, accept=accept == "yes"
-    )
+    deps = _EditDeps(session, store, catalogue, settings)
+    return _save(request, deps, plan_id, edit, accept=accept == "yes")
+
+
+@dataclass(frozen=True)
+class _EditDeps:
+    """Who edits and with what: the dispatcher's session, the store, catalogue and settings."""
+
+    session: WebSession
+    store: Store
+    catalogue: Catalogue
+    settings: Settings
 
 
 def _save(
-    request: Request,
-    session: WebSession,
-    store: Store,
-    catalogue: Catalogue,
-    settings: Settings,
-    plan_id: int,
-    edit: HandEdit,
-    *,
-    accept: bool,
+    request: Request, deps: _EditDeps, plan_id: int, edit: HandEdit, *, accept: bool
 ) -> Response:
     from routing.dispatch.editing import save_derived
+
+    session, store, catalogue, settings = deps.session, deps.store, deps.catalogue, deps.settings
 
     user = session.user.username
     doc, result = _check(store, catalogue, settings, plan_id, edit, session)

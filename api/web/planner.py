@@ -85,7 +85,7 @@ def _whatif_groups(catalogue: Catalogue) -> list[tuple[str, str]]:
 
 
 @router.get("", summary="Planner dashboard")
-def planner_page(
+def planner_page(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
     request: Request,
     _s: PlannerPage,
     store: StoreDep,
@@ -129,7 +129,7 @@ def _csv(frame: pd.DataFrame, filename: str) -> Response:
 
 
 @router.get("/metrics.csv", summary="Metrics as CSV")
-def metrics_csv(
+def metrics_csv(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
     _s: PlannerPage,
     store: StoreDep,
     catalogue: CatalogueDep,
@@ -206,7 +206,7 @@ def planner_map(
 
 
 @router.post("/whatif", summary="Start a what-if")
-def start_whatif(
+def start_whatif(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
     request: Request,
     session: PlannerAction,
     runner: SimulationsDep,

@@ -47,7 +47,7 @@ def _submit(
 
 
 @router.post("/plan", summary="Plan the day")
-def start_plan(
+def start_plan(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
     request: Request,
     session: DispatcherAction,
     store: StoreDep,
@@ -188,7 +188,7 @@ def _replan_at(doc: dict[str, Any], settings: Settings) -> str:
 
 
 @router.post("/plans/{plan_id}/replan", summary="Re-plan a plan")
-def replan_plan(
+def replan_plan(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
     request: Request,
     session: DispatcherAction,
     store: StoreDep,

@@ -194,7 +194,7 @@ def work_order_page(
 
 
 @router.post("/workorders/{work_order_id}/close", summary="Close a work order")
-def close_work_order(
+def close_work_order(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
     session: DispatcherAction,
     store: StoreDep,
     catalogue: CatalogueDep,

@@ -275,7 +275,7 @@ def write_rejects_csv(rejects: Sequence[dict[str, Any]], path: str | Path) -> Pa
     return path
 
 
-def import_file(
+def import_file(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     store: Store,
     path: str | Path,
     catalogue: Catalogue,

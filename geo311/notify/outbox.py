@@ -193,7 +193,7 @@ def enqueue(conn: Connection, event: Event) -> int:
     return len(rows)
 
 
-def enqueue_work_order(
+def enqueue_work_order(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     conn: Connection,
     work_order_id: int,
     *,

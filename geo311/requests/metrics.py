@@ -164,7 +164,7 @@ def work_orders_frame(orders: Iterable[WorkOrder]) -> pd.DataFrame:
     return frame
 
 
-def backlog_by_age(
+def backlog_by_age(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     frame: pd.DataFrame,
     *,
     at: datetime,

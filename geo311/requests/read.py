@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from geo311.db.schema import requests
 from geo311.db.store import Store
 from geo311.errors import InputError
+from geo311.requests.repo import RequestFilters
 from geo311.requests.repo import select_requests as _select_requests
 
 
@@ -94,14 +95,16 @@ def _page(columns: Sequence[str], filters: PageFilters) -> sa.Select[Any]:
         raise InputError(f"columns: {unknown} are not columns of service_requests")
     return _select_requests(
         sa.select(*(requests.c[c] for c in columns)),
-        ids=filters.ids,
-        service_codes=filters.service_codes,
-        statuses=filters.statuses,
-        start=filters.start,
-        end=filters.end,
-        limit=filters.limit,
-        offset=filters.offset,
-        newest_first=True,
+        RequestFilters(
+            ids=filters.ids,
+            service_codes=filters.service_codes,
+            statuses=filters.statuses,
+            start=filters.start,
+            end=filters.end,
+            limit=filters.limit,
+            offset=filters.offset,
+            newest_first=True,
+        ),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ __all__ = [
     "insert_request_rows",
     "query_request_rows",
     "query_requests",
+    "RequestFilters",
     "request_to_row",
     "requests_frame_rows",
     "row_to_request",
@@ -123,22 +125,60 @@ def request_to_row(req: ServiceRequest, *, row_hash: str = "") -> dict[str, Any]
     }
 
 
-def select_requests(
-    stmt: sa.Select[Any],
-    *,
-    ids: Sequence[str] | None = None,
-    service_codes: Sequence[str] | None = None,
-    statuses: Sequence[str] | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    needs_geocoding: bool | None = None,
-    bbox: tuple[float, float, float, float] | None = None,
-    work_order_id: int | None = None,
-    limit: int | None = None,
-    offset: int = 0,
-    newest_first: bool = False,
-) -> sa.Select[Any]:
-    """Run a select of request rows; return them as requests."""
+@dataclass(frozen=True)
+class RequestFilters:
+    """Which request rows a query keeps, in which order and which page (every field optional).
+
+    Attributes
+    ----------
+    ids, service_codes, statuses
+        Keep only these request ids, services or state codes.
+    start, end
+        Keep requests with ``start <= requested_datetime < end``.
+    needs_geocoding
+        Keep only rows still (or no longer) needing geocoding.
+    bbox
+        Keep only requests inside this box (min lon, min lat, max lon, max lat).
+    work_order_id
+        Keep only members of this work order.
+    limit, offset
+        Paging.
+    newest_first
+        Order by requested time descending instead of ascending.
+    """
+
+    ids: Sequence[str] | None = None
+    service_codes: Sequence[str] | None = None
+    statuses: Sequence[str] | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    needs_geocoding: bool | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    work_order_id: int | None = None
+    limit: int | None = None
+    offset: int = 0
+    newest_first: bool = False
+
+
+def select_requests(stmt: sa.Select[Any], filters: RequestFilters) -> sa.Select[Any]:
+    """Add the filters, order and page of ``filters`` to a select of request rows.
+
+    Parameters
+    ----------
+    stmt
+        A select over ``service_requests``.
+    filters
+        What to keep, the order and the page.
+
+    Returns
+    -------
+    sqlalchemy.Select
+        The select, filtered, ordered by requested time (then id) and paged.
+    """
+    f = filters
+    ids, service_codes, statuses = f.ids, f.service_codes, f.statuses
+    start, end, needs_geocoding, bbox = f.start, f.end, f.needs_geocoding, f.bbox
+    work_order_id, limit, offset, newest_first = f.work_order_id, f.limit, f.offset, f.newest_first
     if ids is not None:
         stmt = stmt.where(requests.c.service_request_id.in_(list(ids)))
     if service_codes is not None:
@@ -312,7 +352,7 @@ def get_request(store: Store, service_request_id: str) -> ServiceRequest:
     return row_to_request(row)
 
 
-def query_requests(
+def query_requests(  # noqa: PLR0913 - pending: RequestFilters here needs 41 call sites (api/web/workorder.py, geo311/workorders/ are another branch's)
     store: Store,
     *,
     ids: Sequence[str] | None = None,
@@ -353,23 +393,25 @@ def query_requests(
     """
     stmt = select_requests(
         sa.select(requests),
-        ids=ids,
-        service_codes=service_codes,
-        statuses=statuses,
-        start=start,
-        end=end,
-        needs_geocoding=needs_geocoding,
-        bbox=bbox,
-        work_order_id=work_order_id,
-        limit=limit,
-        offset=offset,
-        newest_first=newest_first,
+        RequestFilters(
+            ids=ids,
+            service_codes=service_codes,
+            statuses=statuses,
+            start=start,
+            end=end,
+            needs_geocoding=needs_geocoding,
+            bbox=bbox,
+            work_order_id=work_order_id,
+            limit=limit,
+            offset=offset,
+            newest_first=newest_first,
+        ),
     )
     with store.read() as conn:
         return [row_to_request(r) for r in conn.execute(stmt).all()]
 
 
-def query_request_rows(
+def query_request_rows(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     store: Store,
     columns: Sequence[str],
     *,
@@ -412,14 +454,16 @@ def query_request_rows(
         )
     stmt = select_requests(
         sa.select(*(requests.c[c] for c in columns)),
-        ids=ids,
-        service_codes=service_codes,
-        statuses=statuses,
-        start=start,
-        end=end,
-        limit=limit,
-        offset=offset,
-        newest_first=newest_first,
+        RequestFilters(
+            ids=ids,
+            service_codes=service_codes,
+            statuses=statuses,
+            start=start,
+            end=end,
+            limit=limit,
+            offset=offset,
+            newest_first=newest_first,
+        ),
     )
     with store.read() as conn:
         return [tuple(r) for r in conn.execute(stmt).all()]

@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 
-def record_updates(
+def record_updates(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     store: Store,
     conn: Connection,
     ids: Sequence[str],

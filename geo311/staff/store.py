@@ -300,7 +300,7 @@ def write_audit(
     return int(result.scalar_one())
 
 
-def audit_rows(
+def audit_rows(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     store: Store,
     *,
     limit: int = 100,

@@ -28,7 +28,7 @@ def _default_note(state_code: str, label: str, group: str, wid: int, day: str) -
     return f"{label} on {day} (work order {wid})"
 
 
-def close_work_order(
+def close_work_order(  # noqa: PLR0913 - parameter object to come: geo311/workorders is another branch's this round
     store: Store,
     work_order_id: int,
     *,

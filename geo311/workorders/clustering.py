@@ -96,7 +96,7 @@ class Grouping:
         return int(self.anchors.size)
 
 
-def group_points(
+def group_points(  # noqa: PLR0913 - parameter object to come: geo311/workorders is another branch's this round
     x: np.ndarray,
     y: np.ndarray,
     t: np.ndarray,
@@ -286,7 +286,7 @@ def _numbered(
     )
 
 
-def _run(
+def _run(  # noqa: PLR0913 - parameter object to come: geo311/workorders is another branch's this round
     need: list[int],
     ts: list[int],
     cs: list[int],
@@ -340,7 +340,7 @@ def _run(
     return lab, jn, pf, wclose, wfail
 
 
-def choose_work_order(
+def choose_work_order(  # noqa: PLR0913 - parameter object to come: geo311/workorders is another branch's this round
     px: float,
     py: float,
     tp: int,

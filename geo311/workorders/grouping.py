@@ -520,7 +520,7 @@ def lock_work_order(
     lock_cells(store, conn, cell_keys(group, lat, lon, radius_m=rule.radius_m, reach_m=0.0))
 
 
-def _join(
+def _join(  # noqa: PLR0913 - parameter object to come: geo311/workorders is another branch's this round
     store: Store,
     conn: Connection,
     catalogue: Catalogue,

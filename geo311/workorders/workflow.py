@@ -41,7 +41,7 @@ def check_transition(catalogue: Catalogue, current: str, new: str) -> None:
         raise ConflictError(f"status: the work order is already {current!r}; send another state")
 
 
-def apply_status(
+def apply_status(  # noqa: PLR0913 - parameter object to come: geo311/workorders is another branch's this round
     store: Store,
     catalogue: Catalogue,
     work_order_id: int,

@@ -18,7 +18,7 @@ from geo311.model import WorkOrder
 from geo311.settings import Settings
 from routing.engine.crews import CrewConfig, load_crews
 from routing.engine.graph import Snap, SnapError, StreetGraph, load_street_graph
-from routing.engine.jobs import job_id_for, work_order_job
+from routing.engine.jobs import DayClock, job_id_for, work_order_job
 from routing.engine.matrix import TravelTimeMatrix, travel_time_matrix
 from routing.engine.problem import Job, Problem, priority_from_sla
 from routing.engine.solve import Unassigned
@@ -300,8 +300,7 @@ def build_problem(
                 report_count=wo.report_count,
                 sla_due=wo.sla_due,
                 location_index=len(snaps),
-                origin=origin,
-                day_start=day_start,
+                clock=DayClock(origin=origin, day_start=day_start),
                 urgent=wo.work_order_id in urgent_ids,
             )
         )

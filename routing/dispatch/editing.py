@@ -337,7 +337,7 @@ def save_derived(
     return load_plan_document(store, plan_id)
 
 
-def replan_locked(
+def replan_locked(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     store: Store,
     catalogue: Catalogue | None,
     doc: PlanDocument,

@@ -62,7 +62,7 @@ class WeekPlan:
     horizon: Horizon
 
 
-def plan_day_with_horizon(
+def plan_day_with_horizon(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     store: Store,
     catalogue: Catalogue | None = None,
     *,

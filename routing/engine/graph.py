@@ -572,7 +572,7 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-def build_street_graph(
+def build_street_graph(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     graph: nx.MultiDiGraph,
     *,
     source: str = "networkx",

@@ -6,12 +6,13 @@ Used by the day's dispatch (:mod:`routing.dispatch`) and by the season replay
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from geo311.city.catalogue import Service
 from routing.engine.problem import PRIORITY_DUE_TODAY, Job, priority_from_sla
 
-__all__ = ["JOB_PREFIX", "job_id_for", "work_order_job"]
+__all__ = ["JOB_PREFIX", "DayClock", "job_id_for", "work_order_job"]
 
 JOB_PREFIX = "wo-"
 
@@ -21,6 +22,22 @@ def job_id_for(work_order_id: int) -> str:
     return f"{JOB_PREFIX}{work_order_id}"
 
 
+@dataclass(frozen=True)
+class DayClock:
+    """The clock of a day's routing problem.
+
+    Attributes
+    ----------
+    origin
+        The problem's time origin (second 0).
+    day_start
+        Start of the planned day, against which the SLA priority is taken.
+    """
+
+    origin: datetime
+    day_start: datetime
+
+
 def work_order_job(
     *,
     work_order_id: int,
@@ -28,8 +45,7 @@ def work_order_job(
     report_count: int,
     sla_due: datetime,
     location_index: int,
-    origin: datetime,
-    day_start: datetime,
+    clock: DayClock,
     urgent: bool = False,
 ) -> Job:
     """Return the routing job of one work order.
@@ -46,10 +62,9 @@ def work_order_job(
         When the work order is due (timezone-aware).
     location_index
         The job's row in the problem's travel-time matrix.
-    origin
-        The problem's time origin (second 0).
-    day_start
-        Start of the planned day, against which the SLA priority is taken.
+    clock
+        The problem's time origin and the start of the planned day (the SLA priority is
+        taken against it).
     urgent
         Raise the priority to at least "due today" (a re-plan's urgent insert).
 
@@ -58,7 +73,8 @@ def work_order_job(
     Job
         The job, with ``sla_due_s`` relative to ``origin``.
     """
-    priority = priority_from_sla(sla_due, day_start=day_start)
+    origin = clock.origin
+    priority = priority_from_sla(sla_due, day_start=clock.day_start)
     if urgent:
         priority = max(priority, PRIORITY_DUE_TODAY)
     return Job(

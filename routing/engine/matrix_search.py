@@ -25,7 +25,7 @@ __all__ = ["search_rows", "thread_work_bytes", "warm_up", "worker_count"]
 
 
 @numba.njit(cache=True, nogil=True)
-def _search_block(  # noqa: PLR0915 - one compiled kernel: a call per block would cost more
+def _search_block(  # noqa: PLR0913, PLR0915 - one compiled numba kernel: arrays travel as arguments; a call per block would cost more
     indptr: np.ndarray,
     indices: np.ndarray,
     weight: np.ndarray,
@@ -151,7 +151,7 @@ def worker_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def search_rows(
+def search_rows(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     indptr: np.ndarray,
     indices: np.ndarray,
     weight: np.ndarray,

@@ -51,7 +51,7 @@ def locked_from_time(previous: Plan, now_s: float) -> dict[str, list[str]]:
     return out
 
 
-def replan(
+def replan(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     problem: Problem,
     previous: Plan,
     *,

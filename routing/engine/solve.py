@@ -88,7 +88,7 @@ def default_workers() -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
-def solve(
+def solve(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     problem: Problem,
     *,
     time_limit_s: float,
@@ -171,35 +171,22 @@ def solve(
         solution_limit=solution_limit,
         replan=bool(_spec_extra),
     )
+    budget = _Budget(
+        n_workers=n_workers,
+        time_limit_s=time_limit_s,
+        seed=seed,
+        deadline=deadline,
+        solution_limit=solution_limit,
+        crew_fixed_cost=crew_fixed_cost,
+        started=started,
+    )
     if use == "pyvrp" and keep and problem.crews:
-        plan = _solve_pyvrp(
-            problem,
-            keep,
-            pre,
-            n_workers=n_workers,
-            time_limit_s=time_limit_s,
-            seed=seed,
-            deadline=deadline,
-            iterations=solution_limit,
-            crew_fixed_cost=crew_fixed_cost,
-            started=started,
-            why=why,
-        )
+        plan = _solve_pyvrp(problem, keep, pre, budget, why=why)
         if plan is not None:
             return plan
         why = "PyVRP found no feasible plan: OR-Tools searched after it"
         use = "ortools"
-    specs = _search_specs(
-        keep,
-        deadline=deadline,
-        n_workers=n_workers,
-        time_limit_s=time_limit_s,
-        seed=seed,
-        solution_limit=solution_limit,
-        settings=chosen,
-        crew_fixed_cost=crew_fixed_cost,
-        extra=_spec_extra,
-    )
+    specs = _search_specs(keep, budget, settings=chosen, extra=_spec_extra)
     results = _run_searches(problem, specs) if keep and problem.crews else []
     found = [r for r in results if r.get("found")]
     best = min(found, key=lambda r: r["objective"]) if found else None
@@ -293,21 +280,35 @@ def choose_backend(
     return "pyvrp", "PyVRP expresses the problem (no breaks, no skills, one window per job)"
 
 
+@dataclass(frozen=True)
+class _Budget:
+    """The checked search options of one :func:`solve`, shared by its backends.
+
+    ``deadline`` is the wall-clock end of the whole solve (None with a solution limit);
+    ``started`` its ``time.perf_counter()`` start.
+    """
+
+    n_workers: int
+    time_limit_s: float
+    seed: int
+    deadline: float | None
+    solution_limit: int | None
+    crew_fixed_cost: float
+    started: float
+
+
 def _solve_pyvrp(
     problem: Problem,
     keep: list[int],
     pre: dict[int, Unassigned],
+    budget: _Budget,
     *,
-    n_workers: int,
-    time_limit_s: float,
-    seed: int,
-    deadline: float | None,
-    iterations: int | None,
-    crew_fixed_cost: float,
-    started: float,
     why: str,
 ) -> Plan | None:
     """Run one PyVRP search per worker (seeds ``seed + k``); the plan of the best, or None."""
+    n_workers, time_limit_s, seed = budget.n_workers, budget.time_limit_s, budget.seed
+    deadline, iterations = budget.deadline, budget.solution_limit
+    crew_fixed_cost, started = budget.crew_fixed_cost, budget.started
     specs = [
         pyvrp_backend.PyvrpSpec(
             job_indices=keep,
@@ -379,28 +380,23 @@ def _settings(
 
 def _search_specs(
     keep: list[int],
+    budget: _Budget,
     *,
-    deadline: float | None,
-    n_workers: int,
-    time_limit_s: float,
-    seed: int,
-    solution_limit: int | None,
     settings: SearchSettings,
-    crew_fixed_cost: float,
     extra: dict[str, Any] | None,
 ) -> list[_ortools.Spec]:
     """One search spec per worker: worker ``k`` takes portfolio entry ``(seed + k)``."""
     return [
         _ortools.Spec(
             job_indices=keep,
-            time_limit_s=time_limit_s,
-            worker=settings.worker(k, seed=seed),
-            solution_limit=solution_limit,
-            crew_fixed_cost=crew_fixed_cost,
-            deadline=deadline,
+            time_limit_s=budget.time_limit_s,
+            worker=settings.worker(k, seed=budget.seed),
+            solution_limit=budget.solution_limit,
+            crew_fixed_cost=budget.crew_fixed_cost,
+            deadline=budget.deadline,
             **dict(extra or {}),
         )
-        for k in range(n_workers)
+        for k in range(budget.n_workers)
     ]
 
 

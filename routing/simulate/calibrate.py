@@ -268,7 +268,7 @@ def _loss(sim: Sequence[float], act: Sequence[float]) -> float:
     )
 
 
-def calibrate_policy(
+def calibrate_policy(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     qd: QueueData,
     *,
     start: date,
@@ -399,7 +399,7 @@ class SimulatedOutcome:
     notes: tuple[str, ...] = field(default=OMITTED)
 
 
-def simulate_outcome(
+def simulate_outcome(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     qd: QueueData,
     *,
     calibrate: tuple[date, date],

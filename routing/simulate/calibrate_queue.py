@@ -42,7 +42,7 @@ def daily_slots(capacity: ArrayLike, *, start_hour: float = 7.0, hours: float = 
     return np.asarray(out, dtype=float)
 
 
-def replay_queue(
+def replay_queue(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     requested: ArrayLike,
     slots: ArrayLike,
     *,

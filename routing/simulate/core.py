@@ -19,8 +19,8 @@ import numpy as np
 from geo311.city.catalogue import Catalogue
 from geo311.workorders.clustering import INF_TIME, choose_work_order, project, to_micros
 from geo311.workorders.grouping import GroupRule, group_rules
-from routing.engine.crews import CrewConfig, CrewSpec
-from routing.engine.jobs import work_order_job
+from routing.engine.crews import CrewConfig
+from routing.engine.jobs import DayClock, work_order_job
 from routing.engine.plan import Plan
 from routing.engine.problem import Depot, Problem
 from routing.engine.solve import solve
@@ -114,6 +114,73 @@ class DayLog:
 PrepareDay = Callable[[Problem], Problem]
 
 
+@dataclass(frozen=True)
+class SimulationParams:
+    """How a replay plans each working morning and how long it goes on.
+
+    Attributes
+    ----------
+    plan_time
+        Local clock time of the morning plan.
+    drain_days
+        Calendar days after the season the replay may go on until every measured report is
+        repaired.
+    time_limit_s, seed, solution_limit, metaheuristic
+        The daily search, as for :func:`routing.engine.solve.solve` (one worker; ``NONE``:
+        greedy descent, deterministic).
+    prepare
+        Turns each morning's problem into the one solved (default: solved as built).
+    """
+
+    plan_time: time = time(7, 0)
+    drain_days: int = 21
+    time_limit_s: float = 10.0
+    seed: int = 0
+    solution_limit: int | None = None
+    metaheuristic: str = "NONE"
+    prepare: PrepareDay | None = None
+
+
+@dataclass(frozen=True)
+class TravelMatrix:
+    """The season's travel matrices over location indices (yards and report points).
+
+    Attributes
+    ----------
+    durations_s
+        Square travel-time matrix (seconds).
+    distances_m
+        Travel distances (metres), same shape; None: the durations.
+    yard_index
+        Yard id -> location index.
+    """
+
+    durations_s: np.ndarray
+    distances_m: np.ndarray | None
+    yard_index: dict[str, int]
+
+    @property
+    def distances(self) -> np.ndarray:
+        """Return the distances, or the durations when there are none."""
+        return self.durations_s if self.distances_m is None else self.distances_m
+
+
+@dataclass(frozen=True)
+class ReplayStop:
+    """When a replay may stop before its last day.
+
+    Attributes
+    ----------
+    min_days
+        Days replayed at least.
+    until_repaired
+        Report indices that must all be repaired before it stops.
+    """
+
+    min_days: int
+    until_repaired: Sequence[int] = ()
+
+
 @dataclass
 class ReplayOutput:
     """Raw output of :func:`replay_core`: repair time per report, daily logs, work orders."""
@@ -138,21 +205,12 @@ def working_days(start: date, end: date) -> list[date]:
 def replay_core(
     reports: Sequence[SimReport],
     *,
-    durations_s: np.ndarray,
-    distances_m: np.ndarray | None,
-    yard_index: dict[str, int],
+    travel: TravelMatrix,
     crew_config: CrewConfig,
-    crews: Sequence[CrewSpec],
     catalogue: Catalogue,
     days: Sequence[date],
-    plan_time: time,
-    time_limit_s: float,
-    seed: int,
-    solution_limit: int | None,
-    metaheuristic: str = "NONE",
-    min_days: int | None = None,
-    until_repaired: Sequence[int] = (),
-    prepare: PrepareDay | None = None,
+    params: SimulationParams,
+    stop: ReplayStop | None = None,
 ) -> ReplayOutput:
     """Replay the reports over ``days``: each morning plan the open work, repair what is planned.
 
@@ -160,63 +218,47 @@ def replay_core(
     ----------
     reports
         Every report of the season (any order; replayed by arrival time).
-    durations_s, distances_m
-        Global travel matrices over location indices (``distances_m`` None: use durations).
-    yard_index
-        Yard id -> location index.
-    crew_config, crews
-        The crew file and the crews of this replay (a subset or copies of its crews).
+    travel
+        Global travel matrices over location indices, and the yards' indices.
+    crew_config
+        The yards and the crews of this replay (a subset or copies of the file's crews).
     catalogue
         The service catalogue (groups, skills, on-site times, clustering radii).
     days
         Working days to plan, in order.
-    plan_time
-        Local time of each morning's planning.
-    time_limit_s, seed, solution_limit, metaheuristic
-        As for :func:`routing.engine.solve.solve`.
-    min_days, until_repaired
-        Stop after ``min_days`` days once every report index in ``until_repaired`` is repaired.
-    prepare
-        Turns each morning's problem into the one solved (default: solved as built).
+    params
+        The morning plan's time and the daily search (``drain_days`` is not used here:
+        ``days`` already covers it).
+    stop
+        Stop after ``stop.min_days`` days once every report of ``stop.until_repaired`` is
+        repaired; default replay every day.
 
     Returns
     -------
     ReplayOutput
         Repair time per report, one log per planned day, the work orders.
     """
-    cfg = crew_config.__class__(
-        timezone=crew_config.timezone,
-        yards=crew_config.yards,
-        crews=tuple(crews),
-        source=crew_config.source,
-    )
+    cfg = crew_config
     state = _Replay(reports, catalogue)
     for d_i, day in enumerate(days):
         if (
-            min_days is not None
-            and d_i >= min_days
-            and all(state.repaired[i] is not None for i in until_repaired)
+            stop is not None
+            and d_i >= stop.min_days
+            and all(state.repaired[i] is not None for i in stop.until_repaired)
         ):
             break
-        morning = datetime.combine(day, plan_time, tzinfo=cfg.tz)
+        morning = datetime.combine(day, params.plan_time, tzinfo=cfg.tz)
         state.arrive_until(morning)
         m_us = to_micros(morning)
         open_wos = [w for w in state.wos if w.close_us > m_us and w.repaired is None]
         plan, problem = _plan_day(
             open_wos,
             reports,
-            durations_s=durations_s,
-            distances_m=durations_s if distances_m is None else distances_m,
-            yard_index=yard_index,
+            travel=travel,
             cfg=cfg,
             catalogue=catalogue,
-            origin=cfg.origin(day),
-            morning=morning,
-            time_limit_s=time_limit_s,
-            seed=seed,
-            solution_limit=solution_limit,
-            metaheuristic=metaheuristic,
-            prepare=prepare,
+            day=(day, morning),
+            params=params,
         )
         served, busy = state.apply_plan(plan, problem)
         state.logs.append(
@@ -229,7 +271,8 @@ def replay_core(
                 busy_s=busy,
                 available_s=_available_s(problem),
                 solve_time_s=plan.summary.solve_time_s,
-                hit_time_limit=bool(open_wos) and plan.summary.solve_time_s >= 0.95 * time_limit_s,
+                hit_time_limit=bool(open_wos)
+                and plan.summary.solve_time_s >= 0.95 * params.time_limit_s,
                 travel_s=sum(r.travel_s for r in plan.routes if r.job_ids),
             )
         )
@@ -345,23 +388,21 @@ def _plan_day(
     open_wos: list[SimWorkOrder],
     reports: Sequence[SimReport],
     *,
-    durations_s: np.ndarray,
-    distances_m: np.ndarray,
-    yard_index: dict[str, int],
+    travel: TravelMatrix,
     cfg: CrewConfig,
     catalogue: Catalogue,
-    origin: datetime,
-    morning: datetime,
-    time_limit_s: float,
-    seed: int,
-    solution_limit: int | None,
-    metaheuristic: str,
-    prepare: PrepareDay | None = None,
+    day: tuple[date, datetime],
+    params: SimulationParams,
 ) -> tuple[Plan, Problem]:
-    """Build the morning's problem over the open work orders and solve it with one worker."""
+    """Build the morning's problem over the open work orders and solve it with one worker.
+
+    ``day`` is the working day and its morning (the planning time).
+    """
+    origin = cfg.origin(day[0])
+    morning = day[1]
     # local location indices: yards first (in file order), then one per job
     yard_ids = [y.id for y in cfg.yards]
-    glob = [yard_index[y] for y in yard_ids]
+    glob = [travel.yard_index[y] for y in yard_ids]
     jobs = []
     for k, wo in enumerate(open_wos):
         glob.append(reports[wo.anchor].location_index)
@@ -372,8 +413,7 @@ def _plan_day(
                 report_count=len(wo.members),
                 sla_due=min(reports[i].sla_due for i in wo.members),
                 location_index=len(yard_ids) + k,
-                origin=origin,
-                day_start=morning,
+                clock=DayClock(origin=origin, day_start=morning),
             )
         )
     idx = np.asarray(glob, dtype=np.int64)
@@ -382,19 +422,19 @@ def _plan_day(
         depots=depots,
         crews=cfg.crews_for(origin=origin),
         jobs=tuple(jobs),
-        durations_s=durations_s[np.ix_(idx, idx)],
-        distances_m=distances_m[np.ix_(idx, idx)],
+        durations_s=travel.durations_s[np.ix_(idx, idx)],
+        distances_m=travel.distances[np.ix_(idx, idx)],
         origin=origin,
     )
-    if prepare is not None:
-        problem = prepare(problem)
+    if params.prepare is not None:
+        problem = params.prepare(problem)
     plan = solve(
         problem,
-        time_limit_s=time_limit_s,
-        seed=seed,
+        time_limit_s=params.time_limit_s,
+        seed=params.seed,
         workers=1,
-        solution_limit=solution_limit,
-        metaheuristic=metaheuristic,
+        solution_limit=params.solution_limit,
+        metaheuristic=params.metaheuristic,
     )
     return plan, problem
 

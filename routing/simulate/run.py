@@ -56,7 +56,10 @@ from routing.simulate.core import (
     DayLog,
     PrepareDay,
     ReplayOutput,
+    ReplayStop,
     SimReport,
+    SimulationParams,
+    TravelMatrix,
     replay_core,
     working_days,
 )
@@ -158,7 +161,7 @@ def _crews_of(config: CrewConfig, skill: str, count: int | None) -> list[CrewSpe
     ]
 
 
-def replay(
+def replay(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
     reports: Sequence[SimReport],
     *,
     durations_s: np.ndarray,
@@ -257,21 +260,24 @@ def replay(
     t0 = _time.perf_counter()
     out = replay_core(
         mine,
-        durations_s=d,
-        distances_m=None if distances_m is None else np.asarray(distances_m, dtype=float),
-        yard_index=yard_index,
-        crew_config=crew_config,
-        crews=specs,
+        travel=TravelMatrix(
+            durations_s=d,
+            distances_m=None if distances_m is None else np.asarray(distances_m, dtype=float),
+            yard_index=yard_index,
+        ),
+        crew_config=replace(crew_config, crews=tuple(specs)),
         catalogue=cat,
         days=working_days(start, end + timedelta(days=drain_days)),
-        plan_time=plan_time,
-        time_limit_s=time_limit_s,
-        seed=seed,
-        solution_limit=solution_limit,
-        metaheuristic=metaheuristic,
-        min_days=len(working_days(start, end)),
-        until_repaired=measured,
-        prepare=prepare,
+        params=SimulationParams(
+            plan_time=plan_time,
+            drain_days=drain_days,
+            time_limit_s=time_limit_s,
+            seed=seed,
+            solution_limit=solution_limit,
+            metaheuristic=metaheuristic,
+            prepare=prepare,
+        ),
+        stop=ReplayStop(min_days=len(working_days(start, end)), until_repaired=measured),
     )
     return _run_result(out, mine, measured, specs, wall_time_s=_time.perf_counter() - t0)
 
@@ -320,7 +326,7 @@ def _run_result(
     )
 
 
-def run_simulation(
+def run_simulation(  # noqa: PLR0913 - pending: its keywords are passed by maps/simulate_cli.py (another branch this round)
     *,
     start: date,
     end: date,
@@ -432,17 +438,7 @@ def run_simulation(
         target = (
             target_median_days if target_median_days is not None else DEFAULT_TARGET_MEDIAN_DAYS[g]
         )
-        out[g] = _group_result(
-            ssn,
-            g,
-            [runs[_task_key(g, k)] for k in counts],
-            config=config,
-            catalogue=cat,
-            start=start,
-            end=end,
-            target=target,
-            options=options,
-        )
+        out[g] = _group_result(data, g, [runs[_task_key(g, k)] for k in counts], target=target)
         notes += _time_limit_notes(out[g], time_limit_s)
     notes += _model_notes(end, drain_days)
     return SimulationResult(
@@ -489,18 +485,11 @@ def _check_simulation_args(
 
 
 def _group_result(
-    ssn: Season,
-    group: str,
-    runs: list[RunResult],
-    *,
-    config: CrewConfig,
-    catalogue: Catalogue,
-    start: date,
-    end: date,
-    target: float,
-    options: dict[str, Any],
+    data: _SweepData, group: str, runs: list[RunResult], *, target: float
 ) -> GroupResult:
     """Compare one group's replays (one per crew count) with the City's figures."""
+    ssn, config, catalogue = data.season, data.config, data.catalogue
+    start, end, options = data.start, data.end, data.options
     tz = config.tz
     lo = datetime.combine(start, time(0), tzinfo=tz)
     hi = datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz)
