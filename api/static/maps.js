@@ -87,6 +87,10 @@
   if (!progressUrl) { return; }
   var layer = L.layerGroup().addTo(map);
   var fill = { done: "#1f6feb", cant_do: "#e8a200" };
+  function clock(iso) {  // the browser's local time of an ISO moment, "08:42"
+    var at = new Date(iso);
+    return isNaN(at) ? String(iso) : at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
+  }
   function draw(body) {
     layer.clearLayers();
     (body.stops || []).forEach(function (s) {
@@ -99,6 +103,16 @@
           html: '<span style="background:' + (fill[s.state] || "#fff") + '"></span>' })
       }).bindTooltip(esc(text)).addTo(layer);
     });
+    (body.positions || []).forEach(function (p) {
+      var label = "Crew " + p.crew_id + ", " + clock(p.at);
+      L.marker([p.lat, p.lon], {
+        keyboard: false, zIndexOffset: 1000,
+        icon: L.divIcon({ className: "crew-position-icon", iconSize: null,
+          html: '<span class="crew-dot"></span><span class="crew-label">' + esc(label) + "</span>" })
+      }).bindTooltip(esc("Last shared position of crew " + p.crew_id + " at " + clock(p.at) +
+        (p.accuracy_m != null ? " (within " + Math.round(p.accuracy_m) + " m)" : ""))).addTo(layer);
+    });
+    el.setAttribute("data-crew-positions", String((body.positions || []).length));
     var c = body.counts || {};
     el.setAttribute("data-progress-stops", String((body.stops || []).length));
     if (status) {

@@ -21,7 +21,7 @@ from api.plans.stops import Actor
 from api.principal import Principal
 from api.scope import check_plan_id
 from api.web import crew_actions, plan_view
-from api.web.deps import PageRoute, page_user
+from api.web.deps import PageRoute, check_csrf, page_user
 from api.web.sessions import WebSession
 from api.web.templating import render
 from geo311.db.store import Store
@@ -31,6 +31,7 @@ from geo311.plans import stop_states
 from geo311.plans.document import PlanDocument
 from geo311.plans.stop_states import StopStateConflict
 from geo311.requests import repo as request_repo
+from geo311.staff import positions
 from geo311.staff import store as auth_store
 
 router = APIRouter(prefix="/crew", route_class=PageRoute, include_in_schema=False)
@@ -235,6 +236,29 @@ def _after(session: WebSession, action: crew_actions.CrewAction) -> RedirectResp
     else:
         target = "/crew" if session.user.role == "crew" else f"/crew/{action.crew_id}"
     return RedirectResponse(target, status_code=303)
+
+
+@router.post("/position", summary="Share the crew's position with the dispatchers")
+async def crew_position(request: Request, session: CrewPage, store: StoreDep) -> Response:
+    """Store the signed-in crew's position (pressed "Share my position"); audited.
+
+    The crew is the signed-in user's, never the form's; CSRF-checked like the crew's other
+    actions; a bad ``lat``, ``lon`` or ``accuracy`` is a 400 naming the field.
+    """
+    await check_csrf(request, session)
+    lat, lon, accuracy = await crew_actions.read_position(request)
+    user = session.user
+    position = positions.CrewPosition(
+        crew_id=str(user.crew_id),
+        lat=lat,
+        lon=lon,
+        accuracy_m=accuracy,
+        at=datetime.now(UTC),
+        by_user=user.username,
+    )
+    await run_in_threadpool(crew_actions.share_position, store, position)
+    at = position.at.isoformat(timespec="seconds")
+    return JSONResponse({"ok": True, "crew_id": position.crew_id, "at": at})
 
 
 @router.post("/actions", summary="A stop action (done, can't do, arrive, reopen), sent once")

@@ -25,6 +25,7 @@ from geo311.plans import stop_states
 from geo311.plans.stop_states import StopChange
 from geo311.requests.media import store_image
 from geo311.settings import Settings
+from geo311.staff import positions
 from geo311.staff import store as auth_store
 
 DONE_PRESETS = (
@@ -214,3 +215,37 @@ def apply_once(
         result = _stops.act(store, catalogue, actor, _change(action, actor))
         auth_store.finish_action(store, action.key, result=json.dumps(result))
     return result, False
+
+
+async def read_position(request: Request) -> tuple[float, float, float | None]:
+    """Return the ``lat``, ``lon`` and ``accuracy`` a phone sent (JSON or form), checked.
+
+    Raises
+    ------
+    InputError
+        Naming the field: not JSON, not a number, or out of range.
+    """
+    if "json" in request.headers.get("content-type", ""):
+        try:
+            data = await request.json()
+        except ValueError:
+            raise InputError("the body is not JSON; send lat, lon and accuracy") from None
+        if not isinstance(data, dict):
+            raise InputError("the body must be a JSON object with lat, lon and accuracy")
+    else:
+        data = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    return positions.check_point(data.get("lat"), data.get("lon"), data.get("accuracy"))
+
+
+def share_position(store: Store, position: positions.CrewPosition) -> None:
+    """Store a crew's position and its ``crew.position`` audit row in one transaction."""
+    with store.begin() as conn:
+        positions.record_position(store, position)
+        auth_store.write_audit(
+            conn,
+            at=position.at,
+            actor=position.by_user,
+            action="crew.position",
+            obj=f"crew:{position.crew_id}",
+            after={"lat": position.lat, "lon": position.lon, "accuracy_m": position.accuracy_m},
+        )

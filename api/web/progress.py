@@ -1,7 +1,8 @@
 """The crews' progress for the console's map: ``/dispatch/progress.json`` (polled, small).
 
 The console map asks for it every few seconds and redraws the published stops of the day:
-done, can't do (with the crew's reason and note) or still to do, without reloading the page.
+done, can't do (with the crew's reason and note) or still to do, and the last position each
+crew shared, without reloading the page.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from api.web.deps import PageRoute, page_user
 from api.web.sessions import WebSession
 from geo311.db.store import Store
 from geo311.plans import repo as plan_repo
+from geo311.staff import positions
 from geo311.staff import store as auth_store
 
 router = APIRouter(prefix="/dispatch", route_class=PageRoute, include_in_schema=False)
@@ -56,13 +58,30 @@ def _stop_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def crew_positions(store: Store, crews: set[str]) -> list[dict[str, Any]]:
+    """Return the last position each of ``crews`` shared: crew id, lat, lon, accuracy, at."""
+    found = positions.latest_positions(store, crews)
+    return [
+        {
+            "crew_id": p.crew_id,
+            "lat": p.lat,
+            "lon": p.lon,
+            "accuracy_m": p.accuracy_m,
+            "at": p.at.isoformat(timespec="seconds"),
+        }
+        for p in sorted(found.values(), key=lambda p: p.crew_id)
+    ]
+
+
 def day_progress(store: Store, day: str, *, district: str | None) -> dict[str, Any]:
     """Return the stops of the plans published for ``day`` (a district's only, when given).
 
     Returns
     -------
     dict
-        ``day``, ``stops`` (see :func:`_stop_rows`), ``counts`` (state -> stops) and ``read_at``.
+        ``day``, ``stops`` (see :func:`_stop_rows`), ``counts`` (state -> stops),
+        ``positions`` (the last one each of these crews shared, see :func:`crew_positions`)
+        and ``read_at``.
     """
     stops: list[dict[str, Any]] = []
     for pub in auth_store.latest_publications(store, limit=PUBLICATIONS_READ):
@@ -73,12 +92,14 @@ def day_progress(store: Store, day: str, *, district: str | None) -> dict[str, A
             continue
         stops.extend(_stop_rows(doc))
     counts: dict[str, int] = {}
+    crews = {str(s["crew_id"]) for s in stops if s.get("crew_id")}
     for s in stops:
         counts[s["state"]] = counts.get(s["state"], 0) + 1
     return {
         "day": day,
         "stops": stops,
         "counts": counts,
+        "positions": crew_positions(store, crews),
         "read_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 

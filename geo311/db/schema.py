@@ -233,3 +233,16 @@ jobs = sa.Table(
     sa.Column("finished_at", UTCDateTime),
     sa.Index("ix_jobs_state_created", "state", "created_at"),
 )
+
+# Each crew's last position, shared from the phone when the crew presses "Share my position"
+# (added by migration 0015; one row per crew, upserted by geo311.staff.positions).
+crew_positions = sa.Table(
+    "crew_positions",
+    metadata,
+    sa.Column("crew_id", sa.String(64), primary_key=True),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("accuracy_m", sa.Float),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("by_user", sa.String(64), nullable=False, default=""),
+)

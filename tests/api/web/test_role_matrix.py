@@ -155,6 +155,12 @@ ROWS = {
     "crew action on A's stop under its own crew": page(
         "/crew/actions", LOGIN, OK, NO, OK, OK, NO, NO, NO, method="POST",
         body={**CANT, "crew_id": "{crew}"}),
+    "share the crew's position": page(
+        "/crew/position", LOGIN, OK, NO, NO, NO, NO, NO, OK, method="POST",
+        body={"lat": "42.35", "lon": "-71.08", "accuracy": "10"}),
+    "share the crew's position (bad lat: 400)": page(
+        "/crew/position", LOGIN, BAD, NO, NO, NO, NO, NO, BAD, method="POST",
+        body={"lat": "north", "lon": "-71.08"}),
     "what-if (bad sweep: 400)": page(
         "/planner/whatif", LOGIN, NO, BAD, BAD, BAD, NO, BAD, NO, method="POST",
         body={"crews_sweep": "many"}),
