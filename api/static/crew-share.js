@@ -25,8 +25,8 @@
         button.disabled = false;
         if (r.ok && answer.ok) {
           var at = new Date(answer.at);
-          status.textContent = "Position shared with the dispatchers at " +
-            at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) + ".";
+          status.textContent = "Position shared with the dispatchers at " + (answer.clock ||
+            at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false })) + ".";
           status.setAttribute("data-shared", answer.at);
         } else {
           status.textContent = "Not shared: " + (answer.detail || answer.error || ("error " + r.status)) + ".";

@@ -104,12 +104,13 @@
       }).bindTooltip(esc(text)).addTo(layer);
     });
     (body.positions || []).forEach(function (p) {
-      var label = "Crew " + p.crew_id + ", " + clock(p.at);
+      var when = p.clock || clock(p.at);
+      var label = "Crew " + p.crew_id + ", " + when;
       L.marker([p.lat, p.lon], {
         keyboard: false, zIndexOffset: 1000,
         icon: L.divIcon({ className: "crew-position-icon", iconSize: null,
           html: '<span class="crew-dot"></span><span class="crew-label">' + esc(label) + "</span>" })
-      }).bindTooltip(esc("Last shared position of crew " + p.crew_id + " at " + clock(p.at) +
+      }).bindTooltip(esc("Last shared position of crew " + p.crew_id + " at " + when +
         (p.accuracy_m != null ? " (within " + Math.round(p.accuracy_m) + " m)" : ""))).addTo(layer);
     });
     el.setAttribute("data-crew-positions", String((body.positions || []).length));

@@ -239,7 +239,9 @@ def _after(session: WebSession, action: crew_actions.CrewAction) -> RedirectResp
 
 
 @router.post("/position", summary="Share the crew's position with the dispatchers")
-async def crew_position(request: Request, session: CrewPage, store: StoreDep) -> Response:
+async def crew_position(
+    request: Request, session: CrewPage, store: StoreDep, settings: SettingsDep
+) -> Response:
     """Store the signed-in crew's position (pressed "Share my position"); audited.
 
     The crew is the signed-in user's, never the form's; CSRF-checked like the crew's other
@@ -258,7 +260,8 @@ async def crew_position(request: Request, session: CrewPage, store: StoreDep) ->
     )
     await run_in_threadpool(crew_actions.share_position, store, position)
     at = position.at.isoformat(timespec="seconds")
-    return JSONResponse({"ok": True, "crew_id": position.crew_id, "at": at})
+    clock = position.at.astimezone(ZoneInfo(settings.timezone)).strftime("%H:%M")
+    return JSONResponse({"ok": True, "crew_id": position.crew_id, "at": at, "clock": clock})
 
 
 @router.post("/actions", summary="A stop action (done, can't do, arrive, reopen), sent once")

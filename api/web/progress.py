@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import StoreDep
+from api.deps import SettingsDep, StoreDep
 from api.web.deps import PageRoute, page_user
 from api.web.sessions import WebSession
 from geo311.db.store import Store
@@ -23,6 +24,7 @@ from geo311.staff import store as auth_store
 
 router = APIRouter(prefix="/dispatch", route_class=PageRoute, include_in_schema=False)
 DispatcherPage = Annotated[WebSession, Depends(page_user("dispatcher"))]
+_UTC = ZoneInfo("UTC")
 PUBLICATIONS_READ = 200  # the newest publications looked at for one day
 
 
@@ -58,8 +60,12 @@ def _stop_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def crew_positions(store: Store, crews: set[str]) -> list[dict[str, Any]]:
-    """Return the last position each of ``crews`` shared: crew id, lat, lon, accuracy, at."""
+def crew_positions(store: Store, crews: set[str], *, tz: ZoneInfo) -> list[dict[str, Any]]:
+    """Return the last position each of ``crews`` shared.
+
+    Each item: ``crew_id``, ``lat``, ``lon``, ``accuracy_m`` (or None), ``at`` (ISO, UTC) and
+    ``clock`` (``at`` as ``HH:MM`` in ``tz``, the city's time, for the map's label).
+    """
     found = positions.latest_positions(store, crews)
     return [
         {
@@ -68,13 +74,18 @@ def crew_positions(store: Store, crews: set[str]) -> list[dict[str, Any]]:
             "lon": p.lon,
             "accuracy_m": p.accuracy_m,
             "at": p.at.isoformat(timespec="seconds"),
+            "clock": p.at.astimezone(tz).strftime("%H:%M"),
         }
         for p in sorted(found.values(), key=lambda p: p.crew_id)
     ]
 
 
-def day_progress(store: Store, day: str, *, district: str | None) -> dict[str, Any]:
+def day_progress(
+    store: Store, day: str, *, district: str | None, tz: ZoneInfo = _UTC
+) -> dict[str, Any]:
     """Return the stops of the plans published for ``day`` (a district's only, when given).
+
+    ``tz`` is the city's time zone (the clock of the crews' positions).
 
     Returns
     -------
@@ -99,7 +110,7 @@ def day_progress(store: Store, day: str, *, district: str | None) -> dict[str, A
         "day": day,
         "stops": stops,
         "counts": counts,
-        "positions": crew_positions(store, crews),
+        "positions": crew_positions(store, crews, tz=tz),
         "read_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -108,11 +119,12 @@ def day_progress(store: Store, day: str, *, district: str | None) -> dict[str, A
 def progress(
     session: DispatcherPage,
     store: StoreDep,
+    settings: SettingsDep,
     day: Annotated[str, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")],
     districts: Annotated[str, Query(pattern="^(mine|all)$")] = "mine",
 ) -> Response:
     """Return the published stops of ``day`` with their state (done, can't do and why)."""
     mine = getattr(session.user, "district", None)
     district = None if districts == "all" or not mine else str(mine)
-    body = day_progress(store, day, district=district)
+    body = day_progress(store, day, district=district, tz=ZoneInfo(settings.timezone))
     return JSONResponse(body, headers={"Cache-Control": "no-store"})

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.staff import positions
@@ -26,6 +30,7 @@ def test_crew_shares_its_own_position_audited(
     )
     assert sent.status_code == 200, sent.text
     assert sent.json()["ok"] is True and sent.json()["crew_id"] == "A"
+    assert re.fullmatch(r"\d\d:\d\d", sent.json()["clock"])
     found = positions.latest_positions(web_store, ["A", "B"])
     assert set(found) == {"A"} and found["A"].by_user == "crewa"
     assert found["A"].accuracy_m == 12.0
@@ -63,7 +68,7 @@ def test_only_a_crew_with_the_csrf_token_and_a_good_point_shares(
 
 
 def test_progress_json_carries_the_crews_last_position(
-    browser, web_store: Store, catalogue: Catalogue
+    browser, web_app, web_store: Store, catalogue: Catalogue
 ) -> None:
     _plan(web_store, catalogue)
     dina = browser("dina")
@@ -76,6 +81,10 @@ def test_progress_json_carries_the_crews_last_position(
     got = body["positions"][0]
     assert got["crew_id"] == "A" and got["lat"] == POINT["lat"] and got["lon"] == POINT["lon"]
     assert got["accuracy_m"] == 12.0 and got["at"].endswith("+00:00")
+    at = datetime.fromisoformat(got["at"])  # the label's clock is the city's time
+    assert got["clock"] == at.astimezone(ZoneInfo(web_app.state.settings.timezone)).strftime(
+        "%H:%M"
+    )
     # a day without a plan of crew A shows no position of it
     assert dina.get("/dispatch/progress.json?day=2015-10-07").json()["positions"] == []
     console = dina.get("/dispatch?at=2015-10-06T07:00").text
