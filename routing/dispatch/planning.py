@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from routing.engine.crews import CrewConfig
 from routing.engine.graph import StreetGraph
 from routing.engine.solve import solve
 
-__all__ = ["catalogue_for", "plan_day"]
+__all__ = ["DayInputs", "catalogue_for", "day_inputs", "plan_day"]
 
 
 def catalogue_for(catalogue: Catalogue | None, settings: Settings | None) -> Catalogue:
@@ -32,6 +33,46 @@ def catalogue_for(catalogue: Catalogue | None, settings: Settings | None) -> Cat
     if catalogue is not None:
         return catalogue
     return load_catalogue((settings or Settings()).services_file)
+
+
+@dataclass(frozen=True)
+class DayInputs:
+    """What a day is planned from: the moment, catalogue, crews, street graph and open work."""
+
+    at: datetime
+    catalogue: Catalogue
+    config: CrewConfig
+    street: StreetGraph
+    orders: list[WorkOrder]
+
+
+def day_inputs(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+    store: Store,
+    catalogue: Catalogue | None,
+    *,
+    at: datetime,
+    crews: CrewConfig | None,
+    crews_file: str | Path | None,
+    crew_ids: Sequence[str] | None,
+    graph: StreetGraph | None,
+    settings: Settings | None,
+) -> DayInputs:
+    """Resolve a day's inputs as :func:`plan_day` documents them (shared with the week's plan).
+
+    Raises
+    ------
+    InputError
+        When ``at`` is naive or ``crew_ids`` is empty.
+    """
+    at = require_aware(at, "at")
+    cat = catalogue_for(catalogue, settings)
+    config = resolve_crews(
+        crews=crews, crews_file=crews_file, crew_ids=crew_ids, settings=settings,
+        known_skills={s.skill for s in cat.services.values()},
+    )  # fmt: skip
+    street = graph if graph is not None else default_graph(settings)
+    orders = open_work_orders_at(store, at, groups=servable_groups(config, cat), catalogue=cat)
+    return DayInputs(at, cat, config, street, list(orders))
 
 
 def plan_day(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
@@ -89,19 +130,12 @@ def plan_day(  # noqa: PLR0913 - parameter object pending (issue 22, listed in t
     ConfigurationError
         When the crew file is invalid or the yard is not on the street graph.
     """
-    at = require_aware(at, "at")
-    cat = catalogue_for(catalogue, settings)
-    config = resolve_crews(
-        crews=crews,
-        crews_file=crews_file,
-        crew_ids=crew_ids,
-        settings=settings,
-        known_skills={s.skill for s in cat.services.values()},
-    )
-    street = graph if graph is not None else default_graph(settings)
-    orders = open_work_orders_at(store, at, groups=servable_groups(config, cat), catalogue=cat)
+    day = day_inputs(
+        store, catalogue, at=at, crews=crews, crews_file=crews_file, crew_ids=crew_ids,
+        graph=graph, settings=settings,
+    )  # fmt: skip
     return solve_day(
-        orders, config=config, street=street, catalogue=cat, at=at,
+        day.orders, config=day.config, street=day.street, catalogue=day.catalogue, at=day.at,
         time_limit_s=time_limit_s, seed=seed, workers=workers,
     )  # fmt: skip
 

@@ -18,13 +18,8 @@ from pathlib import Path
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.settings import Settings
-from geo311.workorders.open_view import open_work_orders_at
 from routing.dispatch.build import (
     build_problem,
-    default_graph,
-    require_aware,
-    resolve_crews,
-    servable_groups,
 )
 from routing.dispatch.day import DayPlan
 from routing.dispatch.horizon import (
@@ -34,7 +29,7 @@ from routing.dispatch.horizon import (
     horizon_problem,
     plan_horizon,
 )
-from routing.dispatch.planning import catalogue_for
+from routing.dispatch.planning import day_inputs
 from routing.engine.crews import CrewConfig
 from routing.engine.graph import StreetGraph
 from routing.engine.solve import solve
@@ -104,14 +99,13 @@ def plan_day_with_horizon(  # noqa: PLR0913 - parameter object pending (issue 22
     ConfigurationError
         When the crew file is invalid or the yard is not on the street graph.
     """
-    at = require_aware(at, "at")
-    cat = catalogue_for(catalogue, settings)
-    config = resolve_crews(
-        crews=crews, crews_file=crews_file, crew_ids=crew_ids, settings=settings,
-        known_skills={s.skill for s in cat.services.values()},
+    inputs = day_inputs(
+        store, catalogue, at=at, crews=crews, crews_file=crews_file, crew_ids=crew_ids,
+        graph=graph, settings=settings,
     )  # fmt: skip
-    street = graph if graph is not None else default_graph(settings)
-    orders = open_work_orders_at(store, at, groups=servable_groups(config, cat), catalogue=cat)
+    at, cat, config, street, orders = (
+        inputs.at, inputs.catalogue, inputs.config, inputs.street, inputs.orders,
+    )  # fmt: skip
     today = at.astimezone(config.tz).date()
     built = build_problem(
         orders, config=config, graph=street, catalogue=cat, origin=config.origin(today)
