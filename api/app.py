@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -180,6 +181,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = store is None
+        # A small pool: requests beyond it wait in turn (first come, first served) instead of
+        # fighting over the interpreter's lock, which costs CPU and stretches the slowest ones.
+        to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         app.state.store = store if store is not None else Store(settings.database_url)
         if warm_up:
             threading.Thread(target=_warm_up, args=(settings,), daemon=True).start()

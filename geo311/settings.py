@@ -120,6 +120,15 @@ class Settings(BaseSettings):
     notify_sender_in_serve: bool = Field(
         default=True, description="geo311 serve also runs the notification sender"
     )
+    # -- serving ---------------------------------------------------------------------------------
+    request_threads: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="threads of each server process that run the requests' blocking work "
+        "(database, geocoding); Python's threads share one core per process, so more of them "
+        "only queue for it: scale with `geo311 serve --workers` instead",
+    )
     # -- planning and simulation jobs (geo311.plans.jobs) -------------------------------------
     job_workers: int = Field(
         default=1,
