@@ -84,10 +84,8 @@ def geocode_pending_requests(
     for req, answer in zip(pending, frame.itertuples(index=False), strict=True):
         row = _geocode_row(req.service_request_id, answer, min_score)
         if row["needs_geocoding"]:
-            reason = str(answer.reason)
-            if answer.match_type != "none":
-                reason = f"score {answer.score:.2f} below {min_score:.2f}"
-            reasons[_reason_kind(reason)] += 1
+            low = f"score below {min_score:.2f}"
+            reasons[str(answer.failure) if answer.match_type == "none" else low] += 1
         rows.append(row)
     request_repo.set_geocodes(store, rows)
     types = [str(r["geocode_match_type"]) for r in rows]
@@ -128,20 +126,6 @@ def _request_address(address: str, zipcode: str) -> str:
     if zipcode and zipcode not in address and not address.upper().startswith("INTERSECTION"):
         return f"{address} {zipcode}"
     return address
-
-
-def _reason_kind(reason: str) -> str:
-    if "ZIP" in reason:
-        return "ZIP outside the extract"
-    if "not in the embedded" in reason:
-        return "street not in the extract"
-    if "empty" in reason:
-        return "no address"
-    if "do not meet" in reason:
-        return "streets do not meet"
-    if "cannot be placed" in reason:
-        return "house number not placeable"
-    return "other"
 
 
 def geocode_csv(

@@ -72,6 +72,7 @@ from geo311.geocoding.results import (
     SETBACK_M,
     UNBRACKETED_ERROR_M,
     GeocodeResult,
+    NoMatch,
     ReverseResult,
     none_result,
     results_frame,
@@ -372,19 +373,27 @@ class Geocoder(IntersectionRules):
 
     def _geocode(self, query: str) -> GeocodeResult:
         if not query.strip():
-            return none_result(query, "empty address")
+            return none_result(query, NoMatch.EMPTY, "empty address")
         parsed = parse_address(query)
         if parsed.kind == "unparsed":
-            return none_result(query, f"could not find a street in {query.strip()!r}")
+            return none_result(
+                query, NoMatch.NO_STREET, f"could not find a street in {query.strip()!r}"
+            )
         if parsed.zipcode and self.zip_codes and parsed.zipcode not in self.zip_codes:
-            return none_result(query, f"ZIP {parsed.zipcode} is outside the embedded OSM extract")
+            return none_result(
+                query,
+                NoMatch.ZIP_OUTSIDE,
+                f"ZIP {parsed.zipcode} is outside the embedded OSM extract",
+            )
         if parsed.kind == "intersection":
             return self._intersection(query, parsed)
         parsed = self._whole_name(parsed)
         found = self._street(parsed.street)
         if found is None:
             return none_result(
-                query, f"street {parsed.street!r} is not in the embedded OSM extract"
+                query,
+                NoMatch.STREET_UNKNOWN,
+                f"street {parsed.street!r} is not in the embedded OSM extract",
             )
         street, name_score = found
         if parsed.kind == "street" or parsed.number_low is None:
@@ -505,6 +514,7 @@ class Geocoder(IntersectionRules):
         if street.leaves_extract and not self._fits_mapped_part(street, target):
             return none_result(
                 query,
+                NoMatch.NUMBER_UNPLACEABLE,
                 f"house number {number} cannot be placed on {street.name}: no nearby numbered "
                 "address in the embedded OSM extract and the street continues outside it",
             )

@@ -14,6 +14,7 @@ from geo311.geocoding.index import (
 from geo311.geocoding.results import (
     SCORES,
     GeocodeResult,
+    NoMatch,
     none_result,
 )
 
@@ -53,12 +54,18 @@ class IntersectionRules:
         if missing:
             names = " and ".join(repr(m) for m in missing)
             verb = "is" if len(missing) == 1 else "are"
-            return none_result(query, f"street {names} {verb} not in the embedded OSM extract")
+            return none_result(
+                query,
+                NoMatch.STREET_UNKNOWN,
+                f"street {names} {verb} not in the embedded OSM extract",
+            )
         assert first is not None and second is not None
         (a, sa), (b, sb) = first, second
         label = f"{a.name} & {b.name}"
         if a.key == b.key:
-            return none_result(query, f"both streets of the intersection are {a.name}")
+            return none_result(
+                query, NoMatch.SAME_STREET, f"both streets of the intersection are {a.name}"
+            )
         name_score = min(sa, sb)
         pair = (a.key, b.key) if a.key < b.key else (b.key, a.key)
         pts = self.index.intersections.get(pair)
@@ -85,7 +92,11 @@ class IntersectionRules:
     ) -> GeocodeResult:
         """Streets that share no node: where their lines cross, or nearly touch."""
         if a.geom is None or b.geom is None:
-            return none_result(query, f"{label}: one of the streets has no geometry in the extract")
+            return none_result(
+                query,
+                NoMatch.NO_GEOMETRY,
+                f"{label}: one of the streets has no geometry in the extract",
+            )
         crossing = a.geom.intersection(b.geom)
         if not crossing.is_empty:
             c = crossing.centroid
@@ -115,5 +126,7 @@ class IntersectionRules:
                 error_m=CORNER_ERROR_M + gap,
             )
         return none_result(
-            query, f"{label} do not meet in the embedded OSM extract ({gap:.0f} m apart)"
+            query,
+            NoMatch.STREETS_APART,
+            f"{label} do not meet in the embedded OSM extract ({gap:.0f} m apart)",
         )

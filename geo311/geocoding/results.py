@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,6 +19,7 @@ __all__ = [
     "GeocodeResult",
     "INTERPOLATED_ERROR_M",
     "MATCH_TYPES",
+    "NoMatch",
     "POINT_ERROR_M",
     "ReverseResult",
     "SCORES",
@@ -85,6 +87,9 @@ class GeocodeResult:
         was found: a known point, an interpolation and its distance from the known numbers,
         the block-number grid's spread, the street's length for a street-level answer);
         ``None`` for ``none``.
+    failure
+        For ``none``: the kind of failure, one of :class:`NoMatch` (counted in summaries; the
+        ``reason`` carries the specifics), else ``""``.
     """
 
     query: str
@@ -95,6 +100,7 @@ class GeocodeResult:
     matched_address: str = ""
     reason: str = ""
     error_m: float | None = None
+    failure: str = ""
 
     @property
     def matched(self) -> bool:
@@ -128,9 +134,22 @@ class ReverseResult:
     address_lon: float | None
 
 
-def none_result(query: str, reason: str) -> GeocodeResult:
-    """Return the answer "no match", with the reason."""
-    return GeocodeResult(query, None, None, "none", 0.0, "", reason)
+class NoMatch(StrEnum):
+    """The kinds of "no match": what a summary counts (the reason says the specifics)."""
+
+    EMPTY = "no address"
+    NO_STREET = "no street in the address"
+    ZIP_OUTSIDE = "ZIP outside the extract"
+    STREET_UNKNOWN = "street not in the extract"
+    SAME_STREET = "one street named twice"
+    NO_GEOMETRY = "street without geometry"
+    STREETS_APART = "streets do not meet"
+    NUMBER_UNPLACEABLE = "house number not placeable"
+
+
+def none_result(query: str, failure: NoMatch, reason: str) -> GeocodeResult:
+    """Return the answer "no match": its kind and the specific reason."""
+    return GeocodeResult(query, None, None, "none", 0.0, "", reason, failure=str(failure))
 
 
 def result_dict(result: GeocodeResult) -> dict[str, Any]:
@@ -141,7 +160,7 @@ def result_dict(result: GeocodeResult) -> dict[str, Any]:
 def results_frame(addresses: Sequence[str], results: Sequence[GeocodeResult]) -> pd.DataFrame:
     """Return answers as a table, one row per address, in order.
 
-    Columns: ``address, lat, lon, match_type, score, matched_address, reason, error_m``.
+    Columns: ``address, lat, lon, match_type, score, matched_address, reason, error_m, failure``.
     """
 
     def floats(values: Iterable[float | None]) -> np.ndarray:
@@ -157,5 +176,6 @@ def results_frame(addresses: Sequence[str], results: Sequence[GeocodeResult]) ->
             "matched_address": [r.matched_address for r in results],
             "reason": [r.reason for r in results],
             "error_m": floats(r.error_m for r in results),
+            "failure": [r.failure for r in results],
         }
     )

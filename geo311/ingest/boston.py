@@ -121,6 +121,7 @@ def _iter_boston_batches(
             f"row has {row.actual_columns} columns but the header has {width}; "
             "check for a missing or extra comma",
             str(row.text),
+            "column count differs from the header",
         )
         early.append(reject)
         numbers.skip(record, str(row.text), reject)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC
@@ -172,6 +173,7 @@ class BostonBatcher:
                 str(rj.fieldname[i]),
                 str(rj.reason[i]),
                 ",".join(df.iloc[i].tolist()),
+                str(rj.kind[i]),
             )
             for i in np.flatnonzero(~good)
         ]
@@ -205,7 +207,7 @@ class BostonBatcher:
                 continue
             if found is not None:
                 contacts[int(i)] = found
-        rj.reject(reasons != "", "email", "{v}", reasons)
+        rj.reject(reasons != "", "email", "{v}", reasons, kind="not an e-mail address")
         return contacts
 
     def _check_ids(self, df: pd.DataFrame, rj: Rejecter, line_numbers: list[int]) -> pd.Series:
@@ -224,7 +226,7 @@ class BostonBatcher:
                 dup_reason[i] = (
                     f"duplicate CASE_ENQUIRY_ID {rid}: same id as row {first}; keep one row per case"
                 )
-        rj.reject(dup_reason != "", "case_enquiry_id", "{v}", dup_reason)
+        rj.reject(dup_reason != "", "case_enquiry_id", "{v}", dup_reason, kind="duplicate id")
         return ids
 
     def _check_times(self, df: pd.DataFrame, rj: Rejecter) -> dict[str, pd.Series]:
@@ -355,14 +357,22 @@ class Rejecter:
     def __init__(self, n: int, display: dict[str, str]) -> None:
         self.reason = np.full(n, "", dtype=object)
         self.fieldname = np.full(n, "", dtype=object)
+        self.kind = np.full(n, "", dtype=object)
         self.display = display
 
-    def reject(self, mask: np.ndarray, fld: str, why: str, values: Any = None) -> None:
-        """Reject rows in ``mask`` not yet rejected; ``why`` may format the value as ``{v}``."""
+    def reject(
+        self, mask: np.ndarray, fld: str, why: str, values: Any = None, *, kind: str = ""
+    ) -> None:
+        """Reject rows in ``mask`` not yet rejected; ``why`` may format the value as ``{v}``.
+
+        ``kind`` names the check for the import's summary; by default ``why`` up to its first
+        ``;`` with the value left out.
+        """
         m = mask & (self.reason == "")
         if not m.any():
             return
         self.fieldname[m] = self.display.get(fld, fld)
+        self.kind[m] = kind or re.sub(r"\s*\{v[^}]*\}", "", why.split(";")[0]).strip()
         if values is None:
             self.reason[m] = why
         else:

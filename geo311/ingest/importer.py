@@ -182,7 +182,7 @@ def _store_batch(
     summary.rejected += len(batch.rejects)
     summary.needs_geocoding += int(frame["needs_geocoding"].astype(bool).sum())
     for rj in batch.rejects:
-        summary.rejected_by_reason[f"{rj.field}: {_reason_kind(rj.reason)}"] += 1
+        summary.rejected_by_reason[f"{rj.field}: {rj.kind}"] += 1
 
 
 def _frame_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -195,25 +195,6 @@ def _frame_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 rec[key] = value.to_pydatetime()
         rows.append({str(k): v for k, v in rec.items()})
     return rows
-
-
-def _reason_kind(reason: str) -> str:
-    # Group reasons in the summary without the row-specific values.
-    for marker in (
-        "unparseable date",
-        "duplicate",
-        "not a number",
-        "is outside",
-        "columns but",
-        "empty line",
-        "missing",
-        "closed before",
-        "not in the catalogue",
-        "neither Open",
-    ):
-        if marker in reason:
-            return marker
-    return reason.split(";")[0][:60]
 
 
 def _parse_while_writing(batches: Iterator[_Batch], write: Callable[[_Batch], None]) -> None:

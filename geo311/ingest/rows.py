@@ -20,12 +20,17 @@ BOSTON_SOURCE = "boston"
 
 @dataclass
 class Reject:
-    """A rejected input row: where it is, which field is at fault, why, and the raw text."""
+    """A rejected input row: where it is, which field is at fault, why, and the raw text.
+
+    ``kind`` is the check that failed, without the row's values (what an import's summary
+    counts); ``reason`` is the full message with them.
+    """
 
     row_number: int
     field: str
     reason: str
     raw: str = ""
+    kind: str = "invalid value"
 
     def as_dict(self) -> dict[str, Any]:
         """Return the reject as a plain dict (the rejects CSV's columns)."""

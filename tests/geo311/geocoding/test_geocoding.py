@@ -183,6 +183,13 @@ def test_outside_the_extract_is_none_with_reason(geocoder: Geocoder) -> None:
     t = geocoder.geocode("1500 Washington St  Boston  MA  02118")
     assert t.match_type == "none" and "cannot be placed" in t.reason
     assert geocoder.geocode("").reason == "empty address"
+    # Each "none" says its kind apart from the specifics (what summaries count).
+    assert (r.failure, s.failure, t.failure) == (
+        "ZIP outside the extract",
+        "street not in the extract",
+        "house number not placeable",
+    )
+    assert geocoder.geocode("").failure == "no address"
 
 
 def test_geocode_many_keeps_order_and_handles_missing(geocoder: Geocoder) -> None:
@@ -198,6 +205,7 @@ def test_geocode_many_keeps_order_and_handles_missing(geocoder: Geocoder) -> Non
         "matched_address",
         "reason",
         "error_m",
+        "failure",
     ]
     assert list(frame["match_type"]) == ["address_point", "none", "address_point", "none"]
     assert frame["error_m"].iloc[0] <= 30 and math.isnan(frame["error_m"].iloc[1])

@@ -114,6 +114,16 @@ def test_broken_rows_are_rejected_with_row_field_and_reason(
     assert summary.new == 4  # 101, 103 (as other), 108 (placeholder), 109
     assert summary.unknown_types == {"Graffiti Removal": 1}
     assert summary.needs_geocoding == 1
+    # The summary counts each failed check by field, without the rows' values.
+    assert summary.rejected_by_reason == {
+        "OPEN_DT: unparseable date": 1,
+        "LATITUDE: is outside -90..90": 1,
+        "CASE_ENQUIRY_ID: duplicate id": 1,
+        "row: empty line": 1,
+        "row: column count differs from the header": 1,
+        "CLOSED_DT: closed before it was opened": 1,
+        "TYPE: missing TYPE": 1,
+    }
     stored = {r.service_request_id: r for r in request_repo.query_requests(store)}
     assert sorted(stored) == ["101", "103", "108", "109"]
     assert stored["103"].service_code == "other"
