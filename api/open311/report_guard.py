@@ -36,16 +36,14 @@ class Gate:
     def check(self, store: Store) -> None:
         """Refuse early (a 429) a report that would be over a limit; counts nothing."""
         try:
-            with store.read() as conn:
-                check_reports(conn, self.limits, ip=self.ip, email=self.email, now=self.now)
+            check_reports(store, self.limits, ip=self.ip, email=self.email, now=self.now)
         except TooManyReports as exc:
             raise too_many(exc) from None
 
     def count(self, store: Store) -> None:
         """Count the report in the open transaction of ``store`` (a 429 rolls it back)."""
         try:
-            with store.begin() as conn:
-                count_report(conn, self.limits, ip=self.ip, email=self.email, now=self.now)
+            count_report(store, self.limits, ip=self.ip, email=self.email, now=self.now)
         except TooManyReports as exc:
             raise too_many(exc) from None
 

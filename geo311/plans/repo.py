@@ -72,7 +72,7 @@ def save_plan(
         )
         plan_id = int(res.inserted_primary_key[0])  # type: ignore[index]
         # stop marks a document brings (a plan made from another) become its stop rows
-        stops_store.insert_rows(conn, stop_states.rows_from_document(plan_id, payload))
+        stops_store.insert_rows(store, stop_states.rows_from_document(plan_id, payload))
         return plan_id
 
 
@@ -89,7 +89,7 @@ def get_plan(store: Store, plan_id: int) -> dict[str, Any]:
     """
     with store.read() as conn:
         row = conn.execute(sa.select(plans).where(plans.c.plan_id == plan_id)).first()
-        stops = stops_store.rows_on(conn, plan_id) if row is not None else []
+    stops = stops_store.stop_rows(store, plan_id) if row is not None else []
     if row is None:
         raise NotFoundError(f"plan {plan_id} does not exist")
     m = row._mapping

@@ -23,20 +23,18 @@ INITIAL = "planned"
 """The state of a stop that has no row yet."""
 
 
-def rows_on(conn: Connection, plan_id: int) -> list[dict[str, Any]]:
-    """Return a plan's stop rows on an open connection, oldest change first."""
+def stop_rows(store: Store, plan_id: int) -> list[dict[str, Any]]:
+    """Return a plan's stop rows, oldest change first (a stop never acted on has none).
+
+    A stop without a row is ``planned``.
+    """
     query = (
         sa.select(plan_stops)
         .where(plan_stops.c.plan_id == plan_id)
         .order_by(plan_stops.c.at, plan_stops.c.job_id)
     )
-    return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def stop_rows(store: Store, plan_id: int) -> list[dict[str, Any]]:
-    """Return a plan's stop rows (stops never acted on have none: they are ``planned``)."""
     with store.read() as conn:
-        return rows_on(conn, plan_id)
+        return [dict(r._mapping) for r in conn.execute(query)]
 
 
 def stop_row(store: Store, plan_id: int, job_id: str) -> dict[str, Any] | None:
@@ -47,10 +45,14 @@ def stop_row(store: Store, plan_id: int, job_id: str) -> dict[str, Any] | None:
     return None if row is None else dict(row._mapping)
 
 
-def insert_rows(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert stop rows in the caller's transaction (a plan saved with its stops' states)."""
+def insert_rows(store: Store, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert stop rows, in the caller's transaction when one is open.
+
+    A plan is saved with its stops' states in one transaction.
+    """
     if rows:
-        conn.execute(plan_stops.insert(), [dict(r) for r in rows])
+        with store.begin() as conn:
+            conn.execute(plan_stops.insert(), [dict(r) for r in rows])
 
 
 def set_state(

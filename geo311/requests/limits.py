@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from geo311.db.schema import report_counts
+from geo311.db.store import Store
 from geo311.errors import Geo311Error
 
 #: What each kind of limit is about, in the message a refused citizen reads.
@@ -114,7 +115,7 @@ def _check(kind: str, limit: int, previous: int, current: int, into: float, peri
     raise TooManyReports(kind, limit, period_s, max(1, math.ceil(wait * period_s)))
 
 
-def check_reports(conn: Connection, limits: Limits, *, ip: str, email: str, now: datetime) -> None:
+def check_reports(store: Store, limits: Limits, *, ip: str, email: str, now: datetime) -> None:
     """Refuse early (counting nothing) a report that would be over a limit.
 
     A cheap read before the slow work (a photo, geocoding); :func:`count_report` decides.
@@ -126,20 +127,22 @@ def check_reports(conn: Connection, limits: Limits, *, ip: str, email: str, now:
     """
     period, into = _position(now, limits.period_s)
     keys = limits.keys(ip=ip, email=email)
-    stored = _counts(conn, [key for key, _limit in keys.values()], (period - 1, period))
+    with store.read() as conn:
+        stored = _counts(conn, [key for key, _limit in keys.values()], (period - 1, period))
     for kind, (key, limit) in keys.items():
         current = stored.get((key, period), 0) + 1
         previous = stored.get((key, period - 1), 0)
         _check(kind, limit, previous, current, into, limits.period_s)
 
 
-def count_report(conn: Connection, limits: Limits, *, ip: str, email: str, now: datetime) -> None:
+def count_report(store: Store, limits: Limits, *, ip: str, email: str, now: datetime) -> None:
     """Count a report against its limits in the caller's transaction, or refuse it.
 
     Parameters
     ----------
-    conn : Connection
-        The transaction that stores the report: the counts commit or roll back with it.
+    store : Store
+        The store whose open transaction stores the report: the counts commit or roll back
+        with it.
     limits : Limits
         The limits.
     ip, email : str, keyword-only
@@ -152,6 +155,11 @@ def count_report(conn: Connection, limits: Limits, *, ip: str, email: str, now: 
     TooManyReports
         If the report is over a limit (roll back the transaction: it is then not counted).
     """
+    with store.begin() as conn:
+        _count(conn, limits, ip=ip, email=email, now=now)
+
+
+def _count(conn: Connection, limits: Limits, *, ip: str, email: str, now: datetime) -> None:
     global _purged
     period, into = _position(now, limits.period_s)
     keys = limits.keys(ip=ip, email=email)
