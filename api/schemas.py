@@ -1,4 +1,7 @@
-"""Pydantic models of every API response (Open311 GeoReport v2 and the staff endpoints)."""
+"""The API's shared response models: Open311 and staff errors, the error tables of the routes.
+
+Each feature's own models live beside its router (`api/<feature>/schemas.py`).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from geo311.plans.document import PlanDocument
-
 # -- Open311 GeoReport v2 ------------------------------------------------------------------
 
 
@@ -18,106 +19,6 @@ class Open311Error(BaseModel):
 
     code: int
     description: str
-
-
-class DiscoveryEndpoint(BaseModel):
-    """One endpoint of the service discovery document."""
-
-    specification: str
-    url: str
-    changeset: str
-    type: Literal["production", "test"]
-    formats: list[str]
-
-
-class Discovery(BaseModel):
-    """The GeoReport v2 service discovery document."""
-
-    changeset: str
-    contact: str
-    key_service: str
-    endpoints: list[DiscoveryEndpoint]
-
-
-class Service(BaseModel):
-    """One service of ``GET services``."""
-
-    service_code: str
-    service_name: str
-    description: str
-    metadata: bool = Field(description="true when the service has attribute definitions")
-    type: Literal["realtime", "batch", "blackbox"]
-    keywords: str = Field(description="comma-separated keywords")
-    group: str
-
-
-class AttributeValue(BaseModel):
-    """One allowed value of a list attribute."""
-
-    key: str
-    name: str
-
-
-class Attribute(BaseModel):
-    """One attribute definition of a service (``GET services/{service_code}``)."""
-
-    variable: bool
-    code: str
-    datatype: Literal["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]
-    required: bool
-    datatype_description: str
-    order: int
-    description: str
-    values: list[AttributeValue] = Field(default_factory=list)
-
-
-class ServiceDefinition(BaseModel):
-    """A service definition: its code and its attributes."""
-
-    service_code: str
-    attributes: list[Attribute]
-
-
-class ServiceRequestOut(BaseModel):
-    """One service request as GeoReport v2 returns it (times ISO 8601 with offset)."""
-
-    service_request_id: str
-    status: Literal["open", "closed"]
-    status_notes: str | None = None
-    service_name: str | None = None
-    service_code: str
-    description: str | None = None
-    agency_responsible: str | None = None
-    service_notice: str | None = None
-    requested_datetime: str
-    updated_datetime: str | None = None
-    expected_datetime: str | None = None
-    address: str | None = None
-    address_id: str | None = None
-    zipcode: str | None = None
-    lat: float | None = None
-    long: float | None = None
-    media_url: str | None = None
-
-
-class PostResponse(BaseModel):
-    """The answer to ``POST requests``: the new id or (never both) a token, a notice, the account.
-
-    A stored request has its id, so this API answers ``service_request_id`` (the token is
-    the client's ``Idempotency-Key``, if it sent one, for ``GET tokens/{token}``).
-    """
-
-    service_request_id: str | None = None
-    token: str | None = None
-    service_notice: str = ""
-    account_id: str | None = None
-
-
-class TokenResponse(BaseModel):
-    """The answer to ``GET tokens/{token}``."""
-
-    service_request_id: str | None
-    token: str
 
 
 # -- staff endpoints -----------------------------------------------------------------------
@@ -131,164 +32,6 @@ class Problem(BaseModel):
     state: str | None = Field(
         default=None, description="a refused stop change: the stop's current state"
     )
-
-
-class WorkOrderOut(BaseModel):
-    """A work order: nearby reports of one defect merged into one job."""
-
-    work_order_id: int
-    service_group: str
-    service_code: str
-    lat: float
-    lon: float
-    opened: str
-    sla_due: str
-    report_count: int
-    status: str
-    open311_status: Literal["open", "closed"]
-    member_ids: list[str]
-    address: str
-    closed_datetime: str | None
-    closure_category: str
-    status_notes: str
-    failed_repair_of: int | None
-
-
-class StatusChange(BaseModel):
-    """A dispatcher's status change of a work order."""
-
-    status: str = Field(min_length=1, max_length=32, description="catalogue state code")
-    note: str = Field(
-        default="", max_length=2000, description="citizen-readable status note (closing)"
-    )
-    closure_category: str = Field(default="", max_length=100)
-
-
-class Geometry(BaseModel):
-    """A GeoJSON geometry (Point or LineString, EPSG:4326)."""
-
-    type: Literal["Point", "LineString", "MultiLineString"]
-    coordinates: list[Any]
-
-
-class Feature(BaseModel):
-    """A GeoJSON feature."""
-
-    type: Literal["Feature"] = "Feature"
-    geometry: Geometry | None
-    properties: dict[str, Any]
-
-
-class FeatureCollection(BaseModel):
-    """A GeoJSON feature collection (EPSG:4326)."""
-
-    type: Literal["FeatureCollection"] = "FeatureCollection"
-    features: list[Feature]
-
-
-class PlanRequest(BaseModel):
-    """What to plan: the morning, the crews and the solver's time budget."""
-
-    at: str = Field(
-        description="start of the shift, ISO 8601 (local time when no offset), e.g. 2015-10-06T07:00"
-    )
-    crews: list[str] | None = Field(
-        default=None, description="crew ids to plan for (default: every crew of crews.toml)"
-    )
-    time_limit_s: float = Field(default=10.0, gt=0, le=300, description="solver time limit")
-    seed: int | None = Field(default=None, description="solver seed (default: settings)")
-    district: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=200,
-        description="plan this district of the city only, with the crews of its yards "
-        "(default: the token's district; none: the whole city)",
-    )
-
-
-class ReplanRequest(BaseModel):
-    """A re-plan during the day: when, which stops stay locked, which urgent work is new."""
-
-    at: str = Field(description="now, ISO 8601 (local time when no offset)")
-    locked_stops: dict[str, int] = Field(
-        default_factory=dict, description="crew id -> number of leading stops kept as planned"
-    )
-    new_work_order_ids: list[int] = Field(
-        default_factory=list, description="urgent work orders to add"
-    )
-    time_limit_s: float = Field(default=5.0, gt=0, le=300)
-
-
-class PlanOut(PlanDocument):
-    """A stored plan document (:class:`geo311.plans.document.PlanDocument`) with its id."""
-
-    plan_id: int
-    kind: str
-
-
-class StopDone(BaseModel):
-    """A crew's report that a stop is done."""
-
-    note: str = Field(default="", max_length=2000)
-    status: str = Field(default="fixed", description="state the work order takes (a closed one)")
-    closure_category: str = Field(default="Case Resolved", max_length=100)
-
-
-class StopCantDo(BaseModel):
-    """A crew's report that a stop cannot be done: a reason code and a note."""
-
-    reason: str = Field(description="no_access, parts_missing, not_found, unsafe or other")
-    note: str = Field(default="", max_length=2000)
-
-
-class StopReopen(BaseModel):
-    """A dispatcher's reopening of a finished stop (done or can't do), with why."""
-
-    note: str = Field(default="", max_length=2000)
-
-
-class MetricsRow(BaseModel):
-    """One row of the service metrics table."""
-
-    model_config = {"extra": "allow"}
-
-
-class BacklogRow(BaseModel):
-    """Open work orders of one service group in one age bucket."""
-
-    service_group: str
-    age: str
-    work_orders: int
-    reports: int
-    overdue: int
-
-
-class Stop(BaseModel):
-    """One stop of a crew's itinerary."""
-
-    job_id: str
-    work_order_id: int | None
-    service_code: str | None
-    address: str
-    report_count: int | None
-    lat: float | None
-    lon: float | None
-    arrival: str | None
-    departure: str | None
-    service_s: float | None
-    done: bool
-    state: str = Field(default="planned", description="planned, arrived, done or cant_do")
-
-
-class Itinerary(BaseModel):
-    """A crew's day: ordered stops and route totals."""
-
-    plan_id: int
-    crew_id: str
-    stops: list[Stop]
-    travel_s: float
-    distance_m: float
-    service_s: float
 
 
 # -- planner's what-if simulations -----------------------------------------------------------

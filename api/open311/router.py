@@ -23,15 +23,15 @@ from api.open311 import xml as _xml
 from api.open311.coalesce import Coalescer
 from api.open311.list_cache import PageCache
 from api.open311.report_guard import Gate, gate_of, stage_photo
-from api.schemas import (
+from api.open311.schemas import (
     Discovery,
-    Open311Error,
     PostResponse,
     Service,
     ServiceDefinition,
     ServiceRequestOut,
     TokenResponse,
 )
+from api.schemas import Open311Error
 from api.workorders import updates as _updates
 from geo311.city.catalogue import Catalogue
 from geo311.city.profile import City

@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import CatalogueDep, PlannerDep, SettingsDep, StoreDep
 from api.planner import staff as _staff
-from api.schemas import NON_JSON_ERRORS, STAFF_RESPONSES, BacklogRow, MetricsRow
+from api.planner.schemas import BacklogRow, MetricsRow
+from api.schemas import NON_JSON_ERRORS, STAFF_RESPONSES
 from geo311.requests import repo as request_repo
 from geo311.workorders import repo as work_order_repo
 

@@ -20,17 +20,10 @@ from api import scope
 from api.deps import CatalogueDep, StaffDep, StoreDep
 from api.plans import service as _plans
 from api.plans import stops as _stops
+from api.plans.schemas import Itinerary, StopCantDo, StopDone, StopReopen
 from api.plans.stops import Actor
 from api.principal import Principal
-from api.schemas import (
-    NON_JSON_ERRORS,
-    STAFF_RESPONSES,
-    Itinerary,
-    Problem,
-    StopCantDo,
-    StopDone,
-    StopReopen,
-)
+from api.schemas import NON_JSON_ERRORS, STAFF_RESPONSES, Problem
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.plans.repo import load_plan_document

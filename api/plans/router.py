@@ -13,16 +13,10 @@ from api import scope
 from api.deps import CatalogueDep, DispatcherDep, PlannerDep, SettingsDep, StoreDep
 from api.planner import staff as _staff
 from api.plans import service as _plans
-from api.schemas import (
-    NON_JSON_ERRORS,
-    STAFF_RESPONSES,
-    FeatureCollection,
-    PlanOut,
-    PlanRequest,
-    Problem,
-    ReplanRequest,
-)
+from api.plans.schemas import PlanOut, PlanRequest, ReplanRequest
+from api.schemas import NON_JSON_ERRORS, STAFF_RESPONSES, Problem
 from api.web import audit
+from api.workorders.schemas import FeatureCollection
 from geo311.errors import NotFoundError
 from geo311.plans import repo as plan_repo
 from geo311.plans.document import PlanDocument

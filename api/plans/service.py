@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from api.planner.staff import parse_at
 from api.plans import stops as _stops
+from api.plans.schemas import Itinerary, PlanRequest, ReplanRequest, Stop
 from api.plans.stops import Actor, Closing
-from api.schemas import Itinerary, PlanRequest, ReplanRequest, Stop
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.errors import InputError

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from api.plans import service as _plans
-from api.schemas import PlanRequest
+from api.plans.schemas import PlanRequest
 from api.web import audit
 from api.web.dispatch import day_crews
 from geo311.city.catalogue import Catalogue

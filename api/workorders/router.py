@@ -10,8 +10,9 @@ from api import scope
 from api.deps import CatalogueDep, DispatcherDep, SettingsDep, StaffDep, StoreDep
 from api.planner import staff as _staff
 from api.principal import Principal
-from api.schemas import STAFF_RESPONSES, FeatureCollection, Problem, StatusChange, WorkOrderOut
+from api.schemas import STAFF_RESPONSES, Problem
 from api.web import audit
+from api.workorders.schemas import FeatureCollection, StatusChange, WorkOrderOut
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.errors import InputError
