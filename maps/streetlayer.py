@@ -33,6 +33,7 @@ __all__ = [
     "StreetLines",
     "bounds_of",
     "city_streets",
+    "densest_extent",
     "street_layer_data",
 ]
 
@@ -371,3 +372,45 @@ def bounds_of(points: Sequence[tuple[float, float]]) -> LatLonBounds:
     lats = [p[0] for p in points]
     lons = [p[1] for p in points]
     return (min(lats), min(lons)), (max(lats), max(lons))
+
+
+def densest_extent(
+    streets: StreetLines, *, cell_m: float = 400.0, cells: int = 3
+) -> LatLonBounds | None:
+    """Return the square of ``cells`` x ``cells`` grid cells holding the most street length.
+
+    Where a map of the city opens when nothing else says where (the citizen's report page): the
+    densest part of the street network, not the whole service area.
+
+    Parameters
+    ----------
+    streets
+        The city's street lines.
+    cell_m
+        Side of a grid cell, metres.
+    cells
+        Side of the square, in cells (smaller when the streets span fewer cells).
+
+    Returns
+    -------
+    ((south, west), (north, east)) or None
+        The square's extent in degrees; ``None`` without any street.
+    """
+    if len(streets.lines) == 0:
+        return None
+    lat0 = float(np.mean(shapely.get_coordinates(streets.lines)[:, 1]))
+    forward, back = _to_metres(lat0)
+    metric = shapely.transform(streets.lines, forward)
+    mids = shapely.get_coordinates(shapely.line_interpolate_point(metric, 0.5, normalized=True))
+    origin = mids.min(axis=0)
+    index = np.floor((mids - origin) / cell_m).astype(int)
+    grid = np.zeros(index.max(axis=0) + 1)
+    np.add.at(grid, (index[:, 0], index[:, 1]), shapely.length(metric))
+    kx, ky = min(cells, grid.shape[0]), min(cells, grid.shape[1])
+    windows = np.lib.stride_tricks.sliding_window_view(grid, (kx, ky)).sum(axis=(2, 3))
+    i, j = np.unravel_index(int(np.argmax(windows)), windows.shape)
+    corners = back(origin + np.array([[i, j], [i + kx, j + ky]], dtype=float) * cell_m)
+    return (float(corners[0, 1]), float(corners[0, 0])), (
+        float(corners[1, 1]),
+        float(corners[1, 0]),
+    )

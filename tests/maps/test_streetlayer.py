@@ -16,7 +16,7 @@ import shapely
 from geo311.errors import InputError
 from maps.base import ONLINE_NAME, add_streets, base_map, write_map
 from maps.hotspots import hotspot_bounds
-from maps.streetlayer import SCALE, StreetLines, street_layer_data
+from maps.streetlayer import SCALE, StreetLines, densest_extent, street_layer_data
 
 LAT = 42.35
 M_LAT = 1 / 111_320  # degrees of latitude per metre
@@ -189,3 +189,19 @@ def test_street_data_of_a_whole_map_stays_small() -> None:
     data = street_layer_data(_streets(*grid), _bounds(1000))
     size = len(json.dumps(data.to_json(), separators=(",", ":")))
     assert size < 6_000, size  # 21 streets of 2 km: a few bytes per point
+
+
+def test_the_densest_part_of_the_streets_is_where_a_city_map_opens() -> None:
+    core = [
+        (_line((x, 0), (x, 600)), f"Core {x}", "residential") for x in range(0, 601, 50)
+    ]  # 13 streets of 600 m in a 600 m square
+    sparse = [(_line((3000, y), (3500, y)), "", "service") for y in (-3000, 3000)]
+    (s, w), (n, e) = densest_extent(_streets(*core, *sparse), cell_m=400, cells=3) or (
+        (0, 0),
+        (0, 0),
+    )
+    assert s <= LAT + 300 * M_LAT <= n and w <= -71.08 + 300 * M_LON <= e
+    assert (n - s) / M_LAT == pytest.approx(1200, rel=0.01)  # 3 cells of 400 m
+    assert e < -71.08 + 2000 * M_LON  # not out at the sparse streets
+    empty = StreetLines(np.array([], dtype=object), (), ())
+    assert densest_extent(empty) is None
