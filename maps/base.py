@@ -1,7 +1,8 @@
-"""Shared pieces of the maps: the base map, legends, the district outline, writing HTML.
+"""Shared pieces of the maps: the base map, its streets, legends, the district outline, writing HTML.
 
 Every map starts from :func:`base_map` and is written with :func:`write_map`: their pages load
-Leaflet and its plugins from the files geo311 ships (see :mod:`maps.assets`), never a CDN.
+Leaflet and its plugins from the files geo311 ships (see :mod:`maps.assets`), never a CDN, and
+:func:`add_streets` writes the city's streets into them (no tiles needed).
 """
 
 from __future__ import annotations
@@ -176,6 +177,9 @@ def base_map(
     tiles: bool = True,
 ) -> folium.Map:
     """Return an empty map with OpenStreetMap tiles, their attribution and the geo311 styles.
+
+    It holds an empty street layer (:class:`maps.streetlayer.StreetLayer`): :func:`add_streets`
+    fills it with the city's streets and turns the online tiles into an optional layer, off.
 
     Its page loads the vendored assets (:class:`maps.assets.AssetFigure`): rendered on its
     own (``m.get_root().render()``, as the API does) it links ``/static/vendor/...``;
@@ -365,6 +369,7 @@ def write_map(m: folium.Map, path: str | Path) -> Path:
     Returns
     -------
     Path
-        The written file; it works from ``file://`` with no network (tiles aside).
+        The written file; it works from ``file://`` with no network (with its streets when
+        :func:`add_streets` gave it them).
     """
     return write_html(m, path)

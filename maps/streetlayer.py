@@ -11,7 +11,6 @@ OpenStreetMap tiles stay a second base layer, off when the page opens.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +30,6 @@ __all__ = [
     "StreetLayer",
     "StreetLayerData",
     "StreetLines",
-    "bounds_of",
     "city_streets",
     "densest_extent",
     "street_layer_data",
@@ -357,21 +355,6 @@ class StreetLayer(Layer):
         self.data = data.to_json()
         self.show = self.control = True
         self.z_index, self.opacity = (450, 0.7) if over_areas else (250, 1.0)
-
-
-def bounds_of(points: Sequence[tuple[float, float]]) -> LatLonBounds:
-    """Return ``((south, west), (north, east))`` of ``(lat, lon)`` points.
-
-    Raises
-    ------
-    InputError
-        Naming ``points`` when there is none.
-    """
-    if not points:
-        raise InputError("points is empty; pass at least one (lat, lon)", field="points")
-    lats = [p[0] for p in points]
-    lons = [p[1] for p in points]
-    return (min(lats), min(lons)), (max(lats), max(lons))
 
 
 def densest_extent(
