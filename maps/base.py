@@ -56,6 +56,7 @@ _STYLE = """
 .g311-popup td {padding:0 6px 0 0;vertical-align:top;}
 @media (max-width: 600px) {
   .g311-legend {max-width:70vw;max-height:28vh;overflow:auto;font-size:11px;padding:4px 6px;}
+  .leaflet-control-layers-expanded {max-height:30vh;overflow:auto;font-size:11px;padding:4px 6px;}
 }
 </style>
 {% endmacro %}
