@@ -1,7 +1,8 @@
-"""Shared pieces of the maps: the base map, legends, the district outline, writing HTML.
+"""Shared pieces of the maps: the base map, its streets, legends, the district outline, writing HTML.
 
 Every map starts from :func:`base_map` and is written with :func:`write_map`: their pages load
-Leaflet and its plugins from the files geo311 ships (see :mod:`maps.assets`), never a CDN.
+Leaflet and its plugins from the files geo311 ships (see :mod:`maps.assets`), never a CDN, and
+:func:`add_streets` writes the city's streets into them (no tiles needed).
 """
 
 from __future__ import annotations
@@ -14,17 +15,20 @@ from typing import Any
 
 import folium
 from branca.element import MacroElement, Template
+from folium.map import FitBounds
 from folium.plugins import FastMarkerCluster
 from folium.template import Template as FoliumTemplate
 
 from geo311.city.profile import default_city
 from geo311.errors import InputError
 from maps.assets import use_local_assets, write_html
+from maps.streetlayer import LatLonBounds, StreetLayer, StreetLines, street_layer_data
 
 OSM_ATTRIBUTION = (
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 )
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+ONLINE_NAME = "OpenStreetMap (online)"
 
 # folium loads these by default for Awesome Markers / Bootstrap 3 glyphicons; the geo311
 # maps draw their own DivIcons, so the pages do not fetch them.
@@ -50,6 +54,10 @@ _STYLE = """
 .g311-badge {display:inline-block;padding:1px 6px;border-radius:8px;color:#fff;
   font-size:11px;font-weight:bold;}
 .g311-popup td {padding:0 6px 0 0;vertical-align:top;}
+@media (max-width: 600px) {
+  .g311-legend {max-width:70vw;max-height:28vh;overflow:auto;font-size:11px;padding:4px 6px;}
+  .leaflet-control-layers-expanded {max-height:30vh;overflow:auto;font-size:11px;padding:4px 6px;}
+}
 </style>
 {% endmacro %}
 """
@@ -171,6 +179,9 @@ def base_map(
 ) -> folium.Map:
     """Return an empty map with OpenStreetMap tiles, their attribution and the geo311 styles.
 
+    It holds an empty street layer (:class:`maps.streetlayer.StreetLayer`): :func:`add_streets`
+    fills it with the city's streets and turns the online tiles into an optional layer, off.
+
     Its page loads the vendored assets (:class:`maps.assets.AssetFigure`): rendered on its
     own (``m.get_root().render()``, as the API does) it links ``/static/vendor/...``;
     :func:`write_map` copies them beside the file.
@@ -197,16 +208,71 @@ def base_map(
         zoom_start=zoom_start,
         tiles=None,
         control_scale=True,
+        maxZoom=19,  # L.map option: markercluster needs it when no tile layer is on
     )
     m.default_js = [(n, u) for n, u in m.default_js if n not in _UNUSED_JS]
     m.default_css = [(n, u) for n, u in m.default_css if n not in _UNUSED_CSS]
     if tiles:
         folium.TileLayer(
-            OSM_TILES, attr=OSM_ATTRIBUTION, name="OpenStreetMap", control=False, max_zoom=19
+            OSM_TILES, attr=OSM_ATTRIBUTION, name=ONLINE_NAME, control=False, max_zoom=19
         ).add_to(m)
+    StreetLayer().add_to(m)  # empty until add_streets: the layer control comes after it
     m.add_child(_Style())
     use_local_assets(m)
     return m
+
+
+def map_extent(m: folium.Map) -> LatLonBounds:
+    """Return the extent a map opens on: its ``fit_bounds``, else about 1 km around its centre."""
+    # folium keeps a map's elements only in Element._children (no public accessor).
+    for child in m._children.values():  # noqa: SLF001
+        if isinstance(child, FitBounds):
+            (s, w), (n, e) = child.bounds
+            return (float(s), float(w)), (float(n), float(e))
+    lat, lon = (float(v) for v in m.location)
+    return (lat - 0.01, lon - 0.013), (lat + 0.01, lon + 0.013)
+
+
+def add_streets(
+    m: folium.Map,
+    streets: StreetLines | None,
+    bounds: LatLonBounds | None = None,
+    *,
+    over_areas: bool = False,
+) -> None:
+    """Draw the city's streets around ``bounds`` under the markers; online tiles become optional.
+
+    The streets (:class:`maps.streetlayer.StreetLayer`) are written into the page, so the map
+    shows them opened from disk with no network. The online OpenStreetMap layer of
+    :func:`base_map` stays a second base layer, off when the page opens; a layer control is
+    added when the map has none.
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map from :func:`base_map`.
+    streets : StreetLines or None
+        The city's street lines (:func:`maps.streetlayer.city_streets`); ``None`` leaves the map
+        as it is (online tiles on).
+    bounds : ((south, west), (north, east)), optional
+        The map's extent (default :func:`map_extent`); streets are kept a little beyond it.
+    over_areas : bool, keyword-only
+        Draw the streets over the map's filled areas (the hotspot hexagons), not under them.
+    """
+    if streets is None:
+        return
+    bounds = map_extent(m) if bounds is None else bounds
+    # folium keeps a map's layers only in Element._children (no public accessor).
+    children = list(m._children.values())  # noqa: SLF001
+    layers = [child for child in children if isinstance(child, StreetLayer)]
+    if not layers:
+        raise InputError("the map has no street layer; draw it with maps.base.base_map", field="m")
+    layers[0].set_data(street_layer_data(streets, bounds), over_areas=over_areas)
+    for child in children:
+        if isinstance(child, folium.TileLayer) and child.tiles == OSM_TILES:
+            child.show, child.control = False, True
+    if not any(isinstance(child, folium.LayerControl) for child in children):
+        folium.LayerControl(collapsed=True).add_to(m)
 
 
 def add_boundary(m: folium.Map, path: str | Path | None, *, name: str = "District") -> None:
@@ -304,6 +370,7 @@ def write_map(m: folium.Map, path: str | Path) -> Path:
     Returns
     -------
     Path
-        The written file; it works from ``file://`` with no network (tiles aside).
+        The written file; it works from ``file://`` with no network (with its streets when
+        :func:`add_streets` gave it them).
     """
     return write_html(m, path)

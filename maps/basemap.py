@@ -27,6 +27,8 @@ __all__ = [
     "TILE_SIZE",
     "StreetTiles",
     "short_name",
+    "street_kind",
+    "street_widths",
     "world_xy",
 ]
 
@@ -84,9 +86,20 @@ def short_name(name: str) -> str:
     return f"{head} {_SHORT[last]}" if head and last in _SHORT else name
 
 
-def _kind(highway: str) -> str:
+def street_kind(highway: str) -> str:
+    """Return the drawing class of an OSM ``highway`` value (``primary_link``: ``primary``)."""
     first = highway.split(",")[0].strip("[]' ").removesuffix("_link")
     return first if first in _WIDTHS else "service"
+
+
+def street_widths() -> tuple[dict[str, float], dict[str, str]]:
+    """Return each drawing class's width (pixels at zoom 16) and fill colour (``#rrggbb``).
+
+    The tiles' own style, for maps that draw the same streets as vector lines
+    (:mod:`maps.streetlayer`); a class with no fill colour is white.
+    """
+    fills = {kind: "#{:02x}{:02x}{:02x}".format(*rgb) for kind, rgb in _FILL.items()}
+    return dict(_WIDTHS), fills
 
 
 def _png(image: Image.Image) -> bytes:
@@ -121,7 +134,7 @@ class StreetTiles:
             lonlat = shapely.get_coordinates(line)
             if len(lonlat) >= 2:
                 self.streets.append(
-                    _Street(world_xy(lonlat[:, 0], lonlat[:, 1]), name, _kind(highway))
+                    _Street(world_xy(lonlat[:, 0], lonlat[:, 1]), name, street_kind(highway))
                 )
         boxes = [shapely.box(*s.xy.min(axis=0), *s.xy.max(axis=0)) for s in self.streets]
         self._tree = shapely.STRtree(boxes)

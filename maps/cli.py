@@ -23,6 +23,7 @@ from geo311.settings import Settings
 from maps.base import write_map
 from maps.routes import CrewRoute, route_drawings_from_plan, write_route_maps
 from maps.stored import hotspots_figure, open_work_figure
+from maps.streetlayer import city_streets
 
 OutOption = Annotated[Path, typer.Option("--out", help="folder the HTML maps are written to")]
 AtOption = Annotated[
@@ -213,7 +214,11 @@ def register(app: typer.Typer) -> None:
         if not drawings:
             raise InputError(f"plan {pid} has no crew with jobs; nothing to draw", field="plan")
         routes = write_route_maps(
-            drawings, out, boundary=settings.boundary_file, timezone=settings.timezone
+            drawings,
+            out,
+            boundary=settings.boundary_file,
+            timezone=settings.timezone,
+            streets=city_streets(settings),
         )
         for path in routes:
             typer.echo(str(path))
@@ -261,7 +266,11 @@ def demo_step(ctx: Any) -> None:
     drawings = _drawings_from_results(ctx.results, out)
     if drawings:
         written += write_route_maps(
-            drawings, out, boundary=ctx.settings.boundary_file, timezone=ctx.settings.timezone
+            drawings,
+            out,
+            boundary=ctx.settings.boundary_file,
+            timezone=ctx.settings.timezone,
+            streets=city_streets(ctx.settings),
         )
     else:
         typer.echo("routes map skipped: no plan in the demo results (ctx.results.plan)")

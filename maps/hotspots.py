@@ -318,7 +318,53 @@ def hotspots_map(
             f"{n_hot} hot, {n_cold} cold after FDR {html.escape(str(alpha))}</div>"
         ),
     ).add_to(m)
-    m.fit_bounds(
-        [[frame["lat"].min(), frame["lon"].min()], [frame["lat"].max(), frame["lon"].max()]]
-    )
+    m.fit_bounds(hotspot_bounds(frame, gi), padding=(20, 20))
     return m
+
+
+def hotspot_bounds(frame: pd.DataFrame, gi: pd.DataFrame) -> list[list[float]]:
+    """Return the extent the hotspot map opens on: its hot spots, else most of its requests.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The requests (``lat``, ``lon``).
+    gi : pandas.DataFrame
+        :func:`gi_star_hexagons` of them.
+
+    Returns
+    -------
+    list of list of float
+        ``[[south, west], [north, east]]``: the busiest group of touching hexagons classed
+        hot (FDR, else p < alpha; busiest: the most requests); with none, the 2nd to 98th percentile of the requests (a stray far point does not
+        zoom the map out to the whole state).
+    """
+    for keys in (("hot_fdr",), ("hot_fdr", "hot")):
+        hot = gi[gi["gi_class"].isin(keys)]
+        if len(hot):
+            cells = _busiest_cluster(hot["count"])
+            corners = [p for c in cells for p in h3.cell_to_boundary(c)]
+            lats, lons = [p[0] for p in corners], [p[1] for p in corners]
+            return [[min(lats), min(lons)], [max(lats), max(lons)]]
+    lat = frame["lat"].quantile([0.02, 0.98]).to_list()
+    lon = frame["lon"].quantile([0.02, 0.98]).to_list()
+    return [[lat[0], lon[0]], [lat[1], lon[1]]]
+
+
+def _busiest_cluster(counts: pd.Series) -> list[str]:
+    """Return the cells of the group of touching cells with the most requests."""
+    left = {str(c): int(n) for c, n in counts.items()}
+    best: tuple[int, list[str]] = (-1, [])
+    while left:
+        seed = next(iter(left))
+        group, todo = [seed], [seed]
+        total = left.pop(seed)
+        while todo:
+            for n in h3.grid_disk(todo.pop(), 1):
+                if n in left:
+                    total += left.pop(n)
+                    group.append(n)
+                    todo.append(n)
+        if total > best[0]:
+            best = (total, group)
+    return best[1]

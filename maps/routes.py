@@ -23,7 +23,8 @@ import folium
 from geo311.city.profile import default_city
 from geo311.errors import InputError
 from geo311.plans.document import PlanDocument, RouteDoc, StepDoc, local_hm
-from maps.base import Legend, add_boundary, base_map, tooltip, write_map
+from maps.base import Legend, add_boundary, add_streets, base_map, tooltip, write_map
+from maps.streetlayer import StreetLines
 from routing.itinerary import format_distance
 
 PALETTE = (
@@ -312,6 +313,7 @@ def write_route_maps(
     boundary: str | Path | None = None,
     timezone: str | None = None,
     units: str | None = None,
+    streets: StreetLines | None = None,
 ) -> list[Path]:
     """Write ``routes.html`` (all crews) and ``route_<crew>.html`` (one per crew).
 
@@ -327,6 +329,9 @@ def write_route_maps(
         Time zone of the ETAs; default the city's (``data/city.toml``).
     units : str, keyword-only, optional
         ``imperial`` or ``metric`` distances; default the city's (``data/city.toml``).
+    streets : StreetLines, keyword-only, optional
+        The city's street lines (:func:`maps.streetlayer.city_streets`), drawn into each file
+        around its routes so it shows streets opened from disk; ``None``: online tiles only.
 
     Returns
     -------
@@ -335,9 +340,11 @@ def write_route_maps(
     """
     out = Path(out_dir)
     every = routes_map(routes, boundary=boundary, timezone=timezone, units=units)
+    add_streets(every, streets)
     paths = [write_map(every, out / "routes.html")]
     for route in routes:
         m = crew_route_map(route, boundary=boundary, timezone=timezone, units=units)
+        add_streets(m, streets)
         paths.append(write_map(m, out / f"route_{_css_id(route.crew_id)}.html"))
     return paths
 
@@ -495,6 +502,7 @@ def plan_map(
     boundary: str | Path | None = None,
     timezone: str | None = None,
     units: str | None = None,
+    streets: StreetLines | None = None,
 ) -> folium.Map:
     """Draw a stored plan's crew routes; an empty map of the city when no crew has a stop.
 
@@ -508,6 +516,8 @@ def plan_map(
         Time zone of the ETAs; default the plan's, else the city's.
     units : str, keyword-only, optional
         ``imperial`` or ``metric`` distances; default the city's (``data/city.toml``).
+    streets : StreetLines, keyword-only, optional
+        The city's street lines, drawn into the page around the routes (works offline).
 
     Returns
     -------
@@ -518,13 +528,15 @@ def plan_map(
     drawings = route_drawings_from_plan(doc, locations=_lat_lons(doc), labels=doc.labels)
     if not drawings:
         return base_map()
-    return routes_map(
+    m = routes_map(
         drawings,
         title=f"Plan {doc.plan_id}",
         boundary=boundary,
         timezone=timezone or doc.timezone,
         units=units,
     )
+    add_streets(m, streets)
+    return m
 
 
 def _lat_lons(doc: PlanDocument) -> list[LatLon]:

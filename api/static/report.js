@@ -6,9 +6,54 @@
   var $ = function (id) { return document.getElementById(id); };
   var form = $("report");
   var key = (self.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now()) + Math.random();
-  var map = L.map("map").fitBounds(JSON.parse($("map").getAttribute("data-bounds")));
+  var area = JSON.parse($("map").getAttribute("data-bounds"));
+  var map = L.map("map").fitBounds(area);
   window.geo311Base(map);  // basemap.js: the city's streets (offline), OSM online optional
-  var marker = null;
+  var marker = null, touched = false;
+  ["pointerdown", "wheel", "keydown"].forEach(function (kind) {
+    map.getContainer().addEventListener(kind, function () { touched = true; }, {passive: true});
+  });
+
+  // Open on the densest part of the city's streets (not the whole service area), unless the
+  // citizen already moved the map; the whole city and their own position are one click away.
+  function openOn(bounds) {
+    if (!touched && !marker) { map.fitBounds(bounds); }
+  }
+  fetch("/tiles/streets/view.json").then(function (r) { return r.ok ? r.json() : null; })
+    .then(function (v) { if (v && v.view) { openOn(v.view); } }).catch(function () {});
+  function button(text, title, onClick) {
+    var Control = L.Control.extend({
+      options: {position: "topleft"},
+      onAdd: function () {
+        var b = L.DomUtil.create("button", "g311-map-button");
+        b.type = "button";
+        b.textContent = text;
+        b.title = title;
+        b.style.cssText = "display:block;padding:4px 8px;font:13px sans-serif;" +
+          "background:#fff;color:#212529;border:2px solid rgba(0,0,0,.3);border-radius:4px;cursor:pointer";
+        L.DomEvent.disableClickPropagation(b);
+        L.DomEvent.on(b, "click", function (e) { L.DomEvent.preventDefault(e); onClick(); });
+        return b;
+      }
+    });
+    new Control().addTo(map);
+  }
+  button("Whole city", "Show the whole city", function () { touched = true; map.fitBounds(area); });
+  if (navigator.geolocation) {
+    button("My location", "Show the map around where you are", function () {
+      touched = true;
+      map.locate({setView: true, maxZoom: 17});
+    });
+    map.on("locationfound", function (e) {
+      if (!L.latLngBounds(area).contains(e.latlng)) {
+        map.fitBounds(area);
+        $("placed").textContent = "You seem to be outside the city: tap the map or type the address.";
+      }
+    });
+    map.on("locationerror", function () {
+      $("placed").textContent = "Your position is not available: tap the map or type the address.";
+    });
+  }
 
   function place(lat, lon, how) {
     $("lat").value = lat.toFixed(6);

@@ -30,3 +30,13 @@ def test_the_app_serves_the_citys_street_tiles(client: TestClient) -> None:
     assert (_pixels(answer.content) != np.array(BACKGROUND)).any(axis=1).mean() > 0.02
     assert client.get("/tiles/streets/3/0/0.png").status_code == 422
     assert client.get(f"/tiles/streets/12/{2**12}/0.png").status_code == 404
+
+
+def test_maps_of_the_city_open_on_the_densest_part_of_its_streets(client: TestClient) -> None:
+    answer = client.get("/tiles/streets/view.json")
+    assert answer.status_code == 200
+    (s, w), (n, e) = answer.json()["view"]
+    (as_, aw), (an, ae) = answer.json()["area"]
+    assert as_ <= s < n <= an and aw <= w < e <= ae
+    assert (n - s) < (an - as_) / 5  # a part of the city, not all of it
+    assert s < 42.3505 < n and w < -71.0810 < e  # Back Bay, inside the embedded extract

@@ -4,6 +4,7 @@ public timeline /requests/{id}; axe-core finds no serious or critical violation.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -208,6 +209,29 @@ def test_report_page_on_a_phone(site: tuple[str, Store, Settings], phone: Phone)
     )
     assert request_repo.get_request(store, rid).description == "Deep hole by the curb"
     assert "Merged: 1 neighbour reported it too" in page.inner_text("#timeline")
+    assert axe_serious(page) == []
+    assert phone.errors == [] and all("tile.openstreetmap.org" in u for u in phone.blocked)
+
+
+TILE_ZOOMS = """() => [...document.querySelectorAll('#map img.leaflet-tile')]
+  .filter((i) => i.src.includes('/tiles/streets/') && i.complete && i.naturalWidth > 0)
+  .map((i) => Number(i.src.split('/tiles/streets/')[1].split('/')[0]))"""
+
+
+@pytest.mark.browser
+def test_the_report_map_opens_on_the_citys_streets_and_the_whole_city_is_one_click_away(
+    site: tuple[str, Store, Settings], phone: Phone
+) -> None:
+    base, _store, _settings = site
+    page = phone.page
+    page.goto(f"{base}/report")
+    # the densest part of the street graph (Back Bay), not the whole service area (zoom ~10)
+    page.wait_for_function(f"() => ({TILE_ZOOMS})().some((z) => z >= 14)")
+    if os.environ.get("GEO311_SCREENSHOT_DIR"):
+        page.screenshot(path=str(Path(os.environ["GEO311_SCREENSHOT_DIR"]) / "report_phone.png"))
+    page.click("text=Whole city")
+    page.wait_for_function(f"() => ({TILE_ZOOMS})().some((z) => z <= 11)")
+    assert page.locator("text=My location").count() == 1
     assert axe_serious(page) == []
     assert phone.errors == [] and all("tile.openstreetmap.org" in u for u in phone.blocked)
 

@@ -182,13 +182,19 @@ def test_dispatcher_morning_on_the_demo_data(  # noqa: PLR0915 - one user story
     _axe(page, base, watch)
     _shot(page, "plan_1366")
 
-    # the same plan as `geo311 plan --district` of the same moment
+    # the same plan as `geo311 plan --district` of the same moment: the same problem (work
+    # orders, crews with their shifts, skills and breaks, street graph, district, moment), and
+    # routes as full. Both solves stop on a wall-clock limit (5 s), where a loaded machine
+    # leaves them: which jobs fill the last minutes of a shift may differ (the demo district
+    # has more work than its crews' day), so the served count may differ by one job.
     cli_id = _cli_plan(demo_url, district, shift, tmp_path / "cli")
     cli = plan_repo.get_plan(store, cli_id)
     assert set(cli["jobs"]) == set(doc["jobs"])  # the same work orders
-    assert set(routes) == set(_routes(cli))  # the same crews
-    # the stops the crews have room for (the solver's time limit may order them differently)
-    assert sum(map(len, _routes(cli).values())) == sum(map(len, routes.values()))
+    assert cli["crews"] == doc["crews"] and cli["at"] == doc["at"]
+    assert cli["dispatch"] == doc["dispatch"]  # graph, crews file, district, counts
+    assert set(routes) == set(_routes(cli))  # the same crews go out
+    served, cli_served = sum(map(len, routes.values())), sum(map(len, _routes(cli).values()))
+    assert abs(served - cli_served) <= 1, (served, cli_served)
     assert {u["code"] for u in cli["unassigned"]} == {u["code"] for u in doc["unassigned"]}
 
     # the work-order page of the first stop, its run sheet, then publish and see progress
