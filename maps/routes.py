@@ -527,7 +527,9 @@ def plan_map(
     doc = _document(plan)
     drawings = route_drawings_from_plan(doc, locations=_lat_lons(doc), labels=doc.labels)
     if not drawings:
-        return base_map()
+        empty = base_map()
+        add_streets(empty, streets)
+        return empty
     m = routes_map(
         drawings,
         title=f"Plan {doc.plan_id}",

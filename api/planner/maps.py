@@ -42,7 +42,7 @@ def render_map(
 
         if plan_id is None:
             raise InputError("plan_id: the plan map needs ?plan_id=<id>", field="plan_id")
-        return plan_map_html(plan_repo.get_plan(store, plan_id))
+        return plan_map_html(plan_repo.load_plan_document(store, plan_id), settings)
     if name == "open-work":
         fmap: Any = open_work_figure(store, catalogue, settings, at=datetime.now(UTC))
     else:

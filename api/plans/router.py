@@ -132,9 +132,11 @@ def get_plan_geojson(plan_id: PlanId, _role: PlannerDep, store: StoreDep) -> dic
     summary="A plan's map (HTML)",
     responses={**NON_JSON_ERRORS, 200: {"content": {"text/html": {}}}},
 )
-def get_plan_map(plan_id: PlanId, _role: PlannerDep, store: StoreDep) -> HTMLResponse:
+def get_plan_map(
+    plan_id: PlanId, _role: PlannerDep, store: StoreDep, settings: SettingsDep
+) -> HTMLResponse:
     """Return the plan drawn on a Folium map (a self-contained HTML page)."""
-    return HTMLResponse(_plans.plan_map_html(load_plan_document(store, plan_id)))
+    return HTMLResponse(_plans.plan_map_html(load_plan_document(store, plan_id), settings))
 
 
 @router.post(

@@ -6,7 +6,7 @@ are used, so that the API workers start fast.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -356,23 +356,27 @@ def plan_geojson(store: Store, doc: PlanDocument) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
-def plan_map_html(doc: PlanDocument | Mapping[str, Any]) -> str:
+def plan_map_html(doc: PlanDocument, settings: Settings) -> str:
     """Return the plan's crew routes on a Folium map (:func:`maps.routes.plan_map`).
 
     Parameters
     ----------
-    doc : PlanDocument or mapping
-        A stored plan (with its ``plan_id``), or its dict.
+    doc
+        A stored plan (with its ``plan_id``).
+    settings
+        The application's settings: the city whose street lines the page carries.
 
     Returns
     -------
     str
         A self-contained HTML page: each crew's street path and numbered stops, the yard
-        (an empty map of the city when no crew has a stop).
+        (an empty map of the city when no crew has a stop), on the city's streets drawn into
+        the page (no tiles needed).
     """
     from maps.routes import plan_map  # folium: load on use
+    from maps.streetlayer import city_streets
 
-    return str(plan_map(doc).get_root().render())
+    return str(plan_map(doc, streets=city_streets(settings)).get_root().render())
 
 
 def mark_stop_done(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)

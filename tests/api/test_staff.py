@@ -199,6 +199,7 @@ def test_plans_and_crew_itineraries(client: TestClient, api_store: Store) -> Non
     assert {f["properties"]["crew_id"] for f in gj["features"]} == {"A", "B"}
     html = client.get(f"/plans/{pid}/map", headers=PLAN)
     assert html.status_code == 200 and "leaflet" in html.text.lower()
+    assert "drawn by geo311" in html.text  # the city's streets are in the page: no tiles needed
 
     it = client.get(f"/plans/{pid}/crews/A", headers=CREW_A).json()
     assert [s["work_order_id"] for s in it["stops"]] == [wp]
