@@ -242,15 +242,15 @@ def _run(store: Store, catalogue: Catalogue, settings: Settings, job: Job) -> Ca
         result = simulate.run_simulation(
             start=body.start,
             end=body.end,
-            crews_file=settings.crews_file,
-            service=body.service,
-            crews=body.crews,
-            crews_sweep=body.crew_counts(),
-            target_median_days=body.target_median_days,
-            time_limit_s=body.time_limit_s,
-            seed=body.seed,
-            catalogue=catalogue,
-            data_file=settings.sample_requests_file,
+            sweep=simulate.Sweep(
+                body.service, body.crews, body.crew_counts(), body.target_median_days
+            ),
+            params=simulate.SimulationParams(time_limit_s=body.time_limit_s, seed=body.seed),
+            inputs=simulate.SimulationInputs(
+                crews_file=settings.crews_file,
+                catalogue=catalogue,
+                data_file=settings.sample_requests_file,
+            ),
         )
         with tempfile.TemporaryDirectory(prefix="geo311-simplot-") as tmp:
             png = plot_simulation(result, Path(tmp) / "simulate.png").read_bytes()
