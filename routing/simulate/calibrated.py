@@ -29,7 +29,15 @@ from routing.simulate.calibrate import (
     simulate_outcome,
 )
 
-__all__ = ["CALIBRATE", "SCALES", "VALIDATE", "calibrated_whatif", "whatif_rows"]
+__all__ = [
+    "CALIBRATE",
+    "SCALES",
+    "VALIDATE",
+    "area_document",
+    "calibrated_whatif",
+    "whatif_document",
+    "whatif_rows",
+]
 
 CALIBRATE = (date(2015, 1, 1), date(2015, 6, 30))
 VALIDATE = (date(2015, 7, 1), date(2015, 12, 31))
@@ -49,7 +57,7 @@ def _needed(curve: Sequence[tuple[float, Outcome]], target: float) -> dict[str, 
     return {"value": value, "low": low, "high": high}
 
 
-def _area(res: SimulatedOutcome, target: float) -> dict[str, Any]:
+def area_document(res: SimulatedOutcome, target: float) -> dict[str, Any]:
     """Return one area's validation, side by side, curve and effort needed as JSON."""
     return {
         "policy": asdict(res.policy),
@@ -99,16 +107,7 @@ def calibrated_whatif(
     say("reading the year and fitting travel outside the street extract")
     year = load_year(service, catalogue=cat, **year_options)
     radius = cat.service(service).duplicate_radius_m
-    doc: dict[str, Any] = {
-        "service": service,
-        "target_p90_days": target_p90_days,
-        "calibrate": [d.isoformat() for d in CALIBRATE],
-        "validate": [d.isoformat() for d in VALIDATE],
-        "unlimited_effort": UNLIMITED,
-        "notes": list(year.notes),
-        "omitted": list(OMITTED),
-        "areas": {},
-    }
+    doc = whatif_document(service, target_p90_days, notes=year.notes)
     results = []
     for (key, name), qd, gain in zip(
         AREAS, (year.inside, year.outside), (year.gain_inside, year.gain_outside), strict=True
@@ -118,9 +117,25 @@ def calibrated_whatif(
             CALIBRATE, VALIDATE, radius, routing_gain=gain, curve_scales=SCALES
         )
         res = simulate_outcome(qd, settings)
-        doc["areas"][key] = {"name": name, **_area(res, target_p90_days)}
+        doc["areas"][key] = {"name": name, **area_document(res, target_p90_days)}
         results.append(res)
     return doc, results
+
+
+def whatif_document(
+    service: str, target_p90_days: float, *, notes: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Return an empty what-if document (fill ``areas`` with :func:`area_document`)."""
+    return {
+        "service": service,
+        "target_p90_days": target_p90_days,
+        "calibrate": [d.isoformat() for d in CALIBRATE],
+        "validate": [d.isoformat() for d in VALIDATE],
+        "unlimited_effort": UNLIMITED,
+        "notes": list(notes),
+        "omitted": list(OMITTED),
+        "areas": {},
+    }
 
 
 def whatif_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
