@@ -47,3 +47,12 @@ def test_period_keeps_ordered_dates_and_names_a_bad_one() -> None:
     assert first == last and first.isoformat() == "2015-10-05"
     with pytest.raises(InputError, match="--to '2015-13-01' is not a date"):
         parse_period("2015-10-05", "2015-13-01")
+
+
+def test_effort_curve_plot_draws_both_areas(tmp_path) -> None:
+    from maps.simulation_plot import plot_effort_curve
+    from tests.routing._calibrated_data import synthetic_whatif
+
+    doc, _ = synthetic_whatif(target_p90_days=7.0)
+    png = plot_effort_curve(doc, tmp_path / "img" / "curve.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"

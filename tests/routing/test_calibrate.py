@@ -156,3 +156,17 @@ def test_effort_needed_reads_the_curve_with_its_interval() -> None:
     curve = [(1.0, _o(20, 15, 25)), (1.5, _o(8, 6, 10)), (2.0, _o(5, 4, 7)), (3.0, _o(2, 1, 3))]
     assert effort_needed(curve, target_p90_days=7) == (2.0, 1.5, 2.0)
     assert effort_needed(curve, target_p90_days=0.5) == (None, None, None)
+
+
+def test_effort_buys_the_crews_queue_not_the_deferred_wait() -> None:
+    from tests.routing._calibrated_data import synthetic_outcome
+
+    res = synthetic_outcome()
+    crew = dict(res.crew_curve)
+    assert crew[3.0].p90_days.value < crew[1.0].p90_days.value < crew[0.5].p90_days.value
+    # with unlimited crews what is left is the deferred 30 %: a log-normal wait of median 20 d
+    assert res.floor is not None and res.floor.p90_days.low > 7.0
+    assert effort_needed(res.curve, target_p90_days=7.0) == (None, None, None)
+    need, low, high = effort_needed(res.crew_curve, target_p90_days=7.0)
+    assert need is not None and low is not None and high is not None
+    assert low <= need <= high <= 3.0
