@@ -103,6 +103,9 @@ def main() -> None:
             f"{pol.deferred_sigma:g}), oldest-first "
             f"{pol.fifo_share:.0%} else random ({time.perf_counter() - t:.1f} s)"
         )
+        if res.fit is not None:
+            fa, fs = res.fit
+            print(f"  in sample (Jan-Jun): sim {_iv(fs)}; actual {_iv(fa)}")
         print(validation_line(res, SERVICE, label))
         print(f"  intervals: sim {_iv(s)}; actual {_iv(a)} ({a.reports} reports)")
         print(

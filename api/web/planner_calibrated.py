@@ -72,6 +72,21 @@ def _needed(area: Mapping[str, Any], target: float) -> list[str]:
     return out
 
 
+def _in_sample(area: Mapping[str, Any]) -> str:
+    """Return the fit on the calibration months, in words (empty for older documents)."""
+    fit = area.get("calibration")
+    if not fit:
+        return ""
+    s, a = fit["as_city"], fit["actual"]
+    return (
+        "On the calibration months themselves (in sample): median "
+        f"{_fmt('median_days', s['median_days'])} replayed against "
+        f"{_fmt('median_days', a['median_days'])}, p90 {_fmt('p90_days', s['p90_days'])} "
+        f"against {_fmt('p90_days', a['p90_days'])}, within the SLA "
+        f"{_fmt('within_sla', s['within_sla'])} against {_fmt('within_sla', a['within_sla'])}."
+    )
+
+
 def _side_chart(key: str, area: Mapping[str, Any]) -> Markup:
     stats = [area["actual"], area["as_city"], area["with_geo311"]]
     labels = ["the City (actual)", "as the City did it", "with geo311"]
@@ -146,6 +161,7 @@ def calibrated_view(result: Mapping[str, Any], *, service_name: str) -> dict[str
                 "title": f"{service_name}, {area['name']}",
                 "reports": area["actual"]["reports"],
                 "validation": val,
+                "in_sample": _in_sample(area),
                 "side": side,
                 "side_chart": _side_chart(key, area),
                 "curve_chart": _curve_chart(key, area, target),

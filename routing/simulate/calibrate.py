@@ -68,7 +68,9 @@ OMITTED = (
     "crew absences, parts and weather: inside the measured effort, not modelled one by one",
     "crews shared between services and areas: each service and area has its own measured effort",
     "repeat visits of failed repairs and reopened cases",
-    "the City's priorities beyond age: a fitted mix of oldest-first and random picks",
+    "the City's priorities beyond age: a fitted mix of oldest-first and random picks (the City's "
+    "records show it mostly closed recent reports, rarely the oldest waiting one)",
+    "the rest of the city is one pooled queue: faster than the City's separate district queues",
     "holidays: ordinary days of their month and weekday",
     "which report is deferred: drawn at random with the fitted share, not from its content",
 )
@@ -457,7 +459,8 @@ class SimulatedOutcome:
 
     ``curve`` holds geo311's outcome of every report per effort multiple, ``crew_curve`` that
     of the reports the crews' queue serves (not deferred: the part effort changes), and
-    ``floor`` every report's outcome with unlimited crews (the delay that is not queueing).
+    ``floor`` every report's outcome with unlimited crews (the delay that is not queueing);
+    ``fit`` the City's actual and the replay's outcome on the calibration months (in sample).
     """
 
     policy: CalibratedPolicy
@@ -468,6 +471,7 @@ class SimulatedOutcome:
     curve: tuple[tuple[float, Outcome], ...] = ()
     crew_curve: tuple[tuple[float, Outcome], ...] = ()
     floor: Outcome | None = None
+    fit: tuple[Outcome, Outcome] | None = None
     notes: tuple[str, ...] = field(default=OMITTED)
 
 
@@ -490,7 +494,13 @@ def simulate_outcome(qd: QueueData, settings: OutcomeSettings) -> SimulatedOutco
     mask = qd.mask(*st.validate)
     cap = capacity_per_day(qd)
     actual = outcome(qd, [qd.closed], mask, n_boot=st.n_boot)
-    as_city = outcome(qd, _runs(qd, cap, pol, seeds=st.seeds), mask, n_boot=st.n_boot)
+    city_runs = _runs(qd, cap, pol, seeds=st.seeds)
+    as_city = outcome(qd, city_runs, mask, n_boot=st.n_boot)
+    in_sample = qd.mask(*st.calibrate)
+    fit = (
+        outcome(qd, [qd.closed], in_sample, n_boot=st.n_boot),
+        outcome(qd, city_runs, in_sample, n_boot=st.n_boot),
+    )
     wo = None if qd.xy_m is None else work_orders(qd.xy_m, qd.requested, radius_m=st.radius_m)
     crews = [~m for m in deferred_masks(qd, pol, st.seeds)]
 
@@ -512,6 +522,7 @@ def simulate_outcome(qd: QueueData, settings: OutcomeSettings) -> SimulatedOutco
         curve=tuple((s, o[0]) for s, o in points),
         crew_curve=tuple((s, o[1]) for s, o in points),
         floor=floor,
+        fit=fit,
     )
 
 
@@ -565,7 +576,8 @@ def outcome_rows(res: SimulatedOutcome, *, service: str, area: str) -> list[dict
     """Return the validation, the counterfactual and the curve as CSV rows (one per line).
 
     Columns: ``service``, ``area``, ``row`` (``actual``, ``as_city``, ``with_geo311``,
-    ``curve``, ``crew_curve`` or ``unlimited``), ``effort`` (multiple of the City's), then each figure with its interval.
+    ``curve``, ``crew_curve``, ``unlimited``, ``calibration_actual`` or ``calibration_as_city``),
+    ``effort`` (multiple of the City's), then each figure with its interval.
     """
     rows = []
     named = [("actual", 1.0, res.actual), ("as_city", 1.0, res.as_city)]
@@ -573,6 +585,8 @@ def outcome_rows(res: SimulatedOutcome, *, service: str, area: str) -> list[dict
     named += [("curve", s, o) for s, o in res.curve]
     named += [("crew_curve", s, o) for s, o in res.crew_curve]
     named += [] if res.floor is None else [("unlimited", UNLIMITED, res.floor)]
+    if res.fit is not None:
+        named += [("calibration_actual", 1.0, res.fit[0]), ("calibration_as_city", 1.0, res.fit[1])]
     for row, effort, o in named:
         line: dict[str, Any] = {"service": service, "area": area, "row": row, "effort": effort}
         line["reports"] = o.reports

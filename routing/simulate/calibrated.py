@@ -68,6 +68,9 @@ def area_document(res: SimulatedOutcome, target: float) -> dict[str, Any]:
         "curve": [{"effort": s, **_iv(o)} for s, o in res.curve],
         "crew_curve": [{"effort": s, **_iv(o)} for s, o in res.crew_curve],
         "unlimited": None if res.floor is None else _iv(res.floor),
+        "calibration": None
+        if res.fit is None
+        else {"actual": _iv(res.fit[0]), "as_city": _iv(res.fit[1])},
         "needed": _needed(res.curve, target),
         "crew_needed": _needed(res.crew_curve, target),
     }
@@ -152,6 +155,9 @@ def whatif_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
         named += [("crew_curve", c["effort"], c) for c in area["crew_curve"]]
         if area.get("unlimited"):
             named.append(("unlimited", doc["unlimited_effort"], area["unlimited"]))
+        if area.get("calibration"):
+            named.append(("calibration_actual", 1.0, area["calibration"]["actual"]))
+            named.append(("calibration_as_city", 1.0, area["calibration"]["as_city"]))
         for row, effort, o in named:
             line: dict[str, Any] = {"service": doc["service"], "area": key, "row": row}
             line["effort"], line["reports"] = effort, o["reports"]

@@ -64,7 +64,7 @@ def test_the_planner_starts_the_calibrated_what_if_and_reads_it(
     assert rows and all(re.fullmatch(r"[\d.]+ d \([\d.]+ to [\d.]+\)", r) for r in rows)
     assert '<svg role="img" aria-labelledby="chart-curve-extract-title' in html
     assert "target 5 d" in html and "Target 5 d." in html
-    assert "What the model leaves out" in html
+    assert "What the model leaves out" in html and "On the calibration months themselves" in html
     # the same numbers as CSV
     csv_response = client.get(f"/planner/whatif/{sim_id}/calibrated.csv")
     assert csv_response.status_code == 200
@@ -73,6 +73,7 @@ def test_the_planner_starts_the_calibrated_what_if_and_reads_it(
     kinds = {(r["area"], r["row"]) for r in table}
     assert {("extract", "actual"), ("rest", "as_city"), ("rest", "with_geo311")} <= kinds
     assert {("extract", "curve"), ("extract", "crew_curve"), ("rest", "unlimited")} <= kinds
+    assert ("rest", "calibration_as_city") in kinds
     doc = plan_repo.get_plan(web_store, sim_id)
     first = next(r for r in table if (r["area"], r["row"]) == ("extract", "as_city"))
     assert float(first["median_days"]) == pytest.approx(
