@@ -14,7 +14,9 @@ the policy to geo311's: reports within the service's duplicate radius join one w
 visit closes them), the report due first goes first, and routed days turn the City's travel per
 job into a routed day's (more jobs per crew-hour; travel measured on the street graph inside the
 extract, by :class:`TravelModel` outside). The effort curve scales that effort until the p90 meets
-the planner's target.
+the planner's target: for every report, and for the reports the crews' queue serves (not
+deferred); a replay at :data:`UNLIMITED` effort shows the delay no effort removes (the deferred
+wait, which is not queueing).
 
 Left out (written into every result): crew absences, parts and weather are inside the measured
 effort, not modelled; crews shared between services; repeat visits of failed repairs; the City's
