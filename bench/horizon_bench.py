@@ -33,7 +33,15 @@ from geo311.settings import REPO_DATA_DIR
 from routing.dispatch.horizon import horizon_days, horizon_problem, plan_horizon
 from routing.engine.crews import CrewConfig, load_crews
 from routing.engine.problem import Problem
-from routing.simulate.run import RunResult, SimReport, load_season, replay
+from routing.simulate.run import (
+    ReplayScope,
+    RunResult,
+    SimReport,
+    SimulationParams,
+    TravelMatrix,
+    load_season,
+    replay,
+)
 
 DAY_S = 86400.0
 
@@ -110,12 +118,11 @@ def main() -> None:
         for k, hours in [(k, h) for k in args.crews for h in args.hours]:
             crews = short_shifts(cfg, hours or None)
             common = dict(
-                durations_s=season.durations_s, distances_m=season.distances_m,
-                yard_index=season.yard_index, crew_config=crews, group=group, catalogue=cat,
-                start=start, end=end, crews=k,
+                travel=TravelMatrix(season.durations_s, season.distances_m, season.yard_index),
+                crew_config=crews, catalogue=cat, scope=ReplayScope(group, start, end, crews=k),
             )  # fmt: skip
-            base = replay(season.reports, **common)
-            hz = replay(season.reports, prepare=horizon_of(args.days), **common)
+            base = replay(season.reports, **common)  # type: ignore[arg-type]
+            hz = replay(season.reports, params=SimulationParams(prepare=horizon_of(args.days)), **common)  # type: ignore[arg-type]  # fmt: skip
             stop = datetime.combine(
                 max(base.days[-1].day, hz.days[-1].day) + timedelta(days=1), datetime.min.time(),
                 tzinfo=cfg.tz,

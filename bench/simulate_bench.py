@@ -16,7 +16,13 @@ from datetime import date
 from geo311.city.catalogue import load_catalogue
 from geo311.settings import REPO_DATA_DIR
 from routing.engine.crews import load_crews
-from routing.simulate.run import load_season, replay
+from routing.simulate.run import (
+    ReplayScope,
+    SimulationParams,
+    TravelMatrix,
+    load_season,
+    replay,
+)
 
 START, END, MONTH_END = date(2015, 9, 1), date(2015, 11, 30), date(2015, 9, 30)
 
@@ -32,16 +38,11 @@ def main() -> None:
         f"prepare season: {time.perf_counter() - t:6.2f} s  ({len(season.reports)} reports, "
         f"matrix {season.durations_s.shape[0]}x{season.durations_s.shape[1]})"
     )
-    common = dict(
-        durations_s=season.durations_s,
-        distances_m=season.distances_m,
-        yard_index=season.yard_index,
-        crew_config=cfg,
-        group="streetlights",
-        catalogue=cat,
-    )
+    travel = TravelMatrix(season.durations_s, season.distances_m, season.yard_index)
+    common = dict(travel=travel, crew_config=cfg, catalogue=cat)
     for k in (1, 2, 6):
-        run = replay(season.reports, start=START, end=END, crews=k, **common)  # type: ignore[arg-type]
+        scope = ReplayScope("streetlights", START, END, crews=k)
+        run = replay(season.reports, scope=scope, **common)  # type: ignore[arg-type]
         print(
             f"3 months, {k} crew(s), greedy descent (default): {run.wall_time_s:6.2f} s, "
             f"{len(run.days)} days, median {run.simulated.median_days:.3f} d, "
@@ -51,7 +52,9 @@ def main() -> None:
         ("greedy descent (default)", {}),
         ("baseline GLS 1 s/day", {"metaheuristic": "GUIDED_LOCAL_SEARCH", "time_limit_s": 1.0}),
     ):
-        run = replay(season.reports, start=START, end=MONTH_END, crews=2, **common, **kw)  # type: ignore[arg-type]
+        scope = ReplayScope("streetlights", START, MONTH_END, crews=2)
+        params = SimulationParams(**kw)  # type: ignore[arg-type]
+        run = replay(season.reports, scope=scope, params=params, **common)  # type: ignore[arg-type]
         print(
             f"September, 2 crews, {name:<26}: {run.wall_time_s:6.2f} s, median "
             f"{run.simulated.median_days:.4f} d, p90 {run.simulated.p90_days:.4f} d, "

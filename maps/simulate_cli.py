@@ -160,6 +160,7 @@ def register(app: typer.Typer) -> None:
         from maps.simulation_plot import plot_simulation
         from routing.dispatch import default_graph
         from routing.distributed import TaskRunner, cluster_from_settings, simulate_sweep
+        from routing.simulate.run import SimulationInputs, SimulationParams, Sweep
 
         first, last = parse_period(start, end)  # before any cluster starts
         settings = get_settings()  # the city in use (--city / GEO311_CITY_DIR)
@@ -174,16 +175,14 @@ def register(app: typer.Typer) -> None:
                 progress=lambda event: typer.echo(event.line(), err=True),
                 start=first,
                 end=last,
-                crews_file=crews_file or settings.crews_file,
-                catalogue=load_catalogue(settings.services_file),
-                data_file=settings.sample_requests_file,
-                graph=default_graph(settings),
-                service=service,
-                crews=crews,
-                crews_sweep=counts,
-                target_median_days=target,
-                time_limit_s=time_limit,
-                seed=seed,
+                sweep=Sweep(service, crews, counts, target),
+                params=SimulationParams(time_limit_s=time_limit, seed=seed),
+                inputs=SimulationInputs(
+                    crews_file=crews_file or settings.crews_file,
+                    catalogue=load_catalogue(settings.services_file),
+                    data_file=settings.sample_requests_file,
+                    graph=default_graph(settings),
+                ),
             )
         out.mkdir(parents=True, exist_ok=True)
         doc = out / "simulation.json"

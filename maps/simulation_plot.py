@@ -14,7 +14,7 @@ import numpy as np
 if TYPE_CHECKING:
     from routing.simulate.run import GroupResult, SimulationResult
 
-__all__ = ["plot_simulation"]
+__all__ = ["plot_effort_curve", "plot_simulation"]
 
 _ONE_RUN_COLOR = "#d9480f"
 
@@ -116,3 +116,57 @@ def _plot_backlog(ax: Any, gr: GroupResult, colors: list[Any]) -> None:
     ax.set_ylabel("open reports")
     ax.legend(fontsize=8, loc="upper left")
     ax.tick_params(axis="x", labelrotation=30)
+
+
+def plot_effort_curve(doc: dict[str, Any], path: str | Path) -> Path:
+    """Draw the calibrated what-if's effort curve: effort against p90 days, per area.
+
+    Parameters
+    ----------
+    doc
+        The document of :func:`routing.simulate.calibrated.calibrated_whatif`.
+    path
+        The PNG file to write (folders are created).
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    areas = list(doc["areas"].values())
+    fig, axes = plt.subplots(1, len(areas), figsize=(5.2 * len(areas), 3.8), squeeze=False)
+    target = float(doc["target_p90_days"])
+    for ax, area in zip(axes[0], areas, strict=True):
+        for key, label, colour in (
+            ("curve", "every report", "#0b3d91"),
+            ("crew_curve", "crews' queue (not deferred)", "#b35900"),
+        ):
+            pts = area[key]
+            x = [p["effort"] for p in pts]
+            ax.fill_between(
+                x,
+                [p["p90_days"]["low"] for p in pts],
+                [p["p90_days"]["high"] for p in pts],
+                color=colour,
+                alpha=0.18,
+                linewidth=0,
+            )
+            ax.plot(x, [p["p90_days"]["value"] for p in pts], color=colour, label=label)
+        ax.axhline(target, color="#111", linestyle=":", label=f"target p90 {target:g} d")
+        ax.set_ylim(0, 60)
+        ax.set_xlabel("effort, multiple of the City's measured effort")
+        ax.set_ylabel("p90 days to close (Jul-Dec 2015)")
+        ax.set_title(f"geo311's policy, {area['name']}", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -512,36 +512,22 @@ def calibrated_report(
     of the city); prints the validation lines and returns the CSV's path.
     """
     import csv
-    from datetime import date
 
-    from geo311.city.catalogue import load_catalogue
-    from routing.simulate.calibrate import (
-        load_year,
-        outcome_rows,
-        simulate_outcome,
-        validation_line,
-    )
+    from routing.simulate.calibrate import validation_line
+    from routing.simulate.calibrated import calibrated_whatif, whatif_rows
 
-    year = load_year(service)
-    for note in year.notes:
+    doc, results = calibrated_whatif(service)
+    for note in doc["notes"]:
         echo(f"note: {note}")
-    rows: list[dict[str, Any]] = []
-    areas = (("extract", year.inside, year.gain_inside), ("rest", year.outside, year.gain_outside))
-    for area, qd, gain in areas:
-        res = simulate_outcome(
-            qd,
-            calibrate=(date(2015, 1, 1), date(2015, 6, 30)),
-            validate=(date(2015, 7, 1), date(2015, 12, 31)),
-            radius_m=load_catalogue().service(service).duplicate_radius_m,
-            routing_gain=gain,
-        )
+    for (area, block), res in zip(doc["areas"].items(), results, strict=True):
         echo(validation_line(res, service, "" if area == "extract" else " (rest of the city)"))
         g = res.with_geo311
         echo(
             f"geo311 at the City's effort ({area}): median {g.median_days.value:.1f} d, "
-            f"p90 {g.p90_days.value:.1f} d, within SLA {g.within_sla.value:.0%}"
+            f"p90 {g.p90_days.value:.1f} d, within SLA {g.within_sla.value:.0%}; effort for "
+            f"p90 <= 7 d: {block['needed']['value'] or 'not reached'}"
         )
-        rows += outcome_rows(res, service=service, area=area)
+    rows = whatif_rows(doc)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "calibrated.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:

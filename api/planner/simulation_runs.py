@@ -84,6 +84,42 @@ class SimulationRunner:
         """
         _simulate_module()  # 503 now rather than a failed simulation later
         request = body.model_dump(mode="json", by_alias=True)
+        params = {"request": request}
+        return self._queue(store, request, body.start.isoformat(), params, created_by)
+
+    def submit_calibrated(
+        self, *, service: str, target_p90_days: float, store: Store, created_by: str
+    ) -> dict[str, Any]:
+        """Queue the calibrated what-if of one service (City's year replayed, then geo311's).
+
+        Parameters
+        ----------
+        service
+            Catalogue service code (its records must carry waiting time).
+        target_p90_days
+            The planner's target: the effort needed for a p90 at or below it.
+        store, created_by
+            As for :meth:`submit`.
+
+        Returns
+        -------
+        dict
+            The simulation document (``status='running'``).
+        """
+        _simulate_module()
+        request = {"calibrated": True, "service": service, "target_p90_days": target_p90_days}
+        params = {"calibrated": request}
+        return self._queue(store, request, "2015-07-01", params, created_by)
+
+    def _queue(
+        self,
+        store: Store,
+        request: dict[str, Any],
+        plan_date: str,
+        params: dict[str, Any],
+        created_by: str,
+    ) -> dict[str, Any]:
+        """Store a running simulation document and its job (one transaction); wake a worker."""
         doc: dict[str, Any] = {
             "status": "running",
             "request": request,
@@ -102,10 +138,8 @@ class SimulationRunner:
                     f"{pending} simulations are already running or waiting (at most "
                     f"{self.max_pending}); poll GET /simulations/{{id}} and retry when one is done",
                 )
-            sim_id = plan_repo.save_plan(store, doc, plan_date=body.start.isoformat(), kind=KIND)
-            jobs_store.submit(
-                store, KIND, {"request": request}, created_by=created_by, plan_id=sim_id
-            )
+            sim_id = plan_repo.save_plan(store, doc, plan_date=plan_date, kind=KIND)
+            jobs_store.submit(store, KIND, params, created_by=created_by, plan_id=sim_id)
         if self.wake is not None:
             self.wake()
         return _public(sim_id, doc)
@@ -236,21 +270,23 @@ def _ended(job: Job, status: str) -> dict[str, Any]:
 def _run(store: Store, catalogue: Catalogue, settings: Settings, job: Job) -> Callable[[], int]:
     """Replay the season (slow), draw the plot; return the save of the finished document."""
     sim_id = int(job["plan_id"])
+    if "calibrated" in job["params"]:
+        return _run_calibrated(store, catalogue, settings, job)
     body = SimulationRequest.model_validate(job["params"]["request"])
     simulate = _simulate_module()
     try:
         result = simulate.run_simulation(
             start=body.start,
             end=body.end,
-            crews_file=settings.crews_file,
-            service=body.service,
-            crews=body.crews,
-            crews_sweep=body.crew_counts(),
-            target_median_days=body.target_median_days,
-            time_limit_s=body.time_limit_s,
-            seed=body.seed,
-            catalogue=catalogue,
-            data_file=settings.sample_requests_file,
+            sweep=simulate.Sweep(
+                body.service, body.crews, body.crew_counts(), body.target_median_days
+            ),
+            params=simulate.SimulationParams(time_limit_s=body.time_limit_s, seed=body.seed),
+            inputs=simulate.SimulationInputs(
+                crews_file=settings.crews_file,
+                catalogue=catalogue,
+                data_file=settings.sample_requests_file,
+            ),
         )
         with tempfile.TemporaryDirectory(prefix="geo311-simplot-") as tmp:
             png = plot_simulation(result, Path(tmp) / "simulate.png").read_bytes()
@@ -265,6 +301,35 @@ def _run(store: Store, catalogue: Catalogue, settings: Settings, job: Job) -> Ca
     def save() -> int:
         stored = {**_document(store, sim_id), **update, **_ended(job, "done")}
         plan_repo.update_plan(store, sim_id, stored)
+        return sim_id
+
+    return save
+
+
+def _run_calibrated(
+    store: Store, catalogue: Catalogue, settings: Settings, job: Job
+) -> Callable[[], int]:
+    """Run the calibrated what-if (minutes); return the save of the finished document."""
+    sim_id = int(job["plan_id"])
+    request = job["params"]["calibrated"]
+    try:
+        from routing.simulate.calibrated import calibrated_whatif
+
+        result, _ = calibrated_whatif(
+            str(request["service"]),
+            target_p90_days=float(request["target_p90_days"]),
+            catalogue=catalogue,
+            data_file=settings.sample_requests_file,
+        )
+    except (Geo311Error, HTTPException):
+        raise
+    except Exception as exc:
+        log.exception("calibrated what-if %s failed", sim_id)
+        raise Geo311Error(_INTERNAL) from exc
+
+    def save() -> int:
+        stored = {**_document(store, sim_id), "result": result, "error": None}
+        plan_repo.update_plan(store, sim_id, {**stored, **_ended(job, "done")})
         return sim_id
 
     return save

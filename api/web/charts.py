@@ -245,3 +245,130 @@ def line_chart(
         + "</svg>"
     )
     return Markup(f"<figure>{svg}<figcaption>{escape(caption)}</figcaption></figure>")
+
+
+@dataclass(frozen=True)
+class Band:
+    """One line of a band chart with its interval: a value, low and high per point."""
+
+    name: str
+    values: Sequence[float | None]
+    low: Sequence[float | None]
+    high: Sequence[float | None]
+
+
+@dataclass(frozen=True)
+class BandChart:
+    """A line chart over numeric x values with shaded intervals and a target line.
+
+    Attributes
+    ----------
+    chart_id, title, caption, unit, width
+        As for :func:`bar_chart` (``unit`` of the values).
+    xs
+        The points along the horizontal axis (ordered numbers, e.g. effort multiples).
+    x_label
+        Formats an x value for the axis and the description (e.g. ``"x1.50"``).
+    bands
+        The lines; each drawn with its interval shaded.
+    target
+        A horizontal target line (None: none), named in the description.
+    y_max
+        Values above it are drawn at it (clipped; the description reads the real values).
+    """
+
+    chart_id: str
+    title: str
+    caption: str
+    xs: Sequence[float]
+    x_label: Callable[[float], str]
+    bands: Sequence[Band]
+    unit: str = ""
+    target: float | None = None
+    y_max: float | None = None
+    width: int = WIDTH
+
+
+def _band_describe(c: BandChart) -> str:
+    parts = []
+    for i, x in enumerate(c.xs):
+        values = ", ".join(
+            f"{b.name} {_fmt(b.values[i], c.unit)} ({_fmt(b.low[i], c.unit)} to "
+            f"{_fmt(b.high[i], c.unit)})"
+            for b in c.bands
+        )
+        parts.append(f"{c.x_label(x)}: {values}")
+    target = "" if c.target is None else f"Target {_fmt(c.target, c.unit)}. "
+    return target + "; ".join(parts) + "."
+
+
+def band_chart(c: BandChart) -> Markup:
+    """Return a line chart with interval bands and a target line as an inline-SVG ``<figure>``.
+
+    The lines are drawn solid, then dashed, over a lighter band from each point's low to its
+    high; the target is a dark dotted horizontal line labelled on the right.
+    """
+    finite = [
+        v for b in c.bands for v in (*b.values, *b.high) if v is not None and math.isfinite(v)
+    ]
+    cap = c.y_max if c.y_max is not None else max(finite, default=1.0)
+    step, count = _ticks(max(min(max(finite, default=1.0), cap), c.target or 0.0), None)
+    top, left, right, bottom = TOP, 48, 60, 30
+    scale = LINE_H / (step * count)
+    lo_x, hi_x = min(c.xs, default=0.0), max(c.xs, default=1.0)
+
+    def x_of(x: float) -> float:
+        return left + (c.width - left - right) * ((x - lo_x) / ((hi_x - lo_x) or 1.0))
+
+    def y_of(v: float) -> float:
+        return top + LINE_H - min(v, step * count) * scale
+
+    legend = [Series(b.name, b.values) for b in c.bands]
+    body = [*_legend(legend)]
+    for k in range(count + 1):
+        y = y_of(step * k)
+        body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{c.width - right}" y2="{y:.1f}" {GRID}/>')
+        body.append(
+            f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" {TEXT}>'
+            f"{escape(_fmt(step * k, c.unit))}</text>"
+        )
+    for i, b in enumerate(c.bands):
+        colour = PALETTE[i % len(PALETTE)]
+        pts = [
+            (x_of(x), lo, hi)
+            for x, lo, hi in zip(c.xs, b.low, b.high, strict=True)
+            if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi)
+        ]
+        if pts:
+            upper = " ".join(f"{x:.1f},{y_of(hi):.1f}" for x, _, hi in pts)
+            lower = " ".join(f"{x:.1f},{y_of(lo):.1f}" for x, lo, _ in reversed(pts))
+            body.append(f'<polygon points="{upper} {lower}" fill="{colour}" fill-opacity="0.15"/>')
+        finite_vals = [v if v is not None and math.isfinite(v) else None for v in b.values]
+        path = _line_path(finite_vals, [x_of(x) for x in c.xs], y_of)
+        dash = ' stroke-dasharray="6 3"' if i % 2 else ""
+        body.append(f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="2.5"{dash}/>')
+    if c.target is not None:
+        y = y_of(c.target)
+        body.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{c.width - right}" y2="{y:.1f}" stroke="#111" '
+            'stroke-width="1.5" stroke-dasharray="2 3" class="chart-target"/>'
+        )
+        body.append(
+            f'<text x="{c.width - right + 4}" y="{y + 4:.1f}" {TEXT}>'
+            f"target {escape(_fmt(c.target, c.unit))}</text>"
+        )
+    for x in sorted({lo_x, c.xs[len(c.xs) // 2] if c.xs else lo_x, hi_x}):
+        anchor = "start" if x == lo_x else "end" if x == hi_x else "middle"
+        body.append(
+            f'<text x="{x_of(x):.1f}" y="{top + LINE_H + 16}" text-anchor="{anchor}" {TEXT}>'
+            f"{escape(c.x_label(x))}</text>"
+        )
+    height = top + LINE_H + bottom
+    cid = c.chart_id
+    svg = (
+        f'<svg role="img" aria-labelledby="{cid}-title {cid}-desc" '
+        f'viewBox="0 0 {c.width} {height}" width="100%" class="chart" id="{cid}">'
+        f'<title id="{cid}-title">{escape(c.title)}</title>'
+        f'<desc id="{cid}-desc">{escape(_band_describe(c))}</desc>' + "".join(body) + "</svg>"
+    )
+    return Markup(f"<figure>{svg}<figcaption>{escape(c.caption)}</figcaption></figure>")

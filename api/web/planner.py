@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -17,6 +17,7 @@ from api.planner import staff as _staff
 from api.schemas import SimulationRequest
 from api.web import audit, planner_charts
 from api.web.deps import PageRoute, action_user, page_user
+from api.web.planner_calibrated import calibrated_view
 from api.web.planner_filters import (
     OUTSIDE,
     PlannerFilters,
@@ -29,6 +30,7 @@ from api.web.planner_whatif import result_view
 from api.web.sessions import WebSession
 from api.web.templating import render, templates
 from geo311.city.catalogue import Catalogue
+from geo311.errors import NotFoundError
 
 __all__ = ["COLUMNS", "OUTSIDE", "chosen_period", "metrics_table", "router"]
 
@@ -50,6 +52,9 @@ STALE = timedelta(days=2)
 """Data whose latest request is older than this shows its backlog as of that request."""
 WHATIF_GROUPS = ("potholes", "streetlights")
 """The service groups a what-if can replay (besides both)."""
+CALIBRATED_SERVICES = Literal["streetlight_outage"]
+"""Services whose records carry waiting time (Pothole Repair (Internal) cases are opened and
+closed at the same moment by the crews themselves, so they carry none)."""
 
 
 def _backlog_at(at: str | None, settings: Any, frame: pd.DataFrame) -> datetime:
@@ -84,6 +89,11 @@ def _whatif_groups(catalogue: Catalogue) -> list[tuple[str, str]]:
     return [(key, catalogue.groups.get(key, key)) for key in WHATIF_GROUPS]
 
 
+def _calibrated_services(catalogue: Catalogue) -> list[tuple[str, str]]:
+    codes = get_args(CALIBRATED_SERVICES)
+    return [(c, catalogue.services[c].name) for c in codes if c in catalogue.services]
+
+
 @router.get("", summary="Planner dashboard")
 def planner_page(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
     request: Request,
@@ -114,6 +124,7 @@ def planner_page(  # noqa: PLR0913 - FastAPI route: one parameter per path, quer
         "at": moment.strftime("%Y-%m-%dT%H:%M"),
         "period": {"from": start or "", "to": end or ""},
         "whatif_groups": _whatif_groups(catalogue),
+        "calibrated_services": _calibrated_services(catalogue),
     }
     return render(request, "planner.html", context)
 
@@ -231,6 +242,7 @@ def start_whatif(  # noqa: PLR0913 - FastAPI route: one parameter per path, quer
             "error": problems,
             "at": "",
             "whatif_groups": _whatif_groups(catalogue),
+            "calibrated_services": _calibrated_services(catalogue),
         }
         return render(request, "planner.html", context, status_code=400)
     doc = runner.submit(body, store=store, created_by=session.user.username)
@@ -243,10 +255,57 @@ def start_whatif(  # noqa: PLR0913 - FastAPI route: one parameter per path, quer
 
 def _result_html(doc: dict[str, Any], catalogue: Catalogue, simulation_id: int) -> str:
     """Return a done what-if's result (a chart and a table per service group) as HTML."""
+    template = templates.env.get_template("_whatif_result.html")
+    if (doc.get("request") or {}).get("calibrated"):
+        result = doc["result"]
+        name = catalogue.service(result["service"]).name
+        view = calibrated_view(result, service_name=name)
+        return template.render(calibrated=view, simulation_id=simulation_id, sim=doc)
     result = doc.get("result") or {"groups": {}}
     blocks = result_view(result, group_names=catalogue.groups)
-    template = templates.env.get_template("_whatif_result.html")
     return template.render(blocks=blocks, simulation_id=simulation_id, sim=doc)
+
+
+@router.post("/whatif/calibrated", summary="Start the calibrated what-if")
+def start_calibrated(
+    session: PlannerAction,
+    runner: SimulationsDep,
+    store: StoreDep,
+    catalogue: CatalogueDep,
+    service: Annotated[CALIBRATED_SERVICES, Form()] = "streetlight_outage",
+    target_p90_days: Annotated[float, Form(gt=0, le=365)] = 7.0,
+) -> Response:
+    """Replay the City's year as it did it and with geo311 (a job); go to its page."""
+    catalogue.service(service)  # the city's catalogue must know it
+    doc = runner.submit_calibrated(
+        service=service,
+        target_p90_days=target_p90_days,
+        store=store,
+        created_by=session.user.username,
+    )
+    sim_id = int(doc["simulation_id"])
+    after = {"calibrated": True, "service": service, "target_p90_days": target_p90_days}
+    audit.record(
+        store, session.user.username, "simulation.start", f"simulation:{sim_id}", after=after
+    )
+    return RedirectResponse(f"/planner/whatif/{sim_id}", status_code=303)
+
+
+@router.get("/whatif/{simulation_id}/calibrated.csv", summary="A calibrated what-if as CSV")
+def calibrated_csv(
+    _s: PlannerPage, runner: SimulationsDep, store: StoreDep, simulation_id: SimulationId
+) -> Response:
+    """Return a finished calibrated what-if's numbers (every figure with its interval) as CSV."""
+    from routing.simulate.calibrated import whatif_rows
+
+    doc = runner.get(store, simulation_id)
+    if not (doc.get("request") or {}).get("calibrated") or doc["status"] != "done":
+        raise NotFoundError(
+            f"simulation {simulation_id} is not a finished calibrated what-if; start one from "
+            "the dashboard's what-if section and wait until it is done"
+        )
+    frame = pd.DataFrame(whatif_rows(doc["result"]))
+    return _csv(frame, f"calibrated_whatif_{simulation_id}.csv")
 
 
 @router.get("/whatif/{simulation_id}", summary="A what-if")

@@ -14,7 +14,9 @@ the policy to geo311's: reports within the service's duplicate radius join one w
 visit closes them), the report due first goes first, and routed days turn the City's travel per
 job into a routed day's (more jobs per crew-hour; travel measured on the street graph inside the
 extract, by :class:`TravelModel` outside). The effort curve scales that effort until the p90 meets
-the planner's target.
+the planner's target: for every report, and for the reports the crews' queue serves (not
+deferred); a replay at :data:`UNLIMITED` effort shows the delay no effort removes (the deferred
+wait, which is not queueing).
 
 Left out (written into every result): crew absences, parts and weather are inside the measured
 effort, not modelled; crews shared between services; repeat visits of failed repairs; the City's
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -35,11 +37,16 @@ import numpy as np
 
 from geo311.errors import InputError
 from geo311.requests.effort import Interval, measure_effort
-from routing.simulate.calibrate_queue import daily_slots, replay_queue
+from routing.simulate.calibrate_queue import QueueOrder, daily_slots, replay_queue
 from routing.simulate.core import quantile
 
 __all__ = [
+    "UNLIMITED",
     "CalibratedPolicy",
+    "CalibrationGrid",
+    "OutcomeSettings",
+    "QueueOrder",
+    "deferred_masks",
     "Outcome",
     "QueueData",
     "TravelModel",
@@ -63,7 +70,9 @@ OMITTED = (
     "crew absences, parts and weather: inside the measured effort, not modelled one by one",
     "crews shared between services and areas: each service and area has its own measured effort",
     "repeat visits of failed repairs and reopened cases",
-    "the City's priorities beyond age: a fitted mix of oldest-first and random picks",
+    "the City's priorities beyond age: a fitted mix of oldest-first and random picks (the City's "
+    "records show it mostly closed recent reports, rarely the oldest waiting one)",
+    "the rest of the city is one pooled queue: faster than the City's separate district queues",
     "holidays: ordinary days of their month and weekday",
     "which report is deferred: drawn at random with the fitted share, not from its content",
 )
@@ -142,30 +151,33 @@ def outcome(
     closed_runs: Sequence[np.ndarray],
     mask: np.ndarray,
     *,
+    keep: Sequence[np.ndarray] | None = None,
     n_boot: int = 300,
-    level: float = 0.9,
     seed: int = 0,
 ) -> Outcome:
     """Summarise closure times of the masked reports (one array per replay, or the City's).
 
-    The value is the median over runs of each figure; the interval resamples the reports (and
-    picks a run at random for each resample).
+    The value is the median over runs of each figure; the 90 % interval resamples the reports
+    (and picks a run at random for each resample). ``keep`` (one boolean array per run) narrows
+    each run to some reports, e.g. those the crews' queue served.
     """
     idx = np.flatnonzero(mask)
     if idx.size == 0:
         raise InputError("no reports in the period; pick months with reports", field="period")
-    req, due = qd.requested[idx], qd.due[idx]
-    runs = [np.asarray(c, dtype=float)[idx] for c in closed_runs]
-    days = [np.maximum(c - req, 0.0) for c in runs]
-    within = [c <= due for c in runs]
+    days, within = [], []
+    for r, c in enumerate(closed_runs):
+        sel = idx if keep is None else idx[np.asarray(keep[r], dtype=bool)[idx]]
+        cl = np.asarray(c, dtype=float)[sel]
+        days.append(np.maximum(cl - qd.requested[sel], 0.0))
+        within.append(cl <= qd.due[sel])
     point = np.median([_stats(d, w) for d, w in zip(days, within, strict=True)], axis=0)
     rng = np.random.default_rng(seed)
     boot = []
     for _ in range(n_boot):
-        r = int(rng.integers(len(runs)))
-        s = rng.integers(0, idx.size, idx.size)
+        r = int(rng.integers(len(days)))
+        s = rng.integers(0, days[r].size, days[r].size)
         boot.append(_stats(days[r][s], within[r][s]))
-    a = (1 - level) / 2
+    a, level = 0.05, 0.9
     cols = np.asarray(boot).T
     ivs = [
         Interval(float(point[k]), quantile(cols[k], a), quantile(cols[k], 1 - a), level)
@@ -214,6 +226,19 @@ class CalibratedPolicy:
     loss: float
 
 
+def _draws(n: int, pol: CalibratedPolicy, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return which reports a replay defers and their waits (the same for a seed)."""
+    rng = np.random.default_rng(1000 + seed)
+    late = rng.random(n) < pol.deferred_share
+    wait = pol.deferred_median_days * np.exp(pol.deferred_sigma * rng.standard_normal(n))
+    return late, wait
+
+
+def deferred_masks(qd: QueueData, pol: CalibratedPolicy, seeds: Sequence[int]) -> list[np.ndarray]:
+    """Return, per seed, the reports a replay defers (outside the crews' queue)."""
+    return [_draws(qd.requested.size, pol, s)[0] for s in seeds]
+
+
 def _runs(
     qd: QueueData,
     cap: np.ndarray,
@@ -230,23 +255,19 @@ def _runs(
     """
     slots = daily_slots(cap * pol.slack * (1.0 - pol.deferred_share))
     slots = slots[slots <= qd.horizon]
-    n = qd.requested.size
+    order = QueueOrder(policy=policy, fifo_share=pol.fifo_share)
     out = []
     for s in seeds:
-        rng = np.random.default_rng(1000 + s)
-        late = rng.random(n) < pol.deferred_share
-        wait = pol.deferred_median_days * np.exp(pol.deferred_sigma * rng.standard_normal(n))
+        late, wait = _draws(qd.requested.size, pol, s)
         closed = qd.requested + wait
         closed[closed > qd.horizon] = math.inf
         main = np.flatnonzero(~late)
         closed[main] = replay_queue(
             qd.requested[main],
             slots,
-            policy=policy,
-            fifo_share=pol.fifo_share,
+            replace(order, seed=s),
             due=qd.due[main],
             work_order=None if work_order is None else work_order[main],
-            seed=s,
         )
         out.append(closed)
     return out
@@ -268,43 +289,55 @@ def _loss(sim: Sequence[float], act: Sequence[float]) -> float:
     )
 
 
-def calibrate_policy(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
-    qd: QueueData,
-    *,
-    start: date,
-    end: date,
-    seeds: Sequence[int] = (0, 1, 2),
-    slacks: Sequence[float] = (1.0, 1.2, 1.4, 1.6, 1.8),
-    deferred_shares: Sequence[float] = (0.3, 0.4, 0.5),
-    deferred_medians: Sequence[float] = (20.0, 40.0),
-    deferred_sigmas: Sequence[float] = (1.5, 2.0, 2.5),
-    fifo_shares: Sequence[float] = (0.7,),
+@dataclass(frozen=True)
+class CalibrationGrid:
+    """The values :func:`calibrate_policy` tries, and the replays per candidate.
+
+    Attributes
+    ----------
+    seeds
+        Replays per candidate (the median of each figure over them is fitted).
+    slacks, deferred_shares, deferred_medians, deferred_sigmas, fifo_shares
+        The candidates of each :class:`CalibratedPolicy` field.
+    """
+
+    seeds: Sequence[int] = (0, 1, 2)
+    slacks: Sequence[float] = (1.0, 1.2, 1.4, 1.6, 1.8)
+    deferred_shares: Sequence[float] = (0.3, 0.4, 0.5)
+    deferred_medians: Sequence[float] = (20.0, 40.0)
+    deferred_sigmas: Sequence[float] = (1.5, 2.0, 2.5)
+    fifo_shares: Sequence[float] = (0.7,)
+
+
+def calibrate_policy(
+    qd: QueueData, *, start: date, end: date, grid: CalibrationGrid | None = None
 ) -> CalibratedPolicy:
     """Fit slack, the deferred share and wait, and the FIFO share on ``start`` .. ``end``.
 
-    A grid search: the fit minimises the relative errors of the median and the p90 plus four
-    times the difference of the share within SLA and twice that of the share never closed
-    (median over ``seeds`` of each figure).
+    A grid search (``grid``, default :class:`CalibrationGrid`): the fit minimises the relative
+    errors of the median and the p90 plus four times the difference of the share within SLA
+    and twice that of the share never closed (median over the grid's seeds of each figure).
     """
+    g = grid or CalibrationGrid()
     mask = qd.mask(start, end)
     act = _stats(*_days_within(qd, qd.closed, mask))
     best: CalibratedPolicy | None = None
-    grid = [
-        (p, m, g, f)
-        for p in deferred_shares
-        for m in deferred_medians
-        for g in deferred_sigmas
-        for f in fifo_shares
+    cands = [
+        (p, m, sg, f)
+        for p in g.deferred_shares
+        for m in g.deferred_medians
+        for sg in g.deferred_sigmas
+        for f in g.fifo_shares
     ]
     cap = capacity_per_day(qd)
-    for slack in slacks:
-        for p, m, g, f in grid:
-            pol = CalibratedPolicy(float(slack), p, m, g, f, math.nan)
-            runs = _runs(qd, cap, pol, seeds=seeds)
+    for slack in g.slacks:
+        for p, m, sg, f in cands:
+            pol = CalibratedPolicy(float(slack), p, m, sg, f, math.nan)
+            runs = _runs(qd, cap, pol, seeds=g.seeds)
             sim = np.median([_stats(*_days_within(qd, c, mask)) for c in runs], axis=0)
             loss = _loss(list(sim), act)
             if best is None or loss < best.loss:
-                best = CalibratedPolicy(float(slack), p, m, g, f, loss)
+                best = CalibratedPolicy(float(slack), p, m, sg, f, loss)
     assert best is not None
     return best
 
@@ -386,40 +419,20 @@ def fit_travel_model(
     return TravelModel(detour, speed, bootstrap_mean(rel, seed=seed), int(ok.sum()))
 
 
+UNLIMITED = 1000.0
+"""The effort multiple standing for unlimited crews (what is left is not queueing)."""
+
+
 @dataclass(frozen=True)
-class SimulatedOutcome:
-    """Validation and counterfactual of one service in one area."""
+class OutcomeSettings:
+    """What :func:`simulate_outcome` calibrates on, validates on and varies.
 
-    policy: CalibratedPolicy
-    actual: Outcome
-    as_city: Outcome
-    with_geo311: Outcome
-    routing_gain: float
-    curve: tuple[tuple[float, Outcome], ...] = ()
-    notes: tuple[str, ...] = field(default=OMITTED)
-
-
-def simulate_outcome(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
-    qd: QueueData,
-    *,
-    calibrate: tuple[date, date],
-    validate: tuple[date, date],
-    radius_m: float,
-    routing_gain: float = 1.0,
-    seeds: Sequence[int] = (0, 1, 2, 3, 4),
-    curve_scales: Sequence[float] = (),
-    n_boot: int = 300,
-) -> SimulatedOutcome:
-    """Calibrate on one period, validate on another, then replay geo311's policy.
-
-    Parameters
+    Attributes
     ----------
-    qd
-        The service's reports in one area.
     calibrate, validate
         Periods (inclusive dates).
     radius_m
-        The service's duplicate radius (work orders; needs ``qd.xy_m``).
+        The service's duplicate radius (work orders; needs ``QueueData.xy_m``).
     routing_gain
         Jobs per crew-hour with routed days over the City's (>= 1: routing saves travel).
     seeds
@@ -428,24 +441,91 @@ def simulate_outcome(  # noqa: PLR0913 - parameter object pending (issue 22, lis
         Effort multiples for the effort curve (geo311's policy).
     n_boot
         Bootstrap resamples per interval.
+    grid
+        The calibration's candidates (default :class:`CalibrationGrid`).
+    """
+
+    calibrate: tuple[date, date]
+    validate: tuple[date, date]
+    radius_m: float
+    routing_gain: float = 1.0
+    seeds: Sequence[int] = (0, 1, 2, 3, 4)
+    curve_scales: Sequence[float] = ()
+    n_boot: int = 300
+    grid: CalibrationGrid | None = None
+
+
+@dataclass(frozen=True)
+class SimulatedOutcome:
+    """Validation and counterfactual of one service in one area.
+
+    ``curve`` holds geo311's outcome of every report per effort multiple, ``crew_curve`` that
+    of the reports the crews' queue serves (not deferred: the part effort changes), and
+    ``floor`` every report's outcome with unlimited crews (the delay that is not queueing);
+    ``fit`` the City's actual and the replay's outcome on the calibration months (in sample).
+    """
+
+    policy: CalibratedPolicy
+    actual: Outcome
+    as_city: Outcome
+    with_geo311: Outcome
+    routing_gain: float
+    curve: tuple[tuple[float, Outcome], ...] = ()
+    crew_curve: tuple[tuple[float, Outcome], ...] = ()
+    floor: Outcome | None = None
+    fit: tuple[Outcome, Outcome] | None = None
+    notes: tuple[str, ...] = field(default=OMITTED)
+
+
+def simulate_outcome(qd: QueueData, settings: OutcomeSettings) -> SimulatedOutcome:
+    """Calibrate on one period, validate on another, then replay geo311's policy.
+
+    Parameters
+    ----------
+    qd
+        The service's reports in one area.
+    settings
+        Periods, radius, routing gain, replays, the curve's effort multiples.
 
     Returns
     -------
     SimulatedOutcome
     """
-    pol = calibrate_policy(qd, start=calibrate[0], end=calibrate[1])
-    mask = qd.mask(*validate)
+    st = settings
+    pol = calibrate_policy(qd, start=st.calibrate[0], end=st.calibrate[1], grid=st.grid)
+    mask = qd.mask(*st.validate)
     cap = capacity_per_day(qd)
-    actual = outcome(qd, [qd.closed], mask, n_boot=n_boot)
-    as_city = outcome(qd, _runs(qd, cap, pol, seeds=seeds), mask, n_boot=n_boot)
-    wo = None if qd.xy_m is None else work_orders(qd.xy_m, qd.requested, radius_m=radius_m)
+    actual = outcome(qd, [qd.closed], mask, n_boot=st.n_boot)
+    city_runs = _runs(qd, cap, pol, seeds=st.seeds)
+    as_city = outcome(qd, city_runs, mask, n_boot=st.n_boot)
+    in_sample = qd.mask(*st.calibrate)
+    fit = (
+        outcome(qd, [qd.closed], in_sample, n_boot=st.n_boot),
+        outcome(qd, city_runs, in_sample, n_boot=st.n_boot),
+    )
+    wo = None if qd.xy_m is None else work_orders(qd.xy_m, qd.requested, radius_m=st.radius_m)
+    crews = [~m for m in deferred_masks(qd, pol, st.seeds)]
 
-    def geo(scale: float) -> Outcome:
-        runs = _runs(qd, cap * routing_gain * scale, pol, seeds=seeds, policy="sla", work_order=wo)
-        return outcome(qd, runs, mask, n_boot=n_boot)
+    def geo(scale: float) -> tuple[Outcome, Outcome]:
+        runs = _runs(
+            qd, cap * st.routing_gain * scale, pol, seeds=st.seeds, policy="sla", work_order=wo
+        )
+        every = outcome(qd, runs, mask, n_boot=st.n_boot)
+        return every, outcome(qd, runs, mask, keep=crews, n_boot=st.n_boot)
 
-    curve = tuple((float(s), geo(float(s))) for s in curve_scales)
-    return SimulatedOutcome(pol, actual, as_city, geo(1.0), routing_gain, curve)
+    points = [(float(s), geo(float(s))) for s in st.curve_scales]
+    floor = geo(UNLIMITED)[0] if points else None
+    return SimulatedOutcome(
+        pol,
+        actual,
+        as_city,
+        geo(1.0)[0],
+        st.routing_gain,
+        curve=tuple((s, o[0]) for s, o in points),
+        crew_curve=tuple((s, o[1]) for s, o in points),
+        floor=floor,
+        fit=fit,
+    )
 
 
 def effort_needed(
@@ -497,13 +577,18 @@ def load_year(service: str, **options: Any) -> Any:
 def outcome_rows(res: SimulatedOutcome, *, service: str, area: str) -> list[dict[str, Any]]:
     """Return the validation, the counterfactual and the curve as CSV rows (one per line).
 
-    Columns: ``service``, ``area``, ``row`` (``actual``, ``as_city``, ``with_geo311`` or
-    ``curve``), ``effort`` (multiple of the City's), then each figure with its interval.
+    Columns: ``service``, ``area``, ``row`` (``actual``, ``as_city``, ``with_geo311``,
+    ``curve``, ``crew_curve``, ``unlimited``, ``calibration_actual`` or ``calibration_as_city``),
+    ``effort`` (multiple of the City's), then each figure with its interval.
     """
     rows = []
     named = [("actual", 1.0, res.actual), ("as_city", 1.0, res.as_city)]
     named += [("with_geo311", 1.0, res.with_geo311)]
     named += [("curve", s, o) for s, o in res.curve]
+    named += [("crew_curve", s, o) for s, o in res.crew_curve]
+    named += [] if res.floor is None else [("unlimited", UNLIMITED, res.floor)]
+    if res.fit is not None:
+        named += [("calibration_actual", 1.0, res.fit[0]), ("calibration_as_city", 1.0, res.fit[1])]
     for row, effort, o in named:
         line: dict[str, Any] = {"service": service, "area": area, "row": row, "effort": effort}
         line["reports"] = o.reports

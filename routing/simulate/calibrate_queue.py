@@ -6,6 +6,7 @@ Private to :mod:`routing.simulate.calibrate`. Times are float days since an orig
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -42,17 +43,37 @@ def daily_slots(capacity: ArrayLike, *, start_hour: float = 7.0, hours: float = 
     return np.asarray(out, dtype=float)
 
 
-def replay_queue(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+@dataclass(frozen=True)
+class QueueOrder:
+    """How :func:`replay_queue` picks the report a slot closes.
+
+    Attributes
+    ----------
+    policy
+        ``city``: the oldest report with probability ``fifo_share``, otherwise one at random;
+        ``sla``: the report due first (the due times needed).
+    fifo_share
+        Share of the City's picks that take the oldest report.
+    deferred_slot_share
+        Share of slots given to the deferred queue (when there is one).
+    seed
+        Random seed of the City's random picks.
+    """
+
+    policy: str = "city"
+    fifo_share: float = 1.0
+    deferred_slot_share: float = 0.0
+    seed: int = 0
+
+
+def replay_queue(
     requested: ArrayLike,
     slots: ArrayLike,
+    order: QueueOrder | None = None,
     *,
-    policy: str = "city",
-    fifo_share: float = 1.0,
     due: ArrayLike | None = None,
     deferred: ArrayLike | None = None,
-    deferred_slot_share: float = 0.0,
     work_order: ArrayLike | None = None,
-    seed: int = 0,
 ) -> np.ndarray:
     """Replay a queue: each slot closes one waiting report (its work order with it).
 
@@ -62,28 +83,25 @@ def replay_queue(  # noqa: PLR0913 - parameter object pending (issue 22, listed 
         Arrival time of every report (days, any order).
     slots
         Sorted closure instants (the capacity), e.g. from :func:`daily_slots`.
-    policy
-        ``city``: the oldest report with probability ``fifo_share``, otherwise one at random;
-        ``sla``: the report due first (``due`` needed).
-    fifo_share
-        Share of the City's picks that take the oldest report.
+    order
+        The picking policy (default :class:`QueueOrder`: first-in-first-out).
     due
-        SLA due time of every report (days).
+        SLA due time of every report (days); needed by the ``sla`` policy.
     deferred
         Reports the City put in a slower queue (contractor, parts): served first-in-first-out
-        by a ``deferred_slot_share`` of the slots (and by any slot the main queue leaves idle).
-    deferred_slot_share
-        Share of slots given to the deferred queue.
+        by ``order.deferred_slot_share`` of the slots (and by any slot the main queue leaves
+        idle).
     work_order
         Work order of every report: closing one closes every waiting report of its work order.
-    seed
-        Random seed of the City's random picks.
 
     Returns
     -------
     numpy.ndarray
         Closure time of every report (``inf``: still waiting after the last slot).
     """
+    o = order or QueueOrder()
+    policy, fifo_share, seed = o.policy, o.fifo_share, o.seed
+    deferred_slot_share = o.deferred_slot_share
     req = np.asarray(requested, dtype=float)
     if policy not in POLICIES:
         raise InputError(f"policy {policy!r} is unknown; use one of {POLICIES}", field="policy")
@@ -94,15 +112,15 @@ def replay_queue(  # noqa: PLR0913 - parameter object pending (issue 22, listed 
     late = np.zeros(n, bool) if deferred is None else np.asarray(deferred, dtype=bool)
     wo = np.arange(n) if work_order is None else np.asarray(work_order, dtype=int)
     rng = np.random.default_rng(seed)
-    order = np.argsort(req, kind="stable")
+    arrival = np.argsort(req, kind="stable")
     closed = np.full(n, math.inf)
     main: list[int] = []
     slow: list[int] = []
     members: dict[int, list[int]] = {}
     nxt = 0
     for t in np.asarray(slots, dtype=float):
-        while nxt < n and req[order[nxt]] <= t:
-            i = int(order[nxt])
+        while nxt < n and req[arrival[nxt]] <= t:
+            i = int(arrival[nxt])
             (slow if late[i] else main).append(i)
             members.setdefault(int(wo[i]), []).append(i)
             nxt += 1

@@ -54,7 +54,6 @@ from geo311.errors import ConfigurationError, InputError
 from routing.engine.crews import CrewConfig, CrewSpec, load_crews
 from routing.simulate.core import (
     DayLog,
-    PrepareDay,
     ReplayOutput,
     ReplayStop,
     SimReport,
@@ -84,8 +83,13 @@ __all__ = [
     "DayLog",
     "GroupResult",
     "OutcomeStats",
+    "ReplayScope",
     "RunResult",
     "Season",
+    "SimulationInputs",
+    "SimulationParams",
+    "Sweep",
+    "TravelMatrix",
     "SimReport",
     "SimulationResult",
     "actual_outcomes",
@@ -117,25 +121,21 @@ class _SweepData:
     catalogue: Catalogue
     start: date
     end: date
-    options: dict[str, Any]
+    params: SimulationParams
 
 
 def _replay_task(task: tuple[str, int | None], data: _SweepData) -> RunResult:
     """Replay one (service group, crew count) of a sweep."""
     group, k = task
     cat = data.catalogue
+    ssn = data.season
     return replay(
-        [r for r in data.season.reports if cat.service(r.service_code).group == group],
-        durations_s=data.season.durations_s,
-        distances_m=data.season.distances_m,
-        yard_index=data.season.yard_index,
+        [r for r in ssn.reports if cat.service(r.service_code).group == group],
+        travel=TravelMatrix(ssn.durations_s, ssn.distances_m, ssn.yard_index),
         crew_config=data.config,
-        group=group,
-        start=data.start,
-        end=data.end,
-        crews=k,
+        scope=ReplayScope(group, data.start, data.end, crews=k),
         catalogue=cat,
-        **data.options,
+        params=data.params,
     )
 
 
@@ -161,66 +161,55 @@ def _crews_of(config: CrewConfig, skill: str, count: int | None) -> list[CrewSpe
     ]
 
 
-def replay(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+@dataclass(frozen=True)
+class ReplayScope:
+    """Which reports a replay measures and with how many crews.
+
+    Attributes
+    ----------
+    group
+        Service group (its catalogue skill picks the crews).
+    start, end
+        The measured season (local dates, inclusive).
+    crews
+        Use this many copies of the file's first crew with the group's skill; default every
+        crew of the file with that skill.
+    """
+
+    group: str
+    start: date
+    end: date
+    crews: int | None = None
+
+
+def replay(
     reports: Sequence[SimReport],
     *,
-    durations_s: np.ndarray,
-    distances_m: np.ndarray | None = None,
-    yard_index: dict[str, int],
+    travel: TravelMatrix,
     crew_config: CrewConfig,
-    group: str,
-    start: date,
-    end: date,
-    crews: int | None = None,
+    scope: ReplayScope,
     catalogue: Catalogue | None = None,
-    plan_time: time = time(7, 0),
-    drain_days: int = 21,
-    time_limit_s: float = 10.0,
-    seed: int = 0,
-    solution_limit: int | None = None,
-    metaheuristic: str = "NONE",
-    prepare: PrepareDay | None = None,
+    params: SimulationParams | None = None,
 ) -> RunResult:
     """Replay reports of one service group with given travel times (no street graph needed).
 
     Parameters
     ----------
     reports
-        Reports of the group (any order); those requested from ``start`` to ``end`` (local
-        dates, inclusive) are measured, later ones only add load.
-    durations_s
-        Square travel-time matrix (seconds) over location indices (yards and report points).
-    distances_m
-        Travel distances (metres), same shape; default the durations.
-    yard_index
-        Matrix index of every yard of ``crew_config``.
+        Reports of the group (any order); those requested from ``scope.start`` to
+        ``scope.end`` (local dates, inclusive) are measured, later ones only add load.
+    travel
+        Travel times (and distances) over location indices, with the matrix index of every
+        yard of ``crew_config``.
     crew_config
         Yards, and crews from which the group's crews are taken.
-    group
-        Service group (its catalogue skill picks the crews).
-    start, end
-        The measured season.
-    crews
-        Use this many copies of the file's first crew with the group's skill; default every
-        crew of the file with that skill.
+    scope
+        The group, the measured season and the crew count.
     catalogue
         Services (on-site time, skill, load, radius); default ``data/services.toml``.
-    plan_time
-        Local clock time of the morning plan.
-    drain_days
-        Calendar days after ``end`` the replay may go on until every measured report is repaired.
-    time_limit_s
-        Solver safety time limit per day (seconds).
-    seed
-        Solver seed.
-    solution_limit
-        Stop each day's search after this many solutions (default: none, greedy descent stops
-        by itself).
-    metaheuristic
-        OR-Tools metaheuristic per day; ``NONE`` (default) is deterministic and fast.
-    prepare
-        Turns each morning's problem into the one solved, e.g. priorities from a week's
-        horizon (:mod:`routing.dispatch.horizon`); default solved as built.
+    params
+        Morning plan time, drain days and the daily search (default
+        :class:`routing.simulate.core.SimulationParams`).
 
     Returns
     -------
@@ -234,16 +223,19 @@ def replay(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the
     ConfigurationError
         When the crew file has no crew for the group.
     """
+    prm = params or SimulationParams()
+    group, start, end = scope.group, scope.start, scope.end
+    drain_days = prm.drain_days
     cat = catalogue or load_catalogue()
     if end < start:
         raise InputError(f"end {end} is before start {start}; swap the dates", field="end")
     if drain_days < 0:
         raise InputError(f"drain_days={drain_days} must be >= 0", field="drain_days")
     skill = _group_skill(cat, group)
-    d = np.asarray(durations_s, dtype=float)
+    d = np.asarray(travel.durations_s, dtype=float)
     if d.ndim != 2 or d.shape[0] != d.shape[1]:
         raise InputError(f"durations_s must be square, got shape {d.shape}", field="durations_s")
-    specs = _crews_of(crew_config, skill, crews)
+    specs = _crews_of(crew_config, skill, scope.crews)
     tz = crew_config.tz
     lo = datetime.combine(start, time(0), tzinfo=tz)
     hi = datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz)
@@ -262,21 +254,15 @@ def replay(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the
         mine,
         travel=TravelMatrix(
             durations_s=d,
-            distances_m=None if distances_m is None else np.asarray(distances_m, dtype=float),
-            yard_index=yard_index,
+            distances_m=None
+            if travel.distances_m is None
+            else np.asarray(travel.distances_m, dtype=float),
+            yard_index=travel.yard_index,
         ),
         crew_config=replace(crew_config, crews=tuple(specs)),
         catalogue=cat,
         days=working_days(start, end + timedelta(days=drain_days)),
-        params=SimulationParams(
-            plan_time=plan_time,
-            drain_days=drain_days,
-            time_limit_s=time_limit_s,
-            seed=seed,
-            solution_limit=solution_limit,
-            metaheuristic=metaheuristic,
-            prepare=prepare,
-        ),
+        params=prm,
         stop=ReplayStop(min_days=len(working_days(start, end)), until_repaired=measured),
     )
     return _run_result(out, mine, measured, specs, wall_time_s=_time.perf_counter() - t0)
@@ -326,35 +312,12 @@ def _run_result(
     )
 
 
-def run_simulation(  # noqa: PLR0913 - pending: its keywords are passed by maps/simulate_cli.py (another branch this round)
-    *,
-    start: date,
-    end: date,
-    crews_file: str | Path | None = None,
-    service: str | None = None,
-    crews: int | None = None,
-    crews_sweep: Sequence[int] | None = None,
-    target_median_days: float | None = None,
-    time_limit_s: float = 10.0,
-    solution_limit: int | None = None,
-    metaheuristic: str = "NONE",
-    seed: int = 0,
-    plan_time: time = time(7, 0),
-    drain_days: int = 21,
-    catalogue: Catalogue | None = None,
-    data_file: str | Path | None = None,
-    graph: Any = None,
-    season: Season | None = None,
-    map_tasks: TaskMap | None = None,
-) -> SimulationResult:
-    """Replay the embedded 2015 season with K crews per service group and compare with the City.
+@dataclass(frozen=True)
+class Sweep:
+    """What :func:`run_simulation` replays: groups, crew counts and the target.
 
-    Parameters
+    Attributes
     ----------
-    start, end
-        The season (local dates, inclusive), e.g. 2015-09-01 .. 2015-11-30.
-    crews_file
-        Crew file (yards, crews); default ``data/crews.toml``.
     service
         ``potholes`` or ``streetlights``; default both.
     crews
@@ -364,18 +327,22 @@ def run_simulation(  # noqa: PLR0913 - pending: its keywords are passed by maps/
         Replay once per crew count (e.g. ``range(1, 7)``); overrides ``crews``.
     target_median_days
         Target median days to repair; default 0.6 for potholes, 7 for streetlights.
-    time_limit_s
-        Solver safety time limit per day.
-    solution_limit
-        Stop each day's search after this many solutions (default none).
-    metaheuristic
-        OR-Tools metaheuristic per day (default ``NONE``: greedy descent, deterministic).
-    seed
-        Solver seed.
-    plan_time
-        Local time of the morning plan (default 07:00).
-    drain_days
-        Calendar days after ``end`` to keep replaying until every measured report is repaired.
+    """
+
+    service: str | None = None
+    crews: int | None = None
+    crews_sweep: Sequence[int] | None = None
+    target_median_days: float | None = None
+
+
+@dataclass(frozen=True)
+class SimulationInputs:
+    """Where :func:`run_simulation` reads its city from (every field: default the city's).
+
+    Attributes
+    ----------
+    crews_file
+        Crew file (yards, crews); default ``data/crews.toml``.
     catalogue
         Default ``data/services.toml``.
     data_file
@@ -384,6 +351,37 @@ def run_simulation(  # noqa: PLR0913 - pending: its keywords are passed by maps/
         Default the embedded street extract.
     season
         A season prepared by :func:`load_season` (skips loading; for repeated runs).
+    """
+
+    crews_file: str | Path | None = None
+    catalogue: Catalogue | None = None
+    data_file: str | Path | None = None
+    graph: Any = None
+    season: Season | None = None
+
+
+def run_simulation(
+    *,
+    start: date,
+    end: date,
+    sweep: Sweep | None = None,
+    params: SimulationParams | None = None,
+    inputs: SimulationInputs | None = None,
+    map_tasks: TaskMap | None = None,
+) -> SimulationResult:
+    """Replay the embedded 2015 season with K crews per service group and compare with the City.
+
+    Parameters
+    ----------
+    start, end
+        The season (local dates, inclusive), e.g. 2015-09-01 .. 2015-11-30.
+    sweep
+        Groups, crew counts and target (default :class:`Sweep`: both groups, the file's crews).
+    params
+        Morning plan time, drain days and the daily search (default
+        :class:`routing.simulate.core.SimulationParams`: 07:00, 21 days, greedy descent).
+    inputs
+        Crew file, catalogue, data file, graph or a prepared season (default the city's).
     map_tasks
         Runs the replays (one per group and crew count): ``map_tasks(fn, items, shared=data)``
         returns ``{name: fn(item, data)}``; default one after another here
@@ -401,66 +399,48 @@ def run_simulation(  # noqa: PLR0913 - pending: its keywords are passed by maps/
     ConfigurationError
         When the crew file is invalid or lacks a crew for a group.
     """
-    cat = catalogue or load_catalogue()
-    groups, counts = _check_simulation_args(
-        start=start,
-        end=end,
-        service=service,
-        crews=crews,
-        crews_sweep=crews_sweep,
-        time_limit_s=time_limit_s,
-        solution_limit=solution_limit,
-    )
-    config = load_crews(crews_file)
-    ssn = season or load_season(
+    sw, prm, src = sweep or Sweep(), params or SimulationParams(), inputs or SimulationInputs()
+    cat = src.catalogue or load_catalogue()
+    groups, counts = _check_simulation_args(start, end, sw, prm)
+    config = load_crews(src.crews_file)
+    ssn = src.season or load_season(
         start=start,
         end=end,
         groups=groups,
         crew_config=config,
         catalogue=cat,
-        data_file=data_file,
-        graph=graph,
+        data_file=src.data_file,
+        graph=src.graph,
     )
-    options: dict[str, Any] = dict(
-        plan_time=plan_time,
-        drain_days=drain_days,
-        time_limit_s=time_limit_s,
-        seed=seed,
-        solution_limit=solution_limit,
-        metaheuristic=metaheuristic,
-    )
-    data = _SweepData(ssn, config, cat, start, end, options)
+    data = _SweepData(ssn, config, cat, start, end, prm)
     tasks = {_task_key(g, k): (g, k) for g in groups for k in counts}
     runs = (map_tasks or _map_here)(_replay_task, tasks, shared=data)
     out: dict[str, GroupResult] = {}
     notes = list(ssn.notes)
     for g in groups:
         target = (
-            target_median_days if target_median_days is not None else DEFAULT_TARGET_MEDIAN_DAYS[g]
+            sw.target_median_days
+            if sw.target_median_days is not None
+            else DEFAULT_TARGET_MEDIAN_DAYS[g]
         )
         out[g] = _group_result(data, g, [runs[_task_key(g, k)] for k in counts], target=target)
-        notes += _time_limit_notes(out[g], time_limit_s)
-    notes += _model_notes(end, drain_days)
+        notes += _time_limit_notes(out[g], prm.time_limit_s)
+    notes += _model_notes(end, prm.drain_days)
     return SimulationResult(
         start=start,
         end=end,
         groups=out,
-        settings=_result_settings(config, out, options),
+        settings=_result_settings(config, out, prm),
         notes=tuple(notes),
     )
 
 
 def _check_simulation_args(
-    *,
-    start: date,
-    end: date,
-    service: str | None,
-    crews: int | None,
-    crews_sweep: Sequence[int] | None,
-    time_limit_s: float,
-    solution_limit: int | None,
+    start: date, end: date, sw: Sweep, prm: SimulationParams
 ) -> tuple[list[str], list[int | None]]:
     """Check the arguments of :func:`run_simulation`; return the groups and crew counts."""
+    service, crews, crews_sweep = sw.service, sw.crews, sw.crews_sweep
+    time_limit_s, solution_limit = prm.time_limit_s, prm.solution_limit
     if end < start:
         raise InputError(f"end {end} is before start {start}; swap the dates", field="end")
     groups = list(GROUPS) if service is None else [service]
@@ -489,7 +469,7 @@ def _group_result(
 ) -> GroupResult:
     """Compare one group's replays (one per crew count) with the City's figures."""
     ssn, config, catalogue = data.season, data.config, data.catalogue
-    start, end, options = data.start, data.end, data.options
+    start, end, prm = data.start, data.end, data.params
     tz = config.tz
     lo = datetime.combine(start, time(0), tzinfo=tz)
     hi = datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz)
@@ -502,23 +482,23 @@ def _group_result(
         runs=tuple(runs),
         target_median_days=target,
         smallest_crews=min(meeting) if meeting else None,
-        actual_backlog=actual_backlog(mine, working_days(start, end), options["plan_time"], tz),
+        actual_backlog=actual_backlog(mine, working_days(start, end), prm.plan_time, tz),
     )
 
 
 def _result_settings(
-    config: CrewConfig, out: dict[str, GroupResult], options: dict[str, Any]
+    config: CrewConfig, out: dict[str, GroupResult], prm: SimulationParams
 ) -> dict[str, Any]:
     """Return the settings a result records: crew file and counts, seed, solver options."""
     return {
         "crews_file": config.source,
         "crew_counts": [r.crews for r in next(iter(out.values())).runs],
-        "seed": options["seed"],
-        "time_limit_s": options["time_limit_s"],
-        "solution_limit": options["solution_limit"],
-        "metaheuristic": options["metaheuristic"],
-        "plan_time": options["plan_time"].isoformat(timespec="minutes"),
-        "drain_days": options["drain_days"],
+        "seed": prm.seed,
+        "time_limit_s": prm.time_limit_s,
+        "solution_limit": prm.solution_limit,
+        "metaheuristic": prm.metaheuristic,
+        "plan_time": prm.plan_time.isoformat(timespec="minutes"),
+        "drain_days": prm.drain_days,
         "workers": 1,
     }
 

@@ -47,3 +47,30 @@ def test_period_keeps_ordered_dates_and_names_a_bad_one() -> None:
     assert first == last and first.isoformat() == "2015-10-05"
     with pytest.raises(InputError, match="--to '2015-13-01' is not a date"):
         parse_period("2015-10-05", "2015-13-01")
+
+
+def test_effort_curve_plot_draws_both_areas(tmp_path) -> None:
+    from maps.simulation_plot import plot_effort_curve
+    from tests.routing._calibrated_data import synthetic_whatif
+
+    doc, _ = synthetic_whatif(target_p90_days=7.0)
+    png = plot_effort_curve(doc, tmp_path / "img" / "curve.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_calibrated_report_prints_the_validation_and_writes_the_csv(tmp_path, monkeypatch) -> None:
+    import csv
+
+    import routing.simulate.calibrated as calibrated
+    from routing.cli import calibrated_report
+    from tests.routing._calibrated_data import synthetic_whatif
+
+    monkeypatch.setattr(calibrated, "calibrated_whatif", synthetic_whatif)
+    lines: list[str] = []
+    path = calibrated_report(out=tmp_path, echo=lines.append)
+    assert any(x.startswith("validation streetlight_outage: median sim ") for x in lines)
+    assert any(x.startswith("validation streetlight_outage (rest of the city):") for x in lines)
+    assert any(x.startswith("geo311 at the City's effort (rest):") for x in lines)
+    with path.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["row"] for r in rows} >= {"actual", "as_city", "with_geo311", "curve", "unlimited"}

@@ -12,8 +12,10 @@ from geo311.errors import InputError
 from geo311.requests.effort import Interval
 from routing.simulate.calibrate import (
     CalibratedPolicy,
+    CalibrationGrid,
     Outcome,
     QueueData,
+    QueueOrder,
     calibrate_policy,
     capacity_per_day,
     daily_slots,
@@ -46,7 +48,7 @@ def test_fifo_replay_with_exact_capacity_reproduces_a_synthetic_queue() -> None:
     arrivals = np.sort(rng.uniform(0, 120, 600))
     capacity = rng.poisson(5.0, 130).astype(float)
     slots = daily_slots(capacity)
-    closed = replay_queue(arrivals, slots, fifo_share=1.0)
+    closed = replay_queue(arrivals, slots, QueueOrder(fifo_share=1.0))
     expected = _slotted_fifo(arrivals, slots)
     np.testing.assert_array_equal(closed, expected)
     waits = closed - arrivals
@@ -58,8 +60,8 @@ def test_random_picks_change_who_waits_not_how_many_close() -> None:
     rng = np.random.default_rng(2)
     arrivals = np.sort(rng.uniform(0, 60, 300))
     slots = daily_slots(np.full(70, 4.5))
-    fifo = replay_queue(arrivals, slots, fifo_share=1.0)
-    mixed = replay_queue(arrivals, slots, fifo_share=0.3, seed=1)
+    fifo = replay_queue(arrivals, slots, QueueOrder(fifo_share=1.0))
+    mixed = replay_queue(arrivals, slots, QueueOrder(fifo_share=0.3, seed=1))
     assert np.isfinite(fifo).sum() == np.isfinite(mixed).sum()
     assert np.nanquantile(np.where(np.isfinite(mixed), mixed - arrivals, np.nan), 0.95) > (
         np.nanquantile(np.where(np.isfinite(fifo), fifo - arrivals, np.nan), 0.95)
@@ -76,13 +78,13 @@ def test_daily_slots_spread_over_the_working_hours() -> None:
 def test_sla_policy_takes_the_report_due_first_and_work_orders_close_together() -> None:
     arrivals = np.array([0.0, 0.1, 0.2, 0.3])
     due = np.array([9.0, 2.0, 5.0, 2.5])
-    closed = replay_queue(arrivals, np.array([1.0, 2.0]), policy="sla", due=due)
+    closed = replay_queue(arrivals, np.array([1.0, 2.0]), QueueOrder(policy="sla"), due=due)
     assert closed[1] == 1.0 and closed[3] == 2.0 and math.isinf(closed[0])
     wo = np.array([0, 1, 0, 1])
-    merged = replay_queue(arrivals, np.array([1.0]), fifo_share=1.0, work_order=wo)
+    merged = replay_queue(arrivals, np.array([1.0]), work_order=wo)
     assert merged[0] == merged[2] == 1.0 and math.isinf(merged[1])
     with pytest.raises(InputError):
-        replay_queue(arrivals, np.array([1.0]), policy="sla")
+        replay_queue(arrivals, np.array([1.0]), QueueOrder(policy="sla"))
 
 
 def test_work_orders_join_reports_within_the_radius() -> None:
@@ -112,11 +114,13 @@ def test_calibration_reproduces_a_synthetic_city() -> None:
         qd,
         start=date(2015, 1, 1),
         end=date(2015, 6, 30),
-        slacks=(0.9, 1.0, 1.1, 1.2),
-        deferred_shares=(0.1, 0.3),
-        deferred_medians=(20.0,),
-        deferred_sigmas=(1.5,),
-        fifo_shares=(0.7,),
+        grid=CalibrationGrid(
+            slacks=(0.9, 1.0, 1.1, 1.2),
+            deferred_shares=(0.1, 0.3),
+            deferred_medians=(20.0,),
+            deferred_sigmas=(1.5,),
+            fifo_shares=(0.7,),
+        ),
     )
     # the slack is not 1: the measured closures fall short of the capacity on idle days
     assert pol.deferred_share == truth.deferred_share
@@ -152,3 +156,17 @@ def test_effort_needed_reads_the_curve_with_its_interval() -> None:
     curve = [(1.0, _o(20, 15, 25)), (1.5, _o(8, 6, 10)), (2.0, _o(5, 4, 7)), (3.0, _o(2, 1, 3))]
     assert effort_needed(curve, target_p90_days=7) == (2.0, 1.5, 2.0)
     assert effort_needed(curve, target_p90_days=0.5) == (None, None, None)
+
+
+def test_effort_buys_the_crews_queue_not_the_deferred_wait() -> None:
+    from tests.routing._calibrated_data import synthetic_outcome
+
+    res = synthetic_outcome()
+    crew = dict(res.crew_curve)
+    assert crew[3.0].p90_days.value < crew[1.0].p90_days.value < crew[0.5].p90_days.value
+    # with unlimited crews what is left is the deferred 30 %: a log-normal wait of median 20 d
+    assert res.floor is not None and res.floor.p90_days.low > 7.0
+    assert effort_needed(res.curve, target_p90_days=7.0) == (None, None, None)
+    need, low, high = effort_needed(res.crew_curve, target_p90_days=7.0)
+    assert need is not None and low is not None and high is not None
+    assert low <= need <= high <= 3.0

@@ -34,7 +34,13 @@ from routing.engine.matrix import travel_time_matrix
 from routing.engine.plan import Plan
 from routing.engine.problem import Break, Crew, Depot, Job, Problem, TimeWindow
 from routing.engine.solve import solve
-from routing.simulate.run import Season, run_simulation
+from routing.simulate.run import (
+    Season,
+    SimulationInputs,
+    SimulationParams,
+    Sweep,
+    run_simulation,
+)
 
 from .test_simulate import hand_matrix, hand_season
 
@@ -218,11 +224,9 @@ def test_crew_sweep_on_the_cluster_equals_the_in_process_sweep(scheduler, tmp_pa
     args: dict[str, Any] = dict(
         start=date(2015, 9, 13),
         end=date(2015, 9, 15),
-        service="streetlights",
-        crews_file=crews,
-        crews_sweep=[1, 2, 3],
-        drain_days=0,
-        season=season,
+        sweep=Sweep(service="streetlights", crews_sweep=[1, 2, 3]),
+        params=SimulationParams(drain_days=0),
+        inputs=SimulationInputs(crews_file=crews, season=season),
     )
     keys: list[str] = []
     there = simulate_sweep(cluster=scheduler, progress=lambda e: keys.append(e.key), **args)

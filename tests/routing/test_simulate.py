@@ -16,8 +16,12 @@ from maps.simulation_plot import plot_simulation
 from routing.engine.crews import parse_crews
 from routing.simulate.run import (
     GroupResult,
+    ReplayScope,
     SimReport,
+    SimulationParams,
     SimulationResult,
+    Sweep,
+    TravelMatrix,
     actual_outcomes,
     replay,
     run_simulation,
@@ -96,14 +100,10 @@ def hand_season() -> list[SimReport]:
 def run_hand(**kw):
     return replay(
         hand_season(),
-        durations_s=hand_matrix(),
-        yard_index={"yard": 0},
+        travel=TravelMatrix(hand_matrix(), None, {"yard": 0}),
         crew_config=crew_config(),
-        group="streetlights",
-        start=SUN,
-        end=TUE,
-        drain_days=0,
-        **kw,
+        scope=ReplayScope("streetlights", SUN, TUE),
+        params=SimulationParams(drain_days=0, **kw),
     )
 
 
@@ -145,14 +145,10 @@ def test_hand_season_repair_times_are_exact():
 def test_more_crews_repair_everything_on_monday():
     run = replay(
         hand_season(),
-        durations_s=hand_matrix(),
-        yard_index={"yard": 0},
+        travel=TravelMatrix(hand_matrix(), None, {"yard": 0}),
         crew_config=crew_config(),
-        group="streetlights",
-        start=SUN,
-        end=TUE,
-        crews=2,
-        drain_days=0,
+        scope=ReplayScope("streetlights", SUN, TUE, crews=2),
+        params=SimulationParams(drain_days=0),
     )
     assert run.crews == 2
     assert all(run.repaired_at[r].date() == MON for r in ("A", "B", "C", "A2"))
@@ -167,13 +163,10 @@ def test_unrepaired_reports_count_as_never():
     d[1, 0] = 600.0
     run = replay(
         hand_season(),
-        durations_s=d,
-        yard_index={"yard": 0},
+        travel=TravelMatrix(d, None, {"yard": 0}),
         crew_config=cfg,
-        group="streetlights",
-        start=SUN,
-        end=TUE,
-        drain_days=0,
+        scope=ReplayScope("streetlights", SUN, TUE),
+        params=SimulationParams(drain_days=0),
     )
     never = sorted(r for r, when in run.repaired_at.items() if when is None)
     assert never == ["A3", "C"]
@@ -207,13 +200,10 @@ def synthetic_season(n: int = 40, seed: int = 3):
 def test_same_seed_same_result():
     reports, d = synthetic_season()
     kw = dict(
-        durations_s=d,
-        yard_index={"yard": 0},
+        travel=TravelMatrix(d, None, {"yard": 0}),
         crew_config=crew_config(capacity=4),
-        group="streetlights",
-        start=MON,
-        end=MON + timedelta(days=6),
-        seed=1,
+        scope=ReplayScope("streetlights", MON, MON + timedelta(days=6)),
+        params=SimulationParams(seed=1),
     )
     a = replay(reports, **kw)
     b = replay(list(reversed(reports)), **kw)
@@ -248,25 +238,19 @@ def test_bad_arguments_name_the_field():
     with pytest.raises(InputError, match="end"):
         replay(
             hand_season(),
-            durations_s=hand_matrix(),
-            yard_index={"yard": 0},
+            travel=TravelMatrix(hand_matrix(), None, {"yard": 0}),
             crew_config=crew_config(),
-            group="streetlights",
-            start=TUE,
-            end=SUN,
+            scope=ReplayScope("streetlights", TUE, SUN),
         )
     with pytest.raises(ConfigurationError, match="asphalt"):
         replay(
             [],
-            durations_s=hand_matrix(),
-            yard_index={"yard": 0},
+            travel=TravelMatrix(hand_matrix(), None, {"yard": 0}),
             crew_config=crew_config(),
-            group="potholes",
-            start=SUN,
-            end=TUE,
+            scope=ReplayScope("potholes", SUN, TUE),
         )
     with pytest.raises(InputError, match="service"):
-        run_simulation(start=SUN, end=TUE, service="trees")
+        run_simulation(start=SUN, end=TUE, sweep=Sweep(service="trees"))
     assert parse_sweep("1..6") == [1, 2, 3, 4, 5, 6]
     assert parse_sweep("1,2,4") == [1, 2, 4]
     with pytest.raises(InputError, match="--crews-sweep"):
@@ -276,7 +260,10 @@ def test_bad_arguments_name_the_field():
 @pytest.mark.slow
 def test_embedded_week_of_streetlights():
     result = run_simulation(
-        start=date(2015, 10, 5), end=date(2015, 10, 9), service="streetlights", drain_days=7
+        start=date(2015, 10, 5),
+        end=date(2015, 10, 9),
+        sweep=Sweep(service="streetlights"),
+        params=SimulationParams(drain_days=7),
     )
     gr = result.groups["streetlights"]
     run = gr.runs[0]

@@ -123,6 +123,8 @@ ROWS = {
         "/planner/whatif/999999/plot.png", LOGIN, NO, GONE, GONE, GONE, NO, GONE, NO),
     "page what-if progress": page(
         "/planner/whatif/999999/progress.json", LOGIN, NO, GONE, GONE, GONE, NO, GONE, NO),
+    "page calibrated csv": page(
+        "/planner/whatif/999999/calibrated.csv", LOGIN, NO, GONE, GONE, GONE, NO, GONE, NO),
     "page weekly csv": page("/planner/weekly.csv", LOGIN, NO, OK, OK, OK, NO, OK, NO),
     "page users": page("/admin/users", LOGIN, NO, NO, NO, NO, OK, NO, NO),
     "page audit": page("/admin/audit", LOGIN, NO, NO, NO, NO, OK, NO, NO),
@@ -164,6 +166,9 @@ ROWS = {
     "what-if (bad sweep: 400)": page(
         "/planner/whatif", LOGIN, NO, BAD, BAD, BAD, NO, BAD, NO, method="POST",
         body={"crews_sweep": "many"}),
+    "calibrated what-if (bad target: 400)": page(
+        "/planner/whatif/calibrated", LOGIN, NO, BAD, BAD, BAD, NO, BAD, NO, method="POST",
+        body={"target_p90_days": "-1"}),
     "add a user (short password: 400)": page(
         "/admin/users", LOGIN, NO, NO, NO, NO, BAD, NO, NO, method="POST",
         body={"username": "newbie", "role": "planner", "password": "short"}),
