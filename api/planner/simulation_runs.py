@@ -22,7 +22,7 @@ from typing import Any
 
 from fastapi import HTTPException
 
-from api.schemas import SimulationRequest
+from api.planner.schemas import SimulationRequest
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.errors import Geo311Error, NotFoundError

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path, Response, status
 from fastapi.responses import JSONResponse
 
 from api.deps import PlannerDep, SimulationsDep, StoreDep
-from api.schemas import NON_JSON_ERRORS, STAFF_RESPONSES, Problem, SimulationOut, SimulationRequest
+from api.planner.schemas import SimulationOut, SimulationRequest
+from api.schemas import NON_JSON_ERRORS, STAFF_RESPONSES, Problem
 from api.web import audit
 
 router = APIRouter(

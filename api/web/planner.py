@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from api.deps import CatalogueDep, CityDep, SettingsDep, SimulationsDep, StoreDep
 from api.planner import staff as _staff
-from api.schemas import SimulationRequest
+from api.planner.schemas import SimulationRequest
 from api.web import audit, planner_charts
 from api.web.deps import PageRoute, action_user, page_user
 from api.web.planner_calibrated import calibrated_view

@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.planner.schemas import SimulationRequest
 from api.planner.simulation_runs import SimulationRunner, simulation_kind
-from api.schemas import SimulationRequest
 from geo311.city.catalogue import load_catalogue
 from geo311.db.store import Store
 from geo311.plans import jobs_store
