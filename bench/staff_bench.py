@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from geo311.city.catalogue import Catalogue, load_catalogue  # noqa: E402
 from geo311.city.profile import default_city  # noqa: E402
 from geo311.db.store import Store, request_to_row  # noqa: E402
-from geo311.ingest.importer import import_file  # noqa: E402
+from geo311.ingest.importer import ImportOptions, import_file  # noqa: E402
 from geo311.model import ServiceRequest  # noqa: E402
 from geo311.plans import repo as plan_repo  # noqa: E402
 from geo311.requests import repo as request_repo  # noqa: E402
@@ -249,7 +249,9 @@ def plan_bench(args: argparse.Namespace, tmp: Path, browser: Any) -> None:
 
     store, settings = _users_store(tmp / "demo.db")
     catalogue = load_catalogue(settings.services_file)
-    import_file(store, settings.sample_requests_file, catalogue, timezone=settings.timezone)
+    import_file(
+        store, settings.sample_requests_file, catalogue, ImportOptions(timezone=settings.timezone)
+    )
     rebuild_work_orders(store, catalogue)
     at = datetime.fromisoformat(DEMO_MORNING).replace(tzinfo=default_city().tz)
     limit = float(args.time_limit)

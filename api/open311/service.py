@@ -357,14 +357,16 @@ def query_request_rows(store: Store, query: RequestQuery) -> list[tuple[Any, ...
     return request_repo.query_request_rows(
         store,
         OUT_COLUMNS,
-        ids=query.ids,
-        service_codes=query.service_codes,
-        statuses=query.statuses,
-        start=query.start,
-        end=query.end,
-        limit=query.limit,
-        offset=query.offset,
-        newest_first=True,
+        request_repo.RequestFilters(
+            ids=query.ids,
+            service_codes=query.service_codes,
+            statuses=query.statuses,
+            start=query.start,
+            end=query.end,
+            limit=query.limit,
+            offset=query.offset,
+            newest_first=True,
+        ),
     )
 
 

@@ -372,15 +372,15 @@ def audit_page(  # noqa: PLR0913 - FastAPI route: one parameter per path, query 
     """Show the audit log, newest first, 100 rows a page, filtered by who, what, object, dates."""
     tz = ZoneInfo(settings.timezone)
     start, end = _day(since, tz, "from"), _day(until, tz, "to")
-    rows = auth_store.audit_rows(
-        store,
-        limit=PAGE_SIZE + 1,
-        offset=(page - 1) * PAGE_SIZE,
+    audit_filter = auth_store.AuditFilter(
         actor=actor or None,
         action_prefix=action or None,
         object_prefix=obj or None,
         since=start,
         until=end + timedelta(days=1) if end else None,
+    )
+    rows = auth_store.audit_rows(
+        store, audit_filter, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
     )
     for row in rows:
         row["at_local"] = row["at"].astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")

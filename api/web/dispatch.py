@@ -57,7 +57,9 @@ def moment(text: str | None, settings: Settings) -> datetime:
 
 def data_as_of(store: Store) -> datetime | None:
     """Return when the newest report in the store was made (None for an empty store)."""
-    newest = request_repo.query_requests(store, limit=1, newest_first=True)
+    newest = request_repo.query_requests(
+        store, request_repo.RequestFilters(limit=1, newest_first=True)
+    )
     return newest[0].requested_datetime if newest else None
 
 

@@ -47,7 +47,9 @@ def _when(value: datetime | None, tz: ZoneInfo) -> str:
 def _reports(store: Store, wo: WorkOrder, tz: ZoneInfo) -> list[dict[str, Any]]:
     """Return the work order's reports with their text, photo and updates (oldest first)."""
     out = []
-    for req in request_repo.query_requests(store, ids=list(wo.member_ids)):
+    for req in request_repo.query_requests(
+        store, request_repo.RequestFilters(ids=list(wo.member_ids))
+    ):
         updates = update_log.request_updates_of(store, req.service_request_id)
         photo = str(req.media_url or "")
         out.append(
@@ -205,7 +207,7 @@ def close_work_order(  # noqa: PLR0913 - FastAPI route: one parameter per path, 
     closure_category: Annotated[str, Form(max_length=120)] = "",
 ) -> Response:
     """Close a work order and its open reports with a note the citizens read (audited)."""
-    from geo311.workorders.workflow import apply_status
+    from geo311.workorders.workflow import StatusChange, apply_status
 
     if status not in dict(closing_states(catalogue)):
         raise InputError(f"status: {status!r} does not close a work order; pick one of the list")
@@ -219,9 +221,14 @@ def close_work_order(  # noqa: PLR0913 - FastAPI route: one parameter per path, 
     with store.begin():  # the change and its audit row commit together
         before = work_order_repo.get_work_order(store, work_order_id)
         wo = apply_status(
-            store, catalogue, work_order_id, status=status, note=note.strip(),
-            closure_category=closure_category.strip(), timezone=settings.timezone,
-        )  # fmt: skip
+            store,
+            catalogue,
+            work_order_id,
+            StatusChange(
+                status=status, note=note.strip(), closure_category=closure_category.strip()
+            ),
+            timezone=settings.timezone,
+        )
         audit.record(
             store, session.user.username, "workorder.status", f"workorder:{work_order_id}",
             before={"status": before.status},

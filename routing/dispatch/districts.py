@@ -197,7 +197,8 @@ def neighbourhood_counts(store: Store, orders: Sequence[WorkOrder]) -> dict[str,
     """Count work orders per neighbourhood (their first report's; ``unknown`` when blank)."""
     firsts = [wo.member_ids[0] for wo in orders if wo.member_ids]
     found = {
-        r.service_request_id: r.neighborhood for r in request_repo.query_requests(store, ids=firsts)
+        r.service_request_id: r.neighborhood
+        for r in request_repo.query_requests(store, request_repo.RequestFilters(ids=firsts))
     }
     counts: Counter[str] = Counter()
     for wo in orders:

@@ -171,7 +171,7 @@ def test_the_second_city_end_to_end(
     assert result.exit_code == 0, result.output
     assert "new 25" in result.output
     with Store(url) as store:
-        placed = request_repo.query_requests(store, ids=["sf-addr"])[0]
+        placed = request_repo.query_requests(store, request_repo.RequestFilters(ids=["sf-addr"]))[0]
     assert placed.lat is not None and 37.76 < placed.lat < 37.77  # 16th & Valencia
 
     result = runner.invoke(
