@@ -27,7 +27,7 @@ from geo311.ingest.importer import ImportOptions, import_file
 from geo311.settings import Settings
 from geo311.workorders import repo as work_order_repo
 from geo311.workorders.grouping import rebuild_work_orders
-from routing.dispatch import DayPlan, default_graph, plan_day
+from routing.dispatch import DayOptions, DayPlan, default_graph, plan_day
 from routing.engine.problem import PRIORITY_OVERDUE, Crew, Problem
 
 WORK = Path(__file__).resolve().parent / "_work"
@@ -207,9 +207,7 @@ def main() -> None:
                 store,
                 catalogue,
                 at=at,
-                graph=graph,
-                time_limit_s=args.time_limit,
-                workers=args.workers,
+                options=DayOptions(graph=graph, time_limit_s=args.time_limit, workers=args.workers),
             )
             secs = time.perf_counter() - t0
             o, n = optimised(dp), naive(dp.problem, dp)

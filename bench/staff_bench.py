@@ -245,7 +245,7 @@ def plan_by_button(browser: Any, url: str, limit: float) -> tuple[float, int]:
 
 def plan_bench(args: argparse.Namespace, tmp: Path, browser: Any) -> None:
     """Print the button's planning time for the demo morning next to the engine's."""
-    from routing.dispatch import default_graph, plan_day
+    from routing.dispatch import DayOptions, default_graph, plan_day
 
     store, settings = _users_store(tmp / "demo.db")
     catalogue = load_catalogue(settings.services_file)
@@ -269,7 +269,7 @@ def plan_bench(args: argparse.Namespace, tmp: Path, browser: Any) -> None:
             )
     graph = default_graph()
     t0 = time.perf_counter()
-    dp = plan_day(store, catalogue, at=at, graph=graph, time_limit_s=limit)
+    dp = plan_day(store, catalogue, at=at, options=DayOptions(graph=graph, time_limit_s=limit))
     secs = time.perf_counter() - t0
     solver = dp.plan.summary.solve_time_s
     print(

@@ -72,18 +72,20 @@ def solve_plan(
     The parameters are :func:`create_plan`'s; returns the ``routing.dispatch.DayPlan``
     (store it with ``routing.dispatch.save_day_plan``).
     """
-    from routing.dispatch import plan_day  # OR-Tools and the graph: load on use
+    from routing.dispatch import DayOptions, plan_day  # OR-Tools and the graph: load on use
 
     at = parse_at(body.at, ZoneInfo(settings.timezone))
     return plan_day(
         store,
         catalogue,
-        settings=settings,
         at=at,
-        crews=crews,
-        crew_ids=None if crews is not None else body.crews,
-        time_limit_s=body.time_limit_s,
-        seed=settings.solver_seed if body.seed is None else body.seed,
+        options=DayOptions(
+            settings=settings,
+            crews=crews,
+            crew_ids=None if crews is not None else body.crews,
+            time_limit_s=body.time_limit_s,
+            seed=settings.solver_seed if body.seed is None else body.seed,
+        ),
     )
 
 
@@ -127,7 +129,8 @@ def solve_district_plan(  # noqa: PLR0913 - parameter object pending (issue 22, 
     """
     from api.scope import city_districts, in_district
     from geo311.workorders.open_view import open_work_orders_at
-    from routing.dispatch import default_graph, plan_district_day, servable_groups
+    from routing.dispatch import DistrictInputs, default_graph, plan_district_day, servable_groups
+    from routing.engine.solve import SolveParams
 
     areas = city_districts(str(settings.districts_file))
     areas.get(district)  # an unknown district: the message names the city's districts
@@ -135,10 +138,16 @@ def solve_district_plan(  # noqa: PLR0913 - parameter object pending (issue 22, 
     groups = servable_groups(config, catalogue)
     orders = open_work_orders_at(store, at, groups=groups, catalogue=catalogue)
     day = plan_district_day(
-        in_district(orders, settings, district), district=district, crews=config,
-        graph=default_graph(settings), catalogue=catalogue, at=at,
-        time_limit_s=time_limit_s, seed=seed,
-    )  # fmt: skip
+        in_district(orders, settings, district),
+        DistrictInputs(
+            district=district,
+            crews=config,
+            graph=default_graph(settings),
+            catalogue=catalogue,
+            at=at,
+        ),
+        SolveParams(time_limit_s=time_limit_s, seed=seed),
+    )
     doc = day.to_document()
     doc.district = district
     return doc, str(day.plan_date)
@@ -164,7 +173,7 @@ def replan(
         The new plan document (``kind='replan'``, ``parent_plan_id=plan_id``), with the
         parent's district (:func:`routing.dispatch.editing.save_derived`).
     """
-    from routing.dispatch import replan_day
+    from routing.dispatch import DayOptions, ReplanChanges, replan_day
     from routing.dispatch.editing import dispatcher_locks, save_derived
 
     parent = load_plan_document(store, plan_id)
@@ -173,11 +182,11 @@ def replan(
         store,
         catalogue,
         parent,
-        settings=settings,
         at=at,
-        locked_stops=body.locked_stops,
-        new_work_order_ids=body.new_work_order_ids,
-        time_limit_s=body.time_limit_s,
+        changes=ReplanChanges(
+            locked_stops=body.locked_stops, new_work_order_ids=body.new_work_order_ids
+        ),
+        options=DayOptions(settings=settings, time_limit_s=body.time_limit_s),
     )
     with store.begin():  # the new plan and what records it commit together
         # the parent's district, day, done stops and still-valid locks go with the re-plan

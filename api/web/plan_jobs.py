@@ -142,6 +142,7 @@ def _run_replan(
     store: Store, catalogue: Catalogue, settings: Settings, job: Job
 ) -> Callable[[], int]:
     """Re-plan a stored plan (with its locks; mid-day with new work); return the save."""
+    from routing.dispatch import DayOptions
     from routing.dispatch.editing import dispatcher_locks, replan_locked, save_derived
 
     params = job["params"]
@@ -150,9 +151,15 @@ def _run_replan(
     new_ids = [int(i) for i in params.get("new_work_order_ids") or []]
     locks = dispatcher_locks(doc)
     day = replan_locked(
-        store, catalogue, doc, at=when, new_work_order_ids=new_ids, settings=settings,
-        time_limit_s=float(params["time_limit_s"]), seed=settings.solver_seed,
-    )  # fmt: skip
+        store,
+        catalogue,
+        doc,
+        at=when,
+        new_work_order_ids=new_ids,
+        options=DayOptions(
+            settings=settings, time_limit_s=float(params["time_limit_s"]), seed=settings.solver_seed
+        ),
+    )
 
     def save() -> int:
         saved = save_derived(store, day, doc, kind="replan", locks=locks).to_dict()

@@ -29,7 +29,7 @@ from routing.engine.crews import CrewConfig
 from routing.engine.jobs import DayClock, work_order_job
 from routing.engine.plan import Plan
 from routing.engine.problem import Depot, Problem
-from routing.engine.solve import solve
+from routing.engine.solve import SolveParams, solve
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,11 +438,13 @@ def _plan_day(
         problem = params.prepare(problem)
     plan = solve(
         problem,
-        time_limit_s=params.time_limit_s,
-        seed=params.seed,
-        workers=1,
-        solution_limit=params.solution_limit,
-        metaheuristic=params.metaheuristic,
+        SolveParams(
+            time_limit_s=params.time_limit_s,
+            seed=params.seed,
+            workers=1,
+            solution_limit=params.solution_limit,
+            metaheuristic=params.metaheuristic,
+        ),
     )
     return plan, problem
 
