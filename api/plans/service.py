@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from api.planner.staff import parse_at
 from api.plans import stops as _stops
 from api.plans.stops import Actor, Closing
-from api.schemas import Itinerary, PlanRequest, ReplanRequest, Stop
+from api.schemas import Itinerary, PlanRequest, ReplanRequest, Stop, StopDone
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.errors import InputError
@@ -27,6 +27,9 @@ from geo311.workorders import repo as work_order_repo
 from routing.engine.crews import CrewConfig
 from routing.itinerary import CrewItinerary
 from routing.itinerary import crew_itinerary as build_crew_itinerary
+
+if TYPE_CHECKING:  # OR-Tools: loaded on use
+    from routing.engine.solve import SolveParams
 
 
 def create_plan(
@@ -89,7 +92,7 @@ def solve_plan(
     )
 
 
-def solve_district_plan(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+def solve_district_plan(
     store: Store,
     catalogue: Catalogue,
     settings: Settings,
@@ -97,8 +100,7 @@ def solve_district_plan(  # noqa: PLR0913 - parameter object pending (issue 22, 
     at: datetime,
     district: str,
     crews: CrewConfig,
-    time_limit_s: float,
-    seed: int,
+    params: SolveParams,
 ) -> tuple[PlanDocument, str]:
     """Solve one district's open work with the crews of its yards, without storing it.
 
@@ -112,8 +114,8 @@ def solve_district_plan(  # noqa: PLR0913 - parameter object pending (issue 22, 
         A name of the city's districts.
     crews : CrewConfig, keyword-only
         The day's crews (the district's are taken from them: those of its yards).
-    time_limit_s, seed : keyword-only
-        The solver's time limit and seed.
+    params : SolveParams, keyword-only
+        The solver's time limit and seed (:class:`~routing.engine.solve.SolveParams`).
 
     Returns
     -------
@@ -130,7 +132,6 @@ def solve_district_plan(  # noqa: PLR0913 - parameter object pending (issue 22, 
     from api.scope import city_districts, in_district
     from geo311.workorders.open_view import open_work_orders_at
     from routing.dispatch import DistrictInputs, default_graph, plan_district_day, servable_groups
-    from routing.engine.solve import SolveParams
 
     areas = city_districts(str(settings.districts_file))
     areas.get(district)  # an unknown district: the message names the city's districts
@@ -146,7 +147,7 @@ def solve_district_plan(  # noqa: PLR0913 - parameter object pending (issue 22, 
             catalogue=catalogue,
             at=at,
         ),
-        SolveParams(time_limit_s=time_limit_s, seed=seed),
+        params,
     )
     doc = day.to_document()
     doc.district = district
@@ -384,7 +385,7 @@ def plan_map_html(doc: PlanDocument | Mapping[str, Any]) -> str:
     return str(plan_map(doc).get_root().render())
 
 
-def mark_stop_done(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+def mark_stop_done(
     store: Store,
     catalogue: Catalogue,
     plan_id: int,
@@ -392,14 +393,12 @@ def mark_stop_done(  # noqa: PLR0913 - parameter object pending (issue 22, liste
     job_id: str,
     *,
     actor: Actor,
-    status: str,
-    closure_category: str,
-    note: str,
-    media_url: str = "",
+    done: StopDone,
 ) -> Itinerary:
     """Mark a stop done (:func:`api.plans.stops.act`): its row, its work order closed, audited.
 
-    ``media_url`` (the crew's photo of the work) goes with the closing update of every member.
+    ``done`` carries the crew's note and the state and closure category its work order
+    closes with.
 
     Raises
     ------
@@ -409,8 +408,7 @@ def mark_stop_done(  # noqa: PLR0913 - parameter object pending (issue 22, liste
         If the plan is not (or no longer) published for the crew, or the stop is finished
         (a :class:`~geo311.plans.stop_states.StopStateConflict` naming its state).
     """
-    change = StopChange(
-        plan_id, job_id, crew_id, "done", actor.name, note=note, media_url=media_url
-    )
-    _stops.act(store, catalogue, actor, change, closing=Closing(status, closure_category))
+    change = StopChange(plan_id, job_id, crew_id, "done", actor.name, note=done.note)
+    closing = Closing(done.status, done.closure_category)
+    _stops.act(store, catalogue, actor, change, closing=closing)
     return itinerary(store, load_plan_document(store, plan_id), crew_id)

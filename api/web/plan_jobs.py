@@ -121,10 +121,13 @@ def _run_district(
 ) -> Callable[[], int]:
     """Solve one district's open work with its crews (:func:`api.plans.service.solve_district_plan`)."""
     params = job["params"]
+    from routing.engine.solve import SolveParams  # OR-Tools: loaded on use
+
+    budget = SolveParams(time_limit_s=float(params["time_limit_s"]), seed=settings.solver_seed)
     doc, plan_date = _plans.solve_district_plan(
         store, catalogue, settings, at=datetime.fromisoformat(params["at"]),
         district=str(params["district"]), crews=day_crews(store, settings, params["day"]),
-        time_limit_s=float(params["time_limit_s"]), seed=settings.solver_seed,
+        params=budget,
     )  # fmt: skip
 
     def save() -> int:
