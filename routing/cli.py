@@ -28,6 +28,7 @@ from geo311.requests import repo as request_repo
 from geo311.workorders import repo as work_order_repo
 
 if TYPE_CHECKING:  # the distributed layer loads on use
+    from routing.dispatch import DayOptions
     from routing.distributed import TaskEvent, TaskOptions
 
 DEMO_TIME_LIMIT_S = 12.0
@@ -206,24 +207,19 @@ def plan_command(
     settings = settings_with(database_url)
     catalogue = load_catalogue(settings.services_file)
     moment = parse_local_time(at, settings.timezone)
-    limit = time_limit or settings.solver_time_limit_s
-    the_seed = settings.solver_seed if seed is None else seed
+    options = DayOptions(
+        crews_file=crews,
+        settings=settings,
+        time_limit_s=time_limit or settings.solver_time_limit_s,
+        seed=settings.solver_seed if seed is None else seed,
+    )
     if district is not None or all_districts:
-        _plan_districts(
-            settings, catalogue, moment, crews=crews, names=None if all_districts else [district],
-            time_limit_s=limit, seed=the_seed, out=out, cluster=cluster,
-        )  # fmt: skip
+        names = None if all_districts else [district]
+        _plan_districts(catalogue, moment, names=names, options=options, out=out, cluster=cluster)
         return
     with Store(settings.database_url) as store:
         ensure_work_orders(store, catalogue)
-        day_plan = plan_day(
-            store,
-            catalogue,
-            at=moment,
-            options=DayOptions(
-                crews_file=crews, settings=settings, time_limit_s=limit, seed=the_seed
-            ),
-        )
+        day_plan = plan_day(store, catalogue, at=moment, options=options)
         doc = save_day_plan(store, day_plan)
     _echo_lines(format_summary(day_plan))
     paths = write_plan_outputs(doc, out)
@@ -231,24 +227,26 @@ def plan_command(
 
 
 def _plan_districts(
-    settings: Any,
     catalogue: Catalogue,
     moment: Any,
     *,
-    crews: Path | None,
     names: list[str | None] | None,
-    time_limit_s: float,
-    seed: int,
+    options: DayOptions,
     out: Path,
     cluster: str | None = None,
 ) -> None:
     """``geo311 plan --district NAME`` / ``--all-districts``: a plan per district."""
-    from routing.dispatch import DayOptions, format_summary, plan_districts, save_district_plans
+    from dataclasses import replace
+
+    from routing.dispatch import format_summary, plan_districts, save_district_plans
     from routing.engine.crews import load_crews
 
-    config = None
-    if crews is not None:
-        config = load_crews(crews, known_skills={s.skill for s in catalogue.services.values()})
+    settings = options.settings
+    assert settings is not None  # the plan command's settings
+    if options.crews_file is not None:
+        skills = {s.skill for s in catalogue.services.values()}
+        config = load_crews(options.crews_file, known_skills=skills)
+        options = replace(options, crews=config, crews_file=None)
     with Store(settings.database_url) as store:
         ensure_work_orders(store, catalogue)
         day = plan_districts(
@@ -257,9 +255,7 @@ def _plan_districts(
             at=moment,
             names=[str(n) for n in names] if names is not None else None,
             tasks=_cluster_options(cluster or settings.cluster_address),
-            options=DayOptions(
-                settings=settings, crews=config, time_limit_s=time_limit_s, seed=seed
-            ),
+            options=options,
         )
         docs = save_district_plans(store, day)
     for (name, day_plan), doc in zip(day.plans.items(), docs, strict=True):
