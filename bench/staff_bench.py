@@ -42,11 +42,12 @@ sys.path.insert(0, str(ROOT))
 
 from geo311.city.catalogue import Catalogue, load_catalogue  # noqa: E402
 from geo311.city.profile import default_city  # noqa: E402
-from geo311.db.store import Store, request_to_row  # noqa: E402
+from geo311.db.store import Store  # noqa: E402
 from geo311.ingest.importer import ImportOptions, import_file  # noqa: E402
 from geo311.model import ServiceRequest  # noqa: E402
 from geo311.plans import repo as plan_repo  # noqa: E402
 from geo311.requests import repo as request_repo  # noqa: E402
+from geo311.requests.repo import request_to_row  # noqa: E402
 from geo311.settings import Settings  # noqa: E402
 from geo311.staff import users  # noqa: E402
 from geo311.workorders import repo as work_order_repo  # noqa: E402
