@@ -117,7 +117,7 @@ def fill_store(url: str, city: Path) -> dict[str, Any]:
     """
     from geo311.city.catalogue import load_catalogue
     from geo311.db.store import Store
-    from geo311.ingest.importer import import_file
+    from geo311.ingest.importer import ImportOptions, import_file
     from geo311.settings import Settings
     from geo311.staff import users
     from geo311.workorders.grouping import rebuild_work_orders
@@ -125,7 +125,12 @@ def fill_store(url: str, city: Path) -> dict[str, Any]:
     settings = Settings(database_url=url, city_dir=city)
     with Store(url) as store:
         catalogue = load_catalogue(settings.services_file)
-        import_file(store, settings.sample_requests_file, catalogue, timezone=settings.timezone)
+        import_file(
+            store,
+            settings.sample_requests_file,
+            catalogue,
+            ImportOptions(timezone=settings.timezone),
+        )
         rebuild_work_orders(store, catalogue)
         users.create_user(store, "soak-dispatcher", role="dispatcher", password=PASSWORD)
         users.create_user(store, "soak-planner", role="planner", password=PASSWORD)

@@ -69,7 +69,7 @@ from routing.engine.problem import (
 )
 from routing.engine.rush_hour import day_offset_s, leg_time_s, solve_rush_hour, timed_etas
 from routing.engine.search import default_settings
-from routing.engine.solve import Plan, default_workers, solve
+from routing.engine.solve import Plan, SolveParams, default_workers, solve
 
 H = 3600.0
 ORIGIN = datetime(2026, 6, 2, tzinfo=ZoneInfo("America/New_York"))
@@ -177,7 +177,7 @@ def reference(problem: Problem, args: argparse.Namespace) -> Result:
         print(f"reference read from {path} (run {data['run_at']}, load {data['load']})")
         return Result(**data["result"])
     t = time.perf_counter()
-    plan = solve(problem, time_limit_s=args.reference_time, workers=args.workers)
+    plan = solve(problem, SolveParams(time_limit_s=args.reference_time, workers=args.workers))
     result = Result.of(plan, time.perf_counter() - t)
     path.parent.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(ZoneInfo("UTC")).isoformat(timespec="seconds")
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     t = time.perf_counter()
     # no cut-off: the time the first plan takes, however long (one worker, worker 0's start)
-    first = solve(problem, time_limit_s=3600, workers=1, solution_limit=1)
+    first = solve(problem, SolveParams(time_limit_s=3600, workers=1, solution_limit=1))
     first_s = time.perf_counter() - t
     runs: list[tuple[str, Result, float | None]] = [
         ("first feasible plan", Result.of(first, first_s), None)
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     first_plan: Plan | None = None
     for limit in [float(x) for x in args.times.split(",") if x]:
         t = time.perf_counter()
-        plan = solve(problem, time_limit_s=limit, workers=args.workers)
+        plan = solve(problem, SolveParams(time_limit_s=limit, workers=args.workers))
         first_plan = first_plan or plan
         runs.append(
             (f"after {limit:g} s", Result.of(plan, time.perf_counter() - t), targets.get(limit))

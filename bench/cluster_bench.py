@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 import numpy as np
 from pyproj import Transformer
 
-from geo311.workorders.clustering import INF_TIME, group_points, project
+from geo311.workorders.clustering import INF_TIME, GroupArrays, group_points, project
 
 EARTH_RADIUS_M = 6_371_008.8
 RADIUS = np.array([25.0, 15.0])  # potholes, streetlights
@@ -70,7 +70,9 @@ def synthetic(n: int, seed: int) -> dict[str, np.ndarray]:
 def geo311_grouping(d: dict[str, np.ndarray]) -> tuple[float, float, object]:
     t0, c0 = time.perf_counter(), time.process_time()
     x, y = project(d["lat"], d["lon"])
-    res = group_points(x, y, d["t"], d["close"], d["group"], radius=RADIUS, window=WINDOW_US)
+    res = group_points(
+        x, y, d["t"], d["close"], d["group"], rules=GroupArrays(radius=RADIUS, window=WINDOW_US)
+    )
     return time.perf_counter() - t0, time.process_time() - c0, (res, x, y)
 
 

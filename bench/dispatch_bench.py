@@ -23,11 +23,11 @@ from zoneinfo import ZoneInfo
 
 from geo311.city.catalogue import load_catalogue
 from geo311.db.store import Store
-from geo311.ingest.importer import import_file
+from geo311.ingest.importer import ImportOptions, import_file
 from geo311.settings import Settings
 from geo311.workorders import repo as work_order_repo
 from geo311.workorders.grouping import rebuild_work_orders
-from routing.dispatch import DayPlan, default_graph, plan_day
+from routing.dispatch import DayOptions, DayPlan, default_graph, plan_day
 from routing.engine.problem import PRIORITY_OVERDUE, Crew, Problem
 
 WORK = Path(__file__).resolve().parent / "_work"
@@ -171,7 +171,12 @@ def store_for(settings: Settings) -> Store:
     store = Store(settings.database_url)
     if not work_order_repo.query_work_orders(store, limit=1):
         catalogue = load_catalogue(settings.services_file)
-        import_file(store, settings.sample_requests_file, catalogue, timezone=settings.timezone)
+        import_file(
+            store,
+            settings.sample_requests_file,
+            catalogue,
+            ImportOptions(timezone=settings.timezone),
+        )
         rebuild_work_orders(store, catalogue)
     return store
 
@@ -202,9 +207,7 @@ def main() -> None:
                 store,
                 catalogue,
                 at=at,
-                graph=graph,
-                time_limit_s=args.time_limit,
-                workers=args.workers,
+                options=DayOptions(graph=graph, time_limit_s=args.time_limit, workers=args.workers),
             )
             secs = time.perf_counter() - t0
             o, n = optimised(dp), naive(dp.problem, dp)

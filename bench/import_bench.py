@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from geo311.city.catalogue import load_catalogue  # noqa: E402
 from geo311.db.store import Store  # noqa: E402
-from geo311.ingest.importer import import_file  # noqa: E402
+from geo311.ingest.importer import ImportOptions, import_file  # noqa: E402
 
 COLUMNS = [
     "CASE_ENQUIRY_ID",
@@ -138,10 +138,14 @@ def main() -> None:
     store = Store(f"sqlite:///{db}")
     catalogue = load_catalogue(ROOT / "data" / "services.toml")
     t = time.perf_counter()
-    summary = import_file(store, csv_path, catalogue, rejects_path=args.workdir / "rejects.csv")
+    summary = import_file(
+        store, csv_path, catalogue, ImportOptions(rejects_path=args.workdir / "rejects.csv")
+    )
     import_s = time.perf_counter() - t
     t = time.perf_counter()
-    again = import_file(store, csv_path, catalogue, rejects_path=args.workdir / "rejects.csv")
+    again = import_file(
+        store, csv_path, catalogue, ImportOptions(rejects_path=args.workdir / "rejects.csv")
+    )
     reimport_s = time.perf_counter() - t
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

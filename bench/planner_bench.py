@@ -28,7 +28,7 @@ from api.web.planner_filters import PlannerFilters, requests_with_points
 from api.web.planner_view import dashboard, filtered_metrics
 from geo311.city.catalogue import load_catalogue
 from geo311.db.store import Store
-from geo311.ingest.importer import import_file
+from geo311.ingest.importer import ImportOptions, import_file
 from geo311.settings import get_settings
 from geo311.workorders.grouping import rebuild_work_orders
 
@@ -55,7 +55,7 @@ def main() -> None:
         store = Store(f"sqlite:///{Path(tmp) / 'bench.db'}")
         sample = settings.city.file("sample_requests")
         assert sample is not None, "the city has no sample requests (data/city.toml)"
-        import_file(store, sample, catalogue, rejects_path=Path(tmp) / "rejects.csv")
+        import_file(store, sample, catalogue, ImportOptions(rejects_path=Path(tmp) / "rejects.csv"))
         rebuild_work_orders(store, catalogue)
         city = settings.city
 

@@ -46,11 +46,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from matrix_bench import generated_city, random_snaps  # noqa: E402
 
 from geo311.city.profile import default_city  # noqa: E402
-from routing.distributed import TaskFailure, TaskRunner, local_cores, solve_district_problems  # noqa: E402
+from routing.distributed import (  # noqa: E402
+    TaskFailure,
+    TaskOptions,
+    TaskRunner,
+    local_cores,
+    solve_district_problems,
+)
 from routing.engine.graph import build_street_graph  # noqa: E402
 from routing.engine.matrix import travel_time_matrix  # noqa: E402
 from routing.engine.plan import Plan  # noqa: E402
 from routing.engine.problem import Break, Crew, Depot, Job, Problem, TimeWindow  # noqa: E402
+from routing.engine.solve import SolveParams  # noqa: E402
 
 H = 3600.0
 
@@ -101,7 +108,10 @@ def plan_night(
 ) -> tuple[float, dict[str, Plan]]:
     started = time.perf_counter()
     out = solve_district_problems(
-        problems, time_limit_s=time_limit_s, deterministic=True, runner=runner, retries=0
+        problems,
+        SolveParams(time_limit_s=time_limit_s),
+        deterministic=True,
+        tasks=TaskOptions(runner=runner, retries=0),
     )
     wall = time.perf_counter() - started
     failed = [str(v) for v in out.values() if isinstance(v, TaskFailure)]

@@ -42,11 +42,12 @@ sys.path.insert(0, str(ROOT))
 
 from geo311.city.catalogue import Catalogue, load_catalogue  # noqa: E402
 from geo311.city.profile import default_city  # noqa: E402
-from geo311.db.store import Store, request_to_row  # noqa: E402
-from geo311.ingest.importer import import_file  # noqa: E402
+from geo311.db.store import Store  # noqa: E402
+from geo311.ingest.importer import ImportOptions, import_file  # noqa: E402
 from geo311.model import ServiceRequest  # noqa: E402
 from geo311.plans import repo as plan_repo  # noqa: E402
 from geo311.requests import repo as request_repo  # noqa: E402
+from geo311.requests.repo import request_to_row  # noqa: E402
 from geo311.settings import Settings  # noqa: E402
 from geo311.staff import users  # noqa: E402
 from geo311.workorders import repo as work_order_repo  # noqa: E402
@@ -245,11 +246,13 @@ def plan_by_button(browser: Any, url: str, limit: float) -> tuple[float, int]:
 
 def plan_bench(args: argparse.Namespace, tmp: Path, browser: Any) -> None:
     """Print the button's planning time for the demo morning next to the engine's."""
-    from routing.dispatch import default_graph, plan_day
+    from routing.dispatch import DayOptions, default_graph, plan_day
 
     store, settings = _users_store(tmp / "demo.db")
     catalogue = load_catalogue(settings.services_file)
-    import_file(store, settings.sample_requests_file, catalogue, timezone=settings.timezone)
+    import_file(
+        store, settings.sample_requests_file, catalogue, ImportOptions(timezone=settings.timezone)
+    )
     rebuild_work_orders(store, catalogue)
     at = datetime.fromisoformat(DEMO_MORNING).replace(tzinfo=default_city().tz)
     limit = float(args.time_limit)
@@ -267,7 +270,7 @@ def plan_bench(args: argparse.Namespace, tmp: Path, browser: Any) -> None:
             )
     graph = default_graph()
     t0 = time.perf_counter()
-    dp = plan_day(store, catalogue, at=at, graph=graph, time_limit_s=limit)
+    dp = plan_day(store, catalogue, at=at, options=DayOptions(graph=graph, time_limit_s=limit))
     secs = time.perf_counter() - t0
     solver = dp.plan.summary.solve_time_s
     print(

@@ -49,7 +49,7 @@ import numpy as np
 from routing.engine import pyvrp_backend
 from routing.engine.problem import Crew, Depot, Job, Problem, TimeWindow
 from routing.engine.search import classic_settings
-from routing.engine.solve import Plan, default_workers, solve
+from routing.engine.solve import Plan, SolveParams, default_workers, solve
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _pyvrp_peer import PeerResult, solve_peer  # noqa: E402
@@ -105,25 +105,31 @@ def run_baseline(problem: Problem, args: argparse.Namespace) -> Plan | None:
     if args.baseline == "ortools":
         return solve(
             problem,
-            time_limit_s=args.time_limit,
-            workers=args.workers,
-            crew_fixed_cost=args.crew_fixed_cost,
-            backend="ortools",
+            SolveParams(
+                time_limit_s=args.time_limit,
+                workers=args.workers,
+                crew_fixed_cost=args.crew_fixed_cost,
+                backend="ortools",
+            ),
         )
     if args.baseline == "plain":
         return solve(
             problem,
-            time_limit_s=args.time_limit,
-            workers=1,
-            strategy="PATH_CHEAPEST_ARC",
-            metaheuristic="NONE",
+            SolveParams(
+                time_limit_s=args.time_limit,
+                workers=1,
+                strategy="PATH_CHEAPEST_ARC",
+                metaheuristic="NONE",
+            ),
         )
     return solve(
         problem,
-        time_limit_s=args.time_limit,
-        workers=args.workers,
-        settings=classic_settings("GUIDED_LOCAL_SEARCH"),
-        crew_fixed_cost=args.crew_fixed_cost,
+        SolveParams(
+            time_limit_s=args.time_limit,
+            workers=args.workers,
+            settings=classic_settings("GUIDED_LOCAL_SEARCH"),
+            crew_fixed_cost=args.crew_fixed_cost,
+        ),
     )
 
 
@@ -200,10 +206,12 @@ def run_instance(f: Path, ref: dict[str, Any], args: argparse.Namespace, t: Tall
     bk = ref["best_known_distance"]
     ours = solve(
         problem,
-        time_limit_s=args.time_limit,
-        workers=args.workers,
-        solution_limit=args.solution_limit,
-        crew_fixed_cost=args.crew_fixed_cost,
+        SolveParams(
+            time_limit_s=args.time_limit,
+            workers=args.workers,
+            solution_limit=args.solution_limit,
+            crew_fixed_cost=args.crew_fixed_cost,
+        ),
     )
     d, v, ok = describe(ours)
     gap = (d - bk) / bk * 100

@@ -33,6 +33,7 @@ _EXPORTS = {
     "Geocoder": "geo311.geocoding.geocoder",
     "geocode_csv": "geo311.geocoding.batch",
     "geocode_pending_requests": "geo311.geocoding.batch",
+    "ImportOptions": "geo311.ingest.importer",
     "ImportSummary": "geo311.ingest.importer",
     "import_file": "geo311.ingest.importer",
     "backlog_by_age": "geo311.requests.metrics",
@@ -63,6 +64,7 @@ __all__ = [
     "Geo311Error",
     "Geocoder",
     "GeocodingError",
+    "ImportOptions",
     "ImportSummary",
     "InputError",
     "NotFoundError",
@@ -107,7 +109,7 @@ if TYPE_CHECKING:
     )
     from geo311.geocoding.batch import geocode_csv, geocode_pending_requests
     from geo311.geocoding.geocoder import Geocoder
-    from geo311.ingest.importer import ImportSummary, import_file
+    from geo311.ingest.importer import ImportOptions, ImportSummary, import_file
     from geo311.model import ServiceRequest, WorkOrder, is_placeholder_point
     from geo311.requests.metrics import (
         backlog_by_age,

@@ -18,7 +18,15 @@ from geo311.lazy import lazy_exports
 if TYPE_CHECKING:
     from geo311.plans.document import PlanDocument
     from geo311.plans.repo import load_plan_document
-    from routing.dispatch import DayPlan, default_graph, plan_day, replan_day, save_day_plan
+    from routing.dispatch import (
+        DayOptions,
+        DayPlan,
+        ReplanChanges,
+        default_graph,
+        plan_day,
+        replan_day,
+        save_day_plan,
+    )
     from routing.engine.checks import check_routes
     from routing.engine.crews import CrewConfig, load_crews, parse_crews
     from routing.engine.graph import (
@@ -34,7 +42,7 @@ if TYPE_CHECKING:
     from routing.engine.problem import Break, Crew, Depot, Job, Problem, TimeWindow
     from routing.engine.reasons import precheck
     from routing.engine.replan import locked_from_time
-    from routing.engine.solve import build_plan, default_workers
+    from routing.engine.solve import SolveParams, build_plan, default_workers
     from routing.itinerary import crew_itinerary
     from routing.simulate.run import run_simulation
 
@@ -64,6 +72,7 @@ _EXPORTS = {
     "TimeWindow": "routing.engine.problem",
     "precheck": "routing.engine.reasons",
     "locked_from_time": "routing.engine.replan",
+    "SolveParams": "routing.engine.solve",
     "build_plan": "routing.engine.solve",
     "default_workers": "routing.engine.solve",
     # the day-planning application built on the engine
@@ -71,7 +80,9 @@ _EXPORTS = {
     "load_plan_document": "geo311.plans.repo",
     "work_order_job": "routing.engine.jobs",
     "job_id_for": "routing.engine.jobs",
+    "DayOptions": "routing.dispatch",
     "DayPlan": "routing.dispatch",
+    "ReplanChanges": "routing.dispatch",
     "plan_day": "routing.dispatch",
     "replan_day": "routing.dispatch",
     "save_day_plan": "routing.dispatch",
@@ -82,7 +93,10 @@ _EXPORTS = {
 
 __all__ = [
     "Break",
+    "DayOptions",
     "DayPlan",
+    "ReplanChanges",
+    "SolveParams",
     "PlanDocument",
     "crew_itinerary",
     "default_graph",

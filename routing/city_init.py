@@ -35,7 +35,7 @@ from geo311.geocoding.sources import AddressFile
 from geo311.settings import REPO_DATA_DIR
 from routing.engine.graph import StreetGraph, load_street_graph
 
-__all__ = ["CityInit", "default_units", "init_city"]
+__all__ = ["CityInit", "InitOptions", "default_units", "init_city"]
 
 # Countries (ISO 3166) whose road distances are in miles and feet; elsewhere metric.
 IMPERIAL_COUNTRIES = frozenset({"US"})
@@ -398,19 +398,53 @@ def _address_files_toml(name: str, files: Sequence[AddressFile]) -> str:
     return text
 
 
-def init_city(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+@dataclass(frozen=True, kw_only=True)
+class InitOptions:
+    """The optional inputs of :func:`init_city`: more address files, districts, profile facts.
+
+    Parameters
+    ----------
+    addresses : str, Path or sequence, optional
+        A second OSM file with the address points (default: the streets file's own, XML or
+        PBF, when it has ``addr:housenumber`` tags: nodes, and building ways and relations by
+        their centroid). More address files may be given (a list): an OpenAddresses CSV or
+        GeoJSON lines, TIGER/Line ADDRFEAT ranges (``.shp``, ``.zip``, ``.gpkg``) or the
+        city's own CSV (with ``address_columns``); they are copied into ``osm/`` and listed
+        in ``extracts.toml`` (see :mod:`geo311.geocoding.sources`).
+    districts : str or Path, optional
+        GeoJSON polygons with a ``name`` (default: one district around the streets).
+    jurisdiction : str, optional
+        Open311 ``jurisdiction_id`` (default ``<name>.example``, to be edited).
+    units : str, optional
+        ``imperial`` (feet / miles) or ``metric`` (metres / km) for maps and itineraries;
+        default imperial for a time zone of the United States, metric elsewhere.
+    located_reports : str or Path, optional
+        The city's own CSV of located reports (address, lat and lon columns): copied into
+        the profile and named as the geocoder's known addresses (house numbers OSM lacks).
+    build_geocoder : bool
+        Build the geocoder index into ``folder/cache`` now.
+    address_columns : mapping or str, optional
+        The columns of the city's own address CSV: ``{"number": ..., "street": ..., "lat":
+        ..., "lon": ...}`` (or ``address`` for the whole text), or the same written
+        ``number=HOUSE_NO,street=STREET,lat=Y,lon=X``.
+    """
+
+    addresses: str | Path | Sequence[str | Path] | None = None
+    districts: str | Path | None = None
+    jurisdiction: str | None = None
+    units: str | None = None
+    located_reports: str | Path | None = None
+    build_geocoder: bool = True
+    address_columns: Mapping[str, str] | str | None = None
+
+
+def init_city(
     folder: str | Path,
     *,
     name: str,
     osm: str | Path,
     timezone: str,
-    addresses: str | Path | Sequence[str | Path] | None = None,
-    districts: str | Path | None = None,
-    jurisdiction: str | None = None,
-    units: str | None = None,
-    located_reports: str | Path | None = None,
-    build_geocoder: bool = True,
-    address_columns: Mapping[str, str] | str | None = None,
+    options: InitOptions | None = None,
 ) -> CityInit:
     """Write a city profile folder from an OSM extract (see the module docstring).
 
@@ -424,29 +458,9 @@ def init_city(  # noqa: PLR0913 - parameter object pending (issue 22, listed in 
         The streets (``.osm``, ``.osm.bz2``, ``.osm.pbf``); address points may be in it too.
     timezone
         IANA time zone of the city.
-    addresses
-        A second OSM file with the address points (default: the streets file's own, XML or
-        PBF, when it has ``addr:housenumber`` tags: nodes, and building ways and relations by
-        their centroid). More address files may be given (a list): an OpenAddresses CSV or
-        GeoJSON lines, TIGER/Line ADDRFEAT ranges (``.shp``, ``.zip``, ``.gpkg``) or the
-        city's own CSV (with ``address_columns``); they are copied into ``osm/`` and listed
-        in ``extracts.toml`` (see :mod:`geo311.geocoding.sources`).
-    districts
-        GeoJSON polygons with a ``name`` (default: one district around the streets).
-    jurisdiction
-        Open311 ``jurisdiction_id`` (default ``<name>.example``, to be edited).
-    units
-        ``imperial`` (feet / miles) or ``metric`` (metres / km) for maps and itineraries;
-        default imperial for a time zone of the United States, metric elsewhere.
-    located_reports
-        The city's own CSV of located reports (address, lat and lon columns): copied into
-        the profile and named as the geocoder's known addresses (house numbers OSM lacks).
-    build_geocoder
-        Build the geocoder index into ``folder/cache`` now.
-    address_columns
-        The columns of the city's own address CSV: ``{"number": ..., "street": ..., "lat":
-        ..., "lon": ...}`` (or ``address`` for the whole text), or the same written
-        ``number=HOUSE_NO,street=STREET,lat=Y,lon=X``.
+    options
+        Address files, districts, jurisdiction, units, located reports, whether to build the
+        geocoder now (:class:`InitOptions`; its defaults when omitted).
 
     Returns
     -------
@@ -460,8 +474,12 @@ def init_city(  # noqa: PLR0913 - parameter object pending (issue 22, listed in 
         districts outside the streets or a located-reports CSV without its columns; the
         message names the argument and the fix.
     """
+    opts = options or InitOptions()
+    addresses, districts, jurisdiction = opts.addresses, opts.districts, opts.jurisdiction
+    located_reports, address_columns = opts.located_reports, opts.address_columns
+    build_geocoder = opts.build_geocoder
     _check_timezone(timezone)
-    units = units or default_units(timezone)
+    units = opts.units or default_units(timezone)
     _check_units(units)
     streets_src = Path(osm)
     _check_osm(streets_src, "--osm")

@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
@@ -26,6 +26,10 @@ from geo311.errors import InputError
 from geo311.plans.document import PlanDocument
 from geo311.requests import repo as request_repo
 from geo311.workorders import repo as work_order_repo
+
+if TYPE_CHECKING:  # the distributed layer loads on use
+    from routing.dispatch import DayOptions
+    from routing.distributed import TaskEvent, TaskOptions
 
 DEMO_TIME_LIMIT_S = 12.0
 
@@ -198,30 +202,24 @@ def plan_command(
     """Plan the day's crew routes from the open work orders; write plan.json + itineraries."""
     from geo311.cli.app import parse_local_time
     from geo311.cli.options import settings_with
-    from routing.dispatch import format_summary, plan_day, save_day_plan
+    from routing.dispatch import DayOptions, format_summary, plan_day, save_day_plan
 
     settings = settings_with(database_url)
     catalogue = load_catalogue(settings.services_file)
     moment = parse_local_time(at, settings.timezone)
-    limit = time_limit or settings.solver_time_limit_s
-    the_seed = settings.solver_seed if seed is None else seed
+    options = DayOptions(
+        crews_file=crews,
+        settings=settings,
+        time_limit_s=time_limit or settings.solver_time_limit_s,
+        seed=settings.solver_seed if seed is None else seed,
+    )
     if district is not None or all_districts:
-        _plan_districts(
-            settings, catalogue, moment, crews=crews, names=None if all_districts else [district],
-            time_limit_s=limit, seed=the_seed, out=out, cluster=cluster,
-        )  # fmt: skip
+        names = None if all_districts else [district]
+        _plan_districts(catalogue, moment, names=names, options=options, out=out, cluster=cluster)
         return
     with Store(settings.database_url) as store:
         ensure_work_orders(store, catalogue)
-        day_plan = plan_day(
-            store,
-            catalogue,
-            at=moment,
-            crews_file=crews,
-            settings=settings,
-            time_limit_s=limit,
-            seed=the_seed,
-        )
+        day_plan = plan_day(store, catalogue, at=moment, options=options)
         doc = save_day_plan(store, day_plan)
     _echo_lines(format_summary(day_plan))
     paths = write_plan_outputs(doc, out)
@@ -229,24 +227,26 @@ def plan_command(
 
 
 def _plan_districts(
-    settings: Any,
     catalogue: Catalogue,
     moment: Any,
     *,
-    crews: Path | None,
     names: list[str | None] | None,
-    time_limit_s: float,
-    seed: int,
+    options: DayOptions,
     out: Path,
     cluster: str | None = None,
 ) -> None:
     """``geo311 plan --district NAME`` / ``--all-districts``: a plan per district."""
+    from dataclasses import replace
+
     from routing.dispatch import format_summary, plan_districts, save_district_plans
     from routing.engine.crews import load_crews
 
-    config = None
-    if crews is not None:
-        config = load_crews(crews, known_skills={s.skill for s in catalogue.services.values()})
+    settings = options.settings
+    assert settings is not None  # the plan command's settings
+    if options.crews_file is not None:
+        skills = {s.skill for s in catalogue.services.values()}
+        config = load_crews(options.crews_file, known_skills=skills)
+        options = replace(options, crews=config, crews_file=None)
     with Store(settings.database_url) as store:
         ensure_work_orders(store, catalogue)
         day = plan_districts(
@@ -254,11 +254,8 @@ def _plan_districts(
             catalogue,
             at=moment,
             names=[str(n) for n in names] if names is not None else None,
-            settings=settings,
-            crews=config,
-            time_limit_s=time_limit_s,
-            seed=seed,
-            **_cluster_options(cluster or settings.cluster_address),
+            tasks=_cluster_options(cluster or settings.cluster_address),
+            options=options,
         )
         docs = save_district_plans(store, day)
     for (name, day_plan), doc in zip(day.plans.items(), docs, strict=True):
@@ -273,16 +270,18 @@ def _plan_districts(
     _echo_lines(day.outside_lines())
 
 
-def _cluster_options(address: str | None) -> dict[str, Any]:
-    """Keywords of plan_districts for ``--cluster`` (an address, or ``local``), else none."""
+def _cluster_options(address: str | None) -> TaskOptions | None:
+    """Where plan_districts runs its tasks for ``--cluster`` (an address, or ``local``)."""
     if not address:
-        return {}
-    from routing.distributed import cluster_from_settings
+        return None
+    from routing.distributed import TaskOptions, cluster_from_settings
 
-    progress = {"progress": lambda event: typer.echo(event.line(), err=True)}
+    def progress(event: TaskEvent) -> None:
+        typer.echo(event.line(), err=True)
+
     if address == "local":
-        return {"cluster_workers": os.cpu_count() or 1, **progress}
-    return {"cluster": cluster_from_settings(address), **progress}
+        return TaskOptions(workers=os.cpu_count() or 1, progress=progress)
+    return TaskOptions(cluster=cluster_from_settings(address), progress=progress)
 
 
 def _slug(name: str) -> str:
@@ -309,7 +308,13 @@ def replan_command(
     """Re-plan a stored plan mid-day: keep locked stops, add urgent work orders."""
     from geo311.cli.app import parse_local_time
     from geo311.cli.options import settings_with
-    from routing.dispatch import format_summary, replan_day, save_day_plan
+    from routing.dispatch import (
+        DayOptions,
+        ReplanChanges,
+        format_summary,
+        replan_day,
+        save_day_plan,
+    )
 
     settings = settings_with(database_url)
     catalogue = load_catalogue(settings.services_file)
@@ -320,12 +325,13 @@ def replan_command(
             catalogue,
             plan_id,
             at=moment,
-            locked_stops=_parse_locks(lock),
-            new_work_order_ids=add or [],
-            crews_file=crews,
-            settings=settings,
-            time_limit_s=time_limit or min(settings.solver_time_limit_s, 5.0),
-            seed=settings.solver_seed,
+            changes=ReplanChanges(locked_stops=_parse_locks(lock), new_work_order_ids=add or []),
+            options=DayOptions(
+                crews_file=crews,
+                settings=settings,
+                time_limit_s=time_limit or min(settings.solver_time_limit_s, 5.0),
+                seed=settings.solver_seed,
+            ),
         )
         doc = save_day_plan(store, day_plan, kind="replan", parent_plan_id=plan_id)
     _echo_lines(format_summary(day_plan))
@@ -369,19 +375,21 @@ def city_init_command(
     ] = None,
 ) -> None:
     """Write a city profile from an OSM file: graph, geocoder, assumed yard, crews, districts."""
-    from routing.city_init import init_city
+    from routing.city_init import InitOptions, init_city
 
     done = init_city(
         folder,
         name=name,
         osm=osm,
         timezone=timezone,
-        addresses=addresses,
-        districts=districts,
-        jurisdiction=jurisdiction,
-        units=units,
-        located_reports=located_reports,
-        address_columns=address_columns,
+        options=InitOptions(
+            addresses=addresses,
+            districts=districts,
+            jurisdiction=jurisdiction,
+            units=units,
+            located_reports=located_reports,
+            address_columns=address_columns,
+        ),
     )
     _echo_lines(done.graph.summary.lines())
     for district, (node, lat, lon) in done.yards.items():
@@ -467,7 +475,13 @@ def demo_step(ctx: Any) -> None:
         The demo context.
     """
     from geo311.city.districts import load_districts
-    from routing.dispatch import default_graph, format_summary, plan_districts, save_district_plans
+    from routing.dispatch import (
+        DayOptions,
+        default_graph,
+        format_summary,
+        plan_districts,
+        save_district_plans,
+    )
 
     if not ctx.results.work_orders_built:
         ensure_work_orders(ctx.store, ctx.catalogue)
@@ -483,11 +497,13 @@ def demo_step(ctx: Any) -> None:
         ctx.catalogue,
         at=ctx.at,
         names=[name],
-        settings=ctx.settings,
         districts=districts,
-        graph=graph,
-        time_limit_s=DEMO_TIME_LIMIT_S,
-        seed=ctx.settings.solver_seed,
+        options=DayOptions(
+            settings=ctx.settings,
+            graph=graph,
+            time_limit_s=DEMO_TIME_LIMIT_S,
+            seed=ctx.settings.solver_seed,
+        ),
     )
     (doc,) = save_district_plans(ctx.store, day)
     day_plan = day.plans[name]

@@ -34,7 +34,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -47,6 +47,7 @@ from geo311.settings import get_settings
 if TYPE_CHECKING:  # the engine is imported when tasks run, not when the CLI starts
     from routing.engine.plan import Plan
     from routing.engine.problem import Problem
+    from routing.engine.solve import SolveParams
     from routing.simulate.run import SimulationResult
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "WorkersOption",
     "TaskEvent",
     "TaskFailure",
+    "TaskOptions",
     "TaskRunner",
     "cluster_from_settings",
     "local_cores",
@@ -387,6 +389,44 @@ def _collect(
     return {key: got[key] for key in items}
 
 
+@dataclass(frozen=True, kw_only=True)
+class TaskOptions:
+    """Where and how tasks run: a cluster, local worker processes, or an open runner.
+
+    Parameters
+    ----------
+    cluster : str, optional
+        Dask scheduler address (see :func:`run_tasks`).
+    workers : int, optional
+        Local worker processes (see :func:`run_tasks`).
+    retries : int
+        Re-runs of a task that raised, before it is reported as failed.
+    progress : callable, optional
+        Called with a :class:`TaskEvent` as each task finishes.
+    runner : TaskRunner, optional
+        An open :class:`TaskRunner` to use instead of ``cluster`` and ``workers``.
+    """
+
+    cluster: str | None = None
+    workers: int | None = None
+    retries: int = 2
+    progress: Progress | None = None
+    runner: TaskRunner | None = None
+
+    def run(self, fn: Callable[..., R], items: Mapping[str, Any]) -> dict[str, R | TaskFailure]:
+        """Run ``fn(item)`` for every named item on the runner, else as :func:`run_tasks`."""
+        if self.runner is not None:
+            return self.runner.run(fn, items, retries=self.retries, progress=self.progress)
+        return run_tasks(
+            fn,
+            items,
+            cluster=self.cluster,
+            workers=self.workers,
+            retries=self.retries,
+            progress=self.progress,
+        )
+
+
 def run_tasks(
     fn: Callable[..., R],
     items: Mapping[str, Any],
@@ -477,20 +517,12 @@ def strict_map(
     return {k: v for k, v in out.items() if not isinstance(v, TaskFailure)}
 
 
-def solve_district_problems(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+def solve_district_problems(
     problems: Mapping[str, Problem],
+    params: SolveParams,
     *,
-    time_limit_s: float,
-    seed: int = 0,
     deterministic: bool = False,
-    solution_limit: int | None = None,
-    metaheuristic: str = "GUIDED_LOCAL_SEARCH",
-    search_workers: int = 1,
-    cluster: str | None = None,
-    workers: int | None = None,
-    runner: TaskRunner | None = None,
-    retries: int = 2,
-    progress: Progress | None = None,
+    tasks: TaskOptions | None = None,
 ) -> dict[str, Plan | TaskFailure]:
     """Solve every district's routing problem as one task; return its plan or its failure.
 
@@ -498,19 +530,17 @@ def solve_district_problems(  # noqa: PLR0913 - parameter object pending (issue 
     ----------
     problems
         District name -> its routing problem (matrices included: that is what travels).
-    time_limit_s, seed, solution_limit, metaheuristic
-        As for :func:`routing.engine.solve.solve`.
+    params
+        As for :func:`routing.engine.solve.solve`, with other defaults: one search worker per
+        district when ``params.workers`` is None (keep 1 on a cluster: the cluster's processes
+        already use every core, and Dask workers cannot start processes), and
+        ``GUIDED_LOCAL_SEARCH`` when ``params.metaheuristic`` is None.
     deterministic
         Plans that are the same wherever and however loaded the tasks run: the search stops by
         itself (greedy descent, ``metaheuristic="NONE"``) unless a ``solution_limit`` is given;
         ``time_limit_s`` is then only a safety net.
-    search_workers
-        Parallel searches per district (``solve(workers=...)``); keep 1 on a cluster: the
-        cluster's processes already use every core, and Dask workers cannot start processes.
-    cluster, workers, retries, progress
-        As for :func:`run_tasks`.
-    runner
-        An open :class:`TaskRunner` to use instead of ``cluster`` and ``workers``.
+    tasks
+        Where the tasks run (:class:`TaskOptions`; default as :func:`run_tasks`).
 
     Returns
     -------
@@ -519,21 +549,16 @@ def solve_district_problems(  # noqa: PLR0913 - parameter object pending (issue 
     """
     from routing.engine.solve import solve
 
-    if deterministic and solution_limit is None:
+    metaheuristic = params.metaheuristic or "GUIDED_LOCAL_SEARCH"
+    if deterministic and params.solution_limit is None:
         metaheuristic = "NONE"
-    task = partial(
-        solve,
-        time_limit_s=time_limit_s,
-        seed=seed,
-        workers=search_workers,
-        solution_limit=solution_limit,
+    chosen = replace(
+        params,
+        workers=1 if params.workers is None else params.workers,
         metaheuristic=metaheuristic,
     )
-    if runner is not None:
-        return runner.run(task, problems, retries=retries, progress=progress)
-    return run_tasks(
-        task, problems, cluster=cluster, workers=workers, retries=retries, progress=progress
-    )
+    task = partial(solve, params=chosen)
+    return (tasks or TaskOptions()).run(task, problems)
 
 
 def simulate_sweep(

@@ -244,9 +244,7 @@ async def list_requests(
     """
     _check_jurisdiction(jurisdiction_id, city)
     tz = o.tz_of(settings)
-    query_at = functools.partial(
-        o.build_query,
-        catalogue,
+    params = o.ListParams(
         service_request_id=service_request_id,
         service_code=service_code,
         start_date=start_date,
@@ -254,8 +252,8 @@ async def list_requests(
         status=status,
         page=page,
         page_size=page_size,
-        tz=tz,
     )
+    query_at = functools.partial(o.build_query, catalogue, params, tz=tz)
     query_at(now=o.now_utc())  # a bad parameter: its 400 now, before waiting for a round
 
     def render(rows: list[tuple[Any, ...]]) -> tuple[bytes, str]:
@@ -264,7 +262,7 @@ async def list_requests(
         body = bytes(_render(response_format, "service_requests", items).body)
         return body, _etag(body)
 
-    key = (response_format, *query_at.keywords.items())
+    key = (response_format, params, tz)
     rounds, pages = _list_reads(request)
     # the window ends when the round starts: never before this request arrived
     body, tag = await rounds.run(

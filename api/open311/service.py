@@ -285,23 +285,41 @@ class RequestQuery:
     offset: int
 
 
-def build_query(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
-    catalogue: Catalogue,
-    *,
-    service_request_id: str | None,
-    service_code: str | None,
-    start_date: str | None,
-    end_date: str | None,
-    status: str | None,
-    page: int,
-    page_size: int,
-    tz: ZoneInfo,
-    now: datetime,
+@dataclass(frozen=True, kw_only=True)
+class ListParams:
+    """The GeoReport v2 query parameters of ``GET requests``, as the client sent them.
+
+    Parameters
+    ----------
+    service_request_id : str, optional
+        Comma-delimited ids; overrides every other filter.
+    service_code : str, optional
+        Comma-delimited service codes.
+    start_date, end_date : str, optional
+        ISO 8601 times; a window of at most 90 days.
+    status : str, optional
+        ``open``, ``closed`` or ``open,closed``.
+    page, page_size : int
+        The page (extension): its number and its number of requests.
+    """
+
+    service_request_id: str | None = None
+    service_code: str | None = None
+    start_date: str | None = None
+    end_date: str | None = None
+    status: str | None = None
+    page: int = 1
+    page_size: int = MAX_REQUESTS
+
+
+def build_query(
+    catalogue: Catalogue, params: ListParams, *, tz: ZoneInfo, now: datetime
 ) -> RequestQuery:
     """Apply the GeoReport v2 rules to the query parameters of ``GET requests``.
 
     ``service_request_id`` overrides every other filter. Without dates the last 90 days are
-    searched; a window may not span more than 90 days; at most 1,000 requests per page.
+    searched (up to ``now``, dates without an offset in ``tz``); a window may not span more
+    than 90 days; at most 1,000 requests per page.
 
     Returns
     -------
@@ -313,8 +331,10 @@ def build_query(  # noqa: PLR0913 - parameter object pending (issue 22, listed i
     Open311HTTPError
         400 naming the bad parameter and the fix.
     """
-    offset = (page - 1) * page_size
-    ids = split_list(service_request_id)
+    page_size = params.page_size
+    service_code, start_date, end_date = params.service_code, params.start_date, params.end_date
+    offset = (params.page - 1) * page_size
+    ids = split_list(params.service_request_id)
     if ids is not None:
         return RequestQuery(ids, None, None, None, None, page_size, offset)
     codes = split_list(service_code)
@@ -326,7 +346,7 @@ def build_query(  # noqa: PLR0913 - parameter object pending (issue 22, listed i
                 f"{', '.join(sorted(catalogue.services))} (see services.json)",
             )
     statuses = None
-    wanted = split_list(status)
+    wanted = split_list(params.status)
     if wanted is not None:
         for w in wanted:
             if w not in ("open", "closed"):
@@ -357,14 +377,16 @@ def query_request_rows(store: Store, query: RequestQuery) -> list[tuple[Any, ...
     return request_repo.query_request_rows(
         store,
         OUT_COLUMNS,
-        ids=query.ids,
-        service_codes=query.service_codes,
-        statuses=query.statuses,
-        start=query.start,
-        end=query.end,
-        limit=query.limit,
-        offset=query.offset,
-        newest_first=True,
+        request_repo.RequestFilters(
+            ids=query.ids,
+            service_codes=query.service_codes,
+            statuses=query.statuses,
+            start=query.start,
+            end=query.end,
+            limit=query.limit,
+            offset=query.offset,
+            newest_first=True,
+        ),
     )
 
 

@@ -12,6 +12,7 @@ from geo311.model import WorkOrder
 from geo311.requests.metrics import (
     WORK_ORDER_AGE_BINS,
     WORK_ORDER_AGE_LABELS,
+    BacklogColumns,
     backlog_by_age,
     work_orders_frame,
 )
@@ -103,11 +104,13 @@ def backlog(orders: list[WorkOrder], *, now: datetime) -> list[dict[str, Any]]:
         at=now,
         bins_days=WORK_ORDER_AGE_BINS,
         labels=WORK_ORDER_AGE_LABELS,
-        group="service_group",
-        opened="opened",
-        closed=None,
-        due="sla_due",
-        reports="report_count",
+        columns=BacklogColumns(
+            group="service_group",
+            opened="opened",
+            closed=None,
+            due="sla_due",
+            reports="report_count",
+        ),
     )
     table = table[table["open"] > 0]
     return [

@@ -116,9 +116,7 @@ def stop_done(
         crew_id,
         job_id,
         actor=Actor.from_principal(who),
-        status=body.status,
-        closure_category=body.closure_category,
-        note=body.note,
+        done=body,
     )
 
 

@@ -50,11 +50,13 @@ def create_plan(
         day = _plans.solve_plan(store, catalogue, settings, body)
         doc, plan_date = day.to_document(), str(day.plan_date)
     else:
+        from routing.engine.solve import SolveParams  # OR-Tools: loaded on use
+
+        seed = settings.solver_seed if body.seed is None else body.seed
         doc, plan_date = _plans.solve_district_plan(
             store, catalogue, settings, at=_staff.parse_at(body.at, ZoneInfo(settings.timezone)),
             district=district, crews=_plans.request_crews(settings, body),
-            time_limit_s=body.time_limit_s,
-            seed=settings.solver_seed if body.seed is None else body.seed,
+            params=SolveParams(time_limit_s=body.time_limit_s, seed=seed),
         )  # fmt: skip
     with store.begin():
         plan_id = plan_repo.save_plan(store, doc.to_dict(), plan_date=plan_date)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from api.planner.staff import parse_at
 from api.plans import stops as _stops
-from api.plans.schemas import Itinerary, PlanRequest, ReplanRequest, Stop
+from api.plans.schemas import Itinerary, PlanRequest, ReplanRequest, Stop, StopDone
 from api.plans.stops import Actor, Closing
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
@@ -27,6 +27,9 @@ from geo311.workorders import repo as work_order_repo
 from routing.engine.crews import CrewConfig
 from routing.itinerary import CrewItinerary
 from routing.itinerary import crew_itinerary as build_crew_itinerary
+
+if TYPE_CHECKING:  # OR-Tools: loaded on use
+    from routing.engine.solve import SolveParams
 
 
 def create_plan(
@@ -72,22 +75,24 @@ def solve_plan(
     The parameters are :func:`create_plan`'s; returns the ``routing.dispatch.DayPlan``
     (store it with ``routing.dispatch.save_day_plan``).
     """
-    from routing.dispatch import plan_day  # OR-Tools and the graph: load on use
+    from routing.dispatch import DayOptions, plan_day  # OR-Tools and the graph: load on use
 
     at = parse_at(body.at, ZoneInfo(settings.timezone))
     return plan_day(
         store,
         catalogue,
-        settings=settings,
         at=at,
-        crews=crews,
-        crew_ids=None if crews is not None else body.crews,
-        time_limit_s=body.time_limit_s,
-        seed=settings.solver_seed if body.seed is None else body.seed,
+        options=DayOptions(
+            settings=settings,
+            crews=crews,
+            crew_ids=None if crews is not None else body.crews,
+            time_limit_s=body.time_limit_s,
+            seed=settings.solver_seed if body.seed is None else body.seed,
+        ),
     )
 
 
-def solve_district_plan(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+def solve_district_plan(
     store: Store,
     catalogue: Catalogue,
     settings: Settings,
@@ -95,8 +100,7 @@ def solve_district_plan(  # noqa: PLR0913 - parameter object pending (issue 22, 
     at: datetime,
     district: str,
     crews: CrewConfig,
-    time_limit_s: float,
-    seed: int,
+    params: SolveParams,
 ) -> tuple[PlanDocument, str]:
     """Solve one district's open work with the crews of its yards, without storing it.
 
@@ -110,8 +114,8 @@ def solve_district_plan(  # noqa: PLR0913 - parameter object pending (issue 22, 
         A name of the city's districts.
     crews : CrewConfig, keyword-only
         The day's crews (the district's are taken from them: those of its yards).
-    time_limit_s, seed : keyword-only
-        The solver's time limit and seed.
+    params : SolveParams, keyword-only
+        The solver's time limit and seed (:class:`~routing.engine.solve.SolveParams`).
 
     Returns
     -------
@@ -127,7 +131,7 @@ def solve_district_plan(  # noqa: PLR0913 - parameter object pending (issue 22, 
     """
     from api.scope import city_districts, in_district
     from geo311.workorders.open_view import open_work_orders_at
-    from routing.dispatch import default_graph, plan_district_day, servable_groups
+    from routing.dispatch import DistrictInputs, default_graph, plan_district_day, servable_groups
 
     areas = city_districts(str(settings.districts_file))
     areas.get(district)  # an unknown district: the message names the city's districts
@@ -135,10 +139,16 @@ def solve_district_plan(  # noqa: PLR0913 - parameter object pending (issue 22, 
     groups = servable_groups(config, catalogue)
     orders = open_work_orders_at(store, at, groups=groups, catalogue=catalogue)
     day = plan_district_day(
-        in_district(orders, settings, district), district=district, crews=config,
-        graph=default_graph(settings), catalogue=catalogue, at=at,
-        time_limit_s=time_limit_s, seed=seed,
-    )  # fmt: skip
+        in_district(orders, settings, district),
+        DistrictInputs(
+            district=district,
+            crews=config,
+            graph=default_graph(settings),
+            catalogue=catalogue,
+            at=at,
+        ),
+        params,
+    )
     doc = day.to_document()
     doc.district = district
     return doc, str(day.plan_date)
@@ -164,7 +174,7 @@ def replan(
         The new plan document (``kind='replan'``, ``parent_plan_id=plan_id``), with the
         parent's district (:func:`routing.dispatch.editing.save_derived`).
     """
-    from routing.dispatch import replan_day
+    from routing.dispatch import DayOptions, ReplanChanges, replan_day
     from routing.dispatch.editing import dispatcher_locks, save_derived
 
     parent = load_plan_document(store, plan_id)
@@ -173,11 +183,11 @@ def replan(
         store,
         catalogue,
         parent,
-        settings=settings,
         at=at,
-        locked_stops=body.locked_stops,
-        new_work_order_ids=body.new_work_order_ids,
-        time_limit_s=body.time_limit_s,
+        changes=ReplanChanges(
+            locked_stops=body.locked_stops, new_work_order_ids=body.new_work_order_ids
+        ),
+        options=DayOptions(settings=settings, time_limit_s=body.time_limit_s),
     )
     with store.begin():  # the new plan and what records it commit together
         # the parent's district, day, done stops and still-valid locks go with the re-plan
@@ -379,7 +389,7 @@ def plan_map_html(doc: PlanDocument, settings: Settings) -> str:
     return str(plan_map(doc, streets=city_streets(settings)).get_root().render())
 
 
-def mark_stop_done(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+def mark_stop_done(
     store: Store,
     catalogue: Catalogue,
     plan_id: int,
@@ -387,14 +397,12 @@ def mark_stop_done(  # noqa: PLR0913 - parameter object pending (issue 22, liste
     job_id: str,
     *,
     actor: Actor,
-    status: str,
-    closure_category: str,
-    note: str,
-    media_url: str = "",
+    done: StopDone,
 ) -> Itinerary:
     """Mark a stop done (:func:`api.plans.stops.act`): its row, its work order closed, audited.
 
-    ``media_url`` (the crew's photo of the work) goes with the closing update of every member.
+    ``done`` carries the crew's note and the state and closure category its work order
+    closes with.
 
     Raises
     ------
@@ -404,8 +412,7 @@ def mark_stop_done(  # noqa: PLR0913 - parameter object pending (issue 22, liste
         If the plan is not (or no longer) published for the crew, or the stop is finished
         (a :class:`~geo311.plans.stop_states.StopStateConflict` naming its state).
     """
-    change = StopChange(
-        plan_id, job_id, crew_id, "done", actor.name, note=note, media_url=media_url
-    )
-    _stops.act(store, catalogue, actor, change, closing=Closing(status, closure_category))
+    change = StopChange(plan_id, job_id, crew_id, "done", actor.name, note=done.note)
+    closing = Closing(done.status, done.closure_category)
+    _stops.act(store, catalogue, actor, change, closing=closing)
     return itinerary(store, load_plan_document(store, plan_id), crew_id)

@@ -173,7 +173,7 @@ def _close(
     store: Store, catalogue: Catalogue, step: StepDoc, change: StopChange, closing: Closing
 ) -> None:
     """Close the stop's work order (when it is still open) with the crew's note and photo."""
-    from geo311.workorders.workflow import apply_status
+    from geo311.workorders.workflow import StatusChange, apply_status
 
     ref = int(step.ref) if step.ref is not None and step.ref.isdigit() else None
     if (
@@ -185,8 +185,10 @@ def _close(
         store,
         catalogue,
         ref,
-        status=closing.status,
-        note=change.note,
-        closure_category=closing.closure_category,
-        media_url=change.media_url,
+        StatusChange(
+            status=closing.status,
+            note=change.note,
+            closure_category=closing.closure_category,
+            media_url=change.media_url,
+        ),
     )

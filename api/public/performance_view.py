@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
-from api.web.charts import Series, bar_chart
+from api.web.charts import ChartStyle, Series, bar_chart
 from geo311.city.catalogue import Catalogue
 from geo311.city.profile import City
 from geo311.requests.performance import DEFINITIONS, FIGURE_COLUMNS, PerformanceReport
@@ -63,8 +63,7 @@ def _service_charts(frame: pd.DataFrame) -> list[Markup]:
             Series("median", _values(shown, "median_days_to_close")),
             Series("9 in 10 within", _values(shown, "p90_days_to_close")),
         ],
-        unit=" d",
-        width=CHART_WIDTH,
+        style=ChartStyle(unit=" d", width=CHART_WIDTH),
     )
     target = bar_chart(
         chart_id="chart-target",
@@ -73,9 +72,7 @@ def _service_charts(frame: pd.DataFrame) -> list[Markup]:
         "target.",
         labels=labels,
         series=[Series("within target", _values(shown, "share_within_target", 100.0))],
-        unit=" %",
-        axis_max=100.0,
-        width=CHART_WIDTH,
+        style=ChartStyle(unit=" %", axis_max=100.0, width=CHART_WIDTH),
     )
     return [days, target]
 
@@ -93,7 +90,7 @@ def _weekly_chart(weekly: pd.DataFrame) -> Markup | None:
             Series("received", [float(v) for v in weekly["received"]]),
             Series("closed", [float(v) for v in weekly["closed"]]),
         ],
-        width=CHART_WIDTH,
+        style=ChartStyle(width=CHART_WIDTH),
     )
 
 
@@ -121,8 +118,7 @@ def _backlog(frame: pd.DataFrame) -> tuple[dict[str, Any], Markup | None]:
         series=[
             Series(a, [float(v) for v in wide[c]]) for a, c in zip(ages, wide.columns, strict=True)
         ],
-        stacked=True,
-        width=CHART_WIDTH,
+        style=ChartStyle(stacked=True, width=CHART_WIDTH),
     )
     return {"heads": heads, "rows": rows}, chart
 

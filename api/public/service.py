@@ -48,12 +48,14 @@ def nearby_open(
     open_states = [code for code, s in catalogue.states.items() if s.is_open]
     found = request_repo.query_requests(
         store,
-        service_codes=[service_code],
-        statuses=open_states,
-        start=now - NEARBY_WINDOW,
-        end=now + timedelta(minutes=1),
-        bbox=(lon - dlon, lat - dlat, lon + dlon, lat + dlat),
-        limit=200,
+        request_repo.RequestFilters(
+            service_codes=[service_code],
+            statuses=open_states,
+            start=now - NEARBY_WINDOW,
+            end=now + timedelta(minutes=1),
+            bbox=(lon - dlon, lat - dlat, lon + dlon, lat + dlat),
+            limit=200,
+        ),
     )
     out: list[dict[str, Any]] = []
     for req in found:

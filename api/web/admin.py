@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 from api.deps import SettingsDep, StoreDep
 from api.web import audit
@@ -135,36 +136,42 @@ def users_page(
     return _users_page(request, store, settings, message=message)
 
 
+class UserForm(BaseModel):
+    """A user's name, role, crew and district as an admin types them."""
+
+    display_name: str = Field("", max_length=200)
+    role: str = Field("", max_length=32)
+    crew_id: str = Field("", max_length=64)
+    district: str = Field("", max_length=200)
+
+
+class NewUserForm(UserForm):
+    """The form that adds a user: the user's fields, its username and first password."""
+
+    username: str = Field("", max_length=200)
+    password: str = Field("", max_length=2000)
+
+
 @router.post("/users", summary="Add a user")
-def add_user(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
+def add_user(
     request: Request,
     session: AdminAction,
     store: StoreDep,
     settings: SettingsDep,
-    username: Annotated[str, Form(max_length=200)] = "",
-    display_name: Annotated[str, Form(max_length=200)] = "",
-    role: Annotated[str, Form(max_length=32)] = "",
-    crew_id: Annotated[str, Form(max_length=64)] = "",
-    district: Annotated[str, Form(max_length=200)] = "",
-    password: Annotated[str, Form(max_length=2000)] = "",
+    new: Annotated[NewUserForm, Form()],
 ) -> Response:
     """Add a user; a bad field re-shows the form with what was typed (except the password)."""
-    form = {
-        "username": username,
-        "display_name": display_name,
-        "role": role,
-        "crew_id": crew_id,
-        "district": district,
-    }
+    username, role, district = new.username, new.role, new.district
+    form = {"username": username, **new.model_dump(include=set(UserForm.model_fields))}
     try:
-        spelled = spelled_role(settings, role, crew_id)
+        spelled = spelled_role(settings, role, new.crew_id)
         with store.begin():  # the new user and its audit row commit together
             user = users.create_user(
                 store,
                 username,
                 role=spelled,
-                password=password,
-                display_name=display_name,
+                password=new.password,
+                display_name=new.display_name,
                 district=check_district(settings, district) if role == "dispatcher" else None,
             )
             audit.record(
@@ -233,26 +240,24 @@ def user_page(
 
 
 @router.post("/users/{username}", summary="Save a user's role, crew, district and name")
-def edit_user(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
+def edit_user(
     request: Request,
     session: AdminAction,
     store: StoreDep,
     settings: SettingsDep,
     username: Username,
-    display_name: Annotated[str, Form(max_length=200)] = "",
-    role: Annotated[str, Form(max_length=32)] = "",
-    crew_id: Annotated[str, Form(max_length=64)] = "",
-    district: Annotated[str, Form(max_length=200)] = "",
+    edited: Annotated[UserForm, Form()],
 ) -> Response:
     """Save a user's changes with their audit row; a bad field re-shows what was typed."""
-    form = {"display_name": display_name, "role": role, "crew_id": crew_id, "district": district}
+    form = edited.model_dump()
+    role, district, display_name = edited.role, edited.district, edited.display_name
     if username == session.user.username and role != "admin":
         error = "role: you cannot take the admin role from yourself; ask another admin"
         return _user_page(
             request, store, settings, username, _Outcome(form=form, error=error, status=409)
         )
     try:
-        spelled = spelled_role(settings, role, crew_id)
+        spelled = spelled_role(settings, role, edited.crew_id)
         kept = check_district(settings, district) if role == "dispatcher" else ""
         with store.begin():  # the change and its audit row commit together
             before, after = users.edit_user(
@@ -356,31 +361,39 @@ def _day(value: str | None, tz: ZoneInfo, field: str) -> datetime | None:
         raise InputError(f"{field}: give a date as YYYY-MM-DD", field=field) from None
 
 
+class AuditQuery(BaseModel):
+    """The audit page's filters: the page, who, what (a prefix), object (a prefix), dates."""
+
+    page: int = Field(1, ge=1, le=100_000)
+    actor: str = Field("", max_length=200)
+    action: str = Field("", max_length=100)
+    obj: str = Field("", alias="object", max_length=200)
+    since: str = Field("", alias="from", max_length=10)
+    until: str = Field("", alias="to", max_length=10)
+
+
 @router.get("/audit", summary="Audit log")
-def audit_page(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
+def audit_page(
     request: Request,
     _s: AdminPage,
     store: StoreDep,
     settings: SettingsDep,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    actor: Annotated[str, Query(max_length=200)] = "",
-    action: Annotated[str, Query(max_length=100)] = "",
-    obj: Annotated[str, Query(alias="object", max_length=200)] = "",
-    since: Annotated[str, Query(alias="from", max_length=10)] = "",
-    until: Annotated[str, Query(alias="to", max_length=10)] = "",
+    query: Annotated[AuditQuery, Query()],
 ) -> Response:
     """Show the audit log, newest first, 100 rows a page, filtered by who, what, object, dates."""
+    page, actor, action, obj = query.page, query.actor, query.action, query.obj
+    since, until = query.since, query.until
     tz = ZoneInfo(settings.timezone)
     start, end = _day(since, tz, "from"), _day(until, tz, "to")
-    rows = auth_store.audit_rows(
-        store,
-        limit=PAGE_SIZE + 1,
-        offset=(page - 1) * PAGE_SIZE,
+    audit_filter = auth_store.AuditFilter(
         actor=actor or None,
         action_prefix=action or None,
         object_prefix=obj or None,
         since=start,
         until=end + timedelta(days=1) if end else None,
+    )
+    rows = auth_store.audit_rows(
+        store, audit_filter, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
     )
     for row in rows:
         row["at_local"] = row["at"].astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")

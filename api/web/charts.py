@@ -88,17 +88,36 @@ def _describe(labels: Sequence[str], series: Sequence[Series], unit: str) -> str
     return "; ".join(parts) + "."
 
 
-def bar_chart(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+@dataclass(frozen=True, kw_only=True)
+class ChartStyle:
+    """How a bar chart draws its values.
+
+    Parameters
+    ----------
+    unit : str
+        Written after every value (e.g. ``" d"``, ``" %"``).
+    stacked : bool
+        Stack the series (parts of a whole) instead of drawing them side by side.
+    axis_max : float, optional
+        The axis' end (default: the largest bar, rounded up).
+    width : int
+        The drawing's width in its own units (narrower: larger text on a small screen).
+    """
+
+    unit: str = ""
+    stacked: bool = False
+    axis_max: float | None = None
+    width: int = WIDTH
+
+
+def bar_chart(
     *,
     chart_id: str,
     title: str,
     caption: str,
     labels: Sequence[str],
     series: Sequence[Series],
-    unit: str = "",
-    stacked: bool = False,
-    axis_max: float | None = None,
-    width: int = WIDTH,
+    style: ChartStyle | None = None,
 ) -> Markup:
     """Return a horizontal bar chart as an inline-SVG ``<figure>``.
 
@@ -114,15 +133,11 @@ def bar_chart(  # noqa: PLR0913 - parameter object pending (issue 22, listed in 
         One row per label.
     series
         The values; one bar per series and label, or one stacked bar per label.
-    unit
-        Written after every value (e.g. ``" d"``, ``" %"``).
-    stacked
-        Stack the series (parts of a whole) instead of drawing them side by side.
-    axis_max
-        The axis' end (default: the largest bar, rounded up).
-    width
-        The drawing's width in its own units (narrower: larger text on a small screen).
+    style
+        Unit, stacking, axis end and width (:class:`ChartStyle`; its defaults when omitted).
     """
+    look = style or ChartStyle()
+    unit, stacked, axis_max, width = look.unit, look.stacked, look.axis_max, look.width
     rows = [
         [v if v is not None and not math.isnan(v) else 0.0 for v in col]
         for col in zip(*(s.values for s in series), strict=True)

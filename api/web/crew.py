@@ -71,7 +71,9 @@ def stop_reports(store: Store, work_order_id: int | None) -> list[dict[str, str]
     """
     if work_order_id is None:
         return []
-    found = request_repo.query_requests(store, work_order_id=work_order_id, limit=50)
+    found = request_repo.query_requests(
+        store, request_repo.RequestFilters(work_order_id=work_order_id, limit=50)
+    )
     shown = [
         {
             "id": r.service_request_id,

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 from api.deps import CatalogueDep, SettingsDep, StoreDep
 from api.planner.staff import parse_at
@@ -57,7 +58,9 @@ def moment(text: str | None, settings: Settings) -> datetime:
 
 def data_as_of(store: Store) -> datetime | None:
     """Return when the newest report in the store was made (None for an empty store)."""
-    newest = request_repo.query_requests(store, limit=1, newest_first=True)
+    newest = request_repo.query_requests(
+        store, request_repo.RequestFilters(limit=1, newest_first=True)
+    )
     return newest[0].requested_datetime if newest else None
 
 
@@ -241,19 +244,25 @@ def _page_context(
     }
 
 
+class ConsoleQuery(BaseModel):
+    """The console's query: the moment, the filters, the search, which rows and districts."""
+
+    at: str | None = Field(None, max_length=40)
+    service: str = Field("", max_length=64)
+    sla: str = Field("all", pattern="^(all|overdue|due|ok)$")
+    rows: str = Field("urgent", pattern="^(urgent|all)$")
+    districts: str = Field("mine", pattern="^(mine|all)$")
+    q: str = Field("", max_length=120)
+
+
 @router.get("", summary="Dispatcher console")
-def dispatch_page(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
+def dispatch_page(
     request: Request,
     session: DispatcherPage,
     store: StoreDep,
     catalogue: CatalogueDep,
     settings: SettingsDep,
-    at: Annotated[str | None, Query(max_length=40)] = None,
-    service: Annotated[str, Query(max_length=64)] = "",
-    sla: Annotated[str, Query(pattern="^(all|overdue|due|ok)$")] = "all",
-    rows: Annotated[str, Query(pattern="^(urgent|all)$")] = "urgent",
-    districts: Annotated[str, Query(pattern="^(mine|all)$")] = "mine",
-    q: Annotated[str, Query(max_length=120)] = "",
+    query: Annotated[ConsoleQuery, Query()],
 ) -> Response:
     """Show the open work at a moment with filters, search, crews and the plan form.
 
@@ -263,12 +272,13 @@ def dispatch_page(  # noqa: PLR0913 - FastAPI route: one parameter per path, que
     by id (``123``, ``wo-123``) or by address. A dispatcher with a district sees that
     district's work (and plans it) unless ``districts=all``.
     """
+    at = query.at
     default_at, newest = console_moment(store, settings)
     when = moment(at, settings) if at else default_at
-    scope = district_scope(session.user, districts)
-    filters = {"service": service, "sla": sla, "q": q}
+    scope = district_scope(session.user, query.districts)
+    filters = {"service": query.service, "sla": query.sla, "q": query.q}
     context = _page_context(
-        store, catalogue, settings, when, filters, show_all=rows == "all", district=scope
+        store, catalogue, settings, when, filters, show_all=query.rows == "all", district=scope
     )
     context["user_district"] = session.user.district
     context["data_as_of"] = newest.astimezone(ZoneInfo(settings.timezone)) if newest else None
@@ -288,22 +298,29 @@ def _check_shift(start: str, end: str) -> None:
         )
 
 
+class CrewDayForm(BaseModel):
+    """A crew's day on the roster: the day, on duty or not, the shift's start and end."""
+
+    day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    on_duty: str = Field("", max_length=8)
+    shift_start: str = Field("", max_length=8)
+    shift_end: str = Field("", max_length=8)
+
+
 @router.post("/crews/{crew_id}", summary="Change a crew for one day")
-def set_crew_day(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
+def set_crew_day(
     request: Request,
     session: DispatcherAction,
     store: StoreDep,
     settings: SettingsDep,
     crew_id: CrewId,
-    day: Annotated[str, Form(pattern=r"^\d{4}-\d{2}-\d{2}$")],
-    on_duty: Annotated[str, Form(max_length=8)] = "",
-    shift_start: Annotated[str, Form(max_length=8)] = "",
-    shift_end: Annotated[str, Form(max_length=8)] = "",
+    form: Annotated[CrewDayForm, Form()],
 ) -> Response:
     """Turn a crew off or on and change its shift for one day (written to the audit log).
 
     A dispatcher of a district changes only the crews of its district (403).
     """
+    day, shift_start, shift_end = form.day, form.shift_start, form.shift_end
     before = next((c for c in roster(store, settings, day) if c["id"] == crew_id), None)
     if before is None:
         raise InputError(f"crew_id: no crew {crew_id!r} in {settings.crews_file}", field="crew_id")
@@ -315,7 +332,11 @@ def set_crew_day(  # noqa: PLR0913 - FastAPI route: one parameter per path, quer
         error = str(exc)
     after = dict(before)
     if not error:
-        values = {"on_duty": on_duty == "on", "shift_start": shift_start, "shift_end": shift_end}
+        values = {
+            "on_duty": form.on_duty == "on",
+            "shift_start": shift_start,
+            "shift_end": shift_end,
+        }
         with store.begin():  # the change and its audit row commit together
             auth_store.upsert_crew_day(store, day=day, crew_id=crew_id, **values)
             after = next(c for c in roster(store, settings, day) if c["id"] == crew_id)

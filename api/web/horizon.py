@@ -77,14 +77,21 @@ def run_horizon(
     store: Store, catalogue: Catalogue, settings: Settings, job: Job
 ) -> Callable[[], int]:
     """Solve today against the horizon (the crews on duty as the dispatcher set them)."""
-    from routing.dispatch import plan_day_with_horizon, save_day_plan
+    from routing.dispatch import DayOptions, plan_day_with_horizon, save_day_plan
 
     params = job["params"]
     week = plan_day_with_horizon(
-        store, catalogue, settings=settings, at=datetime.fromisoformat(params["at"]),
-        days=int(params["days"]), crews=day_crews(store, settings, params["day"]),
-        time_limit_s=float(params["time_limit_s"]), seed=settings.solver_seed,
-    )  # fmt: skip
+        store,
+        catalogue,
+        at=datetime.fromisoformat(params["at"]),
+        days=int(params["days"]),
+        options=DayOptions(
+            settings=settings,
+            crews=day_crews(store, settings, params["day"]),
+            time_limit_s=float(params["time_limit_s"]),
+            seed=settings.solver_seed,
+        ),
+    )
 
     def save() -> int:
         doc = save_day_plan(store, week.day, kind=HORIZON_KIND).to_dict()

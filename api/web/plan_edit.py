@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 from api.deps import CatalogueDep, SettingsDep, StoreDep
 from api.principal import Principal
@@ -45,10 +46,27 @@ if TYPE_CHECKING:  # routing.dispatch loads OR-Tools and the graph: imported whe
 router = APIRouter(prefix="/dispatch", route_class=PageRoute, include_in_schema=False)
 DispatcherAction = Annotated[WebSession, Depends(action_user("dispatcher"))]
 PlanId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Action = Annotated[str, Form(pattern="^(move|lock|unlock|drop)$")]
-JobField = Annotated[str, Form(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-CrewField = Annotated[str, Form(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")]
-Position = Annotated[int, Form(ge=0, le=10_000)]
+
+
+class EditForm(BaseModel):
+    """The form of one hand edit: the action, the stop, and where it goes (for a move)."""
+
+    action: str = Field(pattern="^(move|lock|unlock|drop)$")
+    job_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    crew_id: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9_-]*$")
+    position: int = Field(0, ge=0, le=10_000)
+
+    def hand_edit(self) -> HandEdit:
+        """Return the edit as :func:`routing.dispatch.editing.edit_day` takes it."""
+        from routing.dispatch.editing import HandEdit
+
+        return HandEdit(self.action, self.job_id, self.crew_id, self.position)
+
+
+class SaveEditForm(EditForm):
+    """The form that saves a hand edit: the edit and "save anyway" (``yes``)."""
+
+    accept: str = Field("", max_length=8)
 
 
 def _editable(store: Store, plan_id: int, session: WebSession) -> PlanDocument:
@@ -120,26 +138,21 @@ def _preview(
 
 
 @router.post("/plans/{plan_id}/edit", summary="Check a change to a plan")
-def check_edit(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
+def check_edit(
     request: Request,
     session: DispatcherAction,
     store: StoreDep,
     catalogue: CatalogueDep,
     settings: SettingsDep,
     plan_id: PlanId,
-    action: Action,
-    job_id: JobField,
-    crew_id: CrewField = "",
-    position: Position = 0,
+    form: Annotated[EditForm, Form()],
 ) -> Response:
     """Drive the changed routes again and show the new ETAs and what breaks (saves nothing).
 
     Locking and unlocking change no route: they are saved at once.
     """
-    from routing.dispatch.editing import HandEdit
-
-    edit = HandEdit(action, job_id, crew_id, position)
-    if action in ("lock", "unlock"):
+    edit = form.hand_edit()
+    if form.action in ("lock", "unlock"):
         deps = _EditDeps(session, store, catalogue, settings)
         return _save(request, deps, plan_id, edit, accept=False)
     doc, result = _check(store, catalogue, settings, plan_id, edit, session)
@@ -147,25 +160,18 @@ def check_edit(  # noqa: PLR0913 - FastAPI route: one parameter per path, query 
 
 
 @router.post("/plans/{plan_id}/edit/save", summary="Save a change to a plan")
-def save_edit(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
+def save_edit(
     request: Request,
     session: DispatcherAction,
     store: StoreDep,
     catalogue: CatalogueDep,
     settings: SettingsDep,
     plan_id: PlanId,
-    action: Action,
-    job_id: JobField,
-    crew_id: CrewField = "",
-    position: Position = 0,
-    accept: Annotated[str, Form(max_length=8)] = "",
+    form: Annotated[SaveEditForm, Form()],
 ) -> Response:
     """Check the change again and store it as a new plan (audited); go to that plan."""
-    from routing.dispatch.editing import HandEdit
-
-    edit = HandEdit(action, job_id, crew_id, position)
     deps = _EditDeps(session, store, catalogue, settings)
-    return _save(request, deps, plan_id, edit, accept=accept == "yes")
+    return _save(request, deps, plan_id, form.hand_edit(), accept=form.accept == "yes")
 
 
 @dataclass(frozen=True)

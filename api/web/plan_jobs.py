@@ -121,10 +121,13 @@ def _run_district(
 ) -> Callable[[], int]:
     """Solve one district's open work with its crews (:func:`api.plans.service.solve_district_plan`)."""
     params = job["params"]
+    from routing.engine.solve import SolveParams  # OR-Tools: loaded on use
+
+    budget = SolveParams(time_limit_s=float(params["time_limit_s"]), seed=settings.solver_seed)
     doc, plan_date = _plans.solve_district_plan(
         store, catalogue, settings, at=datetime.fromisoformat(params["at"]),
         district=str(params["district"]), crews=day_crews(store, settings, params["day"]),
-        time_limit_s=float(params["time_limit_s"]), seed=settings.solver_seed,
+        params=budget,
     )  # fmt: skip
 
     def save() -> int:
@@ -142,6 +145,7 @@ def _run_replan(
     store: Store, catalogue: Catalogue, settings: Settings, job: Job
 ) -> Callable[[], int]:
     """Re-plan a stored plan (with its locks; mid-day with new work); return the save."""
+    from routing.dispatch import DayOptions
     from routing.dispatch.editing import dispatcher_locks, replan_locked, save_derived
 
     params = job["params"]
@@ -150,9 +154,15 @@ def _run_replan(
     new_ids = [int(i) for i in params.get("new_work_order_ids") or []]
     locks = dispatcher_locks(doc)
     day = replan_locked(
-        store, catalogue, doc, at=when, new_work_order_ids=new_ids, settings=settings,
-        time_limit_s=float(params["time_limit_s"]), seed=settings.solver_seed,
-    )  # fmt: skip
+        store,
+        catalogue,
+        doc,
+        at=when,
+        new_work_order_ids=new_ids,
+        options=DayOptions(
+            settings=settings, time_limit_s=float(params["time_limit_s"]), seed=settings.solver_seed
+        ),
+    )
 
     def save() -> int:
         saved = save_derived(store, day, doc, kind="replan", locks=locks).to_dict()

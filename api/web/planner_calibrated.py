@@ -14,7 +14,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from api.web.charts import Band, BandChart, Series, band_chart, bar_chart
+from api.web.charts import Band, BandChart, ChartStyle, Series, band_chart, bar_chart
 from api.web.planner_charts import CHART_WIDTH
 
 VALIDATION_HEADS = ("figure", "replay (as the City did it)", "the City (actual)", "error")
@@ -101,8 +101,7 @@ def _side_chart(key: str, area: Mapping[str, Any]) -> Markup:
             Series("median", [s["median_days"]["value"] for s in stats]),
             Series("p90", [s["p90_days"]["value"] for s in stats]),
         ],
-        unit=" d",
-        width=CHART_WIDTH,
+        style=ChartStyle(unit=" d", width=CHART_WIDTH),
     )
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from api.planner import staff as _staff
-from api.web.charts import Series, bar_chart, line_chart
+from api.web.charts import ChartStyle, Series, bar_chart, line_chart
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.model import WorkOrder
@@ -109,8 +109,7 @@ def service_charts(frame: pd.DataFrame) -> list[Markup]:
             Series("median", _values(frame, "median_days_to_close")),
             Series("p90", _values(frame, "p90_days_to_close")),
         ],
-        unit=" d",
-        width=CHART_WIDTH,
+        style=ChartStyle(unit=" d", width=CHART_WIDTH),
     )
     sla = bar_chart(
         chart_id="chart-sla",
@@ -118,9 +117,7 @@ def service_charts(frame: pd.DataFrame) -> list[Markup]:
         caption="Share of the closed requests of each service that were closed by their due time.",
         labels=labels,
         series=[Series("within SLA", _values(frame, "share_within_sla", 100.0))],
-        unit=" %",
-        axis_max=100.0,
-        width=CHART_WIDTH,
+        style=ChartStyle(unit=" %", axis_max=100.0, width=CHART_WIDTH),
     )
     return [days, sla]
 
@@ -136,8 +133,7 @@ def backlog_chart(frame: pd.DataFrame, *, at_text: str) -> Markup | None:
         "have been open.",
         labels=[str(g) for g in frame["service_group"]],
         series=[Series(label, _values(frame, label)) for label in WORK_ORDER_AGE_LABELS],
-        stacked=True,
-        width=CHART_WIDTH,
+        style=ChartStyle(stacked=True, width=CHART_WIDTH),
     )
 
 

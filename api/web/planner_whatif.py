@@ -11,7 +11,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from api.web.charts import Series, bar_chart
+from api.web.charts import ChartStyle, Series, bar_chart
 from api.web.planner_charts import CHART_WIDTH
 
 HEADS = (
@@ -75,8 +75,7 @@ def _chart(key: str, name: str, group: Mapping[str, Any]) -> Markup:
             Series("median", [s["median_days"] for s in stats]),
             Series("p90", [s["p90_days"] for s in stats]),
         ],
-        unit=" d",
-        width=CHART_WIDTH,
+        style=ChartStyle(unit=" d", width=CHART_WIDTH),
     )
 
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 from api.deps import CatalogueDep, SettingsDep, StoreDep
 from api.plans.publish import publish_for_crews
@@ -46,16 +47,22 @@ def _submit(
     return RedirectResponse(f"/dispatch/plan-jobs/{job_id}", status_code=303)
 
 
+class PlanForm(BaseModel):
+    """The console's "plan the day" form: when, how long to solve, which districts."""
+
+    at: str = Field("", max_length=40)
+    time_limit_s: float = Field(10.0, gt=0, le=300)
+    districts: str = Field("mine", pattern="^(mine|all)$")
+    district: str = Field("", max_length=120)
+
+
 @router.post("/plan", summary="Plan the day")
-def start_plan(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
+def start_plan(
     request: Request,
     session: DispatcherAction,
     store: StoreDep,
     settings: SettingsDep,
-    at: Annotated[str, Form(max_length=40)] = "",
-    time_limit_s: Annotated[float, Form(gt=0, le=300)] = 10.0,
-    districts: Annotated[str, Form(pattern="^(mine|all)$")] = "mine",
-    district: Annotated[str, Form(max_length=120)] = "",
+    form: Annotated[PlanForm, Form()],
 ) -> Response:
     """Queue "plan the day" for the crews on duty (a job worker solves it); go to its progress.
 
@@ -64,15 +71,15 @@ def start_plan(  # noqa: PLR0913 - FastAPI route: one parameter per path, query 
     that district; asking for another district, or for all of them, is refused (403): only a
     dispatcher without a district plans the whole city (``districts=all``).
     """
-    scope = district.strip() or district_scope(session.user, districts)
+    scope = form.district.strip() or district_scope(session.user, form.districts)
     check_planning(Principal.of_user(session.user), scope)
     if scope is not None:
         city_districts(str(settings.districts_file)).get(scope)  # unknown: names the known
-    when = moment(at, settings)
+    when = moment(form.at, settings)
     params = {
         "at": when.isoformat(),
         "day": local_day(when, settings),
-        "time_limit_s": time_limit_s,
+        "time_limit_s": form.time_limit_s,
     }
     if scope is not None:
         return _submit(
@@ -187,17 +194,23 @@ def _replan_at(doc: dict[str, Any], settings: Settings) -> str:
     return datetime.fromisoformat(str(at)).astimezone(tz).strftime("%Y-%m-%dT%H:%M") if at else ""
 
 
+class ReplanForm(BaseModel):
+    """A plan page's re-plan form: the mode, the moment, the time limit, the new work."""
+
+    mode: str = Field(pattern="^(locked|now)$")
+    at: str = Field("", max_length=40)
+    time_limit_s: float = Field(10.0, gt=0, le=300)
+    new_work_order: list[int] | None = None
+
+
 @router.post("/plans/{plan_id}/replan", summary="Re-plan a plan")
-def replan_plan(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
+def replan_plan(
     request: Request,
     session: DispatcherAction,
     store: StoreDep,
     settings: SettingsDep,
     plan_id: PlanId,
-    mode: Annotated[str, Form(pattern="^(locked|now)$")],
-    at: Annotated[str, Form(max_length=40)] = "",
-    time_limit_s: Annotated[float, Form(gt=0, le=300)] = 10.0,
-    new_work_order: Annotated[list[int] | None, Form()] = None,
+    form: Annotated[ReplanForm, Form()],
 ) -> Response:
     """Queue the plan's day to be solved again by a job worker; go to its progress page.
 
@@ -207,17 +220,18 @@ def replan_plan(  # noqa: PLR0913 - FastAPI route: one parameter per path, query
     """
     doc = PlanDocument.from_dict(plan_repo.get_plan(store, plan_id))
     check_plan(Principal.of_user(session.user), doc, plan_id)
+    mode = form.mode
     if mode == "locked" and auth_store.publication(store, plan_id) is not None:
         raise ConflictError(
             f"plan {plan_id} is published; use 'Re-plan now' to re-plan the rest of the day"
         )
-    when = moment(at, settings) if mode == "now" else None
+    when = moment(form.at, settings) if mode == "now" else None
     params = {
         "plan_id": plan_id,
         "mode": mode,
         "at": when.isoformat() if when is not None else None,
-        "new_work_order_ids": sorted(set(new_work_order or [])) if mode == "now" else [],
-        "time_limit_s": time_limit_s,
+        "new_work_order_ids": sorted(set(form.new_work_order or [])) if mode == "now" else [],
+        "time_limit_s": form.time_limit_s,
     }
     return _submit(request, store, "replan", params, session.user.username)
 

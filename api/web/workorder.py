@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 from api.deps import CatalogueDep, SettingsDep, StoreDep
 from api.principal import Principal
@@ -47,7 +48,9 @@ def _when(value: datetime | None, tz: ZoneInfo) -> str:
 def _reports(store: Store, wo: WorkOrder, tz: ZoneInfo) -> list[dict[str, Any]]:
     """Return the work order's reports with their text, photo and updates (oldest first)."""
     out = []
-    for req in request_repo.query_requests(store, ids=list(wo.member_ids)):
+    for req in request_repo.query_requests(
+        store, request_repo.RequestFilters(ids=list(wo.member_ids))
+    ):
         updates = update_log.request_updates_of(store, req.service_request_id)
         photo = str(req.media_url or "")
         out.append(
@@ -193,20 +196,27 @@ def work_order_page(
     return render(request, "workorder.html", context)
 
 
+class CloseForm(BaseModel):
+    """The close form of a work order: the closing state, the citizens' note, the category."""
+
+    status: str = Field(max_length=64)
+    note: str = Field(max_length=2000)
+    closure_category: str = Field("", max_length=120)
+
+
 @router.post("/workorders/{work_order_id}/close", summary="Close a work order")
-def close_work_order(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
+def close_work_order(
     session: DispatcherAction,
     store: StoreDep,
     catalogue: CatalogueDep,
     settings: SettingsDep,
     work_order_id: WorkOrderId,
-    status: Annotated[str, Form(max_length=64)],
-    note: Annotated[str, Form(max_length=2000)],
-    closure_category: Annotated[str, Form(max_length=120)] = "",
+    form: Annotated[CloseForm, Form()],
 ) -> Response:
     """Close a work order and its open reports with a note the citizens read (audited)."""
-    from geo311.workorders.workflow import apply_status
+    from geo311.workorders.workflow import StatusChange, apply_status
 
+    status, note, closure_category = form.status, form.note, form.closure_category
     if status not in dict(closing_states(catalogue)):
         raise InputError(f"status: {status!r} does not close a work order; pick one of the list")
     if not note.strip():
@@ -219,9 +229,14 @@ def close_work_order(  # noqa: PLR0913 - FastAPI route: one parameter per path, 
     with store.begin():  # the change and its audit row commit together
         before = work_order_repo.get_work_order(store, work_order_id)
         wo = apply_status(
-            store, catalogue, work_order_id, status=status, note=note.strip(),
-            closure_category=closure_category.strip(), timezone=settings.timezone,
-        )  # fmt: skip
+            store,
+            catalogue,
+            work_order_id,
+            StatusChange(
+                status=status, note=note.strip(), closure_category=closure_category.strip()
+            ),
+            timezone=settings.timezone,
+        )
         audit.record(
             store, session.user.username, "workorder.status", f"workorder:{work_order_id}",
             before={"status": before.status},

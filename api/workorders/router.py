@@ -153,7 +153,7 @@ def change_status(
     dispatcher of a district changes only its district's work orders (403). The change and
     its ``workorder.status`` audit row (the token's user, or ``token:<id>``) commit together.
     """
-    from geo311.workorders.workflow import apply_status
+    from geo311.workorders.workflow import StatusChange, apply_status
 
     scope.check_work_order(who, work_order_repo.get_work_order(store, work_order_id), settings)
     with store.begin():
@@ -162,9 +162,9 @@ def change_status(
             store,
             catalogue,
             work_order_id,
-            status=change.status,
-            note=change.note,
-            closure_category=change.closure_category,
+            StatusChange(
+                status=change.status, note=change.note, closure_category=change.closure_category
+            ),
             timezone=settings.timezone,
         )
         audit.record(

@@ -122,7 +122,7 @@ def import_command(
 ) -> None:
     """Import 311 service requests; bad rows go to a rejects CSV with row, field and reason."""
     from geo311.ingest.csv_mapping import import_mapped_csv, load_mapping
-    from geo311.ingest.importer import import_file
+    from geo311.ingest.importer import ImportOptions, import_file
 
     settings = settings_with(database_url)
     catalogue = load_catalogue(settings.services_file)
@@ -138,9 +138,7 @@ def import_command(
                     store,
                     path,
                     catalogue,
-                    timezone=settings.timezone,
-                    rejects_path=rejects,
-                    progress=True,
+                    ImportOptions(timezone=settings.timezone, rejects_path=rejects, progress=True),
                 )
             for line in summary.lines():
                 typer.echo(line)
@@ -277,7 +275,7 @@ def demo_command(
 ) -> None:
     """Run the main job on the city's sample data: import, metrics, work orders, plan, maps."""
     from geo311.cli.demo import DemoContext
-    from geo311.ingest.importer import import_file
+    from geo311.ingest.importer import ImportOptions, import_file
     from geo311.requests.metrics import format_metrics_table, service_metrics
     from geo311.workorders.grouping import rebuild_work_orders
     from geo311.workorders.open_view import merged_report_count, open_work_orders_at
@@ -299,9 +297,9 @@ def demo_command(
             store,
             settings.sample_requests_file,
             catalogue,
-            timezone=settings.timezone,
-            rejects_path=out / "rejects.csv",
-            progress=True,
+            ImportOptions(
+                timezone=settings.timezone, rejects_path=out / "rejects.csv", progress=True
+            ),
         )
         for line in summary.lines():
             typer.echo(line)

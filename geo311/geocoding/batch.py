@@ -71,7 +71,7 @@ def geocode_pending_requests(
     str
         One line: ``geocoding: N requests: a address_point, ..., c none``.
     """
-    pending = request_repo.query_requests(store, needs_geocoding=True)
+    pending = request_repo.query_requests(store, request_repo.RequestFilters(needs_geocoding=True))
     if not pending:
         return "geocoding: no requests need geocoding"
     if geocoder is None:
@@ -99,7 +99,9 @@ def _with_located_requests(geocoder: Geocoder, store: Store) -> Geocoder:
     """Return the geocoder plus the house numbers of the requests located by their source."""
     located = [
         r
-        for r in request_repo.query_requests(store, needs_geocoding=False)
+        for r in request_repo.query_requests(
+            store, request_repo.RequestFilters(needs_geocoding=False)
+        )
         if r.lat is not None and r.long is not None and not r.geocode_match_type and r.address
     ]
     return geocoder.with_known_addresses(

@@ -256,17 +256,43 @@ def write_rejects_csv(rejects: Sequence[dict[str, Any]], path: str | Path) -> Pa
     return path
 
 
-def import_file(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+@dataclass(frozen=True, kw_only=True)
+class ImportOptions:
+    """How :func:`import_file` reads and writes a file; the defaults suit most imports.
+
+    Parameters
+    ----------
+    timezone : str, optional
+        Local time zone of times written without an offset (default: the city profile's).
+    rejects_path : str or Path, optional
+        Where to write the rejects CSV; default ``./<file name>.rejects.csv`` (only written
+        when anything is rejected).
+    batch_size : int
+        Rows per transaction.
+    progress : bool
+        Show a progress bar on stderr.
+    bulk : bool, optional
+        Rebuild the secondary indexes after the load instead of updating them row by row
+        (see :meth:`geo311.db.store.Store.bulk_load`). Default: when the file likely holds more
+        rows than the store.
+    parse_in_subprocess : bool, optional
+        Parse a Boston CSV in a second process while this one writes (uses both cores).
+        Default: with ``bulk``.
+    """
+
+    timezone: str | None = None
+    rejects_path: str | Path | None = None
+    batch_size: int = 20_000
+    progress: bool = False
+    bulk: bool | None = None
+    parse_in_subprocess: bool | None = None
+
+
+def import_file(
     store: Store,
     path: str | Path,
     catalogue: Catalogue,
-    *,
-    timezone: str | None = None,
-    rejects_path: str | Path | None = None,
-    batch_size: int = 20_000,
-    progress: bool = False,
-    bulk: bool | None = None,
-    parse_in_subprocess: bool | None = None,
+    options: ImportOptions | None = None,
 ) -> ImportSummary:
     """Import a Boston CSV export (either schema, plain or gzip) or an Open311 JSON file.
 
@@ -278,22 +304,9 @@ def import_file(  # noqa: PLR0913 - parameter object pending (issue 22, listed i
         The input file.
     catalogue
         Service catalogue (maps Boston types and validates service codes).
-    timezone
-        Local time zone of times written without an offset (default: the city profile's).
-    rejects_path
-        Where to write the rejects CSV; default ``./<file name>.rejects.csv`` (only written
-        when anything is rejected).
-    batch_size
-        Rows per transaction.
-    progress
-        Show a progress bar on stderr.
-    bulk
-        Rebuild the secondary indexes after the load instead of updating them row by row
-        (see :meth:`geo311.db.store.Store.bulk_load`). Default: when the file likely holds more
-        rows than the store.
-    parse_in_subprocess
-        Parse a Boston CSV in a second process while this one writes (uses both cores).
-        Default: with ``bulk``.
+    options
+        How to read and write (time zone, rejects file, batch size, bulk load...);
+        :class:`ImportOptions` defaults when omitted.
 
     Returns
     -------
@@ -316,13 +329,17 @@ def import_file(  # noqa: PLR0913 - parameter object pending (issue 22, listed i
             field="path",
         )
     t0 = time.perf_counter()
-    timezone = timezone or default_city().timezone
+    opts = options or ImportOptions()
+    timezone = opts.timezone or default_city().timezone
+    batch_size, bulk, parse_in_subprocess = opts.batch_size, opts.bulk, opts.parse_in_subprocess
     fmt = detect_format(path)
     summary = ImportSummary(path=str(path), format=fmt)
     with store.begin() as conn:
         run_id = runs.start_import_run(store, conn, str(path))
     summary.import_run_id = run_id
-    bar = tqdm(desc=f"importing {path.name}", unit=" rows", disable=not progress, mininterval=0.5)
+    bar = tqdm(
+        desc=f"importing {path.name}", unit=" rows", disable=not opts.progress, mininterval=0.5
+    )
 
     def on_rows(n: int) -> None:
         summary.rows_read += n
@@ -365,7 +382,11 @@ def import_file(  # noqa: PLR0913 - parameter object pending (issue 22, listed i
         bar.close()
     summary.seconds = time.perf_counter() - t0
     if summary.rejected:
-        out = Path(rejects_path) if rejects_path else Path.cwd() / (path.name + ".rejects.csv")
+        out = (
+            Path(opts.rejects_path)
+            if opts.rejects_path
+            else Path.cwd() / (path.name + ".rejects.csv")
+        )
         summary.rejects_path = str(write_rejects_csv(runs.rejects_of(store, run_id), out))
     runs.finish_import_run(store, run_id, summary.as_dict())
     return summary

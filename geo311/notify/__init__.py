@@ -20,13 +20,14 @@ from geo311.notify.contacts import (
     save_contacts,
     set_webhook_active,
 )
-from geo311.notify.events import EVENT_TYPES, Event
+from geo311.notify.events import EVENT_TYPES, Event, WorkOrderEvent
 from geo311.notify.outbox import enqueue, enqueue_work_order, list_outbox, retry, status_path
 from geo311.notify.unsubscribe import unsubscribe, unsubscribe_path, unsubscribe_token
 
 __all__ = [
     "EVENT_TYPES",
     "Event",
+    "WorkOrderEvent",
     "add_webhook",
     "address_state",
     "confirm",

@@ -94,3 +94,41 @@ class Event:
             start = self.eta_start.isoformat() if self.eta_start else ""
             return f"scheduled:{rid}:{self.plan_id if self.plan_id is not None else start}"
         return f"{self.type}:{rid}:{self.occurred_at.isoformat()}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkOrderEvent:
+    """An event of a whole work order, told to the reporter of each of its requests.
+
+    Parameters
+    ----------
+    type : str
+        One of :data:`EVENT_TYPES` (a work order is ``closed``, ``reopened`` or ``scheduled``).
+    work_order_id : int
+        The work order; each member request's reporter is told.
+    occurred_at, status, note, eta_start, eta_end, plan_id
+        As in :class:`Event`.
+    """
+
+    type: str
+    work_order_id: int
+    occurred_at: datetime
+    status: str = ""
+    note: str = ""
+    eta_start: datetime | None = None
+    eta_end: datetime | None = None
+    plan_id: int | None = None
+
+    def for_request(self, service_request_id: str) -> Event:
+        """Return the :class:`Event` of one member request."""
+        return Event(
+            type=self.type,
+            service_request_id=service_request_id,
+            work_order_id=self.work_order_id,
+            occurred_at=self.occurred_at,
+            status=self.status,
+            note=self.note,
+            eta_start=self.eta_start,
+            eta_end=self.eta_end,
+            plan_id=self.plan_id,
+        )

@@ -27,7 +27,7 @@ from geo311.db.notify_schema import contacts, outbox, webhooks
 from geo311.db.schema import requests
 from geo311.errors import ConflictError, NotFoundError
 from geo311.notify.confirm import address_state, confirmation_row
-from geo311.notify.events import Event
+from geo311.notify.events import Event, WorkOrderEvent
 
 
 def status_path(service_request_id: str) -> str:
@@ -193,28 +193,15 @@ def enqueue(conn: Connection, event: Event) -> int:
     return len(rows)
 
 
-def enqueue_work_order(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
-    conn: Connection,
-    work_order_id: int,
-    *,
-    type: str,
-    occurred_at: datetime,
-    status: str = "",
-    note: str = "",
-    eta_start: datetime | None = None,
-    eta_end: datetime | None = None,
-    plan_id: int | None = None,
-) -> int:
+def enqueue_work_order(conn: Connection, event: WorkOrderEvent) -> int:
     """Queue one event for every request of a work order (closed, reopened, scheduled).
 
     Parameters
     ----------
     conn : Connection
         The connection of the transaction that changes the work order.
-    work_order_id : int
-        The work order; each member request's reporter is told.
-    type, occurred_at, status, note, eta_start, eta_end, plan_id
-        As in :class:`~geo311.notify.events.Event`.
+    event : WorkOrderEvent
+        What happened to the work order; each member request's reporter is told.
 
     Returns
     -------
@@ -223,26 +210,10 @@ def enqueue_work_order(  # noqa: PLR0913 - parameter object pending (issue 22, l
     """
     member_ids = conn.execute(
         sa.select(requests.c.service_request_id)
-        .where(requests.c.work_order_id == work_order_id)
+        .where(requests.c.work_order_id == event.work_order_id)
         .order_by(requests.c.service_request_id)
     ).scalars()
-    return sum(
-        enqueue(
-            conn,
-            Event(
-                type=type,
-                service_request_id=rid,
-                work_order_id=work_order_id,
-                occurred_at=occurred_at,
-                status=status,
-                note=note,
-                eta_start=eta_start,
-                eta_end=eta_end,
-                plan_id=plan_id,
-            ),
-        )
-        for rid in list(member_ids)
-    )
+    return sum(enqueue(conn, event.for_request(rid)) for rid in list(member_ids))
 
 
 @dataclass(frozen=True)

@@ -304,9 +304,7 @@ def publish_plan(
             stale = _clear_stale_etas(store, conn, [plan_id, *keep_plans], set(expected), at)
             scheduled = _set_etas(conn, plan_id, expected, at)
             texts = {rid: expected[rid][1] for rid in scheduled}
-            update_log.record_updates(
-                store, conn, scheduled, kind="scheduled", at=at, descriptions=texts
-            )
+            update_log.record_updates(conn, scheduled, kind="scheduled", at=at, descriptions=texts)
             notified = _tell_scheduled(conn, plan_id, {r: expected[r][0] for r in scheduled}, at)
             counts = {"scheduled": len(scheduled), "cleared": len(stale), "notified": notified}
     except sa.exc.IntegrityError:
@@ -346,7 +344,7 @@ def _clear_stale_etas(
         expected_plan_id=None,
         updated_datetime=at,
     )
-    update_log.record_updates(store, conn, stale, kind="unscheduled", at=at, descriptions={})
+    update_log.record_updates(conn, stale, kind="unscheduled", at=at, descriptions={})
     return stale
 
 

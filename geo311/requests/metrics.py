@@ -8,6 +8,7 @@ service-level target, which a published plan's ETA never moves).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -164,23 +165,45 @@ def work_orders_frame(orders: Iterable[WorkOrder]) -> pd.DataFrame:
     return frame
 
 
-def backlog_by_age(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+@dataclass(frozen=True, kw_only=True)
+class BacklogColumns:
+    """The columns :func:`backlog_by_age` reads; the defaults name a :func:`requests_frame`.
+
+    Parameters
+    ----------
+    group : str
+        Column to count by; ``service_code`` is reported as ``service``.
+    opened : str
+        Column of the opening time: a row counts from then on.
+    closed : str, optional
+        Column of the closing time (a row no longer counts from then on), or ``None`` when
+        every row of the frame is open.
+    due : str
+        Column of the due time: a row still open after it is overdue.
+    reports : str, optional
+        Column of the number of reports a row stands for (default: one each).
+    """
+
+    group: str = "service_code"
+    opened: str = "requested_datetime"
+    closed: str | None = "closed_datetime"
+    due: str = "sla_target_datetime"
+    reports: str | None = None
+
+
+def backlog_by_age(
     frame: pd.DataFrame,
     *,
     at: datetime,
     bins_days: Sequence[float] = (0, 1, 2, 7, 14, 30, 90),
     labels: Sequence[str] | None = None,
-    group: str = "service_code",
-    opened: str = "requested_datetime",
-    closed: str | None = "closed_datetime",
-    due: str = "sla_target_datetime",
-    reports: str | None = None,
+    columns: BacklogColumns | None = None,
 ) -> pd.DataFrame:
     """Count what is open at ``at`` per group by age bucket, with how much of it is overdue.
 
     The one backlog count of geo311: requests (a frame from :func:`requests_frame`, the
-    defaults) or work orders (a frame from :func:`work_orders_frame` with ``group``,
-    ``opened``, ``due`` and ``reports`` naming its columns).
+    defaults) or work orders (a frame from :func:`work_orders_frame` with ``columns``
+    naming its columns).
 
     Parameters
     ----------
@@ -192,29 +215,30 @@ def backlog_by_age(  # noqa: PLR0913 - parameter object pending (issue 22, liste
         Bucket edges in days; the last bucket is open-ended.
     labels
         One label per bucket (default ``"0-1 d"`` ... ``">90 d"`` from the edges).
-    group
-        Column to count by; ``service_code`` is reported as ``service``.
-    opened
-        Column of the opening time: a row counts from then on.
-    closed
-        Column of the closing time (a row no longer counts from then on), or ``None`` when
-        every row of ``frame`` is open.
-    due
-        Column of the due time: a row still open after it is overdue.
-    reports
-        Column of the number of reports a row stands for (default: one each).
+    columns
+        Which columns of ``frame`` to read (:class:`BacklogColumns`; a request frame's by
+        default).
 
     Returns
     -------
     DataFrame
-        Columns ``service`` (or ``group``), ``age`` (categorical, in bucket order), ``open``,
-        ``reports``, ``overdue``; one row per group and bucket, empty buckets included.
+        Columns ``service`` (or the group column), ``age`` (categorical, in bucket order),
+        ``open``, ``reports``, ``overdue``; one row per group and bucket, empty buckets
+        included.
 
     Raises
     ------
     InputError
         If ``at`` is naive.
     """
+    cols = columns or BacklogColumns()
+    group, opened, closed, due, reports = (
+        cols.group,
+        cols.opened,
+        cols.closed,
+        cols.due,
+        cols.reports,
+    )
     if at.tzinfo is None:
         raise InputError("at must be timezone-aware (e.g. 2015-10-06T07:00-04:00)", field="at")
     at_ts = pd.Timestamp(at).tz_convert("UTC")

@@ -24,7 +24,7 @@ import pandas as pd
 
 from geo311.city.catalogue import Catalogue
 from geo311.errors import InputError
-from geo311.requests.metrics import backlog_by_age, compute_metrics
+from geo311.requests.metrics import BacklogColumns, backlog_by_age, compute_metrics
 
 __all__ = [
     "BACKLOG_BINS_DAYS",
@@ -225,7 +225,10 @@ def backlog_at_end(frame: pd.DataFrame, period: Period, *, tz: ZoneInfo) -> pd.D
     """Return what was open at the end of the period per service, by age, with how much overdue."""
     _first, after = period.bounds(tz)
     table = backlog_by_age(
-        frame, at=after.to_pydatetime(), bins_days=BACKLOG_BINS_DAYS, due=TARGET_COLUMN
+        frame,
+        at=after.to_pydatetime(),
+        bins_days=BACKLOG_BINS_DAYS,
+        columns=BacklogColumns(due=TARGET_COLUMN),
     )
     return table.loc[table["open"] > 0].reset_index(drop=True)
 

@@ -352,77 +352,29 @@ def get_request(store: Store, service_request_id: str) -> ServiceRequest:
     return row_to_request(row)
 
 
-def query_requests(  # noqa: PLR0913 - pending: RequestFilters here needs 41 call sites (api/web/workorder.py, geo311/workorders/ are another branch's)
-    store: Store,
-    *,
-    ids: Sequence[str] | None = None,
-    service_codes: Sequence[str] | None = None,
-    statuses: Sequence[str] | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    needs_geocoding: bool | None = None,
-    bbox: tuple[float, float, float, float] | None = None,
-    work_order_id: int | None = None,
-    limit: int | None = None,
-    offset: int = 0,
-    newest_first: bool = False,
-) -> list[ServiceRequest]:
+def query_requests(store: Store, filters: RequestFilters | None = None) -> list[ServiceRequest]:
     """Return requests matching every given filter.
 
     Parameters
     ----------
-    ids, service_codes, statuses
-        Keep only these request ids, services or state codes.
-    start, end
-        Keep requests with ``start <= requested_datetime < end``.
-    needs_geocoding
-        Keep only rows still (or no longer) needing geocoding.
-    bbox
-        Keep only requests inside this box.
-    work_order_id
-        Keep only members of this work order.
-    limit, offset
-        Paging.
-    newest_first
-        Order by requested time descending instead of ascending.
+    store
+        The store to read.
+    filters
+        Which requests, in which order and page (:class:`RequestFilters`); all of them,
+        oldest first, by default.
 
     Returns
     -------
     list of ServiceRequest
         The requests, ordered by requested time (then id).
     """
-    stmt = select_requests(
-        sa.select(requests),
-        RequestFilters(
-            ids=ids,
-            service_codes=service_codes,
-            statuses=statuses,
-            start=start,
-            end=end,
-            needs_geocoding=needs_geocoding,
-            bbox=bbox,
-            work_order_id=work_order_id,
-            limit=limit,
-            offset=offset,
-            newest_first=newest_first,
-        ),
-    )
+    stmt = select_requests(sa.select(requests), filters or RequestFilters())
     with store.read() as conn:
         return [row_to_request(r) for r in conn.execute(stmt).all()]
 
 
-def query_request_rows(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
-    store: Store,
-    columns: Sequence[str],
-    *,
-    ids: Sequence[str] | None = None,
-    service_codes: Sequence[str] | None = None,
-    statuses: Sequence[str] | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    limit: int | None = None,
-    offset: int = 0,
-    newest_first: bool = False,
+def query_request_rows(
+    store: Store, columns: Sequence[str], filters: RequestFilters | None = None
 ) -> list[tuple[Any, ...]]:
     """Return only some columns of the requests :meth:`query_requests` would return.
 
@@ -433,8 +385,9 @@ def query_request_rows(  # noqa: PLR0913 - parameter object pending (issue 22, l
     ----------
     columns
         Column names of ``service_requests`` (``lon`` for the longitude), in output order.
-    ids, service_codes, statuses, start, end, limit, offset, newest_first
-        As in :meth:`query_requests`.
+    filters
+        As in :meth:`query_requests` (``needs_geocoding``, ``bbox`` and ``work_order_id``
+        apply too).
 
     Returns
     -------
@@ -453,17 +406,7 @@ def query_request_rows(  # noqa: PLR0913 - parameter object pending (issue 22, l
             "geo311.db.store.REQUEST_COLUMNS"
         )
     stmt = select_requests(
-        sa.select(*(requests.c[c] for c in columns)),
-        RequestFilters(
-            ids=ids,
-            service_codes=service_codes,
-            statuses=statuses,
-            start=start,
-            end=end,
-            limit=limit,
-            offset=offset,
-            newest_first=newest_first,
-        ),
+        sa.select(*(requests.c[c] for c in columns)), filters or RequestFilters()
     )
     with store.read() as conn:
         return [tuple(r) for r in conn.execute(stmt).all()]
@@ -559,7 +502,6 @@ def update_requests_in(
     )
     if noted:
         update_log.record_updates(
-            store,
             conn,
             ids,
             kind="status" if "status" in values else "note",

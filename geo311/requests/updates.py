@@ -24,8 +24,7 @@ __all__ = [
 ]
 
 
-def record_updates(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
-    store: Store,
+def record_updates(
     conn: Connection,
     ids: Sequence[str],
     *,
@@ -35,7 +34,31 @@ def record_updates(  # noqa: PLR0913 - parameter object pending (issue 22, liste
     media_url: str = "",
     external_id: str | None = None,
 ) -> list[int]:
-    """Append one update per request with its current status (and notes, by default)."""
+    """Append one update per request with its current status (and notes, by default).
+
+    Parameters
+    ----------
+    conn
+        The connection of the transaction that changes the requests.
+    ids
+        The requests updated.
+    kind
+        ``status``, ``note``, ``scheduled``, ``unscheduled`` or ``comment``.
+    at
+        When (timezone-aware).
+    descriptions
+        The public text per request id (a request not in it gets none); default: each
+        request's current status notes.
+    media_url
+        A photo of the update.
+    external_id
+        The client's own id of the update.
+
+    Returns
+    -------
+    list of int
+        The new update ids, in request id order.
+    """
     c = requests.c
     rows = []
     for start in range(0, len(ids), 5000):
@@ -131,7 +154,6 @@ def add_request_update(
                 "check the id returned by POST requests"
             )
         ids = record_updates(
-            store,
             conn,
             [service_request_id],
             kind=kind,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -300,36 +301,66 @@ def write_audit(
     return int(result.scalar_one())
 
 
-def audit_rows(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+@dataclass(frozen=True, kw_only=True)
+class AuditFilter:
+    """Which audit rows to read; every filter is optional and they combine (AND).
+
+    Parameters
+    ----------
+    action, actor : str, optional
+        Keep one action (``stop.done``) or one actor (a username).
+    action_prefix, object_prefix : str, optional
+        Keep actions or objects that start with a text (``stop.``, ``user:nico``).
+    since, until : datetime, optional
+        Keep rows at ``since <= at < until`` (timezone-aware).
+    """
+
+    action: str | None = None
+    actor: str | None = None
+    action_prefix: str | None = None
+    object_prefix: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def audit_rows(
     store: Store,
+    filters: AuditFilter | None = None,
     *,
     limit: int = 100,
     offset: int = 0,
-    action: str | None = None,
-    actor: str | None = None,
-    action_prefix: str | None = None,
-    object_prefix: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Return audit rows, newest first, with ``before``/``after`` decoded.
 
-    The filters (each optional) keep one action, one actor, actions or objects that start
-    with a text (``stop.``, ``user:nico``), and rows at ``since <= at < until``.
+    Parameters
+    ----------
+    store : Store
+        The store to read.
+    filters : AuditFilter, optional
+        Which rows to keep; all of them by default.
+    limit, offset : int
+        The page of rows to return.
+
+    Returns
+    -------
+    list of dict
+        One dict per row (``audit_id``, ``at``, ``actor``, ``action``, ``object``,
+        ``before``, ``after``).
     """
+    f = filters or AuditFilter()
     query = sa.select(audit_log).order_by(audit_log.c.audit_id.desc()).limit(limit).offset(offset)
-    if action:
-        query = query.where(audit_log.c.action == action)
-    if actor:
-        query = query.where(audit_log.c.actor == actor)
-    if action_prefix:
-        query = query.where(audit_log.c.action.startswith(action_prefix, autoescape=True))
-    if object_prefix:
-        query = query.where(audit_log.c.object.startswith(object_prefix, autoescape=True))
-    if since is not None:
-        query = query.where(audit_log.c.at >= since)
-    if until is not None:
-        query = query.where(audit_log.c.at < until)
+    if f.action:
+        query = query.where(audit_log.c.action == f.action)
+    if f.actor:
+        query = query.where(audit_log.c.actor == f.actor)
+    if f.action_prefix:
+        query = query.where(audit_log.c.action.startswith(f.action_prefix, autoescape=True))
+    if f.object_prefix:
+        query = query.where(audit_log.c.object.startswith(f.object_prefix, autoescape=True))
+    if f.since is not None:
+        query = query.where(audit_log.c.at >= f.since)
+    if f.until is not None:
+        query = query.where(audit_log.c.at < f.until)
     with store.read() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
     for row in rows:

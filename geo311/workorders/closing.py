@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,7 +18,7 @@ from geo311.requests import repo as request_repo
 from geo311.workorders import repo as work_order_repo
 from geo311.workorders.grouping import default_catalogue, lock_work_order, request_close_time
 
-__all__ = ["close_work_order"]
+__all__ = ["Closure", "close_work_order"]
 
 
 def _default_note(state_code: str, label: str, group: str, wid: int, day: str) -> str:
@@ -28,17 +29,39 @@ def _default_note(state_code: str, label: str, group: str, wid: int, day: str) -
     return f"{label} on {day} (work order {wid})"
 
 
-def close_work_order(  # noqa: PLR0913 - parameter object to come: geo311/workorders is another branch's this round
+@dataclass(frozen=True, kw_only=True)
+class Closure:
+    """How a work order is closed: the state, category and note its reports close with.
+
+    Parameters
+    ----------
+    status : str
+        A catalogue state of the ``fixed`` or ``closed`` group (e.g. ``fixed``, ``duplicate``).
+    closure_category : str
+        The closure category written on every member (e.g. ``Case Resolved``).
+    at : datetime
+        When the work was closed (timezone-aware).
+    note : str, optional
+        Status note a citizen reads; default e.g. "Repaired by crew on 2015-10-06".
+    media_url : str
+        A photo of the finished work (e.g. the crew's): the closing update of every member
+        carries it, and it becomes the ``media_url`` of the members that had no photo.
+    """
+
+    status: str
+    closure_category: str
+    at: datetime
+    note: str | None = None
+    media_url: str = ""
+
+
+def close_work_order(
     store: Store,
     work_order_id: int,
+    closure: Closure,
     *,
-    status: str,
-    closure_category: str,
-    note: str | None = None,
-    at: datetime,
     catalogue: Catalogue | None = None,
     timezone: str | None = None,
-    media_url: str = "",
 ) -> WorkOrder:
     """Close an open work order and every open member request with the same state and note.
 
@@ -48,21 +71,12 @@ def close_work_order(  # noqa: PLR0913 - parameter object to come: geo311/workor
         The store.
     work_order_id
         The work order.
-    status
-        A catalogue state of the ``fixed`` or ``closed`` group (e.g. ``fixed``, ``duplicate``).
-    closure_category
-        The closure category written on every member (e.g. ``Case Resolved``).
-    note
-        Status note a citizen reads; default e.g. "Repaired by crew on 2015-10-06".
-    at
-        When the work was closed (timezone-aware).
+    closure
+        The closing state, category, time, note and photo (:class:`Closure`).
     catalogue
         States; default the embedded ``data/services.toml``.
     timezone
         Local time zone of the date in the default note (default: the city profile's).
-    media_url
-        A photo of the finished work (e.g. the crew's): the closing update of every member
-        carries it, and it becomes the ``media_url`` of the members that had no photo.
 
     Returns
     -------
@@ -79,6 +93,8 @@ def close_work_order(  # noqa: PLR0913 - parameter object to come: geo311/workor
     ConflictError
         If the work order is already closed.
     """
+    status, closure_category, at = closure.status, closure.closure_category, closure.at
+    note, media_url = closure.note, closure.media_url
     cat = catalogue or default_catalogue()
     state = cat.state(status)
     if state.is_open:

@@ -96,15 +96,47 @@ class Grouping:
         return int(self.anchors.size)
 
 
-def group_points(  # noqa: PLR0913 - parameter object to come: geo311/workorders is another branch's this round
+@dataclass(frozen=True)
+class GroupArrays:
+    """The rule of each group code, as arrays indexed by the code.
+
+    Parameters
+    ----------
+    radius : numpy.ndarray
+        Radius in metres per group code; groups with radius 0 are not grouped.
+    window : numpy.ndarray
+        Failed-repair window per group code, in the unit of the report times.
+    """
+
+    radius: np.ndarray
+    window: np.ndarray
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The work orders a report may join, in the order they were opened.
+
+    Parameters
+    ----------
+    wx, wy : list of float
+        Their anchors' projected points (metres).
+    wclose : list of int
+        Their close times (``INF_TIME`` while open).
+    """
+
+    wx: list[float]
+    wy: list[float]
+    wclose: list[int]
+
+
+def group_points(
     x: np.ndarray,
     y: np.ndarray,
     t: np.ndarray,
     close: np.ndarray,
     group: np.ndarray,
     *,
-    radius: np.ndarray,
-    window: np.ndarray,
+    rules: GroupArrays,
     order: np.ndarray | None = None,
 ) -> Grouping:
     """Group points into work orders with the anchor rule (see the module docstring).
@@ -119,11 +151,9 @@ def group_points(  # noqa: PLR0913 - parameter object to come: geo311/workorders
         Close time of each report (``INF_TIME`` when still open); values below ``t`` count as
         ``t``.
     group
-        Group code of each point (index into ``radius``/``window``); ``-1`` is not grouped.
-    radius
-        Radius in metres per group code; groups with radius 0 are not grouped.
-    window
-        Failed-repair window per group code, in the unit of ``t``.
+        Group code of each point (index into the arrays of ``rules``); ``-1`` is not grouped.
+    rules
+        Radius and failed-repair window per group code (:class:`GroupArrays`).
     order
         Arrival order (indices of the points); default stable sort by ``t``.
 
@@ -137,8 +167,8 @@ def group_points(  # noqa: PLR0913 - parameter object to come: geo311/workorders
     t = np.asarray(t, dtype=np.int64)
     close = np.maximum(np.asarray(close, dtype=np.int64), t)
     group = np.asarray(group, dtype=np.int64)
-    radius = np.asarray(radius, dtype=np.float64)
-    window = np.asarray(window, dtype=np.int64)
+    radius = np.asarray(rules.radius, dtype=np.float64)
+    window = np.asarray(rules.window, dtype=np.int64)
     n = x.size
     if not (y.size == t.size == close.size == group.size == n):
         raise ValueError("x, y, t, close and group must have the same length")
@@ -180,18 +210,16 @@ def group_points(  # noqa: PLR0913 - parameter object to come: geo311/workorders
     wclose_a = np.where(is_need, _NOT_ANCHOR, close)
     wclose_a[~valid] = _NOT_ANCHOR
     lab_a = np.where(valid, np.arange(n), -1)
-    lab_l, jn_l, pf_l, wclose_l, wfail_l = _run(
-        need_idx.tolist(),
-        t[need_idx].tolist(),
-        close[need_idx].tolist(),
-        (t[need_idx] - window[group[need_idx]]).tolist(),
-        ptr,
-        pa.tolist(),
-        d2.tolist(),
-        lab_a.tolist(),
-        wclose_a.tolist(),
-        [-1] * n,
+    queue = _Queue(
+        need=need_idx.tolist(),
+        ts=t[need_idx].tolist(),
+        cs=close[need_idx].tolist(),
+        los=(t[need_idx] - window[group[need_idx]]).tolist(),
+        ptr=ptr,
+        cand=pa.tolist(),
+        cand_d2=d2.tolist(),
     )
+    lab_l, jn_l, pf_l, wclose_l, wfail_l = _run(queue, lab_a.tolist(), wclose_a.tolist(), [-1] * n)
     lab_p = np.asarray(lab_l, dtype=np.int64)
     point_failed_p = np.full(n, -1, dtype=np.int64)
     point_failed_p[need_idx] = pf_l
@@ -286,22 +314,28 @@ def _numbered(
     )
 
 
-def _run(  # noqa: PLR0913 - parameter object to come: geo311/workorders is another branch's this round
-    need: list[int],
-    ts: list[int],
-    cs: list[int],
-    los: list[int],
-    ptr: list[int],
-    cand: list[int],
-    cand_d2: list[float],
-    lab: list[int],
-    wclose: list[int],
-    wfail: list[int],
+@dataclass(frozen=True, slots=True)
+class _Queue:
+    # The points that have candidates, in arrival order: their index, time, close time and
+    # window start; their candidates are cand[ptr[k]:ptr[k + 1]] with squared distances.
+    need: list[int]
+    ts: list[int]
+    cs: list[int]
+    los: list[int]
+    ptr: list[int]
+    cand: list[int]
+    cand_d2: list[float]
+
+
+def _run(
+    queue: _Queue, lab: list[int], wclose: list[int], wfail: list[int]
 ) -> tuple[list[int], list[bool], list[int], list[int], list[int]]:
     # The sequential core, only for points with a candidate: candidates are the earlier
     # points within the radius (sorted by arrival), a work order is known by its anchor point,
     # and a point that is no anchor has a close time below every window. Ties go to the
     # earlier anchor because comparisons are strict and candidates come in arrival order.
+    need, ts, cs, los = queue.need, queue.ts, queue.cs, queue.los
+    ptr, cand, cand_d2 = queue.ptr, queue.cand, queue.cand_d2
     jn = [False] * len(need)
     pf = [-1] * len(need)
     for k, j in enumerate(need):
@@ -340,15 +374,8 @@ def _run(  # noqa: PLR0913 - parameter object to come: geo311/workorders is anot
     return lab, jn, pf, wclose, wfail
 
 
-def choose_work_order(  # noqa: PLR0913 - parameter object to come: geo311/workorders is another branch's this round
-    px: float,
-    py: float,
-    tp: int,
-    lo: int,
-    r2: float,
-    wx: list[float],
-    wy: list[float],
-    wclose: list[int],
+def choose_work_order(
+    px: float, py: float, tp: int, lo: int, r2: float, candidates: Candidates
 ) -> tuple[int, int]:
     """Apply the anchor rule to one report against candidate work orders (oldest first).
 
@@ -365,10 +392,8 @@ def choose_work_order(  # noqa: PLR0913 - parameter object to come: geo311/worko
         Start of the failed-repair window.
     r2
         Squared radius.
-    wx, wy
-        Candidate anchors, in the order the work orders were opened.
-    wclose
-        Candidate close times (``INF_TIME`` while open).
+    candidates
+        The candidate work orders, in the order they were opened (:class:`Candidates`).
 
     Returns
     -------
@@ -376,6 +401,7 @@ def choose_work_order(  # noqa: PLR0913 - parameter object to come: geo311/worko
         Position of the work order to join (``-1``: open a new one) and of the failed-repair
         work order (``-1``: none).
     """
+    wx, wy, wclose = candidates.wx, candidates.wy, candidates.wclose
     best = -1
     bd = 0.0
     fr = -1

@@ -39,11 +39,13 @@ from geo311.city.catalogue import Catalogue, load_catalogue
 from geo311.db.store import Store
 from geo311.errors import ConflictError, InputError
 from geo311.model import ServiceRequest
-from geo311.notify import Event, enqueue, enqueue_work_order
+from geo311.notify import Event, WorkOrderEvent, enqueue, enqueue_work_order
 from geo311.requests import repo as request_repo
 from geo311.workorders import repo as work_order_repo
 from geo311.workorders.clustering import (
     INF_TIME,
+    Candidates,
+    GroupArrays,
     Grouping,
     choose_work_order,
     group_points,
@@ -301,7 +303,9 @@ def _rebuild_input(
 ) -> tuple[list[ServiceRequest], int, int]:
     # The requests a rebuild groups, in time order, and the counts of those it skips.
     end = at + timedelta(microseconds=1) if at is not None else None
-    reqs = sorted(request_repo.query_requests(store, end=end), key=_sort_key)
+    reqs = sorted(
+        request_repo.query_requests(store, request_repo.RequestFilters(end=end)), key=_sort_key
+    )
     kept: list[ServiceRequest] = []
     no_location = ungrouped = 0
     for r in reqs:
@@ -358,8 +362,9 @@ def _group_in_time_order(
     )
     radius = np.array([rules[g].radius_m for g in names], dtype=np.float64)
     window = np.array([rules[g].failed_repair // timedelta(microseconds=1) for g in names])
+    rule_arrays = GroupArrays(radius=radius, window=window)
     grouping = group_points(
-        x, y, t, close, group_code, radius=radius, window=window, order=np.arange(len(kept))
+        x, y, t, close, group_code, rules=rule_arrays, order=np.arange(len(kept))
     )
     return grouping, group_code
 
@@ -440,21 +445,22 @@ def assign_request(
             to_micros(t),
             to_micros(t - rule.failed_repair),
             rule.radius_m * rule.radius_m,
-            xs[1:].tolist(),
-            ys[1:].tolist(),
-            [
-                INF_TIME if c["closed_datetime"] is None else to_micros(c["closed_datetime"])
-                for c in cands
-            ],
+            Candidates(
+                xs[1:].tolist(),
+                ys[1:].tolist(),
+                [
+                    INF_TIME if c["closed_datetime"] is None else to_micros(c["closed_datetime"])
+                    for c in cands
+                ],
+            ),
         )
         failed_id = None if failed < 0 else int(cands[failed]["work_order_id"])
+        summary = _Summary(catalogue, service.group, snap)
         if best >= 0:
-            wid, msg, count = _join(
-                store, conn, catalogue, req, cands[best], failed_id, group=service.group, snap=snap
-            )
+            wid, msg, count = _join(store, conn, req, cands[best], failed_id, summary)
             _tell_merged(conn, req.service_request_id, wid, at=t)
         else:
-            row = _summarise([req], catalogue, group=service.group, snap=snap)
+            row = summary.of([req])
             row.update(anchor_lat=req.lat, anchor_lon=req.long, failed_repair_of=failed_id)
             wid = work_order_repo.insert_work_orders(store, conn, [row])[0]
             work_order_repo.link_requests(store, conn, [(req.service_request_id, wid)])
@@ -520,22 +526,31 @@ def lock_work_order(
     lock_cells(store, conn, cell_keys(group, lat, lon, radius_m=rule.radius_m, reach_m=0.0))
 
 
-def _join(  # noqa: PLR0913 - parameter object to come: geo311/workorders is another branch's this round
+@dataclass(frozen=True, slots=True)
+class _Summary:
+    """How a work order's row is summarised from its members: its catalogue, group, snap."""
+
+    catalogue: Catalogue
+    group: str
+    snap: Snap | None
+
+    def of(self, members: Sequence[ServiceRequest]) -> dict[str, Any]:
+        return _summarise(members, self.catalogue, group=self.group, snap=self.snap)
+
+
+def _join(
     store: Store,
     conn: Connection,
-    catalogue: Catalogue,
     req: ServiceRequest,
     cand: dict[str, Any],
     failed_id: int | None,
-    *,
-    group: str,
-    snap: Snap | None,
+    summary: _Summary,
 ) -> tuple[int, str, int]:
     # The report joins the work order ``cand``: resummarise it with the new member.
     wid = int(cand["work_order_id"])
     mem = sorted([*work_order_repo.work_order_members(store, conn, [wid])[wid], req], key=_sort_key)
-    row = _summarise(mem, catalogue, group=group, snap=snap)
-    current = catalogue.states.get(cand["status"])
+    row = summary.of(mem)
+    current = summary.catalogue.states.get(cand["status"])
     if row["status"] == "open" and current is not None and current.is_open:
         row["status"] = current.code  # keep a dispatcher's open state (e.g. scheduled)
     row["work_order_id"] = wid
@@ -575,4 +590,5 @@ def _tell_merged(conn: Any, request_id: str, work_order_id: int, *, at: datetime
 def _tell_reopened(conn: Any, failed_id: int, *, at: datetime) -> None:
     """Queue "reopened" for the reporters of a recently closed work order reported again."""
     note = "The problem was reported again nearby after the repair; a crew will look again."
-    enqueue_work_order(conn, failed_id, type="reopened", occurred_at=at, note=note)
+    event = WorkOrderEvent(type="reopened", work_order_id=failed_id, occurred_at=at, note=note)
+    enqueue_work_order(conn, event)

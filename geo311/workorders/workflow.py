@@ -5,6 +5,7 @@ The domain rule lives here; the API's routers only call :func:`apply_status`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,17 +42,38 @@ def check_transition(catalogue: Catalogue, current: str, new: str) -> None:
         raise ConflictError(f"status: the work order is already {current!r}; send another state")
 
 
-def apply_status(  # noqa: PLR0913 - parameter object to come: geo311/workorders is another branch's this round
+@dataclass(frozen=True, kw_only=True)
+class StatusChange:
+    """A move of a work order to another state, as a dispatcher or a crew asks for it.
+
+    Parameters
+    ----------
+    status : str
+        Target state code.
+    note : str
+        Citizen-readable status note (copied to the member requests).
+    closure_category : str
+        Closure category when closing (default: the state's label).
+    at : datetime, optional
+        When (default: now).
+    media_url : str
+        A photo of the finished work, kept with the closing update (closing states only).
+    """
+
+    status: str
+    note: str = ""
+    closure_category: str = ""
+    at: datetime | None = None
+    media_url: str = ""
+
+
+def apply_status(
     store: Store,
     catalogue: Catalogue,
     work_order_id: int,
+    change: StatusChange,
     *,
-    status: str,
-    note: str = "",
-    closure_category: str = "",
-    at: datetime | None = None,
     timezone: str | None = None,
-    media_url: str = "",
 ) -> WorkOrder:
     """Move a work order to ``status``; a closing state closes every open member request.
 
@@ -63,18 +85,10 @@ def apply_status(  # noqa: PLR0913 - parameter object to come: geo311/workorders
         Gives the states.
     work_order_id
         The work order.
-    status
-        Target state code.
-    note
-        Citizen-readable status note (copied to the member requests).
-    closure_category
-        Closure category when closing (default: the state's label).
-    at
-        When (default: now).
+    change
+        The target state, note, closure category, time and photo (:class:`StatusChange`).
     timezone
         The city's zone, for the default closing note (default: the city profile's).
-    media_url
-        A photo of the finished work, kept with the closing update (closing states only).
 
     Returns
     -------
@@ -88,23 +102,27 @@ def apply_status(  # noqa: PLR0913 - parameter object to come: geo311/workorders
     ConflictError
         If the transition is not allowed (see :func:`check_transition`).
     """
-    from geo311.workorders.closing import close_work_order
+    from geo311.workorders.closing import Closure, close_work_order
     from geo311.workorders.grouping import lock_work_order
 
-    at = at or datetime.now(UTC)
+    status, note = change.status, change.note
+    at = change.at or datetime.now(UTC)
     target = catalogue.state(status)
     check_transition(catalogue, work_order_repo.get_work_order(store, work_order_id).status, status)
     if not target.is_open:
+        closure = Closure(
+            status=status,
+            closure_category=change.closure_category or target.label,
+            note=note or None,
+            at=at,
+            media_url=change.media_url,
+        )
         return close_work_order(
             store,
             work_order_id,
-            status=status,
-            closure_category=closure_category or target.label,
-            note=note or None,
-            at=at,
+            closure,
             catalogue=catalogue,
             timezone=timezone or default_city().timezone,
-            media_url=media_url,
         )
     with store.begin() as conn:
         lock_work_order(store, conn, catalogue, work_order_id)

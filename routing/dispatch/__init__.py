@@ -38,6 +38,7 @@ from routing.dispatch.day import DayPlan
 from routing.dispatch.districts import (
     OUTSIDE_DISTRICTS,
     DistrictDay,
+    DistrictInputs,
     plan_district,
     plan_district_day,
     plan_districts,
@@ -51,8 +52,8 @@ from routing.dispatch.horizon import (
     horizon_problem,
     plan_horizon,
 )
-from routing.dispatch.planning import plan_day
-from routing.dispatch.replanning import plan_from_document, replan_day
+from routing.dispatch.planning import DayOptions, plan_day
+from routing.dispatch.replanning import ReplanChanges, plan_from_document, replan_day
 from routing.dispatch.store_io import save_day_plan
 from routing.dispatch.summary import format_summary, route_summary_rows
 from routing.dispatch.week import HORIZON_META_KEY, WeekPlan, plan_day_with_horizon
@@ -63,10 +64,13 @@ __all__ = [
     "OUTSIDE_DISTRICTS",
     "OUTSIDE_GRAPH",
     "Built",
+    "DayOptions",
     "DayPlan",
     "DistrictDay",
+    "DistrictInputs",
     "Horizon",
     "HorizonBucket",
+    "ReplanChanges",
     "WeekPlan",
     "build_problem",
     "default_graph",

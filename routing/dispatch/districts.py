@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from geo311.city.catalogue import Catalogue
 from geo311.city.districts import OUTSIDE, Districts, load_districts
@@ -37,13 +37,18 @@ from routing.dispatch.build import (
     servable_groups,
 )
 from routing.dispatch.day import DayPlan
-from routing.dispatch.planning import catalogue_for, solve_day
+from routing.dispatch.planning import DayInputs, DayOptions, catalogue_for, solve_day
 from routing.engine.crews import CrewConfig
 from routing.engine.graph import StreetGraph
+from routing.engine.solve import SolveParams
+
+if TYPE_CHECKING:
+    from routing.distributed import TaskOptions
 
 __all__ = [
     "OUTSIDE_DISTRICTS",
     "DistrictDay",
+    "DistrictInputs",
     "plan_district",
     "plan_district_day",
     "plan_districts",
@@ -86,39 +91,46 @@ def _graph(graph: StreetGraph | str | Path, metric_crs: str) -> StreetGraph:
     return graph if isinstance(graph, StreetGraph) else _cached_graph(str(graph), metric_crs)
 
 
-def plan_district_day(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
-    orders: Sequence[WorkOrder],
-    *,
-    district: str,
-    crews: CrewConfig,
-    graph: StreetGraph | str | Path,
-    catalogue: Catalogue,
-    at: datetime,
-    time_limit_s: float = 10.0,
-    seed: int = 0,
-    workers: int | None = None,
-    metric_crs: str = "",
+@dataclass(frozen=True, kw_only=True)
+class DistrictInputs:
+    """What one district's day is planned from (no store, no settings: cheap to send).
+
+    Parameters
+    ----------
+    district : str
+        The district's name (written as the document's ``district``).
+    crews : CrewConfig
+        The district's yards and crews (:meth:`CrewConfig.for_district`).
+    graph : StreetGraph, str or Path
+        The street graph, or its file (loaded once per process: cheap to send to a worker).
+    catalogue : Catalogue
+        The service catalogue.
+    at : datetime
+        The moment planned (aware).
+    metric_crs : str
+        Projected CRS (metres) to load ``graph`` from a file in (the city's ``metric_crs``).
+    """
+
+    district: str
+    crews: CrewConfig
+    graph: StreetGraph | str | Path
+    catalogue: Catalogue
+    at: datetime
+    metric_crs: str = ""
+
+
+def plan_district_day(
+    orders: Sequence[WorkOrder], inputs: DistrictInputs, params: SolveParams | None = None
 ) -> DayPlan:
     """Plan one district's day (the :class:`DayPlan`; see :func:`plan_district`)."""
-    at = require_aware(at, "at")
-    return solve_day(
-        orders, config=crews, street=_graph(graph, metric_crs), catalogue=catalogue, at=at,
-        time_limit_s=time_limit_s, seed=seed, workers=workers, meta={"district": district},
-    )  # fmt: skip
+    at = require_aware(inputs.at, "at")
+    street = _graph(inputs.graph, inputs.metric_crs)
+    day = DayInputs(at, inputs.catalogue, inputs.crews, street, list(orders))
+    return solve_day(day, params or SolveParams(), meta={"district": inputs.district})
 
 
-def plan_district(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
-    orders: Sequence[WorkOrder],
-    *,
-    district: str,
-    crews: CrewConfig,
-    graph: StreetGraph | str | Path,
-    catalogue: Catalogue,
-    at: datetime,
-    time_limit_s: float = 10.0,
-    seed: int = 0,
-    workers: int | None = None,
-    metric_crs: str = "",
+def plan_district(
+    orders: Sequence[WorkOrder], inputs: DistrictInputs, params: SolveParams | None = None
 ) -> PlanDocument:
     """Plan one district's day: a pure function of its inputs (no store, no settings).
 
@@ -126,40 +138,20 @@ def plan_district(  # noqa: PLR0913 - parameter object pending (issue 22, listed
     ----------
     orders
         The district's open work orders.
-    district
-        The district's name (written as the document's ``district``).
-    crews
-        The district's yards and crews (:meth:`CrewConfig.for_district`).
-    graph
-        The street graph, or its file (loaded once per process: cheap to send to a worker).
-    catalogue
-        The service catalogue.
-    at
-        The moment planned (aware).
-    time_limit_s, seed, workers
-        Solver settings.
-    metric_crs
-        Projected CRS (metres) to load ``graph`` from a file in (the city's ``metric_crs``).
+    inputs
+        The district, its crews, the street graph, the catalogue and the moment.
+    params
+        Solver settings (:class:`~routing.engine.solve.SolveParams`; its defaults when
+        omitted).
 
     Returns
     -------
     PlanDocument
         The district's plan (not stored: no ``plan_id``), ``district`` set.
     """
-    day = plan_district_day(
-        orders,
-        district=district,
-        crews=crews,
-        graph=graph,
-        catalogue=catalogue,
-        at=at,
-        time_limit_s=time_limit_s,
-        seed=seed,
-        workers=workers,
-        metric_crs=metric_crs,
-    )
+    day = plan_district_day(orders, inputs, params)
     doc = day.to_document()
-    doc.district = district
+    doc.district = inputs.district
     return doc
 
 
@@ -197,7 +189,8 @@ def neighbourhood_counts(store: Store, orders: Sequence[WorkOrder]) -> dict[str,
     """Count work orders per neighbourhood (their first report's; ``unknown`` when blank)."""
     firsts = [wo.member_ids[0] for wo in orders if wo.member_ids]
     found = {
-        r.service_request_id: r.neighborhood for r in request_repo.query_requests(store, ids=firsts)
+        r.service_request_id: r.neighborhood
+        for r in request_repo.query_requests(store, request_repo.RequestFilters(ids=firsts))
     }
     counts: Counter[str] = Counter()
     for wo in orders:
@@ -206,22 +199,15 @@ def neighbourhood_counts(store: Store, orders: Sequence[WorkOrder]) -> dict[str,
     return dict(counts)
 
 
-def plan_districts(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+def plan_districts(
     store: Store,
     catalogue: Catalogue | None = None,
     *,
     at: datetime,
     names: Sequence[str] | None = None,
-    settings: Settings | None = None,
     districts: Districts | None = None,
-    crews: CrewConfig | None = None,
-    graph: StreetGraph | None = None,
-    time_limit_s: float = 10.0,
-    seed: int = 0,
-    workers: int | None = None,
-    cluster: str | None = None,
-    cluster_workers: int | None = None,
-    progress: Callable[[Any], None] | None = None,
+    options: DayOptions | None = None,
+    tasks: TaskOptions | None = None,
 ) -> DistrictDay:
     """Plan the districts ``names`` (default all) from the work orders open at ``at``.
 
@@ -235,18 +221,17 @@ def plan_districts(  # noqa: PLR0913 - parameter object pending (issue 22, liste
         The moment planned (aware).
     names
         The districts to plan; default every district of the city.
-    settings
-        Gives the districts file, crew file and street graph by default.
-    districts, crews, graph
-        Loaded districts / crews / street graph instead of the settings' files.
-    time_limit_s, seed, workers
-        Solver settings, per district.
-    cluster, cluster_workers
-        Plan the districts as tasks (:func:`routing.distributed.run_tasks`): a Dask scheduler
-        address, or the number of local worker processes (each district then solves with one
-        search worker). Both None: every district in this process, one after the other.
-    progress
-        Called with each district's :class:`routing.distributed.TaskEvent` (tasks only).
+    districts
+        Loaded districts instead of the settings' file.
+    options
+        Crews, street graph, settings (the districts file, crew file and street graph by
+        default) and the solver budget per district (:class:`DayOptions`).
+    tasks
+        Plan the districts as tasks (:func:`routing.distributed.run_tasks`): on a Dask
+        scheduler, local worker processes or a runner (each district then solves with one
+        search worker); ``progress`` is called with each district's
+        :class:`routing.distributed.TaskEvent`. None: every district in this process, one
+        after the other.
 
     Returns
     -------
@@ -255,16 +240,18 @@ def plan_districts(  # noqa: PLR0913 - parameter object pending (issue 22, liste
         counted per neighbourhood.
     """
     at = require_aware(at, "at")
-    cfg = settings or Settings()
+    opts = options or DayOptions()
+    cfg = opts.settings or Settings()
+    graph = opts.graph
     cat = catalogue_for(catalogue, cfg)
     areas = districts if districts is not None else load_districts(cfg.districts_file)
     chosen = list(names) if names is not None else areas.names
     for n in chosen:
         areas.get(n)  # unknown names fail before any work
     config = resolve_crews(
-        crews=crews,
-        crews_file=None,
-        crew_ids=None,
+        crews=opts.crews,
+        crews_file=opts.crews_file,
+        crew_ids=opts.crew_ids,
         settings=cfg,
         known_skills={s.skill for s in cat.services.values()},
     )
@@ -272,50 +259,48 @@ def plan_districts(  # noqa: PLR0913 - parameter object pending (issue 22, liste
     orders = open_work_orders_at(store, at, groups=servable_groups(config, cat), catalogue=cat)
     by_name, outside = split_by_district(orders, areas)
     outside += [wo for n, wos in by_name.items() if n not in chosen for wo in wos]
-    as_tasks = cluster is not None or cluster_workers is not None
-    tasks = {
-        n: dict(
-            orders=by_name[n],
-            district=n,
-            crews=config.for_district(n, only=len(areas) > 1),
-            # a task gets the graph's file, loaded once per worker, not the loaded graph
-            graph=str(cfg.osm_drive_file) if as_tasks and graph is None else street,
-            metric_crs=cfg.city.metric_crs if as_tasks and graph is None else "",
-            catalogue=cat,
-            at=at,
-            time_limit_s=time_limit_s,
-            seed=seed,
-            workers=1 if as_tasks else workers,
+    as_tasks = tasks is not None and (
+        tasks.cluster is not None or tasks.workers is not None or tasks.runner is not None
+    )
+    params = replace(opts.solve_params(), workers=1) if as_tasks else opts.solve_params()
+    items = {
+        n: (
+            by_name[n],
+            DistrictInputs(
+                district=n,
+                crews=config.for_district(n, only=len(areas) > 1),
+                # a task gets the graph's file, loaded once per worker, not the loaded graph
+                graph=str(cfg.osm_drive_file) if as_tasks and graph is None else street,
+                metric_crs=cfg.city.metric_crs if as_tasks and graph is None else "",
+                catalogue=cat,
+                at=at,
+            ),
+            params,
         )
         for n in chosen
     }
-    plans, failed = _run_districts(tasks, cluster, cluster_workers, progress, as_tasks=as_tasks)
+    plans, failed = _run_districts(items, tasks if as_tasks else None)
     label = OUTSIDE_DISTRICTS if names is None else "outside the planned district"
     return DistrictDay(plans, neighbourhood_counts(store, outside), label, failed)
 
 
-def _district_task(kwargs: dict[str, Any]) -> DayPlan:
+_Task = tuple[Sequence[WorkOrder], DistrictInputs, SolveParams]
+
+
+def _district_task(task: _Task) -> DayPlan:
     """One district's plan as a task (module level: it is pickled to the workers)."""
-    orders = kwargs.pop("orders")
-    return plan_district_day(orders, **kwargs)
+    return plan_district_day(*task)
 
 
 def _run_districts(
-    tasks: dict[str, dict[str, Any]],
-    cluster: str | None,
-    cluster_workers: int | None,
-    progress: Callable[[Any], None] | None,
-    *,
-    as_tasks: bool,
+    items: Mapping[str, _Task], tasks: TaskOptions | None
 ) -> tuple[dict[str, DayPlan], dict[str, str]]:
     """Plan every district here, or as tasks on a cluster; failures are kept apart."""
-    if not as_tasks:
-        return {n: _district_task(dict(kw)) for n, kw in tasks.items()}, {}
-    from routing.distributed import TaskFailure, run_tasks
+    if tasks is None:
+        return {n: _district_task(task) for n, task in items.items()}, {}
+    from routing.distributed import TaskFailure
 
-    got = run_tasks(
-        _district_task, tasks, cluster=cluster, workers=cluster_workers, progress=progress
-    )
+    got = tasks.run(_district_task, items)
     plans = {n: r for n, r in got.items() if not isinstance(r, TaskFailure)}
     failed = {n: f"{r.error}: {r.message}" for n, r in got.items() if isinstance(r, TaskFailure)}
     return plans, failed

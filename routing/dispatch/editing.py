@@ -28,7 +28,9 @@ from geo311.plans.repo import load_plan_document
 from geo311.settings import Settings
 from routing.dispatch.build import require_aware
 from routing.dispatch.day import DayPlan
+from routing.dispatch.planning import DayOptions
 from routing.dispatch.replanning import (
+    ReplanChanges,
     outside_kept,
     plan_from_document,
     rebuild_day,
@@ -254,7 +256,7 @@ def edit_day(
         As :func:`apply_edit`, and when the plan's work orders moved or are gone.
     """
     edited = apply_edit(doc, edit, user=user)
-    rebuilt = rebuild_day(store, catalogue, doc, settings=settings)
+    rebuilt = rebuild_day(store, catalogue, doc, options=DayOptions(settings=settings))
     built = rebuilt.built
     before = {str(r.crew_id): [str(s.job_id) for s in r.job_steps] for r in doc.routes}
     changed = [c for c, ids in edited.sequences.items() if before.get(c) != ids]
@@ -337,16 +339,14 @@ def save_derived(
     return load_plan_document(store, plan_id)
 
 
-def replan_locked(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+def replan_locked(
     store: Store,
     catalogue: Catalogue | None,
     doc: PlanDocument,
     *,
     at: datetime | None = None,
     new_work_order_ids: Sequence[int] = (),
-    settings: Settings | None = None,
-    time_limit_s: float = 5.0,
-    seed: int = 0,
+    options: DayOptions | None = None,
 ) -> DayPlan:
     """Solve a stored plan's day again, keeping what the dispatcher locked and dropped.
 
@@ -359,8 +359,8 @@ def replan_locked(  # noqa: PLR0913 - parameter object pending (issue 22, listed
         A moment: the mid-day re-plan (the stops done, or started by then, stay too).
     new_work_order_ids : sequence of int, keyword-only
         Urgent work orders to insert.
-    settings, time_limit_s, seed
-        As for :func:`~routing.dispatch.replan_day`.
+    options : DayOptions, keyword-only, optional
+        Settings, time limit and seed, as for :func:`~routing.dispatch.replan_day`.
 
     Returns
     -------
@@ -383,11 +383,12 @@ def replan_locked(  # noqa: PLR0913 - parameter object pending (issue 22, listed
     else:
         keep = {str(r.crew_id): len(locks.get(str(r.crew_id), [])) for r in doc.routes}
     dropped = [u for u in doc.unassigned if u.code == DROPPED]
-    return replan_day(
-        store, catalogue, doc, at=when, locked_stops=keep, new_work_order_ids=new_work_order_ids,
-        settings=settings, time_limit_s=time_limit_s, seed=seed,
+    changes = ReplanChanges(
+        locked_stops=keep,
+        new_work_order_ids=new_work_order_ids,
         left_out=[_as_unassigned(u) for u in dropped],
-    )  # fmt: skip
+    )
+    return replan_day(store, catalogue, doc, at=when, changes=changes, options=options)
 
 
 def _as_unassigned(u: Any) -> Unassigned:

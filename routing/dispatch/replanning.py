@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time
-from pathlib import Path
 from typing import Any
 
 from geo311.city.catalogue import Catalogue
@@ -14,7 +13,6 @@ from geo311.errors import ConfigurationError, InputError, NotFoundError
 from geo311.model import WorkOrder
 from geo311.plans import repo as plan_repo
 from geo311.plans.document import CrewDoc, PlanDocument
-from geo311.settings import Settings
 from geo311.workorders import repo as work_order_repo
 from routing.dispatch.build import (
     OUTSIDE_GRAPH,
@@ -25,13 +23,20 @@ from routing.dispatch.build import (
     resolve_crews,
 )
 from routing.dispatch.day import DayPlan
-from routing.dispatch.planning import catalogue_for
+from routing.dispatch.planning import DayOptions, catalogue_for
 from routing.engine.crews import BreakSpec, CrewConfig, CrewSpec
-from routing.engine.graph import StreetGraph
 from routing.engine.replan import locked_from_time, replan
 from routing.engine.solve import Plan, Unassigned
 
-__all__ = ["Rebuilt", "outside_kept", "plan_from_document", "rebuild_day", "replan_day"]
+__all__ = [
+    "REPLAN_TIME_LIMIT_S",
+    "Rebuilt",
+    "ReplanChanges",
+    "outside_kept",
+    "plan_from_document",
+    "rebuild_day",
+    "replan_day",
+]
 
 _PLAN_FIELDS = {"origin", "summary", "routes", "unassigned", "violations", "next_shift_start_s"}
 _PLAN_FIELDS |= {"meta"}
@@ -240,21 +245,19 @@ class Rebuilt:
     graph_source: str
 
 
-def rebuild_day(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+def rebuild_day(
     store: Store,
     catalogue: Catalogue | None,
     doc: PlanDocument,
     *,
     new_work_order_ids: Sequence[int] = (),
-    crews: CrewConfig | None = None,
-    crews_file: str | Path | None = None,
-    graph: StreetGraph | None = None,
-    settings: Settings | None = None,
+    options: DayOptions | None = None,
 ) -> Rebuilt:
     """Build a stored plan's routing problem again, with the same location of every job.
 
     The one step behind a re-plan (:func:`replan_day`) and a hand edit
-    (:mod:`routing.dispatch.editing`); parameters as for :func:`replan_day`.
+    (:mod:`routing.dispatch.editing`); parameters as for :func:`replan_day` (of
+    ``options``, the crews, crew file, street graph and settings; every crew of the plan).
 
     Raises
     ------
@@ -263,15 +266,21 @@ def rebuild_day(  # noqa: PLR0913 - parameter object pending (issue 22, listed i
     InputError
         When a job's location moved since the plan (another street graph).
     """
+    opts = options or DayOptions()
+    settings = opts.settings
     cat = catalogue_for(catalogue, settings)
     known = {s.skill for s in cat.services.values()}
     base = _crews_of_plan(
         resolve_crews(
-            crews=crews, crews_file=crews_file, crew_ids=None, settings=settings, known_skills=known
+            crews=opts.crews,
+            crews_file=opts.crews_file,
+            crew_ids=None,
+            settings=settings,
+            known_skills=known,
         ),
         doc,
     )
-    street = graph if graph is not None else default_graph(settings)
+    street = opts.graph if opts.graph is not None else default_graph(settings)
     previous = plan_from_document(doc)
     origin = previous.origin.astimezone(base.tz)
     orders, new_ids = _work_orders(store, doc, new_work_order_ids)
@@ -287,21 +296,40 @@ def rebuild_day(  # noqa: PLR0913 - parameter object pending (issue 22, listed i
     return Rebuilt(built, base, cat, previous, new_ids, street.summary.source)
 
 
-def replan_day(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+#: The solver time limit of a re-plan when no options are given (seconds).
+REPLAN_TIME_LIMIT_S = 5.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplanChanges:
+    """What a re-plan keeps, adds and leaves out.
+
+    Parameters
+    ----------
+    locked_stops : mapping, optional
+        Crew id -> number of leading stops kept, or the job ids done/in progress (the route is
+        kept up to the last of them). Crews not named keep every stop whose service started by
+        the re-plan's moment or that the document marks ``done``.
+    new_work_order_ids : sequence of int
+        Urgent work orders to add (priority at least "due today").
+    left_out : sequence of Unassigned
+        Jobs of the plan kept off every route with their reason (stops the dispatcher
+        dropped): not solved again, unassigned in the new plan.
+    """
+
+    locked_stops: Mapping[str, int | Sequence[str]] | None = None
+    new_work_order_ids: Sequence[int] = ()
+    left_out: Sequence[Unassigned] = ()
+
+
+def replan_day(
     store: Store,
     catalogue: Catalogue | None,
     plan: int | PlanDocument | Mapping[str, Any],
     *,
     at: datetime,
-    locked_stops: Mapping[str, int | Sequence[str]] | None = None,
-    new_work_order_ids: Sequence[int] = (),
-    crews: CrewConfig | None = None,
-    crews_file: str | Path | None = None,
-    graph: StreetGraph | None = None,
-    settings: Settings | None = None,
-    time_limit_s: float = 5.0,
-    seed: int = 0,
-    left_out: Sequence[Unassigned] = (),
+    changes: ReplanChanges | None = None,
+    options: DayOptions | None = None,
 ) -> DayPlan:
     """Re-plan a stored plan at ``at``: locked stops stay, new urgent work orders are added.
 
@@ -315,20 +343,15 @@ def replan_day(  # noqa: PLR0913 - parameter object pending (issue 22, listed in
         A stored plan id, or the stored document.
     at : datetime, keyword-only
         Now (aware).
-    locked_stops : mapping, keyword-only, optional
-        Crew id -> number of leading stops kept, or the job ids done/in progress (the route is
-        kept up to the last of them). Crews not named keep every stop whose service started by
-        ``at`` or that the document marks ``done``.
-    new_work_order_ids : sequence of int, keyword-only
-        Urgent work orders to add (priority at least "due today").
-    crews, crews_file : keyword-only, optional
-        The crew configuration or file the plan was made with (default: settings or
-        ``data/crews.toml``).
-    graph, settings, time_limit_s, seed
-        As for :func:`~routing.dispatch.plan_day`.
-    left_out : sequence of Unassigned, keyword-only
-        Jobs of the plan kept off every route with their reason (stops the dispatcher
-        dropped): not solved again, unassigned in the new plan.
+    changes : ReplanChanges, keyword-only, optional
+        The stops kept, the urgent work orders added and the jobs left out
+        (:class:`ReplanChanges`; none by default).
+    options : DayOptions, keyword-only, optional
+        The crews or crew file the plan was made with (default: settings or
+        ``data/crews.toml``), street graph, settings, time limit and seed, as for
+        :func:`~routing.dispatch.plan_day`; ``crew_ids`` is not used (the plan's crews are),
+        and the search runs one worker unless ``workers`` is given. Default: a
+        :data:`REPLAN_TIME_LIMIT_S` time limit.
 
     Returns
     -------
@@ -344,21 +367,22 @@ def replan_day(  # noqa: PLR0913 - parameter object pending (issue 22, listed in
     """
     at = require_aware(at, "at")
     doc = PlanDocument.from_dict(plan_repo.get_plan(store, plan) if isinstance(plan, int) else plan)
+    ch = changes or ReplanChanges()
+    opts = options or DayOptions(time_limit_s=REPLAN_TIME_LIMIT_S)
+    left_out = ch.left_out
     rebuilt = rebuild_day(
-        store, catalogue, doc, new_work_order_ids=new_work_order_ids, crews=crews,
-        crews_file=crews_file, graph=graph, settings=settings,
-    )  # fmt: skip
+        store, catalogue, doc, new_work_order_ids=ch.new_work_order_ids, options=opts
+    )
     built, base, cat, new_ids = rebuilt.built, rebuilt.crews, rebuilt.catalogue, rebuilt.new_ids
     previous, origin = rebuilt.previous, rebuilt.previous.origin.astimezone(rebuilt.crews.tz)
     now_s = (at - origin).total_seconds()
-    locked = _locked(previous, doc.done, now_s, locked_stops)
+    locked = _locked(previous, doc.done, now_s, ch.locked_stops)
     out_ids = {u.job_id for u in left_out}
     problem = replace(
         built.problem, jobs=tuple(j for j in built.problem.jobs if j.id not in out_ids)
     )
-    new_plan = replan(
-        problem, previous, now_s=now_s, locked=locked, time_limit_s=time_limit_s, seed=seed
-    )
+    params = replace(opts.solve_params(), workers=opts.workers or 1)
+    new_plan = replan(problem, previous, now_s=now_s, locked=locked, params=params)
     if left_out:
         new_plan = replace(new_plan, unassigned=new_plan.unassigned + tuple(left_out))
     return DayPlan(

@@ -10,14 +10,11 @@ travels in its document's ``meta["horizon"]`` for the dispatcher's horizon page.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
-from geo311.settings import Settings
 from routing.dispatch.build import (
     build_problem,
 )
@@ -29,9 +26,7 @@ from routing.dispatch.horizon import (
     horizon_problem,
     plan_horizon,
 )
-from routing.dispatch.planning import day_inputs
-from routing.engine.crews import CrewConfig
-from routing.engine.graph import StreetGraph
+from routing.dispatch.planning import DayOptions, day_inputs
 from routing.engine.solve import solve
 
 __all__ = ["HORIZON_META_KEY", "WeekPlan", "plan_day_with_horizon"]
@@ -57,20 +52,13 @@ class WeekPlan:
     horizon: Horizon
 
 
-def plan_day_with_horizon(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+def plan_day_with_horizon(
     store: Store,
     catalogue: Catalogue | None = None,
     *,
     at: datetime,
     days: int = DEFAULT_DAYS,
-    crews: CrewConfig | None = None,
-    crews_file: str | Path | None = None,
-    crew_ids: Sequence[str] | None = None,
-    graph: StreetGraph | None = None,
-    settings: Settings | None = None,
-    time_limit_s: float = 10.0,
-    seed: int = 0,
-    workers: int | None = None,
+    options: DayOptions | None = None,
 ) -> WeekPlan:
     """Plan today's routes for the work orders open at ``at``, against a ``days``-day horizon.
 
@@ -84,8 +72,9 @@ def plan_day_with_horizon(  # noqa: PLR0913 - parameter object pending (issue 22
         The moment (aware) whose open work orders are planned; today is its local day.
     days : int, keyword-only
         Working days in the horizon, today included.
-    crews, crews_file, crew_ids, graph, settings, time_limit_s, seed, workers
-        As for :func:`routing.dispatch.plan_day` (keyword-only).
+    options : DayOptions, keyword-only, optional
+        Crews, street graph, settings and solver budget, as for
+        :func:`routing.dispatch.plan_day`.
 
     Returns
     -------
@@ -95,14 +84,12 @@ def plan_day_with_horizon(  # noqa: PLR0913 - parameter object pending (issue 22
     Raises
     ------
     InputError
-        When ``at`` is naive, ``days`` < 1 or ``crew_ids`` is empty.
+        When ``at`` is naive, ``days`` < 1 or ``options.crew_ids`` is empty.
     ConfigurationError
         When the crew file is invalid or the yard is not on the street graph.
     """
-    inputs = day_inputs(
-        store, catalogue, at=at, crews=crews, crews_file=crews_file, crew_ids=crew_ids,
-        graph=graph, settings=settings,
-    )  # fmt: skip
+    opts = options or DayOptions()
+    inputs = day_inputs(store, catalogue, at=at, options=opts)
     at, cat, config, street, orders = (
         inputs.at, inputs.catalogue, inputs.config, inputs.street, inputs.orders,
     )  # fmt: skip
@@ -112,7 +99,7 @@ def plan_day_with_horizon(  # noqa: PLR0913 - parameter object pending (issue 22
     )
     horizon = plan_horizon(built.problem, days=horizon_days(today, days))
     problem = horizon_problem(built.problem, horizon)
-    plan = solve(problem, time_limit_s=time_limit_s, seed=seed, workers=workers)
+    plan = solve(problem, opts.solve_params())
     plan.meta[HORIZON_META_KEY] = horizon.to_dict()
     day = DayPlan(
         at=at, problem=problem, plan=plan, work_orders=built.work_orders, snaps=built.snaps,

@@ -39,6 +39,7 @@ from routing.engine.graph_speeds import (
 )
 
 __all__ = [
+    "GraphOptions",
     "GraphSummary",
     "Snap",
     "SnapError",
@@ -572,15 +573,36 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-def build_street_graph(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+@dataclass(frozen=True, kw_only=True)
+class GraphOptions:
+    """How a street graph gets its travel times and snaps points.
+
+    Parameters
+    ----------
+    speeds : SpeedSettings, optional
+        Speed settings; default read from ``speeds_file`` (``data/speeds.toml``).
+    speeds_file : str or Path, optional
+        Alternative speeds file.
+    congestion_hour : int, optional
+        Local hour 0..23 whose congestion factor scales every travel time.
+    max_snap_distance_m : float, optional
+        Default snap limit (default from the speeds file).
+    metric_crs : str
+        Projected CRS in metres for snapping (default EPSG:26986, Massachusetts).
+    """
+
+    speeds: SpeedSettings | None = None
+    speeds_file: str | Path | None = None
+    congestion_hour: int | None = None
+    max_snap_distance_m: float | None = None
+    metric_crs: str = DEFAULT_METRIC_CRS
+
+
+def build_street_graph(
     graph: nx.MultiDiGraph,
+    options: GraphOptions | None = None,
     *,
     source: str = "networkx",
-    speeds: SpeedSettings | None = None,
-    speeds_file: str | Path | None = None,
-    congestion_hour: int | None = None,
-    max_snap_distance_m: float | None = None,
-    metric_crs: str = DEFAULT_METRIC_CRS,
     from_cache: bool = False,
     started: float | None = None,
 ) -> StreetGraph:
@@ -594,18 +616,11 @@ def build_street_graph(  # noqa: PLR0913 - parameter object pending (issue 22, l
     graph
         Nodes with ``x``/``y`` in EPSG:4326; edges with ``length`` (m) and optionally
         ``maxspeed``, ``highway``, ``name``, ``oneway``, ``geometry``.
+    options
+        Speeds, congestion hour, snap limit and metric CRS (:class:`GraphOptions`; its
+        defaults when omitted).
     source
         Where the graph came from (for the summary and messages).
-    speeds
-        Speed settings; default read from ``speeds_file`` (``data/speeds.toml``).
-    speeds_file
-        Alternative speeds file.
-    congestion_hour
-        Local hour 0..23 whose congestion factor scales every travel time.
-    max_snap_distance_m
-        Default snap limit (default from the speeds file).
-    metric_crs
-        Projected CRS in metres for snapping (default EPSG:26986, Massachusetts).
     from_cache
         Recorded in the summary.
     started
@@ -617,7 +632,10 @@ def build_street_graph(  # noqa: PLR0913 - parameter object pending (issue 22, l
         The routable graph.
     """
     t0 = time.perf_counter() if started is None else started
-    settings = speeds or load_speed_settings(speeds_file)
+    opts = options or GraphOptions()
+    congestion_hour, max_snap_distance_m = opts.congestion_hour, opts.max_snap_distance_m
+    metric_crs = opts.metric_crs
+    settings = opts.speeds or load_speed_settings(opts.speeds_file)
     if len(graph) == 0:
         raise InputError(
             f"street graph from {source} has no nodes; check the source", field="source"
@@ -733,11 +751,13 @@ def load_street_graph(
     raw, from_cache = _read_graph(kind, label, cache_file)
     return build_street_graph(
         raw,
+        GraphOptions(
+            speeds=settings,
+            congestion_hour=congestion_hour,
+            max_snap_distance_m=max_snap_distance_m,
+            metric_crs=metric_crs,
+        ),
         source=label,
-        speeds=settings,
-        congestion_hour=congestion_hour,
-        max_snap_distance_m=max_snap_distance_m,
-        metric_crs=metric_crs,
         from_cache=from_cache,
         started=t0,
     )

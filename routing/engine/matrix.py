@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from geo311.errors import InputError, RoutingError
 from routing.engine.graph import Snap, StreetGraph
-from routing.engine.matrix_search import search_rows, warm_up, worker_count
+from routing.engine.matrix_search import CsrGraph, search_rows, warm_up, worker_count
 
 __all__ = ["PathEdge", "RoutePath", "TravelTimeMatrix", "travel_time_matrix", "warm_up"]
 
@@ -353,10 +353,7 @@ class _SearchGraph:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Return times and path lengths to every destination, and predecessor rows if kept."""
         return search_rows(
-            self._indptr,
-            self._indices,
-            self._weight,
-            self._length,
+            CsrGraph(self._indptr, self._indices, self._weight, self._length),
             np.asarray(origins, dtype=np.int64) + self.n_graph,
             self.n_graph + self.n_from,
             self.n_to,

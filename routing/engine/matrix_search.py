@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -151,11 +152,30 @@ def worker_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def search_rows(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    weight: np.ndarray,
-    length: np.ndarray,
+@dataclass(frozen=True)
+class CsrGraph:
+    """A search graph in CSR form: travel times and lengths of its edges.
+
+    Parameters
+    ----------
+    indptr : numpy.ndarray
+        ``int64`` row pointers (one row per node, plus one).
+    indices : numpy.ndarray
+        ``int32`` head node of each edge.
+    weight : numpy.ndarray
+        ``float64`` travel time of each edge, seconds.
+    length : numpy.ndarray
+        ``float64`` length of each edge, metres.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    weight: np.ndarray
+    length: np.ndarray
+
+
+def search_rows(
+    graph: CsrGraph,
     sources: np.ndarray,
     target_start: int,
     n_targets: int,
@@ -168,8 +188,8 @@ def search_rows(  # noqa: PLR0913 - parameter object pending (issue 22, listed i
 
     Parameters
     ----------
-    indptr, indices, weight, length
-        CSR graph (``int64``, ``int32``, ``float64``, ``float64``): travel times and lengths.
+    graph
+        The CSR graph (:class:`CsrGraph`): travel times and lengths.
     sources
         Node index of each origin (one row each).
     target_start, n_targets
@@ -188,6 +208,7 @@ def search_rows(  # noqa: PLR0913 - parameter object pending (issue 22, listed i
         ``(times, lengths, predecessors or None)``; times and lengths are
         ``(len(sources), n_targets)`` arrays with ``inf`` where a destination is unreachable.
     """
+    indptr, indices, weight, length = graph.indptr, graph.indices, graph.weight, graph.length
     k, m = sources.size, indptr.size - 1
     times = np.empty((k, n_targets))
     lengths = np.empty((k, n_targets))
@@ -229,10 +250,7 @@ def warm_up() -> None:
     indices = np.array([1, 0], dtype=np.int32)
     weight = np.array([1.0, 1.0])
     search_rows(
-        indptr,
-        indices,
-        weight,
-        weight.copy(),
+        CsrGraph(indptr, indices, weight, weight.copy()),
         np.array([0], dtype=np.int64),
         1,
         1,

@@ -23,7 +23,7 @@ from geo311.errors import RoutingError
 from routing.engine.checks import check_routes
 from routing.engine.plan import Plan, Route, Step, Summary
 from routing.engine.problem import Break, Crew, Depot, Job, Problem, TimeWindow
-from routing.engine.solve import solve
+from routing.engine.solve import SolveParams, solve
 
 
 def locked_from_time(previous: Plan, now_s: float) -> dict[str, list[str]]:
@@ -51,17 +51,14 @@ def locked_from_time(previous: Plan, now_s: float) -> dict[str, list[str]]:
     return out
 
 
-def replan(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+def replan(
     problem: Problem,
     previous: Plan,
     *,
     now_s: float,
     locked: Mapping[str, Sequence[str]] | None = None,
-    time_limit_s: float,
-    seed: int = 0,
-    workers: int = 1,
     reassign_penalty_s: float = 900.0,
-    solution_limit: int | None = None,
+    params: SolveParams | None = None,
 ) -> Plan:
     """Re-plan the rest of the day.
 
@@ -77,14 +74,12 @@ def replan(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the
     locked
         Crew id -> job ids done or in progress, a prefix of that crew's previous route. Default:
         :func:`locked_from_time` (every job whose service started by ``now_s``).
-    time_limit_s
-        Solver time limit.
-    seed, workers, solution_limit
-        As for :func:`routing.engine.solve.solve` (one worker by default: every worker would start
-        from the same previous routes).
     reassign_penalty_s
         Cost, in seconds of travel (metres when the objective is distance), of moving a job of
         the previous plan to another crew.
+    params
+        As for :func:`routing.engine.solve.solve` (time limit, seed...); one worker when
+        ``params.workers`` is None: every worker would start from the same previous routes.
 
     Returns
     -------
@@ -121,12 +116,10 @@ def replan(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the
     rest = tuple(j for j in problem.jobs if j.id not in done)
     sub = replace(problem, depots=tuple(new_depots), crews=tuple(new_crews), jobs=rest)
     initial, previous_crew = _initial_routes(problem, prev_routes, rest)
+    p = params or SolveParams()
     plan = solve(
         sub,
-        time_limit_s=time_limit_s,
-        seed=seed,
-        workers=workers,
-        solution_limit=solution_limit,
+        p if p.workers is not None else replace(p, workers=1),
         _spec_extra={
             "initial_routes": initial,
             "previous_crew": previous_crew,

@@ -36,7 +36,7 @@ import numpy as np
 from geo311.errors import RoutingError
 from routing.engine.plan import Plan
 from routing.engine.problem import Problem
-from routing.engine.solve import solve
+from routing.engine.solve import SolveParams, solve
 
 HOUR_S = 3600.0
 
@@ -158,7 +158,8 @@ def solve_rush_hour(
     factors
         Travel-time multiplier per local hour 0..23.
     **options
-        Passed to :func:`routing.engine.solve.solve`.
+        Fields of :class:`routing.engine.solve.SolveParams` but the time limit (``seed``,
+        ``workers``, ``solution_limit`` ...).
 
     Returns
     -------
@@ -167,9 +168,10 @@ def solve_rush_hour(
         ``meta['rush_hour']`` holds the method and the largest ETA shift against
         :func:`timed_etas`.
     """
-    first = solve(banded_problem(problem, {}, factors), time_limit_s=time_limit_s / 2, **options)
+    half = SolveParams(time_limit_s=time_limit_s / 2, **options)
+    first = solve(banded_problem(problem, {}, factors), half)
     banded = banded_problem(problem, departures_of(first), factors)
-    plan = solve(banded, time_limit_s=time_limit_s / 2, **options)
+    plan = solve(banded, half)
     etas = timed_etas(problem, plan, factors)
     plan.meta["rush_hour"] = {
         "method": "origin row banded at the previous plan's departure hour",

@@ -60,6 +60,7 @@ from routing.engine.search import SearchSettings, classic_settings, default_sett
 BACKENDS = ("auto", "ortools", "pyvrp")
 
 __all__ = [
+    "SolveParams",
     "BACKENDS",
     "CAPACITY_FULL",
     "DAY_S",
@@ -88,19 +89,62 @@ def default_workers() -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
-def solve(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the i22-params report)
+@dataclass(frozen=True, kw_only=True)
+class SolveParams:
+    """How :func:`solve` searches: its time limit, seed, workers, search settings, backend.
+
+    Parameters
+    ----------
+    time_limit_s : float
+        Wall-clock limit of each search, seconds (> 0).
+    seed : int
+        Picks the portfolio entries of the workers: worker ``k`` uses entry
+        ``(seed + k) % len(portfolio)`` of the settings.
+    workers : int, optional
+        Independent searches run at once (worker 0 in this process, the others in spawned
+        processes); the best objective wins, ties to the lowest worker. Default
+        :func:`default_workers`.
+    solution_limit : int, optional
+        Stop each search after this many solutions: with a generous time limit the plan is then
+        the same on any machine load.
+    metaheuristic : str, optional
+        Use the classic settings with this OR-Tools metaheuristic (``GUIDED_LOCAL_SEARCH``;
+        ``NONE`` for plain local search) and five first-solution strategies instead of
+        ``settings``.
+    strategy : str, optional
+        Force the first-solution strategy of every worker (an OR-Tools
+        ``FirstSolutionStrategy`` name).
+    settings : SearchSettings, optional
+        The search portfolio; default :func:`routing.engine.search.default_settings` (iterated
+        local search), the settings of ``geo311 plan``. Stored in ``plan.meta['search']``.
+    crew_fixed_cost : float
+        Cost of sending a crew out, in objective units (seconds of driving; metres for a
+        distance objective); > 0 makes the solver use fewer crews when that saves more.
+    validate : bool
+        Run :meth:`Problem.validate` first.
+    backend : str
+        ``"auto"`` (PyVRP where it can express the problem and no OR-Tools option is given,
+        else OR-Tools), ``"ortools"`` or ``"pyvrp"`` (an error when PyVRP cannot express the
+        problem; ``solution_limit`` is then its number of iterations). See
+        :func:`choose_backend`.
+    """
+
+    time_limit_s: float = 10.0
+    seed: int = 0
+    workers: int | None = None
+    solution_limit: int | None = None
+    metaheuristic: str | None = None
+    strategy: str | None = None
+    settings: SearchSettings | None = None
+    crew_fixed_cost: float = 0.0
+    validate: bool = True
+    backend: str = "auto"
+
+
+def solve(
     problem: Problem,
+    params: SolveParams | None = None,
     *,
-    time_limit_s: float,
-    seed: int = 0,
-    workers: int | None = None,
-    solution_limit: int | None = None,
-    metaheuristic: str | None = None,
-    strategy: str | None = None,
-    settings: SearchSettings | None = None,
-    crew_fixed_cost: float = 0.0,
-    validate: bool = True,
-    backend: str = "auto",
     _spec_extra: dict[str, Any] | None = None,
 ) -> Plan:
     """Solve a routing problem and return the plan.
@@ -108,39 +152,9 @@ def solve(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the 
     Parameters
     ----------
     problem
-        The problem (validated here unless ``validate=False``).
-    time_limit_s
-        Wall-clock limit of each search, seconds (> 0).
-    seed
-        Picks the portfolio entries of the workers: worker ``k`` uses entry
-        ``(seed + k) % len(portfolio)`` of the settings.
-    workers
-        Independent searches run at once (worker 0 in this process, the others in spawned
-        processes); the best objective wins, ties to the lowest worker. Default
-        :func:`default_workers`.
-    solution_limit
-        Stop each search after this many solutions: with a generous time limit the plan is then
-        the same on any machine load.
-    metaheuristic
-        Use the classic settings with this OR-Tools metaheuristic (``GUIDED_LOCAL_SEARCH``;
-        ``NONE`` for plain local search) and five first-solution strategies instead of
-        ``settings``.
-    strategy
-        Force the first-solution strategy of every worker (an OR-Tools
-        ``FirstSolutionStrategy`` name).
-    settings
-        The search portfolio; default :func:`routing.engine.search.default_settings` (iterated local
-        search), the settings of ``geo311 plan``. Stored in ``plan.meta['search']``.
-    crew_fixed_cost
-        Cost of sending a crew out, in objective units (seconds of driving; metres for a
-        distance objective); > 0 makes the solver use fewer crews when that saves more.
-    validate
-        Run :meth:`Problem.validate` first.
-    backend
-        ``"auto"`` (PyVRP where it can express the problem and no OR-Tools option is given,
-        else OR-Tools), ``"ortools"`` or ``"pyvrp"`` (an error when PyVRP cannot express the
-        problem; ``solution_limit`` is then its number of iterations). See
-        :func:`choose_backend`.
+        The problem (validated here unless ``params.validate`` is False).
+    params
+        The search options (:class:`SolveParams`; its defaults when omitted).
 
     Returns
     -------
@@ -152,11 +166,15 @@ def solve(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the 
     RoutingError
         When the problem is invalid or an option is out of range.
     """
+    p = params or SolveParams()
+    time_limit_s, seed, solution_limit = p.time_limit_s, p.seed, p.solution_limit
+    settings, metaheuristic, strategy = p.settings, p.metaheuristic, p.strategy
+    crew_fixed_cost = p.crew_fixed_cost
     n_workers = _check_options(
-        time_limit_s=time_limit_s, workers=workers, crew_fixed_cost=crew_fixed_cost
+        time_limit_s=time_limit_s, workers=p.workers, crew_fixed_cost=crew_fixed_cost
     )
     chosen = _settings(settings, metaheuristic, strategy)
-    if validate:
+    if p.validate:
         problem.validate()
     started = time.perf_counter()
     # without a solution limit the time limit bounds the whole solve, workers' start-up and
@@ -166,7 +184,7 @@ def solve(  # noqa: PLR0913 - parameter object pending (issue 22, listed in the 
     use, why = choose_backend(
         problem,
         keep,
-        backend=backend,
+        backend=p.backend,
         ortools_options=settings is not None or metaheuristic is not None or strategy is not None,
         solution_limit=solution_limit,
         replan=bool(_spec_extra),

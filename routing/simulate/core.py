@@ -17,13 +17,19 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 
 from geo311.city.catalogue import Catalogue
-from geo311.workorders.clustering import INF_TIME, choose_work_order, project, to_micros
+from geo311.workorders.clustering import (
+    INF_TIME,
+    Candidates,
+    choose_work_order,
+    project,
+    to_micros,
+)
 from geo311.workorders.grouping import GroupRule, group_rules
 from routing.engine.crews import CrewConfig
 from routing.engine.jobs import DayClock, work_order_job
 from routing.engine.plan import Plan
 from routing.engine.problem import Depot, Problem
-from routing.engine.solve import solve
+from routing.engine.solve import SolveParams, solve
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,9 +346,11 @@ class _Replay:
                 t_us,
                 t_us,
                 rule.radius_m * rule.radius_m,
-                [wos[w].x for w in cands],
-                [wos[w].y for w in cands],
-                [wos[w].close_us for w in cands],
+                Candidates(
+                    [wos[w].x for w in cands],
+                    [wos[w].y for w in cands],
+                    [wos[w].close_us for w in cands],
+                ),
             )
         if best >= 0:
             wo = wos[cands[best]]
@@ -430,11 +438,13 @@ def _plan_day(
         problem = params.prepare(problem)
     plan = solve(
         problem,
-        time_limit_s=params.time_limit_s,
-        seed=params.seed,
-        workers=1,
-        solution_limit=params.solution_limit,
-        metaheuristic=params.metaheuristic,
+        SolveParams(
+            time_limit_s=params.time_limit_s,
+            seed=params.seed,
+            workers=1,
+            solution_limit=params.solution_limit,
+            metaheuristic=params.metaheuristic,
+        ),
     )
     return plan, problem
 

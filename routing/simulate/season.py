@@ -151,7 +151,7 @@ def _read_requests(
     The season here runs from ``start`` to 61 days after ``end`` (the drain period).
     """
     from geo311.db.store import Store
-    from geo311.ingest.importer import import_file
+    from geo311.ingest.importer import ImportOptions, import_file
 
     tz = crew_config.tz
     lo = datetime.combine(start, time(0), tzinfo=tz)
@@ -163,10 +163,13 @@ def _read_requests(
                 store,
                 path,
                 catalogue,
-                timezone=crew_config.timezone,
-                rejects_path=Path(tmp) / "rejects.csv",
+                ImportOptions(
+                    timezone=crew_config.timezone, rejects_path=Path(tmp) / "rejects.csv"
+                ),
             )
-            return list(request_repo.query_requests(store, start=lo, end=hi))
+            return list(
+                request_repo.query_requests(store, request_repo.RequestFilters(start=lo, end=hi))
+            )
         finally:
             store.close()
 

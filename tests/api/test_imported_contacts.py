@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from geo311.city.catalogue import Catalogue
 from geo311.db.notify_schema import outbox
 from geo311.db.store import Store
-from geo311.ingest.importer import import_file
+from geo311.ingest.importer import ImportOptions, import_file
 from geo311.notify import confirm_address
 from geo311.requests import repo as request_repo
 from geo311.workorders.grouping import rebuild_work_orders
@@ -35,7 +35,10 @@ def test_imported_contacts_are_never_public_and_hear_of_the_published_eta(
     ]  # fmt: skip
     path = tmp_path / "requests.json"
     path.write_text(json.dumps(records))
-    assert import_file(api_store, path, catalogue, rejects_path=tmp_path / "r.csv").new == 2
+    assert (
+        import_file(api_store, path, catalogue, ImportOptions(rejects_path=tmp_path / "r.csv")).new
+        == 2
+    )
     rebuild_work_orders(api_store, catalogue)
     wo = request_repo.get_request(api_store, "IMP1").work_order_id
     assert wo is not None and request_repo.get_request(api_store, "IMP2").work_order_id == wo

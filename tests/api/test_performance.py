@@ -13,7 +13,7 @@ from api.app import create_app
 from geo311.city.catalogue import Catalogue
 from geo311.cli.app import app as cli_app
 from geo311.db.store import Store
-from geo311.ingest.importer import import_file
+from geo311.ingest.importer import ImportOptions, import_file
 from geo311.workorders.grouping import rebuild_work_orders
 
 from .conftest import make_settings, seed_request
@@ -35,7 +35,9 @@ def _import_with_contacts(store: Store, catalogue: Catalogue, tmp_path: Path) ->
     ]  # fmt: skip
     path = tmp_path / "requests.json"
     path.write_text(json.dumps(records))
-    assert import_file(store, path, catalogue, rejects_path=tmp_path / "r.csv").new == 2
+    assert (
+        import_file(store, path, catalogue, ImportOptions(rejects_path=tmp_path / "r.csv")).new == 2
+    )
     rebuild_work_orders(store, catalogue)
 
 

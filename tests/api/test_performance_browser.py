@@ -16,7 +16,7 @@ import pytest
 from api.app import create_app
 from geo311.city.catalogue import load_catalogue
 from geo311.db.store import Store
-from geo311.ingest.importer import import_file
+from geo311.ingest.importer import ImportOptions, import_file
 from geo311.settings import get_settings
 from maps.assets import vendor_file
 from tests._browser import Watch, block_network, record_errors
@@ -44,7 +44,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store = Store(settings.database_url)
     sample = get_settings().city.file("sample_requests")
     assert sample is not None
-    import_file(store, sample, load_catalogue(), rejects_path=tmp / "rejects.csv")
+    import_file(store, sample, load_catalogue(), ImportOptions(rejects_path=tmp / "rejects.csv"))
     app = create_app(settings, store=store)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

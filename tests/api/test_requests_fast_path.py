@@ -61,7 +61,10 @@ def _seed(store: Store, catalogue: Catalogue) -> None:
 
 def _reference(store: Store, catalogue: Catalogue, **filters: object) -> list[dict[str, object]]:
     tz = o.ZoneInfo("America/New_York")
-    found = request_repo.query_requests(store, newest_first=True, **filters)  # type: ignore[arg-type]
+    found = request_repo.query_requests(
+        store,
+        request_repo.RequestFilters(newest_first=True, **filters),  # type: ignore[arg-type]
+    )
     return [o.request_out(r, catalogue, tz) for r in found]
 
 

@@ -23,7 +23,7 @@ from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.requests import repo as request_repo
 from geo311.settings import REPO_DATA_DIR, Settings, get_settings
-from routing.city_init import CityInit, init_city
+from routing.city_init import CityInit, InitOptions, init_city
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 AT = "2017-10-24T07:00"
@@ -93,8 +93,9 @@ def sf(tmp_path_factory: pytest.TempPathFactory) -> CityInit:
         name="San Francisco",
         osm=_cut(_sf_file(), folder / "sf_mission_streets.osm.bz2"),
         timezone="America/Los_Angeles",
-        districts=_two_districts(folder / "districts.geojson"),
-        jurisdiction="sfgov.example",
+        options=InitOptions(
+            districts=_two_districts(folder / "districts.geojson"), jurisdiction="sfgov.example"
+        ),
     )
 
 
@@ -171,7 +172,7 @@ def test_the_second_city_end_to_end(
     assert result.exit_code == 0, result.output
     assert "new 25" in result.output
     with Store(url) as store:
-        placed = request_repo.query_requests(store, ids=["sf-addr"])[0]
+        placed = request_repo.query_requests(store, request_repo.RequestFilters(ids=["sf-addr"]))[0]
     assert placed.lat is not None and 37.76 < placed.lat < 37.77  # 16th & Valencia
 
     result = runner.invoke(
@@ -250,7 +251,7 @@ def test_city_init_refuses_bad_input_naming_the_argument(sf: CityInit, tmp_path:
     far.write_text(far.read_text().replace("-122.", "-71.").replace("37.7", "42.3"))
     with pytest.raises(InputError, match=r"--districts .*\(outside the streets\)"):
         # (in the profile's own folder: the street graph is read from its cache)
-        init_city(sf.folder, name="X", osm=osm, timezone="UTC", districts=far)
+        init_city(sf.folder, name="X", osm=osm, timezone="UTC", options=InitOptions(districts=far))
 
 
 def test_address_points_in_the_streets_file_are_found() -> None:

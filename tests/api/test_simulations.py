@@ -51,7 +51,9 @@ def test_simulation_runs_off_the_loop_and_serves_result_and_plot(
     assert started["status"] == "running" and started["result"] is None
     assert resp.headers["location"] == f"/simulations/{sim_id}"
     assert started["request"]["from"] == "2015-09-01" and started["request"]["to"] == "2015-09-14"
-    (row,) = auth_store.audit_rows(api_store, action="simulation.start")  # who started it
+    (row,) = auth_store.audit_rows(
+        api_store, auth_store.AuditFilter(action="simulation.start")
+    )  # who started it
     assert row["actor"] == "token:" + hashlib.sha256(b"plan-token").hexdigest()[:12]
     assert row["object"] == f"simulation:{sim_id}" and row["after"]["from"] == "2015-09-01"
     # the event loop is free while it runs: other requests answer at once

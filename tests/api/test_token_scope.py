@@ -106,7 +106,7 @@ def test_bearer_changes_are_audited_with_the_user_or_the_token_id(
         headers=auth("disp-token"),
     )  # fmt: skip
     assert static.status_code == 200, static.text
-    rows = auth_store.audit_rows(api_store, action="workorder.status")
+    rows = auth_store.audit_rows(api_store, auth_store.AuditFilter(action="workorder.status"))
     assert [(r["actor"], r["object"]) for r in rows] == [
         (token_actor("disp-token"), f"workorder:{second}"),
         ("dina", f"workorder:{first}"),
@@ -118,7 +118,7 @@ def test_bearer_changes_are_audited_with_the_user_or_the_token_id(
     plan_id = _plan(api_store, {"A": third}, district=None, publish=False)
     published = app_client.post(f"/plans/{plan_id}/publish", headers=dina)
     assert published.status_code == 200, published.text
-    (row,) = auth_store.audit_rows(api_store, action="plan.publish")
+    (row,) = auth_store.audit_rows(api_store, auth_store.AuditFilter(action="plan.publish"))
     assert row["actor"] == "dina" and row["object"] == f"plan:{plan_id}"
     assert auth_store.publication(api_store, plan_id)["published_by"] == "dina"
 
@@ -127,7 +127,7 @@ def test_bearer_changes_are_audited_with_the_user_or_the_token_id(
         headers=auth("crew-a-token"),
     )  # fmt: skip
     assert done.status_code == 200, done.text
-    (row,) = auth_store.audit_rows(api_store, action="stop.done")
+    (row,) = auth_store.audit_rows(api_store, auth_store.AuditFilter(action="stop.done"))
     assert row["actor"] == token_actor("crew-a-token")
     assert row["object"] == f"plan:{plan_id}:A:j-A" and row["after"]["note"] == "Filled"
 
@@ -265,7 +265,7 @@ def test_post_plan_with_a_district_token_plans_its_district(
     assert doc["district"] == BACK_BAY
     jobs = {j["work_order_id"] for j in doc["jobs"].values()}
     assert jobs and jobs <= set(places["inside"])
-    (row,) = auth_store.audit_rows(api_store, action="plan.create")
+    (row,) = auth_store.audit_rows(api_store, auth_store.AuditFilter(action="plan.create"))
     assert row["actor"] == token_actor(SCOPED) and row["after"]["district"] == BACK_BAY
     again = app_client.post(
         f"/plans/{doc['plan_id']}/replan", json={"at": "2015-10-06T10:00", "time_limit_s": 1},
@@ -273,5 +273,5 @@ def test_post_plan_with_a_district_token_plans_its_district(
     )  # fmt: skip
     assert again.status_code == 200, again.text
     assert again.json()["district"] == BACK_BAY  # the re-plan stays the district's
-    (row,) = auth_store.audit_rows(api_store, action="plan.replan")
+    (row,) = auth_store.audit_rows(api_store, auth_store.AuditFilter(action="plan.replan"))
     assert row["actor"] == token_actor(SCOPED)

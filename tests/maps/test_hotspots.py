@@ -13,7 +13,7 @@ import pytest
 
 from geo311.db.store import Store
 from geo311.errors import InputError
-from geo311.ingest.importer import import_file
+from geo311.ingest.importer import ImportOptions, import_file
 from geo311.requests import repo as request_repo
 from geo311.settings import Settings
 from maps.base import write_map
@@ -121,7 +121,12 @@ def test_citywide_hotspot_map_of_the_embedded_boston_data(
 ) -> None:
     settings = Settings(database_url=f"sqlite:///{site_dir / 'b.db'}")
     with Store(settings.database_url) as store:
-        import_file(store, settings.sample_requests_file, catalogue, timezone=settings.timezone)
+        import_file(
+            store,
+            settings.sample_requests_file,
+            catalogue,
+            ImportOptions(timezone=settings.timezone),
+        )
         frame = located_requests_frame(store)
         assert request_repo.count_requests(store) == 15_409
     assert len(frame) > 13_000  # every record with a real point (placeholders are not points)

@@ -10,7 +10,7 @@ import pytest
 from geo311.db.store import Store
 from geo311.errors import InputError
 from maps.itinerary import itinerary_gpx, itinerary_html, itinerary_text, write_itineraries
-from routing.dispatch import default_graph, plan_day, save_day_plan
+from routing.dispatch import DayOptions, default_graph, plan_day, save_day_plan
 from routing.itinerary import crew_itineraries, format_distance
 
 from ..routing._dispatch_data import AT, fill
@@ -21,7 +21,12 @@ def doc(tmp_path_factory: pytest.TempPathFactory, catalogue) -> dict:
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('it') / 's.db'}")
     try:
         fill(store, catalogue)
-        dp = plan_day(store, catalogue, at=AT, graph=default_graph(), time_limit_s=1, workers=1)
+        dp = plan_day(
+            store,
+            catalogue,
+            at=AT,
+            options=DayOptions(graph=default_graph(), time_limit_s=1, workers=1),
+        )
         return save_day_plan(store, dp).to_dict()
     finally:
         store.close()

@@ -23,7 +23,7 @@ from routing.engine.problem import (
     TimeWindow,
 )
 from routing.engine.search import SearchSettings, WorkerSettings
-from routing.engine.solve import build_plan, solve
+from routing.engine.solve import SolveParams, build_plan, solve
 
 from ._line_problems import ORIGIN
 
@@ -133,7 +133,7 @@ def test_large_day_ends_in_neighbourhoods() -> None:
     assert raw["objective"] <= raw["phase_objectives"][0]
     assert raw["objective"] == decompose.day_objective(model, decompose.DaySolution(raw))
     settings = SearchSettings("t", (worker,))
-    plan = solve(p, time_limit_s=4.0, workers=1, settings=settings)
+    plan = solve(p, SolveParams(time_limit_s=4.0, workers=1, settings=settings))
     assert check_routes(p, plan.routes) == []
 
 

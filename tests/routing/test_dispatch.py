@@ -12,6 +12,8 @@ from geo311.requests import repo as request_repo
 from geo311.workorders import repo as work_order_repo
 from routing.dispatch import (
     OUTSIDE_GRAPH,
+    DayOptions,
+    ReplanChanges,
     default_graph,
     format_summary,
     plan_day,
@@ -30,7 +32,9 @@ def graph():
 
 def test_plan_day_serves_or_explains_every_work_order(store: Store, catalogue, graph) -> None:
     fill(store, catalogue)
-    dp = plan_day(store, catalogue, at=AT, graph=graph, time_limit_s=1, workers=1)
+    dp = plan_day(
+        store, catalogue, at=AT, options=DayOptions(graph=graph, time_limit_s=1, workers=1)
+    )
     wo_ids = {wo.work_order_id for wo in work_order_repo.query_work_orders(store)}
     served = {j for r in dp.plan.routes for j in r.job_ids}
     unassigned = {u.job_id: u for u in dp.unassigned}
@@ -57,7 +61,9 @@ def test_plan_day_serves_or_explains_every_work_order(store: Store, catalogue, g
 
 def test_far_work_order_is_unassigned_with_snap_reason(store: Store, catalogue, graph) -> None:
     fill(store, catalogue)
-    dp = plan_day(store, catalogue, at=AT, graph=graph, time_limit_s=1, workers=1)
+    dp = plan_day(
+        store, catalogue, at=AT, options=DayOptions(graph=graph, time_limit_s=1, workers=1)
+    )
     far = [u for u in dp.unassigned if u.code == OUTSIDE_GRAPH]
     assert len(far) == 1
     assert dp.work_orders[far[0].job_id].address == FAR[4]
@@ -72,7 +78,9 @@ def test_far_work_order_is_unassigned_with_snap_reason(store: Store, catalogue, 
 
 def test_document_has_geometry_locations_and_round_trips(store: Store, catalogue, graph) -> None:
     fill(store, catalogue, far=False)
-    dp = plan_day(store, catalogue, at=AT, graph=graph, time_limit_s=1, workers=1)
+    dp = plan_day(
+        store, catalogue, at=AT, options=DayOptions(graph=graph, time_limit_s=1, workers=1)
+    )
     doc = json.loads(json.dumps(dp.to_dict()))
     assert len(doc["locations"]) == len(dp.snaps)
     for route in doc["routes"]:
@@ -100,7 +108,9 @@ def test_sla_breaches_are_unserved_work_due_before_next_shift(
     store: Store, catalogue, graph
 ) -> None:
     fill(store, catalogue)
-    dp = plan_day(store, catalogue, at=AT, graph=graph, time_limit_s=1, workers=1)
+    dp = plan_day(
+        store, catalogue, at=AT, options=DayOptions(graph=graph, time_limit_s=1, workers=1)
+    )
     limit = dp.plan.next_shift_start_s
     served = {j for r in dp.plan.routes for j in r.job_ids}
     for b in dp.sla_breaches():
@@ -122,7 +132,10 @@ def test_crew_time_runs_out_gives_reasons(store: Store, catalogue, graph) -> Non
 
     rebuild_work_orders(store, catalogue)
     dp = plan_day(
-        store, catalogue, at=AT, graph=graph, crew_ids=["streetlight-1"], time_limit_s=1, workers=1
+        store,
+        catalogue,
+        at=AT,
+        options=DayOptions(graph=graph, crew_ids=["streetlight-1"], time_limit_s=1, workers=1),
     )
     served = dp.plan.routes[0].job_ids
     assert 0 < len(served) < 14
@@ -133,12 +146,19 @@ def test_crew_time_runs_out_gives_reasons(store: Store, catalogue, graph) -> Non
 
 def test_naive_at_is_rejected(store: Store, catalogue, graph) -> None:
     with pytest.raises(InputError, match="timezone-aware"):
-        plan_day(store, catalogue, at=datetime(2015, 10, 6, 7), graph=graph, time_limit_s=1)
+        plan_day(
+            store,
+            catalogue,
+            at=datetime(2015, 10, 6, 7),
+            options=DayOptions(graph=graph, time_limit_s=1),
+        )
 
 
 def test_replan_keeps_locked_stops_and_adds_urgent_work(store: Store, catalogue, graph) -> None:
     fill(store, catalogue, far=False)
-    dp = plan_day(store, catalogue, at=AT, graph=graph, time_limit_s=1, workers=1)
+    dp = plan_day(
+        store, catalogue, at=AT, options=DayOptions(graph=graph, time_limit_s=1, workers=1)
+    )
     pid = plan_repo.save_plan(store, dp.to_dict(), plan_date=dp.plan_date)
     route = next(r for r in dp.plan.routes if len(r.job_ids) >= 2)
     first = route.job_ids[0]
@@ -155,10 +175,8 @@ def test_replan_keeps_locked_stops_and_adds_urgent_work(store: Store, catalogue,
         catalogue,
         pid,
         at=now,
-        locked_stops={route.crew_id: 1},
-        new_work_order_ids=[new_id],
-        graph=graph,
-        time_limit_s=1,
+        changes=ReplanChanges(locked_stops={route.crew_id: 1}, new_work_order_ids=[new_id]),
+        options=DayOptions(graph=graph, time_limit_s=1),
     )
     new_route = dp2.plan.route(route.crew_id)
     assert new_route.job_ids[0] == first
@@ -171,5 +189,10 @@ def test_replan_keeps_locked_stops_and_adds_urgent_work(store: Store, catalogue,
     assert dp2.to_dict()["dispatch"]["replanned_from"] == pid
     with pytest.raises(InputError, match="locked_stops"):
         replan_day(
-            store, catalogue, pid, at=now, locked_stops={"nobody": 1}, graph=graph, time_limit_s=1
+            store,
+            catalogue,
+            pid,
+            at=now,
+            changes=ReplanChanges(locked_stops={"nobody": 1}),
+            options=DayOptions(graph=graph, time_limit_s=1),
         )

@@ -24,6 +24,7 @@ from routing.distributed import (
     ENV_VAR,
     TaskEvent,
     TaskFailure,
+    TaskOptions,
     TaskRunner,
     run_tasks,
     simulate_sweep,
@@ -33,7 +34,7 @@ from routing.engine.graph import build_street_graph
 from routing.engine.matrix import travel_time_matrix
 from routing.engine.plan import Plan
 from routing.engine.problem import Break, Crew, Depot, Job, Problem, TimeWindow
-from routing.engine.solve import solve
+from routing.engine.solve import SolveParams, solve
 from routing.simulate.run import (
     Season,
     SimulationInputs,
@@ -139,10 +140,16 @@ def same_plan(plan: Plan) -> dict[str, Any]:
 
 
 def test_district_plans_on_the_cluster_equal_the_in_process_plans(problems, scheduler) -> None:
-    here = solve_district_problems(problems, time_limit_s=30, deterministic=True, workers=1)
+    budget = SolveParams(time_limit_s=30)
+    here = solve_district_problems(
+        problems, budget, deterministic=True, tasks=TaskOptions(workers=1)
+    )
     events: list[TaskEvent] = []
     there = solve_district_problems(
-        problems, time_limit_s=30, deterministic=True, cluster=scheduler, progress=events.append
+        problems,
+        budget,
+        deterministic=True,
+        tasks=TaskOptions(cluster=scheduler, progress=events.append),
     )
     assert list(there) == list(problems)  # the districts' order, whatever finished first
     assert sorted(e.key for e in events) == sorted(problems)
@@ -153,7 +160,7 @@ def test_district_plans_on_the_cluster_equal_the_in_process_plans(problems, sche
         assert same_plan(plan) == same_plan(here[name])
         assert plan.summary.jobs_served > 0 and plan.is_feasible
         # and the same as the plain solve of the problem in this process
-        direct = solve(problem, time_limit_s=30, workers=1, metaheuristic="NONE")
+        direct = solve(problem, SolveParams(time_limit_s=30, workers=1, metaheuristic="NONE"))
         assert same_plan(direct) == same_plan(plan)
 
 
@@ -163,7 +170,9 @@ def die_on_first_attempt(item: tuple[str, Problem]) -> tuple[int, Plan]:
     if not os.path.exists(marker):
         Path(marker).write_text(str(os.getpid()), encoding="utf-8")
         os._exit(1)
-    return os.getpid(), solve(problem, time_limit_s=30, workers=1, metaheuristic="NONE")
+    return os.getpid(), solve(
+        problem, SolveParams(time_limit_s=30, workers=1, metaheuristic="NONE")
+    )
 
 
 def test_a_killed_worker_task_is_retried_and_the_job_finishes(problems, scheduler, tmp_path):
@@ -174,7 +183,9 @@ def test_a_killed_worker_task_is_retried_and_the_job_finishes(problems, schedule
     assert not isinstance(result, TaskFailure), result
     pid, plan = result
     assert marker.exists() and int(marker.read_text()) != pid  # another worker process
-    expected = solve(problems["district-0"], time_limit_s=30, workers=1, metaheuristic="NONE")
+    expected = solve(
+        problems["district-0"], SolveParams(time_limit_s=30, workers=1, metaheuristic="NONE")
+    )
     assert same_plan(plan) == same_plan(expected)
 
 
@@ -198,11 +209,11 @@ def test_a_failing_district_is_reported_while_the_others_come_back(problems, sch
         lines: list[str] = []
         out = solve_district_problems(
             mixed,
-            time_limit_s=30,
+            SolveParams(time_limit_s=30),
             deterministic=True,
-            retries=0,
-            progress=lambda e, lines=lines: lines.append(e.line()),
-            **where,
+            tasks=TaskOptions(
+                retries=0, progress=lambda e, lines=lines: lines.append(e.line()), **where
+            ),
         )
         failure = out["district-1"]
         assert isinstance(failure, TaskFailure) and failure.key == "district-1"

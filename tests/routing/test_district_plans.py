@@ -15,8 +15,9 @@ from geo311.errors import ConfigurationError, InputError
 from geo311.plans.document import PlanDocument
 from geo311.settings import REPO_DATA_DIR
 from geo311.workorders.open_view import open_work_orders_at
-from routing.dispatch import default_graph, plan_district, split_by_district
+from routing.dispatch import DistrictInputs, default_graph, plan_district, split_by_district
 from routing.engine.crews import load_crews
+from routing.engine.solve import SolveParams
 
 from ._dispatch_data import AT, fill
 
@@ -49,12 +50,10 @@ def test_plan_district_is_a_pure_function_of_its_inputs(store: Store, catalogue)
     crews = load_crews(REPO_DATA_DIR / "crews.toml").for_district(DISTRICT)
     doc = plan_district(
         by_name[DISTRICT],
-        district=DISTRICT,
-        crews=crews,
-        graph=default_graph(),
-        catalogue=catalogue,
-        at=AT,
-        time_limit_s=1,
+        DistrictInputs(
+            district=DISTRICT, crews=crews, graph=default_graph(), catalogue=catalogue, at=AT
+        ),
+        SolveParams(time_limit_s=1),
     )
     assert isinstance(doc, PlanDocument) and doc.district == DISTRICT and doc.plan_id is None
     assert doc.summary.jobs_served == 4 and not doc.unassigned

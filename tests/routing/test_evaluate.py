@@ -8,7 +8,7 @@ from geo311.errors import RoutingError
 from routing.engine.checks import check_routes
 from routing.engine.evaluate import evaluate_routes
 from routing.engine.problem import Job, TimeWindow
-from routing.engine.solve import solve
+from routing.engine.solve import SolveParams, solve
 from tests.routing._line_problems import H, crew, problem
 
 # yard at 0 m; stops every 3.6 km along the street: 6 minutes apart at 10 m/s
@@ -51,7 +51,7 @@ def test_a_feasible_move_gets_new_etas_and_passes_the_independent_check() -> Non
         7 * H + 720.0
     )
     # a solver's plan, driven again as it stands, gives the same arrivals
-    plan = solve(p, time_limit_s=1, seed=0, workers=1)
+    plan = solve(p, SolveParams(time_limit_s=1, seed=0, workers=1))
     same = evaluate_routes(p, {r.crew_id: r.job_ids for r in plan.routes})
     assert same.checks == ()
     for mine, theirs in zip(same.routes, plan.routes, strict=True):

@@ -9,7 +9,13 @@ import pytest
 
 from geo311.errors import ConfigurationError, InputError, RoutingError
 from geo311.settings import REPO_DATA_DIR
-from routing.engine.graph import SnapError, StreetGraph, build_street_graph, load_street_graph
+from routing.engine.graph import (
+    GraphOptions,
+    SnapError,
+    StreetGraph,
+    build_street_graph,
+    load_street_graph,
+)
 from routing.engine.graph_pbf import is_drivable
 from routing.engine.graph_speeds import MPH_TO_KPH, load_speed_settings, parse_maxspeed
 
@@ -59,14 +65,14 @@ def test_speeds_file_changes_defaults_and_congestion(tmp_path: Path) -> None:
     text = (REPO_DATA_DIR / "speeds.toml").read_text()
     custom = tmp_path / "speeds.toml"
     custom.write_text(text.replace("residential = 20", "residential = 10"))
-    free = build_street_graph(tiny_graph(), speeds_file=custom)
+    free = build_street_graph(tiny_graph(), GraphOptions(speeds_file=custom))
     assert free.graph.get_edge_data(2, 3)[0]["speed_kph"] == pytest.approx(10 * MPH_TO_KPH)
-    rush = build_street_graph(tiny_graph(), speeds_file=custom, congestion_hour=8)
+    rush = build_street_graph(tiny_graph(), GraphOptions(speeds_file=custom, congestion_hour=8))
     factor = load_speed_settings(custom).congestion[8]
     assert factor > 1.0
     np.testing.assert_allclose(rush.edge_time_s, free.edge_time_s * factor)
     with pytest.raises(InputError, match="congestion_hour"):
-        build_street_graph(tiny_graph(), congestion_hour=24)
+        build_street_graph(tiny_graph(), GraphOptions(congestion_hour=24))
     custom.write_text(text.replace("residential = 20", "residential = -5"))
     with pytest.raises(ConfigurationError, match="defaults.residential"):
         load_speed_settings(custom)

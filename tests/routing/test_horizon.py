@@ -16,7 +16,7 @@ from routing.engine.problem import (
     PRIORITY_OVERDUE,
     Job,
 )
-from routing.engine.solve import solve
+from routing.engine.solve import SolveParams, solve
 
 from ._line_problems import H, crew, problem
 
@@ -74,12 +74,12 @@ def test_today_takes_work_due_soon_over_easy_work_due_next_week() -> None:
     far = [job(f"far{k}", 11 + k, due_days=2) for k in range(3)]
     xs = [0.0] + [20.0 * (k + 1) for k in range(10)] + [20_000.0 + 20.0 * k for k in range(3)]
     p = problem([crew("c1", {"lights"})], near + far, xs)
-    one_day = solve(p, time_limit_s=2, workers=1)
+    one_day = solve(p, SolveParams(time_limit_s=2, workers=1))
     assert not {"far0", "far1", "far2"} & set(one_day.routes[0].job_ids)
     hz = plan_horizon(p, days=horizon_days(TODAY, 5))
     assert set(hz.jobs_on(0)) >= {"far0", "far1", "far2"}
     assert hz.late(TODAY) == []
-    with_horizon = solve(horizon_problem(p, hz), time_limit_s=2, workers=1)
+    with_horizon = solve(horizon_problem(p, hz), SolveParams(time_limit_s=2, workers=1))
     served = set(with_horizon.routes[0].job_ids)
     assert {"far0", "far1", "far2"} <= served
     # the spare time still goes to the near work

@@ -12,6 +12,7 @@ from geo311.workorders.grouping import rebuild_work_orders
 from routing.dispatch import (
     HORIZON_META_KEY,
     OUTSIDE_GRAPH,
+    DayOptions,
     default_graph,
     plan_day_with_horizon,
     save_day_plan,
@@ -37,9 +38,12 @@ def test_only_today_is_routed_and_the_forecast_is_stored(store: Store, catalogue
         )
     rebuild_work_orders(store, catalogue)
     week = plan_day_with_horizon(
-        store, catalogue, at=AT, graph=graph, crew_ids=["streetlight-1"], days=3,
-        time_limit_s=1, workers=1,
-    )  # fmt: skip
+        store,
+        catalogue,
+        at=AT,
+        days=3,
+        options=DayOptions(graph=graph, crew_ids=["streetlight-1"], time_limit_s=1, workers=1),
+    )
     hz = week.horizon
     assert hz.days[0] == AT.date() and len(hz.days) == 3
     routed = set(week.day.plan.routes[0].job_ids)
@@ -66,4 +70,6 @@ def test_only_today_is_routed_and_the_forecast_is_stored(store: Store, catalogue
 
 def test_days_below_one_is_refused(store: Store, catalogue, graph) -> None:
     with pytest.raises(InputError, match="days=0"):
-        plan_day_with_horizon(store, catalogue, at=AT, graph=graph, days=0, time_limit_s=1)
+        plan_day_with_horizon(
+            store, catalogue, at=AT, days=0, options=DayOptions(graph=graph, time_limit_s=1)
+        )

@@ -6,7 +6,7 @@ from geo311.db.store import Store
 from geo311.errors import InputError, NotFoundError
 from geo311.plans import repo as plan_repo
 from geo311.plans.document import PlanDocument
-from routing.dispatch import default_graph, plan_day
+from routing.dispatch import DayOptions, default_graph, plan_day
 from routing.itinerary import (
     Segment,
     crew_itineraries,
@@ -73,7 +73,12 @@ def doc(tmp_path_factory: pytest.TempPathFactory, catalogue) -> dict:
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('it') / 's.db'}")
     try:
         fill(store, catalogue)
-        dp = plan_day(store, catalogue, at=AT, graph=default_graph(), time_limit_s=1, workers=1)
+        dp = plan_day(
+            store,
+            catalogue,
+            at=AT,
+            options=DayOptions(graph=default_graph(), time_limit_s=1, workers=1),
+        )
         plan_id = plan_repo.save_plan(store, dp.to_dict(), plan_date=dp.plan_date)
         return plan_repo.get_plan(store, plan_id)
     finally:

@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from geo311.errors import InputError
-from routing.engine.graph import Snap, StreetGraph, build_street_graph, load_street_graph
+from routing.engine.graph import (
+    GraphOptions,
+    Snap,
+    StreetGraph,
+    build_street_graph,
+    load_street_graph,
+)
 from routing.engine.matrix import travel_time_matrix, warm_up
 
 from ._graph_data import LAT0, LON0, STEP, metres, tiny_graph
@@ -187,7 +193,7 @@ def test_rectangular_matrix_and_path_errors(backbay: StreetGraph) -> None:
 
 
 def test_congestion_scales_the_matrix(tiny: StreetGraph) -> None:
-    rush = build_street_graph(tiny_graph(), congestion_hour=17)
+    rush = build_street_graph(tiny_graph(), GraphOptions(congestion_hour=17))
     snaps = [tiny.snap_to_node(n) for n in (1, 2, 3, 4)]
     free = travel_time_matrix(tiny, snaps).durations_s
     slow = travel_time_matrix(rush, [rush.snap_to_node(n) for n in (1, 2, 3, 4)]).durations_s

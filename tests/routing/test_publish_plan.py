@@ -12,7 +12,7 @@ from geo311.plans.publishing import plan_etas, publish
 from geo311.plans.repo import load_plan_document
 from geo311.requests import repo as request_repo
 from geo311.workorders import repo as work_order_repo
-from routing.dispatch import DayPlan, default_graph, plan_day, save_day_plan
+from routing.dispatch import DayOptions, DayPlan, default_graph, plan_day, save_day_plan
 from routing.engine.problem import PRIORITY_OVERDUE
 
 from ._dispatch_data import AT, fill
@@ -27,7 +27,9 @@ def test_geo311_reads_the_etas_routing_wrote_and_publishes_them(
     store: Store, catalogue, graph
 ) -> None:
     fill(store, catalogue, far=False)
-    dp = plan_day(store, catalogue, at=AT, graph=graph, time_limit_s=1, workers=1)
+    dp = plan_day(
+        store, catalogue, at=AT, options=DayOptions(graph=graph, time_limit_s=1, workers=1)
+    )
     plan_id = save_day_plan(store, dp).plan_id
     assert plan_id is not None
     doc = load_plan_document(store, plan_id)  # routing's typed reading of the same JSON
@@ -55,7 +57,9 @@ def test_publishing_changes_no_job_deadline_nor_priority_of_the_next_plan(
     fill(store, catalogue, far=False)
 
     def jobs() -> tuple[dict[str, tuple[int, float | None]], DayPlan]:
-        dp = plan_day(store, catalogue, at=AT, graph=graph, time_limit_s=1, workers=1)
+        dp = plan_day(
+            store, catalogue, at=AT, options=DayOptions(graph=graph, time_limit_s=1, workers=1)
+        )
         return {j.id: (j.priority, j.sla_due_s) for j in dp.problem.jobs}, dp
 
     before, dp = jobs()

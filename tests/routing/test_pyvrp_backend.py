@@ -18,7 +18,15 @@ from routing.engine.problem import (
     Problem,
     TimeWindow,
 )
-from routing.engine.solve import CAPACITY_FULL, NO_SKILL, NO_TIME, NOT_FITTED, choose_backend, solve
+from routing.engine.solve import (
+    CAPACITY_FULL,
+    NO_SKILL,
+    NO_TIME,
+    NOT_FITTED,
+    SolveParams,
+    choose_backend,
+    solve,
+)
 
 from ._line_problems import ORIGIN, H, crew, problem
 
@@ -28,7 +36,7 @@ pytest.importorskip("pyvrp")
 def _both(p: Problem, **kw):
     """The plan of each backend (one worker, a short limit)."""
     kw.setdefault("time_limit_s", 1.0)
-    return {b: solve(p, workers=1, backend=b, **kw) for b in ("pyvrp", "ortools")}
+    return {b: solve(p, SolveParams(workers=1, backend=b, **kw)) for b in ("pyvrp", "ortools")}
 
 
 def _city(seed: int, n: int = 12, capacity: float = 5) -> Problem:
@@ -41,7 +49,7 @@ def _city(seed: int, n: int = 12, capacity: float = 5) -> Problem:
 
 def test_auto_gives_pyvrp_what_it_can_express_and_ortools_the_rest() -> None:
     plain = _city(1, n=6)
-    plan = solve(plain, time_limit_s=1, workers=1)
+    plan = solve(plain, SolveParams(time_limit_s=1, workers=1))
     assert plan.meta["backend"] == "pyvrp" and plan.is_feasible() and not plan.unassigned
     jobs = [Job("j1", 1, 600, "asphalt")]
     lunch = problem([crew("a", {"asphalt"}, lunch=True)], jobs, [0, 1000])
@@ -59,7 +67,7 @@ def test_auto_gives_pyvrp_what_it_can_express_and_ortools_the_rest() -> None:
     assert choose_backend(plain, [0], solution_limit=10)[0] == "ortools"
     assert choose_backend(plain, [0], replan=True)[0] == "ortools"
     assert choose_backend(plain, [0], backend="ortools") == ("ortools", "asked for")
-    with_lunch = solve(lunch, time_limit_s=1, workers=1)
+    with_lunch = solve(lunch, SolveParams(time_limit_s=1, workers=1))
     assert with_lunch.meta["backend"] == "ortools"
     assert [s.type for s in with_lunch.route("a").steps].count("break") == 1
 
@@ -68,9 +76,9 @@ def test_pyvrp_refuses_what_it_cannot_express() -> None:
     jobs = [Job("j1", 1, 600, "asphalt")]
     lunch = problem([crew("a", {"asphalt"}, lunch=True)], jobs, [0, 1000])
     with pytest.raises(RoutingError, match="backend 'pyvrp' cannot solve this problem: crews"):
-        solve(lunch, time_limit_s=1, workers=1, backend="pyvrp")
+        solve(lunch, SolveParams(time_limit_s=1, workers=1, backend="pyvrp"))
     with pytest.raises(RoutingError, match="backend 'gurobi' is unknown"):
-        solve(lunch, time_limit_s=1, workers=1, backend="gurobi")
+        solve(lunch, SolveParams(time_limit_s=1, workers=1, backend="gurobi"))
 
 
 def test_same_plan_shape_and_times_from_either_backend() -> None:
@@ -123,7 +131,7 @@ def test_drops_follow_priority_with_the_same_reasons() -> None:
     crews = [crew("c", {"asphalt"})]
     p2 = problem(crews, [*jobs, Job("lamp", 4, 60, "electrical")], [0, 100, 200, 9000, 50])
     # 'electrical' no crew has: precheck drops it, the rest still goes to PyVRP
-    plan = solve(p2, time_limit_s=1, workers=1)
+    plan = solve(p2, SolveParams(time_limit_s=1, workers=1))
     assert plan.meta["backend"] == "pyvrp"
     assert [(u.job_id, u.code) for u in plan.unassigned] == [("lamp", NO_SKILL)]
 
@@ -176,8 +184,8 @@ def test_crew_fixed_cost_sends_fewer_crews_with_pyvrp() -> None:
         Job("L2", 3, 60, "asphalt", windows=(TimeWindow(t0 + 600, t0 + 800),)),
     ]
     p = problem([crew("a", {"asphalt"}), crew("b", {"asphalt"})], jobs, [0, -1000, 1000, -1000])
-    free = solve(p, time_limit_s=1, workers=1, backend="pyvrp")
-    fixed = solve(p, time_limit_s=1, workers=1, backend="pyvrp", crew_fixed_cost=500)
+    free = solve(p, SolveParams(time_limit_s=1, workers=1, backend="pyvrp"))
+    fixed = solve(p, SolveParams(time_limit_s=1, workers=1, backend="pyvrp", crew_fixed_cost=500))
     assert free.summary.routes == 2 and free.summary.distance_m == pytest.approx(4000)
     assert fixed.summary.routes == 1 and fixed.summary.distance_m == pytest.approx(6000)
     assert not fixed.unassigned and fixed.is_feasible()
@@ -186,11 +194,12 @@ def test_crew_fixed_cost_sends_fewer_crews_with_pyvrp() -> None:
 def test_iteration_limit_is_reproducible_and_workers_keep_the_best() -> None:
     p = _city(7, n=20, capacity=8)
     runs = [
-        solve(p, time_limit_s=60, workers=1, backend="pyvrp", solution_limit=300) for _ in range(2)
+        solve(p, SolveParams(time_limit_s=60, workers=1, backend="pyvrp", solution_limit=300))
+        for _ in range(2)
     ]
     assert [r.job_ids for r in runs[0].routes] == [r.job_ids for r in runs[1].routes]
     assert runs[0].meta["iterations"] == [300] and runs[0].meta["modes"] == ["all jobs"]
-    pair = solve(p, time_limit_s=2, workers=2)
+    pair = solve(p, SolveParams(time_limit_s=2, workers=2))
     assert pair.meta["backend"] == "pyvrp" and pair.meta["search"]["workers"] == [0, 1]
     objectives = pair.meta["objectives"]
     assert len(objectives) == 2 and None not in objectives

@@ -18,7 +18,7 @@ from routing.engine.problem import (
     TimeWindow,
 )
 from routing.engine.replan import locked_from_time, replan
-from routing.engine.solve import solve
+from routing.engine.solve import SolveParams, solve
 
 H = 3600.0
 ORIGIN = datetime(2015, 10, 6, tzinfo=default_city().tz)
@@ -39,13 +39,15 @@ BASE = [Job(f"j{k}", k, 1800, "asphalt", demand=1.0, priority=PRIORITY_LATER) fo
 
 
 def test_replan_keeps_locked_stops_and_inserts_urgent_job() -> None:
-    first = solve(make_problem(BASE), time_limit_s=1, workers=1)
+    first = solve(make_problem(BASE), SolveParams(time_limit_s=1, workers=1))
     assert first.is_feasible() and not first.unassigned
     now = 8.2 * H
     locked = locked_from_time(first, now)
     assert sum(len(v) for v in locked.values()) >= 1
     urgent = Job("urgent", 6, 900, "asphalt", demand=1.0, priority=PRIORITY_OVERDUE)
-    new = replan(make_problem([*BASE, urgent]), first, now_s=now, time_limit_s=1)
+    new = replan(
+        make_problem([*BASE, urgent]), first, now_s=now, params=SolveParams(time_limit_s=1)
+    )
     assert new.is_feasible(), new.violations
     assert not new.unassigned
     for crew_id, ids in locked.items():
@@ -64,7 +66,7 @@ def test_replan_keeps_locked_stops_and_inserts_urgent_job() -> None:
 
 
 def test_replan_rejects_non_prefix_lock() -> None:
-    first = solve(make_problem(BASE), time_limit_s=1, workers=1)
+    first = solve(make_problem(BASE), SolveParams(time_limit_s=1, workers=1))
     route = next(r for r in first.routes if len(r.job_ids) >= 2)
     with pytest.raises(RoutingError, match="not the start of its previous route"):
         replan(
@@ -72,13 +74,15 @@ def test_replan_rejects_non_prefix_lock() -> None:
             first,
             now_s=9 * H,
             locked={route.crew_id: [route.job_ids[1]]},
-            time_limit_s=1,
+            params=SolveParams(time_limit_s=1),
         )
 
 
 def test_replan_without_changes_keeps_routes() -> None:
-    first = solve(make_problem(BASE), time_limit_s=1, workers=1)
-    again = replan(make_problem(BASE), first, now_s=7 * H, locked={}, time_limit_s=1)
+    first = solve(make_problem(BASE), SolveParams(time_limit_s=1, workers=1))
+    again = replan(
+        make_problem(BASE), first, now_s=7 * H, locked={}, params=SolveParams(time_limit_s=1)
+    )
     assert [r.job_ids for r in again.routes] == [r.job_ids for r in first.routes]
     assert replace(again.summary, solve_time_s=0, objective=0).distance_m == pytest.approx(
         first.summary.distance_m

@@ -15,7 +15,7 @@ from routing.engine.rush_hour import (
     solve_rush_hour,
     timed_etas,
 )
-from routing.engine.solve import solve
+from routing.engine.solve import SolveParams, solve
 
 from ._line_problems import H, crew, problem
 
@@ -60,7 +60,7 @@ def _one_crew() -> object:
 
 def test_etas_of_a_free_flow_plan_move_by_the_hours_factors() -> None:
     p = _one_crew()
-    plan = solve(p, time_limit_s=2, workers=1, solution_limit=20)
+    plan = solve(p, SolveParams(time_limit_s=2, workers=1, solution_limit=20))
     etas = {e.job_id: e for e in timed_etas(p, plan, FACTORS)}
     # leaves 07:00: 1000 s free flow at 07h's factor; then an hour on site, leaves 08:23:20
     assert etas["a"].planned_s == pytest.approx(7 * H + 1000)

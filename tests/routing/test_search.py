@@ -18,7 +18,7 @@ from routing.engine.search import (
     default_settings,
     routing_parameters,
 )
-from routing.engine.solve import solve
+from routing.engine.solve import SolveParams, solve
 
 from ._line_problems import H, crew, problem
 
@@ -37,7 +37,10 @@ def _routes(plan):
 
 def test_ils_with_solution_limit_gives_the_same_plan_twice() -> None:
     p = _city(11)
-    runs = [solve(p, time_limit_s=60, workers=1, solution_limit=150, seed=s) for s in (0, 0, 1, 1)]
+    runs = [
+        solve(p, SolveParams(time_limit_s=60, workers=1, solution_limit=150, seed=s))
+        for s in (0, 0, 1, 1)
+    ]
     assert runs[0].meta["search"]["workers"][0]["metaheuristic"] == ILS
     assert _routes(runs[0]) == _routes(runs[1])
     assert runs[0].summary.objective == runs[1].summary.objective
@@ -56,8 +59,8 @@ def test_portfolio_keeps_the_best_worker_and_is_reproducible() -> None:
             WorkerSettings(strategy="PARALLEL_CHEAPEST_INSERTION", ruin_avg_removed=5),
         ),
     )
-    a = solve(p, time_limit_s=60, workers=2, solution_limit=150, settings=mixed)
-    b = solve(p, time_limit_s=60, workers=2, solution_limit=150, settings=mixed)
+    a = solve(p, SolveParams(time_limit_s=60, workers=2, solution_limit=150, settings=mixed))
+    b = solve(p, SolveParams(time_limit_s=60, workers=2, solution_limit=150, settings=mixed))
     objectives = a.meta["objectives"]
     assert len(objectives) == 2 and None not in objectives
     assert a.summary.objective == min(objectives)
@@ -69,13 +72,13 @@ def test_portfolio_keeps_the_best_worker_and_is_reproducible() -> None:
 def test_plan_states_its_settings_as_json() -> None:
     p = _city(13, n=6)
     # the default OR-Tools settings (auto would give this problem to PyVRP)
-    plan = solve(p, time_limit_s=1, workers=1, backend="ortools")
+    plan = solve(p, SolveParams(time_limit_s=1, workers=1, backend="ortools"))
     data = json.loads(json.dumps(plan.to_dict()))
     search = data["meta"]["search"]
     assert search["name"] == default_settings().name
     worker = search["workers"][0]
     assert worker["metaheuristic"] == ILS and worker["ruin_avg_removed"] >= 1
-    classic = solve(p, time_limit_s=1, workers=1, metaheuristic="GUIDED_LOCAL_SEARCH")
+    classic = solve(p, SolveParams(time_limit_s=1, workers=1, metaheuristic="GUIDED_LOCAL_SEARCH"))
     assert classic.meta["search"]["workers"] == [
         {
             "strategy": "PARALLEL_CHEAPEST_INSERTION",
@@ -96,8 +99,10 @@ def test_crew_fixed_cost_sends_fewer_crews() -> None:
         Job("L2", 3, 60, "asphalt", windows=(TimeWindow(t0 + 600, t0 + 800),)),
     ]
     p = problem([crew("a", {"asphalt"}), crew("b", {"asphalt"})], jobs, [0, -1000, 1000, -1000])
-    free = solve(p, time_limit_s=5, workers=1, solution_limit=100)
-    fixed = solve(p, time_limit_s=5, workers=1, solution_limit=100, crew_fixed_cost=500)
+    free = solve(p, SolveParams(time_limit_s=5, workers=1, solution_limit=100))
+    fixed = solve(
+        p, SolveParams(time_limit_s=5, workers=1, solution_limit=100, crew_fixed_cost=500)
+    )
     assert free.summary.routes == 2 and free.summary.distance_m == pytest.approx(4000)
     assert fixed.summary.routes == 1 and fixed.summary.distance_m == pytest.approx(6000)
     assert not fixed.unassigned and fixed.is_feasible()
@@ -142,6 +147,6 @@ def test_invalid_settings_name_the_field(kw: dict, word: str) -> None:
 def test_solve_rejects_settings_and_metaheuristic_together() -> None:
     p = _city(14, n=3)
     with pytest.raises(RoutingError, match="either settings or metaheuristic"):
-        solve(p, time_limit_s=1, settings=default_settings(), metaheuristic="NONE")
+        solve(p, SolveParams(time_limit_s=1, settings=default_settings(), metaheuristic="NONE"))
     with pytest.raises(RoutingError, match="crew_fixed_cost"):
-        solve(p, time_limit_s=1, crew_fixed_cost=-1)
+        solve(p, SolveParams(time_limit_s=1, crew_fixed_cost=-1))

@@ -17,6 +17,7 @@ from routing.engine.solve import (
     OVER_CAPACITY,
     UNREACHABLE,
     Plan,
+    SolveParams,
     solve,
 )
 
@@ -24,7 +25,7 @@ from ._line_problems import H, crew, problem
 
 
 def fast(p, **kw):
-    return solve(p, time_limit_s=kw.pop("time_limit_s", 1.0), workers=1, **kw)
+    return solve(p, SolveParams(**{"time_limit_s": 1.0, "workers": 1, **kw}))
 
 
 def test_skills_respected_and_route_times() -> None:
@@ -151,8 +152,8 @@ def test_reproducible_with_fixed_seed() -> None:
     xs = [0.0, *rng.uniform(0, 8000, 12)]
     jobs = [Job(f"j{k}", k, 600, "asphalt", demand=1.0) for k in range(1, 13)]
     p = problem([crew("a", {"asphalt"}, capacity=6), crew("b", {"asphalt"}, capacity=6)], jobs, xs)
-    a = solve(p, time_limit_s=30, seed=1, workers=1, solution_limit=200)
-    b = solve(p, time_limit_s=30, seed=1, workers=1, solution_limit=200)
+    a = solve(p, SolveParams(time_limit_s=30, seed=1, workers=1, solution_limit=200))
+    b = solve(p, SolveParams(time_limit_s=30, seed=1, workers=1, solution_limit=200))
     assert [r.job_ids for r in a.routes] == [r.job_ids for r in b.routes]
     assert a.summary.objective == b.summary.objective
 
@@ -162,7 +163,7 @@ def test_two_workers_keep_the_best() -> None:
     xs = [0.0, *rng.uniform(0, 8000, 8)]
     jobs = [Job(f"j{k}", k, 600, "asphalt") for k in range(1, 9)]
     p = problem([crew("a", {"asphalt"}), crew("b", {"asphalt"})], jobs, xs)
-    plan = solve(p, time_limit_s=1, workers=2)
+    plan = solve(p, SolveParams(time_limit_s=1, workers=2))
     assert len(plan.meta["objectives"]) == 2
     assert plan.summary.objective == min(plan.meta["objectives"])
     assert plan.is_feasible() and not plan.unassigned
@@ -209,6 +210,6 @@ def test_a_solution_limit_run_is_not_cut_by_the_clock(monkeypatch: pytest.Monkey
     xs = [0.0, *rng.uniform(0, 8000, 6)]
     jobs = [Job(f"j{k}", k, 600, "asphalt") for k in range(1, 7)]
     p = problem([crew("a", {"asphalt"})], jobs, xs)
-    solve(p, time_limit_s=30, seed=1, workers=1, solution_limit=50)
-    solve(p, time_limit_s=2, seed=1, workers=1, backend="ortools")  # auto: PyVRP here
+    solve(p, SolveParams(time_limit_s=30, seed=1, workers=1, solution_limit=50))
+    solve(p, SolveParams(time_limit_s=2, seed=1, workers=1, backend="ortools"))  # auto: PyVRP here
     assert seen[0] is None and seen[1] is not None

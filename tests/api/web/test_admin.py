@@ -121,7 +121,7 @@ def test_admin_edits_a_user_and_resets_a_password_with_audit(browser, web_store:
     assert saved.status_code == 303
     user = users.find_user(web_store, "crewa")
     assert (user.role_label, user.display_name) == ("crew:pothole-2", "Crew Ann")
-    [edit] = auth_store.audit_rows(web_store, action="user.edit")
+    [edit] = auth_store.audit_rows(web_store, auth_store.AuditFilter(action="user.edit"))
     assert edit["before"]["role"] == "crew:A" and edit["after"]["role"] == "crew:pothole-2"
     # an admin cannot demote itself (the last way back in)
     self_edit = admin.post("/admin/users/ada", data={"csrf_token": token, "role": "planner"})
@@ -140,7 +140,7 @@ def test_admin_edits_a_user_and_resets_a_password_with_audit(browser, web_store:
     assert crew.get("/crew", follow_redirects=False).status_code == 302  # its session ended
     assert login(browser(), "crewa").status_code == 401
     assert login(browser(), "crewa", new).status_code in (200, 303)
-    [row] = auth_store.audit_rows(web_store, action="user.password_reset")
+    [row] = auth_store.audit_rows(web_store, auth_store.AuditFilter(action="user.password_reset"))
     assert row["object"] == "user:crewa" and new not in str(row)
 
 
@@ -166,7 +166,7 @@ def test_a_user_changes_its_own_password(browser, web_store: Store) -> None:
     assert done.status_code == 303 and done.headers["location"].startswith("/login")
     assert login(browser(), "pete").status_code == 401
     assert login(browser(), "pete", new).status_code in (200, 303)
-    [row] = auth_store.audit_rows(web_store, action="user.password_change")
+    [row] = auth_store.audit_rows(web_store, auth_store.AuditFilter(action="user.password_change"))
     assert row["actor"] == "pete" and new not in str(row)
 
 

@@ -77,12 +77,12 @@ def test_crew_done_and_its_audit_row_commit_together(
     assert "wo-p" not in PlanDocument.from_dict(plan_repo.get_plan(web_store, plan_id)).done_for(
         "A"
     )
-    assert auth_store.audit_rows(web_store, action="stop.done") == []
+    assert auth_store.audit_rows(web_store, auth_store.AuditFilter(action="stop.done")) == []
     failing_audit["fail"] = False
     again = crew.post("/crew/actions", json=action, headers=headers)  # the same key: released
     assert again.json() == {"ok": True, "state": "done", "duplicate": False}
     assert work_order_repo.get_work_order(web_store, wp).status == "fixed"
-    assert len(auth_store.audit_rows(web_store, action="stop.done")) == 1
+    assert len(auth_store.audit_rows(web_store, auth_store.AuditFilter(action="stop.done"))) == 1
 
 
 def test_roster_and_user_changes_commit_with_their_audit_rows(
@@ -104,9 +104,10 @@ def test_roster_and_user_changes_commit_with_their_audit_rows(
     failing_audit["fail"] = False
     assert admin.post("/admin/users", data=new, follow_redirects=False).status_code == 303
     assert auth_store.user_by_username(web_store, "nico") is not None
-    assert [r["object"] for r in auth_store.audit_rows(web_store, action="user.add")] == [
-        "user:nico"
-    ]
+    assert [
+        r["object"]
+        for r in auth_store.audit_rows(web_store, auth_store.AuditFilter(action="user.add"))
+    ] == ["user:nico"]
 
 
 def _now() -> datetime:

@@ -233,7 +233,7 @@ def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(  # noqa
     assert edited["kind"] == "edited"
     route = next(r for r in edited["routes"] if r["crew_id"] == "pothole-1")
     assert next(s for s in route["steps"] if s["type"] == "job")["job_id"] == job
-    assert len(auth_store.audit_rows(server.store, action="plan.edit")) == 1
+    assert len(auth_store.audit_rows(server.store, auth_store.AuditFilter(action="plan.edit"))) == 1
     disp.axe()
     page.click("text=Publish to the crews")
     page.wait_for_selector("text=the crews see these routes")
@@ -274,7 +274,7 @@ def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(  # noqa
     crew.context.set_offline(False)
     cpage.wait_for_selector("#queue", state="hidden", timeout=20_000)
     assert work_order_repo.get_work_order(server.store, wo_id).status == "fixed"
-    assert len(auth_store.audit_rows(server.store, action="stop.done")) == 1
+    assert len(auth_store.audit_rows(server.store, auth_store.AuditFilter(action="stop.done"))) == 1
     assert server.hits.get("/crew/actions", 0) == 1  # sent once, with its photo
     members = work_order_repo.get_work_order(server.store, wo_id).member_ids
     photos = {
@@ -290,7 +290,9 @@ def test_dispatcher_plans_and_publishes_then_crew_closes_a_stop_offline(  # noqa
         assert max(shown.size) == 1600  # shrunk on the phone, longest side 1,600 px
     cpage.reload()
     assert cpage.locator(f"#stop-{first['job_id']}.done").count() == 1
-    assert len(auth_store.audit_rows(server.store, action="stop.done")) == 1  # synced once
+    assert (
+        len(auth_store.audit_rows(server.store, auth_store.AuditFilter(action="stop.done"))) == 1
+    )  # synced once
     crew.axe()
     assert [u for u in disp.blocked + crew.blocked if "openstreetmap" not in u] == []
 
@@ -363,7 +365,9 @@ def test_planner_runs_a_what_if_and_sees_its_result_without_a_reload(
     assert "Target: median of" in planner.page.inner_text("#whatif-result")
     planner.axe()
     _shot(planner, "whatif_result_1366.png")
-    start = auth_store.audit_rows(server.store, action="simulation.start")[0]
+    start = auth_store.audit_rows(server.store, auth_store.AuditFilter(action="simulation.start"))[
+        0
+    ]
     assert start["actor"] == "pete"
     phone = open_session("pete", phone=True)  # the finished page, read on a phone
     phone.go(path)

@@ -107,7 +107,7 @@ def test_done_is_applied_once_and_reaches_citizens(
     assert first.json() == {"ok": True, "state": "done", "duplicate": False}
     again = crew.post("/crew/actions", json=action, headers=headers)
     assert again.json() == {"ok": True, "state": "done", "duplicate": True}
-    assert len(auth_store.audit_rows(web_store, action="stop.done")) == 1
+    assert len(auth_store.audit_rows(web_store, auth_store.AuditFilter(action="stop.done"))) == 1
     wo = work_order_repo.get_work_order(web_store, wp)
     assert wo.status == "fixed"
     for rid in wo.member_ids:
@@ -154,7 +154,7 @@ def test_cant_do_form_returns_the_stop_to_the_dispatcher(
     )  # back on the dispatcher's list
     plan_page = browser("dina").get(f"/dispatch/plans/{plan_id}")
     assert "can't do: no access (parked cars, locked gate)" in plan_page.text
-    row = auth_store.audit_rows(web_store, action="stop.cant_do")[0]
+    row = auth_store.audit_rows(web_store, auth_store.AuditFilter(action="stop.cant_do"))[0]
     assert row["actor"] == "crewb" and row["after"]["reason"] == "no_access"
 
 
@@ -204,7 +204,7 @@ def test_done_with_a_photo_shows_it_to_the_citizens(
         assert url in crew.get(f"/requests/{rid}").text  # the public timeline
     updates = crew.get("/open311/v2/servicerequestupdates.json").json()
     assert {u["service_request_id"] for u in updates if u["media_url"] == url} == set(wo.member_ids)
-    row = auth_store.audit_rows(web_store, action="stop.done")[0]
+    row = auth_store.audit_rows(web_store, auth_store.AuditFilter(action="stop.done"))[0]
     assert row["after"]["media_url"] == url
 
 
@@ -298,7 +298,10 @@ def test_a_crew_takes_back_its_own_cant_do_within_the_window_only(
     back = crew.post("/crew/actions", json=undo, headers=headers)
     assert back.status_code == 200, back.text
     assert back.json()["state"] == "arrived"
-    assert [r["actor"] for r in auth_store.audit_rows(web_store, action="stop.undo")] == ["crewa"]
+    assert [
+        r["actor"]
+        for r in auth_store.audit_rows(web_store, auth_store.AuditFilter(action="stop.undo"))
+    ] == ["crewa"]
     assert (
         work_order_repo.get_work_order(web_store, wp).status == "open"
     )  # a can't-do never touched it

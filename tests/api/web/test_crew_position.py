@@ -34,14 +34,16 @@ def test_crew_shares_its_own_position_audited(
     found = positions.latest_positions(web_store, ["A", "B"])
     assert set(found) == {"A"} and found["A"].by_user == "crewa"
     assert found["A"].accuracy_m == 12.0
-    audit = auth_store.audit_rows(web_store, action="crew.position")
+    audit = auth_store.audit_rows(web_store, auth_store.AuditFilter(action="crew.position"))
     assert len(audit) == 1 and audit[0]["actor"] == "crewa" and audit[0]["object"] == "crew:A"
     assert audit[0]["after"] == {"lat": POINT["lat"], "lon": POINT["lon"], "accuracy_m": 12.0}
     # a plain form works too and replaces the row
     form = crew.post("/crew/position", data={"lat": "42.36", "lon": "-71.07", "csrf_token": token})
     assert form.status_code == 200, form.text
     assert positions.latest_positions(web_store, ["A"])["A"].lat == 42.36
-    assert len(auth_store.audit_rows(web_store, action="crew.position")) == 2
+    assert (
+        len(auth_store.audit_rows(web_store, auth_store.AuditFilter(action="crew.position"))) == 2
+    )
 
 
 def test_only_a_crew_with_the_csrf_token_and_a_good_point_shares(
@@ -64,7 +66,7 @@ def test_only_a_crew_with_the_csrf_token_and_a_good_point_shares(
     no_lon = crew.post("/crew/position", json={"lat": 42.3}, headers={"X-CSRF-Token": token})
     assert no_lon.status_code == 400 and "lon" in no_lon.text
     assert positions.latest_positions(web_store, ["A"]) == {}
-    assert auth_store.audit_rows(web_store, action="crew.position") == []
+    assert auth_store.audit_rows(web_store, auth_store.AuditFilter(action="crew.position")) == []
 
 
 def test_progress_json_carries_the_crews_last_position(

@@ -104,7 +104,7 @@ def test_crew_off_and_shift_change_for_one_day(browser, web_store: Store) -> Non
     rows = auth_store.crew_day_rows(web_store, "2015-10-06")
     assert rows["pothole-1"]["on_duty"] is False and rows["pothole-1"]["shift_end"] == "12:00"
     assert auth_store.crew_day_rows(web_store, "2015-10-07") == {}
-    row = auth_store.audit_rows(web_store, action="crew.day")[0]
+    row = auth_store.audit_rows(web_store, auth_store.AuditFilter(action="crew.day"))[0]
     assert row["actor"] == "dina" and row["object"] == "crew:pothole-1:2015-10-06"
     assert row["before"]["on_duty"] is True and row["after"]["on_duty"] is False
 
@@ -182,7 +182,7 @@ def test_plan_the_day_progress_plan_and_publish(
     assert re.search(r"<strong>\d\d:\d\d</strong>", page.text)  # ETAs
     # distances in the city's units (Boston: feet / miles), never km
     assert re.search(r"min driving · [\d.]+ (ft|mi)", page.text) and " km" not in page.text
-    create = auth_store.audit_rows(web_store, action="plan.create")[0]
+    create = auth_store.audit_rows(web_store, auth_store.AuditFilter(action="plan.create"))[0]
     assert create["actor"] == "dina" and create["object"] == f"plan:{status['plan_id']}"
 
     publish = client.post(
@@ -192,4 +192,6 @@ def test_plan_the_day_progress_plan_and_publish(
     assert auth_store.publication(web_store, status["plan_id"])["published_by"] == "dina"
     again = client.post(f"/dispatch/plans/{status['plan_id']}/publish", data={"csrf_token": token})
     assert again.status_code == 409
-    assert auth_store.audit_rows(web_store, action="plan.publish")[0]["after"]["published"]
+    assert auth_store.audit_rows(web_store, auth_store.AuditFilter(action="plan.publish"))[0][
+        "after"
+    ]["published"]

@@ -26,7 +26,7 @@ from api.app import create_app
 from geo311.city.catalogue import load_catalogue
 from geo311.city.districts import load_districts
 from geo311.db.store import Store
-from geo311.ingest.importer import import_file
+from geo311.ingest.importer import ImportOptions, import_file
 from geo311.plans import repo as plan_repo
 from geo311.requests import repo as request_repo
 from geo311.staff import users
@@ -50,7 +50,12 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     settings = make_settings(url)
     catalogue = load_catalogue(settings.services_file)
     with Store(url) as store:
-        import_file(store, settings.sample_requests_file, catalogue, timezone=settings.timezone)
+        import_file(
+            store,
+            settings.sample_requests_file,
+            catalogue,
+            ImportOptions(timezone=settings.timezone),
+        )
         rebuild_work_orders(store, catalogue)
         users.create_user(store, "dina", role="dispatcher", password=PASSWORD)
     return url
@@ -122,9 +127,9 @@ def test_dispatcher_morning_on_the_demo_data(  # noqa: PLR0915 - one user story
     base, store = served
     settings = make_settings(demo_url)
     tz = ZoneInfo(settings.timezone)
-    newest = request_repo.query_requests(store, limit=1, newest_first=True)[
-        0
-    ].requested_datetime.astimezone(tz)
+    newest = request_repo.query_requests(
+        store, request_repo.RequestFilters(limit=1, newest_first=True)
+    )[0].requested_datetime.astimezone(tz)
     start = min(c.shift_start for c in load_crews(settings.crews_file).crews)
     shift = f"{newest.date().isoformat()}T{start:%H:%M}"
     district = load_districts(settings.districts_file).names[0]

@@ -174,7 +174,7 @@ def test_work_order_page_shows_reports_and_closes_with_a_note_audited(
     assert done.status_code == 303
     closed = work_order_repo.get_work_order(web_store, wo.work_order_id)
     assert closed.status == "fixed" and closed.status_notes == "Lamp replaced"
-    row = auth_store.audit_rows(web_store, action="workorder.status")[0]
+    row = auth_store.audit_rows(web_store, auth_store.AuditFilter(action="workorder.status"))[0]
     assert row["actor"] == "dina" and row["object"] == f"workorder:{wo.work_order_id}"
     after = dina.get(f"/dispatch/workorders/{wo.work_order_id}").text
     assert "Lamp replaced" in after and "workorder.status" in after and "/close" not in after

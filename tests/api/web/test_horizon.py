@@ -79,7 +79,7 @@ def test_plan_with_the_horizon_shows_the_days_and_stores_today(
     data = client.get(f"/plans/{plan_id}/horizon", headers=plan_token).json()
     assert data["plan_id"] == plan_id and data["days"] == forecast["days"]
     assert data["beyond"] == forecast["beyond"]
-    created = auth_store.audit_rows(web_store, action="plan.create")[0]
+    created = auth_store.audit_rows(web_store, auth_store.AuditFilter(action="plan.create"))[0]
     assert created["actor"] == "dina" and created["after"]["horizon_days"] == 3
     # only today is published: the plan publishes as any plan
     token = csrf_of(page.text)

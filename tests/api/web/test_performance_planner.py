@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
-from geo311.ingest.importer import import_file
+from geo311.ingest.importer import ImportOptions, import_file
 from geo311.settings import get_settings
 
 PERIOD = "from=2015-01-01&to=2015-12-31"
@@ -31,7 +31,7 @@ def test_street_light_outages_match_the_planners_table_on_the_demo_data(
 ) -> None:
     sample = get_settings().city.file("sample_requests")
     assert sample is not None
-    import_file(web_store, sample, catalogue, rejects_path=tmp_path / "rejects.csv")
+    import_file(web_store, sample, catalogue, ImportOptions(rejects_path=tmp_path / "rejects.csv"))
     public = browser(None).get(f"/performance.csv?{PERIOD}")
     assert public.status_code == 200, public.text
     planner = browser("pete").get(f"/planner/metrics.csv?by=service&{PERIOD}")

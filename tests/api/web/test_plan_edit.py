@@ -95,7 +95,7 @@ def test_move_a_stop_check_then_save_as_a_new_audited_plan(
     assert times == sorted(times) and times[0][11:16] >= "07:00"
     assert new["violations"] == [] and new["summary"]["is_feasible"]
     assert stops(plan_repo.get_plan(web_store, plan_id), source)[0] == job  # the old plan is kept
-    row = auth_store.audit_rows(web_store, action="plan.edit")[0]
+    row = auth_store.audit_rows(web_store, auth_store.AuditFilter(action="plan.edit"))[0]
     assert row["actor"] == "dina" and row["object"] == f"plan:{new_id}"
     assert job in row["before"]["routes"][source] and job not in row["before"]["routes"][target]
     assert row["after"]["routes"][target][0] == job
@@ -137,7 +137,7 @@ def test_a_skill_mismatch_is_refused_and_overtime_saved_only_when_accepted(
     assert not new["summary"]["is_feasible"]
     page = client.get(accepted.headers["location"])
     assert "saved although it breaks" in page.text
-    row = auth_store.audit_rows(web_store, action="plan.edit")[0]
+    row = auth_store.audit_rows(web_store, auth_store.AuditFilter(action="plan.edit"))[0]
     assert any("after shift end 07:20" in v for v in row["after"]["violations"])
 
 
@@ -174,7 +174,7 @@ def test_drop_lock_then_replan_keeps_them_and_mid_day_replan_inserts_new_work(
     assert "Unlock" in page.text
     move = edit(client, locked_id, token, action="move", job_id=first, crew_id=other, position=2)
     assert move.status_code == 409 and "unlock it first" in move.text
-    lock_row = auth_store.audit_rows(web_store, action="plan.edit")[0]
+    lock_row = auth_store.audit_rows(web_store, auth_store.AuditFilter(action="plan.edit"))[0]
     assert lock_row["after"]["locks"] == {other: [first]} and lock_row["before"]["locks"] == {}
 
     again = client.post(
@@ -188,7 +188,12 @@ def test_drop_lock_then_replan_keeps_them_and_mid_day_replan_inserts_new_work(
     assert replanned["dispatcher_locks"] == {other: [first]}
     codes = {u["job_id"]: u["code"] for u in replanned["unassigned"]}
     assert codes.get(dropped) == "dropped_by_dispatcher"  # not put back by the solver
-    assert auth_store.audit_rows(web_store, action="plan.replan")[0]["after"]["mode"] == "locked"
+    assert (
+        auth_store.audit_rows(web_store, auth_store.AuditFilter(action="plan.replan"))[0]["after"][
+            "mode"
+        ]
+        == "locked"
+    )
 
     # mid-day: a new urgent pothole arrives; "Re-plan now" inserts it
     request_repo.add_request(
@@ -216,7 +221,12 @@ def test_drop_lock_then_replan_keeps_them_and_mid_day_replan_inserts_new_work(
     placed = [j for r in mid["routes"] for s in r["steps"] if (j := s.get("work_order_id"))]
     assert int(new_wo.group(1)) in placed  # urgent: a pothole crew takes it
     assert stops(mid, other)[0] == first
-    assert auth_store.audit_rows(web_store, action="plan.replan")[0]["after"]["mode"] == "now"
+    assert (
+        auth_store.audit_rows(web_store, auth_store.AuditFilter(action="plan.replan"))[0]["after"][
+            "mode"
+        ]
+        == "now"
+    )
 
 
 def test_edits_check_role_csrf_and_publication(browser, web_store: Store, catalogue: Catalogue):
@@ -233,7 +243,7 @@ def test_edits_check_role_csrf_and_publication(browser, web_store: Store, catalo
     assert response.status_code == 403
     bad = edit(client, plan_id, token, action="move", job_id=job, crew_id="nobody", position=1)
     assert bad.status_code == 400 and "crew_id: &#39;nobody&#39; has no route" in bad.text
-    assert auth_store.audit_rows(web_store, action="plan.edit") == []
+    assert auth_store.audit_rows(web_store, auth_store.AuditFilter(action="plan.edit")) == []
     client.post(f"/dispatch/plans/{plan_id}/publish", data={"csrf_token": token})
     published = edit(client, plan_id, token, save=True, **form)
     assert published.status_code == 409 and "is published" in published.text

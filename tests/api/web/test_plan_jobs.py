@@ -180,7 +180,7 @@ def test_a_worker_killed_mid_plan_is_taken_over_and_one_plan_is_stored(
     assert _plans_of_job(web_store, job_id) == [status["plan_id"]]
     with web_store.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(plans)).scalar_one() == 1
-    created = auth_store.audit_rows(web_store, action="plan.create")
+    created = auth_store.audit_rows(web_store, auth_store.AuditFilter(action="plan.create"))
     assert [(r["object"], r["actor"]) for r in created] == [(f"plan:{status['plan_id']}", "dina")]
 
 

@@ -97,7 +97,7 @@ def test_concurrent_done_and_cant_do_marks_are_all_kept(
     doc = plan_repo.get_plan(web_store, plan_id)
     assert sorted(doc["done"]["A"]) == sorted(f"d-{k}" for k in range(DONE))  # all 8 kept
     assert {work_order_repo.get_work_order(web_store, w).status for w in orders} == {"fixed"}
-    assert len(auth_store.audit_rows(web_store, action="stop.done")) == DONE
+    assert len(auth_store.audit_rows(web_store, auth_store.AuditFilter(action="stop.done"))) == DONE
 
     cant = [
         {
@@ -113,7 +113,9 @@ def test_concurrent_done_and_cant_do_marks_are_all_kept(
     doc = plan_repo.get_plan(web_store, plan_id)
     assert set(doc["cant_do"]) == {f"c-{k}" for k in range(CANT)}  # all 16 kept
     assert len(doc["done"]["A"]) == DONE
-    assert len(auth_store.audit_rows(web_store, action="stop.cant_do")) == CANT
+    assert (
+        len(auth_store.audit_rows(web_store, auth_store.AuditFilter(action="stop.cant_do"))) == CANT
+    )
 
 
 def test_a_done_stop_refuses_cant_do_with_its_state(
@@ -140,7 +142,7 @@ def test_a_done_stop_refuses_cant_do_with_its_state(
     assert doc["stop_states"] == {"wo-p": "done"} and "cant_do" not in doc
     row = stops_store.stop_row(web_store, plan_id, "wo-p") or {}
     assert (row["idempotency_key"], row["by_user"], row["crew_id"]) == ("k-done-0001", "crewa", "A")
-    assert auth_store.audit_rows(web_store, action="stop.cant_do") == []
+    assert auth_store.audit_rows(web_store, auth_store.AuditFilter(action="stop.cant_do")) == []
     page = crew.get("/crew").text
     stop = page[page.index('id="stop-wo-p"') : page.index("</li>", page.index('id="stop-wo-p"'))]
     assert "<strong>Done.</strong>" in stop and 'class="actions"' not in stop  # no buttons left
@@ -250,7 +252,7 @@ def test_a_dispatcher_reopens_a_finished_stop_and_it_is_audited(
     assert answer.headers["location"] == f"/dispatch/plans/{plan_id}#stop-wo-p"
     doc = plan_repo.get_plan(web_store, plan_id)
     assert doc["stop_states"] == {"wo-p": "planned"} and "done" not in doc
-    [row] = auth_store.audit_rows(web_store, action="stop.reopen")
+    [row] = auth_store.audit_rows(web_store, auth_store.AuditFilter(action="stop.reopen"))
     assert row["actor"] == "dina" and row["before"] == {"state": "done"}
     assert row["after"]["state"] == "planned"
     assert 'name="action" value="done"' in crew.get("/crew").text  # the buttons are back
@@ -267,7 +269,7 @@ def test_a_dispatcher_reopens_a_finished_stop_and_it_is_audited(
     assert by_token.status_code == 200 and by_token.json()["stops"][0]["state"] == "planned"
     twice = api.post(url, json={}, headers=DISP)
     assert twice.status_code == 409 and twice.json()["state"] == "planned"
-    assert len(auth_store.audit_rows(web_store, action="stop.reopen")) == 2
+    assert len(auth_store.audit_rows(web_store, auth_store.AuditFilter(action="stop.reopen"))) == 2
 
 
 def test_a_server_dying_mid_action_leaves_the_key_free_for_the_retry(

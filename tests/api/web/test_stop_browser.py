@@ -75,7 +75,7 @@ def test_after_done_the_stop_shows_done_and_a_refused_replay_shows_the_servers_s
     assert json.loads(page.evaluate("localStorage.getItem('geo311.crew.queue')")) == []
     page.wait_for_timeout(6000)  # past the 5 s retry timer: the refused action is not resent
     assert server.hits.get("/crew/actions", 0) == sent + 1
-    assert auth_store.audit_rows(server.store, action="stop.cant_do") == []
+    assert auth_store.audit_rows(server.store, auth_store.AuditFilter(action="stop.cant_do")) == []
     assert plan_repo.get_plan(server.store, plan_id)["stop_states"] == {"wo-1": "done"}
     crew.axe()
 
@@ -99,6 +99,7 @@ def test_after_done_the_stop_shows_done_and_a_refused_replay_shows_the_servers_s
     assert phone.page.locator("#stop-wo-1 form.reopen").count() == 0
     phone.axe()
     assert plan_repo.get_plan(server.store, plan_id)["stop_states"] == {"wo-1": "planned"}
-    assert [r["actor"] for r in auth_store.audit_rows(server.store, action="stop.reopen")] == [
-        "dina"
-    ]
+    assert [
+        r["actor"]
+        for r in auth_store.audit_rows(server.store, auth_store.AuditFilter(action="stop.reopen"))
+    ] == ["dina"]

@@ -48,7 +48,7 @@ def test_dispatcher_merges_then_splits_with_csrf_role_and_audit(
     merged = work_order_repo.get_work_order(web_store, boylston)
     assert set(merged.member_ids) == {"r-boylston", "r-columbus"} and merged.report_count == 2
     assert work_order_repo.get_work_order(web_store, columbus).status == "duplicate"
-    rows = auth_store.audit_rows(web_store, action="workorder.merge")
+    rows = auth_store.audit_rows(web_store, auth_store.AuditFilter(action="workorder.merge"))
     assert {r["object"] for r in rows} == {f"workorder:{boylston}", f"workorder:{columbus}"}
     assert all(r["actor"] == "dina" for r in rows)
     again = dina.post(url, data={"csrf_token": token, "other": columbus})
@@ -65,7 +65,7 @@ def test_dispatcher_merges_then_splits_with_csrf_role_and_audit(
     new_id = int(split.headers["location"].rsplit("/", 1)[1])
     assert work_order_repo.get_work_order(web_store, new_id).member_ids == ("r-columbus",)
     assert work_order_repo.get_work_order(web_store, boylston).member_ids == ("r-boylston",)
-    split_rows = auth_store.audit_rows(web_store, action="workorder.split")
+    split_rows = auth_store.audit_rows(web_store, auth_store.AuditFilter(action="workorder.split"))
     assert {r["object"] for r in split_rows} == {f"workorder:{boylston}", f"workorder:{new_id}"}
     lone = dina.post(
         f"/dispatch/workorders/{boylston}/split",

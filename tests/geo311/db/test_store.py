@@ -80,25 +80,38 @@ def test_query_filters(store: Store) -> None:
         )
     assert [r.service_request_id for r in request_repo.query_requests(store)] == ["a", "b", "c"]
     assert [
-        r.service_request_id for r in request_repo.query_requests(store, newest_first=True, limit=2)
+        r.service_request_id
+        for r in request_repo.query_requests(
+            store, request_repo.RequestFilters(newest_first=True, limit=2)
+        )
     ] == [
         "c",
         "b",
     ]
     assert [
-        r.service_request_id for r in request_repo.query_requests(store, service_codes=["pothole"])
+        r.service_request_id
+        for r in request_repo.query_requests(
+            store, request_repo.RequestFilters(service_codes=["pothole"])
+        )
     ] == [
         "a",
         "c",
     ]
     assert [
-        r.service_request_id for r in request_repo.query_requests(store, statuses=["open"])
+        r.service_request_id
+        for r in request_repo.query_requests(store, request_repo.RequestFilters(statuses=["open"]))
     ] == ["a", "b"]
     window = request_repo.query_requests(
-        store, start=T0 + timedelta(minutes=5), end=T0 + timedelta(minutes=20)
+        store,
+        request_repo.RequestFilters(
+            start=T0 + timedelta(minutes=5), end=T0 + timedelta(minutes=20)
+        ),
     )
     assert [r.service_request_id for r in window] == ["b"]
-    assert [r.service_request_id for r in request_repo.query_requests(store, ids=["c", "a"])] == [
+    assert [
+        r.service_request_id
+        for r in request_repo.query_requests(store, request_repo.RequestFilters(ids=["c", "a"]))
+    ] == [
         "a",
         "c",
     ]

@@ -32,17 +32,17 @@ def test_rows_match_query_requests(store: Store) -> None:
     for i in range(30):
         request_repo.add_request(store, _req(i, now))
     cols = ["service_request_id", "requested_datetime", "updated_datetime", "lon", "status"]
-    filters = {
-        "service_codes": ["pothole"],
-        "statuses": ["open"],
-        "start": now - timedelta(hours=12),
-        "end": now,
-        "limit": 4,
-        "offset": 1,
-        "newest_first": True,
-    }
-    rows = request_repo.query_request_rows(store, cols, **filters)  # type: ignore[arg-type]
-    full = request_repo.query_requests(store, **filters)  # type: ignore[arg-type]
+    filters = request_repo.RequestFilters(
+        service_codes=["pothole"],
+        statuses=["open"],
+        start=now - timedelta(hours=12),
+        end=now,
+        limit=4,
+        offset=1,
+        newest_first=True,
+    )
+    rows = request_repo.query_request_rows(store, cols, filters)
+    full = request_repo.query_requests(store, filters)
     assert rows == [
         (r.service_request_id, r.requested_datetime, r.updated_datetime, r.long, r.status)
         for r in full
@@ -50,7 +50,7 @@ def test_rows_match_query_requests(store: Store) -> None:
     assert len(rows) == 4
     assert all(r[1].tzinfo is not None and r[1].utcoffset() == timedelta(0) for r in rows)
     by_id = request_repo.query_request_rows(
-        store, ["service_request_id"], ids=["R003", "R001", "nope"]
+        store, ["service_request_id"], request_repo.RequestFilters(ids=["R003", "R001", "nope"])
     )
     assert by_id == [("R003",), ("R001",)]  # oldest first by default
 

@@ -24,7 +24,7 @@ from geo311.geocoding.sources import (
     read_openaddresses,
     read_tiger,
 )
-from routing.city_init import init_city
+from routing.city_init import InitOptions, init_city
 from tests.geo311.geocoding._grid_city import house, lonlat, write_city
 
 HELSINKI = Path("/work/shared/data/osm/helsinki_center.osm.pbf")
@@ -142,13 +142,15 @@ def test_city_init_with_every_address_format(tmp_path: Path) -> None:
         name="Grid Town",
         osm=streets,
         timezone="America/New_York",
-        addresses=[
-            _openaddresses_csv(tmp_path / "oa.csv"),
-            _openaddresses_geojsonl(tmp_path / "oa.geojson.gz"),
-            _tiger(tmp_path / "addrfeat.gpkg"),
-            _city_csv(tmp_path / "points.csv"),
-        ],
-        address_columns="number=HOUSE,street=ST_NAME,lat=Y,lon=X",
+        options=InitOptions(
+            addresses=[
+                _openaddresses_csv(tmp_path / "oa.csv"),
+                _openaddresses_geojsonl(tmp_path / "oa.geojson.gz"),
+                _tiger(tmp_path / "addrfeat.gpkg"),
+                _city_csv(tmp_path / "points.csv"),
+            ],
+            address_columns="number=HOUSE,street=ST_NAME,lat=Y,lon=X",
+        ),
     )
     raw = tomllib.loads((done.folder / "osm" / "extracts.toml").read_text())
     files = raw["grid_town"]["address_files"]

@@ -16,7 +16,7 @@ from geo311.errors import InputError
 from geo311.geocoding.extracts import load_extract
 from geo311.geocoding.geocoder import Geocoder
 from geo311.settings import REPO_DATA_DIR
-from routing.city_init import default_units, init_city
+from routing.city_init import InitOptions, default_units, init_city
 
 SF = REPO_DATA_DIR / "osm" / "sf_mission_streets.osm.bz2"
 
@@ -53,7 +53,7 @@ def test_city_init_with_the_city_located_reports(tmp_path: Path) -> None:
         name="San Francisco",
         osm=SF,
         timezone="America/Los_Angeles",
-        located_reports=located,
+        options=InitOptions(located_reports=located),
     )
     assert load_city(done.folder).units == "imperial"
     raw = tomllib.loads((done.folder / "osm" / "extracts.toml").read_text())
@@ -83,13 +83,27 @@ def test_city_init_with_the_city_located_reports(tmp_path: Path) -> None:
 
 def test_city_init_refuses_bad_units_and_located_reports(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="--units 'furlongs'"):
-        init_city(tmp_path / "a", name="X", osm=SF, timezone="UTC", units="furlongs")
+        init_city(
+            tmp_path / "a", name="X", osm=SF, timezone="UTC", options=InitOptions(units="furlongs")
+        )
     with pytest.raises(InputError, match="--located-reports .* does not exist"):
-        init_city(tmp_path / "b", name="X", osm=SF, timezone="UTC", located_reports="no.csv")
+        init_city(
+            tmp_path / "b",
+            name="X",
+            osm=SF,
+            timezone="UTC",
+            options=InitOptions(located_reports="no.csv"),
+        )
     bad = tmp_path / "bad.csv"
     bad.write_text("id,where,lat,lon\n1,100 Valencia St,37.76,-122.42\n")
     with pytest.raises(InputError, match="bad.csv has no address column"):
-        init_city(tmp_path / "c", name="X", osm=SF, timezone="UTC", located_reports=bad)
+        init_city(
+            tmp_path / "c",
+            name="X",
+            osm=SF,
+            timezone="UTC",
+            options=InitOptions(located_reports=bad),
+        )
 
 
 def test_city_init_command_takes_units_and_located_reports(tmp_path: Path) -> None:

@@ -80,7 +80,7 @@ def test_helsinki_end_to_end(helsinki: CityInit, helsinki_env: Path, tmp_path: P
     result = runner.invoke(app, ["import", str(data), "--database-url", url])
     assert result.exit_code == 0, result.output
     with Store(url) as store:
-        rows = request_repo.query_requests(store, ids=list(truth))
+        rows = request_repo.query_requests(store, request_repo.RequestFilters(ids=list(truth)))
     near = 0
     for row in rows:
         assert row.lat is not None and row.long is not None, row.address

@@ -70,15 +70,15 @@ def test_a_mapped_csv_imports_with_values_times_and_rejects(
     fields = {r["row_number"]: r["field"] for r in runs.rejects_of(store, summary.import_run_id)}
     assert fields == {4: "opened", 5: "status", 6: "id"}
     assert (tmp_path / "r.csv").read_text().count("\n") == 4
-    (a1,) = request_repo.query_requests(store, ids=["lyon-A1"])
+    (a1,) = request_repo.query_requests(store, request_repo.RequestFilters(ids=["lyon-A1"]))
     assert a1.service_code == "pothole" and a1.status == "open" and a1.neighborhood == "Presqu'ile"
     assert a1.requested_datetime == datetime(2015, 10, 6, 6, 15, tzinfo=UTC)  # Paris, UTC+2
     assert (a1.lat, a1.long, a1.description, a1.source) == (45.76, 4.835, "trou", "lyon")
     target = a1.requested_datetime + catalogue.service("pothole").sla  # the file has none
     assert a1.sla_target_datetime == a1.expected_datetime == target
-    (a2,) = request_repo.query_requests(store, ids=["lyon-A2"])
+    (a2,) = request_repo.query_requests(store, request_repo.RequestFilters(ids=["lyon-A2"]))
     assert a2.status == "closed" and a2.closed_datetime == datetime(2015, 10, 6, 8, 0, tzinfo=UTC)
-    (a3,) = request_repo.query_requests(store, ids=["lyon-A3"])
+    (a3,) = request_repo.query_requests(store, request_repo.RequestFilters(ids=["lyon-A3"]))
     assert a3.service_code == "other" and a3.source_type == "Graffiti"
     again = import_mapped_csv(store, data, spec, catalogue, rejects_path=tmp_path / "r.csv")
     assert (again.new, again.unchanged) == (0, 3)

@@ -20,7 +20,7 @@ from geo311.db.notify_schema import contacts
 from geo311.db.store import Store
 from geo311.ingest import runs
 from geo311.ingest.csv_mapping import import_mapped_csv, load_mapping
-from geo311.ingest.importer import import_file
+from geo311.ingest.importer import ImportOptions, import_file
 from geo311.notify import unsubscribe, unsubscribe_token
 from geo311.requests import repo as request_repo
 
@@ -57,7 +57,7 @@ def test_open311_json_contacts_are_stored_privately_once(
     ]
     path = tmp_path / "requests.json"
     path.write_text(json.dumps(records))
-    summary = import_file(store, path, catalogue, rejects_path=tmp_path / "r.csv")
+    summary = import_file(store, path, catalogue, ImportOptions(rejects_path=tmp_path / "r.csv"))
     assert (summary.new, summary.rejected) == (3, 1)
     assert summary.import_run_id is not None
     [reject] = runs.rejects_of(store, summary.import_run_id)
@@ -77,12 +77,12 @@ def test_open311_json_contacts_are_stored_privately_once(
     # Re-importing adds no contact, keeps an unsubscribe, and takes a changed e-mail.
     with store.begin() as conn:
         assert unsubscribe(conn, unsubscribe_token("J1", secret=SECRET), secret=SECRET) == 1
-    again = import_file(store, path, catalogue, rejects_path=tmp_path / "r.csv")
+    again = import_file(store, path, catalogue, ImportOptions(rejects_path=tmp_path / "r.csv"))
     assert (again.new, again.unchanged) == (0, 3)
     assert _contacts(store).keys() == found.keys() and _contacts(store)["J1"]["unsubscribed"]
     records[1]["email"] = "cy@example.org"
     path.write_text(json.dumps(records))
-    import_file(store, path, catalogue, rejects_path=tmp_path / "r.csv")
+    import_file(store, path, catalogue, ImportOptions(rejects_path=tmp_path / "r.csv"))
     assert _contacts(store)["J2"]["email"] == "cy@example.org"
     assert len(_contacts(store)) == 2
 
@@ -176,8 +176,7 @@ def test_boston_exports_take_contact_columns_when_present(
         store,
         path,
         catalogue,
-        rejects_path=tmp_path / "r.csv",
-        parse_in_subprocess=parse_in_subprocess,
+        ImportOptions(rejects_path=tmp_path / "r.csv", parse_in_subprocess=parse_in_subprocess),
     )
     assert (summary.new, summary.rejected) == (3, 1)
     assert summary.import_run_id is not None
@@ -191,7 +190,7 @@ def test_boston_exports_take_contact_columns_when_present(
         "Lovelace",
     )
     assert found["101002"]["phone"] == "617-555-0100"
-    again = import_file(store, path, catalogue, rejects_path=tmp_path / "r.csv")
+    again = import_file(store, path, catalogue, ImportOptions(rejects_path=tmp_path / "r.csv"))
     assert (again.new, again.unchanged) == (0, 3) and _contacts(store) == found
 
 
@@ -206,7 +205,7 @@ def test_the_current_boston_schema_with_an_email_column(
         "ada@example.org\n"
         "101004113299,2022-01-21 13:48:00,Open,Request for Pothole Repair,42.3501,-71.0775,\n"
     )
-    summary = import_file(store, path, catalogue, rejects_path=tmp_path / "r.csv")
+    summary = import_file(store, path, catalogue, ImportOptions(rejects_path=tmp_path / "r.csv"))
     assert (summary.new, summary.rejected) == (2, 0)
     assert {k: v["email"] for k, v in _contacts(store).items()} == {
         "101004113298": "ada@example.org"
@@ -219,5 +218,7 @@ def test_the_embedded_boston_export_has_no_contacts(
     header = HEADER_2015
     path = tmp_path / "boston.csv"
     path.write_text(f"{header}\n{boston_row('101001')}\n")
-    assert import_file(store, path, catalogue, rejects_path=tmp_path / "r.csv").new == 1
+    assert (
+        import_file(store, path, catalogue, ImportOptions(rejects_path=tmp_path / "r.csv")).new == 1
+    )
     assert _contacts(store) == {}

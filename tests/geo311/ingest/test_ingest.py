@@ -14,7 +14,7 @@ from geo311.city.profile import default_city
 from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.ingest import runs
-from geo311.ingest.importer import import_file, open311_record_to_row
+from geo311.ingest.importer import ImportOptions, import_file, open311_record_to_row
 from geo311.requests import repo as request_repo
 from geo311.settings import REPO_DATA_DIR as DATA_DIR
 
@@ -96,7 +96,7 @@ def test_broken_rows_are_rejected_with_row_field_and_reason(
     store: Store, catalogue: Catalogue, broken_file: Path, tmp_path: Path
 ) -> None:
     rejects_path = tmp_path / "rejects.csv"
-    summary = import_file(store, broken_file, catalogue, rejects_path=rejects_path)
+    summary = import_file(store, broken_file, catalogue, ImportOptions(rejects_path=rejects_path))
 
     with rejects_path.open(newline="") as fh:
         rejects = {int(r["row_number"]): r for r in csv.DictReader(fh)}
@@ -218,7 +218,7 @@ def test_current_lower_case_schema(store: Store, catalogue: Catalogue, tmp_path:
     path = tmp_path / "new.csv"
     path.write_text(f"{header}\n{good}\n{bad}\n")
     assert len(good.split(",")) == n
-    summary = import_file(store, path, catalogue, rejects_path=tmp_path / "r.csv")
+    summary = import_file(store, path, catalogue, ImportOptions(rejects_path=tmp_path / "r.csv"))
     assert summary.new == 1 and summary.rejected == 1
     req = request_repo.get_request(store, "101004113298")
     assert req.service_code == "pothole"
@@ -256,7 +256,7 @@ def test_open311_json_import(store: Store, catalogue: Catalogue, tmp_path: Path)
     ]
     path = tmp_path / "requests.json"
     path.write_text(json.dumps(records))
-    summary = import_file(store, path, catalogue, rejects_path=tmp_path / "r.csv")
+    summary = import_file(store, path, catalogue, ImportOptions(rejects_path=tmp_path / "r.csv"))
     assert summary.format == "open311_json"
     assert (summary.new, summary.rejected) == (1, 2)
     assert summary.import_run_id is not None
@@ -287,10 +287,10 @@ def test_embedded_boston_file_imports_whole_and_reimports_nothing(
 ) -> None:
     store = Store(f"sqlite:///{tmp_path / 'boston.db'}")
     path = DATA_DIR / "boston311" / "boston311_2015_streetlights_potholes.csv.gz"
-    first = import_file(store, path, catalogue, rejects_path=tmp_path / "r.csv")
+    first = import_file(store, path, catalogue, ImportOptions(rejects_path=tmp_path / "r.csv"))
     assert (first.new, first.rejected) == (15_409, 0)
     assert first.needs_geocoding == 1_362  # the City Hall placeholder rows
-    second = import_file(store, path, catalogue, rejects_path=tmp_path / "r.csv")
+    second = import_file(store, path, catalogue, ImportOptions(rejects_path=tmp_path / "r.csv"))
     assert (second.new, second.updated, second.unchanged) == (0, 0, 15_409)
     assert request_repo.count_requests(store) == 15_409
 
@@ -307,7 +307,7 @@ def test_line_numbers_count_quoted_newlines_and_skipped_rows(
     ]
     path = tmp_path / "q.csv"
     path.write_text("\n".join(lines) + "\n")
-    summary = import_file(store, path, catalogue, rejects_path=tmp_path / "r.csv")
+    summary = import_file(store, path, catalogue, ImportOptions(rejects_path=tmp_path / "r.csv"))
     assert summary.new == 1
     assert summary.import_run_id is not None
     by_row = {r["row_number"]: r["field"] for r in runs.rejects_of(store, summary.import_run_id)}
@@ -332,7 +332,10 @@ def test_parsing_in_a_subprocess_gives_the_same_result(
     store: Store, catalogue: Catalogue, broken_file: Path, tmp_path: Path
 ) -> None:
     summary = import_file(
-        store, broken_file, catalogue, rejects_path=tmp_path / "r.csv", parse_in_subprocess=True
+        store,
+        broken_file,
+        catalogue,
+        ImportOptions(rejects_path=tmp_path / "r.csv", parse_in_subprocess=True),
     )
     assert (summary.new, summary.rejected, summary.rows_read) == (4, 7, 11)
     assert summary.unknown_types == {"Graffiti Removal": 1}
@@ -349,7 +352,7 @@ def test_parsing_in_a_subprocess_gives_the_same_result(
     with pytest.raises(InputError, match="CASE_ENQUIRY_ID"):
         bad = tmp_path / "bad.csv"
         bad.write_text("a,b\n1,2\n")
-        import_file(store, bad, catalogue, parse_in_subprocess=True)
+        import_file(store, bad, catalogue, ImportOptions(parse_in_subprocess=True))
 
 
 def test_open311_record_channel_and_city_hall_placeholder(catalogue: Catalogue) -> None:

@@ -28,6 +28,7 @@ from geo311.errors import ConflictError, InputError, NotFoundError
 from geo311.model import ServiceRequest
 from geo311.notify import (
     Event,
+    WorkOrderEvent,
     add_webhook,
     confirm_address,
     enqueue,
@@ -223,14 +224,14 @@ def test_each_event_sends_the_right_message_to_the_right_person(
     eta = datetime(2015, 10, 6, 13, 0, tzinfo=UTC)  # 09:00 in Boston
     with store.begin() as conn:
         enqueue(conn, Event(type="merged", service_request_id="102", occurred_at=T0))
-        enqueue_work_order(
-            conn, 7, type="scheduled", occurred_at=T0, plan_id=3,
+        enqueue_work_order(conn, WorkOrderEvent(
+            type="scheduled", work_order_id=7, occurred_at=T0, plan_id=3,
             eta_start=eta, eta_end=eta + timedelta(hours=2),
-        )  # fmt: skip
-        enqueue_work_order(
-            conn, 7, type="closed", occurred_at=T0 + timedelta(days=1), status="fixed",
+        ))  # fmt: skip
+        enqueue_work_order(conn, WorkOrderEvent(
+            type="closed", work_order_id=7, occurred_at=T0 + timedelta(days=1), status="fixed",
             note="Filled the pothole with hot asphalt.",
-        )  # fmt: skip
+        ))  # fmt: skip
         enqueue(
             conn,
             Event(type="reopened", service_request_id="101", occurred_at=T0 + timedelta(days=2)),
@@ -532,7 +533,7 @@ def test_closing_a_work_order_tells_each_reporter_once_with_the_crews_note(
 ) -> None:
     """close_work_order (the crew's "done") queues "closed" in its own transaction."""
     from geo311.city.catalogue import load_catalogue
-    from geo311.workorders.closing import close_work_order
+    from geo311.workorders.closing import Closure, close_work_order
     from geo311.workorders.grouping import rebuild_work_orders
 
     box, port = smtp
@@ -543,15 +544,23 @@ def test_closing_a_work_order_tells_each_reporter_once_with_the_crews_note(
     wo_id = request_repo.get_request(store, "201").work_order_id
     assert wo_id is not None and request_repo.get_request(store, "202").work_order_id == wo_id
     close_work_order(
-        store, wo_id, status="fixed", closure_category="Case Resolved",
-        note="Filled the pothole with hot asphalt.", at=T0 + timedelta(hours=5),
+        store,
+        wo_id,
+        Closure(
+            status="fixed",
+            closure_category="Case Resolved",
+            note="Filled the pothole with hot asphalt.",
+            at=T0 + timedelta(hours=5),
+        ),
         catalogue=catalogue,
-    )  # fmt: skip
+    )
     with pytest.raises(ConflictError):  # closed already: nothing more is queued
         close_work_order(
-            store, wo_id, status="fixed", closure_category="Case Resolved",
-            at=T0 + timedelta(hours=6), catalogue=catalogue,
-        )  # fmt: skip
+            store,
+            wo_id,
+            Closure(status="fixed", closure_category="Case Resolved", at=T0 + timedelta(hours=6)),
+            catalogue=catalogue,
+        )
     with make_sender(store, port) as sender:
         sender.drain()
     for address in ("ada@example.org", "bob@example.org"):
@@ -588,7 +597,7 @@ def test_a_failed_repair_tells_the_first_reporters_it_is_reopened(
 ) -> None:
     """A new report near a work order closed days ago (a failed repair) queues "reopened"."""
     from geo311.city.catalogue import load_catalogue
-    from geo311.workorders.closing import close_work_order
+    from geo311.workorders.closing import Closure, close_work_order
     from geo311.workorders.grouping import assign_request
 
     box, port = smtp
@@ -597,9 +606,11 @@ def test_a_failed_repair_tells_the_first_reporters_it_is_reopened(
     first = assign_request(store, request_repo.get_request(store, "401"), catalogue)
     assert first.work_order_id is not None
     close_work_order(
-        store, first.work_order_id, status="fixed", closure_category="Case Resolved",
-        at=T0 + timedelta(hours=2), catalogue=catalogue,
-    )  # fmt: skip
+        store,
+        first.work_order_id,
+        Closure(status="fixed", closure_category="Case Resolved", at=T0 + timedelta(hours=2)),
+        catalogue=catalogue,
+    )
     again = ServiceRequest(
         service_request_id="402", service_code="pothole", service_name="Request Pothole Repair",
         status="open", requested_datetime=T0 + timedelta(days=3), source="open311",

@@ -181,12 +181,12 @@ def test_the_audit_row_is_written_with_the_publication_or_not_at_all(
     monkeypatch.setattr(publishing, "enqueue", fail)
     with pytest.raises(RuntimeError, match="outbox insert failed"):
         publish(store, plan_id, by="dina", tz=TZ, audit={"plan_date": "2015-10-06"})
-    assert auth_store.audit_rows(store, action="plan.publish") == []
+    assert auth_store.audit_rows(store, auth_store.AuditFilter(action="plan.publish")) == []
     assert auth_store.publication(store, plan_id) is None
 
     monkeypatch.setattr(publishing, "enqueue", real_enqueue)
     done = publish(store, plan_id, by="dina", tz=TZ, audit={"plan_date": "2015-10-06"})
-    (row,) = auth_store.audit_rows(store, action="plan.publish")
+    (row,) = auth_store.audit_rows(store, auth_store.AuditFilter(action="plan.publish"))
     assert row["actor"] == "dina" and row["object"] == f"plan:{plan_id}"
     assert row["before"] == {"published": False}
     assert row["after"] == {
@@ -240,7 +240,10 @@ def test_plan_etas_reads_the_job_steps_of_the_stored_document() -> None:
     }  # fmt: skip
     assert plan_etas(doc) == {7: ORIGIN}  # first stop wins; no ref / arrival: skipped
     assert plan_etas({}) == {}
-    naive = {"plan_id": 3, "routes": [{"steps": [{"type": "job", "ref": "7", "arrival": "2030-10-06T07:00"}]}]}  # fmt: skip
+    naive = {
+        "plan_id": 3,
+        "routes": [{"steps": [{"type": "job", "ref": "7", "arrival": "2030-10-06T07:00"}]}],
+    }
     with pytest.raises(InputError, match="plan 3: the arrival '2030-10-06T07:00'") as err:
         plan_etas(naive)
     assert err.value.field == "arrival"

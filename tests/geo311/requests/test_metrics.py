@@ -14,6 +14,7 @@ from geo311.requests import repo as request_repo
 from geo311.requests.metrics import (
     WORK_ORDER_AGE_BINS,
     WORK_ORDER_AGE_LABELS,
+    BacklogColumns,
     backlog_by_age,
     compute_metrics,
     format_metrics_table,
@@ -122,11 +123,13 @@ def test_backlog_by_age_counts_work_orders_and_their_reports() -> None:
         at=T0 + timedelta(days=10),
         bins_days=WORK_ORDER_AGE_BINS,
         labels=WORK_ORDER_AGE_LABELS,
-        group="service_group",
-        opened="opened",
-        closed=None,
-        due="sla_due",
-        reports="report_count",
+        columns=BacklogColumns(
+            group="service_group",
+            opened="opened",
+            closed=None,
+            due="sla_due",
+            reports="report_count",
+        ),
     )
     cells = {
         (r.service_group, str(r.age)): (r.open, r.reports, r.overdue)
@@ -139,7 +142,9 @@ def test_backlog_by_age_counts_work_orders_and_their_reports() -> None:
         ("streetlights", "30+ days"): (1, 1, 1),
     }
     empty = backlog_by_age(
-        work_orders_frame([]), at=T0, group="service_group", opened="opened", due="sla_due"
+        work_orders_frame([]),
+        at=T0,
+        columns=BacklogColumns(group="service_group", opened="opened", due="sla_due"),
     )
     assert empty.empty
 

@@ -21,6 +21,7 @@ from geo311.plans import repo as plan_repo
 from geo311.plans.publishing import publish
 from geo311.requests import repo as request_repo
 from geo311.requests.metrics import (
+    BacklogColumns,
     backlog_by_age,
     requests_frame,
     service_metrics,
@@ -28,7 +29,7 @@ from geo311.requests.metrics import (
 )
 from geo311.requests.repo import request_to_row
 from geo311.workorders import repo as work_order_repo
-from geo311.workorders.closing import close_work_order
+from geo311.workorders.closing import Closure, close_work_order
 from geo311.workorders.grouping import rebuild_work_orders
 from geo311.workorders.open_view import open_work_orders_at
 
@@ -97,11 +98,13 @@ def _sla_view(store: Store, catalogue: Catalogue) -> dict[str, Any]:
     by_orders = backlog_by_age(
         work_orders_frame(orders),
         at=AT,
-        group="service_group",
-        opened="opened",
-        closed=None,
-        due="sla_due",
-        reports="report_count",
+        columns=BacklogColumns(
+            group="service_group",
+            opened="opened",
+            closed=None,
+            due="sla_due",
+            reports="report_count",
+        ),
     )
     by_requests = backlog_by_age(requests_frame(store), at=AT)
     return {
@@ -159,9 +162,7 @@ def test_the_within_sla_share_does_not_change_because_a_plan_was_published(
     close_work_order(
         store,
         city["light"],
-        status="fixed",
-        closure_category="Case Resolved",
-        at=AT + timedelta(hours=6),
+        Closure(status="fixed", closure_category="Case Resolved", at=AT + timedelta(hours=6)),
         catalogue=catalogue,
     )
     table = service_metrics(store, by=["service"]).set_index("service")

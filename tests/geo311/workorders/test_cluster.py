@@ -6,7 +6,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo311.workorders.clustering import INF_TIME, choose_work_order, group_points
+from geo311.workorders.clustering import (
+    INF_TIME,
+    Candidates,
+    GroupArrays,
+    choose_work_order,
+    group_points,
+)
 
 RADIUS = np.array([25.0, 15.0])
 WINDOW = np.array([30, 30], dtype=np.int64)
@@ -80,7 +86,7 @@ def arrays(points):
 @given(st.lists(point, min_size=1, max_size=60))
 def test_grid_core_equals_literal_rule(points):
     x, y, t, close, group = arrays(points)
-    res = group_points(x, y, t, close, group, radius=RADIUS, window=WINDOW)
+    res = group_points(x, y, t, close, group, rules=GroupArrays(radius=RADIUS, window=WINDOW))
     labels, anchors, wclose, wfail, pfail = naive(x, y, t, close, group, RADIUS, WINDOW)
     assert res.labels.tolist() == labels.tolist()
     assert res.anchors.tolist() == anchors.tolist()
@@ -93,7 +99,7 @@ def test_grid_core_equals_literal_rule(points):
 @given(st.lists(point, min_size=1, max_size=60))
 def test_grouping_invariants(points):
     x, y, t, close, group = arrays(points)
-    res = group_points(x, y, t, close, group, radius=RADIUS, window=WINDOW)
+    res = group_points(x, y, t, close, group, rules=GroupArrays(radius=RADIUS, window=WINDOW))
     lab = res.labels
     a = res.anchors[lab]
     # Every member is within its group's radius of its work order's anchor, same group.
@@ -126,7 +132,12 @@ def test_points_without_location_or_group_are_not_grouped():
     close = np.full(4, INF_TIME)
     group = np.array([0, 0, -1, 2])
     res = group_points(
-        x, y, t, close, group, radius=np.array([25.0, 15.0, 0.0]), window=np.array([30, 30, 30])
+        x,
+        y,
+        t,
+        close,
+        group,
+        rules=GroupArrays(radius=np.array([25.0, 15.0, 0.0]), window=np.array([30, 30, 30])),
     )
     assert res.labels.tolist() == [0, -1, -1, -1]
 
@@ -138,9 +149,11 @@ def test_choose_work_order_prefers_nearest_open_then_latest_closure():
         100,
         70,
         25.0**2,
-        [20.0, 10.0, 5.0, 3.0, 30.0],
-        [0.0, 0.0, 0.0, 0.0, 0.0],
-        [INF_TIME, 150, 90, 95, INF_TIME],
+        Candidates(
+            [20.0, 10.0, 5.0, 3.0, 30.0],
+            [0.0, 0.0, 0.0, 0.0, 0.0],
+            [INF_TIME, 150, 90, 95, INF_TIME],
+        ),
     )
     assert best == 1  # the nearest open one within 25 m (the 30 m one is too far)
     assert failed == 3  # closed at 95, later than the one closed at 90
@@ -152,6 +165,11 @@ def test_far_apart_cells_and_negative_coordinates():
     y = np.array([3e3, 3e3, -2e3, -2e3])
     t = np.array([0, 1, 2, 3])
     res = group_points(
-        x, y, t, np.full(4, INF_TIME), np.zeros(4, dtype=np.int64), radius=RADIUS, window=WINDOW
+        x,
+        y,
+        t,
+        np.full(4, INF_TIME),
+        np.zeros(4, dtype=np.int64),
+        rules=GroupArrays(radius=RADIUS, window=WINDOW),
     )
     assert res.labels.tolist() == [0, 0, 1, 2]

@@ -8,7 +8,7 @@ import pytest
 
 from geo311.errors import ConflictError, InputError, NotFoundError
 from geo311.workorders import repo as work_order_repo
-from geo311.workorders.closing import close_work_order
+from geo311.workorders.closing import Closure, close_work_order
 from geo311.workorders.grouping import assign_request
 from geo311.workorders.merging import merge_work_orders, split_report
 from tests.geo311.workorders.test_workorders import T0, put, req
@@ -54,7 +54,9 @@ def test_merge_refuses_itself_unknown_closed_and_other_group(store, catalogue):
     with pytest.raises(InputError, match="other: .*group"):
         merge_work_orders(store, catalogue, into=ab, other=light)
     close_work_order(
-        store, c, status="fixed", closure_category="Case Resolved", at=T0 + timedelta(hours=4)
+        store,
+        c,
+        Closure(status="fixed", closure_category="Case Resolved", at=T0 + timedelta(hours=4)),
     )
     with pytest.raises(ConflictError, match="other: work order .* already 'fixed'"):
         merge_work_orders(store, catalogue, into=ab, other=c)
@@ -84,7 +86,9 @@ def test_split_refuses_a_foreign_lone_or_closed_report_and_a_closed_order(store,
     with pytest.raises(NotFoundError):
         split_report(store, catalogue, 999999, request_id="a")
     close_work_order(
-        store, ab, status="fixed", closure_category="Case Resolved", at=T0 + timedelta(hours=4)
+        store,
+        ab,
+        Closure(status="fixed", closure_category="Case Resolved", at=T0 + timedelta(hours=4)),
     )
     with pytest.raises(ConflictError, match="already 'fixed'"):
         split_report(store, catalogue, ab, request_id="b")

@@ -15,7 +15,7 @@ from geo311.model import ServiceRequest
 from geo311.requests import repo as request_repo
 from geo311.requests.repo import request_to_row
 from geo311.workorders import repo as work_order_repo
-from geo311.workorders.closing import close_work_order
+from geo311.workorders.closing import Closure, close_work_order
 from geo311.workorders.grouping import assign_request, rebuild_work_orders
 from geo311.workorders.open_view import merged_report_count, open_work_orders_at
 
@@ -187,13 +187,20 @@ def test_close_work_order_closes_open_members_with_one_note(store, catalogue):
     wid = [assign_request(store, r, catalogue) for r in "abc"][0].work_order_id
     at = datetime(2015, 10, 6, 14, 0, tzinfo=UTC)
     with pytest.raises(InputError, match="status 'open' is an open state"):
-        close_work_order(store, wid, status="open", closure_category="Case Resolved", at=at)
+        close_work_order(
+            store, wid, Closure(status="open", closure_category="Case Resolved", at=at)
+        )
     with pytest.raises(InputError, match="before work order"):
         close_work_order(
-            store, wid, status="fixed", closure_category="Case Resolved", at=T0 - timedelta(days=1)
+            store,
+            wid,
+            Closure(status="fixed", closure_category="Case Resolved", at=T0 - timedelta(days=1)),
         )
     wo = close_work_order(
-        store, wid, status="fixed", closure_category="Case Resolved", at=at, catalogue=catalogue
+        store,
+        wid,
+        Closure(status="fixed", closure_category="Case Resolved", at=at),
+        catalogue=catalogue,
     )
     assert wo.status == "fixed" and wo.closed_datetime == at
     assert wo.status_notes == "Repaired by crew on 2015-10-06"
@@ -203,7 +210,9 @@ def test_close_work_order_closes_open_members_with_one_note(store, catalogue):
         assert r.status_notes == "Repaired by crew on 2015-10-06"
     assert request_repo.get_request(store, "c").status == "duplicate"  # closed before: history kept
     with pytest.raises(ConflictError, match="already fixed"):
-        close_work_order(store, wid, status="fixed", closure_category="Case Resolved", at=at)
+        close_work_order(
+            store, wid, Closure(status="fixed", closure_category="Case Resolved", at=at)
+        )
     # A new report nearby within 30 days is a possible failed repair of the closed order.
     put(store, req("d", east=2, hours=24 * 5))
     assert assign_request(store, "d", catalogue).failed_repair_of == wid
@@ -215,9 +224,11 @@ def test_close_as_duplicate_writes_a_duplicate_note(store, catalogue):
     wo = close_work_order(
         store,
         wid,
-        status="duplicate",
-        closure_category="Duplicate of Existing Case",
-        at=T0 + timedelta(hours=2),
+        Closure(
+            status="duplicate",
+            closure_category="Duplicate of Existing Case",
+            at=T0 + timedelta(hours=2),
+        ),
     )
     assert wo.status_notes.startswith("Duplicate of an existing report")
     assert request_repo.get_request(store, "a").status_notes == wo.status_notes
@@ -292,7 +303,7 @@ def test_rebuild_at_a_moment_ignores_later_reports_and_closures(store, catalogue
 
 
 def test_real_2015_records_incremental_equals_rebuild(store, catalogue, tmp_path: Path):
-    from geo311.ingest.importer import import_file
+    from geo311.ingest.importer import ImportOptions, import_file
     from geo311.settings import REPO_DATA_DIR
 
     with Store(f"sqlite:///{tmp_path / 'all.db'}") as full:
@@ -300,14 +311,16 @@ def test_real_2015_records_incremental_equals_rebuild(store, catalogue, tmp_path
             full,
             REPO_DATA_DIR / "boston311" / "boston311_2015_streetlights_potholes.csv.gz",
             catalogue,
-            rejects_path=tmp_path / "rejects.csv",
+            ImportOptions(rejects_path=tmp_path / "rejects.csv"),
         )
         # A dense Back Bay box over the autumn: real duplicates, closures and failed repairs.
         rows = request_repo.query_requests(
             full,
-            bbox=(-71.09, 42.345, -71.07, 42.355),
-            start=datetime(2015, 9, 1, tzinfo=UTC),
-            end=datetime(2015, 12, 1, tzinfo=UTC),
+            request_repo.RequestFilters(
+                bbox=(-71.09, 42.345, -71.07, 42.355),
+                start=datetime(2015, 9, 1, tzinfo=UTC),
+                end=datetime(2015, 12, 1, tzinfo=UTC),
+            ),
         )
     assert len(rows) > 50
     put(store, *rows)
