@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import CatalogueDep, CityDep, SettingsDep, SimulationsDep, StoreDep
 from api.planner import staff as _staff
@@ -48,6 +48,30 @@ ServiceQuery = Annotated[str | None, Query(max_length=40, description="a service
 AreaQuery = Annotated[str | None, Query(max_length=100, description="a neighbourhood's name")]
 FROM = Query(alias="from")
 TO = Query(alias="to")
+
+
+class DashboardQuery(BaseModel):
+    """The dashboard's filters: the period (``from``, ``to``), a service, an area, a moment."""
+
+    at: str | None = Field(
+        None, max_length=40, description="backlog moment, ISO 8601 (default: the latest request)"
+    )
+    start: str | None = Field(None, alias="from", max_length=10, description="a date, YYYY-MM-DD")
+    end: str | None = Field(None, alias="to", max_length=10, description="a date, YYYY-MM-DD")
+    service: str | None = Field(None, max_length=40, description="a service code")
+    neighbourhood: str | None = Field(None, max_length=100, description="a neighbourhood's name")
+    by: Grouping = "service"
+
+
+class WhatifForm(BaseModel):
+    """The what-if form: the season and the crew counts to replay."""
+
+    start: str = Field("2015-09-01", max_length=10)
+    end: str = Field("2015-11-30", max_length=10)
+    service: str = Field("", max_length=20)
+    crews_sweep: str = Field("1..6", max_length=40)
+
+
 STALE = timedelta(days=2)
 """Data whose latest request is older than this shows its backlog as of that request."""
 WHATIF_GROUPS = ("potholes", "streetlights")
@@ -95,28 +119,25 @@ def _calibrated_services(catalogue: Catalogue) -> list[tuple[str, str]]:
 
 
 @router.get("", summary="Planner dashboard")
-def planner_page(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
+def planner_page(
     request: Request,
     _s: PlannerPage,
     store: StoreDep,
     catalogue: CatalogueDep,
     settings: SettingsDep,
     city: CityDep,
-    at: AtQuery = None,
-    start: Annotated[DateQuery, FROM] = None,
-    end: Annotated[DateQuery, TO] = None,
-    service: ServiceQuery = None,
-    neighbourhood: AreaQuery = None,
+    query: Annotated[DashboardQuery, Query()],
 ) -> Response:
     """Show the dashboard for the requests that pass the filters (period, service, area).
 
     The metrics, the trend by week and the backlog by age (tables, charts, CSV), the maps and
     the what-if form.
     """
-    filters = _filters(catalogue, start, end, service, neighbourhood)
+    start, end = query.start, query.end
+    filters = _filters(catalogue, start, end, query.service, query.neighbourhood)
     tz = ZoneInfo(settings.timezone)
     frame = requests_with_points(store)
-    moment = _backlog_at(at, settings, frame)
+    moment = _backlog_at(query.at, settings, frame)
     context = {
         **dashboard(store, catalogue, city, frame, filters, moment, tz),
         "form": {},
@@ -140,19 +161,16 @@ def _csv(frame: pd.DataFrame, filename: str) -> Response:
 
 
 @router.get("/metrics.csv", summary="Metrics as CSV")
-def metrics_csv(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
+def metrics_csv(
     _s: PlannerPage,
     store: StoreDep,
     catalogue: CatalogueDep,
     settings: SettingsDep,
-    by: Grouping = "service",
-    start: Annotated[DateQuery, FROM] = None,
-    end: Annotated[DateQuery, TO] = None,
-    service: ServiceQuery = None,
-    neighbourhood: AreaQuery = None,
+    query: Annotated[DashboardQuery, Query()],
 ) -> Response:
     """Download the metrics table as CSV (the requests that pass the dashboard's filters)."""
-    filters = _filters(catalogue, start, end, service, neighbourhood)
+    by = query.by
+    filters = _filters(catalogue, query.start, query.end, query.service, query.neighbourhood)
     tz = ZoneInfo(settings.timezone)
     frame = filtered_metrics(requests_with_points(store), by, filters=filters, tz=tz)
     if by == "service" and not frame.empty:
@@ -217,28 +235,24 @@ def planner_map(
 
 
 @router.post("/whatif", summary="Start a what-if")
-def start_whatif(  # noqa: PLR0913 - FastAPI route: one parameter per path, query or form field
+def start_whatif(
     request: Request,
     session: PlannerAction,
     runner: SimulationsDep,
     store: StoreDep,
     catalogue: CatalogueDep,
-    settings: SettingsDep,
-    start: Annotated[str, Form(max_length=10)] = "2015-09-01",
-    end: Annotated[str, Form(max_length=10)] = "2015-11-30",
-    service: Annotated[str, Form(max_length=20)] = "",
-    crews_sweep: Annotated[str, Form(max_length=40)] = "1..6",
+    form: Annotated[WhatifForm, Form()],
 ) -> Response:
     """Replay a season with K crews (a sweep) in the simulation worker; go to its page."""
+    start, end, service, crews_sweep = form.start, form.end, form.service, form.crews_sweep
     values = {"from": start, "to": end, "service": service or None, "crews_sweep": crews_sweep}
     try:
         body = SimulationRequest.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        form = {"start": start, "end": end, "service": service, "crews_sweep": crews_sweep}
         context = {
             "tables": [],
-            "form": form,
+            "form": form.model_dump(),
             "error": problems,
             "at": "",
             "whatif_groups": _whatif_groups(catalogue),

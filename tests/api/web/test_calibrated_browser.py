@@ -59,7 +59,9 @@ def test_planner_gets_side_by_side_and_curve_without_a_reload(
     assert href == path + "/calibrated.csv"
     planner.axe()
     _shot(planner, "whatif_calibrated_1366.png", 1366)
-    (start,) = auth_store.audit_rows(server.store, action="simulation.start")
+    (start,) = auth_store.audit_rows(
+        server.store, auth_store.AuditFilter(action="simulation.start")
+    )
     assert start["actor"] == "pete"
     phone = open_session("pete", phone=True)
     phone.go(path)

@@ -51,7 +51,7 @@ def test_the_planner_starts_the_calibrated_what_if_and_reads_it(
     sim_id = int(response.headers["location"].rsplit("/", 1)[1])
     job = jobs_store.job_of_plan(web_store, sim_id)
     assert job is not None and job["params"]["calibrated"]["target_p90_days"] == 5.0
-    (start,) = auth_store.audit_rows(web_store, action="simulation.start")
+    (start,) = auth_store.audit_rows(web_store, auth_store.AuditFilter(action="simulation.start"))
     assert start["actor"] == "pete" and start["object"] == f"simulation:{sim_id}"
     body = _wait_done(client, sim_id)
     assert body["status"] == "done", body
