@@ -43,23 +43,21 @@ _PLAN_FIELDS |= {"meta"}
 _NOT_ROUTE_FIELDS = {"geometry", "legs"}
 
 
-def plan_from_document(doc: PlanDocument | Mapping[str, Any]) -> Plan:
+def plan_from_document(doc: PlanDocument) -> Plan:
     """Read the solver's :class:`~routing.engine.solve.Plan` back from a stored plan document.
 
     Parameters
     ----------
-    doc : PlanDocument or mapping
-        :meth:`DayPlan.to_document` output (or its dict, as stored).
+    doc : PlanDocument
+        :meth:`DayPlan.to_document` output, or a stored plan
+        (:func:`geo311.plans.repo.load_plan_document`).
 
     Returns
     -------
     Plan
         Routes and unassigned jobs (the dispatch parts of the document are ignored).
     """
-    document = PlanDocument.from_dict(doc)
-    data = document.model_dump(
-        include=_PLAN_FIELDS, exclude={"routes": {"__all__": _NOT_ROUTE_FIELDS}}
-    )
+    data = doc.model_dump(include=_PLAN_FIELDS, exclude={"routes": {"__all__": _NOT_ROUTE_FIELDS}})
     return Plan.from_dict(data)
 
 
@@ -325,7 +323,7 @@ class ReplanChanges:
 def replan_day(
     store: Store,
     catalogue: Catalogue | None,
-    plan: int | PlanDocument | Mapping[str, Any],
+    plan: int | PlanDocument,
     *,
     at: datetime,
     changes: ReplanChanges | None = None,
@@ -339,7 +337,7 @@ def replan_day(
         The store (work orders, and the plan when ``plan`` is an id).
     catalogue : Catalogue or None
         Service catalogue; None for the one of ``settings.services_file``.
-    plan : int, PlanDocument or mapping
+    plan : int or PlanDocument
         A stored plan id, or the stored document.
     at : datetime, keyword-only
         Now (aware).
@@ -366,7 +364,7 @@ def replan_day(
         When ``at`` is naive or a locked stop is not a stop of its crew.
     """
     at = require_aware(at, "at")
-    doc = PlanDocument.from_dict(plan_repo.get_plan(store, plan) if isinstance(plan, int) else plan)
+    doc = plan_repo.load_plan_document(store, plan) if isinstance(plan, int) else plan
     ch = changes or ReplanChanges()
     opts = options or DayOptions(time_limit_s=REPLAN_TIME_LIMIT_S)
     left_out = ch.left_out

@@ -99,7 +99,7 @@ def test_document_has_geometry_locations_and_round_trips(store: Store, catalogue
             assert leg["directions"][-1]["kind"] == "arrive"
         assert sum(leg["distance_m"] for leg in route["legs"]) == pytest.approx(route["distance_m"])
     pid = plan_repo.save_plan(store, doc, plan_date=dp.plan_date)
-    back = plan_from_document(plan_repo.get_plan(store, pid))
+    back = plan_from_document(plan_repo.load_plan_document(store, pid))
     assert [r.job_ids for r in back.routes] == [r.job_ids for r in dp.plan.routes]
     assert any("crew" in line for line in format_summary(dp))
 
