@@ -117,6 +117,13 @@ class WorkerSettings:
     decompose_fraction : float
         Share of the time limit given to the neighbourhood re-solves of such a day (instead
         of ``polish_fraction``).
+    relaxed_fraction : float
+        Share of the time limit a day above ``decompose_jobs`` spends in PyVRP on its
+        break-free relaxation (:mod:`routing.engine.relaxed`) before the neighbourhood
+        re-solves, instead of OR-Tools' first solution and iterated local search; 0: never
+        (nor when the day does not split into skill groups PyVRP can express).
+    relaxed_seed : int
+        PyVRP's random seed in that phase.
     """
 
     strategy: str = "PARALLEL_CHEAPEST_INSERTION"
@@ -132,6 +139,8 @@ class WorkerSettings:
     large_jobs: int = 300
     decompose_jobs: int = 0
     decompose_fraction: float = 0.0
+    relaxed_fraction: float = 0.0
+    relaxed_seed: int = 0
 
     def decomposes(self, n_jobs: int) -> bool:
         """Whether a day of ``n_jobs`` jobs ends in neighbourhood re-solves."""
@@ -175,7 +184,7 @@ class WorkerSettings:
                 f"temperatures must be (initial, final) with initial >= final >= 0, got "
                 f"{self.temperatures}"
             )
-        for name in ("polish_fraction", "decompose_fraction"):
+        for name in ("polish_fraction", "decompose_fraction", "relaxed_fraction"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise RoutingError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if self.decompose_jobs < 0:
@@ -259,6 +268,8 @@ def classic_settings(metaheuristic: str = "GUIDED_LOCAL_SEARCH") -> SearchSettin
 # jobs above which the default settings end in neighbourhood re-solves (routing.engine.decompose):
 # the whole-day polish works on a 300-job day with breaks and fails on a 1,000-job one
 DECOMPOSE_JOBS = 600
+# share of the time such a day spends in PyVRP on its break-free relaxation (routing.engine.relaxed)
+RELAXED_FRACTION = 0.5
 
 
 def default_settings() -> SearchSettings:
@@ -285,10 +296,14 @@ def default_settings() -> SearchSettings:
         polish_fraction=0.1,
         decompose_jobs=DECOMPOSE_JOBS,
         decompose_fraction=0.5,
+        relaxed_fraction=RELAXED_FRACTION,
     )
     return SearchSettings(
-        name="ils-sisr-v2",
-        portfolio=(replace(base, large_strategy="SAVINGS"), replace(base, ruin_avg_removed=15)),
+        name="ils-sisr-v3",
+        portfolio=(
+            replace(base, large_strategy="SAVINGS"),
+            replace(base, ruin_avg_removed=15, relaxed_seed=1),
+        ),
     )
 
 
