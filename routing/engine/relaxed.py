@@ -80,6 +80,36 @@ def relaxed_crew(crew: Crew) -> Crew:
     return replace(crew, breaks=(), shift=TimeWindow(crew.shift.start_s, end))
 
 
+def relaxed_problem(problem: Problem, group: Group) -> Problem:
+    """Return the group's break-free relaxation: crews without breaks, windows on the clock.
+
+    Each crew's shift ends earlier by its breaks' length. When every crew of the group has
+    the same one break (duration ``L``, earliest start ``W``), the relaxed clock runs ``L``
+    behind the real one from ``W`` on: the break is taken when the visit under way at ``W``
+    ends (or at ``W`` when none is), so every visit that starts after ``W`` on the relaxed
+    clock starts at most ``L`` later on the real one. A window ``[a, b]`` then becomes
+    ``[a', b']`` with ``a' = a`` up to ``W`` and ``max(W, a - L)`` after it, and
+    ``b' = b`` up to ``W`` and ``max(b - L, W)`` after it, so any relaxed route keeps its
+    windows with the break in it (:func:`fits` checks each route all the same).
+    """
+    crews = tuple(relaxed_crew(problem.crews[v]) for v in group.crews)
+    breaks = {problem.crews[v].breaks for v in group.crews}
+    if len(breaks) != 1 or len(next(iter(breaks))) != 1:
+        return replace(problem, crews=crews)
+    (brk,) = next(iter(breaks))
+    at, length = min(w.start_s for w in brk.windows), brk.duration_s
+    jobs = list(problem.jobs)
+    for i in group.jobs:
+        job = jobs[i]
+        if not job.windows:
+            continue
+        a, b = job.windows[0].start_s, job.windows[0].end_s
+        a2 = a if a <= at else max(at, a - length)
+        b2 = b if b <= at else max(b - length, at)
+        jobs[i] = replace(job, windows=(TimeWindow(a2, max(a2, b2)),))
+    return replace(problem, crews=crews, jobs=tuple(jobs))
+
+
 def solve_groups(
     problem: Problem,
     parts: list[Group],
@@ -100,7 +130,7 @@ def solve_groups(
         left = time_limit_s - (time.perf_counter() - started)
         rest = sum(len(g.jobs) for g in parts[k:]) or 1
         share = max(MIN_GROUP_S, left * len(group.jobs) / rest)
-        sub = replace(problem, crews=tuple(relaxed_crew(problem.crews[v]) for v in group.crews))
+        sub = relaxed_problem(problem, group)
         out = pyvrp_backend.run_search(
             sub,
             pyvrp_backend.PyvrpSpec(
@@ -117,9 +147,11 @@ def solve_groups(
 def _schedule_end(problem: Problem, v: int, jobs: list[int], brk_leg: int | None) -> float | None:
     """Return the arrival at the end depot with the crew's one break on leg ``brk_leg``.
 
-    Leg ``k`` leads to ``jobs[k]`` (leg ``len(jobs)`` to the end depot); the break starts as
-    soon as its window allows after the previous visit ends. None: a window, the break's
-    window or the shift is missed. Conservative: the break never overlaps the travel.
+    Leg ``k`` leads to ``jobs[k]`` (leg ``len(jobs)`` to the end depot). The break starts
+    as soon as its window allows after the previous visit ends, and the gap to the next
+    visit holds the travel and the break: the next arrival is ``max(end + travel, break
+    start) + duration`` (the break is taken on the way or while waiting). None: a window,
+    the break's window or the shift is missed.
     """
     crew, d = problem.crews[v], problem.durations_s
     brk = crew.breaks[0] if crew.breaks else None
@@ -128,16 +160,16 @@ def _schedule_end(problem: Problem, v: int, jobs: list[int], brk_leg: int | None
     loc = sd.location_index
     stops = [*(problem.jobs[i] for i in jobs), None]
     for k, job in enumerate(stops):
+        target = ed.location_index if job is None else job.location_index
+        arrival = clock + float(d[loc, target])
         if brk is not None and k == brk_leg:
             starts = [
                 max(clock, w.start_s) for w in brk.windows if max(clock, w.start_s) <= w.end_s
             ]
             if not starts:
                 return None
-            clock = min(starts) + brk.duration_s
-        target = ed.location_index if job is None else job.location_index
-        clock += float(d[loc, target])
-        loc = target
+            arrival = max(arrival, min(starts)) + brk.duration_s
+        clock, loc = arrival, target
         if job is None:
             break
         if job.windows:

@@ -13,7 +13,11 @@ The default portfolio (:func:`default_settings`) runs OR-Tools' iterated local s
   best ILS solution; above ``decompose_jobs`` jobs instead the last ``decompose_fraction`` of
   the time re-solves neighbourhoods of routes (:mod:`routing.engine.decompose`): the whole-day
   restart fails at once (``ROUTING_FAIL``) on a 1,000-job day with lunch breaks, and is
-  replaced by the neighbourhoods whenever it fails.
+  replaced by the neighbourhoods whenever it fails;
+- on such a day, when its crews split into skill groups PyVRP can express, the first
+  ``relaxed_fraction`` of the time goes to PyVRP on the break-free relaxation instead of the
+  first solution and ILS (:mod:`routing.engine.relaxed`; breaks placed afterwards), then the
+  neighbourhoods.
 
 How the ILS parameters interact with the limits (OR-Tools 9.15, ``RoutingModel::
 SolveWithIteratedLocalSearch``): ILS is a separate entry point, not a flag of
@@ -285,6 +289,12 @@ def default_settings() -> SearchSettings:
     routes (:mod:`routing.engine.decompose`) instead of the guided-local-search polish, which fails
     at once on such a day with lunch breaks (issue 26): on the 1,000-job city day, one worker
     for 90 s at load 12-15, 928 jobs served instead of 883 (ILS alone stays at 883).
+    On such a day the first half of the time goes to PyVRP on the break-free relaxation
+    (:data:`RELAXED_FRACTION`, seeds 0 and 1) when the crews split into skill groups, in
+    place of the first solution and ILS (``ils-sisr-v3``): on the city day, one worker for
+    30 s at load 8.4, 979 jobs served in 26.84 h of driving, where ``ils-sisr-v2`` with two
+    workers served 916 in 44.71 h at 30 s and 957 in 32.58 h at 60 s (load 4-5), and its
+    10-minute reference 978 in 29.23 h.
 
     Measured (issue 14, ``bench/vrptw_bench.py ../shared/bench/vrptw --time-limit 30``, two
     workers, load 2.5-3.5): mean gap 0.33 % over the 8 visible instances, worst 1.19 %

@@ -143,3 +143,25 @@ def test_default_settings_use_the_relaxation_on_large_days_only() -> None:
     assert len(seeds) == len(default_settings().portfolio)
     with pytest.raises(Exception, match="relaxed_fraction"):
         replace(WorkerSettings(), relaxed_fraction=1.0).check()
+
+
+def test_relaxed_windows_keep_every_route_feasible_with_its_break() -> None:
+    p = _day()
+    parts = relaxed.groups(p, list(range(len(p.jobs))))
+    assert parts is not None
+    sub = relaxed.relaxed_problem(p, parts[0])
+    assert all(not c.breaks for c in sub.crews)
+    for j in parts[0].jobs:
+        (w,) = p.jobs[j].windows or (None,)
+        if w is None:
+            continue
+        (r,) = sub.jobs[j].windows
+        if w.start_s <= 11 * H:  # before the break's earliest start: unchanged
+            assert r.start_s == w.start_s
+        else:
+            assert r.start_s == max(11 * H, w.start_s - 1800.0)
+        assert r.end_s == (w.end_s if w.end_s <= 11 * H else max(w.end_s - 1800.0, 11 * H))
+    routes = relaxed.solve_groups(p, parts, time_limit_s=2.0)
+    assert routes is not None
+    # PyVRP's routes of the relaxation need no job dropped to fit their lunch
+    assert all(relaxed.fits(p, v, r) for v, r in enumerate(routes))
