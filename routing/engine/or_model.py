@@ -350,18 +350,6 @@ class Model:
         self.routing.CloseModelWithParameters(self.search_parameters())
         return self.routing.ReadAssignmentFromRoutes(nodes, True)
 
-    def restore(self, routes: list[list[int]], *, time_limit_s: float = 10.0) -> Any:
-        """Return the solution of job routes per crew with every constraint checked, or None.
-
-        The search stops at its first solution, the routes themselves (breaks and service
-        starts set by the model); None when they break a constraint of the model.
-        """
-        initial = self._read_routes(routes)
-        if initial is None:
-            return None
-        params = search.polish_parameters(time_limit_s=time_limit_s, solution_limit=1)
-        return self.routing.SolveFromAssignmentWithParameters(initial, params)
-
     def _search(self) -> tuple[Any, list[int]]:
         """Run the worker's search; return the best assignment and the objective per phase."""
         worker, routing, spec = self.spec.worker, self.routing, self.spec

@@ -291,10 +291,11 @@ def default_settings() -> SearchSettings:
     for 90 s at load 12-15, 928 jobs served instead of 883 (ILS alone stays at 883).
     On such a day the first half of the time goes to PyVRP on the break-free relaxation
     (:data:`RELAXED_FRACTION`, seeds 0 and 1) when the crews split into skill groups, in
-    place of the first solution and ILS (``ils-sisr-v3``): on the city day, one worker for
-    30 s at load 8.4, 979 jobs served in 26.84 h of driving, where ``ils-sisr-v2`` with two
-    workers served 916 in 44.71 h at 30 s and 957 in 32.58 h at 60 s (load 4-5), and its
-    10-minute reference 978 in 29.23 h.
+    place of the first solution and ILS (``ils-sisr-v3``): on the city day
+    (``bench/city_day_bench.py``, two workers, load 7-17) 981 jobs served in 26.38 h of
+    driving at 30 s, 985 in 25.78 h at 60 s, 990 in 25.12 h at 600 s; ``ils-sisr-v2``
+    served 916 in 44.71 h at 30 s, 957 in 32.58 h at 60 s (load 3-5) and 978 in 29.23 h at
+    600 s. 15 s or 24 s of PyVRP in a 30-s solve made no difference (981 served either way).
 
     Measured (issue 14, ``bench/vrptw_bench.py ../shared/bench/vrptw --time-limit 30``, two
     workers, load 2.5-3.5): mean gap 0.33 % over the 8 visible instances, worst 1.19 %
