@@ -18,13 +18,17 @@ of ``geo311 plan``) with ``--workers`` parallel searches:
   differ) and the driving time's gap to the reference;
 - peak memory (this process and the worker processes, ``ru_maxrss``) and the load average.
 
-How a day this size is meant to be usable within 60 s: above 300 jobs the default settings
-start worker 0 from savings (a complete, dispatchable plan that drops what does not fit) and
-worker 1 from local cheapest insertion; both run iterated local search for half the time,
-then (above 600 jobs, issue 26) re-solve neighbourhoods of five nearby routes with the
-dropped jobs near them (:mod:`routing.engine.decompose`) until the limit; the better plan wins.
-The whole-day guided-local-search polish used before fails at once on this day
-(``ROUTING_FAIL`` with lunch breaks; see :mod:`routing.engine.decompose`).
+How a day this size is meant to be usable within 60 s (issue 26): above 600 jobs, when the
+crews split into skill groups (here two), each of the default settings' two workers gives
+half the time to PyVRP on the day's break-free relaxation, group by group (seeds 0 and 1;
+each crew's shift shortened by its lunch), places every route's lunch, drops the least urgent
+job where no placement fits and restores the routes in one-crew OR-Tools models
+(:mod:`routing.engine.relaxed`); then both re-solve neighbourhoods of five nearby routes with
+the dropped jobs near them (:mod:`routing.engine.decompose`) until the limit; the better plan
+wins. A day that does not split that way runs OR-Tools' iterated local search from savings
+(worker 0) or local cheapest insertion (worker 1) instead, then the neighbourhoods. The
+whole-day guided-local-search polish fails at once on this day (``ROUTING_FAIL`` with lunch
+breaks; see :mod:`routing.engine.decompose`).
 
 The reference run is cached in ``--cache-dir`` (``bench/cache/``), keyed by a hash of the
 problem's data, the settings' name, the reference time and the workers;

@@ -341,13 +341,14 @@ class Model:
         """Return an assignment built from the spec's initial routes, or None."""
         if not self.spec.initial_routes:
             return None
+        return self._read_routes(self.spec.initial_routes)
+
+    def _read_routes(self, routes: list[list[int]]) -> Any:
+        """Close the model; return the (unchecked) assignment of job routes per crew."""
         pos = {job_i: node for node, job_i in enumerate(self.node_job) if job_i >= 0}
-        routes = [
-            [self.manager.NodeToIndex(pos[j]) for j in r if j in pos]
-            for r in self.spec.initial_routes
-        ]
+        nodes = [[self.manager.NodeToIndex(pos[j]) for j in r if j in pos] for r in routes]
         self.routing.CloseModelWithParameters(self.search_parameters())
-        return self.routing.ReadAssignmentFromRoutes(routes, True)
+        return self.routing.ReadAssignmentFromRoutes(nodes, True)
 
     def _search(self) -> tuple[Any, list[int]]:
         """Run the worker's search; return the best assignment and the objective per phase."""
@@ -401,6 +402,30 @@ class Model:
                 self.neighbourhood_deadline = started + spec.time_limit_s
         return sol, phases
 
+    def _relaxed(self, started: float) -> dict[str, Any] | None:
+        """Return the raw result of PyVRP's break-free plan with breaks placed, or None.
+
+        Only for a day that ends in neighbourhood re-solves, whose worker gives the phase a
+        share of the time (:mod:`routing.engine.relaxed`); the neighbourhoods follow.
+        """
+        worker, spec = self.spec.worker, self.spec
+        if not (worker.decomposes(len(self.jobs)) and worker.relaxed_fraction > 0):
+            return None
+        if spec.previous_crew or spec.initial_routes:
+            return None
+        from routing.engine import relaxed  # imports this module
+
+        raw = relaxed.construct(
+            self, time_limit_s=spec.time_limit_s * worker.relaxed_fraction, seed=worker.relaxed_seed
+        )
+        if raw is None:
+            return None
+        self.neighbourhood_deadline = started + spec.time_limit_s
+        jobs = [[j for j, _, _ in r if j >= 0] for r in raw["routes"]]
+        objective = self.objective_of(jobs)
+        raw.update(objective=objective, phase_objectives=[objective, objective])
+        return raw
+
     def _polish(self, sol: Any, left: float) -> Any:
         """Guided local search from the best ILS solution; on ROUTING_FAIL, mark neighbourhoods.
 
@@ -420,23 +445,24 @@ class Model:
         """Run the search and return the raw result (picklable)."""
         started = time.perf_counter()
         self.spec = replace(self.spec, time_limit_s=self.spec.search_time_s(time.time()))
-        sol, phases = self._search()
-        elapsed = time.perf_counter() - started
         out: dict[str, Any] = {
             "strategy": self.spec.worker.first_strategy(len(self.jobs)),
             "worker": self.spec.worker.describe(),
-            "status": int(self.routing.status()),
-            "solve_time_s": elapsed,
-            "phase_objectives": phases,
         }
-        if sol is None:
-            out["found"] = False
-            return out
-        out["found"] = True
-        out["objective"] = int(sol.ObjectiveValue())
-        out["routes"] = self._routes(sol)
-        out["breaks"] = self._break_starts(sol)
-        out["t0"] = self.t0
+        relaxed = self._relaxed(started)
+        if relaxed is not None:
+            out.update(relaxed, strategy="pyvrp-relaxed", status=0)
+        else:
+            sol, phases = self._search()
+            out.update(status=int(self.routing.status()), phase_objectives=phases)
+            out["found"] = sol is not None
+            if sol is None:
+                out["solve_time_s"] = time.perf_counter() - started
+                return out
+            out["objective"] = int(sol.ObjectiveValue())
+            out["routes"] = self._routes(sol)
+            out["breaks"] = self._break_starts(sol)
+            out["t0"] = self.t0
         if self.neighbourhood_deadline is not None:
             from routing.engine import decompose  # imports this module
 
@@ -447,7 +473,8 @@ class Model:
                 solution_limit=self.spec.solution_limit,
             )
             out["neighbourhoods_improved"] = improved
-            out["phase_objectives"] = [*phases[:-1], out["objective"]]
+            out["phase_objectives"] = [*out["phase_objectives"][:-1], out["objective"]]
+        out["solve_time_s"] = time.perf_counter() - started
         return out
 
     def _routes(self, sol: Any) -> list[list[tuple[int, int, int]]]:

@@ -13,7 +13,11 @@ The default portfolio (:func:`default_settings`) runs OR-Tools' iterated local s
   best ILS solution; above ``decompose_jobs`` jobs instead the last ``decompose_fraction`` of
   the time re-solves neighbourhoods of routes (:mod:`routing.engine.decompose`): the whole-day
   restart fails at once (``ROUTING_FAIL``) on a 1,000-job day with lunch breaks, and is
-  replaced by the neighbourhoods whenever it fails.
+  replaced by the neighbourhoods whenever it fails;
+- on such a day, when its crews split into skill groups PyVRP can express, the first
+  ``relaxed_fraction`` of the time goes to PyVRP on the break-free relaxation instead of the
+  first solution and ILS (:mod:`routing.engine.relaxed`; breaks placed afterwards), then the
+  neighbourhoods.
 
 How the ILS parameters interact with the limits (OR-Tools 9.15, ``RoutingModel::
 SolveWithIteratedLocalSearch``): ILS is a separate entry point, not a flag of
@@ -117,6 +121,13 @@ class WorkerSettings:
     decompose_fraction : float
         Share of the time limit given to the neighbourhood re-solves of such a day (instead
         of ``polish_fraction``).
+    relaxed_fraction : float
+        Share of the time limit a day above ``decompose_jobs`` spends in PyVRP on its
+        break-free relaxation (:mod:`routing.engine.relaxed`) before the neighbourhood
+        re-solves, instead of OR-Tools' first solution and iterated local search; 0: never
+        (nor when the day does not split into skill groups PyVRP can express).
+    relaxed_seed : int
+        PyVRP's random seed in that phase.
     """
 
     strategy: str = "PARALLEL_CHEAPEST_INSERTION"
@@ -132,6 +143,8 @@ class WorkerSettings:
     large_jobs: int = 300
     decompose_jobs: int = 0
     decompose_fraction: float = 0.0
+    relaxed_fraction: float = 0.0
+    relaxed_seed: int = 0
 
     def decomposes(self, n_jobs: int) -> bool:
         """Whether a day of ``n_jobs`` jobs ends in neighbourhood re-solves."""
@@ -175,7 +188,7 @@ class WorkerSettings:
                 f"temperatures must be (initial, final) with initial >= final >= 0, got "
                 f"{self.temperatures}"
             )
-        for name in ("polish_fraction", "decompose_fraction"):
+        for name in ("polish_fraction", "decompose_fraction", "relaxed_fraction"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise RoutingError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if self.decompose_jobs < 0:
@@ -259,6 +272,8 @@ def classic_settings(metaheuristic: str = "GUIDED_LOCAL_SEARCH") -> SearchSettin
 # jobs above which the default settings end in neighbourhood re-solves (routing.engine.decompose):
 # the whole-day polish works on a 300-job day with breaks and fails on a 1,000-job one
 DECOMPOSE_JOBS = 600
+# share of the time such a day spends in PyVRP on its break-free relaxation (routing.engine.relaxed)
+RELAXED_FRACTION = 0.5
 
 
 def default_settings() -> SearchSettings:
@@ -274,6 +289,13 @@ def default_settings() -> SearchSettings:
     routes (:mod:`routing.engine.decompose`) instead of the guided-local-search polish, which fails
     at once on such a day with lunch breaks (issue 26): on the 1,000-job city day, one worker
     for 90 s at load 12-15, 928 jobs served instead of 883 (ILS alone stays at 883).
+    On such a day the first half of the time goes to PyVRP on the break-free relaxation
+    (:data:`RELAXED_FRACTION`, seeds 0 and 1) when the crews split into skill groups, in
+    place of the first solution and ILS (``ils-sisr-v3``): on the city day
+    (``bench/city_day_bench.py``, two workers, load 7-17) 981 jobs served in 26.38 h of
+    driving at 30 s, 985 in 25.78 h at 60 s, 990 in 25.12 h at 600 s; ``ils-sisr-v2``
+    served 916 in 44.71 h at 30 s, 957 in 32.58 h at 60 s (load 3-5) and 978 in 29.23 h at
+    600 s. 15 s or 24 s of PyVRP in a 30-s solve made no difference (981 served either way).
 
     Measured (issue 14, ``bench/vrptw_bench.py ../shared/bench/vrptw --time-limit 30``, two
     workers, load 2.5-3.5): mean gap 0.33 % over the 8 visible instances, worst 1.19 %
@@ -285,10 +307,14 @@ def default_settings() -> SearchSettings:
         polish_fraction=0.1,
         decompose_jobs=DECOMPOSE_JOBS,
         decompose_fraction=0.5,
+        relaxed_fraction=RELAXED_FRACTION,
     )
     return SearchSettings(
-        name="ils-sisr-v2",
-        portfolio=(replace(base, large_strategy="SAVINGS"), replace(base, ruin_avg_removed=15)),
+        name="ils-sisr-v3",
+        portfolio=(
+            replace(base, large_strategy="SAVINGS"),
+            replace(base, ruin_avg_removed=15, relaxed_seed=1),
+        ),
     )
 
 
