@@ -24,7 +24,7 @@ from routing.engine.problem import (
     TimeWindow,
 )
 from routing.engine.search import SearchSettings, WorkerSettings, default_settings
-from routing.engine.solve import build_plan, solve
+from routing.engine.solve import SolveParams, build_plan, solve
 
 from ._line_problems import ORIGIN
 from .test_decompose import H, _day, _served
@@ -130,7 +130,9 @@ def test_day_that_does_not_split_runs_the_ortools_search() -> None:
 
 def test_solve_through_the_portfolio_gives_a_checked_plan() -> None:
     p = _day()
-    plan = solve(p, time_limit_s=4.0, workers=1, settings=SearchSettings("t", (RELAXED,)))
+    plan = solve(
+        p, SolveParams(time_limit_s=4.0, workers=1, settings=SearchSettings("t", (RELAXED,)))
+    )
     assert plan.summary.is_feasible and plan.meta["winner"] == "pyvrp-relaxed"
     assert plan.summary.jobs_served + plan.summary.jobs_unassigned == len(p.jobs)
     assert all(u.reason for u in plan.unassigned)
