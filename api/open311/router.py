@@ -23,6 +23,7 @@ from api.open311 import xml as _xml
 from api.open311.coalesce import Coalescer
 from api.open311.list_cache import PageCache
 from api.open311.report_guard import Gate, gate_of, stage_photo
+from api.public.language import request_language
 from api.schemas import (
     Discovery,
     Open311Error,
@@ -383,7 +384,10 @@ async def post_request(
     says so. Contact fields (email, name, phone) are kept apart from the request (never shown
     by the public API) for the reporter's notifications; the acknowledgement is queued with it.
     Reports are limited per client address and e-mail address (429, :mod:`api.open311.report_guard`);
-    a photo is put in place only once its report is stored.
+    a photo is put in place only once its report is stored. GeoReport v2 has no language
+    field: the reporter's e-mails are written in the ``Accept-Language`` header's language
+    (or ``?lang=``, or the report page's ``geo311_lang`` cookie) among the city's
+    ``languages``, else the city's own.
     """
     if not request.url.path.startswith("/report."):  # the city's own report page
         _check_api_key(api_key, settings)
@@ -398,6 +402,7 @@ async def post_request(
     lat, long = o.check_location(lat, long, address_string, city=city)
     given = {"email": email, "first_name": first_name, "last_name": last_name, "phone": phone}
     contact = contact_values(**{k: v or "" for k, v in given.items()})
+    contact["language"] = request_language(request, city)  # its e-mails' language
     gate = gate_of(request, settings, api_key=api_key, email=contact["email"], now=o.now_utc())
     await run_in_threadpool(gate.check, store)  # before the photo's work
     photo, media_url = await _stage_photo(request, settings, media, media_url)
