@@ -79,12 +79,12 @@ def _header(it: CrewItinerary, tr: Localizer) -> _Header:
     )
 
 
-def _stop_line(it: CrewItinerary, s: ItineraryStop, tr: Localizer) -> str:
-    """Return a stop's second line: service, work order, time on site, reports, SLA."""
+def _stop_line(it: CrewItinerary, s: ItineraryStop, tr: Localizer, wo: str = "") -> str:
+    """Return a stop's second line: service, work order (``wo`` instead), on site, reports, SLA."""
     reports = s.report_count or 1
     words = tr.gettext("%(service)s - work order %(wo)s - %(site)s on site") % {
         "service": s.service_name,
-        "wo": s.work_order_id,
+        "wo": wo or s.work_order_id,
         "site": tr.duration(s.on_site_min * 60),
     }
     words += " - " + tr.ngettext("%(n)d report", "%(n)d reports", reports) % {"n": reports}
@@ -220,10 +220,11 @@ def _html_stop(it: CrewItinerary, s: ItineraryStop, tr: Localizer) -> str:
         "site": tr.duration(s.on_site_min * 60),
     }
     address = s.address or tr.gettext("(no address)")
+    line = _e(_stop_line(it, s, tr, wo="\x00")).replace("\x00", f"<b>{_e(s.work_order_id)}</b>")
     return (
         f"<div class='stop{' done' if s.done else ''}' id='stop-{s.number}'>"
         f"<span class='num'>{s.number}</span><b>{_e(address)}</b>"
-        f"<div>{_e(work)}</div><div>{_e(_stop_line(it, s, tr))}</div>"
+        f"<div>{_e(work)}</div><div>{line}</div>"
         f"<div class='small'>{s.lat:.6f}, {s.lon:.6f}</div></div>"
     )
 

@@ -40,13 +40,16 @@ def request_language(request: Request, city: City) -> str:
     )
 
 
-def _switch_url(request: Request, language: str) -> str:
-    query = {k: v for k, v in request.query_params.items() if k != LANG_QUERY}
-    query[LANG_QUERY] = language
-    return f"{request.url.path}?{urlencode(query)}"
+def _switch_url(request: Request, language: str, query: dict[str, str] | None) -> str:
+    kept = query if query is not None else dict(request.query_params)
+    values = {k: v for k, v in kept.items() if k != LANG_QUERY}
+    values[LANG_QUERY] = language
+    return f"{request.url.path}?{urlencode(values)}"
 
 
-def language_context(request: Request, city: City) -> dict[str, Any]:
+def language_context(
+    request: Request, city: City, *, query: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Return a public page's ``i18n`` (its :class:`Localizer`) and its language switch.
 
     Parameters
@@ -55,6 +58,8 @@ def language_context(request: Request, city: City) -> dict[str, Any]:
         The page's request.
     city
         The city profile (its ``languages``, ``locale``, ``timezone``, ``units``).
+    query
+        The query the switch's links keep (default the request's own).
 
     Returns
     -------
@@ -67,7 +72,7 @@ def language_context(request: Request, city: City) -> dict[str, Any]:
         {
             "code": code,
             "name": language_name(code),
-            "url": _switch_url(request, code),
+            "url": _switch_url(request, code, query),
             "current": code == chosen,
         }
         for code in city.languages
