@@ -24,7 +24,9 @@ FORM = {"service_code": "pothole", "lat": "42.3505", "long": "-71.0760", "descri
 
 def _language_of(store: Store, rid: str) -> str:
     with store.engine.connect() as conn:
-        row = conn.execute(sa.select(contacts.c.language).where(contacts.c.service_request_id == rid))
+        row = conn.execute(
+            sa.select(contacts.c.language).where(contacts.c.service_request_id == rid)
+        )
         return str(row.scalar_one())
 
 
