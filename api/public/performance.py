@@ -24,13 +24,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from api.deps import CatalogueDep, CityDep, SettingsDep, StoreDep
-from api.public.performance_cache import PerformanceCache
 from api.public.language import (
     city_localizer,
     language_context,
     remember_language,
     request_language,
 )
+from api.public.performance_cache import PerformanceCache
 from api.public.performance_view import page_context
 from api.public.router import TEMPLATES
 from api.schemas import NON_JSON_ERRORS
@@ -177,7 +177,6 @@ async def performance_page(
     end: Annotated[DateQuery, Query(alias="to")] = None,
 ) -> Response:
     """Show the period's figures: tables, charts, the trend by week, the map of the work."""
-
     language = request_language(request, city)
 
     def build(period: Period) -> bytes:
