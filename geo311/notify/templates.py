@@ -158,17 +158,19 @@ class Renderer:
             for k in ("address", "service_name", "service_request_id", "first_name")
         }
         i18n = self.localizer(payload.get("language"))
+        # the links open their pages in the reporter's language (the city's needs no ?lang=)
+        lang = f"?lang={i18n.language}" if i18n.language != self.languages[0] else ""
+        rid = payload["service_request_id"]
         return {
             **payload,
             **one_line,
             "i18n": i18n,
             "city": self.city,
-            "status_url": self.public_url + payload["status_path"],
-            "unsubscribe_url": self.public_url
-            + unsubscribe_path(payload["service_request_id"], secret=self.secret),
+            "status_url": self.public_url + payload["status_path"] + lang,
+            "unsubscribe_url": self.public_url + unsubscribe_path(rid, secret=self.secret) + lang,
             "eta_window": _eta_window(payload, i18n),
             "confirm_url": (
-                self.public_url + confirm_path(payload["service_request_id"], secret=self.secret)
+                self.public_url + confirm_path(rid, secret=self.secret) + lang
                 if payload.get("type") == "confirm"
                 else ""
             ),

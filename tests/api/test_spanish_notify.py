@@ -65,5 +65,28 @@ def test_a_spanish_speaking_reporter_gets_spanish_e_mails(
     # the second report joined the first's work order: "already reported", in Spanish
     assert merged["Subject"] == "Ya informado: Pothole repair"
     assert f"Añadimos su aviso ({rid2}) al mismo trabajo" in text_of(merged)
+    assert f"/requests/{rid2}?lang=es" in said  # the status page opens in Spanish
+    assert str(received["List-Unsubscribe"]).endswith("?lang=es>")
     [other] = [m for rcpt, m in box.messages if "bo@example.org" in rcpt]
     assert other["Subject"] == "Confirm your e-mail address for Boston 311"
+
+
+def test_the_confirm_and_unsubscribe_pages_speak_the_links_language(
+    api_store: Store, store_url: str
+) -> None:
+    from api.app import create_app
+    from geo311.notify.confirm import confirm_path
+    from geo311.notify.unsubscribe import unsubscribe_path
+    from tests.api.conftest import make_settings
+
+    settings = make_settings(store_url, notify_secret=SECRET)
+    with TestClient(create_app(settings, store=api_store)) as client:
+        asked = client.get(confirm_path("101", secret=SECRET) + "?lang=es")
+        assert '<html lang="es">' in asked.text and "Confirme su correo electrónico" in asked.text
+        assert "?lang=es" in asked.text.split("<form")[1]  # the button keeps the language
+        stop = client.get(unsubscribe_path("101", secret=SECRET) + "?lang=es")
+        assert "Dejar de recibir" in stop.text or "Darse de baja" in stop.text
+        forged = client.post("/notify/unsubscribe/AAAA.BBBB?lang=es")
+        assert forged.status_code == 400 and "Enlace no válido" in forged.text
+        english = client.get(confirm_path("101", secret=SECRET))
+        assert '<html lang="en">' in english.text and "Confirm your e-mail address" in english.text

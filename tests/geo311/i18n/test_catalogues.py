@@ -27,6 +27,7 @@ READ_BY_CITIZENS_AND_CREWS = [
     *(ROOT / "api/templates" / n for n in ("base.html", "login.html", "error.html")),
     *(ROOT / "api/templates" / n for n in ("crew.html", "_crew_form.html")),
     ROOT / "api/public/service.py",
+    ROOT / "api/public/notify.py",
     ROOT / "api/public/performance_view.py",
     ROOT / "geo311/requests/performance.py",
     ROOT / "maps/itinerary.py",
