@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from geo311.city.profile import default_city
-from geo311.i18n import Localizer, localizer
+from geo311.i18n import Localizer
 from geo311.plans.document import PlanDocument
 from routing.itinerary import (
     CrewItinerary,
@@ -52,13 +52,7 @@ class _Header:
 
 def city_i18n(language: str | None = None) -> Localizer:
     """Return the :class:`~geo311.i18n.Localizer` of a language in the city (default its own)."""
-    city = default_city()
-    return localizer(
-        language or city.language,
-        city_locale=city.locale,
-        timezone=city.timezone,
-        units=city.units,
-    )
+    return default_city().words(language)
 
 
 def _header(it: CrewItinerary, tr: Localizer) -> _Header:

@@ -14,7 +14,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from geo311.city.profile import City
-from geo311.i18n import Localizer, language_name, localizer, negotiate, parse_accept_language
+from geo311.i18n import Localizer, language_name, negotiate, parse_accept_language
 
 LANG_COOKIE = "geo311_lang"
 """The cookie that remembers a citizen's language (a year; no personal data)."""
@@ -23,9 +23,7 @@ LANG_QUERY = "lang"
 
 def city_localizer(city: City, language: str | None = None) -> Localizer:
     """Return the :class:`Localizer` of a language in the city (default: the city's own)."""
-    return localizer(
-        language or city.language, city_locale=city.locale, timezone=city.timezone, units=city.units
-    )
+    return city.words(language)
 
 
 def request_language(request: Request, city: City) -> str:

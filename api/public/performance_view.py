@@ -57,7 +57,7 @@ def _cell(name: str, value: Any, tr: Localizer) -> str:
 def _table(frame: pd.DataFrame, label: str, first: str, tr: Localizer) -> dict[str, Any]:
     rows = []
     for _, row in frame.iterrows():
-        name = str(row[first])
+        name = tr.city(str(row[first]))  # the city's service and area names, in its words
         if name in ("all", UNKNOWN_AREA):  # words of geo311's, not the city's
             name = tr.gettext("All") if name == "all" else tr.gettext(UNKNOWN_AREA)
         rows.append([name, *(_cell(c, row[c], tr) for c in HEADS)])
@@ -72,7 +72,7 @@ def _service_charts(frame: pd.DataFrame, tr: Localizer) -> list[Markup]:
     shown = frame.loc[frame["service_code"] != "all"]
     if shown.empty or shown["closed"].sum() == 0:
         return []
-    labels = [str(n) for n in shown["service_name"]]
+    labels = [tr.city(str(n)) for n in shown["service_name"]]
     days = bar_chart(
         chart_id="chart-days",
         title=tr.gettext("Days to close by service"),
@@ -140,7 +140,7 @@ def _backlog(frame: pd.DataFrame, tr: Localizer) -> tuple[dict[str, Any], Markup
         tr.gettext("Of them past target"),
     ]
     rows = [
-        [str(name), *(tr.number(int(v)) for v in wide.loc[name]),
+        [tr.city(str(name)), *(tr.number(int(v)) for v in wide.loc[name]),
          tr.number(int(wide.loc[name].sum())), tr.number(int(late.get(name, 0)))]
         for name in wide.index
     ]  # fmt: skip
@@ -151,7 +151,7 @@ def _backlog(frame: pd.DataFrame, tr: Localizer) -> tuple[dict[str, Any], Markup
             "Requests open at the end of the period per service, stacked by how long they "
             "had been open."
         ),
-        labels=[str(i) for i in wide.index],
+        labels=[tr.city(str(i)) for i in wide.index],
         series=[
             Series(a, [float(v) for v in wide[c]]) for a, c in zip(ages, wide.columns, strict=True)
         ],
@@ -182,7 +182,7 @@ def page_context(
         The reader's language and formats.
     """
     tr = i18n
-    names = {code: s.name for code, s in catalogue.services.items()}
+    names = {code: tr.city(s.name) for code, s in catalogue.services.items()}
     backlog, backlog_chart = _backlog(report.backlog, tr)
     points = [[lat, lon, kind, names.get(code, code)] for lat, lon, kind, code in report.points]
     period = tr.gettext("%(start)s to %(end)s") % {

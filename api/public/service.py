@@ -186,7 +186,7 @@ def timeline(
         if u["kind"] == "comment":
             continue
         state = catalogue.states.get(u["status"])
-        label = state.label if state is not None else str(u["status"])
+        label = tr.city(state.label if state is not None else str(u["status"]))
         title = {
             "scheduled": tr.gettext("Scheduled"),
             "unscheduled": tr.gettext("No longer scheduled"),

@@ -11,7 +11,6 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from geo311.i18n import install as install_i18n
-from geo311.i18n import localizer
 from maps.assets import vendor_url
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -55,10 +54,7 @@ install_i18n(templates.env)  # {% trans %} and _() in the context's `i18n` langu
 
 def staff_i18n(request: Request) -> Any:
     """Return the staff pages' :class:`~geo311.i18n.Localizer`: the city's default language."""
-    city = request.app.state.city
-    return localizer(
-        city.language, city_locale=city.locale, timezone=city.timezone, units=city.units
-    )
+    return request.app.state.city.words()
 
 
 def render(

@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike
 from geo311.embedded import EMBEDDED_DATA_DIR
 from geo311.errors import ConfigurationError
 from geo311.i18n.catalogues import SOURCE_LANGUAGE, available_languages
+from geo311.i18n.localizer import Localizer, localizer
 
 __all__ = ["CITY_DIR_ENV", "City", "Placeholder", "default_city", "load_city", "selected_city_dir"]
 
@@ -99,6 +100,10 @@ class City:
     languages
         The interface languages offered to citizens, the default (the staff's) first; each
         has a catalogue in ``geo311/i18n/locales`` (English is the source language).
+    translations
+        The city's own texts (service names, states, questions and answers, as written in its
+        files) in other languages: ``{"es": {"Pothole repair": "Reparación de baches"}}``,
+        from the ``[translations.LANG]`` tables of ``city.toml``.
     """
 
     name: str
@@ -117,11 +122,35 @@ class City:
     open_data: dict[str, bool] = field(default_factory=lambda: dict(OPEN_DATA_DEFAULTS))
     locale: str = "en_US"
     languages: tuple[str, ...] = (SOURCE_LANGUAGE,)
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def language(self) -> str:
         """The city's default language (the first of :attr:`languages`)."""
         return self.languages[0]
+
+    def words(self, language: str | None = None) -> Localizer:
+        """Return the :class:`~geo311.i18n.Localizer` of one of the city's languages.
+
+        Parameters
+        ----------
+        language
+            A language the city offers; another (or None) gives the city's own.
+
+        Returns
+        -------
+        Localizer
+            The language's catalogue and the city's texts in it, with the city's locale
+            (``es`` in an ``en_US`` city writes ``es_US``), time zone and units.
+        """
+        chosen = language if language in self.languages else self.language
+        return localizer(
+            chosen,
+            city_locale=self.locale,
+            timezone=self.timezone,
+            units=self.units,
+            city_texts=self.translations.get(chosen, {}),
+        )
 
     def file(self, key: str) -> Path | None:
         """Return the path of one of the profile's files, or None when it names none.
@@ -274,7 +303,8 @@ def load_city(path: str | Path | None = None) -> City:
         metric_crs=str(osm.get("metric_crs", "")),
         demo_at=str(raw.get("demo", {}).get("at", "")),
         open_data=_open_data(raw.get("open_data", {}), where),
-        **_language_settings(raw, where),
+        **(languages := _language_settings(raw, where)),
+        **_city_texts(raw, languages["languages"], where),
     )
 
 
@@ -313,6 +343,21 @@ def _language_settings(raw: dict[str, Any], where: Path) -> dict[str, Any]:
             field="languages",
         )
     return {"locale": str(locale), "languages": tuple(dict.fromkeys(languages))}
+
+
+def _city_texts(raw: dict[str, Any], languages: tuple[str, ...], where: Path) -> dict[str, Any]:
+    """Return ``[translations.LANG]``: the city's texts per offered language, all strings."""
+    tables = raw.get("translations", {})
+    out: dict[str, dict[str, str]] = {}
+    for language, table in dict(tables).items():
+        if language not in languages or not isinstance(table, dict):
+            raise ConfigurationError(
+                f"{where}: [translations.{language}] is not a table of one of the languages "
+                f"offered {list(languages)}; add the language to `languages` or remove it",
+                field="translations",
+            )
+        out[language] = {str(k): str(v) for k, v in table.items()}
+    return {"translations": out}
 
 
 def _own_language(language: str, shipped: tuple[str, ...]) -> str:

@@ -8,6 +8,7 @@ time. :func:`localizer` builds one from a city's ``locale`` and a language.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -70,6 +71,9 @@ class Localizer:
         ``"imperial"`` or ``"metric"`` for distances.
     catalogue
         The language's translations.
+    city_texts
+        The city's own texts (service names, states, questions) in this language, from the
+        ``[translations.LANG]`` table of ``city.toml``: :meth:`city` looks them up.
     """
 
     language: str
@@ -77,10 +81,15 @@ class Localizer:
     timezone: str
     units: str = "metric"
     catalogue: NullTranslations = field(default_factory=NullTranslations, repr=False)
+    city_texts: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def gettext(self, message: str) -> str:
         """Return a message in the reader's language."""
         return self.catalogue.gettext(message)
+
+    def city(self, text: str) -> str:
+        """Return one of the city's own texts in the reader's language (as written if none)."""
+        return self.city_texts.get(text, text)
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
         """Return the singular or plural message for ``n`` in the reader's language."""
@@ -143,7 +152,14 @@ class Localizer:
         return babel_timedelta(delta, locale=self.locale)
 
 
-def localizer(language: str, *, city_locale: str, timezone: str, units: str) -> Localizer:
+def localizer(
+    language: str,
+    *,
+    city_locale: str,
+    timezone: str,
+    units: str,
+    city_texts: Mapping[str, str] | None = None,
+) -> Localizer:
     """Return the :class:`Localizer` of a language in a city.
 
     Parameters
@@ -152,6 +168,8 @@ def localizer(language: str, *, city_locale: str, timezone: str, units: str) -> 
         The reader's language (one the city offers).
     city_locale, timezone, units
         The city profile's ``locale``, ``timezone`` and ``units``.
+    city_texts
+        The city's own texts in this language (``[translations.LANG]`` of ``city.toml``).
 
     Returns
     -------
@@ -170,4 +188,5 @@ def localizer(language: str, *, city_locale: str, timezone: str, units: str) -> 
             f"locale {city_locale!r} is not a known locale; use e.g. 'en_US' or 'fi_FI'",
             field="locale",
         ) from None
-    return Localizer(language, locale, timezone, units, translations(language))
+    texts = dict(city_texts or {})
+    return Localizer(language, locale, timezone, units, translations(language), texts)

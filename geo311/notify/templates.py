@@ -127,6 +127,7 @@ class Renderer:
         self.city = city.name
         self.tz = ZoneInfo(timezone or city.timezone)
         self.locale, self.units, self.languages = city.locale, city.units, city.languages
+        self.texts = city.translations
 
     def localizer(self, language: str | None) -> Localizer:
         """Return the reporter's :class:`~geo311.i18n.Localizer` (else the city's language).
@@ -138,7 +139,13 @@ class Renderer:
             falls back to the city's default.
         """
         chosen = language if language in self.languages else self.languages[0]
-        return localizer(chosen, city_locale=self.locale, timezone=str(self.tz), units=self.units)
+        return localizer(
+            chosen,
+            city_locale=self.locale,
+            timezone=str(self.tz),
+            units=self.units,
+            city_texts=self.texts.get(chosen, {}),
+        )
 
     def _template(self, event_type: str, service_code: str, ext: str) -> jinja2.Template:
         names = [f"{event_type}.{service_code}.{ext}", f"{event_type}.{ext}"]
@@ -158,6 +165,7 @@ class Renderer:
             for k in ("address", "service_name", "service_request_id", "first_name")
         }
         i18n = self.localizer(payload.get("language"))
+        one_line["service_name"] = i18n.city(one_line["service_name"])  # the city's word for it
         # the links open their pages in the reporter's language (the city's needs no ?lang=)
         lang = f"?lang={i18n.language}" if i18n.language != self.languages[0] else ""
         rid = payload["service_request_id"]

@@ -34,6 +34,10 @@ def test_a_citizen_switches_to_spanish_and_fixes_a_missing_field(  # noqa: PLR09
     assert page.inner_text("h1") == "Informar de un problema"
     assert page.get_attribute("nav.languages a[lang='es']", "aria-current") == "true"
     page.select_option("#service_code", "pothole")
+    # the city's own texts (service, questions) come from its [translations.es]
+    assert page.inner_text("#service_code option:checked") == "Reparación de baches"
+    assert page.is_visible("label:has-text('¿Qué tamaño tiene el bache?')")
+    page.select_option("select[name='attribute[size]']", "medium")
     page.fill("#description", "Bache hondo junto a la acera")
     page.fill("#email", "ana@example.org")
 
@@ -53,7 +57,11 @@ def test_a_citizen_switches_to_spanish_and_fixes_a_missing_field(  # noqa: PLR09
     page.wait_for_url(f"{base}/requests/*")
     rid = page.url.rsplit("/", 1)[1]
     assert page.get_attribute("html", "lang") == "es"  # the cookie keeps the choice
-    assert "Lo que se informó" in page.inner_text("#reported")
+    assert page.inner_text("h1") == "Reparación de baches"
+    assert page.inner_text("#status") == "Abierto"
+    shown = page.inner_text("#reported")
+    assert "Lo que se informó" in shown
+    assert "¿Qué tamaño tiene el bache?\nHasta el tamaño de una rueda de coche" in shown
     assert "Aviso recibido" in page.inner_text("#timeline")
     assert page.inner_text("a[href='/report']:not(header a)") == "Informar de otro problema"
     _shot(page, "request_status_es_phone.png")

@@ -58,12 +58,13 @@ def test_a_spanish_speaking_reporter_gets_spanish_e_mails(
     asked, received, merged = ana
     assert asked["Subject"] == "Confirme su correo electrónico para Boston 311"
     assert "Si fue usted, confirme" in text_of(asked) and 'lang="es"' in text_of(asked)
-    assert received["Subject"] == f"Recibimos su aviso {rid2}: Pothole repair"
+    # the service's name is the city's own text, in Spanish too ([translations.es])
+    assert received["Subject"] == f"Recibimos su aviso {rid2}: Reparación de baches"
     said = text_of(received)
     assert "Hola, Ana:" in said and f"Su número de solicitud es {rid2}" in said
     assert "Dejar de recibir estos correos" in said and "We received" not in said
     # the second report joined the first's work order: "already reported", in Spanish
-    assert merged["Subject"] == "Ya informado: Pothole repair"
+    assert merged["Subject"] == "Ya informado: Reparación de baches"
     assert f"Añadimos su aviso ({rid2}) al mismo trabajo" in text_of(merged)
     assert f"/requests/{rid2}?lang=es" in said  # the status page opens in Spanish
     assert str(received["List-Unsubscribe"]).endswith("?lang=es>")

@@ -13,7 +13,8 @@ from geo311.errors import ConfigurationError
 from geo311.i18n import localizer
 from routing.city_init import default_locale, init_city
 
-BOSTON = (EMBEDDED_DATA_DIR / "city.toml").read_text(encoding="utf-8")
+WITH_TEXTS = (EMBEDDED_DATA_DIR / "city.toml").read_text(encoding="utf-8")
+BOSTON = WITH_TEXTS.split("\n# The city's own texts")[0]  # without [translations.es]
 HELSINKI_PBF = Path("/work/shared/data/osm/helsinki_center.osm.pbf")
 
 
@@ -25,6 +26,17 @@ def _profile(tmp_path: Path, text: str) -> Path:
 def test_boston_offers_english_then_spanish() -> None:
     city = load_city()
     assert city.locale == "en_US" and city.languages == ("en", "es") and city.language == "en"
+    # its own texts (services.toml, the questions) in Spanish
+    assert city.words("es").city("Pothole repair") == "Reparación de baches"
+    assert city.words("es").city("Open") == "Abierto"
+    assert city.words("en").city("Open") == "Open" and city.words("xx").language == "en"
+
+
+def test_city_texts_only_for_offered_languages(tmp_path: Path) -> None:
+    text = WITH_TEXTS.replace('languages = ["en", "es"]', 'languages = ["en"]')
+    with pytest.raises(ConfigurationError, match=r"\[translations.es\]") as err:
+        load_city(_profile(tmp_path, text))
+    assert err.value.field == "translations"
 
 
 def test_a_language_without_a_catalogue_is_refused_naming_the_field(tmp_path: Path) -> None:
