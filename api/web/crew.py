@@ -152,6 +152,9 @@ def _crew_page(
         data["routes"] = [r for r in data["routes"] if r["crew_id"] == crew_id]
         labels = {c.get("id"): c.get("label") for c in doc.get("crews") or []}
         rows = _stop_rows(store, doc, crew_id, tz)
+        words = staff_i18n(request)
+        for row in rows:  # the service's name in the city's own words (its translations)
+            row["service"] = words.city(row["service"])
         mark_undoable(rows, username, datetime.now(UTC))
         context.update(
             stops=rows,
