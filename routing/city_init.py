@@ -327,7 +327,7 @@ def _yards(graph: StreetGraph, areas: Districts) -> dict[str, tuple[int, float, 
 def _attributes_toml() -> str:
     embedded = (REPO_DATA_DIR / "city.toml").read_text(encoding="utf-8")
     at = embedded.find("[[attributes.")
-    # Boston's texts in Spanish ([translations.es]) are Boston's: a new city writes its own
+    # the embedded city's own texts in other languages ([translations.LANG]) are not a new city's
     end = embedded.find("\n# The city's own texts", at)
     return embedded[at : end if end >= 0 else None] if at >= 0 else ""
 
