@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo serve test lint typecheck contracts unit bench venv clean
+.PHONY: demo serve test lint typecheck contracts unit bench venv clean messages
 
 venv: $(STAMP)
 
@@ -43,6 +43,14 @@ test: lint typecheck contracts unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/import_bench.py
+
+# The interface's messages: extract the template (.pot) from the templates and the code, then
+# merge it into every language's .po (translate the new entries, see the README's "Languages").
+LOCALES := geo311/i18n/locales
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location \
+		--sort-output --project geo311 -o $(LOCALES)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

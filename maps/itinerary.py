@@ -4,7 +4,9 @@ The itinerary data (stops, legs, directions, ETAs) comes from :mod:`routing.itin
 this module only presents it, with distances in the itinerary's units (the city's feet /
 miles or metres / km). :func:`write_itineraries`, declared as a ``geo311.plan_writers``
 entry point, makes ``geo311 plan``, ``geo311 replan`` and the demo write the itineraries
-beside ``plan.json`` without ``routing`` importing ``maps``.
+beside ``plan.json`` without ``routing`` importing ``maps``. The words are in the language
+of the ``i18n`` :class:`~geo311.i18n.Localizer` given (default: the city's own); the
+turn-by-turn directions come from :mod:`routing` and stay in English.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from geo311.city.profile import default_city
+from geo311.i18n import Localizer
 from geo311.plans.document import PlanDocument
 from routing.itinerary import (
     CrewItinerary,
@@ -46,65 +50,90 @@ class _Header:
     totals: str  # "12 stops, 8.1 mi driving (41 min), 190 min on site"
 
 
-def _header(it: CrewItinerary) -> _Header:
+def city_i18n(language: str | None = None) -> Localizer:
+    """Return the :class:`~geo311.i18n.Localizer` of a language in the city (default its own)."""
+    return default_city().words(language)
+
+
+def _header(it: CrewItinerary, tr: Localizer) -> _Header:
+    plan = tr.gettext(" - plan %(id)s") % {"id": it.plan_id} if it.plan_id else ""
+    stops = tr.ngettext("%(n)d stop", "%(n)d stops", len(it.stops)) % {"n": len(it.stops)}
     return _Header(
         crew=f"{it.crew_label} ({it.crew_id})",
-        plan=it.plan_date + (f" - plan {it.plan_id}" if it.plan_id else ""),
-        day=f"Leave {it.yard[0]} at {it.hm(it.start)}, back at {it.hm(it.end)}",
-        totals=(
-            f"{len(it.stops)} stops, {it.distance(it.distance_m)} driving "
-            f"({it.travel_s / 60:.0f} min), {it.service_s / 60:.0f} min on site"
-        ),
+        plan=it.plan_date + plan,
+        day=tr.gettext("Leave %(yard)s at %(start)s, back at %(end)s")
+        % {"yard": it.yard[0], "start": it.hm(it.start), "end": it.hm(it.end)},
+        totals=tr.gettext("%(stops)s, %(distance)s driving (%(drive)s), %(site)s on site")
+        % {
+            "stops": stops,
+            "distance": it.distance(it.distance_m),
+            "drive": tr.duration(it.travel_s),
+            "site": tr.duration(it.service_s),
+        },
     )
+
+
+def _stop_line(it: CrewItinerary, s: ItineraryStop, tr: Localizer, wo: str = "") -> str:
+    """Return a stop's second line: service, work order (``wo`` instead), on site, reports, SLA."""
+    reports = s.report_count or 1
+    words = tr.gettext("%(service)s - work order %(wo)s - %(site)s on site") % {
+        "service": s.service_name,
+        "wo": wo or s.work_order_id,
+        "site": tr.duration(s.on_site_min * 60),
+    }
+    words += " - " + tr.ngettext("%(n)d report", "%(n)d reports", reports) % {"n": reports}
+    if s.sla_due:
+        words += " - " + tr.gettext("SLA due %(when)s") % {"when": tr.datetime(s.sla_due, "short")}
+    return words + (f" - {s.priority}" if s.priority else "")
 
 
 # ---------------------------------------------------------------- text
 
 
-def itinerary_text(it: CrewItinerary) -> str:
+def itinerary_text(it: CrewItinerary, *, i18n: Localizer | None = None) -> str:
     """Return a plain-text itinerary (for a phone message or a terminal).
 
     Parameters
     ----------
     it : CrewItinerary
         The itinerary.
+    i18n : Localizer, keyword-only, optional
+        The reader's language and formats; default the city's.
 
     Returns
     -------
     str
         Numbered stops with ETAs and the directions between them.
     """
-    head = _header(it)
+    tr = i18n or city_i18n()
+    head = _header(it, tr)
     lines = [f"{head.crew} - {head.plan}", f"{head.day}; {head.totals}", ""]
     for kind, item in it.timeline:
         if kind == "leg":
-            lines.append(
-                f"  Drive to {item.destination} ({it.distance(item.distance_m)}, "
-                f"{item.duration_s / 60:.1f} min)"
-            )
-            for t in item.instructions:
-                dist = (
-                    f" - {it.distance(t.instruction.distance_m)}"
-                    if t.instruction.distance_m
-                    else ""
-                )
-                lines.append(f"    {it.hm(t.eta)}  {t.instruction.text}{dist}")
+            lines += _text_leg(it, item, tr)
         elif kind == "break":
-            lines.append(f"  {it.hm(item.start)}-{it.hm(item.end)}  Break ({item.id})")
-            lines.append("")
+            words = tr.gettext("Break (%(id)s)") % {"id": item.id}
+            lines += [f"  {it.hm(item.start)}-{it.hm(item.end)}  {words}", ""]
         else:
             s: ItineraryStop = item
-            sla = f", SLA due {s.sla_due.astimezone(it.tz):%Y-%m-%d %H:%M}" if s.sla_due else ""
-            lines += [
-                "",
-                f"{s.number}. {it.hm(s.arrival)}  {s.address or '(no address)'}"
-                + ("  [done]" if s.done else ""),
-                f"   {s.service_name} - work order {s.work_order_id} - {s.on_site_min:.0f} min on site"
-                f" - {s.report_count or 1} report(s){sla}"
-                + (f" - {s.priority}" if s.priority else ""),
-                "",
-            ]
+            done = "  [" + tr.gettext("done") + "]" if s.done else ""
+            address = s.address or tr.gettext("(no address)")
+            lines += ["", f"{s.number}. {it.hm(s.arrival)}  {address}{done}"]
+            lines += [f"   {_stop_line(it, s, tr)}", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _text_leg(it: CrewItinerary, leg: ItineraryLeg, tr: Localizer) -> list[str]:
+    drive = tr.gettext("Drive to %(place)s (%(distance)s, %(time)s)") % {
+        "place": leg.destination,
+        "distance": it.distance(leg.distance_m),
+        "time": tr.duration(leg.duration_s),
+    }
+    lines = [f"  {drive}"]
+    for t in leg.instructions:
+        dist = f" - {it.distance(t.instruction.distance_m)}" if t.instruction.distance_m else ""
+        lines.append(f"    {it.hm(t.eta)}  {t.instruction.text}{dist}")
+    return lines
 
 
 # ---------------------------------------------------------------- HTML
@@ -138,17 +167,18 @@ def _e(value: Any) -> str:
     return html.escape(str(value if value is not None else ""))
 
 
-def _html_row(it: CrewItinerary, s: ItineraryStop) -> str:
+def _html_row(it: CrewItinerary, s: ItineraryStop, tr: Localizer) -> str:
+    sla = tr.datetime(s.sla_due, "short") if s.sla_due else ""
+    done = tr.gettext("done") if s.done else ""
     return (
         f"<tr><td>{s.number}</td><td class='eta'>{_e(it.hm(s.arrival))}</td><td>{_e(s.address)}</td>"
         f"<td>{_e(s.service_name)}</td><td>{_e(s.work_order_id)}</td><td>{s.on_site_min:.0f}</td>"
-        f"<td>{_e(s.report_count)}</td>"
-        f"<td>{_e(s.sla_due.astimezone(it.tz).strftime('%Y-%m-%d %H:%M') if s.sla_due else '')}</td>"
-        f"<td>{_e(s.priority)}</td><td>{'done' if s.done else ''}</td></tr>"
+        f"<td>{_e(s.report_count)}</td><td>{_e(sla)}</td>"
+        f"<td>{_e(s.priority)}</td><td>{_e(done)}</td></tr>"
     )
 
 
-def _html_leg(it: CrewItinerary, leg: ItineraryLeg) -> str:
+def _html_leg(it: CrewItinerary, leg: ItineraryLeg, tr: Localizer) -> str:
     lis = "".join(
         f"<li><span class='eta'>{_e(it.hm(t.eta))}</span> {_e(t.instruction.text)}"
         + (
@@ -159,46 +189,73 @@ def _html_leg(it: CrewItinerary, leg: ItineraryLeg) -> str:
         + "</li>"
         for t in leg.instructions
     )
-    return (
-        f"<div class='leg'><div class='small'>Drive to {_e(leg.destination)}: "
-        f"{_e(it.distance(leg.distance_m))}, {leg.duration_s / 60:.1f} min, "
-        f"leave {_e(it.hm(leg.depart))}, arrive {_e(it.hm(leg.arrive))}</div><ol>{lis}</ol></div>"
-    )
+    words = tr.gettext(
+        "Drive to %(place)s: %(distance)s, %(time)s, leave %(leave)s, arrive %(arrive)s"
+    ) % {
+        "place": leg.destination,
+        "distance": it.distance(leg.distance_m),
+        "time": tr.duration(leg.duration_s),
+        "leave": it.hm(leg.depart),
+        "arrive": it.hm(leg.arrive),
+    }
+    return f"<div class='leg'><div class='small'>{_e(words)}</div><ol>{lis}</ol></div>"
 
 
-def _html_break(it: CrewItinerary, b: ItineraryBreak) -> str:
-    return f"<div class='break'>{_e(it.hm(b.start))}-{_e(it.hm(b.end))} break ({_e(b.id)})</div>"
+def _html_break(it: CrewItinerary, b: ItineraryBreak, tr: Localizer) -> str:
+    words = tr.gettext("break (%(id)s)") % {"id": b.id}
+    return f"<div class='break'>{_e(it.hm(b.start))}-{_e(it.hm(b.end))} {_e(words)}</div>"
 
 
-def _html_stop(it: CrewItinerary, s: ItineraryStop) -> str:
-    sla = s.sla_due.astimezone(it.tz).strftime("%Y-%m-%d %H:%M") if s.sla_due else "-"
+def _html_stop(it: CrewItinerary, s: ItineraryStop, tr: Localizer) -> str:
+    work = tr.gettext("ETA %(eta)s, work %(start)s-%(end)s (%(site)s on site)") % {
+        "eta": it.hm(s.arrival),
+        "start": it.hm(s.service_start),
+        "end": it.hm(s.departure),
+        "site": tr.duration(s.on_site_min * 60),
+    }
+    address = s.address or tr.gettext("(no address)")
+    line = _e(_stop_line(it, s, tr, wo="\x00")).replace("\x00", f"<b>{_e(s.work_order_id)}</b>")
     return (
         f"<div class='stop{' done' if s.done else ''}' id='stop-{s.number}'>"
-        f"<span class='num'>{s.number}</span><b>{_e(s.address or '(no address)')}</b>"
-        f"<div>ETA <span class='eta'>{_e(it.hm(s.arrival))}</span>, work "
-        f"{_e(it.hm(s.service_start))}-{_e(it.hm(s.departure))} ({s.on_site_min:.0f} min on site)</div>"
-        f"<div>{_e(s.service_name)} - work order <b>{_e(s.work_order_id)}</b> - "
-        f"{_e(s.report_count or 1)} report(s) - SLA due {_e(sla)}"
-        + (f" - {_e(s.priority)}" if s.priority else "")
-        + f"</div><div class='small'>{s.lat:.6f}, {s.lon:.6f}</div></div>"
+        f"<span class='num'>{s.number}</span><b>{_e(address)}</b>"
+        f"<div>{_e(work)}</div><div>{line}</div>"
+        f"<div class='small'>{s.lat:.6f}, {s.lon:.6f}</div></div>"
     )
 
 
-def _html_item(it: CrewItinerary, kind: str, item: Any) -> str:
+def _html_item(it: CrewItinerary, kind: str, item: Any, tr: Localizer) -> str:
     if kind == "leg":
-        return _html_leg(it, item)
+        return _html_leg(it, item, tr)
     if kind == "break":
-        return _html_break(it, item)
-    return _html_stop(it, item)
+        return _html_break(it, item, tr)
+    return _html_stop(it, item, tr)
 
 
-def itinerary_html(it: CrewItinerary) -> str:
+def _html_heads(tr: Localizer) -> str:
+    heads = [
+        "#",
+        tr.gettext("ETA"),
+        tr.gettext("Address"),
+        tr.gettext("Service"),
+        tr.gettext("Work order"),
+        tr.gettext("On site (min)"),
+        tr.gettext("Reports"),
+        tr.gettext("SLA due"),
+        tr.gettext("Priority"),
+        "",
+    ]
+    return "".join(f"<th>{_e(h)}</th>" for h in heads)
+
+
+def itinerary_html(it: CrewItinerary, *, i18n: Localizer | None = None) -> str:
     """Return a printable, self-contained HTML itinerary (no external files or scripts).
 
     Parameters
     ----------
     it : CrewItinerary
         The itinerary.
+    i18n : Localizer, keyword-only, optional
+        The reader's language and formats (``<html lang>``); default the city's.
 
     Returns
     -------
@@ -206,24 +263,27 @@ def itinerary_html(it: CrewItinerary) -> str:
         An HTML5 page: a stop table, then the day in order with numbered stops (address,
         service, work order, ETA, on-site minutes, reports, SLA due) and directions between.
     """
+    tr = i18n or city_i18n()
     title = f"{it.crew_label} - {it.plan_date}"
-    rows = "".join(_html_row(it, s) for s in it.stops)
-    body = [_html_item(it, kind, item) for kind, item in it.timeline]
-    head = _header(it)
+    rows = "".join(_html_row(it, s, tr) for s in it.stops)
+    body = [_html_item(it, kind, item, tr) for kind, item in it.timeline]
+    head = _header(it, tr)
+    zone = tr.gettext("Times are %(zone)s.") % {"zone": it.timezone}
+    leave = tr.gettext("leave %(yard)s") % {"yard": it.yard[0]}
+    back = tr.gettext("back at the yard")
+    printed = tr.gettext("Generated by geo311. Print with your browser (A4/Letter).")
     return (
-        "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<!doctype html>\n<html lang='{_e(tr.language)}'><head><meta charset='utf-8'>"
         f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{_e(title)}</title>"
         f"<style>{_CSS}</style></head><body>"
         f"<h1>{_e(it.crew_label)} <span class='small'>({_e(it.crew_id)})</span></h1>"
-        f"<p class='meta'>{_e(head.plan)}. {_e(head.day)}. {_e(head.totals)}. "
-        f"Times are {_e(it.timezone)}.</p>"
-        "<table class='stops'><thead><tr><th>#</th><th>ETA</th><th>Address</th><th>Service</th>"
-        "<th>Work order</th><th>On site (min)</th><th>Reports</th><th>SLA due</th><th>Priority</th>"
-        f"<th></th></tr></thead><tbody>{rows}</tbody></table>"
-        f"<div class='day'><div class='small'>{_e(it.hm(it.start))} leave {_e(it.yard[0])}</div>"
+        f"<p class='meta'>{_e(head.plan)}. {_e(head.day)}. {_e(head.totals)}. {_e(zone)}</p>"
+        f"<table class='stops'><thead><tr>{_html_heads(tr)}</tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+        f"<div class='day'><div class='small'>{_e(it.hm(it.start))} {_e(leave)}</div>"
         + "".join(body)
-        + f"<div class='small'>{_e(it.hm(it.end))} back at the yard</div></div>"
-        "<p class='small noprint'>Generated by geo311. Print with your browser (A4/Letter).</p>"
+        + f"<div class='small'>{_e(it.hm(it.end))} {_e(back)}</div></div>"
+        f"<p class='small noprint'>{_e(printed)}</p>"
         "</body></html>\n"
     )
 
@@ -231,13 +291,15 @@ def itinerary_html(it: CrewItinerary) -> str:
 # ---------------------------------------------------------------- GPX
 
 
-def itinerary_gpx(it: CrewItinerary) -> str:
+def itinerary_gpx(it: CrewItinerary, *, i18n: Localizer | None = None) -> str:
     """Return the itinerary as GPX 1.1: a street track, a route and numbered waypoints.
 
     Parameters
     ----------
     it : CrewItinerary
         The itinerary.
+    i18n : Localizer, keyword-only, optional
+        The language of the names and descriptions; default the city's.
 
     Returns
     -------
@@ -247,6 +309,8 @@ def itinerary_gpx(it: CrewItinerary) -> str:
     """
     import gpxpy.gpx
 
+    tr = i18n or city_i18n()
+    yard = tr.gettext("Yard")
     gpx = gpxpy.gpx.GPX()
     gpx.name = f"{it.crew_label} {it.plan_date}"
     gpx.creator = "geo311"
@@ -259,7 +323,7 @@ def itinerary_gpx(it: CrewItinerary) -> str:
     track.segments.append(seg)
     gpx.tracks.append(track)
     route = gpxpy.gpx.GPXRoute(name=name)
-    route.points.append(gpxpy.gpx.GPXRoutePoint(it.yard[1], it.yard[2], name="Yard"))
+    route.points.append(gpxpy.gpx.GPXRoutePoint(it.yard[1], it.yard[2], name=yard))
     for s in it.stops:
         label = f"{s.number}. {s.address or s.service_name}"
         route.points.append(gpxpy.gpx.GPXRoutePoint(s.lat, s.lon, name=label))
@@ -269,17 +333,29 @@ def itinerary_gpx(it: CrewItinerary) -> str:
                 s.lon,
                 time=s.arrival,
                 name=label,
-                description=(
-                    f"{s.service_name}; work order {s.work_order_id}; ETA {it.hm(s.arrival)}; "
-                    f"{s.on_site_min:.0f} min on site; {s.report_count or 1} report(s)"
-                ),
+                description=_gpx_description(it, s, tr),
                 symbol="Flag, Blue",
                 type="stop",
             )
         )
-    route.points.append(gpxpy.gpx.GPXRoutePoint(it.yard[1], it.yard[2], name="Yard"))
+    route.points.append(gpxpy.gpx.GPXRoutePoint(it.yard[1], it.yard[2], name=yard))
     gpx.routes.append(route)
     return str(gpx.to_xml(version="1.1"))
+
+
+def _gpx_description(it: CrewItinerary, s: ItineraryStop, tr: Localizer) -> str:
+    reports = s.report_count or 1
+    return (
+        tr.gettext("%(service)s; work order %(wo)s; ETA %(eta)s; %(site)s on site")
+        % {
+            "service": s.service_name,
+            "wo": s.work_order_id,
+            "eta": it.hm(s.arrival),
+            "site": tr.duration(s.on_site_min * 60),
+        }
+        + "; "
+        + tr.ngettext("%(n)d report", "%(n)d reports", reports) % {"n": reports}
+    )
 
 
 # ---------------------------------------------------------------- files

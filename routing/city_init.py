@@ -142,6 +142,61 @@ def default_units(timezone: str) -> str:
     return "imperial" if _zone_countries().get(timezone) in IMPERIAL_COUNTRIES else "metric"
 
 
+def default_locale(timezone: str) -> str:
+    """Return a city's default locale from its time zone: its country's main official language.
+
+    Parameters
+    ----------
+    timezone
+        IANA time zone of the city.
+
+    Returns
+    -------
+    str
+        E.g. ``"en_US"`` for America/Chicago, ``"fi_FI"`` for Europe/Helsinki (the CLDR's most
+        spoken official language of the country); ``"en_US"`` when the zone has no country.
+    """
+    from babel.core import get_global
+
+    country = _zone_countries().get(timezone, "")
+    spoken = dict(get_global("territory_languages")).get(country, {})
+    official = {
+        lang: float(facts.get("population_percent", 0))
+        for lang, facts in spoken.items()
+        if "official" in str(facts.get("official_status", ""))
+    }
+    if not official:
+        return "en_US"
+    best = max(official, key=lambda lang: official[lang])
+    return f"{best}_{country}"
+
+
+def _check_locale(locale: str) -> str:
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return str(Locale.parse(locale))
+    except (UnknownLocaleError, ValueError):
+        raise InputError(
+            f"--locale {locale!r} is not a known locale; use e.g. en_US, es_MX or fi_FI",
+            field="locale",
+        ) from None
+
+
+def _spoken() -> tuple[str, ...]:
+    from geo311.i18n import available_languages
+
+    return available_languages()
+
+
+def _languages_line(locale: str) -> str:
+    from geo311.i18n import SOURCE_LANGUAGE, available_languages
+
+    language = locale.split("_")[0]
+    own = language if language in available_languages() else SOURCE_LANGUAGE
+    return f"languages = [{json.dumps(own)}]"
+
+
 def _check_units(units: str) -> None:
     if units not in UNITS:
         raise InputError(
@@ -272,7 +327,9 @@ def _yards(graph: StreetGraph, areas: Districts) -> dict[str, tuple[int, float, 
 def _attributes_toml() -> str:
     embedded = (REPO_DATA_DIR / "city.toml").read_text(encoding="utf-8")
     at = embedded.find("[[attributes.")
-    return embedded[at:] if at >= 0 else ""
+    # the embedded city's own texts in other languages ([translations.LANG]) are not a new city's
+    end = embedded.find("\n# The city's own texts", at)
+    return embedded[at : end if end >= 0 else None] if at >= 0 else ""
 
 
 @dataclass(frozen=True)
@@ -287,6 +344,7 @@ class _ProfileFacts:
     addresses: str
     crs: str
     units: str
+    locale: str = "en_US"
 
 
 def _city_toml(facts: _ProfileFacts) -> str:
@@ -305,6 +363,10 @@ def _city_toml(facts: _ProfileFacts) -> str:
         f"agency = {json.dumps(name + ' Public Works')}",
         f'timezone = "{timezone}"',
         f'units = "{units}"',
+        "# How dates and numbers are written (a CLDR locale), and the interface languages",
+        f"# offered to citizens, the default first (geo311 speaks: {', '.join(_spoken())}).",
+        f'locale = "{facts.locale}"',
+        _languages_line(facts.locale),
         "# [min_lon, min_lat, max_lon, max_lat]: the streets' box, 0.01 degree wider.",
         f"service_area = [{west - 0.01:.4f}, {south - 0.01:.4f}, {east + 0.01:.4f}, "
         f"{north + 0.01:.4f}]",
@@ -427,6 +489,10 @@ class InitOptions:
         The columns of the city's own address CSV: ``{"number": ..., "street": ..., "lat":
         ..., "lon": ...}`` (or ``address`` for the whole text), or the same written
         ``number=HOUSE_NO,street=STREET,lat=Y,lon=X``.
+    locale : str, optional
+        How dates and numbers are written (``fi_FI``); default the main official language
+        of the time zone's country (:func:`default_locale`). The interface language is the
+        locale's when geo311 has its catalogue, else English.
     """
 
     addresses: str | Path | Sequence[str | Path] | None = None
@@ -436,6 +502,7 @@ class InitOptions:
     located_reports: str | Path | None = None
     build_geocoder: bool = True
     address_columns: Mapping[str, str] | str | None = None
+    locale: str | None = None
 
 
 def init_city(
@@ -459,8 +526,8 @@ def init_city(
     timezone
         IANA time zone of the city.
     options
-        Address files, districts, jurisdiction, units, located reports, whether to build the
-        geocoder now (:class:`InitOptions`; its defaults when omitted).
+        Address files, districts, jurisdiction, units, located reports, locale, whether to
+        build the geocoder now (:class:`InitOptions`; its defaults when omitted).
 
     Returns
     -------
@@ -481,6 +548,7 @@ def init_city(
     _check_timezone(timezone)
     units = opts.units or default_units(timezone)
     _check_units(units)
+    locale = _check_locale(opts.locale or default_locale(timezone))
     streets_src = Path(osm)
     _check_osm(streets_src, "--osm")
     addr_src, other_files = _address_inputs(addresses, address_columns)
@@ -512,6 +580,7 @@ def init_city(
         addresses=addr_name,
         crs=crs,
         units=units,
+        locale=locale,
     )
     written = _write_profile(
         root, facts, areas=areas, yards=yards, located=located, address_files=other_files

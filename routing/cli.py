@@ -373,6 +373,10 @@ def city_init_command(
         Path | None,
         typer.Option(help="the city's CSV of located reports (address, lat, lon columns)"),
     ] = None,
+    locale: Annotated[
+        str | None,
+        typer.Option(help="dates and numbers, e.g. fi_FI (default: the time zone's country's)"),
+    ] = None,
 ) -> None:
     """Write a city profile from an OSM file: graph, geocoder, assumed yard, crews, districts."""
     from routing.city_init import InitOptions, init_city
@@ -389,6 +393,7 @@ def city_init_command(
             units=units,
             located_reports=located_reports,
             address_columns=address_columns,
+            locale=locale,
         ),
     )
     _echo_lines(done.graph.summary.lines())

@@ -79,6 +79,18 @@ def test_embedded_data_is_found_inside_the_installed_package(
     assert (Path(data_dir) / "osm" / "boston_backbay_drive.osm.bz2").is_file()
 
 
+def test_the_installed_package_speaks_spanish(installed: Path, tmp_path: Path) -> None:
+    code = (
+        "from geo311.i18n import LOCALES_DIR, available_languages, translations; "
+        "print(LOCALES_DIR); print(available_languages()); "
+        "print(translations('es').gettext('Send report'))"
+    )
+    done = _run([str(installed / "bin" / "python"), "-c", code], cwd=tmp_path, env=_env(tmp_path))
+    where, languages, words = done.stdout.strip().splitlines()
+    assert where.startswith(str(installed)) and "'es'" in languages
+    assert words == "Enviar aviso"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

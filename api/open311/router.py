@@ -31,6 +31,7 @@ from api.open311.schemas import (
     ServiceRequestOut,
     TokenResponse,
 )
+from api.public.language import request_language
 from api.schemas import Open311Error
 from api.workorders import updates as _updates
 from geo311.city.catalogue import Catalogue
@@ -381,7 +382,10 @@ async def post_request(
     says so. Contact fields (email, name, phone) are kept apart from the request (never shown
     by the public API) for the reporter's notifications; the acknowledgement is queued with it.
     Reports are limited per client address and e-mail address (429, :mod:`api.open311.report_guard`);
-    a photo is put in place only once its report is stored.
+    a photo is put in place only once its report is stored. GeoReport v2 has no language
+    field: the reporter's e-mails are written in the ``Accept-Language`` header's language
+    (or ``?lang=``, or the report page's ``geo311_lang`` cookie) among the city's
+    ``languages``, else the city's own.
     """
     if not request.url.path.startswith("/report."):  # the city's own report page
         _check_api_key(api_key, settings)
@@ -396,6 +400,7 @@ async def post_request(
     lat, long = o.check_location(lat, long, address_string, city=city)
     given = {"email": email, "first_name": first_name, "last_name": last_name, "phone": phone}
     contact = contact_values(**{k: v or "" for k, v in given.items()})
+    contact["language"] = request_language(request, city)  # its e-mails' language
     gate = gate_of(request, settings, api_key=api_key, email=contact["email"], now=o.now_utc())
     await run_in_threadpool(gate.check, store)  # before the photo's work
     photo, media_url = await _stage_photo(request, settings, media, media_url)

@@ -24,6 +24,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from api.deps import CatalogueDep, CityDep, SettingsDep, StoreDep
+from api.public.language import (
+    city_localizer,
+    language_context,
+    remember_language,
+    request_language,
+)
 from api.public.performance_cache import PerformanceCache
 from api.public.performance_view import page_context
 from api.public.router import TEMPLATES
@@ -171,24 +177,40 @@ async def performance_page(
     end: Annotated[DateQuery, Query(alias="to")] = None,
 ) -> Response:
     """Show the period's figures: tables, charts, the trend by week, the map of the work."""
+    language = request_language(request, city)
 
     def build(period: Period) -> bytes:
         report = _shared_report(request, store, catalogue, period, city.tz)
-        context = page_context(report, city=city, catalogue=catalogue)
+        shown = {"from": period.start.isoformat(), "to": period.end.isoformat()}
+        context = {
+            **language_context(request, city, query=shown),
+            **page_context(
+                report, city=city, catalogue=catalogue, i18n=city_localizer(city, language)
+            ),
+        }
         return TEMPLATES.get_template("public/performance.html").render(context).encode()
 
     try:
-        _chosen, body = await _cached(request, store, city.tz, (start, end), "html", build)
+        dates = (start, end)
+        _chosen, body = await _cached(request, store, city.tz, dates, f"html:{language}", build)
     except InputError as exc:
-        context = {"city": city.name, "error": str(exc), "start": start or "", "end": end or ""}
-        return TEMPLATES.TemplateResponse(
+        context = {
+            **language_context(request, city),
+            "city": city.name,
+            "error": str(exc),
+            "start": start or "",
+            "end": end or "",
+        }
+        response: Response = TEMPLATES.TemplateResponse(
             request,
             "public/performance.html",
             context,
             status_code=400,
             headers=BROWSER_SECURITY_HEADERS,
         )
-    return HTMLResponse(body, headers=BROWSER_SECURITY_HEADERS)
+    else:
+        response = HTMLResponse(body, headers=BROWSER_SECURITY_HEADERS)
+    return remember_language(request, response, city)
 
 
 async def _file(

@@ -8,27 +8,31 @@ timeline every notification links to) and ``/media/{name}`` (the photos).
 
 from __future__ import annotations
 
-from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
-from fastapi.templating import Jinja2Templates
 
 from api.deps import CatalogueDep, CityDep, GeocoderDep, SettingsDep, StoreDep
 from api.errors import Open311HTTPError
 from api.open311 import service as o
 from api.open311.router import post_request, require_form
 from api.public import service as _public
+from api.public.language import (
+    city_localizer,
+    language_context,
+    remember_language,
+    request_language,
+)
 from api.schemas import NON_JSON_ERRORS, STAFF_RESPONSES, Open311Error
-from api.web.templating import BROWSER_SECURITY_HEADERS, SECURITY_HEADERS, static
+from api.web.templating import BROWSER_SECURITY_HEADERS, SECURITY_HEADERS, static, templates
 from geo311.errors import NotFoundError
 from geo311.requests.media import media_path, media_type_of
 from maps.assets import vendor_url
 
 router = APIRouter(tags=["public"], responses=STAFF_RESPONSES)
-TEMPLATES = Jinja2Templates(directory=FilePath(__file__).resolve().parents[1] / "templates")
+TEMPLATES = templates  # the staff pages' environment: one i18n setup for every page
 REPORT_PATH = "/report"
 _HTML: dict[int | str, dict[str, Any]] = {**NON_JSON_ERRORS, 200: {"content": {"text/html": {}}}}
 # The report page's JSON helpers answer errors as Open311 does (api.errors.is_open311_path).
@@ -52,10 +56,17 @@ def _assets() -> dict[str, str]:
 def _page(
     request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
 ) -> HTMLResponse:
-    """Render a public page with the staff pages' security headers (CSP, nosniff, no-store)."""
-    return TEMPLATES.TemplateResponse(
-        request, name, context, status_code=status_code, headers=SECURITY_HEADERS
+    """Render a public page in the citizen's language (``?lang=`` is remembered in a cookie).
+
+    The staff pages' security headers go with it (CSP, nosniff, no-store).
+    """
+    city = request.app.state.city
+    values = {**language_context(request, city), **context}
+    response = TEMPLATES.TemplateResponse(
+        request, name, values, status_code=status_code, headers=SECURITY_HEADERS
     )
+    remember_language(request, response, city)
+    return response
 
 
 @router.get(REPORT_PATH, response_class=HTMLResponse, summary="Report a problem", responses=_HTML)
@@ -143,7 +154,10 @@ def request_page(
     """Return the public timeline of a request: received, merged, scheduled, fixed."""
     tz = o.tz_of(settings)
     try:
-        req, events, neighbours = _public.timeline(store, catalogue, service_request_id, tz=tz)
+        i18n = city_localizer(city, request_language(request, city))
+        req, events, neighbours = _public.timeline(
+            store, catalogue, service_request_id, tz=tz, i18n=i18n
+        )
     except NotFoundError:
         missing = {"city": city.name, "service_request_id": service_request_id}
         return _page(request, "public/not_found.html", missing, status_code=404)

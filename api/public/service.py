@@ -17,6 +17,7 @@ from geo311.city.catalogue import Catalogue
 from geo311.city.profile import City
 from geo311.db.store import Store
 from geo311.errors import NotFoundError
+from geo311.i18n import Localizer
 from geo311.model import ServiceRequest
 from geo311.requests import repo as request_repo
 from geo311.requests import updates as update_log
@@ -137,21 +138,30 @@ def _when(t: datetime, tz: ZoneInfo) -> datetime:
 
 
 def timeline(
-    store: Store, catalogue: Catalogue, service_request_id: str, *, tz: ZoneInfo
+    store: Store,
+    catalogue: Catalogue,
+    service_request_id: str,
+    *,
+    tz: ZoneInfo,
+    i18n: Localizer | None = None,
 ) -> tuple[ServiceRequest, list[TimelineEvent], int]:
     """Return a request, its public timeline (oldest first) and how many neighbours reported it.
 
     Events: received; merged with N neighbours' reports; every status change with the city's
     note; scheduled (the ETA window) and unscheduled; fixed/closed with the crew's note and
-    photo. Citizens' comments are not shown (they may name people).
+    photo. Citizens' comments are not shown (they may name people). Titles are in the
+    language of ``i18n`` (default English); the city's state labels and notes are its data
+    and stay as written.
 
     Raises
     ------
     NotFoundError
         If no request has this id.
     """
+    tr = i18n or Localizer("en", "en_US", str(tz))
     req = request_repo.get_request(store, service_request_id)
-    events = [TimelineEvent("received", "Report received", _when(req.requested_datetime, tz))]
+    received = tr.gettext("Report received")
+    events = [TimelineEvent("received", received, _when(req.requested_datetime, tz))]
     neighbours = 0
     if req.work_order_id is not None:
         try:
@@ -161,24 +171,28 @@ def timeline(
         except NotFoundError:
             neighbours = 0
     if neighbours:
-        word = "neighbour" if neighbours == 1 else "neighbours"
+        merged = tr.ngettext(
+            "Merged: %(n)d neighbour reported it too",
+            "Merged: %(n)d neighbours reported it too",
+            neighbours,
+        ) % {"n": neighbours}
         events.append(
             TimelineEvent(
                 "merged",
-                f"Merged: {neighbours} {word} reported it too",
+                merged,
                 _when(req.requested_datetime, tz),
-                "The city handles these reports as one job.",
+                tr.gettext("The city handles these reports as one job."),
             )
         )
     for u in update_log.request_updates_of(store, service_request_id):
         if u["kind"] == "comment":
             continue
         state = catalogue.states.get(u["status"])
-        label = state.label if state is not None else str(u["status"])
+        label = tr.city(state.label if state is not None else str(u["status"]))
         title = {
-            "scheduled": "Scheduled",
-            "unscheduled": "No longer scheduled",
-            "note": "Note from the city",
+            "scheduled": tr.gettext("Scheduled"),
+            "unscheduled": tr.gettext("No longer scheduled"),
+            "note": tr.gettext("Note from the city"),
         }.get(u["kind"], label)
         events.append(
             TimelineEvent(

@@ -20,7 +20,7 @@
       marker = L.circleMarker(at, {
         radius: 9, color: "#fff", weight: 3, fillColor: "#1a56db", fillOpacity: 1,
         className: "here-marker"
-      }).bindTooltip("You are here").addTo(map);
+      }).bindTooltip(window.geo311Say("here")).addTo(map);
     } else {
       marker.setLatLng(at);
       circle.setLatLng(at).setRadius(accuracy);

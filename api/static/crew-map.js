@@ -22,8 +22,8 @@
     });
   }
   function title(stop, kind) {
-    var what = kind === "finished" ? "finished" : (kind === "next" ? "next stop" : "to do");
-    return "Stop " + stop.order + " (" + what + "): " + (stop.address || stop.service || "");
+    var what = window.geo311Say(kind === "finished" ? "finished" : (kind === "next" ? "next_stop" : "to_do"));
+    return window.geo311Say("stop_title", {n: stop.order, what: what, where: stop.address || stop.service || ""});
   }
   function drawMap() {
     if (!map || typeof L === "undefined" || !el) { return; }
@@ -65,12 +65,12 @@
     box.appendChild(h);
     box.appendChild(where);
     if (!next) {
-      h.textContent = "All stops finished";
-      where.textContent = "Drive back to the yard.";
+      h.textContent = window.geo311Say("all_finished");
+      where.textContent = window.geo311Say("drive_back");
       return;
     }
-    h.textContent = "Next stop: " + next.order + ". " + next.eta + " · " + next.service;
-    where.textContent = next.address || "no address";
+    h.textContent = window.geo311Say("next_title") + " " + next.order + ". " + next.eta + " · " + next.service;
+    where.textContent = next.address || window.geo311Say("no_address");
     var said = (next.reports || []).filter(function (r) { return r.description; })[0];
     if (said) {
       var q = document.createElement("p");
@@ -82,15 +82,15 @@
     var go = document.createElement("p");
     go.className = "next-go";
     if (next.lat !== null && next.lat !== undefined) {
-      var nav = link("Navigate", "geo:" + next.lat + "," + next.lon + "?q=" + next.lat + "," + next.lon, true);
+      var nav = link(window.geo311Say("navigate"), "geo:" + next.lat + "," + next.lon + "?q=" + next.lat + "," + next.lon, true);
       var hint = document.createElement("span");
       hint.className = "sr-only";
-      hint.textContent = " to stop " + next.order;
+      hint.textContent = " " + window.geo311Say("to_stop", {n: next.order});
       nav.appendChild(hint);
       go.appendChild(nav);
       go.appendChild(document.createTextNode(" "));
     }
-    go.appendChild(link("Go to stop " + next.order, "#stop-" + next.job_id, false));
+    go.appendChild(link(window.geo311Say("go_to_stop", {n: next.order}), "#stop-" + next.job_id, false));
     box.appendChild(go);
   }
   function refresh() {
@@ -110,7 +110,7 @@
     });
     card(next);
     var progress = document.getElementById("progress");
-    if (progress) { progress.textContent = finished + " of " + day.stops.length + " finished"; }
+    if (progress) { progress.textContent = window.geo311Say("progress", {done: finished, total: day.stops.length}); }
   }
   drawMap();
   refresh();

@@ -10,7 +10,7 @@
     return new Promise(function (resolve, reject) {
       var reader = new FileReader();
       reader.onload = function () { resolve(String(reader.result)); };
-      reader.onerror = function () { reject(new Error("The photo could not be read; take it again.")); };
+      reader.onerror = function () { reject(new Error(window.geo311Say("photo_unreadable"))); };
       reader.readAsDataURL(file);
     });
   }
@@ -25,7 +25,7 @@
   }
 
   function tooLarge() {
-    return new Error("The photo is too large to keep on the phone; take a smaller one.");
+    return new Error(window.geo311Say("photo_too_large"));
   }
 
   // Resolve to a data URL (or null without a file); reject with a message for the crew.

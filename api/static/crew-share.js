@@ -7,7 +7,7 @@
   if (!button || !status) { return; }
   if (!navigator.geolocation) {
     button.disabled = true;
-    status.textContent = "This phone cannot give a position.";
+    status.textContent = window.geo311Say("no_geolocation");
     return;
   }
   function send(pos) {
@@ -25,26 +25,26 @@
         button.disabled = false;
         if (r.ok && answer.ok) {
           var at = new Date(answer.at);
-          status.textContent = "Position shared with the dispatchers at " + (answer.clock ||
-            at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false })) + ".";
+          status.textContent = window.geo311Say("shared_at", {clock: answer.clock ||
+            at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false })});
           status.setAttribute("data-shared", answer.at);
         } else {
-          status.textContent = "Not shared: " + (answer.detail || answer.error || ("error " + r.status)) + ".";
+          status.textContent = window.geo311Say("not_shared", {why: answer.detail || answer.error || ("error " + r.status)});
         }
       });
     }).catch(function () {
       button.disabled = false;
-      status.textContent = "Not shared: no network. Press again when back online.";
+      status.textContent = window.geo311Say("not_shared_offline");
     });
   }
   button.addEventListener("click", function () {
     button.disabled = true;
-    status.textContent = "Finding your position…";
+    status.textContent = window.geo311Say("finding");
     navigator.geolocation.getCurrentPosition(send, function (err) {
       button.disabled = false;
       status.textContent = err && err.code === 1
-        ? "Not shared: the phone refused the position (allow it for this site to share)."
-        : "Not shared: no position found. Try again outside.";
+        ? window.geo311Say("not_shared_refused")
+        : window.geo311Say("not_shared_none");
     }, { enableHighAccuracy: true, maximumAge: 15000, timeout: 30000 });
   });
 })();

@@ -1,6 +1,7 @@
 // geo311 crew view: actions queue on the phone and sync when the network is back, each once.
 (function () {
   "use strict";
+  var say = window.geo311Say;  // crew-words.js: the page's words in its language
   var QUEUE = "geo311.crew.queue";
   var banner = document.getElementById("queue");
   var photos = window.geo311CrewPhotos;
@@ -21,10 +22,10 @@
     var n = queue.length;
     if (!n && !extra) { banner.hidden = true; banner.textContent = ""; return; }
     banner.hidden = false;
-    banner.textContent = (n ? n + (n === 1 ? " action" : " actions") + " waiting to sync" : "") +
+    banner.textContent = (n ? say(n === 1 ? "waiting_one" : "waiting_many", {n: n}) : "") +
       (extra ? (n ? ". " : "") + extra : "");
   }
-  var LABELS = { planned: "Planned.", arrived: "Arrived.", done: "Done.", cant_do: "Can't do." };
+  var LABELS = { planned: say("state_planned"), arrived: say("state_arrived"), done: say("state_done"), cant_do: say("state_cant_do") };
   var FINISHED = { done: true, cant_do: true };
   var HOLD_MS = 10000;  // a done / can't do waits this long on the phone: "Undo" takes it back
   var UNDO_MS = 120000;  // the server takes back a can't do this long (stop_states.WINDOWS)
@@ -56,7 +57,7 @@
       box.hidden = true;
       if (!queue.some(function (q) { return q.key === item.key; })) { return; }
       save(queue.filter(function (q) { return q.key !== item.key; }));
-      mark(item.job_id, "Undone: nothing was sent.", item.before || "planned");
+      mark(item.job_id, say("undone"), item.before || "planned");
       var li = document.getElementById("stop-" + item.job_id);
       li.querySelectorAll(".actions details[open]").forEach(function (d) { d.open = false; });
     };
@@ -70,9 +71,9 @@
     window.setTimeout(function () { form.hidden = true; }, UNDO_MS);
   }
   var AFTER = { done: "done", cant: "cant_do", arrive: "arrived", undo: "arrived" };
-  var SYNCED = { done: "Done (synced).", cant: "Returned to the dispatcher (synced).", arrive: "Arrived (synced).", undo: "Can't do taken back (synced): the stop is yours again." };
-  var WAITING = { done: "Done (waiting to sync).", cant: "Can't do (waiting to sync).", arrive: "Arrived (waiting to sync).", undo: "Undo (waiting to sync)." };
-  var HELD = { done: "Done: sent in 10 seconds. Undo if it was a slip.", cant: "Can't do: sent in 10 seconds. Undo if it was a slip." };
+  var SYNCED = { done: say("synced_done"), cant: say("synced_cant"), arrive: say("synced_arrive"), undo: say("synced_undo") };
+  var WAITING = { done: say("waiting_done"), cant: say("waiting_cant"), arrive: say("waiting_arrive"), undo: say("waiting_undo") };
+  var HELD = { done: say("held_done"), cant: say("held_cant") };
   var busy = false;
   function due(item) { return !(item.hold > Date.now()); }
   function flush() {
@@ -89,12 +90,12 @@
       body: photos.body(sent)
     }).then(function (r) {
       var json = (r.headers.get("content-type") || "").indexOf("json") >= 0;
-      if (!json) { busy = false; show(load(), "sign in again to send them"); return; }
+      if (!json) { busy = false; show(load(), say("sign_in_again")); return; }
       r.json().catch(function () { return {}; }).then(function (body) {
         body = body || {};
         if (r.ok) {
           save(load().filter(function (q) { return q.key !== item.key; }));
-          mark(item.job_id, SYNCED[item.action] || "Synced.", body.state || AFTER[item.action]);
+          mark(item.job_id, SYNCED[item.action] || say("synced"), body.state || AFTER[item.action]);
           var box = part(item.job_id, "p.undo");
           if (box) { box.hidden = true; }
           var undo = part(item.job_id, "form.undo-cant");
@@ -104,17 +105,15 @@
         }
         // a 403 without the action's answer: the session (or its CSRF token) is gone
         if ((r.status === 401 || r.status === 403) && body.ok !== false) {
-          busy = false; show(load(), "sign in again to send them"); return;
+          busy = false; show(load(), say("sign_in_again")); return;
         }
         // refused for good (400, 403 not your stop, 404, 409): drop it and say why; a
         // refused change (409) shows the stop's state on the server
         save(load().filter(function (q) { return q.key !== item.key; }));
         if (body.state) {
-          mark(item.job_id, "On the server this stop is: " + (LABELS[body.state] || body.state) +
-            " (" + r.status + ")", body.state);
+          mark(item.job_id, say("on_server", {state: LABELS[body.state] || body.state, status: r.status}), body.state);
         } else {
-          mark(item.job_id, "Not accepted by the server (" + r.status + ")" +
-            (body.error ? ": " + body.error : "") + "; call the dispatcher.");
+          mark(item.job_id, say("not_accepted", {status: r.status, why: body.error ? ": " + body.error : ""}));
         }
         busy = false; flush();
       });
@@ -141,10 +140,10 @@
       }
       if (!queue.some(function (q) { return q.key === item.key; })) { queue.push(item); }
       if (!save(queue)) {
-        if (state) { state.textContent = "No room on the phone for this photo: send it without one, or sync first."; }
+        if (state) { state.textContent = say("no_room"); }
         return;
       }
-      mark(item.job_id, HELD[item.action] || WAITING[item.action] || "Waiting to sync.", AFTER[item.action]);
+      mark(item.job_id, HELD[item.action] || WAITING[item.action] || say("waiting"), AFTER[item.action]);
       if (item.hold) { offerUndo(item); }
       if (item.action === "undo") { form.hidden = true; }
       flush();

@@ -12,7 +12,7 @@
   var bounds = [];
   points.forEach(function (p) {
     var label = document.createElement("span");  // text, never HTML
-    label.textContent = p[3] + (p[2] === "fixed" ? " (fixed)" : " (open)");
+    label.textContent = p[3] + " " + (el.getAttribute(p[2] === "fixed" ? "data-fixed" : "data-open") || "");
     bounds.push([p[0], p[1]]);
     L.circleMarker([p[0], p[1]], {
       radius: 5, color: "#111", weight: 1, fillColor: colours[p[2]] || "#333", fillOpacity: 0.85

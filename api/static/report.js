@@ -5,6 +5,11 @@
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
   var form = $("report");
+  // The page's words in its language (report.html's JSON block); {name} marks a value.
+  var M = JSON.parse($("report-messages").textContent);
+  function say(key, values) {
+    return M[key].replace(/\{(\w+)\}/g, function (all, name) { return values && name in values ? values[name] : all; });
+  }
   var key = (self.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now()) + Math.random();
   var area = JSON.parse($("map").getAttribute("data-bounds"));
   var map = L.map("map").fitBounds(area);
@@ -58,13 +63,13 @@
   function place(lat, lon, how) {
     $("lat").value = lat.toFixed(6);
     $("long").value = lon.toFixed(6);
-    if (marker) { marker.setLatLng([lat, lon]); } else { marker = L.marker([lat, lon], {alt: "The problem"}).addTo(map); }
+    if (marker) { marker.setLatLng([lat, lon]); } else { marker = L.marker([lat, lon], {alt: M.the_problem}).addTo(map); }
     map.setView([lat, lon], Math.max(map.getZoom(), 17));
-    $("placed").textContent = "Placed " + how + ".";
+    $("placed").textContent = how;
     showError("location", "");
     nearby();
   }
-  map.on("click", function (e) { place(e.latlng.lat, e.latlng.lng, "on the map"); });
+  map.on("click", function (e) { place(e.latlng.lat, e.latlng.lng, M.placed_map); });
 
   // The server's errors name the API field ("service_code: ..."): each goes next to its own
   // field, said in plain words; an error disappears as soon as its field is changed.
@@ -82,29 +87,29 @@
   }
   function questionOf(id) {
     var label = form.querySelector("label[for='" + id + "']");
-    return label ? label.textContent.replace(" (required)", "") : "this question";
+    return label ? label.textContent.replace(" " + M.required, "") : M.this_question;
   }
   // Plain words for the server's messages (which are written for programmers).
   function plain(field, text) {
     var rest = text.replace(/^[^:]*:\s*/, "");
-    if (field === "service_code") { return "Choose what the problem is from the list."; }
+    if (field === "service_code") { return M.service_code; }
     if (field === "location") {
       if (/could not be located|not in the embedded|not found/i.test(text)) {
-        return "We could not find this address on the city's map. Check the street and number, or tap the map where the problem is.";
+        return M.location_unknown;
       }
-      if (/outside the service area/.test(text)) { return "This place is outside the city. Tap the map inside the city, or type a city address."; }
-      return "Tell us where the problem is: tap the map, or type the address and press Find.";
+      if (/outside the service area/.test(text)) { return M.location_outside; }
+      return M.location;
     }
-    if (field === "email") { return "This e-mail address looks wrong (it should look like name@example.org). Correct it, or leave the field empty."; }
-    if (field === "phone") { return "Check the phone number, or leave the field empty."; }
-    if (field === "description") { return "The description is too long: keep it under 4,000 characters."; }
+    if (field === "email") { return M.email; }
+    if (field === "phone") { return M.phone; }
+    if (field === "description") { return M.description; }
     if (field === "media") {
-      if (/too large|bytes|MB/i.test(text)) { return "The photo is too large. Choose a smaller one, or send the report without it."; }
-      return "This file cannot be used as a photo. Choose a JPEG, PNG or WebP picture, or send the report without one.";
+      if (/too large|bytes|MB/i.test(text)) { return M.media_large; }
+      return M.media;
     }
     if (/^attr-/.test(field)) {
-      if (/required/.test(text)) { return "Please answer: " + questionOf(field); }
-      return "Choose one of the answers offered for: " + questionOf(field);
+      if (/required/.test(text)) { return say("answer", {question: questionOf(field)}); }
+      return say("choose_answer", {question: questionOf(field)});
     }
     return rest ? rest.charAt(0).toUpperCase() + rest.slice(1) : text;
   }
@@ -146,12 +151,12 @@
   // What can be checked here is checked before sending (the server checks it all again).
   function missing() {
     var found = [];
-    if (!$("service_code").value) { found.push(["service_code", "Choose what the problem is from the list."]); }
+    if (!$("service_code").value) { found.push(["service_code", M.service_code]); }
     if (!$("lat").value && !$("address_string").value.trim()) {
-      found.push(["location", "Tell us where the problem is: tap the map, or type the address and press Find."]);
+      found.push(["location", M.location]);
     }
     form.querySelectorAll("fieldset.questions:not([hidden]) [required]").forEach(function (el) {
-      if (!el.value) { found.push([el.id, "Please answer: " + questionOf(el.id)]); }
+      if (!el.value) { found.push([el.id, say("answer", {question: questionOf(el.id)})]); }
     });
     var email = $("email").value.trim();
     if (email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
@@ -166,11 +171,11 @@
 
   $("find").addEventListener("click", function () {
     var q = $("address_string").value.trim();
-    if (!q) { showError("location", "Type an address first, or tap the map."); return; }
+    if (!q) { showError("location", M.location_first); return; }
     fetch("/report/geocode.json?q=" + encodeURIComponent(q)).then(function (r) {
       return r.json().then(function (body) { return {ok: r.ok, body: body}; });
     }).then(function (res) {
-      if (res.ok) { place(res.body.lat, res.body.long, "at " + q); }
+      if (res.ok) { place(res.body.lat, res.body.long, say("placed_at", {address: q})); }
       else { showError("location", plain("location", res.body.map(function (e) { return e.description; }).join(" "))); }
     });
   });
@@ -187,17 +192,17 @@
           var li = document.createElement("li");
           var a = document.createElement("a");
           a.href = item.url;
-          a.textContent = (item.address || "Report " + item.service_request_id) + ", " + item.distance_m + " m away";
+          a.textContent = say("nearby_item", {place: item.address || say("report_n", {id: item.service_request_id}), metres: item.distance_m});
           li.appendChild(a);
           var b = document.createElement("button");
           b.type = "button";
           b.className = "secondary";
-          b.textContent = "Add myself to this report";
+          b.textContent = M.join;
           b.addEventListener("click", function () {
             $("lat").value = item.lat.toFixed(6);
             $("long").value = item.long.toFixed(6);
             if (marker) { marker.setLatLng([item.lat, item.long]); }
-            $("placed").textContent = "Your report will join report " + item.service_request_id + ". Send it below.";
+            $("placed").textContent = say("joins", {id: item.service_request_id});
           });
           li.appendChild(document.createTextNode(" "));
           li.appendChild(b);
@@ -224,12 +229,16 @@
     if (!file) { data.delete("media"); }
     $("submit").disabled = true;
     fetch("/report.json", {method: "POST", body: data, headers: {"Idempotency-Key": key}})
-      .then(function (r) { return r.json().then(function (body) { return {ok: r.ok, body: body}; }); })
+      .then(function (r) { return r.json().then(function (body) { return {ok: r.ok, status: r.status, body: body}; }); })
       .then(function (res) {
         $("submit").disabled = false;
         if (res.ok) { window.location.assign("/requests/" + encodeURIComponent(res.body[0].service_request_id)); return; }
         var first = null;
         var shown = {};
+        // The server words its limits in English: another language says it in its own words.
+        if (res.status === 429 && document.documentElement.lang !== "en") {
+          res.body = [{description: "form: " + M.too_many}];
+        }
         (Array.isArray(res.body) ? res.body : [{description: String(res.body.detail || "")}]).forEach(function (e) {
           var f = fieldOf(e.description || "");
           var text = plain(f, e.description || "");
@@ -242,7 +251,7 @@
       })
       .catch(function () {
         $("submit").disabled = false;
-        showError("form", "The report could not be sent; check your connection and send it again.");
+        showError("form", M.not_sent);
       });
   });
 })();

@@ -80,6 +80,14 @@ def _axis(top: int, bottom: int, scale: float, ticks: tuple[float, int], unit: s
     return out
 
 
+LABEL_CHARS = 25
+"""A bar's label longer than this is cut with "…" (the ``<desc>`` reads it whole)."""
+
+
+def _fit(label: str) -> str:
+    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1].rstrip() + "…"
+
+
 def _describe(labels: Sequence[str], series: Sequence[Series], unit: str) -> str:
     parts = []
     for i, label in enumerate(labels):
@@ -152,7 +160,7 @@ def bar_chart(
         y = TOP + i * (row_h + GAP)
         body.append(
             f'<text x="{LABEL_W - 6}" y="{y + row_h / 2 + 4:.1f}" text-anchor="end" '
-            f"{TEXT}>{escape(label)}</text>"
+            f"{TEXT}>{escape(_fit(label))}</text>"
         )
         x = float(LABEL_W)
         for k, value in enumerate(rows[i]):

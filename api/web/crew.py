@@ -23,7 +23,7 @@ from api.scope import check_plan_id
 from api.web import crew_actions, plan_view
 from api.web.deps import PageRoute, check_csrf, page_user
 from api.web.sessions import WebSession
-from api.web.templating import render
+from api.web.templating import render, staff_i18n
 from geo311.db.store import Store
 from geo311.errors import ConflictError, Geo311Error, InputError, NotFoundError
 from geo311.plans import repo as plan_repo
@@ -154,6 +154,9 @@ def _crew_page(
         data["routes"] = [r for r in data["routes"] if r["crew_id"] == crew_id]
         labels = {c.get("id"): c.get("label") for c in doc.get("crews") or []}
         rows = _stop_rows(store, doc, crew_id, tz)
+        words = staff_i18n(request)
+        for row in rows:  # the service's name in the city's own words (its translations)
+            row["service"] = words.city(row["service"])
         mark_undoable(rows, username, datetime.now(UTC))
         context.update(
             stops=rows,
@@ -194,14 +197,14 @@ def crew_stops(
 
 @router.get("/{crew_id}/plans/{plan_id}.gpx", summary="A crew's route as GPX")
 def crew_gpx(
-    session: CrewOrDispatcher, store: StoreDep, crew_id: CrewId, plan_id: PlanId
+    request: Request, session: CrewOrDispatcher, store: StoreDep, crew_id: CrewId, plan_id: PlanId
 ) -> Response:
     """Download the crew's route of a plan as GPX 1.1 (for a navigation app)."""
     from maps.itinerary import itinerary_gpx
 
     allow_crew(session, crew_id)
     doc = PlanDocument.from_dict(plan_repo.get_plan(store, plan_id))
-    gpx = itinerary_gpx(_plans.crew_itinerary(doc, crew_id))
+    gpx = itinerary_gpx(_plans.crew_itinerary(doc, crew_id), i18n=staff_i18n(request))
     return Response(
         gpx,
         media_type="application/gpx+xml",

@@ -21,6 +21,7 @@ from api.web.sessions import WebSession
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.errors import InputError
+from geo311.i18n import N_
 from geo311.plans import stop_states
 from geo311.plans.stop_states import StopChange
 from geo311.requests.media import store_image
@@ -29,10 +30,10 @@ from geo311.staff import positions
 from geo311.staff import store as auth_store
 
 DONE_PRESETS = (
-    "Repaired.",
-    "Pothole filled.",
-    "Streetlight repaired.",
-    "Inspected: nothing to repair.",
+    N_("Repaired."),
+    N_("Pothole filled."),
+    N_("Streetlight repaired."),
+    N_("Inspected: nothing to repair."),
 )
 CANT_REASONS = stop_states.CANT_REASONS
 ACTIONS = {

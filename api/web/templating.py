@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from geo311.i18n import install as install_i18n
 from maps.assets import vendor_url
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -48,6 +49,12 @@ SECURITY_HEADERS = {**BROWSER_SECURITY_HEADERS, "Cache-Control": "no-store"}
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals.update(vendor=vendor, static=static)
+install_i18n(templates.env)  # {% trans %} and _() in the context's `i18n` language
+
+
+def staff_i18n(request: Request) -> Any:
+    """Return the staff pages' :class:`~geo311.i18n.Localizer`: the city's default language."""
+    return request.app.state.city.words()
 
 
 def render(
@@ -82,6 +89,7 @@ def render(
     values: dict[str, Any] = {
         "user": session.user if session else None,
         "csrf_token": session.csrf_token if session else "",
+        "i18n": staff_i18n(request),
     }
     values.update(context or {})
     response = templates.TemplateResponse(

@@ -18,10 +18,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+from babel import Locale, UnknownLocaleError
 from numpy.typing import ArrayLike
 
 from geo311.embedded import EMBEDDED_DATA_DIR
 from geo311.errors import ConfigurationError
+from geo311.i18n.catalogues import SOURCE_LANGUAGE, available_languages
+from geo311.i18n.localizer import Localizer, localizer
 
 __all__ = ["CITY_DIR_ENV", "City", "Placeholder", "default_city", "load_city", "selected_city_dir"]
 
@@ -92,6 +95,15 @@ class City:
         What the public open-data export may carry besides the Open311 fields every request
         shows: ``descriptions`` (the reporters' and crews' free text) and ``photos`` (the
         reporters' photo links); see :data:`OPEN_DATA_DEFAULTS`.
+    locale
+        The city's locale (``en_US``, ``fi_FI``): how dates and numbers are written.
+    languages
+        The interface languages offered to citizens, the default (the staff's) first; each
+        has a catalogue in ``geo311/i18n/locales`` (English is the source language).
+    translations
+        The city's own texts (service names, states, questions and answers, as written in its
+        files) in other languages: ``{"es": {"Pothole repair": "Reparación de baches"}}``,
+        from the ``[translations.LANG]`` tables of ``city.toml``.
     """
 
     name: str
@@ -108,6 +120,37 @@ class City:
     metric_crs: str = ""
     demo_at: str = ""
     open_data: dict[str, bool] = field(default_factory=lambda: dict(OPEN_DATA_DEFAULTS))
+    locale: str = "en_US"
+    languages: tuple[str, ...] = (SOURCE_LANGUAGE,)
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def language(self) -> str:
+        """The city's default language (the first of :attr:`languages`)."""
+        return self.languages[0]
+
+    def words(self, language: str | None = None) -> Localizer:
+        """Return the :class:`~geo311.i18n.Localizer` of one of the city's languages.
+
+        Parameters
+        ----------
+        language
+            A language the city offers; another (or None) gives the city's own.
+
+        Returns
+        -------
+        Localizer
+            The language's catalogue and the city's texts in it, with the city's locale
+            (``es`` in an ``en_US`` city writes ``es_US``), time zone and units.
+        """
+        chosen = language if language in self.languages else self.language
+        return localizer(
+            chosen,
+            city_locale=self.locale,
+            timezone=self.timezone,
+            units=self.units,
+            city_texts=self.translations.get(chosen, {}),
+        )
 
     def file(self, key: str) -> Path | None:
         """Return the path of one of the profile's files, or None when it names none.
@@ -260,6 +303,8 @@ def load_city(path: str | Path | None = None) -> City:
         metric_crs=str(osm.get("metric_crs", "")),
         demo_at=str(raw.get("demo", {}).get("at", "")),
         open_data=_open_data(raw.get("open_data", {}), where),
+        **(languages := _language_settings(raw, where)),
+        **_city_texts(raw, languages["languages"], where),
     )
 
 
@@ -273,6 +318,50 @@ def _open_data(table: Any, where: Path) -> dict[str, bool]:
             )
         out[key] = value
     return out
+
+
+def _language_settings(raw: dict[str, Any], where: Path) -> dict[str, Any]:
+    """Return ``locale`` and ``languages``, checked (every language needs a catalogue)."""
+    name = str(raw.get("locale", "en_US"))
+    try:
+        locale = Locale.parse(name)
+    except (UnknownLocaleError, ValueError):
+        raise ConfigurationError(
+            f"{where}: locale {name!r} is not a known locale; use e.g. 'en_US' or 'fi_FI'",
+            field="locale",
+        ) from None
+    shipped = available_languages()
+    given = raw.get("languages")
+    if given is None:  # the locale's language when geo311 speaks it, else English
+        return {"locale": str(locale), "languages": (_own_language(locale.language, shipped),)}
+    languages = tuple(str(v).strip().lower() for v in given)
+    missing = [lang for lang in languages if lang not in shipped]
+    if not languages or missing:
+        raise ConfigurationError(
+            f"{where}: languages {list(languages)!r}: {missing or 'none given'} has no "
+            f"catalogue; use some of {list(shipped)} or add one (README, 'Languages')",
+            field="languages",
+        )
+    return {"locale": str(locale), "languages": tuple(dict.fromkeys(languages))}
+
+
+def _city_texts(raw: dict[str, Any], languages: tuple[str, ...], where: Path) -> dict[str, Any]:
+    """Return ``[translations.LANG]``: the city's texts per offered language, all strings."""
+    tables = raw.get("translations", {})
+    out: dict[str, dict[str, str]] = {}
+    for language, table in dict(tables).items():
+        if language not in languages or not isinstance(table, dict):
+            raise ConfigurationError(
+                f"{where}: [translations.{language}] is not a table of one of the languages "
+                f"offered {list(languages)}; add the language to `languages` or remove it",
+                field="translations",
+            )
+        out[language] = {str(k): str(v) for k, v in table.items()}
+    return {"translations": out}
+
+
+def _own_language(language: str, shipped: tuple[str, ...]) -> str:
+    return language if language in shipped else SOURCE_LANGUAGE
 
 
 def selected_city_dir() -> Path | None:

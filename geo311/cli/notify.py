@@ -153,6 +153,9 @@ def preview_command(
     event: Annotated[str, typer.Argument(help=f"one of {', '.join(EVENT_TYPES)}, or confirm")],
     service: Annotated[str, typer.Option(help="service code (per-service templates)")] = "",
     html: Annotated[bool, typer.Option("--html", help="print the HTML part")] = False,
+    language: Annotated[
+        str, typer.Option(help="the reporter's language (one of the city's `languages`)")
+    ] = "",
 ) -> None:
     """Render an event's e-mail with sample values, to check edited templates."""
     settings = get_settings()
@@ -167,7 +170,7 @@ def preview_command(
         "address": "1 Boylston St", "status": "fixed", "note": "Filled with hot asphalt.",
         "neighbours": 3, "eta_start": eta.isoformat(),
         "eta_end": (eta + timedelta(hours=1)).isoformat(), "occurred_at": now.isoformat(),
-        "status_path": status_path("101"), "first_name": "Ada",
+        "status_path": status_path("101"), "first_name": "Ada", "language": language,
     }  # fmt: skip
     msg = renderer.email(payload, to="ada@example.org", idempotency_key=f"{event}:101|preview")
     wanted = "text/html" if html else "text/plain"

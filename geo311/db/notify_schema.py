@@ -63,6 +63,8 @@ contacts = sa.Table(
     sa.Column("first_name", sa.String(100), nullable=False, default=""),
     sa.Column("last_name", sa.String(100), nullable=False, default=""),
     sa.Column("phone", sa.String(40), nullable=False, default=""),
+    # The language the reporter used (its e-mails are in it); "" = the city's. Migration 0016.
+    sa.Column("language", sa.String(16), nullable=False, default="", server_default=""),
     sa.Column("unsubscribed", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Index("ix_contacts_email", "email"),

@@ -171,8 +171,8 @@ def confirmation_row(
     base : dict
         The row's common columns (status, times; see :mod:`geo311.notify.outbox`).
     payload : dict
-        The public payload of the event that triggered it; only the request id, the service
-        and the time are kept.
+        The public payload of the event that triggered it; only the request id, the service,
+        the time and the reporter's language are kept.
 
     Returns
     -------
@@ -189,6 +189,7 @@ def confirmation_row(
     kept = {
         k: payload[k] for k in ("service_request_id", "service_code", "service_name", "occurred_at")
     }
+    kept["language"] = payload.get("language") or ""  # the reporter's, for the wording
     body = {**kept, "event_id": event_id, "type": "confirm", "status_path": ""}
     return base | {
         "event_id": event_id,

@@ -20,6 +20,8 @@ _EMAIL = re.compile(r"[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]+")
 
 #: The contact details a report may carry (Open311 POST fields, import columns).
 CONTACT_FIELDS = ("email", "first_name", "last_name", "phone")
+#: What is stored besides: the language the reporter used ("" for the city's own).
+STORED_FIELDS = (*CONTACT_FIELDS, "language")
 
 
 def contact_values(
@@ -64,6 +66,7 @@ def save_contact(
     first_name: str = "",
     last_name: str = "",
     phone: str = "",
+    language: str = "",
 ) -> bool:
     """Store (or update) how to reach a request's reporter, in the caller's transaction.
 
@@ -75,11 +78,13 @@ def save_contact(
         The request.
     email, first_name, last_name, phone : str, keyword-only
         What the reporter gave; an empty e-mail means no e-mail notifications.
+    language : str, keyword-only
+        The language the reporter used (``"es"``); their e-mails are written in it.
 
     Returns
     -------
     bool
-        True if anything was stored (False when every field is empty).
+        True if anything was stored (False when every contact field is empty).
 
     Raises
     ------
@@ -89,7 +94,8 @@ def save_contact(
     values = contact_values(email=email, first_name=first_name, last_name=last_name, phone=phone)
     if not any(values.values()):
         return False
-    save_contacts(conn, [{"service_request_id": service_request_id, **values}])
+    row = {"service_request_id": service_request_id, **values, "language": language[:16]}
+    save_contacts(conn, [row])
     return True
 
 
@@ -104,7 +110,8 @@ def save_contacts(conn: Connection, rows: Sequence[dict[str, str]]) -> int:
     conn : Connection
         The transaction that stores the requests.
     rows : sequence of dict
-        ``service_request_id`` and the values of :func:`contact_values`.
+        ``service_request_id`` and the values of :func:`contact_values` (and ``language``,
+        default ``""``: the city's).
 
     Returns
     -------
@@ -118,9 +125,10 @@ def save_contacts(conn: Connection, rows: Sequence[dict[str, str]]) -> int:
     stmt = insert(contacts)
     stmt = stmt.on_conflict_do_update(
         index_elements=["service_request_id"],
-        set_={k: stmt.excluded[k] for k in CONTACT_FIELDS},
+        set_={k: stmt.excluded[k] for k in STORED_FIELDS},
     )
-    conn.execute(stmt, [{**r, "unsubscribed": False, "created_at": now} for r in rows])
+    values = [{"language": "", **r, "unsubscribed": False, "created_at": now} for r in rows]
+    conn.execute(stmt, values)
     return len(rows)
 
 

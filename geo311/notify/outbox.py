@@ -51,6 +51,7 @@ def _request_row(conn: Connection, event: Event) -> Any:
             requests.c.work_order_id,
             contacts.c.email,
             contacts.c.first_name,
+            contacts.c.language,
         )
         .select_from(requests.outerjoin(contacts, live))
         .where(requests.c.service_request_id == event.service_request_id)
@@ -125,7 +126,7 @@ def _recipient_rows(
     rows = []
     state = address_state(conn, req.email) if req.email is not None else "unsubscribed"
     if state == "confirmed":
-        personal = {**payload, "first_name": req.first_name}
+        personal = {**payload, "first_name": req.first_name, "language": req.language}
         rows.append(
             base
             | {
@@ -138,7 +139,7 @@ def _recipient_rows(
         )
     elif state == "unconfirmed":
         # Anyone can type any address: until it confirms, it only gets the confirmation.
-        asked = confirmation_row(conn, req.email, base, payload)
+        asked = confirmation_row(conn, req.email, base, payload | {"language": req.language})
         rows.extend([asked] if asked is not None else [])
     body = json.dumps(payload, sort_keys=True)
     for hook in hooks:

@@ -26,6 +26,7 @@ import jinja2
 
 from geo311.city.profile import default_city
 from geo311.errors import ConfigurationError
+from geo311.i18n import Localizer, install, localizer
 from geo311.notify.confirm import confirm_path
 from geo311.notify.unsubscribe import unsubscribe_path
 
@@ -59,13 +60,16 @@ def message_id(idempotency_key: str, *, domain: str) -> str:
     return f"<{digest}.geo311@{domain}>"
 
 
-def _eta_window(payload: dict[str, Any], tz: ZoneInfo) -> str:
+def _eta_window(payload: dict[str, Any], i18n: Localizer) -> str:
     if not payload.get("eta_start") or not payload.get("eta_end"):
         return ""
-    start = datetime.fromisoformat(payload["eta_start"]).astimezone(tz)
-    end = datetime.fromisoformat(payload["eta_end"]).astimezone(tz)
-    day = f"{start:%A} {start.day} {start:%B}"
-    return f"{day} between {start:%H:%M} and {end:%H:%M}"
+    start = datetime.fromisoformat(payload["eta_start"])
+    end = datetime.fromisoformat(payload["eta_end"])
+    return i18n.gettext("%(day)s between %(start)s and %(end)s") % {
+        "day": i18n.weekday(start),
+        "start": i18n.time(start),
+        "end": i18n.time(end),
+    }
 
 
 class Renderer:
@@ -106,6 +110,7 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
         )
+        install(self.env)  # {% trans %}: the reporter's language (the payload's `language`)
         self.public_url = public_url.rstrip("/")
         self.secret = secret
         self.mail_from = mail_from
@@ -121,6 +126,26 @@ class Renderer:
         city = default_city()
         self.city = city.name
         self.tz = ZoneInfo(timezone or city.timezone)
+        self.locale, self.units, self.languages = city.locale, city.units, city.languages
+        self.texts = city.translations
+
+    def localizer(self, language: str | None) -> Localizer:
+        """Return the reporter's :class:`~geo311.i18n.Localizer` (else the city's language).
+
+        Parameters
+        ----------
+        language : str or None
+            The language stored with the report's contact; one the city no longer offers
+            falls back to the city's default.
+        """
+        chosen = language if language in self.languages else self.languages[0]
+        return localizer(
+            chosen,
+            city_locale=self.locale,
+            timezone=str(self.tz),
+            units=self.units,
+            city_texts=self.texts.get(chosen, {}),
+        )
 
     def _template(self, event_type: str, service_code: str, ext: str) -> jinja2.Template:
         names = [f"{event_type}.{service_code}.{ext}", f"{event_type}.{ext}"]
@@ -139,16 +164,21 @@ class Renderer:
             k: " ".join(str(payload.get(k) or "").split())
             for k in ("address", "service_name", "service_request_id", "first_name")
         }
+        i18n = self.localizer(payload.get("language"))
+        one_line["service_name"] = i18n.city(one_line["service_name"])  # the city's word for it
+        # the links open their pages in the reporter's language (the city's needs no ?lang=)
+        lang = f"?lang={i18n.language}" if i18n.language != self.languages[0] else ""
+        rid = payload["service_request_id"]
         return {
             **payload,
             **one_line,
+            "i18n": i18n,
             "city": self.city,
-            "status_url": self.public_url + payload["status_path"],
-            "unsubscribe_url": self.public_url
-            + unsubscribe_path(payload["service_request_id"], secret=self.secret),
-            "eta_window": _eta_window(payload, self.tz),
+            "status_url": self.public_url + payload["status_path"] + lang,
+            "unsubscribe_url": self.public_url + unsubscribe_path(rid, secret=self.secret) + lang,
+            "eta_window": _eta_window(payload, i18n),
             "confirm_url": (
-                self.public_url + confirm_path(payload["service_request_id"], secret=self.secret)
+                self.public_url + confirm_path(rid, secret=self.secret) + lang
                 if payload.get("type") == "confirm"
                 else ""
             ),

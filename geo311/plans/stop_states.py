@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from geo311.errors import ConflictError, InputError
+from geo311.i18n import N_
 from geo311.plans import stops_store
 
 if TYPE_CHECKING:
@@ -59,11 +60,11 @@ WINDOWS: Mapping[str, timedelta] = MappingProxyType({"undo": timedelta(minutes=2
 """Action -> how long after the stop's last change it may be taken, by the same user only."""
 CANT_REASONS = MappingProxyType(
     {
-        "no_access": "no access (parked cars, locked gate)",
-        "parts_missing": "parts or material missing",
-        "not_found": "not found at the address",
-        "unsafe": "unsafe to work now",
-        "other": "other (see note)",
+        "no_access": N_("no access (parked cars, locked gate)"),
+        "parts_missing": N_("parts or material missing"),
+        "not_found": N_("not found at the address"),
+        "unsafe": N_("unsafe to work now"),
+        "other": N_("other (see note)"),
     }
 )
 """Reason code of a can't-do -> its text (what the crew picks, what the dispatcher reads)."""

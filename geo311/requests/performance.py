@@ -24,6 +24,7 @@ import pandas as pd
 
 from geo311.city.catalogue import Catalogue
 from geo311.errors import InputError
+from geo311.i18n import N_
 from geo311.requests.metrics import BacklogColumns, backlog_by_age, compute_metrics
 
 __all__ = [
@@ -52,32 +53,43 @@ MAP_POINTS_MAX = 5000
 BACKLOG_BINS_DAYS = (0, 2, 7, 30, 90)
 TARGET_COLUMN = "sla_target_datetime"
 """The requests frame's column holding each request's service-level target."""
-UNKNOWN_AREA = "Unknown area"
+UNKNOWN_AREA = N_("Unknown area")
 """Shown for requests with no neighbourhood."""
 
 FIGURE_COLUMNS = {
-    "requests": "requests received in the period",
-    "closed": "of them closed (by the time the data was last updated)",
-    "open": "of them still open",
-    "median_days_to_close": "median days from receipt to closing (closed requests)",
-    "p90_days_to_close": "90th percentile of days to close: 9 in 10 were closed within it",
-    "share_within_target": "share of the closed requests closed within the service-level target",
+    "requests": N_("requests received in the period"),
+    "closed": N_("of them closed (by the time the data was last updated)"),
+    "open": N_("of them still open"),
+    "median_days_to_close": N_("median days from receipt to closing (closed requests)"),
+    "p90_days_to_close": N_("90th percentile of days to close: 9 in 10 were closed within it"),
+    "share_within_target": N_(
+        "share of the closed requests closed within the service-level target"
+    ),
 }
 """The figures' columns (CSV, JSON and the page's tables) and what each means."""
 
 DEFINITIONS = {
-    "period": "A request belongs to the period when it was received between the first and the "
-    "last day shown (both included, local time).",
-    "closed": "A request is closed when the City has recorded it as closed (fixed, or closed "
-    "for another reason such as a duplicate); it then counts as closed even when that "
-    "happened after the period.",
-    "days_to_close": "Days to close run from the moment the request was received to the "
-    "moment it was closed.",
-    "target": "The service-level target is the time by which the City aims to close a request "
-    "of that service (from the City's own data, else the service catalogue); it never moves "
-    "because work was scheduled.",
-    "backlog": "The backlog counts the requests still open at the end of the period, by how "
-    "long they had been open then; overdue means past their target.",
+    "period": N_(
+        "A request belongs to the period when it was received between the first and the "
+        "last day shown (both included, local time)."
+    ),
+    "closed": N_(
+        "A request is closed when the City has recorded it as closed (fixed, or closed "
+        "for another reason such as a duplicate); it then counts as closed even when that "
+        "happened after the period."
+    ),
+    "days_to_close": N_(
+        "Days to close run from the moment the request was received to the moment it was closed."
+    ),
+    "target": N_(
+        "The service-level target is the time by which the City aims to close a request "
+        "of that service (from the City's own data, else the service catalogue); it never moves "
+        "because work was scheduled."
+    ),
+    "backlog": N_(
+        "The backlog counts the requests still open at the end of the period, by how "
+        "long they had been open then; overdue means past their target."
+    ),
 }
 """Plain-language definitions shown on the page and carried by the JSON file."""
 

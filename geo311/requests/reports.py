@@ -56,7 +56,8 @@ def acknowledge(conn: Any, req: ServiceRequest, contact: Mapping[str, str]) -> N
     req
         The new request.
     contact
-        ``email``, ``first_name``, ``last_name``, ``phone`` as posted (empty values ignored).
+        ``email``, ``first_name``, ``last_name``, ``phone`` as posted and ``language`` (the
+        language its e-mails are written in); empty values ignored.
     """
     given = {k: v.strip() for k, v in contact.items() if v and v.strip()}
     if given:

@@ -121,3 +121,20 @@ def test_the_selected_city_units_are_the_default(
     its = crew_itineraries(doc)
     assert its and all(it.units == "metric" for it in its)
     assert f"{format_distance(its[0].distance_m)} driving" in itinerary_text(its[0])
+
+
+def test_itineraries_in_spanish(doc: dict) -> None:
+    from geo311.i18n import localizer
+
+    es = localizer("es", city_locale="en_US", timezone="America/New_York", units="imperial")
+    for it in crew_itineraries(doc):
+        text, page = itinerary_text(it, i18n=es), itinerary_html(it, i18n=es)
+        assert f"Salida de {it.yard[0]} a las {it.hm(it.start)}" in text
+        assert "orden de trabajo" in text and "Conducir hasta" in text
+        assert page.startswith("<!doctype html>\n<html lang='es'>")
+        assert "<th>Llegada</th><th>Dirección</th>" in page and "regreso a la base" in page
+        for s in it.stops:
+            assert f"<b>{s.work_order_id}</b>" in page  # still the work order, in bold
+        gpx = gpxpy.parse(itinerary_gpx(it, i18n=es))
+        assert gpx.routes[0].points[0].name == "Base"
+        assert all("orden de trabajo" in (w.description or "") for w in gpx.waypoints)

@@ -257,7 +257,7 @@ def test_each_event_sends_the_right_message_to_the_right_person(
     assert "Hello Ada" in text_of(ada[0]) and "request number is 101" in text_of(ada[0])
     assert link(ada[0], "/requests/") == f"{PUBLIC}/requests/101"
     assert "2 neighbours reported it too" in text_of(bob[1])
-    assert "Tuesday 6 October between 09:00 and 11:00" in text_of(ada[1])
+    assert "Tuesday, October 6 between 9:00\u202fAM and 11:00\u202fAM" in text_of(ada[1])  # en_US
     assert "The crew's note: Filled the pothole with hot asphalt." in text_of(ada[2])
     assert "Filled the pothole with hot asphalt." in html_of(ada[2])
     assert f'href="{PUBLIC}/requests/101"' in html_of(ada[2])

@@ -65,7 +65,7 @@ def test_reports_racing_with_a_new_address_queue_one_confirmation(store: Store) 
     assert not [w for w in ("SPAMTEXT", "SPAMNAME", "SPAMADDRESS") if w in payload]
     assert set(json.loads(payload)) == {
         "event_id", "type", "service_request_id", "service_code", "service_name",
-        "occurred_at", "status_path",
+        "occurred_at", "status_path", "language",  # the wording's language, no report text
     }  # fmt: skip
     with store.engine.connect() as conn:
         assert address_state(conn, "stranger@example.net") == "unconfirmed"
