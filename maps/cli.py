@@ -19,6 +19,7 @@ from geo311.cli.options import DatabaseOption
 from geo311.db.store import Store
 from geo311.errors import InputError, NotFoundError
 from geo311.plans import repo as plan_repo
+from geo311.plans.document import PlanDocument
 from geo311.settings import Settings
 from maps.base import write_map
 from maps.routes import CrewRoute, route_drawings_from_plan, write_route_maps
@@ -125,14 +126,14 @@ def _crew_links(out_dir: Path) -> Callable[[str], tuple[str | None, str | None]]
     return links
 
 
-def drawings_from_plan_document(plan: dict[str, Any], out_dir: Path) -> list[CrewRoute]:
+def drawings_from_plan_document(plan: PlanDocument, out_dir: Path) -> list[CrewRoute]:
     """Convert a stored plan document into route drawings (links to files in ``out_dir``).
 
     Parameters
     ----------
-    plan : dict
-        ``Plan.to_dict()`` output plus ``locations`` (``[[lat, lon], ...]`` per matrix index)
-        and, per route, an optional street ``geometry``.
+    plan : PlanDocument
+        A stored plan (:func:`geo311.plans.repo.load_plan_document`): its ``locations``
+        (``[[lat, lon], ...]`` per matrix index) and, per route, an optional street ``geometry``.
     out_dir : Path
         Folder holding the crews' itineraries and GPX files.
 
@@ -146,19 +147,18 @@ def drawings_from_plan_document(plan: dict[str, Any], out_dir: Path) -> list[Cre
     InputError
         If the plan has neither ``locations`` nor VROOM-style step ``location`` points.
     """
-    locations = plan.get("locations") or []
-    has_points = any(
-        s.get("location") is not None for r in plan.get("routes", []) for s in r.get("steps", [])
-    )
-    if not locations and not has_points:
+    has_points = any(s.location is not None for r in plan.routes for s in r.steps)
+    if not plan.locations and not has_points:
         raise InputError(
             "the plan has no 'locations' (lat, lon per matrix index); re-run `geo311 plan` "
             "with a routing version that stores them",
             field="locations",
         )
-    labels = plan.get("labels") or {}
     return route_drawings_from_plan(
-        plan, locations=locations, labels=labels, links=_crew_links(out_dir)
+        plan,
+        locations=[(p[0], p[1]) for p in plan.locations],
+        labels=plan.labels,
+        links=_crew_links(out_dir),
     )
 
 
@@ -209,7 +209,7 @@ def register(app: typer.Typer) -> None:
         settings, _catalogue = _context(database_url)
         with Store(settings.database_url) as store:
             pid = plan_id if plan_id is not None else newest_plan_id(store)
-            plan = plan_repo.get_plan(store, pid)
+            plan = plan_repo.load_plan_document(store, pid)
         drawings = drawings_from_plan_document(plan, out)
         if not drawings:
             raise InputError(f"plan {pid} has no crew with jobs; nothing to draw", field="plan")
@@ -237,11 +237,11 @@ def register(app: typer.Typer) -> None:
 def _drawings_from_results(results: DemoResults, out_dir: Path) -> Sequence[CrewRoute]:
     if results.plan is None:
         return []
-    doc = results.plan.to_dict()
+    doc = results.plan
     return route_drawings_from_plan(
         doc,
-        locations=doc.get("locations") or [],
-        labels=doc.get("labels"),
+        locations=[(p[0], p[1]) for p in doc.locations],
+        labels=doc.labels,
         links=_crew_links(out_dir),
     )
 

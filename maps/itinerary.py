@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -366,7 +365,7 @@ def _safe(text: str) -> str:
 
 
 def write_itineraries(
-    plan: PlanDocument | Mapping[str, Any],
+    plan: PlanDocument,
     out_dir: str | Path,
     *,
     skip_empty: bool = True,
@@ -376,8 +375,8 @@ def write_itineraries(
 
     Parameters
     ----------
-    plan : PlanDocument or mapping
-        The plan document (or its dict, as stored).
+    plan : PlanDocument
+        The plan document (a stored one: :func:`geo311.plans.repo.load_plan_document`).
     out_dir : str or Path
         Folder (created if missing).
     skip_empty : bool, keyword-only

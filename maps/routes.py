@@ -415,16 +415,8 @@ def _route_stops(
     return stops
 
 
-def _document(plan: PlanDocument | Mapping[str, Any]) -> PlanDocument:
-    if isinstance(plan, Mapping) and not isinstance(plan.get("routes"), list):
-        raise InputError(
-            "plan has no 'routes' list; pass a PlanDocument or its dict", field="routes"
-        )
-    return PlanDocument.from_dict(plan)
-
-
 def route_drawings_from_plan(
-    plan: PlanDocument | Mapping[str, Any],
+    plan: PlanDocument,
     *,
     locations: Sequence[LatLon],
     path_between: Callable[[int, int], Sequence[LatLon]] | None = None,
@@ -443,8 +435,8 @@ def route_drawings_from_plan(
 
     Parameters
     ----------
-    plan : PlanDocument or mapping
-        The plan document (or its dict, as stored).
+    plan : PlanDocument
+        The plan document (a stored one: :func:`geo311.plans.repo.load_plan_document`).
     locations : sequence of (lat, lon), keyword-only
         Point of every matrix index used by the plan.
     path_between : callable, keyword-only, optional
@@ -469,7 +461,7 @@ def route_drawings_from_plan(
     InputError
         If the plan has no ``routes`` list or a step points at an unknown location.
     """
-    doc = _document(plan)
+    doc = plan
     out: list[CrewRoute] = []
     for route in doc.routes:
         crew = str(route.crew_id or route.vehicle or len(out) + 1)
@@ -497,7 +489,7 @@ def route_drawings_from_plan(
 
 
 def plan_map(
-    plan: PlanDocument | Mapping[str, Any],
+    plan: PlanDocument,
     *,
     boundary: str | Path | None = None,
     timezone: str | None = None,
@@ -508,7 +500,7 @@ def plan_map(
 
     Parameters
     ----------
-    plan : PlanDocument or mapping
+    plan : PlanDocument
         The plan document (with ``locations``, ``labels`` and route ``geometry``).
     boundary : str or Path, keyword-only, optional
         District outline GeoJSON.
@@ -524,7 +516,7 @@ def plan_map(
     folium.Map
         :func:`routes_map` of the plan titled ``Plan <id>``, or the bare base map.
     """
-    doc = _document(plan)
+    doc = plan
     drawings = route_drawings_from_plan(doc, locations=_lat_lons(doc), labels=doc.labels)
     if not drawings:
         empty = base_map()

@@ -12,7 +12,6 @@ files) is :mod:`maps.itinerary`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -420,15 +419,13 @@ def _timeline(
     return timeline
 
 
-def crew_itinerary(
-    plan: PlanDocument | Mapping[str, Any], crew_id: str, *, units: str | None = None
-) -> CrewItinerary:
+def crew_itinerary(plan: PlanDocument, crew_id: str, *, units: str | None = None) -> CrewItinerary:
     """Build one crew's itinerary from a plan document.
 
     Parameters
     ----------
-    plan : PlanDocument or mapping
-        The plan document (or its dict, as stored).
+    plan : PlanDocument
+        The plan document (a stored one: :func:`geo311.plans.repo.load_plan_document`).
     crew_id : str
         The crew.
     units : str, keyword-only, optional
@@ -447,7 +444,7 @@ def crew_itinerary(
     InputError
         When the document lacks the route legs written by ``routing.dispatch``.
     """
-    doc = PlanDocument.from_dict(plan)
+    doc = plan
     route = _without_idle_breaks(doc.route(crew_id))
     steps = route.steps
     if route.job_steps and not route.has_legs:
@@ -491,7 +488,7 @@ def _units(units: str | None) -> str:
 
 
 def crew_itineraries(
-    plan: PlanDocument | Mapping[str, Any],
+    plan: PlanDocument,
     *,
     skip_empty: bool = True,
     units: str | None = None,
@@ -500,8 +497,8 @@ def crew_itineraries(
 
     Parameters
     ----------
-    plan : PlanDocument or mapping
-        The plan document (or its dict, as stored).
+    plan : PlanDocument
+        The plan document (a stored one: :func:`geo311.plans.repo.load_plan_document`).
     skip_empty : bool, keyword-only
         Leave out crews without stops.
     units : str, keyword-only, optional
@@ -512,6 +509,6 @@ def crew_itineraries(
     list of CrewItinerary
         In the plan's crew order.
     """
-    doc = PlanDocument.from_dict(plan)
+    doc = plan
     out = [crew_itinerary(doc, crew, units=units) for crew in doc.crew_ids()]
     return [it for it in out if it.stops or not skip_empty]

@@ -9,6 +9,7 @@ import pytest
 
 from geo311.db.store import Store
 from geo311.errors import InputError
+from geo311.plans.document import PlanDocument
 from maps.itinerary import itinerary_gpx, itinerary_html, itinerary_text, write_itineraries
 from routing.dispatch import DayOptions, default_graph, plan_day, save_day_plan
 from routing.itinerary import crew_itineraries, format_distance
@@ -33,7 +34,7 @@ def doc(tmp_path_factory: pytest.TempPathFactory, catalogue) -> dict:
 
 
 def test_html_contains_every_stop(doc: dict) -> None:
-    for it in crew_itineraries(doc):
+    for it in crew_itineraries(PlanDocument.from_dict(doc)):
         page = itinerary_html(it)
         assert page.startswith("<!doctype html>") and "@media print" in page
         assert "<script" not in page and "http" not in page.split("</style>")[0]
@@ -48,7 +49,7 @@ def test_html_contains_every_stop(doc: dict) -> None:
 
 
 def test_gpx_parses_back_with_waypoints_in_order(doc: dict) -> None:
-    for it in crew_itineraries(doc):
+    for it in crew_itineraries(PlanDocument.from_dict(doc)):
         gpx = gpxpy.parse(itinerary_gpx(it))
         names = [w.name for w in gpx.waypoints]
         assert names == [f"{s.number}. {s.address}" for s in it.stops]
@@ -62,8 +63,8 @@ def test_gpx_parses_back_with_waypoints_in_order(doc: dict) -> None:
 
 
 def test_write_itineraries(doc: dict, tmp_path) -> None:
-    paths = write_itineraries(doc, tmp_path / "it")
-    crews = crew_itineraries(doc)
+    paths = write_itineraries(PlanDocument.from_dict(doc), tmp_path / "it")
+    crews = crew_itineraries(PlanDocument.from_dict(doc))
     assert len(paths) == 3 * len(crews)
     assert {p.suffix for p in paths} == {".html", ".gpx", ".txt"}
 
@@ -80,7 +81,7 @@ def test_format_distance_in_either_units() -> None:
 
 def test_itineraries_show_distances_in_the_city_units(doc: dict) -> None:
     # The default city (Boston) is imperial; a metric city gets metres and kilometres.
-    for it in crew_itineraries(doc):
+    for it in crew_itineraries(PlanDocument.from_dict(doc)):
         assert it.units == "imperial"
         text, page = itinerary_text(it), itinerary_html(it)
         total = format_distance(it.distance_m, units="imperial")
@@ -89,7 +90,7 @@ def test_itineraries_show_distances_in_the_city_units(doc: dict) -> None:
         for leg in it.legs:
             assert f"({format_distance(leg.distance_m, units='imperial')}, " in text
         assert not re.search(r"\d k?m\b", text + page)
-    for it in crew_itineraries(doc, units="metric"):
+    for it in crew_itineraries(PlanDocument.from_dict(doc), units="metric"):
         assert it.units == "metric"
         total = format_distance(it.distance_m)
         assert total.endswith((" m", " km")) and f"{total} driving" in itinerary_text(it)
@@ -99,7 +100,7 @@ def test_itineraries_show_distances_in_the_city_units(doc: dict) -> None:
 def test_text_and_html_share_one_header(doc: dict) -> None:
     import html
 
-    for it in crew_itineraries(doc):
+    for it in crew_itineraries(PlanDocument.from_dict(doc)):
         first, second = itinerary_text(it).splitlines()[:2]
         page = html.unescape(itinerary_html(it))
         crew, plan = first.split(" - ", 1)
@@ -118,7 +119,7 @@ def test_the_selected_city_units_are_the_default(
     assert 'units = "imperial"' in city
     (tmp_path / "city.toml").write_text(city.replace('units = "imperial"', 'units = "metric"'))
     monkeypatch.setenv(CITY_DIR_ENV, str(tmp_path))
-    its = crew_itineraries(doc)
+    its = crew_itineraries(PlanDocument.from_dict(doc))
     assert its and all(it.units == "metric" for it in its)
     assert f"{format_distance(its[0].distance_m)} driving" in itinerary_text(its[0])
 
@@ -127,7 +128,7 @@ def test_itineraries_in_spanish(doc: dict) -> None:
     from geo311.i18n import localizer
 
     es = localizer("es", city_locale="en_US", timezone="America/New_York", units="imperial")
-    for it in crew_itineraries(doc):
+    for it in crew_itineraries(PlanDocument.from_dict(doc)):
         text, page = itinerary_text(it, i18n=es), itinerary_html(it, i18n=es)
         assert f"Salida de {it.yard[0]} a las {it.hm(it.start)}" in text
         assert "orden de trabajo" in text and "Conducir hasta" in text

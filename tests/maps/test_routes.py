@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from geo311.errors import InputError
+from geo311.plans.document import PlanDocument
 from maps.routes import CrewRoute, RouteStop, route_drawings_from_plan, write_route_maps
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,7 +111,7 @@ def test_plan_converter_orders_stops_and_follows_street_paths() -> None:
         return [LOCATIONS[a], mid, LOCATIONS[b]]
 
     routes = route_drawings_from_plan(
-        PLAN,
+        PlanDocument.from_dict(PLAN),
         locations=LOCATIONS,
         path_between=path_between,
         labels={"j1": "Street light outage, 1 Dartmouth St"},
@@ -129,9 +130,7 @@ def test_plan_converter_orders_stops_and_follows_street_paths() -> None:
 
 def test_plan_converter_rejects_unknown_location() -> None:
     with pytest.raises(InputError, match="location_index 2 is outside locations"):
-        route_drawings_from_plan(PLAN, locations=LOCATIONS[:2])
-    with pytest.raises(InputError, match="no 'routes' list"):
-        route_drawings_from_plan({}, locations=LOCATIONS)
+        route_drawings_from_plan(PlanDocument.from_dict(PLAN), locations=LOCATIONS[:2])
 
 
 def test_vroom_style_locations_are_lon_lat() -> None:
@@ -147,7 +146,7 @@ def test_vroom_style_locations_are_lon_lat() -> None:
             }
         ]
     }
-    (r,) = route_drawings_from_plan(plan, locations=[])
+    (r,) = route_drawings_from_plan(PlanDocument.from_dict(plan), locations=[])
     assert r.crew_id == "3" and (r.stops[0].lat, r.stops[0].lon) == (42.35, -71.08)
     assert r.stops[0].job_id == "5"
 
@@ -210,9 +209,11 @@ def test_plan_map_draws_the_crews_with_stops_or_an_empty_map() -> None:
     from maps.routes import plan_map
 
     doc = PlanDocument.from_dict({**PLAN, "plan_id": 4, "locations": [list(p) for p in LOCATIONS]})
-    page = plan_map(doc).get_root().render()
+    page = plan_map(PlanDocument.from_dict(doc)).get_root().render()
     assert "Plan 4" in page and "crew c1: 2 stops" in page and "crew c2" not in page
-    empty = plan_map({"routes": [PLAN["routes"][1]], "locations": [list(YARD)]})
+    empty = plan_map(
+        PlanDocument.from_dict({"routes": [PLAN["routes"][1]], "locations": [list(YARD)]})
+    )
     assert "crew c" not in empty.get_root().render()  # no route, no legend
 
 
@@ -242,5 +243,5 @@ def test_route_maps_show_distances_in_the_city_units(tmp_path) -> None:
         dict(s, distance_m=d)
         for s, d in zip(PLAN["routes"][0]["steps"], (0, 150, 150, 900, 1609.344), strict=True)
     ]
-    drawn = plan_map(plan).get_root().render()
+    drawn = plan_map(PlanDocument.from_dict(plan)).get_root().render()
     assert "crew c1: 2 stops, 1.0 mi" in drawn and "490 ft from the yard" in drawn
