@@ -1,0 +1,55 @@
+"""A city whose own language is Spanish: the staff pages (console, plan, work order...) in it."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from geo311.city.catalogue import Catalogue
+from geo311.db.store import Store
+from tests.routing._dispatch_data import fill
+
+from .test_crew import _plan
+
+AT = "2015-10-06T07:00"
+
+
+def _spanish(web_app) -> None:
+    web_app.state.city = dataclasses.replace(web_app.state.city, languages=("es", "en"))
+
+
+def _visible(html: str) -> str:
+    """The page's text between the tags (scripts and JSON blocks left out)."""
+    html = re.sub(r"<script.*?</script>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_the_console_in_the_citys_spanish(
+    web_app, browser, web_store: Store, catalogue: Catalogue
+) -> None:
+    _spanish(web_app)
+    fill(web_store, catalogue)
+    page = browser("dina").get(f"/dispatch?at={AT}").text
+    assert '<html lang="es">' in page
+    text = _visible(page)
+    assert "Trabajo abierto" in text and "Planificar el día" in text
+    assert "7 órdenes de trabajo abiertas" in text and "vencidas" in text
+    assert "Buscar una orden de trabajo (número o dirección)" in text
+    assert "todos los servicios" in text and "a tiempo" in text  # SLA_STATES, translated
+    assert "Antigüedad (días)" in text and "Cuadrillas del 2015-10-06" in text
+    for english in ("Open work", "Plan the day", "open work orders", "Find a work order"):
+        assert english not in text, english
+
+
+def test_a_plan_in_the_citys_spanish(
+    web_app, browser, web_store: Store, catalogue: Catalogue
+) -> None:
+    _spanish(web_app)
+    plan_id, _, _ = _plan(web_store, catalogue)
+    text = _visible(browser("dina").get(f"/dispatch/plans/{plan_id}").text)
+    assert f"Plan n.º {plan_id} para el 2015-10-06" in text
+    assert "1 parada" in text and "Hoja de ruta" in text and "Rutas" in text
+    assert "Publicado por dina: las cuadrillas ven estas rutas." in text
+    assert "Replanificar ahora (a mitad del día)" in text
+    for english in ("Routes", "Run sheet", "Re-plan now", "Published by"):
+        assert english not in text, english
