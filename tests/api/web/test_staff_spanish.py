@@ -53,3 +53,26 @@ def test_a_plan_in_the_citys_spanish(
     assert "Replanificar ahora (a mitad del día)" in text
     for english in ("Routes", "Run sheet", "Re-plan now", "Published by"):
         assert english not in text, english
+
+
+def test_a_work_order_in_the_citys_spanish(
+    web_app, browser, web_store: Store, catalogue: Catalogue
+) -> None:
+    _spanish(web_app)
+    _, wp, _ = _plan(web_store, catalogue)
+    text = _visible(browser("dina").get(f"/dispatch/workorders/{wp}").text)
+    assert f"Orden de trabajo wo-{wp}" in text and "2 avisos" in text
+    assert "Cerrar con esta nota" in text and "Nota para los vecinos" in text
+    assert "Cronología" in text and "Orden de trabajo abierta" in text
+    assert "Aviso " in text and " recibido" in text  # the timeline's events
+    assert "Estado: " in text and "Abierta el " in text
+    for english in ("Work order opened", "Close with this note", "Timeline", "Status:"):
+        assert english not in text, english
+
+
+def test_the_horizon_in_the_citys_spanish(web_app, browser) -> None:
+    _spanish(web_app)
+    text = _visible(browser("dina").get("/dispatch/horizon").text)
+    assert "El horizonte de la semana" in text
+    assert "Todavía no se ha hecho ningún plan con el horizonte." in text
+    assert "Días laborables del horizonte (hoy incluido)" in text

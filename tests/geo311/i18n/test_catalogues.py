@@ -35,10 +35,13 @@ READ_BY_CITIZENS_AND_CREWS = [
     ROOT / "api/web/crew_actions.py",
 ]
 # What the staff read, in the city's own language (dispatchers, planners, admins).
-STAFF_TEMPLATES = ("dispatch", "plan", "plan_progress", "_replan")
+STAFF_TEMPLATES = (
+    *("dispatch", "plan", "plan_progress", "_replan"),
+    *("workorder", "plan_edit", "_stop_edit", "horizon"),
+)
 READ_BY_STAFF = [
     *(ROOT / "api/templates" / f"{n}.html" for n in STAFF_TEMPLATES),
-    ROOT / "api/web/dispatch.py",
+    *(ROOT / "api/web" / f"{n}.py" for n in ("dispatch", "workorder", "horizon")),
 ]
 EVERY_SOURCE = [*READ_BY_CITIZENS_AND_CREWS, *READ_BY_STAFF]
 
