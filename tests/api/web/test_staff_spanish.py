@@ -76,3 +76,21 @@ def test_the_horizon_in_the_citys_spanish(web_app, browser) -> None:
     assert "El horizonte de la semana" in text
     assert "Todavía no se ha hecho ningún plan con el horizonte." in text
     assert "Días laborables del horizonte (hoy incluido)" in text
+
+
+def test_the_admin_pages_in_the_citys_spanish(web_app, browser) -> None:
+    _spanish(web_app)
+    admin = browser("ada")
+    users = _visible(admin.get("/admin/users").text)
+    assert "Añadir un usuario" in users and "Nombre visible" in users
+    assert "planifica el día y gestiona las órdenes de trabajo" in users  # a role, described
+    assert "Contraseña (al menos 10 caracteres)" in users
+    assert "Restablecer la contraseña de dina" in _visible(admin.get("/admin/users/dina").text)
+    audit = _visible(admin.get("/admin/audit").text)
+    assert "Registro de auditoría" in audit
+    assert "cualquier acción" in audit and "El objeto empieza por" in audit
+    assert "Lo más reciente primero, página 1" in audit
+    password = _visible(admin.get("/account/password").text)
+    assert "Contraseña actual" in password and "Repita la contraseña nueva" in password
+    for english in ("Add a user", "Current password", "Newest first"):
+        assert english not in users + audit + password, english

@@ -38,10 +38,12 @@ READ_BY_CITIZENS_AND_CREWS = [
 STAFF_TEMPLATES = (
     *("dispatch", "plan", "plan_progress", "_replan"),
     *("workorder", "plan_edit", "_stop_edit", "horizon"),
+    *("admin_users", "admin_user", "admin_audit", "account_password"),
 )
 READ_BY_STAFF = [
     *(ROOT / "api/templates" / f"{n}.html" for n in STAFF_TEMPLATES),
     *(ROOT / "api/web" / f"{n}.py" for n in ("dispatch", "workorder", "horizon")),
+    ROOT / "geo311/staff/users.py",
 ]
 EVERY_SOURCE = [*READ_BY_CITIZENS_AND_CREWS, *READ_BY_STAFF]
 
