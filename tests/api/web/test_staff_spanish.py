@@ -94,3 +94,11 @@ def test_the_admin_pages_in_the_citys_spanish(web_app, browser) -> None:
     assert "Contraseña actual" in password and "Repita la contraseña nueva" in password
     for english in ("Add a user", "Current password", "Newest first"):
         assert english not in users + audit + password, english
+
+
+def test_the_planner_in_the_citys_spanish(web_app, browser) -> None:
+    _spanish(web_app)
+    text = _visible(browser("pete").get("/planner").text)
+    assert "Panel de planificación" in text and "Ejecutar la simulación" in text
+    assert "Cuadrillas que probar (p. ej., 1..6 o 1,2,4)" in text
+    assert "Planner dashboard" not in text and "Run the what-if" not in text

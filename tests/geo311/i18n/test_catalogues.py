@@ -39,6 +39,7 @@ STAFF_TEMPLATES = (
     *("dispatch", "plan", "plan_progress", "_replan"),
     *("workorder", "plan_edit", "_stop_edit", "horizon"),
     *("admin_users", "admin_user", "admin_audit", "account_password"),
+    *("planner", "whatif", "_whatif_result"),
 )
 READ_BY_STAFF = [
     *(ROOT / "api/templates" / f"{n}.html" for n in STAFF_TEMPLATES),
