@@ -16,6 +16,7 @@ from babel.messages.pofile import read_po
 
 from geo311.i18n import available_languages, translations
 from geo311.i18n.catalogues import catalogue_path
+from geo311.plans.stop_states import LABELS
 
 ROOT = Path(__file__).resolve().parents[3]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
@@ -102,3 +103,14 @@ def test_no_fuzzy_or_python_format_mismatch_in_the_spanish_catalogue() -> None:
     assert not [m.id for m in catalogue if m.id and m.fuzzy]
     errors = [(m.id, e) for m in catalogue for e in m.check(catalogue)]
     assert errors == []
+
+
+def test_the_stop_states_are_shown_in_the_readers_language() -> None:
+    es = translations("es")
+    assert {s: es.gettext(text) for s, text in LABELS.items()} == {
+        "planned": "pendiente",
+        "arrived": "en el lugar",
+        "done": "hecho",
+        "cant_do": "no se puede hacer",
+    }
+    assert translations("en").gettext(LABELS["cant_do"]) == "can't do"
