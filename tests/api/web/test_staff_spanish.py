@@ -33,7 +33,7 @@ def test_the_console_in_the_citys_spanish(
     assert '<html lang="es">' in page
     text = _visible(page)
     assert "Trabajo abierto" in text and "Planificar el día" in text
-    assert "7 órdenes de trabajo abiertas" in text and "vencidas" in text
+    assert "7 órdenes de trabajo abiertas" in text and "1 vencida" in text
     assert "Buscar una orden de trabajo (número o dirección)" in text
     assert "todos los servicios" in text and "a tiempo" in text  # SLA_STATES, translated
     assert "Antigüedad (días)" in text and "Cuadrillas del 2015-10-06" in text
