@@ -96,9 +96,13 @@ def test_the_admin_pages_in_the_citys_spanish(web_app, browser) -> None:
         assert english not in users + audit + password, english
 
 
-def test_the_planner_in_the_citys_spanish(web_app, browser) -> None:
+def test_the_planner_in_the_citys_spanish(
+    web_app, browser, web_store: Store, catalogue: Catalogue
+) -> None:
     _spanish(web_app)
+    fill(web_store, catalogue)
     text = _visible(browser("pete").get("/planner").text)
     assert "Panel de planificación" in text and "Ejecutar la simulación" in text
     assert "Cuadrillas que probar (p. ej., 1..6 o 1,2,4)" in text
+    assert "mediana de días hasta el cierre" in text and "solicitudes" in text  # table heads
     assert "Planner dashboard" not in text and "Run the what-if" not in text

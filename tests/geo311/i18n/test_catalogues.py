@@ -46,6 +46,10 @@ READ_BY_STAFF = [
     *(ROOT / "api/templates" / f"{n}.html" for n in STAFF_TEMPLATES),
     *(ROOT / "api/web" / f"{n}.py" for n in ("dispatch", "workorder", "horizon")),
     ROOT / "geo311/staff/users.py",
+    *(
+        ROOT / "api/web" / f"{n}.py"
+        for n in ("planner_view", "planner_whatif", "planner_calibrated")
+    ),
 ]
 EVERY_SOURCE = [*READ_BY_CITIZENS_AND_CREWS, *READ_BY_STAFF]
 
