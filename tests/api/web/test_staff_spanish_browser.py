@@ -17,6 +17,7 @@ from tests.api.web.test_browser import (  # noqa: F401 - the fixtures of the bro
     open_session,
     server,
 )
+from tests.api.web.test_crew_day_browser import publish_two_stops
 from tests.api.web.test_crew_spanish_browser import spanish_city  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -62,6 +63,12 @@ def test_a_dispatcher_reads_the_console_and_a_work_order_in_spanish(
     timeline = page.locator("ol.timeline").inner_text()
     assert "Orden de trabajo abierta" in timeline and "recibido" in timeline
     _shot(page, "workorder_es.png")
+    disp.axe()
+    plan_id = publish_two_stops(server.store, "pothole-1")
+    disp.go(f"/dispatch/plans/{plan_id}")
+    assert page.locator("h1").inner_text().startswith(f"Plan n.º {plan_id} para el 2015-10-06")
+    assert "Hoja de ruta" in page.locator(".route").first.inner_text()
+    _shot(page, "plan_es.png")
     disp.axe()
     disp.watch.assert_clean()
 
