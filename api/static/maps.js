@@ -21,6 +21,24 @@
   function esc(text) {
     return String(text).replace(/[&<>"']/g, function (c) { return entities[c]; });
   }
+  // The console's words for the crews' progress, in the page's language (#maps-messages, a
+  // JSON data block the page writes; English when the page has none).
+  var wordsEl = document.getElementById("maps-messages");
+  var words = wordsEl ? JSON.parse(wordsEl.textContent) : {};
+  var english = {
+    stop_tip: "{crew} stop {n}: {label} ({state})",
+    crew_at: "Crew {crew}, {when}",
+    last_position: "Last shared position of crew {crew} at {when}",
+    within: " (within {m} m)",
+    progress: "Crews' published stops on {day}: {done} done, {cant} can't do, {todo} to do (updated {clock} UTC)",
+    no_plan: "No plan published for {day} yet."
+  };
+  function say(key, vars) {
+    return String(words[key] || english[key] || key).replace(/\{(\w+)\}/g, function (m, name) {
+      return vars && vars[name] != null ? String(vars[name]) : m;
+    });
+  }
+  var stateWords = words.states || {};
   function point(lat, lon, color, label, radius) {
     bounds.push([lat, lon]);
     return L.circleMarker([lat, lon], {
@@ -94,7 +112,8 @@
   function draw(body) {
     layer.clearLayers();
     (body.stops || []).forEach(function (s) {
-      var text = s.crew_id + " stop " + s.order + ": " + s.label + " (" + s.state.replace("_", " ") + ")";
+      var text = say("stop_tip", {crew: s.crew_id, n: s.order, label: s.label,
+        state: stateWords[s.state] || s.state.replace("_", " ")});
       if (s.reason) { text += " — " + s.reason; }
       if (s.note) { text += ": " + s.note; }
       L.marker([s.lat, s.lon], {
@@ -105,22 +124,22 @@
     });
     (body.positions || []).forEach(function (p) {
       var when = p.clock || clock(p.at);
-      var label = "Crew " + p.crew_id + ", " + when;
+      var label = say("crew_at", {crew: p.crew_id, when: when});
       L.marker([p.lat, p.lon], {
         keyboard: false, zIndexOffset: 1000,
         icon: L.divIcon({ className: "crew-position-icon", iconSize: null,
           html: '<span class="crew-dot"></span><span class="crew-label">' + esc(label) + "</span>" })
-      }).bindTooltip(esc("Last shared position of crew " + p.crew_id + " at " + when +
-        (p.accuracy_m != null ? " (within " + Math.round(p.accuracy_m) + " m)" : ""))).addTo(layer);
+      }).bindTooltip(esc(say("last_position", {crew: p.crew_id, when: when}) +
+        (p.accuracy_m != null ? say("within", {m: Math.round(p.accuracy_m)}) : ""))).addTo(layer);
     });
     el.setAttribute("data-crew-positions", String((body.positions || []).length));
     var c = body.counts || {};
     el.setAttribute("data-progress-stops", String((body.stops || []).length));
     if (status) {
       status.textContent = (body.stops || []).length
-        ? "Crews' published stops on " + body.day + ": " + (c.done || 0) + " done, " + (c.cant_do || 0) +
-          " can't do, " + ((body.stops || []).length - (c.done || 0) - (c.cant_do || 0)) + " to do (updated " + body.read_at.slice(11, 16) + " UTC)"
-        : "No plan published for " + body.day + " yet.";
+        ? say("progress", {day: body.day, done: c.done || 0, cant: c.cant_do || 0,
+            todo: (body.stops || []).length - (c.done || 0) - (c.cant_do || 0), clock: body.read_at.slice(11, 16)})
+        : say("no_plan", {day: body.day});
     }
   }
   function poll() {

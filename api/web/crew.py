@@ -157,6 +157,8 @@ def _crew_page(
         words = staff_i18n(request)
         for row in rows:  # the service's name in the city's own words (its translations)
             row["service"] = words.city(row["service"])
+            label = stop_states.LABELS[row["state"]]  # shown in the city's language
+            row["state_text"] = words.gettext(label)
         mark_undoable(rows, username, datetime.now(UTC))
         context.update(
             stops=rows,

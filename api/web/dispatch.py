@@ -23,6 +23,7 @@ from api.web.templating import render
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.errors import InputError
+from geo311.i18n import N_
 from geo311.model import WorkOrder
 from geo311.plans import repo as plan_repo
 from geo311.requests import repo as request_repo
@@ -34,7 +35,13 @@ router = APIRouter(prefix="/dispatch", route_class=PageRoute, include_in_schema=
 DispatcherPage = Annotated[WebSession, Depends(page_user("dispatcher"))]
 DispatcherAction = Annotated[WebSession, Depends(action_user("dispatcher"))]
 CrewId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-SLA_STATES = {"all": "all", "overdue": "overdue", "due": "due within 24 h", "ok": "on time"}
+# The words are translated where they are shown (the console, `_(text)`).
+SLA_STATES = {
+    "all": N_("all"),
+    "overdue": N_("overdue"),
+    "due": N_("due within 24 h"),
+    "ok": N_("on time"),
+}
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # Most urgent first; the map and the counts show everything. 250 rows keep the first paint
 # of a 10,000-order morning quick (bench/staff_bench.py); "show all" lists every row.

@@ -30,6 +30,7 @@ from api.web.templating import render
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.errors import InputError
+from geo311.i18n import N_
 from geo311.plans import jobs_store
 from geo311.plans import repo as plan_repo
 from geo311.plans.jobs import Job
@@ -39,6 +40,11 @@ router = APIRouter(prefix="/dispatch", route_class=PageRoute, include_in_schema=
 DispatcherPage = Annotated[WebSession, Depends(page_user("dispatcher"))]
 DispatcherAction = Annotated[WebSession, Depends(action_user("dispatcher"))]
 PlanId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# The day names, translated on the page (`date.weekday()` order; English = `strftime("%A")`).
+WEEKDAYS = (
+    N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"),
+    N_("Saturday"), N_("Sunday"),
+)  # fmt: skip
 
 HORIZON_KIND = "horizon"
 """Kind of a planning run and of the plan it stores."""
@@ -133,7 +139,7 @@ def horizon_days_view(doc: dict[str, Any], tz: ZoneInfo) -> list[dict[str, Any]]
         out.append(
             {
                 "date": day["date"],
-                "weekday": when.strftime("%A"),
+                "weekday": WEEKDAYS[when.weekday()],
                 "today": k == 0,
                 "crews": crews,
                 "work": work,

@@ -28,7 +28,7 @@ from api.web.planner_filters import (
 from api.web.planner_view import COLUMNS, dashboard, filtered_metrics, metrics_table, weekly_table
 from api.web.planner_whatif import result_view
 from api.web.sessions import WebSession
-from api.web.templating import render, templates
+from api.web.templating import render, staff_i18n, templates
 from geo311.city.catalogue import Catalogue
 from geo311.errors import NotFoundError
 
@@ -267,17 +267,20 @@ def start_whatif(
     return RedirectResponse(f"/planner/whatif/{sim_id}", status_code=303)
 
 
-def _result_html(doc: dict[str, Any], catalogue: Catalogue, simulation_id: int) -> str:
-    """Return a done what-if's result (a chart and a table per service group) as HTML."""
+def _result_html(doc: dict[str, Any], catalogue: Catalogue, simulation_id: int, i18n: Any) -> str:
+    """Return a done what-if's result (a chart and a table per service group) as HTML.
+
+    ``i18n`` is the staff pages' :class:`~geo311.i18n.Localizer` (the city's language).
+    """
     template = templates.env.get_template("_whatif_result.html")
     if (doc.get("request") or {}).get("calibrated"):
         result = doc["result"]
         name = catalogue.service(result["service"]).name
         view = calibrated_view(result, service_name=name)
-        return template.render(calibrated=view, simulation_id=simulation_id, sim=doc)
+        return template.render(calibrated=view, simulation_id=simulation_id, sim=doc, i18n=i18n)
     result = doc.get("result") or {"groups": {}}
     blocks = result_view(result, group_names=catalogue.groups)
-    return template.render(blocks=blocks, simulation_id=simulation_id, sim=doc)
+    return template.render(blocks=blocks, simulation_id=simulation_id, sim=doc, i18n=i18n)
 
 
 @router.post("/whatif/calibrated", summary="Start the calibrated what-if")
@@ -337,7 +340,7 @@ def whatif_page(
         "sim": doc,
         "simulation_id": simulation_id,
         "progress": runner.progress(store, simulation_id),
-        "result_html": _result_html(doc, catalogue, simulation_id)
+        "result_html": _result_html(doc, catalogue, simulation_id, staff_i18n(request))
         if doc["status"] == "done"
         else "",
     }
@@ -346,6 +349,7 @@ def whatif_page(
 
 @router.get("/whatif/{simulation_id}/progress.json", summary="A what-if's progress")
 def whatif_progress(
+    request: Request,
     _s: PlannerPage,
     runner: SimulationsDep,
     store: StoreDep,
@@ -356,7 +360,7 @@ def whatif_progress(
     progress = runner.progress(store, simulation_id)
     if progress["status"] == "done":
         doc = runner.get(store, simulation_id)
-        progress["result_html"] = _result_html(doc, catalogue, simulation_id)
+        progress["result_html"] = _result_html(doc, catalogue, simulation_id, staff_i18n(request))
     return JSONResponse(progress, headers={"Cache-Control": "no-store"})
 
 

@@ -16,9 +16,16 @@ from markupsafe import Markup
 
 from api.web.charts import Band, BandChart, ChartStyle, Series, band_chart, bar_chart
 from api.web.planner_charts import CHART_WIDTH
+from geo311.i18n import N_
 
-VALIDATION_HEADS = ("figure", "replay (as the City did it)", "the City (actual)", "error")
-SIDE_HEADS = ("figure", "as the City did it", "with geo311")
+# The heads are translated where the page shows them (`_(h)`).
+VALIDATION_HEADS = (
+    N_("figure"),
+    N_("replay (as the City did it)"),
+    N_("the City (actual)"),
+    N_("error"),
+)
+SIDE_HEADS = (N_("figure"), N_("as the City did it"), N_("with geo311"))
 FIGURES = (
     ("median_days", "median days to close"),
     ("p90_days", "p90 days to close"),

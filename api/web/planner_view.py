@@ -23,20 +23,27 @@ from api.web.planner_filters import (
 from geo311.city.catalogue import Catalogue
 from geo311.city.profile import City
 from geo311.db.store import Store
+from geo311.i18n import N_
 from geo311.requests.performance import Period, in_period, period_metrics, weekly_trend
 from maps.planner_layers import extent, hotspot_cells, located_requests, open_work_points
 
+# The words are English, translated where the page shows them (`_(h)`); the CSVs keep them.
 COLUMNS = {
-    "requests": "requests",
-    "open": "open",
-    "closed": "closed",
-    "median_days_to_close": "median days to close",
-    "p90_days_to_close": "p90 days to close",
-    "share_within_sla": "share within SLA",
+    "requests": N_("requests"),
+    "open": N_("open"),
+    "closed": N_("closed"),
+    "median_days_to_close": N_("median days to close"),
+    "p90_days_to_close": N_("p90 days to close"),
+    "share_within_sla": N_("share within SLA"),
 }
-HEADS = {"service": "service", "neighborhood": "neighbourhood"}
-ALL = {"service": "all services", "neighborhood": "all neighbourhoods"}
-TREND_HEADS = ["week starting (Monday)", "received", "closed", "median days to close"]
+HEADS = {"service": N_("service"), "neighborhood": N_("neighbourhood")}
+ALL = {"service": N_("all services"), "neighborhood": N_("all neighbourhoods")}
+TREND_HEADS = [
+    N_("week starting (Monday)"),
+    N_("received"),
+    N_("closed"),
+    N_("median days to close"),
+]
 
 
 def filtered_metrics(
@@ -112,7 +119,7 @@ def _metrics_tables(
                 "heads": [HEADS[by], *(COLUMNS[c] for c in COLUMNS if c in table.columns)],
                 "rows": rows,
                 "charts": charts,
-                "empty": "No requests imported yet.",
+                "empty": N_("No requests imported yet."),
             }
         )
     return tables
@@ -158,7 +165,7 @@ def _trend(
         "heads": TREND_HEADS,
         "rows": rows,
         "charts": [chart] if chart is not None else [],
-        "empty": "No requests in this period.",
+        "empty": N_("No requests in this period."),
     }
 
 
@@ -176,7 +183,7 @@ def _backlog_view(
         "heads": [str(c).replace("_", " ") for c in backlog.columns],
         "rows": [[str(v) for v in row] for row in shown.itertuples(index=False)],
         "charts": [chart] if chart is not None else [],
-        "empty": "No open work orders at this time.",
+        "empty": N_("No open work orders at this time."),
     }
 
 

@@ -13,16 +13,17 @@ from markupsafe import Markup
 
 from api.web.charts import ChartStyle, Series, bar_chart
 from api.web.planner_charts import CHART_WIDTH
+from geo311.i18n import N_
 
 HEADS = (
-    "crews",
-    "reports",
-    "repaired",
-    "median days to repair",
-    "p90 days to repair",
-    "repaired within SLA",
-    "crew time busy",
-    "meets the target",
+    N_("crews"),
+    N_("reports"),
+    N_("repaired"),
+    N_("median days to repair"),
+    N_("p90 days to repair"),
+    N_("repaired within SLA"),
+    N_("crew time busy"),
+    N_("meets the target"),
 )
 
 

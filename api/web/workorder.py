@@ -26,6 +26,7 @@ from api.web.templating import render
 from geo311.city.catalogue import Catalogue
 from geo311.db.store import Store
 from geo311.errors import InputError, NotFoundError
+from geo311.i18n import N_
 from geo311.model import WorkOrder
 from geo311.plans import repo as plan_repo
 from geo311.requests import repo as request_repo
@@ -80,16 +81,28 @@ def _reports(store: Store, wo: WorkOrder, tz: ZoneInfo) -> list[dict[str, Any]]:
     return out
 
 
-def _timeline(reports: list[dict[str, Any]], wo: WorkOrder, tz: ZoneInfo) -> list[dict[str, str]]:
-    """Return the work order's events in time order: reports made, their updates, closure."""
-    events = [{"at": _when(wo.opened, tz), "what": "Work order opened"}]
+def _timeline(reports: list[dict[str, Any]], wo: WorkOrder, tz: ZoneInfo) -> list[dict[str, Any]]:
+    """Return the work order's events in time order: reports made, their updates, closure.
+
+    ``what`` is an English message translated on the page with its ``args``.
+    """
+    events: list[dict[str, Any]] = [
+        {"at": _when(wo.opened, tz), "what": N_("Work order opened"), "args": {}}
+    ]
     for r in reports:
-        events.append({"at": r["requested"], "what": f"Report {r['id']} made"})
+        made = {"at": r["requested"], "what": N_("Report %(id)s made"), "args": {"id": r["id"]}}
+        events.append(made)
         for u in r["updates"]:
-            events.append({"at": u["at"], "what": f"Report {r['id']}: {u['status']} {u['note']}"})
+            args = {"id": r["id"], "status": u["status"], "note": u["note"]}
+            events.append(
+                {"at": u["at"], "what": N_("Report %(id)s: %(status)s %(note)s"), "args": args}
+            )
     if wo.closed_datetime is not None:
-        events.append({"at": _when(wo.closed_datetime, tz), "what": f"Closed: {wo.status_notes}"})
-    return sorted(events, key=lambda e: e["at"])
+        closed = {"note": wo.status_notes}
+        events.append(
+            {"at": _when(wo.closed_datetime, tz), "what": N_("Closed: %(note)s"), "args": closed}
+        )
+    return sorted(events, key=lambda e: str(e["at"]))
 
 
 def _plans_with(

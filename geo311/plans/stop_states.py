@@ -29,8 +29,14 @@ STATES = ("planned", "arrived", "done", "cant_do")
 FINISHED = frozenset({"done", "cant_do"})
 """The states a crew cannot leave (only a dispatcher's ``reopen`` can)."""
 LABELS = MappingProxyType(
-    {"planned": "planned", "arrived": "arrived", "done": "done", "cant_do": "can't do"}
+    {
+        "planned": N_("planned"),
+        "arrived": N_("arrived"),
+        "done": N_("done"),
+        "cant_do": N_("can't do"),
+    }
 )
+"""State -> its English name (marked for translation: pages show it with ``gettext``)."""
 TRANSITIONS: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {
         "arrive": MappingProxyType({"planned": "arrived"}),

@@ -21,14 +21,16 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from geo311.db.store import Store
 from geo311.errors import ConflictError, InputError, NotFoundError
+from geo311.i18n import N_
 from geo311.staff import store as auth_store
 
-# Roles are data: what each may do is decided by the application from these names.
+# Roles are data: what each may do is decided by the application from these names; the
+# descriptions are translated where they are shown (the admin pages).
 ROLES: Mapping[str, str] = {
-    "dispatcher": "plans the day and manages work orders",
-    "planner": "maps, metrics and simulations (read-only on work orders)",
-    "admin": "manages users and reads the audit log",
-    "crew": "sees and updates its own crew's itinerary",
+    "dispatcher": N_("plans the day and manages work orders"),
+    "planner": N_("maps, metrics and simulations (read-only on work orders)"),
+    "admin": N_("manages users and reads the audit log"),
+    "crew": N_("sees and updates its own crew's itinerary"),
 }
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 CREW_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

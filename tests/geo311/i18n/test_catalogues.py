@@ -1,4 +1,4 @@
-"""The Spanish catalogue covers every message of the pages citizens and crews read.
+"""The Spanish catalogue covers every message of the pages citizens, crews and staff read.
 
 The messages are extracted from the templates and the code at test time (what ``make
 messages`` does), so a string added to a citizen page, an e-mail, the crew's page or the
@@ -16,10 +16,11 @@ from babel.messages.pofile import read_po
 
 from geo311.i18n import available_languages, translations
 from geo311.i18n.catalogues import catalogue_path
+from geo311.plans.stop_states import LABELS
 
 ROOT = Path(__file__).resolve().parents[3]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
-# What citizens and crews read (the staff consoles are the dispatchers' and stay English).
+# What citizens and crews read.
 READ_BY_CITIZENS_AND_CREWS = [
     *sorted(p for p in (ROOT / "api/templates/public").glob("*.html") if p.name != "_figures.html"),
     *sorted((ROOT / "data/templates/notify").glob("*.html")),
@@ -34,6 +35,23 @@ READ_BY_CITIZENS_AND_CREWS = [
     ROOT / "geo311/plans/stop_states.py",
     ROOT / "api/web/crew_actions.py",
 ]
+# What the staff read, in the city's own language (dispatchers, planners, admins).
+STAFF_TEMPLATES = (
+    *("dispatch", "plan", "plan_progress", "_replan"),
+    *("workorder", "plan_edit", "_stop_edit", "horizon"),
+    *("admin_users", "admin_user", "admin_audit", "account_password"),
+    *("planner", "whatif", "_whatif_result"),
+)
+READ_BY_STAFF = [
+    *(ROOT / "api/templates" / f"{n}.html" for n in STAFF_TEMPLATES),
+    *(ROOT / "api/web" / f"{n}.py" for n in ("dispatch", "workorder", "horizon")),
+    ROOT / "geo311/staff/users.py",
+    *(
+        ROOT / "api/web" / f"{n}.py"
+        for n in ("planner_view", "planner_whatif", "planner_calibrated")
+    ),
+]
+EVERY_SOURCE = [*READ_BY_CITIZENS_AND_CREWS, *READ_BY_STAFF]
 
 
 def _extracted(path: Path) -> list[str | tuple[str, ...]]:
@@ -51,7 +69,7 @@ def test_english_and_spanish_are_shipped() -> None:
     assert available_languages()[:2] == ("en", "es")
 
 
-@pytest.mark.parametrize("path", READ_BY_CITIZENS_AND_CREWS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", EVERY_SOURCE, ids=lambda p: p.name)
 def test_every_message_has_a_spanish_translation(path: Path) -> None:
     spanish = _spanish()
     messages = _extracted(path)
@@ -70,9 +88,7 @@ def test_the_template_matches_the_code() -> None:
     """``messages.pot`` lists what the code says (run ``make messages`` when this fails)."""
     with (catalogue_path("es").parents[2] / "messages.pot").open("rb") as pot:
         listed = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(pot) if m.id}
-    extracted = {
-        m if isinstance(m, str) else m[0] for p in READ_BY_CITIZENS_AND_CREWS for m in _extracted(p)
-    }
+    extracted = {m if isinstance(m, str) else m[0] for p in EVERY_SOURCE for m in _extracted(p)}
     assert not extracted - listed, f"not in messages.pot: {sorted(extracted - listed)}"
 
 
@@ -91,3 +107,14 @@ def test_no_fuzzy_or_python_format_mismatch_in_the_spanish_catalogue() -> None:
     assert not [m.id for m in catalogue if m.id and m.fuzzy]
     errors = [(m.id, e) for m in catalogue for e in m.check(catalogue)]
     assert errors == []
+
+
+def test_the_stop_states_are_shown_in_the_readers_language() -> None:
+    es = translations("es")
+    assert {s: es.gettext(text) for s, text in LABELS.items()} == {
+        "planned": "pendiente",
+        "arrived": "en el lugar",
+        "done": "hecho",
+        "cant_do": "no se puede hacer",
+    }
+    assert translations("en").gettext(LABELS["cant_do"]) == "can't do"
