@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from geo311.city.profile import default_city
-from geo311.i18n import Localizer
+from geo311.i18n import N_, Localizer
 from geo311.plans.document import PlanDocument
+from routing.engine.directions import Instruction
 from routing.itinerary import (
     CrewItinerary,
     ItineraryBreak,
@@ -29,6 +30,7 @@ from routing.itinerary import (
 )
 
 __all__ = [
+    "instruction_text",
     "itinerary_gpx",
     "itinerary_html",
     "itinerary_text",
@@ -131,8 +133,69 @@ def _text_leg(it: CrewItinerary, leg: ItineraryLeg, tr: Localizer) -> list[str]:
     lines = [f"  {drive}"]
     for t in leg.instructions:
         dist = f" - {it.distance(t.instruction.distance_m)}" if t.instruction.distance_m else ""
-        lines.append(f"    {it.hm(t.eta)}  {t.instruction.text}{dist}")
+        said = instruction_text(t.instruction, tr, destination=leg.destination)
+        lines.append(f"    {it.hm(t.eta)}  {said}{dist}")
     return lines
+
+
+# ------------------------------------------------------- directions
+
+# The turn-by-turn sentences (pybabel reads them; each is translated when drawn).
+_TURNS = {
+    ("left", False): N_("Turn left onto %(street)s"),
+    ("right", False): N_("Turn right onto %(street)s"),
+    ("slight left", False): N_("Turn slight left onto %(street)s"),
+    ("slight right", False): N_("Turn slight right onto %(street)s"),
+    ("sharp left", False): N_("Turn sharp left onto %(street)s"),
+    ("sharp right", False): N_("Turn sharp right onto %(street)s"),
+    ("uturn", False): N_("Make a U-turn onto %(street)s"),
+    ("uturn", True): N_("Make a U-turn on %(street)s"),
+    ("straight", False): N_("Continue onto %(street)s"),
+    ("straight", True): N_("Continue on %(street)s"),
+}
+_HEADINGS = {
+    "north": N_("north"),
+    "northeast": N_("northeast"),
+    "east": N_("east"),
+    "southeast": N_("southeast"),
+    "south": N_("south"),
+    "southwest": N_("southwest"),
+    "west": N_("west"),
+    "northwest": N_("northwest"),
+}
+
+
+def instruction_text(ins: Instruction, tr: Localizer, *, destination: str) -> str:
+    """Return one line of turn-by-turn directions in the reader's language.
+
+    Parameters
+    ----------
+    ins
+        The instruction (:func:`routing.engine.directions.directions`).
+    tr
+        The reader's language and formats.
+    destination
+        Where the leg ends (the ``arrive`` line names it).
+
+    Returns
+    -------
+    str
+        The sentence; the routing's own English text for an instruction it does not know.
+    """
+    if ins.kind == "depart" and ins.heading in _HEADINGS:
+        heading = tr.gettext(_HEADINGS[ins.heading])
+        return tr.gettext("Head %(heading)s on %(street)s") % {
+            "heading": heading,
+            "street": ins.street,
+        }
+    if ins.kind == "arrive":
+        if ins.same_street:
+            return tr.gettext("Arrive at %(place)s (same place)") % {"place": destination}
+        return tr.gettext("Arrive at %(place)s") % {"place": destination}
+    message = _TURNS.get((ins.modifier, ins.same_street)) or _TURNS.get((ins.modifier, False))
+    if ins.kind == "turn" and message is not None:
+        return tr.gettext(message) % {"street": ins.street}
+    return ins.text
 
 
 # ---------------------------------------------------------------- HTML
@@ -179,7 +242,8 @@ def _html_row(it: CrewItinerary, s: ItineraryStop, tr: Localizer) -> str:
 
 def _html_leg(it: CrewItinerary, leg: ItineraryLeg, tr: Localizer) -> str:
     lis = "".join(
-        f"<li><span class='eta'>{_e(it.hm(t.eta))}</span> {_e(t.instruction.text)}"
+        f"<li><span class='eta'>{_e(it.hm(t.eta))}</span> "
+        f"{_e(instruction_text(t.instruction, tr, destination=leg.destination))}"
         + (
             f" <span class='small'>{_e(it.distance(t.instruction.distance_m))}</span>"
             if t.instruction.distance_m

@@ -90,7 +90,11 @@ class Instruction:
     heading : str
         Compass heading when departing (``north`` ... ``northwest``), else ``""``.
     text : str
-        The instruction as a sentence.
+        The instruction as a sentence (English; :func:`maps.itinerary.instruction_text` says it
+        in the reader's language from the fields above).
+    same_street : bool
+        A ``turn`` that stays on the street it was on (``Continue on``, a U-turn ``on``); an
+        ``arrive`` where the crew already is.
     """
 
     kind: str
@@ -101,6 +105,7 @@ class Instruction:
     offset_s: float
     heading: str
     text: str
+    same_street: bool = False
 
 
 def bearing_change(bearing_in: float, bearing_out: float) -> float:
@@ -187,7 +192,9 @@ def directions(edges: Sequence[Any], *, destination: str = "") -> list[Instructi
     target = destination or "the destination"
     if not segs:
         return [
-            Instruction("arrive", "", "", 0.0, 0.0, 0.0, "", f"Arrive at {target} (same place)")
+            Instruction(
+                "arrive", "", "", 0.0, 0.0, 0.0, "", f"Arrive at {target} (same place)", True
+            )
         ]
     groups: list[tuple[str, list[Segment], str]] = []  # (street, segments, modifier)
     for seg in segs:
@@ -212,7 +219,7 @@ def directions(edges: Sequence[Any], *, destination: str = "") -> list[Instructi
         else:
             same = street == groups[k - 1][0]
             text = _turn_text(modifier, street, same)
-            out.append(Instruction("turn", modifier, street, dist, dur, offset, "", text))
+            out.append(Instruction("turn", modifier, street, dist, dur, offset, "", text, same))
         offset += dur
     out.append(
         Instruction("arrive", "", groups[-1][0], 0.0, 0.0, offset, "", f"Arrive at {target}")

@@ -139,3 +139,25 @@ def test_itineraries_in_spanish(doc: dict) -> None:
         gpx = gpxpy.parse(itinerary_gpx(it, i18n=es))
         assert gpx.routes[0].points[0].name == "Base"
         assert all("orden de trabajo" in (w.description or "") for w in gpx.waypoints)
+
+
+def test_turn_by_turn_directions_are_said_in_the_readers_language(doc: dict) -> None:
+    from geo311.i18n import localizer
+    from maps.itinerary import instruction_text
+
+    en = localizer("en", city_locale="en_US", timezone="America/New_York", units="imperial")
+    es = localizer("es", city_locale="en_US", timezone="America/New_York", units="imperial")
+    legs = [leg for it in crew_itineraries(PlanDocument.from_dict(doc)) for leg in it.legs]
+    lines = [(t.instruction, leg.destination) for leg in legs for t in leg.instructions]
+    kinds = {ins.kind for ins, _dest in lines}
+    assert {"depart", "turn", "arrive"} <= kinds
+    for ins, dest in lines:
+        # In English the sentence is the router's own; in Spanish no English verb is left.
+        assert instruction_text(ins, en, destination=dest) == ins.text
+        said = instruction_text(ins, es, destination=dest)
+        assert not re.match(r"(Head|Turn|Continue|Make|Arrive)\b", said), said
+        assert (ins.street if ins.kind != "arrive" else dest) in said
+    (depart, dest) = next((i, d) for i, d in lines if i.kind == "depart")
+    assert instruction_text(depart, es, destination=dest).startswith("Diríjase al ")
+    text = itinerary_text(crew_itineraries(PlanDocument.from_dict(doc))[0], i18n=es)
+    assert "Diríjase al " in text and "Llegada a " in text
