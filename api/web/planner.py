@@ -39,15 +39,6 @@ PlannerPage = Annotated[WebSession, Depends(page_user("planner", "dispatcher"))]
 PlannerAction = Annotated[WebSession, Depends(action_user("planner", "dispatcher"))]
 Grouping = Literal["service", "neighborhood"]
 SimulationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-DateQuery = Annotated[str | None, Query(max_length=10, description="a date, YYYY-MM-DD")]
-AtQuery = Annotated[
-    str | None,
-    Query(max_length=40, description="backlog moment, ISO 8601 (default: the latest request)"),
-]
-ServiceQuery = Annotated[str | None, Query(max_length=40, description="a service code")]
-AreaQuery = Annotated[str | None, Query(max_length=100, description="a neighbourhood's name")]
-FROM = Query(alias="from")
-TO = Query(alias="to")
 
 
 class DashboardQuery(BaseModel):
@@ -60,6 +51,11 @@ class DashboardQuery(BaseModel):
     end: str | None = Field(None, alias="to", max_length=10, description="a date, YYYY-MM-DD")
     service: str | None = Field(None, max_length=40, description="a service code")
     neighbourhood: str | None = Field(None, max_length=100, description="a neighbourhood's name")
+
+
+class MetricsQuery(DashboardQuery):
+    """The dashboard's filters and what the metrics table is grouped by."""
+
     by: Grouping = "service"
 
 
@@ -166,7 +162,7 @@ def metrics_csv(
     store: StoreDep,
     catalogue: CatalogueDep,
     settings: SettingsDep,
-    query: Annotated[DashboardQuery, Query()],
+    query: Annotated[MetricsQuery, Query()],
 ) -> Response:
     """Download the metrics table as CSV (the requests that pass the dashboard's filters)."""
     by = query.by
@@ -185,13 +181,10 @@ def weekly_csv(
     store: StoreDep,
     catalogue: CatalogueDep,
     settings: SettingsDep,
-    start: Annotated[DateQuery, FROM] = None,
-    end: Annotated[DateQuery, TO] = None,
-    service: ServiceQuery = None,
-    neighbourhood: AreaQuery = None,
+    query: Annotated[DashboardQuery, Query()],
 ) -> Response:
     """Download the trend by week (received, closed, median days to close) as CSV."""
-    filters = _filters(catalogue, start, end, service, neighbourhood)
+    filters = _filters(catalogue, query.start, query.end, query.service, query.neighbourhood)
     frame = weekly_table(requests_with_points(store), filters, ZoneInfo(settings.timezone))
     return _csv(frame, "weekly_trend.csv")
 
@@ -202,14 +195,12 @@ def backlog_csv(
     store: StoreDep,
     catalogue: CatalogueDep,
     settings: SettingsDep,
-    at: AtQuery = None,
-    service: ServiceQuery = None,
-    neighbourhood: AreaQuery = None,
+    query: Annotated[DashboardQuery, Query()],
 ) -> Response:
     """Download the backlog by age (open work orders per service group and age) as CSV."""
-    filters = _filters(catalogue, None, None, service, neighbourhood)
+    filters = _filters(catalogue, None, None, query.service, query.neighbourhood)
     frame = requests_with_points(store)
-    moment = _backlog_at(at, settings, frame)
+    moment = _backlog_at(query.at, settings, frame)
     ids = None
     if filters.service or filters.neighbourhood:
         ids = set(filters.select(frame)["service_request_id"].astype(str))
