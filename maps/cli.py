@@ -22,7 +22,7 @@ from geo311.plans import repo as plan_repo
 from geo311.plans.document import PlanDocument
 from geo311.settings import Settings
 from maps.base import write_map
-from maps.routes import CrewRoute, route_drawings_from_plan, write_route_maps
+from maps.routes import CrewRoute, plan_locations, route_drawings_from_plan, write_route_maps
 from maps.stored import hotspots_figure, open_work_figure
 from maps.streetlayer import city_streets
 
@@ -156,7 +156,7 @@ def drawings_from_plan_document(plan: PlanDocument, out_dir: Path) -> list[CrewR
         )
     return route_drawings_from_plan(
         plan,
-        locations=[(p[0], p[1]) for p in plan.locations],
+        locations=plan_locations(plan),
         labels=plan.labels,
         links=_crew_links(out_dir),
     )
@@ -240,7 +240,7 @@ def _drawings_from_results(results: DemoResults, out_dir: Path) -> Sequence[Crew
     doc = results.plan
     return route_drawings_from_plan(
         doc,
-        locations=[(p[0], p[1]) for p in doc.locations],
+        locations=plan_locations(doc),
         labels=doc.labels,
         links=_crew_links(out_dir),
     )

@@ -517,7 +517,7 @@ def plan_map(
         :func:`routes_map` of the plan titled ``Plan <id>``, or the bare base map.
     """
     doc = plan
-    drawings = route_drawings_from_plan(doc, locations=_lat_lons(doc), labels=doc.labels)
+    drawings = route_drawings_from_plan(doc, locations=plan_locations(doc), labels=doc.labels)
     if not drawings:
         empty = base_map()
         add_streets(empty, streets)
@@ -533,5 +533,6 @@ def plan_map(
     return m
 
 
-def _lat_lons(doc: PlanDocument) -> list[LatLon]:
+def plan_locations(doc: PlanDocument) -> list[LatLon]:
+    """Return a plan's points per matrix index as ``(lat, lon)`` (its ``locations``)."""
     return [(float(p[0]), float(p[1])) for p in doc.locations]
