@@ -9,6 +9,15 @@ the open jobs go into the buckets earliest due first (each to the earliest day w
 a crew with its skill, the emptiest such crew). A job is estimated at its time on site plus
 ``travel_factor`` times the drive from its nearest neighbour (another job or a yard).
 
+The buckets do not backfill: once a job misses a crew's day (no room left), that day is closed
+to every job after it in due order for that crew. When the week cannot hold the work, first
+fit would put a small job due next month into the half hour a larger job due this week left
+over, raise it to "due today" and let it take today's spare time from the work that is (or is
+about to be) late; that made the horizon worse than one-day planning under overload. A job
+larger than a bucket (the bucket keeps a margin) that a crew can still do alone in one shift
+takes a whole empty bucket; a job no crew can do in a shift fits no day and closes none (the
+solver cannot route it either).
+
 :func:`horizon_problem` returns today's problem with each job's priority raised to what its
 day asks: a job the horizon puts on today becomes at least "due today", one it puts on the
 next working day at least "due tomorrow"; the rest keep their SLA priority. The solver then
@@ -196,6 +205,80 @@ def _capacity_s(problem: Problem, crew: Crew, *, fill: float) -> float:
     return max(0.0, (shift - out_s - in_s) * fill)
 
 
+def _fits_a_shift(problem: Problem, crew: Crew, job: Job) -> bool:
+    """Whether a crew can do the job alone in one shift: yard, job, yard (breaks taken)."""
+    shift = crew.shift.end_s - crew.shift.start_s - sum(b.duration_s for b in crew.breaks)
+    d = problem.durations_s
+    start = problem.depot(crew.start_depot).location_index
+    end = problem.depot(crew.end_depot).location_index
+    loc = job.location_index
+    return float(d[start, loc]) + job.service_s + float(d[loc, end]) <= shift
+
+
+@dataclass
+class _Book:
+    """The buckets being filled: free time and jobs per day and crew, each crew's first open day.
+
+    Jobs come earliest due first. A crew's day closes for good when a job the crew could do
+    does not fit there: work due later may not take the day's leftover time (no
+    backfilling). Otherwise a small job due next month would be raised to "due today" ahead
+    of a larger one due this week that the bucket just missed, and today's spare time would
+    go to it.
+    """
+
+    capacity: list[float]
+    free: list[list[float]]
+    placed: list[list[list[str]]]
+    open_from: list[int]
+
+    @classmethod
+    def empty(cls, capacity: list[float], days: int) -> _Book:
+        """Return empty buckets: ``capacity`` per crew, ``days`` days."""
+        return cls(
+            capacity=capacity,
+            free=[list(capacity) for _ in range(days)],
+            placed=[[[] for _ in capacity] for _ in range(days)],
+            open_from=[0] * len(capacity),
+        )
+
+    def place(
+        self, job_id: str, estimate_s: float, *, able: list[int], whole_day: list[int]
+    ) -> int | None:
+        """Put a job in the earliest open day's emptiest bucket with room; return the day.
+
+        Parameters
+        ----------
+        job_id, estimate_s
+            The job and its estimated time.
+        able : list of int, keyword-only
+            The crews (indices) with the job's skill.
+        whole_day : list of int, keyword-only
+            The crews of ``able`` that can do the job alone in a shift: a job larger than
+            their bucket (the bucket's margin) still takes an empty one of theirs, all of it.
+
+        Returns
+        -------
+        int or None
+            The day's index; ``None`` when no open day has room, or when no crew can do the
+            job in a day at all (then it closes no day: the solver cannot route it either).
+        """
+        if not any(self.capacity[c] >= estimate_s for c in able) and not whole_day:
+            return None
+        for k, day_free in enumerate(self.free):
+            crews = [c for c in able if self.open_from[c] <= k]
+            room = [c for c in crews if day_free[c] >= estimate_s] or [
+                c for c in crews if c in whole_day and day_free[c] >= self.capacity[c]
+            ]
+            if room:
+                c = max(room, key=lambda c: (day_free[c], -c))
+                day_free[c] = max(day_free[c] - estimate_s, 0.0)
+                self.placed[k][c].append(job_id)
+                return k
+            for c in crews:
+                self.open_from[c] = k + 1
+        return None
+
+
 def plan_horizon(
     problem: Problem,
     *,
@@ -234,18 +317,19 @@ def plan_horizon(
         raise InputError(f"travel_factor={travel_factor} must be >= 0", field="travel_factor")
     nearest = _nearest_s(problem)
     estimate = {j.id: j.service_s + travel_factor * nearest[j.id] for j in problem.jobs}
-    free = [[_capacity_s(problem, c, fill=fill) for c in problem.crews] for _ in days]
-    placed: list[list[list[str]]] = [[[] for _ in problem.crews] for _ in days]
+    book = _Book.empty([_capacity_s(problem, c, fill=fill) for c in problem.crews], len(days))
     day_of: dict[str, int | None] = {}
     for job in sorted(problem.jobs, key=_due_order):
-        day_of[job.id] = _place(job, estimate[job.id], problem.crews, free, placed)
+        able = [c for c, crew in enumerate(problem.crews) if job.skill in crew.skills]
+        whole = [c for c in able if _fits_a_shift(problem, problem.crews[c], job)]
+        day_of[job.id] = book.place(job.id, estimate[job.id], able=able, whole_day=whole)
     buckets = tuple(
         HorizonBucket(
             day=day,
             crew_id=crew.id,
-            capacity_s=_capacity_s(problem, crew, fill=fill),
-            load_s=sum(estimate[j] for j in placed[k][c]),
-            job_ids=tuple(placed[k][c]),
+            capacity_s=book.capacity[c],
+            load_s=sum(estimate[j] for j in book.placed[k][c]),
+            job_ids=tuple(book.placed[k][c]),
         )
         for k, day in enumerate(days)
         for c, crew in enumerate(problem.crews)
@@ -263,25 +347,6 @@ def _due_order(job: Job) -> tuple[float, int, str]:
     """Earliest due first; equal due times: higher priority first, then by id."""
     due = job.sla_due_s if job.sla_due_s is not None else math.inf
     return (due, -job.priority, job.id)
-
-
-def _place(
-    job: Job,
-    estimate_s: float,
-    crews: Sequence[Crew],
-    free: list[list[float]],
-    placed: list[list[list[str]]],
-) -> int | None:
-    """Put a job in the earliest day's emptiest bucket of a crew with its skill that has room."""
-    able = [c for c, crew in enumerate(crews) if job.skill in crew.skills]
-    for k, day_free in enumerate(free):
-        room = [c for c in able if day_free[c] >= estimate_s]
-        if room:
-            c = max(room, key=lambda c: (day_free[c], -c))
-            day_free[c] -= estimate_s
-            placed[k][c].append(job.id)
-            return k
-    return None
 
 
 def horizon_problem(problem: Problem, horizon: Horizon) -> Problem:

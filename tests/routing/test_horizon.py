@@ -15,6 +15,7 @@ from routing.engine.problem import (
     PRIORITY_LATER,
     PRIORITY_OVERDUE,
     Job,
+    Problem,
 )
 from routing.engine.solve import SolveParams, solve
 
@@ -123,3 +124,67 @@ def test_due_day_counts_from_the_origin_day() -> None:
     p = problem([crew("c1", {"lights"})], [job("a", 1, due_days=1)], [0.0, 10.0])
     hz = plan_horizon(p, days=[TODAY + timedelta(days=2)])
     assert hz.late(TODAY) == ["a"]
+
+
+def overloaded_week() -> tuple[Problem, list[str]]:
+    """One crew with 1.5 h a day and six 40-minute jobs due this week and next, 600 m apart.
+
+    The crew can do two a day (80 min on site, a few minutes of driving), but the bucket
+    (90 % of the shift less the yard round trip) holds one estimate and leaves about half an
+    hour: room for the 30-minute job due in a month, not for the next 40-minute one.
+    """
+    lights = [job(f"a{k}", k + 1, due_days=k + 2, service_h=40 / 60) for k in range(6)]
+    easy = job("easy", 7, due_days=30, service_h=0.5)
+    xs = [0.0] + [600.0 * (k + 1) for k in range(7)]
+    p = problem([crew("c1", {"lights"}, end=8.5 * H)], [*lights, easy], xs)
+    return p, [j.id for j in lights]
+
+
+def test_work_due_later_does_not_backfill_a_day_the_earlier_work_missed() -> None:
+    p, lights = overloaded_week()
+    hz = plan_horizon(p, days=horizon_days(TODAY, 5))
+    # today's two slots go to the two jobs due soonest, not to the month's easy job
+    plan = solve(horizon_problem(p, hz), SolveParams(time_limit_s=2, workers=1))
+    assert set(plan.routes[0].job_ids) == {"a0", "a1"}
+    cap = hz.buckets[0].capacity_s
+    assert hz.estimate_s["a0"] + hz.estimate_s["a1"] > cap
+    assert hz.estimate_s["a0"] + hz.estimate_s["easy"] <= cap  # first fit would put it today
+    # earliest due first, one a day; the month's job waits for a day the week's work leaves
+    assert [hz.jobs_on(k) for k in range(5)] == [[j] for j in lights[:5]]
+    assert hz.day_of["easy"] is None
+    prio = {j.id: j.priority for j in horizon_problem(p, hz).jobs}
+    assert prio["a0"] == PRIORITY_DUE_TODAY
+    assert prio["a1"] == PRIORITY_DUE_TOMORROW
+    assert prio["easy"] == PRIORITY_LATER
+
+
+def test_a_job_larger_than_a_bucket_but_not_a_shift_takes_a_whole_day() -> None:
+    # 1.5-hour shift: the 85-minute job does not fit the bucket (90 % of the shift) but fits
+    # the shift; it takes today and the smaller work due after it goes to the next days
+    long = job("long", 1, due_days=1, service_h=85 / 60)
+    after = [job(f"s{k}", k + 2, due_days=k + 2, service_h=1.0) for k in range(2)]
+    p = problem([crew("c1", {"lights"}, end=8.5 * H)], [long, *after], [0.0, 10.0, 20.0, 30.0])
+    hz = plan_horizon(p, days=horizon_days(TODAY, 3))
+    assert hz.estimate_s["long"] > hz.buckets[0].capacity_s
+    assert hz.day_of == {"long": 0, "s0": 1, "s1": 2}
+
+
+def test_a_job_too_big_for_any_day_closes_no_day() -> None:
+    # a 3-hour job on a 1.5-hour shift fits no bucket; the work due after it still goes today
+    big = job("big", 1, due_days=1, service_h=3.0)
+    small = job("small", 2, due_days=2, service_h=0.5)
+    p = problem([crew("c1", {"lights"}, end=8.5 * H)], [big, small], [0.0, 100.0, 200.0])
+    hz = plan_horizon(p, days=horizon_days(TODAY, 3))
+    assert hz.day_of == {"big": None, "small": 0}
+
+
+def test_a_missed_day_closes_only_for_the_crews_that_could_have_taken_the_job() -> None:
+    # the lights crew's day is full after a0 (a1 misses it); the potholes crew's day stays open
+    a0 = job("a0", 1, due_days=1, service_h=1.0)
+    a1 = job("a1", 2, due_days=2, service_h=1.0)
+    lamp = job("lamp", 3, due_days=9, service_h=0.25)
+    hole = replace(job("hole", 4, due_days=9, service_h=0.25), skill="potholes")
+    crews = [crew("lights", {"lights"}, end=8.5 * H), crew("holes", {"potholes"}, end=8.5 * H)]
+    p = problem(crews, [a0, a1, lamp, hole], [0.0, 10.0, 20.0, 30.0, 40.0])
+    hz = plan_horizon(p, days=horizon_days(TODAY, 3), fill=1.0, travel_factor=0.0)
+    assert hz.day_of == {"a0": 0, "a1": 1, "lamp": 1, "hole": 0}
