@@ -96,8 +96,8 @@ class Horizon:
     days : tuple of date
         The working days, today first.
     day_of : dict
-        Job id -> index into ``days``; ``None`` for a job beyond the horizon (no bucket had
-        room, or no crew has its skill).
+        Job id -> index into ``days``; ``None`` for a job beyond the horizon (no open day had
+        room, or no crew with its skill can do it within one shift).
     buckets : tuple of HorizonBucket
         One per day and crew, day by day.
     estimate_s : dict
