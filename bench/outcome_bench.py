@@ -14,12 +14,14 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
 
 from geo311.city.catalogue import load_catalogue
 from routing.simulate.calibrate import (
+    CalibratedPolicy,
     Outcome,
     OutcomeSettings,
     SimulatedOutcome,
@@ -47,6 +49,23 @@ def _multiple(x: float | None) -> str:
     return f"not reached up to x{max(SCALES):.2f}" if x is None else f"x{x:.2f}"
 
 
+def _ranges(members: Sequence[CalibratedPolicy]) -> str:
+    """Return each fitted parameter's range over the ensemble."""
+    keys = (
+        "slack",
+        "deferred_share",
+        "deferred_median_days",
+        "deferred_sigma",
+        "fifo_share",
+        "newest_share",
+    )
+    parts = []
+    for k in keys:
+        v = [getattr(m, k) for m in members]
+        parts.append(f"{k} {min(v):g}..{max(v):g}")
+    return ", ".join(parts)
+
+
 def _curve(res: SimulatedOutcome, target: float, label: str) -> None:
     """Print the effort curve (every report; the crews' queue) and the effort needed."""
     for (sc, o), (_, c) in zip(res.curve, res.crew_curve, strict=True):
@@ -64,7 +83,7 @@ def _curve(res: SimulatedOutcome, target: float, label: str) -> None:
         print(
             f"  with unlimited crews the p90 is still {f.value:.1f} d [{f.low:.1f}-{f.high:.1f}]: "
             f"the {res.policy.deferred_share:.0%} of reports the City deferred (parts, "
-            "contractors, long repairs) wait outside the crews' queue, so no effort meets it"
+            "contractors, long repairs) wait before any crew can take them, so no effort meets it"
             if f.low > target
             else f"  with unlimited crews the p90 is {f.value:.1f} d"
         )
@@ -96,13 +115,18 @@ def main() -> None:
         settings = OutcomeSettings(CAL, VAL, radius, routing_gain=gain, curve_scales=SCALES)
         res = simulate_outcome(qd, settings)
         a, s, g = res.actual, res.as_city, res.with_geo311
-        pol = res.policy
+        pol, cal = res.policy, res.calibration
+        assert cal is not None
         print(
-            f"calibrated{label}: slack x{pol.slack:.2f}, deferred {pol.deferred_share:.0%} of "
-            f"reports waiting a median {pol.deferred_median_days:.0f} d (log-sd "
-            f"{pol.deferred_sigma:g}), oldest-first "
-            f"{pol.fifo_share:.0%} else random ({time.perf_counter() - t:.1f} s)"
+            f"calibrated{label}: best fit slack x{pol.slack:.2f}, deferred "
+            f"{pol.deferred_share:.0%} of reports waiting a median {pol.deferred_median_days:.0f} d "
+            f"(log-sd {pol.deferred_sigma:g}), picks oldest {pol.fifo_share:.0%} / newest "
+            f"{pol.newest_share:.0%} / else random; {cal.within} candidates fit alike, "
+            f"{len(cal.members)} of them replayed (loss within {cal.tolerance:.3f} of the best {pol.loss:.3f}, the calibration "
+            f"figures' own sampling noise; {cal.candidates} candidates) "
+            f"({time.perf_counter() - t:.1f} s)"
         )
+        print("  ensemble ranges: " + _ranges(cal.members))
         if res.fit is not None:
             fa, fs = res.fit
             print(f"  in sample (Jan-Jun): sim {_iv(fs)}; actual {_iv(fa)}")

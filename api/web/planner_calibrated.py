@@ -74,7 +74,7 @@ def _needed(area: Mapping[str, Any], target: float) -> list[str]:
         out.append(
             f"With unlimited crews the p90 is still {floor['p90_days']['value']:.1f} days: the "
             f"{100 * share:.0f} % of reports the City deferred (parts, contractors, long "
-            "repairs) wait outside the crews' queue, so no effort alone meets the target."
+            "repairs) wait for parts or contractors before any crew can take them, so no effort alone meets the target."
         )
     return out
 
@@ -85,13 +85,22 @@ def _in_sample(area: Mapping[str, Any]) -> str:
     if not fit:
         return ""
     s, a = fit["as_city"], fit["actual"]
-    return (
+    text = (
         "On the calibration months themselves (in sample): median "
         f"{_fmt('median_days', s['median_days'])} replayed against "
         f"{_fmt('median_days', a['median_days'])}, p90 {_fmt('p90_days', s['p90_days'])} "
         f"against {_fmt('p90_days', a['p90_days'])}, within the SLA "
         f"{_fmt('within_sla', s['within_sla'])} against {_fmt('within_sla', a['within_sla'])}."
     )
+    ens = area.get("ensemble")
+    if ens:
+        text += (
+            f" Those months cannot tell {ens['within']} of the {ens['candidates']} candidate "
+            "policies apart (their fit is within the figures' own sampling noise), so the "
+            f"replay runs {ens['members']} of them, spread evenly over that set, and every "
+            "figure is the median over those replays."
+        )
+    return text
 
 
 def _side_chart(key: str, area: Mapping[str, Any]) -> Markup:

@@ -2,12 +2,15 @@
 
 Reports of one service arrive when they arrived. The capacity of each day is the City's measured
 effort (:func:`geo311.requests.effort.measure_effort`: mean closures of that month and weekday) times a
-slack factor (closures understate capacity on days the queue ran empty). The City's order is a
-mix fitted on January-June: a share of reports goes to a slower deferred queue (contractor,
-parts, long-term repair) and waits a log-normal time outside the crews' slots; the others are taken
-oldest-first with a fitted probability, else at random. July-December validates: the replay's
-median and p90 days to close and share within SLA next to the City's own, with bootstrap
-intervals (reports resampled; replays over several seeds).
+slack factor (closures understate capacity on days the queue ran empty); every closure takes
+one slot. The City's order is a mix fitted on January-June (:mod:`routing.simulate.calibrate_fit`):
+a share of reports is deferred (contractor, parts, long-term repair) and waits a log-normal time
+before it joins the queue; the queue's picks take the oldest report, the newest, or one at random
+with fitted shares. The calibration months cannot tell many candidates apart, so every candidate
+whose fit is within the figures' own sampling noise of the best replays (an ensemble), and a
+figure is the median over those replays. July-December validates: the replay's median and p90
+days to close and share within SLA next to the City's own, with bootstrap intervals (reports
+resampled; one replay per ensemble member).
 
 The counterfactual keeps the days, the arrivals, the deferred share and the effort, and changes
 the policy to geo311's: reports within the service's duplicate radius join one work order (one
@@ -20,8 +23,8 @@ wait, which is not queueing).
 
 Left out (written into every result): crew absences, parts and weather are inside the measured
 effort, not modelled; crews shared between services; repeat visits of failed repairs; the City's
-priorities beyond age (a mix of oldest-first and random picks stands for them); holidays are
-ordinary days of their month and weekday; the deferred queue is drawn at random, not from the
+priorities beyond age (a mix of oldest-first, newest-first and random picks stands for them); holidays are
+ordinary days of their month and weekday; which reports are deferred is drawn at random, not from the
 report's content.
 """
 
@@ -29,21 +32,41 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
 
 from geo311.errors import InputError
-from geo311.requests.effort import Interval, measure_effort
-from routing.simulate.calibrate_queue import QueueOrder, daily_slots, replay_queue
+from geo311.requests.effort import Interval
+from routing.simulate.calibrate_fit import (
+    CalibratedPolicy,
+    Calibration,
+    CalibrationGrid,
+    calibrate_ensemble,
+    calibrate_policy,
+    deferred_masks,
+    ensemble_runs,
+    replay_runs,
+)
+from routing.simulate.calibrate_queue import (
+    QueueOrder,
+    capacity_per_day,
+    daily_slots,
+    figures,
+    replay_queue,
+)
 from routing.simulate.core import quantile
 
 __all__ = [
     "UNLIMITED",
     "CalibratedPolicy",
+    "Calibration",
     "CalibrationGrid",
+    "calibrate_ensemble",
+    "ensemble_runs",
+    "replay_runs",
     "OutcomeSettings",
     "QueueOrder",
     "deferred_masks",
@@ -70,8 +93,9 @@ OMITTED = (
     "crew absences, parts and weather: inside the measured effort, not modelled one by one",
     "crews shared between services and areas: each service and area has its own measured effort",
     "repeat visits of failed repairs and reopened cases",
-    "the City's priorities beyond age: a fitted mix of oldest-first and random picks (the City's "
-    "records show it mostly closed recent reports, rarely the oldest waiting one)",
+    "the City's priorities beyond age: a fitted mix of oldest-first, newest-first and random "
+    "picks (the City's records show it mostly closed recent reports, rarely the oldest waiting "
+    "one); the calibration months fit many mixes alike, and the replay runs all of them",
     "the rest of the city is one pooled queue: faster than the City's separate district queues",
     "holidays: ordinary days of their month and weekday",
     "which report is deferred: drawn at random with the fitted share, not from its content",
@@ -132,20 +156,6 @@ class Outcome:
     never_closed: Interval
 
 
-def _stats(days: np.ndarray, within: np.ndarray) -> tuple[float, float, float, float]:
-    """Median, p90 and share within SLA of the closed reports; share never closed."""
-    done = np.isfinite(days)
-    if not done.any():
-        return (math.inf, math.inf, 0.0, 1.0)
-    d = days[done]
-    return (
-        quantile(d, 0.5),
-        quantile(d, 0.9),
-        float(np.mean(within[done])),
-        float(1.0 - done.mean()),
-    )
-
-
 def outcome(
     qd: QueueData,
     closed_runs: Sequence[np.ndarray],
@@ -170,13 +180,13 @@ def outcome(
         cl = np.asarray(c, dtype=float)[sel]
         days.append(np.maximum(cl - qd.requested[sel], 0.0))
         within.append(cl <= qd.due[sel])
-    point = np.median([_stats(d, w) for d, w in zip(days, within, strict=True)], axis=0)
+    point = np.median([figures(d, w) for d, w in zip(days, within, strict=True)], axis=0)
     rng = np.random.default_rng(seed)
     boot = []
     for _ in range(n_boot):
         r = int(rng.integers(len(days)))
         s = rng.integers(0, days[r].size, days[r].size)
-        boot.append(_stats(days[r][s], within[r][s]))
+        boot.append(figures(days[r][s], within[r][s]))
     a, level = 0.05, 0.9
     cols = np.asarray(boot).T
     ivs = [
@@ -184,167 +194,6 @@ def outcome(
         for k in range(4)
     ]
     return Outcome(int(idx.size), *ivs)
-
-
-def capacity_per_day(qd: QueueData, *, scale: float = 1.0, days: int | None = None) -> np.ndarray:
-    """Return the City's measured closures per day (month x weekday means) times ``scale``."""
-    n = int(math.ceil(qd.horizon)) + 1 if days is None else days
-    end = qd.origin + timedelta(days=n - 1)
-    cells = measure_effort(qd.closed_days(), start=qd.origin, end=end, n_boot=1)
-    out = np.empty(n)
-    for k in range(n):
-        d = qd.origin + timedelta(days=k)
-        out[k] = cells[(d.month, d.weekday())].closures.value * scale
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class CalibratedPolicy:
-    """The City's fitted order and slack (see the module docstring).
-
-    Attributes
-    ----------
-    slack : float
-        The crews' capacity over their share of the measured closures (``1 - deferred_share``;
-        closures understate capacity on days with no work left).
-    deferred_share : float
-        Share of reports the City deferred (contractor, parts, long-term repair).
-    deferred_median_days, deferred_sigma : float
-        A deferred report waits a log-normal time (this median, this log-sd), outside the
-        crews' slots.
-    fifo_share : float
-        Share of the crews' picks that take the oldest waiting report (the rest: at random).
-    loss : float
-        The fit's loss on the calibration months.
-    """
-
-    slack: float
-    deferred_share: float
-    deferred_median_days: float
-    deferred_sigma: float
-    fifo_share: float
-    loss: float
-
-
-def _draws(n: int, pol: CalibratedPolicy, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return which reports a replay defers and their waits (the same for a seed)."""
-    rng = np.random.default_rng(1000 + seed)
-    late = rng.random(n) < pol.deferred_share
-    wait = pol.deferred_median_days * np.exp(pol.deferred_sigma * rng.standard_normal(n))
-    return late, wait
-
-
-def deferred_masks(qd: QueueData, pol: CalibratedPolicy, seeds: Sequence[int]) -> list[np.ndarray]:
-    """Return, per seed, the reports a replay defers (outside the crews' queue)."""
-    return [_draws(qd.requested.size, pol, s)[0] for s in seeds]
-
-
-def _runs(
-    qd: QueueData,
-    cap: np.ndarray,
-    pol: CalibratedPolicy,
-    *,
-    seeds: Sequence[int],
-    policy: str = "city",
-    work_order: np.ndarray | None = None,
-) -> list[np.ndarray]:
-    """Replay once per seed; the deferred reports and their waits are drawn with the seed.
-
-    ``cap`` is the measured closures per day (times any effort multiple); the crews' slots are
-    ``slack x (1 - deferred share)`` of it, as deferred reports close outside the slots.
-    """
-    slots = daily_slots(cap * pol.slack * (1.0 - pol.deferred_share))
-    slots = slots[slots <= qd.horizon]
-    order = QueueOrder(policy=policy, fifo_share=pol.fifo_share)
-    out = []
-    for s in seeds:
-        late, wait = _draws(qd.requested.size, pol, s)
-        closed = qd.requested + wait
-        closed[closed > qd.horizon] = math.inf
-        main = np.flatnonzero(~late)
-        closed[main] = replay_queue(
-            qd.requested[main],
-            slots,
-            replace(order, seed=s),
-            due=qd.due[main],
-            work_order=None if work_order is None else work_order[main],
-        )
-        out.append(closed)
-    return out
-
-
-def _loss(sim: Sequence[float], act: Sequence[float]) -> float:
-    """Relative errors of median and p90 plus the shares' differences (scaled)."""
-
-    def rel(a: float, b: float) -> float:
-        if not (math.isfinite(a) and math.isfinite(b)):
-            return 0.0 if a == b else 5.0
-        return abs(a - b) / max(b, 0.1)
-
-    return (
-        rel(sim[0], act[0])
-        + rel(sim[1], act[1])
-        + 4 * abs(sim[2] - act[2])
-        + 2 * abs(sim[3] - act[3])
-    )
-
-
-@dataclass(frozen=True)
-class CalibrationGrid:
-    """The values :func:`calibrate_policy` tries, and the replays per candidate.
-
-    Attributes
-    ----------
-    seeds
-        Replays per candidate (the median of each figure over them is fitted).
-    slacks, deferred_shares, deferred_medians, deferred_sigmas, fifo_shares
-        The candidates of each :class:`CalibratedPolicy` field.
-    """
-
-    seeds: Sequence[int] = (0, 1, 2)
-    slacks: Sequence[float] = (1.0, 1.2, 1.4, 1.6, 1.8)
-    deferred_shares: Sequence[float] = (0.3, 0.4, 0.5)
-    deferred_medians: Sequence[float] = (20.0, 40.0)
-    deferred_sigmas: Sequence[float] = (1.5, 2.0, 2.5)
-    fifo_shares: Sequence[float] = (0.7,)
-
-
-def calibrate_policy(
-    qd: QueueData, *, start: date, end: date, grid: CalibrationGrid | None = None
-) -> CalibratedPolicy:
-    """Fit slack, the deferred share and wait, and the FIFO share on ``start`` .. ``end``.
-
-    A grid search (``grid``, default :class:`CalibrationGrid`): the fit minimises the relative
-    errors of the median and the p90 plus four times the difference of the share within SLA
-    and twice that of the share never closed (median over the grid's seeds of each figure).
-    """
-    g = grid or CalibrationGrid()
-    mask = qd.mask(start, end)
-    act = _stats(*_days_within(qd, qd.closed, mask))
-    best: CalibratedPolicy | None = None
-    cands = [
-        (p, m, sg, f)
-        for p in g.deferred_shares
-        for m in g.deferred_medians
-        for sg in g.deferred_sigmas
-        for f in g.fifo_shares
-    ]
-    cap = capacity_per_day(qd)
-    for slack in g.slacks:
-        for p, m, sg, f in cands:
-            pol = CalibratedPolicy(float(slack), p, m, sg, f, math.nan)
-            runs = _runs(qd, cap, pol, seeds=g.seeds)
-            sim = np.median([_stats(*_days_within(qd, c, mask)) for c in runs], axis=0)
-            loss = _loss(list(sim), act)
-            if best is None or loss < best.loss:
-                best = CalibratedPolicy(float(slack), p, m, sg, f, loss)
-    assert best is not None
-    return best
-
-
-def _days_within(qd: QueueData, closed: np.ndarray, mask: np.ndarray) -> tuple[Any, Any]:
-    c = np.asarray(closed)[mask]
-    return np.maximum(c - qd.requested[mask], 0.0), c <= qd.due[mask]
 
 
 def work_orders(xy_m: np.ndarray, requested: np.ndarray, *, radius_m: float) -> np.ndarray:
@@ -462,7 +311,8 @@ class SimulatedOutcome:
     ``curve`` holds geo311's outcome of every report per effort multiple, ``crew_curve`` that
     of the reports the crews' queue serves (not deferred: the part effort changes), and
     ``floor`` every report's outcome with unlimited crews (the delay that is not queueing);
-    ``fit`` the City's actual and the replay's outcome on the calibration months (in sample).
+    ``fit`` the City's actual and the replay's outcome on the calibration months (in sample);
+    ``calibration`` the fitted ensemble (``policy`` is its best member).
     """
 
     policy: CalibratedPolicy
@@ -475,6 +325,7 @@ class SimulatedOutcome:
     floor: Outcome | None = None
     fit: tuple[Outcome, Outcome] | None = None
     notes: tuple[str, ...] = field(default=OMITTED)
+    calibration: Calibration | None = None
 
 
 def simulate_outcome(qd: QueueData, settings: OutcomeSettings) -> SimulatedOutcome:
@@ -492,11 +343,11 @@ def simulate_outcome(qd: QueueData, settings: OutcomeSettings) -> SimulatedOutco
     SimulatedOutcome
     """
     st = settings
-    pol = calibrate_policy(qd, start=st.calibrate[0], end=st.calibrate[1], grid=st.grid)
+    cal = calibrate_ensemble(qd, start=st.calibrate[0], end=st.calibrate[1], grid=st.grid)
     mask = qd.mask(*st.validate)
     cap = capacity_per_day(qd)
     actual = outcome(qd, [qd.closed], mask, n_boot=st.n_boot)
-    city_runs = _runs(qd, cap, pol, seeds=st.seeds)
+    city_runs, _ = ensemble_runs(qd, cap, cal.members, seeds=st.seeds)
     as_city = outcome(qd, city_runs, mask, n_boot=st.n_boot)
     in_sample = qd.mask(*st.calibrate)
     fit = (
@@ -504,27 +355,33 @@ def simulate_outcome(qd: QueueData, settings: OutcomeSettings) -> SimulatedOutco
         outcome(qd, city_runs, in_sample, n_boot=st.n_boot),
     )
     wo = None if qd.xy_m is None else work_orders(qd.xy_m, qd.requested, radius_m=st.radius_m)
-    crews = [~m for m in deferred_masks(qd, pol, st.seeds)]
 
     def geo(scale: float) -> tuple[Outcome, Outcome]:
-        runs = _runs(
-            qd, cap * st.routing_gain * scale, pol, seeds=st.seeds, policy="sla", work_order=wo
+        runs, late = ensemble_runs(
+            qd,
+            cap * st.routing_gain * scale,
+            cal.members,
+            seeds=st.seeds,
+            policy="sla",
+            work_order=wo,
         )
         every = outcome(qd, runs, mask, n_boot=st.n_boot)
-        return every, outcome(qd, runs, mask, keep=crews, n_boot=st.n_boot)
+        return every, outcome(qd, runs, mask, keep=[~m for m in late], n_boot=st.n_boot)
 
     points = [(float(s), geo(float(s))) for s in st.curve_scales]
     floor = geo(UNLIMITED)[0] if points else None
+    same = dict(points).get(1.0) or geo(1.0)
     return SimulatedOutcome(
-        pol,
+        cal.best,
         actual,
         as_city,
-        geo(1.0)[0],
+        same[0],
         st.routing_gain,
         curve=tuple((s, o[0]) for s, o in points),
         crew_curve=tuple((s, o[1]) for s, o in points),
         floor=floor,
         fit=fit,
+        calibration=cal,
     )
 
 

@@ -5,13 +5,21 @@ Private to :mod:`routing.simulate.calibrate`. Times are float days since an orig
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from geo311.errors import InputError
+from geo311.requests.effort import measure_effort
+from routing.simulate.core import quantile
+
+if TYPE_CHECKING:
+    from routing.simulate.calibrate import QueueData
 
 POLICIES = ("city", "sla")
 
@@ -50,10 +58,13 @@ class QueueOrder:
     Attributes
     ----------
     policy
-        ``city``: the oldest report with probability ``fifo_share``, otherwise one at random;
-        ``sla``: the report due first (the due times needed).
+        ``city``: the oldest report with probability ``fifo_share``, the newest with
+        probability ``newest_share``, otherwise one at random; ``sla``: the report due first
+        (the due times needed).
     fifo_share
         Share of the City's picks that take the oldest report.
+    newest_share
+        Share of the City's picks that take the newest report (the City's recent-first habit).
     deferred_slot_share
         Share of slots given to the deferred queue (when there is one).
     seed
@@ -64,6 +75,7 @@ class QueueOrder:
     fifo_share: float = 1.0
     deferred_slot_share: float = 0.0
     seed: int = 0
+    newest_share: float = 0.0
 
 
 def replay_queue(
@@ -100,8 +112,7 @@ def replay_queue(
         Closure time of every report (``inf``: still waiting after the last slot).
     """
     o = order or QueueOrder()
-    policy, fifo_share, seed = o.policy, o.fifo_share, o.seed
-    deferred_slot_share = o.deferred_slot_share
+    policy, seed = o.policy, o.seed
     req = np.asarray(requested, dtype=float)
     if policy not in POLICIES:
         raise InputError(f"policy {policy!r} is unknown; use one of {POLICIES}", field="policy")
@@ -114,46 +125,137 @@ def replay_queue(
     rng = np.random.default_rng(seed)
     arrival = np.argsort(req, kind="stable")
     closed = np.full(n, math.inf)
-    main: list[int] = []
+    main: _Waiting = _ByDue(dd, closed) if policy == "sla" else _InOrder(closed)
     slow: list[int] = []
     members: dict[int, list[int]] = {}
     nxt = 0
     for t in np.asarray(slots, dtype=float):
         while nxt < n and req[arrival[nxt]] <= t:
             i = int(arrival[nxt])
-            (slow if late[i] else main).append(i)
+            if late[i]:
+                slow.append(i)
+            else:
+                main.add(i)
             members.setdefault(int(wo[i]), []).append(i)
             nxt += 1
-        pick = _pick(main, slow, rng, policy, fifo_share, dd, deferred_slot_share)
+        use_slow = bool(slow) and (not main or rng.random() < o.deferred_slot_share)
+        pick = slow.pop(0) if use_slow else main.pop(rng, o)
         if pick is None:
             continue
         group = members.pop(int(wo[pick]), [pick])
         closed[group] = t
         if len(group) > 1:
-            main[:] = [j for j in main if math.isinf(closed[j])]
+            main.forget_closed()
             slow[:] = [j for j in slow if math.isinf(closed[j])]
     return closed
 
 
-def _pick(
-    main: list[int],
-    slow: list[int],
-    rng: np.random.Generator,
-    policy: str,
-    fifo_share: float,
-    due: np.ndarray,
-    slow_share: float,
-) -> int | None:
-    """Remove and return the report a slot closes (None when nothing waits)."""
-    use_slow = bool(slow) and (not main or rng.random() < slow_share)
-    if use_slow:
-        return slow.pop(0)
-    if not main:
-        return None
-    if policy == "sla":
-        k = min(range(len(main)), key=lambda j: (due[main[j]], j))
-    elif rng.random() < fifo_share:
-        k = 0
-    else:
-        k = int(rng.integers(len(main)))
-    return main.pop(k)
+class _Waiting:
+    """The crews' waiting reports (closed ones are dropped by :meth:`forget_closed`)."""
+
+    def add(self, i: int) -> None:
+        raise NotImplementedError
+
+    def __bool__(self) -> bool:
+        raise NotImplementedError
+
+    def pop(self, rng: np.random.Generator, o: QueueOrder) -> int | None:
+        """Remove and return the report a slot closes (None when nothing waits)."""
+        raise NotImplementedError
+
+    def forget_closed(self) -> None:
+        """Drop the reports a work order closed with another."""
+
+
+class _InOrder(_Waiting):
+    """Waiting reports in arrival order: the City's picks (oldest, newest or at random)."""
+
+    def __init__(self, closed: np.ndarray) -> None:
+        self.items: list[int] = []
+        self.closed = closed
+
+    def add(self, i: int) -> None:
+        self.items.append(i)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def pop(self, rng: np.random.Generator, o: QueueOrder) -> int | None:
+        if not self.items:
+            return None
+        r = rng.random()
+        if r < o.fifo_share:
+            k = 0
+        elif r < o.fifo_share + o.newest_share:
+            k = len(self.items) - 1
+        else:
+            k = int(rng.integers(len(self.items)))
+        return self.items.pop(k)
+
+    def forget_closed(self) -> None:
+        self.items[:] = [j for j in self.items if math.isinf(self.closed[j])]
+
+
+class _ByDue(_Waiting):
+    """Waiting reports in a heap by due time (then arrival): geo311's SLA order."""
+
+    def __init__(self, due: np.ndarray, closed: np.ndarray) -> None:
+        self.heap: list[tuple[float, int, int]] = []
+        self.due, self.closed = due, closed
+        self.rank = 0
+
+    def add(self, i: int) -> None:
+        heapq.heappush(self.heap, (float(self.due[i]), self.rank, i))
+        self.rank += 1
+
+    def _prune(self) -> None:
+        while self.heap and not math.isinf(self.closed[self.heap[0][2]]):
+            heapq.heappop(self.heap)
+
+    def __bool__(self) -> bool:
+        self._prune()
+        return bool(self.heap)
+
+    def pop(self, rng: np.random.Generator, o: QueueOrder) -> int | None:
+        self._prune()
+        return heapq.heappop(self.heap)[2] if self.heap else None
+
+
+def figures(days: np.ndarray, within: np.ndarray) -> tuple[float, float, float, float]:
+    """Return the median, p90, share within SLA of the closed reports, and the share never closed.
+
+    Parameters
+    ----------
+    days
+        Days to close of every report (``inf``: never closed).
+    within
+        Whether each report closed by its SLA due time.
+    """
+    done = np.isfinite(days)
+    if not done.any():
+        return (math.inf, math.inf, 0.0, 1.0)
+    d = days[done]
+    return (
+        quantile(d, 0.5),
+        quantile(d, 0.9),
+        float(np.mean(within[done])),
+        float(1.0 - done.mean()),
+    )
+
+
+def days_within(qd: QueueData, closed: ArrayLike, mask: np.ndarray) -> tuple[Any, Any]:
+    """Return days to close and whether within the SLA of the masked reports of ``closed``."""
+    c = np.asarray(closed)[mask]
+    return np.maximum(c - qd.requested[mask], 0.0), c <= qd.due[mask]
+
+
+def capacity_per_day(qd: QueueData, *, scale: float = 1.0, days: int | None = None) -> np.ndarray:
+    """Return the City's measured closures per day (month x weekday means) times ``scale``."""
+    n = int(math.ceil(qd.horizon)) + 1 if days is None else days
+    end = qd.origin + timedelta(days=n - 1)
+    cells = measure_effort(qd.closed_days(), start=qd.origin, end=end, n_boot=1)
+    out = np.empty(n)
+    for k in range(n):
+        d = qd.origin + timedelta(days=k)
+        out[k] = cells[(d.month, d.weekday())].closures.value * scale
+    return out

@@ -57,10 +57,37 @@ def _needed(curve: Sequence[tuple[float, Outcome]], target: float) -> dict[str, 
     return {"value": value, "low": low, "high": high}
 
 
+def _ensemble(res: SimulatedOutcome) -> dict[str, Any] | None:
+    """Return the fitted ensemble: its size, the loss margin and each parameter's range."""
+    cal = res.calibration
+    if cal is None:
+        return None
+    keys = (
+        "slack",
+        "deferred_share",
+        "deferred_median_days",
+        "deferred_sigma",
+        "fifo_share",
+        "newest_share",
+    )
+    ranges = {
+        k: [min(getattr(m, k) for m in cal.members), max(getattr(m, k) for m in cal.members)]
+        for k in keys
+    }
+    return {
+        "members": len(cal.members),
+        "candidates": cal.candidates,
+        "within": cal.within,
+        "tolerance": cal.tolerance,
+        "ranges": ranges,
+    }
+
+
 def area_document(res: SimulatedOutcome, target: float) -> dict[str, Any]:
     """Return one area's validation, side by side, curve and effort needed as JSON."""
     return {
         "policy": asdict(res.policy),
+        "ensemble": _ensemble(res),
         "routing_gain": res.routing_gain,
         "actual": _iv(res.actual),
         "as_city": _iv(res.as_city),

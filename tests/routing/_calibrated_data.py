@@ -20,7 +20,7 @@ from routing.simulate.calibrate import (
     SimulatedOutcome,
     simulate_outcome,
 )
-from routing.simulate.calibrate import _runs as runs_of
+from routing.simulate.calibrate import replay_runs as runs_of
 from routing.simulate.calibrated import CALIBRATE, VALIDATE, area_document, whatif_document
 
 TRUTH = CalibratedPolicy(1.0, 0.3, 20.0, 1.5, 0.7, 0.0)
@@ -30,7 +30,7 @@ GRID = CalibrationGrid(
     deferred_shares=(0.1, 0.3),
     deferred_medians=(20.0,),
     deferred_sigmas=(1.5,),
-    fifo_shares=(0.7,),
+    orders=((0.7, 0.0),),
 )
 
 

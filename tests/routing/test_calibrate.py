@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -16,8 +17,10 @@ from routing.simulate.calibrate import (
     Outcome,
     QueueData,
     QueueOrder,
+    calibrate_ensemble,
     calibrate_policy,
     capacity_per_day,
+    ensemble_runs,
     daily_slots,
     effort_needed,
     fit_travel_model,
@@ -25,7 +28,7 @@ from routing.simulate.calibrate import (
     replay_queue,
     work_orders,
 )
-from routing.simulate.calibrate import _runs as runs_of
+from routing.simulate.calibrate import replay_runs as runs_of
 
 
 def _slotted_fifo(arrivals: np.ndarray, slots: np.ndarray) -> np.ndarray:
@@ -68,6 +71,24 @@ def test_random_picks_change_who_waits_not_how_many_close() -> None:
     )
 
 
+def test_newest_first_picks_the_last_arrival() -> None:
+    arrivals = np.array([0.0, 0.1, 0.2, 0.3])
+    closed = replay_queue(
+        arrivals, np.array([1.0, 2.0]), QueueOrder(fifo_share=0.0, newest_share=1.0)
+    )
+    assert closed[3] == 1.0 and closed[2] == 2.0 and math.isinf(closed[0])
+
+
+def test_a_deferred_report_takes_a_slot_once_its_wait_is_over() -> None:
+    qd = QueueData(
+        date(2015, 1, 1), np.array([0.0, 0.0]), np.array([9.0, 9.0]), np.full(2, math.inf), 30.0
+    )
+    everyone = CalibratedPolicy(1.0, 1.0, 5.0, 0.0, 1.0, 0.0)  # all deferred, exactly 5 days
+    (closed,) = runs_of(qd, np.ones(31), everyone, seeds=[0])
+    # one slot a day: both become ready on day 5, the second waits for day 6's slot
+    assert sorted(np.floor(closed)) == [5.0, 6.0]
+
+
 def test_daily_slots_spread_over_the_working_hours() -> None:
     slots = daily_slots([2.0, 0.5, 0.5, 0.0], start_hour=8.0, hours=8.0)
     np.testing.assert_allclose(slots, [10 / 24, 14 / 24, 2 + 12 / 24])
@@ -99,10 +120,11 @@ def _synthetic_city(seed: int = 3) -> tuple[QueueData, CalibratedPolicy]:
     req = np.sort(rng.uniform(0, 360, 1200))
     truth = CalibratedPolicy(1.0, 0.3, 20.0, 1.5, 0.7, 0.0)
     base = QueueData(date(2015, 1, 1), req, req + 15.0, np.full(req.size, math.inf), 380.0)
-    # the City's effort: 5.5 closures a weekday, half on Saturdays (the crews: 70 % of it)
+    # the City's effort: 3.6 closures a weekday, half on Saturdays: overloaded (arrivals 118 %
+    # of it), so every slot closes a report and the closures measure the capacity
     days = [base.origin.fromordinal(base.origin.toordinal() + k) for k in range(381)]
     cap = np.array(
-        [0.0 if d.weekday() == 6 else 5.5 / (2 if d.weekday() == 5 else 1) for d in days]
+        [0.0 if d.weekday() == 6 else 3.6 / (2 if d.weekday() == 5 else 1) for d in days]
     )
     closed = runs_of(base, cap, truth, seeds=[9])[0]
     return QueueData(base.origin, req, req + 15.0, closed, 380.0), truth
@@ -119,7 +141,7 @@ def test_calibration_reproduces_a_synthetic_city() -> None:
             deferred_shares=(0.1, 0.3),
             deferred_medians=(20.0,),
             deferred_sigmas=(1.5,),
-            fifo_shares=(0.7,),
+            orders=((0.7, 0.0),),
         ),
     )
     # the slack is not 1: the measured closures fall short of the capacity on idle days
@@ -131,6 +153,29 @@ def test_calibration_reproduces_a_synthetic_city() -> None:
     assert abs(sim.median_days.value - act.median_days.value) <= 0.2 * act.median_days.value
     assert abs(sim.p90_days.value - act.p90_days.value) <= 0.3 * act.p90_days.value
     assert abs(sim.within_sla.value - act.within_sla.value) <= 0.05
+
+
+def test_the_ensemble_keeps_the_fits_within_the_sampling_noise() -> None:
+    qd, truth = _synthetic_city()
+    grid = CalibrationGrid(
+        seeds=(0, 1),
+        slacks=(0.8, 1.0, 1.2),
+        deferred_shares=(0.1, 0.3),
+        deferred_medians=(20.0,),
+        deferred_sigmas=(1.5,),
+        orders=((0.7, 0.0), (0.0, 1.0)),
+    )
+    cal = calibrate_ensemble(qd, start=date(2015, 1, 1), end=date(2015, 6, 30), grid=grid)
+    assert cal.candidates == 12
+    assert cal.best == cal.members[0] and cal.tolerance > 0
+    assert all(m.loss <= cal.best.loss + cal.tolerance for m in cal.members)
+    assert any(m.deferred_share == truth.deferred_share for m in cal.members)
+    exact = replace(grid, tolerance=0.0)
+    only = calibrate_ensemble(qd, start=date(2015, 1, 1), end=date(2015, 6, 30), grid=exact)
+    assert only.members == (only.best,)
+    runs, late = ensemble_runs(qd, capacity_per_day(qd), cal.members, seeds=[0, 1, 2])
+    n = len(cal.members)
+    assert len(runs) == len(late) == (n if n >= 3 else 3 * n)  # every seed when members are few
 
 
 def test_travel_model_fits_detour_and_speed() -> None:
