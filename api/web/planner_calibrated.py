@@ -93,12 +93,17 @@ def _in_sample(area: Mapping[str, Any]) -> str:
         f"{_fmt('within_sla', s['within_sla'])} against {_fmt('within_sla', a['within_sla'])}."
     )
     ens = area.get("ensemble")
-    if ens:
+    if ens and ens["within"] > 1:
         text += (
             f" Those months cannot tell {ens['within']} of the {ens['candidates']} candidate "
             "policies apart (their fit is within the figures' own sampling noise), so the "
             f"replay runs {ens['members']} of them, spread evenly over that set, and every "
             "figure is the median over those replays."
+        )
+    elif ens:
+        text += (
+            f" Of the {ens['candidates']} candidate policies, one fits those months within the "
+            "figures' own sampling noise; the replay runs it."
         )
     return text
 

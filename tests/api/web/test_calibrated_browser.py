@@ -55,6 +55,7 @@ def test_planner_gets_side_by_side_and_curve_without_a_reload(
     assert curve.locator("line.chart-target").count() == 1
     assert "target 5 d" in curve.text_content()
     assert "Effort needed for a p90 of 5 days or less" in result.inner_text()
+    assert "candidate policies" in result.inner_text()  # the ensemble, in words
     href = result.locator("a[href$='/calibrated.csv']").get_attribute("href")
     assert href == path + "/calibrated.csv"
     planner.axe()

@@ -93,3 +93,18 @@ def test_the_csv_of_a_plain_what_if_is_not_found(browser, web_store: Store) -> N
     sim_id = plan_repo.save_plan(web_store, doc, plan_date="2015-09-14", kind="simulation")
     response = browser("pete").get(f"/planner/whatif/{sim_id}/calibrated.csv")
     assert response.status_code == 404 and "not a finished calibrated what-if" in response.text
+
+
+def test_the_page_says_how_many_policies_the_replay_runs() -> None:
+    from api.web.planner_calibrated import _in_sample
+
+    iv = {"value": 3.0, "low": 2.0, "high": 4.0, "level": 0.9}
+    figs = {"median_days": iv, "p90_days": iv, "within_sla": {**iv, "value": 0.7}}
+    area = {"calibration": {"actual": figs, "as_city": figs}}
+    many = {"members": 40, "candidates": 4200, "within": 200, "tolerance": 0.26}
+    text = _in_sample({**area, "ensemble": many})
+    assert "cannot tell 200 of the 4200 candidate policies apart" in text
+    assert "runs 40 of them" in text
+    one = _in_sample({**area, "ensemble": {**many, "members": 1, "within": 1}})
+    assert "one fits those months" in one and "apart" not in one
+    assert "candidate" not in _in_sample(area)  # a document from before the ensemble
