@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
 
 from geo311.city.catalogue import load_catalogue
 from routing.simulate.calibrate import (
-    CalibratedPolicy,
+    Calibration,
     Outcome,
     OutcomeSettings,
     SimulatedOutcome,
@@ -49,21 +48,9 @@ def _multiple(x: float | None) -> str:
     return f"not reached up to x{max(SCALES):.2f}" if x is None else f"x{x:.2f}"
 
 
-def _ranges(members: Sequence[CalibratedPolicy]) -> str:
+def _ranges(cal: Calibration) -> str:
     """Return each fitted parameter's range over the ensemble."""
-    keys = (
-        "slack",
-        "deferred_share",
-        "deferred_median_days",
-        "deferred_sigma",
-        "fifo_share",
-        "newest_share",
-    )
-    parts = []
-    for k in keys:
-        v = [getattr(m, k) for m in members]
-        parts.append(f"{k} {min(v):g}..{max(v):g}")
-    return ", ".join(parts)
+    return ", ".join(f"{k} {lo:g}..{hi:g}" for k, (lo, hi) in cal.ranges().items())
 
 
 def _curve(res: SimulatedOutcome, target: float, label: str) -> None:
@@ -126,7 +113,7 @@ def main() -> None:
             f"figures' own sampling noise; {cal.candidates} candidates) "
             f"({time.perf_counter() - t:.1f} s)"
         )
-        print("  ensemble ranges: " + _ranges(cal.members))
+        print("  ensemble ranges: " + _ranges(cal))
         if res.fit is not None:
             fa, fs = res.fit
             print(f"  in sample (Jan-Jun): sim {_iv(fs)}; actual {_iv(fa)}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -138,6 +138,14 @@ class Calibration:
     tolerance: float
     candidates: int
     within: int
+
+    def ranges(self) -> dict[str, tuple[float, float]]:
+        """Return each fitted parameter's smallest and largest value over the members."""
+        keys = [f.name for f in fields(CalibratedPolicy) if f.name != "loss"]
+        return {
+            k: (min(getattr(m, k) for m in self.members), max(getattr(m, k) for m in self.members))
+            for k in keys
+        }
 
 
 def _draws(n: int, pol: CalibratedPolicy, seed: int) -> tuple[np.ndarray, np.ndarray]:

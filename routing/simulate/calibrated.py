@@ -62,18 +62,7 @@ def _ensemble(res: SimulatedOutcome) -> dict[str, Any] | None:
     cal = res.calibration
     if cal is None:
         return None
-    keys = (
-        "slack",
-        "deferred_share",
-        "deferred_median_days",
-        "deferred_sigma",
-        "fifo_share",
-        "newest_share",
-    )
-    ranges = {
-        k: [min(getattr(m, k) for m in cal.members), max(getattr(m, k) for m in cal.members)]
-        for k in keys
-    }
+    ranges = {k: list(v) for k, v in cal.ranges().items()}
     return {
         "members": len(cal.members),
         "candidates": cal.candidates,
