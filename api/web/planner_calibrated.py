@@ -47,7 +47,8 @@ def _error(key: str, sim: Mapping[str, float], act: Mapping[str, float]) -> str:
     """Return the replay's error: relative for days, in points for the share."""
     if key == "within_sla":
         points = round(100 * (sim["value"] - act["value"]))
-        return f"{points:+d} points" if points else "0 points"
+        unit = "point" if abs(points) == 1 else "points"
+        return f"{points:+d} {unit}" if points else "0 points"
     if not act["value"] or not math.isfinite(sim["value"]):
         return "–"
     rel = round(100 * (sim["value"] - act["value"]) / act["value"])
