@@ -31,7 +31,7 @@ report's content.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -328,7 +328,9 @@ class SimulatedOutcome:
     calibration: Calibration | None = None
 
 
-def simulate_outcome(qd: QueueData, settings: OutcomeSettings) -> SimulatedOutcome:
+def simulate_outcome(
+    qd: QueueData, settings: OutcomeSettings, *, progress: Callable[[str], None] | None = None
+) -> SimulatedOutcome:
     """Calibrate on one period, validate on another, then replay geo311's policy.
 
     Parameters
@@ -337,13 +339,17 @@ def simulate_outcome(qd: QueueData, settings: OutcomeSettings) -> SimulatedOutco
         The service's reports in one area.
     settings
         Periods, radius, routing gain, replays, the curve's effort multiples.
+    progress
+        Called with a short line as the calibration goes (every tenth of the candidates).
 
     Returns
     -------
     SimulatedOutcome
     """
     st = settings
-    cal = calibrate_ensemble(qd, start=st.calibrate[0], end=st.calibrate[1], grid=st.grid)
+    cal = calibrate_ensemble(
+        qd, start=st.calibrate[0], end=st.calibrate[1], grid=st.grid, progress=progress
+    )
     mask = qd.mask(*st.validate)
     cap = capacity_per_day(qd)
     actual = outcome(qd, [qd.closed], mask, n_boot=st.n_boot)

@@ -12,7 +12,7 @@ figures against bootstrap resamples of themselves), and a replay runs across tha
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date
 from typing import TYPE_CHECKING
@@ -255,21 +255,31 @@ def _candidates(g: CalibrationGrid) -> list[CalibratedPolicy]:
 
 
 def calibrate_ensemble(
-    qd: QueueData, *, start: date, end: date, grid: CalibrationGrid | None = None
+    qd: QueueData,
+    *,
+    start: date,
+    end: date,
+    grid: CalibrationGrid | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Calibration:
     """Fit the City's policy on ``start`` .. ``end``: the best candidate and its ensemble.
 
     A grid search (``grid``, default :class:`CalibrationGrid`): the loss is the relative
     errors of the median and the p90 plus four times the difference of the share within SLA
     and twice that of the share never closed (median over the grid's seeds of each figure).
-    The ensemble keeps every candidate within ``grid.tolerance`` of the best loss.
+    The ensemble keeps every candidate within ``grid.tolerance`` of the best loss;
+    ``progress`` hears how many candidates are fitted, every tenth of them.
     """
     g = grid or CalibrationGrid()
     mask = qd.mask(start, end)
     act = figures(*days_within(qd, qd.closed, mask))
     cap = capacity_per_day(qd)
-    fitted = []
-    for cand in _candidates(g):
+    fitted: list[CalibratedPolicy] = []
+    cands = _candidates(g)
+    step = max(1, len(cands) // 10)
+    for k, cand in enumerate(cands, 1):
+        if progress is not None and k % step == 0:
+            progress(f"fitted {k:,} of {len(cands):,} candidate policies")
         runs = replay_runs(qd, cap, cand, seeds=g.seeds)
         sim = np.median([figures(*days_within(qd, c, mask)) for c in runs], axis=0)
         fitted.append(replace(cand, loss=_loss(list(sim), act)))

@@ -135,10 +135,15 @@ def calibrated_whatif(
         settings = OutcomeSettings(
             CALIBRATE, VALIDATE, radius, routing_gain=gain, curve_scales=SCALES
         )
-        res = simulate_outcome(qd, settings)
+        res = simulate_outcome(qd, settings, progress=_prefixed(say, name))
         doc["areas"][key] = {"name": name, **area_document(res, target_p90_days)}
         results.append(res)
     return doc, results
+
+
+def _prefixed(say: Callable[[str], None], name: str) -> Callable[[str], None]:
+    """Return ``say`` with the area's name before each line."""
+    return lambda line: say(f"{name}: {line}")
 
 
 def whatif_document(

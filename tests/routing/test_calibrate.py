@@ -165,8 +165,12 @@ def test_the_ensemble_keeps_the_fits_within_the_sampling_noise() -> None:
         deferred_sigmas=(1.5,),
         orders=((0.7, 0.0), (0.0, 1.0)),
     )
-    cal = calibrate_ensemble(qd, start=date(2015, 1, 1), end=date(2015, 6, 30), grid=grid)
+    said: list[str] = []
+    cal = calibrate_ensemble(
+        qd, start=date(2015, 1, 1), end=date(2015, 6, 30), grid=grid, progress=said.append
+    )
     assert cal.candidates == 12
+    assert said[-1] == "fitted 12 of 12 candidate policies"
     assert cal.best == cal.members[0] and cal.tolerance > 0
     assert all(m.loss <= cal.best.loss + cal.tolerance for m in cal.members)
     assert any(m.deferred_share == truth.deferred_share for m in cal.members)
