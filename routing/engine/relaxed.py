@@ -32,6 +32,13 @@ from routing.engine.search import WorkerSettings
 
 # least PyVRP time per group worth a search, seconds
 MIN_GROUP_S = 0.5
+# PyVRP's granular neighbourhood on a group's relaxation (its default is 50): on the city day's
+# two 500-job groups (``bench/city_day_bench.py``, 20-25 s per group, two at once, load
+# 2.5-3), 20 neighbours ran about twice the iterations and served 488 and 487 jobs of the
+# tight group where 50 served 485 and 481 (seeds 0, 1), and drove 12.67 h and 12.66 h on the
+# other where 50 drove 13.21 h (prize-collecting from the start); 10 served as many with
+# 0.3-0.4 h more driving
+NEIGHBOURS = 20
 # time limit of one route's restore: it stops at once when OR-Tools accepts the route, and
 # searches another order of its jobs for this long when it does not
 RESTORE_S = 0.5
@@ -136,7 +143,11 @@ def solve_groups(
         out = pyvrp_backend.run_search(
             sub,
             pyvrp_backend.PyvrpSpec(
-                job_indices=group.jobs, time_limit_s=share, seed=seed, max_iterations=iterations
+                job_indices=group.jobs,
+                time_limit_s=share,
+                seed=seed,
+                max_iterations=iterations,
+                neighbours=NEIGHBOURS,
             ),
         )
         if not out.get("found"):

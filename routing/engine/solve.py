@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from geo311.errors import RoutingError
+from routing.engine import groupsplit, pyvrp_backend
 from routing.engine import or_model as _ortools
-from routing.engine import pyvrp_backend
 from routing.engine.checks import check_routes
 from routing.engine.plan import DAY_S, Plan, Route, Step, Summary, Unassigned
 from routing.engine.problem import Break, Crew, Problem
@@ -205,9 +205,14 @@ def solve(
         why = "PyVRP found no feasible plan: OR-Tools searched after it"
         use = "ortools"
     specs = _search_specs(keep, budget, settings=chosen, extra=_spec_extra)
-    results = _run_searches(problem, specs) if keep and problem.crews else []
-    found = [r for r in results if r.get("found")]
-    best = min(found, key=lambda r: r["objective"]) if found else None
+    split = groupsplit.parts(problem, specs) if keep and problem.crews else None
+    if split is not None:
+        results = _run_parallel(problem, split, groupsplit.run_part, groupsplit.group_worker)
+        best = groupsplit.merge(problem, specs[0], split, results)
+    else:
+        results = _run_searches(problem, specs) if keep and problem.crews else []
+        found = [r for r in results if r.get("found")]
+        best = min(found, key=lambda r: r["objective"]) if found else None
     elapsed = time.perf_counter() - started
     meta = {
         "time_limit_s": time_limit_s,
@@ -215,12 +220,27 @@ def solve(
         "workers": n_workers,
         "solution_limit": solution_limit,
         **_ortools_meta(chosen, specs, results, best, seed=seed),
+        **_split_meta(problem, split, best),
         "crew_fixed_cost": crew_fixed_cost,
         "time_unit": "ms",
         "backend": "ortools",
         "backend_reason": why,
     }
     return build_plan(problem, best, pre, keep, solve_time_s=elapsed, meta=meta)
+
+
+def _split_meta(
+    problem: Problem, split: list[groupsplit.Part] | None, best: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Return the group split's part of a plan's meta: each worker's crews, the parts kept."""
+    if split is None:
+        return {}
+    return {
+        "split": {
+            "crews": [[problem.crews[v].id for v in part.crews] for part in split],
+            "kept_workers": best["parts"] if best else [],
+        }
+    }
 
 
 def _ortools_meta(
@@ -237,7 +257,7 @@ def _ortools_meta(
         "strategies": [s.strategy for s in specs],
         "objectives": [r.get("objective") for r in results],
         "winner": best["strategy"] if best else None,
-        "winner_worker": results.index(best) if best else None,
+        "winner_worker": results.index(best) if best in results else None,
         "search": chosen.describe(workers=len(specs), seed=seed),
     }
 
