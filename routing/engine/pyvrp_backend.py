@@ -115,6 +115,9 @@ class PyvrpSpec:
         Stop after this many iterations instead (reproducible on any load).
     neighbours : int or None
         Granular neighbourhood size of the local search (PyVRP's default, 50, when None).
+    history_length : int or None
+        Length of the late-acceptance history of PyVRP's iterated local search (its
+        default, 300, when None).
     """
 
     job_indices: list[int]
@@ -124,6 +127,7 @@ class PyvrpSpec:
     deadline: float | None = None
     max_iterations: int | None = None
     neighbours: int | None = None
+    history_length: int | None = None
 
     def search_time_s(self, now: float) -> float:
         """Return the search's time limit at ``now`` (``time.time()``) given the deadline."""
@@ -358,12 +362,14 @@ def _pyvrp_solve(data: Any, spec: PyvrpSpec, stop: Any, max_prize: int | None) -
     import pyvrp
     from pyvrp.search import NeighbourhoodParams
 
-    hood = NeighbourhoodParams()
+    kwargs: dict[str, Any] = {}
     if spec.neighbours is not None:
-        hood = NeighbourhoodParams(num_neighbours=spec.neighbours)
-    params = pyvrp.SolveParams(neighbourhood=hood)
+        kwargs["neighbourhood"] = NeighbourhoodParams(num_neighbours=spec.neighbours)
+    if spec.history_length is not None:
+        kwargs["ils"] = pyvrp.IteratedLocalSearchParams(history_length=spec.history_length)
     if max_prize is not None:
-        params = pyvrp.SolveParams(penalty=_penalty_params(max_prize), neighbourhood=hood)
+        kwargs["penalty"] = _penalty_params(max_prize)
+    params = pyvrp.SolveParams(**kwargs)
     return pyvrp.solve(data, stop=stop, seed=spec.seed, collect_stats=False, params=params)
 
 

@@ -99,12 +99,16 @@ def test_solve_with_two_workers_splits_the_groups() -> None:
     assert all(jobs[j].skill in crews[c].skills for j, c in served_by.items())
 
 
-def test_group_search_passes_its_neighbourhood_size_to_pyvrp() -> None:
+def test_group_search_passes_its_neighbourhood_and_history_to_pyvrp() -> None:
     p = _day()
     parts = relaxed.groups(p, list(range(len(p.jobs))))
-    assert parts is not None and 0 < relaxed.NEIGHBOURS < 50
+    assert parts is not None and 0 < relaxed.NEIGHBOURS < 50 and relaxed.HISTORY_LENGTH > 0
     sub = relaxed.relaxed_problem(p, parts[0])
-    spec = pyvrp_backend.PyvrpSpec(parts[0].jobs, 10.0, max_iterations=50, neighbours=5)
+    spec = pyvrp_backend.PyvrpSpec(
+        parts[0].jobs, 10.0, max_iterations=50, neighbours=5, history_length=10
+    )
     assert pyvrp_backend.run_search(sub, spec)["found"]
     with pytest.raises(ValueError, match="num_neighbours"):
         pyvrp_backend.run_search(sub, replace(spec, neighbours=0))
+    with pytest.raises(ValueError, match="history_length"):
+        pyvrp_backend.run_search(sub, replace(spec, history_length=0))
