@@ -12,8 +12,10 @@ placement, the one-crew restores, neighbourhood re-solves; :mod:`routing.engine.
 one raw result of the whole day, whose objective is the whole day's model's
 (:func:`merge`).
 
-The groups go to the workers largest first, each to the worker with the fewest jobs so far;
-with more workers than groups, the extra workers solve the same parts again with their own
+The groups go to the workers largest first, each to the worker with the fewest jobs so far,
+and the part whose jobs fill most of its crews' time (:func:`tightness`) to worker 0, which
+runs in the caller's process and starts first (the others start a second or two later in
+spawned processes); with more workers than groups, the extra workers solve the same parts again with their own
 seeds and the better result of each part is kept.
 """
 
@@ -26,7 +28,7 @@ from routing.engine import relaxed
 from routing.engine.or_model import TIME_SCALE, Model, Spec
 from routing.engine.problem import Problem
 
-__all__ = ["Part", "group_worker", "merge", "parts", "run_part"]
+__all__ = ["Part", "group_worker", "merge", "part_problem", "parts", "run_part", "tightness"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ def parts(problem: Problem, specs: list[Spec]) -> list[Part] | None:
     bins: list[list[relaxed.Group]] = [[] for _ in range(n_bins)]
     for g in sorted(groups, key=lambda g: -len(g.jobs)):
         min(bins, key=lambda b: sum(len(x.jobs) for x in b)).append(g)
+    # the tightest part to worker 0, which runs in the caller's process and starts first
+    bins.sort(key=lambda b: -tightness(problem, b))
     out = []
     for k, spec in enumerate(specs):
         share = bins[k % n_bins]
@@ -83,6 +87,19 @@ def parts(problem: Problem, specs: list[Spec]) -> list[Part] | None:
         part_jobs = sorted(j for g in share for j in g.jobs)
         out.append(Part(crews, replace(spec, job_indices=part_jobs, day_jobs=len(jobs))))
     return out
+
+
+def tightness(problem: Problem, share: list[relaxed.Group]) -> float:
+    """Return the groups' service time over their crews' working time (shifts less breaks).
+
+    Near 1 the crews cannot do every job: the part whose jobs compete hardest for the time.
+    """
+    service = sum(problem.jobs[j].service_s for g in share for j in g.jobs)
+    work = 0.0
+    for v in (v for g in share for v in g.crews):
+        crew = problem.crews[v]
+        work += crew.shift.end_s - crew.shift.start_s - sum(b.duration_s for b in crew.breaks)
+    return service / work if work > 0 else float("inf")
 
 
 def _relaxes(spec: Spec) -> bool:

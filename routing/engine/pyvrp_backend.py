@@ -116,8 +116,8 @@ class PyvrpSpec:
     neighbours : int or None
         Granular neighbourhood size of the local search (PyVRP's default, 50, when None).
     history_length : int or None
-        Length of the late-acceptance history of PyVRP's iterated local search (its
-        default, 300, when None).
+        Length of the late-acceptance history of the prize-collecting search (PyVRP's
+        default, 300, when None; the all-jobs search always keeps the default).
     """
 
     job_indices: list[int]
@@ -365,7 +365,7 @@ def _pyvrp_solve(data: Any, spec: PyvrpSpec, stop: Any, max_prize: int | None) -
     kwargs: dict[str, Any] = {}
     if spec.neighbours is not None:
         kwargs["neighbourhood"] = NeighbourhoodParams(num_neighbours=spec.neighbours)
-    if spec.history_length is not None:
+    if spec.history_length is not None and max_prize is not None:
         kwargs["ils"] = pyvrp.IteratedLocalSearchParams(history_length=spec.history_length)
     if max_prize is not None:
         kwargs["penalty"] = _penalty_params(max_prize)

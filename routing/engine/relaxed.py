@@ -39,10 +39,11 @@ MIN_GROUP_S = 0.5
 # other where 50 drove 13.21 h (prize-collecting from the start); 10 served as many with
 # 0.3-0.4 h more driving
 NEIGHBOURS = 20
-# and a late-acceptance history of 100 iterations (its default is 300): on the tight group,
-# 25 s each, seeds 0-3, two at once, load 2.3-4.4, 491, 491, 490 and 490 jobs served where
-# 300 served 490, 489, 487 and 489, with less driving; the other group drove as much
-# (12.73 h and 12.62 h where 300 drove 12.69 h and 12.79 h, seeds 0 and 1)
+# and, when some jobs must be dropped (the prize-collecting search), a late-acceptance history
+# of 100 iterations (its default is 300): on the tight group, 25 s each, seeds 0-3, two at
+# once, load 2.3-4.4, 491, 491, 490 and 490 jobs served where 300 served 490, 489, 487 and
+# 489, with less driving. The all-jobs search of the other group keeps 300: with 100 it drove
+# 12.54, 12.84 and 12.67 h in 22 s (seeds 0-2) where 300 drove 12.64, 12.66 and 12.48 h
 HISTORY_LENGTH = 100
 # time limit of one route's restore: it stops at once when OR-Tools accepts the route, and
 # searches another order of its jobs for this long when it does not

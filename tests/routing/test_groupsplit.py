@@ -12,10 +12,11 @@ import pytest
 from routing.engine import groupsplit, pyvrp_backend, relaxed
 from routing.engine import or_model as _ortools
 from routing.engine.checks import check_routes
+from routing.engine.problem import TimeWindow
 from routing.engine.search import SearchSettings, WorkerSettings
 from routing.engine.solve import SolveParams, build_plan, solve
 
-from .test_decompose import _day, _served
+from .test_decompose import H, _day, _served
 
 pytest.importorskip("pyvrp")
 
@@ -104,11 +105,37 @@ def test_group_search_passes_its_neighbourhood_and_history_to_pyvrp() -> None:
     parts = relaxed.groups(p, list(range(len(p.jobs))))
     assert parts is not None and 0 < relaxed.NEIGHBOURS < 50 and relaxed.HISTORY_LENGTH > 0
     sub = relaxed.relaxed_problem(p, parts[0])
+    sub = replace(sub, crews=tuple(replace(c, shift=TimeWindow(0, 24 * H)) for c in sub.crews))
     spec = pyvrp_backend.PyvrpSpec(
         parts[0].jobs, 10.0, max_iterations=50, neighbours=5, history_length=10
     )
-    assert pyvrp_backend.run_search(sub, spec)["found"]
+    out = pyvrp_backend.run_search(sub, spec)
+    assert out["found"] and out["mode"] == "all jobs"
     with pytest.raises(ValueError, match="num_neighbours"):
         pyvrp_backend.run_search(sub, replace(spec, neighbours=0))
+    # the history is the prize-collecting search's: the all-jobs search keeps PyVRP's own
+    assert pyvrp_backend.run_search(sub, replace(spec, history_length=0))["found"]
+    short = tuple(replace(c, shift=TimeWindow(7 * H, 9 * H)) for c in sub.crews)
+    tight = replace(sub, crews=short)
+    out = pyvrp_backend.run_search(tight, spec)
+    assert out["found"] and out["mode"] == "prize-collecting"
     with pytest.raises(ValueError, match="history_length"):
-        pyvrp_backend.run_search(sub, replace(spec, history_length=0))
+        pyvrp_backend.run_search(tight, replace(spec, history_length=0))
+
+
+def test_the_tightest_part_goes_to_worker_zero() -> None:
+    p = _day()
+    jobs = list(range(len(p.jobs)))
+    groups = relaxed.groups(p, jobs)
+    assert groups is not None
+    # the crews of the group of job 1 (sidewalk) work 3 h less: their part is the tightest
+    late = {v for g in groups if 1 in g.jobs for v in g.crews}
+    crews = tuple(
+        replace(c, shift=TimeWindow(10 * H, c.shift.end_s)) if v in late else c
+        for v, c in enumerate(p.crews)
+    )
+    shorter = replace(p, crews=crews)
+    split = groupsplit.parts(shorter, _specs(2, jobs))
+    assert split is not None and set(split[0].crews) == late
+    by_part = [[g for g in groups if set(g.crews) <= set(part.crews)] for part in split]
+    assert groupsplit.tightness(shorter, by_part[0]) > groupsplit.tightness(shorter, by_part[1])
