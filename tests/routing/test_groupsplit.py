@@ -77,7 +77,7 @@ def test_parts_merge_into_a_day_priced_by_the_whole_model() -> None:
     for local, v in enumerate(split[kept].crews):
         assert day_routes[v] == [j for j, _, _ in results[kept]["routes"][local] if j >= 0]
     plan = build_plan(p, raw, {}, jobs, solve_time_s=1.0, meta={})
-    assert check_routes(p, plan.routes) == []
+    assert check_routes(p, list(plan.routes)) == []
     assert plan.summary.jobs_served == len(_served(raw))
     assert all(
         sum(s.type == "break" for s in r.steps) == 1
