@@ -17,7 +17,8 @@ restored in one-crew OR-Tools models (:func:`restore_route`), which check every 
 and set the breaks' starts (all 25 routes of the city day restored unchanged, 0.2 s). The neighbourhood re-solves (:mod:`routing.engine.decompose`) then
 improve the plan and insert dropped jobs for the rest of the time. When the day does not
 split that way (or a job has several windows, or PyVRP is not installed) :func:`groups`
-returns None and the caller runs the OR-Tools search instead.
+returns None and the caller runs the OR-Tools search instead. With several workers, each
+solves its own groups this way (:mod:`routing.engine.groupsplit`).
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ limits and depot hours, breaks (``SetBreakIntervalsOfVehicle``), a capacity dime
 skills (``SetAllowedVehiclesForIndex``), optional jobs whose drop penalty grows with the
 priority so that one dropped job of a priority costs more than all travel plus every dropped
 job of lower priorities; the search follows :mod:`routing.engine.search` (a portfolio of iterated
-local searches by default, one per worker, the best plan wins).
+local searches by default, one per worker, the best plan wins; a day above 600 jobs whose
+crews split into skill groups gives each worker its own groups instead and puts their routes
+together, :mod:`routing.engine.groupsplit`).
 
 Integer scaling: milliseconds for time, millimetres for distance, thousandths for demand; see
 :mod:`routing.engine.or_model`. Travel is rounded up, so every plan is feasible in float seconds.
@@ -205,14 +207,7 @@ def solve(
         why = "PyVRP found no feasible plan: OR-Tools searched after it"
         use = "ortools"
     specs = _search_specs(keep, budget, settings=chosen, extra=_spec_extra)
-    split = groupsplit.parts(problem, specs) if keep and problem.crews else None
-    if split is not None:
-        results = _run_parallel(problem, split, groupsplit.run_part, groupsplit.group_worker)
-        best = groupsplit.merge(problem, specs[0], split, results)
-    else:
-        results = _run_searches(problem, specs) if keep and problem.crews else []
-        found = [r for r in results if r.get("found")]
-        best = min(found, key=lambda r: r["objective"]) if found else None
+    results, best, split = _search_day(problem, keep, specs)
     elapsed = time.perf_counter() - started
     meta = {
         "time_limit_s": time_limit_s,
@@ -227,6 +222,26 @@ def solve(
         "backend_reason": why,
     }
     return build_plan(problem, best, pre, keep, solve_time_s=elapsed, meta=meta)
+
+
+def _search_day(
+    problem: Problem, keep: list[int], specs: list[_ortools.Spec]
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None, list[groupsplit.Part] | None]:
+    """Run the OR-Tools searches of a solve; return their results, the best and the split.
+
+    A large day whose crews split into skill groups gives each worker its own groups and
+    merges their routes (:mod:`routing.engine.groupsplit`); otherwise every worker solves the
+    whole day and the lowest objective wins.
+    """
+    if not keep or not problem.crews:
+        return [], None, None
+    split = groupsplit.parts(problem, specs)
+    if split is not None:
+        results = _run_parallel(problem, split, groupsplit.run_part, groupsplit.group_worker)
+        return results, groupsplit.merge(problem, specs[0], split, results), split
+    results = _run_searches(problem, specs)
+    found = [r for r in results if r.get("found")]
+    return results, (min(found, key=lambda r: r["objective"]) if found else None), None
 
 
 def _split_meta(
