@@ -19,13 +19,13 @@ of ``geo311 plan``) with ``--workers`` parallel searches:
 - peak memory (this process and the worker processes, ``ru_maxrss``) and the load average.
 
 How a day this size is meant to be usable within 60 s (issue 26): above 600 jobs, when the
-crews split into skill groups (here two), each of the default settings' two workers gives
-half the time to PyVRP on the day's break-free relaxation, group by group (seeds 0 and 1;
-each crew's shift shortened by its lunch), places every route's lunch, drops the least urgent
-job where no placement fits and restores the routes in one-crew OR-Tools models
-(:mod:`routing.engine.relaxed`); then both re-solve neighbourhoods of five nearby routes with
-the dropped jobs near them (:mod:`routing.engine.decompose`) until the limit; the better plan
-wins. A day that does not split that way runs OR-Tools' iterated local search from savings
+crews split into skill groups (here two), each of the default settings' two workers takes its
+own groups (:mod:`routing.engine.groupsplit`): it gives most of the time to PyVRP on their
+break-free relaxation (each crew's shift shortened by its lunch), places every route's lunch,
+drops the least urgent job where no placement fits and restores the routes in one-crew
+OR-Tools models (:mod:`routing.engine.relaxed`); then it re-solves neighbourhoods of five
+nearby routes with the dropped jobs near them (:mod:`routing.engine.decompose`) until the
+limit; the workers' routes make the day's plan. A day that does not split that way runs OR-Tools' iterated local search from savings
 (worker 0) or local cheapest insertion (worker 1) instead, then the neighbourhoods. The
 whole-day guided-local-search polish fails at once on this day (``ROUTING_FAIL`` with lunch
 breaks; see :mod:`routing.engine.decompose`).

@@ -55,6 +55,15 @@ class Spec:
     # gets what is left once its process has started and its model is built (never less
     # than MIN_SEARCH_SHARE of time_limit_s); None: the search runs time_limit_s
     deadline: float | None = None
+    # jobs of the whole day when this search solves a part of it (one worker's skill groups,
+    # :mod:`routing.engine.groupsplit`): the day's size decides its decomposition and
+    # relaxation, not the part's; None: the spec's own jobs
+    day_jobs: int | None = None
+
+    @property
+    def day_size(self) -> int:
+        """Return the jobs of the day this search belongs to."""
+        return len(self.job_indices) if self.day_jobs is None else self.day_jobs
 
     def search_time_s(self, now: float) -> float:
         """Return the search's time limit at ``now`` (``time.time()``) given the deadline."""
@@ -372,7 +381,7 @@ class Model:
     def _iterated(self, started: float) -> tuple[Any, list[int]]:
         """ILS, then the polish: guided local search, or neighbourhoods on a large day."""
         worker, routing, spec = self.spec.worker, self.routing, self.spec
-        decompose = worker.decomposes(len(self.jobs))
+        decompose = worker.decomposes(spec.day_size)
         ils_s = spec.time_limit_s * (1.0 - worker.polish_fraction)
         if decompose:  # ILS keeps its usual share up to MIN_ILS_S (a 30-s day: 15 s was short)
             ils_s = max(
@@ -409,7 +418,7 @@ class Model:
         share of the time (:mod:`routing.engine.relaxed`); the neighbourhoods follow.
         """
         worker, spec = self.spec.worker, self.spec
-        if not (worker.decomposes(len(self.jobs)) and worker.relaxed_fraction > 0):
+        if not (worker.decomposes(spec.day_size) and worker.relaxed_fraction > 0):
             return None
         if spec.previous_crew or spec.initial_routes:
             return None

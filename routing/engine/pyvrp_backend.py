@@ -113,6 +113,11 @@ class PyvrpSpec:
         what is left once its process has started (never less than half its time limit).
     max_iterations : int or None
         Stop after this many iterations instead (reproducible on any load).
+    neighbours : int or None
+        Granular neighbourhood size of the local search (PyVRP's default, 50, when None).
+    history_length : int or None
+        Length of the late-acceptance history of the prize-collecting search (PyVRP's
+        default, 300, when None; the all-jobs search always keeps the default).
     """
 
     job_indices: list[int]
@@ -121,6 +126,8 @@ class PyvrpSpec:
     crew_fixed_cost: float = 0.0
     deadline: float | None = None
     max_iterations: int | None = None
+    neighbours: int | None = None
+    history_length: int | None = None
 
     def search_time_s(self, now: float) -> float:
         """Return the search's time limit at ``now`` (``time.time()``) given the deadline."""
@@ -353,10 +360,16 @@ def _later_stop(spec: PyvrpSpec, left: float) -> Any:
 def _pyvrp_solve(data: Any, spec: PyvrpSpec, stop: Any, max_prize: int | None) -> Any:
     """One PyVRP solve; with prizes, penalty weights that may outgrow them."""
     import pyvrp
+    from pyvrp.search import NeighbourhoodParams
 
-    params = pyvrp.SolveParams()
+    kwargs: dict[str, Any] = {}
+    if spec.neighbours is not None:
+        kwargs["neighbourhood"] = NeighbourhoodParams(num_neighbours=spec.neighbours)
+    if spec.history_length is not None and max_prize is not None:
+        kwargs["ils"] = pyvrp.IteratedLocalSearchParams(history_length=spec.history_length)
     if max_prize is not None:
-        params = pyvrp.SolveParams(penalty=_penalty_params(max_prize))
+        kwargs["penalty"] = _penalty_params(max_prize)
+    params = pyvrp.SolveParams(**kwargs)
     return pyvrp.solve(data, stop=stop, seed=spec.seed, collect_stats=False, params=params)
 
 

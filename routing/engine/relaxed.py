@@ -17,7 +17,8 @@ restored in one-crew OR-Tools models (:func:`restore_route`), which check every 
 and set the breaks' starts (all 25 routes of the city day restored unchanged, 0.2 s). The neighbourhood re-solves (:mod:`routing.engine.decompose`) then
 improve the plan and insert dropped jobs for the rest of the time. When the day does not
 split that way (or a job has several windows, or PyVRP is not installed) :func:`groups`
-returns None and the caller runs the OR-Tools search instead.
+returns None and the caller runs the OR-Tools search instead. With several workers, each
+solves its own groups this way (:mod:`routing.engine.groupsplit`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,19 @@ from routing.engine.search import WorkerSettings
 
 # least PyVRP time per group worth a search, seconds
 MIN_GROUP_S = 0.5
+# PyVRP's granular neighbourhood on a group's relaxation (its default is 50): on the city day's
+# two 500-job groups (``bench/city_day_bench.py``, 20-25 s per group, two at once, load
+# 2.5-3), 20 neighbours ran about twice the iterations and served 488 and 487 jobs of the
+# tight group where 50 served 485 and 481 (seeds 0, 1), and drove 12.67 h and 12.66 h on the
+# other where 50 drove 13.21 h (prize-collecting from the start); 10 served as many with
+# 0.3-0.4 h more driving
+NEIGHBOURS = 20
+# and, when some jobs must be dropped (the prize-collecting search), a late-acceptance history
+# of 100 iterations (its default is 300): on the tight group, 25 s each, seeds 0-3, two at
+# once, load 2.3-4.4, 491, 491, 490 and 490 jobs served where 300 served 490, 489, 487 and
+# 489, with less driving. The all-jobs search of the other group keeps 300: with 100 it drove
+# 12.54, 12.84 and 12.67 h in 22 s (seeds 0-2) where 300 drove 12.64, 12.66 and 12.48 h
+HISTORY_LENGTH = 100
 # time limit of one route's restore: it stops at once when OR-Tools accepts the route, and
 # searches another order of its jobs for this long when it does not
 RESTORE_S = 0.5
@@ -136,7 +150,12 @@ def solve_groups(
         out = pyvrp_backend.run_search(
             sub,
             pyvrp_backend.PyvrpSpec(
-                job_indices=group.jobs, time_limit_s=share, seed=seed, max_iterations=iterations
+                job_indices=group.jobs,
+                time_limit_s=share,
+                seed=seed,
+                max_iterations=iterations,
+                neighbours=NEIGHBOURS,
+                history_length=HISTORY_LENGTH,
             ),
         )
         if not out.get("found"):

@@ -272,8 +272,12 @@ def classic_settings(metaheuristic: str = "GUIDED_LOCAL_SEARCH") -> SearchSettin
 # jobs above which the default settings end in neighbourhood re-solves (routing.engine.decompose):
 # the whole-day polish works on a 300-job day with breaks and fails on a 1,000-job one
 DECOMPOSE_JOBS = 600
-# share of the time such a day spends in PyVRP on its break-free relaxation (routing.engine.relaxed)
-RELAXED_FRACTION = 0.5
+# share of the time such a day spends in PyVRP on its break-free relaxation (routing.engine.relaxed);
+# the rest goes to lunch placement, the restores and the neighbourhoods. With each worker on
+# its own skill group (routing.engine.groupsplit), 0.85 and 0.5 served the same 987 jobs of the
+# city day at 30 s (25.23 h and 25.26 h of driving, load 2.8); PyVRP was still improving the
+# tight group's count at 45-55 s (489 at 30 s, 490-491 at 55 s), the neighbourhoods much slower
+RELAXED_FRACTION = 0.85
 
 
 def default_settings() -> SearchSettings:
@@ -289,13 +293,18 @@ def default_settings() -> SearchSettings:
     routes (:mod:`routing.engine.decompose`) instead of the guided-local-search polish, which fails
     at once on such a day with lunch breaks (issue 26): on the 1,000-job city day, one worker
     for 90 s at load 12-15, 928 jobs served instead of 883 (ILS alone stays at 883).
-    On such a day the first half of the time goes to PyVRP on the break-free relaxation
-    (:data:`RELAXED_FRACTION`, seeds 0 and 1) when the crews split into skill groups, in
-    place of the first solution and ILS (``ils-sisr-v3``): on the city day
-    (``bench/city_day_bench.py``, two workers, load 7-17) 981 jobs served in 26.38 h of
-    driving at 30 s, 985 in 25.78 h at 60 s, 990 in 25.12 h at 600 s; ``ils-sisr-v2``
-    served 916 in 44.71 h at 30 s, 957 in 32.58 h at 60 s (load 3-5) and 978 in 29.23 h at
-    600 s. 15 s or 24 s of PyVRP in a 30-s solve made no difference (981 served either way).
+    On such a day the first half of the time went to PyVRP on the break-free relaxation
+    (seeds 0 and 1) when the crews split into skill groups, in place of the first solution
+    and ILS (``ils-sisr-v3``): on the city day (``bench/city_day_bench.py``, two workers,
+    load 7-17) 981 jobs served in 26.38 h of driving at 30 s, 985 in 25.78 h at 60 s, 990
+    in 25.12 h at 600 s (the cached reference); ``ils-sisr-v2`` served 916 in 44.71 h at
+    30 s, 957 in 32.58 h at 60 s (load 3-5) and 978 in 29.23 h at 600 s. Now each worker
+    takes its own skill groups (:mod:`routing.engine.groupsplit`), PyVRP gets
+    :data:`RELAXED_FRACTION` of the time with a 20-neighbour search and, when jobs must be
+    dropped, a 100-iteration acceptance history (:data:`routing.engine.relaxed.NEIGHBOURS`,
+    :data:`routing.engine.relaxed.HISTORY_LENGTH`), the tightest group on worker 0: the
+    city day is at 991 jobs in 25.02 h at 30 s and 992 in 24.88 h at 60 s (load 2.6-2.8;
+    same name, so the cached reference stays that of the previous code).
 
     Measured (issue 14, ``bench/vrptw_bench.py ../shared/bench/vrptw --time-limit 30``, two
     workers, load 2.5-3.5): mean gap 0.33 % over the 8 visible instances, worst 1.19 %

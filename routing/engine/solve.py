@@ -5,7 +5,9 @@ limits and depot hours, breaks (``SetBreakIntervalsOfVehicle``), a capacity dime
 skills (``SetAllowedVehiclesForIndex``), optional jobs whose drop penalty grows with the
 priority so that one dropped job of a priority costs more than all travel plus every dropped
 job of lower priorities; the search follows :mod:`routing.engine.search` (a portfolio of iterated
-local searches by default, one per worker, the best plan wins).
+local searches by default, one per worker, the best plan wins; a day above 600 jobs whose
+crews split into skill groups gives each worker its own groups instead and puts their routes
+together, :mod:`routing.engine.groupsplit`).
 
 Integer scaling: milliseconds for time, millimetres for distance, thousandths for demand; see
 :mod:`routing.engine.or_model`. Travel is rounded up, so every plan is feasible in float seconds.
@@ -39,8 +41,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from geo311.errors import RoutingError
+from routing.engine import groupsplit, pyvrp_backend
 from routing.engine import or_model as _ortools
-from routing.engine import pyvrp_backend
 from routing.engine.checks import check_routes
 from routing.engine.plan import DAY_S, Plan, Route, Step, Summary, Unassigned
 from routing.engine.problem import Break, Crew, Problem
@@ -205,9 +207,7 @@ def solve(
         why = "PyVRP found no feasible plan: OR-Tools searched after it"
         use = "ortools"
     specs = _search_specs(keep, budget, settings=chosen, extra=_spec_extra)
-    results = _run_searches(problem, specs) if keep and problem.crews else []
-    found = [r for r in results if r.get("found")]
-    best = min(found, key=lambda r: r["objective"]) if found else None
+    results, best, split = _search_day(problem, keep, specs)
     elapsed = time.perf_counter() - started
     meta = {
         "time_limit_s": time_limit_s,
@@ -215,12 +215,47 @@ def solve(
         "workers": n_workers,
         "solution_limit": solution_limit,
         **_ortools_meta(chosen, specs, results, best, seed=seed),
+        **_split_meta(problem, split, best),
         "crew_fixed_cost": crew_fixed_cost,
         "time_unit": "ms",
         "backend": "ortools",
         "backend_reason": why,
     }
     return build_plan(problem, best, pre, keep, solve_time_s=elapsed, meta=meta)
+
+
+def _search_day(
+    problem: Problem, keep: list[int], specs: list[_ortools.Spec]
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None, list[groupsplit.Part] | None]:
+    """Run the OR-Tools searches of a solve; return their results, the best and the split.
+
+    A large day whose crews split into skill groups gives each worker its own groups and
+    merges their routes (:mod:`routing.engine.groupsplit`); otherwise every worker solves the
+    whole day and the lowest objective wins.
+    """
+    if not keep or not problem.crews:
+        return [], None, None
+    split = groupsplit.parts(problem, specs)
+    if split is not None:
+        results = _run_parallel(problem, split, groupsplit.run_part, groupsplit.group_worker)
+        return results, groupsplit.merge(problem, specs[0], split, results), split
+    results = _run_searches(problem, specs)
+    found = [r for r in results if r.get("found")]
+    return results, (min(found, key=lambda r: r["objective"]) if found else None), None
+
+
+def _split_meta(
+    problem: Problem, split: list[groupsplit.Part] | None, best: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Return the group split's part of a plan's meta: each worker's crews, the parts kept."""
+    if split is None:
+        return {}
+    return {
+        "split": {
+            "crews": [[problem.crews[v].id for v in part.crews] for part in split],
+            "kept_workers": best["parts"] if best else [],
+        }
+    }
 
 
 def _ortools_meta(
@@ -237,7 +272,7 @@ def _ortools_meta(
         "strategies": [s.strategy for s in specs],
         "objectives": [r.get("objective") for r in results],
         "winner": best["strategy"] if best else None,
-        "winner_worker": results.index(best) if best else None,
+        "winner_worker": results.index(best) if best in results else None,
         "search": chosen.describe(workers=len(specs), seed=seed),
     }
 
