@@ -537,7 +537,9 @@ def calibrated_report(
     from routing.simulate.calibrate import validation_line
     from routing.simulate.calibrated import calibrated_whatif, whatif_rows
 
-    doc, results = calibrated_whatif(service, progress=echo)
+    doc, results = calibrated_whatif(
+        service, progress=lambda line, done: echo(f"{done:4.0%}  {line}")
+    )
     for note in doc["notes"]:
         echo(f"note: {note}")
     for (area, block), res in zip(doc["areas"].items(), results, strict=True):

@@ -28,7 +28,7 @@ from geo311.db.store import Store
 from geo311.errors import Geo311Error, NotFoundError
 from geo311.plans import jobs_store
 from geo311.plans import repo as plan_repo
-from geo311.plans.jobs import Job, JobKind
+from geo311.plans.jobs import Job, JobKind, report_progress
 from geo311.settings import Settings
 from maps.simulation_plot import plot_simulation
 
@@ -162,7 +162,8 @@ class SimulationRunner:
         dict
             ``simulation_id``, ``status`` (running, done or failed), ``queued`` (waiting for
             a worker), ``elapsed_s`` (since a worker started it, while running),
-            ``wall_time_s`` (when done) and ``error`` (when failed).
+            ``wall_time_s`` (when done), ``error`` (when failed) and ``progress`` (the share of
+            a running calibrated what-if done, 0..1; None otherwise).
 
         Raises
         ------
@@ -177,10 +178,14 @@ class SimulationRunner:
             "elapsed_s": None,
             "wall_time_s": doc.get("wall_time_s"),
             "error": doc.get("error") if doc["status"] == "failed" else None,
+            "progress": None,
         }
         job = jobs_store.job_of_plan(store, simulation_id) if doc["status"] == "running" else None
         if job is not None:
             out["queued"] = job["state"] == "queued"
+            out["progress"] = (
+                float(job.get("progress") or 0.0) if "calibrated" in job["params"] else None
+            )
             started = job.get("started_at")
             if isinstance(started, datetime) and not out["queued"]:
                 started = started if started.tzinfo else started.replace(tzinfo=UTC)
@@ -319,6 +324,7 @@ def _run_calibrated(
             str(request["service"]),
             target_p90_days=float(request["target_p90_days"]),
             catalogue=catalogue,
+            progress=lambda _line, done: report_progress(job, done),
             data_file=settings.sample_requests_file,
         )
     except (Geo311Error, HTTPException):

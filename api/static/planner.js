@@ -94,8 +94,10 @@
             document.getElementById("whatif-error").appendChild(p);
             return;
           }
+          var done = (s.progress !== null && s.progress !== undefined) ?
+            " · " + Math.round(100 * s.progress) + " % done" : "";
           show(s.queued ? " · waiting for a free worker" :
-               (s.elapsed_s !== null ? " · " + Math.round(s.elapsed_s) + " s elapsed" : ""),
+               (s.elapsed_s !== null ? " · " + Math.round(s.elapsed_s) + " s elapsed" + done : ""),
                "running");
           window.setTimeout(poll, 1000);
         })

@@ -37,6 +37,19 @@ from geo311.plans import jobs_store
 _log = logging.getLogger(__name__)
 
 Job = dict[str, Any]
+
+PROGRESS_KEY = "progress_now"
+"""Where a running job's own work leaves its progress for the heartbeat (see :func:`report_progress`)."""
+
+
+def report_progress(job: Job, fraction: float) -> None:
+    """Record how far a running job is (0..1); its heartbeat stores it at the next beat.
+
+    Without it the heartbeat stores the elapsed share of the job's ``time_limit_s``.
+    """
+    job[PROGRESS_KEY] = min(1.0, max(0.0, float(fraction)))
+
+
 """A job row (:func:`geo311.plans.jobs_store.get`): ``job_id``, ``kind``, ``params``, ``attempts``..."""
 
 
@@ -85,13 +98,14 @@ class _Heartbeat:
         limit = float(self.job["params"].get("time_limit_s") or 0)
         while not self._done.wait(self.worker.lease_s / 3):
             elapsed = time.monotonic() - self._started
+            own = self.job.get(PROGRESS_KEY)
             try:
                 held = jobs_store.heartbeat(
                     self.worker.store,
                     self.job["job_id"],
                     owner=self.owner,
                     lease_s=self.worker.lease_s,
-                    progress=elapsed / limit if limit > 0 else 0.0,
+                    progress=own if own is not None else (elapsed / limit if limit > 0 else 0.0),
                 )
             except sa.exc.SQLAlchemyError as exc:  # the database blinked: try again next beat
                 _log.warning("job %s: heartbeat failed: %s", self.job["job_id"], exc)

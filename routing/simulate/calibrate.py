@@ -329,7 +329,7 @@ class SimulatedOutcome:
 
 
 def simulate_outcome(
-    qd: QueueData, settings: OutcomeSettings, *, progress: Callable[[str], None] | None = None
+    qd: QueueData, settings: OutcomeSettings, *, progress: Callable[[int, int], None] | None = None
 ) -> SimulatedOutcome:
     """Calibrate on one period, validate on another, then replay geo311's policy.
 
@@ -340,7 +340,7 @@ def simulate_outcome(
     settings
         Periods, radius, routing gain, replays, the curve's effort multiples.
     progress
-        Called with a short line as the calibration goes (every tenth of the candidates).
+        Called with (candidates fitted, candidates) as the calibration goes, every tenth.
 
     Returns
     -------

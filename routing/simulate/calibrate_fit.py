@@ -260,7 +260,7 @@ def calibrate_ensemble(
     start: date,
     end: date,
     grid: CalibrationGrid | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Calibration:
     """Fit the City's policy on ``start`` .. ``end``: the best candidate and its ensemble.
 
@@ -268,7 +268,7 @@ def calibrate_ensemble(
     errors of the median and the p90 plus four times the difference of the share within SLA
     and twice that of the share never closed (median over the grid's seeds of each figure).
     The ensemble keeps every candidate within ``grid.tolerance`` of the best loss;
-    ``progress`` hears how many candidates are fitted, every tenth of them.
+    ``progress`` hears (candidates fitted, candidates) every tenth of them.
     """
     g = grid or CalibrationGrid()
     mask = qd.mask(start, end)
@@ -279,7 +279,7 @@ def calibrate_ensemble(
     step = max(1, len(cands) // 10)
     for k, cand in enumerate(cands, 1):
         if progress is not None and k % step == 0:
-            progress(f"fitted {k:,} of {len(cands):,} candidate policies")
+            progress(k, len(cands))
         runs = replay_runs(qd, cap, cand, seeds=g.seeds)
         sim = np.median([figures(*days_within(qd, c, mask)) for c in runs], axis=0)
         fitted.append(replace(cand, loss=_loss(list(sim), act)))

@@ -92,12 +92,18 @@ def area_document(res: SimulatedOutcome, target: float) -> dict[str, Any]:
     }
 
 
+READ_SHARE = 0.1
+"""Share of a what-if's progress for reading the year (the areas share the rest by reports)."""
+FIT_SHARE = 0.9
+"""Share of an area's progress for its calibration (the replays take the rest)."""
+
+
 def calibrated_whatif(
     service: str = "streetlight_outage",
     *,
     target_p90_days: float = 7.0,
     catalogue: Catalogue | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str, float], None] | None = None,
     **year_options: Any,
 ) -> tuple[dict[str, Any], list[SimulatedOutcome]]:
     """Run the calibrated what-if of ``service`` for both areas.
@@ -111,7 +117,8 @@ def calibrated_whatif(
     catalogue
         Default ``data/services.toml``.
     progress
-        Called with a short line at each step (reading, each area).
+        Called with a short line and the share done (0..1) at each step: reading, each area,
+        every tenth of an area's calibration.
     **year_options
         ``data_file``, ``graph`` (:func:`routing.simulate.calibrate.load_year`).
 
@@ -122,28 +129,41 @@ def calibrated_whatif(
         ``areas`` keyed ``extract`` / ``rest``) and the results per area.
     """
     cat = catalogue or load_catalogue()
-    say = progress or (lambda _line: None)
-    say("reading the year and fitting travel outside the street extract")
+    say = progress or (lambda _line, _done: None)
+    say("reading the year and fitting travel outside the street extract", 0.0)
     year = load_year(service, catalogue=cat, **year_options)
     radius = cat.service(service).duplicate_radius_m
     doc = whatif_document(service, target_p90_days, notes=year.notes)
+    queues = (year.inside, year.outside)
+    total = sum(q.requested.size for q in queues) or 1
+    done = READ_SHARE
     results = []
     for (key, name), qd, gain in zip(
-        AREAS, (year.inside, year.outside), (year.gain_inside, year.gain_outside), strict=True
+        AREAS, queues, (year.gain_inside, year.gain_outside), strict=True
     ):
-        say(f"calibrating and replaying {name}")
+        share = (1.0 - READ_SHARE) * qd.requested.size / total
+        say(f"calibrating and replaying {name}", done)
         settings = OutcomeSettings(
             CALIBRATE, VALIDATE, radius, routing_gain=gain, curve_scales=SCALES
         )
-        res = simulate_outcome(qd, settings, progress=_prefixed(say, name))
+        res = simulate_outcome(qd, settings, progress=_area_progress(say, name, done, share))
         doc["areas"][key] = {"name": name, **area_document(res, target_p90_days)}
         results.append(res)
+        done += share
+    say("done", 1.0)
     return doc, results
 
 
-def _prefixed(say: Callable[[str], None], name: str) -> Callable[[str], None]:
-    """Return ``say`` with the area's name before each line."""
-    return lambda line: say(f"{name}: {line}")
+def _area_progress(
+    say: Callable[[str, float], None], name: str, start: float, share: float
+) -> Callable[[int, int], None]:
+    """Return the calibration's progress as lines and shares of the whole what-if."""
+
+    def tell(fitted: int, candidates: int) -> None:
+        part = FIT_SHARE * fitted / max(candidates, 1)
+        say(f"{name}: fitted {fitted:,} of {candidates:,} candidate policies", start + share * part)
+
+    return tell
 
 
 def whatif_document(

@@ -165,12 +165,16 @@ def test_the_ensemble_keeps_the_fits_within_the_sampling_noise() -> None:
         deferred_sigmas=(1.5,),
         orders=((0.7, 0.0), (0.0, 1.0)),
     )
-    said: list[str] = []
+    said: list[tuple[int, int]] = []
     cal = calibrate_ensemble(
-        qd, start=date(2015, 1, 1), end=date(2015, 6, 30), grid=grid, progress=said.append
+        qd,
+        start=date(2015, 1, 1),
+        end=date(2015, 6, 30),
+        grid=grid,
+        progress=lambda k, n: said.append((k, n)),
     )
     assert cal.candidates == 12
-    assert said[-1] == "fitted 12 of 12 candidate policies"
+    assert said[0] == (1, 12) and said[-1] == (12, 12)  # every tenth (here: each one)
     assert cal.best == cal.members[0] and cal.tolerance > 0
     assert all(m.loss <= cal.best.loss + cal.tolerance for m in cal.members)
     assert any(m.deferred_share == truth.deferred_share for m in cal.members)
@@ -219,3 +223,15 @@ def test_effort_buys_the_crews_queue_not_the_deferred_wait() -> None:
     need, low, high = effort_needed(res.crew_curve, target_p90_days=7.0)
     assert need is not None and low is not None and high is not None
     assert low <= need <= high <= 3.0
+
+
+def test_the_what_ifs_progress_runs_from_the_areas_start_to_its_share() -> None:
+    from routing.simulate.calibrated import FIT_SHARE, _area_progress
+
+    heard: list[tuple[str, float]] = []
+    tell = _area_progress(lambda line, done: heard.append((line, done)), "rest", 0.3, 0.5)
+    tell(420, 4200)
+    tell(4200, 4200)
+    assert heard[0][0] == "rest: fitted 420 of 4,200 candidate policies"
+    assert heard[0][1] == pytest.approx(0.3 + 0.5 * FIT_SHARE / 10)
+    assert heard[1][1] == pytest.approx(0.3 + 0.5 * FIT_SHARE)  # the replays take the rest

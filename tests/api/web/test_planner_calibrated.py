@@ -28,6 +28,7 @@ def _wait_done(client, sim_id: int, timeout_s: float = 120.0) -> dict:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         body = client.get(f"/planner/whatif/{sim_id}/progress.json").json()
+        assert "progress" in body  # a share done while a calibrated what-if runs, else None
         if body["status"] != "running":
             return body
         time.sleep(0.5)

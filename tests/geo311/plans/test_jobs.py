@@ -18,7 +18,7 @@ from geo311.db.store import Store
 from geo311.errors import InputError
 from geo311.plans import jobs_store
 from geo311.plans import repo as plan_repo
-from geo311.plans.jobs import Job, JobKind, JobWorker
+from geo311.plans.jobs import PROGRESS_KEY, Job, JobKind, JobWorker, report_progress
 
 
 def _plan_kind(store: Store, ran: list[str] | None = None) -> JobKind:
@@ -210,3 +210,31 @@ def test_a_stopping_worker_gives_its_running_job_back_at_once(store: Store) -> N
     assert _plan_count(store) == 0
     assert JobWorker(store, {"plan": _plan_kind(store)}).run_once() is True
     assert len(_plans_of(store, job_id)) == 1
+
+
+def test_a_job_reports_its_own_progress_and_the_heartbeat_stores_it(store: Store) -> None:
+    seen: list[float] = []
+
+    def run(job: Job) -> Callable[[], int]:
+        report_progress(job, 0.37)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the heartbeat beats every lease_s / 3
+            row = jobs_store.get(store, job["job_id"])
+            if row is not None and row["progress"] > 0:
+                seen.append(float(row["progress"]))
+                break
+            time.sleep(0.05)
+
+        def save() -> int:
+            return plan_repo.save_plan(store, {"job": job["job_id"]}, plan_date="2015-10-06")
+
+        return save
+
+    job_id = jobs_store.submit(store, "plan", {}, created_by="dina")
+    worker = JobWorker(store, {"plan": JobKind(run)}, threads=0, lease_s=0.3)
+    assert worker.run_once("w")
+    assert seen == [0.37]  # the job's own figure, not the elapsed share of a time limit
+    assert jobs_store.get(store, job_id)["progress"] == 1.0  # type: ignore[index]
+    job: Job = {}
+    report_progress(job, 1.7)
+    assert job[PROGRESS_KEY] == 1.0
