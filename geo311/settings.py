@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         description="folder of the photos posted with reports; default media/ in the user "
         "data folder (GEO311_HOME, else ~/.local/share/geo311)",
     )
+    cache_dir: Path = Field(
+        default_factory=lambda: user_data_dir() / "cache",
+        description="folder of results worth keeping between runs (the calibrated what-if's "
+        "fitted City policies, keyed by the data they were fitted on); default cache/ in the "
+        "user data folder",
+    )
     max_media_bytes: int = Field(
         default=5_000_000, gt=0, description="largest accepted photo (on top of the body limit)"
     )

@@ -530,15 +530,19 @@ def calibrated_report(
 
     Calibrates on January-June of the city's sample year, validates on July-December, then
     replays geo311's policy at the City's effort, per area (inside the street extract, the rest
-    of the city); prints the validation lines and returns the CSV's path.
+    of the city); prints the validation lines and returns the CSV's path. The fitted City
+    policies are kept in the settings' ``cache_dir`` for the next run on the same data.
     """
     import csv
 
+    from geo311.settings import get_settings
     from routing.simulate.calibrate import validation_line
     from routing.simulate.calibrated import calibrated_whatif, whatif_rows
 
     doc, results = calibrated_whatif(
-        service, progress=lambda line, done: echo(f"{done:4.0%}  {line}")
+        service,
+        progress=lambda line, done: echo(f"{done:4.0%}  {line}"),
+        cache_dir=get_settings().cache_dir,
     )
     for note in doc["notes"]:
         echo(f"note: {note}")

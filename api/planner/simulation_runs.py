@@ -325,6 +325,7 @@ def _run_calibrated(
             target_p90_days=float(request["target_p90_days"]),
             catalogue=catalogue,
             progress=lambda _line, done: report_progress(job, done),
+            cache_dir=settings.cache_dir,
             data_file=settings.sample_requests_file,
         )
     except (Geo311Error, HTTPException):

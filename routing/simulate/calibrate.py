@@ -34,6 +34,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,7 @@ from routing.simulate.calibrate_fit import (
     CalibratedPolicy,
     Calibration,
     CalibrationGrid,
+    cached_calibration,
     calibrate_ensemble,
     calibrate_policy,
     deferred_masks,
@@ -65,6 +67,7 @@ __all__ = [
     "Calibration",
     "CalibrationGrid",
     "calibrate_ensemble",
+    "cached_calibration",
     "ensemble_runs",
     "replay_runs",
     "OutcomeSettings",
@@ -292,6 +295,9 @@ class OutcomeSettings:
         Bootstrap resamples per interval.
     grid
         The calibration's candidates (default :class:`CalibrationGrid`).
+    cache_dir
+        Where fitted calibrations are kept for the same reports, periods and grid (None: fit
+        every time; :func:`routing.simulate.calibrate_fit.cached_calibration`).
     """
 
     calibrate: tuple[date, date]
@@ -302,6 +308,7 @@ class OutcomeSettings:
     curve_scales: Sequence[float] = ()
     n_boot: int = 300
     grid: CalibrationGrid | None = None
+    cache_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -347,8 +354,13 @@ def simulate_outcome(
     SimulatedOutcome
     """
     st = settings
-    cal = calibrate_ensemble(
-        qd, start=st.calibrate[0], end=st.calibrate[1], grid=st.grid, progress=progress
+    cal = cached_calibration(
+        qd,
+        start=st.calibrate[0],
+        end=st.calibrate[1],
+        grid=st.grid,
+        cache_dir=st.cache_dir,
+        progress=progress,
     )
     mask = qd.mask(*st.validate)
     cap = capacity_per_day(qd)

@@ -11,10 +11,14 @@ figures against bootstrap resamples of themselves), and a replay runs across tha
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,6 +41,7 @@ __all__ = [
     "CalibrationGrid",
     "calibrate_ensemble",
     "calibrate_policy",
+    "cached_calibration",
     "deferred_masks",
     "ensemble_runs",
     "replay_runs",
@@ -298,3 +303,69 @@ def calibrate_policy(
 ) -> CalibratedPolicy:
     """Return the best candidate of :func:`calibrate_ensemble` (the single best fit)."""
     return calibrate_ensemble(qd, start=start, end=end, grid=grid).best
+
+
+MODEL_VERSION = 1
+"""Bump when the replay or the loss changes: cached calibrations of older models are not read."""
+
+
+def calibration_key(qd: QueueData, *, start: date, end: date, grid: CalibrationGrid) -> str:
+    """Return the cache key of a calibration: the reports' times, the period, the grid, the model."""
+    h = hashlib.sha256()
+    for a in (qd.requested, qd.due, qd.closed):
+        h.update(np.ascontiguousarray(a, dtype=float).tobytes())
+    h.update(repr((MODEL_VERSION, qd.origin, qd.horizon, start, end, grid)).encode())
+    return h.hexdigest()[:24]
+
+
+def _to_json(cal: Calibration) -> str:
+    def pol(p: CalibratedPolicy) -> dict[str, float]:
+        return {f.name: float(getattr(p, f.name)) for f in fields(CalibratedPolicy)}
+
+    body: dict[str, object] = {"best": pol(cal.best), "members": [pol(m) for m in cal.members]}
+    body |= {"tolerance": cal.tolerance, "candidates": cal.candidates, "within": cal.within}
+    return json.dumps(body)
+
+
+def _from_json(text: str) -> Calibration:
+    body = json.loads(text)
+    members = tuple(CalibratedPolicy(**m) for m in body["members"])
+    return Calibration(
+        CalibratedPolicy(**body["best"]),
+        members,
+        float(body["tolerance"]),
+        int(body["candidates"]),
+        int(body["within"]),
+    )
+
+
+def cached_calibration(
+    qd: QueueData,
+    *,
+    start: date,
+    end: date,
+    grid: CalibrationGrid | None = None,
+    cache_dir: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Calibration:
+    """Return :func:`calibrate_ensemble`'s result, kept in ``cache_dir`` for the same inputs.
+
+    The file is named by :func:`calibration_key` (reports, period, grid, model version), so new
+    data or another grid fits again; an unreadable file is fitted again and replaced. None:
+    no cache.
+    """
+    g = grid or CalibrationGrid()
+    if cache_dir is None:
+        return calibrate_ensemble(qd, start=start, end=end, grid=g, progress=progress)
+    path = Path(cache_dir) / f"calibration-{calibration_key(qd, start=start, end=end, grid=g)}.json"
+    if path.is_file():
+        try:
+            return _from_json(path.read_text(encoding="utf-8"))
+        except (ValueError, KeyError, TypeError):
+            pass  # written by hand or cut short: fit again
+    cal = calibrate_ensemble(qd, start=start, end=end, grid=g, progress=progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(_to_json(cal), encoding="utf-8")
+    os.replace(tmp, path)  # readers see the whole file or none
+    return cal

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -104,6 +105,7 @@ def calibrated_whatif(
     target_p90_days: float = 7.0,
     catalogue: Catalogue | None = None,
     progress: Callable[[str, float], None] | None = None,
+    cache_dir: Path | None = None,
     **year_options: Any,
 ) -> tuple[dict[str, Any], list[SimulatedOutcome]]:
     """Run the calibrated what-if of ``service`` for both areas.
@@ -119,6 +121,9 @@ def calibrated_whatif(
     progress
         Called with a short line and the share done (0..1) at each step: reading, each area,
         every tenth of an area's calibration.
+    cache_dir
+        Where the fitted City policies are kept for the next what-if on the same data (the
+        target does not change them); None: fit every time.
     **year_options
         ``data_file``, ``graph`` (:func:`routing.simulate.calibrate.load_year`).
 
@@ -144,7 +149,7 @@ def calibrated_whatif(
         share = (1.0 - READ_SHARE) * qd.requested.size / total
         say(f"calibrating and replaying {name}", done)
         settings = OutcomeSettings(
-            CALIBRATE, VALIDATE, radius, routing_gain=gain, curve_scales=SCALES
+            CALIBRATE, VALIDATE, radius, routing_gain=gain, curve_scales=SCALES, cache_dir=cache_dir
         )
         res = simulate_outcome(qd, settings, progress=_area_progress(say, name, done, share))
         doc["areas"][key] = {"name": name, **area_document(res, target_p90_days)}

@@ -235,3 +235,38 @@ def test_the_what_ifs_progress_runs_from_the_areas_start_to_its_share() -> None:
     assert heard[0][0] == "rest: fitted 420 of 4,200 candidate policies"
     assert heard[0][1] == pytest.approx(0.3 + 0.5 * FIT_SHARE / 10)
     assert heard[1][1] == pytest.approx(0.3 + 0.5 * FIT_SHARE)  # the replays take the rest
+
+
+def test_a_calibration_is_kept_for_the_same_data_and_fitted_again_for_new_data(tmp_path) -> None:
+    from routing.simulate.calibrate_fit import cached_calibration
+
+    qd, _ = _synthetic_city()
+    grid = CalibrationGrid(
+        seeds=(0,),
+        slacks=(0.9, 1.0),
+        deferred_shares=(0.3,),
+        deferred_medians=(20.0,),
+        deferred_sigmas=(1.5,),
+        orders=((0.7, 0.0), (0.0, 1.0)),
+    )
+    period = {"start": date(2015, 1, 1), "end": date(2015, 6, 30), "grid": grid}
+    fits: list[int] = []
+    first = cached_calibration(
+        qd, **period, cache_dir=tmp_path, progress=lambda k, n: fits.append(k)
+    )
+    (stored,) = tmp_path.glob("calibration-*.json")
+    again = cached_calibration(
+        qd, **period, cache_dir=tmp_path, progress=lambda k, n: fits.append(k)
+    )
+    assert again == first and len(fits) == 4  # the second call fitted nothing
+    other = QueueData(
+        qd.origin,
+        qd.requested,
+        qd.due,
+        np.where(qd.closed < 50, qd.closed + 1, qd.closed),
+        qd.horizon,
+    )
+    cached_calibration(other, **period, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("calibration-*.json"))) == 2  # new data: fitted and kept apart
+    stored.write_text("{not json", encoding="utf-8")
+    assert cached_calibration(qd, **period, cache_dir=tmp_path) == first  # unreadable: fit again

@@ -103,8 +103,10 @@ def test_generated_files_default_to_the_user_data_folder(
     monkeypatch.setenv("GEO311_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("GEO311_DATABASE_URL", raising=False)
     monkeypatch.delenv("GEO311_MEDIA_DIR", raising=False)
+    monkeypatch.delenv("GEO311_CACHE_DIR", raising=False)
     settings = Settings()
     assert settings.media_dir == tmp_path / "home" / "media"
+    assert settings.cache_dir == tmp_path / "home" / "cache"
     assert settings.database_url == f"sqlite:///{tmp_path / 'home' / 'geo311.db'}"
     Store(settings.database_url).close()  # creates the folder, not a file in the current one
     assert (tmp_path / "home" / "geo311.db").is_file()
