@@ -21,7 +21,7 @@ from typing import Any
 
 from api.open311.service import OUT_COLUMNS, RequestQuery
 from geo311.db.store import Store
-from geo311.requests.read import PageFilters, page_digest, page_rows, read_state
+from geo311.requests.read import page_digest, page_rows, read_state
 
 Rows = list[tuple[Any, ...]]
 
@@ -115,11 +115,11 @@ class PageCache:
         if old is not None and state.marker is not None:
             if spans is not None and state.marker == old.marker and not state.requested_in_spans:
                 return self._keep(key, old, query, state.marker)
-            if old.digest is not None and page_digest(store, OUT_COLUMNS, _filters(query)) == (
+            if old.digest is not None and page_digest(store, OUT_COLUMNS, query.filters()) == (
                 old.digest
             ):
                 return self._keep(key, old, query, state.marker)
-        rows, digest = page_rows(store, OUT_COLUMNS, _filters(query))
+        rows, digest = page_rows(store, OUT_COLUMNS, query.filters())
         body, tag = render(rows)
         self._put(key, Page(body, tag, query, state.marker, digest))
         return body, tag
@@ -138,15 +138,3 @@ class PageCache:
             self._pages.move_to_end(key)
             while len(self._pages) > self.size:
                 self._pages.popitem(last=False)
-
-
-def _filters(query: RequestQuery) -> PageFilters:
-    return PageFilters(
-        ids=query.ids,
-        service_codes=query.service_codes,
-        statuses=query.statuses,
-        start=query.start,
-        end=query.end,
-        limit=query.limit,
-        offset=query.offset,
-    )

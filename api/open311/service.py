@@ -284,6 +284,19 @@ class RequestQuery:
     limit: int
     offset: int
 
+    def filters(self) -> request_repo.RequestFilters:
+        """Return the store's filters of this query, newest first."""
+        return request_repo.RequestFilters(
+            ids=self.ids,
+            service_codes=self.service_codes,
+            statuses=self.statuses,
+            start=self.start,
+            end=self.end,
+            limit=self.limit,
+            offset=self.offset,
+            newest_first=True,
+        )
+
 
 @dataclass(frozen=True, kw_only=True)
 class ListParams:
@@ -374,20 +387,7 @@ def build_query(
 
 def query_request_rows(store: Store, query: RequestQuery) -> list[tuple[Any, ...]]:
     """Run a :class:`RequestQuery` on the store, newest first: rows of :data:`OUT_COLUMNS`."""
-    return request_repo.query_request_rows(
-        store,
-        OUT_COLUMNS,
-        request_repo.RequestFilters(
-            ids=query.ids,
-            service_codes=query.service_codes,
-            statuses=query.statuses,
-            start=query.start,
-            end=query.end,
-            limit=query.limit,
-            offset=query.offset,
-            newest_first=True,
-        ),
-    )
+    return request_repo.query_request_rows(store, OUT_COLUMNS, query.filters())
 
 
 def validate_attributes(

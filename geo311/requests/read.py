@@ -12,7 +12,7 @@ is reused there. Like :mod:`geo311.db.store`, this module runs SQL; nothing else
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -76,35 +76,12 @@ def read_state(store: Store, spans: Sequence[tuple[datetime, datetime]] = ()) ->
     return ReadState(str(marker), bool(found))
 
 
-@dataclass(frozen=True)
-class PageFilters:
-    """The filters of a page of requests, newest first (as ``geo311.requests.repo.query_request_rows``)."""
-
-    ids: Sequence[str] | None
-    service_codes: Sequence[str] | None
-    statuses: Sequence[str] | None
-    start: datetime | None
-    end: datetime | None
-    limit: int
-    offset: int
-
-
-def _page(columns: Sequence[str], filters: PageFilters) -> sa.Select[Any]:
+def _page(columns: Sequence[str], filters: RequestFilters) -> sa.Select[Any]:
     unknown = [c for c in columns if c not in requests.c]
     if unknown:
         raise InputError(f"columns: {unknown} are not columns of service_requests")
     return _select_requests(
-        sa.select(*(requests.c[c] for c in columns)),
-        RequestFilters(
-            ids=filters.ids,
-            service_codes=filters.service_codes,
-            statuses=filters.statuses,
-            start=filters.start,
-            end=filters.end,
-            limit=filters.limit,
-            offset=filters.offset,
-            newest_first=True,
-        ),
+        sa.select(*(requests.c[c] for c in columns)), replace(filters, newest_first=True)
     )
 
 
@@ -115,7 +92,7 @@ def _digest_of(page: sa.Select[Any]) -> sa.Select[Any]:
     return sa.select(sa.func.md5(sa.func.coalesce(text, ""))).select_from(rows)
 
 
-def page_digest(store: Store, columns: Sequence[str], filters: PageFilters) -> str | None:
+def page_digest(store: Store, columns: Sequence[str], filters: RequestFilters) -> str | None:
     """Return a digest of a page's rows, computed by the database (None except on PostgreSQL).
 
     Equal digests mean the same values in the same order, so the same rendered page.
@@ -141,7 +118,7 @@ def page_digest(store: Store, columns: Sequence[str], filters: PageFilters) -> s
 
 
 def page_rows(
-    store: Store, columns: Sequence[str], filters: PageFilters
+    store: Store, columns: Sequence[str], filters: RequestFilters
 ) -> tuple[list[tuple[Any, ...]], str | None]:
     """Return a page's rows and their :func:`page_digest`, both from one snapshot.
 

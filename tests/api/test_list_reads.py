@@ -194,13 +194,14 @@ def test_an_unchanged_page_is_reused_on_postgresql(postgres_url: str) -> None:
 
 def test_the_page_digest_changes_with_the_page_only(store: Store, catalogue: Catalogue) -> None:
     from api.open311.service import OUT_COLUMNS
-    from geo311.requests.read import PageFilters, page_digest, page_rows
+    from geo311.requests.read import page_digest, page_rows
+    from geo311.requests.repo import RequestFilters
 
     for i in range(3):
         seed_request(store, catalogue, f"D{i}", days_ago=i + 1)
     seed_request(store, catalogue, "OLD", days_ago=200)
     now = datetime.now(UTC)
-    window = PageFilters(None, None, None, now - timedelta(days=90), now, 1000, 0)
+    window = RequestFilters(start=now - timedelta(days=90), end=now, limit=1000, offset=0)
     rows, digest = page_rows(store, OUT_COLUMNS, window)
     assert [r[0] for r in rows] == ["D0", "D1", "D2"]
     if store.dialect != "postgresql":
