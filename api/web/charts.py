@@ -48,6 +48,22 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:.1f}{unit}" if value % 1 else f"{value:.0f}{unit}"
 
 
+def _y_grid(
+    values: list[float], y_of: Callable[[float], float], span: tuple[float, float], unit: str
+) -> list[str]:
+    """Return the horizontal grid lines at ``values`` with their labels left of ``span``."""
+    left, right = span
+    out = []
+    for v in values:
+        y = y_of(v)
+        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" {GRID}/>')
+        out.append(
+            f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" {TEXT}>'
+            f"{escape(_fmt(v, unit))}</text>"
+        )
+    return out
+
+
 def _legend(series: Sequence[Series]) -> list[str]:
     out, x = [], 8
     for i, s in enumerate(series):
@@ -240,13 +256,7 @@ def line_chart(
         return top + LINE_H - v * scale
 
     body = [*_legend(series)]
-    for k in range(count + 1):
-        y = y_of(step * k)
-        body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" {GRID}/>')
-        body.append(
-            f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" {TEXT}>'
-            f"{escape(_fmt(step * k, unit))}</text>"
-        )
+    body += _y_grid([step * k for k in range(count + 1)], y_of, (left, width - right), unit)
     for i, colour in enumerate(PALETTE[: len(series)]):
         path = _line_path(series[i].values, xs, y_of)
         dash = ' stroke-dasharray="6 3"' if i % 2 else ""
@@ -348,13 +358,7 @@ def band_chart(c: BandChart) -> Markup:
 
     legend = [Series(b.name, b.values) for b in c.bands]
     body = [*_legend(legend)]
-    for k in range(count + 1):
-        y = y_of(step * k)
-        body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{c.width - right}" y2="{y:.1f}" {GRID}/>')
-        body.append(
-            f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" {TEXT}>'
-            f"{escape(_fmt(step * k, c.unit))}</text>"
-        )
+    body += _y_grid([step * k for k in range(count + 1)], y_of, (left, c.width - right), c.unit)
     for i, b in enumerate(c.bands):
         colour = PALETTE[i % len(PALETTE)]
         pts = [
