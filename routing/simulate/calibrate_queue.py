@@ -65,15 +65,12 @@ class QueueOrder:
         Share of the City's picks that take the oldest report.
     newest_share
         Share of the City's picks that take the newest report (the City's recent-first habit).
-    deferred_slot_share
-        Share of slots given to the deferred queue (when there is one).
     seed
         Random seed of the City's random picks.
     """
 
     policy: str = "city"
     fifo_share: float = 1.0
-    deferred_slot_share: float = 0.0
     seed: int = 0
     newest_share: float = 0.0
 
@@ -84,7 +81,6 @@ def replay_queue(
     order: QueueOrder | None = None,
     *,
     due: ArrayLike | None = None,
-    deferred: ArrayLike | None = None,
     work_order: ArrayLike | None = None,
 ) -> np.ndarray:
     """Replay a queue: each slot closes one waiting report (its work order with it).
@@ -99,10 +95,6 @@ def replay_queue(
         The picking policy (default :class:`QueueOrder`: first-in-first-out).
     due
         SLA due time of every report (days); needed by the ``sla`` policy.
-    deferred
-        Reports the City put in a slower queue (contractor, parts): served first-in-first-out
-        by ``order.deferred_slot_share`` of the slots (and by any slot the main queue leaves
-        idle).
     work_order
         Work order of every report: closing one closes every waiting report of its work order.
 
@@ -120,33 +112,26 @@ def replay_queue(
         raise InputError("policy 'sla' needs the due times; pass due=", field="due")
     n = req.size
     dd = np.zeros(n) if due is None else np.asarray(due, dtype=float)
-    late = np.zeros(n, bool) if deferred is None else np.asarray(deferred, dtype=bool)
     wo = np.arange(n) if work_order is None else np.asarray(work_order, dtype=int)
     rng = np.random.default_rng(seed)
     arrival = np.argsort(req, kind="stable")
     closed = np.full(n, math.inf)
     main: _Waiting = _ByDue(dd, closed) if policy == "sla" else _InOrder(closed)
-    slow: list[int] = []
     members: dict[int, list[int]] = {}
     nxt = 0
     for t in np.asarray(slots, dtype=float):
         while nxt < n and req[arrival[nxt]] <= t:
             i = int(arrival[nxt])
-            if late[i]:
-                slow.append(i)
-            else:
-                main.add(i)
+            main.add(i)
             members.setdefault(int(wo[i]), []).append(i)
             nxt += 1
-        use_slow = bool(slow) and (not main or rng.random() < o.deferred_slot_share)
-        pick = slow.pop(0) if use_slow else main.pop(rng, o)
+        pick = main.pop(rng, o)
         if pick is None:
             continue
         group = members.pop(int(wo[pick]), [pick])
         closed[group] = t
         if len(group) > 1:
             main.forget_closed()
-            slow[:] = [j for j in slow if math.isinf(closed[j])]
     return closed
 
 
@@ -154,9 +139,6 @@ class _Waiting:
     """The crews' waiting reports (closed ones are dropped by :meth:`forget_closed`)."""
 
     def add(self, i: int) -> None:
-        raise NotImplementedError
-
-    def __bool__(self) -> bool:
         raise NotImplementedError
 
     def pop(self, rng: np.random.Generator, o: QueueOrder) -> int | None:
@@ -176,9 +158,6 @@ class _InOrder(_Waiting):
 
     def add(self, i: int) -> None:
         self.items.append(i)
-
-    def __bool__(self) -> bool:
-        return bool(self.items)
 
     def pop(self, rng: np.random.Generator, o: QueueOrder) -> int | None:
         if not self.items:
@@ -211,10 +190,6 @@ class _ByDue(_Waiting):
     def _prune(self) -> None:
         while self.heap and not math.isinf(self.closed[self.heap[0][2]]):
             heapq.heappop(self.heap)
-
-    def __bool__(self) -> bool:
-        self._prune()
-        return bool(self.heap)
 
     def pop(self, rng: np.random.Generator, o: QueueOrder) -> int | None:
         self._prune()
