@@ -23,9 +23,13 @@ from routing.simulate.calibrate import (
     Calibration,
     Outcome,
     OutcomeSettings,
+    QueueData,
     SimulatedOutcome,
+    capacity_per_day,
     effort_needed,
     load_year,
+    outcome,
+    replay_runs,
     simulate_outcome,
     validation_line,
 )
@@ -51,6 +55,16 @@ def _multiple(x: float | None) -> str:
 def _ranges(cal: Calibration) -> str:
     """Return each fitted parameter's range over the ensemble."""
     return ", ".join(f"{k} {lo:g}..{hi:g}" for k, (lo, hi) in cal.ranges().items())
+
+
+def _single_fit(qd: QueueData, res: SimulatedOutcome) -> str:
+    """Return the validation of the best candidate alone (what the ensemble replaces)."""
+    runs = replay_runs(qd, capacity_per_day(qd), res.policy, seeds=(0, 1, 2, 3, 4))
+    one = outcome(qd, runs, qd.mask(*VAL), n_boot=50)
+    a = res.actual
+    err = (one.median_days.value - a.median_days.value) / a.median_days.value
+    p90 = (one.p90_days.value - a.p90_days.value) / a.p90_days.value
+    return f"the single best fit alone: median err {err:+.0%}, p90 err {p90:+.0%}"
 
 
 def _curve(res: SimulatedOutcome, target: float, label: str) -> None:
@@ -118,6 +132,7 @@ def main() -> None:
             fa, fs = res.fit
             print(f"  in sample (Jan-Jun): sim {_iv(fs)}; actual {_iv(fa)}")
         print(validation_line(res, SERVICE, label))
+        print("  " + _single_fit(qd, res))
         print(f"  intervals: sim {_iv(s)}; actual {_iv(a)} ({a.reports} reports)")
         print(
             f"geo311 at the City's effort{label}: median {g.median_days.value:.1f} d, p90 "
